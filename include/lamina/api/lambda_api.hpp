@@ -1,0 +1,41 @@
+#pragma once
+// The Lambda rest-json operations: one handler per AWS operation. Each
+// handler parses and validates its input exactly as AWS does, calls the
+// control plane and renders AWS's output shape. Errors are returned as
+// lamina::Error and rendered by aws_error.
+
+#include <string>
+
+#include "lamina/api/request_context.hpp"
+#include "lamina/common/clock.hpp"
+#include "lamina/common/config.hpp"
+#include "lamina/control/registry.hpp"
+#include "lamina/http/router.hpp"
+#include "lamina/http/server.hpp"
+#include "lamina/store/blob_store.hpp"
+
+namespace lamina::api {
+
+class LambdaApi {
+public:
+    LambdaApi(control::Registry& registry, store::BlobStore& blobs, const Config& config);
+
+    // Adds every Lambda route (emulated or not) to the router. Operation ids
+    // are private to this class; `owns` tells whether an id is one of them.
+    void add_routes(http::Router& router) const;
+    bool owns(int operation) const;
+    std::string operation_name(int operation) const;
+
+    // Body limit for a request head whose path is a Lambda route.
+    http::BodyPolicy body_policy(const http::RequestHead& head) const;
+
+    Result<http::Response> handle(int operation, const RequestContext& ctx, const http::Request& req,
+                                  const http::RouteMatch& match);
+
+private:
+    control::Registry& registry_;
+    store::BlobStore& blobs_;
+    const Config& config_;
+};
+
+}  // namespace lamina::api

@@ -1,0 +1,31 @@
+#pragma once
+// The query-protocol companions that Lambda workflows call through the same
+// endpoint: STS GetCallerIdentity and IAM role management (stored, not enforced).
+
+#include <map>
+#include <string>
+
+#include "lamina/api/request_context.hpp"
+#include "lamina/control/iam.hpp"
+#include "lamina/http/message.hpp"
+
+namespace lamina::api {
+
+class QueryApi {
+public:
+    explicit QueryApi(control::IamRoles& roles);
+
+    // Whether the request is a query-protocol call (form body with Action).
+    static bool is_query_request(const http::Request& req);
+
+    http::Response handle(const RequestContext& ctx, const http::Request& req);
+
+private:
+    Result<std::string> sts(const RequestContext& ctx, const std::string& action,
+                            const std::map<std::string, std::string>& form);
+    Result<std::string> iam(const RequestContext& ctx, const std::string& action,
+                            const std::map<std::string, std::string>& form);
+    control::IamRoles& roles_;
+};
+
+}  // namespace lamina::api

@@ -1,0 +1,49 @@
+#pragma once
+// The api front: turns an http::Request into a response. Makes the request
+// context once, picks the protocol (Lambda rest-json, STS/IAM query, the
+// /health probe), runs the handler on the worker pool and maps errors
+// through aws_error. Knows every route; nothing else does.
+
+#include <boost/asio/thread_pool.hpp>
+
+#include <chrono>
+#include <memory>
+
+#include "lamina/api/lambda_api.hpp"
+#include "lamina/api/query_api.hpp"
+#include "lamina/common/clock.hpp"
+#include "lamina/common/config.hpp"
+#include "lamina/control/iam.hpp"
+#include "lamina/control/registry.hpp"
+#include "lamina/http/router.hpp"
+#include "lamina/http/server.hpp"
+
+namespace lamina::api {
+
+class Service {
+public:
+    Service(const Config& config, control::Registry& registry, control::IamRoles& roles,
+            store::BlobStore& blobs, IdSource& ids, boost::asio::thread_pool& workers);
+
+    // Called on an io thread; completes through `respond` from a worker.
+    void handle(http::Request req, http::Responder respond);
+    http::BodyPolicy body_policy(const http::RequestHead& head) const;
+    http::Response transport_error(unsigned status, const std::string& what);
+
+    // Synchronous dispatch (used by handle on the worker pool, and by tests).
+    http::Response dispatch(const http::Request& req);
+
+private:
+    http::Response health(const RequestContext& ctx) const;
+
+    const Config& config_;
+    control::Registry& registry_;
+    IdSource& ids_;
+    boost::asio::thread_pool& workers_;
+    LambdaApi lambda_;
+    QueryApi query_;
+    http::Router router_;
+    std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace lamina::api

@@ -1,0 +1,43 @@
+#pragma once
+// Injectable time and id sources (tests use fakes; nothing calls the system
+// clock or a random generator directly).
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace lamina {
+
+class Clock {
+public:
+    virtual ~Clock() = default;
+    // Wall-clock time in milliseconds since the Unix epoch.
+    virtual std::int64_t now_ms() const = 0;
+};
+
+class SystemClock final : public Clock {
+public:
+    std::int64_t now_ms() const override;
+};
+
+class IdSource {
+public:
+    virtual ~IdSource() = default;
+    // A random UUID v4 in its canonical 36-character form.
+    virtual std::string uuid() = 0;
+    // n random lowercase hex characters.
+    virtual std::string hex(std::size_t n) = 0;
+};
+
+class RandomIdSource final : public IdSource {
+public:
+    std::string uuid() override;
+    std::string hex(std::size_t n) override;
+};
+
+// "2024-01-01T00:00:00.000+0000", the format of Lambda's LastModified.
+std::string format_lambda_time(std::int64_t epoch_ms);
+// "2024-01-01T00:00:00Z" (IAM, STS).
+std::string format_iso8601(std::int64_t epoch_ms);
+
+}  // namespace lamina

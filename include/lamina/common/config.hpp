@@ -1,0 +1,24 @@
+#pragma once
+// lamina serve's settings, parsed once in cli/ from flags and LAMINA_*
+// environment variables and passed down by constructor.
+
+#include <filesystem>
+#include <string>
+
+namespace lamina {
+
+struct Config {
+    std::string host = "127.0.0.1";
+    unsigned short port = 9001;
+    std::filesystem::path port_file;
+    std::filesystem::path data_dir;
+    bool ephemeral = false;
+    std::string region = "us-east-1";
+    std::string account_id = "123456789012";
+    std::string log_level = "info";
+    int io_threads = 2;
+    int worker_threads = 4;
+    bool durable_commits = false;  // fsync every metadata commit (power-loss safety)
+};
+
+}  // namespace lamina

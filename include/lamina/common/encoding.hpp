@@ -1,0 +1,29 @@
+#pragma once
+// Byte encodings and digests used across modules.
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace lamina {
+
+std::string base64_encode(std::string_view bytes);
+// Strict RFC 4648 decoding (padding required, no whitespace); nullopt on bad input.
+std::optional<std::string> base64_decode(std::string_view text);
+
+// Raw 32-byte SHA-256 digest.
+std::string sha256(std::string_view bytes);
+std::string to_hex(std::string_view bytes);
+
+// %XX decoding of a URL path segment or query value; '+' is kept as is
+// unless form is true (application/x-www-form-urlencoded).
+std::optional<std::string> url_decode(std::string_view text, bool form = false);
+std::string url_encode(std::string_view text);
+
+// Escape &, <, >, ", ' for XML text.
+std::string xml_escape(std::string_view text);
+
+// Whether text is well-formed UTF-8.
+bool is_valid_utf8(std::string_view text);
+
+}  // namespace lamina

@@ -1,0 +1,109 @@
+#pragma once
+// The control plane's records: a function's $LATEST and published versions,
+// aliases, resource policies, tags and per-qualifier configs. Each record
+// serialises to an internal JSON document for the store (not the wire shape:
+// the api module renders AWS's shapes).
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace lamina::control {
+
+struct LayerRef {
+    std::string arn;  // layer version ARN
+    std::int64_t code_size = 0;
+    std::int64_t unzipped_size = 0;
+};
+
+// One version's code and configuration ($LATEST or a published number).
+struct VersionConfig {
+    std::string version = "$LATEST";
+    std::string description;
+    std::string runtime;
+    std::string role;
+    std::string handler;
+    int timeout = 3;
+    int memory_size = 128;
+    int ephemeral_storage = 512;
+    std::string architecture = "x86_64";
+    std::string package_type = "Zip";
+    std::optional<std::map<std::string, std::string>> environment;
+    std::vector<LayerRef> layers;
+    std::string code_sha256;        // base64, as AWS reports it
+    std::string code_blob;          // hex sha256: the blob's name in the store
+    std::int64_t code_size = 0;     // zipped bytes
+    std::int64_t unzipped_size = 0; // sum of entry sizes
+    std::string tracing_mode = "PassThrough";
+    std::optional<std::string> dead_letter_target;
+    std::optional<std::string> kms_key_arn;
+    std::string log_format = "Text";
+    std::string log_group;          // default /aws/lambda/<name>
+    std::optional<std::string> application_log_level;
+    std::optional<std::string> system_log_level;
+    std::string snap_start_apply_on = "None";
+    std::string runtime_version_arn;
+    std::int64_t last_modified_ms = 0;
+    std::string revision_id;
+
+    // Fields that make two versions "the same" for PublishVersion.
+    bool same_code_and_config(const VersionConfig& o) const;
+
+    nlohmann::json to_doc() const;
+    static VersionConfig from_doc(const nlohmann::json& doc);
+};
+
+struct Alias {
+    std::string name;
+    std::string function_version;
+    std::string description;
+    std::map<std::string, double> additional_weights;
+    std::string revision_id;
+
+    nlohmann::json to_doc() const;
+    static Alias from_doc(const nlohmann::json& doc);
+};
+
+struct PolicyStatement {
+    std::string sid;
+    nlohmann::json statement;  // the statement exactly as GetPolicy shows it
+};
+
+struct ResourcePolicy {
+    std::vector<PolicyStatement> statements;
+    std::string revision_id;
+};
+
+struct EventInvokeConfig {
+    std::optional<int> maximum_retry_attempts;
+    std::optional<int> maximum_event_age_seconds;
+    std::optional<std::string> on_success;
+    std::optional<std::string> on_failure;
+    double last_modified = 0;  // epoch seconds with fraction
+};
+
+// A function with everything that belongs to it.
+struct Function {
+    std::string name;
+    VersionConfig latest;
+    std::int64_t last_version = 0;  // numbers are never reused
+    std::map<std::int64_t, VersionConfig> versions;
+    std::map<std::string, Alias> aliases;
+    std::map<std::string, ResourcePolicy> policies;  // "" = unqualified
+    std::map<std::string, std::string> tags;
+    std::map<std::string, EventInvokeConfig> event_invoke_configs;  // qualifier -> config
+    std::optional<int> reserved_concurrency;
+    std::string recursive_loop = "Terminate";
+    std::string update_runtime_on = "Auto";
+    std::optional<std::string> pinned_runtime_version_arn;
+
+    // Everything except versions and aliases, which are stored as rows of their own.
+    nlohmann::json to_doc() const;
+    static Function from_doc(const nlohmann::json& doc);
+};
+
+}  // namespace lamina::control

@@ -1,0 +1,219 @@
+#pragma once
+// The control-plane registry: functions, $LATEST, immutable published
+// versions, aliases with routing weights, resource policies, tags and
+// per-qualifier configs, per account and region. Pure logic over the store:
+// every mutation validates first, then commits one store transaction, then
+// updates memory; reads are served from memory under a shared lock.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "lamina/common/clock.hpp"
+#include "lamina/common/error.hpp"
+#include "lamina/control/model.hpp"
+#include "lamina/control/names.hpp"
+#include "lamina/store/blob_store.hpp"
+#include "lamina/store/document_store.hpp"
+
+namespace lamina::control {
+
+// A zip already hashed, checked and stored as a blob by the caller.
+struct StoredCode {
+    std::string sha256_b64;
+    std::string sha256_hex;
+    std::int64_t size = 0;
+    std::int64_t unzipped_size = 0;
+};
+
+// Settings of CreateFunction / UpdateFunctionConfiguration; unset = keep.
+struct FunctionSettings {
+    std::optional<std::string> description, runtime, role, handler;
+    std::optional<int> timeout, memory_size, ephemeral_storage;
+    std::optional<std::map<std::string, std::string>> environment;
+    std::optional<std::vector<std::string>> layers;  // layer version ARNs
+    std::optional<std::string> tracing_mode;
+    std::optional<std::string> dead_letter_target;  // "" clears
+    std::optional<std::string> kms_key_arn;         // "" clears
+    std::optional<std::string> log_format, log_group, application_log_level, system_log_level;
+    std::optional<std::string> snap_start_apply_on;
+};
+
+struct CreateFunctionInput {
+    std::string name;
+    FunctionSettings settings;
+    std::string architecture = "x86_64";
+    StoredCode code;
+    bool publish = false;
+    std::map<std::string, std::string> tags;
+};
+
+struct UpdateCodeInput {
+    StoredCode code;
+    std::optional<std::string> architecture;
+    bool publish = false;
+    bool dry_run = false;
+    std::optional<std::string> revision_id;
+};
+
+// How a configuration is shown: AWS reports transitional states in the
+// response of the call that caused them.
+enum class Phase { Steady, Creating, Updating, PublishedNew };
+
+// One resolved version as the api renders it.
+struct ConfigView {
+    std::string name;
+    VersionConfig config;
+    std::string arn_qualifier;  // "" = unqualified ARN
+    Phase phase = Phase::Steady;
+};
+
+struct FunctionDetails {
+    ConfigView view;
+    std::map<std::string, std::string> tags;
+    std::optional<int> reserved_concurrency;
+};
+
+struct AliasView {
+    std::string function_name;
+    Alias alias;
+};
+
+struct AliasInput {
+    std::optional<std::string> function_version;
+    std::optional<std::string> description;
+    std::optional<std::map<std::string, double>> weights;  // RoutingConfig given
+    std::optional<std::string> revision_id;
+};
+
+struct PermissionInput {
+    std::string statement_id, action, principal;
+    std::optional<std::string> source_arn, source_account, event_source_token, principal_org_id,
+        function_url_auth_type, revision_id;
+};
+
+struct Page {
+    std::optional<std::string> marker;
+    int max_items = 50;
+};
+
+struct EventInvokeConfigInput {
+    std::optional<int> maximum_retry_attempts;
+    std::optional<int> maximum_event_age_seconds;
+    std::optional<std::string> on_success, on_failure;
+    bool has_destination_config = false;
+};
+
+struct EventInvokeConfigView {
+    std::string function_arn;  // qualified
+    EventInvokeConfig config;
+};
+
+struct AccountUsage {
+    std::int64_t function_count = 0;
+    std::int64_t total_code_size = 0;
+};
+
+class Registry {
+public:
+    Registry(store::DocumentStore& docs, store::BlobStore& blobs, Clock& clock, IdSource& ids);
+
+    // Loads everything from the store and collects blobs nothing references.
+    Status load();
+
+    Result<ConfigView> create_function(const Scope& s, CreateFunctionInput in);
+    Result<FunctionDetails> get_function(const Scope& s, const FunctionRef& ref) const;
+    Result<ConfigView> get_configuration(const Scope& s, const FunctionRef& ref) const;
+    Result<ConfigView> update_function_code(const Scope& s, const FunctionRef& ref, UpdateCodeInput in);
+    Result<ConfigView> update_function_configuration(const Scope& s, const FunctionRef& ref,
+                                                     FunctionSettings in,
+                                                     std::optional<std::string> revision_id);
+    Status delete_function(const Scope& s, const FunctionRef& ref);
+    Result<std::pair<std::vector<ConfigView>, std::optional<std::string>>> list_functions(
+        const Scope& s, bool all_versions, const Page& page) const;
+
+    Result<ConfigView> publish_version(const Scope& s, const FunctionRef& ref,
+                                       std::optional<std::string> code_sha256,
+                                       std::optional<std::string> description,
+                                       std::optional<std::string> revision_id);
+    Result<std::pair<std::vector<ConfigView>, std::optional<std::string>>> list_versions(
+        const Scope& s, const FunctionRef& ref, const Page& page) const;
+
+    Result<AliasView> create_alias(const Scope& s, const FunctionRef& ref, const std::string& name,
+                                   AliasInput in);
+    Result<AliasView> get_alias(const Scope& s, const FunctionRef& ref, const std::string& name) const;
+    Result<AliasView> update_alias(const Scope& s, const FunctionRef& ref, const std::string& name,
+                                   AliasInput in);
+    Status delete_alias(const Scope& s, const FunctionRef& ref, const std::string& name);
+    Result<std::pair<std::vector<AliasView>, std::optional<std::string>>> list_aliases(
+        const Scope& s, const FunctionRef& ref, std::optional<std::string> version, const Page& page) const;
+
+    // Returns the new statement.
+    Result<nlohmann::json> add_permission(const Scope& s, const FunctionRef& ref, PermissionInput in);
+    Status remove_permission(const Scope& s, const FunctionRef& ref, const std::string& sid,
+                             std::optional<std::string> revision_id);
+    Result<ResourcePolicy> get_policy(const Scope& s, const FunctionRef& ref) const;
+
+    Status tag_resource(const Scope& s, const std::string& arn, const std::map<std::string, std::string>& tags);
+    Status untag_resource(const Scope& s, const std::string& arn, const std::vector<std::string>& keys);
+    Result<std::map<std::string, std::string>> list_tags(const Scope& s, const std::string& arn) const;
+
+    Result<EventInvokeConfigView> put_event_invoke_config(const Scope& s, const FunctionRef& ref,
+                                                          EventInvokeConfigInput in, bool merge);
+    Result<EventInvokeConfigView> get_event_invoke_config(const Scope& s, const FunctionRef& ref) const;
+    Status delete_event_invoke_config(const Scope& s, const FunctionRef& ref);
+    Result<std::pair<std::vector<EventInvokeConfigView>, std::optional<std::string>>>
+    list_event_invoke_configs(const Scope& s, const FunctionRef& ref, const Page& page) const;
+
+    Result<std::string> get_recursion_config(const Scope& s, const FunctionRef& ref) const;
+    Result<std::string> put_recursion_config(const Scope& s, const FunctionRef& ref, const std::string& loop);
+
+    struct RuntimeManagement {
+        std::string function_arn;
+        std::string update_runtime_on;
+        std::optional<std::string> runtime_version_arn;
+    };
+    Result<RuntimeManagement> get_runtime_management(const Scope& s, const FunctionRef& ref) const;
+    Result<RuntimeManagement> put_runtime_management(const Scope& s, const FunctionRef& ref,
+                                                     const std::string& update_runtime_on,
+                                                     std::optional<std::string> runtime_version_arn);
+
+    // Checks the function (and qualifier) exists; for read-only companions.
+    Status check_exists(const Scope& s, const FunctionRef& ref) const;
+
+    AccountUsage account_usage(const Scope& s) const;
+    // Every scope that has at least one function.
+    std::size_t total_functions() const;
+    // Whether some function version in any scope uses this code blob.
+    bool blob_is_referenced(const std::string& hex) const;
+
+    static std::string runtime_version_arn(const std::string& region, const std::string& runtime);
+
+private:
+    using FunctionMap = std::map<std::string, std::shared_ptr<Function>>;
+
+    const Function* find(const Scope& s, const std::string& name) const;
+    Result<const Function*> find_or_404(const Scope& s, const FunctionRef& ref) const;
+    // Resolves a qualifier (none, $LATEST, number, alias) to a config.
+    Result<ConfigView> resolve(const Scope& s, const Function& f, const FunctionRef& ref) const;
+    Status apply_settings(const Scope& s, VersionConfig& c, const FunctionSettings& in) const;
+    Status check_routing(const Scope& s, const Function& f, const std::string& primary,
+                         const std::map<std::string, double>& weights) const;
+    Status commit(const Scope& s, const Function& f, std::vector<store::Mutation> extra = {});
+    static std::string function_key(const Scope& s, const std::string& name);
+    std::int64_t now_ms() const { return clock_.now_ms(); }
+
+    store::DocumentStore& docs_;
+    store::BlobStore& blobs_;
+    Clock& clock_;
+    IdSource& ids_;
+    mutable std::shared_mutex mu_;
+    std::map<Scope, FunctionMap> functions_;
+};
+
+}  // namespace lamina::control

@@ -1,0 +1,52 @@
+#pragma once
+// Transport-neutral request/response values passed between the http front
+// end and whoever handles requests. Knows nothing about Lambda.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace lamina::http {
+
+// Case-insensitive header lookup over a small vector.
+struct Headers {
+    std::vector<std::pair<std::string, std::string>> items;
+
+    const std::string* find(std::string_view name) const;
+    std::string get(std::string_view name, std::string fallback = {}) const;
+    void set(std::string name, std::string value);
+};
+
+struct Request {
+    std::string method;  // "GET", "POST", ...
+    std::string target;  // raw request target, e.g. "/2015-03-31/functions?MaxItems=5"
+    std::string path;    // raw (still %-encoded) path part of target
+    // decoded query parameters; repeated keys keep every value in order
+    std::multimap<std::string, std::string> query;
+    Headers headers;
+    std::string body;
+    std::string remote_address;
+
+    std::optional<std::string> query_param(const std::string& key) const;
+    std::vector<std::string> query_params(const std::string& key) const;
+};
+
+struct Response {
+    unsigned status = 200;
+    Headers headers;
+    std::string body;
+};
+
+using Responder = std::function<void(Response)>;
+using Handler = std::function<void(Request, Responder)>;
+
+// Splits a raw target into its path and decoded query parameters.
+// Returns false when the query has an invalid %-escape.
+bool parse_target(const std::string& target, std::string& path,
+                  std::multimap<std::string, std::string>& query);
+
+}  // namespace lamina::http

@@ -1,0 +1,61 @@
+#pragma once
+// Boost.Beast HTTP/1.1 server: keep-alive sessions on one io_context, read
+// timeouts, per-request body limits decided from the request head, single
+// write responses with TCP_NODELAY. Handlers complete asynchronously through
+// a Responder, so nothing slow ever runs on an io thread.
+
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "lamina/http/message.hpp"
+
+namespace lamina::http {
+
+struct RequestHead {
+    std::string method;
+    std::string target;
+    std::optional<std::uint64_t> content_length;
+};
+
+// What to do with a request once its head is read: accept a body of at most
+// `limit` bytes, or answer at once with `reject` (then the connection closes).
+struct BodyPolicy {
+    std::uint64_t limit = 0;
+    std::function<Response(std::uint64_t limit)> too_large;  // reply when exceeded
+};
+
+struct ServerOptions {
+    std::string host = "127.0.0.1";
+    unsigned short port = 0;
+    std::chrono::milliseconds header_timeout{30'000};
+    std::chrono::milliseconds body_timeout{120'000};
+    std::chrono::milliseconds idle_timeout{120'000};
+    std::size_t header_limit = 64 * 1024;
+    std::function<BodyPolicy(const RequestHead&)> body_policy;
+    std::function<Response(unsigned status, const std::string& what)> transport_error;
+};
+
+class Server {
+public:
+    Server(boost::asio::io_context& ioc, ServerOptions options, Handler handler);
+    ~Server();
+
+    // Binds and starts accepting; throws std::system_error when binding fails.
+    void start();
+    // Stops accepting and closes idle connections.
+    void stop();
+    unsigned short port() const;
+
+private:
+    struct Impl;
+    std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace lamina::http

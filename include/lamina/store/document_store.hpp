@@ -1,0 +1,58 @@
+#pragma once
+// Durable metadata: an SQLite (WAL) table of JSON documents keyed by
+// (kind, key). A batch of puts and deletes commits as one transaction, so a
+// reader after a crash sees all of a mutation or none of it.
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lamina/common/error.hpp"
+
+struct sqlite3;
+
+namespace lamina::store {
+
+struct Mutation {
+    enum class Op { Put, Delete, DeletePrefix };
+    Op op;
+    std::string kind;
+    std::string key;  // for DeletePrefix: every key starting with it
+    std::string doc;  // for Put
+
+    static Mutation put(std::string kind, std::string key, std::string doc) {
+        return {Op::Put, std::move(kind), std::move(key), std::move(doc)};
+    }
+    static Mutation erase(std::string kind, std::string key) {
+        return {Op::Delete, std::move(kind), std::move(key), {}};
+    }
+    static Mutation erase_prefix(std::string kind, std::string prefix) {
+        return {Op::DeletePrefix, std::move(kind), std::move(prefix), {}};
+    }
+};
+
+class DocumentStore {
+public:
+    // Opens (creating if needed) the database file. `durable` selects
+    // synchronous=FULL (fsync per commit) over NORMAL (safe against process
+    // crashes, not against power loss).
+    static Result<std::unique_ptr<DocumentStore>> open(const std::filesystem::path& file, bool durable);
+    ~DocumentStore();
+    DocumentStore(const DocumentStore&) = delete;
+    DocumentStore& operator=(const DocumentStore&) = delete;
+
+    // Applies the batch in one transaction. Not thread-safe: callers serialise writes.
+    Status apply(const std::vector<Mutation>& batch);
+    // Visits every document of a kind in key order.
+    Status for_each(const std::string& kind,
+                    const std::function<void(const std::string& key, const std::string& doc)>& fn);
+
+private:
+    explicit DocumentStore(sqlite3* db) : db_(db) {}
+    Status exec(const char* sql);
+    sqlite3* db_;
+};
+
+}  // namespace lamina::store

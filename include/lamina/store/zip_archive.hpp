@@ -1,0 +1,31 @@
+#pragma once
+// Inspection of uploaded zip archives (function code, layers): is it a zip,
+// how big is it unzipped, and would every entry stay inside its folder when
+// extracted (no "../", no absolute paths, no symlinks pointing outside).
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "lamina/common/error.hpp"
+
+namespace lamina::store {
+
+struct ZipSummary {
+    std::int64_t entries = 0;
+    std::int64_t unzipped_size = 0;  // sum of the entries' declared sizes
+};
+
+// InvalidParameterValue with AWS's "Could not unzip uploaded file..." message
+// (plus lamina's reason) when the bytes are not a safe zip.
+Result<ZipSummary> inspect_zip(std::string_view bytes);
+
+// Whether a path inside an archive stays inside the extraction root,
+// resolving "." and ".." lexically ("a/../b" is fine, "a/../../b" is not).
+bool entry_path_is_contained(std::string_view path);
+// Whether a symlink stored at `link_path` with target `target` stays inside.
+bool symlink_is_contained(std::string_view link_path, std::string_view target);
+
+extern const char* const kUnzipErrorMessage;
+
+}  // namespace lamina::store

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs everything lamina needs to build, run and test, from Debian's apt.
+# Idempotent: packages already present are not touched and apt is not even
+# updated when nothing is missing. Works as root or through sudo.
+# Used by the README, .ci/run and docker/Dockerfile (one list, one place).
+set -euo pipefail
+
+BUILD_PKGS=(
+  build-essential cmake ninja-build pkg-config git
+  libboost1.81-dev nlohmann-json3-dev libzip-dev libspdlog-dev libfmt-dev
+  libsqlite3-dev libssl-dev libcli11-dev libgtest-dev libgmock-dev
+)
+RUN_PKGS=(bubblewrap zip unzip ca-certificates python3 curl)
+TEST_PKGS=(python3-pytest python3-boto3 awscli)
+
+want=("${BUILD_PKGS[@]}" "${RUN_PKGS[@]}")
+case "${1:-all}" in
+  build|run) ;;
+  all|test) want+=("${TEST_PKGS[@]}") ;;
+  *) echo "usage: $0 [build|run|test|all]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#want[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+    echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1
+  fi
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,32 @@
+#pragma once
+// Typed access to a request's JSON body with AWS-shaped errors for wrong
+// types. Private to the api module.
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "lamina/common/error.hpp"
+
+namespace lamina::api {
+
+using ojson = nlohmann::ordered_json;
+
+// Parses a request body ("" = {}); InvalidRequestContent on bad JSON.
+Result<ojson> parse_body(const std::string& body);
+
+Error wrong_type(const std::string& field, const char* expected);
+
+Result<std::optional<std::string>> opt_string(const ojson& j, const char* key);
+Result<std::optional<long long>> opt_int(const ojson& j, const char* key);
+Result<std::optional<double>> opt_number(const ojson& j, const char* key);
+Result<std::optional<bool>> opt_bool(const ojson& j, const char* key);
+Result<std::optional<std::vector<std::string>>> opt_string_list(const ojson& j, const char* key);
+// Map in the caller's order.
+Result<std::optional<std::vector<std::pair<std::string, std::string>>>> opt_string_map(const ojson& j, const char* key);
+const ojson* opt_object(const ojson& j, const char* key);
+
+}  // namespace lamina::api

@@ -1,0 +1,931 @@
+#include "lamina/api/lambda_api.hpp"
+
+#include <algorithm>
+#include <regex>
+
+#include "json_input.hpp"
+#include "lamina/api/aws_error.hpp"
+#include "lamina/common/encoding.hpp"
+#include "lamina/control/validation.hpp"
+#include "lamina/store/zip_archive.hpp"
+
+namespace lamina::api {
+
+using control::ConfigView;
+using control::FunctionRef;
+using control::NameShape;
+using control::Phase;
+using control::Scope;
+using json = nlohmann::json;
+
+namespace {
+
+enum Op : int {
+    kFirstOp = 1000,
+    CreateFunction,
+    ListFunctions,
+    GetFunction,
+    DeleteFunction,
+    GetFunctionConfiguration,
+    UpdateFunctionConfiguration,
+    UpdateFunctionCode,
+    PublishVersion,
+    ListVersionsByFunction,
+    CreateAlias,
+    ListAliases,
+    GetAlias,
+    UpdateAlias,
+    DeleteAlias,
+    AddPermission,
+    GetPolicy,
+    RemovePermission,
+    TagResource,
+    UntagResource,
+    ListTags,
+    PutFunctionEventInvokeConfig,
+    GetFunctionEventInvokeConfig,
+    UpdateFunctionEventInvokeConfig,
+    DeleteFunctionEventInvokeConfig,
+    ListFunctionEventInvokeConfigs,
+    GetFunctionCodeSigningConfig,
+    GetRuntimeManagementConfig,
+    PutRuntimeManagementConfig,
+    GetFunctionRecursionConfig,
+    PutFunctionRecursionConfig,
+    GetAccountSettings,
+    GetFunctionConcurrency,
+    GetFunctionUrlConfig,
+    ListFunctionUrlConfigs,
+    ListEventSourceMappings,
+    DownloadCode,
+    NotEmulated,  // every route from here on is known but not emulated
+    kLastOp = 1999,
+};
+
+struct RouteDef {
+    int op;
+    const char* method;
+    const char* pattern;
+    const char* name;
+};
+
+// Emulated operations first, then the Lambda operations lamina knows of but
+// does not emulate yet (answered with NotImplemented naming the operation).
+const std::vector<RouteDef>& route_table() {
+    static const std::vector<RouteDef> kRoutes = {
+        {CreateFunction, "POST", "/2015-03-31/functions", "CreateFunction"},
+        {ListFunctions, "GET", "/2015-03-31/functions", "ListFunctions"},
+        {GetFunction, "GET", "/2015-03-31/functions/{FunctionName}", "GetFunction"},
+        {DeleteFunction, "DELETE", "/2015-03-31/functions/{FunctionName}", "DeleteFunction"},
+        {GetFunctionConfiguration, "GET", "/2015-03-31/functions/{FunctionName}/configuration", "GetFunctionConfiguration"},
+        {UpdateFunctionConfiguration, "PUT", "/2015-03-31/functions/{FunctionName}/configuration", "UpdateFunctionConfiguration"},
+        {UpdateFunctionCode, "PUT", "/2015-03-31/functions/{FunctionName}/code", "UpdateFunctionCode"},
+        {PublishVersion, "POST", "/2015-03-31/functions/{FunctionName}/versions", "PublishVersion"},
+        {ListVersionsByFunction, "GET", "/2015-03-31/functions/{FunctionName}/versions", "ListVersionsByFunction"},
+        {CreateAlias, "POST", "/2015-03-31/functions/{FunctionName}/aliases", "CreateAlias"},
+        {ListAliases, "GET", "/2015-03-31/functions/{FunctionName}/aliases", "ListAliases"},
+        {GetAlias, "GET", "/2015-03-31/functions/{FunctionName}/aliases/{Name}", "GetAlias"},
+        {UpdateAlias, "PUT", "/2015-03-31/functions/{FunctionName}/aliases/{Name}", "UpdateAlias"},
+        {DeleteAlias, "DELETE", "/2015-03-31/functions/{FunctionName}/aliases/{Name}", "DeleteAlias"},
+        {AddPermission, "POST", "/2015-03-31/functions/{FunctionName}/policy", "AddPermission"},
+        {GetPolicy, "GET", "/2015-03-31/functions/{FunctionName}/policy", "GetPolicy"},
+        {RemovePermission, "DELETE", "/2015-03-31/functions/{FunctionName}/policy/{StatementId}", "RemovePermission"},
+        {TagResource, "POST", "/2017-03-31/tags/{Resource}", "TagResource"},
+        {UntagResource, "DELETE", "/2017-03-31/tags/{Resource}", "UntagResource"},
+        {ListTags, "GET", "/2017-03-31/tags/{Resource}", "ListTags"},
+        {PutFunctionEventInvokeConfig, "PUT", "/2019-09-25/functions/{FunctionName}/event-invoke-config", "PutFunctionEventInvokeConfig"},
+        {GetFunctionEventInvokeConfig, "GET", "/2019-09-25/functions/{FunctionName}/event-invoke-config", "GetFunctionEventInvokeConfig"},
+        {UpdateFunctionEventInvokeConfig, "POST", "/2019-09-25/functions/{FunctionName}/event-invoke-config", "UpdateFunctionEventInvokeConfig"},
+        {DeleteFunctionEventInvokeConfig, "DELETE", "/2019-09-25/functions/{FunctionName}/event-invoke-config", "DeleteFunctionEventInvokeConfig"},
+        {ListFunctionEventInvokeConfigs, "GET", "/2019-09-25/functions/{FunctionName}/event-invoke-config/list", "ListFunctionEventInvokeConfigs"},
+        {GetFunctionCodeSigningConfig, "GET", "/2020-06-30/functions/{FunctionName}/code-signing-config", "GetFunctionCodeSigningConfig"},
+        {GetRuntimeManagementConfig, "GET", "/2021-07-20/functions/{FunctionName}/runtime-management-config", "GetRuntimeManagementConfig"},
+        {PutRuntimeManagementConfig, "PUT", "/2021-07-20/functions/{FunctionName}/runtime-management-config", "PutRuntimeManagementConfig"},
+        {GetFunctionRecursionConfig, "GET", "/2024-08-31/functions/{FunctionName}/recursion-config", "GetFunctionRecursionConfig"},
+        {PutFunctionRecursionConfig, "PUT", "/2024-08-31/functions/{FunctionName}/recursion-config", "PutFunctionRecursionConfig"},
+        {GetAccountSettings, "GET", "/2016-08-19/account-settings", "GetAccountSettings"},
+        {GetFunctionConcurrency, "GET", "/2019-09-30/functions/{FunctionName}/concurrency", "GetFunctionConcurrency"},
+        {GetFunctionUrlConfig, "GET", "/2021-10-31/functions/{FunctionName}/url", "GetFunctionUrlConfig"},
+        {ListFunctionUrlConfigs, "GET", "/2021-10-31/functions/{FunctionName}/urls", "ListFunctionUrlConfigs"},
+        {ListEventSourceMappings, "GET", "/2015-03-31/event-source-mappings", "ListEventSourceMappings"},
+        {DownloadCode, "GET", "/_lamina/code/{Blob}", "DownloadCode"},
+        // Known to AWS, not emulated by lamina yet.
+        {NotEmulated + 1, "POST", "/2015-03-31/functions/{FunctionName}/invocations", "Invoke"},
+        {NotEmulated + 2, "POST", "/2014-11-13/functions/{FunctionName}/invoke-async", "InvokeAsync"},
+        {NotEmulated + 3, "POST", "/2021-11-15/functions/{FunctionName}/response-streaming-invocations", "InvokeWithResponseStream"},
+        {NotEmulated + 4, "POST", "/2018-10-31/layers/{LayerName}/versions", "PublishLayerVersion"},
+        {NotEmulated + 5, "GET", "/2018-10-31/layers/{LayerName}/versions", "ListLayerVersions"},
+        {NotEmulated + 6, "GET", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}", "GetLayerVersion"},
+        {NotEmulated + 7, "DELETE", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}", "DeleteLayerVersion"},
+        {NotEmulated + 8, "GET", "/2018-10-31/layers?find=LayerVersion", "GetLayerVersionByArn"},
+        {NotEmulated + 9, "GET", "/2018-10-31/layers", "ListLayers"},
+        {NotEmulated + 10, "POST", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy", "AddLayerVersionPermission"},
+        {NotEmulated + 11, "GET", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy", "GetLayerVersionPolicy"},
+        {NotEmulated + 12, "DELETE", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy/{StatementId}", "RemoveLayerVersionPermission"},
+        {NotEmulated + 13, "PUT", "/2017-10-31/functions/{FunctionName}/concurrency", "PutFunctionConcurrency"},
+        {NotEmulated + 14, "DELETE", "/2017-10-31/functions/{FunctionName}/concurrency", "DeleteFunctionConcurrency"},
+        {NotEmulated + 15, "GET", "/2019-09-30/functions/{FunctionName}/provisioned-concurrency?List=ALL", "ListProvisionedConcurrencyConfigs"},
+        {NotEmulated + 16, "PUT", "/2019-09-30/functions/{FunctionName}/provisioned-concurrency", "PutProvisionedConcurrencyConfig"},
+        {NotEmulated + 17, "GET", "/2019-09-30/functions/{FunctionName}/provisioned-concurrency", "GetProvisionedConcurrencyConfig"},
+        {NotEmulated + 18, "DELETE", "/2019-09-30/functions/{FunctionName}/provisioned-concurrency", "DeleteProvisionedConcurrencyConfig"},
+        {NotEmulated + 19, "POST", "/2021-10-31/functions/{FunctionName}/url", "CreateFunctionUrlConfig"},
+        {NotEmulated + 20, "PUT", "/2021-10-31/functions/{FunctionName}/url", "UpdateFunctionUrlConfig"},
+        {NotEmulated + 21, "DELETE", "/2021-10-31/functions/{FunctionName}/url", "DeleteFunctionUrlConfig"},
+        {NotEmulated + 22, "POST", "/2015-03-31/event-source-mappings", "CreateEventSourceMapping"},
+        {NotEmulated + 23, "GET", "/2015-03-31/event-source-mappings/{UUID}", "GetEventSourceMapping"},
+        {NotEmulated + 24, "PUT", "/2015-03-31/event-source-mappings/{UUID}", "UpdateEventSourceMapping"},
+        {NotEmulated + 25, "DELETE", "/2015-03-31/event-source-mappings/{UUID}", "DeleteEventSourceMapping"},
+        {NotEmulated + 26, "PUT", "/2020-06-30/functions/{FunctionName}/code-signing-config", "PutFunctionCodeSigningConfig"},
+        {NotEmulated + 27, "DELETE", "/2020-06-30/functions/{FunctionName}/code-signing-config", "DeleteFunctionCodeSigningConfig"},
+        {NotEmulated + 28, "POST", "/2020-04-22/code-signing-configs", "CreateCodeSigningConfig"},
+        {NotEmulated + 29, "GET", "/2020-04-22/code-signing-configs", "ListCodeSigningConfigs"},
+        {NotEmulated + 30, "GET", "/2020-04-22/code-signing-configs/{CodeSigningConfigArn}", "GetCodeSigningConfig"},
+        {NotEmulated + 31, "PUT", "/2020-04-22/code-signing-configs/{CodeSigningConfigArn}", "UpdateCodeSigningConfig"},
+        {NotEmulated + 32, "DELETE", "/2020-04-22/code-signing-configs/{CodeSigningConfigArn}", "DeleteCodeSigningConfig"},
+        {NotEmulated + 33, "GET", "/2020-04-22/code-signing-configs/{CodeSigningConfigArn}/functions", "ListFunctionsByCodeSigningConfig"},
+    };
+    return kRoutes;
+}
+
+http::Response json_response(unsigned status, const json& body, const RequestContext& ctx) {
+    http::Response r;
+    r.status = status;
+    r.headers.set("Content-Type", "application/json");
+    r.headers.set("x-amzn-RequestId", ctx.request_id);
+    r.body = body.dump();
+    return r;
+}
+
+http::Response empty_response(unsigned status, const RequestContext& ctx) {
+    http::Response r;
+    r.status = status;
+    r.headers.set("x-amzn-RequestId", ctx.request_id);
+    return r;
+}
+
+// ---- rendering -------------------------------------------------------------
+
+json render_config(const Scope& s, const ConfigView& v, bool list_row) {
+    const auto& c = v.config;
+    json j;
+    j["FunctionName"] = v.name;
+    j["FunctionArn"] = v.arn_qualifier.empty() ? control::function_arn(s, v.name)
+                                               : control::qualified_arn(s, v.name, v.arn_qualifier);
+    j["Runtime"] = c.runtime;
+    j["Role"] = c.role;
+    j["Handler"] = c.handler;
+    j["CodeSize"] = c.code_size;
+    j["Description"] = c.description;
+    j["Timeout"] = c.timeout;
+    j["MemorySize"] = c.memory_size;
+    j["LastModified"] = format_lambda_time(c.last_modified_ms);
+    j["CodeSha256"] = c.code_sha256;
+    j["Version"] = c.version;
+    if (c.environment) {
+        json vars = json::object();
+        for (const auto& [k, val] : *c.environment) vars[k] = val;
+        j["Environment"] = {{"Variables", vars}};
+    }
+    j["TracingConfig"] = {{"Mode", c.tracing_mode}};
+    j["RevisionId"] = c.revision_id;
+    if (!c.layers.empty()) {
+        json layers = json::array();
+        for (const auto& l : c.layers) layers.push_back({{"Arn", l.arn}, {"CodeSize", l.code_size}});
+        j["Layers"] = layers;
+    }
+    if (c.dead_letter_target) j["DeadLetterConfig"] = {{"TargetArn", *c.dead_letter_target}};
+    if (c.kms_key_arn) j["KMSKeyArn"] = *c.kms_key_arn;
+    j["PackageType"] = c.package_type;
+    j["Architectures"] = json::array({c.architecture});
+    j["EphemeralStorage"] = {{"Size", c.ephemeral_storage}};
+    j["SnapStart"] = {{"ApplyOn", c.snap_start_apply_on}, {"OptimizationStatus", "Off"}};
+    json logging = {{"LogFormat", c.log_format}, {"LogGroup", c.log_group}};
+    if (c.application_log_level) logging["ApplicationLogLevel"] = *c.application_log_level;
+    if (c.system_log_level) logging["SystemLogLevel"] = *c.system_log_level;
+    j["LoggingConfig"] = logging;
+    if (list_row) return j;
+    j["RuntimeVersionConfig"] = {{"RuntimeVersionArn", c.runtime_version_arn}};
+    switch (v.phase) {
+        case Phase::Steady:
+            j["State"] = "Active";
+            j["LastUpdateStatus"] = "Successful";
+            break;
+        case Phase::Creating:
+        case Phase::PublishedNew:
+            j["State"] = "Pending";
+            j["StateReason"] = "The function is being created.";
+            j["StateReasonCode"] = "Creating";
+            break;
+        case Phase::Updating:
+            j["State"] = "Active";
+            j["LastUpdateStatus"] = "InProgress";
+            j["LastUpdateStatusReason"] = "The function is being created.";
+            j["LastUpdateStatusReasonCode"] = "Creating";
+            break;
+    }
+    return j;
+}
+
+json render_alias(const Scope& s, const control::AliasView& a) {
+    json j = {{"AliasArn", control::qualified_arn(s, a.function_name, a.alias.name)},
+              {"Name", a.alias.name},
+              {"FunctionVersion", a.alias.function_version},
+              {"Description", a.alias.description},
+              {"RevisionId", a.alias.revision_id}};
+    if (!a.alias.additional_weights.empty()) {
+        json w = json::object();
+        for (const auto& [k, v] : a.alias.additional_weights) w[k] = v;
+        j["RoutingConfig"] = {{"AdditionalVersionWeights", w}};
+    }
+    return j;
+}
+
+json render_eic(const control::EventInvokeConfigView& v) {
+    json j = {{"LastModified", v.config.last_modified}, {"FunctionArn", v.function_arn}};
+    if (v.config.maximum_retry_attempts) j["MaximumRetryAttempts"] = *v.config.maximum_retry_attempts;
+    if (v.config.maximum_event_age_seconds) j["MaximumEventAgeInSeconds"] = *v.config.maximum_event_age_seconds;
+    json on_success = json::object(), on_failure = json::object();
+    if (v.config.on_success) on_success["Destination"] = *v.config.on_success;
+    if (v.config.on_failure) on_failure["Destination"] = *v.config.on_failure;
+    j["DestinationConfig"] = {{"OnSuccess", on_success}, {"OnFailure", on_failure}};
+    return j;
+}
+
+// ---- input validation -----------------------------------------------------------
+
+Result<control::Page> read_page(const http::Request& req, int max_allowed = 10000, int default_items = 50) {
+    control::Page page;
+    page.marker = req.query_param("Marker");
+    page.max_items = default_items;
+    if (auto m = req.query_param("MaxItems")) {
+        char* end = nullptr;
+        long v = std::strtol(m->c_str(), &end, 10);
+        if (m->empty() || *end != '\0' || v < 1 || v > max_allowed) {
+            control::ValidationErrors e;
+            e.add(*m, "maxItems",
+                  v < 1 ? "Member must have value greater than or equal to 1"
+                        : "Member must have value less than or equal to " + std::to_string(max_allowed));
+            return std::unexpected(e.error());
+        }
+        page.max_items = static_cast<int>(v);
+    }
+    return page;
+}
+
+// FunctionName (path) + Qualifier (query) for an operation.
+Result<FunctionRef> function_ref(const RequestContext& ctx, const http::Request& req, const http::RouteMatch& m,
+                                 NameShape shape, const char* action, bool qualifier_param = true) {
+    std::optional<std::string> q;
+    if (qualifier_param) q = req.query_param("Qualifier");
+    return control::resolve_function_name(m.params.at("FunctionName"), shape, q, ctx.scope,
+                                          std::string("lambda:") + action);
+}
+
+struct CodeInput {
+    std::optional<std::string> zip;  // decoded ZipFile
+};
+
+Result<CodeInput> read_code(const ojson& code, bool for_update) {
+    CodeInput out;
+    LAMINA_TRY(zip_b64, opt_string(code, "ZipFile"));
+    LAMINA_TRY(s3_bucket, opt_string(code, "S3Bucket"));
+    LAMINA_TRY(s3_key, opt_string(code, "S3Key"));
+    LAMINA_TRY(image, opt_string(code, "ImageUri"));
+    if (image)
+        return fail(ErrorCode::InvalidParameterValue,
+                    for_update ? "Please don't provide ImageUri when updating a function with packageType Zip."
+                               : "lamina does not emulate container image functions (ImageUri) yet: upload a zip "
+                                 "with Code.ZipFile (aws lambda create-function --zip-file fileb://function.zip).");
+    if (s3_bucket || s3_key)
+        return fail(ErrorCode::InvalidParameterValue,
+                    "lamina does not emulate Amazon S3 yet, so code cannot be read from S3Bucket/S3Key: upload "
+                    "the zip directly with ZipFile (--zip-file fileb://function.zip).");
+    if (!zip_b64)
+        return fail(ErrorCode::InvalidParameterValue,
+                    for_update ? "Please provide a source for function code."
+                               : "Please provide a source for function code.");
+    auto decoded = base64_decode(*zip_b64);
+    if (!decoded)
+        return fail(ErrorCode::InvalidParameterValue, "Could not decode ZipFile: it is not valid base64.");
+    out.zip = std::move(*decoded);
+    return out;
+}
+
+Result<control::StoredCode> check_code(const std::string& zip) {
+    if (static_cast<std::int64_t>(zip.size()) > control::kMaxZippedCode)
+        return fail(ErrorCode::RequestEntityTooLarge, "Zipped size must be smaller than 52428800 bytes");
+    LAMINA_TRY(summary, store::inspect_zip(zip));
+    if (summary.unzipped_size > control::kMaxUnzippedCode)
+        return fail(ErrorCode::InvalidParameterValue, "Unzipped size must be smaller than 262144000 bytes");
+    control::StoredCode code;
+    std::string digest = sha256(zip);
+    code.sha256_b64 = base64_encode(digest);
+    code.sha256_hex = to_hex(digest);
+    code.size = static_cast<std::int64_t>(zip.size());
+    code.unzipped_size = summary.unzipped_size;
+    return code;
+}
+
+// Reads the settings shared by CreateFunction and UpdateFunctionConfiguration,
+// collecting smithy-style validation errors first, as AWS does.
+Result<control::FunctionSettings> read_settings(const ojson& body) {
+    control::FunctionSettings s;
+    control::ValidationErrors v;
+    LAMINA_TRY(description, opt_string(body, "Description"));
+    LAMINA_TRY(runtime, opt_string(body, "Runtime"));
+    LAMINA_TRY(role, opt_string(body, "Role"));
+    LAMINA_TRY(handler, opt_string(body, "Handler"));
+    LAMINA_TRY(timeout, opt_int(body, "Timeout"));
+    LAMINA_TRY(memory, opt_int(body, "MemorySize"));
+    LAMINA_TRY(kms, opt_string(body, "KMSKeyArn"));
+    if (role) {
+        static const std::regex kRole(control::kRolePattern);
+        if (!std::regex_match(*role, kRole))
+            v.add(*role, "role", std::string("Member must satisfy regular expression pattern: ") + control::kRolePattern);
+    }
+    if (handler) {
+        static const std::regex kHandler(R"([^\s]+)");
+        if (handler->size() > 128)
+            v.add(*handler, "handler", "Member must have length less than or equal to 128");
+        else if (!std::regex_match(*handler, kHandler))
+            v.add(*handler, "handler", R"(Member must satisfy regular expression pattern: [^\s]+)");
+    }
+    if (description && description->size() > 256)
+        v.add(*description, "description", "Member must have length less than or equal to 256");
+    if (timeout && *timeout < 1) v.add(std::to_string(*timeout), "timeout", "Member must have value greater than or equal to 1");
+    if (memory && *memory < 128)
+        v.add(std::to_string(*memory), "memorySize", "Member must have value greater than or equal to 128");
+    if (memory && *memory > 32768)
+        v.add(std::to_string(*memory), "memorySize", "Member must have value less than or equal to 32768");
+    if (const ojson* eph = opt_object(body, "EphemeralStorage")) {
+        LAMINA_TRY(size, opt_int(*eph, "Size"));
+        if (!size)
+            v.add_null("ephemeralStorage.size");
+        else if (*size < 512)
+            v.add(std::to_string(*size), "ephemeralStorage.size", "Member must have value greater than or equal to 512");
+        else if (*size > 10240)
+            v.add(std::to_string(*size), "ephemeralStorage.size", "Member must have value less than or equal to 10240");
+        else
+            s.ephemeral_storage = static_cast<int>(*size);
+    }
+    if (const ojson* tracing = opt_object(body, "TracingConfig")) {
+        LAMINA_TRY(mode, opt_string(*tracing, "Mode"));
+        if (mode && *mode != "Active" && *mode != "PassThrough")
+            v.add(*mode, "tracingConfig.mode", "Member must satisfy enum value set: [Active, PassThrough]");
+        s.tracing_mode = mode;
+    }
+    if (const ojson* logging = opt_object(body, "LoggingConfig")) {
+        LAMINA_TRY(format, opt_string(*logging, "LogFormat"));
+        LAMINA_TRY(group, opt_string(*logging, "LogGroup"));
+        LAMINA_TRY(app, opt_string(*logging, "ApplicationLogLevel"));
+        LAMINA_TRY(sys, opt_string(*logging, "SystemLogLevel"));
+        if (format && *format != "Text" && *format != "JSON")
+            v.add(*format, "loggingConfig.logFormat", "Member must satisfy enum value set: [JSON, Text]");
+        s.log_format = format;
+        s.log_group = group;
+        s.application_log_level = app;
+        s.system_log_level = sys;
+    }
+    if (const ojson* snap = opt_object(body, "SnapStart")) {
+        LAMINA_TRY(apply_on, opt_string(*snap, "ApplyOn"));
+        if (apply_on && *apply_on != "None" && *apply_on != "PublishedVersions")
+            v.add(*apply_on, "snapStart.applyOn", "Member must satisfy enum value set: [PublishedVersions, None]");
+        s.snap_start_apply_on = apply_on;
+    }
+    if (!v.empty()) return std::unexpected(v.error());
+    if (timeout && *timeout > 900)
+        return fail(ErrorCode::InvalidParameterValue,
+                    "1 validation error detected: Value '" + std::to_string(*timeout) +
+                        "' at 'timeout' failed to satisfy constraint: Member must have value less than or equal to 900");
+    if (memory && *memory > 10240)
+        return fail(ErrorCode::InvalidParameterValue,
+                    "'MemorySize' value failed to satisfy constraint: Member must have value less than or equal to 10240");
+    if (runtime) LAMINA_CHECK(control::validate_runtime(*runtime));
+    if (const ojson* env = opt_object(body, "Environment")) {
+        LAMINA_TRY(vars, opt_string_map(*env, "Variables"));
+        std::vector<std::pair<std::string, std::string>> ordered = vars.value_or(decltype(ordered){});
+        LAMINA_CHECK(control::validate_environment(ordered));
+        s.environment = std::map<std::string, std::string>(ordered.begin(), ordered.end());
+    }
+    if (const ojson* dlq = opt_object(body, "DeadLetterConfig")) {
+        LAMINA_TRY(target, opt_string(*dlq, "TargetArn"));
+        s.dead_letter_target = target.value_or("");
+    }
+    if (const ojson* vpc = opt_object(body, "VpcConfig")) {
+        LAMINA_TRY(subnets, opt_string_list(*vpc, "SubnetIds"));
+        LAMINA_TRY(groups, opt_string_list(*vpc, "SecurityGroupIds"));
+        if ((subnets && !subnets->empty()) || (groups && !groups->empty()))
+            return fail(ErrorCode::InvalidParameterValue,
+                        "lamina does not emulate VPC networking: VpcConfig with subnets or security groups is "
+                        "not supported (functions always reach the host's network).");
+    }
+    if (auto fs = body.find("FileSystemConfigs"); fs != body.end() && fs->is_array() && !fs->empty())
+        return fail(ErrorCode::InvalidParameterValue,
+                    "lamina does not emulate Amazon EFS: FileSystemConfigs are not supported.");
+    if (auto ic = body.find("ImageConfig"); ic != body.end() && !ic->is_null())
+        return fail(ErrorCode::InvalidParameterValue,
+                    "lamina does not emulate container image functions: ImageConfig is not supported.");
+    LAMINA_TRY(layers, opt_string_list(body, "Layers"));
+    s.description = description;
+    s.runtime = runtime;
+    s.role = role;
+    s.handler = handler;
+    if (timeout) s.timeout = static_cast<int>(*timeout);
+    if (memory) s.memory_size = static_cast<int>(*memory);
+    s.kms_key_arn = kms;
+    s.layers = layers;
+    return s;
+}
+
+Result<std::optional<std::string>> read_architecture(const ojson& body) {
+    LAMINA_TRY(archs, opt_string_list(body, "Architectures"));
+    if (!archs) return std::optional<std::string>{};
+    auto show = [&] {
+        std::string s = "[";
+        for (std::size_t i = 0; i < archs->size(); ++i) s += (i ? ", " : "") + (*archs)[i];
+        return s + "]";
+    };
+    control::ValidationErrors v;
+    if (archs->size() > 1) {
+        v.add(show(), "architectures", "Member must have length less than or equal to 1");
+    } else if (archs->empty()) {
+        v.add(show(), "architectures", "Member must have length greater than or equal to 1");
+    } else if ((*archs)[0] != "x86_64" && (*archs)[0] != "arm64") {
+        v.add(show(), "architectures",
+              "Member must satisfy constraint: [Member must satisfy enum value set: [x86_64, arm64], Member must not be null]");
+    }
+    if (!v.empty()) return std::unexpected(v.error());
+    return std::optional<std::string>((*archs)[0]);
+}
+
+}  // namespace
+
+LambdaApi::LambdaApi(control::Registry& registry, store::BlobStore& blobs, const Config& config)
+    : registry_(registry), blobs_(blobs), config_(config) {}
+
+void LambdaApi::add_routes(http::Router& router) const {
+    for (const auto& r : route_table()) router.add(r.method, r.pattern, r.op);
+}
+
+bool LambdaApi::owns(int operation) const { return operation > kFirstOp && operation < kLastOp; }
+
+std::string LambdaApi::operation_name(int operation) const {
+    for (const auto& r : route_table())
+        if (r.op == operation) return r.name;
+    return "Unknown";
+}
+
+http::BodyPolicy LambdaApi::body_policy(const http::RequestHead& head) const {
+    http::BodyPolicy p;
+    bool code_upload = (head.method == "POST" && head.target.rfind("/2015-03-31/functions", 0) == 0 &&
+                        head.target.find("/", 22) == std::string::npos) ||
+                       (head.method == "PUT" && head.target.find("/code") != std::string::npos);
+    if (code_upload) {
+        p.limit = static_cast<std::uint64_t>(control::kCreateFunctionRequestLimit);
+        std::string op = head.method == "POST" ? "CreateFunction" : "UpdateFunctionCode";
+        p.too_large = [op](std::uint64_t limit) {
+            return rest_json_error(Error{ErrorCode::RequestEntityTooLarge,
+                                         "Request must be smaller than " + std::to_string(limit) + " bytes for the " +
+                                             op + " operation"},
+                                   "");
+        };
+    } else {
+        p.limit = 6 * 1024 * 1024;
+        p.too_large = [](std::uint64_t limit) {
+            return rest_json_error(Error{ErrorCode::RequestEntityTooLarge,
+                                         "Request must be smaller than " + std::to_string(limit) + " bytes"},
+                                   "");
+        };
+    }
+    return p;
+}
+
+Result<http::Response> LambdaApi::handle(int op, const RequestContext& ctx, const http::Request& req,
+                                         const http::RouteMatch& m) {
+    const Scope& scope = ctx.scope;
+    if (op > NotEmulated) {
+        return fail(ErrorCode::NotImplemented,
+                    "lamina does not emulate the " + operation_name(op) + " operation yet (" + req.method + " " +
+                        req.path + ").");
+    }
+    switch (op) {
+        case CreateFunction: {
+            LAMINA_TRY(body, parse_body(req.body));
+            LAMINA_TRY(name_value, opt_string(body, "FunctionName"));
+            control::ValidationErrors missing;
+            if (!name_value) missing.add_null("functionName");
+            if (!body.contains("Role")) missing.add_null("role");
+            if (!body.contains("Code")) missing.add_null("code");
+            if (!missing.empty()) return std::unexpected(missing.error());
+            LAMINA_TRY(ref, control::resolve_function_name(*name_value, NameShape::Create, std::nullopt, scope,
+                                                           "lambda:CreateFunction"));
+            LAMINA_TRY(settings, read_settings(body));
+            LAMINA_TRY(arch, read_architecture(body));
+            LAMINA_TRY(package_type, opt_string(body, "PackageType"));
+            if (package_type && *package_type == "Image")
+                return fail(ErrorCode::InvalidParameterValue,
+                            "lamina does not emulate container image functions (PackageType Image) yet.");
+            if (package_type && *package_type != "Zip") {
+                control::ValidationErrors v;
+                v.add(*package_type, "packageType", "Member must satisfy enum value set: [Image, Zip]");
+                return std::unexpected(v.error());
+            }
+            LAMINA_TRY(publish, opt_bool(body, "Publish"));
+            LAMINA_TRY(tags, opt_string_map(body, "Tags"));
+            const ojson* code_obj = opt_object(body, "Code");
+            if (!code_obj) return std::unexpected(wrong_type("Code", "an object"));
+            LAMINA_TRY(code, read_code(*code_obj, false));
+            LAMINA_TRY(stored, check_code(*code.zip));
+            LAMINA_CHECK(blobs_.put(stored.sha256_hex, *code.zip));
+            control::CreateFunctionInput in;
+            in.name = ref.name;
+            in.settings = std::move(settings);
+            in.architecture = arch.value_or("x86_64");
+            in.code = stored;
+            in.publish = publish.value_or(false);
+            if (tags) in.tags = std::map<std::string, std::string>(tags->begin(), tags->end());
+            LAMINA_TRY(view, registry_.create_function(scope, std::move(in)));
+            return json_response(201, render_config(scope, view, false), ctx);
+        }
+        case ListFunctions: {
+            auto version = req.query_param("FunctionVersion");
+            if (version && *version != "ALL") {
+                control::ValidationErrors v;
+                v.add(*version, "functionVersion", "Member must satisfy enum value set: [ALL]");
+                return std::unexpected(v.error());
+            }
+            LAMINA_TRY(page, read_page(req));
+            LAMINA_TRY(result, registry_.list_functions(scope, version.has_value(), page));
+            json rows = json::array();
+            for (const auto& v : result.first) rows.push_back(render_config(scope, v, true));
+            json out = {{"Functions", rows}};
+            if (result.second) out["NextMarker"] = *result.second;
+            return json_response(200, out, ctx);
+        }
+        case GetFunction: {
+            LAMINA_TRY(ref, function_ref(ctx, req, m, NameShape::Read, "GetFunction"));
+            LAMINA_TRY(details, registry_.get_function(scope, ref));
+            json out = {{"Configuration", render_config(scope, details.view, false)},
+                        {"Code",
+                         {{"RepositoryType", "S3"},
+                          {"Location", "http://" + ctx.host + "/_lamina/code/" + details.view.config.code_blob}}}};
+            if (!details.tags.empty()) out["Tags"] = details.tags;
+            if (details.reserved_concurrency)
+                out["Concurrency"] = {{"ReservedConcurrentExecutions", *details.reserved_concurrency}};
+            return json_response(200, out, ctx);
+        }
+        case GetFunctionConfiguration: {
+            LAMINA_TRY(ref, function_ref(ctx, req, m, NameShape::Read, "GetFunctionConfiguration"));
+            LAMINA_TRY(view, registry_.get_configuration(scope, ref));
+            return json_response(200, render_config(scope, view, false), ctx);
+        }
+        case DeleteFunction: {
+            LAMINA_TRY(ref, function_ref(ctx, req, m, NameShape::Read, "DeleteFunction"));
+            LAMINA_CHECK(registry_.delete_function(scope, ref));
+            return empty_response(204, ctx);
+        }
+        case UpdateFunctionConfiguration: {
+            LAMINA_TRY(ref, function_ref(ctx, req, m, NameShape::Create, "UpdateFunctionConfiguration", false));
+            LAMINA_TRY(body, parse_body(req.body));
+            LAMINA_TRY(settings, read_settings(body));
+            LAMINA_TRY(revision, opt_string(body, "RevisionId"));
+            LAMINA_TRY(view, registry_.update_function_configuration(scope, ref, std::move(settings), revision));
+            return json_response(200, render_config(scope, view, false), ctx);
+        }
+        case UpdateFunctionCode: {
+            LAMINA_TRY(ref, function_ref(ctx, req, m, NameShape::Create, "UpdateFunctionCode", false));
+            LAMINA_TRY(body, parse_body(req.body));
+            LAMINA_TRY(arch, read_architecture(body));
+            LAMINA_TRY(publish, opt_bool(body, "Publish"));
+            LAMINA_TRY(dry_run, opt_bool(body, "DryRun"));
+            LAMINA_TRY(revision, opt_string(body, "RevisionId"));
+            LAMINA_CHECK(registry_.check_exists(scope, FunctionRef{ref.name, std::nullopt}));
+            LAMINA_TRY(code, read_code(body, true));
+            LAMINA_TRY(stored, check_code(*code.zip));
+            if (!dry_run.value_or(false)) LAMINA_CHECK(blobs_.put(stored.sha256_hex, *code.zip));
+            control::UpdateCodeInput in;
+            in.code = stored;
+            in.architecture = arch;
+            in.publish = publish.value_or(false);
+            in.dry_run = dry_run.value_or(false);
+            in.revision_id = revision;
+            LAMINA_TRY(view, registry_.update_function_code(scope, ref, std::move(in)));
+            return json_response(200, render_config(scope, view, false), ctx);
+        }
+        case PublishVersion: {
+            LAMINA_TRY(ref, function_ref(ctx, req, m, NameShape::Create, "PublishVersion", false));
+            LAMINA_TRY(body, parse_body(req.body));
+            LAMINA_TRY(sha, opt_string(body, "CodeSha256"));
+            LAMINA_TRY(description, opt_string(body, "Description"));
+            LAMINA_TRY(revision, opt_string(body, "RevisionId"));
+            if (description && description->size() > 256) {
+                control::ValidationErrors v;
+                v.add(*description, "description", "Member must have length less than or equal to 256");
+                return std::unexpected(v.error());
+            }
+            LAMINA_TRY(view, registry_.publish_version(scope, ref, sha, description, revision));
+            return json_response(201, render_config(scope, view, false), ctx);
+        }
+        case ListVersionsByFunction: {
+            LAMINA_TRY(ref, function_ref(ctx, req, m, NameShape::Read, "ListVersionsByFunction", false));
+            LAMINA_TRY(page, read_page(req));
+            LAMINA_TRY(result, registry_.list_versions(scope, ref, page));
+            json rows = json::array();
+            for (const auto& v : result.first) rows.push_back(render_config(scope, v, true));
+            json out = {{"Versions", rows}};
+            if (result.second) out["NextMarker"] = *result.second;
+            return json_response(200, out, ctx);
+        }
+        case CreateAlias:
+        case UpdateAlias: {
+            LAMINA_TRY(ref, function_ref(ctx, req, m, NameShape::Create, op == CreateAlias ? "CreateAlias" : "UpdateAlias", false));
+            LAMINA_TRY(body, parse_body(req.body));
+            std::string name;
+            if (op == CreateAlias) {
+                LAMINA_TRY(n, opt_string(body, "Name"));
+                name = n.value_or("");
+            } else {
+                name = m.params.at("Name");
+            }
+            LAMINA_TRY(version, opt_string(body, "FunctionVersion"));
+            LAMINA_TRY(description, opt_string(body, "Description"));
+            LAMINA_TRY(revision, opt_string(body, "RevisionId"));
+            control::ValidationErrors v;
+            if (op == CreateAlias && !body.contains("Name")) v.add_null("name");
+            else if (!control::is_valid_alias_name(name))
+                v.add(name, "name",
+                      name.size() > 128 ? "Member must have length less than or equal to 128"
+                                        : std::string("Member must satisfy regular expression pattern: ") +
+                                              control::kAliasPattern);
+            if (op == CreateAlias && !version) v.add_null("functionVersion");
+            if (!v.empty()) return std::unexpected(v.error());
+            control::AliasInput in;
+            in.function_version = version;
+            in.description = description;
+            in.revision_id = revision;
+            if (const ojson* routing = opt_object(body, "RoutingConfig")) {
+                std::map<std::string, double> weights;
+                if (const ojson* w = opt_object(*routing, "AdditionalVersionWeights")) {
+                    for (const auto& [k, val] : w->items()) {
+                        if (!val.is_number()) return std::unexpected(wrong_type("AdditionalVersionWeights", "a map of numbers"));
+                        weights[k] = val.get<double>();
+                    }
+                }
+                in.weights = std::move(weights);
+            }
+            if (op == CreateAlias) {
+                LAMINA_TRY(alias, registry_.create_alias(scope, ref, name, std::move(in)));
+                return json_response(201, render_alias(scope, alias), ctx);
+            }
+            LAMINA_TRY(alias, registry_.update_alias(scope, ref, name, std::move(in)));
+            return json_response(200, render_alias(scope, alias), ctx);
+        }
+        case GetAlias:
+        case DeleteAlias: {
+            LAMINA_TRY(ref, function_ref(ctx, req, m, NameShape::Create, op == GetAlias ? "GetAlias" : "DeleteAlias", false));
+            const std::string& name = m.params.at("Name");
+            if (!control::is_valid_alias_name(name)) {
+                control::ValidationErrors v;
+                v.add(name, "name", std::string("Member must satisfy regular expression pattern: ") + control::kAliasPattern);
+                return std::unexpected(v.error());
+            }
+            if (op == DeleteAlias) {
+                LAMINA_CHECK(registry_.delete_alias(scope, ref, name));
+                return empty_response(204, ctx);
+            }
+            LAMINA_TRY(alias, registry_.get_alias(scope, ref, name));
+            return json_response(200, render_alias(scope, alias), ctx);
+        }
+        case ListAliases: {
+            LAMINA_TRY(ref, function_ref(ctx, req, m, NameShape::Create, "ListAliases", false));
+            LAMINA_TRY(page, read_page(req));
+            LAMINA_TRY(result, registry_.list_aliases(scope, ref, req.query_param("FunctionVersion"), page));
+            json rows = json::array();
+            for (const auto& a : result.first) rows.push_back(render_alias(scope, a));
+            json out = {{"Aliases", rows}};
+            if (result.second) out["NextMarker"] = *result.second;
+            return json_response(200, out, ctx);
+        }
+        case AddPermission: {
+            LAMINA_TRY(ref, function_ref(ctx, req, m, NameShape::Read, "AddPermission"));
+            LAMINA_TRY(body, parse_body(req.body));
+            control::PermissionInput in;
+            LAMINA_TRY(sid, opt_string(body, "StatementId"));
+            LAMINA_TRY(action, opt_string(body, "Action"));
+            LAMINA_TRY(principal, opt_string(body, "Principal"));
+            control::ValidationErrors v;
+            static const std::regex kSid(R"([a-zA-Z0-9-_]+)");
+            static const std::regex kAction(R"((lambda:[*]|lambda:[a-zA-Z]+|[*]))");
+            if (!sid) v.add_null("statementId");
+            else if (sid->size() > 100) v.add(*sid, "statementId", "Member must have length less than or equal to 100");
+            else if (!std::regex_match(*sid, kSid))
+                v.add(*sid, "statementId", "Member must satisfy regular expression pattern: ([a-zA-Z0-9-_]+)");
+            if (!action) v.add_null("action");
+            else if (!std::regex_match(*action, kAction))
+                v.add(*action, "action", "Member must satisfy regular expression pattern: (lambda:[*]|lambda:[a-zA-Z]+|[*])");
+            if (!principal) v.add_null("principal");
+            if (!v.empty()) return std::unexpected(v.error());
+            in.statement_id = *sid;
+            in.action = *action;
+            in.principal = *principal;
+            LAMINA_TRY(source_arn, opt_string(body, "SourceArn"));
+            LAMINA_TRY(source_account, opt_string(body, "SourceAccount"));
+            LAMINA_TRY(token, opt_string(body, "EventSourceToken"));
+            LAMINA_TRY(org, opt_string(body, "PrincipalOrgID"));
+            LAMINA_TRY(url_auth, opt_string(body, "FunctionUrlAuthType"));
+            LAMINA_TRY(revision, opt_string(body, "RevisionId"));
+            in.source_arn = source_arn;
+            in.source_account = source_account;
+            in.event_source_token = token;
+            in.principal_org_id = org;
+            in.function_url_auth_type = url_auth;
+            in.revision_id = revision;
+            LAMINA_TRY(statement, registry_.add_permission(scope, ref, std::move(in)));
+            return json_response(201, json{{"Statement", statement.dump()}}, ctx);
+        }
+        case GetPolicy: {
+            LAMINA_TRY(ref, function_ref(ctx, req, m, NameShape::Read, "GetPolicy"));
+            LAMINA_TRY(policy, registry_.get_policy(scope, ref));
+            json statements = json::array();
+            for (const auto& s : policy.statements) statements.push_back(s.statement);
+            json doc = {{"Version", "2012-10-17"}, {"Id", "default"}, {"Statement", statements}};
+            return json_response(200, json{{"Policy", doc.dump()}, {"RevisionId", policy.revision_id}}, ctx);
+        }
+        case RemovePermission: {
+            LAMINA_TRY(ref, function_ref(ctx, req, m, NameShape::Read, "RemovePermission"));
+            LAMINA_CHECK(registry_.remove_permission(scope, ref, m.params.at("StatementId"), req.query_param("RevisionId")));
+            return empty_response(204, ctx);
+        }
+        case TagResource: {
+            LAMINA_TRY(body, parse_body(req.body));
+            LAMINA_TRY(tags, opt_string_map(body, "Tags"));
+            if (!tags) {
+                control::ValidationErrors v;
+                v.add_null("tags");
+                return std::unexpected(v.error());
+            }
+            LAMINA_CHECK(registry_.tag_resource(scope, m.params.at("Resource"),
+                                                std::map<std::string, std::string>(tags->begin(), tags->end())));
+            return empty_response(204, ctx);
+        }
+        case UntagResource: {
+            auto keys = req.query_params("tagKeys");
+            if (keys.empty()) {
+                control::ValidationErrors v;
+                v.add_null("tagKeys");
+                return std::unexpected(v.error());
+            }
+            LAMINA_CHECK(registry_.untag_resource(scope, m.params.at("Resource"), keys));
+            return empty_response(204, ctx);
+        }
+        case ListTags: {
+            LAMINA_TRY(tags, registry_.list_tags(scope, m.params.at("Resource")));
+            return json_response(200, json{{"Tags", tags}}, ctx);
+        }
+        case PutFunctionEventInvokeConfig:
+        case UpdateFunctionEventInvokeConfig: {
+            LAMINA_TRY(ref, function_ref(ctx, req, m, NameShape::Read, operation_name(op).c_str()));
+            LAMINA_TRY(body, parse_body(req.body));
+            control::EventInvokeConfigInput in;
+            LAMINA_TRY(retries, opt_int(body, "MaximumRetryAttempts"));
+            LAMINA_TRY(age, opt_int(body, "MaximumEventAgeInSeconds"));
+            control::ValidationErrors v;
+            if (retries && *retries < 0) v.add(std::to_string(*retries), "maximumRetryAttempts", "Member must have value greater than or equal to 0");
+            if (retries && *retries > 2) v.add(std::to_string(*retries), "maximumRetryAttempts", "Member must have value less than or equal to 2");
+            if (age && *age < 60) v.add(std::to_string(*age), "maximumEventAgeInSeconds", "Member must have value greater than or equal to 60");
+            if (age && *age > 21600) v.add(std::to_string(*age), "maximumEventAgeInSeconds", "Member must have value less than or equal to 21600");
+            if (!v.empty()) return std::unexpected(v.error());
+            if (retries) in.maximum_retry_attempts = static_cast<int>(*retries);
+            if (age) in.maximum_event_age_seconds = static_cast<int>(*age);
+            if (const ojson* dc = opt_object(body, "DestinationConfig")) {
+                in.has_destination_config = true;
+                if (const ojson* s = opt_object(*dc, "OnSuccess")) {
+                    LAMINA_TRY(d, opt_string(*s, "Destination"));
+                    in.on_success = d;
+                }
+                if (const ojson* f = opt_object(*dc, "OnFailure")) {
+                    LAMINA_TRY(d, opt_string(*f, "Destination"));
+                    in.on_failure = d;
+                }
+            }
+            LAMINA_TRY(view, registry_.put_event_invoke_config(scope, ref, std::move(in), op == UpdateFunctionEventInvokeConfig));
+            return json_response(200, render_eic(view), ctx);
+        }
+        case GetFunctionEventInvokeConfig: {
+            LAMINA_TRY(ref, function_ref(ctx, req, m, NameShape::Read, "GetFunctionEventInvokeConfig"));
+            LAMINA_TRY(view, registry_.get_event_invoke_config(scope, ref));
+            return json_response(200, render_eic(view), ctx);
+        }
+        case DeleteFunctionEventInvokeConfig: {
+            LAMINA_TRY(ref, function_ref(ctx, req, m, NameShape::Read, "DeleteFunctionEventInvokeConfig"));
+            LAMINA_CHECK(registry_.delete_event_invoke_config(scope, ref));
+            return empty_response(204, ctx);
+        }
+        case ListFunctionEventInvokeConfigs: {
+            LAMINA_TRY(ref, function_ref(ctx, req, m, NameShape::Read, "ListFunctionEventInvokeConfigs", false));
+            LAMINA_TRY(page, read_page(req, 50, 50));
+            LAMINA_TRY(result, registry_.list_event_invoke_configs(scope, ref, page));
+            json rows = json::array();
+            for (const auto& v : result.first) rows.push_back(render_eic(v));
+            json out = {{"FunctionEventInvokeConfigs", rows}};
+            if (result.second) out["NextMarker"] = *result.second;
+            return json_response(200, out, ctx);
+        }
+        case GetFunctionCodeSigningConfig: {
+            LAMINA_TRY(ref, function_ref(ctx, req, m, NameShape::Read, "GetFunctionCodeSigningConfig", false));
+            LAMINA_CHECK(registry_.check_exists(scope, ref));
+            return json_response(200, json::object(), ctx);
+        }
+        case GetRuntimeManagementConfig:
+        case PutRuntimeManagementConfig: {
+            LAMINA_TRY(ref, function_ref(ctx, req, m, NameShape::Read, operation_name(op).c_str()));
+            control::Registry::RuntimeManagement r;
+            if (op == GetRuntimeManagementConfig) {
+                LAMINA_TRY(got, registry_.get_runtime_management(scope, ref));
+                r = got;
+            } else {
+                LAMINA_TRY(body, parse_body(req.body));
+                LAMINA_TRY(on, opt_string(body, "UpdateRuntimeOn"));
+                LAMINA_TRY(arn, opt_string(body, "RuntimeVersionArn"));
+                if (!on || (*on != "Auto" && *on != "Manual" && *on != "FunctionUpdate")) {
+                    control::ValidationErrors v;
+                    if (!on) v.add_null("updateRuntimeOn");
+                    else v.add(*on, "updateRuntimeOn", "Member must satisfy enum value set: [Auto, Manual, FunctionUpdate]");
+                    return std::unexpected(v.error());
+                }
+                LAMINA_TRY(put, registry_.put_runtime_management(scope, ref, *on, arn));
+                r = put;
+            }
+            json out = {{"UpdateRuntimeOn", r.update_runtime_on}, {"FunctionArn", r.function_arn}};
+            if (r.runtime_version_arn) out["RuntimeVersionArn"] = *r.runtime_version_arn;
+            return json_response(200, out, ctx);
+        }
+        case GetFunctionRecursionConfig:
+        case PutFunctionRecursionConfig: {
+            LAMINA_TRY(ref, function_ref(ctx, req, m, NameShape::Unqualified, operation_name(op).c_str(), false));
+            std::string loop;
+            if (op == GetFunctionRecursionConfig) {
+                LAMINA_TRY(got, registry_.get_recursion_config(scope, ref));
+                loop = got;
+            } else {
+                LAMINA_TRY(body, parse_body(req.body));
+                LAMINA_TRY(value, opt_string(body, "RecursiveLoop"));
+                if (!value || (*value != "Allow" && *value != "Terminate")) {
+                    control::ValidationErrors v;
+                    if (!value) v.add_null("recursiveLoop");
+                    else v.add(*value, "recursiveLoop", "Member must satisfy enum value set: [Terminate, Allow]");
+                    return std::unexpected(v.error());
+                }
+                LAMINA_TRY(put, registry_.put_recursion_config(scope, ref, *value));
+                loop = put;
+            }
+            return json_response(200, json{{"RecursiveLoop", loop}}, ctx);
+        }
+        case GetAccountSettings: {
+            auto usage = registry_.account_usage(scope);
+            json out = {{"AccountLimit",
+                         {{"TotalCodeSize", control::kTotalCodeStorage},
+                          {"CodeSizeUnzipped", control::kMaxUnzippedCode},
+                          {"CodeSizeZipped", control::kMaxZippedCode},
+                          {"ConcurrentExecutions", 1000},
+                          {"UnreservedConcurrentExecutions", 1000}}},
+                        {"AccountUsage", {{"TotalCodeSize", usage.total_code_size}, {"FunctionCount", usage.function_count}}}};
+            return json_response(200, out, ctx);
+        }
+        case GetFunctionConcurrency: {
+            LAMINA_TRY(ref, function_ref(ctx, req, m, NameShape::Create, "GetFunctionConcurrency", false));
+            LAMINA_TRY(details, registry_.get_function(scope, FunctionRef{ref.name, std::nullopt}));
+            json out = json::object();
+            if (details.reserved_concurrency) out["ReservedConcurrentExecutions"] = *details.reserved_concurrency;
+            return json_response(200, out, ctx);
+        }
+        case GetFunctionUrlConfig: {
+            LAMINA_TRY(ref, function_ref(ctx, req, m, NameShape::Read, "GetFunctionUrlConfig"));
+            LAMINA_CHECK(registry_.check_exists(scope, ref));
+            return fail(ErrorCode::ResourceNotFound, "The resource you requested does not exist.");
+        }
+        case ListFunctionUrlConfigs: {
+            LAMINA_TRY(ref, function_ref(ctx, req, m, NameShape::Read, "ListFunctionUrlConfigs", false));
+            LAMINA_CHECK(registry_.check_exists(scope, ref));
+            return json_response(200, json{{"FunctionUrlConfigs", json::array()}}, ctx);
+        }
+        case ListEventSourceMappings:
+            return json_response(200, json{{"EventSourceMappings", json::array()}}, ctx);
+        case DownloadCode: {
+            const std::string& blob = m.params.at("Blob");
+            if (!registry_.blob_is_referenced(blob))
+                return fail(ErrorCode::ResourceNotFound, "The resource you requested does not exist.");
+            LAMINA_TRY(bytes, blobs_.read(blob));
+            http::Response r;
+            r.status = 200;
+            r.headers.set("Content-Type", "application/zip");
+            r.headers.set("x-amzn-RequestId", ctx.request_id);
+            r.body = std::move(bytes);
+            return r;
+        }
+        default:
+            return fail(ErrorCode::UnknownOperation, "Unknown operation");
+    }
+}
+
+}  // namespace lamina::api

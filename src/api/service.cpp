@@ -1,0 +1,102 @@
+#include "lamina/api/service.hpp"
+
+#include <boost/asio/post.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <mutex>
+
+#include "lamina/api/aws_error.hpp"
+#include "lamina/common/version.hpp"
+
+namespace lamina::api {
+
+Service::Service(const Config& config, control::Registry& registry, control::IamRoles& roles,
+                 store::BlobStore& blobs, IdSource& ids, boost::asio::thread_pool& workers)
+    : config_(config),
+      registry_(registry),
+      ids_(ids),
+      workers_(workers),
+      lambda_(registry, blobs, config),
+      query_(roles) {
+    lambda_.add_routes(router_);
+}
+
+void Service::handle(http::Request req, http::Responder respond) {
+    boost::asio::post(workers_, [this, req = std::move(req), respond = std::move(respond)]() mutable {
+        respond(dispatch(req));
+    });
+}
+
+http::BodyPolicy Service::body_policy(const http::RequestHead& head) const { return lambda_.body_policy(head); }
+
+http::Response Service::transport_error(unsigned status, const std::string& what) {
+    ErrorCode code = status == 413 ? ErrorCode::RequestEntityTooLarge : ErrorCode::InvalidRequestContent;
+    auto r = rest_json_error(Error{code, what}, ids_.uuid());
+    r.status = status;
+    return r;
+}
+
+http::Response Service::health(const RequestContext& ctx) const {
+    auto uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    nlohmann::json body = {{"status", "ok"},
+                           {"version", kVersion},
+                           {"uptime_seconds", uptime},
+                           {"functions", registry_.total_functions()},
+                           {"region", config_.region},
+                           {"account_id", config_.account_id}};
+    http::Response r;
+    r.headers.set("Content-Type", "application/json");
+    r.headers.set("x-amzn-RequestId", ctx.request_id);
+    r.body = body.dump();
+    return r;
+}
+
+http::Response Service::dispatch(const http::Request& req) {
+    RequestContext ctx = make_context(req, config_, ids_.uuid());
+    auto log = spdlog::get("api");
+    auto finish = [&](http::Response r, const std::string& op) {
+        if (r.headers.find("x-amzn-RequestId") == nullptr || r.headers.get("x-amzn-RequestId").empty())
+            r.headers.set("x-amzn-RequestId", ctx.request_id);
+        log->debug("api.request request_id={} op={} method={} path={} status={}", ctx.request_id, op, req.method,
+                   req.path, r.status);
+        return r;
+    };
+    try {
+        if (req.method == "GET" && req.path == "/health") return finish(health(ctx), "Health");
+        if (QueryApi::is_query_request(req)) return finish(query_.handle(ctx, req), "Query");
+        bool path_matched = false;
+        auto match = router_.match(req.method, req.path, req.query, &path_matched);
+        if (match && lambda_.owns(match->operation)) {
+            auto result = lambda_.handle(match->operation, ctx, req, *match);
+            std::string op = lambda_.operation_name(match->operation);
+            if (!result) {
+                if (result.error().code == ErrorCode::Service)
+                    log->error("api.error request_id={} op={} message={}", ctx.request_id, op, result.error().message);
+                return finish(rest_json_error(result.error(), ctx.request_id), op);
+            }
+            return finish(std::move(*result), op);
+        }
+        if (auto target = req.headers.find("X-Amz-Target")) {
+            return finish(rest_json_error(Error{ErrorCode::NotImplemented,
+                                                "lamina does not emulate the operation " + *target +
+                                                    " (it emulates AWS Lambda, STS GetCallerIdentity and IAM roles)."},
+                                          ctx.request_id),
+                          "NotImplemented");
+        }
+        std::string what = "lamina does not recognise " + req.method + " " + req.path +
+                           (path_matched ? " (this path exists, with another HTTP method)" : "") +
+                           (ctx.service.empty() || ctx.service == "lambda"
+                                ? std::string(" as an AWS Lambda operation.")
+                                : " (signed for the '" + ctx.service + "' service, which lamina does not emulate).");
+        return finish(rest_json_error(Error{ErrorCode::UnknownOperation, what},
+                                      ctx.request_id),
+                      "Unknown");
+    } catch (const std::exception& e) {
+        log->error("api.exception request_id={} what={}", ctx.request_id, e.what());
+        return finish(rest_json_error(Error{ErrorCode::Service, std::string("Internal error: ") + e.what()}, ctx.request_id),
+                      "Exception");
+    }
+}
+
+}  // namespace lamina::api

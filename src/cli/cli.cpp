@@ -1,0 +1,197 @@
+#include "lamina/cli/cli.hpp"
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "lamina/api/service.hpp"
+#include "lamina/common/clock.hpp"
+#include "lamina/common/config.hpp"
+#include "lamina/common/version.hpp"
+#include "lamina/control/iam.hpp"
+#include "lamina/control/registry.hpp"
+#include "lamina/http/server.hpp"
+#include "lamina/store/blob_store.hpp"
+#include "lamina/store/document_store.hpp"
+
+namespace lamina::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+void setup_logging(const std::string& level) {
+    auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+    for (const char* name : {"main", "http", "api", "control", "store", "exec", "sandbox", "runtime"}) {
+        if (spdlog::get(name)) continue;
+        auto logger = std::make_shared<spdlog::logger>(name, sink);
+        logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v");
+        spdlog::register_logger(logger);
+    }
+    spdlog::set_level(spdlog::level::from_str(level));
+}
+
+fs::path default_data_dir() {
+    if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) return fs::path(xdg) / "lamina";
+    if (const char* home = std::getenv("HOME"); home && *home) return fs::path(home) / ".local/share/lamina";
+    return fs::path(".lamina");
+}
+
+int serve(Config config) {
+    setup_logging(config.log_level);
+    auto log = spdlog::get("main");
+    fs::path ephemeral_dir;
+    if (config.ephemeral) {
+        std::string tmpl = (fs::temp_directory_path() / "lamina-XXXXXX").string();
+        if (!mkdtemp(tmpl.data())) {
+            std::cerr << "lamina: cannot create a temporary data directory\n";
+            return 1;
+        }
+        ephemeral_dir = tmpl;
+        config.data_dir = ephemeral_dir;
+    } else if (config.data_dir.empty()) {
+        config.data_dir = default_data_dir();
+    }
+    std::error_code ec;
+    fs::create_directories(config.data_dir, ec);
+    if (ec) {
+        std::cerr << "lamina: cannot create data directory " << config.data_dir << ": " << ec.message() << "\n";
+        return 1;
+    }
+
+    int rc = 0;
+    {
+        auto docs = store::DocumentStore::open(config.data_dir / "registry.db", config.durable_commits);
+        if (!docs) {
+            std::cerr << "lamina: " << docs.error().message << "\n";
+            return 1;
+        }
+        store::BlobStore blobs(config.data_dir / "blobs");
+        if (auto st = blobs.init(); !st) {
+            std::cerr << "lamina: " << st.error().message << "\n";
+            return 1;
+        }
+        SystemClock clock;
+        RandomIdSource ids;
+        control::Registry registry(**docs, blobs, clock, ids);
+        control::IamRoles roles(**docs, clock, ids);
+        if (auto st = registry.load(); !st) {
+            std::cerr << "lamina: cannot load the registry: " << st.error().message << "\n";
+            return 1;
+        }
+        if (auto st = roles.load(); !st) {
+            std::cerr << "lamina: cannot load IAM roles: " << st.error().message << "\n";
+            return 1;
+        }
+
+        boost::asio::io_context ioc(config.io_threads);
+        boost::asio::thread_pool workers(static_cast<std::size_t>(config.worker_threads));
+        api::Service service(config, registry, roles, blobs, ids, workers);
+        http::ServerOptions opt;
+        opt.host = config.host;
+        opt.port = config.port;
+        opt.body_policy = [&service](const http::RequestHead& h) { return service.body_policy(h); };
+        opt.transport_error = [&service](unsigned status, const std::string& what) {
+            return service.transport_error(status, what);
+        };
+        http::Server server(ioc, opt, [&service](http::Request req, http::Responder respond) {
+            service.handle(std::move(req), std::move(respond));
+        });
+        try {
+            server.start();
+        } catch (const std::exception& e) {
+            std::cerr << "lamina: cannot listen on " << config.host << ":" << config.port << ": " << e.what() << "\n";
+            return 1;
+        }
+        unsigned short port = server.port();
+        if (!config.port_file.empty()) {
+            fs::path tmp = config.port_file;
+            tmp += ".tmp";
+            { std::ofstream(tmp) << port << "\n"; }
+            fs::rename(tmp, config.port_file, ec);
+        }
+        std::cout << port << std::endl;
+        log->info("lamina.start version={} listen={}:{} data_dir={} region={} account={}", kVersion, config.host,
+                  port, config.data_dir.string(), config.region, config.account_id);
+
+        boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
+        signals.async_wait([&](const boost::system::error_code& e, int sig) {
+            if (e) return;
+            log->info("lamina.stop signal={}", sig);
+            server.stop();
+            ioc.stop();
+        });
+        std::vector<std::thread> threads;
+        for (int i = 1; i < config.io_threads; ++i) threads.emplace_back([&] { ioc.run(); });
+        ioc.run();
+        for (auto& t : threads) t.join();
+        workers.join();
+    }
+    if (!ephemeral_dir.empty()) fs::remove_all(ephemeral_dir, ec);
+    return rc;
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+    CLI::App app{"lamina: a local AWS Lambda emulator"};
+    app.set_version_flag("--version", std::string("lamina ") + kVersion);
+    app.require_subcommand(1);
+
+    Config config;
+    std::string port_file, data_dir;
+    auto* serve_cmd = app.add_subcommand("serve", "Run the Lambda API server");
+    serve_cmd->add_option("--host", config.host, "Address to listen on")->envname("LAMINA_HOST")->capture_default_str();
+    serve_cmd->add_option("--port", config.port, "Port to listen on (0 = any free port, printed on stdout)")
+        ->envname("LAMINA_PORT")->capture_default_str();
+    serve_cmd->add_option("--port-file", port_file, "Also write the bound port to this file")->envname("LAMINA_PORT_FILE");
+    serve_cmd->add_option("--data-dir", data_dir,
+                          "Where functions, versions and code are kept (default $XDG_DATA_HOME/lamina, else "
+                          "~/.local/share/lamina)")->envname("LAMINA_DATA_DIR");
+    serve_cmd->add_flag("--ephemeral", config.ephemeral, "Keep state in a temporary directory removed at exit")
+        ->envname("LAMINA_EPHEMERAL");
+    serve_cmd->add_option("--region", config.region, "Region for requests that are not signed with one")
+        ->envname("LAMINA_REGION")->capture_default_str();
+    serve_cmd->add_option("--account-id", config.account_id,
+                          "Account for requests whose access key id is not a 12-digit account id")
+        ->envname("LAMINA_ACCOUNT_ID")->capture_default_str()
+        ->check([](const std::string& v) {
+            if (v.size() != 12 || v.find_first_not_of("0123456789") != std::string::npos)
+                return std::string("must be 12 digits");
+            return std::string();
+        });
+    serve_cmd->add_option("--log-level", config.log_level, "trace, debug, info, warn, error, critical, off")
+        ->envname("LAMINA_LOG_LEVEL")->capture_default_str()
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+    serve_cmd->add_option("--io-threads", config.io_threads, "Threads serving HTTP")
+        ->envname("LAMINA_IO_THREADS")->capture_default_str()->check(CLI::Range(1, 64));
+    serve_cmd->add_option("--worker-threads", config.worker_threads, "Threads running API operations")
+        ->envname("LAMINA_WORKER_THREADS")->capture_default_str()->check(CLI::Range(1, 256));
+    serve_cmd->add_flag("--durable-commits", config.durable_commits,
+                        "fsync every metadata commit (survives power loss, not only crashes)")
+        ->envname("LAMINA_DURABLE_COMMITS");
+    app.add_subcommand("version", "Print the version")->callback([] { std::cout << "lamina " << kVersion << "\n"; });
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+    if (serve_cmd->parsed()) {
+        config.port_file = port_file;
+        config.data_dir = data_dir;
+        return serve(config);
+    }
+    return 0;
+}
+
+}  // namespace lamina::cli

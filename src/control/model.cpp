@@ -1,0 +1,182 @@
+#include "lamina/control/model.hpp"
+
+namespace lamina::control {
+
+using nlohmann::json;
+
+namespace {
+template <typename T>
+void put_opt(json& j, const char* key, const std::optional<T>& v) {
+    if (v) j[key] = *v;
+}
+template <typename T>
+void get_opt(const json& j, const char* key, std::optional<T>& v) {
+    if (auto it = j.find(key); it != j.end() && !it->is_null()) v = it->get<T>();
+}
+}  // namespace
+
+bool VersionConfig::same_code_and_config(const VersionConfig& o) const {
+    return code_sha256 == o.code_sha256 && runtime == o.runtime && role == o.role &&
+           handler == o.handler && timeout == o.timeout && memory_size == o.memory_size &&
+           ephemeral_storage == o.ephemeral_storage && architecture == o.architecture &&
+           environment == o.environment && tracing_mode == o.tracing_mode &&
+           dead_letter_target == o.dead_letter_target && kms_key_arn == o.kms_key_arn &&
+           log_format == o.log_format && log_group == o.log_group &&
+           application_log_level == o.application_log_level &&
+           system_log_level == o.system_log_level && snap_start_apply_on == o.snap_start_apply_on &&
+           [&] {
+               if (layers.size() != o.layers.size()) return false;
+               for (std::size_t i = 0; i < layers.size(); ++i)
+                   if (layers[i].arn != o.layers[i].arn) return false;
+               return true;
+           }();
+}
+
+json VersionConfig::to_doc() const {
+    json j = {{"version", version},
+              {"description", description},
+              {"runtime", runtime},
+              {"role", role},
+              {"handler", handler},
+              {"timeout", timeout},
+              {"memory_size", memory_size},
+              {"ephemeral_storage", ephemeral_storage},
+              {"architecture", architecture},
+              {"package_type", package_type},
+              {"code_sha256", code_sha256},
+              {"code_blob", code_blob},
+              {"code_size", code_size},
+              {"unzipped_size", unzipped_size},
+              {"tracing_mode", tracing_mode},
+              {"log_format", log_format},
+              {"log_group", log_group},
+              {"snap_start_apply_on", snap_start_apply_on},
+              {"runtime_version_arn", runtime_version_arn},
+              {"last_modified_ms", last_modified_ms},
+              {"revision_id", revision_id}};
+    put_opt(j, "environment", environment);
+    put_opt(j, "dead_letter_target", dead_letter_target);
+    put_opt(j, "kms_key_arn", kms_key_arn);
+    put_opt(j, "application_log_level", application_log_level);
+    put_opt(j, "system_log_level", system_log_level);
+    json layers_doc = json::array();
+    for (const auto& l : layers)
+        layers_doc.push_back({{"arn", l.arn}, {"code_size", l.code_size}, {"unzipped_size", l.unzipped_size}});
+    j["layers"] = std::move(layers_doc);
+    return j;
+}
+
+VersionConfig VersionConfig::from_doc(const json& j) {
+    VersionConfig c;
+    c.version = j.at("version").get<std::string>();
+    c.description = j.value("description", "");
+    c.runtime = j.value("runtime", "");
+    c.role = j.value("role", "");
+    c.handler = j.value("handler", "");
+    c.timeout = j.value("timeout", 3);
+    c.memory_size = j.value("memory_size", 128);
+    c.ephemeral_storage = j.value("ephemeral_storage", 512);
+    c.architecture = j.value("architecture", "x86_64");
+    c.package_type = j.value("package_type", "Zip");
+    c.code_sha256 = j.value("code_sha256", "");
+    c.code_blob = j.value("code_blob", "");
+    c.code_size = j.value("code_size", std::int64_t{0});
+    c.unzipped_size = j.value("unzipped_size", std::int64_t{0});
+    c.tracing_mode = j.value("tracing_mode", "PassThrough");
+    c.log_format = j.value("log_format", "Text");
+    c.log_group = j.value("log_group", "");
+    c.snap_start_apply_on = j.value("snap_start_apply_on", "None");
+    c.runtime_version_arn = j.value("runtime_version_arn", "");
+    c.last_modified_ms = j.value("last_modified_ms", std::int64_t{0});
+    c.revision_id = j.value("revision_id", "");
+    get_opt(j, "environment", c.environment);
+    get_opt(j, "dead_letter_target", c.dead_letter_target);
+    get_opt(j, "kms_key_arn", c.kms_key_arn);
+    get_opt(j, "application_log_level", c.application_log_level);
+    get_opt(j, "system_log_level", c.system_log_level);
+    if (auto it = j.find("layers"); it != j.end()) {
+        for (const auto& l : *it)
+            c.layers.push_back({l.at("arn").get<std::string>(), l.value("code_size", std::int64_t{0}),
+                                l.value("unzipped_size", std::int64_t{0})});
+    }
+    return c;
+}
+
+json Alias::to_doc() const {
+    return {{"name", name},
+            {"function_version", function_version},
+            {"description", description},
+            {"additional_weights", additional_weights},
+            {"revision_id", revision_id}};
+}
+
+Alias Alias::from_doc(const json& j) {
+    Alias a;
+    a.name = j.at("name").get<std::string>();
+    a.function_version = j.at("function_version").get<std::string>();
+    a.description = j.value("description", "");
+    if (auto it = j.find("additional_weights"); it != j.end())
+        a.additional_weights = it->get<std::map<std::string, double>>();
+    a.revision_id = j.value("revision_id", "");
+    return a;
+}
+
+json Function::to_doc() const {
+    json policies_doc = json::object();
+    for (const auto& [q, p] : policies) {
+        json st = json::array();
+        for (const auto& s : p.statements) st.push_back(s.statement);
+        policies_doc[q] = {{"statements", st}, {"revision_id", p.revision_id}};
+    }
+    json eic = json::object();
+    for (const auto& [q, c] : event_invoke_configs) {
+        json e = {{"last_modified", c.last_modified}};
+        put_opt(e, "maximum_retry_attempts", c.maximum_retry_attempts);
+        put_opt(e, "maximum_event_age_seconds", c.maximum_event_age_seconds);
+        put_opt(e, "on_success", c.on_success);
+        put_opt(e, "on_failure", c.on_failure);
+        eic[q] = std::move(e);
+    }
+    json j = {{"name", name},
+              {"latest", latest.to_doc()},
+              {"last_version", last_version},
+              {"policies", policies_doc},
+              {"tags", tags},
+              {"event_invoke_configs", eic},
+              {"recursive_loop", recursive_loop},
+              {"update_runtime_on", update_runtime_on}};
+    put_opt(j, "reserved_concurrency", reserved_concurrency);
+    put_opt(j, "pinned_runtime_version_arn", pinned_runtime_version_arn);
+    return j;
+}
+
+Function Function::from_doc(const json& j) {
+    Function f;
+    f.name = j.at("name").get<std::string>();
+    f.latest = VersionConfig::from_doc(j.at("latest"));
+    f.last_version = j.value("last_version", std::int64_t{0});
+    for (const auto& [q, p] : j.value("policies", json::object()).items()) {
+        ResourcePolicy rp;
+        rp.revision_id = p.value("revision_id", "");
+        for (const auto& s : p.at("statements"))
+            rp.statements.push_back({s.value("Sid", ""), s});
+        f.policies[q] = std::move(rp);
+    }
+    f.tags = j.value("tags", std::map<std::string, std::string>{});
+    for (const auto& [q, e] : j.value("event_invoke_configs", json::object()).items()) {
+        EventInvokeConfig c;
+        c.last_modified = e.value("last_modified", 0.0);
+        get_opt(e, "maximum_retry_attempts", c.maximum_retry_attempts);
+        get_opt(e, "maximum_event_age_seconds", c.maximum_event_age_seconds);
+        get_opt(e, "on_success", c.on_success);
+        get_opt(e, "on_failure", c.on_failure);
+        f.event_invoke_configs[q] = c;
+    }
+    get_opt(j, "reserved_concurrency", f.reserved_concurrency);
+    f.recursive_loop = j.value("recursive_loop", "Terminate");
+    f.update_runtime_on = j.value("update_runtime_on", "Auto");
+    get_opt(j, "pinned_runtime_version_arn", f.pinned_runtime_version_arn);
+    return f;
+}
+
+}  // namespace lamina::control

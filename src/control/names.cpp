@@ -1,0 +1,159 @@
+#include "lamina/control/names.hpp"
+
+#include <regex>
+
+namespace lamina::control {
+
+const char* const kCreateNamePattern =
+    R"((arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?)";
+const char* const kReadNamePattern =
+    R"((arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?)";
+const char* const kUnqualifiedNamePattern =
+    R"((arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_]+))";
+const char* const kQualifierPattern = R"(\$(LATEST(\.PUBLISHED)?)|[a-zA-Z0-9-_$]+)";
+const char* const kAliasPattern = R"((?!^[0-9]+$)([a-zA-Z0-9-_]+))";
+const char* const kRolePattern = R"(arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+)";
+
+namespace {
+
+// std::regex has no possessive/atomic groups; the patterns above are simple
+// enough that ECMAScript semantics match Java's for full matches.
+const std::regex& regex_for(const char* pattern) {
+    static const std::regex create(kCreateNamePattern);
+    static const std::regex read(kReadNamePattern);
+    static const std::regex unq(kUnqualifiedNamePattern);
+    static const std::regex qual(kQualifierPattern);
+    static const std::regex alias(R"([a-zA-Z0-9\-_]+)");
+    if (pattern == kCreateNamePattern) return create;
+    if (pattern == kReadNamePattern) return read;
+    if (pattern == kUnqualifiedNamePattern) return unq;
+    if (pattern == kQualifierPattern) return qual;
+    return alias;
+}
+
+}  // namespace
+
+void ValidationErrors::add(const std::string& value, const std::string& field,
+                           const std::string& constraint) {
+    items_.push_back("Value '" + value + "' at '" + field + "' failed to satisfy constraint: " + constraint);
+}
+
+void ValidationErrors::add_null(const std::string& field) {
+    items_.push_back("Value null at '" + field + "' failed to satisfy constraint: Member must not be null");
+}
+
+Error ValidationErrors::error(ErrorCode code) const {
+    std::string msg = std::to_string(items_.size()) +
+                      (items_.size() == 1 ? " validation error detected: " : " validation errors detected: ");
+    for (std::size_t i = 0; i < items_.size(); ++i) {
+        if (i) msg += "; ";
+        msg += items_[i];
+    }
+    return Error{code, msg};
+}
+
+std::string function_arn(const Scope& scope, const std::string& name) {
+    return "arn:aws:lambda:" + scope.region + ":" + scope.account + ":function:" + name;
+}
+
+std::string qualified_arn(const Scope& scope, const std::string& name, const std::string& qualifier) {
+    return function_arn(scope, name) + ":" + qualifier;
+}
+
+bool is_version_number(const std::string& q) {
+    if (q.empty() || q.size() > 10) return false;
+    for (char c : q)
+        if (c < '0' || c > '9') return false;
+    return q[0] != '0';
+}
+
+bool is_valid_alias_name(const std::string& name) {
+    if (name.empty() || name.size() > 128) return false;
+    bool all_digits = true;
+    for (char c : name) {
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) return false;
+        if (c < '0' || c > '9') all_digits = false;
+    }
+    return !all_digits;
+}
+
+std::optional<ParsedArn> parse_arn(const std::string& arn) {
+    ParsedArn p;
+    std::vector<std::string> parts;
+    std::size_t start = 0;
+    for (int i = 0; i < 5; ++i) {
+        auto c = arn.find(':', start);
+        if (c == std::string::npos) return std::nullopt;
+        parts.push_back(arn.substr(start, c - start));
+        start = c + 1;
+    }
+    if (parts[0] != "arn") return std::nullopt;
+    p.partition = parts[1];
+    p.service = parts[2];
+    p.region = parts[3];
+    p.account = parts[4];
+    p.resource = arn.substr(start);
+    return p;
+}
+
+Result<FunctionRef> resolve_function_name(const std::string& value, NameShape shape,
+                                          const std::optional<std::string>& qualifier_param,
+                                          const Scope& scope, const std::string& action) {
+    ValidationErrors errors;
+    if (qualifier_param) {
+        const auto& q = *qualifier_param;
+        if (q.size() > 128)
+            errors.add(q, "qualifier", "Member must have length less than or equal to 128");
+        else if (q.empty())
+            errors.add(q, "qualifier", "Member must have length greater than or equal to 1");
+        else if (!std::regex_match(q, regex_for(kQualifierPattern)))
+            errors.add(q, "qualifier",
+                       std::string("Member must satisfy regular expression pattern: ") + kQualifierPattern);
+    }
+    const char* pattern = shape == NameShape::Create    ? kCreateNamePattern
+                          : shape == NameShape::Read    ? kReadNamePattern
+                                                        : kUnqualifiedNamePattern;
+    std::size_t max_len = shape == NameShape::Read ? 256 : shape == NameShape::Create ? 140 : 140;
+    std::smatch m;
+    if (value.size() > max_len)
+        errors.add(value, "functionName",
+                   "Member must have length less than or equal to " + std::to_string(max_len));
+    bool matched = std::regex_match(value, m, regex_for(pattern));
+    if (!matched)
+        errors.add(value, "functionName",
+                   std::string("Member must satisfy regular expression pattern: ") + pattern);
+    if (!errors.empty()) return std::unexpected(errors.error());
+
+    // Groups: 1 arn prefix, 3 region "xx-yyy-1:", 9 account "123:", 10 "function:", 11 name, 13 qualifier
+    std::string region = m[3].matched ? m[3].str() : "";
+    if (!region.empty()) region.pop_back();
+    std::string account = m[9].matched ? m[9].str() : "";
+    if (!account.empty()) account.pop_back();
+    FunctionRef ref;
+    ref.name = m[11].str();
+    if (shape != NameShape::Unqualified && m.size() > 13 && m[13].matched) ref.qualifier = m[13].str();
+
+    // A partial ARN needs "function:" with an account; a bare "function:x"
+    // or "region:name" that the pattern accepts is read as AWS reads it.
+    if (!region.empty() && region != scope.region) {
+        return fail(ErrorCode::ResourceNotFound, "Functions from '" + region +
+                                                     "' are not reachable in this region ('" +
+                                                     scope.region + "')");
+    }
+    if (!account.empty() && account != scope.account) {
+        std::string target = function_arn(Scope{account, scope.region}, ref.name);
+        if (ref.qualifier) target += ":" + *ref.qualifier;
+        return fail(ErrorCode::AccessDenied,
+                    "User: arn:aws:iam::" + scope.account + ":root is not authorized to perform: " +
+                        action + " on resource: " + target +
+                        " because no resource-based policy allows the " + action + " action");
+    }
+    if (qualifier_param && ref.qualifier && *ref.qualifier != *qualifier_param) {
+        return fail(ErrorCode::InvalidParameterValue,
+                    "The derived qualifier from the function name does not match the specified qualifier.");
+    }
+    if (qualifier_param && !ref.qualifier) ref.qualifier = *qualifier_param;
+    return ref;
+}
+
+}  // namespace lamina::control

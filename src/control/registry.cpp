@@ -1,0 +1,672 @@
+#include "lamina/control/registry.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <mutex>
+
+#include "lamina/common/encoding.hpp"
+#include "lamina/control/validation.hpp"
+
+namespace lamina::control {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kFunctionKind = "function";
+constexpr const char* kVersionKind = "version";
+constexpr const char* kAliasKind = "alias";
+
+std::string version_key(const std::string& fkey, std::int64_t n) {
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "%010lld", static_cast<long long>(n));
+    return fkey + "/" + buf;
+}
+
+Error not_found_function(const Scope& s, const std::string& name, const std::optional<std::string>& q = {}) {
+    return Error{ErrorCode::ResourceNotFound,
+                 "Function not found: " + (q ? qualified_arn(s, name, *q) : function_arn(s, name))};
+}
+
+Error stale_revision() {
+    return Error{ErrorCode::PreconditionFailed,
+                 "The Revision Id provided does not match the latest Revision Id. Call the "
+                 "GetFunction/GetAlias API to retrieve the latest Revision Id"};
+}
+
+// Opaque, tamper-evident-enough pagination markers: base64 of a tag and a position.
+std::string make_marker(const std::string& tag, const std::string& position) {
+    return base64_encode(tag + "\n" + position);
+}
+
+Result<std::string> read_marker(const std::string& tag, const std::string& marker) {
+    auto raw = base64_decode(marker);
+    if (!raw || raw->rfind(tag + "\n", 0) != 0)
+        return fail(ErrorCode::InvalidParameterValue, "Invalid Marker: " + marker);
+    return raw->substr(tag.size() + 1);
+}
+
+// Pages through `items` (already in order) where key(item) is the position.
+template <typename T, typename KeyFn>
+Result<std::pair<std::vector<T>, std::optional<std::string>>> paginate(std::vector<T> items, const Page& page,
+                                                                      const std::string& tag, KeyFn key) {
+    std::size_t start = 0;
+    if (page.marker) {
+        LAMINA_TRY(pos, read_marker(tag, *page.marker));
+        start = items.size();
+        for (std::size_t i = 0; i < items.size(); ++i) {
+            if (key(items[i]) > pos) {
+                start = i;
+                break;
+            }
+        }
+    }
+    std::size_t n = static_cast<std::size_t>(std::max(1, page.max_items));
+    std::vector<T> out;
+    std::optional<std::string> next;
+    for (std::size_t i = start; i < items.size(); ++i) {
+        if (out.size() == n) {
+            next = make_marker(tag, key(out.back()));
+            break;
+        }
+        out.push_back(std::move(items[i]));
+    }
+    return std::make_pair(std::move(out), std::move(next));
+}
+
+std::string sortable_version(const std::string& v) {
+    if (v == "$LATEST") return "0";
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "1%010lld", std::stoll(v));
+    return buf;
+}
+
+}  // namespace
+
+Registry::Registry(store::DocumentStore& docs, store::BlobStore& blobs, Clock& clock, IdSource& ids)
+    : docs_(docs), blobs_(blobs), clock_(clock), ids_(ids) {}
+
+std::string Registry::function_key(const Scope& s, const std::string& name) {
+    return s.account + "/" + s.region + "/" + name;
+}
+
+std::string Registry::runtime_version_arn(const std::string& region, const std::string& runtime) {
+    // Stable per runtime, shaped like AWS's: arn:aws:lambda:<region>::runtime:<64 hex>
+    return "arn:aws:lambda:" + region + "::runtime:" + to_hex(sha256("lamina-runtime:" + runtime));
+}
+
+Status Registry::load() {
+    std::unique_lock lk(mu_);
+    functions_.clear();
+    std::map<std::string, std::shared_ptr<Function>> by_key;
+    std::map<std::string, Scope> scope_of;
+    Status st = docs_.for_each(kFunctionKind, [&](const std::string& key, const std::string& doc) {
+        auto first = key.find('/');
+        auto second = key.find('/', first + 1);
+        Scope s{key.substr(0, first), key.substr(first + 1, second - first - 1)};
+        auto f = std::make_shared<Function>(Function::from_doc(json::parse(doc)));
+        functions_[s][f->name] = f;
+        by_key[key] = f;
+    });
+    if (!st) return st;
+    auto owner = [&](const std::string& key) -> std::shared_ptr<Function> {
+        auto slash = key.rfind('/');
+        auto it = by_key.find(key.substr(0, slash));
+        return it == by_key.end() ? nullptr : it->second;
+    };
+    LAMINA_CHECK(docs_.for_each(kVersionKind, [&](const std::string& key, const std::string& doc) {
+        if (auto f = owner(key)) {
+            auto c = VersionConfig::from_doc(json::parse(doc));
+            f->versions[std::stoll(c.version)] = std::move(c);
+        }
+    }));
+    LAMINA_CHECK(docs_.for_each(kAliasKind, [&](const std::string& key, const std::string& doc) {
+        if (auto f = owner(key)) {
+            auto a = Alias::from_doc(json::parse(doc));
+            f->aliases[a.name] = std::move(a);
+        }
+    }));
+    std::set<std::string> keep;
+    for (const auto& [scope, fmap] : functions_) {
+        for (const auto& [name, f] : fmap) {
+            keep.insert(f->latest.code_blob);
+            for (const auto& [n, v] : f->versions) keep.insert(v.code_blob);
+        }
+    }
+    blobs_.collect_garbage(keep);
+    return {};
+}
+
+const Function* Registry::find(const Scope& s, const std::string& name) const {
+    auto it = functions_.find(s);
+    if (it == functions_.end()) return nullptr;
+    auto jt = it->second.find(name);
+    return jt == it->second.end() ? nullptr : jt->second.get();
+}
+
+Result<const Function*> Registry::find_or_404(const Scope& s, const FunctionRef& ref) const {
+    const Function* f = find(s, ref.name);
+    if (!f) return std::unexpected(not_found_function(s, ref.name, ref.qualifier));
+    return f;
+}
+
+Result<ConfigView> Registry::resolve(const Scope& s, const Function& f, const FunctionRef& ref) const {
+    ConfigView v;
+    v.name = f.name;
+    if (!ref.qualifier) {
+        v.config = f.latest;
+        return v;
+    }
+    const std::string& q = *ref.qualifier;
+    v.arn_qualifier = q;
+    if (q == "$LATEST") {
+        v.config = f.latest;
+        return v;
+    }
+    if (is_version_number(q)) {
+        auto it = f.versions.find(std::stoll(q));
+        if (it == f.versions.end()) return std::unexpected(not_found_function(s, f.name, q));
+        v.config = it->second;
+        return v;
+    }
+    auto it = f.aliases.find(q);
+    if (it == f.aliases.end()) return std::unexpected(not_found_function(s, f.name, q));
+    const auto& target = it->second.function_version;
+    if (target == "$LATEST") {
+        v.config = f.latest;
+    } else {
+        auto vt = f.versions.find(std::stoll(target));
+        if (vt == f.versions.end()) return std::unexpected(not_found_function(s, f.name, q));
+        v.config = vt->second;
+    }
+    return v;
+}
+
+Status Registry::commit(const Scope& s, const Function& f, std::vector<store::Mutation> extra) {
+    extra.push_back(store::Mutation::put(kFunctionKind, function_key(s, f.name), f.to_doc().dump()));
+    return docs_.apply(extra);
+}
+
+Status Registry::apply_settings(const Scope& s, VersionConfig& c, const FunctionSettings& in) const {
+    (void)s;
+    if (in.description) c.description = *in.description;
+    if (in.runtime) {
+        LAMINA_CHECK(validate_runtime(*in.runtime));
+        c.runtime = *in.runtime;
+    }
+    if (in.role) c.role = *in.role;
+    if (in.handler) c.handler = *in.handler;
+    if (in.timeout) c.timeout = *in.timeout;
+    if (in.memory_size) c.memory_size = *in.memory_size;
+    if (in.ephemeral_storage) c.ephemeral_storage = *in.ephemeral_storage;
+    if (in.environment) c.environment = *in.environment;
+    if (in.tracing_mode) c.tracing_mode = *in.tracing_mode;
+    if (in.dead_letter_target)
+        c.dead_letter_target = in.dead_letter_target->empty() ? std::nullopt : in.dead_letter_target;
+    if (in.kms_key_arn) c.kms_key_arn = in.kms_key_arn->empty() ? std::nullopt : in.kms_key_arn;
+    if (in.log_format) c.log_format = *in.log_format;
+    if (in.log_group) c.log_group = *in.log_group;
+    if (in.application_log_level) c.application_log_level = *in.application_log_level;
+    if (in.system_log_level) c.system_log_level = *in.system_log_level;
+    if (in.snap_start_apply_on) c.snap_start_apply_on = *in.snap_start_apply_on;
+    if (in.layers) {
+        if (in.layers->size() > 5)
+            return fail(ErrorCode::InvalidParameterValue, "Cannot reference more than 5 layers.");
+        // Layers arrive with the layers API (a later step); until then no
+        // layer version exists, so every reference is answered as AWS does
+        // for a missing one.
+        if (!in.layers->empty())
+            return fail(ErrorCode::InvalidParameterValue,
+                        "Layer version " + in.layers->front() + " does not exist.");
+        c.layers.clear();
+    }
+    if (c.runtime.empty() && c.package_type == "Zip")
+        return fail(ErrorCode::InvalidParameterValue, "Runtime and Handler are mandatory parameters for functions created with deployment packages.");
+    c.runtime_version_arn = runtime_version_arn(s.region, c.runtime);
+    std::int64_t unzipped = c.unzipped_size;
+    for (const auto& l : c.layers) unzipped += l.unzipped_size;
+    if (unzipped > kMaxUnzippedCode)
+        return fail(ErrorCode::InvalidParameterValue, "Unzipped size must be smaller than 262144000 bytes");
+    return {};
+}
+
+Result<ConfigView> Registry::create_function(const Scope& s, CreateFunctionInput in) {
+    if (in.name.size() > 64) {
+        ValidationErrors e;
+        e.add(in.name, "functionName", "Member must have length less than or equal to 64");
+        return std::unexpected(e.error(ErrorCode::InvalidParameterValue));
+    }
+    VersionConfig c;
+    c.architecture = in.architecture;
+    c.code_sha256 = in.code.sha256_b64;
+    c.code_blob = in.code.sha256_hex;
+    c.code_size = in.code.size;
+    c.unzipped_size = in.code.unzipped_size;
+    c.log_group = "/aws/lambda/" + in.name;
+    if (!in.settings.handler || !in.settings.runtime)
+        return fail(ErrorCode::InvalidParameterValue,
+                    "Runtime and Handler are mandatory parameters for functions created with deployment packages.");
+    LAMINA_CHECK(apply_settings(s, c, in.settings));
+    if (in.tags.size() > static_cast<std::size_t>(kMaxTags))
+        return fail(ErrorCode::InvalidParameterValue, "Number of tags exceeds resource tag limit.");
+
+    std::unique_lock lk(mu_);
+    if (find(s, in.name))
+        return fail(ErrorCode::ResourceConflict, "Function already exist: " + in.name);
+    AccountUsage usage;
+    {
+        auto it = functions_.find(s);
+        if (it != functions_.end())
+            for (const auto& [n, f] : it->second) {
+                usage.total_code_size += f->latest.code_size;
+                for (const auto& [k, v] : f->versions) usage.total_code_size += v.code_size;
+            }
+    }
+    if (usage.total_code_size + c.code_size > kTotalCodeStorage)
+        return fail(ErrorCode::CodeStorageExceeded, "Code storage limit exceeded.");
+
+    auto f = std::make_shared<Function>();
+    f->name = in.name;
+    f->tags = std::move(in.tags);
+    c.last_modified_ms = now_ms();
+    // AWS answers CreateFunction while the function is Pending and replaces
+    // the RevisionId when it turns Active. lamina is Active at once, so the
+    // stored record already carries the second RevisionId.
+    std::string creating_revision = ids_.uuid();
+    c.revision_id = ids_.uuid();
+    f->latest = c;
+    std::vector<store::Mutation> extra;
+    ConfigView view{in.name, c, "", Phase::Creating};
+    view.config.revision_id = creating_revision;
+    if (in.publish) {
+        VersionConfig v = c;
+        v.version = "1";
+        v.revision_id = ids_.uuid();
+        f->versions[1] = v;
+        f->last_version = 1;
+        extra.push_back(store::Mutation::put(kVersionKind, version_key(function_key(s, in.name), 1), v.to_doc().dump()));
+        view.config = v;
+        view.config.revision_id = creating_revision;
+    }
+    LAMINA_CHECK(commit(s, *f, std::move(extra)));
+    functions_[s][in.name] = f;
+    return view;
+}
+
+Result<FunctionDetails> Registry::get_function(const Scope& s, const FunctionRef& ref) const {
+    std::shared_lock lk(mu_);
+    LAMINA_TRY(f, find_or_404(s, ref));
+    LAMINA_TRY(view, resolve(s, *f, ref));
+    return FunctionDetails{std::move(view), f->tags, f->reserved_concurrency};
+}
+
+Result<ConfigView> Registry::get_configuration(const Scope& s, const FunctionRef& ref) const {
+    std::shared_lock lk(mu_);
+    LAMINA_TRY(f, find_or_404(s, ref));
+    return resolve(s, *f, ref);
+}
+
+Status Registry::check_exists(const Scope& s, const FunctionRef& ref) const {
+    std::shared_lock lk(mu_);
+    LAMINA_TRY(f, find_or_404(s, ref));
+    LAMINA_TRY(view, resolve(s, *f, ref));
+    (void)view;
+    return {};
+}
+
+Result<ConfigView> Registry::update_function_code(const Scope& s, const FunctionRef& ref, UpdateCodeInput in) {
+    std::unique_lock lk(mu_);
+    const Function* cf = find(s, ref.name);
+    if (!cf) return std::unexpected(not_found_function(s, ref.name));
+    if (in.revision_id && *in.revision_id != cf->latest.revision_id) return std::unexpected(stale_revision());
+    Function f = *cf;
+    VersionConfig& c = f.latest;
+    c.code_sha256 = in.code.sha256_b64;
+    c.code_blob = in.code.sha256_hex;
+    c.code_size = in.code.size;
+    c.unzipped_size = in.code.unzipped_size;
+    if (in.architecture) c.architecture = *in.architecture;
+    LAMINA_CHECK(apply_settings(s, c, FunctionSettings{}));
+    c.last_modified_ms = now_ms();
+    std::string updating_revision = ids_.uuid();
+    c.revision_id = ids_.uuid();
+    ConfigView view{f.name, c, "", Phase::Updating};
+    view.config.revision_id = updating_revision;
+    if (in.dry_run) return view;
+    std::vector<store::Mutation> extra;
+    if (in.publish) {
+        bool unchanged = !f.versions.empty() && f.versions.rbegin()->second.same_code_and_config(c);
+        if (unchanged) {
+            view = ConfigView{f.name, f.versions.rbegin()->second, f.versions.rbegin()->second.version, Phase::Steady};
+        } else {
+            std::int64_t n = f.last_version + 1;
+            VersionConfig v = c;
+            v.version = std::to_string(n);
+            v.revision_id = ids_.uuid();
+            f.versions[n] = v;
+            f.last_version = n;
+            c.revision_id = ids_.uuid();
+            extra.push_back(store::Mutation::put(kVersionKind, version_key(function_key(s, f.name), n), v.to_doc().dump()));
+            view = ConfigView{f.name, v, v.version, Phase::PublishedNew};
+        }
+    }
+    LAMINA_CHECK(commit(s, f, std::move(extra)));
+    *functions_[s][f.name] = std::move(f);
+    return view;
+}
+
+Result<ConfigView> Registry::update_function_configuration(const Scope& s, const FunctionRef& ref,
+                                                           FunctionSettings in,
+                                                           std::optional<std::string> revision_id) {
+    std::unique_lock lk(mu_);
+    const Function* cf = find(s, ref.name);
+    if (!cf) return std::unexpected(not_found_function(s, ref.name));
+    if (revision_id && *revision_id != cf->latest.revision_id) return std::unexpected(stale_revision());
+    Function f = *cf;
+    LAMINA_CHECK(apply_settings(s, f.latest, in));
+    f.latest.last_modified_ms = now_ms();
+    std::string updating_revision = ids_.uuid();
+    f.latest.revision_id = ids_.uuid();
+    ConfigView view{f.name, f.latest, "", Phase::Updating};
+    view.config.revision_id = updating_revision;
+    LAMINA_CHECK(commit(s, f));
+    *functions_[s][f.name] = std::move(f);
+    return view;
+}
+
+Status Registry::delete_function(const Scope& s, const FunctionRef& ref) {
+    std::unique_lock lk(mu_);
+    const Function* cf = find(s, ref.name);
+    if (!cf) return std::unexpected(not_found_function(s, ref.name));
+    std::string fkey = function_key(s, ref.name);
+    if (!ref.qualifier) {
+        std::vector<store::Mutation> batch{store::Mutation::erase(kFunctionKind, fkey),
+                                           store::Mutation::erase_prefix(kVersionKind, fkey + "/"),
+                                           store::Mutation::erase_prefix(kAliasKind, fkey + "/")};
+        LAMINA_CHECK(docs_.apply(batch));
+        functions_[s].erase(ref.name);
+        return {};
+    }
+    const std::string& q = *ref.qualifier;
+    if (q == "$LATEST")
+        return fail(ErrorCode::InvalidParameterValue,
+                    "$LATEST version cannot be deleted without deleting the function.");
+    if (!is_version_number(q))
+        return fail(ErrorCode::InvalidParameterValue, "Deletion of aliases is not currently supported.");
+    std::int64_t n = std::stoll(q);
+    if (!cf->versions.contains(n)) return {};
+    std::vector<std::string> users;
+    for (const auto& [name, a] : cf->aliases)
+        if (a.function_version == q || a.additional_weights.contains(q)) users.push_back(name);
+    if (!users.empty()) {
+        std::string list;
+        for (const auto& u : users) list += (list.empty() ? "" : ", ") + u;
+        return fail(ErrorCode::ResourceConflict,
+                    "Unable to delete version because the following aliases reference it: [" + list + "]");
+    }
+    Function f = *cf;
+    f.versions.erase(n);
+    f.policies.erase(q);
+    f.event_invoke_configs.erase(q);
+    LAMINA_CHECK(commit(s, f, {store::Mutation::erase(kVersionKind, version_key(fkey, n))}));
+    *functions_[s][f.name] = std::move(f);
+    return {};
+}
+
+Result<std::pair<std::vector<ConfigView>, std::optional<std::string>>> Registry::list_functions(
+    const Scope& s, bool all_versions, const Page& page) const {
+    std::shared_lock lk(mu_);
+    std::vector<ConfigView> rows;
+    Page p = page;
+    p.max_items = std::min(p.max_items, 50);
+    auto it = functions_.find(s);
+    std::string start_after;
+    if (p.marker) {
+        LAMINA_TRY(pos, read_marker("functions", *p.marker));
+        start_after = pos;
+    }
+    // Walk in (name, version) order from the marker, stopping after one page.
+    std::optional<std::string> next;
+    if (it != functions_.end()) {
+        auto begin = it->second.begin();
+        if (!start_after.empty()) {
+            auto sep = start_after.find('\n');
+            begin = it->second.lower_bound(start_after.substr(0, sep));
+        }
+        for (auto fit = begin; fit != it->second.end(); ++fit) {
+            const Function& f = *fit->second;
+            std::vector<ConfigView> candidates;
+            if (!all_versions) {
+                candidates.push_back({f.name, f.latest, "", Phase::Steady});
+            } else {
+                candidates.push_back({f.name, f.latest, "$LATEST", Phase::Steady});
+                for (const auto& [n, v] : f.versions) candidates.push_back({f.name, v, v.version, Phase::Steady});
+            }
+            for (auto& c : candidates) {
+                std::string pos = f.name + "\n" + sortable_version(c.config.version);
+                if (!start_after.empty() && pos <= start_after) continue;
+                if (static_cast<int>(rows.size()) == p.max_items) {
+                    next = make_marker("functions", rows.back().name + "\n" + sortable_version(rows.back().config.version));
+                    break;
+                }
+                rows.push_back(std::move(c));
+            }
+            if (next) break;
+        }
+    }
+    return std::make_pair(std::move(rows), std::move(next));
+}
+
+Result<ConfigView> Registry::publish_version(const Scope& s, const FunctionRef& ref,
+                                             std::optional<std::string> code_sha256,
+                                             std::optional<std::string> description,
+                                             std::optional<std::string> revision_id) {
+    std::unique_lock lk(mu_);
+    const Function* cf = find(s, ref.name);
+    if (!cf) return std::unexpected(not_found_function(s, ref.name));
+    if (code_sha256 && *code_sha256 != cf->latest.code_sha256)
+        return fail(ErrorCode::InvalidParameterValue,
+                    "CodeSHA256 (" + *code_sha256 + ") is different from current CodeSHA256 in $LATEST (" +
+                        cf->latest.code_sha256 + "). Please try again with the CodeSHA256 in $LATEST.");
+    if (revision_id && *revision_id != cf->latest.revision_id) return std::unexpected(stale_revision());
+    if (!cf->versions.empty() && cf->versions.rbegin()->second.same_code_and_config(cf->latest)) {
+        const auto& v = cf->versions.rbegin()->second;
+        return ConfigView{cf->name, v, v.version, Phase::Steady};
+    }
+    Function f = *cf;
+    std::int64_t n = f.last_version + 1;
+    VersionConfig v = f.latest;
+    v.version = std::to_string(n);
+    if (description) v.description = *description;
+    v.revision_id = ids_.uuid();
+    v.last_modified_ms = now_ms();
+    f.versions[n] = v;
+    f.last_version = n;
+    f.latest.revision_id = ids_.uuid();
+    LAMINA_CHECK(commit(s, f, {store::Mutation::put(kVersionKind, version_key(function_key(s, f.name), n), v.to_doc().dump())}));
+    *functions_[s][f.name] = std::move(f);
+    return ConfigView{ref.name, v, v.version, Phase::Steady};
+}
+
+Result<std::pair<std::vector<ConfigView>, std::optional<std::string>>> Registry::list_versions(
+    const Scope& s, const FunctionRef& ref, const Page& page) const {
+    std::shared_lock lk(mu_);
+    const Function* f = find(s, ref.name);
+    if (!f) return std::unexpected(not_found_function(s, ref.name));
+    std::vector<ConfigView> rows;
+    rows.push_back({f->name, f->latest, "$LATEST", Phase::Steady});
+    for (const auto& [n, v] : f->versions) rows.push_back({f->name, v, v.version, Phase::Steady});
+    return paginate(std::move(rows), page, "versions:" + f->name,
+                    [](const ConfigView& v) { return sortable_version(v.config.version); });
+}
+
+Status Registry::check_routing(const Scope& s, const Function& f, const std::string& primary,
+                               const std::map<std::string, double>& weights) const {
+    for (const auto& [k, w] : weights) {
+        bool numeric = !k.empty() && std::all_of(k.begin(), k.end(), [](char c) { return c >= '0' && c <= '9'; });
+        if (!numeric) {
+            ValidationErrors e;
+            char buf[64];
+            std::snprintf(buf, sizeof buf, "%g", w);
+            std::string wv = buf;
+            if (wv.find('.') == std::string::npos && wv.find('e') == std::string::npos) wv += ".0";
+            e.add("{" + k + "=" + wv + "}", "routingConfig.additionalVersionWeights",
+                  "Map keys must satisfy constraint: [Member must have length less than or equal to 1024, "
+                  "Member must have length greater than or equal to 1, Member must satisfy regular "
+                  "expression pattern: [0-9]+]");
+            return std::unexpected(e.error());
+        }
+        if (!(w >= 0.0 && w <= 1.0)) {
+            ValidationErrors e;
+            char buf[64];
+            std::snprintf(buf, sizeof buf, "%g", w);
+            std::string wv = buf;
+            if (wv.find('.') == std::string::npos && wv.find('e') == std::string::npos) wv += ".0";
+            e.add("{" + k + "=" + wv + "}", "routingConfig.additionalVersionWeights",
+                  "Map value must satisfy constraint: [Member must have value less than or equal to 1.0, "
+                  "Member must have value greater than or equal to 0.0, Member must not be null]");
+            return std::unexpected(e.error());
+        }
+    }
+    if (weights.size() > 1)
+        return fail(ErrorCode::InvalidParameterValue,
+                    "Number of items in AdditionalVersionWeights cannot be greater than 1");
+    if (weights.empty()) return {};
+    if (primary == "$LATEST")
+        return fail(ErrorCode::InvalidParameterValue,
+                    "$LATEST is not supported for an alias pointing to more than 1 version");
+    const auto& [k, w] = *weights.begin();
+    if (k == primary)
+        return fail(ErrorCode::InvalidParameterValue,
+                    "Invalid function version " + k + ". Function version " + k +
+                        " is already included in routing configuration.");
+    if (!is_version_number(k) || !f.versions.contains(std::stoll(k)))
+        return std::unexpected(not_found_function(s, f.name, k));
+    const auto& a = f.versions.at(std::stoll(primary));
+    const auto& b = f.versions.at(std::stoll(k));
+    if (a.role != b.role || a.dead_letter_target != b.dead_letter_target)
+        return fail(ErrorCode::InvalidParameterValue,
+                    "The versions in the routing configuration must have the same execution role and "
+                    "dead-letter queue configuration.");
+    return {};
+}
+
+Result<AliasView> Registry::create_alias(const Scope& s, const FunctionRef& ref, const std::string& name,
+                                         AliasInput in) {
+    std::unique_lock lk(mu_);
+    const Function* cf = find(s, ref.name);
+    if (!cf) return std::unexpected(not_found_function(s, ref.name));
+    if (cf->aliases.contains(name))
+        return fail(ErrorCode::ResourceConflict, "Alias already exists: " + qualified_arn(s, cf->name, name));
+    const std::string version = in.function_version.value_or("");
+    if (version != "$LATEST" && (!is_version_number(version) || !cf->versions.contains(std::stoll(version))))
+        return std::unexpected(not_found_function(s, cf->name, version));
+    std::map<std::string, double> weights = in.weights.value_or(std::map<std::string, double>{});
+    LAMINA_CHECK(check_routing(s, *cf, version, weights));
+    Function f = *cf;
+    Alias a;
+    a.name = name;
+    a.function_version = version;
+    a.description = in.description.value_or("");
+    a.additional_weights = weights;
+    a.revision_id = ids_.uuid();
+    f.aliases[name] = a;
+    LAMINA_CHECK(commit(s, f, {store::Mutation::put(kAliasKind, function_key(s, f.name) + "/" + name, a.to_doc().dump())}));
+    *functions_[s][f.name] = std::move(f);
+    return AliasView{ref.name, a};
+}
+
+Result<AliasView> Registry::get_alias(const Scope& s, const FunctionRef& ref, const std::string& name) const {
+    std::shared_lock lk(mu_);
+    const Function* f = find(s, ref.name);
+    if (!f) return std::unexpected(not_found_function(s, ref.name));
+    auto it = f->aliases.find(name);
+    if (it == f->aliases.end())
+        return fail(ErrorCode::ResourceNotFound, "Cannot find alias arn: " + qualified_arn(s, f->name, name));
+    return AliasView{f->name, it->second};
+}
+
+Result<AliasView> Registry::update_alias(const Scope& s, const FunctionRef& ref, const std::string& name,
+                                         AliasInput in) {
+    std::unique_lock lk(mu_);
+    const Function* cf = find(s, ref.name);
+    if (!cf) return std::unexpected(not_found_function(s, ref.name));
+    auto it = cf->aliases.find(name);
+    if (it == cf->aliases.end())
+        return fail(ErrorCode::ResourceNotFound, "Alias not found: " + qualified_arn(s, cf->name, name));
+    if (in.revision_id && *in.revision_id != it->second.revision_id) return std::unexpected(stale_revision());
+    Alias a = it->second;
+    if (in.function_version) {
+        const auto& v = *in.function_version;
+        if (v != "$LATEST" && (!is_version_number(v) || !cf->versions.contains(std::stoll(v))))
+            return std::unexpected(not_found_function(s, cf->name, v));
+        a.function_version = v;
+    }
+    if (in.weights) a.additional_weights = *in.weights;
+    if (in.description) a.description = *in.description;
+    LAMINA_CHECK(check_routing(s, *cf, a.function_version, a.additional_weights));
+    a.revision_id = ids_.uuid();
+    Function f = *cf;
+    f.aliases[name] = a;
+    LAMINA_CHECK(commit(s, f, {store::Mutation::put(kAliasKind, function_key(s, f.name) + "/" + name, a.to_doc().dump())}));
+    *functions_[s][f.name] = std::move(f);
+    return AliasView{ref.name, a};
+}
+
+Status Registry::delete_alias(const Scope& s, const FunctionRef& ref, const std::string& name) {
+    std::unique_lock lk(mu_);
+    const Function* cf = find(s, ref.name);
+    if (!cf) return std::unexpected(not_found_function(s, ref.name));
+    if (!cf->aliases.contains(name)) return {};
+    Function f = *cf;
+    f.aliases.erase(name);
+    f.policies.erase(name);
+    f.event_invoke_configs.erase(name);
+    LAMINA_CHECK(commit(s, f, {store::Mutation::erase(kAliasKind, function_key(s, f.name) + "/" + name)}));
+    *functions_[s][f.name] = std::move(f);
+    return {};
+}
+
+Result<std::pair<std::vector<AliasView>, std::optional<std::string>>> Registry::list_aliases(
+    const Scope& s, const FunctionRef& ref, std::optional<std::string> version, const Page& page) const {
+    std::shared_lock lk(mu_);
+    const Function* f = find(s, ref.name);
+    if (!f) return std::unexpected(not_found_function(s, ref.name));
+    std::vector<AliasView> rows;
+    for (const auto& [n, a] : f->aliases)
+        if (!version || a.function_version == *version) rows.push_back({f->name, a});
+    return paginate(std::move(rows), page, "aliases:" + f->name, [](const AliasView& a) { return a.alias.name; });
+}
+
+AccountUsage Registry::account_usage(const Scope& s) const {
+    std::shared_lock lk(mu_);
+    AccountUsage u;
+    auto it = functions_.find(s);
+    if (it == functions_.end()) return u;
+    for (const auto& [n, f] : it->second) {
+        ++u.function_count;
+        u.total_code_size += f->latest.code_size;
+        for (const auto& [k, v] : f->versions) u.total_code_size += v.code_size;
+    }
+    return u;
+}
+
+std::size_t Registry::total_functions() const {
+    std::shared_lock lk(mu_);
+    std::size_t n = 0;
+    for (const auto& [s, m] : functions_) n += m.size();
+    return n;
+}
+
+bool Registry::blob_is_referenced(const std::string& hex) const {
+    std::shared_lock lk(mu_);
+    for (const auto& [s, m] : functions_)
+        for (const auto& [n, f] : m) {
+            if (f->latest.code_blob == hex) return true;
+            for (const auto& [k, v] : f->versions)
+                if (v.code_blob == hex) return true;
+        }
+    return false;
+}
+
+}  // namespace lamina::control

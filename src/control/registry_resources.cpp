@@ -1,0 +1,408 @@
+// Registry operations on what hangs off a function: resource policies,
+// tags, event invoke configs, recursion and runtime management configs.
+#include <mutex>
+#include <regex>
+
+#include "lamina/common/encoding.hpp"
+#include "lamina/control/registry.hpp"
+#include "lamina/control/validation.hpp"
+
+namespace lamina::control {
+
+using nlohmann::json;
+
+namespace {
+
+Error not_found_function(const Scope& s, const std::string& name, const std::optional<std::string>& q = {}) {
+    return Error{ErrorCode::ResourceNotFound,
+                 "Function not found: " + (q ? qualified_arn(s, name, *q) : function_arn(s, name))};
+}
+
+// A qualifier must name an existing version or alias (AWS words the two cases differently).
+Status check_qualifier(const Scope& s, const Function& f, const std::string& q) {
+    if (q == "$LATEST") return {};
+    if (is_version_number(q)) {
+        if (!f.versions.contains(std::stoll(q))) return std::unexpected(not_found_function(s, f.name, q));
+        return {};
+    }
+    if (f.aliases.contains(q)) return {};
+    if (is_valid_alias_name(q))
+        return fail(ErrorCode::ResourceNotFound, "Cannot find alias arn: " + qualified_arn(s, f.name, q));
+    return std::unexpected(not_found_function(s, f.name, q));
+}
+
+Result<json> principal_json(const std::string& p) {
+    static const std::regex kAccount(R"(\d{12})");
+    static const std::regex kIamArn(R"(arn:aws[a-zA-Z-]*:iam::\d{12}:(root|user/.+|role/.+|assumed-role/.+))");
+    static const std::regex kService(R"([a-zA-Z0-9.\-]+\.(amazonaws\.com|amazon\.com|aws\.internal))");
+    if (p == "*") return json("*");
+    if (std::regex_match(p, kAccount)) return json{{"AWS", "arn:aws:iam::" + p + ":root"}};
+    if (std::regex_match(p, kIamArn)) return json{{"AWS", p}};
+    if (std::regex_match(p, kService)) return json{{"Service", p}};
+    return fail(ErrorCode::InvalidParameterValue,
+                "The provided principal was invalid. Please check the principal and try again.");
+}
+
+std::string policy_document(const ResourcePolicy& p) {
+    json st = json::array();
+    for (const auto& s : p.statements) st.push_back(s.statement);
+    json doc = {{"Version", "2012-10-17"}, {"Id", "default"}, {"Statement", st}};
+    return doc.dump();
+}
+
+}  // namespace
+
+Result<json> Registry::add_permission(const Scope& s, const FunctionRef& ref, PermissionInput in) {
+    std::unique_lock lk(mu_);
+    const Function* cf = find(s, ref.name);
+    if (!cf) return std::unexpected(not_found_function(s, ref.name));
+    std::string q = ref.qualifier.value_or("");
+    if (q == "$LATEST")
+        return fail(ErrorCode::InvalidParameterValue, "We currently do not support adding policies for $LATEST.");
+    if (!q.empty()) LAMINA_CHECK(check_qualifier(s, *cf, q));
+    LAMINA_TRY(principal, principal_json(in.principal));
+    auto pit = cf->policies.find(q);
+    if (pit != cf->policies.end()) {
+        if (in.revision_id && *in.revision_id != pit->second.revision_id)
+            return fail(ErrorCode::PreconditionFailed,
+                        "The Revision Id provided does not match the latest Revision Id. Call the GetPolicy "
+                        "API to retrieve the latest Revision Id");
+        for (const auto& st : pit->second.statements)
+            if (st.sid == in.statement_id)
+                return fail(ErrorCode::ResourceConflict,
+                            "The statement id (" + in.statement_id +
+                                ") provided already exists. Please provide a new statement id, or remove the "
+                                "existing statement.");
+    }
+    json statement = {{"Sid", in.statement_id},
+                      {"Effect", "Allow"},
+                      {"Principal", principal},
+                      {"Action", in.action},
+                      {"Resource", q.empty() ? function_arn(s, cf->name) : qualified_arn(s, cf->name, q)}};
+    json condition = json::object();
+    if (in.source_account) condition["StringEquals"]["AWS:SourceAccount"] = *in.source_account;
+    if (in.event_source_token) condition["StringEquals"]["lambda:EventSourceToken"] = *in.event_source_token;
+    if (in.function_url_auth_type) condition["StringEquals"]["lambda:FunctionUrlAuthType"] = *in.function_url_auth_type;
+    if (in.principal_org_id) condition["StringEquals"]["aws:PrincipalOrgID"] = *in.principal_org_id;
+    if (in.source_arn) condition["ArnLike"]["AWS:SourceArn"] = *in.source_arn;
+    if (!condition.empty()) statement["Condition"] = condition;
+
+    Function f = *cf;
+    auto& policy = f.policies[q];
+    policy.statements.push_back({in.statement_id, statement});
+    if (policy_document(policy).size() > kMaxPolicyBytes)
+        return fail(ErrorCode::PolicyLengthExceeded, "The final policy size (" +
+                                                         std::to_string(policy_document(policy).size()) +
+                                                         ") is bigger than the limit (20480).");
+    policy.revision_id = ids_.uuid();
+    f.latest.revision_id = ids_.uuid();
+    LAMINA_CHECK(commit(s, f));
+    *functions_[s][f.name] = std::move(f);
+    return statement;
+}
+
+Status Registry::remove_permission(const Scope& s, const FunctionRef& ref, const std::string& sid,
+                                   std::optional<std::string> revision_id) {
+    std::unique_lock lk(mu_);
+    const Function* cf = find(s, ref.name);
+    if (!cf)
+        return fail(ErrorCode::ResourceNotFound, "No policy found for: " +
+                                                     (ref.qualifier ? qualified_arn(s, ref.name, *ref.qualifier)
+                                                                    : function_arn(s, ref.name)));
+    std::string q = ref.qualifier.value_or("");
+    if (!q.empty()) LAMINA_CHECK(check_qualifier(s, *cf, q));
+    auto pit = cf->policies.find(q == "$LATEST" ? "" : q);
+    if (pit == cf->policies.end() || pit->second.statements.empty())
+        return fail(ErrorCode::ResourceNotFound, "No policy is associated with the given resource.");
+    if (revision_id && *revision_id != pit->second.revision_id)
+        return fail(ErrorCode::PreconditionFailed,
+                    "The Revision Id provided does not match the latest Revision Id. Call the GetPolicy API "
+                    "to retrieve the latest Revision Id");
+    Function f = *cf;
+    auto& statements = f.policies[pit->first].statements;
+    auto it = std::find_if(statements.begin(), statements.end(), [&](const auto& st) { return st.sid == sid; });
+    if (it == statements.end())
+        return fail(ErrorCode::ResourceNotFound, "Statement " + sid + " is not found in resource policy.");
+    statements.erase(it);
+    if (statements.empty())
+        f.policies.erase(pit->first);
+    else
+        f.policies[pit->first].revision_id = ids_.uuid();
+    f.latest.revision_id = ids_.uuid();
+    LAMINA_CHECK(commit(s, f));
+    *functions_[s][f.name] = std::move(f);
+    return {};
+}
+
+Result<ResourcePolicy> Registry::get_policy(const Scope& s, const FunctionRef& ref) const {
+    std::shared_lock lk(mu_);
+    const Function* f = find(s, ref.name);
+    auto missing = [] {
+        return fail(ErrorCode::ResourceNotFound, "The resource you requested does not exist.");
+    };
+    if (!f) return missing();
+    std::string q = ref.qualifier.value_or("");
+    if (q == "$LATEST") q.clear();
+    if (!q.empty() && !check_qualifier(s, *f, q)) return missing();
+    auto it = f->policies.find(q);
+    if (it == f->policies.end() || it->second.statements.empty()) return missing();
+    return it->second;
+}
+
+namespace {
+
+constexpr const char* kTaggablePattern =
+    R"(arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:(function:[a-zA-Z0-9-_]+(:(\$LATEST|[a-zA-Z0-9-_]+))?|layer:([a-zA-Z0-9-_]+)|code-signing-config:csc-[a-z0-9]{17}|event-source-mapping:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|capacity-provider:[a-zA-Z0-9-_]+))";
+
+// The function a taggable ARN names, after AWS's checks.
+Result<std::string> tag_target(const Scope& s, const std::string& arn) {
+    static const std::regex kTaggable(kTaggablePattern);
+    if (arn.size() > 256 || !std::regex_match(arn, kTaggable)) {
+        ValidationErrors e;
+        e.add(arn, "resource",
+              std::string("Member must satisfy regular expression pattern: ") + kTaggablePattern);
+        return std::unexpected(e.error());
+    }
+    auto parsed = parse_arn(arn);
+    if (parsed->region != s.region)
+        return fail(ErrorCode::ResourceNotFound, "Functions from '" + parsed->region +
+                                                     "' are not reachable in this region ('" + s.region + "')");
+    if (parsed->account != s.account)
+        return fail(ErrorCode::AccessDenied, "User: arn:aws:iam::" + s.account +
+                                                 ":root is not authorized to perform: lambda:TagResource on "
+                                                 "resource: " + arn);
+    const std::string& res = parsed->resource;
+    if (res.rfind("function:", 0) != 0)
+        return fail(ErrorCode::NotImplemented,
+                    "lamina does not emulate tags on this kind of resource: " + arn);
+    std::string rest = res.substr(9);
+    if (rest.find(':') != std::string::npos)
+        return fail(ErrorCode::InvalidParameterValue,
+                    "Tags on function aliases and versions are not supported. Please specify a function ARN.");
+    return rest;
+}
+
+}  // namespace
+
+Status Registry::tag_resource(const Scope& s, const std::string& arn, const std::map<std::string, std::string>& tags) {
+    LAMINA_TRY(name, tag_target(s, arn));
+    if (tags.empty())
+        return fail(ErrorCode::InvalidParameterValue, "An error occurred and the request cannot be processed.");
+    std::unique_lock lk(mu_);
+    const Function* cf = find(s, name);
+    if (!cf) return std::unexpected(not_found_function(s, name));
+    Function f = *cf;
+    for (const auto& [k, v] : tags) f.tags[k] = v;
+    if (f.tags.size() > static_cast<std::size_t>(kMaxTags))
+        return fail(ErrorCode::InvalidParameterValue, "Number of tags exceeds resource tag limit.");
+    f.latest.revision_id = ids_.uuid();
+    LAMINA_CHECK(commit(s, f));
+    *functions_[s][f.name] = std::move(f);
+    return {};
+}
+
+Status Registry::untag_resource(const Scope& s, const std::string& arn, const std::vector<std::string>& keys) {
+    LAMINA_TRY(name, tag_target(s, arn));
+    std::unique_lock lk(mu_);
+    const Function* cf = find(s, name);
+    if (!cf) return std::unexpected(not_found_function(s, name));
+    Function f = *cf;
+    for (const auto& k : keys) f.tags.erase(k);
+    f.latest.revision_id = ids_.uuid();
+    LAMINA_CHECK(commit(s, f));
+    *functions_[s][f.name] = std::move(f);
+    return {};
+}
+
+Result<std::map<std::string, std::string>> Registry::list_tags(const Scope& s, const std::string& arn) const {
+    LAMINA_TRY(name, tag_target(s, arn));
+    std::shared_lock lk(mu_);
+    const Function* f = find(s, name);
+    if (!f) return std::unexpected(not_found_function(s, name));
+    return f->tags;
+}
+
+namespace {
+
+double epoch_seconds(std::int64_t ms) { return static_cast<double>(ms) / 1000.0; }
+
+Status check_destination(const Scope& s, const std::string& self_name, const std::string& dest,
+                         const std::map<std::string, std::shared_ptr<Function>>* functions) {
+    auto parsed = parse_arn(dest);
+    if (!parsed)
+        return fail(ErrorCode::Validation,
+                    "1 validation error detected: Value '" + dest +
+                        "' at 'destinationConfig.onSuccess.destination' failed to satisfy constraint: Member "
+                        "must satisfy regular expression pattern: ^$|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\\-])+:([a-z]{2}(-gov)?-[a-z]+-\\d{1})?:(\\d{12})?:(.*)");
+    const std::string& service = parsed->service;
+    if (service == "lambda") {
+        if (parsed->resource.rfind("function:", 0) != 0)
+            return fail(ErrorCode::InvalidParameterValue, "The destination ARN " + dest + " is invalid.");
+        std::string rest = parsed->resource.substr(9);
+        std::string name = rest.substr(0, rest.find(':'));
+        if (name == self_name && parsed->account == s.account && parsed->region == s.region)
+            return fail(ErrorCode::InvalidParameterValue, "You can't specify the function as a destination for itself.");
+        if (parsed->account == s.account && parsed->region == s.region &&
+            (!functions || !functions->contains(name)))
+            return fail(ErrorCode::InvalidParameterValue, "The destination ARN " + dest + " is invalid.");
+        return {};
+    }
+    if (service == "sqs" || service == "sns" || service == "events" || service == "s3") return {};
+    return fail(ErrorCode::InvalidParameterValue, "The destination ARN " + dest + " is invalid.");
+}
+
+}  // namespace
+
+Result<EventInvokeConfigView> Registry::put_event_invoke_config(const Scope& s, const FunctionRef& ref,
+                                                                EventInvokeConfigInput in, bool merge) {
+    std::unique_lock lk(mu_);
+    const Function* cf = find(s, ref.name);
+    if (!cf) return fail(ErrorCode::ResourceNotFound, "The function doesn't exist.");
+    std::string q = ref.qualifier.value_or("$LATEST");
+    if (q != "$LATEST" && !check_qualifier(s, *cf, q))
+        return fail(ErrorCode::ResourceNotFound, "The function doesn't exist.");
+    if (!in.maximum_retry_attempts && !in.maximum_event_age_seconds && !in.has_destination_config && !merge)
+        return fail(ErrorCode::InvalidParameterValue,
+                    "You must specify at least one of error handling or destination setting.");
+    auto scope_functions = functions_.find(s);
+    const auto* fmap = scope_functions == functions_.end() ? nullptr : &scope_functions->second;
+    if (in.on_success) LAMINA_CHECK(check_destination(s, cf->name, *in.on_success, fmap));
+    if (in.on_failure) LAMINA_CHECK(check_destination(s, cf->name, *in.on_failure, fmap));
+    Function f = *cf;
+    EventInvokeConfig c;
+    auto existing = f.event_invoke_configs.find(q);
+    if (merge) {
+        if (existing == f.event_invoke_configs.end())
+            return fail(ErrorCode::ResourceNotFound,
+                        "The function " + qualified_arn(s, f.name, q) + " doesn't have an EventInvokeConfig");
+        c = existing->second;
+        if (in.maximum_retry_attempts) c.maximum_retry_attempts = in.maximum_retry_attempts;
+        if (in.maximum_event_age_seconds) c.maximum_event_age_seconds = in.maximum_event_age_seconds;
+        if (in.has_destination_config) {
+            c.on_success = in.on_success;
+            c.on_failure = in.on_failure;
+        }
+    } else {
+        c.maximum_retry_attempts = in.maximum_retry_attempts;
+        c.maximum_event_age_seconds = in.maximum_event_age_seconds;
+        c.on_success = in.on_success;
+        c.on_failure = in.on_failure;
+    }
+    c.last_modified = epoch_seconds(now_ms());
+    f.event_invoke_configs[q] = c;
+    LAMINA_CHECK(commit(s, f));
+    *functions_[s][f.name] = std::move(f);
+    return EventInvokeConfigView{qualified_arn(s, ref.name, q), c};
+}
+
+Result<EventInvokeConfigView> Registry::get_event_invoke_config(const Scope& s, const FunctionRef& ref) const {
+    std::shared_lock lk(mu_);
+    std::string q = ref.qualifier.value_or("$LATEST");
+    const Function* f = find(s, ref.name);
+    auto missing = [&] {
+        return fail(ErrorCode::ResourceNotFound,
+                    "The function " + qualified_arn(s, ref.name, q) + " doesn't have an EventInvokeConfig");
+    };
+    if (!f) return missing();
+    auto it = f->event_invoke_configs.find(q);
+    if (it == f->event_invoke_configs.end()) return missing();
+    return EventInvokeConfigView{qualified_arn(s, f->name, q), it->second};
+}
+
+Status Registry::delete_event_invoke_config(const Scope& s, const FunctionRef& ref) {
+    std::unique_lock lk(mu_);
+    std::string q = ref.qualifier.value_or("$LATEST");
+    const Function* cf = find(s, ref.name);
+    auto missing = [&] {
+        return fail(ErrorCode::ResourceNotFound,
+                    "The function " + qualified_arn(s, ref.name, q) + " doesn't have an EventInvokeConfig");
+    };
+    if (!cf || !cf->event_invoke_configs.contains(q)) return missing();
+    Function f = *cf;
+    f.event_invoke_configs.erase(q);
+    LAMINA_CHECK(commit(s, f));
+    *functions_[s][f.name] = std::move(f);
+    return {};
+}
+
+Result<std::pair<std::vector<EventInvokeConfigView>, std::optional<std::string>>>
+Registry::list_event_invoke_configs(const Scope& s, const FunctionRef& ref, const Page& page) const {
+    std::shared_lock lk(mu_);
+    const Function* f = find(s, ref.name);
+    if (!f) return fail(ErrorCode::ResourceNotFound, "The function doesn't exist.");
+    std::vector<EventInvokeConfigView> rows;
+    for (const auto& [q, c] : f->event_invoke_configs) rows.push_back({qualified_arn(s, f->name, q), c});
+    std::size_t start = 0;
+    if (page.marker) {
+        auto raw = base64_decode(*page.marker);
+        if (!raw) return fail(ErrorCode::InvalidParameterValue, "Invalid Marker: " + *page.marker);
+        start = rows.size();
+        for (std::size_t i = 0; i < rows.size(); ++i)
+            if (rows[i].function_arn > *raw) {
+                start = i;
+                break;
+            }
+    }
+    std::vector<EventInvokeConfigView> out;
+    std::optional<std::string> next;
+    for (std::size_t i = start; i < rows.size(); ++i) {
+        if (static_cast<int>(out.size()) == page.max_items) {
+            next = base64_encode(out.back().function_arn);
+            break;
+        }
+        out.push_back(rows[i]);
+    }
+    return std::make_pair(std::move(out), std::move(next));
+}
+
+Result<std::string> Registry::get_recursion_config(const Scope& s, const FunctionRef& ref) const {
+    std::shared_lock lk(mu_);
+    const Function* f = find(s, ref.name);
+    if (!f) return std::unexpected(not_found_function(s, ref.name));
+    return f->recursive_loop;
+}
+
+Result<std::string> Registry::put_recursion_config(const Scope& s, const FunctionRef& ref, const std::string& loop) {
+    std::unique_lock lk(mu_);
+    const Function* cf = find(s, ref.name);
+    if (!cf) return std::unexpected(not_found_function(s, ref.name));
+    Function f = *cf;
+    f.recursive_loop = loop;
+    LAMINA_CHECK(commit(s, f));
+    *functions_[s][f.name] = std::move(f);
+    return loop;
+}
+
+Result<Registry::RuntimeManagement> Registry::get_runtime_management(const Scope& s, const FunctionRef& ref) const {
+    std::shared_lock lk(mu_);
+    LAMINA_TRY(f, find_or_404(s, ref));
+    LAMINA_TRY(view, resolve(s, *f, ref));
+    RuntimeManagement r;
+    r.function_arn = function_arn(s, f->name);
+    r.update_runtime_on = f->update_runtime_on;
+    if (f->update_runtime_on == "Manual") r.runtime_version_arn = f->pinned_runtime_version_arn;
+    return r;
+}
+
+Result<Registry::RuntimeManagement> Registry::put_runtime_management(const Scope& s, const FunctionRef& ref,
+                                                                     const std::string& update_runtime_on,
+                                                                     std::optional<std::string> runtime_version_arn) {
+    std::unique_lock lk(mu_);
+    const Function* cf = find(s, ref.name);
+    if (!cf) return std::unexpected(not_found_function(s, ref.name));
+    if (update_runtime_on == "Manual" && !runtime_version_arn)
+        return fail(ErrorCode::InvalidParameterValue,
+                    "RuntimeVersionArn is required when UpdateRuntimeOn is Manual.");
+    if (update_runtime_on != "Manual" && runtime_version_arn)
+        return fail(ErrorCode::InvalidParameterValue,
+                    "RuntimeVersionArn can only be specified when UpdateRuntimeOn is Manual.");
+    Function f = *cf;
+    f.update_runtime_on = update_runtime_on;
+    f.pinned_runtime_version_arn = runtime_version_arn;
+    LAMINA_CHECK(commit(s, f));
+    RuntimeManagement r{function_arn(s, f.name), update_runtime_on, runtime_version_arn};
+    *functions_[s][f.name] = std::move(f);
+    return r;
+}
+
+}  // namespace lamina::control

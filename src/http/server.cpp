@@ -1,0 +1,230 @@
+#include "lamina/http/server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <mutex>
+#include <set>
+
+namespace lamina::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
+    asio::io_context& ioc;
+    ServerOptions opt;
+    Handler handler;
+    tcp::acceptor acceptor;
+    std::atomic<bool> stopping{false};
+    std::mutex sessions_mu;
+    std::set<std::shared_ptr<beast::tcp_stream>> sessions;
+
+    Impl(asio::io_context& c, ServerOptions o, Handler h)
+        : ioc(c), opt(std::move(o)), handler(std::move(h)), acceptor(c) {}
+
+    asio::awaitable<void> accept_loop() {
+        auto self = shared_from_this();
+        while (!stopping) {
+            auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(ioc), kTuple);
+            if (ec) {
+                if (stopping || ec == asio::error::operation_aborted) break;
+                spdlog::get("http")->warn("http.accept_error error={}", ec.message());
+                continue;
+            }
+            boost::system::error_code ignored;
+            socket.set_option(tcp::no_delay(true), ignored);
+            auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
+            {
+                std::lock_guard lk(sessions_mu);
+                sessions.insert(stream);
+            }
+            asio::co_spawn(stream->get_executor(), session(stream), [self, stream](std::exception_ptr e) {
+                if (e) {
+                    try {
+                        std::rethrow_exception(e);
+                    } catch (const std::exception& ex) {
+                        spdlog::get("http")->error("http.session_exception what={}", ex.what());
+                    }
+                }
+                std::lock_guard lk(self->sessions_mu);
+                self->sessions.erase(stream);
+            });
+        }
+    }
+
+    // Awaits the handler's Responder, which may be called from any thread.
+    asio::awaitable<Response> call_handler(Request req, beast::tcp_stream& stream) {
+        auto exec = stream.get_executor();
+        co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Response)>(
+            [this, exec](auto completion, Request r) mutable {
+                auto shared = std::make_shared<decltype(completion)>(std::move(completion));
+                handler(std::move(r), [exec, shared](Response resp) mutable {
+                    asio::post(exec, [shared, resp = std::move(resp)]() mutable {
+                        (*shared)(std::move(resp));
+                    });
+                });
+            },
+            asio::use_awaitable, std::move(req));
+    }
+
+    static bhttp::response<bhttp::string_body> to_beast(Response&& r, unsigned version, bool keep_alive) {
+        bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), version};
+        for (auto& [k, v] : r.headers.items) res.set(k, v);
+        res.set(bhttp::field::server, "lamina");
+        res.body() = std::move(r.body);
+        res.keep_alive(keep_alive);
+        res.prepare_payload();
+        return res;
+    }
+
+    asio::awaitable<void> write(beast::tcp_stream& stream, Response r, unsigned version, bool keep_alive) {
+        auto res = to_beast(std::move(r), version, keep_alive);
+        stream.expires_after(opt.body_timeout);
+        co_await bhttp::async_write(stream, res, kTuple);
+    }
+
+    Response transport_error(unsigned status, const std::string& what) {
+        if (opt.transport_error) return opt.transport_error(status, what);
+        Response r;
+        r.status = status;
+        r.body = what;
+        return r;
+    }
+
+    asio::awaitable<void> session(std::shared_ptr<beast::tcp_stream> sp) {
+        auto& stream = *sp;
+        beast::flat_buffer buffer;
+        std::string remote;
+        {
+            boost::system::error_code ec;
+            auto ep = stream.socket().remote_endpoint(ec);
+            if (!ec) remote = ep.address().to_string();
+        }
+        bool first = true;
+        while (!stopping) {
+            bhttp::request_parser<bhttp::empty_body> head_parser;
+            head_parser.header_limit(static_cast<std::uint32_t>(opt.header_limit));
+            head_parser.body_limit(boost::none);
+            stream.expires_after(first ? opt.header_timeout : opt.idle_timeout);
+            first = false;
+            auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, head_parser, kTuple);
+            if (ec) {
+                if (ec == bhttp::error::header_limit) {
+                    co_await write(stream, transport_error(431, "Request header fields too large"), 11, false);
+                } else if (ec != bhttp::error::end_of_stream && ec != beast::error::timeout &&
+                           ec != asio::error::eof && ec != asio::error::connection_reset &&
+                           ec != asio::error::operation_aborted) {
+                    co_await write(stream, transport_error(400, "Malformed HTTP request: " + ec.message()), 11, false);
+                }
+                break;
+            }
+            auto& h = head_parser.get();
+            RequestHead head;
+            head.method = std::string(h.method_string());
+            head.target = std::string(h.target());
+            if (auto cl = head_parser.content_length()) head.content_length = *cl;
+            unsigned version = h.version();
+            bool keep_alive = h.keep_alive();
+
+            BodyPolicy policy;
+            policy.limit = 8 * 1024 * 1024;
+            if (opt.body_policy) policy = opt.body_policy(head);
+            auto too_large = [&] {
+                return policy.too_large ? policy.too_large(policy.limit)
+                                        : transport_error(413, "Request entity too large");
+            };
+            if (head.content_length && *head.content_length > policy.limit) {
+                co_await write(stream, too_large(), version, false);
+                break;
+            }
+            if (auto expect = h[bhttp::field::expect]; beast::iequals(expect, "100-continue")) {
+                bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, version};
+                stream.expires_after(opt.header_timeout);
+                auto [wec, wn] = co_await bhttp::async_write(stream, cont, kTuple);
+                if (wec) break;
+            }
+
+            bhttp::request_parser<bhttp::string_body> parser(std::move(head_parser));
+            parser.body_limit(policy.limit);
+            stream.expires_after(opt.body_timeout);
+            auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
+            if (bec) {
+                if (bec == bhttp::error::body_limit) {
+                    co_await write(stream, too_large(), version, false);
+                } else if (bec != beast::error::timeout && bec != asio::error::eof &&
+                           bec != asio::error::connection_reset && bec != bhttp::error::partial_message) {
+                    co_await write(stream, transport_error(400, "Malformed HTTP request: " + bec.message()), version, false);
+                }
+                break;
+            }
+            auto msg = parser.release();
+            Request req;
+            req.method = head.method;
+            req.target = head.target;
+            req.remote_address = remote;
+            if (!parse_target(req.target, req.path, req.query)) {
+                co_await write(stream, transport_error(400, "Malformed query string"), version, false);
+                break;
+            }
+            for (const auto& f : msg) req.headers.items.emplace_back(std::string(f.name_string()), std::string(f.value()));
+            req.body = std::move(msg.body());
+
+            stream.expires_never();
+            Response res = co_await call_handler(std::move(req), stream);
+            auto [wec, wn] = co_await [&]() -> asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> {
+                auto r = to_beast(std::move(res), version, keep_alive && !stopping);
+                stream.expires_after(opt.body_timeout);
+                co_return co_await bhttp::async_write(stream, r, kTuple);
+            }();
+            if (wec || !keep_alive) break;
+        }
+        boost::system::error_code ignored;
+        stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+        stream.socket().close(ignored);
+    }
+};
+
+Server::Server(asio::io_context& ioc, ServerOptions options, Handler handler)
+    : impl_(std::make_shared<Impl>(ioc, std::move(options), std::move(handler))) {}
+
+Server::~Server() { stop(); }
+
+void Server::start() {
+    auto addr = asio::ip::make_address(impl_->opt.host);
+    tcp::endpoint ep(addr, impl_->opt.port);
+    impl_->acceptor.open(ep.protocol());
+    impl_->acceptor.set_option(asio::socket_base::reuse_address(true));
+    impl_->acceptor.bind(ep);
+    impl_->acceptor.listen(asio::socket_base::max_listen_connections);
+    asio::co_spawn(impl_->ioc, impl_->accept_loop(), asio::detached);
+}
+
+void Server::stop() {
+    if (!impl_ || impl_->stopping.exchange(true)) return;
+    auto impl = impl_;
+    asio::post(impl->ioc, [impl] {
+        boost::system::error_code ignored;
+        impl->acceptor.close(ignored);
+        std::lock_guard lk(impl->sessions_mu);
+        for (auto& s : impl->sessions) {
+            asio::post(s->get_executor(), [s] { s->cancel(); });
+        }
+    });
+}
+
+unsigned short Server::port() const { return impl_->acceptor.local_endpoint().port(); }
+
+}  // namespace lamina::http

@@ -1,0 +1,3 @@
+#include "lamina/cli/cli.hpp"
+
+int main(int argc, char** argv) { return lamina::cli::run(argc, argv); }

@@ -1,0 +1,110 @@
+#include "lamina/store/zip_archive.hpp"
+
+#include <sys/stat.h>
+#include <zip.h>
+
+#include <memory>
+#include <vector>
+
+namespace lamina::store {
+
+const char* const kUnzipErrorMessage =
+    "Could not unzip uploaded file. Please check your file, then try to upload again.";
+
+namespace {
+
+Error unzip_error(const std::string& detail) {
+    std::string msg = kUnzipErrorMessage;
+    if (!detail.empty()) msg += " (" + detail + ")";
+    return Error{ErrorCode::InvalidParameterValue, msg};
+}
+
+// Depth of a normalised relative path after applying its components to
+// `start` components; -1 once it climbs above the root.
+int walk(std::string_view path, int depth) {
+    std::size_t i = 0;
+    while (i <= path.size()) {
+        auto j = path.find('/', i);
+        if (j == std::string_view::npos) j = path.size();
+        std::string_view part = path.substr(i, j - i);
+        if (part == "..") {
+            if (--depth < 0) return -1;
+        } else if (!part.empty() && part != ".") {
+            ++depth;
+        }
+        i = j + 1;
+    }
+    return depth;
+}
+
+}  // namespace
+
+bool entry_path_is_contained(std::string_view path) {
+    if (path.empty()) return false;
+    if (path.front() == '/' || path.front() == '\\') return false;
+    if (path.find('\\') != std::string_view::npos) return false;  // Windows separators
+    if (path.size() >= 2 && path[1] == ':') return false;         // drive letters
+    if (path.find('\0') != std::string_view::npos) return false;
+    return walk(path, 0) >= 0;
+}
+
+bool symlink_is_contained(std::string_view link_path, std::string_view target) {
+    if (target.empty() || target.front() == '/') return false;
+    // the link resolves relative to its own directory
+    auto slash = link_path.rfind('/');
+    std::string_view dir = slash == std::string_view::npos ? std::string_view{} : link_path.substr(0, slash);
+    int depth = walk(dir, 0);
+    if (depth < 0) return false;
+    return walk(target, depth) >= 0;
+}
+
+Result<ZipSummary> inspect_zip(std::string_view bytes) {
+    if (bytes.size() < 22) return std::unexpected(unzip_error("not a zip archive"));
+    zip_error_t err;
+    zip_error_init(&err);
+    zip_source_t* src = zip_source_buffer_create(bytes.data(), bytes.size(), 0, &err);
+    if (!src) {
+        zip_error_fini(&err);
+        return std::unexpected(unzip_error("not a zip archive"));
+    }
+    zip_t* za = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &err);
+    if (!za) {
+        zip_source_free(src);
+        zip_error_fini(&err);
+        return std::unexpected(unzip_error("not a zip archive"));
+    }
+    zip_error_fini(&err);
+    std::unique_ptr<zip_t, decltype(&zip_discard)> archive(za, &zip_discard);
+
+    ZipSummary summary;
+    zip_int64_t n = zip_get_num_entries(za, 0);
+    for (zip_int64_t i = 0; i < n; ++i) {
+        zip_stat_t st;
+        zip_stat_init(&st);
+        if (zip_stat_index(za, static_cast<zip_uint64_t>(i), 0, &st) != 0 || !(st.valid & ZIP_STAT_NAME))
+            return std::unexpected(unzip_error("unreadable entry"));
+        std::string_view name(st.name);
+        if (!entry_path_is_contained(name))
+            return std::unexpected(unzip_error("entry '" + std::string(name) + "' would be extracted outside its folder"));
+        if (st.valid & ZIP_STAT_SIZE) summary.unzipped_size += static_cast<std::int64_t>(st.size);
+        zip_uint8_t opsys = 0;
+        zip_uint32_t attributes = 0;
+        if (zip_file_get_external_attributes(za, static_cast<zip_uint64_t>(i), 0, &opsys, &attributes) == 0 &&
+            opsys == ZIP_OPSYS_UNIX && S_ISLNK(attributes >> 16)) {
+            if (st.size > 4096) return std::unexpected(unzip_error("symlink target too long"));
+            zip_file_t* zf = zip_fopen_index(za, static_cast<zip_uint64_t>(i), 0);
+            if (!zf) return std::unexpected(unzip_error("unreadable symlink"));
+            std::string target(static_cast<std::size_t>(st.size), '\0');
+            zip_int64_t got = zip_fread(zf, target.data(), target.size());
+            zip_fclose(zf);
+            if (got != static_cast<zip_int64_t>(target.size()))
+                return std::unexpected(unzip_error("unreadable symlink"));
+            if (!symlink_is_contained(name, target))
+                return std::unexpected(unzip_error("symlink '" + std::string(name) + "' points outside its folder"));
+        }
+        ++summary.entries;
+    }
+    return summary;
+}
+
+}  // namespace lamina::store
