@@ -1,5 +1,8 @@
 #include "json_input.hpp"
 
+#include <cctype>
+#include <cstring>
+
 namespace lamina::api {
 
 Result<ojson> parse_body(const std::string& body) {
@@ -78,6 +81,62 @@ const ojson* opt_object(const ojson& j, const char* key) {
     auto it = j.find(key);
     if (it == j.end() || !it->is_object()) return nullptr;
     return &*it;
+}
+
+}  // namespace lamina::api
+
+namespace lamina::api {
+
+namespace {
+
+// Position of the opening quote of the string value of the only `"key":` in body.
+std::optional<std::pair<std::size_t, std::size_t>> find_string_value(const std::string& body, const std::string& key) {
+    std::string needle = "\"" + key + "\"";
+    std::optional<std::pair<std::size_t, std::size_t>> found;
+    for (std::size_t pos = body.find(needle); pos != std::string::npos; pos = body.find(needle, pos + 1)) {
+        std::size_t i = pos + needle.size();
+        while (i < body.size() && std::isspace(static_cast<unsigned char>(body[i]))) ++i;
+        if (i >= body.size() || body[i] != ':') continue;  // a value, not a key
+        ++i;
+        while (i < body.size() && std::isspace(static_cast<unsigned char>(body[i]))) ++i;
+        if (i >= body.size() || body[i] != '"') return std::nullopt;
+        if (found) return std::nullopt;  // more than one: let the parser decide
+        std::size_t close = body.find('"', i + 1);
+        if (close == std::string::npos) return std::nullopt;
+        if (std::memchr(body.data() + i + 1, '\\', close - i - 1)) return std::nullopt;  // escapes: slow path
+        found = std::make_pair(i + 1, close);
+    }
+    return found;
+}
+
+}  // namespace
+
+Result<ojson> parse_body_extracting(const std::string& body, const char* outer, const char* inner,
+                                    std::optional<std::string_view>& blob) {
+    blob.reset();
+    constexpr std::size_t kWorthIt = 64 * 1024;
+    if (body.size() >= kWorthIt) {
+        if (auto span = find_string_value(body, inner); span && span->second - span->first >= kWorthIt) {
+            std::string rest;
+            rest.reserve(body.size() - (span->second - span->first));
+            rest.append(body, 0, span->first);
+            rest.append(body, span->second, std::string::npos);
+            auto parsed = parse_body(rest);
+            if (parsed) {
+                const ojson* o = *outer ? opt_object(*parsed, outer) : &*parsed;
+                bool placeholder = false;
+                if (o) {
+                    auto it = o->find(inner);
+                    placeholder = it != o->end() && it->is_string() && it->template get<std::string>().empty();
+                }
+                if (placeholder) {
+                    blob = std::string_view(body).substr(span->first, span->second - span->first);
+                    return parsed;
+                }
+            }
+        }
+    }
+    return parse_body(body);
 }
 
 }  // namespace lamina::api

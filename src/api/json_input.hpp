@@ -30,3 +30,15 @@ Result<std::optional<std::vector<std::pair<std::string, std::string>>>> opt_stri
 const ojson* opt_object(const ojson& j, const char* key);
 
 }  // namespace lamina::api
+
+namespace lamina::api {
+
+// Parses a body that may carry one large base64 string (Code.ZipFile,
+// Content.ZipFile) without running megabytes through the JSON parser: the
+// string is cut out first and returned in `blob`, leaving "" in its place.
+// `path` names where it must be ({"Code", "ZipFile"}); when the cut does not
+// land there, the body is parsed normally and `blob` stays empty.
+Result<ojson> parse_body_extracting(const std::string& body, const char* outer, const char* inner,
+                                    std::optional<std::string_view>& blob);
+
+}  // namespace lamina::api

@@ -285,9 +285,13 @@ struct CodeInput {
     std::optional<std::string> zip;  // decoded ZipFile
 };
 
-Result<CodeInput> read_code(const ojson& code, bool for_update) {
+// `extracted` is Code.ZipFile when parse_body_extracting cut it out of the body.
+Result<CodeInput> read_code(const ojson& code, bool for_update, std::optional<std::string_view> extracted) {
     CodeInput out;
-    LAMINA_TRY(zip_b64, opt_string(code, "ZipFile"));
+    LAMINA_TRY(zip_b64_value, opt_string(code, "ZipFile"));
+    std::optional<std::string_view> zip_b64;
+    if (zip_b64_value) zip_b64 = *zip_b64_value;
+    if (extracted) zip_b64 = extracted;
     LAMINA_TRY(s3_bucket, opt_string(code, "S3Bucket"));
     LAMINA_TRY(s3_key, opt_string(code, "S3Key"));
     LAMINA_TRY(image, opt_string(code, "ImageUri"));
@@ -510,7 +514,8 @@ Result<http::Response> LambdaApi::handle(int op, const RequestContext& ctx, cons
     }
     switch (op) {
         case CreateFunction: {
-            LAMINA_TRY(body, parse_body(req.body));
+            std::optional<std::string_view> zip_b64;
+            LAMINA_TRY(body, parse_body_extracting(req.body, "Code", "ZipFile", zip_b64));
             LAMINA_TRY(name_value, opt_string(body, "FunctionName"));
             control::ValidationErrors missing;
             if (!name_value) missing.add_null("functionName");
@@ -534,7 +539,7 @@ Result<http::Response> LambdaApi::handle(int op, const RequestContext& ctx, cons
             LAMINA_TRY(tags, opt_string_map(body, "Tags"));
             const ojson* code_obj = opt_object(body, "Code");
             if (!code_obj) return std::unexpected(wrong_type("Code", "an object"));
-            LAMINA_TRY(code, read_code(*code_obj, false));
+            LAMINA_TRY(code, read_code(*code_obj, false, zip_b64));
             LAMINA_TRY(stored, check_code(*code.zip));
             LAMINA_CHECK(blobs_.put(stored.sha256_hex, *code.zip));
             control::CreateFunctionInput in;
@@ -594,13 +599,14 @@ Result<http::Response> LambdaApi::handle(int op, const RequestContext& ctx, cons
         }
         case UpdateFunctionCode: {
             LAMINA_TRY(ref, function_ref(ctx, req, m, NameShape::Create, "UpdateFunctionCode", false));
-            LAMINA_TRY(body, parse_body(req.body));
+            std::optional<std::string_view> zip_b64;
+            LAMINA_TRY(body, parse_body_extracting(req.body, "", "ZipFile", zip_b64));
             LAMINA_TRY(arch, read_architecture(body));
             LAMINA_TRY(publish, opt_bool(body, "Publish"));
             LAMINA_TRY(dry_run, opt_bool(body, "DryRun"));
             LAMINA_TRY(revision, opt_string(body, "RevisionId"));
             LAMINA_CHECK(registry_.check_exists(scope, FunctionRef{ref.name, std::nullopt}));
-            LAMINA_TRY(code, read_code(body, true));
+            LAMINA_TRY(code, read_code(body, true, zip_b64));
             LAMINA_TRY(stored, check_code(*code.zip));
             if (!dry_run.value_or(false)) LAMINA_CHECK(blobs_.put(stored.sha256_hex, *code.zip));
             control::UpdateCodeInput in;

@@ -53,9 +53,13 @@ http::Response Service::health(const RequestContext& ctx) const {
 }
 
 http::Response Service::dispatch(const http::Request& req) {
+    auto started = std::chrono::steady_clock::now();
     RequestContext ctx = make_context(req, config_, ids_.uuid());
     auto log = spdlog::get("api");
     auto finish = [&](http::Response r, const std::string& op) {
+        auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
+        // Standard Server-Timing header: lets benchmarks separate server time from client time.
+        r.headers.set("Server-Timing", "app;dur=" + std::to_string(static_cast<double>(us.count()) / 1000.0));
         if (r.headers.find("x-amzn-RequestId") == nullptr || r.headers.get("x-amzn-RequestId").empty())
             r.headers.set("x-amzn-RequestId", ctx.request_id);
         log->debug("api.request request_id={} op={} method={} path={} status={}", ctx.request_id, op, req.method,

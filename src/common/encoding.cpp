@@ -58,29 +58,40 @@ std::string base64_encode(std::string_view in) {
 
 std::optional<std::string> base64_decode(std::string_view in) {
     if (in.size() % 4 != 0) return std::nullopt;
-    std::string out;
-    out.reserve(in.size() / 4 * 3);
-    for (std::size_t i = 0; i < in.size(); i += 4) {
-        int v[4];
-        int pad = 0;
-        for (int k = 0; k < 4; ++k) {
-            char c = in[i + k];
-            if (c == '=') {
-                // padding only in the last quantum, only in the last two places
-                if (i + 4 != in.size() || k < 2) return std::nullopt;
-                v[k] = 0;
-                ++pad;
-            } else {
-                if (pad) return std::nullopt;
-                v[k] = kB64Table[static_cast<unsigned char>(c)];
-                if (v[k] < 0) return std::nullopt;
-            }
-        }
-        unsigned n = (v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3];
-        out.push_back(static_cast<char>((n >> 16) & 0xff));
-        if (pad < 2) out.push_back(static_cast<char>((n >> 8) & 0xff));
-        if (pad < 1) out.push_back(static_cast<char>(n & 0xff));
+    if (in.empty()) return std::string();
+    std::size_t pad = 0;
+    if (in.back() == '=') pad = in[in.size() - 2] == '=' ? 2 : 1;
+    std::string out((in.size() / 4) * 3 - pad, '\0');
+    const auto* p = reinterpret_cast<const unsigned char*>(in.data());
+    auto* o = reinterpret_cast<unsigned char*>(out.data());
+    std::size_t full = in.size() / 4 - 1;  // every quantum but the last has no padding
+    int bad = 0;
+    for (std::size_t q = 0; q < full; ++q, p += 4, o += 3) {
+        int a = kB64Table[p[0]], b = kB64Table[p[1]], c = kB64Table[p[2]], d = kB64Table[p[3]];
+        bad |= a | b | c | d;  // -1 sets the sign bit
+        unsigned n = (static_cast<unsigned>(a) << 18) | (static_cast<unsigned>(b) << 12) |
+                     (static_cast<unsigned>(c) << 6) | static_cast<unsigned>(d);
+        o[0] = static_cast<unsigned char>(n >> 16);
+        o[1] = static_cast<unsigned char>(n >> 8);
+        o[2] = static_cast<unsigned char>(n);
     }
+    if (bad < 0) return std::nullopt;
+    // last quantum, with its padding
+    int v[4];
+    for (int k = 0; k < 4; ++k) {
+        if (p[k] == '=') {
+            if (k < 4 - static_cast<int>(pad)) return std::nullopt;
+            v[k] = 0;
+        } else {
+            if (k >= 4 - static_cast<int>(pad)) return std::nullopt;
+            v[k] = kB64Table[p[k]];
+            if (v[k] < 0) return std::nullopt;
+        }
+    }
+    unsigned n = (v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3];
+    o[0] = static_cast<unsigned char>(n >> 16);
+    if (pad < 2) o[1] = static_cast<unsigned char>(n >> 8);
+    if (pad < 1) o[2] = static_cast<unsigned char>(n);
     return out;
 }
 

@@ -38,7 +38,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     asio::awaitable<void> accept_loop() {
         auto self = shared_from_this();
         while (!stopping) {
-            auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(ioc), kTuple);
+            auto [ec, socket] = co_await acceptor.async_accept(kTuple);
             if (ec) {
                 if (stopping || ec == asio::error::operation_aborted) break;
                 spdlog::get("http")->warn("http.accept_error error={}", ec.message());

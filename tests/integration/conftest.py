@@ -56,6 +56,24 @@ def server(tmp_path_factory):
     srv.stop()
 
 
+@pytest.fixture(autouse=True)
+def _server_watchdog(request):
+    """If this test killed or wedged the shared server, say so and start a new one on the
+    same port, so that one server bug does not fail every later test."""
+    yield
+    if "server" not in request.fixturenames:
+        return
+    srv = request.getfixturevalue("server")
+    if srv.alive():
+        return
+    code = srv.proc.poll() if srv.proc else None
+    tail = srv.log_tail()
+    srv.restart_same_port()
+    state = f"exited with {code}" if code is not None else "stopped answering /health"
+    pytest.fail(f"the shared lamina server {state} during this test; it was restarted "
+                f"(state is lost). Server log tail:\n{tail}", pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def lam(server):
     """boto3 lambda client, default account 123456789012, us-east-1."""

@@ -184,11 +184,11 @@ class LaminaServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 20.0) -> "LaminaServer":
+    def start(self, timeout: float = 20.0, port: int = 0) -> "LaminaServer":
         binary = lamina_bin()
         if not binary.exists():
             raise RuntimeError(f"lamina binary not found at {binary} (set LAMINA_BIN)")
-        args = [str(binary), "serve", "--port", "0", "--host", "127.0.0.1", "--log-level", "warn"]
+        args = [str(binary), "serve", "--port", str(port), "--host", "127.0.0.1", "--log-level", "warn"]
         if self.data_dir is None:
             args.append("--ephemeral")
         else:
@@ -257,6 +257,30 @@ class LaminaServer:
             time.sleep(0.05)
         raise RuntimeError(f"lamina /health not ready after {timeout}s ({last}); log: {self.log_tail()}")
 
+    def alive(self, timeout: float = 3.0) -> bool:
+        """Process running and /health answering."""
+        if not self.proc or self.proc.poll() is not None:
+            return False
+        try:
+            status, _, _ = http_get(self.url + "/health", timeout=timeout)
+            return status == 200
+        except Exception:
+            return False
+
+    def restart_same_port(self) -> None:
+        """Replace a dead or wedged server by a fresh one on the same port (clients keep working)."""
+        port = self.port
+        self.kill9()
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                self.start(port=port)
+                return
+            except RuntimeError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
     def log_tail(self, n: int = 3000) -> str:
         try:
             return self.log_path.read_bytes()[-n:].decode(errors="replace")
@@ -301,7 +325,7 @@ def make_client(port: int, service: str = "lambda", *, region: str = REGION, key
         retries={"total_max_attempts": 1, "mode": "standard"},
         parameter_validation=validate,
         connect_timeout=5,
-        read_timeout=60,
+        read_timeout=30,
         proxies={},
     )
     session = boto3.session.Session()

@@ -107,9 +107,9 @@ class TestCreateGet:
     def test_environment_only_when_given(self, lam):
         name = lt.unique()
         lam.create_function(FunctionName=name, Runtime=RUNTIME, Role=ROLE_ARN, Handler=HANDLER,
-                            Code={"ZipFile": lt.handler_zip()}, Environment={"Variables": {"A": "1", "B": "two"}})
-        assert raw_json(lam)["Environment"] == {"Variables": {"A": "1", "B": "two"}}
-        assert lam.get_function_configuration(FunctionName=name)["Environment"] == {"Variables": {"A": "1", "B": "two"}}
+                            Code={"ZipFile": lt.handler_zip()}, Environment={"Variables": {"KEY_A": "1", "KEY_B": "two"}})
+        assert raw_json(lam)["Environment"] == {"Variables": {"KEY_A": "1", "KEY_B": "two"}}
+        assert lam.get_function_configuration(FunctionName=name)["Environment"] == {"Variables": {"KEY_A": "1", "KEY_B": "two"}}
         name2 = lt.unique()
         lam.create_function(FunctionName=name2, Runtime=RUNTIME, Role=ROLE_ARN, Handler=HANDLER,
                             Code={"ZipFile": lt.handler_zip()}, Environment={"Variables": {}})

@@ -1,0 +1,152 @@
+#include "lamina/control/validation.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+using namespace lamina;
+using namespace lamina::control;
+
+namespace {
+
+using Vars = std::vector<std::pair<std::string, std::string>>;
+
+const char* const kRuntimeList =
+    "[nodejs20.x, python3.14, provided.al2023, python3.12, python3.13, nodejs24.x, nodejs22.x, "
+    "java25, "
+    "python3.10, python3.11, java21, ruby3.3, ruby3.4, ruby3.2, python3.8, python3.9, java17, "
+    "nodejs16.x, "
+    "dotnet10, dotnet8, java11, dotnet6, nodejs18.x, provided.al2, java8.al2]";
+
+}  // namespace
+
+TEST(Validation, SupportedRuntimesAreAccepted) {
+    for (const auto& r : supported_runtimes()) {
+        EXPECT_TRUE(validate_runtime(r).has_value()) << r;
+        EXPECT_FALSE(is_deprecated_runtime(r)) << r;
+    }
+    EXPECT_EQ(supported_runtimes().size(), 25u);
+}
+
+TEST(Validation, UnknownRuntimeQuotesTheEnumInAwsOrder) {
+    // Recorded: CreateFunction with Runtime=PYTHON3.9 (the check is case-sensitive).
+    for (std::string runtime : {"PYTHON3.9", "non-existent-runtime"}) {
+        auto st = validate_runtime(runtime);
+        ASSERT_FALSE(st.has_value()) << runtime;
+        EXPECT_EQ(st.error().code, ErrorCode::InvalidParameterValue);
+        EXPECT_EQ(st.error().message,
+                  "Value " + runtime +
+                      " at 'runtime' failed to satisfy constraint: Member must satisfy "
+                      "enum value set: " +
+                      kRuntimeList + " or be a valid ARN");
+    }
+}
+
+TEST(Validation, DeprecatedRuntimeHasItsOwnMessage) {
+    for (std::string runtime : {"java8", "nodejs14.x", "provided", "ruby2.7", "go1.x", "python3.7",
+                                "dotnetcore3.1", "nodejs12.x"}) {
+        EXPECT_TRUE(is_deprecated_runtime(runtime)) << runtime;
+        auto st = validate_runtime(runtime);
+        ASSERT_FALSE(st.has_value()) << runtime;
+        EXPECT_EQ(st.error().code, ErrorCode::InvalidParameterValue);
+        EXPECT_EQ(st.error().message,
+                  "The runtime parameter of " + runtime +
+                      " is no longer supported for creating or updating AWS Lambda functions. We "
+                      "recommend "
+                      "you use a supported runtime while creating or updating functions.");
+    }
+}
+
+TEST(Validation, EnvironmentWithinFourKilobytesIsAccepted) {
+    EXPECT_TRUE(validate_environment({}).has_value());
+    // {"LARGE_VAR":"x...x"} is 16 bytes of framing: 4080 x's make exactly 4096.
+    Vars at_limit = {{"LARGE_VAR", std::string(4080, 'x')}};
+    EXPECT_TRUE(validate_environment(at_limit).has_value());
+}
+
+TEST(Validation, EnvironmentOverFourKilobytesQuotesCompactJson) {
+    // Recorded: one 4081-byte value gives a 4097-byte measured string.
+    std::string big(4081, 'x');
+    auto st = validate_environment({{"LARGE_VAR", big}});
+    ASSERT_FALSE(st.has_value());
+    EXPECT_EQ(st.error().code, ErrorCode::InvalidParameterValue);
+    EXPECT_EQ(st.error().message,
+              "Lambda was unable to configure your environment variables because the environment "
+              "variables "
+              "you have provided exceeded the 4KB limit. String measured: {\"LARGE_VAR\":\"" +
+                  big + "\"}");
+}
+
+TEST(Validation, EnvironmentMeasurementKeepsCallerOrder) {
+    // Recorded: SMALL_VAR comes first even though it sorts after LARGE_VAR.
+    std::string big(4064, 'x');
+    auto st = validate_environment({{"SMALL_VAR", "ok"}, {"LARGE_VAR", big}});
+    ASSERT_FALSE(st.has_value());
+    EXPECT_EQ(st.error().code, ErrorCode::InvalidParameterValue);
+    EXPECT_EQ(st.error().message,
+              "Lambda was unable to configure your environment variables because the environment "
+              "variables "
+              "you have provided exceeded the 4KB limit. String measured: "
+              "{\"SMALL_VAR\":\"ok\",\"LARGE_VAR\":\"" +
+                  big + "\"}");
+}
+
+TEST(Validation, EnvironmentMeasurementEscapesLikeJson) {
+    // A quote in a value is measured as \" (two bytes), so 4079 bytes of
+    // payload plus one quote is already over the limit.
+    std::string v(4079, 'x');
+    v += '"';
+    auto st = validate_environment({{"LARGE_VAR", v}});
+    ASSERT_FALSE(st.has_value());
+    EXPECT_NE(st.error().message.find("String measured: {\"LARGE_VAR\":\"" +
+                                      std::string(4079, 'x') + "\\\"\"}"),
+              std::string::npos);
+}
+
+TEST(Validation, ReservedKeysAreRefused) {
+    for (std::string key : {"AWS_REGION", "AWS_LAMBDA_FUNCTION_NAME", "AWS_ACCESS_KEY_ID",
+                            "LAMBDA_TASK_ROOT", "AWS_LAMBDA_RUNTIME_API", "AWS_SESSION_TOKEN"}) {
+        auto st = validate_environment({{"FINE", "1"}, {key, "x"}});
+        ASSERT_FALSE(st.has_value()) << key;
+        EXPECT_EQ(st.error().code, ErrorCode::InvalidParameterValue);
+        EXPECT_EQ(st.error().message,
+                  "Lambda was unable to configure your environment variables because the "
+                  "environment variables "
+                  "you have provided contains reserved keys that are currently not supported for "
+                  "modification. "
+                  "Reserved keys used in this request: " +
+                      key);
+    }
+    // "_HANDLER" is reserved too, but the key pattern refuses it first.
+    auto handler = validate_environment({{"_HANDLER", "x"}});
+    ASSERT_FALSE(handler.has_value());
+    EXPECT_EQ(handler.error().code, ErrorCode::Validation);
+    // Not reserved: look-alikes and AWS_ keys outside the list.
+    EXPECT_TRUE(validate_environment({{"AWS_REGION2", "x"}, {"MY_AWS_REGION", "x"}}).has_value());
+}
+
+TEST(Validation, EnvironmentKeysMustMatchPattern) {
+    const std::string msg =
+        "1 validation error detected: Value at 'environment.variables' failed to satisfy "
+        "constraint: Map keys "
+        "must satisfy constraint: [Member must satisfy regular expression pattern: "
+        "[a-zA-Z]([a-zA-Z0-9_])+]";
+    for (std::string key : {"1ABC", "_X", "A-B", "A.B", "", "A", "É1"}) {
+        auto st = validate_environment({{key, "v"}});
+        ASSERT_FALSE(st.has_value()) << "'" << key << "'";
+        EXPECT_EQ(st.error().code, ErrorCode::Validation);
+        EXPECT_EQ(st.error().message, msg);
+    }
+    for (std::string key : {"Ab", "a1", "A_B_C", "x_"})
+        EXPECT_TRUE(validate_environment({{key, "v"}}).has_value()) << key;
+}
+
+TEST(Validation, LimitsMatchAws) {
+    EXPECT_EQ(kMaxZippedCode, 50 * 1024 * 1024);
+    EXPECT_EQ(kMaxUnzippedCode, 250 * 1024 * 1024);
+    EXPECT_EQ(kTotalCodeStorage, 75LL * 1024 * 1024 * 1024);
+    EXPECT_EQ(kMaxTags, 50);
+}
