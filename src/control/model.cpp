@@ -35,6 +35,7 @@ bool VersionConfig::same_code_and_config(const VersionConfig& o) const {
 json VersionConfig::to_doc() const {
     json j = {{"version", version},
               {"description", description},
+              {"source_description", source_description},
               {"runtime", runtime},
               {"role", role},
               {"handler", handler},
@@ -70,6 +71,7 @@ VersionConfig VersionConfig::from_doc(const json& j) {
     VersionConfig c;
     c.version = j.at("version").get<std::string>();
     c.description = j.value("description", "");
+    c.source_description = j.value("source_description", "");
     c.runtime = j.value("runtime", "");
     c.role = j.value("role", "");
     c.handler = j.value("handler", "");
@@ -155,7 +157,8 @@ Function Function::from_doc(const json& j) {
     f.name = j.at("name").get<std::string>();
     f.latest = VersionConfig::from_doc(j.at("latest"));
     f.last_version = j.value("last_version", std::int64_t{0});
-    for (const auto& [q, p] : j.value("policies", json::object()).items()) {
+    const json policies_doc = j.value("policies", json::object());  // keep alive: items() refers to it
+    for (const auto& [q, p] : policies_doc.items()) {
         ResourcePolicy rp;
         rp.revision_id = p.value("revision_id", "");
         for (const auto& s : p.at("statements"))
@@ -163,7 +166,8 @@ Function Function::from_doc(const json& j) {
         f.policies[q] = std::move(rp);
     }
     f.tags = j.value("tags", std::map<std::string, std::string>{});
-    for (const auto& [q, e] : j.value("event_invoke_configs", json::object()).items()) {
+    const json eic_doc = j.value("event_invoke_configs", json::object());
+    for (const auto& [q, e] : eic_doc.items()) {
         EventInvokeConfig c;
         c.last_modified = e.value("last_modified", 0.0);
         get_opt(e, "maximum_retry_attempts", c.maximum_retry_attempts);

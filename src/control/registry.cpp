@@ -281,6 +281,7 @@ Result<ConfigView> Registry::create_function(const Scope& s, CreateFunctionInput
     if (in.publish) {
         VersionConfig v = c;
         v.version = "1";
+        v.source_description = c.description;
         v.revision_id = ids_.uuid();
         f->versions[1] = v;
         f->last_version = 1;
@@ -335,13 +336,15 @@ Result<ConfigView> Registry::update_function_code(const Scope& s, const Function
     if (in.dry_run) return view;
     std::vector<store::Mutation> extra;
     if (in.publish) {
-        bool unchanged = !f.versions.empty() && f.versions.rbegin()->second.same_code_and_config(c);
+        bool unchanged = !f.versions.empty() && f.versions.rbegin()->second.same_code_and_config(c) &&
+                         f.versions.rbegin()->second.source_description == c.description;
         if (unchanged) {
             view = ConfigView{f.name, f.versions.rbegin()->second, f.versions.rbegin()->second.version, Phase::Steady};
         } else {
             std::int64_t n = f.last_version + 1;
             VersionConfig v = c;
             v.version = std::to_string(n);
+            v.source_description = c.description;
             v.revision_id = ids_.uuid();
             f.versions[n] = v;
             f.last_version = n;
@@ -375,6 +378,11 @@ Result<ConfigView> Registry::update_function_configuration(const Scope& s, const
 }
 
 Status Registry::delete_function(const Scope& s, const FunctionRef& ref) {
+    if (ref.qualifier && *ref.qualifier == "$LATEST")
+        return fail(ErrorCode::InvalidParameterValue,
+                    "$LATEST version cannot be deleted without deleting the function.");
+    if (ref.qualifier && !is_version_number(*ref.qualifier) && is_valid_alias_name(*ref.qualifier))
+        return fail(ErrorCode::InvalidParameterValue, "Deletion of aliases is not currently supported.");
     std::unique_lock lk(mu_);
     const Function* cf = find(s, ref.name);
     if (!cf) return std::unexpected(not_found_function(s, ref.name));
@@ -388,11 +396,7 @@ Status Registry::delete_function(const Scope& s, const FunctionRef& ref) {
         return {};
     }
     const std::string& q = *ref.qualifier;
-    if (q == "$LATEST")
-        return fail(ErrorCode::InvalidParameterValue,
-                    "$LATEST version cannot be deleted without deleting the function.");
-    if (!is_version_number(q))
-        return fail(ErrorCode::InvalidParameterValue, "Deletion of aliases is not currently supported.");
+    if (!is_version_number(q)) return {};
     std::int64_t n = std::stoll(q);
     if (!cf->versions.contains(n)) return {};
     std::vector<std::string> users;
@@ -469,7 +473,8 @@ Result<ConfigView> Registry::publish_version(const Scope& s, const FunctionRef& 
                     "CodeSHA256 (" + *code_sha256 + ") is different from current CodeSHA256 in $LATEST (" +
                         cf->latest.code_sha256 + "). Please try again with the CodeSHA256 in $LATEST.");
     if (revision_id && *revision_id != cf->latest.revision_id) return std::unexpected(stale_revision());
-    if (!cf->versions.empty() && cf->versions.rbegin()->second.same_code_and_config(cf->latest)) {
+    if (!cf->versions.empty() && cf->versions.rbegin()->second.same_code_and_config(cf->latest) &&
+        cf->versions.rbegin()->second.source_description == cf->latest.description) {
         const auto& v = cf->versions.rbegin()->second;
         return ConfigView{cf->name, v, v.version, Phase::Steady};
     }
@@ -477,6 +482,7 @@ Result<ConfigView> Registry::publish_version(const Scope& s, const FunctionRef& 
     std::int64_t n = f.last_version + 1;
     VersionConfig v = f.latest;
     v.version = std::to_string(n);
+    v.source_description = f.latest.description;
     if (description) v.description = *description;
     v.revision_id = ids_.uuid();
     v.last_modified_ms = now_ms();
@@ -555,7 +561,7 @@ Result<AliasView> Registry::create_alias(const Scope& s, const FunctionRef& ref,
                                          AliasInput in) {
     std::unique_lock lk(mu_);
     const Function* cf = find(s, ref.name);
-    if (!cf) return std::unexpected(not_found_function(s, ref.name));
+    if (!cf) return std::unexpected(not_found_function(s, ref.name, in.function_version));
     if (cf->aliases.contains(name))
         return fail(ErrorCode::ResourceConflict, "Alias already exists: " + qualified_arn(s, cf->name, name));
     const std::string version = in.function_version.value_or("");

@@ -43,6 +43,19 @@ Result<json> principal_json(const std::string& p) {
                 "The provided principal was invalid. Please check the principal and try again.");
 }
 
+// The RevisionId a policy precondition is checked against: the policy's own
+// when it exists, else the resource's.
+std::string policy_revision(const Function& f, const std::string& q) {
+    if (auto it = f.policies.find(q); it != f.policies.end()) return it->second.revision_id;
+    if (q.empty() || q == "$LATEST") return f.latest.revision_id;
+    if (is_version_number(q)) {
+        auto v = f.versions.find(std::stoll(q));
+        return v == f.versions.end() ? std::string() : v->second.revision_id;
+    }
+    auto a = f.aliases.find(q);
+    return a == f.aliases.end() ? std::string() : a->second.revision_id;
+}
+
 std::string policy_document(const ResourcePolicy& p) {
     json st = json::array();
     for (const auto& s : p.statements) st.push_back(s.statement);
@@ -62,11 +75,11 @@ Result<json> Registry::add_permission(const Scope& s, const FunctionRef& ref, Pe
     if (!q.empty()) LAMINA_CHECK(check_qualifier(s, *cf, q));
     LAMINA_TRY(principal, principal_json(in.principal));
     auto pit = cf->policies.find(q);
+    if (in.revision_id && *in.revision_id != policy_revision(*cf, q))
+        return fail(ErrorCode::PreconditionFailed,
+                    "The Revision Id provided does not match the latest Revision Id. Call the GetPolicy "
+                    "API to retrieve the latest Revision Id");
     if (pit != cf->policies.end()) {
-        if (in.revision_id && *in.revision_id != pit->second.revision_id)
-            return fail(ErrorCode::PreconditionFailed,
-                        "The Revision Id provided does not match the latest Revision Id. Call the GetPolicy "
-                        "API to retrieve the latest Revision Id");
         for (const auto& st : pit->second.statements)
             if (st.sid == in.statement_id)
                 return fail(ErrorCode::ResourceConflict,
@@ -94,8 +107,9 @@ Result<json> Registry::add_permission(const Scope& s, const FunctionRef& ref, Pe
         return fail(ErrorCode::PolicyLengthExceeded, "The final policy size (" +
                                                          std::to_string(policy_document(policy).size()) +
                                                          ") is bigger than the limit (20480).");
-    policy.revision_id = ids_.uuid();
+    // AWS reports the resource's RevisionId as the policy's: it changes with every permission change.
     f.latest.revision_id = ids_.uuid();
+    policy.revision_id = q.empty() ? f.latest.revision_id : ids_.uuid();
     LAMINA_CHECK(commit(s, f));
     *functions_[s][f.name] = std::move(f);
     return statement;
@@ -114,7 +128,7 @@ Status Registry::remove_permission(const Scope& s, const FunctionRef& ref, const
     auto pit = cf->policies.find(q == "$LATEST" ? "" : q);
     if (pit == cf->policies.end() || pit->second.statements.empty())
         return fail(ErrorCode::ResourceNotFound, "No policy is associated with the given resource.");
-    if (revision_id && *revision_id != pit->second.revision_id)
+    if (revision_id && *revision_id != policy_revision(*cf, pit->first))
         return fail(ErrorCode::PreconditionFailed,
                     "The Revision Id provided does not match the latest Revision Id. Call the GetPolicy API "
                     "to retrieve the latest Revision Id");
@@ -124,11 +138,11 @@ Status Registry::remove_permission(const Scope& s, const FunctionRef& ref, const
     if (it == statements.end())
         return fail(ErrorCode::ResourceNotFound, "Statement " + sid + " is not found in resource policy.");
     statements.erase(it);
+    f.latest.revision_id = ids_.uuid();
     if (statements.empty())
         f.policies.erase(pit->first);
     else
-        f.policies[pit->first].revision_id = ids_.uuid();
-    f.latest.revision_id = ids_.uuid();
+        f.policies[pit->first].revision_id = pit->first.empty() ? f.latest.revision_id : ids_.uuid();
     LAMINA_CHECK(commit(s, f));
     *functions_[s][f.name] = std::move(f);
     return {};
@@ -248,26 +262,37 @@ Status check_destination(const Scope& s, const std::string& self_name, const std
         return {};
     }
     if (service == "sqs" || service == "sns" || service == "events" || service == "s3") return {};
-    return fail(ErrorCode::InvalidParameterValue, "The destination ARN " + dest + " is invalid.");
+    return fail(ErrorCode::InvalidParameterValue, "unsupported service");
 }
 
 }  // namespace
 
 Result<EventInvokeConfigView> Registry::put_event_invoke_config(const Scope& s, const FunctionRef& ref,
                                                                 EventInvokeConfigInput in, bool merge) {
+    if (!in.maximum_retry_attempts && !in.maximum_event_age_seconds && !in.has_destination_config && !merge)
+        return fail(ErrorCode::InvalidParameterValue,
+                    "You must specify at least one of error handling or destination setting.");
     std::unique_lock lk(mu_);
     const Function* cf = find(s, ref.name);
     if (!cf) return fail(ErrorCode::ResourceNotFound, "The function doesn't exist.");
     std::string q = ref.qualifier.value_or("$LATEST");
     if (q != "$LATEST" && !check_qualifier(s, *cf, q))
         return fail(ErrorCode::ResourceNotFound, "The function doesn't exist.");
-    if (!in.maximum_retry_attempts && !in.maximum_event_age_seconds && !in.has_destination_config && !merge)
-        return fail(ErrorCode::InvalidParameterValue,
-                    "You must specify at least one of error handling or destination setting.");
     auto scope_functions = functions_.find(s);
     const auto* fmap = scope_functions == functions_.end() ? nullptr : &scope_functions->second;
-    if (in.on_success) LAMINA_CHECK(check_destination(s, cf->name, *in.on_success, fmap));
-    if (in.on_failure) LAMINA_CHECK(check_destination(s, cf->name, *in.on_failure, fmap));
+    for (const auto* dest : {&in.on_success, &in.on_failure}) {
+        if (!*dest) continue;
+        auto st = check_destination(s, cf->name, **dest, fmap);
+        if (!st && st.error().message == "unsupported service") {
+            auto show = [](const std::optional<std::string>& d, const char* kind) {
+                return d ? std::string(kind) + "(destination=" + *d + ")" : std::string("null");
+            };
+            return fail(ErrorCode::InvalidParameterValue,
+                        "The provided destination config DestinationConfig(onSuccess=" + show(in.on_success, "OnSuccess") +
+                            ", onFailure=" + show(in.on_failure, "OnFailure") + ") is invalid.");
+        }
+        LAMINA_CHECK(st);
+    }
     Function f = *cf;
     EventInvokeConfig c;
     auto existing = f.event_invoke_configs.find(q);

@@ -59,19 +59,19 @@ bool symlink_is_contained(std::string_view link_path, std::string_view target) {
 }
 
 Result<ZipSummary> inspect_zip(std::string_view bytes) {
-    if (bytes.size() < 22) return std::unexpected(unzip_error("not a zip archive"));
+    if (bytes.size() < 22) return std::unexpected(unzip_error(""));
     zip_error_t err;
     zip_error_init(&err);
     zip_source_t* src = zip_source_buffer_create(bytes.data(), bytes.size(), 0, &err);
     if (!src) {
         zip_error_fini(&err);
-        return std::unexpected(unzip_error("not a zip archive"));
+        return std::unexpected(unzip_error(""));
     }
     zip_t* za = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &err);
     if (!za) {
         zip_source_free(src);
         zip_error_fini(&err);
-        return std::unexpected(unzip_error("not a zip archive"));
+        return std::unexpected(unzip_error(""));
     }
     zip_error_fini(&err);
     std::unique_ptr<zip_t, decltype(&zip_discard)> archive(za, &zip_discard);

@@ -28,7 +28,6 @@ import zipfile
 from pathlib import Path
 
 import boto3
-import botocore
 from botocore.config import Config
 from botocore.exceptions import ClientError
 

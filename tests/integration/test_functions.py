@@ -416,8 +416,10 @@ class TestRegionsAccounts:
         name = lt.unique()
         resp = lt.create_function(eu, name)
         assert resp["FunctionArn"] == fn_arn(name, region="eu-west-1")
-        assert resp["LoggingConfig"]["LogGroup"] == f"/aws/lambda/{name}"
-        assert eu.get_function(FunctionName=name)["Configuration"]["FunctionArn"] == fn_arn(name, region="eu-west-1")
+        eu.get_function(FunctionName=name)
+        conf = raw_json(eu)["Configuration"]
+        assert conf["FunctionArn"] == fn_arn(name, region="eu-west-1")
+        assert conf["LoggingConfig"]["LogGroup"] == f"/aws/lambda/{name}"
         with expect_error("ResourceNotFoundException", 404, f"Function not found: {fn_arn(name)}"):
             lam.get_function(FunctionName=name)
         with expect_error("ResourceNotFoundException", 404,
@@ -426,7 +428,7 @@ class TestRegionsAccounts:
         with expect_error("ResourceNotFoundException", 404,
                           "Functions from 'us-east-1' are not reachable in this region ('eu-west-1')"):
             eu.get_function(FunctionName=fn_arn(name))
-        rt = resp["RuntimeVersionConfig"]["RuntimeVersionArn"]
+        rt = conf["RuntimeVersionConfig"]["RuntimeVersionArn"]
         assert rt.startswith("arn:aws:lambda:eu-west-1::runtime:")
 
     def test_accounts_are_separate(self, server, lam):

@@ -145,7 +145,7 @@ class _Stream:
             while not self.stop.is_set():
                 name = f"kill9-{self.tag}-{i}"
                 z1 = lt.handler_zip(f"{name}-1")
-                r = self._do("create", name, lambda: lam.create_function(
+                self._do("create", name, lambda: lam.create_function(
                     FunctionName=name, Runtime=lt.RUNTIME, Role=lt.ROLE_ARN, Handler=lt.HANDLER,
                     Code={"ZipFile": z1}, Tags={"i": str(i)}))
                 self._do("get", name, lambda: lam.get_function(FunctionName=name))
@@ -167,67 +167,81 @@ class _Stream:
             self.done = True
 
 
+def _verify_acked(lam, streams):
+    for s in streams:
+        for op, details, result in s.acked:
+            if op == "create":
+                conf = lam.get_function_configuration(FunctionName=details)  # exists
+                assert conf["FunctionArn"] == result["FunctionArn"]
+                assert conf["State"] == "Active"
+            elif op == "publish":
+                name, sha = details
+                v = lam.get_function_configuration(FunctionName=name, Qualifier=result["Version"])
+                assert v["CodeSha256"] == sha, f"{name}:{result['Version']} lost its code"
+            elif op == "alias":
+                name, alias, version = details
+                a = lam.get_alias(FunctionName=name, Name=alias)  # exists (a later update may have moved it)
+                assert a["AliasArn"] == fn_arn(name, alias)
+            elif op == "alias-update":
+                name, alias, version = details
+                assert lam.get_alias(FunctionName=name, Name=alias)["FunctionVersion"] == version
+            elif op == "update":
+                name, sha = details
+                shas = {v["CodeSha256"] for v in lam.list_versions_by_function(FunctionName=name)["Versions"]}
+                assert sha in shas, f"acknowledged code update of {name} lost"
+
+
 @pytest.mark.timeout_s(150)
 def test_kill9_loses_nothing_acknowledged(tmp_path):
+    """Three rounds on one data dir: stream create/publish/alias mutations from two threads,
+    SIGKILL the server mid-stream, restart, check every acknowledged mutation and that no
+    half state (alias to a missing version, version without code) is visible."""
     data = tmp_path / "data"
     data.mkdir()
-    srv = lt.LaminaServer(data_dir=data, log_path=tmp_path / "server.log").start()
-    streams = []
-    try:
-        for k in range(2):
+    all_streams = []
+    for rnd in range(3):
+        srv = lt.LaminaServer(data_dir=data, log_path=tmp_path / f"server{rnd}.log").start()
+        streams = []
+        try:
             lam = srv.client()
-            streams.append(_Stream(lam, f"{k}-{lt.unique('s')}"))
-        threads = [threading.Thread(target=s.run, daemon=True) for s in streams]
-        for t in threads:
-            t.start()
-        # let a good number of mutations through, then pull the plug mid-stream
-        deadline = time.monotonic() + 30
-        while (time.monotonic() < deadline and sum(len(s.acked) for s in streams) < 60
-               and not all(s.done for s in streams)):
-            time.sleep(0.05)
+            if all_streams:  # what earlier rounds had acknowledged survived the previous kill
+                _verify_acked(lam, all_streams)
+                _check_consistency(lam)
+            for k in range(2):
+                streams.append(_Stream(srv.client(), f"r{rnd}t{k}-{lt.unique('s')}"))
+            threads = [threading.Thread(target=s.run, daemon=True) for s in streams]
+            for t in threads:
+                t.start()
+            # let a good number of mutations through, then pull the plug mid-stream
+            target = 80 + 37 * rnd
+            deadline = time.monotonic() + 30
+            while (time.monotonic() < deadline and sum(len(s.acked) for s in streams) < target
+                   and not all(s.done for s in streams)):
+                time.sleep(0.02)
+            for s in streams:
+                if isinstance(s.error, ClientError):
+                    pytest.fail(f"mutation {s.in_flight} failed before the kill: {s.error}")
+            time.sleep(0.011 * (rnd + 1))
+            srv.kill9()
+            for t in threads:
+                t.join(30)
+                assert not t.is_alive()
+        finally:
+            srv.kill9()
+        total = sum(len(s.acked) for s in streams)
+        assert total >= 20, f"only {total} mutations acknowledged before the kill; log: {srv.log_tail()}"
         for s in streams:
-            if isinstance(s.error, ClientError):
-                pytest.fail(f"mutation {s.in_flight} failed before the kill: {s.error}")
-        time.sleep(0.137)
-        srv.kill9()
-        for t in threads:
-            t.join(30)
-            assert not t.is_alive()
-    finally:
-        srv.kill9()
-    total = sum(len(s.acked) for s in streams)
-    assert total >= 20, f"only {total} mutations acknowledged before the kill; log: {srv.log_tail()}"
-    for s in streams:
-        assert s.error is not None, "stream should have stopped because the server died"
-        assert not isinstance(s.error, ClientError), f"mutation {s.in_flight} failed: {s.error}"
+            assert s.error is not None, "stream should have stopped because the server died"
+            assert not isinstance(s.error, ClientError), f"mutation {s.in_flight} failed: {s.error}"
+        all_streams += streams
 
-    srv2 = lt.LaminaServer(data_dir=data, log_path=tmp_path / "server2.log").start()
+    srv = lt.LaminaServer(data_dir=data, log_path=tmp_path / "server-final.log").start()
     try:
-        lam = srv2.client()
-        for s in streams:
-            for op, details, result in s.acked:
-                if op == "create":
-                    conf = lam.get_function_configuration(FunctionName=details)  # exists
-                    assert conf["FunctionArn"] == result["FunctionArn"]
-                    assert conf["State"] == "Active"
-                elif op == "publish":
-                    name, sha = details
-                    v = lam.get_function_configuration(FunctionName=name, Qualifier=result["Version"])
-                    assert v["CodeSha256"] == sha, f"{name}:{result['Version']} lost its code"
-                elif op == "alias":
-                    name, alias, version = details
-                    a = lam.get_alias(FunctionName=name, Name=alias)  # exists (a later update may have moved it)
-                    assert a["AliasArn"] == fn_arn(name, alias)
-                elif op == "alias-update":
-                    name, alias, version = details
-                    assert lam.get_alias(FunctionName=name, Name=alias)["FunctionVersion"] == version
-                elif op == "update":
-                    name, sha = details
-                    shas = {v["CodeSha256"] for v in lam.list_versions_by_function(FunctionName=name)["Versions"]}
-                    assert sha in shas, f"acknowledged code update of {name} lost"
+        lam = srv.client()
+        _verify_acked(lam, all_streams)
         _check_consistency(lam)
     finally:
-        srv2.stop()
+        srv.stop()
 
 
 def _check_consistency(lam):

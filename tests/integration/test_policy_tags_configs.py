@@ -8,7 +8,7 @@ import json
 import pytest
 
 import lamina_testlib as lt
-from lamina_testlib import ACCOUNT, REGION, expect_error, fn_arn, raw_json, validation_message
+from lamina_testlib import ACCOUNT, expect_error, fn_arn, raw_json, validation_message
 
 S3_ARN = "arn:aws:s3:::test-bucket"
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 import lamina_testlib as lt
 from lamina_testlib import expect_error, fn_arn, raw_json, validation_message
 

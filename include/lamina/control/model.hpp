@@ -24,6 +24,7 @@ struct LayerRef {
 struct VersionConfig {
     std::string version = "$LATEST";
     std::string description;
+    std::string source_description;  // $LATEST's description when this version was published
     std::string runtime;
     std::string role;
     std::string handler;
