@@ -38,7 +38,10 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     asio::awaitable<void> accept_loop() {
         auto self = shared_from_this();
         while (!stopping) {
-            auto [ec, socket] = co_await acceptor.async_accept(kTuple);
+            // g++ 12 may destroy temporaries inside a co_await expression twice:
+            // every co_await in this file takes only named objects.
+            auto strand = asio::make_strand(ioc);
+            auto [ec, socket] = co_await acceptor.async_accept(strand, kTuple);
             if (ec) {
                 if (stopping || ec == asio::error::operation_aborted) break;
                 spdlog::get("http")->warn("http.accept_error error={}", ec.message());
@@ -59,25 +62,28 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
                         spdlog::get("http")->error("http.session_exception what={}", ex.what());
                     }
                 }
-                std::lock_guard lk(self->sessions_mu);
-                self->sessions.erase(stream);
+                // Drop the stream (and with it the last handle on its strand)
+                // from outside that strand: never destroy a strand from inside it.
+                asio::post(self->ioc, [self, stream] {
+                    std::lock_guard lk(self->sessions_mu);
+                    self->sessions.erase(stream);
+                });
             });
         }
     }
 
     // Awaits the handler's Responder, which may be called from any thread.
     asio::awaitable<Response> call_handler(Request req, beast::tcp_stream& stream) {
-        auto exec = stream.get_executor();
-        co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Response)>(
-            [this, exec](auto completion, Request r) mutable {
-                auto shared = std::make_shared<decltype(completion)>(std::move(completion));
-                handler(std::move(r), [exec, shared](Response resp) mutable {
-                    asio::post(exec, [shared, resp = std::move(resp)]() mutable {
-                        (*shared)(std::move(resp));
-                    });
-                });
-            },
-            asio::use_awaitable, std::move(req));
+        auto initiate = [this, s = &stream](auto completion, Request r) {
+            auto exec = s->get_executor();
+            auto shared = std::make_shared<decltype(completion)>(std::move(completion));
+            handler(std::move(r), [exec, shared](Response resp) mutable {
+                asio::post(exec, [shared, resp = std::move(resp)]() mutable { (*shared)(std::move(resp)); });
+            });
+        };
+        Response res = co_await asio::async_initiate<decltype(asio::use_awaitable), void(Response)>(
+            initiate, asio::use_awaitable, std::move(req));
+        co_return res;
     }
 
     static bhttp::response<bhttp::string_body> to_beast(Response&& r, unsigned version, bool keep_alive) {
@@ -90,10 +96,12 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         return res;
     }
 
-    asio::awaitable<void> write(beast::tcp_stream& stream, Response r, unsigned version, bool keep_alive) {
+    asio::awaitable<boost::system::error_code> write(beast::tcp_stream& stream, Response r, unsigned version,
+                                                     bool keep_alive) {
         auto res = to_beast(std::move(r), version, keep_alive);
         stream.expires_after(opt.body_timeout);
-        co_await bhttp::async_write(stream, res, kTuple);
+        auto [ec, n] = co_await bhttp::async_write(stream, res, kTuple);
+        co_return ec;
     }
 
     Response transport_error(unsigned status, const std::string& what) {
@@ -122,13 +130,15 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
             first = false;
             auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, head_parser, kTuple);
             if (ec) {
+                std::optional<Response> reply;
                 if (ec == bhttp::error::header_limit) {
-                    co_await write(stream, transport_error(431, "Request header fields too large"), 11, false);
+                    reply = transport_error(431, "Request header fields too large");
                 } else if (ec != bhttp::error::end_of_stream && ec != beast::error::timeout &&
                            ec != asio::error::eof && ec != asio::error::connection_reset &&
                            ec != asio::error::operation_aborted) {
-                    co_await write(stream, transport_error(400, "Malformed HTTP request: " + ec.message()), 11, false);
+                    reply = transport_error(400, "Malformed HTTP request: " + ec.message());
                 }
+                if (reply) co_await write(stream, std::move(*reply), 11, false);
                 break;
             }
             auto& h = head_parser.get();
@@ -147,7 +157,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
                                         : transport_error(413, "Request entity too large");
             };
             if (head.content_length && *head.content_length > policy.limit) {
-                co_await write(stream, too_large(), version, false);
+                Response reply = too_large();
+                co_await write(stream, std::move(reply), version, false);
                 break;
             }
             if (auto expect = h[bhttp::field::expect]; beast::iequals(expect, "100-continue")) {
@@ -162,12 +173,14 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
             stream.expires_after(opt.body_timeout);
             auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
             if (bec) {
+                std::optional<Response> reply;
                 if (bec == bhttp::error::body_limit) {
-                    co_await write(stream, too_large(), version, false);
+                    reply = too_large();
                 } else if (bec != beast::error::timeout && bec != asio::error::eof &&
                            bec != asio::error::connection_reset && bec != bhttp::error::partial_message) {
-                    co_await write(stream, transport_error(400, "Malformed HTTP request: " + bec.message()), version, false);
+                    reply = transport_error(400, "Malformed HTTP request: " + bec.message());
                 }
+                if (reply) co_await write(stream, std::move(*reply), version, false);
                 break;
             }
             auto msg = parser.release();
@@ -176,7 +189,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
             req.target = head.target;
             req.remote_address = remote;
             if (!parse_target(req.target, req.path, req.query)) {
-                co_await write(stream, transport_error(400, "Malformed query string"), version, false);
+                Response reply = transport_error(400, "Malformed query string");
+                co_await write(stream, std::move(reply), version, false);
                 break;
             }
             for (const auto& f : msg) req.headers.items.emplace_back(std::string(f.name_string()), std::string(f.value()));
@@ -184,11 +198,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
 
             stream.expires_never();
             Response res = co_await call_handler(std::move(req), stream);
-            auto [wec, wn] = co_await [&]() -> asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> {
-                auto r = to_beast(std::move(res), version, keep_alive && !stopping);
-                stream.expires_after(opt.body_timeout);
-                co_return co_await bhttp::async_write(stream, r, kTuple);
-            }();
+            bool keep = keep_alive && !stopping;
+            auto wec = co_await write(stream, std::move(res), version, keep);
             if (wec || !keep_alive) break;
         }
         boost::system::error_code ignored;

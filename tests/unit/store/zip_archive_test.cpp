@@ -87,19 +87,24 @@ TEST(ZipArchive, GoodZipReportsEntriesAndUnzippedSize) {
     EXPECT_EQ(r->unzipped_size, static_cast<std::int64_t>(code.size() + big.size()));
 }
 
-TEST(ZipArchive, NotAZipIsRefused) {
-    expect_unzip_error(inspect_zip(""), "not a zip archive");
-    expect_unzip_error(inspect_zip("PK"), "not a zip archive");
-    expect_unzip_error(inspect_zip(std::string(1000, 'z')), "not a zip archive");
-    expect_unzip_error(inspect_zip("#!/bin/sh\necho this is a shell script, not an archive\n"), "");
+TEST(ZipArchive, NotAZipIsRefusedWithAwsMessageExactly) {
+    auto expect_exact = [](const Result<ZipSummary>& r) {
+        ASSERT_FALSE(r.has_value());
+        EXPECT_EQ(r.error().code, ErrorCode::InvalidParameterValue);
+        EXPECT_EQ(r.error().message, kUnzipErrorMessage);
+    };
+    expect_exact(inspect_zip(""));
+    expect_exact(inspect_zip("PK"));
+    expect_exact(inspect_zip(std::string(1000, 'z')));
+    expect_exact(inspect_zip("#!/bin/sh\necho this is a shell script, not an archive\n"));
 
     // A real archive cut short (central directory missing) is not a zip either.
     auto zip = make_zip({{"index.py", std::string(5000, 'a')}, {"b.py", "b"}});
-    expect_unzip_error(inspect_zip(std::string_view(zip).substr(0, zip.size() / 2)), "");
+    expect_exact(inspect_zip(std::string_view(zip).substr(0, zip.size() / 2)));
     // A corrupt central directory is caught too.
     std::string corrupt = zip;
     corrupt[corrupt.size() - 22 + 10] = '\x7f';  // EOCD: total number of entries
-    expect_unzip_error(inspect_zip(corrupt), "");
+    expect_exact(inspect_zip(corrupt));
 }
 
 TEST(ZipArchive, DotDotEntryIsRefused) {
