@@ -22,6 +22,10 @@ export no_proxy="$NO_PROXY"
 PYTEST_FLAGS="${PYTEST_FLAGS:--q}"
 DEB_DIST=/usr/lib/python3/dist-packages
 
+if [ -e "$LAMINA_BIN" ]; then  # absolute: the tests run from their own folder
+    LAMINA_BIN="$(cd "$(dirname "$LAMINA_BIN")" && pwd)/$(basename "$LAMINA_BIN")"
+    export LAMINA_BIN
+fi
 if [ ! -x "$LAMINA_BIN" ]; then
     echo "run.sh: lamina binary not found or not executable: $LAMINA_BIN (build it, or set LAMINA_BIN)" >&2
     exit 2
