@@ -1,5 +1,7 @@
 #include "lamina/api/request_context.hpp"
 
+#include <regex>
+
 namespace lamina::api {
 
 std::optional<SigV4Scope> parse_sigv4_scope(const std::string& authorization) {
@@ -34,7 +36,9 @@ RequestContext make_context(const http::Request& req, const Config& config, std:
     if (sig) {
         ctx.access_key_id = sig->access_key_id;
         ctx.service = sig->service;
-        if (!sig->region.empty()) ctx.scope.region = sig->region;
+        // Only a region-shaped scope is taken (it becomes part of store keys and ARNs).
+        static const std::regex kRegion(R"([a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d)");
+        if (std::regex_match(sig->region, kRegion)) ctx.scope.region = sig->region;
         bool twelve_digits = sig->access_key_id.size() == 12;
         for (char c : sig->access_key_id)
             if (c < '0' || c > '9') twelve_digits = false;

@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "lamina/common/log.hpp"
+
 #include <mutex>
 
 #include "lamina/api/aws_error.hpp"
@@ -55,7 +57,7 @@ http::Response Service::health(const RequestContext& ctx) const {
 http::Response Service::dispatch(const http::Request& req) {
     auto started = std::chrono::steady_clock::now();
     RequestContext ctx = make_context(req, config_, ids_.uuid());
-    auto log = spdlog::get("api");
+    auto log = lamina::logger("api");
     auto finish = [&](http::Response r, const std::string& op) {
         auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
         // Standard Server-Timing header: lets benchmarks separate server time from client time.

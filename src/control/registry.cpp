@@ -90,6 +90,31 @@ std::string Registry::function_key(const Scope& s, const std::string& name) {
     return s.account + "/" + s.region + "/" + name;
 }
 
+store::Mutation Registry::version_row(const Scope& s, const std::string& name, const VersionConfig& v) {
+    return store::Mutation::put(kVersionKind, version_key(function_key(s, name), std::stoll(v.version)), v.to_doc().dump());
+}
+
+store::Mutation Registry::alias_row(const Scope& s, const std::string& name, const Alias& a) {
+    return store::Mutation::put(kAliasKind, function_key(s, name) + "/" + a.name, a.to_doc().dump());
+}
+
+std::string Registry::bump_revision(const Scope& s, Function& f, const std::string& q,
+                                    std::vector<store::Mutation>& rows) {
+    std::string id = ids_.uuid();
+    if (q.empty() || q == "$LATEST") {
+        f.latest.revision_id = id;
+    } else if (is_version_number(q)) {
+        auto& v = f.versions.at(std::stoll(q));
+        v.revision_id = id;
+        rows.push_back(version_row(s, f.name, v));
+    } else {
+        auto& a = f.aliases.at(q);
+        a.revision_id = id;
+        rows.push_back(alias_row(s, f.name, a));
+    }
+    return id;
+}
+
 std::string Registry::runtime_version_arn(const std::string& region, const std::string& runtime) {
     // Stable per runtime, shaped like AWS's: arn:aws:lambda:<region>::runtime:<64 hex>
     return "arn:aws:lambda:" + region + "::runtime:" + to_hex(sha256("lamina-runtime:" + runtime));

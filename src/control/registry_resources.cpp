@@ -107,10 +107,11 @@ Result<json> Registry::add_permission(const Scope& s, const FunctionRef& ref, Pe
         return fail(ErrorCode::PolicyLengthExceeded, "The final policy size (" +
                                                          std::to_string(policy_document(policy).size()) +
                                                          ") is bigger than the limit (20480).");
-    // AWS reports the resource's RevisionId as the policy's: it changes with every permission change.
-    f.latest.revision_id = ids_.uuid();
-    policy.revision_id = q.empty() ? f.latest.revision_id : ids_.uuid();
-    LAMINA_CHECK(commit(s, f));
+    // AWS reports the resource's RevisionId as the policy's: it changes with
+    // every permission change, on the version or alias the policy belongs to.
+    std::vector<store::Mutation> rows;
+    policy.revision_id = bump_revision(s, f, q, rows);
+    LAMINA_CHECK(commit(s, f, std::move(rows)));
     *functions_[s][f.name] = std::move(f);
     return statement;
 }
@@ -138,12 +139,13 @@ Status Registry::remove_permission(const Scope& s, const FunctionRef& ref, const
     if (it == statements.end())
         return fail(ErrorCode::ResourceNotFound, "Statement " + sid + " is not found in resource policy.");
     statements.erase(it);
-    f.latest.revision_id = ids_.uuid();
+    std::vector<store::Mutation> rows;
+    std::string revision = bump_revision(s, f, pit->first, rows);
     if (statements.empty())
         f.policies.erase(pit->first);
     else
-        f.policies[pit->first].revision_id = pit->first.empty() ? f.latest.revision_id : ids_.uuid();
-    LAMINA_CHECK(commit(s, f));
+        f.policies[pit->first].revision_id = revision;
+    LAMINA_CHECK(commit(s, f, std::move(rows)));
     *functions_[s][f.name] = std::move(f);
     return {};
 }

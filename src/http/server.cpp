@@ -11,6 +11,8 @@
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
 
+#include "lamina/common/log.hpp"
+
 #include <atomic>
 #include <mutex>
 #include <set>
@@ -44,7 +46,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
             auto [ec, socket] = co_await acceptor.async_accept(strand, kTuple);
             if (ec) {
                 if (stopping || ec == asio::error::operation_aborted) break;
-                spdlog::get("http")->warn("http.accept_error error={}", ec.message());
+                lamina::logger("http")->warn("http.accept_error error={}", ec.message());
                 continue;
             }
             boost::system::error_code ignored;
@@ -59,7 +61,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
                     try {
                         std::rethrow_exception(e);
                     } catch (const std::exception& ex) {
-                        spdlog::get("http")->error("http.session_exception what={}", ex.what());
+                        lamina::logger("http")->error("http.session_exception what={}", ex.what());
                     }
                 }
                 // Drop the stream (and with it the last handle on its strand)

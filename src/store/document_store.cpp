@@ -63,7 +63,7 @@ Status DocumentStore::apply(const std::vector<Mutation>& batch) {
     Stmt put, del, del_prefix;
     if (sqlite3_prepare_v2(db_, "INSERT OR REPLACE INTO documents(kind, key, doc) VALUES(?,?,?)", -1, &put.s, nullptr) ||
         sqlite3_prepare_v2(db_, "DELETE FROM documents WHERE kind=? AND key=?", -1, &del.s, nullptr) ||
-        sqlite3_prepare_v2(db_, "DELETE FROM documents WHERE kind=? AND substr(key, 1, ?)=?", -1, &del_prefix.s, nullptr))
+        sqlite3_prepare_v2(db_, "DELETE FROM documents WHERE kind=?1 AND substr(key, 1, length(?2))=?2", -1, &del_prefix.s, nullptr))
         return rollback(db_error(db_, "prepare"));
     for (const auto& m : batch) {
         sqlite3_stmt* s = nullptr;
@@ -80,10 +80,9 @@ Status DocumentStore::apply(const std::vector<Mutation>& batch) {
                 bind_text(s, 2, m.key);
                 break;
             case Mutation::Op::DeletePrefix:
-                s = del_prefix.s;
+                s = del_prefix.s;  // substr and length both count characters
                 bind_text(s, 1, m.kind);
-                sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(m.key.size()));
-                bind_text(s, 3, m.key);
+                bind_text(s, 2, m.key);
                 break;
         }
         if (sqlite3_step(s) != SQLITE_DONE) return rollback(db_error(db_, "write"));

@@ -4,6 +4,8 @@
 #include <zip.h>
 
 #include <memory>
+#include <set>
+#include <string>
 #include <vector>
 
 namespace lamina::store {
@@ -78,6 +80,8 @@ Result<ZipSummary> inspect_zip(std::string_view bytes) {
 
     ZipSummary summary;
     zip_int64_t n = zip_get_num_entries(za, 0);
+    std::set<std::string> symlinks;  // entries that are links, without a trailing '/'
+    std::vector<std::string> names;
     for (zip_int64_t i = 0; i < n; ++i) {
         zip_stat_t st;
         zip_stat_init(&st);
@@ -101,8 +105,20 @@ Result<ZipSummary> inspect_zip(std::string_view bytes) {
                 return std::unexpected(unzip_error("unreadable symlink"));
             if (!symlink_is_contained(name, target))
                 return std::unexpected(unzip_error("symlink '" + std::string(name) + "' points outside its folder"));
+            std::string link(name);
+            while (!link.empty() && link.back() == '/') link.pop_back();
+            symlinks.insert(link);
         }
+        names.emplace_back(name);
         ++summary.entries;
+    }
+    // An entry under a symlink would be written wherever the link points:
+    // refuse any path that goes through one ("link/../x", "link/x").
+    for (const auto& entry : names) {
+        for (auto slash = entry.find('/'); slash != std::string::npos; slash = entry.find('/', slash + 1)) {
+            if (symlinks.contains(entry.substr(0, slash)))
+                return std::unexpected(unzip_error("entry '" + entry + "' goes through a symlink"));
+        }
     }
     return summary;
 }

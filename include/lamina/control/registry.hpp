@@ -206,6 +206,12 @@ private:
                          const std::map<std::string, double>& weights) const;
     Status commit(const Scope& s, const Function& f, std::vector<store::Mutation> extra = {});
     static std::string function_key(const Scope& s, const std::string& name);
+    static store::Mutation version_row(const Scope& s, const std::string& name, const VersionConfig& v);
+    static store::Mutation alias_row(const Scope& s, const std::string& name, const Alias& a);
+    // Gives the resource a qualifier names ($LATEST, a version or an alias) a
+    // new RevisionId, adding the row to write; returns the new id.
+    std::string bump_revision(const Scope& s, Function& f, const std::string& qualifier,
+                              std::vector<store::Mutation>& rows);
     std::int64_t now_ms() const { return clock_.now_ms(); }
 
     store::DocumentStore& docs_;

@@ -1041,12 +1041,10 @@ TEST_F(FunctionRegistry, PolicyRevisionFollowsTheFunction) {
     EXPECT_NE(get("f").config.revision_id, after);
 }
 
-// Likely bug (reported): in the recorded test_lambda_permission_revisions,
-// GetFunction's $LATEST RevisionId is the same before and after a permission
-// is added to version 1 (get_function_fn8 == get_function_fn9), while version
-// 1's RevisionId changes and GetPolicy(Qualifier=1) reports it. lamina bumps
-// $LATEST's RevisionId on every AddPermission, whatever the qualifier.
-TEST_F(FunctionRegistry, DISABLED_PermissionOnAVersionLeavesLatestRevisionAlone) {
+// In the recorded test_lambda_permission_revisions, GetFunction's $LATEST
+// RevisionId is the same before and after a permission is added to version 1,
+// while version 1's RevisionId changes and GetPolicy(Qualifier=1) reports it.
+TEST_F(FunctionRegistry, PermissionOnAVersionLeavesLatestRevisionAlone) {
     create("f");
     ASSERT_EQ(publish("f"), "1");
     const std::string latest_before = get("f").config.revision_id;

@@ -138,10 +138,9 @@ TEST(DocumentStore, PrefixDeleteOnlyHitsThePrefix) {
     EXPECT_EQ(all(*db, "version").count("acct/us-east-1/a%/x"), 1u);
 }
 
-// Known bug (reported): DeletePrefix compares substr(key, 1, <byte length>),
-// but SQLite's substr counts characters for TEXT, so a prefix with a
-// multi-byte UTF-8 character matches nothing.
-TEST(DocumentStore, DISABLED_PrefixDeleteCountsBytesNotCharacters) {
+// DeletePrefix must count the prefix the way SQLite's substr does (characters,
+// not bytes), so a prefix with a multi-byte UTF-8 character still matches.
+TEST(DocumentStore, PrefixDeleteCountsBytesNotCharacters) {
     // Keys are byte strings: a multi-byte prefix must match byte for byte.
     fakes::TempDir dir;
     auto db = open_store(dir.path() / "meta.db");
