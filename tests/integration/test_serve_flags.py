@@ -1,0 +1,138 @@
+"""`lamina serve` flags and their LAMINA_* environment variables, as a user starts it."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+import lamina_testlib as lt
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _health(port):
+    with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
+            f"http://127.0.0.1:{port}/health", timeout=5) as r:
+        return json.loads(r.read())
+
+
+class Serve:
+    """Starts lamina with exactly the given args and environment (no LAMINA_* inherited)."""
+
+    def __init__(self, args, env=None):
+        base = {k: v for k, v in os.environ.items() if not k.startswith("LAMINA_")}
+        base.update(env or {})
+        self.proc = subprocess.Popen([str(lt.lamina_bin()), "serve", *args], env=base,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     stdin=subprocess.DEVNULL, text=True, start_new_session=True)
+
+    def first_line(self):
+        return self.proc.stdout.readline().strip()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        return self.proc.returncode
+
+
+def test_version_flag_and_command():
+    out = subprocess.run([str(lt.lamina_bin()), "--version"], capture_output=True, text=True, timeout=10)
+    assert out.returncode == 0 and out.stdout.startswith("lamina ")
+    out2 = subprocess.run([str(lt.lamina_bin()), "version"], capture_output=True, text=True, timeout=10)
+    assert out2.stdout == out.stdout
+
+
+def test_port_zero_prints_port_and_writes_port_file(tmp_path):
+    port_file = tmp_path / "port"
+    srv = Serve(["--ephemeral", "--port", "0", "--port-file", str(port_file), "--log-level", "warn"])
+    try:
+        port = int(srv.first_line())
+        assert int(port_file.read_text()) == port
+        body = _health(port)
+        assert body["status"] == "ok" and body["region"] == "us-east-1" and body["account_id"] == "123456789012"
+    finally:
+        assert srv.stop() == 0
+
+
+def test_environment_variables_configure_serve(tmp_path):
+    port = _free_port()
+    srv = Serve([], env={"LAMINA_PORT": str(port), "LAMINA_DATA_DIR": str(tmp_path / "data"),
+                         "LAMINA_REGION": "eu-west-1", "LAMINA_ACCOUNT_ID": "210987654321",
+                         "LAMINA_LOG_LEVEL": "warn"})
+    try:
+        assert int(srv.first_line()) == port
+        body = _health(port)
+        assert body["region"] == "eu-west-1" and body["account_id"] == "210987654321"
+        # the configured account is what STS reports for a non-numeric key
+        sts = lt.make_client(port, "sts", key="AKIDEXAMPLE")
+        assert sts.get_caller_identity()["Account"] == "210987654321"
+        assert (tmp_path / "data" / "registry.db").exists()
+    finally:
+        assert srv.stop() == 0
+
+
+def test_flag_wins_over_environment(tmp_path):
+    srv = Serve(["--port", "0", "--ephemeral", "--region", "ap-south-1", "--log-level", "warn"],
+                env={"LAMINA_REGION": "eu-west-1", "LAMINA_PORT": "1"})
+    try:
+        port = int(srv.first_line())
+        assert port != 1
+        assert _health(port)["region"] == "ap-south-1"
+    finally:
+        srv.stop()
+
+
+def test_default_data_dir_is_under_xdg_data_home(tmp_path):
+    srv = Serve(["--port", "0", "--log-level", "warn"], env={"XDG_DATA_HOME": str(tmp_path / "xdg")})
+    try:
+        port = int(srv.first_line())
+        _health(port)
+        assert (tmp_path / "xdg" / "lamina" / "registry.db").exists()
+    finally:
+        srv.stop()
+
+
+def test_ephemeral_dir_is_removed_at_exit():
+    srv = Serve(["--port", "0", "--ephemeral", "--log-level", "info"])
+    port = int(srv.first_line())
+    _health(port)
+    srv.stop()
+    log = srv.proc.stderr.read()
+    data_dir = log.split("data_dir=")[1].split()[0]
+    assert data_dir and not os.path.exists(data_dir)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--account-id", "12"], "account-id"),
+    (["--log-level", "loud"], "log-level"),
+    (["--port", "notaport"], "port"),
+])
+def test_bad_configuration_fails_at_startup(args, needle):
+    out = subprocess.run([str(lt.lamina_bin()), "serve", "--ephemeral", *args], capture_output=True, text=True,
+                         timeout=10)
+    assert out.returncode != 0
+    assert needle in out.stderr
+
+
+def test_port_in_use_is_a_clear_startup_error():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        out = subprocess.run([str(lt.lamina_bin()), "serve", "--ephemeral", "--port", str(port)],
+                             capture_output=True, text=True, timeout=10)
+    assert out.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in out.stderr
