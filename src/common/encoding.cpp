@@ -61,37 +61,43 @@ std::optional<std::string> base64_decode(std::string_view in) {
     if (in.empty()) return std::string();
     std::size_t pad = 0;
     if (in.back() == '=') pad = in[in.size() - 2] == '=' ? 2 : 1;
-    std::string out((in.size() / 4) * 3 - pad, '\0');
-    const auto* p = reinterpret_cast<const unsigned char*>(in.data());
-    auto* o = reinterpret_cast<unsigned char*>(out.data());
-    std::size_t full = in.size() / 4 - 1;  // every quantum but the last has no padding
-    int bad = 0;
-    for (std::size_t q = 0; q < full; ++q, p += 4, o += 3) {
-        int a = kB64Table[p[0]], b = kB64Table[p[1]], c = kB64Table[p[2]], d = kB64Table[p[3]];
-        bad |= a | b | c | d;  // -1 sets the sign bit
-        unsigned n = (static_cast<unsigned>(a) << 18) | (static_cast<unsigned>(b) << 12) |
-                     (static_cast<unsigned>(c) << 6) | static_cast<unsigned>(d);
-        o[0] = static_cast<unsigned char>(n >> 16);
-        o[1] = static_cast<unsigned char>(n >> 8);
-        o[2] = static_cast<unsigned char>(n);
-    }
-    if (bad < 0) return std::nullopt;
-    // last quantum, with its padding
-    int v[4];
-    for (int k = 0; k < 4; ++k) {
-        if (p[k] == '=') {
-            if (k < 4 - static_cast<int>(pad)) return std::nullopt;
-            v[k] = 0;
-        } else {
-            if (k >= 4 - static_cast<int>(pad)) return std::nullopt;
-            v[k] = kB64Table[p[k]];
-            if (v[k] < 0) return std::nullopt;
+    bool ok = true;
+    std::string out;
+    // No zero-fill of what is about to be overwritten (megabytes for a code zip).
+    out.resize_and_overwrite((in.size() / 4) * 3 - pad, [&](char* buf, std::size_t len) -> std::size_t {
+        const auto* p = reinterpret_cast<const unsigned char*>(in.data());
+        auto* o = reinterpret_cast<unsigned char*>(buf);
+        std::size_t full = in.size() / 4 - 1;  // every quantum but the last has no padding
+        int bad = 0;
+        for (std::size_t q = 0; q < full; ++q, p += 4, o += 3) {
+            int a = kB64Table[p[0]], b = kB64Table[p[1]], c = kB64Table[p[2]], d = kB64Table[p[3]];
+            bad |= a | b | c | d;  // -1 sets the sign bit
+            unsigned n = (static_cast<unsigned>(a) << 18) | (static_cast<unsigned>(b) << 12) |
+                         (static_cast<unsigned>(c) << 6) | static_cast<unsigned>(d);
+            o[0] = static_cast<unsigned char>(n >> 16);
+            o[1] = static_cast<unsigned char>(n >> 8);
+            o[2] = static_cast<unsigned char>(n);
         }
-    }
-    unsigned n = (v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3];
-    o[0] = static_cast<unsigned char>(n >> 16);
-    if (pad < 2) o[1] = static_cast<unsigned char>(n >> 8);
-    if (pad < 1) o[2] = static_cast<unsigned char>(n);
+        // the last quantum, with its padding
+        int v[4];
+        for (int k = 0; k < 4; ++k) {
+            bool is_pad = p[k] == '=';
+            bool pad_slot = k >= 4 - static_cast<int>(pad);
+            if (is_pad != pad_slot) bad = -1;
+            v[k] = is_pad ? 0 : kB64Table[p[k]];
+            bad |= v[k];
+        }
+        if (bad < 0) {
+            ok = false;
+            return 0;
+        }
+        unsigned n = (v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3];
+        o[0] = static_cast<unsigned char>(n >> 16);
+        if (pad < 2) o[1] = static_cast<unsigned char>(n >> 8);
+        if (pad < 1) o[2] = static_cast<unsigned char>(n);
+        return len;
+    });
+    if (!ok) return std::nullopt;
     return out;
 }
 
