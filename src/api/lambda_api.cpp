@@ -1,12 +1,15 @@
 #include "lamina/api/lambda_api.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <regex>
 
 #include "json_input.hpp"
 #include "lamina/api/aws_error.hpp"
 #include "lamina/common/encoding.hpp"
+#include "lamina/control/layers.hpp"
 #include "lamina/control/validation.hpp"
+#include "lamina/store/layer_cache.hpp"
 #include "lamina/store/zip_archive.hpp"
 
 namespace lamina::api {
@@ -58,6 +61,16 @@ enum Op : int {
     ListFunctionUrlConfigs,
     ListEventSourceMappings,
     DownloadCode,
+    PublishLayerVersion,
+    ListLayerVersions,
+    GetLayerVersion,
+    DeleteLayerVersion,
+    GetLayerVersionByArn,
+    ListLayers,
+    AddLayerVersionPermission,
+    GetLayerVersionPolicy,
+    RemoveLayerVersionPermission,
+    OptTree,
     NotEmulated,  // every route from here on is known but not emulated
     kLastOp = 1999,
 };
@@ -109,19 +122,20 @@ const std::vector<RouteDef>& route_table() {
         {ListFunctionUrlConfigs, "GET", "/2021-10-31/functions/{FunctionName}/urls", "ListFunctionUrlConfigs"},
         {ListEventSourceMappings, "GET", "/2015-03-31/event-source-mappings", "ListEventSourceMappings"},
         {DownloadCode, "GET", "/_lamina/code/{Blob}", "DownloadCode"},
+        {PublishLayerVersion, "POST", "/2018-10-31/layers/{LayerName}/versions", "PublishLayerVersion"},
+        {ListLayerVersions, "GET", "/2018-10-31/layers/{LayerName}/versions", "ListLayerVersions"},
+        {GetLayerVersion, "GET", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}", "GetLayerVersion"},
+        {DeleteLayerVersion, "DELETE", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}", "DeleteLayerVersion"},
+        {GetLayerVersionByArn, "GET", "/2018-10-31/layers?find=LayerVersion", "GetLayerVersionByArn"},
+        {ListLayers, "GET", "/2018-10-31/layers", "ListLayers"},
+        {AddLayerVersionPermission, "POST", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy", "AddLayerVersionPermission"},
+        {GetLayerVersionPolicy, "GET", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy", "GetLayerVersionPolicy"},
+        {RemoveLayerVersionPermission, "DELETE", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy/{StatementId}", "RemoveLayerVersionPermission"},
+        {OptTree, "GET", "/_lamina/opt/{FunctionName}", "LaminaOptTree"},
         // Known to AWS, not emulated by lamina yet.
         {NotEmulated + 1, "POST", "/2015-03-31/functions/{FunctionName}/invocations", "Invoke"},
         {NotEmulated + 2, "POST", "/2014-11-13/functions/{FunctionName}/invoke-async", "InvokeAsync"},
         {NotEmulated + 3, "POST", "/2021-11-15/functions/{FunctionName}/response-streaming-invocations", "InvokeWithResponseStream"},
-        {NotEmulated + 4, "POST", "/2018-10-31/layers/{LayerName}/versions", "PublishLayerVersion"},
-        {NotEmulated + 5, "GET", "/2018-10-31/layers/{LayerName}/versions", "ListLayerVersions"},
-        {NotEmulated + 6, "GET", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}", "GetLayerVersion"},
-        {NotEmulated + 7, "DELETE", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}", "DeleteLayerVersion"},
-        {NotEmulated + 8, "GET", "/2018-10-31/layers?find=LayerVersion", "GetLayerVersionByArn"},
-        {NotEmulated + 9, "GET", "/2018-10-31/layers", "ListLayers"},
-        {NotEmulated + 10, "POST", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy", "AddLayerVersionPermission"},
-        {NotEmulated + 11, "GET", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy", "GetLayerVersionPolicy"},
-        {NotEmulated + 12, "DELETE", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy/{StatementId}", "RemoveLayerVersionPermission"},
         {NotEmulated + 13, "PUT", "/2017-10-31/functions/{FunctionName}/concurrency", "PutFunctionConcurrency"},
         {NotEmulated + 14, "DELETE", "/2017-10-31/functions/{FunctionName}/concurrency", "DeleteFunctionConcurrency"},
         {NotEmulated + 15, "GET", "/2019-09-30/functions/{FunctionName}/provisioned-concurrency?List=ALL", "ListProvisionedConcurrencyConfigs"},
@@ -462,10 +476,89 @@ Result<std::optional<std::string>> read_architecture(const ojson& body) {
     return std::optional<std::string>((*archs)[0]);
 }
 
+
+// ---- layers -----------------------------------------------------------------------
+
+const std::vector<std::string>& layer_filter_runtimes() {
+    // The enum AWS validates ListLayers/ListLayerVersions filters against (wider than CreateFunction's).
+    static const std::vector<std::string> kList = {
+        "ruby3.5", "ruby2.6", "dotnetcore1.0", "python3.7", "nodejs8.10", "nasa", "ruby2.7", "python2.7-greengrass",
+        "dotnetcore2.0", "python3.8", "java21", "dotnet6", "dotnetcore2.1", "python3.9", "java11", "nodejs6.10",
+        "provided", "dotnetcore3.1", "dotnet8", "java25", "java17", "nodejs", "nodejs4.3", "java8.al2", "go1.x",
+        "dotnet10", "nodejs20.x", "go1.9", "byol", "nodejs10.x", "provided.al2023", "nodejs22.x", "python3.10",
+        "java8", "nodejs12.x", "python3.11", "nodejs24.x", "nodejs8.x", "python3.12", "nodejs14.x", "nodejs8.9",
+        "nodejs26.x", "python3.13", "python3.14", "nodejs16.x", "python3.15", "provided.al2", "nodejs4.3-edge",
+        "nodejs18.x", "ruby3.2", "python3.4", "ruby3.3", "ruby3.4", "ruby2.5", "python3.6", "python2.7"};
+    return kList;
+}
+
+std::string join_list(const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
+    return out;
+}
+
+// LayerName path values: a name, or a layer ARN (possibly another account's).
+Result<std::pair<Scope, std::string>> layer_name(const Scope& caller, const std::string& value) {
+    static const std::regex kPattern(R"((arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+)");
+    if (value.size() > 140 || !std::regex_match(value, kPattern)) {
+        control::ValidationErrors v;
+        v.add(value, "layerName",
+              value.size() > 140 ? "Member must have length less than or equal to 140"
+                                 : R"(Member must satisfy regular expression pattern: (arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+)");
+        return std::unexpected(v.error());
+    }
+    if (value.rfind("arn:", 0) != 0) return std::make_pair(caller, value);
+    auto p = control::parse_arn(value);
+    return std::make_pair(Scope{p->account, p->region}, p->resource.substr(6));
+}
+
+Result<std::int64_t> layer_version_number(const std::string& value) {
+    char* end = nullptr;
+    errno = 0;
+    long long v = std::strtoll(value.c_str(), &end, 10);
+    if (value.empty() || *end != '\0' || errno == ERANGE)
+        return fail(ErrorCode::InvalidParameterValue, "Layer Version Cannot be less than 1");
+    if (v < 1) return fail(ErrorCode::InvalidParameterValue, "Layer Version Cannot be less than 1");
+    return static_cast<std::int64_t>(v);
+}
+
+Status check_filters(const std::optional<std::string>& runtime, const std::optional<std::string>& arch) {
+    control::ValidationErrors v;
+    const auto& runtimes = layer_filter_runtimes();
+    if (runtime && std::find(runtimes.begin(), runtimes.end(), *runtime) == runtimes.end())
+        v.add(*runtime, "compatibleRuntime", "Member must satisfy enum value set: [" + join_list(runtimes) + "]");
+    if (arch && *arch != "x86_64" && *arch != "arm64")
+        v.add(*arch, "compatibleArchitecture", "Member must satisfy enum value set: [x86_64, arm64]");
+    if (!v.empty()) return std::unexpected(v.error());
+    return {};
+}
+
+json render_layer_row(const control::LayerVersionView& v) {
+    json j = {{"LayerVersionArn", control::layer_version_arn(v.owner, v.version.layer_name, v.version.version)},
+              {"Version", v.version.version},
+              {"Description", v.version.description},
+              {"CreatedDate", format_lambda_time(v.version.created_ms)},
+              {"CompatibleRuntimes", v.version.compatible_runtimes},
+              {"CompatibleArchitectures", v.version.compatible_architectures}};
+    if (v.version.license_info) j["LicenseInfo"] = *v.version.license_info;
+    return j;
+}
+
+json render_layer_version(const control::LayerVersionView& v, const RequestContext& ctx) {
+    json j = render_layer_row(v);
+    j["LayerArn"] = control::layer_arn(v.owner, v.version.layer_name);
+    j["Content"] = {{"Location", "http://" + ctx.host + "/_lamina/code/" + v.version.code_blob},
+                    {"CodeSha256", v.version.code_sha256},
+                    {"CodeSize", v.version.code_size}};
+    return j;
+}
+
 }  // namespace
 
-LambdaApi::LambdaApi(control::Registry& registry, store::BlobStore& blobs, const Config& config)
-    : registry_(registry), blobs_(blobs), config_(config) {}
+LambdaApi::LambdaApi(control::Registry& registry, control::LayerRegistry& layers, store::LayerCache& layer_cache,
+                     store::BlobStore& blobs, const Config& config)
+    : registry_(registry), layers_(layers), layer_cache_(layer_cache), blobs_(blobs), config_(config) {}
 
 void LambdaApi::add_routes(http::Router& router) const {
     for (const auto& r : route_table()) router.add(r.method, r.pattern, r.op);
@@ -481,12 +574,16 @@ std::string LambdaApi::operation_name(int operation) const {
 
 http::BodyPolicy LambdaApi::body_policy(const http::RequestHead& head) const {
     http::BodyPolicy p;
-    bool code_upload = (head.method == "POST" && head.target.rfind("/2015-03-31/functions", 0) == 0 &&
-                        head.target.find("/", 22) == std::string::npos) ||
-                       (head.method == "PUT" && head.target.find("/code") != std::string::npos);
+    std::string path = head.target.substr(0, head.target.find('?'));
+    bool layer_upload = head.method == "POST" && path.rfind("/2018-10-31/layers/", 0) == 0 &&
+                        path.size() > 9 && path.compare(path.size() - 9, 9, "/versions") == 0;
+    bool code_upload = (head.method == "POST" && path == "/2015-03-31/functions") ||
+                       (head.method == "PUT" && path.rfind("/2015-03-31/functions/", 0) == 0 &&
+                        path.size() > 5 && path.compare(path.size() - 5, 5, "/code") == 0) ||
+                       layer_upload;
     if (code_upload) {
         p.limit = static_cast<std::uint64_t>(control::kCreateFunctionRequestLimit);
-        std::string op = head.method == "POST" ? "CreateFunction" : "UpdateFunctionCode";
+        std::string op = layer_upload ? "PublishLayerVersion" : head.method == "POST" ? "CreateFunction" : "UpdateFunctionCode";
         p.too_large = [op](std::uint64_t limit) {
             return rest_json_error(Error{ErrorCode::RequestEntityTooLarge,
                                          "Request must be smaller than " + std::to_string(limit) + " bytes for the " +
@@ -895,7 +992,9 @@ Result<http::Response> LambdaApi::handle(int op, const RequestContext& ctx, cons
                           {"CodeSizeZipped", control::kMaxZippedCode},
                           {"ConcurrentExecutions", 1000},
                           {"UnreservedConcurrentExecutions", 1000}}},
-                        {"AccountUsage", {{"TotalCodeSize", usage.total_code_size}, {"FunctionCount", usage.function_count}}}};
+                        {"AccountUsage",
+                         {{"TotalCodeSize", usage.total_code_size + layers_.total_code_size(scope)},
+                          {"FunctionCount", usage.function_count}}}};
             return json_response(200, out, ctx);
         }
         case GetFunctionConcurrency: {
@@ -919,7 +1018,7 @@ Result<http::Response> LambdaApi::handle(int op, const RequestContext& ctx, cons
             return json_response(200, json{{"EventSourceMappings", json::array()}}, ctx);
         case DownloadCode: {
             const std::string& blob = m.params.at("Blob");
-            if (!registry_.blob_is_referenced(blob))
+            if (!registry_.blob_is_referenced(blob) && !layers_.blob_is_referenced(blob))
                 return fail(ErrorCode::ResourceNotFound, "The resource you requested does not exist.");
             LAMINA_TRY(bytes, blobs_.read(blob));
             http::Response r;
@@ -928,6 +1027,174 @@ Result<http::Response> LambdaApi::handle(int op, const RequestContext& ctx, cons
             r.headers.set("x-amzn-RequestId", ctx.request_id);
             r.body = std::move(bytes);
             return r;
+        }
+        case PublishLayerVersion: {
+            LAMINA_TRY(owner_name, layer_name(scope, m.params.at("LayerName")));
+            auto [owner, name] = owner_name;
+            std::optional<std::string_view> zip_b64;
+            LAMINA_TRY(body, parse_body_extracting(req.body, "Content", "ZipFile", zip_b64));
+            LAMINA_TRY(description, opt_string(body, "Description"));
+            LAMINA_TRY(runtimes, opt_string_list(body, "CompatibleRuntimes"));
+            LAMINA_TRY(archs, opt_string_list(body, "CompatibleArchitectures"));
+            LAMINA_TRY(license, opt_string(body, "LicenseInfo"));
+            control::ValidationErrors v;
+            if (!body.contains("Content")) v.add_null("content");
+            const auto& supported = control::supported_runtimes();
+            if (runtimes) {
+                bool bad = runtimes->size() > 15;
+                for (const auto& r : *runtimes)
+                    if (std::find(supported.begin(), supported.end(), r) == supported.end()) bad = true;
+                if (bad)
+                    v.add("[" + join_list(*runtimes) + "]", "compatibleRuntimes",
+                          runtimes->size() > 15 ? "Member must have length less than or equal to 15"
+                                                : "Member must satisfy enum value set: [" + join_list(supported) + "]");
+            }
+            if (archs) {
+                bool bad = archs->size() > 2;
+                for (const auto& a : *archs)
+                    if (a != "x86_64" && a != "arm64") bad = true;
+                if (bad)
+                    v.add("[" + join_list(*archs) + "]", "compatibleArchitectures",
+                          archs->size() > 2 ? "Member must have length less than or equal to 2"
+                                            : "Member must satisfy constraint: [Member must satisfy enum value set: "
+                                              "[x86_64, arm64], Member must not be null]");
+            }
+            if (description && description->size() > 256)
+                v.add(*description, "description", "Member must have length less than or equal to 256");
+            if (license && license->size() > 512)
+                v.add(*license, "licenseInfo", "Member must have length less than or equal to 512");
+            if (!v.empty()) return std::unexpected(v.error());
+            if (!(owner == scope))
+                return fail(ErrorCode::AccessDenied, "User: arn:aws:iam::" + scope.account +
+                                                         ":root is not authorized to perform: lambda:PublishLayerVersion on resource: " +
+                                                         control::layer_arn(owner, name));
+            const ojson* content = opt_object(body, "Content");
+            if (!content) return std::unexpected(wrong_type("Content", "an object"));
+            LAMINA_TRY(code, read_code(*content, false, zip_b64));
+            LAMINA_TRY(stored, check_code(*code.zip));
+            LAMINA_CHECK(blobs_.put(stored.sha256_hex, *code.zip));
+            // Extract now: the /opt tree is ready before any function uses it,
+            // and a zip bomb is refused here rather than at first use.
+            LAMINA_TRY(tree, layer_cache_.extract(stored.sha256_hex, *code.zip));
+            (void)tree;
+            control::PublishLayerInput in;
+            in.name = name;
+            in.description = description.value_or("");
+            in.compatible_runtimes = runtimes.value_or(std::vector<std::string>{});
+            in.compatible_architectures = archs.value_or(std::vector<std::string>{});
+            in.license_info = license;
+            in.code_sha256 = stored.sha256_b64;
+            in.code_blob = stored.sha256_hex;
+            in.code_size = stored.size;
+            in.unzipped_size = stored.unzipped_size;
+            LAMINA_TRY(view, layers_.publish(scope, std::move(in)));
+            return json_response(201, render_layer_version(view, ctx), ctx);
+        }
+        case GetLayerVersion:
+        case DeleteLayerVersion: {
+            LAMINA_TRY(owner_name, layer_name(scope, m.params.at("LayerName")));
+            LAMINA_TRY(version, layer_version_number(m.params.at("VersionNumber")));
+            if (op == DeleteLayerVersion) {
+                if (!(owner_name.first == scope)) return empty_response(204, ctx);
+                LAMINA_CHECK(layers_.remove(scope, owner_name.second, version));
+                return empty_response(204, ctx);
+            }
+            LAMINA_TRY(view, layers_.get(scope, owner_name.first, owner_name.second, version));
+            return json_response(200, render_layer_version(view, ctx), ctx);
+        }
+        case GetLayerVersionByArn: {
+            auto arn = req.query_param("Arn");
+            if (!arn) {
+                control::ValidationErrors v;
+                v.add_null("arn");
+                return std::unexpected(v.error());
+            }
+            LAMINA_TRY(view, layers_.get_by_arn(scope, *arn));
+            return json_response(200, render_layer_version(view, ctx), ctx);
+        }
+        case ListLayers:
+        case ListLayerVersions: {
+            auto runtime = req.query_param("CompatibleRuntime");
+            auto arch = req.query_param("CompatibleArchitecture");
+            LAMINA_CHECK(check_filters(runtime, arch));
+            LAMINA_TRY(page, read_page(req, 50, 50));
+            if (op == ListLayers) {
+                LAMINA_TRY(result, layers_.list_layers(scope, runtime, arch, page.marker, page.max_items));
+                json rows = json::array();
+                for (const auto& item : result.first)
+                    rows.push_back({{"LayerName", item.name},
+                                    {"LayerArn", control::layer_arn(item.latest.owner, item.name)},
+                                    {"LatestMatchingVersion", render_layer_row(item.latest)}});
+                json out = {{"Layers", rows}};
+                if (result.second) out["NextMarker"] = *result.second;
+                return json_response(200, out, ctx);
+            }
+            LAMINA_TRY(owner_name, layer_name(scope, m.params.at("LayerName")));
+            json rows = json::array();
+            json out;
+            if (owner_name.first == scope) {
+                LAMINA_TRY(result, layers_.list_versions(scope, owner_name.second, runtime, arch, page.marker,
+                                                         page.max_items));
+                for (const auto& v : result.first) rows.push_back(render_layer_row(v));
+                if (result.second) out["NextMarker"] = *result.second;
+            }
+            out["LayerVersions"] = rows;
+            return json_response(200, out, ctx);
+        }
+        case AddLayerVersionPermission: {
+            LAMINA_TRY(owner_name, layer_name(scope, m.params.at("LayerName")));
+            LAMINA_TRY(version, layer_version_number(m.params.at("VersionNumber")));
+            LAMINA_TRY(body, parse_body(req.body));
+            LAMINA_TRY(sid, opt_string(body, "StatementId"));
+            LAMINA_TRY(action, opt_string(body, "Action"));
+            LAMINA_TRY(principal, opt_string(body, "Principal"));
+            LAMINA_TRY(org, opt_string(body, "OrganizationId"));
+            static const std::regex kSid(R"([a-zA-Z0-9-_]+)");
+            static const std::regex kPrincipal(R"(\d{12}|\*|arn:(aws[a-zA-Z-]*):iam::\d{12}:root)");
+            static const std::regex kOrg(R"(o-[a-z0-9]{10,32})");
+            control::ValidationErrors v;
+            if (!sid) v.add_null("statementId");
+            else if (sid->empty() || sid->size() > 100 || !std::regex_match(*sid, kSid))
+                v.add(*sid, "statementId", "Member must satisfy regular expression pattern: ([a-zA-Z0-9-_]+)");
+            if (!action) v.add_null("action");
+            else if (*action != "lambda:GetLayerVersion")
+                v.add(*action, "action", "Member must satisfy regular expression pattern: lambda:GetLayerVersion");
+            if (!principal) v.add_null("principal");
+            else if (!std::regex_match(*principal, kPrincipal))
+                v.add(*principal, "principal",
+                      R"(Member must satisfy regular expression pattern: \d{12}|\*|arn:(aws[a-zA-Z-]*):iam::\d{12}:root)");
+            if (org && !std::regex_match(*org, kOrg))
+                v.add(*org, "organizationId", "Member must satisfy regular expression pattern: o-[a-z0-9]{10,32}");
+            if (!v.empty()) return std::unexpected(v.error());
+            control::LayerPermissionInput in{*sid, *action, *principal, org, req.query_param("RevisionId")};
+            LAMINA_TRY(added, layers_.add_permission(owner_name.first == scope ? scope : owner_name.first,
+                                                     owner_name.second, version, std::move(in)));
+            return json_response(201, json{{"Statement", added.first.dump()}, {"RevisionId", added.second}}, ctx);
+        }
+        case GetLayerVersionPolicy: {
+            LAMINA_TRY(owner_name, layer_name(scope, m.params.at("LayerName")));
+            LAMINA_TRY(version, layer_version_number(m.params.at("VersionNumber")));
+            LAMINA_TRY(policy, layers_.get_policy(owner_name.first, owner_name.second, version));
+            return json_response(200, json{{"Policy", policy.first}, {"RevisionId", policy.second}}, ctx);
+        }
+        case RemoveLayerVersionPermission: {
+            LAMINA_TRY(owner_name, layer_name(scope, m.params.at("LayerName")));
+            LAMINA_TRY(version, layer_version_number(m.params.at("VersionNumber")));
+            LAMINA_CHECK(layers_.remove_permission(owner_name.first, owner_name.second, version,
+                                                   m.params.at("StatementId"), req.query_param("RevisionId")));
+            return empty_response(204, ctx);
+        }
+        case OptTree: {
+            LAMINA_TRY(ref, function_ref(ctx, req, m, NameShape::Read, "GetFunction"));
+            LAMINA_TRY(view, registry_.get_configuration(scope, ref));
+            std::vector<std::string> blobs;
+            json arns = json::array();
+            for (const auto& l : view.config.layers) {
+                blobs.push_back(l.blob);
+                arns.push_back(l.arn);
+            }
+            LAMINA_TRY(path, layer_cache_.assemble(blobs));
+            return json_response(200, json{{"Path", path.string()}, {"Layers", arns}}, ctx);
         }
         default:
             return fail(ErrorCode::UnknownOperation, "Unknown operation");

@@ -13,13 +13,14 @@
 
 namespace lamina::api {
 
-Service::Service(const Config& config, control::Registry& registry, control::IamRoles& roles,
-                 store::BlobStore& blobs, IdSource& ids, boost::asio::thread_pool& workers)
+Service::Service(const Config& config, control::Registry& registry, control::LayerRegistry& layers,
+                 store::LayerCache& layer_cache, control::IamRoles& roles, store::BlobStore& blobs, IdSource& ids,
+                 boost::asio::thread_pool& workers)
     : config_(config),
       registry_(registry),
       ids_(ids),
       workers_(workers),
-      lambda_(registry, blobs, config),
+      lambda_(registry, layers, layer_cache, blobs, config),
       query_(roles) {
     lambda_.add_routes(router_);
 }

@@ -18,6 +18,9 @@
 #include "lamina/common/config.hpp"
 #include "lamina/common/version.hpp"
 #include "lamina/control/iam.hpp"
+#include "lamina/control/layers.hpp"
+#include "lamina/control/validation.hpp"
+#include "lamina/store/layer_cache.hpp"
 #include "lamina/control/registry.hpp"
 #include "lamina/http/server.hpp"
 #include "lamina/store/blob_store.hpp"
@@ -82,11 +85,30 @@ int serve(Config config) {
         }
         SystemClock clock;
         RandomIdSource ids;
-        control::Registry registry(**docs, blobs, clock, ids);
+        control::LayerRegistry layers(**docs, clock, ids);
+        control::Registry registry(**docs, clock, ids, &layers);
         control::IamRoles roles(**docs, clock, ids);
+        store::LayerCache layer_cache(config.data_dir, blobs, control::kMaxUnzippedCode);
+        if (auto st = layers.load(); !st) {
+            std::cerr << "lamina: cannot load layers: " << st.error().message << "\n";
+            return 1;
+        }
         if (auto st = registry.load(); !st) {
             std::cerr << "lamina: cannot load the registry: " << st.error().message << "\n";
             return 1;
+        }
+        if (auto st = layer_cache.init(); !st) {
+            std::cerr << "lamina: " << st.error().message << "\n";
+            return 1;
+        }
+        {
+            // Blobs and extracted trees that nothing references (an upload cut
+            // short by a crash, a deleted function's code) are removed here.
+            std::set<std::string> keep = registry.referenced_blobs();
+            keep.merge(layers.referenced_blobs());
+            std::size_t removed = blobs.collect_garbage(keep);
+            layer_cache.collect_garbage(keep);
+            if (removed) log->info("store.gc removed_blobs={}", removed);
         }
         if (auto st = roles.load(); !st) {
             std::cerr << "lamina: cannot load IAM roles: " << st.error().message << "\n";
@@ -95,7 +117,7 @@ int serve(Config config) {
 
         boost::asio::io_context ioc(config.io_threads);
         boost::asio::thread_pool workers(static_cast<std::size_t>(config.worker_threads));
-        api::Service service(config, registry, roles, blobs, ids, workers);
+        api::Service service(config, registry, layers, layer_cache, roles, blobs, ids, workers);
         http::ServerOptions opt;
         opt.host = config.host;
         opt.port = config.port;

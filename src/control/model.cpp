@@ -62,7 +62,7 @@ json VersionConfig::to_doc() const {
     put_opt(j, "system_log_level", system_log_level);
     json layers_doc = json::array();
     for (const auto& l : layers)
-        layers_doc.push_back({{"arn", l.arn}, {"code_size", l.code_size}, {"unzipped_size", l.unzipped_size}});
+        layers_doc.push_back({{"arn", l.arn}, {"code_size", l.code_size}, {"unzipped_size", l.unzipped_size}, {"blob", l.blob}});
     j["layers"] = std::move(layers_doc);
     return j;
 }
@@ -99,7 +99,7 @@ VersionConfig VersionConfig::from_doc(const json& j) {
     if (auto it = j.find("layers"); it != j.end()) {
         for (const auto& l : *it)
             c.layers.push_back({l.at("arn").get<std::string>(), l.value("code_size", std::int64_t{0}),
-                                l.value("unzipped_size", std::int64_t{0})});
+                                l.value("unzipped_size", std::int64_t{0}), l.value("blob", "")});
     }
     return c;
 }

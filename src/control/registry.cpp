@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "lamina/common/encoding.hpp"
+#include "lamina/control/layers.hpp"
 #include "lamina/control/validation.hpp"
 
 namespace lamina::control {
@@ -83,8 +84,8 @@ std::string sortable_version(const std::string& v) {
 
 }  // namespace
 
-Registry::Registry(store::DocumentStore& docs, store::BlobStore& blobs, Clock& clock, IdSource& ids)
-    : docs_(docs), blobs_(blobs), clock_(clock), ids_(ids) {}
+Registry::Registry(store::DocumentStore& docs, Clock& clock, IdSource& ids, const LayerRegistry* layers)
+    : docs_(docs), layers_(layers), clock_(clock), ids_(ids) {}
 
 std::string Registry::function_key(const Scope& s, const std::string& name) {
     return s.account + "/" + s.region + "/" + name;
@@ -151,15 +152,22 @@ Status Registry::load() {
             f->aliases[a.name] = std::move(a);
         }
     }));
-    std::set<std::string> keep;
-    for (const auto& [scope, fmap] : functions_) {
-        for (const auto& [name, f] : fmap) {
-            keep.insert(f->latest.code_blob);
-            for (const auto& [n, v] : f->versions) keep.insert(v.code_blob);
-        }
-    }
-    blobs_.collect_garbage(keep);
     return {};
+}
+
+std::set<std::string> Registry::referenced_blobs() const {
+    std::shared_lock lk(mu_);
+    std::set<std::string> keep;
+    auto add = [&](const VersionConfig& c) {
+        keep.insert(c.code_blob);
+        for (const auto& l : c.layers) keep.insert(l.blob);
+    };
+    for (const auto& [scope, fmap] : functions_)
+        for (const auto& [name, f] : fmap) {
+            add(f->latest);
+            for (const auto& [n, v] : f->versions) add(v);
+        }
+    return keep;
 }
 
 const Function* Registry::find(const Scope& s, const std::string& name) const {
@@ -235,15 +243,14 @@ Status Registry::apply_settings(const Scope& s, VersionConfig& c, const Function
     if (in.system_log_level) c.system_log_level = *in.system_log_level;
     if (in.snap_start_apply_on) c.snap_start_apply_on = *in.snap_start_apply_on;
     if (in.layers) {
-        if (in.layers->size() > 5)
-            return fail(ErrorCode::InvalidParameterValue, "Cannot reference more than 5 layers.");
-        // Layers arrive with the layers API (a later step); until then no
-        // layer version exists, so every reference is answered as AWS does
-        // for a missing one.
-        if (!in.layers->empty())
-            return fail(ErrorCode::InvalidParameterValue,
-                        "Layer version " + in.layers->front() + " does not exist.");
-        c.layers.clear();
+        if (in.layers->empty()) {
+            c.layers.clear();
+        } else if (!layers_) {
+            return fail(ErrorCode::InvalidParameterValue, "Layer version " + in.layers->front() + " does not exist.");
+        } else {
+            LAMINA_TRY(refs, layers_->resolve_for_function(s, *in.layers));
+            c.layers = std::move(refs);
+        }
     }
     if (c.runtime.empty() && c.package_type == "Zip")
         return fail(ErrorCode::InvalidParameterValue, "Runtime and Handler are mandatory parameters for functions created with deployment packages.");

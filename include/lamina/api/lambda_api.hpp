@@ -9,16 +9,19 @@
 #include "lamina/api/request_context.hpp"
 #include "lamina/common/clock.hpp"
 #include "lamina/common/config.hpp"
+#include "lamina/control/layers.hpp"
 #include "lamina/control/registry.hpp"
 #include "lamina/http/router.hpp"
 #include "lamina/http/server.hpp"
 #include "lamina/store/blob_store.hpp"
+#include "lamina/store/layer_cache.hpp"
 
 namespace lamina::api {
 
 class LambdaApi {
 public:
-    LambdaApi(control::Registry& registry, store::BlobStore& blobs, const Config& config);
+    LambdaApi(control::Registry& registry, control::LayerRegistry& layers, store::LayerCache& layer_cache,
+              store::BlobStore& blobs, const Config& config);
 
     // Adds every Lambda route (emulated or not) to the router. Operation ids
     // are private to this class; `owns` tells whether an id is one of them.
@@ -34,6 +37,8 @@ public:
 
 private:
     control::Registry& registry_;
+    control::LayerRegistry& layers_;
+    store::LayerCache& layer_cache_;
     store::BlobStore& blobs_;
     const Config& config_;
 };

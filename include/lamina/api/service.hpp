@@ -22,8 +22,9 @@ namespace lamina::api {
 
 class Service {
 public:
-    Service(const Config& config, control::Registry& registry, control::IamRoles& roles,
-            store::BlobStore& blobs, IdSource& ids, boost::asio::thread_pool& workers);
+    Service(const Config& config, control::Registry& registry, control::LayerRegistry& layers,
+            store::LayerCache& layer_cache, control::IamRoles& roles, store::BlobStore& blobs, IdSource& ids,
+            boost::asio::thread_pool& workers);
 
     // Called on an io thread; completes through `respond` from a worker.
     void handle(http::Request req, http::Responder respond);

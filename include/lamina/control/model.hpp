@@ -18,6 +18,7 @@ struct LayerRef {
     std::string arn;  // layer version ARN
     std::int64_t code_size = 0;
     std::int64_t unzipped_size = 0;
+    std::string blob;  // hex sha256 of the layer zip: keeps working after the layer version is deleted
 };
 
 // One version's code and configuration ($LATEST or a published number).

@@ -18,7 +18,6 @@
 #include "lamina/common/error.hpp"
 #include "lamina/control/model.hpp"
 #include "lamina/control/names.hpp"
-#include "lamina/store/blob_store.hpp"
 #include "lamina/store/document_store.hpp"
 
 namespace lamina::control {
@@ -119,12 +118,17 @@ struct AccountUsage {
     std::int64_t total_code_size = 0;
 };
 
+class LayerRegistry;
+
 class Registry {
 public:
-    Registry(store::DocumentStore& docs, store::BlobStore& blobs, Clock& clock, IdSource& ids);
+    // `layers` resolves the Layers of functions (may be null: then no layer can be referenced).
+    Registry(store::DocumentStore& docs, Clock& clock, IdSource& ids, const LayerRegistry* layers = nullptr);
 
-    // Loads everything from the store and collects blobs nothing references.
+    // Loads everything from the store.
     Status load();
+    // Every blob a function version uses: its code and its layers.
+    std::set<std::string> referenced_blobs() const;
 
     Result<ConfigView> create_function(const Scope& s, CreateFunctionInput in);
     Result<FunctionDetails> get_function(const Scope& s, const FunctionRef& ref) const;
@@ -215,7 +219,7 @@ private:
     std::int64_t now_ms() const { return clock_.now_ms(); }
 
     store::DocumentStore& docs_;
-    store::BlobStore& blobs_;
+    const LayerRegistry* layers_;
     Clock& clock_;
     IdSource& ids_;
     mutable std::shared_mutex mu_;

@@ -1,5 +1,7 @@
 #include "lamina/control/registry.hpp"
 
+#include "lamina/store/blob_store.hpp"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -45,9 +47,11 @@ class FunctionRegistry : public ::testing::Test {
         docs_ = std::move(*d);
         blobs_ = std::make_unique<store::BlobStore>(dir_.path() / "blobs");
         ASSERT_TRUE(blobs_->init().has_value());
-        reg_ = std::make_unique<Registry>(*docs_, *blobs_, clock_, ids_);
+        reg_ = std::make_unique<Registry>(*docs_, clock_, ids_);
         auto st = reg_->load();
         ASSERT_TRUE(st.has_value()) << st.error().message;
+        // as `lamina serve` does at start-up: blobs no function version uses go
+        blobs_->collect_garbage(reg_->referenced_blobs());
     }
     void close() {
         reg_.reset();
@@ -1409,7 +1413,7 @@ TEST_F(FunctionRegistry, MutationsAfterRestartPersistAgain) {
     EXPECT_EQ(reg_->total_functions(), 1u);
 }
 
-TEST_F(FunctionRegistry, LoadCollectsUnreferencedBlobsAndTempFiles) {
+TEST_F(FunctionRegistry, StartupCollectsUnreferencedBlobsAndTempFiles) {
     create("f", "code-v1");
     ASSERT_EQ(publish("f"), "1");  // version 1 keeps code-v1 alive
     UpdateCodeInput in;
@@ -1440,7 +1444,7 @@ TEST_F(FunctionRegistry, LoadCollectsUnreferencedBlobsAndTempFiles) {
     EXPECT_EQ(blobs_->read(v2).value(), "code-v2");
 }
 
-TEST_F(FunctionRegistry, LoadWithoutFunctionsCollectsAllBlobsAndTempFiles) {
+TEST_F(FunctionRegistry, StartupWithoutFunctionsCollectsAllBlobsAndTempFiles) {
     create("doomed", "code-doomed");
     ASSERT_EQ(publish("doomed"), "1");
     ASSERT_TRUE(reg_->delete_function(kScope, ref("doomed")).has_value());
