@@ -1,5 +1,6 @@
 #include "lamina/store/layer_cache.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -7,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <memory>
 
 #include "lamina/common/clock.hpp"
@@ -126,36 +128,88 @@ Status extract_into(zip_t* za, const fs::path& dest, std::int64_t limit) {
     return {};
 }
 
-// Adds `src`'s tree onto `dst`: hard links for files, copies of symlinks,
-// anything already at a path replaced (the later layer wins).
-Status overlay(const fs::path& src, const fs::path& dst) {
-    std::error_code ec;
-    for (auto it = fs::recursive_directory_iterator(src, fs::directory_options::none, ec);
-         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-        const fs::path rel = fs::relative(it->path(), src, ec);
-        const fs::path out = dst / rel;
-        auto status = it->symlink_status(ec);
-        auto existing = fs::symlink_status(out, ec);
-        bool exists = fs::exists(existing);
-        if (fs::is_directory(status)) {
-            if (exists && !fs::is_directory(existing)) fs::remove(out, ec);
-            if (!fs::is_directory(existing)) {
-                fs::create_directory(out, ec);
-                if (ec) return fail(ErrorCode::Service, "mkdir " + out.string() + ": " + ec.message());
-                fs::permissions(out, fs::status(it->path()).permissions(), ec);
-            }
-            continue;
+// One path of an assembled view and where it comes from.
+struct ViewEntry {
+    enum class Kind { Dir, File, Link } kind;
+    std::string source;
+};
+
+// Adds one extracted tree to a view: a later layer replaces whatever an
+// earlier one had at the same path (a whole directory when a file takes its
+// place). readdir's d_type gives each entry's kind without a stat.
+Status merge_tree(const std::string& dir, const std::string& rel_dir, std::map<std::string, ViewEntry>& view) {
+    struct CloseDir {
+        void operator()(DIR* p) const { ::closedir(p); }
+    };
+    std::unique_ptr<DIR, CloseDir> d(::opendir(dir.c_str()));
+    if (!d) return std::unexpected(io_error("opendir " + dir));
+    while (dirent* e = ::readdir(d.get())) {
+        std::string_view name(e->d_name);
+        if (name == "." || name == "..") continue;
+        std::string rel = rel_dir.empty() ? std::string(name) : rel_dir + "/" + std::string(name);
+        std::string path = dir + "/" + std::string(name);
+        unsigned char type = e->d_type;
+        if (type == DT_UNKNOWN) {
+            struct stat st{};
+            if (::lstat(path.c_str(), &st) != 0) return std::unexpected(io_error("lstat " + path));
+            type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISLNK(st.st_mode) ? DT_LNK : DT_REG;
         }
-        if (exists) fs::remove_all(out, ec);
-        if (fs::is_symlink(status)) {
-            fs::copy_symlink(it->path(), out, ec);
-        } else {
-            fs::create_hard_link(it->path(), out, ec);
-            if (ec) fs::copy_file(it->path(), out, ec);  // another filesystem: copy
+        ViewEntry entry{type == DT_DIR   ? ViewEntry::Kind::Dir
+                        : type == DT_LNK ? ViewEntry::Kind::Link
+                                         : ViewEntry::Kind::File,
+                        path};
+        auto existing = view.find(rel);
+        if (existing != view.end() && existing->second.kind == ViewEntry::Kind::Dir &&
+            entry.kind != ViewEntry::Kind::Dir) {
+            std::string prefix = rel + "/";
+            auto child = view.lower_bound(prefix);
+            while (child != view.end() && child->first.compare(0, prefix.size(), prefix) == 0)
+                child = view.erase(child);
         }
-        if (ec) return fail(ErrorCode::Service, "link " + out.string() + ": " + ec.message());
+        bool is_dir = entry.kind == ViewEntry::Kind::Dir;
+        view[rel] = std::move(entry);
+        if (is_dir) LAMINA_CHECK(merge_tree(path, rel, view));
     }
-    if (ec) return fail(ErrorCode::Service, "walk " + src.string() + ": " + ec.message());
+    return {};
+}
+
+// Merges the trees in order into one map of relative path -> entry, sorted
+// so that parents come before their children.
+Result<std::map<std::string, ViewEntry>> merge_trees(const std::vector<fs::path>& trees) {
+    std::map<std::string, ViewEntry> view;
+    for (const auto& tree : trees) LAMINA_CHECK(merge_tree(tree.string(), "", view));
+    return view;
+}
+
+// Materialises a merged view under dst: directories, hard links to the
+// extracted files (never a copy, unless dst is on another filesystem), and
+// symlinks with the same targets.
+Status materialise(const std::map<std::string, ViewEntry>& view, const fs::path& dst) {
+    const std::string root = dst.string() + "/";
+    std::string out;
+    char target[4097];
+    for (const auto& [rel, entry] : view) {
+        out = root + rel;
+        switch (entry.kind) {
+            case ViewEntry::Kind::Dir:
+                if (::mkdir(out.c_str(), 0755) != 0 && errno != EEXIST) return std::unexpected(io_error("mkdir " + out));
+                break;
+            case ViewEntry::Kind::File:
+                if (::link(entry.source.c_str(), out.c_str()) != 0) {
+                    std::error_code ec;
+                    if (errno != EXDEV || !fs::copy_file(entry.source, out, ec))
+                        return std::unexpected(io_error("link " + out));
+                }
+                break;
+            case ViewEntry::Kind::Link: {
+                ssize_t n = ::readlink(entry.source.c_str(), target, sizeof target - 1);
+                if (n < 0) return std::unexpected(io_error("readlink " + entry.source));
+                target[n] = '\0';
+                if (::symlink(target, out.c_str()) != 0) return std::unexpected(io_error("symlink " + out));
+                break;
+            }
+        }
+    }
     return {};
 }
 
@@ -225,12 +279,11 @@ Result<fs::path> LayerCache::assemble(const std::vector<std::string>& layer_hexe
     fs::path tmp = opt_dir() / temp_name(key.substr(0, 16));
     fs::create_directory(tmp, ec);
     if (ec) return fail(ErrorCode::Service, "mkdir " + tmp.string() + ": " + ec.message());
-    for (const auto& tree : trees) {
-        auto st = overlay(tree, tmp);
-        if (!st) {
-            fs::remove_all(tmp, ec);
-            return std::unexpected(st.error());
-        }
+    auto view = merge_trees(trees);
+    auto st = view ? materialise(*view, tmp) : Status(std::unexpected(view.error()));
+    if (!st) {
+        fs::remove_all(tmp, ec);
+        return std::unexpected(st.error());
     }
     fs::permissions(tmp, fs::perms(0755), ec);
     LAMINA_CHECK(publish_dir(tmp, final));
