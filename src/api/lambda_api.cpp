@@ -538,9 +538,9 @@ json render_layer_row(const control::LayerVersionView& v) {
     json j = {{"LayerVersionArn", control::layer_version_arn(v.owner, v.version.layer_name, v.version.version)},
               {"Version", v.version.version},
               {"Description", v.version.description},
-              {"CreatedDate", format_lambda_time(v.version.created_ms)},
-              {"CompatibleRuntimes", v.version.compatible_runtimes},
-              {"CompatibleArchitectures", v.version.compatible_architectures}};
+              {"CreatedDate", format_lambda_time(v.version.created_ms)}};
+    if (v.version.compatible_runtimes) j["CompatibleRuntimes"] = *v.version.compatible_runtimes;
+    if (v.version.compatible_architectures) j["CompatibleArchitectures"] = *v.version.compatible_architectures;
     if (v.version.license_info) j["LicenseInfo"] = *v.version.license_info;
     return j;
 }
@@ -1041,9 +1041,13 @@ Result<http::Response> LambdaApi::handle(int op, const RequestContext& ctx, cons
             if (!body.contains("Content")) v.add_null("content");
             const auto& supported = control::supported_runtimes();
             if (runtimes) {
+                // Layers may declare deprecated runtimes (AWS accepts them); the
+                // message, like AWS's, lists only the current ones.
                 bool bad = runtimes->size() > 15;
                 for (const auto& r : *runtimes)
-                    if (std::find(supported.begin(), supported.end(), r) == supported.end()) bad = true;
+                    if (std::find(supported.begin(), supported.end(), r) == supported.end() &&
+                        !control::is_deprecated_runtime(r) && r != "ruby4.0")
+                        bad = true;
                 if (bad)
                     v.add("[" + join_list(*runtimes) + "]", "compatibleRuntimes",
                           runtimes->size() > 15 ? "Member must have length less than or equal to 15"
@@ -1080,8 +1084,8 @@ Result<http::Response> LambdaApi::handle(int op, const RequestContext& ctx, cons
             control::PublishLayerInput in;
             in.name = name;
             in.description = description.value_or("");
-            in.compatible_runtimes = runtimes.value_or(std::vector<std::string>{});
-            in.compatible_architectures = archs.value_or(std::vector<std::string>{});
+            in.compatible_runtimes = runtimes;
+            in.compatible_architectures = archs;
             in.license_info = license;
             in.code_sha256 = stored.sha256_b64;
             in.code_blob = stored.sha256_hex;

@@ -43,8 +43,8 @@ Error access_denied(const Scope& caller, const std::string& arn) {
 }
 
 bool matches(const LayerVersion& v, const std::optional<std::string>& runtime, const std::optional<std::string>& arch) {
-    auto has = [](const std::vector<std::string>& list, const std::string& x) {
-        return std::find(list.begin(), list.end(), x) != list.end();
+    auto has = [](const std::optional<std::vector<std::string>>& list, const std::string& x) {
+        return list && std::find(list->begin(), list->end(), x) != list->end();
     };
     if (runtime && !has(v.compatible_runtimes, *runtime)) return false;
     if (arch && !has(v.compatible_architectures, *arch)) return false;
@@ -74,8 +74,6 @@ json LayerVersion::to_doc() const {
     json j = {{"layer_name", layer_name},
               {"version", version},
               {"description", description},
-              {"compatible_runtimes", compatible_runtimes},
-              {"compatible_architectures", compatible_architectures},
               {"code_sha256", code_sha256},
               {"code_blob", code_blob},
               {"code_size", code_size},
@@ -84,6 +82,8 @@ json LayerVersion::to_doc() const {
               {"policy", policy},
               {"policy_revision", policy_revision}};
     if (license_info) j["license_info"] = *license_info;
+    if (compatible_runtimes) j["compatible_runtimes"] = *compatible_runtimes;
+    if (compatible_architectures) j["compatible_architectures"] = *compatible_architectures;
     return j;
 }
 
@@ -92,8 +92,9 @@ LayerVersion LayerVersion::from_doc(const json& j) {
     v.layer_name = j.at("layer_name").get<std::string>();
     v.version = j.at("version").get<std::int64_t>();
     v.description = j.value("description", "");
-    v.compatible_runtimes = j.value("compatible_runtimes", std::vector<std::string>{});
-    v.compatible_architectures = j.value("compatible_architectures", std::vector<std::string>{});
+    if (auto it = j.find("compatible_runtimes"); it != j.end()) v.compatible_runtimes = it->get<std::vector<std::string>>();
+    if (auto it = j.find("compatible_architectures"); it != j.end())
+        v.compatible_architectures = it->get<std::vector<std::string>>();
     v.code_sha256 = j.value("code_sha256", "");
     v.code_blob = j.value("code_blob", "");
     v.code_size = j.value("code_size", std::int64_t{0});

@@ -257,8 +257,12 @@ Status Registry::apply_settings(const Scope& s, VersionConfig& c, const Function
     c.runtime_version_arn = runtime_version_arn(s.region, c.runtime);
     std::int64_t unzipped = c.unzipped_size;
     for (const auto& l : c.layers) unzipped += l.unzipped_size;
-    if (unzipped > kMaxUnzippedCode)
+    if (c.unzipped_size > kMaxUnzippedCode)
         return fail(ErrorCode::InvalidParameterValue, "Unzipped size must be smaller than 262144000 bytes");
+    if (unzipped > kMaxUnzippedCode)
+        return fail(ErrorCode::InvalidParameterValue,
+                    "Function code combined with layers exceeds the maximum allowed size of 262144000 bytes. The "
+                    "actual size is " + std::to_string(unzipped) + " bytes.");
     return {};
 }
 

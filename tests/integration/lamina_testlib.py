@@ -18,10 +18,12 @@ import re
 import select
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 import uuid
 import zipfile
@@ -463,3 +465,95 @@ class AwsCli:
     def json(self, *args: str) -> dict:
         p = self.run(*args, "--output", "json")
         return json.loads(p.stdout) if p.stdout.strip() else {}
+
+
+# --------------------------------------------------------------------------------------
+# Layers
+# --------------------------------------------------------------------------------------
+
+def layer_arn(name: str, region: str = REGION, account: str = ACCOUNT) -> str:
+    return f"arn:aws:lambda:{region}:{account}:layer:{name}"
+
+
+def layer_version_arn(name: str, version: int, region: str = REGION, account: str = ACCOUNT) -> str:
+    return f"{layer_arn(name, region, account)}:{version}"
+
+
+def build_zip(files: dict | None = None, symlinks: dict | None = None, dirs: list | None = None) -> bytes:
+    """In-memory zip with unix modes. files: name -> data | (data, mode); symlinks: name -> target;
+    dirs: directory entries ('python/')."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name in dirs or []:
+            info = zipfile.ZipInfo(name if name.endswith("/") else name + "/", date_time=(2024, 1, 1, 0, 0, 0))
+            info.create_system = 3
+            info.external_attr = (0o40755 << 16) | 0x10
+            z.writestr(info, b"")
+        for name, data in (files or {}).items():
+            mode = 0o644
+            if isinstance(data, tuple):
+                data, mode = data
+            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
+            info.create_system = 3
+            info.external_attr = (0o100000 | mode) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, data)
+        for name, target in (symlinks or {}).items():
+            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
+            info.create_system = 3
+            info.external_attr = 0o120777 << 16
+            z.writestr(info, target)
+    return buf.getvalue()
+
+
+def zeros_zip(entries: dict, extra_files: dict | None = None, *, force_zip64: bool = False) -> bytes:
+    """Zip of highly compressible entries, built streaming: entries name -> size in bytes of zeros."""
+    buf = io.BytesIO()
+    chunk = b"\0" * (1 << 20)
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in (extra_files or {}).items():
+            z.writestr(name, data)
+        for name, size in entries.items():
+            with z.open(name, "w", force_zip64=force_zip64) as f:
+                left = size
+                while left > 0:
+                    n = min(left, len(chunk))
+                    f.write(chunk[:n] if n < len(chunk) else chunk)
+                    left -= n
+    return buf.getvalue()
+
+
+def unzipped_size(zip_bytes: bytes) -> int:
+    with zipfile.ZipFile(io.BytesIO(zip_bytes)) as z:
+        return sum(i.file_size for i in z.infolist())
+
+
+def opt_tree(base_url: str, name: str, qualifier: str | None = None) -> tuple[int, dict, dict]:
+    """lamina's extension GET /_lamina/opt/{FunctionName}?Qualifier=: the directory /opt shows."""
+    url = f"{base_url}/_lamina/opt/{urllib.parse.quote(name, safe='')}"
+    if qualifier is not None:
+        url += "?Qualifier=" + urllib.parse.quote(qualifier, safe="")
+    status, headers, body = http_request(url)
+    try:
+        doc = json.loads(body) if body.strip() else {}
+    except ValueError:
+        doc = {"_raw": body[:500]}
+    return status, headers, doc
+
+
+def dir_snapshot(root: str | Path) -> dict:
+    """relpath -> ('dir',) | ('file', bytes, mode & 0o777) | ('link', target), never following links."""
+    root = Path(root)
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        for n in dirnames + filenames:
+            p = Path(dirpath) / n
+            rel = p.relative_to(root).as_posix()
+            st = os.lstat(p)
+            if stat.S_ISLNK(st.st_mode):
+                out[rel] = ("link", os.readlink(p))
+            elif stat.S_ISDIR(st.st_mode):
+                out[rel] = ("dir",)
+            else:
+                out[rel] = ("file", p.read_bytes(), st.st_mode & 0o777)
+    return out

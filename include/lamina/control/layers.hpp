@@ -27,8 +27,9 @@ struct LayerVersion {
     std::string layer_name;
     std::int64_t version = 0;
     std::string description;
-    std::vector<std::string> compatible_runtimes;
-    std::vector<std::string> compatible_architectures;
+    // absent when the publisher did not give them (AWS then omits the keys)
+    std::optional<std::vector<std::string>> compatible_runtimes;
+    std::optional<std::vector<std::string>> compatible_architectures;
     std::optional<std::string> license_info;
     std::string code_sha256;  // base64
     std::string code_blob;    // hex
@@ -45,8 +46,8 @@ struct LayerVersion {
 struct PublishLayerInput {
     std::string name;
     std::string description;
-    std::vector<std::string> compatible_runtimes;
-    std::vector<std::string> compatible_architectures;
+    std::optional<std::vector<std::string>> compatible_runtimes;
+    std::optional<std::vector<std::string>> compatible_architectures;
     std::optional<std::string> license_info;
     std::string code_sha256, code_blob;
     std::int64_t code_size = 0, unzipped_size = 0;
