@@ -544,31 +544,27 @@ Result<std::pair<std::vector<ConfigView>, std::optional<std::string>>> Registry:
 
 Status Registry::check_routing(const Scope& s, const Function& f, const std::string& primary,
                                const std::map<std::string, double>& weights) const {
+    // AWS quotes the offending map entry Java-style: {2=0.5}
+    auto invalid = [](const std::string& key, double weight, const char* constraint) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%g", weight);
+        std::string shown = buf;
+        if (shown.find_first_of(".e") == std::string::npos) shown += ".0";
+        ValidationErrors e;
+        e.add("{" + key + "=" + shown + "}", "routingConfig.additionalVersionWeights", constraint);
+        return std::unexpected(e.error());
+    };
     for (const auto& [k, w] : weights) {
         bool numeric = !k.empty() && std::all_of(k.begin(), k.end(), [](char c) { return c >= '0' && c <= '9'; });
-        if (!numeric) {
-            ValidationErrors e;
-            char buf[64];
-            std::snprintf(buf, sizeof buf, "%g", w);
-            std::string wv = buf;
-            if (wv.find('.') == std::string::npos && wv.find('e') == std::string::npos) wv += ".0";
-            e.add("{" + k + "=" + wv + "}", "routingConfig.additionalVersionWeights",
-                  "Map keys must satisfy constraint: [Member must have length less than or equal to 1024, "
-                  "Member must have length greater than or equal to 1, Member must satisfy regular "
-                  "expression pattern: [0-9]+]");
-            return std::unexpected(e.error());
-        }
-        if (!(w >= 0.0 && w <= 1.0)) {
-            ValidationErrors e;
-            char buf[64];
-            std::snprintf(buf, sizeof buf, "%g", w);
-            std::string wv = buf;
-            if (wv.find('.') == std::string::npos && wv.find('e') == std::string::npos) wv += ".0";
-            e.add("{" + k + "=" + wv + "}", "routingConfig.additionalVersionWeights",
-                  "Map value must satisfy constraint: [Member must have value less than or equal to 1.0, "
-                  "Member must have value greater than or equal to 0.0, Member must not be null]");
-            return std::unexpected(e.error());
-        }
+        if (!numeric)
+            return invalid(k, w,
+                           "Map keys must satisfy constraint: [Member must have length less than or equal to 1024, "
+                           "Member must have length greater than or equal to 1, Member must satisfy regular "
+                           "expression pattern: [0-9]+]");
+        if (!(w >= 0.0 && w <= 1.0))
+            return invalid(k, w,
+                           "Map value must satisfy constraint: [Member must have value less than or equal to 1.0, "
+                           "Member must have value greater than or equal to 0.0, Member must not be null]");
     }
     if (weights.size() > 1)
         return fail(ErrorCode::InvalidParameterValue,
