@@ -51,6 +51,13 @@ bool matches(const LayerVersion& v, const std::optional<std::string>& runtime, c
     return true;
 }
 
+// Layer version numbers from ARNs and markers: digits that may not fit an int64.
+std::optional<std::int64_t> parse_version(const std::string& text) {
+    if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos)
+        return std::nullopt;
+    return std::stoll(text);
+}
+
 std::string make_marker(const std::string& position) { return base64_encode("layers\n" + position); }
 
 Result<std::string> read_marker(const std::string& marker) {
@@ -209,8 +216,9 @@ Result<LayerVersionView> LayerRegistry::get_by_arn(const Scope& caller, const st
     if (!p || p->resource.rfind("layer:", 0) != 0) return std::unexpected(missing_resource());
     std::string rest = p->resource.substr(6);
     auto colon = rest.rfind(':');
-    std::int64_t version = std::stoll(rest.substr(colon + 1));
-    return get(caller, Scope{p->account, p->region}, rest.substr(0, colon), version);
+    auto version = parse_version(rest.substr(colon + 1));
+    if (!version) return std::unexpected(missing_resource());
+    return get(caller, Scope{p->account, p->region}, rest.substr(0, colon), *version);
 }
 
 Status LayerRegistry::remove(const Scope& s, const std::string& name, std::int64_t version) {
@@ -260,9 +268,9 @@ Result<std::pair<std::vector<LayerVersionView>, std::optional<std::string>>> Lay
     if (marker) {
         LAMINA_TRY(pos, read_marker(*marker));
         auto bar = pos.rfind('|');
-        if (bar == std::string::npos || pos.substr(0, bar) != name)
-            return fail(ErrorCode::InvalidParameterValue, "Invalid Marker: " + *marker);
-        below = std::stoll(pos.substr(bar + 1));
+        auto at = bar == std::string::npos ? std::nullopt : parse_version(pos.substr(bar + 1));
+        if (!at || pos.substr(0, bar) != name) return fail(ErrorCode::InvalidParameterValue, "Invalid Marker: " + *marker);
+        below = *at;
     }
     std::vector<LayerVersionView> out;
     std::optional<std::string> next;
@@ -378,7 +386,9 @@ Result<std::vector<LayerRef>> LayerRegistry::resolve_for_function(const Scope& c
             return fail(ErrorCode::InvalidParameterValue, "Layer version " + arn + " does not exist.");
         std::string rest = p->resource.substr(6);
         auto colon = rest.rfind(':');
-        parsed.push_back({Scope{p->account, p->region}, rest.substr(0, colon), std::stoll(rest.substr(colon + 1)), arn});
+        auto version = parse_version(rest.substr(colon + 1));
+        if (!version) return fail(ErrorCode::InvalidParameterValue, "Layer version " + arn + " does not exist.");
+        parsed.push_back({Scope{p->account, p->region}, rest.substr(0, colon), *version, arn});
     }
     // 2. the same layer twice
     for (std::size_t i = 0; i < parsed.size(); ++i)

@@ -73,13 +73,23 @@ Status extract_into(zip_t* za, const fs::path& dest, std::int64_t limit) {
         mode_t mode = entry_mode(za, idx, dir, &link);
         fs::path target = dest / fs::path(name).relative_path();
         std::error_code ec;
+        // A path used both as a file and as a directory is the upload's fault, not the disk's.
+        auto conflict = [&](const std::error_code& e) {
+            return e == std::errc::file_exists || e == std::errc::not_a_directory || e == std::errc::is_a_directory;
+        };
         if (dir) {
             fs::create_directories(target, ec);
+            if (ec && conflict(ec))
+                return fail(ErrorCode::InvalidParameterValue, std::string(kUnzipErrorMessage) + " (entry '" + name +
+                                                                  "' is both a file and a directory)");
             if (ec) return fail(ErrorCode::Service, "mkdir " + target.string() + ": " + ec.message());
             ::chmod(target.c_str(), mode);
             continue;
         }
         fs::create_directories(target.parent_path(), ec);
+        if (ec && conflict(ec))
+            return fail(ErrorCode::InvalidParameterValue, std::string(kUnzipErrorMessage) + " (entry '" + name +
+                                                              "' is inside a path that is a file)");
         if (ec) return fail(ErrorCode::Service, "mkdir " + target.parent_path().string() + ": " + ec.message());
         std::unique_ptr<zip_file_t, decltype(&zip_fclose)> zf(zip_fopen_index(za, idx, 0), &zip_fclose);
         if (!zf) return fail(ErrorCode::InvalidParameterValue, kUnzipErrorMessage);
@@ -97,8 +107,10 @@ Status extract_into(zip_t* za, const fs::path& dest, std::int64_t limit) {
             if (::symlink(to.c_str(), target.c_str()) != 0) return std::unexpected(io_error("symlink " + target.string()));
             continue;
         }
-        fs::remove(target, ec);  // a later duplicate entry wins
         int fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0 && (errno == EISDIR || errno == ELOOP || errno == ENOTDIR))
+            return fail(ErrorCode::InvalidParameterValue, std::string(kUnzipErrorMessage) + " (entry '" + name +
+                                                              "' is both a file and a directory)");
         if (fd < 0) return std::unexpected(io_error("create " + target.string()));
         zip_int64_t got;
         while ((got = zip_fread(zf.get(), buf.data(), buf.size())) > 0) {

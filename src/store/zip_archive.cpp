@@ -6,6 +6,8 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 #include <vector>
 
 namespace lamina::store {
@@ -37,6 +39,53 @@ int walk(std::string_view path, int depth) {
         i = j + 1;
     }
     return depth;
+}
+
+// Components of `path` applied to `base` with "." dropped and ".." popping
+// (callers have checked that it never climbs above the root).
+std::vector<std::string> normalised(std::vector<std::string> base, std::string_view path) {
+    std::size_t i = 0;
+    while (i <= path.size()) {
+        auto j = path.find('/', i);
+        if (j == std::string_view::npos) j = path.size();
+        std::string_view part = path.substr(i, j - i);
+        if (part == "..") {
+            if (!base.empty()) base.pop_back();
+        } else if (!part.empty() && part != ".") {
+            base.emplace_back(part);
+        }
+        i = j + 1;
+    }
+    return base;
+}
+
+std::string joined(const std::vector<std::string>& parts, std::size_t n) {
+    std::string out;
+    for (std::size_t k = 0; k < n; ++k) out += (k ? "/" : "") + parts[k];
+    return out;
+}
+
+// Whether walking `path` (from `base`) steps *through* one of the links: a
+// link as an intermediate component means the OS would follow it, so the
+// lexical containment check alone would not hold ("s/../x" with s -> ".").
+bool passes_through_link(const std::vector<std::string>& base, std::string_view path,
+                         const std::set<std::string>& links) {
+    std::vector<std::string> parts = base;
+    std::size_t i = 0;
+    while (i <= path.size()) {
+        auto j = path.find('/', i);
+        if (j == std::string_view::npos) j = path.size();
+        std::string_view part = path.substr(i, j - i);
+        bool last = j >= path.size() || path.find_first_not_of('/', j) == std::string_view::npos;
+        if (part == "..") {
+            if (!parts.empty()) parts.pop_back();
+        } else if (!part.empty() && part != ".") {
+            parts.emplace_back(part);
+            if (!last && links.contains(joined(parts, parts.size()))) return true;
+        }
+        i = j + 1;
+    }
+    return false;
 }
 
 }  // namespace
@@ -80,7 +129,8 @@ Result<ZipSummary> inspect_zip(std::string_view bytes) {
 
     ZipSummary summary;
     zip_int64_t n = zip_get_num_entries(za, 0);
-    std::set<std::string> symlinks;  // entries that are links, without a trailing '/'
+    std::set<std::string> symlinks;  // entries that are links, normalised
+    std::vector<std::pair<std::string, std::string>> link_targets;  // link entry name -> target
     std::vector<std::string> names;
     for (zip_int64_t i = 0; i < n; ++i) {
         zip_stat_t st;
@@ -105,20 +155,24 @@ Result<ZipSummary> inspect_zip(std::string_view bytes) {
                 return std::unexpected(unzip_error("unreadable symlink"));
             if (!symlink_is_contained(name, target))
                 return std::unexpected(unzip_error("symlink '" + std::string(name) + "' points outside its folder"));
-            std::string link(name);
-            while (!link.empty() && link.back() == '/') link.pop_back();
-            symlinks.insert(link);
+            auto parts = normalised({}, name);
+            symlinks.insert(joined(parts, parts.size()));
+            link_targets.emplace_back(std::string(name), target);
         }
         names.emplace_back(name);
         ++summary.entries;
     }
-    // An entry under a symlink would be written wherever the link points:
-    // refuse any path that goes through one ("link/../x", "link/x").
-    for (const auto& entry : names) {
-        for (auto slash = entry.find('/'); slash != std::string::npos; slash = entry.find('/', slash + 1)) {
-            if (symlinks.contains(entry.substr(0, slash)))
-                return std::unexpected(unzip_error("entry '" + entry + "' goes through a symlink"));
-        }
+    // An entry under a symlink would be written wherever the link points, and
+    // a link whose target goes through another link may resolve outside:
+    // refuse both ("link/x", "./link/../x", a -> "b/.." with b a link).
+    for (const auto& entry : names)
+        if (passes_through_link({}, entry, symlinks))
+            return std::unexpected(unzip_error("entry '" + entry + "' goes through a symlink"));
+    for (const auto& [link, target] : link_targets) {
+        auto dir = normalised({}, link);
+        if (!dir.empty()) dir.pop_back();
+        if (passes_through_link(dir, target, symlinks))
+            return std::unexpected(unzip_error("symlink '" + link + "' points through another symlink"));
     }
     return summary;
 }
