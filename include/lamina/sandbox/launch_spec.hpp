@@ -1,0 +1,53 @@
+#pragma once
+// What an execution environment needs from the operating system, and the
+// launcher command line that provides it. Turning a spec into an argv is a
+// pure function (unit-tested without running anything); exec/ starts the
+// process, never builds a namespace itself.
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lamina::sandbox {
+
+enum class Backend {
+    Bubblewrap,  // own mount, pid, ipc and uts namespaces; code and layers read-only
+    Process,     // a plain child process: no isolation, real host paths
+};
+
+const char* to_string(Backend b);
+
+// Where the environment sees its code, layers and runtime: the AWS paths
+// inside a namespace sandbox, the host paths for the process backend.
+struct EnvironmentPaths {
+    std::string task_root;     // /var/task
+    std::string opt;           // /opt
+    std::string runtime_dir;   // /var/runtime
+    std::string tmp;           // /tmp
+};
+
+struct LaunchSpec {
+    std::filesystem::path code_dir;     // host: the extracted function code
+    std::filesystem::path opt_dir;      // host: the assembled /opt view
+    std::filesystem::path runtime_dir;  // host: lamina's runtime bootstraps
+    std::filesystem::path tmp_dir;      // host: the process backend's /tmp stand-in
+    std::int64_t tmp_size_mb = 512;     // EphemeralStorage
+    // Host directories the runtime's interpreter needs, bound read-only
+    // (e.g. a pyenv install outside /usr).
+    std::vector<std::filesystem::path> extra_ro_binds;
+    std::vector<std::string> command;   // argv inside the environment
+    std::map<std::string, std::string> env;  // the whole environment: nothing is inherited
+    std::optional<std::pair<unsigned, unsigned>> run_as;  // uid, gid (when lamina runs as root)
+};
+
+EnvironmentPaths paths_for(Backend backend, const LaunchSpec& spec);
+
+// The full argv to exec: bwrap's options then the command, or the command
+// itself for the process backend (whose environment the caller sets from spec.env).
+std::vector<std::string> launcher_argv(Backend backend, const LaunchSpec& spec,
+                                       const std::filesystem::path& bwrap = "/usr/bin/bwrap");
+
+}  // namespace lamina::sandbox

@@ -1,0 +1,53 @@
+#include "lamina/sandbox/launch_spec.hpp"
+
+namespace lamina::sandbox {
+
+namespace fs = std::filesystem;
+
+const char* to_string(Backend b) { return b == Backend::Bubblewrap ? "bubblewrap" : "process"; }
+
+EnvironmentPaths paths_for(Backend backend, const LaunchSpec& spec) {
+    if (backend == Backend::Bubblewrap) return {"/var/task", "/opt", "/var/runtime", "/tmp"};
+    return {spec.code_dir.string(), spec.opt_dir.string(), spec.runtime_dir.string(), spec.tmp_dir.string()};
+}
+
+std::vector<std::string> launcher_argv(Backend backend, const LaunchSpec& spec, const fs::path& bwrap) {
+    if (backend == Backend::Process) return spec.command;
+    std::vector<std::string> a = {bwrap.string(),
+                                  "--die-with-parent",  // the environment dies with lamina
+                                  "--new-session",      // no TIOCSTI into lamina's terminal
+                                  "--unshare-pid",      // all its processes die with it
+                                  "--unshare-ipc",
+                                  "--unshare-uts",
+                                  "--unshare-cgroup-try",
+                                  "--hostname",
+                                  "169.254.100.1",
+                                  // a read-only system: the host's /usr (interpreters, libraries) and /etc
+                                  "--ro-bind", "/usr", "/usr",
+                                  "--ro-bind-try", "/lib", "/lib",
+                                  "--ro-bind-try", "/lib64", "/lib64",
+                                  "--ro-bind-try", "/bin", "/bin",
+                                  "--ro-bind-try", "/sbin", "/sbin",
+                                  "--ro-bind", "/etc", "/etc",
+                                  "--proc", "/proc",
+                                  "--dev", "/dev",
+                                  "--size", std::to_string(spec.tmp_size_mb * 1024 * 1024),
+                                  "--tmpfs", "/tmp",
+                                  "--ro-bind", spec.code_dir.string(), "/var/task",
+                                  "--ro-bind", spec.opt_dir.string(), "/opt",
+                                  "--ro-bind", spec.runtime_dir.string(), "/var/runtime"};
+    for (const auto& p : spec.extra_ro_binds) {
+        a.insert(a.end(), {"--ro-bind-try", p.string(), p.string()});
+    }
+    if (spec.run_as) {
+        a.insert(a.end(), {"--unshare-user", "--uid", std::to_string(spec.run_as->first), "--gid",
+                           std::to_string(spec.run_as->second)});
+    }
+    a.insert(a.end(), {"--cap-drop", "ALL", "--chdir", "/var/task", "--clearenv"});
+    for (const auto& [k, v] : spec.env) a.insert(a.end(), {"--setenv", k, v});
+    a.push_back("--");
+    a.insert(a.end(), spec.command.begin(), spec.command.end());
+    return a;
+}
+
+}  // namespace lamina::sandbox
