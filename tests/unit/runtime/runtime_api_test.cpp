@@ -1,0 +1,202 @@
+#include "lamina/runtime/runtime_api.hpp"
+
+#include <gtest/gtest.h>
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <future>
+#include <map>
+#include <thread>
+
+using namespace lamina;
+using namespace lamina::runtime;
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+
+namespace {
+
+struct Reply {
+    unsigned status = 0;
+    std::map<std::string, std::string> headers;
+    std::string body;
+};
+
+// One HTTP/1.1 request on a fresh connection, as a runtime client makes it.
+Reply call(const std::string& address, const std::string& method, const std::string& target,
+           const std::string& body = "", std::map<std::string, std::string> headers = {}) {
+    asio::io_context ioc;
+    asio::ip::tcp::resolver resolver(ioc);
+    beast::tcp_stream stream(ioc);
+    auto colon = address.find(':');
+    stream.connect(resolver.resolve(address.substr(0, colon), address.substr(colon + 1)));
+    bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
+    req.set(bhttp::field::host, address);
+    for (const auto& [k, v] : headers) req.set(k, v);
+    req.body() = body;
+    req.prepare_payload();
+    bhttp::write(stream, req);
+    beast::flat_buffer buf;
+    bhttp::response<bhttp::string_body> res;
+    bhttp::read(stream, buf, res);
+    Reply r;
+    r.status = res.result_int();
+    for (const auto& f : res) r.headers[std::string(f.name_string())] = std::string(f.value());
+    r.body = res.body();
+    return r;
+}
+
+const std::string kNext = "/2018-06-01/runtime/invocation/next";
+
+class RuntimeApiTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (!spdlog::get("http")) spdlog::null_logger_mt("http");
+        api_ = std::make_unique<RuntimeApi>(ioc_);
+        thread_ = std::thread([this] { ioc_.run(); });
+    }
+    void TearDown() override {
+        api_->stop();
+        api_.reset();
+        work_.reset();
+        ioc_.stop();
+        thread_.join();
+    }
+    Invocation invocation(const std::string& id, const std::string& payload = R"({"k":1})") {
+        Invocation inv;
+        inv.request_id = id;
+        inv.payload = payload;
+        inv.deadline_ms = 1700000003000;
+        inv.invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:f:$LATEST";
+        inv.trace_id = "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1";
+        inv.client_context = R"({"custom":{"a":"b"}})";
+        return inv;
+    }
+    std::string addr() const { return api_->address(); }
+
+    asio::io_context ioc_{1};
+    asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(ioc_);
+    std::unique_ptr<RuntimeApi> api_;
+    std::thread thread_;
+};
+
+}  // namespace
+
+TEST_F(RuntimeApiTest, LongPolledNextReceivesTheInvocationWithAwsHeaders) {
+    bool ready = false;
+    api_->on_ready([&] { ready = true; });
+    auto next = std::async(std::launch::async, [&] { return call(addr(), "GET", kNext); });
+    EXPECT_EQ(next.wait_for(std::chrono::milliseconds(100)), std::future_status::timeout);  // it waits
+    std::promise<Outcome> outcome;
+    ASSERT_TRUE(api_->invoke(invocation("req-1"), [&](Outcome o) { outcome.set_value(std::move(o)); }).has_value());
+    Reply r = next.get();
+    EXPECT_TRUE(ready);
+    EXPECT_EQ(r.status, 200u);
+    EXPECT_EQ(r.body, R"({"k":1})");
+    EXPECT_EQ(r.headers["Lambda-Runtime-Aws-Request-Id"], "req-1");
+    EXPECT_EQ(r.headers["Lambda-Runtime-Deadline-Ms"], "1700000003000");
+    EXPECT_EQ(r.headers["Lambda-Runtime-Invoked-Function-Arn"], "arn:aws:lambda:us-east-1:123456789012:function:f:$LATEST");
+    EXPECT_EQ(r.headers["Lambda-Runtime-Trace-Id"], invocation("x").trace_id);
+    EXPECT_EQ(r.headers["Lambda-Runtime-Client-Context"], R"({"custom":{"a":"b"}})");
+    EXPECT_EQ(r.headers.count("Lambda-Runtime-Cognito-Identity"), 0u);
+
+    Reply posted = call(addr(), "POST", "/2018-06-01/runtime/invocation/req-1/response", R"({"ok":true})",
+                        {{"Content-Type", "application/json"}});
+    EXPECT_EQ(posted.status, 202u);
+    EXPECT_EQ(posted.body, R"({"status":"OK"})");
+    Outcome o = outcome.get_future().get();
+    EXPECT_EQ(o.kind, Outcome::Kind::Response);
+    EXPECT_EQ(o.body, R"({"ok":true})");
+}
+
+TEST_F(RuntimeApiTest, QueuedInvocationIsDeliveredToTheNextNext) {
+    std::promise<Outcome> outcome;
+    ASSERT_TRUE(api_->invoke(invocation("req-2", "plain"), [&](Outcome o) { outcome.set_value(o); }).has_value());
+    Reply r = call(addr(), "GET", kNext);
+    EXPECT_EQ(r.status, 200u);
+    EXPECT_EQ(r.body, "plain");
+    Reply posted = call(addr(), "POST", "/2018-06-01/runtime/invocation/req-2/error",
+                        R"({"errorMessage":"boom","errorType":"ValueError","stackTrace":[]})",
+                        {{"Lambda-Runtime-Function-Error-Type", "Unhandled"}});
+    EXPECT_EQ(posted.status, 202u);
+    Outcome o = outcome.get_future().get();
+    EXPECT_EQ(o.kind, Outcome::Kind::FunctionError);
+    EXPECT_EQ(o.error_type, "Unhandled");
+    EXPECT_NE(o.body.find("boom"), std::string::npos);
+}
+
+TEST_F(RuntimeApiTest, WrongOrRepeatedRequestIdIsRefused) {
+    int completions = 0;
+    ASSERT_TRUE(api_->invoke(invocation("req-3"), [&](Outcome) { ++completions; }).has_value());
+    ASSERT_EQ(call(addr(), "GET", kNext).status, 200u);
+    Reply wrong = call(addr(), "POST", "/2018-06-01/runtime/invocation/nope/response", "{}");
+    EXPECT_EQ(wrong.status, 400u);
+    EXPECT_NE(wrong.body.find("\"errorType\":\"InvalidRequestID\""), std::string::npos);
+    EXPECT_EQ(call(addr(), "POST", "/2018-06-01/runtime/invocation/req-3/response", "{}").status, 202u);
+    Reply again = call(addr(), "POST", "/2018-06-01/runtime/invocation/req-3/response", "{}");
+    EXPECT_EQ(again.status, 400u);
+    EXPECT_EQ(completions, 1);
+}
+
+TEST_F(RuntimeApiTest, NextWhileAnInvocationIsUnansweredIsAnInvalidStateTransition) {
+    ASSERT_TRUE(api_->invoke(invocation("req-4"), [](Outcome) {}).has_value());
+    ASSERT_EQ(call(addr(), "GET", kNext).status, 200u);
+    Reply r = call(addr(), "GET", kNext);
+    EXPECT_EQ(r.status, 403u);
+    EXPECT_NE(r.body.find("InvalidStateTransition"), std::string::npos);
+    // and the environment is busy for the data plane too
+    EXPECT_FALSE(api_->invoke(invocation("req-5"), [](Outcome) {}).has_value());
+}
+
+TEST_F(RuntimeApiTest, InitErrorIsAcceptedOnlyBeforeTheFirstNext) {
+    std::promise<Outcome> init;
+    api_->on_init_error([&](Outcome o) { init.set_value(o); });
+    Reply r = call(addr(), "POST", "/2018-06-01/runtime/init/error",
+                   R"({"errorMessage":"Unable to import module 'x'","errorType":"Runtime.ImportModuleError"})",
+                   {{"Lambda-Runtime-Function-Error-Type", "Runtime.ImportModuleError"}});
+    EXPECT_EQ(r.status, 202u);
+    Outcome o = init.get_future().get();
+    EXPECT_EQ(o.kind, Outcome::Kind::InitError);
+    EXPECT_EQ(o.error_type, "Runtime.ImportModuleError");
+
+    RuntimeApi second(ioc_);
+    ASSERT_TRUE(second.invoke(invocation("req-6"), [](Outcome) {}).has_value());
+    ASSERT_EQ(call(second.address(), "GET", kNext).status, 200u);
+    EXPECT_EQ(call(second.address(), "POST", "/2018-06-01/runtime/init/error", "{}").status, 403u);
+    second.stop();
+}
+
+TEST_F(RuntimeApiTest, AbandonedInvocationRefusesALateResponse) {
+    int completions = 0;
+    ASSERT_TRUE(api_->invoke(invocation("req-7"), [&](Outcome) { ++completions; }).has_value());
+    ASSERT_EQ(call(addr(), "GET", kNext).status, 200u);
+    auto done = api_->abandon();  // e.g. the deadline passed
+    ASSERT_TRUE(done);
+    EXPECT_EQ(call(addr(), "POST", "/2018-06-01/runtime/invocation/req-7/response", "{}").status, 400u);
+    EXPECT_EQ(completions, 0);  // the abandoning side answers the invoke, not the runtime
+    EXPECT_TRUE(api_->invoke(invocation("req-8"), [](Outcome) {}).has_value());
+}
+
+TEST_F(RuntimeApiTest, OversizedResponseIsRefusedWith413) {
+    ASSERT_TRUE(api_->invoke(invocation("req-9"), [](Outcome) {}).has_value());
+    ASSERT_EQ(call(addr(), "GET", kNext).status, 200u);
+    Reply r = call(addr(), "POST", "/2018-06-01/runtime/invocation/req-9/response",
+                   std::string(kMaxResponseBytes + 1, 'x'));
+    EXPECT_EQ(r.status, 413u);
+    EXPECT_NE(r.body.find("RequestEntityTooLarge"), std::string::npos);
+}
+
+TEST_F(RuntimeApiTest, StopReleasesAParkedNextAndUnknownRoutesAre404) {
+    EXPECT_EQ(call(addr(), "GET", "/2018-06-01/runtime/nope").status, 404u);
+    auto next = std::async(std::launch::async, [&] { return call(addr(), "GET", kNext); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    api_->stop();
+    EXPECT_EQ(next.get().status, 500u);
+    EXPECT_FALSE(api_->invoke(invocation("late"), [](Outcome) {}).has_value());
+}
