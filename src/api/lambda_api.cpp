@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <random>
 #include <regex>
 
 #include "json_input.hpp"
@@ -71,6 +72,8 @@ enum Op : int {
     GetLayerVersionPolicy,
     RemoveLayerVersionPermission,
     OptTree,
+    Invoke,
+    InvokeAsync,
     NotEmulated,  // every route from here on is known but not emulated
     kLastOp = 1999,
 };
@@ -133,8 +136,8 @@ const std::vector<RouteDef>& route_table() {
         {RemoveLayerVersionPermission, "DELETE", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy/{StatementId}", "RemoveLayerVersionPermission"},
         {OptTree, "GET", "/_lamina/opt/{FunctionName}", "LaminaOptTree"},
         // Known to AWS, not emulated by lamina yet.
-        {NotEmulated + 1, "POST", "/2015-03-31/functions/{FunctionName}/invocations", "Invoke"},
-        {NotEmulated + 2, "POST", "/2014-11-13/functions/{FunctionName}/invoke-async", "InvokeAsync"},
+        {Invoke, "POST", "/2015-03-31/functions/{FunctionName}/invocations", "Invoke"},
+        {InvokeAsync, "POST", "/2014-11-13/functions/{FunctionName}/invoke-async", "InvokeAsync"},
         {NotEmulated + 3, "POST", "/2021-11-15/functions/{FunctionName}/response-streaming-invocations", "InvokeWithResponseStream"},
         {NotEmulated + 13, "PUT", "/2017-10-31/functions/{FunctionName}/concurrency", "PutFunctionConcurrency"},
         {NotEmulated + 14, "DELETE", "/2017-10-31/functions/{FunctionName}/concurrency", "DeleteFunctionConcurrency"},
@@ -557,8 +560,99 @@ json render_layer_version(const control::LayerVersionView& v, const RequestConte
 }  // namespace
 
 LambdaApi::LambdaApi(control::Registry& registry, control::LayerRegistry& layers, store::LayerCache& layer_cache,
-                     store::BlobStore& blobs, const Config& config)
-    : registry_(registry), layers_(layers), layer_cache_(layer_cache), blobs_(blobs), config_(config) {}
+                     store::BlobStore& blobs, const Config& config, exec::Invoker* invoker)
+    : registry_(registry),
+      layers_(layers),
+      layer_cache_(layer_cache),
+      blobs_(blobs),
+      config_(config),
+      invoker_(invoker) {}
+
+bool LambdaApi::is_invoke(int operation) const { return operation == Invoke || operation == InvokeAsync; }
+
+void LambdaApi::invoke(int op, const RequestContext& ctx, const http::Request& req, const http::RouteMatch& m,
+                       std::function<void(Result<http::Response>)> respond) {
+    auto result = [&]() -> Result<std::optional<exec::InvokeRequest>> {
+        const Scope& scope = ctx.scope;
+        LAMINA_TRY(ref, function_ref(ctx, req, m, NameShape::Read, "InvokeFunction"));
+        std::string type = op == InvokeAsync ? "Event" : req.headers.get("X-Amz-Invocation-Type", "RequestResponse");
+        if (type != "RequestResponse" && type != "Event" && type != "DryRun") {
+            control::ValidationErrors v;
+            v.add(type, "invocationType", "Member must satisfy enum value set: [Event, RequestResponse, DryRun]");
+            return std::unexpected(v.error());
+        }
+        if (type == "Event" && req.body.size() > 1048576)
+            return fail(ErrorCode::RequestEntityTooLarge, std::to_string(req.body.size()) +
+                                                              " byte payload is too large for the Event invocation "
+                                                              "type (limit 1048576 bytes)");
+        if (!req.body.empty() && op == Invoke) {
+            try {
+                auto parsed = nlohmann::json::parse(req.body);
+                (void)parsed;
+            } catch (const nlohmann::json::exception& e) {
+                return fail(ErrorCode::InvalidRequestContent,
+                            std::string("Could not parse request body into json: Could not parse payload into json: ") +
+                                e.what());
+            }
+        }
+        static thread_local std::mt19937_64 rng{std::random_device{}()};
+        double draw = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+        LAMINA_TRY(view, registry_.resolve_invocation(scope, ref, draw));
+        if (type == "DryRun") return std::optional<exec::InvokeRequest>{};
+        if (!invoker_) return fail(ErrorCode::NotImplemented, "lamina was started without a data plane");
+        exec::InvokeRequest in;
+        in.scope = scope;
+        in.function_name = view.name;
+        in.config = view.config;
+        in.invoked_arn = ref.qualifier ? control::qualified_arn(scope, view.name, *ref.qualifier)
+                                       : control::function_arn(scope, view.name);
+        in.payload = req.body.empty() ? std::string("{}") : req.body;
+        in.request_id = ctx.request_id;
+        if (auto cc = req.headers.find("X-Amz-Client-Context")) {
+            auto decoded = base64_decode(*cc);
+            if (!decoded || !nlohmann::json::accept(*decoded))
+                return fail(ErrorCode::InvalidParameterValue, "Client context must be a valid Base64-encoded JSON object.");
+            in.client_context = *decoded;
+        }
+        if (type == "Event") {
+            // queued: answered 202 now, run in the background (retries and destinations come with step 4)
+            invoker_->invoke(std::move(in), [](exec::InvokeResult) {});
+            return std::optional<exec::InvokeRequest>{};
+        }
+        return std::optional<exec::InvokeRequest>(std::move(in));
+    }();
+    if (!result) {
+        respond(std::unexpected(result.error()));
+        return;
+    }
+    if (!*result) {
+        std::string type = op == InvokeAsync ? "Event" : req.headers.get("X-Amz-Invocation-Type", "RequestResponse");
+        http::Response r;
+        r.status = type == "DryRun" ? 204 : 202;
+        r.headers.set("x-amzn-RequestId", ctx.request_id);
+        if (op == InvokeAsync) r.body = R"({"Status":202})";
+        respond(r);
+        return;
+    }
+    bool tail = req.headers.get("X-Amz-Log-Type") == "Tail";
+    std::string executed = (*result)->config.version;
+    std::string request_id = ctx.request_id;
+    invoker_->invoke(std::move(**result), [respond, tail, executed, request_id](exec::InvokeResult out) {
+        http::Response r;
+        r.status = 200;
+        r.headers.set("Content-Type", "application/json");
+        r.headers.set("x-amzn-RequestId", request_id);
+        r.headers.set("X-Amz-Executed-Version", executed);
+        if (out.function_error) r.headers.set("X-Amz-Function-Error", "Unhandled");
+        if (tail) {
+            std::string_view log(out.log);
+            if (log.size() > 4096) log.remove_prefix(log.size() - 4096);
+            r.headers.set("X-Amz-Log-Result", base64_encode(log));
+        }
+        r.body = std::move(out.payload);
+        respond(std::move(r));
+    });
+}
 
 void LambdaApi::add_routes(http::Router& router) const {
     for (const auto& r : route_table()) router.add(r.method, r.pattern, r.op);
@@ -594,7 +688,8 @@ http::BodyPolicy LambdaApi::body_policy(const http::RequestHead& head) const {
         p.limit = 6 * 1024 * 1024;
         p.too_large = [](std::uint64_t limit) {
             return rest_json_error(Error{ErrorCode::RequestEntityTooLarge,
-                                         "Request must be smaller than " + std::to_string(limit) + " bytes"},
+                                         "Request must be smaller than " + std::to_string(limit) +
+                                             " bytes for the InvokeFunction operation"},
                                    "");
         };
     }

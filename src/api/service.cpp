@@ -15,18 +15,30 @@ namespace lamina::api {
 
 Service::Service(const Config& config, control::Registry& registry, control::LayerRegistry& layers,
                  store::LayerCache& layer_cache, control::IamRoles& roles, store::BlobStore& blobs, IdSource& ids,
-                 boost::asio::thread_pool& workers)
+                 boost::asio::thread_pool& workers, exec::Invoker* invoker)
     : config_(config),
       registry_(registry),
       ids_(ids),
       workers_(workers),
-      lambda_(registry, layers, layer_cache, blobs, config),
+      lambda_(registry, layers, layer_cache, blobs, config, invoker),
       query_(roles) {
     lambda_.add_routes(router_);
 }
 
 void Service::handle(http::Request req, http::Responder respond) {
     boost::asio::post(workers_, [this, req = std::move(req), respond = std::move(respond)]() mutable {
+        // Invocations answer when the function does, without holding a worker.
+        if (!QueryApi::is_query_request(req)) {
+            auto match = router_.match(req.method, req.path, req.query);
+            if (match && lambda_.is_invoke(match->operation)) {
+                RequestContext ctx = make_context(req, config_, ids_.uuid());
+                lambda_.invoke(match->operation, ctx, req, *match,
+                               [respond, request_id = ctx.request_id](Result<http::Response> r) {
+                                   respond(r ? std::move(*r) : rest_json_error(r.error(), request_id));
+                               });
+                return;
+            }
+        }
         respond(dispatch(req));
     });
 }
@@ -47,6 +59,7 @@ http::Response Service::health(const RequestContext& ctx) const {
                            {"uptime_seconds", uptime},
                            {"functions", registry_.total_functions()},
                            {"region", config_.region},
+                           {"sandbox", config_.sandbox},
                            {"account_id", config_.account_id}};
     http::Response r;
     r.headers.set("Content-Type", "application/json");

@@ -20,6 +20,8 @@
 #include "lamina/control/iam.hpp"
 #include "lamina/control/layers.hpp"
 #include "lamina/control/validation.hpp"
+#include "lamina/exec/invoker.hpp"
+#include "lamina/sandbox/launch_spec.hpp"
 #include "lamina/store/layer_cache.hpp"
 #include "lamina/control/registry.hpp"
 #include "lamina/http/server.hpp"
@@ -117,7 +119,33 @@ int serve(Config config) {
 
         boost::asio::io_context ioc(config.io_threads);
         boost::asio::thread_pool workers(static_cast<std::size_t>(config.worker_threads));
-        api::Service service(config, registry, layers, layer_cache, roles, blobs, ids, workers);
+
+        exec::ExecSettings exec_settings;
+        if (config.sandbox == "process") {
+            exec_settings.backend = sandbox::Backend::Process;
+        } else if (exec::bubblewrap_works(exec_settings.bwrap)) {
+            exec_settings.backend = sandbox::Backend::Bubblewrap;
+        } else if (config.sandbox == "bubblewrap") {
+            std::cerr << "lamina: --sandbox bubblewrap: " << exec_settings.bwrap
+                      << " cannot create namespaces here (install bubblewrap, or allow user namespaces)\n";
+            return 1;
+        } else {
+            exec_settings.backend = sandbox::Backend::Process;
+            log->warn("sandbox.fallback backend=process reason=\"bubblewrap cannot create namespaces here\" "
+                      "note=\"functions run as plain processes with no isolation\"");
+        }
+        exec_settings.runtimes_dir = config.runtimes_dir.empty() ? fs::path(LAMINA_DEFAULT_RUNTIMES_DIR) : config.runtimes_dir;
+        exec_settings.work_dir = config.data_dir / "environments";
+        fs::remove_all(exec_settings.work_dir, ec);
+        fs::create_directories(exec_settings.work_dir, ec);
+        exec_settings.interpreters = exec::default_interpreters(config.runtimes);
+        exec_settings.idle_timeout = std::chrono::seconds(config.idle_timeout_s);
+        for (const auto& [rt, path] : exec_settings.interpreters) log->info("runtime.interpreter runtime={} path={}", rt, path);
+        log->info("sandbox.backend backend={}", sandbox::to_string(exec_settings.backend));
+        config.sandbox = sandbox::to_string(exec_settings.backend);  // what /health reports
+        exec::Invoker invoker(ioc, exec_settings, layer_cache, clock, ids);
+
+        api::Service service(config, registry, layers, layer_cache, roles, blobs, ids, workers, &invoker);
         http::ServerOptions opt;
         opt.host = config.host;
         opt.port = config.port;
@@ -141,6 +169,8 @@ int serve(Config config) {
             { std::ofstream(tmp) << port << "\n"; }
             fs::rename(tmp, config.port_file, ec);
         }
+        invoker.set_endpoint_url("http://" + (config.host == "0.0.0.0" ? std::string("127.0.0.1") : config.host) + ":" +
+                                 std::to_string(port));
         std::cout << port << std::endl;
         log->info("lamina.start version={} listen={}:{} data_dir={} region={} account={}", kVersion, config.host,
                   port, config.data_dir.string(), config.region, config.account_id);
@@ -150,6 +180,7 @@ int serve(Config config) {
             if (e) return;
             log->info("lamina.stop signal={}", sig);
             server.stop();
+            invoker.shutdown();
             ioc.stop();
         });
         std::vector<std::thread> threads;
@@ -198,6 +229,16 @@ int run(int argc, char** argv) {
         ->envname("LAMINA_IO_THREADS")->capture_default_str()->check(CLI::Range(1, 64));
     serve_cmd->add_option("--worker-threads", config.worker_threads, "Threads running API operations")
         ->envname("LAMINA_WORKER_THREADS")->capture_default_str()->check(CLI::Range(1, 256));
+    serve_cmd->add_option("--sandbox", config.sandbox,
+                          "Execution environment backend: bubblewrap (namespaces), process (no isolation), or auto")
+        ->envname("LAMINA_SANDBOX")->capture_default_str()->check(CLI::IsMember({"auto", "bubblewrap", "process"}));
+    std::vector<std::string> runtime_overrides;
+    serve_cmd->add_option("--runtime", runtime_overrides, "Interpreter for a runtime, e.g. python3.12=/usr/bin/python3.12 (repeatable)")
+        ->envname("LAMINA_RUNTIME");
+    std::string runtimes_dir;
+    serve_cmd->add_option("--runtimes-dir", runtimes_dir, "Where lamina's runtime bootstraps are")->envname("LAMINA_RUNTIMES_DIR");
+    serve_cmd->add_option("--idle-timeout", config.idle_timeout_s, "Seconds before an idle execution environment is stopped")
+        ->envname("LAMINA_IDLE_TIMEOUT")->capture_default_str()->check(CLI::Range(1, 86400));
     serve_cmd->add_flag("--durable-commits", config.durable_commits,
                         "fsync every metadata commit (survives power loss, not only crashes)")
         ->envname("LAMINA_DURABLE_COMMITS");
@@ -211,6 +252,15 @@ int run(int argc, char** argv) {
     if (serve_cmd->parsed()) {
         config.port_file = port_file;
         config.data_dir = data_dir;
+        config.runtimes_dir = runtimes_dir;
+        for (const auto& o : runtime_overrides) {
+            auto eq = o.find('=');
+            if (eq == std::string::npos || eq == 0 || eq + 1 == o.size()) {
+                std::cerr << "lamina: --runtime expects RUNTIME=/path/to/interpreter, got " << o << "\n";
+                return 2;
+            }
+            config.runtimes[o.substr(0, eq)] = o.substr(eq + 1);
+        }
         return serve(config);
     }
     return 0;

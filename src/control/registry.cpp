@@ -343,6 +343,22 @@ Result<ConfigView> Registry::get_configuration(const Scope& s, const FunctionRef
     return resolve(s, *f, ref);
 }
 
+Result<ConfigView> Registry::resolve_invocation(const Scope& s, const FunctionRef& ref, double draw) const {
+    std::shared_lock lk(mu_);
+    LAMINA_TRY(f, find_or_404(s, ref));
+    if (ref.qualifier) {
+        auto a = f->aliases.find(*ref.qualifier);
+        if (a != f->aliases.end() && !a->second.additional_weights.empty()) {
+            const auto& [version, weight] = *a->second.additional_weights.begin();
+            if (draw < weight) {
+                auto v = f->versions.find(std::stoll(version));
+                if (v != f->versions.end()) return ConfigView{f->name, v->second, *ref.qualifier, Phase::Steady};
+            }
+        }
+    }
+    return resolve(s, *f, ref);
+}
+
 Status Registry::check_exists(const Scope& s, const FunctionRef& ref) const {
     std::shared_lock lk(mu_);
     LAMINA_TRY(f, find_or_404(s, ref));

@@ -109,9 +109,18 @@ struct RuntimeApi::State {
                     return;
                 }
                 if (match->operation == Response && req.body.size() > kMaxResponseBytes) {
+                    // the invoke fails with AWS's Function.ResponseSizeTooLarge; the runtime hears 413
+                    Outcome o;
+                    o.kind = Outcome::Kind::FunctionError;
+                    o.error_type = "Function.ResponseSizeTooLarge";
+                    o.body = R"({"errorMessage":"Response payload size exceeded maximum allowed payload size (6291556 bytes).","errorType":"Function.ResponseSizeTooLarge"})";
+                    in_flight.reset();
+                    auto fn = std::move(done);
+                    done = nullptr;
                     lk.unlock();
                     respond(api_error(413, "RequestEntityTooLarge",
                                       "Response payload size exceeded maximum allowed payload size (6291556 bytes)."));
+                    if (fn) fn(std::move(o));
                     return;
                 }
                 Outcome o;

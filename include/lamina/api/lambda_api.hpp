@@ -10,6 +10,7 @@
 #include "lamina/common/clock.hpp"
 #include "lamina/common/config.hpp"
 #include "lamina/control/layers.hpp"
+#include "lamina/exec/invoker.hpp"
 #include "lamina/control/registry.hpp"
 #include "lamina/http/router.hpp"
 #include "lamina/http/server.hpp"
@@ -21,7 +22,12 @@ namespace lamina::api {
 class LambdaApi {
 public:
     LambdaApi(control::Registry& registry, control::LayerRegistry& layers, store::LayerCache& layer_cache,
-              store::BlobStore& blobs, const Config& config);
+              store::BlobStore& blobs, const Config& config, exec::Invoker* invoker = nullptr);
+
+    // Invoke and InvokeAsync complete asynchronously, when the function answers.
+    bool is_invoke(int operation) const;
+    void invoke(int operation, const RequestContext& ctx, const http::Request& req, const http::RouteMatch& match,
+                std::function<void(Result<http::Response>)> respond);
 
     // Adds every Lambda route (emulated or not) to the router. Operation ids
     // are private to this class; `owns` tells whether an id is one of them.
@@ -41,6 +47,7 @@ private:
     store::LayerCache& layer_cache_;
     store::BlobStore& blobs_;
     const Config& config_;
+    exec::Invoker* invoker_;
 };
 
 }  // namespace lamina::api

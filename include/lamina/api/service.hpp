@@ -24,7 +24,7 @@ class Service {
 public:
     Service(const Config& config, control::Registry& registry, control::LayerRegistry& layers,
             store::LayerCache& layer_cache, control::IamRoles& roles, store::BlobStore& blobs, IdSource& ids,
-            boost::asio::thread_pool& workers);
+            boost::asio::thread_pool& workers, exec::Invoker* invoker = nullptr);
 
     // Called on an io thread; completes through `respond` from a worker.
     void handle(http::Request req, http::Responder respond);

@@ -3,6 +3,7 @@
 // environment variables and passed down by constructor.
 
 #include <filesystem>
+#include <map>
 #include <string>
 
 namespace lamina {
@@ -19,6 +20,10 @@ struct Config {
     int io_threads = 2;
     int worker_threads = 4;
     bool durable_commits = false;  // fsync every metadata commit (power-loss safety)
+    std::string sandbox = "auto";  // auto | bubblewrap | process
+    std::map<std::string, std::string> runtimes;  // runtime -> interpreter overrides
+    std::filesystem::path runtimes_dir;           // lamina's runtime bootstraps
+    int idle_timeout_s = 600;                     // reap idle execution environments after this
 };
 
 }  // namespace lamina

@@ -133,6 +133,9 @@ public:
     Result<ConfigView> create_function(const Scope& s, CreateFunctionInput in);
     Result<FunctionDetails> get_function(const Scope& s, const FunctionRef& ref) const;
     Result<ConfigView> get_configuration(const Scope& s, const FunctionRef& ref) const;
+    // The version an invocation runs: for a weighted alias, the additional
+    // version when `draw` (uniform in [0,1)) falls below its weight.
+    Result<ConfigView> resolve_invocation(const Scope& s, const FunctionRef& ref, double draw) const;
     Result<ConfigView> update_function_code(const Scope& s, const FunctionRef& ref, UpdateCodeInput in);
     Result<ConfigView> update_function_configuration(const Scope& s, const FunctionRef& ref,
                                                      FunctionSettings in,

@@ -1,0 +1,95 @@
+#pragma once
+// The data plane: runs an invocation in an execution environment of the
+// function version, starting one (cold start) when no idle one is warm.
+// An environment is a sandboxed process speaking the Runtime API; it is
+// reused for the same version, code and configuration only, killed on
+// timeout, crash or init failure, and reaped after idling.
+
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lamina/common/clock.hpp"
+#include "lamina/control/model.hpp"
+#include "lamina/control/names.hpp"
+#include "lamina/sandbox/launch_spec.hpp"
+#include "lamina/store/layer_cache.hpp"
+
+namespace lamina::exec {
+
+struct ExecSettings {
+    sandbox::Backend backend = sandbox::Backend::Process;
+    std::filesystem::path bwrap = "/usr/bin/bwrap";
+    std::filesystem::path runtimes_dir;          // lamina's bootstraps (python/, node/)
+    std::filesystem::path work_dir;              // per-environment scratch (process backend /tmp)
+    std::map<std::string, std::string> interpreters;  // runtime -> interpreter path
+    std::chrono::milliseconds idle_timeout{std::chrono::minutes(10)};
+    std::chrono::milliseconds init_timeout{std::chrono::seconds(10)};
+    std::string endpoint_url;  // AWS_ENDPOINT_URL given to functions (lamina itself)
+    std::optional<std::pair<unsigned, unsigned>> run_as;
+};
+
+struct InvokeRequest {
+    control::Scope scope;
+    std::string function_name;
+    control::VersionConfig config;  // the resolved version
+    std::string invoked_arn;        // as the caller named it
+    std::string payload;
+    std::optional<std::string> client_context;  // decoded JSON
+    std::string request_id;
+};
+
+struct InvokeResult {
+    std::string payload;
+    bool function_error = false;  // X-Amz-Function-Error: Unhandled
+    std::string log;              // this invocation's log lines, START..REPORT
+};
+
+// Whether bubblewrap can create its namespaces on this machine (runs it once).
+bool bubblewrap_works(const std::filesystem::path& bwrap);
+
+// Finds an interpreter for each managed runtime lamina runs (python3.x on
+// /usr/bin, node on PATH), overridden by explicit `runtime=path` entries.
+std::map<std::string, std::string> default_interpreters(const std::map<std::string, std::string>& overrides);
+
+class Invoker {
+public:
+    Invoker(boost::asio::io_context& ioc, ExecSettings settings, store::LayerCache& cache, Clock& clock, IdSource& ids);
+    ~Invoker();
+
+    // Runs the invocation; `done` is called exactly once, from any thread.
+    void invoke(InvokeRequest req, std::function<void(InvokeResult)> done);
+    // Kills every environment.
+    void shutdown();
+    // AWS_ENDPOINT_URL for functions, known once lamina listens.
+    void set_endpoint_url(std::string url);
+    std::size_t environment_count() const;
+
+private:
+    struct Environment;
+    using EnvPtr = std::shared_ptr<Environment>;
+    std::string pool_key(const InvokeRequest& req) const;
+    Result<EnvPtr> start_environment(const InvokeRequest& req, const std::string& key);
+    void release(const EnvPtr& env);
+
+    boost::asio::io_context& ioc_;
+    ExecSettings settings_;
+    store::LayerCache& cache_;
+    Clock& clock_;
+    IdSource& ids_;
+    mutable std::mutex mu_;
+    std::multimap<std::string, EnvPtr> idle_;
+    std::vector<EnvPtr> all_;
+    bool stopping_ = false;
+};
+
+}  // namespace lamina::exec

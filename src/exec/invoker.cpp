@@ -1,0 +1,513 @@
+#include "lamina/exec/invoker.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include "lamina/common/log.hpp"
+#include "lamina/runtime/runtime_api.hpp"
+
+extern char** environ;
+
+namespace lamina::exec {
+
+namespace fs = std::filesystem;
+using Clk = std::chrono::steady_clock;
+
+namespace {
+
+std::string find_executable(const std::vector<std::string>& candidates) {
+    for (const auto& c : candidates)
+        if (::access(c.c_str(), X_OK) == 0) return c;
+    return {};
+}
+
+std::string format_ms(double ms) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f", ms);
+    return buf;
+}
+
+std::string error_json(const std::string& type, const std::string& message) {
+    return "{\"errorType\":\"" + type + "\",\"errorMessage\":\"" + message + "\"}";
+}
+
+long max_memory_mb(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("VmHWM:", 0) == 0) return std::max(1L, std::atol(line.c_str() + 6) / 1024);
+    return 1;
+}
+
+}  // namespace
+
+bool bubblewrap_works(const fs::path& bwrap) {
+    if (::access(bwrap.c_str(), X_OK) != 0) return false;
+    std::string b = bwrap.string();
+    std::vector<std::string> argv = {b, "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--unshare-pid",
+                                     "--die-with-parent", "--", "/bin/true"};
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+    pid_t pid;
+    char* envp[] = {nullptr};
+    int rc = ::posix_spawn(&pid, args[0], &actions, nullptr, args.data(), envp);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) return false;
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+void Invoker::set_endpoint_url(std::string url) {
+    std::lock_guard lk(mu_);
+    settings_.endpoint_url = std::move(url);
+}
+
+std::map<std::string, std::string> default_interpreters(const std::map<std::string, std::string>& overrides) {
+    std::map<std::string, std::string> out;
+    for (const char* v : {"3.9", "3.10", "3.11", "3.12", "3.13", "3.14"}) {
+        std::string exact = find_executable({std::string("/usr/bin/python") + v, std::string("/usr/local/bin/python") + v});
+        std::string any = find_executable({"/usr/bin/python3", "/usr/local/bin/python3"});
+        std::string chosen = exact.empty() ? any : exact;
+        if (!chosen.empty()) out[std::string("python") + v] = chosen;
+    }
+    std::string node = find_executable({"/usr/bin/node", "/usr/local/bin/node"});
+    if (!node.empty())
+        for (const char* v : {"nodejs18.x", "nodejs20.x", "nodejs22.x", "nodejs24.x"}) out[v] = node;
+    for (const auto& [k, v] : overrides) out[k] = v;
+    return out;
+}
+
+struct Invoker::Environment : std::enable_shared_from_this<Environment> {
+    std::string key;
+    std::string version;
+    std::string log_stream;
+    int memory_mb = 128;
+    std::unique_ptr<runtime::RuntimeApi> api;
+    pid_t pid = -1;
+    std::int64_t started_ms = 0;
+    std::mutex mu;
+    std::string output;      // what the process printed since the last take
+    bool dead = false;
+    int exit_status = 0;
+    bool ready = false;
+    Clk::time_point spawned_at, ready_at;
+    std::optional<runtime::Outcome> init_error;
+    std::function<void(const std::string& reason)> on_exit;  // set while an invocation runs
+    std::function<void()> ready_hook;                         // set by a cold invocation
+    std::shared_ptr<boost::asio::steady_timer> idle_timer;
+
+    std::string take_output() {
+        std::lock_guard lk(mu);
+        return std::exchange(output, {});
+    }
+    void kill() {
+        if (pid > 0) {
+            ::kill(-pid, SIGKILL);
+            ::kill(pid, SIGKILL);
+        }
+    }
+};
+
+Invoker::Invoker(boost::asio::io_context& ioc, ExecSettings settings, store::LayerCache& cache, Clock& clock,
+                 IdSource& ids)
+    : ioc_(ioc), settings_(std::move(settings)), cache_(cache), clock_(clock), ids_(ids) {}
+
+Invoker::~Invoker() { shutdown(); }
+
+std::string Invoker::pool_key(const InvokeRequest& r) const {
+    return r.scope.account + "/" + r.scope.region + "/" + r.function_name + "/" + r.config.version + "/" +
+           r.config.code_sha256 + "/" + std::to_string(r.config.last_modified_ms);
+}
+
+std::size_t Invoker::environment_count() const {
+    std::lock_guard lk(mu_);
+    std::size_t n = 0;
+    for (const auto& e : all_)
+        if (!e->dead) ++n;
+    return n;
+}
+
+Result<Invoker::EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::string& key) {
+    const auto& c = req.config;
+    LAMINA_TRY(code_dir, cache_.ensure_extracted(c.code_blob));
+    std::vector<std::string> layer_blobs;
+    for (const auto& l : c.layers) layer_blobs.push_back(l.blob);
+    LAMINA_TRY(opt_dir, cache_.assemble(layer_blobs));
+
+    auto env = std::make_shared<Environment>();
+    env->key = key;
+    env->version = c.version;
+    env->memory_mb = c.memory_size;
+    std::int64_t now = clock_.now_ms();
+    {
+        std::string date = format_iso8601(now).substr(0, 10);
+        for (auto& ch : date)
+            if (ch == '-') ch = '/';
+        env->log_stream = date + "/[" + c.version + "]" + ids_.hex(32);
+    }
+    env->api = std::make_unique<runtime::RuntimeApi>(ioc_);
+
+    sandbox::LaunchSpec spec;
+    spec.code_dir = code_dir;
+    spec.opt_dir = opt_dir;
+    spec.runtime_dir = settings_.runtimes_dir;
+    spec.tmp_dir = settings_.work_dir / ("env-" + ids_.hex(12));
+    spec.tmp_size_mb = c.ephemeral_storage;
+    spec.run_as = settings_.run_as;
+    std::error_code ec;
+    fs::create_directories(spec.tmp_dir, ec);
+    auto paths = sandbox::paths_for(settings_.backend, spec);
+
+    const std::string& rt = c.runtime;
+    bool python = rt.rfind("python", 0) == 0, node = rt.rfind("nodejs", 0) == 0;
+    bool provided = rt.rfind("provided", 0) == 0;
+    if (python) {
+        auto it = settings_.interpreters.find(rt);
+        if (it == settings_.interpreters.end())
+            return fail(ErrorCode::NotImplemented, "lamina has no interpreter for " + rt +
+                                                       ": start it with --runtime " + rt + "=/path/to/python3");
+        spec.command = {it->second, "-S", "-u", paths.runtime_dir + "/python/bootstrap.py", "--opt", paths.opt};
+    } else if (provided) {
+        if (fs::exists(code_dir / "bootstrap"))
+            spec.command = {paths.task_root + "/bootstrap"};
+        else if (fs::exists(opt_dir / "bootstrap"))
+            spec.command = {paths.opt + "/bootstrap"};
+        else
+            return fail(ErrorCode::InvalidRequestContent, "Runtime.InvalidEntrypoint");
+    } else {
+        (void)node;
+        return fail(ErrorCode::NotImplemented, "lamina does not run " + rt + " functions yet (Python and provided runtimes only).");
+    }
+
+    auto& e = spec.env;
+    e["AWS_LAMBDA_FUNCTION_NAME"] = req.function_name;
+    e["AWS_LAMBDA_FUNCTION_VERSION"] = c.version;
+    e["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = std::to_string(c.memory_size);
+    e["AWS_LAMBDA_LOG_GROUP_NAME"] = c.log_group.empty() ? "/aws/lambda/" + req.function_name : c.log_group;
+    e["AWS_LAMBDA_LOG_STREAM_NAME"] = env->log_stream;
+    e["AWS_LAMBDA_RUNTIME_API"] = env->api->address();
+    e["AWS_LAMBDA_INITIALIZATION_TYPE"] = "on-demand";
+    e["LAMBDA_TASK_ROOT"] = paths.task_root;
+    e["LAMBDA_RUNTIME_DIR"] = paths.runtime_dir;
+    e["_HANDLER"] = c.handler;
+    e["AWS_REGION"] = req.scope.region;
+    e["AWS_DEFAULT_REGION"] = req.scope.region;
+    if (!provided) e["AWS_EXECUTION_ENV"] = "AWS_Lambda_" + rt;
+    e["TZ"] = ":UTC";
+    e["LANG"] = "en_US.UTF-8";
+    e["PATH"] = "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:" + paths.opt + "/bin";
+    e["LD_LIBRARY_PATH"] = "/var/lang/lib:/lib64:/usr/lib64:" + paths.runtime_dir + ":" + paths.runtime_dir +
+                           "/lib:" + paths.task_root + ":" + paths.task_root + "/lib:" + paths.opt + "/lib";
+    if (python) e["PYTHONPATH"] = paths.runtime_dir;
+    // Credentials name the function's account: SDK calls made inside reach lamina in that account.
+    e["AWS_ACCESS_KEY_ID"] = req.scope.account;
+    e["AWS_SECRET_ACCESS_KEY"] = "lamina";
+    e["AWS_SESSION_TOKEN"] = "lamina";
+    e["AWS_XRAY_CONTEXT_MISSING"] = "LOG_ERROR";
+    if (!settings_.endpoint_url.empty()) e["AWS_ENDPOINT_URL"] = settings_.endpoint_url;
+    if (settings_.backend == sandbox::Backend::Process) e["TMPDIR"] = paths.tmp;
+    if (c.environment)
+        for (const auto& [k, v] : *c.environment) e[k] = v;
+
+    auto argv = sandbox::launcher_argv(settings_.backend, spec, settings_.bwrap);
+    int pipefd[2];
+    if (::pipe2(pipefd, O_CLOEXEC) != 0) return fail(ErrorCode::Service, "pipe failed");
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&actions, pipefd[1], 1);
+    posix_spawn_file_actions_adddup2(&actions, pipefd[1], 2);
+    if (settings_.backend == sandbox::Backend::Process)
+        posix_spawn_file_actions_addchdir_np(&actions, spec.code_dir.c_str());
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setpgroup(&attr, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
+    std::vector<std::string> env_strings;
+    if (settings_.backend == sandbox::Backend::Process)
+        for (const auto& [k, v] : spec.env) env_strings.push_back(k + "=" + v);
+    std::vector<char*> args, envp;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    for (auto& s : env_strings) envp.push_back(s.data());
+    envp.push_back(nullptr);
+    pid_t pid = -1;
+    int rc = ::posix_spawn(&pid, args[0], &actions, &attr, args.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    ::close(pipefd[1]);
+    if (rc != 0) {
+        ::close(pipefd[0]);
+        return fail(ErrorCode::Service, "cannot start " + argv[0] + ": " + std::strerror(rc));
+    }
+    env->pid = pid;
+    env->started_ms = now;
+    env->spawned_at = Clk::now();
+    std::weak_ptr<Environment> weak = env;
+    env->api->on_ready([weak] {
+        if (auto e = weak.lock()) {
+            std::function<void()> hook;
+            {
+                std::lock_guard lk(e->mu);
+                e->ready = true;
+                e->ready_at = Clk::now();
+                hook = std::move(e->ready_hook);
+            }
+            if (hook) hook();
+        }
+    });
+    env->api->on_init_error([weak](runtime::Outcome o) {
+        if (auto e = weak.lock()) {
+            std::lock_guard lk(e->mu);
+            e->init_error = std::move(o);
+        }
+    });
+    // Output reader and exit waiter own the environment until the process is gone.
+    std::thread([env, fd = pipefd[0]] {
+        char buf[8192];
+        for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) {
+            std::lock_guard lk(env->mu);
+            if (env->output.size() < (1u << 20)) env->output.append(buf, static_cast<std::size_t>(n));
+        }
+        ::close(fd);
+    }).detach();
+    std::thread([env] {
+        int status = 0;
+        ::waitpid(env->pid, &status, 0);
+        std::function<void(const std::string&)> on_exit;
+        {
+            std::lock_guard lk(env->mu);
+            env->dead = true;
+            env->exit_status = status;
+            on_exit = std::move(env->on_exit);
+        }
+        std::string reason = WIFSIGNALED(status) ? "signal: " + std::string(WTERMSIG(status) == SIGKILL ? "killed" : strsignal(WTERMSIG(status)))
+                                                 : "exit status " + std::to_string(WEXITSTATUS(status));
+        if (on_exit) on_exit(reason);
+        env->api->stop();
+    }).detach();
+    logger("exec")->debug("exec.env_start function={} version={} pid={} backend={}", req.function_name, c.version,
+                          pid, sandbox::to_string(settings_.backend));
+    return env;
+}
+
+void Invoker::invoke(InvokeRequest req, std::function<void(InvokeResult)> done) {
+    std::string key = pool_key(req);
+    EnvPtr env;
+    bool cold = false;
+    {
+        std::lock_guard lk(mu_);
+        if (stopping_) {
+            done({error_json("Runtime.Unavailable", "lamina is shutting down"), true, ""});
+            return;
+        }
+        auto range = idle_.equal_range(key);
+        for (auto it = range.first; it != range.second;) {
+            auto candidate = it->second;
+            it = idle_.erase(it);
+            std::lock_guard elk(candidate->mu);
+            if (!candidate->dead) {
+                env = candidate;
+                break;
+            }
+        }
+    }
+    if (!env) {
+        auto started = start_environment(req, key);
+        if (!started) {
+            const auto& e = started.error();
+            std::string type = e.message == "Runtime.InvalidEntrypoint" ? "Runtime.InvalidEntrypoint" : "Runtime.Unavailable";
+            std::string message = e.message == "Runtime.InvalidEntrypoint"
+                                      ? "RequestId: " + req.request_id + " Error: Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"
+                                      : e.message;
+            done({error_json(type, message), true, ""});
+            return;
+        }
+        env = *started;
+        cold = true;
+        std::lock_guard lk(mu_);
+        all_.push_back(env);
+    }
+    if (env->idle_timer) env->idle_timer->cancel();
+
+    auto start = Clk::now();
+    int timeout_s = req.config.timeout;
+    std::string header = "START RequestId: " + req.request_id + " Version: " + req.config.version + "\n";
+    env->take_output();
+    auto finished = std::make_shared<std::atomic<bool>>(false);
+    auto timer = std::make_shared<boost::asio::steady_timer>(ioc_);
+    auto finish = [this, env, req_id = req.request_id, header, start, cold, finished, timer, done,
+                   memory = req.config.memory_size](std::string payload, bool error, bool reusable,
+                                                    std::string status) {
+        if (finished->exchange(true)) return;
+        timer->cancel();
+        double ms = std::chrono::duration<double, std::milli>(Clk::now() - start).count();
+        double init_ms = 0;
+        if (cold) {
+            std::lock_guard lk(env->mu);
+            if (env->ready) init_ms = std::chrono::duration<double, std::milli>(env->ready_at - env->spawned_at).count();
+            ms = std::max(0.0, ms - init_ms);  // Duration is the invoke phase; init is reported apart
+        }
+        std::string report = "REPORT RequestId: " + req_id + "\tDuration: " + format_ms(ms) +
+                             " ms\tBilled Duration: " + std::to_string(static_cast<long>(std::ceil(ms))) +
+                             " ms\tMemory Size: " + std::to_string(memory) + " MB\tMax Memory Used: " +
+                             std::to_string(max_memory_mb(env->pid)) + " MB\t";
+        if (cold) report += "Init Duration: " + format_ms(init_ms) + " ms\t";
+        if (!status.empty()) report += status;
+        std::string log = header + env->take_output() + "END RequestId: " + req_id + "\n" + report + "\n";
+        if (reusable) {
+            release(env);
+        } else {
+            env->kill();
+        }
+        done({std::move(payload), error, std::move(log)});
+    };
+
+    {
+        std::unique_lock lk(env->mu);
+        env->on_exit = [env, finish, req_id = req.request_id](const std::string& reason) {
+            runtime::Outcome init;
+            bool had_init_error = false;
+            {
+                std::lock_guard elk(env->mu);
+                if (env->init_error) {
+                    init = *env->init_error;
+                    had_init_error = true;
+                }
+            }
+            env->api->abandon();
+            if (had_init_error) {
+                finish(init.body, true, false, "Status: error\tError Type: " + init.error_type);
+                return;
+            }
+            finish(error_json("Runtime.ExitError", "RequestId: " + req_id + " Error: Runtime exited " +
+                                                       (reason == "exit status 0" ? std::string("without providing a reason")
+                                                                                  : "with error: " + reason)),
+                   true, false, "Status: error\tError Type: Runtime.ExitError");
+        };
+        if (env->dead) {
+            auto on_exit = std::move(env->on_exit);
+            lk.unlock();
+            on_exit("signal: killed");
+            return;
+        }
+    }
+
+    runtime::Invocation inv;
+    inv.request_id = req.request_id;
+    inv.payload = req.payload;
+    inv.deadline_ms = clock_.now_ms() + static_cast<std::int64_t>(timeout_s) * 1000;
+    inv.invoked_function_arn = req.invoked_arn;
+    inv.trace_id = "Root=1-" + ids_.hex(8) + "-" + ids_.hex(24) + ";Parent=" + ids_.hex(16) + ";Sampled=0";
+    inv.client_context = req.client_context;
+    // The function's Timeout runs from the moment the runtime takes the event;
+    // a cold environment first gets the init limit (10 s) to reach /next.
+    auto on_timeout = [env, finish, req_id = req.request_id, timeout_s](const boost::system::error_code& ec) {
+        if (ec) return;
+        env->api->abandon();
+        {
+            std::lock_guard lk(env->mu);
+            env->on_exit = nullptr;
+            env->ready_hook = nullptr;
+        }
+        finish(error_json("Sandbox.Timedout", "RequestId: " + req_id + " Error: Task timed out after " +
+                                                  format_ms(timeout_s) + " seconds"),
+               true, false, "Status: timeout");
+    };
+    auto arm = [timer, on_timeout](std::chrono::milliseconds limit) {
+        timer->expires_after(limit);
+        timer->async_wait(on_timeout);
+    };
+    std::chrono::milliseconds function_limit = std::chrono::seconds(timeout_s);
+    bool armed_now = true;
+    if (cold) {
+        std::lock_guard lk(env->mu);
+        if (!env->ready) {
+            env->ready_hook = [arm, function_limit] { arm(function_limit); };
+            armed_now = false;
+        }
+    }
+    arm(armed_now ? function_limit : std::chrono::duration_cast<std::chrono::milliseconds>(settings_.init_timeout));
+    auto st = env->api->invoke(std::move(inv), [env, finish](runtime::Outcome o) {
+        {
+            std::lock_guard lk(env->mu);
+            env->on_exit = nullptr;
+        }
+        bool error = o.kind != runtime::Outcome::Kind::Response;
+        finish(std::move(o.body), error, true, "");
+    });
+    if (!st) finish(error_json("Runtime.Unavailable", st.error().message), true, false, "");
+}
+
+void Invoker::release(const EnvPtr& env) {
+    std::lock_guard lk(mu_);
+    if (stopping_) {
+        env->kill();
+        return;
+    }
+    idle_.emplace(env->key, env);
+    if (!env->idle_timer) env->idle_timer = std::make_shared<boost::asio::steady_timer>(ioc_);
+    env->idle_timer->expires_after(settings_.idle_timeout);
+    std::weak_ptr<Environment> weak = env;
+    env->idle_timer->async_wait([this, weak](const boost::system::error_code& ec) {
+        if (ec) return;
+        auto e = weak.lock();
+        if (!e) return;
+        std::lock_guard lk(mu_);
+        for (auto it = idle_.begin(); it != idle_.end(); ++it)
+            if (it->second == e) {
+                idle_.erase(it);
+                e->kill();
+                break;
+            }
+    });
+}
+
+void Invoker::shutdown() {
+    std::vector<EnvPtr> envs;
+    {
+        std::lock_guard lk(mu_);
+        stopping_ = true;
+        envs = all_;
+        idle_.clear();
+    }
+    for (auto& e : envs) {
+        if (e->idle_timer) e->idle_timer->cancel();
+        e->kill();
+    }
+    // wait briefly for the waiters to see the processes go
+    for (int i = 0; i < 200; ++i) {
+        bool alive = false;
+        for (auto& e : envs) {
+            std::lock_guard lk(e->mu);
+            if (!e->dead) alive = true;
+        }
+        if (!alive) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    std::lock_guard lk(mu_);
+    all_.clear();
+}
+
+}  // namespace lamina::exec

@@ -1,0 +1,336 @@
+"""Functions really run: Invoke through boto3 and the aws CLI, in both sandbox backends.
+
+The session server picks bubblewrap when it works here (it does on this
+machine kind); a second server runs the same core checks with --sandbox process.
+"""
+import base64
+import json
+import math
+import os
+
+import pytest
+
+import lamina_testlib as lt
+from lamina_testlib import expect_error
+
+ROLE = "arn:aws:iam::123456789012:role/lambda-role"
+
+
+def py_zip(source: str, module: str = "handler") -> bytes:
+    return lt.make_zip({f"{module}.py": source})
+
+
+def create(client, source, *, runtime="python3.12", handler="handler.handler", name=None, **kw):
+    name = name or lt.unique("inv")
+    client.create_function(FunctionName=name, Runtime=runtime, Role=ROLE, Handler=handler,
+                           Code={"ZipFile": py_zip(source) if isinstance(source, str) else source}, **kw)
+    return name
+
+
+def invoke(client, name, payload=b"{}", **kw):
+    r = client.invoke(FunctionName=name, Payload=payload, **kw)
+    body = r["Payload"].read()
+    return r, body
+
+
+@pytest.fixture(scope="module")
+def process_server(tmp_path_factory):
+    srv = lt.LaminaServer(log_path=tmp_path_factory.mktemp("proc") / "server.log", extra_args=["--sandbox", "process"])
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(params=["session", "process"])
+def any_backend(request, server, process_server):
+    srv = server if request.param == "session" else process_server
+    return srv.client("lambda")
+
+
+ECHO = """
+import json, os
+def handler(event, context):
+    print("log line from", context.function_name)
+    return {"event": event, "version": context.function_version, "arn": context.invoked_function_arn,
+            "request_id": context.aws_request_id, "remaining": context.get_remaining_time_in_millis(),
+            "memory": context.memory_limit_in_mb, "group": context.log_group_name}
+"""
+
+
+def test_sync_invoke_returns_the_handler_result(any_backend):
+    name = create(any_backend, ECHO, MemorySize=256)
+    r, body = invoke(any_backend, name, b'{"a": 1}')
+    assert r["StatusCode"] == 200
+    assert r["ExecutedVersion"] == "$LATEST"
+    assert "FunctionError" not in r
+    out = json.loads(body)
+    assert out["event"] == {"a": 1}
+    assert out["version"] == "$LATEST"
+    assert out["arn"] == lt.fn_arn(name)
+    assert out["request_id"] == r["ResponseMetadata"]["RequestId"]
+    assert 0 < out["remaining"] <= 3000
+    assert out["memory"] == "256"
+    assert out["group"] == f"/aws/lambda/{name}"
+
+
+def test_tail_log_has_start_end_report(any_backend):
+    name = create(any_backend, ECHO)
+    r, _ = invoke(any_backend, name, LogType="Tail")
+    log = base64.b64decode(r["LogResult"]).decode()
+    rid = r["ResponseMetadata"]["RequestId"]
+    assert log.startswith(f"START RequestId: {rid} Version: $LATEST\n")
+    assert f"log line from {name}" in log
+    assert f"END RequestId: {rid}\n" in log
+    report = [l for l in log.splitlines() if l.startswith("REPORT")][0]
+    assert f"REPORT RequestId: {rid}\tDuration: " in report
+    assert "\tBilled Duration: " in report and "\tMemory Size: 128 MB\t" in report and "Max Memory Used: " in report
+    # the first invoke of an environment reports its init
+    assert "Init Duration: " in report
+    r2, _ = invoke(any_backend, name, LogType="Tail")
+    assert "Init Duration" not in base64.b64decode(r2["LogResult"]).decode()
+
+
+def test_unhandled_error_is_200_with_function_error(any_backend):
+    name = create(any_backend, "def handler(e, c):\n    raise ValueError('Handler fails')\n")
+    r, body = invoke(any_backend, name)
+    assert r["StatusCode"] == 200
+    assert r["FunctionError"] == "Unhandled"
+    err = json.loads(body)
+    assert err["errorType"] == "ValueError"
+    assert err["errorMessage"] == "Handler fails"
+    assert err["requestId"] == r["ResponseMetadata"]["RequestId"]
+    assert isinstance(err["stackTrace"], list)
+
+
+@pytest.mark.parametrize("source,handler,error_type", [
+    ("x = 1\n", "missing_module.handler", "Runtime.ImportModuleError"),
+    ("x = 1\n", "handler.nope", "Runtime.HandlerNotFound"),
+    ("def handler(e, c)\n  pass\n", "handler.handler", "Runtime.UserCodeSyntaxError"),
+    ("x = 1\n", "nodot", "Runtime.MalformedHandlerName"),
+])
+def test_init_errors(server, source, handler, error_type):
+    lam = server.client("lambda")
+    name = create(lam, source, handler=handler)
+    r, body = invoke(lam, name)
+    assert r["FunctionError"] == "Unhandled"
+    assert json.loads(body)["errorType"] == error_type
+
+
+def test_timeout_kills_the_environment(any_backend):
+    name = create(any_backend, "import time\ndef handler(e, c):\n    time.sleep(5)\n", Timeout=1)
+    r, body = invoke(any_backend, name)
+    assert r["FunctionError"] == "Unhandled"
+    err = json.loads(body)
+    assert err["errorType"] == "Sandbox.Timedout"
+    assert err["errorMessage"] == f"RequestId: {r['ResponseMetadata']['RequestId']} Error: Task timed out after 1.00 seconds"
+
+
+def test_runtime_exit_is_runtime_exit_error(any_backend):
+    name = create(any_backend, "import os\ndef handler(e, c):\n    os._exit(3)\n")
+    r, body = invoke(any_backend, name)
+    assert r["FunctionError"] == "Unhandled"
+    err = json.loads(body)
+    assert err["errorType"] == "Runtime.ExitError"
+    assert err["errorMessage"] == f"RequestId: {r['ResponseMetadata']['RequestId']} Error: Runtime exited with error: exit status 3"
+    # the next invoke gets a fresh environment
+    r2, _ = invoke(any_backend, name)
+    assert r2["FunctionError"] == "Unhandled"
+
+
+def test_event_dryrun_and_bad_payload(server):
+    lam = server.client("lambda")
+    name = create(lam, ECHO)
+    assert lam.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")["StatusCode"] == 202
+    assert lam.invoke(FunctionName=name, InvocationType="DryRun")["StatusCode"] == 204
+    with expect_error("InvalidRequestContentException", 400):
+        lam.invoke(FunctionName=name, Payload=b"{not json")
+    with expect_error("ResourceNotFoundException", 404):
+        lam.invoke(FunctionName=lt.unique("missing"), Payload=b"{}")
+
+
+def test_environment_variables_as_aws_sets_them(server):
+    lam = server.client("lambda")
+    src = "import os\ndef handler(e, c):\n    return dict(os.environ)\n"
+    name = create(lam, src, Environment={"Variables": {"MY_SETTING": "on"}})
+    _, body = invoke(lam, name)
+    env = json.loads(body)
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == name
+    assert env["AWS_LAMBDA_FUNCTION_VERSION"] == "$LATEST"
+    assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "128"
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "us-east-1"
+    assert env["AWS_EXECUTION_ENV"] == "AWS_Lambda_python3.12"
+    assert env["AWS_LAMBDA_INITIALIZATION_TYPE"] == "on-demand"
+    assert env["LAMBDA_TASK_ROOT"] == "/var/task" and env["LAMBDA_RUNTIME_DIR"] == "/var/runtime"
+    assert env["_HANDLER"] == "handler.handler"
+    assert env["TZ"] == ":UTC" and env["LANG"] == "en_US.UTF-8"
+    assert env["PATH"].endswith(":/opt/bin") and env["LD_LIBRARY_PATH"].endswith(":/opt/lib")
+    assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == f"/aws/lambda/{name}"
+    assert "[$LATEST]" in env["AWS_LAMBDA_LOG_STREAM_NAME"]
+    assert env["AWS_LAMBDA_RUNTIME_API"].startswith("127.0.0.1:")
+    assert env["AWS_ENDPOINT_URL"] == server.url
+    assert env["MY_SETTING"] == "on"
+    assert not any(k.startswith("LAMINA_") for k in env)
+
+
+def test_function_reaches_lamina_at_aws_endpoint_url(server):
+    lam = server.client("lambda")
+    src = ("import json, os, urllib.request\ndef handler(e, c):\n"
+           "    url = os.environ['AWS_ENDPOINT_URL'] + '/2015-03-31/functions/' + c.function_name\n"
+           "    with urllib.request.urlopen(url, timeout=10) as r:\n"
+           "        return json.loads(r.read())['Configuration']['FunctionName']\n")
+    name = create(lam, src, Timeout=20)
+    r, body = invoke(lam, name)
+    assert json.loads(body) == name
+
+
+def test_boto3_inside_a_function_reaches_lamina(server):
+    lam = server.client("lambda")
+    src = ("def handler(e, c):\n"
+           "    import boto3, botocore\n"
+           "    if tuple(int(x) for x in botocore.__version__.split('.')[:2]) < (1, 31):\n"
+           "        return {'old': botocore.__version__}\n"
+           "    names = [f['FunctionName'] for f in boto3.client('lambda').list_functions()['Functions']]\n"
+           "    return {'me': c.function_name in names}\n")
+    name = create(lam, src, Timeout=20)
+    r, body = invoke(lam, name)
+    out = json.loads(body)
+    if r.get("FunctionError") and "No module named 'boto3'" in body.decode():
+        pytest.skip("no boto3 for the runtime's interpreter on this machine")
+    if "old" in out:
+        pytest.skip(f"the runtime's botocore {out['old']} predates AWS_ENDPOINT_URL support (1.31)")
+    assert out == {"me": True}
+
+
+def test_versions_exercise_each_version_runs_its_own_code(server):
+    lam = server.client("lambda")
+    v1 = "import json\ndef lambda_handler(event, context):\n    return {'statusCode': 200, 'body': json.dumps({'message': 'Version 1.0 - Initial release'})}\n"
+    v2 = v1.replace("Version 1.0 - Initial release", "Version 2.0 - Added new feature")
+    name = create(lam, lt.make_zip({"versioned_function.py": v1}), runtime="python3.9",
+                  handler="versioned_function.lambda_handler")
+    lam.publish_version(FunctionName=name, Description="v1.0.0 - Initial release")
+    lam.update_function_code(FunctionName=name, ZipFile=lt.make_zip({"versioned_function.py": v2}))
+    lam.publish_version(FunctionName=name, Description="v2.0.0 - Added new feature")
+    for qualifier, message, executed in [(None, "Version 2.0", "$LATEST"), ("1", "Version 1.0", "1"), ("2", "Version 2.0", "2")]:
+        r, body = invoke(lam, f"{name}:{qualifier}" if qualifier else name)
+        assert r["ExecutedVersion"] == executed
+        assert message in json.loads(json.loads(body)["body"])["message"]
+
+
+def test_aliases_exercise_weighted_routing(server):
+    lam = server.client("lambda")
+    src = "def handler(e, c):\n    return {'version': c.function_version}\n"
+    name = create(lam, src)
+    lam.publish_version(FunctionName=name)
+    lam.update_function_code(FunctionName=name, ZipFile=py_zip(src + "# v2\n"))
+    lam.publish_version(FunctionName=name)
+    lam.create_alias(FunctionName=name, Name="PROD", FunctionVersion="1")
+    r, body = invoke(lam, f"{name}:PROD")
+    assert r["ExecutedVersion"] == "1" and json.loads(body) == {"version": "1"}
+    for weight in (0.1, 0.5):
+        lam.update_alias(FunctionName=name, Name="PROD", FunctionVersion="1",
+                         RoutingConfig={"AdditionalVersionWeights": {"2": weight}})
+        n = 200
+        hits = 0
+        for _ in range(n):
+            r, body = invoke(lam, name, Qualifier="PROD")
+            assert json.loads(body)["version"] == r["ExecutedVersion"]
+            hits += r["ExecutedVersion"] == "2"
+        sd = math.sqrt(n * weight * (1 - weight))
+        assert abs(hits - n * weight) <= 4 * sd, (weight, hits)
+    lam.update_alias(FunctionName=name, Name="PROD", FunctionVersion="2", RoutingConfig={"AdditionalVersionWeights": {}})
+    assert all(invoke(lam, f"{name}:PROD")[0]["ExecutedVersion"] == "2" for _ in range(10))
+    lam.update_alias(FunctionName=name, Name="PROD", FunctionVersion="1")
+    assert invoke(lam, f"{name}:PROD")[0]["ExecutedVersion"] == "1"
+
+
+def test_layer_exercise_imports_from_opt(server):
+    lam = server.client("lambda")
+    def layer(version):
+        return lt.make_zip({"python/lib/python3.9/site-packages/requests/__init__.py": f"__version__ = '{version}'\n"})
+    lname = lt.unique("requests-layer")
+    v1 = lam.publish_layer_version(LayerName=lname, Content={"ZipFile": layer("2.28.0")}, CompatibleRuntimes=["python3.9"])
+    src = ("import json, requests\ndef lambda_handler(event, context):\n"
+           "    return {'statusCode': 200, 'body': json.dumps({'version': requests.__version__, 'file': requests.__file__})}\n")
+    name = create(lam, lt.make_zip({"function.py": src}), runtime="python3.9", handler="function.lambda_handler",
+                  Layers=[v1["LayerVersionArn"]])
+    _, body = invoke(lam, name)
+    out = json.loads(json.loads(body)["body"])
+    assert out["version"] == "2.28.0"
+    assert out["file"] == "/opt/python/lib/python3.9/site-packages/requests/__init__.py"
+    v2 = lam.publish_layer_version(LayerName=lname, Content={"ZipFile": layer("2.31.0")}, CompatibleRuntimes=["python3.9"])
+    lam.update_function_configuration(FunctionName=name, Layers=[v2["LayerVersionArn"]])
+    _, body = invoke(lam, name)
+    assert json.loads(json.loads(body)["body"])["version"] == "2.31.0"
+
+
+def test_binary_from_a_layer_bin_is_on_path(server):
+    lam = server.client("lambda")
+    tool = lt.build_zip({"bin/greet": ("#!/bin/sh\necho hello-from-layer\n", 0o755)})
+    arn = lam.publish_layer_version(LayerName=lt.unique("tools"), Content={"ZipFile": tool})["LayerVersionArn"]
+    src = "import subprocess\ndef handler(e, c):\n    return subprocess.run(['greet'], capture_output=True, text=True).stdout.strip()\n"
+    name = create(lam, src, Layers=[arn])
+    _, body = invoke(lam, name)
+    assert json.loads(body) == "hello-from-layer"
+
+
+def test_custom_runtime_bootstrap_in_a_layer(server):
+    if not os.path.exists("/usr/bin/curl"):
+        pytest.skip("curl is not installed")
+    lam = server.client("lambda")
+    bootstrap = (
+        "#!/bin/sh\nset -eu\n"
+        "while true; do\n"
+        "  HEADERS=$(mktemp)\n"
+        "  EVENT=$(curl -sS -D \"$HEADERS\" \"http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/next\")\n"
+        "  ID=$(grep -i Lambda-Runtime-Aws-Request-Id \"$HEADERS\" | tr -d '[:space:]' | cut -d: -f2)\n"
+        "  curl -sS -X POST \"http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/$ID/response\" "
+        "-d \"{\\\"echo\\\": $EVENT, \\\"handler\\\": \\\"$_HANDLER\\\"}\" > /dev/null\n"
+        "done\n")
+    arn = lam.publish_layer_version(LayerName=lt.unique("bash-runtime"),
+                                    Content={"ZipFile": lt.build_zip({"bootstrap": (bootstrap, 0o755)})})["LayerVersionArn"]
+    name = create(lam, lt.make_zip({"function.sh": "echo unused\n"}), runtime="provided.al2023",
+                  handler="function.handler", Layers=[arn])
+    r, body = invoke(lam, name, b'{"x": 5}')
+    assert "FunctionError" not in r, body
+    assert json.loads(body) == {"echo": {"x": 5}, "handler": "function.handler"}
+
+
+def test_provided_without_bootstrap_is_invalid_entrypoint(server):
+    lam = server.client("lambda")
+    name = create(lam, lt.make_zip({"x.txt": "x"}), runtime="provided.al2", handler="x")
+    r, body = invoke(lam, name)
+    assert r["FunctionError"] == "Unhandled"
+    assert json.loads(body)["errorType"] == "Runtime.InvalidEntrypoint"
+
+
+def test_sandbox_isolation(server):
+    lam = server.client("lambda")
+    src = ("import os\ndef handler(e, c):\n"
+           "    out = {}\n"
+           "    for path in ('/var/task/x', '/opt/x'):\n"
+           "        try:\n            open(path, 'w'); out[path] = 'writable'\n"
+           "        except OSError:\n            out[path] = 'read-only'\n"
+           "    open('/tmp/x', 'w').write('ok'); out['/tmp'] = 'writable'\n"
+           "    out['programs'] = [open('/proc/%s/cmdline' % p).read().split('\\0')[0] for p in os.listdir('/proc') if p.isdigit()]\n"
+           "    out['data'] = os.path.exists(os.environ.get('CHECK', '/nonexistent'))\n"
+           "    return out\n")
+    name = create(lam, src, Environment={"Variables": {"CHECK": "/tmp/../proc/1"}})
+    r, body = invoke(lam, name)
+    out = json.loads(body)
+    status, _, health = lt.http_get(server.url + "/health")
+    if json.loads(health).get("sandbox") != "bubblewrap":
+        pytest.skip("the session server is not running the bubblewrap backend")
+    assert out["/var/task/x"] == "read-only"
+    assert out["/opt/x"] == "read-only"
+    assert out["/tmp"] == "writable"
+    # its own pid namespace: only the sandbox's processes are visible, not lamina
+    assert not any(p.endswith("/lamina") for p in out["programs"]), out["programs"]
+    assert len(out["programs"]) <= 3, out["programs"]
+
+
+def test_cli_invoke_versions(cli, lam, tmp_path):
+    name = create(lam, "def handler(e, c):\n    return {'hello': e.get('who', 'nobody')}\n")
+    out = tmp_path / "response.json"
+    res = cli.json("lambda", "invoke", "--function-name", name, "--payload", '{"who": "cli"}', str(out))
+    assert res["StatusCode"] == 200 and res["ExecutedVersion"] == "$LATEST"
+    assert json.loads(out.read_text()) == {"hello": "cli"}
