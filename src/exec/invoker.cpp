@@ -185,6 +185,12 @@ Result<Invoker::EnvPtr> Invoker::start_environment(const InvokeRequest& req, con
             return fail(ErrorCode::NotImplemented, "lamina has no interpreter for " + rt +
                                                        ": start it with --runtime " + rt + "=/path/to/python3");
         spec.command = {it->second, "-S", "-u", paths.runtime_dir + "/python/bootstrap.py", "--opt", paths.opt};
+    } else if (node) {
+        auto it = settings_.interpreters.find(rt);
+        if (it == settings_.interpreters.end())
+            return fail(ErrorCode::NotImplemented, "lamina has no Node.js for " + rt + ": start it with --runtime " + rt +
+                                                       "=/path/to/node");
+        spec.command = {it->second, paths.runtime_dir + "/node/bootstrap.js"};
     } else if (provided) {
         if (fs::exists(code_dir / "bootstrap"))
             spec.command = {paths.task_root + "/bootstrap"};
@@ -193,8 +199,8 @@ Result<Invoker::EnvPtr> Invoker::start_environment(const InvokeRequest& req, con
         else
             return fail(ErrorCode::InvalidRequestContent, "Runtime.InvalidEntrypoint");
     } else {
-        (void)node;
-        return fail(ErrorCode::NotImplemented, "lamina does not run " + rt + " functions yet (Python and provided runtimes only).");
+        return fail(ErrorCode::NotImplemented,
+                    "lamina does not run " + rt + " functions yet (Python, Node.js and provided runtimes only).");
     }
 
     auto& e = spec.env;
@@ -217,6 +223,11 @@ Result<Invoker::EnvPtr> Invoker::start_environment(const InvokeRequest& req, con
     e["LD_LIBRARY_PATH"] = "/var/lang/lib:/lib64:/usr/lib64:" + paths.runtime_dir + ":" + paths.runtime_dir +
                            "/lib:" + paths.task_root + ":" + paths.task_root + "/lib:" + paths.opt + "/lib";
     if (python) e["PYTHONPATH"] = paths.runtime_dir;
+    if (node) {
+        std::string major = rt.substr(6, rt.find('.') - 6);  // nodejs20.x -> 20
+        e["NODE_PATH"] = paths.opt + "/nodejs/node" + major + "/node_modules:" + paths.opt + "/nodejs/node_modules:" +
+                         paths.runtime_dir + "/node_modules:" + paths.runtime_dir + ":" + paths.task_root;
+    }
     // Credentials name the function's account: SDK calls made inside reach lamina in that account.
     e["AWS_ACCESS_KEY_ID"] = req.scope.account;
     e["AWS_SECRET_ACCESS_KEY"] = "lamina";

@@ -334,3 +334,52 @@ def test_cli_invoke_versions(cli, lam, tmp_path):
     res = cli.json("lambda", "invoke", "--function-name", name, "--payload", '{"who": "cli"}', str(out))
     assert res["StatusCode"] == 200 and res["ExecutedVersion"] == "$LATEST"
     assert json.loads(out.read_text()) == {"hello": "cli"}
+
+
+# ---- Node.js ----------------------------------------------------------------------------
+
+def node_available():
+    return os.path.exists("/usr/bin/node") or os.path.exists("/usr/local/bin/node")
+
+
+@pytest.mark.parametrize("files,handler,expected", [
+    ({"index.js": "exports.handler = async (event, context) => ({ hi: event.who, fn: context.functionName.length > 0 });"},
+     "index.handler", {"hi": "node", "fn": True}),
+    ({"cb.js": "exports.handler = (event, context, callback) => { setTimeout(() => callback(null, { cb: event.who }), 5); };"},
+     "cb.handler", {"cb": "node"}),
+    ({"esm.mjs": "export const handler = async (event) => ({ esm: event.who });"}, "esm.handler", {"esm": "node"}),
+    ({"package.json": '{"type": "module"}', "app/main.js": "export async function handler(e) { return { nested: e.who }; }"},
+     "app/main.handler", {"nested": "node"}),
+])
+def test_node_handlers(server, files, handler, expected):
+    if not node_available():
+        pytest.skip("node is not installed")
+    lam = server.client("lambda")
+    name = create(lam, lt.make_zip(files), runtime="nodejs20.x", handler=handler)
+    r, body = invoke(lam, name, b'{"who": "node"}')
+    assert "FunctionError" not in r, body
+    assert json.loads(body) == expected
+
+
+def test_node_errors_and_layer_node_modules(server):
+    if not node_available():
+        pytest.skip("node is not installed")
+    lam = server.client("lambda")
+    name = create(lam, lt.make_zip({"index.js": "exports.handler = async () => { throw new TypeError('bad input'); };"}),
+                  runtime="nodejs20.x", handler="index.handler")
+    r, body = invoke(lam, name)
+    assert r["FunctionError"] == "Unhandled"
+    err = json.loads(body)
+    assert err["errorType"] == "TypeError" and err["errorMessage"] == "bad input" and isinstance(err["trace"], list)
+
+    name = create(lam, lt.make_zip({"index.js": "exports.other = 1;"}), runtime="nodejs20.x", handler="index.handler")
+    _, body = invoke(lam, name)
+    assert json.loads(body)["errorType"] == "Runtime.HandlerNotFound"
+
+    layer = lt.make_zip({"nodejs/node_modules/greeter/index.js": "module.exports = (n) => `hello ${n}`;"})
+    arn = lam.publish_layer_version(LayerName=lt.unique("node-mods"), Content={"ZipFile": layer})["LayerVersionArn"]
+    name = create(lam, lt.make_zip({"index.js": "const greet = require('greeter'); exports.handler = async (e) => greet(e.who);"}),
+                  runtime="nodejs20.x", handler="index.handler", Layers=[arn])
+    r, body = invoke(lam, name, b'{"who": "layer"}')
+    assert "FunctionError" not in r, body
+    assert json.loads(body) == "hello layer"
