@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Invoke benchmark for lamina (numbers printed, nothing asserted).
+
+Warm sync invoke p50/p99 (raw keep-alive HTTP client), warm throughput with
+several clients, and cold starts (create -> first response, first invoke
+after an update), for a trivial Python and Node.js handler, next to this
+machine's floors: `python3 -S -c pass`, `node -e 0` and a loopback HTTP
+round trip to lamina's /health.
+
+    python3 bench/invoke.py [--bin build/lamina] [--sandbox auto|bubblewrap|process]
+"""
+import argparse
+import base64
+import http.client
+import io
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+
+TARGETS = {"warm p50": 0.3, "warm p99": 1.0, "cold python": 40.0, "cold node": 60.0}
+
+
+def pct(v, p):
+    v = sorted(v)
+    return v[min(len(v) - 1, max(0, int(round(p / 100.0 * (len(v) - 1)))))]
+
+
+def zip_of(name, source):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr(name, source)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+class Client:
+    def __init__(self, port):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    def call(self, method, path, body=None, raw=None):
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        self.conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
+        r = self.conn.getresponse()
+        out = r.read()
+        if r.status >= 300:
+            raise RuntimeError(f"{method} {path}: {r.status} {out[:200]!r}")
+        return out
+
+
+def floor_ms(cmd, n=20):
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        subprocess.run(cmd, check=True)
+        times.append((time.perf_counter() - t) * 1000)
+    return pct(times, 50)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", default=os.path.join(os.path.dirname(__file__), "..", "build", "lamina"))
+    ap.add_argument("--sandbox", default="auto")
+    ap.add_argument("--n", type=int, default=2000)
+    ap.add_argument("--seconds", type=float, default=3.0)
+    args = ap.parse_args()
+    proc = subprocess.Popen([args.bin, "serve", "--ephemeral", "--port", "0", "--log-level", "warn",
+                             "--sandbox", args.sandbox], stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(proc.stdout.readline())
+        c = Client(port)
+        health = json.loads(c.call("GET", "/health"))
+        rt = []
+        for _ in range(500):
+            t = time.perf_counter()
+            c.call("GET", "/health")
+            rt.append((time.perf_counter() - t) * 1000)
+        print(f"lamina invoke benchmark, sandbox={health.get('sandbox')}")
+        print(f"floors: loopback HTTP round trip p50 {pct(rt, 50):.3f} ms; python3 -S -c pass "
+              f"{floor_ms(['/usr/bin/python3', '-S', '-c', 'pass']):.1f} ms; node -e 0 {floor_ms(['node', '-e', '0'], 10):.1f} ms")
+        role = "arn:aws:iam::123456789012:role/bench"
+        funcs = {
+            "python": ("python3.12", "handler.handler", zip_of("handler.py", "def handler(e, c):\n    return e\n")),
+            "node": ("nodejs20.x", "index.handler", zip_of("index.js", "exports.handler = async (e) => e;")),
+        }
+        rows = []
+        for label, (runtime, handler, code) in funcs.items():
+            colds = []
+            for i in range(5):
+                name = f"cold-{label}-{i}"
+                t = time.perf_counter()
+                c.call("POST", "/2015-03-31/functions", {"FunctionName": name, "Runtime": runtime, "Handler": handler,
+                                                         "Role": role, "Code": {"ZipFile": code}})
+                c.call("POST", f"/2015-03-31/functions/{name}/invocations", raw=b'{"x":1}')
+                colds.append((time.perf_counter() - t) * 1000)
+            updates = []
+            for i in range(3):
+                name = f"cold-{label}-{i}"
+                c.call("PUT", f"/2015-03-31/functions/{name}/configuration", {"Description": f"u{i}"})
+                t = time.perf_counter()
+                c.call("POST", f"/2015-03-31/functions/{name}/invocations", raw=b'{"x":1}')
+                updates.append((time.perf_counter() - t) * 1000)
+            name = f"warm-{label}"
+            c.call("POST", "/2015-03-31/functions", {"FunctionName": name, "Runtime": runtime, "Handler": handler,
+                                                     "Role": role, "Code": {"ZipFile": code}})
+            c.call("POST", f"/2015-03-31/functions/{name}/invocations", raw=b"{}")
+            warm = []
+            for _ in range(args.n):
+                t = time.perf_counter()
+                c.call("POST", f"/2015-03-31/functions/{name}/invocations", raw=b'{"x":1}')
+                warm.append((time.perf_counter() - t) * 1000)
+            count = [0]
+            stop = time.perf_counter() + args.seconds
+
+            def worker():
+                w = Client(port)
+                n = 0
+                while time.perf_counter() < stop:
+                    w.call("POST", f"/2015-03-31/functions/{name}/invocations", raw=b"{}")
+                    n += 1
+                count[0] += n
+
+            threads = [threading.Thread(target=worker) for _ in range(4)]
+            [t.start() for t in threads]
+            [t.join() for t in threads]
+            rows.append((label, colds, updates, warm, count[0] / args.seconds))
+        print(f"{'runtime':<8}{'cold create+invoke p50':>24}{'cold after update p50':>23}{'warm p50':>10}{'warm p99':>10}{'warm/s (4 clients)':>20}")
+        for label, colds, updates, warm, rate in rows:
+            print(f"{label:<8}{pct(colds, 50):>21.1f} ms{pct(updates, 50):>20.1f} ms{pct(warm, 50):>7.3f} ms"
+                  f"{pct(warm, 99):>7.3f} ms{rate:>20.0f}")
+        print(f"targets: warm p50 <= {TARGETS['warm p50']} ms, p99 <= {TARGETS['warm p99']} ms, >= 10000 warm/s, "
+              f"cold <= {TARGETS['cold python']} ms (python) / {TARGETS['cold node']} ms (node)")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
