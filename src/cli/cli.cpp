@@ -136,6 +136,7 @@ int serve(Config config) {
         }
         exec_settings.runtimes_dir = config.runtimes_dir.empty() ? fs::path(LAMINA_DEFAULT_RUNTIMES_DIR) : config.runtimes_dir;
         exec_settings.work_dir = config.data_dir / "environments";
+        exec_settings.logs_dir = config.data_dir / "logs";
         fs::remove_all(exec_settings.work_dir, ec);
         fs::create_directories(exec_settings.work_dir, ec);
         exec_settings.interpreters = exec::default_interpreters(config.runtimes);

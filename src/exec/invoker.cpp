@@ -99,6 +99,7 @@ struct Invoker::Environment : std::enable_shared_from_this<Environment> {
     std::string key;
     std::string version;
     std::string log_stream;
+    fs::path log_file;  // this environment's log stream on disk
     int memory_mb = 128;
     std::unique_ptr<runtime::RuntimeApi> api;
     pid_t pid = -1;
@@ -162,6 +163,17 @@ Result<Invoker::EnvPtr> Invoker::start_environment(const InvokeRequest& req, con
         for (auto& ch : date)
             if (ch == '-') ch = '/';
         env->log_stream = date + "/[" + c.version + "]" + ids_.hex(32);
+    }
+    if (!settings_.logs_dir.empty()) {
+        // one file per stream, under its log group: /aws/lambda/<name>
+        std::string group = c.log_group.empty() ? "/aws/lambda/" + req.function_name : c.log_group;
+        std::string stream = env->log_stream;
+        for (auto& ch : stream)
+            if (ch == '/') ch = '-';
+        fs::path dir = settings_.logs_dir / req.scope.account / req.scope.region / fs::path(group).relative_path();
+        std::error_code mkdir_ec;
+        fs::create_directories(dir, mkdir_ec);
+        env->log_file = dir / (stream + ".log");
     }
     env->api = std::make_unique<runtime::RuntimeApi>(ioc_);
 
@@ -387,6 +399,7 @@ void Invoker::invoke(InvokeRequest req, std::function<void(InvokeResult)> done) 
         if (cold) report += "Init Duration: " + format_ms(init_ms) + " ms\t";
         if (!status.empty()) report += status;
         std::string log = header + env->take_output() + "END RequestId: " + req_id + "\n" + report + "\n";
+        if (!env->log_file.empty()) std::ofstream(env->log_file, std::ios::app) << log;
         if (reusable) {
             release(env);
         } else {

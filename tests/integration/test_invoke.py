@@ -4,6 +4,7 @@ The session server picks bubblewrap when it works here (it does on this
 machine kind); a second server runs the same core checks with --sandbox process.
 """
 import base64
+import io
 import json
 import math
 import os
@@ -383,3 +384,82 @@ def test_node_errors_and_layer_node_modules(server):
     r, body = invoke(lam, name, b'{"who": "layer"}')
     assert "FunctionError" not in r, body
     assert json.loads(body) == "hello layer"
+
+
+# ---- the tutorial's layer exercise with the machine's real requests package -----------------
+
+def _installed_packages_zip(marker: str) -> bytes:
+    """requests and its dependencies as installed for /usr/bin/python3, under the layer's
+    python/lib/python3.9/site-packages (PyPI is unreachable: the machine's copy is used)."""
+    import subprocess
+    import zipfile
+    out = subprocess.run(["/usr/bin/python3", "-c",
+                          "import os, requests, urllib3, idna, certifi\n"
+                          "mods = [requests, urllib3, idna, certifi]\n"
+                          "try:\n    import charset_normalizer; mods.append(charset_normalizer)\n"
+                          "except ImportError:\n    import chardet; mods.append(chardet)\n"
+                          "print('\\n'.join(os.path.dirname(m.__file__) for m in mods))"],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        pytest.skip("requests is not installed for /usr/bin/python3")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for pkg_dir in out.stdout.split():
+            pkg = os.path.basename(pkg_dir)
+            for root, _, files in os.walk(pkg_dir):
+                for f in files:
+                    if f.endswith(".pyc"):
+                        continue
+                    full = os.path.join(root, f)
+                    rel = os.path.relpath(full, os.path.dirname(pkg_dir))
+                    z.write(full, f"python/lib/python3.9/site-packages/{rel}")
+            if pkg == "requests":
+                z.writestr("python/lib/python3.9/site-packages/requests/layer_version.txt", marker)
+    return buf.getvalue()
+
+
+
+def test_tutorial_layer_exercise_with_real_requests(server):
+    lam = server.client("lambda")
+    lname = lt.unique("requests-layer")
+    v1 = lam.publish_layer_version(LayerName=lname, Description="Requests library for HTTP calls",
+                                   Content={"ZipFile": _installed_packages_zip("v1")},
+                                   CompatibleRuntimes=["python3.9", "python3.10", "python3.11"])
+    src = ("import json, os\nimport requests  # This comes from the layer!\n\n"
+           "def lambda_handler(event, context):\n"
+           "    marker = os.path.join(os.path.dirname(requests.__file__), 'layer_version.txt')\n"
+           "    return {'statusCode': 200, 'body': json.dumps({'message': 'Successfully used layer!',\n"
+           "            'version': requests.__version__, 'file': requests.__file__,\n"
+           "            'layer': open(marker).read(), 'layer_test': 'PASSED'})}\n")
+    name = create(lam, lt.make_zip({"function.py": src}), runtime="python3.9", handler="function.lambda_handler",
+                  Layers=[v1["LayerVersionArn"]])
+    r, body = invoke(lam, name)
+    assert "FunctionError" not in r, body
+    out = json.loads(json.loads(body)["body"])
+    assert out["message"] == "Successfully used layer!" and out["layer_test"] == "PASSED"
+    assert out["file"] == "/opt/python/lib/python3.9/site-packages/requests/__init__.py"
+    assert out["layer"] == "v1" and out["version"]
+    v2 = lam.publish_layer_version(LayerName=lname, Content={"ZipFile": _installed_packages_zip("v2")},
+                                   CompatibleRuntimes=["python3.9"])
+    lam.update_function_configuration(FunctionName=name, Layers=[v2["LayerVersionArn"]])
+    r, body = invoke(lam, name)
+    assert json.loads(json.loads(body)["body"])["layer"] == "v2"
+
+
+def test_log_streams_are_written_under_the_data_dir(tmp_path):
+    srv = lt.LaminaServer(data_dir=tmp_path / "data", log_path=tmp_path / "server.log")
+    srv.start()
+    try:
+        lam = srv.client("lambda")
+        name = create(lam, "def handler(e, c):\n    print('written to the stream')\n    return 1\n")
+        r, _ = invoke(lam, name)
+        rid = r["ResponseMetadata"]["RequestId"]
+        group = tmp_path / "data" / "logs" / "123456789012" / "us-east-1" / "aws" / "lambda" / name
+        streams = list(group.glob("*.log"))
+        assert len(streams) == 1
+        assert "-[$LATEST]" in streams[0].name
+        text = streams[0].read_text()
+        assert f"START RequestId: {rid} Version: $LATEST" in text
+        assert "written to the stream" in text and f"END RequestId: {rid}" in text and "REPORT RequestId" in text
+    finally:
+        srv.stop()

@@ -31,6 +31,7 @@ struct ExecSettings {
     std::filesystem::path bwrap = "/usr/bin/bwrap";
     std::filesystem::path runtimes_dir;          // lamina's bootstraps (python/, node/)
     std::filesystem::path work_dir;              // per-environment scratch (process backend /tmp)
+    std::filesystem::path logs_dir;              // <logs>/<account>/<region>/<log group>/<stream>.log
     std::map<std::string, std::string> interpreters;  // runtime -> interpreter path
     std::chrono::milliseconds idle_timeout{std::chrono::minutes(10)};
     std::chrono::milliseconds init_timeout{std::chrono::seconds(10)};
