@@ -13,6 +13,9 @@ BUILD_PKGS=(
 RUN_PKGS=(bubblewrap zip unzip ca-certificates python3 curl)
 TEST_PKGS=(python3-pytest python3-boto3 awscli)
 
+# Node.js functions need a node: Debian's, unless the machine already has one.
+command -v node >/dev/null 2>&1 || RUN_PKGS+=(nodejs)
+
 want=("${BUILD_PKGS[@]}" "${RUN_PKGS[@]}")
 case "${1:-all}" in
   build|run) ;;
