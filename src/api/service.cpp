@@ -60,6 +60,7 @@ http::Response Service::health(const RequestContext& ctx) const {
                            {"functions", registry_.total_functions()},
                            {"region", config_.region},
                            {"sandbox", config_.sandbox},
+                           {"memory_limits", config_.memory_limits},
                            {"account_id", config_.account_id}};
     http::Response r;
     r.headers.set("Content-Type", "application/json");

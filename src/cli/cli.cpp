@@ -141,6 +141,14 @@ int serve(Config config) {
         fs::create_directories(exec_settings.work_dir, ec);
         exec_settings.interpreters = exec::default_interpreters(config.runtimes);
         exec_settings.idle_timeout = std::chrono::seconds(config.idle_timeout_s);
+        if (auto memory = sandbox::MemoryCgroups::detect()) {
+            exec_settings.memory = *memory;
+            config.memory_limits = true;
+            log->info("sandbox.memory_limits cgroup={} root={}", memory->v2() ? "v2" : "v1", memory->root().string());
+        } else {
+            log->warn("sandbox.memory_limits enabled=false reason=\"{}\" note=\"MemorySize is not enforced\"",
+                      memory.error().message);
+        }
         for (const auto& [rt, path] : exec_settings.interpreters) log->info("runtime.interpreter runtime={} path={}", rt, path);
         log->info("sandbox.backend backend={}", sandbox::to_string(exec_settings.backend));
         config.sandbox = sandbox::to_string(exec_settings.backend);  // what /health reports

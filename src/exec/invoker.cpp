@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -100,6 +101,7 @@ struct Invoker::Environment : std::enable_shared_from_this<Environment> {
     std::string version;
     std::string log_stream;
     fs::path log_file;  // this environment's log stream on disk
+    std::string cgroup;  // its memory cgroup's name, when limits apply
     int memory_mb = 128;
     std::unique_ptr<runtime::RuntimeApi> api;
     pid_t pid = -1;
@@ -126,6 +128,14 @@ struct Invoker::Environment : std::enable_shared_from_this<Environment> {
         }
     }
 };
+
+long Invoker::peak_mb(const Environment& env) const {
+    if (settings_.memory && !env.cgroup.empty()) {
+        std::int64_t bytes = settings_.memory->peak_bytes(env.cgroup);
+        if (bytes > 0) return static_cast<long>((bytes + (1 << 20) - 1) >> 20);
+    }
+    return max_memory_mb(env.pid);
+}
 
 Invoker::Invoker(boost::asio::io_context& ioc, ExecSettings settings, store::LayerCache& cache, Clock& clock,
                  IdSource& ids)
@@ -251,22 +261,17 @@ Result<Invoker::EnvPtr> Invoker::start_environment(const InvokeRequest& req, con
         for (const auto& [k, v] : *c.environment) e[k] = v;
 
     auto argv = sandbox::launcher_argv(settings_.backend, spec, settings_.bwrap);
+    std::string cgroup_procs;
+    if (settings_.memory) {
+        env->cgroup = "env-" + ids_.hex(12);
+        auto procs = settings_.memory->create(env->cgroup, static_cast<std::int64_t>(c.memory_size) * 1024 * 1024);
+        if (procs) cgroup_procs = *procs;
+        else env->cgroup.clear();
+    }
     int pipefd[2];
     if (::pipe2(pipefd, O_CLOEXEC) != 0) return fail(ErrorCode::Service, "pipe failed");
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&actions, pipefd[1], 1);
-    posix_spawn_file_actions_adddup2(&actions, pipefd[1], 2);
-    if (settings_.backend == sandbox::Backend::Process)
-        posix_spawn_file_actions_addchdir_np(&actions, spec.code_dir.c_str());
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    posix_spawnattr_setpgroup(&attr, 0);
-    sigset_t none;
-    sigemptyset(&none);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
+    // Everything the child needs is prepared before fork: between fork and
+    // exec it only makes async-signal-safe calls.
     std::vector<std::string> env_strings;
     if (settings_.backend == sandbox::Backend::Process)
         for (const auto& [k, v] : spec.env) env_strings.push_back(k + "=" + v);
@@ -275,14 +280,32 @@ Result<Invoker::EnvPtr> Invoker::start_environment(const InvokeRequest& req, con
     args.push_back(nullptr);
     for (auto& s : env_strings) envp.push_back(s.data());
     envp.push_back(nullptr);
-    pid_t pid = -1;
-    int rc = ::posix_spawn(&pid, args[0], &actions, &attr, args.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
+    std::string chdir_to = settings_.backend == sandbox::Backend::Process ? spec.code_dir.string() : std::string("/");
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        if (!cgroup_procs.empty()) {  // join the memory cgroup before anything runs
+            int cg = ::open(cgroup_procs.c_str(), O_WRONLY | O_CLOEXEC);
+            if (cg >= 0) {
+                (void)!::write(cg, "0", 1);
+                ::close(cg);
+            }
+        }
+        ::setpgid(0, 0);
+        int devnull = ::open("/dev/null", O_RDONLY);
+        if (devnull >= 0) ::dup2(devnull, 0);
+        ::dup2(pipefd[1], 1);
+        ::dup2(pipefd[1], 2);
+        sigset_t none;
+        sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        if (::chdir(chdir_to.c_str()) != 0) ::_exit(126);
+        ::execve(args[0], args.data(), envp.data());
+        ::_exit(127);
+    }
     ::close(pipefd[1]);
-    if (rc != 0) {
+    if (pid < 0) {
         ::close(pipefd[0]);
-        return fail(ErrorCode::Service, "cannot start " + argv[0] + ": " + std::strerror(rc));
+        return fail(ErrorCode::Service, std::string("cannot start ") + argv[0] + ": " + std::strerror(errno));
     }
     env->pid = pid;
     env->started_ms = now;
@@ -315,7 +338,7 @@ Result<Invoker::EnvPtr> Invoker::start_environment(const InvokeRequest& req, con
         }
         ::close(fd);
     }).detach();
-    std::thread([env] {
+    std::thread([env, memory = settings_.memory] {
         int status = 0;
         ::waitpid(env->pid, &status, 0);
         std::function<void(const std::string&)> on_exit;
@@ -327,8 +350,15 @@ Result<Invoker::EnvPtr> Invoker::start_environment(const InvokeRequest& req, con
         }
         std::string reason = WIFSIGNALED(status) ? "signal: " + std::string(WTERMSIG(status) == SIGKILL ? "killed" : strsignal(WTERMSIG(status)))
                                                  : "exit status " + std::to_string(WEXITSTATUS(status));
+        if (memory && !env->cgroup.empty() && memory->oom_killed(env->cgroup)) reason = "out of memory";
         if (on_exit) on_exit(reason);
         env->api->stop();
+        if (memory && !env->cgroup.empty()) {
+            for (int i = 0; i < 50 && std::filesystem::exists(memory->root() / env->cgroup); ++i) {
+                memory->remove(env->cgroup);
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            }
+        }
     }).detach();
     logger("exec")->debug("exec.env_start function={} version={} pid={} backend={}", req.function_name, c.version,
                           pid, sandbox::to_string(settings_.backend));
@@ -395,7 +425,7 @@ void Invoker::invoke(InvokeRequest req, std::function<void(InvokeResult)> done) 
         std::string report = "REPORT RequestId: " + req_id + "\tDuration: " + format_ms(ms) +
                              " ms\tBilled Duration: " + std::to_string(static_cast<long>(std::ceil(ms))) +
                              " ms\tMemory Size: " + std::to_string(memory) + " MB\tMax Memory Used: " +
-                             std::to_string(max_memory_mb(env->pid)) + " MB\t";
+                             std::to_string(peak_mb(*env)) + " MB\t";
         if (cold) report += "Init Duration: " + format_ms(init_ms) + " ms\t";
         if (!status.empty()) report += status;
         std::string log = header + env->take_output() + "END RequestId: " + req_id + "\n" + report + "\n";
@@ -423,6 +453,12 @@ void Invoker::invoke(InvokeRequest req, std::function<void(InvokeResult)> done) 
             env->api->abandon();
             if (had_init_error) {
                 finish(init.body, true, false, "Status: error\tError Type: " + init.error_type);
+                return;
+            }
+            if (reason == "out of memory") {
+                finish(error_json("Runtime.OutOfMemory",
+                                  "RequestId: " + req_id + " Error: Runtime exited with error: signal: killed"),
+                       true, false, "Status: error\tError Type: Runtime.OutOfMemory");
                 return;
             }
             finish(error_json("Runtime.ExitError", "RequestId: " + req_id + " Error: Runtime exited " +
@@ -532,6 +568,12 @@ void Invoker::shutdown() {
     }
     std::lock_guard lk(mu_);
     all_.clear();
+    if (settings_.memory) {
+        std::error_code ec;
+        for (const auto& e : fs::directory_iterator(settings_.memory->root(), ec))
+            if (e.is_directory()) fs::remove(e.path(), ec);
+        fs::remove(settings_.memory->root(), ec);
+    }
 }
 
 }  // namespace lamina::exec

@@ -463,3 +463,38 @@ def test_log_streams_are_written_under_the_data_dir(tmp_path):
         assert "written to the stream" in text and f"END RequestId: {rid}" in text and "REPORT RequestId" in text
     finally:
         srv.stop()
+
+
+def _health(server):
+    return json.loads(lt.http_get(server.url + "/health")[2])
+
+
+def test_memory_size_is_enforced(server):
+    if not _health(server).get("memory_limits"):
+        pytest.skip("no writable memory cgroup on this machine: MemorySize is not enforced")
+    lam = server.client("lambda")
+    src = "def handler(e, c):\n    blocks = [bytearray(16 * 1024 * 1024) for _ in range(40)]\n    return len(blocks)\n"
+    name = create(lam, src, MemorySize=128, Timeout=20)
+    r, body = invoke(lam, name, LogType="Tail")
+    assert r["FunctionError"] == "Unhandled"
+    err = json.loads(body)
+    assert err["errorType"] == "Runtime.OutOfMemory"
+    assert err["errorMessage"] == f"RequestId: {r['ResponseMetadata']['RequestId']} Error: Runtime exited with error: signal: killed"
+    assert "Error Type: Runtime.OutOfMemory" in base64.b64decode(r["LogResult"]).decode()
+    # with room to spare the same code runs
+    lam.update_function_configuration(FunctionName=name, MemorySize=1024)
+    r, body = invoke(lam, name)
+    assert "FunctionError" not in r, body
+    assert json.loads(body) == 40
+
+
+def test_report_max_memory_used_is_the_functions(server):
+    if not _health(server).get("memory_limits"):
+        pytest.skip("no memory cgroup: Max Memory Used is only approximate")
+    lam = server.client("lambda")
+    src = "def handler(e, c):\n    x = bytearray(60 * 1024 * 1024)\n    return len(x)\n"
+    name = create(lam, src, MemorySize=256)
+    r, _ = invoke(lam, name, LogType="Tail")
+    report = [l for l in base64.b64decode(r["LogResult"]).decode().splitlines() if l.startswith("REPORT")][0]
+    used = int(report.split("Max Memory Used: ")[1].split(" MB")[0])
+    assert 60 <= used <= 256, report

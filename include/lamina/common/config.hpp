@@ -24,6 +24,7 @@ struct Config {
     std::map<std::string, std::string> runtimes;  // runtime -> interpreter overrides
     std::filesystem::path runtimes_dir;           // lamina's runtime bootstraps
     int idle_timeout_s = 600;                     // reap idle execution environments after this
+    bool memory_limits = false;                   // set at start-up: MemorySize is enforced
 };
 
 }  // namespace lamina

@@ -22,6 +22,7 @@
 #include "lamina/control/model.hpp"
 #include "lamina/control/names.hpp"
 #include "lamina/sandbox/launch_spec.hpp"
+#include "lamina/sandbox/memory_cgroup.hpp"
 #include "lamina/store/layer_cache.hpp"
 
 namespace lamina::exec {
@@ -37,6 +38,7 @@ struct ExecSettings {
     std::chrono::milliseconds init_timeout{std::chrono::seconds(10)};
     std::string endpoint_url;  // AWS_ENDPOINT_URL given to functions (lamina itself)
     std::optional<std::pair<unsigned, unsigned>> run_as;
+    std::optional<sandbox::MemoryCgroups> memory;  // limits MemorySize where cgroups are writable
 };
 
 struct InvokeRequest {
@@ -81,6 +83,7 @@ private:
     std::string pool_key(const InvokeRequest& req) const;
     Result<EnvPtr> start_environment(const InvokeRequest& req, const std::string& key);
     void release(const EnvPtr& env);
+    long peak_mb(const Environment& env) const;
 
     boost::asio::io_context& ioc_;
     ExecSettings settings_;

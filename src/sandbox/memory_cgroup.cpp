@@ -1,0 +1,133 @@
+#include "lamina/sandbox/memory_cgroup.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include <fstream>
+#include <sstream>
+
+namespace lamina::sandbox {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool write_file(const fs::path& p, const std::string& value) {
+    std::ofstream out(p);
+    out << value;
+    out.flush();
+    return static_cast<bool>(out);
+}
+
+std::string read_file(const fs::path& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+std::int64_t read_counter(const std::string& text, const std::string& key) {
+    std::istringstream in(text);
+    std::string k;
+    std::int64_t v;
+    while (in >> k >> v)
+        if (k == key) return v;
+    return 0;
+}
+
+// Removes the groups of lamina processes that are gone (killed with -9:
+// they could not clean up after themselves).
+void remove_stale(const fs::path& parent) {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(parent, ec)) {
+        std::string name = e.path().filename().string();
+        if (name.rfind("lamina-", 0) != 0) continue;
+        pid_t pid = static_cast<pid_t>(std::atol(name.c_str() + 7));
+        if (pid <= 0 || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
+        std::error_code sub;
+        for (const auto& child : fs::directory_iterator(e.path(), sub))
+            if (child.is_directory()) fs::remove(child.path(), sub);
+        fs::remove(e.path(), sub);
+    }
+}
+
+}  // namespace
+
+Result<MemoryCgroups> MemoryCgroups::detect() {
+    std::ifstream self("/proc/self/cgroup");
+    std::string line, v1_path, v2_path;
+    bool has_v1 = false, has_v2 = false;
+    while (std::getline(self, line)) {
+        auto a = line.find(':');
+        auto b = line.find(':', a + 1);
+        std::string controllers = line.substr(a + 1, b - a - 1);
+        std::string path = line.substr(b + 1);
+        if (controllers == "memory" || controllers.find("memory,") == 0 || controllers.find(",memory") != std::string::npos) {
+            has_v1 = true;
+            v1_path = path;
+        }
+        if (line.rfind("0::", 0) == 0) {
+            has_v2 = true;
+            v2_path = path;
+        }
+    }
+    std::string suffix = "lamina-" + std::to_string(::getpid());
+    std::error_code ec;
+    if (has_v1 && fs::exists("/sys/fs/cgroup/memory/memory.limit_in_bytes", ec)) {
+        fs::path root = fs::path("/sys/fs/cgroup/memory") / fs::path(v1_path).relative_path() / suffix;
+        remove_stale(root.parent_path());
+        fs::create_directories(root, ec);
+        if (!ec && fs::exists(root / "memory.limit_in_bytes")) return MemoryCgroups(root, false);
+        return fail(ErrorCode::Service, "the memory cgroup (v1) is not writable here: " + root.string() +
+                                            (ec ? ": " + ec.message() : std::string()));
+    }
+    if (has_v2) {
+        fs::path mount = fs::exists("/sys/fs/cgroup/cgroup.controllers", ec) ? fs::path("/sys/fs/cgroup")
+                                                                              : fs::path("/sys/fs/cgroup/unified");
+        fs::path parent = mount / fs::path(v2_path).relative_path();
+        if (read_file(parent / "cgroup.controllers").find("memory") == std::string::npos)
+            return fail(ErrorCode::Service, "no memory controller in cgroup v2 at " + parent.string());
+        fs::path root = parent / suffix;
+        remove_stale(parent);
+        fs::create_directories(root, ec);
+        if (ec) return fail(ErrorCode::Service, "cannot create " + root.string() + ": " + ec.message());
+        // children of `root` need the memory controller enabled on it
+        if (!write_file(root / "cgroup.subtree_control", "+memory"))
+            return fail(ErrorCode::Service, "cannot enable the memory controller under " + root.string());
+        return MemoryCgroups(root, true);
+    }
+    return fail(ErrorCode::Service, "no cgroup memory controller found");
+}
+
+Result<std::string> MemoryCgroups::create(const std::string& name, std::int64_t limit_bytes) const {
+    fs::path dir = root_ / name;
+    std::error_code ec;
+    fs::create_directory(dir, ec);
+    if (ec) return fail(ErrorCode::Service, "cannot create cgroup " + dir.string() + ": " + ec.message());
+    bool ok = v2_ ? write_file(dir / "memory.max", std::to_string(limit_bytes)) &&
+                        (write_file(dir / "memory.swap.max", "0"), true)
+                  : write_file(dir / "memory.limit_in_bytes", std::to_string(limit_bytes)) &&
+                        (write_file(dir / "memory.memsw.limit_in_bytes", std::to_string(limit_bytes)), true);
+    if (!ok) return fail(ErrorCode::Service, "cannot set the memory limit of " + dir.string());
+    return (dir / "cgroup.procs").string();
+}
+
+std::int64_t MemoryCgroups::peak_bytes(const std::string& name) const {
+    fs::path dir = root_ / name;
+    std::string text = read_file(dir / (v2_ ? "memory.peak" : "memory.max_usage_in_bytes"));
+    return text.empty() ? 0 : std::atoll(text.c_str());
+}
+
+bool MemoryCgroups::oom_killed(const std::string& name) const {
+    fs::path dir = root_ / name;
+    return read_counter(read_file(dir / (v2_ ? "memory.events" : "memory.oom_control")), "oom_kill") > 0;
+}
+
+void MemoryCgroups::remove(const std::string& name) const {
+    std::error_code ec;
+    fs::remove(root_ / name, ec);  // rmdir: succeeds once the group is empty
+}
+
+}  // namespace lamina::sandbox
