@@ -28,7 +28,6 @@ std::vector<std::string> launcher_argv(Backend backend, const LaunchSpec& spec, 
                                   "--ro-bind-try", "/lib64", "/lib64",
                                   "--ro-bind-try", "/bin", "/bin",
                                   "--ro-bind-try", "/sbin", "/sbin",
-                                  "--ro-bind", "/etc", "/etc",
                                   "--proc", "/proc",
                                   "--dev", "/dev",
                                   "--size", std::to_string(spec.tmp_size_mb * 1024 * 1024),
@@ -36,6 +35,14 @@ std::vector<std::string> launcher_argv(Backend backend, const LaunchSpec& spec, 
                                   "--ro-bind", spec.code_dir.string(), "/var/task",
                                   "--ro-bind", spec.opt_dir.string(), "/opt",
                                   "--ro-bind", spec.runtime_dir.string(), "/var/runtime"};
+    // Only the parts of /etc that programs need (name resolution, TLS roots,
+    // users, time zone, linker cache): never /etc/shadow or other secrets.
+    for (const char* etc : {"/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/host.conf", "/etc/passwd",
+                            "/etc/group", "/etc/localtime", "/etc/ssl", "/etc/ca-certificates", "/etc/pki",
+                            "/etc/alternatives", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
+                            "/etc/mime.types", "/etc/os-release", "/etc/python3", "/etc/python3.11"}) {
+        a.insert(a.end(), {"--ro-bind-try", etc, etc});
+    }
     for (const auto& p : spec.extra_ro_binds) {
         a.insert(a.end(), {"--ro-bind-try", p.string(), p.string()});
     }

@@ -498,3 +498,26 @@ def test_report_max_memory_used_is_the_functions(server):
     report = [l for l in base64.b64decode(r["LogResult"]).decode().splitlines() if l.startswith("REPORT")][0]
     used = int(report.split("Max Memory Used: ")[1].split(" MB")[0])
     assert 60 <= used <= 256, report
+
+
+def test_function_cannot_see_lamina_data_or_other_code(tmp_path):
+    data = tmp_path / "data"
+    srv = lt.LaminaServer(data_dir=data, log_path=tmp_path / "server.log")
+    srv.start()
+    try:
+        if _health(srv).get("sandbox") != "bubblewrap":
+            pytest.skip("needs the bubblewrap backend")
+        lam = srv.client("lambda")
+        other = create(lam, "SECRET = 'other function code'\ndef handler(e, c):\n    return SECRET\n")
+        src = ("import os\ndef handler(e, c):\n"
+               "    return {p: os.path.exists(p) for p in e['paths']}\n")
+        name = create(lam, src)
+        invoke(lam, other)  # its code is extracted on the host now
+        extracted = [str(p) for p in (data / "extracted").iterdir()]
+        paths = [str(data), str(data / "registry.db"), *extracted, "/etc/shadow", "/var/task/handler.py"]
+        r, body = invoke(lam, name, json.dumps({"paths": paths}).encode())
+        seen = json.loads(body)
+        assert seen.pop("/var/task/handler.py") is True
+        assert not any(seen.values()), seen
+    finally:
+        srv.stop()

@@ -46,6 +46,11 @@ TEST(LaunchSpec, BubblewrapIsolatesAndSizesTmp) {
     // EphemeralStorage sizes the tmpfs: --size applies to the next --tmpfs
     EXPECT_NE(find_seq(argv, {"--size", std::to_string(1024LL * 1024 * 1024), "--tmpfs", "/tmp"}), std::string::npos);
     EXPECT_NE(find_seq(argv, {"--cap-drop", "ALL"}), std::string::npos);
+    // /etc only in parts: name resolution and TLS roots, never the password hashes
+    EXPECT_NE(find_seq(argv, {"--ro-bind-try", "/etc/resolv.conf", "/etc/resolv.conf"}), std::string::npos);
+    EXPECT_NE(find_seq(argv, {"--ro-bind-try", "/etc/ssl", "/etc/ssl"}), std::string::npos);
+    EXPECT_EQ(std::find(argv.begin(), argv.end(), "/etc/shadow"), argv.end());
+    EXPECT_EQ(find_seq(argv, {"--ro-bind", "/etc", "/etc"}), std::string::npos);
 }
 
 TEST(LaunchSpec, BubblewrapPassesExactlyTheSpecEnvironmentThenTheCommand) {
@@ -152,7 +157,8 @@ TEST(LaunchSpecOnThisMachine, BubblewrapSandboxShowsCodeAndLayersReadOnly) {
                  "cat /var/task/handler.py; echo; cat /opt/bin/tool; echo; echo $GREETING; pwd; "
                  "echo $$; touch /var/task/x 2>/dev/null && echo task-writable; "
                  "touch /opt/x 2>/dev/null && echo opt-writable; touch /tmp/x && echo tmp-ok; "
-                 "test -e " + dir.path().string() + " && echo host-visible; env | grep -c LAMINA_ || true"};
+                 "test -e " + dir.path().string() + " && echo host-visible; test -e /etc/shadow && echo shadow; "
+                 "env | grep -c LAMINA_ || true"};
     auto [status, out] = run(launcher_argv(Backend::Bubblewrap, s), {{"LAMINA_SECRET", "x"}});
     if (status != 0 && out.empty()) GTEST_SKIP() << "bubblewrap cannot create namespaces here (status " << status << ")";
     EXPECT_EQ(out, "code\nlayer\nhello\n/var/task\n2\ntmp-ok\n0\n");
