@@ -23,45 +23,46 @@ Error unzip_error(const std::string& detail) {
     return Error{ErrorCode::InvalidParameterValue, msg};
 }
 
-// Depth of a normalised relative path after applying its components to
-// `start` components; -1 once it climbs above the root.
-int walk(std::string_view path, int depth) {
+// Calls fn(part, is_last) for each '/'-separated component of path.
+template <typename Fn>
+void for_each_component(std::string_view path, Fn&& fn) {
     std::size_t i = 0;
     while (i <= path.size()) {
         auto j = path.find('/', i);
         if (j == std::string_view::npos) j = path.size();
-        std::string_view part = path.substr(i, j - i);
-        if (part == "..") {
-            if (--depth < 0) return -1;
-        } else if (!part.empty() && part != ".") {
-            ++depth;
-        }
+        bool last = j >= path.size() || path.find_first_not_of('/', j) == std::string_view::npos;
+        fn(path.substr(i, j - i), last);
         i = j + 1;
     }
+}
+
+// Depth of a relative path applied from `depth` components ("." dropped,
+// ".." going up); -1 once it climbs above the root.
+int walk(std::string_view path, int depth) {
+    for_each_component(path, [&](std::string_view part, bool) {
+        if (depth < 0) return;
+        if (part == "..") --depth;
+        else if (!part.empty() && part != ".") ++depth;
+    });
     return depth;
 }
 
 // Components of `path` applied to `base` with "." dropped and ".." popping
 // (callers have checked that it never climbs above the root).
 std::vector<std::string> normalised(std::vector<std::string> base, std::string_view path) {
-    std::size_t i = 0;
-    while (i <= path.size()) {
-        auto j = path.find('/', i);
-        if (j == std::string_view::npos) j = path.size();
-        std::string_view part = path.substr(i, j - i);
+    for_each_component(path, [&](std::string_view part, bool) {
         if (part == "..") {
             if (!base.empty()) base.pop_back();
         } else if (!part.empty() && part != ".") {
             base.emplace_back(part);
         }
-        i = j + 1;
-    }
+    });
     return base;
 }
 
-std::string joined(const std::vector<std::string>& parts, std::size_t n) {
+std::string joined(const std::vector<std::string>& parts) {
     std::string out;
-    for (std::size_t k = 0; k < n; ++k) out += (k ? "/" : "") + parts[k];
+    for (std::size_t k = 0; k < parts.size(); ++k) out += (k ? "/" : "") + parts[k];
     return out;
 }
 
@@ -71,21 +72,16 @@ std::string joined(const std::vector<std::string>& parts, std::size_t n) {
 bool passes_through_link(const std::vector<std::string>& base, std::string_view path,
                          const std::set<std::string>& links) {
     std::vector<std::string> parts = base;
-    std::size_t i = 0;
-    while (i <= path.size()) {
-        auto j = path.find('/', i);
-        if (j == std::string_view::npos) j = path.size();
-        std::string_view part = path.substr(i, j - i);
-        bool last = j >= path.size() || path.find_first_not_of('/', j) == std::string_view::npos;
+    bool through = false;
+    for_each_component(path, [&](std::string_view part, bool last) {
         if (part == "..") {
             if (!parts.empty()) parts.pop_back();
         } else if (!part.empty() && part != ".") {
             parts.emplace_back(part);
-            if (!last && links.contains(joined(parts, parts.size()))) return true;
+            if (!last && links.contains(joined(parts))) through = true;
         }
-        i = j + 1;
-    }
-    return false;
+    });
+    return through;
 }
 
 }  // namespace
@@ -156,7 +152,7 @@ Result<ZipSummary> inspect_zip(std::string_view bytes) {
             if (!symlink_is_contained(name, target))
                 return std::unexpected(unzip_error("symlink '" + std::string(name) + "' points outside its folder"));
             auto parts = normalised({}, name);
-            symlinks.insert(joined(parts, parts.size()));
+            symlinks.insert(joined(parts));
             link_targets.emplace_back(std::string(name), target);
         }
         names.emplace_back(name);
