@@ -15,8 +15,9 @@ import io
 import json
 import os
 import statistics
-import subprocess
 import sys
+
+from benchlib import DEFAULT_BIN, lamina, pct
 import time
 import uuid
 import zipfile
@@ -40,10 +41,6 @@ def make_zip(size):
     return buf.getvalue()
 
 
-def pct(values, p):
-    values = sorted(values)
-    k = min(len(values) - 1, max(0, int(round(p / 100.0 * (len(values) - 1)))))
-    return values[k]
 
 
 class Raw:
@@ -83,16 +80,13 @@ def report(rows):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", default=os.path.join(os.path.dirname(__file__), "..", "build", "lamina"))
+    ap.add_argument("--bin", default=DEFAULT_BIN)
     ap.add_argument("--n", type=int, default=300)
     ap.add_argument("--big-n", type=int, default=10)
     ap.add_argument("--functions", type=int, default=10000)
     args = ap.parse_args()
 
-    proc = subprocess.Popen([args.bin, "serve", "--ephemeral", "--port", "0", "--log-level", "warn"],
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        port = int(proc.stdout.readline())
+    with lamina(args.bin) as port:
         raw = Raw(port)
         rows = []
         small = make_zip(1024)
@@ -165,12 +159,6 @@ def main():
         print(f"lamina control-plane benchmark: n={args.n}, {args.functions} functions "
               f"(filled in {fill_s:.1f} s, {args.functions / fill_s:.0f} creates/s)")
         report(rows)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 if __name__ == "__main__":

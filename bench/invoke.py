@@ -17,6 +17,8 @@ import json
 import os
 import subprocess
 import sys
+
+from benchlib import DEFAULT_BIN, lamina, pct
 import threading
 import time
 import zipfile
@@ -24,9 +26,6 @@ import zipfile
 TARGETS = {"warm p50": 0.3, "warm p99": 1.0, "cold python": 40.0, "cold node": 60.0}
 
 
-def pct(v, p):
-    v = sorted(v)
-    return v[min(len(v) - 1, max(0, int(round(p / 100.0 * (len(v) - 1)))))]
 
 
 def zip_of(name, source):
@@ -61,15 +60,12 @@ def floor_ms(cmd, n=20):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", default=os.path.join(os.path.dirname(__file__), "..", "build", "lamina"))
+    ap.add_argument("--bin", default=DEFAULT_BIN)
     ap.add_argument("--sandbox", default="auto")
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--seconds", type=float, default=3.0)
     args = ap.parse_args()
-    proc = subprocess.Popen([args.bin, "serve", "--ephemeral", "--port", "0", "--log-level", "warn",
-                             "--sandbox", args.sandbox], stdout=subprocess.PIPE, text=True)
-    try:
-        port = int(proc.stdout.readline())
+    with lamina(args.bin, "--sandbox", args.sandbox) as port:
         c = Client(port)
         health = json.loads(c.call("GET", "/health"))
         rt = []
@@ -132,12 +128,6 @@ def main():
                   f"{pct(warm, 99):>7.3f} ms{rate:>20.0f}")
         print(f"targets: warm p50 <= {TARGETS['warm p50']} ms, p99 <= {TARGETS['warm p99']} ms, >= 10000 warm/s, "
               f"cold <= {TARGETS['cold python']} ms (python) / {TARGETS['cold node']} ms (node)")
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 if __name__ == "__main__":

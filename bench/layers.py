@@ -16,8 +16,9 @@ import io
 import itertools
 import json
 import os
-import subprocess
 import sys
+
+from benchlib import DEFAULT_BIN, lamina, pct
 import time
 import zipfile
 
@@ -25,9 +26,6 @@ TARGET_PUBLISH_MS = 500.0
 TARGET_ASSEMBLE_MS = 5.0
 
 
-def pct(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, max(0, int(round(p / 100.0 * (len(values) - 1)))))]
 
 
 def call(conn, method, path, body=None):
@@ -53,13 +51,10 @@ def layer_zip(tag, files=200, big=0):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", default=os.path.join(os.path.dirname(__file__), "..", "build", "lamina"))
+    ap.add_argument("--bin", default=DEFAULT_BIN)
     ap.add_argument("--publishes", type=int, default=5)
     args = ap.parse_args()
-    proc = subprocess.Popen([args.bin, "serve", "--ephemeral", "--port", "0", "--log-level", "warn"],
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        port = int(proc.stdout.readline())
+    with lamina(args.bin) as port:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         big = layer_zip("big", big=50 * 1024 * 1024 - 300 * 1024)
         publish_ms = []
@@ -95,12 +90,6 @@ def main():
                                     ("assemble /opt, 5 extracted layers (server)", fresh, TARGET_ASSEMBLE_MS),
                                     ("/opt view already assembled (server)", cached, TARGET_ASSEMBLE_MS)]:
             print(f"{label:<42}{pct(vals, 50):>10.2f}{pct(vals, 99):>10.2f}{target:>9.1f}{pct(vals, 50) / target:>8.2f}")
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 if __name__ == "__main__":
