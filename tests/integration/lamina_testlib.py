@@ -111,20 +111,8 @@ def b64sha256(data: bytes) -> str:
 
 
 def make_zip(files: dict, symlinks: dict | None = None) -> bytes:
-    """Deterministic in-memory zip. files: name -> str|bytes; symlinks: name -> target."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, data in files.items():
-            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
-            info.external_attr = 0o644 << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            z.writestr(info, data)
-        for name, target in (symlinks or {}).items():
-            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
-            info.create_system = 3
-            info.external_attr = 0o120777 << 16
-            z.writestr(info, target)
-    return buf.getvalue()
+    """Deterministic in-memory zip. files: name -> str|bytes (mode 0644); symlinks: name -> target."""
+    return build_zip(files, symlinks)
 
 
 def handler_zip(tag: str | None = None) -> bytes:

@@ -8,57 +8,18 @@
 #include <string>
 #include <vector>
 
+#include "fakes/zip_builder.hpp"
+
 using namespace lamina;
 using namespace lamina::store;
 
 namespace {
 
-struct Entry {
-    std::string name;
-    std::string data;  // for a symlink: its target
-    enum Kind { File, Dir, Symlink } kind = File;
-};
+using fakes::Entry;
+using fakes::make_zip;
 
-// Builds a zip archive in memory with libzip.
-std::string make_zip(const std::vector<Entry>& entries) {
-    zip_error_t err;
-    zip_error_init(&err);
-    zip_source_t* src = zip_source_buffer_create(nullptr, 0, 0, &err);
-    if (!src) throw std::runtime_error("zip_source_buffer_create");
-    zip_t* za = zip_open_from_source(src, ZIP_TRUNCATE, &err);
-    if (!za) throw std::runtime_error("zip_open_from_source");
-    zip_source_keep(src);
-    for (const auto& e : entries) {
-        if (e.kind == Entry::Dir) {
-            if (zip_dir_add(za, e.name.c_str(), ZIP_FL_ENC_UTF_8) < 0)
-                throw std::runtime_error(zip_strerror(za));
-            continue;
-        }
-        zip_source_t* data = zip_source_buffer(za, e.data.data(), e.data.size(), 0);
-        zip_int64_t idx = zip_file_add(za, e.name.c_str(), data, ZIP_FL_ENC_UTF_8);
-        if (idx < 0) {
-            zip_source_free(data);
-            throw std::runtime_error(std::string("zip_file_add ") + e.name + ": " +
-                                     zip_strerror(za));
-        }
-        zip_uint32_t mode = e.kind == Entry::Symlink ? (S_IFLNK | 0777) : (S_IFREG | 0644);
-        if (zip_file_set_external_attributes(za, static_cast<zip_uint64_t>(idx), 0, ZIP_OPSYS_UNIX,
-                                             mode << 16) < 0)
-            throw std::runtime_error("zip_file_set_external_attributes");
-    }
-    if (zip_close(za) < 0) throw std::runtime_error("zip_close");
-    if (zip_source_open(src) < 0) throw std::runtime_error("zip_source_open");
-    zip_source_seek(src, 0, SEEK_END);
-    zip_int64_t size = zip_source_tell(src);
-    zip_source_seek(src, 0, SEEK_SET);
-    std::string out(static_cast<std::size_t>(size), '\0');
-    zip_int64_t got = zip_source_read(src, out.data(), out.size());
-    zip_source_close(src);
-    zip_source_free(src);
-    zip_error_fini(&err);
-    if (got != size) throw std::runtime_error("zip_source_read");
-    return out;
-}
+constexpr mode_t kDir = S_IFDIR | 0755;
+constexpr mode_t kLink = S_IFLNK | 0777;
 
 void expect_unzip_error(const Result<ZipSummary>& r, const std::string& detail) {
     ASSERT_FALSE(r.has_value()) << "expected: " << detail;
@@ -79,7 +40,7 @@ TEST(ZipArchive, GoodZipReportsEntriesAndUnzippedSize) {
     const std::string big(100000, 'x');  // compresses well: unzipped size must be the real size
     const std::string code = "def handler(e, c):\n    return e\n";
     auto zip = make_zip(
-        {{"index.py", code}, {"lib/", "", Entry::Dir}, {"lib/big.txt", big}, {"lib/empty", ""}});
+        {{"index.py", code}, {"lib/", "", kDir}, {"lib/big.txt", big, S_IFREG | 0644, true}, {"lib/empty", ""}});
     EXPECT_LT(zip.size(), big.size());
     auto r = inspect_zip(zip);
     ASSERT_TRUE(r.has_value()) << r.error().message;
@@ -121,19 +82,19 @@ TEST(ZipArchive, AbsoluteEntryIsRefused) {
 
 TEST(ZipArchive, SymlinkPointingOutsideIsRefused) {
     expect_unzip_error(
-        inspect_zip(make_zip({{"index.py", "x"}, {"link", "../../etc/passwd", Entry::Symlink}})),
+        inspect_zip(make_zip({{"index.py", "x"}, {"link", "../../etc/passwd", kLink}})),
         "symlink 'link' points outside its folder");
-    expect_unzip_error(inspect_zip(make_zip({{"link", "/etc/passwd", Entry::Symlink}})),
+    expect_unzip_error(inspect_zip(make_zip({{"link", "/etc/passwd", kLink}})),
                        "symlink 'link' points outside its folder");
-    expect_unzip_error(inspect_zip(make_zip({{"lib/link", "../..", Entry::Symlink}})),
+    expect_unzip_error(inspect_zip(make_zip({{"lib/link", "../..", kLink}})),
                        "symlink 'lib/link' points outside its folder");
 }
 
 TEST(ZipArchive, SymlinkInsideIsAllowed) {
-    auto r = inspect_zip(make_zip({{"lib/", "", Entry::Dir},
+    auto r = inspect_zip(make_zip({{"lib/", "", kDir},
                                    {"lib/real.py", "x"},
-                                   {"lib/link.py", "real.py", Entry::Symlink},
-                                   {"lib/up", "../index.py", Entry::Symlink},
+                                   {"lib/link.py", "real.py", kLink},
+                                   {"lib/up", "../index.py", kLink},
                                    {"index.py", "y"}}));
     ASSERT_TRUE(r.has_value()) << r.error().message;
     EXPECT_EQ(r->entries, 5);
@@ -151,7 +112,7 @@ TEST(ZipArchive, FileWithSymlinkLookingContentIsJustAFile) {
 // "evil", but an extraction that follows the link writes <root>/../evil.
 // Any entry under a symlink is refused.
 TEST(ZipArchive, EntryThroughSymlinkThenDotDotIsRefused) {
-    auto r = inspect_zip(make_zip({{"s", ".", Entry::Symlink}, {"s/../evil", "x"}}));
+    auto r = inspect_zip(make_zip({{"s", ".", kLink}, {"s/../evil", "x"}}));
     EXPECT_FALSE(r.has_value());
 }
 
