@@ -31,7 +31,9 @@ TARGETS = {"warm p50": 0.3, "warm p99": 1.0, "cold python": 40.0, "cold node": 6
 def zip_of(name, source):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
-        z.writestr(name, source)
+        info = zipfile.ZipInfo(name)
+        info.external_attr = 0o100644 << 16  # readable by the sandbox user, as Lambda needs
+        z.writestr(info, source)
     return base64.b64encode(buf.getvalue()).decode()
 
 

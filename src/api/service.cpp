@@ -60,6 +60,7 @@ http::Response Service::health(const RequestContext& ctx) const {
                            {"functions", registry_.total_functions()},
                            {"region", config_.region},
                            {"sandbox", config_.sandbox},
+                           {"sandbox_user", config_.sandbox_user},
                            {"memory_limits", config_.memory_limits},
                            {"account_id", config_.account_id}};
     http::Response r;

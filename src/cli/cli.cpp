@@ -7,6 +7,9 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
+#include <charconv>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -43,6 +46,22 @@ void setup_logging(const std::string& level) {
         spdlog::register_logger(logger);
     }
     spdlog::set_level(spdlog::level::from_str(level));
+}
+
+// "auto" -> AWS's sandbox user; "UID" or "UID:GID" (gid defaults to uid).
+std::optional<std::pair<unsigned, unsigned>> parse_run_as(const std::string& v) {
+    if (v == "auto") return exec::kSandboxUser;
+    auto number = [](std::string_view s) -> std::optional<unsigned> {
+        unsigned n = 0;
+        auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+        if (s.empty() || ec != std::errc() || end != s.data() + s.size() || n == 0) return std::nullopt;
+        return n;
+    };
+    auto colon = v.find(':');
+    auto uid = number(std::string_view(v).substr(0, colon));
+    auto gid = colon == std::string::npos ? uid : number(std::string_view(v).substr(colon + 1));
+    if (!uid || !gid) return std::nullopt;
+    return std::make_pair(*uid, *gid);
 }
 
 fs::path default_data_dir() {
@@ -121,10 +140,25 @@ int serve(Config config) {
         boost::asio::thread_pool workers(static_cast<std::size_t>(config.worker_threads));
 
         exec::ExecSettings exec_settings;
+        std::optional<std::pair<unsigned, unsigned>> run_as;
+        if (::geteuid() == 0 && config.run_as != "root") {
+            auto parsed = parse_run_as(config.run_as);
+            if (!parsed) {
+                std::cerr << "lamina: --run-as expects auto, root or UID[:GID], got " << config.run_as << "\n";
+                return 2;
+            }
+            run_as = *parsed;
+        }
         if (config.sandbox == "process") {
             exec_settings.backend = sandbox::Backend::Process;
-        } else if (exec::bubblewrap_works(exec_settings.bwrap)) {
+        } else if (exec::bubblewrap_works(exec_settings.bwrap, run_as)) {
             exec_settings.backend = sandbox::Backend::Bubblewrap;
+            exec_settings.run_as = run_as;
+        } else if (run_as && exec::bubblewrap_works(exec_settings.bwrap)) {
+            exec_settings.backend = sandbox::Backend::Bubblewrap;
+            log->warn("sandbox.user fallback=root reason=\"cannot start functions as uid {} (is /usr/bin/setpriv there?)\" "
+                      "note=\"functions run as root with every capability dropped\"",
+                      run_as->first);
         } else if (config.sandbox == "bubblewrap") {
             std::cerr << "lamina: --sandbox bubblewrap: " << exec_settings.bwrap
                       << " cannot create namespaces here (install bubblewrap, or allow user namespaces)\n";
@@ -150,7 +184,11 @@ int serve(Config config) {
                       memory.error().message);
         }
         for (const auto& [rt, path] : exec_settings.interpreters) log->info("runtime.interpreter runtime={} path={}", rt, path);
-        log->info("sandbox.backend backend={}", sandbox::to_string(exec_settings.backend));
+        if (exec_settings.run_as)
+            config.sandbox_user = std::to_string(exec_settings.run_as->first) + ":" + std::to_string(exec_settings.run_as->second);
+        else
+            config.sandbox_user = ::geteuid() == 0 ? "root" : std::to_string(::geteuid());
+        log->info("sandbox.backend backend={} user={}", sandbox::to_string(exec_settings.backend), config.sandbox_user);
         config.sandbox = sandbox::to_string(exec_settings.backend);  // what /health reports
         exec::Invoker invoker(ioc, exec_settings, layer_cache, clock, ids);
 
@@ -241,6 +279,10 @@ int run(int argc, char** argv) {
     serve_cmd->add_option("--sandbox", config.sandbox,
                           "Execution environment backend: bubblewrap (namespaces), process (no isolation), or auto")
         ->envname("LAMINA_SANDBOX")->capture_default_str()->check(CLI::IsMember({"auto", "bubblewrap", "process"}));
+    serve_cmd->add_option("--run-as", config.run_as,
+                          "When lamina runs as root, who functions run as: auto (uid 993, gid 990, AWS's "
+                          "sbx_user1051), UID[:GID], or root")
+        ->envname("LAMINA_RUN_AS")->capture_default_str();
     std::vector<std::string> runtime_overrides;
     serve_cmd->add_option("--runtime", runtime_overrides, "Interpreter for a runtime, e.g. python3.12=/usr/bin/python3.12 (repeatable)")
         ->envname("LAMINA_RUNTIME");

@@ -2,7 +2,10 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -44,6 +47,39 @@ std::string error_json(const std::string& type, const std::string& message) {
     return "{\"errorType\":\"" + type + "\",\"errorMessage\":\"" + message + "\"}";
 }
 
+// An interpreter installed outside the system dirs the sandbox binds (a
+// pyenv or nvm install): its prefix, the parent of its bin/, to bind read-only.
+std::optional<fs::path> install_prefix(const std::string& interpreter) {
+    std::error_code ec;
+    fs::path real = fs::canonical(interpreter, ec);
+    if (ec) return std::nullopt;
+    for (const char* system : {"/usr/", "/bin/", "/lib/", "/lib64/", "/sbin/"})
+        if (real.string().rfind(system, 0) == 0) return std::nullopt;
+    fs::path prefix = real.parent_path().parent_path();
+    if (prefix.empty() || prefix == prefix.root_path()) return std::nullopt;
+    return prefix;
+}
+
+// The sandbox's /etc/passwd and /etc/group: the host's, plus AWS's sandbox
+// user, so that `id` and getpwuid() name it inside.
+void write_identity_files(const fs::path& dir, std::pair<unsigned, unsigned> user) {
+    auto extend = [&](const char* host, const std::string& id_field, const std::string& line, const char* name) {
+        std::ifstream in(host);
+        std::string out, l;
+        bool present = false;
+        while (std::getline(in, l)) {
+            auto first = l.find(':'), second = l.find(':', first + 1), third = l.find(':', second + 1);
+            if (third != std::string::npos && l.substr(second + 1, third - second - 1) == id_field) present = true;
+            out += l + "\n";
+        }
+        if (!present) out += line + "\n";
+        std::ofstream(dir / name, std::ios::trunc) << out;
+    };
+    std::string uid = std::to_string(user.first), gid = std::to_string(user.second);
+    extend("/etc/passwd", uid, "sbx_user1051:x:" + uid + ":" + gid + "::/home/sbx_user1051:/sbin/nologin", "passwd");
+    extend("/etc/group", gid, "sbx_user1051:x:" + gid + ":", "group");
+}
+
 long max_memory_mb(pid_t pid) {
     std::ifstream in("/proc/" + std::to_string(pid) + "/status");
     std::string line;
@@ -54,23 +90,29 @@ long max_memory_mb(pid_t pid) {
 
 }  // namespace
 
-bool bubblewrap_works(const fs::path& bwrap) {
+bool bubblewrap_works(const fs::path& bwrap, const std::optional<std::pair<unsigned, unsigned>>& run_as) {
     if (::access(bwrap.c_str(), X_OK) != 0) return false;
-    std::string b = bwrap.string();
-    std::vector<std::string> argv = {b, "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--unshare-pid",
-                                     "--die-with-parent", "--", "/bin/true"};
+    sandbox::LaunchSpec spec;
+    spec.code_dir = spec.opt_dir = spec.runtime_dir = "/usr/share";
+    spec.tmp_size_mb = 1;
+    spec.run_as = run_as;
+    spec.command = {"/usr/bin/true"};
+    auto argv = sandbox::launcher_argv(sandbox::Backend::Bubblewrap, spec, bwrap);
     std::vector<char*> args;
     for (auto& a : argv) args.push_back(a.data());
     args.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-    pid_t pid;
     char* envp[] = {nullptr};
-    int rc = ::posix_spawn(&pid, args[0], &actions, nullptr, args.data(), envp);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) return false;
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        int devnull = ::open("/dev/null", O_RDWR);
+        if (devnull >= 0) {
+            ::dup2(devnull, 1);
+            ::dup2(devnull, 2);
+        }
+        ::execve(args[0], args.data(), envp);
+        ::_exit(127);
+    }
+    if (pid < 0) return false;
     int status = 0;
     ::waitpid(pid, &status, 0);
     return WIFEXITED(status) && WEXITSTATUS(status) == 0;
@@ -117,9 +159,25 @@ struct Invoker::Environment : std::enable_shared_from_this<Environment> {
     std::function<void()> ready_hook;                         // set by a cold invocation
     std::shared_ptr<boost::asio::steady_timer> idle_timer;
 
+    int out_fd = -1;                     // read end of stdout/stderr, while open
+    std::atomic<bool> reader_busy{false};  // the reader holds bytes not yet appended
+
     std::string take_output() {
         std::lock_guard lk(mu);
         return std::exchange(output, {});
+    }
+    // Waits (briefly) until what the process wrote before it answered is in
+    // `output`: a print just before the response must be in this invoke's log.
+    void drain_output() {
+        for (int i = 0; i < 400; ++i) {
+            int pending = 0;
+            {
+                std::lock_guard lk(mu);
+                if (out_fd < 0 || ::ioctl(out_fd, FIONREAD, &pending) != 0) pending = 0;
+            }
+            if (pending == 0 && !reader_busy.load()) return;
+            std::this_thread::sleep_for(std::chrono::microseconds(50));
+        }
     }
     void kill() {
         if (pid > 0) {
@@ -139,7 +197,9 @@ long Invoker::peak_mb(const Environment& env) const {
 
 Invoker::Invoker(boost::asio::io_context& ioc, ExecSettings settings, store::LayerCache& cache, Clock& clock,
                  IdSource& ids)
-    : ioc_(ioc), settings_(std::move(settings)), cache_(cache), clock_(clock), ids_(ids) {}
+    : ioc_(ioc), settings_(std::move(settings)), cache_(cache), clock_(clock), ids_(ids) {
+    if (settings_.run_as && !settings_.work_dir.empty()) write_identity_files(settings_.work_dir, *settings_.run_as);
+}
 
 Invoker::~Invoker() { shutdown(); }
 
@@ -193,7 +253,6 @@ Result<Invoker::EnvPtr> Invoker::start_environment(const InvokeRequest& req, con
     spec.runtime_dir = settings_.runtimes_dir;
     spec.tmp_dir = settings_.work_dir / ("env-" + ids_.hex(12));
     spec.tmp_size_mb = c.ephemeral_storage;
-    spec.run_as = settings_.run_as;
     std::error_code ec;
     fs::create_directories(spec.tmp_dir, ec);
     auto paths = sandbox::paths_for(settings_.backend, spec);
@@ -207,12 +266,14 @@ Result<Invoker::EnvPtr> Invoker::start_environment(const InvokeRequest& req, con
             return fail(ErrorCode::NotImplemented, "lamina has no interpreter for " + rt +
                                                        ": start it with --runtime " + rt + "=/path/to/python3");
         spec.command = {it->second, "-S", "-u", paths.runtime_dir + "/python/bootstrap.py", "--opt", paths.opt};
+        if (auto prefix = install_prefix(it->second)) spec.extra_ro_binds.push_back(*prefix);
     } else if (node) {
         auto it = settings_.interpreters.find(rt);
         if (it == settings_.interpreters.end())
             return fail(ErrorCode::NotImplemented, "lamina has no Node.js for " + rt + ": start it with --runtime " + rt +
                                                        "=/path/to/node");
         spec.command = {it->second, paths.runtime_dir + "/node/bootstrap.js"};
+        if (auto prefix = install_prefix(it->second)) spec.extra_ro_binds.push_back(*prefix);
     } else if (provided) {
         if (fs::exists(code_dir / "bootstrap"))
             spec.command = {paths.task_root + "/bootstrap"};
@@ -260,6 +321,11 @@ Result<Invoker::EnvPtr> Invoker::start_environment(const InvokeRequest& req, con
     if (c.environment)
         for (const auto& [k, v] : *c.environment) e[k] = v;
 
+    if (settings_.backend == sandbox::Backend::Bubblewrap && settings_.run_as) {
+        spec.run_as = settings_.run_as;
+        for (const char* name : {"passwd", "group"})
+            if (fs::exists(settings_.work_dir / name)) spec.etc_files[std::string("/etc/") + name] = settings_.work_dir / name;
+    }
     auto argv = sandbox::launcher_argv(settings_.backend, spec, settings_.bwrap);
     std::string cgroup_procs;
     if (settings_.memory) {
@@ -291,10 +357,16 @@ Result<Invoker::EnvPtr> Invoker::start_environment(const InvokeRequest& req, con
             }
         }
         ::setpgid(0, 0);
+        if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) ::_exit(125);  // nothing it runs gains privileges
         int devnull = ::open("/dev/null", O_RDONLY);
         if (devnull >= 0) ::dup2(devnull, 0);
         ::dup2(pipefd[1], 1);
         ::dup2(pipefd[1], 2);
+        // Nothing else of lamina's crosses: not every descriptor it holds is
+        // close-on-exec (Asio's sockets are not), and a function must never
+        // reach a client's connection or another environment's Runtime API.
+        if (::syscall(SYS_close_range, 3u, ~0u, 0u) != 0)
+            for (int fd = 3; fd < 65536; ++fd) ::close(fd);
         sigset_t none;
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -330,11 +402,30 @@ Result<Invoker::EnvPtr> Invoker::start_environment(const InvokeRequest& req, con
         }
     });
     // Output reader and exit waiter own the environment until the process is gone.
+    env->out_fd = pipefd[0];
     std::thread([env, fd = pipefd[0]] {
         char buf[8192];
-        for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) {
+        // poll, then mark busy, then read: bytes are always either still in
+        // the pipe or flagged as in hand (see drain_output)
+        for (;;) {
+            pollfd p{fd, POLLIN, 0};
+            if (::poll(&p, 1, -1) < 0 && errno == EINTR) continue;
+            env->reader_busy = true;
+            ssize_t n = ::read(fd, buf, sizeof buf);
+            if (n <= 0) {
+                env->reader_busy = false;
+                if (n < 0 && errno == EINTR) continue;
+                break;
+            }
+            {
+                std::lock_guard lk(env->mu);
+                if (env->output.size() < (1u << 20)) env->output.append(buf, static_cast<std::size_t>(n));
+            }
+            env->reader_busy = false;
+        }
+        {
             std::lock_guard lk(env->mu);
-            if (env->output.size() < (1u << 20)) env->output.append(buf, static_cast<std::size_t>(n));
+            env->out_fd = -1;
         }
         ::close(fd);
     }).detach();
@@ -428,6 +519,7 @@ void Invoker::invoke(InvokeRequest req, std::function<void(InvokeResult)> done) 
                              std::to_string(peak_mb(*env)) + " MB\t";
         if (cold) report += "Init Duration: " + format_ms(init_ms) + " ms\t";
         if (!status.empty()) report += status;
+        env->drain_output();
         std::string log = header + env->take_output() + "END RequestId: " + req_id + "\n" + report + "\n";
         if (!env->log_file.empty()) std::ofstream(env->log_file, std::ios::app) << log;
         if (reusable) {

@@ -1,5 +1,7 @@
 #include "lamina/sandbox/launch_spec.hpp"
 
+#include <set>
+
 namespace lamina::sandbox {
 
 namespace fs = std::filesystem;
@@ -30,29 +32,50 @@ std::vector<std::string> launcher_argv(Backend backend, const LaunchSpec& spec, 
                                   "--ro-bind-try", "/sbin", "/sbin",
                                   "--proc", "/proc",
                                   "--dev", "/dev",
+                                  "--perms", "1777",  // any user may write /tmp, as on AWS
                                   "--size", std::to_string(spec.tmp_size_mb * 1024 * 1024),
-                                  "--tmpfs", "/tmp",
-                                  "--ro-bind", spec.code_dir.string(), "/var/task",
-                                  "--ro-bind", spec.opt_dir.string(), "/opt",
-                                  "--ro-bind", spec.runtime_dir.string(), "/var/runtime"};
+                                  "--tmpfs", "/tmp"};
+    // Directories bubblewrap makes on the way to a mount point are 0700 when
+    // it runs as root: make them walkable by the sandbox user first.
+    std::set<std::string> made = {"/", "/usr", "/lib", "/lib64", "/bin", "/sbin", "/proc", "/dev", "/tmp"};
+    auto parents = [&](const fs::path& dest) {
+        std::vector<std::string> chain;
+        for (fs::path p = dest.parent_path(); !p.empty() && p != p.root_path(); p = p.parent_path())
+            chain.push_back(p.string());
+        for (auto it = chain.rbegin(); it != chain.rend(); ++it)
+            if (made.insert(*it).second) a.insert(a.end(), {"--perms", "0755", "--dir", *it});
+    };
+    auto bind = [&](const std::string& how, const std::string& src, const std::string& dest) {
+        parents(dest);
+        a.insert(a.end(), {how, src, dest});
+    };
+    bind("--ro-bind", spec.code_dir.string(), "/var/task");
+    bind("--ro-bind", spec.opt_dir.string(), "/opt");
+    bind("--ro-bind", spec.runtime_dir.string(), "/var/runtime");
     // Only the parts of /etc that programs need (name resolution, TLS roots,
     // users, time zone, linker cache): never /etc/shadow or other secrets.
     for (const char* etc : {"/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/host.conf", "/etc/passwd",
                             "/etc/group", "/etc/localtime", "/etc/ssl", "/etc/ca-certificates", "/etc/pki",
                             "/etc/alternatives", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
                             "/etc/mime.types", "/etc/os-release", "/etc/python3", "/etc/python3.11"}) {
-        a.insert(a.end(), {"--ro-bind-try", etc, etc});
+        auto own = spec.etc_files.find(etc);
+        if (own != spec.etc_files.end())
+            bind("--ro-bind", own->second.string(), etc);
+        else
+            bind("--ro-bind-try", etc, etc);
     }
-    for (const auto& p : spec.extra_ro_binds) {
-        a.insert(a.end(), {"--ro-bind-try", p.string(), p.string()});
-    }
-    if (spec.run_as) {
-        a.insert(a.end(), {"--unshare-user", "--uid", std::to_string(spec.run_as->first), "--gid",
-                           std::to_string(spec.run_as->second)});
-    }
-    a.insert(a.end(), {"--cap-drop", "ALL", "--chdir", "/var/task", "--clearenv"});
+    for (const auto& p : spec.extra_ro_binds) bind("--ro-bind-try", p.string(), p.string());
+    // As root, bubblewrap keeps its capabilities for setpriv to use once;
+    // otherwise none are kept.
+    if (!spec.run_as) a.insert(a.end(), {"--cap-drop", "ALL"});
+    a.insert(a.end(), {"--chdir", "/var/task", "--clearenv"});
     for (const auto& [k, v] : spec.env) a.insert(a.end(), {"--setenv", k, v});
     a.push_back("--");
+    if (spec.run_as) {
+        a.insert(a.end(), {spec.setpriv.string(), "--reuid=" + std::to_string(spec.run_as->first),
+                           "--regid=" + std::to_string(spec.run_as->second), "--clear-groups", "--inh-caps=-all",
+                           "--bounding-set=-all", "--no-new-privs", "--"});
+    }
     a.insert(a.end(), spec.command.begin(), spec.command.end());
     return a;
 }

@@ -414,7 +414,9 @@ def _installed_packages_zip(marker: str) -> bytes:
                     rel = os.path.relpath(full, os.path.dirname(pkg_dir))
                     z.write(full, f"python/lib/python3.9/site-packages/{rel}")
             if pkg == "requests":
-                z.writestr("python/lib/python3.9/site-packages/requests/layer_version.txt", marker)
+                info = zipfile.ZipInfo("python/lib/python3.9/site-packages/requests/layer_version.txt")
+                info.external_attr = 0o100644 << 16  # world-readable, as Lambda needs
+                z.writestr(info, marker)
     return buf.getvalue()
 
 
@@ -521,3 +523,87 @@ def test_function_cannot_see_lamina_data_or_other_code(tmp_path):
         assert not any(seen.values()), seen
     finally:
         srv.stop()
+
+
+IDENTITY = """
+import os, pwd
+def handler(e, c):
+    status = dict(line.split(':\\t', 1) for line in open('/proc/self/status').read().splitlines() if ':\\t' in line)
+    fds = {}
+    for fd in os.listdir('/proc/self/fd'):
+        try:
+            fds[fd] = os.readlink('/proc/self/fd/' + fd)
+        except OSError:
+            pass
+    try:
+        name = pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        name = None
+    open('/tmp/mine', 'w').write('x')
+    return {"uid": os.getuid(), "euid": os.geteuid(), "gid": os.getgid(), "groups": os.getgroups(), "name": name,
+            "no_new_privs": status.get('NoNewPrivs', '').strip(), "cap_eff": status.get('CapEff', '').strip(),
+            "fds": fds, "tmp_owner": os.stat('/tmp/mine').st_uid}
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="lamina drops to the sandbox user only when it runs as root")
+def test_functions_run_as_aws_sandbox_user_when_lamina_is_root(server):
+    if _health(server).get("sandbox") != "bubblewrap":
+        pytest.skip("needs the bubblewrap backend")
+    assert _health(server)["sandbox_user"] == "993:990"
+    lam = server.client("lambda")
+    name = create(lam, IDENTITY)
+    r, body = invoke(lam, name)
+    out = json.loads(body)
+    assert "FunctionError" not in r, out
+    assert (out["uid"], out["euid"], out["gid"], out["groups"]) == (993, 993, 990, [990]) or \
+        (out["uid"], out["euid"], out["gid"]) == (993, 993, 990), out
+    assert out["name"] == "sbx_user1051"
+    assert out["no_new_privs"] == "1"
+    assert int(out["cap_eff"], 16) == 0
+    assert out["tmp_owner"] == 993
+    assert_no_descriptor_of_lamina(out["fds"])
+    # as on AWS, a file zipped without read permission for others cannot be read
+    private = create(lam, lt.build_zip({"handler.py": "def handler(e, c):\n    return open('secret.txt').read()\n",
+                                        "secret.txt": ("s", 0o600)}))
+    r, body = invoke(lam, private)
+    assert r.get("FunctionError") == "Unhandled" and "Permission denied" in json.loads(body)["errorMessage"], body
+
+
+def test_run_as_a_chosen_user_and_as_root(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("--run-as applies only when lamina runs as root")
+    for flag, expected in (("4321:4322", (4321, 4322, "4321:4322")), ("root", (0, 0, "root"))):
+        srv = lt.LaminaServer(data_dir=tmp_path / flag.replace(":", "_"), log_path=tmp_path / "server.log",
+                              extra_args=["--run-as", flag])
+        srv.start()
+        try:
+            if _health(srv).get("sandbox") != "bubblewrap":
+                pytest.skip("needs the bubblewrap backend")
+            assert _health(srv)["sandbox_user"] == expected[2]
+            lam = srv.client("lambda")
+            r, body = invoke(lam, create(lam, IDENTITY))
+            out = json.loads(body)
+            assert (out["uid"], out["gid"]) == expected[:2], out
+            assert out["no_new_privs"] == "1"
+            assert int(out["cap_eff"], 16) == 0  # root in name only: every capability dropped
+        finally:
+            srv.stop()
+
+
+def assert_no_descriptor_of_lamina(fds):
+    """Only stdin, stdout/stderr, the listing of /proc/self/fd itself and the
+    runtime's own connection to its Runtime API: none of lamina's sockets
+    (clients' connections, other environments' Runtime APIs) or files."""
+    extra = {fd: t for fd, t in fds.items() if fd not in ("0", "1", "2") and not t.startswith("/proc/")}
+    sockets = [t for t in extra.values() if t.startswith("socket:")]
+    assert len(sockets) <= 1 and len(extra) == len(sockets), fds
+
+
+def test_process_backend_sets_no_new_privs_and_leaks_no_descriptor(process_server):
+    lam = process_server.client("lambda")
+    names = [create(lam, IDENTITY) for _ in range(2)]
+    invoke(lam, names[0])
+    out = json.loads(invoke(lam, names[1])[1])  # another environment is alive now
+    assert out["no_new_privs"] == "1"
+    assert_no_descriptor_of_lamina(out["fds"])

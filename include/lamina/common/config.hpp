@@ -21,6 +21,10 @@ struct Config {
     int worker_threads = 4;
     bool durable_commits = false;  // fsync every metadata commit (power-loss safety)
     std::string sandbox = "auto";  // auto | bubblewrap | process
+    // Who functions run as when lamina is root: auto (AWS's sbx_user1051,
+    // uid 993 gid 990), UID[:GID], or root (all capabilities still dropped).
+    std::string run_as = "auto";
+    std::string sandbox_user;      // set at start-up: "993:990", or "root", or lamina's own uid
     std::map<std::string, std::string> runtimes;  // runtime -> interpreter overrides
     std::filesystem::path runtimes_dir;           // lamina's runtime bootstraps
     int idle_timeout_s = 600;                     // reap idle execution environments after this

@@ -37,6 +37,8 @@ struct ExecSettings {
     std::chrono::milliseconds idle_timeout{std::chrono::minutes(10)};
     std::chrono::milliseconds init_timeout{std::chrono::seconds(10)};
     std::string endpoint_url;  // AWS_ENDPOINT_URL given to functions (lamina itself)
+    // uid, gid the environment's processes run as (set when lamina is root
+    // and the backend is bubblewrap); also names them in the sandbox's /etc/passwd.
     std::optional<std::pair<unsigned, unsigned>> run_as;
     std::optional<sandbox::MemoryCgroups> memory;  // limits MemorySize where cgroups are writable
 };
@@ -57,8 +59,14 @@ struct InvokeResult {
     std::string log;              // this invocation's log lines, START..REPORT
 };
 
-// Whether bubblewrap can create its namespaces on this machine (runs it once).
-bool bubblewrap_works(const std::filesystem::path& bwrap);
+// Whether bubblewrap can create its namespaces on this machine, started as
+// `run_as` when given (runs it once).
+bool bubblewrap_works(const std::filesystem::path& bwrap,
+                      const std::optional<std::pair<unsigned, unsigned>>& run_as = std::nullopt);
+
+// The unprivileged user functions run as when lamina runs as root: AWS's
+// sandbox user, sbx_user1051 (uid 993, gid 990).
+inline constexpr std::pair<unsigned, unsigned> kSandboxUser{993u, 990u};
 
 // Finds an interpreter for each managed runtime lamina runs (python3.x on
 // /usr/bin, node on PATH), overridden by explicit `runtime=path` entries.

@@ -40,7 +40,16 @@ struct LaunchSpec {
     std::vector<std::filesystem::path> extra_ro_binds;
     std::vector<std::string> command;   // argv inside the environment
     std::map<std::string, std::string> env;  // the whole environment: nothing is inherited
-    std::optional<std::pair<unsigned, unsigned>> run_as;  // uid, gid (when lamina runs as root)
+    // uid, gid the command runs as (when lamina runs as root). Bubblewrap
+    // builds the sandbox as root, so it can reach lamina's data dir wherever
+    // it is, then `setpriv` becomes this user, clears the groups, drops every
+    // capability and sets no_new_privs before exec'ing the command: a real
+    // unprivileged host user, never a user namespace that maps to root.
+    std::optional<std::pair<unsigned, unsigned>> run_as;
+    std::filesystem::path setpriv = "/usr/bin/setpriv";
+    // Host files bound read-only over the system's (destination -> host
+    // file), e.g. an /etc/passwd that names the sandbox user.
+    std::map<std::string, std::filesystem::path> etc_files;
 };
 
 EnvironmentPaths paths_for(Backend backend, const LaunchSpec& spec);

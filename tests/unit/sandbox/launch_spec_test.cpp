@@ -67,12 +67,44 @@ TEST(LaunchSpec, BubblewrapPassesExactlyTheSpecEnvironmentThenTheCommand) {
     EXPECT_EQ(std::count(argv.begin(), argv.end(), "--setenv"), 2);
 }
 
-TEST(LaunchSpec, BubblewrapRunsAsTheGivenUserInItsOwnUserNamespace) {
+TEST(LaunchSpec, RunAsBecomesTheUserThroughSetprivNeverAUserNamespace) {
     auto s = spec();
-    EXPECT_EQ(find_seq(launcher_argv(Backend::Bubblewrap, s), {"--unshare-user"}), std::string::npos);
-    s.run_as = std::make_pair(65534u, 65534u);
+    auto plain = launcher_argv(Backend::Bubblewrap, s);
+    EXPECT_NE(find_seq(plain, {"--cap-drop", "ALL"}), std::string::npos);
+    EXPECT_EQ(find_seq(plain, {"/usr/bin/setpriv"}), std::string::npos);
+    s.run_as = std::make_pair(993u, 990u);
     auto argv = launcher_argv(Backend::Bubblewrap, s);
-    EXPECT_NE(find_seq(argv, {"--unshare-user", "--uid", "65534", "--gid", "65534"}), std::string::npos);
+    EXPECT_EQ(find_seq(argv, {"--unshare-user"}), std::string::npos);
+    std::size_t sep = find_seq(argv, {"--"});
+    ASSERT_NE(sep, std::string::npos);
+    std::vector<std::string> tail(argv.begin() + static_cast<long>(sep) + 1, argv.end());
+    std::vector<std::string> expected = {"/usr/bin/setpriv", "--reuid=993", "--regid=990", "--clear-groups",
+                                         "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"};
+    expected.insert(expected.end(), s.command.begin(), s.command.end());
+    EXPECT_EQ(tail, expected);
+}
+
+TEST(LaunchSpec, MountPointParentsAreWalkableAndTmpIsWorldWritable) {
+    auto s = spec();
+    s.extra_ro_binds = {"/root/.pyenv/versions/3.11.7"};
+    auto argv = launcher_argv(Backend::Bubblewrap, s);
+    std::size_t var = find_seq(argv, {"--perms", "0755", "--dir", "/var"});
+    ASSERT_NE(var, std::string::npos);
+    EXPECT_LT(var, find_seq(argv, {"--ro-bind", s.code_dir.string(), "/var/task"}));
+    EXPECT_EQ(std::count(argv.begin(), argv.end(), "/var"), 1);  // made once for /var/task and /var/runtime
+    EXPECT_NE(find_seq(argv, {"--perms", "0755", "--dir", "/root", "--perms", "0755", "--dir", "/root/.pyenv"}),
+              std::string::npos);
+    EXPECT_NE(find_seq(argv, {"--perms", "1777"}), std::string::npos);
+    EXPECT_LT(find_seq(argv, {"--perms", "1777"}), find_seq(argv, {"--tmpfs", "/tmp"}));
+}
+
+TEST(LaunchSpec, OwnEtcFilesReplaceTheHostEntry) {
+    auto s = spec();
+    s.etc_files = {{"/etc/passwd", "/data/environments/passwd"}};
+    auto argv = launcher_argv(Backend::Bubblewrap, s);
+    EXPECT_NE(find_seq(argv, {"--ro-bind", "/data/environments/passwd", "/etc/passwd"}), std::string::npos);
+    EXPECT_EQ(find_seq(argv, {"--ro-bind-try", "/etc/passwd", "/etc/passwd"}), std::string::npos);
+    EXPECT_NE(find_seq(argv, {"--ro-bind-try", "/etc/group", "/etc/group"}), std::string::npos);
 }
 
 TEST(LaunchSpec, ExtraReadOnlyBindsKeepTheirPath) {
