@@ -24,6 +24,9 @@ using json = nlohmann::json;
 
 namespace {
 
+// Largest X-Amz-Client-Context header AWS takes: 3,583 bytes of base64.
+constexpr std::size_t kMaxClientContextBytes = 3583;
+
 enum Op : int {
     kFirstOp = 1000,
     CreateFunction,
@@ -609,6 +612,9 @@ void LambdaApi::invoke(int op, const RequestContext& ctx, const http::Request& r
         in.payload = req.body.empty() ? std::string("{}") : req.body;
         in.request_id = ctx.request_id;
         if (auto cc = req.headers.find("X-Amz-Client-Context")) {
+            if (cc->size() > kMaxClientContextBytes)
+                return fail(ErrorCode::InvalidParameterValue,
+                            "Client context must be no larger than 3583 bytes when Base64-encoded.");
             auto decoded = base64_decode(*cc);
             if (!decoded || !nlohmann::json::accept(*decoded))
                 return fail(ErrorCode::InvalidParameterValue, "Client context must be a valid Base64-encoded JSON object.");

@@ -64,7 +64,10 @@ std::optional<std::string> base64_decode(std::string_view in) {
     bool ok = true;
     std::string out;
     // No zero-fill of what is about to be overwritten (megabytes for a code zip).
-    out.resize_and_overwrite((in.size() / 4) * 3 - pad, [&](char* buf, std::size_t len) -> std::size_t {
+    // GCC 12's libstdc++ passes the capacity, not the size asked for, as the
+    // second argument: the size is ours, never that argument.
+    const std::size_t size = (in.size() / 4) * 3 - pad;
+    out.resize_and_overwrite(size, [&](char* buf, std::size_t) -> std::size_t {
         const auto* p = reinterpret_cast<const unsigned char*>(in.data());
         auto* o = reinterpret_cast<unsigned char*>(buf);
         std::size_t full = in.size() / 4 - 1;  // every quantum but the last has no padding
@@ -95,7 +98,7 @@ std::optional<std::string> base64_decode(std::string_view in) {
         o[0] = static_cast<unsigned char>(n >> 16);
         if (pad < 2) o[1] = static_cast<unsigned char>(n >> 8);
         if (pad < 1) o[2] = static_cast<unsigned char>(n);
-        return len;
+        return size;
     });
     if (!ok) return std::nullopt;
     return out;

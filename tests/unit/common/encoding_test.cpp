@@ -15,6 +15,18 @@ TEST(Encoding, Base64RoundTripsEveryPaddingCase) {
     EXPECT_EQ(base64_encode("fo"), "Zm8=");
 }
 
+TEST(Encoding, Base64DecodesToExactlyTheEncodedLengthAtEverySize) {
+    // A 22-byte client context once came back with 8 NULs appended (the
+    // string's capacity leaked into its size): check lengths across growth steps.
+    std::string s;
+    for (int n = 0; n < 300; ++n, s.push_back(static_cast<char>('a' + n % 26))) {
+        auto dec = base64_decode(base64_encode(s));
+        ASSERT_TRUE(dec.has_value()) << n;
+        EXPECT_EQ(*dec, s) << n;
+    }
+    EXPECT_EQ(base64_decode("eyJjdXN0b20iOiB7ImsiOiAidiJ9fQ=="), std::string(R"({"custom": {"k": "v"}})"));
+}
+
 TEST(Encoding, Base64RejectsMalformedInput) {
     EXPECT_FALSE(base64_decode("Zm9").has_value());
     EXPECT_FALSE(base64_decode("Zm9v!mFy").has_value());
