@@ -1,15 +1,22 @@
 """lamina's Python runtime: a Lambda Runtime API client, standard library only.
 
-Started as `python3 -S bootstrap.py [--opt DIR]` with the environment AWS
-gives a function. Imports the handler named by _HANDLER from the task root,
-then loops: GET /invocation/next, call the handler, POST /response or /error.
-Init failures are posted to /init/error with AWS's error types.
+Started as `python3 -S -u bootstrap.py [--opt DIR]` with the environment AWS
+gives a function. Builds sys.path as AWS does, imports the handler named by
+_HANDLER from the task root, then loops: GET /invocation/next, call the
+handler, POST /response or /error. Init failures are posted to /init/error
+with AWS's error types.
+
+Kept lean for cold starts and cheap per invoke: HTTP/1.1 is spoken by the
+small client below over one persistent socket (http.client alone would import
+email, ssl and more, ~15 ms), and traceback and importlib are only imported
+when they are needed.
 """
 import json
 import os
 import sys
 import time
-import traceback
+
+import _socket  # socket.py adds only enum wrappers, at a cost, on top of this
 
 OPT = "/opt"
 if len(sys.argv) > 2 and sys.argv[1] == "--opt":
@@ -19,6 +26,7 @@ TASK_ROOT = os.environ.get("LAMBDA_TASK_ROOT", "/var/task")
 API = os.environ["AWS_LAMBDA_RUNTIME_API"]
 RUNTIME = os.environ.get("AWS_EXECUTION_ENV", "AWS_Lambda_python3.12").replace("AWS_Lambda_", "")
 PY_VERSION = RUNTIME.replace("python", "") or "%d.%d" % sys.version_info[:2]
+STDLIB_PATH = list(sys.path)  # under -S: this folder and the interpreter's own library
 
 # sys.path as AWS builds it: the task root, the layers' site-packages for the
 # declared runtime, /opt/python, then the interpreter's own (with `site`
@@ -33,40 +41,201 @@ for p in (TASK_ROOT, os.path.join(OPT, "python")):
 sys.path.insert(0, TASK_ROOT)
 sys.path.insert(2, os.path.join(OPT, "python"))
 
-import http.client  # noqa: E402
+# Fixed for the life of the environment: read once, not per invoke.
+FUNCTION_NAME = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
+FUNCTION_VERSION = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+MEMORY_SIZE = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+LOG_GROUP = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
+LOG_STREAM = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
 
-HOST, _, PORT = API.partition(":")
-CONN = http.client.HTTPConnection(HOST, int(PORT or 80))
-BASE = "/2018-06-01/runtime"
 
-
-def request(method, path, body=None, headers=None):
-    global CONN
-    for attempt in (0, 1):
+def stdlib(name):
+    """Import a standard module late, from the interpreter's own library only:
+    the task root and the layers come first on sys.path and could shadow it."""
+    module = sys.modules.get(name)
+    if module is None:
+        path, sys.path = sys.path, STDLIB_PATH
         try:
-            CONN.request(method, BASE + path, body=body, headers=headers or {})
-            resp = CONN.getresponse()
-            return resp, resp.read()
-        except (ConnectionError, http.client.HTTPException):
-            if attempt:
-                raise
-            CONN = http.client.HTTPConnection(HOST, int(PORT or 80))
+            module = __import__(name)
+        finally:
+            sys.path = path
+    return module
+
+
+class RuntimeApi:
+    """A minimal HTTP/1.1 client for the Runtime API over one keep-alive socket.
+
+    send() writes a whole request in one call and returns (status, headers,
+    body) with lower-cased header names; a request whose connection turns out
+    to be dropped is retried once on a new one.
+    """
+
+    def __init__(self, address):
+        self.address = address
+        self.sock = None
+        self.rest = b""  # bytes read past the end of the last response
+
+    def head(self, method, path, headers=None):
+        """A request's start line and headers, up to (not including) Content-Length."""
+        lines = ["%s /2018-06-01/runtime%s HTTP/1.1\r\nHost: %s\r\n" % (method, path, self.address)]
+        for name, value in (headers or {}).items():
+            lines.append("%s: %s\r\n" % (name, value))
+        return "".join(lines).encode()
+
+    def request(self, method, path, body=None, headers=None):
+        head = self.head(method, path, headers)
+        if body is None:
+            return self.send(head + b"\r\n")
+        return self.send(head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    def send(self, data):
+        for attempt in (0, 1):
+            try:
+                if self.sock is None:
+                    self.connect()
+                self.sock.sendall(data)
+                return self.read_response()
+            except ConnectionError:
+                self.close()
+                if attempt:
+                    raise
+
+    def connect(self):
+        host, _, port = self.address.rpartition(":")
+        host = (host.strip("[]") or "127.0.0.1").encode()  # bytes: a str would import the idna codec
+        error = None
+        for family, kind, proto, _, addr in _socket.getaddrinfo(host, int(port or 80), 0, _socket.SOCK_STREAM):
+            sock = _socket.socket(family, kind, proto)
+            try:
+                sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+                sock.connect(addr)
+            except OSError as e:
+                sock.close()
+                error = e
+                continue
+            self.sock, self.rest = sock, b""
+            return
+        raise error or ConnectionRefusedError("cannot connect to the Runtime API at " + self.address)
+
+    def close(self):
+        if self.sock is not None:
+            self.sock.close()
+        self.sock, self.rest = None, b""
+
+    def recv(self):
+        data = self.sock.recv(65536)
+        if not data:
+            raise ConnectionResetError("the Runtime API closed the connection")
+        return data
+
+    def fill(self, data, n):
+        """data, or when it is shorter, a buffer of exactly n bytes: data and more from the socket."""
+        if len(data) >= n:
+            return data
+        buf = bytearray(n)
+        buf[:len(data)] = data
+        view, got = memoryview(buf), len(data)
+        while got < n:
+            k = self.sock.recv_into(view[got:])
+            if not k:
+                raise ConnectionResetError("the Runtime API closed the connection")
+            got += k
+        return buf
+
+    def line(self, data):
+        """(one CRLF-terminated line, what follows it)"""
+        while True:
+            end = data.find(b"\r\n")
+            if end >= 0:
+                return data[:end], data[end + 2:]
+            data += self.recv()
+
+    def read_response(self):
+        data = self.rest or self.recv()
+        end = data.find(b"\r\n\r\n")
+        while end < 0:
+            data += self.recv()
+            end = data.find(b"\r\n\r\n")
+        lines = data[:end].decode("latin-1").split("\r\n")
+        version, _, status = lines[0].partition(" ")
+        if not version.startswith("HTTP/") or not status[:3].isdigit():
+            raise ConnectionResetError("malformed Runtime API response: %r" % lines[0][:80])
+        status = int(status[:3])
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.lower()] = value.strip()
+        data = data[end + 4:]
+        if status < 200:  # an interim response (100 Continue): the real one follows
+            self.rest = data
+            return self.read_response()
+
+        length = headers.get("content-length")
+        if status in (204, 304):
+            body = b""
+        elif "chunked" in headers.get("transfer-encoding", "").lower():
+            body, data = self.read_chunked(data)
+        elif length is not None:
+            n = int(length)
+            data = self.fill(data, n)
+            body, data = (data, b"") if len(data) == n else (data[:n], data[n:])  # no copy of a big body
+        else:  # delimited by the end of the connection
+            chunks = [data]
+            chunk = self.sock.recv(65536)
+            while chunk:
+                chunks.append(chunk)
+                chunk = self.sock.recv(65536)
+            self.close()
+            return status, headers, b"".join(chunks)
+        self.rest = data
+        connection = headers.get("connection", "").lower()
+        if "close" in connection or (version == "HTTP/1.0" and "keep-alive" not in connection):
+            self.close()
+        return status, headers, body
+
+    def read_chunked(self, data):
+        """(the body of a chunked response, the bytes after it)"""
+        chunks = []
+        while True:
+            size, data = self.line(data)
+            size = int(size.split(b";", 1)[0], 16)
+            if not size:
+                break
+            data = self.fill(data, size + 2)
+            chunks.append(data[:size])
+            data = data[size + 2:]
+        trailer, data = self.line(data)
+        while trailer:  # trailer fields, up to an empty line
+            trailer, data = self.line(data)
+        return b"".join(chunks), data
+
+
+RUNTIME_API = RuntimeApi(API)
+
+
+def post_error(path, body, error_type):
+    RUNTIME_API.request("POST", path, json.dumps(body).encode(),
+                        {"Content-Type": "application/json", "Lambda-Runtime-Function-Error-Type": error_type})
+
+
+def format_tb(tb):
+    traceback = stdlib("traceback")
+    return traceback.format_list(traceback.extract_tb(tb))
 
 
 def error_payload(exc, request_id=None, error_type=None, tb=None):
     body = {"errorMessage": str(exc), "errorType": error_type or type(exc).__name__}
     if request_id is not None:
         body["requestId"] = request_id
-    body["stackTrace"] = traceback.format_list(traceback.extract_tb(tb))[1:] if tb else []
+    body["stackTrace"] = format_tb(tb)[1:] if tb else []
     return body
 
 
 def init_error(message, error_type, tb=None):
     body = {"errorMessage": message, "errorType": error_type, "requestId": "",
-            "stackTrace": traceback.format_list(traceback.extract_tb(tb)) if tb else []}
+            "stackTrace": format_tb(tb) if tb else []}
     print("[ERROR] %s: %s" % (error_type, message), file=sys.stderr, flush=True)
-    request("POST", "/init/error", json.dumps(body).encode(),
-            {"Content-Type": "application/json", "Lambda-Runtime-Function-Error-Type": error_type})
+    post_error("/init/error", body, error_type)
     sys.exit(1)
 
 
@@ -78,7 +247,7 @@ def load_handler():
                    "Runtime.MalformedHandlerName")
     module_name = module_name.replace("/", ".")
     try:
-        import importlib
+        importlib = stdlib("importlib")
         module = importlib.import_module(module_name)
     except SyntaxError as e:
         init_error("Syntax error in module '%s': %s" % (module_name, e), "Runtime.UserCodeSyntaxError")
@@ -92,20 +261,61 @@ def load_handler():
     return handler
 
 
+def json_header(value):
+    # header bytes were decoded as latin-1: back to bytes, for json to read as UTF-8
+    return json.loads(value.encode("latin-1")) if value else None
+
+
+class _Fields:
+    """An object whose attributes are named fields, None when absent (as AWS's
+    ClientContext, Client and CognitoIdentity objects are)."""
+    __slots__ = ()
+
+    def __init__(self, values=None):
+        values = values if isinstance(values, dict) else {}
+        for name in self.__slots__:
+            setattr(self, name, values.get(name))
+
+    def __repr__(self):
+        return "%s(%s)" % (type(self).__name__, ", ".join("%s=%r" % (n, getattr(self, n)) for n in self.__slots__))
+
+
+class Client(_Fields):
+    __slots__ = ("installation_id", "app_title", "app_version_name", "app_version_code", "app_package_name")
+
+
+class ClientContext(_Fields):
+    __slots__ = ("custom", "env", "client")
+
+    def __init__(self, values):
+        super().__init__(values)
+        if self.client is not None:
+            self.client = Client(self.client)
+
+
+class CognitoIdentity(_Fields):
+    __slots__ = ("cognito_identity_id", "cognito_identity_pool_id")
+
+    def __init__(self, values=None):
+        values = values or {}
+        super().__init__({"cognito_identity_id": values.get("cognitoIdentityId"),
+                          "cognito_identity_pool_id": values.get("cognitoIdentityPoolId")})
+
+
 class Context:
     def __init__(self, headers):
-        self.aws_request_id = headers.get("Lambda-Runtime-Aws-Request-Id", "")
-        self.invoked_function_arn = headers.get("Lambda-Runtime-Invoked-Function-Arn", "")
-        self._deadline_ms = int(headers.get("Lambda-Runtime-Deadline-Ms", "0") or 0)
-        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
-        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
-        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
-        cc = headers.get("Lambda-Runtime-Client-Context")
-        self.client_context = json.loads(cc) if cc else None
-        ci = headers.get("Lambda-Runtime-Cognito-Identity")
-        self.identity = json.loads(ci) if ci else None
+        self.aws_request_id = headers.get("lambda-runtime-aws-request-id", "")
+        self.invoked_function_arn = headers.get("lambda-runtime-invoked-function-arn", "")
+        self._deadline_ms = int(headers.get("lambda-runtime-deadline-ms", "0") or 0)
+        self.function_name = FUNCTION_NAME
+        self.function_version = FUNCTION_VERSION
+        self.memory_limit_in_mb = MEMORY_SIZE
+        self.log_group_name = LOG_GROUP
+        self.log_stream_name = LOG_STREAM
+        # as AWS's runtime: client_context is None without one, identity always an object
+        cc = json_header(headers.get("lambda-runtime-client-context"))
+        self.client_context = ClientContext(cc) if cc is not None else None
+        self.identity = CognitoIdentity(json_header(headers.get("lambda-runtime-cognito-identity")))
 
     def get_remaining_time_in_millis(self):
         return max(0, self._deadline_ms - int(time.time() * 1000))
@@ -113,35 +323,40 @@ class Context:
 
 def main():
     handler = load_handler()
+    api = RUNTIME_API
+    next_request = api.head("GET", "/invocation/next") + b"\r\n"
+    # filled in per invoke with the request id and the length of the payload
+    response_head = api.head("POST", "/invocation/%s/response", {"Content-Type": "application/json"}) + \
+        b"Content-Length: %d\r\n\r\n"
+    loads, dumps, environ = json.loads, json.dumps, os.environ
     while True:
-        resp, body = request("GET", "/invocation/next")
-        if resp.status != 200:
+        status, headers, body = api.send(next_request)
+        if status != 200:
             time.sleep(0.01)
             continue
-        headers = {k: v for k, v in resp.getheaders()}
-        request_id = headers.get("Lambda-Runtime-Aws-Request-Id", "")
-        trace = headers.get("Lambda-Runtime-Trace-Id")
+        request_id = headers.get("lambda-runtime-aws-request-id", "")
+        trace = headers.get("lambda-runtime-trace-id")
         if trace:
-            os.environ["_X_AMZN_TRACE_ID"] = trace
-        context = Context(headers)
+            environ["_X_AMZN_TRACE_ID"] = trace
+        else:
+            environ.pop("_X_AMZN_TRACE_ID", None)
         try:
-            event = json.loads(body) if body else {}
+            context = Context(headers)  # a malformed client context fails this invoke, not the runtime
+            event = loads(body) if body else {}
             result = handler(event, context)
             try:
-                payload = json.dumps(result).encode()
+                payload = dumps(result).encode()
             except (TypeError, ValueError) as e:
-                raise_marshal = error_payload("Unable to marshal response: %s" % e, request_id, "Runtime.MarshalError")
-                request("POST", "/invocation/%s/error" % request_id, json.dumps(raise_marshal).encode(),
-                        {"Content-Type": "application/json", "Lambda-Runtime-Function-Error-Type": "Runtime.MarshalError"})
+                err = error_payload("Unable to marshal response: %s" % e, request_id, "Runtime.MarshalError")
+                post_error("/invocation/%s/error" % request_id, err, "Runtime.MarshalError")
                 continue
-            request("POST", "/invocation/%s/response" % request_id, payload, {"Content-Type": "application/json"})
+            api.send(response_head % (request_id.encode(), len(payload)) + payload)
         except Exception as e:
             tb = sys.exc_info()[2]
             err = error_payload(e, request_id, tb=tb)
             print("[ERROR] %s: %s\nTraceback (most recent call last):\n%s" % (
                 err["errorType"], err["errorMessage"], "".join(err["stackTrace"])), file=sys.stderr, flush=True)
-            request("POST", "/invocation/%s/error" % request_id, json.dumps(err).encode(),
-                    {"Content-Type": "application/json", "Lambda-Runtime-Function-Error-Type": "Unhandled"})
+            post_error("/invocation/%s/error" % request_id, err, "Unhandled")
 
 
 if __name__ == "__main__":

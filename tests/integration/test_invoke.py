@@ -607,3 +607,124 @@ def test_process_backend_sets_no_new_privs_and_leaks_no_descriptor(process_serve
     out = json.loads(invoke(lam, names[1])[1])  # another environment is alive now
     assert out["no_new_privs"] == "1"
     assert_no_descriptor_of_lamina(out["fds"])
+
+
+# ---- the Python runtime's Runtime API client (runtimes/python/bootstrap.py) ------------------
+
+PROBE = """
+import os
+def handler(event, context):
+    cc = context.client_context
+    return {"event": event,
+            "client_context": cc and {"custom": cc.custom, "env": cc.env,
+                                      "client": cc.client and {"installation_id": cc.client.installation_id,
+                                                               "app_title": cc.client.app_title}},
+            "identity": [context.identity.cognito_identity_id, context.identity.cognito_identity_pool_id],
+            "trace": os.environ.get("_X_AMZN_TRACE_ID"), "request_id": context.aws_request_id,
+            "stream": context.log_stream_name}
+"""
+
+
+def test_python_context_client_context_trace_and_non_ascii(any_backend):
+    name = create(any_backend, PROBE)
+    cc = {"custom": {"greeting": "grüß dich ✓"}, "env": {"platform": "test"}, "client": {"installation_id": "i-1"}}
+    event = {"text": "héllo wörld ✓ 日本語 🚀", "n": 1}
+    r, body = invoke(any_backend, name, json.dumps(event, ensure_ascii=False).encode(),
+                     ClientContext=base64.b64encode(json.dumps(cc, ensure_ascii=False).encode()).decode())
+    assert "FunctionError" not in r, body
+    out = json.loads(body)
+    assert out["event"] == event
+    # AWS's objects: context.client_context.custom / .env / .client.installation_id
+    assert out["client_context"] == {"custom": cc["custom"], "env": cc["env"],
+                                     "client": {"installation_id": "i-1", "app_title": None}}
+    assert out["identity"] == [None, None]  # an object with empty fields when the caller has none
+    assert out["trace"].startswith("Root=1-")
+    assert out["request_id"] == r["ResponseMetadata"]["RequestId"]
+    assert "[$LATEST]" in out["stream"]
+    r2, body = invoke(any_backend, name, b'{"n": 2}')  # warm: a new request id and trace, no client context
+    out2 = json.loads(body)
+    assert out2["event"] == {"n": 2} and out2["client_context"] is None
+    assert out2["request_id"] == r2["ResponseMetadata"]["RequestId"] != out["request_id"]
+    assert out2["trace"].startswith("Root=1-") and out2["trace"] != out["trace"]
+
+
+def test_client_context_limits(server):
+    lam = server.client("lambda")
+    name = create(lam, PROBE)
+    cc = {"custom": {"k": "v"}}
+    out = json.loads(invoke(lam, name, ClientContext=base64.b64encode(json.dumps(cc).encode()).decode())[1])
+    assert out["client_context"]["custom"] == {"k": "v"}  # exactly the JSON sent, nothing appended
+    biggest = base64.b64encode(json.dumps({"custom": {"pad": "x" * 2660}}).encode()).decode()
+    assert len(biggest) <= 3583
+    assert "FunctionError" not in invoke(lam, name, ClientContext=biggest)[0]
+    too_big = base64.b64encode(json.dumps({"custom": {"pad": "x" * 2670}}).encode()).decode()
+    assert len(too_big) > 3583
+    with expect_error("InvalidParameterValueException", 400, message_contains="3583"):
+        lam.invoke(FunctionName=name, ClientContext=too_big)
+    with expect_error("InvalidParameterValueException", 400, "Client context must be a valid Base64-encoded JSON object."):
+        lam.invoke(FunctionName=name, ClientContext="bm90IGpzb24=")  # "not json"
+
+
+def test_python_large_event_and_response(any_backend):
+    src = ("def handler(e, c):\n"
+           "    return {'n': len(e['blob']), 'blob': e['blob'][::-1] * 2, 'tail': 'é✓' * 1000}\n")
+    name = create(any_backend, src, MemorySize=512)
+    blob = "ab" * (1280 * 1024)  # a 2.5 MB event, a 5 MB response
+    r, body = invoke(any_backend, name, json.dumps({"blob": blob}).encode())
+    assert "FunctionError" not in r, body[:300]
+    assert len(body) > 5 * 1024 * 1024
+    out = json.loads(body)
+    assert out["n"] == len(blob) and out["blob"] == blob[::-1] * 2 and out["tail"] == "é✓" * 1000
+    for i in range(3):  # the same connection keeps working after big messages
+        r, body = invoke(any_backend, name, json.dumps({"blob": str(i)}).encode())
+        assert json.loads(body)["blob"] == str(i) * 2
+
+
+def test_python_response_too_large_then_the_environment_serves_on(server):
+    lam = server.client("lambda")
+    src = "def handler(e, c):\n    return 'x' * e['size']\n"
+    name = create(lam, src, MemorySize=512)
+    r, body = invoke(lam, name, b'{"size": 6500000}')
+    assert r["FunctionError"] == "Unhandled"
+    assert json.loads(body)["errorType"] == "Function.ResponseSizeTooLarge"
+    r, body = invoke(lam, name, b'{"size": 3}')
+    assert "FunctionError" not in r and json.loads(body) == "xxx"
+
+
+def test_python_error_payloads(any_backend):
+    # the function's own traceback.py must not stand in for the one the runtime formats errors with
+    code = lt.make_zip({
+        "handler.py": "def handler(e, c):\n    if e.get('set'):\n        return {1}\n    return helper(e)\n\n\n"
+                      "def helper(e):\n    raise KeyError('missing ' + e['k'])\n",
+        "traceback.py": "raise ImportError('not the standard traceback')\n"})
+    name = create(any_backend, code)
+    r, body = invoke(any_backend, name, b'{"k": "x"}')
+    assert r["FunctionError"] == "Unhandled"
+    err = json.loads(body)
+    assert err["errorType"] == "KeyError" and err["errorMessage"] == "'missing x'"
+    assert err["requestId"] == r["ResponseMetadata"]["RequestId"]
+    trace = err["stackTrace"]
+    assert len(trace) == 2, trace  # the runtime's own frame is left out
+    # (newer Pythons add a line of ^^^ under the failing expression)
+    assert trace[0].startswith('  File "') and 'handler.py", line 4, in handler\n    return helper(e)\n' in trace[0]
+    assert "handler.py\", line 8, in helper\n    raise KeyError('missing ' + e['k'])\n" in trace[1]
+    r, body = invoke(any_backend, name, b'{"set": true}')
+    assert r["FunctionError"] == "Unhandled"
+    assert json.loads(body) == {"errorMessage": "Unable to marshal response: Object of type set is not JSON serializable",
+                                "errorType": "Runtime.MarshalError", "requestId": r["ResponseMetadata"]["RequestId"],
+                                "stackTrace": []}
+
+
+def test_python_init_error_raised_by_the_module_and_nested_handler_path(server):
+    lam = server.client("lambda")
+    name = create(lam, "import os\n\nraise RuntimeError('no config')\n")
+    r, body = invoke(lam, name)
+    assert r["FunctionError"] == "Unhandled"
+    err = json.loads(body)
+    assert err["errorType"] == "RuntimeError" and err["errorMessage"] == "no config" and err["requestId"] == ""
+    assert "handler.py\", line 3, in <module>\n    raise RuntimeError('no config')\n" in err["stackTrace"][-1]
+    code = lt.make_zip({"app/__init__.py": "", "app/main.py": "def handler(e, c):\n    return {'nested': e['who']}\n"})
+    name = create(lam, code, handler="app/main.handler")
+    r, body = invoke(lam, name, b'{"who": "python"}')
+    assert "FunctionError" not in r, body
+    assert json.loads(body) == {"nested": "python"}
