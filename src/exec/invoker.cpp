@@ -6,6 +6,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,7 +14,9 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <condition_variable>
 #include <cstring>
 #include <cstdio>
 #include <fstream>
@@ -58,6 +61,20 @@ std::optional<fs::path> install_prefix(const std::string& interpreter) {
     fs::path prefix = real.parent_path().parent_path();
     if (prefix.empty() || prefix == prefix.root_path()) return std::nullopt;
     return prefix;
+}
+
+// The external extensions of an /opt view: executable files in
+// /opt/extensions, by name (AWS starts each of them before the runtime).
+std::vector<std::string> list_extensions(const fs::path& opt_dir) {
+    std::vector<std::string> names;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(opt_dir / "extensions", ec)) {
+        struct stat st {};
+        if (::stat(e.path().c_str(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111))
+            names.push_back(e.path().filename().string());
+    }
+    std::sort(names.begin(), names.end());
+    return names;
 }
 
 // The sandbox's /etc/passwd and /etc/group: the host's, plus AWS's sandbox
@@ -158,8 +175,13 @@ struct Invoker::Environment : std::enable_shared_from_this<Environment> {
     std::function<void(const std::string& reason)> on_exit;  // set while an invocation runs
     std::function<void()> ready_hook;                         // set by a cold invocation
     std::shared_ptr<boost::asio::steady_timer> idle_timer;
+    std::shared_ptr<boost::asio::steady_timer> shutdown_timer;  // SHUTDOWN sent to extensions
+    std::shared_ptr<boost::asio::steady_timer> settle_timer;    // extensions still hold an invocation
 
     int out_fd = -1;                     // read end of stdout/stderr, while open
+    bool reader_done = false;            // the pipe reached end of file
+    bool exit_handled = false;           // the process's exit was reported
+    std::condition_variable cv;
     std::atomic<bool> reader_busy{false};  // the reader holds bytes not yet appended
 
     std::string take_output() {
@@ -286,6 +308,13 @@ Result<Invoker::EnvPtr> Invoker::start_environment(const InvokeRequest& req, con
                     "lamina does not run " + rt + " functions yet (Python, Node.js and provided runtimes only).");
     }
 
+    if (auto extensions = list_extensions(opt_dir); !extensions.empty()) {
+        // extensions start first, then the launcher becomes the runtime
+        spec.command.insert(spec.command.begin(), {"/bin/bash", paths.runtime_dir + "/extensions/launch.sh", paths.opt});
+        env->api->expect_extensions(std::move(extensions),
+                                    {req.function_name, c.version, c.handler, req.scope.account});
+    }
+
     auto& e = spec.env;
     e["AWS_LAMBDA_FUNCTION_NAME"] = req.function_name;
     e["AWS_LAMBDA_FUNCTION_VERSION"] = c.version;
@@ -397,8 +426,14 @@ Result<Invoker::EnvPtr> Invoker::start_environment(const InvokeRequest& req, con
     });
     env->api->on_init_error([weak](runtime::Outcome o) {
         if (auto e = weak.lock()) {
-            std::lock_guard lk(e->mu);
-            e->init_error = std::move(o);
+            // a runtime exits after /init/error by itself; a failed extension
+            // leaves the runtime waiting, so the environment is ended here
+            bool extension = o.error_type.rfind("Extension.", 0) == 0;
+            {
+                std::lock_guard lk(e->mu);
+                e->init_error = std::move(o);
+            }
+            if (extension) e->kill();
         }
     });
     // Output reader and exit waiter own the environment until the process is gone.
@@ -423,18 +458,28 @@ Result<Invoker::EnvPtr> Invoker::start_environment(const InvokeRequest& req, con
             }
             env->reader_busy = false;
         }
+        std::string rest;
         {
             std::lock_guard lk(env->mu);
             env->out_fd = -1;
+            env->reader_done = true;
+            if (env->exit_handled) rest = std::exchange(env->output, {});
         }
+        env->cv.notify_all();
         ::close(fd);
+        // what the environment printed after its last invocation (an
+        // extension handling SHUTDOWN, say) still belongs in its log stream
+        if (!rest.empty() && !env->log_file.empty()) std::ofstream(env->log_file, std::ios::app) << rest;
     }).detach();
     std::thread([env, memory = settings_.memory] {
         int status = 0;
         ::waitpid(env->pid, &status, 0);
         std::function<void(const std::string&)> on_exit;
         {
-            std::lock_guard lk(env->mu);
+            std::unique_lock lk(env->mu);
+            // its last words first (the pipe closes with the process, unless
+            // a stray child of the process backend still holds it)
+            env->cv.wait_for(lk, std::chrono::milliseconds(100), [&] { return env->reader_done; });
             env->dead = true;
             env->exit_status = status;
             on_exit = std::move(env->on_exit);
@@ -443,6 +488,13 @@ Result<Invoker::EnvPtr> Invoker::start_environment(const InvokeRequest& req, con
                                                  : "exit status " + std::to_string(WEXITSTATUS(status));
         if (memory && !env->cgroup.empty() && memory->oom_killed(env->cgroup)) reason = "out of memory";
         if (on_exit) on_exit(reason);
+        std::string rest;
+        {
+            std::lock_guard lk(env->mu);
+            env->exit_handled = true;
+            rest = std::exchange(env->output, {});
+        }
+        if (!rest.empty() && !env->log_file.empty()) std::ofstream(env->log_file, std::ios::app) << rest;
         env->api->stop();
         if (memory && !env->cgroup.empty()) {
             for (int i = 0; i < 50 && std::filesystem::exists(memory->root() / env->cgroup); ++i) {
@@ -498,10 +550,22 @@ void Invoker::invoke(InvokeRequest req, std::function<void(InvokeResult)> done) 
     auto start = Clk::now();
     int timeout_s = req.config.timeout;
     std::string header = "START RequestId: " + req.request_id + " Version: " + req.config.version + "\n";
-    env->take_output();
+    // What the environment printed since its last invocation (its init so
+    // far, or an extension between invocations) stays in its log stream; a
+    // cold start's also leads this invocation's log.
+    if (std::string before = env->take_output(); !before.empty()) {
+        if (cold)
+            header = before + header;
+        else if (!env->log_file.empty())
+            std::ofstream(env->log_file, std::ios::app) << before;
+    }
     auto finished = std::make_shared<std::atomic<bool>>(false);
     auto timer = std::make_shared<boost::asio::steady_timer>(ioc_);
-    auto finish = [this, env, req_id = req.request_id, header, start, cold, finished, timer, done,
+    // The environment is free once the runtime answered and every extension
+    // acknowledged the invocation (both count the gate down to zero).
+    auto gate = std::make_shared<std::atomic<int>>(2);
+    auto deadline = Clk::now() + std::chrono::seconds(timeout_s);
+    auto finish = [this, env, req_id = req.request_id, header, start, cold, finished, timer, done, gate, deadline,
                    memory = req.config.memory_size](std::string payload, bool error, bool reusable,
                                                     std::string status) {
         if (finished->exchange(true)) return;
@@ -523,9 +587,9 @@ void Invoker::invoke(InvokeRequest req, std::function<void(InvokeResult)> done) 
         std::string log = header + env->take_output() + "END RequestId: " + req_id + "\n" + report + "\n";
         if (!env->log_file.empty()) std::ofstream(env->log_file, std::ios::app) << log;
         if (reusable) {
-            release(env);
+            settle(env, gate, deadline);
         } else {
-            env->kill();
+            retire(env, status == "Status: timeout" ? "timeout" : "failure");
         }
         done({std::move(payload), error, std::move(log)});
     };
@@ -601,14 +665,17 @@ void Invoker::invoke(InvokeRequest req, std::function<void(InvokeResult)> done) 
         }
     }
     arm(armed_now ? function_limit : std::chrono::duration_cast<std::chrono::milliseconds>(settings_.init_timeout));
-    auto st = env->api->invoke(std::move(inv), [env, finish](runtime::Outcome o) {
-        {
-            std::lock_guard lk(env->mu);
-            env->on_exit = nullptr;
-        }
-        bool error = o.kind != runtime::Outcome::Kind::Response;
-        finish(std::move(o.body), error, true, "");
-    });
+    auto st = env->api->invoke(
+        std::move(inv),
+        [env, finish](runtime::Outcome o) {
+            {
+                std::lock_guard lk(env->mu);
+                env->on_exit = nullptr;
+            }
+            bool error = o.kind != runtime::Outcome::Kind::Response;
+            finish(std::move(o.body), error, true, "");
+        },
+        [this, env, gate, deadline] { settle(env, gate, deadline); });
     if (!st) finish(error_json("Runtime.Unavailable", st.error().message), true, false, "");
 }
 
@@ -626,14 +693,79 @@ void Invoker::release(const EnvPtr& env) {
         if (ec) return;
         auto e = weak.lock();
         if (!e) return;
-        std::lock_guard lk(mu_);
-        for (auto it = idle_.begin(); it != idle_.end(); ++it)
-            if (it->second == e) {
-                idle_.erase(it);
-                e->kill();
-                break;
-            }
+        bool reaped = false;
+        {
+            std::lock_guard lk(mu_);
+            for (auto it = idle_.begin(); it != idle_.end(); ++it)
+                if (it->second == e) {
+                    idle_.erase(it);
+                    reaped = true;
+                    break;
+                }
+        }
+        if (reaped) retire(e, "spindown");
     });
+}
+
+void Invoker::settle(const EnvPtr& env, const std::shared_ptr<std::atomic<int>>& gate, Clk::time_point deadline) {
+    int left = gate->fetch_sub(1) - 1;
+    if (left == 1) {
+        if (env->api->extension_count() == 0) return;  // settles right away
+        // the runtime answered first: extensions still hold the invocation;
+        // they get what is left of the function's timeout, then the environment goes
+        auto timer = std::make_shared<boost::asio::steady_timer>(ioc_, deadline);
+        {
+            std::lock_guard lk(env->mu);
+            env->settle_timer = timer;
+        }
+        std::weak_ptr<Environment> weak = env;
+        timer->async_wait([this, weak, gate](const boost::system::error_code& ec) {
+            if (ec) return;
+            int expected = 1;
+            if (!gate->compare_exchange_strong(expected, -1000)) return;  // settled meanwhile
+            if (auto e = weak.lock()) {
+                e->api->abandon();
+                retire(e, "timeout");
+            }
+        });
+        return;
+    }
+    if (left != 0) return;  // lost to the timeout above
+    {
+        std::lock_guard lk(env->mu);
+        if (env->settle_timer) env->settle_timer->cancel();
+        env->settle_timer.reset();
+    }
+    if (env->api->healthy())
+        release(env);
+    else
+        retire(env, "failure");
+}
+
+void Invoker::retire(const EnvPtr& env, const std::string& reason) {
+    {
+        std::lock_guard lk(env->mu);
+        if (env->dead) return;
+    }
+    std::weak_ptr<Environment> weak = env;
+    auto timer = std::make_shared<boost::asio::steady_timer>(ioc_);
+    // Extensions subscribed to SHUTDOWN get it and up to 2 s (AWS's budget
+    // for external extensions); the rest of the environment is killed then.
+    bool waiting = env->api->shutdown(reason, clock_.now_ms() + 2000, [weak, timer] {
+        timer->cancel();
+        if (auto e = weak.lock()) e->kill();
+    });
+    if (!waiting) {
+        env->kill();
+        return;
+    }
+    timer->expires_after(std::chrono::seconds(2));
+    timer->async_wait([weak](const boost::system::error_code& ec) {
+        if (ec) return;
+        if (auto e = weak.lock()) e->kill();
+    });
+    std::lock_guard lk(env->mu);
+    env->shutdown_timer = timer;
 }
 
 void Invoker::shutdown() {
@@ -644,10 +776,18 @@ void Invoker::shutdown() {
         envs = all_;
         idle_.clear();
     }
+    // extensions subscribed to SHUTDOWN get it, and up to 2 s in all
+    auto pending = std::make_shared<std::atomic<int>>(0);
     for (auto& e : envs) {
         if (e->idle_timer) e->idle_timer->cancel();
-        e->kill();
+        {
+            std::lock_guard lk(e->mu);
+            if (e->dead) continue;
+        }
+        if (e->api->shutdown("spindown", clock_.now_ms() + 2000, [pending] { --*pending; })) ++*pending;
     }
+    for (int i = 0; i < 200 && pending->load() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    for (auto& e : envs) e->kill();
     // wait briefly for the waiters to see the processes go
     for (int i = 0; i < 200; ++i) {
         bool alive = false;

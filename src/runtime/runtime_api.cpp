@@ -2,7 +2,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cstdio>
+#include <map>
 #include <mutex>
+#include <random>
+#include <set>
 
 #include "lamina/http/router.hpp"
 #include "lamina/http/server.hpp"
@@ -11,7 +16,18 @@ namespace lamina::runtime {
 
 namespace {
 
-enum Route { Next = 1, Response, Error, InitError };
+enum Route {
+    Next = 1,
+    Response,
+    Error,
+    InitError,
+    ExtRegister,
+    ExtNext,
+    ExtInitError,
+    ExtExitError,
+    TelemetrySubscribe,
+    ExtExited,
+};
 
 http::Response api_error(unsigned status, const std::string& type, const std::string& message) {
     http::Response r;
@@ -43,20 +59,126 @@ http::Response next_response(const Invocation& inv) {
     return r;
 }
 
+std::string random_uuid(std::mt19937_64& rng) {
+    std::uint64_t hi = rng(), lo = rng();
+    hi = (hi & ~0xF000ull) | 0x4000ull;                         // version 4
+    lo = (lo & ~(0xC000ull << 48)) | (0x8000ull << 48);         // RFC 4122 variant
+    char buf[37];
+    std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
+                  static_cast<unsigned>((hi >> 16) & 0xFFFF), static_cast<unsigned>(hi & 0xFFFF),
+                  static_cast<unsigned>(lo >> 48), static_cast<unsigned long long>(lo & 0xFFFFFFFFFFFFull));
+    return buf;
+}
+
+// One registered extension: its subscriptions and its side of the event
+// long poll.
+struct Extension {
+    std::string name;
+    bool external = false;       // started from /opt/extensions
+    bool invoke_events = false;  // subscribed to INVOKE
+    bool shutdown_events = false;
+    bool asked_next = false;     // has called /event/next at least once
+    bool busy = false;           // holds an event it has not acknowledged with /next
+    bool gone = false;           // exited
+    std::vector<std::string> pending;  // events not yet handed out
+    std::optional<http::Responder> waiting;
+};
+
 }  // namespace
 
 struct RuntimeApi::State {
     std::mutex mu;
-    bool initialised = false;  // the runtime has called /next once
+    std::mt19937_64 rng{std::random_device{}()};
+    bool runtime_asked = false;  // the runtime has called /next once
+    bool ready = false;          // init is over
+    bool init_failed = false;
     bool stopped = false;
-    std::optional<Invocation> queued;                 // waiting for /next
-    std::optional<std::string> in_flight;             // request id handed out
-    std::function<void(Outcome)> done;                // completion of queued / in flight
-    std::optional<http::Responder> waiting_next;      // a parked long poll
+    bool broken = false;         // an extension failed after init
+    std::optional<Invocation> queued;              // waiting for init / the runtime's /next
+    std::optional<std::string> in_flight;          // request id handed out
+    bool runtime_answered = true;                  // the invocation in hand has its outcome
+    std::function<void(Outcome)> done;             // completion of queued / in flight
+    std::function<void()> settled;                 // the environment is free again
+    std::optional<http::Responder> waiting_next;   // the runtime's parked long poll
     std::function<void(Outcome)> init_error_fn;
     std::function<void()> ready_fn;
+    std::set<std::string> expected;                // external extensions yet to register
+    ExtensionIdentity identity;
+    std::map<std::string, Extension> extensions;   // by identifier
+    std::function<void()> shutdown_ack;            // SHUTDOWN sent, waiting for acknowledgements
     http::Router router;
     std::unique_ptr<http::Server> server;
+
+    using Deferred = std::vector<std::function<void()>>;
+
+    bool extensions_ready() const {
+        if (!expected.empty()) return false;
+        return std::all_of(extensions.begin(), extensions.end(),
+                           [](const auto& e) { return e.second.gone || e.second.asked_next; });
+    }
+
+    bool extensions_idle() const {
+        return std::all_of(extensions.begin(), extensions.end(),
+                           [](const auto& e) { return e.second.gone || !e.second.busy; });
+    }
+
+    // Hands an event to an extension: answers its parked /next, or keeps it.
+    void deliver(Extension& ext, std::string event, Deferred& later) {
+        ext.busy = true;
+        if (ext.waiting) {
+            auto respond = std::move(*ext.waiting);
+            ext.waiting.reset();
+            http::Response r;
+            r.headers.set("Content-Type", "application/json");
+            r.headers.set("Lambda-Extension-Event-Identifier", random_uuid(rng));
+            r.body = std::move(event);
+            later.push_back([respond = std::move(respond), r = std::move(r)]() mutable { respond(std::move(r)); });
+        } else {
+            ext.pending.push_back(std::move(event));
+        }
+    }
+
+    // Moves the environment forward after any change: init over, an
+    // invocation handed out, the environment settled, SHUTDOWN acknowledged.
+    // Work that calls out (responders, callbacks) is deferred until `mu` is released.
+    void advance(Deferred& later) {
+        if (stopped || init_failed) return;
+        if (!ready && runtime_asked && extensions_ready()) {
+            ready = true;
+            if (ready_fn) later.push_back(std::move(ready_fn));
+            ready_fn = nullptr;
+        }
+        if (ready && queued && waiting_next && !in_flight) {
+            Invocation inv = std::move(*queued);
+            queued.reset();
+            in_flight = inv.request_id;
+            runtime_answered = false;
+            auto respond = std::move(*waiting_next);
+            waiting_next.reset();
+            later.push_back([respond = std::move(respond), r = next_response(inv)]() mutable { respond(std::move(r)); });
+            std::string event = nlohmann::json{{"eventType", "INVOKE"},
+                                               {"deadlineMs", inv.deadline_ms},
+                                               {"requestId", inv.request_id},
+                                               {"invokedFunctionArn", inv.invoked_function_arn},
+                                               {"tracing", {{"type", "X-Amzn-Trace-Id"}, {"value", inv.trace_id}}}}
+                                    .dump();
+            for (auto& [id, ext] : extensions)
+                if (ext.invoke_events && !ext.gone) deliver(ext, event, later);
+        }
+        if (!queued && runtime_answered && !in_flight && extensions_idle()) {
+            if (settled) later.push_back(std::move(settled));
+            settled = nullptr;
+            if (shutdown_ack) later.push_back(std::move(shutdown_ack));
+            shutdown_ack = nullptr;
+        }
+    }
+
+    void fail_init(Outcome o, Deferred& later) {
+        if (ready || init_failed) return;
+        init_failed = true;
+        if (init_error_fn) later.push_back([fn = std::move(init_error_fn), o = std::move(o)]() mutable { fn(std::move(o)); });
+        init_error_fn = nullptr;
+    }
 
     void handle(http::Request req, http::Responder respond) {
         auto match = router.match(req.method, req.path, req.query);
@@ -64,105 +186,250 @@ struct RuntimeApi::State {
             respond(api_error(404, "InvalidRequest", "Unknown Runtime API route " + req.method + " " + req.path));
             return;
         }
-        std::unique_lock lk(mu);
-        switch (match->operation) {
+        Deferred later;
+        http::Response reply;
+        bool park = false;
+        {
+            std::lock_guard lk(mu);
+            reply = route(match->operation, match->params, req, respond, later, park);
+            advance(later);
+        }
+        for (auto& fn : later) fn();
+        if (!park) respond(std::move(reply));
+    }
+
+    // Handles one request under `mu`; sets `park` when the responder was kept.
+    http::Response route(int op, const std::map<std::string, std::string>& params, http::Request& req,
+                         http::Responder& respond, Deferred& later, bool& park) {
+        switch (op) {
             case Next: {
-                if (in_flight) {
-                    lk.unlock();
-                    respond(api_error(403, "InvalidStateTransition",
-                                      "State transition from Invoking to Next is not allowed: post a response or an "
-                                      "error for request " + *in_flight + " first"));
-                    return;
-                }
-                std::function<void()> ready;
-                if (!initialised) {
-                    initialised = true;
-                    ready = std::move(ready_fn);
-                }
-                if (queued) {
-                    Invocation inv = std::move(*queued);
-                    queued.reset();
-                    in_flight = inv.request_id;
-                    lk.unlock();
-                    if (ready) ready();
-                    respond(next_response(inv));
-                    return;
-                }
+                if (in_flight)
+                    return api_error(403, "InvalidStateTransition",
+                                     "State transition from Invoking to Next is not allowed: post a response or an "
+                                     "error for request " + *in_flight + " first");
+                runtime_asked = true;
                 if (waiting_next) {
                     auto previous = std::move(*waiting_next);
-                    waiting_next = std::move(respond);
-                    lk.unlock();
-                    previous(api_error(403, "InvalidStateTransition", "A newer /next call replaced this one"));
-                } else {
-                    waiting_next = std::move(respond);
-                    lk.unlock();
+                    later.push_back([previous = std::move(previous)] {
+                        previous(api_error(403, "InvalidStateTransition", "A newer /next call replaced this one"));
+                    });
                 }
-                if (ready) ready();
-                return;
+                waiting_next = std::move(respond);
+                park = true;
+                return {};
             }
             case Response:
             case Error: {
-                const std::string& id = match->params.at("RequestId");
-                if (!in_flight || *in_flight != id) {
-                    lk.unlock();
-                    respond(api_error(400, "InvalidRequestID", "Invalid request ID: " + id));
-                    return;
-                }
-                if (match->operation == Response && req.body.size() > kMaxResponseBytes) {
+                const std::string& id = params.at("RequestId");
+                if (!in_flight || *in_flight != id)
+                    return api_error(400, "InvalidRequestID", "Invalid request ID: " + id);
+                Outcome o;
+                http::Response reply = accepted();
+                if (op == Response && req.body.size() > kMaxResponseBytes) {
                     // the invoke fails with AWS's Function.ResponseSizeTooLarge; the runtime hears 413
-                    Outcome o;
                     o.kind = Outcome::Kind::FunctionError;
                     o.error_type = "Function.ResponseSizeTooLarge";
                     o.body = R"({"errorMessage":"Response payload size exceeded maximum allowed payload size (6291556 bytes).","errorType":"Function.ResponseSizeTooLarge"})";
-                    in_flight.reset();
-                    auto fn = std::move(done);
-                    done = nullptr;
-                    lk.unlock();
-                    respond(api_error(413, "RequestEntityTooLarge",
-                                      "Response payload size exceeded maximum allowed payload size (6291556 bytes)."));
-                    if (fn) fn(std::move(o));
-                    return;
+                    reply = api_error(413, "RequestEntityTooLarge",
+                                      "Response payload size exceeded maximum allowed payload size (6291556 bytes).");
+                } else {
+                    o.kind = op == Response ? Outcome::Kind::Response : Outcome::Kind::FunctionError;
+                    o.body = std::move(req.body);
+                    o.content_type = req.headers.get("Content-Type");
+                    o.error_type = req.headers.get("Lambda-Runtime-Function-Error-Type");
                 }
-                Outcome o;
-                o.kind = match->operation == Response ? Outcome::Kind::Response : Outcome::Kind::FunctionError;
-                o.body = std::move(req.body);
-                o.content_type = req.headers.get("Content-Type");
-                o.error_type = req.headers.get("Lambda-Runtime-Function-Error-Type");
                 in_flight.reset();
-                auto fn = std::move(done);
+                runtime_answered = true;
+                if (done) later.push_back([fn = std::move(done), o = std::move(o)]() mutable { fn(std::move(o)); });
                 done = nullptr;
-                lk.unlock();
-                respond(accepted());
-                if (fn) fn(std::move(o));
-                return;
+                return reply;
             }
             case InitError: {
-                if (initialised) {
-                    lk.unlock();
-                    respond(api_error(403, "InvalidStateTransition",
-                                      "State transition from Ready to InitError is not allowed"));
-                    return;
-                }
+                if (runtime_asked || ready)
+                    return api_error(403, "InvalidStateTransition", "State transition from Ready to InitError is not allowed");
                 Outcome o;
                 o.kind = Outcome::Kind::InitError;
                 o.body = std::move(req.body);
                 o.content_type = req.headers.get("Content-Type");
                 o.error_type = req.headers.get("Lambda-Runtime-Function-Error-Type");
-                auto fn = std::move(init_error_fn);
-                lk.unlock();
-                respond(accepted());
-                if (fn) fn(std::move(o));
-                return;
+                fail_init(std::move(o), later);
+                return accepted();
             }
+            case ExtRegister: return register_extension(req);
+            case ExtNext: {
+                auto ext = find_extension(req);
+                if (!ext) return extension_id_error(req);
+                Extension& e = *ext;
+                if (e.waiting)
+                    later.push_back([previous = std::move(*e.waiting)] {
+                        previous(api_error(403, "InvalidStateTransition", "A newer /event/next call replaced this one"));
+                    });
+                e.waiting.reset();
+                e.asked_next = true;
+                e.busy = false;
+                if (!e.pending.empty()) {
+                    std::string event = std::move(e.pending.front());
+                    e.pending.erase(e.pending.begin());
+                    e.busy = true;
+                    http::Response r;
+                    r.headers.set("Content-Type", "application/json");
+                    r.headers.set("Lambda-Extension-Event-Identifier", random_uuid(rng));
+                    r.body = std::move(event);
+                    return r;
+                }
+                e.waiting = std::move(respond);
+                park = true;
+                return {};
+            }
+            case ExtInitError:
+            case ExtExitError: {
+                auto ext = find_extension(req);
+                if (!ext) return extension_id_error(req);
+                std::string type = req.headers.get("Lambda-Extension-Function-Error-Type");
+                if (op == ExtInitError) {
+                    if (ready)
+                        return api_error(403, "InvalidStateTransition", "State transition from Ready to InitError is not allowed");
+                    Outcome o;
+                    o.kind = Outcome::Kind::InitError;
+                    o.error_type = "Extension.InitError";
+                    o.body = nlohmann::json{{"errorType", "Extension.InitError"},
+                                            {"errorMessage", "Extension " + ext->name + " failed to initialize" +
+                                                                 (type.empty() ? std::string() : ": " + type)}}
+                                 .dump();
+                    fail_init(std::move(o), later);
+                } else {
+                    broken = true;
+                }
+                return accepted();
+            }
+            case TelemetrySubscribe: {
+                // Logs and Telemetry API subscriptions are accepted; lamina
+                // delivers no records to them (logs go to the log stream).
+                if (!req.headers.find("Lambda-Extension-Identifier"))
+                    return api_error(403, "Extension.MissingExtensionIdentifier", "Missing Lambda-Extension-Identifier header");
+                http::Response r;
+                r.body = "OK";
+                return r;
+            }
+            case ExtExited: {
+                // lamina's extension launcher reports an external extension's exit
+                std::string name = req.query_param("name").value_or("");
+                std::string status = req.query_param("status").value_or("");
+                extension_exited(name, status, later);
+                http::Response r;
+                r.status = 204;
+                return r;
+            }
+        }
+        return api_error(404, "InvalidRequest", "Unknown Runtime API route");
+    }
+
+    Extension* find_extension(const http::Request& req) {
+        const std::string* id = req.headers.find("Lambda-Extension-Identifier");
+        if (!id) return nullptr;
+        auto it = extensions.find(*id);
+        return it == extensions.end() ? nullptr : &it->second;
+    }
+
+    static http::Response extension_id_error(const http::Request& req) {
+        if (!req.headers.find("Lambda-Extension-Identifier"))
+            return api_error(403, "Extension.MissingExtensionIdentifier", "Missing Lambda-Extension-Identifier header");
+        return api_error(403, "Extension.UnknownExtensionIdentifier",
+                         "Unknown extension identifier " + req.headers.get("Lambda-Extension-Identifier"));
+    }
+
+    http::Response register_extension(const http::Request& req) {
+        std::string name = req.headers.get("Lambda-Extension-Name");
+        if (name.empty()) return api_error(403, "Extension.InvalidExtensionName", "Missing Lambda-Extension-Name header");
+        if (ready || init_failed)
+            return api_error(403, "Extension.RegistrationClosed", "Registration is closed: the environment's init phase is over");
+        if (extensions.size() >= kMaxExtensions)
+            return api_error(403, "Extension.TooManyExtensions", "Extension limit (10) reached");
+        nlohmann::json body = nlohmann::json::parse(req.body.empty() ? std::string("{}") : req.body, nullptr, false);
+        if (body.is_discarded() || !body.is_object())
+            return api_error(400, "InvalidRequest", "The request body must be a JSON object: {\"events\": [...]}");
+        Extension ext;
+        ext.name = name;
+        ext.external = expected.count(name) > 0;
+        for (const auto& [id, other] : extensions)
+            if (other.name == name && !other.gone)
+                return api_error(409, "Extension.AlreadyRegistered", "Extension " + name + " is already registered");
+        if (body.contains("events")) {
+            if (!body["events"].is_array()) return api_error(400, "InvalidRequest", "events must be a list");
+            for (const auto& ev : body["events"]) {
+                std::string type = ev.is_string() ? ev.get<std::string>() : std::string();
+                if (type == "INVOKE") {
+                    ext.invoke_events = true;
+                } else if (type == "SHUTDOWN") {
+                    if (!ext.external)
+                        return api_error(400, "Extension.InvalidEventType",
+                                         "Internal extensions cannot register for the SHUTDOWN event");
+                    ext.shutdown_events = true;
+                } else {
+                    return api_error(400, "Extension.InvalidEventType",
+                                     "Unknown event type " + (ev.is_string() ? type : ev.dump()) +
+                                         ": expected INVOKE or SHUTDOWN");
+                }
+            }
+        }
+        expected.erase(name);
+        std::string id = random_uuid(rng);
+        nlohmann::json out = {{"functionName", identity.function_name},
+                              {"functionVersion", identity.function_version},
+                              {"handler", identity.handler}};
+        if (req.headers.get("Lambda-Extension-Accept-Feature").find("accountId") != std::string::npos)
+            out["accountId"] = identity.account_id;
+        extensions.emplace(id, std::move(ext));
+        http::Response r;
+        r.headers.set("Content-Type", "application/json");
+        r.headers.set("Lambda-Extension-Identifier", id);
+        r.body = out.dump();
+        return r;
+    }
+
+    void extension_exited(const std::string& name, const std::string& status, Deferred& later) {
+        bool registered = false;
+        for (auto& [id, ext] : extensions) {
+            if (ext.name != name || ext.gone) continue;
+            registered = true;
+            ext.gone = true;
+            ext.busy = false;
+            if (ext.waiting)
+                later.push_back([r = std::move(*ext.waiting)] {
+                    r(api_error(500, "InternalServerError", "The extension exited"));
+                });
+            ext.waiting.reset();
+        }
+        bool was_expected = expected.erase(name) > 0;
+        if (!ready && (was_expected || registered)) {
+            Outcome o;
+            o.kind = Outcome::Kind::InitError;
+            o.error_type = "Extension.Crash";
+            o.body = nlohmann::json{{"errorType", "Extension.Crash"},
+                                    {"errorMessage", "Extension " + name + " exited during init with " +
+                                                         (status.empty() ? std::string("an unknown status")
+                                                                         : "exit status " + status)}}
+                         .dump();
+            fail_init(std::move(o), later);
+        } else if (ready && registered && !shutdown_ack) {
+            broken = true;  // an extension that dies after init resets the environment
         }
     }
 };
 
 RuntimeApi::RuntimeApi(boost::asio::io_context& ioc) : state_(std::make_shared<State>()) {
-    state_->router.add("GET", "/2018-06-01/runtime/invocation/next", Next);
-    state_->router.add("POST", "/2018-06-01/runtime/invocation/{RequestId}/response", Response);
-    state_->router.add("POST", "/2018-06-01/runtime/invocation/{RequestId}/error", Error);
-    state_->router.add("POST", "/2018-06-01/runtime/init/error", InitError);
+    auto& r = state_->router;
+    r.add("GET", "/2018-06-01/runtime/invocation/next", Next);
+    r.add("POST", "/2018-06-01/runtime/invocation/{RequestId}/response", Response);
+    r.add("POST", "/2018-06-01/runtime/invocation/{RequestId}/error", Error);
+    r.add("POST", "/2018-06-01/runtime/init/error", InitError);
+    r.add("POST", "/2020-01-01/extension/register", ExtRegister);
+    r.add("GET", "/2020-01-01/extension/event/next", ExtNext);
+    r.add("POST", "/2020-01-01/extension/init/error", ExtInitError);
+    r.add("POST", "/2020-01-01/extension/exit/error", ExtExitError);
+    r.add("PUT", "/2020-08-15/logs", TelemetrySubscribe);
+    r.add("PUT", "/2022-07-01/telemetry", TelemetrySubscribe);
+    r.add("POST", "/_lamina/extension/exited", ExtExited);
     http::ServerOptions opt;
     opt.host = "127.0.0.1";
     opt.port = 0;
@@ -183,6 +450,12 @@ RuntimeApi::~RuntimeApi() { stop(); }
 
 std::string RuntimeApi::address() const { return "127.0.0.1:" + std::to_string(state_->server->port()); }
 
+void RuntimeApi::expect_extensions(std::vector<std::string> names, ExtensionIdentity identity) {
+    std::lock_guard lk(state_->mu);
+    state_->expected.insert(names.begin(), names.end());
+    state_->identity = std::move(identity);
+}
+
 void RuntimeApi::on_init_error(std::function<void(Outcome)> fn) {
     std::lock_guard lk(state_->mu);
     state_->init_error_fn = std::move(fn);
@@ -193,21 +466,19 @@ void RuntimeApi::on_ready(std::function<void()> fn) {
     state_->ready_fn = std::move(fn);
 }
 
-Status RuntimeApi::invoke(Invocation inv, std::function<void(Outcome)> done) {
-    std::unique_lock lk(state_->mu);
-    if (state_->stopped) return fail(ErrorCode::Service, "the execution environment is shut down");
-    if (state_->queued || state_->in_flight)
-        return fail(ErrorCode::Service, "the execution environment is busy with another invocation");
-    state_->done = std::move(done);
-    if (state_->waiting_next) {
-        auto respond = std::move(*state_->waiting_next);
-        state_->waiting_next.reset();
-        state_->in_flight = inv.request_id;
-        lk.unlock();
-        respond(next_response(inv));
-        return {};
+Status RuntimeApi::invoke(Invocation inv, std::function<void(Outcome)> done, std::function<void()> settled) {
+    State::Deferred later;
+    {
+        std::lock_guard lk(state_->mu);
+        if (state_->stopped) return fail(ErrorCode::Service, "the execution environment is shut down");
+        if (state_->queued || state_->in_flight || !state_->runtime_answered || !state_->extensions_idle())
+            return fail(ErrorCode::Service, "the execution environment is busy with another invocation");
+        state_->done = std::move(done);
+        state_->settled = std::move(settled);
+        state_->queued = std::move(inv);
+        state_->advance(later);
     }
-    state_->queued = std::move(inv);
+    for (auto& fn : later) fn();
     return {};
 }
 
@@ -215,21 +486,65 @@ std::function<void(Outcome)> RuntimeApi::abandon() {
     std::lock_guard lk(state_->mu);
     state_->queued.reset();
     state_->in_flight.reset();
+    state_->runtime_answered = true;
+    state_->settled = nullptr;
     auto fn = std::move(state_->done);
     state_->done = nullptr;
     return fn;
 }
 
+bool RuntimeApi::shutdown(const std::string& reason, std::int64_t deadline_ms, std::function<void()> acknowledged) {
+    State::Deferred later;
+    bool any = false;
+    {
+        std::lock_guard lk(state_->mu);
+        if (state_->stopped) return false;
+        std::string event =
+            nlohmann::json{{"eventType", "SHUTDOWN"}, {"shutdownReason", reason}, {"deadlineMs", deadline_ms}}.dump();
+        for (auto& [id, ext] : state_->extensions) {
+            if (!ext.shutdown_events || ext.gone) continue;
+            any = true;
+            ext.busy = false;  // whatever it held is moot now
+            ext.pending.clear();
+            state_->deliver(ext, event, later);
+        }
+        if (any) {
+            state_->queued.reset();
+            state_->in_flight.reset();
+            state_->runtime_answered = true;
+            state_->done = nullptr;
+            state_->settled = nullptr;
+            state_->shutdown_ack = std::move(acknowledged);
+        }
+    }
+    for (auto& fn : later) fn();
+    return any;
+}
+
+bool RuntimeApi::healthy() const {
+    std::lock_guard lk(state_->mu);
+    return !state_->broken;
+}
+
+std::size_t RuntimeApi::extension_count() const {
+    std::lock_guard lk(state_->mu);
+    return state_->extensions.size();
+}
+
 void RuntimeApi::stop() {
-    std::optional<http::Responder> parked;
+    std::vector<http::Responder> parked;
     {
         std::lock_guard lk(state_->mu);
         if (state_->stopped) return;
         state_->stopped = true;
-        parked = std::move(state_->waiting_next);
+        if (state_->waiting_next) parked.push_back(std::move(*state_->waiting_next));
         state_->waiting_next.reset();
+        for (auto& [id, ext] : state_->extensions) {
+            if (ext.waiting) parked.push_back(std::move(*ext.waiting));
+            ext.waiting.reset();
+        }
     }
-    if (parked) (*parked)(api_error(500, "InternalServerError", "The execution environment is shutting down"));
+    for (auto& r : parked) r(api_error(500, "InternalServerError", "The execution environment is shutting down"));
     state_->server->stop();
 }
 

@@ -7,6 +7,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -91,6 +92,13 @@ private:
     std::string pool_key(const InvokeRequest& req) const;
     Result<EnvPtr> start_environment(const InvokeRequest& req, const std::string& key);
     void release(const EnvPtr& env);
+    // Counts one of the two events that free an environment after an
+    // invocation (the runtime's answer, the extensions' acknowledgements).
+    void settle(const EnvPtr& env, const std::shared_ptr<std::atomic<int>>& gate,
+                std::chrono::steady_clock::time_point deadline);
+    // Ends an environment: SHUTDOWN (spindown | timeout | failure) to its
+    // extensions first, when any takes it, then SIGKILL.
+    void retire(const EnvPtr& env, const std::string& reason);
     long peak_mb(const Environment& env) const;
 
     boost::asio::io_context& ioc_;

@@ -37,6 +37,16 @@ struct Outcome {
 
 // Largest response body the runtime may post (AWS: 6 MiB + 100 bytes).
 inline constexpr std::size_t kMaxResponseBytes = 6291556;
+// Most extensions one environment may register (AWS: 10).
+inline constexpr std::size_t kMaxExtensions = 10;
+
+// What the Extensions API's /register answers.
+struct ExtensionIdentity {
+    std::string function_name;
+    std::string function_version;
+    std::string handler;
+    std::string account_id;  // only to extensions that accept the accountId feature
+};
 
 class RuntimeApi {
 public:
@@ -48,18 +58,40 @@ public:
     // "127.0.0.1:<port>", the value of AWS_LAMBDA_RUNTIME_API.
     std::string address() const;
 
-    // Called once if the runtime reports an init failure (POST /runtime/init/error).
+    // The external extensions started with the environment (the file names
+    // in /opt/extensions): init is over only once each has registered and
+    // asked for its next event, and the runtime has asked for its first
+    // invocation. Call before the environment starts.
+    void expect_extensions(std::vector<std::string> names, ExtensionIdentity identity);
+
+    // Called once if init fails: the runtime's POST /runtime/init/error, an
+    // extension's POST /extension/init/error, or an extension that exits
+    // before init is over (Extension.Crash).
     void on_init_error(std::function<void(Outcome)> fn);
-    // Called the first time the runtime asks for an invocation (init is over).
+    // Called once when init is over (see expect_extensions).
     void on_ready(std::function<void()> fn);
 
-    // Queues one invocation for the runtime's next /next; `done` runs once
-    // with what the runtime posted. Refused while another one is in flight.
-    Status invoke(Invocation inv, std::function<void(Outcome)> done);
+    // Queues one invocation; the runtime gets it from /next once init is over
+    // and INVOKE-subscribed extensions get their INVOKE event with it. `done`
+    // runs once with what the runtime posted; `settled` runs once after that,
+    // when every such extension has asked for its next event again (the
+    // environment is free). Refused while another invocation is in flight.
+    Status invoke(Invocation inv, std::function<void(Outcome)> done, std::function<void()> settled = nullptr);
     // Abandons the invocation in flight, if any (timeout, crash): a late
     // /response for it is refused as an unknown request id. Returns its
     // completion so the caller can answer it.
     std::function<void(Outcome)> abandon();
+
+    // Sends SHUTDOWN (reason spindown | timeout | failure) to the extensions
+    // subscribed to it; `acknowledged` runs once when each has asked for its
+    // next event again or exited. Returns false, without calling it, when no
+    // extension takes SHUTDOWN (the environment can be killed at once).
+    bool shutdown(const std::string& reason, std::int64_t deadline_ms, std::function<void()> acknowledged);
+    // False once an extension failed after init (exit/error, or exited):
+    // the environment must not take another invocation.
+    bool healthy() const;
+    std::size_t extension_count() const;
+
     void stop();
 
 private:

@@ -9,7 +9,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <atomic>
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <future>
 #include <map>
 #include <thread>
@@ -199,4 +201,122 @@ TEST_F(RuntimeApiTest, StopReleasesAParkedNextAndUnknownRoutesAre404) {
     api_->stop();
     EXPECT_EQ(next.get().status, 500u);
     EXPECT_FALSE(api_->invoke(invocation("late"), [](Outcome) {}).has_value());
+}
+
+namespace {
+
+const std::string kRegister = "/2020-01-01/extension/register";
+const std::string kEventNext = "/2020-01-01/extension/event/next";
+
+std::string register_extension(const std::string& addr, const std::string& name, const std::string& events,
+                               Reply* out = nullptr) {
+    Reply r = call(addr, "POST", kRegister, events, {{"Lambda-Extension-Name", name}});
+    if (out) *out = r;
+    return r.headers["Lambda-Extension-Identifier"];
+}
+
+}  // namespace
+
+TEST_F(RuntimeApiTest, InitWaitsForEveryExpectedExtensionToRegisterAndAskForAnEvent) {
+    api_->expect_extensions({"ext-a"}, {"f", "$LATEST", "index.handler", "123456789012"});
+    std::atomic<bool> ready = false;
+    api_->on_ready([&] { ready = true; });
+    std::promise<Outcome> outcome;
+    ASSERT_TRUE(api_->invoke(invocation("req-e"), [&](Outcome o) { outcome.set_value(o); }).has_value());
+    auto next = std::async(std::launch::async, [&] { return call(addr(), "GET", kNext); });
+    EXPECT_EQ(next.wait_for(std::chrono::milliseconds(100)), std::future_status::timeout);  // not before the extension
+    EXPECT_FALSE(ready);
+
+    Reply reg;
+    std::string id = register_extension(addr(), "ext-a", R"({"events":["INVOKE","SHUTDOWN"]})", &reg);
+    EXPECT_EQ(reg.status, 200u);
+    EXPECT_EQ(id.size(), 36u);
+    EXPECT_EQ(nlohmann::json::parse(reg.body),
+              (nlohmann::json{{"functionName", "f"}, {"functionVersion", "$LATEST"}, {"handler", "index.handler"}}));
+    EXPECT_EQ(next.wait_for(std::chrono::milliseconds(100)), std::future_status::timeout);  // registered, not ready yet
+    Reply event = call(addr(), "GET", kEventNext, "", {{"Lambda-Extension-Identifier", id}});
+    EXPECT_EQ(next.get().status, 200u);
+    EXPECT_TRUE(ready);
+    EXPECT_EQ(event.status, 200u);
+    EXPECT_EQ(event.headers["Lambda-Extension-Event-Identifier"].size(), 36u);
+    auto ev = nlohmann::json::parse(event.body);
+    EXPECT_EQ(ev["eventType"], "INVOKE");
+    EXPECT_EQ(ev["requestId"], "req-e");
+    EXPECT_EQ(ev["deadlineMs"], 1700000003000);
+    EXPECT_EQ(ev["invokedFunctionArn"], "arn:aws:lambda:us-east-1:123456789012:function:f:$LATEST");
+    EXPECT_EQ(ev["tracing"]["type"], "X-Amzn-Trace-Id");
+}
+
+TEST_F(RuntimeApiTest, TheEnvironmentSettlesWhenTheRuntimeAnsweredAndExtensionsAcknowledged) {
+    api_->expect_extensions({"ext"}, {"f", "1", "h", "1"});
+    std::string id = register_extension(addr(), "ext", R"({"events":["INVOKE"]})");
+    auto first = std::async(std::launch::async, [&] { return call(addr(), "GET", kEventNext, "", {{"Lambda-Extension-Identifier", id}}); });
+    std::promise<Outcome> outcome;
+    std::atomic<int> settled = 0;
+    ASSERT_TRUE(api_->invoke(invocation("r1"), [&](Outcome o) { outcome.set_value(o); }, [&] { ++settled; }).has_value());
+    EXPECT_EQ(call(addr(), "GET", kNext).status, 200u);
+    EXPECT_EQ(first.get().status, 200u);  // the INVOKE event
+    EXPECT_EQ(call(addr(), "POST", "/2018-06-01/runtime/invocation/r1/response", "1").status, 202u);
+    outcome.get_future().get();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_EQ(settled, 0);  // the extension still holds the invocation
+    EXPECT_FALSE(api_->invoke(invocation("r2"), [](Outcome) {}).has_value());  // busy
+    auto again = std::async(std::launch::async, [&] { return call(addr(), "GET", kEventNext, "", {{"Lambda-Extension-Identifier", id}}); });
+    for (int i = 0; i < 100 && settled == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_EQ(settled, 1);
+    // SHUTDOWN is not delivered to an extension that did not subscribe to it
+    EXPECT_FALSE(api_->shutdown("spindown", 1, [] {}));
+    api_->stop();
+    EXPECT_EQ(again.get().status, 500u);
+}
+
+TEST_F(RuntimeApiTest, ShutdownIsDeliveredAndAcknowledged) {
+    api_->expect_extensions({"ext"}, {"f", "1", "h", "1"});
+    std::string id = register_extension(addr(), "ext", R"({"events":["SHUTDOWN"]})");
+    auto parked = std::async(std::launch::async, [&] { return call(addr(), "GET", kEventNext, "", {{"Lambda-Extension-Identifier", id}}); });
+    EXPECT_EQ(parked.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+    std::atomic<bool> acked = false;
+    ASSERT_TRUE(api_->shutdown("timeout", 1700000002000, [&] { acked = true; }));
+    auto ev = nlohmann::json::parse(parked.get().body);
+    EXPECT_EQ(ev, (nlohmann::json{{"eventType", "SHUTDOWN"}, {"shutdownReason", "timeout"}, {"deadlineMs", 1700000002000}}));
+    EXPECT_FALSE(acked);
+    auto after = std::async(std::launch::async, [&] { return call(addr(), "GET", kEventNext, "", {{"Lambda-Extension-Identifier", id}}); });
+    for (int i = 0; i < 100 && !acked; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_TRUE(acked);
+    api_->stop();
+    after.get();
+}
+
+TEST_F(RuntimeApiTest, RegistrationRulesFollowAws) {
+    api_->expect_extensions({"external"}, {"f", "1", "h", "1"});
+    Reply r;
+    register_extension(addr(), "", "{}", &r);
+    EXPECT_EQ(r.status, 403u);
+    EXPECT_EQ(nlohmann::json::parse(r.body)["errorType"], "Extension.InvalidExtensionName");
+    register_extension(addr(), "internal", R"({"events":["SHUTDOWN"]})", &r);
+    EXPECT_EQ(r.status, 400u);  // only external extensions take SHUTDOWN
+    register_extension(addr(), "x", R"({"events":["RESTORE"]})", &r);
+    EXPECT_EQ(nlohmann::json::parse(r.body)["errorType"], "Extension.InvalidEventType");
+    EXPECT_EQ(register_extension(addr(), "external", R"({"events":["SHUTDOWN"]})", &r).size(), 36u);
+    register_extension(addr(), "external", "{}", &r);
+    EXPECT_EQ(r.status, 409u);
+    for (int i = 1; i < 10; ++i) EXPECT_EQ(register_extension(addr(), "internal-" + std::to_string(i), "{}").size(), 36u);
+    register_extension(addr(), "eleventh", "{}", &r);
+    EXPECT_EQ(r.status, 403u);
+    EXPECT_EQ(nlohmann::json::parse(r.body), (nlohmann::json{{"errorType", "Extension.TooManyExtensions"},
+                                                             {"errorMessage", "Extension limit (10) reached"}}));
+    Reply missing = call(addr(), "GET", kEventNext);
+    EXPECT_EQ(missing.status, 403u);
+    EXPECT_EQ(nlohmann::json::parse(missing.body)["errorType"], "Extension.MissingExtensionIdentifier");
+}
+
+TEST_F(RuntimeApiTest, AnExpectedExtensionThatExitsDuringInitFailsIt) {
+    api_->expect_extensions({"crasher"}, {"f", "1", "h", "1"});
+    std::promise<Outcome> failed;
+    api_->on_init_error([&](Outcome o) { failed.set_value(o); });
+    EXPECT_EQ(call(addr(), "POST", "/_lamina/extension/exited?name=crasher&status=3").status, 204u);
+    Outcome o = failed.get_future().get();
+    EXPECT_EQ(o.kind, Outcome::Kind::InitError);
+    EXPECT_EQ(o.error_type, "Extension.Crash");
+    EXPECT_NE(o.body.find("exit status 3"), std::string::npos);
 }
