@@ -15,8 +15,11 @@ import http.client
 import io
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 
 from benchlib import DEFAULT_BIN, lamina, pct
 import threading
@@ -51,6 +54,52 @@ class Client:
         return out
 
 
+class RawClient:
+    """A raw keep-alive HTTP/1.1 client: one prebuilt request, one sendall, a
+    Content-Length read; far less client time per call than http.client, so
+    that the latencies measured are lamina's."""
+
+    def __init__(self, port, path, body, method="POST"):
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.request = (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+
+    def call(self):
+        self.sock.sendall(self.request)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += self.sock.recv(65536)
+        head, _, rest = data.partition(b"\r\n\r\n")
+        length = int(next(l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")))
+        while len(rest) < length:
+            rest += self.sock.recv(65536)
+        if not head.startswith(b"HTTP/1.1 200"):
+            raise RuntimeError(head[:200])
+        return rest
+
+
+def wrk_rate(port, name, seconds):
+    """Warm invokes per second as wrk (C, 2 threads, 8 keep-alive connections,
+    so 8 environments) drives them; "-" without wrk (scripts/install-deps.sh bench)."""
+    if not shutil.which("wrk"):
+        return "-"
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write('wrk.method = "POST"\nwrk.body = "{}"\n')
+    url = f"http://127.0.0.1:{port}/2015-03-31/functions/{name}/invocations"
+    try:
+        subprocess.run(["wrk", "-t2", "-c8", "-d1s", "-s", f.name, url], check=True, capture_output=True)  # warm 8 envs
+        out = subprocess.run(["wrk", "-t2", "-c8", f"-d{max(1, int(seconds))}s", "-s", f.name, url],
+                             check=True, capture_output=True, text=True).stdout
+    finally:
+        os.unlink(f.name)
+    if "Non-2xx" in out:
+        return "errors"
+    for line in out.splitlines():
+        if line.startswith("Requests/sec:"):
+            return f"{float(line.split()[1]):.0f}"
+    return "?"
+
+
 def floor_ms(cmd, n=20):
     times = []
     for _ in range(n):
@@ -71,12 +120,13 @@ def main():
         c = Client(port)
         health = json.loads(c.call("GET", "/health"))
         rt = []
+        echo = RawClient(port, "/health", b"", method="GET")  # lamina's smallest answer
         for _ in range(500):
             t = time.perf_counter()
-            c.call("GET", "/health")
+            echo.call()
             rt.append((time.perf_counter() - t) * 1000)
         print(f"lamina invoke benchmark, sandbox={health.get('sandbox')}")
-        print(f"floors: loopback HTTP round trip p50 {pct(rt, 50):.3f} ms; python3 -S -c pass "
+        print(f"floors: loopback HTTP round trip to /health p50 {pct(rt, 50):.3f} ms; python3 -S -c pass "
               f"{floor_ms(['/usr/bin/python3', '-S', '-c', 'pass']):.1f} ms; node -e 0 {floor_ms(['node', '-e', '0'], 10):.1f} ms")
         role = "arn:aws:iam::123456789012:role/bench"
         funcs = {
@@ -105,9 +155,10 @@ def main():
                                                      "Role": role, "Code": {"ZipFile": code}})
             c.call("POST", f"/2015-03-31/functions/{name}/invocations", raw=b"{}")
             warm = []
+            raw = RawClient(port, f"/2015-03-31/functions/{name}/invocations", b'{"x":1}')
             for _ in range(args.n):
                 t = time.perf_counter()
-                c.call("POST", f"/2015-03-31/functions/{name}/invocations", raw=b'{"x":1}')
+                raw.call()
                 warm.append((time.perf_counter() - t) * 1000)
             count = [0]
             stop = time.perf_counter() + args.seconds
@@ -123,11 +174,12 @@ def main():
             threads = [threading.Thread(target=worker) for _ in range(4)]
             [t.start() for t in threads]
             [t.join() for t in threads]
-            rows.append((label, colds, updates, warm, count[0] / args.seconds))
-        print(f"{'runtime':<8}{'cold create+invoke p50':>24}{'cold after update p50':>23}{'warm p50':>10}{'warm p99':>10}{'warm/s (4 clients)':>20}")
-        for label, colds, updates, warm, rate in rows:
+            rows.append((label, colds, updates, warm, count[0] / args.seconds, wrk_rate(port, name, args.seconds)))
+        print(f"{'runtime':<8}{'cold create+invoke p50':>24}{'cold after update p50':>23}{'warm p50':>10}{'warm p99':>10}"
+              f"{'warm/s (4 py clients)':>23}{'warm/s (wrk, 8 conns)':>23}")
+        for label, colds, updates, warm, rate, wrk in rows:
             print(f"{label:<8}{pct(colds, 50):>21.1f} ms{pct(updates, 50):>20.1f} ms{pct(warm, 50):>7.3f} ms"
-                  f"{pct(warm, 99):>7.3f} ms{rate:>20.0f}")
+                  f"{pct(warm, 99):>7.3f} ms{rate:>23.0f}{wrk:>23}")
         print(f"targets: warm p50 <= {TARGETS['warm p50']} ms, p99 <= {TARGETS['warm p99']} ms, >= 10000 warm/s, "
               f"cold <= {TARGETS['cold python']} ms (python) / {TARGETS['cold node']} ms (node)")
 

@@ -12,6 +12,7 @@ BUILD_PKGS=(
 )
 RUN_PKGS=(bubblewrap zip unzip ca-certificates python3 curl)
 TEST_PKGS=(python3-pytest python3-boto3 awscli)
+BENCH_PKGS=(wrk)
 
 # Node.js functions need a node: Debian's, unless the machine already has one.
 command -v node >/dev/null 2>&1 || RUN_PKGS+=(nodejs)
@@ -20,7 +21,8 @@ want=("${BUILD_PKGS[@]}" "${RUN_PKGS[@]}")
 case "${1:-all}" in
   build|run) ;;
   all|test) want+=("${TEST_PKGS[@]}") ;;
-  *) echo "usage: $0 [build|run|test|all]" >&2; exit 2 ;;
+  bench) want+=("${TEST_PKGS[@]}" "${BENCH_PKGS[@]}") ;;
+  *) echo "usage: $0 [build|run|test|bench|all]" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -588,7 +588,7 @@ void LambdaApi::invoke(int op, const RequestContext& ctx, const http::Request& r
             return fail(ErrorCode::RequestEntityTooLarge, std::to_string(req.body.size()) +
                                                               " byte payload is too large for the Event invocation "
                                                               "type (limit 1048576 bytes)");
-        if (!req.body.empty() && op == Invoke) {
+        if (!req.body.empty() && op == Invoke && !nlohmann::json::accept(req.body)) {
             try {
                 auto parsed = nlohmann::json::parse(req.body);
                 (void)parsed;

@@ -23,9 +23,31 @@ Service::Service(const Config& config, control::Registry& registry, control::Lay
       lambda_(registry, layers, layer_cache, blobs, config, invoker),
       query_(roles) {
     lambda_.add_routes(router_);
+    if (invoker)
+        invoker->set_offload([&workers](std::function<void()> fn) { boost::asio::post(workers, std::move(fn)); });
 }
 
+namespace {
+// Invocations up to this size are validated on the I/O thread (larger
+// payloads are parsed on a worker).
+constexpr std::size_t kInlineInvokeBytes = 64 * 1024;
+}  // namespace
+
 void Service::handle(http::Request req, http::Responder respond) {
+    // A small invocation is handled on the I/O thread that read it: a warm
+    // one goes straight to its environment (each hop to another thread costs
+    // a wake-up, ~35 µs here); the invoker moves cold starts to the workers.
+    if (req.body.size() <= kInlineInvokeBytes && !QueryApi::is_query_request(req)) {
+        auto match = router_.match(req.method, req.path, req.query);
+        if (match && lambda_.is_invoke(match->operation)) {
+            RequestContext ctx = make_context(req, config_, ids_.uuid());
+            lambda_.invoke(match->operation, ctx, req, *match,
+                           [respond, request_id = ctx.request_id](Result<http::Response> r) {
+                               respond(r ? std::move(*r) : rest_json_error(r.error(), request_id));
+                           });
+            return;
+        }
+    }
     boost::asio::post(workers_, [this, req = std::move(req), respond = std::move(respond)]() mutable {
         // Invocations answer when the function does, without holding a worker.
         if (!QueryApi::is_query_request(req)) {

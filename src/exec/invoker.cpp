@@ -184,6 +184,19 @@ struct Invoker::Environment : std::enable_shared_from_this<Environment> {
     std::condition_variable cv;
     std::atomic<bool> reader_busy{false};  // the reader holds bytes not yet appended
 
+    int log_fd = -1;  // the log stream file, opened once (O_APPEND)
+
+    ~Environment() {
+        if (log_fd >= 0) ::close(log_fd);
+    }
+    void append_log(const std::string& text) {
+        for (std::size_t done = 0; log_fd >= 0 && done < text.size();) {
+            ssize_t n = ::write(log_fd, text.data() + done, text.size() - done);
+            if (n <= 0) break;
+            done += static_cast<std::size_t>(n);
+        }
+    }
+
     std::string take_output() {
         std::lock_guard lk(mu);
         return std::exchange(output, {});
@@ -266,6 +279,7 @@ Result<Invoker::EnvPtr> Invoker::start_environment(const InvokeRequest& req, con
         std::error_code mkdir_ec;
         fs::create_directories(dir, mkdir_ec);
         env->log_file = dir / (stream + ".log");
+        env->log_fd = ::open(env->log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     }
     env->api = std::make_unique<runtime::RuntimeApi>(ioc_);
 
@@ -469,7 +483,7 @@ Result<Invoker::EnvPtr> Invoker::start_environment(const InvokeRequest& req, con
         ::close(fd);
         // what the environment printed after its last invocation (an
         // extension handling SHUTDOWN, say) still belongs in its log stream
-        if (!rest.empty() && !env->log_file.empty()) std::ofstream(env->log_file, std::ios::app) << rest;
+        env->append_log(rest);
     }).detach();
     std::thread([env, memory = settings_.memory] {
         int status = 0;
@@ -494,7 +508,7 @@ Result<Invoker::EnvPtr> Invoker::start_environment(const InvokeRequest& req, con
             env->exit_handled = true;
             rest = std::exchange(env->output, {});
         }
-        if (!rest.empty() && !env->log_file.empty()) std::ofstream(env->log_file, std::ios::app) << rest;
+        env->append_log(rest);
         env->api->stop();
         if (memory && !env->cgroup.empty()) {
             for (int i = 0; i < 50 && std::filesystem::exists(memory->root() / env->cgroup); ++i) {
@@ -511,7 +525,6 @@ Result<Invoker::EnvPtr> Invoker::start_environment(const InvokeRequest& req, con
 void Invoker::invoke(InvokeRequest req, std::function<void(InvokeResult)> done) {
     std::string key = pool_key(req);
     EnvPtr env;
-    bool cold = false;
     {
         std::lock_guard lk(mu_);
         if (stopping_) {
@@ -529,7 +542,24 @@ void Invoker::invoke(InvokeRequest req, std::function<void(InvokeResult)> done) 
             }
         }
     }
+    if (!env && offload_) {
+        // a cold start extracts code, assembles /opt and forks: never on the
+        // caller's (possibly I/O) thread
+        offload_([this, req = std::move(req), key = std::move(key), done = std::move(done)]() mutable {
+            start_and_run(std::move(req), key, std::move(done));
+        });
+        return;
+    }
     if (!env) {
+        start_and_run(std::move(req), key, std::move(done));
+        return;
+    }
+    run(std::move(req), env, false, std::move(done));
+}
+
+void Invoker::start_and_run(InvokeRequest req, const std::string& key, std::function<void(InvokeResult)> done) {
+    EnvPtr env;
+    {
         auto started = start_environment(req, key);
         if (!started) {
             const auto& e = started.error();
@@ -541,10 +571,13 @@ void Invoker::invoke(InvokeRequest req, std::function<void(InvokeResult)> done) 
             return;
         }
         env = *started;
-        cold = true;
         std::lock_guard lk(mu_);
         all_.push_back(env);
     }
+    run(std::move(req), env, true, std::move(done));
+}
+
+void Invoker::run(InvokeRequest req, const EnvPtr& env, bool cold, std::function<void(InvokeResult)> done) {
     if (env->idle_timer) env->idle_timer->cancel();
 
     auto start = Clk::now();
@@ -557,7 +590,7 @@ void Invoker::invoke(InvokeRequest req, std::function<void(InvokeResult)> done) 
         if (cold)
             header = before + header;
         else if (!env->log_file.empty())
-            std::ofstream(env->log_file, std::ios::app) << before;
+            env->append_log(before);
     }
     auto finished = std::make_shared<std::atomic<bool>>(false);
     auto timer = std::make_shared<boost::asio::steady_timer>(ioc_);
@@ -585,7 +618,7 @@ void Invoker::invoke(InvokeRequest req, std::function<void(InvokeResult)> done) 
         if (!status.empty()) report += status;
         env->drain_output();
         std::string log = header + env->take_output() + "END RequestId: " + req_id + "\n" + report + "\n";
-        if (!env->log_file.empty()) std::ofstream(env->log_file, std::ios::app) << log;
+        env->append_log(log);
         if (reusable) {
             settle(env, gate, deadline);
         } else {

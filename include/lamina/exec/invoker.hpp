@@ -79,7 +79,12 @@ public:
     ~Invoker();
 
     // Runs the invocation; `done` is called exactly once, from any thread.
+    // A warm invocation is handed to its environment on the calling thread;
+    // a cold start runs where `offload` puts it (see set_offload).
     void invoke(InvokeRequest req, std::function<void(InvokeResult)> done);
+    // Where cold starts run (a worker pool), so that invoke() may be called
+    // from an I/O thread. Without one they run on the calling thread.
+    void set_offload(std::function<void(std::function<void()>)> offload) { offload_ = std::move(offload); }
     // Kills every environment.
     void shutdown();
     // AWS_ENDPOINT_URL for functions, known once lamina listens.
@@ -91,6 +96,8 @@ private:
     using EnvPtr = std::shared_ptr<Environment>;
     std::string pool_key(const InvokeRequest& req) const;
     Result<EnvPtr> start_environment(const InvokeRequest& req, const std::string& key);
+    void start_and_run(InvokeRequest req, const std::string& key, std::function<void(InvokeResult)> done);
+    void run(InvokeRequest req, const EnvPtr& env, bool cold, std::function<void(InvokeResult)> done);
     void release(const EnvPtr& env);
     // Counts one of the two events that free an environment after an
     // invocation (the runtime's answer, the extensions' acknowledgements).
@@ -110,6 +117,7 @@ private:
     std::multimap<std::string, EnvPtr> idle_;
     std::vector<EnvPtr> all_;
     bool stopping_ = false;
+    std::function<void(std::function<void()>)> offload_;
 };
 
 }  // namespace lamina::exec
