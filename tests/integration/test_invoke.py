@@ -274,6 +274,34 @@ def test_binary_from_a_layer_bin_is_on_path(server):
     assert json.loads(body) == "hello-from-layer"
 
 
+def test_native_library_in_a_layer_lib_is_found_by_the_loader(server, tmp_path):
+    """A binary in bin/ linked against a library in lib/ (no rpath): the
+    dynamic loader finds it through LD_LIBRARY_PATH's /opt/lib, as on AWS."""
+    import shutil
+    import subprocess
+    if not shutil.which("cc"):
+        pytest.skip("no C compiler to build the layer's library")
+    (tmp_path / "greet.c").write_text('const char *greeting(void) { return "hello from /opt/lib"; }\n')
+    (tmp_path / "main.c").write_text('#include <stdio.h>\nconst char *greeting(void);\n'
+                                     'int main(void) { puts(greeting()); return 0; }\n')
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", tmp_path / "libgreet.so", tmp_path / "greet.c"], check=True)
+    subprocess.run(["cc", "-o", tmp_path / "greet-native", tmp_path / "main.c", "-L", tmp_path, "-lgreet"], check=True)
+    layer = lt.build_zip({"bin/greet-native": ((tmp_path / "greet-native").read_bytes(), 0o755),
+                          "lib/libgreet.so": ((tmp_path / "libgreet.so").read_bytes(), 0o755)})
+    lam = server.client("lambda")
+    arn = lam.publish_layer_version(LayerName=lt.unique("native"), Content={"ZipFile": layer})["LayerVersionArn"]
+    src = ("import ctypes, subprocess\ndef handler(e, c):\n"
+           "    lib = ctypes.CDLL('libgreet.so')\n    lib.greeting.restype = ctypes.c_char_p\n"
+           "    run = subprocess.run(['greet-native'], capture_output=True, text=True)\n"
+           "    return {'exec': run.stdout.strip(), 'stderr': run.stderr, 'dlopen': lib.greeting().decode()}\n")
+    name = create(lam, src, Layers=[arn])
+    r, body = invoke(lam, name)
+    assert "FunctionError" not in r, body
+    out = json.loads(body)
+    assert out["exec"] == "hello from /opt/lib", out
+    assert out["dlopen"] == "hello from /opt/lib"
+
+
 def test_custom_runtime_bootstrap_in_a_layer(server):
     if not os.path.exists("/usr/bin/curl"):
         pytest.skip("curl is not installed")
