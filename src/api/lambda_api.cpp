@@ -61,6 +61,8 @@ enum Op : int {
     PutFunctionRecursionConfig,
     GetAccountSettings,
     GetFunctionConcurrency,
+    PutFunctionConcurrency,
+    DeleteFunctionConcurrency,
     GetFunctionUrlConfig,
     ListFunctionUrlConfigs,
     ListEventSourceMappings,
@@ -142,8 +144,8 @@ const std::vector<RouteDef>& route_table() {
         {Invoke, "POST", "/2015-03-31/functions/{FunctionName}/invocations", "Invoke"},
         {InvokeAsync, "POST", "/2014-11-13/functions/{FunctionName}/invoke-async", "InvokeAsync"},
         {NotEmulated + 3, "POST", "/2021-11-15/functions/{FunctionName}/response-streaming-invocations", "InvokeWithResponseStream"},
-        {NotEmulated + 13, "PUT", "/2017-10-31/functions/{FunctionName}/concurrency", "PutFunctionConcurrency"},
-        {NotEmulated + 14, "DELETE", "/2017-10-31/functions/{FunctionName}/concurrency", "DeleteFunctionConcurrency"},
+        {PutFunctionConcurrency, "PUT", "/2017-10-31/functions/{FunctionName}/concurrency", "PutFunctionConcurrency"},
+        {DeleteFunctionConcurrency, "DELETE", "/2017-10-31/functions/{FunctionName}/concurrency", "DeleteFunctionConcurrency"},
         {NotEmulated + 15, "GET", "/2019-09-30/functions/{FunctionName}/provisioned-concurrency?List=ALL", "ListProvisionedConcurrencyConfigs"},
         {NotEmulated + 16, "PUT", "/2019-09-30/functions/{FunctionName}/provisioned-concurrency", "PutProvisionedConcurrencyConfig"},
         {NotEmulated + 17, "GET", "/2019-09-30/functions/{FunctionName}/provisioned-concurrency", "GetProvisionedConcurrencyConfig"},
@@ -611,6 +613,8 @@ void LambdaApi::invoke(int op, const RequestContext& ctx, const http::Request& r
                                        : control::function_arn(scope, view.name);
         in.payload = req.body.empty() ? std::string("{}") : req.body;
         in.request_id = ctx.request_id;
+        in.reserved_concurrency = view.reserved_concurrency;
+        in.reserved_total = view.reserved_total;
         if (auto cc = req.headers.find("X-Amz-Client-Context")) {
             if (cc->size() > kMaxClientContextBytes)
                 return fail(ErrorCode::InvalidParameterValue,
@@ -621,8 +625,14 @@ void LambdaApi::invoke(int op, const RequestContext& ctx, const http::Request& r
             in.client_context = *decoded;
         }
         if (type == "Event") {
-            // queued: answered 202 now, run in the background (retries and destinations come with step 4)
-            invoker_->invoke(std::move(in), [](exec::InvokeResult) {});
+            // queued: answered 202 now, run in the background; a throttled event waits and is
+            // tried again (retries of errors and destinations come with the async queue, step 4)
+            control::FunctionRef unqualified{view.name, std::nullopt};
+            invoker_->invoke_event(std::move(in), [this, scope, unqualified](exec::InvokeRequest& r) {
+                if (auto details = registry_.get_function(scope, unqualified))
+                    r.reserved_concurrency = details->reserved_concurrency;
+                r.reserved_total = registry_.reserved_total(scope);
+            });
             return std::optional<exec::InvokeRequest>{};
         }
         return std::optional<exec::InvokeRequest>(std::move(in));
@@ -644,6 +654,12 @@ void LambdaApi::invoke(int op, const RequestContext& ctx, const http::Request& r
     std::string executed = (*result)->config.version;
     std::string request_id = ctx.request_id;
     invoker_->invoke(std::move(**result), [respond, tail, executed, request_id](exec::InvokeResult out) {
+        if (out.throttle) {
+            Error e{ErrorCode::TooManyRequests, out.throttle->message};
+            e.reason = out.throttle->reason;
+            respond(std::unexpected(std::move(e)));
+            return;
+        }
         http::Response r;
         r.status = 200;
         r.headers.set("Content-Type", "application/json");
@@ -1087,12 +1103,13 @@ Result<http::Response> LambdaApi::handle(int op, const RequestContext& ctx, cons
         }
         case GetAccountSettings: {
             auto usage = registry_.account_usage(scope);
+            std::int64_t unreserved = config_.account_concurrency - registry_.reserved_total(scope);
             json out = {{"AccountLimit",
                          {{"TotalCodeSize", control::kTotalCodeStorage},
                           {"CodeSizeUnzipped", control::kMaxUnzippedCode},
                           {"CodeSizeZipped", control::kMaxZippedCode},
-                          {"ConcurrentExecutions", 1000},
-                          {"UnreservedConcurrentExecutions", 1000}}},
+                          {"ConcurrentExecutions", config_.account_concurrency},
+                          {"UnreservedConcurrentExecutions", unreserved}}},
                         {"AccountUsage",
                          {{"TotalCodeSize", usage.total_code_size + layers_.total_code_size(scope)},
                           {"FunctionCount", usage.function_count}}}};
@@ -1104,6 +1121,39 @@ Result<http::Response> LambdaApi::handle(int op, const RequestContext& ctx, cons
             json out = json::object();
             if (details.reserved_concurrency) out["ReservedConcurrentExecutions"] = *details.reserved_concurrency;
             return json_response(200, out, ctx);
+        }
+        case PutFunctionConcurrency:
+        case DeleteFunctionConcurrency: {
+            LAMINA_TRY(ref, function_ref(ctx, req, m, NameShape::Create, operation_name(op).c_str(), false));
+            if (ref.qualifier)
+                return fail(ErrorCode::InvalidParameterValue,
+                            "This operation is permitted on Lambda functions only. Aliases and versions do not "
+                            "support this operation. Please specify either a function name or an unqualified "
+                            "function ARN.");
+            if (op == DeleteFunctionConcurrency) {
+                LAMINA_CHECK(registry_.delete_function_concurrency(scope, ref));
+                http::Response r;
+                r.status = 204;
+                r.headers.set("x-amzn-RequestId", ctx.request_id);
+                return r;
+            }
+            // AWS answers a missing function before it looks at the value
+            if (auto exists = registry_.check_exists(scope, FunctionRef{ref.name, std::nullopt}); !exists)
+                return fail(ErrorCode::ResourceNotFound,
+                            "Function not found: " + control::qualified_arn(scope, ref.name, "$LATEST"));
+            LAMINA_TRY(body, parse_body(req.body));
+            LAMINA_TRY(value, opt_int(body, "ReservedConcurrentExecutions"));
+            if (!value || *value < 0) {
+                control::ValidationErrors v;
+                if (!value) v.add_null("reservedConcurrentExecutions");
+                else v.add(std::to_string(*value), "reservedConcurrentExecutions",
+                           "Member must have value greater than or equal to 0");
+                return std::unexpected(v.error());
+            }
+            int wanted = *value > config_.account_concurrency ? config_.account_concurrency + 1 : static_cast<int>(*value);
+            control::CapacityLimits limits{config_.account_concurrency, config_.min_unreserved};
+            LAMINA_TRY(put, registry_.put_function_concurrency(scope, ref, wanted, limits));
+            return json_response(200, json{{"ReservedConcurrentExecutions", put}}, ctx);
         }
         case GetFunctionUrlConfig: {
             LAMINA_TRY(ref, function_ref(ctx, req, m, NameShape::Read, "GetFunctionUrlConfig"));

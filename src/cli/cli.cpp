@@ -190,7 +190,27 @@ int serve(Config config) {
             config.sandbox_user = ::geteuid() == 0 ? "root" : std::to_string(::geteuid());
         log->info("sandbox.backend backend={} user={}", sandbox::to_string(exec_settings.backend), config.sandbox_user);
         config.sandbox = sandbox::to_string(exec_settings.backend);  // what /health reports
-        exec::Invoker invoker(ioc, exec_settings, layer_cache, clock, ids);
+        if (config.min_unreserved > config.account_concurrency) {
+            std::cerr << "lamina: --min-unreserved (" << config.min_unreserved
+                      << ") must not exceed --account-concurrency (" << config.account_concurrency << ")\n";
+            return 2;
+        }
+        exec::CapacitySettings capacity;
+        capacity.account_limit = config.account_concurrency;
+        capacity.min_unreserved = config.min_unreserved;
+        capacity.scaling = config.scaling == "regional-burst" ? exec::ScalingModel::RegionalBurst
+                                                              : exec::ScalingModel::PerFunction;
+        capacity.scaling_per_function = config.scaling_per_function;
+        capacity.burst = config.burst > 0 ? config.burst : exec::default_burst_for_region(config.region);
+        capacity.burst_per_minute = config.burst_per_minute;
+        exec::ConcurrencyController concurrency(capacity, clock);
+        if (capacity.scaling == exec::ScalingModel::PerFunction)
+            log->info("concurrency account_limit={} min_unreserved={} scaling=per-function new_environments_per_10s={}",
+                      capacity.account_limit, capacity.min_unreserved, capacity.scaling_per_function);
+        else
+            log->info("concurrency account_limit={} min_unreserved={} scaling=regional-burst burst={} per_minute={}",
+                      capacity.account_limit, capacity.min_unreserved, capacity.burst, capacity.burst_per_minute);
+        exec::Invoker invoker(ioc, exec_settings, layer_cache, clock, ids, &concurrency);
 
         api::Service service(config, registry, layers, layer_cache, roles, blobs, ids, workers, &invoker);
         http::ServerOptions opt;
@@ -290,6 +310,25 @@ int run(int argc, char** argv) {
     serve_cmd->add_option("--runtimes-dir", runtimes_dir, "Where lamina's runtime bootstraps are")->envname("LAMINA_RUNTIMES_DIR");
     serve_cmd->add_option("--idle-timeout", config.idle_timeout_s, "Seconds before an idle execution environment is stopped")
         ->envname("LAMINA_IDLE_TIMEOUT")->capture_default_str()->check(CLI::Range(1, 86400));
+    serve_cmd->add_option("--account-concurrency", config.account_concurrency,
+                          "Concurrent executions per account and region (AWS's default quota: 1000)")
+        ->envname("LAMINA_ACCOUNT_CONCURRENCY")->capture_default_str()->check(CLI::Range(1, 1000000));
+    serve_cmd->add_option("--min-unreserved", config.min_unreserved,
+                          "Concurrency that reservations must leave unreserved (AWS: 100)")
+        ->envname("LAMINA_MIN_UNRESERVED")->capture_default_str()->check(CLI::Range(0, 1000000));
+    serve_cmd->add_option("--scaling", config.scaling,
+                          "How fast concurrency may grow: per-function (AWS since 2023: N new environments per "
+                          "function every 10 s) or regional-burst (an initial regional burst, then +M per minute)")
+        ->envname("LAMINA_SCALING")->capture_default_str()->check(CLI::IsMember({"per-function", "regional-burst"}));
+    serve_cmd->add_option("--scaling-rate", config.scaling_per_function,
+                          "per-function scaling: new environments per function per 10 s")
+        ->envname("LAMINA_SCALING_RATE")->capture_default_str()->check(CLI::Range(1, 1000000));
+    serve_cmd->add_option("--burst", config.burst,
+                          "regional-burst scaling: the initial burst (default: the region's, 500-3000)")
+        ->envname("LAMINA_BURST")->check(CLI::Range(1, 1000000));
+    serve_cmd->add_option("--burst-rate", config.burst_per_minute,
+                          "regional-burst scaling: new environments per minute after the burst")
+        ->envname("LAMINA_BURST_RATE")->capture_default_str()->check(CLI::Range(1, 1000000));
     serve_cmd->add_flag("--durable-commits", config.durable_commits,
                         "fsync every metadata commit (survives power loss, not only crashes)")
         ->envname("LAMINA_DURABLE_COMMITS");

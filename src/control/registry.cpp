@@ -152,7 +152,24 @@ Status Registry::load() {
             f->aliases[a.name] = std::move(a);
         }
     }));
+    reserved_sums_.clear();
+    for (const auto& [scope, fmap] : functions_) recount_reserved(scope);
     return {};
+}
+
+void Registry::recount_reserved(const Scope& s) {
+    std::int64_t sum = 0;
+    auto it = functions_.find(s);
+    if (it != functions_.end())
+        for (const auto& [name, f] : it->second)
+            if (f->reserved_concurrency) sum += *f->reserved_concurrency;
+    reserved_sums_[s] = sum;
+}
+
+std::int64_t Registry::reserved_total(const Scope& s) const {
+    std::shared_lock lk(mu_);
+    auto it = reserved_sums_.find(s);
+    return it == reserved_sums_.end() ? 0 : it->second;
 }
 
 std::set<std::string> Registry::referenced_blobs() const {
@@ -352,11 +369,21 @@ Result<ConfigView> Registry::resolve_invocation(const Scope& s, const FunctionRe
             const auto& [version, weight] = *a->second.additional_weights.begin();
             if (draw < weight) {
                 auto v = f->versions.find(std::stoll(version));
-                if (v != f->versions.end()) return ConfigView{f->name, v->second, *ref.qualifier, Phase::Steady};
+                if (v != f->versions.end()) {
+                    ConfigView view{f->name, v->second, *ref.qualifier, Phase::Steady};
+                    view.reserved_concurrency = f->reserved_concurrency;
+                    auto sum = reserved_sums_.find(s);
+                    view.reserved_total = sum == reserved_sums_.end() ? 0 : sum->second;
+                    return view;
+                }
             }
         }
     }
-    return resolve(s, *f, ref);
+    LAMINA_TRY(view, resolve(s, *f, ref));
+    view.reserved_concurrency = f->reserved_concurrency;
+    auto sum = reserved_sums_.find(s);
+    view.reserved_total = sum == reserved_sums_.end() ? 0 : sum->second;
+    return view;
 }
 
 Status Registry::check_exists(const Scope& s, const FunctionRef& ref) const {
@@ -445,6 +472,7 @@ Status Registry::delete_function(const Scope& s, const FunctionRef& ref) {
                                            store::Mutation::erase_prefix(kAliasKind, fkey + "/")};
         LAMINA_CHECK(docs_.apply(batch));
         functions_[s].erase(ref.name);
+        recount_reserved(s);
         return {};
     }
     const std::string& q = *ref.qualifier;

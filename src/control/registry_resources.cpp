@@ -389,6 +389,40 @@ Result<std::string> Registry::get_recursion_config(const Scope& s, const Functio
     return f->recursive_loop;
 }
 
+Result<int> Registry::put_function_concurrency(const Scope& s, const FunctionRef& ref, int reserved,
+                                               const CapacityLimits& limits) {
+    std::unique_lock lk(mu_);
+    const Function* cf = find(s, ref.name);
+    if (!cf) return std::unexpected(not_found_function(s, ref.name));
+    std::int64_t others = 0;
+    for (const auto& [name, f] : functions_[s])
+        if (name != ref.name && f->reserved_concurrency) others += *f->reserved_concurrency;
+    if (limits.account_limit - (others + reserved) < limits.min_unreserved)
+        return fail(ErrorCode::InvalidParameterValue,
+                    "Specified ReservedConcurrentExecutions for function decreases account's "
+                    "UnreservedConcurrentExecution below its minimum value of [" +
+                        std::to_string(limits.min_unreserved) + "].");
+    Function f = *cf;
+    f.reserved_concurrency = reserved;
+    LAMINA_CHECK(commit(s, f));
+    *functions_[s][f.name] = std::move(f);
+    recount_reserved(s);
+    return reserved;
+}
+
+Status Registry::delete_function_concurrency(const Scope& s, const FunctionRef& ref) {
+    std::unique_lock lk(mu_);
+    const Function* cf = find(s, ref.name);
+    if (!cf) return std::unexpected(not_found_function(s, ref.name));
+    if (!cf->reserved_concurrency) return {};
+    Function f = *cf;
+    f.reserved_concurrency.reset();
+    LAMINA_CHECK(commit(s, f));
+    *functions_[s][f.name] = std::move(f);
+    recount_reserved(s);
+    return {};
+}
+
 Result<std::string> Registry::put_recursion_config(const Scope& s, const FunctionRef& ref, const std::string& loop) {
     std::unique_lock lk(mu_);
     const Function* cf = find(s, ref.name);

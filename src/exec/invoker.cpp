@@ -177,6 +177,14 @@ struct Invoker::Environment : std::enable_shared_from_this<Environment> {
     std::shared_ptr<boost::asio::steady_timer> idle_timer;
     std::shared_ptr<boost::asio::steady_timer> shutdown_timer;  // SHUTDOWN sent to extensions
     std::shared_ptr<boost::asio::steady_timer> settle_timer;    // extensions still hold an invocation
+    std::shared_ptr<Slot> slot;  // the running invocation's concurrency, released when the environment is free
+    void release_slot() {
+        std::shared_ptr<Slot> s;
+        {
+            std::lock_guard lk(mu);
+            s = std::move(slot);
+        }
+    }
 
     int out_fd = -1;                     // read end of stdout/stderr, while open
     bool reader_done = false;            // the pipe reached end of file
@@ -231,8 +239,8 @@ long Invoker::peak_mb(const Environment& env) const {
 }
 
 Invoker::Invoker(boost::asio::io_context& ioc, ExecSettings settings, store::LayerCache& cache, Clock& clock,
-                 IdSource& ids)
-    : ioc_(ioc), settings_(std::move(settings)), cache_(cache), clock_(clock), ids_(ids) {
+                 IdSource& ids, ConcurrencyController* concurrency)
+    : ioc_(ioc), settings_(std::move(settings)), cache_(cache), clock_(clock), ids_(ids), concurrency_(concurrency) {
     if (settings_.run_as && !settings_.work_dir.empty()) write_identity_files(settings_.work_dir, *settings_.run_as);
 }
 
@@ -525,39 +533,97 @@ Result<Invoker::EnvPtr> Invoker::start_environment(const InvokeRequest& req, con
 void Invoker::invoke(InvokeRequest req, std::function<void(InvokeResult)> done) {
     std::string key = pool_key(req);
     EnvPtr env;
+    SlotPtr slot;
     {
         std::lock_guard lk(mu_);
         if (stopping_) {
-            done({error_json("Runtime.Unavailable", "lamina is shutting down"), true, ""});
+            done({error_json("Runtime.Unavailable", "lamina is shutting down"), true, "", std::nullopt});
             return;
         }
         auto range = idle_.equal_range(key);
-        for (auto it = range.first; it != range.second;) {
-            auto candidate = it->second;
-            it = idle_.erase(it);
-            std::lock_guard elk(candidate->mu);
-            if (!candidate->dead) {
-                env = candidate;
-                break;
+        for (auto it = range.first; it != range.second && !env;) {
+            std::lock_guard elk(it->second->mu);
+            if (it->second->dead) {
+                it = idle_.erase(it);
+                continue;
             }
+            env = it->second;
+            break;
         }
+        if (concurrency_) {
+            // admitted by the account's pools before anything runs; starting a
+            // new environment also needs the scaling rate's leave
+            auto admitted = concurrency_->acquire(Demand{req.scope, req.function_name, req.reserved_concurrency,
+                                                         req.reserved_total, env == nullptr});
+            if (!admitted) {
+                InvokeResult refused;
+                refused.throttle = std::move(admitted.error());
+                done(std::move(refused));
+                return;
+            }
+            slot = std::make_shared<Slot>(std::move(*admitted));
+        }
+        if (env)
+            for (auto it = range.first; it != range.second; ++it)
+                if (it->second == env) {
+                    idle_.erase(it);
+                    break;
+                }
     }
     if (!env && offload_) {
         // a cold start extracts code, assembles /opt and forks: never on the
         // caller's (possibly I/O) thread
-        offload_([this, req = std::move(req), key = std::move(key), done = std::move(done)]() mutable {
-            start_and_run(std::move(req), key, std::move(done));
+        offload_([this, req = std::move(req), key = std::move(key), slot, done = std::move(done)]() mutable {
+            start_and_run(std::move(req), key, std::move(slot), std::move(done));
         });
         return;
     }
     if (!env) {
-        start_and_run(std::move(req), key, std::move(done));
+        start_and_run(std::move(req), key, std::move(slot), std::move(done));
         return;
     }
-    run(std::move(req), env, false, std::move(done));
+    run(std::move(req), env, false, std::move(slot), std::move(done));
 }
 
-void Invoker::start_and_run(InvokeRequest req, const std::string& key, std::function<void(InvokeResult)> done) {
+void Invoker::invoke_event(InvokeRequest req, std::function<void(InvokeRequest&)> refresh,
+                           std::chrono::seconds max_age) {
+    try_event(std::make_shared<InvokeRequest>(std::move(req)), std::move(refresh), clock_.now_ms(), max_age, 0);
+}
+
+void Invoker::try_event(std::shared_ptr<InvokeRequest> req, std::function<void(InvokeRequest&)> refresh,
+                        std::int64_t received_ms, std::chrono::seconds max_age, int attempt) {
+    if (attempt > 0 && refresh) refresh(*req);
+    invoke(*req, [this, req, refresh, received_ms, max_age, attempt](InvokeResult r) {
+        if (!r.throttle) return;
+        auto log = logger("exec");
+        if (req->reserved_concurrency && *req->reserved_concurrency == 0) {
+            // AWS sends it straight to the on-failure destination, without retries
+            log->warn("async.dropped function={} request_id={} reason=ZeroReservedConcurrency", req->function_name,
+                      req->request_id);
+            return;
+        }
+        std::int64_t delay_ms = std::min<std::int64_t>(1000LL << std::min(attempt, 9), 300'000);
+        if (clock_.now_ms() + delay_ms - received_ms > std::chrono::duration_cast<std::chrono::milliseconds>(max_age).count()) {
+            log->warn("async.dropped function={} request_id={} reason=EventAgeExceeded attempts={}", req->function_name,
+                      req->request_id, attempt + 1);
+            return;
+        }
+        log->debug("async.throttled function={} request_id={} reason={} retry_in_ms={}", req->function_name,
+                   req->request_id, r.throttle->reason, delay_ms);
+        auto timer = std::make_shared<boost::asio::steady_timer>(ioc_, std::chrono::milliseconds(delay_ms));
+        timer->async_wait([this, timer, req, refresh, received_ms, max_age, attempt](const boost::system::error_code& ec) {
+            if (ec) return;
+            {
+                std::lock_guard lk(mu_);
+                if (stopping_) return;
+            }
+            try_event(req, refresh, received_ms, max_age, attempt + 1);
+        });
+    });
+}
+
+void Invoker::start_and_run(InvokeRequest req, const std::string& key, SlotPtr slot,
+                            std::function<void(InvokeResult)> done) {
     EnvPtr env;
     {
         auto started = start_environment(req, key);
@@ -567,18 +633,23 @@ void Invoker::start_and_run(InvokeRequest req, const std::string& key, std::func
             std::string message = e.message == "Runtime.InvalidEntrypoint"
                                       ? "RequestId: " + req.request_id + " Error: Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"
                                       : e.message;
-            done({error_json(type, message), true, ""});
+            done({error_json(type, message), true, "", std::nullopt});
             return;
         }
         env = *started;
         std::lock_guard lk(mu_);
         all_.push_back(env);
     }
-    run(std::move(req), env, true, std::move(done));
+    run(std::move(req), env, true, std::move(slot), std::move(done));
 }
 
-void Invoker::run(InvokeRequest req, const EnvPtr& env, bool cold, std::function<void(InvokeResult)> done) {
+void Invoker::run(InvokeRequest req, const EnvPtr& env, bool cold, SlotPtr slot, std::function<void(InvokeResult)> done) {
     if (env->idle_timer) env->idle_timer->cancel();
+    {
+        // the invocation's claim on capacity lasts while the environment is busy with it
+        std::lock_guard lk(env->mu);
+        env->slot = std::move(slot);
+    }
 
     auto start = Clk::now();
     int timeout_s = req.config.timeout;
@@ -713,6 +784,7 @@ void Invoker::run(InvokeRequest req, const EnvPtr& env, bool cold, std::function
 }
 
 void Invoker::release(const EnvPtr& env) {
+    env->release_slot();
     std::lock_guard lk(mu_);
     if (stopping_) {
         env->kill();
@@ -776,6 +848,7 @@ void Invoker::settle(const EnvPtr& env, const std::shared_ptr<std::atomic<int>>&
 }
 
 void Invoker::retire(const EnvPtr& env, const std::string& reason) {
+    env->release_slot();
     {
         std::lock_guard lk(env->mu);
         if (env->dead) return;

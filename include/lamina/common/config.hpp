@@ -29,6 +29,13 @@ struct Config {
     std::filesystem::path runtimes_dir;           // lamina's runtime bootstraps
     int idle_timeout_s = 600;                     // reap idle execution environments after this
     bool memory_limits = false;                   // set at start-up: MemorySize is enforced
+    // Concurrency (per account and region)
+    int account_concurrency = 1000;   // concurrent executions
+    int min_unreserved = 100;         // what reservations must leave to the shared pool
+    std::string scaling = "per-function";  // per-function | regional-burst
+    int scaling_per_function = 1000;  // per-function: new environments per 10 s
+    int burst = 0;                    // regional-burst: initial burst (0 = the region's documented one)
+    int burst_per_minute = 500;       // regional-burst: growth after it
 };
 
 }  // namespace lamina

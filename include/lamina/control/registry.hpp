@@ -70,6 +70,15 @@ struct ConfigView {
     VersionConfig config;
     std::string arn_qualifier;  // "" = unqualified ARN
     Phase phase = Phase::Steady;
+    // Filled by resolve_invocation: what the concurrency controller needs.
+    std::optional<int> reserved_concurrency;
+    std::int64_t reserved_total = 0;  // all reservations in the account and region
+};
+
+// The account's concurrency quota in each region (lamina serve's flags).
+struct CapacityLimits {
+    int account_limit = 1000;
+    int min_unreserved = 100;
 };
 
 struct FunctionDetails {
@@ -177,6 +186,14 @@ public:
     Result<std::pair<std::vector<EventInvokeConfigView>, std::optional<std::string>>>
     list_event_invoke_configs(const Scope& s, const FunctionRef& ref, const Page& page) const;
 
+    // PutFunctionConcurrency: reserves `reserved` for the function, within
+    // what the account may reserve while leaving `min_unreserved` shared.
+    Result<int> put_function_concurrency(const Scope& s, const FunctionRef& ref, int reserved,
+                                         const CapacityLimits& limits);
+    Status delete_function_concurrency(const Scope& s, const FunctionRef& ref);
+    // The sum of every function's reserved concurrency in the account and region.
+    std::int64_t reserved_total(const Scope& s) const;
+
     Result<std::string> get_recursion_config(const Scope& s, const FunctionRef& ref) const;
     Result<std::string> put_recursion_config(const Scope& s, const FunctionRef& ref, const std::string& loop);
 
@@ -227,6 +244,8 @@ private:
     IdSource& ids_;
     mutable std::shared_mutex mu_;
     std::map<Scope, FunctionMap> functions_;
+    std::map<Scope, std::int64_t> reserved_sums_;  // kept with every change of a reservation
+    void recount_reserved(const Scope& s);         // under the exclusive lock
 };
 
 }  // namespace lamina::control

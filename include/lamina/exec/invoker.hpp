@@ -22,6 +22,7 @@
 #include "lamina/common/clock.hpp"
 #include "lamina/control/model.hpp"
 #include "lamina/control/names.hpp"
+#include "lamina/exec/concurrency.hpp"
 #include "lamina/sandbox/launch_spec.hpp"
 #include "lamina/sandbox/memory_cgroup.hpp"
 #include "lamina/store/layer_cache.hpp"
@@ -52,12 +53,15 @@ struct InvokeRequest {
     std::string payload;
     std::optional<std::string> client_context;  // decoded JSON
     std::string request_id;
+    std::optional<int> reserved_concurrency;  // the function's, for the concurrency controller
+    std::int64_t reserved_total = 0;          // all reservations in the account and region
 };
 
 struct InvokeResult {
     std::string payload;
     bool function_error = false;  // X-Amz-Function-Error: Unhandled
     std::string log;              // this invocation's log lines, START..REPORT
+    std::optional<Throttle> throttle;  // refused for capacity: nothing ran (429)
 };
 
 // Whether bubblewrap can create its namespaces on this machine, started as
@@ -75,13 +79,22 @@ std::map<std::string, std::string> default_interpreters(const std::map<std::stri
 
 class Invoker {
 public:
-    Invoker(boost::asio::io_context& ioc, ExecSettings settings, store::LayerCache& cache, Clock& clock, IdSource& ids);
+    // `concurrency` (may be null: no limits) admits every invocation.
+    Invoker(boost::asio::io_context& ioc, ExecSettings settings, store::LayerCache& cache, Clock& clock, IdSource& ids,
+            ConcurrencyController* concurrency = nullptr);
     ~Invoker();
 
     // Runs the invocation; `done` is called exactly once, from any thread.
     // A warm invocation is handed to its environment on the calling thread;
     // a cold start runs where `offload` puts it (see set_offload).
     void invoke(InvokeRequest req, std::function<void(InvokeResult)> done);
+    // An Event invocation: never refused for capacity. A throttled event
+    // waits and is tried again with backoff (1 s doubling to 5 min) until it
+    // is older than `max_age`; `refresh` updates the request's concurrency
+    // settings before each try. (Retries of function errors and
+    // destinations: see the async queue, step 4.)
+    void invoke_event(InvokeRequest req, std::function<void(InvokeRequest&)> refresh,
+                      std::chrono::seconds max_age = std::chrono::hours(6));
     // Where cold starts run (a worker pool), so that invoke() may be called
     // from an I/O thread. Without one they run on the calling thread.
     void set_offload(std::function<void(std::function<void()>)> offload) { offload_ = std::move(offload); }
@@ -96,8 +109,11 @@ private:
     using EnvPtr = std::shared_ptr<Environment>;
     std::string pool_key(const InvokeRequest& req) const;
     Result<EnvPtr> start_environment(const InvokeRequest& req, const std::string& key);
-    void start_and_run(InvokeRequest req, const std::string& key, std::function<void(InvokeResult)> done);
-    void run(InvokeRequest req, const EnvPtr& env, bool cold, std::function<void(InvokeResult)> done);
+    using SlotPtr = std::shared_ptr<Slot>;
+    void try_event(std::shared_ptr<InvokeRequest> req, std::function<void(InvokeRequest&)> refresh,
+                   std::int64_t received_ms, std::chrono::seconds max_age, int attempt);
+    void start_and_run(InvokeRequest req, const std::string& key, SlotPtr slot, std::function<void(InvokeResult)> done);
+    void run(InvokeRequest req, const EnvPtr& env, bool cold, SlotPtr slot, std::function<void(InvokeResult)> done);
     void release(const EnvPtr& env);
     // Counts one of the two events that free an environment after an
     // invocation (the runtime's answer, the extensions' acknowledgements).
@@ -118,6 +134,7 @@ private:
     std::vector<EnvPtr> all_;
     bool stopping_ = false;
     std::function<void(std::function<void()>)> offload_;
+    ConcurrencyController* concurrency_ = nullptr;
 };
 
 }  // namespace lamina::exec
