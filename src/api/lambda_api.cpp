@@ -63,6 +63,10 @@ enum Op : int {
     GetFunctionConcurrency,
     PutFunctionConcurrency,
     DeleteFunctionConcurrency,
+    PutProvisionedConcurrencyConfig,
+    GetProvisionedConcurrencyConfig,
+    DeleteProvisionedConcurrencyConfig,
+    ListProvisionedConcurrencyConfigs,
     GetFunctionUrlConfig,
     ListFunctionUrlConfigs,
     ListEventSourceMappings,
@@ -146,10 +150,10 @@ const std::vector<RouteDef>& route_table() {
         {NotEmulated + 3, "POST", "/2021-11-15/functions/{FunctionName}/response-streaming-invocations", "InvokeWithResponseStream"},
         {PutFunctionConcurrency, "PUT", "/2017-10-31/functions/{FunctionName}/concurrency", "PutFunctionConcurrency"},
         {DeleteFunctionConcurrency, "DELETE", "/2017-10-31/functions/{FunctionName}/concurrency", "DeleteFunctionConcurrency"},
-        {NotEmulated + 15, "GET", "/2019-09-30/functions/{FunctionName}/provisioned-concurrency?List=ALL", "ListProvisionedConcurrencyConfigs"},
-        {NotEmulated + 16, "PUT", "/2019-09-30/functions/{FunctionName}/provisioned-concurrency", "PutProvisionedConcurrencyConfig"},
-        {NotEmulated + 17, "GET", "/2019-09-30/functions/{FunctionName}/provisioned-concurrency", "GetProvisionedConcurrencyConfig"},
-        {NotEmulated + 18, "DELETE", "/2019-09-30/functions/{FunctionName}/provisioned-concurrency", "DeleteProvisionedConcurrencyConfig"},
+        {ListProvisionedConcurrencyConfigs, "GET", "/2019-09-30/functions/{FunctionName}/provisioned-concurrency?List=ALL", "ListProvisionedConcurrencyConfigs"},
+        {PutProvisionedConcurrencyConfig, "PUT", "/2019-09-30/functions/{FunctionName}/provisioned-concurrency", "PutProvisionedConcurrencyConfig"},
+        {GetProvisionedConcurrencyConfig, "GET", "/2019-09-30/functions/{FunctionName}/provisioned-concurrency", "GetProvisionedConcurrencyConfig"},
+        {DeleteProvisionedConcurrencyConfig, "DELETE", "/2019-09-30/functions/{FunctionName}/provisioned-concurrency", "DeleteProvisionedConcurrencyConfig"},
         {NotEmulated + 19, "POST", "/2021-10-31/functions/{FunctionName}/url", "CreateFunctionUrlConfig"},
         {NotEmulated + 20, "PUT", "/2021-10-31/functions/{FunctionName}/url", "UpdateFunctionUrlConfig"},
         {NotEmulated + 21, "DELETE", "/2021-10-31/functions/{FunctionName}/url", "DeleteFunctionUrlConfig"},
@@ -613,8 +617,10 @@ void LambdaApi::invoke(int op, const RequestContext& ctx, const http::Request& r
                                        : control::function_arn(scope, view.name);
         in.payload = req.body.empty() ? std::string("{}") : req.body;
         in.request_id = ctx.request_id;
+        in.qualifier = ref.qualifier.value_or("");
         in.reserved_concurrency = view.reserved_concurrency;
         in.reserved_total = view.reserved_total;
+        in.provisioned_total = view.provisioned_total;
         if (auto cc = req.headers.find("X-Amz-Client-Context")) {
             if (cc->size() > kMaxClientContextBytes)
                 return fail(ErrorCode::InvalidParameterValue,
@@ -674,6 +680,31 @@ void LambdaApi::invoke(int op, const RequestContext& ctx, const http::Request& r
         r.body = std::move(out.payload);
         respond(std::move(r));
     });
+}
+
+void LambdaApi::apply_provisioned(const Scope& scope, const control::ProvisionedView& pc) {
+    if (!invoker_) return;
+    auto view = registry_.get_configuration(scope, FunctionRef{pc.function_name, pc.version});
+    if (!view) return;
+    invoker_->provision(scope, pc.function_name, pc.qualifier, view->config, pc.config.requested);
+}
+
+nlohmann::json LambdaApi::render_provisioned(const Scope& scope, const control::ProvisionedView& pc, bool listed) const {
+    exec::ProvisionedStatus st;
+    if (invoker_) st = invoker_->provisioned_status(scope, pc.function_name, pc.qualifier);
+    nlohmann::json out = nlohmann::json::object();
+    if (listed) out["FunctionArn"] = pc.function_arn;
+    out["RequestedProvisionedConcurrentExecutions"] = pc.config.requested;
+    out["AvailableProvisionedConcurrentExecutions"] = st.available;
+    out["AllocatedProvisionedConcurrentExecutions"] = st.allocated;
+    out["Status"] = st.status;
+    if (!st.reason.empty()) out["StatusReason"] = st.reason;
+    out["LastModified"] = pc.config.last_modified;
+    return out;
+}
+
+void LambdaApi::restore_provisioned() {
+    for (const auto& [scope, pc] : registry_.all_provisioned()) apply_provisioned(scope, pc);
 }
 
 void LambdaApi::add_routes(http::Router& router) const {
@@ -800,7 +831,12 @@ Result<http::Response> LambdaApi::handle(int op, const RequestContext& ctx, cons
         }
         case DeleteFunction: {
             LAMINA_TRY(ref, function_ref(ctx, req, m, NameShape::Read, "DeleteFunction"));
+            auto before = registry_.list_provisioned_concurrency(scope, FunctionRef{ref.name, std::nullopt});
             LAMINA_CHECK(registry_.delete_function(scope, ref));
+            if (before && invoker_)
+                for (const auto& pc : *before)
+                    if (!ref.qualifier || *ref.qualifier == pc.qualifier)
+                        invoker_->provision(scope, pc.function_name, pc.qualifier, {}, 0);
             return empty_response(204, ctx);
         }
         case UpdateFunctionConfiguration: {
@@ -898,6 +934,9 @@ Result<http::Response> LambdaApi::handle(int op, const RequestContext& ctx, cons
                 return json_response(201, render_alias(scope, alias), ctx);
             }
             LAMINA_TRY(alias, registry_.update_alias(scope, ref, name, std::move(in)));
+            // provisioned concurrency on the alias moves with it
+            if (auto pc = registry_.get_provisioned_concurrency(scope, FunctionRef{alias.function_name, name}))
+                apply_provisioned(scope, *pc);
             return json_response(200, render_alias(scope, alias), ctx);
         }
         case GetAlias:
@@ -911,6 +950,7 @@ Result<http::Response> LambdaApi::handle(int op, const RequestContext& ctx, cons
             }
             if (op == DeleteAlias) {
                 LAMINA_CHECK(registry_.delete_alias(scope, ref, name));
+                if (invoker_) invoker_->provision(scope, ref.name, name, {}, 0);
                 return empty_response(204, ctx);
             }
             LAMINA_TRY(alias, registry_.get_alias(scope, ref, name));
@@ -1154,6 +1194,47 @@ Result<http::Response> LambdaApi::handle(int op, const RequestContext& ctx, cons
             control::CapacityLimits limits{config_.account_concurrency, config_.min_unreserved};
             LAMINA_TRY(put, registry_.put_function_concurrency(scope, ref, wanted, limits));
             return json_response(200, json{{"ReservedConcurrentExecutions", put}}, ctx);
+        }
+        case PutProvisionedConcurrencyConfig: {
+            LAMINA_TRY(ref, function_ref(ctx, req, m, NameShape::Create, "PutProvisionedConcurrencyConfig"));
+            LAMINA_TRY(body, parse_body(req.body));
+            LAMINA_TRY(value, opt_int(body, "ProvisionedConcurrentExecutions"));
+            if (!value || *value < 1) {
+                control::ValidationErrors v;
+                if (!value) v.add_null("provisionedConcurrentExecutions");
+                else v.add(std::to_string(*value), "provisionedConcurrentExecutions",
+                           "Member must have value greater than or equal to 1");
+                return std::unexpected(v.error());
+            }
+            int wanted = *value > config_.account_concurrency ? config_.account_concurrency + 1 : static_cast<int>(*value);
+            control::CapacityLimits limits{config_.account_concurrency, config_.min_unreserved};
+            LAMINA_TRY(pc, registry_.put_provisioned_concurrency(scope, ref, wanted, limits));
+            apply_provisioned(scope, pc);
+            // AWS answers at once; the environments initialise in the background
+            json out = {{"RequestedProvisionedConcurrentExecutions", pc.config.requested},
+                        {"AvailableProvisionedConcurrentExecutions", 0},
+                        {"AllocatedProvisionedConcurrentExecutions", 0},
+                        {"Status", "IN_PROGRESS"},
+                        {"LastModified", pc.config.last_modified}};
+            return json_response(202, out, ctx);
+        }
+        case GetProvisionedConcurrencyConfig: {
+            LAMINA_TRY(ref, function_ref(ctx, req, m, NameShape::Create, "GetProvisionedConcurrencyConfig"));
+            LAMINA_TRY(pc, registry_.get_provisioned_concurrency(scope, ref));
+            return json_response(200, render_provisioned(scope, pc, false), ctx);
+        }
+        case DeleteProvisionedConcurrencyConfig: {
+            LAMINA_TRY(ref, function_ref(ctx, req, m, NameShape::Create, "DeleteProvisionedConcurrencyConfig"));
+            LAMINA_TRY(removed, registry_.delete_provisioned_concurrency(scope, ref));
+            if (removed && invoker_) invoker_->provision(scope, removed->function_name, removed->qualifier, {}, 0);
+            return empty_response(204, ctx);
+        }
+        case ListProvisionedConcurrencyConfigs: {
+            LAMINA_TRY(ref, function_ref(ctx, req, m, NameShape::Create, "ListProvisionedConcurrencyConfigs", false));
+            LAMINA_TRY(all, registry_.list_provisioned_concurrency(scope, ref));
+            json items = json::array();
+            for (const auto& pc : all) items.push_back(render_provisioned(scope, pc, true));
+            return json_response(200, json{{"ProvisionedConcurrencyConfigs", items}}, ctx);
         }
         case GetFunctionUrlConfig: {
             LAMINA_TRY(ref, function_ref(ctx, req, m, NameShape::Read, "GetFunctionUrlConfig"));

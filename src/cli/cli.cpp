@@ -238,6 +238,7 @@ int serve(Config config) {
         }
         invoker.set_endpoint_url("http://" + (config.host == "0.0.0.0" ? std::string("127.0.0.1") : config.host) + ":" +
                                  std::to_string(port));
+        service.restore_provisioned();  // provisioned concurrency outlives a restart
         std::cout << port << std::endl;
         log->info("lamina.start version={} listen={}:{} data_dir={} region={} account={}", kVersion, config.host,
                   port, config.data_dir.string(), config.region, config.account_id);

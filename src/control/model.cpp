@@ -149,6 +149,11 @@ json Function::to_doc() const {
               {"update_runtime_on", update_runtime_on}};
     put_opt(j, "reserved_concurrency", reserved_concurrency);
     put_opt(j, "pinned_runtime_version_arn", pinned_runtime_version_arn);
+    if (!provisioned.empty()) {
+        json pc = json::object();
+        for (const auto& [q, c] : provisioned) pc[q] = {{"requested", c.requested}, {"last_modified", c.last_modified}};
+        j["provisioned"] = std::move(pc);
+    }
     return j;
 }
 
@@ -177,6 +182,9 @@ Function Function::from_doc(const json& j) {
         f.event_invoke_configs[q] = c;
     }
     get_opt(j, "reserved_concurrency", f.reserved_concurrency);
+    const json pc_doc = j.value("provisioned", json::object());
+    for (const auto& [q, c] : pc_doc.items())
+        f.provisioned[q] = ProvisionedConfig{c.value("requested", 0), c.value("last_modified", "")};
     f.recursive_loop = j.value("recursive_loop", "Terminate");
     f.update_runtime_on = j.value("update_runtime_on", "Auto");
     get_opt(j, "pinned_runtime_version_arn", f.pinned_runtime_version_arn);

@@ -161,8 +161,13 @@ void Registry::recount_reserved(const Scope& s) {
     std::int64_t sum = 0;
     auto it = functions_.find(s);
     if (it != functions_.end())
-        for (const auto& [name, f] : it->second)
-            if (f->reserved_concurrency) sum += *f->reserved_concurrency;
+        for (const auto& [name, f] : it->second) {
+            if (f->reserved_concurrency) {
+                sum += *f->reserved_concurrency;
+            } else {
+                for (const auto& [q, pc] : f->provisioned) sum += pc.requested;
+            }
+        }
     reserved_sums_[s] = sum;
 }
 
@@ -372,6 +377,7 @@ Result<ConfigView> Registry::resolve_invocation(const Scope& s, const FunctionRe
                 if (v != f->versions.end()) {
                     ConfigView view{f->name, v->second, *ref.qualifier, Phase::Steady};
                     view.reserved_concurrency = f->reserved_concurrency;
+                    for (const auto& [q, pc] : f->provisioned) view.provisioned_total += pc.requested;
                     auto sum = reserved_sums_.find(s);
                     view.reserved_total = sum == reserved_sums_.end() ? 0 : sum->second;
                     return view;
@@ -381,6 +387,7 @@ Result<ConfigView> Registry::resolve_invocation(const Scope& s, const FunctionRe
     }
     LAMINA_TRY(view, resolve(s, *f, ref));
     view.reserved_concurrency = f->reserved_concurrency;
+    for (const auto& [q, pc] : f->provisioned) view.provisioned_total += pc.requested;
     auto sum = reserved_sums_.find(s);
     view.reserved_total = sum == reserved_sums_.end() ? 0 : sum->second;
     return view;
@@ -492,8 +499,10 @@ Status Registry::delete_function(const Scope& s, const FunctionRef& ref) {
     f.versions.erase(n);
     f.policies.erase(q);
     f.event_invoke_configs.erase(q);
+    f.provisioned.erase(q);
     LAMINA_CHECK(commit(s, f, {store::Mutation::erase(kVersionKind, version_key(fkey, n))}));
     *functions_[s][f.name] = std::move(f);
+    recount_reserved(s);
     return {};
 }
 
@@ -704,8 +713,10 @@ Status Registry::delete_alias(const Scope& s, const FunctionRef& ref, const std:
     f.aliases.erase(name);
     f.policies.erase(name);
     f.event_invoke_configs.erase(name);
+    f.provisioned.erase(name);  // its provisioned concurrency goes with it
     LAMINA_CHECK(commit(s, f, {store::Mutation::erase(kAliasKind, function_key(s, f.name) + "/" + name)}));
     *functions_[s][f.name] = std::move(f);
+    recount_reserved(s);
     return {};
 }
 

@@ -31,6 +31,30 @@ Status check_qualifier(const Scope& s, const Function& f, const std::string& q) 
     return std::unexpected(not_found_function(s, f.name, q));
 }
 
+int provisioned_sum(const Function& f, const std::string& except = {}) {
+    int sum = 0;
+    for (const auto& [q, c] : f.provisioned)
+        if (q != except) sum += c.requested;
+    return sum;
+}
+
+// The version a provisioned config's qualifier names.
+std::string provisioned_version(const Function& f, const std::string& q) {
+    auto a = f.aliases.find(q);
+    return a == f.aliases.end() ? q : a->second.function_version;
+}
+
+ProvisionedView provisioned_view(const Scope& s, const Function& f, const std::string& q) {
+    return ProvisionedView{f.name, q, provisioned_version(f, q), qualified_arn(s, f.name, q), f.provisioned.at(q)};
+}
+
+// A missing function is reported as AWS does for these operations: through the qualifier.
+Error missing_for_provisioned(const Scope& s, const std::string& name, const std::string& q) {
+    if (is_version_number(q)) return not_found_function(s, name, q);
+    return Error{ErrorCode::ResourceNotFound, "Cannot find alias arn: " + qualified_arn(s, name, q)};
+}
+
+
 Result<json> principal_json(const std::string& p) {
     static const std::regex kAccount(R"(\d{12})");
     static const std::regex kIamArn(R"(arn:aws[a-zA-Z-]*:iam::\d{12}:(root|user/.+|role/.+|assumed-role/.+))");
@@ -402,12 +426,120 @@ Result<int> Registry::put_function_concurrency(const Scope& s, const FunctionRef
                     "Specified ReservedConcurrentExecutions for function decreases account's "
                     "UnreservedConcurrentExecution below its minimum value of [" +
                         std::to_string(limits.min_unreserved) + "].");
+    if (int pc = provisioned_sum(*cf); reserved < pc)
+        return fail(ErrorCode::InvalidParameterValue,
+                    " ReservedConcurrentExecutions  " + std::to_string(reserved) +
+                        " should not be lower than function's total provisioned concurrency [" + std::to_string(pc) +
+                        "].");
     Function f = *cf;
     f.reserved_concurrency = reserved;
     LAMINA_CHECK(commit(s, f));
     *functions_[s][f.name] = std::move(f);
     recount_reserved(s);
     return reserved;
+}
+
+
+Result<ProvisionedView> Registry::put_provisioned_concurrency(const Scope& s, const FunctionRef& ref, int requested,
+                                                              const CapacityLimits& limits) {
+    std::unique_lock lk(mu_);
+    const std::string q = ref.qualifier.value_or("$LATEST");
+    if (q == "$LATEST")
+        return fail(ErrorCode::InvalidParameterValue,
+                    "Provisioned Concurrency Configs cannot be applied to unpublished function versions.");
+    const Function* cf = find(s, ref.name);
+    if (!cf) return std::unexpected(missing_for_provisioned(s, ref.name, q));
+    LAMINA_CHECK(check_qualifier(s, *cf, q));
+    // one config per version: directly, or through one alias
+    std::string version = provisioned_version(*cf, q);
+    for (const auto& [other, c] : cf->provisioned) {
+        if (other == q) continue;
+        if (provisioned_version(*cf, other) != version) continue;
+        if (is_version_number(other))
+            return fail(ErrorCode::ResourceConflict,
+                        "Alias can't be used for Provisioned Concurrency configuration on an already Provisioned version");
+        return fail(ErrorCode::ResourceConflict, "Version is pointed by a Provisioned Concurrency alias");
+    }
+    int total = provisioned_sum(*cf, q) + requested;
+    if (cf->reserved_concurrency) {
+        if (total > *cf->reserved_concurrency)
+            return fail(ErrorCode::InvalidParameterValue,
+                        "Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution "
+                        "for function");
+    } else {
+        // taken from the shared pool: what is left of it must stay above the minimum
+        std::int64_t others = 0;
+        for (const auto& [name, f] : functions_[s]) {
+            if (name == ref.name) continue;
+            if (f->reserved_concurrency) others += *f->reserved_concurrency;
+            else others += provisioned_sum(*f);
+        }
+        std::int64_t unreserved = limits.account_limit - others - provisioned_sum(*cf, q);
+        if (requested > unreserved)
+            return fail(ErrorCode::InvalidParameterValue,
+                        "Specified ConcurrentExecutions for function is greater than account's unreserved "
+                        "concurrency [" + std::to_string(unreserved) + "].");
+        if (unreserved - requested < limits.min_unreserved)
+            return fail(ErrorCode::InvalidParameterValue,
+                        "Specified ConcurrentExecutions for function decreases account's UnreservedConcurrentExecution "
+                        "below its minimum value of [" + std::to_string(limits.min_unreserved) + "].");
+    }
+    Function f = *cf;
+    f.provisioned[q] = ProvisionedConfig{requested, format_lambda_time(now_ms())};
+    LAMINA_CHECK(commit(s, f));
+    ProvisionedView view = provisioned_view(s, f, q);
+    *functions_[s][f.name] = std::move(f);
+    recount_reserved(s);
+    return view;
+}
+
+Result<ProvisionedView> Registry::get_provisioned_concurrency(const Scope& s, const FunctionRef& ref) const {
+    std::shared_lock lk(mu_);
+    const std::string q = ref.qualifier.value_or("$LATEST");
+    if (q == "$LATEST")
+        return fail(ErrorCode::InvalidParameterValue, "The function resource provided must be an alias or a published version.");
+    const Function* f = find(s, ref.name);
+    if (!f) return std::unexpected(missing_for_provisioned(s, ref.name, q));
+    LAMINA_CHECK(check_qualifier(s, *f, q));
+    if (!f->provisioned.contains(q))
+        return fail(ErrorCode::ProvisionedConcurrencyConfigNotFound, "No Provisioned Concurrency Config found for this function");
+    return provisioned_view(s, *f, q);
+}
+
+Result<std::optional<ProvisionedView>> Registry::delete_provisioned_concurrency(const Scope& s, const FunctionRef& ref) {
+    std::unique_lock lk(mu_);
+    const std::string q = ref.qualifier.value_or("$LATEST");
+    if (q == "$LATEST")
+        return fail(ErrorCode::InvalidParameterValue, "The function resource provided must be an alias or a published version.");
+    const Function* cf = find(s, ref.name);
+    if (!cf) return std::unexpected(missing_for_provisioned(s, ref.name, q));
+    LAMINA_CHECK(check_qualifier(s, *cf, q));
+    if (!cf->provisioned.contains(q)) return std::optional<ProvisionedView>{};
+    ProvisionedView removed = provisioned_view(s, *cf, q);
+    Function f = *cf;
+    f.provisioned.erase(q);
+    LAMINA_CHECK(commit(s, f));
+    *functions_[s][f.name] = std::move(f);
+    recount_reserved(s);
+    return std::optional<ProvisionedView>(std::move(removed));
+}
+
+Result<std::vector<ProvisionedView>> Registry::list_provisioned_concurrency(const Scope& s, const FunctionRef& ref) const {
+    std::shared_lock lk(mu_);
+    const Function* f = find(s, ref.name);
+    if (!f) return std::unexpected(not_found_function(s, ref.name));
+    std::vector<ProvisionedView> out;
+    for (const auto& [q, c] : f->provisioned) out.push_back(provisioned_view(s, *f, q));
+    return out;
+}
+
+std::vector<std::pair<Scope, ProvisionedView>> Registry::all_provisioned() const {
+    std::shared_lock lk(mu_);
+    std::vector<std::pair<Scope, ProvisionedView>> out;
+    for (const auto& [scope, fmap] : functions_)
+        for (const auto& [name, f] : fmap)
+            for (const auto& [q, c] : f->provisioned) out.emplace_back(scope, provisioned_view(scope, *f, q));
+    return out;
 }
 
 Status Registry::delete_function_concurrency(const Scope& s, const FunctionRef& ref) {

@@ -12,7 +12,7 @@ int default_burst_for_region(const std::string& region) {
 
 Slot::Slot(Slot&& o) noexcept
     : owner_(std::exchange(o.owner_, nullptr)), scope_(std::move(o.scope_)), function_(std::move(o.function_)),
-      reserved_(o.reserved_) {}
+      reserved_(o.reserved_), provisioned_(o.provisioned_) {}
 
 Slot& Slot::operator=(Slot&& o) noexcept {
     if (this != &o) {
@@ -21,6 +21,7 @@ Slot& Slot::operator=(Slot&& o) noexcept {
         scope_ = std::move(o.scope_);
         function_ = std::move(o.function_);
         reserved_ = o.reserved_;
+        provisioned_ = o.provisioned_;
     }
     return *this;
 }
@@ -50,14 +51,13 @@ bool ConcurrencyController::take_token(Bucket& b, double cap, double per_ms) {
 std::expected<Slot, Throttle> ConcurrencyController::acquire(const Demand& d) {
     std::lock_guard lk(mu_);
     ScopeState& s = scopes_[d.scope];
-    int& mine = s.per_function[d.function];
-    auto refuse = [&](std::string reason) {
-        if (mine == 0) s.per_function.erase(d.function);
-        return std::unexpected(Throttle{std::move(reason)});
-    };
+    auto found = s.on_demand.find(d.function);
+    int mine = found == s.on_demand.end() ? 0 : found->second;
+    auto refuse = [&](std::string reason) { return std::unexpected(Throttle{std::move(reason)}); };
     if (d.reserved) {
-        // the function's own slice, and its cap (0 throttles everything)
-        if (mine >= *d.reserved) return refuse("ReservedFunctionConcurrentInvocationLimitExceeded");
+        // the function's own slice, and its cap (0 throttles everything); its
+        // provisioned concurrency is set aside within it
+        if (mine >= *d.reserved - d.provisioned_total) return refuse("ReservedFunctionConcurrentInvocationLimitExceeded");
     } else {
         std::int64_t pool = settings_.account_limit - d.reserved_total;
         if (s.unreserved >= pool) return refuse("ConcurrentInvocationLimitExceeded");
@@ -74,7 +74,8 @@ std::expected<Slot, Throttle> ConcurrencyController::acquire(const Demand& d) {
             return refuse(d.reserved ? "ReservedFunctionInvocationRateLimitExceeded"
                                      : "FunctionInvocationRateLimitExceeded");
     }
-    ++mine;
+    ++s.on_demand[d.function];
+    ++s.per_function[d.function];
     ++s.total;
     if (!d.reserved) ++s.unreserved;
     Slot slot;
@@ -85,6 +86,20 @@ std::expected<Slot, Throttle> ConcurrencyController::acquire(const Demand& d) {
     return slot;
 }
 
+Slot ConcurrencyController::acquire_provisioned(const control::Scope& scope, const std::string& function) {
+    std::lock_guard lk(mu_);
+    ScopeState& s = scopes_[scope];
+    ++s.per_function[function];
+    ++s.total;
+    Slot slot;
+    slot.owner_ = this;
+    slot.scope_ = scope;
+    slot.function_ = function;
+    slot.reserved_ = true;  // not out of the unreserved pool
+    slot.provisioned_ = true;
+    return slot;
+}
+
 void ConcurrencyController::release(const Slot& slot) {
     std::lock_guard lk(mu_);
     auto it = scopes_.find(slot.scope_);
@@ -92,6 +107,10 @@ void ConcurrencyController::release(const Slot& slot) {
     ScopeState& s = it->second;
     auto fn = s.per_function.find(slot.function_);
     if (fn != s.per_function.end() && --fn->second <= 0) s.per_function.erase(fn);
+    if (!slot.provisioned_) {
+        auto od = s.on_demand.find(slot.function_);
+        if (od != s.on_demand.end() && --od->second <= 0) s.on_demand.erase(od);
+    }
     --s.total;
     if (!slot.reserved_) --s.unreserved;
 }

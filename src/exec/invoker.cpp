@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
 #include <condition_variable>
 #include <cstring>
 #include <cstdio>
@@ -155,6 +156,20 @@ std::map<std::string, std::string> default_interpreters(const std::map<std::stri
     return out;
 }
 
+// One provisioned concurrency config's environments.
+struct Invoker::Provisioned {
+    control::Scope scope;
+    std::string function, qualifier;
+    control::VersionConfig config;
+    int requested = 0;
+    std::uint64_t generation = 0;  // bumped when the config changes: older environments are let go
+    std::vector<EnvPtr> envs;      // alive: initialising or ready
+    std::deque<EnvPtr> idle;       // ready and free
+    int starting = 0;              // starts scheduled, not yet in envs
+    bool failed = false;
+    std::string reason;
+};
+
 struct Invoker::Environment : std::enable_shared_from_this<Environment> {
     std::string key;
     std::string version;
@@ -178,6 +193,9 @@ struct Invoker::Environment : std::enable_shared_from_this<Environment> {
     std::shared_ptr<boost::asio::steady_timer> shutdown_timer;  // SHUTDOWN sent to extensions
     std::shared_ptr<boost::asio::steady_timer> settle_timer;    // extensions still hold an invocation
     std::shared_ptr<Slot> slot;  // the running invocation's concurrency, released when the environment is free
+    std::weak_ptr<Provisioned> pc;      // set when a provisioned concurrency config keeps it
+    std::uint64_t pc_generation = 0;
+    std::function<void()> on_gone;      // called once the process has exited
     void release_slot() {
         std::shared_ptr<Slot> s;
         {
@@ -259,7 +277,8 @@ std::size_t Invoker::environment_count() const {
     return n;
 }
 
-Result<Invoker::EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::string& key) {
+Result<Invoker::EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::string& key,
+                                                   const std::string& init_type) {
     const auto& c = req.config;
     LAMINA_TRY(code_dir, cache_.ensure_extracted(c.code_blob));
     std::vector<std::string> layer_blobs;
@@ -344,7 +363,7 @@ Result<Invoker::EnvPtr> Invoker::start_environment(const InvokeRequest& req, con
     e["AWS_LAMBDA_LOG_GROUP_NAME"] = c.log_group.empty() ? "/aws/lambda/" + req.function_name : c.log_group;
     e["AWS_LAMBDA_LOG_STREAM_NAME"] = env->log_stream;
     e["AWS_LAMBDA_RUNTIME_API"] = env->api->address();
-    e["AWS_LAMBDA_INITIALIZATION_TYPE"] = "on-demand";
+    e["AWS_LAMBDA_INITIALIZATION_TYPE"] = init_type;
     e["LAMBDA_TASK_ROOT"] = paths.task_root;
     e["LAMBDA_RUNTIME_DIR"] = paths.runtime_dir;
     e["_HANDLER"] = c.handler;
@@ -510,6 +529,12 @@ Result<Invoker::EnvPtr> Invoker::start_environment(const InvokeRequest& req, con
                                                  : "exit status " + std::to_string(WEXITSTATUS(status));
         if (memory && !env->cgroup.empty() && memory->oom_killed(env->cgroup)) reason = "out of memory";
         if (on_exit) on_exit(reason);
+        std::function<void()> gone;
+        {
+            std::lock_guard lk(env->mu);
+            gone = std::move(env->on_gone);
+        }
+        if (gone) gone();
         std::string rest;
         {
             std::lock_guard lk(env->mu);
@@ -540,6 +565,25 @@ void Invoker::invoke(InvokeRequest req, std::function<void(InvokeResult)> done) 
             done({error_json("Runtime.Unavailable", "lamina is shutting down"), true, "", std::nullopt});
             return;
         }
+        bool provisioned = false;
+        if (!req.qualifier.empty()) {
+            // a provisioned environment of this qualifier takes it first, with no cold start
+            auto pc = provisioned_.find(req.scope.account + "/" + req.scope.region + "/" + req.function_name + "/" +
+                                        req.qualifier);
+            if (pc != provisioned_.end()) {
+                auto& idle = pc->second->idle;
+                for (auto it = idle.begin(); it != idle.end(); ++it) {
+                    if ((*it)->key != key) continue;  // a weighted alias drew the other version
+                    std::lock_guard elk((*it)->mu);
+                    if ((*it)->dead) continue;
+                    env = *it;
+                    idle.erase(it);
+                    provisioned = true;
+                    break;
+                }
+            }
+        }
+        if (provisioned && concurrency_) slot = std::make_shared<Slot>(concurrency_->acquire_provisioned(req.scope, req.function_name));
         auto range = idle_.equal_range(key);
         for (auto it = range.first; it != range.second && !env;) {
             std::lock_guard elk(it->second->mu);
@@ -550,11 +594,11 @@ void Invoker::invoke(InvokeRequest req, std::function<void(InvokeResult)> done) 
             env = it->second;
             break;
         }
-        if (concurrency_) {
+        if (concurrency_ && !provisioned) {
             // admitted by the account's pools before anything runs; starting a
             // new environment also needs the scaling rate's leave
             auto admitted = concurrency_->acquire(Demand{req.scope, req.function_name, req.reserved_concurrency,
-                                                         req.reserved_total, env == nullptr});
+                                                         req.reserved_total, req.provisioned_total, env == nullptr});
             if (!admitted) {
                 InvokeResult refused;
                 refused.throttle = std::move(admitted.error());
@@ -563,7 +607,7 @@ void Invoker::invoke(InvokeRequest req, std::function<void(InvokeResult)> done) 
             }
             slot = std::make_shared<Slot>(std::move(*admitted));
         }
-        if (env)
+        if (env && !provisioned)
             for (auto it = range.first; it != range.second; ++it)
                 if (it->second == env) {
                     idle_.erase(it);
@@ -786,6 +830,11 @@ void Invoker::run(InvokeRequest req, const EnvPtr& env, bool cold, SlotPtr slot,
 void Invoker::release(const EnvPtr& env) {
     env->release_slot();
     std::lock_guard lk(mu_);
+    if (auto pc = env->pc.lock(); pc && env->pc_generation == pc->generation && !stopping_ &&
+                                  std::find(pc->envs.begin(), pc->envs.end(), env) != pc->envs.end()) {
+        pc->idle.push_back(env);  // kept warm for its config: never reaped for idling
+        return;
+    }
     if (stopping_) {
         env->kill();
         return;
@@ -874,6 +923,154 @@ void Invoker::retire(const EnvPtr& env, const std::string& reason) {
     env->shutdown_timer = timer;
 }
 
+void Invoker::provision(const control::Scope& scope, const std::string& function, const std::string& qualifier,
+                        const control::VersionConfig& config, int n) {
+    std::vector<EnvPtr> drop;
+    std::string key = scope.account + "/" + scope.region + "/" + function + "/" + qualifier;
+    {
+        std::lock_guard lk(mu_);
+        if (stopping_) return;
+        auto& pc = provisioned_[key];
+        if (!pc) {
+            pc = std::make_shared<Provisioned>();
+            pc->scope = scope;
+            pc->function = function;
+            pc->qualifier = qualifier;
+            pc->config = config;
+        }
+        bool changed = pc->config.version != config.version || pc->config.code_sha256 != config.code_sha256 ||
+                       pc->config.last_modified_ms != config.last_modified_ms;
+        if (changed || n == 0) {
+            ++pc->generation;
+            drop = pc->envs;
+            pc->envs.clear();
+            pc->idle.clear();
+            pc->starting = 0;
+            pc->failed = false;
+            pc->reason.clear();
+        }
+        pc->config = config;
+        pc->requested = n;
+        // fewer wanted: idle ones go now; busy ones finish as on-demand environments
+        while (static_cast<int>(pc->envs.size()) > n) {
+            EnvPtr victim = pc->idle.empty() ? pc->envs.back() : pc->idle.back();
+            if (!pc->idle.empty()) {
+                pc->idle.pop_back();
+                drop.push_back(victim);
+            }
+            pc->envs.erase(std::find(pc->envs.begin(), pc->envs.end(), victim));
+        }
+        if (n == 0)
+            provisioned_.erase(key);
+        else
+            top_up(pc);
+    }
+    for (auto& e : drop) retire(e, "spindown");
+}
+
+void Invoker::top_up(const std::shared_ptr<Provisioned>& pc) {
+    if (pc->failed || stopping_) return;
+    for (int have = static_cast<int>(pc->envs.size()) + pc->starting; have < pc->requested; ++have) {
+        ++pc->starting;
+        auto start = [this, pc, generation = pc->generation] { start_provisioned(pc, generation); };
+        if (offload_)
+            offload_(start);
+        else
+            boost::asio::post(ioc_, start);
+    }
+}
+
+void Invoker::start_provisioned(std::shared_ptr<Provisioned> pc, std::uint64_t generation) {
+    InvokeRequest tmpl;
+    {
+        std::lock_guard lk(mu_);
+        if (pc->generation != generation || stopping_) return;
+        tmpl.scope = pc->scope;
+        tmpl.function_name = pc->function;
+        tmpl.config = pc->config;
+    }
+    auto started = start_environment(tmpl, pool_key(tmpl), "provisioned-concurrency");
+    std::unique_lock lk(mu_);
+    bool current = pc->generation == generation && !stopping_ && pc->requested > 0;
+    if (pc->generation == generation) --pc->starting;
+    if (!started) {
+        if (current) {
+            pc->failed = true;
+            pc->reason = started.error().message;
+        }
+        return;
+    }
+    EnvPtr env = *started;
+    all_.push_back(env);
+    if (!current) {
+        lk.unlock();
+        retire(env, "spindown");
+        return;
+    }
+    env->pc = pc;
+    env->pc_generation = generation;
+    pc->envs.push_back(env);
+    std::weak_ptr<Environment> weak = env;
+    std::weak_ptr<Provisioned> weak_pc = pc;
+    std::lock_guard elk(env->mu);
+    auto ready = [this, weak, weak_pc] {
+        auto e = weak.lock();
+        auto p = weak_pc.lock();
+        if (!e || !p) return;
+        std::lock_guard lk(mu_);
+        if (std::find(p->envs.begin(), p->envs.end(), e) != p->envs.end()) p->idle.push_back(e);
+    };
+    if (env->ready)
+        pc->idle.push_back(env);
+    else
+        env->ready_hook = ready;
+    env->on_gone = [this, weak, weak_pc] {
+        auto e = weak.lock();
+        auto p = weak_pc.lock();
+        if (!e || !p) return;
+        std::lock_guard lk(mu_);
+        auto it = std::find(p->envs.begin(), p->envs.end(), e);
+        if (it == p->envs.end()) return;
+        p->envs.erase(it);
+        p->idle.erase(std::remove(p->idle.begin(), p->idle.end(), e), p->idle.end());
+        bool initialised;
+        {
+            std::lock_guard elk(e->mu);
+            initialised = e->ready;
+        }
+        if (!initialised) {
+            p->failed = true;
+            p->reason = "FUNCTION_ERROR_INIT_FAILURE";
+            return;
+        }
+        top_up(p);  // a provisioned environment that dies is replaced
+    };
+}
+
+ProvisionedStatus Invoker::provisioned_status(const control::Scope& scope, const std::string& function,
+                                              const std::string& qualifier) const {
+    std::lock_guard lk(mu_);
+    ProvisionedStatus out;
+    auto it = provisioned_.find(scope.account + "/" + scope.region + "/" + function + "/" + qualifier);
+    if (it == provisioned_.end()) return out;
+    const auto& pc = *it->second;
+    out.requested = pc.requested;
+    int ready = 0;
+    for (const auto& e : pc.envs) {
+        std::lock_guard elk(e->mu);
+        if (e->ready && !e->dead) ++ready;
+    }
+    out.allocated = std::min(ready, pc.requested);
+    out.available = out.allocated;
+    if (pc.failed) {
+        out.status = "FAILED";
+        out.reason = pc.reason;
+    } else {
+        out.status = out.allocated >= pc.requested ? "READY" : "IN_PROGRESS";
+    }
+    return out;
+}
+
 void Invoker::shutdown() {
     std::vector<EnvPtr> envs;
     {
@@ -881,6 +1078,7 @@ void Invoker::shutdown() {
         stopping_ = true;
         envs = all_;
         idle_.clear();
+        provisioned_.clear();
     }
     // extensions subscribed to SHUTDOWN get it, and up to 2 s in all
     auto pending = std::make_shared<std::atomic<int>>(0);

@@ -41,7 +41,15 @@ public:
     Result<http::Response> handle(int operation, const RequestContext& ctx, const http::Request& req,
                                   const http::RouteMatch& match);
 
+    // Starts the environments of every stored provisioned concurrency config
+    // (at start-up: configs outlive a restart).
+    void restore_provisioned();
+
 private:
+    // Hands a provisioned concurrency config to the data plane (its version's environments).
+    void apply_provisioned(const control::Scope& scope, const control::ProvisionedView& pc);
+    nlohmann::json render_provisioned(const control::Scope& scope, const control::ProvisionedView& pc, bool listed) const;
+
     control::Registry& registry_;
     control::LayerRegistry& layers_;
     store::LayerCache& layer_cache_;

@@ -26,6 +26,9 @@ public:
             store::LayerCache& layer_cache, control::IamRoles& roles, store::BlobStore& blobs, IdSource& ids,
             boost::asio::thread_pool& workers, exec::Invoker* invoker = nullptr);
 
+    // Provisions the stored provisioned concurrency configs again (start-up).
+    void restore_provisioned() { lambda_.restore_provisioned(); }
+
     // Called on an io thread; completes through `respond` from a worker.
     void handle(http::Request req, http::Responder respond);
     http::BodyPolicy body_policy(const http::RequestHead& head) const;

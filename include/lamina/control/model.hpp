@@ -89,6 +89,12 @@ struct EventInvokeConfig {
 };
 
 // A function with everything that belongs to it.
+// A provisioned concurrency config of one qualifier (a version or an alias).
+struct ProvisionedConfig {
+    int requested = 0;
+    std::string last_modified;  // AWS's ISO form, +0000
+};
+
 struct Function {
     std::string name;
     VersionConfig latest;
@@ -99,6 +105,7 @@ struct Function {
     std::map<std::string, std::string> tags;
     std::map<std::string, EventInvokeConfig> event_invoke_configs;  // qualifier -> config
     std::optional<int> reserved_concurrency;
+    std::map<std::string, ProvisionedConfig> provisioned;  // qualifier -> config
     std::string recursive_loop = "Terminate";
     std::string update_runtime_on = "Auto";
     std::optional<std::string> pinned_runtime_version_arn;

@@ -73,12 +73,21 @@ struct ConfigView {
     // Filled by resolve_invocation: what the concurrency controller needs.
     std::optional<int> reserved_concurrency;
     std::int64_t reserved_total = 0;  // all reservations in the account and region
+    int provisioned_total = 0;        // the function's provisioned concurrency, all qualifiers
 };
 
 // The account's concurrency quota in each region (lamina serve's flags).
 struct CapacityLimits {
     int account_limit = 1000;
     int min_unreserved = 100;
+};
+
+struct ProvisionedView {
+    std::string function_name;
+    std::string qualifier;     // the version or alias it is configured on
+    std::string version;       // the version it provisions (an alias's target)
+    std::string function_arn;  // qualified
+    ProvisionedConfig config;
 };
 
 struct FunctionDetails {
@@ -191,8 +200,20 @@ public:
     Result<int> put_function_concurrency(const Scope& s, const FunctionRef& ref, int reserved,
                                          const CapacityLimits& limits);
     Status delete_function_concurrency(const Scope& s, const FunctionRef& ref);
-    // The sum of every function's reserved concurrency in the account and region.
+    // The capacity taken from the account's shared pool in this region:
+    // every reservation, plus the provisioned concurrency of functions
+    // without one.
     std::int64_t reserved_total(const Scope& s) const;
+
+    // Provisioned concurrency configs, on a published version or an alias.
+    Result<ProvisionedView> put_provisioned_concurrency(const Scope& s, const FunctionRef& ref, int requested,
+                                                        const CapacityLimits& limits);
+    Result<ProvisionedView> get_provisioned_concurrency(const Scope& s, const FunctionRef& ref) const;
+    // Returns the config it removed, if there was one.
+    Result<std::optional<ProvisionedView>> delete_provisioned_concurrency(const Scope& s, const FunctionRef& ref);
+    Result<std::vector<ProvisionedView>> list_provisioned_concurrency(const Scope& s, const FunctionRef& ref) const;
+    // Every config of every function (to provision again after a restart).
+    std::vector<std::pair<Scope, ProvisionedView>> all_provisioned() const;
 
     Result<std::string> get_recursion_config(const Scope& s, const FunctionRef& ref) const;
     Result<std::string> put_recursion_config(const Scope& s, const FunctionRef& ref, const std::string& loop);

@@ -61,6 +61,7 @@ private:
     control::Scope scope_;
     std::string function_;
     bool reserved_ = false;
+    bool provisioned_ = false;
 };
 
 struct Demand {
@@ -68,6 +69,7 @@ struct Demand {
     std::string function;
     std::optional<int> reserved;  // the function's reserved concurrency, if any
     std::int64_t reserved_total = 0;  // the account's reservations in this region (all functions)
+    int provisioned_total = 0;        // the function's provisioned concurrency, set aside within its reservation
     bool new_environment = false;     // no idle environment can take it: one must start
 };
 
@@ -81,6 +83,9 @@ public:
     ConcurrencyController(CapacitySettings settings, Clock& clock);
 
     std::expected<Slot, Throttle> acquire(const Demand& d);
+    // An invocation served by a provisioned environment: its capacity was set
+    // aside when the config was made, so it is only counted, never refused.
+    Slot acquire_provisioned(const control::Scope& scope, const std::string& function);
     Usage usage(const control::Scope& scope) const;
     int concurrent(const control::Scope& scope, const std::string& function) const;
     const CapacitySettings& settings() const { return settings_; }
@@ -96,6 +101,7 @@ private:
         int total = 0;
         int unreserved = 0;
         std::map<std::string, int> per_function;
+        std::map<std::string, int> on_demand;  // of those, not in provisioned environments
         std::map<std::string, Bucket> function_buckets;  // PerFunction model
         Bucket regional;                                 // RegionalBurst model
     };

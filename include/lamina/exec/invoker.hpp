@@ -53,8 +53,10 @@ struct InvokeRequest {
     std::string payload;
     std::optional<std::string> client_context;  // decoded JSON
     std::string request_id;
+    std::string qualifier;  // the version or alias the caller named ("" unqualified): provisioned envs serve it
     std::optional<int> reserved_concurrency;  // the function's, for the concurrency controller
     std::int64_t reserved_total = 0;          // all reservations in the account and region
+    int provisioned_total = 0;                // the function's provisioned concurrency
 };
 
 struct InvokeResult {
@@ -62,6 +64,15 @@ struct InvokeResult {
     bool function_error = false;  // X-Amz-Function-Error: Unhandled
     std::string log;              // this invocation's log lines, START..REPORT
     std::optional<Throttle> throttle;  // refused for capacity: nothing ran (429)
+};
+
+// What GetProvisionedConcurrencyConfig reports of one config.
+struct ProvisionedStatus {
+    int requested = 0;
+    int allocated = 0;  // environments initialised and kept
+    int available = 0;  // of those, how many can take an invocation (all of them: lamina has no rate cap)
+    std::string status = "IN_PROGRESS";  // IN_PROGRESS | READY | FAILED
+    std::string reason;                  // StatusReason when FAILED
 };
 
 // Whether bubblewrap can create its namespaces on this machine, started as
@@ -95,6 +106,14 @@ public:
     // destinations: see the async queue, step 4.)
     void invoke_event(InvokeRequest req, std::function<void(InvokeRequest&)> refresh,
                       std::chrono::seconds max_age = std::chrono::hours(6));
+    // Keeps `n` environments of `config` initialised ahead of any
+    // invocation (AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency) for
+    // invocations that name `qualifier`; a changed `config` (an alias moved)
+    // replaces them, n = 0 tears them down. Environments that die are replaced.
+    void provision(const control::Scope& scope, const std::string& function, const std::string& qualifier,
+                   const control::VersionConfig& config, int n);
+    ProvisionedStatus provisioned_status(const control::Scope& scope, const std::string& function,
+                                         const std::string& qualifier) const;
     // Where cold starts run (a worker pool), so that invoke() may be called
     // from an I/O thread. Without one they run on the calling thread.
     void set_offload(std::function<void(std::function<void()>)> offload) { offload_ = std::move(offload); }
@@ -108,7 +127,11 @@ private:
     struct Environment;
     using EnvPtr = std::shared_ptr<Environment>;
     std::string pool_key(const InvokeRequest& req) const;
-    Result<EnvPtr> start_environment(const InvokeRequest& req, const std::string& key);
+    Result<EnvPtr> start_environment(const InvokeRequest& req, const std::string& key,
+                                     const std::string& init_type = "on-demand");
+    struct Provisioned;
+    void top_up(const std::shared_ptr<Provisioned>& pc);  // under mu_
+    void start_provisioned(std::shared_ptr<Provisioned> pc, std::uint64_t generation);
     using SlotPtr = std::shared_ptr<Slot>;
     void try_event(std::shared_ptr<InvokeRequest> req, std::function<void(InvokeRequest&)> refresh,
                    std::int64_t received_ms, std::chrono::seconds max_age, int attempt);
@@ -135,6 +158,7 @@ private:
     bool stopping_ = false;
     std::function<void(std::function<void()>)> offload_;
     ConcurrencyController* concurrency_ = nullptr;
+    std::map<std::string, std::shared_ptr<Provisioned>> provisioned_;  // scope/function/qualifier
 };
 
 }  // namespace lamina::exec

@@ -15,7 +15,7 @@ const control::Scope kScope{"123456789012", "us-east-1"};
 
 Demand demand(const std::string& fn, std::optional<int> reserved = std::nullopt, std::int64_t reserved_total = 0,
               bool cold = false) {
-    return Demand{kScope, fn, reserved, reserved_total, cold};
+    return Demand{kScope, fn, reserved, reserved_total, 0, cold};
 }
 
 }  // namespace
@@ -111,4 +111,22 @@ TEST(Concurrency, MovedSlotsReleaseOnce) {
         b.release();
     }
     EXPECT_EQ(c.usage(kScope).concurrent, 0);
+}
+
+TEST(Concurrency, ProvisionedConcurrencyIsSetAsideWithinTheReservation) {
+    fakes::FakeClock clock;
+    ConcurrencyController c({}, clock);
+    Demand d = demand("f", 3, 3);
+    d.provisioned_total = 2;  // one on-demand execution left in the reservation
+    auto first = c.acquire(d);
+    ASSERT_TRUE(first.has_value());
+    EXPECT_EQ(c.acquire(d).error().reason, "ReservedFunctionConcurrentInvocationLimitExceeded");
+    // provisioned environments are counted, never refused
+    Slot p1 = c.acquire_provisioned(kScope, "f"), p2 = c.acquire_provisioned(kScope, "f");
+    EXPECT_EQ(c.concurrent(kScope, "f"), 3);
+    EXPECT_EQ(c.usage(kScope).unreserved_concurrent, 0);
+    p1.release();
+    EXPECT_FALSE(c.acquire(d).has_value());  // a freed provisioned slot is not on-demand capacity
+    first->release();
+    EXPECT_TRUE(c.acquire(d).has_value());
 }
