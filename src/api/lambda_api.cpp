@@ -569,13 +569,48 @@ json render_layer_version(const control::LayerVersionView& v, const RequestConte
 }  // namespace
 
 LambdaApi::LambdaApi(control::Registry& registry, control::LayerRegistry& layers, store::LayerCache& layer_cache,
-                     store::BlobStore& blobs, const Config& config, exec::Invoker* invoker)
+                     store::BlobStore& blobs, const Config& config, exec::Invoker* invoker, exec::EventQueue* events)
     : registry_(registry),
       layers_(layers),
       layer_cache_(layer_cache),
       blobs_(blobs),
       config_(config),
-      invoker_(invoker) {}
+      invoker_(invoker),
+      events_(events) {
+    if (!events_) return;
+    exec::EventQueueHooks hooks;
+    hooks.resolve = [this](const exec::QueuedEvent& e) -> Result<exec::InvokeRequest> {
+        FunctionRef ref{e.function, e.qualifier.empty() ? std::nullopt : std::optional<std::string>(e.qualifier)};
+        static thread_local std::mt19937_64 rng{std::random_device{}()};
+        double draw = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+        LAMINA_TRY(view, registry_.resolve_invocation(e.scope, ref, draw));
+        return invoke_request(e.scope, ref, view, e.payload, e.id);
+    };
+    hooks.config = [this](const exec::QueuedEvent& e) -> std::optional<control::EventInvokeConfig> {
+        FunctionRef ref{e.function, e.qualifier.empty() ? std::string("$LATEST") : e.qualifier};
+        auto got = registry_.get_event_invoke_config(e.scope, ref);
+        if (!got) return std::nullopt;
+        return got->config;
+    };
+    events_->set_hooks(std::move(hooks));
+}
+
+exec::InvokeRequest LambdaApi::invoke_request(const Scope& scope, const FunctionRef& ref, const control::ConfigView& view,
+                                              std::string payload, const std::string& request_id) const {
+    exec::InvokeRequest in;
+    in.scope = scope;
+    in.function_name = view.name;
+    in.config = view.config;
+    in.invoked_arn = ref.qualifier ? control::qualified_arn(scope, view.name, *ref.qualifier)
+                                   : control::function_arn(scope, view.name);
+    in.payload = std::move(payload);
+    in.request_id = request_id;
+    in.qualifier = ref.qualifier.value_or("");
+    in.reserved_concurrency = view.reserved_concurrency;
+    in.reserved_total = view.reserved_total;
+    in.provisioned_total = view.provisioned_total;
+    return in;
+}
 
 bool LambdaApi::is_invoke(int operation) const { return operation == Invoke || operation == InvokeAsync; }
 
@@ -609,18 +644,8 @@ void LambdaApi::invoke(int op, const RequestContext& ctx, const http::Request& r
         LAMINA_TRY(view, registry_.resolve_invocation(scope, ref, draw));
         if (type == "DryRun") return std::optional<exec::InvokeRequest>{};
         if (!invoker_) return fail(ErrorCode::NotImplemented, "lamina was started without a data plane");
-        exec::InvokeRequest in;
-        in.scope = scope;
-        in.function_name = view.name;
-        in.config = view.config;
-        in.invoked_arn = ref.qualifier ? control::qualified_arn(scope, view.name, *ref.qualifier)
-                                       : control::function_arn(scope, view.name);
-        in.payload = req.body.empty() ? std::string("{}") : req.body;
-        in.request_id = ctx.request_id;
-        in.qualifier = ref.qualifier.value_or("");
-        in.reserved_concurrency = view.reserved_concurrency;
-        in.reserved_total = view.reserved_total;
-        in.provisioned_total = view.provisioned_total;
+        exec::InvokeRequest in =
+            invoke_request(scope, ref, view, req.body.empty() ? std::string("{}") : req.body, ctx.request_id);
         if (auto cc = req.headers.find("X-Amz-Client-Context")) {
             if (cc->size() > kMaxClientContextBytes)
                 return fail(ErrorCode::InvalidParameterValue,
@@ -631,14 +656,15 @@ void LambdaApi::invoke(int op, const RequestContext& ctx, const http::Request& r
             in.client_context = *decoded;
         }
         if (type == "Event") {
-            // queued: answered 202 now, run in the background; a throttled event waits and is
-            // tried again (retries of errors and destinations come with the async queue, step 4)
-            control::FunctionRef unqualified{view.name, std::nullopt};
-            invoker_->invoke_event(std::move(in), [this, scope, unqualified](exec::InvokeRequest& r) {
-                if (auto details = registry_.get_function(scope, unqualified))
-                    r.reserved_concurrency = details->reserved_concurrency;
-                r.reserved_total = registry_.reserved_total(scope);
-            });
+            // stored, then answered 202; it runs from the queue (retries, destinations)
+            if (!events_) return fail(ErrorCode::NotImplemented, "lamina was started without an event queue");
+            exec::QueuedEvent e;
+            e.id = ctx.request_id;
+            e.scope = scope;
+            e.function = view.name;
+            e.qualifier = ref.qualifier.value_or("");
+            e.payload = std::move(in.payload);
+            LAMINA_CHECK(events_->enqueue(std::move(e)));
             return std::optional<exec::InvokeRequest>{};
         }
         return std::optional<exec::InvokeRequest>(std::move(in));

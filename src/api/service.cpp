@@ -15,12 +15,12 @@ namespace lamina::api {
 
 Service::Service(const Config& config, control::Registry& registry, control::LayerRegistry& layers,
                  store::LayerCache& layer_cache, control::IamRoles& roles, store::BlobStore& blobs, IdSource& ids,
-                 boost::asio::thread_pool& workers, exec::Invoker* invoker)
+                 boost::asio::thread_pool& workers, exec::Invoker* invoker, exec::EventQueue* events)
     : config_(config),
       registry_(registry),
       ids_(ids),
       workers_(workers),
-      lambda_(registry, layers, layer_cache, blobs, config, invoker),
+      lambda_(registry, layers, layer_cache, blobs, config, invoker, events),
       query_(roles) {
     lambda_.add_routes(router_);
     if (invoker)

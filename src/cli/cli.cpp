@@ -23,6 +23,7 @@
 #include "lamina/control/iam.hpp"
 #include "lamina/control/layers.hpp"
 #include "lamina/control/validation.hpp"
+#include "lamina/exec/event_queue.hpp"
 #include "lamina/exec/invoker.hpp"
 #include "lamina/sandbox/launch_spec.hpp"
 #include "lamina/store/layer_cache.hpp"
@@ -211,8 +212,11 @@ int serve(Config config) {
             log->info("concurrency account_limit={} min_unreserved={} scaling=regional-burst burst={} per_minute={}",
                       capacity.account_limit, capacity.min_unreserved, capacity.burst, capacity.burst_per_minute);
         exec::Invoker invoker(ioc, exec_settings, layer_cache, clock, ids, &concurrency);
+        exec::EventQueueSettings queue_settings;
+        queue_settings.retry_delay = std::chrono::milliseconds(static_cast<std::int64_t>(config.async_retry_delay_s * 1000));
+        exec::EventQueue events(ioc, **docs, invoker, clock, ids, queue_settings);
 
-        api::Service service(config, registry, layers, layer_cache, roles, blobs, ids, workers, &invoker);
+        api::Service service(config, registry, layers, layer_cache, roles, blobs, ids, workers, &invoker, &events);
         http::ServerOptions opt;
         opt.host = config.host;
         opt.port = config.port;
@@ -239,6 +243,7 @@ int serve(Config config) {
         invoker.set_endpoint_url("http://" + (config.host == "0.0.0.0" ? std::string("127.0.0.1") : config.host) + ":" +
                                  std::to_string(port));
         service.restore_provisioned();  // provisioned concurrency outlives a restart
+        if (auto st = events.load(); !st) log->error("async.restore_failed error=\"{}\"", st.error().message);
         std::cout << port << std::endl;
         log->info("lamina.start version={} listen={}:{} data_dir={} region={} account={}", kVersion, config.host,
                   port, config.data_dir.string(), config.region, config.account_id);
@@ -248,6 +253,7 @@ int serve(Config config) {
             if (e) return;
             log->info("lamina.stop signal={}", sig);
             server.stop();
+            events.stop();  // queued events stay stored for the next start
             invoker.shutdown();
             ioc.stop();
         });
@@ -330,6 +336,10 @@ int run(int argc, char** argv) {
     serve_cmd->add_option("--burst-rate", config.burst_per_minute,
                           "regional-burst scaling: new environments per minute after the burst")
         ->envname("LAMINA_BURST_RATE")->capture_default_str()->check(CLI::Range(1, 1000000));
+    serve_cmd->add_option("--async-retry-delay", config.async_retry_delay_s,
+                          "Seconds before the first retry of a failed Event invocation (AWS: about 60; the second "
+                          "retry waits twice as long)")
+        ->envname("LAMINA_ASYNC_RETRY_DELAY")->capture_default_str()->check(CLI::Range(0.0, 3600.0));
     serve_cmd->add_flag("--durable-commits", config.durable_commits,
                         "fsync every metadata commit (survives power loss, not only crashes)")
         ->envname("LAMINA_DURABLE_COMMITS");

@@ -287,7 +287,13 @@ Status check_destination(const Scope& s, const std::string& self_name, const std
             return fail(ErrorCode::InvalidParameterValue, "The destination ARN " + dest + " is invalid.");
         return {};
     }
-    if (service == "sqs" || service == "sns" || service == "events" || service == "s3") return {};
+    if (service == "sqs" || service == "sns" || service == "events" || service == "s3") {
+        static const std::map<std::string, std::string> kNames = {
+            {"sqs", "Amazon SQS"}, {"sns", "Amazon SNS"}, {"events", "Amazon EventBridge"}, {"s3", "Amazon S3"}};
+        return fail(ErrorCode::InvalidParameterValue,
+                    "lamina does not emulate " + kNames.at(service) + " yet, so " + dest +
+                        " cannot be a destination: use a Lambda function (arn:aws:lambda:...) as the destination.");
+    }
     return fail(ErrorCode::InvalidParameterValue, "unsupported service");
 }
 

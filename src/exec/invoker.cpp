@@ -629,43 +629,6 @@ void Invoker::invoke(InvokeRequest req, std::function<void(InvokeResult)> done) 
     run(std::move(req), env, false, std::move(slot), std::move(done));
 }
 
-void Invoker::invoke_event(InvokeRequest req, std::function<void(InvokeRequest&)> refresh,
-                           std::chrono::seconds max_age) {
-    try_event(std::make_shared<InvokeRequest>(std::move(req)), std::move(refresh), clock_.now_ms(), max_age, 0);
-}
-
-void Invoker::try_event(std::shared_ptr<InvokeRequest> req, std::function<void(InvokeRequest&)> refresh,
-                        std::int64_t received_ms, std::chrono::seconds max_age, int attempt) {
-    if (attempt > 0 && refresh) refresh(*req);
-    invoke(*req, [this, req, refresh, received_ms, max_age, attempt](InvokeResult r) {
-        if (!r.throttle) return;
-        auto log = logger("exec");
-        if (req->reserved_concurrency && *req->reserved_concurrency == 0) {
-            // AWS sends it straight to the on-failure destination, without retries
-            log->warn("async.dropped function={} request_id={} reason=ZeroReservedConcurrency", req->function_name,
-                      req->request_id);
-            return;
-        }
-        std::int64_t delay_ms = std::min<std::int64_t>(1000LL << std::min(attempt, 9), 300'000);
-        if (clock_.now_ms() + delay_ms - received_ms > std::chrono::duration_cast<std::chrono::milliseconds>(max_age).count()) {
-            log->warn("async.dropped function={} request_id={} reason=EventAgeExceeded attempts={}", req->function_name,
-                      req->request_id, attempt + 1);
-            return;
-        }
-        log->debug("async.throttled function={} request_id={} reason={} retry_in_ms={}", req->function_name,
-                   req->request_id, r.throttle->reason, delay_ms);
-        auto timer = std::make_shared<boost::asio::steady_timer>(ioc_, std::chrono::milliseconds(delay_ms));
-        timer->async_wait([this, timer, req, refresh, received_ms, max_age, attempt](const boost::system::error_code& ec) {
-            if (ec) return;
-            {
-                std::lock_guard lk(mu_);
-                if (stopping_) return;
-            }
-            try_event(req, refresh, received_ms, max_age, attempt + 1);
-        });
-    });
-}
-
 void Invoker::start_and_run(InvokeRequest req, const std::string& key, SlotPtr slot,
                             std::function<void(InvokeResult)> done) {
     EnvPtr env;

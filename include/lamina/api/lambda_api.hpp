@@ -10,6 +10,7 @@
 #include "lamina/common/clock.hpp"
 #include "lamina/common/config.hpp"
 #include "lamina/control/layers.hpp"
+#include "lamina/exec/event_queue.hpp"
 #include "lamina/exec/invoker.hpp"
 #include "lamina/control/registry.hpp"
 #include "lamina/http/router.hpp"
@@ -22,7 +23,8 @@ namespace lamina::api {
 class LambdaApi {
 public:
     LambdaApi(control::Registry& registry, control::LayerRegistry& layers, store::LayerCache& layer_cache,
-              store::BlobStore& blobs, const Config& config, exec::Invoker* invoker = nullptr);
+              store::BlobStore& blobs, const Config& config, exec::Invoker* invoker = nullptr,
+              exec::EventQueue* events = nullptr);
 
     // Invoke and InvokeAsync complete asynchronously, when the function answers.
     bool is_invoke(int operation) const;
@@ -49,6 +51,10 @@ private:
     // Hands a provisioned concurrency config to the data plane (its version's environments).
     void apply_provisioned(const control::Scope& scope, const control::ProvisionedView& pc);
     nlohmann::json render_provisioned(const control::Scope& scope, const control::ProvisionedView& pc, bool listed) const;
+    // The invocation of a resolved version, as the data plane takes it.
+    exec::InvokeRequest invoke_request(const control::Scope& scope, const control::FunctionRef& ref,
+                                       const control::ConfigView& view, std::string payload,
+                                       const std::string& request_id) const;
 
     control::Registry& registry_;
     control::LayerRegistry& layers_;
@@ -56,6 +62,7 @@ private:
     store::BlobStore& blobs_;
     const Config& config_;
     exec::Invoker* invoker_;
+    exec::EventQueue* events_;
 };
 
 }  // namespace lamina::api

@@ -24,7 +24,7 @@ class Service {
 public:
     Service(const Config& config, control::Registry& registry, control::LayerRegistry& layers,
             store::LayerCache& layer_cache, control::IamRoles& roles, store::BlobStore& blobs, IdSource& ids,
-            boost::asio::thread_pool& workers, exec::Invoker* invoker = nullptr);
+            boost::asio::thread_pool& workers, exec::Invoker* invoker = nullptr, exec::EventQueue* events = nullptr);
 
     // Provisions the stored provisioned concurrency configs again (start-up).
     void restore_provisioned() { lambda_.restore_provisioned(); }

@@ -36,6 +36,7 @@ struct Config {
     int scaling_per_function = 1000;  // per-function: new environments per 10 s
     int burst = 0;                    // regional-burst: initial burst (0 = the region's documented one)
     int burst_per_minute = 500;       // regional-burst: growth after it
+    double async_retry_delay_s = 60;  // first retry of a failed Event invocation (the second waits twice as long)
 };
 
 }  // namespace lamina

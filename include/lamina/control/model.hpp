@@ -88,13 +88,13 @@ struct EventInvokeConfig {
     double last_modified = 0;  // epoch seconds with fraction
 };
 
-// A function with everything that belongs to it.
 // A provisioned concurrency config of one qualifier (a version or an alias).
 struct ProvisionedConfig {
     int requested = 0;
     std::string last_modified;  // AWS's ISO form, +0000
 };
 
+// A function with everything that belongs to it.
 struct Function {
     std::string name;
     VersionConfig latest;

@@ -99,13 +99,6 @@ public:
     // A warm invocation is handed to its environment on the calling thread;
     // a cold start runs where `offload` puts it (see set_offload).
     void invoke(InvokeRequest req, std::function<void(InvokeResult)> done);
-    // An Event invocation: never refused for capacity. A throttled event
-    // waits and is tried again with backoff (1 s doubling to 5 min) until it
-    // is older than `max_age`; `refresh` updates the request's concurrency
-    // settings before each try. (Retries of function errors and
-    // destinations: see the async queue, step 4.)
-    void invoke_event(InvokeRequest req, std::function<void(InvokeRequest&)> refresh,
-                      std::chrono::seconds max_age = std::chrono::hours(6));
     // Keeps `n` environments of `config` initialised ahead of any
     // invocation (AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency) for
     // invocations that name `qualifier`; a changed `config` (an alias moved)
@@ -133,8 +126,6 @@ private:
     void top_up(const std::shared_ptr<Provisioned>& pc);  // under mu_
     void start_provisioned(std::shared_ptr<Provisioned> pc, std::uint64_t generation);
     using SlotPtr = std::shared_ptr<Slot>;
-    void try_event(std::shared_ptr<InvokeRequest> req, std::function<void(InvokeRequest&)> refresh,
-                   std::int64_t received_ms, std::chrono::seconds max_age, int attempt);
     void start_and_run(InvokeRequest req, const std::string& key, SlotPtr slot, std::function<void(InvokeResult)> done);
     void run(InvokeRequest req, const EnvPtr& env, bool cold, SlotPtr slot, std::function<void(InvokeResult)> done);
     void release(const EnvPtr& env);

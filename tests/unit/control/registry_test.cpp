@@ -1166,6 +1166,12 @@ TEST_F(FunctionRegistry, EventInvokeConfigPutUpdateGetDelete) {
     put.maximum_retry_attempts = 1;
     put.on_failure = "arn:aws:sqs:us-east-1:123456789012:dlq";
     put.has_destination_config = true;
+    // not emulated yet: refused at configuration, nothing stored
+    auto sqs = reg_->put_event_invoke_config(kScope, ref("f"), put, false);
+    ASSERT_FALSE(sqs.has_value());
+    EXPECT_NE(sqs.error().message.find("lamina does not emulate Amazon SQS yet"), std::string::npos);
+    EXPECT_FALSE(reg_->get_event_invoke_config(kScope, ref("f")).has_value());
+    put.on_failure = kArn + "target";
     clock_.set(1'700'000'123'456);
     auto r = reg_->put_event_invoke_config(kScope, ref("f"), put, false);
     ASSERT_TRUE(r.has_value()) << err(r);
@@ -1178,7 +1184,7 @@ TEST_F(FunctionRegistry, EventInvokeConfigPutUpdateGetDelete) {
     ASSERT_TRUE(merged.has_value()) << err(merged);
     EXPECT_EQ(merged->config.maximum_retry_attempts, 1);
     EXPECT_EQ(merged->config.maximum_event_age_seconds, 100);
-    EXPECT_EQ(merged->config.on_failure, "arn:aws:sqs:us-east-1:123456789012:dlq");
+    EXPECT_EQ(merged->config.on_failure, kArn + "target");
 
     auto got = reg_->get_event_invoke_config(kScope, ref("f"));
     ASSERT_TRUE(got.has_value()) << err(got);

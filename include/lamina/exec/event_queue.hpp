@@ -1,0 +1,98 @@
+#pragma once
+// The asynchronous invocation queue: Event invocations are stored before
+// they are acknowledged (202), survive a restart, and run as capacity allows.
+// As on AWS: a throttled event waits and is tried again with backoff until it
+// is older than MaximumEventAgeInSeconds; a function error is retried
+// MaximumRetryAttempts times (default 2), about one and two minutes apart;
+// then the invocation record goes to the OnSuccess / OnFailure destination
+// (a Lambda function, invoked asynchronously), or the event is logged as
+// dropped. Nothing is lost silently.
+
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "lamina/common/clock.hpp"
+#include "lamina/common/error.hpp"
+#include "lamina/control/model.hpp"
+#include "lamina/control/names.hpp"
+#include "lamina/exec/invoker.hpp"
+#include "lamina/store/document_store.hpp"
+
+namespace lamina::exec {
+
+// One queued Event invocation, as stored.
+struct QueuedEvent {
+    std::string id;  // the request id the caller got
+    control::Scope scope;
+    std::string function;
+    std::string qualifier;  // as invoked ("" unqualified)
+    std::string payload;
+    std::int64_t received_ms = 0;
+    std::int64_t next_ms = 0;  // when to try it
+    int attempts = 0;          // times the function ran
+    int throttles = 0;         // times it was throttled in a row
+
+    nlohmann::json to_doc() const;
+    static QueuedEvent from_doc(const nlohmann::json& doc);
+};
+
+struct EventQueueSettings {
+    std::chrono::milliseconds retry_delay{std::chrono::minutes(1)};  // first function-error retry; the second waits twice as long
+};
+
+// What the queue needs from the control plane, given by the api layer.
+struct EventQueueHooks {
+    // The invocation to run now (the qualifier resolved afresh, with the
+    // function's current concurrency settings); an error drops the event
+    // (e.g. the function was deleted).
+    std::function<Result<InvokeRequest>(const QueuedEvent&)> resolve;
+    // The EventInvokeConfig that applies to the invoked qualifier, if any.
+    std::function<std::optional<control::EventInvokeConfig>(const QueuedEvent&)> config;
+};
+
+class EventQueue {
+public:
+    EventQueue(boost::asio::io_context& ioc, store::DocumentStore& docs, Invoker& invoker, Clock& clock, IdSource& ids,
+               EventQueueSettings settings = {});
+    ~EventQueue();
+    void set_hooks(EventQueueHooks hooks);
+
+    // Stores the event, then schedules it; an error means it was not queued.
+    Status enqueue(QueuedEvent e);
+    // Schedules every stored event (at start-up).
+    Status load();
+    std::size_t pending() const;
+    void stop();
+
+private:
+    struct Entry;
+    void schedule(const std::shared_ptr<Entry>& entry);
+    void attempt(const std::shared_ptr<Entry>& entry);
+    void finish(const std::shared_ptr<Entry>& entry, const std::string& condition,
+                const std::optional<InvokeResult>& result, const std::string& executed_version);
+    void save(const QueuedEvent& e);
+    void forget(const QueuedEvent& e);
+
+    boost::asio::io_context& ioc_;
+    store::DocumentStore& docs_;
+    Invoker& invoker_;
+    Clock& clock_;
+    IdSource& ids_;
+    EventQueueSettings settings_;
+    EventQueueHooks hooks_;
+    mutable std::mutex mu_;
+    std::map<std::string, std::shared_ptr<Entry>> entries_;
+    bool stopped_ = false;
+};
+
+}  // namespace lamina::exec
