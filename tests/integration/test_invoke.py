@@ -756,3 +756,214 @@ def test_python_init_error_raised_by_the_module_and_nested_handler_path(server):
     r, body = invoke(lam, name, b'{"who": "python"}')
     assert "FunctionError" not in r, body
     assert json.loads(body) == {"nested": "python"}
+
+
+# ---- the Node.js runtime's Runtime API client (runtimes/node/bootstrap.js) --------------------
+
+def node_create(client, files, handler="index.handler", **kw):
+    if not node_available():
+        pytest.skip("node is not installed")
+    return create(client, lt.make_zip(files), runtime="nodejs20.x", handler=handler, **kw)
+
+
+NODE_PROBE = """
+exports.handler = async (event, context) => ({
+  event,
+  clientContext: context.clientContext ?? null,
+  identity: context.identity ?? null,
+  trace: process.env._X_AMZN_TRACE_ID ?? null,
+  requestId: context.awsRequestId,
+  arn: context.invokedFunctionArn,
+  name: context.functionName,
+  version: context.functionVersion,
+  memory: context.memoryLimitInMB,
+  group: context.logGroupName,
+  stream: context.logStreamName,
+  remaining: context.getRemainingTimeInMillis(),
+  waits: context.callbackWaitsForEmptyEventLoop,
+  legacy: [typeof context.succeed, typeof context.fail, typeof context.done],
+});
+"""
+
+
+def test_node_context_client_context_trace_and_non_ascii(any_backend):
+    name = node_create(any_backend, {"index.js": NODE_PROBE}, MemorySize=256)
+    cc = {"custom": {"greeting": "grüß dich ✓"}, "env": {"platform": "test"}, "client": {"installation_id": "i-1"}}
+    event = {"text": "héllo wörld ✓ 日本語 🚀", "n": 1}
+    r, body = invoke(any_backend, name, json.dumps(event, ensure_ascii=False).encode(),
+                     ClientContext=base64.b64encode(json.dumps(cc, ensure_ascii=False).encode()).decode())
+    assert "FunctionError" not in r, body
+    out = json.loads(body)
+    assert out["event"] == event
+    assert out["clientContext"] == cc  # as AWS's Node runtime: the parsed JSON as sent
+    assert out["identity"] is None
+    assert out["trace"].startswith("Root=1-")
+    assert out["requestId"] == r["ResponseMetadata"]["RequestId"]
+    assert out["arn"] == lt.fn_arn(name) and out["name"] == name and out["version"] == "$LATEST"
+    assert out["memory"] == "256" and out["group"] == f"/aws/lambda/{name}" and "[$LATEST]" in out["stream"]
+    assert 0 < out["remaining"] <= 3000
+    assert out["waits"] is True and out["legacy"] == ["function"] * 3
+    r2, body = invoke(any_backend, name, '{"n": 2, "s": "ünïcödé"}'.encode())  # warm: new id and trace, no client context
+    out2 = json.loads(body)
+    assert out2["event"] == {"n": 2, "s": "ünïcödé"} and out2["clientContext"] is None
+    assert out2["requestId"] == r2["ResponseMetadata"]["RequestId"] != out["requestId"]
+    assert out2["trace"].startswith("Root=1-") and out2["trace"] != out["trace"]
+
+
+def test_node_large_event_and_response(any_backend):
+    src = "exports.handler = async (e) => ({ n: e.blob.length, blob: e.blob.split('').reverse().join('').repeat(2), tail: 'é✓'.repeat(1000) });"
+    name = node_create(any_backend, {"index.js": src}, MemorySize=512)
+    blob = "ab" * (1280 * 1024)  # a 2.5 MB event, a 5 MB response
+    r, body = invoke(any_backend, name, json.dumps({"blob": blob}).encode())
+    assert "FunctionError" not in r, body[:300]
+    assert len(body) > 5 * 1024 * 1024
+    out = json.loads(body)
+    assert out["n"] == len(blob) and out["blob"] == blob[::-1] * 2 and out["tail"] == "é✓" * 1000
+    for i in range(3):  # the same connection keeps working after big messages
+        r, body = invoke(any_backend, name, json.dumps({"blob": str(i)}).encode())
+        assert json.loads(body)["blob"] == str(i) * 2
+
+
+def test_node_response_too_large_then_the_environment_serves_on(server):
+    lam = server.client("lambda")
+    name = node_create(lam, {"index.js": "exports.handler = async (e) => 'x'.repeat(e.size);"}, MemorySize=512)
+    r, body = invoke(lam, name, b'{"size": 6500000}')
+    assert r["FunctionError"] == "Unhandled"
+    assert json.loads(body)["errorType"] == "Function.ResponseSizeTooLarge"
+    r, body = invoke(lam, name, b'{"size": 3}')
+    assert "FunctionError" not in r and json.loads(body) == "xxx"
+
+
+@pytest.mark.parametrize("src,expected", [
+    # AWS's payloads: a value that is not an Error is reported by its type, with no trace
+    ("exports.handler = async () => { throw 'boom'; };", {"errorType": "string", "errorMessage": "boom", "trace": []}),
+    ("exports.handler = () => { throw { code: 7 }; };", {"errorType": "object", "errorMessage": "[object Object]", "trace": []}),
+    ("exports.handler = () => Promise.reject();", {"errorType": "string", "errorMessage": "handled", "trace": []}),
+    ("exports.handler = (e, c, callback) => callback('plain');", {"errorType": "string", "errorMessage": "plain", "trace": []}),
+    ("exports.handler = (e, c, callback) => setTimeout(() => callback(new RangeError('out of range')), 5);",
+     {"errorType": "RangeError", "errorMessage": "out of range"}),
+    ("exports.handler = (e, c) => c.fail(new Error('legacy'));", {"errorType": "Error", "errorMessage": "legacy"}),
+    ("exports.handler = async () => { const a = {}; a.self = a; return a; };",
+     {"errorType": "Error", "errorMessage": "Unable to stringify response body"}),
+])
+def test_node_error_payloads(server, src, expected):
+    lam = server.client("lambda")
+    name = node_create(lam, {"index.js": src})
+    r, body = invoke(lam, name)
+    assert r["FunctionError"] == "Unhandled", body
+    err = json.loads(body)
+    assert {k: err[k] for k in expected} == expected
+    if "trace" not in expected:
+        assert isinstance(err["trace"], list) and err["trace"][0].startswith(("RangeError: out of range", "Error: legacy",
+                                                                             "TypeError: Converting circular"))
+
+
+CALLBACKS = """
+let fired = 0;
+exports.handler = (event, context, callback) => {
+  const before = fired;
+  if (event.mode === 'callback') {
+    context.callbackWaitsForEmptyEventLoop = event.wait;
+    setTimeout(() => { fired++; }, event.ms);
+    return callback(null, { before });
+  }
+  if (event.mode === 'succeed') return setTimeout(() => context.succeed({ succeeded: true }), 20);
+  if (event.mode === 'done') return context.done(null, { done: true });
+  if (event.mode === 'twice') { callback(null, 'first'); context.callbackWaitsForEmptyEventLoop = false; return callback(null, 'second'); }
+  if (event.mode === 'nothing') return;  // a callback never called: the empty event loop ends the invoke with null
+};
+"""
+
+
+def test_node_callback_styles_and_callback_waits_for_empty_event_loop(server):
+    import time
+    lam = server.client("lambda")
+    name = node_create(lam, {"index.js": CALLBACKS}, Timeout=20)
+    invoke(lam, name, b'{"mode": "done"}')  # warm
+    t = time.monotonic()
+    r, body = invoke(lam, name, b'{"mode": "callback", "wait": true, "ms": 400}')
+    assert time.monotonic() - t >= 0.4  # the response waited for the timer
+    assert json.loads(body) == {"before": 0}
+    t = time.monotonic()
+    r, body = invoke(lam, name, b'{"mode": "callback", "wait": false, "ms": 5000}')
+    assert time.monotonic() - t < 4  # sent at once, the timer still pending
+    assert json.loads(body) == {"before": 1}
+    assert json.loads(invoke(lam, name, b'{"mode": "succeed"}')[1]) == {"succeeded": True}
+    assert json.loads(invoke(lam, name, b'{"mode": "done"}')[1]) == {"done": True}
+    assert json.loads(invoke(lam, name, b'{"mode": "twice"}')[1]) == "first"
+
+
+def test_node_plain_and_unsettled_handlers(server):
+    lam = server.client("lambda")
+    # a plain function's return value is its response; nothing returned and nothing pending is null
+    name = node_create(lam, {"index.js": "exports.handler = (e) => e.v;"})
+    assert json.loads(invoke(lam, name, b'{"v": 42}')[1]) == 42
+    assert json.loads(invoke(lam, name, b'{}')[1]) is None
+    # an async handler whose promise can never settle: AWS's Runtime.NodeJsExit, and the environment serves on
+    name = node_create(lam, {"index.js": "exports.handler = async (e) => e.hang ? new Promise(() => {}) : 'ok';"})
+    r, body = invoke(lam, name, b'{"hang": true}')
+    assert r["FunctionError"] == "Unhandled" and json.loads(body)["errorType"] == "Runtime.NodeJsExit"
+    r, body = invoke(lam, name, b'{}')
+    assert "FunctionError" not in r and json.loads(body) == "ok"
+
+
+@pytest.mark.parametrize("src,error_type,message", [
+    ("exports.handler = async () => { setTimeout(() => { throw new TypeError('late'); }, 5); return new Promise((r) => setTimeout(r, 2000)); };",
+     "TypeError", "late"),
+    ("exports.handler = async () => { Promise.reject(new Error('lost')); return new Promise((r) => setTimeout(r, 2000)); };",
+     "Runtime.UnhandledPromiseRejection", "Error: lost"),
+])
+def test_node_uncaught_errors_fail_the_invoke_then_a_new_environment_serves(server, src, error_type, message):
+    import time
+    lam = server.client("lambda")
+    name = node_create(lam, {"index.js": src}, Timeout=10)
+    r, body = invoke(lam, name)
+    assert r["FunctionError"] == "Unhandled"
+    err = json.loads(body)
+    assert (err["errorType"], err["errorMessage"]) == (error_type, message), err
+    time.sleep(1)  # the runtime exits once its report is acknowledged (an invoke sent meanwhile fails: Runtime.ExitError)
+    r, body = invoke(lam, name)  # a fresh environment reports the same
+    assert json.loads(body)["errorType"] == error_type
+
+
+def test_node_esm_top_level_await_and_nested_handler(server):
+    lam = server.client("lambda")
+    src = "const config = await new Promise((r) => setTimeout(() => r({ ready: 'yes' }), 20));\n" \
+          "export const handler = async (e) => ({ ...config, who: e.who });\n"
+    name = node_create(lam, {"index.mjs": src})
+    r, body = invoke(lam, name, b'{"who": "esm"}')
+    assert "FunctionError" not in r, body
+    assert json.loads(body) == {"ready": "yes", "who": "esm"}
+    # as AWS reads module.nested.name: the module is up to the first dot
+    name = node_create(lam, {"package.json": '{"type": "module"}',
+                             "lib/app.js": "export const api = { v1: { handler: async () => 'nested' } };"},
+                       handler="lib/app.api.v1.handler")
+    r, body = invoke(lam, name)
+    assert "FunctionError" not in r, body
+    assert json.loads(body) == "nested"
+
+
+@pytest.mark.parametrize("files,handler,error_type,message", [
+    ({"index.js": "exports.handler = async () => {;"}, "index.handler", "Runtime.UserCodeSyntaxError",
+     "SyntaxError: Unexpected end of input"),
+    ({"index.js": "require('no-such-package');"}, "index.handler", "Runtime.ImportModuleError",
+     "Error: Cannot find module 'no-such-package'"),
+    ({"index.mjs": "import x from 'no-such-package'; export const handler = () => x;"}, "index.handler",
+     "Runtime.ImportModuleError", "Error [ERR_MODULE_NOT_FOUND]: Cannot find package 'no-such-package'"),
+    ({"index.js": ""}, "missing.handler", "Runtime.ImportModuleError", "Error: Cannot find module 'missing'"),
+    ({"index.js": "exports.handler = 5;"}, "index.handler", "Runtime.HandlerNotFound", "index.handler is not a function"),
+    ({"index.js": ""}, "index", "Runtime.MalformedHandlerName", "Bad handler index"),
+    ({"index.js": "throw new RangeError('no config');"}, "index.handler", "RangeError", "no config"),
+    ({"index.js": "throw 'no config';"}, "index.handler", "string", "no config"),
+    ({"index.mjs": "Promise.reject(new Error('init lost')); export const handler = () => 1;"}, "index.handler",
+     "Runtime.UnhandledPromiseRejection", "Error: init lost"),
+])
+def test_node_init_errors(server, files, handler, error_type, message):
+    lam = server.client("lambda")
+    name = node_create(lam, files, handler=handler)
+    r, body = invoke(lam, name, LogType="Tail")
+    assert r["FunctionError"] == "Unhandled"
+    err = json.loads(body)
+    assert err["errorType"] == error_type and err["errorMessage"].startswith(message), err
+    assert isinstance(err["trace"], list)
+    assert f"Error Type: {error_type}" in base64.b64decode(r["LogResult"]).decode()
