@@ -11,22 +11,6 @@ namespace {
 constexpr const char* kStsNs = "https://sts.amazonaws.com/doc/2011-06-15/";
 constexpr const char* kIamNs = "https://iam.amazonaws.com/doc/2010-05-08/";
 
-std::map<std::string, std::string> parse_form(const http::Request& req) {
-    std::map<std::string, std::string> form;
-    std::string_view rest(req.body);
-    while (!rest.empty()) {
-        auto amp = rest.find('&');
-        std::string_view pair = rest.substr(0, amp);
-        rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
-        auto eq = pair.find('=');
-        auto k = url_decode(pair.substr(0, eq), true);
-        auto v = url_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), true);
-        if (k && v) form[*k] = *v;
-    }
-    for (const auto& [k, v] : req.query) form.emplace(k, v);
-    return form;
-}
-
 std::string tag(const std::string& name, const std::string& value) {
     return "<" + name + ">" + xml_escape(value) + "</" + name + ">";
 }
@@ -55,6 +39,22 @@ Result<std::string> required(const std::map<std::string, std::string>& form, con
 }
 
 }  // namespace
+
+std::map<std::string, std::string> parse_form(const http::Request& req) {
+    std::map<std::string, std::string> form;
+    std::string_view rest(req.body);
+    while (!rest.empty()) {
+        auto amp = rest.find('&');
+        std::string_view pair = rest.substr(0, amp);
+        rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+        auto eq = pair.find('=');
+        auto k = url_decode(pair.substr(0, eq), true);
+        auto v = url_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), true);
+        if (k && v) form[*k] = *v;
+    }
+    for (const auto& [k, v] : req.query) form.emplace(k, v);
+    return form;
+}
 
 QueryApi::QueryApi(control::IamRoles& roles) : roles_(roles) {}
 

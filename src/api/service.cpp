@@ -15,7 +15,8 @@ namespace lamina::api {
 
 Service::Service(const Config& config, control::Registry& registry, control::LayerRegistry& layers,
                  store::LayerCache& layer_cache, control::IamRoles& roles, store::BlobStore& blobs, IdSource& ids,
-                 boost::asio::thread_pool& workers, exec::Invoker* invoker, exec::EventQueue* events)
+                 boost::asio::thread_pool& workers, exec::Invoker* invoker, exec::EventQueue* events,
+                 metrics::MetricsStore* metrics)
     : config_(config),
       registry_(registry),
       ids_(ids),
@@ -23,6 +24,8 @@ Service::Service(const Config& config, control::Registry& registry, control::Lay
       lambda_(registry, layers, layer_cache, blobs, config, invoker, events),
       query_(roles) {
     lambda_.add_routes(router_);
+    metrics_ = metrics;
+    if (metrics) cloudwatch_ = std::make_unique<CloudWatchApi>(*metrics);
     if (invoker)
         invoker->set_offload([&workers](std::function<void()> fn) { boost::asio::post(workers, std::move(fn)); });
 }
@@ -108,7 +111,20 @@ http::Response Service::dispatch(const http::Request& req) {
     };
     try {
         if (req.method == "GET" && req.path == "/health") return finish(health(ctx), "Health");
-        if (QueryApi::is_query_request(req)) return finish(query_.handle(ctx, req), "Query");
+        if (req.method == "GET" && req.path == "/metrics" && metrics_) {
+            http::Response r;
+            r.headers.set("Content-Type", "text/plain; version=0.0.4");
+            r.body = metrics_->prometheus();
+            return finish(std::move(r), "Metrics");
+        }
+        if (cloudwatch_ && CloudWatchApi::is_json_request(req)) return finish(cloudwatch_->handle_json(ctx, req), "CloudWatch");
+        if (QueryApi::is_query_request(req)) {
+            if (cloudwatch_) {
+                auto form = parse_form(req);
+                if (CloudWatchApi::is_query_request(ctx, form)) return finish(cloudwatch_->handle_query(ctx, form), "CloudWatch");
+            }
+            return finish(query_.handle(ctx, req), "Query");
+        }
         bool path_matched = false;
         auto match = router_.match(req.method, req.path, req.query, &path_matched);
         if (match && lambda_.owns(match->operation)) {

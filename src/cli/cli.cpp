@@ -215,8 +215,12 @@ int serve(Config config) {
         exec::EventQueueSettings queue_settings;
         queue_settings.retry_delay = std::chrono::milliseconds(static_cast<std::int64_t>(config.async_retry_delay_s * 1000));
         exec::EventQueue events(ioc, **docs, invoker, clock, ids, queue_settings);
+        metrics::MetricsStore metric_store(clock);
+        invoker.set_metrics(&metric_store);
+        events.set_metrics(&metric_store);
 
-        api::Service service(config, registry, layers, layer_cache, roles, blobs, ids, workers, &invoker, &events);
+        api::Service service(config, registry, layers, layer_cache, roles, blobs, ids, workers, &invoker, &events,
+                             &metric_store);
         http::ServerOptions opt;
         opt.host = config.host;
         opt.port = config.port;

@@ -74,6 +74,7 @@ Status EventQueue::enqueue(QueuedEvent e) {
     if (e.next_ms == 0) e.next_ms = e.received_ms;
     // stored before the caller hears 202: an acknowledged event survives a crash
     LAMINA_CHECK(docs_.apply({store::Mutation::put(kEventKind, e.id, e.to_doc().dump())}));
+    metrics::record_lambda(metrics_, {e.scope, e.function, e.qualifier, ""}, "AsyncEventsReceived", 1, "Count", false);
     auto entry = std::make_shared<Entry>();
     entry->event = std::move(e);
     {
@@ -150,6 +151,8 @@ void EventQueue::attempt(const std::shared_ptr<Entry>& entry) {
         return;
     }
     InvokeRequest req = std::move(*resolved);
+    metrics::record_lambda(metrics_, {ev.scope, ev.function, ev.qualifier, req.config.version}, "AsyncEventAge",
+                           static_cast<double>(clock_.now_ms() - ev.received_ms), "Milliseconds", false);
     if (req.reserved_concurrency && *req.reserved_concurrency == 0) {
         // AWS hands it straight to the on-failure destination, without running it
         finish(entry, "ZeroReservedConcurrency", std::nullopt, req.config.version);
@@ -248,10 +251,14 @@ void EventQueue::finish(const std::shared_ptr<Entry>& entry, const std::string& 
         } else {
             log->warn("async.destination_failed function={} request_id={} condition={} destination={}", ev.function,
                       ev.id, condition, *destination);
+            metrics::record_lambda(metrics_, {ev.scope, ev.function, ev.qualifier, executed_version},
+                                   "DestinationDeliveryFailures", 1, "Count", false);
         }
     } else if (!success) {
         log->warn("async.dropped function={} request_id={} reason={} attempts={}", ev.function, ev.id, condition,
                   ev.attempts);
+        metrics::record_lambda(metrics_, {ev.scope, ev.function, ev.qualifier, executed_version}, "AsyncEventsDropped",
+                               1, "Count", false);
     }
     forget(ev);
     std::lock_guard lk(mu_);

@@ -559,6 +559,22 @@ void Invoker::invoke(InvokeRequest req, std::function<void(InvokeResult)> done) 
     std::string key = pool_key(req);
     EnvPtr env;
     SlotPtr slot;
+    metrics::InvocationTarget target{req.scope, req.function_name, req.qualifier, req.config.version};
+    if (metrics_) {
+        done = [this, target, done = std::move(done)](InvokeResult r) {
+            if (r.throttle) {
+                metrics::record_lambda(metrics_, target, "Throttles", 1, "Count");
+            } else {
+                metrics::record_lambda(metrics_, target, "Invocations", 1, "Count");
+                metrics::record_lambda(metrics_, target, "Errors", r.function_error ? 1 : 0, "Count");
+                metrics::record_lambda(metrics_, target, "Duration", r.duration_ms, "Milliseconds");
+            }
+            done(std::move(r));
+        };
+    }
+    // what the metrics of this admission say, recorded once the lock is released
+    std::optional<std::pair<int, int>> provisioned_busy;  // busy, allocated
+    bool spillover = false;
     {
         std::lock_guard lk(mu_);
         if (stopping_) {
@@ -581,6 +597,11 @@ void Invoker::invoke(InvokeRequest req, std::function<void(InvokeResult)> done) 
                     provisioned = true;
                     break;
                 }
+                int allocated = static_cast<int>(pc->second->envs.size());
+                if (provisioned)
+                    provisioned_busy = std::make_pair(allocated - static_cast<int>(idle.size()), allocated);
+                else
+                    spillover = true;
             }
         }
         if (provisioned && concurrency_) slot = std::make_shared<Slot>(concurrency_->acquire_provisioned(req.scope, req.function_name));
@@ -613,6 +634,25 @@ void Invoker::invoke(InvokeRequest req, std::function<void(InvokeResult)> done) 
                     idle_.erase(it);
                     break;
                 }
+    }
+    if (metrics_) {
+        if (concurrency_) {
+            auto usage = concurrency_->usage(req.scope);
+            metrics::record_lambda(metrics_, target, "ConcurrentExecutions",
+                                   concurrency_->concurrent(req.scope, req.function_name), "Count", false);
+            metrics_->record(req.scope, metrics::kLambdaNamespace, "ConcurrentExecutions", {}, usage.concurrent, "Count");
+            metrics_->record(req.scope, metrics::kLambdaNamespace, "UnreservedConcurrentExecutions", {},
+                             usage.unreserved_concurrent, "Count");
+        }
+        if (provisioned_busy) {
+            auto [busy, allocated] = *provisioned_busy;
+            metrics::record_lambda(metrics_, target, "ProvisionedConcurrencyInvocations", 1, "Count", false);
+            metrics::record_lambda(metrics_, target, "ProvisionedConcurrentExecutions", busy, "Count", false);
+            metrics::record_lambda(metrics_, target, "ProvisionedConcurrencyUtilization",
+                                   allocated ? static_cast<double>(busy) / allocated : 0.0, "None", false);
+        } else if (spillover) {
+            metrics::record_lambda(metrics_, target, "ProvisionedConcurrencySpilloverInvocations", 1, "Count", false);
+        }
     }
     if (!env && offload_) {
         // a cold start extracts code, assembles /opt and forks: never on the
@@ -702,7 +742,9 @@ void Invoker::run(InvokeRequest req, const EnvPtr& env, bool cold, SlotPtr slot,
         } else {
             retire(env, status == "Status: timeout" ? "timeout" : "failure");
         }
-        done({std::move(payload), error, std::move(log)});
+        InvokeResult result{std::move(payload), error, std::move(log)};
+        result.duration_ms = ms;
+        done(std::move(result));
     };
 
     {

@@ -436,7 +436,10 @@ RuntimeApi::RuntimeApi(boost::asio::io_context& ioc) : state_(std::make_shared<S
     opt.idle_timeout = std::chrono::hours(24);  // /next is a long poll with no client timeout
     opt.body_policy = [](const http::RequestHead&) {
         http::BodyPolicy p;
-        p.limit = kMaxResponseBytes + 1024 * 1024;
+        // read what the runtime sends well past the limit, so that it hears
+        // 413 and the invoke gets Function.ResponseSizeTooLarge (a closed
+        // connection would look like a crash)
+        p.limit = 64 * 1024 * 1024;
         return p;
     };
     std::weak_ptr<State> weak = state_;

@@ -11,6 +11,9 @@
 
 namespace lamina::api {
 
+// A query-protocol request's parameters: the form body, then the query string.
+std::map<std::string, std::string> parse_form(const http::Request& req);
+
 class QueryApi {
 public:
     explicit QueryApi(control::IamRoles& roles);

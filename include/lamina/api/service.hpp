@@ -9,6 +9,7 @@
 #include <chrono>
 #include <memory>
 
+#include "lamina/api/cloudwatch_api.hpp"
 #include "lamina/api/lambda_api.hpp"
 #include "lamina/api/query_api.hpp"
 #include "lamina/common/clock.hpp"
@@ -24,7 +25,8 @@ class Service {
 public:
     Service(const Config& config, control::Registry& registry, control::LayerRegistry& layers,
             store::LayerCache& layer_cache, control::IamRoles& roles, store::BlobStore& blobs, IdSource& ids,
-            boost::asio::thread_pool& workers, exec::Invoker* invoker = nullptr, exec::EventQueue* events = nullptr);
+            boost::asio::thread_pool& workers, exec::Invoker* invoker = nullptr, exec::EventQueue* events = nullptr,
+            metrics::MetricsStore* metrics = nullptr);
 
     // Provisions the stored provisioned concurrency configs again (start-up).
     void restore_provisioned() { lambda_.restore_provisioned(); }
@@ -46,6 +48,8 @@ private:
     boost::asio::thread_pool& workers_;
     LambdaApi lambda_;
     QueryApi query_;
+    std::unique_ptr<CloudWatchApi> cloudwatch_;  // when metrics are recorded
+    metrics::MetricsStore* metrics_ = nullptr;
     http::Router router_;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };

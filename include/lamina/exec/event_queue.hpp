@@ -66,6 +66,9 @@ public:
                EventQueueSettings settings = {});
     ~EventQueue();
     void set_hooks(EventQueueHooks hooks);
+    // Where AsyncEventsReceived, AsyncEventAge, AsyncEventsDropped and
+    // DestinationDeliveryFailures are recorded (may be null).
+    void set_metrics(metrics::MetricsStore* store) { metrics_ = store; }
 
     // Stores the event, then schedules it; an error means it was not queued.
     Status enqueue(QueuedEvent e);
@@ -93,6 +96,7 @@ private:
     mutable std::mutex mu_;
     std::map<std::string, std::shared_ptr<Entry>> entries_;
     bool stopped_ = false;
+    metrics::MetricsStore* metrics_ = nullptr;
 };
 
 }  // namespace lamina::exec

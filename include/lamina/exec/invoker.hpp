@@ -23,6 +23,7 @@
 #include "lamina/control/model.hpp"
 #include "lamina/control/names.hpp"
 #include "lamina/exec/concurrency.hpp"
+#include "lamina/metrics/metrics.hpp"
 #include "lamina/sandbox/launch_spec.hpp"
 #include "lamina/sandbox/memory_cgroup.hpp"
 #include "lamina/store/layer_cache.hpp"
@@ -64,6 +65,7 @@ struct InvokeResult {
     bool function_error = false;  // X-Amz-Function-Error: Unhandled
     std::string log;              // this invocation's log lines, START..REPORT
     std::optional<Throttle> throttle;  // refused for capacity: nothing ran (429)
+    double duration_ms = 0;            // the invoke phase, as REPORT's Duration
 };
 
 // What GetProvisionedConcurrencyConfig reports of one config.
@@ -110,6 +112,9 @@ public:
     // Where cold starts run (a worker pool), so that invoke() may be called
     // from an I/O thread. Without one they run on the calling thread.
     void set_offload(std::function<void(std::function<void()>)> offload) { offload_ = std::move(offload); }
+    // Where Invocations, Errors, Throttles, Duration, the concurrency and the
+    // provisioned concurrency metrics are recorded (may be null).
+    void set_metrics(metrics::MetricsStore* store) { metrics_ = store; }
     // Kills every environment.
     void shutdown();
     // AWS_ENDPOINT_URL for functions, known once lamina listens.
@@ -149,6 +154,7 @@ private:
     bool stopping_ = false;
     std::function<void(std::function<void()>)> offload_;
     ConcurrencyController* concurrency_ = nullptr;
+    metrics::MetricsStore* metrics_ = nullptr;
     std::map<std::string, std::shared_ptr<Provisioned>> provisioned_;  // scope/function/qualifier
 };
 
