@@ -556,11 +556,8 @@ Result<Invoker::EnvPtr> Invoker::start_environment(const InvokeRequest& req, con
 }
 
 void Invoker::invoke(InvokeRequest req, std::function<void(InvokeResult)> done) {
-    std::string key = pool_key(req);
-    EnvPtr env;
-    SlotPtr slot;
-    metrics::InvocationTarget target{req.scope, req.function_name, req.qualifier, req.config.version};
     if (metrics_) {
+        metrics::InvocationTarget target{req.scope, req.function_name, req.qualifier, req.config.version};
         done = [this, target, done = std::move(done)](InvokeResult r) {
             if (r.throttle) {
                 metrics::record_lambda(metrics_, target, "Throttles", 1, "Count");
@@ -572,6 +569,14 @@ void Invoker::invoke(InvokeRequest req, std::function<void(InvokeResult)> done) 
             done(std::move(r));
         };
     }
+    admit(std::move(req), std::move(done));
+}
+
+void Invoker::admit(InvokeRequest req, std::function<void(InvokeResult)> done) {
+    std::string key = pool_key(req);
+    EnvPtr env;
+    SlotPtr slot;
+    metrics::InvocationTarget target{req.scope, req.function_name, req.qualifier, req.config.version};
     // what the metrics of this admission say, recorded once the lock is released
     std::optional<std::pair<int, int>> provisioned_busy;  // busy, allocated
     bool spillover = false;
@@ -690,7 +695,9 @@ void Invoker::start_and_run(InvokeRequest req, const std::string& key, SlotPtr s
     run(std::move(req), env, true, std::move(slot), std::move(done));
 }
 
-void Invoker::run(InvokeRequest req, const EnvPtr& env, bool cold, SlotPtr slot, std::function<void(InvokeResult)> done) {
+void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr slot, std::function<void(InvokeResult)> done) {
+    auto shared_req = std::make_shared<InvokeRequest>(std::move(request));
+    const InvokeRequest& req = *shared_req;
     if (env->idle_timer) env->idle_timer->cancel();
     {
         // the invocation's claim on capacity lasts while the environment is busy with it
@@ -749,7 +756,22 @@ void Invoker::run(InvokeRequest req, const EnvPtr& env, bool cold, SlotPtr slot,
 
     {
         std::unique_lock lk(env->mu);
-        env->on_exit = [env, finish, req_id = req.request_id](const std::string& reason) {
+        // A warm environment that dies before its runtime took the invocation
+        // (it exited right after its last answer, or while idle) does not fail
+        // it: the invocation goes to a new environment, as AWS re-initialises.
+        std::function<bool()> retry_elsewhere;
+        if (!cold) {
+            retry_elsewhere = [this, env, finished, timer, shared_req, done] {
+                if (env->api->invocation_taken() || finished->exchange(true)) return false;
+                timer->cancel();
+                env->api->abandon();
+                retire(env, "failure");
+                admit(*shared_req, done);
+                return true;
+            };
+        }
+        env->on_exit = [env, finish, retry_elsewhere, req_id = req.request_id](const std::string& reason) {
+            if (retry_elsewhere && retry_elsewhere()) return;
             runtime::Outcome init;
             bool had_init_error = false;
             {

@@ -524,6 +524,11 @@ bool RuntimeApi::shutdown(const std::string& reason, std::int64_t deadline_ms, s
     return any;
 }
 
+bool RuntimeApi::invocation_taken() const {
+    std::lock_guard lk(state_->mu);
+    return state_->in_flight.has_value();
+}
+
 bool RuntimeApi::healthy() const {
     std::lock_guard lk(state_->mu);
     return !state_->broken;

@@ -131,6 +131,8 @@ private:
     void top_up(const std::shared_ptr<Provisioned>& pc);  // under mu_
     void start_provisioned(std::shared_ptr<Provisioned> pc, std::uint64_t generation);
     using SlotPtr = std::shared_ptr<Slot>;
+    // Admission and dispatch of one invocation (invoke() without its metrics).
+    void admit(InvokeRequest req, std::function<void(InvokeResult)> done);
     void start_and_run(InvokeRequest req, const std::string& key, SlotPtr slot, std::function<void(InvokeResult)> done);
     void run(InvokeRequest req, const EnvPtr& env, bool cold, SlotPtr slot, std::function<void(InvokeResult)> done);
     void release(const EnvPtr& env);

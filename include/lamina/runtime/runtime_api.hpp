@@ -81,6 +81,8 @@ public:
     // /response for it is refused as an unknown request id. Returns its
     // completion so the caller can answer it.
     std::function<void(Outcome)> abandon();
+    // Whether the runtime has taken the invocation in hand (through /next).
+    bool invocation_taken() const;
 
     // Sends SHUTDOWN (reason spindown | timeout | failure) to the extensions
     // subscribed to it; `acknowledged` runs once when each has asked for its
