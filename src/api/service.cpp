@@ -87,6 +87,7 @@ http::Response Service::health(const RequestContext& ctx) const {
                            {"sandbox", config_.sandbox},
                            {"sandbox_user", config_.sandbox_user},
                            {"memory_limits", config_.memory_limits},
+                           {"process_limits", config_.process_limits},
                            {"account_id", config_.account_id}};
     http::Response r;
     r.headers.set("Content-Type", "application/json");

@@ -179,7 +179,12 @@ int serve(Config config) {
         if (auto memory = sandbox::MemoryCgroups::detect()) {
             exec_settings.memory = *memory;
             config.memory_limits = true;
-            log->info("sandbox.memory_limits cgroup={} root={}", memory->v2() ? "v2" : "v1", memory->root().string());
+            log->info("sandbox.memory_limits cgroup={} root={} process_limit={}", memory->v2() ? "v2" : "v1",
+                      memory->root().string(), memory->limits_processes() ? 1024 : 0);
+            config.process_limits = memory->limits_processes();
+            if (!memory->limits_processes())
+                log->warn("sandbox.process_limits enabled=false note=\"no writable pids cgroup: a fork bomb in a "
+                          "function is not contained\"");
         } else {
             log->warn("sandbox.memory_limits enabled=false reason=\"{}\" note=\"MemorySize is not enforced\"",
                       memory.error().message);

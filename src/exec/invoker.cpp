@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -397,7 +398,7 @@ Result<Invoker::EnvPtr> Invoker::start_environment(const InvokeRequest& req, con
             if (fs::exists(settings_.work_dir / name)) spec.etc_files[std::string("/etc/") + name] = settings_.work_dir / name;
     }
     auto argv = sandbox::launcher_argv(settings_.backend, spec, settings_.bwrap);
-    std::string cgroup_procs;
+    std::vector<std::string> cgroup_procs;
     if (settings_.memory) {
         env->cgroup = "env-" + ids_.hex(12);
         auto procs = settings_.memory->create(env->cgroup, static_cast<std::int64_t>(c.memory_size) * 1024 * 1024);
@@ -419,13 +420,16 @@ Result<Invoker::EnvPtr> Invoker::start_environment(const InvokeRequest& req, con
     std::string chdir_to = settings_.backend == sandbox::Backend::Process ? spec.code_dir.string() : std::string("/");
     pid_t pid = ::fork();
     if (pid == 0) {
-        if (!cgroup_procs.empty()) {  // join the memory cgroup before anything runs
-            int cg = ::open(cgroup_procs.c_str(), O_WRONLY | O_CLOEXEC);
+        for (const auto& procs : cgroup_procs) {  // join the environment's cgroups before anything runs
+            int cg = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
             if (cg >= 0) {
                 (void)!::write(cg, "0", 1);
                 ::close(cg);
             }
         }
+        // AWS's limit on open files per environment
+        struct rlimit files {1024, 1024};
+        ::setrlimit(RLIMIT_NOFILE, &files);
         ::setpgid(0, 0);
         if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) ::_exit(125);  // nothing it runs gains privileges
         int devnull = ::open("/dev/null", O_RDONLY);
@@ -1131,12 +1135,7 @@ void Invoker::shutdown() {
     }
     std::lock_guard lk(mu_);
     all_.clear();
-    if (settings_.memory) {
-        std::error_code ec;
-        for (const auto& e : fs::directory_iterator(settings_.memory->root(), ec))
-            if (e.is_directory()) fs::remove(e.path(), ec);
-        fs::remove(settings_.memory->root(), ec);
-    }
+    if (settings_.memory) settings_.memory->remove_all();
 }
 
 }  // namespace lamina::exec

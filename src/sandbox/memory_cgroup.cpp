@@ -58,6 +58,7 @@ void remove_stale(const fs::path& parent) {
 Result<MemoryCgroups> MemoryCgroups::detect() {
     std::ifstream self("/proc/self/cgroup");
     std::string line, v1_path, v2_path;
+    std::optional<std::string> pids_path;
     bool has_v1 = false, has_v2 = false;
     while (std::getline(self, line)) {
         auto a = line.find(':');
@@ -68,6 +69,8 @@ Result<MemoryCgroups> MemoryCgroups::detect() {
             has_v1 = true;
             v1_path = path;
         }
+        if (controllers == "pids" || controllers.find("pids,") == 0 || controllers.find(",pids") != std::string::npos)
+            pids_path = path;
         if (line.rfind("0::", 0) == 0) {
             has_v2 = true;
             v2_path = path;
@@ -79,7 +82,17 @@ Result<MemoryCgroups> MemoryCgroups::detect() {
         fs::path root = fs::path("/sys/fs/cgroup/memory") / fs::path(v1_path).relative_path() / suffix;
         remove_stale(root.parent_path());
         fs::create_directories(root, ec);
-        if (!ec && fs::exists(root / "memory.limit_in_bytes")) return MemoryCgroups(root, false);
+        if (!ec && fs::exists(root / "memory.limit_in_bytes")) {
+            MemoryCgroups groups(root, false);
+            if (pids_path && fs::exists("/sys/fs/cgroup/pids", ec)) {
+                fs::path pids = fs::path("/sys/fs/cgroup/pids") / fs::path(*pids_path).relative_path() / suffix;
+                remove_stale(pids.parent_path());
+                std::error_code pec;
+                fs::create_directories(pids, pec);
+                if (!pec && fs::exists(pids / "cgroup.procs")) groups.pids_root_ = pids;
+            }
+            return groups;
+        }
         return fail(ErrorCode::Service, "the memory cgroup (v1) is not writable here: " + root.string() +
                                             (ec ? ": " + ec.message() : std::string()));
     }
@@ -96,12 +109,16 @@ Result<MemoryCgroups> MemoryCgroups::detect() {
         // children of `root` need the memory controller enabled on it
         if (!write_file(root / "cgroup.subtree_control", "+memory"))
             return fail(ErrorCode::Service, "cannot enable the memory controller under " + root.string());
-        return MemoryCgroups(root, true);
+        MemoryCgroups groups(root, true);
+        if (read_file(parent / "cgroup.controllers").find("pids") != std::string::npos)
+            groups.pids_v2_ = write_file(root / "cgroup.subtree_control", "+pids");
+        return groups;
     }
     return fail(ErrorCode::Service, "no cgroup memory controller found");
 }
 
-Result<std::string> MemoryCgroups::create(const std::string& name, std::int64_t limit_bytes) const {
+Result<std::vector<std::string>> MemoryCgroups::create(const std::string& name, std::int64_t limit_bytes,
+                                                       int max_processes) const {
     fs::path dir = root_ / name;
     std::error_code ec;
     fs::create_directory(dir, ec);
@@ -111,7 +128,16 @@ Result<std::string> MemoryCgroups::create(const std::string& name, std::int64_t 
                   : write_file(dir / "memory.limit_in_bytes", std::to_string(limit_bytes)) &&
                         (write_file(dir / "memory.memsw.limit_in_bytes", std::to_string(limit_bytes)), true);
     if (!ok) return fail(ErrorCode::Service, "cannot set the memory limit of " + dir.string());
-    return (dir / "cgroup.procs").string();
+    std::vector<std::string> procs = {(dir / "cgroup.procs").string()};
+    if (pids_v2_) {
+        write_file(dir / "pids.max", std::to_string(max_processes));
+    } else if (pids_root_) {
+        fs::path pids = *pids_root_ / name;
+        fs::create_directory(pids, ec);
+        if (!ec && write_file(pids / "pids.max", std::to_string(max_processes)))
+            procs.push_back((pids / "cgroup.procs").string());
+    }
+    return procs;
 }
 
 std::int64_t MemoryCgroups::peak_bytes(const std::string& name) const {
@@ -125,9 +151,20 @@ bool MemoryCgroups::oom_killed(const std::string& name) const {
     return read_counter(read_file(dir / (v2_ ? "memory.events" : "memory.oom_control")), "oom_kill") > 0;
 }
 
+void MemoryCgroups::remove_all() const {
+    std::error_code ec;
+    for (const fs::path& root : {root_, pids_root_.value_or(fs::path())}) {
+        if (root.empty()) continue;
+        for (const auto& e : fs::directory_iterator(root, ec))
+            if (e.is_directory()) fs::remove(e.path(), ec);
+        fs::remove(root, ec);
+    }
+}
+
 void MemoryCgroups::remove(const std::string& name) const {
     std::error_code ec;
     fs::remove(root_ / name, ec);  // rmdir: succeeds once the group is empty
+    if (pids_root_) fs::remove(*pids_root_ / name, ec);
 }
 
 }  // namespace lamina::sandbox

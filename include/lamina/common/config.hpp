@@ -29,6 +29,7 @@ struct Config {
     std::filesystem::path runtimes_dir;           // lamina's runtime bootstraps
     int idle_timeout_s = 600;                     // reap idle execution environments after this
     bool memory_limits = false;                   // set at start-up: MemorySize is enforced
+    bool process_limits = false;                  // set at start-up: 1024 processes per environment
     // Concurrency (per account and region)
     int account_concurrency = 1000;   // concurrent executions
     int min_unreserved = 100;         // what reservations must leave to the shared pool
