@@ -6,6 +6,7 @@ import base64
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from botocore.exceptions import ClientError
@@ -83,6 +84,23 @@ def test_provisioned_environments_are_initialised_ahead_and_used_first(server):
     assert "Init Duration" in spilled["log"]
     # the version itself is not provisioned: invoking it directly is on-demand
     assert invoke(lam, name, "1")["init"] == "on-demand"
+    # what CloudWatch shows of it, by function and by the alias's Resource
+    cw = server.client("cloudwatch")
+    start, end = datetime.now(timezone.utc) - timedelta(minutes=5), datetime.now(timezone.utc) + timedelta(minutes=1)
+
+    def metric(metric_name, dims, stat="Sum"):
+        pts = cw.get_metric_statistics(Namespace="AWS/Lambda", MetricName=metric_name, Dimensions=dims,
+                                       StartTime=start, EndTime=end, Period=60, Statistics=[stat])["Datapoints"]
+        return sum(p[stat] for p in pts) if stat == "Sum" else max(p[stat] for p in pts)
+
+    fn = {"Name": "FunctionName", "Value": name}
+    live = [fn, {"Name": "Resource", "Value": f"{name}:live"}]
+    assert metric("ProvisionedConcurrencyInvocations", live) == 4
+    assert metric("ProvisionedConcurrencySpilloverInvocations", live) == 1
+    assert metric("ProvisionedConcurrencyInvocations", [fn]) == 4
+    assert metric("ProvisionedConcurrentExecutions", live, "Maximum") == 2
+    assert metric("ProvisionedConcurrencyUtilization", live, "Maximum") == 1.0
+    assert metric("Invocations", [fn]) == 6
     listed = lam.list_provisioned_concurrency_configs(FunctionName=name)["ProvisionedConcurrencyConfigs"]
     assert [c["FunctionArn"] for c in listed] == [ARN + name + ":live"]
     assert listed[0]["Status"] == "READY"
