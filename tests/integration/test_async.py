@@ -5,6 +5,7 @@ and kept across a restart. Driven with boto3; what functions received is read
 from their log streams on disk."""
 import json
 import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -96,6 +97,20 @@ def test_default_retries_are_two(fast):
     assert len(attempts) == 3
     time.sleep(1.5)
     assert len(log_lines(fast.data, flaky, "ATTEMPT ")) == 3  # and no more
+    # with no OnFailure destination it is dropped, and counted as such
+    cw = fast.client("cloudwatch")
+    now = datetime.now(timezone.utc)
+
+    def total(metric):
+        pts = cw.get_metric_statistics(Namespace="AWS/Lambda", MetricName=metric,
+                                       Dimensions=[{"Name": "FunctionName", "Value": flaky}],
+                                       StartTime=now - timedelta(minutes=5), EndTime=now + timedelta(minutes=1),
+                                       Period=60, Statistics=["Sum"])["Datapoints"]
+        return sum(p["Sum"] for p in pts)
+
+    assert total("AsyncEventsReceived") == 1
+    assert total("AsyncEventsDropped") == 1
+    assert total("Invocations") == 3 and total("Errors") == 3
 
 
 def test_success_goes_to_the_on_success_destination_of_the_alias(fast):
