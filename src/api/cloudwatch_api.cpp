@@ -9,6 +9,7 @@
 #include <optional>
 #include <sstream>
 
+#include "lamina/common/cbor.hpp"
 #include "lamina/common/clock.hpp"
 #include "lamina/common/encoding.hpp"
 
@@ -58,7 +59,12 @@ std::optional<std::int64_t> parse_time(const std::string& s) {
 }
 
 std::optional<std::int64_t> json_time(const json& j) {
-    if (j.is_number()) return static_cast<std::int64_t>(j.get<double>() * 1000);
+    if (j.is_number()) {
+        double seconds = j.get<double>();
+        if (!std::isfinite(seconds) || std::fabs(seconds) > 1e14)
+            return std::nullopt;  // NaN, or beyond year 3 million
+        return static_cast<std::int64_t>(seconds * 1000);
+    }
     if (j.is_string()) return parse_time(j.get<std::string>());
     return std::nullopt;
 }
@@ -103,7 +109,26 @@ struct DataQuery {
     bool return_data = true;
 };
 
-// ---- awsJson 1.0 ----------------------------------------------------------------
+// ---- awsJson 1.0 and rpc-v2-cbor: the same JSON-shaped documents -----------------
+
+// The error's __type: awsQueryCompatible services name the modeled exception.
+std::string error_type(const CwError& e) {
+    std::string type = e.code == "InvalidParameterValue" ? "InvalidParameterValueException"
+                       : e.code == "MissingParameter"    ? "MissingRequiredParameterException"
+                       : e.code == "InvalidParameterCombination"
+                           ? "InvalidParameterCombinationException"
+                           : e.code;
+    return "com.amazonaws.cloudwatch#" + type;
+}
+
+http::Response document_error(const CwError& e, const RequestContext& ctx) {
+    http::Response r;
+    r.status = e.status;
+    r.headers.set("x-amzn-RequestId", ctx.request_id);
+    // botocore takes the code before ';' from this header (awsQueryCompatible)
+    r.headers.set("x-amzn-query-error", e.code + ";" + (e.status >= 500 ? "Receiver" : "Sender"));
+    return r;
+}
 
 http::Response json_response(const json& body, const RequestContext& ctx) {
     http::Response r;
@@ -114,18 +139,50 @@ http::Response json_response(const json& body, const RequestContext& ctx) {
 }
 
 http::Response json_error(const CwError& e, const RequestContext& ctx) {
-    http::Response r;
-    r.status = e.status;
+    http::Response r = document_error(e, ctx);
     r.headers.set("Content-Type", "application/x-amz-json-1.0");
-    r.headers.set("x-amzn-RequestId", ctx.request_id);
-    // botocore takes the code before ';' from this header (awsQueryCompatible)
-    r.headers.set("x-amzn-query-error", e.code + ";" + (e.status >= 500 ? "Receiver" : "Sender"));
-    std::string type = e.code == "InvalidParameterValue" ? "InvalidParameterValueException"
-                       : e.code == "MissingParameter"     ? "MissingRequiredParameterException"
-                       : e.code == "InvalidParameterCombination" ? "InvalidParameterCombinationException"
-                                                                 : e.code;
-    r.body = json{{"__type", "com.amazonaws.cloudwatch#" + type}, {"message", e.message}}.dump();
+    r.body = json{{"__type", error_type(e)}, {"message", e.message}}.dump();
     return r;
+}
+
+// The output members of type Timestamp (Datapoint.Timestamp, MetricDataResult.Timestamps):
+// epoch-second numbers in the documents, CBOR tag 1 on the wire.
+const cbor::EncodeOptions& cbor_options() {
+    static const cbor::EncodeOptions options{{"Timestamp", "Timestamps"}};
+    return options;
+}
+
+http::Response cbor_response(const json& body, const RequestContext& ctx) {
+    http::Response r;
+    r.headers.set("Content-Type", "application/cbor");
+    r.headers.set("smithy-protocol", "rpc-v2-cbor");
+    r.headers.set("x-amzn-RequestId", ctx.request_id);
+    r.body = cbor::encode(body, cbor_options());
+    return r;
+}
+
+http::Response cbor_error(const CwError& e, const RequestContext& ctx) {
+    http::Response r = document_error(e, ctx);
+    r.headers.set("Content-Type", "application/cbor");
+    r.headers.set("smithy-protocol", "rpc-v2-cbor");
+    r.body = cbor::encode(json{{"__type", error_type(e)}, {"message", e.message}});
+    return r;
+}
+
+// Smithy treats a null structure member as absent (botocore drops them too).
+void drop_null_members(json& j) {
+    if (j.is_object()) {
+        for (auto it = j.begin(); it != j.end();) {
+            if (it->is_null()) {
+                it = j.erase(it);
+            } else {
+                drop_null_members(*it);
+                ++it;
+            }
+        }
+    } else if (j.is_array()) {
+        for (auto& e : j) drop_null_members(e);
+    }
 }
 
 CwResult<metrics::Dimensions> json_dimensions(const json& body, bool values_required = true) {
@@ -194,12 +251,144 @@ metrics::Dimensions form_dimensions(const std::map<std::string, std::string>& fo
     return dims;
 }
 
-std::vector<std::pair<std::int64_t, double>> run_query(metrics::MetricsStore& store, const control::Scope& scope,
-                                                       const DataQuery& q, std::int64_t start, std::int64_t end) {
+std::vector<std::pair<std::int64_t, double>> run_query(const metrics::MetricsStore& store,
+                                                       const control::Scope& scope,
+                                                       const DataQuery& q, std::int64_t start,
+                                                       std::int64_t end) {
     std::vector<std::pair<std::int64_t, double>> out;
     for (const auto& p : store.query(scope, q.ns, q.name, q.dims, start, end, q.period))
         out.emplace_back(p.timestamp_ms, statistic(p, q.stat));
     return out;
+}
+
+// ---- the operations, on the JSON-shaped request and response documents that
+// awsJson 1.0 and rpc-v2-cbor share (timestamps: epoch-second numbers) ----------
+
+std::string string_member(const json& body, const char* key) {
+    auto it = body.find(key);
+    return it != body.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+CwResult<json> get_metric_statistics(const metrics::MetricsStore& store,
+                                     const control::Scope& scope, const json& body) {
+    StatisticsRequest r;
+    r.ns = string_member(body, "Namespace");
+    r.name = string_member(body, "MetricName");
+    if (r.ns.empty()) return std::unexpected(missing("Namespace"));
+    if (r.name.empty()) return std::unexpected(missing("MetricName"));
+    auto dims = json_dimensions(body);
+    if (!dims) return std::unexpected(dims.error());
+    r.dims = *dims;
+    if (!body.contains("StartTime")) return std::unexpected(missing("StartTime"));
+    if (!body.contains("EndTime")) return std::unexpected(missing("EndTime"));
+    if (!body.contains("Period")) return std::unexpected(missing("Period"));
+    auto start = json_time(body["StartTime"]), end = json_time(body["EndTime"]);
+    if (!start || !end)
+        return std::unexpected(invalid("The parameters StartTime and EndTime must be timestamps."));
+    r.start_ms = *start;
+    r.end_ms = *end;
+    r.period = body["Period"].is_number_integer() ? body["Period"].get<int>() : 0;
+    if (body.contains("Statistics") && body["Statistics"].is_array())
+        for (const auto& s : body["Statistics"])
+            if (s.is_string()) r.statistics.push_back(s.get<std::string>());
+    if (r.statistics.empty())
+        return std::unexpected(
+            CwError{"InvalidParameterCombination",
+                    "Must specify either Statistics or ExtendedStatistics, but not both."});
+    if (auto ok = check(r); !ok) return std::unexpected(ok.error());
+    std::string unit;
+    json points = json::array();
+    for (const auto& p :
+         store.query(scope, r.ns, r.name, r.dims, r.start_ms, r.end_ms, r.period, &unit))
+        points.push_back(datapoint_json(p, r.statistics, unit));
+    return json{{"Label", r.name}, {"Datapoints", points}};
+}
+
+CwResult<json> get_metric_data(const metrics::MetricsStore& store, const control::Scope& scope,
+                               const json& body) {
+    if (!body.contains("MetricDataQueries") || !body["MetricDataQueries"].is_array())
+        return std::unexpected(missing("MetricDataQueries"));
+    if (!body.contains("StartTime")) return std::unexpected(missing("StartTime"));
+    if (!body.contains("EndTime")) return std::unexpected(missing("EndTime"));
+    auto start = json_time(body["StartTime"]), end = json_time(body["EndTime"]);
+    if (!start || !end || *end <= *start)
+        return std::unexpected(
+            invalid("The parameter StartTime must be less than the parameter EndTime."));
+    bool ascending = string_member(body, "ScanBy") == "TimestampAscending";
+    json results = json::array();
+    for (const auto& q : body["MetricDataQueries"]) {
+        DataQuery d;
+        d.id = q.value("Id", "");
+        if (d.id.empty()) return std::unexpected(missing("MetricDataQueries.member.Id"));
+        if (q.contains("Expression"))
+            return std::unexpected(
+                invalid("lamina does not evaluate metric math expressions yet (query " + d.id +
+                        "): use MetricStat."));
+        if (!q.contains("MetricStat") || !q["MetricStat"].is_object())
+            return std::unexpected(missing("MetricDataQueries.member.MetricStat"));
+        const json& ms = q["MetricStat"];
+        const json metric = ms.value("Metric", json::object());
+        d.ns = metric.value("Namespace", "");
+        d.name = metric.value("MetricName", "");
+        auto dims = json_dimensions(metric);
+        if (!dims) return std::unexpected(dims.error());
+        d.dims = *dims;
+        d.period = ms.value("Period", 60);
+        d.stat = ms.value("Stat", "");
+        if (!known_statistic(d.stat))
+            return std::unexpected(invalid(
+                "The value " + d.stat +
+                " for parameter MetricDataQueries.member.MetricStat.Stat is not supported."));
+        d.label = q.value("Label", d.name);
+        d.return_data = q.value("ReturnData", true);
+        if (!d.return_data) continue;
+        auto points = run_query(store, scope, d, *start, *end);
+        if (!ascending) std::reverse(points.begin(), points.end());
+        json ts = json::array(), values = json::array();
+        for (const auto& [t, v] : points) {
+            ts.push_back(static_cast<double>(t) / 1000.0);
+            values.push_back(v);
+        }
+        results.push_back({{"Id", d.id},
+                           {"Label", d.label},
+                           {"Timestamps", ts},
+                           {"Values", values},
+                           {"StatusCode", "Complete"}});
+    }
+    return json{{"MetricDataResults", results}, {"Messages", json::array()}};
+}
+
+CwResult<json> list_metrics(const metrics::MetricsStore& store, const control::Scope& scope,
+                            const json& body) {
+    auto dims = json_dimensions(body, false);
+    if (!dims) return std::unexpected(dims.error());
+    json out = json::array();
+    for (const auto& s : store.list(scope, string_member(body, "Namespace"),
+                                    string_member(body, "MetricName"), *dims)) {
+        json d = json::array();
+        for (const auto& [k, v] : s.dimensions) d.push_back({{"Name", k}, {"Value", v}});
+        out.push_back({{"Namespace", s.ns}, {"MetricName", s.name}, {"Dimensions", d}});
+    }
+    return json{{"Metrics", out}};
+}
+
+// One operation on a request document (an object), for either document protocol.
+CwResult<json> call(const metrics::MetricsStore& store, const control::Scope& scope,
+                    const std::string& op, const json& body) {
+    try {
+        if (op == "GetMetricStatistics") return get_metric_statistics(store, scope, body);
+        if (op == "GetMetricData") return get_metric_data(store, scope, body);
+        if (op == "ListMetrics") return list_metrics(store, scope, body);
+    } catch (const json::exception& e) {  // a member of the wrong type, read with value()
+        return std::unexpected(
+            invalid(std::string("A request parameter has the wrong type: ") + e.what()));
+    }
+    return std::unexpected(
+        CwError{"InvalidAction",
+                "lamina's CloudWatch emulation reads metrics only (GetMetricStatistics, "
+                "GetMetricData, ListMetrics); " +
+                    op + " is not supported.",
+                400});
 }
 
 }  // namespace
@@ -209,6 +398,10 @@ CloudWatchApi::CloudWatchApi(metrics::MetricsStore& store) : store_(store) {}
 bool CloudWatchApi::is_json_request(const http::Request& req) {
     const std::string* target = req.headers.find("X-Amz-Target");
     return target && target->rfind(kCloudWatchTargetPrefix, 0) == 0;
+}
+
+bool CloudWatchApi::is_cbor_request(const http::Request& req) {
+    return req.path.rfind(kCloudWatchCborPathPrefix, 0) == 0;
 }
 
 bool CloudWatchApi::is_query_request(const RequestContext& ctx, const std::map<std::string, std::string>& form) {
@@ -221,96 +414,25 @@ http::Response CloudWatchApi::handle_json(const RequestContext& ctx, const http:
     json body = json::parse(req.body.empty() ? std::string("{}") : req.body, nullptr, false);
     if (body.is_discarded() || !body.is_object())
         return json_error({"InvalidParameterValue", "The request body is not a JSON object."}, ctx);
-    auto str = [&](const char* k) { return body.contains(k) && body[k].is_string() ? body[k].get<std::string>() : std::string(); };
-    const control::Scope& scope = ctx.scope;
+    auto result = call(store_, ctx.scope, op, body);
+    return result ? json_response(*result, ctx) : json_error(result.error(), ctx);
+}
 
-    if (op == "GetMetricStatistics") {
-        StatisticsRequest r;
-        r.ns = str("Namespace");
-        r.name = str("MetricName");
-        if (r.ns.empty()) return json_error(missing("Namespace"), ctx);
-        if (r.name.empty()) return json_error(missing("MetricName"), ctx);
-        auto dims = json_dimensions(body);
-        if (!dims) return json_error(dims.error(), ctx);
-        r.dims = *dims;
-        if (!body.contains("StartTime")) return json_error(missing("StartTime"), ctx);
-        if (!body.contains("EndTime")) return json_error(missing("EndTime"), ctx);
-        if (!body.contains("Period")) return json_error(missing("Period"), ctx);
-        auto start = json_time(body["StartTime"]), end = json_time(body["EndTime"]);
-        if (!start || !end) return json_error(invalid("The parameters StartTime and EndTime must be timestamps."), ctx);
-        r.start_ms = *start;
-        r.end_ms = *end;
-        r.period = body["Period"].is_number_integer() ? body["Period"].get<int>() : 0;
-        if (body.contains("Statistics") && body["Statistics"].is_array())
-            for (const auto& s : body["Statistics"])
-                if (s.is_string()) r.statistics.push_back(s.get<std::string>());
-        if (r.statistics.empty())
-            return json_error({"InvalidParameterCombination", "Must specify either Statistics or ExtendedStatistics, but not both."}, ctx);
-        if (auto ok = check(r); !ok) return json_error(ok.error(), ctx);
-        std::string unit;
-        json points = json::array();
-        for (const auto& p : store_.query(scope, r.ns, r.name, r.dims, r.start_ms, r.end_ms, r.period, &unit))
-            points.push_back(datapoint_json(p, r.statistics, unit));
-        return json_response({{"Label", r.name}, {"Datapoints", points}}, ctx);
+http::Response CloudWatchApi::handle_cbor(const RequestContext& ctx, const http::Request& req) {
+    std::string op = req.path.substr(std::string_view(kCloudWatchCborPathPrefix).size());
+    json body = json::object();
+    if (!req.body.empty()) {
+        auto decoded = cbor::decode(req.body);
+        if (!decoded)
+            return cbor_error(
+                invalid("The request body is not valid CBOR: " + decoded.error().message), ctx);
+        if (!decoded->is_object())
+            return cbor_error(invalid("The request body is not a CBOR map."), ctx);
+        body = std::move(*decoded);
+        drop_null_members(body);
     }
-    if (op == "GetMetricData") {
-        if (!body.contains("MetricDataQueries") || !body["MetricDataQueries"].is_array())
-            return json_error(missing("MetricDataQueries"), ctx);
-        if (!body.contains("StartTime")) return json_error(missing("StartTime"), ctx);
-        if (!body.contains("EndTime")) return json_error(missing("EndTime"), ctx);
-        auto start = json_time(body["StartTime"]), end = json_time(body["EndTime"]);
-        if (!start || !end || *end <= *start)
-            return json_error(invalid("The parameter StartTime must be less than the parameter EndTime."), ctx);
-        bool ascending = str("ScanBy") == "TimestampAscending";
-        json results = json::array();
-        for (const auto& q : body["MetricDataQueries"]) {
-            DataQuery d;
-            d.id = q.value("Id", "");
-            if (d.id.empty()) return json_error(missing("MetricDataQueries.member.Id"), ctx);
-            if (q.contains("Expression"))
-                return json_error(invalid("lamina does not evaluate metric math expressions yet (query " + d.id +
-                                          "): use MetricStat."), ctx);
-            if (!q.contains("MetricStat") || !q["MetricStat"].is_object())
-                return json_error(missing("MetricDataQueries.member.MetricStat"), ctx);
-            const json& ms = q["MetricStat"];
-            const json metric = ms.value("Metric", json::object());
-            d.ns = metric.value("Namespace", "");
-            d.name = metric.value("MetricName", "");
-            auto dims = json_dimensions(metric);
-            if (!dims) return json_error(dims.error(), ctx);
-            d.dims = *dims;
-            d.period = ms.value("Period", 60);
-            d.stat = ms.value("Stat", "");
-            if (!known_statistic(d.stat))
-                return json_error(invalid("The value " + d.stat + " for parameter MetricDataQueries.member.MetricStat.Stat is not supported."), ctx);
-            d.label = q.value("Label", d.name);
-            d.return_data = q.value("ReturnData", true);
-            if (!d.return_data) continue;
-            auto points = run_query(store_, scope, d, *start, *end);
-            if (!ascending) std::reverse(points.begin(), points.end());
-            json ts = json::array(), values = json::array();
-            for (const auto& [t, v] : points) {
-                ts.push_back(static_cast<double>(t) / 1000.0);
-                values.push_back(v);
-            }
-            results.push_back({{"Id", d.id}, {"Label", d.label}, {"Timestamps", ts}, {"Values", values},
-                               {"StatusCode", "Complete"}});
-        }
-        return json_response({{"MetricDataResults", results}, {"Messages", json::array()}}, ctx);
-    }
-    if (op == "ListMetrics") {
-        auto dims = json_dimensions(body, false);
-        if (!dims) return json_error(dims.error(), ctx);
-        json out = json::array();
-        for (const auto& s : store_.list(scope, str("Namespace"), str("MetricName"), *dims)) {
-            json d = json::array();
-            for (const auto& [k, v] : s.dimensions) d.push_back({{"Name", k}, {"Value", v}});
-            out.push_back({{"Namespace", s.ns}, {"MetricName", s.name}, {"Dimensions", d}});
-        }
-        return json_response({{"Metrics", out}}, ctx);
-    }
-    return json_error({"InvalidAction", "lamina's CloudWatch emulation reads metrics only (GetMetricStatistics, "
-                                        "GetMetricData, ListMetrics); " + op + " is not supported.", 400}, ctx);
+    auto result = call(store_, ctx.scope, op, body);
+    return result ? cbor_response(*result, ctx) : cbor_error(result.error(), ctx);
 }
 
 http::Response CloudWatchApi::handle_query(const RequestContext& ctx, const std::map<std::string, std::string>& form) {

@@ -119,6 +119,7 @@ http::Response Service::dispatch(const http::Request& req) {
             return finish(std::move(r), "Metrics");
         }
         if (cloudwatch_ && CloudWatchApi::is_json_request(req)) return finish(cloudwatch_->handle_json(ctx, req), "CloudWatch");
+        if (cloudwatch_ && CloudWatchApi::is_cbor_request(req)) return finish(cloudwatch_->handle_cbor(ctx, req), "CloudWatch");
         if (QueryApi::is_query_request(req)) {
             if (cloudwatch_) {
                 auto form = parse_form(req);

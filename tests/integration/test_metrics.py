@@ -1,14 +1,21 @@
-"""AWS/Lambda metrics through the CloudWatch API (the aws CLI's awsJson 1.0
-and the query protocol) and the Prometheus page: the tutorial's monitoring
-steps, with counts a user would check."""
+"""AWS/Lambda metrics through the CloudWatch API (the aws CLI's awsJson 1.0,
+smithy-rpc-v2-cbor as newer Smithy SDKs send it, and the query protocol) and
+the Prometheus page: the tutorial's monitoring steps, with counts a user would
+check."""
+import copy
 import json
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
+import boto3
+import botocore.loaders
+import botocore.session
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 import lamina_testlib as lt
@@ -160,3 +167,173 @@ def test_query_protocol_and_prometheus_page(server, fresh_account):
                 and f'account="{acct}"' in l and f'FunctionName="{name}"' in l)
     assert line.endswith(" 1")
     assert "# TYPE lamina_aws_lambda_duration_milliseconds summary" in text
+
+
+# ---- smithy-rpc-v2-cbor ------------------------------------------------------------
+
+CBOR_PATH = "/service/GraniteServiceVersion20100801/operation/"
+
+
+class _CborOnlyCloudWatchLoader(botocore.loaders.Loader):
+    """botocore's loader, except that CloudWatch's model offers only smithy-rpc-v2-cbor:
+    its real model lists [smithy-rpc-v2-cbor, json, query] and botocore 1.43 prefers json."""
+
+    def load_service_model(self, service_name, type_name, api_version=None):
+        model = super().load_service_model(service_name, type_name, api_version)
+        if service_name == "cloudwatch" and type_name == "service-2":
+            model = copy.deepcopy(model)  # the loader caches the original
+            model["metadata"]["protocols"] = ["smithy-rpc-v2-cbor"]
+            model["metadata"]["protocol"] = "smithy-rpc-v2-cbor"
+        return model
+
+
+def cbor_cloudwatch(server, key):
+    """A boto3 cloudwatch client that speaks smithy-rpc-v2-cbor; `client.wire` records each
+    request's path and headers and each response's headers, to prove what went over the wire."""
+    session = botocore.session.get_session()
+    session.register_component("data_loader", _CborOnlyCloudWatchLoader())
+    cw = boto3.session.Session(botocore_session=session).client(
+        "cloudwatch", endpoint_url=server.url, region_name=lt.REGION, aws_access_key_id=key,
+        aws_secret_access_key="test",
+        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=30,
+                      proxies={}))
+    assert cw.meta.service_model.resolved_protocol == "smithy-rpc-v2-cbor"
+    wire = []
+
+    def before_send(request, **_):
+        wire.append({"path": urllib.parse.urlsplit(request.url).path, "request": dict(request.headers),
+                     "body": request.body})
+
+    def after_call(http_response, **_):
+        wire[-1]["response"] = {k.lower(): v for k, v in http_response.headers.items()}
+        wire[-1]["status"] = http_response.status_code
+
+    cw.meta.events.register("before-send.cloudwatch", before_send)
+    cw.meta.events.register("after-call.cloudwatch", after_call)
+    cw.wire = wire
+    return cw
+
+
+def assert_went_as_cbor(call, op, status=200):
+    assert call["path"] == CBOR_PATH + op
+    headers = {k.lower(): (v.decode() if isinstance(v, bytes) else v) for k, v in call["request"].items()}
+    assert headers["smithy-protocol"] == "rpc-v2-cbor" and headers["accept"] == "application/cbor"
+    assert "x-amz-target" not in headers
+    if call["body"]:
+        assert headers["content-type"] == "application/cbor"
+    assert call["status"] == status
+    assert call["response"]["content-type"] == "application/cbor"
+    assert call["response"]["smithy-protocol"] == "rpc-v2-cbor"
+
+
+def test_cbor_protocol_reads_the_same_metrics(server, fresh_account):
+    acct, lam = fresh_account
+    cw = cbor_cloudwatch(server, acct)
+    name = create(lam)
+    for payload in (b"{}", b"{}", b'{"fail": true}'):
+        lam.invoke(FunctionName=name, Payload=payload)
+    fn = [{"Name": "FunctionName", "Value": name}]
+    start, end = window()
+
+    out = cw.get_metric_statistics(Namespace="AWS/Lambda", MetricName="Invocations", Dimensions=fn,
+                                   StartTime=start, EndTime=end, Period=60, Statistics=["Sum", "SampleCount"])
+    assert_went_as_cbor(cw.wire[-1], "GetMetricStatistics")
+    assert cw.wire[-1]["body"][:1] == b"\xa7"  # a map of the 7 members given
+    assert out["Label"] == "Invocations"
+    points = out["Datapoints"]
+    assert sum(p["Sum"] for p in points) == 3 and sum(p["SampleCount"] for p in points) == 3
+    # Timestamp came as CBOR tag 1, which botocore turns into a datetime
+    assert all(isinstance(p["Timestamp"], datetime) and start - timedelta(minutes=1) <= p["Timestamp"] <= end
+               for p in points)
+    assert all(p["Unit"] == "Count" for p in points)
+    errors = cw.get_metric_statistics(Namespace="AWS/Lambda", MetricName="Errors", Dimensions=fn, StartTime=start,
+                                      EndTime=end, Period=300, Statistics=["Sum"])["Datapoints"]
+    assert sum(p["Sum"] for p in errors) == 1
+
+    data = cw.get_metric_data(StartTime=start, EndTime=end, ScanBy="TimestampAscending", MetricDataQueries=[
+        {"Id": "inv", "MetricStat": {"Metric": {"Namespace": "AWS/Lambda", "MetricName": "Invocations",
+                                                "Dimensions": fn}, "Period": 60, "Stat": "Sum"}},
+        {"Id": "err", "Label": "failures", "MetricStat": {"Metric": {"Namespace": "AWS/Lambda",
+                                                                     "MetricName": "Errors", "Dimensions": fn},
+                                                          "Period": 60, "Stat": "Sum"}},
+        {"Id": "hidden", "ReturnData": False, "MetricStat": {"Metric": {"Namespace": "AWS/Lambda",
+                                                                        "MetricName": "Errors"},
+                                                             "Period": 60, "Stat": "Sum"}}])
+    assert_went_as_cbor(cw.wire[-1], "GetMetricData")
+    results = {r["Id"]: r for r in data["MetricDataResults"]}
+    assert set(results) == {"inv", "err"}
+    assert results["inv"]["Label"] == "Invocations" and results["err"]["Label"] == "failures"
+    assert sum(results["inv"]["Values"]) == 3 and sum(results["err"]["Values"]) == 1
+    assert all(r["StatusCode"] == "Complete" for r in results.values())
+    stamps = results["inv"]["Timestamps"]
+    assert stamps and all(isinstance(t, datetime) for t in stamps) and stamps == sorted(stamps)
+    assert len(stamps) == len(results["inv"]["Values"])
+    assert data["Messages"] == []
+
+    listed = cw.list_metrics(Namespace="AWS/Lambda", Dimensions=[{"Name": "FunctionName", "Value": name}])
+    assert_went_as_cbor(cw.wire[-1], "ListMetrics")
+    names = {m["MetricName"] for m in listed["Metrics"]}
+    assert {"Invocations", "Errors", "Duration"} <= names
+    assert all(m["Namespace"] == "AWS/Lambda" and {"Name": "FunctionName", "Value": name} in m["Dimensions"]
+               for m in listed["Metrics"])
+    # no arguments at all: the account's every series, this fresh account's only
+    everything = cw.list_metrics()["Metrics"]
+    assert_went_as_cbor(cw.wire[-1], "ListMetrics")
+    assert {m["MetricName"] for m in everything} >= names
+    # the same numbers as awsJson 1.0 gives
+    assert total(server.client("cloudwatch", key=acct), "Invocations", fn) == 3
+
+
+def test_cbor_protocol_errors_are_typed(server, fresh_account):
+    acct, lam = fresh_account
+    cw = cbor_cloudwatch(server, acct)
+    start, end = window()
+    with pytest.raises(cw.exceptions.InvalidParameterValueException) as e:
+        cw.get_metric_statistics(Namespace="AWS/Lambda", MetricName="Invocations", StartTime=start, EndTime=end,
+                                 Period=61, Statistics=["Sum"])
+    assert_went_as_cbor(cw.wire[-1], "GetMetricStatistics", status=400)
+    assert cw.wire[-1]["response"]["x-amzn-query-error"] == "InvalidParameterValue;Sender"
+    err = e.value.response["Error"]
+    assert err["Code"] == "InvalidParameterValue" and "multiple of 60" in err["Message"]
+    assert err["Type"] == "Sender"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    with pytest.raises(ClientError) as e:
+        cw.get_metric_data(StartTime=end, EndTime=start, MetricDataQueries=[
+            {"Id": "m", "MetricStat": {"Metric": {"Namespace": "AWS/Lambda", "MetricName": "Invocations"},
+                                       "Period": 60, "Stat": "Sum"}}])
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValue"
+    with pytest.raises(ClientError) as e:
+        cw.get_metric_data(StartTime=start, EndTime=end, MetricDataQueries=[
+            {"Id": "m", "MetricStat": {"Metric": {"Namespace": "AWS/Lambda", "MetricName": "Invocations"},
+                                       "Period": 60, "Stat": "p99"}}])
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValue" and "p99" in e.value.response["Error"]["Message"]
+
+
+def test_cbor_protocol_rejects_bad_bodies_and_unknown_operations(server, fresh_account):
+    """Raw requests a client library would not send: the answer is still a CBOR error."""
+    acct, _ = fresh_account
+    auth = (f"AWS4-HMAC-SHA256 Credential={acct}/20260101/us-east-1/monitoring/aws4_request, "
+            "SignedHeaders=host, Signature=x")
+
+    def post(op, body):
+        req = urllib.request.Request(server.url + CBOR_PATH + op, data=body, method="POST",
+                                     headers={"Content-Type": "application/cbor", "Accept": "application/cbor",
+                                              "smithy-protocol": "rpc-v2-cbor", "Authorization": auth})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
+        except urllib.error.HTTPError as err:
+            return err.code, {k.lower(): v for k, v in err.headers.items()}, err.read()
+
+    for body in (b"\xa2\x61", b"\x83\x01\x02\x03", b"\x9f" * 100000, b"\xbb\xff\xff\xff\xff\xff\xff\xff\xff"):
+        status, headers, payload = post("ListMetrics", body)
+        assert status == 400 and headers["content-type"] == "application/cbor", body[:8]
+        assert headers["x-amzn-query-error"] == "InvalidParameterValue;Sender"
+        assert b"com.amazonaws.cloudwatch#InvalidParameterValueException" in payload
+    status, headers, payload = post("PutMetricData", b"\xa0")
+    assert status == 400 and headers["x-amzn-query-error"] == "InvalidAction;Sender"
+    assert b"PutMetricData is not supported" in payload
+    # an empty body is an empty request
+    status, headers, payload = post("ListMetrics", b"")
+    assert status == 200 and headers["content-type"] == "application/cbor"
+    assert payload == b"\xa1\x67Metrics\x80"
