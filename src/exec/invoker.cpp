@@ -894,8 +894,14 @@ void Invoker::release(const EnvPtr& env) {
 
 void Invoker::settle(const EnvPtr& env, const std::shared_ptr<std::atomic<int>>& gate, Clk::time_point deadline) {
     int left = gate->fetch_sub(1) - 1;
+    if (left == 1 && env->api->extension_count() == 0) {
+        // nothing else holds the environment: it is free now, before the
+        // caller hears the answer (a caller's next invocation finds it warm);
+        // the Runtime API's own "settled" later finds the gate closed
+        int expected = 1;
+        if (gate->compare_exchange_strong(expected, -1000)) left = 0;
+    }
     if (left == 1) {
-        if (env->api->extension_count() == 0) return;  // settles right away
         // the runtime answered first: extensions still hold the invocation;
         // they get what is left of the function's timeout, then the environment goes
         auto timer = std::make_shared<boost::asio::steady_timer>(ioc_, deadline);

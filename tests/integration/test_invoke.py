@@ -967,3 +967,12 @@ def test_node_init_errors(server, files, handler, error_type, message):
     assert err["errorType"] == error_type and err["errorMessage"].startswith(message), err
     assert isinstance(err["trace"], list)
     assert f"Error Type: {error_type}" in base64.b64decode(r["LogResult"]).decode()
+
+
+def test_back_to_back_invocations_reuse_one_warm_environment(any_backend):
+    """The environment is free before its caller hears the answer: a client's
+    next invocation, sent at once, never needs a second environment."""
+    src = "import uuid\nENV = uuid.uuid4().hex\ndef handler(e, c):\n    return ENV\n"
+    name = create(any_backend, src)
+    seen = {json.loads(invoke(any_backend, name)[1]) for _ in range(30)}
+    assert len(seen) == 1, seen
