@@ -89,3 +89,62 @@ def test_open_files_stop_at_1024(hostile_server):
     out = json.loads(lam.invoke(FunctionName=name)["Payload"].read())
     assert out["failure"] == "EMFILE"
     assert 1000 <= out["opened"] < 1024, out
+
+
+def test_filling_tmp_stops_at_the_ephemeral_storage_size(hostile_server):
+    if health(hostile_server).get("sandbox") != "bubblewrap":
+        pytest.skip("/tmp is a sized tmpfs only in the bubblewrap backend")
+    lam = hostile_server.client("lambda")
+    src = ("import errno\ndef handler(e, c):\n    chunk = b'x' * (1 << 20)\n    n = 0\n"
+           "    with open('/tmp/fill', 'wb') as f:\n        try:\n            while n < 2048:\n"
+           "                f.write(chunk)\n                f.flush()\n                n += 1\n"
+           "        except OSError as e:\n            return {'mb': n, 'failure': errno.errorcode.get(e.errno)}\n"
+           "    return {'mb': n, 'failure': None}\n")
+    name = create(lam, src, MemorySize=2048, EphemeralStorage={"Size": 600})
+    out = json.loads(lam.invoke(FunctionName=name)["Payload"].read())
+    assert out["failure"] == "ENOSPC"
+    assert 590 <= out["mb"] <= 600, out
+    assert health(hostile_server)["status"] == "ok"
+
+
+def test_background_children_die_with_a_timed_out_environment(hostile_server):
+    import subprocess
+    import time
+    if health(hostile_server).get("sandbox") != "bubblewrap":
+        pytest.skip("needs the pid namespace of the bubblewrap backend")
+    lam = hostile_server.client("lambda")
+    marker = "987654"  # `sleep 987654` is easy to look for on the host
+    src = ("import subprocess, time\ndef handler(e, c):\n"
+           f"    subprocess.Popen(['sleep', '{marker}'], start_new_session=True)\n"
+           "    time.sleep(30)\n")
+    name = create(lam, src)
+    lam.update_function_configuration(FunctionName=name, Timeout=2)
+    r = lam.invoke(FunctionName=name)
+    assert json.loads(r["Payload"].read())["errorType"] == "Sandbox.Timedout"
+    for _ in range(50):
+        alive = subprocess.run(["pgrep", "-f", f"sleep {marker}"], capture_output=True, text=True).stdout.split()
+        if not alive:
+            break
+        time.sleep(0.1)
+    assert not alive, "a child of the timed-out environment survived it"
+
+
+def test_a_function_cannot_signal_processes_outside_its_sandbox(hostile_server):
+    if health(hostile_server).get("sandbox") != "bubblewrap":
+        pytest.skip("needs the pid namespace of the bubblewrap backend")
+    lam = hostile_server.client("lambda")
+    src = ("import os, signal\ndef handler(e, c):\n    out = {}\n    for pid in e['pids']:\n"
+           "        try:\n            os.kill(pid, signal.SIGKILL)\n            out[str(pid)] = 'killed'\n"
+           "        except OSError as err:\n            out[str(pid)] = type(err).__name__\n    return out\n")
+    name = create(lam, src)
+    lamina_pid = hostile_server.proc.pid
+    r = lam.invoke(FunctionName=name, Payload=json.dumps({"pids": [lamina_pid, os_getppid()]}).encode())
+    out = json.loads(r["Payload"].read())
+    assert out[str(lamina_pid)] in ("ProcessLookupError", "PermissionError"), out
+    assert hostile_server.proc.poll() is None  # lamina is alive
+    assert health(hostile_server)["status"] == "ok"
+
+
+def os_getppid():
+    import os
+    return os.getpid()  # the test runner itself
