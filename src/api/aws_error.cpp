@@ -30,6 +30,10 @@ constexpr Row kTable[] = {
     {ErrorCode::UnsupportedMediaType, {415, "UnsupportedMediaTypeException", true}},
     {ErrorCode::ResourceNotReady, {502, "ResourceNotReadyException", true, false}},
     {ErrorCode::Service, {500, "ServiceException", false, false}},
+    {ErrorCode::MissingAuthenticationToken, {403, "MissingAuthenticationTokenException", true}},
+    {ErrorCode::UnrecognizedClient, {403, "UnrecognizedClientException", true}},
+    {ErrorCode::InvalidSignature, {403, "InvalidSignatureException", true}},
+    {ErrorCode::IncompleteSignature, {403, "IncompleteSignatureException", true}},
     {ErrorCode::NotImplemented, {501, "NotImplementedException", false}},
     {ErrorCode::UnknownOperation, {404, "UnknownOperationException", false}},
     {ErrorCode::NoSuchEntity, {404, "NoSuchEntity", false}},
@@ -63,7 +67,8 @@ http::Response rest_json_error(const Error& e, const std::string& request_id) {
     r.headers.set("x-amzn-RequestId", request_id);
     r.headers.set("x-amzn-ErrorType", shape.code);
     if (e.retry_after) r.headers.set("Retry-After", std::to_string(*e.retry_after));
-    r.body = body.dump();
+    // a message may quote what the client sent: never let its bytes break the answer
+    r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     return r;
 }
 

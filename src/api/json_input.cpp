@@ -1,12 +1,33 @@
 #include "json_input.hpp"
 
 #include <cctype>
+#include <cstdio>
 #include <cstring>
+
+#include "lamina/common/encoding.hpp"
 
 namespace lamina::api {
 
+std::optional<std::string> invalid_utf8(std::string_view text) {
+    if (is_valid_utf8(text)) return std::nullopt;
+    // the first byte that starts no valid sequence, as AWS's parser names it
+    for (std::size_t i = 0; i < text.size();) {
+        auto c = static_cast<unsigned char>(text[i]);
+        std::size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+        if (n == 0 || i + n > text.size() || !is_valid_utf8(text.substr(i, n))) {
+            char buf[64];
+            std::snprintf(buf, sizeof buf, "Invalid UTF-8 start byte 0x%02x", c);
+            return std::string(buf);
+        }
+        i += n;
+    }
+    return std::string("Invalid UTF-8");
+}
+
 Result<ojson> parse_body(const std::string& body) {
     if (body.empty()) return ojson::object();
+    if (auto bad = invalid_utf8(body))
+        return fail(ErrorCode::InvalidRequestContent, "Could not parse request body into json: " + *bad);
     try {
         auto j = ojson::parse(body);
         if (!j.is_object())

@@ -17,6 +17,8 @@ using ojson = nlohmann::ordered_json;
 
 // Parses a request body ("" = {}); InvalidRequestContent on bad JSON.
 Result<ojson> parse_body(const std::string& body);
+// Why text is not UTF-8 ("Invalid UTF-8 start byte 0x87"), or nullopt when it is.
+std::optional<std::string> invalid_utf8(std::string_view text);
 
 Error wrong_type(const std::string& field, const char* expected);
 

@@ -173,12 +173,24 @@ const std::vector<RouteDef>& route_table() {
     return kRoutes;
 }
 
+// A request id for answers made before a request has one (413 at the edge).
+std::string fresh_request_id() {
+    static thread_local std::mt19937_64 rng{std::random_device{}()};
+    std::uint64_t hi = rng(), lo = rng();
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%08x-%04x-4%03x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
+                  static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xfff),
+                  static_cast<unsigned>(0x8000 | ((lo >> 48) & 0x3fff)),
+                  static_cast<unsigned long long>(lo & 0xffffffffffffull));
+    return buf;
+}
+
 http::Response json_response(unsigned status, const json& body, const RequestContext& ctx) {
     http::Response r;
     r.status = status;
     r.headers.set("Content-Type", "application/json");
     r.headers.set("x-amzn-RequestId", ctx.request_id);
-    r.body = body.dump();
+    r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);  // never throws on odd bytes
     return r;
 }
 
@@ -629,6 +641,16 @@ void LambdaApi::invoke(int op, const RequestContext& ctx, const http::Request& r
             return fail(ErrorCode::RequestEntityTooLarge, std::to_string(req.body.size()) +
                                                               " byte payload is too large for the Event invocation "
                                                               "type (limit 1048576 bytes)");
+        if (!req.body.empty() && op == Invoke) {
+            if (auto bad = invalid_utf8(req.body))
+                return fail(ErrorCode::InvalidRequestContent,
+                            "Could not parse request body into json: Could not parse payload into json: " + *bad);
+        }
+        if (auto log_type = req.headers.find("X-Amz-Log-Type"); log_type && *log_type != "None" && *log_type != "Tail") {
+            control::ValidationErrors v;
+            v.add(*log_type, "logType", "Member must satisfy enum value set: [None, Tail]");
+            return std::unexpected(v.error());
+        }
         if (!req.body.empty() && op == Invoke && !nlohmann::json::accept(req.body)) {
             try {
                 auto parsed = nlohmann::json::parse(req.body);
@@ -761,15 +783,28 @@ http::BodyPolicy LambdaApi::body_policy(const http::RequestHead& head) const {
             return rest_json_error(Error{ErrorCode::RequestEntityTooLarge,
                                          "Request must be smaller than " + std::to_string(limit) + " bytes for the " +
                                              op + " operation"},
-                                   "");
+                                   fresh_request_id());
         };
     } else {
         p.limit = 6 * 1024 * 1024;
-        p.too_large = [](std::uint64_t limit) {
+        // the message names the operation called, as AWS's do
+        std::string op = "InvokeFunction";
+        if (path.size() < 12 || path.compare(path.size() - 12, 12, "/invocations") != 0) {
+            static const http::Router router = [this] {
+                http::Router r;
+                add_routes(r);
+                return r;
+            }();
+            std::string route_path;
+            std::multimap<std::string, std::string> query;
+            if (http::parse_target(head.target, route_path, query))
+                if (auto m = router.match(head.method, route_path, query)) op = operation_name(m->operation);
+        }
+        p.too_large = [op](std::uint64_t limit) {
             return rest_json_error(Error{ErrorCode::RequestEntityTooLarge,
-                                         "Request must be smaller than " + std::to_string(limit) +
-                                             " bytes for the InvokeFunction operation"},
-                                   "");
+                                         "Request must be smaller than " + std::to_string(limit) + " bytes for the " +
+                                             op + " operation"},
+                                   fresh_request_id());
         };
     }
     return p;

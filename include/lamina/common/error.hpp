@@ -27,6 +27,11 @@ enum class ErrorCode {
     UnsupportedMediaType,
     ResourceNotReady,
     Service,
+    // SigV4 (--auth sigv4)
+    MissingAuthenticationToken,
+    UnrecognizedClient,
+    InvalidSignature,
+    IncompleteSignature,
     // lamina: an AWS operation or service lamina does not emulate
     NotImplemented,
     // lamina: a route that names no AWS operation at all
