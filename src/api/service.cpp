@@ -44,10 +44,20 @@ void Service::handle(http::Request req, http::Responder respond) {
         auto match = router_.match(req.method, req.path, req.query);
         if (match && lambda_.is_invoke(match->operation)) {
             RequestContext ctx = make_context(req, config_, ids_.uuid());
-            lambda_.invoke(match->operation, ctx, req, *match,
-                           [respond, request_id = ctx.request_id](Result<http::Response> r) {
-                               respond(r ? std::move(*r) : rest_json_error(r.error(), request_id));
-                           });
+            if (auto ok = authenticate(req, ctx); !ok) {
+                respond(rest_json_error(ok.error(), ctx.request_id));
+                return;
+            }
+            try {
+                lambda_.invoke(match->operation, ctx, req, *match,
+                               [respond, request_id = ctx.request_id](Result<http::Response> r) {
+                                   respond(r ? std::move(*r) : rest_json_error(r.error(), request_id));
+                               });
+            } catch (const std::exception& e) {
+                // never let one request take the server down
+                lamina::logger("api")->error("api.exception request_id={} what={}", ctx.request_id, e.what());
+                respond(rest_json_error(Error{ErrorCode::Service, "Internal error"}, ctx.request_id));
+            }
             return;
         }
     }
@@ -57,10 +67,19 @@ void Service::handle(http::Request req, http::Responder respond) {
             auto match = router_.match(req.method, req.path, req.query);
             if (match && lambda_.is_invoke(match->operation)) {
                 RequestContext ctx = make_context(req, config_, ids_.uuid());
-                lambda_.invoke(match->operation, ctx, req, *match,
-                               [respond, request_id = ctx.request_id](Result<http::Response> r) {
-                                   respond(r ? std::move(*r) : rest_json_error(r.error(), request_id));
-                               });
+                if (auto ok = authenticate(req, ctx); !ok) {
+                    respond(rest_json_error(ok.error(), ctx.request_id));
+                    return;
+                }
+                try {
+                    lambda_.invoke(match->operation, ctx, req, *match,
+                                   [respond, request_id = ctx.request_id](Result<http::Response> r) {
+                                       respond(r ? std::move(*r) : rest_json_error(r.error(), request_id));
+                                   });
+                } catch (const std::exception& e) {
+                    lamina::logger("api")->error("api.exception request_id={} what={}", ctx.request_id, e.what());
+                    respond(rest_json_error(Error{ErrorCode::Service, "Internal error"}, ctx.request_id));
+                }
                 return;
             }
         }
@@ -75,6 +94,19 @@ http::Response Service::transport_error(unsigned status, const std::string& what
     auto r = rest_json_error(Error{code, what}, ids_.uuid());
     r.status = status;
     return r;
+}
+
+Status Service::authenticate(const http::Request& req, RequestContext& ctx) const {
+    if (!credentials_) return {};
+    // lamina's own pages and the code download links it hands out are not AWS calls
+    if (req.method == "GET" && (req.path == "/health" || req.path == "/metrics" || req.path.rfind("/_lamina/", 0) == 0))
+        return {};
+    auto std_now = std::chrono::system_clock::now().time_since_epoch();
+    LAMINA_TRY(key, verify_sigv4(req, *credentials_, std::chrono::duration_cast<std::chrono::milliseconds>(std_now).count()));
+    // the key, not its shape, decides the account
+    ctx.access_key_id = key;
+    ctx.scope.account = credentials_->at(key).account_id;
+    return {};
 }
 
 http::Response Service::health(const RequestContext& ctx) const {
@@ -111,6 +143,10 @@ http::Response Service::dispatch(const http::Request& req) {
         return r;
     };
     try {
+        if (auto ok = authenticate(req, ctx); !ok) {
+            if (QueryApi::is_query_request(req)) return finish(query_xml_error(ok.error(), ctx.request_id, ""), "Auth");
+            return finish(rest_json_error(ok.error(), ctx.request_id), "Auth");
+        }
         if (req.method == "GET" && req.path == "/health") return finish(health(ctx), "Health");
         if (req.method == "GET" && req.path == "/metrics" && metrics_) {
             http::Response r;

@@ -201,6 +201,22 @@ int serve(Config config) {
                       << ") must not exceed --account-concurrency (" << config.account_concurrency << ")\n";
             return 2;
         }
+        std::optional<api::CredentialStore> credentials;
+        if (config.auth == "sigv4") {
+            if (config.credentials_file.empty()) {
+                std::cerr << "lamina: --auth sigv4 needs --credentials FILE (ACCESS_KEY_ID SECRET_ACCESS_KEY ACCOUNT_ID per line)\n";
+                return 2;
+            }
+            auto loaded = api::load_credentials(config.credentials_file);
+            if (!loaded) {
+                std::cerr << "lamina: " << loaded.error().message << "\n";
+                return 2;
+            }
+            credentials = std::move(*loaded);
+            for (const auto& [key, cred] : *credentials)
+                exec_settings.account_keys.emplace(cred.account_id, std::make_pair(key, cred.secret_access_key));
+            log->info("auth.sigv4 keys={} accounts={}", credentials->size(), exec_settings.account_keys.size());
+        }
         exec::CapacitySettings capacity;
         capacity.account_limit = config.account_concurrency;
         capacity.min_unreserved = config.min_unreserved;
@@ -226,6 +242,7 @@ int serve(Config config) {
 
         api::Service service(config, registry, layers, layer_cache, roles, blobs, ids, workers, &invoker, &events,
                              &metric_store);
+        if (credentials) service.set_credentials(std::move(*credentials));
         http::ServerOptions opt;
         opt.host = config.host;
         opt.port = config.port;
@@ -319,6 +336,14 @@ int run(int argc, char** argv) {
                           "When lamina runs as root, who functions run as: auto (uid 993, gid 990, AWS's "
                           "sbx_user1051), UID[:GID], or root")
         ->envname("LAMINA_RUN_AS")->capture_default_str();
+    serve_cmd->add_option("--auth", config.auth,
+                          "none (any signature or none is accepted; a 12-digit access key id names the account) or "
+                          "sigv4 (every AWS call must be signed by a key from --credentials)")
+        ->envname("LAMINA_AUTH")->capture_default_str()->check(CLI::IsMember({"none", "sigv4"}));
+    std::string credentials_file;
+    serve_cmd->add_option("--credentials", credentials_file,
+                          "With --auth sigv4: a file of 'ACCESS_KEY_ID SECRET_ACCESS_KEY ACCOUNT_ID' lines")
+        ->envname("LAMINA_CREDENTIALS");
     std::vector<std::string> runtime_overrides;
     serve_cmd->add_option("--runtime", runtime_overrides, "Interpreter for a runtime, e.g. python3.12=/usr/bin/python3.12 (repeatable)")
         ->envname("LAMINA_RUNTIME");
@@ -363,6 +388,7 @@ int run(int argc, char** argv) {
         config.port_file = port_file;
         config.data_dir = data_dir;
         config.runtimes_dir = runtimes_dir;
+        config.credentials_file = credentials_file;
         for (const auto& o : runtime_overrides) {
             auto eq = o.find('=');
             if (eq == std::string::npos || eq == 0 || eq + 1 == o.size()) {

@@ -385,6 +385,10 @@ Result<Invoker::EnvPtr> Invoker::start_environment(const InvokeRequest& req, con
     // Credentials name the function's account: SDK calls made inside reach lamina in that account.
     e["AWS_ACCESS_KEY_ID"] = req.scope.account;
     e["AWS_SECRET_ACCESS_KEY"] = "lamina";
+    if (auto keys = settings_.account_keys.find(req.scope.account); keys != settings_.account_keys.end()) {
+        e["AWS_ACCESS_KEY_ID"] = keys->second.first;  // lamina verifies signatures: a real key of the account
+        e["AWS_SECRET_ACCESS_KEY"] = keys->second.second;
+    }
     e["AWS_SESSION_TOKEN"] = "lamina";
     e["AWS_XRAY_CONTEXT_MISSING"] = "LOG_ERROR";
     if (!settings_.endpoint_url.empty()) e["AWS_ENDPOINT_URL"] = settings_.endpoint_url;

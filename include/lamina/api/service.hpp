@@ -12,6 +12,7 @@
 #include "lamina/api/cloudwatch_api.hpp"
 #include "lamina/api/lambda_api.hpp"
 #include "lamina/api/query_api.hpp"
+#include "lamina/api/sigv4.hpp"
 #include "lamina/common/clock.hpp"
 #include "lamina/common/config.hpp"
 #include "lamina/control/iam.hpp"
@@ -28,6 +29,10 @@ public:
             boost::asio::thread_pool& workers, exec::Invoker* invoker = nullptr, exec::EventQueue* events = nullptr,
             metrics::MetricsStore* metrics = nullptr);
 
+    // With credentials, every AWS call must carry a valid SigV4 signature by
+    // one of their keys, and the key's account is the request's (--auth sigv4).
+    void set_credentials(CredentialStore store) { credentials_ = std::move(store); }
+
     // Provisions the stored provisioned concurrency configs again (start-up).
     void restore_provisioned() { lambda_.restore_provisioned(); }
 
@@ -40,6 +45,7 @@ public:
     http::Response dispatch(const http::Request& req);
 
 private:
+    Status authenticate(const http::Request& req, RequestContext& ctx) const;
     http::Response health(const RequestContext& ctx) const;
 
     const Config& config_;
@@ -50,6 +56,7 @@ private:
     QueryApi query_;
     std::unique_ptr<CloudWatchApi> cloudwatch_;  // when metrics are recorded
     metrics::MetricsStore* metrics_ = nullptr;
+    std::optional<CredentialStore> credentials_;
     http::Router router_;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };

@@ -24,6 +24,8 @@ struct Config {
     // Who functions run as when lamina is root: auto (AWS's sbx_user1051,
     // uid 993 gid 990), UID[:GID], or root (all capabilities still dropped).
     std::string run_as = "auto";
+    std::string auth = "none";                    // none | sigv4
+    std::filesystem::path credentials_file;       // --auth sigv4: ACCESS_KEY_ID SECRET ACCOUNT_ID per line
     std::string sandbox_user;      // set at start-up: "993:990", or "root", or lamina's own uid
     std::map<std::string, std::string> runtimes;  // runtime -> interpreter overrides
     std::filesystem::path runtimes_dir;           // lamina's runtime bootstraps

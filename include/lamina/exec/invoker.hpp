@@ -44,6 +44,9 @@ struct ExecSettings {
     // and the backend is bubblewrap); also names them in the sandbox's /etc/passwd.
     std::optional<std::pair<unsigned, unsigned>> run_as;
     std::optional<sandbox::MemoryCgroups> memory;  // limits MemorySize where cgroups are writable
+    // account -> (access key id, secret) given to its functions, when lamina
+    // verifies signatures; otherwise functions get the account id as key
+    std::map<std::string, std::pair<std::string, std::string>> account_keys;
 };
 
 struct InvokeRequest {
