@@ -39,6 +39,11 @@ const Row kExpected[] = {
     {ErrorCode::UnsupportedMediaType, 415, "UnsupportedMediaTypeException", true, true},
     {ErrorCode::ResourceNotReady, 502, "ResourceNotReadyException", true, false},
     {ErrorCode::Service, 500, "ServiceException", false, false},
+    // SigV4 failures (--auth sigv4): 403, with a lowercase "message" as AWS's edge answers them
+    {ErrorCode::MissingAuthenticationToken, 403, "MissingAuthenticationTokenException", true, true},
+    {ErrorCode::UnrecognizedClient, 403, "UnrecognizedClientException", true, true},
+    {ErrorCode::InvalidSignature, 403, "InvalidSignatureException", true, true},
+    {ErrorCode::IncompleteSignature, 403, "IncompleteSignatureException", true, true},
     {ErrorCode::NotImplemented, 501, "NotImplementedException", false, true},
     {ErrorCode::UnknownOperation, 404, "UnknownOperationException", false, true},
     {ErrorCode::NoSuchEntity, 404, "NoSuchEntity", false, true},
