@@ -216,12 +216,21 @@ struct Invoker::Environment : std::enable_shared_from_this<Environment> {
     ~Environment() {
         if (log_fd >= 0) ::close(log_fd);
     }
+    std::mutex log_mu;  // guards log_fd
     void append_log(const std::string& text) {
+        std::lock_guard lk(log_mu);
         for (std::size_t done = 0; log_fd >= 0 && done < text.size();) {
             ssize_t n = ::write(log_fd, text.data() + done, text.size() - done);
             if (n <= 0) break;
             done += static_cast<std::size_t>(n);
         }
+    }
+    // After the process is gone and its last words are written: no fd is
+    // kept for an environment that will never log again.
+    void close_log() {
+        std::lock_guard lk(log_mu);
+        if (log_fd >= 0) ::close(log_fd);
+        log_fd = -1;
     }
 
     std::string take_output() {
@@ -508,17 +517,20 @@ Result<Invoker::EnvPtr> Invoker::start_environment(const InvokeRequest& req, con
             env->reader_busy = false;
         }
         std::string rest;
+        bool last = false;  // the waiter is done too: nothing will log again
         {
             std::lock_guard lk(env->mu);
             env->out_fd = -1;
             env->reader_done = true;
-            if (env->exit_handled) rest = std::exchange(env->output, {});
+            last = env->exit_handled;
+            if (last) rest = std::exchange(env->output, {});
         }
         env->cv.notify_all();
         ::close(fd);
         // what the environment printed after its last invocation (an
         // extension handling SHUTDOWN, say) still belongs in its log stream
         env->append_log(rest);
+        if (last) env->close_log();
     }).detach();
     std::thread([env, memory = settings_.memory] {
         int status = 0;
@@ -544,12 +556,15 @@ Result<Invoker::EnvPtr> Invoker::start_environment(const InvokeRequest& req, con
         }
         if (gone) gone();
         std::string rest;
+        bool last = false;  // the reader is done too: nothing will log again
         {
             std::lock_guard lk(env->mu);
             env->exit_handled = true;
+            last = env->reader_done;
             rest = std::exchange(env->output, {});
         }
         env->append_log(rest);
+        if (last) env->close_log();
         env->api->stop();
         if (memory && !env->cgroup.empty()) {
             for (int i = 0; i < 50 && std::filesystem::exists(memory->root() / env->cgroup); ++i) {
@@ -682,6 +697,15 @@ void Invoker::admit(InvokeRequest req, std::function<void(InvokeResult)> done) {
     run(std::move(req), env, false, std::move(slot), std::move(done));
 }
 
+void Invoker::prune_dead() {
+    // environments whose process is gone and whose exit was handled: nothing
+    // refers to them any more (their memory and log file are let go)
+    std::erase_if(all_, [](const EnvPtr& e) {
+        std::lock_guard lk(e->mu);
+        return e->dead && e->exit_handled;
+    });
+}
+
 void Invoker::start_and_run(InvokeRequest req, const std::string& key, SlotPtr slot,
                             std::function<void(InvokeResult)> done) {
     EnvPtr env;
@@ -698,6 +722,7 @@ void Invoker::start_and_run(InvokeRequest req, const std::string& key, SlotPtr s
         }
         env = *started;
         std::lock_guard lk(mu_);
+        prune_dead();
         all_.push_back(env);
     }
     run(std::move(req), env, true, std::move(slot), std::move(done));
@@ -983,7 +1008,9 @@ void Invoker::provision(const control::Scope& scope, const std::string& function
                        pc->config.last_modified_ms != config.last_modified_ms;
         if (changed || n == 0) {
             ++pc->generation;
-            drop = pc->envs;
+            // idle ones go; busy ones finish their invocation and become on-demand environments
+            drop.assign(pc->idle.begin(), pc->idle.end());
+            for (auto& e : pc->envs) e->pc.reset();
             pc->envs.clear();
             pc->idle.clear();
             pc->starting = 0;
@@ -999,6 +1026,7 @@ void Invoker::provision(const control::Scope& scope, const std::string& function
                 pc->idle.pop_back();
                 drop.push_back(victim);
             }
+            victim->pc.reset();
             pc->envs.erase(std::find(pc->envs.begin(), pc->envs.end(), victim));
         }
         if (n == 0)
@@ -1032,8 +1060,9 @@ void Invoker::start_provisioned(std::shared_ptr<Provisioned> pc, std::uint64_t g
     }
     auto started = start_environment(tmpl, pool_key(tmpl), "provisioned-concurrency");
     std::unique_lock lk(mu_);
-    bool current = pc->generation == generation && !stopping_ && pc->requested > 0;
     if (pc->generation == generation) --pc->starting;
+    bool current = pc->generation == generation && !stopping_ &&
+                   static_cast<int>(pc->envs.size()) < pc->requested;
     if (!started) {
         if (current) {
             pc->failed = true;
@@ -1042,6 +1071,7 @@ void Invoker::start_provisioned(std::shared_ptr<Provisioned> pc, std::uint64_t g
         return;
     }
     EnvPtr env = *started;
+    prune_dead();
     all_.push_back(env);
     if (!current) {
         lk.unlock();

@@ -55,6 +55,7 @@ Status DocumentStore::exec(const char* sql) {
 
 Status DocumentStore::apply(const std::vector<Mutation>& batch) {
     if (batch.empty()) return {};
+    std::lock_guard lk(mu_);
     LAMINA_CHECK(exec("BEGIN IMMEDIATE"));
     auto rollback = [&](Error e) -> Status {
         exec("ROLLBACK");
@@ -96,6 +97,7 @@ Status DocumentStore::apply(const std::vector<Mutation>& batch) {
 
 Status DocumentStore::for_each(const std::string& kind,
                                const std::function<void(const std::string&, const std::string&)>& fn) {
+    std::lock_guard lk(mu_);
     Stmt q;
     if (sqlite3_prepare_v2(db_, "SELECT key, doc FROM documents WHERE kind=? ORDER BY key", -1, &q.s, nullptr))
         return std::unexpected(db_error(db_, "prepare"));

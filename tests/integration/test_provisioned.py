@@ -251,3 +251,27 @@ def test_provisioned_concurrency_is_restored_after_a_restart(tmp_path):
         assert out["init"] == "provisioned-concurrency" and "Init Duration" not in out["log"]
     finally:
         srv.stop()
+
+
+def test_changing_the_config_lets_invocations_in_flight_finish(server):
+    lam = server.client("lambda")
+    name = create(lam, "one")
+    lam.publish_version(FunctionName=name)
+    lam.update_function_code(FunctionName=name, ZipFile=lt.make_zip({"handler.py": HANDLER % "two"}))
+    lam.publish_version(FunctionName=name)
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    lam.put_provisioned_concurrency_config(FunctionName=name, Qualifier="live", ProvisionedConcurrentExecutions=1)
+    assert wait_status(lam, name, "live")["Status"] == "READY"
+    time.sleep(0.2)
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(invoke, lam, name, "live", 1.5)
+        time.sleep(0.5)
+        lam.update_alias(FunctionName=name, Name="live", FunctionVersion="2")  # the config moves to version 2
+        out = running.result()
+    assert (out["tag"], out["init"]) == ("one", "provisioned-concurrency")  # finished, not killed
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(invoke, lam, name, "live", 1.5)
+        time.sleep(0.5)
+        lam.delete_provisioned_concurrency_config(FunctionName=name, Qualifier="live")
+        out = running.result()
+    assert out["tag"] == "two"

@@ -139,6 +139,7 @@ private:
     void start_and_run(InvokeRequest req, const std::string& key, SlotPtr slot, std::function<void(InvokeResult)> done);
     void run(InvokeRequest req, const EnvPtr& env, bool cold, SlotPtr slot, std::function<void(InvokeResult)> done);
     void release(const EnvPtr& env);
+    void prune_dead();  // under mu_
     // Counts one of the two events that free an environment after an
     // invocation (the runtime's answer, the extensions' acknowledgements).
     void settle(const EnvPtr& env, const std::shared_ptr<std::atomic<int>>& gate,

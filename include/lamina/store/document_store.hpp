@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,9 +44,11 @@ public:
     DocumentStore(const DocumentStore&) = delete;
     DocumentStore& operator=(const DocumentStore&) = delete;
 
-    // Applies the batch in one transaction. Not thread-safe: callers serialise writes.
+    // Applies the batch in one transaction. Thread-safe: the registries, the
+    // layer registry, IAM and the event queue share one connection, and a
+    // transaction must not interleave with another's statements.
     Status apply(const std::vector<Mutation>& batch);
-    // Visits every document of a kind in key order.
+    // Visits every document of a kind in key order (fn must not call back into the store).
     Status for_each(const std::string& kind,
                     const std::function<void(const std::string& key, const std::string& doc)>& fn);
 
@@ -53,6 +56,7 @@ private:
     explicit DocumentStore(sqlite3* db) : db_(db) {}
     Status exec(const char* sql);
     sqlite3* db_;
+    std::mutex mu_;  // one transaction or scan at a time on the connection
 };
 
 }  // namespace lamina::store
