@@ -892,6 +892,7 @@ Result<http::Response> LambdaApi::handle(int op, const RequestContext& ctx, cons
         }
         case DeleteFunction: {
             LAMINA_TRY(ref, function_ref(ctx, req, m, NameShape::Read, "DeleteFunction"));
+            std::lock_guard pc_lock(provisioned_mu_);  // registry and environments change together
             auto before = registry_.list_provisioned_concurrency(scope, FunctionRef{ref.name, std::nullopt});
             LAMINA_CHECK(registry_.delete_function(scope, ref));
             if (before && invoker_)
@@ -994,6 +995,7 @@ Result<http::Response> LambdaApi::handle(int op, const RequestContext& ctx, cons
                 LAMINA_TRY(alias, registry_.create_alias(scope, ref, name, std::move(in)));
                 return json_response(201, render_alias(scope, alias), ctx);
             }
+            std::lock_guard pc_lock(provisioned_mu_);
             LAMINA_TRY(alias, registry_.update_alias(scope, ref, name, std::move(in)));
             // provisioned concurrency on the alias moves with it
             if (auto pc = registry_.get_provisioned_concurrency(scope, FunctionRef{alias.function_name, name}))
@@ -1010,6 +1012,7 @@ Result<http::Response> LambdaApi::handle(int op, const RequestContext& ctx, cons
                 return std::unexpected(v.error());
             }
             if (op == DeleteAlias) {
+                std::lock_guard pc_lock(provisioned_mu_);
                 LAMINA_CHECK(registry_.delete_alias(scope, ref, name));
                 if (invoker_) invoker_->provision(scope, ref.name, name, {}, 0);
                 return empty_response(204, ctx);
@@ -1269,6 +1272,7 @@ Result<http::Response> LambdaApi::handle(int op, const RequestContext& ctx, cons
             }
             int wanted = *value > config_.account_concurrency ? config_.account_concurrency + 1 : static_cast<int>(*value);
             control::CapacityLimits limits{config_.account_concurrency, config_.min_unreserved};
+            std::lock_guard pc_lock(provisioned_mu_);
             LAMINA_TRY(pc, registry_.put_provisioned_concurrency(scope, ref, wanted, limits));
             apply_provisioned(scope, pc);
             // AWS answers at once; the environments initialise in the background
@@ -1286,6 +1290,7 @@ Result<http::Response> LambdaApi::handle(int op, const RequestContext& ctx, cons
         }
         case DeleteProvisionedConcurrencyConfig: {
             LAMINA_TRY(ref, function_ref(ctx, req, m, NameShape::Create, "DeleteProvisionedConcurrencyConfig"));
+            std::lock_guard pc_lock(provisioned_mu_);
             LAMINA_TRY(removed, registry_.delete_provisioned_concurrency(scope, ref));
             if (removed && invoker_) invoker_->provision(scope, removed->function_name, removed->qualifier, {}, 0);
             return empty_response(204, ctx);

@@ -1086,10 +1086,18 @@ void Invoker::start_provisioned(std::shared_ptr<Provisioned> pc, std::uint64_t g
     std::lock_guard elk(env->mu);
     auto ready = [this, weak, weak_pc] {
         auto e = weak.lock();
+        if (!e) return;
         auto p = weak_pc.lock();
-        if (!e || !p) return;
-        std::lock_guard lk(mu_);
-        if (std::find(p->envs.begin(), p->envs.end(), e) != p->envs.end()) p->idle.push_back(e);
+        bool kept = false;
+        {
+            std::lock_guard lk(mu_);
+            if (p && std::find(p->envs.begin(), p->envs.end(), e) != p->envs.end()) {
+                p->idle.push_back(e);
+                kept = true;
+            }
+        }
+        // let go while it initialised (config deleted, lowered or moved): nothing will use it
+        if (!kept) retire(e, "spindown");
     };
     if (env->ready)
         pc->idle.push_back(env);

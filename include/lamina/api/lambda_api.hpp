@@ -4,6 +4,7 @@
 // control plane and renders AWS's output shape. Errors are returned as
 // lamina::Error and rendered by aws_error.
 
+#include <mutex>
 #include <string>
 
 #include "lamina/api/request_context.hpp"
@@ -63,6 +64,11 @@ private:
     const Config& config_;
     exec::Invoker* invoker_;
     exec::EventQueue* events_;
+    // Held while a change to provisioned concurrency configs (put, delete, an
+    // alias moved or deleted, a function deleted) updates the registry and
+    // the environments, so that concurrent changes cannot leave environments
+    // for a config that no longer exists.
+    std::mutex provisioned_mu_;
 };
 
 }  // namespace lamina::api
