@@ -36,53 +36,36 @@ namespace {
 constexpr std::size_t kInlineInvokeBytes = 64 * 1024;
 }  // namespace
 
+bool Service::try_invoke(const http::Request& req, const http::Responder& respond) {
+    if (QueryApi::is_query_request(req)) return false;
+    auto match = router_.match(req.method, req.path, req.query);
+    if (!match || !lambda_.is_invoke(match->operation)) return false;
+    // Invocations answer when the function does, without holding a thread.
+    RequestContext ctx = make_context(req, config_, ids_.uuid());
+    if (auto ok = authenticate(req, ctx); !ok) {
+        respond(rest_json_error(ok.error(), ctx.request_id));
+        return true;
+    }
+    try {
+        lambda_.invoke(match->operation, ctx, req, *match,
+                       [respond, request_id = ctx.request_id](Result<http::Response> r) {
+                           respond(r ? std::move(*r) : rest_json_error(r.error(), request_id));
+                       });
+    } catch (const std::exception& e) {
+        // never let one request take the server down
+        lamina::logger("api")->error("api.exception request_id={} what={}", ctx.request_id, e.what());
+        respond(rest_json_error(Error{ErrorCode::Service, "Internal error"}, ctx.request_id));
+    }
+    return true;
+}
+
 void Service::handle(http::Request req, http::Responder respond) {
     // A small invocation is handled on the I/O thread that read it: a warm
     // one goes straight to its environment (each hop to another thread costs
     // a wake-up, ~35 µs here); the invoker moves cold starts to the workers.
-    if (req.body.size() <= kInlineInvokeBytes && !QueryApi::is_query_request(req)) {
-        auto match = router_.match(req.method, req.path, req.query);
-        if (match && lambda_.is_invoke(match->operation)) {
-            RequestContext ctx = make_context(req, config_, ids_.uuid());
-            if (auto ok = authenticate(req, ctx); !ok) {
-                respond(rest_json_error(ok.error(), ctx.request_id));
-                return;
-            }
-            try {
-                lambda_.invoke(match->operation, ctx, req, *match,
-                               [respond, request_id = ctx.request_id](Result<http::Response> r) {
-                                   respond(r ? std::move(*r) : rest_json_error(r.error(), request_id));
-                               });
-            } catch (const std::exception& e) {
-                // never let one request take the server down
-                lamina::logger("api")->error("api.exception request_id={} what={}", ctx.request_id, e.what());
-                respond(rest_json_error(Error{ErrorCode::Service, "Internal error"}, ctx.request_id));
-            }
-            return;
-        }
-    }
+    if (req.body.size() <= kInlineInvokeBytes && try_invoke(req, respond)) return;
     boost::asio::post(workers_, [this, req = std::move(req), respond = std::move(respond)]() mutable {
-        // Invocations answer when the function does, without holding a worker.
-        if (!QueryApi::is_query_request(req)) {
-            auto match = router_.match(req.method, req.path, req.query);
-            if (match && lambda_.is_invoke(match->operation)) {
-                RequestContext ctx = make_context(req, config_, ids_.uuid());
-                if (auto ok = authenticate(req, ctx); !ok) {
-                    respond(rest_json_error(ok.error(), ctx.request_id));
-                    return;
-                }
-                try {
-                    lambda_.invoke(match->operation, ctx, req, *match,
-                                   [respond, request_id = ctx.request_id](Result<http::Response> r) {
-                                       respond(r ? std::move(*r) : rest_json_error(r.error(), request_id));
-                                   });
-                } catch (const std::exception& e) {
-                    lamina::logger("api")->error("api.exception request_id={} what={}", ctx.request_id, e.what());
-                    respond(rest_json_error(Error{ErrorCode::Service, "Internal error"}, ctx.request_id));
-                }
-                return;
-            }
-        }
+        if (try_invoke(req, respond)) return;  // a large payload is validated here, off the I/O thread
         respond(dispatch(req));
     });
 }

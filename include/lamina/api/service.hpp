@@ -45,6 +45,9 @@ public:
     http::Response dispatch(const http::Request& req);
 
 private:
+    // Starts the request if it is an invocation (answered when the function
+    // is); false for everything else.
+    bool try_invoke(const http::Request& req, const http::Responder& respond);
     Status authenticate(const http::Request& req, RequestContext& ctx) const;
     http::Response health(const RequestContext& ctx) const;
 
