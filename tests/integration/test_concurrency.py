@@ -119,7 +119,7 @@ def test_tutorial_concurrency_exercise_with_the_aws_cli(cli, lam, tmp_path):
 
     def one(i):
         p = cli.run("lambda", "invoke", "--function-name", name, "--invocation-type", "RequestResponse",
-                    "--payload", '{"duration": 3}',
+                    "--payload", '{"duration": 10}',
                     str(tmp_path / f"response-{i}.json"), check=False, timeout=60)
         return p
 
@@ -136,6 +136,19 @@ def test_tutorial_concurrency_exercise_with_the_aws_cli(cli, lam, tmp_path):
     bodies = [json.loads((tmp_path / f"response-{i}.json").read_text()) for i in range(10)
               if (tmp_path / f"response-{i}.json").exists()]
     assert sum(1 for b in bodies if b.get("statusCode") == 200) == 3
+
+    # Step 4: the exercise's two CloudWatch calls
+    from datetime import datetime, timedelta, timezone
+    now = datetime.now(timezone.utc)
+    window = ["--start-time", (now - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S"),
+              "--end-time", (now + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%S"), "--period", "60"]
+    conc = cli.json("cloudwatch", "get-metric-statistics", "--namespace", "AWS/Lambda", "--metric-name",
+                    "ConcurrentExecutions", "--dimensions", f"Name=FunctionName,Value={name}", *window,
+                    "--statistics", "Maximum")
+    assert max(p["Maximum"] for p in conc["Datapoints"]) == 3
+    thr = cli.json("cloudwatch", "get-metric-statistics", "--namespace", "AWS/Lambda", "--metric-name", "Throttles",
+                   "--dimensions", f"Name=FunctionName,Value={name}", *window, "--statistics", "Sum")
+    assert sum(p["Sum"] for p in thr["Datapoints"]) == 7
 
     cli.run("lambda", "delete-function-concurrency", "--function-name", name)
     with ThreadPoolExecutor(5) as pool:
@@ -214,6 +227,10 @@ def test_per_function_scaling_rate_limits_new_environments(tmp_path):
                                     ("throttled", "FunctionInvocationRateLimitExceeded")]
         assert invoke_outcome(lam, other, 0)[0] == "ok"  # each function scales on its own
         assert invoke_outcome(lam, name, 0)[0] == "ok"   # a warm environment needs no new one
+        # the bucket refills in real time: 2 per 10 s, so one new environment after 5 s
+        time.sleep(5.2)
+        outcomes = parallel(lam, name, 4, 1.5)  # two warm ones, one new, one refused
+        assert sorted(o[0] for o in outcomes) == ["ok", "ok", "ok", "throttled"], outcomes
     finally:
         srv.stop()
 
