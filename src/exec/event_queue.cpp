@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <thread>
 
 #include "lamina/common/log.hpp"
 
@@ -52,7 +53,12 @@ EventQueue::EventQueue(boost::asio::io_context& ioc, store::DocumentStore& docs,
                        IdSource& ids, EventQueueSettings settings)
     : ioc_(ioc), docs_(docs), invoker_(invoker), clock_(clock), ids_(ids), settings_(settings) {}
 
-EventQueue::~EventQueue() { stop(); }
+EventQueue::~EventQueue() {
+    stop();
+    // an invocation's completion may still be on its way (lamina stopping
+    // kills the environments): it must not find the queue gone
+    for (int i = 0; i < 500 && in_flight_.load() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+}
 
 void EventQueue::set_hooks(EventQueueHooks hooks) {
     std::lock_guard lk(mu_);
@@ -159,7 +165,16 @@ void EventQueue::attempt(const std::shared_ptr<Entry>& entry) {
         return;
     }
     std::string executed = req.config.version;
+    in_flight_.fetch_add(1);
     invoker_.invoke(std::move(req), [this, entry, hooks, executed](InvokeResult r) {
+        struct Leave {
+            std::atomic<int>& n;
+            ~Leave() { n.fetch_sub(1); }  // the last touch of the queue
+        } leave{in_flight_};
+        {
+            std::lock_guard lk(mu_);
+            if (stopped_) return;  // still stored: it runs again at the next start
+        }
         QueuedEvent& ev = entry->event;
         auto config = hooks.config ? hooks.config(ev) : std::nullopt;
         std::int64_t max_age_ms =

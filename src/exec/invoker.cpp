@@ -1171,12 +1171,13 @@ void Invoker::shutdown() {
     }
     for (int i = 0; i < 200 && pending->load() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     for (auto& e : envs) e->kill();
-    // wait briefly for the waiters to see the processes go
+    // wait briefly for the waiters to see the processes go and finish with
+    // them (their callbacks reach this invoker and the event queue)
     for (int i = 0; i < 200; ++i) {
         bool alive = false;
         for (auto& e : envs) {
             std::lock_guard lk(e->mu);
-            if (!e->dead) alive = true;
+            if (!e->exit_handled) alive = true;
         }
         if (!alive) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(10));

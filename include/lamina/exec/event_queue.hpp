@@ -10,6 +10,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -96,6 +97,7 @@ private:
     mutable std::mutex mu_;
     std::map<std::string, std::shared_ptr<Entry>> entries_;
     bool stopped_ = false;
+    std::atomic<int> in_flight_{0};  // invocations whose completion has not run yet
     metrics::MetricsStore* metrics_ = nullptr;
 };
 
