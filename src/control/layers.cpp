@@ -58,13 +58,17 @@ std::optional<std::int64_t> parse_version(const std::string& text) {
     return std::stoll(text);
 }
 
-std::string make_marker(const std::string& position) { return base64_encode("layers\n" + position); }
+// Markers name the list they page ("layers" or "layer-versions"): one list's
+// marker is refused by the other.
+std::string make_marker(const std::string& list, const std::string& position) {
+    return base64_encode(list + "\n" + position);
+}
 
-Result<std::string> read_marker(const std::string& marker) {
+Result<std::string> read_marker(const std::string& list, const std::string& marker) {
     auto raw = base64_decode(marker);
-    if (!raw || raw->rfind("layers\n", 0) != 0)
+    if (!raw || raw->rfind(list + "\n", 0) != 0)
         return fail(ErrorCode::InvalidParameterValue, "Invalid Marker: " + marker);
-    return raw->substr(7);
+    return raw->substr(list.size() + 1);
 }
 
 }  // namespace
@@ -235,7 +239,7 @@ Result<std::pair<std::vector<LayerListItem>, std::optional<std::string>>> LayerR
     std::shared_lock lk(mu_);
     std::string after;
     if (marker) {
-        LAMINA_TRY(pos, read_marker(*marker));
+        LAMINA_TRY(pos, read_marker("layers", *marker));
         after = pos;
     }
     std::vector<LayerListItem> out;
@@ -252,7 +256,7 @@ Result<std::pair<std::vector<LayerListItem>, std::optional<std::string>>> LayerR
             }
         if (!latest) continue;
         if (static_cast<int>(out.size()) == max_items) {
-            next = make_marker(out.back().name);
+            next = make_marker("layers", out.back().name);
             break;
         }
         out.push_back({l.name, LayerVersionView{s, *latest}});
@@ -266,7 +270,7 @@ Result<std::pair<std::vector<LayerVersionView>, std::optional<std::string>>> Lay
     std::shared_lock lk(mu_);
     std::int64_t below = INT64_MAX;
     if (marker) {
-        LAMINA_TRY(pos, read_marker(*marker));
+        LAMINA_TRY(pos, read_marker("layer-versions", *marker));
         auto bar = pos.rfind('|');
         auto at = bar == std::string::npos ? std::nullopt : parse_version(pos.substr(bar + 1));
         if (!at || pos.substr(0, bar) != name) return fail(ErrorCode::InvalidParameterValue, "Invalid Marker: " + *marker);
@@ -281,7 +285,7 @@ Result<std::pair<std::vector<LayerVersionView>, std::optional<std::string>>> Lay
     for (auto v = l->second.versions.rbegin(); v != l->second.versions.rend(); ++v) {
         if (v->first >= below || !matches(v->second, runtime, arch)) continue;
         if (static_cast<int>(out.size()) == max_items) {
-            next = make_marker(name + "|" + std::to_string(out.back().version.version));
+            next = make_marker("layer-versions", name + "|" + std::to_string(out.back().version.version));
             break;
         }
         out.push_back({s, v->second});
