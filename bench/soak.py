@@ -130,11 +130,11 @@ def descendants(pid):
     children = defaultdict(list)
     for p, (ppid, _) in table.items():
         children[ppid].append(p)
-    out, todo = [], [pid]
-    while todo:
-        for c in children.get(todo.pop(), []):
+    out, pending = [], [pid]
+    while pending:
+        for c in children.get(pending.pop(), []):
             out.append((c, table[c][1]))
-            todo.append(c)
+            pending.append(c)
     return out
 
 

@@ -1,6 +1,7 @@
 #include "lamina/api/lambda_api.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <random>
 #include <regex>
@@ -171,6 +172,23 @@ const std::vector<RouteDef>& route_table() {
         {NotEmulated + 33, "GET", "/2020-04-22/code-signing-configs/{CodeSigningConfigArn}/functions", "ListFunctionsByCodeSigningConfig"},
     };
     return kRoutes;
+}
+
+// A concurrency count of a request body (ReservedConcurrentExecutions,
+// ProvisionedConcurrentExecutions): required, at least `min` (AWS's
+// validation error otherwise); numbers past any account limit are kept just
+// past it, so that they fail the limit checks without overflowing an int.
+Result<int> concurrency_count(const ojson& body, const char* field, int min) {
+    LAMINA_TRY(value, opt_int(body, field));
+    std::string member(field);
+    member[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(member[0])));
+    if (!value || *value < min) {
+        control::ValidationErrors v;
+        if (!value) v.add_null(member);
+        else v.add(std::to_string(*value), member, "Member must have value greater than or equal to " + std::to_string(min));
+        return std::unexpected(v.error());
+    }
+    return static_cast<int>(std::min<long long>(*value, 1'000'000'000));
 }
 
 // A request id for answers made before a request has one (413 at the edge).
@@ -1246,15 +1264,7 @@ Result<http::Response> LambdaApi::handle(int op, const RequestContext& ctx, cons
                 return fail(ErrorCode::ResourceNotFound,
                             "Function not found: " + control::qualified_arn(scope, ref.name, "$LATEST"));
             LAMINA_TRY(body, parse_body(req.body));
-            LAMINA_TRY(value, opt_int(body, "ReservedConcurrentExecutions"));
-            if (!value || *value < 0) {
-                control::ValidationErrors v;
-                if (!value) v.add_null("reservedConcurrentExecutions");
-                else v.add(std::to_string(*value), "reservedConcurrentExecutions",
-                           "Member must have value greater than or equal to 0");
-                return std::unexpected(v.error());
-            }
-            int wanted = *value > config_.account_concurrency ? config_.account_concurrency + 1 : static_cast<int>(*value);
+            LAMINA_TRY(wanted, concurrency_count(body, "ReservedConcurrentExecutions", 0));
             control::CapacityLimits limits{config_.account_concurrency, config_.min_unreserved};
             LAMINA_TRY(put, registry_.put_function_concurrency(scope, ref, wanted, limits));
             return json_response(200, json{{"ReservedConcurrentExecutions", put}}, ctx);
@@ -1262,15 +1272,7 @@ Result<http::Response> LambdaApi::handle(int op, const RequestContext& ctx, cons
         case PutProvisionedConcurrencyConfig: {
             LAMINA_TRY(ref, function_ref(ctx, req, m, NameShape::Create, "PutProvisionedConcurrencyConfig"));
             LAMINA_TRY(body, parse_body(req.body));
-            LAMINA_TRY(value, opt_int(body, "ProvisionedConcurrentExecutions"));
-            if (!value || *value < 1) {
-                control::ValidationErrors v;
-                if (!value) v.add_null("provisionedConcurrentExecutions");
-                else v.add(std::to_string(*value), "provisionedConcurrentExecutions",
-                           "Member must have value greater than or equal to 1");
-                return std::unexpected(v.error());
-            }
-            int wanted = *value > config_.account_concurrency ? config_.account_concurrency + 1 : static_cast<int>(*value);
+            LAMINA_TRY(wanted, concurrency_count(body, "ProvisionedConcurrentExecutions", 1));
             control::CapacityLimits limits{config_.account_concurrency, config_.min_unreserved};
             std::lock_guard pc_lock(provisioned_mu_);
             LAMINA_TRY(pc, registry_.put_provisioned_concurrency(scope, ref, wanted, limits));

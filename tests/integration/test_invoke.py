@@ -693,19 +693,24 @@ def test_client_context_limits(server):
         lam.invoke(FunctionName=name, ClientContext="bm90IGpzb24=")  # "not json"
 
 
-def test_python_large_event_and_response(any_backend):
-    src = ("def handler(e, c):\n"
-           "    return {'n': len(e['blob']), 'blob': e['blob'][::-1] * 2, 'tail': 'é✓' * 1000}\n")
-    name = create(any_backend, src, MemorySize=512)
+def check_large_event_and_response(client, name):
+    """A 2.5 MB event in, a 5 MB response with non-ASCII out, then small ones on the same connection."""
     blob = "ab" * (1280 * 1024)  # a 2.5 MB event, a 5 MB response
-    r, body = invoke(any_backend, name, json.dumps({"blob": blob}).encode())
+    r, body = invoke(client, name, json.dumps({"blob": blob}).encode())
     assert "FunctionError" not in r, body[:300]
     assert len(body) > 5 * 1024 * 1024
     out = json.loads(body)
     assert out["n"] == len(blob) and out["blob"] == blob[::-1] * 2 and out["tail"] == "é✓" * 1000
     for i in range(3):  # the same connection keeps working after big messages
-        r, body = invoke(any_backend, name, json.dumps({"blob": str(i)}).encode())
+        r, body = invoke(client, name, json.dumps({"blob": str(i)}).encode())
         assert json.loads(body)["blob"] == str(i) * 2
+
+
+def test_python_large_event_and_response(any_backend):
+    src = ("def handler(e, c):\n"
+           "    return {'n': len(e['blob']), 'blob': e['blob'][::-1] * 2, 'tail': 'é✓' * 1000}\n")
+    name = create(any_backend, src, MemorySize=512)
+    check_large_event_and_response(any_backend, name)
 
 
 def test_python_response_too_large_then_the_environment_serves_on(server):
@@ -813,15 +818,7 @@ def test_node_context_client_context_trace_and_non_ascii(any_backend):
 def test_node_large_event_and_response(any_backend):
     src = "exports.handler = async (e) => ({ n: e.blob.length, blob: e.blob.split('').reverse().join('').repeat(2), tail: 'é✓'.repeat(1000) });"
     name = node_create(any_backend, {"index.js": src}, MemorySize=512)
-    blob = "ab" * (1280 * 1024)  # a 2.5 MB event, a 5 MB response
-    r, body = invoke(any_backend, name, json.dumps({"blob": blob}).encode())
-    assert "FunctionError" not in r, body[:300]
-    assert len(body) > 5 * 1024 * 1024
-    out = json.loads(body)
-    assert out["n"] == len(blob) and out["blob"] == blob[::-1] * 2 and out["tail"] == "é✓" * 1000
-    for i in range(3):  # the same connection keeps working after big messages
-        r, body = invoke(any_backend, name, json.dumps({"blob": str(i)}).encode())
-        assert json.loads(body)["blob"] == str(i) * 2
+    check_large_event_and_response(any_backend, name)
 
 
 def test_node_response_too_large_then_the_environment_serves_on(server):
