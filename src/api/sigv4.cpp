@@ -117,6 +117,38 @@ std::string canonical_request(const http::Request& req, const std::string& signe
     return req.method + "\n" + encode_path(req.path) + "\n" + qs + "\n" + headers + "\n" + signed_headers + "\n" + payload;
 }
 
+void sign_sigv4(http::Request& req, const std::string& access_key_id, const std::string& secret_access_key,
+                const std::string& region, const std::string& service, std::int64_t now_ms) {
+    std::time_t secs = static_cast<std::time_t>(now_ms / 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char stamp[20];
+    std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    std::string amz_date = stamp;
+    std::string date = amz_date.substr(0, 8);
+    req.headers.set("X-Amz-Date", amz_date);
+    req.headers.set("x-amz-content-sha256", to_hex(sha256(req.body)));
+    std::vector<std::string> names;
+    for (const auto& [name, _] : req.headers.items) {
+        std::string lower = name;
+        std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+        if (lower == "host" || lower == "content-type" || lower.rfind("x-amz-", 0) == 0) names.push_back(lower);
+    }
+    std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+    std::string signed_headers;
+    for (const auto& n : names) signed_headers += (signed_headers.empty() ? "" : ";") + n;
+    std::string scope = date + "/" + region + "/" + service + "/aws4_request";
+    std::string to_sign =
+        "AWS4-HMAC-SHA256\n" + amz_date + "\n" + scope + "\n" + to_hex(sha256(canonical_request(req, signed_headers)));
+    std::string key = hmac("AWS4" + secret_access_key, date);
+    key = hmac(key, region);
+    key = hmac(key, service);
+    key = hmac(key, "aws4_request");
+    req.headers.set("Authorization", "AWS4-HMAC-SHA256 Credential=" + access_key_id + "/" + scope +
+                                         ", SignedHeaders=" + signed_headers + ", Signature=" + to_hex(hmac(key, to_sign)));
+}
+
 Result<std::string> verify_sigv4(const http::Request& req, const CredentialStore& store, std::int64_t now_ms) {
     std::string auth = req.headers.get("Authorization");
     std::string signature, signed_headers, credential, amz_date;

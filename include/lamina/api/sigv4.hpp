@@ -32,6 +32,12 @@ Result<CredentialStore> load_credentials(const std::filesystem::path& file);
 // (exposed for the unit tests).
 std::string canonical_request(const http::Request& req, const std::string& signed_headers);
 
+// Signs a request as the AWS SDKs do (Authorization header, X-Amz-Date,
+// x-amz-content-sha256; host and every x-amz-* header signed). `req.path`
+// and `req.query` must be set; the Host header must be there.
+void sign_sigv4(http::Request& req, const std::string& access_key_id, const std::string& secret_access_key,
+                const std::string& region, const std::string& service, std::int64_t now_ms);
+
 // Checks the request's Authorization header (or presigned query); returns
 // the access key id that signed it.
 Result<std::string> verify_sigv4(const http::Request& req, const CredentialStore& store, std::int64_t now_ms);
