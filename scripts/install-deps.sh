@@ -8,7 +8,7 @@ set -euo pipefail
 BUILD_PKGS=(
   build-essential cmake ninja-build pkg-config git
   libboost1.81-dev nlohmann-json3-dev libzip-dev libspdlog-dev libfmt-dev
-  libsqlite3-dev libssl-dev libcli11-dev libgtest-dev libgmock-dev
+  libsqlite3-dev libssl-dev libcli11-dev libgtest-dev libgmock-dev libyaml-cpp-dev
 )
 RUN_PKGS=(bubblewrap zip unzip ca-certificates python3 curl)
 TEST_PKGS=(python3-pytest python3-boto3 awscli)

@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "lamina/api/aws_error.hpp"
+#include "lamina/common/encoding.hpp"
 #include "lamina/common/version.hpp"
 
 namespace lamina::api {
@@ -82,7 +83,8 @@ http::Response Service::transport_error(unsigned status, const std::string& what
 Status Service::authenticate(const http::Request& req, RequestContext& ctx) const {
     if (!credentials_) return {};
     // lamina's own pages and the code download links it hands out are not AWS calls
-    if (req.method == "GET" && (req.path == "/health" || req.path == "/metrics" || req.path.rfind("/_lamina/", 0) == 0))
+    if (req.method == "GET" && (req.path == "/health" || req.path == "/metrics" || req.path.rfind("/_lamina/code/", 0) == 0 ||
+                                req.path.rfind("/_lamina/opt/", 0) == 0))
         return {};
     auto std_now = std::chrono::system_clock::now().time_since_epoch();
     LAMINA_TRY(key, verify_sigv4(req, *credentials_, std::chrono::duration_cast<std::chrono::milliseconds>(std_now).count()));
@@ -111,6 +113,42 @@ http::Response Service::health(const RequestContext& ctx) const {
     return r;
 }
 
+std::optional<http::Response> Service::stacks(const RequestContext& ctx, const http::Request& req) {
+    if (!stacks_) return std::nullopt;
+    auto json_response = [&](unsigned status, std::string body) {
+        http::Response r;
+        r.status = status;
+        r.headers.set("Content-Type", "application/json");
+        r.body = std::move(body);
+        return r;
+    };
+    if (req.path == "/_lamina/stacks") {
+        if (req.method != "GET") return std::nullopt;
+        return json_response(200, nlohmann::json{{"Stacks", stacks_->names(ctx.scope)}}.dump());
+    }
+    std::string rest = req.path.substr(std::string("/_lamina/stacks/").size());
+    if (rest.size() > 16 && rest.ends_with("/traffic-shifts")) {
+        if (req.method != "POST" || !shift_handler_) return std::nullopt;
+        std::string stack = url_decode(rest.substr(0, rest.size() - 15)).value_or("");
+        if (!stacks_->get(ctx.scope, stack))
+            return rest_json_error(Error{ErrorCode::ResourceNotFound, "Stack not found: " + stack}, ctx.request_id);
+        if (auto st = shift_handler_(ctx.scope, req.body); !st) return rest_json_error(st.error(), ctx.request_id);
+        return json_response(202, "{}");
+    }
+    std::string name = url_decode(rest).value_or("");
+    if (req.method == "GET") {
+        auto doc = stacks_->get(ctx.scope, name);
+        if (!doc) return rest_json_error(Error{ErrorCode::ResourceNotFound, "Stack not found: " + name}, ctx.request_id);
+        return json_response(200, *doc);
+    }
+    Status st;
+    if (req.method == "PUT") st = stacks_->put(ctx.scope, name, req.body);
+    else if (req.method == "DELETE") st = stacks_->erase(ctx.scope, name);
+    else return std::nullopt;
+    if (!st) return rest_json_error(st.error(), ctx.request_id);
+    return json_response(req.method == "PUT" ? 200 : 204, "");
+}
+
 http::Response Service::dispatch(const http::Request& req) {
     auto started = std::chrono::steady_clock::now();
     RequestContext ctx = make_context(req, config_, ids_.uuid());
@@ -137,6 +175,8 @@ http::Response Service::dispatch(const http::Request& req) {
             r.body = metrics_->prometheus();
             return finish(std::move(r), "Metrics");
         }
+        if (req.path == "/_lamina/stacks" || req.path.rfind("/_lamina/stacks/", 0) == 0)
+            if (auto r = stacks(ctx, req)) return finish(std::move(*r), "Stacks");
         if (cloudwatch_ && CloudWatchApi::is_json_request(req)) return finish(cloudwatch_->handle_json(ctx, req), "CloudWatch");
         if (cloudwatch_ && CloudWatchApi::is_cbor_request(req)) return finish(cloudwatch_->handle_cbor(ctx, req), "CloudWatch");
         if (QueryApi::is_query_request(req)) {

@@ -14,6 +14,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <regex>
+#include <stop_token>
 #include <thread>
 
 #include "lamina/api/service.hpp"
@@ -28,6 +30,10 @@
 #include "lamina/sandbox/launch_spec.hpp"
 #include "lamina/store/layer_cache.hpp"
 #include "lamina/control/registry.hpp"
+#include "lamina/control/stacks.hpp"
+#include "lamina/sam/api_client.hpp"
+#include "lamina/sam/deployer.hpp"
+#include "lamina/sam/traffic_shifter.hpp"
 #include "lamina/http/server.hpp"
 #include "lamina/store/blob_store.hpp"
 #include "lamina/store/document_store.hpp"
@@ -71,6 +77,27 @@ fs::path default_data_dir() {
     return fs::path(".lamina");
 }
 
+// A stack name from the template's folder ("examples/sam-app" -> "sam-app").
+std::string default_stack_name(const fs::path& template_file) {
+    std::string dir = fs::absolute(template_file).parent_path().filename().string();
+    std::string out;
+    for (char c : dir)
+        if (std::isalnum(static_cast<unsigned char>(c)) || c == '-') out += c;
+    if (out.empty() || !std::isalpha(static_cast<unsigned char>(out[0]))) out = "lamina-" + out;
+    if (out.size() > 128) out.resize(128);
+    return out;
+}
+
+void print_report(const sam::DeployReport& report, const std::function<void(const std::string&)>& say,
+                  const std::function<void(const std::string&)>& warn) {
+    if (!report.skipped.empty()) {
+        std::string list;
+        for (const auto& s : report.skipped) list += (list.empty() ? "" : ", ") + s;
+        warn("not emulated by lamina, skipped: " + list);
+    }
+    for (const auto& [k, v] : report.outputs) say("output   " + k + " = " + v);
+}
+
 int serve(Config config) {
     setup_logging(config.log_level);
     auto log = spdlog::get("main");
@@ -110,6 +137,7 @@ int serve(Config config) {
         control::LayerRegistry layers(**docs, clock, ids);
         control::Registry registry(**docs, clock, ids, &layers);
         control::IamRoles roles(**docs, clock, ids);
+        control::StackRecords stacks(**docs);
         store::LayerCache layer_cache(config.data_dir, blobs, control::kMaxUnzippedCode);
         if (auto st = layers.load(); !st) {
             std::cerr << "lamina: cannot load layers: " << st.error().message << "\n";
@@ -131,6 +159,10 @@ int serve(Config config) {
             std::size_t removed = blobs.collect_garbage(keep);
             layer_cache.collect_garbage(keep);
             if (removed) log->info("store.gc removed_blobs={}", removed);
+        }
+        if (auto st = stacks.load(); !st) {
+            std::cerr << "lamina: cannot load stack records: " << st.error().message << "\n";
+            return 1;
         }
         if (auto st = roles.load(); !st) {
             std::cerr << "lamina: cannot load IAM roles: " << st.error().message << "\n";
@@ -242,7 +274,14 @@ int serve(Config config) {
 
         api::Service service(config, registry, layers, layer_cache, roles, blobs, ids, workers, &invoker, &events,
                              &metric_store);
-        if (credentials) service.set_credentials(std::move(*credentials));
+        service.set_stacks(&stacks);
+        // the key in-process deployments sign with under --auth sigv4: one of --account-id's
+        std::optional<sam::SigningKey> deploy_key;
+        if (credentials) {
+            for (const auto& [key, cred] : *credentials)
+                if (!deploy_key || cred.account_id == config.account_id) deploy_key = sam::SigningKey{key, cred.secret_access_key};
+            service.set_credentials(std::move(*credentials));
+        }
         http::ServerOptions opt;
         opt.host = config.host;
         opt.port = config.port;
@@ -270,6 +309,71 @@ int serve(Config config) {
                                  std::to_string(port));
         service.restore_provisioned();  // provisioned concurrency outlives a restart
         if (auto st = events.load(); !st) log->error("async.restore_failed error=\"{}\"", st.error().message);
+        // DeploymentPreference shifts run here, whoever deployed them; each
+        // step is signed for the stack's account
+        auto account_keys = exec_settings.account_keys;
+        bool signed_auth = config.auth == "sigv4";
+        sam::TrafficShifter shifter(service, [account_keys, signed_auth](const std::string& account) -> std::optional<sam::SigningKey> {
+            if (!signed_auth) return sam::SigningKey{account, "lamina"};  // a 12-digit key id names the account
+            auto it = account_keys.find(account);
+            if (it == account_keys.end()) return std::nullopt;
+            return sam::SigningKey{it->second.first, it->second.second};
+        });
+        service.set_shift_handler([&shifter](const control::Scope& scope, const std::string& body) -> Status {
+            auto j = nlohmann::json::parse(body, nullptr, false);
+            if (j.is_discarded() || !j.is_object() || !j.contains("Shifts"))
+                return fail(ErrorCode::InvalidRequestContent, "expected {\"Shifts\": [...]}");
+            auto shifts = sam::shifts_from_json(j["Shifts"]);
+            if (!shifts) return std::unexpected(shifts.error());
+            shifter.schedule(scope, std::move(*shifts));
+            return {};
+        });
+        // The template is applied before the port is announced: whoever waits
+        // for it finds the stack's functions there.
+        std::unique_ptr<sam::ApiClient> deploy_client;
+        std::unique_ptr<sam::Deployer> deployer;
+        std::jthread deploy_thread;
+        sam::DeployOptions deploy_options;
+        if (!config.template_file.empty()) {
+            auto sam_log = spdlog::get("main");
+            deploy_client = sam::make_service_client(service, config.region, deploy_key);
+            deployer = std::make_unique<sam::Deployer>(*deploy_client, [sam_log](const std::string& line) {
+                sam_log->info("sam {}", line);
+            });
+            auto overrides = sam::parse_parameter_overrides(config.parameter_overrides);
+            if (!overrides) {
+                std::cerr << "lamina: " << overrides.error().message << "\n";
+                rc = 2;
+            } else {
+                deploy_options.stack_name = config.stack_name.empty() ? default_stack_name(config.template_file) : config.stack_name;
+                deploy_options.parameter_overrides = *overrides;
+                deploy_options.minute_seconds = config.deployment_minute_s;
+                log->info("sam.deploy template={} stack={}", config.template_file.string(), deploy_options.stack_name);
+                auto report = deployer->deploy(config.template_file, deploy_options);
+                if (!report) {
+                    std::cerr << "lamina: the template was not applied: " << report.error().message << "\n";
+                    rc = 1;
+                } else {
+                    print_report(*report, [&](const std::string& l) { log->info("sam {}", l); },
+                                 [&](const std::string& l) { log->warn("sam {}", l); });
+                    if (auto st = deployer->start_shifts(deploy_options.stack_name, report->shifts); !st)
+                        log->error("sam.shift error=\"{}\"", st.error().message);
+                    if (config.watch)
+                        deploy_thread = std::jthread([&](std::stop_token stop) {
+                            if (auto st = deployer->watch(config.template_file, deploy_options, stop); !st)
+                                log->error("sam.watch error=\"{}\"", st.error().message);
+                        });
+                }
+            }
+            if (rc != 0) {
+                server.stop();
+                events.stop();
+                invoker.shutdown();
+                ioc.stop();
+                workers.join();
+                return rc;
+            }
+        }
         std::cout << port << std::endl;
         log->info("lamina.start version={} listen={}:{} data_dir={} region={} account={}", kVersion, config.host,
                   port, config.data_dir.string(), config.region, config.account_id);
@@ -278,6 +382,11 @@ int serve(Config config) {
         signals.async_wait([&](const boost::system::error_code& e, int sig) {
             if (e) return;
             log->info("lamina.stop signal={}", sig);
+            if (deploy_thread.joinable()) {
+                deploy_thread.request_stop();
+                deploy_thread.join();
+            }
+            shifter.stop();
             server.stop();
             events.stop();  // queued events stay stored for the next start
             invoker.shutdown();
@@ -377,6 +486,47 @@ int run(int argc, char** argv) {
     serve_cmd->add_flag("--durable-commits", config.durable_commits,
                         "fsync every metadata commit (survives power loss, not only crashes)")
         ->envname("LAMINA_DURABLE_COMMITS");
+    std::string template_file;
+    serve_cmd->add_option("--template", template_file,
+                          "A SAM or CloudFormation template (YAML or JSON) to deploy at start-up")
+        ->envname("LAMINA_TEMPLATE");
+    serve_cmd->add_option("--parameter-overrides", config.parameter_overrides,
+                          "Template parameters: Key=Value (or SAM's ParameterKey=Key,ParameterValue=Value), repeatable");
+    serve_cmd->add_option("--stack-name", config.stack_name, "Stack name of the template (default: its folder's name)")
+        ->envname("LAMINA_STACK_NAME");
+    serve_cmd->add_flag("--watch", config.watch,
+                        "With --template: update $LATEST when a CodeUri/ContentUri folder changes, redeploy when the "
+                        "template does")
+        ->envname("LAMINA_WATCH");
+    serve_cmd->add_option("--deployment-minute", config.deployment_minute_s,
+                          "Seconds a DeploymentPreference minute lasts (shorten canary and linear shifts for tests)")
+        ->envname("LAMINA_DEPLOYMENT_MINUTE")->capture_default_str()->check(CLI::Range(0.0, 3600.0));
+
+    // lamina deploy: the same deployment, into a running server
+    std::string deploy_template, deploy_endpoint = "http://127.0.0.1:9001", deploy_stack, deploy_region;
+    std::vector<std::string> deploy_overrides;
+    bool deploy_watch = false, deploy_no_wait = false;
+    double deploy_minute = 60;
+    auto* deploy_cmd = app.add_subcommand("deploy", "Deploy a SAM or CloudFormation template into a running lamina");
+    deploy_cmd->add_option("template", deploy_template, "The template (YAML or JSON)")->required();
+    deploy_cmd->add_option("--endpoint", deploy_endpoint, "lamina's URL")->envname("LAMINA_ENDPOINT")->capture_default_str();
+    deploy_cmd->add_option("--stack-name", deploy_stack, "Stack name (default: the template folder's name)");
+    deploy_cmd->add_option("--parameter-overrides", deploy_overrides,
+                           "Template parameters: Key=Value (or ParameterKey=Key,ParameterValue=Value), repeatable");
+    deploy_cmd->add_option("--region", deploy_region, "Region (default $AWS_REGION, $AWS_DEFAULT_REGION, us-east-1)");
+    deploy_cmd->add_flag("--watch", deploy_watch, "Keep running: update $LATEST when code folders change, redeploy "
+                                                  "when the template does");
+    deploy_cmd->add_flag("--no-wait", deploy_no_wait, "Return once the first traffic-shift step is applied");
+    deploy_cmd->add_option("--deployment-minute", deploy_minute,
+                           "Seconds a DeploymentPreference minute lasts (shorten canary and linear shifts for tests)")
+        ->capture_default_str()->check(CLI::Range(0.0, 3600.0));
+
+    std::string delete_stack, delete_endpoint = "http://127.0.0.1:9001", delete_region;
+    auto* delete_cmd = app.add_subcommand("delete", "Delete a deployed stack and everything it made from a running lamina");
+    delete_cmd->add_option("--stack-name", delete_stack, "The stack")->required();
+    delete_cmd->add_option("--endpoint", delete_endpoint, "lamina's URL")->envname("LAMINA_ENDPOINT")->capture_default_str();
+    delete_cmd->add_option("--region", delete_region, "Region (default $AWS_REGION, $AWS_DEFAULT_REGION, us-east-1)");
+
     app.add_subcommand("version", "Print the version")->callback([] { std::cout << "lamina " << kVersion << "\n"; });
 
     try {
@@ -397,7 +547,78 @@ int run(int argc, char** argv) {
             }
             config.runtimes[o.substr(0, eq)] = o.substr(eq + 1);
         }
+        config.template_file = template_file;
         return serve(config);
+    }
+    auto env = [](const char* name) -> std::string {
+        const char* v = std::getenv(name);
+        return v ? v : "";
+    };
+    // signed like the aws CLI would sign: the environment's key, else a placeholder one
+    auto remote_client = [&](const std::string& endpoint, const std::string& region_flag) {
+        std::string region = !region_flag.empty() ? region_flag
+                             : !env("AWS_REGION").empty() ? env("AWS_REGION")
+                             : !env("AWS_DEFAULT_REGION").empty() ? env("AWS_DEFAULT_REGION") : "us-east-1";
+        sam::SigningKey key{env("AWS_ACCESS_KEY_ID").empty() ? "test" : env("AWS_ACCESS_KEY_ID"),
+                            env("AWS_SECRET_ACCESS_KEY").empty() ? "test" : env("AWS_SECRET_ACCESS_KEY")};
+        return sam::make_http_client(endpoint, region, key);
+    };
+    if (delete_cmd->parsed()) {
+        auto client = remote_client(delete_endpoint, delete_region);
+        if (!client) {
+            std::cerr << "lamina: " << client.error().message << "\n";
+            return 2;
+        }
+        sam::Deployer deployer(**client, [](const std::string& line) { std::cout << line << std::endl; });
+        if (auto st = deployer.destroy(delete_stack); !st) {
+            std::cerr << "lamina: " << st.error().message << "\n";
+            return 1;
+        }
+        std::cout << "stack " << delete_stack << " deleted" << std::endl;
+        return 0;
+    }
+    if (deploy_cmd->parsed()) {
+        sam::DeployOptions options;
+        options.stack_name = deploy_stack.empty() ? default_stack_name(deploy_template) : deploy_stack;
+        options.minute_seconds = deploy_minute;
+        auto overrides = sam::parse_parameter_overrides(deploy_overrides);
+        if (!overrides) {
+            std::cerr << "lamina: " << overrides.error().message << "\n";
+            return 2;
+        }
+        options.parameter_overrides = *overrides;
+        auto client = remote_client(deploy_endpoint, deploy_region);
+        if (!client) {
+            std::cerr << "lamina: " << client.error().message << "\n";
+            return 2;
+        }
+        auto say = [](const std::string& line) { std::cout << line << std::endl; };
+        sam::Deployer deployer(**client, say);
+        auto report = deployer.deploy(deploy_template, options);
+        if (!report) {
+            std::cerr << "lamina: the template was not applied: " << report.error().message << "\n";
+            return 1;
+        }
+        print_report(*report, say, [](const std::string& l) { std::cerr << "lamina: warning: " << l << "\n"; });
+        std::cout << "stack " << options.stack_name << " deployed" << std::endl;
+        std::stop_source never;
+        if (auto st = deployer.start_shifts(options.stack_name, report->shifts); !st) {
+            std::cerr << "lamina: " << st.error().message << "\n";
+            return 1;
+        }
+        if (!deploy_no_wait && !report->shifts.empty()) {
+            if (auto st = deployer.wait_for_shifts(report->shifts, never.get_token()); !st) {
+                std::cerr << "lamina: " << st.error().message << "\n";
+                return 1;
+            }
+        }
+        if (deploy_watch) {
+            if (auto st = deployer.watch(deploy_template, options, never.get_token()); !st) {
+                std::cerr << "lamina: " << st.error().message << "\n";
+                return 1;
+            }
+        }
+        return 0;
     }
     return 0;
 }

@@ -7,6 +7,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 
 #include "lamina/api/cloudwatch_api.hpp"
@@ -17,6 +18,7 @@
 #include "lamina/common/config.hpp"
 #include "lamina/control/iam.hpp"
 #include "lamina/control/registry.hpp"
+#include "lamina/control/stacks.hpp"
 #include "lamina/http/router.hpp"
 #include "lamina/http/server.hpp"
 
@@ -32,6 +34,12 @@ public:
     // With credentials, every AWS call must carry a valid SigV4 signature by
     // one of their keys, and the key's account is the request's (--auth sigv4).
     void set_credentials(CredentialStore store) { credentials_ = std::move(store); }
+
+    // Where deployed templates' records are kept (/_lamina/stacks/{name}).
+    void set_stacks(control::StackRecords* stacks) { stacks_ = stacks; }
+    // Takes the traffic shifts of a deployment (POST /_lamina/stacks/{name}/traffic-shifts).
+    using ShiftHandler = std::function<Status(const control::Scope&, const std::string& body)>;
+    void set_shift_handler(ShiftHandler h) { shift_handler_ = std::move(h); }
 
     // Provisions the stored provisioned concurrency configs again (start-up).
     void restore_provisioned() { lambda_.restore_provisioned(); }
@@ -50,6 +58,8 @@ private:
     bool try_invoke(const http::Request& req, const http::Responder& respond);
     Status authenticate(const http::Request& req, RequestContext& ctx) const;
     http::Response health(const RequestContext& ctx) const;
+    // GET/PUT/DELETE /_lamina/stacks/{name}, GET /_lamina/stacks
+    std::optional<http::Response> stacks(const RequestContext& ctx, const http::Request& req);
 
     const Config& config_;
     control::Registry& registry_;
@@ -59,6 +69,8 @@ private:
     QueryApi query_;
     std::unique_ptr<CloudWatchApi> cloudwatch_;  // when metrics are recorded
     metrics::MetricsStore* metrics_ = nullptr;
+    control::StackRecords* stacks_ = nullptr;
+    ShiftHandler shift_handler_;
     std::optional<CredentialStore> credentials_;
     http::Router router_;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace lamina {
 
@@ -40,6 +41,12 @@ struct Config {
     int burst = 0;                    // regional-burst: initial burst (0 = the region's documented one)
     int burst_per_minute = 500;       // regional-burst: growth after it
     double async_retry_delay_s = 60;  // first retry of a failed Event invocation (the second waits twice as long)
+    // SAM / CloudFormation template deployed at start-up (serve --template)
+    std::filesystem::path template_file;
+    std::string stack_name;
+    std::vector<std::string> parameter_overrides;
+    bool watch = false;
+    double deployment_minute_s = 60;  // how long a DeploymentPreference minute lasts
 };
 
 }  // namespace lamina

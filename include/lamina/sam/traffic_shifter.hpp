@@ -1,0 +1,63 @@
+#pragma once
+// The server's side of DeploymentPreference: like CodeDeploy, lamina moves an
+// alias from its old version to its new one over time, whoever deployed it
+// (`serve --template` or `lamina deploy`, which may exit meanwhile). Each step
+// is an UpdateAlias through the Lambda API, signed for the stack's account.
+// A new shift of the same alias replaces the one in progress. Shifts are not
+// persisted: after a restart the alias stays where the last step left it.
+
+#include <nlohmann/json.hpp>
+
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "lamina/common/error.hpp"
+#include "lamina/control/names.hpp"
+#include "lamina/sam/api_client.hpp"
+#include "lamina/sam/deployer.hpp"
+
+namespace lamina::api {
+class Service;
+}
+
+namespace lamina::sam {
+
+nlohmann::json to_json(const std::vector<TrafficShift>& shifts);
+Result<std::vector<TrafficShift>> shifts_from_json(const nlohmann::json& j);
+
+class TrafficShifter {
+public:
+    // key_for(account): the key to sign that account's requests with (none: unsigned)
+    using KeyFor = std::function<std::optional<SigningKey>(const std::string& account)>;
+    TrafficShifter(api::Service& service, KeyFor key_for);
+    ~TrafficShifter();
+    TrafficShifter(const TrafficShifter&) = delete;
+    TrafficShifter& operator=(const TrafficShifter&) = delete;
+
+    void schedule(const control::Scope& scope, std::vector<TrafficShift> shifts);
+    void stop();
+
+private:
+    struct Running {
+        control::Scope scope;
+        TrafficShift shift;
+        std::chrono::steady_clock::time_point start;
+        std::size_t next = 0;
+    };
+    void run(std::stop_token stop);
+    void step(Running& r);
+
+    api::Service& service_;
+    KeyFor key_for_;
+    std::mutex mu_;
+    std::condition_variable_any cv_;
+    std::map<std::string, Running> running_;  // "account/region/function/alias"
+    std::jthread thread_;
+};
+
+}  // namespace lamina::sam

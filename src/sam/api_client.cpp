@@ -1,0 +1,166 @@
+#include "lamina/sam/api_client.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <chrono>
+#include <regex>
+
+#include "lamina/api/service.hpp"
+#include "lamina/api/sigv4.hpp"
+#include "lamina/common/encoding.hpp"
+
+namespace lamina::sam {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = boost::asio::ip::tcp;
+
+nlohmann::json ApiReply::json() const {
+    if (body.empty()) return nullptr;
+    auto j = nlohmann::json::parse(body, nullptr, false);
+    return j.is_discarded() ? nlohmann::json(nullptr) : j;
+}
+
+std::string ApiReply::error_type() const {
+    auto j = json();
+    if (j.is_object() && j.contains("Type") && j.contains("__type")) return j["__type"].get<std::string>();
+    if (j.is_object() && j.contains("__type") && j["__type"].is_string()) return j["__type"].get<std::string>();
+    return "HTTP " + std::to_string(status);
+}
+
+std::string ApiReply::error_text() const {
+    auto j = json();
+    std::string message;
+    if (j.is_object()) {
+        for (const char* k : {"message", "Message", "errorMessage"})
+            if (j.contains(k) && j[k].is_string()) message = j[k].get<std::string>();
+    }
+    if (message.empty()) message = body.substr(0, 300);
+    std::string type = error_type();
+    auto colon = type.rfind('#');
+    if (colon != std::string::npos) type = type.substr(colon + 1);
+    return type + ": " + message;
+}
+
+std::string path_segment(const std::string& s) { return url_encode(s); }
+
+namespace {
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+http::Request make_request(const std::string& method, const std::string& target, const std::string& body,
+                           const std::string& content_type, const std::string& host) {
+    http::Request req;
+    req.method = method;
+    req.target = target;
+    http::parse_target(target, req.path, req.query);
+    req.headers.set("Host", host);
+    if (!body.empty() || method == "POST" || method == "PUT") req.headers.set("Content-Type", content_type);
+    req.headers.set("User-Agent", "lamina-deploy");
+    req.body = body;
+    req.remote_address = "127.0.0.1";
+    return req;
+}
+
+class ServiceClient final : public ApiClient {
+public:
+    ServiceClient(api::Service& service, std::string region, std::optional<SigningKey> key)
+        : service_(service), region_(std::move(region)), key_(std::move(key)) {}
+
+    Result<ApiReply> call(const std::string& method, const std::string& target, const std::string& body,
+                          const std::string& content_type) override {
+        auto req = make_request(method, target, body, content_type, "lamina.internal");
+        if (key_) api::sign_sigv4(req, key_->access_key_id, key_->secret_access_key, region_, "lambda", now_ms());
+        auto resp = service_.dispatch(req);
+        return ApiReply{resp.status, std::move(resp.body)};
+    }
+    const std::string& region() const override { return region_; }
+
+private:
+    api::Service& service_;
+    std::string region_;
+    std::optional<SigningKey> key_;
+};
+
+class HttpClient final : public ApiClient {
+public:
+    HttpClient(std::string host, std::string port, std::string region, std::optional<SigningKey> key)
+        : host_(std::move(host)), port_(std::move(port)), region_(std::move(region)), key_(std::move(key)) {}
+
+    Result<ApiReply> call(const std::string& method, const std::string& target, const std::string& body,
+                          const std::string& content_type) override {
+        // one retry on a fresh connection: the server may have closed an idle one
+        for (int attempt = 0;; ++attempt) {
+            try {
+                return exchange(method, target, body, content_type);
+            } catch (const std::exception& e) {
+                stream_.reset();
+                if (attempt == 1)
+                    return fail(ErrorCode::Service, "cannot reach lamina at http://" + host_ + ":" + port_ + ": " + e.what());
+            }
+        }
+    }
+    const std::string& region() const override { return region_; }
+
+private:
+    ApiReply exchange(const std::string& method, const std::string& target, const std::string& body,
+                      const std::string& content_type) {
+        if (!stream_) {
+            stream_ = std::make_unique<beast::tcp_stream>(ioc_);
+            tcp::resolver resolver(ioc_);
+            stream_->expires_after(std::chrono::seconds(10));
+            stream_->connect(resolver.resolve(host_, port_));
+        }
+        std::string host_header = host_ + ":" + port_;
+        auto req = make_request(method, target, body, content_type, host_header);
+        if (key_) api::sign_sigv4(req, key_->access_key_id, key_->secret_access_key, region_, "lambda", now_ms());
+        bhttp::request<bhttp::string_body> out{bhttp::string_to_verb(method), target, 11};
+        for (const auto& [k, v] : req.headers.items) out.set(k, v);
+        out.body() = body;
+        out.prepare_payload();
+        out.keep_alive(true);
+        stream_->expires_after(std::chrono::seconds(120));
+        bhttp::write(*stream_, out);
+        beast::flat_buffer buffer;
+        bhttp::response_parser<bhttp::string_body> parser;
+        parser.body_limit(256 * 1024 * 1024);
+        bhttp::read(*stream_, buffer, parser);
+        auto res = parser.release();
+        if (!res.keep_alive()) stream_.reset();
+        return ApiReply{res.result_int(), std::move(res.body())};
+    }
+
+    boost::asio::io_context ioc_;
+    std::unique_ptr<beast::tcp_stream> stream_;
+    std::string host_, port_, region_;
+    std::optional<SigningKey> key_;
+};
+
+}  // namespace
+
+std::unique_ptr<ApiClient> make_service_client(api::Service& service, std::string region,
+                                               std::optional<SigningKey> key) {
+    return std::make_unique<ServiceClient>(service, std::move(region), std::move(key));
+}
+
+Result<std::unique_ptr<ApiClient>> make_http_client(const std::string& endpoint, std::string region,
+                                                    std::optional<SigningKey> key) {
+    static const std::regex kEndpoint(R"(http://(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::([0-9]{1,5}))?/?)");
+    std::smatch m;
+    if (!std::regex_match(endpoint, m, kEndpoint))
+        return fail(ErrorCode::InvalidParameterValue,
+                    "--endpoint must look like http://127.0.0.1:9001 (lamina speaks plain HTTP), got " + endpoint);
+    std::string host = m[1].str();
+    if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+    std::string port = m[2].matched ? m[2].str() : "80";
+    return std::unique_ptr<ApiClient>(std::make_unique<HttpClient>(host, port, std::move(region), std::move(key)));
+}
+
+}  // namespace lamina::sam
