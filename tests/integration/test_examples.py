@@ -3,10 +3,15 @@ what the tutorial (lambda-advanced.md) says its exercise shows."""
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
+import sys
 
 import pytest
+
+import lamina_testlib as lt
+from serve_check import serve_and_check_health, substitute
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 EXAMPLES = os.path.join(REPO, "examples")
@@ -202,3 +207,73 @@ def test_concurrency_example(server):
     assert "without the limit: 10 of 10 succeeded" in step5
     assert not any("TooManyRequestsException" in line for line in step5)
     assert s["Cleanup"][0].startswith("deleted: ConcurrencyTest-")
+
+
+# ---------------------------------------------------------------- github-actions
+
+WORKFLOW = os.path.join(EXAMPLES, "github-actions", "lamina-ci.yml")
+
+
+def workflow_steps():
+    yaml = pytest.importorskip("yaml")
+    with open(WORKFLOW) as f:
+        doc = yaml.safe_load(f)
+    triggers = doc.get("on", doc.get(True))  # YAML 1.1 reads a bare `on` as true
+    assert {"push", "pull_request"} <= set(triggers)
+    (job,) = doc["jobs"].values()
+    return job, {s.get("name", s.get("uses")): s for s in job["steps"]}
+
+
+def test_github_actions_workflow_runs_commands_of_this_repo(tmp_path):
+    job, steps = workflow_steps()
+    env = job["env"]
+    # install-deps.sh targets Debian 12
+    assert job["container"]["image"] == "debian:12"
+    assert job["timeout-minutes"] <= 60
+
+    build = steps["Install and build lamina"]["run"]
+    m = re.search(r'bash "\$LAMINA_DIR/(scripts/install-deps\.sh)" (\w+)', build)
+    assert m and os.path.isfile(os.path.join(REPO, m.group(1)))
+    with open(os.path.join(REPO, m.group(1))) as f:
+        modes = re.findall(r"^\s*([a-z|]+)\)", f.read(), re.M)
+    assert m.group(2) in "|".join(modes).split("|"), modes
+    # the build is scripts/serve.sh's
+    with open(os.path.join(REPO, "scripts", "serve.sh")) as f:
+        serve_cmake = re.search(r"^cmake (.*)$", f.read(), re.M).group(1)
+    wf_cmake = re.search(r"^\s*cmake (.*)$", build, re.M).group(1)
+    opts = lambda s: {o for o in shlex.split(s) if o.startswith("-D") or o in ("-G", "Ninja")}
+    assert opts(wf_cmake) == opts(serve_cmake)
+    assert re.search(r'ninja -C "\$LAMINA_DIR/build" .*lamina$', build, re.M)
+
+    # start: the command line is accepted by lamina serve, and the health wait is bounded
+    start = steps["Start lamina"]["run"]
+    cmd = re.search(r'^nohup (.*?)\\\n(.*?)$', start, re.M | re.S)
+    line = (cmd.group(1) + " " + cmd.group(2)).split(">")[0]
+    argv = shlex.split(line)
+    assert argv[0] == "$LAMINA_DIR/build/lamina" and argv[1] == "serve"
+    values = {"$LAMINA_PORT": env["LAMINA_PORT"], "$RUNNER_TEMP/lamina-data": "/tmp/x"}
+    argv = [values.get(a, a) for a in argv]
+    assert env["LAMINA_ENDPOINT"] == f"http://127.0.0.1:{env['LAMINA_PORT']}"
+    status, log = serve_and_check_health([str(lt.lamina_bin())] +
+                                         substitute(argv[1:], tmp_path / "data"), tmp_path / "serve.log")
+    assert status == 200, log[-3000:]
+    assert re.search(r'curl -fsS --max-time \d+ "\$LAMINA_ENDPOINT/health"', start)
+    assert re.search(r"for _ in \$\(seq \d+\); do", start)
+
+    # the test it runs is in this repo, and lamina is stopped whatever happened
+    test = steps["Test the functions with boto3"]["run"]
+    assert '"$TESTS_DIR/test_with_lamina.py"' in test
+    assert os.path.isfile(os.path.join(REPO, env["TESTS_DIR"], "test_with_lamina.py"))
+    assert os.path.isfile(os.path.join(REPO, env["TESTS_DIR"], "function", "handler.py"))
+    stop = steps["Stop lamina"]
+    assert stop["if"] == "always()" and 'kill "$pid"' in stop["run"]
+
+
+@pytest.mark.timeout_s(120)
+def test_github_actions_boto3_test_passes_against_lamina(server, tmp_path):
+    env = dict(os.environ, LAMINA_ENDPOINT=server.url)
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path),
+                          os.path.join(EXAMPLES, "github-actions", "test_with_lamina.py")],
+                         env=env, capture_output=True, text=True, timeout=110, cwd=str(tmp_path))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert re.search(r"\b3 passed\b", out.stdout), out.stdout
