@@ -78,9 +78,20 @@ fi
 
 echo "run.sh: $("$PY" -c 'import sys,boto3,pytest; print(sys.executable, "boto3", boto3.__version__, "pytest", pytest.__version__)') lamina=$LAMINA_BIN" >&2
 
+# Test paths given relative to where run.sh was called from (e.g.
+# tests/integration/test_examples.py from the repo root) stay valid after the cd.
+args=()
+for a in "$@"; do
+    p="${a%%::*}"
+    if [ "${a#-}" = "$a" ] && [ "${p#/}" = "$p" ] && [ -e "$p" ]; then
+        args+=("$PWD/$a")
+    else
+        args+=("$a")
+    fi
+done
 cd "$HERE"
 # shellcheck disable=SC2086
-"$PY" -m pytest -c "$HERE/pytest.ini" --rootdir "$HERE" $PYTEST_FLAGS "$@"
+"$PY" -m pytest -c "$HERE/pytest.ini" --rootdir "$HERE" $PYTEST_FLAGS ${args[@]+"${args[@]}"}
 rc=$?
 if [ "$rc" -eq 5 ]; then
     echo "run.sh: pytest collected no tests" >&2
