@@ -431,8 +431,8 @@ int run(int argc, char** argv) {
                 return std::string("must be 12 digits");
             return std::string();
         });
-    serve_cmd->add_option("--log-level", config.log_level, "trace, debug, info, warn, error, critical, off")
-        ->envname("LAMINA_LOG_LEVEL")->capture_default_str()
+    serve_cmd->add_option("--log-level", config.log_level, "trace, debug, info, warn, error, critical, off (the last one given wins)")
+        ->envname("LAMINA_LOG_LEVEL")->capture_default_str()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
     serve_cmd->add_option("--io-threads", config.io_threads, "Threads serving HTTP")
         ->envname("LAMINA_IO_THREADS")->capture_default_str()->check(CLI::Range(1, 64));

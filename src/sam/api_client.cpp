@@ -26,8 +26,8 @@ nlohmann::json ApiReply::json() const {
 }
 
 std::string ApiReply::error_type() const {
+    if (!error_type_header.empty()) return error_type_header.substr(0, error_type_header.find(':'));
     auto j = json();
-    if (j.is_object() && j.contains("Type") && j.contains("__type")) return j["__type"].get<std::string>();
     if (j.is_object() && j.contains("__type") && j["__type"].is_string()) return j["__type"].get<std::string>();
     return "HTTP " + std::to_string(status);
 }
@@ -79,7 +79,7 @@ public:
         auto req = make_request(method, target, body, content_type, "lamina.internal");
         if (key_) api::sign_sigv4(req, key_->access_key_id, key_->secret_access_key, region_, "lambda", now_ms());
         auto resp = service_.dispatch(req);
-        return ApiReply{resp.status, std::move(resp.body)};
+        return ApiReply{resp.status, std::move(resp.body), resp.headers.get("x-amzn-ErrorType")};
     }
     const std::string& region() const override { return region_; }
 
@@ -134,7 +134,8 @@ private:
         bhttp::read(*stream_, buffer, parser);
         auto res = parser.release();
         if (!res.keep_alive()) stream_.reset();
-        return ApiReply{res.result_int(), std::move(res.body())};
+        std::string type(res["x-amzn-ErrorType"]);
+        return ApiReply{res.result_int(), std::move(res.body()), std::move(type)};
     }
 
     boost::asio::io_context ioc_;

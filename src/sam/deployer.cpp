@@ -330,6 +330,7 @@ public:
         applying_ = true;
         refs_.clear();
         atts_.clear();
+        layer_users_.clear();
         for (const auto& id : order_) {
             if (auto st = process(resources_.at(id)); !st) {
                 rollback();
@@ -1517,7 +1518,7 @@ Status Deployer::wait_for_shifts(const std::vector<TrafficShift>& shifts, std::s
     return {};
 }
 
-Status Deployer::on_folder_changed(const Watched& w, const DeployOptions&) {
+Status Deployer::on_folder_changed(const Watched& w, const DeployOptions& options) {
     if (w.kind == "function") {
         auto zip = zip_folder(w.folder);
         if (!zip) return std::unexpected(zip.error());
@@ -1548,6 +1549,17 @@ Status Deployer::on_folder_changed(const Watched& w, const DeployOptions&) {
     if (!r->ok()) return fail(ErrorCode::InvalidParameterValue, w.logical_id + ": " + r->error_text());
     std::string arn = r->json().value("LayerVersionArn", std::string());
     layer_arns_[w.logical_id] = arn;
+    // the stack's record learns of the version, so a redeploy or delete handles it
+    std::string record_path = "/_lamina/stacks/" + path_segment(options.stack_name);
+    if (auto rec = api_.call("GET", record_path, ""); rec && rec->ok()) {
+        json record = rec->json();
+        json& entry = record["Resources"][w.logical_id];
+        if (entry.is_object()) {
+            entry["LayerVersionArn"] = arn;
+            entry["Versions"].push_back(arn);
+            (void)api_.call("PUT", record_path, record.dump());
+        }
+    }
     if (say_) say_("watch    " + w.logical_id + "  published " + arn);
     for (const auto& fn : layer_users_[w.logical_id]) {
         auto cfg = api_.call("GET", "/2015-03-31/functions/" + path_segment(fn) + "/configuration", "");

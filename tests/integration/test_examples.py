@@ -277,3 +277,22 @@ def test_github_actions_boto3_test_passes_against_lamina(server, tmp_path):
                          env=env, capture_output=True, text=True, timeout=110, cwd=str(tmp_path))
     assert out.returncode == 0, out.stdout + out.stderr
     assert re.search(r"\b3 passed\b", out.stdout), out.stdout
+
+
+@pytest.mark.timeout_s(180)
+def test_sam_app_example(server):
+    """examples/sam-app: deploy, invoke through the layer, canary to version 2, delete."""
+    stdout, lines = run_example(server, "sam-app", timeout=170, LAMINA=str(lt.lamina_bin()), MINUTE_SECONDS="3")
+    assert "greet: Hello, Ada! code=v1 stage=dev layer=shared_util 1.0" in lines
+    assert "report: items=3 layer=shared_util 1.0" in lines
+    assert "provisioned on live: READY\t1" in lines
+    assert "reserved on report: 2" in lines
+    # right after the canary deployment: 10% on version 2, version 1 primary
+    assert 'alias live: ["1",{"2":0.1}]' in lines
+    during = next(l for l in lines if l.startswith("during the canary:"))
+    v1 = int(re.search(r"v1=(\d+)", during).group(1))
+    assert v1 >= 1  # version 1 still answered during the canary
+    # after it: version 2 alone
+    assert 'alias live: ["2",null]' in lines
+    assert "greet: Hello, Grace! code=v2 version=2" in lines
+    assert "functions left: 0" in lines

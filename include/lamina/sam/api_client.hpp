@@ -22,6 +22,7 @@ namespace lamina::sam {
 struct ApiReply {
     unsigned status = 0;
     std::string body;
+    std::string error_type_header;  // x-amzn-ErrorType
     bool ok() const { return status >= 200 && status < 300; }
     nlohmann::json json() const;  // the body as JSON (null when empty or not JSON)
     // "ResourceNotFoundException: Function not found: ..." for an error reply

@@ -1,0 +1,558 @@
+"""SAM / CloudFormation templates: `lamina serve --template`, `lamina deploy`, `lamina delete`.
+
+Every deployment goes through the Lambda API, so what is checked here is what a
+user's boto3 client sees afterwards."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+import lamina_testlib as lt
+
+EXAMPLE = lt.REPO / "examples" / "sam-app"
+
+
+def lamina_env(key: str = "test", secret: str = "test") -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LAMINA_", "AWS_"))}
+    env.update({"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret, "AWS_DEFAULT_REGION": lt.REGION})
+    return env
+
+
+def lamina(*args: str, key: str = "test", secret: str = "test", timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([str(lt.lamina_bin()), *args], capture_output=True, text=True, timeout=timeout,
+                          env=lamina_env(key, secret), stdin=subprocess.DEVNULL)
+
+
+def deploy(server, template: Path, *extra: str, key: str = "test", secret: str = "test",
+           timeout: float = 120) -> subprocess.CompletedProcess:
+    return lamina("deploy", str(template), "--endpoint", server.url, *extra, key=key, secret=secret, timeout=timeout)
+
+
+def new_account() -> str:
+    return str(random.randint(100000000000, 999999999999))
+
+
+def stack_name(prefix: str = "stk") -> str:
+    return f"{prefix}-{random.randint(0, 16**8):08x}"
+
+
+def copy_app(tmp_path: Path) -> Path:
+    dest = tmp_path / "app"
+    shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns("run.sh", "__pycache__"))
+    return dest
+
+
+def invoke(client, name: str, payload: dict | None = None) -> dict:
+    r = client.invoke(FunctionName=name, Payload=json.dumps(payload or {}).encode())
+    body = json.loads(r["Payload"].read())
+    assert "FunctionError" not in r, body
+    return body
+
+
+def alias_state(client, fn: str, alias: str) -> tuple[str, dict]:
+    a = client.get_alias(FunctionName=fn, Name=alias)
+    return a["FunctionVersion"], a.get("RoutingConfig", {}).get("AdditionalVersionWeights", {})
+
+
+def everything(client) -> tuple[list, list]:
+    fns = sorted(f["FunctionName"] for f in client.list_functions()["Functions"])
+    layers = sorted((l["LayerName"], l["LatestMatchingVersion"]["Version"]) for l in client.list_layers()["Layers"])
+    return fns, layers
+
+
+# --------------------------------------------------------------------------------------
+# serve --template
+# --------------------------------------------------------------------------------------
+
+@pytest.mark.timeout_s(120)
+def test_serve_template_deploys_the_sam_app_before_announcing_the_port(tmp_path):
+    app = copy_app(tmp_path)
+    srv = lt.LaminaServer(extra_args=["--template", str(app / "template.yaml"), "--stack-name", "demo",
+                                      "--parameter-overrides", "Greeting=Bonjour", "Stage=prod",
+                                      "--log-level", "info"])
+    srv.start(timeout=60)
+    try:
+        lam = srv.client("lambda")
+        # the functions are there as soon as the port is
+        body = invoke(lam, "demo-greet:live", {"name": "Ada"})
+        assert body["body"]["message"] == "Bonjour, Ada!"
+        assert body["body"]["code"] == "v1"
+        assert body["body"]["function_version"] == "1"
+        assert body["stage"] == "prod" and body["layer"] == "shared_util 1.0"  # Globals env + the layer
+        report = invoke(lam, "demo-report", {"items": [1, 2]})
+        assert report["body"]["items"] == 2 and report["layer"] == "shared_util 1.0"
+
+        cfg = lam.get_function_configuration(FunctionName="demo-greet")
+        assert cfg["Runtime"] == "python3.12" and cfg["MemorySize"] == 128 and cfg["Timeout"] == 10
+        assert cfg["Environment"]["Variables"] == {"STAGE": "prod", "GREETING": "Bonjour"}
+        assert [l["Arn"] for l in cfg["Layers"]] == [lt.layer_version_arn("demo-shared", 1)]
+        assert cfg["Role"].startswith(f"arn:aws:iam::{lt.ACCOUNT}:role/demo-GreetFunctionRole-")
+        # Stage=prod makes the !If pick 2 provisioned environments on the alias
+        pc = lam.get_provisioned_concurrency_config(FunctionName="demo-greet", Qualifier="live")
+        assert pc["RequestedProvisionedConcurrentExecutions"] == 2
+        assert lam.get_function_concurrency(FunctionName="demo-report")["ReservedConcurrentExecutions"] == 2
+        assert lam.get_alias(FunctionName="demo-greet", Name="live")["FunctionVersion"] == "1"
+
+        log = srv.log_tail(20000)
+        warnings = [l for l in log.splitlines() if "not emulated by lamina" in l]
+        assert len(warnings) == 1, warnings  # one warning lists them all
+        assert "ReportFunction.Events.Nightly (Schedule)" in warnings[0]
+        assert f"GreetLiveAlias = arn:aws:lambda:{lt.REGION}:{lt.ACCOUNT}:function:demo-greet:live" in log
+
+        # a restart with the same template changes nothing
+        versions = [v["Version"] for v in lam.list_versions_by_function(FunctionName="demo-greet")["Versions"]]
+        assert versions == ["$LATEST", "1"]
+    finally:
+        srv.stop()
+
+
+def test_serve_refuses_a_template_it_cannot_apply(tmp_path):
+    bad = tmp_path / "template.yaml"
+    bad.write_text("Resources:\n  Fn:\n    Type: AWS::Lambda::Function\n    Properties:\n      Runtime: python3.12\n")
+    srv = lt.LaminaServer(extra_args=["--template", str(bad)])
+    with pytest.raises(RuntimeError) as e:
+        srv.start(timeout=30)
+    assert srv.proc.wait(10) == 1
+    assert f"{bad}:4: Resources.Fn.Properties: Handler is required for a zip function" in str(e.value), str(e.value)
+
+
+# --------------------------------------------------------------------------------------
+# lamina deploy: redeploy, traffic shifting, deletion
+# --------------------------------------------------------------------------------------
+
+@pytest.mark.timeout_s(150)
+def test_redeploy_updates_in_place_and_moves_the_alias(server, tmp_path):
+    app = copy_app(tmp_path)
+    stack = stack_name("redeploy")
+    lam = server.client("lambda")
+    first = deploy(server, app / "template.yaml", "--stack-name", stack)
+    assert first.returncode == 0, first.stderr
+    assert f"created  GreetFunction  function {stack}-greet" in first.stdout
+    assert invoke(lam, f"{stack}-greet:live")["body"]["code"] == "v1"
+    sha1 = lam.get_function_configuration(FunctionName=f"{stack}-greet")["CodeSha256"]
+
+    # nothing changed: nothing new
+    again = deploy(server, app / "template.yaml", "--stack-name", stack)
+    assert again.returncode == 0, again.stderr
+    assert f"unchanged GreetFunction" in again.stdout and "unchanged SharedLayer" in again.stdout
+    assert [v["Version"] for v in lam.list_versions_by_function(FunctionName=f"{stack}-greet")["Versions"]] == ["$LATEST", "1"]
+    assert [v["Version"] for v in lam.list_layer_versions(LayerName=f"{stack}-shared")["LayerVersions"]] == [1]
+
+    # new code and a new setting: a new $LATEST, a new version, the alias moved (AllAtOnce)
+    src = app / "src" / "greet" / "app.py"
+    src.write_text(src.read_text().replace('VERSION = "v1"', 'VERSION = "v2"'))
+    third = deploy(server, app / "template.yaml", "--stack-name", stack,
+                   "--parameter-overrides", "DeploymentType=AllAtOnce", "Greeting=Hi")
+    assert third.returncode == 0, third.stderr
+    cfg = lam.get_function_configuration(FunctionName=f"{stack}-greet")
+    assert cfg["CodeSha256"] != sha1
+    assert cfg["Environment"]["Variables"]["GREETING"] == "Hi"
+    assert alias_state(lam, f"{stack}-greet", "live") == ("2", {})
+    body = invoke(lam, f"{stack}-greet:live", {"name": "Bo"})
+    assert body["body"] == {"message": "Hi, Bo!", "code": "v2", "function_version": "2"}
+    # version 1 is kept, as SAM keeps the versions it published
+    assert invoke(lam, f"{stack}-greet:1")["body"]["code"] == "v1"
+    assert lamina("delete", "--stack-name", stack, "--endpoint", server.url).returncode == 0
+
+
+@pytest.mark.timeout_s(150)
+@pytest.mark.parametrize("kind,expected", [
+    ("Canary20Percent3Minutes", [0.2]),
+    ("Linear25PercentEvery1Minute", [0.25, 0.5, 0.75]),
+])
+def test_deployment_preference_shifts_weights_over_time(server, tmp_path, kind, expected):
+    app = copy_app(tmp_path)
+    stack = stack_name("shift")
+    lam = server.client("lambda")
+    fn = f"{stack}-greet"
+    assert deploy(server, app / "template.yaml", "--stack-name", stack).returncode == 0
+    src = app / "src" / "greet" / "app.py"
+    src.write_text(src.read_text().replace('VERSION = "v1"', 'VERSION = "v2"'))
+
+    minute = 1.5
+    started = time.monotonic()
+    proc = subprocess.Popen([str(lt.lamina_bin()), "deploy", str(app / "template.yaml"), "--endpoint", server.url,
+                             "--stack-name", stack, "--deployment-minute", str(minute),
+                             "--parameter-overrides", f"DeploymentType={kind}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=lamina_env())
+    seen = []
+    try:
+        while proc.poll() is None and time.monotonic() - started < 60:
+            try:
+                state = alias_state(lam, fn, "live")
+            except ClientError:
+                continue
+            if not seen or seen[-1] != state:
+                seen.append(state)
+            time.sleep(0.05)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    elapsed = time.monotonic() - started
+    assert proc.returncode == 0, err
+    seen.append(alias_state(lam, fn, "live"))
+    weights = [w["2"] for v, w in seen if v == "1" and "2" in w]
+    # every step was seen, in order, and the alias ended on version 2 alone
+    assert sorted(set(weights)) == expected, seen
+    assert weights == sorted(weights), seen
+    assert seen[-1] == ("2", {})
+    steps = 3 if kind.startswith("Canary") else 3  # three minutes either way
+    assert elapsed >= steps * minute * 0.9, elapsed  # it waited between steps
+    assert "traffic  " + fn + ":live -> version 2 (100%)" in out
+    assert lamina("delete", "--stack-name", stack, "--endpoint", server.url).returncode == 0
+
+
+LAYERED = textwrap.dedent("""\
+    Transform: AWS::Serverless-2016-10-31
+    Parameters:
+      Prefix: {Type: String}
+    Resources:
+      Libs:
+        Type: AWS::Serverless::LayerVersion
+        Properties:
+          LayerName: !Sub "${Prefix}-libs"
+          ContentUri: layer/
+          RetentionPolicy: Delete
+      Main:
+        Type: AWS::Serverless::Function
+        Properties:
+          FunctionName: !Sub "${Prefix}-main"
+          Runtime: python3.12
+          Handler: main.handler
+          CodeUri: main/
+          Layers: [!Ref Libs]
+      Extra:
+        Type: AWS::Serverless::Function
+        Properties:
+          FunctionName: !Sub "${Prefix}-extra"
+          Runtime: python3.12
+          Handler: main.handler
+          CodeUri: main/
+""")
+
+
+def write_layered(root: Path, lib_text: str, with_extra: bool = True):
+    (root / "layer" / "python").mkdir(parents=True, exist_ok=True)
+    (root / "main").mkdir(exist_ok=True)
+    (root / "layer" / "python" / "lib.py").write_text(f"TEXT = {lib_text!r}\n")
+    (root / "main" / "main.py").write_text("import lib\n\ndef handler(event, context):\n    return lib.TEXT\n")
+    text = LAYERED if with_extra else LAYERED[:LAYERED.index("  Extra:")]
+    (root / "template.yaml").write_text(text)
+
+
+@pytest.mark.timeout_s(120)
+def test_removed_resources_and_replaced_layer_versions_are_deleted(server, tmp_path):
+    prefix = stack_name("rm")
+    lam = server.client("lambda")
+    write_layered(tmp_path, "one")
+    r = deploy(server, tmp_path / "template.yaml", "--stack-name", prefix, "--parameter-overrides", f"Prefix={prefix}")
+    assert r.returncode == 0, r.stderr
+    assert invoke(lam, f"{prefix}-main") == "one"
+    lam.get_function(FunctionName=f"{prefix}-extra")
+
+    write_layered(tmp_path, "two", with_extra=False)
+    r = deploy(server, tmp_path / "template.yaml", "--stack-name", prefix, "--parameter-overrides", f"Prefix={prefix}")
+    assert r.returncode == 0, r.stderr
+    assert f"deleted  Extra  function {prefix}-extra" in r.stdout
+    with pytest.raises(ClientError) as e:
+        lam.get_function(FunctionName=f"{prefix}-extra")
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    # the layer's new content is version 2; RetentionPolicy Delete removed version 1
+    assert invoke(lam, f"{prefix}-main") == "two"
+    assert [v["Version"] for v in lam.list_layer_versions(LayerName=f"{prefix}-libs")["LayerVersions"]] == [2]
+    with pytest.raises(ClientError):
+        lam.get_layer_version(LayerName=f"{prefix}-libs", VersionNumber=1)
+
+    r = lamina("delete", "--stack-name", prefix, "--endpoint", server.url)
+    assert r.returncode == 0, r.stderr
+    assert not any(f["FunctionName"].startswith(prefix) for f in lam.list_functions()["Functions"])
+    assert lam.list_layer_versions(LayerName=f"{prefix}-libs")["LayerVersions"] == []
+    again = lamina("delete", "--stack-name", prefix, "--endpoint", server.url)
+    assert again.returncode == 1 and f"no stack named {prefix}" in again.stderr
+
+
+# --------------------------------------------------------------------------------------
+# Templates that cannot be applied: refused with file, line and reason; nothing changes
+# --------------------------------------------------------------------------------------
+
+HEAD = "Transform: AWS::Serverless-2016-10-31\nResources:\n"
+GOOD_FN = ("  Good:\n    Type: AWS::Serverless::Function\n    Properties:\n"
+           "      Runtime: python3.12\n      Handler: main.handler\n      CodeUri: main/\n")   # lines 3-8
+BAD_FN = ("  Bad:\n    Type: AWS::Serverless::Function\n    Properties:\n"
+          "      Runtime: python3.12\n      Handler: main.handler\n")                     # lines 9-13
+
+# case -> (template, line of the error (0: any), reason)
+BAD_TEMPLATES = {
+    "bad_yaml": (HEAD + "  Fn: [unclosed\n  Other: 1\n", 0, "not a valid YAML or JSON template"),
+    "unknown_intrinsic": (HEAD + GOOD_FN + BAD_FN + "      CodeUri: main/\n      Description: !Frobnicate [a, b]\n", 15,
+                          "unknown intrinsic function Fn::Frobnicate"),
+    "missing_code_uri": (HEAD + GOOD_FN + BAD_FN, 11, "Resources.Bad.Properties: CodeUri or InlineCode is required"),
+    "code_uri_not_there": (HEAD + GOOD_FN + BAD_FN + "      CodeUri: nowhere/\n", 14,
+                           "Resources.Bad.Properties.CodeUri: the folder or zip"),
+    "unknown_ref": (HEAD + GOOD_FN + "      Layers: [!Ref NoSuchLayer]\n", 9,
+                    "Ref to 'NoSuchLayer', which is neither a parameter nor a resource of this template"),
+    "unknown_property": (HEAD + GOOD_FN + "      MemorySise: 256\n", 9,
+                         "property MemorySise is not defined for a resource of type AWS::Serverless::Function"),
+    "bad_runtime": (HEAD + GOOD_FN.replace("python3.12", "python2.1"), 6, "Resources.Good.Properties.Runtime:"),
+    "memory_too_big": (HEAD + GOOD_FN + "      MemorySize: 20000\n", 9, "must be between 128 and 10240, got 20000"),
+    "cycle": (HEAD + GOOD_FN +
+              "  A:\n    Type: AWS::Lambda::Permission\n    Properties:\n      FunctionName: !Ref B\n"
+              "      Action: lambda:InvokeFunction\n      Principal: s3.amazonaws.com\n"
+              "  B:\n    Type: AWS::Lambda::Permission\n    Properties:\n      FunctionName: !Ref A\n"
+              "      Action: lambda:InvokeFunction\n      Principal: s3.amazonaws.com\n", 0,
+              "circular dependency between resources"),
+    "serverless_without_transform": ("Resources:\n" + GOOD_FN, 3, "needs 'Transform: AWS::Serverless-2016-10-31'"),
+    "select_out_of_range": (HEAD + GOOD_FN + "      Description: !Select [5, [a, b]]\n", 9,
+                            "Fn::Select index 5 is out of range"),
+    "non_lambda_destination": (HEAD + GOOD_FN + "      EventInvokeConfig:\n        DestinationConfig:\n"
+                               "          OnFailure: {Type: SQS}\n", 0, "lamina emulates Lambda destinations only"),
+    "image_function": (HEAD + "  Img:\n    Type: AWS::Serverless::Function\n    Properties:\n"
+                       "      PackageType: Image\n      ImageUri: repo/img:1\n", 6, "zip functions only"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_TEMPLATES))
+def test_a_template_that_cannot_be_applied_changes_nothing(server, tmp_path, case):
+    text, line, reason = BAD_TEMPLATES[case]
+    (tmp_path / "main").mkdir()
+    (tmp_path / "main" / "main.py").write_text("def handler(e, c):\n    return 1\n")
+    template = tmp_path / "template.yaml"
+    template.write_text(text)
+    account = new_account()
+    lam = server.client("lambda", key=account)
+    before = everything(lam)
+    r = deploy(server, template, "--stack-name", "bad", key=account)
+    assert r.returncode == 1, r.stdout
+    assert "the template was not applied" in r.stderr
+    where = f"{template}:{line}:" if line else f"{template}:"
+    assert where in r.stderr, r.stderr
+    assert reason in r.stderr, r.stderr
+    assert everything(lam) == before
+    assert r.stdout == ""  # nothing was created, so nothing was reported
+
+
+def test_unknown_parameter_override_is_refused(server, tmp_path):
+    app = copy_app(tmp_path)
+    r = deploy(server, app / "template.yaml", "--stack-name", stack_name(), "--parameter-overrides", "Nope=1")
+    assert r.returncode == 1
+    assert "Parameters: [Nope] do not exist in the template" in r.stderr
+    r = deploy(server, app / "template.yaml", "--stack-name", stack_name(), "--parameter-overrides", "Stage=qa")
+    assert r.returncode == 1 and "Parameter 'Stage' must be one of AllowedValues, got 'qa'" in r.stderr
+
+
+def test_a_failure_while_applying_removes_what_was_created(server, tmp_path):
+    (tmp_path / "main").mkdir()
+    (tmp_path / "main" / "main.py").write_text("def handler(e, c):\n    return 1\n")
+    account = new_account()
+    (tmp_path / "template.yaml").write_text(textwrap.dedent("""\
+        Transform: AWS::Serverless-2016-10-31
+        Resources:
+          First:
+            Type: AWS::Serverless::Function
+            Properties: {FunctionName: first, Runtime: python3.12, Handler: main.handler, CodeUri: main/}
+          Second:
+            Type: AWS::Serverless::Function
+            DependsOn: First
+            Properties:
+              FunctionName: second
+              Runtime: python3.12
+              Handler: main.handler
+              CodeUri: main/
+              ReservedConcurrentExecutions: 5000
+        """))
+    lam = server.client("lambda", key=account)
+    r = deploy(server, tmp_path / "template.yaml", "--stack-name", "fails", key=account)
+    assert r.returncode == 1
+    assert "Second (PutFunctionConcurrency): InvalidParameterValueException" in r.stderr, r.stderr
+    assert everything(lam) == ([], [])  # `first` was created, then removed again
+    # and the stack was not recorded
+    r = lamina("delete", "--stack-name", "fails", "--endpoint", server.url, key=account)
+    assert r.returncode == 1 and "no stack named fails" in r.stderr
+
+
+# --------------------------------------------------------------------------------------
+# CloudFormation's own resource types, in a JSON template with long-form intrinsics
+# --------------------------------------------------------------------------------------
+
+@pytest.mark.timeout_s(120)
+def test_json_template_with_cloudformation_resources(server, tmp_path):
+    prefix = stack_name("cfn")
+    (tmp_path / "shared" / "python").mkdir(parents=True)
+    (tmp_path / "shared" / "python" / "shared.py").write_text("WORD = 'layered'\n")
+    template = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Parameters": {"Env": {"Type": "String", "Default": "test"},
+                       "Sizes": {"Type": "CommaDelimitedList", "Default": "128, 256, 512"}},
+        "Mappings": {"ByEnv": {"test": {"Timeout": 7}, "prod": {"Timeout": 30}}},
+        "Conditions": {"IsTest": {"Fn::Equals": [{"Ref": "Env"}, "test"]}},
+        "Resources": {
+            "Shared": {"Type": "AWS::Lambda::LayerVersion",
+                       "Properties": {"LayerName": {"Fn::Join": ["-", [prefix, "shared"]]}, "Content": "shared",
+                                      "CompatibleRuntimes": ["python3.12"]}},
+            "Sink": {"Type": "AWS::Lambda::Function",
+                     "Properties": {"FunctionName": f"{prefix}-sink", "Runtime": "python3.12", "Handler": "index.handler",
+                                    "Role": f"arn:aws:iam::{lt.ACCOUNT}:role/r",
+                                    "Code": {"ZipFile": "def handler(e, c):\n    return 'sink'\n"}}},
+            "Worker": {"Type": "AWS::Lambda::Function",
+                       "Properties": {
+                           "FunctionName": {"Fn::Sub": ["${P}-worker", {"P": prefix}]},
+                           "Runtime": "python3.12", "Handler": "index.handler",
+                           "Role": {"Fn::Sub": "arn:aws:iam::${AWS::AccountId}:role/worker"},
+                           "MemorySize": {"Fn::Select": [1, {"Ref": "Sizes"}]},
+                           "Timeout": {"Fn::FindInMap": ["ByEnv", {"Ref": "Env"}, "Timeout"]},
+                           "Layers": [{"Ref": "Shared"}],
+                           "Environment": {"Variables": {
+                               "MODE": {"Fn::If": ["IsTest", "testing", "live"]},
+                               "SINK": {"Fn::GetAtt": ["Sink", "Arn"]},
+                               "REGION": {"Ref": "AWS::Region"},
+                               "GONE": {"Fn::If": ["IsTest", {"Ref": "AWS::NoValue"}, "x"]}}},
+                           "Tags": [{"Key": "team", "Value": "core"}],
+                           "Code": {"ZipFile": "import os, shared\ndef handler(e, c):\n"
+                                               "    return [shared.WORD, os.environ['MODE'], c.function_version]\n"}}},
+            "V1": {"Type": "AWS::Lambda::Version", "Properties": {"FunctionName": {"Ref": "Worker"}, "Description": "first"}},
+            "Live": {"Type": "AWS::Lambda::Alias",
+                     "Properties": {"FunctionName": {"Ref": "Worker"}, "Name": "live",
+                                    "FunctionVersion": {"Fn::GetAtt": ["V1", "Version"]}}},
+            "Allow": {"Type": "AWS::Lambda::Permission",
+                      "Properties": {"FunctionName": {"Ref": "Live"}, "Action": "lambda:InvokeFunction",
+                                     "Principal": "s3.amazonaws.com", "SourceAccount": {"Ref": "AWS::AccountId"}}},
+            "Async": {"Type": "AWS::Lambda::EventInvokeConfig",
+                      "Properties": {"FunctionName": {"Ref": "Worker"}, "Qualifier": "live", "MaximumRetryAttempts": 0,
+                                     "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": ["Sink", "Arn"]}}}}},
+            "Queue": {"Type": "AWS::SQS::Queue", "Properties": {}},
+        },
+        "Outputs": {"Queue": {"Value": {"Fn::GetAtt": ["Queue", "Arn"]}},
+                    "Alias": {"Value": {"Ref": "Live"}}},
+    }
+    path = tmp_path / "template.json"
+    path.write_text(json.dumps(template, indent=2))
+    r = deploy(server, path, "--stack-name", prefix)
+    assert r.returncode == 0, r.stderr
+    assert "Queue (AWS::SQS::Queue)" in r.stderr  # the one warning
+    lam = server.client("lambda")
+    worker = f"{prefix}-worker"
+    cfg = lam.get_function_configuration(FunctionName=worker)
+    assert cfg["MemorySize"] == 256 and cfg["Timeout"] == 7
+    assert cfg["Role"] == f"arn:aws:iam::{lt.ACCOUNT}:role/worker"
+    assert cfg["Environment"]["Variables"] == {"MODE": "testing", "SINK": lt.fn_arn(f"{prefix}-sink"), "REGION": lt.REGION}
+    assert [l["Arn"] for l in cfg["Layers"]] == [lt.layer_version_arn(f"{prefix}-shared", 1)]
+    assert lam.list_tags(Resource=lt.fn_arn(worker))["Tags"] == {"team": "core"}
+    assert invoke(lam, worker + ":live") == ["layered", "testing", "1"]
+    assert lam.get_alias(FunctionName=worker, Name="live")["FunctionVersion"] == "1"
+    policy = json.loads(lam.get_policy(FunctionName=worker, Qualifier="live")["Policy"])
+    assert [s["Principal"] for s in policy["Statement"]] == [{"Service": "s3.amazonaws.com"}]
+    eic = lam.get_function_event_invoke_config(FunctionName=worker, Qualifier="live")
+    assert eic["MaximumRetryAttempts"] == 0
+    assert eic["DestinationConfig"]["OnFailure"]["Destination"] == lt.fn_arn(f"{prefix}-sink")
+    assert f"output   Alias = {lt.fn_arn(worker, 'live')}" in r.stdout
+    assert f"output   Queue = arn:aws:sqs:{lt.REGION}:{lt.ACCOUNT}:{prefix}-Queue-" in r.stdout
+
+    # removing the permission and the event invoke config from the template removes them
+    del template["Resources"]["Allow"], template["Resources"]["Async"]
+    path.write_text(json.dumps(template))
+    r = deploy(server, path, "--stack-name", prefix)
+    assert r.returncode == 0, r.stderr
+    with pytest.raises(ClientError):
+        lam.get_policy(FunctionName=worker, Qualifier="live")
+    with pytest.raises(ClientError):
+        lam.get_function_event_invoke_config(FunctionName=worker, Qualifier="live")
+    assert lamina("delete", "--stack-name", prefix, "--endpoint", server.url).returncode == 0
+
+
+# --------------------------------------------------------------------------------------
+# --watch
+# --------------------------------------------------------------------------------------
+
+def wait_for(check, timeout: float = 20):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.2)
+    raise AssertionError(f"not true within {timeout}s (last: {last!r})")
+
+
+@pytest.mark.timeout_s(120)
+def test_watch_updates_latest_when_code_or_layer_folders_change(tmp_path):
+    prefix = stack_name("watch")
+    write_layered(tmp_path, "one", with_extra=False)
+    srv = lt.LaminaServer(extra_args=["--template", str(tmp_path / "template.yaml"), "--watch",
+                                      "--parameter-overrides", f"Prefix={prefix}", "--log-level", "info"])
+    srv.start(timeout=60)
+    try:
+        lam = srv.client("lambda")
+        main = f"{prefix}-main"
+        assert invoke(lam, main) == "one"
+        # function code: $LATEST picks it up
+        (tmp_path / "main" / "main.py").write_text("import lib\n\ndef handler(event, context):\n    return 'edited ' + lib.TEXT\n")
+        wait_for(lambda: invoke(lam, main) == "edited one")
+        # a file added in a new sub folder counts too
+        (tmp_path / "main" / "pkg").mkdir()
+        (tmp_path / "main" / "pkg" / "__init__.py").write_text("X = 'sub'\n")
+        (tmp_path / "main" / "main.py").write_text("import lib, pkg\n\ndef handler(event, context):\n    return pkg.X + lib.TEXT\n")
+        wait_for(lambda: invoke(lam, main) == "subone")
+        # layer content: a new layer version, and $LATEST uses it
+        (tmp_path / "layer" / "python" / "lib.py").write_text("TEXT = 'two'\n")
+        wait_for(lambda: invoke(lam, main) == "subtwo")
+        cfg = lam.get_function_configuration(FunctionName=main)
+        assert [l["Arn"] for l in cfg["Layers"]] == [lt.layer_version_arn(f"{prefix}-libs", 2)]
+        # the template itself: deployed again
+        t = (tmp_path / "template.yaml").read_text()
+        (tmp_path / "template.yaml").write_text(t.replace("Handler: main.handler", "Handler: main.handler\n      MemorySize: 256"))
+        wait_for(lambda: lam.get_function_configuration(FunctionName=main)["MemorySize"] == 256)
+    finally:
+        srv.stop()
+
+
+# --------------------------------------------------------------------------------------
+# --auth sigv4
+# --------------------------------------------------------------------------------------
+
+@pytest.mark.timeout_s(120)
+def test_templates_under_sigv4_deploy_into_the_signing_account(tmp_path):
+    creds = tmp_path / "credentials"
+    creds.write_text("AKIDALICE0000000000A alice-secret 111111111111\nAKIDBOB000000000000B bob-secret 222222222222\n")
+    write_layered(tmp_path, "one", with_extra=False)
+    srv = lt.LaminaServer(extra_args=["--auth", "sigv4", "--credentials", str(creds), "--account-id", "111111111111",
+                                      "--template", str(tmp_path / "template.yaml"), "--stack-name", "boot",
+                                      "--parameter-overrides", "Prefix=boot"])
+    srv.start(timeout=60)
+    try:
+        import boto3
+        from botocore.config import Config
+
+        def client(key, secret):
+            return boto3.client("lambda", endpoint_url=srv.url, region_name=lt.REGION, aws_access_key_id=key,
+                                aws_secret_access_key=secret, config=Config(retries={"total_max_attempts": 1}))
+        alice = client("AKIDALICE0000000000A", "alice-secret")
+        bob = client("AKIDBOB000000000000B", "bob-secret")
+        assert [f["FunctionName"] for f in alice.list_functions()["Functions"]] == ["boot-main"]
+        assert bob.list_functions()["Functions"] == []
+        # lamina deploy signs with the environment's key: bob's stack lands in bob's account
+        r = deploy(srv, tmp_path / "template.yaml", "--stack-name", "bobs", "--parameter-overrides", "Prefix=bob",
+                   key="AKIDBOB000000000000B", secret="bob-secret")
+        assert r.returncode == 0, r.stderr
+        assert [f["FunctionName"] for f in bob.list_functions()["Functions"]] == ["bob-main"]
+        assert invoke(bob, "bob-main") == "one"
+        # a wrong secret is refused before anything happens
+        r = deploy(srv, tmp_path / "template.yaml", "--stack-name", "evil", "--parameter-overrides", "Prefix=evil",
+                   key="AKIDBOB000000000000B", secret="wrong")
+        assert r.returncode == 1 and "InvalidSignatureException" in r.stderr
+        # stack records are AWS calls too: unsigned requests are refused
+        status, _, body = lt.http_get(srv.url + "/_lamina/stacks/bobs")
+        assert status == 403, body
+    finally:
+        srv.stop()
