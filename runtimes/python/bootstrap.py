@@ -29,8 +29,7 @@ PY_VERSION = RUNTIME.replace("python", "") or "%d.%d" % sys.version_info[:2]
 STDLIB_PATH = list(sys.path)  # under -S: this folder and the interpreter's own library
 
 # sys.path as AWS builds it: the task root, the layers' site-packages for the
-# declared runtime, /opt/python, then the interpreter's own (with `site`
-# re-enabled so that host packages such as boto3 stay importable, as on AWS).
+# declared runtime, /opt/python, then the interpreter's own library.
 sys.path[:0] = [TASK_ROOT, os.path.join(OPT, "python", "lib", "python" + PY_VERSION, "site-packages"),
                 os.path.join(OPT, "python")]
 import site  # noqa: E402  (after -S: only now, and after the paths above)
@@ -40,6 +39,41 @@ for p in (TASK_ROOT, os.path.join(OPT, "python")):
         sys.path.remove(p)
 sys.path.insert(0, TASK_ROOT)
 sys.path.insert(2, os.path.join(OPT, "python"))
+
+# The host's site-packages are not AWS's: a function must not import whatever
+# happens to be installed here (requests, say) and then fail on AWS. They leave
+# sys.path; what AWS's Python runtimes ship beside the standard library (the
+# AWS SDK and its dependencies) stays importable from them, found last, so a
+# copy in the task root or a layer still wins.
+AWS_PROVIDED = frozenset(("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3"))
+HOST_SITE = [p for p in sys.path[3:] if p not in STDLIB_PATH and ("-packages" in p)]
+for p in HOST_SITE:
+    sys.path.remove(p)
+if HOST_SITE:
+    import _frozen_importlib_external  # noqa: E402  (already loaded: costs nothing)
+
+    def _imported_by_host_package():
+        """Whether the import statement being served is in a host package (the
+        SDK's own imports: Debian's botocore, say, uses the system's requests
+        where AWS's vendors its own copy)."""
+        f = sys._getframe(2)
+        while f is not None:
+            filename = f.f_code.co_filename
+            if not filename.startswith("<frozen"):
+                return filename.startswith(tuple(HOST_SITE))
+            f = f.f_back
+        return False
+
+    class AwsProvidedFinder:
+        """Finds the AWS-provided top-level packages in the host's site-packages."""
+
+        @staticmethod
+        def find_spec(name, path=None, target=None):
+            if path is not None or (name not in AWS_PROVIDED and not _imported_by_host_package()):
+                return None
+            return _frozen_importlib_external.PathFinder.find_spec(name, HOST_SITE)
+
+    sys.meta_path.append(AwsProvidedFinder)
 
 # Fixed for the life of the environment: read once, not per invoke.
 FUNCTION_NAME = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")

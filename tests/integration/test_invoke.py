@@ -202,6 +202,44 @@ def test_boto3_inside_a_function_reaches_lamina(server):
     assert out == {"me": True}
 
 
+def test_host_packages_other_than_the_aws_sdk_are_not_importable(server):
+    """AWS's Python runtimes ship the SDK (boto3, botocore and their dependencies)
+    and nothing else: a package merely installed on lamina's machine must fail to
+    import, as it would on AWS, unless a layer or the code brings it."""
+    import importlib.util
+    if importlib.util.find_spec("requests") is None:
+        pytest.skip("python3-requests is not installed on this machine")
+    lam = server.client("lambda")
+    src = ("import sys\n"
+           "def handler(e, c):\n"
+           "    out = {'path': sys.path}\n"
+           "    try:\n"
+           "        import requests\n"
+           "        out['requests'] = requests.__file__\n"
+           "    except ModuleNotFoundError as err:\n"
+           "        out['requests'] = str(err)\n"
+           "    try:\n"
+           "        import urllib3\n"
+           "        out['urllib3'] = 'ok'\n"
+           "    except ModuleNotFoundError as err:\n"
+           "        out['urllib3'] = str(err)\n"
+           "    return out\n")
+    name = create(lam, src)
+    r, body = invoke(lam, name)
+    out = json.loads(body)
+    assert out["requests"] == "No module named 'requests'", out
+    assert not any("-packages" in p for p in out["path"] if not p.startswith("/opt")), out["path"]
+    if importlib.util.find_spec("urllib3") is not None:
+        assert out["urllib3"] == "ok"  # botocore's dependency is there on AWS too
+    # brought by a layer, it imports from /opt
+    layer = lam.publish_layer_version(LayerName=lt.unique("req"), Content={"ZipFile": lt.make_zip(
+        {"python/requests/__init__.py": "WHERE = 'layer'\n"})})
+    lam.update_function_configuration(FunctionName=name, Layers=[layer["LayerVersionArn"]])
+    lt.wait_updated(lam, name)
+    r, body = invoke(lam, name)
+    assert json.loads(body)["requests"] == "/opt/python/requests/__init__.py"
+
+
 def test_versions_exercise_each_version_runs_its_own_code(server):
     lam = server.client("lambda")
     v1 = "import json\ndef lambda_handler(event, context):\n    return {'statusCode': 200, 'body': json.dumps({'message': 'Version 1.0 - Initial release'})}\n"
