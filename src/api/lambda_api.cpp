@@ -374,7 +374,7 @@ Result<CodeInput> read_code(const ojson& code, bool for_update, std::optional<st
 Result<control::StoredCode> check_code(const std::string& zip) {
     if (static_cast<std::int64_t>(zip.size()) > control::kMaxZippedCode)
         return fail(ErrorCode::RequestEntityTooLarge, "Zipped size must be smaller than 52428800 bytes");
-    LAMINA_TRY(summary, store::inspect_zip(zip));
+    LAMINA_TRY(summary, store::inspect_zip(zip, control::kMaxUnzippedCode));
     if (summary.unzipped_size > control::kMaxUnzippedCode)
         return fail(ErrorCode::InvalidParameterValue, "Unzipped size must be smaller than 262144000 bytes");
     control::StoredCode code;

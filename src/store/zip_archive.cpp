@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <zip.h>
 
+#include <algorithm>
 #include <memory>
 #include <set>
 #include <string>
@@ -105,7 +106,7 @@ bool symlink_is_contained(std::string_view link_path, std::string_view target) {
     return walk(target, depth) >= 0;
 }
 
-Result<ZipSummary> inspect_zip(std::string_view bytes) {
+Result<ZipSummary> inspect_zip(std::string_view bytes, std::optional<std::int64_t> verify_up_to) {
     if (bytes.size() < 22) return std::unexpected(unzip_error(""));
     zip_error_t err;
     zip_error_init(&err);
@@ -170,6 +171,22 @@ Result<ZipSummary> inspect_zip(std::string_view bytes) {
         if (passes_through_link(dir, target, symlinks))
             return std::unexpected(unzip_error("symlink '" + link + "' points through another symlink"));
     }
+    if (!verify_up_to || summary.unzipped_size > *verify_up_to) return summary;
+    // The data itself: libzip checks each entry's CRC when it reaches the end.
+    std::int64_t actual = 0;
+    std::vector<char> buf(1 << 16);
+    for (zip_int64_t i = 0; i < n && actual <= *verify_up_to; ++i) {
+        zip_file_t* zf = zip_fopen_index(za, static_cast<zip_uint64_t>(i), 0);
+        if (!zf) return std::unexpected(unzip_error(""));
+        zip_int64_t got;
+        while ((got = zip_fread(zf, buf.data(), buf.size())) > 0) {
+            actual += got;
+            if (actual > *verify_up_to) break;
+        }
+        zip_fclose(zf);
+        if (got < 0) return std::unexpected(unzip_error(""));
+    }
+    summary.unzipped_size = std::max(summary.unzipped_size, actual);
     return summary;
 }
 

@@ -4,6 +4,7 @@
 // extracted (no "../", no absolute paths, no symlinks pointing outside).
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -18,7 +19,11 @@ struct ZipSummary {
 
 // InvalidParameterValue with AWS's "Could not unzip uploaded file..." message
 // (plus lamina's reason) when the bytes are not a safe zip.
-Result<ZipSummary> inspect_zip(std::string_view bytes);
+// With `verify_up_to`, every entry is also decompressed (CRCs checked) and
+// unzipped_size is what the data really holds, counted until it passes that
+// limit: headers that understate the size, or deflate data that is corrupt,
+// are caught at upload rather than at the first invoke.
+Result<ZipSummary> inspect_zip(std::string_view bytes, std::optional<std::int64_t> verify_up_to = std::nullopt);
 
 // Whether a path inside an archive stays inside the extraction root,
 // resolving "." and ".." lexically ("a/../b" is fine, "a/../../b" is not).

@@ -182,3 +182,28 @@ TEST(ZipArchive, SymlinkContainment) {
         EXPECT_EQ(symlink_is_contained(c.link, c.target), c.contained)
             << "'" << std::string(c.link) << "' -> '" << std::string(c.target) << "'";
 }
+
+namespace lamina::store {
+namespace {
+
+TEST(ZipArchive, VerifyCatchesCorruptDataBehindIntactHeaders) {
+    std::string zip = fakes::make_zip({{"handler.py", std::string(20000, 'x') + "y"}});
+    ASSERT_TRUE(inspect_zip(zip, 1 << 20).has_value());
+    // the first local header (30 bytes + name) is followed by the deflate data
+    for (std::size_t i = 30 + 10; i < 30 + 10 + 8; ++i) zip[i] = '\xff';
+    EXPECT_TRUE(inspect_zip(zip).has_value());  // the headers alone look fine
+    auto r = inspect_zip(zip, 1 << 20);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().message, kUnzipErrorMessage);
+}
+
+TEST(ZipArchive, VerifyMeasuresTheRealSizeUpToTheLimit) {
+    std::string zip = fakes::make_zip({{"a", std::string(300000, '\0')}, {"b", std::string(300000, '\0')}});
+    auto r = inspect_zip(zip, 1000);
+    ASSERT_TRUE(r);
+    EXPECT_GT(r->unzipped_size, 1000);  // past the limit: the caller refuses it
+    EXPECT_EQ(inspect_zip(zip, 1 << 30)->unzipped_size, 600000);
+}
+
+}  // namespace
+}  // namespace lamina::store
