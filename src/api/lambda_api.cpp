@@ -647,8 +647,20 @@ bool LambdaApi::is_invoke(int operation) const { return operation == Invoke || o
 void LambdaApi::invoke(int op, const RequestContext& ctx, const http::Request& req, const http::RouteMatch& m,
                        std::function<void(Result<http::Response>)> respond) {
     auto result = [&]() -> Result<std::optional<exec::InvokeRequest>> {
-        const Scope& scope = ctx.scope;
-        LAMINA_TRY(ref, function_ref(ctx, req, m, NameShape::Read, "InvokeFunction"));
+        // A function of another account runs there (its concurrency, its
+        // metrics) when its resource policy lets the caller's account invoke it.
+        std::optional<std::string> owner;
+        LAMINA_TRY(ref, control::resolve_function_name(m.params.at("FunctionName"), NameShape::Read,
+                                                       req.query_param("Qualifier"), ctx.scope,
+                                                       "lambda:InvokeFunction", &owner));
+        Scope scope = ctx.scope;
+        if (owner) {
+            scope.account = *owner;
+            if (!registry_.permits(scope, ref, ctx.scope.account, "lambda:InvokeFunction"))
+                return std::unexpected(control::cross_account_denied(
+                    ctx.scope.account, "lambda:InvokeFunction",
+                    control::function_arn(scope, ref.name) + (ref.qualifier ? ":" + *ref.qualifier : "")));
+        }
         std::string type = op == InvokeAsync ? "Event" : req.headers.get("X-Amz-Invocation-Type", "RequestResponse");
         if (type != "RequestResponse" && type != "Event" && type != "DryRun") {
             control::ValidationErrors v;

@@ -96,9 +96,16 @@ std::optional<ParsedArn> parse_arn(const std::string& arn) {
     return p;
 }
 
+Error cross_account_denied(const std::string& caller_account, const std::string& action, const std::string& target) {
+    return Error{ErrorCode::AccessDenied, "User: arn:aws:iam::" + caller_account + ":root is not authorized to perform: " +
+                                              action + " on resource: " + target +
+                                              " because no resource-based policy allows the " + action + " action"};
+}
+
 Result<FunctionRef> resolve_function_name(const std::string& value, NameShape shape,
                                           const std::optional<std::string>& qualifier_param,
-                                          const Scope& scope, const std::string& action) {
+                                          const Scope& scope, const std::string& action,
+                                          std::optional<std::string>* other_account) {
     ValidationErrors errors;
     if (qualifier_param) {
         const auto& q = *qualifier_param;
@@ -141,12 +148,13 @@ Result<FunctionRef> resolve_function_name(const std::string& value, NameShape sh
                                                      scope.region + "')");
     }
     if (!account.empty() && account != scope.account) {
-        std::string target = function_arn(Scope{account, scope.region}, ref.name);
-        if (ref.qualifier) target += ":" + *ref.qualifier;
-        return fail(ErrorCode::AccessDenied,
-                    "User: arn:aws:iam::" + scope.account + ":root is not authorized to perform: " +
-                        action + " on resource: " + target +
-                        " because no resource-based policy allows the " + action + " action");
+        if (other_account) {
+            *other_account = account;
+        } else {
+            std::string target = function_arn(Scope{account, scope.region}, ref.name);
+            if (ref.qualifier) target += ":" + *ref.qualifier;
+            return std::unexpected(cross_account_denied(scope.account, action, target));
+        }
     }
     if (qualifier_param && ref.qualifier && *ref.qualifier != *qualifier_param) {
         return fail(ErrorCode::InvalidParameterValue,

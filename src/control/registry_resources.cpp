@@ -189,6 +189,34 @@ Result<ResourcePolicy> Registry::get_policy(const Scope& s, const FunctionRef& r
     return it->second;
 }
 
+bool Registry::permits(const Scope& owner, const FunctionRef& ref, const std::string& caller_account,
+                       const std::string& action) const {
+    std::shared_lock lk(mu_);
+    const Function* f = find(owner, ref.name);
+    if (!f) return false;
+    std::string q = ref.qualifier.value_or("");
+    if (q == "$LATEST") q.clear();
+    if (!q.empty() && !check_qualifier(owner, *f, q)) return false;
+    auto it = f->policies.find(q);
+    if (it == f->policies.end()) return false;
+    const std::string account_root = "arn:aws:iam::" + caller_account + ":root";
+    for (const auto& st : it->second.statements) {
+        const json& s = st.statement;
+        if (s.value("Effect", "") != "Allow") continue;
+        std::string a = s.value("Action", "");
+        if (a != action && a != "lambda:*") continue;
+        // Conditions name event sources (SourceArn, SourceAccount, tokens) or an
+        // organization lamina does not have: they admit no account caller.
+        if (s.contains("Condition")) continue;
+        const json& p = s.value("Principal", json());
+        if ((p.is_string() && p.get<std::string>() == "*") ||
+            (p.is_object() && p.contains("AWS") && p["AWS"].is_string() &&
+             (p["AWS"] == account_root || p["AWS"] == caller_account || p["AWS"] == "*")))
+            return true;
+    }
+    return false;
+}
+
 namespace {
 
 constexpr const char* kTaggablePattern =

@@ -87,3 +87,75 @@ def test_the_aws_cli_signs_paths_queries_and_qualified_names(signed_server, tmp_
     cli.env["AWS_SECRET_ACCESS_KEY"] = "wrong"
     p = cli.run("lambda", "list-functions", check=False)
     assert p.returncode != 0 and "InvalidSignatureException" in p.stderr
+
+
+def test_resource_policies_let_other_accounts_invoke(signed_server):
+    """Another account may invoke a function only as its resource policy says:
+    the unqualified function, a version and an alias each have their own policy."""
+    alice, bob = client(signed_server, ALICE), client(signed_server, BOB)
+    name = lt.unique("shared")
+    alice.create_function(FunctionName=name, Runtime="python3.12", Role=f"arn:aws:iam::{ALICE[2]}:role/r",
+                          Handler="handler.handler", Code={"ZipFile": lt.make_zip(
+                              {"handler.py": "def handler(e, c):\n    return [c.invoked_function_arn, e]\n"})})
+    version = alice.publish_version(FunctionName=name)["Version"]
+    alice.create_alias(FunctionName=name, Name="live", FunctionVersion=version)
+    arn = f"arn:aws:lambda:us-east-1:{ALICE[2]}:function:{name}"
+
+    def bob_invokes(target):
+        r = bob.invoke(FunctionName=target, Payload=b'{"from": "bob"}')
+        return json.loads(r["Payload"].read())
+
+    def denied(target):
+        with pytest.raises(ClientError) as e:
+            bob_invokes(target)
+        assert e.value.response["Error"]["Code"] == "AccessDeniedException"
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+        assert e.value.response["Error"]["Message"] == (
+            f"User: arn:aws:iam::{BOB[2]}:root is not authorized to perform: lambda:InvokeFunction on resource: "
+            f"{target} because no resource-based policy allows the lambda:InvokeFunction action")
+
+    denied(arn)
+    denied(arn + ":live")
+    denied(f"arn:aws:lambda:us-east-1:{ALICE[2]}:function:nonexistent")  # existence is not revealed
+    # bob's account on the alias only
+    alice.add_permission(FunctionName=name, Qualifier="live", StatementId="bob-live",
+                         Action="lambda:InvokeFunction", Principal=BOB[2])
+    assert bob_invokes(arn + ":live") == [arn + ":live", {"from": "bob"}]
+    denied(arn)
+    denied(arn + ":" + version)
+    # a statement for a service, or one with a condition, admits no account
+    alice.add_permission(FunctionName=name, StatementId="s3", Action="lambda:InvokeFunction",
+                         Principal="s3.amazonaws.com", SourceAccount=BOB[2])
+    denied(arn)
+    # everyone, on the function itself
+    alice.add_permission(FunctionName=name, StatementId="all", Action="lambda:*", Principal="*")
+    assert bob_invokes(arn)[0] == arn
+    # the invocation ran in alice's account: bob has no such function
+    assert name not in [f["FunctionName"] for f in bob.list_functions()["Functions"]]
+    # other operations are still refused across accounts
+    with pytest.raises(ClientError) as e:
+        bob.get_function(FunctionName=arn)
+    assert e.value.response["Error"]["Code"] == "AccessDeniedException"
+    # removing the statement takes the right away again
+    alice.remove_permission(FunctionName=name, StatementId="all")
+    denied(arn)
+
+
+def test_layer_permissions_let_other_accounts_use_a_layer(signed_server):
+    alice, bob = client(signed_server, ALICE), client(signed_server, BOB)
+    layer = alice.publish_layer_version(LayerName=lt.unique("lib"), Content={"ZipFile": lt.make_zip(
+        {"python/shared_lib.py": "WHO = 'alice'\n"})})
+    arn = layer["LayerVersionArn"]
+    name = lt.unique("uses")
+    kw = dict(FunctionName=name, Runtime="python3.12", Role=f"arn:aws:iam::{BOB[2]}:role/r", Handler="handler.handler",
+              Code={"ZipFile": lt.make_zip({"handler.py": "import shared_lib\ndef handler(e, c):\n    return shared_lib.WHO\n"})},
+              Layers=[arn])
+    with pytest.raises(ClientError) as e:
+        bob.create_function(**kw)
+    assert e.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert name not in [f["FunctionName"] for f in bob.list_functions()["Functions"]]
+    alice.add_layer_version_permission(LayerName=layer["LayerArn"].split(":")[-1], VersionNumber=layer["Version"],
+                                       StatementId="bob", Action="lambda:GetLayerVersion", Principal=BOB[2])
+    bob.create_function(**kw)
+    lt.wait_active(bob, name)
+    assert json.loads(bob.invoke(FunctionName=name)["Payload"].read()) == "alice"

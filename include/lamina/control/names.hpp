@@ -49,9 +49,15 @@ private:
 // Validates `value` (and the Qualifier query parameter, if given) for an
 // operation whose IAM action is `action` (e.g. "lambda:GetFunction"), then
 // resolves it within `scope`: other regions and accounts get AWS's errors.
+// With `other_account`, an ARN naming another account is resolved instead
+// and that account stored there: the caller decides, by the function's
+// resource policy, whether the action is allowed (see Registry::permits).
 Result<FunctionRef> resolve_function_name(const std::string& value, NameShape shape,
                                           const std::optional<std::string>& qualifier_param,
-                                          const Scope& scope, const std::string& action);
+                                          const Scope& scope, const std::string& action,
+                                          std::optional<std::string>* other_account = nullptr);
+// AccessDeniedException for `caller` doing `action` on a function ARN.
+Error cross_account_denied(const std::string& caller_account, const std::string& action, const std::string& target);
 
 std::string function_arn(const Scope& scope, const std::string& name);
 std::string qualified_arn(const Scope& scope, const std::string& name, const std::string& qualifier);

@@ -183,6 +183,11 @@ public:
     Status remove_permission(const Scope& s, const FunctionRef& ref, const std::string& sid,
                              std::optional<std::string> revision_id);
     Result<ResourcePolicy> get_policy(const Scope& s, const FunctionRef& ref) const;
+    // Whether the resource policy of the function (or of the version or alias
+    // the ref names: each has its own) lets `caller_account` do `action`.
+    // False for a function that does not exist.
+    bool permits(const Scope& owner, const FunctionRef& ref, const std::string& caller_account,
+                 const std::string& action) const;
 
     Status tag_resource(const Scope& s, const std::string& arn, const std::map<std::string, std::string>& tags);
     Status untag_resource(const Scope& s, const std::string& arn, const std::vector<std::string>& keys);
