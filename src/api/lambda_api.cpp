@@ -145,7 +145,7 @@ const std::vector<RouteDef>& route_table() {
         {GetLayerVersionPolicy, "GET", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy", "GetLayerVersionPolicy"},
         {RemoveLayerVersionPermission, "DELETE", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy/{StatementId}", "RemoveLayerVersionPermission"},
         {OptTree, "GET", "/_lamina/opt/{FunctionName}", "LaminaOptTree"},
-        // Known to AWS, not emulated by lamina yet.
+        // Invocation and concurrency (InvokeWithResponseStream is known, not emulated).
         {Invoke, "POST", "/2015-03-31/functions/{FunctionName}/invocations", "Invoke"},
         {InvokeAsync, "POST", "/2014-11-13/functions/{FunctionName}/invoke-async", "InvokeAsync"},
         {NotEmulated + 3, "POST", "/2021-11-15/functions/{FunctionName}/response-streaming-invocations", "InvokeWithResponseStream"},
@@ -671,7 +671,8 @@ void LambdaApi::invoke(int op, const RequestContext& ctx, const http::Request& r
             return fail(ErrorCode::RequestEntityTooLarge, std::to_string(req.body.size()) +
                                                               " byte payload is too large for the Event invocation "
                                                               "type (limit 1048576 bytes)");
-        if (!req.body.empty() && op == Invoke) {
+        // InvokeAsync's InvokeArgs become the same event: the same checks
+        if (!req.body.empty()) {
             if (auto bad = invalid_utf8(req.body))
                 return fail(ErrorCode::InvalidRequestContent,
                             "Could not parse request body into json: Could not parse payload into json: " + *bad);
@@ -681,7 +682,7 @@ void LambdaApi::invoke(int op, const RequestContext& ctx, const http::Request& r
             v.add(*log_type, "logType", "Member must satisfy enum value set: [None, Tail]");
             return std::unexpected(v.error());
         }
-        if (!req.body.empty() && op == Invoke && !nlohmann::json::accept(req.body)) {
+        if (!req.body.empty() && !nlohmann::json::accept(req.body)) {
             try {
                 auto parsed = nlohmann::json::parse(req.body);
                 (void)parsed;

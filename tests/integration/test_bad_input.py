@@ -623,6 +623,8 @@ for _id, _method, _path, _text in [
      b'{"ReservedConcurrentExecutions": 1'),
     ("tag-resource", "POST", lambda c: "/2017-03-31/tags/" + urllib.parse.quote(c.arn(), safe=""),
      b'{"Tags": {"a": "b"'),
+    ("invoke-async-args", "POST", lambda c: "/2014-11-13" + c.fpath()[len("/2015-03-31"):] + "/invoke-async/",
+     b"notjson"),
 ]:
     case("malformed-json", _id, raw(_method, _path, _text), MALFORMED)
 # trailing data after the object: Jackson (AWS) may stop after the first value and then find the
@@ -969,6 +971,8 @@ for _id, _method, _path, _text in [
      b'{"StatementId": "s\xff", "Action": "lambda:InvokeFunction", "Principal": "*"}'),
     ("publish-layer-description", "POST", lambda c: c.layer_path(),
      lambda c: b'{"Description": "\xc0\xaf", "Content": {"ZipFile": "' + b64(EMPTY_ZIP).encode() + b'"}}'),
+    ("invoke-async-args", "POST", lambda c: "/2014-11-13" + c.fpath()[len("/2015-03-31"):] + "/invoke-async/",
+     b'{"k": "\xff\xfe"}'),
 ]:
     case("non-utf8", _id, raw(_method, _path, _text), NON_UTF8)
 # in the path and query: a name/qualifier/marker that is not UTF-8 is not valid (4xx), never a 5xx
