@@ -7,6 +7,8 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -119,6 +121,30 @@ int serve(Config config) {
         std::cerr << "lamina: cannot create data directory " << config.data_dir << ": " << ec.message() << "\n";
         return 1;
     }
+
+    // One server per data directory: a second one would serve stale state and
+    // remove the first one's environments at start-up.
+    int lock_fd = ::open((config.data_dir / "lamina.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        std::string holder;
+        if (lock_fd >= 0) {
+            char buf[32] = {};
+            if (::pread(lock_fd, buf, sizeof buf - 1, 0) > 0) holder = std::string(buf).substr(0, std::string(buf).find('\n'));
+        }
+        std::cerr << "lamina: the data directory " << config.data_dir.string() << " is in use by another lamina"
+                  << (holder.empty() ? std::string() : " (pid " + holder + ")") << "\n";
+        return 1;
+    }
+    {
+        std::string pid = std::to_string(::getpid()) + "\n";
+        if (::ftruncate(lock_fd, 0) != 0 || ::pwrite(lock_fd, pid.data(), pid.size(), 0) < 0) {
+            // the lock holds without the pid in it
+        }
+    }
+    struct LockCloser {
+        int fd;
+        ~LockCloser() { ::close(fd); }
+    } lock_closer{lock_fd};
 
     int rc = 0;
     {

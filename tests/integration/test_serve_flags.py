@@ -136,3 +136,26 @@ def test_port_in_use_is_a_clear_startup_error():
                              capture_output=True, text=True, timeout=10)
     assert out.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in out.stderr
+
+
+def test_a_second_server_on_the_same_data_dir_is_refused(tmp_path):
+    data = tmp_path / "data"
+    first = lt.LaminaServer(data_dir=data).start()
+    try:
+        lam = first.client("lambda")
+        name = lt.unique("lock")
+        lt.create_function(lam, name)
+        second = Serve(["--port", "0", "--data-dir", str(data)])
+        assert second.proc.wait(20) == 1
+        err = second.proc.stderr.read()
+        assert f"the data directory {data} is in use by another lamina (pid {first.proc.pid})" in err
+        # the first one is untouched and still serves what it has
+        assert lam.get_function(FunctionName=name)["Configuration"]["FunctionName"] == name
+    finally:
+        first.stop()
+    # once the first has stopped, the directory is free again
+    again = lt.LaminaServer(data_dir=data).start()
+    try:
+        assert again.client("lambda").get_function(FunctionName=name)["Configuration"]["FunctionName"] == name
+    finally:
+        again.stop()
