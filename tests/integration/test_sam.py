@@ -556,3 +556,41 @@ def test_templates_under_sigv4_deploy_into_the_signing_account(tmp_path):
         assert status == 403, body
     finally:
         srv.stop()
+
+
+@pytest.mark.timeout_s(90)
+def test_sam_event_invoke_config_goes_on_the_alias(server, tmp_path):
+    prefix = stack_name("eic")
+    (tmp_path / "fn").mkdir()
+    (tmp_path / "fn" / "app.py").write_text("def handler(e, c):\n    return 'ok'\n")
+    (tmp_path / "template.yaml").write_text(textwrap.dedent(f"""\
+        Transform: AWS::Serverless-2016-10-31
+        Globals:
+          Function: {{Runtime: python3.12, Handler: app.handler, CodeUri: fn/}}
+        Resources:
+          Sink:
+            Type: AWS::Serverless::Function
+            Properties: {{FunctionName: {prefix}-sink}}
+          Worker:
+            Type: AWS::Serverless::Function
+            Properties:
+              FunctionName: {prefix}-worker
+              AutoPublishAlias: prod
+              EventInvokeConfig:
+                MaximumRetryAttempts: 1
+                MaximumEventAgeInSeconds: 120
+                DestinationConfig:
+                  OnSuccess: {{Type: Lambda, Destination: !GetAtt Sink.Arn}}
+                  OnFailure: {{Type: Lambda, Destination: !GetAtt Sink.Arn}}
+        """))
+    r = deploy(server, tmp_path / "template.yaml", "--stack-name", prefix)
+    assert r.returncode == 0, r.stderr
+    lam = server.client("lambda")
+    eic = lam.get_function_event_invoke_config(FunctionName=f"{prefix}-worker", Qualifier="prod")
+    assert eic["FunctionArn"] == lt.fn_arn(f"{prefix}-worker", "prod")
+    assert eic["MaximumRetryAttempts"] == 1 and eic["MaximumEventAgeInSeconds"] == 120
+    assert eic["DestinationConfig"] == {"OnSuccess": {"Destination": lt.fn_arn(f"{prefix}-sink")},
+                                        "OnFailure": {"Destination": lt.fn_arn(f"{prefix}-sink")}}
+    with pytest.raises(ClientError):  # not on $LATEST
+        lam.get_function_event_invoke_config(FunctionName=f"{prefix}-worker")
+    assert lamina("delete", "--stack-name", prefix, "--endpoint", server.url).returncode == 0
