@@ -390,6 +390,10 @@ private:
     }
 
     Status load_previous() {
+        static const std::regex kStackName("[A-Za-z][A-Za-z0-9-]{0,127}");
+        if (!std::regex_match(options_.stack_name, kStackName))
+            return fail(ErrorCode::InvalidParameterValue, "the stack name '" + options_.stack_name +
+                                                              "' must start with a letter and have 1-128 of A-Za-z0-9-");
         auto r = get("/_lamina/stacks/" + path_segment(options_.stack_name), "reading the stack");
         if (!r) return std::unexpected(r.error());
         previous_ = *r ? (**r)["Resources"] : json::object();
@@ -853,7 +857,7 @@ private:
             }
             if (props.contains("Tags")) {
                 if (!props["Tags"].is_object()) return std::unexpected(t_.error_at(p + "/Tags", "must be a mapping"));
-                f.tags = props["Tags"];
+                for (const auto& [k, v] : props["Tags"].items()) f.tags[k] = v.is_string() ? v.get<std::string>() : v.dump();
             }
             if (props.contains("DeadLetterQueue") && props["DeadLetterQueue"].is_object())
                 f.dead_letter = props["DeadLetterQueue"].value("TargetArn", std::string());
@@ -1052,6 +1056,8 @@ private:
             refs_[r.id + ".Version"] = function_arn(f.name) + ":" + v;
             std::string apath = fn_path(f.name) + "/aliases/" + path_segment(*f.alias);
             LAMINA_TRY(current, get(apath, r.id + " (GetAlias)"));
+            // a shift still running from an earlier deployment ends here (unless replaced below)
+            report_.shifts.push_back(TrafficShift{f.name, *f.alias, "", v, {}});
             if (!current) {
                 LAMINA_CHECK(call("POST", fn_path(f.name) + "/aliases", json{{"Name", *f.alias}, {"FunctionVersion", v}}, r.id + " (CreateAlias)"));
                 say("         " + r.id + "  alias " + *f.alias + " -> version " + v);
@@ -1066,8 +1072,8 @@ private:
                         LAMINA_CHECK(update_alias(f.name, *f.alias, from, v, steps.front().weight, r.id));
                         say("         " + r.id + "  alias " + *f.alias + ": " + *f.deployment_type + " from version " + from +
                             " to " + v + " (" + weight_text(steps.front().weight) + " now)");
-                        report_.shifts.push_back(TrafficShift{f.name, *f.alias, from, v,
-                                                              std::vector<TrafficShift::Step>(steps.begin() + 1, steps.end())});
+                        report_.shifts.back() = TrafficShift{f.name, *f.alias, from, v,
+                                                             std::vector<TrafficShift::Step>(steps.begin() + 1, steps.end())};
                     } else {
                         LAMINA_CHECK(update_alias(f.name, *f.alias, v, v, 1.0, r.id));
                         say("         " + r.id + "  alias " + *f.alias + " -> version " + v);
@@ -1486,7 +1492,12 @@ Status Deployer::wait_for_shifts(const std::vector<TrafficShift>& shifts, std::s
                                                            std::chrono::duration<double>(longest + 60));
     std::map<std::string, std::string> seen;
     std::set<std::string> done;
-    while (done.size() < shifts.size()) {
+    std::size_t moving = 0;
+    for (const auto& s : shifts) {
+        if (s.steps.empty()) done.insert(s.function_name + ":" + s.alias);  // nothing to follow
+        else ++moving;
+    }
+    while (done.size() < shifts.size() && moving > 0) {
         if (stop.stop_requested()) return {};
         if (std::chrono::steady_clock::now() > deadline)
             return fail(ErrorCode::Service, "the traffic shifts did not end in time (is the server still running?)");

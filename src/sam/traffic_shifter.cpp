@@ -63,6 +63,11 @@ void TrafficShifter::schedule(const control::Scope& scope, std::vector<TrafficSh
     auto now = std::chrono::steady_clock::now();
     for (auto& s : shifts) {
         std::string key = scope.account + "/" + scope.region + "/" + s.function_name + "/" + s.alias;
+        if (s.steps.empty()) {  // the alias was set directly: a shift in progress ends
+            if (running_.erase(key))
+                lamina::logger("api")->info("sam.shift_cancelled function={} alias={}", s.function_name, s.alias);
+            continue;
+        }
         lamina::logger("api")->info("sam.shift function={} alias={} from={} to={} steps={}", s.function_name, s.alias,
                                     s.from_version, s.to_version, s.steps.size());
         running_[key] = Running{scope, std::move(s), now, 0};  // replaces a shift in progress

@@ -594,3 +594,26 @@ def test_sam_event_invoke_config_goes_on_the_alias(server, tmp_path):
     with pytest.raises(ClientError):  # not on $LATEST
         lam.get_function_event_invoke_config(FunctionName=f"{prefix}-worker")
     assert lamina("delete", "--stack-name", prefix, "--endpoint", server.url).returncode == 0
+
+
+@pytest.mark.timeout_s(120)
+def test_a_new_deployment_ends_a_canary_in_progress(server, tmp_path):
+    app = copy_app(tmp_path)
+    stack = stack_name("cancel")
+    lam = server.client("lambda")
+    fn = f"{stack}-greet"
+    src = app / "src" / "greet" / "app.py"
+    assert deploy(server, app / "template.yaml", "--stack-name", stack).returncode == 0
+    src.write_text(src.read_text().replace('VERSION = "v1"', 'VERSION = "v2"'))
+    r = deploy(server, app / "template.yaml", "--stack-name", stack, "--deployment-minute", "1", "--no-wait")
+    assert r.returncode == 0, r.stderr
+    assert alias_state(lam, fn, "live") == ("1", {"2": 0.1})
+    # version 3, all at once, while the 5-"minute" canary to 2 is still running
+    src.write_text(src.read_text().replace('VERSION = "v2"', 'VERSION = "v3"'))
+    r = deploy(server, app / "template.yaml", "--stack-name", stack, "--parameter-overrides", "DeploymentType=AllAtOnce")
+    assert r.returncode == 0, r.stderr
+    assert alias_state(lam, fn, "live") == ("3", {})
+    time.sleep(6.5)  # past the end of the cancelled canary: it must not move the alias back to 2
+    assert alias_state(lam, fn, "live") == ("3", {})
+    assert invoke(lam, fn + ":live")["body"]["code"] == "v3"
+    assert lamina("delete", "--stack-name", stack, "--endpoint", server.url).returncode == 0
