@@ -101,7 +101,7 @@ Result<CredentialStore> load_credentials(const std::filesystem::path& file) {
     return store;
 }
 
-std::string canonical_request(const http::Request& req, const std::string& signed_headers) {
+std::string canonical_request(const http::Request& req, const std::string& signed_headers, bool s3) {
     // query: every parameter but the signature itself, encoded and sorted
     std::vector<std::pair<std::string, std::string>> query;
     for (const auto& [k, v] : req.query)
@@ -114,7 +114,9 @@ std::string canonical_request(const http::Request& req, const std::string& signe
     for (std::string name; std::getline(names, name, ';');) headers += name + ":" + trim_value(req.headers.get(name)) + "\n";
     std::string payload = req.headers.get("x-amz-content-sha256");
     if (payload.empty()) payload = req.query_param("X-Amz-Signature") ? "UNSIGNED-PAYLOAD" : to_hex(sha256(req.body));
-    return req.method + "\n" + encode_path(req.path) + "\n" + qs + "\n" + headers + "\n" + signed_headers + "\n" + payload;
+    // S3 signs the path as sent (encoded once), the other services encode it again
+    std::string path = s3 ? (req.path.empty() ? "/" : req.path) : encode_path(req.path);
+    return req.method + "\n" + path + "\n" + qs + "\n" + headers + "\n" + signed_headers + "\n" + payload;
 }
 
 Result<std::string> verify_sigv4(const http::Request& req, const CredentialStore& store, std::int64_t now_ms) {
@@ -151,7 +153,7 @@ Result<std::string> verify_sigv4(const http::Request& req, const CredentialStore
     if (std::llabs(now_ms - *when) > 5 * 60 * 1000)
         return std::unexpected(denied(ErrorCode::InvalidSignature,
                                       "Signature expired: " + amz_date + " is now earlier or later than 5 minutes from the server's time."));
-    std::string canonical = canonical_request(req, signed_headers);
+    std::string canonical = canonical_request(req, signed_headers, scope->service == "s3");
     std::string cred_scope = scope->date + "/" + scope->region + "/" + scope->service + "/aws4_request";
     std::string to_sign = "AWS4-HMAC-SHA256\n" + amz_date + "\n" + cred_scope + "\n" + to_hex(sha256(canonical));
     std::string key = hmac("AWS4" + found->second.secret_access_key, scope->date);

@@ -536,8 +536,9 @@ bool is_s3_request(const http::Request& req, const std::vector<std::string>& hos
     static const std::regex kDated(R"(/\d{4}-\d{2}-\d{2}(/.*)?)");
     if (std::regex_match(p, kDated)) return false;
     if (req.headers.find("X-Amz-Target")) return false;
-    if (lower(req.headers.get("Content-Type")).rfind("application/x-www-form-urlencoded", 0) == 0) return false;
-    if (req.method == "POST" && (p == "/" || p.empty())) return false;
+    // the query protocol (STS, IAM, CloudWatch) posts forms to "/" or GETs "/?Action=..."
+    bool root = p == "/" || p.empty();
+    if (root && (req.method == "POST" || req.query_param("Action"))) return false;
     if (p.rfind("/service/", 0) == 0) return false;  // smithy rpc-v2 (CloudWatch CBOR)
     return true;
 }

@@ -39,7 +39,12 @@ struct Config {
     int scaling_per_function = 1000;  // per-function: new environments per 10 s
     int burst = 0;                    // regional-burst: initial burst (0 = the region's documented one)
     int burst_per_minute = 500;       // regional-burst: growth after it
-    double async_retry_delay_s = 60;  // first retry of a failed Event invocation (the second waits twice as long)
+    double async_retry_delay_s = 60;
+    // S3
+    bool s3 = true;           // the S3 surface on lamina's endpoint (--s3 on|off)
+    std::string s3_endpoint;  // read Lambda code from this S3 server instead of lamina's own objects
+    // credentials for --s3-endpoint (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)
+    std::string s3_access_key_id, s3_secret_access_key, s3_session_token;  // first retry of a failed Event invocation (the second waits twice as long)
 };
 
 }  // namespace lamina

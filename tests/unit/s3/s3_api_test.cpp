@@ -60,6 +60,11 @@ TEST(S3Api, TellsS3RequestsApart) {
     EXPECT_FALSE(is_s3_request(request("GET", "/metrics"), kBases));
     EXPECT_FALSE(is_s3_request(request("GET", "/_lamina/code/abc"), kBases));
     EXPECT_FALSE(is_s3_request(request("POST", "/", {{"Content-Type", "application/x-www-form-urlencoded"}}), kBases));
+    EXPECT_FALSE(is_s3_request(request("GET", "/?Action=GetCallerIdentity&Version=2011-06-15"), kBases));
+    EXPECT_TRUE(is_s3_request(request("GET", "/"), kBases));  // ListBuckets
+    // a form content type elsewhere than "/" is not the query protocol
+    EXPECT_TRUE(is_s3_request(request("POST", "/bkt/k?uploadId=1", {{"Content-Type", "application/x-www-form-urlencoded"}}),
+                              kBases));
     EXPECT_FALSE(is_s3_request(request("POST", "/", {{"X-Amz-Target", "GraniteServiceVersion20100801.ListMetrics"}}), kBases));
     EXPECT_EQ(signing_service(request("GET", "/", {kS3Auth})), "s3");
     EXPECT_EQ(signing_service(request("GET", "/")), "");
