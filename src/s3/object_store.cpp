@@ -293,6 +293,10 @@ S3Result<ObjectRead> ObjectStore::get_object(const std::string& bucket, const st
                            {{"RangeRequested", range->text}, {"ActualObjectSize", std::to_string(size)}});
         out.partial = true;
     }
+    if (count > kMaxObjectBytes)  // one response is held in memory, like one PUT
+        return s3_fail(S3ErrorCode::InvalidRequest, {},
+                       "lamina serves at most " + std::to_string(kMaxObjectBytes) + " bytes per GET and this object has " +
+                           std::to_string(size) + ": ask for byte ranges (aws s3 cp and boto3's download_file do)");
     out.offset = first;
     out.data.resize(count);
     in.seekg(static_cast<std::streamoff>(first), std::ios::cur);

@@ -278,7 +278,9 @@ S3Result<http::Response> list_objects(ObjectStore& store, const S3Context& ctx, 
 
 S3Result<http::Response> delete_objects(ObjectStore& store, const S3Context& ctx, const http::Request& req,
                                         const std::string& bucket) {
-    auto doc = parse_xml(req.body);
+    auto payload = read_payload(req);
+    if (!payload) return std::unexpected(payload.error());
+    auto doc = parse_xml(payload->bytes());
     if (!doc || doc->name != "Delete") return s3_fail(S3ErrorCode::MalformedXML);
     auto objects = doc->children_named("Object");
     if (objects.empty() || objects.size() > 1000) return s3_fail(S3ErrorCode::MalformedXML);
@@ -311,7 +313,9 @@ S3Result<http::Response> bucket_operation(ObjectStore& store, const S3Context& c
         if (auto p = unsupported_param(req, {})) return not_implemented("the bucket subresource ?" + *p);
         if (!valid_bucket_name(bucket)) return s3_fail(S3ErrorCode::InvalidBucketName, {{"BucketName", bucket}});
         std::string region = ctx.region;
-        std::string body(req.body);
+        auto payload = read_payload(req);
+        if (!payload) return std::unexpected(payload.error());
+        std::string body(payload->bytes());
         if (body.find_first_not_of(" \t\r\n") != std::string::npos) {
             auto doc = parse_xml(body);
             if (!doc || doc->name != "CreateBucketConfiguration") return s3_fail(S3ErrorCode::MalformedXML);

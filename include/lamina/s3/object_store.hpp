@@ -30,7 +30,8 @@
 
 namespace lamina::s3 {
 
-// The largest single PUT (or part) lamina takes: bodies are held in memory.
+// The largest single PUT (or part) lamina takes, and the most one GET
+// serves (bodies are held in memory; larger objects are read by ranges).
 constexpr std::uint64_t kMaxObjectBytes = 256ull * 1024 * 1024;
 constexpr std::size_t kMaxKeyBytes = 1024;
 constexpr std::uint64_t kMinPartBytes = 5ull * 1024 * 1024;  // every part but the last
