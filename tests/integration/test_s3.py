@@ -771,3 +771,60 @@ def test_s3_endpoint_needs_credentials(tmp_path):
                                                           "AWS_SECRET_ACCESS_KEY": "b"},
                        capture_output=True, text=True, timeout=30)
     assert p.returncode == 2 and "plain http" in p.stderr
+
+
+# --------------------------------------------------------------------------------------
+# Bad input: S3-shaped errors, nothing changed, the server still answers
+# --------------------------------------------------------------------------------------
+
+def test_bad_requests_get_s3_errors_and_change_nothing(server, s3, bucket):
+    import socket
+    s3.put_object(Bucket=bucket, Key="keep", Body=b"kept")
+    url = f"{server.url}/{bucket}"
+    cases = [
+        # (method, path, body, headers, status, code)
+        ("PUT", f"/{bucket}/" + "k" * 1025, b"x", {}, 400, "KeyTooLongError"),
+        ("PUT", f"/{bucket}/keep", b"5\r\nab", {"Content-Encoding": "aws-chunked"}, 400, "IncompleteBody"),
+        ("PUT", f"/{bucket}/keep", b"zz\r\nab\r\n0\r\n\r\n",
+         {"x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER"}, 400, "IncompleteBody"),
+        ("PUT", f"/{bucket}/keep", b"new", {"Content-MD5": "not base64!"}, 400, "InvalidArgument"),
+        ("PUT", f"/{bucket}/keep", b"new", {"x-amz-checksum-crc32": crc32_b64(b"old")}, 400, "BadDigest"),
+        ("PUT", f"/{bucket}/keep?partNumber=1&uploadId=0123abcd", b"p", {}, 404, "NoSuchUpload"),
+        ("PUT", f"/{bucket}/keep?partNumber=0&uploadId=0123abcd", b"p", {}, 400, "InvalidArgument"),
+        ("PUT", f"/{bucket}/keep?partNumber=10001&uploadId=0123abcd", b"p", {}, 400, "InvalidArgument"),
+        ("PUT", f"/{bucket}/keep?uploadId=..%2F..%2Fetc&partNumber=1", b"p", {}, 404, "NoSuchUpload"),
+        ("POST", f"/{bucket}/keep?uploadId=0123abcd",
+         b'<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>"x"</ETag></Part></CompleteMultipartUpload>',
+         {"Content-Type": "application/xml"}, 404, "NoSuchUpload"),
+        ("POST", f"/{bucket}?delete", b"<Delete><Object></Object></Delete>", {"Content-Type": "application/xml"},
+         400, "MalformedXML"),
+        ("POST", f"/{bucket}?delete", b"<<<not xml", {"Content-Type": "application/xml"}, 400, "MalformedXML"),
+        ("PUT", f"/{lt.unique('new')}", b"<CreateBucketConfiguration><LocationConstraint>",
+         {}, 400, "MalformedXML"),
+        ("GET", f"/{bucket}?list-type=2&max-keys=-1", None, {}, 400, "InvalidArgument"),
+        ("GET", f"/{bucket}?list-type=2&max-keys=abc", None, {}, 400, "InvalidArgument"),
+        ("GET", f"/{bucket}?list-type=2&encoding-type=base64", None, {}, 400, "InvalidArgument"),
+        ("GET", f"/{bucket}/keep?versionId=abc", None, {}, 404, "NoSuchVersion"),
+        ("GET", f"/{bucket}/keep?acl", None, {}, 501, "NotImplemented"),
+        ("PUT", f"/{bucket}?policy", b"{}", {}, 501, "NotImplemented"),
+        ("PATCH", f"/{bucket}/keep", b"x", {}, 405, "MethodNotAllowed"),
+        ("DELETE", "/", None, {}, 405, "MethodNotAllowed"),
+        ("GET", f"/{bucket}/%zz", None, {}, 400, "InvalidRequest"),
+    ]
+    for method, path, body, headers, status, code in cases:
+        got, h, resp = lt.http_request(server.url + path, method=method, body=body, headers=headers)
+        assert got == status, (method, path, got, resp[:300])
+        err = s3_error(resp)
+        assert err["Code"] == code, (method, path, err)
+        assert err["Message"] and err["RequestId"] == h["x-amz-request-id"]
+    # a declared body over the cap is refused from its head, before any byte of it
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(f"PUT /{bucket}/huge HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {10 * 1024**3}\r\n"
+                     f"Expect: 100-continue\r\n\r\n".encode())
+        head = sock.recv(65536).decode(errors="replace")
+    assert head.startswith("HTTP/1.1 400") and "<Code>EntityTooLarge</Code>" in head, head[:500]
+    # nothing changed
+    assert s3.get_object(Bucket=bucket, Key="keep")["Body"].read() == b"kept"
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["keep"]
+    assert not [b for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("new-")]
+    assert server.alive()
