@@ -20,13 +20,15 @@ bool ends_with(std::string_view s, std::string_view suffix) {
 
 }  // namespace
 
-std::optional<std::string> virtual_host_bucket(std::string_view host_header, const std::vector<std::string>& bases) {
+std::optional<std::string> virtual_host_bucket(std::string_view host_header,
+                                               const std::vector<std::string>& bases) {
     std::string host = lower(host_header);
     if (host.empty() || host.front() == '[') return std::nullopt;  // IPv6 literal
     if (auto colon = host.rfind(':'); colon != std::string::npos) host.resize(colon);
     for (const auto& base : bases) {
         std::string suffix = "." + lower(base);
-        if (host.size() > suffix.size() && ends_with(host, suffix)) return host.substr(0, host.size() - suffix.size());
+        if (host.size() > suffix.size() && ends_with(host, suffix))
+            return host.substr(0, host.size() - suffix.size());
     }
     if (ends_with(host, ".amazonaws.com")) {
         static const std::regex kAws(R"((.+)\.s3([.-][a-z0-9-]+)?\.amazonaws\.com)");
@@ -64,7 +66,8 @@ std::optional<S3Address> parse_address(std::string_view host, std::string_view r
 bool valid_bucket_name(std::string_view name) {
     if (name.size() < 3 || name.size() > 63) return false;
     for (char c : name)
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-')) return false;
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-'))
+            return false;
     auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
     if (!alnum(name.front()) || !alnum(name.back())) return false;
     if (name.find("..") != std::string_view::npos) return false;

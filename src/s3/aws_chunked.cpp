@@ -45,7 +45,8 @@ std::optional<ChunkedPayload> decode_aws_chunked(std::string_view body) {
         }
         i = eol + 2;
         if (size == 0) break;
-        if (size > body.size() - i || body.size() - i - size < 2 || body.substr(i + size, 2) != "\r\n")
+        if (size > body.size() - i || body.size() - i - size < 2 ||
+            body.substr(i + size, 2) != "\r\n")
             return std::nullopt;
         out.data.append(body.substr(i, size));
         i += size + 2;
@@ -53,12 +54,14 @@ std::optional<ChunkedPayload> decode_aws_chunked(std::string_view body) {
     // trailers until an empty line (or the end of the body: some clients stop there)
     while (i < body.size()) {
         auto eol = body.find("\r\n", i);
-        std::string_view line = body.substr(i, eol == std::string_view::npos ? std::string_view::npos : eol - i);
+        std::string_view line =
+            body.substr(i, eol == std::string_view::npos ? std::string_view::npos : eol - i);
         i = eol == std::string_view::npos ? body.size() : eol + 2;
         if (line.empty()) break;
         auto colon = line.find(':');
         if (colon == std::string_view::npos) return std::nullopt;
-        out.trailers[lower(trim(line.substr(0, colon)))] = std::string(trim(line.substr(colon + 1)));
+        out.trailers[lower(trim(line.substr(0, colon)))] =
+            std::string(trim(line.substr(colon + 1)));
     }
     if (i != body.size()) return std::nullopt;
     return out;

@@ -24,9 +24,14 @@ std::string md5(std::string_view bytes) {
 namespace {
 
 json to_json(const ObjectInfo& o) {
-    return {{"key", o.key},           {"size", o.size},         {"etag", o.etag},
-            {"content_type", o.content_type}, {"last_modified", o.last_modified_ms},
-            {"metadata", o.metadata}, {"headers", o.headers},   {"crc32", o.checksum_crc32}};
+    return {{"key", o.key},
+            {"size", o.size},
+            {"etag", o.etag},
+            {"content_type", o.content_type},
+            {"last_modified", o.last_modified_ms},
+            {"metadata", o.metadata},
+            {"headers", o.headers},
+            {"crc32", o.checksum_crc32}};
 }
 
 std::optional<ObjectInfo> object_from_json(const std::string& line) {
@@ -48,7 +53,8 @@ std::optional<ObjectInfo> object_from_json(const std::string& line) {
 }
 
 // Writes `header` + '\n' + the pieces to `path`; false on any I/O error.
-bool write_file(const fs::path& path, const std::string& header, const std::vector<std::string_view>& pieces) {
+bool write_file(const fs::path& path, const std::string& header,
+                const std::vector<std::string_view>& pieces) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     if (!out) return false;
     out.write(header.data(), static_cast<std::streamsize>(header.size()));
@@ -75,8 +81,9 @@ std::unexpected<S3Error> no_bucket(const std::string& name) {
 }
 
 bool valid_upload_id(const std::string& id) {
-    return !id.empty() && id.size() <= 64 &&
-           std::all_of(id.begin(), id.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)); });
+    return !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c));
+    });
 }
 
 std::string quoted(const std::string& hex) { return "\"" + hex + "\""; }
@@ -103,7 +110,9 @@ Status ObjectStore::init() {
     fs::remove_all(root_ / "tmp", ec);
     for (const char* d : {"tmp", "buckets", "uploads"}) {
         fs::create_directories(root_ / d, ec);
-        if (ec) return fail(ErrorCode::Service, "cannot create " + (root_ / d).string() + ": " + ec.message());
+        if (ec)
+            return fail(ErrorCode::Service,
+                        "cannot create " + (root_ / d).string() + ": " + ec.message());
     }
     std::lock_guard lk(mu_);
     buckets_.clear();
@@ -154,7 +163,8 @@ S3Result<bool> ObjectStore::create_bucket(const std::string& name, const std::st
     {
         std::ofstream out(tmp / "bucket.json");
         out << j.dump();
-        if (!out.flush()) return std::unexpected(internal("write " + (tmp / "bucket.json").string()));
+        if (!out.flush())
+            return std::unexpected(internal("write " + (tmp / "bucket.json").string()));
     }
     std::lock_guard lk(mu_);
     if (auto it = buckets_.find(name); it != buckets_.end()) {  // created meanwhile
@@ -185,7 +195,8 @@ S3Result<void> ObjectStore::delete_bucket(const std::string& name) {
         std::lock_guard lk(mu_);
         auto it = buckets_.find(name);
         if (it == buckets_.end()) return no_bucket(name);
-        if (!it->second.objects.empty()) return s3_fail(S3ErrorCode::BucketNotEmpty, {{"BucketName", name}});
+        if (!it->second.objects.empty())
+            return s3_fail(S3ErrorCode::BucketNotEmpty, {{"BucketName", name}});
         fs::rename(bucket_dir(name), trash, ec);
         if (ec) return std::unexpected(internal("rename bucket " + name + " away"));
         buckets_.erase(it);
@@ -233,7 +244,8 @@ S3Result<ObjectInfo> ObjectStore::put_object(const std::string& bucket, const Ob
     return commit_object(bucket, std::move(info), tmp);
 }
 
-S3Result<ObjectInfo> ObjectStore::commit_object(const std::string& bucket, ObjectInfo info, const fs::path& tmp) {
+S3Result<ObjectInfo> ObjectStore::commit_object(const std::string& bucket, ObjectInfo info,
+                                                const fs::path& tmp) {
     std::error_code ec;
     std::lock_guard lk(mu_);
     auto it = buckets_.find(bucket);
@@ -250,7 +262,8 @@ S3Result<ObjectInfo> ObjectStore::commit_object(const std::string& bucket, Objec
     return info;
 }
 
-S3Result<ObjectInfo> ObjectStore::head_object(const std::string& bucket, const std::string& key) const {
+S3Result<ObjectInfo> ObjectStore::head_object(const std::string& bucket,
+                                              const std::string& key) const {
     std::lock_guard lk(mu_);
     auto it = buckets_.find(bucket);
     if (it == buckets_.end()) return no_bucket(bucket);
@@ -267,7 +280,8 @@ S3Result<ObjectRead> ObjectStore::get_object(const std::string& bucket, const st
         std::lock_guard lk(mu_);
         auto it = buckets_.find(bucket);
         if (it == buckets_.end()) return no_bucket(bucket);
-        if (!it->second.objects.contains(key)) return s3_fail(S3ErrorCode::NoSuchKey, {{"Key", key}});
+        if (!it->second.objects.contains(key))
+            return s3_fail(S3ErrorCode::NoSuchKey, {{"Key", key}});
         in.open(object_path(bucket, key), std::ios::binary);
     }
     auto line = in ? read_header(in) : std::nullopt;
@@ -284,19 +298,21 @@ S3Result<ObjectRead> ObjectStore::get_object(const std::string& bucket, const st
             first = size - count;
         } else {
             first = range->first.value_or(0);
-            std::uint64_t last = range->last ? std::min(*range->last, size ? size - 1 : 0) : (size ? size - 1 : 0);
+            std::uint64_t last =
+                range->last ? std::min(*range->last, size ? size - 1 : 0) : (size ? size - 1 : 0);
             ok = first < size && (!range->last || *range->last >= first);
             count = ok ? last - first + 1 : 0;
         }
         if (!ok || size == 0)
-            return s3_fail(S3ErrorCode::InvalidRange,
-                           {{"RangeRequested", range->text}, {"ActualObjectSize", std::to_string(size)}});
+            return s3_fail(S3ErrorCode::InvalidRange, {{"RangeRequested", range->text},
+                                                       {"ActualObjectSize", std::to_string(size)}});
         out.partial = true;
     }
     if (count > kMaxObjectBytes)  // one response is held in memory, like one PUT
         return s3_fail(S3ErrorCode::InvalidRequest, {},
-                       "lamina serves at most " + std::to_string(kMaxObjectBytes) + " bytes per GET and this object has " +
-                           std::to_string(size) + ": ask for byte ranges (aws s3 cp and boto3's download_file do)");
+                       "lamina serves at most " + std::to_string(kMaxObjectBytes) +
+                           " bytes per GET and this object has " + std::to_string(size) +
+                           ": ask for byte ranges (aws s3 cp and boto3's download_file do)");
     out.offset = first;
     out.data.resize(count);
     in.seekg(static_cast<std::streamoff>(first), std::ios::cur);
@@ -323,7 +339,8 @@ S3Result<void> ObjectStore::delete_object(const std::string& bucket, const std::
     return {};
 }
 
-S3Result<ListResult> ObjectStore::list_objects(const std::string& bucket, const ListQuery& q) const {
+S3Result<ListResult> ObjectStore::list_objects(const std::string& bucket,
+                                               const ListQuery& q) const {
     std::lock_guard lk(mu_);
     auto it = buckets_.find(bucket);
     if (it == buckets_.end()) return no_bucket(bucket);
@@ -359,7 +376,8 @@ S3Result<ListResult> ObjectStore::list_objects(const std::string& bucket, const 
     return out;
 }
 
-S3Result<std::string> ObjectStore::create_upload(const std::string& bucket, const ObjectWrite& write) {
+S3Result<std::string> ObjectStore::create_upload(const std::string& bucket,
+                                                 const ObjectWrite& write) {
     if (auto b = head_bucket(bucket); !b) return std::unexpected(b.error());
     std::string id = ids_.hex(32);
     fs::path tmp = temp_path();
@@ -390,7 +408,8 @@ S3Result<void> ObjectStore::check_upload(const std::string& bucket, const std::s
     if (!in) return missing();
     try {
         json j = json::parse(in);
-        if (j.at("bucket").get<std::string>() != bucket || j.at("key").get<std::string>() != key) return missing();
+        if (j.at("bucket").get<std::string>() != bucket || j.at("key").get<std::string>() != key)
+            return missing();
         if (write) {
             write->key = key;
             write->content_type = j.at("content_type").get<std::string>();
@@ -406,7 +425,8 @@ S3Result<void> ObjectStore::check_upload(const std::string& bucket, const std::s
 S3Result<std::string> ObjectStore::upload_part(const std::string& bucket, const std::string& key,
                                                const std::string& upload_id, int part_number,
                                                std::string_view data) {
-    if (auto ok = check_upload(bucket, key, upload_id, nullptr); !ok) return std::unexpected(ok.error());
+    if (auto ok = check_upload(bucket, key, upload_id, nullptr); !ok)
+        return std::unexpected(ok.error());
     std::string etag = quoted(to_hex(md5(data)));
     json header = {{"etag", etag}, {"size", data.size()}};
     fs::path tmp = temp_path();
@@ -424,9 +444,11 @@ S3Result<std::string> ObjectStore::upload_part(const std::string& bucket, const 
 }
 
 S3Result<ObjectInfo> ObjectStore::complete_upload(const std::string& bucket, const std::string& key,
-                                                  const std::string& upload_id, const std::vector<PartRef>& parts) {
+                                                  const std::string& upload_id,
+                                                  const std::vector<PartRef>& parts) {
     ObjectWrite write;
-    if (auto ok = check_upload(bucket, key, upload_id, &write); !ok) return std::unexpected(ok.error());
+    if (auto ok = check_upload(bucket, key, upload_id, &write); !ok)
+        return std::unexpected(ok.error());
     if (parts.empty()) return s3_fail(S3ErrorCode::MalformedXML);
     for (std::size_t i = 1; i < parts.size(); ++i)
         if (parts[i].number <= parts[i - 1].number) return s3_fail(S3ErrorCode::InvalidPartOrder);
@@ -452,13 +474,15 @@ S3Result<ObjectInfo> ObjectStore::complete_upload(const std::string& bucket, con
             line.reset();
         }
         if (!line || unquoted(etag) != unquoted(p.etag))
-            return s3_fail(S3ErrorCode::InvalidPart,
-                           {{"UploadId", upload_id}, {"PartNumber", std::to_string(p.number)}, {"ETag", p.etag}});
+            return s3_fail(S3ErrorCode::InvalidPart, {{"UploadId", upload_id},
+                                                      {"PartNumber", std::to_string(p.number)},
+                                                      {"ETag", p.etag}});
         if (i + 1 < parts.size() && size < kMinPartBytes)
-            return s3_fail(S3ErrorCode::EntityTooSmall, {{"ProposedSize", std::to_string(size)},
-                                                          {"MinSizeAllowed", std::to_string(kMinPartBytes)},
-                                                          {"PartNumber", std::to_string(p.number)},
-                                                          {"ETag", p.etag}});
+            return s3_fail(S3ErrorCode::EntityTooSmall,
+                           {{"ProposedSize", std::to_string(size)},
+                            {"MinSizeAllowed", std::to_string(kMinPartBytes)},
+                            {"PartNumber", std::to_string(p.number)},
+                            {"ETag", p.etag}});
         std::string hex = unquoted(etag);
         for (std::size_t k = 0; k + 1 < hex.size(); k += 2)
             digests.push_back(static_cast<char>(std::stoi(hex.substr(k, 2), nullptr, 16)));
@@ -502,7 +526,8 @@ S3Result<ObjectInfo> ObjectStore::complete_upload(const std::string& bucket, con
 
 S3Result<void> ObjectStore::abort_upload(const std::string& bucket, const std::string& key,
                                          const std::string& upload_id) {
-    if (auto ok = check_upload(bucket, key, upload_id, nullptr); !ok) return std::unexpected(ok.error());
+    if (auto ok = check_upload(bucket, key, upload_id, nullptr); !ok)
+        return std::unexpected(ok.error());
     fs::path trash = temp_path();
     std::error_code ec;
     fs::rename(root_ / "uploads" / upload_id, trash, ec);

@@ -30,8 +30,9 @@ std::string iso_time(std::int64_t ms) {
     std::tm tm{};
     gmtime_r(&secs, &tm);
     char buf[96];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(ms % 1000));
     return buf;
 }
 
@@ -80,7 +81,8 @@ http::Response empty_response(unsigned status, const S3Context& ctx) {
 }
 
 std::string owner_xml(const std::string& account) {
-    return "<Owner>" + element("ID", to_hex(sha256(account))) + element("DisplayName", account) + "</Owner>";
+    return "<Owner>" + element("ID", to_hex(sha256(account))) + element("DisplayName", account) +
+           "</Owner>";
 }
 
 // The body as sent, decoded from aws-chunked when it is, and checked against
@@ -103,8 +105,9 @@ S3Result<Payload> read_payload(const http::Request& req) {
     if (is_streaming_payload(sha) || encoding.find("aws-chunked") != std::string::npos) {
         auto chunked = decode_aws_chunked(req.body);
         if (!chunked)
-            return s3_fail(S3ErrorCode::IncompleteBody, {},
-                           "The aws-chunked request body is malformed (chunk sizes and CRLFs do not add up).");
+            return s3_fail(
+                S3ErrorCode::IncompleteBody, {},
+                "The aws-chunked request body is malformed (chunk sizes and CRLFs do not add up).");
         if (auto declared = req.headers.find("x-amz-decoded-content-length")) {
             if (*declared != std::to_string(chunked->data.size()))
                 return s3_fail(S3ErrorCode::IncompleteBody, {},
@@ -119,27 +122,32 @@ S3Result<Payload> read_payload(const http::Request& req) {
         static const std::regex kHex64("[0-9a-f]{64}");
         if (std::regex_match(sha, kHex64) && to_hex(sha256(p.raw)) != sha)
             return s3_fail(S3ErrorCode::XAmzContentSHA256Mismatch,
-                           {{"ClientComputedContentSHA256", sha}, {"S3ComputedContentSHA256", to_hex(sha256(p.raw))}});
+                           {{"ClientComputedContentSHA256", sha},
+                            {"S3ComputedContentSHA256", to_hex(sha256(p.raw))}});
     }
     if (auto md5_header = req.headers.find("Content-MD5")) {
         auto given = base64_decode(*md5_header);
         if (!given || given->size() != 16)
-            return s3_fail(S3ErrorCode::InvalidArgument, {}, "The Content-MD5 you specified was invalid.");
+            return s3_fail(S3ErrorCode::InvalidArgument, {},
+                           "The Content-MD5 you specified was invalid.");
         if (*given != md5(p.bytes())) return s3_fail(S3ErrorCode::BadDigest);
     }
     std::string crc = req.headers.get("x-amz-checksum-crc32");
     if (auto t = trailers.find("x-amz-checksum-crc32"); t != trailers.end()) crc = t->second;
     if (!crc.empty()) {
         if (crc != crc32_base64(p.bytes()))
-            return s3_fail(S3ErrorCode::BadDigest, {}, "The CRC32 you specified did not match the calculated checksum.");
+            return s3_fail(S3ErrorCode::BadDigest, {},
+                           "The CRC32 you specified did not match the calculated checksum.");
         p.crc32 = crc;
     }
     if (p.bytes().size() > kMaxObjectBytes)
         return s3_fail(S3ErrorCode::EntityTooLarge,
                        {{"ProposedSize", std::to_string(p.bytes().size())},
                         {"MaxSizeAllowed", std::to_string(kMaxObjectBytes)}},
-                       "Your proposed upload exceeds the maximum allowed size (lamina keeps one PUT or part in "
-                       "memory: at most " + std::to_string(kMaxObjectBytes) + " bytes; use a multipart upload)");
+                       "Your proposed upload exceeds the maximum allowed size (lamina keeps one "
+                       "PUT or part in "
+                       "memory: at most " +
+                           std::to_string(kMaxObjectBytes) + " bytes; use a multipart upload)");
     return p;
 }
 
@@ -159,10 +167,12 @@ ObjectWrite object_write(const http::Request& req, const std::string& key) {
         std::size_t start = 0;
         while (start <= v->size()) {
             auto comma = v->find(',', start);
-            std::string part = v->substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+            std::string part =
+                v->substr(start, comma == std::string::npos ? std::string::npos : comma - start);
             part.erase(0, part.find_first_not_of(' '));
             part.erase(part.find_last_not_of(' ') + 1);
-            if (!part.empty() && lower(part) != "aws-chunked") kept += (kept.empty() ? "" : ",") + part;
+            if (!part.empty() && lower(part) != "aws-chunked")
+                kept += (kept.empty() ? "" : ",") + part;
             if (comma == std::string::npos) break;
             start = comma + 1;
         }
@@ -184,16 +194,19 @@ void object_headers(http::Response& r, const ObjectInfo& o) {
 // subresource lamina does not implement (?acl, ?tagging, ?versioning...).
 bool is_signing_param(const std::string& k) { return k.rfind("X-Amz-", 0) == 0 || k == "x-id"; }
 
-std::optional<std::string> unsupported_param(const http::Request& req, std::initializer_list<const char*> allowed) {
+std::optional<std::string> unsupported_param(const http::Request& req,
+                                             std::initializer_list<const char*> allowed) {
     for (const auto& [k, v] : req.query) {
         if (is_signing_param(k) || k.rfind("response-", 0) == 0) continue;
-        if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return k == a; })) return k;
+        if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return k == a; }))
+            return k;
     }
     return std::nullopt;
 }
 
 std::unexpected<S3Error> not_implemented(const std::string& what) {
-    return s3_fail(S3ErrorCode::NotImplemented, {}, "lamina does not implement " + what + " of Amazon S3.");
+    return s3_fail(S3ErrorCode::NotImplemented, {},
+                   "lamina does not implement " + what + " of Amazon S3.");
 }
 
 S3Result<int> int_param(const http::Request& req, const char* name, int fallback, int lo, int hi,
@@ -203,22 +216,25 @@ S3Result<int> int_param(const http::Request& req, const char* name, int fallback
     int n = 0;
     auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
     if (v->empty() || ec != std::errc() || end != v->data() + v->size() || n < lo || n > hi)
-        return s3_fail(S3ErrorCode::InvalidArgument, {{"ArgumentName", name}, {"ArgumentValue", *v}}, message);
+        return s3_fail(S3ErrorCode::InvalidArgument,
+                       {{"ArgumentName", name}, {"ArgumentValue", *v}}, message);
     return n;
 }
 
-S3Result<http::Response> list_objects(ObjectStore& store, const S3Context& ctx, const http::Request& req,
-                                      const std::string& bucket) {
+S3Result<http::Response> list_objects(ObjectStore& store, const S3Context& ctx,
+                                      const http::Request& req, const std::string& bucket) {
     bool v2 = req.query_param("list-type").value_or("") == "2";
-    if (auto p = unsupported_param(req, {"list-type", "prefix", "delimiter", "max-keys", "encoding-type", "marker",
-                                         "continuation-token", "start-after", "fetch-owner"}))
+    if (auto p =
+            unsupported_param(req, {"list-type", "prefix", "delimiter", "max-keys", "encoding-type",
+                                    "marker", "continuation-token", "start-after", "fetch-owner"}))
         return not_implemented("the bucket subresource ?" + *p);
     auto max_keys = int_param(req, "max-keys", 1000, 0, 2147483647,
                               "Provided max-keys not an integer or within integer range");
     if (!max_keys) return std::unexpected(max_keys.error());
     std::string encoding = req.query_param("encoding-type").value_or("");
     if (!encoding.empty() && encoding != "url")
-        return s3_fail(S3ErrorCode::InvalidArgument, {{"ArgumentName", "encoding-type"}, {"ArgumentValue", encoding}},
+        return s3_fail(S3ErrorCode::InvalidArgument,
+                       {{"ArgumentName", "encoding-type"}, {"ArgumentValue", encoding}},
                        "Invalid Encoding Method specified in Request");
     bool url = encoding == "url";
     auto enc = [&](const std::string& s) { return url ? url_encode_key(s) : s; };
@@ -245,8 +261,8 @@ S3Result<http::Response> list_objects(ObjectStore& store, const S3Context& ctx, 
     auto result = store.list_objects(bucket, q);
     if (!result) return std::unexpected(result.error());
     bool owner = !v2 || req.query_param("fetch-owner").value_or("") == "true";
-    std::string body = std::string("<ListBucketResult xmlns=\"") + kXmlns + "\">" + element("Name", bucket) +
-                       element("Prefix", enc(q.prefix));
+    std::string body = std::string("<ListBucketResult xmlns=\"") + kXmlns + "\">" +
+                       element("Name", bucket) + element("Prefix", enc(q.prefix));
     if (v2) {
         if (req.query_param("continuation-token")) body += element("ContinuationToken", token);
         if (!start_after.empty()) body += element("StartAfter", enc(start_after));
@@ -266,18 +282,20 @@ S3Result<http::Response> list_objects(ObjectStore& store, const S3Context& ctx, 
             body += element("NextMarker", enc(result->last));
     }
     for (const auto& o : result->contents) {
-        body += "<Contents>" + element("Key", enc(o.key)) + element("LastModified", iso_time(o.last_modified_ms)) +
-                element("ETag", o.etag) + element("Size", std::to_string(o.size));
+        body += "<Contents>" + element("Key", enc(o.key)) +
+                element("LastModified", iso_time(o.last_modified_ms)) + element("ETag", o.etag) +
+                element("Size", std::to_string(o.size));
         if (owner) body += owner_xml(store.head_bucket(bucket).value_or(BucketInfo{}).owner);
         body += element("StorageClass", "STANDARD") + "</Contents>";
     }
-    for (const auto& p : result->common_prefixes) body += "<CommonPrefixes>" + element("Prefix", enc(p)) + "</CommonPrefixes>";
+    for (const auto& p : result->common_prefixes)
+        body += "<CommonPrefixes>" + element("Prefix", enc(p)) + "</CommonPrefixes>";
     body += "</ListBucketResult>";
     return xml_response(200, std::move(body), ctx);
 }
 
-S3Result<http::Response> delete_objects(ObjectStore& store, const S3Context& ctx, const http::Request& req,
-                                        const std::string& bucket) {
+S3Result<http::Response> delete_objects(ObjectStore& store, const S3Context& ctx,
+                                        const http::Request& req, const std::string& bucket) {
     auto payload = read_payload(req);
     if (!payload) return std::unexpected(payload.error());
     auto doc = parse_xml(payload->bytes());
@@ -298,7 +316,8 @@ S3Result<http::Response> delete_objects(ObjectStore& store, const S3Context& ctx
         if (r) {
             if (!quiet) body += "<Deleted>" + element("Key", key) + "</Deleted>";
         } else {
-            body += "<Error>" + element("Key", key) + element("Code", s3_code_name(r.error().code)) +
+            body += "<Error>" + element("Key", key) +
+                    element("Code", s3_code_name(r.error().code)) +
                     element("Message", s3_message(r.error())) + "</Error>";
         }
     }
@@ -306,19 +325,22 @@ S3Result<http::Response> delete_objects(ObjectStore& store, const S3Context& ctx
     return xml_response(200, std::move(body), ctx);
 }
 
-S3Result<http::Response> bucket_operation(ObjectStore& store, const S3Context& ctx, const http::Request& req,
-                                          const std::string& bucket) {
+S3Result<http::Response> bucket_operation(ObjectStore& store, const S3Context& ctx,
+                                          const http::Request& req, const std::string& bucket) {
     const std::string& m = req.method;
     if (m == "PUT") {
-        if (auto p = unsupported_param(req, {})) return not_implemented("the bucket subresource ?" + *p);
-        if (!valid_bucket_name(bucket)) return s3_fail(S3ErrorCode::InvalidBucketName, {{"BucketName", bucket}});
+        if (auto p = unsupported_param(req, {}))
+            return not_implemented("the bucket subresource ?" + *p);
+        if (!valid_bucket_name(bucket))
+            return s3_fail(S3ErrorCode::InvalidBucketName, {{"BucketName", bucket}});
         std::string region = ctx.region;
         auto payload = read_payload(req);
         if (!payload) return std::unexpected(payload.error());
         std::string body(payload->bytes());
         if (body.find_first_not_of(" \t\r\n") != std::string::npos) {
             auto doc = parse_xml(body);
-            if (!doc || doc->name != "CreateBucketConfiguration") return s3_fail(S3ErrorCode::MalformedXML);
+            if (!doc || doc->name != "CreateBucketConfiguration")
+                return s3_fail(S3ErrorCode::MalformedXML);
             if (const XmlNode* lc = doc->child("LocationConstraint"); lc && !lc->text.empty())
                 region = lc->text == "EU" ? "eu-west-1" : lc->text;
         }
@@ -339,7 +361,8 @@ S3Result<http::Response> bucket_operation(ObjectStore& store, const S3Context& c
         return r;
     }
     if (m == "DELETE") {
-        if (auto p = unsupported_param(req, {})) return not_implemented("the bucket subresource ?" + *p);
+        if (auto p = unsupported_param(req, {}))
+            return not_implemented("the bucket subresource ?" + *p);
         if (auto ok = store.delete_bucket(bucket); !ok) return std::unexpected(ok.error());
         return empty_response(204, ctx);
     }
@@ -348,8 +371,9 @@ S3Result<http::Response> bucket_operation(ObjectStore& store, const S3Context& c
             auto info = store.head_bucket(bucket);
             if (!info) return std::unexpected(info.error());
             std::string region = info->region == "us-east-1" ? "" : info->region;
-            return xml_response(200, std::string("<LocationConstraint xmlns=\"") + kXmlns + "\">" +
-                                         xml_escape(region) + "</LocationConstraint>",
+            return xml_response(200,
+                                std::string("<LocationConstraint xmlns=\"") + kXmlns + "\">" +
+                                    xml_escape(region) + "</LocationConstraint>",
                                 ctx);
         }
         return list_objects(store, ctx, req, bucket);
@@ -369,7 +393,8 @@ S3Result<std::vector<PartRef>> read_complete_xml(const std::string& body) {
         int n = 0;
         const std::string& t = number->text;
         auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), n);
-        if (t.empty() || ec != std::errc() || end != t.data() + t.size()) return s3_fail(S3ErrorCode::MalformedXML);
+        if (t.empty() || ec != std::errc() || end != t.data() + t.size())
+            return s3_fail(S3ErrorCode::MalformedXML);
         if (n < 1 || n > kMaxPartNumber) return s3_fail(S3ErrorCode::InvalidPart);
         parts.push_back(PartRef{n, etag->text});
     }
@@ -377,11 +402,13 @@ S3Result<std::vector<PartRef>> read_complete_xml(const std::string& body) {
     return parts;
 }
 
-S3Result<http::Response> object_operation(ObjectStore& store, const S3Context& ctx, const http::Request& req,
-                                          const std::string& bucket, const std::string& key) {
+S3Result<http::Response> object_operation(ObjectStore& store, const S3Context& ctx,
+                                          const http::Request& req, const std::string& bucket,
+                                          const std::string& key) {
     const std::string& m = req.method;
-    if (key.size() > kMaxKeyBytes) return s3_fail(S3ErrorCode::KeyTooLongError, {{"Size", std::to_string(key.size())},
-                                                                                  {"MaxSizeAllowed", "1024"}});
+    if (key.size() > kMaxKeyBytes)
+        return s3_fail(S3ErrorCode::KeyTooLongError,
+                       {{"Size", std::to_string(key.size())}, {"MaxSizeAllowed", "1024"}});
     auto upload_id = req.query_param("uploadId");
     if (auto v = req.query_param("versionId"); v && *v != "null")
         return s3_fail(S3ErrorCode::NoSuchVersion, {{"Key", key}, {"VersionId", *v}});
@@ -395,7 +422,8 @@ S3Result<http::Response> object_operation(ObjectStore& store, const S3Context& c
                                   "Part number must be an integer between 1 and 10000, inclusive");
             if (!part) return std::unexpected(part.error());
             if (!req.query_param("partNumber"))
-                return s3_fail(S3ErrorCode::InvalidArgument, {}, "Part number must be an integer between 1 and 10000, inclusive");
+                return s3_fail(S3ErrorCode::InvalidArgument, {},
+                               "Part number must be an integer between 1 and 10000, inclusive");
             if (auto b = store.head_bucket(bucket); !b) return std::unexpected(b.error());
             auto payload = read_payload(req);
             if (!payload) return std::unexpected(payload.error());
@@ -437,9 +465,10 @@ S3Result<http::Response> object_operation(ObjectStore& store, const S3Context& c
             info = &read->info;
             r.status = read->partial ? 206 : 200;
             if (read->partial)
-                r.headers.set("Content-Range", "bytes " + std::to_string(read->offset) + "-" +
-                                                   std::to_string(read->offset + read->data.size() - 1) + "/" +
-                                                   std::to_string(info->size));
+                r.headers.set("Content-Range",
+                              "bytes " + std::to_string(read->offset) + "-" +
+                                  std::to_string(read->offset + read->data.size() - 1) + "/" +
+                                  std::to_string(info->size));
         } else {
             auto got = store.head_object(bucket, key);
             if (!got) return std::unexpected(got.error());
@@ -452,8 +481,10 @@ S3Result<http::Response> object_operation(ObjectStore& store, const S3Context& c
         object_headers(r, *info);
         for (const auto& [k, v] : req.query) {  // response-content-type=... overrides
             static const std::map<std::string, std::string> kOverrides = {
-                {"response-content-type", "Content-Type"},         {"response-content-language", "Content-Language"},
-                {"response-expires", "Expires"},                   {"response-cache-control", "Cache-Control"},
+                {"response-content-type", "Content-Type"},
+                {"response-content-language", "Content-Language"},
+                {"response-expires", "Expires"},
+                {"response-cache-control", "Cache-Control"},
                 {"response-content-disposition", "Content-Disposition"},
                 {"response-content-encoding", "Content-Encoding"}};
             if (auto o = kOverrides.find(k); o != kOverrides.end()) r.headers.set(o->second, v);
@@ -469,7 +500,8 @@ S3Result<http::Response> object_operation(ObjectStore& store, const S3Context& c
         if (auto p = unsupported_param(req, {"uploadId", "versionId"}))
             return not_implemented("the object subresource ?" + *p);
         if (upload_id) {
-            if (auto ok = store.abort_upload(bucket, key, *upload_id); !ok) return std::unexpected(ok.error());
+            if (auto ok = store.abort_upload(bucket, key, *upload_id); !ok)
+                return std::unexpected(ok.error());
             return empty_response(204, ctx);
         }
         if (auto ok = store.delete_object(bucket, key); !ok) return std::unexpected(ok.error());
@@ -477,19 +509,22 @@ S3Result<http::Response> object_operation(ObjectStore& store, const S3Context& c
     }
     if (m == "POST") {
         if (req.query_param("uploads")) {
-            if (auto p = unsupported_param(req, {"uploads"})) return not_implemented("the object subresource ?" + *p);
+            if (auto p = unsupported_param(req, {"uploads"}))
+                return not_implemented("the object subresource ?" + *p);
             auto id = store.create_upload(bucket, object_write(req, key));
             if (!id) return std::unexpected(id.error());
             auto r = xml_response(200,
-                                  std::string("<InitiateMultipartUploadResult xmlns=\"") + kXmlns + "\">" +
-                                      element("Bucket", bucket) + element("Key", key) + element("UploadId", *id) +
-                                      "</InitiateMultipartUploadResult>",
+                                  std::string("<InitiateMultipartUploadResult xmlns=\"") + kXmlns +
+                                      "\">" + element("Bucket", bucket) + element("Key", key) +
+                                      element("UploadId", *id) + "</InitiateMultipartUploadResult>",
                                   ctx);
-            if (auto alg = req.headers.find("x-amz-checksum-algorithm")) r.headers.set("x-amz-checksum-algorithm", *alg);
+            if (auto alg = req.headers.find("x-amz-checksum-algorithm"))
+                r.headers.set("x-amz-checksum-algorithm", *alg);
             return r;
         }
         if (upload_id) {
-            if (auto p = unsupported_param(req, {"uploadId"})) return not_implemented("the object subresource ?" + *p);
+            if (auto p = unsupported_param(req, {"uploadId"}))
+                return not_implemented("the object subresource ?" + *p);
             if (auto b = store.head_bucket(bucket); !b) return std::unexpected(b.error());
             auto payload = read_payload(req);
             if (!payload) return std::unexpected(payload.error());
@@ -497,11 +532,14 @@ S3Result<http::Response> object_operation(ObjectStore& store, const S3Context& c
             if (!parts) return std::unexpected(parts.error());
             auto info = store.complete_upload(bucket, key, *upload_id, *parts);
             if (!info) return std::unexpected(info.error());
-            std::string location = "http://" + req.headers.get("Host") + "/" + bucket + "/" + url_encode_key(key);
+            std::string location =
+                "http://" + req.headers.get("Host") + "/" + bucket + "/" + url_encode_key(key);
             return xml_response(200,
-                                std::string("<CompleteMultipartUploadResult xmlns=\"") + kXmlns + "\">" +
-                                    element("Location", location) + element("Bucket", bucket) + element("Key", key) +
-                                    element("ETag", info->etag) + "</CompleteMultipartUploadResult>",
+                                std::string("<CompleteMultipartUploadResult xmlns=\"") + kXmlns +
+                                    "\">" + element("Location", location) +
+                                    element("Bucket", bucket) + element("Key", key) +
+                                    element("ETag", info->etag) +
+                                    "</CompleteMultipartUploadResult>",
                                 ctx);
         }
         return not_implemented("POST on an object without ?uploads or ?uploadId");
@@ -596,7 +634,8 @@ http::BodyPolicy S3Api::body_policy(const http::RequestHead& head) const {
         auto r = s3_error_response(
             S3Error{S3ErrorCode::EntityTooLarge,
                     "Your proposed upload exceeds the maximum allowed size (lamina takes at most " +
-                        std::to_string(kMaxObjectBytes) + " bytes per PUT or part; use a multipart upload)",
+                        std::to_string(kMaxObjectBytes) +
+                        " bytes per PUT or part; use a multipart upload)",
                     {{"MaxSizeAllowed", std::to_string(limit)}}},
             to_hex(sha256(std::to_string(limit))).substr(0, 16));
         return r;
@@ -608,17 +647,20 @@ http::Response S3Api::handle(const S3Context& ctx, const http::Request& req) {
     bool head = req.method == "HEAD";
     auto address = parse_address(req.headers.get("Host"), req.path, host_bases_);
     if (!address)
-        return s3_error_response(S3Error{S3ErrorCode::InvalidRequest, "The request path has a bad %-escape.", {}},
-                                 ctx.request_id, head);
+        return s3_error_response(
+            S3Error{S3ErrorCode::InvalidRequest, "The request path has a bad %-escape.", {}},
+            ctx.request_id, head);
     S3Result<http::Response> result;
     if (address->bucket.empty()) {
         if (req.method != "GET")
-            result = s3_fail(S3ErrorCode::MethodNotAllowed, {{"Method", req.method}, {"ResourceType", "SERVICE"}});
+            result = s3_fail(S3ErrorCode::MethodNotAllowed,
+                             {{"Method", req.method}, {"ResourceType", "SERVICE"}});
         else {
             std::string body = std::string("<ListAllMyBucketsResult xmlns=\"") + kXmlns + "\">" +
                                owner_xml(ctx.account) + "<Buckets>";
             for (const auto& b : store_.list_buckets())
-                body += "<Bucket>" + element("Name", b.name) + element("CreationDate", iso_time(b.created_ms)) +
+                body += "<Bucket>" + element("Name", b.name) +
+                        element("CreationDate", iso_time(b.created_ms)) +
                         element("BucketRegion", b.region) + "</Bucket>";
             body += "</Buckets></ListAllMyBucketsResult>";
             result = xml_response(200, std::move(body), ctx);
@@ -630,8 +672,8 @@ http::Response S3Api::handle(const S3Context& ctx, const http::Request& req) {
     }
     if (!result) {
         if (result.error().code == S3ErrorCode::InternalError)
-            lamina::logger("api")->error("s3.error request_id={} method={} path={}", ctx.request_id, req.method,
-                                         req.path);
+            lamina::logger("api")->error("s3.error request_id={} method={} path={}", ctx.request_id,
+                                         req.method, req.path);
         return s3_error_response(result.error(), ctx.request_id, head);
     }
     return std::move(*result);

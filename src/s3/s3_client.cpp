@@ -2,13 +2,12 @@
 
 #include <openssl/hmac.h>
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-
-#include <algorithm>
 #include <ctime>
 
 #include "lamina/common/encoding.hpp"
@@ -25,8 +24,8 @@ namespace {
 std::string hmac(std::string_view key, std::string_view data) {
     unsigned char out[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
-    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
-         data.size(), out, &len);
+    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+         reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
     return std::string(reinterpret_cast<char*>(out), len);
 }
 
@@ -66,23 +65,26 @@ std::string sigv4_authorization(const SigV4Request& r) {
         canonical_headers += k + ":" + v + "\n";
         signed_headers += (signed_headers.empty() ? "" : ";") + k;
     }
-    std::string canonical = r.method + "\n" + r.canonical_uri + "\n" + r.canonical_query + "\n" + canonical_headers +
-                            "\n" + signed_headers + "\n" + r.payload_hash;
+    std::string canonical = r.method + "\n" + r.canonical_uri + "\n" + r.canonical_query + "\n" +
+                            canonical_headers + "\n" + signed_headers + "\n" + r.payload_hash;
     std::string date = r.amz_date.substr(0, 8);
     std::string scope = date + "/" + r.region + "/" + r.service + "/aws4_request";
-    std::string to_sign = "AWS4-HMAC-SHA256\n" + r.amz_date + "\n" + scope + "\n" + to_hex(sha256(canonical));
+    std::string to_sign =
+        "AWS4-HMAC-SHA256\n" + r.amz_date + "\n" + scope + "\n" + to_hex(sha256(canonical));
     std::string key = hmac("AWS4" + r.secret_access_key, date);
     key = hmac(key, r.region);
     key = hmac(key, r.service);
     key = hmac(key, "aws4_request");
-    return "AWS4-HMAC-SHA256 Credential=" + r.access_key_id + "/" + scope + ", SignedHeaders=" + signed_headers +
-           ", Signature=" + to_hex(hmac(key, to_sign));
+    return "AWS4-HMAC-SHA256 Credential=" + r.access_key_id + "/" + scope +
+           ", SignedHeaders=" + signed_headers + ", Signature=" + to_hex(hmac(key, to_sign));
 }
 
 Result<S3Endpoint> parse_endpoint(const std::string& url) {
     if (url.rfind("https://", 0) == 0)
-        return fail(ErrorCode::Service, "--s3-endpoint: lamina reaches other S3 servers over plain http only: " + url);
-    if (url.rfind("http://", 0) != 0) return fail(ErrorCode::Service, "--s3-endpoint must be an http:// URL: " + url);
+        return fail(ErrorCode::Service,
+                    "--s3-endpoint: lamina reaches other S3 servers over plain http only: " + url);
+    if (url.rfind("http://", 0) != 0)
+        return fail(ErrorCode::Service, "--s3-endpoint must be an http:// URL: " + url);
     std::string rest = url.substr(7);
     S3Endpoint e;
     auto slash = rest.find('/');
@@ -95,22 +97,23 @@ Result<S3Endpoint> parse_endpoint(const std::string& url) {
         authority.resize(colon);
     }
     e.host = authority;
-    if (e.host.empty() || e.port.empty() || e.port.find_first_not_of("0123456789") != std::string::npos)
-        return fail(ErrorCode::Service, "--s3-endpoint is not a valid http://host[:port] URL: " + url);
+    if (e.host.empty() || e.port.empty() ||
+        e.port.find_first_not_of("0123456789") != std::string::npos)
+        return fail(ErrorCode::Service,
+                    "--s3-endpoint is not a valid http://host[:port] URL: " + url);
     return e;
 }
 
-RemoteObjectSource::RemoteObjectSource(S3Endpoint endpoint, RemoteCredentials credentials, std::string region,
-                                       std::chrono::seconds timeout)
+RemoteObjectSource::RemoteObjectSource(S3Endpoint endpoint, RemoteCredentials credentials,
+                                       std::string region, std::chrono::seconds timeout)
     : endpoint_(std::move(endpoint)),
       credentials_(std::move(credentials)),
       region_(std::move(region)),
       timeout_(timeout) {}
 
-std::expected<std::string, GetObjectFailure> RemoteObjectSource::get_object(const std::string& region,
-                                                                             const std::string& bucket,
-                                                                             const std::string& key,
-                                                                             const std::optional<std::string>& version) {
+std::expected<std::string, GetObjectFailure> RemoteObjectSource::get_object(
+    const std::string& region, const std::string& bucket, const std::string& key,
+    const std::optional<std::string>& version) {
     std::string path = endpoint_.base_path + "/" + bucket + "/" + key;
     SigV4Request s;
     s.canonical_uri = encode_s3_path(path);
@@ -121,16 +124,18 @@ std::expected<std::string, GetObjectFailure> RemoteObjectSource::get_object(cons
     s.region = region.empty() ? region_ : region;
     s.access_key_id = credentials_.access_key_id;
     s.secret_access_key = credentials_.secret_access_key;
-    if (!credentials_.session_token.empty()) s.headers.emplace_back("x-amz-security-token", credentials_.session_token);
+    if (!credentials_.session_token.empty())
+        s.headers.emplace_back("x-amz-security-token", credentials_.session_token);
 
-    bhttp::request<bhttp::empty_body> req{bhttp::verb::get,
-                                          s.canonical_uri + (s.canonical_query.empty() ? "" : "?" + s.canonical_query),
-                                          11};
+    bhttp::request<bhttp::empty_body> req{
+        bhttp::verb::get,
+        s.canonical_uri + (s.canonical_query.empty() ? "" : "?" + s.canonical_query), 11};
     req.set(bhttp::field::host, s.host);
     req.set(bhttp::field::user_agent, "lamina");
     req.set("x-amz-date", s.amz_date);
     req.set("x-amz-content-sha256", s.payload_hash);
-    if (!credentials_.session_token.empty()) req.set("x-amz-security-token", credentials_.session_token);
+    if (!credentials_.session_token.empty())
+        req.set("x-amz-security-token", credentials_.session_token);
     req.set(bhttp::field::authorization, sigv4_authorization(s));
 
     asio::io_context ioc;
@@ -162,8 +167,8 @@ std::expected<std::string, GetObjectFailure> RemoteObjectSource::get_object(cons
     ioc.run();
     if (failure)
         return std::unexpected(GetObjectFailure{
-            "ServiceUnavailable", "lamina could not " + stage + " " + endpoint_.host + ":" + endpoint_.port +
-                                      " (--s3-endpoint): " + failure.message()});
+            "ServiceUnavailable", "lamina could not " + stage + " " + endpoint_.host + ":" +
+                                      endpoint_.port + " (--s3-endpoint): " + failure.message()});
     auto res = parser.release();
     if (res.result_int() == 200) return std::move(res.body());
     GetObjectFailure f{"Http" + std::to_string(res.result_int()), std::string(res.reason())};

@@ -48,8 +48,8 @@ struct Parser {
         }
     }
     static bool name_char(char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' || c == ':' ||
-               static_cast<unsigned char>(c) >= 0x80;
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' ||
+               c == ':' || static_cast<unsigned char>(c) >= 0x80;
     }
     std::optional<std::string> name() {
         std::size_t start = i;
@@ -81,11 +81,16 @@ struct Parser {
         if (end == std::string_view::npos || end - i > 12) return false;
         std::string_view e = s.substr(i + 1, end - i - 1);
         i = end + 1;
-        if (e == "amp") out += '&';
-        else if (e == "lt") out += '<';
-        else if (e == "gt") out += '>';
-        else if (e == "quot") out += '"';
-        else if (e == "apos") out += '\'';
+        if (e == "amp")
+            out += '&';
+        else if (e == "lt")
+            out += '<';
+        else if (e == "gt")
+            out += '>';
+        else if (e == "quot")
+            out += '"';
+        else if (e == "apos")
+            out += '\'';
         else if (e.size() > 1 && e[0] == '#') {
             bool hex = e[1] == 'x';
             std::string digits(e.substr(hex ? 2 : 1));

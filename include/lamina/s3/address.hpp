@@ -19,7 +19,8 @@ struct S3Address {
 // The bucket named by a Host header whose name ends in ".<base>" for one of
 // `bases` ("localhost", lamina's --host when it is a name), or in
 // ".s3.amazonaws.com" / ".s3.<region>.amazonaws.com"; nullopt otherwise.
-std::optional<std::string> virtual_host_bucket(std::string_view host, const std::vector<std::string>& bases);
+std::optional<std::string> virtual_host_bucket(std::string_view host,
+                                               const std::vector<std::string>& bases);
 
 // nullopt when the path has a bad %-escape.
 std::optional<S3Address> parse_address(std::string_view host, std::string_view raw_path,

@@ -18,22 +18,22 @@ struct GetObjectFailure {
 };
 
 class ObjectSource {
-public:
+  public:
     virtual ~ObjectSource() = default;
     // `region` is the caller's: Lambda reads code only from buckets in its own region.
-    virtual std::expected<std::string, GetObjectFailure> get_object(const std::string& region,
-                                                                    const std::string& bucket, const std::string& key,
-                                                                    const std::optional<std::string>& version) = 0;
+    virtual std::expected<std::string, GetObjectFailure> get_object(
+        const std::string& region, const std::string& bucket, const std::string& key,
+        const std::optional<std::string>& version) = 0;
 };
 
 class LocalObjectSource final : public ObjectSource {
-public:
+  public:
     explicit LocalObjectSource(ObjectStore& store) : store_(store) {}
-    std::expected<std::string, GetObjectFailure> get_object(const std::string& region, const std::string& bucket,
-                                                            const std::string& key,
-                                                            const std::optional<std::string>& version) override;
+    std::expected<std::string, GetObjectFailure> get_object(
+        const std::string& region, const std::string& bucket, const std::string& key,
+        const std::optional<std::string>& version) override;
 
-private:
+  private:
     ObjectStore& store_;
 };
 

@@ -44,8 +44,8 @@ struct ObjectInfo {
     std::string content_type = "binary/octet-stream";
     std::int64_t last_modified_ms = 0;
     std::map<std::string, std::string> metadata;  // x-amz-meta-<name> (lower-case name) -> value
-    std::map<std::string, std::string> headers;   // Cache-Control, Content-Disposition, ... as given
-    std::string checksum_crc32;                   // as the client sent it (single PUT only)
+    std::map<std::string, std::string> headers;  // Cache-Control, Content-Disposition, ... as given
+    std::string checksum_crc32;                  // as the client sent it (single PUT only)
 };
 
 struct BucketInfo {
@@ -100,19 +100,21 @@ struct PartRef {
 std::string md5(std::string_view bytes);
 
 class ObjectStore {
-public:
+  public:
     ObjectStore(std::filesystem::path root, const Clock& clock, IdSource& ids);
 
     // Creates the folders, empties tmp/ and builds the index.
     Status init();
 
     // true when created; false when the same owner already has it.
-    S3Result<bool> create_bucket(const std::string& name, const std::string& region, const std::string& owner);
+    S3Result<bool> create_bucket(const std::string& name, const std::string& region,
+                                 const std::string& owner);
     S3Result<BucketInfo> head_bucket(const std::string& name) const;
     S3Result<void> delete_bucket(const std::string& name);
     std::vector<BucketInfo> list_buckets() const;
 
-    S3Result<ObjectInfo> put_object(const std::string& bucket, const ObjectWrite& write, std::string_view data);
+    S3Result<ObjectInfo> put_object(const std::string& bucket, const ObjectWrite& write,
+                                    std::string_view data);
     S3Result<ObjectInfo> head_object(const std::string& bucket, const std::string& key) const;
     // The object's bytes, or the range of them asked for (the header and the
     // bytes come from one open file, so a concurrent overwrite cannot mix them).
@@ -124,13 +126,16 @@ public:
 
     S3Result<std::string> create_upload(const std::string& bucket, const ObjectWrite& write);
     // Returns the part's ETag (quoted).
-    S3Result<std::string> upload_part(const std::string& bucket, const std::string& key, const std::string& upload_id,
-                                      int part_number, std::string_view data);
+    S3Result<std::string> upload_part(const std::string& bucket, const std::string& key,
+                                      const std::string& upload_id, int part_number,
+                                      std::string_view data);
     S3Result<ObjectInfo> complete_upload(const std::string& bucket, const std::string& key,
-                                         const std::string& upload_id, const std::vector<PartRef>& parts);
-    S3Result<void> abort_upload(const std::string& bucket, const std::string& key, const std::string& upload_id);
+                                         const std::string& upload_id,
+                                         const std::vector<PartRef>& parts);
+    S3Result<void> abort_upload(const std::string& bucket, const std::string& key,
+                                const std::string& upload_id);
 
-private:
+  private:
     struct Bucket {
         BucketInfo info;
         std::map<std::string, ObjectInfo> objects;
@@ -140,9 +145,10 @@ private:
     std::filesystem::path temp_path();
     // Renames a written object file into place and indexes it (NoSuchBucket
     // when the bucket went meanwhile).
-    S3Result<ObjectInfo> commit_object(const std::string& bucket, ObjectInfo info, const std::filesystem::path& tmp);
-    S3Result<void> check_upload(const std::string& bucket, const std::string& key, const std::string& upload_id,
-                                ObjectWrite* write) const;
+    S3Result<ObjectInfo> commit_object(const std::string& bucket, ObjectInfo info,
+                                       const std::filesystem::path& tmp);
+    S3Result<void> check_upload(const std::string& bucket, const std::string& key,
+                                const std::string& upload_id, ObjectWrite* write) const;
 
     std::filesystem::path root_;
     const Clock& clock_;

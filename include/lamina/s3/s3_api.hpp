@@ -40,7 +40,7 @@ S3Error auth_error(const Error& error);
 std::optional<ByteRange> parse_range(const std::string& header);
 
 class S3Api {
-public:
+  public:
     S3Api(ObjectStore& store, std::vector<std::string> host_bases);
 
     const std::vector<std::string>& host_bases() const { return host_bases_; }
@@ -52,7 +52,7 @@ public:
 
     http::Response handle(const S3Context& ctx, const http::Request& req);
 
-private:
+  private:
     ObjectStore& store_;
     std::vector<std::string> host_bases_;
 };

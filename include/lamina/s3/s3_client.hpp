@@ -27,7 +27,8 @@ struct SigV4Request {
     std::string secret_access_key;
 };
 
-// The Authorization header value ("AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...").
+// The Authorization header value ("AWS4-HMAC-SHA256 Credential=..., SignedHeaders=...,
+// Signature=...").
 std::string sigv4_authorization(const SigV4Request& r);
 
 // Each path segment URI-encoded, '/' kept: the canonical URI of an S3 key.
@@ -46,14 +47,14 @@ struct RemoteCredentials {
 };
 
 class RemoteObjectSource final : public ObjectSource {
-public:
+  public:
     RemoteObjectSource(S3Endpoint endpoint, RemoteCredentials credentials, std::string region,
                        std::chrono::seconds timeout = std::chrono::seconds(120));
-    std::expected<std::string, GetObjectFailure> get_object(const std::string& region, const std::string& bucket,
-                                                            const std::string& key,
-                                                            const std::optional<std::string>& version) override;
+    std::expected<std::string, GetObjectFailure> get_object(
+        const std::string& region, const std::string& bucket, const std::string& key,
+        const std::optional<std::string>& version) override;
 
-private:
+  private:
     S3Endpoint endpoint_;
     RemoteCredentials credentials_;
     std::string region_;

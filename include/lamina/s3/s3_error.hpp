@@ -55,8 +55,9 @@ struct S3Error {
 template <class T>
 using S3Result = std::expected<T, S3Error>;
 
-inline std::unexpected<S3Error> s3_fail(S3ErrorCode code, std::vector<std::pair<std::string, std::string>> fields = {},
-                                        std::string message = {}) {
+inline std::unexpected<S3Error> s3_fail(
+    S3ErrorCode code, std::vector<std::pair<std::string, std::string>> fields = {},
+    std::string message = {}) {
     return std::unexpected(S3Error{code, std::move(message), std::move(fields)});
 }
 
@@ -68,6 +69,7 @@ std::string s3_message(const S3Error& error);
 
 // The XML error response (no body when `head`: S3 answers HEAD errors with
 // the status alone).
-http::Response s3_error_response(const S3Error& error, const std::string& request_id, bool head = false);
+http::Response s3_error_response(const S3Error& error, const std::string& request_id,
+                                 bool head = false);
 
 }  // namespace lamina::s3

@@ -50,7 +50,8 @@ TEST(SigV4, S3PayloadHashMayBeUnsignedOrStreaming) {
         EXPECT_TRUE(api::verify_sigv4(r, store, kNow).has_value()) << payload;
     }
     auto r = signed_s3_get("/bucket/key", "UNSIGNED-PAYLOAD");
-    r.headers.set("x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER");  // changed after signing
+    r.headers.set("x-amz-content-sha256",
+                  "STREAMING-UNSIGNED-PAYLOAD-TRAILER");  // changed after signing
     EXPECT_FALSE(api::verify_sigv4(r, store, kNow).has_value());
 }
 

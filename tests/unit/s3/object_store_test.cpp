@@ -40,7 +40,8 @@ std::size_t files_under(const fs::path& p) {
 TEST(ObjectStore, BucketLifecycle) {
     Fixture f;
     EXPECT_EQ(f.store.create_bucket("b1", "us-east-1", "111111111111").value(), true);
-    EXPECT_EQ(f.store.create_bucket("b1", "us-east-1", "111111111111").value(), false);  // same owner
+    EXPECT_EQ(f.store.create_bucket("b1", "us-east-1", "111111111111").value(),
+              false);  // same owner
     auto other = f.store.create_bucket("b1", "us-east-1", "222222222222");
     ASSERT_FALSE(other.has_value());
     EXPECT_EQ(other.error().code, S3ErrorCode::BucketAlreadyExists);
@@ -72,16 +73,20 @@ TEST(ObjectStore, PutGetRangeAndMetadataSurviveRestart) {
     EXPECT_EQ(got->info.metadata.at("color"), "blue");
     EXPECT_EQ(got->info.last_modified_ms, f.clock.now_ms());
     EXPECT_EQ(reopened.head_bucket("b")->region, "eu-west-1");
-    auto part = reopened.get_object("b", "dir/a.txt", ByteRange{6, 100, std::nullopt, "bytes=6-100"});
+    auto part =
+        reopened.get_object("b", "dir/a.txt", ByteRange{6, 100, std::nullopt, "bytes=6-100"});
     ASSERT_TRUE(part.has_value());
     EXPECT_EQ(part->data, "world");
     EXPECT_EQ(part->offset, 6u);
     EXPECT_TRUE(part->partial);
-    auto suffix = reopened.get_object("b", "dir/a.txt", ByteRange{std::nullopt, std::nullopt, 3, "bytes=-3"});
+    auto suffix =
+        reopened.get_object("b", "dir/a.txt", ByteRange{std::nullopt, std::nullopt, 3, "bytes=-3"});
     EXPECT_EQ(suffix->data, "rld");
-    auto bad = reopened.get_object("b", "dir/a.txt", ByteRange{11, std::nullopt, std::nullopt, "bytes=11-"});
+    auto bad = reopened.get_object("b", "dir/a.txt",
+                                   ByteRange{11, std::nullopt, std::nullopt, "bytes=11-"});
     EXPECT_EQ(bad.error().code, S3ErrorCode::InvalidRange);
-    EXPECT_EQ(reopened.get_object("b", "missing", std::nullopt).error().code, S3ErrorCode::NoSuchKey);
+    EXPECT_EQ(reopened.get_object("b", "missing", std::nullopt).error().code,
+              S3ErrorCode::NoSuchKey);
 }
 
 TEST(ObjectStore, OverwriteLeavesOneFileAndNoTemporaries) {
@@ -129,7 +134,8 @@ TEST(ObjectStore, ListsWithPrefixDelimiterAndPages) {
         if (!r->truncated) break;
         page.after = r->last;
     }
-    EXPECT_EQ(seen, (std::vector<std::string>{"a.txt", "dir/1", "dir/2", "dir/sub/3", "other/x", "z"}));
+    EXPECT_EQ(seen,
+              (std::vector<std::string>{"a.txt", "dir/1", "dir/2", "dir/sub/3", "other/x", "z"}));
     // pages of 1 with a delimiter: a common prefix is returned once
     ListQuery rolled;
     rolled.delimiter = "/";
@@ -158,11 +164,14 @@ TEST(ObjectStore, MultipartUpload) {
     // refused completions change nothing
     EXPECT_EQ(f.store.complete_upload("b", "big", *id, {{2, *e2}, {1, *e1}}).error().code,
               S3ErrorCode::InvalidPartOrder);
-    EXPECT_EQ(f.store.complete_upload("b", "big", *id, {{1, *e1}, {2, "\"00000000000000000000000000000000\""}})
+    EXPECT_EQ(f.store
+                  .complete_upload("b", "big", *id,
+                                   {{1, *e1}, {2, "\"00000000000000000000000000000000\""}})
                   .error()
                   .code,
               S3ErrorCode::InvalidPart);
-    EXPECT_EQ(f.store.complete_upload("b", "big", *id, {{1, *e1}, {3, *e2}}).error().code, S3ErrorCode::InvalidPart);
+    EXPECT_EQ(f.store.complete_upload("b", "big", *id, {{1, *e1}, {3, *e2}}).error().code,
+              S3ErrorCode::InvalidPart);
     EXPECT_EQ(f.store.head_object("b", "big").error().code, S3ErrorCode::NoSuchKey);
     auto done = f.store.complete_upload("b", "big", *id, {{1, *e1}, {2, *e2}});
     ASSERT_TRUE(done.has_value());
@@ -172,7 +181,8 @@ TEST(ObjectStore, MultipartUpload) {
     auto got = f.store.get_object("b", "big", std::nullopt);
     EXPECT_EQ(got->data, p1 + p2);
     EXPECT_EQ(f.store.upload_part("b", "big", *id, 3, "x").error().code, S3ErrorCode::NoSuchUpload);
-    EXPECT_EQ(f.store.abort_upload("b", "big", "../../etc").error().code, S3ErrorCode::NoSuchUpload);
+    EXPECT_EQ(f.store.abort_upload("b", "big", "../../etc").error().code,
+              S3ErrorCode::NoSuchUpload);
 }
 
 TEST(ObjectStore, SmallPartBeforeTheLastIsTooSmall) {
@@ -181,7 +191,9 @@ TEST(ObjectStore, SmallPartBeforeTheLastIsTooSmall) {
     auto id = f.store.create_upload("b", named("k"));
     auto e1 = f.store.upload_part("b", "k", *id, 1, "small");
     auto e2 = f.store.upload_part("b", "k", *id, 2, "last");
-    EXPECT_EQ(f.store.complete_upload("b", "k", *id, {{1, *e1}, {2, *e2}}).error().code, S3ErrorCode::EntityTooSmall);
+    EXPECT_EQ(f.store.complete_upload("b", "k", *id, {{1, *e1}, {2, *e2}}).error().code,
+              S3ErrorCode::EntityTooSmall);
     ASSERT_TRUE(f.store.abort_upload("b", "k", *id).has_value());
-    EXPECT_EQ(f.store.complete_upload("b", "k", *id, {{1, *e1}}).error().code, S3ErrorCode::NoSuchUpload);
+    EXPECT_EQ(f.store.complete_upload("b", "k", *id, {{1, *e1}}).error().code,
+              S3ErrorCode::NoSuchUpload);
 }

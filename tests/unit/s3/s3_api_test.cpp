@@ -14,7 +14,8 @@ namespace {
 
 const std::vector<std::string> kBases = {"localhost"};
 
-http::Request request(std::string method, std::string target, std::vector<std::pair<std::string, std::string>> headers = {},
+http::Request request(std::string method, std::string target,
+                      std::vector<std::pair<std::string, std::string>> headers = {},
                       std::string body = {}) {
     http::Request r;
     r.method = std::move(method);
@@ -27,10 +28,13 @@ http::Request request(std::string method, std::string target, std::vector<std::p
 }
 
 const std::pair<std::string, std::string> kS3Auth = {
-    "Authorization", "AWS4-HMAC-SHA256 Credential=test/20261128/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=x"};
+    "Authorization",
+    "AWS4-HMAC-SHA256 Credential=test/20261128/us-east-1/s3/aws4_request, SignedHeaders=host, "
+    "Signature=x"};
 const std::pair<std::string, std::string> kLambdaAuth = {
     "Authorization",
-    "AWS4-HMAC-SHA256 Credential=test/20261128/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=x"};
+    "AWS4-HMAC-SHA256 Credential=test/20261128/us-east-1/lambda/aws4_request, SignedHeaders=host, "
+    "Signature=x"};
 
 struct Api {
     fakes::TempDir dir;
@@ -47,10 +51,13 @@ struct Api {
 
 TEST(S3Api, TellsS3RequestsApart) {
     EXPECT_TRUE(is_s3_request(request("GET", "/bucket/key", {kS3Auth}), kBases));
-    EXPECT_TRUE(is_s3_request(request("GET", "/health", {kS3Auth}), kBases));  // a bucket named health
-    EXPECT_TRUE(is_s3_request(request("GET", "/?X-Amz-Credential=k%2F20261128%2Fus-east-1%2Fs3%2Faws4_request"), kBases));
+    EXPECT_TRUE(
+        is_s3_request(request("GET", "/health", {kS3Auth}), kBases));  // a bucket named health
+    EXPECT_TRUE(is_s3_request(
+        request("GET", "/?X-Amz-Credential=k%2F20261128%2Fus-east-1%2Fs3%2Faws4_request"), kBases));
     EXPECT_FALSE(is_s3_request(request("GET", "/2015-03-31/functions/", {kLambdaAuth}), kBases));
-    EXPECT_FALSE(is_s3_request(request("GET", "/bucket/key", {kLambdaAuth}), kBases));  // signed for Lambda
+    EXPECT_FALSE(
+        is_s3_request(request("GET", "/bucket/key", {kLambdaAuth}), kBases));  // signed for Lambda
     // unsigned
     EXPECT_TRUE(is_s3_request(request("GET", "/", {{"Host", "bkt.localhost:4566"}}), kBases));
     EXPECT_TRUE(is_s3_request(request("GET", "/bucket/key.zip"), kBases));
@@ -59,13 +66,18 @@ TEST(S3Api, TellsS3RequestsApart) {
     EXPECT_FALSE(is_s3_request(request("GET", "/health"), kBases));
     EXPECT_FALSE(is_s3_request(request("GET", "/metrics"), kBases));
     EXPECT_FALSE(is_s3_request(request("GET", "/_lamina/code/abc"), kBases));
-    EXPECT_FALSE(is_s3_request(request("POST", "/", {{"Content-Type", "application/x-www-form-urlencoded"}}), kBases));
-    EXPECT_FALSE(is_s3_request(request("GET", "/?Action=GetCallerIdentity&Version=2011-06-15"), kBases));
+    EXPECT_FALSE(is_s3_request(
+        request("POST", "/", {{"Content-Type", "application/x-www-form-urlencoded"}}), kBases));
+    EXPECT_FALSE(
+        is_s3_request(request("GET", "/?Action=GetCallerIdentity&Version=2011-06-15"), kBases));
     EXPECT_TRUE(is_s3_request(request("GET", "/"), kBases));  // ListBuckets
     // a form content type elsewhere than "/" is not the query protocol
-    EXPECT_TRUE(is_s3_request(request("POST", "/bkt/k?uploadId=1", {{"Content-Type", "application/x-www-form-urlencoded"}}),
+    EXPECT_TRUE(is_s3_request(request("POST", "/bkt/k?uploadId=1",
+                                      {{"Content-Type", "application/x-www-form-urlencoded"}}),
                               kBases));
-    EXPECT_FALSE(is_s3_request(request("POST", "/", {{"X-Amz-Target", "GraniteServiceVersion20100801.ListMetrics"}}), kBases));
+    EXPECT_FALSE(is_s3_request(
+        request("POST", "/", {{"X-Amz-Target", "GraniteServiceVersion20100801.ListMetrics"}}),
+        kBases));
     EXPECT_EQ(signing_service(request("GET", "/", {kS3Auth})), "s3");
     EXPECT_EQ(signing_service(request("GET", "/")), "");
 }
@@ -90,9 +102,11 @@ TEST(S3Api, ErrorsAreS3Xml) {
     auto r = a.call(request("GET", "/nope/key"));
     EXPECT_EQ(r.status, 404u);
     EXPECT_EQ(r.headers.get("Content-Type"), "application/xml");
-    EXPECT_NE(r.body.find("<Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message>"
-                          "<BucketName>nope</BucketName><RequestId>req-1</RequestId>"),
-              std::string::npos)
+    EXPECT_NE(
+        r.body.find(
+            "<Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message>"
+            "<BucketName>nope</BucketName><RequestId>req-1</RequestId>"),
+        std::string::npos)
         << r.body;
     r = a.call(request("PUT", "/Bad_Bucket"));
     EXPECT_EQ(r.status, 400u);
@@ -105,7 +119,8 @@ TEST(S3Api, ErrorsAreS3Xml) {
 TEST(S3Api, PutAndGetWithAwsChunkedBodyAndChecksum) {
     Api a;
     ASSERT_EQ(a.call(request("PUT", "/bkt")).status, 200u);
-    std::string body = "5\r\nhello\r\n0\r\nx-amz-checksum-crc32:" + crc32_base64("hello") + "\r\n\r\n";
+    std::string body =
+        "5\r\nhello\r\n0\r\nx-amz-checksum-crc32:" + crc32_base64("hello") + "\r\n\r\n";
     auto r = a.call(request("PUT", "/bkt/k",
                             {{"Content-Encoding", "aws-chunked"},
                              {"x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"},
@@ -134,12 +149,15 @@ TEST(S3Api, PutAndGetWithAwsChunkedBodyAndChecksum) {
 TEST(S3Api, RefusesBodiesThatDoNotMatchTheirDigestsAndStoresNothing) {
     Api a;
     ASSERT_EQ(a.call(request("PUT", "/bkt")).status, 200u);
-    auto r = a.call(request("PUT", "/bkt/k", {{"x-amz-checksum-crc32", crc32_base64("other")}}, "hello"));
+    auto r = a.call(
+        request("PUT", "/bkt/k", {{"x-amz-checksum-crc32", crc32_base64("other")}}, "hello"));
     EXPECT_EQ(r.status, 400u);
     EXPECT_NE(r.body.find("<Code>BadDigest</Code>"), std::string::npos);
-    r = a.call(request("PUT", "/bkt/k", {{"x-amz-content-sha256", to_hex(sha256("other"))}}, "hello"));
+    r = a.call(
+        request("PUT", "/bkt/k", {{"x-amz-content-sha256", to_hex(sha256("other"))}}, "hello"));
     EXPECT_NE(r.body.find("<Code>XAmzContentSHA256Mismatch</Code>"), std::string::npos);
-    r = a.call(request("PUT", "/bkt/k", {{"Content-MD5", base64_encode(std::string(16, 'x'))}}, "hello"));
+    r = a.call(
+        request("PUT", "/bkt/k", {{"Content-MD5", base64_encode(std::string(16, 'x'))}}, "hello"));
     EXPECT_NE(r.body.find("<Code>BadDigest</Code>"), std::string::npos);
     r = a.call(request("PUT", "/bkt/k", {{"Content-Encoding", "aws-chunked"}}, "5\r\nhel"));
     EXPECT_NE(r.body.find("<Code>IncompleteBody</Code>"), std::string::npos);
@@ -161,7 +179,8 @@ TEST(S3Api, VirtualHostAddressing) {
 TEST(S3Api, ListObjectsV2PagesWithContinuationTokens) {
     Api a;
     ASSERT_EQ(a.call(request("PUT", "/bkt")).status, 200u);
-    for (const char* k : {"a", "b c", "d/e"}) ASSERT_EQ(a.call(request("PUT", std::string("/bkt/") + k, {}, "x")).status, 200u);
+    for (const char* k : {"a", "b c", "d/e"})
+        ASSERT_EQ(a.call(request("PUT", std::string("/bkt/") + k, {}, "x")).status, 200u);
     auto r = a.call(request("GET", "/bkt?list-type=2&max-keys=2&encoding-type=url"));
     EXPECT_NE(r.body.find("<KeyCount>2</KeyCount>"), std::string::npos) << r.body;
     EXPECT_NE(r.body.find("<Key>b%20c</Key>"), std::string::npos) << r.body;

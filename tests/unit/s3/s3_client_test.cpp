@@ -15,10 +15,11 @@ TEST(S3Client, SignsTheDocumentedGetObjectExample) {
     r.region = "us-east-1";
     r.access_key_id = "AKIAIOSFODNN7EXAMPLE";
     r.secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
-    EXPECT_EQ(sigv4_authorization(r),
-              "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, "
-              "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, "
-              "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
+    EXPECT_EQ(
+        sigv4_authorization(r),
+        "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, "
+        "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, "
+        "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
 }
 
 TEST(S3Client, EncodesKeysLikeS3) {

@@ -20,11 +20,14 @@ TEST(Xml, ParsesCompleteMultipartUpload) {
 }
 
 TEST(Xml, EntitiesCdataCommentsAndPrefixes) {
-    auto doc = parse_xml("<!-- c --><s3:Delete><Object><Key>a&amp;b&lt;&#233;&#x41;<![CDATA[<x>]]></Key></Object>"
-                         "<Quiet>true</Quiet><Empty/></s3:Delete>");
+    auto doc = parse_xml(
+        "<!-- c --><s3:Delete><Object><Key>a&amp;b&lt;&#233;&#x41;<![CDATA[<x>]]></Key></Object>"
+        "<Quiet>true</Quiet><Empty/></s3:Delete>");
     ASSERT_TRUE(doc.has_value());
     EXPECT_EQ(doc->name, "Delete");
-    EXPECT_EQ(doc->child("Object")->child("Key")->text, "a&b<\xC3\xA9" "A<x>");
+    EXPECT_EQ(doc->child("Object")->child("Key")->text,
+              "a&b<\xC3\xA9"
+              "A<x>");
     EXPECT_EQ(doc->child("Quiet")->text, "true");
     EXPECT_NE(doc->child("Empty"), nullptr);
 }
