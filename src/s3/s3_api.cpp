@@ -658,10 +658,13 @@ http::Response S3Api::handle(const S3Context& ctx, const http::Request& req) {
         else {
             std::string body = std::string("<ListAllMyBucketsResult xmlns=\"") + kXmlns + "\">" +
                                owner_xml(ctx.account) + "<Buckets>";
-            for (const auto& b : store_.list_buckets())
+            // names are global, but each account lists its own buckets, as in S3
+            for (const auto& b : store_.list_buckets()) {
+                if (b.owner != ctx.account) continue;
                 body += "<Bucket>" + element("Name", b.name) +
                         element("CreationDate", iso_time(b.created_ms)) +
                         element("BucketRegion", b.region) + "</Bucket>";
+            }
             body += "</Buckets></ListAllMyBucketsResult>";
             result = xml_response(200, std::move(body), ctx);
         }

@@ -291,6 +291,9 @@ class TestBuckets:
         a.create_bucket(Bucket=name)
         with expect_error("BucketAlreadyExists", 409):
             b.create_bucket(Bucket=name)
+        # names are global, lists are per account
+        assert name in [x["Name"] for x in a.list_buckets()["Buckets"]]
+        assert name not in [x["Name"] for x in b.list_buckets()["Buckets"]]
 
     def test_errors_are_s3_shaped_and_change_nothing(self, s3, server):
         before = sorted(b["Name"] for b in s3.list_buckets()["Buckets"])
