@@ -339,10 +339,39 @@ Result<FunctionRef> function_ref(const RequestContext& ctx, const http::Request&
 
 struct CodeInput {
     std::optional<std::string> zip;  // decoded ZipFile
+    // or the S3 object holding it
+    std::optional<std::string> s3_bucket, s3_key, s3_version;
+    bool from_s3() const { return s3_bucket.has_value(); }
 };
 
-// `extracted` is Code.ZipFile when parse_body_extracting cut it out of the body.
-Result<CodeInput> read_code(const ojson& code, bool for_update, std::optional<std::string_view> extracted) {
+// Smithy's constraints on S3Bucket, S3Key and S3ObjectVersion.
+void check_s3_location(control::ValidationErrors& v, const std::string& prefix, const std::optional<std::string>& bucket,
+                       const std::optional<std::string>& key, const std::optional<std::string>& version) {
+    if (bucket) {
+        bool pattern = true;
+        for (char c : *bucket)
+            if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_') pattern = false;
+        if (!bucket->empty() && bucket->back() == '.') pattern = false;
+        if (bucket->size() < 3)
+            v.add(*bucket, prefix + "s3Bucket", "Member must have length greater than or equal to 3");
+        else if (bucket->size() > 63)
+            v.add(*bucket, prefix + "s3Bucket", "Member must have length less than or equal to 63");
+        if (!pattern)
+            v.add(*bucket, prefix + "s3Bucket",
+                  R"(Member must satisfy regular expression pattern: ^[0-9A-Za-z\.\-_]*(?<!\.)$)");
+    }
+    if (key && key->empty()) v.add(*key, prefix + "s3Key", "Member must have length greater than or equal to 1");
+    if (key && key->size() > 1024) v.add(*key, prefix + "s3Key", "Member must have length less than or equal to 1024");
+    if (version && version->empty())
+        v.add(*version, prefix + "s3ObjectVersion", "Member must have length greater than or equal to 1");
+    if (version && version->size() > 1024)
+        v.add(*version, prefix + "s3ObjectVersion", "Member must have length less than or equal to 1024");
+}
+
+// `extracted` is Code.ZipFile when parse_body_extracting cut it out of the body;
+// `field_prefix` names the members in validation messages ("code.", "content.", "").
+Result<CodeInput> read_code(const ojson& code, bool for_update, std::optional<std::string_view> extracted,
+                            const std::string& field_prefix) {
     CodeInput out;
     LAMINA_TRY(zip_b64_value, opt_string(code, "ZipFile"));
     std::optional<std::string_view> zip_b64;
@@ -350,29 +379,54 @@ Result<CodeInput> read_code(const ojson& code, bool for_update, std::optional<st
     if (extracted) zip_b64 = extracted;
     LAMINA_TRY(s3_bucket, opt_string(code, "S3Bucket"));
     LAMINA_TRY(s3_key, opt_string(code, "S3Key"));
+    LAMINA_TRY(s3_version, opt_string(code, "S3ObjectVersion"));
     LAMINA_TRY(image, opt_string(code, "ImageUri"));
+    control::ValidationErrors v;
+    check_s3_location(v, field_prefix, s3_bucket, s3_key, s3_version);
+    if (!v.empty()) return std::unexpected(v.error());
     if (image)
         return fail(ErrorCode::InvalidParameterValue,
                     for_update ? "Please don't provide ImageUri when updating a function with packageType Zip."
                                : "lamina does not emulate container image functions (ImageUri) yet: upload a zip "
                                  "with Code.ZipFile (aws lambda create-function --zip-file fileb://function.zip).");
-    if (s3_bucket || s3_key)
+    if (zip_b64 && (s3_bucket || s3_key || s3_version))
         return fail(ErrorCode::InvalidParameterValue,
-                    "lamina does not emulate Amazon S3 yet, so code cannot be read from S3Bucket/S3Key: upload "
-                    "the zip directly with ZipFile (--zip-file fileb://function.zip).");
-    if (!zip_b64)
-        return fail(ErrorCode::InvalidParameterValue,
-                    for_update ? "Please provide a source for function code."
-                               : "Please provide a source for function code.");
-    auto decoded = base64_decode(*zip_b64);
-    if (!decoded)
-        return fail(ErrorCode::InvalidParameterValue, "Could not decode ZipFile: it is not valid base64.");
-    out.zip = std::move(*decoded);
+                    "Please do not provide other FunctionCode parameters when providing a ZipFile.");
+    if (zip_b64) {
+        auto decoded = base64_decode(*zip_b64);
+        if (!decoded)
+            return fail(ErrorCode::InvalidParameterValue, "Could not decode ZipFile: it is not valid base64.");
+        out.zip = std::move(*decoded);
+        return out;
+    }
+    if (!s3_bucket || !s3_key)
+        return fail(ErrorCode::InvalidParameterValue, "Please provide a source for function code.");
+    out.s3_bucket = std::move(s3_bucket);
+    out.s3_key = std::move(s3_key);
+    out.s3_version = std::move(s3_version);
     return out;
 }
 
-Result<control::StoredCode> check_code(const std::string& zip) {
-    if (static_cast<std::int64_t>(zip.size()) > control::kMaxZippedCode)
+// The zip bytes: the ZipFile, or the S3 object read from `source` (lamina's
+// own objects, or --s3-endpoint's), failures quoted as Lambda quotes S3's.
+Result<std::string> code_bytes(s3::ObjectSource* source, const Scope& scope, CodeInput& code) {
+    if (code.zip) return std::move(*code.zip);
+    if (!source)
+        return fail(ErrorCode::InvalidParameterValue,
+                    "lamina's S3 surface is off (--s3 off) and no --s3-endpoint is set, so code cannot be read from "
+                    "S3Bucket/S3Key: upload the zip directly with ZipFile (--zip-file fileb://function.zip).");
+    auto got = source->get_object(scope.region, *code.s3_bucket, *code.s3_key, code.s3_version);
+    if (!got)
+        return fail(ErrorCode::InvalidParameterValue, "Error occurred while GetObject. S3 Error Code: " +
+                                                          got.error().code +
+                                                          ". S3 Error Message: " + got.error().message);
+    return std::move(*got);
+}
+
+// `from_s3`: the 50 MB zipped limit is for zips sent in the request; code
+// read from S3 is limited by its unzipped size only, as on AWS.
+Result<control::StoredCode> check_code(const std::string& zip, bool from_s3 = false) {
+    if (!from_s3 && static_cast<std::int64_t>(zip.size()) > control::kMaxZippedCode)
         return fail(ErrorCode::RequestEntityTooLarge, "Zipped size must be smaller than 52428800 bytes");
     LAMINA_TRY(summary, store::inspect_zip(zip, control::kMaxUnzippedCode));
     if (summary.unzipped_size > control::kMaxUnzippedCode)
@@ -876,9 +930,10 @@ Result<http::Response> LambdaApi::handle(int op, const RequestContext& ctx, cons
             LAMINA_TRY(tags, opt_string_map(body, "Tags"));
             const ojson* code_obj = opt_object(body, "Code");
             if (!code_obj) return std::unexpected(wrong_type("Code", "an object"));
-            LAMINA_TRY(code, read_code(*code_obj, false, zip_b64));
-            LAMINA_TRY(stored, check_code(*code.zip));
-            LAMINA_CHECK(blobs_.put(stored.sha256_hex, *code.zip));
+            LAMINA_TRY(code, read_code(*code_obj, false, zip_b64, "code."));
+            LAMINA_TRY(zip, code_bytes(code_source_, scope, code));
+            LAMINA_TRY(stored, check_code(zip, code.from_s3()));
+            LAMINA_CHECK(blobs_.put(stored.sha256_hex, zip));
             control::CreateFunctionInput in;
             in.name = ref.name;
             in.settings = std::move(settings);
@@ -949,9 +1004,10 @@ Result<http::Response> LambdaApi::handle(int op, const RequestContext& ctx, cons
             LAMINA_TRY(dry_run, opt_bool(body, "DryRun"));
             LAMINA_TRY(revision, opt_string(body, "RevisionId"));
             LAMINA_CHECK(registry_.check_exists(scope, FunctionRef{ref.name, std::nullopt}));
-            LAMINA_TRY(code, read_code(body, true, zip_b64));
-            LAMINA_TRY(stored, check_code(*code.zip));
-            if (!dry_run.value_or(false)) LAMINA_CHECK(blobs_.put(stored.sha256_hex, *code.zip));
+            LAMINA_TRY(code, read_code(body, true, zip_b64, ""));
+            LAMINA_TRY(zip, code_bytes(code_source_, scope, code));
+            LAMINA_TRY(stored, check_code(zip, code.from_s3()));
+            if (!dry_run.value_or(false)) LAMINA_CHECK(blobs_.put(stored.sha256_hex, zip));
             control::UpdateCodeInput in;
             in.code = stored;
             in.architecture = arch;
@@ -1387,12 +1443,13 @@ Result<http::Response> LambdaApi::handle(int op, const RequestContext& ctx, cons
                                                          control::layer_arn(owner, name));
             const ojson* content = opt_object(body, "Content");
             if (!content) return std::unexpected(wrong_type("Content", "an object"));
-            LAMINA_TRY(code, read_code(*content, false, zip_b64));
-            LAMINA_TRY(stored, check_code(*code.zip));
-            LAMINA_CHECK(blobs_.put(stored.sha256_hex, *code.zip));
+            LAMINA_TRY(code, read_code(*content, false, zip_b64, "content."));
+            LAMINA_TRY(zip, code_bytes(code_source_, scope, code));
+            LAMINA_TRY(stored, check_code(zip, code.from_s3()));
+            LAMINA_CHECK(blobs_.put(stored.sha256_hex, zip));
             // Extract now: the /opt tree is ready before any function uses it,
             // and a zip bomb is refused here rather than at first use.
-            LAMINA_TRY(tree, layer_cache_.extract(stored.sha256_hex, *code.zip));
+            LAMINA_TRY(tree, layer_cache_.extract(stored.sha256_hex, zip));
             (void)tree;
             control::PublishLayerInput in;
             in.name = name;

@@ -17,7 +17,7 @@ namespace lamina::api {
 Service::Service(const Config& config, control::Registry& registry, control::LayerRegistry& layers,
                  store::LayerCache& layer_cache, control::IamRoles& roles, store::BlobStore& blobs, IdSource& ids,
                  boost::asio::thread_pool& workers, exec::Invoker* invoker, exec::EventQueue* events,
-                 metrics::MetricsStore* metrics)
+                 metrics::MetricsStore* metrics, s3::ObjectStore* objects, s3::ObjectSource* code_source)
     : config_(config),
       registry_(registry),
       ids_(ids),
@@ -25,6 +25,15 @@ Service::Service(const Config& config, control::Registry& registry, control::Lay
       lambda_(registry, layers, layer_cache, blobs, config, invoker, events),
       query_(roles) {
     lambda_.add_routes(router_);
+    lambda_.set_code_source(code_source);
+    if (objects) {
+        // virtual-host addressing: "<bucket>.localhost:PORT", and "<bucket>.<--host>" when that is a name
+        std::vector<std::string> bases = {"localhost"};
+        bool ip = config.host.find_first_not_of("0123456789.") == std::string::npos ||
+                  config.host.find(':') != std::string::npos;
+        if (!ip && config.host != "localhost") bases.push_back(config.host);
+        s3_ = std::make_unique<s3::S3Api>(*objects, std::move(bases));
+    }
     metrics_ = metrics;
     if (metrics) cloudwatch_ = std::make_unique<CloudWatchApi>(*metrics);
     if (invoker)
@@ -40,7 +49,7 @@ constexpr std::size_t kInlineInvokeBytes = 64 * 1024;
 bool Service::try_invoke(const http::Request& req, const http::Responder& respond) {
     if (QueryApi::is_query_request(req)) return false;
     auto match = router_.match(req.method, req.path, req.query);
-    if (!match || !lambda_.is_invoke(match->operation)) return false;
+    if (!match || !lambda_.is_invoke(match->operation) || is_s3(req)) return false;
     // Invocations answer when the function does, without holding a thread.
     RequestContext ctx = make_context(req, config_, ids_.uuid());
     if (auto ok = authenticate(req, ctx); !ok) {
@@ -71,7 +80,15 @@ void Service::handle(http::Request req, http::Responder respond) {
     });
 }
 
-http::BodyPolicy Service::body_policy(const http::RequestHead& head) const { return lambda_.body_policy(head); }
+http::BodyPolicy Service::body_policy(const http::RequestHead& head) const {
+    if (s3_) {
+        http::Request r;
+        r.method = head.method;
+        r.headers = head.headers;
+        if (http::parse_target(head.target, r.path, r.query) && s3_->owns(r)) return s3_->body_policy(head);
+    }
+    return lambda_.body_policy(head);
+}
 
 http::Response Service::transport_error(unsigned status, const std::string& what) {
     ErrorCode code = status == 413 ? ErrorCode::RequestEntityTooLarge : ErrorCode::InvalidRequestContent;
@@ -80,11 +97,11 @@ http::Response Service::transport_error(unsigned status, const std::string& what
     return r;
 }
 
-Status Service::authenticate(const http::Request& req, RequestContext& ctx) const {
+Status Service::authenticate(const http::Request& req, RequestContext& ctx, bool s3) const {
     if (!credentials_) return {};
     // lamina's own pages and the code download links it hands out are not AWS calls
-    if (req.method == "GET" && (req.path == "/health" || req.path == "/metrics" || req.path.rfind("/_lamina/code/", 0) == 0 ||
-                                req.path.rfind("/_lamina/opt/", 0) == 0))
+    if (!s3 && req.method == "GET" && (req.path == "/health" || req.path == "/metrics" || req.path.rfind("/_lamina/code/", 0) == 0 ||
+                                       req.path.rfind("/_lamina/opt/", 0) == 0))
         return {};
     auto std_now = std::chrono::system_clock::now().time_since_epoch();
     LAMINA_TRY(key, verify_sigv4(req, *credentials_, std::chrono::duration_cast<std::chrono::milliseconds>(std_now).count()));
@@ -164,6 +181,13 @@ http::Response Service::dispatch(const http::Request& req) {
         return r;
     };
     try {
+        if (is_s3(req)) {
+            bool head = req.method == "HEAD";
+            if (auto ok = authenticate(req, ctx, true); !ok)
+                return finish(s3::s3_error_response(s3::auth_error(ok.error()), ctx.request_id, head), "S3Auth");
+            s3::S3Context s3ctx{ctx.request_id, ctx.scope.region, ctx.scope.account};
+            return finish(s3_->handle(s3ctx, req), "S3");
+        }
         if (auto ok = authenticate(req, ctx); !ok) {
             if (QueryApi::is_query_request(req)) return finish(query_xml_error(ok.error(), ctx.request_id, ""), "Auth");
             return finish(rest_json_error(ok.error(), ctx.request_id), "Auth");

@@ -1,7 +1,5 @@
 #include "lamina/api/sigv4.hpp"
 
-#include <openssl/hmac.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
@@ -15,14 +13,6 @@
 namespace lamina::api {
 
 namespace {
-
-std::string hmac(std::string_view key, std::string_view data) {
-    unsigned char out[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
-         data.size(), out, &len);
-    return std::string(reinterpret_cast<char*>(out), len);
-}
 
 std::string field(const std::string& auth, const std::string& name) {
     auto pos = auth.find(name + "=");
@@ -101,7 +91,7 @@ Result<CredentialStore> load_credentials(const std::filesystem::path& file) {
     return store;
 }
 
-std::string canonical_request(const http::Request& req, const std::string& signed_headers) {
+std::string canonical_request(const http::Request& req, const std::string& signed_headers, bool s3) {
     // query: every parameter but the signature itself, encoded and sorted
     std::vector<std::pair<std::string, std::string>> query;
     for (const auto& [k, v] : req.query)
@@ -114,7 +104,9 @@ std::string canonical_request(const http::Request& req, const std::string& signe
     for (std::string name; std::getline(names, name, ';');) headers += name + ":" + trim_value(req.headers.get(name)) + "\n";
     std::string payload = req.headers.get("x-amz-content-sha256");
     if (payload.empty()) payload = req.query_param("X-Amz-Signature") ? "UNSIGNED-PAYLOAD" : to_hex(sha256(req.body));
-    return req.method + "\n" + encode_path(req.path) + "\n" + qs + "\n" + headers + "\n" + signed_headers + "\n" + payload;
+    // S3 signs the path as sent (encoded once), the other services encode it again
+    std::string path = s3 ? (req.path.empty() ? "/" : req.path) : encode_path(req.path);
+    return req.method + "\n" + path + "\n" + qs + "\n" + headers + "\n" + signed_headers + "\n" + payload;
 }
 
 void sign_sigv4(http::Request& req, const std::string& access_key_id, const std::string& secret_access_key,
@@ -139,14 +131,10 @@ void sign_sigv4(http::Request& req, const std::string& access_key_id, const std:
     std::string signed_headers;
     for (const auto& n : names) signed_headers += (signed_headers.empty() ? "" : ";") + n;
     std::string scope = date + "/" + region + "/" + service + "/aws4_request";
-    std::string to_sign =
-        "AWS4-HMAC-SHA256\n" + amz_date + "\n" + scope + "\n" + to_hex(sha256(canonical_request(req, signed_headers)));
-    std::string key = hmac("AWS4" + secret_access_key, date);
-    key = hmac(key, region);
-    key = hmac(key, service);
-    key = hmac(key, "aws4_request");
+    std::string signature =
+        sigv4_signature(secret_access_key, amz_date, region, service, canonical_request(req, signed_headers));
     req.headers.set("Authorization", "AWS4-HMAC-SHA256 Credential=" + access_key_id + "/" + scope +
-                                         ", SignedHeaders=" + signed_headers + ", Signature=" + to_hex(hmac(key, to_sign)));
+                                         ", SignedHeaders=" + signed_headers + ", Signature=" + signature);
 }
 
 Result<std::string> verify_sigv4(const http::Request& req, const CredentialStore& store, std::int64_t now_ms) {
@@ -183,14 +171,8 @@ Result<std::string> verify_sigv4(const http::Request& req, const CredentialStore
     if (std::llabs(now_ms - *when) > 5 * 60 * 1000)
         return std::unexpected(denied(ErrorCode::InvalidSignature,
                                       "Signature expired: " + amz_date + " is now earlier or later than 5 minutes from the server's time."));
-    std::string canonical = canonical_request(req, signed_headers);
-    std::string cred_scope = scope->date + "/" + scope->region + "/" + scope->service + "/aws4_request";
-    std::string to_sign = "AWS4-HMAC-SHA256\n" + amz_date + "\n" + cred_scope + "\n" + to_hex(sha256(canonical));
-    std::string key = hmac("AWS4" + found->second.secret_access_key, scope->date);
-    key = hmac(key, scope->region);
-    key = hmac(key, scope->service);
-    key = hmac(key, "aws4_request");
-    if (to_hex(hmac(key, to_sign)) != signature)
+    std::string canonical = canonical_request(req, signed_headers, scope->service == "s3");
+    if (sigv4_signature(found->second.secret_access_key, amz_date, scope->region, scope->service, canonical) != signature)
         return std::unexpected(denied(ErrorCode::InvalidSignature,
                                       "The request signature we calculated does not match the signature you provided. "
                                       "Check your AWS Secret Access Key and signing method. Consult the service "

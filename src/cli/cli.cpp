@@ -39,6 +39,8 @@
 #include "lamina/http/server.hpp"
 #include "lamina/store/blob_store.hpp"
 #include "lamina/store/document_store.hpp"
+#include "lamina/s3/object_store.hpp"
+#include "lamina/s3/s3_client.hpp"
 
 namespace lamina::cli {
 
@@ -194,6 +196,23 @@ int serve(Config config) {
             std::cerr << "lamina: cannot load IAM roles: " << st.error().message << "\n";
             return 1;
         }
+        std::unique_ptr<s3::ObjectStore> objects;
+        std::unique_ptr<s3::ObjectSource> code_source;
+        if (config.s3) {
+            objects = std::make_unique<s3::ObjectStore>(config.data_dir / "s3", clock, ids);
+            if (auto st = objects->init(); !st) {
+                std::cerr << "lamina: " << st.error().message << "\n";
+                return 1;
+            }
+            code_source = std::make_unique<s3::LocalObjectSource>(*objects);
+        }
+        if (!config.s3_endpoint.empty()) {  // checked in run()
+            code_source = std::make_unique<s3::RemoteObjectSource>(
+                *s3::parse_endpoint(config.s3_endpoint),
+                s3::RemoteCredentials{config.s3_access_key_id, config.s3_secret_access_key, config.s3_session_token},
+                config.region);
+            log->info("s3.code_source endpoint={}", config.s3_endpoint);
+        }
 
         boost::asio::io_context ioc(config.io_threads);
         boost::asio::thread_pool workers(static_cast<std::size_t>(config.worker_threads));
@@ -299,7 +318,7 @@ int serve(Config config) {
         events.set_metrics(&metric_store);
 
         api::Service service(config, registry, layers, layer_cache, roles, blobs, ids, workers, &invoker, &events,
-                             &metric_store);
+                             &metric_store, objects.get(), code_source.get());
         service.set_stacks(&stacks);
         // the key in-process deployments sign with under --auth sigv4: one of --account-id's
         std::optional<sam::SigningKey> deploy_key;
@@ -553,6 +572,16 @@ int run(int argc, char** argv) {
     delete_cmd->add_option("--endpoint", delete_endpoint, "lamina's URL")->envname("LAMINA_ENDPOINT")->capture_default_str();
     delete_cmd->add_option("--region", delete_region, "Region (default $AWS_REGION, $AWS_DEFAULT_REGION, us-east-1)");
 
+    std::string s3_switch = "on";
+    serve_cmd->add_option("--s3", s3_switch,
+                          "Serve a minimal Amazon S3 API (buckets, objects, multipart uploads) on the same endpoint, "
+                          "kept in <data-dir>/s3")
+        ->envname("LAMINA_S3")->capture_default_str()->check(CLI::IsMember({"on", "off"}));
+    serve_cmd->add_option("--s3-endpoint", config.s3_endpoint,
+                          "Read Lambda code (Code.S3Bucket/S3Key) from this S3-compatible server, http://HOST:PORT, "
+                          "path-style and SigV4-signed with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY and --region, "
+                          "instead of from lamina's own S3 objects")
+        ->envname("LAMINA_S3_ENDPOINT");
     app.add_subcommand("version", "Print the version")->callback([] { std::cout << "lamina " << kVersion << "\n"; });
 
     try {
@@ -565,6 +594,22 @@ int run(int argc, char** argv) {
         config.data_dir = data_dir;
         config.runtimes_dir = runtimes_dir;
         config.credentials_file = credentials_file;
+        config.s3 = s3_switch == "on";
+        for (auto [var, field] : {std::pair{"AWS_ACCESS_KEY_ID", &config.s3_access_key_id},
+                                  std::pair{"AWS_SECRET_ACCESS_KEY", &config.s3_secret_access_key},
+                                  std::pair{"AWS_SESSION_TOKEN", &config.s3_session_token}})
+            if (const char* v = std::getenv(var)) *field = v;
+        if (!config.s3_endpoint.empty()) {
+            if (auto endpoint = s3::parse_endpoint(config.s3_endpoint); !endpoint) {
+                std::cerr << "lamina: " << endpoint.error().message << "\n";
+                return 2;
+            }
+            if (config.s3_access_key_id.empty() || config.s3_secret_access_key.empty()) {
+                std::cerr << "lamina: --s3-endpoint signs its requests: set AWS_ACCESS_KEY_ID and "
+                             "AWS_SECRET_ACCESS_KEY\n";
+                return 2;
+            }
+        }
         for (const auto& o : runtime_overrides) {
             auto eq = o.find('=');
             if (eq == std::string::npos || eq == 0 || eq + 1 == o.size()) {

@@ -1,5 +1,7 @@
 #include "lamina/common/encoding.hpp"
 
+#include <openssl/hmac.h>
+
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
@@ -195,6 +197,26 @@ bool is_valid_utf8(std::string_view s) {
         i += n + 1;
     }
     return true;
+}
+
+std::string hmac_sha256(std::string_view key, std::string_view data) {
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
+         data.size(), out, &len);
+    return std::string(reinterpret_cast<char*>(out), len);
+}
+
+std::string sigv4_signature(std::string_view secret_access_key, const std::string& amz_date, const std::string& region,
+                            const std::string& service, std::string_view canonical_request) {
+    std::string date = amz_date.substr(0, 8);
+    std::string to_sign = "AWS4-HMAC-SHA256\n" + amz_date + "\n" + date + "/" + region + "/" + service +
+                          "/aws4_request\n" + to_hex(sha256(canonical_request));
+    std::string key = hmac_sha256("AWS4" + std::string(secret_access_key), date);
+    key = hmac_sha256(key, region);
+    key = hmac_sha256(key, service);
+    key = hmac_sha256(key, "aws4_request");
+    return to_hex(hmac_sha256(key, to_sign));
 }
 
 }  // namespace lamina

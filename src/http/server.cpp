@@ -88,19 +88,23 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         co_return res;
     }
 
-    static bhttp::response<bhttp::string_body> to_beast(Response&& r, unsigned version, bool keep_alive) {
+    // An answer to HEAD has no body but may state the Content-Length a GET
+    // would have (S3's HeadObject): it is kept as the handler set it.
+    static bhttp::response<bhttp::string_body> to_beast(Response&& r, unsigned version, bool keep_alive,
+                                                        bool head = false) {
         bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), version};
         for (auto& [k, v] : r.headers.items) res.set(k, v);
         res.set(bhttp::field::server, "lamina");
-        res.body() = std::move(r.body);
         res.keep_alive(keep_alive);
+        if (head && r.headers.find("Content-Length")) return res;
+        res.body() = std::move(r.body);
         res.prepare_payload();
         return res;
     }
 
     asio::awaitable<boost::system::error_code> write(beast::tcp_stream& stream, Response r, unsigned version,
-                                                     bool keep_alive) {
-        auto res = to_beast(std::move(r), version, keep_alive);
+                                                     bool keep_alive, bool head = false) {
+        auto res = to_beast(std::move(r), version, keep_alive, head);
         stream.expires_after(opt.body_timeout);
         auto [ec, n] = co_await bhttp::async_write(stream, res, kTuple);
         co_return ec;
@@ -148,6 +152,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
             head.method = std::string(h.method_string());
             head.target = std::string(h.target());
             if (auto cl = head_parser.content_length()) head.content_length = *cl;
+            for (const auto& f : h) head.headers.items.emplace_back(std::string(f.name_string()), std::string(f.value()));
             unsigned version = h.version();
             bool keep_alive = h.keep_alive();
 
@@ -201,7 +206,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
             stream.expires_never();
             Response res = co_await call_handler(std::move(req), stream);
             bool keep = keep_alive && !stopping;
-            auto wec = co_await write(stream, std::move(res), version, keep);
+            bool head_request = head.method == "HEAD";
+            auto wec = co_await write(stream, std::move(res), version, keep, head_request);
             if (wec || !keep_alive) break;
         }
         boost::system::error_code ignored;

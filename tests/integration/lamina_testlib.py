@@ -161,9 +161,10 @@ class LaminaServer:
     """One `lamina serve` process on 127.0.0.1 with an OS-chosen port."""
 
     def __init__(self, *, data_dir: str | Path | None = None, extra_args: list[str] | None = None,
-                 log_path: str | Path | None = None):
+                 log_path: str | Path | None = None, env: dict | None = None):
         self.data_dir = Path(data_dir) if data_dir else None
         self.extra_args = list(extra_args or [])
+        self.env = dict(env or {})  # set over the inherited environment
         self.log_path = Path(log_path) if log_path else Path(tempfile.mkstemp(prefix="lamina-", suffix=".log")[1])
         self.proc: subprocess.Popen | None = None
         self.port: int | None = None
@@ -184,6 +185,7 @@ class LaminaServer:
             args += ["--data-dir", str(self.data_dir)]
         args += self.extra_args
         env = {k: v for k, v in os.environ.items() if not k.startswith("LAMINA_")}
+        env.update(self.env)
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
                                      env=env, start_new_session=True)

@@ -583,11 +583,14 @@ class TestCreateExceptions:
         r = lt.create_function(lam, Timeout=1, MemorySize=128)
         assert (r["Timeout"], r["MemorySize"]) == (1, 128)
 
-    def test_s3_and_image_code_refused(self, lam):
+    def test_missing_s3_code_and_image_code_refused(self, lam):
         name = lt.unique()
-        with expect_error("InvalidParameterValueException", 400):
+        # (code from S3 itself: test_s3.py)
+        with expect_error("InvalidParameterValueException", 400,
+                          "Error occurred while GetObject. S3 Error Code: NoSuchBucket. "
+                          "S3 Error Message: The specified bucket does not exist"):
             lam.create_function(FunctionName=name, Runtime=RUNTIME, Role=ROLE_ARN, Handler=HANDLER,
-                                Code={"S3Bucket": "bucket", "S3Key": "code.zip"})
+                                Code={"S3Bucket": lt.unique("no-such-bucket"), "S3Key": "code.zip"})
         with expect_error("InvalidParameterValueException", 400):
             lam.create_function(FunctionName=name, Role=ROLE_ARN, PackageType="Image",
                                 Code={"ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/img:latest"})

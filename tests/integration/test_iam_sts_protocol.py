@@ -120,9 +120,9 @@ class TestProtocol:
         status = e.value.response["ResponseMetadata"]["HTTPStatusCode"]
         assert 400 <= status < 600
         assert e.value.response["Error"]["Code"]
-        s3 = server.client("s3")
+        sns = server.client("sns")  # (S3 is served: see test_s3.py)
         with pytest.raises(ClientError) as e:
-            s3.list_buckets()
+            sns.list_topics()
         assert 400 <= e.value.response["ResponseMetadata"]["HTTPStatusCode"] < 600
 
     def test_unknown_query_action_gets_error(self, server):

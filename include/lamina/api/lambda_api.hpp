@@ -16,6 +16,7 @@
 #include "lamina/control/registry.hpp"
 #include "lamina/http/router.hpp"
 #include "lamina/http/server.hpp"
+#include "lamina/s3/object_source.hpp"
 #include "lamina/store/blob_store.hpp"
 #include "lamina/store/layer_cache.hpp"
 
@@ -44,6 +45,10 @@ public:
     Result<http::Response> handle(int operation, const RequestContext& ctx, const http::Request& req,
                                   const http::RouteMatch& match);
 
+    // Where Code.S3Bucket/S3Key (and layer Content.S3*) are read from; none:
+    // such code is refused.
+    void set_code_source(s3::ObjectSource* source) { code_source_ = source; }
+
     // Starts the environments of every stored provisioned concurrency config
     // (at start-up: configs outlive a restart).
     void restore_provisioned();
@@ -64,6 +69,7 @@ private:
     const Config& config_;
     exec::Invoker* invoker_;
     exec::EventQueue* events_;
+    s3::ObjectSource* code_source_ = nullptr;
     // Held while a change to provisioned concurrency configs (put, delete, an
     // alias moved or deleted, a function deleted) updates the registry and
     // the environments, so that concurrent changes cannot leave environments

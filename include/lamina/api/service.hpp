@@ -21,6 +21,8 @@
 #include "lamina/control/stacks.hpp"
 #include "lamina/http/router.hpp"
 #include "lamina/http/server.hpp"
+#include "lamina/s3/object_source.hpp"
+#include "lamina/s3/s3_api.hpp"
 
 namespace lamina::api {
 
@@ -29,7 +31,8 @@ public:
     Service(const Config& config, control::Registry& registry, control::LayerRegistry& layers,
             store::LayerCache& layer_cache, control::IamRoles& roles, store::BlobStore& blobs, IdSource& ids,
             boost::asio::thread_pool& workers, exec::Invoker* invoker = nullptr, exec::EventQueue* events = nullptr,
-            metrics::MetricsStore* metrics = nullptr);
+            metrics::MetricsStore* metrics = nullptr, s3::ObjectStore* objects = nullptr,
+            s3::ObjectSource* code_source = nullptr);
 
     // With credentials, every AWS call must carry a valid SigV4 signature by
     // one of their keys, and the key's account is the request's (--auth sigv4).
@@ -56,7 +59,9 @@ private:
     // Starts the request if it is an invocation (answered when the function
     // is); false for everything else.
     bool try_invoke(const http::Request& req, const http::Responder& respond);
-    Status authenticate(const http::Request& req, RequestContext& ctx) const;
+    // `s3`: the request is S3's, so no path is lamina's own page.
+    Status authenticate(const http::Request& req, RequestContext& ctx, bool s3 = false) const;
+    bool is_s3(const http::Request& req) const { return s3_ && s3_->owns(req); }
     http::Response health(const RequestContext& ctx) const;
     // GET/PUT/DELETE /_lamina/stacks/{name}, GET /_lamina/stacks
     std::optional<http::Response> stacks(const RequestContext& ctx, const http::Request& req);
@@ -68,6 +73,7 @@ private:
     LambdaApi lambda_;
     QueryApi query_;
     std::unique_ptr<CloudWatchApi> cloudwatch_;  // when metrics are recorded
+    std::unique_ptr<s3::S3Api> s3_;              // with --s3 on
     metrics::MetricsStore* metrics_ = nullptr;
     control::StackRecords* stacks_ = nullptr;
     ShiftHandler shift_handler_;

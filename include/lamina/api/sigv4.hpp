@@ -29,8 +29,10 @@ using CredentialStore = std::map<std::string, Credential>;
 Result<CredentialStore> load_credentials(const std::filesystem::path& file);
 
 // The canonical request of SigV4 for this request and these signed headers
-// (exposed for the unit tests).
-std::string canonical_request(const http::Request& req, const std::string& signed_headers);
+// (exposed for the unit tests). S3 (`s3`) signs the path as sent; its payload
+// hash is x-amz-content-sha256 as sent (a hex digest, UNSIGNED-PAYLOAD or
+// STREAMING-*), which is what every service's canonical request ends with.
+std::string canonical_request(const http::Request& req, const std::string& signed_headers, bool s3 = false);
 
 // Signs a request as the AWS SDKs do (Authorization header, X-Amz-Date,
 // x-amz-content-sha256; host and every x-amz-* header signed). `req.path`

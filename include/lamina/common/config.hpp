@@ -47,6 +47,11 @@ struct Config {
     std::vector<std::string> parameter_overrides;
     bool watch = false;
     double deployment_minute_s = 60;  // how long a DeploymentPreference minute lasts
+    // S3
+    bool s3 = true;           // the S3 surface on lamina's endpoint (--s3 on|off)
+    std::string s3_endpoint;  // read Lambda code from this S3 server instead of lamina's own objects
+    // credentials for --s3-endpoint (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)
+    std::string s3_access_key_id, s3_secret_access_key, s3_session_token;
 };
 
 }  // namespace lamina

@@ -13,6 +13,12 @@ std::optional<std::string> base64_decode(std::string_view text);
 
 // Raw 32-byte SHA-256 digest.
 std::string sha256(std::string_view bytes);
+// HMAC-SHA256 of data under key (raw bytes).
+std::string hmac_sha256(std::string_view key, std::string_view data);
+// SigV4: the hex signature of a canonical request at amz_date
+// ("20261128T101500Z") for this secret, region and service.
+std::string sigv4_signature(std::string_view secret_access_key, const std::string& amz_date, const std::string& region,
+                            const std::string& service, std::string_view canonical_request);
 std::string to_hex(std::string_view bytes);
 
 // %XX decoding of a URL path segment or query value; '+' is kept as is

@@ -22,6 +22,7 @@ struct RequestHead {
     std::string method;
     std::string target;
     std::optional<std::uint64_t> content_length;
+    Headers headers;  // e.g. Host and Authorization, which tell S3 requests apart
 };
 
 // What to do with a request once its head is read: accept a body of at most

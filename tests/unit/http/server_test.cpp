@@ -38,7 +38,11 @@ class HttpServer : public ::testing::Test {
         http::ServerOptions opt;
         opt.host = "127.0.0.1";
         opt.port = 0;
-        opt.body_policy = [](const http::RequestHead& head) {
+        opt.body_policy = [this](const http::RequestHead& head) {
+            {
+                std::lock_guard lk(mu_);
+                if (auto probe = head.headers.find("X-Probe")) probes_.push_back(*probe);
+            }
             http::BodyPolicy p;
             p.limit = kLimit;
             p.too_large = [method = head.method](std::uint64_t limit) {
@@ -65,6 +69,7 @@ class HttpServer : public ::testing::Test {
                 http::Response r;
                 r.headers.set("Content-Type", "text/plain");
                 r.body = req.method + " " + req.target + " " + req.body;
+                if (req.method == "HEAD") r.headers.set("Content-Length", "1234");  // what a GET would send
                 if (auto q = req.query_param("q")) r.headers.set("x-query", *q);
                 respond(std::move(r));
             });
@@ -114,6 +119,7 @@ class HttpServer : public ::testing::Test {
     unsigned short port_ = 0;
     std::mutex mu_;
     std::vector<std::string> seen_;
+    std::vector<std::string> probes_;  // X-Probe headers the body policy saw
 };
 
 }  // namespace
@@ -139,6 +145,29 @@ TEST_F(HttpServer, KeepAliveServesTwoRequestsOnOneConnection) {
 
     std::lock_guard lk(mu_);
     EXPECT_EQ(seen_, (std::vector<std::string>{"GET /one", "POST /two"}));
+}
+
+TEST_F(HttpServer, HeadAnswerKeepsItsContentLengthAndSendsNoBody) {
+    auto s = connect();
+    beast::flat_buffer buf;
+    send(s, "HEAD /object HTTP/1.1\r\nHost: x\r\n\r\n");
+    bhttp::response_parser<bhttp::empty_body> head;
+    head.skip(true);  // a response to HEAD has no body, whatever its Content-Length
+    bhttp::read(s, buf, head);
+    EXPECT_EQ(head.get().result_int(), 200u);
+    EXPECT_EQ(head.get()[bhttp::field::content_length], "1234");
+    // the connection stays usable: no stray body bytes precede the next answer
+    send(s, "GET /next HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(receive(s, buf).body(), "GET /next ");
+}
+
+TEST_F(HttpServer, BodyPolicySeesTheRequestHeaders) {
+    auto s = connect();
+    beast::flat_buffer buf;
+    send(s, "PUT /p HTTP/1.1\r\nHost: x\r\nX-Probe: bucket.localhost\r\nContent-Length: 2\r\n\r\nhi");
+    EXPECT_EQ(receive(s, buf).result_int(), 200u);
+    std::lock_guard lk(mu_);
+    EXPECT_EQ(probes_, std::vector<std::string>{"bucket.localhost"});
 }
 
 TEST_F(HttpServer, PipelinedRequestsAreAnsweredInOrder) {

@@ -1,0 +1,60 @@
+#pragma once
+// The S3 REST surface on lamina's endpoint: buckets, objects, multipart
+// uploads, in S3's XML shapes and errors, path or virtual-host addressed.
+//
+// Which requests are S3's (is_s3_request): those SigV4-signed for the
+// service "s3"; unsigned ones whose Host names a bucket
+// ("bucket.localhost:PORT"); and unsigned ones that are not Lambda's
+// (Lambda's paths all start with a date, /2015-03-31/...), not lamina's own
+// pages (/health, /metrics, /_lamina/...) and not another protocol's (query
+// protocol forms, X-Amz-Target JSON, POST /). Requests signed for another
+// service are never S3's.
+
+#include <string>
+#include <vector>
+
+#include "lamina/common/error.hpp"
+#include "lamina/http/message.hpp"
+#include "lamina/http/server.hpp"
+#include "lamina/s3/object_store.hpp"
+
+namespace lamina::s3 {
+
+struct S3Context {
+    std::string request_id;
+    std::string region;   // the request's (SigV4 scope, else lamina's --region)
+    std::string account;  // who makes it (owner of the buckets it creates)
+};
+
+// The service a request is SigV4-signed for (Authorization header or
+// X-Amz-Credential query); empty when unsigned.
+std::string signing_service(const http::Request& req);
+
+bool is_s3_request(const http::Request& req, const std::vector<std::string>& host_bases);
+
+// S3's answer when SigV4 verification refused the request.
+S3Error auth_error(const Error& error);
+
+// "bytes=0-9", "bytes=5-", "bytes=-3"; nullopt when the header is not one
+// byte range (S3 then serves the whole object).
+std::optional<ByteRange> parse_range(const std::string& header);
+
+class S3Api {
+  public:
+    S3Api(ObjectStore& store, std::vector<std::string> host_bases);
+
+    const std::vector<std::string>& host_bases() const { return host_bases_; }
+    bool owns(const http::Request& req) const { return is_s3_request(req, host_bases_); }
+
+    // PUTs and parts up to kMaxObjectBytes (plus aws-chunked framing); other
+    // requests 8 MiB. Too large: S3's EntityTooLarge.
+    http::BodyPolicy body_policy(const http::RequestHead& head) const;
+
+    http::Response handle(const S3Context& ctx, const http::Request& req);
+
+  private:
+    ObjectStore& store_;
+    std::vector<std::string> host_bases_;
+};
+
+}  // namespace lamina::s3
