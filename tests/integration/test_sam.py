@@ -617,3 +617,43 @@ def test_a_new_deployment_ends_a_canary_in_progress(server, tmp_path):
     assert alias_state(lam, fn, "live") == ("3", {})
     assert invoke(lam, fn + ":live")["body"]["code"] == "v3"
     assert lamina("delete", "--stack-name", stack, "--endpoint", server.url).returncode == 0
+
+
+@pytest.mark.timeout_s(90)
+def test_code_uri_in_s3(server, tmp_path):
+    """CodeUri s3://bucket/key (and ContentUri {Bucket, Key}) read code from lamina's S3."""
+    prefix = stack_name("s3code")
+    s3 = server.client("s3")
+    bucket = prefix.lower()
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="fn.zip",
+                  Body=lt.make_zip({"app.py": "import lib\ndef handler(e, c):\n    return 'from s3 ' + lib.X\n"}))
+    s3.put_object(Bucket=bucket, Key="layer.zip", Body=lt.make_zip({"python/lib.py": "X = 'and layer'\n"}))
+    (tmp_path / "template.yaml").write_text(textwrap.dedent(f"""\
+        Transform: AWS::Serverless-2016-10-31
+        Resources:
+          Lib:
+            Type: AWS::Serverless::LayerVersion
+            Properties: {{LayerName: {prefix}-lib, ContentUri: {{Bucket: {bucket}, Key: layer.zip}}}}
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties:
+              FunctionName: {prefix}-fn
+              Runtime: python3.12
+              Handler: app.handler
+              CodeUri: s3://{bucket}/fn.zip
+              Layers: [!Ref Lib]
+        """))
+    r = deploy(server, tmp_path / "template.yaml", "--stack-name", prefix)
+    assert r.returncode == 0, r.stderr
+    lam = server.client("lambda")
+    assert invoke(lam, f"{prefix}-fn") == "from s3 and layer"
+    # unchanged S3 source: nothing to update
+    r = deploy(server, tmp_path / "template.yaml", "--stack-name", prefix)
+    assert f"unchanged Fn  function {prefix}-fn" in r.stdout
+    # a key that is not there is refused with AWS's S3 error, and nothing changes
+    (tmp_path / "template.yaml").write_text((tmp_path / "template.yaml").read_text().replace("fn.zip", "missing.zip"))
+    r = deploy(server, tmp_path / "template.yaml", "--stack-name", prefix)
+    assert r.returncode == 1
+    assert "S3 Error Code: NoSuchKey" in r.stderr, r.stderr
+    assert lamina("delete", "--stack-name", prefix, "--endpoint", server.url).returncode == 0
