@@ -48,6 +48,15 @@ public:
 
     Result<json> convert(const YAML::Node& n, const std::string& pointer) {
         lines_[pointer] = n.Mark().line + 1;
+        // a template is a few levels deep; this bounds the recursion below
+        struct Depth {
+            int& d;
+            explicit Depth(int& v) : d(++v) {}
+            ~Depth() { --d; }
+        } depth(depth_);
+        if (depth_ > kMaxDepth)
+            return fail(ErrorCode::InvalidParameterValue,
+                        std::to_string(n.Mark().line + 1) + ": nested more than " + std::to_string(kMaxDepth) + " levels deep");
         const std::string& tag = n.Tag();
         if (!tag.empty() && tag != "?" && tag != "!" && tag[0] == '!' && tag.rfind("!!", 0) != 0) {
             return short_form(n, tag.substr(1), pointer);
@@ -112,7 +121,9 @@ private:
         return json{{key, std::move(*inner)}};
     }
 
+    static constexpr int kMaxDepth = 64;
     std::map<std::string, int>& lines_;
+    int depth_ = 0;
 };
 
 }  // namespace
@@ -152,6 +163,7 @@ Error Template::error_at(const std::string& pointer, const std::string& message)
 Result<Template> parse_template(const std::string& text, const fs::path& file) {
     Template t;
     t.file = file;
+    if (text.size() > 16 * 1024 * 1024) return fail(ErrorCode::InvalidParameterValue, file.string() + ": larger than 16 MiB");
     YAML::Node root;
     try {
         root = YAML::Load(text);
