@@ -451,6 +451,10 @@ RuntimeApi::RuntimeApi(boost::asio::io_context& ioc) : state_(std::make_shared<S
 
 RuntimeApi::~RuntimeApi() { stop(); }
 
+void RuntimeApi::handle_for_test(http::Request req, http::Responder respond) {
+    state_->handle(std::move(req), std::move(respond));
+}
+
 std::string RuntimeApi::address() const { return "127.0.0.1:" + std::to_string(state_->server->port()); }
 
 void RuntimeApi::expect_extensions(std::vector<std::string> names, ExtensionIdentity identity) {
