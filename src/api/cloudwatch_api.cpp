@@ -35,8 +35,13 @@ CwError invalid(const std::string& message) { return {"InvalidParameterValue", m
 
 // "2026-11-28T06:00:00Z", "2026-11-28T06:00:00.123+00:00", or epoch seconds.
 std::optional<std::int64_t> parse_time(const std::string& s) {
-    if (!s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || c == '.'; }))
-        return static_cast<std::int64_t>(std::stod(s) * 1000);
+    if (!s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || c == '.'; })) {
+        // "." or "1.2.3" is no number, and one past year 3 million no time (std::stod threw, the cast overflowed)
+        char* end = nullptr;
+        double seconds = std::strtod(s.c_str(), &end);
+        if (end != s.c_str() + s.size() || !std::isfinite(seconds) || seconds > 1e14) return std::nullopt;
+        return static_cast<std::int64_t>(seconds * 1000);
+    }
     std::tm tm{};
     int ms = 0;
     char rest[16] = {0};

@@ -1,0 +1,47 @@
+#include "lamina/api/cloudwatch_api.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "fakes/fake_clock.hpp"
+
+using namespace lamina;
+using namespace lamina::api;
+
+namespace {
+
+RequestContext context() {
+    RequestContext ctx;
+    ctx.request_id = "rid";
+    ctx.scope = {"123456789012", "us-east-1"};
+    ctx.service = "monitoring";
+    return ctx;
+}
+
+std::map<std::string, std::string> statistics_form(const std::string& start) {
+    return {{"Action", "GetMetricStatistics"},  {"Version", "2010-08-01"},
+            {"Namespace", "AWS/Lambda"},        {"MetricName", "Invocations"},
+            {"StartTime", start},               {"EndTime", "2026-01-01T00:00:00Z"},
+            {"Period", "60"},                   {"Statistics.member.1", "Sum"}};
+}
+
+}  // namespace
+
+// Found by tests/fuzz (fuzz_cbor_cloudwatch): an epoch-seconds time of dots
+// made std::stod throw (a 500 through the service), and one too large for
+// an int64 of milliseconds was undefined behaviour.
+TEST(CloudWatchApi, MalformedEpochTimesAreInvalidParameterValue) {
+    fakes::FakeClock clock;
+    metrics::MetricsStore store(clock);
+    CloudWatchApi api(store);
+    for (const std::string& start : std::vector<std::string>{".", "..", "1.2.3", "99999999999999999999999999", std::string(400, '9')}) {
+        auto r = api.handle_query(context(), statistics_form(start));
+        EXPECT_EQ(r.status, 400u) << start;
+        EXPECT_NE(r.body.find("InvalidParameterValue"), std::string::npos) << start;
+    }
+    auto ok = api.handle_query(context(), statistics_form("1767222000.5"));
+    EXPECT_EQ(ok.status, 200u);
+}
