@@ -139,14 +139,14 @@ http::Response json_response(const json& body, const RequestContext& ctx) {
     http::Response r;
     r.headers.set("Content-Type", "application/x-amz-json-1.0");
     r.headers.set("x-amzn-RequestId", ctx.request_id);
-    r.body = body.dump();
+    r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);  // names echo the request's bytes
     return r;
 }
 
 http::Response json_error(const CwError& e, const RequestContext& ctx) {
     http::Response r = document_error(e, ctx);
     r.headers.set("Content-Type", "application/x-amz-json-1.0");
-    r.body = json{{"__type", error_type(e)}, {"message", e.message}}.dump();
+    r.body = json{{"__type", error_type(e)}, {"message", e.message}}.dump(-1, ' ', false, json::error_handler_t::replace);
     return r;
 }
 

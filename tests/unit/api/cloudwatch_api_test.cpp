@@ -1,6 +1,7 @@
 #include "lamina/api/cloudwatch_api.hpp"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <map>
 #include <string>
@@ -44,4 +45,28 @@ TEST(CloudWatchApi, MalformedEpochTimesAreInvalidParameterValue) {
     }
     auto ok = api.handle_query(context(), statistics_form("1767222000.5"));
     EXPECT_EQ(ok.status, 200u);
+}
+
+// Found by tests/fuzz (fuzz_api_dispatch): an awsJson operation name or
+// metric name that is not UTF-8 made nlohmann's dump() throw (a 500).
+TEST(CloudWatchApi, AwsJsonAnswersQuoteBytesThatAreNotUtf8) {
+    fakes::FakeClock clock;
+    metrics::MetricsStore store(clock);
+    store.record({"123456789012", "us-east-1"}, "AWS/Lambda", "Invo\xffs", {}, 1, "Count");
+    CloudWatchApi api(store);
+    http::Request req;
+    req.method = "POST";
+    req.target = req.path = "/";
+    req.headers.set("Content-Type", "application/x-amz-json-1.0");
+    req.headers.set("X-Amz-Target", std::string(kCloudWatchTargetPrefix) + "GetM\x9b\x8b" + "Data");
+    req.body = "{}";
+    auto unknown = api.handle_json(context(), req);
+    EXPECT_EQ(unknown.status, 400u);
+    EXPECT_TRUE(nlohmann::json::accept(unknown.body)) << unknown.body;
+
+    req.headers.set("X-Amz-Target", std::string(kCloudWatchTargetPrefix) + "ListMetrics");
+    req.body = R"({"Namespace":"AWS/Lambda"})";
+    auto listed = api.handle_json(context(), req);
+    EXPECT_EQ(listed.status, 200u);
+    EXPECT_TRUE(nlohmann::json::accept(listed.body)) << listed.body;
 }
