@@ -361,6 +361,14 @@ def main():
     for name, entries in zips.items():
         write("fuzz_zip", name, small_zip(entries))
     write("fuzz_zip", "empty", small_zip([]))
+    specs = {  # odd first byte: entries for fuzz_zip to build the archive from
+        "spec_tree": "d bin\nx bin/run=#!/bin/sh\nz lib/a.txt=aaaa\nf lib/b/c=c",
+        "spec_links": "f lib/real.so=elf\nl lib/link.so=real.so\nl up=lib/../lib/real.so\nl dir=lib",
+        "spec_escape": "l s=.\nf s/../x=x\nl a/b=../../etc\nf ../y=y",
+        "spec_conflict": "f x=1\nd x\nf x/y=2\nl l=x\nf l/z=3",
+    }
+    for name, spec in specs.items():
+        write("fuzz_zip", name, b"\x01" + spec.encode())
 
     # fuzz_runtime_api: an environment's life, as the runtime and extensions drive it
     R = "/2018-06-01/runtime"
