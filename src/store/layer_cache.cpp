@@ -104,7 +104,13 @@ Status extract_into(zip_t* za, const fs::path& dest, std::int64_t limit) {
                 return fail(ErrorCode::InvalidParameterValue, std::string(kUnzipErrorMessage) + " (symlink '" + name +
                                                                   "' points outside its folder)");
             fs::remove(target, ec);
-            if (::symlink(to.c_str(), target.c_str()) != 0) return std::unexpected(io_error("symlink " + target.string()));
+            if (::symlink(to.c_str(), target.c_str()) != 0) {
+                // a link named "a/.." or "." lands on a directory that exists
+                if (errno == EEXIST || errno == ENOTDIR || errno == EISDIR)
+                    return fail(ErrorCode::InvalidParameterValue, std::string(kUnzipErrorMessage) + " (entry '" +
+                                                                      name + "' is both a link and a directory)");
+                return std::unexpected(io_error("symlink " + target.string()));
+            }
             continue;
         }
         int fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
