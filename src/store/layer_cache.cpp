@@ -74,8 +74,10 @@ Status extract_into(zip_t* za, const fs::path& dest, std::int64_t limit) {
         fs::path target = dest / fs::path(name).relative_path();
         std::error_code ec;
         // A path used both as a file and as a directory is the upload's fault, not the disk's.
+        // (ELOOP: a folder entry where a link pointing at itself was made)
         auto conflict = [&](const std::error_code& e) {
-            return e == std::errc::file_exists || e == std::errc::not_a_directory || e == std::errc::is_a_directory;
+            return e == std::errc::file_exists || e == std::errc::not_a_directory || e == std::errc::is_a_directory ||
+                   e == std::errc::too_many_symbolic_link_levels;
         };
         if (dir) {
             fs::create_directories(target, ec);

@@ -410,3 +410,9 @@ TEST_F(LayerCache, LinkNamedLikeAFolderIsRefusedAsAnUnzipError) {
     expect_refused({file("a/x", "x"), sym("a/..", "a/x")}, "link a/..");
     expect_refused({file("a/b/x", "x"), sym("a/b/..", "b/x")}, "link a/b/..");
 }
+
+// Found by tests/fuzz (fuzz_zip): a folder entry at the path of a link to
+// itself made mkdir fail with ELOOP, reported as a ServiceException.
+TEST_F(LayerCache, FolderWhereASelfLinkIsIsRefusedAsAnUnzipError) {
+    expect_refused({sym("x", "x"), dir("x/")}, "folder over link x -> x");
+}
