@@ -16,6 +16,7 @@ import os
 import stat
 import struct
 import sys
+import uuid
 import zipfile
 
 import botocore.auth
@@ -30,6 +31,8 @@ ACCOUNT = "123456789012"
 FUNCTION = "my-function"
 
 botocore.auth.get_current_datetime = lambda: datetime.datetime(2026, 1, 1, 0, 0, 0)
+# idempotency tokens botocore fills in: fixed, so that the seeds are stable
+uuid.uuid4 = lambda: uuid.UUID("00000000-0000-4000-8000-000000000000")
 
 
 def small_zip(entries):
