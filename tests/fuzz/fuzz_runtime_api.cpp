@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -65,8 +66,15 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     auto requests = fuzz::parse_requests(std::string_view(reinterpret_cast<const char*>(data), size), 32);
     if (requests.empty()) return -1;
-    static boost::asio::io_context ioc;  // never run: the listener only binds
-    runtime::RuntimeApi api(ioc);
+    // Only the listener uses the io_context: it binds, and stop() posts its
+    // close, which poll() runs below (else sockets pile up across inputs).
+    static boost::asio::io_context ioc;
+    auto drain = [] {
+        ioc.restart();
+        ioc.poll();
+    };
+    std::optional<runtime::RuntimeApi> holder(std::in_place, ioc);
+    runtime::RuntimeApi& api = *holder;
     std::vector<std::shared_ptr<Call>> calls;
     std::vector<std::shared_ptr<InvokeTrack>> invokes;
     std::string request_id = "none";
@@ -84,8 +92,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 inv.payload = req.body.empty() ? "{}" : req.body;
                 inv.deadline_ms = 1'790'000'000'000;
                 inv.invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:f";
-                inv.trace_id = req.headers.get("X-Amzn-Trace-Id");
-                if (auto cc = req.headers.find("Client-Context")) inv.client_context = *cc;
+                // as the invoker makes them: a hex trace id, a client context that is JSON
+                inv.trace_id = "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=0";
+                if (auto cc = req.headers.find("Client-Context"); cc && nlohmann::json::accept(*cc))
+                    inv.client_context = *cc;
                 auto track = std::make_shared<InvokeTrack>();
                 invokes.push_back(track);
                 auto st = api.invoke(
@@ -132,5 +142,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     api.stop();
     for (const auto& call : calls)
         if (call->answers != 1) finding("never answered, though the environment stopped: " + call->what);
+    holder.reset();
+    drain();
     return 0;
 }

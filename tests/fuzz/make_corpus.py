@@ -380,7 +380,7 @@ def main():
         "invoke_response": ["LAMINA invoke\n\n{\"a\":1}", f"GET {R}/invocation/next\n\n",
                             f"POST {R}/invocation/{{REQ}}/response\nContent-Type: application/json\n\n{{\"ok\":true}}",
                             f"GET {R}/invocation/next\n\n"],
-        "invoke_error": ["LAMINA invoke\nX-Amzn-Trace-Id: Root=1-abc\n\n{}", f"GET {R}/invocation/next\n\n",
+        "invoke_error": ["LAMINA invoke\nClient-Context: {\"custom\":{}}\n\n{}", f"GET {R}/invocation/next\n\n",
                          f"POST {R}/invocation/{{REQ}}/error\nLambda-Runtime-Function-Error-Type: Unhandled\n\n"
                          "{\"errorMessage\":\"boom\",\"errorType\":\"Exception\"}"],
         "init_error": [f"POST {R}/init/error\nLambda-Runtime-Function-Error-Type: Runtime.ImportModuleError\n\n"
