@@ -338,6 +338,8 @@ CwResult<json> get_metric_data(const metrics::MetricsStore& store, const control
         auto dims = json_dimensions(metric);
         if (!dims) return std::unexpected(dims.error());
         d.dims = *dims;
+        if (ms.contains("Period") && !ms["Period"].is_number_integer())  // 1e119 read as an int: UB
+            return std::unexpected(invalid("A request parameter has the wrong type: MetricStat.Period must be an integer."));
         d.period = ms.value("Period", 60);
         d.stat = ms.value("Stat", "");
         if (!known_statistic(d.stat))

@@ -70,3 +70,24 @@ TEST(CloudWatchApi, AwsJsonAnswersQuoteBytesThatAreNotUtf8) {
     EXPECT_EQ(listed.status, 200u);
     EXPECT_TRUE(nlohmann::json::accept(listed.body)) << listed.body;
 }
+
+// Found by tests/fuzz (fuzz_cbor_cloudwatch): a GetMetricData Period of
+// 1e119 was read as an int (undefined behaviour).
+TEST(CloudWatchApi, GetMetricDataFloatPeriodIsAWrongTypeError) {
+    fakes::FakeClock clock;
+    metrics::MetricsStore store(clock);
+    CloudWatchApi api(store);
+    http::Request req;
+    req.method = "POST";
+    req.target = req.path = "/";
+    req.headers.set("Content-Type", "application/x-amz-json-1.0");
+    req.headers.set("X-Amz-Target", std::string(kCloudWatchTargetPrefix) + "GetMetricData");
+    for (const char* period : {"1e119", "60.5", "\"60\""}) {
+        req.body = std::string(R"({"MetricDataQueries":[{"Id":"m1","MetricStat":{"Metric":{"Namespace":"AWS/Lambda",)") +
+                   R"("MetricName":"Duration"},"Period":)" + period +
+                   R"(,"Stat":"Maximum"}}],"StartTime":1767222000,"EndTime":1767225600})";
+        auto r = api.handle_json(context(), req);
+        EXPECT_EQ(r.status, 400u) << period;
+        EXPECT_NE(r.body.find("wrong type"), std::string::npos) << r.body;
+    }
+}
