@@ -35,8 +35,13 @@ CwError invalid(const std::string& message) { return {"InvalidParameterValue", m
 
 // "2026-11-28T06:00:00Z", "2026-11-28T06:00:00.123+00:00", or epoch seconds.
 std::optional<std::int64_t> parse_time(const std::string& s) {
-    if (!s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || c == '.'; }))
-        return static_cast<std::int64_t>(std::stod(s) * 1000);
+    if (!s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || c == '.'; })) {
+        // "." or "1.2.3" is no number, and one past year 3 million no time (std::stod threw, the cast overflowed)
+        char* end = nullptr;
+        double seconds = std::strtod(s.c_str(), &end);
+        if (end != s.c_str() + s.size() || !std::isfinite(seconds) || seconds > 1e14) return std::nullopt;
+        return static_cast<std::int64_t>(seconds * 1000);
+    }
     std::tm tm{};
     int ms = 0;
     char rest[16] = {0};
@@ -134,14 +139,14 @@ http::Response json_response(const json& body, const RequestContext& ctx) {
     http::Response r;
     r.headers.set("Content-Type", "application/x-amz-json-1.0");
     r.headers.set("x-amzn-RequestId", ctx.request_id);
-    r.body = body.dump();
+    r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);  // names echo the request's bytes
     return r;
 }
 
 http::Response json_error(const CwError& e, const RequestContext& ctx) {
     http::Response r = document_error(e, ctx);
     r.headers.set("Content-Type", "application/x-amz-json-1.0");
-    r.body = json{{"__type", error_type(e)}, {"message", e.message}}.dump();
+    r.body = json{{"__type", error_type(e)}, {"message", e.message}}.dump(-1, ' ', false, json::error_handler_t::replace);
     return r;
 }
 
@@ -333,6 +338,8 @@ CwResult<json> get_metric_data(const metrics::MetricsStore& store, const control
         auto dims = json_dimensions(metric);
         if (!dims) return std::unexpected(dims.error());
         d.dims = *dims;
+        if (ms.contains("Period") && !ms["Period"].is_number_integer())  // 1e119 read as an int: UB
+            return std::unexpected(invalid("A request parameter has the wrong type: MetricStat.Period must be an integer."));
         d.period = ms.value("Period", 60);
         d.stat = ms.value("Stat", "");
         if (!known_statistic(d.stat))

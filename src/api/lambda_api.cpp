@@ -4,11 +4,11 @@
 #include <cctype>
 #include <cerrno>
 #include <random>
-#include <regex>
 
 #include "json_input.hpp"
 #include "lamina/api/aws_error.hpp"
 #include "lamina/common/encoding.hpp"
+#include "lamina/common/regex.hpp"
 #include "lamina/control/layers.hpp"
 #include "lamina/control/validation.hpp"
 #include "lamina/store/layer_cache.hpp"
@@ -454,14 +454,14 @@ Result<control::FunctionSettings> read_settings(const ojson& body) {
     LAMINA_TRY(kms, opt_string(body, "KMSKeyArn"));
     if (role) {
         static const std::regex kRole(control::kRolePattern);
-        if (!std::regex_match(*role, kRole))
+        if (!regex_full_match(*role, kRole))
             v.add(*role, "role", std::string("Member must satisfy regular expression pattern: ") + control::kRolePattern);
     }
     if (handler) {
         static const std::regex kHandler(R"([^\s]+)");
         if (handler->size() > 128)
             v.add(*handler, "handler", "Member must have length less than or equal to 128");
-        else if (!std::regex_match(*handler, kHandler))
+        else if (!regex_full_match(*handler, kHandler))
             v.add(*handler, "handler", R"(Member must satisfy regular expression pattern: [^\s]+)");
     }
     if (description && description->size() > 256)
@@ -597,7 +597,7 @@ std::string join_list(const std::vector<std::string>& items) {
 // LayerName path values: a name, or a layer ARN (possibly another account's).
 Result<std::pair<Scope, std::string>> layer_name(const Scope& caller, const std::string& value) {
     static const std::regex kPattern(R"((arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+)");
-    if (value.size() > 140 || !std::regex_match(value, kPattern)) {
+    if (value.size() > 140 || !regex_full_match(value, kPattern)) {
         control::ValidationErrors v;
         v.add(value, "layerName",
               value.size() > 140 ? "Member must have length less than or equal to 140"
@@ -1129,10 +1129,10 @@ Result<http::Response> LambdaApi::handle(int op, const RequestContext& ctx, cons
             static const std::regex kAction(R"((lambda:[*]|lambda:[a-zA-Z]+|[*]))");
             if (!sid) v.add_null("statementId");
             else if (sid->size() > 100) v.add(*sid, "statementId", "Member must have length less than or equal to 100");
-            else if (!std::regex_match(*sid, kSid))
+            else if (!regex_full_match(*sid, kSid))
                 v.add(*sid, "statementId", "Member must satisfy regular expression pattern: ([a-zA-Z0-9-_]+)");
             if (!action) v.add_null("action");
-            else if (!std::regex_match(*action, kAction))
+            else if (!regex_full_match(*action, kAction))
                 v.add(*action, "action", "Member must satisfy regular expression pattern: (lambda:[*]|lambda:[a-zA-Z]+|[*])");
             if (!principal) v.add_null("principal");
             if (!v.empty()) return std::unexpected(v.error());
@@ -1528,16 +1528,16 @@ Result<http::Response> LambdaApi::handle(int op, const RequestContext& ctx, cons
             static const std::regex kOrg(R"(o-[a-z0-9]{10,32})");
             control::ValidationErrors v;
             if (!sid) v.add_null("statementId");
-            else if (sid->empty() || sid->size() > 100 || !std::regex_match(*sid, kSid))
+            else if (sid->empty() || sid->size() > 100 || !regex_full_match(*sid, kSid))
                 v.add(*sid, "statementId", "Member must satisfy regular expression pattern: ([a-zA-Z0-9-_]+)");
             if (!action) v.add_null("action");
             else if (*action != "lambda:GetLayerVersion")
                 v.add(*action, "action", "Member must satisfy regular expression pattern: lambda:GetLayerVersion");
             if (!principal) v.add_null("principal");
-            else if (!std::regex_match(*principal, kPrincipal))
+            else if (!regex_full_match(*principal, kPrincipal))
                 v.add(*principal, "principal",
                       R"(Member must satisfy regular expression pattern: \d{12}|\*|arn:(aws[a-zA-Z-]*):iam::\d{12}:root)");
-            if (org && !std::regex_match(*org, kOrg))
+            if (org && !regex_full_match(*org, kOrg))
                 v.add(*org, "organizationId", "Member must satisfy regular expression pattern: o-[a-z0-9]{10,32}");
             if (!v.empty()) return std::unexpected(v.error());
             control::LayerPermissionInput in{*sid, *action, *principal, org, req.query_param("RevisionId")};

@@ -1,6 +1,6 @@
 #include "lamina/api/request_context.hpp"
 
-#include <regex>
+#include "lamina/common/regex.hpp"
 
 namespace lamina::api {
 
@@ -38,7 +38,7 @@ RequestContext make_context(const http::Request& req, const Config& config, std:
         ctx.service = sig->service;
         // Only a region-shaped scope is taken (it becomes part of store keys and ARNs).
         static const std::regex kRegion(R"([a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d)");
-        if (std::regex_match(sig->region, kRegion)) ctx.scope.region = sig->region;
+        if (regex_full_match(sig->region, kRegion)) ctx.scope.region = sig->region;
         bool twelve_digits = sig->access_key_id.size() == 12;
         for (char c : sig->access_key_id)
             if (c < '0' || c > '9') twelve_digits = false;

@@ -4,9 +4,10 @@
 #include <strings.h>
 
 #include <cctype>
-#include <regex>
 
 #include <nlohmann/json.hpp>
+
+#include "lamina/common/regex.hpp"
 
 namespace lamina::control {
 
@@ -63,7 +64,7 @@ Status IamRoles::save(const std::string& account, const Role& r) {
 
 Result<Role> IamRoles::create(const std::string& account, Role role) {
     static const std::regex kName(R"([\w+=,.@-]{1,64})");
-    if (!std::regex_match(role.name, kName))
+    if (!regex_full_match(role.name, kName))
         return fail(ErrorCode::IamValidationError,
                     "1 validation error detected: Value '" + role.name +
                         "' at 'roleName' failed to satisfy constraint: Member must satisfy regular expression "
@@ -123,7 +124,7 @@ std::vector<Role> IamRoles::list(const std::string& account, const std::string& 
 
 Status IamRoles::attach(const std::string& account, const std::string& name, const std::string& policy_arn) {
     static const std::regex kPolicyArn(R"(arn:aws[a-zA-Z-]*:iam::(aws|\d{12}):policy/.+)");
-    if (!std::regex_match(policy_arn, kPolicyArn))
+    if (!regex_full_match(policy_arn, kPolicyArn))
         return fail(ErrorCode::IamValidationError, "ARN " + policy_arn + " is not valid.");
     std::lock_guard lk(mu_);
     auto a = roles_.find(account);

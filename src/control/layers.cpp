@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <mutex>
-#include <regex>
 
 #include "lamina/common/encoding.hpp"
+#include "lamina/common/regex.hpp"
 
 namespace lamina::control {
 
@@ -211,7 +211,7 @@ Result<LayerVersionView> LayerRegistry::get(const Scope& caller, const Scope& ow
 
 Result<LayerVersionView> LayerRegistry::get_by_arn(const Scope& caller, const std::string& arn) const {
     static const std::regex kPattern(kLayerVersionArnPattern);
-    if (arn.size() > 140 + 64 || !std::regex_match(arn, kPattern)) {
+    if (arn.size() > 140 + 64 || !regex_full_match(arn, kPattern)) {
         ValidationErrors e;
         e.add(arn, "arn", std::string("Member must satisfy regular expression pattern: ") + kLayerVersionArnPattern);
         return std::unexpected(e.error());
@@ -363,7 +363,7 @@ Result<std::vector<LayerRef>> LayerRegistry::resolve_for_function(const Scope& c
     static const std::regex kPattern(kLayerVersionArnPattern);
     // 1. request validation: every ARN well formed
     for (const auto& arn : arns) {
-        if (arn.empty() || arn.size() > 2048 || !std::regex_match(arn, kPattern)) {
+        if (arn.empty() || arn.size() > 2048 || !regex_full_match(arn, kPattern)) {
             std::string list = "[";
             for (std::size_t i = 0; i < arns.size(); ++i) list += (i ? ", " : "") + arns[i];
             list += "]";

@@ -1,6 +1,6 @@
 #include "lamina/control/names.hpp"
 
-#include <regex>
+#include "lamina/common/regex.hpp"
 
 namespace lamina::control {
 
@@ -113,7 +113,7 @@ Result<FunctionRef> resolve_function_name(const std::string& value, NameShape sh
             errors.add(q, "qualifier", "Member must have length less than or equal to 128");
         else if (q.empty())
             errors.add(q, "qualifier", "Member must have length greater than or equal to 1");
-        else if (!std::regex_match(q, regex_for(kQualifierPattern)))
+        else if (!regex_full_match(q, regex_for(kQualifierPattern)))
             errors.add(q, "qualifier",
                        std::string("Member must satisfy regular expression pattern: ") + kQualifierPattern);
     }
@@ -125,7 +125,7 @@ Result<FunctionRef> resolve_function_name(const std::string& value, NameShape sh
     if (value.size() > max_len)
         errors.add(value, "functionName",
                    "Member must have length less than or equal to " + std::to_string(max_len));
-    bool matched = std::regex_match(value, m, regex_for(pattern));
+    bool matched = regex_full_match(value, m, regex_for(pattern));
     if (!matched)
         errors.add(value, "functionName",
                    std::string("Member must satisfy regular expression pattern: ") + pattern);

@@ -1,9 +1,9 @@
 // Registry operations on what hangs off a function: resource policies,
 // tags, event invoke configs, recursion and runtime management configs.
 #include <mutex>
-#include <regex>
 
 #include "lamina/common/encoding.hpp"
+#include "lamina/common/regex.hpp"
 #include "lamina/control/registry.hpp"
 #include "lamina/control/validation.hpp"
 
@@ -60,9 +60,9 @@ Result<json> principal_json(const std::string& p) {
     static const std::regex kIamArn(R"(arn:aws[a-zA-Z-]*:iam::\d{12}:(root|user/.+|role/.+|assumed-role/.+))");
     static const std::regex kService(R"([a-zA-Z0-9.\-]+\.(amazonaws\.com|amazon\.com|aws\.internal))");
     if (p == "*") return json("*");
-    if (std::regex_match(p, kAccount)) return json{{"AWS", "arn:aws:iam::" + p + ":root"}};
-    if (std::regex_match(p, kIamArn)) return json{{"AWS", p}};
-    if (std::regex_match(p, kService)) return json{{"Service", p}};
+    if (regex_full_match(p, kAccount)) return json{{"AWS", "arn:aws:iam::" + p + ":root"}};
+    if (regex_full_match(p, kIamArn)) return json{{"AWS", p}};
+    if (regex_full_match(p, kService)) return json{{"Service", p}};
     return fail(ErrorCode::InvalidParameterValue,
                 "The provided principal was invalid. Please check the principal and try again.");
 }
@@ -225,7 +225,7 @@ constexpr const char* kTaggablePattern =
 // The function a taggable ARN names, after AWS's checks.
 Result<std::string> tag_target(const Scope& s, const std::string& arn) {
     static const std::regex kTaggable(kTaggablePattern);
-    if (arn.size() > 256 || !std::regex_match(arn, kTaggable)) {
+    if (arn.size() > 256 || !regex_full_match(arn, kTaggable)) {
         ValidationErrors e;
         e.add(arn, "resource",
               std::string("Member must satisfy regular expression pattern: ") + kTaggablePattern);

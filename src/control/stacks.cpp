@@ -4,6 +4,8 @@
 
 #include <regex>
 
+#include "lamina/common/regex.hpp"
+
 namespace lamina::control {
 
 namespace {
@@ -27,7 +29,7 @@ std::optional<std::string> StackRecords::get(const Scope& s, const std::string& 
 
 Status StackRecords::put(const Scope& s, const std::string& name, const std::string& doc) {
     static const std::regex kName("[A-Za-z][A-Za-z0-9-]{0,127}");
-    if (!std::regex_match(name, kName))
+    if (!regex_full_match(name, kName))
         return fail(ErrorCode::Validation, "A stack name must start with a letter and have 1-128 of A-Za-z0-9-: " + name);
     if (doc.size() > kMaxRecordBytes) return fail(ErrorCode::RequestEntityTooLarge, "A stack record is at most 4 MiB");
     auto j = nlohmann::json::parse(doc, nullptr, false);

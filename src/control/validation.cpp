@@ -1,9 +1,10 @@
 #include "lamina/control/validation.hpp"
 
 #include <algorithm>
-#include <regex>
 
 #include <nlohmann/json.hpp>
+
+#include "lamina/common/regex.hpp"
 
 namespace lamina::control {
 
@@ -46,7 +47,7 @@ Status validate_environment(const std::vector<std::pair<std::string, std::string
     static const std::regex kKey("[a-zA-Z]([a-zA-Z0-9_])+");
     nlohmann::ordered_json measured = nlohmann::ordered_json::object();
     for (const auto& [k, v] : variables) {
-        if (!std::regex_match(k, kKey)) {
+        if (!regex_full_match(k, kKey)) {
             return fail(ErrorCode::Validation,
                         "1 validation error detected: Value at 'environment.variables' failed to satisfy "
                         "constraint: Map keys must satisfy constraint: [Member must satisfy regular "

@@ -29,11 +29,18 @@ enum Route {
     ExtExited,
 };
 
+// Messages quote ids, names and error types from the runtime's requests:
+// bytes that are not UTF-8 are replaced, not thrown on, so that every
+// request still gets its answer.
+std::string to_json_text(const nlohmann::json& j) {
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 http::Response api_error(unsigned status, const std::string& type, const std::string& message) {
     http::Response r;
     r.status = status;
     r.headers.set("Content-Type", "application/json");
-    r.body = nlohmann::json{{"errorMessage", message}, {"errorType", type}}.dump();
+    r.body = to_json_text(nlohmann::json{{"errorMessage", message}, {"errorType", type}});
     return r;
 }
 
@@ -292,10 +299,9 @@ struct RuntimeApi::State {
                     Outcome o;
                     o.kind = Outcome::Kind::InitError;
                     o.error_type = "Extension.InitError";
-                    o.body = nlohmann::json{{"errorType", "Extension.InitError"},
+                    o.body = to_json_text(nlohmann::json{{"errorType", "Extension.InitError"},
                                             {"errorMessage", "Extension " + ext->name + " failed to initialize" +
-                                                                 (type.empty() ? std::string() : ": " + type)}}
-                                 .dump();
+                                                                 (type.empty() ? std::string() : ": " + type)}});
                     fail_init(std::move(o), later);
                 } else {
                     broken = true;
@@ -405,11 +411,10 @@ struct RuntimeApi::State {
             Outcome o;
             o.kind = Outcome::Kind::InitError;
             o.error_type = "Extension.Crash";
-            o.body = nlohmann::json{{"errorType", "Extension.Crash"},
+            o.body = to_json_text(nlohmann::json{{"errorType", "Extension.Crash"},
                                     {"errorMessage", "Extension " + name + " exited during init with " +
                                                          (status.empty() ? std::string("an unknown status")
-                                                                         : "exit status " + status)}}
-                         .dump();
+                                                                         : "exit status " + status)}});
             fail_init(std::move(o), later);
         } else if (ready && registered && !shutdown_ack) {
             broken = true;  // an extension that dies after init resets the environment
@@ -450,6 +455,10 @@ RuntimeApi::RuntimeApi(boost::asio::io_context& ioc) : state_(std::make_shared<S
 }
 
 RuntimeApi::~RuntimeApi() { stop(); }
+
+void RuntimeApi::handle_for_test(http::Request req, http::Responder respond) {
+    state_->handle(std::move(req), std::move(respond));
+}
 
 std::string RuntimeApi::address() const { return "127.0.0.1:" + std::to_string(state_->server->port()); }
 

@@ -3,6 +3,7 @@
 #include <regex>
 
 #include "lamina/common/encoding.hpp"
+#include "lamina/common/regex.hpp"
 
 namespace lamina::s3 {
 
@@ -33,7 +34,7 @@ std::optional<std::string> virtual_host_bucket(std::string_view host_header,
     if (ends_with(host, ".amazonaws.com")) {
         static const std::regex kAws(R"((.+)\.s3([.-][a-z0-9-]+)?\.amazonaws\.com)");
         std::smatch m;
-        if (std::regex_match(host, m, kAws)) return m[1].str();
+        if (regex_full_match(host, m, kAws)) return m[1].str();
     }
     return std::nullopt;
 }
@@ -74,7 +75,7 @@ bool valid_bucket_name(std::string_view name) {
     if (name.rfind("xn--", 0) == 0 || name.rfind("sthree-", 0) == 0) return false;
     if (ends_with(name, "-s3alias") || ends_with(name, "--ol-s3")) return false;
     static const std::regex kIp(R"(\d+\.\d+\.\d+\.\d+)");
-    return !std::regex_match(std::string(name), kIp);
+    return !regex_full_match(std::string(name), kIp);
 }
 
 }  // namespace lamina::s3

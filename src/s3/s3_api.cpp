@@ -8,6 +8,7 @@
 
 #include "lamina/common/encoding.hpp"
 #include "lamina/common/log.hpp"
+#include "lamina/common/regex.hpp"
 #include "lamina/s3/address.hpp"
 #include "lamina/s3/aws_chunked.hpp"
 #include "lamina/s3/xml.hpp"
@@ -120,7 +121,7 @@ S3Result<Payload> read_payload(const http::Request& req) {
     } else {
         p.raw = req.body;
         static const std::regex kHex64("[0-9a-f]{64}");
-        if (std::regex_match(sha, kHex64) && to_hex(sha256(p.raw)) != sha)
+        if (regex_full_match(sha, kHex64) && to_hex(sha256(p.raw)) != sha)
             return s3_fail(S3ErrorCode::XAmzContentSHA256Mismatch,
                            {{"ClientComputedContentSHA256", sha},
                             {"S3ComputedContentSHA256", to_hex(sha256(p.raw))}});
@@ -576,7 +577,7 @@ bool is_s3_request(const http::Request& req, const std::vector<std::string>& hos
     const std::string& p = req.path;
     if (p == "/health" || p == "/metrics" || p.rfind("/_lamina/", 0) == 0) return false;
     static const std::regex kDated(R"(/\d{4}-\d{2}-\d{2}(/.*)?)");
-    if (std::regex_match(p, kDated)) return false;
+    if (regex_full_match(p, kDated)) return false;
     if (req.headers.find("X-Amz-Target")) return false;
     // the query protocol (STS, IAM, CloudWatch) posts forms to "/" or GETs "/?Action=..."
     bool root = p == "/" || p.empty();
@@ -603,7 +604,7 @@ S3Error auth_error(const Error& error) {
 std::optional<ByteRange> parse_range(const std::string& header) {
     static const std::regex kRange(R"(\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*)");
     std::smatch m;
-    if (!std::regex_match(header, m, kRange)) return std::nullopt;
+    if (!regex_full_match(header, m, kRange)) return std::nullopt;
     auto num = [](const std::string& s) -> std::optional<std::uint64_t> {
         if (s.empty() || s.size() > 19) return std::nullopt;
         return std::stoull(s);

@@ -12,6 +12,7 @@
 #include "lamina/api/service.hpp"
 #include "lamina/api/sigv4.hpp"
 #include "lamina/common/encoding.hpp"
+#include "lamina/common/regex.hpp"
 
 namespace lamina::sam {
 
@@ -155,7 +156,7 @@ Result<std::unique_ptr<ApiClient>> make_http_client(const std::string& endpoint,
                                                     std::optional<SigningKey> key) {
     static const std::regex kEndpoint(R"(http://(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::([0-9]{1,5}))?/?)");
     std::smatch m;
-    if (!std::regex_match(endpoint, m, kEndpoint))
+    if (!regex_full_match(endpoint, m, kEndpoint))
         return fail(ErrorCode::InvalidParameterValue,
                     "--endpoint must look like http://127.0.0.1:9001 (lamina speaks plain HTTP), got " + endpoint);
     std::string host = m[1].str();

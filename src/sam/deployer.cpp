@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "lamina/common/encoding.hpp"
+#include "lamina/common/regex.hpp"
 #include "lamina/control/names.hpp"
 #include "lamina/control/validation.hpp"
 #include "lamina/sam/code_package.hpp"
@@ -31,14 +32,14 @@ std::optional<std::vector<TrafficShift::Step>> deployment_steps(const std::strin
     std::smatch m;
     std::vector<TrafficShift::Step> steps;
     if (type == "AllAtOnce" || type == "LambdaAllAtOnce") return steps;
-    if (std::regex_match(type, m, kCanary)) {
+    if (regex_full_match(type, m, kCanary)) {
         double p = std::stod(m[1]), minutes = std::stod(m[2]);
         if (p <= 0 || p >= 100 || minutes <= 0) return std::nullopt;
         steps.push_back({0, p / 100});
         steps.push_back({minutes * minute_seconds, 1.0});
         return steps;
     }
-    if (std::regex_match(type, m, kLinear)) {
+    if (regex_full_match(type, m, kLinear)) {
         double p = std::stod(m[1]), minutes = std::stod(m[2]);
         if (p <= 0 || p >= 100 || minutes <= 0) return std::nullopt;
         int n = 0;
@@ -54,7 +55,7 @@ Result<std::map<std::string, std::string>> parse_parameter_overrides(const std::
     std::map<std::string, std::string> out;
     for (const auto& item : items) {
         std::smatch m;
-        if (std::regex_match(item, m, kSam)) {
+        if (regex_full_match(item, m, kSam)) {
             out[m[1]] = m[2];
             continue;
         }
@@ -151,7 +152,7 @@ std::string last_segment(const std::string& s) { return s.substr(s.rfind(':') + 
 std::pair<std::string, std::string> function_name_and_qualifier(const std::string& v) {
     static const std::regex kArn(R"(arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:([a-zA-Z0-9_-]+)(?::([a-zA-Z0-9$_-]+))?)");
     std::smatch m;
-    if (std::regex_match(v, m, kArn)) return {m[1], m[2].matched ? m[2].str() : ""};
+    if (regex_full_match(v, m, kArn)) return {m[1], m[2].matched ? m[2].str() : ""};
     auto colon = v.find(':');
     if (colon != std::string::npos && v.rfind("arn:", 0) != 0) return {v.substr(0, colon), v.substr(colon + 1)};
     return {v, ""};
@@ -244,7 +245,7 @@ struct CodeSource {
 void delete_layer_version(ApiClient& api_, const std::string& arn) {
     static const std::regex kLayerArn(R"(arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:[0-9]{12}:layer:([a-zA-Z0-9_-]+):([0-9]+))");
     std::smatch m;
-    if (std::regex_match(arn, m, kLayerArn))
+    if (regex_full_match(arn, m, kLayerArn))
         (void)api_.call("DELETE", "/2018-10-31/layers/" + path_segment(m[1]) + "/versions/" + m[2].str(), "");
 }
 
@@ -391,7 +392,7 @@ private:
 
     Status load_previous() {
         static const std::regex kStackName("[A-Za-z][A-Za-z0-9-]{0,127}");
-        if (!std::regex_match(options_.stack_name, kStackName))
+        if (!regex_full_match(options_.stack_name, kStackName))
             return fail(ErrorCode::InvalidParameterValue, "the stack name '" + options_.stack_name +
                                                               "' must start with a letter and have 1-128 of A-Za-z0-9-");
         auto r = get("/_lamina/stacks/" + path_segment(options_.stack_name), "reading the stack");
@@ -443,7 +444,7 @@ private:
             }
             if (spec.contains("AllowedPattern") && spec["AllowedPattern"].is_string()) {
                 try {
-                    if (!std::regex_match(*value, std::regex(spec["AllowedPattern"].get<std::string>())))
+                    if (!regex_full_match(*value, std::regex(spec["AllowedPattern"].get<std::string>())))
                         return std::unexpected(t_.error_at(p, "Parameter '" + name + "' must match pattern " +
                                                                   spec["AllowedPattern"].get<std::string>()));
                 } catch (const std::regex_error&) {
@@ -452,7 +453,7 @@ private:
             }
             if (type == "Number") {
                 static const std::regex kNumber(R"([-+]?[0-9]+(\.[0-9]+)?)");
-                if (!std::regex_match(*value, kNumber))
+                if (!regex_full_match(*value, kNumber))
                     return std::unexpected(t_.error_at(p, "Parameter '" + name + "' must be a number, got '" + *value + "'"));
                 ctx_.parameters[name] = *value;
             } else if (type == "String") {
@@ -537,7 +538,7 @@ private:
         for (const auto& [id, spec] : doc["Resources"].items()) {
             std::string p = "/Resources/" + esc(id);
             static const std::regex kLogicalId("[A-Za-z0-9]+");
-            if (!std::regex_match(id, kLogicalId))
+            if (!regex_full_match(id, kLogicalId))
                 return std::unexpected(t_.error_at(p, "a logical id must be alphanumeric (A-Za-z0-9)"));
             if (!spec.is_object() || !spec.contains("Type") || !spec["Type"].is_string())
                 return std::unexpected(t_.error_at(p, "a resource needs a Type"));
@@ -688,7 +689,7 @@ private:
                 static const std::regex kS3(R"(s3://([^/]+)/(.+))");
                 std::smatch m;
                 std::string s = v;
-                if (!std::regex_match(s, m, kS3)) return {};
+                if (!regex_full_match(s, m, kS3)) return {};
                 c.s3 = {{"S3Bucket", m[1].str()}, {"S3Key", m[2].str()}};
             } else if (v.is_object() && (v.contains("Bucket") || v.contains("S3Bucket"))) {
                 std::string b = v.contains("Bucket") ? "Bucket" : "S3Bucket";
@@ -789,7 +790,7 @@ private:
         f.name = name ? *name : generated_name(options_.stack_name, r.id);
         if (name) {
             static const std::regex kFunctionName("[a-zA-Z0-9_-]{1,64}");
-            if (!std::regex_match(*name, kFunctionName))
+            if (!regex_full_match(*name, kFunctionName))
                 return std::unexpected(t_.error_at(p + "/FunctionName", "'" + *name + "' is not a valid function name (1-64 of A-Za-z0-9_-)"));
         }
         LAMINA_TRY(package_type, string_prop(t_, props, p, "PackageType"));
@@ -805,14 +806,14 @@ private:
         LAMINA_TRY(handler, string_prop(t_, props, p, "Handler"));
         static const std::regex kHandler(R"([^\s]{1,128})");
         if (!handler) return std::unexpected(t_.error_at(p, "Handler is required for a zip function"));
-        if (!std::regex_match(*handler, kHandler))
+        if (!regex_full_match(*handler, kHandler))
             return std::unexpected(t_.error_at(p + "/Handler", "must be 1-128 characters without whitespace"));
         f.handler = *handler;
         LAMINA_TRY(role, string_prop(t_, props, p, "Role"));
         if (!role && r.type == kFunction) return std::unexpected(t_.error_at(p, "Role is required"));
         f.role = role ? *role : "arn:aws:iam::" + account_ + ":role/" + generated_name(options_.stack_name, r.id + "Role");
         static const std::regex kRole(control::kRolePattern);
-        if (!std::regex_match(f.role, kRole))
+        if (!regex_full_match(f.role, kRole))
             return std::unexpected(t_.error_at(p + "/Role", "'" + f.role + "' is not an IAM role ARN"));
         LAMINA_TRY(description, string_prop(t_, props, p, "Description"));
         f.description = description.value_or("");
@@ -1130,7 +1131,7 @@ private:
             const std::string& arn = f.layers[i];
             if (planned_layer_arns_.contains(arn)) continue;
             static const std::regex kLayerArn(R"(arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:[0-9]{12}:layer:[a-zA-Z0-9_-]+:[0-9]+)");
-            if (!std::regex_match(arn, kLayerArn))
+            if (!regex_full_match(arn, kLayerArn))
                 return std::unexpected(t_.error_at(r.pointer + "/Layers/" + std::to_string(i), "'" + arn + "' is not a layer version ARN"));
             auto found = api_.call("GET", "/2018-10-31/layers?find=LayerVersion&Arn=" + url_encode(arn), "");
             if (!found) return std::unexpected(found.error());
@@ -1146,7 +1147,7 @@ private:
         std::string layer_name = name ? *name : (r.type == kServerlessLayer ? r.id : generated_name(options_.stack_name, r.id, 140));
         if (layer_name.rfind("arn:", 0) == 0) layer_name = last_segment(layer_name);
         static const std::regex kLayerName("[a-zA-Z0-9_-]{1,140}");
-        if (!std::regex_match(layer_name, kLayerName))
+        if (!regex_full_match(layer_name, kLayerName))
             return std::unexpected(t_.error_at(p + "/LayerName", "'" + layer_name + "' is not a valid layer name"));
         LAMINA_TRY(runtimes, string_list(t_, props, p, "CompatibleRuntimes"));
         if (runtimes.size() > 15) return std::unexpected(t_.error_at(p + "/CompatibleRuntimes", "at most 15 runtimes"));
@@ -1337,7 +1338,7 @@ private:
             return std::unexpected(t_.error_at(r.pointer, "Action, LayerVersionArn and Principal are required"));
         static const std::regex kLayerArn(R"(arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:[0-9]{12}:layer:([a-zA-Z0-9_-]+):([0-9]+))");
         std::smatch m;
-        if (!std::regex_match(*arn, m, kLayerArn))
+        if (!regex_full_match(*arn, m, kLayerArn))
             return std::unexpected(t_.error_at(r.pointer + "/LayerVersionArn", "'" + *arn + "' is not a layer version ARN"));
         std::string sid = generated_name(options_.stack_name, r.id, 100);
         refs_[r.id] = sid;

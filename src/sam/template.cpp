@@ -6,6 +6,8 @@
 #include <regex>
 #include <sstream>
 
+#include "lamina/common/regex.hpp"
+
 namespace lamina::sam {
 
 namespace fs = std::filesystem;
@@ -31,8 +33,8 @@ json plain_scalar(const std::string& s) {
     if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
     if (s == "true" || s == "True" || s == "TRUE") return true;
     if (s == "false" || s == "False" || s == "FALSE") return false;
-    if (std::regex_match(s, kInt) && s.size() < 18) return std::stoll(s);
-    if (std::regex_match(s, kFloat)) {
+    if (regex_full_match(s, kInt) && s.size() < 18) return std::stoll(s);
+    if (regex_full_match(s, kFloat)) {
         try {
             return std::stod(s);
         } catch (const std::exception&) {

@@ -74,8 +74,10 @@ Status extract_into(zip_t* za, const fs::path& dest, std::int64_t limit) {
         fs::path target = dest / fs::path(name).relative_path();
         std::error_code ec;
         // A path used both as a file and as a directory is the upload's fault, not the disk's.
+        // (ELOOP: a folder entry where a link pointing at itself was made)
         auto conflict = [&](const std::error_code& e) {
-            return e == std::errc::file_exists || e == std::errc::not_a_directory || e == std::errc::is_a_directory;
+            return e == std::errc::file_exists || e == std::errc::not_a_directory || e == std::errc::is_a_directory ||
+                   e == std::errc::too_many_symbolic_link_levels;
         };
         if (dir) {
             fs::create_directories(target, ec);
@@ -104,7 +106,13 @@ Status extract_into(zip_t* za, const fs::path& dest, std::int64_t limit) {
                 return fail(ErrorCode::InvalidParameterValue, std::string(kUnzipErrorMessage) + " (symlink '" + name +
                                                                   "' points outside its folder)");
             fs::remove(target, ec);
-            if (::symlink(to.c_str(), target.c_str()) != 0) return std::unexpected(io_error("symlink " + target.string()));
+            if (::symlink(to.c_str(), target.c_str()) != 0) {
+                // a link named "a/.." or "." lands on a directory that exists
+                if (errno == EEXIST || errno == ENOTDIR || errno == EISDIR)
+                    return fail(ErrorCode::InvalidParameterValue, std::string(kUnzipErrorMessage) + " (entry '" +
+                                                                      name + "' is both a link and a directory)");
+                return std::unexpected(io_error("symlink " + target.string()));
+            }
             continue;
         }
         int fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);

@@ -98,6 +98,8 @@ bool entry_path_is_contained(std::string_view path) {
 
 bool symlink_is_contained(std::string_view link_path, std::string_view target) {
     if (target.empty() || target.front() == '/') return false;
+    // symlink(2) stops at a NUL: "..\0" would be checked as a name and made as ".."
+    if (target.find('\0') != std::string_view::npos) return false;
     // the link resolves relative to its own directory
     auto slash = link_path.rfind('/');
     std::string_view dir = slash == std::string_view::npos ? std::string_view{} : link_path.substr(0, slash);

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "lamina/common/error.hpp"
+#include "lamina/http/message.hpp"
 
 namespace lamina::runtime {
 
@@ -95,6 +96,9 @@ public:
     std::size_t extension_count() const;
 
     void stop();
+
+    // One request as the listener hands it over, without a socket (fuzzing).
+    void handle_for_test(http::Request req, http::Responder respond);
 
 private:
     struct State;

@@ -104,3 +104,13 @@ TEST(RequestContext, PresignedCredentialInTheQuery) {
     EXPECT_EQ(ctx.scope, (control::Scope{"444455556666", "us-west-1"}));
     EXPECT_EQ(ctx.service, "lambda");
 }
+
+// Found by tests/fuzz (fuzz_sigv4): the region of a credential scope went to
+// std::regex_match whatever its length, and a long one overflowed the stack.
+TEST(RequestContext, HugeScopeRegionIsIgnoredNotAStackOverflow) {
+    std::string auth = "AWS4-HMAC-SHA256 Credential=AKID/20240101/us-" + std::string(200'000, 'a') +
+                       "-1/lambda/aws4_request, SignedHeaders=host, Signature=00";
+    auto ctx = make_context(request_with(auth), config(), "rid");
+    EXPECT_EQ(ctx.scope.region, "us-east-1");
+    EXPECT_EQ(ctx.service, "lambda");
+}

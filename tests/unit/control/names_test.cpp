@@ -331,3 +331,16 @@ TEST(Arns, ParseSplitsFiveFieldsAndKeepsResourceColons) {
     EXPECT_FALSE(parse_arn("nra:aws:lambda:us-east-1:1:function:f").has_value());
     EXPECT_FALSE(parse_arn("").has_value());
 }
+
+// Found by tests/fuzz (fuzz_names_router): std::regex_match recursed once per
+// character and a FunctionName of a few tens of kB overflowed the stack.
+TEST(FunctionNames, HugeNameIsALengthErrorNotAStackOverflow) {
+    std::string huge(1'000'000, 'a');
+    auto r = read(huge);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().code, ErrorCode::Validation);
+    EXPECT_NE(r.error().message.find("Member must have length less than or equal to 256"), std::string::npos);
+    auto q = read("my-function", std::string(1'000'000, 'b'));
+    ASSERT_FALSE(q.has_value());
+    EXPECT_EQ(q.error().code, ErrorCode::Validation);
+}

@@ -320,3 +320,16 @@ TEST_F(RuntimeApiTest, AnExpectedExtensionThatExitsDuringInitFailsIt) {
     EXPECT_EQ(o.error_type, "Extension.Crash");
     EXPECT_NE(o.body.find("exit status 3"), std::string::npos);
 }
+
+// Found by tests/fuzz (fuzz_runtime_api): an error message quoting a request
+// id or extension identifier that is not UTF-8 threw from nlohmann's dump(),
+// and the runtime's connection closed without an answer.
+TEST_F(RuntimeApiTest, IdsThatAreNotUtf8AreQuotedInAnAnswer) {
+    Reply r = call(addr(), "POST", "/2018-06-01/runtime/invocation/%FF%FE/response", "{}");
+    EXPECT_EQ(r.status, 400u);
+    auto body = nlohmann::json::parse(r.body);
+    EXPECT_EQ(body["errorType"], "InvalidRequestID");
+    Reply e = call(addr(), "GET", "/2020-01-01/extension/event/next", "", {{"Lambda-Extension-Identifier", "\xff\xfe"}});
+    EXPECT_EQ(e.status, 403u);
+    EXPECT_EQ(nlohmann::json::parse(e.body)["errorType"], "Extension.UnknownExtensionIdentifier");
+}

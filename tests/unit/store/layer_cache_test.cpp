@@ -402,3 +402,17 @@ TEST_F(LayerCache, DuplicateEntryNamesAreRefused) {
     EXPECT_EQ(r.error().message.rfind("Could not unzip uploaded file.", 0), 0u) << r.error().message;
     EXPECT_TRUE(names_in(cache_->extracted_dir()).empty());
 }
+
+// Found by tests/fuzz (fuzz_zip): a symlink named "a/.." lands on a folder
+// that exists; symlink(2) failed with EEXIST and the layer failed with a
+// ServiceException instead of the unzip error.
+TEST_F(LayerCache, LinkNamedLikeAFolderIsRefusedAsAnUnzipError) {
+    expect_refused({file("a/x", "x"), sym("a/..", "a/x")}, "link a/..");
+    expect_refused({file("a/b/x", "x"), sym("a/b/..", "b/x")}, "link a/b/..");
+}
+
+// Found by tests/fuzz (fuzz_zip): a folder entry at the path of a link to
+// itself made mkdir fail with ELOOP, reported as a ServiceException.
+TEST_F(LayerCache, FolderWhereASelfLinkIsIsRefusedAsAnUnzipError) {
+    expect_refused({sym("x", "x"), dir("x/")}, "folder over link x -> x");
+}

@@ -183,6 +183,17 @@ TEST(ZipArchive, SymlinkContainment) {
             << "'" << std::string(c.link) << "' -> '" << std::string(c.target) << "'";
 }
 
+// Found by tests/fuzz (fuzz_zip): a symlink target with a NUL was checked as
+// a whole ("..\0" is a name, one level down) but symlink(2) made it up to
+// the NUL (".."): a link out of the extracted folder.
+TEST(ZipArchive, SymlinkTargetWithANulIsRefused) {
+    EXPECT_FALSE(symlink_is_contained("l", std::string("..\0", 3)));
+    EXPECT_FALSE(symlink_is_contained("a/l", std::string("b\0/../..", 8)));
+    auto r = inspect_zip(make_zip({fakes::sym("l", std::string("..\0", 3))}));
+    ASSERT_FALSE(r.has_value());
+    EXPECT_NE(r.error().message.find("points outside its folder"), std::string::npos);
+}
+
 namespace lamina::store {
 namespace {
 

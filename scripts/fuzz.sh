@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Builds lamina's libFuzzer targets (tests/fuzz/, clang-16, ASan + UBSan) in
+# build-fuzz/ and runs each for a bounded time, seeded from the corpora in
+# tests/fuzz/corpus/ (copied: the tree stays clean). Installs nothing:
+# scripts/install-deps.sh test brings clang-16 and libclang-rt-16-dev.
+#
+#   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
+#
+# SECONDS_PER_TARGET defaults to $LAMINA_FUZZ_SECONDS, else 30;
+# LAMINA_FUZZ_BUILD_DIR and LAMINA_FUZZ_OPT choose the build. Exits
+# non-zero on any crash, leak, UB report or timeout, printing the input that
+# caused it and the command that reproduces it. Crash inputs are kept in
+# build-fuzz/findings/<target>/; new interesting inputs found during the run
+# in build-fuzz/corpus/<target>/ (merge them by hand if worth keeping).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+build="${LAMINA_FUZZ_BUILD_DIR:-$root/build-fuzz}"
+jobs="${LAMINA_JOBS:-2}"
+seconds="${1:-${LAMINA_FUZZ_SECONDS:-30}}"
+shift || true
+cxx="${LAMINA_FUZZ_CXX:-clang++-16}"
+
+if ! command -v "$cxx" >/dev/null 2>&1; then
+  echo "fuzz: $cxx not found (scripts/install-deps.sh test installs clang-16 libclang-rt-16-dev)" >&2
+  exit 1
+fi
+
+# Line tables only: enough for symbolized stacks, and a shorter build.
+# LAMINA_FUZZ_OPT=-O0 builds 3x faster and runs ~2x slower: right for the
+# short runs of scripts/test.sh, wrong for long ones.
+opt="${LAMINA_FUZZ_OPT:--O1}"
+
+start=$(date +%s)
+# warnings are g++'s business (-Werror there), not this build's
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$opt -gline-tables-only" -DLAMINA_FUZZ=ON -DLAMINA_BUILD_TESTS=OFF \
+  -DLAMINA_WERROR=OFF >/dev/null
+ninja -C "$build" -j"$jobs" fuzz_targets
+echo "fuzz: build took $(( $(date +%s) - start ))s"
+
+if [ "$#" -gt 0 ]; then targets=("$@"); else mapfile -t targets < <(grep -v '^$' "$build/fuzz_targets.txt"); fi
+if [ "$seconds" -le 0 ]; then echo "fuzz: built ${targets[*]}; not running (0 seconds)"; exit 0; fi
+
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+failed=()
+for t in "${targets[@]}"; do
+  seeds="$root/tests/fuzz/corpus/$t"
+  work="$build/corpus/$t"
+  findings="$build/findings/$t"
+  rm -rf "$work" && mkdir -p "$work" "$findings"
+  [ -d "$seeds" ] && cp -r "$seeds/." "$work/"
+  log="$build/fuzz-$t.log"
+  echo "== fuzz $t (${seconds}s) =="
+  set +e
+  "$build/tests/fuzz/$t" "$work" -dict="$root/tests/fuzz/dict/api.dict" -max_total_time="$seconds" \
+    -rss_limit_mb=2048 -timeout=10 -max_len=65536 -print_final_stats=1 \
+    -artifact_prefix="$findings/" >"$log" 2>&1
+  rc=$?
+  set -e
+  grep -E '^#[0-9]+.*(DONE|pulse)|^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' "$log" | tail -4
+  if [ "$rc" -ne 0 ]; then
+    failed+=("$t")
+    echo "fuzz: $t FAILED (exit $rc); the end of $log:" >&2
+    tail -60 "$log" >&2
+    for input in "$findings"/*; do
+      [ -e "$input" ] || continue
+      echo "fuzz: input: $input" >&2
+      echo "fuzz: reproduce: $build/tests/fuzz/$t $input" >&2
+    done
+  fi
+done
+
+echo "fuzz: total $(( $(date +%s) - start ))s"
+if [ "${#failed[@]}" -gt 0 ]; then
+  echo "fuzz: findings in: ${failed[*]}" >&2
+  exit 1
+fi
