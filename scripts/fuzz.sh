@@ -53,7 +53,9 @@ for t in "${targets[@]}"; do
   log="$build/fuzz-$t.log"
   echo "== fuzz $t (${seconds}s) =="
   set +e
-  "$build/tests/fuzz/$t" "$work" -dict="$root/tests/fuzz/dict/api.dict" -max_total_time="$seconds" \
+  dict="$root/tests/fuzz/dict/$t.dict"
+  [ -f "$dict" ] || dict="$root/tests/fuzz/dict/api.dict"
+  "$build/tests/fuzz/$t" "$work" -dict="$dict" -max_total_time="$seconds" \
     -rss_limit_mb=2048 -timeout=10 -max_len=65536 -print_final_stats=1 \
     -artifact_prefix="$findings/" >"$log" 2>&1
   rc=$?
