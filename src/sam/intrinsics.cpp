@@ -20,7 +20,7 @@ std::string scalar_text(const json& v) {
     if (v.is_string()) return v.get<std::string>();
     if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
     if (v.is_number_integer()) return std::to_string(v.get<std::int64_t>());
-    return v.dump();
+    return v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 class Evaluator {

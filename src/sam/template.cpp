@@ -6,6 +6,7 @@
 #include <regex>
 #include <sstream>
 
+#include "lamina/common/encoding.hpp"
 #include "lamina/common/regex.hpp"
 
 namespace lamina::sam {
@@ -73,6 +74,7 @@ private:
             case YAML::NodeType::Undefined:
                 return json(nullptr);
             case YAML::NodeType::Scalar:
+                if (!is_valid_utf8(n.Scalar())) return not_utf8(n);
                 return quoted ? json(n.Scalar()) : plain_scalar(n.Scalar());
             case YAML::NodeType::Sequence: {
                 json out = json::array();
@@ -91,6 +93,7 @@ private:
                         return fail(ErrorCode::InvalidParameterValue,
                                     std::to_string(kv.first.Mark().line + 1) + ": a mapping key must be a plain string");
                     std::string key = kv.first.Scalar();
+                    if (!is_valid_utf8(key)) return not_utf8(kv.first);
                     std::string child = pointer + "/" + escape_key(key);
                     if (out.contains(key))
                         return fail(ErrorCode::InvalidParameterValue,
@@ -106,13 +109,22 @@ private:
         return json(nullptr);
     }
 
+    // Templates are UTF-8 (as CloudFormation requires): checked where text
+    // enters, so nothing later has to cope with other bytes.
+    static std::unexpected<Error> not_utf8(const YAML::Node& n) {
+        return fail(ErrorCode::InvalidParameterValue, std::to_string(n.Mark().line + 1) + ": not valid UTF-8");
+    }
+
     // !Ref X -> {"Ref": X}; !GetAtt A.B -> {"Fn::GetAtt": ["A", "B"]};
     // !Condition C -> {"Condition": C}; any other !Name -> {"Fn::Name": ...}.
     Result<json> short_form(const YAML::Node& n, const std::string& name, const std::string& pointer) {
         std::string key = (name == "Ref" || name == "Condition") ? name : "Fn::" + name;
         auto inner = untagged(n, pointer + "/" + escape_key(key), n.IsScalar() && n.Tag() == "!");
         if (!inner) return inner;
-        if (n.IsScalar()) *inner = n.Scalar();  // a tagged scalar is always a string
+        if (n.IsScalar()) {
+            if (!is_valid_utf8(n.Scalar())) return not_utf8(n);
+            *inner = n.Scalar();  // a tagged scalar is always a string
+        }
         if (name == "GetAtt" && inner->is_string()) {
             std::string s = *inner;
             auto dot = s.find('.');

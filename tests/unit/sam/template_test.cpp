@@ -162,3 +162,23 @@ TEST(DeploymentTest, ParameterOverrides) {
 
 }  // namespace
 }  // namespace lamina::sam
+
+namespace lamina::sam {
+namespace {
+
+// Found by fuzz_sam_template: bytes that are not UTF-8 reached the intrinsic
+// functions, whose JSON writer threw on them.
+TEST(TemplateTest, TextThatIsNotUtf8IsRefusedWithItsLine) {
+    auto t = parse_template("Resources:\n  A:\n    Type: X\n    Properties: {P: \"caf\xe9\"}\n", "t.yaml");
+    ASSERT_FALSE(t);
+    EXPECT_EQ(t.error().message, "t.yaml:4: not valid UTF-8");
+    auto key = parse_template("Resources:\n  \xff\xfe: {Type: X}\n", "t.yaml");
+    ASSERT_FALSE(key);
+    EXPECT_EQ(key.error().message, "t.yaml:2: not valid UTF-8");
+    auto tag = parse_template("Resources:\n  A: {Type: X, Properties: {R: !Ref \"\xc0\xaf\"}}\n", "t.yaml");
+    ASSERT_FALSE(tag);
+    EXPECT_NE(tag.error().message.find("not valid UTF-8"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace lamina::sam
