@@ -969,7 +969,20 @@ private:
                 if (arn == l) layer_users_[lid].push_back(f.name);
         }
         if (code.folder) watched_.emplace_back(*code.folder, "function", r.id, f.name);
-        if (!applying_) return check_external_layers(r, f);
+        if (!applying_) {
+            // as CloudFormation: a function this stack did not make is not taken over
+            bool ours = false;
+            for (const auto& [_, prev] : previous_.items())
+                ours = ours || (is_function_type(prev.value("Type", std::string())) && prev.value("FunctionName", std::string()) == f.name);
+            if (!ours) {
+                LAMINA_TRY(existing, get(fn_path(f.name), r.id));
+                if (existing)
+                    return std::unexpected(t_.error_at(r.pointer + (props.contains("FunctionName") ? "/FunctionName" : ""),
+                                                       "the function " + f.name + " already exists and was not made by stack " +
+                                                           options_.stack_name + " (delete it, or name the resource otherwise)"));
+            }
+            return check_external_layers(r, f);
+        }
 
         json state = {{"Type", r.type}, {"FunctionName", f.name}, {"Code", code.fingerprint}};
         const json prev = previous_.value(r.id, json::object());

@@ -657,3 +657,23 @@ def test_code_uri_in_s3(server, tmp_path):
     assert r.returncode == 1
     assert "S3 Error Code: NoSuchKey" in r.stderr, r.stderr
     assert lamina("delete", "--stack-name", prefix, "--endpoint", server.url).returncode == 0
+
+
+def test_a_function_made_outside_the_stack_is_not_taken_over(server, tmp_path):
+    lam = server.client("lambda")
+    name = lt.unique("mine")
+    lt.create_function(lam, name)
+    sha = lam.get_function_configuration(FunctionName=name)["CodeSha256"]
+    (tmp_path / "fn").mkdir()
+    (tmp_path / "fn" / "app.py").write_text("def handler(e, c):\n    return 'stack'\n")
+    (tmp_path / "template.yaml").write_text(textwrap.dedent(f"""\
+        Transform: AWS::Serverless-2016-10-31
+        Resources:
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties: {{FunctionName: {name}, Runtime: python3.12, Handler: app.handler, CodeUri: fn/}}
+        """))
+    r = deploy(server, tmp_path / "template.yaml", "--stack-name", stack_name("takeover"))
+    assert r.returncode == 1
+    assert f"the function {name} already exists and was not made by stack" in r.stderr, r.stderr
+    assert lam.get_function_configuration(FunctionName=name)["CodeSha256"] == sha  # untouched
