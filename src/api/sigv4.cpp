@@ -22,22 +22,6 @@ std::string field(const std::string& auth, const std::string& name) {
     return auth.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
 }
 
-// URI-encodes every byte of a path but '/': AWS services other than S3 sign
-// the path as sent, encoded once more.
-std::string encode_path(const std::string& path) {
-    std::string out;
-    for (unsigned char c : path) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == '/') {
-            out.push_back(static_cast<char>(c));
-        } else {
-            out.push_back('%');
-            out.push_back("0123456789ABCDEF"[c >> 4]);
-            out.push_back("0123456789ABCDEF"[c & 15]);
-        }
-    }
-    return out.empty() ? "/" : out;
-}
-
 std::string trim_value(const std::string& v) {
     std::string out;
     bool space = false;
@@ -105,7 +89,8 @@ std::string canonical_request(const http::Request& req, const std::string& signe
     std::string payload = req.headers.get("x-amz-content-sha256");
     if (payload.empty()) payload = req.query_param("X-Amz-Signature") ? "UNSIGNED-PAYLOAD" : to_hex(sha256(req.body));
     // S3 signs the path as sent (encoded once), the other services encode it again
-    std::string path = s3 ? (req.path.empty() ? "/" : req.path) : encode_path(req.path);
+    // AWS services other than S3 sign the path as sent, encoded once more
+    std::string path = s3 ? (req.path.empty() ? "/" : req.path) : url_encode(req.path, true);
     return req.method + "\n" + path + "\n" + qs + "\n" + headers + "\n" + signed_headers + "\n" + payload;
 }
 

@@ -144,10 +144,10 @@ std::optional<std::string> url_decode(std::string_view in, bool form) {
     return out;
 }
 
-std::string url_encode(std::string_view in) {
+std::string url_encode(std::string_view in, bool keep_slash) {
     std::string out;
     for (unsigned char c : in) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/')) {
             out.push_back(static_cast<char>(c));
         } else {
             out.push_back('%');

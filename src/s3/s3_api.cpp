@@ -46,21 +46,6 @@ std::string http_time(std::int64_t ms) {
     return buf;
 }
 
-// S3's encoding-type=url: like URL encoding, '/' kept.
-std::string url_encode_key(std::string_view s) {
-    std::string out;
-    for (unsigned char c : s) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == '/') {
-            out.push_back(static_cast<char>(c));
-        } else {
-            out.push_back('%');
-            out.push_back("0123456789ABCDEF"[c >> 4]);
-            out.push_back("0123456789ABCDEF"[c & 15]);
-        }
-    }
-    return out;
-}
-
 std::string element(const std::string& name, const std::string& text) {
     return "<" + name + ">" + xml_escape(text) + "</" + name + ">";
 }
@@ -238,7 +223,7 @@ S3Result<http::Response> list_objects(ObjectStore& store, const S3Context& ctx,
                        {{"ArgumentName", "encoding-type"}, {"ArgumentValue", encoding}},
                        "Invalid Encoding Method specified in Request");
     bool url = encoding == "url";
-    auto enc = [&](const std::string& s) { return url ? url_encode_key(s) : s; };
+    auto enc = [&](const std::string& s) { return url ? url_encode(s, true) : s; };
     ListQuery q;
     q.prefix = req.query_param("prefix").value_or("");
     q.delimiter = req.query_param("delimiter").value_or("");
@@ -534,7 +519,7 @@ S3Result<http::Response> object_operation(ObjectStore& store, const S3Context& c
             auto info = store.complete_upload(bucket, key, *upload_id, *parts);
             if (!info) return std::unexpected(info.error());
             std::string location =
-                "http://" + req.headers.get("Host") + "/" + bucket + "/" + url_encode_key(key);
+                "http://" + req.headers.get("Host") + "/" + bucket + "/" + url_encode(key, true);
             return xml_response(200,
                                 std::string("<CompleteMultipartUploadResult xmlns=\"") + kXmlns +
                                     "\">" + element("Location", location) +

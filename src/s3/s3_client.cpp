@@ -31,20 +31,6 @@ std::string amz_now() {
 
 }  // namespace
 
-std::string encode_s3_path(const std::string& path) {
-    std::string out;
-    for (unsigned char c : path) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == '/') {
-            out.push_back(static_cast<char>(c));
-        } else {
-            out.push_back('%');
-            out.push_back("0123456789ABCDEF"[c >> 4]);
-            out.push_back("0123456789ABCDEF"[c & 15]);
-        }
-    }
-    return out;
-}
-
 std::string sigv4_authorization(const SigV4Request& r) {
     std::vector<std::pair<std::string, std::string>> headers = r.headers;
     headers.emplace_back("host", r.host);
@@ -100,7 +86,7 @@ std::expected<std::string, GetObjectFailure> RemoteObjectSource::get_object(
     const std::optional<std::string>& version) {
     std::string path = endpoint_.base_path + "/" + bucket + "/" + key;
     SigV4Request s;
-    s.canonical_uri = encode_s3_path(path);
+    s.canonical_uri = url_encode(path, true);
     if (version) s.canonical_query = "versionId=" + url_encode(*version);
     s.host = endpoint_.port == "80" ? endpoint_.host : endpoint_.host + ":" + endpoint_.port;
     s.payload_hash = to_hex(sha256(""));

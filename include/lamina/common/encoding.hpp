@@ -24,7 +24,9 @@ std::string to_hex(std::string_view bytes);
 // %XX decoding of a URL path segment or query value; '+' is kept as is
 // unless form is true (application/x-www-form-urlencoded).
 std::optional<std::string> url_decode(std::string_view text, bool form = false);
-std::string url_encode(std::string_view text);
+// Percent-encodes every byte but A-Za-z0-9-_.~ (and '/', with keep_slash:
+// a path, SigV4's canonical URI, S3's encoding-type=url).
+std::string url_encode(std::string_view text, bool keep_slash = false);
 
 // Escape &, <, >, ", ' for XML text.
 std::string xml_escape(std::string_view text);

@@ -31,8 +31,6 @@ struct SigV4Request {
 // Signature=...").
 std::string sigv4_authorization(const SigV4Request& r);
 
-// Each path segment URI-encoded, '/' kept: the canonical URI of an S3 key.
-std::string encode_s3_path(const std::string& path);
 
 struct S3Endpoint {
     std::string host;

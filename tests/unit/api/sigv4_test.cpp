@@ -12,7 +12,7 @@ namespace {
 // A request as lamina's S3 client signs it, verified as the server verifies it.
 http::Request signed_s3_get(const std::string& path, const std::string& payload_hash) {
     s3::SigV4Request s;
-    s.canonical_uri = s3::encode_s3_path(path);
+    s.canonical_uri = url_encode(path, true);
     s.host = "127.0.0.1:4566";
     s.payload_hash = payload_hash;
     s.amz_date = "20261128T100000Z";

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "lamina/common/encoding.hpp"
+
 using namespace lamina::s3;
 
 // AWS's documented example "GET Object" (Signature Version 4, header auth).
@@ -23,8 +25,8 @@ TEST(S3Client, SignsTheDocumentedGetObjectExample) {
 }
 
 TEST(S3Client, EncodesKeysLikeS3) {
-    EXPECT_EQ(encode_s3_path("/b/dir/my file+1~.zip"), "/b/dir/my%20file%2B1~.zip");
-    EXPECT_EQ(encode_s3_path("/b/\xC3\xA9"), "/b/%C3%A9");
+    EXPECT_EQ(lamina::url_encode("/b/dir/my file+1~.zip", true), "/b/dir/my%20file%2B1~.zip");
+    EXPECT_EQ(lamina::url_encode("/b/\xC3\xA9", true), "/b/%C3%A9");
 }
 
 TEST(S3Client, ParsesEndpoints) {
