@@ -54,21 +54,14 @@ fi
 
 # Bounded stand-ins for the tutorial's `sleep 5` after create/update: poll
 # until the function is Active / its last update Successful (30 s at most).
-wait_active() {  # wait_active FUNCTION
+wait_config() {  # wait_config FUNCTION FIELD VALUE
   local i s
   for i in $(seq 60); do
-    s="$(aws lambda get-function-configuration --function-name "$1" --query State --output text)"
-    [ "$s" = Active ] && return 0
+    s="$(aws lambda get-function-configuration --function-name "$1" --query "$2" --output text)"
+    [ "$s" = "$3" ] && return 0
     sleep 0.5
   done
-  echo "function $1 still $s after 30 s" >&2; return 1
+  echo "function $1: $2 still $s after 30 s" >&2; return 1
 }
-wait_updated() {  # wait_updated FUNCTION
-  local i s
-  for i in $(seq 60); do
-    s="$(aws lambda get-function-configuration --function-name "$1" --query LastUpdateStatus --output text)"
-    [ "$s" = Successful ] && return 0
-    sleep 0.5
-  done
-  echo "function $1 last update still $s after 30 s" >&2; return 1
-}
+wait_active() { wait_config "$1" State Active; }                    # wait_active FUNCTION
+wait_updated() { wait_config "$1" LastUpdateStatus Successful; }    # wait_updated FUNCTION
