@@ -7,7 +7,13 @@
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 #
 # SECONDS_PER_TARGET defaults to $LAMINA_FUZZ_SECONDS, else 30;
-# LAMINA_FUZZ_BUILD_DIR and LAMINA_FUZZ_OPT choose the build. Exits
+# LAMINA_FUZZ_BUILD_DIR and LAMINA_FUZZ_OPT choose the build.
+# LAMINA_FUZZ_SEED fixes libFuzzer's seed (default: a new one each run), and
+# LAMINA_FUZZ_RUNS names a file of "<target> <runs>" lines: each target then
+# stops after that many inputs (SECONDS_PER_TARGET still caps the time).
+# Both together make a run repeatable: scripts/test.sh uses them, so what
+# CI fuzzes is exactly what a local `bash .ci/run` fuzzed, and a finding
+# there reproduces here. Exits
 # non-zero on any crash, leak, UB report or timeout, printing the input that
 # caused it and the command that reproduces it. Crash inputs are kept in
 # build-fuzz/findings/<target>/; new interesting inputs found during the run
@@ -55,7 +61,14 @@ for t in "${targets[@]}"; do
   set +e
   dict="$root/tests/fuzz/dict/$t.dict"
   [ -f "$dict" ] || dict="$root/tests/fuzz/dict/api.dict"
-  "$build/tests/fuzz/$t" "$work" -dict="$dict" -max_total_time="$seconds" \
+  bounds=(-max_total_time="$seconds")
+  [ -n "${LAMINA_FUZZ_SEED:-}" ] && bounds+=(-seed="$LAMINA_FUZZ_SEED")
+  if [ -n "${LAMINA_FUZZ_RUNS:-}" ]; then
+    runs=$(awk -v t="$t" '$1 == t { print $2 }' "$LAMINA_FUZZ_RUNS")
+    [ -n "$runs" ] && bounds+=(-runs="$runs")
+  fi
+  echo "   ${bounds[*]}"
+  "$build/tests/fuzz/$t" "$work" -dict="$dict" "${bounds[@]}" \
     -rss_limit_mb=2048 -timeout=10 -max_len=65536 -print_final_stats=1 \
     -artifact_prefix="$findings/" >"$log" 2>&1
   rc=$?

@@ -9,7 +9,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-#include <vector>
 
 namespace lamina::store {
 
@@ -87,6 +86,20 @@ bool passes_through_link(const std::vector<std::string>& base, std::string_view 
 
 }  // namespace
 
+std::optional<std::string> entry_name_problem(std::string_view path) {
+    if (path.size() > kMaxEntryPath) return "its name is longer than " + std::to_string(kMaxEntryPath) + " bytes";
+    bool too_long = false;
+    for_each_component(path, [&](std::string_view part, bool) { too_long = too_long || part.size() > kMaxEntryComponent; });
+    if (too_long) return "a part of its name is longer than " + std::to_string(kMaxEntryComponent) + " bytes";
+    return std::nullopt;
+}
+
+std::string shown_entry_name(std::string_view name) {
+    constexpr std::size_t kShown = 120;
+    if (name.size() <= kShown) return std::string(name);
+    return std::string(name.substr(0, kShown)) + "...";
+}
+
 bool entry_path_is_contained(std::string_view path) {
     if (path.empty()) return false;
     if (path.front() == '/' || path.front() == '\\') return false;
@@ -138,7 +151,10 @@ Result<ZipSummary> inspect_zip(std::string_view bytes, std::optional<std::int64_
             return std::unexpected(unzip_error("unreadable entry"));
         std::string_view name(st.name);
         if (!entry_path_is_contained(name))
-            return std::unexpected(unzip_error("entry '" + std::string(name) + "' would be extracted outside its folder"));
+            return std::unexpected(
+                unzip_error("entry '" + shown_entry_name(name) + "' would be extracted outside its folder"));
+        if (auto problem = entry_name_problem(name))
+            return std::unexpected(unzip_error("entry '" + shown_entry_name(name) + "': " + *problem));
         if (st.valid & ZIP_STAT_SIZE) summary.unzipped_size += static_cast<std::int64_t>(st.size);
         zip_uint8_t opsys = 0;
         zip_uint32_t attributes = 0;
@@ -153,7 +169,7 @@ Result<ZipSummary> inspect_zip(std::string_view bytes, std::optional<std::int64_
             if (got != static_cast<zip_int64_t>(target.size()))
                 return std::unexpected(unzip_error("unreadable symlink"));
             if (!symlink_is_contained(name, target))
-                return std::unexpected(unzip_error("symlink '" + std::string(name) + "' points outside its folder"));
+                return std::unexpected(unzip_error("symlink '" + shown_entry_name(name) + "' points outside its folder"));
             auto parts = normalised({}, name);
             symlinks.insert(joined(parts));
             link_targets.emplace_back(std::string(name), target);
@@ -166,12 +182,12 @@ Result<ZipSummary> inspect_zip(std::string_view bytes, std::optional<std::int64_
     // refuse both ("link/x", "./link/../x", a -> "b/.." with b a link).
     for (const auto& entry : names)
         if (passes_through_link({}, entry, symlinks))
-            return std::unexpected(unzip_error("entry '" + entry + "' goes through a symlink"));
+            return std::unexpected(unzip_error("entry '" + shown_entry_name(entry) + "' goes through a symlink"));
     for (const auto& [link, target] : link_targets) {
         auto dir = normalised({}, link);
         if (!dir.empty()) dir.pop_back();
         if (passes_through_link(dir, target, symlinks))
-            return std::unexpected(unzip_error("symlink '" + link + "' points through another symlink"));
+            return std::unexpected(unzip_error("symlink '" + shown_entry_name(link) + "' points through another symlink"));
     }
     if (!verify_up_to || summary.unzipped_size > *verify_up_to) return summary;
     // The data itself: libzip checks each entry's CRC when it reaches the end.

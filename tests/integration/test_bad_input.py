@@ -932,6 +932,10 @@ for _id, _zip in [
     ("update-symlink-normalizes-out", lambda: lt.build_zip({"lib/a.py": "A = 1\n", "handler.py": HANDLER_SRC},
                                                            symlinks={"esc": "lib/../../../etc"})),
     ("update-entry-under-symlink", _entry_under_symlink_zip),
+    # a name no file system holds (a part over NAME_MAX): found by fuzz_zip, it used to pass the
+    # upload and fail at extraction with lamina's own 500
+    ("update-name-part-over-255-bytes", lambda: lt.build_zip({"handler.py": HANDLER_SRC,
+                                                              "lib/" + "n" * 300 + "/m.py": "M = 1\n"})),
 ]:
     case("zip-slip", _id, boto("update_function_code", lambda c, z=_zip: dict(FunctionName=c.other, ZipFile=z())),
          UNSAFE)

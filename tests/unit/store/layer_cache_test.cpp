@@ -279,6 +279,7 @@ TEST_F(LayerCache, UnsafeEntriesAreRefusedAndLeaveNothingBehind) {
     expect_refused({file("/tmp/evil", "x")}, "absolute entry");
     expect_refused({dir("sub/"), sym("s", "sub"), file("s/evil", "x")}, "entry under a symlink");
     expect_refused({sym("s", "."), file("s/../evil", "x")}, "entry under a symlink, then ..");
+    expect_refused({file("bin" + std::string(300, 'F') + "/run", "x")}, "a name part longer than NAME_MAX");
     EXPECT_TRUE(names_in(cache_->opt_dir()).empty());
 }
 
