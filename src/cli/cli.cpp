@@ -362,7 +362,8 @@ int serve(Config config) {
             auto it = account_keys.find(account);
             if (it == account_keys.end()) return std::nullopt;
             return sam::SigningKey{it->second.first, it->second.second};
-        });
+        }, docs->get(), clock);
+        if (auto st = shifter.restore(); !st) log->error("sam.shift_restore_failed error=\"{}\"", st.error().message);
         service.set_shift_handler([&shifter](const control::Scope& scope, const std::string& body) -> Status {
             auto j = nlohmann::json::parse(body, nullptr, false);
             if (j.is_discarded() || !j.is_object() || !j.contains("Shifts"))

@@ -45,8 +45,78 @@ Result<std::vector<TrafficShift>> shifts_from_json(const json& j) {
     return out;
 }
 
-TrafficShifter::TrafficShifter(api::Service& service, KeyFor key_for)
-    : service_(service), key_for_(std::move(key_for)), thread_([this](std::stop_token st) { run(st); }) {}
+namespace {
+constexpr const char* kKind = "traffic_shift";
+}
+
+TrafficShifter::TrafficShifter(api::Service& service, KeyFor key_for, store::DocumentStore* docs, const Clock& clock)
+    : service_(service),
+      key_for_(std::move(key_for)),
+      docs_(docs),
+      clock_(clock),
+      thread_([this](std::stop_token st) { run(st); }) {}
+
+std::string TrafficShifter::key(const control::Scope& scope, const TrafficShift& shift) {
+    return scope.account + "/" + scope.region + "/" + shift.function_name + "/" + shift.alias;
+}
+
+store::Mutation TrafficShifter::record(const std::string& k, const Running& r) const {
+    if (r.next >= r.shift.steps.size()) return store::Mutation::erase(kKind, k);
+    json doc = {{"Account", r.scope.account},
+                {"Region", r.scope.region},
+                {"Shift", to_json({r.shift}).at(0)},
+                {"StartedAtMs", r.started_ms},
+                {"Next", r.next}};
+    return store::Mutation::put(kKind, k, doc.dump());
+}
+
+void TrafficShifter::persist(const std::vector<store::Mutation>& batch) {
+    if (!docs_ || batch.empty()) return;
+    // Losing the record costs only the resumption after a restart: the shift
+    // itself goes on.
+    if (auto st = docs_->apply(batch); !st)
+        lamina::logger("api")->error("sam.shift_record_failed error=\"{}\"", st.error().message);
+}
+
+Status TrafficShifter::restore() {
+    if (!docs_) return {};
+    std::vector<std::pair<std::string, std::string>> records;
+    LAMINA_CHECK(docs_->for_each(kKind, [&](const std::string& k, const std::string& doc) { records.emplace_back(k, doc); }));
+    auto log = lamina::logger("api");
+    std::vector<store::Mutation> dropped;
+    std::lock_guard lock(mu_);
+    auto steady_now = std::chrono::steady_clock::now();
+    auto now_ms = clock_.now_ms();
+    for (const auto& [k, doc] : records) {
+        auto j = json::parse(doc, nullptr, false);
+        std::optional<Running> r;
+        if (!j.is_discarded() && j.is_object()) {
+            auto shifts = shifts_from_json(json::array({j.value("Shift", json())}));
+            auto next = j.value("Next", json());
+            auto started = j.value("StartedAtMs", json());
+            if (shifts && next.is_number_unsigned() && started.is_number_integer() && j.value("Account", json()).is_string() &&
+                j.value("Region", json()).is_string()) {
+                r = Running{control::Scope{j["Account"].get<std::string>(), j["Region"].get<std::string>()},
+                            std::move(shifts->at(0)), {}, started.get<std::int64_t>(), next.get<std::size_t>()};
+            }
+        }
+        if (!r || r->next >= r->shift.steps.size() || key(r->scope, r->shift) != k) {
+            log->error("sam.shift_record_dropped key={}", k);
+            dropped.push_back(store::Mutation::erase(kKind, k));
+            continue;
+        }
+        // the same schedule on this run's steady clock (a start in the future,
+        // from a clock set back, counts as now)
+        auto elapsed = std::chrono::milliseconds(std::max<std::int64_t>(0, now_ms - r->started_ms));
+        r->start = steady_now - elapsed;
+        log->info("sam.shift_resumed function={} alias={} to={} next_step={}", r->shift.function_name, r->shift.alias,
+                  r->shift.to_version, r->next);
+        running_[k] = std::move(*r);
+    }
+    persist(dropped);
+    cv_.notify_all();
+    return {};
+}
 
 TrafficShifter::~TrafficShifter() { stop(); }
 
@@ -61,17 +131,23 @@ void TrafficShifter::stop() {
 void TrafficShifter::schedule(const control::Scope& scope, std::vector<TrafficShift> shifts) {
     std::lock_guard lock(mu_);
     auto now = std::chrono::steady_clock::now();
+    auto now_ms = clock_.now_ms();
+    std::vector<store::Mutation> batch;
     for (auto& s : shifts) {
-        std::string key = scope.account + "/" + scope.region + "/" + s.function_name + "/" + s.alias;
+        std::string k = key(scope, s);
         if (s.steps.empty()) {  // the alias was set directly: a shift in progress ends
-            if (running_.erase(key))
+            if (running_.erase(k))
                 lamina::logger("api")->info("sam.shift_cancelled function={} alias={}", s.function_name, s.alias);
+            batch.push_back(store::Mutation::erase(kKind, k));
             continue;
         }
         lamina::logger("api")->info("sam.shift function={} alias={} from={} to={} steps={}", s.function_name, s.alias,
                                     s.from_version, s.to_version, s.steps.size());
-        running_[key] = Running{scope, std::move(s), now, 0};  // replaces a shift in progress
+        Running r{scope, std::move(s), now, now_ms, 0};
+        batch.push_back(record(k, r));
+        running_[k] = std::move(r);  // replaces a shift in progress
     }
+    persist(batch);
     cv_.notify_all();
 }
 
@@ -119,19 +195,29 @@ void TrafficShifter::run(std::stop_token stop) {
             cv_.wait(lock, stop, [&] { return !running_.empty(); });
             continue;
         }
-        if (std::chrono::steady_clock::now() < when) {
+        auto now = std::chrono::steady_clock::now();
+        if (now < when) {
             cv_.wait_until(lock, stop, when, [] { return false; });
             continue;  // re-pick: a new schedule may have replaced it
         }
+        // Steps that fell due together (lamina was down, or busy) collapse
+        // into the latest: the alias goes straight to where it should be now.
+        auto due_at = [&](std::size_t i) {
+            return due->start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                    std::chrono::duration<double>(due->shift.steps[i].at_seconds));
+        };
+        while (due->next + 1 < due->shift.steps.size() && due_at(due->next + 1) <= now) ++due->next;
         Running current = *due;
-        std::string key = current.scope.account + "/" + current.scope.region + "/" + current.shift.function_name + "/" +
-                          current.shift.alias;
+        std::string k = key(current.scope, current.shift);
         lock.unlock();
         step(current);
         lock.lock();
         // unless a new shift replaced it meanwhile, record the progress
-        auto it = running_.find(key);
-        if (it != running_.end() && it->second.start == current.start) it->second.next = current.next;
+        auto it = running_.find(k);
+        if (it != running_.end() && it->second.start == current.start) {
+            it->second.next = current.next;
+            persist({record(k, current)});
+        }
     }
 }
 

@@ -619,6 +619,65 @@ def test_a_new_deployment_ends_a_canary_in_progress(server, tmp_path):
     assert lamina("delete", "--stack-name", stack, "--endpoint", server.url).returncode == 0
 
 
+@pytest.mark.timeout_s(150)
+def test_a_shift_in_progress_survives_a_restart_on_its_schedule(tmp_path):
+    """kill -9 in the middle of a linear shift: the restarted server resumes it on the original
+    wall-clock schedule (the steps that fell due while it was down collapse into the latest),
+    and a shift cancelled by a newer deployment stays cancelled after a restart."""
+    app = copy_app(tmp_path)
+    srv = lt.LaminaServer(data_dir=tmp_path / "data", log_path=tmp_path / "server.log",
+                          extra_args=["--log-level", "info"]).start()
+    try:
+        stack = stack_name("resume")
+        lam = srv.client("lambda")
+        fn = f"{stack}-greet"
+        src = app / "src" / "greet" / "app.py"
+        assert deploy(srv, app / "template.yaml", "--stack-name", stack).returncode == 0
+        src.write_text(src.read_text().replace('VERSION = "v1"', 'VERSION = "v2"'))
+        minute = 3.0  # steps due at 3 s (50%), 6 s (75%) and 9 s (100%)
+        started = time.monotonic()
+        r = deploy(srv, app / "template.yaml", "--stack-name", stack, "--deployment-minute", str(minute),
+                   "--parameter-overrides", "DeploymentType=Linear25PercentEvery1Minute", "--no-wait")
+        assert r.returncode == 0, r.stderr
+        assert alias_state(lam, fn, "live") == ("1", {"2": 0.25})
+        srv.kill9()
+        time.sleep(max(0.0, started + 2 * minute + 1.0 - time.monotonic()))  # the 50% and 75% steps fell due
+        srv.start(port=srv.port)
+        seen = []
+        while time.monotonic() - started < 40:
+            state = alias_state(lam, fn, "live")
+            if not seen or seen[-1] != state:
+                seen.append((state, time.monotonic() - started))
+            if state == ("2", {}):
+                break
+            time.sleep(0.05)
+        states = [st for st, _ in seen]
+        assert states[-1] == ("2", {}), seen
+        # never the 50% step: it and the 75% one were applied as one, on resumption
+        assert ("1", {"2": 0.5}) not in states, seen
+        assert all(st in [("1", {"2": 0.25}), ("1", {"2": 0.75}), ("2", {})] for st in states), seen
+        assert seen[-1][1] >= 3 * minute * 0.9, seen  # the last step kept its time, not earlier
+        assert invoke(lam, fn + ":live")["body"]["code"] == "v2"
+        assert "sam.shift_resumed function=" + fn + " alias=live" in srv.log_tail(200000)
+
+        # a canary cancelled by a newer deployment is not resumed by a restart
+        src.write_text(src.read_text().replace('VERSION = "v2"', 'VERSION = "v3"'))
+        r = deploy(srv, app / "template.yaml", "--stack-name", stack, "--deployment-minute", "1", "--no-wait")
+        assert r.returncode == 0, r.stderr
+        assert alias_state(lam, fn, "live") == ("2", {"3": 0.1})
+        src.write_text(src.read_text().replace('VERSION = "v3"', 'VERSION = "v4"'))
+        r = deploy(srv, app / "template.yaml", "--stack-name", stack, "--parameter-overrides",
+                   "DeploymentType=AllAtOnce")
+        assert r.returncode == 0, r.stderr
+        assert alias_state(lam, fn, "live") == ("4", {})
+        srv.kill9()
+        srv.start(port=srv.port)
+        time.sleep(6.5)  # past the end of the cancelled 5-"minute" canary
+        assert alias_state(lam, fn, "live") == ("4", {})
+    finally:
+        srv.stop()
+
+
 @pytest.mark.timeout_s(90)
 def test_code_uri_in_s3(server, tmp_path):
     """CodeUri s3://bucket/key (and ContentUri {Bucket, Key}) read code from lamina's S3."""
