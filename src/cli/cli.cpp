@@ -252,6 +252,7 @@ int serve(Config config) {
         fs::create_directories(exec_settings.work_dir, ec);
         exec_settings.interpreters = exec::default_interpreters(config.runtimes);
         exec_settings.idle_timeout = std::chrono::seconds(config.idle_timeout_s);
+        exec_settings.provisioned_init_timeout = std::chrono::seconds(config.provisioned_init_timeout_s);
         if (auto memory = sandbox::MemoryCgroups::detect()) {
             exec_settings.memory = *memory;
             config.memory_limits = true;
@@ -505,6 +506,10 @@ int run(int argc, char** argv) {
     serve_cmd->add_option("--runtimes-dir", runtimes_dir, "Where lamina's runtime bootstraps are")->envname("LAMINA_RUNTIMES_DIR");
     serve_cmd->add_option("--idle-timeout", config.idle_timeout_s, "Seconds before an idle execution environment is stopped")
         ->envname("LAMINA_IDLE_TIMEOUT")->capture_default_str()->check(CLI::Range(1, 86400));
+    serve_cmd->add_option("--provisioned-init-timeout", config.provisioned_init_timeout_s,
+                          "Seconds a provisioned concurrency environment may take to initialise, or the function's "
+                          "Timeout if longer (AWS: 130)")
+        ->envname("LAMINA_PROVISIONED_INIT_TIMEOUT")->capture_default_str()->check(CLI::Range(1, 900));
     serve_cmd->add_option("--account-concurrency", config.account_concurrency,
                           "Concurrent executions per account and region (AWS's default quota: 1000)")
         ->envname("LAMINA_ACCOUNT_CONCURRENCY")->capture_default_str()->check(CLI::Range(1, 1000000));

@@ -1124,6 +1124,25 @@ void Invoker::start_provisioned(std::shared_ptr<Provisioned> pc, std::uint64_t g
         }
         top_up(p);  // a provisioned environment that dies is replaced
     };
+    if (env->ready) return;
+    // Its init limit: past it the environment is stopped, and on_gone marks
+    // the config FAILED as for an init that crashed.
+    auto limit = std::max<std::chrono::milliseconds>(settings_.provisioned_init_timeout,
+                                                     std::chrono::seconds(pc->config.timeout));
+    auto timer = std::make_shared<boost::asio::steady_timer>(ioc_, limit);
+    timer->async_wait([weak, timer, limit, function = pc->function, qualifier = pc->qualifier](
+                          const boost::system::error_code& ec) {
+        if (ec) return;
+        auto e = weak.lock();
+        if (!e) return;
+        {
+            std::lock_guard lk(e->mu);
+            if (e->ready || e->dead) return;
+        }
+        lamina::logger("exec")->warn("provisioned.init_timeout function={} qualifier={} limit_ms={}", function,
+                                     qualifier, limit.count());
+        e->kill();
+    });
 }
 
 ProvisionedStatus Invoker::provisioned_status(const control::Scope& scope, const std::string& function,

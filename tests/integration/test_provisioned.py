@@ -31,7 +31,8 @@ def handler(event, context):
 
 def create(lam, tag="v1", source=None, **kw):
     name = lt.unique("pc")
-    lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="handler.handler", Timeout=10,
+    kw.setdefault("Timeout", 10)
+    lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="handler.handler",
                         Code={"ZipFile": lt.make_zip({"handler.py": source or HANDLER % tag})}, **kw)
     return name
 
@@ -196,6 +197,41 @@ def test_reserved_and_provisioned_concurrency_together(server):
         lam.invoke(FunctionName=name, Payload=b"{}")
     assert invoke(lam, name, "1")["init"] == "provisioned-concurrency"
     lam.delete_function(FunctionName=name)
+
+
+@pytest.mark.timeout_s(90)
+def test_an_init_past_its_limit_marks_the_config_failed(tmp_path):
+    """Provisioned environments initialise with their own limit: --provisioned-init-timeout
+    (AWS: 130 s) or the function's Timeout if longer. An init that hangs past it is stopped
+    and the config goes FAILED, instead of staying IN_PROGRESS for ever."""
+    srv = lt.LaminaServer(extra_args=["--provisioned-init-timeout", "2"], log_path=tmp_path / "server.log").start()
+    try:
+        lam = srv.client("lambda")
+        slow = "import time\ntime.sleep(%s)\ndef handler(event, context):\n    return 'ok'\n"
+        hung = create(lam, source=slow % 600, Timeout=3)  # limit: max(2, 3) = 3 s
+        lam.publish_version(FunctionName=hung)
+        put_at = time.monotonic()
+        lam.put_provisioned_concurrency_config(FunctionName=hung, Qualifier="1", ProvisionedConcurrentExecutions=1)
+        got = wait_status(lam, hung, "1", want="FAILED")
+        failed_after = time.monotonic() - put_at
+        assert got["Status"] == "FAILED", got
+        assert got["StatusReason"] == "FUNCTION_ERROR_INIT_FAILURE", got
+        assert got["AllocatedProvisionedConcurrentExecutions"] == 0, got
+        assert failed_after >= 3 * 0.9, failed_after  # the function's Timeout (3 s), not the flag's 2 s
+        assert f"provisioned.init_timeout function={hung} qualifier=1" in srv.log_tail(100000)
+
+        # an init longer than the flag's limit but within the function's Timeout completes
+        patient = create(lam, source=slow % 4 + "import os\nassert os.environ['AWS_LAMBDA_INITIALIZATION_TYPE']"
+                                                 " == 'provisioned-concurrency'\n", Timeout=8)
+        lam.publish_version(FunctionName=patient)
+        lam.put_provisioned_concurrency_config(FunctionName=patient, Qualifier="1", ProvisionedConcurrentExecutions=1)
+        got = wait_status(lam, patient, "1")
+        assert got["Status"] == "READY", got
+        r = lam.invoke(FunctionName=patient, Qualifier="1", Payload=b"{}", LogType="Tail")
+        assert json.loads(r["Payload"].read()) == "ok" and "FunctionError" not in r
+        assert "Init Duration" not in base64.b64decode(r["LogResult"]).decode()
+    finally:
+        srv.stop()
 
 
 def test_init_failure_marks_the_config_failed(server):

@@ -39,6 +39,10 @@ struct ExecSettings {
     std::map<std::string, std::string> interpreters;  // runtime -> interpreter path
     std::chrono::milliseconds idle_timeout{std::chrono::minutes(10)};
     std::chrono::milliseconds init_timeout{std::chrono::seconds(10)};
+    // Provisioned environments initialise ahead of any invocation, with a
+    // longer limit: this, or the function's Timeout if longer (AWS: 130 s).
+    // An environment past it is stopped and the config marked FAILED.
+    std::chrono::milliseconds provisioned_init_timeout{std::chrono::seconds(130)};
     std::string endpoint_url;  // AWS_ENDPOINT_URL given to functions (lamina itself)
     // uid, gid the environment's processes run as (set when lamina is root
     // and the backend is bubblewrap); also names them in the sandbox's /etc/passwd.
