@@ -639,9 +639,10 @@ def test_a_shift_in_progress_survives_a_restart_on_its_schedule(tmp_path):
         r = deploy(srv, app / "template.yaml", "--stack-name", stack, "--deployment-minute", str(minute),
                    "--parameter-overrides", "DeploymentType=Linear25PercentEvery1Minute", "--no-wait")
         assert r.returncode == 0, r.stderr
+        returned = time.monotonic()  # the shift started before this
         assert alias_state(lam, fn, "live") == ("1", {"2": 0.25})
         srv.kill9()
-        time.sleep(max(0.0, started + 2 * minute + 1.0 - time.monotonic()))  # the 50% and 75% steps fell due
+        time.sleep(max(0.0, returned + 2 * minute + 1.0 - time.monotonic()))  # the 50% and 75% steps fell due
         srv.start(port=srv.port)
         seen = []
         while time.monotonic() - started < 40:
