@@ -81,7 +81,8 @@ void TrafficShifter::persist(const std::vector<store::Mutation>& batch) {
 Status TrafficShifter::restore() {
     if (!docs_) return {};
     std::vector<std::pair<std::string, std::string>> records;
-    LAMINA_CHECK(docs_->for_each(kKind, [&](const std::string& k, const std::string& doc) { records.emplace_back(k, doc); }));
+    LAMINA_CHECK(docs_->for_each(
+        kKind, [&](const std::string& k, const std::string& doc) { records.emplace_back(k, doc); }));
     auto log = lamina::logger("api");
     std::vector<store::Mutation> dropped;
     std::lock_guard lock(mu_);
@@ -94,8 +95,8 @@ Status TrafficShifter::restore() {
             auto shifts = shifts_from_json(json::array({j.value("Shift", json())}));
             auto next = j.value("Next", json());
             auto started = j.value("StartedAtMs", json());
-            if (shifts && next.is_number_unsigned() && started.is_number_integer() && j.value("Account", json()).is_string() &&
-                j.value("Region", json()).is_string()) {
+            if (shifts && next.is_number_unsigned() && started.is_number_integer() &&
+                j.value("Account", json()).is_string() && j.value("Region", json()).is_string()) {
                 r = Running{control::Scope{j["Account"].get<std::string>(), j["Region"].get<std::string>()},
                             std::move(shifts->at(0)), {}, started.get<std::int64_t>(), next.get<std::size_t>()};
             }

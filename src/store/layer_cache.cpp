@@ -56,6 +56,12 @@ mode_t entry_mode(zip_t* za, zip_uint64_t i, bool dir, bool* is_link) {
     return perms | (dir ? 0700 : 0600);  // lamina must be able to read (and walk) what it extracted
 }
 
+// AWS's unzip message with lamina's reason: "... (<kind> '<name>'<rest>)".
+std::unexpected<Error> refuse(const char* kind, const std::string& name, const std::string& rest) {
+    return fail(ErrorCode::InvalidParameterValue,
+                std::string(kUnzipErrorMessage) + " (" + kind + " '" + shown_entry_name(name) + "'" + rest + ")");
+}
+
 Status extract_into(zip_t* za, const fs::path& dest, std::int64_t limit) {
     zip_int64_t n = zip_get_num_entries(za, 0);
     std::int64_t written = 0;
@@ -66,12 +72,8 @@ Status extract_into(zip_t* za, const fs::path& dest, std::int64_t limit) {
         if (!raw) return fail(ErrorCode::InvalidParameterValue, kUnzipErrorMessage);
         std::string name(raw);
         if (!entry_path_is_contained(name))
-            return fail(ErrorCode::InvalidParameterValue, std::string(kUnzipErrorMessage) + " (entry '" +
-                                                              shown_entry_name(name) +
-                                                              "' would be extracted outside its folder)");
-        if (auto problem = entry_name_problem(name))
-            return fail(ErrorCode::InvalidParameterValue,
-                        std::string(kUnzipErrorMessage) + " (entry '" + shown_entry_name(name) + "': " + *problem + ")");
+            return refuse("entry", name, " would be extracted outside its folder");
+        if (auto problem = entry_name_problem(name)) return refuse("entry", name, ": " + *problem);
         bool dir = !name.empty() && name.back() == '/';
         bool link = false;
         mode_t mode = entry_mode(za, idx, dir, &link);
@@ -86,16 +88,14 @@ Status extract_into(zip_t* za, const fs::path& dest, std::int64_t limit) {
         if (dir) {
             fs::create_directories(target, ec);
             if (ec && conflict(ec))
-                return fail(ErrorCode::InvalidParameterValue, std::string(kUnzipErrorMessage) + " (entry '" + shown_entry_name(name) +
-                                                                  "' is both a file and a directory)");
+                return refuse("entry", name, " is both a file and a directory");
             if (ec) return fail(ErrorCode::Service, "mkdir " + target.string() + ": " + ec.message());
             ::chmod(target.c_str(), mode);
             continue;
         }
         fs::create_directories(target.parent_path(), ec);
         if (ec && conflict(ec))
-            return fail(ErrorCode::InvalidParameterValue, std::string(kUnzipErrorMessage) + " (entry '" + shown_entry_name(name) +
-                                                              "' is inside a path that is a file)");
+            return refuse("entry", name, " is inside a path that is a file");
         if (ec) return fail(ErrorCode::Service, "mkdir " + target.parent_path().string() + ": " + ec.message());
         std::unique_ptr<zip_file_t, decltype(&zip_fclose)> zf(zip_fopen_index(za, idx, 0), &zip_fclose);
         if (!zf) return fail(ErrorCode::InvalidParameterValue, kUnzipErrorMessage);
@@ -107,22 +107,19 @@ Status extract_into(zip_t* za, const fs::path& dest, std::int64_t limit) {
                 if (to.size() > 4096) return fail(ErrorCode::InvalidParameterValue, kUnzipErrorMessage);
             }
             if (got < 0 || !symlink_is_contained(name, to))
-                return fail(ErrorCode::InvalidParameterValue, std::string(kUnzipErrorMessage) + " (symlink '" + shown_entry_name(name) +
-                                                                  "' points outside its folder)");
+                return refuse("symlink", name, " points outside its folder");
             fs::remove(target, ec);
             if (::symlink(to.c_str(), target.c_str()) != 0) {
                 // a link named "a/.." or "." lands on a directory that exists
                 if (errno == EEXIST || errno == ENOTDIR || errno == EISDIR)
-                    return fail(ErrorCode::InvalidParameterValue, std::string(kUnzipErrorMessage) + " (entry '" +
-                                                                      shown_entry_name(name) + "' is both a link and a directory)");
+                    return refuse("entry", name, " is both a link and a directory");
                 return std::unexpected(io_error("symlink " + target.string()));
             }
             continue;
         }
         int fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0 && (errno == EISDIR || errno == ELOOP || errno == ENOTDIR))
-            return fail(ErrorCode::InvalidParameterValue, std::string(kUnzipErrorMessage) + " (entry '" + shown_entry_name(name) +
-                                                              "' is both a file and a directory)");
+            return refuse("entry", name, " is both a file and a directory");
         if (fd < 0) return std::unexpected(io_error("create " + target.string()));
         zip_int64_t got;
         while ((got = zip_fread(zf.get(), buf.data(), buf.size())) > 0) {

@@ -87,10 +87,14 @@ bool passes_through_link(const std::vector<std::string>& base, std::string_view 
 }  // namespace
 
 std::optional<std::string> entry_name_problem(std::string_view path) {
-    if (path.size() > kMaxEntryPath) return "its name is longer than " + std::to_string(kMaxEntryPath) + " bytes";
+    if (path.size() > kMaxEntryPath)
+        return "its name is longer than " + std::to_string(kMaxEntryPath) + " bytes";
     bool too_long = false;
-    for_each_component(path, [&](std::string_view part, bool) { too_long = too_long || part.size() > kMaxEntryComponent; });
-    if (too_long) return "a part of its name is longer than " + std::to_string(kMaxEntryComponent) + " bytes";
+    for_each_component(path, [&](std::string_view part, bool) {
+        too_long = too_long || part.size() > kMaxEntryComponent;
+    });
+    if (too_long)
+        return "a part of its name is longer than " + std::to_string(kMaxEntryComponent) + " bytes";
     return std::nullopt;
 }
 
@@ -169,7 +173,8 @@ Result<ZipSummary> inspect_zip(std::string_view bytes, std::optional<std::int64_
             if (got != static_cast<zip_int64_t>(target.size()))
                 return std::unexpected(unzip_error("unreadable symlink"));
             if (!symlink_is_contained(name, target))
-                return std::unexpected(unzip_error("symlink '" + shown_entry_name(name) + "' points outside its folder"));
+                return std::unexpected(
+                    unzip_error("symlink '" + shown_entry_name(name) + "' points outside its folder"));
             auto parts = normalised({}, name);
             symlinks.insert(joined(parts));
             link_targets.emplace_back(std::string(name), target);
@@ -187,7 +192,8 @@ Result<ZipSummary> inspect_zip(std::string_view bytes, std::optional<std::int64_
         auto dir = normalised({}, link);
         if (!dir.empty()) dir.pop_back();
         if (passes_through_link(dir, target, symlinks))
-            return std::unexpected(unzip_error("symlink '" + shown_entry_name(link) + "' points through another symlink"));
+            return std::unexpected(
+                unzip_error("symlink '" + shown_entry_name(link) + "' points through another symlink"));
     }
     if (!verify_up_to || summary.unzipped_size > *verify_up_to) return summary;
     // The data itself: libzip checks each entry's CRC when it reaches the end.

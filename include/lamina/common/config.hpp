@@ -31,7 +31,7 @@ struct Config {
     std::map<std::string, std::string> runtimes;  // runtime -> interpreter overrides
     std::filesystem::path runtimes_dir;           // lamina's runtime bootstraps
     int idle_timeout_s = 600;                     // reap idle execution environments after this
-    int provisioned_init_timeout_s = 130;         // init limit of provisioned environments (or the function's Timeout, if longer)
+    int provisioned_init_timeout_s = 130;         // provisioned envs' init limit (or Timeout, if longer)
     bool memory_limits = false;                   // set at start-up: MemorySize is enforced
     bool process_limits = false;                  // set at start-up: 1024 processes per environment
     // Concurrency (per account and region)
