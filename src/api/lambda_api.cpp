@@ -408,14 +408,16 @@ Result<CodeInput> read_code(const ojson& code, bool for_update, std::optional<st
 }
 
 // The zip bytes: the ZipFile, or the S3 object read from `source` (lamina's
-// own objects, or --s3-endpoint's), failures quoted as Lambda quotes S3's.
+// own objects, in a bucket of the caller's account, or --s3-endpoint's),
+// failures quoted as Lambda quotes S3's.
 Result<std::string> code_bytes(s3::ObjectSource* source, const Scope& scope, CodeInput& code) {
     if (code.zip) return std::move(*code.zip);
     if (!source)
         return fail(ErrorCode::InvalidParameterValue,
                     "lamina's S3 surface is off (--s3 off) and no --s3-endpoint is set, so code cannot be read from "
                     "S3Bucket/S3Key: upload the zip directly with ZipFile (--zip-file fileb://function.zip).");
-    auto got = source->get_object(scope.region, *code.s3_bucket, *code.s3_key, code.s3_version);
+    auto got = source->get_object(scope.account, scope.region, *code.s3_bucket, *code.s3_key,
+                                  code.s3_version);
     if (!got)
         return fail(ErrorCode::InvalidParameterValue, "Error occurred while GetObject. S3 Error Code: " +
                                                           got.error().code +

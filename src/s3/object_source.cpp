@@ -3,12 +3,12 @@
 namespace lamina::s3 {
 
 std::expected<std::string, GetObjectFailure> LocalObjectSource::get_object(
-    const std::string& region, const std::string& bucket, const std::string& key,
-    const std::optional<std::string>& version) {
+    const std::string& account, const std::string& region, const std::string& bucket,
+    const std::string& key, const std::optional<std::string>& version) {
     auto failure = [](const S3Error& e) {
         return std::unexpected(GetObjectFailure{s3_code_name(e.code), s3_message(e)});
     };
-    auto info = store_.head_bucket(bucket);
+    auto info = store_.bucket_for(bucket, account);
     if (!info) return failure(info.error());
     if (info->region != region)
         return std::unexpected(GetObjectFailure{

@@ -188,6 +188,13 @@ S3Result<BucketInfo> ObjectStore::head_bucket(const std::string& name) const {
     return it->second.info;
 }
 
+S3Result<BucketInfo> ObjectStore::bucket_for(const std::string& name,
+                                             const std::string& account) const {
+    auto info = head_bucket(name);
+    if (info && info->owner != account) return s3_fail(S3ErrorCode::AccessDenied);
+    return info;
+}
+
 S3Result<void> ObjectStore::delete_bucket(const std::string& name) {
     fs::path trash = temp_path();
     std::error_code ec;

@@ -636,6 +636,17 @@ http::Response S3Api::handle(const S3Context& ctx, const http::Request& req) {
         return s3_error_response(
             S3Error{S3ErrorCode::InvalidRequest, "The request path has a bad %-escape.", {}},
             ctx.request_id, head);
+    bool bucket_level = address->key.empty() && !(address->virtual_host && req.path.size() > 1);
+    // Every request on a bucket but creating it is refused here, before the
+    // operation reads anything, when another account owns the bucket; a
+    // bucket that does not exist is left to the operation (NoSuchBucket, or
+    // its own earlier error, whoever asks).
+    bool creates_bucket = bucket_level && req.method == "PUT" && !unsupported_param(req, {});
+    if (!address->bucket.empty() && !creates_bucket) {
+        auto bucket = store_.bucket_for(address->bucket, ctx.account);
+        if (!bucket && bucket.error().code == S3ErrorCode::AccessDenied)
+            return s3_error_response(bucket.error(), ctx.request_id, head);
+    }
     S3Result<http::Response> result;
     if (address->bucket.empty()) {
         if (req.method != "GET")
@@ -654,7 +665,7 @@ http::Response S3Api::handle(const S3Context& ctx, const http::Request& req) {
             body += "</Buckets></ListAllMyBucketsResult>";
             result = xml_response(200, std::move(body), ctx);
         }
-    } else if (address->key.empty() && !(address->virtual_host && req.path.size() > 1)) {
+    } else if (bucket_level) {
         result = bucket_operation(store_, ctx, req, address->bucket);
     } else {
         result = object_operation(store_, ctx, req, address->bucket, address->key);

@@ -82,8 +82,8 @@ RemoteObjectSource::RemoteObjectSource(S3Endpoint endpoint, RemoteCredentials cr
       timeout_(timeout) {}
 
 std::expected<std::string, GetObjectFailure> RemoteObjectSource::get_object(
-    const std::string& region, const std::string& bucket, const std::string& key,
-    const std::optional<std::string>& version) {
+    const std::string& /*account*/, const std::string& region, const std::string& bucket,
+    const std::string& key, const std::optional<std::string>& version) {
     std::string path = endpoint_.base_path + "/" + bucket + "/" + key;
     SigV4Request s;
     s.canonical_uri = url_encode(path, true);
@@ -142,6 +142,8 @@ std::expected<std::string, GetObjectFailure> RemoteObjectSource::get_object(
     auto res = parser.release();
     if (res.result_int() == 200) return std::move(res.body());
     GetObjectFailure f{"Http" + std::to_string(res.result_int()), std::string(res.reason())};
+    // a 403 whose body does not say (a proxy's, a HEAD-like answer) is S3's AccessDenied
+    if (res.result_int() == 403) f = GetObjectFailure{"AccessDenied", "Access Denied"};
     if (auto doc = parse_xml(res.body()); doc && doc->name == "Error") {
         if (const XmlNode* c = doc->child("Code")) f.code = c->text;
         if (const XmlNode* m = doc->child("Message")) f.message = m->text;

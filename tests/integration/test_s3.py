@@ -37,6 +37,8 @@ MSG_NO_BUCKET = ("Error occurred while GetObject. S3 Error Code: NoSuchBucket. "
                  "S3 Error Message: The specified bucket does not exist")
 MSG_NO_KEY = ("Error occurred while GetObject. S3 Error Code: NoSuchKey. "
               "S3 Error Message: The specified key does not exist.")
+MSG_DENIED = ("Error occurred while GetObject. S3 Error Code: AccessDenied. "
+              "S3 Error Message: Access Denied")
 
 
 def s3_client(port: int, *, key: str = "test", secret: str = "test", addressing: str = "path",
@@ -520,13 +522,18 @@ def test_s3_off(tmp_path):
 
 
 SIGNED = ("AKIAS3USER000000001", "s3-user-secret", "333333333333")
+SIGNED_OTHER = ("AKIAS3USER000000002", "other-user-secret", "444444444444")
+
+
+def credentials_file(path: Path) -> Path:
+    path.write_text("".join(" ".join(c) + "\n" for c in (SIGNED, SIGNED_OTHER)))
+    return path
 
 
 @pytest.fixture(scope="module")
 def signed_server(tmp_path_factory):
     d = tmp_path_factory.mktemp("s3sigv4")
-    creds = d / "credentials"
-    creds.write_text(" ".join(SIGNED) + "\n")
+    creds = credentials_file(d / "credentials")
     srv = lt.LaminaServer(data_dir=d / "data", log_path=d / "server.log",
                           extra_args=["--auth", "sigv4", "--credentials", str(creds)])
     srv.start()
@@ -569,6 +576,206 @@ class TestSigV4:
         assert name not in [b["Name"] for b in c.list_buckets()["Buckets"]]
         status, _, _ = lt.http_get(signed_server.url + "/health")
         assert status == 200
+
+
+# --------------------------------------------------------------------------------------
+# Accounts: a bucket is its owner's alone (no bucket policies or ACLs are emulated)
+# --------------------------------------------------------------------------------------
+
+ACCOUNT_A, ACCOUNT_B = "111111111111", "222222222222"  # --auth none: the key names the account
+
+
+def denied():
+    return expect_error("AccessDenied", 403, "Access Denied")
+
+
+def check_other_account_is_denied(a, b, name: str):
+    """Account b can do nothing to account a's bucket `name`; a's objects stay as they were."""
+    a.put_object(Bucket=name, Key="k", Body=b"A's bytes", ContentType="text/plain", Metadata={"who": "a"})
+    uid = a.create_multipart_upload(Bucket=name, Key="mp")["UploadId"]
+    e1 = a.upload_part(Bucket=name, Key="mp", UploadId=uid, PartNumber=1, Body=b"A's part")["ETag"]
+    with denied():
+        b.get_object(Bucket=name, Key="k")
+    with denied():
+        b.get_object(Bucket=name, Key="k", Range="bytes=0-2")
+    with denied():
+        b.get_object(Bucket=name, Key="no-such-key")  # nor does b learn which keys exist
+    with expect_error("403", 403):  # HEAD answers carry no body: botocore sees the status alone
+        b.head_object(Bucket=name, Key="k")
+    with expect_error("403", 403):
+        b.head_bucket(Bucket=name)
+    with denied():
+        b.get_bucket_location(Bucket=name)
+    with denied():
+        b.list_objects_v2(Bucket=name)
+    with denied():
+        b.list_objects(Bucket=name)
+    with denied():
+        b.put_object(Bucket=name, Key="k", Body=b"B's bytes")
+    with denied():
+        b.put_object(Bucket=name, Key="new", Body=b"B's bytes")
+    with denied():
+        b.delete_object(Bucket=name, Key="k")
+    with denied():
+        b.delete_objects(Bucket=name, Delete={"Objects": [{"Key": "k"}, {"Key": "mp"}]})
+    with denied():
+        b.copy_object(Bucket=name, Key="copy", CopySource={"Bucket": name, "Key": "k"})
+    with denied():
+        b.create_multipart_upload(Bucket=name, Key="b-mp")
+    with denied():
+        b.upload_part(Bucket=name, Key="mp", UploadId=uid, PartNumber=2, Body=b"B's part")
+    with denied():
+        b.complete_multipart_upload(Bucket=name, Key="mp", UploadId=uid,
+                                    MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e1}]})
+    with denied():
+        b.abort_multipart_upload(Bucket=name, Key="mp", UploadId=uid)
+    with denied():
+        b.delete_bucket(Bucket=name)
+    with expect_error("BucketAlreadyExists", 409):
+        b.create_bucket(Bucket=name)
+    assert name not in [x["Name"] for x in b.list_buckets()["Buckets"]]
+    # a bucket that does not exist is NoSuchBucket, whoever asks
+    missing = lt.unique("missing")
+    with expect_error("NoSuchBucket", 404, "The specified bucket does not exist"):
+        b.get_object(Bucket=missing, Key="k")
+    with expect_error("NoSuchBucket", 404):
+        b.list_objects_v2(Bucket=missing)
+    with expect_error("404", 404):
+        b.head_bucket(Bucket=missing)
+    # nothing changed, and the owner keeps full access (the upload b could not touch included)
+    got = a.get_object(Bucket=name, Key="k")
+    assert got["Body"].read() == b"A's bytes"
+    assert got["ContentType"] == "text/plain" and got["Metadata"] == {"who": "a"}
+    assert got["ETag"] == md5_etag(b"A's bytes")
+    assert [o["Key"] for o in a.list_objects_v2(Bucket=name)["Contents"]] == ["k"]
+    a.complete_multipart_upload(Bucket=name, Key="mp", UploadId=uid,
+                                MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e1}]})
+    assert a.get_object(Bucket=name, Key="mp")["Body"].read() == b"A's part"
+    assert a.head_bucket(Bucket=name)["ResponseMetadata"]["HTTPStatusCode"] == 200
+    a.delete_objects(Bucket=name, Delete={"Objects": [{"Key": "k"}, {"Key": "mp"}]})
+    a.delete_bucket(Bucket=name)
+
+
+def lambda_client(port: int, key: str, secret: str = "test"):
+    return boto3.session.Session().client(
+        "lambda", endpoint_url=f"http://127.0.0.1:{port}", region_name=lt.REGION, aws_access_key_id=key,
+        aws_secret_access_key=secret, config=Config(retries={"total_max_attempts": 1}, proxies={}))
+
+
+def registry(lam) -> tuple:
+    """What an account's Lambda registry holds: functions (with their code and revision) and layers."""
+    fns = sorted((f["FunctionName"], f["CodeSha256"], f["RevisionId"], f["LastModified"])
+                 for f in lam.list_functions()["Functions"])
+    layers = sorted((la["LayerName"], la["LatestMatchingVersion"]["Version"]) for la in lam.list_layers()["Layers"])
+    return fns, layers
+
+
+def check_lambda_code_from_another_accounts_bucket(s3_a, s3_b, lam_b, account_b: str):
+    """Lambda in account b reads no code from account a's bucket: CreateFunction,
+    UpdateFunctionCode and PublishLayerVersion are refused and change nothing."""
+    role = f"arn:aws:iam::{account_b}:role/r"
+    foreign = lt.unique("a-code")
+    s3_a.create_bucket(Bucket=foreign)
+    z = lt.handler_zip("from-a")
+    s3_a.put_object(Bucket=foreign, Key="fn.zip", Body=z)
+    s3_a.put_object(Bucket=foreign, Key="layer.zip", Body=lt.make_zip({"python/alayer.py": "X = 1\n"}))
+    mine = lt.unique("b-fn")
+    lam_b.create_function(FunctionName=mine, Runtime=RUNTIME, Role=role, Handler=HANDLER,
+                          Code={"ZipFile": lt.handler_zip("b's own")})
+    lt.wait_active(lam_b, mine)
+    before = registry(lam_b)
+    new = lt.unique("b-new")
+    with expect_error("InvalidParameterValueException", 400, MSG_DENIED):
+        lam_b.create_function(FunctionName=new, Runtime=RUNTIME, Role=role, Handler=HANDLER,
+                              Code={"S3Bucket": foreign, "S3Key": "fn.zip"})
+    with expect_error("InvalidParameterValueException", 400, MSG_DENIED):
+        lam_b.update_function_code(FunctionName=mine, S3Bucket=foreign, S3Key="fn.zip")
+    with expect_error("InvalidParameterValueException", 400, MSG_DENIED):
+        lam_b.publish_layer_version(LayerName=lt.unique("b-layer"),
+                                    Content={"S3Bucket": foreign, "S3Key": "layer.zip"})
+    with expect_error("InvalidParameterValueException", 400, MSG_NO_BUCKET):  # still, for a missing one
+        lam_b.create_function(FunctionName=new, Runtime=RUNTIME, Role=role, Handler=HANDLER,
+                              Code={"S3Bucket": lt.unique("no-such-bucket"), "S3Key": "fn.zip"})
+    assert registry(lam_b) == before
+    with expect_error("ResourceNotFoundException", 404):
+        lam_b.get_function(FunctionName=new)
+    # the same zip from b's own bucket works
+    own = lt.unique("b-code")
+    s3_b.create_bucket(Bucket=own)
+    s3_b.put_object(Bucket=own, Key="fn.zip", Body=z)
+    r = lam_b.create_function(FunctionName=new, Runtime=RUNTIME, Role=role, Handler=HANDLER,
+                              Code={"S3Bucket": own, "S3Key": "fn.zip"})
+    assert r["CodeSha256"] == lt.b64sha256(z)
+
+
+class TestAccounts:
+    def test_other_account_is_denied(self, server):
+        a = s3_client(server.port, key=ACCOUNT_A)
+        b = s3_client(server.port, key=ACCOUNT_B)
+        name = lt.unique("acct")
+        a.create_bucket(Bucket=name)
+        check_other_account_is_denied(a, b, name)
+
+    def test_denial_is_s3_xml(self, server):
+        a = s3_client(server.port, key=ACCOUNT_A)
+        name = lt.unique("acct-raw")
+        a.create_bucket(Bucket=name)
+        a.put_object(Bucket=name, Key="k", Body=b"x")
+        # unsigned requests act in the default account, which does not own the bucket
+        for method, path in (("GET", f"/{name}/k"), ("PUT", f"/{name}/k"), ("DELETE", f"/{name}"),
+                             ("GET", f"/{name}?list-type=2")):
+            status, headers, body = lt.http_request(f"{server.url}{path}", method=method,
+                                                    body=b"y" if method == "PUT" else None)
+            assert status == 403 and headers["content-type"] == "application/xml", (method, path, body)
+            assert s3_error(body) == {"Code": "AccessDenied", "Message": "Access Denied",
+                                      "RequestId": headers["x-amz-request-id"],
+                                      "HostId": headers["x-amz-request-id"]}, body
+        status, _, body = lt.http_request(f"{server.url}/{name}/k", method="HEAD")
+        assert status == 403 and body == b""
+        assert a.get_object(Bucket=name, Key="k")["Body"].read() == b"x"
+
+    def test_lambda_code_from_another_accounts_bucket(self, server):
+        check_lambda_code_from_another_accounts_bucket(
+            s3_client(server.port, key=ACCOUNT_A), s3_client(server.port, key=ACCOUNT_B),
+            lambda_client(server.port, ACCOUNT_B), ACCOUNT_B)
+
+    def test_signed_other_account_is_denied(self, signed_server):
+        a = s3_client(signed_server.port, key=SIGNED[0], secret=SIGNED[1])
+        b = s3_client(signed_server.port, key=SIGNED_OTHER[0], secret=SIGNED_OTHER[1])
+        name = lt.unique("acct-signed")
+        a.create_bucket(Bucket=name)
+        check_other_account_is_denied(a, b, name)
+
+    def test_signed_lambda_code_from_another_accounts_bucket(self, signed_server):
+        check_lambda_code_from_another_accounts_bucket(
+            s3_client(signed_server.port, key=SIGNED[0], secret=SIGNED[1]),
+            s3_client(signed_server.port, key=SIGNED_OTHER[0], secret=SIGNED_OTHER[1]),
+            lambda_client(signed_server.port, SIGNED_OTHER[0], SIGNED_OTHER[1]), SIGNED_OTHER[2])
+
+    @pytest.mark.cli
+    def test_with_the_aws_cli(self, server, tmp_path):
+        a = s3_client(server.port, key=ACCOUNT_A)
+        name = lt.unique("acct-cli")
+        a.create_bucket(Bucket=name)
+        a.put_object(Bucket=name, Key="secret.txt", Body=b"A's secret")
+        env = lt.cli_env(tmp_path, key=ACCOUNT_B)
+
+        def aws_as_b(*args):
+            return subprocess.run(["aws", *args, "--endpoint-url", server.url], env=env, capture_output=True,
+                                  text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+        p = aws_as_b("s3", "cp", f"s3://{name}/secret.txt", "-")
+        assert p.returncode != 0 and "A's secret" not in p.stdout
+        # (the CLI starts with a HeadObject, whose 403 has no body: botocore can only say "403 Forbidden")
+        assert "403" in p.stderr and "Forbidden" in p.stderr, p.stderr
+        p = aws_as_b("s3api", "get-object", "--bucket", name, "--key", "secret.txt", str(tmp_path / "out"))
+        assert p.returncode != 0 and "AccessDenied" in p.stderr and "Access Denied" in p.stderr, p.stderr
+        assert not (tmp_path / "out").exists()
+        p = aws_as_b("s3", "ls", f"s3://{name}")
+        assert p.returncode != 0 and "AccessDenied" in p.stderr, p.stderr
+        p = aws_as_b("s3", "rm", f"s3://{name}/secret.txt")
+        assert p.returncode != 0 and "AccessDenied" in p.stderr, p.stderr
+        assert a.get_object(Bucket=name, Key="secret.txt")["Body"].read() == b"A's secret"
 
 
 # --------------------------------------------------------------------------------------
@@ -720,8 +927,7 @@ class TestLambdaCodeFromS3:
 
 @pytest.mark.timeout_s(120)
 def test_s3_endpoint_reads_code_from_another_server(tmp_path):
-    source_creds = tmp_path / "credentials"
-    source_creds.write_text(" ".join(SIGNED) + "\n")
+    source_creds = credentials_file(tmp_path / "credentials")
     source = lt.LaminaServer(log_path=tmp_path / "source.log",
                              extra_args=["--auth", "sigv4", "--credentials", str(source_creds)])
     source.start()
@@ -749,6 +955,13 @@ def test_s3_endpoint_reads_code_from_another_server(tmp_path):
             lam.update_function_code(FunctionName=name, S3Bucket="code-source", S3Key="nope.zip")
         with expect_error("InvalidParameterValueException", 400, MSG_NO_BUCKET):
             lam.update_function_code(FunctionName=name, S3Bucket="no-such-source", S3Key="x.zip")
+        # a bucket of another account on the source: its 403 AccessDenied, quoted
+        other = s3_client(source.port, key=SIGNED_OTHER[0], secret=SIGNED_OTHER[1])
+        other.create_bucket(Bucket="other-source")
+        other.put_object(Bucket="other-source", Key="fn.zip", Body=lt.handler_zip("other"))
+        with expect_error("InvalidParameterValueException", 400, MSG_DENIED):
+            lam.update_function_code(FunctionName=name, S3Bucket="other-source", S3Key="fn.zip")
+        assert lam.get_function(FunctionName=name)["Configuration"]["CodeSha256"] == lt.b64sha256(z)
         # a consumer with the wrong secret is refused by the source
         wrong = lt.LaminaServer(log_path=tmp_path / "wrong.log", extra_args=["--s3-endpoint", source.url],
                                 env={"AWS_ACCESS_KEY_ID": SIGNED[0], "AWS_SECRET_ACCESS_KEY": "wrong"})

@@ -20,18 +20,21 @@ struct GetObjectFailure {
 class ObjectSource {
   public:
     virtual ~ObjectSource() = default;
-    // `region` is the caller's: Lambda reads code only from buckets in its own region.
+    // `account` and `region` are the caller's: Lambda reads code only from
+    // buckets in its own region, and (from lamina's own store) only from its
+    // own account's buckets.
     virtual std::expected<std::string, GetObjectFailure> get_object(
-        const std::string& region, const std::string& bucket, const std::string& key,
-        const std::optional<std::string>& version) = 0;
+        const std::string& account, const std::string& region, const std::string& bucket,
+        const std::string& key, const std::optional<std::string>& version) = 0;
 };
 
 class LocalObjectSource final : public ObjectSource {
   public:
     explicit LocalObjectSource(ObjectStore& store) : store_(store) {}
+    // AccessDenied for a bucket another account owns (ObjectStore::bucket_for).
     std::expected<std::string, GetObjectFailure> get_object(
-        const std::string& region, const std::string& bucket, const std::string& key,
-        const std::optional<std::string>& version) override;
+        const std::string& account, const std::string& region, const std::string& bucket,
+        const std::string& key, const std::optional<std::string>& version) override;
 
   private:
     ObjectStore& store_;

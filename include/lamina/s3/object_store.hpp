@@ -13,7 +13,8 @@
 // place, so a crash never leaves a half-written one visible; tmp/ is
 // emptied at start-up. An in-memory index (built from the headers at
 // start-up) answers lists and HEADs; one mutex guards it and every rename.
-// Buckets are global to the server, as bucket names are in S3.
+// Buckets are global to the server, as bucket names are in S3; each belongs
+// to the account that created it, and only that account may use it.
 
 #include <cstdint>
 #include <filesystem>
@@ -110,6 +111,13 @@ class ObjectStore {
     S3Result<bool> create_bucket(const std::string& name, const std::string& region,
                                  const std::string& owner);
     S3Result<BucketInfo> head_bucket(const std::string& name) const;
+    // The bucket if `account` may use it: NoSuchBucket when there is none
+    // (whoever asks), AccessDenied when another account owns it. Only the
+    // owner has access: bucket policies and ACLs are not emulated, so
+    // cross-account access is always denied. Every S3 request on an
+    // existing bucket (S3Api) and every Lambda code read (LocalObjectSource)
+    // passes here first.
+    S3Result<BucketInfo> bucket_for(const std::string& name, const std::string& account) const;
     S3Result<void> delete_bucket(const std::string& name);
     std::vector<BucketInfo> list_buckets() const;
 

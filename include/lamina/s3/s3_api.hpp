@@ -9,6 +9,10 @@
 // pages (/health, /metrics, /_lamina/...) and not another protocol's (query
 // protocol forms, X-Amz-Target JSON, POST /). Requests signed for another
 // service are never S3's.
+//
+// A bucket is its owner's alone (ObjectStore::bucket_for): any other
+// account's request on it, except CreateBucket (BucketAlreadyExists), is
+// 403 AccessDenied and changes nothing.
 
 #include <string>
 #include <vector>
@@ -23,7 +27,7 @@ namespace lamina::s3 {
 struct S3Context {
     std::string request_id;
     std::string region;   // the request's (SigV4 scope, else lamina's --region)
-    std::string account;  // who makes it (owner of the buckets it creates)
+    std::string account;  // who makes it (owns the buckets it creates, and only it may use them)
 };
 
 // The service a request is SigV4-signed for (Authorization header or

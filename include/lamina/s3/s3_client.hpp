@@ -48,9 +48,11 @@ class RemoteObjectSource final : public ObjectSource {
   public:
     RemoteObjectSource(S3Endpoint endpoint, RemoteCredentials credentials, std::string region,
                        std::chrono::seconds timeout = std::chrono::seconds(120));
+    // Signed with lamina's own credentials, whoever the caller is: the
+    // server decides what they may read (its 403 is quoted as AccessDenied).
     std::expected<std::string, GetObjectFailure> get_object(
-        const std::string& region, const std::string& bucket, const std::string& key,
-        const std::optional<std::string>& version) override;
+        const std::string& account, const std::string& region, const std::string& bucket,
+        const std::string& key, const std::optional<std::string>& version) override;
 
   private:
     S3Endpoint endpoint_;

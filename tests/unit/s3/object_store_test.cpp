@@ -55,6 +55,27 @@ TEST(ObjectStore, BucketLifecycle) {
     EXPECT_EQ(f.store.delete_bucket("b1").error().code, S3ErrorCode::NoSuchBucket);
 }
 
+TEST(ObjectStore, OnlyTheOwnerMayUseABucket) {
+    Fixture f;
+    ASSERT_TRUE(f.store.create_bucket("b1", "us-east-1", "111111111111"));
+    auto mine = f.store.bucket_for("b1", "111111111111");
+    ASSERT_TRUE(mine.has_value());
+    EXPECT_EQ(mine->owner, "111111111111");
+    auto theirs = f.store.bucket_for("b1", "222222222222");
+    ASSERT_FALSE(theirs.has_value());
+    EXPECT_EQ(theirs.error().code, S3ErrorCode::AccessDenied);
+    EXPECT_TRUE(theirs.error().fields.empty());  // S3 names no bucket in an AccessDenied
+    EXPECT_EQ(s3_message(theirs.error()), "Access Denied");
+    // a bucket that does not exist is NoSuchBucket, whoever asks
+    EXPECT_EQ(f.store.bucket_for("nope", "222222222222").error().code, S3ErrorCode::NoSuchBucket);
+    ASSERT_TRUE(f.store.delete_bucket("b1").has_value());
+    EXPECT_EQ(f.store.bucket_for("b1", "111111111111").error().code, S3ErrorCode::NoSuchBucket);
+    // a name freed and taken by another account is that account's
+    ASSERT_TRUE(f.store.create_bucket("b1", "us-east-1", "222222222222"));
+    EXPECT_TRUE(f.store.bucket_for("b1", "222222222222").has_value());
+    EXPECT_EQ(f.store.bucket_for("b1", "111111111111").error().code, S3ErrorCode::AccessDenied);
+}
+
 TEST(ObjectStore, PutGetRangeAndMetadataSurviveRestart) {
     Fixture f;
     ASSERT_TRUE(f.store.create_bucket("b", "eu-west-1", "111111111111"));

@@ -45,6 +45,11 @@ struct Api {
     S3Context ctx{"req-1", "us-east-1", "111111111111"};
     Api() { EXPECT_TRUE(store.init().has_value()); }
     http::Response call(http::Request r) { return api.handle(ctx, r); }
+    http::Response call_as(const std::string& account, http::Request r) {
+        S3Context other = ctx;
+        other.account = account;
+        return api.handle(other, r);
+    }
 };
 
 }  // namespace
@@ -215,4 +220,80 @@ TEST(S3Api, CompleteMultipartUploadWithBadXmlChangesNothing) {
                            "</ETag></Part></CompleteMultipartUpload>"));
     ASSERT_EQ(r.status, 200u) << r.body;
     EXPECT_EQ(a.call(request("GET", "/bkt/k")).body, "part");
+}
+
+TEST(S3Api, AnotherAccountsBucketIsAccessDeniedAndUnchanged) {
+    Api a;  // account 111111111111 owns bkt
+    ASSERT_EQ(a.call(request("PUT", "/bkt")).status, 200u);
+    ASSERT_EQ(a.call(request("PUT", "/bkt/k", {}, "mine")).status, 200u);
+    auto r = a.call(request("POST", "/bkt/up?uploads"));
+    ASSERT_EQ(r.status, 200u);
+    auto start = r.body.find("<UploadId>") + 10;
+    std::string id = r.body.substr(start, r.body.find('<', start) - start);
+    ASSERT_EQ(a.call(request("PUT", "/bkt/up?partNumber=1&uploadId=" + id, {}, "p")).status, 200u);
+    const std::string other = "222222222222";
+    const std::string complete =
+        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>x</ETag></Part>"
+        "</CompleteMultipartUpload>";
+    struct Case {
+        std::string method, target, body;
+        std::vector<std::pair<std::string, std::string>> headers;
+    };
+    std::vector<Case> cases = {
+        {"HEAD", "/bkt", "", {}},
+        {"GET", "/bkt?location", "", {}},
+        {"GET", "/bkt", "", {}},
+        {"GET", "/bkt?list-type=2", "", {}},
+        {"GET", "/bkt?versioning", "", {}},  // unserved subresources too
+        {"DELETE", "/bkt", "", {}},
+        {"PUT", "/bkt?policy", "{}", {}},
+        {"POST", "/bkt?delete", "<Delete><Object><Key>k</Key></Object></Delete>", {}},
+        {"GET", "/bkt/k", "", {}},
+        {"GET", "/bkt/k", "", {{"Range", "bytes=0-1"}}},
+        {"HEAD", "/bkt/k", "", {}},
+        {"PUT", "/bkt/k", "theirs", {}},
+        {"PUT", "/bkt/k2", "theirs", {}},
+        {"PUT", "/bkt/k2", "", {{"x-amz-copy-source", "/bkt/k"}}},
+        {"DELETE", "/bkt/k", "", {}},
+        {"POST", "/bkt/k3?uploads", "", {}},
+        {"PUT", "/bkt/up?partNumber=2&uploadId=" + id, "p", {}},
+        {"POST", "/bkt/up?uploadId=" + id, complete, {}},
+        {"DELETE", "/bkt/up?uploadId=" + id, "", {}},
+        {"GET", "/", "", {{"Host", "bkt.localhost:4566"}}},  // virtual-host addressed
+        {"PUT", "/k", "theirs", {{"Host", "bkt.localhost:4566"}}},
+    };
+    for (const auto& c : cases) {
+        r = a.call_as(other, request(c.method, c.target, c.headers, c.body));
+        EXPECT_EQ(r.status, 403u) << c.method << " " << c.target;
+        if (c.method == "HEAD") {
+            EXPECT_TRUE(r.body.empty()) << c.target;
+            continue;
+        }
+        EXPECT_EQ(r.headers.get("Content-Type"), "application/xml");
+        EXPECT_NE(r.body.find("<Error><Code>AccessDenied</Code><Message>Access Denied</Message>"
+                              "<RequestId>req-1</RequestId><HostId>req-1</HostId></Error>"),
+                  std::string::npos)
+            << c.method << " " << c.target << ": " << r.body;
+    }
+    // CreateBucket of the name stays BucketAlreadyExists
+    r = a.call_as(other, request("PUT", "/bkt"));
+    EXPECT_EQ(r.status, 409u);
+    EXPECT_NE(r.body.find("<Code>BucketAlreadyExists</Code>"), std::string::npos);
+    // a bucket that does not exist is NoSuchBucket, whoever asks
+    r = a.call_as(other, request("GET", "/nope/k"));
+    EXPECT_EQ(r.status, 404u);
+    EXPECT_NE(r.body.find("<Code>NoSuchBucket</Code>"), std::string::npos);
+    // nothing changed, and the owner keeps full access
+    EXPECT_EQ(a.call(request("GET", "/bkt/k")).body, "mine");
+    EXPECT_EQ(a.call(request("HEAD", "/bkt/k2")).status, 404u);
+    r = a.call(request("GET", "/bkt?list-type=2"));
+    EXPECT_NE(r.body.find("<KeyCount>1</KeyCount>"), std::string::npos) << r.body;
+    r = a.call(request("POST", "/bkt/up?uploadId=" + id, {},
+                       "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>" +
+                           to_hex(md5("p")) + "</ETag></Part></CompleteMultipartUpload>"));
+    EXPECT_EQ(r.status, 200u) << r.body;
+    EXPECT_EQ(a.call(request("GET", "/bkt/up")).body, "p");
+    EXPECT_EQ(a.call(request("DELETE", "/bkt/k")).status, 204u);
+    EXPECT_EQ(a.call(request("DELETE", "/bkt/up")).status, 204u);
+    EXPECT_EQ(a.call(request("DELETE", "/bkt")).status, 204u);
 }
