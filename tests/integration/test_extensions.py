@@ -115,7 +115,10 @@ def test_extension_registers_before_the_first_invoke_and_gets_invoke_events(any_
     assert ev["deadlineMs"] > time.time() * 1000
     assert ev["tracing"]["type"] == "X-Amzn-Trace-Id" and ev["tracing"]["value"].startswith("Root=1-")
     assert len(ev["eventId"]) == 36
-    # a warm invoke: same environment, a second INVOKE event, no new registration
+    # a warm invoke: same environment, a second INVOKE event, no new registration. The
+    # environment stays busy until the extension is back at /event/next, after the response
+    # (as on AWS, an invoke in that window gets a new environment): give it that moment.
+    time.sleep(1.0)
     r2, out2 = invoke(lam, name, Qualifier="$LATEST")
     assert out2["env_id"] == out["env_id"]
     assert [e["requestId"] for e in out2["events"] if e["eventType"] == "INVOKE"] == [out["request_id"], out2["request_id"]]
