@@ -97,14 +97,18 @@ http::Response Service::transport_error(unsigned status, const std::string& what
     return r;
 }
 
-Status Service::authenticate(const http::Request& req, RequestContext& ctx, bool s3) const {
+Status Service::authenticate(const http::Request& req, RequestContext& ctx, bool s3,
+                             std::optional<SigV4Seed>* seed) const {
     if (!credentials_) return {};
     // lamina's own pages and the code download links it hands out are not AWS calls
     if (!s3 && req.method == "GET" && (req.path == "/health" || req.path == "/metrics" || req.path.rfind("/_lamina/code/", 0) == 0 ||
                                        req.path.rfind("/_lamina/opt/", 0) == 0))
         return {};
     auto std_now = std::chrono::system_clock::now().time_since_epoch();
-    LAMINA_TRY(key, verify_sigv4(req, *credentials_, std::chrono::duration_cast<std::chrono::milliseconds>(std_now).count()));
+    SigV4Seed verified;
+    LAMINA_TRY(key, verify_sigv4(req, *credentials_,
+                                 std::chrono::duration_cast<std::chrono::milliseconds>(std_now).count(), &verified));
+    if (seed) *seed = std::move(verified);
     // the key, not its shape, decides the account
     ctx.access_key_id = key;
     ctx.scope.account = credentials_->at(key).account_id;
@@ -183,9 +187,10 @@ http::Response Service::dispatch(const http::Request& req) {
     try {
         if (is_s3(req)) {
             bool head = req.method == "HEAD";
-            if (auto ok = authenticate(req, ctx, true); !ok)
+            std::optional<SigV4Seed> seed;
+            if (auto ok = authenticate(req, ctx, true, &seed); !ok)
                 return finish(s3::s3_error_response(s3::auth_error(ok.error()), ctx.request_id, head), "S3Auth");
-            s3::S3Context s3ctx{ctx.request_id, ctx.scope.region, ctx.scope.account};
+            s3::S3Context s3ctx{ctx.request_id, ctx.scope.region, ctx.scope.account, std::move(seed)};
             return finish(s3_->handle(s3ctx, req), "S3");
         }
         if (auto ok = authenticate(req, ctx); !ok) {

@@ -122,7 +122,8 @@ void sign_sigv4(http::Request& req, const std::string& access_key_id, const std:
                                          ", SignedHeaders=" + signed_headers + ", Signature=" + signature);
 }
 
-Result<std::string> verify_sigv4(const http::Request& req, const CredentialStore& store, std::int64_t now_ms) {
+Result<std::string> verify_sigv4(const http::Request& req, const CredentialStore& store, std::int64_t now_ms,
+                                 SigV4Seed* seed) {
     std::string auth = req.headers.get("Authorization");
     std::string signature, signed_headers, credential, amz_date;
     if (!auth.empty()) {
@@ -162,6 +163,10 @@ Result<std::string> verify_sigv4(const http::Request& req, const CredentialStore
                                       "The request signature we calculated does not match the signature you provided. "
                                       "Check your AWS Secret Access Key and signing method. Consult the service "
                                       "documentation for details."));
+    if (seed)
+        *seed = SigV4Seed{sigv4_signing_key(found->second.secret_access_key, scope->date, scope->region, scope->service),
+                          amz_date, scope->date + "/" + scope->region + "/" + scope->service + "/aws4_request",
+                          signature};
     return scope->access_key_id;
 }
 

@@ -212,11 +212,15 @@ std::string sigv4_signature(std::string_view secret_access_key, const std::strin
     std::string date = amz_date.substr(0, 8);
     std::string to_sign = "AWS4-HMAC-SHA256\n" + amz_date + "\n" + date + "/" + region + "/" + service +
                           "/aws4_request\n" + to_hex(sha256(canonical_request));
+    return to_hex(hmac_sha256(sigv4_signing_key(secret_access_key, date, region, service), to_sign));
+}
+
+std::string sigv4_signing_key(std::string_view secret_access_key, const std::string& date, const std::string& region,
+                              const std::string& service) {
     std::string key = hmac_sha256("AWS4" + std::string(secret_access_key), date);
     key = hmac_sha256(key, region);
     key = hmac_sha256(key, service);
-    key = hmac_sha256(key, "aws4_request");
-    return to_hex(hmac_sha256(key, to_sign));
+    return hmac_sha256(key, "aws4_request");
 }
 
 }  // namespace lamina

@@ -44,11 +44,21 @@ std::optional<ChunkedPayload> decode_aws_chunked(std::string_view body) {
             size = size * 16 + static_cast<std::uint64_t>(d);
         }
         i = eol + 2;
-        if (size == 0) break;
+        ChunkedPayload::Chunk chunk{out.data.size(), static_cast<std::size_t>(size), {}};
+        if (auto semi = line.find(';'); semi != std::string_view::npos) {
+            std::string_view ext = trim(line.substr(semi + 1));
+            constexpr std::string_view kSig = "chunk-signature=";
+            if (ext.rfind(kSig, 0) == 0) chunk.signature = std::string(trim(ext.substr(kSig.size())));
+        }
+        if (size == 0) {
+            out.chunks.push_back(std::move(chunk));
+            break;
+        }
         if (size > body.size() - i || body.size() - i - size < 2 ||
             body.substr(i + size, 2) != "\r\n")
             return std::nullopt;
         out.data.append(body.substr(i, size));
+        out.chunks.push_back(std::move(chunk));
         i += size + 2;
     }
     // trailers until an empty line (or the end of the body: some clients stop there)
@@ -60,11 +70,34 @@ std::optional<ChunkedPayload> decode_aws_chunked(std::string_view body) {
         if (line.empty()) break;
         auto colon = line.find(':');
         if (colon == std::string_view::npos) return std::nullopt;
-        out.trailers[lower(trim(line.substr(0, colon)))] =
-            std::string(trim(line.substr(colon + 1)));
+        std::string name = lower(trim(line.substr(0, colon)));
+        std::string value(trim(line.substr(colon + 1)));
+        if (name == "x-amz-trailer-signature") {
+            out.trailer_signature = value;
+            continue;
+        }
+        out.trailer_lines += name + ":" + value + "\n";
+        out.trailers[name] = std::move(value);
     }
     if (i != body.size()) return std::nullopt;
     return out;
+}
+
+bool verify_chunk_signatures(const ChunkedPayload& payload, const SigV4Seed& seed, bool trailer) {
+    static const std::string kEmptyHash = to_hex(sha256(""));
+    std::string previous = seed.signature;
+    auto sign = [&](const std::string& to_sign) { return to_hex(hmac_sha256(seed.signing_key, to_sign)); };
+    for (const auto& chunk : payload.chunks) {
+        std::string expected = sign("AWS4-HMAC-SHA256-PAYLOAD\n" + seed.amz_date + "\n" + seed.scope + "\n" +
+                                    previous + "\n" + kEmptyHash + "\n" +
+                                    to_hex(sha256(std::string_view(payload.data).substr(chunk.offset, chunk.size))));
+        if (chunk.signature != expected) return false;
+        previous = std::move(expected);
+    }
+    if (payload.chunks.empty() || payload.chunks.back().size != 0) return false;
+    if (!trailer) return true;
+    return payload.trailer_signature == sign("AWS4-HMAC-SHA256-TRAILER\n" + seed.amz_date + "\n" + seed.scope +
+                                             "\n" + previous + "\n" + to_hex(sha256(payload.trailer_lines)));
 }
 
 std::uint32_t crc32(std::string_view bytes) {

@@ -83,7 +83,7 @@ struct Payload {
     std::string_view bytes() const { return chunked ? std::string_view(decoded) : raw; }
 };
 
-S3Result<Payload> read_payload(const http::Request& req) {
+S3Result<Payload> read_payload(const S3Context& ctx, const http::Request& req) {
     Payload p;
     std::string sha = req.headers.get("x-amz-content-sha256");
     std::string encoding = lower(req.headers.get("Content-Encoding"));
@@ -94,6 +94,13 @@ S3Result<Payload> read_payload(const http::Request& req) {
             return s3_fail(
                 S3ErrorCode::IncompleteBody, {},
                 "The aws-chunked request body is malformed (chunk sizes and CRLFs do not add up).");
+        // Signed chunks are checked when lamina checked the request's own
+        // signature (the seed); an unsigned-payload stream has none.
+        bool signed_chunks = sha == "STREAMING-AWS4-HMAC-SHA256-PAYLOAD" ||
+                             sha == "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER";
+        if (signed_chunks && ctx.seed &&
+            !verify_chunk_signatures(*chunked, *ctx.seed, sha.ends_with("-TRAILER")))
+            return s3_fail(S3ErrorCode::SignatureDoesNotMatch);
         if (auto declared = req.headers.find("x-amz-decoded-content-length")) {
             if (*declared != std::to_string(chunked->data.size()))
                 return s3_fail(S3ErrorCode::IncompleteBody, {},
@@ -282,7 +289,7 @@ S3Result<http::Response> list_objects(ObjectStore& store, const S3Context& ctx,
 
 S3Result<http::Response> delete_objects(ObjectStore& store, const S3Context& ctx,
                                         const http::Request& req, const std::string& bucket) {
-    auto payload = read_payload(req);
+    auto payload = read_payload(ctx, req);
     if (!payload) return std::unexpected(payload.error());
     auto doc = parse_xml(payload->bytes());
     if (!doc || doc->name != "Delete") return s3_fail(S3ErrorCode::MalformedXML);
@@ -320,7 +327,7 @@ S3Result<http::Response> bucket_operation(ObjectStore& store, const S3Context& c
         if (!valid_bucket_name(bucket))
             return s3_fail(S3ErrorCode::InvalidBucketName, {{"BucketName", bucket}});
         std::string region = ctx.region;
-        auto payload = read_payload(req);
+        auto payload = read_payload(ctx, req);
         if (!payload) return std::unexpected(payload.error());
         std::string body(payload->bytes());
         if (body.find_first_not_of(" \t\r\n") != std::string::npos) {
@@ -411,7 +418,7 @@ S3Result<http::Response> object_operation(ObjectStore& store, const S3Context& c
                 return s3_fail(S3ErrorCode::InvalidArgument, {},
                                "Part number must be an integer between 1 and 10000, inclusive");
             if (auto b = store.head_bucket(bucket); !b) return std::unexpected(b.error());
-            auto payload = read_payload(req);
+            auto payload = read_payload(ctx, req);
             if (!payload) return std::unexpected(payload.error());
             auto etag = store.upload_part(bucket, key, *upload_id, *part, payload->bytes());
             if (!etag) return std::unexpected(etag.error());
@@ -423,7 +430,7 @@ S3Result<http::Response> object_operation(ObjectStore& store, const S3Context& c
         if (req.query_param("partNumber"))
             return s3_fail(S3ErrorCode::InvalidRequest, {}, "A partNumber needs an uploadId.");
         if (auto b = store.head_bucket(bucket); !b) return std::unexpected(b.error());
-        auto payload = read_payload(req);
+        auto payload = read_payload(ctx, req);
         if (!payload) return std::unexpected(payload.error());
         ObjectWrite w = object_write(req, key);
         w.checksum_crc32 = payload->crc32;
@@ -512,7 +519,7 @@ S3Result<http::Response> object_operation(ObjectStore& store, const S3Context& c
             if (auto p = unsupported_param(req, {"uploadId"}))
                 return not_implemented("the object subresource ?" + *p);
             if (auto b = store.head_bucket(bucket); !b) return std::unexpected(b.error());
-            auto payload = read_payload(req);
+            auto payload = read_payload(ctx, req);
             if (!payload) return std::unexpected(payload.error());
             auto parts = read_complete_xml(std::string(payload->bytes()));
             if (!parts) return std::unexpected(parts.error());

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import os
 import subprocess
@@ -451,8 +452,8 @@ class TestBodyEncodings:
         assert s3.get_object(Bucket=bucket, Key="chunked")["Body"].read() == data
 
     def test_aws_chunked_signed_chunks(self, server, s3, bucket):
-        # STREAMING-AWS4-HMAC-SHA256-PAYLOAD framing (lamina checks the request's
-        # signature, not each chunk's)
+        # STREAMING-AWS4-HMAC-SHA256-PAYLOAD framing under --auth none: no secret to check
+        # the chunk signatures with, so they are read and not checked (TestSigV4 checks them)
         data = b"a" * 66560
         body = (b"10000;chunk-signature=" + b"0" * 64 + b"\r\n" + data[:65536] + b"\r\n" +
                 b"400;chunk-signature=" + b"1" * 64 + b"\r\n" + data[65536:] + b"\r\n" +
@@ -530,6 +531,59 @@ def credentials_file(path: Path) -> Path:
     return path
 
 
+def streaming_put(url: str, key: str, secret: str, chunks: list, *, crc32_trailer: str | None = None,
+                  tamper: bool = False, chunk_secret: str | None = None, tamper_trailer: bool = False):
+    """A PutObject with a signed aws-chunked body (AWS's "chunked upload" signing)."""
+    from datetime import datetime, timezone
+    from urllib.parse import urlsplit
+
+    def hmac256(k: bytes, msg: str) -> bytes:
+        return hmac.new(k, msg.encode(), hashlib.sha256).digest()
+
+    def signing_key(sec: str, date: str) -> bytes:
+        k = hmac256(("AWS4" + sec).encode(), date)
+        for part in (lt.REGION, "s3", "aws4_request"):
+            k = hmac256(k, part)
+        return k
+
+    parts = urlsplit(url)
+    amz_date = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    date = amz_date[:8]
+    scope = f"{date}/{lt.REGION}/s3/aws4_request"
+    content_sha = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD" + ("-TRAILER" if crc32_trailer else "")
+    data_len = sum(len(c) for c in chunks)
+    headers = {"host": parts.netloc, "x-amz-content-sha256": content_sha, "x-amz-date": amz_date,
+               "x-amz-decoded-content-length": str(data_len)}
+    if crc32_trailer:
+        headers["x-amz-trailer"] = "x-amz-checksum-crc32"
+    signed = ";".join(sorted(headers))
+    canonical = "\n".join(["PUT", parts.path, "", *(f"{h}:{headers[h]}" for h in sorted(headers)), "", signed,
+                           content_sha])
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    seed = hmac.new(signing_key(secret, date), to_sign.encode(), hashlib.sha256).hexdigest()
+    ckey = signing_key(chunk_secret or secret, date)
+    empty = hashlib.sha256(b"").hexdigest()
+    previous, body = seed, b""
+    for chunk in [*chunks, b""]:
+        sts = "\n".join(["AWS4-HMAC-SHA256-PAYLOAD", amz_date, scope, previous, empty,
+                         hashlib.sha256(chunk).hexdigest()])
+        previous = hmac.new(ckey, sts.encode(), hashlib.sha256).hexdigest()
+        sent = (b"X" + chunk[1:]) if (tamper and chunk) else chunk
+        body += b"%x;chunk-signature=%s\r\n" % (len(chunk), previous.encode()) + sent + (b"\r\n" if chunk else b"")
+    if crc32_trailer:
+        trailer = f"x-amz-checksum-crc32:{crc32_trailer}\n"
+        sts = "\n".join(["AWS4-HMAC-SHA256-TRAILER", amz_date, scope, previous,
+                         hashlib.sha256(trailer.encode()).hexdigest()])
+        tsig = hmac.new(ckey, sts.encode(), hashlib.sha256).hexdigest()
+        sent_crc = crc32_b64(b"changed") if tamper_trailer else crc32_trailer
+        body += f"x-amz-checksum-crc32:{sent_crc}\r\nx-amz-trailer-signature:{tsig}\r\n".encode()
+    body += b"\r\n"
+    auth = f"AWS4-HMAC-SHA256 Credential={key}/{scope}, SignedHeaders={signed}, Signature={seed}"
+    send = {k: v for k, v in headers.items() if k != "host"}
+    send.update({"Authorization": auth, "Content-Encoding": "aws-chunked"})
+    return lt.http_request(url, method="PUT", body=body, headers=send)
+
+
 @pytest.fixture(scope="module")
 def signed_server(tmp_path_factory):
     d = tmp_path_factory.mktemp("s3sigv4")
@@ -560,6 +614,42 @@ class TestSigV4:
         # the bucket belongs to the key's account
         owner = c.list_buckets()["Owner"]
         assert owner["DisplayName"] == SIGNED[2]
+
+    def test_signed_chunks_are_checked(self, signed_server):
+        """STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER], as the Java and Go SDKs upload: each
+        chunk signed, chained from the request's signature. botocore never sends it, so the
+        request is signed here, by the algorithm AWS documents. A chunk whose signature does not
+        hold is 403 SignatureDoesNotMatch and stores nothing."""
+        c = s3_client(signed_server.port, key=SIGNED[0], secret=SIGNED[1])
+        name = lt.unique("streamed")
+        c.create_bucket(Bucket=name)
+        data = os.urandom(150_000)
+        chunks = [data[i:i + 65536] for i in range(0, len(data), 65536)]
+        url = f"{signed_server.url}/{name}/streamed.bin"
+
+        status, _, body = streaming_put(url, SIGNED[0], SIGNED[1], chunks)
+        assert status == 200, body
+        assert c.get_object(Bucket=name, Key="streamed.bin")["Body"].read() == data
+        # with a signed CRC32 trailer
+        status, _, body = streaming_put(url + "2", SIGNED[0], SIGNED[1], chunks, crc32_trailer=crc32_b64(data))
+        assert status == 200, body
+        assert c.get_object(Bucket=name, Key="streamed.bin2")["Body"].read() == data
+        assert c.head_object(Bucket=name, Key="streamed.bin2", ChecksumMode="ENABLED")["ChecksumCRC32"] == \
+            crc32_b64(data)
+
+        # refused, and nothing stored: a chunk changed after signing, a chunk signed with
+        # another secret, the trailer changed after signing
+        for key, kwargs in [("tampered", {"tamper": True}), ("wrong-secret", {"chunk_secret": "wrong"}),
+                            ("trailer", {"crc32_trailer": crc32_b64(data), "tamper_trailer": True})]:
+            status, _, body = streaming_put(f"{signed_server.url}/{name}/{key}", SIGNED[0], SIGNED[1], chunks,
+                                            **kwargs)
+            assert status == 403 and s3_error(body)["Code"] == "SignatureDoesNotMatch", (key, status, body)
+            with expect_error("NoSuchKey", 404):
+                c.get_object(Bucket=name, Key=key)
+        # an overwrite that fails leaves the object as it was
+        status, _, _ = streaming_put(url, SIGNED[0], SIGNED[1], [b"other"], tamper=True)
+        assert status == 403
+        assert c.get_object(Bucket=name, Key="streamed.bin")["Body"].read() == data
 
     def test_unsigned_and_mis_signed_are_refused(self, signed_server):
         name = lt.unique("refused")

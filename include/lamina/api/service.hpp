@@ -60,7 +60,9 @@ private:
     // is); false for everything else.
     bool try_invoke(const http::Request& req, const http::Responder& respond);
     // `s3`: the request is S3's, so no path is lamina's own page.
-    Status authenticate(const http::Request& req, RequestContext& ctx, bool s3 = false) const;
+    // With `seed`, what a signed aws-chunked body is checked with (when signatures are verified).
+    Status authenticate(const http::Request& req, RequestContext& ctx, bool s3 = false,
+                        std::optional<SigV4Seed>* seed = nullptr) const;
     bool is_s3(const http::Request& req) const { return s3_ && s3_->owns(req); }
     http::Response health(const RequestContext& ctx) const;
     // GET/PUT/DELETE /_lamina/stacks/{name}, GET /_lamina/stacks

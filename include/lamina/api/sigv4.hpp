@@ -11,6 +11,7 @@
 #include <map>
 #include <string>
 
+#include "lamina/common/encoding.hpp"
 #include "lamina/common/error.hpp"
 #include "lamina/http/message.hpp"
 
@@ -41,7 +42,9 @@ void sign_sigv4(http::Request& req, const std::string& access_key_id, const std:
                 const std::string& region, const std::string& service, std::int64_t now_ms);
 
 // Checks the request's Authorization header (or presigned query); returns
-// the access key id that signed it.
-Result<std::string> verify_sigv4(const http::Request& req, const CredentialStore& store, std::int64_t now_ms);
+// the access key id that signed it, and, with `seed`, what checking a
+// signed aws-chunked body needs.
+Result<std::string> verify_sigv4(const http::Request& req, const CredentialStore& store, std::int64_t now_ms,
+                                 SigV4Seed* seed = nullptr);
 
 }  // namespace lamina::api

@@ -19,6 +19,18 @@ std::string hmac_sha256(std::string_view key, std::string_view data);
 // ("20261128T101500Z") for this secret, region and service.
 std::string sigv4_signature(std::string_view secret_access_key, const std::string& amz_date, const std::string& region,
                             const std::string& service, std::string_view canonical_request);
+// SigV4's derived signing key for a day ("20261128"), region and service.
+std::string sigv4_signing_key(std::string_view secret_access_key, const std::string& date, const std::string& region,
+                              const std::string& service);
+// What a verified SigV4 request gives the checks of its streamed body
+// (aws-chunked STREAMING-AWS4-HMAC-SHA256-PAYLOAD: each chunk is signed,
+// chained from the request's own signature).
+struct SigV4Seed {
+    std::string signing_key;  // raw bytes, sigv4_signing_key
+    std::string amz_date;     // the request's X-Amz-Date
+    std::string scope;        // "20261128/us-east-1/s3/aws4_request"
+    std::string signature;    // the request's (hex), the first chunk's "previous signature"
+};
 std::string to_hex(std::string_view bytes);
 
 // %XX decoding of a URL path segment or query value; '+' is kept as is

@@ -14,9 +14,11 @@
 // account's request on it, except CreateBucket (BucketAlreadyExists), is
 // 403 AccessDenied and changes nothing.
 
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "lamina/common/encoding.hpp"
 #include "lamina/common/error.hpp"
 #include "lamina/http/message.hpp"
 #include "lamina/http/server.hpp"
@@ -28,6 +30,10 @@ struct S3Context {
     std::string request_id;
     std::string region;   // the request's (SigV4 scope, else lamina's --region)
     std::string account;  // who makes it (owns the buckets it creates, and only it may use them)
+    // Set when lamina verified the request's SigV4 signature (--auth sigv4):
+    // a STREAMING-AWS4-HMAC-SHA256-PAYLOAD body's chunk signatures are then
+    // checked against it. Without it they are read and not checked.
+    std::optional<SigV4Seed> seed;
 };
 
 // The service a request is SigV4-signed for (Authorization header or
