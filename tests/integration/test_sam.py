@@ -52,6 +52,16 @@ def copy_app(tmp_path: Path) -> Path:
     return dest
 
 
+def deployed_app(srv, tmp_path: Path, prefix: str):
+    """The sam-app example deployed as a new stack: (stack, lambda client, greet function,
+    its source file to edit for the next deployment)."""
+    app = copy_app(tmp_path)
+    stack = stack_name(prefix)
+    r = deploy(srv, app / "template.yaml", "--stack-name", stack)
+    assert r.returncode == 0, r.stderr
+    return app, stack, srv.client("lambda"), f"{stack}-greet", app / "src" / "greet" / "app.py"
+
+
 def invoke(client, name: str, payload: dict | None = None) -> dict:
     r = client.invoke(FunctionName=name, Payload=json.dumps(payload or {}).encode())
     body = json.loads(r["Payload"].read())
@@ -598,12 +608,7 @@ def test_sam_event_invoke_config_goes_on_the_alias(server, tmp_path):
 
 @pytest.mark.timeout_s(120)
 def test_a_new_deployment_ends_a_canary_in_progress(server, tmp_path):
-    app = copy_app(tmp_path)
-    stack = stack_name("cancel")
-    lam = server.client("lambda")
-    fn = f"{stack}-greet"
-    src = app / "src" / "greet" / "app.py"
-    assert deploy(server, app / "template.yaml", "--stack-name", stack).returncode == 0
+    app, stack, lam, fn, src = deployed_app(server, tmp_path, "cancel")
     src.write_text(src.read_text().replace('VERSION = "v1"', 'VERSION = "v2"'))
     r = deploy(server, app / "template.yaml", "--stack-name", stack, "--deployment-minute", "1", "--no-wait")
     assert r.returncode == 0, r.stderr
@@ -624,15 +629,10 @@ def test_a_shift_in_progress_survives_a_restart_on_its_schedule(tmp_path):
     """kill -9 in the middle of a linear shift: the restarted server resumes it on the original
     wall-clock schedule (the steps that fell due while it was down collapse into the latest),
     and a shift cancelled by a newer deployment stays cancelled after a restart."""
-    app = copy_app(tmp_path)
     srv = lt.LaminaServer(data_dir=tmp_path / "data", log_path=tmp_path / "server.log",
                           extra_args=["--log-level", "info"]).start()
     try:
-        stack = stack_name("resume")
-        lam = srv.client("lambda")
-        fn = f"{stack}-greet"
-        src = app / "src" / "greet" / "app.py"
-        assert deploy(srv, app / "template.yaml", "--stack-name", stack).returncode == 0
+        app, stack, lam, fn, src = deployed_app(srv, tmp_path, "resume")
         src.write_text(src.read_text().replace('VERSION = "v1"', 'VERSION = "v2"'))
         minute = 3.0  # steps due at 3 s (50%), 6 s (75%) and 9 s (100%)
         started = time.monotonic()

@@ -2,22 +2,16 @@
 
 #include <gtest/gtest.h>
 
-#include "fakes/fake_clock.hpp"
-#include "fakes/temp_dir.hpp"
+#include "fakes/s3_store.hpp"
 
 using namespace lamina;
 using namespace lamina::s3;
 
 namespace {
 
-struct Fixture {
-    fakes::TempDir dir;
-    fakes::FakeClock clock;
-    fakes::CountingIds ids;
-    ObjectStore store{dir.path() / "s3", clock, ids};
+struct Fixture : fakes::S3Store {
     LocalObjectSource source{store};
     Fixture() {
-        EXPECT_TRUE(store.init().has_value());
         EXPECT_TRUE(store.create_bucket("code", "us-east-1", "111111111111").has_value());
         ObjectWrite w;
         w.key = "fn.zip";

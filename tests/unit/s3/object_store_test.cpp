@@ -4,8 +4,7 @@
 
 #include <fstream>
 
-#include "fakes/fake_clock.hpp"
-#include "fakes/temp_dir.hpp"
+#include "fakes/s3_store.hpp"
 #include "lamina/common/encoding.hpp"
 
 using namespace lamina;
@@ -14,13 +13,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Fixture {
-    fakes::TempDir dir;
-    fakes::FakeClock clock;
-    fakes::CountingIds ids;
-    ObjectStore store{dir.path() / "s3", clock, ids};
-    Fixture() { EXPECT_TRUE(store.init().has_value()); }
-};
+using Fixture = fakes::S3Store;
 
 ObjectWrite named(const std::string& key) {
     ObjectWrite w;

@@ -2,8 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "fakes/fake_clock.hpp"
-#include "fakes/temp_dir.hpp"
+#include "fakes/s3_store.hpp"
 #include "lamina/common/encoding.hpp"
 #include "lamina/s3/aws_chunked.hpp"
 
@@ -36,14 +35,9 @@ const std::pair<std::string, std::string> kLambdaAuth = {
     "AWS4-HMAC-SHA256 Credential=test/20261128/us-east-1/lambda/aws4_request, SignedHeaders=host, "
     "Signature=x"};
 
-struct Api {
-    fakes::TempDir dir;
-    fakes::FakeClock clock;
-    fakes::CountingIds ids;
-    ObjectStore store{dir.path() / "s3", clock, ids};
+struct Api : fakes::S3Store {
     S3Api api{store, kBases};
-    S3Context ctx{"req-1", "us-east-1", "111111111111"};
-    Api() { EXPECT_TRUE(store.init().has_value()); }
+    S3Context ctx{"req-1", "us-east-1", "111111111111", std::nullopt};
     http::Response call(http::Request r) { return api.handle(ctx, r); }
     http::Response call_as(const std::string& account, http::Request r) {
         S3Context other = ctx;
