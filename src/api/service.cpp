@@ -105,9 +105,10 @@ Status Service::authenticate(const http::Request& req, RequestContext& ctx, bool
                                        req.path.rfind("/_lamina/opt/", 0) == 0))
         return {};
     auto std_now = std::chrono::system_clock::now().time_since_epoch();
-    SigV4Seed verified;
+    SigV4Seed verified;  // derived only for S3, whose streamed bodies need it
     LAMINA_TRY(key, verify_sigv4(req, *credentials_,
-                                 std::chrono::duration_cast<std::chrono::milliseconds>(std_now).count(), &verified));
+                                 std::chrono::duration_cast<std::chrono::milliseconds>(std_now).count(),
+                                 seed ? &verified : nullptr));
     if (seed) *seed = std::move(verified);
     // the key, not its shape, decides the account
     ctx.access_key_id = key;
