@@ -107,8 +107,7 @@ void sign_sigv4(http::Request& req, const std::string& access_key_id, const std:
     req.headers.set("x-amz-content-sha256", to_hex(sha256(req.body)));
     std::vector<std::string> names;
     for (const auto& [name, _] : req.headers.items) {
-        std::string lower = name;
-        std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+        std::string lower = ascii_lower(name);
         if (lower == "host" || lower == "content-type" || lower.rfind("x-amz-", 0) == 0) names.push_back(lower);
     }
     std::sort(names.begin(), names.end());

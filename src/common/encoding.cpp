@@ -223,4 +223,11 @@ std::string sigv4_signing_key(std::string_view secret_access_key, const std::str
     return hmac_sha256(key, "aws4_request");
 }
 
+std::string ascii_lower(std::string_view text) {
+    std::string out(text);
+    for (auto& c : out)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return out;
+}
+
 }  // namespace lamina

@@ -9,12 +9,6 @@ namespace lamina::s3 {
 
 namespace {
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-}
-
 bool ends_with(std::string_view s, std::string_view suffix) {
     return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
@@ -23,11 +17,11 @@ bool ends_with(std::string_view s, std::string_view suffix) {
 
 std::optional<std::string> virtual_host_bucket(std::string_view host_header,
                                                const std::vector<std::string>& bases) {
-    std::string host = lower(host_header);
+    std::string host = ascii_lower(host_header);
     if (host.empty() || host.front() == '[') return std::nullopt;  // IPv6 literal
     if (auto colon = host.rfind(':'); colon != std::string::npos) host.resize(colon);
     for (const auto& base : bases) {
-        std::string suffix = "." + lower(base);
+        std::string suffix = "." + ascii_lower(base);
         if (host.size() > suffix.size() && ends_with(host, suffix))
             return host.substr(0, host.size() - suffix.size());
     }

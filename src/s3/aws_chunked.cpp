@@ -9,12 +9,6 @@ namespace lamina::s3 {
 
 namespace {
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-}
-
 std::string_view trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
     while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -70,7 +64,7 @@ std::optional<ChunkedPayload> decode_aws_chunked(std::string_view body) {
         if (line.empty()) break;
         auto colon = line.find(':');
         if (colon == std::string_view::npos) return std::nullopt;
-        std::string name = lower(trim(line.substr(0, colon)));
+        std::string name = ascii_lower(trim(line.substr(0, colon)));
         std::string value(trim(line.substr(colon + 1)));
         if (name == "x-amz-trailer-signature") {
             out.trailer_signature = value;

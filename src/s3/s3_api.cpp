@@ -20,12 +20,6 @@ namespace {
 constexpr const char* kXmlns = "http://s3.amazonaws.com/doc/2006-03-01/";
 constexpr std::uint64_t kSmallBodyLimit = 8ull * 1024 * 1024;
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-}
-
 std::string iso_time(std::int64_t ms) {
     std::time_t secs = static_cast<std::time_t>(ms / 1000);
     std::tm tm{};
@@ -86,7 +80,7 @@ struct Payload {
 S3Result<Payload> read_payload(const S3Context& ctx, const http::Request& req) {
     Payload p;
     std::string sha = req.headers.get("x-amz-content-sha256");
-    std::string encoding = lower(req.headers.get("Content-Encoding"));
+    std::string encoding = ascii_lower(req.headers.get("Content-Encoding"));
     std::map<std::string, std::string> trailers;
     if (is_streaming_payload(sha) || encoding.find("aws-chunked") != std::string::npos) {
         auto chunked = decode_aws_chunked(req.body);
@@ -149,7 +143,7 @@ ObjectWrite object_write(const http::Request& req, const std::string& key) {
     w.key = key;
     w.content_type = req.headers.get("Content-Type");
     for (const auto& [name, value] : req.headers.items) {
-        std::string n = lower(name);
+        std::string n = ascii_lower(name);
         if (n.rfind("x-amz-meta-", 0) == 0) w.metadata[n.substr(11)] = value;
     }
     for (const char* h : {"Cache-Control", "Content-Disposition", "Content-Language", "Expires"})
@@ -164,7 +158,7 @@ ObjectWrite object_write(const http::Request& req, const std::string& key) {
                 v->substr(start, comma == std::string::npos ? std::string::npos : comma - start);
             part.erase(0, part.find_first_not_of(' '));
             part.erase(part.find_last_not_of(' ') + 1);
-            if (!part.empty() && lower(part) != "aws-chunked")
+            if (!part.empty() && ascii_lower(part) != "aws-chunked")
                 kept += (kept.empty() ? "" : ",") + part;
             if (comma == std::string::npos) break;
             start = comma + 1;
@@ -484,7 +478,7 @@ S3Result<http::Response> object_operation(ObjectStore& store, const S3Context& c
         }
         bool whole = !read || !read->partial;
         if (whole && !info->checksum_crc32.empty() &&
-            lower(req.headers.get("x-amz-checksum-mode")) == "enabled")
+            ascii_lower(req.headers.get("x-amz-checksum-mode")) == "enabled")
             r.headers.set("x-amz-checksum-crc32", info->checksum_crc32);
         if (read) r.body = std::move(read->data);
         return r;

@@ -638,8 +638,7 @@ private:
             std::string name = generated_name(options_.stack_name, id);
             if (attribute.empty()) return json(name);
             if (attribute == "Arn") {
-                std::string service = o->second.substr(5, o->second.find("::", 5) - 5);
-                std::transform(service.begin(), service.end(), service.begin(), ::tolower);
+                std::string service = ascii_lower(o->second.substr(5, o->second.find("::", 5) - 5));
                 if (service == "iam") return json("arn:aws:iam::" + account_ + ":role/" + name);
                 return json("arn:aws:" + service + ":" + api_.region() + ":" + account_ + ":" + name);
             }

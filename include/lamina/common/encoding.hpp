@@ -43,6 +43,9 @@ std::string url_encode(std::string_view text, bool keep_slash = false);
 // Escape &, <, >, ", ' for XML text.
 std::string xml_escape(std::string_view text);
 
+// ASCII letters lower-cased, other bytes as they are (header names, ids).
+std::string ascii_lower(std::string_view text);
+
 // Whether text is well-formed UTF-8.
 bool is_valid_utf8(std::string_view text);
 
