@@ -58,12 +58,25 @@ std::string RandomIdSource::hex(std::size_t n) {
     return out;
 }
 
-std::string format_lambda_time(std::int64_t epoch_ms) {
+namespace {
+// "2024-01-01T00:00:00.000" and the zone's suffix
+std::string with_millis(std::int64_t epoch_ms, const char* zone) {
     std::tm tm = utc_tm(epoch_ms);
     char buf[96];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03d+0000", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>(epoch_ms % 1000));
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03d%s", tm.tm_year + 1900, tm.tm_mon + 1,
+                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(epoch_ms % 1000), zone);
+    return buf;
+}
+}  // namespace
+
+std::string format_lambda_time(std::int64_t epoch_ms) { return with_millis(epoch_ms, "+0000"); }
+
+std::string format_iso8601_ms(std::int64_t epoch_ms) { return with_millis(epoch_ms, "Z"); }
+
+std::string format_http_date(std::int64_t epoch_ms) {
+    std::tm tm = utc_tm(epoch_ms);
+    char buf[40];
+    std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
     return buf;
 }
 

@@ -6,6 +6,7 @@
 #include <regex>
 #include <set>
 
+#include "lamina/common/clock.hpp"
 #include "lamina/common/encoding.hpp"
 #include "lamina/common/log.hpp"
 #include "lamina/common/regex.hpp"
@@ -19,26 +20,6 @@ namespace {
 
 constexpr const char* kXmlns = "http://s3.amazonaws.com/doc/2006-03-01/";
 constexpr std::uint64_t kSmallBodyLimit = 8ull * 1024 * 1024;
-
-std::string iso_time(std::int64_t ms) {
-    std::time_t secs = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[96];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>(ms % 1000));
-    return buf;
-}
-
-std::string http_time(std::int64_t ms) {
-    std::time_t secs = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[40];
-    std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    return buf;
-}
 
 std::string element(const std::string& name, const std::string& text) {
     return "<" + name + ">" + xml_escape(text) + "</" + name + ">";
@@ -170,7 +151,7 @@ ObjectWrite object_write(const http::Request& req, const std::string& key) {
 
 void object_headers(http::Response& r, const ObjectInfo& o) {
     r.headers.set("ETag", o.etag);
-    r.headers.set("Last-Modified", http_time(o.last_modified_ms));
+    r.headers.set("Last-Modified", format_http_date(o.last_modified_ms));
     r.headers.set("Content-Type", o.content_type);
     r.headers.set("Accept-Ranges", "bytes");
     for (const auto& [name, value] : o.headers) r.headers.set(name, value);
@@ -270,7 +251,7 @@ S3Result<http::Response> list_objects(ObjectStore& store, const S3Context& ctx,
     }
     for (const auto& o : result->contents) {
         body += "<Contents>" + element("Key", enc(o.key)) +
-                element("LastModified", iso_time(o.last_modified_ms)) + element("ETag", o.etag) +
+                element("LastModified", format_iso8601_ms(o.last_modified_ms)) + element("ETag", o.etag) +
                 element("Size", std::to_string(o.size));
         if (owner) body += owner_xml(store.head_bucket(bucket).value_or(BucketInfo{}).owner);
         body += element("StorageClass", "STANDARD") + "</Contents>";
@@ -660,7 +641,7 @@ http::Response S3Api::handle(const S3Context& ctx, const http::Request& req) {
             for (const auto& b : store_.list_buckets()) {
                 if (b.owner != ctx.account) continue;
                 body += "<Bucket>" + element("Name", b.name) +
-                        element("CreationDate", iso_time(b.created_ms)) +
+                        element("CreationDate", format_iso8601_ms(b.created_ms)) +
                         element("BucketRegion", b.region) + "</Bucket>";
             }
             body += "</Buckets></ListAllMyBucketsResult>";

@@ -39,5 +39,9 @@ public:
 std::string format_lambda_time(std::int64_t epoch_ms);
 // "2024-01-01T00:00:00Z" (IAM, STS).
 std::string format_iso8601(std::int64_t epoch_ms);
+// "2024-01-01T00:00:00.000Z" (S3's XML times).
+std::string format_iso8601_ms(std::int64_t epoch_ms);
+// "Mon, 01 Jan 2024 00:00:00 GMT" (HTTP dates: Last-Modified).
+std::string format_http_date(std::int64_t epoch_ms);
 
 }  // namespace lamina
