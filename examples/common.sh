@@ -65,3 +65,26 @@ wait_config() {  # wait_config FUNCTION FIELD VALUE
 }
 wait_active() { wait_config "$1" State Active; }                    # wait_active FUNCTION
 wait_updated() { wait_config "$1" LastUpdateStatus Successful; }    # wait_updated FUNCTION
+
+# start_work: a fresh scratch folder, $work, becomes the current directory
+# and is removed when the script exits. Commands given to on_failure (one
+# string each, expanded at exit) undo what the script made if it stops half
+# way; `finished` marks a complete run, which cleaned up after itself.
+# Commands given to at_exit run either way.
+_lamina_on_failure=() _lamina_at_exit=() _lamina_finished=0
+on_failure() { _lamina_on_failure+=("$1"); }
+at_exit() { _lamina_at_exit+=("$1"); }
+finished() { _lamina_finished=1; }
+_lamina_exit() {
+  local c
+  if [ "$_lamina_finished" = 0 ]; then
+    for c in "${_lamina_on_failure[@]}"; do eval "$c" >/dev/null 2>&1 || true; done
+  fi
+  for c in "${_lamina_at_exit[@]}"; do eval "$c" >/dev/null 2>&1 || true; done
+  rm -rf "$work"
+}
+start_work() {
+  work="$(mktemp -d)"
+  trap _lamina_exit EXIT
+  cd "$work"
+}

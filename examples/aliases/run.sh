@@ -26,18 +26,10 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/../common.sh"
-work="$(mktemp -d)"
 fn="AliasTestFunction-$RUN_ID"
 n="${CANARY_INVOKES:-20}"
-cleaned=0
-cleanup() {
-  if [ "$cleaned" = 0 ]; then
-    aws lambda delete-function --function-name "$fn" >/dev/null 2>&1 || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work"
+start_work
+on_failure 'aws lambda delete-function --function-name "$fn"'
 
 # Invoke PROD $1 times and print how many answers came from each version,
 # as the tutorial's loop does (`uniq -c`: "count version"). The tutorial
@@ -155,7 +147,7 @@ aws lambda delete-alias \
 aws lambda delete-function --function-name "$fn:2" >/dev/null
 aws lambda delete-function --function-name "$fn:1" >/dev/null
 aws lambda delete-function --function-name "$fn" >/dev/null
-cleaned=1
+finished
 gone="$(aws lambda get-function --function-name "$fn" 2>&1 || true)"
 case "$gone" in *ResourceNotFoundException*) echo "deleted: $fn" ;; *) echo "still there: $fn" >&2; exit 1 ;; esac
 echo "done"

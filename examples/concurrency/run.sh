@@ -22,18 +22,10 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/../common.sh"
-work="$(mktemp -d)"
 fn="ConcurrencyTest-$RUN_ID"
 duration="${CONCURRENCY_DURATION:-10}"
-cleaned=0
-cleanup() {
-  if [ "$cleaned" = 0 ]; then
-    aws lambda delete-function --function-name "$fn" >/dev/null 2>&1 || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work"
+start_work
+on_failure 'aws lambda delete-function --function-name "$fn"'
 
 echo "=== Step 1: Create Long-Running Function ==="
 cp "$here/concurrency_test.py" .
@@ -108,7 +100,7 @@ echo "without the limit: $(grep -l '"statusCode": 200' again-*.json 2>/dev/null 
 
 echo "=== Cleanup ==="
 aws lambda delete-function --function-name "$fn" >/dev/null
-cleaned=1
+finished
 gone="$(aws lambda get-function --function-name "$fn" 2>&1 || true)"
 case "$gone" in *ResourceNotFoundException*) echo "deleted: $fn" ;; *) echo "still there: $fn" >&2; exit 1 ;; esac
 echo "done"

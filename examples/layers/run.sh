@@ -28,23 +28,16 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/../common.sh"
-work="$(mktemp -d)"
 layer="requests-layer-$RUN_ID"
 fn="LayerTestFunction-$RUN_ID"
 check_fn="LayerImportCheck-$RUN_ID"
 stub_pid=""
-cleaned=0
-cleanup() {
-  if [ "$cleaned" = 0 ]; then  # failed half way: leave nothing behind
-    aws lambda delete-function --function-name "$fn" >/dev/null 2>&1 || true
-    aws lambda delete-function --function-name "$check_fn" >/dev/null 2>&1 || true
-    for v in 1 2; do aws lambda delete-layer-version --layer-name "$layer" --version-number "$v" >/dev/null 2>&1 || true; done
-  fi
-  if [ -n "$stub_pid" ]; then kill "$stub_pid" 2>/dev/null || true; wait "$stub_pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work"
+start_work
+# failed half way: leave nothing behind
+on_failure 'aws lambda delete-function --function-name "$fn"'
+on_failure 'aws lambda delete-function --function-name "$check_fn"'
+on_failure 'for v in 1 2; do aws lambda delete-layer-version --layer-name "$layer" --version-number "$v" || true; done'
+at_exit 'if [ -n "$stub_pid" ]; then kill "$stub_pid"; wait "$stub_pid"; fi'
 
 SITE=python/lib/python3.9/site-packages
 # install_requests DIR [PIP_SPEC]: pip if it works, else Debian's copy.
@@ -155,7 +148,7 @@ aws lambda delete-function --function-name "$fn" >/dev/null
 aws lambda delete-function --function-name "$check_fn" >/dev/null
 aws lambda delete-layer-version --layer-name "$layer" --version-number 1
 aws lambda delete-layer-version --layer-name "$layer" --version-number 2
-cleaned=1
+finished
 echo "layer versions left: $(aws lambda list-layer-versions --layer-name "$layer" --query 'length(LayerVersions)' --output text)"
 kill "$stub_pid" 2>/dev/null || true; wait "$stub_pid" 2>/dev/null || true; stub_pid=""
 echo "httpbin stand-in served $(grep -c '^GET /get ' "$work/stub.log" || true) requests:"

@@ -14,17 +14,9 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/../common.sh"
-work="$(mktemp -d)"
 fn="VersionedFunction-$RUN_ID"
-cleaned=0
-cleanup() {
-  if [ "$cleaned" = 0 ]; then  # the script failed half way: leave nothing behind
-    aws lambda delete-function --function-name "$fn" >/dev/null 2>&1 || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work"
+start_work
+on_failure 'aws lambda delete-function --function-name "$fn"'  # failed half way: leave nothing behind
 
 echo "=== Step 1: Create Initial Function ==="
 cp "$here/versioned_function_v1.py" versioned_function.py
@@ -88,7 +80,7 @@ echo "=== Cleanup ==="
 aws lambda delete-function --function-name "$fn:2" >/dev/null
 aws lambda delete-function --function-name "$fn:1" >/dev/null
 aws lambda delete-function --function-name "$fn" >/dev/null
-cleaned=1
+finished
 gone="$(aws lambda get-function --function-name "$fn" 2>&1 || true)"
 case "$gone" in *ResourceNotFoundException*) echo "deleted: $fn" ;; *) echo "still there: $fn" >&2; exit 1 ;; esac
 echo "done"
