@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
-#include <random>
 #include <set>
 
 #include "lamina/http/router.hpp"
@@ -66,17 +65,6 @@ http::Response next_response(const Invocation& inv) {
     return r;
 }
 
-std::string random_uuid(std::mt19937_64& rng) {
-    std::uint64_t hi = rng(), lo = rng();
-    hi = (hi & ~0xF000ull) | 0x4000ull;                         // version 4
-    lo = (lo & ~(0xC000ull << 48)) | (0x8000ull << 48);         // RFC 4122 variant
-    char buf[37];
-    std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
-                  static_cast<unsigned>((hi >> 16) & 0xFFFF), static_cast<unsigned>(hi & 0xFFFF),
-                  static_cast<unsigned>(lo >> 48), static_cast<unsigned long long>(lo & 0xFFFFFFFFFFFFull));
-    return buf;
-}
-
 // One registered extension: its subscriptions and its side of the event
 // long poll.
 struct Extension {
@@ -94,8 +82,9 @@ struct Extension {
 }  // namespace
 
 struct RuntimeApi::State {
+    explicit State(IdSource& id_source) : ids(id_source) {}
     std::mutex mu;
-    std::mt19937_64 rng{std::random_device{}()};
+    IdSource& ids;  // extension identifiers and event ids
     bool runtime_asked = false;  // the runtime has called /next once
     bool ready = false;          // init is over
     bool init_failed = false;
@@ -137,7 +126,7 @@ struct RuntimeApi::State {
             ext.waiting.reset();
             http::Response r;
             r.headers.set("Content-Type", "application/json");
-            r.headers.set("Lambda-Extension-Event-Identifier", random_uuid(rng));
+            r.headers.set("Lambda-Extension-Event-Identifier", ids.uuid());
             r.body = std::move(event);
             later.push_back([respond = std::move(respond), r = std::move(r)]() mutable { respond(std::move(r)); });
         } else {
@@ -280,7 +269,7 @@ struct RuntimeApi::State {
                     e.busy = true;
                     http::Response r;
                     r.headers.set("Content-Type", "application/json");
-                    r.headers.set("Lambda-Extension-Event-Identifier", random_uuid(rng));
+                    r.headers.set("Lambda-Extension-Event-Identifier", ids.uuid());
                     r.body = std::move(event);
                     return r;
                 }
@@ -298,10 +287,12 @@ struct RuntimeApi::State {
                         return api_error(403, "InvalidStateTransition", "State transition from Ready to InitError is not allowed");
                     Outcome o;
                     o.kind = Outcome::Kind::InitError;
-                    o.error_type = "Extension.InitError";
-                    o.body = to_json_text(nlohmann::json{{"errorType", "Extension.InitError"},
-                                            {"errorMessage", "Extension " + ext->name + " failed to initialize" +
-                                                                 (type.empty() ? std::string() : ": " + type)}});
+                    PlatformError failure{ErrorType::ExtensionInitError,
+                                          "Extension " + ext->name + " failed to initialize" +
+                                              (type.empty() ? std::string() : ": " + type)};
+                    o.error_type = to_string(failure.type);
+                    o.platform_error = failure.type;
+                    o.body = failure.payload();
                     fail_init(std::move(o), later);
                 } else {
                     broken = true;
@@ -379,7 +370,7 @@ struct RuntimeApi::State {
             }
         }
         expected.erase(name);
-        std::string id = random_uuid(rng);
+        std::string id = ids.uuid();
         nlohmann::json out = {{"functionName", identity.function_name},
                               {"functionVersion", identity.function_version},
                               {"handler", identity.handler}};
@@ -410,11 +401,12 @@ struct RuntimeApi::State {
         if (!ready && (was_expected || registered)) {
             Outcome o;
             o.kind = Outcome::Kind::InitError;
-            o.error_type = "Extension.Crash";
-            o.body = to_json_text(nlohmann::json{{"errorType", "Extension.Crash"},
-                                    {"errorMessage", "Extension " + name + " exited during init with " +
-                                                         (status.empty() ? std::string("an unknown status")
-                                                                         : "exit status " + status)}});
+            PlatformError failure{ErrorType::ExtensionCrash,
+                                  "Extension " + name + " exited during init with " +
+                                      (status.empty() ? std::string("an unknown status") : "exit status " + status)};
+            o.error_type = to_string(failure.type);
+            o.platform_error = failure.type;
+            o.body = failure.payload();
             fail_init(std::move(o), later);
         } else if (ready && registered && !shutdown_ack) {
             broken = true;  // an extension that dies after init resets the environment
@@ -422,7 +414,7 @@ struct RuntimeApi::State {
     }
 };
 
-RuntimeApi::RuntimeApi(boost::asio::io_context& ioc) : state_(std::make_shared<State>()) {
+RuntimeApi::RuntimeApi(boost::asio::io_context& ioc, IdSource& ids) : state_(std::make_shared<State>(ids)) {
     auto& r = state_->router;
     r.add("GET", "/2018-06-01/runtime/invocation/next", Next);
     r.add("POST", "/2018-06-01/runtime/invocation/{RequestId}/response", Response);

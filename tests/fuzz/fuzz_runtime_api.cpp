@@ -73,7 +73,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         ioc.restart();
         ioc.poll();
     };
-    std::optional<runtime::RuntimeApi> holder(std::in_place, ioc);
+    lamina::RandomIdSource ids;
+    std::optional<runtime::RuntimeApi> holder(std::in_place, ioc, ids);
     runtime::RuntimeApi& api = *holder;
     std::vector<std::shared_ptr<Call>> calls;
     std::vector<std::shared_ptr<InvokeTrack>> invokes;

@@ -14,8 +14,10 @@
 #include <optional>
 #include <string>
 
+#include "lamina/common/clock.hpp"
 #include "lamina/common/error.hpp"
 #include "lamina/http/message.hpp"
+#include "lamina/runtime/error_types.hpp"
 
 namespace lamina::runtime {
 
@@ -34,6 +36,7 @@ struct Outcome {
     std::string body;
     std::string content_type;
     std::string error_type;  // Lambda-Runtime-Function-Error-Type, when given
+    std::optional<ErrorType> platform_error;  // set when the platform itself failed (Extension.*)
 };
 
 // Largest response body the runtime may post (AWS: 6 MiB + 100 bytes).
@@ -51,7 +54,8 @@ struct ExtensionIdentity {
 
 class RuntimeApi {
 public:
-    explicit RuntimeApi(boost::asio::io_context& ioc);
+    // Event and extension ids come from `ids` (which must outlive it).
+    RuntimeApi(boost::asio::io_context& ioc, IdSource& ids);
     ~RuntimeApi();
     RuntimeApi(const RuntimeApi&) = delete;
     RuntimeApi& operator=(const RuntimeApi&) = delete;

@@ -2,6 +2,7 @@
 // Deterministic Clock and IdSource for unit tests: time only moves when a
 // test moves it, and ids count up so every one is distinct and predictable.
 
+#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -41,7 +42,7 @@ class CountingIds final : public IdSource {
     std::uint64_t issued() const { return count_; }
 
   private:
-    std::uint64_t count_ = 0;
+    std::atomic<std::uint64_t> count_{0};  // several threads may ask
 };
 
 }  // namespace lamina::fakes

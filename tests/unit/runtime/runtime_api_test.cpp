@@ -60,7 +60,7 @@ class RuntimeApiTest : public ::testing::Test {
 protected:
     void SetUp() override {
         if (!spdlog::get("http")) spdlog::null_logger_mt("http");
-        api_ = std::make_unique<RuntimeApi>(ioc_);
+        api_ = std::make_unique<RuntimeApi>(ioc_, ids_);
         thread_ = std::thread([this] { ioc_.run(); });
     }
     void TearDown() override {
@@ -84,6 +84,7 @@ protected:
 
     asio::io_context ioc_{1};
     asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(ioc_);
+    lamina::RandomIdSource ids_;
     std::unique_ptr<RuntimeApi> api_;
     std::thread thread_;
 };
@@ -167,7 +168,7 @@ TEST_F(RuntimeApiTest, InitErrorIsAcceptedOnlyBeforeTheFirstNext) {
     EXPECT_EQ(o.kind, Outcome::Kind::InitError);
     EXPECT_EQ(o.error_type, "Runtime.ImportModuleError");
 
-    RuntimeApi second(ioc_);
+    RuntimeApi second(ioc_, ids_);
     ASSERT_TRUE(second.invoke(invocation("req-6"), [](Outcome) {}).has_value());
     ASSERT_EQ(call(second.address(), "GET", kNext).status, 200u);
     EXPECT_EQ(call(second.address(), "POST", "/2018-06-01/runtime/init/error", "{}").status, 403u);
