@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -25,10 +26,14 @@
 #include "lamina/exec/concurrency.hpp"
 #include "lamina/metrics/metrics.hpp"
 #include "lamina/sandbox/launch_spec.hpp"
+#include "lamina/sandbox/launcher.hpp"
 #include "lamina/sandbox/memory_cgroup.hpp"
 #include "lamina/store/layer_cache.hpp"
 
 namespace lamina::exec {
+
+struct Environment;  // environment.hpp (private to exec)
+struct Provisioned;  // a provisioned concurrency config's environments
 
 struct ExecSettings {
     sandbox::Backend backend = sandbox::Backend::Process;
@@ -84,14 +89,9 @@ struct ProvisionedStatus {
     std::string reason;                  // StatusReason when FAILED
 };
 
-// Whether bubblewrap can create its namespaces on this machine, started as
-// `run_as` when given (runs it once).
-bool bubblewrap_works(const std::filesystem::path& bwrap,
-                      const std::optional<std::pair<unsigned, unsigned>>& run_as = std::nullopt);
-
-// The unprivileged user functions run as when lamina runs as root: AWS's
-// sandbox user, sbx_user1051 (uid 993, gid 990).
-inline constexpr std::pair<unsigned, unsigned> kSandboxUser{993u, 990u};
+// Moved to sandbox/launcher.hpp (kept here for the composition root).
+using sandbox::bubblewrap_works;
+using sandbox::kSandboxUser;
 
 // Finds an interpreter for each managed runtime lamina runs (python3.x on
 // /usr/bin, node on PATH), overridden by explicit `runtime=path` entries.
@@ -100,8 +100,10 @@ std::map<std::string, std::string> default_interpreters(const std::map<std::stri
 class Invoker {
 public:
     // `concurrency` (may be null: no limits) admits every invocation.
+    // Environments start through `launcher`; without one, through the
+    // sandbox launcher that `settings` name (backend, bwrap, run_as, work_dir).
     Invoker(boost::asio::io_context& ioc, ExecSettings settings, store::LayerCache& cache, Clock& clock, IdSource& ids,
-            ConcurrencyController* concurrency = nullptr);
+            ConcurrencyController* concurrency = nullptr, std::unique_ptr<sandbox::Launcher> launcher = nullptr);
     ~Invoker();
 
     // Runs the invocation; `done` is called exactly once, from any thread.
@@ -127,17 +129,24 @@ public:
     // AWS_ENDPOINT_URL for functions, known once lamina listens.
     void set_endpoint_url(std::string url);
     std::size_t environment_count() const;
+    // Environments free for their next invocation (not provisioned ones).
+    std::size_t idle_count_for_test() const {
+        std::lock_guard lk(mu_);
+        return idle_.size();
+    }
 
 private:
-    struct Environment;
     using EnvPtr = std::shared_ptr<Environment>;
+    using SlotPtr = std::shared_ptr<Slot>;
     std::string pool_key(const InvokeRequest& req) const;
+    // Starts an environment of req's version (environment_start.cpp).
     Result<EnvPtr> start_environment(const InvokeRequest& req, const std::string& key,
                                      const std::string& init_type = "on-demand");
-    struct Provisioned;
+    // What happens once an environment's process is gone.
+    void on_process_exit(const EnvPtr& env, const sandbox::ExitStatus& status);
+    // Provisioned environments (provisioned_pool.cpp).
     void top_up(const std::shared_ptr<Provisioned>& pc);  // under mu_
     void start_provisioned(std::shared_ptr<Provisioned> pc, std::uint64_t generation);
-    using SlotPtr = std::shared_ptr<Slot>;
     // Admission and dispatch of one invocation (invoke() without its metrics).
     void admit(InvokeRequest req, std::function<void(InvokeResult)> done);
     void start_and_run(InvokeRequest req, const std::string& key, SlotPtr slot, std::function<void(InvokeResult)> done);
@@ -155,6 +164,7 @@ private:
 
     boost::asio::io_context& ioc_;
     ExecSettings settings_;
+    std::unique_ptr<sandbox::Launcher> launcher_;
     store::LayerCache& cache_;
     Clock& clock_;
     IdSource& ids_;
@@ -166,6 +176,8 @@ private:
     ConcurrencyController* concurrency_ = nullptr;
     metrics::MetricsStore* metrics_ = nullptr;
     std::map<std::string, std::shared_ptr<Provisioned>> provisioned_;  // scope/function/qualifier
+    std::mutex exits_mu_;                // with exits_cv_: an environment's exit was handled
+    std::condition_variable exits_cv_;
 };
 
 }  // namespace lamina::exec

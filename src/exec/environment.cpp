@@ -1,0 +1,140 @@
+#include "environment.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace lamina::exec {
+
+const char* to_string(EnvState s) {
+    switch (s) {
+        case EnvState::Starting: return "Starting";
+        case EnvState::StartingInvoked: return "StartingInvoked";
+        case EnvState::Idle: return "Idle";
+        case EnvState::Busy: return "Busy";
+        case EnvState::Settling: return "Settling";
+        case EnvState::Retiring: return "Retiring";
+        case EnvState::Dead: return "Dead";
+    }
+    return "?";
+}
+
+const char* to_string(EnvEvent e) {
+    switch (e) {
+        case EnvEvent::Invoke: return "Invoke";
+        case EnvEvent::InitDone: return "InitDone";
+        case EnvEvent::Answer: return "Answer";
+        case EnvEvent::Settle: return "Settle";
+        case EnvEvent::Retire: return "Retire";
+        case EnvEvent::Exit: return "Exit";
+    }
+    return "?";
+}
+
+std::optional<EnvState> transition(EnvState from, EnvEvent event) {
+    using S = EnvState;
+    using E = EnvEvent;
+    // An exit ends every life; retiring is allowed from any live state (and
+    // again while retiring: a timeout may follow a SHUTDOWN).
+    if (event == E::Exit) return from == S::Dead ? std::nullopt : std::optional(S::Dead);
+    if (event == E::Retire) return from == S::Dead ? std::nullopt : std::optional(S::Retiring);
+    switch (from) {
+        case S::Starting:
+            if (event == E::Invoke) return S::StartingInvoked;
+            if (event == E::InitDone) return S::Idle;
+            break;
+        case S::StartingInvoked:
+            if (event == E::InitDone) return S::Busy;
+            break;
+        case S::Idle:
+            if (event == E::Invoke) return S::Busy;
+            break;
+        case S::Busy:
+            if (event == E::Answer) return S::Settling;
+            break;
+        case S::Settling:
+            if (event == E::Settle) return S::Idle;
+            break;
+        case S::Retiring:
+        case S::Dead:
+            break;
+    }
+    return std::nullopt;
+}
+
+Environment::~Environment() {
+    std::unique_ptr<sandbox::Process> p;
+    {
+        std::lock_guard lk(mu);
+        p = std::move(process);
+    }
+    p.reset();  // kills and reaps a process still running
+    close_log();
+}
+
+bool Environment::apply(EnvEvent event) {
+    auto next = transition(state, event);
+    if (!next) return false;
+    if (event == EnvEvent::InitDone) ready_at = Clk::now();
+    state = *next;
+    return true;
+}
+
+bool Environment::initialised() const {
+    return state != EnvState::Starting && state != EnvState::StartingInvoked &&
+           ready_at != Clk::time_point{};
+}
+
+void Environment::release_slot() {
+    std::shared_ptr<Slot> s;
+    std::lock_guard lk(mu);
+    s = std::move(slot);
+}
+
+void Environment::kill() {
+    std::lock_guard lk(mu);
+    if (process)
+        process->kill();
+    else
+        kill_requested = true;
+}
+
+std::string Environment::take_output() {
+    std::lock_guard lk(mu);
+    return process ? process->take_output() : std::string();
+}
+
+long Environment::peak_rss_mb() const {
+    std::lock_guard lk(mu);
+    return process ? process->peak_rss_mb() : 1;
+}
+
+bool Environment::adopt(std::unique_ptr<sandbox::Process> p, std::optional<sandbox::ExitStatus>& exited) {
+    std::lock_guard lk(mu);
+    process = std::move(p);
+    if (kill_requested) process->kill();
+    exited = std::exchange(early_exit, std::nullopt);
+    return exited.has_value();
+}
+
+void Environment::open_log(const std::filesystem::path& file) {
+    std::lock_guard lk(log_mu_);
+    log_file = file;
+    log_fd_ = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+}
+
+void Environment::append_log(const std::string& text) {
+    std::lock_guard lk(log_mu_);
+    for (std::size_t done = 0; log_fd_ >= 0 && done < text.size();) {
+        ssize_t n = ::write(log_fd_, text.data() + done, text.size() - done);
+        if (n <= 0) break;
+        done += static_cast<std::size_t>(n);
+    }
+}
+
+void Environment::close_log() {
+    std::lock_guard lk(log_mu_);
+    if (log_fd_ >= 0) ::close(log_fd_);
+    log_fd_ = -1;
+}
+
+}  // namespace lamina::exec

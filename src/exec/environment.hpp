@@ -1,0 +1,125 @@
+#pragma once
+// One execution environment of the data plane: its process (from the
+// sandbox's Launcher), its Runtime API, its log stream, and where it is in
+// its life (`State`, changed only through `transition`). Private to exec/.
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "lamina/exec/concurrency.hpp"
+#include "lamina/runtime/runtime_api.hpp"
+#include "lamina/sandbox/process.hpp"
+
+namespace lamina::exec {
+
+// The life of an environment (the RIE's sandbox states, as lamina needs them).
+enum class EnvState {
+    Starting,         // the process runs its init; nothing assigned to it
+    StartingInvoked,  // init still running, and a cold invocation waits for it
+    Idle,             // initialised, free
+    Busy,             // an invocation is in its hands
+    Settling,         // the runtime answered; extensions still hold the invocation
+    Retiring,         // SHUTDOWN sent to its extensions, or killed: takes nothing more
+    Dead,             // its process is gone
+};
+
+enum class EnvEvent {
+    Invoke,    // an invocation is handed to it
+    InitDone,  // the runtime and every extension asked for their next event
+    Answer,    // the runtime answered the invocation
+    Settle,    // the invocation is over: the environment is free
+    Retire,    // it is to end (idle, timeout, failure, config gone, lamina stopping)
+    Exit,      // its process exited
+};
+
+const char* to_string(EnvState s);
+const char* to_string(EnvEvent e);
+// The one transition function: the next state, or nullopt when `event`
+// cannot happen in `from` (the caller then leaves the state as it is).
+std::optional<EnvState> transition(EnvState from, EnvEvent event);
+
+// How an environment's process ended.
+struct EnvExit {
+    sandbox::ExitStatus status;
+    bool out_of_memory = false;  // the kernel's OOM killer struck in its cgroup
+};
+
+struct Provisioned;  // a provisioned concurrency config's environments (provisioned_pool.cpp)
+
+struct Environment : std::enable_shared_from_this<Environment> {
+    using Clk = std::chrono::steady_clock;
+
+    // Fixed once started.
+    std::string key;      // the pool it belongs to: version, code and configuration
+    std::string version;
+    std::string log_stream;
+    std::filesystem::path log_file;
+    std::string cgroup;   // its memory cgroup's name, when limits apply
+    int memory_mb = 128;
+    std::unique_ptr<runtime::RuntimeApi> api;
+    Clk::time_point spawned_at;
+
+    // Guarded by mu.
+    mutable std::mutex mu;
+    EnvState state = EnvState::Starting;
+    Clk::time_point ready_at;
+    std::optional<runtime::Outcome> init_error;
+    std::optional<EnvExit> exit;  // how its process ended, once it has
+    std::unique_ptr<sandbox::Process> process;  // set once, right after launch
+    // What happened before `process` was set: an exit the launcher reported
+    // already, a kill asked for already (the Invoker acts on both then).
+    std::optional<sandbox::ExitStatus> early_exit;
+    bool kill_requested = false;
+    bool exit_handled = false;                    // on_process_exit is through: nothing refers to it any more
+    std::function<void(const EnvExit&)> on_exit;  // set while an invocation runs
+    std::function<void()> ready_hook;                         // set by a cold invocation or a provisioned start
+    std::function<void()> on_gone;  // once the process has exited (after on_exit)
+    std::shared_ptr<boost::asio::steady_timer> idle_timer, shutdown_timer, settle_timer;
+    std::shared_ptr<Slot> slot;  // the running invocation's concurrency, released when it is free
+    std::weak_ptr<Provisioned> pc;
+    std::uint64_t pc_generation = 0;
+
+    ~Environment();
+
+    // Applies `event`; returns whether it was a valid transition (under mu).
+    bool apply(EnvEvent event);
+    // The same, taking mu.
+    bool fire(EnvEvent event) {
+        std::lock_guard lk(mu);
+        return apply(event);
+    }
+    bool initialised() const;  // past its init (under mu)
+    bool dead() const {
+        std::lock_guard lk(mu);
+        return state == EnvState::Dead;
+    }
+    void release_slot();
+    // Takes the launched process; true (with `exited` set) when its exit was
+    // reported before, for the caller to handle now.
+    bool adopt(std::unique_ptr<sandbox::Process> p, std::optional<sandbox::ExitStatus>& exited);
+    void kill();
+    // Everything the process printed since the last call.
+    std::string take_output();
+    long peak_rss_mb() const;
+
+    // The log stream file (opened once, O_APPEND); closed when the process is gone.
+    void open_log(const std::filesystem::path& file);
+    void append_log(const std::string& text);
+    void close_log();
+
+private:
+    std::mutex log_mu_;
+    int log_fd_ = -1;
+};
+
+using EnvPtr = std::shared_ptr<Environment>;
+
+}  // namespace lamina::exec

@@ -1,0 +1,287 @@
+// Starting an execution environment: the code and /opt views, the runtime's
+// command and AWS's environment variables, its cgroups, then the launcher.
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+
+#include <algorithm>
+
+#include "environment.hpp"
+#include "lamina/common/log.hpp"
+#include "lamina/exec/invoker.hpp"
+
+namespace lamina::exec {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string find_executable(const std::vector<std::string>& candidates) {
+    for (const auto& c : candidates)
+        if (::access(c.c_str(), X_OK) == 0) return c;
+    return {};
+}
+
+// An interpreter installed outside the system dirs the sandbox binds (a
+// pyenv or nvm install): its prefix, the parent of its bin/, to bind read-only.
+std::optional<fs::path> install_prefix(const std::string& interpreter) {
+    std::error_code ec;
+    fs::path real = fs::canonical(interpreter, ec);
+    if (ec) return std::nullopt;
+    for (const char* system : {"/usr/", "/bin/", "/lib/", "/lib64/", "/sbin/"})
+        if (real.string().rfind(system, 0) == 0) return std::nullopt;
+    fs::path prefix = real.parent_path().parent_path();
+    if (prefix.empty() || prefix == prefix.root_path()) return std::nullopt;
+    return prefix;
+}
+
+// The external extensions of an /opt view: executable files in
+// /opt/extensions, by name (AWS starts each of them before the runtime).
+std::vector<std::string> list_extensions(const fs::path& opt_dir) {
+    std::vector<std::string> names;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(opt_dir / "extensions", ec)) {
+        struct stat st {};
+        if (::stat(e.path().c_str(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111))
+            names.push_back(e.path().filename().string());
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+// A group is removable once every process in it is gone; the last of a
+// sandbox's processes may take a moment after its leader: tried again later.
+void remove_cgroup(boost::asio::io_context& ioc, sandbox::MemoryCgroups memory, std::string name, int attempts_left) {
+    memory.remove(name);
+    if (!fs::exists(memory.root() / name) || attempts_left <= 1) return;
+    auto timer = std::make_shared<boost::asio::steady_timer>(ioc, std::chrono::milliseconds(10));
+    timer->async_wait([&ioc, timer, memory, name, attempts_left](const boost::system::error_code& ec) {
+        if (!ec) remove_cgroup(ioc, memory, name, attempts_left - 1);
+    });
+}
+
+}  // namespace
+
+std::map<std::string, std::string> default_interpreters(const std::map<std::string, std::string>& overrides) {
+    std::map<std::string, std::string> out;
+    for (const char* v : {"3.9", "3.10", "3.11", "3.12", "3.13", "3.14"}) {
+        std::string exact = find_executable({std::string("/usr/bin/python") + v, std::string("/usr/local/bin/python") + v});
+        std::string any = find_executable({"/usr/bin/python3", "/usr/local/bin/python3"});
+        std::string chosen = exact.empty() ? any : exact;
+        if (!chosen.empty()) out[std::string("python") + v] = chosen;
+    }
+    std::string node = find_executable({"/usr/bin/node", "/usr/local/bin/node"});
+    if (!node.empty())
+        for (const char* v : {"nodejs18.x", "nodejs20.x", "nodejs22.x", "nodejs24.x"}) out[v] = node;
+    for (const auto& [k, v] : overrides) out[k] = v;
+    return out;
+}
+
+Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::string& key,
+                                          const std::string& init_type) {
+    const auto& c = req.config;
+    LAMINA_TRY(code_dir, cache_.ensure_extracted(c.code_blob));
+    std::vector<std::string> layer_blobs;
+    for (const auto& l : c.layers) layer_blobs.push_back(l.blob);
+    LAMINA_TRY(opt_dir, cache_.assemble(layer_blobs));
+
+    auto env = std::make_shared<Environment>();
+    env->key = key;
+    env->version = c.version;
+    env->memory_mb = c.memory_size;
+    std::int64_t now = clock_.now_ms();
+    {
+        std::string date = format_iso8601(now).substr(0, 10);
+        for (auto& ch : date)
+            if (ch == '-') ch = '/';
+        env->log_stream = date + "/[" + c.version + "]" + ids_.hex(32);
+    }
+    if (!settings_.logs_dir.empty()) {
+        // one file per stream, under its log group: /aws/lambda/<name>
+        std::string group = c.log_group.empty() ? "/aws/lambda/" + req.function_name : c.log_group;
+        std::string stream = env->log_stream;
+        for (auto& ch : stream)
+            if (ch == '/') ch = '-';
+        fs::path dir = settings_.logs_dir / req.scope.account / req.scope.region / fs::path(group).relative_path();
+        std::error_code mkdir_ec;
+        fs::create_directories(dir, mkdir_ec);
+        env->open_log(dir / (stream + ".log"));
+    }
+    env->api = std::make_unique<runtime::RuntimeApi>(ioc_, ids_);
+
+    sandbox::LaunchSpec spec;
+    spec.code_dir = code_dir;
+    spec.opt_dir = opt_dir;
+    spec.runtime_dir = settings_.runtimes_dir;
+    spec.tmp_dir = settings_.work_dir / ("env-" + ids_.hex(12));
+    spec.tmp_size_mb = c.ephemeral_storage;
+    std::error_code ec;
+    fs::create_directories(spec.tmp_dir, ec);
+    auto paths = launcher_->paths(spec);
+
+    const std::string& rt = c.runtime;
+    bool python = rt.rfind("python", 0) == 0, node = rt.rfind("nodejs", 0) == 0;
+    bool provided = rt.rfind("provided", 0) == 0;
+    if (python) {
+        auto it = settings_.interpreters.find(rt);
+        if (it == settings_.interpreters.end())
+            return fail(ErrorCode::NotImplemented, "lamina has no interpreter for " + rt +
+                                                       ": start it with --runtime " + rt + "=/path/to/python3");
+        spec.command = {it->second, "-S", "-u", paths.runtime_dir + "/python/bootstrap.py", "--opt", paths.opt};
+        if (auto prefix = install_prefix(it->second)) spec.extra_ro_binds.push_back(*prefix);
+    } else if (node) {
+        auto it = settings_.interpreters.find(rt);
+        if (it == settings_.interpreters.end())
+            return fail(ErrorCode::NotImplemented, "lamina has no Node.js for " + rt + ": start it with --runtime " + rt +
+                                                       "=/path/to/node");
+        spec.command = {it->second, paths.runtime_dir + "/node/bootstrap.js"};
+        if (auto prefix = install_prefix(it->second)) spec.extra_ro_binds.push_back(*prefix);
+    } else if (provided) {
+        if (fs::exists(code_dir / "bootstrap"))
+            spec.command = {paths.task_root + "/bootstrap"};
+        else if (fs::exists(opt_dir / "bootstrap"))
+            spec.command = {paths.opt + "/bootstrap"};
+        else
+            return fail(ErrorCode::InvalidRequestContent, std::string(runtime::to_string(runtime::ErrorType::RuntimeInvalidEntrypoint)));
+    } else {
+        return fail(ErrorCode::NotImplemented,
+                    "lamina does not run " + rt + " functions yet (Python, Node.js and provided runtimes only).");
+    }
+
+    if (auto extensions = list_extensions(opt_dir); !extensions.empty()) {
+        // extensions start first, then the launcher becomes the runtime
+        spec.command.insert(spec.command.begin(), {"/bin/bash", paths.runtime_dir + "/extensions/launch.sh", paths.opt});
+        env->api->expect_extensions(std::move(extensions),
+                                    {req.function_name, c.version, c.handler, req.scope.account});
+    }
+
+    auto& e = spec.env;
+    e["AWS_LAMBDA_FUNCTION_NAME"] = req.function_name;
+    e["AWS_LAMBDA_FUNCTION_VERSION"] = c.version;
+    e["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = std::to_string(c.memory_size);
+    e["AWS_LAMBDA_LOG_GROUP_NAME"] = c.log_group.empty() ? "/aws/lambda/" + req.function_name : c.log_group;
+    e["AWS_LAMBDA_LOG_STREAM_NAME"] = env->log_stream;
+    e["AWS_LAMBDA_RUNTIME_API"] = env->api->address();
+    e["AWS_LAMBDA_INITIALIZATION_TYPE"] = init_type;
+    e["LAMBDA_TASK_ROOT"] = paths.task_root;
+    e["LAMBDA_RUNTIME_DIR"] = paths.runtime_dir;
+    e["_HANDLER"] = c.handler;
+    e["AWS_REGION"] = req.scope.region;
+    e["AWS_DEFAULT_REGION"] = req.scope.region;
+    if (!provided) e["AWS_EXECUTION_ENV"] = "AWS_Lambda_" + rt;
+    e["TZ"] = ":UTC";
+    e["LANG"] = "en_US.UTF-8";
+    e["PATH"] = "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:" + paths.opt + "/bin";
+    e["LD_LIBRARY_PATH"] = "/var/lang/lib:/lib64:/usr/lib64:" + paths.runtime_dir + ":" + paths.runtime_dir +
+                           "/lib:" + paths.task_root + ":" + paths.task_root + "/lib:" + paths.opt + "/lib";
+    if (python) e["PYTHONPATH"] = paths.runtime_dir;
+    if (node) {
+        std::string major = rt.substr(6, rt.find('.') - 6);  // nodejs20.x -> 20
+        e["NODE_PATH"] = paths.opt + "/nodejs/node" + major + "/node_modules:" + paths.opt + "/nodejs/node_modules:" +
+                         paths.runtime_dir + "/node_modules:" + paths.runtime_dir + ":" + paths.task_root;
+    }
+    // Credentials name the function's account: SDK calls made inside reach lamina in that account.
+    e["AWS_ACCESS_KEY_ID"] = req.scope.account;
+    e["AWS_SECRET_ACCESS_KEY"] = "lamina";
+    if (auto keys = settings_.account_keys.find(req.scope.account); keys != settings_.account_keys.end()) {
+        e["AWS_ACCESS_KEY_ID"] = keys->second.first;  // lamina verifies signatures: a real key of the account
+        e["AWS_SECRET_ACCESS_KEY"] = keys->second.second;
+    }
+    e["AWS_SESSION_TOKEN"] = "lamina";
+    e["AWS_XRAY_CONTEXT_MISSING"] = "LOG_ERROR";
+    if (!settings_.endpoint_url.empty()) e["AWS_ENDPOINT_URL"] = settings_.endpoint_url;
+    if (launcher_->backend() == sandbox::Backend::Process) e["TMPDIR"] = paths.tmp;
+    if (c.environment)
+        for (const auto& [k, v] : *c.environment) e[k] = v;
+
+    std::vector<std::string> cgroup_procs;
+    if (settings_.memory) {
+        env->cgroup = "env-" + ids_.hex(12);
+        auto procs = settings_.memory->create(env->cgroup, static_cast<std::int64_t>(c.memory_size) * 1024 * 1024);
+        if (procs)
+            cgroup_procs = *procs;
+        else
+            env->cgroup.clear();
+    }
+    std::weak_ptr<Environment> weak = env;
+    // the hooks are in place before the process runs: it may finish its init at once
+    env->api->on_ready([weak] {
+        if (auto e = weak.lock()) {
+            std::function<void()> hook;
+            {
+                std::lock_guard lk(e->mu);
+                e->apply(EnvEvent::InitDone);
+                hook = std::move(e->ready_hook);
+            }
+            if (hook) hook();
+        }
+    });
+    env->api->on_init_error([weak](runtime::Outcome o) {
+        if (auto e = weak.lock()) {
+            // a runtime exits after /init/error by itself; a failed extension
+            // leaves the runtime waiting, so the environment is ended here
+            bool extension = o.platform_error && runtime::is_extension_error(*o.platform_error);
+            {
+                std::lock_guard lk(e->mu);
+                e->init_error = std::move(o);
+            }
+            if (extension) e->kill();
+        }
+    });
+    env->spawned_at = Environment::Clk::now();
+    auto launched = launcher_->launch(std::move(spec), std::move(cgroup_procs), [this, weak](sandbox::ExitStatus st) {
+        if (auto e = weak.lock()) on_process_exit(e, st);
+    });
+    if (!launched) {
+        if (!env->cgroup.empty()) settings_.memory->remove(env->cgroup);
+        return std::unexpected(launched.error());
+    }
+    int pid = (*launched)->pid();
+    std::optional<sandbox::ExitStatus> exited;
+    if (env->adopt(std::move(*launched), exited)) on_process_exit(env, *exited);
+    logger("exec")->debug("exec.env_start function={} version={} pid={} backend={}", req.function_name, c.version,
+                          pid, sandbox::to_string(launcher_->backend()));
+    return env;
+}
+
+void Invoker::on_process_exit(const EnvPtr& env, const sandbox::ExitStatus& status) {
+    bool oom = settings_.memory && !env->cgroup.empty() && settings_.memory->oom_killed(env->cgroup);
+    std::function<void(const EnvExit&)> on_exit;
+    std::function<void()> gone;
+    {
+        std::lock_guard lk(env->mu);
+        if (!env->process) {  // exited before start_environment took the process: it handles this
+            env->early_exit = status;
+            return;
+        }
+    }
+    {
+        // Dead and the hooks taken at once: whoever sets a hook later, under
+        // mu, sees the state and acts itself
+        std::lock_guard lk(env->mu);
+        env->apply(EnvEvent::Exit);
+        env->exit = EnvExit{status, oom};
+        on_exit = std::move(env->on_exit);
+        gone = std::move(env->on_gone);
+    }
+    if (on_exit) on_exit(EnvExit{status, oom});
+    if (gone) gone();
+    // what it printed after its last invocation (an extension handling
+    // SHUTDOWN, say) still belongs in its log stream; nothing logs after this
+    env->append_log(env->take_output());
+    env->close_log();
+    env->api->stop();
+    {
+        std::lock_guard lk(env->mu);
+        env->exit_handled = true;
+    }
+    {
+        std::lock_guard lk(exits_mu_);  // shutdown() may be waiting for this
+    }
+    exits_cv_.notify_all();
+    if (settings_.memory && !env->cgroup.empty()) remove_cgroup(ioc_, *settings_.memory, env->cgroup, 50);
+}
+
+}  // namespace lamina::exec

@@ -1,0 +1,318 @@
+#include "lamina/exec/invoker.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+
+#include <future>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "fakes/fake_clock.hpp"
+#include "fakes/fake_launcher.hpp"
+#include "fakes/temp_dir.hpp"
+#include "fakes/zip_builder.hpp"
+#include "lamina/common/encoding.hpp"
+#include "lamina/store/blob_store.hpp"
+#include "lamina/store/layer_cache.hpp"
+
+namespace exec = lamina::exec;
+namespace fakes = lamina::fakes;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Echoes every event back; prints one line per invocation.
+int echo_runtime(fakes::FakeRuntime& rt) {
+    rt.print("init line\n");
+    while (auto ev = rt.next()) {
+        rt.print("handling " + ev->request_id + "\n");
+        if (!rt.respond(ev->request_id, ev->payload)) return 1;
+    }
+    return 0;
+}
+
+// The Invoker over a real layer cache and the fake launcher: nothing forks.
+class Invoker : public ::testing::Test {
+protected:
+    void SetUp() override {
+        blobs_ = std::make_unique<lamina::store::BlobStore>(dir_.path() / "blobs");
+        ASSERT_TRUE(blobs_->init().has_value());
+        cache_ = std::make_unique<lamina::store::LayerCache>(dir_.path(), *blobs_, 250LL << 20);
+        ASSERT_TRUE(cache_->init().has_value());
+        std::string zip = fakes::make_zip({fakes::file("handler.py", "# unused: the fake launcher runs scripts\n")});
+        code_hex_ = lamina::to_hex(lamina::sha256(zip));
+        ASSERT_TRUE(blobs_->put(code_hex_, zip).has_value());
+
+        auto launcher = std::make_unique<fakes::FakeLauncher>(ioc_);
+        launcher_ = launcher.get();
+        launcher_->script("echo", echo_runtime);
+        exec::ExecSettings settings;
+        settings.work_dir = dir_.path() / "environments";
+        settings.logs_dir = dir_.path() / "logs";
+        settings.interpreters = {{"python3.12", "/usr/bin/python3"}};
+        settings.init_timeout = 2s;
+        invoker_ = std::make_unique<exec::Invoker>(ioc_, settings, *cache_, clock_, ids_, nullptr, std::move(launcher));
+        for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { ioc_.run(); });
+    }
+    void TearDown() override {
+        invoker_.reset();  // shuts every environment down (needs the io_context running)
+        work_.reset();
+        ioc_.stop();
+        for (auto& t : threads_) t.join();
+    }
+
+    exec::InvokeRequest request(const std::string& handler, const std::string& payload, int timeout_s = 3) {
+        exec::InvokeRequest r;
+        r.scope = {"123456789012", "us-east-1"};
+        r.function_name = "fn";
+        r.config.runtime = "python3.12";
+        r.config.handler = handler;
+        r.config.timeout = timeout_s;
+        r.config.code_blob = code_hex_;
+        r.config.code_sha256 = "sha";
+        r.config.last_modified_ms = 1;
+        r.invoked_arn = "arn:aws:lambda:us-east-1:123456789012:function:fn";
+        r.payload = payload;
+        r.request_id = "req-" + std::to_string(++requests_);
+        return r;
+    }
+    exec::InvokeResult invoke(exec::InvokeRequest r) {
+        std::promise<exec::InvokeResult> p;
+        auto f = p.get_future();
+        invoker_->invoke(std::move(r), [&p](exec::InvokeResult res) { p.set_value(std::move(res)); });
+        EXPECT_EQ(f.wait_for(20s), std::future_status::ready);
+        return f.get();
+    }
+    // Polls `pred` (bounded) while the io_context works.
+    template <typename Pred>
+    bool eventually(Pred pred) {
+        for (int i = 0; i < 400; ++i) {
+            if (pred()) return true;
+            std::this_thread::sleep_for(10ms);
+        }
+        return pred();
+    }
+
+    fakes::TempDir dir_;
+    fakes::FakeClock clock_;
+    fakes::CountingIds ids_;
+    boost::asio::io_context ioc_;
+    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_ =
+        boost::asio::make_work_guard(ioc_);
+    std::vector<std::thread> threads_;
+    std::unique_ptr<lamina::store::BlobStore> blobs_;
+    std::unique_ptr<lamina::store::LayerCache> cache_;
+    fakes::FakeLauncher* launcher_ = nullptr;
+    std::unique_ptr<exec::Invoker> invoker_;
+    std::string code_hex_;
+    int requests_ = 0;
+};
+
+TEST_F(Invoker, ColdStartThenWarmReuse) {
+    auto first = invoke(request("echo", R"({"n":1})"));
+    EXPECT_FALSE(first.function_error);
+    EXPECT_EQ(first.payload, R"({"n":1})");
+    EXPECT_NE(first.log.find("START RequestId: req-1 Version: $LATEST"), std::string::npos) << first.log;
+    EXPECT_NE(first.log.find("init line"), std::string::npos) << "a cold start's init output leads its log";
+    EXPECT_NE(first.log.find("handling req-1"), std::string::npos) << first.log;
+    EXPECT_NE(first.log.find("Init Duration:"), std::string::npos) << first.log;
+
+    auto second = invoke(request("echo", R"({"n":2})"));
+    EXPECT_EQ(second.payload, R"({"n":2})");
+    EXPECT_EQ(second.log.find("Init Duration:"), std::string::npos) << "warm: " << second.log;
+    EXPECT_NE(second.log.find("handling req-2"), std::string::npos) << second.log;
+    EXPECT_EQ(launcher_->launches(), 1);
+    EXPECT_EQ(invoker_->environment_count(), 1u);
+
+    auto env = launcher_->environments().at(0);
+    EXPECT_EQ(env["AWS_LAMBDA_FUNCTION_NAME"], "fn");
+    EXPECT_EQ(env["AWS_LAMBDA_INITIALIZATION_TYPE"], "on-demand");
+    EXPECT_EQ(env["_HANDLER"], "echo");
+    EXPECT_EQ(env["AWS_LAMBDA_LOG_STREAM_NAME"].find("[$LATEST]"), 11u) << env["AWS_LAMBDA_LOG_STREAM_NAME"];
+}
+
+TEST_F(Invoker, NewCodeNeverRunsInAnOldEnvironment) {
+    invoke(request("echo", "1"));
+    auto changed = request("echo", "2");
+    changed.config.last_modified_ms = 2;
+    EXPECT_EQ(invoke(std::move(changed)).payload, "2");
+    EXPECT_EQ(launcher_->launches(), 2);
+}
+
+TEST_F(Invoker, TimeoutKillsTheEnvironmentWithAwsPayload) {
+    launcher_->script("slow", [](fakes::FakeRuntime& rt) {
+        while (auto ev = rt.next()) {
+            if (!rt.sleep_for(10s)) return 0;
+            rt.respond(ev->request_id, "late");
+        }
+        return 0;
+    });
+    auto r = invoke(request("slow", "{}", 1));
+    EXPECT_TRUE(r.function_error);
+    EXPECT_EQ(r.payload,
+              R"({"errorType":"Sandbox.Timedout","errorMessage":"RequestId: req-1 Error: Task timed out after 1.00 seconds"})");
+    EXPECT_NE(r.log.find("Status: timeout"), std::string::npos) << r.log;
+    EXPECT_TRUE(eventually([&] { return invoker_->environment_count() == 0; })) << "a timed-out environment is killed";
+    auto again = invoke(request("slow", "{}", 1));
+    EXPECT_TRUE(again.function_error);
+    EXPECT_EQ(launcher_->launches(), 2) << "the next invocation starts a new environment";
+}
+
+TEST_F(Invoker, CrashIsRuntimeExitErrorWithItsOutput) {
+    launcher_->script("crash", [](fakes::FakeRuntime& rt) {
+        auto ev = rt.next();
+        rt.print("about to fail\n");
+        return 3;
+    });
+    auto r = invoke(request("crash", "{}"));
+    EXPECT_TRUE(r.function_error);
+    EXPECT_EQ(r.payload,
+              R"({"errorType":"Runtime.ExitError","errorMessage":"RequestId: req-1 Error: Runtime exited with error: exit status 3"})");
+    EXPECT_NE(r.log.find("about to fail"), std::string::npos) << r.log;
+    EXPECT_NE(r.log.find("Status: error\tError Type: Runtime.ExitError"), std::string::npos) << r.log;
+}
+
+TEST_F(Invoker, CleanExitHasNoReason) {
+    launcher_->script("quit", [](fakes::FakeRuntime& rt) {
+        rt.next();
+        return 0;
+    });
+    auto r = invoke(request("quit", "{}"));
+    EXPECT_EQ(r.payload,
+              R"({"errorType":"Runtime.ExitError","errorMessage":"RequestId: req-1 Error: Runtime exited without providing a reason"})");
+}
+
+TEST_F(Invoker, InitErrorAnswersTheRuntimesOwnError) {
+    launcher_->script("badinit", [](fakes::FakeRuntime& rt) {
+        rt.init_error("Runtime.ImportModuleError", "No module named x");
+        return 1;
+    });
+    auto r = invoke(request("badinit", "{}"));
+    EXPECT_TRUE(r.function_error);
+    EXPECT_NE(r.payload.find("Runtime.ImportModuleError"), std::string::npos) << r.payload;
+    EXPECT_NE(r.payload.find("No module named x"), std::string::npos) << r.payload;
+    EXPECT_NE(r.log.find("Error Type: Runtime.ImportModuleError"), std::string::npos) << r.log;
+}
+
+TEST_F(Invoker, HandledFunctionErrorKeepsTheEnvironment) {
+    launcher_->script("raises", [](fakes::FakeRuntime& rt) {
+        while (auto ev = rt.next()) rt.error(ev->request_id, "ValueError", "bad value");
+        return 0;
+    });
+    auto r = invoke(request("raises", "{}"));
+    EXPECT_TRUE(r.function_error);
+    EXPECT_NE(r.payload.find("bad value"), std::string::npos) << r.payload;
+    invoke(request("raises", "{}"));
+    EXPECT_EQ(launcher_->launches(), 1) << "a function error does not end the environment";
+}
+
+TEST_F(Invoker, AWarmEnvironmentThatDiedIsReplacedNotFailed) {
+    launcher_->script("once", [](fakes::FakeRuntime& rt) {
+        if (auto ev = rt.next()) rt.respond(ev->request_id, "served");
+        return 0;  // exits after one invocation, while idle
+    });
+    EXPECT_EQ(invoke(request("once", "{}")).payload, "served");
+    auto r = invoke(request("once", "{}"));
+    EXPECT_FALSE(r.function_error) << r.payload;
+    EXPECT_EQ(r.payload, "served");
+    EXPECT_EQ(launcher_->launches(), 2);
+}
+
+TEST_F(Invoker, ProvisionedEnvironmentsServeWithoutInit) {
+    auto tmpl = request("echo", "{}");
+    tmpl.config.version = "1";
+    invoker_->provision(tmpl.scope, "fn", "1", tmpl.config, 2);
+    ASSERT_TRUE(eventually([&] { return invoker_->provisioned_status(tmpl.scope, "fn", "1").status == "READY"; }));
+    auto st = invoker_->provisioned_status(tmpl.scope, "fn", "1");
+    EXPECT_EQ(st.allocated, 2);
+    EXPECT_EQ(st.available, 2);
+    EXPECT_EQ(launcher_->launches(), 2);
+    for (const auto& env : launcher_->environments())
+        EXPECT_EQ(env.at("AWS_LAMBDA_INITIALIZATION_TYPE"), "provisioned-concurrency");
+
+    auto r = request("echo", "hi");
+    r.config.version = "1";
+    r.qualifier = "1";
+    auto res = invoke(std::move(r));
+    EXPECT_EQ(res.payload, "hi");
+    EXPECT_EQ(res.log.find("Init Duration"), std::string::npos) << res.log;
+    EXPECT_EQ(launcher_->launches(), 2) << "served by a provisioned environment";
+
+    invoker_->provision(tmpl.scope, "fn", "1", tmpl.config, 0);
+    EXPECT_EQ(invoker_->provisioned_status(tmpl.scope, "fn", "1").requested, 0);
+    EXPECT_TRUE(eventually([&] { return invoker_->environment_count() == 0; }));
+}
+
+TEST_F(Invoker, AProvisionedInitThatFailsMarksTheConfigFailed) {
+    launcher_->script("dies", [](fakes::FakeRuntime&) { return 2; });
+    auto tmpl = request("dies", "{}");
+    tmpl.config.version = "1";
+    invoker_->provision(tmpl.scope, "fn", "1", tmpl.config, 1);
+    ASSERT_TRUE(eventually([&] { return invoker_->provisioned_status(tmpl.scope, "fn", "1").status == "FAILED"; }));
+    EXPECT_EQ(invoker_->provisioned_status(tmpl.scope, "fn", "1").reason, "FUNCTION_ERROR_INIT_FAILURE");
+}
+
+TEST_F(Invoker, AnInitThatNeverEndsIsStoppedAtTheInitLimit) {
+    launcher_->script("hangs", [](fakes::FakeRuntime& rt) {
+        rt.sleep_for(30s);
+        return 0;
+    });
+    auto r = invoke(request("hangs", "{}", 1));
+    EXPECT_TRUE(r.function_error);
+    EXPECT_NE(r.payload.find("Sandbox.Timedout"), std::string::npos) << r.payload;
+}
+
+TEST_F(Invoker, ExtensionsGetInvokeAndShutdownAndHoldTheEnvironment) {
+    // a layer with one external extension: /opt/extensions/recorder
+    std::string layer = fakes::make_zip({fakes::dir("extensions/"), fakes::file("extensions/recorder", "#!/bin/sh\n", 0755)});
+    std::string layer_hex = lamina::to_hex(lamina::sha256(layer));
+    ASSERT_TRUE(blobs_->put(layer_hex, layer).has_value());
+    auto events = std::make_shared<std::vector<std::string>>();
+    auto events_mu = std::make_shared<std::mutex>();
+    launcher_->script("with-extension", [events, events_mu](fakes::FakeRuntime& rt) {
+        // the extension is its own thread of the "process", as launch.sh starts it first
+        std::thread ext([&rt, events, events_mu] {
+            auto id = rt.register_extension("recorder", R"(["INVOKE","SHUTDOWN"])");
+            if (!id) return;
+            while (auto ev = rt.next_extension_event(*id)) {
+                auto j = nlohmann::json::parse(*ev);
+                std::string line = j.value("eventType", "") + " " + j.value("requestId", j.value("shutdownReason", ""));
+                {
+                    std::lock_guard lk(*events_mu);
+                    events->push_back(line);
+                }
+                if (j.value("eventType", "") == "SHUTDOWN") return;
+            }
+        });
+        while (auto ev = rt.next()) rt.respond(ev->request_id, ev->payload);
+        ext.join();
+        return 0;
+    });
+    auto r = request("with-extension", "1");
+    lamina::control::LayerRef ref;
+    ref.blob = layer_hex;
+    r.config.layers.push_back(ref);
+    EXPECT_EQ(invoke(r).payload, "1");
+    // free only once the extension is back at /event/next (as on AWS)
+    ASSERT_TRUE(eventually([&] { return invoker_->idle_count_for_test() == 1; }));
+    auto second = r;
+    second.request_id = "req-second";
+    second.payload = "2";
+    EXPECT_EQ(invoke(second).payload, "2");
+    EXPECT_EQ(launcher_->launches(), 1) << "the extension acknowledged: the environment is reused";
+    invoker_->shutdown();
+    std::lock_guard lk(*events_mu);
+    EXPECT_EQ(*events, (std::vector<std::string>{"INVOKE req-1", "INVOKE req-second", "SHUTDOWN spindown"}));
+}
+
+TEST_F(Invoker, ShutdownAnswersNewInvocationsUnavailable) {
+    invoke(request("echo", "{}"));
+    invoker_->shutdown();
+    EXPECT_EQ(invoker_->environment_count(), 0u);
+    auto r = invoke(request("echo", "{}"));
+    EXPECT_TRUE(r.function_error);
+    EXPECT_EQ(r.payload, R"({"errorType":"Runtime.Unavailable","errorMessage":"lamina is shutting down"})");
+}
+
+}  // namespace
