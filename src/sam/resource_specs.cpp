@@ -1,3 +1,5 @@
+#include "sam/deployment.hpp"
+
 #include <algorithm>
 #include <regex>
 
@@ -6,7 +8,6 @@
 #include "lamina/control/names.hpp"
 #include "lamina/control/validation.hpp"
 #include "lamina/sam/code_package.hpp"
-#include "sam/deployment.hpp"
 
 // The resource specs: each emulated resource type's properties read and
 // checked into what its Lambda calls take. The plan and the apply phase both
