@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "lamina/common/log.hpp"
+#include "sam/lambda_calls.hpp"
 
 namespace lamina::sam {
 
@@ -158,12 +159,11 @@ void TrafficShifter::step(Running& r) {
     body["RoutingConfig"] = {{"AdditionalVersionWeights", json::object()}};
     if (st.weight < 1.0) body["RoutingConfig"]["AdditionalVersionWeights"][r.shift.to_version] = st.weight;
     auto client = make_service_client(service_, r.scope.region, key_for_(r.scope.account));
-    auto reply = client->call("PUT", "/2015-03-31/functions/" + path_segment(r.shift.function_name) + "/aliases/" +
-                                         path_segment(r.shift.alias), body.dump());
+    auto moved = LambdaCalls(*client).update_alias(r.shift.function_name, r.shift.alias, body, "");
     auto log = lamina::logger("api");
-    if (!reply || !reply->ok()) {
+    if (!moved) {
         log->error("sam.shift_failed function={} alias={} error=\"{}\"", r.shift.function_name, r.shift.alias,
-                   reply ? reply->error_text() : reply.error().message);
+                   moved.error().message);
         r.next = r.shift.steps.size();  // give up this shift; the alias stays where it is
         return;
     }
