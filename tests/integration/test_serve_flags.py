@@ -164,14 +164,6 @@ def test_a_second_server_on_the_same_data_dir_is_refused(tmp_path):
         again.stop()
 
 
-def _cmake_cache_value(cache: Path, name: str, default: str) -> str:
-    for line in cache.read_text().splitlines():
-        key, _, value = line.partition("=")
-        if key.split(":")[0] == name:
-            return value
-    return default
-
-
 def test_installed_layout_finds_its_runtimes(monkeypatch):
     """`cmake --install` of LAMINA_BIN's build dir: the installed binary uses the installed runtimes/."""
     build = lt.lamina_bin().resolve().parent
@@ -185,8 +177,10 @@ def test_installed_layout_finds_its_runtimes(monkeypatch):
         out = subprocess.run(["cmake", "--install", str(build), "--prefix", str(prefix)],
                              capture_output=True, text=True, timeout=300)
         assert out.returncode == 0, out.stderr
-        binary = prefix / _cmake_cache_value(cache, "CMAKE_INSTALL_BINDIR", "bin") / "lamina"
-        runtimes = prefix / _cmake_cache_value(cache, "CMAKE_INSTALL_DATADIR", "share") / "lamina" / "runtimes"
+        # what was installed where, as cmake reports it ("-- Installing: PATH")
+        installed = [Path(line.split(": ", 1)[1]) for line in out.stdout.splitlines() if ": " + str(prefix) in line]
+        binary = next(p for p in installed if p.name == "lamina" and p.is_file())
+        runtimes = next(p for p in installed if p.name == "runtimes" and p.parent.name == "lamina")
         assert os.access(binary, os.X_OK)
         assert (runtimes / "python" / "bootstrap.py").is_file()
         assert os.access(runtimes / "extensions" / "launch.sh", os.X_OK)
