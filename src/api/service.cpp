@@ -14,11 +14,13 @@
 
 namespace lamina::api {
 
-Service::Service(const Config& config, control::Registry& registry, control::LayerRegistry& layers,
-                 store::LayerCache& layer_cache, control::IamRoles& roles, store::BlobStore& blobs, IdSource& ids,
-                 boost::asio::thread_pool& workers, exec::Invoker* invoker, exec::EventQueue* events,
-                 metrics::MetricsStore* metrics, s3::ObjectStore* objects, s3::ObjectSource* code_source)
+Service::Service(const Config& config, const StartupFindings& findings, control::Registry& registry,
+                 control::LayerRegistry& layers, store::LayerCache& layer_cache, control::IamRoles& roles,
+                 store::BlobStore& blobs, IdSource& ids, boost::asio::thread_pool& workers, exec::Invoker* invoker,
+                 exec::EventQueue* events, metrics::MetricsStore* metrics, s3::ObjectStore* objects,
+                 s3::ObjectSource* code_source)
     : config_(config),
+      findings_(findings),
       registry_(registry),
       ids_(ids),
       workers_(workers),
@@ -123,10 +125,10 @@ http::Response Service::health(const RequestContext& ctx) const {
                            {"uptime_seconds", uptime},
                            {"functions", registry_.total_functions()},
                            {"region", config_.region},
-                           {"sandbox", config_.sandbox},
-                           {"sandbox_user", config_.sandbox_user},
-                           {"memory_limits", config_.memory_limits},
-                           {"process_limits", config_.process_limits},
+                           {"sandbox", findings_.sandbox},
+                           {"sandbox_user", findings_.sandbox_user},
+                           {"memory_limits", findings_.memory_limits},
+                           {"process_limits", findings_.process_limits},
                            {"account_id", config_.account_id}};
     http::Response r;
     r.headers.set("Content-Type", "application/json");

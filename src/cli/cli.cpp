@@ -1,45 +1,23 @@
 #include "lamina/cli/cli.hpp"
 
 #include <CLI/CLI.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include <fcntl.h>
-#include <sys/file.h>
 #include <unistd.h>
 
-#include <charconv>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <stop_token>
-#include <thread>
 
-#include "lamina/api/service.hpp"
-#include "lamina/common/clock.hpp"
+#include "app.hpp"
 #include "lamina/common/config.hpp"
 #include "lamina/common/version.hpp"
-#include "lamina/control/iam.hpp"
-#include "lamina/control/layers.hpp"
-#include "lamina/control/validation.hpp"
-#include "lamina/exec/event_queue.hpp"
-#include "lamina/exec/invoker.hpp"
-#include "lamina/sandbox/launch_spec.hpp"
-#include "lamina/store/layer_cache.hpp"
-#include "lamina/control/registry.hpp"
-#include "lamina/control/stacks.hpp"
 #include "lamina/sam/api_client.hpp"
 #include "lamina/sam/deployer.hpp"
-#include "lamina/sam/traffic_shifter.hpp"
-#include "lamina/http/server.hpp"
-#include "lamina/store/blob_store.hpp"
-#include "lamina/store/document_store.hpp"
-#include "lamina/s3/object_store.hpp"
 #include "lamina/s3/s3_client.hpp"
+#include "runtimes_dir.hpp"
 
 namespace lamina::cli {
 
@@ -58,394 +36,22 @@ void setup_logging(const std::string& level) {
     spdlog::set_level(spdlog::level::from_str(level));
 }
 
-// "auto" -> AWS's sandbox user; "UID" or "UID:GID" (gid defaults to uid).
-std::optional<std::pair<unsigned, unsigned>> parse_run_as(const std::string& v) {
-    if (v == "auto") return exec::kSandboxUser;
-    auto number = [](std::string_view s) -> std::optional<unsigned> {
-        unsigned n = 0;
-        auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-        if (s.empty() || ec != std::errc() || end != s.data() + s.size() || n == 0) return std::nullopt;
-        return n;
-    };
-    auto colon = v.find(':');
-    auto uid = number(std::string_view(v).substr(0, colon));
-    auto gid = colon == std::string::npos ? uid : number(std::string_view(v).substr(colon + 1));
-    if (!uid || !gid) return std::nullopt;
-    return std::make_pair(*uid, *gid);
-}
-
 fs::path default_data_dir() {
     if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) return fs::path(xdg) / "lamina";
     if (const char* home = std::getenv("HOME"); home && *home) return fs::path(home) / ".local/share/lamina";
     return fs::path(".lamina");
 }
 
-// A stack name from the template's folder ("examples/sam-app" -> "sam-app").
-std::string default_stack_name(const fs::path& template_file) {
-    std::string dir = fs::absolute(template_file).parent_path().filename().string();
-    std::string out;
-    for (char c : dir)
-        if (std::isalnum(static_cast<unsigned char>(c)) || c == '-') out += c;
-    if (out.empty() || !std::isalpha(static_cast<unsigned char>(out[0]))) out = "lamina-" + out;
-    if (out.size() > 128) out.resize(128);
-    return out;
-}
-
-void print_report(const sam::DeployReport& report, const std::function<void(const std::string&)>& say,
-                  const std::function<void(const std::string&)>& warn) {
-    if (!report.skipped.empty()) {
-        std::string list;
-        for (const auto& s : report.skipped) list += (list.empty() ? "" : ", ") + s;
-        warn("not emulated by lamina, skipped: " + list);
-    }
-    for (const auto& [k, v] : report.outputs) say("output   " + k + " = " + v);
-}
-
-int serve(Config config) {
+// lamina serve: the App until a signal, or a clear message and exit code.
+int serve(const Config& config) {
     setup_logging(config.log_level);
-    auto log = spdlog::get("main");
-    fs::path ephemeral_dir;
-    if (config.ephemeral) {
-        std::string tmpl = (fs::temp_directory_path() / "lamina-XXXXXX").string();
-        if (!mkdtemp(tmpl.data())) {
-            std::cerr << "lamina: cannot create a temporary data directory\n";
-            return 1;
-        }
-        ephemeral_dir = tmpl;
-        config.data_dir = ephemeral_dir;
-    } else if (config.data_dir.empty()) {
-        config.data_dir = default_data_dir();
+    try {
+        App app(config);
+        return app.run();
+    } catch (const StartupError& e) {
+        std::cerr << "lamina: " << e.what() << "\n";
+        return e.exit_code();
     }
-    std::error_code ec;
-    fs::create_directories(config.data_dir, ec);
-    if (ec) {
-        std::cerr << "lamina: cannot create data directory " << config.data_dir << ": " << ec.message() << "\n";
-        return 1;
-    }
-
-    // One server per data directory: a second one would serve stale state and
-    // remove the first one's environments at start-up.
-    int lock_fd = ::open((config.data_dir / "lamina.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        std::string holder;
-        if (lock_fd >= 0) {
-            char buf[32] = {};
-            if (::pread(lock_fd, buf, sizeof buf - 1, 0) > 0) holder = std::string(buf).substr(0, std::string(buf).find('\n'));
-        }
-        std::cerr << "lamina: the data directory " << config.data_dir.string() << " is in use by another lamina"
-                  << (holder.empty() ? std::string() : " (pid " + holder + ")") << "\n";
-        return 1;
-    }
-    {
-        std::string pid = std::to_string(::getpid()) + "\n";
-        if (::ftruncate(lock_fd, 0) != 0 || ::pwrite(lock_fd, pid.data(), pid.size(), 0) < 0) {
-            // the lock holds without the pid in it
-        }
-    }
-    struct LockCloser {
-        int fd;
-        ~LockCloser() { ::close(fd); }
-    } lock_closer{lock_fd};
-
-    int rc = 0;
-    {
-        auto docs = store::DocumentStore::open(config.data_dir / "registry.db", config.durable_commits);
-        if (!docs) {
-            std::cerr << "lamina: " << docs.error().message << "\n";
-            return 1;
-        }
-        store::BlobStore blobs(config.data_dir / "blobs");
-        if (auto st = blobs.init(); !st) {
-            std::cerr << "lamina: " << st.error().message << "\n";
-            return 1;
-        }
-        SystemClock clock;
-        RandomIdSource ids;
-        control::LayerRegistry layers(**docs, clock, ids);
-        control::Registry registry(**docs, clock, ids, &layers);
-        control::IamRoles roles(**docs, clock, ids);
-        control::StackRecords stacks(**docs);
-        store::LayerCache layer_cache(config.data_dir, blobs, control::kMaxUnzippedCode);
-        if (auto st = layers.load(); !st) {
-            std::cerr << "lamina: cannot load layers: " << st.error().message << "\n";
-            return 1;
-        }
-        if (auto st = registry.load(); !st) {
-            std::cerr << "lamina: cannot load the registry: " << st.error().message << "\n";
-            return 1;
-        }
-        if (auto st = layer_cache.init(); !st) {
-            std::cerr << "lamina: " << st.error().message << "\n";
-            return 1;
-        }
-        {
-            // Blobs and extracted trees that nothing references (an upload cut
-            // short by a crash, a deleted function's code) are removed here.
-            std::set<std::string> keep = registry.referenced_blobs();
-            keep.merge(layers.referenced_blobs());
-            std::size_t removed = blobs.collect_garbage(keep);
-            layer_cache.collect_garbage(keep);
-            if (removed) log->info("store.gc removed_blobs={}", removed);
-        }
-        if (auto st = stacks.load(); !st) {
-            std::cerr << "lamina: cannot load stack records: " << st.error().message << "\n";
-            return 1;
-        }
-        if (auto st = roles.load(); !st) {
-            std::cerr << "lamina: cannot load IAM roles: " << st.error().message << "\n";
-            return 1;
-        }
-        std::unique_ptr<s3::ObjectStore> objects;
-        std::unique_ptr<s3::ObjectSource> code_source;
-        if (config.s3) {
-            objects = std::make_unique<s3::ObjectStore>(config.data_dir / "s3", clock, ids);
-            if (auto st = objects->init(); !st) {
-                std::cerr << "lamina: " << st.error().message << "\n";
-                return 1;
-            }
-            code_source = std::make_unique<s3::LocalObjectSource>(*objects);
-        }
-        if (!config.s3_endpoint.empty()) {  // checked in run()
-            code_source = std::make_unique<s3::RemoteObjectSource>(
-                *s3::parse_endpoint(config.s3_endpoint),
-                s3::RemoteCredentials{config.s3_access_key_id, config.s3_secret_access_key, config.s3_session_token},
-                config.region);
-            log->info("s3.code_source endpoint={}", config.s3_endpoint);
-        }
-
-        boost::asio::io_context ioc(config.io_threads);
-        boost::asio::thread_pool workers(static_cast<std::size_t>(config.worker_threads));
-
-        exec::ExecSettings exec_settings;
-        std::optional<std::pair<unsigned, unsigned>> run_as;
-        if (::geteuid() == 0 && config.run_as != "root") {
-            auto parsed = parse_run_as(config.run_as);
-            if (!parsed) {
-                std::cerr << "lamina: --run-as expects auto, root or UID[:GID], got " << config.run_as << "\n";
-                return 2;
-            }
-            run_as = *parsed;
-        }
-        if (config.sandbox == "process") {
-            exec_settings.backend = sandbox::Backend::Process;
-        } else if (exec::bubblewrap_works(exec_settings.bwrap, run_as)) {
-            exec_settings.backend = sandbox::Backend::Bubblewrap;
-            exec_settings.run_as = run_as;
-        } else if (run_as && exec::bubblewrap_works(exec_settings.bwrap)) {
-            exec_settings.backend = sandbox::Backend::Bubblewrap;
-            log->warn("sandbox.user fallback=root reason=\"cannot start functions as uid {} (is /usr/bin/setpriv there?)\" "
-                      "note=\"functions run as root with every capability dropped\"",
-                      run_as->first);
-        } else if (config.sandbox == "bubblewrap") {
-            std::cerr << "lamina: --sandbox bubblewrap: " << exec_settings.bwrap
-                      << " cannot create namespaces here (install bubblewrap, or allow user namespaces)\n";
-            return 1;
-        } else {
-            exec_settings.backend = sandbox::Backend::Process;
-            log->warn("sandbox.fallback backend=process reason=\"bubblewrap cannot create namespaces here\" "
-                      "note=\"functions run as plain processes with no isolation\"");
-        }
-        exec_settings.runtimes_dir = config.runtimes_dir.empty() ? fs::path(LAMINA_DEFAULT_RUNTIMES_DIR) : config.runtimes_dir;
-        exec_settings.work_dir = config.data_dir / "environments";
-        exec_settings.logs_dir = config.data_dir / "logs";
-        fs::remove_all(exec_settings.work_dir, ec);
-        fs::create_directories(exec_settings.work_dir, ec);
-        exec_settings.interpreters = exec::default_interpreters(config.runtimes);
-        exec_settings.idle_timeout = std::chrono::seconds(config.idle_timeout_s);
-        exec_settings.provisioned_init_timeout = std::chrono::seconds(config.provisioned_init_timeout_s);
-        if (auto memory = sandbox::MemoryCgroups::detect()) {
-            exec_settings.memory = *memory;
-            config.memory_limits = true;
-            log->info("sandbox.memory_limits cgroup={} root={} process_limit={}", memory->v2() ? "v2" : "v1",
-                      memory->root().string(), memory->limits_processes() ? 1024 : 0);
-            config.process_limits = memory->limits_processes();
-            if (!memory->limits_processes())
-                log->warn("sandbox.process_limits enabled=false note=\"no writable pids cgroup: a fork bomb in a "
-                          "function is not contained\"");
-        } else {
-            log->warn("sandbox.memory_limits enabled=false reason=\"{}\" note=\"MemorySize is not enforced\"",
-                      memory.error().message);
-        }
-        for (const auto& [rt, path] : exec_settings.interpreters) log->info("runtime.interpreter runtime={} path={}", rt, path);
-        if (exec_settings.run_as)
-            config.sandbox_user = std::to_string(exec_settings.run_as->first) + ":" + std::to_string(exec_settings.run_as->second);
-        else
-            config.sandbox_user = ::geteuid() == 0 ? "root" : std::to_string(::geteuid());
-        log->info("sandbox.backend backend={} user={}", sandbox::to_string(exec_settings.backend), config.sandbox_user);
-        config.sandbox = sandbox::to_string(exec_settings.backend);  // what /health reports
-        if (config.min_unreserved > config.account_concurrency) {
-            std::cerr << "lamina: --min-unreserved (" << config.min_unreserved
-                      << ") must not exceed --account-concurrency (" << config.account_concurrency << ")\n";
-            return 2;
-        }
-        std::optional<api::CredentialStore> credentials;
-        if (config.auth == "sigv4") {
-            if (config.credentials_file.empty()) {
-                std::cerr << "lamina: --auth sigv4 needs --credentials FILE (ACCESS_KEY_ID SECRET_ACCESS_KEY ACCOUNT_ID per line)\n";
-                return 2;
-            }
-            auto loaded = api::load_credentials(config.credentials_file);
-            if (!loaded) {
-                std::cerr << "lamina: " << loaded.error().message << "\n";
-                return 2;
-            }
-            credentials = std::move(*loaded);
-            for (const auto& [key, cred] : *credentials)
-                exec_settings.account_keys.emplace(cred.account_id, std::make_pair(key, cred.secret_access_key));
-            log->info("auth.sigv4 keys={} accounts={}", credentials->size(), exec_settings.account_keys.size());
-        }
-        exec::CapacitySettings capacity;
-        capacity.account_limit = config.account_concurrency;
-        capacity.min_unreserved = config.min_unreserved;
-        capacity.scaling = config.scaling == "regional-burst" ? exec::ScalingModel::RegionalBurst
-                                                              : exec::ScalingModel::PerFunction;
-        capacity.scaling_per_function = config.scaling_per_function;
-        capacity.burst = config.burst > 0 ? config.burst : exec::default_burst_for_region(config.region);
-        capacity.burst_per_minute = config.burst_per_minute;
-        exec::ConcurrencyController concurrency(capacity, clock);
-        if (capacity.scaling == exec::ScalingModel::PerFunction)
-            log->info("concurrency account_limit={} min_unreserved={} scaling=per-function new_environments_per_10s={}",
-                      capacity.account_limit, capacity.min_unreserved, capacity.scaling_per_function);
-        else
-            log->info("concurrency account_limit={} min_unreserved={} scaling=regional-burst burst={} per_minute={}",
-                      capacity.account_limit, capacity.min_unreserved, capacity.burst, capacity.burst_per_minute);
-        exec::Invoker invoker(ioc, exec_settings, layer_cache, clock, ids, &concurrency);
-        exec::EventQueueSettings queue_settings;
-        queue_settings.retry_delay = std::chrono::milliseconds(static_cast<std::int64_t>(config.async_retry_delay_s * 1000));
-        exec::EventQueue events(ioc, **docs, invoker, clock, ids, queue_settings);
-        metrics::MetricsStore metric_store(clock);
-        invoker.set_metrics(&metric_store);
-        events.set_metrics(&metric_store);
-
-        api::Service service(config, registry, layers, layer_cache, roles, blobs, ids, workers, &invoker, &events,
-                             &metric_store, objects.get(), code_source.get());
-        service.set_stacks(&stacks);
-        // the key in-process deployments sign with under --auth sigv4: one of --account-id's
-        std::optional<sam::SigningKey> deploy_key;
-        if (credentials) {
-            for (const auto& [key, cred] : *credentials)
-                if (!deploy_key || cred.account_id == config.account_id) deploy_key = sam::SigningKey{key, cred.secret_access_key};
-            service.set_credentials(std::move(*credentials));
-        }
-        http::ServerOptions opt;
-        opt.host = config.host;
-        opt.port = config.port;
-        opt.body_policy = [&service](const http::RequestHead& h) { return service.body_policy(h); };
-        opt.transport_error = [&service](unsigned status, const std::string& what) {
-            return service.transport_error(status, what);
-        };
-        http::Server server(ioc, opt, [&service](http::Request req, http::Responder respond) {
-            service.handle(std::move(req), std::move(respond));
-        });
-        try {
-            server.start();
-        } catch (const std::exception& e) {
-            std::cerr << "lamina: cannot listen on " << config.host << ":" << config.port << ": " << e.what() << "\n";
-            return 1;
-        }
-        unsigned short port = server.port();
-        if (!config.port_file.empty()) {
-            fs::path tmp = config.port_file;
-            tmp += ".tmp";
-            { std::ofstream(tmp) << port << "\n"; }
-            fs::rename(tmp, config.port_file, ec);
-        }
-        invoker.set_endpoint_url("http://" + (config.host == "0.0.0.0" ? std::string("127.0.0.1") : config.host) + ":" +
-                                 std::to_string(port));
-        service.restore_provisioned();  // provisioned concurrency outlives a restart
-        if (auto st = events.load(); !st) log->error("async.restore_failed error=\"{}\"", st.error().message);
-        // DeploymentPreference shifts run here, whoever deployed them; each
-        // step is signed for the stack's account
-        auto account_keys = exec_settings.account_keys;
-        bool signed_auth = config.auth == "sigv4";
-        sam::TrafficShifter shifter(service, [account_keys, signed_auth](const std::string& account) -> std::optional<sam::SigningKey> {
-            if (!signed_auth) return sam::SigningKey{account, "lamina"};  // a 12-digit key id names the account
-            auto it = account_keys.find(account);
-            if (it == account_keys.end()) return std::nullopt;
-            return sam::SigningKey{it->second.first, it->second.second};
-        }, docs->get(), clock);
-        if (auto st = shifter.restore(); !st) log->error("sam.shift_restore_failed error=\"{}\"", st.error().message);
-        service.set_shift_handler([&shifter](const control::Scope& scope, const std::string& body) -> Status {
-            auto j = nlohmann::json::parse(body, nullptr, false);
-            if (j.is_discarded() || !j.is_object() || !j.contains("Shifts"))
-                return fail(ErrorCode::InvalidRequestContent, "expected {\"Shifts\": [...]}");
-            auto shifts = sam::shifts_from_json(j["Shifts"]);
-            if (!shifts) return std::unexpected(shifts.error());
-            shifter.schedule(scope, std::move(*shifts));
-            return {};
-        });
-        // The template is applied before the port is announced: whoever waits
-        // for it finds the stack's functions there.
-        std::unique_ptr<sam::ApiClient> deploy_client;
-        std::unique_ptr<sam::Deployer> deployer;
-        std::jthread deploy_thread;
-        sam::DeployOptions deploy_options;
-        if (!config.template_file.empty()) {
-            auto sam_log = spdlog::get("main");
-            deploy_client = sam::make_service_client(service, config.region, deploy_key);
-            deployer = std::make_unique<sam::Deployer>(*deploy_client, [sam_log](const std::string& line) {
-                sam_log->info("sam {}", line);
-            });
-            auto overrides = sam::parse_parameter_overrides(config.parameter_overrides);
-            if (!overrides) {
-                std::cerr << "lamina: " << overrides.error().message << "\n";
-                rc = 2;
-            } else {
-                deploy_options.stack_name = config.stack_name.empty() ? default_stack_name(config.template_file) : config.stack_name;
-                deploy_options.parameter_overrides = *overrides;
-                deploy_options.minute_seconds = config.deployment_minute_s;
-                log->info("sam.deploy template={} stack={}", config.template_file.string(), deploy_options.stack_name);
-                auto report = deployer->deploy(config.template_file, deploy_options);
-                if (!report) {
-                    std::cerr << "lamina: the template was not applied: " << report.error().message << "\n";
-                    rc = 1;
-                } else {
-                    print_report(*report, [&](const std::string& l) { log->info("sam {}", l); },
-                                 [&](const std::string& l) { log->warn("sam {}", l); });
-                    if (auto st = deployer->start_shifts(deploy_options.stack_name, report->shifts); !st)
-                        log->error("sam.shift error=\"{}\"", st.error().message);
-                    if (config.watch)
-                        deploy_thread = std::jthread([&](std::stop_token stop) {
-                            if (auto st = deployer->watch(config.template_file, deploy_options, stop); !st)
-                                log->error("sam.watch error=\"{}\"", st.error().message);
-                        });
-                }
-            }
-            if (rc != 0) {
-                server.stop();
-                events.stop();
-                invoker.shutdown();
-                ioc.stop();
-                workers.join();
-                return rc;
-            }
-        }
-        std::cout << port << std::endl;
-        log->info("lamina.start version={} listen={}:{} data_dir={} region={} account={}", kVersion, config.host,
-                  port, config.data_dir.string(), config.region, config.account_id);
-
-        boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
-        signals.async_wait([&](const boost::system::error_code& e, int sig) {
-            if (e) return;
-            log->info("lamina.stop signal={}", sig);
-            if (deploy_thread.joinable()) {
-                deploy_thread.request_stop();
-                deploy_thread.join();
-            }
-            shifter.stop();
-            server.stop();
-            events.stop();  // queued events stay stored for the next start
-            invoker.shutdown();
-            ioc.stop();
-        });
-        std::vector<std::thread> threads;
-        for (int i = 1; i < config.io_threads; ++i) threads.emplace_back([&] { ioc.run(); });
-        ioc.run();
-        for (auto& t : threads) t.join();
-        workers.join();
-    }
-    if (!ephemeral_dir.empty()) fs::remove_all(ephemeral_dir, ec);
-    return rc;
 }
 
 }  // namespace
@@ -503,7 +109,12 @@ int run(int argc, char** argv) {
     serve_cmd->add_option("--runtime", runtime_overrides, "Interpreter for a runtime, e.g. python3.12=/usr/bin/python3.12 (repeatable)")
         ->envname("LAMINA_RUNTIME");
     std::string runtimes_dir;
-    serve_cmd->add_option("--runtimes-dir", runtimes_dir, "Where lamina's runtime bootstraps are")->envname("LAMINA_RUNTIMES_DIR");
+    RuntimesDir default_runtimes = resolve_runtimes_dir({});
+    serve_cmd->add_option("--runtimes-dir", runtimes_dir,
+                          "Where lamina's runtime bootstraps are (default: the installed layout's "
+                          "<bindir>/../share/lamina/runtimes if there, else the source tree's runtimes/; here: " +
+                              default_runtimes.path.string() + ", " + default_runtimes.source + ")")
+        ->envname("LAMINA_RUNTIMES_DIR");
     serve_cmd->add_option("--idle-timeout", config.idle_timeout_s, "Seconds before an idle execution environment is stopped")
         ->envname("LAMINA_IDLE_TIMEOUT")->capture_default_str()->check(CLI::Range(1, 86400));
     serve_cmd->add_option("--provisioned-init-timeout", config.provisioned_init_timeout_s,
@@ -597,6 +208,8 @@ int run(int argc, char** argv) {
     if (serve_cmd->parsed()) {
         config.port_file = port_file;
         config.data_dir = data_dir;
+        if (config.ephemeral) config.data_dir.clear();  // a temporary one is made at start-up
+        else if (config.data_dir.empty()) config.data_dir = default_data_dir();
         config.runtimes_dir = runtimes_dir;
         config.credentials_file = credentials_file;
         config.s3 = s3_switch == "on";
@@ -624,6 +237,20 @@ int run(int argc, char** argv) {
             config.runtimes[o.substr(0, eq)] = o.substr(eq + 1);
         }
         config.template_file = template_file;
+        if (::geteuid() == 0 && config.run_as != "root" && !parse_run_as(config.run_as)) {
+            std::cerr << "lamina: --run-as expects auto, root or UID[:GID], got " << config.run_as << "\n";
+            return 2;
+        }
+        if (config.min_unreserved > config.account_concurrency) {
+            std::cerr << "lamina: --min-unreserved (" << config.min_unreserved
+                      << ") must not exceed --account-concurrency (" << config.account_concurrency << ")\n";
+            return 2;
+        }
+        if (config.auth == "sigv4" && config.credentials_file.empty()) {
+            std::cerr << "lamina: --auth sigv4 needs --credentials FILE (ACCESS_KEY_ID SECRET_ACCESS_KEY ACCOUNT_ID "
+                         "per line)\n";
+            return 2;
+        }
         return serve(config);
     }
     auto env = [](const char* name) -> std::string {

@@ -1,5 +1,5 @@
 #pragma once
-// The API front door as `lamina serve` builds it (src/cli/cli.cpp), over a
+// The API front door as `lamina serve` builds it (src/cli/app.cpp), over a
 // fresh temp data dir and without a listener or a data plane (no invoker,
 // no event queue): control plane, stores, IAM, metrics and api::Service.
 // Time and ids are the unit tests' fakes, so a run is reproducible.
@@ -18,6 +18,7 @@
 #include "fakes/fake_clock.hpp"
 #include "lamina/api/service.hpp"
 #include "lamina/common/config.hpp"
+#include "lamina/common/startup_findings.hpp"
 #include "lamina/control/iam.hpp"
 #include "lamina/control/layers.hpp"
 #include "lamina/control/registry.hpp"
@@ -73,8 +74,8 @@ public:
         must(layer_cache_->init(), "layer cache");
         must(roles_->load(), "roles");
         metrics_ = std::make_unique<metrics::MetricsStore>(clock_);
-        service_ = std::make_unique<api::Service>(config_, *registry_, *layers_, *layer_cache_, *roles_, *blobs_,
-                                                  ids_, workers, nullptr, nullptr, metrics_.get());
+        service_ = std::make_unique<api::Service>(config_, findings_, *registry_, *layers_, *layer_cache_, *roles_,
+                                                  *blobs_, ids_, workers, nullptr, nullptr, metrics_.get());
     }
     ~Stack() {
         service_.reset();
@@ -102,6 +103,7 @@ public:
 private:
     std::filesystem::path dir_;
     Config config_;
+    StartupFindings findings_;
     fakes::FakeClock clock_;
     fakes::CountingIds ids_;
     std::unique_ptr<store::DocumentStore> docs_;

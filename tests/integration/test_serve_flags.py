@@ -1,11 +1,14 @@
 """`lamina serve` flags and their LAMINA_* environment variables, as a user starts it."""
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -159,3 +162,45 @@ def test_a_second_server_on_the_same_data_dir_is_refused(tmp_path):
         assert again.client("lambda").get_function(FunctionName=name)["Configuration"]["FunctionName"] == name
     finally:
         again.stop()
+
+
+def test_installed_layout_finds_its_runtimes(monkeypatch):
+    """`cmake --install` of LAMINA_BIN's build dir: the installed binary uses the installed runtimes/."""
+    build = lt.lamina_bin().resolve().parent
+    cache = build / "CMakeCache.txt"
+    if not cache.is_file():
+        pytest.skip(f"{build} is not a CMake build dir (no CMakeCache.txt): nothing to install")
+    if not shutil.which("cmake"):
+        pytest.skip("no cmake to install with")
+    prefix = Path(tempfile.mkdtemp(prefix="lamina-install-"))
+    try:
+        out = subprocess.run(["cmake", "--install", str(build), "--prefix", str(prefix)],
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr
+        # what was installed where, as cmake reports it ("-- Installing: PATH")
+        installed = [Path(line.split(": ", 1)[1]) for line in out.stdout.splitlines() if ": " + str(prefix) in line]
+        binary = next(p for p in installed if p.name == "lamina" and p.is_file())
+        runtimes = next(p for p in installed if p.name == "runtimes" and p.parent.name == "lamina")
+        assert os.access(binary, os.X_OK)
+        assert (runtimes / "python" / "bootstrap.py").is_file()
+        assert os.access(runtimes / "extensions" / "launch.sh", os.X_OK)
+
+        # --help says which default applies
+        helped = subprocess.run([str(binary), "serve", "--help"], capture_output=True, text=True, timeout=10)
+        assert helped.returncode == 0
+        assert f"here: {runtimes}, installed" in " ".join(helped.stdout.split())
+
+        monkeypatch.setenv("LAMINA_BIN", str(binary))
+        srv = lt.LaminaServer(extra_args=["--log-level", "info"]).start()
+        try:
+            lam = srv.client("lambda")
+            name = lt.unique("installed")
+            lt.create_function(lam, name)
+            resp = lam.invoke(FunctionName=name, Payload=b"{}")
+            assert "FunctionError" not in resp, resp["Payload"].read()
+            assert json.loads(resp["Payload"].read())["statusCode"] == 200
+        finally:
+            assert srv.stop() == 0
+        assert f'runtime.dir path={runtimes} source="installed"' in srv.log_tail(100000)
+    finally:
+        shutil.rmtree(prefix, ignore_errors=True)

@@ -16,6 +16,7 @@
 #include "lamina/api/sigv4.hpp"
 #include "lamina/common/clock.hpp"
 #include "lamina/common/config.hpp"
+#include "lamina/common/startup_findings.hpp"
 #include "lamina/control/iam.hpp"
 #include "lamina/control/registry.hpp"
 #include "lamina/control/stacks.hpp"
@@ -28,9 +29,11 @@ namespace lamina::api {
 
 class Service {
 public:
-    Service(const Config& config, control::Registry& registry, control::LayerRegistry& layers,
-            store::LayerCache& layer_cache, control::IamRoles& roles, store::BlobStore& blobs, IdSource& ids,
-            boost::asio::thread_pool& workers, exec::Invoker* invoker = nullptr, exec::EventQueue* events = nullptr,
+    // /health reports the sandbox and limits of `findings`.
+    Service(const Config& config, const StartupFindings& findings, control::Registry& registry,
+            control::LayerRegistry& layers, store::LayerCache& layer_cache, control::IamRoles& roles,
+            store::BlobStore& blobs, IdSource& ids, boost::asio::thread_pool& workers,
+            exec::Invoker* invoker = nullptr, exec::EventQueue* events = nullptr,
             metrics::MetricsStore* metrics = nullptr, s3::ObjectStore* objects = nullptr,
             s3::ObjectSource* code_source = nullptr);
 
@@ -69,6 +72,7 @@ private:
     std::optional<http::Response> stacks(const RequestContext& ctx, const http::Request& req);
 
     const Config& config_;
+    const StartupFindings& findings_;
     control::Registry& registry_;
     IdSource& ids_;
     boost::asio::thread_pool& workers_;

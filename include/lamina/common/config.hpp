@@ -1,6 +1,7 @@
 #pragma once
 // lamina serve's settings, parsed once in cli/ from flags and LAMINA_*
-// environment variables and passed down by constructor.
+// environment variables and passed down by constructor. Never changed after
+// parsing: what start-up finds on the host is in StartupFindings.
 
 #include <filesystem>
 #include <map>
@@ -13,7 +14,7 @@ struct Config {
     std::string host = "127.0.0.1";
     unsigned short port = 9001;
     std::filesystem::path port_file;
-    std::filesystem::path data_dir;
+    std::filesystem::path data_dir;  // empty only with --ephemeral (a temporary one is made)
     bool ephemeral = false;
     std::string region = "us-east-1";
     std::string account_id = "123456789012";
@@ -27,13 +28,10 @@ struct Config {
     std::string run_as = "auto";
     std::string auth = "none";                    // none | sigv4
     std::filesystem::path credentials_file;       // --auth sigv4: ACCESS_KEY_ID SECRET ACCOUNT_ID per line
-    std::string sandbox_user;      // set at start-up: "993:990", or "root", or lamina's own uid
     std::map<std::string, std::string> runtimes;  // runtime -> interpreter overrides
-    std::filesystem::path runtimes_dir;           // lamina's runtime bootstraps
+    std::filesystem::path runtimes_dir;           // --runtimes-dir as given (empty: found at start-up)
     int idle_timeout_s = 600;                     // reap idle execution environments after this
     int provisioned_init_timeout_s = 130;         // provisioned envs' init limit (or Timeout, if longer)
-    bool memory_limits = false;                   // set at start-up: MemorySize is enforced
-    bool process_limits = false;                  // set at start-up: 1024 processes per environment
     // Concurrency (per account and region)
     int account_concurrency = 1000;   // concurrent executions
     int min_unreserved = 100;         // what reservations must leave to the shared pool

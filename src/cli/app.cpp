@@ -1,0 +1,475 @@
+#include "app.hpp"
+
+#include <boost/asio/signal_set.hpp>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <charconv>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <set>
+#include <sstream>
+#include <vector>
+
+#include "lamina/common/version.hpp"
+#include "lamina/control/validation.hpp"
+#include "lamina/s3/s3_client.hpp"
+#include "lamina/sandbox/launch_spec.hpp"
+#include "runtimes_dir.hpp"
+
+namespace lamina::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+template <class T>
+T must(Result<T> r, const std::string& what = "") {
+    if (!r) throw StartupError(1, what + r.error().message);
+    return std::move(*r);
+}
+
+void must(Status st, const std::string& what = "") {
+    if (!st) throw StartupError(1, what + st.error().message);
+}
+
+std::unique_ptr<s3::ObjectStore> make_object_store(const Config& config, const fs::path& data_dir, Clock& clock,
+                                                   IdSource& ids) {
+    if (!config.s3) return nullptr;
+    return std::make_unique<s3::ObjectStore>(data_dir / "s3", clock, ids);
+}
+
+std::unique_ptr<s3::ObjectSource> make_code_source(const Config& config, s3::ObjectStore* objects,
+                                                   spdlog::logger& log) {
+    if (!config.s3_endpoint.empty()) {  // checked when the flags were parsed
+        log.info("s3.code_source endpoint={}", config.s3_endpoint);
+        return std::make_unique<s3::RemoteObjectSource>(
+            *s3::parse_endpoint(config.s3_endpoint),
+            s3::RemoteCredentials{config.s3_access_key_id, config.s3_secret_access_key, config.s3_session_token},
+            config.region);
+    }
+    if (objects) return std::make_unique<s3::LocalObjectSource>(*objects);
+    return nullptr;
+}
+
+// Which backend runs functions, as whom, with which limits and runtimes.
+StartupFindings find_on_host(const Config& config, const Result<sandbox::MemoryCgroups>& memory) {
+    StartupFindings f;
+    const fs::path bwrap = exec::ExecSettings{}.bwrap;
+    std::optional<std::pair<unsigned, unsigned>> wanted;
+    if (::geteuid() == 0 && config.run_as != "root") wanted = parse_run_as(config.run_as);  // checked when parsed
+    if (config.sandbox == "process") {
+        f.sandbox = "process";
+        f.sandbox_reason = "--sandbox process";
+    } else if (exec::bubblewrap_works(bwrap, wanted)) {
+        f.sandbox = "bubblewrap";
+        f.sandbox_reason = "bubblewrap can create namespaces";
+        f.bubblewrap_works = true;
+        f.run_as = wanted;
+    } else if (wanted && exec::bubblewrap_works(bwrap)) {
+        f.sandbox = "bubblewrap";
+        f.sandbox_reason = "bubblewrap can create namespaces, but not start functions as the --run-as user";
+        f.bubblewrap_works = true;
+        f.run_as_refused = wanted->first;
+    } else if (config.sandbox == "bubblewrap") {
+        std::ostringstream what;
+        what << "--sandbox bubblewrap: " << bwrap
+             << " cannot create namespaces here (install bubblewrap, or allow user namespaces)";
+        throw StartupError(1, what.str());
+    } else {
+        f.sandbox = "process";
+        f.sandbox_reason = "bubblewrap cannot create namespaces here";
+        f.bubblewrap_works = false;
+    }
+    if (f.run_as)
+        f.sandbox_user = std::to_string(f.run_as->first) + ":" + std::to_string(f.run_as->second);
+    else
+        f.sandbox_user = ::geteuid() == 0 ? "root" : std::to_string(::geteuid());
+    if (memory) {
+        f.memory_limits = true;
+        f.memory_cgroup = memory->v2() ? "v2" : "v1";
+        f.memory_cgroup_root = memory->root();
+        f.process_limits = memory->limits_processes();
+    } else {
+        f.memory_limits_reason = memory.error().message;
+    }
+    auto runtimes = resolve_runtimes_dir(config.runtimes_dir);
+    f.runtimes_dir = runtimes.path;
+    f.runtimes_dir_source = runtimes.source;
+    f.interpreters = exec::default_interpreters(config.runtimes);
+    return f;
+}
+
+void log_findings(const StartupFindings& f, spdlog::logger& log) {
+    if (f.run_as_refused)
+        log.warn("sandbox.user fallback=root reason=\"cannot start functions as uid {} (is /usr/bin/setpriv there?)\" "
+                 "note=\"functions run as root with every capability dropped\"",
+                 *f.run_as_refused);
+    if (f.bubblewrap_works == false)
+        log.warn("sandbox.fallback backend=process reason=\"bubblewrap cannot create namespaces here\" "
+                 "note=\"functions run as plain processes with no isolation\"");
+    if (f.memory_limits) {
+        log.info("sandbox.memory_limits cgroup={} root={} process_limit={}", f.memory_cgroup,
+                 f.memory_cgroup_root.string(), f.process_limits ? 1024 : 0);
+        if (!f.process_limits)
+            log.warn("sandbox.process_limits enabled=false note=\"no writable pids cgroup: a fork bomb in a "
+                     "function is not contained\"");
+    } else {
+        log.warn("sandbox.memory_limits enabled=false reason=\"{}\" note=\"MemorySize is not enforced\"",
+                 f.memory_limits_reason);
+    }
+    for (const auto& [rt, path] : f.interpreters) log.info("runtime.interpreter runtime={} path={}", rt, path);
+    log.info("runtime.dir path={} source=\"{}\"", f.runtimes_dir.string(), f.runtimes_dir_source);
+    log.info("sandbox.backend backend={} user={} bubblewrap={} reason=\"{}\"", f.sandbox, f.sandbox_user,
+             !f.bubblewrap_works ? "untried" : *f.bubblewrap_works ? "works" : "fails", f.sandbox_reason);
+}
+
+std::optional<api::CredentialStore> load_credentials(const Config& config, spdlog::logger& log) {
+    if (config.auth != "sigv4") return std::nullopt;
+    auto loaded = api::load_credentials(config.credentials_file);  // --credentials is checked when parsed
+    if (!loaded) throw StartupError(2, loaded.error().message);
+    std::set<std::string> accounts;
+    for (const auto& [key, cred] : *loaded) accounts.insert(cred.account_id);
+    log.info("auth.sigv4 keys={} accounts={}", loaded->size(), accounts.size());
+    return std::move(*loaded);
+}
+
+exec::ExecSettings make_exec_settings(const Config& config, const fs::path& data_dir, const StartupFindings& f,
+                                      const Result<sandbox::MemoryCgroups>& memory,
+                                      const std::optional<api::CredentialStore>& credentials) {
+    exec::ExecSettings s;
+    s.backend = f.sandbox == "bubblewrap" ? sandbox::Backend::Bubblewrap : sandbox::Backend::Process;
+    s.run_as = f.run_as;
+    s.runtimes_dir = f.runtimes_dir;
+    s.work_dir = data_dir / "environments";
+    s.logs_dir = data_dir / "logs";
+    // environments of an earlier run are gone with their processes
+    std::error_code ec;
+    fs::remove_all(s.work_dir, ec);
+    fs::create_directories(s.work_dir, ec);
+    s.interpreters = f.interpreters;
+    s.idle_timeout = std::chrono::seconds(config.idle_timeout_s);
+    s.provisioned_init_timeout = std::chrono::seconds(config.provisioned_init_timeout_s);
+    if (memory) s.memory = *memory;
+    if (credentials)
+        for (const auto& [key, cred] : *credentials)
+            s.account_keys.emplace(cred.account_id, std::make_pair(key, cred.secret_access_key));
+    return s;
+}
+
+exec::CapacitySettings capacity_settings(const Config& config) {
+    exec::CapacitySettings c;
+    c.account_limit = config.account_concurrency;
+    c.min_unreserved = config.min_unreserved;
+    c.scaling =
+        config.scaling == "regional-burst" ? exec::ScalingModel::RegionalBurst : exec::ScalingModel::PerFunction;
+    c.scaling_per_function = config.scaling_per_function;
+    c.burst = config.burst > 0 ? config.burst : exec::default_burst_for_region(config.region);
+    c.burst_per_minute = config.burst_per_minute;
+    return c;
+}
+
+void log_capacity(const exec::CapacitySettings& c, spdlog::logger& log) {
+    if (c.scaling == exec::ScalingModel::PerFunction)
+        log.info("concurrency account_limit={} min_unreserved={} scaling=per-function new_environments_per_10s={}",
+                 c.account_limit, c.min_unreserved, c.scaling_per_function);
+    else
+        log.info("concurrency account_limit={} min_unreserved={} scaling=regional-burst burst={} per_minute={}",
+                 c.account_limit, c.min_unreserved, c.burst, c.burst_per_minute);
+}
+
+exec::EventQueueSettings queue_settings(const Config& config) {
+    exec::EventQueueSettings q;
+    q.retry_delay = std::chrono::milliseconds(static_cast<std::int64_t>(config.async_retry_delay_s * 1000));
+    return q;
+}
+
+// The key in-process deployments sign with under --auth sigv4: one of --account-id's.
+std::optional<sam::SigningKey> deployment_key(const std::optional<api::CredentialStore>& credentials,
+                                              const std::string& account_id) {
+    std::optional<sam::SigningKey> key;
+    if (credentials)
+        for (const auto& [id, cred] : *credentials)
+            if (!key || cred.account_id == account_id) key = sam::SigningKey{id, cred.secret_access_key};
+    return key;
+}
+
+http::ServerOptions server_options(const Config& config, api::Service& service) {
+    http::ServerOptions opt;
+    opt.host = config.host;
+    opt.port = config.port;
+    opt.body_policy = [&service](const http::RequestHead& h) { return service.body_policy(h); };
+    opt.transport_error = [&service](unsigned status, const std::string& what) {
+        return service.transport_error(status, what);
+    };
+    return opt;
+}
+
+// Each traffic-shift step is signed for the stack's account.
+sam::TrafficShifter::KeyFor shift_keys(const exec::ExecSettings& settings, bool signed_auth) {
+    return [account_keys = settings.account_keys, signed_auth](const std::string& account)
+               -> std::optional<sam::SigningKey> {
+        if (!signed_auth) return sam::SigningKey{account, "lamina"};  // a 12-digit key id names the account
+        auto it = account_keys.find(account);
+        if (it == account_keys.end()) return std::nullopt;
+        return sam::SigningKey{it->second.first, it->second.second};
+    };
+}
+
+}  // namespace
+
+std::optional<std::pair<unsigned, unsigned>> parse_run_as(const std::string& v) {
+    if (v == "auto") return exec::kSandboxUser;
+    auto number = [](std::string_view s) -> std::optional<unsigned> {
+        unsigned n = 0;
+        auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+        if (s.empty() || ec != std::errc() || end != s.data() + s.size() || n == 0) return std::nullopt;
+        return n;
+    };
+    auto colon = v.find(':');
+    auto uid = number(std::string_view(v).substr(0, colon));
+    auto gid = colon == std::string::npos ? uid : number(std::string_view(v).substr(colon + 1));
+    if (!uid || !gid) return std::nullopt;
+    return std::make_pair(*uid, *gid);
+}
+
+std::string default_stack_name(const fs::path& template_file) {
+    std::string dir = fs::absolute(template_file).parent_path().filename().string();
+    std::string out;
+    for (char c : dir)
+        if (std::isalnum(static_cast<unsigned char>(c)) || c == '-') out += c;
+    if (out.empty() || !std::isalpha(static_cast<unsigned char>(out[0]))) out = "lamina-" + out;
+    if (out.size() > 128) out.resize(128);
+    return out;
+}
+
+void print_report(const sam::DeployReport& report, const std::function<void(const std::string&)>& say,
+                  const std::function<void(const std::string&)>& warn) {
+    if (!report.skipped.empty()) {
+        std::string list;
+        for (const auto& s : report.skipped) list += (list.empty() ? "" : ", ") + s;
+        warn("not emulated by lamina, skipped: " + list);
+    }
+    for (const auto& [k, v] : report.outputs) say("output   " + k + " = " + v);
+}
+
+DataDir::DataDir(const Config& config) : path_(config.data_dir), temporary_(config.ephemeral) {
+    if (temporary_) {
+        std::string tmpl = (fs::temp_directory_path() / "lamina-XXXXXX").string();
+        if (!::mkdtemp(tmpl.data())) throw StartupError(1, "cannot create a temporary data directory");
+        path_ = tmpl;
+    }
+    std::error_code ec;
+    fs::create_directories(path_, ec);
+    if (ec) {
+        std::ostringstream what;
+        what << "cannot create data directory " << path_ << ": " << ec.message();
+        throw StartupError(1, what.str());
+    }
+    // One server per data directory: a second one would serve stale state and
+    // remove the first one's environments at start-up.
+    lock_fd_ = ::open((path_ / "lamina.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock_fd_ < 0 || ::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+        std::string holder;
+        if (lock_fd_ >= 0) {
+            char buf[32] = {};
+            if (::pread(lock_fd_, buf, sizeof buf - 1, 0) > 0) holder = std::string(buf, std::strcspn(buf, "\n"));
+            ::close(lock_fd_);
+        }
+        throw StartupError(1, "the data directory " + path_.string() + " is in use by another lamina" +
+                                  (holder.empty() ? std::string() : " (pid " + holder + ")"));
+    }
+    std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(lock_fd_, 0) != 0 || ::pwrite(lock_fd_, pid.data(), pid.size(), 0) < 0) {
+        // the lock holds without the pid in it
+    }
+}
+
+DataDir::~DataDir() {
+    std::error_code ec;
+    if (temporary_) fs::remove_all(path_, ec);
+    ::close(lock_fd_);
+}
+
+App::App(const Config& config)
+    : config_(config),
+      log_(spdlog::get("main")),
+      data_dir_(config_),
+      docs_(must(store::DocumentStore::open(data_dir_.path() / "registry.db", config_.durable_commits))),
+      blobs_(data_dir_.path() / "blobs"),
+      layers_(*docs_, clock_, ids_),
+      registry_(*docs_, clock_, ids_, &layers_),
+      roles_(*docs_, clock_, ids_),
+      stacks_(*docs_),
+      layer_cache_(data_dir_.path(), blobs_, control::kMaxUnzippedCode),
+      objects_(make_object_store(config_, data_dir_.path(), clock_, ids_)),
+      code_source_(make_code_source(config_, objects_.get(), *log_)),
+      ioc_(config_.io_threads),
+      workers_(static_cast<std::size_t>(config_.worker_threads)),
+      memory_(sandbox::MemoryCgroups::detect()),
+      findings_(find_on_host(config_, memory_)),
+      credentials_(load_credentials(config_, *log_)),
+      exec_settings_(make_exec_settings(config_, data_dir_.path(), findings_, memory_, credentials_)),
+      metrics_(clock_),
+      concurrency_(capacity_settings(config_), clock_),
+      invoker_(ioc_, exec_settings_, layer_cache_, clock_, ids_, &concurrency_),
+      events_(ioc_, *docs_, invoker_, clock_, ids_, queue_settings(config_)),
+      deploy_key_(deployment_key(credentials_, config_.account_id)),
+      service_(config_, findings_, registry_, layers_, layer_cache_, roles_, blobs_, ids_, workers_, &invoker_,
+               &events_, &metrics_, objects_.get(), code_source_.get()),
+      server_(ioc_, server_options(config_, service_),
+              [this](http::Request req, http::Responder respond) {
+                  service_.handle(std::move(req), std::move(respond));
+              }),
+      shifter_(service_, shift_keys(exec_settings_, config_.auth == "sigv4"), docs_.get(), clock_) {
+    try {
+        log_findings(findings_, *log_);
+        log_capacity(concurrency_.settings(), *log_);
+        load_state();
+        wire_service();
+        listen();
+    } catch (...) {
+        stop();  // the destructor does not run when the constructor throws
+        workers_.join();
+        throw;
+    }
+}
+
+// Loads what the data directory holds; blobs and extracted trees that
+// nothing references (an upload cut short by a crash, a deleted function's
+// code) are removed.
+void App::load_state() {
+    must(blobs_.init());
+    must(layers_.load(), "cannot load layers: ");
+    must(registry_.load(), "cannot load the registry: ");
+    must(layer_cache_.init());
+    std::set<std::string> keep = registry_.referenced_blobs();
+    keep.merge(layers_.referenced_blobs());
+    std::size_t removed = blobs_.collect_garbage(keep);
+    layer_cache_.collect_garbage(keep);
+    if (removed) log_->info("store.gc removed_blobs={}", removed);
+    must(stacks_.load(), "cannot load stack records: ");
+    must(roles_.load(), "cannot load IAM roles: ");
+    if (objects_) must(objects_->init());
+}
+
+void App::wire_service() {
+    invoker_.set_metrics(&metrics_);
+    events_.set_metrics(&metrics_);
+    service_.set_stacks(&stacks_);
+    if (credentials_) service_.set_credentials(std::move(*credentials_));
+    service_.set_shift_handler([this](const control::Scope& scope, const std::string& body) -> Status {
+        auto j = nlohmann::json::parse(body, nullptr, false);
+        if (j.is_discarded() || !j.is_object() || !j.contains("Shifts"))
+            return fail(ErrorCode::InvalidRequestContent, "expected {\"Shifts\": [...]}");
+        auto shifts = sam::shifts_from_json(j["Shifts"]);
+        if (!shifts) return std::unexpected(shifts.error());
+        shifter_.schedule(scope, std::move(*shifts));
+        return {};
+    });
+}
+
+// Binds the port (written to --port-file) and restores what outlives a
+// restart: provisioned concurrency, queued events, running traffic shifts.
+void App::listen() {
+    try {
+        server_.start();
+    } catch (const std::exception& e) {
+        throw StartupError(1, "cannot listen on " + config_.host + ":" + std::to_string(config_.port) + ": " +
+                                  e.what());
+    }
+    unsigned short port = server_.port();
+    if (!config_.port_file.empty()) {
+        fs::path tmp = config_.port_file;
+        tmp += ".tmp";
+        { std::ofstream(tmp) << port << "\n"; }
+        std::error_code ec;
+        fs::rename(tmp, config_.port_file, ec);
+    }
+    invoker_.set_endpoint_url("http://" + (config_.host == "0.0.0.0" ? std::string("127.0.0.1") : config_.host) +
+                              ":" + std::to_string(port));
+    service_.restore_provisioned();
+    if (auto st = events_.load(); !st) log_->error("async.restore_failed error=\"{}\"", st.error().message);
+    if (auto st = shifter_.restore(); !st) log_->error("sam.shift_restore_failed error=\"{}\"", st.error().message);
+}
+
+// The template is applied before the port is announced: whoever waits for
+// it finds the stack's functions there.
+int App::deploy_template() {
+    deploy_client_ = sam::make_service_client(service_, config_.region, deploy_key_);
+    deployer_ = std::make_unique<sam::Deployer>(*deploy_client_, [log = log_](const std::string& line) {
+        log->info("sam {}", line);
+    });
+    auto overrides = sam::parse_parameter_overrides(config_.parameter_overrides);
+    if (!overrides) {
+        std::cerr << "lamina: " << overrides.error().message << "\n";
+        return 2;
+    }
+    deploy_options_.stack_name =
+        config_.stack_name.empty() ? default_stack_name(config_.template_file) : config_.stack_name;
+    deploy_options_.parameter_overrides = *overrides;
+    deploy_options_.minute_seconds = config_.deployment_minute_s;
+    log_->info("sam.deploy template={} stack={}", config_.template_file.string(), deploy_options_.stack_name);
+    auto report = deployer_->deploy(config_.template_file, deploy_options_);
+    if (!report) {
+        std::cerr << "lamina: the template was not applied: " << report.error().message << "\n";
+        return 1;
+    }
+    print_report(*report, [&](const std::string& l) { log_->info("sam {}", l); },
+                 [&](const std::string& l) { log_->warn("sam {}", l); });
+    if (auto st = deployer_->start_shifts(deploy_options_.stack_name, report->shifts); !st)
+        log_->error("sam.shift error=\"{}\"", st.error().message);
+    if (config_.watch)
+        deploy_thread_ = std::jthread([this](std::stop_token stop) {
+            if (auto st = deployer_->watch(config_.template_file, deploy_options_, stop); !st)
+                log_->error("sam.watch error=\"{}\"", st.error().message);
+        });
+    return 0;
+}
+
+int App::run() {
+    if (!config_.template_file.empty())
+        if (int rc = deploy_template(); rc != 0) return rc;
+    std::cout << server_.port() << std::endl;
+    log_->info("lamina.start version={} listen={}:{} data_dir={} region={} account={}", kVersion, config_.host,
+               server_.port(), data_dir_.path().string(), config_.region, config_.account_id);
+
+    boost::asio::signal_set signals(ioc_, SIGINT, SIGTERM);
+    signals.async_wait([this](const boost::system::error_code& e, int sig) {
+        if (e) return;
+        log_->info("lamina.stop signal={}", sig);
+        stop();
+    });
+    std::vector<std::thread> threads;
+    for (int i = 1; i < config_.io_threads; ++i) threads.emplace_back([this] { ioc_.run(); });
+    ioc_.run();
+    for (auto& t : threads) t.join();
+    return 0;
+}
+
+void App::stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    if (deploy_thread_.joinable()) {
+        deploy_thread_.request_stop();
+        deploy_thread_.join();
+    }
+    shifter_.stop();
+    server_.stop();
+    events_.stop();  // queued events stay stored for the next start
+    invoker_.shutdown();
+    ioc_.stop();
+}
+
+App::~App() {
+    stop();
+    workers_.join();
+}
+
+}  // namespace lamina::cli

@@ -1,0 +1,148 @@
+#pragma once
+// `lamina serve` as one object: the composition root. Its members are
+// constructed in declaration order (stores, control plane, host findings,
+// data plane, API, listener, traffic shifter) and destroyed in reverse, after
+// one shutdown sequence, stop(), that the signal handler and the destructor share.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "lamina/api/service.hpp"
+#include "lamina/api/sigv4.hpp"
+#include "lamina/common/clock.hpp"
+#include "lamina/common/config.hpp"
+#include "lamina/common/startup_findings.hpp"
+#include "lamina/control/iam.hpp"
+#include "lamina/control/layers.hpp"
+#include "lamina/control/registry.hpp"
+#include "lamina/control/stacks.hpp"
+#include "lamina/exec/concurrency.hpp"
+#include "lamina/exec/event_queue.hpp"
+#include "lamina/exec/invoker.hpp"
+#include "lamina/http/server.hpp"
+#include "lamina/metrics/metrics.hpp"
+#include "lamina/s3/object_source.hpp"
+#include "lamina/s3/object_store.hpp"
+#include "lamina/sam/api_client.hpp"
+#include "lamina/sam/deployer.hpp"
+#include "lamina/sam/traffic_shifter.hpp"
+#include "lamina/sandbox/memory_cgroup.hpp"
+#include "lamina/store/blob_store.hpp"
+#include "lamina/store/document_store.hpp"
+#include "lamina/store/layer_cache.hpp"
+
+namespace lamina::cli {
+
+// A fatal start-up problem: lamina prints "lamina: <what>" and exits with exit_code.
+class StartupError : public std::runtime_error {
+public:
+    StartupError(int exit_code, const std::string& what) : std::runtime_error(what), exit_code_(exit_code) {}
+    int exit_code() const { return exit_code_; }
+
+private:
+    int exit_code_;
+};
+
+// --run-as: "auto" -> AWS's sandbox user; "UID" or "UID:GID" (gid defaults to uid).
+std::optional<std::pair<unsigned, unsigned>> parse_run_as(const std::string& v);
+
+// A stack name from the template's folder ("examples/sam-app" -> "sam-app").
+std::string default_stack_name(const std::filesystem::path& template_file);
+
+// A deployment's skipped resources (as a warning) and its outputs.
+void print_report(const sam::DeployReport& report, const std::function<void(const std::string&)>& say,
+                  const std::function<void(const std::string&)>& warn);
+
+// The data directory, made (a temporary one with --ephemeral) and locked
+// against a second lamina; a temporary one is removed when this goes.
+class DataDir {
+public:
+    explicit DataDir(const Config& config);  // throws StartupError
+    ~DataDir();
+    DataDir(const DataDir&) = delete;
+    DataDir& operator=(const DataDir&) = delete;
+
+    const std::filesystem::path& path() const { return path_; }
+
+private:
+    std::filesystem::path path_;
+    bool temporary_ = false;
+    int lock_fd_ = -1;
+};
+
+class App {
+public:
+    // Opens and loads the stores, probes the host, builds the data plane and
+    // the API, and binds the port. Throws StartupError; nothing runs yet.
+    explicit App(const Config& config);
+    // stop(), then every member in reverse order of construction.
+    ~App();
+    App(const App&) = delete;
+    App& operator=(const App&) = delete;
+
+    // Deploys --template, announces the port, and serves until SIGINT or
+    // SIGTERM. Returns the process exit code.
+    int run();
+
+private:
+    // The one shutdown sequence: the deploy watcher, the traffic shifter,
+    // the listener, the event queue (queued events stay stored), the
+    // environments (extensions get SHUTDOWN while the io threads still run),
+    // then the io_context. Idempotent.
+    void stop();
+    void load_state();
+    void wire_service();
+    void listen();
+    int deploy_template();
+
+    const Config config_;
+    std::shared_ptr<spdlog::logger> log_;
+    DataDir data_dir_;
+    SystemClock clock_;
+    RandomIdSource ids_;
+    // stores and the control plane over them (loaded by load_state)
+    std::unique_ptr<store::DocumentStore> docs_;
+    store::BlobStore blobs_;
+    control::LayerRegistry layers_;
+    control::Registry registry_;
+    control::IamRoles roles_;
+    control::StackRecords stacks_;
+    store::LayerCache layer_cache_;
+    std::unique_ptr<s3::ObjectStore> objects_;       // --s3 on
+    std::unique_ptr<s3::ObjectSource> code_source_;  // where Code.S3Bucket/S3Key is read from
+    boost::asio::io_context ioc_;
+    boost::asio::thread_pool workers_;
+    // what the host allows, found once
+    Result<sandbox::MemoryCgroups> memory_;
+    StartupFindings findings_;
+    std::optional<api::CredentialStore> credentials_;  // --auth sigv4
+    exec::ExecSettings exec_settings_;
+    // the data plane
+    metrics::MetricsStore metrics_;
+    exec::ConcurrencyController concurrency_;
+    exec::Invoker invoker_;
+    exec::EventQueue events_;  // async invocations; its hooks come from api::LambdaApi
+    // the API and its listener
+    std::optional<sam::SigningKey> deploy_key_;  // what in-process deployments sign with
+    api::Service service_;
+    http::Server server_;
+    sam::TrafficShifter shifter_;  // DeploymentPreference shifts, whoever deployed them
+    // --template
+    std::unique_ptr<sam::ApiClient> deploy_client_;
+    std::unique_ptr<sam::Deployer> deployer_;
+    sam::DeployOptions deploy_options_;
+    std::jthread deploy_thread_;  // --watch
+    bool stopped_ = false;
+};
+
+}  // namespace lamina::cli
