@@ -19,6 +19,7 @@
 #include <stop_token>
 #include <thread>
 
+#include "lamina/api/event_hooks.hpp"
 #include "lamina/api/service.hpp"
 #include "lamina/common/clock.hpp"
 #include "lamina/common/config.hpp"
@@ -313,6 +314,7 @@ int serve(Config config) {
         exec::EventQueueSettings queue_settings;
         queue_settings.retry_delay = std::chrono::milliseconds(static_cast<std::int64_t>(config.async_retry_delay_s * 1000));
         exec::EventQueue events(ioc, **docs, invoker, clock, ids, queue_settings);
+        events.set_hooks(api::event_queue_hooks(registry));
         metrics::MetricsStore metric_store(clock);
         invoker.set_metrics(&metric_store);
         events.set_metrics(&metric_store);
