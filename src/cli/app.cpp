@@ -17,6 +17,7 @@
 #include <sstream>
 #include <vector>
 
+#include "lamina/api/event_hooks.hpp"
 #include "lamina/common/version.hpp"
 #include "lamina/control/validation.hpp"
 #include "lamina/s3/s3_client.hpp"
@@ -67,12 +68,12 @@ StartupFindings find_on_host(const Config& config, const Result<sandbox::MemoryC
     if (config.sandbox == "process") {
         f.sandbox = "process";
         f.sandbox_reason = "--sandbox process";
-    } else if (exec::bubblewrap_works(bwrap, wanted)) {
+    } else if (sandbox::bubblewrap_works(bwrap, wanted)) {
         f.sandbox = "bubblewrap";
         f.sandbox_reason = "bubblewrap can create namespaces";
         f.bubblewrap_works = true;
         f.run_as = wanted;
-    } else if (wanted && exec::bubblewrap_works(bwrap)) {
+    } else if (wanted && sandbox::bubblewrap_works(bwrap)) {
         f.sandbox = "bubblewrap";
         f.sandbox_reason = "bubblewrap can create namespaces, but not start functions as the --run-as user";
         f.bubblewrap_works = true;
@@ -225,7 +226,7 @@ sam::TrafficShifter::KeyFor shift_keys(const exec::ExecSettings& settings, bool 
 }  // namespace
 
 std::optional<std::pair<unsigned, unsigned>> parse_run_as(const std::string& v) {
-    if (v == "auto") return exec::kSandboxUser;
+    if (v == "auto") return sandbox::kSandboxUser;
     auto number = [](std::string_view s) -> std::optional<unsigned> {
         unsigned n = 0;
         auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
@@ -361,6 +362,7 @@ void App::load_state() {
 
 void App::wire_service() {
     invoker_.set_metrics(&metrics_);
+    events_.set_hooks(api::event_queue_hooks(registry_));  // how a queued event finds its function
     events_.set_metrics(&metrics_);
     service_.set_stacks(&stacks_);
     if (credentials_) service_.set_credentials(std::move(*credentials_));

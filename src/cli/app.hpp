@@ -131,7 +131,7 @@ private:
     metrics::MetricsStore metrics_;
     exec::ConcurrencyController concurrency_;
     exec::Invoker invoker_;
-    exec::EventQueue events_;  // async invocations; its hooks come from api::LambdaApi
+    exec::EventQueue events_;  // async invocations; hooks from api::event_queue_hooks (wire_service)
     // the API and its listener
     std::optional<sam::SigningKey> deploy_key_;  // what in-process deployments sign with
     api::Service service_;

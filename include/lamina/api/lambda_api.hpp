@@ -2,18 +2,19 @@
 // The Lambda rest-json operations: one handler per AWS operation. Each
 // handler parses and validates its input exactly as AWS does, calls the
 // control plane and renders AWS's output shape. Errors are returned as
-// lamina::Error and rendered by aws_error.
+// lamina::Error and rendered by aws_error. The route table (src/api/
+// lambda_routes.cpp) names every operation; handle() looks its handler up.
 
-#include <mutex>
+#include <functional>
 #include <string>
 
 #include "lamina/api/request_context.hpp"
-#include "lamina/common/clock.hpp"
 #include "lamina/common/config.hpp"
 #include "lamina/control/layers.hpp"
+#include "lamina/control/registry.hpp"
 #include "lamina/exec/event_queue.hpp"
 #include "lamina/exec/invoker.hpp"
-#include "lamina/control/registry.hpp"
+#include "lamina/exec/provisioned.hpp"
 #include "lamina/http/router.hpp"
 #include "lamina/http/server.hpp"
 #include "lamina/s3/object_source.hpp"
@@ -22,16 +23,20 @@
 
 namespace lamina::api {
 
+struct LambdaCall;  // one routed request (src/api/lambda_routes.hpp)
+
 class LambdaApi {
-public:
-    LambdaApi(control::Registry& registry, control::LayerRegistry& layers, store::LayerCache& layer_cache,
-              store::BlobStore& blobs, const Config& config, exec::Invoker* invoker = nullptr,
-              exec::EventQueue* events = nullptr);
+  public:
+    // `events` takes Event invocations; its hooks are set by whoever made it
+    // (api::event_queue_hooks).
+    LambdaApi(control::Registry& registry, control::LayerRegistry& layers,
+              store::LayerCache& layer_cache, store::BlobStore& blobs, const Config& config,
+              exec::Invoker* invoker = nullptr, exec::EventQueue* events = nullptr);
 
     // Invoke and InvokeAsync complete asynchronously, when the function answers.
     bool is_invoke(int operation) const;
-    void invoke(int operation, const RequestContext& ctx, const http::Request& req, const http::RouteMatch& match,
-                std::function<void(Result<http::Response>)> respond);
+    void invoke(int operation, const RequestContext& ctx, const http::Request& req,
+                const http::RouteMatch& match, std::function<void(Result<http::Response>)> respond);
 
     // Adds every Lambda route (emulated or not) to the router. Operation ids
     // are private to this class; `owns` tells whether an id is one of them.
@@ -42,8 +47,8 @@ public:
     // Body limit for a request head whose path is a Lambda route.
     http::BodyPolicy body_policy(const http::RequestHead& head) const;
 
-    Result<http::Response> handle(int operation, const RequestContext& ctx, const http::Request& req,
-                                  const http::RouteMatch& match);
+    Result<http::Response> handle(int operation, const RequestContext& ctx,
+                                  const http::Request& req, const http::RouteMatch& match);
 
     // Where Code.S3Bucket/S3Key (and layer Content.S3*) are read from; none:
     // such code is refused.
@@ -51,16 +56,63 @@ public:
 
     // Starts the environments of every stored provisioned concurrency config
     // (at start-up: configs outlive a restart).
-    void restore_provisioned();
+    void restore_provisioned() { provisioned_.restore(); }
 
-private:
-    // Hands a provisioned concurrency config to the data plane (its version's environments).
-    void apply_provisioned(const control::Scope& scope, const control::ProvisionedView& pc);
-    nlohmann::json render_provisioned(const control::Scope& scope, const control::ProvisionedView& pc, bool listed) const;
-    // The invocation of a resolved version, as the data plane takes it.
-    exec::InvokeRequest invoke_request(const control::Scope& scope, const control::FunctionRef& ref,
-                                       const control::ConfigView& view, std::string payload,
-                                       const std::string& request_id) const;
+  private:
+    using Handler = Result<http::Response> (LambdaApi::*)(const LambdaCall&);
+    // The handler of each emulated operation but Invoke and InvokeAsync.
+    static Handler handler_of(int operation);
+
+    // lambda_functions.cpp
+    Result<http::Response> create_function(const LambdaCall& c);
+    Result<http::Response> list_functions(const LambdaCall& c);
+    Result<http::Response> get_function(const LambdaCall& c);
+    Result<http::Response> get_function_configuration(const LambdaCall& c);
+    Result<http::Response> delete_function(const LambdaCall& c);
+    Result<http::Response> update_function_configuration(const LambdaCall& c);
+    Result<http::Response> update_function_code(const LambdaCall& c);
+    Result<http::Response> download_code(const LambdaCall& c);
+    Result<http::Response> opt_tree(const LambdaCall& c);
+    // lambda_versions_aliases.cpp
+    Result<http::Response> publish_version(const LambdaCall& c);
+    Result<http::Response> list_versions_by_function(const LambdaCall& c);
+    Result<http::Response> create_or_update_alias(const LambdaCall& c);
+    Result<http::Response> get_or_delete_alias(const LambdaCall& c);
+    Result<http::Response> list_aliases(const LambdaCall& c);
+    // lambda_policies_tags.cpp
+    Result<http::Response> add_permission(const LambdaCall& c);
+    Result<http::Response> get_policy(const LambdaCall& c);
+    Result<http::Response> remove_permission(const LambdaCall& c);
+    Result<http::Response> tag_resource(const LambdaCall& c);
+    Result<http::Response> untag_resource(const LambdaCall& c);
+    Result<http::Response> list_tags(const LambdaCall& c);
+    // lambda_function_configs.cpp
+    Result<http::Response> put_event_invoke_config(const LambdaCall& c);
+    Result<http::Response> get_event_invoke_config(const LambdaCall& c);
+    Result<http::Response> delete_event_invoke_config(const LambdaCall& c);
+    Result<http::Response> list_event_invoke_configs(const LambdaCall& c);
+    Result<http::Response> get_code_signing_config(const LambdaCall& c);
+    Result<http::Response> runtime_management_config(const LambdaCall& c);
+    Result<http::Response> recursion_config(const LambdaCall& c);
+    Result<http::Response> get_function_url_config(const LambdaCall& c);
+    Result<http::Response> list_function_url_configs(const LambdaCall& c);
+    Result<http::Response> list_event_source_mappings(const LambdaCall& c);
+    // lambda_concurrency.cpp
+    Result<http::Response> get_account_settings(const LambdaCall& c);
+    Result<http::Response> get_function_concurrency(const LambdaCall& c);
+    Result<http::Response> put_or_delete_function_concurrency(const LambdaCall& c);
+    Result<http::Response> put_provisioned_concurrency(const LambdaCall& c);
+    Result<http::Response> get_provisioned_concurrency(const LambdaCall& c);
+    Result<http::Response> delete_provisioned_concurrency(const LambdaCall& c);
+    Result<http::Response> list_provisioned_concurrency(const LambdaCall& c);
+    // lambda_layers.cpp
+    Result<http::Response> publish_layer_version(const LambdaCall& c);
+    Result<http::Response> get_or_delete_layer_version(const LambdaCall& c);
+    Result<http::Response> get_layer_version_by_arn(const LambdaCall& c);
+    Result<http::Response> list_layers(const LambdaCall& c);
+    Result<http::Response> add_layer_version_permission(const LambdaCall& c);
+    Result<http::Response> get_layer_version_policy(const LambdaCall& c);
+    Result<http::Response> remove_layer_version_permission(const LambdaCall& c);
 
     control::Registry& registry_;
     control::LayerRegistry& layers_;
@@ -70,11 +122,7 @@ private:
     exec::Invoker* invoker_;
     exec::EventQueue* events_;
     s3::ObjectSource* code_source_ = nullptr;
-    // Held while a change to provisioned concurrency configs (put, delete, an
-    // alias moved or deleted, a function deleted) updates the registry and
-    // the environments, so that concurrent changes cannot leave environments
-    // for a config that no longer exists.
-    std::mutex provisioned_mu_;
+    exec::ProvisionedConfigs provisioned_;
 };
 
 }  // namespace lamina::api

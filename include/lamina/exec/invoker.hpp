@@ -89,10 +89,6 @@ struct ProvisionedStatus {
     std::string reason;                  // StatusReason when FAILED
 };
 
-// Moved to sandbox/launcher.hpp (kept here for the composition root).
-using sandbox::bubblewrap_works;
-using sandbox::kSandboxUser;
-
 // Finds an interpreter for each managed runtime lamina runs (python3.x on
 // /usr/bin, node on PATH), overridden by explicit `runtime=path` entries.
 std::map<std::string, std::string> default_interpreters(const std::map<std::string, std::string>& overrides);

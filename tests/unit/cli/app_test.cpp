@@ -5,7 +5,7 @@
 using namespace lamina::cli;
 
 TEST(App, ParseRunAs) {
-    EXPECT_EQ(parse_run_as("auto"), lamina::exec::kSandboxUser);
+    EXPECT_EQ(parse_run_as("auto"), lamina::sandbox::kSandboxUser);
     EXPECT_EQ(parse_run_as("1000"), std::make_pair(1000u, 1000u));
     EXPECT_EQ(parse_run_as("1000:100"), std::make_pair(1000u, 100u));
     for (const char* bad : {"", "0", "x", "1000:", ":100", "1000:0", "-1", "12a"})

@@ -1,0 +1,317 @@
+#include "lambda_input.hpp"
+
+#include <cctype>
+#include <regex>
+
+#include "json_input.hpp"
+#include "lamina/common/encoding.hpp"
+#include "lamina/common/regex.hpp"
+#include "lamina/control/validation.hpp"
+#include "lamina/store/zip_archive.hpp"
+
+namespace lamina::api {
+
+using control::FunctionRef;
+using control::NameShape;
+using control::Scope;
+
+namespace {
+
+// Smithy's constraints on S3Bucket, S3Key and S3ObjectVersion.
+void check_s3_location(control::ValidationErrors& v, const std::string& prefix,
+                       const std::optional<std::string>& bucket,
+                       const std::optional<std::string>& key,
+                       const std::optional<std::string>& version) {
+    if (bucket) {
+        bool pattern = true;
+        for (char c : *bucket)
+            if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_')
+                pattern = false;
+        if (!bucket->empty() && bucket->back() == '.') pattern = false;
+        if (bucket->size() < 3)
+            v.add(*bucket, prefix + "s3Bucket",
+                  "Member must have length greater than or equal to 3");
+        else if (bucket->size() > 63)
+            v.add(*bucket, prefix + "s3Bucket", "Member must have length less than or equal to 63");
+        if (!pattern)
+            v.add(*bucket, prefix + "s3Bucket",
+                  R"(Member must satisfy regular expression pattern: ^[0-9A-Za-z\.\-_]*(?<!\.)$)");
+    }
+    if (key && key->empty())
+        v.add(*key, prefix + "s3Key", "Member must have length greater than or equal to 1");
+    if (key && key->size() > 1024)
+        v.add(*key, prefix + "s3Key", "Member must have length less than or equal to 1024");
+    if (version && version->empty())
+        v.add(*version, prefix + "s3ObjectVersion",
+              "Member must have length greater than or equal to 1");
+    if (version && version->size() > 1024)
+        v.add(*version, prefix + "s3ObjectVersion",
+              "Member must have length less than or equal to 1024");
+}
+
+}  // namespace
+
+Result<control::Page> read_page(const http::Request& req, int max_allowed, int default_items) {
+    control::Page page;
+    page.marker = req.query_param("Marker");
+    page.max_items = default_items;
+    if (auto m = req.query_param("MaxItems")) {
+        char* end = nullptr;
+        long v = std::strtol(m->c_str(), &end, 10);
+        if (m->empty() || *end != '\0' || v < 1 || v > max_allowed) {
+            control::ValidationErrors e;
+            e.add(*m, "maxItems",
+                  v < 1 ? "Member must have value greater than or equal to 1"
+                        : "Member must have value less than or equal to " +
+                              std::to_string(max_allowed));
+            return std::unexpected(e.error());
+        }
+        page.max_items = static_cast<int>(v);
+    }
+    return page;
+}
+
+// FunctionName (path) + Qualifier (query) for an operation.
+Result<FunctionRef> function_ref(const LambdaCall& c, NameShape shape, const char* action,
+                                 bool qualifier_param) {
+    std::optional<std::string> q;
+    if (qualifier_param) q = c.req.query_param("Qualifier");
+    return control::resolve_function_name(c.match.params.at("FunctionName"), shape, q, c.ctx.scope,
+                                          std::string("lambda:") + action);
+}
+
+// `extracted` is Code.ZipFile when parse_body_extracting cut it out of the body;
+// `field_prefix` names the members in validation messages ("code.", "content.", "").
+Result<CodeInput> read_code(const ojson& code, bool for_update,
+                            std::optional<std::string_view> extracted,
+                            const std::string& field_prefix) {
+    CodeInput out;
+    LAMINA_TRY(zip_b64_value, opt_string(code, "ZipFile"));
+    std::optional<std::string_view> zip_b64;
+    if (zip_b64_value) zip_b64 = *zip_b64_value;
+    if (extracted) zip_b64 = extracted;
+    LAMINA_TRY(s3_bucket, opt_string(code, "S3Bucket"));
+    LAMINA_TRY(s3_key, opt_string(code, "S3Key"));
+    LAMINA_TRY(s3_version, opt_string(code, "S3ObjectVersion"));
+    LAMINA_TRY(image, opt_string(code, "ImageUri"));
+    control::ValidationErrors v;
+    check_s3_location(v, field_prefix, s3_bucket, s3_key, s3_version);
+    if (!v.empty()) return std::unexpected(v.error());
+    if (image)
+        return fail(
+            ErrorCode::InvalidParameterValue,
+            for_update
+                ? "Please don't provide ImageUri when updating a function with packageType Zip."
+                : "lamina does not emulate container image functions (ImageUri) yet: upload a zip "
+                  "with Code.ZipFile (aws lambda create-function --zip-file "
+                  "fileb://function.zip).");
+    if (zip_b64 && (s3_bucket || s3_key || s3_version))
+        return fail(
+            ErrorCode::InvalidParameterValue,
+            "Please do not provide other FunctionCode parameters when providing a ZipFile.");
+    if (zip_b64) {
+        auto decoded = base64_decode(*zip_b64);
+        if (!decoded)
+            return fail(ErrorCode::InvalidParameterValue,
+                        "Could not decode ZipFile: it is not valid base64.");
+        out.zip = std::move(*decoded);
+        return out;
+    }
+    if (!s3_bucket || !s3_key)
+        return fail(ErrorCode::InvalidParameterValue, "Please provide a source for function code.");
+    out.s3_bucket = std::move(s3_bucket);
+    out.s3_key = std::move(s3_key);
+    out.s3_version = std::move(s3_version);
+    return out;
+}
+
+// The zip bytes: the ZipFile, or the S3 object read from `source` (lamina's
+// own objects, in a bucket of the caller's account, or --s3-endpoint's),
+// failures quoted as Lambda quotes S3's.
+Result<std::string> code_bytes(s3::ObjectSource* source, const Scope& scope, CodeInput& code) {
+    if (code.zip) return std::move(*code.zip);
+    if (!source)
+        return fail(ErrorCode::InvalidParameterValue,
+                    "lamina's S3 surface is off (--s3 off) and no --s3-endpoint is set, so code "
+                    "cannot be read from "
+                    "S3Bucket/S3Key: upload the zip directly with ZipFile (--zip-file "
+                    "fileb://function.zip).");
+    auto got = source->get_object(scope.account, scope.region, *code.s3_bucket, *code.s3_key,
+                                  code.s3_version);
+    if (!got)
+        return fail(ErrorCode::InvalidParameterValue,
+                    "Error occurred while GetObject. S3 Error Code: " + got.error().code +
+                        ". S3 Error Message: " + got.error().message);
+    return std::move(*got);
+}
+
+// `from_s3`: the 50 MB zipped limit is for zips sent in the request; code
+// read from S3 is limited by its unzipped size only, as on AWS.
+Result<control::StoredCode> check_code(const std::string& zip, bool from_s3) {
+    if (!from_s3 && static_cast<std::int64_t>(zip.size()) > control::kMaxZippedCode)
+        return fail(ErrorCode::RequestEntityTooLarge,
+                    "Zipped size must be smaller than 52428800 bytes");
+    LAMINA_TRY(summary, store::inspect_zip(zip, control::kMaxUnzippedCode));
+    if (summary.unzipped_size > control::kMaxUnzippedCode)
+        return fail(ErrorCode::InvalidParameterValue,
+                    "Unzipped size must be smaller than 262144000 bytes");
+    control::StoredCode code;
+    std::string digest = sha256(zip);
+    code.sha256_b64 = base64_encode(digest);
+    code.sha256_hex = to_hex(digest);
+    code.size = static_cast<std::int64_t>(zip.size());
+    code.unzipped_size = summary.unzipped_size;
+    return code;
+}
+
+// Reads the settings shared by CreateFunction and UpdateFunctionConfiguration,
+// collecting smithy-style validation errors first, as AWS does.
+Result<control::FunctionSettings> read_settings(const ojson& body) {
+    control::FunctionSettings s;
+    control::ValidationErrors v;
+    LAMINA_TRY(description, opt_string(body, "Description"));
+    LAMINA_TRY(runtime, opt_string(body, "Runtime"));
+    LAMINA_TRY(role, opt_string(body, "Role"));
+    LAMINA_TRY(handler, opt_string(body, "Handler"));
+    LAMINA_TRY(timeout, opt_int(body, "Timeout"));
+    LAMINA_TRY(memory, opt_int(body, "MemorySize"));
+    LAMINA_TRY(kms, opt_string(body, "KMSKeyArn"));
+    if (role) {
+        static const std::regex kRole(control::kRolePattern);
+        if (!regex_full_match(*role, kRole))
+            v.add(*role, "role",
+                  std::string("Member must satisfy regular expression pattern: ") +
+                      control::kRolePattern);
+    }
+    if (handler) {
+        static const std::regex kHandler(R"([^\s]+)");
+        if (handler->size() > 128)
+            v.add(*handler, "handler", "Member must have length less than or equal to 128");
+        else if (!regex_full_match(*handler, kHandler))
+            v.add(*handler, "handler", R"(Member must satisfy regular expression pattern: [^\s]+)");
+    }
+    if (description && description->size() > 256)
+        v.add(*description, "description", "Member must have length less than or equal to 256");
+    if (timeout && *timeout < 1)
+        v.add(std::to_string(*timeout), "timeout",
+              "Member must have value greater than or equal to 1");
+    if (memory && *memory < 128)
+        v.add(std::to_string(*memory), "memorySize",
+              "Member must have value greater than or equal to 128");
+    if (memory && *memory > 32768)
+        v.add(std::to_string(*memory), "memorySize",
+              "Member must have value less than or equal to 32768");
+    if (const ojson* eph = opt_object(body, "EphemeralStorage")) {
+        LAMINA_TRY(size, opt_int(*eph, "Size"));
+        if (!size)
+            v.add_null("ephemeralStorage.size");
+        else if (*size < 512)
+            v.add(std::to_string(*size), "ephemeralStorage.size",
+                  "Member must have value greater than or equal to 512");
+        else if (*size > 10240)
+            v.add(std::to_string(*size), "ephemeralStorage.size",
+                  "Member must have value less than or equal to 10240");
+        else
+            s.ephemeral_storage = static_cast<int>(*size);
+    }
+    if (const ojson* tracing = opt_object(body, "TracingConfig")) {
+        LAMINA_TRY(mode, opt_string(*tracing, "Mode"));
+        if (mode && *mode != "Active" && *mode != "PassThrough")
+            v.add(*mode, "tracingConfig.mode",
+                  "Member must satisfy enum value set: [Active, PassThrough]");
+        s.tracing_mode = mode;
+    }
+    if (const ojson* logging = opt_object(body, "LoggingConfig")) {
+        LAMINA_TRY(format, opt_string(*logging, "LogFormat"));
+        LAMINA_TRY(group, opt_string(*logging, "LogGroup"));
+        LAMINA_TRY(app, opt_string(*logging, "ApplicationLogLevel"));
+        LAMINA_TRY(sys, opt_string(*logging, "SystemLogLevel"));
+        if (format && *format != "Text" && *format != "JSON")
+            v.add(*format, "loggingConfig.logFormat",
+                  "Member must satisfy enum value set: [JSON, Text]");
+        s.log_format = format;
+        s.log_group = group;
+        s.application_log_level = app;
+        s.system_log_level = sys;
+    }
+    if (const ojson* snap = opt_object(body, "SnapStart")) {
+        LAMINA_TRY(apply_on, opt_string(*snap, "ApplyOn"));
+        if (apply_on && *apply_on != "None" && *apply_on != "PublishedVersions")
+            v.add(*apply_on, "snapStart.applyOn",
+                  "Member must satisfy enum value set: [PublishedVersions, None]");
+        s.snap_start_apply_on = apply_on;
+    }
+    if (!v.empty()) return std::unexpected(v.error());
+    if (timeout && *timeout > 900)
+        return fail(ErrorCode::InvalidParameterValue,
+                    "1 validation error detected: Value '" + std::to_string(*timeout) +
+                        "' at 'timeout' failed to satisfy constraint: Member must have value less "
+                        "than or equal to 900");
+    if (memory && *memory > 10240)
+        return fail(ErrorCode::InvalidParameterValue,
+                    "'MemorySize' value failed to satisfy constraint: Member must have value less "
+                    "than or equal to 10240");
+    if (runtime) LAMINA_CHECK(control::validate_runtime(*runtime));
+    if (const ojson* env = opt_object(body, "Environment")) {
+        LAMINA_TRY(vars, opt_string_map(*env, "Variables"));
+        std::vector<std::pair<std::string, std::string>> ordered =
+            vars.value_or(decltype(ordered){});
+        LAMINA_CHECK(control::validate_environment(ordered));
+        s.environment = std::map<std::string, std::string>(ordered.begin(), ordered.end());
+    }
+    if (const ojson* dlq = opt_object(body, "DeadLetterConfig")) {
+        LAMINA_TRY(target, opt_string(*dlq, "TargetArn"));
+        s.dead_letter_target = target.value_or("");
+    }
+    if (const ojson* vpc = opt_object(body, "VpcConfig")) {
+        LAMINA_TRY(subnets, opt_string_list(*vpc, "SubnetIds"));
+        LAMINA_TRY(groups, opt_string_list(*vpc, "SecurityGroupIds"));
+        if ((subnets && !subnets->empty()) || (groups && !groups->empty()))
+            return fail(ErrorCode::InvalidParameterValue,
+                        "lamina does not emulate VPC networking: VpcConfig with subnets or "
+                        "security groups is "
+                        "not supported (functions always reach the host's network).");
+    }
+    if (auto fs = body.find("FileSystemConfigs");
+        fs != body.end() && fs->is_array() && !fs->empty())
+        return fail(ErrorCode::InvalidParameterValue,
+                    "lamina does not emulate Amazon EFS: FileSystemConfigs are not supported.");
+    if (auto ic = body.find("ImageConfig"); ic != body.end() && !ic->is_null())
+        return fail(
+            ErrorCode::InvalidParameterValue,
+            "lamina does not emulate container image functions: ImageConfig is not supported.");
+    LAMINA_TRY(layers, opt_string_list(body, "Layers"));
+    s.description = description;
+    s.runtime = runtime;
+    s.role = role;
+    s.handler = handler;
+    if (timeout) s.timeout = static_cast<int>(*timeout);
+    if (memory) s.memory_size = static_cast<int>(*memory);
+    s.kms_key_arn = kms;
+    s.layers = layers;
+    return s;
+}
+
+Result<std::optional<std::string>> read_architecture(const ojson& body) {
+    LAMINA_TRY(archs, opt_string_list(body, "Architectures"));
+    if (!archs) return std::optional<std::string>{};
+    auto show = [&] {
+        std::string s = "[";
+        for (std::size_t i = 0; i < archs->size(); ++i) s += (i ? ", " : "") + (*archs)[i];
+        return s + "]";
+    };
+    control::ValidationErrors v;
+    if (archs->size() > 1) {
+        v.add(show(), "architectures", "Member must have length less than or equal to 1");
+    } else if (archs->empty()) {
+        v.add(show(), "architectures", "Member must have length greater than or equal to 1");
+    } else if ((*archs)[0] != "x86_64" && (*archs)[0] != "arm64") {
+        v.add(show(), "architectures",
+              "Member must satisfy constraint: [Member must satisfy enum value set: [x86_64, "
+              "arm64], Member must not be null]");
+    }
+    if (!v.empty()) return std::unexpected(v.error());
+    return std::optional<std::string>((*archs)[0]);
+}
+
+}  // namespace lamina::api

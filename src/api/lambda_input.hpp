@@ -1,0 +1,50 @@
+#pragma once
+// Reading the inputs several Lambda operations share (paging, function
+// names, code, function settings) with AWS's validation messages. Private
+// to the api module.
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "json_input.hpp"
+#include "lambda_routes.hpp"
+#include "lamina/control/registry.hpp"
+#include "lamina/s3/object_source.hpp"
+
+namespace lamina::api {
+
+// Marker and MaxItems (1..max_allowed, default_items when absent).
+Result<control::Page> read_page(const http::Request& req, int max_allowed = 10000,
+                                int default_items = 50);
+
+// FunctionName (path) + Qualifier (query, unless !qualifier_param) of a call;
+// `action` names the operation in access errors ("GetFunction").
+Result<control::FunctionRef> function_ref(const LambdaCall& c, control::NameShape shape,
+                                          const char* action, bool qualifier_param = true);
+
+struct CodeInput {
+    std::optional<std::string> zip;  // decoded ZipFile
+    // or the S3 object holding it
+    std::optional<std::string> s3_bucket, s3_key, s3_version;
+    bool from_s3() const { return s3_bucket.has_value(); }
+};
+
+// Code.* / Content.* / UpdateFunctionCode's body. `extracted` is ZipFile when
+// parse_body_extracting cut it out of the body; `field_prefix` names the
+// members in validation messages ("code.", "content.", "").
+Result<CodeInput> read_code(const ojson& code, bool for_update,
+                            std::optional<std::string_view> extracted,
+                            const std::string& field_prefix);
+// The zip bytes: the ZipFile, or the S3 object read from `source`.
+Result<std::string> code_bytes(s3::ObjectSource* source, const control::Scope& scope,
+                               CodeInput& code);
+// Size limits, zip checks and digests of a zip about to be stored.
+Result<control::StoredCode> check_code(const std::string& zip, bool from_s3 = false);
+
+// The settings shared by CreateFunction and UpdateFunctionConfiguration.
+Result<control::FunctionSettings> read_settings(const ojson& body);
+// Architectures: nullopt when absent, else its one value.
+Result<std::optional<std::string>> read_architecture(const ojson& body);
+
+}  // namespace lamina::api

@@ -1,0 +1,206 @@
+#include "lamina/api/lambda_api.hpp"
+
+// Invoke and InvokeAsync, and the async event queue's hooks: both build the
+// data plane's InvokeRequest the same way.
+
+#include <random>
+
+#include "json_input.hpp"
+#include "lambda_routes.hpp"
+#include "lamina/api/event_hooks.hpp"
+#include "lamina/common/encoding.hpp"
+#include "lamina/control/validation.hpp"
+
+namespace lamina::api {
+
+using control::FunctionRef;
+using control::NameShape;
+using control::Scope;
+
+namespace {
+
+// Largest X-Amz-Client-Context header AWS takes: 3,583 bytes of base64.
+constexpr std::size_t kMaxClientContextBytes = 3583;
+
+// Where a weighted alias's routing lands: uniform in [0, 1).
+double weight_draw() {
+    static thread_local std::mt19937_64 rng{std::random_device{}()};
+    return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+}
+
+// The invocation of a resolved version, as the data plane takes it.
+exec::InvokeRequest invoke_request(const Scope& scope, const FunctionRef& ref,
+                                   const control::ConfigView& view, std::string payload,
+                                   const std::string& request_id) {
+    exec::InvokeRequest in;
+    in.scope = scope;
+    in.function_name = view.name;
+    in.config = view.config;
+    in.invoked_arn = ref.qualifier ? control::qualified_arn(scope, view.name, *ref.qualifier)
+                                   : control::function_arn(scope, view.name);
+    in.payload = std::move(payload);
+    in.request_id = request_id;
+    in.qualifier = ref.qualifier.value_or("");
+    in.reserved_concurrency = view.reserved_concurrency;
+    in.reserved_total = view.reserved_total;
+    in.provisioned_total = view.provisioned_total;
+    return in;
+}
+
+}  // namespace
+
+exec::EventQueueHooks event_queue_hooks(control::Registry& registry) {
+    exec::EventQueueHooks hooks;
+    hooks.resolve = [&registry](const exec::QueuedEvent& e) -> Result<exec::InvokeRequest> {
+        FunctionRef ref{e.function, e.qualifier.empty() ? std::nullopt
+                                                        : std::optional<std::string>(e.qualifier)};
+        LAMINA_TRY(view, registry.resolve_invocation(e.scope, ref, weight_draw()));
+        return invoke_request(e.scope, ref, view, e.payload, e.id);
+    };
+    hooks.config =
+        [&registry](const exec::QueuedEvent& e) -> std::optional<control::EventInvokeConfig> {
+        FunctionRef ref{e.function, e.qualifier.empty() ? std::string("$LATEST") : e.qualifier};
+        auto got = registry.get_event_invoke_config(e.scope, ref);
+        if (!got) return std::nullopt;
+        return got->config;
+    };
+    return hooks;
+}
+
+bool LambdaApi::is_invoke(int operation) const {
+    auto op = op_from_id(operation);
+    return op == Op::Invoke || op == Op::InvokeAsync;
+}
+
+void LambdaApi::invoke(int operation, const RequestContext& ctx, const http::Request& req,
+                       const http::RouteMatch& m,
+                       std::function<void(Result<http::Response>)> respond) {
+    bool async = op_from_id(operation) == Op::InvokeAsync;
+    auto result = [&]() -> Result<std::optional<exec::InvokeRequest>> {
+        // A function of another account runs there (its concurrency, its
+        // metrics) when its resource policy lets the caller's account invoke it.
+        std::optional<std::string> owner;
+        LAMINA_TRY(ref, control::resolve_function_name(m.params.at("FunctionName"), NameShape::Read,
+                                                       req.query_param("Qualifier"), ctx.scope,
+                                                       "lambda:InvokeFunction", &owner));
+        Scope scope = ctx.scope;
+        if (owner) {
+            scope.account = *owner;
+            if (!registry_.permits(scope, ref, ctx.scope.account, "lambda:InvokeFunction"))
+                return std::unexpected(
+                    control::cross_account_denied(ctx.scope.account, "lambda:InvokeFunction",
+                                                  control::function_arn(scope, ref.name) +
+                                                      (ref.qualifier ? ":" + *ref.qualifier : "")));
+        }
+        std::string type =
+            async ? "Event" : req.headers.get("X-Amz-Invocation-Type", "RequestResponse");
+        if (type != "RequestResponse" && type != "Event" && type != "DryRun") {
+            control::ValidationErrors v;
+            v.add(type, "invocationType",
+                  "Member must satisfy enum value set: [Event, RequestResponse, DryRun]");
+            return std::unexpected(v.error());
+        }
+        if (type == "Event" && req.body.size() > 1048576)
+            return fail(ErrorCode::RequestEntityTooLarge,
+                        std::to_string(req.body.size()) +
+                            " byte payload is too large for the Event invocation "
+                            "type (limit 1048576 bytes)");
+        // InvokeAsync's InvokeArgs become the same event: the same checks
+        if (!req.body.empty()) {
+            if (auto bad = invalid_utf8(req.body))
+                return fail(
+                    ErrorCode::InvalidRequestContent,
+                    "Could not parse request body into json: Could not parse payload into json: " +
+                        *bad);
+        }
+        if (auto log_type = req.headers.find("X-Amz-Log-Type");
+            log_type && *log_type != "None" && *log_type != "Tail") {
+            control::ValidationErrors v;
+            v.add(*log_type, "logType", "Member must satisfy enum value set: [None, Tail]");
+            return std::unexpected(v.error());
+        }
+        if (!req.body.empty() && !nlohmann::json::accept(req.body)) {
+            try {
+                auto parsed = nlohmann::json::parse(req.body);
+                (void)parsed;
+            } catch (const nlohmann::json::exception& e) {
+                return fail(ErrorCode::InvalidRequestContent,
+                            std::string("Could not parse request body into json: Could not parse "
+                                        "payload into json: ") +
+                                e.what());
+            }
+        }
+        LAMINA_TRY(view, registry_.resolve_invocation(scope, ref, weight_draw()));
+        if (type == "DryRun") return std::optional<exec::InvokeRequest>{};
+        if (!invoker_)
+            return fail(ErrorCode::NotImplemented, "lamina was started without a data plane");
+        exec::InvokeRequest in = invoke_request(
+            scope, ref, view, req.body.empty() ? std::string("{}") : req.body, ctx.request_id);
+        if (auto cc = req.headers.find("X-Amz-Client-Context")) {
+            if (cc->size() > kMaxClientContextBytes)
+                return fail(
+                    ErrorCode::InvalidParameterValue,
+                    "Client context must be no larger than 3583 bytes when Base64-encoded.");
+            auto decoded = base64_decode(*cc);
+            if (!decoded || !nlohmann::json::accept(*decoded))
+                return fail(ErrorCode::InvalidParameterValue,
+                            "Client context must be a valid Base64-encoded JSON object.");
+            in.client_context = *decoded;
+        }
+        if (type == "Event") {
+            // stored, then answered 202; it runs from the queue (retries, destinations)
+            if (!events_)
+                return fail(ErrorCode::NotImplemented, "lamina was started without an event queue");
+            exec::QueuedEvent e;
+            e.id = ctx.request_id;
+            e.scope = scope;
+            e.function = view.name;
+            e.qualifier = ref.qualifier.value_or("");
+            e.payload = std::move(in.payload);
+            LAMINA_CHECK(events_->enqueue(std::move(e)));
+            return std::optional<exec::InvokeRequest>{};
+        }
+        return std::optional<exec::InvokeRequest>(std::move(in));
+    }();
+    if (!result) {
+        respond(std::unexpected(result.error()));
+        return;
+    }
+    if (!*result) {
+        std::string type =
+            async ? "Event" : req.headers.get("X-Amz-Invocation-Type", "RequestResponse");
+        http::Response r;
+        r.status = type == "DryRun" ? 204 : 202;
+        r.headers.set("x-amzn-RequestId", ctx.request_id);
+        if (async) r.body = R"({"Status":202})";
+        respond(r);
+        return;
+    }
+    bool tail = req.headers.get("X-Amz-Log-Type") == "Tail";
+    std::string executed = (*result)->config.version;
+    std::string request_id = ctx.request_id;
+    invoker_->invoke(std::move(**result),
+                     [respond, tail, executed, request_id](exec::InvokeResult out) {
+                         if (out.throttle) {
+                             Error e{ErrorCode::TooManyRequests, out.throttle->message};
+                             e.reason = out.throttle->reason;
+                             respond(std::unexpected(std::move(e)));
+                             return;
+                         }
+                         http::Response r;
+                         r.status = 200;
+                         r.headers.set("Content-Type", "application/json");
+                         r.headers.set("x-amzn-RequestId", request_id);
+                         r.headers.set("X-Amz-Executed-Version", executed);
+                         if (out.function_error) r.headers.set("X-Amz-Function-Error", "Unhandled");
+                         if (tail) {
+                             std::string_view log(out.log);
+                             if (log.size() > 4096) log.remove_prefix(log.size() - 4096);
+                             r.headers.set("X-Amz-Log-Result", base64_encode(log));
+                         }
+                         r.body = std::move(out.payload);
+                         respond(std::move(r));
+                     });
+}
+
+}  // namespace lamina::api

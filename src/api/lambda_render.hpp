@@ -1,0 +1,32 @@
+#pragma once
+// AWS's output shapes of the Lambda operations, and the JSON responses that
+// carry them. Private to the api module.
+
+#include <nlohmann/json.hpp>
+
+#include "lamina/api/request_context.hpp"
+#include "lamina/control/layers.hpp"
+#include "lamina/control/registry.hpp"
+#include "lamina/exec/invoker.hpp"
+#include "lamina/http/message.hpp"
+
+namespace lamina::api {
+
+http::Response json_response(unsigned status, const nlohmann::json& body,
+                             const RequestContext& ctx);
+http::Response empty_response(unsigned status, const RequestContext& ctx);
+
+// FunctionConfiguration; `list_row` leaves out what list operations omit
+// (RuntimeVersionConfig, State, LastUpdateStatus).
+nlohmann::json render_config(const control::Scope& s, const control::ConfigView& v, bool list_row);
+nlohmann::json render_alias(const control::Scope& s, const control::AliasView& a);
+nlohmann::json render_eic(const control::EventInvokeConfigView& v);
+// A provisioned concurrency config with its environments' status; `listed`
+// adds FunctionArn, as ListProvisionedConcurrencyConfigs does.
+nlohmann::json render_provisioned(const control::ProvisionedView& pc,
+                                  const exec::ProvisionedStatus& st, bool listed);
+// LayerVersionsListItem, and GetLayerVersion's shape (with Content.Location on this host).
+nlohmann::json render_layer_row(const control::LayerVersionView& v);
+nlohmann::json render_layer_version(const control::LayerVersionView& v, const RequestContext& ctx);
+
+}  // namespace lamina::api

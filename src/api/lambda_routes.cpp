@@ -1,0 +1,248 @@
+#include "lambda_routes.hpp"
+
+#include <cstdio>
+#include <functional>
+#include <random>
+#include <stdexcept>
+
+#include "lamina/api/aws_error.hpp"
+#include "lamina/api/lambda_api.hpp"
+#include "lamina/control/validation.hpp"
+
+namespace lamina::api {
+
+namespace {
+
+constexpr LambdaRoute kRoutes[] = {
+    {Op::CreateFunction, "POST", "/2015-03-31/functions", "CreateFunction", true},
+    {Op::ListFunctions, "GET", "/2015-03-31/functions", "ListFunctions", true},
+    {Op::GetFunction, "GET", "/2015-03-31/functions/{FunctionName}", "GetFunction", true},
+    {Op::DeleteFunction, "DELETE", "/2015-03-31/functions/{FunctionName}", "DeleteFunction", true},
+    {Op::GetFunctionConfiguration, "GET", "/2015-03-31/functions/{FunctionName}/configuration",
+     "GetFunctionConfiguration", true},
+    {Op::UpdateFunctionConfiguration, "PUT", "/2015-03-31/functions/{FunctionName}/configuration",
+     "UpdateFunctionConfiguration", true},
+    {Op::UpdateFunctionCode, "PUT", "/2015-03-31/functions/{FunctionName}/code",
+     "UpdateFunctionCode", true},
+    {Op::PublishVersion, "POST", "/2015-03-31/functions/{FunctionName}/versions", "PublishVersion",
+     true},
+    {Op::ListVersionsByFunction, "GET", "/2015-03-31/functions/{FunctionName}/versions",
+     "ListVersionsByFunction", true},
+    {Op::CreateAlias, "POST", "/2015-03-31/functions/{FunctionName}/aliases", "CreateAlias", true},
+    {Op::ListAliases, "GET", "/2015-03-31/functions/{FunctionName}/aliases", "ListAliases", true},
+    {Op::GetAlias, "GET", "/2015-03-31/functions/{FunctionName}/aliases/{Name}", "GetAlias", true},
+    {Op::UpdateAlias, "PUT", "/2015-03-31/functions/{FunctionName}/aliases/{Name}", "UpdateAlias",
+     true},
+    {Op::DeleteAlias, "DELETE", "/2015-03-31/functions/{FunctionName}/aliases/{Name}",
+     "DeleteAlias", true},
+    {Op::AddPermission, "POST", "/2015-03-31/functions/{FunctionName}/policy", "AddPermission",
+     true},
+    {Op::GetPolicy, "GET", "/2015-03-31/functions/{FunctionName}/policy", "GetPolicy", true},
+    {Op::RemovePermission, "DELETE", "/2015-03-31/functions/{FunctionName}/policy/{StatementId}",
+     "RemovePermission", true},
+    {Op::TagResource, "POST", "/2017-03-31/tags/{Resource}", "TagResource", true},
+    {Op::UntagResource, "DELETE", "/2017-03-31/tags/{Resource}", "UntagResource", true},
+    {Op::ListTags, "GET", "/2017-03-31/tags/{Resource}", "ListTags", true},
+    {Op::PutFunctionEventInvokeConfig, "PUT",
+     "/2019-09-25/functions/{FunctionName}/event-invoke-config", "PutFunctionEventInvokeConfig",
+     true},
+    {Op::GetFunctionEventInvokeConfig, "GET",
+     "/2019-09-25/functions/{FunctionName}/event-invoke-config", "GetFunctionEventInvokeConfig",
+     true},
+    {Op::UpdateFunctionEventInvokeConfig, "POST",
+     "/2019-09-25/functions/{FunctionName}/event-invoke-config", "UpdateFunctionEventInvokeConfig",
+     true},
+    {Op::DeleteFunctionEventInvokeConfig, "DELETE",
+     "/2019-09-25/functions/{FunctionName}/event-invoke-config", "DeleteFunctionEventInvokeConfig",
+     true},
+    {Op::ListFunctionEventInvokeConfigs, "GET",
+     "/2019-09-25/functions/{FunctionName}/event-invoke-config/list",
+     "ListFunctionEventInvokeConfigs", true},
+    {Op::GetFunctionCodeSigningConfig, "GET",
+     "/2020-06-30/functions/{FunctionName}/code-signing-config", "GetFunctionCodeSigningConfig",
+     true},
+    {Op::GetRuntimeManagementConfig, "GET",
+     "/2021-07-20/functions/{FunctionName}/runtime-management-config", "GetRuntimeManagementConfig",
+     true},
+    {Op::PutRuntimeManagementConfig, "PUT",
+     "/2021-07-20/functions/{FunctionName}/runtime-management-config", "PutRuntimeManagementConfig",
+     true},
+    {Op::GetFunctionRecursionConfig, "GET", "/2024-08-31/functions/{FunctionName}/recursion-config",
+     "GetFunctionRecursionConfig", true},
+    {Op::PutFunctionRecursionConfig, "PUT", "/2024-08-31/functions/{FunctionName}/recursion-config",
+     "PutFunctionRecursionConfig", true},
+    {Op::GetAccountSettings, "GET", "/2016-08-19/account-settings", "GetAccountSettings", true},
+    {Op::GetFunctionConcurrency, "GET", "/2019-09-30/functions/{FunctionName}/concurrency",
+     "GetFunctionConcurrency", true},
+    {Op::GetFunctionUrlConfig, "GET", "/2021-10-31/functions/{FunctionName}/url",
+     "GetFunctionUrlConfig", true},
+    {Op::ListFunctionUrlConfigs, "GET", "/2021-10-31/functions/{FunctionName}/urls",
+     "ListFunctionUrlConfigs", true},
+    {Op::ListEventSourceMappings, "GET", "/2015-03-31/event-source-mappings",
+     "ListEventSourceMappings", true},
+    {Op::DownloadCode, "GET", "/_lamina/code/{Blob}", "DownloadCode", true},
+    {Op::PublishLayerVersion, "POST", "/2018-10-31/layers/{LayerName}/versions",
+     "PublishLayerVersion", true},
+    {Op::ListLayerVersions, "GET", "/2018-10-31/layers/{LayerName}/versions", "ListLayerVersions",
+     true},
+    {Op::GetLayerVersion, "GET", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}",
+     "GetLayerVersion", true},
+    {Op::DeleteLayerVersion, "DELETE", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}",
+     "DeleteLayerVersion", true},
+    {Op::GetLayerVersionByArn, "GET", "/2018-10-31/layers?find=LayerVersion",
+     "GetLayerVersionByArn", true},
+    {Op::ListLayers, "GET", "/2018-10-31/layers", "ListLayers", true},
+    {Op::AddLayerVersionPermission, "POST",
+     "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy", "AddLayerVersionPermission",
+     true},
+    {Op::GetLayerVersionPolicy, "GET",
+     "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy", "GetLayerVersionPolicy",
+     true},
+    {Op::RemoveLayerVersionPermission, "DELETE",
+     "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy/{StatementId}",
+     "RemoveLayerVersionPermission", true},
+    {Op::OptTree, "GET", "/_lamina/opt/{FunctionName}", "LaminaOptTree", true},
+    {Op::Invoke, "POST", "/2015-03-31/functions/{FunctionName}/invocations", "Invoke", true},
+    {Op::InvokeAsync, "POST", "/2014-11-13/functions/{FunctionName}/invoke-async", "InvokeAsync",
+     true},
+    {Op::PutFunctionConcurrency, "PUT", "/2017-10-31/functions/{FunctionName}/concurrency",
+     "PutFunctionConcurrency", true},
+    {Op::DeleteFunctionConcurrency, "DELETE", "/2017-10-31/functions/{FunctionName}/concurrency",
+     "DeleteFunctionConcurrency", true},
+    {Op::ListProvisionedConcurrencyConfigs, "GET",
+     "/2019-09-30/functions/{FunctionName}/provisioned-concurrency?List=ALL",
+     "ListProvisionedConcurrencyConfigs", true},
+    {Op::PutProvisionedConcurrencyConfig, "PUT",
+     "/2019-09-30/functions/{FunctionName}/provisioned-concurrency",
+     "PutProvisionedConcurrencyConfig", true},
+    {Op::GetProvisionedConcurrencyConfig, "GET",
+     "/2019-09-30/functions/{FunctionName}/provisioned-concurrency",
+     "GetProvisionedConcurrencyConfig", true},
+    {Op::DeleteProvisionedConcurrencyConfig, "DELETE",
+     "/2019-09-30/functions/{FunctionName}/provisioned-concurrency",
+     "DeleteProvisionedConcurrencyConfig", true},
+    // known, not emulated
+    {Op::InvokeWithResponseStream, "POST",
+     "/2021-11-15/functions/{FunctionName}/response-streaming-invocations",
+     "InvokeWithResponseStream", false},
+    {Op::CreateFunctionUrlConfig, "POST", "/2021-10-31/functions/{FunctionName}/url",
+     "CreateFunctionUrlConfig", false},
+    {Op::UpdateFunctionUrlConfig, "PUT", "/2021-10-31/functions/{FunctionName}/url",
+     "UpdateFunctionUrlConfig", false},
+    {Op::DeleteFunctionUrlConfig, "DELETE", "/2021-10-31/functions/{FunctionName}/url",
+     "DeleteFunctionUrlConfig", false},
+    {Op::CreateEventSourceMapping, "POST", "/2015-03-31/event-source-mappings",
+     "CreateEventSourceMapping", false},
+    {Op::GetEventSourceMapping, "GET", "/2015-03-31/event-source-mappings/{UUID}",
+     "GetEventSourceMapping", false},
+    {Op::UpdateEventSourceMapping, "PUT", "/2015-03-31/event-source-mappings/{UUID}",
+     "UpdateEventSourceMapping", false},
+    {Op::DeleteEventSourceMapping, "DELETE", "/2015-03-31/event-source-mappings/{UUID}",
+     "DeleteEventSourceMapping", false},
+    {Op::PutFunctionCodeSigningConfig, "PUT",
+     "/2020-06-30/functions/{FunctionName}/code-signing-config", "PutFunctionCodeSigningConfig",
+     false},
+    {Op::DeleteFunctionCodeSigningConfig, "DELETE",
+     "/2020-06-30/functions/{FunctionName}/code-signing-config", "DeleteFunctionCodeSigningConfig",
+     false},
+    {Op::CreateCodeSigningConfig, "POST", "/2020-04-22/code-signing-configs",
+     "CreateCodeSigningConfig", false},
+    {Op::ListCodeSigningConfigs, "GET", "/2020-04-22/code-signing-configs",
+     "ListCodeSigningConfigs", false},
+    {Op::GetCodeSigningConfig, "GET", "/2020-04-22/code-signing-configs/{CodeSigningConfigArn}",
+     "GetCodeSigningConfig", false},
+    {Op::UpdateCodeSigningConfig, "PUT", "/2020-04-22/code-signing-configs/{CodeSigningConfigArn}",
+     "UpdateCodeSigningConfig", false},
+    {Op::DeleteCodeSigningConfig, "DELETE",
+     "/2020-04-22/code-signing-configs/{CodeSigningConfigArn}", "DeleteCodeSigningConfig", false},
+    {Op::ListFunctionsByCodeSigningConfig, "GET",
+     "/2020-04-22/code-signing-configs/{CodeSigningConfigArn}/functions",
+     "ListFunctionsByCodeSigningConfig", false},
+};
+
+// A request id for answers made before a request has one (413 at the edge).
+std::string fresh_request_id() {
+    static thread_local std::mt19937_64 rng{std::random_device{}()};
+    std::uint64_t hi = rng(), lo = rng();
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%08x-%04x-4%03x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
+                  static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xfff),
+                  static_cast<unsigned>(0x8000 | ((lo >> 48) & 0x3fff)),
+                  static_cast<unsigned long long>(lo & 0xffffffffffffull));
+    return buf;
+}
+
+// The 413 answer naming the operation, as AWS words it.
+std::function<http::Response(std::uint64_t)> too_large_for(std::string op) {
+    return [op = std::move(op)](std::uint64_t limit) {
+        return rest_json_error(Error{ErrorCode::RequestEntityTooLarge,
+                                     "Request must be smaller than " + std::to_string(limit) +
+                                         " bytes for the " + op + " operation"},
+                               fresh_request_id());
+    };
+}
+
+}  // namespace
+
+std::span<const LambdaRoute> lambda_routes() { return kRoutes; }
+
+const LambdaRoute& route_of(Op op) {
+    for (const auto& r : kRoutes)
+        if (r.op == op) return r;
+    throw std::logic_error("lamina: an Op without a route");
+}
+
+const char* op_name(Op op) { return route_of(op).name; }
+
+std::optional<Op> op_from_id(int id) {
+    if (id < op_id(kFirstOp) || id > op_id(kLastOp)) return std::nullopt;
+    return static_cast<Op>(id);
+}
+
+void LambdaApi::add_routes(http::Router& router) const {
+    for (const auto& r : kRoutes) router.add(r.method, r.pattern, op_id(r.op));
+}
+
+bool LambdaApi::owns(int operation) const { return op_from_id(operation).has_value(); }
+
+std::string LambdaApi::operation_name(int operation) const {
+    auto op = op_from_id(operation);
+    return op ? op_name(*op) : "Unknown";
+}
+
+http::BodyPolicy LambdaApi::body_policy(const http::RequestHead& head) const {
+    http::BodyPolicy p;
+    std::string path = head.target.substr(0, head.target.find('?'));
+    bool layer_upload = head.method == "POST" && path.rfind("/2018-10-31/layers/", 0) == 0 &&
+                        path.size() > 9 && path.compare(path.size() - 9, 9, "/versions") == 0;
+    bool code_upload = (head.method == "POST" && path == "/2015-03-31/functions") ||
+                       (head.method == "PUT" && path.rfind("/2015-03-31/functions/", 0) == 0 &&
+                        path.size() > 5 && path.compare(path.size() - 5, 5, "/code") == 0) ||
+                       layer_upload;
+    if (code_upload) {
+        p.limit = static_cast<std::uint64_t>(control::kCreateFunctionRequestLimit);
+        p.too_large = too_large_for(layer_upload            ? "PublishLayerVersion"
+                                    : head.method == "POST" ? "CreateFunction"
+                                                            : "UpdateFunctionCode");
+        return p;
+    }
+    p.limit = 6 * 1024 * 1024;
+    // the message names the operation called, as AWS's do
+    std::string op = "InvokeFunction";
+    if (path.size() < 12 || path.compare(path.size() - 12, 12, "/invocations") != 0) {
+        static const http::Router router = [] {
+            http::Router r;
+            for (const auto& route : kRoutes) r.add(route.method, route.pattern, op_id(route.op));
+            return r;
+        }();
+        std::string route_path;
+        std::multimap<std::string, std::string> query;
+        if (http::parse_target(head.target, route_path, query))
+            if (auto m = router.match(head.method, route_path, query))
+                op = operation_name(m->operation);
+    }
+    p.too_large = too_large_for(op);
+    return p;
+}
+
+}  // namespace lamina::api

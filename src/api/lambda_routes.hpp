@@ -1,0 +1,119 @@
+#pragma once
+// The Lambda operations lamina routes: one Op per AWS operation, each with
+// exactly one route. Private to the api module; http::Router carries ops as
+// ints, converted only by op_id / op_from_id.
+
+#include <optional>
+#include <span>
+
+#include "lamina/api/request_context.hpp"
+#include "lamina/http/message.hpp"
+#include "lamina/http/router.hpp"
+
+namespace lamina::api {
+
+enum class Op : int {
+    // emulated
+    CreateFunction = 1001,
+    ListFunctions,
+    GetFunction,
+    DeleteFunction,
+    GetFunctionConfiguration,
+    UpdateFunctionConfiguration,
+    UpdateFunctionCode,
+    PublishVersion,
+    ListVersionsByFunction,
+    CreateAlias,
+    ListAliases,
+    GetAlias,
+    UpdateAlias,
+    DeleteAlias,
+    AddPermission,
+    GetPolicy,
+    RemovePermission,
+    TagResource,
+    UntagResource,
+    ListTags,
+    PutFunctionEventInvokeConfig,
+    GetFunctionEventInvokeConfig,
+    UpdateFunctionEventInvokeConfig,
+    DeleteFunctionEventInvokeConfig,
+    ListFunctionEventInvokeConfigs,
+    GetFunctionCodeSigningConfig,
+    GetRuntimeManagementConfig,
+    PutRuntimeManagementConfig,
+    GetFunctionRecursionConfig,
+    PutFunctionRecursionConfig,
+    GetAccountSettings,
+    GetFunctionConcurrency,
+    PutFunctionConcurrency,
+    DeleteFunctionConcurrency,
+    PutProvisionedConcurrencyConfig,
+    GetProvisionedConcurrencyConfig,
+    DeleteProvisionedConcurrencyConfig,
+    ListProvisionedConcurrencyConfigs,
+    GetFunctionUrlConfig,
+    ListFunctionUrlConfigs,
+    ListEventSourceMappings,
+    DownloadCode,
+    PublishLayerVersion,
+    ListLayerVersions,
+    GetLayerVersion,
+    DeleteLayerVersion,
+    GetLayerVersionByArn,
+    ListLayers,
+    AddLayerVersionPermission,
+    GetLayerVersionPolicy,
+    RemoveLayerVersionPermission,
+    OptTree,
+    Invoke,
+    InvokeAsync,
+    // known, answered NotImplementedException naming the operation
+    InvokeWithResponseStream,
+    CreateFunctionUrlConfig,
+    UpdateFunctionUrlConfig,
+    DeleteFunctionUrlConfig,
+    CreateEventSourceMapping,
+    GetEventSourceMapping,
+    UpdateEventSourceMapping,
+    DeleteEventSourceMapping,
+    PutFunctionCodeSigningConfig,
+    DeleteFunctionCodeSigningConfig,
+    CreateCodeSigningConfig,
+    ListCodeSigningConfigs,
+    GetCodeSigningConfig,
+    UpdateCodeSigningConfig,
+    DeleteCodeSigningConfig,
+    ListFunctionsByCodeSigningConfig,
+};
+
+inline constexpr Op kFirstOp = Op::CreateFunction;
+inline constexpr Op kLastOp = Op::ListFunctionsByCodeSigningConfig;
+
+struct LambdaRoute {
+    Op op;
+    const char* method;
+    const char* pattern;  // http::Router template
+    const char* name;     // the AWS operation name
+    bool emulated;
+};
+
+// Every route, emulated ones first.
+std::span<const LambdaRoute> lambda_routes();
+// The route of an op (every op has one).
+const LambdaRoute& route_of(Op op);
+const char* op_name(Op op);
+
+constexpr int op_id(Op op) { return static_cast<int>(op); }
+// The op of a router id, or nullopt when the id is not a Lambda operation's.
+std::optional<Op> op_from_id(int id);
+
+// One routed request, as a handler sees it.
+struct LambdaCall {
+    Op op;
+    const RequestContext& ctx;
+    const http::Request& req;
+    const http::RouteMatch& match;
+};
+
+}  // namespace lamina::api
