@@ -698,7 +698,7 @@ exec::InvokeRequest LambdaApi::invoke_request(const Scope& scope, const Function
     return in;
 }
 
-bool LambdaApi::is_invoke(int operation) const { return operation == Invoke || operation == InvokeAsync; }
+bool LambdaApi::is_invoke(int operation) { return operation == Invoke || operation == InvokeAsync; }
 
 void LambdaApi::invoke(int op, const RequestContext& ctx, const http::Request& req, const http::RouteMatch& m,
                        std::function<void(Result<http::Response>)> respond) {
@@ -842,19 +842,19 @@ void LambdaApi::restore_provisioned() {
     for (const auto& [scope, pc] : registry_.all_provisioned()) apply_provisioned(scope, pc);
 }
 
-void LambdaApi::add_routes(http::Router& router) const {
+void LambdaApi::add_routes(http::Router& router) {
     for (const auto& r : route_table()) router.add(r.method, r.pattern, r.op);
 }
 
-bool LambdaApi::owns(int operation) const { return operation > kFirstOp && operation < kLastOp; }
+bool LambdaApi::owns(int operation) { return operation > kFirstOp && operation < kLastOp; }
 
-std::string LambdaApi::operation_name(int operation) const {
+std::string LambdaApi::operation_name(int operation) {
     for (const auto& r : route_table())
         if (r.op == operation) return r.name;
     return "Unknown";
 }
 
-http::BodyPolicy LambdaApi::body_policy(const http::RequestHead& head) const {
+http::BodyPolicy LambdaApi::body_policy(const http::RequestHead& head, const std::string& operation) const {
     http::BodyPolicy p;
     std::string path = head.target.substr(0, head.target.find('?'));
     bool layer_upload = head.method == "POST" && path.rfind("/2018-10-31/layers/", 0) == 0 &&
@@ -875,18 +875,8 @@ http::BodyPolicy LambdaApi::body_policy(const http::RequestHead& head) const {
     } else {
         p.limit = 6 * 1024 * 1024;
         // the message names the operation called, as AWS's do
-        std::string op = "InvokeFunction";
-        if (path.size() < 12 || path.compare(path.size() - 12, 12, "/invocations") != 0) {
-            static const http::Router router = [this] {
-                http::Router r;
-                add_routes(r);
-                return r;
-            }();
-            std::string route_path;
-            std::multimap<std::string, std::string> query;
-            if (http::parse_target(head.target, route_path, query))
-                if (auto m = router.match(head.method, route_path, query)) op = operation_name(m->operation);
-        }
+        bool invocations = path.size() >= 12 && path.compare(path.size() - 12, 12, "/invocations") == 0;
+        std::string op = invocations || operation.empty() ? std::string("InvokeFunction") : operation;
         p.too_large = [op](std::uint64_t limit) {
             return rest_json_error(Error{ErrorCode::RequestEntityTooLarge,
                                          "Request must be smaller than " + std::to_string(limit) + " bytes for the " +
