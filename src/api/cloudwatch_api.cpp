@@ -402,15 +402,6 @@ CwResult<json> call(const metrics::MetricsStore& store, const control::Scope& sc
 
 CloudWatchApi::CloudWatchApi(metrics::MetricsStore& store) : store_(store) {}
 
-bool CloudWatchApi::is_json_request(const http::Request& req) {
-    const std::string* target = req.headers.find("X-Amz-Target");
-    return target && target->rfind(kCloudWatchTargetPrefix, 0) == 0;
-}
-
-bool CloudWatchApi::is_cbor_request(const http::Request& req) {
-    return req.path.rfind(kCloudWatchCborPathPrefix, 0) == 0;
-}
-
 bool CloudWatchApi::is_query_request(const RequestContext& ctx, const std::map<std::string, std::string>& form) {
     auto v = form.find("Version");
     return ctx.service == "monitoring" || (v != form.end() && v->second == "2010-08-01");

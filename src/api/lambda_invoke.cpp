@@ -67,7 +67,7 @@ exec::EventQueueHooks event_queue_hooks(control::Registry& registry) {
     return hooks;
 }
 
-bool LambdaApi::is_invoke(int operation) const {
+bool LambdaApi::is_invoke(int operation) {
     auto op = op_from_id(operation);
     return op == Op::Invoke || op == Op::InvokeAsync;
 }

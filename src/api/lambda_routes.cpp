@@ -199,18 +199,18 @@ std::optional<Op> op_from_id(int id) {
     return static_cast<Op>(id);
 }
 
-void LambdaApi::add_routes(http::Router& router) const {
+void LambdaApi::add_routes(http::Router& router) {
     for (const auto& r : kRoutes) router.add(r.method, r.pattern, op_id(r.op));
 }
 
-bool LambdaApi::owns(int operation) const { return op_from_id(operation).has_value(); }
+bool LambdaApi::owns(int operation) { return op_from_id(operation).has_value(); }
 
-std::string LambdaApi::operation_name(int operation) const {
+std::string LambdaApi::operation_name(int operation) {
     auto op = op_from_id(operation);
     return op ? op_name(*op) : "Unknown";
 }
 
-http::BodyPolicy LambdaApi::body_policy(const http::RequestHead& head) const {
+http::BodyPolicy LambdaApi::body_policy(const http::RequestHead& head, const std::string& operation) const {
     http::BodyPolicy p;
     std::string path = head.target.substr(0, head.target.find('?'));
     bool layer_upload = head.method == "POST" && path.rfind("/2018-10-31/layers/", 0) == 0 &&
@@ -228,19 +228,8 @@ http::BodyPolicy LambdaApi::body_policy(const http::RequestHead& head) const {
     }
     p.limit = 6 * 1024 * 1024;
     // the message names the operation called, as AWS's do
-    std::string op = "InvokeFunction";
-    if (path.size() < 12 || path.compare(path.size() - 12, 12, "/invocations") != 0) {
-        static const http::Router router = [] {
-            http::Router r;
-            for (const auto& route : kRoutes) r.add(route.method, route.pattern, op_id(route.op));
-            return r;
-        }();
-        std::string route_path;
-        std::multimap<std::string, std::string> query;
-        if (http::parse_target(head.target, route_path, query))
-            if (auto m = router.match(head.method, route_path, query))
-                op = operation_name(m->operation);
-    }
+    bool invocations = path.size() >= 12 && path.compare(path.size() - 12, 12, "/invocations") == 0;
+    std::string op = invocations || operation.empty() ? std::string("InvokeFunction") : operation;
     p.too_large = too_large_for(op);
     return p;
 }

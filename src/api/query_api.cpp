@@ -58,14 +58,6 @@ std::map<std::string, std::string> parse_form(const http::Request& req) {
 
 QueryApi::QueryApi(control::IamRoles& roles) : roles_(roles) {}
 
-bool QueryApi::is_query_request(const http::Request& req) {
-    if (req.method != "POST" && req.method != "GET") return false;
-    if (req.path != "/" && !req.path.empty()) return false;
-    std::string ct = req.headers.get("Content-Type");
-    if (ct.find("application/x-www-form-urlencoded") != std::string::npos) return true;
-    return req.query_param("Action").has_value();
-}
-
 http::Response QueryApi::handle(const RequestContext& ctx, const http::Request& req) {
     auto form = parse_form(req);
     std::string action = form.count("Action") ? form["Action"] : "";

@@ -26,7 +26,6 @@ Service::Service(const Config& config, const StartupFindings& findings, control:
       workers_(workers),
       lambda_(registry, layers, layer_cache, blobs, config, invoker, events),
       query_(roles) {
-    lambda_.add_routes(router_);
     lambda_.set_code_source(code_source);
     if (objects) {
         // virtual-host addressing: "<bucket>.localhost:PORT", and "<bucket>.<--host>" when that is a name
@@ -34,8 +33,11 @@ Service::Service(const Config& config, const StartupFindings& findings, control:
         bool ip = config.host.find_first_not_of("0123456789.") == std::string::npos ||
                   config.host.find(':') != std::string::npos;
         if (!ip && config.host != "localhost") bases.push_back(config.host);
+        classify_.s3 = true;
+        classify_.s3_host_bases = bases;
         s3_ = std::make_unique<s3::S3Api>(*objects, std::move(bases));
     }
+    classify_.cloudwatch = metrics != nullptr;
     metrics_ = metrics;
     if (metrics) cloudwatch_ = std::make_unique<CloudWatchApi>(*metrics);
     if (invoker)
@@ -48,48 +50,82 @@ namespace {
 constexpr std::size_t kInlineInvokeBytes = 64 * 1024;
 }  // namespace
 
-bool Service::try_invoke(const http::Request& req, const http::Responder& respond) {
-    if (QueryApi::is_query_request(req)) return false;
-    auto match = router_.match(req.method, req.path, req.query);
-    if (!match || !lambda_.is_invoke(match->operation) || is_s3(req)) return false;
-    // Invocations answer when the function does, without holding a thread.
+struct Service::Exchange {
+    std::chrono::steady_clock::time_point started;
+    std::string request_id;
+    std::string method;
+    std::string path;
+};
+
+http::Response Service::finish(http::Response r, const Exchange& x, const std::string& op) {
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - x.started);
+    // Standard Server-Timing header: lets benchmarks separate server time from client time.
+    r.headers.set("Server-Timing", "app;dur=" + std::to_string(static_cast<double>(us.count()) / 1000.0));
+    if (auto id = r.headers.find("x-amzn-RequestId"); !id || id->empty())
+        r.headers.set("x-amzn-RequestId", x.request_id);
+    lamina::logger("api")->debug("api.request request_id={} op={} method={} path={} status={}", x.request_id, op,
+                                 x.method, x.path, r.status);
+    return r;
+}
+
+void Service::handle(http::Request req, http::Responder respond) {
+    Exchange x{std::chrono::steady_clock::now(), {}, req.method, req.path};
+    // classified once, from the head, by body_policy (the server hands it on); else here
+    Classified c;
+    if (auto* tagged = std::any_cast<Classified>(&req.tag)) c = std::move(*tagged);
+    else c = classify(req, classify_);
     RequestContext ctx = make_context(req, config_, ids_.uuid());
+    x.request_id = ctx.request_id;
+    auto reply = [respond = std::move(respond), x = std::move(x)](http::Response r, const std::string& op) {
+        respond(finish(std::move(r), x, op));
+    };
+    // A small invocation is handled on the I/O thread that read it: a warm
+    // one goes straight to its environment (each hop to another thread costs
+    // a wake-up, ~35 µs here); the invoker moves cold starts to the workers.
+    if (c.invoke && req.body.size() <= kInlineInvokeBytes) {
+        invoke(ctx, req, c, std::move(reply));
+        return;
+    }
+    boost::asio::post(workers_, [this, req = std::move(req), c = std::move(c), ctx = std::move(ctx),
+                                 reply = std::move(reply)]() mutable {
+        if (c.invoke) {
+            invoke(ctx, req, c, std::move(reply));  // a large payload is validated here, off the I/O thread
+            return;
+        }
+        std::string op;
+        http::Response r = answer(ctx, req, c, op);
+        reply(std::move(r), op);
+    });
+}
+
+void Service::invoke(RequestContext& ctx, const http::Request& req, const Classified& c,
+                     std::function<void(http::Response, const std::string& op)> reply) {
+    // called once: from the function's answer, or here on a refusal
+    auto shared = std::make_shared<decltype(reply)>(std::move(reply));
     if (auto ok = authenticate(req, ctx); !ok) {
-        respond(rest_json_error(ok.error(), ctx.request_id));
-        return true;
+        (*shared)(rest_json_error(ok.error(), ctx.request_id), "Auth");
+        return;
     }
     try {
-        lambda_.invoke(match->operation, ctx, req, *match,
-                       [respond, request_id = ctx.request_id](Result<http::Response> r) {
-                           respond(r ? std::move(*r) : rest_json_error(r.error(), request_id));
+        // Invocations answer when the function does, without holding a thread.
+        lambda_.invoke(c.route->operation, ctx, req, *c.route,
+                       [shared, op = c.operation, request_id = ctx.request_id](Result<http::Response> r) {
+                           (*shared)(r ? std::move(*r) : rest_json_error(r.error(), request_id), op);
                        });
     } catch (const std::exception& e) {
         // never let one request take the server down
         lamina::logger("api")->error("api.exception request_id={} what={}", ctx.request_id, e.what());
-        respond(rest_json_error(Error{ErrorCode::Service, "Internal error"}, ctx.request_id));
+        (*shared)(rest_json_error(Error{ErrorCode::Service, "Internal error"}, ctx.request_id), "Exception");
     }
-    return true;
-}
-
-void Service::handle(http::Request req, http::Responder respond) {
-    // A small invocation is handled on the I/O thread that read it: a warm
-    // one goes straight to its environment (each hop to another thread costs
-    // a wake-up, ~35 µs here); the invoker moves cold starts to the workers.
-    if (req.body.size() <= kInlineInvokeBytes && try_invoke(req, respond)) return;
-    boost::asio::post(workers_, [this, req = std::move(req), respond = std::move(respond)]() mutable {
-        if (try_invoke(req, respond)) return;  // a large payload is validated here, off the I/O thread
-        respond(dispatch(req));
-    });
 }
 
 http::BodyPolicy Service::body_policy(const http::RequestHead& head) const {
-    if (s3_) {
-        http::Request r;
-        r.method = head.method;
-        r.headers = head.headers;
-        if (http::parse_target(head.target, r.path, r.query) && s3_->owns(r)) return s3_->body_policy(head);
-    }
-    return lambda_.body_policy(head);
+    auto c = classify(head, classify_);
+    if (!c) return lambda_.body_policy(head, {});  // a malformed query: the server answers 400
+    http::BodyPolicy p = c->protocol == Protocol::S3 ? s3_->body_policy(head)
+                         : lambda_.body_policy(head, c->protocol == Protocol::Lambda ? c->operation : std::string());
+    p.tag = std::move(*c);
+    return p;
 }
 
 http::Response Service::transport_error(unsigned status, const std::string& what) {
@@ -174,82 +210,101 @@ std::optional<http::Response> Service::stacks(const RequestContext& ctx, const h
 }
 
 http::Response Service::dispatch(const http::Request& req) {
-    auto started = std::chrono::steady_clock::now();
+    Exchange x{std::chrono::steady_clock::now(), {}, req.method, req.path};
+    Classified c = classify(req, classify_);
     RequestContext ctx = make_context(req, config_, ids_.uuid());
-    auto log = lamina::logger("api");
-    auto finish = [&](http::Response r, const std::string& op) {
-        auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
-        // Standard Server-Timing header: lets benchmarks separate server time from client time.
-        r.headers.set("Server-Timing", "app;dur=" + std::to_string(static_cast<double>(us.count()) / 1000.0));
-        if (r.headers.find("x-amzn-RequestId") == nullptr || r.headers.get("x-amzn-RequestId").empty())
-            r.headers.set("x-amzn-RequestId", ctx.request_id);
-        log->debug("api.request request_id={} op={} method={} path={} status={}", ctx.request_id, op, req.method,
-                   req.path, r.status);
-        return r;
-    };
+    x.request_id = ctx.request_id;
+    std::string op;
+    http::Response r = answer(ctx, req, c, op);
+    return finish(std::move(r), x, op);
+}
+
+http::Response Service::answer(RequestContext& ctx, const http::Request& req, const Classified& c, std::string& op) {
     try {
-        if (is_s3(req)) {
-            bool head = req.method == "HEAD";
-            std::optional<SigV4Seed> seed;
-            if (auto ok = authenticate(req, ctx, true, &seed); !ok)
-                return finish(s3::s3_error_response(s3::auth_error(ok.error()), ctx.request_id, head), "S3Auth");
-            s3::S3Context s3ctx{ctx.request_id, ctx.scope.region, ctx.scope.account, std::move(seed)};
-            return finish(s3_->handle(s3ctx, req), "S3");
+        return route(ctx, req, c, op);
+    } catch (const std::exception& e) {
+        lamina::logger("api")->error("api.exception request_id={} what={}", ctx.request_id, e.what());
+        op = "Exception";
+        return rest_json_error(Error{ErrorCode::Service, std::string("Internal error: ") + e.what()}, ctx.request_id);
+    }
+}
+
+http::Response Service::route(RequestContext& ctx, const http::Request& req, const Classified& c, std::string& op) {
+    if (c.protocol == Protocol::S3) {
+        bool head = req.method == "HEAD";
+        std::optional<SigV4Seed> seed;
+        if (auto ok = authenticate(req, ctx, true, &seed); !ok) {
+            op = "S3Auth";
+            return s3::s3_error_response(s3::auth_error(ok.error()), ctx.request_id, head);
         }
-        if (auto ok = authenticate(req, ctx); !ok) {
-            if (QueryApi::is_query_request(req)) return finish(query_xml_error(ok.error(), ctx.request_id, ""), "Auth");
-            return finish(rest_json_error(ok.error(), ctx.request_id), "Auth");
-        }
-        if (req.method == "GET" && req.path == "/health") return finish(health(ctx), "Health");
-        if (req.method == "GET" && req.path == "/metrics" && metrics_) {
+        op = "S3";
+        s3::S3Context s3ctx{ctx.request_id, ctx.scope.region, ctx.scope.account, std::move(seed)};
+        return s3_->handle(s3ctx, req);
+    }
+    if (auto ok = authenticate(req, ctx); !ok) {
+        op = "Auth";
+        if (c.protocol == Protocol::Query) return query_xml_error(ok.error(), ctx.request_id, "");
+        return rest_json_error(ok.error(), ctx.request_id);
+    }
+    op = protocol_name(c.protocol);
+    switch (c.protocol) {
+        case Protocol::Health:
+            return health(ctx);
+        case Protocol::Metrics: {
             http::Response r;
             r.headers.set("Content-Type", "text/plain; version=0.0.4");
             r.body = metrics_->prometheus();
-            return finish(std::move(r), "Metrics");
+            return r;
         }
-        if (req.path == "/_lamina/stacks" || req.path.rfind("/_lamina/stacks/", 0) == 0)
-            if (auto r = stacks(ctx, req)) return finish(std::move(*r), "Stacks");
-        if (cloudwatch_ && CloudWatchApi::is_json_request(req)) return finish(cloudwatch_->handle_json(ctx, req), "CloudWatch");
-        if (cloudwatch_ && CloudWatchApi::is_cbor_request(req)) return finish(cloudwatch_->handle_cbor(ctx, req), "CloudWatch");
-        if (QueryApi::is_query_request(req)) {
+        case Protocol::LaminaPage:
+            if (auto r = stacks(ctx, req)) {
+                op = "Stacks";
+                return std::move(*r);
+            }
+            break;
+        case Protocol::CloudWatchJson:
+            op = "CloudWatch";
+            return cloudwatch_->handle_json(ctx, req);
+        case Protocol::CloudWatchCbor:
+            op = "CloudWatch";
+            return cloudwatch_->handle_cbor(ctx, req);
+        case Protocol::Query:
             if (cloudwatch_) {
                 auto form = parse_form(req);
-                if (CloudWatchApi::is_query_request(ctx, form)) return finish(cloudwatch_->handle_query(ctx, form), "CloudWatch");
+                if (CloudWatchApi::is_query_request(ctx, form)) {
+                    op = "CloudWatch";
+                    return cloudwatch_->handle_query(ctx, form);
+                }
             }
-            return finish(query_.handle(ctx, req), "Query");
+            return query_.handle(ctx, req);
+        case Protocol::Lambda: {
+            op = c.operation;
+            auto result = lambda_.handle(c.route->operation, ctx, req, *c.route);
+            if (result) return std::move(*result);
+            if (result.error().code == ErrorCode::Service)
+                lamina::logger("api")->error("api.error request_id={} op={} message={}", ctx.request_id, op,
+                                             result.error().message);
+            return rest_json_error(result.error(), ctx.request_id);
         }
-        bool path_matched = false;
-        auto match = router_.match(req.method, req.path, req.query, &path_matched);
-        if (match && lambda_.owns(match->operation)) {
-            auto result = lambda_.handle(match->operation, ctx, req, *match);
-            std::string op = lambda_.operation_name(match->operation);
-            if (!result) {
-                if (result.error().code == ErrorCode::Service)
-                    log->error("api.error request_id={} op={} message={}", ctx.request_id, op, result.error().message);
-                return finish(rest_json_error(result.error(), ctx.request_id), op);
-            }
-            return finish(std::move(*result), op);
-        }
-        if (auto target = req.headers.find("X-Amz-Target")) {
-            return finish(rest_json_error(Error{ErrorCode::NotImplemented,
-                                                "lamina does not emulate the operation " + *target +
-                                                    " (it emulates AWS Lambda, STS GetCallerIdentity and IAM roles)."},
-                                          ctx.request_id),
-                          "NotImplemented");
-        }
-        std::string what = "lamina does not recognise " + req.method + " " + req.path +
-                           (path_matched ? " (this path exists, with another HTTP method)" : "") +
-                           (ctx.service.empty() || ctx.service == "lambda"
-                                ? std::string(" as an AWS Lambda operation.")
-                                : " (signed for the '" + ctx.service + "' service, which lamina does not emulate).");
-        return finish(rest_json_error(Error{ErrorCode::UnknownOperation, what},
-                                      ctx.request_id),
-                      "Unknown");
-    } catch (const std::exception& e) {
-        log->error("api.exception request_id={} what={}", ctx.request_id, e.what());
-        return finish(rest_json_error(Error{ErrorCode::Service, std::string("Internal error: ") + e.what()}, ctx.request_id),
-                      "Exception");
+        case Protocol::S3:
+        case Protocol::AwsJson:
+        case Protocol::Unknown:
+            break;
     }
+    if (auto target = req.headers.find("X-Amz-Target")) {
+        op = "NotImplemented";
+        return rest_json_error(Error{ErrorCode::NotImplemented,
+                                     "lamina does not emulate the operation " + *target +
+                                         " (it emulates AWS Lambda, STS GetCallerIdentity and IAM roles)."},
+                               ctx.request_id);
+    }
+    op = "Unknown";
+    std::string what = "lamina does not recognise " + req.method + " " + req.path +
+                       (c.path_matched ? " (this path exists, with another HTTP method)" : "") +
+                       (ctx.service.empty() || ctx.service == "lambda"
+                            ? std::string(" as an AWS Lambda operation.")
+                            : " (signed for the '" + ctx.service + "' service, which lamina does not emulate).");
+    return rest_json_error(Error{ErrorCode::UnknownOperation, what}, ctx.request_id);
 }
 
 }  // namespace lamina::api

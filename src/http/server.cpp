@@ -202,6 +202,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
             }
             for (const auto& f : msg) req.headers.items.emplace_back(std::string(f.name_string()), std::string(f.value()));
             req.body = std::move(msg.body());
+            req.tag = std::move(policy.tag);
 
             stream.expires_never();
             Response res = co_await call_handler(std::move(req), stream);

@@ -517,14 +517,14 @@ S3Result<http::Response> object_operation(ObjectStore& store, const S3Context& c
 
 }  // namespace
 
-std::string signing_service(const http::Request& req) {
+std::string signing_service(const http::Headers& headers, const std::multimap<std::string, std::string>& query) {
     std::string cred;
-    std::string auth = req.headers.get("Authorization");
+    std::string auth = headers.get("Authorization");
     if (auto pos = auth.find("Credential="); pos != std::string::npos) {
         pos += 11;
         cred = auth.substr(pos, auth.find_first_of(", ", pos) - pos);
-    } else if (auto q = req.query_param("X-Amz-Credential")) {
-        cred = *q;
+    } else if (auto q = query.find("X-Amz-Credential"); q != query.end()) {
+        cred = q->second;
     }
     // AKID/DATE/REGION/SERVICE/aws4_request
     std::size_t start = 0;
@@ -536,22 +536,7 @@ std::string signing_service(const http::Request& req) {
     return cred.substr(start, cred.find('/', start) - start);
 }
 
-bool is_s3_request(const http::Request& req, const std::vector<std::string>& host_bases) {
-    std::string service = signing_service(req);
-    if (service == "s3") return true;
-    if (!service.empty()) return false;
-    if (virtual_host_bucket(req.headers.get("Host"), host_bases)) return true;
-    const std::string& p = req.path;
-    if (p == "/health" || p == "/metrics" || p.rfind("/_lamina/", 0) == 0) return false;
-    static const std::regex kDated(R"(/\d{4}-\d{2}-\d{2}(/.*)?)");
-    if (regex_full_match(p, kDated)) return false;
-    if (req.headers.find("X-Amz-Target")) return false;
-    // the query protocol (STS, IAM, CloudWatch) posts forms to "/" or GETs "/?Action=..."
-    bool root = p == "/" || p.empty();
-    if (root && (req.method == "POST" || req.query_param("Action"))) return false;
-    if (p.rfind("/service/", 0) == 0) return false;  // smithy rpc-v2 (CloudWatch CBOR)
-    return true;
-}
+std::string signing_service(const http::Request& req) { return signing_service(req.headers, req.query); }
 
 S3Error auth_error(const Error& error) {
     switch (error.code) {

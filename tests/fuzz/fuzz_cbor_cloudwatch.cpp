@@ -20,6 +20,7 @@
 
 #include "fakes/fake_clock.hpp"
 #include "fuzz_stack.hpp"
+#include "lamina/api/classify.hpp"
 #include "lamina/api/cloudwatch_api.hpp"
 #include "lamina/api/query_api.hpp"
 #include "lamina/common/cbor.hpp"
@@ -110,7 +111,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             req.path = req.target = std::string(api::kCloudWatchCborPathPrefix) + op;
             req.headers.set("Content-Type", "application/cbor");
             req.headers.set("smithy-protocol", "rpc-v2-cbor");
-            if (!api::CloudWatchApi::is_cbor_request(req)) finding("a CBOR request not seen as one");
+            if (api::classify(req, api::ClassifyOptions{.cloudwatch = true}).protocol != api::Protocol::CloudWatchCbor)
+                finding("a CBOR request not seen as one");
             check(cloudwatch.handle_cbor(ctx, req));
             return 0;
         case 2:

@@ -8,6 +8,7 @@ import io
 import json
 import math
 import os
+import re
 
 import pytest
 
@@ -147,6 +148,48 @@ def test_event_dryrun_and_bad_payload(server):
         lam.invoke(FunctionName=name, Payload=b"{not json")
     with expect_error("ResourceNotFoundException", 404):
         lam.invoke(FunctionName=lt.unique("missing"), Payload=b"{}")
+
+
+def _front_door_headers(headers):
+    """What every lamina answer carries, invocations included."""
+    headers = {k.lower(): v for k, v in headers.items()}
+    assert headers.get("x-amzn-requestid"), headers
+    assert re.fullmatch(r"app;dur=\d+(\.\d+)?", headers.get("server-timing", "")), headers
+    return headers
+
+
+def test_invoke_answers_carry_server_timing_and_request_id(server):
+    lam = server.client("lambda")
+    name = create(lam, ECHO)
+    url = f"{server.url}/2015-03-31/functions/{name}/invocations"
+    # boto3: sync, async 202, DryRun 204
+    r = lam.invoke(FunctionName=name, Payload=b"{}")
+    h = _front_door_headers(r["ResponseMetadata"]["HTTPHeaders"])
+    assert json.loads(r["Payload"].read())["request_id"] == h["x-amzn-requestid"]
+    _front_door_headers(lam.invoke(FunctionName=name, InvocationType="Event")["ResponseMetadata"]["HTTPHeaders"])
+    _front_door_headers(lam.invoke(FunctionName=name, InvocationType="DryRun")["ResponseMetadata"]["HTTPHeaders"])
+    # raw HTTP: sync (small, and above the 64 KiB handled on the I/O thread), InvokeAsync, errors
+    for payload in (b'{"a": 1}', json.dumps({"big": "x" * 100_000}).encode()):
+        status, headers, _ = lt.http_request(url, method="POST", body=payload)
+        assert status == 200
+        _front_door_headers(headers)
+    status, headers, body = lt.http_request(f"{server.url}/2014-11-13/functions/{name}/invoke-async/",
+                                            method="POST", body=b"{}")
+    assert (status, json.loads(body)) == (202, {"Status": 202})
+    _front_door_headers(headers)
+    status, headers, _ = lt.http_request(url, method="POST", body=b"{not json")
+    assert status == 400
+    assert _front_door_headers(headers)["x-amzn-errortype"].startswith("InvalidRequestContentException")
+    status, headers, _ = lt.http_request(f"{server.url}/2015-03-31/functions/{lt.unique('missing')}/invocations",
+                                         method="POST", body=b"{}")
+    assert status == 404
+    _front_door_headers(headers)
+    # a throttle
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    status, headers, _ = lt.http_request(url, method="POST", body=b"{}")
+    assert status == 429
+    assert _front_door_headers(headers)["x-amzn-errortype"].startswith("TooManyRequestsException")
+    lam.delete_function_concurrency(FunctionName=name)
 
 
 def test_environment_variables_as_aws_sets_them(server):

@@ -427,6 +427,22 @@ class TestAddressing:
         assert s3.get_object(Bucket=bucket, Key="raw.txt")["Body"].read() == b"raw"
 
 
+    def test_unsigned_request_to_root_is_not_s3(self, server, s3, bucket):
+        # no s3 signature and no bucket Host: "/" names nothing of S3's, and gets lamina's unknown-path answer
+        for method in ("GET", "PUT", "DELETE"):
+            status, headers, body = lt.http_request(f"{server.url}/", method=method)
+            assert status == 404, (method, body)
+            assert headers["x-amzn-errortype"] == "UnknownOperationException"
+            assert f"lamina does not recognise {method} / ".encode() in body
+        # signed for s3 it is ListBuckets
+        assert bucket in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+        # an unsigned form posted to "/" stays the query protocol
+        status, _, body = lt.http_request(f"{server.url}/", method="POST",
+                                          body=b"Action=GetCallerIdentity&Version=2011-06-15",
+                                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert status == 200 and b"<GetCallerIdentityResponse" in body
+
+
 class TestBodyEncodings:
     def test_aws_chunked_unsigned_with_crc32_trailer(self, server, s3, bucket):
         data = os.urandom(200_000)
@@ -1114,7 +1130,10 @@ def test_bad_requests_get_s3_errors_and_change_nothing(server, s3, bucket):
         ("GET", f"/{bucket}/keep?acl", None, {}, 501, "NotImplemented"),
         ("PUT", f"/{bucket}?policy", b"{}", {}, 501, "NotImplemented"),
         ("PATCH", f"/{bucket}/keep", b"x", {}, 405, "MethodNotAllowed"),
-        ("DELETE", "/", None, {}, 405, "MethodNotAllowed"),
+        # "/" is S3's when signed for s3 (unsigned it is not: test_unsigned_request_to_root_is_not_s3)
+        ("DELETE", "/", None, {"Authorization": "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/s3/"
+                                                "aws4_request, SignedHeaders=host, Signature=0"},
+         405, "MethodNotAllowed"),
         ("GET", f"/{bucket}/%zz", None, {}, 400, "InvalidRequest"),
     ]
     for method, path, body, headers, status, code in cases:

@@ -22,9 +22,7 @@ class CloudWatchApi {
 public:
     explicit CloudWatchApi(metrics::MetricsStore& store);
 
-    static bool is_json_request(const http::Request& req);
-    // An rpc-v2-cbor request: its path names the operation.
-    static bool is_cbor_request(const http::Request& req);
+    // Which requests are awsJson or rpc-v2-cbor CloudWatch calls: api::classify.
     // A query-protocol request for CloudWatch (Version=2010-08-01 or signed for "monitoring").
     static bool is_query_request(const RequestContext& ctx, const std::map<std::string, std::string>& form);
 

@@ -34,18 +34,19 @@ class LambdaApi {
               exec::Invoker* invoker = nullptr, exec::EventQueue* events = nullptr);
 
     // Invoke and InvokeAsync complete asynchronously, when the function answers.
-    bool is_invoke(int operation) const;
+    static bool is_invoke(int operation);
     void invoke(int operation, const RequestContext& ctx, const http::Request& req,
                 const http::RouteMatch& match, std::function<void(Result<http::Response>)> respond);
 
     // Adds every Lambda route (emulated or not) to the router. Operation ids
     // are private to this class; `owns` tells whether an id is one of them.
-    void add_routes(http::Router& router) const;
-    bool owns(int operation) const;
-    std::string operation_name(int operation) const;
+    static void add_routes(http::Router& router);
+    static bool owns(int operation);
+    static std::string operation_name(int operation);
 
-    // Body limit for a request head whose path is a Lambda route.
-    http::BodyPolicy body_policy(const http::RequestHead& head) const;
+    // Body limit for a request head that is not S3's; `operation`: the name
+    // of the Lambda operation it routes to, if any (api::classify).
+    http::BodyPolicy body_policy(const http::RequestHead& head, const std::string& operation) const;
 
     Result<http::Response> handle(int operation, const RequestContext& ctx,
                                   const http::Request& req, const http::RouteMatch& match);

@@ -18,9 +18,7 @@ class QueryApi {
 public:
     explicit QueryApi(control::IamRoles& roles);
 
-    // Whether the request is a query-protocol call (form body with Action).
-    static bool is_query_request(const http::Request& req);
-
+    // A query-protocol call (api::classify tells them apart).
     http::Response handle(const RequestContext& ctx, const http::Request& req);
 
 private:

@@ -1,8 +1,10 @@
 #pragma once
-// The api front: turns an http::Request into a response. Makes the request
-// context once, picks the protocol (Lambda rest-json, STS/IAM query, the
-// /health probe), runs the handler on the worker pool and maps errors
-// through aws_error. Knows every route; nothing else does.
+// The api front door: turns an http::Request into a response. Classifies
+// the request once (api/classify.hpp: the body policy's answer travels with
+// the request), makes the request context once, starts invocations on the
+// I/O thread and runs every other operation on the worker pool, maps errors
+// through aws_error, and gives every answer, invocations included, its
+// x-amzn-RequestId, Server-Timing and request log line in one place.
 
 #include <boost/asio/thread_pool.hpp>
 
@@ -10,6 +12,7 @@
 #include <functional>
 #include <memory>
 
+#include "lamina/api/classify.hpp"
 #include "lamina/api/cloudwatch_api.hpp"
 #include "lamina/api/lambda_api.hpp"
 #include "lamina/api/query_api.hpp"
@@ -50,23 +53,31 @@ public:
     // Provisions the stored provisioned concurrency configs again (start-up).
     void restore_provisioned() { lambda_.restore_provisioned(); }
 
-    // Called on an io thread; completes through `respond` from a worker.
+    // Called on an io thread; completes through `respond`, from a worker or
+    // (invocations) from whichever thread the function's answer arrives on.
     void handle(http::Request req, http::Responder respond);
+    // The body limit for the request's protocol and operation; the
+    // classification rides along as the request's tag.
     http::BodyPolicy body_policy(const http::RequestHead& head) const;
     http::Response transport_error(unsigned status, const std::string& what);
 
-    // Synchronous dispatch (used by handle on the worker pool, and by tests).
+    // Synchronous dispatch of every operation but invocations (tests, sam's in-process client).
     http::Response dispatch(const http::Request& req);
 
 private:
-    // Starts the request if it is an invocation (answered when the function
-    // is); false for everything else.
-    bool try_invoke(const http::Request& req, const http::Responder& respond);
+    // One request at the front door: what its answer gets, and its log line.
+    struct Exchange;
+    static http::Response finish(http::Response r, const Exchange& x, const std::string& op);
+    // Starts an invocation; `reply` is called once, when the function answers.
+    void invoke(RequestContext& ctx, const http::Request& req, const Classified& c,
+                std::function<void(http::Response, const std::string& op)> reply);
+    // Every other operation; `op` names it in the log line.
+    http::Response answer(RequestContext& ctx, const http::Request& req, const Classified& c, std::string& op);
+    http::Response route(RequestContext& ctx, const http::Request& req, const Classified& c, std::string& op);
     // `s3`: the request is S3's, so no path is lamina's own page.
     // With `seed`, what a signed aws-chunked body is checked with (when signatures are verified).
     Status authenticate(const http::Request& req, RequestContext& ctx, bool s3 = false,
                         std::optional<SigV4Seed>* seed = nullptr) const;
-    bool is_s3(const http::Request& req) const { return s3_ && s3_->owns(req); }
     http::Response health(const RequestContext& ctx) const;
     // GET/PUT/DELETE /_lamina/stacks/{name}, GET /_lamina/stacks
     std::optional<http::Response> stacks(const RequestContext& ctx, const http::Request& req);
@@ -84,7 +95,7 @@ private:
     control::StackRecords* stacks_ = nullptr;
     ShiftHandler shift_handler_;
     std::optional<CredentialStore> credentials_;
-    http::Router router_;
+    ClassifyOptions classify_;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 

@@ -2,6 +2,7 @@
 // Transport-neutral request/response values passed between the http front
 // end and whoever handles requests. Knows nothing about Lambda.
 
+#include <any>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -30,6 +31,9 @@ struct Request {
     Headers headers;
     std::string body;
     std::string remote_address;
+    // What the server's body policy learnt from the head (BodyPolicy::tag),
+    // handed on with the request; http never looks inside.
+    std::any tag;
 
     std::optional<std::string> query_param(const std::string& key) const;
     std::vector<std::string> query_params(const std::string& key) const;

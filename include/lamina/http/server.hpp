@@ -6,6 +6,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <any>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -30,6 +31,7 @@ struct RequestHead {
 struct BodyPolicy {
     std::uint64_t limit = 0;
     std::function<Response(std::uint64_t limit)> too_large;  // reply when exceeded
+    std::any tag;  // passed on as the Request's tag (e.g. what the owner made of the head)
 };
 
 struct ServerOptions {

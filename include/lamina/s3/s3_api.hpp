@@ -2,13 +2,7 @@
 // The S3 REST surface on lamina's endpoint: buckets, objects, multipart
 // uploads, in S3's XML shapes and errors, path or virtual-host addressed.
 //
-// Which requests are S3's (is_s3_request): those SigV4-signed for the
-// service "s3"; unsigned ones whose Host names a bucket
-// ("bucket.localhost:PORT"); and unsigned ones that are not Lambda's
-// (Lambda's paths all start with a date, /2015-03-31/...), not lamina's own
-// pages (/health, /metrics, /_lamina/...) and not another protocol's (query
-// protocol forms, X-Amz-Target JSON, POST /). Requests signed for another
-// service are never S3's.
+// Which requests are S3's is api::classify's decision (api/classify.hpp).
 //
 // A bucket is its owner's alone (ObjectStore::bucket_for): any other
 // account's request on it, except CreateBucket (BucketAlreadyExists), is
@@ -38,9 +32,8 @@ struct S3Context {
 
 // The service a request is SigV4-signed for (Authorization header or
 // X-Amz-Credential query); empty when unsigned.
+std::string signing_service(const http::Headers& headers, const std::multimap<std::string, std::string>& query);
 std::string signing_service(const http::Request& req);
-
-bool is_s3_request(const http::Request& req, const std::vector<std::string>& host_bases);
 
 // S3's answer when SigV4 verification refused the request.
 S3Error auth_error(const Error& error);
@@ -54,7 +47,6 @@ class S3Api {
     S3Api(ObjectStore& store, std::vector<std::string> host_bases);
 
     const std::vector<std::string>& host_bases() const { return host_bases_; }
-    bool owns(const http::Request& req) const { return is_s3_request(req, host_bases_); }
 
     // PUTs and parts up to kMaxObjectBytes (plus aws-chunked framing); other
     // requests 8 MiB. Too large: S3's EntityTooLarge.

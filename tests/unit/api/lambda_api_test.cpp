@@ -1,5 +1,7 @@
 #include "lamina/api/lambda_api.hpp"
 
+#include "lamina/api/classify.hpp"
+
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -401,7 +403,9 @@ TEST_F(LambdaApiTest, BodyPolicyNamesTheOperation) {
     http::RequestHead head;
     head.method = "POST";
     head.target = "/2015-03-31/functions";
-    auto create_policy = api_->body_policy(head);
+    // the operation name is the classifier's, as the front door passes it
+    auto op_of = [](const http::RequestHead& h) { return api::classify(h, {})->operation; };
+    auto create_policy = api_->body_policy(head, op_of(head));
     EXPECT_EQ(create_policy.limit,
               static_cast<std::uint64_t>(control::kCreateFunctionRequestLimit));
     http::Response too_large = create_policy.too_large(create_policy.limit);
@@ -410,7 +414,8 @@ TEST_F(LambdaApiTest, BodyPolicyNamesTheOperation) {
 
     head.method = "PUT";
     head.target = "/2017-10-31/functions/fn/concurrency";
-    auto other = api_->body_policy(head);
+    EXPECT_EQ(op_of(head), "PutFunctionConcurrency");
+    auto other = api_->body_policy(head, op_of(head));
     EXPECT_EQ(other.limit, 6u * 1024 * 1024);
     EXPECT_NE(other.too_large(other.limit).body.find("for the PutFunctionConcurrency operation"),
               std::string::npos);

@@ -45,6 +45,7 @@ class HttpServer : public ::testing::Test {
             }
             http::BodyPolicy p;
             p.limit = kLimit;
+            p.tag = "head:" + head.method + " " + head.target;  // handed on to the handler
             p.too_large = [method = head.method](std::uint64_t limit) {
                 http::Response r;
                 r.status = 413;
@@ -71,6 +72,7 @@ class HttpServer : public ::testing::Test {
                 r.body = req.method + " " + req.target + " " + req.body;
                 if (req.method == "HEAD") r.headers.set("Content-Length", "1234");  // what a GET would send
                 if (auto q = req.query_param("q")) r.headers.set("x-query", *q);
+                if (auto* tag = std::any_cast<std::string>(&req.tag)) r.headers.set("x-tag", *tag);
                 respond(std::move(r));
             });
         server_->start();
@@ -168,6 +170,14 @@ TEST_F(HttpServer, BodyPolicySeesTheRequestHeaders) {
     EXPECT_EQ(receive(s, buf).result_int(), 200u);
     std::lock_guard lk(mu_);
     EXPECT_EQ(probes_, std::vector<std::string>{"bucket.localhost"});
+}
+
+TEST_F(HttpServer, WhatTheBodyPolicyLearntRidesWithTheRequest) {
+    auto s = connect();
+    beast::flat_buffer buf;
+    send(s, "POST /tagged?x=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi");
+    auto r = receive(s, buf);
+    EXPECT_EQ(r["x-tag"], "head:POST /tagged?x=1");
 }
 
 TEST_F(HttpServer, PipelinedRequestsAreAnsweredInOrder) {

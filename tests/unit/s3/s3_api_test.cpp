@@ -48,36 +48,12 @@ struct Api : fakes::S3Store {
 
 }  // namespace
 
-TEST(S3Api, TellsS3RequestsApart) {
-    EXPECT_TRUE(is_s3_request(request("GET", "/bucket/key", {kS3Auth}), kBases));
-    EXPECT_TRUE(
-        is_s3_request(request("GET", "/health", {kS3Auth}), kBases));  // a bucket named health
-    EXPECT_TRUE(is_s3_request(
-        request("GET", "/?X-Amz-Credential=k%2F20261128%2Fus-east-1%2Fs3%2Faws4_request"), kBases));
-    EXPECT_FALSE(is_s3_request(request("GET", "/2015-03-31/functions/", {kLambdaAuth}), kBases));
-    EXPECT_FALSE(
-        is_s3_request(request("GET", "/bucket/key", {kLambdaAuth}), kBases));  // signed for Lambda
-    // unsigned
-    EXPECT_TRUE(is_s3_request(request("GET", "/", {{"Host", "bkt.localhost:4566"}}), kBases));
-    EXPECT_TRUE(is_s3_request(request("GET", "/bucket/key.zip"), kBases));
-    EXPECT_FALSE(is_s3_request(request("GET", "/2015-03-31/functions/"), kBases));
-    EXPECT_FALSE(is_s3_request(request("POST", "/2015-03-31/functions/f/invocations"), kBases));
-    EXPECT_FALSE(is_s3_request(request("GET", "/health"), kBases));
-    EXPECT_FALSE(is_s3_request(request("GET", "/metrics"), kBases));
-    EXPECT_FALSE(is_s3_request(request("GET", "/_lamina/code/abc"), kBases));
-    EXPECT_FALSE(is_s3_request(
-        request("POST", "/", {{"Content-Type", "application/x-www-form-urlencoded"}}), kBases));
-    EXPECT_FALSE(
-        is_s3_request(request("GET", "/?Action=GetCallerIdentity&Version=2011-06-15"), kBases));
-    EXPECT_TRUE(is_s3_request(request("GET", "/"), kBases));  // ListBuckets
-    // a form content type elsewhere than "/" is not the query protocol
-    EXPECT_TRUE(is_s3_request(request("POST", "/bkt/k?uploadId=1",
-                                      {{"Content-Type", "application/x-www-form-urlencoded"}}),
-                              kBases));
-    EXPECT_FALSE(is_s3_request(
-        request("POST", "/", {{"X-Amz-Target", "GraniteServiceVersion20100801.ListMetrics"}}),
-        kBases));
+// Which requests are S3's: tests/unit/api/classify_test.cpp.
+TEST(S3Api, ReadsTheSigningService) {
     EXPECT_EQ(signing_service(request("GET", "/", {kS3Auth})), "s3");
+    EXPECT_EQ(signing_service(request("GET", "/", {kLambdaAuth})), "lambda");
+    EXPECT_EQ(signing_service(request("GET", "/?X-Amz-Credential=k%2F20261128%2Fus-east-1%2Fs3%2Faws4_request")),
+              "s3");
     EXPECT_EQ(signing_service(request("GET", "/")), "");
 }
 

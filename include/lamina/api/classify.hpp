@@ -1,0 +1,59 @@
+#pragma once
+// Which protocol and operation a request is, decided once from its head
+// (method, target, headers; never the body). The body policy and dispatch
+// both act on this answer, so they cannot disagree.
+//
+// In order: S3 (signed for "s3"; unsigned with a bucket Host; unsigned on a
+// path no other protocol claims, except "/"), then lamina's own pages
+// (/health, /metrics, /_lamina/stacks), CloudWatch awsJson and rpc-v2-cbor,
+// the query protocol (form or ?Action= on "/"), the Lambda routes, other
+// X-Amz-Target calls, and Unknown. Requests signed for another service are
+// never S3's; an unsigned request to "/" with no bucket Host is not either.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lamina/http/message.hpp"
+#include "lamina/http/router.hpp"
+#include "lamina/http/server.hpp"
+
+namespace lamina::api {
+
+enum class Protocol {
+    Lambda,          // rest-json route of LambdaApi (route is set)
+    S3,              // s3::S3Api
+    Query,           // STS, IAM or CloudWatch query protocol (the body may name CloudWatch)
+    CloudWatchJson,  // awsJson 1.0, X-Amz-Target: GraniteServiceVersion20100801.<Op>
+    CloudWatchCbor,  // smithy rpc-v2-cbor, POST /service/GraniteServiceVersion20100801/operation/<Op>
+    AwsJson,         // another X-Amz-Target: a service lamina does not emulate
+    Health,          // GET /health
+    Metrics,         // GET /metrics (when metrics are recorded)
+    LaminaPage,      // /_lamina/stacks[/...]
+    Unknown,
+};
+
+struct Classified {
+    Protocol protocol = Protocol::Unknown;
+    // The operation where the head names it: the Lambda operation, the
+    // CloudWatch operation, the query string's Action; else empty.
+    std::string operation;
+    std::optional<http::RouteMatch> route;  // Lambda: the router's match
+    bool invoke = false;                    // Lambda Invoke or InvokeAsync
+    bool path_matched = false;              // Unknown: a Lambda route has this path, with another method
+};
+
+// What the answer depends on besides the request: which services are on.
+struct ClassifyOptions {
+    bool s3 = false;
+    std::vector<std::string> s3_host_bases;  // virtual-host bases ("localhost", --host)
+    bool cloudwatch = false;                 // metrics are recorded: CloudWatch and /metrics answer
+};
+
+Classified classify(const http::Request& req, const ClassifyOptions& opt);
+// The same answer from a head, before its body is read (false when the target's query is malformed).
+std::optional<Classified> classify(const http::RequestHead& head, const ClassifyOptions& opt);
+
+const char* protocol_name(Protocol p);
+
+}  // namespace lamina::api

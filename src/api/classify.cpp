@@ -1,0 +1,126 @@
+#include "lamina/api/classify.hpp"
+
+#include "lamina/api/cloudwatch_api.hpp"
+#include "lamina/api/lambda_api.hpp"
+#include "lamina/s3/address.hpp"
+#include "lamina/s3/s3_api.hpp"
+
+namespace lamina::api {
+
+namespace {
+
+// The parts of a request (or of a head with its target split) that decide.
+struct Parts {
+    const std::string& method;
+    const std::string& path;
+    const std::multimap<std::string, std::string>& query;
+    const http::Headers& headers;
+};
+
+bool is_digits(std::string_view s) {
+    for (char c : s)
+        if (c < '0' || c > '9') return false;
+    return true;
+}
+
+// "/YYYY-MM-DD" alone or followed by "/...": Lambda's API versions.
+bool dated(std::string_view p) {
+    if (p.size() < 11 || p[0] != '/' || p[5] != '-' || p[8] != '-') return false;
+    if (!is_digits(p.substr(1, 4)) || !is_digits(p.substr(6, 2)) || !is_digits(p.substr(9, 2))) return false;
+    return p.size() == 11 || p[11] == '/';
+}
+
+bool root(const std::string& p) { return p.empty() || p == "/"; }
+
+// Signed for "s3"; unsigned with a bucket Host; unsigned on a path that no
+// other protocol claims and that is not "/" (which names no bucket).
+bool is_s3(const Parts& r, const ClassifyOptions& opt) {
+    if (!opt.s3) return false;
+    std::string service = s3::signing_service(r.headers, r.query);
+    if (service == "s3") return true;
+    if (!service.empty()) return false;
+    if (s3::virtual_host_bucket(r.headers.get("Host"), opt.s3_host_bases)) return true;
+    const std::string& p = r.path;
+    if (root(p) || p == "/health" || p == "/metrics" || p.starts_with("/_lamina/")) return false;
+    if (dated(p) || r.headers.find("X-Amz-Target")) return false;
+    return !p.starts_with("/service/");  // smithy rpc-v2 (CloudWatch CBOR)
+}
+
+// A form posted to "/", or GET/POST "/?Action=...": STS, IAM, CloudWatch.
+bool is_query(const Parts& r) {
+    if (r.method != "POST" && r.method != "GET") return false;
+    if (!root(r.path)) return false;
+    if (r.headers.get("Content-Type").find("application/x-www-form-urlencoded") != std::string::npos) return true;
+    return r.query.contains("Action");
+}
+
+const http::Router& lambda_routes() {
+    static const http::Router router = [] {
+        http::Router r;
+        LambdaApi::add_routes(r);
+        return r;
+    }();
+    return router;
+}
+
+Classified classify_parts(const Parts& r, const ClassifyOptions& opt) {
+    Classified c;
+    auto is = [&c](Protocol p, std::string op = {}) {
+        c.protocol = p;
+        c.operation = std::move(op);
+        return std::move(c);
+    };
+    if (is_s3(r, opt)) return is(Protocol::S3);
+    const std::string& p = r.path;
+    if (r.method == "GET" && p == "/health") return is(Protocol::Health);
+    if (r.method == "GET" && p == "/metrics" && opt.cloudwatch) return is(Protocol::Metrics);
+    if (p == "/_lamina/stacks" || p.starts_with("/_lamina/stacks/")) return is(Protocol::LaminaPage);
+    const std::string* target = r.headers.find("X-Amz-Target");
+    if (opt.cloudwatch && target && target->starts_with(kCloudWatchTargetPrefix))
+        return is(Protocol::CloudWatchJson, target->substr(std::string_view(kCloudWatchTargetPrefix).size()));
+    if (opt.cloudwatch && p.starts_with(kCloudWatchCborPathPrefix))
+        return is(Protocol::CloudWatchCbor, p.substr(std::string_view(kCloudWatchCborPathPrefix).size()));
+    if (is_query(r)) {
+        auto action = r.query.find("Action");
+        return is(Protocol::Query, action == r.query.end() ? std::string() : action->second);
+    }
+    auto match = lambda_routes().match(r.method, p, r.query, &c.path_matched);
+    if (match && LambdaApi::owns(match->operation)) {
+        c.invoke = LambdaApi::is_invoke(match->operation);
+        c.route = std::move(match);
+        return is(Protocol::Lambda, LambdaApi::operation_name(c.route->operation));
+    }
+    if (target) return is(Protocol::AwsJson, *target);
+    return is(Protocol::Unknown);
+}
+
+}  // namespace
+
+Classified classify(const http::Request& req, const ClassifyOptions& opt) {
+    return classify_parts(Parts{req.method, req.path, req.query, req.headers}, opt);
+}
+
+std::optional<Classified> classify(const http::RequestHead& head, const ClassifyOptions& opt) {
+    std::string path;
+    std::multimap<std::string, std::string> query;
+    if (!http::parse_target(head.target, path, query)) return std::nullopt;
+    return classify_parts(Parts{head.method, path, query, head.headers}, opt);
+}
+
+const char* protocol_name(Protocol p) {
+    switch (p) {
+        case Protocol::Lambda: return "Lambda";
+        case Protocol::S3: return "S3";
+        case Protocol::Query: return "Query";
+        case Protocol::CloudWatchJson: return "CloudWatchJson";
+        case Protocol::CloudWatchCbor: return "CloudWatchCbor";
+        case Protocol::AwsJson: return "AwsJson";
+        case Protocol::Health: return "Health";
+        case Protocol::Metrics: return "Metrics";
+        case Protocol::LaminaPage: return "LaminaPage";
+        case Protocol::Unknown: return "Unknown";
+    }
+    return "Unknown";
+}
+
+}  // namespace lamina::api
