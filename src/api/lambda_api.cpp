@@ -11,12 +11,13 @@ namespace lamina::api {
 
 LambdaApi::LambdaApi(control::Registry& registry, control::LayerRegistry& layers,
                      store::LayerCache& layer_cache, store::BlobStore& blobs, const Config& config,
-                     exec::Invoker* invoker, exec::EventQueue* events)
+                     IdSource& ids, exec::Invoker* invoker, exec::EventQueue* events)
     : registry_(registry),
       layers_(layers),
       layer_cache_(layer_cache),
       blobs_(blobs),
       config_(config),
+      ids_(ids),
       invoker_(invoker),
       events_(events),
       provisioned_(registry, invoker) {}

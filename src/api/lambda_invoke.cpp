@@ -3,7 +3,6 @@
 // Invoke and InvokeAsync, and the async event queue's hooks: both build the
 // data plane's InvokeRequest the same way.
 
-#include <random>
 
 #include "json_input.hpp"
 #include "lambda_routes.hpp"
@@ -21,12 +20,6 @@ namespace {
 
 // Largest X-Amz-Client-Context header AWS takes: 3,583 bytes of base64.
 constexpr std::size_t kMaxClientContextBytes = 3583;
-
-// Where a weighted alias's routing lands: uniform in [0, 1).
-double weight_draw() {
-    static thread_local std::mt19937_64 rng{std::random_device{}()};
-    return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
-}
 
 // The invocation of a resolved version, as the data plane takes it.
 exec::InvokeRequest invoke_request(const Scope& scope, const FunctionRef& ref,
@@ -49,12 +42,12 @@ exec::InvokeRequest invoke_request(const Scope& scope, const FunctionRef& ref,
 
 }  // namespace
 
-exec::EventQueueHooks event_queue_hooks(control::Registry& registry) {
+exec::EventQueueHooks event_queue_hooks(control::Registry& registry, IdSource& ids) {
     exec::EventQueueHooks hooks;
-    hooks.resolve = [&registry](const exec::QueuedEvent& e) -> Result<exec::InvokeRequest> {
+    hooks.resolve = [&registry, &ids](const exec::QueuedEvent& e) -> Result<exec::InvokeRequest> {
         FunctionRef ref{e.function, e.qualifier.empty() ? std::nullopt
                                                         : std::optional<std::string>(e.qualifier)};
-        LAMINA_TRY(view, registry.resolve_invocation(e.scope, ref, weight_draw()));
+        LAMINA_TRY(view, registry.resolve_invocation(e.scope, ref, ids.unit_draw()));
         return invoke_request(e.scope, ref, view, e.payload, e.id);
     };
     hooks.config =
@@ -130,7 +123,7 @@ void LambdaApi::invoke(int operation, const RequestContext& ctx, const http::Req
                                 e.what());
             }
         }
-        LAMINA_TRY(view, registry_.resolve_invocation(scope, ref, weight_draw()));
+        LAMINA_TRY(view, registry_.resolve_invocation(scope, ref, ids_.unit_draw()));
         if (type == "DryRun") return std::optional<exec::InvokeRequest>{};
         if (!invoker_)
             return fail(ErrorCode::NotImplemented, "lamina was started without a data plane");

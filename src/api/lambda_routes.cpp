@@ -2,7 +2,6 @@
 
 #include <cstdio>
 #include <functional>
-#include <random>
 #include <stdexcept>
 
 #include "lamina/api/aws_error.hpp"
@@ -160,25 +159,14 @@ constexpr LambdaRoute kRoutes[] = {
      "ListFunctionsByCodeSigningConfig", false},
 };
 
-// A request id for answers made before a request has one (413 at the edge).
-std::string fresh_request_id() {
-    static thread_local std::mt19937_64 rng{std::random_device{}()};
-    std::uint64_t hi = rng(), lo = rng();
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "%08x-%04x-4%03x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
-                  static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xfff),
-                  static_cast<unsigned>(0x8000 | ((lo >> 48) & 0x3fff)),
-                  static_cast<unsigned long long>(lo & 0xffffffffffffull));
-    return buf;
-}
-
 // The 413 answer naming the operation, as AWS words it.
-std::function<http::Response(std::uint64_t)> too_large_for(std::string op) {
-    return [op = std::move(op)](std::uint64_t limit) {
+// (answered at the edge, before the request has an id: it gets a fresh one)
+std::function<http::Response(std::uint64_t)> too_large_for(std::string op, IdSource& ids) {
+    return [op = std::move(op), &ids](std::uint64_t limit) {
         return rest_json_error(Error{ErrorCode::RequestEntityTooLarge,
                                      "Request must be smaller than " + std::to_string(limit) +
                                          " bytes for the " + op + " operation"},
-                               fresh_request_id());
+                               ids.uuid());
     };
 }
 
@@ -223,14 +211,15 @@ http::BodyPolicy LambdaApi::body_policy(const http::RequestHead& head, const std
         p.limit = static_cast<std::uint64_t>(control::kCreateFunctionRequestLimit);
         p.too_large = too_large_for(layer_upload            ? "PublishLayerVersion"
                                     : head.method == "POST" ? "CreateFunction"
-                                                            : "UpdateFunctionCode");
+                                                            : "UpdateFunctionCode",
+                                    ids_);
         return p;
     }
     p.limit = 6 * 1024 * 1024;
     // the message names the operation called, as AWS's do
     bool invocations = path.size() >= 12 && path.compare(path.size() - 12, 12, "/invocations") == 0;
     std::string op = invocations || operation.empty() ? std::string("InvokeFunction") : operation;
-    p.too_large = too_large_for(op);
+    p.too_large = too_large_for(op, ids_);
     return p;
 }
 

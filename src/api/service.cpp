@@ -24,7 +24,7 @@ Service::Service(const Config& config, const StartupFindings& findings, control:
       registry_(registry),
       ids_(ids),
       workers_(workers),
-      lambda_(registry, layers, layer_cache, blobs, config, invoker, events),
+      lambda_(registry, layers, layer_cache, blobs, config, ids, invoker, events),
       query_(roles) {
     lambda_.set_code_source(code_source);
     if (objects) {

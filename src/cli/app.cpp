@@ -362,7 +362,7 @@ void App::load_state() {
 
 void App::wire_service() {
     invoker_.set_metrics(&metrics_);
-    events_.set_hooks(api::event_queue_hooks(registry_));  // how a queued event finds its function
+    events_.set_hooks(api::event_queue_hooks(registry_, ids_));  // how a queued event finds its function
     events_.set_metrics(&metrics_);
     service_.set_stacks(&stacks_);
     if (credentials_) service_.set_credentials(std::move(*credentials_));

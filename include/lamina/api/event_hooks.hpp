@@ -3,11 +3,13 @@
 // invocation, resolved afresh when it runs, and the EventInvokeConfig that
 // applies to it. The composition root (cli) gives these to the queue.
 
+#include "lamina/common/clock.hpp"
 #include "lamina/control/registry.hpp"
 #include "lamina/exec/event_queue.hpp"
 
 namespace lamina::api {
 
-exec::EventQueueHooks event_queue_hooks(control::Registry& registry);
+// `ids` draws a weighted alias's version (it must outlive the queue).
+exec::EventQueueHooks event_queue_hooks(control::Registry& registry, IdSource& ids);
 
 }  // namespace lamina::api

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "lamina/api/request_context.hpp"
+#include "lamina/common/clock.hpp"
 #include "lamina/common/config.hpp"
 #include "lamina/control/layers.hpp"
 #include "lamina/control/registry.hpp"
@@ -31,7 +32,7 @@ class LambdaApi {
     // (api::event_queue_hooks).
     LambdaApi(control::Registry& registry, control::LayerRegistry& layers,
               store::LayerCache& layer_cache, store::BlobStore& blobs, const Config& config,
-              exec::Invoker* invoker = nullptr, exec::EventQueue* events = nullptr);
+              IdSource& ids, exec::Invoker* invoker = nullptr, exec::EventQueue* events = nullptr);
 
     // Invoke and InvokeAsync complete asynchronously, when the function answers.
     static bool is_invoke(int operation);
@@ -120,6 +121,7 @@ class LambdaApi {
     store::LayerCache& layer_cache_;
     store::BlobStore& blobs_;
     const Config& config_;
+    IdSource& ids_;  // request ids made at the edge, weighted alias draws
     exec::Invoker* invoker_;
     exec::EventQueue* events_;
     s3::ObjectSource* code_source_ = nullptr;

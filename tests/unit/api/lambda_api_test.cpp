@@ -59,7 +59,7 @@ class LambdaApiTest : public ::testing::Test {
         ASSERT_TRUE(registry_->load().has_value());
         ASSERT_TRUE(layer_cache_->init().has_value());
         api_ =
-            std::make_unique<api::LambdaApi>(*registry_, *layers_, *layer_cache_, *blobs_, config_);
+            std::make_unique<api::LambdaApi>(*registry_, *layers_, *layer_cache_, *blobs_, config_, ids_);
         api_->add_routes(router_);
     }
 
