@@ -1,6 +1,7 @@
 #pragma once
-// Injectable time and id sources (tests use fakes; nothing calls the system
-// clock or a random generator directly).
+// Injectable time and id sources: wall-clock times lamina records or
+// answers and every random id or draw come from here (tests use fakes);
+// only durations are measured with std::chrono::steady_clock directly.
 
 #include <chrono>
 #include <cstdint>
