@@ -249,7 +249,7 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
 void Invoker::on_process_exit(const EnvPtr& env, const sandbox::ExitStatus& status) {
     bool oom = settings_.memory && !env->cgroup.empty() && settings_.memory->oom_killed(env->cgroup);
     std::function<void(const EnvExit&)> on_exit;
-    std::function<void()> gone;
+    std::function<void()> gone, never_ready;
     {
         std::lock_guard lk(env->mu);
         if (!env->process) {  // exited before start_environment took the process: it handles this
@@ -259,12 +259,15 @@ void Invoker::on_process_exit(const EnvPtr& env, const sandbox::ExitStatus& stat
     }
     {
         // Dead and the hooks taken at once: whoever sets a hook later, under
-        // mu, sees the state and acts itself
+        // mu, sees the state and acts itself. A ready hook a cold invocation
+        // left (its init never finished) goes too: it holds the environment
+        // through the invocation's timer, which would never be freed.
         std::lock_guard lk(env->mu);
         env->apply(EnvEvent::Exit);
         env->exit = EnvExit{status, oom};
         on_exit = std::move(env->on_exit);
         gone = std::move(env->on_gone);
+        never_ready = std::move(env->ready_hook);
     }
     if (on_exit) on_exit(EnvExit{status, oom});
     if (gone) gone();
@@ -273,15 +276,15 @@ void Invoker::on_process_exit(const EnvPtr& env, const sandbox::ExitStatus& stat
     env->append_log(env->take_output());
     env->close_log();
     env->api->stop();
+    if (settings_.memory && !env->cgroup.empty()) remove_cgroup(ioc_, *settings_.memory, env->cgroup, 50);
+    // Last: shutdown() may be waiting for this, and once it sees every exit
+    // handled the Invoker may go; nothing of it is touched after the unlock.
+    std::lock_guard lk(exits_mu_);
     {
-        std::lock_guard lk(env->mu);
+        std::lock_guard elk(env->mu);
         env->exit_handled = true;
     }
-    {
-        std::lock_guard lk(exits_mu_);  // shutdown() may be waiting for this
-    }
     exits_cv_.notify_all();
-    if (settings_.memory && !env->cgroup.empty()) remove_cgroup(ioc_, *settings_.memory, env->cgroup, 50);
 }
 
 }  // namespace lamina::exec

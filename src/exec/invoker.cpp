@@ -537,6 +537,15 @@ void Invoker::shutdown() {
             });
         });
     }
+    // Nothing reports to this invoker after it: a process not yet reaped is
+    // killed and reaped here, with its exit report dropped.
+    for (auto& e : envs) {
+        std::unique_ptr<sandbox::Process> p;
+        {
+            std::lock_guard lk(e->mu);
+            if (!e->exit_handled) p = std::move(e->process);
+        }
+    }
     std::lock_guard lk(mu_);
     all_.clear();
     if (settings_.memory) settings_.memory->remove_all();

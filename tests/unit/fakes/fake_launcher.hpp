@@ -196,13 +196,16 @@ public:
     FakeProcess(boost::asio::io_context& ioc, std::shared_ptr<FakeRuntime> rt, RuntimeScript script,
                 sandbox::ExitHandler on_exit)
         : rt_(std::move(rt)) {
-        thread_ = std::thread([&ioc, rt = rt_, script = std::move(script), on_exit = std::move(on_exit)] {
+        thread_ = std::thread([&ioc, rt = rt_, gone = gone_, script = std::move(script), on_exit = std::move(on_exit)] {
             int code = script(*rt);
             sandbox::ExitStatus status = rt->killed() ? sandbox::ExitStatus{0, SIGKILL} : sandbox::ExitStatus{code, 0};
-            boost::asio::post(ioc, [on_exit, status] { on_exit(status); });
+            boost::asio::post(ioc, [on_exit, status, gone] {
+                if (!*gone) on_exit(status);  // as a HostProcess: no report once its owner is gone
+            });
         });
     }
     ~FakeProcess() override {
+        *gone_ = true;
         rt_->kill();
         if (thread_.joinable()) thread_.join();
     }
@@ -213,6 +216,7 @@ public:
 
 private:
     std::shared_ptr<FakeRuntime> rt_;
+    std::shared_ptr<std::atomic<bool>> gone_ = std::make_shared<std::atomic<bool>>(false);
     std::thread thread_;
 };
 
