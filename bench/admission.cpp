@@ -40,7 +40,7 @@ int main() {
     WallClock clock;
     exec::CapacitySettings settings;
     settings.scaling_per_function = 1 << 30;  // never the limit here
-    settings.account_limit = 1 << 30;
+    settings.quota.account_limit = 1 << 30;
     exec::ConcurrencyController c(settings, clock);
     const control::Scope scope{"123456789012", "us-east-1"};
     // other functions and accounts in the maps, as in a busy server

@@ -48,12 +48,12 @@ Result<http::Response> LambdaApi::get_account_settings(const LambdaCall& c) {
     const Scope& scope = c.ctx.scope;
     const RequestContext& ctx = c.ctx;
     auto usage = registry_.account_usage(scope);
-    std::int64_t unreserved = config_.account_concurrency - registry_.reserved_total(scope);
+    std::int64_t unreserved = config_.quota.account_limit - registry_.reserved_total(scope);
     json out = {{"AccountLimit",
                  {{"TotalCodeSize", control::kTotalCodeStorage},
                   {"CodeSizeUnzipped", control::kMaxUnzippedCode},
                   {"CodeSizeZipped", control::kMaxZippedCode},
-                  {"ConcurrentExecutions", config_.account_concurrency},
+                  {"ConcurrentExecutions", config_.quota.account_limit},
                   {"UnreservedConcurrentExecutions", unreserved}}},
                 {"AccountUsage",
                  {{"TotalCodeSize", usage.total_code_size + layers_.total_code_size(scope)},
@@ -96,7 +96,7 @@ Result<http::Response> LambdaApi::put_or_delete_function_concurrency(const Lambd
                     "Function not found: " + control::qualified_arn(scope, ref.name, "$LATEST"));
     LAMINA_TRY(body, parse_body(req.body));
     LAMINA_TRY(wanted, concurrency_count(body, "ReservedConcurrentExecutions", 0));
-    control::CapacityLimits limits{config_.account_concurrency, config_.min_unreserved};
+    const CapacityQuota& limits = config_.quota;
     LAMINA_TRY(put, registry_.put_function_concurrency(scope, ref, wanted, limits));
     return json_response(200, json{{"ReservedConcurrentExecutions", put}}, ctx);
 }
@@ -108,7 +108,7 @@ Result<http::Response> LambdaApi::put_provisioned_concurrency(const LambdaCall& 
     LAMINA_TRY(ref, function_ref(c, NameShape::Create, "PutProvisionedConcurrencyConfig"));
     LAMINA_TRY(body, parse_body(req.body));
     LAMINA_TRY(wanted, concurrency_count(body, "ProvisionedConcurrentExecutions", 1));
-    control::CapacityLimits limits{config_.account_concurrency, config_.min_unreserved};
+    const CapacityQuota& limits = config_.quota;
     LAMINA_TRY(pc, provisioned_.put(scope, ref, wanted, limits));
     // AWS answers at once; the environments initialise in the background
     json out = {{"RequestedProvisionedConcurrentExecutions", pc.config.requested},

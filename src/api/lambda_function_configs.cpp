@@ -27,21 +27,11 @@ Result<http::Response> LambdaApi::put_event_invoke_config(const LambdaCall& c) {
     LAMINA_TRY(ref, function_ref(c, NameShape::Read, op_name(c.op)));
     LAMINA_TRY(body, parse_body(req.body));
     control::EventInvokeConfigInput in;
-    LAMINA_TRY(retries, opt_int(body, "MaximumRetryAttempts"));
-    LAMINA_TRY(age, opt_int(body, "MaximumEventAgeInSeconds"));
+    LAMINA_TRY(retries, opt_int(body, control::limits::kMaximumRetryAttempts.key));
+    LAMINA_TRY(age, opt_int(body, control::limits::kMaximumEventAge.key));
     control::ValidationErrors v;
-    if (retries && *retries < 0)
-        v.add(std::to_string(*retries), "maximumRetryAttempts",
-              "Member must have value greater than or equal to 0");
-    if (retries && *retries > 2)
-        v.add(std::to_string(*retries), "maximumRetryAttempts",
-              "Member must have value less than or equal to 2");
-    if (age && *age < 60)
-        v.add(std::to_string(*age), "maximumEventAgeInSeconds",
-              "Member must have value greater than or equal to 60");
-    if (age && *age > 21600)
-        v.add(std::to_string(*age), "maximumEventAgeInSeconds",
-              "Member must have value less than or equal to 21600");
+    control::check_model_range(v, control::limits::kMaximumRetryAttempts, retries);
+    control::check_model_range(v, control::limits::kMaximumEventAge, age);
     if (!v.empty()) return std::unexpected(v.error());
     if (retries) in.maximum_retry_attempts = static_cast<int>(*retries);
     if (age) in.maximum_event_age_seconds = static_cast<int>(*age);

@@ -185,32 +185,21 @@ Result<control::FunctionSettings> read_settings(const ojson& body) {
     }
     if (handler) {
         static const std::regex kHandler(R"([^\s]+)");
-        if (handler->size() > 128)
-            v.add(*handler, "handler", "Member must have length less than or equal to 128");
+        if (handler->size() > control::limits::kHandlerLength)
+            control::check_length(v, "handler", handler, control::limits::kHandlerLength);
         else if (!regex_full_match(*handler, kHandler))
             v.add(*handler, "handler", R"(Member must satisfy regular expression pattern: [^\s]+)");
     }
-    if (description && description->size() > 256)
-        v.add(*description, "description", "Member must have length less than or equal to 256");
-    if (timeout && *timeout < 1)
-        v.add(std::to_string(*timeout), "timeout",
-              "Member must have value greater than or equal to 1");
-    if (memory && *memory < 128)
-        v.add(std::to_string(*memory), "memorySize",
-              "Member must have value greater than or equal to 128");
-    if (memory && *memory > 32768)
-        v.add(std::to_string(*memory), "memorySize",
-              "Member must have value less than or equal to 32768");
+    control::check_length(v, "description", description, control::limits::kDescriptionLength);
+    control::check_model_range(v, control::limits::kTimeout, timeout);
+    control::check_model_range(v, control::limits::kMemorySize, memory);
     if (const ojson* eph = opt_object(body, "EphemeralStorage")) {
-        LAMINA_TRY(size, opt_int(*eph, "Size"));
+        const auto& limit = control::limits::kEphemeralStorage;
+        LAMINA_TRY(size, opt_int(*eph, limit.key));
         if (!size)
-            v.add_null("ephemeralStorage.size");
-        else if (*size < 512)
-            v.add(std::to_string(*size), "ephemeralStorage.size",
-                  "Member must have value greater than or equal to 512");
-        else if (*size > 10240)
-            v.add(std::to_string(*size), "ephemeralStorage.size",
-                  "Member must have value less than or equal to 10240");
+            v.add_null(limit.member);
+        else if (*size < limit.model_min || *size > limit.model_max)
+            control::check_model_range(v, limit, size);
         else
             s.ephemeral_storage = static_cast<int>(*size);
     }
@@ -242,15 +231,18 @@ Result<control::FunctionSettings> read_settings(const ojson& body) {
         s.snap_start_apply_on = apply_on;
     }
     if (!v.empty()) return std::unexpected(v.error());
-    if (timeout && *timeout > 900)
+    if (timeout && *timeout > control::limits::kTimeout.service_max) {
+        control::ValidationErrors over;
+        over.add(std::to_string(*timeout), control::limits::kTimeout.member,
+                 "Member must have value less than or equal to " +
+                     std::to_string(control::limits::kTimeout.service_max));
+        return std::unexpected(over.error(ErrorCode::InvalidParameterValue));
+    }
+    if (memory && *memory > control::limits::kMemorySize.service_max)
         return fail(ErrorCode::InvalidParameterValue,
-                    "1 validation error detected: Value '" + std::to_string(*timeout) +
-                        "' at 'timeout' failed to satisfy constraint: Member must have value less "
-                        "than or equal to 900");
-    if (memory && *memory > 10240)
-        return fail(ErrorCode::InvalidParameterValue,
-                    "'MemorySize' value failed to satisfy constraint: Member must have value less "
-                    "than or equal to 10240");
+                    std::string("'") + control::limits::kMemorySize.key +
+                        "' value failed to satisfy constraint: Member must have value less than or equal to " +
+                        std::to_string(control::limits::kMemorySize.service_max));
     if (runtime) LAMINA_CHECK(control::validate_runtime(*runtime));
     if (const ojson* env = opt_object(body, "Environment")) {
         LAMINA_TRY(vars, opt_string_map(*env, "Variables"));

@@ -81,7 +81,7 @@ void LambdaApi::invoke(int operation, const RequestContext& ctx, const http::Req
             scope.account = *owner;
             if (!registry_.permits(scope, ref, ctx.scope.account, "lambda:InvokeFunction"))
                 return std::unexpected(
-                    control::cross_account_denied(ctx.scope.account, "lambda:InvokeFunction",
+                    control::access_denied(ctx.scope.account, "lambda:InvokeFunction",
                                                   control::function_arn(scope, ref.name) +
                                                       (ref.qualifier ? ":" + *ref.qualifier : "")));
         }

@@ -50,14 +50,13 @@ std::string join_list(const std::vector<std::string>& items) {
 
 // LayerName path values: a name, or a layer ARN (possibly another account's).
 Result<std::pair<Scope, std::string>> layer_name(const Scope& caller, const std::string& value) {
-    static constexpr const char* kLayerName =
-        R"((arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+)";
-    static const std::regex kPattern(kLayerName);
-    if (value.size() > 140 || !regex_full_match(value, kPattern)) {
+    static const std::regex kPattern(control::kLayerNamePattern);
+    if (value.size() > control::kMaxLayerNameLength || !regex_full_match(value, kPattern)) {
         control::ValidationErrors v;
         v.add(value, "layerName",
-              value.size() > 140 ? std::string("Member must have length less than or equal to 140")
-                                 : std::string("Member must satisfy regular expression pattern: ") + kLayerName);
+              value.size() > control::kMaxLayerNameLength
+                  ? "Member must have length less than or equal to " + std::to_string(control::kMaxLayerNameLength)
+                  : std::string("Member must satisfy regular expression pattern: ") + control::kLayerNamePattern);
         return std::unexpected(v.error());
     }
     if (value.rfind("arn:", 0) != 0) return std::make_pair(caller, value);
@@ -132,17 +131,12 @@ Result<http::Response> LambdaApi::publish_layer_version(const LambdaCall& c) {
                       : "Member must satisfy constraint: [Member must satisfy enum value set: "
                         "[x86_64, arm64], Member must not be null]");
     }
-    if (description && description->size() > 256)
-        v.add(*description, "description", "Member must have length less than or equal to 256");
-    if (license && license->size() > 512)
-        v.add(*license, "licenseInfo", "Member must have length less than or equal to 512");
+    control::check_length(v, "description", description, control::limits::kDescriptionLength);
+    control::check_length(v, "licenseInfo", license, control::limits::kLicenseInfoLength);
     if (!v.empty()) return std::unexpected(v.error());
     if (!(owner == scope))
-        return fail(
-            ErrorCode::AccessDenied,
-            "User: arn:aws:iam::" + scope.account +
-                ":root is not authorized to perform: lambda:PublishLayerVersion on resource: " +
-                control::layer_arn(owner, name));
+        return std::unexpected(control::access_denied(scope.account, "lambda:PublishLayerVersion",
+                                                      control::layer_arn(owner, name), control::PolicyClause::Absent));
     const ojson* content = opt_object(body, "Content");
     if (!content) return std::unexpected(wrong_type("Content", "an object"));
     LAMINA_TRY(code, read_code(*content, false, zip_b64, "content."));
@@ -241,15 +235,10 @@ Result<http::Response> LambdaApi::add_layer_version_permission(const LambdaCall&
     LAMINA_TRY(action, opt_string(body, "Action"));
     LAMINA_TRY(principal, opt_string(body, "Principal"));
     LAMINA_TRY(org, opt_string(body, "OrganizationId"));
-    static const std::regex kSid(R"([a-zA-Z0-9-_]+)");
     static const std::regex kPrincipal(R"(\d{12}|\*|arn:(aws[a-zA-Z-]*):iam::\d{12}:root)");
     static const std::regex kOrg(R"(o-[a-z0-9]{10,32})");
     control::ValidationErrors v;
-    if (!sid)
-        v.add_null("statementId");
-    else if (sid->empty() || sid->size() > 100 || !regex_full_match(*sid, kSid))
-        v.add(*sid, "statementId",
-              "Member must satisfy regular expression pattern: ([a-zA-Z0-9-_]+)");
+    control::check_statement_id(v, sid);
     if (!action)
         v.add_null("action");
     else if (*action != "lambda:GetLayerVersion")

@@ -29,15 +29,8 @@ Result<http::Response> LambdaApi::add_permission(const LambdaCall& c) {
     LAMINA_TRY(action, opt_string(body, "Action"));
     LAMINA_TRY(principal, opt_string(body, "Principal"));
     control::ValidationErrors v;
-    static const std::regex kSid(R"([a-zA-Z0-9-_]+)");
     static const std::regex kAction(R"((lambda:[*]|lambda:[a-zA-Z]+|[*]))");
-    if (!sid)
-        v.add_null("statementId");
-    else if (sid->size() > 100)
-        v.add(*sid, "statementId", "Member must have length less than or equal to 100");
-    else if (!regex_full_match(*sid, kSid))
-        v.add(*sid, "statementId",
-              "Member must satisfy regular expression pattern: ([a-zA-Z0-9-_]+)");
+    control::check_statement_id(v, sid);
     if (!action)
         v.add_null("action");
     else if (!regex_full_match(*action, kAction))

@@ -166,8 +166,7 @@ exec::ExecSettings make_exec_settings(const Config& config, const fs::path& data
 
 exec::CapacitySettings capacity_settings(const Config& config) {
     exec::CapacitySettings c;
-    c.account_limit = config.account_concurrency;
-    c.min_unreserved = config.min_unreserved;
+    c.quota = config.quota;
     c.scaling =
         config.scaling == "regional-burst" ? exec::ScalingModel::RegionalBurst : exec::ScalingModel::PerFunction;
     c.scaling_per_function = config.scaling_per_function;
@@ -179,10 +178,10 @@ exec::CapacitySettings capacity_settings(const Config& config) {
 void log_capacity(const exec::CapacitySettings& c, spdlog::logger& log) {
     if (c.scaling == exec::ScalingModel::PerFunction)
         log.info("concurrency account_limit={} min_unreserved={} scaling=per-function new_environments_per_10s={}",
-                 c.account_limit, c.min_unreserved, c.scaling_per_function);
+                 c.quota.account_limit, c.quota.min_unreserved, c.scaling_per_function);
     else
         log.info("concurrency account_limit={} min_unreserved={} scaling=regional-burst burst={} per_minute={}",
-                 c.account_limit, c.min_unreserved, c.burst, c.burst_per_minute);
+                 c.quota.account_limit, c.quota.min_unreserved, c.burst, c.burst_per_minute);
 }
 
 exec::EventQueueSettings queue_settings(const Config& config) {

@@ -121,10 +121,10 @@ int run(int argc, char** argv) {
                           "Seconds a provisioned concurrency environment may take to initialise, or the function's "
                           "Timeout if longer (AWS: 130)")
         ->envname("LAMINA_PROVISIONED_INIT_TIMEOUT")->capture_default_str()->check(CLI::Range(1, 900));
-    serve_cmd->add_option("--account-concurrency", config.account_concurrency,
+    serve_cmd->add_option("--account-concurrency", config.quota.account_limit,
                           "Concurrent executions per account and region (AWS's default quota: 1000)")
         ->envname("LAMINA_ACCOUNT_CONCURRENCY")->capture_default_str()->check(CLI::Range(1, 1000000));
-    serve_cmd->add_option("--min-unreserved", config.min_unreserved,
+    serve_cmd->add_option("--min-unreserved", config.quota.min_unreserved,
                           "Concurrency that reservations must leave unreserved (AWS: 100)")
         ->envname("LAMINA_MIN_UNRESERVED")->capture_default_str()->check(CLI::Range(0, 1000000));
     serve_cmd->add_option("--scaling", config.scaling,
@@ -241,9 +241,9 @@ int run(int argc, char** argv) {
             std::cerr << "lamina: --run-as expects auto, root or UID[:GID], got " << config.run_as << "\n";
             return 2;
         }
-        if (config.min_unreserved > config.account_concurrency) {
-            std::cerr << "lamina: --min-unreserved (" << config.min_unreserved
-                      << ") must not exceed --account-concurrency (" << config.account_concurrency << ")\n";
+        if (config.quota.min_unreserved > config.quota.account_limit) {
+            std::cerr << "lamina: --min-unreserved (" << config.quota.min_unreserved
+                      << ") must not exceed --account-concurrency (" << config.quota.account_limit << ")\n";
             return 2;
         }
         if (config.auth == "sigv4" && config.credentials_file.empty()) {

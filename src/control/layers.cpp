@@ -6,13 +6,11 @@
 
 #include "lamina/common/encoding.hpp"
 #include "lamina/common/regex.hpp"
+#include "lamina/control/pagination.hpp"
 
 namespace lamina::control {
 
 using nlohmann::json;
-
-const char* const kLayerVersionArnPattern =
-    R"((arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+)|(arn:[a-zA-Z0-9-]+:lambda:::awslayer:[a-zA-Z0-9-_]+))";
 
 namespace {
 
@@ -36,10 +34,7 @@ Error missing_version(const Scope& s, const std::string& name, std::int64_t v) {
 }
 
 Error access_denied(const Scope& caller, const std::string& arn) {
-    return Error{ErrorCode::AccessDenied, "User: arn:aws:iam::" + caller.account +
-                                              ":root is not authorized to perform: lambda:GetLayerVersion on "
-                                              "resource: " + arn +
-                                              " because no resource-based policy allows the lambda:GetLayerVersion action"};
+    return control::access_denied(caller.account, "lambda:GetLayerVersion", arn);
 }
 
 bool matches(const LayerVersion& v, const std::optional<std::string>& runtime, const std::optional<std::string>& arch) {
@@ -58,28 +53,7 @@ std::optional<std::int64_t> parse_version(const std::string& text) {
     return std::stoll(text);
 }
 
-// Markers name the list they page ("layers" or "layer-versions"): one list's
-// marker is refused by the other.
-std::string make_marker(const std::string& list, const std::string& position) {
-    return base64_encode(list + "\n" + position);
-}
-
-Result<std::string> read_marker(const std::string& list, const std::string& marker) {
-    auto raw = base64_decode(marker);
-    if (!raw || raw->rfind(list + "\n", 0) != 0)
-        return fail(ErrorCode::InvalidParameterValue, "Invalid Marker: " + marker);
-    return raw->substr(list.size() + 1);
-}
-
 }  // namespace
-
-std::string layer_arn(const Scope& s, const std::string& name) {
-    return "arn:aws:lambda:" + s.region + ":" + s.account + ":layer:" + name;
-}
-
-std::string layer_version_arn(const Scope& s, const std::string& name, std::int64_t version) {
-    return layer_arn(s, name) + ":" + std::to_string(version);
-}
 
 json LayerVersion::to_doc() const {
     json j = {{"layer_name", layer_name},
@@ -376,7 +350,9 @@ Result<std::vector<LayerRef>> LayerRegistry::resolve_for_function(const Scope& c
             return std::unexpected(e.error());
         }
     }
-    if (arns.size() > 5) return fail(ErrorCode::InvalidParameterValue, "Cannot reference more than 5 layers.");
+    if (arns.size() > limits::kMaxLayers)
+        return fail(ErrorCode::InvalidParameterValue,
+                    "Cannot reference more than " + std::to_string(limits::kMaxLayers) + " layers.");
     struct Parsed {
         Scope owner;
         std::string name;

@@ -75,9 +75,9 @@ VersionConfig VersionConfig::from_doc(const json& j) {
     c.runtime = j.value("runtime", "");
     c.role = j.value("role", "");
     c.handler = j.value("handler", "");
-    c.timeout = j.value("timeout", 3);
-    c.memory_size = j.value("memory_size", 128);
-    c.ephemeral_storage = j.value("ephemeral_storage", 512);
+    c.timeout = j.value("timeout", c.timeout);
+    c.memory_size = j.value("memory_size", c.memory_size);
+    c.ephemeral_storage = j.value("ephemeral_storage", c.ephemeral_storage);
     c.architecture = j.value("architecture", "x86_64");
     c.package_type = j.value("package_type", "Zip");
     c.code_sha256 = j.value("code_sha256", "");

@@ -13,6 +13,10 @@ const char* const kUnqualifiedNamePattern =
 const char* const kQualifierPattern = R"(\$(LATEST(\.PUBLISHED)?)|[a-zA-Z0-9-_$]+)";
 const char* const kAliasPattern = R"((?!^[0-9]+$)([a-zA-Z0-9-_]+))";
 const char* const kRolePattern = R"(arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+)";
+const char* const kLayerNamePattern =
+    R"((arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+)";
+const char* const kLayerVersionArnPattern =
+    R"((arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+)|(arn:[a-zA-Z0-9-]+:lambda:::awslayer:[a-zA-Z0-9-_]+))";
 
 namespace {
 
@@ -96,10 +100,36 @@ std::optional<ParsedArn> parse_arn(const std::string& arn) {
     return p;
 }
 
-Error cross_account_denied(const std::string& caller_account, const std::string& action, const std::string& target) {
-    return Error{ErrorCode::AccessDenied, "User: arn:aws:iam::" + caller_account + ":root is not authorized to perform: " +
-                                              action + " on resource: " + target +
-                                              " because no resource-based policy allows the " + action + " action"};
+Error access_denied(const std::string& caller_account, const std::string& action, const std::string& resource,
+                    PolicyClause clause) {
+    std::string message = "User: arn:aws:iam::" + caller_account + ":root is not authorized to perform: " + action +
+                          " on resource: " + resource;
+    if (clause == PolicyClause::NoPolicyAllows)
+        message += " because no resource-based policy allows the " + action + " action";
+    return Error{ErrorCode::AccessDenied, std::move(message)};
+}
+
+std::string layer_arn(const Scope& s, const std::string& name) {
+    return "arn:aws:lambda:" + s.region + ":" + s.account + ":layer:" + name;
+}
+
+std::string layer_version_arn(const Scope& s, const std::string& name, std::int64_t version) {
+    return layer_arn(s, name) + ":" + std::to_string(version);
+}
+
+bool is_plain_function_name(const std::string& name) {
+    static const std::regex kPlain("[a-zA-Z0-9_-]{1,64}");
+    return regex_full_match(name, kPlain);
+}
+
+void check_statement_id(ValidationErrors& errors, const std::optional<std::string>& sid) {
+    static const std::regex kSid(R"([a-zA-Z0-9-_]+)");
+    if (!sid)
+        errors.add_null("statementId");
+    else if (sid->size() > 100)
+        errors.add(*sid, "statementId", "Member must have length less than or equal to 100");
+    else if (!regex_full_match(*sid, kSid))
+        errors.add(*sid, "statementId", "Member must satisfy regular expression pattern: ([a-zA-Z0-9-_]+)");
 }
 
 Result<FunctionRef> resolve_function_name(const std::string& value, NameShape shape,
@@ -153,7 +183,7 @@ Result<FunctionRef> resolve_function_name(const std::string& value, NameShape sh
         } else {
             std::string target = function_arn(Scope{account, scope.region}, ref.name);
             if (ref.qualifier) target += ":" + *ref.qualifier;
-            return std::unexpected(cross_account_denied(scope.account, action, target));
+            return std::unexpected(access_denied(scope.account, action, target));
         }
     }
     if (qualifier_param && ref.qualifier && *ref.qualifier != *qualifier_param) {

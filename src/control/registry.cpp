@@ -35,46 +35,6 @@ Error stale_revision() {
                  "GetFunction/GetAlias API to retrieve the latest Revision Id"};
 }
 
-// Opaque, tamper-evident-enough pagination markers: base64 of a tag and a position.
-std::string make_marker(const std::string& tag, const std::string& position) {
-    return base64_encode(tag + "\n" + position);
-}
-
-Result<std::string> read_marker(const std::string& tag, const std::string& marker) {
-    auto raw = base64_decode(marker);
-    if (!raw || raw->rfind(tag + "\n", 0) != 0)
-        return fail(ErrorCode::InvalidParameterValue, "Invalid Marker: " + marker);
-    return raw->substr(tag.size() + 1);
-}
-
-// Pages through `items` (already in order) where key(item) is the position.
-template <typename T, typename KeyFn>
-Result<std::pair<std::vector<T>, std::optional<std::string>>> paginate(std::vector<T> items, const Page& page,
-                                                                      const std::string& tag, KeyFn key) {
-    std::size_t start = 0;
-    if (page.marker) {
-        LAMINA_TRY(pos, read_marker(tag, *page.marker));
-        start = items.size();
-        for (std::size_t i = 0; i < items.size(); ++i) {
-            if (key(items[i]) > pos) {
-                start = i;
-                break;
-            }
-        }
-    }
-    std::size_t n = static_cast<std::size_t>(std::max(1, page.max_items));
-    std::vector<T> out;
-    std::optional<std::string> next;
-    for (std::size_t i = start; i < items.size(); ++i) {
-        if (out.size() == n) {
-            next = make_marker(tag, key(out.back()));
-            break;
-        }
-        out.push_back(std::move(items[i]));
-    }
-    return std::make_pair(std::move(out), std::move(next));
-}
-
 std::string sortable_version(const std::string& v) {
     if (v == "$LATEST") return "0";
     char buf[24];

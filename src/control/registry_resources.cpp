@@ -236,9 +236,7 @@ Result<std::string> tag_target(const Scope& s, const std::string& arn) {
         return fail(ErrorCode::ResourceNotFound, "Functions from '" + parsed->region +
                                                      "' are not reachable in this region ('" + s.region + "')");
     if (parsed->account != s.account)
-        return fail(ErrorCode::AccessDenied, "User: arn:aws:iam::" + s.account +
-                                                 ":root is not authorized to perform: lambda:TagResource on "
-                                                 "resource: " + arn);
+        return std::unexpected(access_denied(s.account, "lambda:TagResource", arn, PolicyClause::Absent));
     const std::string& res = parsed->resource;
     if (res.rfind("function:", 0) != 0)
         return fail(ErrorCode::NotImplemented,
@@ -417,27 +415,8 @@ Registry::list_event_invoke_configs(const Scope& s, const FunctionRef& ref, cons
     if (!f) return fail(ErrorCode::ResourceNotFound, "The function doesn't exist.");
     std::vector<EventInvokeConfigView> rows;
     for (const auto& [q, c] : f->event_invoke_configs) rows.push_back({qualified_arn(s, f->name, q), c});
-    std::size_t start = 0;
-    if (page.marker) {
-        auto raw = base64_decode(*page.marker);
-        if (!raw) return fail(ErrorCode::InvalidParameterValue, "Invalid Marker: " + *page.marker);
-        start = rows.size();
-        for (std::size_t i = 0; i < rows.size(); ++i)
-            if (rows[i].function_arn > *raw) {
-                start = i;
-                break;
-            }
-    }
-    std::vector<EventInvokeConfigView> out;
-    std::optional<std::string> next;
-    for (std::size_t i = start; i < rows.size(); ++i) {
-        if (static_cast<int>(out.size()) == page.max_items) {
-            next = base64_encode(out.back().function_arn);
-            break;
-        }
-        out.push_back(rows[i]);
-    }
-    return std::make_pair(std::move(out), std::move(next));
+    return paginate(std::move(rows), page, "event-invoke-configs",
+                    [](const EventInvokeConfigView& v) { return v.function_arn; });
 }
 
 Result<std::string> Registry::get_recursion_config(const Scope& s, const FunctionRef& ref) const {
@@ -448,7 +427,7 @@ Result<std::string> Registry::get_recursion_config(const Scope& s, const Functio
 }
 
 Result<int> Registry::put_function_concurrency(const Scope& s, const FunctionRef& ref, int reserved,
-                                               const CapacityLimits& limits) {
+                                               const CapacityQuota& limits) {
     std::unique_lock lk(mu_);
     const Function* cf = find(s, ref.name);
     if (!cf) return std::unexpected(not_found_function(s, ref.name));
@@ -475,7 +454,7 @@ Result<int> Registry::put_function_concurrency(const Scope& s, const FunctionRef
 
 
 Result<ProvisionedView> Registry::put_provisioned_concurrency(const Scope& s, const FunctionRef& ref, int requested,
-                                                              const CapacityLimits& limits) {
+                                                              const CapacityQuota& limits) {
     std::unique_lock lk(mu_);
     const std::string q = ref.qualifier.value_or("$LATEST");
     if (q == "$LATEST")

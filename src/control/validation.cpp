@@ -78,4 +78,20 @@ Status validate_environment(const std::vector<std::pair<std::string, std::string
     return {};
 }
 
+void check_model_range(ValidationErrors& errors, const SettingLimit& limit, std::optional<std::int64_t> value) {
+    if (!value) return;
+    if (*value < limit.model_min)
+        errors.add(std::to_string(*value), limit.member,
+                   "Member must have value greater than or equal to " + std::to_string(limit.model_min));
+    else if (*value > limit.model_max)
+        errors.add(std::to_string(*value), limit.member,
+                   "Member must have value less than or equal to " + std::to_string(limit.model_max));
+}
+
+void check_length(ValidationErrors& errors, const char* member, const std::optional<std::string>& value,
+                  std::size_t max_length) {
+    if (value && value->size() > max_length)
+        errors.add(*value, member, "Member must have length less than or equal to " + std::to_string(max_length));
+}
+
 }  // namespace lamina::control

@@ -59,7 +59,7 @@ std::expected<Slot, Throttle> ConcurrencyController::acquire(const Demand& d) {
         // provisioned concurrency is set aside within it
         if (mine >= *d.reserved - d.provisioned_total) return refuse("ReservedFunctionConcurrentInvocationLimitExceeded");
     } else {
-        std::int64_t pool = settings_.account_limit - d.reserved_total;
+        std::int64_t pool = settings_.quota.account_limit - d.reserved_total;
         if (s.unreserved >= pool) return refuse("ConcurrentInvocationLimitExceeded");
     }
     if (d.new_environment) {

@@ -22,7 +22,7 @@ void ProvisionedConfigs::drop(const Scope& scope, const std::string& function,
 
 Result<control::ProvisionedView> ProvisionedConfigs::put(const Scope& scope, const FunctionRef& ref,
                                                          int requested,
-                                                         const control::CapacityLimits& limits) {
+                                                         const CapacityQuota& limits) {
     std::lock_guard lock(mu_);
     LAMINA_TRY(pc, registry_.put_provisioned_concurrency(scope, ref, requested, limits));
     apply(scope, pc);

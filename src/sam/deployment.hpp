@@ -20,6 +20,7 @@
 #include <tuple>
 #include <vector>
 
+#include "lamina/control/validation.hpp"
 #include "lamina/sam/deployer.hpp"
 #include "lamina/sam/intrinsics.hpp"
 #include "lamina/sam/template.hpp"
@@ -69,7 +70,9 @@ struct CodeSource {
 // out (so a removed property is reset).
 struct FunctionSpec {
     std::string name, role, runtime, handler, description, tracing = "PassThrough", architecture = "x86_64";
-    std::int64_t memory = 128, timeout = 3, ephemeral = 512;
+    std::int64_t memory = control::limits::kMemorySize.default_value;
+    std::int64_t timeout = control::limits::kTimeout.default_value;
+    std::int64_t ephemeral = control::limits::kEphemeralStorage.default_value;
     nlohmann::json environment = nlohmann::json::object();
     std::vector<std::string> layers;
     nlohmann::json tags = nlohmann::json::object();

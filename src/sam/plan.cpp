@@ -5,6 +5,7 @@
 
 #include "lamina/common/encoding.hpp"
 #include "lamina/common/regex.hpp"
+#include "lamina/control/names.hpp"
 
 // The plan phase: the stack's previous record, the template's parameters,
 // conditions, resources (Globals merged, in dependency order) and outputs,
@@ -149,7 +150,7 @@ Deployment::Deployment(LambdaCalls& lambda, const Deployer::Say& say, const Temp
     : lambda_(lambda), say_(say), t_(t), options_(options), base_(t.file.parent_path()) {}
 
 std::string Deployment::function_arn(const std::string& name) const {
-    return "arn:aws:lambda:" + lambda_.region() + ":" + plan_.account + ":function:" + name;
+    return control::function_arn(control::Scope{plan_.account, lambda_.region()}, name);
 }
 
 Status Deployment::plan() {
@@ -454,7 +455,7 @@ Status Deployment::plan_resource(const Resource& r) {
         plan_.functions[r.id] = std::move(f);
     } else if (is_layer_type(r.type)) {
         LAMINA_TRY(l, layer_spec(r, props));
-        std::string arn = "arn:aws:lambda:" + lambda_.region() + ":" + plan_.account + ":layer:" + l.name + ":1";
+        std::string arn = control::layer_version_arn(control::Scope{plan_.account, lambda_.region()}, l.name, 1);
         const json prev = previous_.value(r.id, json::object());
         if (prev.value("Fingerprint", std::string()) == l.fingerprint) arn = prev.value("LayerVersionArn", arn);
         refs_[r.id] = arn;

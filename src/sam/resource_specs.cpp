@@ -79,6 +79,12 @@ Result<std::optional<std::int64_t>> int_prop(const Template& t, const json& prop
     return std::optional<std::int64_t>(n);
 }
 
+// An integer property bounded as the Lambda API bounds it.
+Result<std::optional<std::int64_t>> limited_prop(const Template& t, const json& props, const std::string& pointer,
+                                                 const control::SettingLimit& limit) {
+    return int_prop(t, props, pointer, limit.key, limit.model_min, limit.max());
+}
+
 Result<std::optional<std::string>> string_prop(const Template& t, const json& props, const std::string& pointer,
                                                const std::string& name) {
     if (!props.contains(name) || props[name].is_null()) return std::optional<std::string>();
@@ -200,8 +206,7 @@ Result<FunctionSpec> Deployment::function_spec(const Resource& r, const json& pr
     LAMINA_TRY(name, string_prop(t_, props, p, "FunctionName"));
     f.name = name ? *name : generated_name(options_.stack_name, r.id);
     if (name) {
-        static const std::regex kFunctionName("[a-zA-Z0-9_-]{1,64}");
-        if (!regex_full_match(*name, kFunctionName))
+        if (!control::is_plain_function_name(*name))
             return std::unexpected(
                 t_.error_at(p + "/FunctionName", "'" + *name + "' is not a valid function name (1-64 of A-Za-z0-9_-)"));
     }
@@ -218,10 +223,11 @@ Result<FunctionSpec> Deployment::function_spec(const Resource& r, const json& pr
         return std::unexpected(t_.error_at(p + "/Runtime", st.error().message));
     f.runtime = *runtime;
     LAMINA_TRY(handler, string_prop(t_, props, p, "Handler"));
-    static const std::regex kHandler(R"([^\s]{1,128})");
+    static const std::regex kHandler(R"([^\s]+)");
     if (!handler) return std::unexpected(t_.error_at(p, "Handler is required for a zip function"));
-    if (!regex_full_match(*handler, kHandler))
-        return std::unexpected(t_.error_at(p + "/Handler", "must be 1-128 characters without whitespace"));
+    if (handler->size() > control::limits::kHandlerLength || !regex_full_match(*handler, kHandler))
+        return std::unexpected(t_.error_at(p + "/Handler", "must be 1-" + std::to_string(control::limits::kHandlerLength) +
+                                                               " characters without whitespace"));
     f.handler = *handler;
     LAMINA_TRY(role, string_prop(t_, props, p, "Role"));
     if (!role && r.type == kFunction) return std::unexpected(t_.error_at(p, "Role is required"));
@@ -232,15 +238,18 @@ Result<FunctionSpec> Deployment::function_spec(const Resource& r, const json& pr
         return std::unexpected(t_.error_at(p + "/Role", "'" + f.role + "' is not an IAM role ARN"));
     LAMINA_TRY(description, string_prop(t_, props, p, "Description"));
     f.description = description.value_or("");
-    if (f.description.size() > 256)
-        return std::unexpected(t_.error_at(p + "/Description", "must be at most 256 characters"));
-    LAMINA_TRY(memory, int_prop(t_, props, p, "MemorySize", 128, 10240));
-    f.memory = memory.value_or(128);
-    LAMINA_TRY(timeout, int_prop(t_, props, p, "Timeout", 1, 900));
-    f.timeout = timeout.value_or(3);
+    if (f.description.size() > control::limits::kDescriptionLength)
+        return std::unexpected(t_.error_at(
+            p + "/Description",
+            "must be at most " + std::to_string(control::limits::kDescriptionLength) + " characters"));
+    LAMINA_TRY(memory, limited_prop(t_, props, p, control::limits::kMemorySize));
+    f.memory = memory.value_or(control::limits::kMemorySize.default_value);
+    LAMINA_TRY(timeout, limited_prop(t_, props, p, control::limits::kTimeout));
+    f.timeout = timeout.value_or(control::limits::kTimeout.default_value);
     if (props.contains("EphemeralStorage")) {
-        LAMINA_TRY(size, int_prop(t_, props["EphemeralStorage"], p + "/EphemeralStorage", "Size", 512, 10240));
-        f.ephemeral = size.value_or(512);
+        LAMINA_TRY(size, limited_prop(t_, props["EphemeralStorage"], p + "/EphemeralStorage",
+                                      control::limits::kEphemeralStorage));
+        f.ephemeral = size.value_or(control::limits::kEphemeralStorage.default_value);
     }
     if (props.contains("Environment")) {
         const json& e = props["Environment"];
@@ -260,7 +269,9 @@ Result<FunctionSpec> Deployment::function_spec(const Resource& r, const json& pr
             return std::unexpected(t_.error_at(p + "/Environment", st.error().message));
     }
     LAMINA_TRY(layers, string_list(t_, props, p, "Layers"));
-    if (layers.size() > 5) return std::unexpected(t_.error_at(p + "/Layers", "a function can use at most 5 layers"));
+    if (layers.size() > control::limits::kMaxLayers)
+        return std::unexpected(t_.error_at(
+            p + "/Layers", "a function can use at most " + std::to_string(control::limits::kMaxLayers) + " layers"));
     f.layers = layers;
     LAMINA_TRY(archs, string_list(t_, props, p, "Architectures"));
     if (archs.size() > 1 || (archs.size() == 1 && archs[0] != "x86_64" && archs[0] != "arm64"))
@@ -361,8 +372,8 @@ Result<FunctionSpec> Deployment::function_spec(const Resource& r, const json& pr
 // SAM's and CloudFormation's EventInvokeConfig -> PutFunctionEventInvokeConfig's body.
 Result<json> Deployment::event_invoke_body(const json& e, const std::string& ep) {
     json body = json::object();
-    LAMINA_TRY(age, int_prop(t_, e, ep, "MaximumEventAgeInSeconds", 60, 21600));
-    LAMINA_TRY(retries, int_prop(t_, e, ep, "MaximumRetryAttempts", 0, 2));
+    LAMINA_TRY(age, limited_prop(t_, e, ep, control::limits::kMaximumEventAge));
+    LAMINA_TRY(retries, limited_prop(t_, e, ep, control::limits::kMaximumRetryAttempts));
     if (age) body["MaximumEventAgeInSeconds"] = *age;
     if (retries) body["MaximumRetryAttempts"] = *retries;
     if (e.contains("DestinationConfig")) {

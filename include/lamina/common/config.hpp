@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "lamina/common/capacity_quota.hpp"
+
 namespace lamina {
 
 struct Config {
@@ -33,8 +35,7 @@ struct Config {
     int idle_timeout_s = 600;                     // reap idle execution environments after this
     int provisioned_init_timeout_s = 130;         // provisioned envs' init limit (or Timeout, if longer)
     // Concurrency (per account and region)
-    int account_concurrency = 1000;   // concurrent executions
-    int min_unreserved = 100;         // what reservations must leave to the shared pool
+    CapacityQuota quota;              // --account-concurrency, --min-unreserved
     std::string scaling = "per-function";  // per-function | regional-burst
     int scaling_per_function = 1000;  // per-function: new environments per 10 s
     int burst = 0;                    // regional-burst: initial burst (0 = the region's documented one)

@@ -68,11 +68,6 @@ struct LayerListItem {
     LayerVersionView latest;
 };
 
-std::string layer_arn(const Scope& s, const std::string& name);
-std::string layer_version_arn(const Scope& s, const std::string& name, std::int64_t version);
-
-// The pattern AWS checks layer version ARNs against (in function Layers and GetLayerVersionByArn).
-extern const char* const kLayerVersionArnPattern;
 
 class LayerRegistry {
 public:

@@ -12,6 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "lamina/control/validation.hpp"
+
 namespace lamina::control {
 
 struct LayerRef {
@@ -29,9 +31,9 @@ struct VersionConfig {
     std::string runtime;
     std::string role;
     std::string handler;
-    int timeout = 3;
-    int memory_size = 128;
-    int ephemeral_storage = 512;
+    int timeout = static_cast<int>(limits::kTimeout.default_value);
+    int memory_size = static_cast<int>(limits::kMemorySize.default_value);
+    int ephemeral_storage = static_cast<int>(limits::kEphemeralStorage.default_value);
     std::string architecture = "x86_64";
     std::string package_type = "Zip";
     std::optional<std::map<std::string, std::string>> environment;

@@ -1,8 +1,11 @@
 #pragma once
-// Parsing and validation of Lambda identifiers: FunctionName in its four
-// forms (name, name:qualifier, partial ARN, full ARN), Qualifier, alias
-// names, ARN building. All AWS validation messages for identifiers live here.
+// Lambda identifiers, in one place: FunctionName in its four forms (name,
+// name:qualifier, partial ARN, full ARN), Qualifier, alias names, layer
+// names, StatementId; building function and layer ARNs; and AWS's
+// AccessDenied message. The validation messages for identifiers live here;
+// numeric and length limits of settings live in validation.hpp.
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -56,11 +59,26 @@ Result<FunctionRef> resolve_function_name(const std::string& value, NameShape sh
                                           const std::optional<std::string>& qualifier_param,
                                           const Scope& scope, const std::string& action,
                                           std::optional<std::string>* other_account = nullptr);
-// AccessDeniedException for `caller` doing `action` on a function ARN.
-Error cross_account_denied(const std::string& caller_account, const std::string& action, const std::string& target);
+// AccessDeniedException for `caller_account`'s root doing `action` (e.g.
+// "lambda:GetLayerVersion") on `resource`, in AWS's words. AWS adds "because
+// no resource-based policy allows ..." where such a policy could have allowed
+// the call (functions, layer versions), and leaves it out where none can.
+enum class PolicyClause { Absent, NoPolicyAllows };
+Error access_denied(const std::string& caller_account, const std::string& action, const std::string& resource,
+                    PolicyClause clause = PolicyClause::NoPolicyAllows);
 
 std::string function_arn(const Scope& scope, const std::string& name);
 std::string qualified_arn(const Scope& scope, const std::string& name, const std::string& qualifier);
+std::string layer_arn(const Scope& s, const std::string& name);
+std::string layer_version_arn(const Scope& s, const std::string& name, std::int64_t version);
+
+// A plain function name (no ARN, no qualifier): 1-64 of [a-zA-Z0-9_-], as
+// templates give it.
+bool is_plain_function_name(const std::string& name);
+
+// StatementId of AddPermission and AddLayerVersionPermission: 1-100 of
+// [a-zA-Z0-9-_]. Adds AWS's validation item to `errors` when it is not.
+void check_statement_id(ValidationErrors& errors, const std::optional<std::string>& sid);
 
 // Alias names: 1-128, [a-zA-Z0-9-_]+, not all digits.
 bool is_valid_alias_name(const std::string& name);
@@ -78,5 +96,10 @@ extern const char* const kReadNamePattern;
 extern const char* const kQualifierPattern;
 extern const char* const kAliasPattern;
 extern const char* const kRolePattern;
+// LayerName path values: a name, or a layer ARN (possibly another account's).
+extern const char* const kLayerNamePattern;
+inline constexpr std::size_t kMaxLayerNameLength = 140;
+// The pattern AWS checks layer version ARNs against (in function Layers and GetLayerVersionByArn).
+extern const char* const kLayerVersionArnPattern;
 
 }  // namespace lamina::control

@@ -14,10 +14,12 @@
 #include <string>
 #include <vector>
 
+#include "lamina/common/capacity_quota.hpp"
 #include "lamina/common/clock.hpp"
 #include "lamina/common/error.hpp"
 #include "lamina/control/model.hpp"
 #include "lamina/control/names.hpp"
+#include "lamina/control/pagination.hpp"
 #include "lamina/store/document_store.hpp"
 
 namespace lamina::control {
@@ -76,12 +78,6 @@ struct ConfigView {
     int provisioned_total = 0;        // the function's provisioned concurrency, all qualifiers
 };
 
-// The account's concurrency quota in each region (lamina serve's flags).
-struct CapacityLimits {
-    int account_limit = 1000;
-    int min_unreserved = 100;
-};
-
 struct ProvisionedView {
     std::string function_name;
     std::string qualifier;     // the version or alias it is configured on
@@ -112,11 +108,6 @@ struct PermissionInput {
     std::string statement_id, action, principal;
     std::optional<std::string> source_arn, source_account, event_source_token, principal_org_id,
         function_url_auth_type, revision_id;
-};
-
-struct Page {
-    std::optional<std::string> marker;
-    int max_items = 50;
 };
 
 struct EventInvokeConfigInput {
@@ -203,7 +194,7 @@ public:
     // PutFunctionConcurrency: reserves `reserved` for the function, within
     // what the account may reserve while leaving `min_unreserved` shared.
     Result<int> put_function_concurrency(const Scope& s, const FunctionRef& ref, int reserved,
-                                         const CapacityLimits& limits);
+                                         const CapacityQuota& limits);
     Status delete_function_concurrency(const Scope& s, const FunctionRef& ref);
     // The capacity taken from the account's shared pool in this region:
     // every reservation, plus the provisioned concurrency of functions
@@ -212,7 +203,7 @@ public:
 
     // Provisioned concurrency configs, on a published version or an alias.
     Result<ProvisionedView> put_provisioned_concurrency(const Scope& s, const FunctionRef& ref, int requested,
-                                                        const CapacityLimits& limits);
+                                                        const CapacityQuota& limits);
     Result<ProvisionedView> get_provisioned_concurrency(const Scope& s, const FunctionRef& ref) const;
     // Returns the config it removed, if there was one.
     Result<std::optional<ProvisionedView>> delete_provisioned_concurrency(const Scope& s, const FunctionRef& ref);

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 
+#include "lamina/common/capacity_quota.hpp"
 #include "lamina/common/clock.hpp"
 #include "lamina/control/names.hpp"
 
@@ -25,8 +26,7 @@ enum class ScalingModel {
 };
 
 struct CapacitySettings {
-    int account_limit = 1000;       // concurrent executions per account and region
-    int min_unreserved = 100;       // what reservations must leave to the shared pool
+    CapacityQuota quota;  // per account and region
     ScalingModel scaling = ScalingModel::PerFunction;
     int scaling_per_function = 1000;  // PerFunction: new environments per 10 s, refilled continuously
     int burst = 3000;                 // RegionalBurst: initial burst

@@ -24,7 +24,7 @@ class ProvisionedConfigs {
     // resizes) its environments in the background.
     Result<control::ProvisionedView> put(const control::Scope& scope,
                                          const control::FunctionRef& ref, int requested,
-                                         const control::CapacityLimits& limits);
+                                         const CapacityQuota& limits);
     // DeleteProvisionedConcurrencyConfig: the config and its environments go.
     Status remove(const control::Scope& scope, const control::FunctionRef& ref);
     // How a config's environments stand (all zero without a data plane).

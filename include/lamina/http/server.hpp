@@ -27,7 +27,8 @@ struct RequestHead {
 };
 
 // What to do with a request once its head is read: accept a body of at most
-// `limit` bytes, or answer at once with `reject` (then the connection closes).
+// `limit` bytes; a larger one (by Content-Length, or once the body outgrows
+// it) gets `too_large`'s answer, or a plain 413, and the connection closes.
 struct BodyPolicy {
     std::uint64_t limit = 0;
     std::function<Response(std::uint64_t limit)> too_large;  // reply when exceeded

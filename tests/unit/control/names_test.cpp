@@ -344,3 +344,50 @@ TEST(FunctionNames, HugeNameIsALengthErrorNotAStackOverflow) {
     ASSERT_FALSE(q.has_value());
     EXPECT_EQ(q.error().code, ErrorCode::Validation);
 }
+
+TEST(Names, AccessDeniedIsWordedAsAwsWordsIt) {
+    auto with = access_denied("111122223333", "lambda:GetLayerVersion",
+                              "arn:aws:lambda:us-east-1:123456789012:layer:l:1");
+    EXPECT_EQ(with.code, ErrorCode::AccessDenied);
+    EXPECT_EQ(with.message,
+              "User: arn:aws:iam::111122223333:root is not authorized to perform: lambda:GetLayerVersion on resource: "
+              "arn:aws:lambda:us-east-1:123456789012:layer:l:1 because no resource-based policy allows the "
+              "lambda:GetLayerVersion action");
+    auto without = access_denied("111122223333", "lambda:TagResource", "arn:x", PolicyClause::Absent);
+    EXPECT_EQ(without.message,
+              "User: arn:aws:iam::111122223333:root is not authorized to perform: lambda:TagResource on resource: "
+              "arn:x");
+}
+
+TEST(Names, StatementIdIsOneToAHundredOfItsAlphabet) {
+    ValidationErrors ok;
+    check_statement_id(ok, std::string("sid-1_A"));
+    check_statement_id(ok, std::string(100, 's'));
+    EXPECT_TRUE(ok.empty());
+    ValidationErrors bad;
+    check_statement_id(bad, std::nullopt);
+    check_statement_id(bad, std::string(101, 's'));
+    check_statement_id(bad, std::string("a.b"));
+    check_statement_id(bad, std::string());
+    ASSERT_FALSE(bad.empty());
+    auto m = bad.error().message;
+    EXPECT_EQ(m.rfind("4 validation errors detected: Value null at 'statementId' failed to satisfy constraint: "
+                      "Member must not be null",
+                      0),
+              0u)
+        << m;
+    EXPECT_NE(m.find("Member must have length less than or equal to 100"), std::string::npos);
+    EXPECT_NE(m.find("Value 'a.b' at 'statementId' failed to satisfy constraint: Member must satisfy regular "
+                     "expression pattern: ([a-zA-Z0-9-_]+)"),
+              std::string::npos);
+}
+
+TEST(Names, ArnsAreBuiltInOnePlace) {
+    EXPECT_EQ(function_arn(kScope, "f"), "arn:aws:lambda:us-east-1:123456789012:function:f");
+    EXPECT_EQ(qualified_arn(kScope, "f", "live"), "arn:aws:lambda:us-east-1:123456789012:function:f:live");
+    EXPECT_EQ(layer_arn(kScope, "l"), "arn:aws:lambda:us-east-1:123456789012:layer:l");
+    EXPECT_EQ(layer_version_arn(kScope, "l", 7), "arn:aws:lambda:us-east-1:123456789012:layer:l:7");
+    EXPECT_TRUE(is_plain_function_name("my-fn_1"));
+    EXPECT_FALSE(is_plain_function_name(std::string(65, 'f')));
+    EXPECT_FALSE(is_plain_function_name("arn:aws:lambda:us-east-1:123456789012:function:f"));
+}

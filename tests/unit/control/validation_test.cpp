@@ -150,3 +150,35 @@ TEST(Validation, LimitsMatchAws) {
     EXPECT_EQ(kTotalCodeStorage, 75LL * 1024 * 1024 * 1024);
     EXPECT_EQ(kMaxTags, 50);
 }
+
+TEST(Validation, ModelRangeItemsNameTheMemberAndTheBound) {
+    ValidationErrors v;
+    check_model_range(v, limits::kMemorySize, 64);
+    check_model_range(v, limits::kMaximumEventAge, 21601);
+    check_model_range(v, limits::kTimeout, 900000);  // no model bound: the service's check answers
+    check_model_range(v, limits::kMemorySize, std::nullopt);
+    check_model_range(v, limits::kMemorySize, 128);
+    ASSERT_FALSE(v.empty());
+    EXPECT_EQ(v.error().message,
+              "2 validation errors detected: Value '64' at 'memorySize' failed to satisfy constraint: Member must "
+              "have value greater than or equal to 128; Value '21601' at 'maximumEventAgeInSeconds' failed to "
+              "satisfy constraint: Member must have value less than or equal to 21600");
+}
+
+TEST(Validation, TheTableHoldsAwsLimitsAndDefaults) {
+    // The API and the SAM deployer both read these rows: one place to be right.
+    EXPECT_EQ(limits::kTimeout.max(), 900);
+    EXPECT_EQ(limits::kTimeout.default_value, 3);
+    EXPECT_EQ(limits::kMemorySize.model_max, 32768);
+    EXPECT_EQ(limits::kMemorySize.max(), 10240);
+    EXPECT_EQ(limits::kEphemeralStorage.model_min, 512);
+    EXPECT_EQ(limits::kEphemeralStorage.max(), 10240);
+    EXPECT_EQ(limits::kMaximumRetryAttempts.max(), 2);
+    EXPECT_EQ(limits::kMaximumEventAge.model_min, 60);
+    ValidationErrors v;
+    check_length(v, "description", std::string(limits::kDescriptionLength, 'd'), limits::kDescriptionLength);
+    EXPECT_TRUE(v.empty());
+    check_length(v, "description", std::string(limits::kDescriptionLength + 1, 'd'), limits::kDescriptionLength);
+    ASSERT_FALSE(v.empty());
+    EXPECT_NE(v.error().message.find("Member must have length less than or equal to 256"), std::string::npos);
+}

@@ -42,7 +42,7 @@ TEST(Concurrency, ReservedConcurrencyCapsTheFunctionAndZeroThrottlesEverything) 
 TEST(Concurrency, UnreservedFunctionsShareWhatReservationsLeave) {
     fakes::FakeClock clock;
     CapacitySettings settings;
-    settings.account_limit = 10;
+    settings.quota.account_limit = 10;
     ConcurrencyController c(settings, clock);
     std::vector<Slot> held;
     for (int i = 0; i < 4; ++i) held.push_back(std::move(*c.acquire(demand(i % 2 ? "a" : "b", std::nullopt, 6))));
