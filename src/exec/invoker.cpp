@@ -233,7 +233,7 @@ void Invoker::start_and_run(InvokeRequest req, const std::string& key, SlotPtr s
     run(std::move(req), env, true, std::move(slot), std::move(done));
 }
 
-void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr slot, std::function<void(InvokeResult)> done) {
+void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr slot, const std::function<void(InvokeResult)>& done) {
     auto shared_req = std::make_shared<InvokeRequest>(std::move(request));
     const InvokeRequest& req = *shared_req;
     if (env->idle_timer) env->idle_timer->cancel();
