@@ -145,7 +145,8 @@ private:
     void start_provisioned(const std::shared_ptr<Provisioned>& pc, std::uint64_t generation);
     // Admission and dispatch of one invocation (invoke() without its metrics).
     void admit(InvokeRequest req, std::function<void(InvokeResult)> done);
-    void start_and_run(InvokeRequest req, const std::string& key, SlotPtr slot, std::function<void(InvokeResult)> done);
+    void start_and_run(InvokeRequest req, const std::string& key, SlotPtr slot,
+                       const std::function<void(InvokeResult)>& done);
     void run(InvokeRequest req, const EnvPtr& env, bool cold, SlotPtr slot, const std::function<void(InvokeResult)>& done);
     void release(const EnvPtr& env);
     void prune_dead();  // under mu_
