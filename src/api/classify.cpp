@@ -55,12 +55,12 @@ bool is_query(const Parts& r) {
 }
 
 const http::Router& lambda_routes() {
-    static const http::Router router = [] {
+    static const http::Router kRouter = [] {
         http::Router r;
         LambdaApi::add_routes(r);
         return r;
     }();
-    return router;
+    return kRouter;
 }
 
 Classified classify_parts(const Parts& r, const ClassifyOptions& opt) {

@@ -153,8 +153,8 @@ http::Response json_error(const CwError& e, const RequestContext& ctx) {
 // The output members of type Timestamp (Datapoint.Timestamp, MetricDataResult.Timestamps):
 // epoch-second numbers in the documents, CBOR tag 1 on the wire.
 const cbor::EncodeOptions& cbor_options() {
-    static const cbor::EncodeOptions options{{"Timestamp", "Timestamps"}};
-    return options;
+    static const cbor::EncodeOptions kOptions{{"Timestamp", "Timestamps"}};
+    return kOptions;
 }
 
 http::Response cbor_response(const json& body, const RequestContext& ctx) {

@@ -67,7 +67,7 @@ bool LambdaApi::is_invoke(int operation) {
 
 void LambdaApi::invoke(int operation, const RequestContext& ctx, const http::Request& req,
                        const http::RouteMatch& m,
-                       std::function<void(Result<http::Response>)> respond) {
+                       const std::function<void(Result<http::Response>)>& respond) {
     bool async = op_from_id(operation) == Op::InvokeAsync;
     auto result = [&]() -> Result<std::optional<exec::InvokeRequest>> {
         // A function of another account runs there (its concurrency, its

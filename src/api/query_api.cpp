@@ -101,7 +101,7 @@ Result<std::string> QueryApi::iam(const RequestContext& ctx, const std::string& 
                                   const std::map<std::string, std::string>& form) {
     const std::string& account = ctx.scope.account;
     auto result_of = [&](const std::string& body) { return "<" + action + "Result>" + body + "</" + action + "Result>"; };
-    auto opt = [&](const std::string& key, std::string fallback = {}) {
+    auto opt = [&](const std::string& key, const std::string& fallback = {}) {
         auto it = form.find(key);
         return it == form.end() ? fallback : it->second;
     };

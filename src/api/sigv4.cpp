@@ -96,7 +96,7 @@ std::string canonical_request(const http::Request& req, const std::string& signe
 
 void sign_sigv4(http::Request& req, const std::string& access_key_id, const std::string& secret_access_key,
                 const std::string& region, const std::string& service, std::int64_t now_ms) {
-    std::time_t secs = static_cast<std::time_t>(now_ms / 1000);
+    auto secs = static_cast<std::time_t>(now_ms / 1000);
     std::tm tm{};
     gmtime_r(&secs, &tm);
     char stamp[20];

@@ -15,14 +15,14 @@ namespace {
 using json = nlohmann::json;
 
 enum Major : std::uint8_t {
-    kUnsigned = 0,
-    kNegative = 1,
-    kBytes = 2,
-    kText = 3,
-    kArray = 4,
-    kMap = 5,
-    kTag = 6,
-    kSimple = 7,
+    Unsigned = 0,
+    Negative = 1,
+    Bytes = 2,
+    Text = 3,
+    Array = 4,
+    Map = 5,
+    Tag = 6,
+    Simple = 7,
 };
 
 constexpr std::uint8_t kIndefinite = 31;
@@ -110,7 +110,7 @@ class Decoder {
             return error("string length " + std::to_string(*length) + " exceeds the input");
         std::string out(in_.substr(pos_, static_cast<std::size_t>(*length)));
         pos_ += static_cast<std::size_t>(*length);
-        if (major == kText && !is_valid_utf8(out)) return error("text string is not valid UTF-8");
+        if (major == Major::Text && !is_valid_utf8(out)) return error("text string is not valid UTF-8");
         return out;
     }
 
@@ -239,32 +239,32 @@ class Decoder {
         auto head = static_cast<std::uint8_t>(in_[pos_++]);
         auto major = static_cast<std::uint8_t>(head >> 5);
         auto info = static_cast<std::uint8_t>(head & 0x1f);
-        if ((major == kArray || major == kMap || major == kTag) && depth >= max_depth_)
+        if ((major == Major::Array || major == Major::Map || major == Major::Tag) && depth >= max_depth_)
             return error("nesting deeper than " + std::to_string(max_depth_));
         switch (major) {
-            case kUnsigned: {
+            case Major::Unsigned: {
                 auto n = argument(info);
                 if (!n) return std::unexpected(n.error());
                 return json(*n);
             }
-            case kNegative: {
+            case Major::Negative: {
                 auto n = argument(info);
                 if (!n) return std::unexpected(n.error());
                 if (*n <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
                     return json(-1 - static_cast<std::int64_t>(*n));
                 return json(-1.0 - static_cast<double>(*n));  // below int64: as a double
             }
-            case kBytes:
-            case kText: {
+            case Major::Bytes:
+            case Major::Text: {
                 auto s = string_item(major, info);
                 if (!s) return std::unexpected(s.error());
                 return json(std::move(*s));
             }
-            case kArray:
+            case Major::Array:
                 return array(info, depth);
-            case kMap:
+            case Major::Map:
                 return map(info, depth);
-            case kTag:
+            case Major::Tag:
                 return tagged(info, depth);
             default:
                 return simple(info);
@@ -302,7 +302,7 @@ void write_double(std::string& out, double v) {
 
 void write(std::string& out, const json& v, const EncodeOptions& options, bool timestamp) {
     if (timestamp && v.is_number()) {
-        head(out, kTag, kEpochTag);
+        head(out, Major::Tag, kEpochTag);
         write_double(out, v.get<double>());
         return;
     }
@@ -313,37 +313,37 @@ void write(std::string& out, const json& v, const EncodeOptions& options, bool t
         case json::value_t::number_integer: {
             auto i = v.get<std::int64_t>();
             if (i >= 0)
-                head(out, kUnsigned, static_cast<std::uint64_t>(i));
+                head(out, Major::Unsigned, static_cast<std::uint64_t>(i));
             else
-                head(out, kNegative, static_cast<std::uint64_t>(-1 - i));
+                head(out, Major::Negative, static_cast<std::uint64_t>(-1 - i));
             return;
         }
         case json::value_t::number_unsigned:
-            head(out, kUnsigned, v.get<std::uint64_t>());
+            head(out, Major::Unsigned, v.get<std::uint64_t>());
             return;
         case json::value_t::number_float:
             write_double(out, v.get<double>());
             return;
         case json::value_t::string: {
             const auto& s = v.get_ref<const json::string_t&>();
-            head(out, kText, s.size());
+            head(out, Major::Text, s.size());
             out += s;
             return;
         }
         case json::value_t::binary: {
             const auto& b = v.get_binary();
-            head(out, kBytes, b.size());
+            head(out, Major::Bytes, b.size());
             out.append(b.begin(), b.end());
             return;
         }
         case json::value_t::array:
-            head(out, kArray, v.size());
+            head(out, Major::Array, v.size());
             for (const auto& e : v) write(out, e, options, timestamp);
             return;
         case json::value_t::object:
-            head(out, kMap, v.size());
+            head(out, Major::Map, v.size());
             for (auto it = v.begin(); it != v.end(); ++it) {
-                head(out, kText, it.key().size());
+                head(out, Major::Text, it.key().size());
                 out += it.key();
                 write(out, it.value(), options, options.timestamp_keys.contains(it.key()));
             }

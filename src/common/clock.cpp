@@ -22,7 +22,7 @@ void random_bytes(unsigned char* out, int n) {
 constexpr char kHex[] = "0123456789abcdef";
 
 std::tm utc_tm(std::int64_t epoch_ms) {
-    std::time_t secs = static_cast<std::time_t>(epoch_ms / 1000);
+    auto secs = static_cast<std::time_t>(epoch_ms / 1000);
     std::tm tm{};
     gmtime_r(&secs, &tm);
     return tm;

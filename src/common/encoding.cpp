@@ -75,6 +75,7 @@ std::optional<std::string> base64_decode(std::string_view in) {
         std::size_t full = in.size() / 4 - 1;  // every quantum but the last has no padding
         int bad = 0;
         for (std::size_t q = 0; q < full; ++q, p += 4, o += 3) {
+            // NOLINTNEXTLINE(bugprone-signed-char-misuse): -1 marks a bad byte; its sign is wanted
             int a = kB64Table[p[0]], b = kB64Table[p[1]], c = kB64Table[p[2]], d = kB64Table[p[3]];
             bad |= a | b | c | d;  // -1 sets the sign bit
             unsigned n = (static_cast<unsigned>(a) << 18) | (static_cast<unsigned>(b) << 12) |

@@ -23,16 +23,16 @@ namespace {
 // std::regex has no possessive/atomic groups; the patterns above are simple
 // enough that ECMAScript semantics match Java's for full matches.
 const std::regex& regex_for(const char* pattern) {
-    static const std::regex create(kCreateNamePattern);
-    static const std::regex read(kReadNamePattern);
-    static const std::regex unq(kUnqualifiedNamePattern);
-    static const std::regex qual(kQualifierPattern);
-    static const std::regex alias(R"([a-zA-Z0-9\-_]+)");
-    if (pattern == kCreateNamePattern) return create;
-    if (pattern == kReadNamePattern) return read;
-    if (pattern == kUnqualifiedNamePattern) return unq;
-    if (pattern == kQualifierPattern) return qual;
-    return alias;
+    static const std::regex kCreate(kCreateNamePattern);
+    static const std::regex kRead(kReadNamePattern);
+    static const std::regex kUnqualified(kUnqualifiedNamePattern);
+    static const std::regex kQualifier(kQualifierPattern);
+    static const std::regex kAlias(R"([a-zA-Z0-9\-_]+)");
+    if (pattern == kCreateNamePattern) return kCreate;
+    if (pattern == kReadNamePattern) return kRead;
+    if (pattern == kUnqualifiedNamePattern) return kUnqualified;
+    if (pattern == kQualifierPattern) return kQualifier;
+    return kAlias;
 }
 
 }  // namespace
@@ -150,7 +150,7 @@ Result<FunctionRef> resolve_function_name(const std::string& value, NameShape sh
     const char* pattern = shape == NameShape::Create    ? kCreateNamePattern
                           : shape == NameShape::Read    ? kReadNamePattern
                                                         : kUnqualifiedNamePattern;
-    std::size_t max_len = shape == NameShape::Read ? 256 : shape == NameShape::Create ? 140 : 140;
+    std::size_t max_len = shape == NameShape::Read ? 256 : 140;
     std::smatch m;
     if (value.size() > max_len)
         errors.add(value, "functionName",

@@ -414,6 +414,7 @@ Registry::list_event_invoke_configs(const Scope& s, const FunctionRef& ref, cons
     const Function* f = find(s, ref.name);
     if (!f) return fail(ErrorCode::ResourceNotFound, "The function doesn't exist.");
     std::vector<EventInvokeConfigView> rows;
+    rows.reserve(f->event_invoke_configs.size());
     for (const auto& [q, c] : f->event_invoke_configs) rows.push_back({qualified_arn(s, f->name, q), c});
     return paginate(std::move(rows), page, "event-invoke-configs",
                     [](const EventInvokeConfigView& v) { return v.function_arn; });
@@ -542,6 +543,7 @@ Result<std::vector<ProvisionedView>> Registry::list_provisioned_concurrency(cons
     const Function* f = find(s, ref.name);
     if (!f) return std::unexpected(not_found_function(s, ref.name));
     std::vector<ProvisionedView> out;
+    out.reserve(f->provisioned.size());
     for (const auto& [q, c] : f->provisioned) out.push_back(provisioned_view(s, *f, q));
     return out;
 }
@@ -592,7 +594,7 @@ Result<Registry::RuntimeManagement> Registry::get_runtime_management(const Scope
 
 Result<Registry::RuntimeManagement> Registry::put_runtime_management(const Scope& s, const FunctionRef& ref,
                                                                      const std::string& update_runtime_on,
-                                                                     std::optional<std::string> runtime_version_arn) {
+                                                                     const std::optional<std::string>& runtime_version_arn) {
     std::unique_lock lk(mu_);
     const Function* cf = find(s, ref.name);
     if (!cf) return std::unexpected(not_found_function(s, ref.name));

@@ -53,7 +53,7 @@ std::vector<std::string> list_extensions(const fs::path& opt_dir) {
 
 // A group is removable once every process in it is gone; the last of a
 // sandbox's processes may take a moment after its leader: tried again later.
-void remove_cgroup(boost::asio::io_context& ioc, sandbox::MemoryCgroups memory, std::string name, int attempts_left) {
+void remove_cgroup(boost::asio::io_context& ioc, const sandbox::MemoryCgroups& memory, const std::string& name, int attempts_left) {
     memory.remove(name);
     if (!fs::exists(memory.root() / name) || attempts_left <= 1) return;
     auto timer = std::make_shared<boost::asio::steady_timer>(ioc, std::chrono::milliseconds(10));
@@ -84,6 +84,7 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
     const auto& c = req.config;
     LAMINA_TRY(code_dir, cache_.ensure_extracted(c.code_blob));
     std::vector<std::string> layer_blobs;
+    layer_blobs.reserve(c.layers.size());
     for (const auto& l : c.layers) layer_blobs.push_back(l.blob);
     LAMINA_TRY(opt_dir, cache_.assemble(layer_blobs));
 

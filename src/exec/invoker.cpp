@@ -193,15 +193,15 @@ void Invoker::admit(InvokeRequest req, std::function<void(InvokeResult)> done) {
         // a cold start extracts code, assembles /opt and forks: never on the
         // caller's (possibly I/O) thread
         offload_([this, req = std::move(req), key = std::move(key), slot, done = std::move(done)]() mutable {
-            start_and_run(std::move(req), key, std::move(slot), std::move(done));
+            start_and_run(std::move(req), key, std::move(slot), done);
         });
         return;
     }
     if (!env) {
-        start_and_run(std::move(req), key, std::move(slot), std::move(done));
+        start_and_run(std::move(req), key, std::move(slot), done);
         return;
     }
-    run(std::move(req), env, false, std::move(slot), std::move(done));
+    run(std::move(req), env, false, std::move(slot), done);
 }
 
 void Invoker::prune_dead() {
@@ -214,7 +214,7 @@ void Invoker::prune_dead() {
 }
 
 void Invoker::start_and_run(InvokeRequest req, const std::string& key, SlotPtr slot,
-                            std::function<void(InvokeResult)> done) {
+                            const std::function<void(InvokeResult)>& done) {
     EnvPtr env;
     {
         auto started = start_environment(req, key);
@@ -230,10 +230,10 @@ void Invoker::start_and_run(InvokeRequest req, const std::string& key, SlotPtr s
         prune_dead();
         all_.push_back(env);
     }
-    run(std::move(req), env, true, std::move(slot), std::move(done));
+    run(std::move(req), env, true, std::move(slot), done);
 }
 
-void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr slot, std::function<void(InvokeResult)> done) {
+void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr slot, const std::function<void(InvokeResult)>& done) {
     auto shared_req = std::make_shared<InvokeRequest>(std::move(request));
     const InvokeRequest& req = *shared_req;
     if (env->idle_timer) env->idle_timer->cancel();

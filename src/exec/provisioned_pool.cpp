@@ -73,7 +73,7 @@ void Invoker::top_up(const std::shared_ptr<Provisioned>& pc) {
     }
 }
 
-void Invoker::start_provisioned(std::shared_ptr<Provisioned> pc, std::uint64_t generation) {
+void Invoker::start_provisioned(const std::shared_ptr<Provisioned>& pc, std::uint64_t generation) {
     InvokeRequest tmpl;
     {
         std::lock_guard lk(mu_);

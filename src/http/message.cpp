@@ -16,7 +16,8 @@ const std::string* Headers::find(std::string_view name) const {
 
 std::string Headers::get(std::string_view name, std::string fallback) const {
     const std::string* v = find(name);
-    return v ? *v : std::move(fallback);
+    if (v) return *v;
+    return fallback;
 }
 
 void Headers::set(std::string name, std::string value) {

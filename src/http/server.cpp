@@ -58,7 +58,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
                 std::lock_guard lk(sessions_mu);
                 sessions.insert(stream);
             }
-            asio::co_spawn(stream->get_executor(), session(stream), [self, stream](std::exception_ptr e) {
+            asio::co_spawn(stream->get_executor(), session(stream), [self, stream](const std::exception_ptr& e) {
                 if (e) {
                     try {
                         std::rethrow_exception(e);
@@ -78,6 +78,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
 
     // Awaits the handler's Responder, which may be called from any thread.
     asio::awaitable<Response> call_handler(Request req, beast::tcp_stream& stream) {
+        // NOLINTNEXTLINE(performance-unnecessary-value-param): r is moved into handler, a false positive
         auto initiate = [this, s = &stream](auto completion, Request r) {
             auto exec = s->get_executor();
             auto shared = std::make_shared<decltype(completion)>(std::move(completion));

@@ -93,6 +93,7 @@ std::vector<Datapoint> MetricsStore::query(const control::Scope& scope, const st
         out.maximum = std::max(out.maximum, p.maximum);
     }
     std::vector<Datapoint> out;
+    out.reserve(buckets.size());
     for (auto& [b, p] : buckets) out.push_back(p);
     return out;
 }

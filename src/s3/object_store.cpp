@@ -226,6 +226,7 @@ S3Result<void> ObjectStore::delete_bucket(const std::string& name) {
 std::vector<BucketInfo> ObjectStore::list_buckets() const {
     std::lock_guard lk(mu_);
     std::vector<BucketInfo> out;
+    out.reserve(buckets_.size());
     for (const auto& [name, b] : buckets_) out.push_back(b.info);
     return out;
 }
@@ -295,7 +296,7 @@ S3Result<ObjectRead> ObjectStore::get_object(const std::string& bucket, const st
     auto info = line ? object_from_json(*line) : std::nullopt;
     if (!info) return std::unexpected(internal("read object " + key + " in " + bucket));
     ObjectRead out;
-    std::uint64_t size = static_cast<std::uint64_t>(info->size);
+    auto size = static_cast<std::uint64_t>(info->size);
     std::uint64_t first = 0, count = size;
     if (range) {
         bool ok = true;

@@ -123,7 +123,7 @@ Status Deployment::apply_function(const Resource& r, const FunctionSpec& f) {
         if (f.dead_letter && !f.dead_letter->empty()) body["DeadLetterConfig"] = {{"TargetArn", *f.dead_letter}};
         if (f.kms_key) body["KMSKeyArn"] = *f.kms_key;
         LAMINA_CHECK(lambda_.create_function(body, r.id));
-        undo_.push_back([this, id = r.id, name = f.name] { return lambda_.delete_function(name, id); });
+        undo_.emplace_back([this, id = r.id, name = f.name] { return lambda_.delete_function(name, id); });
         say("created  " + r.id + "  function " + f.name);
     } else {
         LAMINA_CHECK(update_function(r, f, *existing, prev));
@@ -287,7 +287,7 @@ Status Deployment::apply_layer(const Resource& r, const LayerSpec& l) {
         LAMINA_TRY(published, lambda_.publish_layer_version(l.name, l.body, r.id));
         arn = published.value("LayerVersionArn", std::string());
         LayerVersionId made{l.name, published.value("Version", std::int64_t{0})};
-        undo_.push_back([this, id = r.id, made] { return lambda_.delete_layer_version(made, id); });
+        undo_.emplace_back([this, id = r.id, made] { return lambda_.delete_layer_version(made, id); });
         say("published " + r.id + "  layer " + arn);
         versions.push_back(arn);
     } else {
@@ -320,7 +320,7 @@ Status Deployment::apply_alias(const Resource& r, const AliasSpec& a) {
         json create = a.body;
         create["Name"] = a.name;
         LAMINA_CHECK(lambda_.create_alias(a.function, create, r.id));
-        undo_.push_back([this, id = r.id, a] { return lambda_.delete_alias(a.function, a.name, id); });
+        undo_.emplace_back([this, id = r.id, a] { return lambda_.delete_alias(a.function, a.name, id); });
         say("created  " + r.id + "  alias " + a.function + ":" + a.name + " -> " + a.version);
     } else {
         LAMINA_CHECK(lambda_.update_alias(a.function, a.name, a.body, r.id));
@@ -354,7 +354,7 @@ Status Deployment::apply_permission(const Resource& r, const PermissionSpec& p) 
                                                               prev.value("Qualifier", std::string()),
                                                               prev["StatementId"].get<std::string>(), r.id)));
     LAMINA_CHECK(lambda_.add_permission(p.function, p.qualifier, p.body, r.id));
-    undo_.push_back([this, id = r.id, p] { return lambda_.remove_permission(p.function, p.qualifier, p.sid, id); });
+    undo_.emplace_back([this, id = r.id, p] { return lambda_.remove_permission(p.function, p.qualifier, p.sid, id); });
     say("added    " + r.id + "  permission " + p.sid + " on " + p.function +
         (p.qualifier.empty() ? "" : ":" + p.qualifier));
     next_[r.id] = {{"Type", r.type},
@@ -390,7 +390,7 @@ Status Deployment::apply_layer_permission(const Resource& r, const LayerPermissi
         LAMINA_CHECK(absent_is_done(lambda_.remove_layer_version_permission(*old, p.sid, r.id)));
     }
     LAMINA_CHECK(lambda_.add_layer_version_permission(p.layer, p.body, r.id));
-    undo_.push_back([this, id = r.id, p] { return lambda_.remove_layer_version_permission(p.layer, p.sid, id); });
+    undo_.emplace_back([this, id = r.id, p] { return lambda_.remove_layer_version_permission(p.layer, p.sid, id); });
     say("added    " + r.id + "  layer permission " + p.sid + " on " + p.arn);
     next_[r.id] = {{"Type", r.type},
                    {"Base", LambdaCalls::layer_version_policy_path(p.layer)},

@@ -117,7 +117,7 @@ Status Deployer::start_shifts(const std::string& stack_name, const std::vector<T
     return LambdaCalls(api_).start_traffic_shifts(stack_name, body);
 }
 
-Status Deployer::wait_for_shifts(const std::vector<TrafficShift>& shifts, std::stop_token stop) {
+Status Deployer::wait_for_shifts(const std::vector<TrafficShift>& shifts, const std::stop_token& stop) {
     LambdaCalls lambda(api_);
     double longest = 0;
     for (const auto& s : shifts)

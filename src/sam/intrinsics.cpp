@@ -293,7 +293,7 @@ private:
                 out += "${" + name.substr(1) + "}";
                 continue;
             }
-            auto trim = [](std::string s) {
+            auto trim = [](const std::string& s) {
                 auto a = s.find_first_not_of(" \t");
                 auto b = s.find_last_not_of(" \t");
                 return a == std::string::npos ? std::string() : s.substr(a, b - a + 1);

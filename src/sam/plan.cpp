@@ -19,14 +19,14 @@ using nlohmann::json;
 namespace {
 
 const std::set<std::string>& emulated_types() {
-    static const std::set<std::string> k = {
+    static const std::set<std::string> kTypes = {
         kServerlessFunction, kServerlessLayer,   kFunction,       kLayer, kVersion, kAlias,
         kPermission,         kEventInvokeConfig, kLayerPermission};
-    return k;
+    return kTypes;
 }
 
 const std::map<std::string, std::set<std::string>>& known_properties() {
-    static const std::map<std::string, std::set<std::string>> k = {
+    static const std::map<std::string, std::set<std::string>> kProperties = {
         {kServerlessFunction,
          {"Architectures",
           "AssumeRolePolicyDocument",
@@ -115,7 +115,7 @@ const std::map<std::string, std::set<std::string>>& known_properties() {
          {"DestinationConfig", "FunctionName", "MaximumEventAgeInSeconds", "MaximumRetryAttempts", "Qualifier"}},
         {kLayerPermission, {"Action", "LayerVersionArn", "OrganizationId", "Principal"}},
     };
-    return k;
+    return kProperties;
 }
 json merge_globals(const json& global, const json& local) {
     auto is_intrinsic = [](const json& v) {

@@ -37,7 +37,7 @@ class LambdaApi {
     // Invoke and InvokeAsync complete asynchronously, when the function answers.
     static bool is_invoke(int operation);
     void invoke(int operation, const RequestContext& ctx, const http::Request& req,
-                const http::RouteMatch& match, std::function<void(Result<http::Response>)> respond);
+                const http::RouteMatch& match, const std::function<void(Result<http::Response>)>& respond);
 
     // Adds every Lambda route (emulated or not) to the router. Operation ids
     // are private to this class; `owns` tells whether an id is one of them.

@@ -69,7 +69,7 @@ inline std::unexpected<Error> fail(ErrorCode code, std::string message) {
 #define LAMINA_TRY(var, expr)                                  \
     auto var##_result_ = (expr);                               \
     if (!var##_result_) return std::unexpected(std::move(var##_result_.error())); \
-    auto var = std::move(*var##_result_)
+    auto var = std::move(*var##_result_)  /* NOLINT(bugprone-macro-parentheses): var names a declaration */
 
 #define LAMINA_CHECK(expr)                                     \
     do {                                                       \

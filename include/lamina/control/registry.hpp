@@ -222,7 +222,7 @@ public:
     Result<RuntimeManagement> get_runtime_management(const Scope& s, const FunctionRef& ref) const;
     Result<RuntimeManagement> put_runtime_management(const Scope& s, const FunctionRef& ref,
                                                      const std::string& update_runtime_on,
-                                                     std::optional<std::string> runtime_version_arn);
+                                                     const std::optional<std::string>& runtime_version_arn);
 
     // Checks the function (and qualifier) exists; for read-only companions.
     Status check_exists(const Scope& s, const FunctionRef& ref) const;

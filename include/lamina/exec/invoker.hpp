@@ -142,11 +142,12 @@ private:
     void on_process_exit(const EnvPtr& env, const sandbox::ExitStatus& status);
     // Provisioned environments (provisioned_pool.cpp).
     void top_up(const std::shared_ptr<Provisioned>& pc);  // under mu_
-    void start_provisioned(std::shared_ptr<Provisioned> pc, std::uint64_t generation);
+    void start_provisioned(const std::shared_ptr<Provisioned>& pc, std::uint64_t generation);
     // Admission and dispatch of one invocation (invoke() without its metrics).
     void admit(InvokeRequest req, std::function<void(InvokeResult)> done);
-    void start_and_run(InvokeRequest req, const std::string& key, SlotPtr slot, std::function<void(InvokeResult)> done);
-    void run(InvokeRequest req, const EnvPtr& env, bool cold, SlotPtr slot, std::function<void(InvokeResult)> done);
+    void start_and_run(InvokeRequest req, const std::string& key, SlotPtr slot,
+                       const std::function<void(InvokeResult)>& done);
+    void run(InvokeRequest req, const EnvPtr& env, bool cold, SlotPtr slot, const std::function<void(InvokeResult)>& done);
     void release(const EnvPtr& env);
     void prune_dead();  // under mu_
     // Counts one of the two events that free an environment after an

@@ -79,7 +79,7 @@ public:
     Status start_shifts(const std::string& stack_name, const std::vector<TrafficShift>& shifts);
     // Follows the aliases until every shift has ended (or stop is requested,
     // or longer than the shifts should take), printing what it sees.
-    Status wait_for_shifts(const std::vector<TrafficShift>& shifts, std::stop_token stop);
+    Status wait_for_shifts(const std::vector<TrafficShift>& shifts, const std::stop_token& stop);
 
     // Watches the template and the CodeUri / ContentUri folders of the last
     // deployment: a changed folder updates $LATEST of the functions using it
