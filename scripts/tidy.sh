@@ -44,10 +44,11 @@ rm -rf "$logs" && mkdir -p "$logs"
 start=$(date +%s)
 # one line per file: "<seconds> <exit status> <file>"
 printf '%s\n' "${files[@]}" | xargs -P "$jobs" -I{} sh -c '
-  s=$(date +%s.%N)
+  s=$(date +%s%N)
   log="$2/$(echo "$3" | tr / _).log"
   "$1" -p "$4" --quiet "$3" >"$log" 2>&1; rc=$?
-  printf "%.1f %s %s\n" "$(echo "$(date +%s.%N) - $s" | bc)" "$rc" "$3"
+  ms=$(( ($(date +%s%N) - s) / 1000000 ))
+  printf "%d.%03d %s %s\n" $((ms / 1000)) $((ms % 1000)) "$rc" "$3"
 ' _ "$tidy" "$logs" {} "$build" | tee "$logs/times.txt"
 
 failed=$(awk '$2 != 0 { print $3 }' "$logs/times.txt")

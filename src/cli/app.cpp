@@ -427,7 +427,7 @@ int App::deploy_template() {
     if (auto st = deployer_->start_shifts(deploy_options_.stack_name, report->shifts); !st)
         log_->error("sam.shift error=\"{}\"", st.error().message);
     if (config_.watch)
-        deploy_thread_ = std::jthread([this](std::stop_token stop) {
+        deploy_thread_ = std::jthread([this](const std::stop_token& stop) {
             if (auto st = deployer_->watch(config_.template_file, deploy_options_, stop); !st)
                 log_->error("sam.watch error=\"{}\"", st.error().message);
         });

@@ -405,7 +405,7 @@ Result<ConfigView> Registry::update_function_code(const Scope& s, const Function
 }
 
 Result<ConfigView> Registry::update_function_configuration(const Scope& s, const FunctionRef& ref,
-                                                           FunctionSettings in,
+                                                           const FunctionSettings& in,
                                                            std::optional<std::string> revision_id) {
     std::unique_lock lk(mu_);
     const Function* cf = find(s, ref.name);
@@ -603,7 +603,7 @@ Status Registry::check_routing(const Scope& s, const Function& f, const std::str
 }
 
 Result<AliasView> Registry::create_alias(const Scope& s, const FunctionRef& ref, const std::string& name,
-                                         AliasInput in) {
+                                         const AliasInput& in) {
     std::unique_lock lk(mu_);
     const Function* cf = find(s, ref.name);
     if (!cf) return std::unexpected(not_found_function(s, ref.name, in.function_version));

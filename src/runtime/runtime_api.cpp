@@ -128,7 +128,7 @@ struct RuntimeApi::State {
             r.headers.set("Content-Type", "application/json");
             r.headers.set("Lambda-Extension-Event-Identifier", ids.uuid());
             r.body = std::move(event);
-            later.push_back([respond = std::move(respond), r = std::move(r)]() mutable { respond(std::move(r)); });
+            later.emplace_back([respond = std::move(respond), r = std::move(r)]() mutable { respond(std::move(r)); });
         } else {
             ext.pending.push_back(std::move(event));
         }
@@ -151,7 +151,7 @@ struct RuntimeApi::State {
             runtime_answered = false;
             auto respond = std::move(*waiting_next);
             waiting_next.reset();
-            later.push_back([respond = std::move(respond), r = next_response(inv)]() mutable { respond(std::move(r)); });
+            later.emplace_back([respond = std::move(respond), r = next_response(inv)]() mutable { respond(std::move(r)); });
             std::string event = nlohmann::json{{"eventType", "INVOKE"},
                                                {"deadlineMs", inv.deadline_ms},
                                                {"requestId", inv.request_id},
@@ -172,7 +172,7 @@ struct RuntimeApi::State {
     void fail_init(Outcome o, Deferred& later) {
         if (ready || init_failed) return;
         init_failed = true;
-        if (init_error_fn) later.push_back([fn = std::move(init_error_fn), o = std::move(o)]() mutable { fn(std::move(o)); });
+        if (init_error_fn) later.emplace_back([fn = std::move(init_error_fn), o = std::move(o)]() mutable { fn(std::move(o)); });
         init_error_fn = nullptr;
     }
 
@@ -206,7 +206,7 @@ struct RuntimeApi::State {
                 runtime_asked = true;
                 if (waiting_next) {
                     auto previous = std::move(*waiting_next);
-                    later.push_back([previous = std::move(previous)] {
+                    later.emplace_back([previous = std::move(previous)] {
                         previous(api_error(403, "InvalidStateTransition", "A newer /next call replaced this one"));
                     });
                 }
@@ -236,7 +236,7 @@ struct RuntimeApi::State {
                 }
                 in_flight.reset();
                 runtime_answered = true;
-                if (done) later.push_back([fn = std::move(done), o = std::move(o)]() mutable { fn(std::move(o)); });
+                if (done) later.emplace_back([fn = std::move(done), o = std::move(o)]() mutable { fn(std::move(o)); });
                 done = nullptr;
                 return reply;
             }
@@ -257,7 +257,7 @@ struct RuntimeApi::State {
                 if (!ext) return extension_id_error(req);
                 Extension& e = *ext;
                 if (e.waiting)
-                    later.push_back([previous = std::move(*e.waiting)] {
+                    later.emplace_back([previous = std::move(*e.waiting)] {
                         previous(api_error(403, "InvalidStateTransition", "A newer /event/next call replaced this one"));
                     });
                 e.waiting.reset();
@@ -392,7 +392,7 @@ struct RuntimeApi::State {
             ext.gone = true;
             ext.busy = false;
             if (ext.waiting)
-                later.push_back([r = std::move(*ext.waiting)] {
+                later.emplace_back([r = std::move(*ext.waiting)] {
                     r(api_error(500, "InternalServerError", "The extension exited"));
                 });
             ext.waiting.reset();

@@ -55,7 +55,7 @@ TrafficShifter::TrafficShifter(api::Service& service, KeyFor key_for, store::Doc
       key_for_(std::move(key_for)),
       docs_(docs),
       clock_(clock),
-      thread_([this](std::stop_token st) { run(st); }) {}
+      thread_([this](const std::stop_token& st) { run(st); }) {}
 
 std::string TrafficShifter::key(const control::Scope& scope, const TrafficShift& shift) {
     return scope.account + "/" + scope.region + "/" + shift.function_name + "/" + shift.alias;
@@ -172,7 +172,7 @@ void TrafficShifter::step(Running& r) {
     ++r.next;
 }
 
-void TrafficShifter::run(std::stop_token stop) {
+void TrafficShifter::run(const std::stop_token& stop) {
     std::unique_lock lock(mu_);
     while (!stop.stop_requested()) {
         // the earliest due step

@@ -84,14 +84,14 @@ Status Deployer::on_folder_changed(const Watched& w, const DeployOptions& option
     return fail(ErrorCode::Service, "published " + arn + ", but " + list);
 }
 
-Status Deployer::watch(const fs::path& file, const DeployOptions& options, std::stop_token stop) {
+Status Deployer::watch(const fs::path& file, const DeployOptions& options, const std::stop_token& stop) {
     int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (fd < 0) return fail(ErrorCode::Service, "inotify is not available: --watch cannot work here");
     struct Closer {
         int fd;
         ~Closer() { ::close(fd); }
     } closer{fd};
-    const uint32_t kMask = IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM | IN_ATTRIB;
+    constexpr uint32_t kMask = IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM | IN_ATTRIB;
     std::map<int, fs::path> dirs;
     fs::path template_path = fs::weakly_canonical(file);
     auto add_tree = [&](const fs::path& root) {

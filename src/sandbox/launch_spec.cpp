@@ -70,7 +70,7 @@ std::vector<std::string> launcher_argv(Backend backend, const LaunchSpec& spec, 
     if (!spec.run_as) a.insert(a.end(), {"--cap-drop", "ALL"});
     a.insert(a.end(), {"--chdir", "/var/task", "--clearenv"});
     for (const auto& [k, v] : spec.env) a.insert(a.end(), {"--setenv", k, v});
-    a.push_back("--");
+    a.emplace_back("--");
     if (spec.run_as) {
         a.insert(a.end(), {spec.setpriv.string(), "--reuid=" + std::to_string(spec.run_as->first),
                            "--regid=" + std::to_string(spec.run_as->second), "--clear-groups", "--inh-caps=-all",

@@ -44,7 +44,7 @@ void remove_stale(const fs::path& parent) {
     for (const auto& e : fs::directory_iterator(parent, ec)) {
         std::string name = e.path().filename().string();
         if (name.rfind("lamina-", 0) != 0) continue;
-        pid_t pid = static_cast<pid_t>(std::atol(name.c_str() + 7));
+        auto pid = static_cast<pid_t>(std::atol(name.c_str() + 7));
         if (pid <= 0 || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
         std::error_code sub;
         for (const auto& child : fs::directory_iterator(e.path(), sub))

@@ -49,7 +49,7 @@ mode_t entry_mode(zip_t* za, zip_uint64_t i, bool dir, bool* is_link) {
     *is_link = false;
     mode_t fallback = dir ? 0755 : 0644;
     if (zip_file_get_external_attributes(za, i, 0, &opsys, &attr) != 0 || opsys != ZIP_OPSYS_UNIX) return fallback;
-    mode_t mode = static_cast<mode_t>(attr >> 16);
+    auto mode = static_cast<mode_t>(attr >> 16);
     if (S_ISLNK(mode)) *is_link = true;
     mode_t perms = mode & 0777;  // no setuid, setgid or sticky bits from an upload
     if (perms == 0) return fallback;

@@ -147,7 +147,7 @@ public:
     Result<ConfigView> resolve_invocation(const Scope& s, const FunctionRef& ref, double draw) const;
     Result<ConfigView> update_function_code(const Scope& s, const FunctionRef& ref, UpdateCodeInput in);
     Result<ConfigView> update_function_configuration(const Scope& s, const FunctionRef& ref,
-                                                     FunctionSettings in,
+                                                     const FunctionSettings& in,
                                                      std::optional<std::string> revision_id);
     Status delete_function(const Scope& s, const FunctionRef& ref);
     Result<std::pair<std::vector<ConfigView>, std::optional<std::string>>> list_functions(
@@ -161,7 +161,7 @@ public:
         const Scope& s, const FunctionRef& ref, const Page& page) const;
 
     Result<AliasView> create_alias(const Scope& s, const FunctionRef& ref, const std::string& name,
-                                   AliasInput in);
+                                   const AliasInput& in);
     Result<AliasView> get_alias(const Scope& s, const FunctionRef& ref, const std::string& name) const;
     Result<AliasView> update_alias(const Scope& s, const FunctionRef& ref, const std::string& name,
                                    AliasInput in);

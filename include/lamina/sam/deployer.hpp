@@ -85,7 +85,7 @@ public:
     // deployment: a changed folder updates $LATEST of the functions using it
     // (a layer folder publishes a new layer version for them), a changed
     // template is deployed again. Returns when stop is requested.
-    Status watch(const std::filesystem::path& file, const DeployOptions& options, std::stop_token stop);
+    Status watch(const std::filesystem::path& file, const DeployOptions& options, const std::stop_token& stop);
 
 private:
     struct Watched {

@@ -62,7 +62,7 @@ private:
     // The mutation that records `r` (or forgets it once every step is done).
     store::Mutation record(const std::string& key, const Running& r) const;
     void persist(const std::vector<store::Mutation>& batch);
-    void run(std::stop_token stop);
+    void run(const std::stop_token& stop);
     void step(Running& r);
 
     api::Service& service_;
