@@ -95,7 +95,7 @@ Result<http::Response> LambdaApi::create_or_update_alias(const LambdaCall& c) {
         in.weights = std::move(weights);
     }
     if (c.op == Op::CreateAlias) {
-        LAMINA_TRY(alias, registry_.create_alias(scope, ref, name, std::move(in)));
+        LAMINA_TRY(alias, registry_.create_alias(scope, ref, name, in));
         return json_response(201, render_alias(scope, alias), ctx);
     }
     // provisioned concurrency on the alias moves with it
