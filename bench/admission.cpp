@@ -30,7 +30,8 @@ double ns_per_decision(exec::ConcurrencyController& c, const exec::Demand& d, in
         auto slot = c.acquire(d);
         if (!slot) std::abort();
     }  // each slot is released at the end of its iteration
-    auto ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
+    auto ns =
+        std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
     return ns / rounds;
 }
 
@@ -46,14 +47,18 @@ int main() {
     // other functions and accounts in the maps, as in a busy server
     std::vector<exec::Slot> background;
     for (int i = 0; i < 1000; ++i)
-        background.push_back(std::move(*c.acquire({scope, "fn-" + std::to_string(i), std::nullopt, 0, 0, false})));
+        background.push_back(
+            std::move(*c.acquire({scope, "fn-" + std::to_string(i), std::nullopt, 0, 0, false})));
     const int rounds = 2'000'000;
-    std::printf("admission decision (acquire + release), %d rounds each, 1,000 other functions running\n", rounds);
+    std::printf(
+        "admission decision (acquire + release), %d rounds each, 1,000 other functions running\n",
+        rounds);
     std::printf("  unreserved, warm environment : %6.1f ns\n",
                 ns_per_decision(c, {scope, "f", std::nullopt, 100, 0, false}, rounds));
     std::printf("  unreserved, new environment  : %6.1f ns\n",
                 ns_per_decision(c, {scope, "f", std::nullopt, 100, 0, true}, rounds));
-    std::printf("  reserved, warm environment   : %6.1f ns\n", ns_per_decision(c, {scope, "r", 50, 100, 0, false}, rounds));
+    std::printf("  reserved, warm environment   : %6.1f ns\n",
+                ns_per_decision(c, {scope, "r", 50, 100, 0, false}, rounds));
     std::printf("  target                       : %6.1f ns\n", 2000.0);
     return 0;
 }

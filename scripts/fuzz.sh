@@ -7,7 +7,8 @@
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 #
 # SECONDS_PER_TARGET defaults to $LAMINA_FUZZ_SECONDS, else 30;
-# LAMINA_FUZZ_BUILD_DIR and LAMINA_FUZZ_OPT choose the build.
+# LAMINA_FUZZ_BUILD_DIR and LAMINA_FUZZ_OPT choose the build;
+# LAMINA_FUZZ_PARALLEL targets run at once (default LAMINA_JOBS, else 2).
 # LAMINA_FUZZ_SEED fixes libFuzzer's seed (default: a new one each run), and
 # LAMINA_FUZZ_RUNS names a file of "<target> <runs>" lines: each target then
 # stops after that many inputs (SECONDS_PER_TARGET still caps the time).
@@ -49,42 +50,62 @@ if [ "$seconds" -le 0 ]; then echo "fuzz: built ${targets[*]}; not running (0 se
 
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
-failed=()
-for t in "${targets[@]}"; do
-  seeds="$root/tests/fuzz/corpus/$t"
-  work="$build/corpus/$t"
-  findings="$build/findings/$t"
+# Each target is one single-threaded process: LAMINA_FUZZ_PARALLEL of them
+# (default: the build's job count) run at once, each on its own core.
+parallel="${LAMINA_FUZZ_PARALLEL:-$jobs}"
+
+run_target() {  # run_target TARGET: fuzzes it; its report goes to $build/fuzz-TARGET.report
+  local t="$1"
+  local seeds="$root/tests/fuzz/corpus/$t" work="$build/corpus/$t" findings="$build/findings/$t"
+  local log="$build/fuzz-$t.log" report="$build/fuzz-$t.report"
   rm -rf "$work" && mkdir -p "$work" "$findings"
   [ -d "$seeds" ] && cp -r "$seeds/." "$work/"
-  log="$build/fuzz-$t.log"
-  echo "== fuzz $t (${seconds}s) =="
-  set +e
-  dict="$root/tests/fuzz/dict/$t.dict"
+  local dict="$root/tests/fuzz/dict/$t.dict"
   [ -f "$dict" ] || dict="$root/tests/fuzz/dict/api.dict"
-  bounds=(-max_total_time="$seconds")
+  local bounds=(-max_total_time="$seconds")
   [ -n "${LAMINA_FUZZ_SEED:-}" ] && bounds+=(-seed="$LAMINA_FUZZ_SEED")
   if [ -n "${LAMINA_FUZZ_RUNS:-}" ]; then
+    local runs
     runs=$(awk -v t="$t" '$1 == t { print $2 }' "$LAMINA_FUZZ_RUNS")
     [ -n "$runs" ] && bounds+=(-runs="$runs")
   fi
-  echo "   ${bounds[*]}"
+  local rc=0 t0
+  t0=$(date +%s)
   "$build/tests/fuzz/$t" "$work" -dict="$dict" "${bounds[@]}" \
     -rss_limit_mb=2048 -timeout=10 -max_len=65536 -print_final_stats=1 \
-    -artifact_prefix="$findings/" >"$log" 2>&1
-  rc=$?
-  set -e
-  grep -E '^#[0-9]+.*(DONE|pulse)|^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' "$log" | tail -4
-  if [ "$rc" -ne 0 ]; then
-    failed+=("$t")
-    echo "fuzz: $t FAILED (exit $rc); the end of $log:" >&2
-    tail -60 "$log" >&2
-    for input in "$findings"/*; do
-      [ -e "$input" ] || continue
-      echo "fuzz: input: $input" >&2
-      echo "fuzz: reproduce: $build/tests/fuzz/$t $input" >&2
-    done
-  fi
+    -artifact_prefix="$findings/" >"$log" 2>&1 || rc=$?
+  {
+    echo "== fuzz $t (${seconds}s cap, $(( $(date +%s) - t0 ))s) =="
+    echo "   ${bounds[*]}"
+    grep -E '^#[0-9]+.*(DONE|pulse)|^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' "$log" | tail -4
+    if [ "$rc" -ne 0 ]; then
+      echo "fuzz: $t FAILED (exit $rc); the end of $log:"
+      tail -60 "$log"
+      for input in "$findings"/*; do
+        [ -e "$input" ] || continue
+        echo "fuzz: input: $input"
+        echo "fuzz: reproduce: $build/tests/fuzz/$t $input"
+      done
+    fi
+  } >"$report"
+  return "$rc"
+}
+
+failed=()
+declare -A running=()  # pid -> target
+finish_one() {  # waits for any running target, prints its report
+  local pid rc=0
+  wait -n -p pid "${!running[@]}" || rc=$?
+  local t="${running[$pid]}"
+  unset "running[$pid]"
+  if [ "$rc" -ne 0 ]; then failed+=("$t"); cat "$build/fuzz-$t.report" >&2; else cat "$build/fuzz-$t.report"; fi
+}
+for t in "${targets[@]}"; do
+  while [ "${#running[@]}" -ge "$parallel" ]; do finish_one; done
+  run_target "$t" &
+  running[$!]="$t"
 done
+while [ "${#running[@]}" -gt 0 ]; do finish_one; done
 
 echo "fuzz: total $(( $(date +%s) - start ))s"
 if [ "${#failed[@]}" -gt 0 ]; then

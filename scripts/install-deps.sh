@@ -11,7 +11,7 @@ BUILD_PKGS=(
   libsqlite3-dev libssl-dev libcli11-dev libgtest-dev libgmock-dev libyaml-cpp-dev
 )
 RUN_PKGS=(bubblewrap zip unzip ca-certificates python3 curl)
-TEST_PKGS=(python3-pytest python3-boto3 awscli python3-requests python3-yaml clang-16 libclang-rt-16-dev clang-tidy-16)  # clang: scripts/fuzz.sh, scripts/tidy.sh
+TEST_PKGS=(python3-pytest python3-boto3 awscli python3-requests python3-yaml clang-16 libclang-rt-16-dev clang-tidy-16 clang-format-16)  # clang: scripts/fuzz.sh, scripts/tidy.sh, scripts/format.sh
 BENCH_PKGS=(wrk)
 
 # Node.js functions need a node: Debian's, unless the machine already has one.

@@ -23,7 +23,8 @@ constexpr Row kTable[] = {
     {ErrorCode::AccessDenied, {403, "AccessDeniedException", false}},
     {ErrorCode::RequestEntityTooLarge, {413, "RequestEntityTooLargeException", true}},
     {ErrorCode::TooManyRequests, {429, "TooManyRequestsException", true}},
-    {ErrorCode::ProvisionedConcurrencyConfigNotFound, {404, "ProvisionedConcurrencyConfigNotFoundException", true}},
+    {ErrorCode::ProvisionedConcurrencyConfigNotFound,
+     {404, "ProvisionedConcurrencyConfigNotFoundException", true}},
     {ErrorCode::CodeStorageExceeded, {400, "CodeStorageExceededException", true}},
     {ErrorCode::PolicyLengthExceeded, {400, "PolicyLengthExceededException", true}},
     {ErrorCode::InvalidRequestContent, {400, "InvalidRequestContentException", true}},
@@ -72,15 +73,17 @@ http::Response rest_json_error(const Error& e, const std::string& request_id) {
     return r;
 }
 
-http::Response query_xml_error(const Error& e, const std::string& request_id, const std::string& xmlns) {
+http::Response query_xml_error(const Error& e, const std::string& request_id,
+                               const std::string& xmlns) {
     const auto& shape = error_shape(e.code);
     http::Response r;
     r.status = shape.status;
     r.headers.set("Content-Type", "text/xml");
     r.headers.set("x-amzn-RequestId", request_id);
-    r.body = "<ErrorResponse xmlns=\"" + xmlns + "\"><Error><Type>" + (shape.sender ? "Sender" : "Receiver") +
-             "</Type><Code>" + shape.code + "</Code><Message>" + xml_escape(e.message) +
-             "</Message></Error><RequestId>" + request_id + "</RequestId></ErrorResponse>";
+    r.body = "<ErrorResponse xmlns=\"" + xmlns + "\"><Error><Type>" +
+             (shape.sender ? "Sender" : "Receiver") + "</Type><Code>" + shape.code +
+             "</Code><Message>" + xml_escape(e.message) + "</Message></Error><RequestId>" +
+             request_id + "</RequestId></ErrorResponse>";
     return r;
 }
 

@@ -26,7 +26,8 @@ bool is_digits(std::string_view s) {
 // "/YYYY-MM-DD" alone or followed by "/...": Lambda's API versions.
 bool dated(std::string_view p) {
     if (p.size() < 11 || p[0] != '/' || p[5] != '-' || p[8] != '-') return false;
-    if (!is_digits(p.substr(1, 4)) || !is_digits(p.substr(6, 2)) || !is_digits(p.substr(9, 2))) return false;
+    if (!is_digits(p.substr(1, 4)) || !is_digits(p.substr(6, 2)) || !is_digits(p.substr(9, 2)))
+        return false;
     return p.size() == 11 || p[11] == '/';
 }
 
@@ -50,7 +51,9 @@ bool is_s3(const Parts& r, const ClassifyOptions& opt) {
 bool is_query(const Parts& r) {
     if (r.method != "POST" && r.method != "GET") return false;
     if (!root(r.path)) return false;
-    if (r.headers.get("Content-Type").find("application/x-www-form-urlencoded") != std::string::npos) return true;
+    if (r.headers.get("Content-Type").find("application/x-www-form-urlencoded") !=
+        std::string::npos)
+        return true;
     return r.query.contains("Action");
 }
 
@@ -74,12 +77,15 @@ Classified classify_parts(const Parts& r, const ClassifyOptions& opt) {
     const std::string& p = r.path;
     if (r.method == "GET" && p == "/health") return is(Protocol::Health);
     if (r.method == "GET" && p == "/metrics" && opt.cloudwatch) return is(Protocol::Metrics);
-    if (p == "/_lamina/stacks" || p.starts_with("/_lamina/stacks/")) return is(Protocol::LaminaPage);
+    if (p == "/_lamina/stacks" || p.starts_with("/_lamina/stacks/"))
+        return is(Protocol::LaminaPage);
     const std::string* target = r.headers.find("X-Amz-Target");
     if (opt.cloudwatch && target && target->starts_with(kCloudWatchTargetPrefix))
-        return is(Protocol::CloudWatchJson, target->substr(std::string_view(kCloudWatchTargetPrefix).size()));
+        return is(Protocol::CloudWatchJson,
+                  target->substr(std::string_view(kCloudWatchTargetPrefix).size()));
     if (opt.cloudwatch && p.starts_with(kCloudWatchCborPathPrefix))
-        return is(Protocol::CloudWatchCbor, p.substr(std::string_view(kCloudWatchCborPathPrefix).size()));
+        return is(Protocol::CloudWatchCbor,
+                  p.substr(std::string_view(kCloudWatchCborPathPrefix).size()));
     if (is_query(r)) {
         auto action = r.query.find("Action");
         return is(Protocol::Query, action == r.query.end() ? std::string() : action->second);
@@ -109,16 +115,26 @@ std::optional<Classified> classify(const http::RequestHead& head, const Classify
 
 const char* protocol_name(Protocol p) {
     switch (p) {
-        case Protocol::Lambda: return "Lambda";
-        case Protocol::S3: return "S3";
-        case Protocol::Query: return "Query";
-        case Protocol::CloudWatchJson: return "CloudWatchJson";
-        case Protocol::CloudWatchCbor: return "CloudWatchCbor";
-        case Protocol::AwsJson: return "AwsJson";
-        case Protocol::Health: return "Health";
-        case Protocol::Metrics: return "Metrics";
-        case Protocol::LaminaPage: return "LaminaPage";
-        case Protocol::Unknown: return "Unknown";
+        case Protocol::Lambda:
+            return "Lambda";
+        case Protocol::S3:
+            return "S3";
+        case Protocol::Query:
+            return "Query";
+        case Protocol::CloudWatchJson:
+            return "CloudWatchJson";
+        case Protocol::CloudWatchCbor:
+            return "CloudWatchCbor";
+        case Protocol::AwsJson:
+            return "AwsJson";
+        case Protocol::Health:
+            return "Health";
+        case Protocol::Metrics:
+            return "Metrics";
+        case Protocol::LaminaPage:
+            return "LaminaPage";
+        case Protocol::Unknown:
+            return "Unknown";
     }
     return "Unknown";
 }

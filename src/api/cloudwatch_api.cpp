@@ -1,11 +1,10 @@
 #include "lamina/api/cloudwatch_api.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 
@@ -30,29 +29,35 @@ struct CwError {
 template <typename T>
 using CwResult = std::expected<T, CwError>;
 
-CwError missing(const std::string& name) { return {"MissingParameter", "The parameter " + name + " is required."}; }
+CwError missing(const std::string& name) {
+    return {"MissingParameter", "The parameter " + name + " is required."};
+}
 CwError invalid(const std::string& message) { return {"InvalidParameterValue", message}; }
 
 // "2026-11-28T06:00:00Z", "2026-11-28T06:00:00.123+00:00", or epoch seconds.
 std::optional<std::int64_t> parse_time(const std::string& s) {
-    if (!s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || c == '.'; })) {
+    if (!s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+            return std::isdigit(static_cast<unsigned char>(c)) || c == '.';
+        })) {
         // "." or "1.2.3" is no number, and one past year 3 million no time (std::stod threw, the cast overflowed)
         char* end = nullptr;
         double seconds = std::strtod(s.c_str(), &end);
-        if (end != s.c_str() + s.size() || !std::isfinite(seconds) || seconds > 1e14) return std::nullopt;
+        if (end != s.c_str() + s.size() || !std::isfinite(seconds) || seconds > 1e14)
+            return std::nullopt;
         return static_cast<std::int64_t>(seconds * 1000);
     }
     std::tm tm{};
     int ms = 0;
     char rest[16] = {0};
-    int n = std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%15s", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-                        &tm.tm_min, &tm.tm_sec, rest);
+    int n = std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%15s", &tm.tm_year, &tm.tm_mon,
+                        &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, rest);
     if (n < 6) return std::nullopt;
     std::string tail = rest;
     if (!tail.empty() && tail[0] == '.') {
         std::size_t i = 1;
         std::string frac;
-        while (i < tail.size() && std::isdigit(static_cast<unsigned char>(tail[i]))) frac += tail[i++];
+        while (i < tail.size() && std::isdigit(static_cast<unsigned char>(tail[i])))
+            frac += tail[i++];
         frac = (frac + "000").substr(0, 3);
         ms = std::stoi(frac);
         tail = tail.substr(i);
@@ -95,13 +100,17 @@ struct StatisticsRequest {
 };
 
 CwResult<void> check(const StatisticsRequest& r) {
-    if (r.period < 1 || (r.period % 60 != 0 && r.period != 1 && r.period != 5 && r.period != 10 && r.period != 30))
+    if (r.period < 1 ||
+        (r.period % 60 != 0 && r.period != 1 && r.period != 5 && r.period != 10 && r.period != 30))
         return std::unexpected(invalid("The parameter Period must be a multiple of 60."));
-    if (r.end_ms <= r.start_ms) return std::unexpected(invalid("The parameter StartTime must be less than the parameter EndTime."));
+    if (r.end_ms <= r.start_ms)
+        return std::unexpected(
+            invalid("The parameter StartTime must be less than the parameter EndTime."));
     for (const auto& s : r.statistics)
         if (!known_statistic(s))
-            return std::unexpected(invalid("The parameter Statistics.member." + s +
-                                           " must be one of: SampleCount, Average, Sum, Minimum, Maximum."));
+            return std::unexpected(
+                invalid("The parameter Statistics.member." + s +
+                        " must be one of: SampleCount, Average, Sum, Minimum, Maximum."));
     return {};
 }
 
@@ -139,14 +148,16 @@ http::Response json_response(const json& body, const RequestContext& ctx) {
     http::Response r;
     r.headers.set("Content-Type", "application/x-amz-json-1.0");
     r.headers.set("x-amzn-RequestId", ctx.request_id);
-    r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);  // names echo the request's bytes
+    r.body = body.dump(-1, ' ', false,
+                       json::error_handler_t::replace);  // names echo the request's bytes
     return r;
 }
 
 http::Response json_error(const CwError& e, const RequestContext& ctx) {
     http::Response r = document_error(e, ctx);
     r.headers.set("Content-Type", "application/x-amz-json-1.0");
-    r.body = json{{"__type", error_type(e)}, {"message", e.message}}.dump(-1, ' ', false, json::error_handler_t::replace);
+    r.body = json{{"__type", error_type(e)}, {"message", e.message}}.dump(
+        -1, ' ', false, json::error_handler_t::replace);
     return r;
 }
 
@@ -193,18 +204,22 @@ void drop_null_members(json& j) {
 CwResult<metrics::Dimensions> json_dimensions(const json& body, bool values_required = true) {
     metrics::Dimensions dims;
     if (!body.contains("Dimensions")) return dims;
-    if (!body["Dimensions"].is_array()) return std::unexpected(invalid("The parameter Dimensions must be a list."));
+    if (!body["Dimensions"].is_array())
+        return std::unexpected(invalid("The parameter Dimensions must be a list."));
     for (const auto& d : body["Dimensions"]) {
         if (!d.is_object() || !d.contains("Name") || !d["Name"].is_string())
             return std::unexpected(missing("Dimensions.member.Name"));
-        std::string value = d.contains("Value") && d["Value"].is_string() ? d["Value"].get<std::string>() : "";
-        if (values_required && value.empty()) return std::unexpected(missing("Dimensions.member.Value"));
+        std::string value =
+            d.contains("Value") && d["Value"].is_string() ? d["Value"].get<std::string>() : "";
+        if (values_required && value.empty())
+            return std::unexpected(missing("Dimensions.member.Value"));
         dims.emplace_back(d["Name"].get<std::string>(), value);
     }
     return dims;
 }
 
-json datapoint_json(const metrics::Datapoint& p, const std::vector<std::string>& stats, const std::string& unit) {
+json datapoint_json(const metrics::Datapoint& p, const std::vector<std::string>& stats,
+                    const std::string& unit) {
     json out = {{"Timestamp", static_cast<double>(p.timestamp_ms) / 1000.0}};
     for (const auto& s : stats) out[s] = statistic(p, s);
     out["Unit"] = unit.empty() ? "None" : unit;
@@ -224,13 +239,14 @@ std::string number(double v) {
     return o.str();
 }
 
-http::Response xml_response(const std::string& action, const std::string& result, const RequestContext& ctx) {
+http::Response xml_response(const std::string& action, const std::string& result,
+                            const RequestContext& ctx) {
     http::Response r;
     r.headers.set("Content-Type", "text/xml");
     r.headers.set("x-amzn-RequestId", ctx.request_id);
-    r.body = "<" + action + "Response xmlns=\"" + kXmlns + "\"><" + action + "Result>" + result + "</" + action +
-             "Result><ResponseMetadata>" + tag("RequestId", ctx.request_id) + "</ResponseMetadata></" + action +
-             "Response>";
+    r.body = "<" + action + "Response xmlns=\"" + kXmlns + "\"><" + action + "Result>" + result +
+             "</" + action + "Result><ResponseMetadata>" + tag("RequestId", ctx.request_id) +
+             "</ResponseMetadata></" + action + "Response>";
     return r;
 }
 
@@ -240,12 +256,14 @@ http::Response xml_error(const CwError& e, const RequestContext& ctx) {
     r.headers.set("Content-Type", "text/xml");
     r.headers.set("x-amzn-RequestId", ctx.request_id);
     r.body = std::string("<ErrorResponse xmlns=\"") + kXmlns + "\"><Error><Type>" +
-             (e.status >= 500 ? "Receiver" : "Sender") + "</Type>" + tag("Code", e.code) + tag("Message", e.message) +
-             "</Error>" + tag("RequestId", ctx.request_id) + "</ErrorResponse>";
+             (e.status >= 500 ? "Receiver" : "Sender") + "</Type>" + tag("Code", e.code) +
+             tag("Message", e.message) + "</Error>" + tag("RequestId", ctx.request_id) +
+             "</ErrorResponse>";
     return r;
 }
 
-metrics::Dimensions form_dimensions(const std::map<std::string, std::string>& form, const std::string& prefix) {
+metrics::Dimensions form_dimensions(const std::map<std::string, std::string>& form,
+                                    const std::string& prefix) {
     metrics::Dimensions dims;
     for (int i = 1;; ++i) {
         auto name = form.find(prefix + "Dimensions.member." + std::to_string(i) + ".Name");
@@ -339,7 +357,8 @@ CwResult<json> get_metric_data(const metrics::MetricsStore& store, const control
         if (!dims) return std::unexpected(dims.error());
         d.dims = *dims;
         if (ms.contains("Period") && !ms["Period"].is_number_integer())  // 1e119 read as an int: UB
-            return std::unexpected(invalid("A request parameter has the wrong type: MetricStat.Period must be an integer."));
+            return std::unexpected(invalid(
+                "A request parameter has the wrong type: MetricStat.Period must be an integer."));
         d.period = ms.value("Period", 60);
         d.stat = ms.value("Stat", "");
         if (!known_statistic(d.stat))
@@ -402,13 +421,15 @@ CwResult<json> call(const metrics::MetricsStore& store, const control::Scope& sc
 
 CloudWatchApi::CloudWatchApi(metrics::MetricsStore& store) : store_(store) {}
 
-bool CloudWatchApi::is_query_request(const RequestContext& ctx, const std::map<std::string, std::string>& form) {
+bool CloudWatchApi::is_query_request(const RequestContext& ctx,
+                                     const std::map<std::string, std::string>& form) {
     auto v = form.find("Version");
     return ctx.service == "monitoring" || (v != form.end() && v->second == "2010-08-01");
 }
 
 http::Response CloudWatchApi::handle_json(const RequestContext& ctx, const http::Request& req) {
-    std::string op = req.headers.get("X-Amz-Target").substr(std::string(kCloudWatchTargetPrefix).size());
+    std::string op =
+        req.headers.get("X-Amz-Target").substr(std::string(kCloudWatchTargetPrefix).size());
     json body = json::parse(req.body.empty() ? std::string("{}") : req.body, nullptr, false);
     if (body.is_discarded() || !body.is_object())
         return json_error({"InvalidParameterValue", "The request body is not a JSON object."}, ctx);
@@ -433,7 +454,8 @@ http::Response CloudWatchApi::handle_cbor(const RequestContext& ctx, const http:
     return result ? cbor_response(*result, ctx) : cbor_error(result.error(), ctx);
 }
 
-http::Response CloudWatchApi::handle_query(const RequestContext& ctx, const std::map<std::string, std::string>& form) {
+http::Response CloudWatchApi::handle_query(const RequestContext& ctx,
+                                           const std::map<std::string, std::string>& form) {
     auto get = [&](const std::string& k) {
         auto it = form.find(k);
         return it == form.end() ? std::string() : it->second;
@@ -448,28 +470,37 @@ http::Response CloudWatchApi::handle_query(const RequestContext& ctx, const std:
             if (get(k).empty()) return xml_error(missing(k), ctx);
         r.dims = form_dimensions(form, "");
         auto start = parse_time(get("StartTime")), end = parse_time(get("EndTime"));
-        if (!start || !end) return xml_error(invalid("The parameters StartTime and EndTime must be timestamps."), ctx);
+        if (!start || !end)
+            return xml_error(invalid("The parameters StartTime and EndTime must be timestamps."),
+                             ctx);
         r.start_ms = *start;
         r.end_ms = *end;
         r.period = std::atoi(get("Period").c_str());
         for (int i = 1; !get("Statistics.member." + std::to_string(i)).empty(); ++i)
             r.statistics.push_back(get("Statistics.member." + std::to_string(i)));
         if (r.statistics.empty())
-            return xml_error({"InvalidParameterCombination", "Must specify either Statistics or ExtendedStatistics, but not both."}, ctx);
+            return xml_error(
+                {"InvalidParameterCombination",
+                 "Must specify either Statistics or ExtendedStatistics, but not both."},
+                ctx);
         if (auto ok = check(r); !ok) return xml_error(ok.error(), ctx);
         std::string unit, points;
-        for (const auto& p : store_.query(scope, r.ns, r.name, r.dims, r.start_ms, r.end_ms, r.period, &unit)) {
+        for (const auto& p :
+             store_.query(scope, r.ns, r.name, r.dims, r.start_ms, r.end_ms, r.period, &unit)) {
             points += "<member>" + tag("Timestamp", format_iso8601(p.timestamp_ms));
             for (const auto& s : r.statistics) points += tag(s, number(statistic(p, s)));
             points += tag("Unit", unit.empty() ? "None" : unit) + "</member>";
         }
-        return xml_response(action, tag("Label", r.name) + "<Datapoints>" + points + "</Datapoints>", ctx);
+        return xml_response(action,
+                            tag("Label", r.name) + "<Datapoints>" + points + "</Datapoints>", ctx);
     }
     if (action == "ListMetrics") {
         std::string out;
-        for (const auto& s : store_.list(scope, get("Namespace"), get("MetricName"), form_dimensions(form, ""))) {
+        for (const auto& s :
+             store_.list(scope, get("Namespace"), get("MetricName"), form_dimensions(form, ""))) {
             out += "<member>" + tag("Namespace", s.ns) + tag("MetricName", s.name) + "<Dimensions>";
-            for (const auto& [k, v] : s.dimensions) out += "<member>" + tag("Name", k) + tag("Value", v) + "</member>";
+            for (const auto& [k, v] : s.dimensions)
+                out += "<member>" + tag("Name", k) + tag("Value", v) + "</member>";
             out += "</Dimensions></member>";
         }
         return xml_response(action, "<Metrics>" + out + "</Metrics>", ctx);
@@ -477,10 +508,12 @@ http::Response CloudWatchApi::handle_query(const RequestContext& ctx, const std:
     if (action == "GetMetricData") {
         auto start = parse_time(get("StartTime")), end = parse_time(get("EndTime"));
         if (!start || !end || *end <= *start)
-            return xml_error(invalid("The parameter StartTime must be less than the parameter EndTime."), ctx);
+            return xml_error(
+                invalid("The parameter StartTime must be less than the parameter EndTime."), ctx);
         bool ascending = get("ScanBy") == "TimestampAscending";
         std::string out;
-        for (int i = 1; !get("MetricDataQueries.member." + std::to_string(i) + ".Id").empty(); ++i) {
+        for (int i = 1; !get("MetricDataQueries.member." + std::to_string(i) + ".Id").empty();
+             ++i) {
             std::string p = "MetricDataQueries.member." + std::to_string(i) + ".";
             DataQuery d;
             d.id = get(p + "Id");
@@ -490,7 +523,10 @@ http::Response CloudWatchApi::handle_query(const RequestContext& ctx, const std:
             d.period = std::max(1, std::atoi(get(p + "MetricStat.Period").c_str()));
             d.stat = get(p + "MetricStat.Stat");
             if (!known_statistic(d.stat))
-                return xml_error(invalid("The value " + d.stat + " for parameter MetricDataQueries.member.MetricStat.Stat is not supported."), ctx);
+                return xml_error(invalid("The value " + d.stat +
+                                         " for parameter MetricDataQueries.member.MetricStat.Stat "
+                                         "is not supported."),
+                                 ctx);
             d.label = get(p + "Label").empty() ? d.name : get(p + "Label");
             if (get(p + "ReturnData") == "false") continue;
             auto points = run_query(store_, scope, d, *start, *end);
@@ -500,13 +536,19 @@ http::Response CloudWatchApi::handle_query(const RequestContext& ctx, const std:
                 ts += tag("member", format_iso8601(t));
                 values += tag("member", number(v));
             }
-            out += "<member>" + tag("Id", d.id) + tag("Label", d.label) + "<Timestamps>" + ts + "</Timestamps><Values>" +
-                   values + "</Values>" + tag("StatusCode", "Complete") + "</member>";
+            out += "<member>" + tag("Id", d.id) + tag("Label", d.label) + "<Timestamps>" + ts +
+                   "</Timestamps><Values>" + values + "</Values>" + tag("StatusCode", "Complete") +
+                   "</member>";
         }
-        return xml_response(action, "<MetricDataResults>" + out + "</MetricDataResults><Messages/>", ctx);
+        return xml_response(action, "<MetricDataResults>" + out + "</MetricDataResults><Messages/>",
+                            ctx);
     }
-    return xml_error({"InvalidAction", "lamina's CloudWatch emulation reads metrics only (GetMetricStatistics, "
-                                       "GetMetricData, ListMetrics); " + action + " is not supported.", 400}, ctx);
+    return xml_error({"InvalidAction",
+                      "lamina's CloudWatch emulation reads metrics only (GetMetricStatistics, "
+                      "GetMetricData, ListMetrics); " +
+                          action + " is not supported.",
+                      400},
+                     ctx);
 }
 
 }  // namespace lamina::api

@@ -13,7 +13,11 @@ std::optional<std::string> invalid_utf8(std::string_view text) {
     // the first byte that starts no valid sequence, as AWS's parser names it
     for (std::size_t i = 0; i < text.size();) {
         auto c = static_cast<unsigned char>(text[i]);
-        std::size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+        std::size_t n = c < 0x80             ? 1
+                        : (c & 0xe0) == 0xc0 ? 2
+                        : (c & 0xf0) == 0xe0 ? 3
+                        : (c & 0xf8) == 0xf0 ? 4
+                                             : 0;
         if (n == 0 || i + n > text.size() || !is_valid_utf8(text.substr(i, n))) {
             char buf[64];
             std::snprintf(buf, sizeof buf, "Invalid UTF-8 start byte 0x%02x", c);
@@ -27,7 +31,8 @@ std::optional<std::string> invalid_utf8(std::string_view text) {
 Result<ojson> parse_body(const std::string& body) {
     if (body.empty()) return ojson::object();
     if (auto bad = invalid_utf8(body))
-        return fail(ErrorCode::InvalidRequestContent, "Could not parse request body into json: " + *bad);
+        return fail(ErrorCode::InvalidRequestContent,
+                    "Could not parse request body into json: " + *bad);
     try {
         auto j = ojson::parse(body);
         if (!j.is_object())
@@ -41,8 +46,9 @@ Result<ojson> parse_body(const std::string& body) {
 }
 
 Error wrong_type(const std::string& field, const char* expected) {
-    return Error{ErrorCode::InvalidRequestContent,
-                 "Could not parse request body into json: field '" + field + "' must be " + expected};
+    return Error{
+        ErrorCode::InvalidRequestContent,
+        "Could not parse request body into json: field '" + field + "' must be " + expected};
 }
 
 Result<std::optional<std::string>> opt_string(const ojson& j, const char* key) {
@@ -85,7 +91,8 @@ Result<std::optional<std::vector<std::string>>> opt_string_list(const ojson& j, 
     return std::optional<std::vector<std::string>>(std::move(out));
 }
 
-Result<std::optional<std::vector<std::pair<std::string, std::string>>>> opt_string_map(const ojson& j, const char* key) {
+Result<std::optional<std::vector<std::pair<std::string, std::string>>>> opt_string_map(
+    const ojson& j, const char* key) {
     using Out = std::optional<std::vector<std::pair<std::string, std::string>>>;
     auto it = j.find(key);
     if (it == j.end() || it->is_null()) return Out{};
@@ -111,10 +118,12 @@ namespace lamina::api {
 namespace {
 
 // Position of the opening quote of the string value of the only `"key":` in body.
-std::optional<std::pair<std::size_t, std::size_t>> find_string_value(const std::string& body, const std::string& key) {
+std::optional<std::pair<std::size_t, std::size_t>> find_string_value(const std::string& body,
+                                                                     const std::string& key) {
     std::string needle = "\"" + key + "\"";
     std::optional<std::pair<std::size_t, std::size_t>> found;
-    for (std::size_t pos = body.find(needle); pos != std::string::npos; pos = body.find(needle, pos + 1)) {
+    for (std::size_t pos = body.find(needle); pos != std::string::npos;
+         pos = body.find(needle, pos + 1)) {
         std::size_t i = pos + needle.size();
         while (i < body.size() && std::isspace(static_cast<unsigned char>(body[i]))) ++i;
         if (i >= body.size() || body[i] != ':') continue;  // a value, not a key
@@ -124,7 +133,8 @@ std::optional<std::pair<std::size_t, std::size_t>> find_string_value(const std::
         if (found) return std::nullopt;  // more than one: let the parser decide
         std::size_t close = body.find('"', i + 1);
         if (close == std::string::npos) return std::nullopt;
-        if (std::memchr(body.data() + i + 1, '\\', close - i - 1)) return std::nullopt;  // escapes: slow path
+        if (std::memchr(body.data() + i + 1, '\\', close - i - 1))
+            return std::nullopt;  // escapes: slow path
         found = std::make_pair(i + 1, close);
     }
     return found;
@@ -137,7 +147,8 @@ Result<ojson> parse_body_extracting(const std::string& body, const char* outer, 
     blob.reset();
     constexpr std::size_t kWorthIt = 64 * 1024;
     if (body.size() >= kWorthIt) {
-        if (auto span = find_string_value(body, inner); span && span->second - span->first >= kWorthIt) {
+        if (auto span = find_string_value(body, inner);
+            span && span->second - span->first >= kWorthIt) {
             std::string rest;
             rest.reserve(body.size() - (span->second - span->first));
             rest.append(body, 0, span->first);
@@ -148,7 +159,8 @@ Result<ojson> parse_body_extracting(const std::string& body, const char* outer, 
                 bool placeholder = false;
                 if (o) {
                     auto it = o->find(inner);
-                    placeholder = it != o->end() && it->is_string() && it->template get<std::string>().empty();
+                    placeholder = it != o->end() && it->is_string() &&
+                                  it->template get<std::string>().empty();
                 }
                 if (placeholder) {
                     blob = std::string_view(body).substr(span->first, span->second - span->first);

@@ -3,11 +3,10 @@
 // types. Private to the api module.
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "lamina/common/error.hpp"
 
@@ -28,7 +27,8 @@ Result<std::optional<double>> opt_number(const ojson& j, const char* key);
 Result<std::optional<bool>> opt_bool(const ojson& j, const char* key);
 Result<std::optional<std::vector<std::string>>> opt_string_list(const ojson& j, const char* key);
 // Map in the caller's order.
-Result<std::optional<std::vector<std::pair<std::string, std::string>>>> opt_string_map(const ojson& j, const char* key);
+Result<std::optional<std::vector<std::pair<std::string, std::string>>>> opt_string_map(
+    const ojson& j, const char* key);
 const ojson* opt_object(const ojson& j, const char* key);
 
 }  // namespace lamina::api

@@ -122,8 +122,7 @@ Result<http::Response> LambdaApi::update_function_configuration(const LambdaCall
     LAMINA_TRY(body, parse_body(req.body));
     LAMINA_TRY(settings, read_settings(body));
     LAMINA_TRY(revision, opt_string(body, "RevisionId"));
-    LAMINA_TRY(view,
-               registry_.update_function_configuration(scope, ref, settings, revision));
+    LAMINA_TRY(view, registry_.update_function_configuration(scope, ref, settings, revision));
     return json_response(200, render_config(scope, view, false), ctx);
 }
 

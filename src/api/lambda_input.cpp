@@ -241,7 +241,8 @@ Result<control::FunctionSettings> read_settings(const ojson& body) {
     if (memory && *memory > control::limits::kMemorySize.service_max)
         return fail(ErrorCode::InvalidParameterValue,
                     std::string("'") + control::limits::kMemorySize.key +
-                        "' value failed to satisfy constraint: Member must have value less than or equal to " +
+                        "' value failed to satisfy constraint: Member must have value less than or "
+                        "equal to " +
                         std::to_string(control::limits::kMemorySize.service_max));
     if (runtime) LAMINA_CHECK(control::validate_runtime(*runtime));
     if (const ojson* env = opt_object(body, "Environment")) {

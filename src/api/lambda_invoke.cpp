@@ -3,7 +3,6 @@
 // Invoke and InvokeAsync, and the async event queue's hooks: both build the
 // data plane's InvokeRequest the same way.
 
-
 #include "json_input.hpp"
 #include "lambda_routes.hpp"
 #include "lamina/api/event_hooks.hpp"
@@ -82,8 +81,8 @@ void LambdaApi::invoke(int operation, const RequestContext& ctx, const http::Req
             if (!registry_.permits(scope, ref, ctx.scope.account, "lambda:InvokeFunction"))
                 return std::unexpected(
                     control::access_denied(ctx.scope.account, "lambda:InvokeFunction",
-                                                  control::function_arn(scope, ref.name) +
-                                                      (ref.qualifier ? ":" + *ref.qualifier : "")));
+                                           control::function_arn(scope, ref.name) +
+                                               (ref.qualifier ? ":" + *ref.qualifier : "")));
         }
         std::string type =
             async ? "Event" : req.headers.get("X-Amz-Invocation-Type", "RequestResponse");

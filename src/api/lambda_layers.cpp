@@ -55,8 +55,10 @@ Result<std::pair<Scope, std::string>> layer_name(const Scope& caller, const std:
         control::ValidationErrors v;
         v.add(value, "layerName",
               value.size() > control::kMaxLayerNameLength
-                  ? "Member must have length less than or equal to " + std::to_string(control::kMaxLayerNameLength)
-                  : std::string("Member must satisfy regular expression pattern: ") + control::kLayerNamePattern);
+                  ? "Member must have length less than or equal to " +
+                        std::to_string(control::kMaxLayerNameLength)
+                  : std::string("Member must satisfy regular expression pattern: ") +
+                        control::kLayerNamePattern);
         return std::unexpected(v.error());
     }
     if (value.rfind("arn:", 0) != 0) return std::make_pair(caller, value);
@@ -136,7 +138,8 @@ Result<http::Response> LambdaApi::publish_layer_version(const LambdaCall& c) {
     if (!v.empty()) return std::unexpected(v.error());
     if (!(owner == scope))
         return std::unexpected(control::access_denied(scope.account, "lambda:PublishLayerVersion",
-                                                      control::layer_arn(owner, name), control::PolicyClause::Absent));
+                                                      control::layer_arn(owner, name),
+                                                      control::PolicyClause::Absent));
     const ojson* content = opt_object(body, "Content");
     if (!content) return std::unexpected(wrong_type("Content", "an object"));
     LAMINA_TRY(code, read_code(*content, false, zip_b64, "content."));

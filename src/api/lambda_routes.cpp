@@ -198,7 +198,8 @@ std::string LambdaApi::operation_name(int operation) {
     return op ? op_name(*op) : "Unknown";
 }
 
-http::BodyPolicy LambdaApi::body_policy(const http::RequestHead& head, const std::string& operation) const {
+http::BodyPolicy LambdaApi::body_policy(const http::RequestHead& head,
+                                        const std::string& operation) const {
     http::BodyPolicy p;
     std::string path = head.target.substr(0, head.target.find('?'));
     bool layer_upload = head.method == "POST" && path.rfind("/2018-10-31/layers/", 0) == 0 &&

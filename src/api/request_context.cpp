@@ -9,7 +9,8 @@ std::optional<SigV4Scope> parse_sigv4_scope(const std::string& authorization) {
     if (pos == std::string::npos) return std::nullopt;
     pos += 11;
     auto end = authorization.find_first_of(", ", pos);
-    std::string cred = authorization.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    std::string cred =
+        authorization.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
     SigV4Scope s;
     std::string* parts[] = {&s.access_key_id, &s.date, &s.region, &s.service};
     std::size_t start = 0;
@@ -22,7 +23,8 @@ std::optional<SigV4Scope> parse_sigv4_scope(const std::string& authorization) {
     return s;
 }
 
-RequestContext make_context(const http::Request& req, const Config& config, std::string request_id) {
+RequestContext make_context(const http::Request& req, const Config& config,
+                            std::string request_id) {
     RequestContext ctx;
     ctx.request_id = std::move(request_id);
     ctx.scope = {config.account_id, config.region};
@@ -31,7 +33,8 @@ RequestContext make_context(const http::Request& req, const Config& config, std:
     std::optional<SigV4Scope> sig = parse_sigv4_scope(auth);
     if (!sig) {
         // presigned style: X-Amz-Credential in the query string
-        if (auto cred = req.query_param("X-Amz-Credential")) sig = parse_sigv4_scope("Credential=" + *cred);
+        if (auto cred = req.query_param("X-Amz-Credential"))
+            sig = parse_sigv4_scope("Credential=" + *cred);
     }
     if (sig) {
         ctx.access_key_id = sig->access_key_id;

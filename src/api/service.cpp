@@ -1,22 +1,22 @@
 #include "lamina/api/service.hpp"
 
-#include <boost/asio/post.hpp>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "lamina/common/log.hpp"
-
+#include <boost/asio/post.hpp>
 #include <mutex>
+#include <nlohmann/json.hpp>
 
 #include "lamina/api/aws_error.hpp"
 #include "lamina/common/encoding.hpp"
+#include "lamina/common/log.hpp"
 #include "lamina/common/version.hpp"
 
 namespace lamina::api {
 
 Service::Service(const Config& config, const StartupFindings& findings, control::Registry& registry,
-                 control::LayerRegistry& layers, store::LayerCache& layer_cache, control::IamRoles& roles,
-                 store::BlobStore& blobs, IdSource& ids, boost::asio::thread_pool& workers, exec::Invoker* invoker,
+                 control::LayerRegistry& layers, store::LayerCache& layer_cache,
+                 control::IamRoles& roles, store::BlobStore& blobs, IdSource& ids,
+                 boost::asio::thread_pool& workers, exec::Invoker* invoker,
                  exec::EventQueue* events, metrics::MetricsStore* metrics, s3::ObjectStore* objects,
                  s3::ObjectSource* code_source)
     : config_(config),
@@ -41,7 +41,8 @@ Service::Service(const Config& config, const StartupFindings& findings, control:
     metrics_ = metrics;
     if (metrics) cloudwatch_ = std::make_unique<CloudWatchApi>(*metrics);
     if (invoker)
-        invoker->set_offload([&workers](std::function<void()> fn) { boost::asio::post(workers, std::move(fn)); });
+        invoker->set_offload(
+            [&workers](std::function<void()> fn) { boost::asio::post(workers, std::move(fn)); });
 }
 
 namespace {
@@ -58,13 +59,15 @@ struct Service::Exchange {
 };
 
 http::Response Service::finish(http::Response r, const Exchange& x, const std::string& op) {
-    auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - x.started);
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - x.started);
     // Standard Server-Timing header: lets benchmarks separate server time from client time.
-    r.headers.set("Server-Timing", "app;dur=" + std::to_string(static_cast<double>(us.count()) / 1000.0));
+    r.headers.set("Server-Timing",
+                  "app;dur=" + std::to_string(static_cast<double>(us.count()) / 1000.0));
     if (auto id = r.headers.find("x-amzn-RequestId"); !id || id->empty())
         r.headers.set("x-amzn-RequestId", x.request_id);
-    lamina::logger("api")->debug("api.request request_id={} op={} method={} path={} status={}", x.request_id, op,
-                                 x.method, x.path, r.status);
+    lamina::logger("api")->debug("api.request request_id={} op={} method={} path={} status={}",
+                                 x.request_id, op, x.method, x.path, r.status);
     return r;
 }
 
@@ -72,11 +75,14 @@ void Service::handle(http::Request req, http::Responder respond) {
     Exchange x{std::chrono::steady_clock::now(), {}, req.method, req.path};
     // classified once, from the head, by body_policy (the server hands it on); else here
     Classified c;
-    if (auto* tagged = std::any_cast<Classified>(&req.tag)) c = std::move(*tagged);
-    else c = classify(req, classify_);
+    if (auto* tagged = std::any_cast<Classified>(&req.tag))
+        c = std::move(*tagged);
+    else
+        c = classify(req, classify_);
     RequestContext ctx = make_context(req, config_, ids_.uuid());
     x.request_id = ctx.request_id;
-    auto reply = [respond = std::move(respond), x = std::move(x)](http::Response r, const std::string& op) {
+    auto reply = [respond = std::move(respond), x = std::move(x)](http::Response r,
+                                                                  const std::string& op) {
         respond(finish(std::move(r), x, op));
     };
     // A small invocation is handled on the I/O thread that read it: a warm
@@ -89,7 +95,8 @@ void Service::handle(http::Request req, http::Responder respond) {
     boost::asio::post(workers_, [this, req = std::move(req), c = std::move(c), ctx = std::move(ctx),
                                  reply = std::move(reply)]() mutable {
         if (c.invoke) {
-            invoke(ctx, req, c, std::move(reply));  // a large payload is validated here, off the I/O thread
+            invoke(ctx, req, c,
+                   std::move(reply));  // a large payload is validated here, off the I/O thread
             return;
         }
         std::string op;
@@ -108,28 +115,35 @@ void Service::invoke(RequestContext& ctx, const http::Request& req, const Classi
     }
     try {
         // Invocations answer when the function does, without holding a thread.
-        lambda_.invoke(c.route->operation, ctx, req, *c.route,
-                       [shared, op = c.operation, request_id = ctx.request_id](Result<http::Response> r) {
-                           (*shared)(r ? std::move(*r) : rest_json_error(r.error(), request_id), op);
-                       });
+        lambda_.invoke(
+            c.route->operation, ctx, req, *c.route,
+            [shared, op = c.operation, request_id = ctx.request_id](Result<http::Response> r) {
+                (*shared)(r ? std::move(*r) : rest_json_error(r.error(), request_id), op);
+            });
     } catch (const std::exception& e) {
         // never let one request take the server down
-        lamina::logger("api")->error("api.exception request_id={} what={}", ctx.request_id, e.what());
-        (*shared)(rest_json_error(Error{ErrorCode::Service, "Internal error"}, ctx.request_id), "Exception");
+        lamina::logger("api")->error("api.exception request_id={} what={}", ctx.request_id,
+                                     e.what());
+        (*shared)(rest_json_error(Error{ErrorCode::Service, "Internal error"}, ctx.request_id),
+                  "Exception");
     }
 }
 
 http::BodyPolicy Service::body_policy(const http::RequestHead& head) const {
     auto c = classify(head, classify_);
     if (!c) return lambda_.body_policy(head, {});  // a malformed query: the server answers 400
-    http::BodyPolicy p = c->protocol == Protocol::S3 ? s3_->body_policy(head)
-                         : lambda_.body_policy(head, c->protocol == Protocol::Lambda ? c->operation : std::string());
+    http::BodyPolicy p =
+        c->protocol == Protocol::S3
+            ? s3_->body_policy(head)
+            : lambda_.body_policy(head,
+                                  c->protocol == Protocol::Lambda ? c->operation : std::string());
     p.tag = std::move(*c);
     return p;
 }
 
 http::Response Service::transport_error(unsigned status, const std::string& what) {
-    ErrorCode code = status == 413 ? ErrorCode::RequestEntityTooLarge : ErrorCode::InvalidRequestContent;
+    ErrorCode code =
+        status == 413 ? ErrorCode::RequestEntityTooLarge : ErrorCode::InvalidRequestContent;
     auto r = rest_json_error(Error{code, what}, ids_.uuid());
     r.status = status;
     return r;
@@ -139,14 +153,16 @@ Status Service::authenticate(const http::Request& req, RequestContext& ctx, bool
                              std::optional<SigV4Seed>* seed) const {
     if (!credentials_) return {};
     // lamina's own pages and the code download links it hands out are not AWS calls
-    if (!s3 && req.method == "GET" && (req.path == "/health" || req.path == "/metrics" || req.path.rfind("/_lamina/code/", 0) == 0 ||
-                                       req.path.rfind("/_lamina/opt/", 0) == 0))
+    if (!s3 && req.method == "GET" &&
+        (req.path == "/health" || req.path == "/metrics" ||
+         req.path.rfind("/_lamina/code/", 0) == 0 || req.path.rfind("/_lamina/opt/", 0) == 0))
         return {};
     auto std_now = std::chrono::system_clock::now().time_since_epoch();
     SigV4Seed verified;  // derived only for S3, whose streamed bodies need it
-    LAMINA_TRY(key, verify_sigv4(req, *credentials_,
-                                 std::chrono::duration_cast<std::chrono::milliseconds>(std_now).count(),
-                                 seed ? &verified : nullptr));
+    LAMINA_TRY(key,
+               verify_sigv4(req, *credentials_,
+                            std::chrono::duration_cast<std::chrono::milliseconds>(std_now).count(),
+                            seed ? &verified : nullptr));
     if (seed) *seed = std::move(verified);
     // the key, not its shape, decides the account
     ctx.access_key_id = key;
@@ -155,7 +171,8 @@ Status Service::authenticate(const http::Request& req, RequestContext& ctx, bool
 }
 
 http::Response Service::health(const RequestContext& ctx) const {
-    auto uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    auto uptime =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
     nlohmann::json body = {{"status", "ok"},
                            {"version", kVersion},
                            {"uptime_seconds", uptime},
@@ -191,20 +208,27 @@ std::optional<http::Response> Service::stacks(const RequestContext& ctx, const h
         if (req.method != "POST" || !shift_handler_) return std::nullopt;
         std::string stack = url_decode(rest.substr(0, rest.size() - 15)).value_or("");
         if (!stacks_->get(ctx.scope, stack))
-            return rest_json_error(Error{ErrorCode::ResourceNotFound, "Stack not found: " + stack}, ctx.request_id);
-        if (auto st = shift_handler_(ctx.scope, req.body); !st) return rest_json_error(st.error(), ctx.request_id);
+            return rest_json_error(Error{ErrorCode::ResourceNotFound, "Stack not found: " + stack},
+                                   ctx.request_id);
+        if (auto st = shift_handler_(ctx.scope, req.body); !st)
+            return rest_json_error(st.error(), ctx.request_id);
         return json_response(202, "{}");
     }
     std::string name = url_decode(rest).value_or("");
     if (req.method == "GET") {
         auto doc = stacks_->get(ctx.scope, name);
-        if (!doc) return rest_json_error(Error{ErrorCode::ResourceNotFound, "Stack not found: " + name}, ctx.request_id);
+        if (!doc)
+            return rest_json_error(Error{ErrorCode::ResourceNotFound, "Stack not found: " + name},
+                                   ctx.request_id);
         return json_response(200, *doc);
     }
     Status st;
-    if (req.method == "PUT") st = stacks_->put(ctx.scope, name, req.body);
-    else if (req.method == "DELETE") st = stacks_->erase(ctx.scope, name);
-    else return std::nullopt;
+    if (req.method == "PUT")
+        st = stacks_->put(ctx.scope, name, req.body);
+    else if (req.method == "DELETE")
+        st = stacks_->erase(ctx.scope, name);
+    else
+        return std::nullopt;
     if (!st) return rest_json_error(st.error(), ctx.request_id);
     return json_response(req.method == "PUT" ? 200 : 204, "");
 }
@@ -219,17 +243,21 @@ http::Response Service::dispatch(const http::Request& req) {
     return finish(std::move(r), x, op);
 }
 
-http::Response Service::answer(RequestContext& ctx, const http::Request& req, const Classified& c, std::string& op) {
+http::Response Service::answer(RequestContext& ctx, const http::Request& req, const Classified& c,
+                               std::string& op) {
     try {
         return route(ctx, req, c, op);
     } catch (const std::exception& e) {
-        lamina::logger("api")->error("api.exception request_id={} what={}", ctx.request_id, e.what());
+        lamina::logger("api")->error("api.exception request_id={} what={}", ctx.request_id,
+                                     e.what());
         op = "Exception";
-        return rest_json_error(Error{ErrorCode::Service, std::string("Internal error: ") + e.what()}, ctx.request_id);
+        return rest_json_error(
+            Error{ErrorCode::Service, std::string("Internal error: ") + e.what()}, ctx.request_id);
     }
 }
 
-http::Response Service::route(RequestContext& ctx, const http::Request& req, const Classified& c, std::string& op) {
+http::Response Service::route(RequestContext& ctx, const http::Request& req, const Classified& c,
+                              std::string& op) {
     if (c.protocol == Protocol::S3) {
         bool head = req.method == "HEAD";
         std::optional<SigV4Seed> seed;
@@ -282,8 +310,8 @@ http::Response Service::route(RequestContext& ctx, const http::Request& req, con
             auto result = lambda_.handle(c.route->operation, ctx, req, *c.route);
             if (result) return std::move(*result);
             if (result.error().code == ErrorCode::Service)
-                lamina::logger("api")->error("api.error request_id={} op={} message={}", ctx.request_id, op,
-                                             result.error().message);
+                lamina::logger("api")->error("api.error request_id={} op={} message={}",
+                                             ctx.request_id, op, result.error().message);
             return rest_json_error(result.error(), ctx.request_id);
         }
         case Protocol::S3:
@@ -293,17 +321,19 @@ http::Response Service::route(RequestContext& ctx, const http::Request& req, con
     }
     if (auto target = req.headers.find("X-Amz-Target")) {
         op = "NotImplemented";
-        return rest_json_error(Error{ErrorCode::NotImplemented,
-                                     "lamina does not emulate the operation " + *target +
-                                         " (it emulates AWS Lambda, STS GetCallerIdentity and IAM roles)."},
-                               ctx.request_id);
+        return rest_json_error(
+            Error{ErrorCode::NotImplemented,
+                  "lamina does not emulate the operation " + *target +
+                      " (it emulates AWS Lambda, STS GetCallerIdentity and IAM roles)."},
+            ctx.request_id);
     }
     op = "Unknown";
-    std::string what = "lamina does not recognise " + req.method + " " + req.path +
-                       (c.path_matched ? " (this path exists, with another HTTP method)" : "") +
-                       (ctx.service.empty() || ctx.service == "lambda"
-                            ? std::string(" as an AWS Lambda operation.")
-                            : " (signed for the '" + ctx.service + "' service, which lamina does not emulate).");
+    std::string what =
+        "lamina does not recognise " + req.method + " " + req.path +
+        (c.path_matched ? " (this path exists, with another HTTP method)" : "") +
+        (ctx.service.empty() || ctx.service == "lambda"
+             ? std::string(" as an AWS Lambda operation.")
+             : " (signed for the '" + ctx.service + "' service, which lamina does not emulate).");
     return rest_json_error(Error{ErrorCode::UnknownOperation, what}, ctx.request_id);
 }
 

@@ -40,8 +40,8 @@ std::string trim_value(const std::string& v) {
 // "20260101T000000Z" -> epoch ms
 std::optional<std::int64_t> parse_amz_date(const std::string& d) {
     std::tm tm{};
-    if (d.size() != 16 || std::sscanf(d.c_str(), "%4d%2d%2dT%2d%2d%2dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                                      &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+    if (d.size() != 16 || std::sscanf(d.c_str(), "%4d%2d%2dT%2d%2d%2dZ", &tm.tm_year, &tm.tm_mon,
+                                      &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
         return std::nullopt;
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
@@ -65,17 +65,20 @@ Result<CredentialStore> load_credentials(const std::filesystem::path& file) {
         std::istringstream words(line);
         std::string key, secret, account, extra;
         words >> key >> secret >> account;
-        bool digits = account.size() == 12 && std::all_of(account.begin(), account.end(), ::isdigit);
+        bool digits =
+            account.size() == 12 && std::all_of(account.begin(), account.end(), ::isdigit);
         if (key.empty() || secret.empty() || !digits || (words >> extra))
-            return fail(ErrorCode::Service, file.string() + ":" + std::to_string(n) +
-                                                ": expected ACCESS_KEY_ID SECRET_ACCESS_KEY ACCOUNT_ID (12 digits)");
+            return fail(ErrorCode::Service,
+                        file.string() + ":" + std::to_string(n) +
+                            ": expected ACCESS_KEY_ID SECRET_ACCESS_KEY ACCOUNT_ID (12 digits)");
         store[key] = Credential{secret, account};
     }
     if (store.empty()) return fail(ErrorCode::Service, file.string() + ": no credentials");
     return store;
 }
 
-std::string canonical_request(const http::Request& req, const std::string& signed_headers, bool s3) {
+std::string canonical_request(const http::Request& req, const std::string& signed_headers,
+                              bool s3) {
     // query: every parameter but the signature itself, encoded and sorted
     std::vector<std::pair<std::string, std::string>> query;
     for (const auto& [k, v] : req.query)
@@ -85,17 +88,22 @@ std::string canonical_request(const http::Request& req, const std::string& signe
     for (const auto& [k, v] : query) qs += (qs.empty() ? "" : "&") + k + "=" + v;
     std::string headers;
     std::istringstream names(signed_headers);
-    for (std::string name; std::getline(names, name, ';');) headers += name + ":" + trim_value(req.headers.get(name)) + "\n";
+    for (std::string name; std::getline(names, name, ';');)
+        headers += name + ":" + trim_value(req.headers.get(name)) + "\n";
     std::string payload = req.headers.get("x-amz-content-sha256");
-    if (payload.empty()) payload = req.query_param("X-Amz-Signature") ? "UNSIGNED-PAYLOAD" : to_hex(sha256(req.body));
+    if (payload.empty())
+        payload =
+            req.query_param("X-Amz-Signature") ? "UNSIGNED-PAYLOAD" : to_hex(sha256(req.body));
     // S3 signs the path as sent (encoded once), the other services encode it again
     // AWS services other than S3 sign the path as sent, encoded once more
     std::string path = s3 ? (req.path.empty() ? "/" : req.path) : url_encode(req.path, true);
-    return req.method + "\n" + path + "\n" + qs + "\n" + headers + "\n" + signed_headers + "\n" + payload;
+    return req.method + "\n" + path + "\n" + qs + "\n" + headers + "\n" + signed_headers + "\n" +
+           payload;
 }
 
-void sign_sigv4(http::Request& req, const std::string& access_key_id, const std::string& secret_access_key,
-                const std::string& region, const std::string& service, std::int64_t now_ms) {
+void sign_sigv4(http::Request& req, const std::string& access_key_id,
+                const std::string& secret_access_key, const std::string& region,
+                const std::string& service, std::int64_t now_ms) {
     auto secs = static_cast<std::time_t>(now_ms / 1000);
     std::tm tm{};
     gmtime_r(&secs, &tm);
@@ -108,64 +116,81 @@ void sign_sigv4(http::Request& req, const std::string& access_key_id, const std:
     std::vector<std::string> names;
     for (const auto& [name, _] : req.headers.items) {
         std::string lower = ascii_lower(name);
-        if (lower == "host" || lower == "content-type" || lower.rfind("x-amz-", 0) == 0) names.push_back(lower);
+        if (lower == "host" || lower == "content-type" || lower.rfind("x-amz-", 0) == 0)
+            names.push_back(lower);
     }
     std::sort(names.begin(), names.end());
     names.erase(std::unique(names.begin(), names.end()), names.end());
     std::string signed_headers;
     for (const auto& n : names) signed_headers += (signed_headers.empty() ? "" : ";") + n;
     std::string scope = date + "/" + region + "/" + service + "/aws4_request";
-    std::string signature =
-        sigv4_signature(secret_access_key, amz_date, region, service, canonical_request(req, signed_headers));
+    std::string signature = sigv4_signature(secret_access_key, amz_date, region, service,
+                                            canonical_request(req, signed_headers));
     req.headers.set("Authorization", "AWS4-HMAC-SHA256 Credential=" + access_key_id + "/" + scope +
-                                         ", SignedHeaders=" + signed_headers + ", Signature=" + signature);
+                                         ", SignedHeaders=" + signed_headers +
+                                         ", Signature=" + signature);
 }
 
-Result<std::string> verify_sigv4(const http::Request& req, const CredentialStore& store, std::int64_t now_ms,
-                                 SigV4Seed* seed) {
+Result<std::string> verify_sigv4(const http::Request& req, const CredentialStore& store,
+                                 std::int64_t now_ms, SigV4Seed* seed) {
     std::string auth = req.headers.get("Authorization");
     std::string signature, signed_headers, credential, amz_date;
     if (!auth.empty()) {
         if (auth.rfind("AWS4-HMAC-SHA256 ", 0) != 0)
-            return std::unexpected(denied(ErrorCode::IncompleteSignature,
-                                          "Authorization header requires the AWS4-HMAC-SHA256 algorithm."));
+            return std::unexpected(
+                denied(ErrorCode::IncompleteSignature,
+                       "Authorization header requires the AWS4-HMAC-SHA256 algorithm."));
         credential = field(auth, "Credential");
         signed_headers = field(auth, "SignedHeaders");
         signature = field(auth, "Signature");
         amz_date = req.headers.get("X-Amz-Date");
         if (credential.empty() || signed_headers.empty() || signature.empty() || amz_date.empty())
-            return std::unexpected(denied(ErrorCode::IncompleteSignature,
-                                          "Authorization header requires 'Credential', 'Signature', 'SignedHeaders' "
-                                          "and an X-Amz-Date header."));
+            return std::unexpected(
+                denied(ErrorCode::IncompleteSignature,
+                       "Authorization header requires 'Credential', 'Signature', 'SignedHeaders' "
+                       "and an X-Amz-Date header."));
     } else if (auto sig = req.query_param("X-Amz-Signature")) {
         signature = *sig;
         credential = req.query_param("X-Amz-Credential").value_or("");
         signed_headers = req.query_param("X-Amz-SignedHeaders").value_or("host");
         amz_date = req.query_param("X-Amz-Date").value_or("");
     } else {
-        return std::unexpected(denied(ErrorCode::MissingAuthenticationToken, "Missing Authentication Token"));
+        return std::unexpected(
+            denied(ErrorCode::MissingAuthenticationToken, "Missing Authentication Token"));
     }
     auto scope = parse_sigv4_scope("Credential=" + credential);
-    if (!scope) return std::unexpected(denied(ErrorCode::IncompleteSignature, "Credential is malformed: " + credential));
+    if (!scope)
+        return std::unexpected(
+            denied(ErrorCode::IncompleteSignature, "Credential is malformed: " + credential));
     auto found = store.find(scope->access_key_id);
     if (found == store.end())
-        return std::unexpected(denied(ErrorCode::UnrecognizedClient, "The security token included in the request is invalid."));
+        return std::unexpected(denied(ErrorCode::UnrecognizedClient,
+                                      "The security token included in the request is invalid."));
     auto when = parse_amz_date(amz_date);
     if (!when || amz_date.substr(0, 8) != scope->date)
-        return std::unexpected(denied(ErrorCode::InvalidSignature, "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '" + scope->date + "' != '" + amz_date.substr(0, 8) + "'."));
+        return std::unexpected(denied(ErrorCode::InvalidSignature,
+                                      "Date in Credential scope does not match YYYYMMDD from "
+                                      "ISO-8601 version of date from HTTP: '" +
+                                          scope->date + "' != '" + amz_date.substr(0, 8) + "'."));
     if (std::llabs(now_ms - *when) > 5 * 60 * 1000)
-        return std::unexpected(denied(ErrorCode::InvalidSignature,
-                                      "Signature expired: " + amz_date + " is now earlier or later than 5 minutes from the server's time."));
+        return std::unexpected(
+            denied(ErrorCode::InvalidSignature,
+                   "Signature expired: " + amz_date +
+                       " is now earlier or later than 5 minutes from the server's time."));
     std::string canonical = canonical_request(req, signed_headers, scope->service == "s3");
-    if (sigv4_signature(found->second.secret_access_key, amz_date, scope->region, scope->service, canonical) != signature)
-        return std::unexpected(denied(ErrorCode::InvalidSignature,
-                                      "The request signature we calculated does not match the signature you provided. "
-                                      "Check your AWS Secret Access Key and signing method. Consult the service "
-                                      "documentation for details."));
+    if (sigv4_signature(found->second.secret_access_key, amz_date, scope->region, scope->service,
+                        canonical) != signature)
+        return std::unexpected(
+            denied(ErrorCode::InvalidSignature,
+                   "The request signature we calculated does not match the signature you provided. "
+                   "Check your AWS Secret Access Key and signing method. Consult the service "
+                   "documentation for details."));
     if (seed)
-        *seed = SigV4Seed{sigv4_signing_key(found->second.secret_access_key, scope->date, scope->region, scope->service),
-                          amz_date, scope->date + "/" + scope->region + "/" + scope->service + "/aws4_request",
-                          signature};
+        *seed = SigV4Seed{
+            sigv4_signing_key(found->second.secret_access_key, scope->date, scope->region,
+                              scope->service),
+            amz_date, scope->date + "/" + scope->region + "/" + scope->service + "/aws4_request",
+            signature};
     return scope->access_key_id;
 }
 

@@ -1,11 +1,10 @@
 #include "app.hpp"
 
-#include <boost/asio/signal_set.hpp>
-
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <boost/asio/signal_set.hpp>
 #include <cctype>
 #include <charconv>
 #include <csignal>
@@ -40,8 +39,8 @@ void must(Status st, const std::string& what = "") {
     if (!st) throw StartupError(1, what + st.error().message);
 }
 
-std::unique_ptr<s3::ObjectStore> make_object_store(const Config& config, const fs::path& data_dir, Clock& clock,
-                                                   IdSource& ids) {
+std::unique_ptr<s3::ObjectStore> make_object_store(const Config& config, const fs::path& data_dir,
+                                                   Clock& clock, IdSource& ids) {
     if (!config.s3) return nullptr;
     return std::make_unique<s3::ObjectStore>(data_dir / "s3", clock, ids);
 }
@@ -52,7 +51,8 @@ std::unique_ptr<s3::ObjectSource> make_code_source(const Config& config, s3::Obj
         log.info("s3.code_source endpoint={}", config.s3_endpoint);
         return std::make_unique<s3::RemoteObjectSource>(
             *s3::parse_endpoint(config.s3_endpoint),
-            s3::RemoteCredentials{config.s3_access_key_id, config.s3_secret_access_key, config.s3_session_token},
+            s3::RemoteCredentials{config.s3_access_key_id, config.s3_secret_access_key,
+                                  config.s3_session_token},
             config.region);
     }
     if (objects) return std::make_unique<s3::LocalObjectSource>(*objects);
@@ -64,7 +64,8 @@ StartupFindings find_on_host(const Config& config, const Result<sandbox::MemoryC
     StartupFindings f;
     const fs::path bwrap = exec::ExecSettings{}.bwrap;
     std::optional<std::pair<unsigned, unsigned>> wanted;
-    if (::geteuid() == 0 && config.run_as != "root") wanted = parse_run_as(config.run_as);  // checked when parsed
+    if (::geteuid() == 0 && config.run_as != "root")
+        wanted = parse_run_as(config.run_as);  // checked when parsed
     if (config.sandbox == "process") {
         f.sandbox = "process";
         f.sandbox_reason = "--sandbox process";
@@ -75,7 +76,8 @@ StartupFindings find_on_host(const Config& config, const Result<sandbox::MemoryC
         f.run_as = wanted;
     } else if (wanted && sandbox::bubblewrap_works(bwrap)) {
         f.sandbox = "bubblewrap";
-        f.sandbox_reason = "bubblewrap can create namespaces, but not start functions as the --run-as user";
+        f.sandbox_reason =
+            "bubblewrap can create namespaces, but not start functions as the --run-as user";
         f.bubblewrap_works = true;
         f.run_as_refused = wanted->first;
     } else if (config.sandbox == "bubblewrap") {
@@ -109,31 +111,43 @@ StartupFindings find_on_host(const Config& config, const Result<sandbox::MemoryC
 
 void log_findings(const StartupFindings& f, spdlog::logger& log) {
     if (f.run_as_refused)
-        log.warn("sandbox.user fallback=root reason=\"cannot start functions as uid {} (is /usr/bin/setpriv there?)\" "
-                 "note=\"functions run as root with every capability dropped\"",
-                 *f.run_as_refused);
+        log.warn(
+            "sandbox.user fallback=root reason=\"cannot start functions as uid {} (is "
+            "/usr/bin/setpriv there?)\" "
+            "note=\"functions run as root with every capability dropped\"",
+            *f.run_as_refused);
     if (f.bubblewrap_works == false)
-        log.warn("sandbox.fallback backend=process reason=\"bubblewrap cannot create namespaces here\" "
-                 "note=\"functions run as plain processes with no isolation\"");
+        log.warn(
+            "sandbox.fallback backend=process reason=\"bubblewrap cannot create namespaces here\" "
+            "note=\"functions run as plain processes with no isolation\"");
     if (f.memory_limits) {
         log.info("sandbox.memory_limits cgroup={} root={} process_limit={}", f.memory_cgroup,
                  f.memory_cgroup_root.string(), f.process_limits ? 1024 : 0);
         if (!f.process_limits)
-            log.warn("sandbox.process_limits enabled=false note=\"no writable pids cgroup: a fork bomb in a "
-                     "function is not contained\"");
+            log.warn(
+                "sandbox.process_limits enabled=false note=\"no writable pids cgroup: a fork bomb "
+                "in a "
+                "function is not contained\"");
     } else {
-        log.warn("sandbox.memory_limits enabled=false reason=\"{}\" note=\"MemorySize is not enforced\"",
-                 f.memory_limits_reason);
+        log.warn(
+            "sandbox.memory_limits enabled=false reason=\"{}\" note=\"MemorySize is not enforced\"",
+            f.memory_limits_reason);
     }
-    for (const auto& [rt, path] : f.interpreters) log.info("runtime.interpreter runtime={} path={}", rt, path);
+    for (const auto& [rt, path] : f.interpreters)
+        log.info("runtime.interpreter runtime={} path={}", rt, path);
     log.info("runtime.dir path={} source=\"{}\"", f.runtimes_dir.string(), f.runtimes_dir_source);
-    log.info("sandbox.backend backend={} user={} bubblewrap={} reason=\"{}\"", f.sandbox, f.sandbox_user,
-             !f.bubblewrap_works ? "untried" : *f.bubblewrap_works ? "works" : "fails", f.sandbox_reason);
+    log.info("sandbox.backend backend={} user={} bubblewrap={} reason=\"{}\"", f.sandbox,
+             f.sandbox_user,
+             !f.bubblewrap_works   ? "untried"
+             : *f.bubblewrap_works ? "works"
+                                   : "fails",
+             f.sandbox_reason);
 }
 
 std::optional<api::CredentialStore> load_credentials(const Config& config, spdlog::logger& log) {
     if (config.auth != "sigv4") return std::nullopt;
-    auto loaded = api::load_credentials(config.credentials_file);  // --credentials is checked when parsed
+    auto loaded =
+        api::load_credentials(config.credentials_file);  // --credentials is checked when parsed
     if (!loaded) throw StartupError(2, loaded.error().message);
     std::set<std::string> accounts;
     for (const auto& [key, cred] : *loaded) accounts.insert(cred.account_id);
@@ -141,11 +155,13 @@ std::optional<api::CredentialStore> load_credentials(const Config& config, spdlo
     return std::move(*loaded);
 }
 
-exec::ExecSettings make_exec_settings(const Config& config, const fs::path& data_dir, const StartupFindings& f,
+exec::ExecSettings make_exec_settings(const Config& config, const fs::path& data_dir,
+                                      const StartupFindings& f,
                                       const Result<sandbox::MemoryCgroups>& memory,
                                       const std::optional<api::CredentialStore>& credentials) {
     exec::ExecSettings s;
-    s.backend = f.sandbox == "bubblewrap" ? sandbox::Backend::Bubblewrap : sandbox::Backend::Process;
+    s.backend =
+        f.sandbox == "bubblewrap" ? sandbox::Backend::Bubblewrap : sandbox::Backend::Process;
     s.run_as = f.run_as;
     s.runtimes_dir = f.runtimes_dir;
     s.work_dir = data_dir / "environments";
@@ -167,8 +183,8 @@ exec::ExecSettings make_exec_settings(const Config& config, const fs::path& data
 exec::CapacitySettings capacity_settings(const Config& config) {
     exec::CapacitySettings c;
     c.quota = config.quota;
-    c.scaling =
-        config.scaling == "regional-burst" ? exec::ScalingModel::RegionalBurst : exec::ScalingModel::PerFunction;
+    c.scaling = config.scaling == "regional-burst" ? exec::ScalingModel::RegionalBurst
+                                                   : exec::ScalingModel::PerFunction;
     c.scaling_per_function = config.scaling_per_function;
     c.burst = config.burst > 0 ? config.burst : exec::default_burst_for_region(config.region);
     c.burst_per_minute = config.burst_per_minute;
@@ -177,26 +193,32 @@ exec::CapacitySettings capacity_settings(const Config& config) {
 
 void log_capacity(const exec::CapacitySettings& c, spdlog::logger& log) {
     if (c.scaling == exec::ScalingModel::PerFunction)
-        log.info("concurrency account_limit={} min_unreserved={} scaling=per-function new_environments_per_10s={}",
-                 c.quota.account_limit, c.quota.min_unreserved, c.scaling_per_function);
+        log.info(
+            "concurrency account_limit={} min_unreserved={} scaling=per-function "
+            "new_environments_per_10s={}",
+            c.quota.account_limit, c.quota.min_unreserved, c.scaling_per_function);
     else
-        log.info("concurrency account_limit={} min_unreserved={} scaling=regional-burst burst={} per_minute={}",
-                 c.quota.account_limit, c.quota.min_unreserved, c.burst, c.burst_per_minute);
+        log.info(
+            "concurrency account_limit={} min_unreserved={} scaling=regional-burst burst={} "
+            "per_minute={}",
+            c.quota.account_limit, c.quota.min_unreserved, c.burst, c.burst_per_minute);
 }
 
 exec::EventQueueSettings queue_settings(const Config& config) {
     exec::EventQueueSettings q;
-    q.retry_delay = std::chrono::milliseconds(static_cast<std::int64_t>(config.async_retry_delay_s * 1000));
+    q.retry_delay =
+        std::chrono::milliseconds(static_cast<std::int64_t>(config.async_retry_delay_s * 1000));
     return q;
 }
 
 // The key in-process deployments sign with under --auth sigv4: one of --account-id's.
-std::optional<sam::SigningKey> deployment_key(const std::optional<api::CredentialStore>& credentials,
-                                              const std::string& account_id) {
+std::optional<sam::SigningKey> deployment_key(
+    const std::optional<api::CredentialStore>& credentials, const std::string& account_id) {
     std::optional<sam::SigningKey> key;
     if (credentials)
         for (const auto& [id, cred] : *credentials)
-            if (!key || cred.account_id == account_id) key = sam::SigningKey{id, cred.secret_access_key};
+            if (!key || cred.account_id == account_id)
+                key = sam::SigningKey{id, cred.secret_access_key};
     return key;
 }
 
@@ -213,9 +235,10 @@ http::ServerOptions server_options(const Config& config, api::Service& service) 
 
 // Each traffic-shift step is signed for the stack's account.
 sam::TrafficShifter::KeyFor shift_keys(const exec::ExecSettings& settings, bool signed_auth) {
-    return [account_keys = settings.account_keys, signed_auth](const std::string& account)
-               -> std::optional<sam::SigningKey> {
-        if (!signed_auth) return sam::SigningKey{account, "lamina"};  // a 12-digit key id names the account
+    return [account_keys = settings.account_keys,
+            signed_auth](const std::string& account) -> std::optional<sam::SigningKey> {
+        if (!signed_auth)
+            return sam::SigningKey{account, "lamina"};  // a 12-digit key id names the account
         auto it = account_keys.find(account);
         if (it == account_keys.end()) return std::nullopt;
         return sam::SigningKey{it->second.first, it->second.second};
@@ -229,7 +252,8 @@ std::optional<std::pair<unsigned, unsigned>> parse_run_as(const std::string& v) 
     auto number = [](std::string_view s) -> std::optional<unsigned> {
         unsigned n = 0;
         auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-        if (s.empty() || ec != std::errc() || end != s.data() + s.size() || n == 0) return std::nullopt;
+        if (s.empty() || ec != std::errc() || end != s.data() + s.size() || n == 0)
+            return std::nullopt;
         return n;
     };
     auto colon = v.find(':');
@@ -249,7 +273,8 @@ std::string default_stack_name(const fs::path& template_file) {
     return out;
 }
 
-void print_report(const sam::DeployReport& report, const std::function<void(const std::string&)>& say,
+void print_report(const sam::DeployReport& report,
+                  const std::function<void(const std::string&)>& say,
                   const std::function<void(const std::string&)>& warn) {
     if (!report.skipped.empty()) {
         std::string list;
@@ -262,7 +287,8 @@ void print_report(const sam::DeployReport& report, const std::function<void(cons
 DataDir::DataDir(const Config& config) : path_(config.data_dir), temporary_(config.ephemeral) {
     if (temporary_) {
         std::string tmpl = (fs::temp_directory_path() / "lamina-XXXXXX").string();
-        if (!::mkdtemp(tmpl.data())) throw StartupError(1, "cannot create a temporary data directory");
+        if (!::mkdtemp(tmpl.data()))
+            throw StartupError(1, "cannot create a temporary data directory");
         path_ = tmpl;
     }
     std::error_code ec;
@@ -279,10 +305,12 @@ DataDir::DataDir(const Config& config) : path_(config.data_dir), temporary_(conf
         std::string holder;
         if (lock_fd_ >= 0) {
             char buf[32] = {};
-            if (::pread(lock_fd_, buf, sizeof buf - 1, 0) > 0) holder = std::string(buf, std::strcspn(buf, "\n"));
+            if (::pread(lock_fd_, buf, sizeof buf - 1, 0) > 0)
+                holder = std::string(buf, std::strcspn(buf, "\n"));
             ::close(lock_fd_);
         }
-        throw StartupError(1, "the data directory " + path_.string() + " is in use by another lamina" +
+        throw StartupError(1, "the data directory " + path_.string() +
+                                  " is in use by another lamina" +
                                   (holder.empty() ? std::string() : " (pid " + holder + ")"));
     }
     std::string pid = std::to_string(::getpid()) + "\n";
@@ -301,7 +329,8 @@ App::App(const Config& config)
     : config_(config),
       log_(spdlog::get("main")),
       data_dir_(config_),
-      docs_(must(store::DocumentStore::open(data_dir_.path() / "registry.db", config_.durable_commits))),
+      docs_(must(
+          store::DocumentStore::open(data_dir_.path() / "registry.db", config_.durable_commits))),
       blobs_(data_dir_.path() / "blobs"),
       layers_(*docs_, clock_, ids_),
       registry_(*docs_, clock_, ids_, &layers_),
@@ -315,14 +344,15 @@ App::App(const Config& config)
       memory_(sandbox::MemoryCgroups::detect()),
       findings_(find_on_host(config_, memory_)),
       credentials_(load_credentials(config_, *log_)),
-      exec_settings_(make_exec_settings(config_, data_dir_.path(), findings_, memory_, credentials_)),
+      exec_settings_(
+          make_exec_settings(config_, data_dir_.path(), findings_, memory_, credentials_)),
       metrics_(clock_),
       concurrency_(capacity_settings(config_), clock_),
       invoker_(ioc_, exec_settings_, layer_cache_, clock_, ids_, &concurrency_),
       events_(ioc_, *docs_, invoker_, clock_, ids_, queue_settings(config_)),
       deploy_key_(deployment_key(credentials_, config_.account_id)),
-      service_(config_, findings_, registry_, layers_, layer_cache_, roles_, blobs_, ids_, workers_, &invoker_,
-               &events_, &metrics_, objects_.get(), code_source_.get()),
+      service_(config_, findings_, registry_, layers_, layer_cache_, roles_, blobs_, ids_, workers_,
+               &invoker_, &events_, &metrics_, objects_.get(), code_source_.get()),
       server_(ioc_, server_options(config_, service_),
               [this](http::Request req, http::Responder respond) {
                   service_.handle(std::move(req), std::move(respond));
@@ -361,19 +391,21 @@ void App::load_state() {
 
 void App::wire_service() {
     invoker_.set_metrics(&metrics_);
-    events_.set_hooks(api::event_queue_hooks(registry_, ids_));  // how a queued event finds its function
+    events_.set_hooks(
+        api::event_queue_hooks(registry_, ids_));  // how a queued event finds its function
     events_.set_metrics(&metrics_);
     service_.set_stacks(&stacks_);
     if (credentials_) service_.set_credentials(std::move(*credentials_));
-    service_.set_shift_handler([this](const control::Scope& scope, const std::string& body) -> Status {
-        auto j = nlohmann::json::parse(body, nullptr, false);
-        if (j.is_discarded() || !j.is_object() || !j.contains("Shifts"))
-            return fail(ErrorCode::InvalidRequestContent, "expected {\"Shifts\": [...]}");
-        auto shifts = sam::shifts_from_json(j["Shifts"]);
-        if (!shifts) return std::unexpected(shifts.error());
-        shifter_.schedule(scope, std::move(*shifts));
-        return {};
-    });
+    service_.set_shift_handler(
+        [this](const control::Scope& scope, const std::string& body) -> Status {
+            auto j = nlohmann::json::parse(body, nullptr, false);
+            if (j.is_discarded() || !j.is_object() || !j.contains("Shifts"))
+                return fail(ErrorCode::InvalidRequestContent, "expected {\"Shifts\": [...]}");
+            auto shifts = sam::shifts_from_json(j["Shifts"]);
+            if (!shifts) return std::unexpected(shifts.error());
+            shifter_.schedule(scope, std::move(*shifts));
+            return {};
+        });
 }
 
 // Binds the port (written to --port-file) and restores what outlives a
@@ -382,8 +414,8 @@ void App::listen() {
     try {
         server_.start();
     } catch (const std::exception& e) {
-        throw StartupError(1, "cannot listen on " + config_.host + ":" + std::to_string(config_.port) + ": " +
-                                  e.what());
+        throw StartupError(1, "cannot listen on " + config_.host + ":" +
+                                  std::to_string(config_.port) + ": " + e.what());
     }
     unsigned short port = server_.port();
     if (!config_.port_file.empty()) {
@@ -393,20 +425,22 @@ void App::listen() {
         std::error_code ec;
         fs::rename(tmp, config_.port_file, ec);
     }
-    invoker_.set_endpoint_url("http://" + (config_.host == "0.0.0.0" ? std::string("127.0.0.1") : config_.host) +
-                              ":" + std::to_string(port));
+    invoker_.set_endpoint_url(
+        "http://" + (config_.host == "0.0.0.0" ? std::string("127.0.0.1") : config_.host) + ":" +
+        std::to_string(port));
     service_.restore_provisioned();
-    if (auto st = events_.load(); !st) log_->error("async.restore_failed error=\"{}\"", st.error().message);
-    if (auto st = shifter_.restore(); !st) log_->error("sam.shift_restore_failed error=\"{}\"", st.error().message);
+    if (auto st = events_.load(); !st)
+        log_->error("async.restore_failed error=\"{}\"", st.error().message);
+    if (auto st = shifter_.restore(); !st)
+        log_->error("sam.shift_restore_failed error=\"{}\"", st.error().message);
 }
 
 // The template is applied before the port is announced: whoever waits for
 // it finds the stack's functions there.
 int App::deploy_template() {
     deploy_client_ = sam::make_service_client(service_, config_.region, deploy_key_);
-    deployer_ = std::make_unique<sam::Deployer>(*deploy_client_, [log = log_](const std::string& line) {
-        log->info("sam {}", line);
-    });
+    deployer_ = std::make_unique<sam::Deployer>(
+        *deploy_client_, [log = log_](const std::string& line) { log->info("sam {}", line); });
     auto overrides = sam::parse_parameter_overrides(config_.parameter_overrides);
     if (!overrides) {
         std::cerr << "lamina: " << overrides.error().message << "\n";
@@ -416,14 +450,16 @@ int App::deploy_template() {
         config_.stack_name.empty() ? default_stack_name(config_.template_file) : config_.stack_name;
     deploy_options_.parameter_overrides = *overrides;
     deploy_options_.minute_seconds = config_.deployment_minute_s;
-    log_->info("sam.deploy template={} stack={}", config_.template_file.string(), deploy_options_.stack_name);
+    log_->info("sam.deploy template={} stack={}", config_.template_file.string(),
+               deploy_options_.stack_name);
     auto report = deployer_->deploy(config_.template_file, deploy_options_);
     if (!report) {
         std::cerr << "lamina: the template was not applied: " << report.error().message << "\n";
         return 1;
     }
-    print_report(*report, [&](const std::string& l) { log_->info("sam {}", l); },
-                 [&](const std::string& l) { log_->warn("sam {}", l); });
+    print_report(
+        *report, [&](const std::string& l) { log_->info("sam {}", l); },
+        [&](const std::string& l) { log_->warn("sam {}", l); });
     if (auto st = deployer_->start_shifts(deploy_options_.stack_name, report->shifts); !st)
         log_->error("sam.shift error=\"{}\"", st.error().message);
     if (config_.watch)
@@ -438,8 +474,9 @@ int App::run() {
     if (!config_.template_file.empty())
         if (int rc = deploy_template(); rc != 0) return rc;
     std::cout << server_.port() << std::endl;
-    log_->info("lamina.start version={} listen={}:{} data_dir={} region={} account={}", kVersion, config_.host,
-               server_.port(), data_dir_.path().string(), config_.region, config_.account_id);
+    log_->info("lamina.start version={} listen={}:{} data_dir={} region={} account={}", kVersion,
+               config_.host, server_.port(), data_dir_.path().string(), config_.region,
+               config_.account_id);
 
     boost::asio::signal_set signals(ioc_, SIGINT, SIGTERM);
     signals.async_wait([this](const boost::system::error_code& e, int sig) {

@@ -4,10 +4,10 @@
 // data plane, API, listener, traffic shifter) and destroyed in reverse, after
 // one shutdown sequence, stop(), that the signal handler and the destructor share.
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -46,7 +46,8 @@ namespace lamina::cli {
 // A fatal start-up problem: lamina prints "lamina: <what>" and exits with exit_code.
 class StartupError : public std::runtime_error {
 public:
-    StartupError(int exit_code, const std::string& what) : std::runtime_error(what), exit_code_(exit_code) {}
+    StartupError(int exit_code, const std::string& what)
+        : std::runtime_error(what), exit_code_(exit_code) {}
     int exit_code() const { return exit_code_; }
 
 private:
@@ -60,7 +61,8 @@ std::optional<std::pair<unsigned, unsigned>> parse_run_as(const std::string& v);
 std::string default_stack_name(const std::filesystem::path& template_file);
 
 // A deployment's skipped resources (as a warning) and its outputs.
-void print_report(const sam::DeployReport& report, const std::function<void(const std::string&)>& say,
+void print_report(const sam::DeployReport& report,
+                  const std::function<void(const std::string&)>& say,
                   const std::function<void(const std::string&)>& warn);
 
 // The data directory, made (a temporary one with --ephemeral) and locked
@@ -131,7 +133,8 @@ private:
     metrics::MetricsStore metrics_;
     exec::ConcurrencyController concurrency_;
     exec::Invoker invoker_;
-    exec::EventQueue events_;  // async invocations; hooks from api::event_queue_hooks (wire_service)
+    exec::EventQueue
+        events_;  // async invocations; hooks from api::event_queue_hooks (wire_service)
     // the API and its listener
     std::optional<sam::SigningKey> deploy_key_;  // what in-process deployments sign with
     api::Service service_;

@@ -1,11 +1,10 @@
 #include "lamina/cli/cli.hpp"
 
-#include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
-
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -14,9 +13,9 @@
 #include "app.hpp"
 #include "lamina/common/config.hpp"
 #include "lamina/common/version.hpp"
+#include "lamina/s3/s3_client.hpp"
 #include "lamina/sam/api_client.hpp"
 #include "lamina/sam/deployer.hpp"
-#include "lamina/s3/s3_client.hpp"
 #include "runtimes_dir.hpp"
 
 namespace lamina::cli {
@@ -27,7 +26,8 @@ namespace {
 
 void setup_logging(const std::string& level) {
     auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
-    for (const char* name : {"main", "http", "api", "control", "store", "exec", "sandbox", "runtime"}) {
+    for (const char* name :
+         {"main", "http", "api", "control", "store", "exec", "sandbox", "runtime"}) {
         if (spdlog::get(name)) continue;
         auto logger = std::make_shared<spdlog::logger>(name, sink);
         logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v");
@@ -37,8 +37,10 @@ void setup_logging(const std::string& level) {
 }
 
 fs::path default_data_dir() {
-    if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) return fs::path(xdg) / "lamina";
-    if (const char* home = std::getenv("HOME"); home && *home) return fs::path(home) / ".local/share/lamina";
+    if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg)
+        return fs::path(xdg) / "lamina";
+    if (const char* home = std::getenv("HOME"); home && *home)
+        return fs::path(home) / ".local/share/lamina";
     return fs::path(".lamina");
 }
 
@@ -64,141 +66,249 @@ int run(int argc, char** argv) {
     Config config;
     std::string port_file, data_dir;
     auto* serve_cmd = app.add_subcommand("serve", "Run the Lambda API server");
-    serve_cmd->add_option("--host", config.host, "Address to listen on")->envname("LAMINA_HOST")->capture_default_str();
-    serve_cmd->add_option("--port", config.port, "Port to listen on (0 = any free port, printed on stdout)")
-        ->envname("LAMINA_PORT")->capture_default_str();
-    serve_cmd->add_option("--port-file", port_file, "Also write the bound port to this file")->envname("LAMINA_PORT_FILE");
-    serve_cmd->add_option("--data-dir", data_dir,
-                          "Where functions, versions and code are kept (default $XDG_DATA_HOME/lamina, else "
-                          "~/.local/share/lamina)")->envname("LAMINA_DATA_DIR");
-    serve_cmd->add_flag("--ephemeral", config.ephemeral, "Keep state in a temporary directory removed at exit")
+    serve_cmd->add_option("--host", config.host, "Address to listen on")
+        ->envname("LAMINA_HOST")
+        ->capture_default_str();
+    serve_cmd
+        ->add_option("--port", config.port,
+                     "Port to listen on (0 = any free port, printed on stdout)")
+        ->envname("LAMINA_PORT")
+        ->capture_default_str();
+    serve_cmd->add_option("--port-file", port_file, "Also write the bound port to this file")
+        ->envname("LAMINA_PORT_FILE");
+    serve_cmd
+        ->add_option(
+            "--data-dir", data_dir,
+            "Where functions, versions and code are kept (default $XDG_DATA_HOME/lamina, else "
+            "~/.local/share/lamina)")
+        ->envname("LAMINA_DATA_DIR");
+    serve_cmd
+        ->add_flag("--ephemeral", config.ephemeral,
+                   "Keep state in a temporary directory removed at exit")
         ->envname("LAMINA_EPHEMERAL");
-    serve_cmd->add_option("--region", config.region, "Region for requests that are not signed with one")
-        ->envname("LAMINA_REGION")->capture_default_str();
-    serve_cmd->add_option("--account-id", config.account_id,
-                          "Account for requests whose access key id is not a 12-digit account id")
-        ->envname("LAMINA_ACCOUNT_ID")->capture_default_str()
+    serve_cmd
+        ->add_option("--region", config.region, "Region for requests that are not signed with one")
+        ->envname("LAMINA_REGION")
+        ->capture_default_str();
+    serve_cmd
+        ->add_option("--account-id", config.account_id,
+                     "Account for requests whose access key id is not a 12-digit account id")
+        ->envname("LAMINA_ACCOUNT_ID")
+        ->capture_default_str()
         ->check([](const std::string& v) {
             if (v.size() != 12 || v.find_first_not_of("0123456789") != std::string::npos)
                 return std::string("must be 12 digits");
             return std::string();
         });
-    serve_cmd->add_option("--log-level", config.log_level, "trace, debug, info, warn, error, critical, off (the last one given wins)")
-        ->envname("LAMINA_LOG_LEVEL")->capture_default_str()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
+    serve_cmd
+        ->add_option("--log-level", config.log_level,
+                     "trace, debug, info, warn, error, critical, off (the last one given wins)")
+        ->envname("LAMINA_LOG_LEVEL")
+        ->capture_default_str()
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
     serve_cmd->add_option("--io-threads", config.io_threads, "Threads serving HTTP")
-        ->envname("LAMINA_IO_THREADS")->capture_default_str()->check(CLI::Range(1, 64));
-    serve_cmd->add_option("--worker-threads", config.worker_threads, "Threads running API operations")
-        ->envname("LAMINA_WORKER_THREADS")->capture_default_str()->check(CLI::Range(1, 256));
-    serve_cmd->add_option("--sandbox", config.sandbox,
-                          "Execution environment backend: bubblewrap (namespaces), process (no isolation), or auto")
-        ->envname("LAMINA_SANDBOX")->capture_default_str()->check(CLI::IsMember({"auto", "bubblewrap", "process"}));
-    serve_cmd->add_option("--run-as", config.run_as,
-                          "When lamina runs as root, who functions run as: auto (uid 993, gid 990, AWS's "
-                          "sbx_user1051), UID[:GID], or root")
-        ->envname("LAMINA_RUN_AS")->capture_default_str();
-    serve_cmd->add_option("--auth", config.auth,
-                          "none (any signature or none is accepted; a 12-digit access key id names the account) or "
-                          "sigv4 (every AWS call must be signed by a key from --credentials)")
-        ->envname("LAMINA_AUTH")->capture_default_str()->check(CLI::IsMember({"none", "sigv4"}));
+        ->envname("LAMINA_IO_THREADS")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 64));
+    serve_cmd
+        ->add_option("--worker-threads", config.worker_threads, "Threads running API operations")
+        ->envname("LAMINA_WORKER_THREADS")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 256));
+    serve_cmd
+        ->add_option("--sandbox", config.sandbox,
+                     "Execution environment backend: bubblewrap (namespaces), process (no "
+                     "isolation), or auto")
+        ->envname("LAMINA_SANDBOX")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"auto", "bubblewrap", "process"}));
+    serve_cmd
+        ->add_option(
+            "--run-as", config.run_as,
+            "When lamina runs as root, who functions run as: auto (uid 993, gid 990, AWS's "
+            "sbx_user1051), UID[:GID], or root")
+        ->envname("LAMINA_RUN_AS")
+        ->capture_default_str();
+    serve_cmd
+        ->add_option("--auth", config.auth,
+                     "none (any signature or none is accepted; a 12-digit access key id names the "
+                     "account) or "
+                     "sigv4 (every AWS call must be signed by a key from --credentials)")
+        ->envname("LAMINA_AUTH")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"none", "sigv4"}));
     std::string credentials_file;
-    serve_cmd->add_option("--credentials", credentials_file,
-                          "With --auth sigv4: a file of 'ACCESS_KEY_ID SECRET_ACCESS_KEY ACCOUNT_ID' lines")
+    serve_cmd
+        ->add_option(
+            "--credentials", credentials_file,
+            "With --auth sigv4: a file of 'ACCESS_KEY_ID SECRET_ACCESS_KEY ACCOUNT_ID' lines")
         ->envname("LAMINA_CREDENTIALS");
     std::vector<std::string> runtime_overrides;
-    serve_cmd->add_option("--runtime", runtime_overrides, "Interpreter for a runtime, e.g. python3.12=/usr/bin/python3.12 (repeatable)")
+    serve_cmd
+        ->add_option("--runtime", runtime_overrides,
+                     "Interpreter for a runtime, e.g. python3.12=/usr/bin/python3.12 (repeatable)")
         ->envname("LAMINA_RUNTIME");
     std::string runtimes_dir;
     RuntimesDir default_runtimes = resolve_runtimes_dir({});
-    serve_cmd->add_option("--runtimes-dir", runtimes_dir,
-                          "Where lamina's runtime bootstraps are (default: the installed layout's "
-                          "<bindir>/../share/lamina/runtimes if there, else the source tree's runtimes/; here: " +
-                              default_runtimes.path.string() + ", " + default_runtimes.source + ")")
+    serve_cmd
+        ->add_option(
+            "--runtimes-dir", runtimes_dir,
+            "Where lamina's runtime bootstraps are (default: the installed layout's "
+            "<bindir>/../share/lamina/runtimes if there, else the source tree's runtimes/; here: " +
+                default_runtimes.path.string() + ", " + default_runtimes.source + ")")
         ->envname("LAMINA_RUNTIMES_DIR");
-    serve_cmd->add_option("--idle-timeout", config.idle_timeout_s, "Seconds before an idle execution environment is stopped")
-        ->envname("LAMINA_IDLE_TIMEOUT")->capture_default_str()->check(CLI::Range(1, 86400));
-    serve_cmd->add_option("--provisioned-init-timeout", config.provisioned_init_timeout_s,
-                          "Seconds a provisioned concurrency environment may take to initialise, or the function's "
-                          "Timeout if longer (AWS: 130)")
-        ->envname("LAMINA_PROVISIONED_INIT_TIMEOUT")->capture_default_str()->check(CLI::Range(1, 900));
-    serve_cmd->add_option("--account-concurrency", config.quota.account_limit,
-                          "Concurrent executions per account and region (AWS's default quota: 1000)")
-        ->envname("LAMINA_ACCOUNT_CONCURRENCY")->capture_default_str()->check(CLI::Range(1, 1000000));
-    serve_cmd->add_option("--min-unreserved", config.quota.min_unreserved,
-                          "Concurrency that reservations must leave unreserved (AWS: 100)")
-        ->envname("LAMINA_MIN_UNRESERVED")->capture_default_str()->check(CLI::Range(0, 1000000));
-    serve_cmd->add_option("--scaling", config.scaling,
-                          "How fast concurrency may grow: per-function (AWS since 2023: N new environments per "
-                          "function every 10 s) or regional-burst (an initial regional burst, then +M per minute)")
-        ->envname("LAMINA_SCALING")->capture_default_str()->check(CLI::IsMember({"per-function", "regional-burst"}));
-    serve_cmd->add_option("--scaling-rate", config.scaling_per_function,
-                          "per-function scaling: new environments per function per 10 s")
-        ->envname("LAMINA_SCALING_RATE")->capture_default_str()->check(CLI::Range(1, 1000000));
-    serve_cmd->add_option("--burst", config.burst,
-                          "regional-burst scaling: the initial burst (default: the region's, 500-3000)")
-        ->envname("LAMINA_BURST")->check(CLI::Range(1, 1000000));
-    serve_cmd->add_option("--burst-rate", config.burst_per_minute,
-                          "regional-burst scaling: new environments per minute after the burst")
-        ->envname("LAMINA_BURST_RATE")->capture_default_str()->check(CLI::Range(1, 1000000));
-    serve_cmd->add_option("--async-retry-delay", config.async_retry_delay_s,
-                          "Seconds before the first retry of a failed Event invocation (AWS: about 60; the second "
-                          "retry waits twice as long)")
-        ->envname("LAMINA_ASYNC_RETRY_DELAY")->capture_default_str()->check(CLI::Range(0.0, 3600.0));
-    serve_cmd->add_flag("--durable-commits", config.durable_commits,
-                        "fsync every metadata commit (survives power loss, not only crashes)")
+    serve_cmd
+        ->add_option("--idle-timeout", config.idle_timeout_s,
+                     "Seconds before an idle execution environment is stopped")
+        ->envname("LAMINA_IDLE_TIMEOUT")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 86400));
+    serve_cmd
+        ->add_option("--provisioned-init-timeout", config.provisioned_init_timeout_s,
+                     "Seconds a provisioned concurrency environment may take to initialise, or the "
+                     "function's "
+                     "Timeout if longer (AWS: 130)")
+        ->envname("LAMINA_PROVISIONED_INIT_TIMEOUT")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 900));
+    serve_cmd
+        ->add_option("--account-concurrency", config.quota.account_limit,
+                     "Concurrent executions per account and region (AWS's default quota: 1000)")
+        ->envname("LAMINA_ACCOUNT_CONCURRENCY")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1000000));
+    serve_cmd
+        ->add_option("--min-unreserved", config.quota.min_unreserved,
+                     "Concurrency that reservations must leave unreserved (AWS: 100)")
+        ->envname("LAMINA_MIN_UNRESERVED")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 1000000));
+    serve_cmd
+        ->add_option(
+            "--scaling", config.scaling,
+            "How fast concurrency may grow: per-function (AWS since 2023: N new environments per "
+            "function every 10 s) or regional-burst (an initial regional burst, then +M per "
+            "minute)")
+        ->envname("LAMINA_SCALING")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"per-function", "regional-burst"}));
+    serve_cmd
+        ->add_option("--scaling-rate", config.scaling_per_function,
+                     "per-function scaling: new environments per function per 10 s")
+        ->envname("LAMINA_SCALING_RATE")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1000000));
+    serve_cmd
+        ->add_option("--burst", config.burst,
+                     "regional-burst scaling: the initial burst (default: the region's, 500-3000)")
+        ->envname("LAMINA_BURST")
+        ->check(CLI::Range(1, 1000000));
+    serve_cmd
+        ->add_option("--burst-rate", config.burst_per_minute,
+                     "regional-burst scaling: new environments per minute after the burst")
+        ->envname("LAMINA_BURST_RATE")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1000000));
+    serve_cmd
+        ->add_option("--async-retry-delay", config.async_retry_delay_s,
+                     "Seconds before the first retry of a failed Event invocation (AWS: about 60; "
+                     "the second "
+                     "retry waits twice as long)")
+        ->envname("LAMINA_ASYNC_RETRY_DELAY")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 3600.0));
+    serve_cmd
+        ->add_flag("--durable-commits", config.durable_commits,
+                   "fsync every metadata commit (survives power loss, not only crashes)")
         ->envname("LAMINA_DURABLE_COMMITS");
     std::string template_file;
-    serve_cmd->add_option("--template", template_file,
-                          "A SAM or CloudFormation template (YAML or JSON) to deploy at start-up")
+    serve_cmd
+        ->add_option("--template", template_file,
+                     "A SAM or CloudFormation template (YAML or JSON) to deploy at start-up")
         ->envname("LAMINA_TEMPLATE");
     serve_cmd->add_option("--parameter-overrides", config.parameter_overrides,
-                          "Template parameters: Key=Value (or SAM's ParameterKey=Key,ParameterValue=Value), repeatable");
-    serve_cmd->add_option("--stack-name", config.stack_name, "Stack name of the template (default: its folder's name)")
+                          "Template parameters: Key=Value (or SAM's "
+                          "ParameterKey=Key,ParameterValue=Value), repeatable");
+    serve_cmd
+        ->add_option("--stack-name", config.stack_name,
+                     "Stack name of the template (default: its folder's name)")
         ->envname("LAMINA_STACK_NAME");
-    serve_cmd->add_flag("--watch", config.watch,
-                        "With --template: update $LATEST when a CodeUri/ContentUri folder changes, redeploy when the "
-                        "template does")
+    serve_cmd
+        ->add_flag("--watch", config.watch,
+                   "With --template: update $LATEST when a CodeUri/ContentUri folder changes, "
+                   "redeploy when the "
+                   "template does")
         ->envname("LAMINA_WATCH");
-    serve_cmd->add_option("--deployment-minute", config.deployment_minute_s,
-                          "Seconds a DeploymentPreference minute lasts (shorten canary and linear shifts for tests)")
-        ->envname("LAMINA_DEPLOYMENT_MINUTE")->capture_default_str()->check(CLI::Range(0.0, 3600.0));
+    serve_cmd
+        ->add_option("--deployment-minute", config.deployment_minute_s,
+                     "Seconds a DeploymentPreference minute lasts (shorten canary and linear "
+                     "shifts for tests)")
+        ->envname("LAMINA_DEPLOYMENT_MINUTE")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 3600.0));
 
     // lamina deploy: the same deployment, into a running server
-    std::string deploy_template, deploy_endpoint = "http://127.0.0.1:9001", deploy_stack, deploy_region;
+    std::string deploy_template, deploy_endpoint = "http://127.0.0.1:9001", deploy_stack,
+                                 deploy_region;
     std::vector<std::string> deploy_overrides;
     bool deploy_watch = false, deploy_no_wait = false;
     double deploy_minute = 60;
-    auto* deploy_cmd = app.add_subcommand("deploy", "Deploy a SAM or CloudFormation template into a running lamina");
+    auto* deploy_cmd = app.add_subcommand(
+        "deploy", "Deploy a SAM or CloudFormation template into a running lamina");
     deploy_cmd->add_option("template", deploy_template, "The template (YAML or JSON)")->required();
-    deploy_cmd->add_option("--endpoint", deploy_endpoint, "lamina's URL")->envname("LAMINA_ENDPOINT")->capture_default_str();
-    deploy_cmd->add_option("--stack-name", deploy_stack, "Stack name (default: the template folder's name)");
-    deploy_cmd->add_option("--parameter-overrides", deploy_overrides,
-                           "Template parameters: Key=Value (or ParameterKey=Key,ParameterValue=Value), repeatable");
-    deploy_cmd->add_option("--region", deploy_region, "Region (default $AWS_REGION, $AWS_DEFAULT_REGION, us-east-1)");
-    deploy_cmd->add_flag("--watch", deploy_watch, "Keep running: update $LATEST when code folders change, redeploy "
-                                                  "when the template does");
-    deploy_cmd->add_flag("--no-wait", deploy_no_wait, "Return once the first traffic-shift step is applied");
-    deploy_cmd->add_option("--deployment-minute", deploy_minute,
-                           "Seconds a DeploymentPreference minute lasts (shorten canary and linear shifts for tests)")
-        ->capture_default_str()->check(CLI::Range(0.0, 3600.0));
+    deploy_cmd->add_option("--endpoint", deploy_endpoint, "lamina's URL")
+        ->envname("LAMINA_ENDPOINT")
+        ->capture_default_str();
+    deploy_cmd->add_option("--stack-name", deploy_stack,
+                           "Stack name (default: the template folder's name)");
+    deploy_cmd->add_option(
+        "--parameter-overrides", deploy_overrides,
+        "Template parameters: Key=Value (or ParameterKey=Key,ParameterValue=Value), repeatable");
+    deploy_cmd->add_option("--region", deploy_region,
+                           "Region (default $AWS_REGION, $AWS_DEFAULT_REGION, us-east-1)");
+    deploy_cmd->add_flag("--watch", deploy_watch,
+                         "Keep running: update $LATEST when code folders change, redeploy "
+                         "when the template does");
+    deploy_cmd->add_flag("--no-wait", deploy_no_wait,
+                         "Return once the first traffic-shift step is applied");
+    deploy_cmd
+        ->add_option("--deployment-minute", deploy_minute,
+                     "Seconds a DeploymentPreference minute lasts (shorten canary and linear "
+                     "shifts for tests)")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 3600.0));
 
     std::string delete_stack, delete_endpoint = "http://127.0.0.1:9001", delete_region;
-    auto* delete_cmd = app.add_subcommand("delete", "Delete a deployed stack and everything it made from a running lamina");
+    auto* delete_cmd = app.add_subcommand(
+        "delete", "Delete a deployed stack and everything it made from a running lamina");
     delete_cmd->add_option("--stack-name", delete_stack, "The stack")->required();
-    delete_cmd->add_option("--endpoint", delete_endpoint, "lamina's URL")->envname("LAMINA_ENDPOINT")->capture_default_str();
-    delete_cmd->add_option("--region", delete_region, "Region (default $AWS_REGION, $AWS_DEFAULT_REGION, us-east-1)");
+    delete_cmd->add_option("--endpoint", delete_endpoint, "lamina's URL")
+        ->envname("LAMINA_ENDPOINT")
+        ->capture_default_str();
+    delete_cmd->add_option("--region", delete_region,
+                           "Region (default $AWS_REGION, $AWS_DEFAULT_REGION, us-east-1)");
 
     std::string s3_switch = "on";
-    serve_cmd->add_option("--s3", s3_switch,
-                          "Serve a minimal Amazon S3 API (buckets, objects, multipart uploads) on the same endpoint, "
-                          "kept in <data-dir>/s3")
-        ->envname("LAMINA_S3")->capture_default_str()->check(CLI::IsMember({"on", "off"}));
-    serve_cmd->add_option("--s3-endpoint", config.s3_endpoint,
-                          "Read Lambda code (Code.S3Bucket/S3Key) from this S3-compatible server, http://HOST:PORT, "
-                          "path-style and SigV4-signed with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY and --region, "
-                          "instead of from lamina's own S3 objects")
+    serve_cmd
+        ->add_option("--s3", s3_switch,
+                     "Serve a minimal Amazon S3 API (buckets, objects, multipart uploads) on the "
+                     "same endpoint, "
+                     "kept in <data-dir>/s3")
+        ->envname("LAMINA_S3")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"on", "off"}));
+    serve_cmd
+        ->add_option("--s3-endpoint", config.s3_endpoint,
+                     "Read Lambda code (Code.S3Bucket/S3Key) from this S3-compatible server, "
+                     "http://HOST:PORT, "
+                     "path-style and SigV4-signed with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY and "
+                     "--region, "
+                     "instead of from lamina's own S3 objects")
         ->envname("LAMINA_S3_ENDPOINT");
-    app.add_subcommand("version", "Print the version")->callback([] { std::cout << "lamina " << kVersion << "\n"; });
+    app.add_subcommand("version", "Print the version")->callback([] {
+        std::cout << "lamina " << kVersion << "\n";
+    });
 
     try {
         app.parse(argc, argv);
@@ -208,8 +318,10 @@ int run(int argc, char** argv) {
     if (serve_cmd->parsed()) {
         config.port_file = port_file;
         config.data_dir = data_dir;
-        if (config.ephemeral) config.data_dir.clear();  // a temporary one is made at start-up
-        else if (config.data_dir.empty()) config.data_dir = default_data_dir();
+        if (config.ephemeral)
+            config.data_dir.clear();  // a temporary one is made at start-up
+        else if (config.data_dir.empty())
+            config.data_dir = default_data_dir();
         config.runtimes_dir = runtimes_dir;
         config.credentials_file = credentials_file;
         config.s3 = s3_switch == "on";
@@ -231,23 +343,27 @@ int run(int argc, char** argv) {
         for (const auto& o : runtime_overrides) {
             auto eq = o.find('=');
             if (eq == std::string::npos || eq == 0 || eq + 1 == o.size()) {
-                std::cerr << "lamina: --runtime expects RUNTIME=/path/to/interpreter, got " << o << "\n";
+                std::cerr << "lamina: --runtime expects RUNTIME=/path/to/interpreter, got " << o
+                          << "\n";
                 return 2;
             }
             config.runtimes[o.substr(0, eq)] = o.substr(eq + 1);
         }
         config.template_file = template_file;
         if (::geteuid() == 0 && config.run_as != "root" && !parse_run_as(config.run_as)) {
-            std::cerr << "lamina: --run-as expects auto, root or UID[:GID], got " << config.run_as << "\n";
+            std::cerr << "lamina: --run-as expects auto, root or UID[:GID], got " << config.run_as
+                      << "\n";
             return 2;
         }
         if (config.quota.min_unreserved > config.quota.account_limit) {
             std::cerr << "lamina: --min-unreserved (" << config.quota.min_unreserved
-                      << ") must not exceed --account-concurrency (" << config.quota.account_limit << ")\n";
+                      << ") must not exceed --account-concurrency (" << config.quota.account_limit
+                      << ")\n";
             return 2;
         }
         if (config.auth == "sigv4" && config.credentials_file.empty()) {
-            std::cerr << "lamina: --auth sigv4 needs --credentials FILE (ACCESS_KEY_ID SECRET_ACCESS_KEY ACCOUNT_ID "
+            std::cerr << "lamina: --auth sigv4 needs --credentials FILE (ACCESS_KEY_ID "
+                         "SECRET_ACCESS_KEY ACCOUNT_ID "
                          "per line)\n";
             return 2;
         }
@@ -259,11 +375,13 @@ int run(int argc, char** argv) {
     };
     // signed like the aws CLI would sign: the environment's key, else a placeholder one
     auto remote_client = [&](const std::string& endpoint, const std::string& region_flag) {
-        std::string region = !region_flag.empty() ? region_flag
-                             : !env("AWS_REGION").empty() ? env("AWS_REGION")
-                             : !env("AWS_DEFAULT_REGION").empty() ? env("AWS_DEFAULT_REGION") : "us-east-1";
-        sam::SigningKey key{env("AWS_ACCESS_KEY_ID").empty() ? "test" : env("AWS_ACCESS_KEY_ID"),
-                            env("AWS_SECRET_ACCESS_KEY").empty() ? "test" : env("AWS_SECRET_ACCESS_KEY")};
+        std::string region = !region_flag.empty()                 ? region_flag
+                             : !env("AWS_REGION").empty()         ? env("AWS_REGION")
+                             : !env("AWS_DEFAULT_REGION").empty() ? env("AWS_DEFAULT_REGION")
+                                                                  : "us-east-1";
+        sam::SigningKey key{
+            env("AWS_ACCESS_KEY_ID").empty() ? "test" : env("AWS_ACCESS_KEY_ID"),
+            env("AWS_SECRET_ACCESS_KEY").empty() ? "test" : env("AWS_SECRET_ACCESS_KEY")};
         return sam::make_http_client(endpoint, region, key);
     };
     if (delete_cmd->parsed()) {
@@ -272,7 +390,8 @@ int run(int argc, char** argv) {
             std::cerr << "lamina: " << client.error().message << "\n";
             return 2;
         }
-        sam::Deployer deployer(**client, [](const std::string& line) { std::cout << line << std::endl; });
+        sam::Deployer deployer(**client,
+                               [](const std::string& line) { std::cout << line << std::endl; });
         if (auto st = deployer.destroy(delete_stack); !st) {
             std::cerr << "lamina: " << st.error().message << "\n";
             return 1;
@@ -282,7 +401,8 @@ int run(int argc, char** argv) {
     }
     if (deploy_cmd->parsed()) {
         sam::DeployOptions options;
-        options.stack_name = deploy_stack.empty() ? default_stack_name(deploy_template) : deploy_stack;
+        options.stack_name =
+            deploy_stack.empty() ? default_stack_name(deploy_template) : deploy_stack;
         options.minute_seconds = deploy_minute;
         auto overrides = sam::parse_parameter_overrides(deploy_overrides);
         if (!overrides) {
@@ -302,7 +422,8 @@ int run(int argc, char** argv) {
             std::cerr << "lamina: the template was not applied: " << report.error().message << "\n";
             return 1;
         }
-        print_report(*report, say, [](const std::string& l) { std::cerr << "lamina: warning: " << l << "\n"; });
+        print_report(*report, say,
+                     [](const std::string& l) { std::cerr << "lamina: warning: " << l << "\n"; });
         std::cout << "stack " << options.stack_name << " deployed" << std::endl;
         std::stop_source never;
         if (auto st = deployer.start_shifts(options.stack_name, report->shifts); !st) {

@@ -5,7 +5,8 @@
 // The only file compiled with the source tree's path (CMakeLists.txt), so
 // that every other object is the same in any checkout.
 #ifndef LAMINA_DEFAULT_RUNTIMES_DIR
-#error "CMakeLists.txt defines LAMINA_DEFAULT_RUNTIMES_DIR (the source tree's runtimes/) for this file"
+#error \
+    "CMakeLists.txt defines LAMINA_DEFAULT_RUNTIMES_DIR (the source tree's runtimes/) for this file"
 #endif
 #ifndef LAMINA_INSTALLED_RUNTIMES_DIR
 #define LAMINA_INSTALLED_RUNTIMES_DIR "../share/lamina/runtimes"

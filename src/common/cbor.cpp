@@ -44,7 +44,7 @@ double half_to_double(std::uint16_t half) {  // RFC 8949 appendix D
 }
 
 class Decoder {
-  public:
+public:
     Decoder(std::string_view in, std::size_t max_depth) : in_(in), max_depth_(max_depth) {}
 
     Result<json> document() {
@@ -55,7 +55,7 @@ class Decoder {
         return value;
     }
 
-  private:
+private:
     std::string_view in_;
     std::size_t max_depth_;
     std::size_t pos_ = 0;
@@ -110,7 +110,8 @@ class Decoder {
             return error("string length " + std::to_string(*length) + " exceeds the input");
         std::string out(in_.substr(pos_, static_cast<std::size_t>(*length)));
         pos_ += static_cast<std::size_t>(*length);
-        if (major == Major::Text && !is_valid_utf8(out)) return error("text string is not valid UTF-8");
+        if (major == Major::Text && !is_valid_utf8(out))
+            return error("text string is not valid UTF-8");
         return out;
     }
 
@@ -239,7 +240,8 @@ class Decoder {
         auto head = static_cast<std::uint8_t>(in_[pos_++]);
         auto major = static_cast<std::uint8_t>(head >> 5);
         auto info = static_cast<std::uint8_t>(head & 0x1f);
-        if ((major == Major::Array || major == Major::Map || major == Major::Tag) && depth >= max_depth_)
+        if ((major == Major::Array || major == Major::Map || major == Major::Tag) &&
+            depth >= max_depth_)
             return error("nesting deeper than " + std::to_string(max_depth_));
         switch (major) {
             case Major::Unsigned: {

@@ -1,8 +1,7 @@
 #include "lamina/common/encoding.hpp"
 
-#include <openssl/hmac.h>
-
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/sha.h>
 
 #include <array>
@@ -18,7 +17,8 @@ constexpr char kHex[] = "0123456789abcdef";
 constexpr std::array<signed char, 256> make_b64_table() {
     std::array<signed char, 256> t{};
     for (auto& v : t) v = -1;
-    for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(kB64[i])] = static_cast<signed char>(i);
+    for (int i = 0; i < 64; ++i)
+        t[static_cast<unsigned char>(kB64[i])] = static_cast<signed char>(i);
     return t;
 }
 constexpr auto kB64Table = make_b64_table();
@@ -148,7 +148,8 @@ std::optional<std::string> url_decode(std::string_view in, bool form) {
 std::string url_encode(std::string_view in, bool keep_slash) {
     std::string out;
     for (unsigned char c : in) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/')) {
+        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' ||
+            (keep_slash && c == '/')) {
             out.push_back(static_cast<char>(c));
         } else {
             out.push_back('%');
@@ -164,12 +165,23 @@ std::string xml_escape(std::string_view in) {
     out.reserve(in.size());
     for (char c : in) {
         switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            case '\'': out += "&apos;"; break;
-            default: out.push_back(c);
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&quot;";
+                break;
+            case '\'':
+                out += "&apos;";
+                break;
+            default:
+                out.push_back(c);
         }
     }
     return out;
@@ -181,11 +193,21 @@ bool is_valid_utf8(std::string_view s) {
         auto c = static_cast<unsigned char>(s[i]);
         int n;
         std::uint32_t cp;
-        if (c < 0x80) { ++i; continue; }
-        if ((c & 0xe0) == 0xc0) { n = 1; cp = c & 0x1f; }
-        else if ((c & 0xf0) == 0xe0) { n = 2; cp = c & 0x0f; }
-        else if ((c & 0xf8) == 0xf0) { n = 3; cp = c & 0x07; }
-        else return false;
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
+        if ((c & 0xe0) == 0xc0) {
+            n = 1;
+            cp = c & 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            n = 2;
+            cp = c & 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            n = 3;
+            cp = c & 0x07;
+        } else
+            return false;
         if (i + n >= s.size()) return false;
         for (int k = 1; k <= n; ++k) {
             auto d = static_cast<unsigned char>(s[i + k]);
@@ -203,21 +225,23 @@ bool is_valid_utf8(std::string_view s) {
 std::string hmac_sha256(std::string_view key, std::string_view data) {
     unsigned char out[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
-    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
-         data.size(), out, &len);
+    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+         reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
     return std::string(reinterpret_cast<char*>(out), len);
 }
 
-std::string sigv4_signature(std::string_view secret_access_key, const std::string& amz_date, const std::string& region,
-                            const std::string& service, std::string_view canonical_request) {
+std::string sigv4_signature(std::string_view secret_access_key, const std::string& amz_date,
+                            const std::string& region, const std::string& service,
+                            std::string_view canonical_request) {
     std::string date = amz_date.substr(0, 8);
-    std::string to_sign = "AWS4-HMAC-SHA256\n" + amz_date + "\n" + date + "/" + region + "/" + service +
-                          "/aws4_request\n" + to_hex(sha256(canonical_request));
-    return to_hex(hmac_sha256(sigv4_signing_key(secret_access_key, date, region, service), to_sign));
+    std::string to_sign = "AWS4-HMAC-SHA256\n" + amz_date + "\n" + date + "/" + region + "/" +
+                          service + "/aws4_request\n" + to_hex(sha256(canonical_request));
+    return to_hex(
+        hmac_sha256(sigv4_signing_key(secret_access_key, date, region, service), to_sign));
 }
 
-std::string sigv4_signing_key(std::string_view secret_access_key, const std::string& date, const std::string& region,
-                              const std::string& service) {
+std::string sigv4_signing_key(std::string_view secret_access_key, const std::string& date,
+                              const std::string& region, const std::string& service) {
     std::string key = hmac_sha256("AWS4" + std::string(secret_access_key), date);
     key = hmac_sha256(key, region);
     key = hmac_sha256(key, service);

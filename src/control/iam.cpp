@@ -1,10 +1,9 @@
 #include "lamina/control/iam.hpp"
 
-#include <algorithm>
 #include <strings.h>
 
+#include <algorithm>
 #include <cctype>
-
 #include <nlohmann/json.hpp>
 
 #include "lamina/common/regex.hpp"
@@ -18,10 +17,17 @@ namespace {
 constexpr const char* kRoleKind = "iam_role";
 
 json to_doc(const Role& r) {
-    return {{"name", r.name}, {"path", r.path}, {"id", r.id}, {"arn", r.arn},
-            {"description", r.description}, {"assume_role_policy", r.assume_role_policy},
-            {"created_ms", r.created_ms}, {"max_session_duration", r.max_session_duration},
-            {"attached", r.attached}, {"inline_policies", r.inline_policies}, {"tags", r.tags}};
+    return {{"name", r.name},
+            {"path", r.path},
+            {"id", r.id},
+            {"arn", r.arn},
+            {"description", r.description},
+            {"assume_role_policy", r.assume_role_policy},
+            {"created_ms", r.created_ms},
+            {"max_session_duration", r.max_session_duration},
+            {"attached", r.attached},
+            {"inline_policies", r.inline_policies},
+            {"tags", r.tags}};
 }
 
 Role from_doc(const json& j) {
@@ -67,11 +73,13 @@ Result<Role> IamRoles::create(const std::string& account, Role role) {
     if (!regex_full_match(role.name, kName))
         return fail(ErrorCode::IamValidationError,
                     "1 validation error detected: Value '" + role.name +
-                        "' at 'roleName' failed to satisfy constraint: Member must satisfy regular expression "
+                        "' at 'roleName' failed to satisfy constraint: Member must satisfy regular "
+                        "expression "
                         "pattern: [\\w+=,.@-]+");
     if (role.assume_role_policy.empty())
         return fail(ErrorCode::IamValidationError,
-                    "1 validation error detected: Value null at 'assumeRolePolicyDocument' failed to satisfy "
+                    "1 validation error detected: Value null at 'assumeRolePolicyDocument' failed "
+                    "to satisfy "
                     "constraint: Member must not be null");
     if (!json::accept(role.assume_role_policy))
         return fail(ErrorCode::MalformedPolicyDocument, "This policy contains invalid Json");
@@ -81,7 +89,8 @@ Result<Role> IamRoles::create(const std::string& account, Role role) {
         return strcasecmp(kv.first.c_str(), role.name.c_str()) == 0;
     });
     if (same != roles.end())
-        return fail(ErrorCode::EntityAlreadyExists, "Role with name " + role.name + " already exists.");
+        return fail(ErrorCode::EntityAlreadyExists,
+                    "Role with name " + role.name + " already exists.");
     if (role.path.empty()) role.path = "/";
     role.arn = "arn:aws:iam::" + account + ":role" + role.path + role.name;
     std::string hex = ids_.hex(17);
@@ -106,7 +115,8 @@ Status IamRoles::remove(const std::string& account, const std::string& name) {
     if (a == roles_.end() || !a->second.contains(name)) return std::unexpected(no_such_role(name));
     const Role& r = a->second.at(name);
     if (!r.attached.empty() || !r.inline_policies.empty())
-        return fail(ErrorCode::DeleteConflict, "Cannot delete entity, must detach all policies first.");
+        return fail(ErrorCode::DeleteConflict,
+                    "Cannot delete entity, must detach all policies first.");
     LAMINA_CHECK(docs_.apply({store::Mutation::erase(kRoleKind, account + "/" + name)}));
     a->second.erase(name);
     return {};
@@ -122,7 +132,8 @@ std::vector<Role> IamRoles::list(const std::string& account, const std::string& 
     return out;
 }
 
-Status IamRoles::attach(const std::string& account, const std::string& name, const std::string& policy_arn) {
+Status IamRoles::attach(const std::string& account, const std::string& name,
+                        const std::string& policy_arn) {
     static const std::regex kPolicyArn(R"(arn:aws[a-zA-Z-]*:iam::(aws|\d{12}):policy/.+)");
     if (!regex_full_match(policy_arn, kPolicyArn))
         return fail(ErrorCode::IamValidationError, "ARN " + policy_arn + " is not valid.");
@@ -130,13 +141,15 @@ Status IamRoles::attach(const std::string& account, const std::string& name, con
     auto a = roles_.find(account);
     if (a == roles_.end() || !a->second.contains(name)) return std::unexpected(no_such_role(name));
     Role r = a->second.at(name);
-    if (std::find(r.attached.begin(), r.attached.end(), policy_arn) == r.attached.end()) r.attached.push_back(policy_arn);
+    if (std::find(r.attached.begin(), r.attached.end(), policy_arn) == r.attached.end())
+        r.attached.push_back(policy_arn);
     LAMINA_CHECK(save(account, r));
     a->second[name] = std::move(r);
     return {};
 }
 
-Status IamRoles::detach(const std::string& account, const std::string& name, const std::string& policy_arn) {
+Status IamRoles::detach(const std::string& account, const std::string& name,
+                        const std::string& policy_arn) {
     std::lock_guard lk(mu_);
     auto a = roles_.find(account);
     if (a == roles_.end() || !a->second.contains(name)) return std::unexpected(no_such_role(name));
@@ -150,9 +163,10 @@ Status IamRoles::detach(const std::string& account, const std::string& name, con
     return {};
 }
 
-Status IamRoles::put_inline(const std::string& account, const std::string& name, const std::string& policy_name,
-                            const std::string& document) {
-    if (!json::accept(document)) return fail(ErrorCode::MalformedPolicyDocument, "This policy contains invalid Json");
+Status IamRoles::put_inline(const std::string& account, const std::string& name,
+                            const std::string& policy_name, const std::string& document) {
+    if (!json::accept(document))
+        return fail(ErrorCode::MalformedPolicyDocument, "This policy contains invalid Json");
     std::lock_guard lk(mu_);
     auto a = roles_.find(account);
     if (a == roles_.end() || !a->second.contains(name)) return std::unexpected(no_such_role(name));
@@ -163,13 +177,15 @@ Status IamRoles::put_inline(const std::string& account, const std::string& name,
     return {};
 }
 
-Status IamRoles::delete_inline(const std::string& account, const std::string& name, const std::string& policy_name) {
+Status IamRoles::delete_inline(const std::string& account, const std::string& name,
+                               const std::string& policy_name) {
     std::lock_guard lk(mu_);
     auto a = roles_.find(account);
     if (a == roles_.end() || !a->second.contains(name)) return std::unexpected(no_such_role(name));
     Role r = a->second.at(name);
     if (!r.inline_policies.erase(policy_name))
-        return fail(ErrorCode::NoSuchEntity, "The role policy with name " + policy_name + " cannot be found.");
+        return fail(ErrorCode::NoSuchEntity,
+                    "The role policy with name " + policy_name + " cannot be found.");
     LAMINA_CHECK(save(account, r));
     a->second[name] = std::move(r);
     return {};

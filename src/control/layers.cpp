@@ -17,7 +17,9 @@ namespace {
 constexpr const char* kLayerKind = "layer";
 constexpr const char* kLayerVersionKind = "layer_version";
 
-std::string layer_key(const Scope& s, const std::string& name) { return s.account + "/" + s.region + "/" + name; }
+std::string layer_key(const Scope& s, const std::string& name) {
+    return s.account + "/" + s.region + "/" + name;
+}
 
 std::string layer_version_key(const Scope& s, const std::string& name, std::int64_t v) {
     char buf[24];
@@ -30,14 +32,16 @@ Error missing_resource() {
 }
 
 Error missing_version(const Scope& s, const std::string& name, std::int64_t v) {
-    return Error{ErrorCode::ResourceNotFound, "Layer version " + layer_version_arn(s, name, v) + " does not exist."};
+    return Error{ErrorCode::ResourceNotFound,
+                 "Layer version " + layer_version_arn(s, name, v) + " does not exist."};
 }
 
 Error access_denied(const Scope& caller, const std::string& arn) {
     return control::access_denied(caller.account, "lambda:GetLayerVersion", arn);
 }
 
-bool matches(const LayerVersion& v, const std::optional<std::string>& runtime, const std::optional<std::string>& arch) {
+bool matches(const LayerVersion& v, const std::optional<std::string>& runtime,
+             const std::optional<std::string>& arch) {
     auto has = [](const std::optional<std::vector<std::string>>& list, const std::string& x) {
         return list && std::find(list->begin(), list->end(), x) != list->end();
     };
@@ -48,7 +52,8 @@ bool matches(const LayerVersion& v, const std::optional<std::string>& runtime, c
 
 // Layer version numbers from ARNs and markers: digits that may not fit an int64.
 std::optional<std::int64_t> parse_version(const std::string& text) {
-    if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos)
+    if (text.empty() || text.size() > 18 ||
+        text.find_first_not_of("0123456789") != std::string::npos)
         return std::nullopt;
     return std::stoll(text);
 }
@@ -77,7 +82,8 @@ LayerVersion LayerVersion::from_doc(const json& j) {
     v.layer_name = j.at("layer_name").get<std::string>();
     v.version = j.at("version").get<std::int64_t>();
     v.description = j.value("description", "");
-    if (auto it = j.find("compatible_runtimes"); it != j.end()) v.compatible_runtimes = it->get<std::vector<std::string>>();
+    if (auto it = j.find("compatible_runtimes"); it != j.end())
+        v.compatible_runtimes = it->get<std::vector<std::string>>();
     if (auto it = j.find("compatible_architectures"); it != j.end())
         v.compatible_architectures = it->get<std::vector<std::string>>();
     v.code_sha256 = j.value("code_sha256", "");
@@ -88,7 +94,8 @@ LayerVersion LayerVersion::from_doc(const json& j) {
     if (auto it = j.find("policy"); it != j.end())
         for (const auto& st : *it) v.policy.push_back(st);
     v.policy_revision = j.value("policy_revision", "");
-    if (auto it = j.find("license_info"); it != j.end() && it->is_string()) v.license_info = it->get<std::string>();
+    if (auto it = j.find("license_info"); it != j.end() && it->is_string())
+        v.license_info = it->get<std::string>();
     return v;
 }
 
@@ -120,13 +127,16 @@ Status LayerRegistry::load() {
 }
 
 Status LayerRegistry::commit_version(const Scope& s, const Layer& layer, const LayerVersion& v) {
-    return docs_.apply({store::Mutation::put(kLayerKind, layer_key(s, layer.name),
-                                             json{{"name", layer.name}, {"last_version", layer.last_version}}.dump()),
-                        store::Mutation::put(kLayerVersionKind, layer_version_key(s, layer.name, v.version),
-                                             v.to_doc().dump())});
+    return docs_.apply(
+        {store::Mutation::put(
+             kLayerKind, layer_key(s, layer.name),
+             json{{"name", layer.name}, {"last_version", layer.last_version}}.dump()),
+         store::Mutation::put(kLayerVersionKind, layer_version_key(s, layer.name, v.version),
+                              v.to_doc().dump())});
 }
 
-const LayerVersion* LayerRegistry::find(const Scope& s, const std::string& name, std::int64_t version) const {
+const LayerVersion* LayerRegistry::find(const Scope& s, const std::string& name,
+                                        std::int64_t version) const {
     auto a = layers_.find(s);
     if (a == layers_.end()) return nullptr;
     auto l = a->second.find(name);
@@ -141,7 +151,8 @@ bool LayerRegistry::grants(const LayerVersion& v, const Scope& caller) {
         // lamina has no AWS Organizations: an OrganizationId-conditioned grant admits no one.
         if (st.contains("Condition")) continue;
         if (p.is_string() && p.get<std::string>() == "*") return true;
-        if (p.is_object() && p.value("AWS", "") == "arn:aws:iam::" + caller.account + ":root") return true;
+        if (p.is_object() && p.value("AWS", "") == "arn:aws:iam::" + caller.account + ":root")
+            return true;
     }
     return false;
 }
@@ -170,24 +181,29 @@ Result<LayerVersionView> LayerRegistry::publish(const Scope& s, PublishLayerInpu
     return LayerVersionView{s, v};
 }
 
-Result<LayerVersionView> LayerRegistry::get(const Scope& caller, const Scope& owner, const std::string& name,
-                                            std::int64_t version) const {
+Result<LayerVersionView> LayerRegistry::get(const Scope& caller, const Scope& owner,
+                                            const std::string& name, std::int64_t version) const {
     std::shared_lock lk(mu_);
     const LayerVersion* v = find(owner, name, version);
     if (owner.region != caller.region) return std::unexpected(missing_resource());
     if (owner.account != caller.account) {
-        if (!v) return std::unexpected(access_denied(caller, layer_version_arn(owner, name, version)));
-        if (!grants(*v, caller)) return std::unexpected(access_denied(caller, layer_version_arn(owner, name, version)));
+        if (!v)
+            return std::unexpected(access_denied(caller, layer_version_arn(owner, name, version)));
+        if (!grants(*v, caller))
+            return std::unexpected(access_denied(caller, layer_version_arn(owner, name, version)));
     }
     if (!v) return std::unexpected(missing_resource());
     return LayerVersionView{owner, *v};
 }
 
-Result<LayerVersionView> LayerRegistry::get_by_arn(const Scope& caller, const std::string& arn) const {
+Result<LayerVersionView> LayerRegistry::get_by_arn(const Scope& caller,
+                                                   const std::string& arn) const {
     static const std::regex kPattern(kLayerVersionArnPattern);
     if (arn.size() > 140 + 64 || !regex_full_match(arn, kPattern)) {
         ValidationErrors e;
-        e.add(arn, "arn", std::string("Member must satisfy regular expression pattern: ") + kLayerVersionArnPattern);
+        e.add(arn, "arn",
+              std::string("Member must satisfy regular expression pattern: ") +
+                  kLayerVersionArnPattern);
         return std::unexpected(e.error());
     }
     auto p = parse_arn(arn);
@@ -202,14 +218,16 @@ Result<LayerVersionView> LayerRegistry::get_by_arn(const Scope& caller, const st
 Status LayerRegistry::remove(const Scope& s, const std::string& name, std::int64_t version) {
     std::unique_lock lk(mu_);
     if (!find(s, name, version)) return {};  // AWS answers 204 either way
-    LAMINA_CHECK(docs_.apply({store::Mutation::erase(kLayerVersionKind, layer_version_key(s, name, version))}));
+    LAMINA_CHECK(docs_.apply(
+        {store::Mutation::erase(kLayerVersionKind, layer_version_key(s, name, version))}));
     layers_[s][name].versions.erase(version);
     return {};
 }
 
-Result<std::pair<std::vector<LayerListItem>, std::optional<std::string>>> LayerRegistry::list_layers(
-    const Scope& s, const std::optional<std::string>& runtime, const std::optional<std::string>& arch,
-    const std::optional<std::string>& marker, int max_items) const {
+Result<std::pair<std::vector<LayerListItem>, std::optional<std::string>>>
+LayerRegistry::list_layers(const Scope& s, const std::optional<std::string>& runtime,
+                           const std::optional<std::string>& arch,
+                           const std::optional<std::string>& marker, int max_items) const {
     std::shared_lock lk(mu_);
     std::string after;
     if (marker) {
@@ -220,7 +238,8 @@ Result<std::pair<std::vector<LayerListItem>, std::optional<std::string>>> LayerR
     std::optional<std::string> next;
     auto a = layers_.find(s);
     if (a == layers_.end()) return std::make_pair(out, next);
-    for (auto it = after.empty() ? a->second.begin() : a->second.upper_bound(after); it != a->second.end(); ++it) {
+    for (auto it = after.empty() ? a->second.begin() : a->second.upper_bound(after);
+         it != a->second.end(); ++it) {
         const Layer& l = it->second;
         const LayerVersion* latest = nullptr;
         for (auto v = l.versions.rbegin(); v != l.versions.rend(); ++v)
@@ -238,16 +257,19 @@ Result<std::pair<std::vector<LayerListItem>, std::optional<std::string>>> LayerR
     return std::make_pair(std::move(out), std::move(next));
 }
 
-Result<std::pair<std::vector<LayerVersionView>, std::optional<std::string>>> LayerRegistry::list_versions(
-    const Scope& s, const std::string& name, const std::optional<std::string>& runtime,
-    const std::optional<std::string>& arch, const std::optional<std::string>& marker, int max_items) const {
+Result<std::pair<std::vector<LayerVersionView>, std::optional<std::string>>>
+LayerRegistry::list_versions(const Scope& s, const std::string& name,
+                             const std::optional<std::string>& runtime,
+                             const std::optional<std::string>& arch,
+                             const std::optional<std::string>& marker, int max_items) const {
     std::shared_lock lk(mu_);
     std::int64_t below = INT64_MAX;
     if (marker) {
         LAMINA_TRY(pos, read_marker("layer-versions", *marker));
         auto bar = pos.rfind('|');
         auto at = bar == std::string::npos ? std::nullopt : parse_version(pos.substr(bar + 1));
-        if (!at || pos.substr(0, bar) != name) return fail(ErrorCode::InvalidParameterValue, "Invalid Marker: " + *marker);
+        if (!at || pos.substr(0, bar) != name)
+            return fail(ErrorCode::InvalidParameterValue, "Invalid Marker: " + *marker);
         below = *at;
     }
     std::vector<LayerVersionView> out;
@@ -259,7 +281,8 @@ Result<std::pair<std::vector<LayerVersionView>, std::optional<std::string>>> Lay
     for (auto v = l->second.versions.rbegin(); v != l->second.versions.rend(); ++v) {
         if (v->first >= below || !matches(v->second, runtime, arch)) continue;
         if (static_cast<int>(out.size()) == max_items) {
-            next = make_marker("layer-versions", name + "|" + std::to_string(out.back().version.version));
+            next = make_marker("layer-versions",
+                               name + "|" + std::to_string(out.back().version.version));
             break;
         }
         out.push_back({s, v->second});
@@ -267,20 +290,24 @@ Result<std::pair<std::vector<LayerVersionView>, std::optional<std::string>>> Lay
     return std::make_pair(std::move(out), std::move(next));
 }
 
-Result<std::pair<json, std::string>> LayerRegistry::add_permission(const Scope& s, const std::string& name,
-                                                                   std::int64_t version, LayerPermissionInput in) {
+Result<std::pair<json, std::string>> LayerRegistry::add_permission(const Scope& s,
+                                                                   const std::string& name,
+                                                                   std::int64_t version,
+                                                                   LayerPermissionInput in) {
     std::unique_lock lk(mu_);
     const LayerVersion* cv = find(s, name, version);
     if (!cv) return std::unexpected(missing_version(s, name, version));
     if (in.revision_id && *in.revision_id != cv->policy_revision)
         return fail(ErrorCode::PreconditionFailed,
-                    "The Revision Id provided does not match the latest Revision Id. Call the GetLayerPolicy API "
+                    "The Revision Id provided does not match the latest Revision Id. Call the "
+                    "GetLayerPolicy API "
                     "to retrieve the latest Revision Id");
     for (const auto& st : cv->policy)
         if (st.value("Sid", "") == in.statement_id)
             return fail(ErrorCode::ResourceConflict,
                         "The statement id (" + in.statement_id +
-                            ") provided already exists. Please provide a new statement id, or remove the existing "
+                            ") provided already exists. Please provide a new statement id, or "
+                            "remove the existing "
                             "statement.");
     json principal = in.principal == "*" ? json("*")
                      : in.principal.rfind("arn:", 0) == 0
@@ -291,49 +318,58 @@ Result<std::pair<json, std::string>> LayerRegistry::add_permission(const Scope& 
                       {"Principal", principal},
                       {"Action", "lambda:GetLayerVersion"},
                       {"Resource", layer_version_arn(s, name, version)}};
-    if (in.organization_id) statement["Condition"] = {{"StringEquals", {{"aws:PrincipalOrgID", *in.organization_id}}}};
+    if (in.organization_id)
+        statement["Condition"] = {{"StringEquals", {{"aws:PrincipalOrgID", *in.organization_id}}}};
     LayerVersion v = *cv;
     v.policy.push_back(statement);
     v.policy_revision = ids_.uuid();
     Layer& layer = layers_[s][name];
-    LAMINA_CHECK(docs_.apply({store::Mutation::put(kLayerVersionKind, layer_version_key(s, name, version), v.to_doc().dump())}));
+    LAMINA_CHECK(docs_.apply({store::Mutation::put(
+        kLayerVersionKind, layer_version_key(s, name, version), v.to_doc().dump())}));
     layer.versions[version] = v;
     return std::make_pair(statement, v.policy_revision);
 }
 
-Result<std::pair<std::string, std::string>> LayerRegistry::get_policy(const Scope& s, const std::string& name,
+Result<std::pair<std::string, std::string>> LayerRegistry::get_policy(const Scope& s,
+                                                                      const std::string& name,
                                                                       std::int64_t version) const {
     std::shared_lock lk(mu_);
     const LayerVersion* v = find(s, name, version);
     if (!v) return std::unexpected(missing_version(s, name, version));
     if (v->policy.empty())
-        return fail(ErrorCode::ResourceNotFound, "No policy is associated with the given resource.");
+        return fail(ErrorCode::ResourceNotFound,
+                    "No policy is associated with the given resource.");
     json doc = {{"Version", "2012-10-17"}, {"Id", "default"}, {"Statement", v->policy}};
     return std::make_pair(doc.dump(), v->policy_revision);
 }
 
-Status LayerRegistry::remove_permission(const Scope& s, const std::string& name, std::int64_t version,
-                                        const std::string& sid, std::optional<std::string> revision_id) {
+Status LayerRegistry::remove_permission(const Scope& s, const std::string& name,
+                                        std::int64_t version, const std::string& sid,
+                                        std::optional<std::string> revision_id) {
     std::unique_lock lk(mu_);
     const LayerVersion* cv = find(s, name, version);
     if (!cv) return std::unexpected(missing_version(s, name, version));
     if (revision_id && *revision_id != cv->policy_revision)
         return fail(ErrorCode::PreconditionFailed,
-                    "The Revision Id provided does not match the latest Revision Id. Call the GetLayerPolicy API "
+                    "The Revision Id provided does not match the latest Revision Id. Call the "
+                    "GetLayerPolicy API "
                     "to retrieve the latest Revision Id");
     LayerVersion v = *cv;
-    auto it = std::find_if(v.policy.begin(), v.policy.end(), [&](const json& st) { return st.value("Sid", "") == sid; });
+    auto it = std::find_if(v.policy.begin(), v.policy.end(),
+                           [&](const json& st) { return st.value("Sid", "") == sid; });
     if (it == v.policy.end())
-        return fail(ErrorCode::ResourceNotFound, "Statement " + sid + " is not found in resource policy.");
+        return fail(ErrorCode::ResourceNotFound,
+                    "Statement " + sid + " is not found in resource policy.");
     v.policy.erase(it);
     v.policy_revision = v.policy.empty() ? std::string() : ids_.uuid();
-    LAMINA_CHECK(docs_.apply({store::Mutation::put(kLayerVersionKind, layer_version_key(s, name, version), v.to_doc().dump())}));
+    LAMINA_CHECK(docs_.apply({store::Mutation::put(
+        kLayerVersionKind, layer_version_key(s, name, version), v.to_doc().dump())}));
     layers_[s][name].versions[version] = v;
     return {};
 }
 
-Result<std::vector<LayerRef>> LayerRegistry::resolve_for_function(const Scope& caller,
-                                                                  const std::vector<std::string>& arns) const {
+Result<std::vector<LayerRef>> LayerRegistry::resolve_for_function(
+    const Scope& caller, const std::vector<std::string>& arns) const {
     static const std::regex kPattern(kLayerVersionArnPattern);
     // 1. request validation: every ARN well formed
     for (const auto& arn : arns) {
@@ -343,16 +379,19 @@ Result<std::vector<LayerRef>> LayerRegistry::resolve_for_function(const Scope& c
             list += "]";
             ValidationErrors e;
             e.add(list, "layers",
-                  std::string("Member must satisfy constraint: [Member must have length less than or equal to 2048, "
-                              "Member must have length greater than or equal to 1, Member must satisfy regular "
+                  std::string("Member must satisfy constraint: [Member must have length less than "
+                              "or equal to 2048, "
+                              "Member must have length greater than or equal to 1, Member must "
+                              "satisfy regular "
                               "expression pattern: ") +
                       kLayerVersionArnPattern + ", Member must not be null]");
             return std::unexpected(e.error());
         }
     }
     if (arns.size() > limits::kMaxLayers)
-        return fail(ErrorCode::InvalidParameterValue,
-                    "Cannot reference more than " + std::to_string(limits::kMaxLayers) + " layers.");
+        return fail(
+            ErrorCode::InvalidParameterValue,
+            "Cannot reference more than " + std::to_string(limits::kMaxLayers) + " layers.");
     struct Parsed {
         Scope owner;
         std::string name;
@@ -363,11 +402,14 @@ Result<std::vector<LayerRef>> LayerRegistry::resolve_for_function(const Scope& c
     for (const auto& arn : arns) {
         auto p = parse_arn(arn);
         if (!p || p->resource.rfind("layer:", 0) != 0)
-            return fail(ErrorCode::InvalidParameterValue, "Layer version " + arn + " does not exist.");
+            return fail(ErrorCode::InvalidParameterValue,
+                        "Layer version " + arn + " does not exist.");
         std::string rest = p->resource.substr(6);
         auto colon = rest.rfind(':');
         auto version = parse_version(rest.substr(colon + 1));
-        if (!version) return fail(ErrorCode::InvalidParameterValue, "Layer version " + arn + " does not exist.");
+        if (!version)
+            return fail(ErrorCode::InvalidParameterValue,
+                        "Layer version " + arn + " does not exist.");
         parsed.push_back({Scope{p->account, p->region}, rest.substr(0, colon), *version, arn});
     }
     // 2. the same layer twice
@@ -375,13 +417,17 @@ Result<std::vector<LayerRef>> LayerRegistry::resolve_for_function(const Scope& c
         for (std::size_t j = i + 1; j < parsed.size(); ++j)
             if (parsed[i].owner == parsed[j].owner && parsed[i].name == parsed[j].name)
                 return fail(ErrorCode::InvalidParameterValue,
-                            "Two different versions of the same layer are not allowed to be referenced in the same "
-                            "function. " + parsed[i].arn + " and " + parsed[j].arn + " are versions of the same layer.");
+                            "Two different versions of the same layer are not allowed to be "
+                            "referenced in the same "
+                            "function. " +
+                                parsed[i].arn + " and " + parsed[j].arn +
+                                " are versions of the same layer.");
     // 3. region, existence, permission
     for (const auto& p : parsed)
         if (p.owner.region != caller.region)
             return fail(ErrorCode::InvalidParameterValue,
-                        "Layers are not in the same region as the function. Layers are expected to be in region " +
+                        "Layers are not in the same region as the function. Layers are expected to "
+                        "be in region " +
                             caller.region + ".");
     std::shared_lock lk(mu_);
     std::vector<LayerRef> refs;
@@ -389,7 +435,9 @@ Result<std::vector<LayerRef>> LayerRegistry::resolve_for_function(const Scope& c
         const LayerVersion* v = find(p.owner, p.name, p.version);
         if (p.owner.account != caller.account && (!v || !grants(*v, caller)))
             return std::unexpected(access_denied(caller, p.arn));
-        if (!v) return fail(ErrorCode::InvalidParameterValue, "Layer version " + p.arn + " does not exist.");
+        if (!v)
+            return fail(ErrorCode::InvalidParameterValue,
+                        "Layer version " + p.arn + " does not exist.");
         refs.push_back({p.arn, v->code_size, v->unzipped_size, v->code_blob});
     }
     return refs;

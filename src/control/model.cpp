@@ -62,7 +62,10 @@ json VersionConfig::to_doc() const {
     put_opt(j, "system_log_level", system_log_level);
     json layers_doc = json::array();
     for (const auto& l : layers)
-        layers_doc.push_back({{"arn", l.arn}, {"code_size", l.code_size}, {"unzipped_size", l.unzipped_size}, {"blob", l.blob}});
+        layers_doc.push_back({{"arn", l.arn},
+                              {"code_size", l.code_size},
+                              {"unzipped_size", l.unzipped_size},
+                              {"blob", l.blob}});
     j["layers"] = std::move(layers_doc);
     return j;
 }
@@ -98,7 +101,8 @@ VersionConfig VersionConfig::from_doc(const json& j) {
     get_opt(j, "system_log_level", c.system_log_level);
     if (auto it = j.find("layers"); it != j.end()) {
         for (const auto& l : *it)
-            c.layers.push_back({l.at("arn").get<std::string>(), l.value("code_size", std::int64_t{0}),
+            c.layers.push_back({l.at("arn").get<std::string>(),
+                                l.value("code_size", std::int64_t{0}),
                                 l.value("unzipped_size", std::int64_t{0}), l.value("blob", "")});
     }
     return c;
@@ -151,7 +155,8 @@ json Function::to_doc() const {
     put_opt(j, "pinned_runtime_version_arn", pinned_runtime_version_arn);
     if (!provisioned.empty()) {
         json pc = json::object();
-        for (const auto& [q, c] : provisioned) pc[q] = {{"requested", c.requested}, {"last_modified", c.last_modified}};
+        for (const auto& [q, c] : provisioned)
+            pc[q] = {{"requested", c.requested}, {"last_modified", c.last_modified}};
         j["provisioned"] = std::move(pc);
     }
     return j;
@@ -162,12 +167,12 @@ Function Function::from_doc(const json& j) {
     f.name = j.at("name").get<std::string>();
     f.latest = VersionConfig::from_doc(j.at("latest"));
     f.last_version = j.value("last_version", std::int64_t{0});
-    const json policies_doc = j.value("policies", json::object());  // keep alive: items() refers to it
+    const json policies_doc =
+        j.value("policies", json::object());  // keep alive: items() refers to it
     for (const auto& [q, p] : policies_doc.items()) {
         ResourcePolicy rp;
         rp.revision_id = p.value("revision_id", "");
-        for (const auto& s : p.at("statements"))
-            rp.statements.push_back({s.value("Sid", ""), s});
+        for (const auto& s : p.at("statements")) rp.statements.push_back({s.value("Sid", ""), s});
         f.policies[q] = std::move(rp);
     }
     f.tags = j.value("tags", std::map<std::string, std::string>{});

@@ -39,16 +39,19 @@ const std::regex& regex_for(const char* pattern) {
 
 void ValidationErrors::add(const std::string& value, const std::string& field,
                            const std::string& constraint) {
-    items_.push_back("Value '" + value + "' at '" + field + "' failed to satisfy constraint: " + constraint);
+    items_.push_back("Value '" + value + "' at '" + field +
+                     "' failed to satisfy constraint: " + constraint);
 }
 
 void ValidationErrors::add_null(const std::string& field) {
-    items_.push_back("Value null at '" + field + "' failed to satisfy constraint: Member must not be null");
+    items_.push_back("Value null at '" + field +
+                     "' failed to satisfy constraint: Member must not be null");
 }
 
 Error ValidationErrors::error(ErrorCode code) const {
-    std::string msg = std::to_string(items_.size()) +
-                      (items_.size() == 1 ? " validation error detected: " : " validation errors detected: ");
+    std::string msg =
+        std::to_string(items_.size()) +
+        (items_.size() == 1 ? " validation error detected: " : " validation errors detected: ");
     for (std::size_t i = 0; i < items_.size(); ++i) {
         if (i) msg += "; ";
         msg += items_[i];
@@ -60,7 +63,8 @@ std::string function_arn(const Scope& scope, const std::string& name) {
     return "arn:aws:lambda:" + scope.region + ":" + scope.account + ":function:" + name;
 }
 
-std::string qualified_arn(const Scope& scope, const std::string& name, const std::string& qualifier) {
+std::string qualified_arn(const Scope& scope, const std::string& name,
+                          const std::string& qualifier) {
     return function_arn(scope, name) + ":" + qualifier;
 }
 
@@ -100,9 +104,10 @@ std::optional<ParsedArn> parse_arn(const std::string& arn) {
     return p;
 }
 
-Error access_denied(const std::string& caller_account, const std::string& action, const std::string& resource,
-                    PolicyClause clause) {
-    std::string message = "User: arn:aws:iam::" + caller_account + ":root is not authorized to perform: " + action +
+Error access_denied(const std::string& caller_account, const std::string& action,
+                    const std::string& resource, PolicyClause clause) {
+    std::string message = "User: arn:aws:iam::" + caller_account +
+                          ":root is not authorized to perform: " + action +
                           " on resource: " + resource;
     if (clause == PolicyClause::NoPolicyAllows)
         message += " because no resource-based policy allows the " + action + " action";
@@ -129,7 +134,8 @@ void check_statement_id(ValidationErrors& errors, const std::optional<std::strin
     else if (sid->size() > 100)
         errors.add(*sid, "statementId", "Member must have length less than or equal to 100");
     else if (!regex_full_match(*sid, kSid))
-        errors.add(*sid, "statementId", "Member must satisfy regular expression pattern: ([a-zA-Z0-9-_]+)");
+        errors.add(*sid, "statementId",
+                   "Member must satisfy regular expression pattern: ([a-zA-Z0-9-_]+)");
 }
 
 Result<FunctionRef> resolve_function_name(const std::string& value, NameShape shape,
@@ -145,11 +151,12 @@ Result<FunctionRef> resolve_function_name(const std::string& value, NameShape sh
             errors.add(q, "qualifier", "Member must have length greater than or equal to 1");
         else if (!regex_full_match(q, regex_for(kQualifierPattern)))
             errors.add(q, "qualifier",
-                       std::string("Member must satisfy regular expression pattern: ") + kQualifierPattern);
+                       std::string("Member must satisfy regular expression pattern: ") +
+                           kQualifierPattern);
     }
-    const char* pattern = shape == NameShape::Create    ? kCreateNamePattern
-                          : shape == NameShape::Read    ? kReadNamePattern
-                                                        : kUnqualifiedNamePattern;
+    const char* pattern = shape == NameShape::Create ? kCreateNamePattern
+                          : shape == NameShape::Read ? kReadNamePattern
+                                                     : kUnqualifiedNamePattern;
     std::size_t max_len = shape == NameShape::Read ? 256 : 140;
     std::smatch m;
     if (value.size() > max_len)
@@ -168,7 +175,8 @@ Result<FunctionRef> resolve_function_name(const std::string& value, NameShape sh
     if (!account.empty()) account.pop_back();
     FunctionRef ref;
     ref.name = m[11].str();
-    if (shape != NameShape::Unqualified && m.size() > 13 && m[13].matched) ref.qualifier = m[13].str();
+    if (shape != NameShape::Unqualified && m.size() > 13 && m[13].matched)
+        ref.qualifier = m[13].str();
 
     // A partial ARN needs "function:" with an account; a bare "function:x"
     // or "region:name" that the pattern accepts is read as AWS reads it.
@@ -187,8 +195,9 @@ Result<FunctionRef> resolve_function_name(const std::string& value, NameShape sh
         }
     }
     if (qualifier_param && ref.qualifier && *ref.qualifier != *qualifier_param) {
-        return fail(ErrorCode::InvalidParameterValue,
-                    "The derived qualifier from the function name does not match the specified qualifier.");
+        return fail(
+            ErrorCode::InvalidParameterValue,
+            "The derived qualifier from the function name does not match the specified qualifier.");
     }
     if (qualifier_param && !ref.qualifier) ref.qualifier = *qualifier_param;
     return ref;

@@ -24,7 +24,8 @@ std::string version_key(const std::string& fkey, std::int64_t n) {
     return fkey + "/" + buf;
 }
 
-Error not_found_function(const Scope& s, const std::string& name, const std::optional<std::string>& q = {}) {
+Error not_found_function(const Scope& s, const std::string& name,
+                         const std::optional<std::string>& q = {}) {
     return Error{ErrorCode::ResourceNotFound,
                  "Function not found: " + (q ? qualified_arn(s, name, *q) : function_arn(s, name))};
 }
@@ -44,19 +45,23 @@ std::string sortable_version(const std::string& v) {
 
 }  // namespace
 
-Registry::Registry(store::DocumentStore& docs, Clock& clock, IdSource& ids, const LayerRegistry* layers)
+Registry::Registry(store::DocumentStore& docs, Clock& clock, IdSource& ids,
+                   const LayerRegistry* layers)
     : docs_(docs), layers_(layers), clock_(clock), ids_(ids) {}
 
 std::string Registry::function_key(const Scope& s, const std::string& name) {
     return s.account + "/" + s.region + "/" + name;
 }
 
-store::Mutation Registry::version_row(const Scope& s, const std::string& name, const VersionConfig& v) {
-    return store::Mutation::put(kVersionKind, version_key(function_key(s, name), std::stoll(v.version)), v.to_doc().dump());
+store::Mutation Registry::version_row(const Scope& s, const std::string& name,
+                                      const VersionConfig& v) {
+    return store::Mutation::put(
+        kVersionKind, version_key(function_key(s, name), std::stoll(v.version)), v.to_doc().dump());
 }
 
 store::Mutation Registry::alias_row(const Scope& s, const std::string& name, const Alias& a) {
-    return store::Mutation::put(kAliasKind, function_key(s, name) + "/" + a.name, a.to_doc().dump());
+    return store::Mutation::put(kAliasKind, function_key(s, name) + "/" + a.name,
+                                a.to_doc().dump());
 }
 
 std::string Registry::bump_revision(const Scope& s, Function& f, const std::string& q,
@@ -165,7 +170,8 @@ Result<const Function*> Registry::find_or_404(const Scope& s, const FunctionRef&
     return f;
 }
 
-Result<ConfigView> Registry::resolve(const Scope& s, const Function& f, const FunctionRef& ref) const {
+Result<ConfigView> Registry::resolve(const Scope& s, const Function& f,
+                                     const FunctionRef& ref) const {
     ConfigView v;
     v.name = f.name;
     if (!ref.qualifier) {
@@ -198,11 +204,13 @@ Result<ConfigView> Registry::resolve(const Scope& s, const Function& f, const Fu
 }
 
 Status Registry::commit(const Scope& s, const Function& f, std::vector<store::Mutation> extra) {
-    extra.push_back(store::Mutation::put(kFunctionKind, function_key(s, f.name), f.to_doc().dump()));
+    extra.push_back(
+        store::Mutation::put(kFunctionKind, function_key(s, f.name), f.to_doc().dump()));
     return docs_.apply(extra);
 }
 
-Status Registry::apply_settings(const Scope& s, VersionConfig& c, const FunctionSettings& in) const {
+Status Registry::apply_settings(const Scope& s, VersionConfig& c,
+                                const FunctionSettings& in) const {
     (void)s;
     if (in.description) c.description = *in.description;
     if (in.runtime) {
@@ -217,7 +225,8 @@ Status Registry::apply_settings(const Scope& s, VersionConfig& c, const Function
     if (in.environment) c.environment = *in.environment;
     if (in.tracing_mode) c.tracing_mode = *in.tracing_mode;
     if (in.dead_letter_target)
-        c.dead_letter_target = in.dead_letter_target->empty() ? std::nullopt : in.dead_letter_target;
+        c.dead_letter_target =
+            in.dead_letter_target->empty() ? std::nullopt : in.dead_letter_target;
     if (in.kms_key_arn) c.kms_key_arn = in.kms_key_arn->empty() ? std::nullopt : in.kms_key_arn;
     if (in.log_format) c.log_format = *in.log_format;
     if (in.log_group) c.log_group = *in.log_group;
@@ -228,23 +237,29 @@ Status Registry::apply_settings(const Scope& s, VersionConfig& c, const Function
         if (in.layers->empty()) {
             c.layers.clear();
         } else if (!layers_) {
-            return fail(ErrorCode::InvalidParameterValue, "Layer version " + in.layers->front() + " does not exist.");
+            return fail(ErrorCode::InvalidParameterValue,
+                        "Layer version " + in.layers->front() + " does not exist.");
         } else {
             LAMINA_TRY(refs, layers_->resolve_for_function(s, *in.layers));
             c.layers = std::move(refs);
         }
     }
     if (c.runtime.empty() && c.package_type == "Zip")
-        return fail(ErrorCode::InvalidParameterValue, "Runtime and Handler are mandatory parameters for functions created with deployment packages.");
+        return fail(ErrorCode::InvalidParameterValue,
+                    "Runtime and Handler are mandatory parameters for functions created with "
+                    "deployment packages.");
     c.runtime_version_arn = runtime_version_arn(s.region, c.runtime);
     std::int64_t unzipped = c.unzipped_size;
     for (const auto& l : c.layers) unzipped += l.unzipped_size;
     if (c.unzipped_size > kMaxUnzippedCode)
-        return fail(ErrorCode::InvalidParameterValue, "Unzipped size must be smaller than 262144000 bytes");
+        return fail(ErrorCode::InvalidParameterValue,
+                    "Unzipped size must be smaller than 262144000 bytes");
     if (unzipped > kMaxUnzippedCode)
         return fail(ErrorCode::InvalidParameterValue,
-                    "Function code combined with layers exceeds the maximum allowed size of 262144000 bytes. The "
-                    "actual size is " + std::to_string(unzipped) + " bytes.");
+                    "Function code combined with layers exceeds the maximum allowed size of "
+                    "262144000 bytes. The "
+                    "actual size is " +
+                        std::to_string(unzipped) + " bytes.");
     return {};
 }
 
@@ -263,7 +278,8 @@ Result<ConfigView> Registry::create_function(const Scope& s, CreateFunctionInput
     c.log_group = "/aws/lambda/" + in.name;
     if (!in.settings.handler || !in.settings.runtime)
         return fail(ErrorCode::InvalidParameterValue,
-                    "Runtime and Handler are mandatory parameters for functions created with deployment packages.");
+                    "Runtime and Handler are mandatory parameters for functions created with "
+                    "deployment packages.");
     LAMINA_CHECK(apply_settings(s, c, in.settings));
     if (in.tags.size() > static_cast<std::size_t>(kMaxTags))
         return fail(ErrorCode::InvalidParameterValue, "Number of tags exceeds resource tag limit.");
@@ -303,7 +319,8 @@ Result<ConfigView> Registry::create_function(const Scope& s, CreateFunctionInput
         v.revision_id = ids_.uuid();
         f->versions[1] = v;
         f->last_version = 1;
-        extra.push_back(store::Mutation::put(kVersionKind, version_key(function_key(s, in.name), 1), v.to_doc().dump()));
+        extra.push_back(store::Mutation::put(kVersionKind, version_key(function_key(s, in.name), 1),
+                                             v.to_doc().dump()));
         view.config = v;
         view.config.revision_id = creating_revision;
     }
@@ -325,7 +342,8 @@ Result<ConfigView> Registry::get_configuration(const Scope& s, const FunctionRef
     return resolve(s, *f, ref);
 }
 
-Result<ConfigView> Registry::resolve_invocation(const Scope& s, const FunctionRef& ref, double draw) const {
+Result<ConfigView> Registry::resolve_invocation(const Scope& s, const FunctionRef& ref,
+                                                double draw) const {
     std::shared_lock lk(mu_);
     LAMINA_TRY(f, find_or_404(s, ref));
     if (ref.qualifier) {
@@ -337,7 +355,8 @@ Result<ConfigView> Registry::resolve_invocation(const Scope& s, const FunctionRe
                 if (v != f->versions.end()) {
                     ConfigView view{f->name, v->second, *ref.qualifier, Phase::Steady};
                     view.reserved_concurrency = f->reserved_concurrency;
-                    for (const auto& [q, pc] : f->provisioned) view.provisioned_total += pc.requested;
+                    for (const auto& [q, pc] : f->provisioned)
+                        view.provisioned_total += pc.requested;
                     auto sum = reserved_sums_.find(s);
                     view.reserved_total = sum == reserved_sums_.end() ? 0 : sum->second;
                     return view;
@@ -361,11 +380,13 @@ Status Registry::check_exists(const Scope& s, const FunctionRef& ref) const {
     return {};
 }
 
-Result<ConfigView> Registry::update_function_code(const Scope& s, const FunctionRef& ref, UpdateCodeInput in) {
+Result<ConfigView> Registry::update_function_code(const Scope& s, const FunctionRef& ref,
+                                                  UpdateCodeInput in) {
     std::unique_lock lk(mu_);
     const Function* cf = find(s, ref.name);
     if (!cf) return std::unexpected(not_found_function(s, ref.name));
-    if (in.revision_id && *in.revision_id != cf->latest.revision_id) return std::unexpected(stale_revision());
+    if (in.revision_id && *in.revision_id != cf->latest.revision_id)
+        return std::unexpected(stale_revision());
     Function f = *cf;
     VersionConfig& c = f.latest;
     c.code_sha256 = in.code.sha256_b64;
@@ -382,10 +403,12 @@ Result<ConfigView> Registry::update_function_code(const Scope& s, const Function
     if (in.dry_run) return view;
     std::vector<store::Mutation> extra;
     if (in.publish) {
-        bool unchanged = !f.versions.empty() && f.versions.rbegin()->second.same_code_and_config(c) &&
+        bool unchanged = !f.versions.empty() &&
+                         f.versions.rbegin()->second.same_code_and_config(c) &&
                          f.versions.rbegin()->second.source_description == c.description;
         if (unchanged) {
-            view = ConfigView{f.name, f.versions.rbegin()->second, f.versions.rbegin()->second.version, Phase::Steady};
+            view = ConfigView{f.name, f.versions.rbegin()->second,
+                              f.versions.rbegin()->second.version, Phase::Steady};
         } else {
             std::int64_t n = f.last_version + 1;
             VersionConfig v = c;
@@ -395,7 +418,8 @@ Result<ConfigView> Registry::update_function_code(const Scope& s, const Function
             f.versions[n] = v;
             f.last_version = n;
             c.revision_id = ids_.uuid();
-            extra.push_back(store::Mutation::put(kVersionKind, version_key(function_key(s, f.name), n), v.to_doc().dump()));
+            extra.push_back(store::Mutation::put(
+                kVersionKind, version_key(function_key(s, f.name), n), v.to_doc().dump()));
             view = ConfigView{f.name, v, v.version, Phase::PublishedNew};
         }
     }
@@ -410,7 +434,8 @@ Result<ConfigView> Registry::update_function_configuration(const Scope& s, const
     std::unique_lock lk(mu_);
     const Function* cf = find(s, ref.name);
     if (!cf) return std::unexpected(not_found_function(s, ref.name));
-    if (revision_id && *revision_id != cf->latest.revision_id) return std::unexpected(stale_revision());
+    if (revision_id && *revision_id != cf->latest.revision_id)
+        return std::unexpected(stale_revision());
     Function f = *cf;
     LAMINA_CHECK(apply_settings(s, f.latest, in));
     f.latest.last_modified_ms = now_ms();
@@ -428,7 +453,8 @@ Status Registry::delete_function(const Scope& s, const FunctionRef& ref) {
         return fail(ErrorCode::InvalidParameterValue,
                     "$LATEST version cannot be deleted without deleting the function.");
     if (ref.qualifier && !is_version_number(*ref.qualifier) && is_valid_alias_name(*ref.qualifier))
-        return fail(ErrorCode::InvalidParameterValue, "Deletion of aliases is not currently supported.");
+        return fail(ErrorCode::InvalidParameterValue,
+                    "Deletion of aliases is not currently supported.");
     std::unique_lock lk(mu_);
     const Function* cf = find(s, ref.name);
     if (!cf) return std::unexpected(not_found_function(s, ref.name));
@@ -452,8 +478,9 @@ Status Registry::delete_function(const Scope& s, const FunctionRef& ref) {
     if (!users.empty()) {
         std::string list;
         for (const auto& u : users) list += (list.empty() ? "" : ", ") + u;
-        return fail(ErrorCode::ResourceConflict,
-                    "Unable to delete version because the following aliases reference it: [" + list + "]");
+        return fail(
+            ErrorCode::ResourceConflict,
+            "Unable to delete version because the following aliases reference it: [" + list + "]");
     }
     Function f = *cf;
     f.versions.erase(n);
@@ -493,13 +520,16 @@ Result<std::pair<std::vector<ConfigView>, std::optional<std::string>>> Registry:
                 candidates.push_back({f.name, f.latest, "", Phase::Steady});
             } else {
                 candidates.push_back({f.name, f.latest, "$LATEST", Phase::Steady});
-                for (const auto& [n, v] : f.versions) candidates.push_back({f.name, v, v.version, Phase::Steady});
+                for (const auto& [n, v] : f.versions)
+                    candidates.push_back({f.name, v, v.version, Phase::Steady});
             }
             for (auto& c : candidates) {
                 std::string pos = f.name + "\n" + sortable_version(c.config.version);
                 if (!start_after.empty() && pos <= start_after) continue;
                 if (static_cast<int>(rows.size()) == p.max_items) {
-                    next = make_marker("functions", rows.back().name + "\n" + sortable_version(rows.back().config.version));
+                    next =
+                        make_marker("functions", rows.back().name + "\n" +
+                                                     sortable_version(rows.back().config.version));
                     break;
                 }
                 rows.push_back(std::move(c));
@@ -518,10 +548,12 @@ Result<ConfigView> Registry::publish_version(const Scope& s, const FunctionRef& 
     const Function* cf = find(s, ref.name);
     if (!cf) return std::unexpected(not_found_function(s, ref.name));
     if (code_sha256 && *code_sha256 != cf->latest.code_sha256)
-        return fail(ErrorCode::InvalidParameterValue,
-                    "CodeSHA256 (" + *code_sha256 + ") is different from current CodeSHA256 in $LATEST (" +
-                        cf->latest.code_sha256 + "). Please try again with the CodeSHA256 in $LATEST.");
-    if (revision_id && *revision_id != cf->latest.revision_id) return std::unexpected(stale_revision());
+        return fail(
+            ErrorCode::InvalidParameterValue,
+            "CodeSHA256 (" + *code_sha256 + ") is different from current CodeSHA256 in $LATEST (" +
+                cf->latest.code_sha256 + "). Please try again with the CodeSHA256 in $LATEST.");
+    if (revision_id && *revision_id != cf->latest.revision_id)
+        return std::unexpected(stale_revision());
     if (!cf->versions.empty() && cf->versions.rbegin()->second.same_code_and_config(cf->latest) &&
         cf->versions.rbegin()->second.source_description == cf->latest.description) {
         const auto& v = cf->versions.rbegin()->second;
@@ -538,7 +570,9 @@ Result<ConfigView> Registry::publish_version(const Scope& s, const FunctionRef& 
     f.versions[n] = v;
     f.last_version = n;
     f.latest.revision_id = ids_.uuid();
-    LAMINA_CHECK(commit(s, f, {store::Mutation::put(kVersionKind, version_key(function_key(s, f.name), n), v.to_doc().dump())}));
+    LAMINA_CHECK(commit(s, f,
+                        {store::Mutation::put(kVersionKind, version_key(function_key(s, f.name), n),
+                                              v.to_doc().dump())}));
     *functions_[s][f.name] = std::move(f);
     return ConfigView{ref.name, v, v.version, Phase::Steady};
 }
@@ -568,16 +602,21 @@ Status Registry::check_routing(const Scope& s, const Function& f, const std::str
         return std::unexpected(e.error());
     };
     for (const auto& [k, w] : weights) {
-        bool numeric = !k.empty() && std::all_of(k.begin(), k.end(), [](char c) { return c >= '0' && c <= '9'; });
+        bool numeric = !k.empty() &&
+                       std::all_of(k.begin(), k.end(), [](char c) { return c >= '0' && c <= '9'; });
         if (!numeric)
-            return invalid(k, w,
-                           "Map keys must satisfy constraint: [Member must have length less than or equal to 1024, "
-                           "Member must have length greater than or equal to 1, Member must satisfy regular "
-                           "expression pattern: [0-9]+]");
+            return invalid(
+                k, w,
+                "Map keys must satisfy constraint: [Member must have length less than or equal to "
+                "1024, "
+                "Member must have length greater than or equal to 1, Member must satisfy regular "
+                "expression pattern: [0-9]+]");
         if (!(w >= 0.0 && w <= 1.0))
-            return invalid(k, w,
-                           "Map value must satisfy constraint: [Member must have value less than or equal to 1.0, "
-                           "Member must have value greater than or equal to 0.0, Member must not be null]");
+            return invalid(
+                k, w,
+                "Map value must satisfy constraint: [Member must have value less than or equal to "
+                "1.0, "
+                "Member must have value greater than or equal to 0.0, Member must not be null]");
     }
     if (weights.size() > 1)
         return fail(ErrorCode::InvalidParameterValue,
@@ -596,21 +635,24 @@ Status Registry::check_routing(const Scope& s, const Function& f, const std::str
     const auto& a = f.versions.at(std::stoll(primary));
     const auto& b = f.versions.at(std::stoll(k));
     if (a.role != b.role || a.dead_letter_target != b.dead_letter_target)
-        return fail(ErrorCode::InvalidParameterValue,
-                    "The versions in the routing configuration must have the same execution role and "
-                    "dead-letter queue configuration.");
+        return fail(
+            ErrorCode::InvalidParameterValue,
+            "The versions in the routing configuration must have the same execution role and "
+            "dead-letter queue configuration.");
     return {};
 }
 
-Result<AliasView> Registry::create_alias(const Scope& s, const FunctionRef& ref, const std::string& name,
-                                         const AliasInput& in) {
+Result<AliasView> Registry::create_alias(const Scope& s, const FunctionRef& ref,
+                                         const std::string& name, const AliasInput& in) {
     std::unique_lock lk(mu_);
     const Function* cf = find(s, ref.name);
     if (!cf) return std::unexpected(not_found_function(s, ref.name, in.function_version));
     if (cf->aliases.contains(name))
-        return fail(ErrorCode::ResourceConflict, "Alias already exists: " + qualified_arn(s, cf->name, name));
+        return fail(ErrorCode::ResourceConflict,
+                    "Alias already exists: " + qualified_arn(s, cf->name, name));
     const std::string version = in.function_version.value_or("");
-    if (version != "$LATEST" && (!is_version_number(version) || !cf->versions.contains(std::stoll(version))))
+    if (version != "$LATEST" &&
+        (!is_version_number(version) || !cf->versions.contains(std::stoll(version))))
         return std::unexpected(not_found_function(s, cf->name, version));
     std::map<std::string, double> weights = in.weights.value_or(std::map<std::string, double>{});
     LAMINA_CHECK(check_routing(s, *cf, version, weights));
@@ -622,30 +664,36 @@ Result<AliasView> Registry::create_alias(const Scope& s, const FunctionRef& ref,
     a.additional_weights = weights;
     a.revision_id = ids_.uuid();
     f.aliases[name] = a;
-    LAMINA_CHECK(commit(s, f, {store::Mutation::put(kAliasKind, function_key(s, f.name) + "/" + name, a.to_doc().dump())}));
+    LAMINA_CHECK(commit(s, f,
+                        {store::Mutation::put(kAliasKind, function_key(s, f.name) + "/" + name,
+                                              a.to_doc().dump())}));
     *functions_[s][f.name] = std::move(f);
     return AliasView{ref.name, a};
 }
 
-Result<AliasView> Registry::get_alias(const Scope& s, const FunctionRef& ref, const std::string& name) const {
+Result<AliasView> Registry::get_alias(const Scope& s, const FunctionRef& ref,
+                                      const std::string& name) const {
     std::shared_lock lk(mu_);
     const Function* f = find(s, ref.name);
     if (!f) return std::unexpected(not_found_function(s, ref.name));
     auto it = f->aliases.find(name);
     if (it == f->aliases.end())
-        return fail(ErrorCode::ResourceNotFound, "Cannot find alias arn: " + qualified_arn(s, f->name, name));
+        return fail(ErrorCode::ResourceNotFound,
+                    "Cannot find alias arn: " + qualified_arn(s, f->name, name));
     return AliasView{f->name, it->second};
 }
 
-Result<AliasView> Registry::update_alias(const Scope& s, const FunctionRef& ref, const std::string& name,
-                                         AliasInput in) {
+Result<AliasView> Registry::update_alias(const Scope& s, const FunctionRef& ref,
+                                         const std::string& name, AliasInput in) {
     std::unique_lock lk(mu_);
     const Function* cf = find(s, ref.name);
     if (!cf) return std::unexpected(not_found_function(s, ref.name));
     auto it = cf->aliases.find(name);
     if (it == cf->aliases.end())
-        return fail(ErrorCode::ResourceNotFound, "Alias not found: " + qualified_arn(s, cf->name, name));
-    if (in.revision_id && *in.revision_id != it->second.revision_id) return std::unexpected(stale_revision());
+        return fail(ErrorCode::ResourceNotFound,
+                    "Alias not found: " + qualified_arn(s, cf->name, name));
+    if (in.revision_id && *in.revision_id != it->second.revision_id)
+        return std::unexpected(stale_revision());
     Alias a = it->second;
     if (in.function_version) {
         const auto& v = *in.function_version;
@@ -659,7 +707,9 @@ Result<AliasView> Registry::update_alias(const Scope& s, const FunctionRef& ref,
     a.revision_id = ids_.uuid();
     Function f = *cf;
     f.aliases[name] = a;
-    LAMINA_CHECK(commit(s, f, {store::Mutation::put(kAliasKind, function_key(s, f.name) + "/" + name, a.to_doc().dump())}));
+    LAMINA_CHECK(commit(s, f,
+                        {store::Mutation::put(kAliasKind, function_key(s, f.name) + "/" + name,
+                                              a.to_doc().dump())}));
     *functions_[s][f.name] = std::move(f);
     return AliasView{ref.name, a};
 }
@@ -674,21 +724,24 @@ Status Registry::delete_alias(const Scope& s, const FunctionRef& ref, const std:
     f.policies.erase(name);
     f.event_invoke_configs.erase(name);
     f.provisioned.erase(name);  // its provisioned concurrency goes with it
-    LAMINA_CHECK(commit(s, f, {store::Mutation::erase(kAliasKind, function_key(s, f.name) + "/" + name)}));
+    LAMINA_CHECK(
+        commit(s, f, {store::Mutation::erase(kAliasKind, function_key(s, f.name) + "/" + name)}));
     *functions_[s][f.name] = std::move(f);
     recount_reserved(s);
     return {};
 }
 
 Result<std::pair<std::vector<AliasView>, std::optional<std::string>>> Registry::list_aliases(
-    const Scope& s, const FunctionRef& ref, std::optional<std::string> version, const Page& page) const {
+    const Scope& s, const FunctionRef& ref, std::optional<std::string> version,
+    const Page& page) const {
     std::shared_lock lk(mu_);
     const Function* f = find(s, ref.name);
     if (!f) return std::unexpected(not_found_function(s, ref.name));
     std::vector<AliasView> rows;
     for (const auto& [n, a] : f->aliases)
         if (!version || a.function_version == *version) rows.push_back({f->name, a});
-    return paginate(std::move(rows), page, "aliases:" + f->name, [](const AliasView& a) { return a.alias.name; });
+    return paginate(std::move(rows), page, "aliases:" + f->name,
+                    [](const AliasView& a) { return a.alias.name; });
 }
 
 AccountUsage Registry::account_usage(const Scope& s) const {

@@ -13,7 +13,8 @@ using nlohmann::json;
 
 namespace {
 
-Error not_found_function(const Scope& s, const std::string& name, const std::optional<std::string>& q = {}) {
+Error not_found_function(const Scope& s, const std::string& name,
+                         const std::optional<std::string>& q = {}) {
     return Error{ErrorCode::ResourceNotFound,
                  "Function not found: " + (q ? qualified_arn(s, name, *q) : function_arn(s, name))};
 }
@@ -22,12 +23,14 @@ Error not_found_function(const Scope& s, const std::string& name, const std::opt
 Status check_qualifier(const Scope& s, const Function& f, const std::string& q) {
     if (q == "$LATEST") return {};
     if (is_version_number(q)) {
-        if (!f.versions.contains(std::stoll(q))) return std::unexpected(not_found_function(s, f.name, q));
+        if (!f.versions.contains(std::stoll(q)))
+            return std::unexpected(not_found_function(s, f.name, q));
         return {};
     }
     if (f.aliases.contains(q)) return {};
     if (is_valid_alias_name(q))
-        return fail(ErrorCode::ResourceNotFound, "Cannot find alias arn: " + qualified_arn(s, f.name, q));
+        return fail(ErrorCode::ResourceNotFound,
+                    "Cannot find alias arn: " + qualified_arn(s, f.name, q));
     return std::unexpected(not_found_function(s, f.name, q));
 }
 
@@ -45,20 +48,23 @@ std::string provisioned_version(const Function& f, const std::string& q) {
 }
 
 ProvisionedView provisioned_view(const Scope& s, const Function& f, const std::string& q) {
-    return ProvisionedView{f.name, q, provisioned_version(f, q), qualified_arn(s, f.name, q), f.provisioned.at(q)};
+    return ProvisionedView{f.name, q, provisioned_version(f, q), qualified_arn(s, f.name, q),
+                           f.provisioned.at(q)};
 }
 
 // A missing function is reported as AWS does for these operations: through the qualifier.
 Error missing_for_provisioned(const Scope& s, const std::string& name, const std::string& q) {
     if (is_version_number(q)) return not_found_function(s, name, q);
-    return Error{ErrorCode::ResourceNotFound, "Cannot find alias arn: " + qualified_arn(s, name, q)};
+    return Error{ErrorCode::ResourceNotFound,
+                 "Cannot find alias arn: " + qualified_arn(s, name, q)};
 }
-
 
 Result<json> principal_json(const std::string& p) {
     static const std::regex kAccount(R"(\d{12})");
-    static const std::regex kIamArn(R"(arn:aws[a-zA-Z-]*:iam::\d{12}:(root|user/.+|role/.+|assumed-role/.+))");
-    static const std::regex kService(R"([a-zA-Z0-9.\-]+\.(amazonaws\.com|amazon\.com|aws\.internal))");
+    static const std::regex kIamArn(
+        R"(arn:aws[a-zA-Z-]*:iam::\d{12}:(root|user/.+|role/.+|assumed-role/.+))");
+    static const std::regex kService(
+        R"([a-zA-Z0-9.\-]+\.(amazonaws\.com|amazon\.com|aws\.internal))");
     if (p == "*") return json("*");
     if (regex_full_match(p, kAccount)) return json{{"AWS", "arn:aws:iam::" + p + ":root"}};
     if (regex_full_match(p, kIamArn)) return json{{"AWS", p}};
@@ -95,31 +101,37 @@ Result<json> Registry::add_permission(const Scope& s, const FunctionRef& ref, Pe
     if (!cf) return std::unexpected(not_found_function(s, ref.name));
     std::string q = ref.qualifier.value_or("");
     if (q == "$LATEST")
-        return fail(ErrorCode::InvalidParameterValue, "We currently do not support adding policies for $LATEST.");
+        return fail(ErrorCode::InvalidParameterValue,
+                    "We currently do not support adding policies for $LATEST.");
     if (!q.empty()) LAMINA_CHECK(check_qualifier(s, *cf, q));
     LAMINA_TRY(principal, principal_json(in.principal));
     auto pit = cf->policies.find(q);
     if (in.revision_id && *in.revision_id != policy_revision(*cf, q))
-        return fail(ErrorCode::PreconditionFailed,
-                    "The Revision Id provided does not match the latest Revision Id. Call the GetPolicy "
-                    "API to retrieve the latest Revision Id");
+        return fail(
+            ErrorCode::PreconditionFailed,
+            "The Revision Id provided does not match the latest Revision Id. Call the GetPolicy "
+            "API to retrieve the latest Revision Id");
     if (pit != cf->policies.end()) {
         for (const auto& st : pit->second.statements)
             if (st.sid == in.statement_id)
                 return fail(ErrorCode::ResourceConflict,
                             "The statement id (" + in.statement_id +
-                                ") provided already exists. Please provide a new statement id, or remove the "
+                                ") provided already exists. Please provide a new statement id, or "
+                                "remove the "
                                 "existing statement.");
     }
-    json statement = {{"Sid", in.statement_id},
-                      {"Effect", "Allow"},
-                      {"Principal", principal},
-                      {"Action", in.action},
-                      {"Resource", q.empty() ? function_arn(s, cf->name) : qualified_arn(s, cf->name, q)}};
+    json statement = {
+        {"Sid", in.statement_id},
+        {"Effect", "Allow"},
+        {"Principal", principal},
+        {"Action", in.action},
+        {"Resource", q.empty() ? function_arn(s, cf->name) : qualified_arn(s, cf->name, q)}};
     json condition = json::object();
     if (in.source_account) condition["StringEquals"]["AWS:SourceAccount"] = *in.source_account;
-    if (in.event_source_token) condition["StringEquals"]["lambda:EventSourceToken"] = *in.event_source_token;
-    if (in.function_url_auth_type) condition["StringEquals"]["lambda:FunctionUrlAuthType"] = *in.function_url_auth_type;
+    if (in.event_source_token)
+        condition["StringEquals"]["lambda:EventSourceToken"] = *in.event_source_token;
+    if (in.function_url_auth_type)
+        condition["StringEquals"]["lambda:FunctionUrlAuthType"] = *in.function_url_auth_type;
     if (in.principal_org_id) condition["StringEquals"]["aws:PrincipalOrgID"] = *in.principal_org_id;
     if (in.source_arn) condition["ArnLike"]["AWS:SourceArn"] = *in.source_arn;
     if (!condition.empty()) statement["Condition"] = condition;
@@ -128,9 +140,9 @@ Result<json> Registry::add_permission(const Scope& s, const FunctionRef& ref, Pe
     auto& policy = f.policies[q];
     policy.statements.push_back({in.statement_id, statement});
     if (policy_document(policy).size() > kMaxPolicyBytes)
-        return fail(ErrorCode::PolicyLengthExceeded, "The final policy size (" +
-                                                         std::to_string(policy_document(policy).size()) +
-                                                         ") is bigger than the limit (20480).");
+        return fail(ErrorCode::PolicyLengthExceeded,
+                    "The final policy size (" + std::to_string(policy_document(policy).size()) +
+                        ") is bigger than the limit (20480).");
     // AWS reports the resource's RevisionId as the policy's: it changes with
     // every permission change, on the version or alias the policy belongs to.
     std::vector<store::Mutation> rows;
@@ -145,23 +157,28 @@ Status Registry::remove_permission(const Scope& s, const FunctionRef& ref, const
     std::unique_lock lk(mu_);
     const Function* cf = find(s, ref.name);
     if (!cf)
-        return fail(ErrorCode::ResourceNotFound, "No policy found for: " +
-                                                     (ref.qualifier ? qualified_arn(s, ref.name, *ref.qualifier)
-                                                                    : function_arn(s, ref.name)));
+        return fail(
+            ErrorCode::ResourceNotFound,
+            "No policy found for: " + (ref.qualifier ? qualified_arn(s, ref.name, *ref.qualifier)
+                                                     : function_arn(s, ref.name)));
     std::string q = ref.qualifier.value_or("");
     if (!q.empty()) LAMINA_CHECK(check_qualifier(s, *cf, q));
     auto pit = cf->policies.find(q == "$LATEST" ? "" : q);
     if (pit == cf->policies.end() || pit->second.statements.empty())
-        return fail(ErrorCode::ResourceNotFound, "No policy is associated with the given resource.");
+        return fail(ErrorCode::ResourceNotFound,
+                    "No policy is associated with the given resource.");
     if (revision_id && *revision_id != policy_revision(*cf, pit->first))
         return fail(ErrorCode::PreconditionFailed,
-                    "The Revision Id provided does not match the latest Revision Id. Call the GetPolicy API "
+                    "The Revision Id provided does not match the latest Revision Id. Call the "
+                    "GetPolicy API "
                     "to retrieve the latest Revision Id");
     Function f = *cf;
     auto& statements = f.policies[pit->first].statements;
-    auto it = std::find_if(statements.begin(), statements.end(), [&](const auto& st) { return st.sid == sid; });
+    auto it = std::find_if(statements.begin(), statements.end(),
+                           [&](const auto& st) { return st.sid == sid; });
     if (it == statements.end())
-        return fail(ErrorCode::ResourceNotFound, "Statement " + sid + " is not found in resource policy.");
+        return fail(ErrorCode::ResourceNotFound,
+                    "Statement " + sid + " is not found in resource policy.");
     statements.erase(it);
     std::vector<store::Mutation> rows;
     std::string revision = bump_revision(s, f, pit->first, rows);
@@ -189,8 +206,8 @@ Result<ResourcePolicy> Registry::get_policy(const Scope& s, const FunctionRef& r
     return it->second;
 }
 
-bool Registry::permits(const Scope& owner, const FunctionRef& ref, const std::string& caller_account,
-                       const std::string& action) const {
+bool Registry::permits(const Scope& owner, const FunctionRef& ref,
+                       const std::string& caller_account, const std::string& action) const {
     std::shared_lock lk(mu_);
     const Function* f = find(owner, ref.name);
     if (!f) return false;
@@ -234,9 +251,11 @@ Result<std::string> tag_target(const Scope& s, const std::string& arn) {
     auto parsed = parse_arn(arn);
     if (parsed->region != s.region)
         return fail(ErrorCode::ResourceNotFound, "Functions from '" + parsed->region +
-                                                     "' are not reachable in this region ('" + s.region + "')");
+                                                     "' are not reachable in this region ('" +
+                                                     s.region + "')");
     if (parsed->account != s.account)
-        return std::unexpected(access_denied(s.account, "lambda:TagResource", arn, PolicyClause::Absent));
+        return std::unexpected(
+            access_denied(s.account, "lambda:TagResource", arn, PolicyClause::Absent));
     const std::string& res = parsed->resource;
     if (res.rfind("function:", 0) != 0)
         return fail(ErrorCode::NotImplemented,
@@ -244,16 +263,19 @@ Result<std::string> tag_target(const Scope& s, const std::string& arn) {
     std::string rest = res.substr(9);
     if (rest.find(':') != std::string::npos)
         return fail(ErrorCode::InvalidParameterValue,
-                    "Tags on function aliases and versions are not supported. Please specify a function ARN.");
+                    "Tags on function aliases and versions are not supported. Please specify a "
+                    "function ARN.");
     return rest;
 }
 
 }  // namespace
 
-Status Registry::tag_resource(const Scope& s, const std::string& arn, const std::map<std::string, std::string>& tags) {
+Status Registry::tag_resource(const Scope& s, const std::string& arn,
+                              const std::map<std::string, std::string>& tags) {
     LAMINA_TRY(name, tag_target(s, arn));
     if (tags.empty())
-        return fail(ErrorCode::InvalidParameterValue, "An error occurred and the request cannot be processed.");
+        return fail(ErrorCode::InvalidParameterValue,
+                    "An error occurred and the request cannot be processed.");
     std::unique_lock lk(mu_);
     const Function* cf = find(s, name);
     if (!cf) return std::unexpected(not_found_function(s, name));
@@ -267,7 +289,8 @@ Status Registry::tag_resource(const Scope& s, const std::string& arn, const std:
     return {};
 }
 
-Status Registry::untag_resource(const Scope& s, const std::string& arn, const std::vector<std::string>& keys) {
+Status Registry::untag_resource(const Scope& s, const std::string& arn,
+                                const std::vector<std::string>& keys) {
     LAMINA_TRY(name, tag_target(s, arn));
     std::unique_lock lk(mu_);
     const Function* cf = find(s, name);
@@ -280,7 +303,8 @@ Status Registry::untag_resource(const Scope& s, const std::string& arn, const st
     return {};
 }
 
-Result<std::map<std::string, std::string>> Registry::list_tags(const Scope& s, const std::string& arn) const {
+Result<std::map<std::string, std::string>> Registry::list_tags(const Scope& s,
+                                                               const std::string& arn) const {
     LAMINA_TRY(name, tag_target(s, arn));
     std::shared_lock lk(mu_);
     const Function* f = find(s, name);
@@ -296,38 +320,49 @@ Status check_destination(const Scope& s, const std::string& self_name, const std
                          const std::map<std::string, std::shared_ptr<Function>>* functions) {
     auto parsed = parse_arn(dest);
     if (!parsed)
-        return fail(ErrorCode::Validation,
-                    "1 validation error detected: Value '" + dest +
-                        "' at 'destinationConfig.onSuccess.destination' failed to satisfy constraint: Member "
-                        "must satisfy regular expression pattern: ^$|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\\-])+:([a-z]{2}(-gov)?-[a-z]+-\\d{1})?:(\\d{12})?:(.*)");
+        return fail(ErrorCode::Validation, "1 validation error detected: Value '" + dest +
+                                               "' at 'destinationConfig.onSuccess.destination' "
+                                               "failed to satisfy constraint: Member "
+                                               "must satisfy regular expression pattern: "
+                                               "^$|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\\-])+:([a-z]{"
+                                               "2}(-gov)?-[a-z]+-\\d{1})?:(\\d{12})?:(.*)");
     const std::string& service = parsed->service;
     if (service == "lambda") {
         if (parsed->resource.rfind("function:", 0) != 0)
-            return fail(ErrorCode::InvalidParameterValue, "The destination ARN " + dest + " is invalid.");
+            return fail(ErrorCode::InvalidParameterValue,
+                        "The destination ARN " + dest + " is invalid.");
         std::string rest = parsed->resource.substr(9);
         std::string name = rest.substr(0, rest.find(':'));
         if (name == self_name && parsed->account == s.account && parsed->region == s.region)
-            return fail(ErrorCode::InvalidParameterValue, "You can't specify the function as a destination for itself.");
+            return fail(ErrorCode::InvalidParameterValue,
+                        "You can't specify the function as a destination for itself.");
         if (parsed->account == s.account && parsed->region == s.region &&
             (!functions || !functions->contains(name)))
-            return fail(ErrorCode::InvalidParameterValue, "The destination ARN " + dest + " is invalid.");
+            return fail(ErrorCode::InvalidParameterValue,
+                        "The destination ARN " + dest + " is invalid.");
         return {};
     }
     if (service == "sqs" || service == "sns" || service == "events" || service == "s3") {
-        static const std::map<std::string, std::string> kNames = {
-            {"sqs", "Amazon SQS"}, {"sns", "Amazon SNS"}, {"events", "Amazon EventBridge"}, {"s3", "Amazon S3"}};
+        static const std::map<std::string, std::string> kNames = {{"sqs", "Amazon SQS"},
+                                                                  {"sns", "Amazon SNS"},
+                                                                  {"events", "Amazon EventBridge"},
+                                                                  {"s3", "Amazon S3"}};
         return fail(ErrorCode::InvalidParameterValue,
                     "lamina does not emulate " + kNames.at(service) + " yet, so " + dest +
-                        " cannot be a destination: use a Lambda function (arn:aws:lambda:...) as the destination.");
+                        " cannot be a destination: use a Lambda function (arn:aws:lambda:...) as "
+                        "the destination.");
     }
     return fail(ErrorCode::InvalidParameterValue, "unsupported service");
 }
 
 }  // namespace
 
-Result<EventInvokeConfigView> Registry::put_event_invoke_config(const Scope& s, const FunctionRef& ref,
-                                                                EventInvokeConfigInput in, bool merge) {
-    if (!in.maximum_retry_attempts && !in.maximum_event_age_seconds && !in.has_destination_config && !merge)
+Result<EventInvokeConfigView> Registry::put_event_invoke_config(const Scope& s,
+                                                                const FunctionRef& ref,
+                                                                EventInvokeConfigInput in,
+                                                                bool merge) {
+    if (!in.maximum_retry_attempts && !in.maximum_event_age_seconds && !in.has_destination_config &&
+        !merge)
         return fail(ErrorCode::InvalidParameterValue,
                     "You must specify at least one of error handling or destination setting.");
     std::unique_lock lk(mu_);
@@ -346,7 +381,8 @@ Result<EventInvokeConfigView> Registry::put_event_invoke_config(const Scope& s, 
                 return d ? std::string(kind) + "(destination=" + *d + ")" : std::string("null");
             };
             return fail(ErrorCode::InvalidParameterValue,
-                        "The provided destination config DestinationConfig(onSuccess=" + show(in.on_success, "OnSuccess") +
+                        "The provided destination config DestinationConfig(onSuccess=" +
+                            show(in.on_success, "OnSuccess") +
                             ", onFailure=" + show(in.on_failure, "OnFailure") + ") is invalid.");
         }
         LAMINA_CHECK(st);
@@ -356,11 +392,12 @@ Result<EventInvokeConfigView> Registry::put_event_invoke_config(const Scope& s, 
     auto existing = f.event_invoke_configs.find(q);
     if (merge) {
         if (existing == f.event_invoke_configs.end())
-            return fail(ErrorCode::ResourceNotFound,
-                        "The function " + qualified_arn(s, f.name, q) + " doesn't have an EventInvokeConfig");
+            return fail(ErrorCode::ResourceNotFound, "The function " + qualified_arn(s, f.name, q) +
+                                                         " doesn't have an EventInvokeConfig");
         c = existing->second;
         if (in.maximum_retry_attempts) c.maximum_retry_attempts = in.maximum_retry_attempts;
-        if (in.maximum_event_age_seconds) c.maximum_event_age_seconds = in.maximum_event_age_seconds;
+        if (in.maximum_event_age_seconds)
+            c.maximum_event_age_seconds = in.maximum_event_age_seconds;
         if (in.has_destination_config) {
             c.on_success = in.on_success;
             c.on_failure = in.on_failure;
@@ -378,13 +415,14 @@ Result<EventInvokeConfigView> Registry::put_event_invoke_config(const Scope& s, 
     return EventInvokeConfigView{qualified_arn(s, ref.name, q), c};
 }
 
-Result<EventInvokeConfigView> Registry::get_event_invoke_config(const Scope& s, const FunctionRef& ref) const {
+Result<EventInvokeConfigView> Registry::get_event_invoke_config(const Scope& s,
+                                                                const FunctionRef& ref) const {
     std::shared_lock lk(mu_);
     std::string q = ref.qualifier.value_or("$LATEST");
     const Function* f = find(s, ref.name);
     auto missing = [&] {
-        return fail(ErrorCode::ResourceNotFound,
-                    "The function " + qualified_arn(s, ref.name, q) + " doesn't have an EventInvokeConfig");
+        return fail(ErrorCode::ResourceNotFound, "The function " + qualified_arn(s, ref.name, q) +
+                                                     " doesn't have an EventInvokeConfig");
     };
     if (!f) return missing();
     auto it = f->event_invoke_configs.find(q);
@@ -397,8 +435,8 @@ Status Registry::delete_event_invoke_config(const Scope& s, const FunctionRef& r
     std::string q = ref.qualifier.value_or("$LATEST");
     const Function* cf = find(s, ref.name);
     auto missing = [&] {
-        return fail(ErrorCode::ResourceNotFound,
-                    "The function " + qualified_arn(s, ref.name, q) + " doesn't have an EventInvokeConfig");
+        return fail(ErrorCode::ResourceNotFound, "The function " + qualified_arn(s, ref.name, q) +
+                                                     " doesn't have an EventInvokeConfig");
     };
     if (!cf || !cf->event_invoke_configs.contains(q)) return missing();
     Function f = *cf;
@@ -409,13 +447,15 @@ Status Registry::delete_event_invoke_config(const Scope& s, const FunctionRef& r
 }
 
 Result<std::pair<std::vector<EventInvokeConfigView>, std::optional<std::string>>>
-Registry::list_event_invoke_configs(const Scope& s, const FunctionRef& ref, const Page& page) const {
+Registry::list_event_invoke_configs(const Scope& s, const FunctionRef& ref,
+                                    const Page& page) const {
     std::shared_lock lk(mu_);
     const Function* f = find(s, ref.name);
     if (!f) return fail(ErrorCode::ResourceNotFound, "The function doesn't exist.");
     std::vector<EventInvokeConfigView> rows;
     rows.reserve(f->event_invoke_configs.size());
-    for (const auto& [q, c] : f->event_invoke_configs) rows.push_back({qualified_arn(s, f->name, q), c});
+    for (const auto& [q, c] : f->event_invoke_configs)
+        rows.push_back({qualified_arn(s, f->name, q), c});
     return paginate(std::move(rows), page, "event-invoke-configs",
                     [](const EventInvokeConfigView& v) { return v.function_arn; });
 }
@@ -443,8 +483,8 @@ Result<int> Registry::put_function_concurrency(const Scope& s, const FunctionRef
     if (int pc = provisioned_sum(*cf); reserved < pc)
         return fail(ErrorCode::InvalidParameterValue,
                     " ReservedConcurrentExecutions  " + std::to_string(reserved) +
-                        " should not be lower than function's total provisioned concurrency [" + std::to_string(pc) +
-                        "].");
+                        " should not be lower than function's total provisioned concurrency [" +
+                        std::to_string(pc) + "].");
     Function f = *cf;
     f.reserved_concurrency = reserved;
     LAMINA_CHECK(commit(s, f));
@@ -453,14 +493,15 @@ Result<int> Registry::put_function_concurrency(const Scope& s, const FunctionRef
     return reserved;
 }
 
-
-Result<ProvisionedView> Registry::put_provisioned_concurrency(const Scope& s, const FunctionRef& ref, int requested,
+Result<ProvisionedView> Registry::put_provisioned_concurrency(const Scope& s,
+                                                              const FunctionRef& ref, int requested,
                                                               const CapacityQuota& limits) {
     std::unique_lock lk(mu_);
     const std::string q = ref.qualifier.value_or("$LATEST");
     if (q == "$LATEST")
-        return fail(ErrorCode::InvalidParameterValue,
-                    "Provisioned Concurrency Configs cannot be applied to unpublished function versions.");
+        return fail(
+            ErrorCode::InvalidParameterValue,
+            "Provisioned Concurrency Configs cannot be applied to unpublished function versions.");
     const Function* cf = find(s, ref.name);
     if (!cf) return std::unexpected(missing_for_provisioned(s, ref.name, q));
     LAMINA_CHECK(check_qualifier(s, *cf, q));
@@ -471,32 +512,41 @@ Result<ProvisionedView> Registry::put_provisioned_concurrency(const Scope& s, co
         if (provisioned_version(*cf, other) != version) continue;
         if (is_version_number(other))
             return fail(ErrorCode::ResourceConflict,
-                        "Alias can't be used for Provisioned Concurrency configuration on an already Provisioned version");
-        return fail(ErrorCode::ResourceConflict, "Version is pointed by a Provisioned Concurrency alias");
+                        "Alias can't be used for Provisioned Concurrency configuration on an "
+                        "already Provisioned version");
+        return fail(ErrorCode::ResourceConflict,
+                    "Version is pointed by a Provisioned Concurrency alias");
     }
     int total = provisioned_sum(*cf, q) + requested;
     if (cf->reserved_concurrency) {
         if (total > *cf->reserved_concurrency)
             return fail(ErrorCode::InvalidParameterValue,
-                        "Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution "
+                        "Requested Provisioned Concurrency should not be greater than the "
+                        "reservedConcurrentExecution "
                         "for function");
     } else {
         // taken from the shared pool: what is left of it must stay above the minimum
         std::int64_t others = 0;
         for (const auto& [name, f] : functions_[s]) {
             if (name == ref.name) continue;
-            if (f->reserved_concurrency) others += *f->reserved_concurrency;
-            else others += provisioned_sum(*f);
+            if (f->reserved_concurrency)
+                others += *f->reserved_concurrency;
+            else
+                others += provisioned_sum(*f);
         }
         std::int64_t unreserved = limits.account_limit - others - provisioned_sum(*cf, q);
         if (requested > unreserved)
-            return fail(ErrorCode::InvalidParameterValue,
-                        "Specified ConcurrentExecutions for function is greater than account's unreserved "
-                        "concurrency [" + std::to_string(unreserved) + "].");
+            return fail(
+                ErrorCode::InvalidParameterValue,
+                "Specified ConcurrentExecutions for function is greater than account's unreserved "
+                "concurrency [" +
+                    std::to_string(unreserved) + "].");
         if (unreserved - requested < limits.min_unreserved)
             return fail(ErrorCode::InvalidParameterValue,
-                        "Specified ConcurrentExecutions for function decreases account's UnreservedConcurrentExecution "
-                        "below its minimum value of [" + std::to_string(limits.min_unreserved) + "].");
+                        "Specified ConcurrentExecutions for function decreases account's "
+                        "UnreservedConcurrentExecution "
+                        "below its minimum value of [" +
+                            std::to_string(limits.min_unreserved) + "].");
     }
     Function f = *cf;
     f.provisioned[q] = ProvisionedConfig{requested, format_lambda_time(now_ms())};
@@ -507,24 +557,29 @@ Result<ProvisionedView> Registry::put_provisioned_concurrency(const Scope& s, co
     return view;
 }
 
-Result<ProvisionedView> Registry::get_provisioned_concurrency(const Scope& s, const FunctionRef& ref) const {
+Result<ProvisionedView> Registry::get_provisioned_concurrency(const Scope& s,
+                                                              const FunctionRef& ref) const {
     std::shared_lock lk(mu_);
     const std::string q = ref.qualifier.value_or("$LATEST");
     if (q == "$LATEST")
-        return fail(ErrorCode::InvalidParameterValue, "The function resource provided must be an alias or a published version.");
+        return fail(ErrorCode::InvalidParameterValue,
+                    "The function resource provided must be an alias or a published version.");
     const Function* f = find(s, ref.name);
     if (!f) return std::unexpected(missing_for_provisioned(s, ref.name, q));
     LAMINA_CHECK(check_qualifier(s, *f, q));
     if (!f->provisioned.contains(q))
-        return fail(ErrorCode::ProvisionedConcurrencyConfigNotFound, "No Provisioned Concurrency Config found for this function");
+        return fail(ErrorCode::ProvisionedConcurrencyConfigNotFound,
+                    "No Provisioned Concurrency Config found for this function");
     return provisioned_view(s, *f, q);
 }
 
-Result<std::optional<ProvisionedView>> Registry::delete_provisioned_concurrency(const Scope& s, const FunctionRef& ref) {
+Result<std::optional<ProvisionedView>> Registry::delete_provisioned_concurrency(
+    const Scope& s, const FunctionRef& ref) {
     std::unique_lock lk(mu_);
     const std::string q = ref.qualifier.value_or("$LATEST");
     if (q == "$LATEST")
-        return fail(ErrorCode::InvalidParameterValue, "The function resource provided must be an alias or a published version.");
+        return fail(ErrorCode::InvalidParameterValue,
+                    "The function resource provided must be an alias or a published version.");
     const Function* cf = find(s, ref.name);
     if (!cf) return std::unexpected(missing_for_provisioned(s, ref.name, q));
     LAMINA_CHECK(check_qualifier(s, *cf, q));
@@ -538,7 +593,8 @@ Result<std::optional<ProvisionedView>> Registry::delete_provisioned_concurrency(
     return std::optional<ProvisionedView>(std::move(removed));
 }
 
-Result<std::vector<ProvisionedView>> Registry::list_provisioned_concurrency(const Scope& s, const FunctionRef& ref) const {
+Result<std::vector<ProvisionedView>> Registry::list_provisioned_concurrency(
+    const Scope& s, const FunctionRef& ref) const {
     std::shared_lock lk(mu_);
     const Function* f = find(s, ref.name);
     if (!f) return std::unexpected(not_found_function(s, ref.name));
@@ -553,7 +609,8 @@ std::vector<std::pair<Scope, ProvisionedView>> Registry::all_provisioned() const
     std::vector<std::pair<Scope, ProvisionedView>> out;
     for (const auto& [scope, fmap] : functions_)
         for (const auto& [name, f] : fmap)
-            for (const auto& [q, c] : f->provisioned) out.emplace_back(scope, provisioned_view(scope, *f, q));
+            for (const auto& [q, c] : f->provisioned)
+                out.emplace_back(scope, provisioned_view(scope, *f, q));
     return out;
 }
 
@@ -570,7 +627,8 @@ Status Registry::delete_function_concurrency(const Scope& s, const FunctionRef& 
     return {};
 }
 
-Result<std::string> Registry::put_recursion_config(const Scope& s, const FunctionRef& ref, const std::string& loop) {
+Result<std::string> Registry::put_recursion_config(const Scope& s, const FunctionRef& ref,
+                                                   const std::string& loop) {
     std::unique_lock lk(mu_);
     const Function* cf = find(s, ref.name);
     if (!cf) return std::unexpected(not_found_function(s, ref.name));
@@ -581,7 +639,8 @@ Result<std::string> Registry::put_recursion_config(const Scope& s, const Functio
     return loop;
 }
 
-Result<Registry::RuntimeManagement> Registry::get_runtime_management(const Scope& s, const FunctionRef& ref) const {
+Result<Registry::RuntimeManagement> Registry::get_runtime_management(const Scope& s,
+                                                                     const FunctionRef& ref) const {
     std::shared_lock lk(mu_);
     LAMINA_TRY(f, find_or_404(s, ref));
     LAMINA_TRY(view, resolve(s, *f, ref));
@@ -592,9 +651,9 @@ Result<Registry::RuntimeManagement> Registry::get_runtime_management(const Scope
     return r;
 }
 
-Result<Registry::RuntimeManagement> Registry::put_runtime_management(const Scope& s, const FunctionRef& ref,
-                                                                     const std::string& update_runtime_on,
-                                                                     const std::optional<std::string>& runtime_version_arn) {
+Result<Registry::RuntimeManagement> Registry::put_runtime_management(
+    const Scope& s, const FunctionRef& ref, const std::string& update_runtime_on,
+    const std::optional<std::string>& runtime_version_arn) {
     std::unique_lock lk(mu_);
     const Function* cf = find(s, ref.name);
     if (!cf) return std::unexpected(not_found_function(s, ref.name));

@@ -1,7 +1,6 @@
 #include "lamina/control/validation.hpp"
 
 #include <algorithm>
-
 #include <nlohmann/json.hpp>
 
 #include "lamina/common/regex.hpp"
@@ -10,20 +9,20 @@ namespace lamina::control {
 
 const std::vector<std::string>& supported_runtimes() {
     static const std::vector<std::string> kRuntimes = {
-        "nodejs20.x", "python3.14", "provided.al2023", "python3.12", "python3.13", "nodejs24.x",
-        "nodejs22.x", "java25",     "python3.10",      "python3.11", "java21",     "ruby3.3",
-        "ruby3.4",    "ruby3.2",    "python3.8",       "python3.9",  "java17",     "nodejs16.x",
-        "dotnet10",   "dotnet8",    "java11",          "dotnet6",    "nodejs18.x", "provided.al2",
-        "java8.al2"};
+        "nodejs20.x", "python3.14", "provided.al2023", "python3.12",   "python3.13",
+        "nodejs24.x", "nodejs22.x", "java25",          "python3.10",   "python3.11",
+        "java21",     "ruby3.3",    "ruby3.4",         "ruby3.2",      "python3.8",
+        "python3.9",  "java17",     "nodejs16.x",      "dotnet10",     "dotnet8",
+        "java11",     "dotnet6",    "nodejs18.x",      "provided.al2", "java8.al2"};
     return kRuntimes;
 }
 
 bool is_deprecated_runtime(const std::string& runtime) {
     static const std::vector<std::string> kDeprecated = {
-        "nodejs",        "nodejs4.3",     "nodejs6.10",    "nodejs8.10", "nodejs10.x",
-        "nodejs12.x",    "nodejs14.x",    "java8",         "python2.7",  "python3.6",
-        "python3.7",     "dotnetcore1.0", "dotnetcore2.0", "dotnetcore2.1", "dotnetcore3.1",
-        "nodejs4.3-edge", "go1.x",        "ruby2.5",       "ruby2.7",    "provided"};
+        "nodejs",         "nodejs4.3",     "nodejs6.10",    "nodejs8.10",    "nodejs10.x",
+        "nodejs12.x",     "nodejs14.x",    "java8",         "python2.7",     "python3.6",
+        "python3.7",      "dotnetcore1.0", "dotnetcore2.0", "dotnetcore2.1", "dotnetcore3.1",
+        "nodejs4.3-edge", "go1.x",         "ruby2.5",       "ruby2.7",       "provided"};
     return std::find(kDeprecated.begin(), kDeprecated.end(), runtime) != kDeprecated.end();
 }
 
@@ -31,16 +30,19 @@ Status validate_runtime(const std::string& runtime) {
     const auto& ok = supported_runtimes();
     if (std::find(ok.begin(), ok.end(), runtime) != ok.end()) return {};
     if (is_deprecated_runtime(runtime)) {
-        return fail(ErrorCode::InvalidParameterValue,
-                    "The runtime parameter of " + runtime +
-                        " is no longer supported for creating or updating AWS Lambda functions. We "
-                        "recommend you use a supported runtime while creating or updating functions.");
+        return fail(
+            ErrorCode::InvalidParameterValue,
+            "The runtime parameter of " + runtime +
+                " is no longer supported for creating or updating AWS Lambda functions. We "
+                "recommend you use a supported runtime while creating or updating functions.");
     }
     std::string list;
     for (const auto& r : ok) list += (list.empty() ? "" : ", ") + r;
-    return fail(ErrorCode::InvalidParameterValue,
-                "Value " + runtime + " at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [" +
-                    list + "] or be a valid ARN");
+    return fail(
+        ErrorCode::InvalidParameterValue,
+        "Value " + runtime +
+            " at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [" +
+            list + "] or be a valid ARN");
 }
 
 Status validate_environment(const std::vector<std::pair<std::string, std::string>>& variables) {
@@ -48,50 +50,72 @@ Status validate_environment(const std::vector<std::pair<std::string, std::string
     nlohmann::ordered_json measured = nlohmann::ordered_json::object();
     for (const auto& [k, v] : variables) {
         if (!regex_full_match(k, kKey)) {
-            return fail(ErrorCode::Validation,
-                        "1 validation error detected: Value at 'environment.variables' failed to satisfy "
-                        "constraint: Map keys must satisfy constraint: [Member must satisfy regular "
-                        "expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]");
+            return fail(
+                ErrorCode::Validation,
+                "1 validation error detected: Value at 'environment.variables' failed to satisfy "
+                "constraint: Map keys must satisfy constraint: [Member must satisfy regular "
+                "expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]");
         }
         measured[k] = v;
     }
     std::string text = measured.dump();
     if (text.size() > 4096) {
-        return fail(ErrorCode::InvalidParameterValue,
-                    "Lambda was unable to configure your environment variables because the environment "
-                    "variables you have provided exceeded the 4KB limit. String measured: " + text);
+        return fail(
+            ErrorCode::InvalidParameterValue,
+            "Lambda was unable to configure your environment variables because the environment "
+            "variables you have provided exceeded the 4KB limit. String measured: " +
+                text);
     }
-    static const std::vector<std::string> kReserved = {
-        "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
-        "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
-        "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
-        "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-        "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR"};
+    static const std::vector<std::string> kReserved = {"_HANDLER",
+                                                       "_X_AMZN_TRACE_ID",
+                                                       "AWS_DEFAULT_REGION",
+                                                       "AWS_REGION",
+                                                       "AWS_EXECUTION_ENV",
+                                                       "AWS_LAMBDA_FUNCTION_NAME",
+                                                       "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                                                       "AWS_LAMBDA_FUNCTION_VERSION",
+                                                       "AWS_LAMBDA_INITIALIZATION_TYPE",
+                                                       "AWS_LAMBDA_LOG_GROUP_NAME",
+                                                       "AWS_LAMBDA_LOG_STREAM_NAME",
+                                                       "AWS_ACCESS_KEY",
+                                                       "AWS_ACCESS_KEY_ID",
+                                                       "AWS_SECRET_ACCESS_KEY",
+                                                       "AWS_SESSION_TOKEN",
+                                                       "AWS_LAMBDA_RUNTIME_API",
+                                                       "LAMBDA_TASK_ROOT",
+                                                       "LAMBDA_RUNTIME_DIR"};
     for (const auto& [k, v] : variables) {
         if (std::find(kReserved.begin(), kReserved.end(), k) != kReserved.end()) {
-            return fail(ErrorCode::InvalidParameterValue,
-                        "Lambda was unable to configure your environment variables because the environment "
-                        "variables you have provided contains reserved keys that are currently not supported "
-                        "for modification. Reserved keys used in this request: " + k);
+            return fail(
+                ErrorCode::InvalidParameterValue,
+                "Lambda was unable to configure your environment variables because the environment "
+                "variables you have provided contains reserved keys that are currently not "
+                "supported "
+                "for modification. Reserved keys used in this request: " +
+                    k);
         }
     }
     return {};
 }
 
-void check_model_range(ValidationErrors& errors, const SettingLimit& limit, std::optional<std::int64_t> value) {
+void check_model_range(ValidationErrors& errors, const SettingLimit& limit,
+                       std::optional<std::int64_t> value) {
     if (!value) return;
     if (*value < limit.model_min)
-        errors.add(std::to_string(*value), limit.member,
-                   "Member must have value greater than or equal to " + std::to_string(limit.model_min));
+        errors.add(
+            std::to_string(*value), limit.member,
+            "Member must have value greater than or equal to " + std::to_string(limit.model_min));
     else if (*value > limit.model_max)
-        errors.add(std::to_string(*value), limit.member,
-                   "Member must have value less than or equal to " + std::to_string(limit.model_max));
+        errors.add(
+            std::to_string(*value), limit.member,
+            "Member must have value less than or equal to " + std::to_string(limit.model_max));
 }
 
-void check_length(ValidationErrors& errors, const char* member, const std::optional<std::string>& value,
-                  std::size_t max_length) {
+void check_length(ValidationErrors& errors, const char* member,
+                  const std::optional<std::string>& value, std::size_t max_length) {
     if (value && value->size() > max_length)
-        errors.add(*value, member, "Member must have length less than or equal to " + std::to_string(max_length));
+        errors.add(*value, member,
+                   "Member must have length less than or equal to " + std::to_string(max_length));
 }
 
 }  // namespace lamina::control

@@ -6,13 +6,17 @@ namespace lamina::exec {
 
 int default_burst_for_region(const std::string& region) {
     if (region == "us-east-1" || region == "us-west-2" || region == "eu-west-1") return 3000;
-    if (region == "ap-northeast-1" || region == "eu-central-1" || region == "us-east-2") return 1000;
+    if (region == "ap-northeast-1" || region == "eu-central-1" || region == "us-east-2")
+        return 1000;
     return 500;
 }
 
 Slot::Slot(Slot&& o) noexcept
-    : owner_(std::exchange(o.owner_, nullptr)), scope_(std::move(o.scope_)), function_(std::move(o.function_)),
-      reserved_(o.reserved_), provisioned_(o.provisioned_) {}
+    : owner_(std::exchange(o.owner_, nullptr)),
+      scope_(std::move(o.scope_)),
+      function_(std::move(o.function_)),
+      reserved_(o.reserved_),
+      provisioned_(o.provisioned_) {}
 
 Slot& Slot::operator=(Slot&& o) noexcept {
     if (this != &o) {
@@ -57,7 +61,8 @@ std::expected<Slot, Throttle> ConcurrencyController::acquire(const Demand& d) {
     if (d.reserved) {
         // the function's own slice, and its cap (0 throttles everything); its
         // provisioned concurrency is set aside within it
-        if (mine >= *d.reserved - d.provisioned_total) return refuse("ReservedFunctionConcurrentInvocationLimitExceeded");
+        if (mine >= *d.reserved - d.provisioned_total)
+            return refuse("ReservedFunctionConcurrentInvocationLimitExceeded");
     } else {
         std::int64_t pool = settings_.quota.account_limit - d.reserved_total;
         if (s.unreserved >= pool) return refuse("ConcurrentInvocationLimitExceeded");
@@ -86,7 +91,8 @@ std::expected<Slot, Throttle> ConcurrencyController::acquire(const Demand& d) {
     return slot;
 }
 
-Slot ConcurrencyController::acquire_provisioned(const control::Scope& scope, const std::string& function) {
+Slot ConcurrencyController::acquire_provisioned(const control::Scope& scope,
+                                                const std::string& function) {
     std::lock_guard lk(mu_);
     ScopeState& s = scopes_[scope];
     ++s.per_function[function];
@@ -122,7 +128,8 @@ Usage ConcurrencyController::usage(const control::Scope& scope) const {
     return {it->second.total, it->second.unreserved};
 }
 
-int ConcurrencyController::concurrent(const control::Scope& scope, const std::string& function) const {
+int ConcurrencyController::concurrent(const control::Scope& scope,
+                                      const std::string& function) const {
     std::lock_guard lk(mu_);
     auto it = scopes_.find(scope);
     if (it == scopes_.end()) return 0;

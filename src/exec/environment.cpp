@@ -7,25 +7,38 @@ namespace lamina::exec {
 
 const char* to_string(EnvState s) {
     switch (s) {
-        case EnvState::Starting: return "Starting";
-        case EnvState::StartingInvoked: return "StartingInvoked";
-        case EnvState::Idle: return "Idle";
-        case EnvState::Busy: return "Busy";
-        case EnvState::Settling: return "Settling";
-        case EnvState::Retiring: return "Retiring";
-        case EnvState::Dead: return "Dead";
+        case EnvState::Starting:
+            return "Starting";
+        case EnvState::StartingInvoked:
+            return "StartingInvoked";
+        case EnvState::Idle:
+            return "Idle";
+        case EnvState::Busy:
+            return "Busy";
+        case EnvState::Settling:
+            return "Settling";
+        case EnvState::Retiring:
+            return "Retiring";
+        case EnvState::Dead:
+            return "Dead";
     }
     return "?";
 }
 
 const char* to_string(EnvEvent e) {
     switch (e) {
-        case EnvEvent::Invoke: return "Invoke";
-        case EnvEvent::InitDone: return "InitDone";
-        case EnvEvent::Answer: return "Answer";
-        case EnvEvent::Settle: return "Settle";
-        case EnvEvent::Retire: return "Retire";
-        case EnvEvent::Exit: return "Exit";
+        case EnvEvent::Invoke:
+            return "Invoke";
+        case EnvEvent::InitDone:
+            return "InitDone";
+        case EnvEvent::Answer:
+            return "Answer";
+        case EnvEvent::Settle:
+            return "Settle";
+        case EnvEvent::Retire:
+            return "Retire";
+        case EnvEvent::Exit:
+            return "Exit";
     }
     return "?";
 }
@@ -108,7 +121,8 @@ long Environment::peak_rss_mb() const {
     return process ? process->peak_rss_mb() : 1;
 }
 
-bool Environment::adopt(std::unique_ptr<sandbox::Process> p, std::optional<sandbox::ExitStatus>& exited) {
+bool Environment::adopt(std::unique_ptr<sandbox::Process> p,
+                        std::optional<sandbox::ExitStatus>& exited) {
     std::lock_guard lk(mu);
     process = std::move(p);
     if (kill_requested) process->kill();

@@ -4,7 +4,6 @@
 // its life (`State`, changed only through `transition`). Private to exec/.
 
 #include <boost/asio/steady_timer.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -58,11 +57,11 @@ struct Environment : std::enable_shared_from_this<Environment> {
     using Clk = std::chrono::steady_clock;
 
     // Fixed once started.
-    std::string key;      // the pool it belongs to: version, code and configuration
+    std::string key;  // the pool it belongs to: version, code and configuration
     std::string version;
     std::string log_stream;
     std::filesystem::path log_file;
-    std::string cgroup;   // its memory cgroup's name, when limits apply
+    std::string cgroup;  // its memory cgroup's name, when limits apply
     int memory_mb = 128;
     std::unique_ptr<runtime::RuntimeApi> api;
     Clk::time_point spawned_at;
@@ -72,16 +71,16 @@ struct Environment : std::enable_shared_from_this<Environment> {
     EnvState state = EnvState::Starting;
     Clk::time_point ready_at;
     std::optional<runtime::Outcome> init_error;
-    std::optional<EnvExit> exit;  // how its process ended, once it has
+    std::optional<EnvExit> exit;                // how its process ended, once it has
     std::unique_ptr<sandbox::Process> process;  // set once, right after launch
     // What happened before `process` was set: an exit the launcher reported
     // already, a kill asked for already (the Invoker acts on both then).
     std::optional<sandbox::ExitStatus> early_exit;
     bool kill_requested = false;
-    bool exit_handled = false;                    // on_process_exit is through: nothing refers to it any more
+    bool exit_handled = false;  // on_process_exit is through: nothing refers to it any more
     std::function<void(const EnvExit&)> on_exit;  // set while an invocation runs
-    std::function<void()> ready_hook;                         // set by a cold invocation or a provisioned start
-    std::function<void()> on_gone;  // once the process has exited (after on_exit)
+    std::function<void()> ready_hook;             // set by a cold invocation or a provisioned start
+    std::function<void()> on_gone;                // once the process has exited (after on_exit)
     std::shared_ptr<boost::asio::steady_timer> idle_timer, shutdown_timer, settle_timer;
     std::shared_ptr<Slot> slot;  // the running invocation's concurrency, released when it is free
     std::weak_ptr<Provisioned> pc;

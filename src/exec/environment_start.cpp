@@ -4,9 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <boost/asio/post.hpp>
-
 #include <algorithm>
+#include <boost/asio/post.hpp>
 
 #include "environment.hpp"
 #include "lamina/common/log.hpp"
@@ -53,28 +52,33 @@ std::vector<std::string> list_extensions(const fs::path& opt_dir) {
 
 // A group is removable once every process in it is gone; the last of a
 // sandbox's processes may take a moment after its leader: tried again later.
-void remove_cgroup(boost::asio::io_context& ioc, const sandbox::MemoryCgroups& memory, const std::string& name, int attempts_left) {
+void remove_cgroup(boost::asio::io_context& ioc, const sandbox::MemoryCgroups& memory,
+                   const std::string& name, int attempts_left) {
     memory.remove(name);
     if (!fs::exists(memory.root() / name) || attempts_left <= 1) return;
     auto timer = std::make_shared<boost::asio::steady_timer>(ioc, std::chrono::milliseconds(10));
-    timer->async_wait([&ioc, timer, memory, name, attempts_left](const boost::system::error_code& ec) {
-        if (!ec) remove_cgroup(ioc, memory, name, attempts_left - 1);
-    });
+    timer->async_wait(
+        [&ioc, timer, memory, name, attempts_left](const boost::system::error_code& ec) {
+            if (!ec) remove_cgroup(ioc, memory, name, attempts_left - 1);
+        });
 }
 
 }  // namespace
 
-std::map<std::string, std::string> default_interpreters(const std::map<std::string, std::string>& overrides) {
+std::map<std::string, std::string> default_interpreters(
+    const std::map<std::string, std::string>& overrides) {
     std::map<std::string, std::string> out;
     for (const char* v : {"3.9", "3.10", "3.11", "3.12", "3.13", "3.14"}) {
-        std::string exact = find_executable({std::string("/usr/bin/python") + v, std::string("/usr/local/bin/python") + v});
+        std::string exact = find_executable(
+            {std::string("/usr/bin/python") + v, std::string("/usr/local/bin/python") + v});
         std::string any = find_executable({"/usr/bin/python3", "/usr/local/bin/python3"});
         std::string chosen = exact.empty() ? any : exact;
         if (!chosen.empty()) out[std::string("python") + v] = chosen;
     }
     std::string node = find_executable({"/usr/bin/node", "/usr/local/bin/node"});
     if (!node.empty())
-        for (const char* v : {"nodejs18.x", "nodejs20.x", "nodejs22.x", "nodejs24.x"}) out[v] = node;
+        for (const char* v : {"nodejs18.x", "nodejs20.x", "nodejs22.x", "nodejs24.x"})
+            out[v] = node;
     for (const auto& [k, v] : overrides) out[k] = v;
     return out;
 }
@@ -105,7 +109,8 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
         std::string stream = env->log_stream;
         for (auto& ch : stream)
             if (ch == '/') ch = '-';
-        fs::path dir = settings_.logs_dir / req.scope.account / req.scope.region / fs::path(group).relative_path();
+        fs::path dir = settings_.logs_dir / req.scope.account / req.scope.region /
+                       fs::path(group).relative_path();
         std::error_code mkdir_ec;
         fs::create_directories(dir, mkdir_ec);
         env->open_log(dir / (stream + ".log"));
@@ -129,13 +134,16 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
         auto it = settings_.interpreters.find(rt);
         if (it == settings_.interpreters.end())
             return fail(ErrorCode::NotImplemented, "lamina has no interpreter for " + rt +
-                                                       ": start it with --runtime " + rt + "=/path/to/python3");
-        spec.command = {it->second, "-S", "-u", paths.runtime_dir + "/python/bootstrap.py", "--opt", paths.opt};
+                                                       ": start it with --runtime " + rt +
+                                                       "=/path/to/python3");
+        spec.command = {it->second, "-S",     "-u", paths.runtime_dir + "/python/bootstrap.py",
+                        "--opt",    paths.opt};
         if (auto prefix = install_prefix(it->second)) spec.extra_ro_binds.push_back(*prefix);
     } else if (node) {
         auto it = settings_.interpreters.find(rt);
         if (it == settings_.interpreters.end())
-            return fail(ErrorCode::NotImplemented, "lamina has no Node.js for " + rt + ": start it with --runtime " + rt +
+            return fail(ErrorCode::NotImplemented, "lamina has no Node.js for " + rt +
+                                                       ": start it with --runtime " + rt +
                                                        "=/path/to/node");
         spec.command = {it->second, paths.runtime_dir + "/node/bootstrap.js"};
         if (auto prefix = install_prefix(it->second)) spec.extra_ro_binds.push_back(*prefix);
@@ -145,15 +153,19 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
         else if (fs::exists(opt_dir / "bootstrap"))
             spec.command = {paths.opt + "/bootstrap"};
         else
-            return fail(ErrorCode::InvalidRequestContent, std::string(runtime::to_string(runtime::ErrorType::RuntimeInvalidEntrypoint)));
+            return fail(
+                ErrorCode::InvalidRequestContent,
+                std::string(runtime::to_string(runtime::ErrorType::RuntimeInvalidEntrypoint)));
     } else {
         return fail(ErrorCode::NotImplemented,
-                    "lamina does not run " + rt + " functions yet (Python, Node.js and provided runtimes only).");
+                    "lamina does not run " + rt +
+                        " functions yet (Python, Node.js and provided runtimes only).");
     }
 
     if (auto extensions = list_extensions(opt_dir); !extensions.empty()) {
         // extensions start first, then the launcher becomes the runtime
-        spec.command.insert(spec.command.begin(), {"/bin/bash", paths.runtime_dir + "/extensions/launch.sh", paths.opt});
+        spec.command.insert(spec.command.begin(),
+                            {"/bin/bash", paths.runtime_dir + "/extensions/launch.sh", paths.opt});
         env->api->expect_extensions(std::move(extensions),
                                     {req.function_name, c.version, c.handler, req.scope.account});
     }
@@ -162,7 +174,8 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
     e["AWS_LAMBDA_FUNCTION_NAME"] = req.function_name;
     e["AWS_LAMBDA_FUNCTION_VERSION"] = c.version;
     e["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = std::to_string(c.memory_size);
-    e["AWS_LAMBDA_LOG_GROUP_NAME"] = c.log_group.empty() ? "/aws/lambda/" + req.function_name : c.log_group;
+    e["AWS_LAMBDA_LOG_GROUP_NAME"] =
+        c.log_group.empty() ? "/aws/lambda/" + req.function_name : c.log_group;
     e["AWS_LAMBDA_LOG_STREAM_NAME"] = env->log_stream;
     e["AWS_LAMBDA_RUNTIME_API"] = env->api->address();
     e["AWS_LAMBDA_INITIALIZATION_TYPE"] = init_type;
@@ -175,19 +188,23 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
     e["TZ"] = ":UTC";
     e["LANG"] = "en_US.UTF-8";
     e["PATH"] = "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:" + paths.opt + "/bin";
-    e["LD_LIBRARY_PATH"] = "/var/lang/lib:/lib64:/usr/lib64:" + paths.runtime_dir + ":" + paths.runtime_dir +
-                           "/lib:" + paths.task_root + ":" + paths.task_root + "/lib:" + paths.opt + "/lib";
+    e["LD_LIBRARY_PATH"] = "/var/lang/lib:/lib64:/usr/lib64:" + paths.runtime_dir + ":" +
+                           paths.runtime_dir + "/lib:" + paths.task_root + ":" + paths.task_root +
+                           "/lib:" + paths.opt + "/lib";
     if (python) e["PYTHONPATH"] = paths.runtime_dir;
     if (node) {
         std::string major = rt.substr(6, rt.find('.') - 6);  // nodejs20.x -> 20
-        e["NODE_PATH"] = paths.opt + "/nodejs/node" + major + "/node_modules:" + paths.opt + "/nodejs/node_modules:" +
-                         paths.runtime_dir + "/node_modules:" + paths.runtime_dir + ":" + paths.task_root;
+        e["NODE_PATH"] = paths.opt + "/nodejs/node" + major + "/node_modules:" + paths.opt +
+                         "/nodejs/node_modules:" + paths.runtime_dir +
+                         "/node_modules:" + paths.runtime_dir + ":" + paths.task_root;
     }
     // Credentials name the function's account: SDK calls made inside reach lamina in that account.
     e["AWS_ACCESS_KEY_ID"] = req.scope.account;
     e["AWS_SECRET_ACCESS_KEY"] = "lamina";
-    if (auto keys = settings_.account_keys.find(req.scope.account); keys != settings_.account_keys.end()) {
-        e["AWS_ACCESS_KEY_ID"] = keys->second.first;  // lamina verifies signatures: a real key of the account
+    if (auto keys = settings_.account_keys.find(req.scope.account);
+        keys != settings_.account_keys.end()) {
+        e["AWS_ACCESS_KEY_ID"] =
+            keys->second.first;  // lamina verifies signatures: a real key of the account
         e["AWS_SECRET_ACCESS_KEY"] = keys->second.second;
     }
     e["AWS_SESSION_TOKEN"] = "lamina";
@@ -200,7 +217,8 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
     std::vector<std::string> cgroup_procs;
     if (settings_.memory) {
         env->cgroup = "env-" + ids_.hex(12);
-        auto procs = settings_.memory->create(env->cgroup, static_cast<std::int64_t>(c.memory_size) * 1024 * 1024);
+        auto procs = settings_.memory->create(
+            env->cgroup, static_cast<std::int64_t>(c.memory_size) * 1024 * 1024);
         if (procs)
             cgroup_procs = *procs;
         else
@@ -232,9 +250,10 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
         }
     });
     env->spawned_at = Environment::Clk::now();
-    auto launched = launcher_->launch(std::move(spec), std::move(cgroup_procs), [this, weak](sandbox::ExitStatus st) {
-        if (auto e = weak.lock()) on_process_exit(e, st);
-    });
+    auto launched = launcher_->launch(std::move(spec), std::move(cgroup_procs),
+                                      [this, weak](sandbox::ExitStatus st) {
+                                          if (auto e = weak.lock()) on_process_exit(e, st);
+                                      });
     if (!launched) {
         if (!env->cgroup.empty()) settings_.memory->remove(env->cgroup);
         return std::unexpected(launched.error());
@@ -242,13 +261,15 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
     int pid = (*launched)->pid();
     std::optional<sandbox::ExitStatus> exited;
     if (env->adopt(std::move(*launched), exited)) on_process_exit(env, *exited);
-    logger("exec")->debug("exec.env_start function={} version={} pid={} backend={}", req.function_name, c.version,
-                          pid, sandbox::to_string(launcher_->backend()));
+    logger("exec")->debug("exec.env_start function={} version={} pid={} backend={}",
+                          req.function_name, c.version, pid,
+                          sandbox::to_string(launcher_->backend()));
     return env;
 }
 
 void Invoker::on_process_exit(const EnvPtr& env, const sandbox::ExitStatus& status) {
-    bool oom = settings_.memory && !env->cgroup.empty() && settings_.memory->oom_killed(env->cgroup);
+    bool oom =
+        settings_.memory && !env->cgroup.empty() && settings_.memory->oom_killed(env->cgroup);
     std::function<void(const EnvExit&)> on_exit;
     std::function<void()> gone, never_ready;
     {
@@ -277,7 +298,8 @@ void Invoker::on_process_exit(const EnvPtr& env, const sandbox::ExitStatus& stat
     env->append_log(env->take_output());
     env->close_log();
     env->api->stop();
-    if (settings_.memory && !env->cgroup.empty()) remove_cgroup(ioc_, *settings_.memory, env->cgroup, 50);
+    if (settings_.memory && !env->cgroup.empty())
+        remove_cgroup(ioc_, *settings_.memory, env->cgroup, 50);
     // Last: shutdown() may be waiting for this, and once it sees every exit
     // handled the Invoker may go; nothing of it is touched after the unlock.
     std::lock_guard lk(exits_mu_);

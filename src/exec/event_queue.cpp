@@ -1,9 +1,8 @@
 #include "lamina/exec/event_queue.hpp"
 
+#include <algorithm>
 #include <boost/asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
-
-#include <algorithm>
 #include <thread>
 
 #include "lamina/common/log.hpp"
@@ -25,9 +24,16 @@ nlohmann::json as_json(const std::string& text) {
 }  // namespace
 
 nlohmann::json QueuedEvent::to_doc() const {
-    return {{"id", id},           {"account", scope.account}, {"region", scope.region}, {"function", function},
-            {"qualifier", qualifier}, {"payload", payload},   {"received_ms", received_ms}, {"next_ms", next_ms},
-            {"attempts", attempts}, {"throttles", throttles}};
+    return {{"id", id},
+            {"account", scope.account},
+            {"region", scope.region},
+            {"function", function},
+            {"qualifier", qualifier},
+            {"payload", payload},
+            {"received_ms", received_ms},
+            {"next_ms", next_ms},
+            {"attempts", attempts},
+            {"throttles", throttles}};
 }
 
 QueuedEvent QueuedEvent::from_doc(const nlohmann::json& j) {
@@ -49,15 +55,16 @@ struct EventQueue::Entry {
     std::shared_ptr<boost::asio::steady_timer> timer;
 };
 
-EventQueue::EventQueue(boost::asio::io_context& ioc, store::DocumentStore& docs, Invoker& invoker, Clock& clock,
-                       IdSource& ids, EventQueueSettings settings)
+EventQueue::EventQueue(boost::asio::io_context& ioc, store::DocumentStore& docs, Invoker& invoker,
+                       Clock& clock, IdSource& ids, EventQueueSettings settings)
     : ioc_(ioc), docs_(docs), invoker_(invoker), clock_(clock), ids_(ids), settings_(settings) {}
 
 EventQueue::~EventQueue() {
     stop();
     // an invocation's completion may still be on its way (lamina stopping
     // kills the environments): it must not find the queue gone
-    for (int i = 0; i < 500 && in_flight_.load() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    for (int i = 0; i < 500 && in_flight_.load() > 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
 }
 
 void EventQueue::set_hooks(EventQueueHooks hooks) {
@@ -67,12 +74,14 @@ void EventQueue::set_hooks(EventQueueHooks hooks) {
 
 void EventQueue::save(const QueuedEvent& e) {
     if (auto st = docs_.apply({store::Mutation::put(kEventKind, e.id, e.to_doc().dump())}); !st)
-        logger("exec")->error("async.store_failed request_id={} error=\"{}\"", e.id, st.error().message);
+        logger("exec")->error("async.store_failed request_id={} error=\"{}\"", e.id,
+                              st.error().message);
 }
 
 void EventQueue::forget(const QueuedEvent& e) {
     if (auto st = docs_.apply({store::Mutation::erase(kEventKind, e.id)}); !st)
-        logger("exec")->error("async.store_failed request_id={} error=\"{}\"", e.id, st.error().message);
+        logger("exec")->error("async.store_failed request_id={} error=\"{}\"", e.id,
+                              st.error().message);
 }
 
 Status EventQueue::enqueue(QueuedEvent e) {
@@ -80,7 +89,8 @@ Status EventQueue::enqueue(QueuedEvent e) {
     if (e.next_ms == 0) e.next_ms = e.received_ms;
     // stored before the caller hears 202: an acknowledged event survives a crash
     LAMINA_CHECK(docs_.apply({store::Mutation::put(kEventKind, e.id, e.to_doc().dump())}));
-    metrics::record_lambda(metrics_, {e.scope, e.function, e.qualifier, ""}, "AsyncEventsReceived", 1, "Count", false);
+    metrics::record_lambda(metrics_, {e.scope, e.function, e.qualifier, ""}, "AsyncEventsReceived",
+                           1, "Count", false);
     auto entry = std::make_shared<Entry>();
     entry->event = std::move(e);
     {
@@ -150,15 +160,17 @@ void EventQueue::attempt(const std::shared_ptr<Entry>& entry) {
     if (!hooks.resolve) return;
     auto resolved = hooks.resolve(ev);
     if (!resolved) {
-        log->warn("async.dropped function={} request_id={} reason=\"{}\"", ev.function, ev.id, resolved.error().message);
+        log->warn("async.dropped function={} request_id={} reason=\"{}\"", ev.function, ev.id,
+                  resolved.error().message);
         forget(ev);
         std::lock_guard lk(mu_);
         entries_.erase(ev.id);
         return;
     }
     InvokeRequest req = std::move(*resolved);
-    metrics::record_lambda(metrics_, {ev.scope, ev.function, ev.qualifier, req.config.version}, "AsyncEventAge",
-                           static_cast<double>(clock_.now_ms() - ev.received_ms), "Milliseconds", false);
+    metrics::record_lambda(metrics_, {ev.scope, ev.function, ev.qualifier, req.config.version},
+                           "AsyncEventAge", static_cast<double>(clock_.now_ms() - ev.received_ms),
+                           "Milliseconds", false);
     if (req.reserved_concurrency && *req.reserved_concurrency == 0) {
         // AWS hands it straight to the on-failure destination, without running it
         finish(entry, "ZeroReservedConcurrency", std::nullopt, req.config.version);
@@ -178,12 +190,15 @@ void EventQueue::attempt(const std::shared_ptr<Entry>& entry) {
         QueuedEvent& ev = entry->event;
         auto config = hooks.config ? hooks.config(ev) : std::nullopt;
         std::int64_t max_age_ms =
-            1000 * (config && config->maximum_event_age_seconds ? *config->maximum_event_age_seconds : kDefaultMaxAgeSeconds);
-        int max_retries = config && config->maximum_retry_attempts ? *config->maximum_retry_attempts : kDefaultRetries;
+            1000 * (config && config->maximum_event_age_seconds ? *config->maximum_event_age_seconds
+                                                                : kDefaultMaxAgeSeconds);
+        int max_retries = config && config->maximum_retry_attempts ? *config->maximum_retry_attempts
+                                                                   : kDefaultRetries;
         std::int64_t now = clock_.now_ms();
         if (r.throttle) {
             // waits for capacity: backoff from 1 s doubling to 5 min, within the event's age
-            std::int64_t delay = std::min<std::int64_t>(1000LL << std::min(ev.throttles, 9), 300'000);
+            std::int64_t delay =
+                std::min<std::int64_t>(1000LL << std::min(ev.throttles, 9), 300'000);
             ++ev.throttles;
             if (now + delay - ev.received_ms > max_age_ms) {
                 finish(entry, "EventAgeExceeded", std::nullopt, executed);
@@ -217,7 +232,8 @@ void EventQueue::attempt(const std::shared_ptr<Entry>& entry) {
 }
 
 void EventQueue::finish(const std::shared_ptr<Entry>& entry, const std::string& condition,
-                        const std::optional<InvokeResult>& result, const std::string& executed_version) {
+                        const std::optional<InvokeResult>& result,
+                        const std::string& executed_version) {
     const QueuedEvent& ev = entry->event;
     EventQueueHooks hooks;
     {
@@ -226,7 +242,8 @@ void EventQueue::finish(const std::shared_ptr<Entry>& entry, const std::string& 
     }
     auto config = hooks.config ? hooks.config(ev) : std::nullopt;
     bool success = condition == "Success";
-    std::optional<std::string> destination = config ? (success ? config->on_success : config->on_failure) : std::nullopt;
+    std::optional<std::string> destination =
+        config ? (success ? config->on_success : config->on_failure) : std::nullopt;
     auto log = logger("exec");
     if (destination) {
         // AWS's invocation record
@@ -235,7 +252,9 @@ void EventQueue::finish(const std::shared_ptr<Entry>& entry, const std::string& 
             {"timestamp", format_iso8601(clock_.now_ms())},
             {"requestContext",
              {{"requestId", ev.id},
-              {"functionArn", control::qualified_arn(ev.scope, ev.function, ev.qualifier.empty() ? "$LATEST" : ev.qualifier)},
+              {"functionArn",
+               control::qualified_arn(ev.scope, ev.function,
+                                      ev.qualifier.empty() ? "$LATEST" : ev.qualifier)},
               {"condition", condition},
               {"approximateInvokeCount", ev.attempts}}},
             {"requestPayload", as_json(ev.payload)}};
@@ -261,19 +280,21 @@ void EventQueue::finish(const std::shared_ptr<Entry>& entry, const std::string& 
             delivered = static_cast<bool>(enqueue(std::move(out)));
         }
         if (delivered) {
-            log->info("async.delivered function={} request_id={} condition={} destination={}", ev.function, ev.id,
-                      condition, *destination);
+            log->info("async.delivered function={} request_id={} condition={} destination={}",
+                      ev.function, ev.id, condition, *destination);
         } else {
-            log->warn("async.destination_failed function={} request_id={} condition={} destination={}", ev.function,
-                      ev.id, condition, *destination);
-            metrics::record_lambda(metrics_, {ev.scope, ev.function, ev.qualifier, executed_version},
+            log->warn(
+                "async.destination_failed function={} request_id={} condition={} destination={}",
+                ev.function, ev.id, condition, *destination);
+            metrics::record_lambda(metrics_,
+                                   {ev.scope, ev.function, ev.qualifier, executed_version},
                                    "DestinationDeliveryFailures", 1, "Count", false);
         }
     } else if (!success) {
-        log->warn("async.dropped function={} request_id={} reason={} attempts={}", ev.function, ev.id, condition,
-                  ev.attempts);
-        metrics::record_lambda(metrics_, {ev.scope, ev.function, ev.qualifier, executed_version}, "AsyncEventsDropped",
-                               1, "Count", false);
+        log->warn("async.dropped function={} request_id={} reason={} attempts={}", ev.function,
+                  ev.id, condition, ev.attempts);
+        metrics::record_lambda(metrics_, {ev.scope, ev.function, ev.qualifier, executed_version},
+                               "AsyncEventsDropped", 1, "Count", false);
     }
     forget(ev);
     std::lock_guard lk(mu_);

@@ -1,13 +1,12 @@
 #include "lamina/exec/invoker.hpp"
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-
-#include <algorithm>
-#include <csignal>
 #include <cmath>
-#include <cstdio>
 #include <condition_variable>
+#include <csignal>
+#include <cstdio>
 
 #include "environment.hpp"
 #include "lamina/common/log.hpp"
@@ -28,12 +27,14 @@ std::string format_ms(double ms) {
     return buf;
 }
 
-InvokeResult platform_failure(const runtime::PlatformError& e) { return {e.payload(), true, "", std::nullopt}; }
+InvokeResult platform_failure(const runtime::PlatformError& e) {
+    return {e.payload(), true, "", std::nullopt};
+}
 
 // How an invocation ended, for its REPORT line and for its environment.
 struct Ending {
-    bool reusable = true;       // the runtime answered: the environment may serve again
-    std::string report_status;  // REPORT's status part ("Status: timeout", ...)
+    bool reusable = true;                   // the runtime answered: the environment may serve again
+    std::string report_status;              // REPORT's status part ("Status: timeout", ...)
     const char* retire_reason = "failure";  // SHUTDOWN's reason when not reusable
     static Ending failed(std::string status, const char* reason = "failure") {
         return Ending{false, std::move(status), reason};
@@ -55,8 +56,9 @@ long Invoker::peak_mb(const Environment& env) const {
     return env.peak_rss_mb();
 }
 
-Invoker::Invoker(boost::asio::io_context& ioc, ExecSettings settings, store::LayerCache& cache, Clock& clock,
-                 IdSource& ids, ConcurrencyController* concurrency, std::unique_ptr<sandbox::Launcher> launcher)
+Invoker::Invoker(boost::asio::io_context& ioc, ExecSettings settings, store::LayerCache& cache,
+                 Clock& clock, IdSource& ids, ConcurrencyController* concurrency,
+                 std::unique_ptr<sandbox::Launcher> launcher)
     : ioc_(ioc),
       settings_(std::move(settings)),
       launcher_(std::move(launcher)),
@@ -66,17 +68,18 @@ Invoker::Invoker(boost::asio::io_context& ioc, ExecSettings settings, store::Lay
       concurrency_(concurrency) {
     if (!launcher_) {
         launcher_ = sandbox::make_launcher(
-            ioc_, {settings_.backend, settings_.bwrap,
-                   settings_.backend == sandbox::Backend::Bubblewrap ? settings_.run_as : std::nullopt,
-                   settings_.work_dir});
+            ioc_,
+            {settings_.backend, settings_.bwrap,
+             settings_.backend == sandbox::Backend::Bubblewrap ? settings_.run_as : std::nullopt,
+             settings_.work_dir});
     }
 }
 
 Invoker::~Invoker() { shutdown(); }
 
 std::string Invoker::pool_key(const InvokeRequest& r) const {
-    return r.scope.account + "/" + r.scope.region + "/" + r.function_name + "/" + r.config.version + "/" +
-           r.config.code_sha256 + "/" + std::to_string(r.config.last_modified_ms);
+    return r.scope.account + "/" + r.scope.region + "/" + r.function_name + "/" + r.config.version +
+           "/" + r.config.code_sha256 + "/" + std::to_string(r.config.last_modified_ms);
 }
 
 std::size_t Invoker::environment_count() const {
@@ -89,13 +92,15 @@ std::size_t Invoker::environment_count() const {
 
 void Invoker::invoke(InvokeRequest req, std::function<void(InvokeResult)> done) {
     if (metrics_) {
-        metrics::InvocationTarget target{req.scope, req.function_name, req.qualifier, req.config.version};
+        metrics::InvocationTarget target{req.scope, req.function_name, req.qualifier,
+                                         req.config.version};
         done = [this, target, done = std::move(done)](InvokeResult r) {
             if (r.throttle) {
                 metrics::record_lambda(metrics_, target, "Throttles", 1, "Count");
             } else {
                 metrics::record_lambda(metrics_, target, "Invocations", 1, "Count");
-                metrics::record_lambda(metrics_, target, "Errors", r.function_error ? 1 : 0, "Count");
+                metrics::record_lambda(metrics_, target, "Errors", r.function_error ? 1 : 0,
+                                       "Count");
                 metrics::record_lambda(metrics_, target, "Duration", r.duration_ms, "Milliseconds");
             }
             done(std::move(r));
@@ -108,7 +113,8 @@ void Invoker::admit(InvokeRequest req, std::function<void(InvokeResult)> done) {
     std::string key = pool_key(req);
     EnvPtr env;
     SlotPtr slot;
-    metrics::InvocationTarget target{req.scope, req.function_name, req.qualifier, req.config.version};
+    metrics::InvocationTarget target{req.scope, req.function_name, req.qualifier,
+                                     req.config.version};
     // what the metrics of this admission say, recorded once the lock is released
     std::optional<std::pair<int, int>> provisioned_busy;  // busy, allocated
     bool spillover = false;
@@ -121,8 +127,8 @@ void Invoker::admit(InvokeRequest req, std::function<void(InvokeResult)> done) {
         bool provisioned = false;
         if (!req.qualifier.empty()) {
             // a provisioned environment of this qualifier takes it first, with no cold start
-            auto pc = provisioned_.find(req.scope.account + "/" + req.scope.region + "/" + req.function_name + "/" +
-                                        req.qualifier);
+            auto pc = provisioned_.find(req.scope.account + "/" + req.scope.region + "/" +
+                                        req.function_name + "/" + req.qualifier);
             if (pc != provisioned_.end()) {
                 auto& idle = pc->second->idle;
                 for (auto it = idle.begin(); it != idle.end(); ++it) {
@@ -135,12 +141,15 @@ void Invoker::admit(InvokeRequest req, std::function<void(InvokeResult)> done) {
                 }
                 int allocated = static_cast<int>(pc->second->envs.size());
                 if (provisioned)
-                    provisioned_busy = std::make_pair(allocated - static_cast<int>(idle.size()), allocated);
+                    provisioned_busy =
+                        std::make_pair(allocated - static_cast<int>(idle.size()), allocated);
                 else
                     spillover = true;
             }
         }
-        if (provisioned && concurrency_) slot = std::make_shared<Slot>(concurrency_->acquire_provisioned(req.scope, req.function_name));
+        if (provisioned && concurrency_)
+            slot = std::make_shared<Slot>(
+                concurrency_->acquire_provisioned(req.scope, req.function_name));
         auto range = idle_.equal_range(key);
         for (auto it = range.first; it != range.second && !env;) {
             if (it->second->dead()) {
@@ -153,8 +162,9 @@ void Invoker::admit(InvokeRequest req, std::function<void(InvokeResult)> done) {
         if (concurrency_ && !provisioned) {
             // admitted by the account's pools before anything runs; starting a
             // new environment also needs the scaling rate's leave
-            auto admitted = concurrency_->acquire(Demand{req.scope, req.function_name, req.reserved_concurrency,
-                                                         req.reserved_total, req.provisioned_total, env == nullptr});
+            auto admitted = concurrency_->acquire(
+                Demand{req.scope, req.function_name, req.reserved_concurrency, req.reserved_total,
+                       req.provisioned_total, env == nullptr});
             if (!admitted) {
                 InvokeResult refused;
                 refused.throttle = std::move(admitted.error());
@@ -174,25 +184,32 @@ void Invoker::admit(InvokeRequest req, std::function<void(InvokeResult)> done) {
         if (concurrency_) {
             auto usage = concurrency_->usage(req.scope);
             metrics::record_lambda(metrics_, target, "ConcurrentExecutions",
-                                   concurrency_->concurrent(req.scope, req.function_name), "Count", false);
-            metrics_->record(req.scope, metrics::kLambdaNamespace, "ConcurrentExecutions", {}, usage.concurrent, "Count");
-            metrics_->record(req.scope, metrics::kLambdaNamespace, "UnreservedConcurrentExecutions", {},
-                             usage.unreserved_concurrent, "Count");
+                                   concurrency_->concurrent(req.scope, req.function_name), "Count",
+                                   false);
+            metrics_->record(req.scope, metrics::kLambdaNamespace, "ConcurrentExecutions", {},
+                             usage.concurrent, "Count");
+            metrics_->record(req.scope, metrics::kLambdaNamespace, "UnreservedConcurrentExecutions",
+                             {}, usage.unreserved_concurrent, "Count");
         }
         if (provisioned_busy) {
             auto [busy, allocated] = *provisioned_busy;
-            metrics::record_lambda(metrics_, target, "ProvisionedConcurrencyInvocations", 1, "Count", false);
-            metrics::record_lambda(metrics_, target, "ProvisionedConcurrentExecutions", busy, "Count", false);
+            metrics::record_lambda(metrics_, target, "ProvisionedConcurrencyInvocations", 1,
+                                   "Count", false);
+            metrics::record_lambda(metrics_, target, "ProvisionedConcurrentExecutions", busy,
+                                   "Count", false);
             metrics::record_lambda(metrics_, target, "ProvisionedConcurrencyUtilization",
-                                   allocated ? static_cast<double>(busy) / allocated : 0.0, "None", false);
+                                   allocated ? static_cast<double>(busy) / allocated : 0.0, "None",
+                                   false);
         } else if (spillover) {
-            metrics::record_lambda(metrics_, target, "ProvisionedConcurrencySpilloverInvocations", 1, "Count", false);
+            metrics::record_lambda(metrics_, target, "ProvisionedConcurrencySpilloverInvocations",
+                                   1, "Count", false);
         }
     }
     if (!env && offload_) {
         // a cold start extracts code, assembles /opt and forks: never on the
         // caller's (possibly I/O) thread
-        offload_([this, req = std::move(req), key = std::move(key), slot, done = std::move(done)]() mutable {
+        offload_([this, req = std::move(req), key = std::move(key), slot,
+                  done = std::move(done)]() mutable {
             start_and_run(std::move(req), key, std::move(slot), done);
         });
         return;
@@ -220,7 +237,8 @@ void Invoker::start_and_run(InvokeRequest req, const std::string& key, SlotPtr s
         auto started = start_environment(req, key);
         if (!started) {
             const auto& e = started.error();
-            bool no_bootstrap = runtime::parse_error_type(e.message) == runtime::ErrorType::RuntimeInvalidEntrypoint;
+            bool no_bootstrap = runtime::parse_error_type(e.message) ==
+                                runtime::ErrorType::RuntimeInvalidEntrypoint;
             done(platform_failure(no_bootstrap ? runtime::invalid_entrypoint(req.request_id)
                                                : runtime::unavailable(e.message)));
             return;
@@ -233,7 +251,8 @@ void Invoker::start_and_run(InvokeRequest req, const std::string& key, SlotPtr s
     run(std::move(req), env, true, std::move(slot), done);
 }
 
-void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr slot, const std::function<void(InvokeResult)>& done) {
+void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr slot,
+                  const std::function<void(InvokeResult)>& done) {
     auto shared_req = std::make_shared<InvokeRequest>(std::move(request));
     const InvokeRequest& req = *shared_req;
     if (env->idle_timer) env->idle_timer->cancel();
@@ -246,7 +265,8 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
 
     auto start = Clk::now();
     int timeout_s = req.config.timeout;
-    std::string header = "START RequestId: " + req.request_id + " Version: " + req.config.version + "\n";
+    std::string header =
+        "START RequestId: " + req.request_id + " Version: " + req.config.version + "\n";
     // What the environment printed since its last invocation (its init so
     // far, or an extension between invocations) stays in its log stream; a
     // cold start's also leads this invocation's log.
@@ -262,8 +282,9 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
     // acknowledged the invocation (both count the gate down to zero).
     auto gate = std::make_shared<std::atomic<int>>(2);
     auto deadline = Clk::now() + std::chrono::seconds(timeout_s);
-    auto finish = [this, env, req_id = req.request_id, header, start, cold, finished, timer, done, gate, deadline,
-                   memory = req.config.memory_size](std::string payload, bool error, const Ending& ending) {
+    auto finish = [this, env, req_id = req.request_id, header, start, cold, finished, timer, done,
+                   gate, deadline, memory = req.config.memory_size](std::string payload, bool error,
+                                                                    const Ending& ending) {
         if (finished->exchange(true)) return;
         timer->cancel();
         double ms = std::chrono::duration<double, std::milli>(Clk::now() - start).count();
@@ -271,16 +292,20 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
         if (cold) {
             std::lock_guard lk(env->mu);
             if (env->initialised())
-                init_ms = std::chrono::duration<double, std::milli>(env->ready_at - env->spawned_at).count();
-            ms = std::max(0.0, ms - init_ms);  // Duration is the invoke phase; init is reported apart
+                init_ms = std::chrono::duration<double, std::milli>(env->ready_at - env->spawned_at)
+                              .count();
+            ms = std::max(0.0,
+                          ms - init_ms);  // Duration is the invoke phase; init is reported apart
         }
-        std::string report = "REPORT RequestId: " + req_id + "\tDuration: " + format_ms(ms) +
-                             " ms\tBilled Duration: " + std::to_string(static_cast<long>(std::ceil(ms))) +
-                             " ms\tMemory Size: " + std::to_string(memory) + " MB\tMax Memory Used: " +
-                             std::to_string(peak_mb(*env)) + " MB\t";
+        std::string report =
+            "REPORT RequestId: " + req_id + "\tDuration: " + format_ms(ms) +
+            " ms\tBilled Duration: " + std::to_string(static_cast<long>(std::ceil(ms))) +
+            " ms\tMemory Size: " + std::to_string(memory) +
+            " MB\tMax Memory Used: " + std::to_string(peak_mb(*env)) + " MB\t";
         if (cold) report += "Init Duration: " + format_ms(init_ms) + " ms\t";
         report += ending.report_status;
-        std::string log = header + env->take_output() + "END RequestId: " + req_id + "\n" + report + "\n";
+        std::string log =
+            header + env->take_output() + "END RequestId: " + req_id + "\n" + report + "\n";
         env->append_log(log);
         if (ending.reusable) {
             env->fire(EnvEvent::Answer);
@@ -309,7 +334,8 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
                 return true;
             };
         }
-        env->on_exit = [env, finish, retry_elsewhere, req_id = req.request_id](const EnvExit& exit) {
+        env->on_exit = [env, finish, retry_elsewhere,
+                        req_id = req.request_id](const EnvExit& exit) {
             if (retry_elsewhere && retry_elsewhere()) return;
             runtime::Outcome init;
             bool had_init_error = false;
@@ -322,11 +348,13 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
             }
             env->api->abandon();
             if (had_init_error) {
-                finish(init.body, true, Ending::failed("Status: error\tError Type: " + init.error_type));
+                finish(init.body, true,
+                       Ending::failed("Status: error\tError Type: " + init.error_type));
                 return;
             }
-            auto failure = exit.out_of_memory ? runtime::out_of_memory(req_id)
-                                              : runtime::exit_error(req_id, exit.status.code, exit.status.signal);
+            auto failure = exit.out_of_memory
+                               ? runtime::out_of_memory(req_id)
+                               : runtime::exit_error(req_id, exit.status.code, exit.status.signal);
             finish(failure.payload(), true, Ending::failed(failure.report_status()));
         };
         if (env->state == EnvState::Dead) {  // it died before this invocation reached it
@@ -343,11 +371,13 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
     inv.payload = req.payload;
     inv.deadline_ms = clock_.now_ms() + static_cast<std::int64_t>(timeout_s) * 1000;
     inv.invoked_function_arn = req.invoked_arn;
-    inv.trace_id = "Root=1-" + ids_.hex(8) + "-" + ids_.hex(24) + ";Parent=" + ids_.hex(16) + ";Sampled=0";
+    inv.trace_id =
+        "Root=1-" + ids_.hex(8) + "-" + ids_.hex(24) + ";Parent=" + ids_.hex(16) + ";Sampled=0";
     inv.client_context = req.client_context;
     // The function's Timeout runs from the moment the runtime takes the event;
     // a cold environment first gets the init limit (10 s) to reach /next.
-    auto on_timeout = [env, finish, req_id = req.request_id, timeout_s](const boost::system::error_code& ec) {
+    auto on_timeout = [env, finish, req_id = req.request_id,
+                       timeout_s](const boost::system::error_code& ec) {
         if (ec) return;
         env->api->abandon();
         {
@@ -371,7 +401,8 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
             armed_now = false;
         }
     }
-    arm(armed_now ? function_limit : std::chrono::duration_cast<std::chrono::milliseconds>(settings_.init_timeout));
+    arm(armed_now ? function_limit
+                  : std::chrono::duration_cast<std::chrono::milliseconds>(settings_.init_timeout));
     auto st = env->api->invoke(
         std::move(inv),
         [env, finish](runtime::Outcome o) {
@@ -389,8 +420,9 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
 void Invoker::release(const EnvPtr& env) {
     env->release_slot();
     std::lock_guard lk(mu_);
-    if (auto pc = env->pc.lock(); pc && env->pc_generation == pc->generation && !stopping_ &&
-                                  std::find(pc->envs.begin(), pc->envs.end(), env) != pc->envs.end()) {
+    if (auto pc = env->pc.lock();
+        pc && env->pc_generation == pc->generation && !stopping_ &&
+        std::find(pc->envs.begin(), pc->envs.end(), env) != pc->envs.end()) {
         pc->idle.push_back(env);  // kept warm for its config: never reaped for idling
         return;
     }
@@ -420,7 +452,8 @@ void Invoker::release(const EnvPtr& env) {
     });
 }
 
-void Invoker::settle(const EnvPtr& env, const std::shared_ptr<std::atomic<int>>& gate, Clk::time_point deadline) {
+void Invoker::settle(const EnvPtr& env, const std::shared_ptr<std::atomic<int>>& gate,
+                     Clk::time_point deadline) {
     int left = gate->fetch_sub(1) - 1;
     if (left == 1 && env->api->extension_count() == 0) {
         // nothing else holds the environment: it is free now, before the

@@ -2,19 +2,19 @@
 // for one (function, qualifier), kept at the requested count, replaced when
 // they die, let go when the config changes or goes.
 
+#include "provisioned_pool.hpp"
+
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include <algorithm>
-
 #include "lamina/common/log.hpp"
 #include "lamina/exec/invoker.hpp"
-#include "provisioned_pool.hpp"
 
 namespace lamina::exec {
 
-void Invoker::provision(const control::Scope& scope, const std::string& function, const std::string& qualifier,
-                        const control::VersionConfig& config, int n) {
+void Invoker::provision(const control::Scope& scope, const std::string& function,
+                        const std::string& qualifier, const control::VersionConfig& config, int n) {
     std::vector<EnvPtr> drop;
     std::string key = scope.account + "/" + scope.region + "/" + function + "/" + qualifier;
     {
@@ -28,7 +28,8 @@ void Invoker::provision(const control::Scope& scope, const std::string& function
             pc->qualifier = qualifier;
             pc->config = config;
         }
-        bool changed = pc->config.version != config.version || pc->config.code_sha256 != config.code_sha256 ||
+        bool changed = pc->config.version != config.version ||
+                       pc->config.code_sha256 != config.code_sha256 ||
                        pc->config.last_modified_ms != config.last_modified_ms;
         if (changed || n == 0) {
             ++pc->generation;
@@ -63,7 +64,8 @@ void Invoker::provision(const control::Scope& scope, const std::string& function
 
 void Invoker::top_up(const std::shared_ptr<Provisioned>& pc) {
     if (pc->failed || stopping_) return;
-    for (int have = static_cast<int>(pc->envs.size()) + pc->starting; have < pc->requested; ++have) {
+    for (int have = static_cast<int>(pc->envs.size()) + pc->starting; have < pc->requested;
+         ++have) {
         ++pc->starting;
         auto start = [this, pc, generation = pc->generation] { start_provisioned(pc, generation); };
         if (offload_)
@@ -159,8 +161,8 @@ void Invoker::start_provisioned(const std::shared_ptr<Provisioned>& pc, std::uin
     auto limit = std::max<std::chrono::milliseconds>(settings_.provisioned_init_timeout,
                                                      std::chrono::seconds(pc->config.timeout));
     auto timer = std::make_shared<boost::asio::steady_timer>(ioc_, limit);
-    timer->async_wait([weak, timer, limit, function = pc->function, qualifier = pc->qualifier](
-                          const boost::system::error_code& ec) {
+    timer->async_wait([weak, timer, limit, function = pc->function,
+                       qualifier = pc->qualifier](const boost::system::error_code& ec) {
         if (ec) return;
         auto e = weak.lock();
         if (!e) return;
@@ -168,17 +170,20 @@ void Invoker::start_provisioned(const std::shared_ptr<Provisioned>& pc, std::uin
             std::lock_guard lk(e->mu);
             if (e->initialised() || e->state == EnvState::Dead) return;
         }
-        lamina::logger("exec")->warn("provisioned.init_timeout function={} qualifier={} limit_ms={}", function,
-                                     qualifier, limit.count());
+        lamina::logger("exec")->warn(
+            "provisioned.init_timeout function={} qualifier={} limit_ms={}", function, qualifier,
+            limit.count());
         e->kill();
     });
 }
 
-ProvisionedStatus Invoker::provisioned_status(const control::Scope& scope, const std::string& function,
+ProvisionedStatus Invoker::provisioned_status(const control::Scope& scope,
+                                              const std::string& function,
                                               const std::string& qualifier) const {
     std::lock_guard lk(mu_);
     ProvisionedStatus out;
-    auto it = provisioned_.find(scope.account + "/" + scope.region + "/" + function + "/" + qualifier);
+    auto it =
+        provisioned_.find(scope.account + "/" + scope.region + "/" + function + "/" + qualifier);
     if (it == provisioned_.end()) return out;
     const auto& pc = *it->second;
     out.requested = pc.requested;

@@ -8,8 +8,7 @@ namespace lamina::http {
 
 const std::string* Headers::find(std::string_view name) const {
     for (const auto& [k, v] : items) {
-        if (k.size() == name.size() && strncasecmp(k.data(), name.data(), k.size()) == 0)
-            return &v;
+        if (k.size() == name.size() && strncasecmp(k.data(), name.data(), k.size()) == 0) return &v;
     }
     return nullptr;
 }
@@ -57,7 +56,8 @@ bool parse_target(const std::string& target, std::string& path,
         if (pair.empty()) continue;
         auto eq = pair.find('=');
         auto key = url_decode(pair.substr(0, eq), true);
-        auto value = url_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), true);
+        auto value = url_decode(
+            eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), true);
         if (!key || !value) return false;
         query.emplace(std::move(*key), std::move(*value));
     }

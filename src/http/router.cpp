@@ -53,9 +53,15 @@ std::optional<RouteMatch> Router::match(const std::string& method, const std::st
         for (std::size_t i = 0; i < segments.size() && ok; ++i) {
             const auto& want = r.segments[i];
             if (want.size() >= 2 && want.front() == '{' && want.back() == '}') {
-                if (segments[i].empty()) { ok = false; break; }
+                if (segments[i].empty()) {
+                    ok = false;
+                    break;
+                }
                 auto decoded = url_decode(segments[i]);
-                if (!decoded) { ok = false; break; }
+                if (!decoded) {
+                    ok = false;
+                    break;
+                }
                 m.params[want.substr(1, want.size() - 2)] = std::move(*decoded);
             } else if (want != segments[i]) {
                 ok = false;

@@ -1,5 +1,8 @@
 #include "lamina/http/server.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -9,13 +12,10 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <spdlog/spdlog.h>
-
-#include "lamina/common/log.hpp"
-
-#include <atomic>
 #include <mutex>
 #include <set>
+
+#include "lamina/common/log.hpp"
 
 namespace lamina::http {
 
@@ -58,21 +58,23 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
                 std::lock_guard lk(sessions_mu);
                 sessions.insert(stream);
             }
-            asio::co_spawn(stream->get_executor(), session(stream), [self, stream](const std::exception_ptr& e) {
-                if (e) {
-                    try {
-                        std::rethrow_exception(e);
-                    } catch (const std::exception& ex) {
-                        lamina::logger("http")->error("http.session_exception what={}", ex.what());
-                    }
-                }
-                // Drop the stream (and with it the last handle on its strand)
-                // from outside that strand: never destroy a strand from inside it.
-                asio::post(self->ioc, [self, stream] {
-                    std::lock_guard lk(self->sessions_mu);
-                    self->sessions.erase(stream);
-                });
-            });
+            asio::co_spawn(stream->get_executor(), session(stream),
+                           [self, stream](const std::exception_ptr& e) {
+                               if (e) {
+                                   try {
+                                       std::rethrow_exception(e);
+                                   } catch (const std::exception& ex) {
+                                       lamina::logger("http")->error(
+                                           "http.session_exception what={}", ex.what());
+                                   }
+                               }
+                               // Drop the stream (and with it the last handle on its strand)
+                               // from outside that strand: never destroy a strand from inside it.
+                               asio::post(self->ioc, [self, stream] {
+                                   std::lock_guard lk(self->sessions_mu);
+                                   self->sessions.erase(stream);
+                               });
+                           });
         }
     }
 
@@ -83,7 +85,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
             auto exec = s->get_executor();
             auto shared = std::make_shared<decltype(completion)>(std::move(completion));
             handler(std::move(r), [exec, shared](Response resp) mutable {
-                asio::post(exec, [shared, resp = std::move(resp)]() mutable { (*shared)(std::move(resp)); });
+                asio::post(exec, [shared, resp = std::move(resp)]() mutable {
+                    (*shared)(std::move(resp));
+                });
             });
         };
         Response res = co_await asio::async_initiate<decltype(asio::use_awaitable), void(Response)>(
@@ -93,8 +97,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
 
     // An answer to HEAD has no body but may state the Content-Length a GET
     // would have (S3's HeadObject): it is kept as the handler set it.
-    static bhttp::response<bhttp::string_body> to_beast(Response&& r, unsigned version, bool keep_alive,
-                                                        bool head = false) {
+    static bhttp::response<bhttp::string_body> to_beast(Response&& r, unsigned version,
+                                                        bool keep_alive, bool head = false) {
         bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), version};
         for (auto& [k, v] : r.headers.items) res.set(k, v);
         res.set(bhttp::field::server, "lamina");
@@ -105,8 +109,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         return res;
     }
 
-    asio::awaitable<boost::system::error_code> write(beast::tcp_stream& stream, Response r, unsigned version,
-                                                     bool keep_alive, bool head = false) {
+    asio::awaitable<boost::system::error_code> write(beast::tcp_stream& stream, Response r,
+                                                     unsigned version, bool keep_alive,
+                                                     bool head = false) {
         auto res = to_beast(std::move(r), version, keep_alive, head);
         stream.expires_after(opt.body_timeout);
         auto [ec, n] = co_await bhttp::async_write(stream, res, kTuple);
@@ -155,7 +160,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
             head.method = std::string(h.method_string());
             head.target = std::string(h.target());
             if (auto cl = head_parser.content_length()) head.content_length = *cl;
-            for (const auto& f : h) head.headers.items.emplace_back(std::string(f.name_string()), std::string(f.value()));
+            for (const auto& f : h)
+                head.headers.items.emplace_back(std::string(f.name_string()),
+                                                std::string(f.value()));
             unsigned version = h.version();
             bool keep_alive = h.keep_alive();
 
@@ -185,7 +192,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
             // upload arrives in ~40,000 reads of ~1.6 KB each, slow enough under
             // a sanitizer build that a client's send timeout fires.
             if (head.content_length && *head.content_length > 0) {
-                buffer.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(*head.content_length, kBodyReadChunk)));
+                buffer.reserve(static_cast<std::size_t>(
+                    std::min<std::uint64_t>(*head.content_length, kBodyReadChunk)));
             }
             stream.expires_after(opt.body_timeout);
             auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
@@ -194,7 +202,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
                 if (bec == bhttp::error::body_limit) {
                     reply = too_large();
                 } else if (bec != beast::error::timeout && bec != asio::error::eof &&
-                           bec != asio::error::connection_reset && bec != bhttp::error::partial_message) {
+                           bec != asio::error::connection_reset &&
+                           bec != bhttp::error::partial_message) {
                     reply = transport_error(400, "Malformed HTTP request: " + bec.message());
                 }
                 if (reply) co_await write(stream, std::move(*reply), version, false);
@@ -210,7 +219,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
                 co_await write(stream, std::move(reply), version, false);
                 break;
             }
-            for (const auto& f : msg) req.headers.items.emplace_back(std::string(f.name_string()), std::string(f.value()));
+            for (const auto& f : msg)
+                req.headers.items.emplace_back(std::string(f.name_string()),
+                                               std::string(f.value()));
             req.body = std::move(msg.body());
             req.tag = std::move(policy.tag);
 

@@ -14,14 +14,17 @@ constexpr std::int64_t kMinuteMs = 60'000;
 constexpr std::int64_t kRetentionMs = 24 * 60 * kMinuteMs;
 
 bool is_version_number(const std::string& q) {
-    return !q.empty() && std::all_of(q.begin(), q.end(), [](char c) { return c >= '0' && c <= '9'; });
+    return !q.empty() &&
+           std::all_of(q.begin(), q.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 std::string prometheus_name(const std::string& ns, const std::string& name) {
     std::string out = "lamina_";
     for (char c : ns + "_" + name) {
-        if (std::isalnum(static_cast<unsigned char>(c))) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        else out += '_';
+        if (std::isalnum(static_cast<unsigned char>(c)))
+            out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        else
+            out += '_';
     }
     return out;
 }
@@ -43,8 +46,9 @@ std::string prometheus_label(const std::string& v) {
 
 MetricsStore::MetricsStore(Clock& clock) : clock_(clock) {}
 
-void MetricsStore::record(const control::Scope& scope, const std::string& ns, const std::string& name,
-                          Dimensions dims, double value, const std::string& unit) {
+void MetricsStore::record(const control::Scope& scope, const std::string& ns,
+                          const std::string& name, Dimensions dims, double value,
+                          const std::string& unit) {
     std::sort(dims.begin(), dims.end());
     std::int64_t now = clock_.now_ms();
     std::int64_t minute = now - now % kMinuteMs;
@@ -64,11 +68,13 @@ void MetricsStore::record(const control::Scope& scope, const std::string& ns, co
     ++p.count;
     p.minimum = std::min(p.minimum, value);
     p.maximum = std::max(p.maximum, value);
-    while (!d.minutes.empty() && d.minutes.begin()->first < minute - kRetentionMs) d.minutes.erase(d.minutes.begin());
+    while (!d.minutes.empty() && d.minutes.begin()->first < minute - kRetentionMs)
+        d.minutes.erase(d.minutes.begin());
 }
 
-std::vector<Datapoint> MetricsStore::query(const control::Scope& scope, const std::string& ns, const std::string& name,
-                                           Dimensions dims, std::int64_t start_ms, std::int64_t end_ms, int period_s,
+std::vector<Datapoint> MetricsStore::query(const control::Scope& scope, const std::string& ns,
+                                           const std::string& name, Dimensions dims,
+                                           std::int64_t start_ms, std::int64_t end_ms, int period_s,
                                            std::string* unit) const {
     std::sort(dims.begin(), dims.end());
     std::int64_t period_ms = std::max<std::int64_t>(60, period_s) * 1000;
@@ -79,7 +85,8 @@ std::vector<Datapoint> MetricsStore::query(const control::Scope& scope, const st
     std::map<std::int64_t, Datapoint> buckets;
     for (const auto& [minute, p] : it->second.minutes) {
         if (minute + kMinuteMs <= start_ms || minute >= end_ms) continue;
-        std::int64_t b = minute - minute % period_ms;  // periods are aligned on the epoch, as CloudWatch's
+        std::int64_t b =
+            minute - minute % period_ms;  // periods are aligned on the epoch, as CloudWatch's
         auto [slot, fresh] = buckets.try_emplace(b);
         Datapoint& out = slot->second;
         if (fresh) {
@@ -98,8 +105,8 @@ std::vector<Datapoint> MetricsStore::query(const control::Scope& scope, const st
     return out;
 }
 
-std::vector<Series> MetricsStore::list(const control::Scope& scope, const std::string& ns, const std::string& name,
-                                       const Dimensions& filter) const {
+std::vector<Series> MetricsStore::list(const control::Scope& scope, const std::string& ns,
+                                       const std::string& name, const Dimensions& filter) const {
     std::lock_guard lk(mu_);
     std::vector<Series> out;
     for (const auto& [key, data] : series_) {
@@ -117,9 +124,9 @@ std::vector<Series> MetricsStore::list(const control::Scope& scope, const std::s
 }
 
 std::string MetricsStore::prometheus() const {
-    static const std::set<std::string> kGauges = {"ConcurrentExecutions", "UnreservedConcurrentExecutions",
-                                                  "ProvisionedConcurrentExecutions",
-                                                  "ProvisionedConcurrencyUtilization"};
+    static const std::set<std::string> kGauges = {
+        "ConcurrentExecutions", "UnreservedConcurrentExecutions", "ProvisionedConcurrentExecutions",
+        "ProvisionedConcurrencyUtilization"};
     std::lock_guard lk(mu_);
     std::ostringstream out;
     std::string last;
@@ -149,17 +156,20 @@ std::string MetricsStore::prometheus() const {
     return out.str();
 }
 
-void record_lambda(MetricsStore* store, const InvocationTarget& t, const std::string& name, double value,
-                   const std::string& unit, bool account_level) {
+void record_lambda(MetricsStore* store, const InvocationTarget& t, const std::string& name,
+                   double value, const std::string& unit, bool account_level) {
     if (!store) return;
     if (account_level) store->record(t.scope, kLambdaNamespace, name, {}, value, unit);
     store->record(t.scope, kLambdaNamespace, name, {{"FunctionName", t.function}}, value, unit);
     if (t.qualifier.empty()) return;
     std::string resource = t.function + ":" + t.qualifier;
-    store->record(t.scope, kLambdaNamespace, name, {{"FunctionName", t.function}, {"Resource", resource}}, value, unit);
+    store->record(t.scope, kLambdaNamespace, name,
+                  {{"FunctionName", t.function}, {"Resource", resource}}, value, unit);
     if (!is_version_number(t.qualifier) && t.qualifier != "$LATEST" && !t.executed_version.empty())
         store->record(t.scope, kLambdaNamespace, name,
-                      {{"FunctionName", t.function}, {"Resource", resource}, {"ExecutedVersion", t.executed_version}},
+                      {{"FunctionName", t.function},
+                       {"Resource", resource},
+                       {"ExecutedVersion", t.executed_version}},
                       value, unit);
 }
 

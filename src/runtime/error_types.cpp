@@ -2,8 +2,8 @@
 
 #include <array>
 #include <csignal>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <utility>
 
@@ -41,8 +41,9 @@ bool is_extension_error(ErrorType type) {
 
 std::string PlatformError::payload() const {
     // AWS's order: errorType first
-    return nlohmann::ordered_json{{"errorType", std::string(to_string(type))}, {"errorMessage", message}}.dump(
-        -1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return nlohmann::ordered_json{{"errorType", std::string(to_string(type))},
+                                  {"errorMessage", message}}
+        .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string PlatformError::report_status() const {
@@ -54,12 +55,14 @@ PlatformError exit_error(const std::string& request_id, int exit_code, int signa
     // AWS says "without providing a reason" for a clean exit (status 0).
     std::string why;
     if (signal != 0)
-        why = "with error: signal: " + std::string(signal == SIGKILL ? "killed" : ::strsignal(signal));
+        why = "with error: signal: " +
+              std::string(signal == SIGKILL ? "killed" : ::strsignal(signal));
     else if (exit_code == 0)
         why = "without providing a reason";
     else
         why = "with error: exit status " + std::to_string(exit_code);
-    return {ErrorType::RuntimeExitError, "RequestId: " + request_id + " Error: Runtime exited " + why};
+    return {ErrorType::RuntimeExitError,
+            "RequestId: " + request_id + " Error: Runtime exited " + why};
 }
 
 PlatformError out_of_memory(const std::string& request_id) {
@@ -80,6 +83,8 @@ PlatformError invalid_entrypoint(const std::string& request_id) {
                 " Error: Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"};
 }
 
-PlatformError unavailable(std::string message) { return {ErrorType::RuntimeUnavailable, std::move(message)}; }
+PlatformError unavailable(std::string message) {
+    return {ErrorType::RuntimeUnavailable, std::move(message)};
+}
 
 }  // namespace lamina::runtime

@@ -1,11 +1,10 @@
 #include "lamina/runtime/runtime_api.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "lamina/http/router.hpp"
@@ -60,7 +59,8 @@ http::Response next_response(const Invocation& inv) {
     r.headers.set("Lambda-Runtime-Invoked-Function-Arn", inv.invoked_function_arn);
     if (!inv.trace_id.empty()) r.headers.set("Lambda-Runtime-Trace-Id", inv.trace_id);
     if (inv.client_context) r.headers.set("Lambda-Runtime-Client-Context", *inv.client_context);
-    if (inv.cognito_identity) r.headers.set("Lambda-Runtime-Cognito-Identity", *inv.cognito_identity);
+    if (inv.cognito_identity)
+        r.headers.set("Lambda-Runtime-Cognito-Identity", *inv.cognito_identity);
     r.body = inv.payload;
     return r;
 }
@@ -72,9 +72,9 @@ struct Extension {
     bool external = false;       // started from /opt/extensions
     bool invoke_events = false;  // subscribed to INVOKE
     bool shutdown_events = false;
-    bool asked_next = false;     // has called /event/next at least once
-    bool busy = false;           // holds an event it has not acknowledged with /next
-    bool gone = false;           // exited
+    bool asked_next = false;           // has called /event/next at least once
+    bool busy = false;                 // holds an event it has not acknowledged with /next
+    bool gone = false;                 // exited
     std::vector<std::string> pending;  // events not yet handed out
     std::optional<http::Responder> waiting;
 };
@@ -84,24 +84,24 @@ struct Extension {
 struct RuntimeApi::State {
     explicit State(IdSource& id_source) : ids(id_source) {}
     std::mutex mu;
-    IdSource& ids;  // extension identifiers and event ids
+    IdSource& ids;               // extension identifiers and event ids
     bool runtime_asked = false;  // the runtime has called /next once
     bool ready = false;          // init is over
     bool init_failed = false;
     bool stopped = false;
-    bool broken = false;         // an extension failed after init
-    std::optional<Invocation> queued;              // waiting for init / the runtime's /next
-    std::optional<std::string> in_flight;          // request id handed out
-    bool runtime_answered = true;                  // the invocation in hand has its outcome
-    std::function<void(Outcome)> done;             // completion of queued / in flight
-    std::function<void()> settled;                 // the environment is free again
-    std::optional<http::Responder> waiting_next;   // the runtime's parked long poll
+    bool broken = false;                          // an extension failed after init
+    std::optional<Invocation> queued;             // waiting for init / the runtime's /next
+    std::optional<std::string> in_flight;         // request id handed out
+    bool runtime_answered = true;                 // the invocation in hand has its outcome
+    std::function<void(Outcome)> done;            // completion of queued / in flight
+    std::function<void()> settled;                // the environment is free again
+    std::optional<http::Responder> waiting_next;  // the runtime's parked long poll
     std::function<void(Outcome)> init_error_fn;
     std::function<void()> ready_fn;
-    std::set<std::string> expected;                // external extensions yet to register
+    std::set<std::string> expected;  // external extensions yet to register
     ExtensionIdentity identity;
-    std::map<std::string, Extension> extensions;   // by identifier
-    std::function<void()> shutdown_ack;            // SHUTDOWN sent, waiting for acknowledgements
+    std::map<std::string, Extension> extensions;  // by identifier
+    std::function<void()> shutdown_ack;           // SHUTDOWN sent, waiting for acknowledgements
     http::Router router;
     std::unique_ptr<http::Server> server;
 
@@ -128,7 +128,9 @@ struct RuntimeApi::State {
             r.headers.set("Content-Type", "application/json");
             r.headers.set("Lambda-Extension-Event-Identifier", ids.uuid());
             r.body = std::move(event);
-            later.emplace_back([respond = std::move(respond), r = std::move(r)]() mutable { respond(std::move(r)); });
+            later.emplace_back([respond = std::move(respond), r = std::move(r)]() mutable {
+                respond(std::move(r));
+            });
         } else {
             ext.pending.push_back(std::move(event));
         }
@@ -151,13 +153,16 @@ struct RuntimeApi::State {
             runtime_answered = false;
             auto respond = std::move(*waiting_next);
             waiting_next.reset();
-            later.emplace_back([respond = std::move(respond), r = next_response(inv)]() mutable { respond(std::move(r)); });
-            std::string event = nlohmann::json{{"eventType", "INVOKE"},
-                                               {"deadlineMs", inv.deadline_ms},
-                                               {"requestId", inv.request_id},
-                                               {"invokedFunctionArn", inv.invoked_function_arn},
-                                               {"tracing", {{"type", "X-Amzn-Trace-Id"}, {"value", inv.trace_id}}}}
-                                    .dump();
+            later.emplace_back([respond = std::move(respond), r = next_response(inv)]() mutable {
+                respond(std::move(r));
+            });
+            std::string event =
+                nlohmann::json{{"eventType", "INVOKE"},
+                               {"deadlineMs", inv.deadline_ms},
+                               {"requestId", inv.request_id},
+                               {"invokedFunctionArn", inv.invoked_function_arn},
+                               {"tracing", {{"type", "X-Amzn-Trace-Id"}, {"value", inv.trace_id}}}}
+                    .dump();
             for (auto& [id, ext] : extensions)
                 if (ext.invoke_events && !ext.gone) deliver(ext, event, later);
         }
@@ -172,14 +177,17 @@ struct RuntimeApi::State {
     void fail_init(Outcome o, Deferred& later) {
         if (ready || init_failed) return;
         init_failed = true;
-        if (init_error_fn) later.emplace_back([fn = std::move(init_error_fn), o = std::move(o)]() mutable { fn(std::move(o)); });
+        if (init_error_fn)
+            later.emplace_back(
+                [fn = std::move(init_error_fn), o = std::move(o)]() mutable { fn(std::move(o)); });
         init_error_fn = nullptr;
     }
 
     void handle(http::Request req, http::Responder respond) {
         auto match = router.match(req.method, req.path, req.query);
         if (!match) {
-            respond(api_error(404, "InvalidRequest", "Unknown Runtime API route " + req.method + " " + req.path));
+            respond(api_error(404, "InvalidRequest",
+                              "Unknown Runtime API route " + req.method + " " + req.path));
             return;
         }
         Deferred later;
@@ -195,19 +203,23 @@ struct RuntimeApi::State {
     }
 
     // Handles one request under `mu`; sets `park` when the responder was kept.
-    http::Response route(int op, const std::map<std::string, std::string>& params, http::Request& req,
-                         http::Responder& respond, Deferred& later, bool& park) {
+    http::Response route(int op, const std::map<std::string, std::string>& params,
+                         http::Request& req, http::Responder& respond, Deferred& later,
+                         bool& park) {
         switch (op) {
             case Next: {
                 if (in_flight)
                     return api_error(403, "InvalidStateTransition",
-                                     "State transition from Invoking to Next is not allowed: post a response or an "
-                                     "error for request " + *in_flight + " first");
+                                     "State transition from Invoking to Next is not allowed: post "
+                                     "a response or an "
+                                     "error for request " +
+                                         *in_flight + " first");
                 runtime_asked = true;
                 if (waiting_next) {
                     auto previous = std::move(*waiting_next);
                     later.emplace_back([previous = std::move(previous)] {
-                        previous(api_error(403, "InvalidStateTransition", "A newer /next call replaced this one"));
+                        previous(api_error(403, "InvalidStateTransition",
+                                           "A newer /next call replaced this one"));
                     });
                 }
                 waiting_next = std::move(respond);
@@ -225,24 +237,30 @@ struct RuntimeApi::State {
                     // the invoke fails with AWS's Function.ResponseSizeTooLarge; the runtime hears 413
                     o.kind = Outcome::Kind::FunctionError;
                     o.error_type = "Function.ResponseSizeTooLarge";
-                    o.body = R"({"errorMessage":"Response payload size exceeded maximum allowed payload size (6291556 bytes).","errorType":"Function.ResponseSizeTooLarge"})";
+                    o.body =
+                        R"({"errorMessage":"Response payload size exceeded maximum allowed payload size (6291556 bytes).","errorType":"Function.ResponseSizeTooLarge"})";
                     reply = api_error(413, "RequestEntityTooLarge",
-                                      "Response payload size exceeded maximum allowed payload size (6291556 bytes).");
+                                      "Response payload size exceeded maximum allowed payload size "
+                                      "(6291556 bytes).");
                 } else {
-                    o.kind = op == Response ? Outcome::Kind::Response : Outcome::Kind::FunctionError;
+                    o.kind =
+                        op == Response ? Outcome::Kind::Response : Outcome::Kind::FunctionError;
                     o.body = std::move(req.body);
                     o.content_type = req.headers.get("Content-Type");
                     o.error_type = req.headers.get("Lambda-Runtime-Function-Error-Type");
                 }
                 in_flight.reset();
                 runtime_answered = true;
-                if (done) later.emplace_back([fn = std::move(done), o = std::move(o)]() mutable { fn(std::move(o)); });
+                if (done)
+                    later.emplace_back(
+                        [fn = std::move(done), o = std::move(o)]() mutable { fn(std::move(o)); });
                 done = nullptr;
                 return reply;
             }
             case InitError: {
                 if (runtime_asked || ready)
-                    return api_error(403, "InvalidStateTransition", "State transition from Ready to InitError is not allowed");
+                    return api_error(403, "InvalidStateTransition",
+                                     "State transition from Ready to InitError is not allowed");
                 Outcome o;
                 o.kind = Outcome::Kind::InitError;
                 o.body = std::move(req.body);
@@ -251,14 +269,16 @@ struct RuntimeApi::State {
                 fail_init(std::move(o), later);
                 return accepted();
             }
-            case ExtRegister: return register_extension(req);
+            case ExtRegister:
+                return register_extension(req);
             case ExtNext: {
                 auto ext = find_extension(req);
                 if (!ext) return extension_id_error(req);
                 Extension& e = *ext;
                 if (e.waiting)
                     later.emplace_back([previous = std::move(*e.waiting)] {
-                        previous(api_error(403, "InvalidStateTransition", "A newer /event/next call replaced this one"));
+                        previous(api_error(403, "InvalidStateTransition",
+                                           "A newer /event/next call replaced this one"));
                     });
                 e.waiting.reset();
                 e.asked_next = true;
@@ -284,7 +304,8 @@ struct RuntimeApi::State {
                 std::string type = req.headers.get("Lambda-Extension-Function-Error-Type");
                 if (op == ExtInitError) {
                     if (ready)
-                        return api_error(403, "InvalidStateTransition", "State transition from Ready to InitError is not allowed");
+                        return api_error(403, "InvalidStateTransition",
+                                         "State transition from Ready to InitError is not allowed");
                     Outcome o;
                     o.kind = Outcome::Kind::InitError;
                     PlatformError failure{ErrorType::ExtensionInitError,
@@ -303,7 +324,8 @@ struct RuntimeApi::State {
                 // Logs and Telemetry API subscriptions are accepted; lamina
                 // delivers no records to them (logs go to the log stream).
                 if (!req.headers.find("Lambda-Extension-Identifier"))
-                    return api_error(403, "Extension.MissingExtensionIdentifier", "Missing Lambda-Extension-Identifier header");
+                    return api_error(403, "Extension.MissingExtensionIdentifier",
+                                     "Missing Lambda-Extension-Identifier header");
                 http::Response r;
                 r.body = "OK";
                 return r;
@@ -330,37 +352,47 @@ struct RuntimeApi::State {
 
     static http::Response extension_id_error(const http::Request& req) {
         if (!req.headers.find("Lambda-Extension-Identifier"))
-            return api_error(403, "Extension.MissingExtensionIdentifier", "Missing Lambda-Extension-Identifier header");
-        return api_error(403, "Extension.UnknownExtensionIdentifier",
-                         "Unknown extension identifier " + req.headers.get("Lambda-Extension-Identifier"));
+            return api_error(403, "Extension.MissingExtensionIdentifier",
+                             "Missing Lambda-Extension-Identifier header");
+        return api_error(
+            403, "Extension.UnknownExtensionIdentifier",
+            "Unknown extension identifier " + req.headers.get("Lambda-Extension-Identifier"));
     }
 
     http::Response register_extension(const http::Request& req) {
         std::string name = req.headers.get("Lambda-Extension-Name");
-        if (name.empty()) return api_error(403, "Extension.InvalidExtensionName", "Missing Lambda-Extension-Name header");
+        if (name.empty())
+            return api_error(403, "Extension.InvalidExtensionName",
+                             "Missing Lambda-Extension-Name header");
         if (ready || init_failed)
-            return api_error(403, "Extension.RegistrationClosed", "Registration is closed: the environment's init phase is over");
+            return api_error(403, "Extension.RegistrationClosed",
+                             "Registration is closed: the environment's init phase is over");
         if (extensions.size() >= kMaxExtensions)
             return api_error(403, "Extension.TooManyExtensions", "Extension limit (10) reached");
-        nlohmann::json body = nlohmann::json::parse(req.body.empty() ? std::string("{}") : req.body, nullptr, false);
+        nlohmann::json body =
+            nlohmann::json::parse(req.body.empty() ? std::string("{}") : req.body, nullptr, false);
         if (body.is_discarded() || !body.is_object())
-            return api_error(400, "InvalidRequest", "The request body must be a JSON object: {\"events\": [...]}");
+            return api_error(400, "InvalidRequest",
+                             "The request body must be a JSON object: {\"events\": [...]}");
         Extension ext;
         ext.name = name;
         ext.external = expected.count(name) > 0;
         for (const auto& [id, other] : extensions)
             if (other.name == name && !other.gone)
-                return api_error(409, "Extension.AlreadyRegistered", "Extension " + name + " is already registered");
+                return api_error(409, "Extension.AlreadyRegistered",
+                                 "Extension " + name + " is already registered");
         if (body.contains("events")) {
-            if (!body["events"].is_array()) return api_error(400, "InvalidRequest", "events must be a list");
+            if (!body["events"].is_array())
+                return api_error(400, "InvalidRequest", "events must be a list");
             for (const auto& ev : body["events"]) {
                 std::string type = ev.is_string() ? ev.get<std::string>() : std::string();
                 if (type == "INVOKE") {
                     ext.invoke_events = true;
                 } else if (type == "SHUTDOWN") {
                     if (!ext.external)
-                        return api_error(400, "Extension.InvalidEventType",
-                                         "Internal extensions cannot register for the SHUTDOWN event");
+                        return api_error(
+                            400, "Extension.InvalidEventType",
+                            "Internal extensions cannot register for the SHUTDOWN event");
                     ext.shutdown_events = true;
                 } else {
                     return api_error(400, "Extension.InvalidEventType",
@@ -374,7 +406,8 @@ struct RuntimeApi::State {
         nlohmann::json out = {{"functionName", identity.function_name},
                               {"functionVersion", identity.function_version},
                               {"handler", identity.handler}};
-        if (req.headers.get("Lambda-Extension-Accept-Feature").find("accountId") != std::string::npos)
+        if (req.headers.get("Lambda-Extension-Accept-Feature").find("accountId") !=
+            std::string::npos)
             out["accountId"] = identity.account_id;
         extensions.emplace(id, std::move(ext));
         http::Response r;
@@ -401,9 +434,10 @@ struct RuntimeApi::State {
         if (!ready && (was_expected || registered)) {
             Outcome o;
             o.kind = Outcome::Kind::InitError;
-            PlatformError failure{ErrorType::ExtensionCrash,
-                                  "Extension " + name + " exited during init with " +
-                                      (status.empty() ? std::string("an unknown status") : "exit status " + status)};
+            PlatformError failure{
+                ErrorType::ExtensionCrash,
+                "Extension " + name + " exited during init with " +
+                    (status.empty() ? std::string("an unknown status") : "exit status " + status)};
             o.error_type = to_string(failure.type);
             o.platform_error = failure.type;
             o.body = failure.payload();
@@ -414,7 +448,8 @@ struct RuntimeApi::State {
     }
 };
 
-RuntimeApi::RuntimeApi(boost::asio::io_context& ioc, IdSource& ids) : state_(std::make_shared<State>(ids)) {
+RuntimeApi::RuntimeApi(boost::asio::io_context& ioc, IdSource& ids)
+    : state_(std::make_shared<State>(ids)) {
     auto& r = state_->router;
     r.add("GET", "/2018-06-01/runtime/invocation/next", Next);
     r.add("POST", "/2018-06-01/runtime/invocation/{RequestId}/response", Response);
@@ -440,9 +475,10 @@ RuntimeApi::RuntimeApi(boost::asio::io_context& ioc, IdSource& ids) : state_(std
         return p;
     };
     std::weak_ptr<State> weak = state_;
-    state_->server = std::make_unique<http::Server>(ioc, opt, [weak](http::Request req, http::Responder respond) {
-        if (auto s = weak.lock()) s->handle(std::move(req), std::move(respond));
-    });
+    state_->server = std::make_unique<http::Server>(
+        ioc, opt, [weak](http::Request req, http::Responder respond) {
+            if (auto s = weak.lock()) s->handle(std::move(req), std::move(respond));
+        });
     state_->server->start();
 }
 
@@ -452,7 +488,9 @@ void RuntimeApi::handle_for_test(http::Request req, http::Responder respond) {
     state_->handle(std::move(req), std::move(respond));
 }
 
-std::string RuntimeApi::address() const { return "127.0.0.1:" + std::to_string(state_->server->port()); }
+std::string RuntimeApi::address() const {
+    return "127.0.0.1:" + std::to_string(state_->server->port());
+}
 
 void RuntimeApi::expect_extensions(std::vector<std::string> names, ExtensionIdentity identity) {
     std::lock_guard lk(state_->mu);
@@ -470,13 +508,17 @@ void RuntimeApi::on_ready(std::function<void()> fn) {
     state_->ready_fn = std::move(fn);
 }
 
-Status RuntimeApi::invoke(Invocation inv, std::function<void(Outcome)> done, std::function<void()> settled) {
+Status RuntimeApi::invoke(Invocation inv, std::function<void(Outcome)> done,
+                          std::function<void()> settled) {
     State::Deferred later;
     {
         std::lock_guard lk(state_->mu);
-        if (state_->stopped) return fail(ErrorCode::Service, "the execution environment is shut down");
-        if (state_->queued || state_->in_flight || !state_->runtime_answered || !state_->extensions_idle())
-            return fail(ErrorCode::Service, "the execution environment is busy with another invocation");
+        if (state_->stopped)
+            return fail(ErrorCode::Service, "the execution environment is shut down");
+        if (state_->queued || state_->in_flight || !state_->runtime_answered ||
+            !state_->extensions_idle())
+            return fail(ErrorCode::Service,
+                        "the execution environment is busy with another invocation");
         state_->done = std::move(done);
         state_->settled = std::move(settled);
         state_->queued = std::move(inv);
@@ -497,14 +539,18 @@ std::function<void(Outcome)> RuntimeApi::abandon() {
     return fn;
 }
 
-bool RuntimeApi::shutdown(const std::string& reason, std::int64_t deadline_ms, std::function<void()> acknowledged) {
+bool RuntimeApi::shutdown(const std::string& reason, std::int64_t deadline_ms,
+                          std::function<void()> acknowledged) {
     State::Deferred later;
     bool any = false;
     {
         std::lock_guard lk(state_->mu);
         if (state_->stopped) return false;
-        std::string event =
-            nlohmann::json{{"eventType", "SHUTDOWN"}, {"shutdownReason", reason}, {"deadlineMs", deadline_ms}}.dump();
+        std::string event = nlohmann::json{
+            {"eventType", "SHUTDOWN"},
+            {"shutdownReason", reason},
+            {"deadlineMs",
+             deadline_ms}}.dump();
         for (auto& [id, ext] : state_->extensions) {
             if (!ext.shutdown_events || ext.gone) continue;
             any = true;
@@ -553,7 +599,8 @@ void RuntimeApi::stop() {
             ext.waiting.reset();
         }
     }
-    for (auto& r : parked) r(api_error(500, "InternalServerError", "The execution environment is shutting down"));
+    for (auto& r : parked)
+        r(api_error(500, "InternalServerError", "The execution environment is shutting down"));
     state_->server->stop();
 }
 

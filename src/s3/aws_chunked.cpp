@@ -42,7 +42,8 @@ std::optional<ChunkedPayload> decode_aws_chunked(std::string_view body) {
         if (auto semi = line.find(';'); semi != std::string_view::npos) {
             std::string_view ext = trim(line.substr(semi + 1));
             constexpr std::string_view kSig = "chunk-signature=";
-            if (ext.rfind(kSig, 0) == 0) chunk.signature = std::string(trim(ext.substr(kSig.size())));
+            if (ext.rfind(kSig, 0) == 0)
+                chunk.signature = std::string(trim(ext.substr(kSig.size())));
         }
         if (size == 0) {
             out.chunks.push_back(std::move(chunk));
@@ -80,18 +81,22 @@ std::optional<ChunkedPayload> decode_aws_chunked(std::string_view body) {
 bool verify_chunk_signatures(const ChunkedPayload& payload, const SigV4Seed& seed, bool trailer) {
     static const std::string kEmptyHash = to_hex(sha256(""));
     std::string previous = seed.signature;
-    auto sign = [&](const std::string& to_sign) { return to_hex(hmac_sha256(seed.signing_key, to_sign)); };
+    auto sign = [&](const std::string& to_sign) {
+        return to_hex(hmac_sha256(seed.signing_key, to_sign));
+    };
     for (const auto& chunk : payload.chunks) {
-        std::string expected = sign("AWS4-HMAC-SHA256-PAYLOAD\n" + seed.amz_date + "\n" + seed.scope + "\n" +
-                                    previous + "\n" + kEmptyHash + "\n" +
-                                    to_hex(sha256(std::string_view(payload.data).substr(chunk.offset, chunk.size))));
+        std::string expected =
+            sign("AWS4-HMAC-SHA256-PAYLOAD\n" + seed.amz_date + "\n" + seed.scope + "\n" +
+                 previous + "\n" + kEmptyHash + "\n" +
+                 to_hex(sha256(std::string_view(payload.data).substr(chunk.offset, chunk.size))));
         if (chunk.signature != expected) return false;
         previous = std::move(expected);
     }
     if (payload.chunks.empty() || payload.chunks.back().size != 0) return false;
     if (!trailer) return true;
-    return payload.trailer_signature == sign("AWS4-HMAC-SHA256-TRAILER\n" + seed.amz_date + "\n" + seed.scope +
-                                             "\n" + previous + "\n" + to_hex(sha256(payload.trailer_lines)));
+    return payload.trailer_signature ==
+           sign("AWS4-HMAC-SHA256-TRAILER\n" + seed.amz_date + "\n" + seed.scope + "\n" + previous +
+                "\n" + to_hex(sha256(payload.trailer_lines)));
 }
 
 std::uint32_t crc32(std::string_view bytes) {

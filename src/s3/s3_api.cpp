@@ -251,8 +251,8 @@ S3Result<http::Response> list_objects(ObjectStore& store, const S3Context& ctx,
     }
     for (const auto& o : result->contents) {
         body += "<Contents>" + element("Key", enc(o.key)) +
-                element("LastModified", format_iso8601_ms(o.last_modified_ms)) + element("ETag", o.etag) +
-                element("Size", std::to_string(o.size));
+                element("LastModified", format_iso8601_ms(o.last_modified_ms)) +
+                element("ETag", o.etag) + element("Size", std::to_string(o.size));
         if (owner) body += owner_xml(store.head_bucket(bucket).value_or(BucketInfo{}).owner);
         body += element("StorageClass", "STANDARD") + "</Contents>";
     }
@@ -517,7 +517,8 @@ S3Result<http::Response> object_operation(ObjectStore& store, const S3Context& c
 
 }  // namespace
 
-std::string signing_service(const http::Headers& headers, const std::multimap<std::string, std::string>& query) {
+std::string signing_service(const http::Headers& headers,
+                            const std::multimap<std::string, std::string>& query) {
     std::string cred;
     std::string auth = headers.get("Authorization");
     if (auto pos = auth.find("Credential="); pos != std::string::npos) {
@@ -536,7 +537,9 @@ std::string signing_service(const http::Headers& headers, const std::multimap<st
     return cred.substr(start, cred.find('/', start) - start);
 }
 
-std::string signing_service(const http::Request& req) { return signing_service(req.headers, req.query); }
+std::string signing_service(const http::Request& req) {
+    return signing_service(req.headers, req.query);
+}
 
 S3Error auth_error(const Error& error) {
     switch (error.code) {

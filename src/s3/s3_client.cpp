@@ -1,6 +1,5 @@
 #include "lamina/s3/s3_client.hpp"
 
-
 #include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -44,9 +43,11 @@ std::string sigv4_authorization(const SigV4Request& r) {
     }
     std::string canonical = r.method + "\n" + r.canonical_uri + "\n" + r.canonical_query + "\n" +
                             canonical_headers + "\n" + signed_headers + "\n" + r.payload_hash;
-    std::string scope = r.amz_date.substr(0, 8) + "/" + r.region + "/" + r.service + "/aws4_request";
-    return "AWS4-HMAC-SHA256 Credential=" + r.access_key_id + "/" + scope + ", SignedHeaders=" + signed_headers +
-           ", Signature=" + sigv4_signature(r.secret_access_key, r.amz_date, r.region, r.service, canonical);
+    std::string scope =
+        r.amz_date.substr(0, 8) + "/" + r.region + "/" + r.service + "/aws4_request";
+    return "AWS4-HMAC-SHA256 Credential=" + r.access_key_id + "/" + scope +
+           ", SignedHeaders=" + signed_headers + ", Signature=" +
+           sigv4_signature(r.secret_access_key, r.amz_date, r.region, r.service, canonical);
 }
 
 Result<S3Endpoint> parse_endpoint(const std::string& url) {

@@ -5,7 +5,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-
 #include <chrono>
 #include <regex>
 
@@ -29,7 +28,8 @@ nlohmann::json ApiReply::json() const {
 std::string ApiReply::error_type() const {
     if (!error_type_header.empty()) return error_type_header.substr(0, error_type_header.find(':'));
     auto j = json();
-    if (j.is_object() && j.contains("__type") && j["__type"].is_string()) return j["__type"].get<std::string>();
+    if (j.is_object() && j.contains("__type") && j["__type"].is_string())
+        return j["__type"].get<std::string>();
     return "HTTP " + std::to_string(status);
 }
 
@@ -52,18 +52,21 @@ std::string path_segment(const std::string& s) { return url_encode(s); }
 namespace {
 
 std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
 
-http::Request make_request(const std::string& method, const std::string& target, const std::string& body,
-                           const std::string& content_type, const std::string& host) {
+http::Request make_request(const std::string& method, const std::string& target,
+                           const std::string& body, const std::string& content_type,
+                           const std::string& host) {
     http::Request req;
     req.method = method;
     req.target = target;
     http::parse_target(target, req.path, req.query);
     req.headers.set("Host", host);
-    if (!body.empty() || method == "POST" || method == "PUT") req.headers.set("Content-Type", content_type);
+    if (!body.empty() || method == "POST" || method == "PUT")
+        req.headers.set("Content-Type", content_type);
     req.headers.set("User-Agent", "lamina-deploy");
     req.body = body;
     req.remote_address = "127.0.0.1";
@@ -75,10 +78,12 @@ public:
     ServiceClient(api::Service& service, std::string region, std::optional<SigningKey> key)
         : service_(service), region_(std::move(region)), key_(std::move(key)) {}
 
-    Result<ApiReply> call(const std::string& method, const std::string& target, const std::string& body,
-                          const std::string& content_type) override {
+    Result<ApiReply> call(const std::string& method, const std::string& target,
+                          const std::string& body, const std::string& content_type) override {
         auto req = make_request(method, target, body, content_type, "lamina.internal");
-        if (key_) api::sign_sigv4(req, key_->access_key_id, key_->secret_access_key, region_, "lambda", now_ms());
+        if (key_)
+            api::sign_sigv4(req, key_->access_key_id, key_->secret_access_key, region_, "lambda",
+                            now_ms());
         auto resp = service_.dispatch(req);
         return ApiReply{resp.status, std::move(resp.body), resp.headers.get("x-amzn-ErrorType")};
     }
@@ -92,11 +97,15 @@ private:
 
 class HttpClient final : public ApiClient {
 public:
-    HttpClient(std::string host, std::string port, std::string region, std::optional<SigningKey> key)
-        : host_(std::move(host)), port_(std::move(port)), region_(std::move(region)), key_(std::move(key)) {}
+    HttpClient(std::string host, std::string port, std::string region,
+               std::optional<SigningKey> key)
+        : host_(std::move(host)),
+          port_(std::move(port)),
+          region_(std::move(region)),
+          key_(std::move(key)) {}
 
-    Result<ApiReply> call(const std::string& method, const std::string& target, const std::string& body,
-                          const std::string& content_type) override {
+    Result<ApiReply> call(const std::string& method, const std::string& target,
+                          const std::string& body, const std::string& content_type) override {
         // one retry on a fresh connection: the server may have closed an idle one
         for (int attempt = 0;; ++attempt) {
             try {
@@ -104,7 +113,8 @@ public:
             } catch (const std::exception& e) {
                 stream_.reset();
                 if (attempt == 1)
-                    return fail(ErrorCode::Service, "cannot reach lamina at http://" + host_ + ":" + port_ + ": " + e.what());
+                    return fail(ErrorCode::Service, "cannot reach lamina at http://" + host_ + ":" +
+                                                        port_ + ": " + e.what());
             }
         }
     }
@@ -121,7 +131,9 @@ private:
         }
         std::string host_header = host_ + ":" + port_;
         auto req = make_request(method, target, body, content_type, host_header);
-        if (key_) api::sign_sigv4(req, key_->access_key_id, key_->secret_access_key, region_, "lambda", now_ms());
+        if (key_)
+            api::sign_sigv4(req, key_->access_key_id, key_->secret_access_key, region_, "lambda",
+                            now_ms());
         bhttp::request<bhttp::string_body> out{bhttp::string_to_verb(method), target, 11};
         for (const auto& [k, v] : req.headers.items) out.set(k, v);
         out.body() = body;
@@ -154,15 +166,19 @@ std::unique_ptr<ApiClient> make_service_client(api::Service& service, std::strin
 
 Result<std::unique_ptr<ApiClient>> make_http_client(const std::string& endpoint, std::string region,
                                                     std::optional<SigningKey> key) {
-    static const std::regex kEndpoint(R"(http://(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::([0-9]{1,5}))?/?)");
+    static const std::regex kEndpoint(
+        R"(http://(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::([0-9]{1,5}))?/?)");
     std::smatch m;
     if (!regex_full_match(endpoint, m, kEndpoint))
-        return fail(ErrorCode::InvalidParameterValue,
-                    "--endpoint must look like http://127.0.0.1:9001 (lamina speaks plain HTTP), got " + endpoint);
+        return fail(
+            ErrorCode::InvalidParameterValue,
+            "--endpoint must look like http://127.0.0.1:9001 (lamina speaks plain HTTP), got " +
+                endpoint);
     std::string host = m[1].str();
     if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
     std::string port = m[2].matched ? m[2].str() : "80";
-    return std::unique_ptr<ApiClient>(std::make_unique<HttpClient>(host, port, std::move(region), std::move(key)));
+    return std::unique_ptr<ApiClient>(
+        std::make_unique<HttpClient>(host, port, std::move(region), std::move(key)));
 }
 
 }  // namespace lamina::sam

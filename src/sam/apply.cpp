@@ -1,10 +1,9 @@
-#include "sam/deployment.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 
 #include "lamina/common/encoding.hpp"
+#include "sam/deployment.hpp"
 
 // The apply phase: each resource created or updated through the Lambda API
 // in dependency order, then the prune, the stack record and the outputs.
@@ -43,14 +42,16 @@ Result<DeployReport> Deployment::apply() {
     // on the record for the next deployment (or `lamina delete`) to retry,
     // rather than failing a deployment whose changes are already made.
     prune_stack(lambda_, previous_, next_, [this](const std::string& l) { say(l); });
-    json record = {
-        {"StackName", options_.stack_name}, {"Template", fs::absolute(t_.file).string()}, {"Resources", next_}};
+    json record = {{"StackName", options_.stack_name},
+                   {"Template", fs::absolute(t_.file).string()},
+                   {"Resources", next_}};
     LAMINA_CHECK(lambda_.put_stack(options_.stack_name, record));
     LAMINA_TRY(outputs, evaluate_outputs());
     report_.outputs = std::move(outputs);
     // the plan pass and the apply pass both noticed them
     std::sort(report_.skipped.begin(), report_.skipped.end());
-    report_.skipped.erase(std::unique(report_.skipped.begin(), report_.skipped.end()), report_.skipped.end());
+    report_.skipped.erase(std::unique(report_.skipped.begin(), report_.skipped.end()),
+                          report_.skipped.end());
     return std::move(report_);
 }
 
@@ -60,7 +61,9 @@ Result<DeployReport> Deployment::apply() {
 void Deployment::rollback() {
     for (auto it = undo_.rbegin(); it != undo_.rend(); ++it)
         if (auto st = absent_is_done((*it)()); !st) say("not undone: " + st.error().message);
-    if (!undo_.empty()) say("rolled back what this deployment created (" + std::to_string(undo_.size()) + " changes)");
+    if (!undo_.empty())
+        say("rolled back what this deployment created (" + std::to_string(undo_.size()) +
+            " changes)");
     undo_.clear();
 }
 
@@ -120,10 +123,12 @@ Status Deployment::apply_function(const Resource& r, const FunctionSpec& f) {
                      {"EphemeralStorage", {{"Size", f.ephemeral}}},
                      {"TracingConfig", {{"Mode", f.tracing}}}};
         if (!f.tags.empty()) body["Tags"] = f.tags;
-        if (f.dead_letter && !f.dead_letter->empty()) body["DeadLetterConfig"] = {{"TargetArn", *f.dead_letter}};
+        if (f.dead_letter && !f.dead_letter->empty())
+            body["DeadLetterConfig"] = {{"TargetArn", *f.dead_letter}};
         if (f.kms_key) body["KMSKeyArn"] = *f.kms_key;
         LAMINA_CHECK(lambda_.create_function(body, r.id));
-        undo_.emplace_back([this, id = r.id, name = f.name] { return lambda_.delete_function(name, id); });
+        undo_.emplace_back(
+            [this, id = r.id, name = f.name] { return lambda_.delete_function(name, id); });
         say("created  " + r.id + "  function " + f.name);
     } else {
         LAMINA_CHECK(update_function(r, f, *existing, prev));
@@ -145,11 +150,13 @@ Status Deployment::apply_function(const Resource& r, const FunctionSpec& f) {
         LAMINA_CHECK(publish_and_shift(r, f, prev, state));
     } else if (prev.contains("Alias")) {
         // AutoPublishAlias was removed: so is the alias (already gone is fine)
-        LAMINA_CHECK(absent_is_done(lambda_.delete_alias(f.name, prev["Alias"].get<std::string>(), r.id)));
+        LAMINA_CHECK(
+            absent_is_done(lambda_.delete_alias(f.name, prev["Alias"].get<std::string>(), r.id)));
     }
     // EventInvokeConfig on the alias (or $LATEST)
     if (!f.event_invoke.is_null()) {
-        LAMINA_CHECK(lambda_.put_function_event_invoke_config(f.name, qualifier, f.event_invoke, r.id));
+        LAMINA_CHECK(
+            lambda_.put_function_event_invoke_config(f.name, qualifier, f.event_invoke, r.id));
         state["EventInvokeQualifier"] = qualifier;
     }
     if (prev.contains("EventInvokeQualifier") &&
@@ -161,12 +168,14 @@ Status Deployment::apply_function(const Resource& r, const FunctionSpec& f) {
 }
 
 // Brings an existing function to the spec: code, configuration and tags.
-Status Deployment::update_function(const Resource& r, const FunctionSpec& f, const json& existing, const json& prev) {
+Status Deployment::update_function(const Resource& r, const FunctionSpec& f, const json& existing,
+                                   const json& prev) {
     bool changed = false;
     const json& cfg = existing["Configuration"];
-    bool code_changed = f.code.s3.is_null()
-                            ? cfg.value("CodeSha256", std::string()) != base64_encode(sha256(f.code.zip))
-                            : prev.value("Code", std::string()) != f.code.fingerprint;
+    bool code_changed =
+        f.code.s3.is_null()
+            ? cfg.value("CodeSha256", std::string()) != base64_encode(sha256(f.code.zip))
+            : prev.value("Code", std::string()) != f.code.fingerprint;
     std::string arch = cfg.contains("Architectures") && !cfg["Architectures"].empty()
                            ? cfg["Architectures"][0].get<std::string>()
                            : "x86_64";
@@ -177,14 +186,20 @@ Status Deployment::update_function(const Resource& r, const FunctionSpec& f, con
         changed = true;
     }
     std::vector<std::string> current_layers;
-    for (const auto& l : cfg.value("Layers", json::array())) current_layers.push_back(l.value("Arn", std::string()));
+    for (const auto& l : cfg.value("Layers", json::array()))
+        current_layers.push_back(l.value("Arn", std::string()));
     bool config_changed =
-        cfg.value("Runtime", std::string()) != f.runtime || cfg.value("Role", std::string()) != f.role ||
-        cfg.value("Handler", std::string()) != f.handler || cfg.value("Description", std::string()) != f.description ||
+        cfg.value("Runtime", std::string()) != f.runtime ||
+        cfg.value("Role", std::string()) != f.role ||
+        cfg.value("Handler", std::string()) != f.handler ||
+        cfg.value("Description", std::string()) != f.description ||
         cfg.value("Timeout", 0) != f.timeout || cfg.value("MemorySize", 0) != f.memory ||
-        cfg.value("Environment", json::object()).value("Variables", json::object()) != f.environment ||
-        current_layers != f.layers || cfg.value("EphemeralStorage", json::object()).value("Size", 512) != f.ephemeral ||
-        cfg.value("TracingConfig", json::object()).value("Mode", std::string("PassThrough")) != f.tracing;
+        cfg.value("Environment", json::object()).value("Variables", json::object()) !=
+            f.environment ||
+        current_layers != f.layers ||
+        cfg.value("EphemeralStorage", json::object()).value("Size", 512) != f.ephemeral ||
+        cfg.value("TracingConfig", json::object()).value("Mode", std::string("PassThrough")) !=
+            f.tracing;
     if (config_changed) {
         json body = {{"Runtime", f.runtime},
                      {"Role", f.role},
@@ -217,7 +232,8 @@ Status Deployment::update_function(const Resource& r, const FunctionSpec& f, con
 // AutoPublishAlias: a new version, the alias moved to it (at once, or the
 // first step of its DeploymentPreference), and the alias's provisioned
 // concurrency.
-Status Deployment::publish_and_shift(const Resource& r, const FunctionSpec& f, const json& prev, json& state) {
+Status Deployment::publish_and_shift(const Resource& r, const FunctionSpec& f, const json& prev,
+                                     json& state) {
     const std::string& alias = *f.alias;
     json body = json::object();
     if (f.version_description) body["Description"] = *f.version_description;
@@ -228,21 +244,26 @@ Status Deployment::publish_and_shift(const Resource& r, const FunctionSpec& f, c
     // a shift still running from an earlier deployment ends here (unless replaced below)
     report_.shifts.push_back(TrafficShift{f.name, alias, "", v, {}});
     if (!current) {
-        LAMINA_CHECK(lambda_.create_alias(f.name, json{{"Name", alias}, {"FunctionVersion", v}}, r.id));
+        LAMINA_CHECK(
+            lambda_.create_alias(f.name, json{{"Name", alias}, {"FunctionVersion", v}}, r.id));
         say("         " + r.id + "  alias " + alias + " -> version " + v);
     } else {
         std::string from = current->value("FunctionVersion", std::string());
-        bool routed = current->contains("RoutingConfig") &&
-                      !(*current)["RoutingConfig"].value("AdditionalVersionWeights", json::object()).empty();
+        bool routed =
+            current->contains("RoutingConfig") &&
+            !(*current)["RoutingConfig"].value("AdditionalVersionWeights", json::object()).empty();
         if (from != v || routed) {
-            auto steps = f.deployment_type ? *deployment_steps(*f.deployment_type, options_.minute_seconds)
-                                           : std::vector<TrafficShift::Step>{};
+            auto steps = f.deployment_type
+                             ? *deployment_steps(*f.deployment_type, options_.minute_seconds)
+                             : std::vector<TrafficShift::Step>{};
             if (from != v && !steps.empty() && steps.front().weight < 1.0) {
                 LAMINA_CHECK(update_alias(f.name, alias, from, v, steps.front().weight, r.id));
-                say("         " + r.id + "  alias " + alias + ": " + *f.deployment_type + " from version " + from +
-                    " to " + v + " (" + weight_text(steps.front().weight) + " now)");
-                report_.shifts.back() = TrafficShift{f.name, alias, from, v,
-                                                     std::vector<TrafficShift::Step>(steps.begin() + 1, steps.end())};
+                say("         " + r.id + "  alias " + alias + ": " + *f.deployment_type +
+                    " from version " + from + " to " + v + " (" +
+                    weight_text(steps.front().weight) + " now)");
+                report_.shifts.back() =
+                    TrafficShift{f.name, alias, from, v,
+                                 std::vector<TrafficShift::Step>(steps.begin() + 1, steps.end())};
             } else {
                 LAMINA_CHECK(update_alias(f.name, alias, v, v, 1.0, r.id));
                 say("         " + r.id + "  alias " + alias + " -> version " + v);
@@ -253,16 +274,19 @@ Status Deployment::publish_and_shift(const Resource& r, const FunctionSpec& f, c
     if (f.provisioned) {
         LAMINA_TRY(pc, if_found(lambda_.get_provisioned_concurrency_config(f.name, alias, r.id)));
         if (!pc || pc->value("RequestedProvisionedConcurrentExecutions", 0) != *f.provisioned)
-            LAMINA_CHECK(lambda_.put_provisioned_concurrency_config(f.name, alias, *f.provisioned, r.id));
+            LAMINA_CHECK(
+                lambda_.put_provisioned_concurrency_config(f.name, alias, *f.provisioned, r.id));
         state["Provisioned"] = *f.provisioned;
     } else if (prev.contains("Provisioned")) {
-        LAMINA_CHECK(absent_is_done(lambda_.delete_provisioned_concurrency_config(f.name, alias, r.id)));
+        LAMINA_CHECK(
+            absent_is_done(lambda_.delete_provisioned_concurrency_config(f.name, alias, r.id)));
     }
     return {};
 }
 
-Status Deployment::update_alias(const std::string& fn, const std::string& alias, const std::string& primary,
-                                const std::string& additional, double weight, const std::string& who) {
+Status Deployment::update_alias(const std::string& fn, const std::string& alias,
+                                const std::string& primary, const std::string& additional,
+                                double weight, const std::string& who) {
     json body = {{"FunctionVersion", primary}};
     body["RoutingConfig"] = {{"AdditionalVersionWeights", json::object()}};
     if (weight < 1.0) body["RoutingConfig"]["AdditionalVersionWeights"][additional] = weight;
@@ -275,9 +299,11 @@ Status Deployment::apply_layer(const Resource& r, const LayerSpec& l) {
     const json prev = previous_.value(r.id, json::object());
     json versions = prev.value("Versions", json::array());
     std::string arn;
-    if (prev.value("Fingerprint", std::string()) == l.fingerprint && prev.contains("LayerVersionArn")) {
+    if (prev.value("Fingerprint", std::string()) == l.fingerprint &&
+        prev.contains("LayerVersionArn")) {
         // unchanged: the version made last time, unless it was deleted since
-        auto still = lambda_.get_layer_version_by_arn(prev["LayerVersionArn"].get<std::string>(), r.id);
+        auto still =
+            lambda_.get_layer_version_by_arn(prev["LayerVersionArn"].get<std::string>(), r.id);
         if (still)
             arn = prev["LayerVersionArn"];
         else if (still.error().code != ErrorCode::ResourceNotFound)
@@ -287,7 +313,8 @@ Status Deployment::apply_layer(const Resource& r, const LayerSpec& l) {
         LAMINA_TRY(published, lambda_.publish_layer_version(l.name, l.body, r.id));
         arn = published.value("LayerVersionArn", std::string());
         LayerVersionId made{l.name, published.value("Version", std::int64_t{0})};
-        undo_.emplace_back([this, id = r.id, made] { return lambda_.delete_layer_version(made, id); });
+        undo_.emplace_back(
+            [this, id = r.id, made] { return lambda_.delete_layer_version(made, id); });
         say("published " + r.id + "  layer " + arn);
         versions.push_back(arn);
     } else {
@@ -307,10 +334,14 @@ Status Deployment::apply_version(const Resource& r, const VersionSpec& s) {
     refs_[r.id] = function_arn(s.function) + ":" + v;
     atts_[r.id + ".Version"] = v;
     atts_[r.id + ".FunctionArn"] = function_arn(s.function);
-    if (s.provisioned) LAMINA_CHECK(lambda_.put_provisioned_concurrency_config(s.function, v, *s.provisioned, r.id));
+    if (s.provisioned)
+        LAMINA_CHECK(
+            lambda_.put_provisioned_concurrency_config(s.function, v, *s.provisioned, r.id));
     say("version  " + r.id + "  " + s.function + ":" + v);
-    next_[r.id] = {
-        {"Type", r.type}, {"FunctionName", s.function}, {"Version", v}, {"Retain", r.deletion_policy == "Retain"}};
+    next_[r.id] = {{"Type", r.type},
+                   {"FunctionName", s.function},
+                   {"Version", v},
+                   {"Retain", r.deletion_policy == "Retain"}};
     return {};
 }
 
@@ -320,7 +351,8 @@ Status Deployment::apply_alias(const Resource& r, const AliasSpec& a) {
         json create = a.body;
         create["Name"] = a.name;
         LAMINA_CHECK(lambda_.create_alias(a.function, create, r.id));
-        undo_.emplace_back([this, id = r.id, a] { return lambda_.delete_alias(a.function, a.name, id); });
+        undo_.emplace_back(
+            [this, id = r.id, a] { return lambda_.delete_alias(a.function, a.name, id); });
         say("created  " + r.id + "  alias " + a.function + ":" + a.name + " -> " + a.version);
     } else {
         LAMINA_CHECK(lambda_.update_alias(a.function, a.name, a.body, r.id));
@@ -328,9 +360,11 @@ Status Deployment::apply_alias(const Resource& r, const AliasSpec& a) {
     }
     const json prev = previous_.value(r.id, json::object());
     if (a.provisioned)
-        LAMINA_CHECK(lambda_.put_provisioned_concurrency_config(a.function, a.name, *a.provisioned, r.id));
+        LAMINA_CHECK(
+            lambda_.put_provisioned_concurrency_config(a.function, a.name, *a.provisioned, r.id));
     else if (prev.contains("Provisioned"))
-        LAMINA_CHECK(absent_is_done(lambda_.delete_provisioned_concurrency_config(a.function, a.name, r.id)));
+        LAMINA_CHECK(absent_is_done(
+            lambda_.delete_provisioned_concurrency_config(a.function, a.name, r.id)));
     next_[r.id] = {{"Type", r.type}, {"FunctionName", a.function}, {"Name", a.name}};
     if (a.provisioned) next_[r.id]["Provisioned"] = *a.provisioned;
     return {};
@@ -350,11 +384,13 @@ Status Deployment::apply_permission(const Resource& r, const PermissionSpec& p) 
         }
     }
     if (prev.contains("StatementId"))
-        LAMINA_CHECK(absent_is_done(lambda_.remove_permission(prev.value("FunctionName", p.function),
-                                                              prev.value("Qualifier", std::string()),
-                                                              prev["StatementId"].get<std::string>(), r.id)));
+        LAMINA_CHECK(absent_is_done(lambda_.remove_permission(
+            prev.value("FunctionName", p.function), prev.value("Qualifier", std::string()),
+            prev["StatementId"].get<std::string>(), r.id)));
     LAMINA_CHECK(lambda_.add_permission(p.function, p.qualifier, p.body, r.id));
-    undo_.emplace_back([this, id = r.id, p] { return lambda_.remove_permission(p.function, p.qualifier, p.sid, id); });
+    undo_.emplace_back([this, id = r.id, p] {
+        return lambda_.remove_permission(p.function, p.qualifier, p.sid, id);
+    });
     say("added    " + r.id + "  permission " + p.sid + " on " + p.function +
         (p.qualifier.empty() ? "" : ":" + p.qualifier));
     next_[r.id] = {{"Type", r.type},
@@ -386,11 +422,14 @@ Status Deployment::apply_layer_permission(const Resource& r, const LayerPermissi
         auto old = LambdaCalls::parse_layer_version_policy_path(prev["Base"].get<std::string>());
         if (!old)
             return fail(ErrorCode::Service,
-                        r.id + ": the stack record names no layer version policy: " + prev["Base"].get<std::string>());
+                        r.id + ": the stack record names no layer version policy: " +
+                            prev["Base"].get<std::string>());
         LAMINA_CHECK(absent_is_done(lambda_.remove_layer_version_permission(*old, p.sid, r.id)));
     }
     LAMINA_CHECK(lambda_.add_layer_version_permission(p.layer, p.body, r.id));
-    undo_.emplace_back([this, id = r.id, p] { return lambda_.remove_layer_version_permission(p.layer, p.sid, id); });
+    undo_.emplace_back([this, id = r.id, p] {
+        return lambda_.remove_layer_version_permission(p.layer, p.sid, id);
+    });
     say("added    " + r.id + "  layer permission " + p.sid + " on " + p.arn);
     next_[r.id] = {{"Type", r.type},
                    {"Base", LambdaCalls::layer_version_policy_path(p.layer)},

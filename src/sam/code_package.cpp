@@ -36,7 +36,8 @@ Result<std::string> read_file(const fs::path& p) {
 }
 
 Result<std::string> write_zip(std::vector<Entry> entries) {
-    std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.name < b.name; });
+    std::sort(entries.begin(), entries.end(),
+              [](const Entry& a, const Entry& b) { return a.name < b.name; });
     zip_error_t error;
     zip_error_init(&error);
     zip_source_t* src = zip_source_buffer_create(nullptr, 0, 0, &error);
@@ -67,7 +68,8 @@ Result<std::string> write_zip(std::vector<Entry> entries) {
         zip_uint32_t type = e.directory ? S_IFDIR : e.symlink ? S_IFLNK : S_IFREG;
         zip_file_set_external_attributes(za, static_cast<zip_uint64_t>(index), 0, ZIP_OPSYS_UNIX,
                                          (type | (e.mode & 07777)) << 16);
-        if (!e.directory) zip_set_file_compression(za, static_cast<zip_uint64_t>(index), ZIP_CM_DEFLATE, 6);
+        if (!e.directory)
+            zip_set_file_compression(za, static_cast<zip_uint64_t>(index), ZIP_CM_DEFLATE, 6);
     }
     if (zip_close(za) != 0) {
         std::string why = zip_strerror(za);
@@ -79,7 +81,8 @@ Result<std::string> write_zip(std::vector<Entry> entries) {
     if (zip_source_open(src) == 0) {
         char buf[65536];
         zip_int64_t n;
-        while ((n = zip_source_read(src, buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
+        while ((n = zip_source_read(src, buf, sizeof buf)) > 0)
+            out.append(buf, static_cast<std::size_t>(n));
         zip_source_close(src);
     }
     zip_source_free(src);
@@ -93,9 +96,13 @@ Result<std::string> zip_folder(const fs::path& folder) {
     std::vector<Entry> entries;
     std::error_code ec;
     fs::recursive_directory_iterator it(folder, fs::directory_options::none, ec), end;
-    if (ec) return fail(ErrorCode::InvalidParameterValue, "cannot read the folder " + folder.string() + ": " + ec.message());
+    if (ec)
+        return fail(ErrorCode::InvalidParameterValue,
+                    "cannot read the folder " + folder.string() + ": " + ec.message());
     for (; it != end; it.increment(ec)) {
-        if (ec) return fail(ErrorCode::InvalidParameterValue, "cannot read " + folder.string() + ": " + ec.message());
+        if (ec)
+            return fail(ErrorCode::InvalidParameterValue,
+                        "cannot read " + folder.string() + ": " + ec.message());
         const fs::path& p = it->path();
         std::string rel = fs::relative(p, folder, ec).generic_string();
         if (ec || rel.empty()) continue;
@@ -122,7 +129,9 @@ Result<std::string> zip_folder(const fs::path& folder) {
         }
         entries.push_back(std::move(e));
     }
-    if (entries.empty()) return fail(ErrorCode::InvalidParameterValue, "the folder " + folder.string() + " is empty");
+    if (entries.empty())
+        return fail(ErrorCode::InvalidParameterValue,
+                    "the folder " + folder.string() + " is empty");
     return write_zip(std::move(entries));
 }
 
@@ -133,10 +142,12 @@ Result<std::string> zip_single_file(const std::string& name, const std::string& 
 Result<std::string> package_code(const fs::path& path) {
     std::error_code ec;
     auto status = fs::status(path, ec);
-    if (ec || !fs::exists(status)) return fail(ErrorCode::InvalidParameterValue, path.string() + " does not exist");
+    if (ec || !fs::exists(status))
+        return fail(ErrorCode::InvalidParameterValue, path.string() + " does not exist");
     if (fs::is_directory(status)) return zip_folder(path);
     if (fs::is_regular_file(status)) return read_file(path);
-    return fail(ErrorCode::InvalidParameterValue, path.string() + " is neither a folder nor a zip file");
+    return fail(ErrorCode::InvalidParameterValue,
+                path.string() + " is neither a folder nor a zip file");
 }
 
 }  // namespace lamina::sam

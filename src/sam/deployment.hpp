@@ -9,11 +9,10 @@
 // refers to (published version numbers, layer version ARNs), and reads its
 // spec with the same code the plan used.
 
-#include <nlohmann/json.hpp>
-
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
@@ -38,7 +37,9 @@ inline constexpr const char* kPermission = "AWS::Lambda::Permission";
 inline constexpr const char* kEventInvokeConfig = "AWS::Lambda::EventInvokeConfig";
 inline constexpr const char* kLayerPermission = "AWS::Lambda::LayerVersionPermission";
 
-inline bool is_function_type(const std::string& t) { return t == kServerlessFunction || t == kFunction; }
+inline bool is_function_type(const std::string& t) {
+    return t == kServerlessFunction || t == kFunction;
+}
 inline bool is_layer_type(const std::string& t) { return t == kServerlessLayer || t == kLayer; }
 
 // CloudFormation's physical names: "{stack}-{LogicalId}-{suffix}", within `max`.
@@ -60,8 +61,8 @@ struct Resource {
 struct CodeSource {
     std::optional<std::filesystem::path> folder;  // watched when it is a folder
     std::string zip;                              // bytes, for local code
-    nlohmann::json s3;                            // {"S3Bucket","S3Key"[,"S3ObjectVersion"]} for code in S3
-    std::string fingerprint;                      // what decides "changed"
+    nlohmann::json s3;        // {"S3Bucket","S3Key"[,"S3ObjectVersion"]} for code in S3
+    std::string fingerprint;  // what decides "changed"
     // CreateFunction's Code / PublishLayerVersion's Content
     nlohmann::json body() const;
 };
@@ -69,7 +70,8 @@ struct CodeSource {
 // A function's settings, with AWS's defaults for what the template leaves
 // out (so a removed property is reset).
 struct FunctionSpec {
-    std::string name, role, runtime, handler, description, tracing = "PassThrough", architecture = "x86_64";
+    std::string name, role, runtime, handler, description, tracing = "PassThrough",
+                                                           architecture = "x86_64";
     std::int64_t memory = control::limits::kMemorySize.default_value;
     std::int64_t timeout = control::limits::kTimeout.default_value;
     std::int64_t ephemeral = control::limits::kEphemeralStorage.default_value;
@@ -145,7 +147,8 @@ using WatchedFolder = std::tuple<std::filesystem::path, std::string, std::string
 
 class Deployment {
 public:
-    Deployment(LambdaCalls& lambda, const Deployer::Say& say, const Template& t, const DeployOptions& options);
+    Deployment(LambdaCalls& lambda, const Deployer::Say& say, const Template& t,
+               const DeployOptions& options);
 
     // plan.cpp: reads the stack's record and the template and checks every
     // resource; changes nothing.
@@ -160,7 +163,9 @@ public:
 
     const std::vector<WatchedFolder>& watched() const { return watched_; }
     const std::map<std::string, std::string>& layer_arns() const { return layer_arns_; }
-    const std::map<std::string, std::vector<std::string>>& layer_users() const { return layer_users_; }
+    const std::map<std::string, std::vector<std::string>>& layer_users() const {
+        return layer_users_;
+    }
 
 private:
     // ---- plan.cpp ----
@@ -172,7 +177,8 @@ private:
     Result<nlohmann::json> resource_value(const std::string& id, const std::string& attribute);
     Result<nlohmann::json> props_of(const Resource& r);
     Status plan_resource(const Resource& r);
-    Result<CodeSource> code_source(const Resource& r, const nlohmann::json& props, const std::string& runtime);
+    Result<CodeSource> code_source(const Resource& r, const nlohmann::json& props,
+                                   const std::string& runtime);
     Result<FunctionSpec> function_spec(const Resource& r, const nlohmann::json& props);
     Result<nlohmann::json> event_invoke_body(const nlohmann::json& e, const std::string& pointer);
     Result<LayerSpec> layer_spec(const Resource& r, const nlohmann::json& props);
@@ -180,10 +186,12 @@ private:
     Result<AliasSpec> alias_spec(const Resource& r, const nlohmann::json& props);
     Result<PermissionSpec> permission_spec(const Resource& r, const nlohmann::json& props);
     Result<EventInvokeSpec> event_invoke_spec(const Resource& r, const nlohmann::json& props);
-    Result<LayerPermissionSpec> layer_permission_spec(const Resource& r, const nlohmann::json& props);
+    Result<LayerPermissionSpec> layer_permission_spec(const Resource& r,
+                                                      const nlohmann::json& props);
     // What a function makes visible to Ref / Fn::GetAtt and to --watch.
     void note_function(const Resource& r, const FunctionSpec& f);
-    Status check_function_is_ours(const Resource& r, const nlohmann::json& props, const FunctionSpec& f);
+    Status check_function_is_ours(const Resource& r, const nlohmann::json& props,
+                                  const FunctionSpec& f);
     Status check_external_layers(const Resource& r, const FunctionSpec& f);
     Result<std::map<std::string, std::string>> evaluate_outputs();
     std::string function_arn(const std::string& name) const;
@@ -233,7 +241,7 @@ private:
 // them. What cannot be deleted is reported through `say`, left in `next`
 // when its logical id is free (so the next deployment or `lamina delete`
 // tries again), and returned, one line each.
-std::vector<std::string> prune_stack(LambdaCalls& lambda, const nlohmann::json& previous, nlohmann::json& next,
-                                     const Deployer::Say& say);
+std::vector<std::string> prune_stack(LambdaCalls& lambda, const nlohmann::json& previous,
+                                     nlohmann::json& next, const Deployer::Say& say);
 
 }  // namespace lamina::sam

@@ -29,7 +29,8 @@ public:
 
     // nullopt: AWS::NoValue
     Result<std::optional<json>> eval(const json& v, const std::string& p) {
-        if (is_call(v)) return call(v.begin().key(), v.begin().value(), p + "/" + esc(v.begin().key()));
+        if (is_call(v))
+            return call(v.begin().key(), v.begin().value(), p + "/" + esc(v.begin().key()));
         if (v.is_object()) {
             json out = json::object();
             for (const auto& [k, item] : v.items()) {
@@ -54,18 +55,21 @@ public:
     Result<bool> condition(const json& v, const std::string& p) {
         if (v.is_boolean()) return v.get<bool>();
         if (v.is_string() && (v == "true" || v == "false")) return v == "true";
-        if (!v.is_object() || v.size() != 1) return err(p, "a condition must be Fn::Equals, Fn::Not, Fn::And, Fn::Or or Condition");
+        if (!v.is_object() || v.size() != 1)
+            return err(p, "a condition must be Fn::Equals, Fn::Not, Fn::And, Fn::Or or Condition");
         const std::string& fn = v.begin().key();
         const json& arg = v.begin().value();
         std::string ap = p + "/" + esc(fn);
         if (fn == "Condition") {
             if (!arg.is_string()) return err(ap, "Condition takes the name of a condition");
             auto it = ctx_.conditions.find(arg.get<std::string>());
-            if (it == ctx_.conditions.end()) return err(ap, "unknown condition '" + arg.get<std::string>() + "'");
+            if (it == ctx_.conditions.end())
+                return err(ap, "unknown condition '" + arg.get<std::string>() + "'");
             return it->second;
         }
         if (fn == "Fn::Equals") {
-            if (!arg.is_array() || arg.size() != 2) return err(ap, "Fn::Equals takes a list of two values");
+            if (!arg.is_array() || arg.size() != 2)
+                return err(ap, "Fn::Equals takes a list of two values");
             auto a = value(arg[0], ap + "/0");
             if (!a) return std::unexpected(a.error());
             auto b = value(arg[1], ap + "/1");
@@ -73,7 +77,8 @@ public:
             return scalar_text(*a) == scalar_text(*b);
         }
         if (fn == "Fn::Not") {
-            if (!arg.is_array() || arg.size() != 1) return err(ap, "Fn::Not takes a list of one condition");
+            if (!arg.is_array() || arg.size() != 1)
+                return err(ap, "Fn::Not takes a list of one condition");
             auto a = condition(arg[0], ap + "/0");
             if (!a) return a;
             return !*a;
@@ -90,13 +95,17 @@ public:
             }
             return fn == "Fn::And" ? all : any;
         }
-        return err(ap, "'" + fn + "' is not a condition function (Fn::Equals, Fn::Not, Fn::And, Fn::Or, Condition)");
+        return err(
+            ap,
+            "'" + fn +
+                "' is not a condition function (Fn::Equals, Fn::Not, Fn::And, Fn::Or, Condition)");
     }
 
 private:
     static std::string esc(const std::string& k) {
         std::string out;
-        for (char c : k) out += c == '/' ? std::string("~1") : c == '~' ? std::string("~0") : std::string(1, c);
+        for (char c : k)
+            out += c == '/' ? std::string("~1") : c == '~' ? std::string("~0") : std::string(1, c);
         return out;
     }
 
@@ -128,12 +137,15 @@ private:
             return r;
         }
         if (name.rfind("AWS::", 0) == 0) return err(p, "unknown pseudo parameter " + name);
-        return err(p, "Ref to '" + name + "', which is neither a parameter nor a resource of this template");
+        return err(p, "Ref to '" + name +
+                          "', which is neither a parameter nor a resource of this template");
     }
 
-    Result<json> get_att(const std::string& id, const std::string& attribute, const std::string& p) {
+    Result<json> get_att(const std::string& id, const std::string& attribute,
+                         const std::string& p) {
         if (!ctx_.resources.contains(id))
-            return err(p, "Fn::GetAtt names '" + id + "', which is not a resource of this template");
+            return err(p,
+                       "Fn::GetAtt names '" + id + "', which is not a resource of this template");
         auto r = ctx_.resource_value(id, attribute);
         if (!r) return err(p, r.error().message);
         return r;
@@ -154,9 +166,11 @@ private:
             if (a.is_string()) {
                 std::string s = a;
                 auto dot = s.find('.');
-                a = dot == std::string::npos ? json::array({s}) : json::array({s.substr(0, dot), s.substr(dot + 1)});
+                a = dot == std::string::npos ? json::array({s})
+                                             : json::array({s.substr(0, dot), s.substr(dot + 1)});
             }
-            if (!a.is_array() || a.size() != 2) return err(p, "Fn::GetAtt takes [LogicalId, Attribute]");
+            if (!a.is_array() || a.size() != 2)
+                return err(p, "Fn::GetAtt takes [LogicalId, Attribute]");
             auto id = string_value(a[0], p + "/0", "the logical id");
             if (!id) return std::unexpected(id.error());
             auto attribute = string_value(a[1], p + "/1", "the attribute");
@@ -167,12 +181,14 @@ private:
         }
         if (fn == "Fn::Sub") return sub(arg, p);
         if (fn == "Fn::Join") {
-            if (!arg.is_array() || arg.size() != 2) return err(p, "Fn::Join takes [delimiter, [values]]");
+            if (!arg.is_array() || arg.size() != 2)
+                return err(p, "Fn::Join takes [delimiter, [values]]");
             auto delim = string_value(arg[0], p + "/0", "the delimiter");
             if (!delim) return std::unexpected(delim.error());
             auto list = value(arg[1], p + "/1");
             if (!list) return std::unexpected(list.error());
-            if (!list->is_array()) return err(p + "/1", "Fn::Join's second argument must be a list");
+            if (!list->is_array())
+                return err(p + "/1", "Fn::Join's second argument must be a list");
             std::string out;
             for (std::size_t i = 0; i < list->size(); ++i) {
                 const json& item = (*list)[i];
@@ -187,15 +203,18 @@ private:
             if (!arg.is_array() || arg.size() != 3 || !arg[0].is_string())
                 return err(p, "Fn::If takes [ConditionName, value if true, value if false]");
             auto it = ctx_.conditions.find(arg[0].get<std::string>());
-            if (it == ctx_.conditions.end()) return err(p + "/0", "unknown condition '" + arg[0].get<std::string>() + "'");
+            if (it == ctx_.conditions.end())
+                return err(p + "/0", "unknown condition '" + arg[0].get<std::string>() + "'");
             return eval(arg[it->second ? 1 : 2], p + "/" + (it->second ? "1" : "2"));
         }
         if (fn == "Fn::Select") {
-            if (!arg.is_array() || arg.size() != 2) return err(p, "Fn::Select takes [index, [values]]");
+            if (!arg.is_array() || arg.size() != 2)
+                return err(p, "Fn::Select takes [index, [values]]");
             auto index = value(arg[0], p + "/0");
             if (!index) return std::unexpected(index.error());
             std::int64_t i = -1;
-            if (index->is_number_integer()) i = index->get<std::int64_t>();
+            if (index->is_number_integer())
+                i = index->get<std::int64_t>();
             else if (index->is_string()) {
                 try {
                     std::size_t used = 0;
@@ -207,14 +226,17 @@ private:
             }
             auto list = value(arg[1], p + "/1");
             if (!list) return std::unexpected(list.error());
-            if (!list->is_array()) return err(p + "/1", "Fn::Select's second argument must be a list");
+            if (!list->is_array())
+                return err(p + "/1", "Fn::Select's second argument must be a list");
             if (i < 0 || i >= static_cast<std::int64_t>(list->size()))
-                return err(p + "/0", "Fn::Select index " + scalar_text(*index) + " is out of range for a list of " +
+                return err(p + "/0", "Fn::Select index " + scalar_text(*index) +
+                                         " is out of range for a list of " +
                                          std::to_string(list->size()));
             return some((*list)[static_cast<std::size_t>(i)]);
         }
         if (fn == "Fn::Split") {
-            if (!arg.is_array() || arg.size() != 2) return err(p, "Fn::Split takes [delimiter, string]");
+            if (!arg.is_array() || arg.size() != 2)
+                return err(p, "Fn::Split takes [delimiter, string]");
             auto delim = string_value(arg[0], p + "/0", "the delimiter");
             if (!delim) return std::unexpected(delim.error());
             if (delim->empty()) return err(p + "/0", "Fn::Split's delimiter must not be empty");
@@ -224,25 +246,31 @@ private:
             std::size_t start = 0;
             while (true) {
                 auto at = s->find(*delim, start);
-                out.push_back(s->substr(start, at == std::string::npos ? std::string::npos : at - start));
+                out.push_back(
+                    s->substr(start, at == std::string::npos ? std::string::npos : at - start));
                 if (at == std::string::npos) break;
                 start = at + delim->size();
             }
             return some(out);
         }
         if (fn == "Fn::FindInMap") {
-            if (!arg.is_array() || arg.size() != 3) return err(p, "Fn::FindInMap takes [MapName, TopLevelKey, SecondLevelKey]");
+            if (!arg.is_array() || arg.size() != 3)
+                return err(p, "Fn::FindInMap takes [MapName, TopLevelKey, SecondLevelKey]");
             std::string keys[3];
             for (int i = 0; i < 3; ++i) {
                 auto k = string_value(arg[i], p + "/" + std::to_string(i), "a Fn::FindInMap key");
                 if (!k) return std::unexpected(k.error());
                 keys[i] = *k;
             }
-            const json* maps = ctx_.tmpl && ctx_.tmpl->doc.contains("Mappings") ? &ctx_.tmpl->doc["Mappings"] : nullptr;
-            if (!maps || !maps->contains(keys[0])) return err(p, "no mapping named '" + keys[0] + "' in Mappings");
+            const json* maps = ctx_.tmpl && ctx_.tmpl->doc.contains("Mappings")
+                                   ? &ctx_.tmpl->doc["Mappings"]
+                                   : nullptr;
+            if (!maps || !maps->contains(keys[0]))
+                return err(p, "no mapping named '" + keys[0] + "' in Mappings");
             const json& m = (*maps)[keys[0]];
             if (!m.contains(keys[1]) || !m[keys[1]].is_object() || !m[keys[1]].contains(keys[2]))
-                return err(p, "mapping '" + keys[0] + "' has no entry [" + keys[1] + "][" + keys[2] + "]");
+                return err(
+                    p, "mapping '" + keys[0] + "' has no entry [" + keys[1] + "][" + keys[2] + "]");
             return some(m[keys[1]][keys[2]]);
         }
         if (fn == "Fn::Base64") {
@@ -255,9 +283,11 @@ private:
             if (!c) return std::unexpected(c.error());
             return some(*c);
         }
-        if (fn == "Fn::GetAZs" || fn == "Fn::ImportValue" || fn == "Fn::Cidr" || fn == "Fn::Transform" ||
-            fn == "Fn::ToJsonString" || fn == "Fn::Length" || fn == "Fn::ForEach")
-            return err(p, fn + " is not supported by lamina (it needs other AWS services or stacks)");
+        if (fn == "Fn::GetAZs" || fn == "Fn::ImportValue" || fn == "Fn::Cidr" ||
+            fn == "Fn::Transform" || fn == "Fn::ToJsonString" || fn == "Fn::Length" ||
+            fn == "Fn::ForEach")
+            return err(p,
+                       fn + " is not supported by lamina (it needs other AWS services or stacks)");
         return err(p, "unknown intrinsic function " + fn);
     }
 
@@ -354,11 +384,14 @@ void collect_references(const json& v, std::set<std::string>& out) {
             const json& a = v.begin().value();
             if (k == "Ref" && a.is_string()) out.insert(a.get<std::string>());
             if (k == "Fn::GetAtt") {
-                if (a.is_string()) out.insert(a.get<std::string>().substr(0, a.get<std::string>().find('.')));
-                else if (a.is_array() && !a.empty() && a[0].is_string()) out.insert(a[0].get<std::string>());
+                if (a.is_string())
+                    out.insert(a.get<std::string>().substr(0, a.get<std::string>().find('.')));
+                else if (a.is_array() && !a.empty() && a[0].is_string())
+                    out.insert(a[0].get<std::string>());
             }
             if (k == "Fn::Sub") {
-                if (a.is_string()) collect_sub(a, out);
+                if (a.is_string())
+                    collect_sub(a, out);
                 else if (a.is_array() && !a.empty() && a[0].is_string()) {
                     std::set<std::string> inner;
                     collect_sub(a[0], inner);

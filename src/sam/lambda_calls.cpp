@@ -23,10 +23,12 @@ std::string alias_path(const std::string& name, const std::string& alias) {
     return function_path(name) + "/aliases/" + path_segment(alias);
 }
 std::string provisioned_path(const std::string& name, const std::string& qualifier) {
-    return "/2019-09-30/functions/" + path_segment(name) + "/provisioned-concurrency" + qualifier_query(qualifier);
+    return "/2019-09-30/functions/" + path_segment(name) + "/provisioned-concurrency" +
+           qualifier_query(qualifier);
 }
 std::string event_invoke_path(const std::string& name, const std::string& qualifier) {
-    return "/2019-09-25/functions/" + path_segment(name) + "/event-invoke-config" + qualifier_query(qualifier);
+    return "/2019-09-25/functions/" + path_segment(name) + "/event-invoke-config" +
+           qualifier_query(qualifier);
 }
 std::string concurrency_path(const std::string& name) {
     return "/2017-10-31/functions/" + path_segment(name) + "/concurrency";
@@ -60,13 +62,14 @@ Status absent_is_done(Status st) {
     return st;
 }
 
-Result<json> LambdaCalls::send(const std::string& method, const std::string& target, const json& body,
-                               const char* operation, const std::string& who) {
+Result<json> LambdaCalls::send(const std::string& method, const std::string& target,
+                               const json& body, const char* operation, const std::string& who) {
     auto r = api_.call(method, target, body.is_null() ? std::string() : body.dump());
     if (!r) return std::unexpected(r.error());
     if (!r->ok())
-        return fail(r->status == 404 ? ErrorCode::ResourceNotFound : ErrorCode::InvalidParameterValue,
-                    context(operation, who) + r->error_text());
+        return fail(
+            r->status == 404 ? ErrorCode::ResourceNotFound : ErrorCode::InvalidParameterValue,
+            context(operation, who) + r->error_text());
     return r->json();
 }
 
@@ -83,7 +86,8 @@ Result<std::string> LambdaCalls::caller_account() {
     static const std::regex kAccount("<Account>([0-9]{12})</Account>");
     std::smatch m;
     if (!r->ok() || !std::regex_search(r->body, m, kAccount))
-        return fail(ErrorCode::Service, "cannot tell the account: GetCallerIdentity answered " + r->error_text());
+        return fail(ErrorCode::Service,
+                    "cannot tell the account: GetCallerIdentity answered " + r->error_text());
     return m[1].str();
 }
 
@@ -93,8 +97,10 @@ Result<json> LambdaCalls::get_function(const std::string& name, const std::strin
     return send("GET", function_path(name), json(), "GetFunction", who);
 }
 
-Result<json> LambdaCalls::get_function_configuration(const std::string& name, const std::string& who) {
-    return send("GET", function_path(name) + "/configuration", json(), "GetFunctionConfiguration", who);
+Result<json> LambdaCalls::get_function_configuration(const std::string& name,
+                                                     const std::string& who) {
+    return send("GET", function_path(name) + "/configuration", json(), "GetFunctionConfiguration",
+                who);
 }
 
 Result<json> LambdaCalls::create_function(const json& body, const std::string& who) {
@@ -107,16 +113,19 @@ Status LambdaCalls::delete_function(const std::string& name, const std::string& 
 
 Status LambdaCalls::delete_function_version(const std::string& name, const std::string& version,
                                             const std::string& who) {
-    return done(send("DELETE", function_path(name) + qualifier_query(version), json(), "DeleteFunction", who));
+    return done(send("DELETE", function_path(name) + qualifier_query(version), json(),
+                     "DeleteFunction", who));
 }
 
-Result<json> LambdaCalls::update_function_code(const std::string& name, const json& body, const std::string& who) {
+Result<json> LambdaCalls::update_function_code(const std::string& name, const json& body,
+                                               const std::string& who) {
     return send("PUT", function_path(name) + "/code", body, "UpdateFunctionCode", who);
 }
 
 Result<json> LambdaCalls::update_function_configuration(const std::string& name, const json& body,
                                                         const std::string& who) {
-    return send("PUT", function_path(name) + "/configuration", body, "UpdateFunctionConfiguration", who);
+    return send("PUT", function_path(name) + "/configuration", body, "UpdateFunctionConfiguration",
+                who);
 }
 
 Status LambdaCalls::tag_resource(const std::string& arn, const json& tags, const std::string& who) {
@@ -126,13 +135,16 @@ Status LambdaCalls::tag_resource(const std::string& arn, const json& tags, const
 Status LambdaCalls::untag_resource(const std::string& arn, const std::vector<std::string>& keys,
                                    const std::string& who) {
     std::string query;
-    for (const auto& k : keys) query += (query.empty() ? "?" : "&") + std::string("tagKeys=") + url_encode(k);
+    for (const auto& k : keys)
+        query += (query.empty() ? "?" : "&") + std::string("tagKeys=") + url_encode(k);
     return done(send("DELETE", tags_path(arn) + query, json(), "UntagResource", who));
 }
 
-Status LambdaCalls::put_function_concurrency(const std::string& name, std::int64_t reserved, const std::string& who) {
-    return done(send("PUT", concurrency_path(name), json{{"ReservedConcurrentExecutions", reserved}},
-                     "PutFunctionConcurrency", who));
+Status LambdaCalls::put_function_concurrency(const std::string& name, std::int64_t reserved,
+                                             const std::string& who) {
+    return done(send("PUT", concurrency_path(name),
+                     json{{"ReservedConcurrentExecutions", reserved}}, "PutFunctionConcurrency",
+                     who));
 }
 
 Status LambdaCalls::delete_function_concurrency(const std::string& name, const std::string& who) {
@@ -141,76 +153,96 @@ Status LambdaCalls::delete_function_concurrency(const std::string& name, const s
 
 // ---- versions and aliases ---------------------------------------------------
 
-Result<json> LambdaCalls::publish_version(const std::string& name, const json& body, const std::string& who) {
+Result<json> LambdaCalls::publish_version(const std::string& name, const json& body,
+                                          const std::string& who) {
     return send("POST", function_path(name) + "/versions", body, "PublishVersion", who);
 }
 
-Result<json> LambdaCalls::get_alias(const std::string& name, const std::string& alias, const std::string& who) {
+Result<json> LambdaCalls::get_alias(const std::string& name, const std::string& alias,
+                                    const std::string& who) {
     return send("GET", alias_path(name, alias), json(), "GetAlias", who);
 }
 
-Status LambdaCalls::create_alias(const std::string& name, const json& body, const std::string& who) {
+Status LambdaCalls::create_alias(const std::string& name, const json& body,
+                                 const std::string& who) {
     return done(send("POST", function_path(name) + "/aliases", body, "CreateAlias", who));
 }
 
-Status LambdaCalls::update_alias(const std::string& name, const std::string& alias, const json& body,
-                                 const std::string& who) {
+Status LambdaCalls::update_alias(const std::string& name, const std::string& alias,
+                                 const json& body, const std::string& who) {
     return done(send("PUT", alias_path(name, alias), body, "UpdateAlias", who));
 }
 
-Status LambdaCalls::delete_alias(const std::string& name, const std::string& alias, const std::string& who) {
+Status LambdaCalls::delete_alias(const std::string& name, const std::string& alias,
+                                 const std::string& who) {
     return done(send("DELETE", alias_path(name, alias), json(), "DeleteAlias", who));
 }
 
 // ---- per-qualifier settings -------------------------------------------------
 
-Result<json> LambdaCalls::get_provisioned_concurrency_config(const std::string& name, const std::string& qualifier,
+Result<json> LambdaCalls::get_provisioned_concurrency_config(const std::string& name,
+                                                             const std::string& qualifier,
                                                              const std::string& who) {
-    return send("GET", provisioned_path(name, qualifier), json(), "GetProvisionedConcurrencyConfig", who);
+    return send("GET", provisioned_path(name, qualifier), json(), "GetProvisionedConcurrencyConfig",
+                who);
 }
 
-Status LambdaCalls::put_provisioned_concurrency_config(const std::string& name, const std::string& qualifier,
-                                                       std::int64_t n, const std::string& who) {
-    return done(send("PUT", provisioned_path(name, qualifier), json{{"ProvisionedConcurrentExecutions", n}},
+Status LambdaCalls::put_provisioned_concurrency_config(const std::string& name,
+                                                       const std::string& qualifier, std::int64_t n,
+                                                       const std::string& who) {
+    return done(send("PUT", provisioned_path(name, qualifier),
+                     json{{"ProvisionedConcurrentExecutions", n}},
                      "PutProvisionedConcurrencyConfig", who));
 }
 
-Status LambdaCalls::delete_provisioned_concurrency_config(const std::string& name, const std::string& qualifier,
+Status LambdaCalls::delete_provisioned_concurrency_config(const std::string& name,
+                                                          const std::string& qualifier,
                                                           const std::string& who) {
-    return done(send("DELETE", provisioned_path(name, qualifier), json(), "DeleteProvisionedConcurrencyConfig", who));
+    return done(send("DELETE", provisioned_path(name, qualifier), json(),
+                     "DeleteProvisionedConcurrencyConfig", who));
 }
 
-Status LambdaCalls::put_function_event_invoke_config(const std::string& name, const std::string& qualifier,
-                                                     const json& body, const std::string& who) {
-    return done(send("PUT", event_invoke_path(name, qualifier), body, "PutFunctionEventInvokeConfig", who));
+Status LambdaCalls::put_function_event_invoke_config(const std::string& name,
+                                                     const std::string& qualifier, const json& body,
+                                                     const std::string& who) {
+    return done(
+        send("PUT", event_invoke_path(name, qualifier), body, "PutFunctionEventInvokeConfig", who));
 }
 
-Status LambdaCalls::delete_function_event_invoke_config(const std::string& name, const std::string& qualifier,
+Status LambdaCalls::delete_function_event_invoke_config(const std::string& name,
+                                                        const std::string& qualifier,
                                                         const std::string& who) {
-    return done(send("DELETE", event_invoke_path(name, qualifier), json(), "DeleteFunctionEventInvokeConfig", who));
+    return done(send("DELETE", event_invoke_path(name, qualifier), json(),
+                     "DeleteFunctionEventInvokeConfig", who));
 }
 
 // ---- resource policies ------------------------------------------------------
 
-Result<json> LambdaCalls::get_policy(const std::string& name, const std::string& qualifier, const std::string& who) {
-    return send("GET", function_path(name) + "/policy" + qualifier_query(qualifier), json(), "GetPolicy", who);
+Result<json> LambdaCalls::get_policy(const std::string& name, const std::string& qualifier,
+                                     const std::string& who) {
+    return send("GET", function_path(name) + "/policy" + qualifier_query(qualifier), json(),
+                "GetPolicy", who);
 }
 
-Status LambdaCalls::add_permission(const std::string& name, const std::string& qualifier, const json& body,
-                                   const std::string& who) {
-    return done(send("POST", function_path(name) + "/policy" + qualifier_query(qualifier), body, "AddPermission", who));
+Status LambdaCalls::add_permission(const std::string& name, const std::string& qualifier,
+                                   const json& body, const std::string& who) {
+    return done(send("POST", function_path(name) + "/policy" + qualifier_query(qualifier), body,
+                     "AddPermission", who));
 }
 
-Status LambdaCalls::remove_permission(const std::string& name, const std::string& qualifier, const std::string& sid,
-                                      const std::string& who) {
-    return done(send("DELETE", function_path(name) + "/policy/" + path_segment(sid) + qualifier_query(qualifier),
-                     json(), "RemovePermission", who));
+Status LambdaCalls::remove_permission(const std::string& name, const std::string& qualifier,
+                                      const std::string& sid, const std::string& who) {
+    return done(send(
+        "DELETE", function_path(name) + "/policy/" + path_segment(sid) + qualifier_query(qualifier),
+        json(), "RemovePermission", who));
 }
 
 // ---- layers -----------------------------------------------------------------
 
-Result<json> LambdaCalls::publish_layer_version(const std::string& layer, const json& body, const std::string& who) {
-    return send("POST", kLayers + "/" + path_segment(layer) + "/versions", body, "PublishLayerVersion", who);
+Result<json> LambdaCalls::publish_layer_version(const std::string& layer, const json& body,
+                                                const std::string& who) {
+    return send("POST", kLayers + "/" + path_segment(layer) + "/versions", body,
+                "PublishLayerVersion", who);
 }
 
 Status LambdaCalls::delete_layer_version(const LayerVersionId& id, const std::string& who) {
@@ -218,29 +250,36 @@ Status LambdaCalls::delete_layer_version(const LayerVersionId& id, const std::st
 }
 
 Result<json> LambdaCalls::get_layer_version_by_arn(const std::string& arn, const std::string& who) {
-    return send("GET", kLayers + "?find=LayerVersion&Arn=" + url_encode(arn), json(), "GetLayerVersionByArn", who);
+    return send("GET", kLayers + "?find=LayerVersion&Arn=" + url_encode(arn), json(),
+                "GetLayerVersionByArn", who);
 }
 
 std::string LambdaCalls::layer_version_policy_path(const LayerVersionId& id) {
     return layer_version_path(id) + "/policy";
 }
 
-std::optional<LayerVersionId> LambdaCalls::parse_layer_version_policy_path(const std::string& path) {
-    static const std::regex kPolicy(R"(/2018-10-31/layers/([a-zA-Z0-9_-]+)/versions/([0-9]{1,15})/policy)");
+std::optional<LayerVersionId> LambdaCalls::parse_layer_version_policy_path(
+    const std::string& path) {
+    static const std::regex kPolicy(
+        R"(/2018-10-31/layers/([a-zA-Z0-9_-]+)/versions/([0-9]{1,15})/policy)");
     std::smatch m;
     if (!regex_full_match(path, m, kPolicy)) return std::nullopt;
     return LayerVersionId{m[1].str(), std::stoll(m[2].str())};
 }
 
-Result<json> LambdaCalls::get_layer_version_policy(const LayerVersionId& id, const std::string& who) {
+Result<json> LambdaCalls::get_layer_version_policy(const LayerVersionId& id,
+                                                   const std::string& who) {
     return send("GET", layer_version_policy_path(id), json(), "GetLayerVersionPolicy", who);
 }
 
-Status LambdaCalls::add_layer_version_permission(const LayerVersionId& id, const json& body, const std::string& who) {
-    return done(send("POST", layer_version_policy_path(id), body, "AddLayerVersionPermission", who));
+Status LambdaCalls::add_layer_version_permission(const LayerVersionId& id, const json& body,
+                                                 const std::string& who) {
+    return done(
+        send("POST", layer_version_policy_path(id), body, "AddLayerVersionPermission", who));
 }
 
-Status LambdaCalls::remove_layer_version_permission(const LayerVersionId& id, const std::string& sid,
+Status LambdaCalls::remove_layer_version_permission(const LayerVersionId& id,
+                                                    const std::string& sid,
                                                     const std::string& who) {
     return done(send("DELETE", layer_version_policy_path(id) + "/" + path_segment(sid), json(),
                      "RemoveLayerVersionPermission", who));
@@ -273,7 +312,8 @@ Status LambdaCalls::delete_stack(const std::string& stack) {
 Status LambdaCalls::start_traffic_shifts(const std::string& stack, const json& body) {
     auto r = api_.call("POST", kStacks + path_segment(stack) + "/traffic-shifts", body.dump());
     if (!r) return std::unexpected(r.error());
-    if (!r->ok()) return fail(ErrorCode::Service, "starting the traffic shifts: " + r->error_text());
+    if (!r->ok())
+        return fail(ErrorCode::Service, "starting the traffic shifts: " + r->error_text());
     return {};
 }
 

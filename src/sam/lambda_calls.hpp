@@ -8,9 +8,8 @@
 // there), InvalidParameterValue otherwise. A transport failure is passed on
 // as the ApiClient reported it.
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,54 +41,70 @@ public:
 
     // functions
     Result<nlohmann::json> get_function(const std::string& name, const std::string& who);
-    Result<nlohmann::json> get_function_configuration(const std::string& name, const std::string& who);
+    Result<nlohmann::json> get_function_configuration(const std::string& name,
+                                                      const std::string& who);
     Result<nlohmann::json> create_function(const nlohmann::json& body, const std::string& who);
     Status delete_function(const std::string& name, const std::string& who);
-    Status delete_function_version(const std::string& name, const std::string& version, const std::string& who);
+    Status delete_function_version(const std::string& name, const std::string& version,
+                                   const std::string& who);
     Result<nlohmann::json> update_function_code(const std::string& name, const nlohmann::json& body,
                                                 const std::string& who);
-    Result<nlohmann::json> update_function_configuration(const std::string& name, const nlohmann::json& body,
+    Result<nlohmann::json> update_function_configuration(const std::string& name,
+                                                         const nlohmann::json& body,
                                                          const std::string& who);
     Status tag_resource(const std::string& arn, const nlohmann::json& tags, const std::string& who);
-    Status untag_resource(const std::string& arn, const std::vector<std::string>& keys, const std::string& who);
-    Status put_function_concurrency(const std::string& name, std::int64_t reserved, const std::string& who);
+    Status untag_resource(const std::string& arn, const std::vector<std::string>& keys,
+                          const std::string& who);
+    Status put_function_concurrency(const std::string& name, std::int64_t reserved,
+                                    const std::string& who);
     Status delete_function_concurrency(const std::string& name, const std::string& who);
 
     // versions and aliases
-    Result<nlohmann::json> publish_version(const std::string& name, const nlohmann::json& body, const std::string& who);
-    Result<nlohmann::json> get_alias(const std::string& name, const std::string& alias, const std::string& who);
-    Status create_alias(const std::string& name, const nlohmann::json& body, const std::string& who);
-    Status update_alias(const std::string& name, const std::string& alias, const nlohmann::json& body,
+    Result<nlohmann::json> publish_version(const std::string& name, const nlohmann::json& body,
+                                           const std::string& who);
+    Result<nlohmann::json> get_alias(const std::string& name, const std::string& alias,
+                                     const std::string& who);
+    Status create_alias(const std::string& name, const nlohmann::json& body,
                         const std::string& who);
+    Status update_alias(const std::string& name, const std::string& alias,
+                        const nlohmann::json& body, const std::string& who);
     Status delete_alias(const std::string& name, const std::string& alias, const std::string& who);
 
     // provisioned concurrency and asynchronous invocation, per qualifier
-    Result<nlohmann::json> get_provisioned_concurrency_config(const std::string& name, const std::string& qualifier,
+    Result<nlohmann::json> get_provisioned_concurrency_config(const std::string& name,
+                                                              const std::string& qualifier,
                                                               const std::string& who);
-    Status put_provisioned_concurrency_config(const std::string& name, const std::string& qualifier, std::int64_t n,
-                                              const std::string& who);
-    Status delete_provisioned_concurrency_config(const std::string& name, const std::string& qualifier,
+    Status put_provisioned_concurrency_config(const std::string& name, const std::string& qualifier,
+                                              std::int64_t n, const std::string& who);
+    Status delete_provisioned_concurrency_config(const std::string& name,
+                                                 const std::string& qualifier,
                                                  const std::string& who);
     Status put_function_event_invoke_config(const std::string& name, const std::string& qualifier,
                                             const nlohmann::json& body, const std::string& who);
-    Status delete_function_event_invoke_config(const std::string& name, const std::string& qualifier,
+    Status delete_function_event_invoke_config(const std::string& name,
+                                               const std::string& qualifier,
                                                const std::string& who);
 
     // resource policies; qualifier "" is the unqualified function
-    Result<nlohmann::json> get_policy(const std::string& name, const std::string& qualifier, const std::string& who);
-    Status add_permission(const std::string& name, const std::string& qualifier, const nlohmann::json& body,
-                          const std::string& who);
-    Status remove_permission(const std::string& name, const std::string& qualifier, const std::string& sid,
-                             const std::string& who);
+    Result<nlohmann::json> get_policy(const std::string& name, const std::string& qualifier,
+                                      const std::string& who);
+    Status add_permission(const std::string& name, const std::string& qualifier,
+                          const nlohmann::json& body, const std::string& who);
+    Status remove_permission(const std::string& name, const std::string& qualifier,
+                             const std::string& sid, const std::string& who);
 
     // layers
-    Result<nlohmann::json> publish_layer_version(const std::string& layer, const nlohmann::json& body,
+    Result<nlohmann::json> publish_layer_version(const std::string& layer,
+                                                 const nlohmann::json& body,
                                                  const std::string& who);
     Status delete_layer_version(const LayerVersionId& id, const std::string& who);
     Result<nlohmann::json> get_layer_version_by_arn(const std::string& arn, const std::string& who);
-    Result<nlohmann::json> get_layer_version_policy(const LayerVersionId& id, const std::string& who);
-    Status add_layer_version_permission(const LayerVersionId& id, const nlohmann::json& body, const std::string& who);
-    Status remove_layer_version_permission(const LayerVersionId& id, const std::string& sid, const std::string& who);
+    Result<nlohmann::json> get_layer_version_policy(const LayerVersionId& id,
+                                                    const std::string& who);
+    Status add_layer_version_permission(const LayerVersionId& id, const nlohmann::json& body,
+                                        const std::string& who);
+    Status remove_layer_version_permission(const LayerVersionId& id, const std::string& sid,
+                                           const std::string& who);
     // The policy path of a layer version, as stack records keep it ("Base"),
     // and back; nullopt for a path of another shape.
     static std::string layer_version_policy_path(const LayerVersionId& id);
@@ -103,8 +118,9 @@ public:
 
 private:
     // The reply's JSON body, or the refusal as described above.
-    Result<nlohmann::json> send(const std::string& method, const std::string& target, const nlohmann::json& body,
-                                const char* operation, const std::string& who);
+    Result<nlohmann::json> send(const std::string& method, const std::string& target,
+                                const nlohmann::json& body, const char* operation,
+                                const std::string& who);
 
     ApiClient& api_;
 };

@@ -1,11 +1,10 @@
-#include "sam/deployment.hpp"
-
 #include <algorithm>
 #include <regex>
 
 #include "lamina/common/encoding.hpp"
 #include "lamina/common/regex.hpp"
 #include "lamina/control/names.hpp"
+#include "sam/deployment.hpp"
 
 // The plan phase: the stack's previous record, the template's parameters,
 // conditions, resources (Globals merged, in dependency order) and outputs,
@@ -100,30 +99,36 @@ const std::map<std::string, std::set<std::string>>& known_properties() {
           "TracingConfig",
           "VpcConfig"}},
         {kServerlessLayer,
-         {"CompatibleArchitectures", "CompatibleRuntimes", "ContentUri", "Description", "LayerName", "LicenseInfo",
-          "RetentionPolicy"}},
+         {"CompatibleArchitectures", "CompatibleRuntimes", "ContentUri", "Description", "LayerName",
+          "LicenseInfo", "RetentionPolicy"}},
         {kLayer,
-         {"CompatibleArchitectures", "CompatibleRuntimes", "Content", "Description", "LayerName", "LicenseInfo"}},
+         {"CompatibleArchitectures", "CompatibleRuntimes", "Content", "Description", "LayerName",
+          "LicenseInfo"}},
         {kVersion,
-         {"CodeSha256", "Description", "FunctionName", "Policy", "ProvisionedConcurrencyConfig", "RuntimePolicy"}},
+         {"CodeSha256", "Description", "FunctionName", "Policy", "ProvisionedConcurrencyConfig",
+          "RuntimePolicy"}},
         {kAlias,
-         {"Description", "FunctionName", "FunctionVersion", "Name", "ProvisionedConcurrencyConfig", "RoutingConfig"}},
+         {"Description", "FunctionName", "FunctionVersion", "Name", "ProvisionedConcurrencyConfig",
+          "RoutingConfig"}},
         {kPermission,
-         {"Action", "EventSourceToken", "FunctionName", "FunctionUrlAuthType", "Principal", "PrincipalOrgID",
-          "SourceAccount", "SourceArn", "InvokedViaFunctionUrl"}},
+         {"Action", "EventSourceToken", "FunctionName", "FunctionUrlAuthType", "Principal",
+          "PrincipalOrgID", "SourceAccount", "SourceArn", "InvokedViaFunctionUrl"}},
         {kEventInvokeConfig,
-         {"DestinationConfig", "FunctionName", "MaximumEventAgeInSeconds", "MaximumRetryAttempts", "Qualifier"}},
+         {"DestinationConfig", "FunctionName", "MaximumEventAgeInSeconds", "MaximumRetryAttempts",
+          "Qualifier"}},
         {kLayerPermission, {"Action", "LayerVersionArn", "OrganizationId", "Principal"}},
     };
     return kProperties;
 }
 json merge_globals(const json& global, const json& local) {
     auto is_intrinsic = [](const json& v) {
-        return v.is_object() && v.size() == 1 && (v.begin().key() == "Ref" || v.begin().key().rfind("Fn::", 0) == 0);
+        return v.is_object() && v.size() == 1 &&
+               (v.begin().key() == "Ref" || v.begin().key().rfind("Fn::", 0) == 0);
     };
     if (global.is_object() && local.is_object() && !is_intrinsic(global) && !is_intrinsic(local)) {
         json out = global;
-        for (const auto& [k, v] : local.items()) out[k] = out.contains(k) ? merge_globals(out[k], v) : v;
+        for (const auto& [k, v] : local.items())
+            out[k] = out.contains(k) ? merge_globals(out[k], v) : v;
         return out;
     }
     if (global.is_array() && local.is_array()) {
@@ -146,7 +151,8 @@ void collect_condition_names(const json& v, std::set<std::string>& out) {
 
 }  // namespace
 
-Deployment::Deployment(LambdaCalls& lambda, const Deployer::Say& say, const Template& t, const DeployOptions& options)
+Deployment::Deployment(LambdaCalls& lambda, const Deployer::Say& say, const Template& t,
+                       const DeployOptions& options)
     : lambda_(lambda), say_(say), t_(t), options_(options), base_(t.file.parent_path()) {}
 
 std::string Deployment::function_arn(const std::string& name) const {
@@ -170,8 +176,9 @@ Status Deployment::plan() {
 Status Deployment::load_previous() {
     static const std::regex kStackName("[A-Za-z][A-Za-z0-9-]{0,127}");
     if (!regex_full_match(options_.stack_name, kStackName))
-        return fail(ErrorCode::InvalidParameterValue, "the stack name '" + options_.stack_name +
-                                                          "' must start with a letter and have 1-128 of A-Za-z0-9-");
+        return fail(ErrorCode::InvalidParameterValue,
+                    "the stack name '" + options_.stack_name +
+                        "' must start with a letter and have 1-128 of A-Za-z0-9-");
     LAMINA_TRY(record, lambda_.get_stack(options_.stack_name));
     previous_ = record ? (*record)["Resources"] : json::object();
     if (!previous_.is_object()) previous_ = json::object();
@@ -184,13 +191,15 @@ Status Deployment::read_parameters() {
     ctx_.parameters["AWS::AccountId"] = plan_.account;
     ctx_.parameters["AWS::Region"] = lambda_.region();
     ctx_.parameters["AWS::StackName"] = options_.stack_name;
-    ctx_.parameters["AWS::StackId"] = "arn:aws:cloudformation:" + lambda_.region() + ":" + plan_.account + ":stack/" +
-                                      options_.stack_name + "/" + short_hash(options_.stack_name, 32);
+    ctx_.parameters["AWS::StackId"] = "arn:aws:cloudformation:" + lambda_.region() + ":" +
+                                      plan_.account + ":stack/" + options_.stack_name + "/" +
+                                      short_hash(options_.stack_name, 32);
     ctx_.parameters["AWS::Partition"] = "aws";
     ctx_.parameters["AWS::URLSuffix"] = "amazonaws.com";
     ctx_.parameters["AWS::NotificationARNs"] = json::array();
     json params = doc.value("Parameters", json::object());
-    if (!params.is_object()) return std::unexpected(t_.error_at("/Parameters", "must be a mapping"));
+    if (!params.is_object())
+        return std::unexpected(t_.error_at("/Parameters", "must be a mapping"));
     std::vector<std::string> unknown;
     for (const auto& [k, _] : options_.parameter_overrides)
         if (!params.contains(k)) unknown.push_back(k);
@@ -206,53 +215,64 @@ Status Deployment::read_parameters() {
             return std::unexpected(t_.error_at(p, "a parameter needs a Type"));
         std::string type = spec["Type"].is_string() ? spec["Type"].get<std::string>() : "";
         std::optional<std::string> value;
-        if (auto it = options_.parameter_overrides.find(name); it != options_.parameter_overrides.end())
+        if (auto it = options_.parameter_overrides.find(name);
+            it != options_.parameter_overrides.end())
             value = it->second;
         else if (spec.contains("Default"))
-            value = spec["Default"].is_string() ? spec["Default"].get<std::string>() : spec["Default"].dump();
-        if (!value) return std::unexpected(t_.error_at(p, "Parameters: [" + name + "] must have values"));
+            value = spec["Default"].is_string() ? spec["Default"].get<std::string>()
+                                                : spec["Default"].dump();
+        if (!value)
+            return std::unexpected(t_.error_at(p, "Parameters: [" + name + "] must have values"));
         if (spec.contains("AllowedValues") && spec["AllowedValues"].is_array()) {
             bool found = false;
             for (const auto& a : spec["AllowedValues"])
                 found = found || (a.is_string() ? a.get<std::string>() : a.dump()) == *value;
             if (!found)
-                return std::unexpected(
-                    t_.error_at(p, "Parameter '" + name + "' must be one of AllowedValues, got '" + *value + "'"));
+                return std::unexpected(t_.error_at(
+                    p,
+                    "Parameter '" + name + "' must be one of AllowedValues, got '" + *value + "'"));
         }
         if (spec.contains("AllowedPattern") && spec["AllowedPattern"].is_string()) {
             try {
-                if (!regex_full_match(*value, std::regex(spec["AllowedPattern"].get<std::string>())))
-                    return std::unexpected(t_.error_at(
-                        p, "Parameter '" + name + "' must match pattern " + spec["AllowedPattern"].get<std::string>()));
+                if (!regex_full_match(*value,
+                                      std::regex(spec["AllowedPattern"].get<std::string>())))
+                    return std::unexpected(
+                        t_.error_at(p, "Parameter '" + name + "' must match pattern " +
+                                           spec["AllowedPattern"].get<std::string>()));
             } catch (const std::regex_error&) {
-                return std::unexpected(t_.error_at(p, "AllowedPattern is not a valid regular expression"));
+                return std::unexpected(
+                    t_.error_at(p, "AllowedPattern is not a valid regular expression"));
             }
         }
         if (type == "Number") {
             static const std::regex kNumber(R"([-+]?[0-9]+(\.[0-9]+)?)");
             if (!regex_full_match(*value, kNumber))
-                return std::unexpected(
-                    t_.error_at(p, "Parameter '" + name + "' must be a number, got '" + *value + "'"));
+                return std::unexpected(t_.error_at(
+                    p, "Parameter '" + name + "' must be a number, got '" + *value + "'"));
             ctx_.parameters[name] = *value;
         } else if (type == "String") {
             ctx_.parameters[name] = *value;
-        } else if (type == "CommaDelimitedList" || type == "List<Number>" || type == "List<String>") {
+        } else if (type == "CommaDelimitedList" || type == "List<Number>" ||
+                   type == "List<String>") {
             json list = json::array();
             std::size_t start = 0;
             while (true) {
                 auto comma = value->find(',', start);
-                std::string item = value->substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+                std::string item = value->substr(
+                    start, comma == std::string::npos ? std::string::npos : comma - start);
                 auto a = item.find_first_not_of(' ');
-                list.push_back(a == std::string::npos ? std::string()
-                                                      : item.substr(a, item.find_last_not_of(' ') - a + 1));
+                list.push_back(a == std::string::npos
+                                   ? std::string()
+                                   : item.substr(a, item.find_last_not_of(' ') - a + 1));
                 if (comma == std::string::npos) break;
                 start = comma + 1;
             }
             ctx_.parameters[name] = list;
         } else {
-            return std::unexpected(t_.error_at(p + "/Type", "parameter type '" + type +
-                                                                "' is not supported by lamina (String, Number, "
-                                                                "CommaDelimitedList, List<Number>)"));
+            return std::unexpected(
+                t_.error_at(p + "/Type", "parameter type '" + type +
+                                             "' is not supported by lamina (String, Number, "
+                                             "CommaDelimitedList, List<Number>)"));
         }
     }
     return {};
@@ -272,22 +292,24 @@ Status Deployment::read_conditions() {
             bool ready = true;
             for (const auto& n : names) {
                 if (!conds.contains(n))
-                    return std::unexpected(
-                        t_.error_at("/Conditions/" + escape_pointer(it->first), "unknown condition '" + n + "'"));
+                    return std::unexpected(t_.error_at("/Conditions/" + escape_pointer(it->first),
+                                                       "unknown condition '" + n + "'"));
                 ready = ready && ctx_.conditions.contains(n);
             }
             if (!ready) {
                 ++it;
                 continue;
             }
-            auto v = evaluate_condition(it->second, "/Conditions/" + escape_pointer(it->first), ctx_);
+            auto v =
+                evaluate_condition(it->second, "/Conditions/" + escape_pointer(it->first), ctx_);
             if (!v) return std::unexpected(v.error());
             ctx_.conditions[it->first] = *v;
             it = pending.erase(it);
             progress = true;
         }
         if (!progress)
-            return std::unexpected(t_.error_at("/Conditions", "the conditions refer to each other in a circle"));
+            return std::unexpected(
+                t_.error_at("/Conditions", "the conditions refer to each other in a circle"));
     }
     return {};
 }
@@ -298,7 +320,8 @@ Status Deployment::read_resources() {
     if (doc.contains("Transform")) {
         const json& tr = doc["Transform"];
         serverless = (tr.is_string() && tr == "AWS::Serverless-2016-10-31") ||
-                     (tr.is_array() && std::find(tr.begin(), tr.end(), json("AWS::Serverless-2016-10-31")) != tr.end());
+                     (tr.is_array() && std::find(tr.begin(), tr.end(),
+                                                 json("AWS::Serverless-2016-10-31")) != tr.end());
     }
     json globals = doc.value("Globals", json::object());
     if (!globals.is_object()) return std::unexpected(t_.error_at("/Globals", "must be a mapping"));
@@ -319,34 +342,39 @@ Status Deployment::read_resources() {
         r.raw = spec.value("Properties", json::object());
         if (!r.raw.is_object()) return std::unexpected(t_.error_at(r.pointer, "must be a mapping"));
         if (r.type.rfind("AWS::Serverless::", 0) == 0 && !serverless)
-            return std::unexpected(
-                t_.error_at(p + "/Type", r.type + " needs 'Transform: AWS::Serverless-2016-10-31' in the template"));
+            return std::unexpected(t_.error_at(
+                p + "/Type",
+                r.type + " needs 'Transform: AWS::Serverless-2016-10-31' in the template"));
         if (r.type == kServerlessFunction) r.raw = merge_globals(function_globals, r.raw);
         if (spec.contains("Condition")) {
-            if (!spec["Condition"].is_string() || !ctx_.conditions.contains(spec["Condition"].get<std::string>()))
-                return std::unexpected(t_.error_at(p + "/Condition", "unknown condition " + spec["Condition"].dump()));
+            if (!spec["Condition"].is_string() ||
+                !ctx_.conditions.contains(spec["Condition"].get<std::string>()))
+                return std::unexpected(
+                    t_.error_at(p + "/Condition", "unknown condition " + spec["Condition"].dump()));
             r.condition = spec["Condition"].get<std::string>();
         }
         if (spec.contains("DependsOn")) {
             json d = spec["DependsOn"];
             if (d.is_string()) d = json::array({d});
             if (!d.is_array())
-                return std::unexpected(t_.error_at(p + "/DependsOn", "must be a name or a list of names"));
+                return std::unexpected(
+                    t_.error_at(p + "/DependsOn", "must be a name or a list of names"));
             for (const auto& x : d) {
                 if (!x.is_string() || !doc["Resources"].contains(x.get<std::string>()))
-                    return std::unexpected(
-                        t_.error_at(p + "/DependsOn", "names no resource of this template: " + x.dump()));
+                    return std::unexpected(t_.error_at(
+                        p + "/DependsOn", "names no resource of this template: " + x.dump()));
                 r.deps.insert(x.get<std::string>());
             }
         }
-        r.deletion_policy =
-            spec.value("DeletionPolicy", json("")).is_string() ? spec.value("DeletionPolicy", std::string()) : "";
+        r.deletion_policy = spec.value("DeletionPolicy", json("")).is_string()
+                                ? spec.value("DeletionPolicy", std::string())
+                                : "";
         if (auto k = known_properties().find(r.type); k != known_properties().end()) {
             for (const auto& [name, _] : r.raw.items())
                 if (!k->second.contains(name))
-                    return std::unexpected(
-                        t_.error_at(r.pointer + "/" + escape_pointer(name),
-                                    "property " + name + " is not defined for a resource of type " + r.type));
+                    return std::unexpected(t_.error_at(
+                        r.pointer + "/" + escape_pointer(name),
+                        "property " + name + " is not defined for a resource of type " + r.type));
         }
         if (r.condition && !ctx_.conditions.at(*r.condition)) {
             plan_.excluded.insert(id);
@@ -386,7 +414,8 @@ Status Deployment::order() {
             std::string target = owner_.contains(ref) ? owner_[ref] : ref;
             if (plan_.excluded.contains(target))
                 return std::unexpected(t_.error_at(
-                    r.pointer, "refers to " + target + ", which its Condition leaves out of this deployment"));
+                    r.pointer,
+                    "refers to " + target + ", which its Condition leaves out of this deployment"));
             if (resources_.contains(target) && target != id) r.deps.insert(target);
         }
         std::erase_if(r.deps, [&](const std::string& d) { return !resources_.contains(d); });
@@ -395,8 +424,9 @@ Status Deployment::order() {
     std::function<Status(const std::string&)> visit = [&](const std::string& id) -> Status {
         if (state[id] == 2) return {};
         if (state[id] == 1)
-            return std::unexpected(t_.error_at("/Resources/" + escape_pointer(id),
-                                               "circular dependency between resources (through " + id + ")"));
+            return std::unexpected(
+                t_.error_at("/Resources/" + escape_pointer(id),
+                            "circular dependency between resources (through " + id + ")"));
         state[id] = 1;
         for (const auto& d : resources_.at(id).deps) LAMINA_CHECK(visit(d));
         state[id] = 2;
@@ -415,7 +445,8 @@ Result<json> Deployment::resource_value(const std::string& id, const std::string
         if (attribute == "Arn") {
             std::string service = ascii_lower(o->second.substr(5, o->second.find("::", 5) - 5));
             if (service == "iam") return json("arn:aws:iam::" + plan_.account + ":role/" + name);
-            return json("arn:aws:" + service + ":" + lambda_.region() + ":" + plan_.account + ":" + name);
+            return json("arn:aws:" + service + ":" + lambda_.region() + ":" + plan_.account + ":" +
+                        name);
         }
         return json(name);
     }
@@ -428,12 +459,14 @@ Result<json> Deployment::resource_value(const std::string& id, const std::string
     if (owner_.contains(id) || resources_.contains(id)) {
         std::string owner = owner_.contains(id) ? owner_[id] : id;
         if (!attribute.empty() && resources_.contains(id))
-            return fail(ErrorCode::InvalidParameterValue,
-                        "Fn::GetAtt: " + resources_.at(id).type + " has no attribute '" + attribute + "'");
+            return fail(
+                ErrorCode::InvalidParameterValue,
+                "Fn::GetAtt: " + resources_.at(id).type + " has no attribute '" + attribute + "'");
         return fail(ErrorCode::InvalidParameterValue,
                     id + " has no value here (does " + owner + " have AutoPublishAlias?)");
     }
-    return fail(ErrorCode::InvalidParameterValue, "'" + id + "' is not a resource of this template");
+    return fail(ErrorCode::InvalidParameterValue,
+                "'" + id + "' is not a resource of this template");
 }
 
 Result<json> Deployment::props_of(const Resource& r) {
@@ -455,9 +488,11 @@ Status Deployment::plan_resource(const Resource& r) {
         plan_.functions[r.id] = std::move(f);
     } else if (is_layer_type(r.type)) {
         LAMINA_TRY(l, layer_spec(r, props));
-        std::string arn = control::layer_version_arn(control::Scope{plan_.account, lambda_.region()}, l.name, 1);
+        std::string arn =
+            control::layer_version_arn(control::Scope{plan_.account, lambda_.region()}, l.name, 1);
         const json prev = previous_.value(r.id, json::object());
-        if (prev.value("Fingerprint", std::string()) == l.fingerprint) arn = prev.value("LayerVersionArn", arn);
+        if (prev.value("Fingerprint", std::string()) == l.fingerprint)
+            arn = prev.value("LayerVersionArn", arn);
         refs_[r.id] = arn;
         planned_layer_arns_.insert(arn);
         layer_arns_[r.id] = arn;
@@ -491,7 +526,8 @@ Result<std::map<std::string, std::string>> Deployment::evaluate_outputs() {
     std::map<std::string, std::string> out;
     for (const auto& [k, o] : outputs.items()) {
         if (!o.is_object() || !o.contains("Value"))
-            return std::unexpected(t_.error_at("/Outputs/" + escape_pointer(k), "an output needs a Value"));
+            return std::unexpected(
+                t_.error_at("/Outputs/" + escape_pointer(k), "an output needs a Value"));
         if (o.contains("Condition") && o["Condition"].is_string()) {
             auto c = ctx_.conditions.find(o["Condition"].get<std::string>());
             if (c != ctx_.conditions.end() && !c->second) continue;

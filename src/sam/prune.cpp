@@ -11,16 +11,19 @@ namespace {
 
 class Pruner {
 public:
-    Pruner(LambdaCalls& lambda, json& next, const Deployer::Say& say) : lambda_(lambda), next_(next), say_(say) {}
+    Pruner(LambdaCalls& lambda, json& next, const Deployer::Say& say)
+        : lambda_(lambda), next_(next), say_(say) {}
 
     // Layer versions replaced in this deployment, when the layer does not keep
     // them; one that cannot be deleted stays in the layer's record.
     void replaced_layer_versions() {
         for (auto& [id, st] : next_.items()) {
-            if (!is_layer_type(st.value("Type", std::string())) || st.value("Retain", true)) continue;
+            if (!is_layer_type(st.value("Type", std::string())) || st.value("Retain", true))
+                continue;
             json kept = json::array();
             for (const auto& v : st["Versions"])
-                if (v == st["LayerVersionArn"] || !delete_layer_version(id, v.get<std::string>())) kept.push_back(v);
+                if (v == st["LayerVersionArn"] || !delete_layer_version(id, v.get<std::string>()))
+                    kept.push_back(v);
             st["Versions"] = kept;
         }
     }
@@ -57,19 +60,24 @@ public:
             if (auto st = lambda_.delete_function_version(fn, v, ""); st)
                 say("deleted  " + id + "  version " + fn + ":" + v);
             else
-                say("kept     " + id + "  version " + fn + ":" + v + " (" + st.error().message + ")");
+                say("kept     " + id + "  version " + fn + ":" + v + " (" + st.error().message +
+                    ")");
         } else if (kind == kPermission) {
             std::string sid = prev.value("StatementId", std::string());
-            auto st = lambda_.remove_permission(fn, prev.value("Qualifier", std::string()), sid, id);
+            auto st =
+                lambda_.remove_permission(fn, prev.value("Qualifier", std::string()), sid, id);
             if (done(id, prev, absent_is_done(st))) say("removed  " + id + "  permission " + sid);
         } else if (kind == kLayerPermission) {
-            auto layer = LambdaCalls::parse_layer_version_policy_path(prev.value("Base", std::string()));
-            Status st =
-                layer ? lambda_.remove_layer_version_permission(*layer, prev.value("StatementId", std::string()), id)
-                      : fail(ErrorCode::Service, id + ": the stack record names no layer version policy");
+            auto layer =
+                LambdaCalls::parse_layer_version_policy_path(prev.value("Base", std::string()));
+            Status st = layer ? lambda_.remove_layer_version_permission(
+                                    *layer, prev.value("StatementId", std::string()), id)
+                              : fail(ErrorCode::Service,
+                                     id + ": the stack record names no layer version policy");
             if (done(id, prev, absent_is_done(st))) say("removed  " + id + "  layer permission");
         } else if (kind == kEventInvokeConfig) {
-            auto st = lambda_.delete_function_event_invoke_config(fn, prev.value("Qualifier", std::string()), id);
+            auto st = lambda_.delete_function_event_invoke_config(
+                fn, prev.value("Qualifier", std::string()), id);
             if (done(id, prev, absent_is_done(st))) say("deleted  " + id + "  event invoke config");
         }
     }
@@ -91,8 +99,9 @@ private:
     }
     bool delete_layer_version(const std::string& id, const std::string& arn) {
         auto v = parse_layer_version_arn(arn);
-        Status st = v ? lambda_.delete_layer_version(*v, id)
-                      : fail(ErrorCode::Service, id + ": the stack record names no layer version: " + arn);
+        Status st =
+            v ? lambda_.delete_layer_version(*v, id)
+              : fail(ErrorCode::Service, id + ": the stack record names no layer version: " + arn);
         if (auto gone = absent_is_done(st); !gone) {
             failures.push_back(gone.error().message);
             say("not deleted: " + gone.error().message);
@@ -111,12 +120,13 @@ private:
 
 }  // namespace
 
-std::vector<std::string> prune_stack(LambdaCalls& lambda, const json& previous, json& next, const Deployer::Say& say) {
+std::vector<std::string> prune_stack(LambdaCalls& lambda, const json& previous, json& next,
+                                     const Deployer::Say& say) {
     Pruner pruner(lambda, next, say);
     pruner.replaced_layer_versions();
     // resources gone from the template (or replaced under another name), newest kinds first
-    for (const char* kind : {kPermission, kLayerPermission, kEventInvokeConfig, kAlias, kVersion, kServerlessFunction,
-                             kFunction, kServerlessLayer, kLayer}) {
+    for (const char* kind : {kPermission, kLayerPermission, kEventInvokeConfig, kAlias, kVersion,
+                             kServerlessFunction, kFunction, kServerlessLayer, kLayer}) {
         for (const auto& [id, prev] : previous.items()) {
             if (prev.value("Type", std::string()) != kind) continue;
             bool same = next.contains(id);

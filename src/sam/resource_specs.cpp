@@ -1,5 +1,3 @@
-#include "sam/deployment.hpp"
-
 #include <algorithm>
 #include <regex>
 
@@ -8,6 +6,7 @@
 #include "lamina/control/names.hpp"
 #include "lamina/control/validation.hpp"
 #include "lamina/sam/code_package.hpp"
+#include "sam/deployment.hpp"
 
 // The resource specs: each emulated resource type's properties read and
 // checked into what its Lambda calls take. The plan and the apply phase both
@@ -21,7 +20,8 @@ using nlohmann::json;
 std::string short_hash(const std::string& text, std::size_t n) {
     std::string hex = to_hex(sha256(text));
     std::string out = hex.substr(0, n);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::toupper(c); });
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return std::toupper(c); });
     return out;
 }
 
@@ -34,7 +34,8 @@ std::string generated_name(const std::string& stack, const std::string& id, std:
 
 std::string escape_pointer(const std::string& k) {
     std::string out;
-    for (char c : k) out += c == '/' ? std::string("~1") : c == '~' ? std::string("~0") : std::string(1, c);
+    for (char c : k)
+        out += c == '/' ? std::string("~1") : c == '~' ? std::string("~0") : std::string(1, c);
     return out;
 }
 
@@ -49,13 +50,15 @@ std::pair<std::string, std::string> function_name_and_qualifier(const std::strin
     std::smatch m;
     if (regex_full_match(v, m, kArn)) return {m[1], m[2].matched ? m[2].str() : ""};
     auto colon = v.find(':');
-    if (colon != std::string::npos && v.rfind("arn:", 0) != 0) return {v.substr(0, colon), v.substr(colon + 1)};
+    if (colon != std::string::npos && v.rfind("arn:", 0) != 0)
+        return {v.substr(0, colon), v.substr(colon + 1)};
     return {v, ""};
 }
 
 // Reads and checks an integer property.
-Result<std::optional<std::int64_t>> int_prop(const Template& t, const json& props, const std::string& pointer,
-                                             const std::string& name, std::int64_t lo, std::int64_t hi) {
+Result<std::optional<std::int64_t>> int_prop(const Template& t, const json& props,
+                                             const std::string& pointer, const std::string& name,
+                                             std::int64_t lo, std::int64_t hi) {
     if (!props.contains(name) || props[name].is_null()) return std::optional<std::int64_t>();
     const json& v = props[name];
     std::int64_t n = 0;
@@ -74,36 +77,42 @@ Result<std::optional<std::int64_t>> int_prop(const Template& t, const json& prop
     std::string p = pointer + "/" + escape_pointer(name);
     if (!ok) return std::unexpected(t.error_at(p, "must be an integer, got " + v.dump()));
     if (n < lo || n > hi)
-        return std::unexpected(t.error_at(
-            p, "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + std::to_string(n)));
+        return std::unexpected(t.error_at(p, "must be between " + std::to_string(lo) + " and " +
+                                                 std::to_string(hi) + ", got " +
+                                                 std::to_string(n)));
     return std::optional<std::int64_t>(n);
 }
 
 // An integer property bounded as the Lambda API bounds it.
-Result<std::optional<std::int64_t>> limited_prop(const Template& t, const json& props, const std::string& pointer,
+Result<std::optional<std::int64_t>> limited_prop(const Template& t, const json& props,
+                                                 const std::string& pointer,
                                                  const control::SettingLimit& limit) {
     return int_prop(t, props, pointer, limit.key, limit.model_min, limit.max());
 }
 
-Result<std::optional<std::string>> string_prop(const Template& t, const json& props, const std::string& pointer,
+Result<std::optional<std::string>> string_prop(const Template& t, const json& props,
+                                               const std::string& pointer,
                                                const std::string& name) {
     if (!props.contains(name) || props[name].is_null()) return std::optional<std::string>();
     const json& v = props[name];
     if (v.is_string()) return std::optional<std::string>(v.get<std::string>());
     if (v.is_number() || v.is_boolean()) return std::optional<std::string>(v.dump());
-    return std::unexpected(t.error_at(pointer + "/" + escape_pointer(name), "must be a string, got " + v.dump()));
+    return std::unexpected(
+        t.error_at(pointer + "/" + escape_pointer(name), "must be a string, got " + v.dump()));
 }
 
-Result<std::vector<std::string>> string_list(const Template& t, const json& props, const std::string& pointer,
-                                             const std::string& name) {
+Result<std::vector<std::string>> string_list(const Template& t, const json& props,
+                                             const std::string& pointer, const std::string& name) {
     std::vector<std::string> out;
     if (!props.contains(name) || props[name].is_null()) return out;
     const json& v = props[name];
-    if (!v.is_array()) return std::unexpected(t.error_at(pointer + "/" + escape_pointer(name), "must be a list"));
+    if (!v.is_array())
+        return std::unexpected(t.error_at(pointer + "/" + escape_pointer(name), "must be a list"));
     for (std::size_t i = 0; i < v.size(); ++i) {
         if (!v[i].is_string())
             return std::unexpected(
-                t.error_at(pointer + "/" + escape_pointer(name) + "/" + std::to_string(i), "must be a string"));
+                t.error_at(pointer + "/" + escape_pointer(name) + "/" + std::to_string(i),
+                           "must be a string"));
         out.push_back(v[i].get<std::string>());
     }
     return out;
@@ -111,7 +120,8 @@ Result<std::vector<std::string>> string_list(const Template& t, const json& prop
 
 }  // namespace
 
-Result<CodeSource> Deployment::code_source(const Resource& r, const json& props, const std::string& runtime) {
+Result<CodeSource> Deployment::code_source(const Resource& r, const json& props,
+                                           const std::string& runtime) {
     CodeSource c;
     auto s3_from = [&](const json& v, const std::string& p) -> Status {
         if (v.is_string()) {
@@ -128,7 +138,8 @@ Result<CodeSource> Deployment::code_source(const Resource& r, const json& props,
             for (const char* ver : {"Version", "S3ObjectVersion"})
                 if (v.contains(ver)) c.s3["S3ObjectVersion"] = v[ver];
         } else {
-            return std::unexpected(t_.error_at(p, "must be a local path, s3://bucket/key or {Bucket, Key}"));
+            return std::unexpected(
+                t_.error_at(p, "must be a local path, s3://bucket/key or {Bucket, Key}"));
         }
         c.fingerprint = "s3:" + c.s3.dump();
         return {};
@@ -137,7 +148,8 @@ Result<CodeSource> Deployment::code_source(const Resource& r, const json& props,
         fs::path full = fs::path(path).is_absolute() ? fs::path(path) : base_ / path;
         std::error_code ec;
         if (!fs::exists(full, ec))
-            return std::unexpected(t_.error_at(p, "the folder or zip " + full.string() + " does not exist"));
+            return std::unexpected(
+                t_.error_at(p, "the folder or zip " + full.string() + " does not exist"));
         if (auto cached = packaged_.find(full.string()); cached != packaged_.end()) {
             c.zip = cached->second;
         } else {
@@ -170,9 +182,10 @@ Result<CodeSource> Deployment::code_source(const Resource& r, const json& props,
             return c;
         }
         if (!props.contains(key))
-            return std::unexpected(t_.error_at(p, r.type == kServerlessFunction
-                                                      ? "CodeUri or InlineCode is required (lamina runs zip functions)"
-                                                      : "ContentUri is required"));
+            return std::unexpected(
+                t_.error_at(p, r.type == kServerlessFunction
+                                   ? "CodeUri or InlineCode is required (lamina runs zip functions)"
+                                   : "ContentUri is required"));
         const json& v = props[key];
         LAMINA_CHECK(s3_from(v, p + "/" + key));
         if (c.s3.is_null()) LAMINA_CHECK(local(v.get<std::string>(), p + "/" + key));
@@ -183,13 +196,15 @@ Result<CodeSource> Deployment::code_source(const Resource& r, const json& props,
     const json& v = props[key];
     if (v.is_object() && v.contains("ZipFile")) {
         if (!v["ZipFile"].is_string())
-            return std::unexpected(t_.error_at(p + "/" + key + "/ZipFile", "must be the source text"));
+            return std::unexpected(
+                t_.error_at(p + "/" + key + "/ZipFile", "must be the source text"));
         LAMINA_CHECK(inline_code(v["ZipFile"]));
         return c;
     }
     if (v.is_object() && v.contains("ImageUri"))
-        return std::unexpected(t_.error_at(p + "/" + key + "/ImageUri",
-                                           "container images are not supported by lamina (zip functions only)"));
+        return std::unexpected(
+            t_.error_at(p + "/" + key + "/ImageUri",
+                        "container images are not supported by lamina (zip functions only)"));
     LAMINA_CHECK(s3_from(v, p + "/" + key));
     if (c.s3.is_null()) LAMINA_CHECK(local(v.get<std::string>(), p + "/" + key));
     return c;
@@ -208,15 +223,17 @@ Result<FunctionSpec> Deployment::function_spec(const Resource& r, const json& pr
     if (name) {
         if (!control::is_plain_function_name(*name))
             return std::unexpected(
-                t_.error_at(p + "/FunctionName", "'" + *name + "' is not a valid function name (1-64 of A-Za-z0-9_-)"));
+                t_.error_at(p + "/FunctionName",
+                            "'" + *name + "' is not a valid function name (1-64 of A-Za-z0-9_-)"));
     }
     LAMINA_TRY(package_type, string_prop(t_, props, p, "PackageType"));
     if (package_type && *package_type != "Zip")
         return std::unexpected(t_.error_at(
-            p + "/PackageType", "PackageType " + *package_type + " is not supported by lamina (zip functions only)"));
+            p + "/PackageType",
+            "PackageType " + *package_type + " is not supported by lamina (zip functions only)"));
     if (props.contains("ImageUri"))
-        return std::unexpected(
-            t_.error_at(p + "/ImageUri", "container images are not supported by lamina (zip functions only)"));
+        return std::unexpected(t_.error_at(
+            p + "/ImageUri", "container images are not supported by lamina (zip functions only)"));
     LAMINA_TRY(runtime, string_prop(t_, props, p, "Runtime"));
     if (!runtime) return std::unexpected(t_.error_at(p, "Runtime is required for a zip function"));
     if (auto st = control::validate_runtime(*runtime); !st)
@@ -226,22 +243,25 @@ Result<FunctionSpec> Deployment::function_spec(const Resource& r, const json& pr
     static const std::regex kHandler(R"([^\s]+)");
     if (!handler) return std::unexpected(t_.error_at(p, "Handler is required for a zip function"));
     if (handler->size() > control::limits::kHandlerLength || !regex_full_match(*handler, kHandler))
-        return std::unexpected(t_.error_at(p + "/Handler", "must be 1-" + std::to_string(control::limits::kHandlerLength) +
-                                                               " characters without whitespace"));
+        return std::unexpected(t_.error_at(
+            p + "/Handler", "must be 1-" + std::to_string(control::limits::kHandlerLength) +
+                                " characters without whitespace"));
     f.handler = *handler;
     LAMINA_TRY(role, string_prop(t_, props, p, "Role"));
     if (!role && r.type == kFunction) return std::unexpected(t_.error_at(p, "Role is required"));
-    f.role =
-        role ? *role : "arn:aws:iam::" + plan_.account + ":role/" + generated_name(options_.stack_name, r.id + "Role");
+    f.role = role ? *role
+                  : "arn:aws:iam::" + plan_.account + ":role/" +
+                        generated_name(options_.stack_name, r.id + "Role");
     static const std::regex kRole(control::kRolePattern);
     if (!regex_full_match(f.role, kRole))
         return std::unexpected(t_.error_at(p + "/Role", "'" + f.role + "' is not an IAM role ARN"));
     LAMINA_TRY(description, string_prop(t_, props, p, "Description"));
     f.description = description.value_or("");
     if (f.description.size() > control::limits::kDescriptionLength)
-        return std::unexpected(t_.error_at(
-            p + "/Description",
-            "must be at most " + std::to_string(control::limits::kDescriptionLength) + " characters"));
+        return std::unexpected(t_.error_at(p + "/Description",
+                                           "must be at most " +
+                                               std::to_string(control::limits::kDescriptionLength) +
+                                               " characters"));
     LAMINA_TRY(memory, limited_prop(t_, props, p, control::limits::kMemorySize));
     f.memory = memory.value_or(control::limits::kMemorySize.default_value);
     LAMINA_TRY(timeout, limited_prop(t_, props, p, control::limits::kTimeout));
@@ -253,14 +273,17 @@ Result<FunctionSpec> Deployment::function_spec(const Resource& r, const json& pr
     }
     if (props.contains("Environment")) {
         const json& e = props["Environment"];
-        if (!e.is_object()) return std::unexpected(t_.error_at(p + "/Environment", "must be a mapping with Variables"));
+        if (!e.is_object())
+            return std::unexpected(
+                t_.error_at(p + "/Environment", "must be a mapping with Variables"));
         json vars = e.value("Variables", json::object());
-        if (!vars.is_object()) return std::unexpected(t_.error_at(p + "/Environment/Variables", "must be a mapping"));
+        if (!vars.is_object())
+            return std::unexpected(t_.error_at(p + "/Environment/Variables", "must be a mapping"));
         std::vector<std::pair<std::string, std::string>> list;
         for (auto& [k, v] : vars.items()) {
             if (v.is_object() || v.is_array() || v.is_null())
-                return std::unexpected(
-                    t_.error_at(p + "/Environment/Variables/" + escape_pointer(k), "must be a string"));
+                return std::unexpected(t_.error_at(
+                    p + "/Environment/Variables/" + escape_pointer(k), "must be a string"));
             std::string s = v.is_string() ? v.get<std::string>() : v.dump();
             f.environment[k] = s;
             list.emplace_back(k, s);
@@ -271,7 +294,8 @@ Result<FunctionSpec> Deployment::function_spec(const Resource& r, const json& pr
     LAMINA_TRY(layers, string_list(t_, props, p, "Layers"));
     if (layers.size() > control::limits::kMaxLayers)
         return std::unexpected(t_.error_at(
-            p + "/Layers", "a function can use at most " + std::to_string(control::limits::kMaxLayers) + " layers"));
+            p + "/Layers", "a function can use at most " +
+                               std::to_string(control::limits::kMaxLayers) + " layers"));
     f.layers = layers;
     LAMINA_TRY(archs, string_list(t_, props, p, "Architectures"));
     if (archs.size() > 1 || (archs.size() == 1 && archs[0] != "x86_64" && archs[0] != "arm64"))
@@ -281,11 +305,13 @@ Result<FunctionSpec> Deployment::function_spec(const Resource& r, const json& pr
         LAMINA_TRY(tracing, string_prop(t_, props, p, "Tracing"));
         if (tracing) {
             if (*tracing != "Active" && *tracing != "PassThrough" && *tracing != "Disabled")
-                return std::unexpected(t_.error_at(p + "/Tracing", "must be Active, PassThrough or Disabled"));
+                return std::unexpected(
+                    t_.error_at(p + "/Tracing", "must be Active, PassThrough or Disabled"));
             f.tracing = *tracing == "Active" ? "Active" : "PassThrough";
         }
         if (props.contains("Tags")) {
-            if (!props["Tags"].is_object()) return std::unexpected(t_.error_at(p + "/Tags", "must be a mapping"));
+            if (!props["Tags"].is_object())
+                return std::unexpected(t_.error_at(p + "/Tags", "must be a mapping"));
             for (const auto& [k, v] : props["Tags"].items())
                 f.tags[k] = v.is_string() ? v.get<std::string>() : v.dump();
         }
@@ -293,20 +319,22 @@ Result<FunctionSpec> Deployment::function_spec(const Resource& r, const json& pr
             f.dead_letter = props["DeadLetterQueue"].value("TargetArn", std::string());
         LAMINA_TRY(alias, string_prop(t_, props, p, "AutoPublishAlias"));
         if (alias && !control::is_valid_alias_name(*alias))
-            return std::unexpected(t_.error_at(p + "/AutoPublishAlias", "'" + *alias + "' is not a valid alias name"));
+            return std::unexpected(
+                t_.error_at(p + "/AutoPublishAlias", "'" + *alias + "' is not a valid alias name"));
         f.alias = alias;
         LAMINA_TRY(vd, string_prop(t_, props, p, "VersionDescription"));
         f.version_description = vd;
         if (props.contains("ProvisionedConcurrencyConfig")) {
             if (!alias)
-                return std::unexpected(
-                    t_.error_at(p + "/ProvisionedConcurrencyConfig",
-                                "needs AutoPublishAlias (provisioned concurrency is configured on the alias)"));
-            LAMINA_TRY(pc, int_prop(t_, props["ProvisionedConcurrencyConfig"], p + "/ProvisionedConcurrencyConfig",
+                return std::unexpected(t_.error_at(
+                    p + "/ProvisionedConcurrencyConfig",
+                    "needs AutoPublishAlias (provisioned concurrency is configured on the alias)"));
+            LAMINA_TRY(pc, int_prop(t_, props["ProvisionedConcurrencyConfig"],
+                                    p + "/ProvisionedConcurrencyConfig",
                                     "ProvisionedConcurrentExecutions", 1, 1000000));
             if (!pc)
-                return std::unexpected(
-                    t_.error_at(p + "/ProvisionedConcurrencyConfig", "ProvisionedConcurrentExecutions is required"));
+                return std::unexpected(t_.error_at(p + "/ProvisionedConcurrencyConfig",
+                                                   "ProvisionedConcurrentExecutions is required"));
             f.provisioned = pc;
         }
         if (props.contains("DeploymentPreference")) {
@@ -314,16 +342,17 @@ Result<FunctionSpec> Deployment::function_spec(const Resource& r, const json& pr
             std::string dp = p + "/DeploymentPreference";
             if (!d.is_object()) return std::unexpected(t_.error_at(dp, "must be a mapping"));
             if (!alias)
-                return std::unexpected(
-                    t_.error_at(dp, "needs AutoPublishAlias (traffic shifts between versions of the alias)"));
+                return std::unexpected(t_.error_at(
+                    dp, "needs AutoPublishAlias (traffic shifts between versions of the alias)"));
             bool enabled = !d.contains("Enabled") || d["Enabled"] == true || d["Enabled"] == "true";
             if (enabled) {
                 LAMINA_TRY(type, string_prop(t_, d, dp, "Type"));
                 if (!type) return std::unexpected(t_.error_at(dp, "Type is required"));
                 if (!deployment_steps(*type, options_.minute_seconds))
-                    return std::unexpected(t_.error_at(
-                        dp + "/Type", "unknown deployment type '" + *type +
-                                          "' (CanaryXPercentYMinutes, LinearXPercentEveryYMinutes or AllAtOnce)"));
+                    return std::unexpected(
+                        t_.error_at(dp + "/Type", "unknown deployment type '" + *type +
+                                                      "' (CanaryXPercentYMinutes, "
+                                                      "LinearXPercentEveryYMinutes or AllAtOnce)"));
                 f.deployment_type = type;
                 for (const char* unsupported : {"Hooks", "Alarms", "TriggerConfigurations"})
                     if (d.contains(unsupported))
@@ -339,10 +368,12 @@ Result<FunctionSpec> Deployment::function_spec(const Resource& r, const json& pr
         }
         if (props.contains("Events") && props["Events"].is_object())
             for (const auto& [event, spec] : props["Events"].items())
-                report_.skipped.push_back(r.id + ".Events." + event + " (" +
-                                          (spec.is_object() ? spec.value("Type", std::string("?")) : std::string("?")) +
-                                          ")");
-        if (props.contains("FunctionUrlConfig")) report_.skipped.push_back(r.id + ".FunctionUrlConfig");
+                report_.skipped.push_back(
+                    r.id + ".Events." + event + " (" +
+                    (spec.is_object() ? spec.value("Type", std::string("?")) : std::string("?")) +
+                    ")");
+        if (props.contains("FunctionUrlConfig"))
+            report_.skipped.push_back(r.id + ".FunctionUrlConfig");
     } else {
         if (props.contains("TracingConfig") && props["TracingConfig"].is_object())
             f.tracing = props["TracingConfig"].value("Mode", std::string("PassThrough"));
@@ -362,9 +393,10 @@ Result<FunctionSpec> Deployment::function_spec(const Resource& r, const json& pr
     f.kms_key = kms;
     LAMINA_TRY(code, code_source(r, props, f.runtime));
     if (code.s3.is_null() && static_cast<std::int64_t>(code.zip.size()) > control::kMaxZippedCode)
-        return std::unexpected(t_.error_at(r.pointer, "the zipped code is " + std::to_string(code.zip.size()) +
-                                                          " bytes; Lambda takes at most 50 MiB directly (put it in S3 "
-                                                          "and use s3://bucket/key)"));
+        return std::unexpected(
+            t_.error_at(r.pointer, "the zipped code is " + std::to_string(code.zip.size()) +
+                                       " bytes; Lambda takes at most 50 MiB directly (put it in S3 "
+                                       "and use s3://bucket/key)"));
     f.code = std::move(code);
     return f;
 }
@@ -385,7 +417,8 @@ Result<json> Deployment::event_invoke_body(const json& e, const std::string& ep)
             std::string wp = ep + "/DestinationConfig/" + which;
             if (w.contains("Type") && w["Type"] != "Lambda")
                 return std::unexpected(t_.error_at(
-                    wp + "/Type", "lamina emulates Lambda destinations only (got " + w["Type"].dump() + ")"));
+                    wp + "/Type",
+                    "lamina emulates Lambda destinations only (got " + w["Type"].dump() + ")"));
             if (!w.contains("Destination") || !w["Destination"].is_string())
                 return std::unexpected(t_.error_at(wp, "Destination (a function ARN) is required"));
             dest[which] = {{"Destination", w["Destination"]}};
@@ -413,15 +446,18 @@ void Deployment::note_function(const Resource& r, const FunctionSpec& f) {
 }
 
 // As CloudFormation: a function this stack did not make is not taken over.
-Status Deployment::check_function_is_ours(const Resource& r, const json& props, const FunctionSpec& f) {
+Status Deployment::check_function_is_ours(const Resource& r, const json& props,
+                                          const FunctionSpec& f) {
     for (const auto& [_, prev] : previous_.items())
-        if (is_function_type(prev.value("Type", std::string())) && prev.value("FunctionName", std::string()) == f.name)
+        if (is_function_type(prev.value("Type", std::string())) &&
+            prev.value("FunctionName", std::string()) == f.name)
             return {};
     LAMINA_TRY(existing, if_found(lambda_.get_function(f.name, r.id)));
     if (existing)
-        return std::unexpected(t_.error_at(r.pointer + (props.contains("FunctionName") ? "/FunctionName" : ""),
-                                           "the function " + f.name + " already exists and was not made by stack " +
-                                               options_.stack_name + " (delete it, or name the resource otherwise)"));
+        return std::unexpected(
+            t_.error_at(r.pointer + (props.contains("FunctionName") ? "/FunctionName" : ""),
+                        "the function " + f.name + " already exists and was not made by stack " +
+                            options_.stack_name + " (delete it, or name the resource otherwise)"));
     return {};
 }
 
@@ -434,8 +470,11 @@ Status Deployment::check_external_layers(const Resource& r, const FunctionSpec& 
         if (!parse_layer_version_arn(arn))
             return std::unexpected(t_.error_at(p, "'" + arn + "' is not a layer version ARN"));
         auto found = lambda_.get_layer_version_by_arn(arn, "");
-        if (!found && found.error().code == ErrorCode::Service) return std::unexpected(found.error());
-        if (!found) return std::unexpected(t_.error_at(p, "layer version " + arn + ": " + found.error().message));
+        if (!found && found.error().code == ErrorCode::Service)
+            return std::unexpected(found.error());
+        if (!found)
+            return std::unexpected(
+                t_.error_at(p, "layer version " + arn + ": " + found.error().message));
     }
     return {};
 }
@@ -444,20 +483,25 @@ Result<LayerSpec> Deployment::layer_spec(const Resource& r, const json& props) {
     LayerSpec l;
     const std::string& p = r.pointer;
     LAMINA_TRY(name, string_prop(t_, props, p, "LayerName"));
-    l.name = name ? *name : (r.type == kServerlessLayer ? r.id : generated_name(options_.stack_name, r.id, 140));
+    l.name =
+        name ? *name
+             : (r.type == kServerlessLayer ? r.id : generated_name(options_.stack_name, r.id, 140));
     if (l.name.rfind("arn:", 0) == 0) l.name = last_segment(l.name);
     static const std::regex kLayerName("[a-zA-Z0-9_-]{1,140}");
     if (!regex_full_match(l.name, kLayerName))
-        return std::unexpected(t_.error_at(p + "/LayerName", "'" + l.name + "' is not a valid layer name"));
+        return std::unexpected(
+            t_.error_at(p + "/LayerName", "'" + l.name + "' is not a valid layer name"));
     LAMINA_TRY(runtimes, string_list(t_, props, p, "CompatibleRuntimes"));
-    if (runtimes.size() > 15) return std::unexpected(t_.error_at(p + "/CompatibleRuntimes", "at most 15 runtimes"));
+    if (runtimes.size() > 15)
+        return std::unexpected(t_.error_at(p + "/CompatibleRuntimes", "at most 15 runtimes"));
     LAMINA_TRY(archs, string_list(t_, props, p, "CompatibleArchitectures"));
     LAMINA_TRY(description, string_prop(t_, props, p, "Description"));
     LAMINA_TRY(license, string_prop(t_, props, p, "LicenseInfo"));
     LAMINA_TRY(retention, string_prop(t_, props, p, "RetentionPolicy"));
     if (retention && *retention != "Retain" && *retention != "Delete")
         return std::unexpected(t_.error_at(p + "/RetentionPolicy", "must be Retain or Delete"));
-    l.retain = r.type == kServerlessLayer ? retention.value_or("Retain") == "Retain" : r.deletion_policy == "Retain";
+    l.retain = r.type == kServerlessLayer ? retention.value_or("Retain") == "Retain"
+                                          : r.deletion_policy == "Retain";
     LAMINA_TRY(code, code_source(r, props, ""));
     l.code = std::move(code);
     l.body = {{"Content", l.code.body()}};
@@ -479,7 +523,8 @@ Result<VersionSpec> Deployment::version_spec(const Resource& r, const json& prop
     v.function = function_name_and_qualifier(*fn).first;
     LAMINA_TRY(description, string_prop(t_, props, r.pointer, "Description"));
     if (props.contains("ProvisionedConcurrencyConfig")) {
-        LAMINA_TRY(n, int_prop(t_, props["ProvisionedConcurrencyConfig"], r.pointer + "/ProvisionedConcurrencyConfig",
+        LAMINA_TRY(n, int_prop(t_, props["ProvisionedConcurrencyConfig"],
+                               r.pointer + "/ProvisionedConcurrencyConfig",
                                "ProvisionedConcurrentExecutions", 1, 1000000));
         v.provisioned = n;
     }
@@ -495,9 +540,11 @@ Result<AliasSpec> Deployment::alias_spec(const Resource& r, const json& props) {
     LAMINA_TRY(name, string_prop(t_, props, r.pointer, "Name"));
     LAMINA_TRY(fv, string_prop(t_, props, r.pointer, "FunctionVersion"));
     if (!fn || !name || !fv)
-        return std::unexpected(t_.error_at(r.pointer, "FunctionName, FunctionVersion and Name are required"));
+        return std::unexpected(
+            t_.error_at(r.pointer, "FunctionName, FunctionVersion and Name are required"));
     if (!control::is_valid_alias_name(*name))
-        return std::unexpected(t_.error_at(r.pointer + "/Name", "'" + *name + "' is not a valid alias name"));
+        return std::unexpected(
+            t_.error_at(r.pointer + "/Name", "'" + *name + "' is not a valid alias name"));
     a.function = function_name_and_qualifier(*fn).first;
     a.name = *name;
     a.version = fv->find(':') != std::string::npos ? last_segment(*fv) : *fv;
@@ -505,7 +552,8 @@ Result<AliasSpec> Deployment::alias_spec(const Resource& r, const json& props) {
     a.body = {{"FunctionVersion", a.version}, {"Description", description.value_or("")}};
     json weights = json::object();
     if (props.contains("RoutingConfig")) {
-        for (const auto& w : props["RoutingConfig"].value("AdditionalVersionWeights", json::array())) {
+        for (const auto& w :
+             props["RoutingConfig"].value("AdditionalVersionWeights", json::array())) {
             std::string wv = w.value("FunctionVersion", std::string());
             if (wv.find(':') != std::string::npos) wv = last_segment(wv);
             weights[wv] = w.value("FunctionWeight", 0.0);
@@ -513,7 +561,8 @@ Result<AliasSpec> Deployment::alias_spec(const Resource& r, const json& props) {
     }
     a.body["RoutingConfig"] = {{"AdditionalVersionWeights", weights}};
     if (props.contains("ProvisionedConcurrencyConfig")) {
-        LAMINA_TRY(n, int_prop(t_, props["ProvisionedConcurrencyConfig"], r.pointer + "/ProvisionedConcurrencyConfig",
+        LAMINA_TRY(n, int_prop(t_, props["ProvisionedConcurrencyConfig"],
+                               r.pointer + "/ProvisionedConcurrencyConfig",
                                "ProvisionedConcurrentExecutions", 1, 1000000));
         a.provisioned = n;
     }
@@ -527,11 +576,13 @@ Result<PermissionSpec> Deployment::permission_spec(const Resource& r, const json
     LAMINA_TRY(action, string_prop(t_, props, r.pointer, "Action"));
     LAMINA_TRY(principal, string_prop(t_, props, r.pointer, "Principal"));
     if (!fn || !action || !principal)
-        return std::unexpected(t_.error_at(r.pointer, "Action, FunctionName and Principal are required"));
+        return std::unexpected(
+            t_.error_at(r.pointer, "Action, FunctionName and Principal are required"));
     std::tie(s.function, s.qualifier) = function_name_and_qualifier(*fn);
     s.sid = generated_name(options_.stack_name, r.id, 100);
     s.body = {{"StatementId", s.sid}, {"Action", *action}, {"Principal", *principal}};
-    for (const char* k : {"SourceArn", "SourceAccount", "EventSourceToken", "PrincipalOrgID", "FunctionUrlAuthType"})
+    for (const char* k : {"SourceArn", "SourceAccount", "EventSourceToken", "PrincipalOrgID",
+                          "FunctionUrlAuthType"})
         if (props.contains(k)) s.body[k] = props[k];
     refs_[r.id] = s.sid;
     return s;
@@ -541,7 +592,8 @@ Result<EventInvokeSpec> Deployment::event_invoke_spec(const Resource& r, const j
     EventInvokeSpec e;
     LAMINA_TRY(fn, string_prop(t_, props, r.pointer, "FunctionName"));
     LAMINA_TRY(qualifier, string_prop(t_, props, r.pointer, "Qualifier"));
-    if (!fn || !qualifier) return std::unexpected(t_.error_at(r.pointer, "FunctionName and Qualifier are required"));
+    if (!fn || !qualifier)
+        return std::unexpected(t_.error_at(r.pointer, "FunctionName and Qualifier are required"));
     LAMINA_TRY(body, event_invoke_body(props, r.pointer));
     e.function = function_name_and_qualifier(*fn).first;
     e.qualifier = *qualifier;
@@ -550,17 +602,19 @@ Result<EventInvokeSpec> Deployment::event_invoke_spec(const Resource& r, const j
     return e;
 }
 
-Result<LayerPermissionSpec> Deployment::layer_permission_spec(const Resource& r, const json& props) {
+Result<LayerPermissionSpec> Deployment::layer_permission_spec(const Resource& r,
+                                                              const json& props) {
     LayerPermissionSpec s;
     LAMINA_TRY(arn, string_prop(t_, props, r.pointer, "LayerVersionArn"));
     LAMINA_TRY(action, string_prop(t_, props, r.pointer, "Action"));
     LAMINA_TRY(principal, string_prop(t_, props, r.pointer, "Principal"));
     if (!arn || !action || !principal)
-        return std::unexpected(t_.error_at(r.pointer, "Action, LayerVersionArn and Principal are required"));
+        return std::unexpected(
+            t_.error_at(r.pointer, "Action, LayerVersionArn and Principal are required"));
     auto layer = parse_layer_version_arn(*arn);
     if (!layer)
-        return std::unexpected(
-            t_.error_at(r.pointer + "/LayerVersionArn", "'" + *arn + "' is not a layer version ARN"));
+        return std::unexpected(t_.error_at(r.pointer + "/LayerVersionArn",
+                                           "'" + *arn + "' is not a layer version ARN"));
     s.arn = *arn;
     s.layer = *layer;
     s.sid = generated_name(options_.stack_name, r.id, 100);

@@ -15,7 +15,8 @@ json to_json(const std::vector<TrafficShift>& shifts) {
     json out = json::array();
     for (const auto& s : shifts) {
         json steps = json::array();
-        for (const auto& st : s.steps) steps.push_back({{"AtSeconds", st.at_seconds}, {"Weight", st.weight}});
+        for (const auto& st : s.steps)
+            steps.push_back({{"AtSeconds", st.at_seconds}, {"Weight", st.weight}});
         out.push_back({{"FunctionName", s.function_name},
                        {"Alias", s.alias},
                        {"FromVersion", s.from_version},
@@ -30,12 +31,16 @@ Result<std::vector<TrafficShift>> shifts_from_json(const json& j) {
     if (!j.is_array()) return fail(ErrorCode::InvalidRequestContent, "Shifts must be a list");
     try {
         for (const auto& s : j) {
-            TrafficShift t{s.at("FunctionName").get<std::string>(), s.at("Alias").get<std::string>(),
-                           s.at("FromVersion").get<std::string>(), s.at("ToVersion").get<std::string>(), {}};
+            TrafficShift t{s.at("FunctionName").get<std::string>(),
+                           s.at("Alias").get<std::string>(),
+                           s.at("FromVersion").get<std::string>(),
+                           s.at("ToVersion").get<std::string>(),
+                           {}};
             for (const auto& st : s.at("Steps")) {
                 double at = st.at("AtSeconds").get<double>(), w = st.at("Weight").get<double>();
                 if (!(at >= 0 && at <= 7 * 24 * 3600) || !(w > 0 && w <= 1))
-                    return fail(ErrorCode::InvalidRequestContent, "a shift step needs 0 <= AtSeconds <= 604800 and 0 < Weight <= 1");
+                    return fail(ErrorCode::InvalidRequestContent,
+                                "a shift step needs 0 <= AtSeconds <= 604800 and 0 < Weight <= 1");
                 t.steps.push_back({at, w});
             }
             out.push_back(std::move(t));
@@ -50,7 +55,8 @@ namespace {
 constexpr const char* kKind = "traffic_shift";
 }
 
-TrafficShifter::TrafficShifter(api::Service& service, KeyFor key_for, store::DocumentStore* docs, const Clock& clock)
+TrafficShifter::TrafficShifter(api::Service& service, KeyFor key_for, store::DocumentStore* docs,
+                               const Clock& clock)
     : service_(service),
       key_for_(std::move(key_for)),
       docs_(docs),
@@ -82,8 +88,9 @@ void TrafficShifter::persist(const std::vector<store::Mutation>& batch) {
 Status TrafficShifter::restore() {
     if (!docs_) return {};
     std::vector<std::pair<std::string, std::string>> records;
-    LAMINA_CHECK(docs_->for_each(
-        kKind, [&](const std::string& k, const std::string& doc) { records.emplace_back(k, doc); }));
+    LAMINA_CHECK(docs_->for_each(kKind, [&](const std::string& k, const std::string& doc) {
+        records.emplace_back(k, doc);
+    }));
     auto log = lamina::logger("api");
     std::vector<store::Mutation> dropped;
     std::lock_guard lock(mu_);
@@ -98,8 +105,12 @@ Status TrafficShifter::restore() {
             auto started = j.value("StartedAtMs", json());
             if (shifts && next.is_number_unsigned() && started.is_number_integer() &&
                 j.value("Account", json()).is_string() && j.value("Region", json()).is_string()) {
-                r = Running{control::Scope{j["Account"].get<std::string>(), j["Region"].get<std::string>()},
-                            std::move(shifts->at(0)), {}, started.get<std::int64_t>(), next.get<std::size_t>()};
+                r = Running{
+                    control::Scope{j["Account"].get<std::string>(), j["Region"].get<std::string>()},
+                    std::move(shifts->at(0)),
+                    {},
+                    started.get<std::int64_t>(),
+                    next.get<std::size_t>()};
             }
         }
         if (!r || r->next >= r->shift.steps.size() || key(r->scope, r->shift) != k) {
@@ -111,8 +122,8 @@ Status TrafficShifter::restore() {
         // from a clock set back, counts as now)
         auto elapsed = std::chrono::milliseconds(std::max<std::int64_t>(0, now_ms - r->started_ms));
         r->start = steady_now - elapsed;
-        log->info("sam.shift_resumed function={} alias={} to={} next_step={}", r->shift.function_name, r->shift.alias,
-                  r->shift.to_version, r->next);
+        log->info("sam.shift_resumed function={} alias={} to={} next_step={}",
+                  r->shift.function_name, r->shift.alias, r->shift.to_version, r->next);
         running_[k] = std::move(*r);
     }
     persist(dropped);
@@ -139,12 +150,14 @@ void TrafficShifter::schedule(const control::Scope& scope, std::vector<TrafficSh
         std::string k = key(scope, s);
         if (s.steps.empty()) {  // the alias was set directly: a shift in progress ends
             if (running_.erase(k))
-                lamina::logger("api")->info("sam.shift_cancelled function={} alias={}", s.function_name, s.alias);
+                lamina::logger("api")->info("sam.shift_cancelled function={} alias={}",
+                                            s.function_name, s.alias);
             batch.push_back(store::Mutation::erase(kKind, k));
             continue;
         }
-        lamina::logger("api")->info("sam.shift function={} alias={} from={} to={} steps={}", s.function_name, s.alias,
-                                    s.from_version, s.to_version, s.steps.size());
+        lamina::logger("api")->info("sam.shift function={} alias={} from={} to={} steps={}",
+                                    s.function_name, s.alias, s.from_version, s.to_version,
+                                    s.steps.size());
         Running r{scope, std::move(s), now, now_ms, 0};
         batch.push_back(record(k, r));
         running_[k] = std::move(r);  // replaces a shift in progress
@@ -157,18 +170,19 @@ void TrafficShifter::step(Running& r) {
     const auto& st = r.shift.steps[r.next];
     json body = {{"FunctionVersion", st.weight >= 1.0 ? r.shift.to_version : r.shift.from_version}};
     body["RoutingConfig"] = {{"AdditionalVersionWeights", json::object()}};
-    if (st.weight < 1.0) body["RoutingConfig"]["AdditionalVersionWeights"][r.shift.to_version] = st.weight;
+    if (st.weight < 1.0)
+        body["RoutingConfig"]["AdditionalVersionWeights"][r.shift.to_version] = st.weight;
     auto client = make_service_client(service_, r.scope.region, key_for_(r.scope.account));
     auto moved = LambdaCalls(*client).update_alias(r.shift.function_name, r.shift.alias, body, "");
     auto log = lamina::logger("api");
     if (!moved) {
-        log->error("sam.shift_failed function={} alias={} error=\"{}\"", r.shift.function_name, r.shift.alias,
-                   moved.error().message);
+        log->error("sam.shift_failed function={} alias={} error=\"{}\"", r.shift.function_name,
+                   r.shift.alias, moved.error().message);
         r.next = r.shift.steps.size();  // give up this shift; the alias stays where it is
         return;
     }
-    log->info("sam.shift_step function={} alias={} version={} weight={}", r.shift.function_name, r.shift.alias,
-              r.shift.to_version, st.weight);
+    log->info("sam.shift_step function={} alias={} version={} weight={}", r.shift.function_name,
+              r.shift.alias, r.shift.to_version, st.weight);
     ++r.next;
 }
 

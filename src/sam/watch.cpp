@@ -1,5 +1,3 @@
-#include "lamina/sam/deployer.hpp"
-
 #include <poll.h>
 #include <sys/inotify.h>
 #include <unistd.h>
@@ -9,6 +7,7 @@
 
 #include "lamina/common/encoding.hpp"
 #include "lamina/sam/code_package.hpp"
+#include "lamina/sam/deployer.hpp"
 #include "sam/lambda_calls.hpp"
 
 // --watch: inotify on the template's folder and the CodeUri / ContentUri
@@ -29,8 +28,11 @@ Status Deployer::on_folder_changed(const Watched& w, const DeployOptions& option
     if (w.kind == "function") {
         LAMINA_TRY(cfg, lambda.get_function_configuration(w.name, w.logical_id));
         if (cfg.value("CodeSha256", std::string()) == sha) return {};
-        LAMINA_CHECK(lambda.update_function_code(w.name, json{{"ZipFile", base64_encode(zip)}}, w.logical_id));
-        if (say_) say_("watch    " + w.logical_id + "  $LATEST of " + w.name + " updated from " + w.folder.string());
+        LAMINA_CHECK(lambda.update_function_code(w.name, json{{"ZipFile", base64_encode(zip)}},
+                                                 w.logical_id));
+        if (say_)
+            say_("watch    " + w.logical_id + "  $LATEST of " + w.name + " updated from " +
+                 w.folder.string());
         return {};
     }
     std::string old_arn = layer_arns_[w.logical_id];
@@ -38,8 +40,10 @@ Status Deployer::on_folder_changed(const Watched& w, const DeployOptions& option
     // the new version keeps the old one's settings (a deleted old version has none to keep)
     LAMINA_TRY(old, if_found(lambda.get_layer_version_by_arn(old_arn, w.logical_id)));
     if (old) {
-        if (old->contains("Content") && (*old)["Content"].value("CodeSha256", std::string()) == sha) return {};
-        for (const char* k : {"CompatibleRuntimes", "CompatibleArchitectures", "Description", "LicenseInfo"})
+        if (old->contains("Content") && (*old)["Content"].value("CodeSha256", std::string()) == sha)
+            return {};
+        for (const char* k :
+             {"CompatibleRuntimes", "CompatibleArchitectures", "Description", "LicenseInfo"})
             if (old->contains(k)) body[k] = (*old)[k];
     }
     LAMINA_TRY(published, lambda.publish_layer_version(w.name, body, w.logical_id));
@@ -56,7 +60,8 @@ Status Deployer::on_folder_changed(const Watched& w, const DeployOptions& option
         if (entry.is_object()) {
             entry["LayerVersionArn"] = arn;
             entry["Versions"].push_back(arn);
-            if (auto st = lambda.put_stack(options.stack_name, **record); !st) failures.push_back(st.error().message);
+            if (auto st = lambda.put_stack(options.stack_name, **record); !st)
+                failures.push_back(st.error().message);
         }
     }
     for (const auto& fn : layer_users_[w.logical_id]) {
@@ -72,7 +77,9 @@ Status Deployer::on_folder_changed(const Watched& w, const DeployOptions& option
             std::string a = l.value("Arn", std::string());
             layers.push_back(a == old_arn ? arn : a);
         }
-        if (auto u = lambda.update_function_configuration(fn, json{{"Layers", layers}}, w.logical_id); !u) {
+        if (auto u =
+                lambda.update_function_configuration(fn, json{{"Layers", layers}}, w.logical_id);
+            !u) {
             failures.push_back(u.error().message);
             continue;
         }
@@ -84,14 +91,17 @@ Status Deployer::on_folder_changed(const Watched& w, const DeployOptions& option
     return fail(ErrorCode::Service, "published " + arn + ", but " + list);
 }
 
-Status Deployer::watch(const fs::path& file, const DeployOptions& options, const std::stop_token& stop) {
+Status Deployer::watch(const fs::path& file, const DeployOptions& options,
+                       const std::stop_token& stop) {
     int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (fd < 0) return fail(ErrorCode::Service, "inotify is not available: --watch cannot work here");
+    if (fd < 0)
+        return fail(ErrorCode::Service, "inotify is not available: --watch cannot work here");
     struct Closer {
         int fd;
         ~Closer() { ::close(fd); }
     } closer{fd};
-    constexpr uint32_t kMask = IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM | IN_ATTRIB;
+    constexpr uint32_t kMask =
+        IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM | IN_ATTRIB;
     std::map<int, fs::path> dirs;
     fs::path template_path = fs::weakly_canonical(file);
     auto add_tree = [&](const fs::path& root) {
@@ -113,7 +123,8 @@ Status Deployer::watch(const fs::path& file, const DeployOptions& options, const
     };
     rewatch();
     if (say_)
-        say_("watching " + template_path.string() + " and " + std::to_string(watched_.size()) + " code folder(s)");
+        say_("watching " + template_path.string() + " and " + std::to_string(watched_.size()) +
+             " code folder(s)");
     std::set<fs::path> changed;
     auto last_event = std::chrono::steady_clock::now();
     char buf[16384];
@@ -129,14 +140,17 @@ Status Deployer::watch(const fs::path& file, const DeployOptions& options, const
                     auto it = dirs.find(ev->wd);
                     if (it == dirs.end()) continue;
                     fs::path what = ev->len ? it->second / ev->name : it->second;
-                    if ((ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE | IN_MOVED_TO))) add_tree(what);
+                    if ((ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE | IN_MOVED_TO)))
+                        add_tree(what);
                     changed.insert(what);
                     last_event = std::chrono::steady_clock::now();
                 }
             }
         }
         // act once the folder has been quiet for a moment (an editor writes in bursts)
-        if (changed.empty() || std::chrono::steady_clock::now() - last_event < std::chrono::milliseconds(250)) continue;
+        if (changed.empty() ||
+            std::chrono::steady_clock::now() - last_event < std::chrono::milliseconds(250))
+            continue;
         std::set<fs::path> batch;
         batch.swap(changed);
         if (batch.contains(template_path)) {

@@ -10,34 +10,28 @@ const char* to_string(Backend b) { return b == Backend::Bubblewrap ? "bubblewrap
 
 EnvironmentPaths paths_for(Backend backend, const LaunchSpec& spec) {
     if (backend == Backend::Bubblewrap) return {"/var/task", "/opt", "/var/runtime", "/tmp"};
-    return {spec.code_dir.string(), spec.opt_dir.string(), spec.runtime_dir.string(), spec.tmp_dir.string()};
+    return {spec.code_dir.string(), spec.opt_dir.string(), spec.runtime_dir.string(),
+            spec.tmp_dir.string()};
 }
 
-std::vector<std::string> launcher_argv(Backend backend, const LaunchSpec& spec, const fs::path& bwrap) {
+std::vector<std::string> launcher_argv(Backend backend, const LaunchSpec& spec,
+                                       const fs::path& bwrap) {
     if (backend == Backend::Process) return spec.command;
-    std::vector<std::string> a = {bwrap.string(),
-                                  "--die-with-parent",  // the environment dies with lamina
-                                  "--new-session",      // no TIOCSTI into lamina's terminal
-                                  "--unshare-pid",      // all its processes die with it
-                                  "--unshare-ipc",
-                                  "--unshare-uts",
-                                  "--unshare-cgroup-try",
-                                  "--hostname",
-                                  "169.254.100.1",
-                                  // a read-only system: the host's /usr (interpreters, libraries) and /etc
-                                  "--ro-bind", "/usr", "/usr",
-                                  "--ro-bind-try", "/lib", "/lib",
-                                  "--ro-bind-try", "/lib64", "/lib64",
-                                  "--ro-bind-try", "/bin", "/bin",
-                                  "--ro-bind-try", "/sbin", "/sbin",
-                                  "--proc", "/proc",
-                                  "--dev", "/dev",
-                                  "--perms", "1777",  // any user may write /tmp, as on AWS
-                                  "--size", std::to_string(spec.tmp_size_mb * 1024 * 1024),
-                                  "--tmpfs", "/tmp"};
+    std::vector<std::string> a = {
+        bwrap.string(),
+        "--die-with-parent",  // the environment dies with lamina
+        "--new-session",      // no TIOCSTI into lamina's terminal
+        "--unshare-pid",      // all its processes die with it
+        "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--hostname", "169.254.100.1",
+        // a read-only system: the host's /usr (interpreters, libraries) and /etc
+        "--ro-bind", "/usr", "/usr", "--ro-bind-try", "/lib", "/lib", "--ro-bind-try", "/lib64",
+        "/lib64", "--ro-bind-try", "/bin", "/bin", "--ro-bind-try", "/sbin", "/sbin", "--proc",
+        "/proc", "--dev", "/dev", "--perms", "1777",  // any user may write /tmp, as on AWS
+        "--size", std::to_string(spec.tmp_size_mb * 1024 * 1024), "--tmpfs", "/tmp"};
     // Directories bubblewrap makes on the way to a mount point are 0700 when
     // it runs as root: make them walkable by the sandbox user first.
-    std::set<std::string> made = {"/", "/usr", "/lib", "/lib64", "/bin", "/sbin", "/proc", "/dev", "/tmp"};
+    std::set<std::string> made = {"/",     "/usr",  "/lib", "/lib64", "/bin",
+                                  "/sbin", "/proc", "/dev", "/tmp"};
     auto parents = [&](const fs::path& dest) {
         std::vector<std::string> chain;
         for (fs::path p = dest.parent_path(); !p.empty() && p != p.root_path(); p = p.parent_path())
@@ -54,10 +48,11 @@ std::vector<std::string> launcher_argv(Backend backend, const LaunchSpec& spec, 
     bind("--ro-bind", spec.runtime_dir.string(), "/var/runtime");
     // Only the parts of /etc that programs need (name resolution, TLS roots,
     // users, time zone, linker cache): never /etc/shadow or other secrets.
-    for (const char* etc : {"/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/host.conf", "/etc/passwd",
-                            "/etc/group", "/etc/localtime", "/etc/ssl", "/etc/ca-certificates", "/etc/pki",
-                            "/etc/alternatives", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
-                            "/etc/mime.types", "/etc/os-release", "/etc/python3", "/etc/python3.11"}) {
+    for (const char* etc :
+         {"/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/host.conf", "/etc/passwd",
+          "/etc/group", "/etc/localtime", "/etc/ssl", "/etc/ca-certificates", "/etc/pki",
+          "/etc/alternatives", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
+          "/etc/mime.types", "/etc/os-release", "/etc/python3", "/etc/python3.11"}) {
         auto own = spec.etc_files.find(etc);
         if (own != spec.etc_files.end())
             bind("--ro-bind", own->second.string(), etc);
@@ -73,8 +68,8 @@ std::vector<std::string> launcher_argv(Backend backend, const LaunchSpec& spec, 
     a.emplace_back("--");
     if (spec.run_as) {
         a.insert(a.end(), {spec.setpriv.string(), "--reuid=" + std::to_string(spec.run_as->first),
-                           "--regid=" + std::to_string(spec.run_as->second), "--clear-groups", "--inh-caps=-all",
-                           "--bounding-set=-all", "--no-new-privs", "--"});
+                           "--regid=" + std::to_string(spec.run_as->second), "--clear-groups",
+                           "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"});
     }
     a.insert(a.end(), spec.command.begin(), spec.command.end());
     return a;

@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-
 #include <fstream>
 #include <sstream>
 
@@ -65,11 +64,13 @@ Result<MemoryCgroups> MemoryCgroups::detect() {
         auto b = line.find(':', a + 1);
         std::string controllers = line.substr(a + 1, b - a - 1);
         std::string path = line.substr(b + 1);
-        if (controllers == "memory" || controllers.find("memory,") == 0 || controllers.find(",memory") != std::string::npos) {
+        if (controllers == "memory" || controllers.find("memory,") == 0 ||
+            controllers.find(",memory") != std::string::npos) {
             has_v1 = true;
             v1_path = path;
         }
-        if (controllers == "pids" || controllers.find("pids,") == 0 || controllers.find(",pids") != std::string::npos)
+        if (controllers == "pids" || controllers.find("pids,") == 0 ||
+            controllers.find(",pids") != std::string::npos)
             pids_path = path;
         if (line.rfind("0::", 0) == 0) {
             has_v2 = true;
@@ -79,13 +80,15 @@ Result<MemoryCgroups> MemoryCgroups::detect() {
     std::string suffix = "lamina-" + std::to_string(::getpid());
     std::error_code ec;
     if (has_v1 && fs::exists("/sys/fs/cgroup/memory/memory.limit_in_bytes", ec)) {
-        fs::path root = fs::path("/sys/fs/cgroup/memory") / fs::path(v1_path).relative_path() / suffix;
+        fs::path root =
+            fs::path("/sys/fs/cgroup/memory") / fs::path(v1_path).relative_path() / suffix;
         remove_stale(root.parent_path());
         fs::create_directories(root, ec);
         if (!ec && fs::exists(root / "memory.limit_in_bytes")) {
             MemoryCgroups groups(root, false);
             if (pids_path && fs::exists("/sys/fs/cgroup/pids", ec)) {
-                fs::path pids = fs::path("/sys/fs/cgroup/pids") / fs::path(*pids_path).relative_path() / suffix;
+                fs::path pids =
+                    fs::path("/sys/fs/cgroup/pids") / fs::path(*pids_path).relative_path() / suffix;
                 remove_stale(pids.parent_path());
                 std::error_code pec;
                 fs::create_directories(pids, pec);
@@ -93,22 +96,27 @@ Result<MemoryCgroups> MemoryCgroups::detect() {
             }
             return groups;
         }
-        return fail(ErrorCode::Service, "the memory cgroup (v1) is not writable here: " + root.string() +
-                                            (ec ? ": " + ec.message() : std::string()));
+        return fail(ErrorCode::Service,
+                    "the memory cgroup (v1) is not writable here: " + root.string() +
+                        (ec ? ": " + ec.message() : std::string()));
     }
     if (has_v2) {
-        fs::path mount = fs::exists("/sys/fs/cgroup/cgroup.controllers", ec) ? fs::path("/sys/fs/cgroup")
-                                                                              : fs::path("/sys/fs/cgroup/unified");
+        fs::path mount = fs::exists("/sys/fs/cgroup/cgroup.controllers", ec)
+                             ? fs::path("/sys/fs/cgroup")
+                             : fs::path("/sys/fs/cgroup/unified");
         fs::path parent = mount / fs::path(v2_path).relative_path();
         if (read_file(parent / "cgroup.controllers").find("memory") == std::string::npos)
-            return fail(ErrorCode::Service, "no memory controller in cgroup v2 at " + parent.string());
+            return fail(ErrorCode::Service,
+                        "no memory controller in cgroup v2 at " + parent.string());
         fs::path root = parent / suffix;
         remove_stale(parent);
         fs::create_directories(root, ec);
-        if (ec) return fail(ErrorCode::Service, "cannot create " + root.string() + ": " + ec.message());
+        if (ec)
+            return fail(ErrorCode::Service, "cannot create " + root.string() + ": " + ec.message());
         // children of `root` need the memory controller enabled on it
         if (!write_file(root / "cgroup.subtree_control", "+memory"))
-            return fail(ErrorCode::Service, "cannot enable the memory controller under " + root.string());
+            return fail(ErrorCode::Service,
+                        "cannot enable the memory controller under " + root.string());
         MemoryCgroups groups(root, true);
         if (read_file(parent / "cgroup.controllers").find("pids") != std::string::npos)
             groups.pids_v2_ = write_file(root / "cgroup.subtree_control", "+pids");
@@ -117,16 +125,21 @@ Result<MemoryCgroups> MemoryCgroups::detect() {
     return fail(ErrorCode::Service, "no cgroup memory controller found");
 }
 
-Result<std::vector<std::string>> MemoryCgroups::create(const std::string& name, std::int64_t limit_bytes,
+Result<std::vector<std::string>> MemoryCgroups::create(const std::string& name,
+                                                       std::int64_t limit_bytes,
                                                        int max_processes) const {
     fs::path dir = root_ / name;
     std::error_code ec;
     fs::create_directory(dir, ec);
-    if (ec) return fail(ErrorCode::Service, "cannot create cgroup " + dir.string() + ": " + ec.message());
-    bool ok = v2_ ? write_file(dir / "memory.max", std::to_string(limit_bytes)) &&
-                        (write_file(dir / "memory.swap.max", "0"), true)
-                  : write_file(dir / "memory.limit_in_bytes", std::to_string(limit_bytes)) &&
-                        (write_file(dir / "memory.memsw.limit_in_bytes", std::to_string(limit_bytes)), true);
+    if (ec)
+        return fail(ErrorCode::Service,
+                    "cannot create cgroup " + dir.string() + ": " + ec.message());
+    bool ok =
+        v2_ ? write_file(dir / "memory.max", std::to_string(limit_bytes)) &&
+                  (write_file(dir / "memory.swap.max", "0"), true)
+            : write_file(dir / "memory.limit_in_bytes", std::to_string(limit_bytes)) &&
+                  (write_file(dir / "memory.memsw.limit_in_bytes", std::to_string(limit_bytes)),
+                   true);
     if (!ok) return fail(ErrorCode::Service, "cannot set the memory limit of " + dir.string());
     std::vector<std::string> procs = {(dir / "cgroup.procs").string()};
     if (pids_v2_) {
@@ -148,7 +161,8 @@ std::int64_t MemoryCgroups::peak_bytes(const std::string& name) const {
 
 bool MemoryCgroups::oom_killed(const std::string& name) const {
     fs::path dir = root_ / name;
-    return read_counter(read_file(dir / (v2_ ? "memory.events" : "memory.oom_control")), "oom_kill") > 0;
+    return read_counter(read_file(dir / (v2_ ? "memory.events" : "memory.oom_control")),
+                        "oom_kill") > 0;
 }
 
 void MemoryCgroups::remove_all() const {

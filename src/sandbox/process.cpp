@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include <boost/asio/posix/stream_descriptor.hpp>
-
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -29,8 +28,9 @@ ExitStatus decode(int status) {
 }
 
 // The child's side of spawn(): only async-signal-safe calls until exec.
-[[noreturn]] void exec_child(const std::vector<std::string>& cgroup_procs, int max_open_files, int out_fd,
-                             const char* working_dir, char* const* argv, char* const* envp) {
+[[noreturn]] void exec_child(const std::vector<std::string>& cgroup_procs, int max_open_files,
+                             int out_fd, const char* working_dir, char* const* argv,
+                             char* const* envp) {
     for (const auto& procs : cgroup_procs) {  // join the environment's cgroups before anything runs
         int cg = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
         if (cg >= 0) {
@@ -43,7 +43,8 @@ ExitStatus decode(int status) {
     };
     ::setrlimit(RLIMIT_NOFILE, &files);
     ::setpgid(0, 0);
-    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) ::_exit(125);  // nothing it runs gains privileges
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        ::_exit(125);  // nothing it runs gains privileges
     int devnull = ::open("/dev/null", O_RDWR);
     if (devnull >= 0) ::dup2(devnull, 0);
     int out = out_fd >= 0 ? out_fd : devnull;
@@ -73,7 +74,9 @@ pid_t fork_exec(const SpawnSpec& spec, int out_write_end) {
     envp.push_back(nullptr);
     std::string dir = spec.working_dir.string();
     pid_t pid = ::fork();
-    if (pid == 0) exec_child(spec.cgroup_procs, spec.max_open_files, out_write_end, dir.c_str(), args.data(), envp.data());
+    if (pid == 0)
+        exec_child(spec.cgroup_procs, spec.max_open_files, out_write_end, dir.c_str(), args.data(),
+                   envp.data());
     return pid;
 }
 
@@ -96,7 +99,8 @@ public:
         std::ifstream in("/proc/" + std::to_string(state_->pid) + "/status");
         std::string line;
         while (std::getline(in, line))
-            if (line.rfind("VmHWM:", 0) == 0) return std::max(1L, std::atol(line.c_str() + 6) / 1024);
+            if (line.rfind("VmHWM:", 0) == 0)
+                return std::max(1L, std::atol(line.c_str() + 6) / 1024);
         return 1;
     }
 
@@ -149,7 +153,8 @@ private:
             while (out_fd >= 0) {
                 ssize_t n = ::read(out_fd, buf, sizeof buf);
                 if (n > 0) {
-                    if (output.size() < kMaxPendingOutput) output.append(buf, static_cast<std::size_t>(n));
+                    if (output.size() < kMaxPendingOutput)
+                        output.append(buf, static_cast<std::size_t>(n));
                     continue;
                 }
                 if (n < 0 && errno == EINTR) continue;
@@ -220,7 +225,8 @@ private:
 
 }  // namespace
 
-Result<std::unique_ptr<Process>> spawn(boost::asio::io_context& ioc, const SpawnSpec& spec, ExitHandler on_exit) {
+Result<std::unique_ptr<Process>> spawn(boost::asio::io_context& ioc, const SpawnSpec& spec,
+                                       ExitHandler on_exit) {
     if (spec.argv.empty()) return fail(ErrorCode::Service, "spawn: no command");
     int pipefd[2] = {-1, -1};
     if (spec.capture_output && ::pipe2(pipefd, O_CLOEXEC) != 0)
@@ -230,7 +236,8 @@ Result<std::unique_ptr<Process>> spawn(boost::asio::io_context& ioc, const Spawn
     if (pipefd[1] >= 0) ::close(pipefd[1]);
     if (pid < 0) {
         if (pipefd[0] >= 0) ::close(pipefd[0]);
-        return fail(ErrorCode::Service, "cannot start " + spec.argv[0] + ": " + std::strerror(fork_errno));
+        return fail(ErrorCode::Service,
+                    "cannot start " + spec.argv[0] + ": " + std::strerror(fork_errno));
     }
     int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
     if (pidfd < 0) {
@@ -240,21 +247,26 @@ Result<std::unique_ptr<Process>> spawn(boost::asio::io_context& ioc, const Spawn
         while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
         }
         if (pipefd[0] >= 0) ::close(pipefd[0]);
-        return fail(ErrorCode::Service, std::string("pidfd_open failed (lamina needs Linux 5.3 or later): ") +
-                                            std::strerror(err));
+        return fail(ErrorCode::Service,
+                    std::string("pidfd_open failed (lamina needs Linux 5.3 or later): ") +
+                        std::strerror(err));
     }
     ::fcntl(pidfd, F_SETFD, FD_CLOEXEC);
     if (pipefd[0] >= 0) ::fcntl(pipefd[0], F_SETFL, ::fcntl(pipefd[0], F_GETFL) | O_NONBLOCK);
-    return std::unique_ptr<Process>(std::make_unique<HostProcess>(ioc, pid, pidfd, pipefd[0], std::move(on_exit)));
+    return std::unique_ptr<Process>(
+        std::make_unique<HostProcess>(ioc, pid, pidfd, pipefd[0], std::move(on_exit)));
 }
 
 Result<ExitStatus> run_to_end(const SpawnSpec& spec) {
     if (spec.argv.empty()) return fail(ErrorCode::Service, "spawn: no command");
     pid_t pid = fork_exec(spec, -1);
-    if (pid < 0) return fail(ErrorCode::Service, "cannot start " + spec.argv[0] + ": " + std::strerror(errno));
+    if (pid < 0)
+        return fail(ErrorCode::Service,
+                    "cannot start " + spec.argv[0] + ": " + std::strerror(errno));
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) return fail(ErrorCode::Service, std::string("waitpid: ") + std::strerror(errno));
+        if (errno != EINTR)
+            return fail(ErrorCode::Service, std::string("waitpid: ") + std::strerror(errno));
     return decode(status);
 }
 

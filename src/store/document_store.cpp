@@ -21,9 +21,11 @@ void bind_text(sqlite3_stmt* s, int i, const std::string& v) {
 
 }  // namespace
 
-Result<std::unique_ptr<DocumentStore>> DocumentStore::open(const std::filesystem::path& file, bool durable) {
+Result<std::unique_ptr<DocumentStore>> DocumentStore::open(const std::filesystem::path& file,
+                                                           bool durable) {
     sqlite3* db = nullptr;
-    int rc = sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+    int rc = sqlite3_open_v2(file.c_str(), &db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                              nullptr);
     if (rc != SQLITE_OK) {
         std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
@@ -34,10 +36,10 @@ Result<std::unique_ptr<DocumentStore>> DocumentStore::open(const std::filesystem
     sqlite3_busy_timeout(db, 5000);
     LAMINA_CHECK(store->exec("PRAGMA journal_mode=WAL"));
     LAMINA_CHECK(store->exec(durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
-    LAMINA_CHECK(store->exec(
-        "CREATE TABLE IF NOT EXISTS documents ("
-        " kind TEXT NOT NULL, key TEXT NOT NULL, doc TEXT NOT NULL,"
-        " PRIMARY KEY (kind, key)) WITHOUT ROWID"));
+    LAMINA_CHECK(
+        store->exec("CREATE TABLE IF NOT EXISTS documents ("
+                    " kind TEXT NOT NULL, key TEXT NOT NULL, doc TEXT NOT NULL,"
+                    " PRIMARY KEY (kind, key)) WITHOUT ROWID"));
     return store;
 }
 
@@ -62,9 +64,13 @@ Status DocumentStore::apply(const std::vector<Mutation>& batch) {
         return std::unexpected(std::move(e));
     };
     Stmt put, del, del_prefix;
-    if (sqlite3_prepare_v2(db_, "INSERT OR REPLACE INTO documents(kind, key, doc) VALUES(?,?,?)", -1, &put.s, nullptr) ||
-        sqlite3_prepare_v2(db_, "DELETE FROM documents WHERE kind=? AND key=?", -1, &del.s, nullptr) ||
-        sqlite3_prepare_v2(db_, "DELETE FROM documents WHERE kind=?1 AND substr(key, 1, length(?2))=?2", -1, &del_prefix.s, nullptr))
+    if (sqlite3_prepare_v2(db_, "INSERT OR REPLACE INTO documents(kind, key, doc) VALUES(?,?,?)",
+                           -1, &put.s, nullptr) ||
+        sqlite3_prepare_v2(db_, "DELETE FROM documents WHERE kind=? AND key=?", -1, &del.s,
+                           nullptr) ||
+        sqlite3_prepare_v2(db_,
+                           "DELETE FROM documents WHERE kind=?1 AND substr(key, 1, length(?2))=?2",
+                           -1, &del_prefix.s, nullptr))
         return rollback(db_error(db_, "prepare"));
     for (const auto& m : batch) {
         sqlite3_stmt* s = nullptr;
@@ -95,18 +101,21 @@ Status DocumentStore::apply(const std::vector<Mutation>& batch) {
     return {};
 }
 
-Status DocumentStore::for_each(const std::string& kind,
-                               const std::function<void(const std::string&, const std::string&)>& fn) {
+Status DocumentStore::for_each(
+    const std::string& kind,
+    const std::function<void(const std::string&, const std::string&)>& fn) {
     std::lock_guard lk(mu_);
     Stmt q;
-    if (sqlite3_prepare_v2(db_, "SELECT key, doc FROM documents WHERE kind=? ORDER BY key", -1, &q.s, nullptr))
+    if (sqlite3_prepare_v2(db_, "SELECT key, doc FROM documents WHERE kind=? ORDER BY key", -1,
+                           &q.s, nullptr))
         return std::unexpected(db_error(db_, "prepare"));
     bind_text(q.s, 1, kind);
     int rc;
     while ((rc = sqlite3_step(q.s)) == SQLITE_ROW) {
         auto text = [&](int col) {
             auto p = reinterpret_cast<const char*>(sqlite3_column_text(q.s, col));
-            return std::string(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(q.s, col)));
+            return std::string(p ? p : "",
+                               static_cast<std::size_t>(sqlite3_column_bytes(q.s, col)));
         };
         fn(text(0), text(1));
     }

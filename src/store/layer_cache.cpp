@@ -21,10 +21,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Error io_error(const std::string& what) { return Error{ErrorCode::Service, what + ": " + std::strerror(errno)}; }
+Error io_error(const std::string& what) {
+    return Error{ErrorCode::Service, what + ": " + std::strerror(errno)};
+}
 
 Error too_big() {
-    return Error{ErrorCode::InvalidParameterValue, "Unzipped size must be smaller than 262144000 bytes"};
+    return Error{ErrorCode::InvalidParameterValue,
+                 "Unzipped size must be smaller than 262144000 bytes"};
 }
 
 std::string temp_name(const std::string& base) {
@@ -48,7 +51,8 @@ mode_t entry_mode(zip_t* za, zip_uint64_t i, bool dir, bool* is_link) {
     zip_uint32_t attr = 0;
     *is_link = false;
     mode_t fallback = dir ? 0755 : 0644;
-    if (zip_file_get_external_attributes(za, i, 0, &opsys, &attr) != 0 || opsys != ZIP_OPSYS_UNIX) return fallback;
+    if (zip_file_get_external_attributes(za, i, 0, &opsys, &attr) != 0 || opsys != ZIP_OPSYS_UNIX)
+        return fallback;
     auto mode = static_cast<mode_t>(attr >> 16);
     if (S_ISLNK(mode)) *is_link = true;
     mode_t perms = mode & 0777;  // no setuid, setgid or sticky bits from an upload
@@ -58,8 +62,9 @@ mode_t entry_mode(zip_t* za, zip_uint64_t i, bool dir, bool* is_link) {
 
 // AWS's unzip message with lamina's reason: "... (<kind> '<name>'<rest>)".
 std::unexpected<Error> refuse(const char* kind, const std::string& name, const std::string& rest) {
-    return fail(ErrorCode::InvalidParameterValue,
-                std::string(kUnzipErrorMessage) + " (" + kind + " '" + shown_entry_name(name) + "'" + rest + ")");
+    return fail(ErrorCode::InvalidParameterValue, std::string(kUnzipErrorMessage) + " (" + kind +
+                                                      " '" + shown_entry_name(name) + "'" + rest +
+                                                      ")");
 }
 
 Status extract_into(zip_t* za, const fs::path& dest, std::int64_t limit) {
@@ -82,29 +87,32 @@ Status extract_into(zip_t* za, const fs::path& dest, std::int64_t limit) {
         // A path used both as a file and as a directory is the upload's fault, not the disk's.
         // (ELOOP: a folder entry where a link pointing at itself was made)
         auto conflict = [&](const std::error_code& e) {
-            return e == std::errc::file_exists || e == std::errc::not_a_directory || e == std::errc::is_a_directory ||
-                   e == std::errc::too_many_symbolic_link_levels;
+            return e == std::errc::file_exists || e == std::errc::not_a_directory ||
+                   e == std::errc::is_a_directory || e == std::errc::too_many_symbolic_link_levels;
         };
         if (dir) {
             fs::create_directories(target, ec);
-            if (ec && conflict(ec))
-                return refuse("entry", name, " is both a file and a directory");
-            if (ec) return fail(ErrorCode::Service, "mkdir " + target.string() + ": " + ec.message());
+            if (ec && conflict(ec)) return refuse("entry", name, " is both a file and a directory");
+            if (ec)
+                return fail(ErrorCode::Service, "mkdir " + target.string() + ": " + ec.message());
             ::chmod(target.c_str(), mode);
             continue;
         }
         fs::create_directories(target.parent_path(), ec);
-        if (ec && conflict(ec))
-            return refuse("entry", name, " is inside a path that is a file");
-        if (ec) return fail(ErrorCode::Service, "mkdir " + target.parent_path().string() + ": " + ec.message());
-        std::unique_ptr<zip_file_t, decltype(&zip_fclose)> zf(zip_fopen_index(za, idx, 0), &zip_fclose);
+        if (ec && conflict(ec)) return refuse("entry", name, " is inside a path that is a file");
+        if (ec)
+            return fail(ErrorCode::Service,
+                        "mkdir " + target.parent_path().string() + ": " + ec.message());
+        std::unique_ptr<zip_file_t, decltype(&zip_fclose)> zf(zip_fopen_index(za, idx, 0),
+                                                              &zip_fclose);
         if (!zf) return fail(ErrorCode::InvalidParameterValue, kUnzipErrorMessage);
         if (link) {
             std::string to;
             zip_int64_t got;
             while ((got = zip_fread(zf.get(), buf.data(), buf.size())) > 0) {
                 to.append(buf.data(), static_cast<std::size_t>(got));
-                if (to.size() > 4096) return fail(ErrorCode::InvalidParameterValue, kUnzipErrorMessage);
+                if (to.size() > 4096)
+                    return fail(ErrorCode::InvalidParameterValue, kUnzipErrorMessage);
             }
             if (got < 0 || !symlink_is_contained(name, to))
                 return refuse("symlink", name, " points outside its folder");
@@ -117,7 +125,8 @@ Status extract_into(zip_t* za, const fs::path& dest, std::int64_t limit) {
             }
             continue;
         }
-        int fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        int fd =
+            ::open(target.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0 && (errno == EISDIR || errno == ELOOP || errno == ENOTDIR))
             return refuse("entry", name, " is both a file and a directory");
         if (fd < 0) return std::unexpected(io_error("create " + target.string()));
@@ -158,7 +167,8 @@ struct ViewEntry {
 // Adds one extracted tree to a view: a later layer replaces whatever an
 // earlier one had at the same path (a whole directory when a file takes its
 // place). readdir's d_type gives each entry's kind without a stat.
-Status merge_tree(const std::string& dir, const std::string& rel_dir, std::map<std::string, ViewEntry>& view) {
+Status merge_tree(const std::string& dir, const std::string& rel_dir,
+                  std::map<std::string, ViewEntry>& view) {
     struct CloseDir {
         void operator()(DIR* p) const { ::closedir(p); }
     };
@@ -171,7 +181,7 @@ Status merge_tree(const std::string& dir, const std::string& rel_dir, std::map<s
         std::string path = dir + "/" + std::string(name);
         unsigned char type = e->d_type;
         if (type == DT_UNKNOWN) {
-            struct stat st{};
+            struct stat st {};
             if (::lstat(path.c_str(), &st) != 0) return std::unexpected(io_error("lstat " + path));
             type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISLNK(st.st_mode) ? DT_LNK : DT_REG;
         }
@@ -213,7 +223,8 @@ Status materialise(const std::map<std::string, ViewEntry>& view, const fs::path&
         out = root + rel;
         switch (entry.kind) {
             case ViewEntry::Kind::Dir:
-                if (::mkdir(out.c_str(), 0755) != 0 && errno != EEXIST) return std::unexpected(io_error("mkdir " + out));
+                if (::mkdir(out.c_str(), 0755) != 0 && errno != EEXIST)
+                    return std::unexpected(io_error("mkdir " + out));
                 break;
             case ViewEntry::Kind::File:
                 if (::link(entry.source.c_str(), out.c_str()) != 0) {
@@ -226,7 +237,8 @@ Status materialise(const std::map<std::string, ViewEntry>& view, const fs::path&
                 ssize_t n = ::readlink(entry.source.c_str(), target, sizeof target - 1);
                 if (n < 0) return std::unexpected(io_error("readlink " + entry.source));
                 target[n] = '\0';
-                if (::symlink(target, out.c_str()) != 0) return std::unexpected(io_error("symlink " + out));
+                if (::symlink(target, out.c_str()) != 0)
+                    return std::unexpected(io_error("symlink " + out));
                 break;
             }
         }
@@ -243,7 +255,8 @@ Status LayerCache::init() {
     std::error_code ec;
     for (const auto& dir : {extracted_dir(), opt_dir()}) {
         fs::create_directories(dir, ec);
-        if (ec) return fail(ErrorCode::Service, "cannot create " + dir.string() + ": " + ec.message());
+        if (ec)
+            return fail(ErrorCode::Service, "cannot create " + dir.string() + ": " + ec.message());
         for (const auto& e : fs::directory_iterator(dir, ec))
             if (e.path().filename().string().rfind(".tmp-", 0) == 0) fs::remove_all(e.path(), ec);
     }

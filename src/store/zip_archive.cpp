@@ -41,8 +41,10 @@ void for_each_component(std::string_view path, Fn&& fn) {
 int walk(std::string_view path, int depth) {
     for_each_component(path, [&](std::string_view part, bool) {
         if (depth < 0) return;
-        if (part == "..") --depth;
-        else if (!part.empty() && part != ".") ++depth;
+        if (part == "..")
+            --depth;
+        else if (!part.empty() && part != ".")
+            ++depth;
     });
     return depth;
 }
@@ -119,7 +121,8 @@ bool symlink_is_contained(std::string_view link_path, std::string_view target) {
     if (target.find('\0') != std::string_view::npos) return false;
     // the link resolves relative to its own directory
     auto slash = link_path.rfind('/');
-    std::string_view dir = slash == std::string_view::npos ? std::string_view{} : link_path.substr(0, slash);
+    std::string_view dir =
+        slash == std::string_view::npos ? std::string_view{} : link_path.substr(0, slash);
     int depth = walk(dir, 0);
     if (depth < 0) return false;
     return walk(target, depth) >= 0;
@@ -151,18 +154,21 @@ Result<ZipSummary> inspect_zip(std::string_view bytes, std::optional<std::int64_
     for (zip_int64_t i = 0; i < n; ++i) {
         zip_stat_t st;
         zip_stat_init(&st);
-        if (zip_stat_index(za, static_cast<zip_uint64_t>(i), 0, &st) != 0 || !(st.valid & ZIP_STAT_NAME))
+        if (zip_stat_index(za, static_cast<zip_uint64_t>(i), 0, &st) != 0 ||
+            !(st.valid & ZIP_STAT_NAME))
             return std::unexpected(unzip_error("unreadable entry"));
         std::string_view name(st.name);
         if (!entry_path_is_contained(name))
-            return std::unexpected(
-                unzip_error("entry '" + shown_entry_name(name) + "' would be extracted outside its folder"));
+            return std::unexpected(unzip_error("entry '" + shown_entry_name(name) +
+                                               "' would be extracted outside its folder"));
         if (auto problem = entry_name_problem(name))
-            return std::unexpected(unzip_error("entry '" + shown_entry_name(name) + "': " + *problem));
+            return std::unexpected(
+                unzip_error("entry '" + shown_entry_name(name) + "': " + *problem));
         if (st.valid & ZIP_STAT_SIZE) summary.unzipped_size += static_cast<std::int64_t>(st.size);
         zip_uint8_t opsys = 0;
         zip_uint32_t attributes = 0;
-        if (zip_file_get_external_attributes(za, static_cast<zip_uint64_t>(i), 0, &opsys, &attributes) == 0 &&
+        if (zip_file_get_external_attributes(za, static_cast<zip_uint64_t>(i), 0, &opsys,
+                                             &attributes) == 0 &&
             opsys == ZIP_OPSYS_UNIX && S_ISLNK(attributes >> 16)) {
             if (st.size > 4096) return std::unexpected(unzip_error("symlink target too long"));
             zip_file_t* zf = zip_fopen_index(za, static_cast<zip_uint64_t>(i), 0);
@@ -173,8 +179,8 @@ Result<ZipSummary> inspect_zip(std::string_view bytes, std::optional<std::int64_
             if (got != static_cast<zip_int64_t>(target.size()))
                 return std::unexpected(unzip_error("unreadable symlink"));
             if (!symlink_is_contained(name, target))
-                return std::unexpected(
-                    unzip_error("symlink '" + shown_entry_name(name) + "' points outside its folder"));
+                return std::unexpected(unzip_error("symlink '" + shown_entry_name(name) +
+                                                   "' points outside its folder"));
             auto parts = normalised({}, name);
             symlinks.insert(joined(parts));
             link_targets.emplace_back(std::string(name), target);
@@ -187,13 +193,14 @@ Result<ZipSummary> inspect_zip(std::string_view bytes, std::optional<std::int64_
     // refuse both ("link/x", "./link/../x", a -> "b/.." with b a link).
     for (const auto& entry : names)
         if (passes_through_link({}, entry, symlinks))
-            return std::unexpected(unzip_error("entry '" + shown_entry_name(entry) + "' goes through a symlink"));
+            return std::unexpected(
+                unzip_error("entry '" + shown_entry_name(entry) + "' goes through a symlink"));
     for (const auto& [link, target] : link_targets) {
         auto dir = normalised({}, link);
         if (!dir.empty()) dir.pop_back();
         if (passes_through_link(dir, target, symlinks))
-            return std::unexpected(
-                unzip_error("symlink '" + shown_entry_name(link) + "' points through another symlink"));
+            return std::unexpected(unzip_error("symlink '" + shown_entry_name(link) +
+                                               "' points through another symlink"));
     }
     if (!verify_up_to || summary.unzipped_size > *verify_up_to) return summary;
     // The data itself: libzip checks each entry's CRC when it reaches the end.

@@ -11,14 +11,12 @@
 // input with a 4xx), a JSON response body is JSON, and every response carries
 // a request id.
 
-#include <nlohmann/json.hpp>
-
 #include <boost/asio/thread_pool.hpp>
-
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <future>
+#include <nlohmann/json.hpp>
 #include <string_view>
 
 #include "fuzz_request.hpp"
@@ -29,8 +27,8 @@ namespace {
 using namespace lamina;
 
 [[noreturn]] void finding(const char* what, const http::Request& req, const http::Response& r) {
-    std::fprintf(stderr, "fuzz_api_dispatch: %s\n  request: %s %s\n  response: %u %s\n", what, req.method.c_str(),
-                 req.target.c_str(), r.status, r.body.substr(0, 2000).c_str());
+    std::fprintf(stderr, "fuzz_api_dispatch: %s\n  request: %s %s\n  response: %u %s\n", what,
+                 req.method.c_str(), req.target.c_str(), r.status, r.body.substr(0, 2000).c_str());
     std::abort();
 }
 
@@ -64,7 +62,8 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     // LAMINA_FUZZ_TRACE=1: print each request and its answer (to read what a seed reaches)
     static const bool trace = std::getenv("LAMINA_FUZZ_TRACE") != nullptr;
-    auto requests = fuzz::parse_requests(std::string_view(reinterpret_cast<const char*>(data), size));
+    auto requests =
+        fuzz::parse_requests(std::string_view(reinterpret_cast<const char*>(data), size));
     if (requests.empty()) return -1;  // not a request: keep it out of the corpus
     // A pool per input, joined at its end: OpenSSL frees a thread's state
     // when the thread exits, and LeakSanitizer would count it otherwise.
@@ -75,7 +74,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             http::Request copy = req;
             http::Response r = serve(stack.service(), std::move(req));
             check(copy, r);
-            if (trace) std::fprintf(stderr, "%s %s -> %u %.200s\n", copy.method.c_str(), copy.target.c_str(), r.status, r.body.c_str());
+            if (trace)
+                std::fprintf(stderr, "%s %s -> %u %.200s\n", copy.method.c_str(),
+                             copy.target.c_str(), r.status, r.body.c_str());
             stack.clock().advance(1000);
         }
     }

@@ -10,11 +10,10 @@
 // (mode / 4) % 3 picks the operation. Checked beyond the sanitizers: no 500
 // answer, and a JSON answer is JSON.
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
@@ -50,7 +49,8 @@ metrics::MetricsStore& metric_store() {
 void fill(metrics::MetricsStore& m) {
     control::Scope scope{"123456789012", "us-east-1"};
     for (int minute = 0; minute < 5; ++minute) {
-        metrics::InvocationTarget t{scope, "my-function", minute % 2 ? "live" : "", minute % 2 ? "3" : ""};
+        metrics::InvocationTarget t{scope, "my-function", minute % 2 ? "live" : "",
+                                    minute % 2 ? "3" : ""};
         metrics::record_lambda(&m, t, "Invocations", 1, "Count");
         metrics::record_lambda(&m, t, "Duration", 12.5 * minute, "Milliseconds");
         metrics::record_lambda(&m, t, "Errors", minute % 3 == 0, "Count");
@@ -60,7 +60,8 @@ void fill(metrics::MetricsStore& m) {
 
 void check(const http::Response& r) {
     if (r.status == 500) finding("500 for a CloudWatch request: " + r.body.substr(0, 2000));
-    if (r.headers.get("Content-Type").find("json") != std::string::npos && !nlohmann::json::accept(r.body))
+    if (r.headers.get("Content-Type").find("json") != std::string::npos &&
+        !nlohmann::json::accept(r.body))
         finding("a JSON answer that is not JSON: " + r.body.substr(0, 2000));
 }
 
@@ -111,7 +112,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             req.path = req.target = std::string(api::kCloudWatchCborPathPrefix) + op;
             req.headers.set("Content-Type", "application/cbor");
             req.headers.set("smithy-protocol", "rpc-v2-cbor");
-            if (api::classify(req, api::ClassifyOptions{.cloudwatch = true}).protocol != api::Protocol::CloudWatchCbor)
+            if (api::classify(req, api::ClassifyOptions{.cloudwatch = true}).protocol !=
+                api::Protocol::CloudWatchCbor)
                 finding("a CBOR request not seen as one");
             check(cloudwatch.handle_cbor(ctx, req));
             return 0;
@@ -125,7 +127,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             req.path = req.target = "/";
             req.headers.set("Content-Type", "application/x-www-form-urlencoded");
             auto form = api::parse_form(req);
-            if (api::CloudWatchApi::is_query_request(ctx, form)) check(cloudwatch.handle_query(ctx, form));
+            if (api::CloudWatchApi::is_query_request(ctx, form))
+                check(cloudwatch.handle_query(ctx, form));
             return 0;
         }
     }

@@ -9,7 +9,6 @@
 // Checked beyond the sanitizers: codecs round-trip; a resolved name is one
 // that the pattern allows and that stays in the caller's region and account.
 
-
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -28,7 +27,8 @@ namespace {
 using namespace lamina;
 
 [[noreturn]] void finding(const char* what, std::string_view detail) {
-    std::fprintf(stderr, "fuzz_names_router: %s: %.*s\n", what, static_cast<int>(detail.size()), detail.data());
+    std::fprintf(stderr, "fuzz_names_router: %s: %.*s\n", what, static_cast<int>(detail.size()),
+                 detail.data());
     std::abort();
 }
 
@@ -70,16 +70,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto shape = static_cast<control::NameShape>(mode % 3);
     std::optional<std::string> qualifier_param;
     if (mode & 4) qualifier_param = qualifier;
-    auto ref = control::resolve_function_name(name, shape, qualifier_param, scope, "lambda:GetFunction");
+    auto ref =
+        control::resolve_function_name(name, shape, qualifier_param, scope, "lambda:GetFunction");
     if (ref) {
         if (ref->name.empty()) finding("resolved an empty function name", name);
-        if (name.find(ref->name) == std::string::npos) finding("resolved a name not in the input", name);
+        if (name.find(ref->name) == std::string::npos)
+            finding("resolved a name not in the input", name);
         if (shape == control::NameShape::Unqualified && ref->qualifier && !qualifier_param)
             finding("an unqualified name resolved with a qualifier", name);
         (void)control::qualified_arn(scope, ref->name, ref->qualifier.value_or("$LATEST"));
     }
     if (auto arn = control::parse_arn(name)) {
-        if (arn->partition.find(':') != std::string::npos || arn->account.find(':') != std::string::npos)
+        if (arn->partition.find(':') != std::string::npos ||
+            arn->account.find(':') != std::string::npos)
             finding("an ARN field holds ':'", name);
     }
     (void)control::is_valid_alias_name(qualifier);

@@ -16,12 +16,11 @@
 // once and settles at most once, after it completed; JSON answers are JSON.
 
 #include <boost/asio/io_context.hpp>
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -64,7 +63,8 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    auto requests = fuzz::parse_requests(std::string_view(reinterpret_cast<const char*>(data), size), 32);
+    auto requests =
+        fuzz::parse_requests(std::string_view(reinterpret_cast<const char*>(data), size), 32);
     if (requests.empty()) return -1;
     // Only the listener uses the io_context: it binds, and stop() posts its
     // close, which poll() runs below (else sockets pile up across inputs).
@@ -94,7 +94,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 inv.deadline_ms = 1'790'000'000'000;
                 inv.invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:f";
                 // as the invoker makes them: a hex trace id, a client context that is JSON
-                inv.trace_id = "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=0";
+                inv.trace_id =
+                    "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=0";
                 if (auto cc = req.headers.find("Client-Context"); cc && nlohmann::json::accept(*cc))
                     inv.client_context = *cc;
                 auto track = std::make_shared<InvokeTrack>();
@@ -110,13 +111,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                     });
                 if (!st) invokes.pop_back();
             } else if (verb == "abandon") {
-                if (auto done = api.abandon()) done(runtime::Outcome{runtime::Outcome::Kind::FunctionError});
+                if (auto done = api.abandon())
+                    done(runtime::Outcome{runtime::Outcome::Kind::FunctionError});
             } else if (verb == "shutdown") {
                 api.shutdown("spindown", 1'790'000'000'000, [] {});
             } else if (verb == "expect") {
                 std::vector<std::string> names;
                 for (std::string n; words >> n;) names.push_back(n);
-                api.expect_extensions(std::move(names), runtime::ExtensionIdentity{"f", "$LATEST", "index.handler", "123456789012"});
+                api.expect_extensions(
+                    std::move(names),
+                    runtime::ExtensionIdentity{"f", "$LATEST", "index.handler", "123456789012"});
             }
             (void)api.healthy();
             (void)api.invocation_taken();
@@ -135,14 +139,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         api.handle_for_test(std::move(req), [call, &extension_id](http::Response r) {
             if (++call->answers > 1) finding("answered twice: " + call->what);
             if (auto id = r.headers.find("Lambda-Extension-Identifier")) extension_id = *id;
-            if (r.headers.get("Content-Type").find("json") != std::string::npos && !r.body.empty() &&
-                !nlohmann::json::accept(r.body) && r.headers.find("Lambda-Runtime-Aws-Request-Id") == nullptr)
-                finding("a JSON answer that is not JSON: " + call->what + " -> " + r.body.substr(0, 500));
+            if (r.headers.get("Content-Type").find("json") != std::string::npos &&
+                !r.body.empty() && !nlohmann::json::accept(r.body) &&
+                r.headers.find("Lambda-Runtime-Aws-Request-Id") == nullptr)
+                finding("a JSON answer that is not JSON: " + call->what + " -> " +
+                        r.body.substr(0, 500));
         });
     }
     api.stop();
     for (const auto& call : calls)
-        if (call->answers != 1) finding("never answered, though the environment stopped: " + call->what);
+        if (call->answers != 1)
+            finding("never answered, though the environment stopped: " + call->what);
     holder.reset();
     drain();
     return 0;

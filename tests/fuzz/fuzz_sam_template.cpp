@@ -46,21 +46,26 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     sam::EvalContext ctx;
     ctx.tmpl = &*t;
-    ctx.parameters = {{"AWS::Region", "us-east-1"}, {"AWS::AccountId", "123456789012"},
-                      {"AWS::StackName", "fuzz"}, {"List", json::array({"a", "b"})}};
+    ctx.parameters = {{"AWS::Region", "us-east-1"},
+                      {"AWS::AccountId", "123456789012"},
+                      {"AWS::StackName", "fuzz"},
+                      {"List", json::array({"a", "b"})}};
     if (t->doc.contains("Parameters") && t->doc["Parameters"].is_object())
         for (const auto& [name, _] : t->doc["Parameters"].items()) ctx.parameters[name] = "p";
     const json& resources = t->doc["Resources"];
     for (const auto& [id, _] : resources.items()) ctx.resources.insert(id);
     ctx.resource_value = [](const std::string& id, const std::string& attribute) -> Result<json> {
-        if (attribute == "Missing") return fail(ErrorCode::InvalidParameterValue, "no attribute Missing");
+        if (attribute == "Missing")
+            return fail(ErrorCode::InvalidParameterValue, "no attribute Missing");
         return json(id + (attribute.empty() ? "" : "." + attribute));
     };
     if (t->doc.contains("Conditions") && t->doc["Conditions"].is_object()) {
         for (const auto& [name, body] : t->doc["Conditions"].items()) {
             auto c = sam::evaluate_condition(body, "/Conditions/" + name, ctx);
-            if (c) ctx.conditions[name] = *c;
-            else expect_located(c.error());
+            if (c)
+                ctx.conditions[name] = *c;
+            else
+                expect_located(c.error());
         }
     }
     for (const auto& [id, spec] : resources.items()) {

@@ -50,10 +50,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto req = fuzz::parse_request(std::string_view(reinterpret_cast<const char*>(data), size));
     if (!req) return -1;
     auto ctx = api::make_context(*req, config, "request-id");
-    if (ctx.scope.account.empty() || ctx.scope.region.empty()) finding("a request context without a scope");
+    if (ctx.scope.account.empty() || ctx.scope.region.empty())
+        finding("a request context without a scope");
     auto key = api::verify_sigv4(*req, store, kNowMs);
     if (key && !store.contains(*key)) finding("verified with a key that is not stored: " + *key);
-    if (!key && !auth_error(key.error().code)) finding("an error that is not an authentication one: " + key.error().message);
-    (void)api::canonical_request(*req, req->headers.get("X-Fuzz-Signed-Headers", "host;x-amz-date"));
+    if (!key && !auth_error(key.error().code))
+        finding("an error that is not an authentication one: " + key.error().message);
+    (void)api::canonical_request(*req,
+                                 req->headers.get("X-Fuzz-Signed-Headers", "host;x-amz-date"));
     return 0;
 }

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 
 #include <boost/asio/thread_pool.hpp>
-
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -35,8 +34,9 @@ inline void silence_logs() { spdlog::set_level(spdlog::level::off); }
 
 // A fresh directory under /dev/shm (tmpfs: no disk I/O) or the temp dir.
 inline std::filesystem::path make_temp_dir(const char* prefix) {
-    std::filesystem::path base = std::filesystem::is_directory("/dev/shm") ? std::filesystem::path("/dev/shm")
-                                                                          : std::filesystem::temp_directory_path();
+    std::filesystem::path base = std::filesystem::is_directory("/dev/shm")
+                                     ? std::filesystem::path("/dev/shm")
+                                     : std::filesystem::temp_directory_path();
     std::string tmpl = (base / (std::string(prefix) + "-XXXXXX")).string();
     if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
     return tmpl;
@@ -68,14 +68,16 @@ public:
         layers_ = std::make_unique<control::LayerRegistry>(*docs_, clock_, ids_);
         registry_ = std::make_unique<control::Registry>(*docs_, clock_, ids_, layers_.get());
         roles_ = std::make_unique<control::IamRoles>(*docs_, clock_, ids_);
-        layer_cache_ = std::make_unique<store::LayerCache>(dir_, *blobs_, control::kMaxUnzippedCode);
+        layer_cache_ =
+            std::make_unique<store::LayerCache>(dir_, *blobs_, control::kMaxUnzippedCode);
         must(layers_->load(), "layers");
         must(registry_->load(), "registry");
         must(layer_cache_->init(), "layer cache");
         must(roles_->load(), "roles");
         metrics_ = std::make_unique<metrics::MetricsStore>(clock_);
-        service_ = std::make_unique<api::Service>(config_, findings_, *registry_, *layers_, *layer_cache_, *roles_,
-                                                  *blobs_, ids_, workers, nullptr, nullptr, metrics_.get());
+        service_ = std::make_unique<api::Service>(config_, findings_, *registry_, *layers_,
+                                                  *layer_cache_, *roles_, *blobs_, ids_, workers,
+                                                  nullptr, nullptr, metrics_.get());
     }
     ~Stack() {
         service_.reset();

@@ -19,9 +19,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <string>
 #include <optional>
 #include <set>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -54,18 +54,20 @@ bool inside(const fs::path& root, const fs::path& p) {
 // resolves (lexically) inside `tree`.
 void check_tree(const fs::path& sandbox, const fs::path& data, const fs::path& tree) {
     std::error_code ec;
-    for (auto it = fs::recursive_directory_iterator(sandbox, ec); !ec && it != fs::recursive_directory_iterator();
-         it.increment(ec)) {
-        if (!inside(data, it->path())) finding("extraction wrote outside the data dir: " + it->path().string());
+    for (auto it = fs::recursive_directory_iterator(sandbox, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        if (!inside(data, it->path()))
+            finding("extraction wrote outside the data dir: " + it->path().string());
     }
     if (tree.empty()) return;
-    for (auto it = fs::recursive_directory_iterator(tree, ec); !ec && it != fs::recursive_directory_iterator();
-         it.increment(ec)) {
+    for (auto it = fs::recursive_directory_iterator(tree, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
         if (!it->is_symlink(ec)) continue;
         fs::path target = fs::read_symlink(it->path(), ec);
         if (ec) continue;
         if (target.is_absolute() || !inside(tree, it->path().parent_path() / target))
-            finding("a symlink points outside its tree: " + it->path().string() + " -> " + target.string());
+            finding("a symlink points outside its tree: " + it->path().string() + " -> " +
+                    target.string());
     }
 }
 
@@ -86,18 +88,30 @@ std::optional<std::string> build_zip(std::string_view spec) {
         spec = nl == std::string_view::npos ? std::string_view{} : spec.substr(nl + 1);
         if (line.size() < 3 || line[1] != ' ') continue;
         auto eq = line.find('=', 2);
-        std::string name(line.substr(2, eq == std::string_view::npos ? std::string_view::npos : eq - 2));
+        std::string name(
+            line.substr(2, eq == std::string_view::npos ? std::string_view::npos : eq - 2));
         std::string data(eq == std::string_view::npos ? std::string_view{} : line.substr(eq + 1));
         name = name.c_str();  // libzip stops at a NUL
         if (name.empty()) continue;
         Spec e{name, data, S_IFREG | 0644, false};
         switch (line[0]) {
-            case 'f': break;
-            case 'x': e.mode = S_IFREG | 0755; break;
-            case 'z': e.deflate = true; break;
-            case 'd': e.mode = S_IFDIR | 0755; if (e.name.back() != '/') e.name += '/'; break;
-            case 'l': e.mode = S_IFLNK | 0777; break;
-            default: continue;
+            case 'f':
+                break;
+            case 'x':
+                e.mode = S_IFREG | 0755;
+                break;
+            case 'z':
+                e.deflate = true;
+                break;
+            case 'd':
+                e.mode = S_IFDIR | 0755;
+                if (e.name.back() != '/') e.name += '/';
+                break;
+            case 'l':
+                e.mode = S_IFLNK | 0777;
+                break;
+            default:
+                continue;
         }
         if (!names.insert(e.name).second) continue;  // libzip refuses duplicates
         entries.push_back(std::move(e));
@@ -122,10 +136,12 @@ std::optional<std::string> build_zip(std::string_view spec) {
             idx = data ? zip_file_add(za, e.name.c_str(), data, ZIP_FL_ENC_UTF_8) : -1;
             if (idx < 0 && data) zip_source_free(data);
             if (idx >= 0)
-                zip_set_file_compression(za, static_cast<zip_uint64_t>(idx), e.deflate ? ZIP_CM_DEFLATE : ZIP_CM_STORE, 0);
+                zip_set_file_compression(za, static_cast<zip_uint64_t>(idx),
+                                         e.deflate ? ZIP_CM_DEFLATE : ZIP_CM_STORE, 0);
         }
-        if (idx < 0 || zip_file_set_external_attributes(za, static_cast<zip_uint64_t>(idx), 0, ZIP_OPSYS_UNIX,
-                                                        static_cast<zip_uint32_t>(e.mode) << 16) < 0) {
+        if (idx < 0 ||
+            zip_file_set_external_attributes(za, static_cast<zip_uint64_t>(idx), 0, ZIP_OPSYS_UNIX,
+                                             static_cast<zip_uint32_t>(e.mode) << 16) < 0) {
             ok = false;
             break;
         }
@@ -166,10 +182,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto summary = store::inspect_zip(bytes);
     if (!summary) {
         if (summary.error().code != ErrorCode::InvalidParameterValue)
-            finding("inspect_zip failed with another error than InvalidParameterValue: " + summary.error().message);
+            finding("inspect_zip failed with another error than InvalidParameterValue: " +
+                    summary.error().message);
         return 0;
     }
-    if (summary->entries < 0 || summary->unzipped_size < 0) finding("negative sizes in the zip summary");
+    if (summary->entries < 0 || summary->unzipped_size < 0)
+        finding("negative sizes in the zip summary");
 
     fs::path sandbox = fuzz::make_temp_dir("lamina-fuzz-zip");
     fs::path data_dir = sandbox / "data";
@@ -194,8 +212,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     std::error_code ec;
     // extracted trees may hold read-only directories: make them removable
-    for (auto it = fs::recursive_directory_iterator(sandbox, ec); !ec && it != fs::recursive_directory_iterator();
-         it.increment(ec))
+    for (auto it = fs::recursive_directory_iterator(sandbox, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
         if (!it->is_symlink(ec) && it->is_directory(ec)) ::chmod(it->path().c_str(), 0700);
     fs::remove_all(sandbox, ec);
     if (ec) finding("cannot remove the sandbox " + sandbox.string() + ": " + ec.message());

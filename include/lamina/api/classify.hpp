@@ -40,7 +40,7 @@ struct Classified {
     std::string operation;
     std::optional<http::RouteMatch> route;  // Lambda: the router's match
     bool invoke = false;                    // Lambda Invoke or InvokeAsync
-    bool path_matched = false;              // Unknown: a Lambda route has this path, with another method
+    bool path_matched = false;  // Unknown: a Lambda route has this path, with another method
 };
 
 // What the answer depends on besides the request: which services are on.

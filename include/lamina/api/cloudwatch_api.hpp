@@ -16,7 +16,8 @@
 namespace lamina::api {
 
 inline constexpr const char* kCloudWatchTargetPrefix = "GraniteServiceVersion20100801.";
-inline constexpr const char* kCloudWatchCborPathPrefix = "/service/GraniteServiceVersion20100801/operation/";
+inline constexpr const char* kCloudWatchCborPathPrefix =
+    "/service/GraniteServiceVersion20100801/operation/";
 
 class CloudWatchApi {
 public:
@@ -24,11 +25,13 @@ public:
 
     // Which requests are awsJson or rpc-v2-cbor CloudWatch calls: api::classify.
     // A query-protocol request for CloudWatch (Version=2010-08-01 or signed for "monitoring").
-    static bool is_query_request(const RequestContext& ctx, const std::map<std::string, std::string>& form);
+    static bool is_query_request(const RequestContext& ctx,
+                                 const std::map<std::string, std::string>& form);
 
     http::Response handle_json(const RequestContext& ctx, const http::Request& req);
     http::Response handle_cbor(const RequestContext& ctx, const http::Request& req);
-    http::Response handle_query(const RequestContext& ctx, const std::map<std::string, std::string>& form);
+    http::Response handle_query(const RequestContext& ctx,
+                                const std::map<std::string, std::string>& form);
 
 private:
     metrics::MetricsStore& store_;

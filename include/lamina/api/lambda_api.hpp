@@ -27,7 +27,7 @@ namespace lamina::api {
 struct LambdaCall;  // one routed request (src/api/lambda_routes.hpp)
 
 class LambdaApi {
-  public:
+public:
     // `events` takes Event invocations; its hooks are set by whoever made it
     // (api::event_queue_hooks).
     LambdaApi(control::Registry& registry, control::LayerRegistry& layers,
@@ -37,7 +37,8 @@ class LambdaApi {
     // Invoke and InvokeAsync complete asynchronously, when the function answers.
     static bool is_invoke(int operation);
     void invoke(int operation, const RequestContext& ctx, const http::Request& req,
-                const http::RouteMatch& match, const std::function<void(Result<http::Response>)>& respond);
+                const http::RouteMatch& match,
+                const std::function<void(Result<http::Response>)>& respond);
 
     // Adds every Lambda route (emulated or not) to the router. Operation ids
     // are private to this class; `owns` tells whether an id is one of them.
@@ -60,7 +61,7 @@ class LambdaApi {
     // (at start-up: configs outlive a restart).
     void restore_provisioned() { provisioned_.restore(); }
 
-  private:
+private:
     using Handler = Result<http::Response> (LambdaApi::*)(const LambdaCall&);
     // The handler of each emulated operation but Invoke and InvokeAsync.
     static Handler handler_of(int operation);

@@ -7,7 +7,6 @@
 // x-amzn-RequestId, Server-Timing and request log line in one place.
 
 #include <boost/asio/thread_pool.hpp>
-
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -34,11 +33,11 @@ class Service {
 public:
     // /health reports the sandbox and limits of `findings`.
     Service(const Config& config, const StartupFindings& findings, control::Registry& registry,
-            control::LayerRegistry& layers, store::LayerCache& layer_cache, control::IamRoles& roles,
-            store::BlobStore& blobs, IdSource& ids, boost::asio::thread_pool& workers,
-            exec::Invoker* invoker = nullptr, exec::EventQueue* events = nullptr,
-            metrics::MetricsStore* metrics = nullptr, s3::ObjectStore* objects = nullptr,
-            s3::ObjectSource* code_source = nullptr);
+            control::LayerRegistry& layers, store::LayerCache& layer_cache,
+            control::IamRoles& roles, store::BlobStore& blobs, IdSource& ids,
+            boost::asio::thread_pool& workers, exec::Invoker* invoker = nullptr,
+            exec::EventQueue* events = nullptr, metrics::MetricsStore* metrics = nullptr,
+            s3::ObjectStore* objects = nullptr, s3::ObjectSource* code_source = nullptr);
 
     // With credentials, every AWS call must carry a valid SigV4 signature by
     // one of their keys, and the key's account is the request's (--auth sigv4).
@@ -72,8 +71,10 @@ private:
     void invoke(RequestContext& ctx, const http::Request& req, const Classified& c,
                 std::function<void(http::Response, const std::string& op)> reply);
     // Every other operation; `op` names it in the log line.
-    http::Response answer(RequestContext& ctx, const http::Request& req, const Classified& c, std::string& op);
-    http::Response route(RequestContext& ctx, const http::Request& req, const Classified& c, std::string& op);
+    http::Response answer(RequestContext& ctx, const http::Request& req, const Classified& c,
+                          std::string& op);
+    http::Response route(RequestContext& ctx, const http::Request& req, const Classified& c,
+                         std::string& op);
     // `s3`: the request is S3's, so no path is lamina's own page.
     // With `seed`, what a signed aws-chunked body is checked with (when signatures are verified).
     Status authenticate(const http::Request& req, RequestContext& ctx, bool s3 = false,

@@ -30,7 +30,8 @@ public:
     virtual std::string hex(std::size_t n) = 0;
     // A uniform draw in [0, 1) (a weighted alias's routing), from hex().
     virtual double unit_draw() {
-        return static_cast<double>(std::stoull(hex(13), nullptr, 16)) / static_cast<double>(1ull << 52);
+        return static_cast<double>(std::stoull(hex(13), nullptr, 16)) /
+               static_cast<double>(1ull << 52);
     }
 };
 

@@ -28,19 +28,21 @@ struct Config {
     // Who functions run as when lamina is root: auto (AWS's sbx_user1051,
     // uid 993 gid 990), UID[:GID], or root (all capabilities still dropped).
     std::string run_as = "auto";
-    std::string auth = "none";                    // none | sigv4
-    std::filesystem::path credentials_file;       // --auth sigv4: ACCESS_KEY_ID SECRET ACCOUNT_ID per line
+    std::string auth = "none";  // none | sigv4
+    std::filesystem::path
+        credentials_file;  // --auth sigv4: ACCESS_KEY_ID SECRET ACCOUNT_ID per line
     std::map<std::string, std::string> runtimes;  // runtime -> interpreter overrides
-    std::filesystem::path runtimes_dir;           // --runtimes-dir as given (empty: found at start-up)
-    int idle_timeout_s = 600;                     // reap idle execution environments after this
-    int provisioned_init_timeout_s = 130;         // provisioned envs' init limit (or Timeout, if longer)
+    std::filesystem::path runtimes_dir;    // --runtimes-dir as given (empty: found at start-up)
+    int idle_timeout_s = 600;              // reap idle execution environments after this
+    int provisioned_init_timeout_s = 130;  // provisioned envs' init limit (or Timeout, if longer)
     // Concurrency (per account and region)
-    CapacityQuota quota;              // --account-concurrency, --min-unreserved
+    CapacityQuota quota;                   // --account-concurrency, --min-unreserved
     std::string scaling = "per-function";  // per-function | regional-burst
-    int scaling_per_function = 1000;  // per-function: new environments per 10 s
-    int burst = 0;                    // regional-burst: initial burst (0 = the region's documented one)
-    int burst_per_minute = 500;       // regional-burst: growth after it
-    double async_retry_delay_s = 60;  // first retry of a failed Event invocation (the second waits twice as long)
+    int scaling_per_function = 1000;       // per-function: new environments per 10 s
+    int burst = 0;               // regional-burst: initial burst (0 = the region's documented one)
+    int burst_per_minute = 500;  // regional-burst: growth after it
+    double async_retry_delay_s =
+        60;  // first retry of a failed Event invocation (the second waits twice as long)
     // SAM / CloudFormation template deployed at start-up (serve --template)
     std::filesystem::path template_file;
     std::string stack_name;
@@ -48,8 +50,9 @@ struct Config {
     bool watch = false;
     double deployment_minute_s = 60;  // how long a DeploymentPreference minute lasts
     // S3
-    bool s3 = true;           // the S3 surface on lamina's endpoint (--s3 on|off)
-    std::string s3_endpoint;  // read Lambda code from this S3 server instead of lamina's own objects
+    bool s3 = true;  // the S3 surface on lamina's endpoint (--s3 on|off)
+    std::string
+        s3_endpoint;  // read Lambda code from this S3 server instead of lamina's own objects
     // credentials for --s3-endpoint (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)
     std::string s3_access_key_id, s3_secret_access_key, s3_session_token;
 };

@@ -17,11 +17,12 @@ std::string sha256(std::string_view bytes);
 std::string hmac_sha256(std::string_view key, std::string_view data);
 // SigV4: the hex signature of a canonical request at amz_date
 // ("20261128T101500Z") for this secret, region and service.
-std::string sigv4_signature(std::string_view secret_access_key, const std::string& amz_date, const std::string& region,
-                            const std::string& service, std::string_view canonical_request);
+std::string sigv4_signature(std::string_view secret_access_key, const std::string& amz_date,
+                            const std::string& region, const std::string& service,
+                            std::string_view canonical_request);
 // SigV4's derived signing key for a day ("20261128"), region and service.
-std::string sigv4_signing_key(std::string_view secret_access_key, const std::string& date, const std::string& region,
-                              const std::string& service);
+std::string sigv4_signing_key(std::string_view secret_access_key, const std::string& date,
+                              const std::string& region, const std::string& service);
 // What a verified SigV4 request gives the checks of its streamed body
 // (aws-chunked STREAMING-AWS4-HMAC-SHA256-PAYLOAD: each chunk is signed,
 // chained from the request's own signature).

@@ -66,13 +66,14 @@ inline std::unexpected<Error> fail(ErrorCode code, std::string message) {
 
 }  // namespace lamina
 
-#define LAMINA_TRY(var, expr)                                  \
-    auto var##_result_ = (expr);                               \
+#define LAMINA_TRY(var, expr)                                                     \
+    auto var##_result_ = (expr);                                                  \
     if (!var##_result_) return std::unexpected(std::move(var##_result_.error())); \
-    auto var = std::move(*var##_result_)  /* NOLINT(bugprone-macro-parentheses): var names a declaration */
+    auto var = std::move(                                                         \
+        *var##_result_) /* NOLINT(bugprone-macro-parentheses): var names a declaration */
 
-#define LAMINA_CHECK(expr)                                     \
-    do {                                                       \
-        auto lamina_check_ = (expr);                           \
+#define LAMINA_CHECK(expr)                                                            \
+    do {                                                                              \
+        auto lamina_check_ = (expr);                                                  \
         if (!lamina_check_) return std::unexpected(std::move(lamina_check_.error())); \
     } while (0)

@@ -19,7 +19,7 @@ struct Role {
     std::string assume_role_policy;  // URL-decoded JSON text
     std::int64_t created_ms = 0;
     int max_session_duration = 3600;
-    std::vector<std::string> attached;                 // managed policy ARNs
+    std::vector<std::string> attached;                   // managed policy ARNs
     std::map<std::string, std::string> inline_policies;  // name -> document
     std::map<std::string, std::string> tags;
 };
@@ -33,11 +33,14 @@ public:
     Result<Role> get(const std::string& account, const std::string& name) const;
     Status remove(const std::string& account, const std::string& name);
     std::vector<Role> list(const std::string& account, const std::string& path_prefix) const;
-    Status attach(const std::string& account, const std::string& name, const std::string& policy_arn);
-    Status detach(const std::string& account, const std::string& name, const std::string& policy_arn);
-    Status put_inline(const std::string& account, const std::string& name, const std::string& policy_name,
-                      const std::string& document);
-    Status delete_inline(const std::string& account, const std::string& name, const std::string& policy_name);
+    Status attach(const std::string& account, const std::string& name,
+                  const std::string& policy_arn);
+    Status detach(const std::string& account, const std::string& name,
+                  const std::string& policy_arn);
+    Status put_inline(const std::string& account, const std::string& name,
+                      const std::string& policy_name, const std::string& document);
+    Status delete_inline(const std::string& account, const std::string& name,
+                         const std::string& policy_name);
 
 private:
     Status save(const std::string& account, const Role& r);

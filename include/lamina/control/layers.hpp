@@ -7,13 +7,12 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <shared_mutex>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "lamina/common/clock.hpp"
 #include "lamina/common/error.hpp"
@@ -68,7 +67,6 @@ struct LayerListItem {
     LayerVersionView latest;
 };
 
-
 class LayerRegistry {
 public:
     LayerRegistry(store::DocumentStore& docs, Clock& clock, IdSource& ids);
@@ -81,14 +79,18 @@ public:
     Result<LayerVersionView> get_by_arn(const Scope& caller, const std::string& arn) const;
     Status remove(const Scope& s, const std::string& name, std::int64_t version);
     Result<std::pair<std::vector<LayerListItem>, std::optional<std::string>>> list_layers(
-        const Scope& s, const std::optional<std::string>& runtime, const std::optional<std::string>& arch,
-        const std::optional<std::string>& marker, int max_items) const;
+        const Scope& s, const std::optional<std::string>& runtime,
+        const std::optional<std::string>& arch, const std::optional<std::string>& marker,
+        int max_items) const;
     Result<std::pair<std::vector<LayerVersionView>, std::optional<std::string>>> list_versions(
         const Scope& s, const std::string& name, const std::optional<std::string>& runtime,
-        const std::optional<std::string>& arch, const std::optional<std::string>& marker, int max_items) const;
+        const std::optional<std::string>& arch, const std::optional<std::string>& marker,
+        int max_items) const;
 
-    Result<std::pair<nlohmann::json, std::string>> add_permission(const Scope& s, const std::string& name,
-                                                                  std::int64_t version, LayerPermissionInput in);
+    Result<std::pair<nlohmann::json, std::string>> add_permission(const Scope& s,
+                                                                  const std::string& name,
+                                                                  std::int64_t version,
+                                                                  LayerPermissionInput in);
     Result<std::pair<std::string, std::string>> get_policy(const Scope& s, const std::string& name,
                                                            std::int64_t version) const;
     Status remove_permission(const Scope& s, const std::string& name, std::int64_t version,

@@ -6,11 +6,10 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "lamina/control/validation.hpp"
 
@@ -20,7 +19,8 @@ struct LayerRef {
     std::string arn;  // layer version ARN
     std::int64_t code_size = 0;
     std::int64_t unzipped_size = 0;
-    std::string blob;  // hex sha256 of the layer zip: keeps working after the layer version is deleted
+    std::string
+        blob;  // hex sha256 of the layer zip: keeps working after the layer version is deleted
 };
 
 // One version's code and configuration ($LATEST or a published number).
@@ -38,15 +38,15 @@ struct VersionConfig {
     std::string package_type = "Zip";
     std::optional<std::map<std::string, std::string>> environment;
     std::vector<LayerRef> layers;
-    std::string code_sha256;        // base64, as AWS reports it
-    std::string code_blob;          // hex sha256: the blob's name in the store
-    std::int64_t code_size = 0;     // zipped bytes
-    std::int64_t unzipped_size = 0; // sum of entry sizes
+    std::string code_sha256;         // base64, as AWS reports it
+    std::string code_blob;           // hex sha256: the blob's name in the store
+    std::int64_t code_size = 0;      // zipped bytes
+    std::int64_t unzipped_size = 0;  // sum of entry sizes
     std::string tracing_mode = "PassThrough";
     std::optional<std::string> dead_letter_target;
     std::optional<std::string> kms_key_arn;
     std::string log_format = "Text";
-    std::string log_group;          // default /aws/lambda/<name>
+    std::string log_group;  // default /aws/lambda/<name>
     std::optional<std::string> application_log_level;
     std::optional<std::string> system_log_level;
     std::string snap_start_apply_on = "None";

@@ -64,11 +64,13 @@ Result<FunctionRef> resolve_function_name(const std::string& value, NameShape sh
 // no resource-based policy allows ..." where such a policy could have allowed
 // the call (functions, layer versions), and leaves it out where none can.
 enum class PolicyClause { Absent, NoPolicyAllows };
-Error access_denied(const std::string& caller_account, const std::string& action, const std::string& resource,
+Error access_denied(const std::string& caller_account, const std::string& action,
+                    const std::string& resource,
                     PolicyClause clause = PolicyClause::NoPolicyAllows);
 
 std::string function_arn(const Scope& scope, const std::string& name);
-std::string qualified_arn(const Scope& scope, const std::string& name, const std::string& qualifier);
+std::string qualified_arn(const Scope& scope, const std::string& name,
+                          const std::string& qualifier);
 std::string layer_arn(const Scope& s, const std::string& name);
 std::string layer_version_arn(const Scope& s, const std::string& name, std::int64_t version);
 

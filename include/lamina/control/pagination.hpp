@@ -31,7 +31,8 @@ using PageOf = std::pair<std::vector<T>, std::optional<std::string>>;
 // items after the marker's position, at most max_items (at least 1) of them,
 // and the marker of the next page when more remain.
 template <typename T, typename KeyFn>
-Result<PageOf<T>> paginate(std::vector<T> items, const Page& page, const std::string& tag, KeyFn key) {
+Result<PageOf<T>> paginate(std::vector<T> items, const Page& page, const std::string& tag,
+                           KeyFn key) {
     std::size_t start = 0;
     if (page.marker) {
         LAMINA_TRY(pos, read_marker(tag, *page.marker));

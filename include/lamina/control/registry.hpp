@@ -132,7 +132,8 @@ class LayerRegistry;
 class Registry {
 public:
     // `layers` resolves the Layers of functions (may be null: then no layer can be referenced).
-    Registry(store::DocumentStore& docs, Clock& clock, IdSource& ids, const LayerRegistry* layers = nullptr);
+    Registry(store::DocumentStore& docs, Clock& clock, IdSource& ids,
+             const LayerRegistry* layers = nullptr);
 
     // Loads everything from the store.
     Status load();
@@ -144,8 +145,10 @@ public:
     Result<ConfigView> get_configuration(const Scope& s, const FunctionRef& ref) const;
     // The version an invocation runs: for a weighted alias, the additional
     // version when `draw` (uniform in [0,1)) falls below its weight.
-    Result<ConfigView> resolve_invocation(const Scope& s, const FunctionRef& ref, double draw) const;
-    Result<ConfigView> update_function_code(const Scope& s, const FunctionRef& ref, UpdateCodeInput in);
+    Result<ConfigView> resolve_invocation(const Scope& s, const FunctionRef& ref,
+                                          double draw) const;
+    Result<ConfigView> update_function_code(const Scope& s, const FunctionRef& ref,
+                                            UpdateCodeInput in);
     Result<ConfigView> update_function_configuration(const Scope& s, const FunctionRef& ref,
                                                      const FunctionSettings& in,
                                                      std::optional<std::string> revision_id);
@@ -162,15 +165,18 @@ public:
 
     Result<AliasView> create_alias(const Scope& s, const FunctionRef& ref, const std::string& name,
                                    const AliasInput& in);
-    Result<AliasView> get_alias(const Scope& s, const FunctionRef& ref, const std::string& name) const;
+    Result<AliasView> get_alias(const Scope& s, const FunctionRef& ref,
+                                const std::string& name) const;
     Result<AliasView> update_alias(const Scope& s, const FunctionRef& ref, const std::string& name,
                                    AliasInput in);
     Status delete_alias(const Scope& s, const FunctionRef& ref, const std::string& name);
     Result<std::pair<std::vector<AliasView>, std::optional<std::string>>> list_aliases(
-        const Scope& s, const FunctionRef& ref, std::optional<std::string> version, const Page& page) const;
+        const Scope& s, const FunctionRef& ref, std::optional<std::string> version,
+        const Page& page) const;
 
     // Returns the new statement.
-    Result<nlohmann::json> add_permission(const Scope& s, const FunctionRef& ref, PermissionInput in);
+    Result<nlohmann::json> add_permission(const Scope& s, const FunctionRef& ref,
+                                          PermissionInput in);
     Status remove_permission(const Scope& s, const FunctionRef& ref, const std::string& sid,
                              std::optional<std::string> revision_id);
     Result<ResourcePolicy> get_policy(const Scope& s, const FunctionRef& ref) const;
@@ -180,13 +186,17 @@ public:
     bool permits(const Scope& owner, const FunctionRef& ref, const std::string& caller_account,
                  const std::string& action) const;
 
-    Status tag_resource(const Scope& s, const std::string& arn, const std::map<std::string, std::string>& tags);
-    Status untag_resource(const Scope& s, const std::string& arn, const std::vector<std::string>& keys);
-    Result<std::map<std::string, std::string>> list_tags(const Scope& s, const std::string& arn) const;
+    Status tag_resource(const Scope& s, const std::string& arn,
+                        const std::map<std::string, std::string>& tags);
+    Status untag_resource(const Scope& s, const std::string& arn,
+                          const std::vector<std::string>& keys);
+    Result<std::map<std::string, std::string>> list_tags(const Scope& s,
+                                                         const std::string& arn) const;
 
     Result<EventInvokeConfigView> put_event_invoke_config(const Scope& s, const FunctionRef& ref,
                                                           EventInvokeConfigInput in, bool merge);
-    Result<EventInvokeConfigView> get_event_invoke_config(const Scope& s, const FunctionRef& ref) const;
+    Result<EventInvokeConfigView> get_event_invoke_config(const Scope& s,
+                                                          const FunctionRef& ref) const;
     Status delete_event_invoke_config(const Scope& s, const FunctionRef& ref);
     Result<std::pair<std::vector<EventInvokeConfigView>, std::optional<std::string>>>
     list_event_invoke_configs(const Scope& s, const FunctionRef& ref, const Page& page) const;
@@ -202,17 +212,21 @@ public:
     std::int64_t reserved_total(const Scope& s) const;
 
     // Provisioned concurrency configs, on a published version or an alias.
-    Result<ProvisionedView> put_provisioned_concurrency(const Scope& s, const FunctionRef& ref, int requested,
-                                                        const CapacityQuota& limits);
-    Result<ProvisionedView> get_provisioned_concurrency(const Scope& s, const FunctionRef& ref) const;
+    Result<ProvisionedView> put_provisioned_concurrency(const Scope& s, const FunctionRef& ref,
+                                                        int requested, const CapacityQuota& limits);
+    Result<ProvisionedView> get_provisioned_concurrency(const Scope& s,
+                                                        const FunctionRef& ref) const;
     // Returns the config it removed, if there was one.
-    Result<std::optional<ProvisionedView>> delete_provisioned_concurrency(const Scope& s, const FunctionRef& ref);
-    Result<std::vector<ProvisionedView>> list_provisioned_concurrency(const Scope& s, const FunctionRef& ref) const;
+    Result<std::optional<ProvisionedView>> delete_provisioned_concurrency(const Scope& s,
+                                                                          const FunctionRef& ref);
+    Result<std::vector<ProvisionedView>> list_provisioned_concurrency(const Scope& s,
+                                                                      const FunctionRef& ref) const;
     // Every config of every function (to provision again after a restart).
     std::vector<std::pair<Scope, ProvisionedView>> all_provisioned() const;
 
     Result<std::string> get_recursion_config(const Scope& s, const FunctionRef& ref) const;
-    Result<std::string> put_recursion_config(const Scope& s, const FunctionRef& ref, const std::string& loop);
+    Result<std::string> put_recursion_config(const Scope& s, const FunctionRef& ref,
+                                             const std::string& loop);
 
     struct RuntimeManagement {
         std::string function_arn;
@@ -220,9 +234,9 @@ public:
         std::optional<std::string> runtime_version_arn;
     };
     Result<RuntimeManagement> get_runtime_management(const Scope& s, const FunctionRef& ref) const;
-    Result<RuntimeManagement> put_runtime_management(const Scope& s, const FunctionRef& ref,
-                                                     const std::string& update_runtime_on,
-                                                     const std::optional<std::string>& runtime_version_arn);
+    Result<RuntimeManagement> put_runtime_management(
+        const Scope& s, const FunctionRef& ref, const std::string& update_runtime_on,
+        const std::optional<std::string>& runtime_version_arn);
 
     // Checks the function (and qualifier) exists; for read-only companions.
     Status check_exists(const Scope& s, const FunctionRef& ref) const;
@@ -247,7 +261,8 @@ private:
                          const std::map<std::string, double>& weights) const;
     Status commit(const Scope& s, const Function& f, std::vector<store::Mutation> extra = {});
     static std::string function_key(const Scope& s, const std::string& name);
-    static store::Mutation version_row(const Scope& s, const std::string& name, const VersionConfig& v);
+    static store::Mutation version_row(const Scope& s, const std::string& name,
+                                       const VersionConfig& v);
     static store::Mutation alias_row(const Scope& s, const std::string& name, const Alias& a);
     // Gives the resource a qualifier names ($LATEST, a version or an alias) a
     // new RevisionId, adding the row to write; returns the new id.

@@ -43,10 +43,12 @@ namespace limits {
 inline constexpr std::int64_t kNone = INT64_MAX;
 inline constexpr SettingLimit kTimeout{"Timeout", "timeout", 1, kNone, 900, 3};
 inline constexpr SettingLimit kMemorySize{"MemorySize", "memorySize", 128, 32768, 10240, 128};
-inline constexpr SettingLimit kEphemeralStorage{"Size", "ephemeralStorage.size", 512, 10240, 10240, 512};
-inline constexpr SettingLimit kMaximumRetryAttempts{"MaximumRetryAttempts", "maximumRetryAttempts", 0, 2, 2, 2};
-inline constexpr SettingLimit kMaximumEventAge{"MaximumEventAgeInSeconds", "maximumEventAgeInSeconds", 60, 21600,
-                                               21600, 21600};
+inline constexpr SettingLimit kEphemeralStorage{"Size", "ephemeralStorage.size", 512, 10240, 10240,
+                                                512};
+inline constexpr SettingLimit kMaximumRetryAttempts{
+    "MaximumRetryAttempts", "maximumRetryAttempts", 0, 2, 2, 2};
+inline constexpr SettingLimit kMaximumEventAge{
+    "MaximumEventAgeInSeconds", "maximumEventAgeInSeconds", 60, 21600, 21600, 21600};
 // Lengths of string settings (model constraints).
 inline constexpr std::size_t kDescriptionLength = 256;
 inline constexpr std::size_t kHandlerLength = 128;
@@ -56,16 +58,17 @@ inline constexpr std::size_t kMaxLayers = 5;
 }  // namespace limits
 
 // Adds the model's validation item for `value` out of [model_min, model_max].
-void check_model_range(ValidationErrors& errors, const SettingLimit& limit, std::optional<std::int64_t> value);
+void check_model_range(ValidationErrors& errors, const SettingLimit& limit,
+                       std::optional<std::int64_t> value);
 // Adds the model's length item for a string longer than `max_length`.
-void check_length(ValidationErrors& errors, const char* member, const std::optional<std::string>& value,
-                  std::size_t max_length);
+void check_length(ValidationErrors& errors, const char* member,
+                  const std::optional<std::string>& value, std::size_t max_length);
 
 // Limits AWS enforces.
-inline constexpr std::int64_t kMaxZippedCode = 52428800;          // 50 MiB direct upload
-inline constexpr std::int64_t kMaxUnzippedCode = 262144000;       // 250 MiB code + layers
+inline constexpr std::int64_t kMaxZippedCode = 52428800;     // 50 MiB direct upload
+inline constexpr std::int64_t kMaxUnzippedCode = 262144000;  // 250 MiB code + layers
 inline constexpr std::int64_t kCreateFunctionRequestLimit = 70167211;
-inline constexpr std::int64_t kTotalCodeStorage = 80530636800;    // 75 GB per region
+inline constexpr std::int64_t kTotalCodeStorage = 80530636800;  // 75 GB per region
 inline constexpr int kMaxTags = 50;
 inline constexpr std::size_t kMaxPolicyBytes = 20480;
 

@@ -28,9 +28,10 @@ enum class ScalingModel {
 struct CapacitySettings {
     CapacityQuota quota;  // per account and region
     ScalingModel scaling = ScalingModel::PerFunction;
-    int scaling_per_function = 1000;  // PerFunction: new environments per 10 s, refilled continuously
-    int burst = 3000;                 // RegionalBurst: initial burst
-    int burst_per_minute = 500;       // RegionalBurst: growth after it
+    int scaling_per_function =
+        1000;                    // PerFunction: new environments per 10 s, refilled continuously
+    int burst = 3000;            // RegionalBurst: initial burst
+    int burst_per_minute = 500;  // RegionalBurst: growth after it
 };
 
 // The regional initial burst AWS documents for the legacy model.
@@ -67,10 +68,11 @@ private:
 struct Demand {
     control::Scope scope;
     std::string function;
-    std::optional<int> reserved;  // the function's reserved concurrency, if any
+    std::optional<int> reserved;      // the function's reserved concurrency, if any
     std::int64_t reserved_total = 0;  // the account's reservations in this region (all functions)
-    int provisioned_total = 0;        // the function's provisioned concurrency, set aside within its reservation
-    bool new_environment = false;     // no idle environment can take it: one must start
+    int provisioned_total =
+        0;  // the function's provisioned concurrency, set aside within its reservation
+    bool new_environment = false;  // no idle environment can take it: one must start
 };
 
 struct Usage {

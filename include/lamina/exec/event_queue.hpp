@@ -8,19 +8,17 @@
 // (a Lambda function, invoked asynchronously), or the event is logged as
 // dropped. Nothing is lost silently.
 
-#include <boost/asio/io_context.hpp>
-
 #include <atomic>
+#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "lamina/common/clock.hpp"
 #include "lamina/common/error.hpp"
@@ -48,7 +46,8 @@ struct QueuedEvent {
 };
 
 struct EventQueueSettings {
-    std::chrono::milliseconds retry_delay{std::chrono::minutes(1)};  // first function-error retry; the second waits twice as long
+    std::chrono::milliseconds retry_delay{
+        std::chrono::minutes(1)};  // first function-error retry; the second waits twice as long
 };
 
 // What the queue needs from the control plane, given by the api layer.
@@ -63,8 +62,8 @@ struct EventQueueHooks {
 
 class EventQueue {
 public:
-    EventQueue(boost::asio::io_context& ioc, store::DocumentStore& docs, Invoker& invoker, Clock& clock, IdSource& ids,
-               EventQueueSettings settings = {});
+    EventQueue(boost::asio::io_context& ioc, store::DocumentStore& docs, Invoker& invoker,
+               Clock& clock, IdSource& ids, EventQueueSettings settings = {});
     ~EventQueue();
     void set_hooks(EventQueueHooks hooks);
     // Where AsyncEventsReceived, AsyncEventAge, AsyncEventsDropped and

@@ -5,9 +5,8 @@
 // reused for the same version, code and configuration only, killed on
 // timeout, crash or init failure, and reaped after idling.
 
-#include <boost/asio/io_context.hpp>
-
 #include <atomic>
+#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -38,9 +37,9 @@ struct Provisioned;  // a provisioned concurrency config's environments
 struct ExecSettings {
     sandbox::Backend backend = sandbox::Backend::Process;
     std::filesystem::path bwrap = "/usr/bin/bwrap";
-    std::filesystem::path runtimes_dir;          // lamina's bootstraps (python/, node/)
-    std::filesystem::path work_dir;              // per-environment scratch (process backend /tmp)
-    std::filesystem::path logs_dir;              // <logs>/<account>/<region>/<log group>/<stream>.log
+    std::filesystem::path runtimes_dir;  // lamina's bootstraps (python/, node/)
+    std::filesystem::path work_dir;      // per-environment scratch (process backend /tmp)
+    std::filesystem::path logs_dir;      // <logs>/<account>/<region>/<log group>/<stream>.log
     std::map<std::string, std::string> interpreters;  // runtime -> interpreter path
     std::chrono::milliseconds idle_timeout{std::chrono::minutes(10)};
     std::chrono::milliseconds init_timeout{std::chrono::seconds(10)};
@@ -66,7 +65,8 @@ struct InvokeRequest {
     std::string payload;
     std::optional<std::string> client_context;  // decoded JSON
     std::string request_id;
-    std::string qualifier;  // the version or alias the caller named ("" unqualified): provisioned envs serve it
+    std::string
+        qualifier;  // the version or alias the caller named ("" unqualified): provisioned envs serve it
     std::optional<int> reserved_concurrency;  // the function's, for the concurrency controller
     std::int64_t reserved_total = 0;          // all reservations in the account and region
     int provisioned_total = 0;                // the function's provisioned concurrency
@@ -74,8 +74,8 @@ struct InvokeRequest {
 
 struct InvokeResult {
     std::string payload;
-    bool function_error = false;  // X-Amz-Function-Error: Unhandled
-    std::string log;              // this invocation's log lines, START..REPORT
+    bool function_error = false;       // X-Amz-Function-Error: Unhandled
+    std::string log;                   // this invocation's log lines, START..REPORT
     std::optional<Throttle> throttle;  // refused for capacity: nothing ran (429)
     double duration_ms = 0;            // the invoke phase, as REPORT's Duration
 };
@@ -84,22 +84,25 @@ struct InvokeResult {
 struct ProvisionedStatus {
     int requested = 0;
     int allocated = 0;  // environments initialised and kept
-    int available = 0;  // of those, how many can take an invocation (all of them: lamina has no rate cap)
+    int available =
+        0;  // of those, how many can take an invocation (all of them: lamina has no rate cap)
     std::string status = "IN_PROGRESS";  // IN_PROGRESS | READY | FAILED
     std::string reason;                  // StatusReason when FAILED
 };
 
 // Finds an interpreter for each managed runtime lamina runs (python3.x on
 // /usr/bin, node on PATH), overridden by explicit `runtime=path` entries.
-std::map<std::string, std::string> default_interpreters(const std::map<std::string, std::string>& overrides);
+std::map<std::string, std::string> default_interpreters(
+    const std::map<std::string, std::string>& overrides);
 
 class Invoker {
 public:
     // `concurrency` (may be null: no limits) admits every invocation.
     // Environments start through `launcher`; without one, through the
     // sandbox launcher that `settings` name (backend, bwrap, run_as, work_dir).
-    Invoker(boost::asio::io_context& ioc, ExecSettings settings, store::LayerCache& cache, Clock& clock, IdSource& ids,
-            ConcurrencyController* concurrency = nullptr, std::unique_ptr<sandbox::Launcher> launcher = nullptr);
+    Invoker(boost::asio::io_context& ioc, ExecSettings settings, store::LayerCache& cache,
+            Clock& clock, IdSource& ids, ConcurrencyController* concurrency = nullptr,
+            std::unique_ptr<sandbox::Launcher> launcher = nullptr);
     ~Invoker();
 
     // Runs the invocation; `done` is called exactly once, from any thread.
@@ -110,13 +113,15 @@ public:
     // invocation (AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency) for
     // invocations that name `qualifier`; a changed `config` (an alias moved)
     // replaces them, n = 0 tears them down. Environments that die are replaced.
-    void provision(const control::Scope& scope, const std::string& function, const std::string& qualifier,
-                   const control::VersionConfig& config, int n);
+    void provision(const control::Scope& scope, const std::string& function,
+                   const std::string& qualifier, const control::VersionConfig& config, int n);
     ProvisionedStatus provisioned_status(const control::Scope& scope, const std::string& function,
                                          const std::string& qualifier) const;
     // Where cold starts run (a worker pool), so that invoke() may be called
     // from an I/O thread. Without one they run on the calling thread.
-    void set_offload(std::function<void(std::function<void()>)> offload) { offload_ = std::move(offload); }
+    void set_offload(std::function<void(std::function<void()>)> offload) {
+        offload_ = std::move(offload);
+    }
     // Where Invocations, Errors, Throttles, Duration, the concurrency and the
     // provisioned concurrency metrics are recorded (may be null).
     void set_metrics(metrics::MetricsStore* store) { metrics_ = store; }
@@ -147,7 +152,8 @@ private:
     void admit(InvokeRequest req, std::function<void(InvokeResult)> done);
     void start_and_run(InvokeRequest req, const std::string& key, SlotPtr slot,
                        const std::function<void(InvokeResult)>& done);
-    void run(InvokeRequest req, const EnvPtr& env, bool cold, SlotPtr slot, const std::function<void(InvokeResult)>& done);
+    void run(InvokeRequest req, const EnvPtr& env, bool cold, SlotPtr slot,
+             const std::function<void(InvokeResult)>& done);
     void release(const EnvPtr& env);
     void prune_dead();  // under mu_
     // Counts one of the two events that free an environment after an
@@ -173,7 +179,7 @@ private:
     ConcurrencyController* concurrency_ = nullptr;
     metrics::MetricsStore* metrics_ = nullptr;
     std::map<std::string, std::shared_ptr<Provisioned>> provisioned_;  // scope/function/qualifier
-    std::mutex exits_mu_;                // with exits_cv_: an environment's exit was handled
+    std::mutex exits_mu_;  // with exits_cv_: an environment's exit was handled
     std::condition_variable exits_cv_;
 };
 

@@ -16,7 +16,7 @@
 namespace lamina::exec {
 
 class ProvisionedConfigs {
-  public:
+public:
     // Without an invoker (no data plane) only the registry changes.
     ProvisionedConfigs(control::Registry& registry, Invoker* invoker);
 
@@ -43,7 +43,7 @@ class ProvisionedConfigs {
     Status delete_alias(const control::Scope& scope, const control::FunctionRef& ref,
                         const std::string& name);
 
-  private:
+private:
     // Hands a config to the data plane (its version's environments). Called with mu_ held.
     void apply(const control::Scope& scope, const control::ProvisionedView& pc);
     void drop(const control::Scope& scope, const std::string& function,

@@ -4,9 +4,8 @@
 // write responses with TCP_NODELAY. Handlers complete asynchronously through
 // a Responder, so nothing slow ever runs on an io thread.
 
-#include <boost/asio/io_context.hpp>
-
 #include <any>
+#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>

@@ -38,17 +38,18 @@ class MetricsStore {
 public:
     explicit MetricsStore(Clock& clock);
 
-    void record(const control::Scope& scope, const std::string& ns, const std::string& name, Dimensions dims,
-                double value, const std::string& unit);
+    void record(const control::Scope& scope, const std::string& ns, const std::string& name,
+                Dimensions dims, double value, const std::string& unit);
     // Datapoints of one series (exact dimensions) between start and end,
     // aggregated by `period_s` (a multiple of 60), oldest first.
-    std::vector<Datapoint> query(const control::Scope& scope, const std::string& ns, const std::string& name,
-                                 Dimensions dims, std::int64_t start_ms, std::int64_t end_ms, int period_s,
+    std::vector<Datapoint> query(const control::Scope& scope, const std::string& ns,
+                                 const std::string& name, Dimensions dims, std::int64_t start_ms,
+                                 std::int64_t end_ms, int period_s,
                                  std::string* unit = nullptr) const;
     // Series whose namespace and name match (empty = any) and that have every given dimension
     // (a dimension with an empty value matches any value).
-    std::vector<Series> list(const control::Scope& scope, const std::string& ns, const std::string& name,
-                             const Dimensions& filter) const;
+    std::vector<Series> list(const control::Scope& scope, const std::string& ns,
+                             const std::string& name, const Dimensions& filter) const;
     // Every series' total, in Prometheus' text exposition format.
     std::string prometheus() const;
 
@@ -57,7 +58,8 @@ private:
         std::string account, region, ns, name;
         Dimensions dims;
         bool operator<(const Key& o) const {
-            return std::tie(account, region, ns, name, dims) < std::tie(o.account, o.region, o.ns, o.name, o.dims);
+            return std::tie(account, region, ns, name, dims) <
+                   std::tie(o.account, o.region, o.ns, o.name, o.dims);
         }
     };
     struct Data {
@@ -83,7 +85,7 @@ struct InvocationTarget {
     std::string executed_version;  // for aliases
 };
 
-void record_lambda(MetricsStore* store, const InvocationTarget& t, const std::string& name, double value,
-                   const std::string& unit, bool account_level = true);
+void record_lambda(MetricsStore* store, const InvocationTarget& t, const std::string& name,
+                   double value, const std::string& unit, bool account_level = true);
 
 }  // namespace lamina::metrics

@@ -7,7 +7,6 @@
 // AWS's runtime interface.
 
 #include <boost/asio/io_context.hpp>
-
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -35,7 +34,7 @@ struct Outcome {
     enum class Kind { Response, FunctionError, InitError } kind = Kind::Response;
     std::string body;
     std::string content_type;
-    std::string error_type;  // Lambda-Runtime-Function-Error-Type, when given
+    std::string error_type;                   // Lambda-Runtime-Function-Error-Type, when given
     std::optional<ErrorType> platform_error;  // set when the platform itself failed (Extension.*)
 };
 
@@ -81,7 +80,8 @@ public:
     // runs once with what the runtime posted; `settled` runs once after that,
     // when every such extension has asked for its next event again (the
     // environment is free). Refused while another invocation is in flight.
-    Status invoke(Invocation inv, std::function<void(Outcome)> done, std::function<void()> settled = nullptr);
+    Status invoke(Invocation inv, std::function<void(Outcome)> done,
+                  std::function<void()> settled = nullptr);
     // Abandons the invocation in flight, if any (timeout, crash): a late
     // /response for it is refused as an unknown request id. Returns its
     // completion so the caller can answer it.
@@ -93,7 +93,8 @@ public:
     // subscribed to it; `acknowledged` runs once when each has asked for its
     // next event again or exited. Returns false, without calling it, when no
     // extension takes SHUTDOWN (the environment can be killed at once).
-    bool shutdown(const std::string& reason, std::int64_t deadline_ms, std::function<void()> acknowledged);
+    bool shutdown(const std::string& reason, std::int64_t deadline_ms,
+                  std::function<void()> acknowledged);
     // False once an extension failed after init (exit/error, or exited):
     // the environment must not take another invocation.
     bool healthy() const;

@@ -18,7 +18,7 @@ struct GetObjectFailure {
 };
 
 class ObjectSource {
-  public:
+public:
     virtual ~ObjectSource() = default;
     // `account` and `region` are the caller's: Lambda reads code only from
     // buckets in its own region, and (from lamina's own store) only from its
@@ -29,14 +29,14 @@ class ObjectSource {
 };
 
 class LocalObjectSource final : public ObjectSource {
-  public:
+public:
     explicit LocalObjectSource(ObjectStore& store) : store_(store) {}
     // AccessDenied for a bucket another account owns (ObjectStore::bucket_for).
     std::expected<std::string, GetObjectFailure> get_object(
         const std::string& account, const std::string& region, const std::string& bucket,
         const std::string& key, const std::optional<std::string>& version) override;
 
-  private:
+private:
     ObjectStore& store_;
 };
 

@@ -101,7 +101,7 @@ struct PartRef {
 std::string md5(std::string_view bytes);
 
 class ObjectStore {
-  public:
+public:
     ObjectStore(std::filesystem::path root, const Clock& clock, IdSource& ids);
 
     // Creates the folders, empties tmp/ and builds the index.
@@ -143,7 +143,7 @@ class ObjectStore {
     S3Result<void> abort_upload(const std::string& bucket, const std::string& key,
                                 const std::string& upload_id);
 
-  private:
+private:
     struct Bucket {
         BucketInfo info;
         std::map<std::string, ObjectInfo> objects;

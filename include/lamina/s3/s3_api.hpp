@@ -32,7 +32,8 @@ struct S3Context {
 
 // The service a request is SigV4-signed for (Authorization header or
 // X-Amz-Credential query); empty when unsigned.
-std::string signing_service(const http::Headers& headers, const std::multimap<std::string, std::string>& query);
+std::string signing_service(const http::Headers& headers,
+                            const std::multimap<std::string, std::string>& query);
 std::string signing_service(const http::Request& req);
 
 // S3's answer when SigV4 verification refused the request.
@@ -43,7 +44,7 @@ S3Error auth_error(const Error& error);
 std::optional<ByteRange> parse_range(const std::string& header);
 
 class S3Api {
-  public:
+public:
     S3Api(ObjectStore& store, std::vector<std::string> host_bases);
 
     const std::vector<std::string>& host_bases() const { return host_bases_; }
@@ -54,7 +55,7 @@ class S3Api {
 
     http::Response handle(const S3Context& ctx, const http::Request& req);
 
-  private:
+private:
     ObjectStore& store_;
     std::vector<std::string> host_bases_;
 };

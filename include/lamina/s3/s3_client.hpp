@@ -31,7 +31,6 @@ struct SigV4Request {
 // Signature=...").
 std::string sigv4_authorization(const SigV4Request& r);
 
-
 struct S3Endpoint {
     std::string host;
     std::string port = "80";
@@ -45,7 +44,7 @@ struct RemoteCredentials {
 };
 
 class RemoteObjectSource final : public ObjectSource {
-  public:
+public:
     RemoteObjectSource(S3Endpoint endpoint, RemoteCredentials credentials, std::string region,
                        std::chrono::seconds timeout = std::chrono::seconds(120));
     // Signed with lamina's own credentials, whoever the caller is: the
@@ -54,7 +53,7 @@ class RemoteObjectSource final : public ObjectSource {
         const std::string& account, const std::string& region, const std::string& bucket,
         const std::string& key, const std::optional<std::string>& version) override;
 
-  private:
+private:
     S3Endpoint endpoint_;
     RemoteCredentials credentials_;
     std::string region_;

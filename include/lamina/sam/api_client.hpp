@@ -5,9 +5,8 @@
 // deploy --endpoint). Both sign with SigV4 when given a key, so a server run
 // with --auth sigv4 accepts them.
 
-#include <nlohmann/json.hpp>
-
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
@@ -38,7 +37,8 @@ class ApiClient {
 public:
     virtual ~ApiClient() = default;
     // target: path and query ("/2015-03-31/functions/f?Qualifier=live")
-    virtual Result<ApiReply> call(const std::string& method, const std::string& target, const std::string& body,
+    virtual Result<ApiReply> call(const std::string& method, const std::string& target,
+                                  const std::string& body,
                                   const std::string& content_type = "application/json") = 0;
     virtual const std::string& region() const = 0;
 };

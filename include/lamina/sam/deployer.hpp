@@ -16,12 +16,11 @@
 // server under /_lamina/stacks/{name}, so `lamina deploy` and
 // `lamina serve --template` redeploy each other's stacks.
 
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <stop_token>
 #include <string>
@@ -51,16 +50,18 @@ struct TrafficShift {
 // "Canary10Percent5Minutes", "Linear10PercentEvery1Minute", "AllAtOnce"
 // (any percentage and number of minutes) -> the steps after the first
 // (which is applied at deploy time); nullopt for an unknown type.
-std::optional<std::vector<TrafficShift::Step>> deployment_steps(const std::string& type, double minute_seconds);
+std::optional<std::vector<TrafficShift::Step>> deployment_steps(const std::string& type,
+                                                                double minute_seconds);
 
 // Turns "Key=Value" and SAM's "ParameterKey=Key,ParameterValue=Value" into a map.
-Result<std::map<std::string, std::string>> parse_parameter_overrides(const std::vector<std::string>& items);
+Result<std::map<std::string, std::string>> parse_parameter_overrides(
+    const std::vector<std::string>& items);
 
 struct DeployReport {
-    std::vector<std::string> lines;      // what was done, one line per resource
-    std::vector<std::string> skipped;    // resources lamina does not emulate
+    std::vector<std::string> lines;    // what was done, one line per resource
+    std::vector<std::string> skipped;  // resources lamina does not emulate
     std::map<std::string, std::string> outputs;
-    std::vector<TrafficShift> shifts;    // still to run
+    std::vector<TrafficShift> shifts;  // still to run
 };
 
 class Deployer {
@@ -85,22 +86,24 @@ public:
     // deployment: a changed folder updates $LATEST of the functions using it
     // (a layer folder publishes a new layer version for them), a changed
     // template is deployed again. Returns when stop is requested.
-    Status watch(const std::filesystem::path& file, const DeployOptions& options, const std::stop_token& stop);
+    Status watch(const std::filesystem::path& file, const DeployOptions& options,
+                 const std::stop_token& stop);
 
 private:
     struct Watched {
         std::filesystem::path folder;
-        std::string kind;          // "function" | "layer"
+        std::string kind;  // "function" | "layer"
         std::string logical_id;
-        std::string name;          // function name, or layer name
+        std::string name;  // function name, or layer name
     };
     Status on_folder_changed(const Watched& w, const DeployOptions& options);
 
     ApiClient& api_;
     Say say_;
     std::vector<Watched> watched_;
-    std::map<std::string, std::string> layer_arns_;           // layer logical id -> current version ARN
-    std::map<std::string, std::vector<std::string>> layer_users_;  // layer logical id -> function names
+    std::map<std::string, std::string> layer_arns_;  // layer logical id -> current version ARN
+    std::map<std::string, std::vector<std::string>>
+        layer_users_;  // layer logical id -> function names
 };
 
 }  // namespace lamina::sam

@@ -4,10 +4,9 @@
 // forms and the line of every node kept, so that an error can name the file,
 // line and property it is about.
 
-#include <nlohmann/json.hpp>
-
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "lamina/common/error.hpp"
@@ -16,8 +15,8 @@ namespace lamina::sam {
 
 struct Template {
     std::filesystem::path file;
-    nlohmann::json doc;                 // the whole template, long-form intrinsics
-    std::map<std::string, int> lines;   // JSON pointer ("/Resources/Fn/Properties") -> 1-based line
+    nlohmann::json doc;                // the whole template, long-form intrinsics
+    std::map<std::string, int> lines;  // JSON pointer ("/Resources/Fn/Properties") -> 1-based line
 
     // The line of the node at `pointer`, or of its nearest ancestor that has one.
     int line_of(std::string pointer) const;

@@ -8,12 +8,11 @@
 // wall-clock start), so a restart resumes them on the original schedule: steps
 // that fell due while lamina was down collapse into the latest of them.
 
-#include <nlohmann/json.hpp>
-
 #include <condition_variable>
 #include <functional>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -39,7 +38,8 @@ public:
     // key_for(account): the key to sign that account's requests with (none: unsigned)
     using KeyFor = std::function<std::optional<SigningKey>(const std::string& account)>;
     // `docs` may be null (nothing kept across restarts).
-    TrafficShifter(api::Service& service, KeyFor key_for, store::DocumentStore* docs, const Clock& clock);
+    TrafficShifter(api::Service& service, KeyFor key_for, store::DocumentStore* docs,
+                   const Clock& clock);
     ~TrafficShifter();
     TrafficShifter(const TrafficShifter&) = delete;
     TrafficShifter& operator=(const TrafficShifter&) = delete;

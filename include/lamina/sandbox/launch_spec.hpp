@@ -23,10 +23,10 @@ const char* to_string(Backend b);
 // Where the environment sees its code, layers and runtime: the AWS paths
 // inside a namespace sandbox, the host paths for the process backend.
 struct EnvironmentPaths {
-    std::string task_root;     // /var/task
-    std::string opt;           // /opt
-    std::string runtime_dir;   // /var/runtime
-    std::string tmp;           // /tmp
+    std::string task_root;    // /var/task
+    std::string opt;          // /opt
+    std::string runtime_dir;  // /var/runtime
+    std::string tmp;          // /tmp
 };
 
 struct LaunchSpec {
@@ -38,7 +38,7 @@ struct LaunchSpec {
     // Host directories the runtime's interpreter needs, bound read-only
     // (e.g. a pyenv install outside /usr).
     std::vector<std::filesystem::path> extra_ro_binds;
-    std::vector<std::string> command;   // argv inside the environment
+    std::vector<std::string> command;        // argv inside the environment
     std::map<std::string, std::string> env;  // the whole environment: nothing is inherited
     // uid, gid the command runs as (when lamina runs as root). Bubblewrap
     // builds the sandbox as root, so it can reach lamina's data dir wherever

@@ -7,7 +7,6 @@
 // snapshot/restore and a remote executor plug in here (docs/architecture.md).
 
 #include <boost/asio/io_context.hpp>
-
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -27,7 +26,8 @@ public:
     // Where the environment sees its code, layers, runtime and /tmp.
     virtual EnvironmentPaths paths(const LaunchSpec& spec) const = 0;
     // Starts the environment; it joins `cgroup_procs` before anything runs.
-    virtual Result<std::unique_ptr<Process>> launch(LaunchSpec spec, std::vector<std::string> cgroup_procs,
+    virtual Result<std::unique_ptr<Process>> launch(LaunchSpec spec,
+                                                    std::vector<std::string> cgroup_procs,
                                                     ExitHandler on_exit) = 0;
 };
 

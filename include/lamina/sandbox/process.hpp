@@ -6,7 +6,6 @@
 // nothing outlives it.
 
 #include <boost/asio/io_context.hpp>
-
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -44,8 +43,8 @@ public:
 using ExitHandler = std::function<void(ExitStatus)>;
 
 struct SpawnSpec {
-    std::vector<std::string> argv;       // argv[0]: the executable's path
-    std::vector<std::string> env;        // "NAME=value": the whole environment
+    std::vector<std::string> argv;  // argv[0]: the executable's path
+    std::vector<std::string> env;   // "NAME=value": the whole environment
     std::filesystem::path working_dir = "/";
     std::vector<std::string> cgroup_procs;  // cgroup.procs files it joins before exec
     int max_open_files = 1024;              // AWS's limit per environment
@@ -54,7 +53,8 @@ struct SpawnSpec {
 
 // Forks and execs `spec` in a process group of its own, with no descriptor
 // of lamina's but its output pipe, no_new_privs, and stdin from /dev/null.
-Result<std::unique_ptr<Process>> spawn(boost::asio::io_context& ioc, const SpawnSpec& spec, ExitHandler on_exit);
+Result<std::unique_ptr<Process>> spawn(boost::asio::io_context& ioc, const SpawnSpec& spec,
+                                       ExitHandler on_exit);
 
 // Runs `spec` to its end (output discarded) and returns how it ended; for
 // short probes at start-up, never on an I/O thread.

@@ -5,8 +5,8 @@
 
 #include <filesystem>
 #include <functional>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -39,7 +39,8 @@ public:
     // Opens (creating if needed) the database file. `durable` selects
     // synchronous=FULL (fsync per commit) over NORMAL (safe against process
     // crashes, not against power loss).
-    static Result<std::unique_ptr<DocumentStore>> open(const std::filesystem::path& file, bool durable);
+    static Result<std::unique_ptr<DocumentStore>> open(const std::filesystem::path& file,
+                                                       bool durable);
     ~DocumentStore();
     DocumentStore(const DocumentStore&) = delete;
     DocumentStore& operator=(const DocumentStore&) = delete;

@@ -24,7 +24,8 @@ struct ZipSummary {
 // unzipped_size is what the data really holds, counted until it passes that
 // limit: headers that understate the size, or deflate data that is corrupt,
 // are caught at upload rather than at the first invoke.
-Result<ZipSummary> inspect_zip(std::string_view bytes, std::optional<std::int64_t> verify_up_to = std::nullopt);
+Result<ZipSummary> inspect_zip(std::string_view bytes,
+                               std::optional<std::int64_t> verify_up_to = std::nullopt);
 
 // Whether a path inside an archive stays inside the extraction root,
 // resolving "." and ".." lexically ("a/../b" is fine, "a/../../b" is not).

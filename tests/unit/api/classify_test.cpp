@@ -15,14 +15,18 @@ using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 const std::pair<std::string, std::string> kS3Auth = {
     "Authorization",
-    "AWS4-HMAC-SHA256 Credential=test/20261128/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=x"};
+    "AWS4-HMAC-SHA256 Credential=test/20261128/us-east-1/s3/aws4_request, SignedHeaders=host, "
+    "Signature=x"};
 const std::pair<std::string, std::string> kLambdaAuth = {
     "Authorization",
-    "AWS4-HMAC-SHA256 Credential=test/20261128/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=x"};
+    "AWS4-HMAC-SHA256 Credential=test/20261128/us-east-1/lambda/aws4_request, SignedHeaders=host, "
+    "Signature=x"};
 const std::pair<std::string, std::string> kStsAuth = {
     "Authorization",
-    "AWS4-HMAC-SHA256 Credential=test/20261128/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=x"};
-const std::pair<std::string, std::string> kForm = {"Content-Type", "application/x-www-form-urlencoded"};
+    "AWS4-HMAC-SHA256 Credential=test/20261128/us-east-1/sts/aws4_request, SignedHeaders=host, "
+    "Signature=x"};
+const std::pair<std::string, std::string> kForm = {"Content-Type",
+                                                   "application/x-www-form-urlencoded"};
 
 ClassifyOptions all_on() {
     ClassifyOptions o;
@@ -63,23 +67,30 @@ TEST(Classify, TellsProtocolsAndOperationsApart) {
     const std::string cw = "GraniteServiceVersion20100801.";
     const std::vector<Case> cases = {
         // Lambda rest-json routes, signed or not
-        {"ListFunctions", head("GET", "/2015-03-31/functions/", {kLambdaAuth}), Protocol::Lambda, "ListFunctions"},
-        {"CreateFunction", head("POST", "/2015-03-31/functions"), Protocol::Lambda, "CreateFunction"},
-        {"Invoke", head("POST", "/2015-03-31/functions/f/invocations", {kLambdaAuth}), Protocol::Lambda, "Invoke"},
-        {"Invoke unsigned", head("POST", "/2015-03-31/functions/f/invocations"), Protocol::Lambda, "Invoke"},
-        {"InvokeAsync", head("POST", "/2014-11-13/functions/f/invoke-async/"), Protocol::Lambda, "InvokeAsync"},
+        {"ListFunctions", head("GET", "/2015-03-31/functions/", {kLambdaAuth}), Protocol::Lambda,
+         "ListFunctions"},
+        {"CreateFunction", head("POST", "/2015-03-31/functions"), Protocol::Lambda,
+         "CreateFunction"},
+        {"Invoke", head("POST", "/2015-03-31/functions/f/invocations", {kLambdaAuth}),
+         Protocol::Lambda, "Invoke"},
+        {"Invoke unsigned", head("POST", "/2015-03-31/functions/f/invocations"), Protocol::Lambda,
+         "Invoke"},
+        {"InvokeAsync", head("POST", "/2014-11-13/functions/f/invoke-async/"), Protocol::Lambda,
+         "InvokeAsync"},
         {"PublishLayerVersion", head("POST", "/2018-10-31/layers/l/versions"), Protocol::Lambda,
          "PublishLayerVersion"},
-        {"GetLayerVersionByArn", head("GET", "/2018-10-31/layers?find=LayerVersion&Arn=x"), Protocol::Lambda,
-         "GetLayerVersionByArn"},
+        {"GetLayerVersionByArn", head("GET", "/2018-10-31/layers?find=LayerVersion&Arn=x"),
+         Protocol::Lambda, "GetLayerVersionByArn"},
         {"ListLayers", head("GET", "/2018-10-31/layers"), Protocol::Lambda, "ListLayers"},
-        {"not emulated", head("POST", "/2021-10-31/functions/f/url"), Protocol::Lambda, "CreateFunctionUrlConfig"},
+        {"not emulated", head("POST", "/2021-10-31/functions/f/url"), Protocol::Lambda,
+         "CreateFunctionUrlConfig"},
         {"code download", head("GET", "/_lamina/code/abc"), Protocol::Lambda, "DownloadCode"},
         // S3: signed for s3 (path style, presigned), virtual host, unsigned non-Lambda paths
         {"ListBuckets signed", head("GET", "/", {kS3Auth}), Protocol::S3, ""},
         {"GetObject signed", head("GET", "/bucket/key", {kS3Auth}), Protocol::S3, ""},
         {"a bucket named health", head("GET", "/health", {kS3Auth}), Protocol::S3, ""},
-        {"presigned", head("GET", "/bkt/k?X-Amz-Credential=k%2F20261128%2Fus-east-1%2Fs3%2Faws4_request"),
+        {"presigned",
+         head("GET", "/bkt/k?X-Amz-Credential=k%2F20261128%2Fus-east-1%2Fs3%2Faws4_request"),
          Protocol::S3, ""},
         {"virtual host", head("GET", "/", {{"Host", "bkt.localhost:4566"}}), Protocol::S3, ""},
         {"virtual host key", head("PUT", "/k", {{"Host", "bkt.localhost:4566"}}), Protocol::S3, ""},
@@ -92,12 +103,13 @@ TEST(Classify, TellsProtocolsAndOperationsApart) {
          "GetCallerIdentity"},
         {"IAM form unsigned", head("POST", "/", {kForm}), Protocol::Query, ""},
         // CloudWatch awsJson and rpc-v2-cbor
-        {"awsJson", head("POST", "/", {{"X-Amz-Target", cw + "ListMetrics"}}), Protocol::CloudWatchJson,
-         "ListMetrics"},
+        {"awsJson", head("POST", "/", {{"X-Amz-Target", cw + "ListMetrics"}}),
+         Protocol::CloudWatchJson, "ListMetrics"},
         {"cbor", head("POST", "/service/GraniteServiceVersion20100801/operation/GetMetricData"),
          Protocol::CloudWatchCbor, "GetMetricData"},
-        {"other X-Amz-Target", head("POST", "/", {{"X-Amz-Target", "DynamoDB_20120810.ListTables"}}),
-         Protocol::AwsJson, "DynamoDB_20120810.ListTables"},
+        {"other X-Amz-Target",
+         head("POST", "/", {{"X-Amz-Target", "DynamoDB_20120810.ListTables"}}), Protocol::AwsJson,
+         "DynamoDB_20120810.ListTables"},
         // lamina's own pages
         {"health", head("GET", "/health"), Protocol::Health, ""},
         {"metrics", head("GET", "/metrics"), Protocol::Metrics, ""},
@@ -151,12 +163,16 @@ TEST(Classify, ServicesThatAreOffClaimNothing) {
     ClassifyOptions off;  // no --s3, no metrics
     EXPECT_EQ(classify(head("GET", "/bucket/key", {kS3Auth}), off)->protocol, Protocol::Unknown);
     EXPECT_EQ(classify(head("GET", "/metrics"), off)->protocol, Protocol::Unknown);
-    EXPECT_EQ(classify(head("POST", "/service/GraniteServiceVersion20100801/operation/ListMetrics"), off)->protocol,
-              Protocol::Unknown);
-    auto json = classify(head("POST", "/", {{"X-Amz-Target", "GraniteServiceVersion20100801.ListMetrics"}}), off);
+    EXPECT_EQ(
+        classify(head("POST", "/service/GraniteServiceVersion20100801/operation/ListMetrics"), off)
+            ->protocol,
+        Protocol::Unknown);
+    auto json = classify(
+        head("POST", "/", {{"X-Amz-Target", "GraniteServiceVersion20100801.ListMetrics"}}), off);
     EXPECT_EQ(json->protocol, Protocol::AwsJson);
     EXPECT_EQ(classify(head("GET", "/health"), off)->protocol, Protocol::Health);
-    EXPECT_EQ(classify(head("POST", "/2015-03-31/functions/f/invocations"), off)->protocol, Protocol::Lambda);
+    EXPECT_EQ(classify(head("POST", "/2015-03-31/functions/f/invocations"), off)->protocol,
+              Protocol::Lambda);
 }
 
 TEST(Classify, MalformedQueryHasNoAnswerFromTheHead) {

@@ -1,9 +1,9 @@
 #include "lamina/api/cloudwatch_api.hpp"
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -23,10 +23,14 @@ RequestContext context() {
 }
 
 std::map<std::string, std::string> statistics_form(const std::string& start) {
-    return {{"Action", "GetMetricStatistics"},  {"Version", "2010-08-01"},
-            {"Namespace", "AWS/Lambda"},        {"MetricName", "Invocations"},
-            {"StartTime", start},               {"EndTime", "2026-01-01T00:00:00Z"},
-            {"Period", "60"},                   {"Statistics.member.1", "Sum"}};
+    return {{"Action", "GetMetricStatistics"},
+            {"Version", "2010-08-01"},
+            {"Namespace", "AWS/Lambda"},
+            {"MetricName", "Invocations"},
+            {"StartTime", start},
+            {"EndTime", "2026-01-01T00:00:00Z"},
+            {"Period", "60"},
+            {"Statistics.member.1", "Sum"}};
 }
 
 }  // namespace
@@ -38,7 +42,8 @@ TEST(CloudWatchApi, MalformedEpochTimesAreInvalidParameterValue) {
     fakes::FakeClock clock;
     metrics::MetricsStore store(clock);
     CloudWatchApi api(store);
-    for (const std::string& start : std::vector<std::string>{".", "..", "1.2.3", "99999999999999999999999999", std::string(400, '9')}) {
+    for (const std::string& start : std::vector<std::string>{
+             ".", "..", "1.2.3", "99999999999999999999999999", std::string(400, '9')}) {
         auto r = api.handle_query(context(), statistics_form(start));
         EXPECT_EQ(r.status, 400u) << start;
         EXPECT_NE(r.body.find("InvalidParameterValue"), std::string::npos) << start;
@@ -83,9 +88,11 @@ TEST(CloudWatchApi, GetMetricDataFloatPeriodIsAWrongTypeError) {
     req.headers.set("Content-Type", "application/x-amz-json-1.0");
     req.headers.set("X-Amz-Target", std::string(kCloudWatchTargetPrefix) + "GetMetricData");
     for (const char* period : {"1e119", "60.5", "\"60\""}) {
-        req.body = std::string(R"({"MetricDataQueries":[{"Id":"m1","MetricStat":{"Metric":{"Namespace":"AWS/Lambda",)") +
-                   R"("MetricName":"Duration"},"Period":)" + period +
-                   R"(,"Stat":"Maximum"}}],"StartTime":1767222000,"EndTime":1767225600})";
+        req.body =
+            std::string(
+                R"({"MetricDataQueries":[{"Id":"m1","MetricStat":{"Metric":{"Namespace":"AWS/Lambda",)") +
+            R"("MetricName":"Duration"},"Period":)" + period +
+            R"(,"Stat":"Maximum"}}],"StartTime":1767222000,"EndTime":1767225600})";
         auto r = api.handle_json(context(), req);
         EXPECT_EQ(r.status, 400u) << period;
         EXPECT_NE(r.body.find("wrong type"), std::string::npos) << r.body;

@@ -1,7 +1,5 @@
 #include "lamina/api/lambda_api.hpp"
 
-#include "lamina/api/classify.hpp"
-
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -14,6 +12,7 @@
 #include "fakes/temp_dir.hpp"
 #include "fakes/zip_builder.hpp"
 #include "lamina/api/aws_error.hpp"
+#include "lamina/api/classify.hpp"
 #include "lamina/common/encoding.hpp"
 #include "lamina/control/validation.hpp"
 
@@ -43,7 +42,7 @@ struct Reply {
 // LambdaApi over a real registry and stores in a temp dir, without a data
 // plane; requests go through the router as api::Service routes them.
 class LambdaApiTest : public ::testing::Test {
-  protected:
+protected:
     void SetUp() override {
         config_.data_dir = dir_.path();
         auto d = store::DocumentStore::open(dir_.path() / "registry.db", false);
@@ -58,8 +57,8 @@ class LambdaApiTest : public ::testing::Test {
         ASSERT_TRUE(layers_->load().has_value());
         ASSERT_TRUE(registry_->load().has_value());
         ASSERT_TRUE(layer_cache_->init().has_value());
-        api_ =
-            std::make_unique<api::LambdaApi>(*registry_, *layers_, *layer_cache_, *blobs_, config_, ids_);
+        api_ = std::make_unique<api::LambdaApi>(*registry_, *layers_, *layer_cache_, *blobs_,
+                                                config_, ids_);
         api_->add_routes(router_);
     }
 

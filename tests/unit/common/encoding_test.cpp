@@ -24,7 +24,8 @@ TEST(Encoding, Base64DecodesToExactlyTheEncodedLengthAtEverySize) {
         ASSERT_TRUE(dec.has_value()) << n;
         EXPECT_EQ(*dec, s) << n;
     }
-    EXPECT_EQ(base64_decode("eyJjdXN0b20iOiB7ImsiOiAidiJ9fQ=="), std::string(R"({"custom": {"k": "v"}})"));
+    EXPECT_EQ(base64_decode("eyJjdXN0b20iOiB7ImsiOiAidiJ9fQ=="),
+              std::string(R"({"custom": {"k": "v"}})"));
 }
 
 TEST(Encoding, Base64RejectsMalformedInput) {
@@ -35,7 +36,8 @@ TEST(Encoding, Base64RejectsMalformedInput) {
 }
 
 TEST(Encoding, Sha256MatchesKnownDigest) {
-    EXPECT_EQ(to_hex(sha256("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    EXPECT_EQ(to_hex(sha256("abc")),
+              "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     // AWS's CodeSha256 is the padded base64 of the raw digest: 44 characters.
     EXPECT_EQ(base64_encode(sha256("abc")).size(), 44u);
 }

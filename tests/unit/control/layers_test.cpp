@@ -29,7 +29,8 @@ const std::string kAwsArnPattern =
     R"((arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+)|(arn:[a-zA-Z0-9-]+:lambda:::awslayer:[a-zA-Z0-9-_]+))";
 
 const std::string kStaleRevision =
-    "The Revision Id provided does not match the latest Revision Id. Call the GetLayerPolicy API to retrieve the "
+    "The Revision Id provided does not match the latest Revision Id. Call the GetLayerPolicy API "
+    "to retrieve the "
     "latest Revision Id";
 
 template <typename T>
@@ -45,7 +46,8 @@ void expect_error(const Result<T>& r, ErrorCode code, const std::string& message
 }
 
 std::string arn(const Scope& s, const std::string& name, std::int64_t v) {
-    return "arn:aws:lambda:" + s.region + ":" + s.account + ":layer:" + name + ":" + std::to_string(v);
+    return "arn:aws:lambda:" + s.region + ":" + s.account + ":layer:" + name + ":" +
+           std::to_string(v);
 }
 
 std::vector<std::int64_t> numbers(const std::vector<LayerVersionView>& views) {
@@ -57,7 +59,7 @@ std::vector<std::int64_t> numbers(const std::vector<LayerVersionView>& views) {
 }  // namespace
 
 class LayerRegistryTest : public ::testing::Test {
-  protected:
+protected:
     void SetUp() override { open(); }
 
     void open() {
@@ -74,8 +76,10 @@ class LayerRegistryTest : public ::testing::Test {
         open();
     }
 
-    PublishLayerInput input(const std::string& name, std::vector<std::string> runtimes = {"python3.12"},
-                            std::vector<std::string> archs = {"x86_64"}, const std::string& bytes = "zip") {
+    PublishLayerInput input(const std::string& name,
+                            std::vector<std::string> runtimes = {"python3.12"},
+                            std::vector<std::string> archs = {"x86_64"},
+                            const std::string& bytes = "zip") {
         PublishLayerInput in;
         in.name = name;
         in.compatible_runtimes = std::move(runtimes);
@@ -93,7 +97,8 @@ class LayerRegistryTest : public ::testing::Test {
         EXPECT_TRUE(r.has_value()) << err(r);
         return r.value();
     }
-    std::int64_t publish(const std::string& name, std::vector<std::string> runtimes = {"python3.12"},
+    std::int64_t publish(const std::string& name,
+                         std::vector<std::string> runtimes = {"python3.12"},
                          std::vector<std::string> archs = {"x86_64"}) {
         return publish(kOwner, input(name, std::move(runtimes), std::move(archs))).version.version;
     }
@@ -103,8 +108,8 @@ class LayerRegistryTest : public ::testing::Test {
         ASSERT_TRUE(st.has_value()) << st.error().message;
     }
 
-    std::string grant(const std::string& name, std::int64_t v, const std::string& sid, const std::string& principal,
-                      std::optional<std::string> org = std::nullopt) {
+    std::string grant(const std::string& name, std::int64_t v, const std::string& sid,
+                      const std::string& principal, std::optional<std::string> org = std::nullopt) {
         LayerPermissionInput in;
         in.statement_id = sid;
         in.action = "lambda:GetLayerVersion";
@@ -151,7 +156,8 @@ TEST_F(LayerRegistryTest, PublishNumbersVersionsFromOnePerLayer) {
     EXPECT_EQ(publish("other"), 1);
     // another account has its own numbering for the same name
     EXPECT_EQ(publish(kOther, input("lib")).version.version, 1);
-    EXPECT_EQ(layer_version_arn(kOwner, "lib", 3), "arn:aws:lambda:us-east-1:111111111111:layer:lib:3");
+    EXPECT_EQ(layer_version_arn(kOwner, "lib", 3),
+              "arn:aws:lambda:us-east-1:111111111111:layer:lib:3");
     EXPECT_EQ(layer_arn(kOwner, "lib"), "arn:aws:lambda:us-east-1:111111111111:layer:lib");
 }
 
@@ -178,7 +184,8 @@ TEST_F(LayerRegistryTest, GetReturnsThePublishedVersion) {
     auto r = reg_->get(kOwner, kOwner, "lib", 2);
     ASSERT_TRUE(r.has_value()) << err(r);
     EXPECT_EQ(r->version.description, "v2");
-    EXPECT_EQ(r->version.compatible_runtimes, (std::vector<std::string>{"nodejs20.x", "python3.12"}));
+    EXPECT_EQ(r->version.compatible_runtimes,
+              (std::vector<std::string>{"nodejs20.x", "python3.12"}));
     EXPECT_EQ(r->version.compatible_architectures, std::vector<std::string>{"arm64"});
     EXPECT_EQ(r->version.code_sha256, published.version.code_sha256);
     EXPECT_EQ(r->version.code_blob, published.version.code_blob);
@@ -217,16 +224,17 @@ TEST_F(LayerRegistryTest, GetByArn) {
 
 TEST_F(LayerRegistryTest, GetByMalformedArnIsAValidationError) {
     publish("lib");
-    for (const std::string& bad : {std::string("arn:aws:lambda:us-east-1:111111111111:layer:lib"),
-                                  std::string("lib:1"),
-                                  std::string("arn:aws:lambda:us-east-1:111111111111:function:lib:1"),
-                                  std::string("arn:aws:lambda:us-east-1:1111:layer:lib:1")}) {
+    for (const std::string& bad :
+         {std::string("arn:aws:lambda:us-east-1:111111111111:layer:lib"), std::string("lib:1"),
+          std::string("arn:aws:lambda:us-east-1:111111111111:function:lib:1"),
+          std::string("arn:aws:lambda:us-east-1:1111:layer:lib:1")}) {
         SCOPED_TRACE(bad);
-        expect_error(reg_->get_by_arn(kOwner, bad), ErrorCode::Validation,
-                     "1 validation error detected: Value '" + bad +
-                         "' at 'arn' failed to satisfy constraint: Member must satisfy regular expression "
-                         "pattern: " +
-                         kAwsArnPattern);
+        expect_error(
+            reg_->get_by_arn(kOwner, bad), ErrorCode::Validation,
+            "1 validation error detected: Value '" + bad +
+                "' at 'arn' failed to satisfy constraint: Member must satisfy regular expression "
+                "pattern: " +
+                kAwsArnPattern);
     }
 }
 
@@ -273,7 +281,8 @@ TEST_F(LayerRegistryTest, ListLayersPagesCoverEveryLayerOnce) {
         std::optional<std::string> marker;
         int pages = 0;
         do {
-            auto r = reg_->list_layers(kOwner, std::string("python3.12"), std::nullopt, marker, page_size);
+            auto r = reg_->list_layers(kOwner, std::string("python3.12"), std::nullopt, marker,
+                                       page_size);
             ASSERT_TRUE(r.has_value()) << err(r);
             ASSERT_LE(static_cast<int>(r->first.size()), page_size);
             ASSERT_FALSE(r->first.empty()) << "an empty page";
@@ -284,7 +293,8 @@ TEST_F(LayerRegistryTest, ListLayersPagesCoverEveryLayerOnce) {
         EXPECT_EQ(seen, (std::multiset<std::string>{"a", "b", "c", "d", "e", "f", "g"}));
         EXPECT_EQ(pages, (7 + page_size - 1) / page_size);
     }
-    auto bad = reg_->list_layers(kOwner, std::nullopt, std::nullopt, std::string("not-a-marker"), 10);
+    auto bad =
+        reg_->list_layers(kOwner, std::nullopt, std::nullopt, std::string("not-a-marker"), 10);
     ASSERT_FALSE(bad.has_value());
     EXPECT_EQ(bad.error().code, ErrorCode::InvalidParameterValue);
 }
@@ -312,7 +322,8 @@ TEST_F(LayerRegistryTest, ListVersionsNewestFirstWithMarkers) {
     EXPECT_EQ(paged, (std::vector<std::int64_t>{6, 5, 4, 2, 1}));
     EXPECT_EQ(pages, 3);
 
-    auto py = reg_->list_versions(kOwner, "lib", std::string("python3.12"), std::nullopt, std::nullopt, 50);
+    auto py = reg_->list_versions(kOwner, "lib", std::string("python3.12"), std::nullopt,
+                                  std::nullopt, 50);
     ASSERT_TRUE(py.has_value());
     EXPECT_EQ(numbers(py->first), (std::vector<std::int64_t>{5, 1}));
 
@@ -362,8 +373,9 @@ TEST_F(LayerRegistryTest, AddPermissionReturnsStatementAndPolicyHasIt) {
 
     auto policy = reg_->get_policy(kOwner, "lib", 1);
     ASSERT_TRUE(policy.has_value()) << err(policy);
-    EXPECT_EQ(json::parse(policy->first),
-              (json{{"Version", "2012-10-17"}, {"Id", "default"}, {"Statement", json::array({s1})}}));
+    EXPECT_EQ(
+        json::parse(policy->first),
+        (json{{"Version", "2012-10-17"}, {"Id", "default"}, {"Statement", json::array({s1})}}));
     EXPECT_EQ(policy->second, rev1);
 
     // an account id becomes its root principal; the org condition is kept
@@ -388,24 +400,28 @@ TEST_F(LayerRegistryTest, AddPermissionReturnsStatementAndPolicyHasIt) {
 TEST_F(LayerRegistryTest, DuplicateStatementIdIsAConflict) {
     publish("lib");
     grant("lib", 1, "s1", "*");
-    LayerPermissionInput in{"s1", "lambda:GetLayerVersion", "222222222222", std::nullopt, std::nullopt};
+    LayerPermissionInput in{"s1", "lambda:GetLayerVersion", "222222222222", std::nullopt,
+                            std::nullopt};
     expect_error(reg_->add_permission(kOwner, "lib", 1, in), ErrorCode::ResourceConflict,
-                 "The statement id (s1) provided already exists. Please provide a new statement id, or remove the "
+                 "The statement id (s1) provided already exists. Please provide a new statement "
+                 "id, or remove the "
                  "existing statement.");
 }
 
 TEST_F(LayerRegistryTest, RevisionIdMustBeTheLatest) {
     publish("lib");
     std::string rev1 = grant("lib", 1, "s1", "*");
-    LayerPermissionInput stale{"s2", "lambda:GetLayerVersion", "*", std::nullopt, std::string("wrong")};
-    expect_error(reg_->add_permission(kOwner, "lib", 1, stale), ErrorCode::PreconditionFailed, kStaleRevision);
+    LayerPermissionInput stale{"s2", "lambda:GetLayerVersion", "*", std::nullopt,
+                               std::string("wrong")};
+    expect_error(reg_->add_permission(kOwner, "lib", 1, stale), ErrorCode::PreconditionFailed,
+                 kStaleRevision);
 
     LayerPermissionInput fresh{"s2", "lambda:GetLayerVersion", "*", std::nullopt, rev1};
     auto added = reg_->add_permission(kOwner, "lib", 1, fresh);
     ASSERT_TRUE(added.has_value()) << err(added);
     // rev1 is stale now
-    expect_error(reg_->remove_permission(kOwner, "lib", 1, "s1", rev1), ErrorCode::PreconditionFailed,
-                 kStaleRevision);
+    expect_error(reg_->remove_permission(kOwner, "lib", 1, "s1", rev1),
+                 ErrorCode::PreconditionFailed, kStaleRevision);
     EXPECT_TRUE(reg_->remove_permission(kOwner, "lib", 1, "s1", added->second).has_value());
     auto policy = reg_->get_policy(kOwner, "lib", 1);
     ASSERT_TRUE(policy.has_value());
@@ -421,26 +437,29 @@ TEST_F(LayerRegistryTest, RemovePermissionErrors) {
                  "No policy is associated with the given resource.");
     grant("lib", 1, "s1", "*");
     expect_error(reg_->remove_permission(kOwner, "lib", 1, "doesnotexist", std::nullopt),
-                 ErrorCode::ResourceNotFound, "Statement doesnotexist is not found in resource policy.");
+                 ErrorCode::ResourceNotFound,
+                 "Statement doesnotexist is not found in resource policy.");
     ASSERT_TRUE(reg_->remove_permission(kOwner, "lib", 1, "s1", std::nullopt).has_value());
     expect_error(reg_->get_policy(kOwner, "lib", 1), ErrorCode::ResourceNotFound,
                  "No policy is associated with the given resource.");
-    expect_error(reg_->remove_permission(kOwner, "lib", 1, "s1", std::nullopt), ErrorCode::ResourceNotFound,
-                 "Statement s1 is not found in resource policy.");
+    expect_error(reg_->remove_permission(kOwner, "lib", 1, "s1", std::nullopt),
+                 ErrorCode::ResourceNotFound, "Statement s1 is not found in resource policy.");
 }
 
 TEST_F(LayerRegistryTest, PermissionsOnMissingVersionNameTheVersionArn) {
     publish("lib");
     const std::string missing = "Layer version " + arn(kOwner, "lib", 2) + " does not exist.";
-    const std::string missing_layer = "Layer version " + arn(kOwner, "lib-doesnotexist", 1) + " does not exist.";
+    const std::string missing_layer =
+        "Layer version " + arn(kOwner, "lib-doesnotexist", 1) + " does not exist.";
     LayerPermissionInput in{"s1", "lambda:GetLayerVersion", "*", std::nullopt, std::nullopt};
     expect_error(reg_->add_permission(kOwner, "lib", 2, in), ErrorCode::ResourceNotFound, missing);
     expect_error(reg_->get_policy(kOwner, "lib", 2), ErrorCode::ResourceNotFound, missing);
-    expect_error(reg_->remove_permission(kOwner, "lib", 2, "s1", std::nullopt), ErrorCode::ResourceNotFound,
-                 missing);
-    expect_error(reg_->add_permission(kOwner, "lib-doesnotexist", 1, in), ErrorCode::ResourceNotFound,
+    expect_error(reg_->remove_permission(kOwner, "lib", 2, "s1", std::nullopt),
+                 ErrorCode::ResourceNotFound, missing);
+    expect_error(reg_->add_permission(kOwner, "lib-doesnotexist", 1, in),
+                 ErrorCode::ResourceNotFound, missing_layer);
+    expect_error(reg_->get_policy(kOwner, "lib-doesnotexist", 1), ErrorCode::ResourceNotFound,
                  missing_layer);
-    expect_error(reg_->get_policy(kOwner, "lib-doesnotexist", 1), ErrorCode::ResourceNotFound, missing_layer);
 }
 
 // ---- cross-account use ------------------------------------------------------------
@@ -532,8 +551,10 @@ TEST_F(LayerRegistryTest, ResolveMalformedArnQuotesTheWholeList) {
     const std::string bad = "arn:aws:lambda:us-east-1:111111111111:layer:lib";
     expect_error(reg_->resolve_for_function(kOwner, {good, bad}), ErrorCode::Validation,
                  "1 validation error detected: Value '[" + good + ", " + bad +
-                     "]' at 'layers' failed to satisfy constraint: Member must satisfy constraint: [Member must "
-                     "have length less than or equal to 2048, Member must have length greater than or equal to 1, "
+                     "]' at 'layers' failed to satisfy constraint: Member must satisfy constraint: "
+                     "[Member must "
+                     "have length less than or equal to 2048, Member must have length greater than "
+                     "or equal to 1, "
                      "Member must satisfy regular expression pattern: " +
                      kAwsArnPattern + ", Member must not be null]");
     auto empty = reg_->resolve_for_function(kOwner, {""});
@@ -547,22 +568,26 @@ TEST_F(LayerRegistryTest, ResolveRefusesTwoVersionsOfOneLayer) {
     publish("other");
     const std::string v1 = arn(kOwner, "lib", 1), v2 = arn(kOwner, "lib", 2);
     auto two = [](const std::string& x, const std::string& y) {
-        return "Two different versions of the same layer are not allowed to be referenced in the same function. " +
+        return "Two different versions of the same layer are not allowed to be referenced in the "
+               "same function. " +
                x + " and " + y + " are versions of the same layer.";
     };
-    expect_error(reg_->resolve_for_function(kOwner, {v1, v2}), ErrorCode::InvalidParameterValue, two(v1, v2));
+    expect_error(reg_->resolve_for_function(kOwner, {v1, v2}), ErrorCode::InvalidParameterValue,
+                 two(v1, v2));
     expect_error(reg_->resolve_for_function(kOwner, {v1, arn(kOwner, "other", 1), v2}),
                  ErrorCode::InvalidParameterValue, two(v1, v2));
-    expect_error(reg_->resolve_for_function(kOwner, {v1, v1}), ErrorCode::InvalidParameterValue, two(v1, v1));
+    expect_error(reg_->resolve_for_function(kOwner, {v1, v1}), ErrorCode::InvalidParameterValue,
+                 two(v1, v1));
 }
 
 TEST_F(LayerRegistryTest, ResolveRefusesLayersFromAnotherRegion) {
     publish("lib");
     publish(kOwnerWest, input("west"));
-    expect_error(reg_->resolve_for_function(kOwner, {arn(kOwner, "lib", 1), arn(kOwnerWest, "west", 1)}),
-                 ErrorCode::InvalidParameterValue,
-                 "Layers are not in the same region as the function. Layers are expected to be in region "
-                 "us-east-1.");
+    expect_error(
+        reg_->resolve_for_function(kOwner, {arn(kOwner, "lib", 1), arn(kOwnerWest, "west", 1)}),
+        ErrorCode::InvalidParameterValue,
+        "Layers are not in the same region as the function. Layers are expected to be in region "
+        "us-east-1.");
 }
 
 TEST_F(LayerRegistryTest, ResolveMissingLayerOrVersion) {
@@ -570,10 +595,12 @@ TEST_F(LayerRegistryTest, ResolveMissingLayerOrVersion) {
     publish("present");
     for (const std::string& missing : {arn(kOwner, "doesnotexist", 1), arn(kOwner, "lib", 9)}) {
         expect_error(reg_->resolve_for_function(kOwner, {arn(kOwner, "present", 1), missing}),
-                     ErrorCode::InvalidParameterValue, "Layer version " + missing + " does not exist.");
+                     ErrorCode::InvalidParameterValue,
+                     "Layer version " + missing + " does not exist.");
     }
     remove("lib", 1);
-    expect_error(reg_->resolve_for_function(kOwner, {arn(kOwner, "lib", 1)}), ErrorCode::InvalidParameterValue,
+    expect_error(reg_->resolve_for_function(kOwner, {arn(kOwner, "lib", 1)}),
+                 ErrorCode::InvalidParameterValue,
                  "Layer version " + arn(kOwner, "lib", 1) + " does not exist.");
 }
 
@@ -584,7 +611,8 @@ TEST_F(LayerRegistryTest, ResolveForeignLayerNeedsAGrant) {
     ASSERT_FALSE(denied.has_value());
     EXPECT_EQ(denied.error().code, ErrorCode::AccessDenied);
 
-    LayerPermissionInput in{"owner", "lambda:GetLayerVersion", kOwner.account, std::nullopt, std::nullopt};
+    LayerPermissionInput in{"owner", "lambda:GetLayerVersion", kOwner.account, std::nullopt,
+                            std::nullopt};
     ASSERT_TRUE(reg_->add_permission(kOther, "shared", 1, in).has_value());
     auto refs = reg_->resolve_for_function(kOwner, {v1});
     ASSERT_TRUE(refs.has_value()) << err(refs);
@@ -604,10 +632,12 @@ TEST_F(LayerRegistryTest, TotalCodeSizeAndReferencedBlobs) {
     auto a2 = publish(kOwner, input("a", {}, {}, "two-two"));
     auto b1 = publish(kOwner, input("b", {}, {}, "three"));
     auto o1 = publish(kOther, input("o", {}, {}, "four"));
-    EXPECT_EQ(reg_->total_code_size(kOwner), a1.version.code_size + a2.version.code_size + b1.version.code_size);
+    EXPECT_EQ(reg_->total_code_size(kOwner),
+              a1.version.code_size + a2.version.code_size + b1.version.code_size);
     EXPECT_EQ(reg_->total_code_size(kOther), o1.version.code_size);
-    EXPECT_EQ(reg_->referenced_blobs(), (std::set<std::string>{a1.version.code_blob, a2.version.code_blob,
-                                                                b1.version.code_blob, o1.version.code_blob}));
+    EXPECT_EQ(reg_->referenced_blobs(),
+              (std::set<std::string>{a1.version.code_blob, a2.version.code_blob,
+                                     b1.version.code_blob, o1.version.code_blob}));
 
     remove("a", 1);
     EXPECT_EQ(reg_->total_code_size(kOwner), a2.version.code_size + b1.version.code_size);
@@ -649,7 +679,8 @@ TEST_F(LayerRegistryTest, EverythingSurvivesAReload) {
     ASSERT_TRUE(got.has_value()) << err(got);
     EXPECT_EQ(got->version.description, "desc");
     EXPECT_EQ(got->version.license_info, std::optional<std::string>("Apache-2.0"));
-    EXPECT_EQ(got->version.compatible_runtimes, (std::vector<std::string>{"python3.12", "nodejs20.x"}));
+    EXPECT_EQ(got->version.compatible_runtimes,
+              (std::vector<std::string>{"python3.12", "nodejs20.x"}));
     EXPECT_EQ(got->version.compatible_architectures, std::vector<std::string>{"arm64"});
     EXPECT_EQ(got->version.code_sha256, v1.version.code_sha256);
     EXPECT_EQ(got->version.code_blob, v1.version.code_blob);
@@ -667,7 +698,8 @@ TEST_F(LayerRegistryTest, EverythingSurvivesAReload) {
     // the revision from before the reload is still the latest
     EXPECT_TRUE(reg_->remove_permission(kOwner, "lib", 1, "s1", rev).has_value());
 
-    auto versions = reg_->list_versions(kOwner, "lib", std::nullopt, std::nullopt, std::nullopt, 50);
+    auto versions =
+        reg_->list_versions(kOwner, "lib", std::nullopt, std::nullopt, std::nullopt, 50);
     ASSERT_TRUE(versions.has_value());
     EXPECT_EQ(numbers(versions->first), (std::vector<std::int64_t>{3, 1}));
     EXPECT_EQ(publish("lib"), 4);

@@ -339,7 +339,8 @@ TEST(FunctionNames, HugeNameIsALengthErrorNotAStackOverflow) {
     auto r = read(huge);
     ASSERT_FALSE(r.has_value());
     EXPECT_EQ(r.error().code, ErrorCode::Validation);
-    EXPECT_NE(r.error().message.find("Member must have length less than or equal to 256"), std::string::npos);
+    EXPECT_NE(r.error().message.find("Member must have length less than or equal to 256"),
+              std::string::npos);
     auto q = read("my-function", std::string(1'000'000, 'b'));
     ASSERT_FALSE(q.has_value());
     EXPECT_EQ(q.error().code, ErrorCode::Validation);
@@ -350,12 +351,16 @@ TEST(Names, AccessDeniedIsWordedAsAwsWordsIt) {
                               "arn:aws:lambda:us-east-1:123456789012:layer:l:1");
     EXPECT_EQ(with.code, ErrorCode::AccessDenied);
     EXPECT_EQ(with.message,
-              "User: arn:aws:iam::111122223333:root is not authorized to perform: lambda:GetLayerVersion on resource: "
-              "arn:aws:lambda:us-east-1:123456789012:layer:l:1 because no resource-based policy allows the "
+              "User: arn:aws:iam::111122223333:root is not authorized to perform: "
+              "lambda:GetLayerVersion on resource: "
+              "arn:aws:lambda:us-east-1:123456789012:layer:l:1 because no resource-based policy "
+              "allows the "
               "lambda:GetLayerVersion action");
-    auto without = access_denied("111122223333", "lambda:TagResource", "arn:x", PolicyClause::Absent);
+    auto without =
+        access_denied("111122223333", "lambda:TagResource", "arn:x", PolicyClause::Absent);
     EXPECT_EQ(without.message,
-              "User: arn:aws:iam::111122223333:root is not authorized to perform: lambda:TagResource on resource: "
+              "User: arn:aws:iam::111122223333:root is not authorized to perform: "
+              "lambda:TagResource on resource: "
               "arn:x");
 }
 
@@ -371,20 +376,23 @@ TEST(Names, StatementIdIsOneToAHundredOfItsAlphabet) {
     check_statement_id(bad, std::string());
     ASSERT_FALSE(bad.empty());
     auto m = bad.error().message;
-    EXPECT_EQ(m.rfind("4 validation errors detected: Value null at 'statementId' failed to satisfy constraint: "
+    EXPECT_EQ(m.rfind("4 validation errors detected: Value null at 'statementId' failed to satisfy "
+                      "constraint: "
                       "Member must not be null",
                       0),
               0u)
         << m;
     EXPECT_NE(m.find("Member must have length less than or equal to 100"), std::string::npos);
-    EXPECT_NE(m.find("Value 'a.b' at 'statementId' failed to satisfy constraint: Member must satisfy regular "
+    EXPECT_NE(m.find("Value 'a.b' at 'statementId' failed to satisfy constraint: Member must "
+                     "satisfy regular "
                      "expression pattern: ([a-zA-Z0-9-_]+)"),
               std::string::npos);
 }
 
 TEST(Names, ArnsAreBuiltInOnePlace) {
     EXPECT_EQ(function_arn(kScope, "f"), "arn:aws:lambda:us-east-1:123456789012:function:f");
-    EXPECT_EQ(qualified_arn(kScope, "f", "live"), "arn:aws:lambda:us-east-1:123456789012:function:f:live");
+    EXPECT_EQ(qualified_arn(kScope, "f", "live"),
+              "arn:aws:lambda:us-east-1:123456789012:function:f:live");
     EXPECT_EQ(layer_arn(kScope, "l"), "arn:aws:lambda:us-east-1:123456789012:layer:l");
     EXPECT_EQ(layer_version_arn(kScope, "l", 7), "arn:aws:lambda:us-east-1:123456789012:layer:l:7");
     EXPECT_TRUE(is_plain_function_name("my-fn_1"));

@@ -34,7 +34,8 @@ TEST(Pagination, AMarkerFromAnotherListOrGarbageIsInvalid) {
     auto pos = read_marker("functions", marker);
     ASSERT_TRUE(pos.has_value());
     EXPECT_EQ(*pos, "f1");
-    for (const std::string& bad : {make_marker("layers", "f1"), std::string("%%%"), std::string()}) {
+    for (const std::string& bad :
+         {make_marker("layers", "f1"), std::string("%%%"), std::string()}) {
         auto r = read_marker("functions", bad);
         ASSERT_FALSE(r.has_value()) << bad;
         EXPECT_EQ(r.error().code, ErrorCode::InvalidParameterValue);

@@ -1,7 +1,5 @@
 #include "lamina/control/registry.hpp"
 
-#include "lamina/store/blob_store.hpp"
-
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -14,6 +12,7 @@
 #include "fakes/fake_clock.hpp"
 #include "fakes/temp_dir.hpp"
 #include "lamina/common/encoding.hpp"
+#include "lamina/store/blob_store.hpp"
 
 using namespace lamina;
 using namespace lamina::control;
@@ -37,7 +36,7 @@ std::string err(const Result<T>& r) {
 }  // namespace
 
 class FunctionRegistry : public ::testing::Test {
-  protected:
+protected:
     void SetUp() override { open(); }
     void TearDown() override { close(); }
 
@@ -1169,7 +1168,8 @@ TEST_F(FunctionRegistry, EventInvokeConfigPutUpdateGetDelete) {
     // not emulated yet: refused at configuration, nothing stored
     auto sqs = reg_->put_event_invoke_config(kScope, ref("f"), put, false);
     ASSERT_FALSE(sqs.has_value());
-    EXPECT_NE(sqs.error().message.find("lamina does not emulate Amazon SQS yet"), std::string::npos);
+    EXPECT_NE(sqs.error().message.find("lamina does not emulate Amazon SQS yet"),
+              std::string::npos);
     EXPECT_FALSE(reg_->get_event_invoke_config(kScope, ref("f")).has_value());
     put.on_failure = kArn + "target";
     clock_.set(1'700'000'123'456);

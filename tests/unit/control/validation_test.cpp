@@ -160,8 +160,10 @@ TEST(Validation, ModelRangeItemsNameTheMemberAndTheBound) {
     check_model_range(v, limits::kMemorySize, 128);
     ASSERT_FALSE(v.empty());
     EXPECT_EQ(v.error().message,
-              "2 validation errors detected: Value '64' at 'memorySize' failed to satisfy constraint: Member must "
-              "have value greater than or equal to 128; Value '21601' at 'maximumEventAgeInSeconds' failed to "
+              "2 validation errors detected: Value '64' at 'memorySize' failed to satisfy "
+              "constraint: Member must "
+              "have value greater than or equal to 128; Value '21601' at "
+              "'maximumEventAgeInSeconds' failed to "
               "satisfy constraint: Member must have value less than or equal to 21600");
 }
 
@@ -176,9 +178,12 @@ TEST(Validation, TheTableHoldsAwsLimitsAndDefaults) {
     EXPECT_EQ(limits::kMaximumRetryAttempts.max(), 2);
     EXPECT_EQ(limits::kMaximumEventAge.model_min, 60);
     ValidationErrors v;
-    check_length(v, "description", std::string(limits::kDescriptionLength, 'd'), limits::kDescriptionLength);
+    check_length(v, "description", std::string(limits::kDescriptionLength, 'd'),
+                 limits::kDescriptionLength);
     EXPECT_TRUE(v.empty());
-    check_length(v, "description", std::string(limits::kDescriptionLength + 1, 'd'), limits::kDescriptionLength);
+    check_length(v, "description", std::string(limits::kDescriptionLength + 1, 'd'),
+                 limits::kDescriptionLength);
     ASSERT_FALSE(v.empty());
-    EXPECT_NE(v.error().message.find("Member must have length less than or equal to 256"), std::string::npos);
+    EXPECT_NE(v.error().message.find("Member must have length less than or equal to 256"),
+              std::string::npos);
 }

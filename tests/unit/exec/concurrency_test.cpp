@@ -13,8 +13,8 @@ namespace {
 
 const control::Scope kScope{"123456789012", "us-east-1"};
 
-Demand demand(const std::string& fn, std::optional<int> reserved = std::nullopt, std::int64_t reserved_total = 0,
-              bool cold = false) {
+Demand demand(const std::string& fn, std::optional<int> reserved = std::nullopt,
+              std::int64_t reserved_total = 0, bool cold = false) {
     return Demand{kScope, fn, reserved, reserved_total, 0, cold};
 }
 
@@ -36,7 +36,8 @@ TEST(Concurrency, ReservedConcurrencyCapsTheFunctionAndZeroThrottlesEverything) 
     EXPECT_EQ(c.concurrent(kScope, "f"), 3);
     held.pop_back();  // one finishes: one more fits
     EXPECT_TRUE(c.acquire(demand("f", 3, 3)).has_value());
-    EXPECT_EQ(c.acquire(demand("g", 0, 3)).error().reason, "ReservedFunctionConcurrentInvocationLimitExceeded");
+    EXPECT_EQ(c.acquire(demand("g", 0, 3)).error().reason,
+              "ReservedFunctionConcurrentInvocationLimitExceeded");
 }
 
 TEST(Concurrency, UnreservedFunctionsShareWhatReservationsLeave) {
@@ -45,7 +46,8 @@ TEST(Concurrency, UnreservedFunctionsShareWhatReservationsLeave) {
     settings.quota.account_limit = 10;
     ConcurrencyController c(settings, clock);
     std::vector<Slot> held;
-    for (int i = 0; i < 4; ++i) held.push_back(std::move(*c.acquire(demand(i % 2 ? "a" : "b", std::nullopt, 6))));
+    for (int i = 0; i < 4; ++i)
+        held.push_back(std::move(*c.acquire(demand(i % 2 ? "a" : "b", std::nullopt, 6))));
     auto refused = c.acquire(demand("c", std::nullopt, 6));
     ASSERT_FALSE(refused.has_value());
     EXPECT_EQ(refused.error().reason, "ConcurrentInvocationLimitExceeded");
@@ -67,19 +69,24 @@ TEST(Concurrency, PerFunctionScalingAddsAtMostNEnvironmentsPerTenSecondsRefilled
     settings.scaling_per_function = 10;
     ConcurrencyController c(settings, clock);
     std::vector<Slot> held;
-    for (int i = 0; i < 10; ++i) held.push_back(std::move(*c.acquire(demand("f", std::nullopt, 0, true))));
+    for (int i = 0; i < 10; ++i)
+        held.push_back(std::move(*c.acquire(demand("f", std::nullopt, 0, true))));
     auto refused = c.acquire(demand("f", std::nullopt, 0, true));
     ASSERT_FALSE(refused.has_value());
     EXPECT_EQ(refused.error().reason, "FunctionInvocationRateLimitExceeded");
-    EXPECT_TRUE(c.acquire(demand("f", std::nullopt, 0, false)).has_value());  // a warm environment needs no token
-    EXPECT_TRUE(c.acquire(demand("other", std::nullopt, 0, true)).has_value());  // functions scale independently
-    clock.advance(1000);  // 10 per 10 s: one more per second
+    EXPECT_TRUE(c.acquire(demand("f", std::nullopt, 0, false))
+                    .has_value());  // a warm environment needs no token
+    EXPECT_TRUE(c.acquire(demand("other", std::nullopt, 0, true))
+                    .has_value());  // functions scale independently
+    clock.advance(1000);            // 10 per 10 s: one more per second
     EXPECT_TRUE(c.acquire(demand("f", std::nullopt, 0, true)).has_value());
     EXPECT_FALSE(c.acquire(demand("f", std::nullopt, 0, true)).has_value());
     clock.advance(3'600'000);  // tokens do not accumulate beyond N
-    for (int i = 0; i < 10; ++i) EXPECT_TRUE(c.acquire(demand("f", std::nullopt, 0, true)).has_value()) << i;
+    for (int i = 0; i < 10; ++i)
+        EXPECT_TRUE(c.acquire(demand("f", std::nullopt, 0, true)).has_value()) << i;
     held.clear();  // nothing runs, but the bucket is empty: a reserved function hears the reserved rate reason
-    EXPECT_EQ(c.acquire(demand("f", 5, 5, true)).error().reason, "ReservedFunctionInvocationRateLimitExceeded");
+    EXPECT_EQ(c.acquire(demand("f", 5, 5, true)).error().reason,
+              "ReservedFunctionInvocationRateLimitExceeded");
 }
 
 TEST(Concurrency, RegionalBurstThenGrowthPerMinute) {
@@ -89,8 +96,10 @@ TEST(Concurrency, RegionalBurstThenGrowthPerMinute) {
     settings.burst = 5;
     settings.burst_per_minute = 2;
     ConcurrencyController c(settings, clock);
-    for (int i = 0; i < 5; ++i) EXPECT_TRUE(c.acquire(demand(i % 2 ? "a" : "b", std::nullopt, 0, true)).has_value());
-    EXPECT_EQ(c.acquire(demand("c", std::nullopt, 0, true)).error().reason, "FunctionInvocationRateLimitExceeded");
+    for (int i = 0; i < 5; ++i)
+        EXPECT_TRUE(c.acquire(demand(i % 2 ? "a" : "b", std::nullopt, 0, true)).has_value());
+    EXPECT_EQ(c.acquire(demand("c", std::nullopt, 0, true)).error().reason,
+              "FunctionInvocationRateLimitExceeded");
     clock.advance(30'000);  // +2 per minute: one after 30 s, shared by the region
     EXPECT_TRUE(c.acquire(demand("c", std::nullopt, 0, true)).has_value());
     EXPECT_FALSE(c.acquire(demand("a", std::nullopt, 0, true)).has_value());

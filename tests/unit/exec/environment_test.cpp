@@ -12,8 +12,9 @@ using lamina::exec::EnvEvent;
 using lamina::exec::EnvState;
 using lamina::exec::transition;
 
-constexpr EnvState kStates[] = {EnvState::Starting, EnvState::StartingInvoked, EnvState::Idle, EnvState::Busy,
-                                EnvState::Settling, EnvState::Retiring,        EnvState::Dead};
+constexpr EnvState kStates[] = {EnvState::Starting, EnvState::StartingInvoked, EnvState::Idle,
+                                EnvState::Busy,     EnvState::Settling,        EnvState::Retiring,
+                                EnvState::Dead};
 constexpr EnvEvent kEvents[] = {EnvEvent::Invoke, EnvEvent::InitDone, EnvEvent::Answer,
                                 EnvEvent::Settle, EnvEvent::Retire,   EnvEvent::Exit};
 
@@ -45,7 +46,8 @@ TEST(Environment, TransitionTable) {
             auto got = transition(s, e);
             auto it = kAllowed.find({s, e});
             if (it == kAllowed.end()) {
-                EXPECT_FALSE(got.has_value()) << to_string(s) << " + " << to_string(e) << " must be refused";
+                EXPECT_FALSE(got.has_value())
+                    << to_string(s) << " + " << to_string(e) << " must be refused";
             } else {
                 EXPECT_EQ(got, std::optional(it->second)) << to_string(s) << " + " << to_string(e);
             }

@@ -5,7 +5,6 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/executor_work_guard.hpp>
-
 #include <chrono>
 #include <future>
 #include <thread>
@@ -37,7 +36,8 @@ protected:
         concurrency_ = std::make_unique<ConcurrencyController>(CapacitySettings{}, clock_);
         ExecSettings settings;
         settings.work_dir = dir_.path() / "work";
-        invoker_ = std::make_unique<Invoker>(ioc_, settings, *cache_, clock_, ids_, concurrency_.get());
+        invoker_ =
+            std::make_unique<Invoker>(ioc_, settings, *cache_, clock_, ids_, concurrency_.get());
         held_ = std::move(*concurrency_->acquire(Demand{kScope, "busy", 1, 1, 0, false}));
         queue_ = std::make_unique<EventQueue>(ioc_, *docs_, *invoker_, clock_, ids_);
         thread_ = std::thread([this] { ioc_.run(); });
@@ -84,7 +84,8 @@ TEST_F(EventQueueTest, AThrottledEventOlderThanItsMaximumAgeGoesToTheFailureDest
     std::atomic<int> tries{0};
     EventQueueHooks hooks;
     hooks.resolve = [&](const QueuedEvent& e) -> Result<InvokeRequest> {
-        if (e.function == "dest") {  // the destination's own event: capture its payload, run nothing
+        if (e.function ==
+            "dest") {  // the destination's own event: capture its payload, run nothing
             delivered.set_value(e.payload);
             return fail(ErrorCode::ResourceNotFound, "test destination");
         }
@@ -112,7 +113,8 @@ TEST_F(EventQueueTest, AThrottledEventOlderThanItsMaximumAgeGoesToTheFailureDest
     EXPECT_EQ(record["requestContext"]["condition"], "EventAgeExceeded");
     EXPECT_EQ(record["requestContext"]["requestId"], e.id);
     EXPECT_EQ(record["requestContext"]["approximateInvokeCount"], 0);  // it never ran
-    EXPECT_EQ(record["requestContext"]["functionArn"], "arn:aws:lambda:us-east-1:123456789012:function:busy:$LATEST");
+    EXPECT_EQ(record["requestContext"]["functionArn"],
+              "arn:aws:lambda:us-east-1:123456789012:function:busy:$LATEST");
     EXPECT_EQ(record["requestPayload"], nlohmann::json::parse(e.payload));
     EXPECT_FALSE(record.contains("responseContext"));
     EXPECT_EQ(tries, 1);
@@ -133,14 +135,18 @@ TEST_F(EventQueueTest, AThrottledEventWaitsAndIsKeptInTheStore) {
     e.function = "busy";
     e.payload = "{}";
     ASSERT_TRUE(queue_->enqueue(e).has_value());
-    for (int i = 0; i < 200 && tries < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    for (int i = 0; i < 200 && tries < 2; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
     EXPECT_GE(tries, 2);  // tried, throttled, tried again a second later
     EXPECT_EQ(queue_->pending(), 1u);
     int stored = 0;
-    ASSERT_TRUE(docs_->for_each("event", [&](const std::string& key, const std::string& doc) {
-        ++stored;
-        EXPECT_EQ(key, e.id);
-        EXPECT_GE(nlohmann::json::parse(doc)["throttles"].get<int>(), 1);
-    }).has_value());
+    ASSERT_TRUE(docs_
+                    ->for_each("event",
+                               [&](const std::string& key, const std::string& doc) {
+                                   ++stored;
+                                   EXPECT_EQ(key, e.id);
+                                   EXPECT_GE(nlohmann::json::parse(doc)["throttles"].get<int>(), 1);
+                               })
+                    .has_value());
     EXPECT_EQ(stored, 1);
 }

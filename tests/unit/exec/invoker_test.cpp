@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/executor_work_guard.hpp>
-
 #include <future>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -40,7 +39,8 @@ protected:
         ASSERT_TRUE(blobs_->init().has_value());
         cache_ = std::make_unique<lamina::store::LayerCache>(dir_.path(), *blobs_, 250LL << 20);
         ASSERT_TRUE(cache_->init().has_value());
-        std::string zip = fakes::make_zip({fakes::file("handler.py", "# unused: the fake launcher runs scripts\n")});
+        std::string zip = fakes::make_zip(
+            {fakes::file("handler.py", "# unused: the fake launcher runs scripts\n")});
         code_hex_ = lamina::to_hex(lamina::sha256(zip));
         ASSERT_TRUE(blobs_->put(code_hex_, zip).has_value());
 
@@ -52,7 +52,8 @@ protected:
         settings.logs_dir = dir_.path() / "logs";
         settings.interpreters = {{"python3.12", "/usr/bin/python3"}};
         settings.init_timeout = 2s;
-        invoker_ = std::make_unique<exec::Invoker>(ioc_, settings, *cache_, clock_, ids_, nullptr, std::move(launcher));
+        invoker_ = std::make_unique<exec::Invoker>(ioc_, settings, *cache_, clock_, ids_, nullptr,
+                                                   std::move(launcher));
         for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { ioc_.run(); });
     }
     void TearDown() override {
@@ -62,7 +63,8 @@ protected:
         for (auto& t : threads_) t.join();
     }
 
-    exec::InvokeRequest request(const std::string& handler, const std::string& payload, int timeout_s = 3) {
+    exec::InvokeRequest request(const std::string& handler, const std::string& payload,
+                                int timeout_s = 3) {
         exec::InvokeRequest r;
         r.scope = {"123456789012", "us-east-1"};
         r.function_name = "fn";
@@ -80,7 +82,8 @@ protected:
     exec::InvokeResult invoke(exec::InvokeRequest r) {
         std::promise<exec::InvokeResult> p;
         auto f = p.get_future();
-        invoker_->invoke(std::move(r), [&p](exec::InvokeResult res) { p.set_value(std::move(res)); });
+        invoker_->invoke(std::move(r),
+                         [&p](exec::InvokeResult res) { p.set_value(std::move(res)); });
         EXPECT_EQ(f.wait_for(20s), std::future_status::ready);
         return f.get();
     }
@@ -113,8 +116,10 @@ TEST_F(Invoker, ColdStartThenWarmReuse) {
     auto first = invoke(request("echo", R"({"n":1})"));
     EXPECT_FALSE(first.function_error);
     EXPECT_EQ(first.payload, R"({"n":1})");
-    EXPECT_NE(first.log.find("START RequestId: req-1 Version: $LATEST"), std::string::npos) << first.log;
-    EXPECT_NE(first.log.find("init line"), std::string::npos) << "a cold start's init output leads its log";
+    EXPECT_NE(first.log.find("START RequestId: req-1 Version: $LATEST"), std::string::npos)
+        << first.log;
+    EXPECT_NE(first.log.find("init line"), std::string::npos)
+        << "a cold start's init output leads its log";
     EXPECT_NE(first.log.find("handling req-1"), std::string::npos) << first.log;
     EXPECT_NE(first.log.find("Init Duration:"), std::string::npos) << first.log;
 
@@ -129,7 +134,8 @@ TEST_F(Invoker, ColdStartThenWarmReuse) {
     EXPECT_EQ(env["AWS_LAMBDA_FUNCTION_NAME"], "fn");
     EXPECT_EQ(env["AWS_LAMBDA_INITIALIZATION_TYPE"], "on-demand");
     EXPECT_EQ(env["_HANDLER"], "echo");
-    EXPECT_EQ(env["AWS_LAMBDA_LOG_STREAM_NAME"].find("[$LATEST]"), 11u) << env["AWS_LAMBDA_LOG_STREAM_NAME"];
+    EXPECT_EQ(env["AWS_LAMBDA_LOG_STREAM_NAME"].find("[$LATEST]"), 11u)
+        << env["AWS_LAMBDA_LOG_STREAM_NAME"];
 }
 
 TEST_F(Invoker, NewCodeNeverRunsInAnOldEnvironment) {
@@ -150,10 +156,12 @@ TEST_F(Invoker, TimeoutKillsTheEnvironmentWithAwsPayload) {
     });
     auto r = invoke(request("slow", "{}", 1));
     EXPECT_TRUE(r.function_error);
-    EXPECT_EQ(r.payload,
-              R"({"errorType":"Sandbox.Timedout","errorMessage":"RequestId: req-1 Error: Task timed out after 1.00 seconds"})");
+    EXPECT_EQ(
+        r.payload,
+        R"({"errorType":"Sandbox.Timedout","errorMessage":"RequestId: req-1 Error: Task timed out after 1.00 seconds"})");
     EXPECT_NE(r.log.find("Status: timeout"), std::string::npos) << r.log;
-    EXPECT_TRUE(eventually([&] { return invoker_->environment_count() == 0; })) << "a timed-out environment is killed";
+    EXPECT_TRUE(eventually([&] { return invoker_->environment_count() == 0; }))
+        << "a timed-out environment is killed";
     auto again = invoke(request("slow", "{}", 1));
     EXPECT_TRUE(again.function_error);
     EXPECT_EQ(launcher_->launches(), 2) << "the next invocation starts a new environment";
@@ -167,10 +175,12 @@ TEST_F(Invoker, CrashIsRuntimeExitErrorWithItsOutput) {
     });
     auto r = invoke(request("crash", "{}"));
     EXPECT_TRUE(r.function_error);
-    EXPECT_EQ(r.payload,
-              R"({"errorType":"Runtime.ExitError","errorMessage":"RequestId: req-1 Error: Runtime exited with error: exit status 3"})");
+    EXPECT_EQ(
+        r.payload,
+        R"({"errorType":"Runtime.ExitError","errorMessage":"RequestId: req-1 Error: Runtime exited with error: exit status 3"})");
     EXPECT_NE(r.log.find("about to fail"), std::string::npos) << r.log;
-    EXPECT_NE(r.log.find("Status: error\tError Type: Runtime.ExitError"), std::string::npos) << r.log;
+    EXPECT_NE(r.log.find("Status: error\tError Type: Runtime.ExitError"), std::string::npos)
+        << r.log;
 }
 
 TEST_F(Invoker, CleanExitHasNoReason) {
@@ -179,8 +189,9 @@ TEST_F(Invoker, CleanExitHasNoReason) {
         return 0;
     });
     auto r = invoke(request("quit", "{}"));
-    EXPECT_EQ(r.payload,
-              R"({"errorType":"Runtime.ExitError","errorMessage":"RequestId: req-1 Error: Runtime exited without providing a reason"})");
+    EXPECT_EQ(
+        r.payload,
+        R"({"errorType":"Runtime.ExitError","errorMessage":"RequestId: req-1 Error: Runtime exited without providing a reason"})");
 }
 
 TEST_F(Invoker, InitErrorAnswersTheRuntimesOwnError) {
@@ -223,7 +234,8 @@ TEST_F(Invoker, ProvisionedEnvironmentsServeWithoutInit) {
     auto tmpl = request("echo", "{}");
     tmpl.config.version = "1";
     invoker_->provision(tmpl.scope, "fn", "1", tmpl.config, 2);
-    ASSERT_TRUE(eventually([&] { return invoker_->provisioned_status(tmpl.scope, "fn", "1").status == "READY"; }));
+    ASSERT_TRUE(eventually(
+        [&] { return invoker_->provisioned_status(tmpl.scope, "fn", "1").status == "READY"; }));
     auto st = invoker_->provisioned_status(tmpl.scope, "fn", "1");
     EXPECT_EQ(st.allocated, 2);
     EXPECT_EQ(st.available, 2);
@@ -249,8 +261,10 @@ TEST_F(Invoker, AProvisionedInitThatFailsMarksTheConfigFailed) {
     auto tmpl = request("dies", "{}");
     tmpl.config.version = "1";
     invoker_->provision(tmpl.scope, "fn", "1", tmpl.config, 1);
-    ASSERT_TRUE(eventually([&] { return invoker_->provisioned_status(tmpl.scope, "fn", "1").status == "FAILED"; }));
-    EXPECT_EQ(invoker_->provisioned_status(tmpl.scope, "fn", "1").reason, "FUNCTION_ERROR_INIT_FAILURE");
+    ASSERT_TRUE(eventually(
+        [&] { return invoker_->provisioned_status(tmpl.scope, "fn", "1").status == "FAILED"; }));
+    EXPECT_EQ(invoker_->provisioned_status(tmpl.scope, "fn", "1").reason,
+              "FUNCTION_ERROR_INIT_FAILURE");
 }
 
 TEST_F(Invoker, AnInitThatNeverEndsIsStoppedAtTheInitLimit) {
@@ -265,7 +279,8 @@ TEST_F(Invoker, AnInitThatNeverEndsIsStoppedAtTheInitLimit) {
 
 TEST_F(Invoker, ExtensionsGetInvokeAndShutdownAndHoldTheEnvironment) {
     // a layer with one external extension: /opt/extensions/recorder
-    std::string layer = fakes::make_zip({fakes::dir("extensions/"), fakes::file("extensions/recorder", "#!/bin/sh\n", 0755)});
+    std::string layer = fakes::make_zip(
+        {fakes::dir("extensions/"), fakes::file("extensions/recorder", "#!/bin/sh\n", 0755)});
     std::string layer_hex = lamina::to_hex(lamina::sha256(layer));
     ASSERT_TRUE(blobs_->put(layer_hex, layer).has_value());
     auto events = std::make_shared<std::vector<std::string>>();
@@ -277,7 +292,8 @@ TEST_F(Invoker, ExtensionsGetInvokeAndShutdownAndHoldTheEnvironment) {
             if (!id) return;
             while (auto ev = rt.next_extension_event(*id)) {
                 auto j = nlohmann::json::parse(*ev);
-                std::string line = j.value("eventType", "") + " " + j.value("requestId", j.value("shutdownReason", ""));
+                std::string line = j.value("eventType", "") + " " +
+                                   j.value("requestId", j.value("shutdownReason", ""));
                 {
                     std::lock_guard lk(*events_mu);
                     events->push_back(line);
@@ -303,7 +319,8 @@ TEST_F(Invoker, ExtensionsGetInvokeAndShutdownAndHoldTheEnvironment) {
     EXPECT_EQ(launcher_->launches(), 1) << "the extension acknowledged: the environment is reused";
     invoker_->shutdown();
     std::lock_guard lk(*events_mu);
-    EXPECT_EQ(*events, (std::vector<std::string>{"INVOKE req-1", "INVOKE req-second", "SHUTDOWN spindown"}));
+    EXPECT_EQ(*events,
+              (std::vector<std::string>{"INVOKE req-1", "INVOKE req-second", "SHUTDOWN spindown"}));
 }
 
 TEST_F(Invoker, ShutdownAnswersNewInvocationsUnavailable) {
@@ -312,7 +329,8 @@ TEST_F(Invoker, ShutdownAnswersNewInvocationsUnavailable) {
     EXPECT_EQ(invoker_->environment_count(), 0u);
     auto r = invoke(request("echo", "{}"));
     EXPECT_TRUE(r.function_error);
-    EXPECT_EQ(r.payload, R"({"errorType":"Runtime.Unavailable","errorMessage":"lamina is shutting down"})");
+    EXPECT_EQ(r.payload,
+              R"({"errorType":"Runtime.Unavailable","errorMessage":"lamina is shutting down"})");
 }
 
 }  // namespace

@@ -19,7 +19,7 @@ const control::Scope kScope{"123456789012", "us-east-1"};
 // Without a data plane ProvisionedConfigs still keeps the registry's configs
 // in step with the changes that end them.
 class ProvisionedConfigsTest : public ::testing::Test {
-  protected:
+protected:
     void SetUp() override {
         auto d = store::DocumentStore::open(dir_.path() / "meta.db", false);
         ASSERT_TRUE(d.has_value());
@@ -38,12 +38,14 @@ class ProvisionedConfigsTest : public ::testing::Test {
         in.code = control::StoredCode{base64_encode(digest), to_hex(digest), 3, 3};
         ASSERT_TRUE(blobs_->put(in.code.sha256_hex, "zip").has_value());
         ASSERT_TRUE(registry_->create_function(kScope, std::move(in)).has_value());
-        ASSERT_TRUE(registry_->publish_version(kScope, FunctionRef{"fn", std::nullopt}, std::nullopt, std::nullopt,
-                                               std::nullopt)
+        ASSERT_TRUE(registry_
+                        ->publish_version(kScope, FunctionRef{"fn", std::nullopt}, std::nullopt,
+                                          std::nullopt, std::nullopt)
                         .has_value());
         control::AliasInput alias;
         alias.function_version = "1";
-        ASSERT_TRUE(registry_->create_alias(kScope, FunctionRef{"fn", std::nullopt}, "live", alias).has_value());
+        ASSERT_TRUE(registry_->create_alias(kScope, FunctionRef{"fn", std::nullopt}, "live", alias)
+                        .has_value());
     }
 
     fakes::TempDir dir_;
@@ -64,16 +66,20 @@ TEST_F(ProvisionedConfigsTest, PutStoresAndStatusIsEmptyWithoutDataPlane) {
     EXPECT_EQ(st.allocated, 0);
     EXPECT_EQ(st.available, 0);
     ASSERT_TRUE(configs_->remove(kScope, FunctionRef{"fn", "live"}).has_value());
-    EXPECT_FALSE(registry_->get_provisioned_concurrency(kScope, FunctionRef{"fn", "live"}).has_value());
+    EXPECT_FALSE(
+        registry_->get_provisioned_concurrency(kScope, FunctionRef{"fn", "live"}).has_value());
 }
 
 TEST_F(ProvisionedConfigsTest, DeletingTheAliasOrFunctionDropsConfigs) {
     ASSERT_TRUE(configs_->put(kScope, FunctionRef{"fn", "live"}, 1, {}).has_value());
-    ASSERT_TRUE(configs_->delete_alias(kScope, FunctionRef{"fn", std::nullopt}, "live").has_value());
-    EXPECT_FALSE(registry_->get_provisioned_concurrency(kScope, FunctionRef{"fn", "live"}).has_value());
+    ASSERT_TRUE(
+        configs_->delete_alias(kScope, FunctionRef{"fn", std::nullopt}, "live").has_value());
+    EXPECT_FALSE(
+        registry_->get_provisioned_concurrency(kScope, FunctionRef{"fn", "live"}).has_value());
     ASSERT_TRUE(configs_->put(kScope, FunctionRef{"fn", "1"}, 1, {}).has_value());
     ASSERT_TRUE(configs_->delete_function(kScope, FunctionRef{"fn", std::nullopt}).has_value());
-    EXPECT_FALSE(registry_->get_provisioned_concurrency(kScope, FunctionRef{"fn", "1"}).has_value());
+    EXPECT_FALSE(
+        registry_->get_provisioned_concurrency(kScope, FunctionRef{"fn", "1"}).has_value());
     // a failed delete changes nothing
     EXPECT_FALSE(configs_->delete_function(kScope, FunctionRef{"fn", std::nullopt}).has_value());
 }

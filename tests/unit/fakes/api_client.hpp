@@ -19,8 +19,8 @@ public:
     std::function<Result<sam::ApiReply>(const Call&)> answer;
     std::vector<Call> calls;
 
-    Result<sam::ApiReply> call(const std::string& method, const std::string& target, const std::string& body,
-                               const std::string& content_type) override {
+    Result<sam::ApiReply> call(const std::string& method, const std::string& target,
+                               const std::string& body, const std::string& content_type) override {
         calls.push_back(Call{method, target, body, content_type});
         if (answer) return answer(calls.back());
         return sam::ApiReply{200, "{}", ""};
@@ -32,7 +32,8 @@ private:
 };
 
 // An AWS error reply: status, x-amzn-ErrorType and {"message": ...}.
-inline sam::ApiReply aws_error(unsigned status, const std::string& type, const std::string& message) {
+inline sam::ApiReply aws_error(unsigned status, const std::string& type,
+                               const std::string& message) {
     return sam::ApiReply{status, R"({"message":")" + message + R"("})", type};
 }
 

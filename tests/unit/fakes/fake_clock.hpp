@@ -12,20 +12,20 @@
 namespace lamina::fakes {
 
 class FakeClock final : public Clock {
-  public:
+public:
     explicit FakeClock(std::int64_t start_ms = 1'700'000'000'000) : now_(start_ms) {}
     std::int64_t now_ms() const override { return now_; }
     void set(std::int64_t ms) { now_ = ms; }
     void advance(std::int64_t ms) { now_ += ms; }
 
-  private:
+private:
     std::int64_t now_;
 };
 
 // uuid() returns "00000000-0000-4000-8000-<12-digit counter>", hex(n) the
 // counter as n hex digits; both share one counter.
 class CountingIds final : public IdSource {
-  public:
+public:
     std::string uuid() override {
         char buf[40];
         std::snprintf(buf, sizeof buf, "00000000-0000-4000-8000-%012llx",
@@ -41,7 +41,7 @@ class CountingIds final : public IdSource {
     }
     std::uint64_t issued() const { return count_; }
 
-  private:
+private:
     std::atomic<std::uint64_t> count_{0};  // several threads may ask
 };
 

@@ -10,9 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <boost/asio/post.hpp>
-
 #include <atomic>
+#include <boost/asio/post.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
@@ -58,7 +57,8 @@ public:
         return r && r->status == 202;
     }
     // The Extensions API, as an external extension named `name` would call it.
-    std::optional<std::string> register_extension(const std::string& name, const std::string& events_json) {
+    std::optional<std::string> register_extension(const std::string& name,
+                                                  const std::string& events_json) {
         auto r = call("POST", "/2020-01-01/extension/register", "{\"events\":" + events_json + "}",
                       {{"Lambda-Extension-Name", name}});
         if (!r || r->status != 200) return std::nullopt;
@@ -66,7 +66,8 @@ public:
     }
     // GET /event/next: the event's JSON; nullopt once killed.
     std::optional<std::string> next_extension_event(const std::string& id) {
-        auto r = call("GET", "/2020-01-01/extension/event/next", "", {{"Lambda-Extension-Identifier", id}});
+        auto r = call("GET", "/2020-01-01/extension/event/next", "",
+                      {{"Lambda-Extension-Identifier", id}});
         if (!r || r->status != 200) return std::nullopt;
         return r->body;
     }
@@ -113,7 +114,8 @@ private:
         std::string extension_id;
         std::string body;
     };
-    std::optional<Reply> call(const std::string& method, const std::string& path, const std::string& body,
+    std::optional<Reply> call(const std::string& method, const std::string& path,
+                              const std::string& body,
                               const std::map<std::string, std::string>& headers) {
         if (killed()) return std::nullopt;
         auto colon = address_.rfind(':');
@@ -129,11 +131,13 @@ private:
         ::inet_pton(AF_INET, address_.substr(0, colon).c_str(), &sa.sin_addr);
         std::optional<Reply> out;
         if (!killed() && ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0) {
-            std::string req = method + " " + path + " HTTP/1.1\r\nHost: " + address_ +
-                              "\r\nConnection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+            std::string req =
+                method + " " + path + " HTTP/1.1\r\nHost: " + address_ +
+                "\r\nConnection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
             for (const auto& [k, v] : headers) req += k + ": " + v + "\r\n";
             req += "\r\n" + body;
-            if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size()))
+            if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) ==
+                static_cast<ssize_t>(req.size()))
                 out = read_reply(fd);
         }
         {
@@ -152,7 +156,8 @@ private:
             ssize_t n = ::recv(fd, buf, sizeof buf, 0);
             if (n <= 0) return std::nullopt;
             data.append(buf, static_cast<std::size_t>(n));
-            if (head_end == std::string::npos && (head_end = data.find("\r\n\r\n")) != std::string::npos)
+            if (head_end == std::string::npos &&
+                (head_end = data.find("\r\n\r\n")) != std::string::npos)
                 length = header_value(data.substr(0, head_end), "content-length").empty()
                              ? 0
                              : std::stoul(header_value(data.substr(0, head_end), "content-length"));
@@ -169,7 +174,8 @@ private:
         while ((pos = head.find("\r\n", pos)) != std::string::npos) {
             pos += 2;
             auto end = head.find("\r\n", pos);
-            std::string line = head.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+            std::string line =
+                head.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
             auto colon = line.find(':');
             if (colon == std::string::npos) continue;
             std::string name = line.substr(0, colon);
@@ -196,9 +202,11 @@ public:
     FakeProcess(boost::asio::io_context& ioc, std::shared_ptr<FakeRuntime> rt, RuntimeScript script,
                 sandbox::ExitHandler on_exit)
         : rt_(std::move(rt)) {
-        thread_ = std::thread([&ioc, rt = rt_, gone = gone_, script = std::move(script), on_exit = std::move(on_exit)] {
+        thread_ = std::thread([&ioc, rt = rt_, gone = gone_, script = std::move(script),
+                               on_exit = std::move(on_exit)] {
             int code = script(*rt);
-            sandbox::ExitStatus status = rt->killed() ? sandbox::ExitStatus{0, SIGKILL} : sandbox::ExitStatus{code, 0};
+            sandbox::ExitStatus status =
+                rt->killed() ? sandbox::ExitStatus{0, SIGKILL} : sandbox::ExitStatus{code, 0};
             boost::asio::post(ioc, [on_exit, status, gone] {
                 if (!*gone) on_exit(status);  // as a HostProcess: no report once its owner is gone
             });
@@ -242,13 +250,15 @@ public:
     sandbox::EnvironmentPaths paths(const sandbox::LaunchSpec& spec) const override {
         return sandbox::paths_for(sandbox::Backend::Process, spec);
     }
-    Result<std::unique_ptr<sandbox::Process>> launch(sandbox::LaunchSpec spec, std::vector<std::string>,
+    Result<std::unique_ptr<sandbox::Process>> launch(sandbox::LaunchSpec spec,
+                                                     std::vector<std::string>,
                                                      sandbox::ExitHandler on_exit) override {
         RuntimeScript s;
         {
             std::lock_guard lk(mu_);
             auto it = scripts_.find(spec.env["_HANDLER"]);
-            if (it == scripts_.end()) return fail(ErrorCode::Service, "no script for " + spec.env["_HANDLER"]);
+            if (it == scripts_.end())
+                return fail(ErrorCode::Service, "no script for " + spec.env["_HANDLER"]);
             s = it->second;
             ++launches_;
             envs_.push_back(spec.env);

@@ -11,7 +11,7 @@
 namespace lamina::fakes {
 
 class TempDir {
-  public:
+public:
     TempDir() {
         std::string tmpl = (std::filesystem::temp_directory_path() / "lamina-unit-XXXXXX").string();
         if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
@@ -26,7 +26,7 @@ class TempDir {
 
     const std::filesystem::path& path() const { return path_; }
 
-  private:
+private:
     std::filesystem::path path_;
 };
 

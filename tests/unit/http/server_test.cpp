@@ -31,7 +31,7 @@ constexpr std::uint64_t kLimit = 16;
 // A server on 127.0.0.1 port 0 whose handler echoes "<METHOD> <target> <body>"
 // and whose body policy allows kLimit bytes.
 class HttpServer : public ::testing::Test {
-  protected:
+protected:
     void SetUp() override {
         // The server logs through the "http" logger that cli/ normally makes.
         if (!spdlog::get("http")) spdlog::null_logger_mt("http");
@@ -70,7 +70,8 @@ class HttpServer : public ::testing::Test {
                 http::Response r;
                 r.headers.set("Content-Type", "text/plain");
                 r.body = req.method + " " + req.target + " " + req.body;
-                if (req.method == "HEAD") r.headers.set("Content-Length", "1234");  // what a GET would send
+                if (req.method == "HEAD")
+                    r.headers.set("Content-Length", "1234");  // what a GET would send
                 if (auto q = req.query_param("q")) r.headers.set("x-query", *q);
                 if (auto* tag = std::any_cast<std::string>(&req.tag)) r.headers.set("x-tag", *tag);
                 respond(std::move(r));
@@ -166,7 +167,8 @@ TEST_F(HttpServer, HeadAnswerKeepsItsContentLengthAndSendsNoBody) {
 TEST_F(HttpServer, BodyPolicySeesTheRequestHeaders) {
     auto s = connect();
     beast::flat_buffer buf;
-    send(s, "PUT /p HTTP/1.1\r\nHost: x\r\nX-Probe: bucket.localhost\r\nContent-Length: 2\r\n\r\nhi");
+    send(s,
+         "PUT /p HTTP/1.1\r\nHost: x\r\nX-Probe: bucket.localhost\r\nContent-Length: 2\r\n\r\nhi");
     EXPECT_EQ(receive(s, buf).result_int(), 200u);
     std::lock_guard lk(mu_);
     EXPECT_EQ(probes_, std::vector<std::string>{"bucket.localhost"});

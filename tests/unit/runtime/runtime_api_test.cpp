@@ -4,16 +4,16 @@
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <atomic>
 #include <chrono>
-#include <nlohmann/json.hpp>
 #include <future>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 using namespace lamina;
@@ -95,22 +95,26 @@ TEST_F(RuntimeApiTest, LongPolledNextReceivesTheInvocationWithAwsHeaders) {
     bool ready = false;
     api_->on_ready([&] { ready = true; });
     auto next = std::async(std::launch::async, [&] { return call(addr(), "GET", kNext); });
-    EXPECT_EQ(next.wait_for(std::chrono::milliseconds(100)), std::future_status::timeout);  // it waits
+    EXPECT_EQ(next.wait_for(std::chrono::milliseconds(100)),
+              std::future_status::timeout);  // it waits
     std::promise<Outcome> outcome;
-    ASSERT_TRUE(api_->invoke(invocation("req-1"), [&](Outcome o) { outcome.set_value(std::move(o)); }).has_value());
+    ASSERT_TRUE(
+        api_->invoke(invocation("req-1"), [&](Outcome o) { outcome.set_value(std::move(o)); })
+            .has_value());
     Reply r = next.get();
     EXPECT_TRUE(ready);
     EXPECT_EQ(r.status, 200u);
     EXPECT_EQ(r.body, R"({"k":1})");
     EXPECT_EQ(r.headers["Lambda-Runtime-Aws-Request-Id"], "req-1");
     EXPECT_EQ(r.headers["Lambda-Runtime-Deadline-Ms"], "1700000003000");
-    EXPECT_EQ(r.headers["Lambda-Runtime-Invoked-Function-Arn"], "arn:aws:lambda:us-east-1:123456789012:function:f:$LATEST");
+    EXPECT_EQ(r.headers["Lambda-Runtime-Invoked-Function-Arn"],
+              "arn:aws:lambda:us-east-1:123456789012:function:f:$LATEST");
     EXPECT_EQ(r.headers["Lambda-Runtime-Trace-Id"], invocation("x").trace_id);
     EXPECT_EQ(r.headers["Lambda-Runtime-Client-Context"], R"({"custom":{"a":"b"}})");
     EXPECT_EQ(r.headers.count("Lambda-Runtime-Cognito-Identity"), 0u);
 
-    Reply posted = call(addr(), "POST", "/2018-06-01/runtime/invocation/req-1/response", R"({"ok":true})",
-                        {{"Content-Type", "application/json"}});
+    Reply posted = call(addr(), "POST", "/2018-06-01/runtime/invocation/req-1/response",
+                        R"({"ok":true})", {{"Content-Type", "application/json"}});
     EXPECT_EQ(posted.status, 202u);
     EXPECT_EQ(posted.body, R"({"status":"OK"})");
     Outcome o = outcome.get_future().get();
@@ -120,7 +124,8 @@ TEST_F(RuntimeApiTest, LongPolledNextReceivesTheInvocationWithAwsHeaders) {
 
 TEST_F(RuntimeApiTest, QueuedInvocationIsDeliveredToTheNextNext) {
     std::promise<Outcome> outcome;
-    ASSERT_TRUE(api_->invoke(invocation("req-2", "plain"), [&](Outcome o) { outcome.set_value(o); }).has_value());
+    ASSERT_TRUE(api_->invoke(invocation("req-2", "plain"), [&](Outcome o) { outcome.set_value(o); })
+                    .has_value());
     Reply r = call(addr(), "GET", kNext);
     EXPECT_EQ(r.status, 200u);
     EXPECT_EQ(r.body, "plain");
@@ -141,7 +146,8 @@ TEST_F(RuntimeApiTest, WrongOrRepeatedRequestIdIsRefused) {
     Reply wrong = call(addr(), "POST", "/2018-06-01/runtime/invocation/nope/response", "{}");
     EXPECT_EQ(wrong.status, 400u);
     EXPECT_NE(wrong.body.find("\"errorType\":\"InvalidRequestID\""), std::string::npos);
-    EXPECT_EQ(call(addr(), "POST", "/2018-06-01/runtime/invocation/req-3/response", "{}").status, 202u);
+    EXPECT_EQ(call(addr(), "POST", "/2018-06-01/runtime/invocation/req-3/response", "{}").status,
+              202u);
     Reply again = call(addr(), "POST", "/2018-06-01/runtime/invocation/req-3/response", "{}");
     EXPECT_EQ(again.status, 400u);
     EXPECT_EQ(completions, 1);
@@ -160,9 +166,10 @@ TEST_F(RuntimeApiTest, NextWhileAnInvocationIsUnansweredIsAnInvalidStateTransiti
 TEST_F(RuntimeApiTest, InitErrorIsAcceptedOnlyBeforeTheFirstNext) {
     std::promise<Outcome> init;
     api_->on_init_error([&](Outcome o) { init.set_value(o); });
-    Reply r = call(addr(), "POST", "/2018-06-01/runtime/init/error",
-                   R"({"errorMessage":"Unable to import module 'x'","errorType":"Runtime.ImportModuleError"})",
-                   {{"Lambda-Runtime-Function-Error-Type", "Runtime.ImportModuleError"}});
+    Reply r = call(
+        addr(), "POST", "/2018-06-01/runtime/init/error",
+        R"({"errorMessage":"Unable to import module 'x'","errorType":"Runtime.ImportModuleError"})",
+        {{"Lambda-Runtime-Function-Error-Type", "Runtime.ImportModuleError"}});
     EXPECT_EQ(r.status, 202u);
     Outcome o = init.get_future().get();
     EXPECT_EQ(o.kind, Outcome::Kind::InitError);
@@ -181,7 +188,8 @@ TEST_F(RuntimeApiTest, AbandonedInvocationRefusesALateResponse) {
     ASSERT_EQ(call(addr(), "GET", kNext).status, 200u);
     auto done = api_->abandon();  // e.g. the deadline passed
     ASSERT_TRUE(done);
-    EXPECT_EQ(call(addr(), "POST", "/2018-06-01/runtime/invocation/req-7/response", "{}").status, 400u);
+    EXPECT_EQ(call(addr(), "POST", "/2018-06-01/runtime/invocation/req-7/response", "{}").status,
+              400u);
     EXPECT_EQ(completions, 0);  // the abandoning side answers the invoke, not the runtime
     EXPECT_TRUE(api_->invoke(invocation("req-8"), [](Outcome) {}).has_value());
 }
@@ -209,8 +217,8 @@ namespace {
 const std::string kRegister = "/2020-01-01/extension/register";
 const std::string kEventNext = "/2020-01-01/extension/event/next";
 
-std::string register_extension(const std::string& addr, const std::string& name, const std::string& events,
-                               Reply* out = nullptr) {
+std::string register_extension(const std::string& addr, const std::string& name,
+                               const std::string& events, Reply* out = nullptr) {
     Reply r = call(addr, "POST", kRegister, events, {{"Lambda-Extension-Name", name}});
     if (out) *out = r;
     return r.headers["Lambda-Extension-Identifier"];
@@ -223,18 +231,23 @@ TEST_F(RuntimeApiTest, InitWaitsForEveryExpectedExtensionToRegisterAndAskForAnEv
     std::atomic<bool> ready = false;
     api_->on_ready([&] { ready = true; });
     std::promise<Outcome> outcome;
-    ASSERT_TRUE(api_->invoke(invocation("req-e"), [&](Outcome o) { outcome.set_value(o); }).has_value());
+    ASSERT_TRUE(
+        api_->invoke(invocation("req-e"), [&](Outcome o) { outcome.set_value(o); }).has_value());
     auto next = std::async(std::launch::async, [&] { return call(addr(), "GET", kNext); });
-    EXPECT_EQ(next.wait_for(std::chrono::milliseconds(100)), std::future_status::timeout);  // not before the extension
+    EXPECT_EQ(next.wait_for(std::chrono::milliseconds(100)),
+              std::future_status::timeout);  // not before the extension
     EXPECT_FALSE(ready);
 
     Reply reg;
-    std::string id = register_extension(addr(), "ext-a", R"({"events":["INVOKE","SHUTDOWN"]})", &reg);
+    std::string id =
+        register_extension(addr(), "ext-a", R"({"events":["INVOKE","SHUTDOWN"]})", &reg);
     EXPECT_EQ(reg.status, 200u);
     EXPECT_EQ(id.size(), 36u);
-    EXPECT_EQ(nlohmann::json::parse(reg.body),
-              (nlohmann::json{{"functionName", "f"}, {"functionVersion", "$LATEST"}, {"handler", "index.handler"}}));
-    EXPECT_EQ(next.wait_for(std::chrono::milliseconds(100)), std::future_status::timeout);  // registered, not ready yet
+    EXPECT_EQ(nlohmann::json::parse(reg.body), (nlohmann::json{{"functionName", "f"},
+                                                               {"functionVersion", "$LATEST"},
+                                                               {"handler", "index.handler"}}));
+    EXPECT_EQ(next.wait_for(std::chrono::milliseconds(100)),
+              std::future_status::timeout);  // registered, not ready yet
     Reply event = call(addr(), "GET", kEventNext, "", {{"Lambda-Extension-Identifier", id}});
     EXPECT_EQ(next.get().status, 200u);
     EXPECT_TRUE(ready);
@@ -251,10 +264,15 @@ TEST_F(RuntimeApiTest, InitWaitsForEveryExpectedExtensionToRegisterAndAskForAnEv
 TEST_F(RuntimeApiTest, TheEnvironmentSettlesWhenTheRuntimeAnsweredAndExtensionsAcknowledged) {
     api_->expect_extensions({"ext"}, {"f", "1", "h", "1"});
     std::string id = register_extension(addr(), "ext", R"({"events":["INVOKE"]})");
-    auto first = std::async(std::launch::async, [&] { return call(addr(), "GET", kEventNext, "", {{"Lambda-Extension-Identifier", id}}); });
+    auto first = std::async(std::launch::async, [&] {
+        return call(addr(), "GET", kEventNext, "", {{"Lambda-Extension-Identifier", id}});
+    });
     std::promise<Outcome> outcome;
     std::atomic<int> settled = 0;
-    ASSERT_TRUE(api_->invoke(invocation("r1"), [&](Outcome o) { outcome.set_value(o); }, [&] { ++settled; }).has_value());
+    ASSERT_TRUE(
+        api_->invoke(
+                invocation("r1"), [&](Outcome o) { outcome.set_value(o); }, [&] { ++settled; })
+            .has_value());
     EXPECT_EQ(call(addr(), "GET", kNext).status, 200u);
     EXPECT_EQ(first.get().status, 200u);  // the INVOKE event
     EXPECT_EQ(call(addr(), "POST", "/2018-06-01/runtime/invocation/r1/response", "1").status, 202u);
@@ -262,8 +280,11 @@ TEST_F(RuntimeApiTest, TheEnvironmentSettlesWhenTheRuntimeAnsweredAndExtensionsA
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     EXPECT_EQ(settled, 0);  // the extension still holds the invocation
     EXPECT_FALSE(api_->invoke(invocation("r2"), [](Outcome) {}).has_value());  // busy
-    auto again = std::async(std::launch::async, [&] { return call(addr(), "GET", kEventNext, "", {{"Lambda-Extension-Identifier", id}}); });
-    for (int i = 0; i < 100 && settled == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    auto again = std::async(std::launch::async, [&] {
+        return call(addr(), "GET", kEventNext, "", {{"Lambda-Extension-Identifier", id}});
+    });
+    for (int i = 0; i < 100 && settled == 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
     EXPECT_EQ(settled, 1);
     // SHUTDOWN is not delivered to an extension that did not subscribe to it
     EXPECT_FALSE(api_->shutdown("spindown", 1, [] {}));
@@ -274,15 +295,22 @@ TEST_F(RuntimeApiTest, TheEnvironmentSettlesWhenTheRuntimeAnsweredAndExtensionsA
 TEST_F(RuntimeApiTest, ShutdownIsDeliveredAndAcknowledged) {
     api_->expect_extensions({"ext"}, {"f", "1", "h", "1"});
     std::string id = register_extension(addr(), "ext", R"({"events":["SHUTDOWN"]})");
-    auto parked = std::async(std::launch::async, [&] { return call(addr(), "GET", kEventNext, "", {{"Lambda-Extension-Identifier", id}}); });
+    auto parked = std::async(std::launch::async, [&] {
+        return call(addr(), "GET", kEventNext, "", {{"Lambda-Extension-Identifier", id}});
+    });
     EXPECT_EQ(parked.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
     std::atomic<bool> acked = false;
     ASSERT_TRUE(api_->shutdown("timeout", 1700000002000, [&] { acked = true; }));
     auto ev = nlohmann::json::parse(parked.get().body);
-    EXPECT_EQ(ev, (nlohmann::json{{"eventType", "SHUTDOWN"}, {"shutdownReason", "timeout"}, {"deadlineMs", 1700000002000}}));
+    EXPECT_EQ(ev, (nlohmann::json{{"eventType", "SHUTDOWN"},
+                                  {"shutdownReason", "timeout"},
+                                  {"deadlineMs", 1700000002000}}));
     EXPECT_FALSE(acked);
-    auto after = std::async(std::launch::async, [&] { return call(addr(), "GET", kEventNext, "", {{"Lambda-Extension-Identifier", id}}); });
-    for (int i = 0; i < 100 && !acked; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    auto after = std::async(std::launch::async, [&] {
+        return call(addr(), "GET", kEventNext, "", {{"Lambda-Extension-Identifier", id}});
+    });
+    for (int i = 0; i < 100 && !acked; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
     EXPECT_TRUE(acked);
     api_->stop();
     after.get();
@@ -301,14 +329,17 @@ TEST_F(RuntimeApiTest, RegistrationRulesFollowAws) {
     EXPECT_EQ(register_extension(addr(), "external", R"({"events":["SHUTDOWN"]})", &r).size(), 36u);
     register_extension(addr(), "external", "{}", &r);
     EXPECT_EQ(r.status, 409u);
-    for (int i = 1; i < 10; ++i) EXPECT_EQ(register_extension(addr(), "internal-" + std::to_string(i), "{}").size(), 36u);
+    for (int i = 1; i < 10; ++i)
+        EXPECT_EQ(register_extension(addr(), "internal-" + std::to_string(i), "{}").size(), 36u);
     register_extension(addr(), "eleventh", "{}", &r);
     EXPECT_EQ(r.status, 403u);
-    EXPECT_EQ(nlohmann::json::parse(r.body), (nlohmann::json{{"errorType", "Extension.TooManyExtensions"},
-                                                             {"errorMessage", "Extension limit (10) reached"}}));
+    EXPECT_EQ(nlohmann::json::parse(r.body),
+              (nlohmann::json{{"errorType", "Extension.TooManyExtensions"},
+                              {"errorMessage", "Extension limit (10) reached"}}));
     Reply missing = call(addr(), "GET", kEventNext);
     EXPECT_EQ(missing.status, 403u);
-    EXPECT_EQ(nlohmann::json::parse(missing.body)["errorType"], "Extension.MissingExtensionIdentifier");
+    EXPECT_EQ(nlohmann::json::parse(missing.body)["errorType"],
+              "Extension.MissingExtensionIdentifier");
 }
 
 TEST_F(RuntimeApiTest, AnExpectedExtensionThatExitsDuringInitFailsIt) {
@@ -330,7 +361,8 @@ TEST_F(RuntimeApiTest, IdsThatAreNotUtf8AreQuotedInAnAnswer) {
     EXPECT_EQ(r.status, 400u);
     auto body = nlohmann::json::parse(r.body);
     EXPECT_EQ(body["errorType"], "InvalidRequestID");
-    Reply e = call(addr(), "GET", "/2020-01-01/extension/event/next", "", {{"Lambda-Extension-Identifier", "\xff\xfe"}});
+    Reply e = call(addr(), "GET", "/2020-01-01/extension/event/next", "",
+                   {{"Lambda-Extension-Identifier", "\xff\xfe"}});
     EXPECT_EQ(e.status, 403u);
     EXPECT_EQ(nlohmann::json::parse(e.body)["errorType"], "Extension.UnknownExtensionIdentifier");
 }

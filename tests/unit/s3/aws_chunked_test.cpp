@@ -85,14 +85,15 @@ namespace {
 const std::string kExampleSecret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 
 lamina::SigV4Seed example_seed(const std::string& seed_signature) {
-    return {lamina::sigv4_signing_key(kExampleSecret, "20130524", "us-east-1", "s3"), "20130524T000000Z",
-            "20130524/us-east-1/s3/aws4_request", seed_signature};
+    return {lamina::sigv4_signing_key(kExampleSecret, "20130524", "us-east-1", "s3"),
+            "20130524T000000Z", "20130524/us-east-1/s3/aws4_request", seed_signature};
 }
 
 std::string example_body(const std::string& sig1, const std::string& sig2, const std::string& sig3,
                          const std::string& trailer = "") {
-    return "10000;chunk-signature=" + sig1 + "\r\n" + std::string(65536, 'a') + "\r\n400;chunk-signature=" + sig2 +
-           "\r\n" + std::string(1024, 'a') + "\r\n0;chunk-signature=" + sig3 + "\r\n" + trailer + "\r\n";
+    return "10000;chunk-signature=" + sig1 + "\r\n" + std::string(65536, 'a') +
+           "\r\n400;chunk-signature=" + sig2 + "\r\n" + std::string(1024, 'a') +
+           "\r\n0;chunk-signature=" + sig3 + "\r\n" + trailer + "\r\n";
 }
 
 }  // namespace
@@ -114,9 +115,11 @@ TEST(AwsChunked, ChunkSignaturesOfAwsDocsExampleVerify) {
     ASSERT_TRUE(tampered.has_value());
     EXPECT_FALSE(verify_chunk_signatures(*tampered, seed, false));
     // chunks swapped signatures, another seed, a missing final signature, no signatures at all
-    EXPECT_FALSE(verify_chunk_signatures(*decode_aws_chunked(example_body(s2, s1, s3)), seed, false));
+    EXPECT_FALSE(
+        verify_chunk_signatures(*decode_aws_chunked(example_body(s2, s1, s3)), seed, false));
     EXPECT_FALSE(verify_chunk_signatures(*good, example_seed(std::string(64, '0')), false));
-    EXPECT_FALSE(verify_chunk_signatures(*decode_aws_chunked(example_body(s1, s2, "")), seed, false));
+    EXPECT_FALSE(
+        verify_chunk_signatures(*decode_aws_chunked(example_body(s1, s2, "")), seed, false));
     auto unsigned_body = decode_aws_chunked("5\r\nhello\r\n0\r\n\r\n");
     ASSERT_TRUE(unsigned_body.has_value());
     EXPECT_FALSE(verify_chunk_signatures(*unsigned_body, seed, false));
@@ -131,19 +134,23 @@ TEST(AwsChunked, TrailerSignatureChainsFromTheFinalChunk) {
     const std::string s1 = "b474d8862b1487a5145d686f57f013e54db672cee1c953b3010fb58501ef5aa2";
     const std::string s2 = "1c1344b170168f8e65b41376b44b20fe354e373826ccbbe2c1d40a8cae51e5c7";
     const std::string s3 = "2ca2aba2005185cf7159c6277faf83795951dd77a3a99e6e65d5c9f85863f992";
-    const std::string trailer_sig = "d81f82fc3505edab99d459891051a732e8730629a2e4a59689829ca17fe2e435";
+    const std::string trailer_sig =
+        "d81f82fc3505edab99d459891051a732e8730629a2e4a59689829ca17fe2e435";
     auto got = decode_aws_chunked(example_body(
-        s1, s2, s3, "x-amz-checksum-crc32c:sOO8/Q==\r\nx-amz-trailer-signature:" + trailer_sig + "\r\n"));
+        s1, s2, s3,
+        "x-amz-checksum-crc32c:sOO8/Q==\r\nx-amz-trailer-signature:" + trailer_sig + "\r\n"));
     ASSERT_TRUE(got.has_value());
     EXPECT_TRUE(verify_chunk_signatures(*got, seed, false));  // the chunks alone
     EXPECT_TRUE(verify_chunk_signatures(*got, seed, true));
     // the checksum changed after signing
     auto changed = decode_aws_chunked(example_body(
-        s1, s2, s3, "x-amz-checksum-crc32c:AAAAAA==\r\nx-amz-trailer-signature:" + trailer_sig + "\r\n"));
+        s1, s2, s3,
+        "x-amz-checksum-crc32c:AAAAAA==\r\nx-amz-trailer-signature:" + trailer_sig + "\r\n"));
     ASSERT_TRUE(changed.has_value());
     EXPECT_FALSE(verify_chunk_signatures(*changed, seed, true));
     // the trailer's signature missing
-    auto missing = decode_aws_chunked(example_body(s1, s2, s3, "x-amz-checksum-crc32c:sOO8/Q==\r\n"));
+    auto missing =
+        decode_aws_chunked(example_body(s1, s2, s3, "x-amz-checksum-crc32c:sOO8/Q==\r\n"));
     ASSERT_TRUE(missing.has_value());
     EXPECT_FALSE(verify_chunk_signatures(*missing, seed, true));
 }

@@ -52,7 +52,8 @@ struct Api : fakes::S3Store {
 TEST(S3Api, ReadsTheSigningService) {
     EXPECT_EQ(signing_service(request("GET", "/", {kS3Auth})), "s3");
     EXPECT_EQ(signing_service(request("GET", "/", {kLambdaAuth})), "lambda");
-    EXPECT_EQ(signing_service(request("GET", "/?X-Amz-Credential=k%2F20261128%2Fus-east-1%2Fs3%2Faws4_request")),
+    EXPECT_EQ(signing_service(request(
+                  "GET", "/?X-Amz-Credential=k%2F20261128%2Fus-east-1%2Fs3%2Faws4_request")),
               "s3");
     EXPECT_EQ(signing_service(request("GET", "/")), "");
 }

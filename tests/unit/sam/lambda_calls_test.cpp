@@ -62,7 +62,8 @@ TEST_F(LambdaCallsTest, VersionsAliasesAndQualifiedSettings) {
     EXPECT_EQ(json::parse(last().body), json({{"ProvisionedConcurrentExecutions", 2}}));
 
     // $LATEST is percent-encoded in the query
-    ASSERT_TRUE(lambda.put_function_event_invoke_config("f", "$LATEST", json{{"MaximumRetryAttempts", 0}}, "Fn"));
+    ASSERT_TRUE(lambda.put_function_event_invoke_config("f", "$LATEST",
+                                                        json{{"MaximumRetryAttempts", 0}}, "Fn"));
     EXPECT_EQ(last().method, "PUT");
     EXPECT_EQ(last().target, "/2019-09-25/functions/f/event-invoke-config?Qualifier=%24LATEST");
 }
@@ -71,7 +72,8 @@ TEST_F(LambdaCallsTest, TagsPoliciesAndLayers) {
     std::string arn = "arn:aws:lambda:us-east-1:123456789012:function:f";
     ASSERT_TRUE(lambda.tag_resource(arn, json{{"team", "a"}}, "Fn"));
     EXPECT_EQ(last().method, "POST");
-    EXPECT_EQ(last().target, "/2017-03-31/tags/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Af");
+    EXPECT_EQ(last().target,
+              "/2017-03-31/tags/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Af");
     EXPECT_EQ(json::parse(last().body), json({{"Tags", {{"team", "a"}}}}));
 
     ASSERT_TRUE(lambda.untag_resource(arn, {"team", "cost center"}, "Fn"));
@@ -86,18 +88,22 @@ TEST_F(LambdaCallsTest, TagsPoliciesAndLayers) {
     EXPECT_EQ(last().method, "DELETE");
     EXPECT_EQ(last().target, "/2015-03-31/functions/f/policy/s1");
 
-    ASSERT_TRUE(lambda.publish_layer_version("lib", json{{"Content", {{"ZipFile", "UEs="}}}}, "Lib"));
+    ASSERT_TRUE(
+        lambda.publish_layer_version("lib", json{{"Content", {{"ZipFile", "UEs="}}}}, "Lib"));
     EXPECT_EQ(last().method, "POST");
     EXPECT_EQ(last().target, "/2018-10-31/layers/lib/versions");
     ASSERT_TRUE(lambda.delete_layer_version(LayerVersionId{"lib", 4}, "Lib"));
     EXPECT_EQ(last().method, "DELETE");
     EXPECT_EQ(last().target, "/2018-10-31/layers/lib/versions/4");
-    ASSERT_TRUE(lambda.get_layer_version_by_arn("arn:aws:lambda:us-east-1:123456789012:layer:lib:4", "Lib"));
+    ASSERT_TRUE(lambda.get_layer_version_by_arn("arn:aws:lambda:us-east-1:123456789012:layer:lib:4",
+                                                "Lib"));
     EXPECT_EQ(last().method, "GET");
-    EXPECT_EQ(
-        last().target,
-        "/2018-10-31/layers?find=LayerVersion&Arn=arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Alayer%3Alib%3A4");
-    ASSERT_TRUE(lambda.add_layer_version_permission(LayerVersionId{"lib", 4}, json{{"StatementId", "s"}}, "P"));
+    EXPECT_EQ(last().target,
+              "/2018-10-31/"
+              "layers?find=LayerVersion&Arn=arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Alayer%"
+              "3Alib%3A4");
+    ASSERT_TRUE(lambda.add_layer_version_permission(LayerVersionId{"lib", 4},
+                                                    json{{"StatementId", "s"}}, "P"));
     EXPECT_EQ(last().target, "/2018-10-31/layers/lib/versions/4/policy");
 }
 
@@ -121,7 +127,8 @@ TEST_F(LambdaCallsTest, ARefusalNamesTheResourceTheOperationAndAwsError) {
     };
     auto r = lambda.create_function(json{{"FunctionName", "f"}}, "Fn");
     ASSERT_FALSE(r);
-    EXPECT_EQ(r.error().message, "Fn (CreateFunction): ResourceConflictException: Function already exist: f");
+    EXPECT_EQ(r.error().message,
+              "Fn (CreateFunction): ResourceConflictException: Function already exist: f");
     EXPECT_EQ(r.error().code, ErrorCode::InvalidParameterValue);
     // without a name: AWS's error alone
     auto s = lambda.put_function_concurrency("f", 5000, "");
@@ -160,7 +167,8 @@ TEST_F(LambdaCallsTest, TransportFailuresPassThroughUnchanged) {
 
 TEST_F(LambdaCallsTest, StackRecords) {
     api.answer = [](const FakeApiClient::Call& c) -> Result<ApiReply> {
-        if (c.method == "GET") return fakes::aws_error(404, "ResourceNotFoundException", "Stack not found: s");
+        if (c.method == "GET")
+            return fakes::aws_error(404, "ResourceNotFoundException", "Stack not found: s");
         return ApiReply{500, R"({"message":"disk full"})", "ServiceException"};
     };
     auto none = lambda.get_stack("s");

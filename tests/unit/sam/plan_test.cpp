@@ -1,11 +1,10 @@
-#include "sam/deployment.hpp"
-
 #include <gtest/gtest.h>
 
 #include <fstream>
 
 #include "fakes/api_client.hpp"
 #include "fakes/temp_dir.hpp"
+#include "sam/deployment.hpp"
 
 // The plan phase without a server: a template read into a Plan, with a fake
 // API that knows the account and has no stacks and no functions.
@@ -31,9 +30,12 @@ struct PlanTest : ::testing::Test {
         options.stack_name = "stk";
         api.answer = [](const FakeApiClient::Call& c) -> Result<ApiReply> {
             if (c.method == "POST" && c.target == "/")
-                return ApiReply{200, "<GetCallerIdentityResponse><Account>" + kAccount + "</Account>", ""};
-            if (c.method == "GET" && c.target.rfind("/2018-10-31/layers?", 0) == 0) return ApiReply{200, "{}", ""};
-            if (c.method == "GET") return fakes::aws_error(404, "ResourceNotFoundException", "not found");
+                return ApiReply{
+                    200, "<GetCallerIdentityResponse><Account>" + kAccount + "</Account>", ""};
+            if (c.method == "GET" && c.target.rfind("/2018-10-31/layers?", 0) == 0)
+                return ApiReply{200, "{}", ""};
+            if (c.method == "GET")
+                return fakes::aws_error(404, "ResourceNotFoundException", "not found");
             return fakes::aws_error(500, "ServiceException", "the plan must not change anything");
         };
         std::filesystem::create_directories(dir.path() / "lib" / "python");
@@ -111,7 +113,8 @@ TEST_F(PlanTest, ReadsFunctionsLayersAndAutoPublishAlias) {
     EXPECT_EQ(fn.memory, 256);
     EXPECT_EQ(fn.timeout, 10);                                               // from Globals
     EXPECT_EQ(fn.environment, json({{"STAGE", "dev"}, {"COLOR", "blue"}}));  // Globals merged
-    EXPECT_EQ(fn.layers, (std::vector<std::string>{"arn:aws:lambda:us-east-1:" + kAccount + ":layer:lib:1"}));
+    EXPECT_EQ(fn.layers,
+              (std::vector<std::string>{"arn:aws:lambda:us-east-1:" + kAccount + ":layer:lib:1"}));
     EXPECT_EQ(fn.alias, "live");
     EXPECT_EQ(fn.deployment_type, "Canary10Percent5Minutes");
     EXPECT_EQ(fn.role, "arn:aws:iam::" + kAccount + ":role/" + generated_name("stk", "FnRole"));
@@ -200,9 +203,10 @@ TEST_F(PlanTest, ABadPropertyIsRefusedWithItsLine) {
         "      MemorySize: 20000\n";
     auto st = plan(text);
     ASSERT_FALSE(st);
-    EXPECT_EQ(st.error().message,
-              (dir.path() / "template.yaml").string() +
-                  ":9: Resources.Fn.Properties.MemorySize: must be between 128 and 10240, got 20000");
+    EXPECT_EQ(
+        st.error().message,
+        (dir.path() / "template.yaml").string() +
+            ":9: Resources.Fn.Properties.MemorySize: must be between 128 and 10240, got 20000");
     EXPECT_TRUE(changes().empty());
 }
 
@@ -220,8 +224,9 @@ TEST_F(PlanTest, DeploymentPreferenceNeedsAutoPublishAlias) {
         "        Type: Linear10PercentEvery1Minute\n";
     auto st = plan(text);
     ASSERT_FALSE(st);
-    EXPECT_NE(st.error().message.find("template.yaml:9: Resources.Fn.Properties.DeploymentPreference: needs "
-                                      "AutoPublishAlias"),
+    EXPECT_NE(st.error().message.find(
+                  "template.yaml:9: Resources.Fn.Properties.DeploymentPreference: needs "
+                  "AutoPublishAlias"),
               std::string::npos)
         << st.error().message;
 }
@@ -239,8 +244,9 @@ TEST_F(PlanTest, AFunctionMadeOutsideTheStackIsNotTakenOver) {
         "    Properties: {FunctionName: mine, Runtime: python3.12, Handler: a.h,\n"
         "                 Role: 'arn:aws:iam::123456789012:role/r', Code: {ZipFile: x}}\n");
     ASSERT_FALSE(st);
-    EXPECT_NE(st.error().message.find("the function mine already exists and was not made by stack stk"),
-              std::string::npos)
+    EXPECT_NE(
+        st.error().message.find("the function mine already exists and was not made by stack stk"),
+        std::string::npos)
         << st.error().message;
 }
 
@@ -248,7 +254,8 @@ TEST_F(PlanTest, UnknownParameterOverridesAreRefused) {
     options.parameter_overrides = {{"Nope", "1"}};
     auto st = plan(kSamApp);
     ASSERT_FALSE(st);
-    EXPECT_NE(st.error().message.find("Parameters: [Nope] do not exist in the template"), std::string::npos);
+    EXPECT_NE(st.error().message.find("Parameters: [Nope] do not exist in the template"),
+              std::string::npos);
 }
 
 }  // namespace

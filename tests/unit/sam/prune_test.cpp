@@ -1,8 +1,7 @@
-#include "sam/deployment.hpp"
-
 #include <gtest/gtest.h>
 
 #include "fakes/api_client.hpp"
+#include "sam/deployment.hpp"
 
 namespace lamina::sam {
 namespace {
@@ -26,7 +25,10 @@ struct PruneTest : ::testing::Test {
 
 const json kPrevious = {
     {"Allow",
-     {{"Type", kPermission}, {"FunctionName", "old"}, {"Qualifier", ""}, {"StatementId", "stk-Allow-1"}}},
+     {{"Type", kPermission},
+      {"FunctionName", "old"},
+      {"Qualifier", ""},
+      {"StatementId", "stk-Allow-1"}}},
     {"Old", {{"Type", kServerlessFunction}, {"FunctionName", "old"}}},
     {"Kept", {{"Type", kServerlessFunction}, {"FunctionName", "kept"}}},
     {"Lib",
@@ -35,18 +37,21 @@ const json kPrevious = {
       {"Retain", false},
       {"LayerVersionArn", "arn:aws:lambda:us-east-1:123456789012:layer:lib:2"},
       {"Versions",
-       {"arn:aws:lambda:us-east-1:123456789012:layer:lib:1", "arn:aws:lambda:us-east-1:123456789012:layer:lib:2"}}}},
+       {"arn:aws:lambda:us-east-1:123456789012:layer:lib:1",
+        "arn:aws:lambda:us-east-1:123456789012:layer:lib:2"}}}},
 };
 
 TEST_F(PruneTest, DeletesWhatTheTemplateNoLongerHasPermissionsFirst) {
     json next = {{"Kept", kPrevious["Kept"]}};
     auto failures = prune_stack(lambda, kPrevious, next, say);
     EXPECT_TRUE(failures.empty());
-    EXPECT_EQ(deletes(), (std::vector<std::string>{"/2015-03-31/functions/old/policy/stk-Allow-1",
-                                                   "/2015-03-31/functions/old", "/2018-10-31/layers/lib/versions/1",
-                                                   "/2018-10-31/layers/lib/versions/2"}));
-    EXPECT_EQ(said, (std::vector<std::string>{"removed  Allow  permission stk-Allow-1", "deleted  Old  function old",
-                                              "deleted  Lib  layer lib"}));
+    EXPECT_EQ(deletes(),
+              (std::vector<std::string>{
+                  "/2015-03-31/functions/old/policy/stk-Allow-1", "/2015-03-31/functions/old",
+                  "/2018-10-31/layers/lib/versions/1", "/2018-10-31/layers/lib/versions/2"}));
+    EXPECT_EQ(said,
+              (std::vector<std::string>{"removed  Allow  permission stk-Allow-1",
+                                        "deleted  Old  function old", "deleted  Lib  layer lib"}));
     EXPECT_EQ(next, json({{"Kept", kPrevious["Kept"]}}));
 }
 
@@ -68,12 +73,15 @@ TEST_F(PruneTest, WhatCannotBeDeletedIsReportedAndStaysOnTheRecord) {
         return ApiReply{204, "", ""};
     };
     json next = json::object();
-    auto failures = prune_stack(lambda, json{{"Old", kPrevious["Old"]}, {"Lib", kPrevious["Lib"]}}, next, say);
+    auto failures =
+        prune_stack(lambda, json{{"Old", kPrevious["Old"]}, {"Lib", kPrevious["Lib"]}}, next, say);
     ASSERT_EQ(failures.size(), 1u);
     EXPECT_EQ(failures[0], "Old (DeleteFunction): ResourceConflictException: The function is busy");
-    EXPECT_EQ(said, (std::vector<std::string>{
-                        "not deleted: Old (DeleteFunction): ResourceConflictException: The function is busy",
-                        "deleted  Lib  layer lib"}));
+    EXPECT_EQ(
+        said,
+        (std::vector<std::string>{
+            "not deleted: Old (DeleteFunction): ResourceConflictException: The function is busy",
+            "deleted  Lib  layer lib"}));
     // kept for the next deployment or `lamina delete` to try again
     EXPECT_EQ(next, json({{"Old", kPrevious["Old"]}}));
 }

@@ -1,8 +1,9 @@
+#include "lamina/sam/template.hpp"
+
 #include <gtest/gtest.h>
 
 #include "lamina/sam/deployer.hpp"
 #include "lamina/sam/intrinsics.hpp"
-#include "lamina/sam/template.hpp"
 
 namespace lamina::sam {
 namespace {
@@ -46,7 +47,8 @@ TEST(TemplateTest, ErrorsNameFileAndLine) {
     EXPECT_NE(bad.error().message.find("dir/t.yaml:"), std::string::npos) << bad.error().message;
     auto dup = parse_template("Resources:\n  A: {Type: X}\n  A: {Type: Y}\n", "t.yaml");
     ASSERT_FALSE(dup);
-    EXPECT_NE(dup.error().message.find("t.yaml:3: duplicate key 'A'"), std::string::npos) << dup.error().message;
+    EXPECT_NE(dup.error().message.find("t.yaml:3: duplicate key 'A'"), std::string::npos)
+        << dup.error().message;
     auto empty = parse_template("AWSTemplateFormatVersion: '2010-09-09'\n", "t.yaml");
     ASSERT_FALSE(empty);
     EXPECT_NE(empty.error().message.find("no Resources"), std::string::npos);
@@ -61,7 +63,8 @@ TEST(TemplateTest, JsonTemplatesParseToo) {
 EvalContext context(const Template& t) {
     EvalContext ctx;
     ctx.tmpl = &t;
-    ctx.parameters = {{"AWS::Region", "eu-west-1"}, {"Env", "prod"}, {"List", json::array({"a", "b", "c"})}};
+    ctx.parameters = {
+        {"AWS::Region", "eu-west-1"}, {"Env", "prod"}, {"List", json::array({"a", "b", "c"})}};
     ctx.conditions = {{"IsProd", true}};
     ctx.resources = {"Fn"};
     ctx.resource_value = [](const std::string& id, const std::string& attribute) -> Result<json> {
@@ -84,7 +87,8 @@ TEST(IntrinsicsTest, EvaluatesEveryFunction) {
     EXPECT_EQ(eval({{"Ref", "Env"}}), "prod");
     EXPECT_EQ(eval({{"Ref", "Fn"}}), "Fn-name");
     EXPECT_EQ(eval({{"Fn::GetAtt", {"Fn", "Arn"}}}), "arn:Fn");
-    EXPECT_EQ(eval({{"Fn::Sub", "${Env}-${AWS::Region}-${Fn.Arn}-${!Literal}"}}), "prod-eu-west-1-arn:Fn-${Literal}");
+    EXPECT_EQ(eval({{"Fn::Sub", "${Env}-${AWS::Region}-${Fn.Arn}-${!Literal}"}}),
+              "prod-eu-west-1-arn:Fn-${Literal}");
     EXPECT_EQ(eval({{"Fn::Sub", {"${A}/${Env}", {{"A", {{"Ref", "Fn"}}}}}}}), "Fn-name/prod");
     EXPECT_EQ(eval({{"Fn::Join", {"-", {"a", {{"Ref", "Env"}}, 3}}}}), "a-prod-3");
     EXPECT_EQ(eval({{"Fn::Select", {"1", {{"Ref", "List"}}}}}), "b");
@@ -92,7 +96,8 @@ TEST(IntrinsicsTest, EvaluatesEveryFunction) {
     EXPECT_EQ(eval({{"Fn::If", {"IsProd", "big", "small"}}}), "big");
     EXPECT_EQ(eval({{"Fn::Base64", "hi"}}), "aGk=");
     // AWS::NoValue drops the key or item it stands for
-    EXPECT_EQ(eval({{"k", {{"Fn::If", {"IsProd", {{"Ref", "AWS::NoValue"}}, 1}}}}, {"j", 2}}), json({{"j", 2}}));
+    EXPECT_EQ(eval({{"k", {{"Fn::If", {"IsProd", {{"Ref", "AWS::NoValue"}}, 1}}}}, {"j", 2}}),
+              json({{"j", 2}}));
     EXPECT_EQ(eval(json::array({1, {{"Ref", "AWS::NoValue"}}, 3})), json({1, 3}));
 }
 
@@ -106,12 +111,18 @@ TEST(IntrinsicsTest, ErrorsSayWhatIsWrong) {
         EXPECT_FALSE(r);
         return r ? std::string() : r.error().message;
     };
-    EXPECT_EQ(message({{"Fn::Nope", 1}}), "t.yaml:7: x.Fn::Nope: unknown intrinsic function Fn::Nope");
-    EXPECT_NE(message({{"Ref", "Missing"}}).find("Ref to 'Missing', which is neither a parameter nor a resource"), std::string::npos);
-    EXPECT_NE(message({{"Fn::GetAtt", {"Fn", "Nope"}}}).find("no attribute Nope"), std::string::npos);
+    EXPECT_EQ(message({{"Fn::Nope", 1}}),
+              "t.yaml:7: x.Fn::Nope: unknown intrinsic function Fn::Nope");
+    EXPECT_NE(message({{"Ref", "Missing"}})
+                  .find("Ref to 'Missing', which is neither a parameter nor a resource"),
+              std::string::npos);
+    EXPECT_NE(message({{"Fn::GetAtt", {"Fn", "Nope"}}}).find("no attribute Nope"),
+              std::string::npos);
     EXPECT_NE(message({{"Fn::Select", {9, {"a"}}}}).find("out of range"), std::string::npos);
-    EXPECT_NE(message({{"Fn::If", {"Unknown", 1, 2}}}).find("unknown condition 'Unknown'"), std::string::npos);
-    EXPECT_NE(message({{"Fn::ImportValue", "x"}}).find("not supported by lamina"), std::string::npos);
+    EXPECT_NE(message({{"Fn::If", {"Unknown", 1, 2}}}).find("unknown condition 'Unknown'"),
+              std::string::npos);
+    EXPECT_NE(message({{"Fn::ImportValue", "x"}}).find("not supported by lamina"),
+              std::string::npos);
     EXPECT_NE(message({{"Fn::Sub", "${Env"}}).find("without a closing"), std::string::npos);
 }
 
@@ -127,10 +138,11 @@ TEST(IntrinsicsTest, Conditions) {
 
 TEST(IntrinsicsTest, CollectsReferences) {
     std::set<std::string> refs;
-    collect_references(json{{"a", {{"Ref", "A"}}},
-                            {"b", {{"Fn::GetAtt", "B.Arn"}}},
-                            {"c", {{"Fn::Sub", {"${C}-${D.Arn}-${V}-${!E}", {{"V", {{"Ref", "F"}}}}}}}}},
-                       refs);
+    collect_references(
+        json{{"a", {{"Ref", "A"}}},
+             {"b", {{"Fn::GetAtt", "B.Arn"}}},
+             {"c", {{"Fn::Sub", {"${C}-${D.Arn}-${V}-${!E}", {{"V", {{"Ref", "F"}}}}}}}}},
+        refs);
     EXPECT_EQ(refs, (std::set<std::string>{"A", "B", "C", "D", "F"}));
 }
 
@@ -169,13 +181,15 @@ namespace {
 // Found by fuzz_sam_template: bytes that are not UTF-8 reached the intrinsic
 // functions, whose JSON writer threw on them.
 TEST(TemplateTest, TextThatIsNotUtf8IsRefusedWithItsLine) {
-    auto t = parse_template("Resources:\n  A:\n    Type: X\n    Properties: {P: \"caf\xe9\"}\n", "t.yaml");
+    auto t = parse_template("Resources:\n  A:\n    Type: X\n    Properties: {P: \"caf\xe9\"}\n",
+                            "t.yaml");
     ASSERT_FALSE(t);
     EXPECT_EQ(t.error().message, "t.yaml:4: not valid UTF-8");
     auto key = parse_template("Resources:\n  \xff\xfe: {Type: X}\n", "t.yaml");
     ASSERT_FALSE(key);
     EXPECT_EQ(key.error().message, "t.yaml:2: not valid UTF-8");
-    auto tag = parse_template("Resources:\n  A: {Type: X, Properties: {R: !Ref \"\xc0\xaf\"}}\n", "t.yaml");
+    auto tag = parse_template("Resources:\n  A: {Type: X, Properties: {R: !Ref \"\xc0\xaf\"}}\n",
+                              "t.yaml");
     ASSERT_FALSE(tag);
     EXPECT_NE(tag.error().message.find("not valid UTF-8"), std::string::npos);
 }

@@ -32,22 +32,26 @@ TEST(LaunchSpec, BubblewrapBindsCodeAndLayersReadOnlyAtAwsPaths) {
     auto argv = launcher_argv(Backend::Bubblewrap, spec(), "/usr/bin/bwrap");
     ASSERT_FALSE(argv.empty());
     EXPECT_EQ(argv[0], "/usr/bin/bwrap");
-    EXPECT_NE(find_seq(argv, {"--ro-bind", "/data/extracted/c0de", "/var/task"}), std::string::npos);
+    EXPECT_NE(find_seq(argv, {"--ro-bind", "/data/extracted/c0de", "/var/task"}),
+              std::string::npos);
     EXPECT_NE(find_seq(argv, {"--ro-bind", "/data/opt/0b7", "/opt"}), std::string::npos);
-    EXPECT_NE(find_seq(argv, {"--ro-bind", "/usr/share/lamina/runtimes", "/var/runtime"}), std::string::npos);
+    EXPECT_NE(find_seq(argv, {"--ro-bind", "/usr/share/lamina/runtimes", "/var/runtime"}),
+              std::string::npos);
     EXPECT_NE(find_seq(argv, {"--chdir", "/var/task"}), std::string::npos);
 }
 
 TEST(LaunchSpec, BubblewrapIsolatesAndSizesTmp) {
     auto argv = launcher_argv(Backend::Bubblewrap, spec());
-    for (const char* flag : {"--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent", "--new-session",
-                             "--clearenv"})
+    for (const char* flag : {"--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent",
+                             "--new-session", "--clearenv"})
         EXPECT_NE(std::find(argv.begin(), argv.end(), flag), argv.end()) << flag;
     // EphemeralStorage sizes the tmpfs: --size applies to the next --tmpfs
-    EXPECT_NE(find_seq(argv, {"--size", std::to_string(1024LL * 1024 * 1024), "--tmpfs", "/tmp"}), std::string::npos);
+    EXPECT_NE(find_seq(argv, {"--size", std::to_string(1024LL * 1024 * 1024), "--tmpfs", "/tmp"}),
+              std::string::npos);
     EXPECT_NE(find_seq(argv, {"--cap-drop", "ALL"}), std::string::npos);
     // /etc only in parts: name resolution and TLS roots, never the password hashes
-    EXPECT_NE(find_seq(argv, {"--ro-bind-try", "/etc/resolv.conf", "/etc/resolv.conf"}), std::string::npos);
+    EXPECT_NE(find_seq(argv, {"--ro-bind-try", "/etc/resolv.conf", "/etc/resolv.conf"}),
+              std::string::npos);
     EXPECT_NE(find_seq(argv, {"--ro-bind-try", "/etc/ssl", "/etc/ssl"}), std::string::npos);
     EXPECT_EQ(std::find(argv.begin(), argv.end(), "/etc/shadow"), argv.end());
     EXPECT_EQ(find_seq(argv, {"--ro-bind", "/etc", "/etc"}), std::string::npos);
@@ -63,7 +67,8 @@ TEST(LaunchSpec, BubblewrapPassesExactlyTheSpecEnvironmentThenTheCommand) {
     EXPECT_LT(clear, region);
     EXPECT_LT(clear, path);
     EXPECT_LT(region, sep);
-    EXPECT_EQ(std::vector<std::string>(argv.begin() + static_cast<long>(sep) + 1, argv.end()), spec().command);
+    EXPECT_EQ(std::vector<std::string>(argv.begin() + static_cast<long>(sep) + 1, argv.end()),
+              spec().command);
     EXPECT_EQ(std::count(argv.begin(), argv.end(), "--setenv"), 2);
 }
 
@@ -78,8 +83,9 @@ TEST(LaunchSpec, RunAsBecomesTheUserThroughSetprivNeverAUserNamespace) {
     std::size_t sep = find_seq(argv, {"--"});
     ASSERT_NE(sep, std::string::npos);
     std::vector<std::string> tail(argv.begin() + static_cast<long>(sep) + 1, argv.end());
-    std::vector<std::string> expected = {"/usr/bin/setpriv", "--reuid=993", "--regid=990", "--clear-groups",
-                                         "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"};
+    std::vector<std::string> expected = {
+        "/usr/bin/setpriv", "--reuid=993",         "--regid=990",    "--clear-groups",
+        "--inh-caps=-all",  "--bounding-set=-all", "--no-new-privs", "--"};
     expected.insert(expected.end(), s.command.begin(), s.command.end());
     EXPECT_EQ(tail, expected);
 }
@@ -91,8 +97,10 @@ TEST(LaunchSpec, MountPointParentsAreWalkableAndTmpIsWorldWritable) {
     std::size_t var = find_seq(argv, {"--perms", "0755", "--dir", "/var"});
     ASSERT_NE(var, std::string::npos);
     EXPECT_LT(var, find_seq(argv, {"--ro-bind", s.code_dir.string(), "/var/task"}));
-    EXPECT_EQ(std::count(argv.begin(), argv.end(), "/var"), 1);  // made once for /var/task and /var/runtime
-    EXPECT_NE(find_seq(argv, {"--perms", "0755", "--dir", "/root", "--perms", "0755", "--dir", "/root/.pyenv"}),
+    EXPECT_EQ(std::count(argv.begin(), argv.end(), "/var"),
+              1);  // made once for /var/task and /var/runtime
+    EXPECT_NE(find_seq(argv, {"--perms", "0755", "--dir", "/root", "--perms", "0755", "--dir",
+                              "/root/.pyenv"}),
               std::string::npos);
     EXPECT_NE(find_seq(argv, {"--perms", "1777"}), std::string::npos);
     EXPECT_LT(find_seq(argv, {"--perms", "1777"}), find_seq(argv, {"--tmpfs", "/tmp"}));
@@ -102,7 +110,8 @@ TEST(LaunchSpec, OwnEtcFilesReplaceTheHostEntry) {
     auto s = spec();
     s.etc_files = {{"/etc/passwd", "/data/environments/passwd"}};
     auto argv = launcher_argv(Backend::Bubblewrap, s);
-    EXPECT_NE(find_seq(argv, {"--ro-bind", "/data/environments/passwd", "/etc/passwd"}), std::string::npos);
+    EXPECT_NE(find_seq(argv, {"--ro-bind", "/data/environments/passwd", "/etc/passwd"}),
+              std::string::npos);
     EXPECT_EQ(find_seq(argv, {"--ro-bind-try", "/etc/passwd", "/etc/passwd"}), std::string::npos);
     EXPECT_NE(find_seq(argv, {"--ro-bind-try", "/etc/group", "/etc/group"}), std::string::npos);
 }
@@ -111,7 +120,8 @@ TEST(LaunchSpec, ExtraReadOnlyBindsKeepTheirPath) {
     auto s = spec();
     s.extra_ro_binds = {"/root/.pyenv/versions/3.11.7"};
     auto argv = launcher_argv(Backend::Bubblewrap, s);
-    EXPECT_NE(find_seq(argv, {"--ro-bind-try", "/root/.pyenv/versions/3.11.7", "/root/.pyenv/versions/3.11.7"}),
+    EXPECT_NE(find_seq(argv, {"--ro-bind-try", "/root/.pyenv/versions/3.11.7",
+                              "/root/.pyenv/versions/3.11.7"}),
               std::string::npos);
 }
 
@@ -142,7 +152,8 @@ TEST(LaunchSpec, ProcessBackendRunsTheCommandWithHostPaths) {
 namespace {
 
 // Runs argv with exactly `env`, returns (exit status, stdout).
-std::pair<int, std::string> run(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env) {
+std::pair<int, std::string> run(const std::vector<std::string>& argv,
+                                const std::map<std::string, std::string>& env) {
     int out[2];
     if (pipe(out) != 0) return {-1, ""};
     pid_t pid = fork();
@@ -163,7 +174,8 @@ std::pair<int, std::string> run(const std::vector<std::string>& argv, const std:
     close(out[1]);
     std::string text;
     char buf[4096];
-    for (ssize_t n; (n = read(out[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
+    for (ssize_t n; (n = read(out[0], buf, sizeof buf)) > 0;)
+        text.append(buf, static_cast<std::size_t>(n));
     close(out[0]);
     int status = 0;
     waitpid(pid, &status, 0);
@@ -175,7 +187,8 @@ std::pair<int, std::string> run(const std::vector<std::string>& argv, const std:
 TEST(LaunchSpecOnThisMachine, BubblewrapSandboxShowsCodeAndLayersReadOnly) {
     if (!std::filesystem::exists("/usr/bin/bwrap")) GTEST_SKIP() << "bubblewrap is not installed";
     lamina::fakes::TempDir dir;
-    for (const char* d : {"code", "opt/bin", "runtime", "tmp"}) std::filesystem::create_directories(dir.path() / d);
+    for (const char* d : {"code", "opt/bin", "runtime", "tmp"})
+        std::filesystem::create_directories(dir.path() / d);
     std::ofstream(dir.path() / "code" / "handler.py") << "code";
     std::ofstream(dir.path() / "opt" / "bin" / "tool") << "layer";
     LaunchSpec s;
@@ -189,9 +202,12 @@ TEST(LaunchSpecOnThisMachine, BubblewrapSandboxShowsCodeAndLayersReadOnly) {
                  "cat /var/task/handler.py; echo; cat /opt/bin/tool; echo; echo $GREETING; pwd; "
                  "echo $$; touch /var/task/x 2>/dev/null && echo task-writable; "
                  "touch /opt/x 2>/dev/null && echo opt-writable; touch /tmp/x && echo tmp-ok; "
-                 "test -e " + dir.path().string() + " && echo host-visible; test -e /etc/shadow && echo shadow; "
-                 "env | grep -c LAMINA_ || true"};
+                 "test -e " +
+                     dir.path().string() +
+                     " && echo host-visible; test -e /etc/shadow && echo shadow; "
+                     "env | grep -c LAMINA_ || true"};
     auto [status, out] = run(launcher_argv(Backend::Bubblewrap, s), {{"LAMINA_SECRET", "x"}});
-    if (status != 0 && out.empty()) GTEST_SKIP() << "bubblewrap cannot create namespaces here (status " << status << ")";
+    if (status != 0 && out.empty())
+        GTEST_SKIP() << "bubblewrap cannot create namespaces here (status " << status << ")";
     EXPECT_EQ(out, "code\nlayer\nhello\n/var/task\n2\ntmp-ok\n0\n");
 }

@@ -1,11 +1,10 @@
 #include "lamina/sandbox/process.hpp"
 
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 
 #include <boost/asio/executor_work_guard.hpp>
-
 #include <future>
 #include <thread>
 
@@ -27,12 +26,14 @@ protected:
         ioc_.stop();
         thread_.join();
     }
-    std::unique_ptr<sandbox::Process> start(std::vector<std::string> argv, std::promise<sandbox::ExitStatus>& exited,
+    std::unique_ptr<sandbox::Process> start(std::vector<std::string> argv,
+                                            std::promise<sandbox::ExitStatus>& exited,
                                             std::vector<std::string> env = {}) {
         sandbox::SpawnSpec spec;
         spec.argv = std::move(argv);
         spec.env = std::move(env);
-        auto p = sandbox::spawn(ioc_, spec, [&exited](sandbox::ExitStatus st) { exited.set_value(st); });
+        auto p =
+            sandbox::spawn(ioc_, spec, [&exited](sandbox::ExitStatus st) { exited.set_value(st); });
         EXPECT_TRUE(p.has_value()) << (p ? "" : p.error().message);
         return p ? std::move(*p) : nullptr;
     }
@@ -59,7 +60,8 @@ TEST_F(Process, OutputWrittenBeforeATakeIsInIt) {
     std::string flag = ::testing::TempDir() + "lamina-proc-flag-" + std::to_string(::getpid());
     std::remove(flag.c_str());
     auto p = start({"/bin/sh", "-c", "printf 'line before\\n'; : > " + flag + "; sleep 5"}, exited);
-    for (int i = 0; i < 500 && ::access(flag.c_str(), F_OK) != 0; ++i) std::this_thread::sleep_for(10ms);
+    for (int i = 0; i < 500 && ::access(flag.c_str(), F_OK) != 0; ++i)
+        std::this_thread::sleep_for(10ms);
     EXPECT_EQ(p->take_output(), "line before\n");
     p->kill();
     auto f = exited.get_future();

@@ -67,7 +67,7 @@ constexpr std::int64_t kBigLimit = 262144000;
 
 // Suite named after the class under test; the class itself is store::LayerCache.
 class LayerCache : public ::testing::Test {
-  protected:
+protected:
     void SetUp() override { open(kBigLimit); }
 
     void open(std::int64_t limit) {
@@ -108,7 +108,8 @@ class LayerCache : public ::testing::Test {
         EXPECT_FALSE(r.has_value());
         if (!r) {
             EXPECT_EQ(r.error().code, ErrorCode::InvalidParameterValue);
-            EXPECT_EQ(r.error().message.rfind(store::kUnzipErrorMessage, 0), 0u) << r.error().message;
+            EXPECT_EQ(r.error().message.rfind(store::kUnzipErrorMessage, 0), 0u)
+                << r.error().message;
         }
         // no tree, no ".tmp-*", and nothing written outside
         EXPECT_TRUE(names_in(cache_->extracted_dir()).empty());
@@ -127,7 +128,8 @@ TEST_F(LayerCache, LaterLayersWinOnTheSamePath) {
     auto a = layer({file("all.txt", "from a"), file("ab.txt", "from a"), file("a_only.txt", "a"),
                     file("python/mod.py", "a-mod")});
     auto b = layer({file("all.txt", "from b"), file("ab.txt", "from b"), file("b_only.txt", "b")});
-    auto c = layer({file("all.txt", "from c"), file("c_only.txt", "c"), file("python/mod.py", "c-mod")});
+    auto c =
+        layer({file("all.txt", "from c"), file("c_only.txt", "c"), file("python/mod.py", "c-mod")});
 
     fs::path opt = assemble({a, b, c});
     EXPECT_EQ(slurp(opt / "all.txt"), "from c");
@@ -233,11 +235,10 @@ TEST_F(LayerCache, AssembleWithUnknownBlobFailsAndLeavesNoView) {
 // ---- file modes ---------------------------------------------------------------------
 
 TEST_F(LayerCache, UnixModesAreKeptWithoutSpecialBits) {
-    auto hex = layer({file("bin/tool", "#!/bin/sh\necho hi\n", 0755),
-                      file("data.txt", "plain", 0644),
-                      file("bin/suid", "#!/bin/sh\n", S_ISUID | S_ISGID | S_ISVTX | 0755),
-                      dir("locked/", 0644),
-                      file("locked/inside.txt", "reachable")});
+    auto hex =
+        layer({file("bin/tool", "#!/bin/sh\necho hi\n", 0755), file("data.txt", "plain", 0644),
+               file("bin/suid", "#!/bin/sh\n", S_ISUID | S_ISGID | S_ISVTX | 0755),
+               dir("locked/", 0644), file("locked/inside.txt", "reachable")});
     fs::path tree = cache_->extracted_dir() / hex;
     fs::path opt = assemble({hex});
 
@@ -272,14 +273,16 @@ TEST_F(LayerCache, ContainedSymlinkIsKeptInTreeAndView) {
 }
 
 TEST_F(LayerCache, UnsafeEntriesAreRefusedAndLeaveNothingBehind) {
-    expect_refused({file("ok.txt", "x"), sym("lib/evil", "../../evil")}, "symlink pointing outside");
+    expect_refused({file("ok.txt", "x"), sym("lib/evil", "../../evil")},
+                   "symlink pointing outside");
     expect_refused({sym("abs", "/etc/passwd")}, "absolute symlink");
     expect_refused({file("ok.txt", "x"), file("../evil", "x")}, "../ entry");
     expect_refused({file("a/../../evil", "x")}, "a/../../ entry");
     expect_refused({file("/tmp/evil", "x")}, "absolute entry");
     expect_refused({dir("sub/"), sym("s", "sub"), file("s/evil", "x")}, "entry under a symlink");
     expect_refused({sym("s", "."), file("s/../evil", "x")}, "entry under a symlink, then ..");
-    expect_refused({file("bin" + std::string(300, 'F') + "/run", "x")}, "a name part longer than NAME_MAX");
+    expect_refused({file("bin" + std::string(300, 'F') + "/run", "x")},
+                   "a name part longer than NAME_MAX");
     EXPECT_TRUE(names_in(cache_->opt_dir()).empty());
 }
 
@@ -396,11 +399,13 @@ TEST_F(LayerCache, CollectGarbageKeepsOnlyListedTreesAndDropsEveryView) {
 TEST_F(LayerCache, DuplicateEntryNamesAreRefused) {
     // two entries of the same name length, then renamed in the bytes
     std::string zip = make_zip({file("dupA.txt", "first"), file("dupB.txt", "second")});
-    for (std::size_t pos; (pos = zip.find("dupB.txt")) != std::string::npos;) zip.replace(pos, 8, "dupA.txt");
+    for (std::size_t pos; (pos = zip.find("dupB.txt")) != std::string::npos;)
+        zip.replace(pos, 8, "dupA.txt");
     auto r = cache_->extract(hex_of(zip), zip);
     ASSERT_FALSE(r.has_value());
     EXPECT_EQ(r.error().code, ErrorCode::InvalidParameterValue);
-    EXPECT_EQ(r.error().message.rfind("Could not unzip uploaded file.", 0), 0u) << r.error().message;
+    EXPECT_EQ(r.error().message.rfind("Could not unzip uploaded file.", 0), 0u)
+        << r.error().message;
     EXPECT_TRUE(names_in(cache_->extracted_dir()).empty());
 }
 

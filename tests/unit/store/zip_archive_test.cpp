@@ -39,8 +39,10 @@ TEST(ZipArchive, AwsMessageIsVerbatim) {
 TEST(ZipArchive, GoodZipReportsEntriesAndUnzippedSize) {
     const std::string big(100000, 'x');  // compresses well: unzipped size must be the real size
     const std::string code = "def handler(e, c):\n    return e\n";
-    auto zip = make_zip(
-        {{"index.py", code}, {"lib/", "", kDir}, {"lib/big.txt", big, S_IFREG | 0644, true}, {"lib/empty", ""}});
+    auto zip = make_zip({{"index.py", code},
+                         {"lib/", "", kDir},
+                         {"lib/big.txt", big, S_IFREG | 0644, true},
+                         {"lib/empty", ""}});
     EXPECT_LT(zip.size(), big.size());
     auto r = inspect_zip(zip);
     ASSERT_TRUE(r.has_value()) << r.error().message;
@@ -90,7 +92,8 @@ TEST(ZipArchive, NamesTheFileSystemCannotHoldAreRefused) {
 
     std::string deep;  // 16 levels of 200 bytes: every part fits, the whole does not
     for (int i = 0; i < 16; ++i) deep += std::string(200, static_cast<char>('c' + i)) + "/";
-    expect_unzip_error(inspect_zip(make_zip({{deep + "x.py", "x"}})), "its name is longer than 3072 bytes");
+    expect_unzip_error(inspect_zip(make_zip({{deep + "x.py", "x"}})),
+                       "its name is longer than 3072 bytes");
 }
 
 TEST(ZipArchive, AbsoluteEntryIsRefused) {
@@ -227,7 +230,8 @@ TEST(ZipArchive, VerifyCatchesCorruptDataBehindIntactHeaders) {
 }
 
 TEST(ZipArchive, VerifyMeasuresTheRealSizeUpToTheLimit) {
-    std::string zip = fakes::make_zip({{"a", std::string(300000, '\0')}, {"b", std::string(300000, '\0')}});
+    std::string zip =
+        fakes::make_zip({{"a", std::string(300000, '\0')}, {"b", std::string(300000, '\0')}});
     auto r = inspect_zip(zip, 1000);
     ASSERT_TRUE(r);
     EXPECT_GT(r->unzipped_size, 1000);  // past the limit: the caller refuses it
