@@ -1,8 +1,8 @@
 #include "lamina/api/lambda_api.hpp"
 
 // Per-function configs: event invoke configs, runtime management, recursion,
-// code signing; and the function URL and event source mapping reads lamina
-// answers as "none".
+// code signing; and the event source mapping list lamina answers as "none"
+// (function URLs: lambda_function_urls.cpp).
 
 #include <algorithm>
 
@@ -144,21 +144,6 @@ Result<http::Response> LambdaApi::recursion_config(const LambdaCall& c) {
         loop = put;
     }
     return json_response(200, json{{"RecursiveLoop", loop}}, ctx);
-}
-
-Result<http::Response> LambdaApi::get_function_url_config(const LambdaCall& c) {
-    const Scope& scope = c.ctx.scope;
-    LAMINA_TRY(ref, function_ref(c, NameShape::Read, "GetFunctionUrlConfig"));
-    LAMINA_CHECK(registry_.check_exists(scope, ref));
-    return fail(ErrorCode::ResourceNotFound, "The resource you requested does not exist.");
-}
-
-Result<http::Response> LambdaApi::list_function_url_configs(const LambdaCall& c) {
-    const Scope& scope = c.ctx.scope;
-    const RequestContext& ctx = c.ctx;
-    LAMINA_TRY(ref, function_ref(c, NameShape::Read, "ListFunctionUrlConfigs", false));
-    LAMINA_CHECK(registry_.check_exists(scope, ref));
-    return json_response(200, json{{"FunctionUrlConfigs", json::array()}}, ctx);
 }
 
 Result<http::Response> LambdaApi::list_event_source_mappings(const LambdaCall& c) {

@@ -37,7 +37,17 @@ Result<http::Response> LambdaApi::add_permission(const LambdaCall& c) {
         v.add(*action, "action",
               "Member must satisfy regular expression pattern: (lambda:[*]|lambda:[a-zA-Z]+|[*])");
     if (!principal) v.add_null("principal");
+    LAMINA_TRY(url_auth, opt_string(body, "FunctionUrlAuthType"));
+    if (url_auth && *url_auth != "NONE" && *url_auth != "AWS_IAM")
+        v.add(*url_auth, "functionUrlAuthType",
+              "Member must satisfy enum value set: [AWS_IAM, NONE]");
     if (!v.empty()) return std::unexpected(v.error());
+    LAMINA_TRY(via_url, opt_bool(body, "InvokedViaFunctionUrl"));
+    if (via_url && *via_url && *action != "lambda:InvokeFunction")
+        return fail(ErrorCode::InvalidParameterValue,
+                    "InvokedViaFunctionUrl is only supported for the lambda:InvokeFunction "
+                    "action.");
+    in.invoked_via_function_url = via_url.value_or(false);
     in.statement_id = *sid;
     in.action = *action;
     in.principal = *principal;
@@ -45,7 +55,6 @@ Result<http::Response> LambdaApi::add_permission(const LambdaCall& c) {
     LAMINA_TRY(source_account, opt_string(body, "SourceAccount"));
     LAMINA_TRY(token, opt_string(body, "EventSourceToken"));
     LAMINA_TRY(org, opt_string(body, "PrincipalOrgID"));
-    LAMINA_TRY(url_auth, opt_string(body, "FunctionUrlAuthType"));
     LAMINA_TRY(revision, opt_string(body, "RevisionId"));
     in.source_arn = source_arn;
     in.source_account = source_account;

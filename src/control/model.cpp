@@ -153,6 +153,19 @@ json Function::to_doc() const {
               {"update_runtime_on", update_runtime_on}};
     put_opt(j, "reserved_concurrency", reserved_concurrency);
     put_opt(j, "pinned_runtime_version_arn", pinned_runtime_version_arn);
+    if (!url_configs.empty()) {
+        json urls = json::object();
+        for (const auto& [q, u] : url_configs) {
+            json e = {{"url_id", u.url_id},
+                      {"auth_type", u.auth_type},
+                      {"creation_time", u.creation_time},
+                      {"last_modified_time", u.last_modified_time}};
+            if (u.cors) e["cors"] = *u.cors;
+            put_opt(e, "invoke_mode", u.invoke_mode);
+            urls[q] = std::move(e);
+        }
+        j["url_configs"] = std::move(urls);
+    }
     if (!provisioned.empty()) {
         json pc = json::object();
         for (const auto& [q, c] : provisioned)
@@ -190,6 +203,17 @@ Function Function::from_doc(const json& j) {
     const json pc_doc = j.value("provisioned", json::object());
     for (const auto& [q, c] : pc_doc.items())
         f.provisioned[q] = ProvisionedConfig{c.value("requested", 0), c.value("last_modified", "")};
+    const json url_doc = j.value("url_configs", json::object());
+    for (const auto& [q, e] : url_doc.items()) {
+        FunctionUrlConfig u;
+        u.url_id = e.at("url_id").get<std::string>();
+        u.auth_type = e.at("auth_type").get<std::string>();
+        u.creation_time = e.value("creation_time", "");
+        u.last_modified_time = e.value("last_modified_time", u.creation_time);
+        if (auto c = e.find("cors"); c != e.end()) u.cors = *c;
+        get_opt(e, "invoke_mode", u.invoke_mode);
+        f.url_configs[q] = std::move(u);
+    }
     f.recursive_loop = j.value("recursive_loop", "Terminate");
     f.update_runtime_on = j.value("update_runtime_on", "Auto");
     get_opt(j, "pinned_runtime_version_arn", f.pinned_runtime_version_arn);

@@ -1,5 +1,8 @@
 #include "lamina/control/names.hpp"
 
+#include <algorithm>
+#include <cctype>
+
 #include "lamina/common/regex.hpp"
 
 namespace lamina::control {
@@ -66,6 +69,40 @@ std::string function_arn(const Scope& scope, const std::string& name) {
 std::string qualified_arn(const Scope& scope, const std::string& name,
                           const std::string& qualifier) {
     return function_arn(scope, name) + ":" + qualifier;
+}
+
+std::string function_url(const std::string& url_id, const std::string& region,
+                         const std::string& request_host) {
+    // the port of the Host header, when it has one ("[::1]:9001", "127.0.0.1:9001")
+    std::string port;
+    auto colon = request_host.rfind(':');
+    auto bracket = request_host.rfind(']');
+    if (colon != std::string::npos && (bracket == std::string::npos || colon > bracket))
+        port = request_host.substr(colon);
+    return "http://" + url_id + ".lambda-url." + region + ".localhost" + port + "/";
+}
+
+std::optional<std::string> url_id_from_host(const std::string& host) {
+    static const std::regex kUrlHost(
+        R"(([0-9a-z]{32})\.lambda-url\.[a-z]{2}(-gov)?-[a-z]+-\d\.(localhost|on\.aws)\.?(:\d{1,5})?)",
+        std::regex::icase);
+    std::smatch m;
+    if (!regex_full_match(host, m, kUrlHost)) return std::nullopt;
+    std::string id = m[1].str();
+    for (char& c : id) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return id;
+}
+
+void check_url_qualifier(ValidationErrors& v, const std::string& qualifier) {
+    static const std::regex kAliasOnly(R"([0-9a-zA-Z_-]+)");
+    const bool digits =
+        !qualifier.empty() && std::all_of(qualifier.begin(), qualifier.end(),
+                                          [](unsigned char c) { return std::isdigit(c) != 0; });
+    if (qualifier.size() > 128)
+        v.add(qualifier, "qualifier", "Member must have length less than or equal to 128");
+    if (digits || !regex_full_match(qualifier, kAliasOnly))
+        v.add(qualifier, "qualifier",
+              "Member must satisfy regular expression pattern: ((?!^\\d+$)^[0-9a-zA-Z-_]+$)");
 }
 
 bool is_version_number(const std::string& q) {

@@ -118,7 +118,11 @@ Status Registry::load() {
         }
     }));
     reserved_sums_.clear();
-    for (const auto& [scope, fmap] : functions_) recount_reserved(scope);
+    url_index_.clear();
+    for (const auto& [scope, fmap] : functions_) {
+        recount_reserved(scope);
+        for (const auto& [name, f] : fmap) index_urls(scope, *f);
+    }
     return {};
 }
 
@@ -464,6 +468,7 @@ Status Registry::delete_function(const Scope& s, const FunctionRef& ref) {
                                            store::Mutation::erase_prefix(kVersionKind, fkey + "/"),
                                            store::Mutation::erase_prefix(kAliasKind, fkey + "/")};
         LAMINA_CHECK(docs_.apply(batch));
+        unindex_urls(*cf);
         functions_[s].erase(ref.name);
         recount_reserved(s);
         return {};
@@ -723,9 +728,13 @@ Status Registry::delete_alias(const Scope& s, const FunctionRef& ref, const std:
     f.aliases.erase(name);
     f.policies.erase(name);
     f.event_invoke_configs.erase(name);
-    f.provisioned.erase(name);  // its provisioned concurrency goes with it
+    f.provisioned.erase(name);          // its provisioned concurrency goes with it
+    std::optional<std::string> url_id;  // and its function URL
+    if (auto u = f.url_configs.find(name); u != f.url_configs.end()) url_id = u->second.url_id;
+    f.url_configs.erase(name);
     LAMINA_CHECK(
         commit(s, f, {store::Mutation::erase(kAliasKind, function_key(s, f.name) + "/" + name)}));
+    if (url_id) url_index_.erase(*url_id);
     *functions_[s][f.name] = std::move(f);
     recount_reserved(s);
     return {};

@@ -133,6 +133,7 @@ Result<json> Registry::add_permission(const Scope& s, const FunctionRef& ref, Pe
     if (in.function_url_auth_type)
         condition["StringEquals"]["lambda:FunctionUrlAuthType"] = *in.function_url_auth_type;
     if (in.principal_org_id) condition["StringEquals"]["aws:PrincipalOrgID"] = *in.principal_org_id;
+    if (in.invoked_via_function_url) condition["Bool"]["lambda:InvokedViaFunctionUrl"] = "true";
     if (in.source_arn) condition["ArnLike"]["AWS:SourceArn"] = *in.source_arn;
     if (!condition.empty()) statement["Condition"] = condition;
 

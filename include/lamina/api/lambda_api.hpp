@@ -97,7 +97,8 @@ private:
     Result<http::Response> get_code_signing_config(const LambdaCall& c);
     Result<http::Response> runtime_management_config(const LambdaCall& c);
     Result<http::Response> recursion_config(const LambdaCall& c);
-    Result<http::Response> get_function_url_config(const LambdaCall& c);
+    Result<http::Response> create_or_update_function_url_config(const LambdaCall& c);
+    Result<http::Response> get_or_delete_function_url_config(const LambdaCall& c);
     Result<http::Response> list_function_url_configs(const LambdaCall& c);
     Result<http::Response> list_event_source_mappings(const LambdaCall& c);
     // lambda_concurrency.cpp

@@ -90,6 +90,18 @@ struct EventInvokeConfig {
     double last_modified = 0;  // epoch seconds with fraction
 };
 
+// The function URL of the unqualified function or of one alias.
+struct FunctionUrlConfig {
+    std::string url_id;     // 32 lowercase hex characters, stable for the config's life
+    std::string auth_type;  // NONE | AWS_IAM
+    std::optional<nlohmann::json> cors;      // the Cors object as given (validated)
+    std::optional<std::string> invoke_mode;  // BUFFERED | RESPONSE_STREAM; unset = never sent
+    std::string creation_time;               // ISO-8601 UTC with microseconds
+    std::string last_modified_time;
+
+    std::string effective_invoke_mode() const { return invoke_mode.value_or("BUFFERED"); }
+};
+
 // A provisioned concurrency config of one qualifier (a version or an alias).
 struct ProvisionedConfig {
     int requested = 0;
@@ -106,6 +118,7 @@ struct Function {
     std::map<std::string, ResourcePolicy> policies;  // "" = unqualified
     std::map<std::string, std::string> tags;
     std::map<std::string, EventInvokeConfig> event_invoke_configs;  // qualifier -> config
+    std::map<std::string, FunctionUrlConfig> url_configs;  // "" = unqualified, else an alias
     std::optional<int> reserved_concurrency;
     std::map<std::string, ProvisionedConfig> provisioned;  // qualifier -> config
     std::string recursive_loop = "Terminate";

@@ -71,6 +71,19 @@ Error access_denied(const std::string& caller_account, const std::string& action
 std::string function_arn(const Scope& scope, const std::string& name);
 std::string qualified_arn(const Scope& scope, const std::string& name,
                           const std::string& qualifier);
+
+// Function URLs. lamina hands out http://<url-id>.lambda-url.<region>.localhost:<port>/
+// (AWS: https://<url-id>.lambda-url.<region>.on.aws/), where <port> is the one
+// the client reached lamina on (`request_host`: "127.0.0.1:9001").
+inline constexpr std::size_t kUrlIdLength = 32;
+std::string function_url(const std::string& url_id, const std::string& region,
+                         const std::string& request_host);
+// The url id a Host header names ("<id>.lambda-url.<region>.localhost[:port]",
+// also "...on.aws"), or nullopt when it names no function URL.
+std::optional<std::string> url_id_from_host(const std::string& host);
+// The Qualifier of the function URL operations: an alias name only
+// ("((?!^\d+$)^[0-9a-zA-Z-_]+$)"; $LATEST and versions are refused).
+void check_url_qualifier(ValidationErrors& v, const std::string& qualifier);
 std::string layer_arn(const Scope& s, const std::string& name);
 std::string layer_version_arn(const Scope& s, const std::string& name, std::int64_t version);
 

@@ -108,6 +108,8 @@ struct PermissionInput {
     std::string statement_id, action, principal;
     std::optional<std::string> source_arn, source_account, event_source_token, principal_org_id,
         function_url_auth_type, revision_id;
+    // lambda:InvokeFunction only through a function URL (AWS, October 2025)
+    bool invoked_via_function_url = false;
 };
 
 struct EventInvokeConfigInput {
@@ -120,6 +122,26 @@ struct EventInvokeConfigInput {
 struct EventInvokeConfigView {
     std::string function_arn;  // qualified
     EventInvokeConfig config;
+};
+
+// CreateFunctionUrlConfig / UpdateFunctionUrlConfig; unset = keep (Update).
+struct FunctionUrlInput {
+    std::optional<std::string> auth_type;
+    std::optional<nlohmann::json> cors;  // validated by the api; replaces the old one
+    std::optional<std::string> invoke_mode;
+};
+
+struct FunctionUrlView {
+    std::string function_arn;  // unqualified, or ...:<alias>
+    FunctionUrlConfig config;
+};
+
+// What a function URL id leads to (the HTTP data plane's lookup).
+struct UrlTarget {
+    Scope scope;
+    std::string function_name;
+    std::string qualifier;  // "" = the unqualified function, else an alias
+    FunctionUrlConfig config;
 };
 
 struct AccountUsage {
@@ -201,6 +223,19 @@ public:
     Result<std::pair<std::vector<EventInvokeConfigView>, std::optional<std::string>>>
     list_event_invoke_configs(const Scope& s, const FunctionRef& ref, const Page& page) const;
 
+    // Function URLs: one for the unqualified function and one per alias
+    // (the api refuses versions and $LATEST before calling these).
+    Result<FunctionUrlView> create_function_url(const Scope& s, const FunctionRef& ref,
+                                                const FunctionUrlInput& in);
+    Result<FunctionUrlView> get_function_url(const Scope& s, const FunctionRef& ref) const;
+    Result<FunctionUrlView> update_function_url(const Scope& s, const FunctionRef& ref,
+                                                const FunctionUrlInput& in);
+    Status delete_function_url(const Scope& s, const FunctionRef& ref);
+    Result<std::pair<std::vector<FunctionUrlView>, std::optional<std::string>>> list_function_urls(
+        const Scope& s, const FunctionRef& ref, const Page& page) const;
+    // The config a URL id belongs to, in any account and region.
+    std::optional<UrlTarget> find_function_url(const std::string& url_id) const;
+
     // PutFunctionConcurrency: reserves `reserved` for the function, within
     // what the account may reserve while leaving `min_unreserved` shared.
     Result<int> put_function_concurrency(const Scope& s, const FunctionRef& ref, int reserved,
@@ -276,6 +311,9 @@ private:
     IdSource& ids_;
     mutable std::shared_mutex mu_;
     std::map<Scope, FunctionMap> functions_;
+    std::map<std::string, std::pair<Scope, std::string>> url_index_;  // url id -> function
+    void index_urls(const Scope& s, const Function& f);               // under the exclusive lock
+    void unindex_urls(const Function& f);                             // under the exclusive lock
     std::map<Scope, std::int64_t> reserved_sums_;  // kept with every change of a reservation
     void recount_reserved(const Scope& s);         // under the exclusive lock
 };

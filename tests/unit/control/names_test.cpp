@@ -399,3 +399,52 @@ TEST(Names, ArnsAreBuiltInOnePlace) {
     EXPECT_FALSE(is_plain_function_name(std::string(65, 'f')));
     EXPECT_FALSE(is_plain_function_name("arn:aws:lambda:us-east-1:123456789012:function:f"));
 }
+
+TEST(FunctionUrlNames, TheUrlCarriesThePortTheClientUsed) {
+    const std::string id(32, 'a');
+    EXPECT_EQ(function_url(id, "us-east-1", "127.0.0.1:9001"),
+              "http://" + id + ".lambda-url.us-east-1.localhost:9001/");
+    EXPECT_EQ(function_url(id, "eu-west-2", "localhost"),
+              "http://" + id + ".lambda-url.eu-west-2.localhost/");
+    EXPECT_EQ(function_url(id, "us-east-1", "[::1]:8080"),
+              "http://" + id + ".lambda-url.us-east-1.localhost:8080/");
+    EXPECT_EQ(function_url(id, "us-east-1", "[::1]"),
+              "http://" + id + ".lambda-url.us-east-1.localhost/");
+}
+
+TEST(FunctionUrlNames, HostHeadersNamingAUrlGiveItsId) {
+    const std::string id = "0123456789abcdef0123456789abcdef";
+    EXPECT_EQ(url_id_from_host(id + ".lambda-url.us-east-1.localhost:9001"), id);
+    EXPECT_EQ(url_id_from_host(id + ".lambda-url.us-east-1.localhost"), id);
+    EXPECT_EQ(url_id_from_host(id + ".lambda-url.us-gov-west-1.on.aws"), id);
+    // host names are case-insensitive; ids are lower case
+    EXPECT_EQ(url_id_from_host("0123456789ABCDEF0123456789ABCDEF.Lambda-Url.us-east-1.LOCALHOST"),
+              id);
+    EXPECT_FALSE(url_id_from_host("127.0.0.1:9001"));
+    EXPECT_FALSE(url_id_from_host("localhost:9001"));
+    EXPECT_FALSE(url_id_from_host(id.substr(1) + ".lambda-url.us-east-1.localhost"));
+    EXPECT_FALSE(url_id_from_host(id + ".lambda-url.us-east-1.example.com"));
+    EXPECT_FALSE(url_id_from_host(id + ".lambda-url.us-east-1.localhost:9001/x"));
+    EXPECT_FALSE(url_id_from_host(""));
+}
+
+TEST(FunctionUrlNames, TheUrlQualifierIsAnAliasNameOnly) {
+    const std::string message =
+        "1 validation error detected: Value '$LATEST' at 'qualifier' failed to satisfy "
+        "constraint: Member must satisfy regular expression pattern: "
+        "((?!^\\d+$)^[0-9a-zA-Z-_]+$)";
+    ValidationErrors latest;
+    check_url_qualifier(latest, "$LATEST");
+    ASSERT_FALSE(latest.empty());
+    EXPECT_EQ(latest.error().message, message);
+    for (const char* bad : {"1", "42", "", "a.b"}) {
+        ValidationErrors v;
+        check_url_qualifier(v, bad);
+        EXPECT_FALSE(v.empty()) << bad;
+    }
+    for (const char* good : {"live", "v1", "1a", "a-b_c"}) {
+        ValidationErrors v;
+        check_url_qualifier(v, good);
+        EXPECT_TRUE(v.empty()) << good;
+    }
+}

@@ -1,0 +1,317 @@
+"""Function URL configs (Create/Get/Update/Delete/List FunctionUrlConfig) with boto3 and the aws
+CLI, against AWS's recorded answers (aws-recorded: test_lambda_api TestLambdaUrl, test_lambda
+TestLambdaURL), and the AddPermission members that belong to URLs."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+
+import pytest
+
+import lamina_testlib as lt
+from lamina_testlib import expect_error, fn_arn, raw_json, validation_message
+
+URL_RE = re.compile(r"^http://([0-9a-z]{32})\.lambda-url\.us-east-1\.localhost:(\d+)/$")
+NO_RESOURCE = "The resource you requested does not exist."
+NO_FUNCTION = "Function does not exist"
+
+
+def qualifier_error(value: str) -> str:
+    return validation_message(
+        f"Value '{value}' at 'qualifier' failed to satisfy constraint: Member must satisfy regular "
+        r"expression pattern: ((?!^\d+$)^[0-9a-zA-Z-_]+$)")
+
+
+def _time(text: str) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@pytest.fixture
+def aliased(lam, fn):
+    """A function with version 1 and alias 'live' on it."""
+    name = fn[0]
+    lam.publish_version(FunctionName=name)
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    return name
+
+
+class TestLifecycle:
+    def test_create_get_update_delete_as_recorded(self, lam, server, fn):
+        name = fn[0]
+        created = lam.create_function_url_config(FunctionName=name, AuthType="NONE")
+        assert created["ResponseMetadata"]["HTTPStatusCode"] == 201
+        # Create answers no LastModifiedTime, and no InvokeMode when none was sent
+        assert set(raw_json(lam)) == {"FunctionUrl", "FunctionArn", "AuthType", "CreationTime"}
+        m = URL_RE.match(created["FunctionUrl"])
+        assert m, created["FunctionUrl"]
+        assert int(m.group(2)) == server.port
+        assert created["FunctionArn"] == fn_arn(name)
+        assert created["AuthType"] == "NONE"
+        age = datetime.datetime.now(datetime.timezone.utc) - _time(created["CreationTime"])
+        assert abs(age.total_seconds()) < 60
+
+        got = lam.get_function_url_config(FunctionName=name)
+        assert set(raw_json(lam)) == {"FunctionUrl", "FunctionArn", "AuthType", "CreationTime",
+                                      "InvokeMode", "LastModifiedTime"}
+        assert got["FunctionUrl"] == created["FunctionUrl"]
+        assert got["InvokeMode"] == "BUFFERED"
+        assert got["CreationTime"] == created["CreationTime"]
+
+        with expect_error("ResourceConflictException", 409,
+                          f"Failed to create function url config for [functionArn = {fn_arn(name)}]. "
+                          "Error message:  FunctionUrlConfig exists for this Lambda function"):
+            lam.create_function_url_config(FunctionName=name, AuthType="AWS_IAM")
+
+        updated = lam.update_function_url_config(FunctionName=name, AuthType="AWS_IAM")
+        assert set(raw_json(lam)) == {"FunctionUrl", "FunctionArn", "AuthType", "CreationTime",
+                                      "LastModifiedTime"}
+        assert updated["AuthType"] == "AWS_IAM"
+        assert updated["FunctionUrl"] == created["FunctionUrl"]  # stable for the config's life
+
+        deleted = lam.delete_function_url_config(FunctionName=name)
+        assert deleted["ResponseMetadata"]["HTTPStatusCode"] == 204
+        with expect_error("ResourceNotFoundException", 404, NO_RESOURCE):
+            lam.get_function_url_config(FunctionName=name)
+        # a new config gets a new URL
+        again = lam.create_function_url_config(FunctionName=name, AuthType="NONE")
+        assert again["FunctionUrl"] != created["FunctionUrl"]
+
+    def test_invoke_mode_is_echoed_once_it_was_set(self, lam, fn):
+        name = fn[0]
+        created = lam.create_function_url_config(FunctionName=name, AuthType="NONE",
+                                                 InvokeMode="BUFFERED")
+        assert created["InvokeMode"] == "BUFFERED"
+        modified = lam.update_function_url_config(FunctionName=name, InvokeMode="RESPONSE_STREAM")
+        assert modified["InvokeMode"] == "RESPONSE_STREAM"
+        assert "LastModifiedTime" in modified
+        # an Update without InvokeMode keeps, and echoes, the mode
+        kept = lam.update_function_url_config(FunctionName=name, AuthType="NONE")
+        assert kept["InvokeMode"] == "RESPONSE_STREAM"
+        assert lam.get_function_url_config(FunctionName=name)["InvokeMode"] == "RESPONSE_STREAM"
+
+    def test_cors_is_kept_and_replaced(self, lam, fn):
+        name = fn[0]
+        cors = {"AllowCredentials": True, "AllowHeaders": ["x-custom"], "AllowMethods": ["GET", "POST"],
+                "AllowOrigins": ["https://example.com"], "ExposeHeaders": ["x-id"], "MaxAge": 600}
+        created = lam.create_function_url_config(FunctionName=name, AuthType="NONE", Cors=cors)
+        assert created["Cors"] == cors
+        assert lam.get_function_url_config(FunctionName=name)["Cors"] == cors
+        # an Update without Cors keeps it; with Cors replaces it
+        assert lam.update_function_url_config(FunctionName=name, AuthType="NONE")["Cors"] == cors
+        new = {"AllowOrigins": ["*"]}
+        assert lam.update_function_url_config(FunctionName=name, Cors=new)["Cors"] == new
+        assert lam.get_function_url_config(FunctionName=name)["Cors"] == new
+
+    def test_alias_urls_and_deletion_without_qualifier(self, lam, aliased):
+        name = aliased
+        fn_url = lam.create_function_url_config(FunctionName=name, AuthType="NONE")
+        alias_url = lam.create_function_url_config(FunctionName=name, Qualifier="live", AuthType="NONE")
+        assert alias_url["FunctionArn"] == fn_arn(name, "live")
+        assert alias_url["FunctionUrl"] != fn_url["FunctionUrl"]
+        # the qualifier may also come with the name
+        assert lam.get_function_url_config(FunctionName=f"{name}:live")["FunctionUrl"] == \
+            alias_url["FunctionUrl"]
+        lam.delete_function_url_config(FunctionName=name)
+        with expect_error("ResourceNotFoundException", 404, NO_RESOURCE):
+            lam.get_function_url_config(FunctionName=name)
+        assert lam.get_function_url_config(FunctionName=name, Qualifier="live")["FunctionUrl"] == \
+            alias_url["FunctionUrl"]
+        # deleting the alias removes its URL
+        lam.delete_alias(FunctionName=name, Name="live")
+        lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+        with expect_error("ResourceNotFoundException", 404, NO_RESOURCE):
+            lam.get_function_url_config(FunctionName=name, Qualifier="live")
+
+    def test_list_and_paging(self, lam, aliased):
+        name = aliased
+        assert lam.list_function_url_configs(FunctionName=name)["FunctionUrlConfigs"] == []
+        lam.create_function_url_config(FunctionName=name, AuthType="NONE")
+        lam.create_function_url_config(FunctionName=name, Qualifier="live", AuthType="AWS_IAM")
+        rows = lam.list_function_url_configs(FunctionName=name)["FunctionUrlConfigs"]
+        assert [r["FunctionArn"] for r in rows] == [fn_arn(name), fn_arn(name, "live")]
+        for r in rows:
+            assert set(r) == {"FunctionUrl", "FunctionArn", "AuthType", "CreationTime", "InvokeMode",
+                              "LastModifiedTime"}
+        first = lam.list_function_url_configs(FunctionName=name, MaxItems=1)
+        assert len(first["FunctionUrlConfigs"]) == 1 and "NextMarker" in first
+        second = lam.list_function_url_configs(FunctionName=name, MaxItems=1, Marker=first["NextMarker"])
+        assert [r["FunctionArn"] for r in second["FunctionUrlConfigs"]] == [fn_arn(name, "live")]
+        assert "NextMarker" not in second
+        # boto3's paginator follows the markers
+        pages = lam.get_paginator("list_function_url_configs").paginate(
+            FunctionName=name, PaginationConfig={"PageSize": 1})
+        assert len([r for p in pages for r in p["FunctionUrlConfigs"]]) == 2
+
+    def test_deleting_the_function_deletes_its_urls(self, lam, fn):
+        name = fn[0]
+        lam.create_function_url_config(FunctionName=name, AuthType="NONE")
+        lam.delete_function(FunctionName=name)
+        lt.create_function(lam, name)
+        with expect_error("ResourceNotFoundException", 404, NO_RESOURCE):
+            lam.get_function_url_config(FunctionName=name)
+
+
+class TestErrors:
+    """test_url_config_exceptions: the qualifier pattern is checked before anything exists."""
+
+    @pytest.mark.parametrize("qualifier", ["1", "2", "$LATEST"])
+    def test_versions_and_latest_are_refused_before_existence(self, lam_nv, fn, qualifier):
+        name = fn[0]
+        for target in (name, "does-not-exist"):
+            with expect_error("ValidationException", 400, qualifier_error(qualifier)):
+                lam_nv.create_function_url_config(FunctionName=target, Qualifier=qualifier,
+                                                  AuthType="NONE")
+            with expect_error("ValidationException", 400, qualifier_error(qualifier)):
+                lam_nv.get_function_url_config(FunctionName=target, Qualifier=qualifier)
+            with expect_error("ValidationException", 400, qualifier_error(qualifier)):
+                lam_nv.update_function_url_config(FunctionName=target, Qualifier=qualifier,
+                                                  AuthType="NONE")
+            with expect_error("ValidationException", 400, qualifier_error(qualifier)):
+                lam_nv.delete_function_url_config(FunctionName=target, Qualifier=qualifier)
+
+    def test_missing_function_and_alias(self, lam, fn):
+        name = fn[0]
+        for target in ("does-not-exist", fn_arn("does-not-exist")):
+            with expect_error("ResourceNotFoundException", 404, NO_FUNCTION):
+                lam.create_function_url_config(FunctionName=target, AuthType="NONE")
+            with expect_error("ResourceNotFoundException", 404, NO_FUNCTION):
+                lam.update_function_url_config(FunctionName=target, AuthType="NONE")
+            with expect_error("ResourceNotFoundException", 404, NO_RESOURCE):
+                lam.get_function_url_config(FunctionName=target)
+            with expect_error("ResourceNotFoundException", 404, NO_RESOURCE):
+                lam.delete_function_url_config(FunctionName=target)
+        with expect_error("ResourceNotFoundException", 404, NO_FUNCTION):
+            lam.create_function_url_config(FunctionName=name, Qualifier="nope", AuthType="NONE")
+        with expect_error("ResourceNotFoundException", 404, NO_RESOURCE):
+            lam.get_function_url_config(FunctionName=name, Qualifier="nope")
+        with expect_error("ResourceNotFoundException", 404, NO_FUNCTION):
+            lam.list_function_url_configs(FunctionName="does-not-exist")
+        # the function exists, its URL config does not
+        with expect_error("ResourceNotFoundException", 404, NO_RESOURCE):
+            lam.update_function_url_config(FunctionName=name, AuthType="NONE")
+        with expect_error("ResourceNotFoundException", 404, NO_RESOURCE):
+            lam.delete_function_url_config(FunctionName=name)
+
+    def test_derived_qualifier_must_match(self, lam, aliased):
+        name = aliased
+        msg = "The derived qualifier from the function name does not match the specified qualifier."
+        with expect_error("InvalidParameterValueException", 400, msg):
+            lam.create_function_url_config(FunctionName=f"{name}:live", Qualifier="other",
+                                           AuthType="NONE")
+
+    def test_other_region(self, server, fn):
+        name = fn[0]
+        west = server.client("lambda", region="us-west-2")
+        with expect_error("ResourceNotFoundException", 404,
+                          "Functions from 'us-east-1' are not reachable in this region ('us-west-2')"):
+            west.get_function_url_config(FunctionName=fn_arn(name))
+
+    def test_bad_enums_and_missing_auth_type(self, lam_nv, fn):
+        name = fn[0]
+        with expect_error("ValidationException", 400, validation_message(
+                "Value 'UNKNOWN' at 'invokeMode' failed to satisfy constraint: Member must satisfy "
+                "enum value set: [RESPONSE_STREAM, BUFFERED]")):
+            lam_nv.create_function_url_config(FunctionName=name, AuthType="NONE", InvokeMode="UNKNOWN")
+        with expect_error("ValidationException", 400, validation_message(
+                "Value 'OPEN' at 'authType' failed to satisfy constraint: Member must satisfy enum "
+                "value set: [AWS_IAM, NONE]")):
+            lam_nv.create_function_url_config(FunctionName=name, AuthType="OPEN")
+        with expect_error("ValidationException", 400, validation_message(
+                "Value null at 'authType' failed to satisfy constraint: Member must not be null")):
+            lam_nv.create_function_url_config(FunctionName=name)
+        # nothing was created by the refused calls
+        with expect_error("ResourceNotFoundException", 404, NO_RESOURCE):
+            lam_nv.get_function_url_config(FunctionName=name)
+
+    def test_malformed_cors_changes_nothing(self, lam_nv, fn):
+        name = fn[0]
+        lam_nv.create_function_url_config(FunctionName=name, AuthType="NONE",
+                                          Cors={"AllowOrigins": ["https://a.example"]})
+        with expect_error("ValidationException", 400, validation_message(
+                "Value '86401' at 'cors.maxAge' failed to satisfy constraint: Member must have value "
+                "less than or equal to 86400")):
+            lam_nv.update_function_url_config(FunctionName=name, Cors={"MaxAge": 86401})
+        with expect_error("ValidationException", 400, message_contains="'cors.allowMethods'"):
+            lam_nv.update_function_url_config(FunctionName=name, Cors={"AllowMethods": ["GET"] * 7})
+        with expect_error("ValidationException", 400, message_contains="'cors.allowMethods'"):
+            lam_nv.update_function_url_config(FunctionName=name, Cors={"AllowMethods": ["OPTIONS"]})
+        with expect_error("ValidationException", 400, message_contains="'cors.allowOrigins'"):
+            lam_nv.update_function_url_config(FunctionName=name, Cors={"AllowOrigins": [""]})
+        with expect_error("InvalidRequestContentException", 400, message_contains="Cors"):
+            lam_nv.update_function_url_config(FunctionName=name, Cors="*")
+        assert lam_nv.get_function_url_config(FunctionName=name)["Cors"] == {
+            "AllowOrigins": ["https://a.example"]}
+
+
+class TestPermissions:
+    def test_function_url_auth_type_statement_as_recorded(self, lam, fn):
+        name = fn[0]
+        r = lam.add_permission(FunctionName=name, StatementId="urlPermission",
+                               Action="lambda:InvokeFunctionUrl", Principal="*",
+                               FunctionUrlAuthType="NONE")
+        assert r["ResponseMetadata"]["HTTPStatusCode"] == 201
+        statement = {"Sid": "urlPermission", "Effect": "Allow", "Principal": "*",
+                     "Action": "lambda:InvokeFunctionUrl", "Resource": fn_arn(name),
+                     "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}}}
+        assert json.loads(r["Statement"]) == statement
+        policy = json.loads(lam.get_policy(FunctionName=name)["Policy"])
+        assert policy["Statement"] == [statement]
+
+    def test_invoked_via_function_url(self, lam, fn):
+        name = fn[0]
+        r = lam.add_permission(FunctionName=name, StatementId="viaUrl", Action="lambda:InvokeFunction",
+                               Principal="*", InvokedViaFunctionUrl=True)
+        st = json.loads(r["Statement"])
+        assert st["Condition"] == {"Bool": {"lambda:InvokedViaFunctionUrl": "true"}}
+        with expect_error("InvalidParameterValueException", 400, message_contains="InvokedViaFunctionUrl"):
+            lam.add_permission(FunctionName=name, StatementId="bad", Action="lambda:GetFunction",
+                               Principal="*", InvokedViaFunctionUrl=True)
+
+    def test_unknown_function_url_auth_type(self, lam_nv, fn):
+        name = fn[0]
+        with expect_error("ValidationException", 400, validation_message(
+                "Value 'OPEN' at 'functionUrlAuthType' failed to satisfy constraint: Member must "
+                "satisfy enum value set: [AWS_IAM, NONE]")):
+            lam_nv.add_permission(FunctionName=name, StatementId="s", Action="lambda:InvokeFunctionUrl",
+                                  Principal="*", FunctionUrlAuthType="OPEN")
+
+
+def test_urls_survive_a_restart(tmp_path):
+    data = tmp_path / "data"
+    srv = lt.LaminaServer(data_dir=data, log_path=tmp_path / "a.log").start()
+    try:
+        lam = srv.client("lambda")
+        name = lt.unique("url")
+        lt.create_function(lam, name)
+        made = lam.create_function_url_config(FunctionName=name, AuthType="AWS_IAM",
+                                              InvokeMode="RESPONSE_STREAM", Cors={"MaxAge": 5})
+    finally:
+        srv.stop()
+    srv = lt.LaminaServer(data_dir=data, log_path=tmp_path / "b.log").start()
+    try:
+        got = srv.client("lambda").get_function_url_config(FunctionName=name)
+        # the id survives; the port is the one this server listens on
+        assert URL_RE.match(got["FunctionUrl"]).group(1) == URL_RE.match(made["FunctionUrl"]).group(1)
+        assert (got["AuthType"], got["InvokeMode"], got["Cors"]) == ("AWS_IAM", "RESPONSE_STREAM",
+                                                                     {"MaxAge": 5})
+        assert got["CreationTime"] == made["CreationTime"]
+    finally:
+        srv.stop()
+
+
+@pytest.mark.cli
+def test_aws_cli_round_trip(cli, lam, fn):
+    name = fn[0]
+    made = cli.json("lambda", "create-function-url-config", "--function-name", name,
+                    "--auth-type", "NONE", "--cors", "AllowOrigins=https://example.com,MaxAge=30")
+    assert URL_RE.match(made["FunctionUrl"])
+    assert made["Cors"] == {"AllowOrigins": ["https://example.com"], "MaxAge": 30}
+    got = cli.json("lambda", "get-function-url-config", "--function-name", name)
+    assert got["FunctionUrl"] == made["FunctionUrl"] and got["InvokeMode"] == "BUFFERED"
+    listed = cli.json("lambda", "list-function-url-configs", "--function-name", name)
+    assert [r["FunctionUrl"] for r in listed["FunctionUrlConfigs"]] == [made["FunctionUrl"]]
+    cli.run("lambda", "delete-function-url-config", "--function-name", name)
+    p = cli.run("lambda", "get-function-url-config", "--function-name", name, check=False)
+    assert p.returncode != 0 and "ResourceNotFoundException" in p.stderr
