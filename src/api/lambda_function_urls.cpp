@@ -41,8 +41,7 @@ std::string list_text(const std::vector<std::string>& items) {
 
 // One Cors list member: at most `max_items` strings of min_len..max_len characters.
 Result<std::optional<std::vector<std::string>>> cors_list(const ojson& cors, const char* key,
-                                                          const char* member,
-                                                          std::size_t max_items,
+                                                          const char* member, std::size_t max_items,
                                                           std::size_t min_len, std::size_t max_len,
                                                           control::ValidationErrors& v) {
     LAMINA_TRY(list, opt_string_list(cors, key));
@@ -55,7 +54,8 @@ Result<std::optional<std::vector<std::string>>> cors_list(const ojson& cors, con
             v.add(list_text(*list), member,
                   "Member must satisfy constraint: [Member must have length less than or equal "
                   "to " +
-                      std::to_string(max_len) + ", Member must have length greater than or equal to " +
+                      std::to_string(max_len) +
+                      ", Member must have length greater than or equal to " +
                       std::to_string(min_len) + "]");
             break;
         }
@@ -118,7 +118,8 @@ Result<http::Response> LambdaApi::create_or_update_function_url_config(const Lam
     else if (auth && *auth != "NONE" && *auth != "AWS_IAM")
         v.add(*auth, "authType", "Member must satisfy enum value set: [AWS_IAM, NONE]");
     if (mode && *mode != "BUFFERED" && *mode != "RESPONSE_STREAM")
-        v.add(*mode, "invokeMode", "Member must satisfy enum value set: [RESPONSE_STREAM, BUFFERED]");
+        v.add(*mode, "invokeMode",
+              "Member must satisfy enum value set: [RESPONSE_STREAM, BUFFERED]");
     LAMINA_TRY(cors, read_cors(body, v));
     if (!v.empty()) return std::unexpected(v.error());
     LAMINA_TRY(ref, function_ref(c, NameShape::Read, op_name(c.op)));
