@@ -2,6 +2,7 @@
 
 #include "lamina/api/cloudwatch_api.hpp"
 #include "lamina/api/lambda_api.hpp"
+#include "lamina/control/names.hpp"
 #include "lamina/s3/address.hpp"
 #include "lamina/s3/s3_api.hpp"
 
@@ -32,6 +33,9 @@ bool dated(std::string_view p) {
 }
 
 bool root(const std::string& p) { return p.empty() || p == "/"; }
+
+// Function URLs for clients that cannot set a Host: /_lamina/urls/<url-id>/<path>
+constexpr const char* kUrlPathPrefix = "/_lamina/urls/";
 
 // Signed for "s3"; unsigned with a bucket Host; unsigned on a path that no
 // other protocol claims and that is not "/" (which names no bucket).
@@ -73,8 +77,23 @@ Classified classify_parts(const Parts& r, const ClassifyOptions& opt) {
         c.operation = std::move(op);
         return std::move(c);
     };
-    if (is_s3(r, opt)) return is(Protocol::S3);
     const std::string& p = r.path;
+    if (auto id = control::url_id_from_host(r.headers.get("Host"))) {
+        c.url_id = std::move(*id);
+        c.url_path = p.empty() ? "/" : p;
+        return is(Protocol::FunctionUrl, "InvokeFunctionUrl");
+    }
+    if (p.starts_with(kUrlPathPrefix)) {
+        std::string_view rest = std::string_view(p).substr(std::string_view(kUrlPathPrefix).size());
+        auto slash = rest.find('/');
+        std::string_view id = rest.substr(0, slash);
+        if (id.size() == control::kUrlIdLength) {
+            c.url_id = std::string(id);
+            c.url_path = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+            return is(Protocol::FunctionUrl, "InvokeFunctionUrl");
+        }
+    }
+    if (is_s3(r, opt)) return is(Protocol::S3);
     if (r.method == "GET" && p == "/health") return is(Protocol::Health);
     if (r.method == "GET" && p == "/metrics" && opt.cloudwatch) return is(Protocol::Metrics);
     if (p == "/_lamina/stacks" || p.starts_with("/_lamina/stacks/"))
@@ -133,6 +152,8 @@ const char* protocol_name(Protocol p) {
             return "Metrics";
         case Protocol::LaminaPage:
             return "LaminaPage";
+        case Protocol::FunctionUrl:
+            return "FunctionUrl";
         case Protocol::Unknown:
             return "Unknown";
     }

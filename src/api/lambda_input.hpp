@@ -10,6 +10,7 @@
 #include "json_input.hpp"
 #include "lambda_routes.hpp"
 #include "lamina/control/registry.hpp"
+#include "lamina/exec/invoker.hpp"
 #include "lamina/s3/object_source.hpp"
 
 namespace lamina::api {
@@ -46,5 +47,11 @@ Result<control::StoredCode> check_code(const std::string& zip, bool from_s3 = fa
 Result<control::FunctionSettings> read_settings(const ojson& body);
 // Architectures: nullopt when absent, else its one value.
 Result<std::optional<std::string>> read_architecture(const ojson& body);
+
+// The invocation of a resolved version, as the data plane takes it (Invoke,
+// the event queue, function URLs). lambda_invoke.cpp.
+exec::InvokeRequest invoke_request(const control::Scope& scope, const control::FunctionRef& ref,
+                                   const control::ConfigView& view, std::string payload,
+                                   const std::string& request_id);
 
 }  // namespace lamina::api

@@ -4,6 +4,7 @@
 // data plane's InvokeRequest the same way.
 
 #include "json_input.hpp"
+#include "lambda_input.hpp"
 #include "lambda_routes.hpp"
 #include "lamina/api/event_hooks.hpp"
 #include "lamina/common/encoding.hpp"
@@ -20,7 +21,8 @@ namespace {
 // Largest X-Amz-Client-Context header AWS takes: 3,583 bytes of base64.
 constexpr std::size_t kMaxClientContextBytes = 3583;
 
-// The invocation of a resolved version, as the data plane takes it.
+}  // namespace
+
 exec::InvokeRequest invoke_request(const Scope& scope, const FunctionRef& ref,
                                    const control::ConfigView& view, std::string payload,
                                    const std::string& request_id) {
@@ -38,8 +40,6 @@ exec::InvokeRequest invoke_request(const Scope& scope, const FunctionRef& ref,
     in.provisioned_total = view.provisioned_total;
     return in;
 }
-
-}  // namespace
 
 exec::EventQueueHooks event_queue_hooks(control::Registry& registry, IdSource& ids) {
     exec::EventQueueHooks hooks;

@@ -10,6 +10,7 @@
 #include "lamina/common/encoding.hpp"
 #include "lamina/common/log.hpp"
 #include "lamina/common/version.hpp"
+#include "url_http.hpp"
 
 namespace lamina::api {
 
@@ -88,13 +89,14 @@ void Service::handle(http::Request req, http::Responder respond) {
     // A small invocation is handled on the I/O thread that read it: a warm
     // one goes straight to its environment (each hop to another thread costs
     // a wake-up, ~35 µs here); the invoker moves cold starts to the workers.
-    if (c.invoke && req.body.size() <= kInlineInvokeBytes) {
+    const bool answered_later = c.invoke || c.protocol == Protocol::FunctionUrl;
+    if (answered_later && req.body.size() <= kInlineInvokeBytes) {
         invoke(ctx, req, c, std::move(reply));
         return;
     }
-    boost::asio::post(workers_, [this, req = std::move(req), c = std::move(c), ctx = std::move(ctx),
-                                 reply = std::move(reply)]() mutable {
-        if (c.invoke) {
+    boost::asio::post(workers_, [this, answered_later, req = std::move(req), c = std::move(c),
+                                 ctx = std::move(ctx), reply = std::move(reply)]() mutable {
+        if (answered_later) {
             invoke(ctx, req, c,
                    std::move(reply));  // a large payload is validated here, off the I/O thread
             return;
@@ -109,6 +111,25 @@ void Service::invoke(RequestContext& ctx, const http::Request& req, const Classi
                      std::function<void(http::Response, const std::string& op)> reply) {
     // called once: from the function's answer, or here on a refusal
     auto shared = std::make_shared<decltype(reply)>(std::move(reply));
+    if (c.protocol == Protocol::FunctionUrl) {
+        // anyone may call a URL; a signed call must carry a valid signature
+        if (!ctx.access_key_id.empty()) {
+            if (auto ok = authenticate(req, ctx); !ok) {
+                (*shared)(url_forbidden(), "InvokeFunctionUrl");
+                return;
+            }
+        }
+        try {
+            lambda_.invoke_url(ctx, req, c.url_id, c.url_path, [shared](http::Response r) {
+                (*shared)(std::move(r), "InvokeFunctionUrl");
+            });
+        } catch (const std::exception& e) {
+            lamina::logger("api")->error("api.exception request_id={} what={}", ctx.request_id,
+                                         e.what());
+            (*shared)(url_internal_error(), "Exception");
+        }
+        return;
+    }
     if (auto ok = authenticate(req, ctx); !ok) {
         (*shared)(rest_json_error(ok.error(), ctx.request_id), "Auth");
         return;
@@ -314,6 +335,7 @@ http::Response Service::route(RequestContext& ctx, const http::Request& req, con
                                              ctx.request_id, op, result.error().message);
             return rest_json_error(result.error(), ctx.request_id);
         }
+        case Protocol::FunctionUrl:  // answered asynchronously, by handle()
         case Protocol::S3:
         case Protocol::AwsJson:
         case Protocol::Unknown:

@@ -179,4 +179,22 @@ http::Response url_internal_error() {
     return r;
 }
 
+namespace {
+http::Response access_denied(std::string body) {
+    http::Response r;
+    r.status = 403;
+    r.headers.set("Content-Type", "application/json");
+    r.headers.set("x-amzn-ErrorType", "AccessDeniedException");
+    r.body = std::move(body);
+    return r;
+}
+}  // namespace
+
+http::Response url_forbidden() {
+    return access_denied(
+        R"({"Message":"Forbidden. For troubleshooting Function URL authorization issues, see: https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html"})");
+}
+
+http::Response url_unknown() { return access_denied(R"({"Message":null})"); }
+
 }  // namespace lamina::api

@@ -45,5 +45,9 @@ std::optional<http::Response> url_response(const std::string& payload);
 
 // AWS's answer when the function failed or its result could not be used.
 http::Response url_internal_error();
+// AWS's 403 when the auth type or the resource policy refuses the caller.
+http::Response url_forbidden();
+// AWS's 403 for a Host naming no function URL.
+http::Response url_unknown();
 
 }  // namespace lamina::api

@@ -100,7 +100,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     static bhttp::response<bhttp::string_body> to_beast(Response&& r, unsigned version,
                                                         bool keep_alive, bool head = false) {
         bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), version};
-        for (auto& [k, v] : r.headers.items) res.set(k, v);
+        // inserted, not set: a name may repeat on purpose (Set-Cookie)
+        for (auto& [k, v] : r.headers.items) res.insert(k, v);
         res.set(bhttp::field::server, "lamina");
         res.keep_alive(keep_alive);
         if (head && r.headers.find("Content-Length")) return res;

@@ -4,6 +4,7 @@ TestLambdaURL), and the AddPermission members that belong to URLs."""
 
 from __future__ import annotations
 
+import base64
 import datetime
 import json
 import re
@@ -315,3 +316,222 @@ def test_aws_cli_round_trip(cli, lam, fn):
     cli.run("lambda", "delete-function-url-config", "--function-name", name)
     p = cli.run("lambda", "get-function-url-config", "--function-name", name, check=False)
     assert p.returncode != 0 and "ResourceNotFoundException" in p.stderr
+
+
+# --------------------------------------------------------------------------------------
+# Requests to the URLs (BUFFERED)
+# --------------------------------------------------------------------------------------
+
+URL_HANDLER = r'''
+import base64, json
+
+def handler(event, context):
+    mode = (event.get("queryStringParameters") or {}).get("mode", "echo")
+    if mode == "echo":
+        return {"statusCode": 200, "headers": {"Content-Type": "application/json"},
+                "body": json.dumps({"event": event, "request_id": context.aws_request_id})}
+    if mode == "dict":
+        return {"hello": "world"}
+    if mode == "string":
+        return "hello"
+    if mode == "list":
+        return ["hello", 3, True]
+    if mode == "number":
+        return 3.1
+    if mode == "teapot":
+        return {"statusCode": "418", "headers": {"X-Test": "yes", "Access-Control-Allow-Origin": "https://evil.example"},
+                "cookies": ["a=1; Path=/", "b=2"], "body": "teapot"}
+    if mode == "binary":
+        return {"statusCode": 200, "isBase64Encoded": True, "headers": {"Content-Type": "application/octet-stream"},
+                "body": base64.b64encode(b"\x00\x01\xff").decode()}
+    if mode == "bad-status":
+        return {"statusCode": "abc", "body": "x"}
+    raise RuntimeError("boom")
+'''
+
+
+def public_permission(lam, name, qualifier=None, auth="NONE"):
+    kwargs = {"Qualifier": qualifier} if qualifier else {}
+    lam.add_permission(FunctionName=name, StatementId=lt.unique("url"), Action="lambda:InvokeFunctionUrl",
+                       Principal="*", FunctionUrlAuthType=auth, **kwargs)
+
+
+@pytest.fixture
+def url_fn(lam):
+    name = lt.unique("urlfn")
+    lt.create_function(lam, name, zip_bytes=lt.make_zip({"handler.py": URL_HANDLER}))
+    return name
+
+
+def host_of(url: str) -> str:
+    return url.split("//", 1)[1].rstrip("/")
+
+
+def call(server, url: str, path: str = "/", method: str = "GET", body: bytes | None = None,
+         headers: dict | None = None):
+    """A request to a function URL: to 127.0.0.1 with the URL's Host, as curl and browsers send it."""
+    h = {"Host": host_of(url)}
+    h.update(headers or {})
+    return lt.http_request(f"http://127.0.0.1:{server.port}{path}", method=method, body=body, headers=h)
+
+
+class TestInvokeUrl:
+    def test_results_become_responses_as_aws_sends_them(self, lam, server, url_fn):
+        url = lam.create_function_url_config(FunctionName=url_fn, AuthType="NONE")["FunctionUrl"]
+        public_permission(lam, url_fn)
+        # test_lambda_url_invocation[*]: value -> (status, content-type, body)
+        cases = {"dict": b'{"hello":"world"}', "string": b"hello", "list": b'["hello",3,true]',
+                 "number": b"3.1"}
+        for mode, body in cases.items():
+            status, headers, got = call(server, url, f"/?mode={mode}")
+            assert (status, headers["content-type"], got) == (200, "application/json", body), mode
+            assert int(headers["content-length"]) == len(body)
+        status, headers, got = call(server, url, "/?mode=teapot")
+        assert (status, got) == (418, b"teapot")
+        assert headers["x-test"] == "yes"
+        status, headers, got = call(server, url, "/?mode=binary")
+        assert (status, headers["content-type"], got) == (200, "application/octet-stream", b"\x00\x01\xff")
+
+    def test_cookies_become_set_cookie_headers(self, lam, server, url_fn):
+        url = lam.create_function_url_config(FunctionName=url_fn, AuthType="NONE")["FunctionUrl"]
+        public_permission(lam, url_fn)
+        import http.client
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        conn.request("GET", "/?mode=teapot", headers={"Host": host_of(url)})
+        r = conn.getresponse()
+        r.read()
+        assert r.headers.get_all("Set-Cookie") == ["a=1; Path=/", "b=2"]
+        conn.close()
+
+    def test_the_event_is_payload_format_2(self, lam, server, url_fn):
+        url = lam.create_function_url_config(FunctionName=url_fn, AuthType="NONE")["FunctionUrl"]
+        public_permission(lam, url_fn)
+        url_id = URL_RE.match(url).group(1)
+        status, headers, got = call(server, url, "/pa2%Fth/1?q=query&multiQuery=foo&multiQuery=%2Fbar",
+                                    method="POST", body=b'{"foo": "bar"}',
+                                    headers={"Content-Type": "application/json", "User-Agent": "test/echo",
+                                             "Extra-Headers": "With WeiRd CapS", "Cookie": "c1=v1; c2=v2"})
+        assert status == 200, got
+        reply = json.loads(got)
+        event = reply["event"]
+        assert event["version"] == "2.0" and event["routeKey"] == "$default"
+        assert event["rawPath"] == "/pa2%Fth/1"
+        assert event["rawQueryString"] == "q=query&multiQuery=foo&multiQuery=%2Fbar"
+        assert event["queryStringParameters"] == {"q": "query", "multiQuery": "foo,/bar"}
+        assert event["headers"]["extra-headers"] == "With WeiRd CapS"
+        assert event["headers"]["host"] == host_of(url)
+        assert event["headers"]["x-forwarded-for"] == "127.0.0.1"
+        assert event["cookies"] == ["c1=v1", "c2=v2"]
+        assert event["body"] == '{"foo": "bar"}' and event["isBase64Encoded"] is False
+        rc = event["requestContext"]
+        assert rc["apiId"] == url_id and rc["domainPrefix"] == url_id
+        assert rc["accountId"] == lt.ACCOUNT
+        assert rc["http"] == {"method": "POST", "path": "/pa2%Fth/1", "protocol": "HTTP/1.1",
+                              "sourceIp": "127.0.0.1", "userAgent": "test/echo"}
+        assert rc["stage"] == "$default" and rc["routeKey"] == "$default"
+        assert abs(rc["timeEpoch"] / 1000 - datetime.datetime.now().timestamp()) < 60
+        # the response's request id is the invocation's (test_request_id_invoke_url)
+        assert headers["x-amzn-requestid"] == reply["request_id"] == rc["requestId"]
+
+    def test_binary_bodies_arrive_base64(self, lam, server, url_fn):
+        url = lam.create_function_url_config(FunctionName=url_fn, AuthType="NONE")["FunctionUrl"]
+        public_permission(lam, url_fn)
+        form = b"--xyz\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\n\xff\x00\r\n--xyz--\r\n"
+        status, _, got = call(server, url, "/upload", method="POST", body=form,
+                              headers={"Content-Type": "multipart/form-data; boundary=xyz"})
+        event = json.loads(got)["event"]
+        assert event["isBase64Encoded"] is True
+        assert base64.b64decode(event["body"]) == form
+
+    def test_the_path_form_reaches_the_same_url(self, lam, server, url_fn):
+        url = lam.create_function_url_config(FunctionName=url_fn, AuthType="NONE")["FunctionUrl"]
+        public_permission(lam, url_fn)
+        url_id = URL_RE.match(url).group(1)
+        status, _, got = lt.http_request(f"http://127.0.0.1:{server.port}/_lamina/urls/{url_id}/a/b?x=1")
+        assert status == 200
+        event = json.loads(got)["event"]
+        assert event["rawPath"] == "/a/b" and event["queryStringParameters"] == {"x": "1"}
+        status, _, got = lt.http_request(f"http://127.0.0.1:{server.port}/_lamina/urls/{url_id}?mode=string")
+        assert (status, got) == (200, b"hello")
+
+    def test_function_errors_and_bad_results_are_502(self, lam, server, url_fn):
+        url = lam.create_function_url_config(FunctionName=url_fn, AuthType="NONE")["FunctionUrl"]
+        public_permission(lam, url_fn)
+        for mode in ("raise", "bad-status"):
+            status, _, got = call(server, url, f"/?mode={mode}")
+            assert (status, got) == (502, b"Internal Server Error"), mode
+
+    def test_auth_none_needs_the_public_statement(self, lam, server, url_fn):
+        url = lam.create_function_url_config(FunctionName=url_fn, AuthType="NONE")["FunctionUrl"]
+        status, headers, got = call(server, url, "/?mode=string")
+        assert status == 403
+        assert headers["x-amzn-errortype"] == "AccessDeniedException"
+        assert json.loads(got) == {"Message": "Forbidden. For troubleshooting Function URL authorization "
+                                              "issues, see: https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html"}
+        # a statement for the other auth type does not open a NONE URL
+        public_permission(lam, url_fn, auth="AWS_IAM")
+        assert call(server, url, "/?mode=string")[0] == 403
+        public_permission(lam, url_fn)
+        assert call(server, url, "/?mode=string")[:3:2] == (200, b"hello")
+
+    def test_a_host_naming_no_url_is_403_with_null_message(self, server):
+        status, headers, got = lt.http_request(
+            f"http://127.0.0.1:{server.port}/", headers={"Host": "0" * 32 + ".lambda-url.us-east-1.localhost"})
+        assert status == 403
+        assert headers["content-type"] == "application/json"
+        assert headers["x-amzn-errortype"] == "AccessDeniedException"
+        assert json.loads(got) == {"Message": None}
+
+    def test_aws_iam_needs_a_signature(self, lam, server, url_fn):
+        url = lam.create_function_url_config(FunctionName=url_fn, AuthType="AWS_IAM")["FunctionUrl"]
+        assert call(server, url, "/?mode=string")[0] == 403  # unsigned
+        import botocore.auth
+        import botocore.awsrequest
+        import botocore.credentials
+        req = botocore.awsrequest.AWSRequest(method="GET", url=f"http://{host_of(url)}/?mode=echo")
+        botocore.auth.SigV4Auth(botocore.credentials.Credentials("test", "test"), "lambda",
+                                lt.REGION).add_auth(req)
+        signed = {k: v for k, v in req.headers.items()}
+        status, _, got = call(server, url, "/?mode=echo", headers=signed)
+        assert status == 200, got
+        iam = json.loads(got)["event"]["requestContext"]["authorizer"]["iam"]
+        assert iam["accessKey"] == "test"
+
+    def test_alias_urls_run_the_alias_version(self, lam, server, url_fn):
+        lam.publish_version(FunctionName=url_fn)
+        lam.create_alias(FunctionName=url_fn, Name="live", FunctionVersion="1")
+        url = lam.create_function_url_config(FunctionName=url_fn, Qualifier="live",
+                                             AuthType="NONE")["FunctionUrl"]
+        public_permission(lam, url_fn)  # the unqualified function's policy does not open the alias
+        assert call(server, url, "/?mode=string")[0] == 403
+        public_permission(lam, url_fn, qualifier="live")
+        assert call(server, url, "/?mode=string")[:3:2] == (200, b"hello")
+        lam.delete_alias(FunctionName=url_fn, Name="live")
+        status, _, got = call(server, url, "/?mode=string")
+        assert status == 403 and json.loads(got) == {"Message": None}
+
+    def test_cors_preflight_and_response_headers(self, lam, server, url_fn):
+        cors = {"AllowOrigins": ["https://app.example"], "AllowMethods": ["GET", "POST"],
+                "AllowHeaders": ["x-custom"], "ExposeHeaders": ["x-test"], "MaxAge": 300,
+                "AllowCredentials": True}
+        url = lam.create_function_url_config(FunctionName=url_fn, AuthType="NONE", Cors=cors)["FunctionUrl"]
+        public_permission(lam, url_fn)
+        status, headers, _ = call(server, url, "/", method="OPTIONS",
+                                  headers={"Origin": "https://app.example",
+                                           "Access-Control-Request-Method": "POST"})
+        assert status == 200
+        assert headers["access-control-allow-origin"] == "https://app.example"
+        assert headers["access-control-allow-methods"] == "GET,POST"
+        assert headers["access-control-allow-headers"] == "x-custom"
+        assert headers["access-control-max-age"] == "300"
+        assert headers["access-control-allow-credentials"] == "true"
+        # the function's own Access-Control-Allow-Origin is replaced by the config's
+        status, headers, _ = call(server, url, "/?mode=teapot", headers={"Origin": "https://app.example"})
+        assert status == 418
+        assert headers["access-control-allow-origin"] == "https://app.example"
+        assert headers["access-control-expose-headers"] == "x-test"
+        # another origin gets no CORS headers from the config
+        status, headers, _ = call(server, url, "/", method="OPTIONS",
+                                  headers={"Origin": "https://evil.example",
+                                           "Access-Control-Request-Method": "POST"})
+        assert "access-control-allow-origin" not in headers

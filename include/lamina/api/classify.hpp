@@ -3,7 +3,8 @@
 // (method, target, headers; never the body). The body policy and dispatch
 // both act on this answer, so they cannot disagree.
 //
-// In order: S3 (signed for "s3"; unsigned with a bucket Host; unsigned on a
+// In order: function URLs (a Host "<url-id>.lambda-url.<region>.localhost",
+// or the path /_lamina/urls/<url-id>/...), S3 (signed for "s3"; unsigned with a bucket Host; unsigned on a
 // path no other protocol claims, except "/"), then lamina's own pages
 // (/health, /metrics, /_lamina/stacks), CloudWatch awsJson and rpc-v2-cbor,
 // the query protocol (form or ?Action= on "/"), the Lambda routes, other
@@ -30,6 +31,7 @@ enum class Protocol {
     Health,          // GET /health
     Metrics,         // GET /metrics (when metrics are recorded)
     LaminaPage,      // /_lamina/stacks[/...]
+    FunctionUrl,     // a request to a function URL (url_id, url_path are set)
     Unknown,
 };
 
@@ -41,6 +43,8 @@ struct Classified {
     std::optional<http::RouteMatch> route;  // Lambda: the router's match
     bool invoke = false;                    // Lambda Invoke or InvokeAsync
     bool path_matched = false;  // Unknown: a Lambda route has this path, with another method
+    std::string url_id;         // FunctionUrl: the URL's id
+    std::string url_path;       // FunctionUrl: the path below the URL's root, as sent ("/...")
 };
 
 // What the answer depends on besides the request: which services are on.

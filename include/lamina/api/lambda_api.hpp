@@ -40,6 +40,14 @@ public:
                 const http::RouteMatch& match,
                 const std::function<void(Result<http::Response>)>& respond);
 
+    // A request to a function URL (`url_id`, the path below its root as
+    // sent): answered when the function does, as AWS's URL service would.
+    // `ctx` carries the caller's key and account when the request is signed
+    // (and verified, under --auth sigv4).
+    void invoke_url(const RequestContext& ctx, const http::Request& req, const std::string& url_id,
+                    const std::string& raw_path,
+                    const std::function<void(http::Response)>& respond);
+
     // Adds every Lambda route (emulated or not) to the router. Operation ids
     // are private to this class; `owns` tells whether an id is one of them.
     static void add_routes(http::Router& router);

@@ -178,3 +178,32 @@ TEST(Classify, ServicesThatAreOffClaimNothing) {
 TEST(Classify, MalformedQueryHasNoAnswerFromTheHead) {
     EXPECT_FALSE(classify(head("GET", "/2015-03-31/functions?x=%zz"), all_on()).has_value());
 }
+
+TEST(Classify, FunctionUrlsByHostOrLaminaPathComeBeforeS3) {
+    const std::string id = "0123456789abcdef0123456789abcdef";
+    const std::string host = id + ".lambda-url.us-east-1.localhost:4566";
+    // an unsigned *.localhost Host would otherwise name an S3 bucket
+    auto by_host = classify(head("POST", "/a/b%2F?x=1", {{"Host", host}}), all_on());
+    ASSERT_TRUE(by_host.has_value());
+    EXPECT_EQ(by_host->protocol, Protocol::FunctionUrl);
+    EXPECT_EQ(by_host->url_id, id);
+    EXPECT_EQ(by_host->url_path, "/a/b%2F");
+    // signed for lambda, or with an API-looking path: still the URL's
+    auto signed_call = classify(
+        request(head("GET", "/2015-03-31/functions", {{"Host", host}, kLambdaAuth})), all_on());
+    EXPECT_EQ(signed_call.protocol, Protocol::FunctionUrl);
+    EXPECT_EQ(signed_call.url_path, "/2015-03-31/functions");
+
+    auto by_path = classify(head("GET", "/_lamina/urls/" + id + "/x/y?q=1"), all_on());
+    ASSERT_TRUE(by_path.has_value());
+    EXPECT_EQ(by_path->protocol, Protocol::FunctionUrl);
+    EXPECT_EQ(by_path->url_id, id);
+    EXPECT_EQ(by_path->url_path, "/x/y");
+    auto root = classify(head("GET", "/_lamina/urls/" + id), all_on());
+    EXPECT_EQ(root->url_path, "/");
+    // not a url id: not a URL
+    auto short_id = classify(head("GET", "/_lamina/urls/abc/x"), all_on());
+    EXPECT_NE(short_id->protocol, Protocol::FunctionUrl);
+    auto bucket = classify(head("GET", "/key", {{"Host", "my-bucket.localhost:4566"}}), all_on());
+    EXPECT_EQ(bucket->protocol, Protocol::S3);
+}

@@ -1,0 +1,192 @@
+#include "lamina/api/lambda_api.hpp"
+
+// Requests to function URLs (the HTTP data plane, BUFFERED answers): the
+// URL's function and auth type, the resource policy, CORS, the payload 2.0
+// event, and the function's result as the HTTP response.
+
+#include <nlohmann/json.hpp>
+
+#include "lambda_input.hpp"
+#include "url_http.hpp"
+
+namespace lamina::api {
+
+using json = nlohmann::json;
+
+namespace {
+
+// Whether a statement's principal admits the caller: "*" admits anyone, an
+// account only a signed caller of that account.
+bool admits(const json& principal, const std::string& caller_account) {
+    if (principal.is_string() && principal.get<std::string>() == "*") return true;
+    if (caller_account.empty() || !principal.is_object() || !principal.contains("AWS"))
+        return false;
+    const json& aws = principal["AWS"];
+    if (!aws.is_string()) return false;
+    const std::string p = aws.get<std::string>();
+    return p == "*" || p == caller_account || p == "arn:aws:iam::" + caller_account + ":root";
+}
+
+// Whether the resource policy lets the caller invoke through a URL of this
+// auth type: an Allow of lambda:InvokeFunctionUrl whose only condition, if
+// any, is lambda:FunctionUrlAuthType naming that type.
+bool policy_allows(const control::ResourcePolicy& policy, const std::string& auth_type,
+                   const std::string& caller_account) {
+    for (const auto& st : policy.statements) {
+        const json& s = st.statement;
+        if (s.value("Effect", "") != "Allow") continue;
+        const std::string action = s.value("Action", "");
+        if (action != "lambda:InvokeFunctionUrl" && action != "lambda:*" && action != "*") continue;
+        if (!admits(s.value("Principal", json()), caller_account)) continue;
+        if (auto c = s.find("Condition"); c != s.end()) {
+            const json only = {{"StringEquals", {{"lambda:FunctionUrlAuthType", auth_type}}}};
+            if (*c != only) continue;
+        }
+        return true;
+    }
+    return false;
+}
+
+std::string joined(const json& cors, const char* key) {
+    std::string out;
+    if (auto it = cors.find(key); it != cors.end() && it->is_array())
+        for (const auto& v : *it) out += (out.empty() ? "" : ",") + v.get<std::string>();
+    return out;
+}
+
+// The URL's CORS headers for a request from `origin` (none when the origin
+// is not allowed). The configured values replace the function's own.
+void add_cors(http::Response& r, const json& cors, const std::string& origin, bool preflight) {
+    if (origin.empty()) return;
+    bool any = false, listed = false;
+    if (auto it = cors.find("AllowOrigins"); it != cors.end() && it->is_array())
+        for (const auto& o : *it) {
+            any = any || o == "*";
+            listed = listed || o == origin;
+        }
+    if (!any && !listed) return;
+    const bool credentials = cors.value("AllowCredentials", false);
+    r.headers.set("Access-Control-Allow-Origin", listed || credentials ? origin : "*");
+    if (listed || credentials) r.headers.set("Vary", "Origin");
+    if (credentials) r.headers.set("Access-Control-Allow-Credentials", "true");
+    if (auto expose = joined(cors, "ExposeHeaders"); !expose.empty())
+        r.headers.set("Access-Control-Expose-Headers", expose);
+    if (!preflight) return;
+    if (auto methods = joined(cors, "AllowMethods"); !methods.empty())
+        r.headers.set("Access-Control-Allow-Methods", methods);
+    if (auto headers = joined(cors, "AllowHeaders"); !headers.empty())
+        r.headers.set("Access-Control-Allow-Headers", headers);
+    if (auto it = cors.find("MaxAge"); it != cors.end() && it->is_number_integer())
+        r.headers.set("Access-Control-Max-Age", std::to_string(it->get<long long>()));
+}
+
+// "host:port" -> {"host", "port"}; an IPv6 literal keeps its brackets.
+std::pair<std::string, std::string> split_host(const std::string& host) {
+    auto colon = host.rfind(':');
+    auto bracket = host.rfind(']');
+    if (colon == std::string::npos || (bracket != std::string::npos && colon < bracket))
+        return {host, ""};
+    return {host.substr(0, colon), host.substr(colon + 1)};
+}
+
+}  // namespace
+
+void LambdaApi::invoke_url(const RequestContext& ctx, const http::Request& req,
+                           const std::string& url_id, const std::string& raw_path,
+                           const std::function<void(http::Response)>& respond) {
+    auto target = registry_.find_function_url(url_id);
+    if (!target) {
+        respond(url_unknown());
+        return;
+    }
+    const control::FunctionUrlConfig& url = target->config;
+    const std::string origin = req.headers.get("Origin");
+    // a CORS preflight is answered here, without the function or credentials
+    if (url.cors && req.method == "OPTIONS" && !origin.empty() &&
+        req.headers.find("Access-Control-Request-Method")) {
+        http::Response r;
+        r.status = 200;
+        add_cors(r, *url.cors, origin, true);
+        respond(std::move(r));
+        return;
+    }
+    const bool signed_request = !ctx.access_key_id.empty();
+    control::FunctionRef ref{
+        target->function_name,
+        target->qualifier.empty() ? std::nullopt : std::optional<std::string>(target->qualifier)};
+    bool allowed = false;
+    if (url.auth_type == "AWS_IAM") {
+        // same-account callers are allowed by their identity (lamina keeps no
+        // identity policies); other accounts need the function's policy too
+        if (signed_request)
+            allowed = ctx.scope.account == target->scope.account || [&] {
+                auto policy = registry_.get_policy(target->scope, ref);
+                return policy && policy_allows(*policy, "AWS_IAM", ctx.scope.account);
+            }();
+    } else {
+        auto policy = registry_.get_policy(target->scope, ref);
+        allowed = policy && policy_allows(*policy, "NONE", "");
+    }
+    if (!allowed) {
+        respond(url_forbidden());
+        return;
+    }
+    auto view = registry_.resolve_invocation(target->scope, ref, ids_.unit_draw());
+    if (!view || !invoker_) {
+        respond(url_internal_error());
+        return;
+    }
+    UrlEventContext ec;
+    ec.url_id = url_id;
+    auto [host, port] = split_host(req.headers.get("Host", ctx.host));
+    ec.domain_name = control::url_id_from_host(host) ? host : ctx.host;
+    ec.port = port;
+    ec.account_id = target->scope.account;
+    ec.request_id = ctx.request_id;
+    ec.source_ip = split_host(req.remote_address).first;
+    ec.epoch_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    ec.trace_id = "Root=1-" + ids_.hex(8) + "-" + ids_.hex(24);
+    if (url.auth_type == "AWS_IAM")
+        ec.iam = json{{"accessKey", ctx.access_key_id},
+                      {"accountId", ctx.scope.account},
+                      {"callerId", ctx.access_key_id},
+                      {"cognitoIdentity", nullptr},
+                      {"principalOrgId", nullptr},
+                      {"userArn", "arn:aws:iam::" + ctx.scope.account + ":root"},
+                      {"userId", ctx.scope.account}};
+    const auto q = req.target.find('?');
+    const std::string raw_query = q == std::string::npos ? "" : req.target.substr(q + 1);
+    std::string payload = url_event(req, raw_path, raw_query, ec)
+                              .dump(-1, ' ', false, json::error_handler_t::replace);
+    exec::InvokeRequest in =
+        invoke_request(target->scope, ref, *view, std::move(payload), ctx.request_id);
+    const bool streaming = url.effective_invoke_mode() == "RESPONSE_STREAM";
+    std::optional<json> cors = url.cors;
+    invoker_->invoke(std::move(in), [respond, streaming, cors, origin,
+                                     request_id = ctx.request_id](exec::InvokeResult out) {
+        http::Response r;
+        if (out.throttle) {
+            r.status = 429;
+            r.headers.set("Content-Type", "application/json");
+            r.headers.set("x-amzn-ErrorType", "TooManyRequestsException");
+            r.body = R"({"Message":"Rate Exceeded."})";
+        } else if (out.function_error) {
+            r = url_internal_error();
+        } else if (streaming) {
+            // a handler that does not stream, behind a RESPONSE_STREAM URL: its raw result
+            r.headers.set("Content-Type", "application/octet-stream");
+            r.body = std::move(out.payload);
+        } else if (auto mapped = url_response(out.payload)) {
+            r = std::move(*mapped);
+        } else {
+            r = url_internal_error();
+        }
+        if (cors) add_cors(r, *cors, origin, false);
+        r.headers.set("x-amzn-RequestId", request_id);
+        respond(std::move(r));
+    });
+}
+
+}  // namespace lamina::api
