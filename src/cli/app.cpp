@@ -282,6 +282,7 @@ void print_report(const sam::DeployReport& report,
         warn("not emulated by lamina, skipped: " + list);
     }
     for (const auto& [k, v] : report.outputs) say("output   " + k + " = " + v);
+    for (const auto& [k, v] : report.function_urls) say("url      " + k + " = " + v);
 }
 
 DataDir::DataDir(const Config& config) : path_(config.data_dir), temporary_(config.ephemeral) {
@@ -438,7 +439,9 @@ void App::listen() {
 // The template is applied before the port is announced: whoever waits for
 // it finds the stack's functions there.
 int App::deploy_template() {
-    deploy_client_ = sam::make_service_client(service_, config_.region, deploy_key_);
+    // the Host its calls name: function URLs take their port from it
+    deploy_client_ = sam::make_service_client(service_, config_.region, deploy_key_,
+                                              "127.0.0.1:" + std::to_string(server_.port()));
     deployer_ = std::make_unique<sam::Deployer>(
         *deploy_client_, [log = log_](const std::string& line) { log->info("sam {}", line); });
     auto overrides = sam::parse_parameter_overrides(config_.parameter_overrides);

@@ -75,12 +75,16 @@ http::Request make_request(const std::string& method, const std::string& target,
 
 class ServiceClient final : public ApiClient {
 public:
-    ServiceClient(api::Service& service, std::string region, std::optional<SigningKey> key)
-        : service_(service), region_(std::move(region)), key_(std::move(key)) {}
+    ServiceClient(api::Service& service, std::string region, std::optional<SigningKey> key,
+                  std::string host)
+        : service_(service),
+          region_(std::move(region)),
+          key_(std::move(key)),
+          host_(std::move(host)) {}
 
     Result<ApiReply> call(const std::string& method, const std::string& target,
                           const std::string& body, const std::string& content_type) override {
-        auto req = make_request(method, target, body, content_type, "lamina.internal");
+        auto req = make_request(method, target, body, content_type, host_);
         if (key_)
             api::sign_sigv4(req, key_->access_key_id, key_->secret_access_key, region_, "lambda",
                             now_ms());
@@ -93,6 +97,7 @@ private:
     api::Service& service_;
     std::string region_;
     std::optional<SigningKey> key_;
+    std::string host_;
 };
 
 class HttpClient final : public ApiClient {
@@ -160,8 +165,9 @@ private:
 }  // namespace
 
 std::unique_ptr<ApiClient> make_service_client(api::Service& service, std::string region,
-                                               std::optional<SigningKey> key) {
-    return std::make_unique<ServiceClient>(service, std::move(region), std::move(key));
+                                               std::optional<SigningKey> key, std::string host) {
+    return std::make_unique<ServiceClient>(service, std::move(region), std::move(key),
+                                           std::move(host));
 }
 
 Result<std::unique_ptr<ApiClient>> make_http_client(const std::string& endpoint, std::string region,

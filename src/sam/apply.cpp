@@ -98,6 +98,10 @@ Status Deployment::apply_resource(const Resource& r) {
         LAMINA_TRY(p, layer_permission_spec(r, props));
         return apply_layer_permission(r, p);
     }
+    if (r.type == kUrl) {
+        LAMINA_TRY(u, url_spec(r, props));
+        return apply_url(r, u);
+    }
     return {};
 }
 
@@ -405,6 +409,54 @@ Status Deployment::apply_event_invoke_config(const Resource& r, const EventInvok
     LAMINA_CHECK(lambda_.put_function_event_invoke_config(e.function, e.qualifier, e.body, r.id));
     say("put      " + r.id + "  event invoke config " + e.function + ":" + e.qualifier);
     next_[r.id] = {{"Type", r.type}, {"FunctionName", e.function}, {"Qualifier", e.qualifier}};
+    return {};
+}
+
+// A function URL keeps its id (so its URL) for as long as the template has
+// it on the same function or alias: an existing one is updated, not replaced.
+Status Deployment::apply_url(const Resource& r, const UrlSpec& u) {
+    const json prev = previous_.value(r.id, json::object());
+    const std::string where = u.function + (u.qualifier.empty() ? "" : ":" + u.qualifier);
+    LAMINA_TRY(existing, if_found(lambda_.get_function_url_config(u.function, u.qualifier, r.id)));
+    json now;
+    if (!existing) {
+        LAMINA_TRY(made, lambda_.create_function_url_config(u.function, u.qualifier, u.body, r.id));
+        undo_.emplace_back([this, id = r.id, u] {
+            return lambda_.delete_function_url_config(u.function, u.qualifier, id);
+        });
+        now = std::move(made);
+        say("created  " + r.id + "  function url " + where + " " +
+            now.value("FunctionUrl", std::string()));
+    } else {
+        if (prev.value("FunctionName", std::string()) != u.function ||
+            prev.value("Qualifier", std::string()) != u.qualifier)
+            return fail(ErrorCode::InvalidParameterValue,
+                        r.id + ": " + where + " already has a function URL, not made by stack " +
+                            options_.stack_name + " (delete it, or put this one elsewhere)");
+        // Update keeps what it is not sent: what the template dropped is reset
+        json want = u.body;
+        if (!want.contains("Cors")) want["Cors"] = json::object();
+        if (!want.contains("InvokeMode")) want["InvokeMode"] = "BUFFERED";
+        bool same = existing->value("AuthType", std::string()) == want["AuthType"] &&
+                    existing->value("Cors", json::object()) == want["Cors"] &&
+                    existing->value("InvokeMode", std::string("BUFFERED")) == want["InvokeMode"];
+        if (same) {
+            now = std::move(*existing);
+        } else {
+            LAMINA_TRY(updated,
+                       lambda_.update_function_url_config(u.function, u.qualifier, want, r.id));
+            now = std::move(updated);
+        }
+        say(std::string(same ? "unchanged " : "updated  ") + r.id + "  function url " + where +
+            " " + now.value("FunctionUrl", std::string()));
+    }
+    const std::string url = now.value("FunctionUrl", std::string());
+    atts_[r.id + ".FunctionUrl"] = url;
+    report_.function_urls[r.id] = url;
+    next_[r.id] = {{"Type", r.type},
+                   {"FunctionName", u.function},
+                   {"Qualifier", u.qualifier},
+                   {"FunctionUrl", url}};
     return {};
 }
 

@@ -36,6 +36,7 @@ inline constexpr const char* kAlias = "AWS::Lambda::Alias";
 inline constexpr const char* kPermission = "AWS::Lambda::Permission";
 inline constexpr const char* kEventInvokeConfig = "AWS::Lambda::EventInvokeConfig";
 inline constexpr const char* kLayerPermission = "AWS::Lambda::LayerVersionPermission";
+inline constexpr const char* kUrl = "AWS::Lambda::Url";
 
 inline bool is_function_type(const std::string& t) {
     return t == kServerlessFunction || t == kFunction;
@@ -48,6 +49,9 @@ std::string generated_name(const std::string& stack, const std::string& id, std:
 std::string short_hash(const std::string& text, std::size_t n = 12);
 // A JSON pointer's reference token ("a/b" -> "a~1b").
 std::string escape_pointer(const std::string& key);
+// A function reference in a template: a name, "name:qualifier", or a (maybe
+// qualified) ARN -> (name, qualifier or "").
+std::pair<std::string, std::string> function_name_and_qualifier(const std::string& v);
 
 struct Resource {
     std::string id, type, pointer;
@@ -118,6 +122,12 @@ struct EventInvokeSpec {
     nlohmann::json body;
 };
 
+// A function URL config on a function ("" qualifier) or one of its aliases.
+struct UrlSpec {
+    std::string function, qualifier;
+    nlohmann::json body;  // CreateFunctionUrlConfig's: AuthType[, Cors][, InvokeMode]
+};
+
 struct LayerPermissionSpec {
     std::string arn;
     LayerVersionId layer;
@@ -138,6 +148,7 @@ struct Plan {
     std::map<std::string, AliasSpec> aliases;
     std::map<std::string, PermissionSpec> permissions;
     std::map<std::string, EventInvokeSpec> event_invoke_configs;
+    std::map<std::string, UrlSpec> function_urls;
     std::map<std::string, LayerPermissionSpec> layer_permissions;
     std::map<std::string, std::string> outputs;  // with planned values
 };
@@ -173,6 +184,10 @@ private:
     Status read_parameters();
     Status read_conditions();
     Status read_resources();
+    Status admit_resource(Resource r);
+    // SAM's FunctionUrlConfig as the resources SAM makes of it: <Fn>Url and,
+    // for AuthType NONE, <Fn>UrlPublicPermissions and <Fn>URLInvokeAllowPublicAccess.
+    Result<std::vector<Resource>> function_url_resources(const Resource& fn);
     Status order();
     Result<nlohmann::json> resource_value(const std::string& id, const std::string& attribute);
     Result<nlohmann::json> props_of(const Resource& r);
@@ -186,6 +201,7 @@ private:
     Result<AliasSpec> alias_spec(const Resource& r, const nlohmann::json& props);
     Result<PermissionSpec> permission_spec(const Resource& r, const nlohmann::json& props);
     Result<EventInvokeSpec> event_invoke_spec(const Resource& r, const nlohmann::json& props);
+    Result<UrlSpec> url_spec(const Resource& r, const nlohmann::json& props);
     Result<LayerPermissionSpec> layer_permission_spec(const Resource& r,
                                                       const nlohmann::json& props);
     // What a function makes visible to Ref / Fn::GetAtt and to --watch.
@@ -208,6 +224,7 @@ private:
     Status apply_alias(const Resource& r, const AliasSpec& a);
     Status apply_permission(const Resource& r, const PermissionSpec& p);
     Status apply_event_invoke_config(const Resource& r, const EventInvokeSpec& e);
+    Status apply_url(const Resource& r, const UrlSpec& u);
     Status apply_layer_permission(const Resource& r, const LayerPermissionSpec& p);
     Status update_alias(const std::string& fn, const std::string& alias, const std::string& primary,
                         const std::string& additional, double weight, const std::string& who);

@@ -30,6 +30,9 @@ std::string event_invoke_path(const std::string& name, const std::string& qualif
     return "/2019-09-25/functions/" + path_segment(name) + "/event-invoke-config" +
            qualifier_query(qualifier);
 }
+std::string url_config_path(const std::string& name, const std::string& qualifier) {
+    return "/2021-10-31/functions/" + path_segment(name) + "/url" + qualifier_query(qualifier);
+}
 std::string concurrency_path(const std::string& name) {
     return "/2017-10-31/functions/" + path_segment(name) + "/concurrency";
 }
@@ -214,6 +217,33 @@ Status LambdaCalls::delete_function_event_invoke_config(const std::string& name,
                                                         const std::string& who) {
     return done(send("DELETE", event_invoke_path(name, qualifier), json(),
                      "DeleteFunctionEventInvokeConfig", who));
+}
+
+// ---- function URL configs ---------------------------------------------------
+
+Result<json> LambdaCalls::get_function_url_config(const std::string& name,
+                                                  const std::string& qualifier,
+                                                  const std::string& who) {
+    return send("GET", url_config_path(name, qualifier), json(), "GetFunctionUrlConfig", who);
+}
+
+Result<json> LambdaCalls::create_function_url_config(const std::string& name,
+                                                     const std::string& qualifier, const json& body,
+                                                     const std::string& who) {
+    return send("POST", url_config_path(name, qualifier), body, "CreateFunctionUrlConfig", who);
+}
+
+Result<json> LambdaCalls::update_function_url_config(const std::string& name,
+                                                     const std::string& qualifier, const json& body,
+                                                     const std::string& who) {
+    return send("PUT", url_config_path(name, qualifier), body, "UpdateFunctionUrlConfig", who);
+}
+
+Status LambdaCalls::delete_function_url_config(const std::string& name,
+                                               const std::string& qualifier,
+                                               const std::string& who) {
+    return done(
+        send("DELETE", url_config_path(name, qualifier), json(), "DeleteFunctionUrlConfig", who));
 }
 
 // ---- resource policies ------------------------------------------------------

@@ -85,6 +85,21 @@ public:
                                                const std::string& qualifier,
                                                const std::string& who);
 
+    // function URL configs; qualifier "" is the unqualified function, else an alias
+    Result<nlohmann::json> get_function_url_config(const std::string& name,
+                                                   const std::string& qualifier,
+                                                   const std::string& who);
+    Result<nlohmann::json> create_function_url_config(const std::string& name,
+                                                      const std::string& qualifier,
+                                                      const nlohmann::json& body,
+                                                      const std::string& who);
+    Result<nlohmann::json> update_function_url_config(const std::string& name,
+                                                      const std::string& qualifier,
+                                                      const nlohmann::json& body,
+                                                      const std::string& who);
+    Status delete_function_url_config(const std::string& name, const std::string& qualifier,
+                                      const std::string& who);
+
     // resource policies; qualifier "" is the unqualified function
     Result<nlohmann::json> get_policy(const std::string& name, const std::string& qualifier,
                                       const std::string& who);

@@ -19,8 +19,8 @@ namespace {
 
 const std::set<std::string>& emulated_types() {
     static const std::set<std::string> kTypes = {
-        kServerlessFunction, kServerlessLayer,   kFunction,       kLayer, kVersion, kAlias,
-        kPermission,         kEventInvokeConfig, kLayerPermission};
+        kServerlessFunction, kServerlessLayer,   kFunction,        kLayer, kVersion, kAlias,
+        kPermission,         kEventInvokeConfig, kLayerPermission, kUrl};
     return kTypes;
 }
 
@@ -117,6 +117,7 @@ const std::map<std::string, std::set<std::string>>& known_properties() {
          {"DestinationConfig", "FunctionName", "MaximumEventAgeInSeconds", "MaximumRetryAttempts",
           "Qualifier"}},
         {kLayerPermission, {"Action", "LayerVersionArn", "OrganizationId", "Principal"}},
+        {kUrl, {"AuthType", "Cors", "InvokeMode", "Qualifier", "TargetFunctionArn"}},
     };
     return kProperties;
 }
@@ -376,33 +377,53 @@ Status Deployment::read_resources() {
                         r.pointer + "/" + escape_pointer(name),
                         "property " + name + " is not defined for a resource of type " + r.type));
         }
-        if (r.condition && !ctx_.conditions.at(*r.condition)) {
-            plan_.excluded.insert(id);
-            continue;
-        }
-        if (!emulated_types().contains(r.type)) {
-            report_.skipped.push_back(id + " (" + r.type + ")");
-            plan_.others[id] = r.type;
-            ctx_.resources.insert(id);
-            continue;
-        }
-        ctx_.resources.insert(id);
+        // a SAM function and the resources SAM makes of its FunctionUrlConfig
+        std::vector<Resource> batch;
         if (r.type == kServerlessFunction) {
-            for (const char* g : {".Alias", ".Version", "Role"}) {
-                ctx_.resources.insert(id + g);
-                owner_[id + g] = id;
-            }
-            if (r.raw.contains("AutoPublishAlias") && r.raw["AutoPublishAlias"].is_string()) {
-                std::string generated = id + "Alias" + r.raw["AutoPublishAlias"].get<std::string>();
-                ctx_.resources.insert(generated);
-                owner_[generated] = id;
-            }
+            LAMINA_TRY(generated, function_url_resources(r));
+            batch = std::move(generated);
+            for (const auto& g : batch)
+                if (doc["Resources"].contains(g.id))
+                    return std::unexpected(t_.error_at(
+                        "/Resources/" + escape_pointer(g.id),
+                        "this logical id is the one SAM gives " + id + "'s FunctionUrlConfig"));
         }
-        resources_.emplace(id, std::move(r));
+        batch.insert(batch.begin(), std::move(r));
+        for (auto& b : batch) LAMINA_CHECK(admit_resource(std::move(b)));
     }
     ctx_.resource_value = [this](const std::string& id, const std::string& attribute) {
         return resource_value(id, attribute);
     };
+    return {};
+}
+
+// Takes a resource into the deployment, or leaves it out (its Condition
+// does not hold, or lamina does not emulate its type).
+Status Deployment::admit_resource(Resource r) {
+    const std::string id = r.id;
+    if (r.condition && !ctx_.conditions.at(*r.condition)) {
+        plan_.excluded.insert(id);
+        return {};
+    }
+    if (!emulated_types().contains(r.type)) {
+        report_.skipped.push_back(id + " (" + r.type + ")");
+        plan_.others[id] = r.type;
+        ctx_.resources.insert(id);
+        return {};
+    }
+    ctx_.resources.insert(id);
+    if (r.type == kServerlessFunction) {
+        for (const char* g : {".Alias", ".Version", "Role"}) {
+            ctx_.resources.insert(id + g);
+            owner_[id + g] = id;
+        }
+        if (r.raw.contains("AutoPublishAlias") && r.raw["AutoPublishAlias"].is_string()) {
+            std::string generated = id + "Alias" + r.raw["AutoPublishAlias"].get<std::string>();
+            ctx_.resources.insert(generated);
+            owner_[generated] = id;
+        }
+    }
+    resources_.emplace(id, std::move(r));
     return {};
 }
 
@@ -515,6 +536,9 @@ Status Deployment::plan_resource(const Resource& r) {
     } else if (r.type == kLayerPermission) {
         LAMINA_TRY(p, layer_permission_spec(r, props));
         plan_.layer_permissions[r.id] = std::move(p);
+    } else if (r.type == kUrl) {
+        LAMINA_TRY(u, url_spec(r, props));
+        plan_.function_urls[r.id] = std::move(u);
     }
     return {};
 }

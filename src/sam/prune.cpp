@@ -79,6 +79,12 @@ public:
             auto st = lambda_.delete_function_event_invoke_config(
                 fn, prev.value("Qualifier", std::string()), id);
             if (done(id, prev, absent_is_done(st))) say("deleted  " + id + "  event invoke config");
+        } else if (kind == kUrl) {
+            auto st =
+                lambda_.delete_function_url_config(fn, prev.value("Qualifier", std::string()), id);
+            if (done(id, prev, absent_is_done(st)))
+                say("deleted  " + id + "  function url " +
+                    prev.value("FunctionUrl", std::string()));
         }
     }
 
@@ -125,8 +131,8 @@ std::vector<std::string> prune_stack(LambdaCalls& lambda, const json& previous, 
     Pruner pruner(lambda, next, say);
     pruner.replaced_layer_versions();
     // resources gone from the template (or replaced under another name), newest kinds first
-    for (const char* kind : {kPermission, kLayerPermission, kEventInvokeConfig, kAlias, kVersion,
-                             kServerlessFunction, kFunction, kServerlessLayer, kLayer}) {
+    for (const char* kind : {kPermission, kLayerPermission, kEventInvokeConfig, kUrl, kAlias,
+                             kVersion, kServerlessFunction, kFunction, kServerlessLayer, kLayer}) {
         for (const auto& [id, prev] : previous.items()) {
             if (prev.value("Type", std::string()) != kind) continue;
             bool same = next.contains(id);

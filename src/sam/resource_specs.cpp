@@ -39,11 +39,6 @@ std::string escape_pointer(const std::string& k) {
     return out;
 }
 
-namespace {
-
-std::string last_segment(const std::string& s) { return s.substr(s.rfind(':') + 1); }
-
-// A function reference in a template: a name, or a (maybe qualified) ARN.
 std::pair<std::string, std::string> function_name_and_qualifier(const std::string& v) {
     static const std::regex kArn(
         R"(arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:([a-zA-Z0-9_-]+)(?::([a-zA-Z0-9$_-]+))?)");
@@ -54,6 +49,10 @@ std::pair<std::string, std::string> function_name_and_qualifier(const std::strin
         return {v.substr(0, colon), v.substr(colon + 1)};
     return {v, ""};
 }
+
+namespace {
+
+std::string last_segment(const std::string& s) { return s.substr(s.rfind(':') + 1); }
 
 // Reads and checks an integer property.
 Result<std::optional<std::int64_t>> int_prop(const Template& t, const json& props,
@@ -372,8 +371,6 @@ Result<FunctionSpec> Deployment::function_spec(const Resource& r, const json& pr
                     r.id + ".Events." + event + " (" +
                     (spec.is_object() ? spec.value("Type", std::string("?")) : std::string("?")) +
                     ")");
-        if (props.contains("FunctionUrlConfig"))
-            report_.skipped.push_back(r.id + ".FunctionUrlConfig");
     } else {
         if (props.contains("TracingConfig") && props["TracingConfig"].is_object())
             f.tracing = props["TracingConfig"].value("Mode", std::string("PassThrough"));
@@ -582,7 +579,7 @@ Result<PermissionSpec> Deployment::permission_spec(const Resource& r, const json
     s.sid = generated_name(options_.stack_name, r.id, 100);
     s.body = {{"StatementId", s.sid}, {"Action", *action}, {"Principal", *principal}};
     for (const char* k : {"SourceArn", "SourceAccount", "EventSourceToken", "PrincipalOrgID",
-                          "FunctionUrlAuthType"})
+                          "FunctionUrlAuthType", "InvokedViaFunctionUrl"})
         if (props.contains(k)) s.body[k] = props[k];
     refs_[r.id] = s.sid;
     return s;

@@ -329,6 +329,10 @@ BAD_TEMPLATES = {
                                "          OnFailure: {Type: SQS}\n", 0, "lamina emulates Lambda destinations only"),
     "image_function": (HEAD + "  Img:\n    Type: AWS::Serverless::Function\n    Properties:\n"
                        "      PackageType: Image\n      ImageUri: repo/img:1\n", 6, "zip functions only"),
+    "url_without_auth_type": (HEAD + GOOD_FN + "      FunctionUrlConfig:\n        InvokeMode: BUFFERED\n", 9,
+                              "Resources.Good.Properties.FunctionUrlConfig: AuthType is required"),
+    "url_without_target": (HEAD + GOOD_FN + "  Url:\n    Type: AWS::Lambda::Url\n    Properties:\n"
+                           "      AuthType: NONE\n", 11, "Resources.Url.Properties: TargetFunctionArn is required"),
 }
 
 
@@ -737,3 +741,167 @@ def test_a_function_made_outside_the_stack_is_not_taken_over(server, tmp_path):
     assert r.returncode == 1
     assert f"the function {name} already exists and was not made by stack" in r.stderr, r.stderr
     assert lam.get_function_configuration(FunctionName=name)["CodeSha256"] == sha  # untouched
+
+
+# --------------------------------------------------------------------------------------
+# Function URLs: SAM's FunctionUrlConfig and AWS::Lambda::Url
+# --------------------------------------------------------------------------------------
+
+def printed_urls(stdout: str) -> dict:
+    """The `url      <LogicalId> = <url>` lines `lamina deploy` ends with."""
+    out = {}
+    for line in stdout.splitlines():
+        if line.startswith("url      "):
+            k, _, v = line[len("url      "):].partition(" = ")
+            out[k] = v
+    return out
+
+
+def url_statements(lam, fn: str, qualifier: str) -> list:
+    try:
+        return json.loads(lam.get_policy(FunctionName=fn, Qualifier=qualifier)["Policy"])["Statement"]
+    except ClientError as e:
+        assert e.response["Error"]["Code"] == "ResourceNotFoundException"
+        return []
+
+
+SAM_URL_TEMPLATE = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Api:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: {fn}
+      Runtime: python3.12
+      Handler: app.handler
+      CodeUri: fn/
+      AutoPublishAlias: live
+{url}"""
+SAM_URL_CONFIG = """\
+      FunctionUrlConfig:
+        AuthType: {auth}
+        Cors:
+          AllowOrigins: [https://example.com]
+          AllowMethods: [GET, POST]
+          AllowCredentials: true
+          MaxAge: 300
+"""
+
+
+@pytest.mark.timeout_s(150)
+def test_sam_function_url_config_on_the_alias_kept_updated_and_removed(server, tmp_path):
+    prefix = stack_name("url")
+    fn = f"{prefix}-api"
+    (tmp_path / "fn").mkdir()
+    (tmp_path / "fn" / "app.py").write_text("def handler(e, c):\n    return 'ok'\n")
+    template = tmp_path / "template.yaml"
+    template.write_text(SAM_URL_TEMPLATE.format(fn=fn, url=SAM_URL_CONFIG.format(auth="NONE")))
+    lam = server.client("lambda")
+
+    r = deploy(server, template, "--stack-name", prefix)
+    assert r.returncode == 0, r.stderr
+    urls = printed_urls(r.stdout)
+    assert list(urls) == ["ApiUrl"], r.stdout
+    cfg = lam.get_function_url_config(FunctionName=fn, Qualifier="live")
+    assert urls["ApiUrl"] == cfg["FunctionUrl"]
+    assert cfg["FunctionUrl"].endswith(f".lambda-url.{lt.REGION}.localhost:{server.port}/")
+    assert cfg["FunctionArn"] == lt.fn_arn(fn, "live")  # on the AutoPublishAlias alias
+    assert cfg["AuthType"] == "NONE" and cfg["InvokeMode"] == "BUFFERED"
+    assert cfg["Cors"] == {"AllowOrigins": ["https://example.com"], "AllowMethods": ["GET", "POST"],
+                           "AllowCredentials": True, "MaxAge": 300}
+    with pytest.raises(ClientError) as e:  # not on $LATEST
+        lam.get_function_url_config(FunctionName=fn)
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    # SAM's public-access statements for AuthType NONE, on the alias
+    statements = {s["Action"]: s for s in url_statements(lam, fn, "live")}
+    assert set(statements) == {"lambda:InvokeFunctionUrl", "lambda:InvokeFunction"}, statements
+    public = statements["lambda:InvokeFunctionUrl"]
+    assert public["Sid"].startswith(f"{prefix}-ApiUrlPublicPermissions-")
+    assert public["Principal"] == "*"
+    assert public["Condition"] == {"StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}}
+    assert statements["lambda:InvokeFunction"]["Condition"] == {"Bool": {"lambda:InvokedViaFunctionUrl": "true"}}
+
+    # the same template again: the same URL (bookmarked URLs keep working)
+    r = deploy(server, template, "--stack-name", prefix)
+    assert r.returncode == 0, r.stderr
+    assert printed_urls(r.stdout) == urls
+    again = lam.get_function_url_config(FunctionName=fn, Qualifier="live")
+    assert again["FunctionUrl"] == cfg["FunctionUrl"] and again["CreationTime"] == cfg["CreationTime"]
+
+    # AuthType edited: the same URL, updated; the public statements go
+    template.write_text(SAM_URL_TEMPLATE.format(fn=fn, url=SAM_URL_CONFIG.format(auth="AWS_IAM")))
+    r = deploy(server, template, "--stack-name", prefix)
+    assert r.returncode == 0, r.stderr
+    assert printed_urls(r.stdout) == urls
+    updated = lam.get_function_url_config(FunctionName=fn, Qualifier="live")
+    assert updated["AuthType"] == "AWS_IAM"
+    assert updated["FunctionUrl"] == cfg["FunctionUrl"] and updated["Cors"] == cfg["Cors"]
+    assert url_statements(lam, fn, "live") == []
+
+    # FunctionUrlConfig removed: the URL is deleted
+    template.write_text(SAM_URL_TEMPLATE.format(fn=fn, url=""))
+    r = deploy(server, template, "--stack-name", prefix)
+    assert r.returncode == 0, r.stderr
+    assert printed_urls(r.stdout) == {}
+    with pytest.raises(ClientError) as e:
+        lam.get_function_url_config(FunctionName=fn, Qualifier="live")
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert lamina("delete", "--stack-name", prefix, "--endpoint", server.url).returncode == 0
+
+
+@pytest.mark.timeout_s(120)
+def test_lambda_url_resource_with_outputs_and_stack_deletion(server, tmp_path):
+    prefix = stack_name("cfnurl")
+    fn = f"{prefix}-fn"
+    template = tmp_path / "template.yaml"
+    text = textwrap.dedent(f"""\
+        Resources:
+          Fn:
+            Type: AWS::Lambda::Function
+            Properties:
+              FunctionName: {fn}
+              Runtime: python3.12
+              Handler: index.handler
+              Role: arn:aws:iam::{lt.ACCOUNT}:role/r
+              Code: {{ZipFile: "def handler(e, c):\\n    return 1\\n"}}
+          Url:
+            Type: AWS::Lambda::Url
+            Properties:
+              TargetFunctionArn: !GetAtt Fn.Arn
+              AuthType: AWS_IAM
+              InvokeMode: RESPONSE_STREAM
+        Outputs:
+          Endpoint:
+            Value: !GetAtt Url.FunctionUrl
+          Target:
+            Value: !GetAtt Url.FunctionArn
+          Physical:
+            Value: !Ref Url
+        """)
+    template.write_text(text)
+    lam = server.client("lambda")
+    r = deploy(server, template, "--stack-name", prefix)
+    assert r.returncode == 0, r.stderr
+    cfg = lam.get_function_url_config(FunctionName=fn)
+    assert cfg["AuthType"] == "AWS_IAM" and cfg["InvokeMode"] == "RESPONSE_STREAM"
+    assert "Cors" not in cfg
+    assert f"output   Endpoint = {cfg['FunctionUrl']}" in r.stdout.splitlines(), r.stdout
+    assert f"output   Target = {lt.fn_arn(fn)}" in r.stdout.splitlines(), r.stdout
+    assert f"output   Physical = {lt.fn_arn(fn)}" in r.stdout.splitlines(), r.stdout  # as CloudFormation
+    assert printed_urls(r.stdout) == {"Url": cfg["FunctionUrl"]}
+
+    # InvokeMode dropped from the template: back to AWS's default, same URL
+    template.write_text(text.replace("      InvokeMode: RESPONSE_STREAM\n", ""))
+    r = deploy(server, template, "--stack-name", prefix)
+    assert r.returncode == 0, r.stderr
+    assert f"output   Endpoint = {cfg['FunctionUrl']}" in r.stdout.splitlines(), r.stdout
+    now = lam.get_function_url_config(FunctionName=fn)
+    assert now["InvokeMode"] == "BUFFERED" and now["FunctionUrl"] == cfg["FunctionUrl"]
+
+    r = lamina("delete", "--stack-name", prefix, "--endpoint", server.url)
+    assert r.returncode == 0, r.stderr
+    with pytest.raises(ClientError) as e:
+        lam.get_function_url_config(FunctionName=fn)
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    with pytest.raises(ClientError):
+        lam.get_function(FunctionName=fn)

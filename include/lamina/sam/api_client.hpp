@@ -43,9 +43,11 @@ public:
     virtual const std::string& region() const = 0;
 };
 
-// In-process calls to the api front (Service::dispatch).
+// In-process calls to the api front (Service::dispatch), with `host` as their
+// Host header (answers that hold a function URL take its port from it).
 std::unique_ptr<ApiClient> make_service_client(api::Service& service, std::string region,
-                                               std::optional<SigningKey> key);
+                                               std::optional<SigningKey> key,
+                                               std::string host = "lamina.internal");
 // HTTP calls to http://host:port (no TLS: lamina listens on loopback).
 Result<std::unique_ptr<ApiClient>> make_http_client(const std::string& endpoint, std::string region,
                                                     std::optional<SigningKey> key);

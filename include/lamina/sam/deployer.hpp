@@ -61,7 +61,8 @@ struct DeployReport {
     std::vector<std::string> lines;    // what was done, one line per resource
     std::vector<std::string> skipped;  // resources lamina does not emulate
     std::map<std::string, std::string> outputs;
-    std::vector<TrafficShift> shifts;  // still to run
+    std::map<std::string, std::string> function_urls;  // logical id -> URL
+    std::vector<TrafficShift> shifts;                  // still to run
 };
 
 class Deployer {

@@ -55,6 +55,35 @@ TEST_F(PruneTest, DeletesWhatTheTemplateNoLongerHasPermissionsFirst) {
     EXPECT_EQ(next, json({{"Kept", kPrevious["Kept"]}}));
 }
 
+TEST_F(PruneTest, AFunctionUrlGoesAfterItsPermissionsAndBeforeItsAlias) {
+    const std::string url =
+        "http://0123456789abcdef0123456789abcdef.lambda-url.us-east-1.localhost/";
+    json previous = {
+        {"FnUrl",
+         {{"Type", kUrl}, {"FunctionName", "fn"}, {"Qualifier", "live"}, {"FunctionUrl", url}}},
+        {"FnUrlPublicPermissions",
+         {{"Type", kPermission},
+          {"FunctionName", "fn"},
+          {"Qualifier", "live"},
+          {"StatementId", "stk-FnUrlPublicPermissions-1"}}},
+        {"Live", {{"Type", kAlias}, {"FunctionName", "fn"}, {"Name", "live"}}},
+        {"Kept",
+         {{"Type", kUrl}, {"FunctionName", "kept"}, {"Qualifier", ""}, {"FunctionUrl", url}}},
+        {"Moved",
+         {{"Type", kUrl}, {"FunctionName", "moved"}, {"Qualifier", ""}, {"FunctionUrl", url}}},
+    };
+    json next = {{"Kept", previous["Kept"]}, {"Moved", previous["Moved"]}};
+    next["Moved"]["Qualifier"] = "live";  // now on an alias: the old one goes
+    auto failures = prune_stack(lambda, previous, next, say);
+    EXPECT_TRUE(failures.empty());
+    EXPECT_EQ(deletes(),
+              (std::vector<std::string>{
+                  "/2015-03-31/functions/fn/policy/stk-FnUrlPublicPermissions-1?Qualifier=live",
+                  "/2021-10-31/functions/fn/url?Qualifier=live", "/2021-10-31/functions/moved/url",
+                  "/2015-03-31/functions/fn/aliases/live"}));
+    EXPECT_EQ(said[1], "deleted  FnUrl  function url " + url);
+}
+
 TEST_F(PruneTest, SomethingAlreadyGoneCountsAsDeleted) {
     api.answer = [](const FakeApiClient::Call&) -> Result<ApiReply> {
         return fakes::aws_error(404, "ResourceNotFoundException", "Function not found: old");
