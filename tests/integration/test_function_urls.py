@@ -8,6 +8,8 @@ import base64
 import datetime
 import json
 import re
+import shutil
+import subprocess
 
 import pytest
 
@@ -539,3 +541,35 @@ class TestInvokeUrl:
                                   headers={"Origin": "https://evil.example",
                                            "Access-Control-Request-Method": "POST"})
         assert "access-control-allow-origin" not in headers
+
+    def test_reserved_concurrency_zero_turns_the_url_off(self, lam, server, url_fn):
+        url = lam.create_function_url_config(FunctionName=url_fn, AuthType="NONE")["FunctionUrl"]
+        public_permission(lam, url_fn)
+        lam.put_function_concurrency(FunctionName=url_fn, ReservedConcurrentExecutions=0)
+        status, headers, got = call(server, url, "/?mode=string")
+        assert status == 429, got
+        assert headers["x-amzn-errortype"] == "TooManyRequestsException"
+        lam.delete_function_concurrency(FunctionName=url_fn)
+        assert call(server, url, "/?mode=string")[:3:2] == (200, b"hello")
+
+
+@pytest.mark.skipif(not shutil.which("curl"), reason="curl not installed")
+class TestCurl:
+    def test_curl_reaches_a_url_by_its_name(self, lam, server, url_fn):
+        """curl resolves *.localhost to loopback itself: the URL as handed out works as is."""
+        url = lam.create_function_url_config(FunctionName=url_fn, AuthType="NONE")["FunctionUrl"]
+        public_permission(lam, url_fn)
+        p = subprocess.run(["curl", "-sS", "--max-time", "20", "--noproxy", "*", "-w", "\n%{http_code}",
+                            url + "hello?mode=echo"], capture_output=True, text=True, timeout=30)
+        body, status = p.stdout.rsplit("\n", 1)
+        assert status == "200", p.stderr
+        assert json.loads(body)["event"]["rawPath"] == "/hello"
+
+    def test_curl_aws_sigv4_signs_for_aws_iam(self, lam, server, url_fn):
+        url = lam.create_function_url_config(FunctionName=url_fn, AuthType="AWS_IAM")["FunctionUrl"]
+        base = ["curl", "-sS", "--max-time", "20", "--noproxy", "*", "-o", "/dev/null", "-w", "%{http_code}"]
+        unsigned = subprocess.run(base + [url + "?mode=string"], capture_output=True, text=True, timeout=30)
+        assert unsigned.stdout == "403"
+        signed = subprocess.run(base + ["--aws-sigv4", f"aws:amz:{lt.REGION}:lambda", "--user", "test:test",
+                                        url + "?mode=string"], capture_output=True, text=True, timeout=30)
+        assert signed.stdout == "200", signed.stderr
