@@ -437,9 +437,11 @@ Status Deployment::apply_url(const Resource& r, const UrlSpec& u) {
         json want = u.body;
         if (!want.contains("Cors")) want["Cors"] = json::object();
         if (!want.contains("InvokeMode")) want["InvokeMode"] = "BUFFERED";
-        bool same = existing->value("AuthType", std::string()) == want["AuthType"] &&
-                    existing->value("Cors", json::object()) == want["Cors"] &&
-                    existing->value("InvokeMode", std::string("BUFFERED")) == want["InvokeMode"];
+        // json against json (clang finds std::string == json ambiguous)
+        bool same =
+            json(existing->value("AuthType", std::string())) == want["AuthType"] &&
+            existing->value("Cors", json::object()) == want["Cors"] &&
+            json(existing->value("InvokeMode", std::string("BUFFERED"))) == want["InvokeMode"];
         if (same) {
             now = std::move(*existing);
         } else {
