@@ -66,11 +66,13 @@ inline std::unexpected<Error> fail(ErrorCode code, std::string message) {
 
 }  // namespace lamina
 
+// The NOLINT must stay on the line that declares `var`: not reformatted.
+// clang-format off
 #define LAMINA_TRY(var, expr)                                                     \
     auto var##_result_ = (expr);                                                  \
     if (!var##_result_) return std::unexpected(std::move(var##_result_.error())); \
-    auto var = std::move(                                                         \
-        *var##_result_) /* NOLINT(bugprone-macro-parentheses): var names a declaration */
+    auto var = std::move(*var##_result_)  /* NOLINT(bugprone-macro-parentheses): var names a declaration */
+// clang-format on
 
 #define LAMINA_CHECK(expr)                                                            \
     do {                                                                              \
