@@ -166,22 +166,19 @@ void LambdaApi::invoke_url(const RequestContext& ctx, const http::Request& req,
     std::optional<json> cors = url.cors;
     invoker_->invoke(std::move(in), [respond, streaming, cors, origin,
                                      request_id = ctx.request_id](exec::InvokeResult out) {
-        http::Response r;
+        // a function error, or a result that makes no response: 502
+        http::Response r = url_internal_error();
         if (out.throttle) {
             r.status = 429;
-            r.headers.set("Content-Type", "application/json");
             r.headers.set("x-amzn-ErrorType", "TooManyRequestsException");
             r.body = R"({"Message":"Rate Exceeded."})";
-        } else if (out.function_error) {
-            r = url_internal_error();
-        } else if (streaming) {
+        } else if (!out.function_error && streaming) {
             // a handler that does not stream, behind a RESPONSE_STREAM URL: its raw result
+            r.status = 200;
             r.headers.set("Content-Type", "application/octet-stream");
             r.body = std::move(out.payload);
-        } else if (auto mapped = url_response(out.payload)) {
-            r = std::move(*mapped);
-        } else {
-            r = url_internal_error();
+        } else if (!out.function_error) {
+            if (auto mapped = url_response(out.payload)) r = std::move(*mapped);
         }
         if (cors) add_cors(r, *cors, origin, false);
         r.headers.set("x-amzn-RequestId", request_id);
