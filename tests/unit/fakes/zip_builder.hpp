@@ -32,7 +32,9 @@ inline Entry sym(std::string name, std::string target) {
     return Entry{std::move(name), std::move(target), static_cast<mode_t>(S_IFLNK | 0777)};
 }
 
-// Builds a zip archive in memory with libzip.
+inline constexpr time_t kFixedZipTime = 1704067200;  // 2024-01-01T00:00:00Z
+
+// Builds a zip archive in memory with libzip; byte for byte the same for the same entries.
 inline std::string make_zip(const std::vector<Entry>& entries) {
     zip_error_t err;
     zip_error_init(&err);
@@ -60,6 +62,10 @@ inline std::string make_zip(const std::vector<Entry>& entries) {
         if (zip_file_set_external_attributes(za, static_cast<zip_uint64_t>(idx), 0, ZIP_OPSYS_UNIX,
                                              static_cast<zip_uint32_t>(e.mode) << 16) < 0)
             throw std::runtime_error("zip_file_set_external_attributes");
+        // a fixed time, not "now": the same entries always make the same bytes
+        // (and CodeSha256), even across the 2-second steps of a zip's clock
+        if (zip_file_set_mtime(za, static_cast<zip_uint64_t>(idx), kFixedZipTime, 0) < 0)
+            throw std::runtime_error("zip_file_set_mtime");
     }
     if (zip_close(za) < 0) throw std::runtime_error("zip_close");
     if (zip_source_open(src) < 0) throw std::runtime_error("zip_source_open");
