@@ -95,6 +95,108 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         co_return res;
     }
 
+    // Writes `data` into `pipe`, resuming once the pipe has room.
+    static asio::awaitable<void> pipe_write(BodyPipe& pipe, std::string data,
+                                            beast::tcp_stream& stream) {
+        auto initiate = [&pipe, s = &stream](auto completion, std::string d) {
+            auto exec = s->get_executor();
+            auto shared = std::make_shared<decltype(completion)>(std::move(completion));
+            pipe.write(std::move(d),
+                       [exec, shared] { asio::post(exec, [shared]() mutable { (*shared)(); }); });
+        };
+        co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
+            initiate, asio::use_awaitable, std::move(data));
+    }
+
+    // The next piece of a streamed response body.
+    static asio::awaitable<BodyPiece> next_piece(BodySource& source, beast::tcp_stream& stream) {
+        auto initiate = [&source, s = &stream](auto completion) {
+            auto exec = s->get_executor();
+            auto shared = std::make_shared<decltype(completion)>(std::move(completion));
+            source.next([exec, shared](BodyPiece piece) {
+                asio::post(exec, [shared, piece = std::move(piece)]() mutable {
+                    (*shared)(std::move(piece));
+                });
+            });
+        };
+        BodyPiece piece =
+            co_await asio::async_initiate<decltype(asio::use_awaitable), void(BodyPiece)>(
+                initiate, asio::use_awaitable);
+        co_return piece;
+    }
+
+    // A response whose body comes from r.stream: its head, then each piece as
+    // a chunk as soon as it is there. A body that breaks off ends the
+    // connection without the last chunk, so the client cannot take it as
+    // whole. Returns false when the connection cannot go on.
+    asio::awaitable<bool> write_streamed(beast::tcp_stream& stream, Response r, unsigned version,
+                                         bool keep_alive) {
+        std::shared_ptr<BodySource> source = std::move(r.stream);
+        bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(r.status), version};
+        for (auto& [k, v] : r.headers.items) res.insert(k, v);
+        res.set(bhttp::field::server, "lamina");
+        res.keep_alive(keep_alive);
+        res.chunked(true);
+        bhttp::response_serializer<bhttp::empty_body> sr{res};
+        stream.expires_after(opt.body_timeout);
+        auto [ec, n] = co_await bhttp::async_write_header(stream, sr, kTuple);
+        if (ec) {
+            source->cancel();
+            co_return false;
+        }
+        for (;;) {
+            stream.expires_never();
+            BodyPiece piece = co_await next_piece(*source, stream);
+            stream.expires_after(opt.body_timeout);
+            if (piece.kind == BodyPiece::Kind::Failed) co_return false;
+            if (piece.kind == BodyPiece::Kind::End) {
+                auto last = bhttp::make_chunk_last();
+                auto [lec, ln] = co_await asio::async_write(stream, last, kTuple);
+                co_return !lec;
+            }
+            if (piece.data.empty()) continue;
+            auto chunk = bhttp::make_chunk(asio::buffer(piece.data));
+            auto [wec, wn] = co_await asio::async_write(stream, chunk, kTuple);
+            if (wec) {
+                source->cancel();  // the client is gone: the producer goes on, unheard
+                co_return false;
+            }
+        }
+    }
+
+    // Reads the body of the request whose head `head_parser` holds into
+    // `sink`, piece by piece as it arrives. Returns "" when it ended whole,
+    // else "too_large" or "broken"; trailer fields land in `fields`.
+    asio::awaitable<std::string> read_streamed(
+        beast::tcp_stream& stream, beast::flat_buffer& buffer,
+        bhttp::request_parser<bhttp::empty_body>& head_parser, std::uint64_t limit, BodyPipe& sink,
+        Headers& fields) {
+        bhttp::request_parser<bhttp::buffer_body> parser(std::move(head_parser));
+        parser.body_limit(limit);
+        std::string chunk(kBodyReadChunk, '\0');
+        std::string error;
+        while (!parser.is_done()) {
+            parser.get().body().data = chunk.data();
+            parser.get().body().size = chunk.size();
+            stream.expires_after(opt.body_timeout);
+            // read_some: hand on what has arrived, not wait for the buffer to fill
+            auto [ec, n] = co_await bhttp::async_read_some(stream, buffer, parser, kTuple);
+            if (ec == bhttp::error::need_buffer) ec = {};
+            std::size_t got = chunk.size() - parser.get().body().size;
+            if (got > 0) {
+                std::string data(chunk.data(), got);
+                co_await pipe_write(sink, std::move(data), stream);
+            }
+            if (ec) {
+                error = ec == bhttp::error::body_limit ? "too_large" : "broken";
+                break;
+            }
+        }
+        for (const auto& f : parser.get())
+            fields.items.emplace_back(std::string(f.name_string()), std::string(f.value()));
+        co_return error;
+    }
+
     // An answer to HEAD has no body but may state the Content-Length a GET
     // would have (S3's HeadObject): it is kept as the handler set it.
     static bhttp::response<bhttp::string_body> to_beast(Response&& r, unsigned version,
@@ -175,6 +277,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
                                         : transport_error(413, "Request entity too large");
             };
             if (head.content_length && *head.content_length > policy.limit) {
+                if (policy.sink) policy.sink->fail("too_large");
                 Response reply = too_large();
                 co_await write(stream, std::move(reply), version, false);
                 break;
@@ -183,7 +286,36 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
                 bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, version};
                 stream.expires_after(opt.header_timeout);
                 auto [wec, wn] = co_await bhttp::async_write(stream, cont, kTuple);
-                if (wec) break;
+                if (wec) {
+                    if (policy.sink) policy.sink->fail("broken");
+                    break;
+                }
+            }
+
+            if (policy.sink) {
+                Request req;
+                req.method = head.method;
+                req.target = head.target;
+                req.remote_address = remote;
+                req.streamed = true;
+                if (!parse_target(req.target, req.path, req.query)) {
+                    policy.sink->fail("malformed query string");
+                    Response reply = transport_error(400, "Malformed query string");
+                    co_await write(stream, std::move(reply), version, false);
+                    break;
+                }
+                req.stream_error = co_await read_streamed(stream, buffer, head_parser, policy.limit,
+                                                          *policy.sink, req.headers);
+                req.tag = std::move(policy.tag);
+                bool whole = req.stream_error.empty();
+                bool broken = req.stream_error == "broken";
+                stream.expires_never();
+                Response res = co_await call_handler(std::move(req), stream);
+                if (broken) break;  // nobody to answer
+                bool keep = keep_alive && whole && !stopping;
+                auto wec = co_await write(stream, std::move(res), version, keep);
+                if (wec || !keep) break;
+                continue;
             }
 
             bhttp::request_parser<bhttp::string_body> parser(std::move(head_parser));
@@ -229,6 +361,11 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
             stream.expires_never();
             Response res = co_await call_handler(std::move(req), stream);
             bool keep = keep_alive && !stopping;
+            if (res.stream) {
+                bool whole = co_await write_streamed(stream, std::move(res), version, keep);
+                if (!whole || !keep_alive) break;
+                continue;
+            }
             bool head_request = head.method == "HEAD";
             auto wec = co_await write(stream, std::move(res), version, keep, head_request);
             if (wec || !keep_alive) break;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -34,15 +35,24 @@ struct Request {
     // What the server's body policy learnt from the head (BodyPolicy::tag),
     // handed on with the request; http never looks inside.
     std::any tag;
+    // The body went to the policy's sink as it arrived (BodyPolicy::sink):
+    // `body` is empty, and `stream_error` says why it did not end, if it did
+    // not ("too_large", "broken"). Trailer fields are among `headers`.
+    bool streamed = false;
+    std::string stream_error;
 
     std::optional<std::string> query_param(const std::string& key) const;
     std::vector<std::string> query_params(const std::string& key) const;
 };
 
+class BodySource;  // body_stream.hpp
+
 struct Response {
     unsigned status = 200;
     Headers headers;
     std::string body;
+    // A body sent as it is produced (chunked), instead of `body`.
+    std::shared_ptr<BodySource> stream;
 };
 
 using Responder = std::function<void(Response)>;

@@ -1,7 +1,9 @@
 #pragma once
 // Boost.Beast HTTP/1.1 server: keep-alive sessions on one io_context, read
 // timeouts, per-request body limits decided from the request head, single
-// write responses with TCP_NODELAY. Handlers complete asynchronously through
+// write responses with TCP_NODELAY, and bodies streamed both ways (a
+// request body into a BodyPipe as it arrives, a response from a BodySource
+// as chunks) for the Runtime API's streaming mode. Handlers complete asynchronously through
 // a Responder, so nothing slow ever runs on an io thread.
 
 #include <any>
@@ -14,6 +16,7 @@
 #include <string>
 #include <variant>
 
+#include "lamina/http/body_stream.hpp"
 #include "lamina/http/message.hpp"
 
 namespace lamina::http {
@@ -32,6 +35,9 @@ struct BodyPolicy {
     std::uint64_t limit = 0;
     std::function<Response(std::uint64_t limit)> too_large;  // reply when exceeded
     std::any tag;  // passed on as the Request's tag (e.g. what the owner made of the head)
+    // When set, the body is written here as it arrives (not kept in the
+    // Request); the handler is called once it has ended (Request::streamed).
+    std::shared_ptr<BodyPipe> sink;
 };
 
 struct ServerOptions {
