@@ -36,6 +36,8 @@ struct Ending {
     bool reusable = true;                   // the runtime answered: the environment may serve again
     std::string report_status;              // REPORT's status part ("Status: timeout", ...)
     const char* retire_reason = "failure";  // SHUTDOWN's reason when not reusable
+    bool streamed = false;                  // the response went to the request's on_stream
+    std::string error_type;                 // the runtime's error type, when it gave one
     static Ending failed(std::string status, const char* reason = "failure") {
         return Ending{false, std::move(status), reason};
     }
@@ -315,6 +317,8 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
         }
         InvokeResult result{std::move(payload), error, std::move(log)};
         result.duration_ms = ms;
+        result.streamed = ending.streamed;
+        result.error_type = ending.error_type;
         done(std::move(result));
     };
 
@@ -374,6 +378,7 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
     inv.trace_id =
         "Root=1-" + ids_.hex(8) + "-" + ids_.hex(24) + ";Parent=" + ids_.hex(16) + ";Sampled=0";
     inv.client_context = req.client_context;
+    inv.on_stream = req.on_stream;
     // The function's Timeout runs from the moment the runtime takes the event;
     // a cold environment first gets the init limit (10 s) to reach /next.
     auto on_timeout = [env, finish, req_id = req.request_id,
@@ -411,7 +416,10 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
                 env->on_exit = nullptr;
             }
             bool error = o.kind != runtime::Outcome::Kind::Response;
-            finish(std::move(o.body), error, Ending{});
+            Ending ending;
+            ending.streamed = o.streamed;
+            ending.error_type = std::move(o.error_type);
+            finish(std::move(o.body), error, ending);
         },
         [this, env, gate, deadline] { settle(env, gate, deadline); });
     if (!st) finish(runtime::unavailable(st.error().message).payload(), true, Ending::failed(""));

@@ -1,12 +1,15 @@
 #include "lamina/runtime/runtime_api.hpp"
 
 #include <algorithm>
+#include <any>
+#include <cctype>
 #include <cstdio>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "lamina/common/encoding.hpp"
 #include "lamina/http/router.hpp"
 #include "lamina/http/server.hpp"
 
@@ -40,6 +43,22 @@ http::Response api_error(unsigned status, const std::string& type, const std::st
     r.headers.set("Content-Type", "application/json");
     r.body = to_json_text(nlohmann::json{{"errorMessage", message}, {"errorType", type}});
     return r;
+}
+
+bool is_streaming_mode(const http::Headers& headers) {
+    const std::string mode = headers.get("Lambda-Runtime-Function-Response-Mode");
+    return mode.size() == 9 &&
+           std::equal(mode.begin(), mode.end(), "streaming", [](char a, char b) {
+               return std::tolower(static_cast<unsigned char>(a)) == b;
+           });
+}
+
+// A streamed response's error trailers as the invocation's error payload:
+// Lambda-Runtime-Function-Error-Body is the base64 of the JSON error object.
+std::string trailer_error_body(const http::Headers& headers, const std::string& type) {
+    const std::string encoded = headers.get("Lambda-Runtime-Function-Error-Body");
+    if (auto decoded = base64_decode(encoded); decoded && !decoded->empty()) return *decoded;
+    return to_json_text(nlohmann::json{{"errorMessage", encoded}, {"errorType", type}});
 }
 
 http::Response accepted() {
@@ -89,12 +108,15 @@ struct RuntimeApi::State {
     bool ready = false;          // init is over
     bool init_failed = false;
     bool stopped = false;
-    bool broken = false;                          // an extension failed after init
-    std::optional<Invocation> queued;             // waiting for init / the runtime's /next
-    std::optional<std::string> in_flight;         // request id handed out
-    bool runtime_answered = true;                 // the invocation in hand has its outcome
-    std::function<void(Outcome)> done;            // completion of queued / in flight
-    std::function<void()> settled;                // the environment is free again
+    bool broken = false;                   // an extension failed after init
+    std::optional<Invocation> queued;      // waiting for init / the runtime's /next
+    std::optional<std::string> in_flight;  // request id handed out
+    bool runtime_answered = true;          // the invocation in hand has its outcome
+    std::function<void(Outcome)> done;     // completion of queued / in flight
+    // the invocation in flight takes a streamed response as it comes (Invocation::on_stream)
+    std::function<void(std::shared_ptr<http::BodySource>, std::string)> on_stream;
+    std::shared_ptr<http::BodyPipe> stream;  // its streamed response, once the runtime started it
+    std::function<void()> settled;           // the environment is free again
     std::optional<http::Responder> waiting_next;  // the runtime's parked long poll
     std::function<void(Outcome)> init_error_fn;
     std::function<void()> ready_fn;
@@ -150,6 +172,8 @@ struct RuntimeApi::State {
             Invocation inv = std::move(*queued);
             queued.reset();
             in_flight = inv.request_id;
+            on_stream = std::move(inv.on_stream);
+            stream.reset();
             runtime_answered = false;
             auto respond = std::move(*waiting_next);
             waiting_next.reset();
@@ -229,11 +253,16 @@ struct RuntimeApi::State {
             case Response:
             case Error: {
                 const std::string& id = params.at("RequestId");
-                if (!in_flight || *in_flight != id)
+                if (!in_flight || *in_flight != id) {
+                    if (auto* pipe = std::any_cast<std::shared_ptr<http::BodyPipe>>(&req.tag))
+                        (*pipe)->fail("the invocation was abandoned");
                     return api_error(400, "InvalidRequestID", "Invalid request ID: " + id);
+                }
                 Outcome o;
                 http::Response reply = accepted();
-                if (op == Response && req.body.size() > kMaxResponseBytes) {
+                if (req.streamed) {
+                    o = streamed_outcome(req, reply);
+                } else if (op == Response && req.body.size() > kMaxResponseBytes) {
                     // the invoke fails with AWS's Function.ResponseSizeTooLarge; the runtime hears 413
                     o.kind = Outcome::Kind::FunctionError;
                     o.error_type = "Function.ResponseSizeTooLarge";
@@ -248,9 +277,16 @@ struct RuntimeApi::State {
                     o.body = std::move(req.body);
                     o.content_type = req.headers.get("Content-Type");
                     o.error_type = req.headers.get("Lambda-Runtime-Function-Error-Type");
+                    if (op == Response && is_streaming_mode(req.headers) && !o.error_type.empty()) {
+                        // streamed, collected whole (Invoke), and failed midway: its trailers
+                        o.kind = Outcome::Kind::FunctionError;
+                        o.body = trailer_error_body(req.headers, o.error_type);
+                    }
                 }
                 in_flight.reset();
                 runtime_answered = true;
+                on_stream = nullptr;
+                stream.reset();
                 if (done)
                     later.emplace_back(
                         [fn = std::move(done), o = std::move(o)]() mutable { fn(std::move(o)); });
@@ -341,6 +377,76 @@ struct RuntimeApi::State {
             }
         }
         return api_error(404, "InvalidRequest", "Unknown Runtime API route");
+    }
+
+    // The outcome of a response streamed to on_stream, once its body ended
+    // (or broke off): the pipe is ended, with the error trailers if any.
+    Outcome streamed_outcome(const http::Request& req, http::Response& reply) {
+        Outcome o;
+        o.streamed = true;
+        o.content_type = req.headers.get("Content-Type");
+        auto* pipe = std::any_cast<std::shared_ptr<http::BodyPipe>>(&req.tag);
+        if (req.stream_error == "too_large") {
+            o.kind = Outcome::Kind::FunctionError;
+            o.error_type = "Function.ResponseSizeTooLarge";
+            o.body = to_json_text(nlohmann::json{
+                {"errorMessage", "Response payload size exceeded maximum allowed payload size (" +
+                                     std::to_string(kMaxStreamedBytes) + " bytes)."},
+                {"errorType", o.error_type}});
+            reply = api_error(413, "RequestEntityTooLarge",
+                              "Response payload size exceeded maximum allowed payload size (" +
+                                  std::to_string(kMaxStreamedBytes) + " bytes).");
+        } else if (!req.stream_error.empty()) {
+            // the runtime's connection broke off midway: a truncated answer is no answer
+            o.kind = Outcome::Kind::FunctionError;
+            o.error_type = "Runtime.TruncatedResponse";
+            o.body = to_json_text(nlohmann::json{
+                {"errorMessage", "The runtime's streamed response broke off before its end"},
+                {"errorType", o.error_type}});
+        } else if (std::string type = req.headers.get("Lambda-Runtime-Function-Error-Type");
+                   !type.empty()) {
+            o.kind = Outcome::Kind::FunctionError;
+            o.error_type = type;
+            o.body = trailer_error_body(req.headers, type);
+        }
+        if (pipe) {
+            if (o.kind == Outcome::Kind::Response)
+                (*pipe)->finish();
+            else
+                (*pipe)->fail(o.error_type);
+        }
+        return o;
+    }
+
+    // What to do with a request's body, from its head: a response in
+    // streaming mode for the invocation in flight goes to its on_stream as it
+    // arrives; everything else is read whole.
+    http::BodyPolicy body_policy(const http::RequestHead& head) {
+        http::BodyPolicy p;
+        // read what the runtime sends well past the limit, so that it hears
+        // 413 and the invoke gets Function.ResponseSizeTooLarge (a closed
+        // connection would look like a crash)
+        p.limit = 64 * 1024 * 1024;
+        if (head.method != "POST" || !is_streaming_mode(head.headers)) return p;
+        std::string path;
+        std::multimap<std::string, std::string> query;
+        if (!http::parse_target(head.target, path, query)) return p;
+        auto match = router.match("POST", path, query);
+        if (!match || match->operation != Response) return p;
+        std::function<void(std::shared_ptr<http::BodySource>, std::string)> take;
+        auto pipe = std::make_shared<http::BodyPipe>();
+        {
+            std::lock_guard lk(mu);
+            if (!in_flight || *in_flight != match->params.at("RequestId") || !on_stream || stream)
+                return p;
+            stream = pipe;
+            take = on_stream;
+        }
+        p.limit = kMaxStreamedBytes;
+        p.sink = pipe;
+        p.tag = pipe;
+        take(pipe, head.headers.get("Content-Type", "application/octet-stream"));
+        return p;
     }
 
     Extension* find_extension(const http::Request& req) {
@@ -466,15 +572,13 @@ RuntimeApi::RuntimeApi(boost::asio::io_context& ioc, IdSource& ids)
     opt.host = "127.0.0.1";
     opt.port = 0;
     opt.idle_timeout = std::chrono::hours(24);  // /next is a long poll with no client timeout
-    opt.body_policy = [](const http::RequestHead&) {
-        http::BodyPolicy p;
-        // read what the runtime sends well past the limit, so that it hears
-        // 413 and the invoke gets Function.ResponseSizeTooLarge (a closed
-        // connection would look like a crash)
-        p.limit = 64 * 1024 * 1024;
-        return p;
-    };
+    // a streamed response may take as long as the function runs (up to 15 minutes)
+    opt.body_timeout = std::chrono::minutes(16);
     std::weak_ptr<State> weak = state_;
+    opt.body_policy = [weak](const http::RequestHead& head) {
+        if (auto s = weak.lock()) return s->body_policy(head);
+        return http::BodyPolicy{};
+    };
     state_->server = std::make_unique<http::Server>(
         ioc, opt, [weak](http::Request req, http::Responder respond) {
             if (auto s = weak.lock()) s->handle(std::move(req), std::move(respond));
@@ -534,6 +638,10 @@ std::function<void(Outcome)> RuntimeApi::abandon() {
     state_->in_flight.reset();
     state_->runtime_answered = true;
     state_->settled = nullptr;
+    state_->on_stream = nullptr;
+    // a response streaming now breaks off for its reader
+    if (state_->stream) state_->stream->fail("the invocation was abandoned");
+    state_->stream.reset();
     auto fn = std::move(state_->done);
     state_->done = nullptr;
     return fn;
@@ -592,6 +700,8 @@ void RuntimeApi::stop() {
         std::lock_guard lk(state_->mu);
         if (state_->stopped) return;
         state_->stopped = true;
+        if (state_->stream) state_->stream->fail("the execution environment is shutting down");
+        state_->stream.reset();
         if (state_->waiting_next) parked.push_back(std::move(*state_->waiting_next));
         state_->waiting_next.reset();
         for (auto& [id, ext] : state_->extensions) {

@@ -23,6 +23,7 @@
 #include "lamina/control/model.hpp"
 #include "lamina/control/names.hpp"
 #include "lamina/exec/concurrency.hpp"
+#include "lamina/http/body_stream.hpp"
 #include "lamina/metrics/metrics.hpp"
 #include "lamina/sandbox/launch_spec.hpp"
 #include "lamina/sandbox/launcher.hpp"
@@ -70,6 +71,8 @@ struct InvokeRequest {
     std::optional<int> reserved_concurrency;  // the function's, for the concurrency controller
     std::int64_t reserved_total = 0;          // all reservations in the account and region
     int provisioned_total = 0;                // the function's provisioned concurrency
+    // Takes a response the function streams, as it comes (runtime::Invocation::on_stream).
+    std::function<void(std::shared_ptr<http::BodySource>, std::string content_type)> on_stream;
 };
 
 struct InvokeResult {
@@ -78,6 +81,8 @@ struct InvokeResult {
     std::string log;                   // this invocation's log lines, START..REPORT
     std::optional<Throttle> throttle;  // refused for capacity: nothing ran (429)
     double duration_ms = 0;            // the invoke phase, as REPORT's Duration
+    bool streamed = false;   // the response went to on_stream; `payload` holds only an error
+    std::string error_type;  // the runtime's Lambda-Runtime-Function-Error-Type, when it gave one
 };
 
 // What GetProvisionedConcurrencyConfig reports of one config.

@@ -2,7 +2,9 @@
 // The Lambda Runtime API (2018-06-01) as one execution environment sees it:
 // a loopback listener whose address is given to the environment as
 // AWS_LAMBDA_RUNTIME_API. The data plane hands it one invocation at a time;
-// the runtime long-polls /invocation/next, then posts /response or /error.
+// the runtime long-polls /invocation/next, then posts /response or /error;
+// a response in streaming mode (chunked, with error trailers) is passed on
+// piece by piece as it arrives.
 // Status codes and error bodies for wrong ids and out-of-order calls follow
 // AWS's runtime interface.
 
@@ -15,6 +17,7 @@
 
 #include "lamina/common/clock.hpp"
 #include "lamina/common/error.hpp"
+#include "lamina/http/body_stream.hpp"
 #include "lamina/http/message.hpp"
 #include "lamina/runtime/error_types.hpp"
 
@@ -28,6 +31,12 @@ struct Invocation {
     std::string trace_id;
     std::optional<std::string> client_context;    // decoded JSON
     std::optional<std::string> cognito_identity;  // JSON
+    // Set when the caller takes a streamed response as it comes
+    // (InvokeWithResponseStream, RESPONSE_STREAM URLs): called once, when the
+    // runtime starts posting in streaming mode, with the body as it arrives
+    // and its Content-Type. Without it a streamed response is collected and
+    // answered whole, as AWS does for Invoke.
+    std::function<void(std::shared_ptr<http::BodySource>, std::string content_type)> on_stream;
 };
 
 struct Outcome {
@@ -36,10 +45,14 @@ struct Outcome {
     std::string content_type;
     std::string error_type;                   // Lambda-Runtime-Function-Error-Type, when given
     std::optional<ErrorType> platform_error;  // set when the platform itself failed (Extension.*)
+    bool streamed =
+        false;  // the body went to Invocation::on_stream (`body` is empty but for errors)
 };
 
 // Largest response body the runtime may post (AWS: 6 MiB + 100 bytes).
 inline constexpr std::size_t kMaxResponseBytes = 6291556;
+// Largest response the runtime may stream (AWS: 200 MiB).
+inline constexpr std::size_t kMaxStreamedBytes = 200 * 1024 * 1024;
 // Most extensions one environment may register (AWS: 10).
 inline constexpr std::size_t kMaxExtensions = 10;
 
