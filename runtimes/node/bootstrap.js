@@ -5,7 +5,8 @@
 // "type": "module" packages), then loops: GET /invocation/next, run the
 // handler, POST its response or error. Handlers behave as under AWS's
 // runtime: async or callback style, context.callbackWaitsForEmptyEventLoop,
-// context.succeed/fail/done, AWS's error payloads and init error types.
+// context.succeed/fail/done, AWS's error payloads and init error types, and
+// response streaming (awslambda.streamifyResponse, HttpResponseStream.from).
 //
 // Kept lean for cold starts and cheap per invoke: HTTP/1.1 is spoken by the
 // small client below over one persistent keep-alive socket (no `http`
@@ -522,10 +523,7 @@ function invoke(handler, isAsync, next) {
         awsRequestId: id,
         getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
       };
-      let event = {};
-      if (next.body) {
-        try { event = JSON.parse(next.body); } catch (e) { event = next.body; }
-      }
+      const event = parseEvent(next.body);
       const out = handler(event, context, callback);
       if (out !== null && (typeof out === 'object' || typeof out === 'function') && typeof out.then === 'function') {
         out.then((result) => done(null, result), fail);
@@ -536,6 +534,138 @@ function invoke(handler, isAsync, next) {
       done(err);
     }
   });
+}
+
+function parseEvent(body) {
+  if (!body) return {};
+  try { return JSON.parse(body); } catch (e) { return body; }
+}
+
+// ---- response streaming ---------------------------------------------------------
+// awslambda.streamifyResponse(handler) marks a handler that writes its answer
+// to a stream: (event, responseStream, context). The stream is a Writable
+// (pipeline and backpressure work as for any Writable) whose bytes go to the
+// Runtime API as they are written: a POST in streaming mode, chunked, with the
+// error in trailers when the handler fails after it began.
+
+const STREAMING = Symbol.for('aws.lambda.runtime.handler.streaming');
+const HTTP_INTEGRATION = 'application/vnd.awslambda.http-integration-response';
+const PRELUDE_END = Buffer.alloc(8);  // 8 NULs end an HTTP prelude
+
+class HttpResponseStream {
+  /** The stream, answering as an HTTP response: `prelude` ({statusCode, headers, cookies}) goes first. */
+  static from(stream, prelude) {
+    stream.setContentType(HTTP_INTEGRATION);
+    stream.setPrelude(prelude);
+    return stream;
+  }
+}
+
+globalThis.awslambda = {
+  streamifyResponse(handler) {
+    handler[STREAMING] = 'response';
+    return handler;
+  },
+  HttpResponseStream,
+};
+
+/** The responseStream of one invoke; `finished` resolves with the Runtime API's answer. */
+function responseStream(id) {
+  const { Writable } = require('stream');
+  const http = require('http');
+  let contentType = 'application/octet-stream';
+  let prelude = null;
+  let post = null;
+  let answered;
+  const finished = new Promise((resolve) => { answered = resolve; });
+  // the POST starts at the first write (or the end): its Content-Type is known by then
+  const open = () => {
+    if (post !== null) return post;
+    post = http.request({
+      host: api.host, port: api.port, method: 'POST', path: `${BASE}/invocation/${id}/response`, agent: false,
+      headers: {
+        'Content-Type': contentType,
+        'Lambda-Runtime-Function-Response-Mode': 'streaming',
+        'Transfer-Encoding': 'chunked',
+        'Trailer': 'Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body',
+      },
+    });
+    post.on('response', (res) => { res.resume(); res.on('end', () => answered(res.statusCode)); });
+    post.on('error', (err) => answered(err));
+    if (prelude !== null) {
+      post.write(prelude);
+      post.write(PRELUDE_END);
+      prelude = null;
+    }
+    return post;
+  };
+  const stream = new Writable({
+    write(chunk, encoding, callback) { open().write(chunk, encoding, callback); },
+    final(callback) {
+      const p = open();
+      if (stream.errorTrailers) p.addTrailers(stream.errorTrailers);
+      p.end();
+      callback();
+    },
+  });
+  stream.setContentType = (type) => {
+    if (post !== null) throw new Error('The content type cannot be set after the first write');
+    contentType = String(type);
+  };
+  stream.setPrelude = (value) => {
+    if (post !== null) throw new Error('The prelude cannot be set after the first write');
+    prelude = JSON.stringify(value === undefined ? {} : value);
+  };
+  stream.errorTrailers = null;
+  /** Ends the POST with the error in its trailers (the stream may be destroyed by then). */
+  stream.failWith = (payload) => {
+    stream.errorTrailers = {
+      'Lambda-Runtime-Function-Error-Type': payload.errorType,
+      'Lambda-Runtime-Function-Error-Body': Buffer.from(JSON.stringify(payload)).toString('base64'),
+    };
+    if (!stream.destroyed && !stream.writableEnded) return stream.end();
+    const p = open();
+    if (!p.writableEnded) {
+      p.addTrailers(stream.errorTrailers);
+      p.end();
+    }
+  };
+  stream.finished = finished;
+  return stream;
+}
+
+/** Runs one invoke of a streaming handler; resolves once the Runtime API has its whole answer. */
+async function invokeStreaming(handler, next) {
+  const headers = next.headers;
+  const id = headers['lambda-runtime-aws-request-id'] || '';
+  const trace = headers['lambda-runtime-trace-id'];
+  if (trace) env._X_AMZN_TRACE_ID = trace;
+  else if (env._X_AMZN_TRACE_ID !== undefined) delete env._X_AMZN_TRACE_ID;
+  current = id;
+  const stream = responseStream(id);
+  try {
+    const deadline = Number(headers['lambda-runtime-deadline-ms']) || 0;
+    const context = {
+      callbackWaitsForEmptyEventLoop: true,
+      functionVersion: FUNCTION_VERSION,
+      functionName: FUNCTION_NAME,
+      memoryLimitInMB: MEMORY_SIZE,
+      logGroupName: LOG_GROUP,
+      logStreamName: LOG_STREAM,
+      clientContext: parseJsonHeader(headers['lambda-runtime-client-context'], 'ClientContext'),
+      identity: parseJsonHeader(headers['lambda-runtime-cognito-identity'], 'CognitoIdentity'),
+      invokedFunctionArn: headers['lambda-runtime-invoked-function-arn'],
+      awsRequestId: id,
+      getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    };
+    await handler(parseEvent(next.body), stream, context);
+    if (!stream.destroyed && !stream.writableEnded) stream.end();
+  } catch (err) {
+    const payload = errorPayload(err);
+    log(id, 'Invoke Error', payload);
+    stream.failWith(payload);
+  }
+  await stream.finished;
 }
 
 // An exception nobody caught, or a rejection nobody handled: as AWS's
@@ -568,6 +698,7 @@ async function main() {
   api.connect();  // while the handler loads
   const handler = await loadHandler();
   const isAsync = handler.constructor !== undefined && handler.constructor.name === 'AsyncFunction';
+  const streaming = handler[STREAMING] === 'response';
   const NEXT = request('GET', '/invocation/next', '');
   // a turn of the event loop first: rejections the module's init left
   // unhandled surface now, as init errors
@@ -578,6 +709,13 @@ async function main() {
   for (;;) {
     if (next.status !== 200) {
       await new Promise((resolve) => setTimeout(resolve, 10));
+      next = await api.exchange([NEXT]);
+      continue;
+    }
+    if (streaming) {
+      await invokeStreaming(handler, next);
+      if (crashing) return;
+      current = null;
       next = await api.exchange([NEXT]);
       continue;
     }

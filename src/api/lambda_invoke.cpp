@@ -3,6 +3,7 @@
 // Invoke and InvokeAsync, and the async event queue's hooks: both build the
 // data plane's InvokeRequest the same way.
 
+#include "invoke_stream.hpp"
 #include "json_input.hpp"
 #include "lambda_input.hpp"
 #include "lambda_routes.hpp"
@@ -61,13 +62,90 @@ exec::EventQueueHooks event_queue_hooks(control::Registry& registry, IdSource& i
 
 bool LambdaApi::is_invoke(int operation) {
     auto op = op_from_id(operation);
-    return op == Op::Invoke || op == Op::InvokeAsync;
+    return op == Op::Invoke || op == Op::InvokeAsync || op == Op::InvokeWithResponseStream;
+}
+
+namespace {
+
+// Who answers a streamed invocation's caller: the stream's start (a runtime
+// that streams), or the invocation's end (one that answered at once, a
+// refusal), whichever comes first.
+struct StreamCall {
+    std::mutex mu;
+    bool responded = false;
+    std::shared_ptr<InvokeStream> stream;
+};
+
+http::Response stream_head(const std::string& request_id, const std::string& executed) {
+    http::Response r;
+    r.status = 200;
+    r.headers.set("Content-Type", "application/vnd.amazon.eventstream");
+    r.headers.set("x-amzn-RequestId", request_id);
+    r.headers.set("X-Amz-Executed-Version", executed);
+    return r;
+}
+
+}  // namespace
+
+void LambdaApi::invoke_streaming(exec::InvokeRequest in, bool tail,
+                                 const std::function<void(Result<http::Response>)>& respond) {
+    auto call = std::make_shared<StreamCall>();
+    const std::string executed = in.config.version;
+    const std::string request_id = in.request_id;
+    in.on_stream = [call, respond, tail, executed, request_id](
+                       std::shared_ptr<http::BodySource> body, const std::string&) {
+        auto stream = std::make_shared<InvokeStream>(
+            std::move(body), std::string(),
+            [](std::string bytes) { return payload_chunk_event(bytes); },
+            [tail](const exec::InvokeResult& r) {
+                return std::vector<http::BodyPiece>{
+                    http::BodyPiece::bytes(invoke_complete_event(r, tail)), http::BodyPiece::end()};
+            });
+        {
+            std::lock_guard lk(call->mu);
+            if (call->responded) {
+                stream->cancel();
+                return;
+            }
+            call->responded = true;
+            call->stream = stream;
+        }
+        http::Response r = stream_head(request_id, executed);
+        r.stream = std::move(stream);
+        respond(std::move(r));
+    };
+    invoker_->invoke(std::move(in),
+                     [call, respond, tail, executed, request_id](exec::InvokeResult out) {
+                         std::shared_ptr<InvokeStream> stream;
+                         {
+                             std::lock_guard lk(call->mu);
+                             stream = call->stream;
+                             if (!stream) {
+                                 if (call->responded) return;
+                                 call->responded = true;
+                             }
+                         }
+                         if (stream) {
+                             stream->complete(out);
+                             return;
+                         }
+                         if (out.throttle) {
+                             Error e{ErrorCode::TooManyRequests, out.throttle->message};
+                             e.reason = out.throttle->reason;
+                             respond(std::unexpected(std::move(e)));
+                             return;
+                         }
+                         http::Response r = stream_head(request_id, executed);
+                         r.body = buffered_stream_body(out, tail);
+                         respond(std::move(r));
+                     });
 }
 
 void LambdaApi::invoke(int operation, const RequestContext& ctx, const http::Request& req,
                        const http::RouteMatch& m,
                        const std::function<void(Result<http::Response>)>& respond) {
     bool async = op_from_id(operation) == Op::InvokeAsync;
+    bool streaming = op_from_id(operation) == Op::InvokeWithResponseStream;
     auto result = [&]() -> Result<std::optional<exec::InvokeRequest>> {
         // A function of another account runs there (its concurrency, its
         // metrics) when its resource policy lets the caller's account invoke it.
@@ -86,6 +164,12 @@ void LambdaApi::invoke(int operation, const RequestContext& ctx, const http::Req
         }
         std::string type =
             async ? "Event" : req.headers.get("X-Amz-Invocation-Type", "RequestResponse");
+        if (streaming && type != "RequestResponse" && type != "DryRun") {
+            control::ValidationErrors v;
+            v.add(type, "invocationType",
+                  "Member must satisfy enum value set: [RequestResponse, DryRun]");
+            return std::unexpected(v.error());
+        }
         if (type != "RequestResponse" && type != "Event" && type != "DryRun") {
             control::ValidationErrors v;
             v.add(type, "invocationType",
@@ -169,6 +253,10 @@ void LambdaApi::invoke(int operation, const RequestContext& ctx, const http::Req
         return;
     }
     bool tail = req.headers.get("X-Amz-Log-Type") == "Tail";
+    if (streaming) {
+        invoke_streaming(std::move(**result), tail, respond);
+        return;
+    }
     std::string executed = (*result)->config.version;
     std::string request_id = ctx.request_id;
     invoker_->invoke(std::move(**result),

@@ -126,10 +126,10 @@ constexpr LambdaRoute kRoutes[] = {
      "UpdateFunctionUrlConfig", true},
     {Op::DeleteFunctionUrlConfig, "DELETE", "/2021-10-31/functions/{FunctionName}/url",
      "DeleteFunctionUrlConfig", true},
-    // known, not emulated
     {Op::InvokeWithResponseStream, "POST",
      "/2021-11-15/functions/{FunctionName}/response-streaming-invocations",
-     "InvokeWithResponseStream", false},
+     "InvokeWithResponseStream", true},
+    // known, not emulated
     {Op::CreateEventSourceMapping, "POST", "/2015-03-31/event-source-mappings",
      "CreateEventSourceMapping", false},
     {Op::GetEventSourceMapping, "GET", "/2015-03-31/event-source-mappings/{UUID}",

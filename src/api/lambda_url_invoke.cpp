@@ -1,11 +1,13 @@
 #include "lamina/api/lambda_api.hpp"
 
-// Requests to function URLs (the HTTP data plane, BUFFERED answers): the
-// URL's function and auth type, the resource policy, CORS, the payload 2.0
-// event, and the function's result as the HTTP response.
+// Requests to function URLs (the HTTP data plane): the URL's function and
+// auth type, the resource policy, CORS, the payload 2.0 event, and the
+// function's result as the HTTP response: whole (BUFFERED), or chunk by
+// chunk as the function streams it (RESPONSE_STREAM).
 
 #include <nlohmann/json.hpp>
 
+#include "invoke_stream.hpp"
 #include "lambda_input.hpp"
 #include "url_http.hpp"
 
@@ -89,6 +91,14 @@ std::pair<std::string, std::string> split_host(const std::string& host) {
     return {host.substr(0, colon), host.substr(colon + 1)};
 }
 
+// Who answers a RESPONSE_STREAM URL's caller: the stream's start, or the
+// invocation's end when the function did not stream, whichever comes first.
+struct UrlStreamCall {
+    std::mutex mu;
+    bool responded = false;
+    std::shared_ptr<InvokeStream> stream;
+};
+
 }  // namespace
 
 void LambdaApi::invoke_url(const RequestContext& ctx, const http::Request& req,
@@ -164,8 +174,73 @@ void LambdaApi::invoke_url(const RequestContext& ctx, const http::Request& req,
         invoke_request(target->scope, ref, *view, std::move(payload), ctx.request_id);
     const bool streaming = url.effective_invoke_mode() == "RESPONSE_STREAM";
     std::optional<json> cors = url.cors;
-    invoker_->invoke(std::move(in), [respond, streaming, cors, origin,
+    auto call = std::make_shared<UrlStreamCall>();
+    if (streaming) {
+        in.on_stream = [call, respond, cors, origin, request_id = ctx.request_id](
+                           std::shared_ptr<http::BodySource> body,
+                           const std::string& content_type) {
+            // the answer starts once its head is known: at once, or after the prelude
+            auto start = [call, respond, cors, origin, request_id](
+                             std::optional<http::Response> head, std::string lead,
+                             const std::shared_ptr<http::BodySource>& source) {
+                {
+                    std::lock_guard lk(call->mu);
+                    if (call->responded) {
+                        source->cancel();
+                        return;
+                    }
+                    call->responded = true;
+                    if (head) {
+                        // a function error after the head ends the body without its last
+                        // chunk: the client sees it broken off, not complete
+                        call->stream = std::make_shared<InvokeStream>(
+                            source, std::move(lead), nullptr, [](const exec::InvokeResult& r) {
+                                return std::vector<http::BodyPiece>{
+                                    r.function_error ? http::BodyPiece::failed("function error")
+                                                     : http::BodyPiece::end()};
+                            });
+                        head->stream = call->stream;
+                    }
+                }
+                http::Response r = head ? std::move(*head) : url_internal_error();
+                if (!head) source->cancel();  // an unusable prelude: the function runs on, unheard
+                if (cors) add_cors(r, *cors, origin, false);
+                r.headers.set("x-amzn-RequestId", request_id);
+                respond(std::move(r));
+            };
+            if (content_type != kHttpIntegrationType) {
+                // the head goes once the first bytes (or the end) are there: a function
+                // that fails before it wrote anything answers 502, not a broken 200
+                body->next([start, body, content_type](http::BodyPiece first) {
+                    std::optional<http::Response> head;
+                    if (first.kind != http::BodyPiece::Kind::Failed) {
+                        head.emplace();
+                        head->headers.set("Content-Type", content_type);
+                    }
+                    start(std::move(head), std::move(first.data), body);
+                });
+                return;
+            }
+            read_prelude(body, [start, body](auto prelude) {
+                std::optional<http::Response> head;
+                if (prelude) head = url_stream_head(prelude->first);
+                start(std::move(head), prelude ? std::move(prelude->second) : std::string(), body);
+            });
+        };
+    }
+    invoker_->invoke(std::move(in), [call, respond, streaming, cors, origin,
                                      request_id = ctx.request_id](exec::InvokeResult out) {
+        std::shared_ptr<InvokeStream> stream;
+        {
+            std::lock_guard lk(call->mu);
+            if (call->responded && !call->stream) return;  // answered 502 from a bad prelude
+            stream = call->stream;
+            call->responded = true;
+        }
+        if (stream) {
+            stream->complete(out);
+            return;
+        }
         // a function error, or a result that makes no response: 502
         http::Response r = url_internal_error();
         if (out.throttle) {

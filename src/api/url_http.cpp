@@ -171,6 +171,50 @@ std::optional<http::Response> url_response(const std::string& payload) {
     return r;
 }
 
+std::optional<http::Response> url_stream_head(std::string_view prelude) {
+    json head = json::parse(prelude, nullptr, false);
+    if (head.is_discarded() || !head.is_object()) return std::nullopt;
+    http::Response r;
+    r.status = 200;
+    if (auto s = head.find("statusCode"); s != head.end() && !s->is_null()) {
+        if (!s->is_number_integer()) return std::nullopt;
+        const long long code = s->get<long long>();
+        if (code < 100 || code > 599) return std::nullopt;
+        r.status = static_cast<unsigned>(code);
+    }
+    bool typed = false;
+    auto add = [&](const std::string& name, const json& value) {
+        if (ascii_lower(name) == "content-type") typed = true;
+        r.headers.items.emplace_back(name, header_value(value));
+    };
+    if (auto h = head.find("headers"); h != head.end() && !h->is_null()) {
+        if (!h->is_object()) return std::nullopt;
+        for (const auto& [name, value] : h->items()) {
+            if (value.is_null() || value.is_object() || value.is_array()) return std::nullopt;
+            add(name, value);
+        }
+    }
+    if (auto h = head.find("multiValueHeaders"); h != head.end() && !h->is_null()) {
+        if (!h->is_object()) return std::nullopt;
+        for (const auto& [name, values] : h->items()) {
+            if (!values.is_array()) return std::nullopt;
+            for (const auto& value : values) {
+                if (value.is_null() || value.is_object() || value.is_array()) return std::nullopt;
+                add(name, value);
+            }
+        }
+    }
+    if (!typed) r.headers.set("Content-Type", "application/octet-stream");
+    if (auto c = head.find("cookies"); c != head.end() && !c->is_null()) {
+        if (!c->is_array()) return std::nullopt;
+        for (const auto& cookie : *c) {
+            if (!cookie.is_string()) return std::nullopt;
+            r.headers.items.emplace_back("Set-Cookie", cookie.get<std::string>());
+        }
+    }
+    return r;
+}
+
 http::Response url_internal_error() {
     http::Response r;
     r.status = 502;

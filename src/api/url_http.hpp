@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "lamina/http/message.hpp"
 
@@ -42,6 +43,20 @@ bool url_body_is_text(const std::string& content_type);
 // string as it is, anything else as compact JSON). A result that is not JSON,
 // or a description that does not hold, gives nullopt: the caller answers 502.
 std::optional<http::Response> url_response(const std::string& payload);
+
+// The Content-Type a streamed response carries when it starts with an HTTP
+// prelude (awslambda.HttpResponseStream.from): the prelude's JSON, then
+// kPreludeDelimiter, then the body.
+inline constexpr const char* kHttpIntegrationType =
+    "application/vnd.awslambda.http-integration-response";
+inline constexpr std::string_view kPreludeDelimiter{"\0\0\0\0\0\0\0\0", 8};
+// Longest prelude lamina reads before giving up on it.
+inline constexpr std::size_t kMaxPreludeBytes = 64 * 1024;
+
+// The status and headers of a RESPONSE_STREAM URL's answer from the prelude
+// (JSON object: statusCode, default 200; headers; multiValueHeaders;
+// cookies). nullopt for a prelude that is not such an object: 502.
+std::optional<http::Response> url_stream_head(std::string_view prelude);
 
 // AWS's answer when the function failed or its result could not be used.
 http::Response url_internal_error();

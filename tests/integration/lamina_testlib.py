@@ -335,8 +335,10 @@ def make_client(port: int, service: str = "lambda", *, region: str = REGION, key
     def _after_call(http_response=None, model=None, **_):
         holder["status"] = http_response.status_code
         holder["headers"] = {k.lower(): v for k, v in http_response.headers.items()}
-        # a streaming body (Invoke's Payload) is left for the caller to read
-        holder["body"] = b"" if model is not None and model.has_streaming_output else http_response.content
+        # a streaming body (Invoke's Payload, InvokeWithResponseStream's events) is left
+        # for the caller to read
+        streaming = model is not None and (model.has_streaming_output or model.has_event_stream_output)
+        holder["body"] = b"" if streaming else http_response.content
 
     client.meta.events.register(f"after-call.{client.meta.service_model.service_id.hyphenize()}", _after_call)
     client.last_http = holder

@@ -70,6 +70,11 @@ public:
     void restore_provisioned() { provisioned_.restore(); }
 
 private:
+    // InvokeWithResponseStream once its input is checked: the event stream
+    // starts when the function starts streaming (lambda_invoke.cpp).
+    void invoke_streaming(exec::InvokeRequest in, bool tail,
+                          const std::function<void(Result<http::Response>)>& respond);
+
     using Handler = Result<http::Response> (LambdaApi::*)(const LambdaCall&);
     // The handler of each emulated operation but Invoke and InvokeAsync.
     static Handler handler_of(int operation);

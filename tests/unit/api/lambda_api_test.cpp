@@ -393,9 +393,9 @@ TEST_F(LambdaApiTest, NotEmulatedRouteNamesItsOperation) {
     EXPECT_EQ(r.message(),
               "lamina does not emulate the CreateCodeSigningConfig operation yet (POST "
               "/2020-04-22/code-signing-configs).");
-    Reply stream = call("POST", "/2021-11-15/functions/f/response-streaming-invocations");
-    EXPECT_EQ(stream.status, 501u);
-    EXPECT_NE(stream.message().find("InvokeWithResponseStream"), std::string::npos);
+    Reply mapping = call("POST", "/2015-03-31/event-source-mappings", "{}");
+    EXPECT_EQ(mapping.status, 501u);
+    EXPECT_NE(mapping.message().find("CreateEventSourceMapping"), std::string::npos);
 }
 
 TEST_F(LambdaApiTest, BodyPolicyNamesTheOperation) {
