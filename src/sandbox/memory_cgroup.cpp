@@ -1,5 +1,6 @@
 #include "lamina/sandbox/memory_cgroup.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -154,9 +155,18 @@ Result<std::vector<std::string>> MemoryCgroups::create(const std::string& name,
 }
 
 std::int64_t MemoryCgroups::peak_bytes(const std::string& name) const {
-    fs::path dir = root_ / name;
-    std::string text = read_file(dir / (v2_ ? "memory.peak" : "memory.max_usage_in_bytes"));
-    return text.empty() ? 0 : std::atoll(text.c_str());
+    // read after every invocation: one open, read and close, no streams
+    fs::path file = root_ / name / (v2_ ? "memory.peak" : "memory.max_usage_in_bytes");
+    int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    char text[32];  // a byte count: at most 20 digits and a newline
+    ssize_t n;
+    do n = ::read(fd, text, sizeof text - 1);
+    while (n < 0 && errno == EINTR);
+    ::close(fd);
+    if (n <= 0) return 0;
+    text[n] = '\0';
+    return std::atoll(text);
 }
 
 bool MemoryCgroups::oom_killed(const std::string& name) const {
