@@ -1,8 +1,11 @@
 #include "lamina/common/clock.hpp"
 
 #include <openssl/rand.h>
+#include <pthread.h>
 
+#include <algorithm>
 #include <array>
+#include <cstring>
 #include <ctime>
 #include <stdexcept>
 
@@ -15,8 +18,34 @@ std::int64_t SystemClock::now_ms() const {
 
 namespace {
 
-void random_bytes(unsigned char* out, int n) {
-    if (RAND_bytes(out, n) != 1) throw std::runtime_error("RAND_bytes failed");
+// RAND_bytes costs a few microseconds a call (its fork check is a getpid
+// system call) and a warm invocation draws five ids: the bytes come from it
+// in blocks, one per thread, dropped in a forked child.
+constexpr std::size_t kRandomBlock = 512;
+
+struct RandomBlock {
+    std::array<unsigned char, kRandomBlock> bytes{};
+    std::size_t used = kRandomBlock;
+};
+
+thread_local RandomBlock t_random;
+
+void random_bytes(unsigned char* out, std::size_t n) {
+    static const bool kForkSafe =
+        pthread_atfork(nullptr, nullptr, [] { t_random.used = kRandomBlock; }) == 0;
+    (void)kForkSafe;
+    while (n > 0) {
+        if (t_random.used == kRandomBlock) {
+            if (RAND_bytes(t_random.bytes.data(), static_cast<int>(kRandomBlock)) != 1)
+                throw std::runtime_error("RAND_bytes failed");
+            t_random.used = 0;
+        }
+        std::size_t take = std::min(n, kRandomBlock - t_random.used);
+        std::memcpy(out, t_random.bytes.data() + t_random.used, take);
+        t_random.used += take;
+        out += take;
+        n -= take;
+    }
 }
 
 constexpr char kHex[] = "0123456789abcdef";
@@ -32,7 +61,7 @@ std::tm utc_tm(std::int64_t epoch_ms) {
 
 std::string RandomIdSource::uuid() {
     std::array<unsigned char, 16> b{};
-    random_bytes(b.data(), static_cast<int>(b.size()));
+    random_bytes(b.data(), b.size());
     b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
     b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
     std::string out;
@@ -47,7 +76,7 @@ std::string RandomIdSource::uuid() {
 
 std::string RandomIdSource::hex(std::size_t n) {
     std::string bytes((n + 1) / 2, '\0');
-    random_bytes(reinterpret_cast<unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+    random_bytes(reinterpret_cast<unsigned char*>(bytes.data()), bytes.size());
     std::string out;
     out.reserve(n);
     for (unsigned char c : bytes) {

@@ -83,6 +83,14 @@ std::string function_url(const std::string& url_id, const std::string& region,
 }
 
 std::optional<std::string> url_id_from_host(const std::string& host) {
+    // every request's Host comes here: one without the URL suffix is not matched further
+    constexpr std::string_view kUrlHostPart = ".lambda-url.";
+    auto same = [](char a, char b) {
+        return std::tolower(static_cast<unsigned char>(a)) == static_cast<unsigned char>(b);
+    };
+    if (std::search(host.begin(), host.end(), kUrlHostPart.begin(), kUrlHostPart.end(), same) ==
+        host.end())
+        return std::nullopt;
     static const std::regex kUrlHost(
         R"(([0-9a-z]{32})\.lambda-url\.[a-z]{2}(-gov)?-[a-z]+-\d\.(localhost|on\.aws)\.?(:\d{1,5})?)",
         std::regex::icase);

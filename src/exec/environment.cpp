@@ -82,6 +82,7 @@ Environment::~Environment() {
     }
     p.reset();  // kills and reaps a process still running
     close_log();
+    if (peak_fd >= 0) ::close(peak_fd);
 }
 
 bool Environment::apply(EnvEvent event) {

@@ -62,6 +62,7 @@ struct Environment : std::enable_shared_from_this<Environment> {
     std::string log_stream;
     std::filesystem::path log_file;
     std::string cgroup;  // its memory cgroup's name, when limits apply
+    int peak_fd = -1;    // its cgroup's peak-use file, read after each invocation (closed with it)
     int memory_mb = 128;
     std::unique_ptr<runtime::RuntimeApi> api;
     Clk::time_point spawned_at;

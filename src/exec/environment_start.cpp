@@ -219,10 +219,12 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
         env->cgroup = "env-" + ids_.hex(12);
         auto procs = settings_.memory->create(
             env->cgroup, static_cast<std::int64_t>(c.memory_size) * 1024 * 1024);
-        if (procs)
+        if (procs) {
             cgroup_procs = *procs;
-        else
+            env->peak_fd = settings_.memory->open_peak(env->cgroup);
+        } else {
             env->cgroup.clear();
+        }
     }
     std::weak_ptr<Environment> weak = env;
     // the hooks are in place before the process runs: it may finish its init at once

@@ -52,7 +52,8 @@ void Invoker::set_endpoint_url(std::string url) {
 
 long Invoker::peak_mb(const Environment& env) const {
     if (settings_.memory && !env.cgroup.empty()) {
-        std::int64_t bytes = settings_.memory->peak_bytes(env.cgroup);
+        std::int64_t bytes = env.peak_fd >= 0 ? sandbox::MemoryCgroups::peak_bytes_at(env.peak_fd)
+                                              : settings_.memory->peak_bytes(env.cgroup);
         if (bytes > 0) return static_cast<long>((bytes + (1 << 20) - 1) >> 20);
     }
     return env.peak_rss_mb();

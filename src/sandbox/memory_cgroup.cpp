@@ -1,5 +1,6 @@
 #include "lamina/sandbox/memory_cgroup.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -154,9 +155,26 @@ Result<std::vector<std::string>> MemoryCgroups::create(const std::string& name,
 }
 
 std::int64_t MemoryCgroups::peak_bytes(const std::string& name) const {
-    fs::path dir = root_ / name;
-    std::string text = read_file(dir / (v2_ ? "memory.peak" : "memory.max_usage_in_bytes"));
-    return text.empty() ? 0 : std::atoll(text.c_str());
+    int fd = open_peak(name);
+    std::int64_t bytes = peak_bytes_at(fd);
+    if (fd >= 0) ::close(fd);
+    return bytes;
+}
+
+int MemoryCgroups::open_peak(const std::string& name) const {
+    fs::path file = root_ / name / (v2_ ? "memory.peak" : "memory.max_usage_in_bytes");
+    return ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+}
+
+std::int64_t MemoryCgroups::peak_bytes_at(int fd) {
+    if (fd < 0) return 0;
+    char text[32];  // a byte count: at most 20 digits and a newline
+    ssize_t n;
+    do n = ::pread(fd, text, sizeof text - 1, 0);  // from 0: the kernel formats it anew
+    while (n < 0 && errno == EINTR);
+    if (n <= 0) return 0;
+    text[n] = '\0';
+    return std::atoll(text);
 }
 
 bool MemoryCgroups::oom_killed(const std::string& name) const {

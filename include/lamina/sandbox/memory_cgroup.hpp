@@ -34,6 +34,11 @@ public:
                                             int max_processes = 1024) const;
     // Peak memory use of the group's processes, in bytes (0 when unknown).
     std::int64_t peak_bytes(const std::string& name) const;
+    // The group's peak-use file, opened (close-on-exec) for peak_bytes_at; -1 when it cannot be.
+    int open_peak(const std::string& name) const;
+    // peak_bytes from a file open_peak opened: read afresh each call (0 when unknown,
+    // as once the group is removed).
+    static std::int64_t peak_bytes_at(int fd);
     // Whether the kernel's OOM killer struck inside the group.
     bool oom_killed(const std::string& name) const;
     // Removes the group (once its processes are gone).
