@@ -170,6 +170,10 @@ void LambdaApi::invoke_url(const RequestContext& ctx, const http::Request& req,
     const std::string raw_query = q == std::string::npos ? "" : req.target.substr(q + 1);
     std::string payload = url_event(req, raw_path, raw_query, ec)
                               .dump(-1, ' ', false, json::error_handler_t::replace);
+    if (payload.size() > kMaxUrlEventBytes) {  // a binary body grows by a third as base64
+        respond(url_too_large());
+        return;
+    }
     exec::InvokeRequest in =
         invoke_request(target->scope, ref, *view, std::move(payload), ctx.request_id);
     const bool streaming = url.effective_invoke_mode() == "RESPONSE_STREAM";

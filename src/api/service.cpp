@@ -158,6 +158,7 @@ http::BodyPolicy Service::body_policy(const http::RequestHead& head) const {
             ? s3_->body_policy(head)
             : lambda_.body_policy(head,
                                   c->protocol == Protocol::Lambda ? c->operation : std::string());
+    if (c->protocol == Protocol::FunctionUrl) p.too_large = [](std::uint64_t) { return url_too_large(); };
     p.tag = std::move(*c);
     return p;
 }

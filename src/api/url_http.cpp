@@ -241,4 +241,13 @@ http::Response url_forbidden() {
 
 http::Response url_unknown() { return access_denied(R"({"Message":null})"); }
 
+http::Response url_too_large() {
+    http::Response r;
+    r.status = 413;
+    r.headers.set("Content-Type", "application/json");
+    r.headers.set("x-amzn-ErrorType", "RequestEntityTooLargeException");
+    r.body = R"({"Message":"Request must be smaller than 6291456 bytes for the InvokeFunction operation"})";
+    return r;
+}
+
 }  // namespace lamina::api

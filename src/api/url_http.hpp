@@ -64,5 +64,10 @@ http::Response url_internal_error();
 http::Response url_forbidden();
 // AWS's 403 for a Host naming no function URL.
 http::Response url_unknown();
+// 413 for a request (or the event it makes) over the 6 MB invocation limit
+// (the shape of AWS's answer is not confirmed by a recording).
+http::Response url_too_large();
+// Largest event a URL request may make (AWS: Invoke's 6 MB request limit).
+inline constexpr std::size_t kMaxUrlEventBytes = 6 * 1024 * 1024;
 
 }  // namespace lamina::api

@@ -7,6 +7,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/defer.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -85,7 +86,10 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
             auto exec = s->get_executor();
             auto shared = std::make_shared<decltype(completion)>(std::move(completion));
             handler(std::move(r), [exec, shared](Response resp) mutable {
-                asio::post(exec, [shared, resp = std::move(resp)]() mutable {
+                // defer, not post: the answer is the continuation of whatever produced it
+                // (the runtime's /response), so an io thread of this context runs it next
+                // instead of waking another (one thread switch less per warm invoke)
+                asio::defer(exec, [shared, resp = std::move(resp)]() mutable {
                     (*shared)(std::move(resp));
                 });
             });
