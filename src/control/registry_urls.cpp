@@ -34,7 +34,7 @@ bool admits(const json& principal, const std::string& caller_account) {
         return false;
     const json& aws = principal["AWS"];
     if (!aws.is_string()) return false;
-    const std::string& p = aws.get_ref<const std::string&>();
+    const auto& p = aws.get_ref<const std::string&>();
     return p == "*" || p == caller_account || p == "arn:aws:iam::" + caller_account + ":root";
 }
 

@@ -92,6 +92,6 @@ void record_lambda(MetricsStore* store, const InvocationTarget& t, const std::st
 // the function's own URL), as AWS counts them: UrlRequestCount,
 // Url4xxCount, Url5xxCount (0 or 1 each) and UrlRequestLatency, under
 // FunctionName and FunctionName + Resource ("name:$LATEST", "name:alias").
-void record_url(MetricsStore* store, const InvocationTarget& t, int status, double latency_ms);
+void record_url(MetricsStore* store, const InvocationTarget& t, unsigned status, double latency_ms);
 
 }  // namespace lamina::metrics
