@@ -12,10 +12,24 @@ BUILD_PKGS=(
 )
 RUN_PKGS=(bubblewrap zip unzip ca-certificates python3 curl)
 TEST_PKGS=(python3-pytest python3-boto3 awscli python3-requests python3-yaml clang-16 libclang-rt-16-dev clang-tidy-16 clang-format-16)  # clang: scripts/fuzz.sh, scripts/tidy.sh, scripts/format.sh
+TEST_PKGS+=(chromium)  # the function URL CORS test's browser (headless, driven by playwright-core)
 BENCH_PKGS=(wrk)
 
 # Node.js functions need a node: Debian's, unless the machine already has one.
 command -v node >/dev/null 2>&1 || RUN_PKGS+=(nodejs)
+# The tests' Node clients (tests/integration/js: JS SDK v3, playwright-core) come from npm.
+command -v npm >/dev/null 2>&1 || TEST_PKGS+=(npm)
+
+# npm packages of the integration tests, from package-lock.json; skipped when installed
+install_js_test_deps() {
+  local js
+  js="$(cd "$(dirname "$0")/.." && pwd)/tests/integration/js"
+  if [ -f "$js/node_modules/.package-lock.json" ] && [ "$js/node_modules/.package-lock.json" -nt "$js/package-lock.json" ]; then
+    return 0
+  fi
+  echo "install-deps: npm ci in $js"
+  (cd "$js" && npm ci --no-audit --no-fund --loglevel=error)
+}
 
 want=("${BUILD_PKGS[@]}" "${RUN_PKGS[@]}")
 case "${1:-all}" in
@@ -31,8 +45,11 @@ for p in "${want[@]}"; do
     missing+=("$p")
   fi
 done
+with_js=0
+case "${1:-all}" in all|test|bench) with_js=1 ;; esac
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#want[@]} packages present"
+  if [ "$with_js" -eq 1 ]; then install_js_test_deps; fi
   exit 0
 fi
 
@@ -46,3 +63,4 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [ "$with_js" -eq 1 ]; then install_js_test_deps; fi

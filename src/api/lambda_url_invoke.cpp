@@ -17,38 +17,6 @@ using json = nlohmann::json;
 
 namespace {
 
-// Whether a statement's principal admits the caller: "*" admits anyone, an
-// account only a signed caller of that account.
-bool admits(const json& principal, const std::string& caller_account) {
-    if (principal.is_string() && principal.get<std::string>() == "*") return true;
-    if (caller_account.empty() || !principal.is_object() || !principal.contains("AWS"))
-        return false;
-    const json& aws = principal["AWS"];
-    if (!aws.is_string()) return false;
-    const std::string p = aws.get<std::string>();
-    return p == "*" || p == caller_account || p == "arn:aws:iam::" + caller_account + ":root";
-}
-
-// Whether the resource policy lets the caller invoke through a URL of this
-// auth type: an Allow of lambda:InvokeFunctionUrl whose only condition, if
-// any, is lambda:FunctionUrlAuthType naming that type.
-bool policy_allows(const control::ResourcePolicy& policy, const std::string& auth_type,
-                   const std::string& caller_account) {
-    for (const auto& st : policy.statements) {
-        const json& s = st.statement;
-        if (s.value("Effect", "") != "Allow") continue;
-        const std::string action = s.value("Action", "");
-        if (action != "lambda:InvokeFunctionUrl" && action != "lambda:*" && action != "*") continue;
-        if (!admits(s.value("Principal", json()), caller_account)) continue;
-        if (auto c = s.find("Condition"); c != s.end()) {
-            const json only = {{"StringEquals", {{"lambda:FunctionUrlAuthType", auth_type}}}};
-            if (*c != only) continue;
-        }
-        return true;
-    }
-    return false;
-}
-
 std::string joined(const json& cors, const char* key) {
     std::string out;
     if (auto it = cors.find(key); it != cors.end() && it->is_array())
@@ -80,15 +48,6 @@ void add_cors(http::Response& r, const json& cors, const std::string& origin, bo
         r.headers.set("Access-Control-Allow-Headers", headers);
     if (auto it = cors.find("MaxAge"); it != cors.end() && it->is_number_integer())
         r.headers.set("Access-Control-Max-Age", std::to_string(it->get<long long>()));
-}
-
-// "host:port" -> {"host", "port"}; an IPv6 literal keeps its brackets.
-std::pair<std::string, std::string> split_host(const std::string& host) {
-    auto colon = host.rfind(':');
-    auto bracket = host.rfind(']');
-    if (colon == std::string::npos || (bracket != std::string::npos && colon < bracket))
-        return {host, ""};
-    return {host.substr(0, colon), host.substr(colon + 1)};
 }
 
 // Who answers a RESPONSE_STREAM URL's caller: the stream's start, or the
@@ -124,19 +83,14 @@ void LambdaApi::invoke_url(const RequestContext& ctx, const http::Request& req,
     control::FunctionRef ref{
         target->function_name,
         target->qualifier.empty() ? std::nullopt : std::optional<std::string>(target->qualifier)};
-    bool allowed = false;
-    if (url.auth_type == "AWS_IAM") {
-        // same-account callers are allowed by their identity (lamina keeps no
-        // identity policies); other accounts need the function's policy too
-        if (signed_request)
-            allowed = ctx.scope.account == target->scope.account || [&] {
-                auto policy = registry_.get_policy(target->scope, ref);
-                return policy && policy_allows(*policy, "AWS_IAM", ctx.scope.account);
-            }();
-    } else {
-        auto policy = registry_.get_policy(target->scope, ref);
-        allowed = policy && policy_allows(*policy, "NONE", "");
-    }
+    // AWS_IAM: same-account callers are allowed by their identity (lamina
+    // keeps no identity policies); other accounts need the function's policy too
+    const bool allowed =
+        url.auth_type == "AWS_IAM"
+            ? signed_request &&
+                  (ctx.scope.account == target->scope.account ||
+                   registry_.permits_url(target->scope, ref, "AWS_IAM", ctx.scope.account))
+            : registry_.permits_url(target->scope, ref, "NONE", "");
     if (!allowed) {
         respond(url_forbidden());
         return;
@@ -148,12 +102,12 @@ void LambdaApi::invoke_url(const RequestContext& ctx, const http::Request& req,
     }
     UrlEventContext ec;
     ec.url_id = url_id;
-    auto [host, port] = split_host(req.headers.get("Host", ctx.host));
+    auto [host, port] = control::split_host_port(req.headers.get("Host", ctx.host));
     ec.domain_name = control::url_id_from_host(host) ? host : ctx.host;
     ec.port = port;
     ec.account_id = target->scope.account;
     ec.request_id = ctx.request_id;
-    ec.source_ip = split_host(req.remote_address).first;
+    ec.source_ip = control::split_host_port(req.remote_address).host;
     ec.epoch_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::system_clock::now().time_since_epoch())
                       .count();

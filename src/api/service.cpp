@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/post.hpp>
+#include <chrono>
 #include <mutex>
 #include <nlohmann/json.hpp>
 
@@ -10,6 +11,7 @@
 #include "lamina/common/encoding.hpp"
 #include "lamina/common/log.hpp"
 #include "lamina/common/version.hpp"
+#include "lamina/metrics/metrics.hpp"
 #include "url_http.hpp"
 
 namespace lamina::api {
@@ -107,8 +109,23 @@ void Service::handle(http::Request req, http::Responder respond) {
     });
 }
 
+Service::Reply Service::metered_url(const std::string& url_id, Reply reply) const {
+    // a Host naming no URL has no function to count it under
+    auto target = metrics_ ? registry_.find_function_url(url_id) : std::nullopt;
+    if (!target) return reply;
+    metrics::InvocationTarget t{target->scope, target->function_name,
+                                target->qualifier.empty() ? "$LATEST" : target->qualifier, ""};
+    return [reply = std::move(reply), store = metrics_, t = std::move(t),
+            started = std::chrono::steady_clock::now()](http::Response r, const std::string& op) {
+        std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - started;
+        metrics::record_url(store, t, r.status, took.count());
+        reply(std::move(r), op);
+    };
+}
+
 void Service::invoke(RequestContext& ctx, const http::Request& req, const Classified& c,
                      std::function<void(http::Response, const std::string& op)> reply) {
+    if (c.protocol == Protocol::FunctionUrl) reply = metered_url(c.url_id, std::move(reply));
     // called once: from the function's answer, or here on a refusal
     auto shared = std::make_shared<decltype(reply)>(std::move(reply));
     if (c.protocol == Protocol::FunctionUrl) {
@@ -158,7 +175,8 @@ http::BodyPolicy Service::body_policy(const http::RequestHead& head) const {
             ? s3_->body_policy(head)
             : lambda_.body_policy(head,
                                   c->protocol == Protocol::Lambda ? c->operation : std::string());
-    if (c->protocol == Protocol::FunctionUrl) p.too_large = [](std::uint64_t) { return url_too_large(); };
+    if (c->protocol == Protocol::FunctionUrl)
+        p.too_large = [](std::uint64_t) { return url_too_large(); };
     p.tag = std::move(*c);
     return p;
 }

@@ -246,7 +246,8 @@ http::Response url_too_large() {
     r.status = 413;
     r.headers.set("Content-Type", "application/json");
     r.headers.set("x-amzn-ErrorType", "RequestEntityTooLargeException");
-    r.body = R"({"Message":"Request must be smaller than 6291456 bytes for the InvokeFunction operation"})";
+    r.body =
+        R"({"Message":"Request must be smaller than 6291456 bytes for the InvokeFunction operation"})";
     return r;
 }
 

@@ -71,15 +71,26 @@ std::string qualified_arn(const Scope& scope, const std::string& name,
     return function_arn(scope, name) + ":" + qualifier;
 }
 
+HostPort split_host_port(std::string_view host) {
+    const auto colon = host.rfind(':');
+    const auto bracket = host.rfind(']');
+    const bool bare_ipv6 = bracket == std::string_view::npos && host.find(':') != colon;
+    if (colon == std::string_view::npos || bare_ipv6 ||
+        (bracket != std::string_view::npos && colon < bracket))
+        return {std::string(host), ""};
+    std::string_view port = host.substr(colon + 1);
+    const bool digits =
+        !port.empty() && port.size() <= 5 &&
+        std::all_of(port.begin(), port.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
+    return {std::string(host.substr(0, colon)), digits ? std::string(port) : ""};
+}
+
 std::string function_url(const std::string& url_id, const std::string& region,
                          const std::string& request_host) {
-    // the port of the Host header, when it has one ("[::1]:9001", "127.0.0.1:9001")
-    std::string port;
-    auto colon = request_host.rfind(':');
-    auto bracket = request_host.rfind(']');
-    if (colon != std::string::npos && (bracket == std::string::npos || colon > bracket))
-        port = request_host.substr(colon);
-    return "http://" + url_id + ".lambda-url." + region + ".localhost" + port + "/";
+    // the port the client reached lamina on, when its Host header has one
+    const std::string port = split_host_port(request_host).port;
+    return "http://" + url_id + ".lambda-url." + region + ".localhost" +
+           (port.empty() ? "" : ":" + port) + "/";
 }
 
 std::optional<std::string> url_id_from_host(const std::string& host) {

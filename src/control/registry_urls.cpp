@@ -1,10 +1,14 @@
 // Registry operations on function URL configs, and the index by which the
 // HTTP data plane finds the function a URL belongs to.
+#include <algorithm>
 #include <mutex>
+#include <nlohmann/json.hpp>
 
 #include "lamina/control/registry.hpp"
 
 namespace lamina::control {
+
+using json = nlohmann::json;
 
 namespace {
 
@@ -22,7 +26,45 @@ const Function* url_owner(const Function* f, const std::string& q) {
     return f;
 }
 
+// Whether a statement's principal admits the caller: "*" admits anyone, an
+// account only a signed caller of that account.
+bool admits(const json& principal, const std::string& caller_account) {
+    if (principal.is_string() && principal.get<std::string>() == "*") return true;
+    if (caller_account.empty() || !principal.is_object() || !principal.contains("AWS"))
+        return false;
+    const json& aws = principal["AWS"];
+    if (!aws.is_string()) return false;
+    const auto& p = aws.get_ref<const std::string&>();
+    return p == "*" || p == caller_account || p == "arn:aws:iam::" + caller_account + ":root";
+}
+
+bool allows_url(const json& s, const std::string& auth_type, const std::string& caller_account) {
+    if (s.value("Effect", "") != "Allow") return false;
+    const std::string action = s.value("Action", "");
+    if (action != "lambda:InvokeFunctionUrl" && action != "lambda:*" && action != "*") return false;
+    if (!admits(s.value("Principal", json()), caller_account)) return false;
+    auto c = s.find("Condition");
+    if (c == s.end()) return true;
+    const json only = {{"StringEquals", {{"lambda:FunctionUrlAuthType", auth_type}}}};
+    return *c == only;
+}
+
 }  // namespace
+
+bool Registry::permits_url(const Scope& owner, const FunctionRef& ref, const std::string& auth_type,
+                           const std::string& caller_account) const {
+    std::shared_lock lk(mu_);
+    const Function* f = find(owner, ref.name);
+    if (!f) return false;
+    const std::string q = ref.qualifier.value_or("");
+    if (!q.empty() && !f->aliases.contains(q)) return false;
+    auto it = f->policies.find(q);
+    if (it == f->policies.end()) return false;
+    return std::any_of(it->second.statements.begin(), it->second.statements.end(),
+                       [&](const PolicyStatement& st) {
+                           return allows_url(st.statement, auth_type, caller_account);
+                       });
+}
 
 void Registry::index_urls(const Scope& s, const Function& f) {
     for (const auto& [q, u] : f.url_configs) url_index_[u.url_id] = {s, f.name};

@@ -173,4 +173,12 @@ void record_lambda(MetricsStore* store, const InvocationTarget& t, const std::st
                       value, unit);
 }
 
+void record_url(MetricsStore* store, const InvocationTarget& t, unsigned status,
+                double latency_ms) {
+    record_lambda(store, t, "UrlRequestCount", 1, "Count", false);
+    record_lambda(store, t, "Url4xxCount", status / 100 == 4 ? 1 : 0, "Count", false);
+    record_lambda(store, t, "Url5xxCount", status / 100 == 5 ? 1 : 0, "Count", false);
+    record_lambda(store, t, "UrlRequestLatency", latency_ms, "Milliseconds", false);
+}
+
 }  // namespace lamina::metrics

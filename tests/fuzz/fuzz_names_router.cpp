@@ -10,8 +10,6 @@
 // that the pattern allows and that stays in the caller's region and account.
 
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <string_view>
 
@@ -26,18 +24,8 @@ namespace {
 
 using namespace lamina;
 
-[[noreturn]] void finding(const char* what, std::string_view detail) {
-    std::fprintf(stderr, "fuzz_names_router: %s: %.*s\n", what, static_cast<int>(detail.size()),
-                 detail.data());
-    std::abort();
-}
-
-std::string_view next_field(std::string_view& in) {
-    auto nl = in.find('\n');
-    std::string_view f = in.substr(0, nl);
-    in = nl == std::string_view::npos ? std::string_view{} : in.substr(nl + 1);
-    return f;
-}
+using fuzz::finding;
+using fuzz::next_line;
 
 // The Lambda routes exactly as the service registers them.
 const http::Router& lambda_router() {
@@ -61,8 +49,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (size < 1) return -1;
     std::uint8_t mode = data[0];
     std::string_view in(reinterpret_cast<const char*>(data + 1), size - 1);
-    std::string name(next_field(in));
-    std::string qualifier(next_field(in));
+    std::string name(next_line(in));
+    std::string qualifier(next_line(in));
     std::string_view request_text = in;
 
     // FunctionName / Qualifier

@@ -14,6 +14,8 @@
 // server splits it (http::parse_target); a target it would refuse with 400
 // yields no request.
 
+#include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,6 +26,22 @@
 namespace lamina::fuzz {
 
 inline constexpr std::string_view kRequestSeparator = "\n=====\n";
+
+// A broken invariant: says what and on which value, and stops the fuzzer
+// (libFuzzer saves the input).
+[[noreturn]] inline void finding(const char* what, std::string_view detail) {
+    std::fprintf(stderr, "fuzz finding: %s: %.*s\n", what, static_cast<int>(detail.size()),
+                 detail.data());
+    std::abort();
+}
+
+// The text up to the next '\n' (all of it when there is none); `in` moves past it.
+inline std::string_view next_line(std::string_view& in) {
+    auto nl = in.find('\n');
+    std::string_view line = in.substr(0, nl);
+    in = nl == std::string_view::npos ? std::string_view{} : in.substr(nl + 1);
+    return line;
+}
 
 inline std::optional<http::Request> parse_request(std::string_view text) {
     auto take_line = [&text]() {

@@ -11,12 +11,11 @@
 // serialised as the server does (bytes that are not UTF-8 replaced).
 
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <string_view>
 
 #include "api/url_http.hpp"
+#include "fuzz_request.hpp"
 #include "lamina/common/encoding.hpp"
 #include "lamina/control/names.hpp"
 
@@ -24,18 +23,8 @@ namespace {
 
 using namespace lamina;
 
-[[noreturn]] void finding(const char* what, std::string_view detail) {
-    std::fprintf(stderr, "fuzz_url_http: %s: %.*s\n", what, static_cast<int>(detail.size()),
-                 detail.data());
-    std::abort();
-}
-
-std::string_view next_line(std::string_view& in) {
-    auto nl = in.find('\n');
-    std::string_view f = in.substr(0, nl);
-    in = nl == std::string_view::npos ? std::string_view{} : in.substr(nl + 1);
-    return f;
-}
+using fuzz::finding;
+using fuzz::next_line;
 
 void fuzz_event(std::string_view in) {
     std::string_view start = next_line(in);

@@ -550,3 +550,47 @@ def dir_snapshot(root: str | Path) -> dict:
             else:
                 out[rel] = ("file", p.read_bytes(), st.st_mode & 0o777)
     return out
+
+
+# --------------------------------------------------------------------------------------
+# Node.js clients (tests/integration/js: the JS SDK v3, Playwright)
+# --------------------------------------------------------------------------------------
+
+JS_DIR = Path(__file__).resolve().parent / "js"
+
+
+def node_missing(*packages: str) -> str | None:
+    """Why the Node clients cannot run (None when they can): node, or an npm package of
+    tests/integration/js (installed by scripts/install-deps.sh), is missing."""
+    if not shutil.which("node"):
+        return "node not found on PATH"
+    for p in packages:
+        if not (JS_DIR / "node_modules" / p / "package.json").exists():
+            return f"npm package {p} not installed in {JS_DIR} (bash scripts/install-deps.sh test)"
+    return None
+
+
+def run_node(script: str, arg: dict, *, env: dict | None = None, timeout: float = 120) -> dict:
+    """Runs tests/integration/js/<script> with `arg` as JSON in argv[2]; the script prints one
+    JSON object on its last stdout line. Bounded by `timeout`: on expiry the script's whole
+    process group (Chromium included) is killed, by its id."""
+    full_env = dict(os.environ, NO_PROXY="127.0.0.1,localhost,.localhost", no_proxy="127.0.0.1,localhost,.localhost")
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
+        full_env.pop(var, None)
+    full_env.update(env or {})
+    proc = subprocess.Popen(["node", str(JS_DIR / script), json.dumps(arg)], cwd=JS_DIR, env=full_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        raise AssertionError(f"{script} did not finish in {timeout}s\nstdout:\n{out}\nstderr:\n{err}")
+    finally:
+        # whatever the script started and left behind (a browser) goes with it
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, f"{script} exited {proc.returncode}\nstdout:\n{out}\nstderr:\n{err}"
+    lines = [l for l in out.splitlines() if l.strip()]
+    assert lines, f"{script} printed nothing\nstderr:\n{err}"
+    return json.loads(lines[-1])

@@ -337,3 +337,48 @@ def test_cbor_protocol_rejects_bad_bodies_and_unknown_operations(server, fresh_a
     status, headers, payload = post("ListMetrics", b"")
     assert status == 200 and headers["content-type"] == "application/cbor"
     assert payload == b"\xa1\x67Metrics\x80"
+
+
+def test_function_url_requests_count_by_status_class(server, fresh_account):
+    """UrlRequestCount, Url4xxCount, Url5xxCount (Sum) and UrlRequestLatency, under FunctionName and
+    FunctionName + Resource ("name:$LATEST" for the function's own URL, "name:alias" for an alias's),
+    besides the Invocations and Errors of the requests that reached the function."""
+    acct, lam, cw = account_clients(server, fresh_account)
+    name = create(lam, "def handler(e, c):\n    if (e.get('queryStringParameters') or {}).get('fail'):\n"
+                       "        raise ValueError('x')\n    return 1\n")
+    lam.publish_version(FunctionName=name)
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    public = lam.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
+    iam = lam.create_function_url_config(FunctionName=name, Qualifier="live", AuthType="AWS_IAM")["FunctionUrl"]
+    lam.add_permission(FunctionName=name, StatementId="public", Action="lambda:InvokeFunctionUrl", Principal="*",
+                       FunctionUrlAuthType="NONE")
+
+    def call(url, path="/"):
+        host = url.split("//", 1)[1].rstrip("/")
+        return lt.http_request(f"http://127.0.0.1:{server.port}{path}", headers={"Host": host})[0]
+
+    statuses = [call(public) for _ in range(3)]
+    statuses.append(call(public, "/?fail=1"))  # a function error: 502
+    statuses += [call(iam) for _ in range(2)]  # unsigned, to an AWS_IAM URL: 403
+    assert statuses == [200, 200, 200, 502, 403, 403]
+
+    fn = [{"Name": "FunctionName", "Value": name}]
+    own = fn + [{"Name": "Resource", "Value": f"{name}:$LATEST"}]
+    alias = fn + [{"Name": "Resource", "Value": f"{name}:live"}]
+    assert [total(cw, m, fn) for m in ("UrlRequestCount", "Url4xxCount", "Url5xxCount")] == [6, 2, 1]
+    assert [total(cw, m, own) for m in ("UrlRequestCount", "Url4xxCount", "Url5xxCount")] == [4, 0, 1]
+    assert [total(cw, m, alias) for m in ("UrlRequestCount", "Url4xxCount", "Url5xxCount")] == [2, 2, 0]
+    # the invoker's own metrics: only the requests that reached the function
+    assert total(cw, "Invocations", fn) == 4
+    assert total(cw, "Errors", fn) == 1
+    start, end = window()
+    lat = cw.get_metric_statistics(Namespace="AWS/Lambda", MetricName="UrlRequestLatency", Dimensions=fn,
+                                   StartTime=start, EndTime=end, Period=300,
+                                   Statistics=["SampleCount", "Average", "Maximum"])["Datapoints"]
+    assert sum(p["SampleCount"] for p in lat) == 6 and all(p["Unit"] == "Milliseconds" for p in lat)
+    assert all(p["Maximum"] >= p["Average"] > 0 for p in lat)
+    # GetMetricData, as dashboards read it
+    data = cw.get_metric_data(StartTime=start, EndTime=end, MetricDataQueries=[{
+        "Id": "req", "MetricStat": {"Metric": {"Namespace": "AWS/Lambda", "MetricName": "UrlRequestCount",
+                                               "Dimensions": alias}, "Period": 300, "Stat": "Sum"}}])
+    assert sum(data["MetricDataResults"][0]["Values"]) == 2

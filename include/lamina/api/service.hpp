@@ -67,9 +67,12 @@ private:
     // One request at the front door: what its answer gets, and its log line.
     struct Exchange;
     static http::Response finish(http::Response r, const Exchange& x, const std::string& op);
+    using Reply = std::function<void(http::Response, const std::string& op)>;
     // Starts an invocation; `reply` is called once, when the function answers.
-    void invoke(RequestContext& ctx, const http::Request& req, const Classified& c,
-                std::function<void(http::Response, const std::string& op)> reply);
+    void invoke(RequestContext& ctx, const http::Request& req, const Classified& c, Reply reply);
+    // `reply`, counting the URL request's answer (status, latency) in the
+    // URL's metrics on the way (metrics::record_url).
+    Reply metered_url(const std::string& url_id, Reply reply) const;
     // Every other operation; `op` names it in the log line.
     http::Response answer(RequestContext& ctx, const http::Request& req, const Classified& c,
                           std::string& op);

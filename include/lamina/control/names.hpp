@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "lamina/common/error.hpp"
@@ -76,6 +77,14 @@ std::string qualified_arn(const Scope& scope, const std::string& name,
 // (AWS: https://<url-id>.lambda-url.<region>.on.aws/), where <port> is the one
 // the client reached lamina on (`request_host`: "127.0.0.1:9001").
 inline constexpr std::size_t kUrlIdLength = 32;
+// A Host header (or address) split at its port's colon: "[::1]:9001" ->
+// {"[::1]", "9001"}, "127.0.0.1" -> {"127.0.0.1", ""}; an IPv6 address
+// without brackets ("::1") is all host. A port that is not 1-5 digits is
+// dropped: "h:x" -> {"h", ""}.
+struct HostPort {
+    std::string host, port;
+};
+HostPort split_host_port(std::string_view host);
 std::string function_url(const std::string& url_id, const std::string& region,
                          const std::string& request_host);
 // The url id a Host header names ("<id>.lambda-url.<region>.localhost[:port]",

@@ -235,6 +235,14 @@ public:
         const Scope& s, const FunctionRef& ref, const Page& page) const;
     // The config a URL id belongs to, in any account and region.
     std::optional<UrlTarget> find_function_url(const std::string& url_id) const;
+    // Whether the resource policy of the URL's function (or alias) lets a
+    // caller invoke through a URL of `auth_type` ("NONE", "AWS_IAM"): an
+    // Allow of lambda:InvokeFunctionUrl whose only condition, if any, is
+    // lambda:FunctionUrlAuthType naming that type, for a principal of "*" or
+    // (signed callers only: `caller_account` not empty) the caller's account.
+    // Checked under the registry's lock, without copying the policy.
+    bool permits_url(const Scope& owner, const FunctionRef& ref, const std::string& auth_type,
+                     const std::string& caller_account) const;
 
     // PutFunctionConcurrency: reserves `reserved` for the function, within
     // what the account may reserve while leaving `min_unreserved` shared.

@@ -88,4 +88,10 @@ struct InvocationTarget {
 void record_lambda(MetricsStore* store, const InvocationTarget& t, const std::string& name,
                    double value, const std::string& unit, bool account_level = true);
 
+// One request to a function URL (`t.qualifier`: the alias, or "$LATEST" for
+// the function's own URL), as AWS counts them: UrlRequestCount,
+// Url4xxCount, Url5xxCount (0 or 1 each) and UrlRequestLatency, under
+// FunctionName and FunctionName + Resource ("name:$LATEST", "name:alias").
+void record_url(MetricsStore* store, const InvocationTarget& t, unsigned status, double latency_ms);
+
 }  // namespace lamina::metrics

@@ -412,6 +412,26 @@ TEST(FunctionUrlNames, TheUrlCarriesThePortTheClientUsed) {
               "http://" + id + ".lambda-url.us-east-1.localhost/");
 }
 
+TEST(FunctionUrlNames, SplitHostPortHandlesIpv6NoPortAndBadPorts) {
+    auto hp = [](std::string_view h) {
+        auto r = split_host_port(h);
+        return r.host + "|" + r.port;
+    };
+    EXPECT_EQ(hp("127.0.0.1:9001"), "127.0.0.1|9001");
+    EXPECT_EQ(hp("localhost"), "localhost|");
+    EXPECT_EQ(hp("[::1]:8080"), "[::1]|8080");
+    EXPECT_EQ(hp("[::1]"), "[::1]|");
+    EXPECT_EQ(hp("::1"), "::1|");  // an address as the server reports it: all host
+    EXPECT_EQ(hp("fe80::1:2"), "fe80::1:2|");
+    EXPECT_EQ(hp("h:abc"), "h|");  // a port that is no number is dropped
+    EXPECT_EQ(hp("h:123456"), "h|");
+    EXPECT_EQ(hp("h:"), "h|");
+    EXPECT_EQ(hp(""), "|");
+    const std::string id(32, 'a');
+    EXPECT_EQ(function_url(id, "us-east-1", "127.0.0.1:x1"),
+              "http://" + id + ".lambda-url.us-east-1.localhost/");
+}
+
 TEST(FunctionUrlNames, HostHeadersNamingAUrlGiveItsId) {
     const std::string id = "0123456789abcdef0123456789abcdef";
     EXPECT_EQ(url_id_from_host(id + ".lambda-url.us-east-1.localhost:9001"), id);

@@ -195,3 +195,56 @@ TEST_F(FunctionUrls, AnUnknownUrlIdFindsNothing) {
     EXPECT_FALSE(reg_->find_function_url("0123456789abcdef0123456789abcdef").has_value());
     EXPECT_FALSE(reg_->find_function_url("").has_value());
 }
+
+namespace {
+
+PermissionInput url_permission(const std::string& sid, const std::string& principal,
+                               std::optional<std::string> auth) {
+    PermissionInput in;
+    in.statement_id = sid;
+    in.action = "lambda:InvokeFunctionUrl";
+    in.principal = principal;
+    in.function_url_auth_type = std::move(auth);
+    return in;
+}
+
+}  // namespace
+
+TEST_F(FunctionUrls, PermitsUrlNeedsAnAllowForThatAuthType) {
+    create("f");
+    EXPECT_FALSE(reg_->permits_url(kScope, ref("f"), "NONE", ""));  // no policy at all
+    ASSERT_TRUE(
+        reg_->add_permission(kScope, ref("f"), url_permission("iam", "*", "AWS_IAM")).has_value());
+    EXPECT_FALSE(reg_->permits_url(kScope, ref("f"), "NONE", ""));  // the other auth type
+    EXPECT_TRUE(reg_->permits_url(kScope, ref("f"), "AWS_IAM", "210987654321"));
+    ASSERT_TRUE(
+        reg_->add_permission(kScope, ref("f"), url_permission("none", "*", "NONE")).has_value());
+    EXPECT_TRUE(reg_->permits_url(kScope, ref("f"), "NONE", ""));
+    // another action does not count
+    PermissionInput invoke = url_permission("inv", "*", std::nullopt);
+    invoke.action = "lambda:InvokeFunction";
+    create("g");
+    ASSERT_TRUE(reg_->add_permission(kScope, ref("g"), invoke).has_value());
+    EXPECT_FALSE(reg_->permits_url(kScope, ref("g"), "NONE", ""));
+    EXPECT_FALSE(reg_->permits_url(kScope, ref("nope"), "NONE", ""));
+}
+
+TEST_F(FunctionUrls, PermitsUrlAdmitsAnAccountPrincipalOnlyForThatSignedCaller) {
+    create("f");
+    ASSERT_TRUE(
+        reg_->add_permission(kScope, ref("f"), url_permission("acct", "210987654321", "AWS_IAM"))
+            .has_value());
+    EXPECT_TRUE(reg_->permits_url(kScope, ref("f"), "AWS_IAM", "210987654321"));
+    EXPECT_FALSE(reg_->permits_url(kScope, ref("f"), "AWS_IAM", "111111111111"));
+    EXPECT_FALSE(reg_->permits_url(kScope, ref("f"), "AWS_IAM", ""));  // unsigned
+}
+
+TEST_F(FunctionUrls, PermitsUrlReadsTheAliasPolicyForAnAliasUrl) {
+    make_three_versions();
+    ASSERT_TRUE(alias("live", "1").has_value());
+    ASSERT_TRUE(reg_->add_permission(kScope, ref("f", "live"), url_permission("n", "*", "NONE"))
+                    .has_value());
+    EXPECT_TRUE(reg_->permits_url(kScope, ref("f", "live"), "NONE", ""));
+    EXPECT_FALSE(reg_->permits_url(kScope, ref("f"), "NONE", ""));  // the function's own is empty
+    EXPECT_FALSE(reg_->permits_url(kScope, ref("f", "gone"), "NONE", ""));
+}
