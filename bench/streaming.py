@@ -68,7 +68,7 @@ class Conn:
         self.buf = b""
 
     def _fill(self):
-        data = self.sock.recv(1 << 20)
+        data = self.sock.recv(65536)  # small reads keep the buffer (and its re-slicing) small
         if not data:
             raise RuntimeError("connection closed")
         self.buf += data
@@ -87,10 +87,8 @@ class Conn:
         size = int(line.split(b";")[0], 16)
         while len(self.buf) < size + 2:
             self._fill()
+        # (the last chunk's CRLF is the end of an empty trailer section: lamina sends none)
         data, self.buf = self.buf[:size], self.buf[size + 2:]
-        if size == 0:
-            while not self.buf.startswith(b"\r\n") and b"\r\n\r\n" not in self.buf:
-                self._fill()
         return data
 
     def request(self, raw):

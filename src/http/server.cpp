@@ -179,6 +179,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         parser.body_limit(limit);
         std::string chunk(kBodyReadChunk, '\0');
         std::string error;
+        // room for a full read: a buffer only as large as the head was makes a
+        // chunked body arrive ~1.5 KB per read (25 MB/s, all CPU, on this machine)
+        buffer.reserve(kBodyReadChunk);
         while (!parser.is_done()) {
             parser.get().body().data = chunk.data();
             parser.get().body().size = chunk.size();

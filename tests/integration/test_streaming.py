@@ -424,3 +424,49 @@ class TestStreamingUrls:
             conn.close()
         assert n == 200 << 20
         assert got.hexdigest() == want.hexdigest()
+
+
+class TestJsSdk:
+    def test_invoke_with_response_stream_command(self, server, lam, node_fn):
+        missing = lt.node_missing("@aws-sdk/client-lambda")
+        if missing:
+            pytest.skip(missing)
+        seen = lt.run_node("invoke_stream.mjs", {"endpoint": server.url, "region": lt.REGION,
+                                                 "functionName": node_fn, "payload": json.dumps({"mode": "slow"})})
+        assert seen["statusCode"] == 200 and seen["executedVersion"] == "$LATEST"
+        assert "".join(c["text"] for c in seen["chunks"]) == "first,second"
+        assert seen["chunks"][0]["text"] == "first,"
+        assert seen["endMs"] - seen["chunks"][0]["ms"] > 700  # the first chunk came early
+        log = base64.b64decode(seen["complete"]["LogResult"]).decode()
+        assert "REPORT RequestId:" in log
+        assert "ErrorCode" not in seen["complete"]
+
+    def test_error_midway_through_the_js_sdk(self, server, lam, node_fn):
+        missing = lt.node_missing("@aws-sdk/client-lambda")
+        if missing:
+            pytest.skip(missing)
+        seen = lt.run_node("invoke_stream.mjs", {"endpoint": server.url, "region": lt.REGION,
+                                                 "functionName": node_fn, "payload": json.dumps({"mode": "fail"})})
+        assert "".join(c["text"] for c in seen["chunks"]) == "partial"
+        assert seen["complete"]["ErrorCode"] == "TypeError"
+        assert json.loads(seen["complete"]["ErrorDetails"])["errorMessage"] == "went wrong midway"
+
+
+class TestUrlLimits:
+    def test_oversize_requests_are_413_and_run_nothing(self, lam, server):
+        name = create_node(lam)
+        url = lam.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
+        lam.add_permission(FunctionName=name, StatementId="pub", Action="lambda:InvokeFunctionUrl",
+                           Principal="*", FunctionUrlAuthType="NONE")
+        host = url.split("//", 1)[1].rstrip("/")
+        for body, ctype in ((b"x" * (6 * 1024 * 1024 + 1), "text/plain"),
+                            # under 6 MB as sent, over it as the base64 of the event
+                            (b"\xff" * (5 * 1024 * 1024), "application/octet-stream")):
+            status, headers, got = lt.http_request(f"http://127.0.0.1:{server.port}/?mode=count", "POST", body,
+                                                   {"Host": host, "Content-Type": ctype})
+            assert status == 413, got[:200]
+            assert headers["x-amzn-errortype"] == "RequestEntityTooLargeException"
+            assert json.loads(got)["Message"].startswith("Request must be smaller than 6291456 bytes")
+        # nothing ran: the first invocation the function sees is the next one
+        status, _, got = lt.http_request(f"http://127.0.0.1:{server.port}/?mode=count", "GET", None, {"Host": host})
+        assert status == 200 and json.loads(got)["invokes"] == 1
