@@ -569,10 +569,16 @@ globalThis.awslambda = {
   HttpResponseStream,
 };
 
+// The streaming POSTs go over one kept-alive connection (unref'd while idle,
+// so it never holds the process up): a stream's first bytes leave without a
+// TCP handshake first.
+let streamAgent = null;
+
 /** The responseStream of one invoke; `finished` resolves with the Runtime API's answer. */
 function responseStream(id) {
   const { Writable } = require('stream');
   const http = require('http');
+  if (streamAgent === null) streamAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   let contentType = 'application/octet-stream';
   let prelude = null;
   let post = null;
@@ -582,7 +588,7 @@ function responseStream(id) {
   const open = () => {
     if (post !== null) return post;
     post = http.request({
-      host: api.host, port: api.port, method: 'POST', path: `${BASE}/invocation/${id}/response`, agent: false,
+      host: api.host, port: api.port, method: 'POST', path: `${BASE}/invocation/${id}/response`, agent: streamAgent,
       headers: {
         'Content-Type': contentType,
         'Lambda-Runtime-Function-Response-Mode': 'streaming',
@@ -591,6 +597,7 @@ function responseStream(id) {
       },
     });
     post.on('response', (res) => { res.resume(); res.on('end', () => answered(res.statusCode)); });
+    post.setNoDelay(true);
     post.on('error', (err) => answered(err));
     if (prelude !== null) {
       post.write(prelude);
