@@ -147,7 +147,7 @@ struct PreludeReader : std::enable_shared_from_this<PreludeReader> {
 
     void pull() {
         auto self = shared_from_this();
-        source->next([self](http::BodyPiece p) {
+        source->next([self](const http::BodyPiece& p) {
             if (p.kind != http::BodyPiece::Kind::Data) {
                 self->done(std::nullopt);
                 return;

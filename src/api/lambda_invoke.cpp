@@ -96,7 +96,7 @@ void LambdaApi::invoke_streaming(exec::InvokeRequest in, bool tail,
                        std::shared_ptr<http::BodySource> body, const std::string&) {
         auto stream = std::make_shared<InvokeStream>(
             std::move(body), std::string(),
-            [](std::string bytes) { return payload_chunk_event(bytes); },
+            [](const std::string& bytes) { return payload_chunk_event(bytes); },
             [tail](const exec::InvokeResult& r) {
                 return std::vector<http::BodyPiece>{
                     http::BodyPiece::bytes(invoke_complete_event(r, tail)), http::BodyPiece::end()};

@@ -135,7 +135,7 @@ void LambdaApi::invoke_url(const RequestContext& ctx, const http::Request& req,
     auto call = std::make_shared<UrlStreamCall>();
     if (streaming) {
         in.on_stream = [call, respond, cors, origin, request_id = ctx.request_id](
-                           std::shared_ptr<http::BodySource> body,
+                           const std::shared_ptr<http::BodySource>& body,
                            const std::string& content_type) {
             // the answer starts once its head is known: at once, or after the prelude
             auto start = [call, respond, cors, origin, request_id](

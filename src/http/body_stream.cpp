@@ -4,26 +4,28 @@ namespace lamina::http {
 
 void BodyPipe::write(std::string data, std::function<void()> resume) {
     std::function<void(BodyPiece)> reader;
-    bool hold = false;
+    std::optional<BodyPiece> handed;                  // straight to a waiting reader
+    std::function<void()> go_on = std::move(resume);  // unless the producer is held back
     {
         std::lock_guard lk(mu_);
         if (!cancelled_ && !ending_ && !data.empty()) {
             total_ += data.size();
             if (reader_ && queue_.empty()) {
-                reader = std::move(reader_);  // handed straight over: nothing waits in between
+                reader = std::move(reader_);  // nothing waits in between
                 reader_ = nullptr;
+                handed = BodyPiece::bytes(std::move(data));
             } else {
                 queued_bytes_ += data.size();
                 queue_.push_back(std::move(data));
                 if (queued_bytes_ >= high_water_) {
-                    resume_ = std::move(resume);
-                    hold = true;
+                    resume_ = std::move(go_on);
+                    go_on = nullptr;
                 }
             }
         }
     }
-    if (reader) reader(BodyPiece::bytes(std::move(data)));
-    if (!hold && resume) resume();
+    if (reader) reader(std::move(*handed));
+    if (go_on) go_on();
 }
 
 void BodyPipe::end_with(BodyPiece piece) {

@@ -102,6 +102,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     // Writes `data` into `pipe`, resuming once the pipe has room.
     static asio::awaitable<void> pipe_write(BodyPipe& pipe, std::string data,
                                             beast::tcp_stream& stream) {
+        // NOLINTNEXTLINE(performance-unnecessary-value-param): d is moved into the pipe
         auto initiate = [&pipe, s = &stream](auto completion, std::string d) {
             auto exec = s->get_executor();
             auto shared = std::make_shared<decltype(completion)>(std::move(completion));
