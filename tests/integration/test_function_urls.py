@@ -409,6 +409,26 @@ class TestInvokeUrl:
         assert r.headers.get_all("Set-Cookie") == ["a=1; Path=/", "b=2"]
         conn.close()
 
+    def test_paths_that_are_not_utf8_reach_the_function(self, lam, server, url_fn):
+        url = lam.create_function_url_config(FunctionName=url_fn, AuthType="NONE")["FunctionUrl"]
+        public_permission(lam, url_fn)
+        import socket
+        for raw_path, want in ((b"/caf%E9/%FF", "/caf%E9/%FF"), (b"/caf\xe9", "/caf\ufffd")):
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+            sock.sendall(b"GET " + raw_path + b" HTTP/1.1\r\nHost: " + host_of(url).encode() +
+                         b"\r\nConnection: close\r\n\r\n")
+            answer = b""
+            while True:
+                piece = sock.recv(65536)
+                if not piece:
+                    break
+                answer += piece
+            sock.close()
+            head, _, body = answer.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200"), answer[:300]
+            # as sent: %-escapes stay; a raw byte that is not UTF-8 arrives replaced, not lost
+            assert json.loads(body)["event"]["rawPath"] == want
+
     def test_the_event_is_payload_format_2(self, lam, server, url_fn):
         url = lam.create_function_url_config(FunctionName=url_fn, AuthType="NONE")["FunctionUrl"]
         public_permission(lam, url_fn)
