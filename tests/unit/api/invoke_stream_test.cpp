@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 
 #include "api/url_http.hpp"
@@ -13,18 +14,20 @@ using http::BodyPiece;
 namespace {
 
 // Everything `s` hands out, as long as it answers at once: data joined, then
-// "|End" or "|Failed" (or "|waiting" when it did not answer).
+// "|End" or "|Failed" (or "|waiting" when it did not answer). A reader left
+// waiting is answered later: it writes into a slot of its own, never into
+// this frame.
 std::string drain(http::BodySource& s) {
     std::string out;
     for (int i = 0; i < 100; ++i) {
-        std::optional<BodyPiece> got;
-        s.next([&](BodyPiece p) { got = std::move(p); });
-        if (!got) return out + "|waiting";
-        if (got->kind == BodyPiece::Kind::Data) {
-            out += got->data;
+        auto got = std::make_shared<std::optional<BodyPiece>>();
+        s.next([got](BodyPiece p) { *got = std::move(p); });
+        if (!*got) return out + "|waiting";
+        if ((*got)->kind == BodyPiece::Kind::Data) {
+            out += (*got)->data;
             continue;
         }
-        return out + (got->kind == BodyPiece::Kind::End ? "|End" : "|Failed");
+        return out + ((*got)->kind == BodyPiece::Kind::End ? "|End" : "|Failed");
     }
     return out + "|endless";
 }
