@@ -41,6 +41,43 @@ std::string header_value(const json& v) {
     return v.dump();  // numbers and booleans as their JSON text
 }
 
+// A response description's "headers" (name -> scalar), with `multi_value`
+// its "multiValueHeaders" (name -> scalars), then `default_type` as the
+// Content-Type when none was given, then "cookies" (one Set-Cookie each),
+// onto `r`. False when any of them is malformed.
+bool add_headers_and_cookies(const json& d, bool multi_value, const char* default_type,
+                             http::Response& r) {
+    bool typed = false;
+    auto add = [&](const std::string& name, const json& value) {
+        if (value.is_null() || value.is_object() || value.is_array()) return false;
+        if (ascii_lower(name) == "content-type") typed = true;
+        r.headers.items.emplace_back(name, header_value(value));
+        return true;
+    };
+    if (auto h = d.find("headers"); h != d.end() && !h->is_null()) {
+        if (!h->is_object()) return false;
+        for (const auto& [name, value] : h->items())
+            if (!add(name, value)) return false;
+    }
+    if (auto h = d.find("multiValueHeaders"); multi_value && h != d.end() && !h->is_null()) {
+        if (!h->is_object()) return false;
+        for (const auto& [name, values] : h->items()) {
+            if (!values.is_array()) return false;
+            for (const auto& value : values)
+                if (!add(name, value)) return false;
+        }
+    }
+    if (!typed) r.headers.set("Content-Type", default_type);
+    if (auto c = d.find("cookies"); c != d.end() && !c->is_null()) {
+        if (!c->is_array()) return false;
+        for (const auto& cookie : *c) {
+            if (!cookie.is_string()) return false;
+            r.headers.items.emplace_back("Set-Cookie", cookie.get<std::string>());
+        }
+    }
+    return true;
+}
+
 }  // namespace
 
 bool url_body_is_text(const std::string& content_type) {
@@ -134,23 +171,7 @@ std::optional<http::Response> url_response(const std::string& payload) {
     }
     if (code < 100 || code > 599) return std::nullopt;
     r.status = static_cast<unsigned>(code);
-    bool typed = false;
-    if (auto h = result.find("headers"); h != result.end() && !h->is_null()) {
-        if (!h->is_object()) return std::nullopt;
-        for (const auto& [name, value] : h->items()) {
-            if (value.is_null() || value.is_object() || value.is_array()) return std::nullopt;
-            if (ascii_lower(name) == "content-type") typed = true;
-            r.headers.items.emplace_back(name, header_value(value));
-        }
-    }
-    if (!typed) r.headers.set("Content-Type", "application/json");
-    if (auto c = result.find("cookies"); c != result.end() && !c->is_null()) {
-        if (!c->is_array()) return std::nullopt;
-        for (const auto& cookie : *c) {
-            if (!cookie.is_string()) return std::nullopt;
-            r.headers.items.emplace_back("Set-Cookie", cookie.get<std::string>());
-        }
-    }
+    if (!add_headers_and_cookies(result, false, "application/json", r)) return std::nullopt;
     bool base64 = false;
     if (auto b = result.find("isBase64Encoded"); b != result.end() && !b->is_null()) {
         if (!b->is_boolean()) return std::nullopt;
@@ -182,36 +203,7 @@ std::optional<http::Response> url_stream_head(std::string_view prelude) {
         if (code < 100 || code > 599) return std::nullopt;
         r.status = static_cast<unsigned>(code);
     }
-    bool typed = false;
-    auto add = [&](const std::string& name, const json& value) {
-        if (ascii_lower(name) == "content-type") typed = true;
-        r.headers.items.emplace_back(name, header_value(value));
-    };
-    if (auto h = head.find("headers"); h != head.end() && !h->is_null()) {
-        if (!h->is_object()) return std::nullopt;
-        for (const auto& [name, value] : h->items()) {
-            if (value.is_null() || value.is_object() || value.is_array()) return std::nullopt;
-            add(name, value);
-        }
-    }
-    if (auto h = head.find("multiValueHeaders"); h != head.end() && !h->is_null()) {
-        if (!h->is_object()) return std::nullopt;
-        for (const auto& [name, values] : h->items()) {
-            if (!values.is_array()) return std::nullopt;
-            for (const auto& value : values) {
-                if (value.is_null() || value.is_object() || value.is_array()) return std::nullopt;
-                add(name, value);
-            }
-        }
-    }
-    if (!typed) r.headers.set("Content-Type", "application/octet-stream");
-    if (auto c = head.find("cookies"); c != head.end() && !c->is_null()) {
-        if (!c->is_array()) return std::nullopt;
-        for (const auto& cookie : *c) {
-            if (!cookie.is_string()) return std::nullopt;
-            r.headers.items.emplace_back("Set-Cookie", cookie.get<std::string>());
-        }
-    }
+    if (!add_headers_and_cookies(head, true, "application/octet-stream", r)) return std::nullopt;
     return r;
 }
 
