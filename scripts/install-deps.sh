@@ -13,6 +13,8 @@ BUILD_PKGS=(
 RUN_PKGS=(bubblewrap zip unzip ca-certificates python3 curl)
 TEST_PKGS=(python3-pytest python3-boto3 awscli python3-requests python3-yaml clang-16 libclang-rt-16-dev clang-tidy-16 clang-format-16)  # clang: scripts/fuzz.sh, scripts/tidy.sh, scripts/format.sh
 TEST_PKGS+=(chromium)  # the function URL CORS test's browser (headless, driven by playwright-core)
+# npm builds aws-lambda-ric's native client (its own curl and aws-lambda-cpp) on install
+TEST_PKGS+=(autoconf automake libtool make xz-utils)
 BENCH_PKGS=(wrk)
 
 # Node.js functions need a node: Debian's, unless the machine already has one.
@@ -29,6 +31,20 @@ install_js_test_deps() {
   fi
   echo "install-deps: npm ci in $js"
   (cd "$js" && npm ci --no-audit --no-fund --loglevel=error)
+}
+
+# AWS's Node.js runtime interface client for test_ric.py, from tests/integration/ric's
+# package-lock.json; npm compiles its native client (about 2-4 minutes on 2 cores), so
+# it is built once and skipped while installed and newer than the lock
+install_ric_test_deps() {
+  local ric
+  ric="$(cd "$(dirname "$0")/.." && pwd)/tests/integration/ric"
+  if [ -f "$ric/node_modules/aws-lambda-ric/rapid-client.node" ] &&
+     [ "$ric/node_modules/.package-lock.json" -nt "$ric/package-lock.json" ]; then
+    return 0
+  fi
+  echo "install-deps: npm ci in $ric (builds aws-lambda-ric's native client)"
+  (cd "$ric" && npm ci --no-audit --no-fund --loglevel=error)
 }
 
 want=("${BUILD_PKGS[@]}" "${RUN_PKGS[@]}")
@@ -49,7 +65,7 @@ with_js=0
 case "${1:-all}" in all|test|bench) with_js=1 ;; esac
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#want[@]} packages present"
-  if [ "$with_js" -eq 1 ]; then install_js_test_deps; fi
+  if [ "$with_js" -eq 1 ]; then install_js_test_deps; install_ric_test_deps; fi
   exit 0
 fi
 
@@ -63,4 +79,4 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-if [ "$with_js" -eq 1 ]; then install_js_test_deps; fi
+if [ "$with_js" -eq 1 ]; then install_js_test_deps; install_ric_test_deps; fi
