@@ -34,7 +34,7 @@ install_js_test_deps() {
 }
 
 # AWS's Node.js runtime interface client for test_ric.py, from tests/integration/ric's
-# package-lock.json; npm compiles its native client (about 2-4 minutes on 2 cores), so
+# package-lock.json; npm compiles its native client (3.5 minutes on a 2-core VM, 8 under load), so
 # it is built once and skipped while installed and newer than the lock
 install_ric_test_deps() {
   local ric
