@@ -84,7 +84,7 @@ std::optional<Matcher> compile_numeric(const json& v) {
     }
     Matcher m;
     m.kind = Kind::Numeric;
-    const std::string& op = v[0].get_ref<const std::string&>();
+    const auto& op = v[0].get_ref<const std::string&>();
     const double n = v[1].get<double>();
     if (v.size() == 2) {
         if (op == "=") {
@@ -101,7 +101,7 @@ std::optional<Matcher> compile_numeric(const json& v) {
         return m;
     }
     // a range: a lower bound, then an upper bound above it
-    const std::string& op2 = v[2].get_ref<const std::string&>();
+    const auto& op2 = v[2].get_ref<const std::string&>();
     const double n2 = v[3].get<double>();
     if ((op != ">" && op != ">=") || (op2 != "<" && op2 != "<=") || !(n < n2)) return std::nullopt;
     m.low = n;
