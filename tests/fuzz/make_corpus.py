@@ -12,6 +12,7 @@ import base64
 import datetime
 import hashlib
 import io
+import json
 import os
 import stat
 import struct
@@ -407,6 +408,43 @@ def main():
     }
     for name, seq in runtime_seqs.items():
         write("fuzz_runtime_api", name, SEP.join(seq).encode())
+    esm_filter_seeds()
+
+
+def esm_filter_seeds():
+    """fuzz_esm_filter: Pattern strings separated by SEP; a section "body:<text>" adds a record body."""
+    def pat(*patterns, bodies=()):
+        return SEP.join([p if isinstance(p, str) else json.dumps(p) for p in patterns] +
+                        ["body:" + b for b in bodies]).encode()
+    seeds = {
+        # the recorded cases (aws-recorded test_sqs_event_filter[*], test_sqs_invalid_event_filter[*])
+        "single": pat({"body": {"testItem": ["test24"]}}, bodies=['{"testItem": "tesWER"}']),
+        "or": pat({"body": {"testItem": ["test24", "test45"]}}),
+        "and": pat({"body": {"testItem": ["test24", "test45"], "test2": ["go"]}}),
+        "exists": pat({"body": {"test2": [{"exists": True}]}}),
+        "numeric_range": pat({"body": {"test2": [{"numeric": [">=", 100, "<", 200]}]}}),
+        "numeric_bigger": pat({"body": {"test2": [{"numeric": [">", 100]}]}}, bodies=["this is a test string"]),
+        "prefix": pat({"body": {"test2": [{"prefix": "us-1"}]}}),
+        "invalid_null": pat("null"),
+        "invalid_string": pat("simple string"),
+        "invalid_leaf": pat({"eventSource": "aws:sqs"}),
+        "invalid_empty_list": pat({"eventSource": []}),
+        # every operator, $or, the body rule, record fields, several filters
+        "operators": pat({"body": {"a": ["x", 5, True, None, "", {"suffix": ".png"}, {"equals-ignore-case": "AbC"}],
+                                   "b": [{"anything-but": ["a", "b"]}, {"anything-but": {"prefix": "us-"}}],
+                                   "c": [{"anything-but": {"equals-ignore-case": ["X"]}}, {"anything-but": 3},
+                                         {"exists": False}, {"numeric": ["=", 2.5]}, {"numeric": ["<=", -1]}]}}),
+        "or_nested": pat({"$or": [{"body": {"order": {"vip": [True]}}},
+                                  {"body": {"order": {"items": {"sku": ["B2"], "$or": [{"n": [1]}, {"n": [2.5]}]}}}}]}),
+        "plain_body": pat({"body": ["this is a test string"]}, {"body": [{"prefix": "this"}]},
+                          bodies=["hello", "{\"k\": 1}"]),
+        "record_fields": pat({"eventSource": ["aws:sqs"], "attributes": {"ApproximateReceiveCount": ["1"]}},
+                             {"messageAttributes": {"Author": {"stringValue": [{"prefix": "John"}]}}}),
+        "too_many": pat(*[{"body": {"k": [str(i)]}} for i in range(6)]),
+        "duplicate_keys": pat('{"body":{"a":["1"],"a":["2"]}}'),
+    }
+    for name, data in seeds.items():
+        write("fuzz_esm_filter", name, data)
 
 
 def dict_entry(token):
