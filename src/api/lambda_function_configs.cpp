@@ -1,8 +1,8 @@
 #include "lamina/api/lambda_api.hpp"
 
 // Per-function configs: event invoke configs, runtime management, recursion,
-// code signing; and the event source mapping list lamina answers as "none"
-// (function URLs: lambda_function_urls.cpp).
+// code signing (function URLs: lambda_function_urls.cpp; event source
+// mappings: lambda_event_source_mappings.cpp).
 
 #include <algorithm>
 
@@ -144,11 +144,6 @@ Result<http::Response> LambdaApi::recursion_config(const LambdaCall& c) {
         loop = put;
     }
     return json_response(200, json{{"RecursiveLoop", loop}}, ctx);
-}
-
-Result<http::Response> LambdaApi::list_event_source_mappings(const LambdaCall& c) {
-    const RequestContext& ctx = c.ctx;
-    return json_response(200, json{{"EventSourceMappings", json::array()}}, ctx);
 }
 
 }  // namespace lamina::api

@@ -254,6 +254,11 @@ Result<control::FunctionSettings> read_settings(const ojson& body) {
     }
     if (const ojson* dlq = opt_object(body, "DeadLetterConfig")) {
         LAMINA_TRY(target, opt_string(*dlq, "TargetArn"));
+        // lamina serves SQS, not SNS: a topic would silently receive nothing
+        if (target && target->rfind("arn:aws:sns:", 0) == 0)
+            return fail(ErrorCode::InvalidParameterValue,
+                        "lamina does not emulate Amazon SNS, so " + *target +
+                            " cannot be a dead-letter queue: use an SQS queue (arn:aws:sqs:...).");
         s.dead_letter_target = target.value_or("");
     }
     if (const ojson* vpc = opt_object(body, "VpcConfig")) {

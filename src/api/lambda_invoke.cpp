@@ -57,6 +57,27 @@ exec::EventQueueHooks event_queue_hooks(control::Registry& registry, IdSource& i
         if (!got) return std::nullopt;
         return got->config;
     };
+    hooks.dead_letter_target =
+        [&registry](const exec::QueuedEvent& e) -> std::optional<std::string> {
+        FunctionRef ref{e.function, e.qualifier.empty() ? std::nullopt
+                                                        : std::optional<std::string>(e.qualifier)};
+        auto got = registry.get_function(e.scope, ref);
+        if (!got) return std::nullopt;
+        return got->view.config.dead_letter_target;
+    };
+    return hooks;
+}
+
+esm::PollerHooks esm_poller_hooks(control::Registry& registry, IdSource& ids) {
+    esm::PollerHooks hooks;
+    hooks.resolve = [&registry, &ids](const control::EventSourceMapping& m,
+                                      std::string payload) -> Result<exec::InvokeRequest> {
+        FunctionRef ref{m.function_name, m.qualifier.empty()
+                                             ? std::nullopt
+                                             : std::optional<std::string>(m.qualifier)};
+        LAMINA_TRY(view, registry.resolve_invocation(m.scope, ref, ids.unit_draw()));
+        return invoke_request(m.scope, ref, view, std::move(payload), ids.uuid());
+    };
     return hooks;
 }
 

@@ -89,6 +89,22 @@ Result<http::Response> LambdaApi::remove_permission(const LambdaCall& c) {
     return empty_response(204, ctx);
 }
 
+namespace {
+
+// The UUID when a tag call names an event source mapping (after AWS's ARN
+// checks); nullopt for a function, which the registry's tag calls take.
+Result<std::optional<std::string>> esm_tag_target(const control::EventSourceMappings* esms,
+                                                  const Scope& scope, const std::string& arn) {
+    if (!esms || arn.find(":event-source-mapping:") == std::string::npos)
+        return std::optional<std::string>();
+    LAMINA_TRY(target, control::tag_target(scope, arn));
+    if (target.kind != control::TagTarget::Kind::EventSourceMapping)
+        return std::optional<std::string>();
+    return std::optional<std::string>(target.id);
+}
+
+}  // namespace
+
 Result<http::Response> LambdaApi::tag_resource(const LambdaCall& c) {
     const Scope& scope = c.ctx.scope;
     const RequestContext& ctx = c.ctx;
@@ -101,9 +117,16 @@ Result<http::Response> LambdaApi::tag_resource(const LambdaCall& c) {
         v.add_null("tags");
         return std::unexpected(v.error());
     }
-    LAMINA_CHECK(
-        registry_.tag_resource(scope, m.params.at("Resource"),
-                               std::map<std::string, std::string>(tags->begin(), tags->end())));
+    std::map<std::string, std::string> wanted(tags->begin(), tags->end());
+    LAMINA_TRY(esm, esm_tag_target(esms_, scope, m.params.at("Resource")));
+    if (esm) {
+        if (wanted.empty())
+            return fail(ErrorCode::InvalidParameterValue,
+                        "An error occurred and the request cannot be processed.");
+        LAMINA_CHECK(esms_->tag(scope, *esm, wanted));
+    } else {
+        LAMINA_CHECK(registry_.tag_resource(scope, m.params.at("Resource"), wanted));
+    }
     return empty_response(204, ctx);
 }
 
@@ -118,7 +141,11 @@ Result<http::Response> LambdaApi::untag_resource(const LambdaCall& c) {
         v.add_null("tagKeys");
         return std::unexpected(v.error());
     }
-    LAMINA_CHECK(registry_.untag_resource(scope, m.params.at("Resource"), keys));
+    LAMINA_TRY(esm, esm_tag_target(esms_, scope, m.params.at("Resource")));
+    if (esm)
+        LAMINA_CHECK(esms_->untag(scope, *esm, keys));
+    else
+        LAMINA_CHECK(registry_.untag_resource(scope, m.params.at("Resource"), keys));
     return empty_response(204, ctx);
 }
 
@@ -126,6 +153,11 @@ Result<http::Response> LambdaApi::list_tags(const LambdaCall& c) {
     const Scope& scope = c.ctx.scope;
     const RequestContext& ctx = c.ctx;
     const http::RouteMatch& m = c.match;
+    LAMINA_TRY(esm, esm_tag_target(esms_, scope, m.params.at("Resource")));
+    if (esm) {
+        LAMINA_TRY(tags, esms_->tags(scope, *esm));
+        return json_response(200, json{{"Tags", tags}}, ctx);
+    }
     LAMINA_TRY(tags, registry_.list_tags(scope, m.params.at("Resource")));
     return json_response(200, json{{"Tags", tags}}, ctx);
 }

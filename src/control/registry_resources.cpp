@@ -240,8 +240,9 @@ namespace {
 constexpr const char* kTaggablePattern =
     R"(arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:(function:[a-zA-Z0-9-_]+(:(\$LATEST|[a-zA-Z0-9-_]+))?|layer:([a-zA-Z0-9-_]+)|code-signing-config:csc-[a-z0-9]{17}|event-source-mapping:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|capacity-provider:[a-zA-Z0-9-_]+))";
 
-// The function a taggable ARN names, after AWS's checks.
-Result<std::string> tag_target(const Scope& s, const std::string& arn) {
+}  // namespace
+
+Result<TagTarget> tag_target(const Scope& s, const std::string& arn) {
     static const std::regex kTaggable(kTaggablePattern);
     if (arn.size() > 256 || !regex_full_match(arn, kTaggable)) {
         ValidationErrors e;
@@ -258,6 +259,8 @@ Result<std::string> tag_target(const Scope& s, const std::string& arn) {
         return std::unexpected(
             access_denied(s.account, "lambda:TagResource", arn, PolicyClause::Absent));
     const std::string& res = parsed->resource;
+    if (res.rfind("event-source-mapping:", 0) == 0)
+        return TagTarget{TagTarget::Kind::EventSourceMapping, res.substr(21)};
     if (res.rfind("function:", 0) != 0)
         return fail(ErrorCode::NotImplemented,
                     "lamina does not emulate tags on this kind of resource: " + arn);
@@ -266,14 +269,25 @@ Result<std::string> tag_target(const Scope& s, const std::string& arn) {
         return fail(ErrorCode::InvalidParameterValue,
                     "Tags on function aliases and versions are not supported. Please specify a "
                     "function ARN.");
-    return rest;
+    return TagTarget{TagTarget::Kind::Function, rest};
+}
+
+namespace {
+
+// The function a taggable ARN names (the api sends mappings' ARNs elsewhere).
+Result<std::string> function_tag_target(const Scope& s, const std::string& arn) {
+    LAMINA_TRY(t, tag_target(s, arn));
+    if (t.kind != TagTarget::Kind::Function)
+        return fail(ErrorCode::NotImplemented,
+                    "lamina does not emulate tags on this kind of resource: " + arn);
+    return t.id;
 }
 
 }  // namespace
 
 Status Registry::tag_resource(const Scope& s, const std::string& arn,
                               const std::map<std::string, std::string>& tags) {
-    LAMINA_TRY(name, tag_target(s, arn));
+    LAMINA_TRY(name, function_tag_target(s, arn));
     if (tags.empty())
         return fail(ErrorCode::InvalidParameterValue,
                     "An error occurred and the request cannot be processed.");
@@ -292,7 +306,7 @@ Status Registry::tag_resource(const Scope& s, const std::string& arn,
 
 Status Registry::untag_resource(const Scope& s, const std::string& arn,
                                 const std::vector<std::string>& keys) {
-    LAMINA_TRY(name, tag_target(s, arn));
+    LAMINA_TRY(name, function_tag_target(s, arn));
     std::unique_lock lk(mu_);
     const Function* cf = find(s, name);
     if (!cf) return std::unexpected(not_found_function(s, name));
@@ -306,7 +320,7 @@ Status Registry::untag_resource(const Scope& s, const std::string& arn,
 
 Result<std::map<std::string, std::string>> Registry::list_tags(const Scope& s,
                                                                const std::string& arn) const {
-    LAMINA_TRY(name, tag_target(s, arn));
+    LAMINA_TRY(name, function_tag_target(s, arn));
     std::shared_lock lk(mu_);
     const Function* f = find(s, name);
     if (!f) return std::unexpected(not_found_function(s, name));
@@ -343,15 +357,20 @@ Status check_destination(const Scope& s, const std::string& self_name, const std
                         "The destination ARN " + dest + " is invalid.");
         return {};
     }
-    if (service == "sqs" || service == "sns" || service == "events" || service == "s3") {
-        static const std::map<std::string, std::string> kNames = {{"sqs", "Amazon SQS"},
-                                                                  {"sns", "Amazon SNS"},
-                                                                  {"events", "Amazon EventBridge"},
-                                                                  {"s3", "Amazon S3"}};
+    if (service == "sqs") {
+        // lamina's own queues; AWS takes only standard queues as destinations
+        if (parsed->resource.ends_with(".fifo"))
+            return fail(ErrorCode::InvalidParameterValue,
+                        "The destination ARN " + dest + " is invalid.");
+        return {};
+    }
+    if (service == "sns" || service == "events" || service == "s3") {
+        static const std::map<std::string, std::string> kNames = {
+            {"sns", "Amazon SNS"}, {"events", "Amazon EventBridge"}, {"s3", "Amazon S3"}};
         return fail(ErrorCode::InvalidParameterValue,
                     "lamina does not emulate " + kNames.at(service) + " yet, so " + dest +
-                        " cannot be a destination: use a Lambda function (arn:aws:lambda:...) as "
-                        "the destination.");
+                        " cannot be a destination: use a Lambda function (arn:aws:lambda:...) or "
+                        "an SQS queue (arn:aws:sqs:...) as the destination.");
     }
     return fail(ErrorCode::InvalidParameterValue, "unsupported service");
 }

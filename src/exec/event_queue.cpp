@@ -264,11 +264,19 @@ void EventQueue::finish(const std::shared_ptr<Entry>& entry, const std::string& 
             record["responseContext"] = rc;
             record["responsePayload"] = as_json(result->payload);
         }
-        // a Lambda destination is invoked asynchronously, through this same queue
+        // a Lambda destination is invoked asynchronously, through this same
+        // queue; an SQS destination gets the record as its message body
         auto parsed = control::parse_arn(*destination);
         bool delivered = false;
-        if (parsed && parsed->service == "lambda" && parsed->resource.rfind("function:", 0) == 0 &&
-            parsed->account == ev.scope.account && parsed->region == ev.scope.region) {
+        if (parsed && parsed->service == "sqs" && hooks.send_to_queue) {
+            auto sent = hooks.send_to_queue(*destination, record.dump(), {});
+            if (!sent)
+                log->warn("async.sqs_destination_failed destination={} error=\"{}\"", *destination,
+                          sent.error().message);
+            delivered = static_cast<bool>(sent);
+        } else if (parsed && parsed->service == "lambda" &&
+                   parsed->resource.rfind("function:", 0) == 0 &&
+                   parsed->account == ev.scope.account && parsed->region == ev.scope.region) {
             std::string rest = parsed->resource.substr(9);
             auto colon = rest.find(':');
             QueuedEvent out;
@@ -290,7 +298,35 @@ void EventQueue::finish(const std::shared_ptr<Entry>& entry, const std::string& 
                                    {ev.scope, ev.function, ev.qualifier, executed_version},
                                    "DestinationDeliveryFailures", 1, "Count", false);
         }
-    } else if (!success) {
+    }
+    // A failed event also goes to the function's dead-letter queue: the
+    // original event, with what went wrong as message attributes.
+    auto dlq = !success && hooks.dead_letter_target ? hooks.dead_letter_target(ev) : std::nullopt;
+    bool dead_lettered = false;
+    if (dlq && hooks.send_to_queue) {
+        std::string message = condition;
+        if (result && result->function_error) {
+            auto err = nlohmann::json::parse(result->payload, nullptr, false);
+            if (err.is_object() && err.contains("errorMessage") && err["errorMessage"].is_string())
+                message = err["errorMessage"].get<std::string>();
+        }
+        auto sent = hooks.send_to_queue(*dlq, ev.payload,
+                                        {{"RequestID", {"String", ev.id}},
+                                         {"ErrorCode", {"Number", "200"}},
+                                         {"ErrorMessage", {"String", message}}});
+        dead_lettered = static_cast<bool>(sent);
+        if (sent) {
+            log->info("async.dead_lettered function={} request_id={} queue={}", ev.function, ev.id,
+                      *dlq);
+        } else {
+            log->warn("async.dead_letter_failed function={} request_id={} queue={} error=\"{}\"",
+                      ev.function, ev.id, *dlq, sent.error().message);
+            metrics::record_lambda(metrics_,
+                                   {ev.scope, ev.function, ev.qualifier, executed_version},
+                                   "DeadLetterErrors", 1, "Count", false);
+        }
+    }
+    if (!destination && !success && !dead_lettered) {
         log->warn("async.dropped function={} request_id={} reason={} attempts={}", ev.function,
                   ev.id, condition, ev.attempts);
         metrics::record_lambda(metrics_, {ev.scope, ev.function, ev.qualifier, executed_version},

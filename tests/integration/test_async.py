@@ -179,9 +179,9 @@ def test_queued_events_survive_a_restart(tmp_path):
         srv.stop()
 
 
-def test_destinations_other_than_lambda_are_refused_until_emulated(server):
+def test_destinations_other_than_lambda_and_sqs_are_refused_until_emulated(server):
     lam = server.client("lambda")
     fn = create(lam, RECORDER)
-    with expect_error("InvalidParameterValueException", 400, message_contains="lamina does not emulate Amazon SQS yet"):
+    with expect_error("InvalidParameterValueException", 400, message_contains="lamina does not emulate Amazon SNS yet"):
         lam.put_function_event_invoke_config(
-            FunctionName=fn, DestinationConfig={"OnFailure": {"Destination": "arn:aws:sqs:us-east-1:123456789012:q"}})
+            FunctionName=fn, DestinationConfig={"OnFailure": {"Destination": "arn:aws:sns:us-east-1:123456789012:t"}})

@@ -1,15 +1,19 @@
 #pragma once
 // What the async event queue asks of the control plane: each queued event's
 // invocation, resolved afresh when it runs, and the EventInvokeConfig that
-// applies to it. The composition root (cli) gives these to the queue.
+// applies to it; and the same invocation for event source mapping pollers.
+// The composition root (cli) gives these to the queue and the pollers.
 
 #include "lamina/common/clock.hpp"
 #include "lamina/control/registry.hpp"
+#include "lamina/esm/pollers.hpp"
 #include "lamina/exec/event_queue.hpp"
 
 namespace lamina::api {
 
 // `ids` draws a weighted alias's version (it must outlive the queue).
 exec::EventQueueHooks event_queue_hooks(control::Registry& registry, IdSource& ids);
+// Each batch's invocation of a mapping's function (a fresh request id).
+esm::PollerHooks esm_poller_hooks(control::Registry& registry, IdSource& ids);
 
 }  // namespace lamina::api

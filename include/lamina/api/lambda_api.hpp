@@ -11,6 +11,7 @@
 #include "lamina/api/request_context.hpp"
 #include "lamina/common/clock.hpp"
 #include "lamina/common/config.hpp"
+#include "lamina/control/event_source_mappings.hpp"
 #include "lamina/control/layers.hpp"
 #include "lamina/control/registry.hpp"
 #include "lamina/exec/event_queue.hpp"
@@ -64,6 +65,8 @@ public:
     // Where Code.S3Bucket/S3Key (and layer Content.S3*) are read from; none:
     // such code is refused.
     void set_code_source(s3::ObjectSource* source) { code_source_ = source; }
+    // Where event source mappings are kept (none: List answers empty, the rest NotImplemented).
+    void set_event_source_mappings(control::EventSourceMappings* esms) { esms_ = esms; }
 
     // Starts the environments of every stored provisioned concurrency config
     // (at start-up: configs outlive a restart).
@@ -114,6 +117,9 @@ private:
     Result<http::Response> get_or_delete_function_url_config(const LambdaCall& c);
     Result<http::Response> list_function_url_configs(const LambdaCall& c);
     Result<http::Response> list_event_source_mappings(const LambdaCall& c);
+    Result<http::Response> create_event_source_mapping(const LambdaCall& c);
+    Result<http::Response> get_or_delete_event_source_mapping(const LambdaCall& c);
+    Result<http::Response> update_event_source_mapping(const LambdaCall& c);
     // lambda_concurrency.cpp
     Result<http::Response> get_account_settings(const LambdaCall& c);
     Result<http::Response> get_function_concurrency(const LambdaCall& c);
@@ -140,6 +146,7 @@ private:
     exec::Invoker* invoker_;
     exec::EventQueue* events_;
     s3::ObjectSource* code_source_ = nullptr;
+    control::EventSourceMappings* esms_ = nullptr;
     exec::ProvisionedConfigs provisioned_;
 };
 

@@ -115,6 +115,16 @@ struct ParsedArn {
 // Splits "arn:partition:service:region:account:resource" (resource may contain ':').
 std::optional<ParsedArn> parse_arn(const std::string& arn);
 
+// What a taggable ARN (TagResource, UntagResource, ListTags) names, after
+// AWS's checks (pattern, region, account): a function's name or an event
+// source mapping's UUID (registry_resources.cpp).
+struct TagTarget {
+    enum class Kind { Function, EventSourceMapping };
+    Kind kind;
+    std::string id;
+};
+Result<TagTarget> tag_target(const Scope& s, const std::string& arn);
+
 extern const char* const kCreateNamePattern;
 extern const char* const kReadNamePattern;
 extern const char* const kQualifierPattern;

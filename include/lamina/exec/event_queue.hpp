@@ -5,7 +5,9 @@
 // is older than MaximumEventAgeInSeconds; a function error is retried
 // MaximumRetryAttempts times (default 2), about one and two minutes apart;
 // then the invocation record goes to the OnSuccess / OnFailure destination
-// (a Lambda function, invoked asynchronously), or the event is logged as
+// (a Lambda function, invoked asynchronously, or an SQS queue), a failed
+// event also to the function's dead-letter queue (SQS) with AWS's
+// RequestID / ErrorCode / ErrorMessage attributes, or the event is logged as
 // dropped. Nothing is lost silently.
 
 #include <atomic>
@@ -58,6 +60,14 @@ struct EventQueueHooks {
     std::function<Result<InvokeRequest>(const QueuedEvent&)> resolve;
     // The EventInvokeConfig that applies to the invoked qualifier, if any.
     std::function<std::optional<control::EventInvokeConfig>(const QueuedEvent&)> config;
+    // The function's DeadLetterConfig target (an SQS queue ARN), if any.
+    std::function<std::optional<std::string>(const QueuedEvent&)> dead_letter_target;
+    // Sends a message to an SQS queue (destinations and dead-letter queues):
+    // the body and String/Number message attributes (name -> {DataType, value}).
+    std::function<Status(
+        const std::string& queue_arn, const std::string& body,
+        const std::map<std::string, std::pair<std::string, std::string>>& attributes)>
+        send_to_queue;
 };
 
 class EventQueue {

@@ -1045,13 +1045,15 @@ TEST_F(FunctionRegistry, EventInvokeConfigPutUpdateGetDelete) {
     create("target");
     EventInvokeConfigInput put;
     put.maximum_retry_attempts = 1;
-    put.on_failure = "arn:aws:sqs:us-east-1:123456789012:dlq";
+    put.on_failure = "arn:aws:sns:us-east-1:123456789012:topic";
     put.has_destination_config = true;
     // not emulated yet: refused at configuration, nothing stored
-    auto sqs = reg_->put_event_invoke_config(kScope, ref("f"), put, false);
-    ASSERT_FALSE(sqs.has_value());
-    EXPECT_NE(sqs.error().message.find("lamina does not emulate Amazon SQS yet"),
+    auto sns = reg_->put_event_invoke_config(kScope, ref("f"), put, false);
+    ASSERT_FALSE(sns.has_value());
+    EXPECT_NE(sns.error().message.find("lamina does not emulate Amazon SNS yet"),
               std::string::npos);
+    put.on_failure = "arn:aws:sqs:us-east-1:123456789012:jobs.fifo";  // standard queues only
+    EXPECT_FALSE(reg_->put_event_invoke_config(kScope, ref("f"), put, false).has_value());
     EXPECT_FALSE(reg_->get_event_invoke_config(kScope, ref("f")).has_value());
     put.on_failure = kArn + "target";
     clock_.set(1'700'000'123'456);
