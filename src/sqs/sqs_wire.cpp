@@ -171,7 +171,7 @@ nlohmann::json query_input(const std::string& op, const std::map<std::string, st
         for (;;) {
             auto dot = key.find('.', from);
             std::string part = key.substr(from, dot == std::string::npos ? dot : dot - from);
-            if (part.empty() || !at->is_object()) {
+            if (part.empty() || !(at->is_object() || at->is_null())) {
                 ok = false;
                 break;
             }
