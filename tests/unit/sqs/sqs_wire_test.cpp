@@ -68,3 +68,11 @@ TEST(SqsWire, XmlAnswers) {
     auto none = xml_answer("DeleteMessage", json::object(), "rid");
     EXPECT_EQ(none.body.find("Result"), std::string::npos);
 }
+
+TEST(SqsWire, TopLevelMessageAttributes) {
+    json in = query_input("SendMessage", {{"MessageBody", "b"},
+                                          {"MessageAttribute.1.Name", "k"},
+                                          {"MessageAttribute.1.Value.DataType", "String"},
+                                          {"MessageAttribute.1.Value.StringValue", "v"}});
+    EXPECT_EQ(in["MessageAttributes"]["k"]["StringValue"], "v") << in.dump();
+}
