@@ -5,6 +5,7 @@
 #include "lamina/control/names.hpp"
 #include "lamina/s3/address.hpp"
 #include "lamina/s3/s3_api.hpp"
+#include "lamina/sqs/sqs_api.hpp"
 
 namespace lamina::api {
 
@@ -37,6 +38,21 @@ bool root(const std::string& p) { return p.empty() || p == "/"; }
 // Function URLs for clients that cannot set a Host: /_lamina/urls/<url-id>/<path>
 constexpr const char* kUrlPathPrefix = "/_lamina/urls/";
 
+bool form_or_action(const Parts& r) {
+    if (r.method != "POST" && r.method != "GET") return false;
+    return r.query.contains("Action") ||
+           r.headers.get("Content-Type").find("application/x-www-form-urlencoded") !=
+               std::string::npos;
+}
+
+// The SQS query protocol: a form or ?Action= signed for "sqs", or sent to a queue URL's path.
+bool is_sqs_query(const Parts& r, const ClassifyOptions& opt) {
+    if (!opt.sqs || !form_or_action(r) || r.headers.find("X-Amz-Target")) return false;
+    std::string service = s3::signing_service(r.headers, r.query);
+    if (service == "sqs") return true;
+    return (service.empty() || service == "sqs") && sqs::SqsApi::is_queue_path(r.path);
+}
+
 // Signed for "s3"; unsigned with a bucket Host; unsigned on a path that no
 // other protocol claims and that is not "/" (which names no bucket).
 bool is_s3(const Parts& r, const ClassifyOptions& opt) {
@@ -44,6 +60,7 @@ bool is_s3(const Parts& r, const ClassifyOptions& opt) {
     std::string service = s3::signing_service(r.headers, r.query);
     if (service == "s3") return true;
     if (!service.empty()) return false;
+    if (is_sqs_query(r, opt)) return false;
     if (s3::virtual_host_bucket(r.headers.get("Host"), opt.s3_host_bases)) return true;
     const std::string& p = r.path;
     if (root(p) || p == "/health" || p == "/metrics" || p.starts_with("/_lamina/")) return false;
@@ -99,6 +116,12 @@ Classified classify_parts(const Parts& r, const ClassifyOptions& opt) {
     if (p == "/_lamina/stacks" || p.starts_with("/_lamina/stacks/"))
         return is(Protocol::LaminaPage);
     const std::string* target = r.headers.find("X-Amz-Target");
+    if (opt.sqs && target && target->starts_with(sqs::kTargetPrefix))
+        return is(Protocol::SqsJson, target->substr(std::string_view(sqs::kTargetPrefix).size()));
+    if (is_sqs_query(r, opt)) {
+        auto action = r.query.find("Action");
+        return is(Protocol::SqsQuery, action == r.query.end() ? std::string() : action->second);
+    }
     if (opt.cloudwatch && target && target->starts_with(kCloudWatchTargetPrefix))
         return is(Protocol::CloudWatchJson,
                   target->substr(std::string_view(kCloudWatchTargetPrefix).size()));
@@ -144,6 +167,10 @@ const char* protocol_name(Protocol p) {
             return "CloudWatchJson";
         case Protocol::CloudWatchCbor:
             return "CloudWatchCbor";
+        case Protocol::SqsJson:
+            return "SqsJson";
+        case Protocol::SqsQuery:
+            return "SqsQuery";
         case Protocol::AwsJson:
             return "AwsJson";
         case Protocol::Health:

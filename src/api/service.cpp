@@ -4,6 +4,7 @@
 
 #include <boost/asio/post.hpp>
 #include <chrono>
+#include <future>
 #include <mutex>
 #include <nlohmann/json.hpp>
 
@@ -21,7 +22,7 @@ Service::Service(const Config& config, const StartupFindings& findings, control:
                  control::IamRoles& roles, store::BlobStore& blobs, IdSource& ids,
                  boost::asio::thread_pool& workers, exec::Invoker* invoker,
                  exec::EventQueue* events, metrics::MetricsStore* metrics, s3::ObjectStore* objects,
-                 s3::ObjectSource* code_source)
+                 s3::ObjectSource* code_source, sqs::Queues* queues)
     : config_(config),
       findings_(findings),
       registry_(registry),
@@ -41,6 +42,10 @@ Service::Service(const Config& config, const StartupFindings& findings, control:
         s3_ = std::make_unique<s3::S3Api>(*objects, std::move(bases));
     }
     classify_.cloudwatch = metrics != nullptr;
+    if (queues) {
+        classify_.sqs = true;
+        sqs_ = std::make_unique<sqs::SqsApi>(*queues, workers.get_executor());
+    }
     metrics_ = metrics;
     if (metrics) cloudwatch_ = std::make_unique<CloudWatchApi>(*metrics);
     if (invoker)
@@ -101,6 +106,10 @@ void Service::handle(http::Request req, http::Responder respond) {
         if (answered_later) {
             invoke(ctx, req, c,
                    std::move(reply));  // a large payload is validated here, off the I/O thread
+            return;
+        }
+        if (auto wire = sqs_wire(req, c)) {
+            answer_sqs(ctx, req, *wire, std::move(reply));
             return;
         }
         std::string op;
@@ -273,11 +282,54 @@ std::optional<http::Response> Service::stacks(const RequestContext& ctx, const h
     return json_response(req.method == "PUT" ? 200 : 204, "");
 }
 
+std::optional<sqs::Wire> Service::sqs_wire(const http::Request& req, const Classified& c) const {
+    if (!sqs_) return std::nullopt;
+    if (c.protocol == Protocol::SqsJson) return sqs::Wire::Json;
+    if (c.protocol == Protocol::SqsQuery) return sqs::Wire::Query;
+    if (c.protocol != Protocol::Query) return std::nullopt;
+    // an unsigned (or SQS-signed) form to "/": the Action decides
+    std::string service = s3::signing_service(req);
+    if (!service.empty() && service != "sqs") return std::nullopt;
+    auto form = parse_form(req);
+    auto action = form.find("Action");
+    if (action == form.end() || !sqs::SqsApi::is_action(action->second)) return std::nullopt;
+    return sqs::Wire::Query;
+}
+
+void Service::answer_sqs(RequestContext& ctx, const http::Request& req, sqs::Wire wire,
+                         Reply reply) {
+    if (auto ok = authenticate(req, ctx); !ok) {
+        reply(wire == sqs::Wire::Json ? rest_json_error(ok.error(), ctx.request_id)
+                                      : query_xml_error(ok.error(), ctx.request_id, sqs::kXmlns),
+              "Auth");
+        return;
+    }
+    sqs::SqsContext sctx{ctx.request_id, ctx.scope.account, ctx.scope.region, ctx.host,
+                         ctx.access_key_id.empty() ? ctx.scope.account : ctx.access_key_id};
+    try {
+        sqs_->handle(sctx, req, wire, [reply](http::Response r) { reply(std::move(r), "SQS"); });
+    } catch (const std::exception& e) {
+        lamina::logger("api")->error("api.exception request_id={} what={}", ctx.request_id,
+                                     e.what());
+        reply(rest_json_error(Error{ErrorCode::Service, "Internal error"}, ctx.request_id),
+              "Exception");
+    }
+}
+
 http::Response Service::dispatch(const http::Request& req) {
     Exchange x{std::chrono::steady_clock::now(), {}, req.method, req.path};
     Classified c = classify(req, classify_);
     RequestContext ctx = make_context(req, config_, ids_.uuid());
     x.request_id = ctx.request_id;
+    if (auto wire = sqs_wire(req, c)) {
+        std::promise<std::pair<http::Response, std::string>> answered;
+        auto later = answered.get_future();
+        answer_sqs(ctx, req, *wire, [&answered](http::Response r, const std::string& op) {
+            answered.set_value({std::move(r), op});
+        });
+        auto [r, op] = later.get();
+        return finish(std::move(r), x, op);
+    }
     std::string op;
     http::Response r = answer(ctx, req, c, op);
     return finish(std::move(r), x, op);
@@ -355,6 +407,8 @@ http::Response Service::route(RequestContext& ctx, const http::Request& req, con
             return rest_json_error(result.error(), ctx.request_id);
         }
         case Protocol::FunctionUrl:  // answered asynchronously, by handle()
+        case Protocol::SqsJson:
+        case Protocol::SqsQuery:
         case Protocol::S3:
         case Protocol::AwsJson:
         case Protocol::Unknown:

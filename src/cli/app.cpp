@@ -45,6 +45,14 @@ std::unique_ptr<s3::ObjectStore> make_object_store(const Config& config, const f
     return std::make_unique<s3::ObjectStore>(data_dir / "s3", clock, ids);
 }
 
+std::unique_ptr<sqs::Queues> make_queues(const Config& config, const fs::path& data_dir,
+                                         Clock& clock, IdSource& ids) {
+    if (!config.sqs) return nullptr;
+    auto queues = sqs::Queues::open(data_dir / "sqs.sqlite", config.durable_commits, clock, ids);
+    if (!queues) throw StartupError(1, "cannot open the SQS store: " + queues.error().message);
+    return std::move(*queues);
+}
+
 std::unique_ptr<s3::ObjectSource> make_code_source(const Config& config, s3::ObjectStore* objects,
                                                    spdlog::logger& log) {
     if (!config.s3_endpoint.empty()) {  // checked when the flags were parsed
@@ -340,6 +348,7 @@ App::App(const Config& config)
       layer_cache_(data_dir_.path(), blobs_, control::kMaxUnzippedCode),
       objects_(make_object_store(config_, data_dir_.path(), clock_, ids_)),
       code_source_(make_code_source(config_, objects_.get(), *log_)),
+      queues_(make_queues(config_, data_dir_.path(), clock_, ids_)),
       ioc_(config_.io_threads),
       workers_(static_cast<std::size_t>(config_.worker_threads)),
       memory_(sandbox::MemoryCgroups::detect()),
@@ -353,7 +362,8 @@ App::App(const Config& config)
       events_(ioc_, *docs_, invoker_, clock_, ids_, queue_settings(config_)),
       deploy_key_(deployment_key(credentials_, config_.account_id)),
       service_(config_, findings_, registry_, layers_, layer_cache_, roles_, blobs_, ids_, workers_,
-               &invoker_, &events_, &metrics_, objects_.get(), code_source_.get()),
+               &invoker_, &events_, &metrics_, objects_.get(), code_source_.get(),
+               queues_.get()),
       server_(ioc_, server_options(config_, service_),
               [this](http::Request req, http::Responder respond) {
                   service_.handle(std::move(req), std::move(respond));

@@ -37,6 +37,7 @@
 #include "lamina/sam/deployer.hpp"
 #include "lamina/sam/traffic_shifter.hpp"
 #include "lamina/sandbox/memory_cgroup.hpp"
+#include "lamina/sqs/queues.hpp"
 #include "lamina/store/blob_store.hpp"
 #include "lamina/store/document_store.hpp"
 #include "lamina/store/layer_cache.hpp"
@@ -122,6 +123,7 @@ private:
     store::LayerCache layer_cache_;
     std::unique_ptr<s3::ObjectStore> objects_;       // --s3 on
     std::unique_ptr<s3::ObjectSource> code_source_;  // where Code.S3Bucket/S3Key is read from
+    std::unique_ptr<sqs::Queues> queues_;            // --sqs on; outlives the workers' long polls
     boost::asio::io_context ioc_;
     boost::asio::thread_pool workers_;
     // what the host allows, found once

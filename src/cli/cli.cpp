@@ -298,6 +298,14 @@ int run(int argc, char** argv) {
         ->envname("LAMINA_S3")
         ->capture_default_str()
         ->check(CLI::IsMember({"on", "off"}));
+    std::string sqs_switch = "on";
+    serve_cmd
+        ->add_option("--sqs", sqs_switch,
+                     "Serve a minimal Amazon SQS API (queues, messages, FIFO, dead-letter queues) "
+                     "on the same endpoint, kept in <data-dir>/sqs.sqlite")
+        ->envname("LAMINA_SQS")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"on", "off"}));
     serve_cmd
         ->add_option("--s3-endpoint", config.s3_endpoint,
                      "Read Lambda code (Code.S3Bucket/S3Key) from this S3-compatible server, "
@@ -325,6 +333,7 @@ int run(int argc, char** argv) {
         config.runtimes_dir = runtimes_dir;
         config.credentials_file = credentials_file;
         config.s3 = s3_switch == "on";
+        config.sqs = sqs_switch == "on";
         for (auto [var, field] : {std::pair{"AWS_ACCESS_KEY_ID", &config.s3_access_key_id},
                                   std::pair{"AWS_SECRET_ACCESS_KEY", &config.s3_secret_access_key},
                                   std::pair{"AWS_SESSION_TOKEN", &config.s3_session_token}})

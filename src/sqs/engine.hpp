@@ -114,8 +114,6 @@ struct Queues::Watch::State {
 };
 
 // queue_attributes.cpp
-std::string queue_arn(const std::string& region, const std::string& account,
-                      const std::string& name);
 // Validates a queue name and its attributes for CreateQueue; fills the defaults.
 Result<Attributes> creation_attributes(const std::string& name, const Attributes& given);
 // Validates SetQueueAttributes against the queue (FIFO-only names, ranges).
@@ -129,7 +127,5 @@ std::string queue_doc(const Queue& q);
 Result<std::unique_ptr<Queue>> queue_from_doc(const std::string& arn, const std::string& doc);
 // Send checks of one message against its queue.
 Status check_message(const Queue& q, const SendInput& in);
-// One message's wire size: body and attributes (names, types, values).
-std::size_t message_size(const SendInput& in);
 
 }  // namespace lamina::sqs

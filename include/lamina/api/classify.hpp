@@ -6,7 +6,9 @@
 // In order: function URLs (a Host "<url-id>.lambda-url.<region>.localhost",
 // or the path /_lamina/urls/<url-id>/...), S3 (signed for "s3"; unsigned with a bucket Host; unsigned on a
 // path no other protocol claims, except "/"), then lamina's own pages
-// (/health, /metrics, /_lamina/stacks), CloudWatch awsJson and rpc-v2-cbor,
+// (/health, /metrics, /_lamina/stacks), SQS (X-Amz-Target AmazonSQS.*, or a
+// query request signed for "sqs" or sent to a queue URL's path "/<account>/<name>"),
+// CloudWatch awsJson and rpc-v2-cbor,
 // the query protocol (form or ?Action= on "/"), the Lambda routes, other
 // X-Amz-Target calls, and Unknown. Requests signed for another service are
 // never S3's; an unsigned request to "/" with no bucket Host is not either.
@@ -27,6 +29,8 @@ enum class Protocol {
     Query,           // STS, IAM or CloudWatch query protocol (the body may name CloudWatch)
     CloudWatchJson,  // awsJson 1.0, X-Amz-Target: GraniteServiceVersion20100801.<Op>
     CloudWatchCbor,  // smithy rpc-v2-cbor, POST /service/GraniteServiceVersion20100801/operation/<Op>
+    SqsJson,         // awsJson 1.0, X-Amz-Target: AmazonSQS.<Op>
+    SqsQuery,        // SQS query protocol: signed for "sqs", or an Action at a queue URL's path
     AwsJson,         // another X-Amz-Target: a service lamina does not emulate
     Health,          // GET /health
     Metrics,         // GET /metrics (when metrics are recorded)
@@ -52,6 +56,7 @@ struct ClassifyOptions {
     bool s3 = false;
     std::vector<std::string> s3_host_bases;  // virtual-host bases ("localhost", --host)
     bool cloudwatch = false;                 // metrics are recorded: CloudWatch and /metrics answer
+    bool sqs = false;                        // SQS is served
 };
 
 Classified classify(const http::Request& req, const ClassifyOptions& opt);

@@ -26,6 +26,7 @@
 #include "lamina/http/server.hpp"
 #include "lamina/s3/object_source.hpp"
 #include "lamina/s3/s3_api.hpp"
+#include "lamina/sqs/sqs_api.hpp"
 
 namespace lamina::api {
 
@@ -37,7 +38,8 @@ public:
             control::IamRoles& roles, store::BlobStore& blobs, IdSource& ids,
             boost::asio::thread_pool& workers, exec::Invoker* invoker = nullptr,
             exec::EventQueue* events = nullptr, metrics::MetricsStore* metrics = nullptr,
-            s3::ObjectStore* objects = nullptr, s3::ObjectSource* code_source = nullptr);
+            s3::ObjectStore* objects = nullptr, s3::ObjectSource* code_source = nullptr,
+            sqs::Queues* queues = nullptr);
 
     // With credentials, every AWS call must carry a valid SigV4 signature by
     // one of their keys, and the key's account is the request's (--auth sigv4).
@@ -73,6 +75,10 @@ private:
     // `reply`, counting the URL request's answer (status, latency) in the
     // URL's metrics on the way (metrics::record_url).
     Reply metered_url(const std::string& url_id, Reply reply) const;
+    // SQS (either protocol; a query form posted to "/" naming an SQS Action too):
+    // answered through `reply`, later for a long poll.
+    std::optional<sqs::Wire> sqs_wire(const http::Request& req, const Classified& c) const;
+    void answer_sqs(RequestContext& ctx, const http::Request& req, sqs::Wire wire, Reply reply);
     // Every other operation; `op` names it in the log line.
     http::Response answer(RequestContext& ctx, const http::Request& req, const Classified& c,
                           std::string& op);
@@ -95,6 +101,7 @@ private:
     QueryApi query_;
     std::unique_ptr<CloudWatchApi> cloudwatch_;  // when metrics are recorded
     std::unique_ptr<s3::S3Api> s3_;              // with --s3 on
+    std::unique_ptr<sqs::SqsApi> sqs_;           // when SQS is served
     metrics::MetricsStore* metrics_ = nullptr;
     control::StackRecords* stacks_ = nullptr;
     ShiftHandler shift_handler_;

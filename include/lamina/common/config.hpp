@@ -55,6 +55,8 @@ struct Config {
         s3_endpoint;  // read Lambda code from this S3 server instead of lamina's own objects
     // credentials for --s3-endpoint (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)
     std::string s3_access_key_id, s3_secret_access_key, s3_session_token;
+    // SQS
+    bool sqs = true;  // the SQS surface on lamina's endpoint (--sqs on|off), <data-dir>/sqs.sqlite
 };
 
 }  // namespace lamina

@@ -167,6 +167,13 @@ private:
     std::shared_ptr<State> state_;
 };
 
+// "arn:aws:sqs:<region>:<account>:<name>"
+std::string queue_arn(const std::string& region, const std::string& account,
+                      const std::string& name);
+
+// One message's size as SQS counts it: body and attributes (names, types, values).
+std::size_t message_size(const SendInput& in);
+
 // hex MD5 of the body's bytes (MD5OfMessageBody).
 std::string md5_of_body(std::string_view body);
 // SQS's MD5OfMessageAttributes: names sorted; per attribute u32BE-length-prefixed

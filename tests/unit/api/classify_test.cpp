@@ -33,6 +33,7 @@ ClassifyOptions all_on() {
     o.s3 = true;
     o.s3_host_bases = {"localhost"};
     o.cloudwatch = true;
+    o.sqs = true;
     return o;
 }
 
@@ -206,4 +207,34 @@ TEST(Classify, FunctionUrlsByHostOrLaminaPathComeBeforeS3) {
     EXPECT_NE(short_id->protocol, Protocol::FunctionUrl);
     auto bucket = classify(head("GET", "/key", {{"Host", "my-bucket.localhost:4566"}}), all_on());
     EXPECT_EQ(bucket->protocol, Protocol::S3);
+}
+
+TEST(Classify, SqsByTargetSignatureOrQueuePath) {
+    const std::pair<std::string, std::string> sqs_auth = {
+        "Authorization",
+        "AWS4-HMAC-SHA256 Credential=test/20261128/us-east-1/sqs/aws4_request, SignedHeaders=host, "
+        "Signature=x"};
+    auto c = classify(head("POST", "/", {{"X-Amz-Target", "AmazonSQS.SendMessage"}, sqs_auth}), all_on());
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->protocol, Protocol::SqsJson);
+    EXPECT_EQ(c->operation, "SendMessage");
+    // JSON to a queue URL's path (the PHP SDK)
+    c = classify(head("POST", "/123456789012/q", {{"X-Amz-Target", "AmazonSQS.SendMessage"}}), all_on());
+    EXPECT_EQ(c->protocol, Protocol::SqsJson);
+    c = classify(head("POST", "/", {kForm, sqs_auth}), all_on());
+    EXPECT_EQ(c->protocol, Protocol::SqsQuery);
+    // unsigned: a form to a queue URL's path is SQS's, not an S3 key
+    c = classify(head("POST", "/123456789012/my-queue", {kForm}), all_on());
+    EXPECT_EQ(c->protocol, Protocol::SqsQuery);
+    c = classify(head("GET", "/123456789012/my-queue?Action=ReceiveMessage"), all_on());
+    EXPECT_EQ(c->protocol, Protocol::SqsQuery);
+    EXPECT_EQ(c->operation, "ReceiveMessage");
+    // the same path without a form or Action stays S3's; STS's form to "/" stays the query API's
+    c = classify(head("GET", "/123456789012/my-queue"), all_on());
+    EXPECT_EQ(c->protocol, Protocol::S3);
+    c = classify(head("POST", "/", {kForm, kStsAuth}), all_on());
+    EXPECT_EQ(c->protocol, Protocol::Query);
+    // SQS off: AmazonSQS targets are just another service
+    c = classify(head("POST", "/", {{"X-Amz-Target", "AmazonSQS.SendMessage"}}), ClassifyOptions{});
+    EXPECT_EQ(c->protocol, Protocol::AwsJson);
 }
