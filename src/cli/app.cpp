@@ -345,6 +345,7 @@ App::App(const Config& config)
       registry_(*docs_, clock_, ids_, &layers_),
       roles_(*docs_, clock_, ids_),
       stacks_(*docs_),
+      esms_(*docs_, registry_, clock_, ids_),
       layer_cache_(data_dir_.path(), blobs_, control::kMaxUnzippedCode),
       objects_(make_object_store(config_, data_dir_.path(), clock_, ids_)),
       code_source_(make_code_source(config_, objects_.get(), *log_)),
@@ -360,6 +361,9 @@ App::App(const Config& config)
       concurrency_(capacity_settings(config_), clock_),
       invoker_(ioc_, exec_settings_, layer_cache_, clock_, ids_, &concurrency_),
       events_(ioc_, *docs_, invoker_, clock_, ids_, queue_settings(config_)),
+      pollers_(queues_ ? std::make_unique<esm::Pollers>(ioc_, *queues_, invoker_,
+                                                        api::esm_poller_hooks(registry_, ids_))
+                       : nullptr),
       deploy_key_(deployment_key(credentials_, config_.account_id)),
       service_(config_, findings_, registry_, layers_, layer_cache_, roles_, blobs_, ids_, workers_,
                &invoker_, &events_, &metrics_, objects_.get(), code_source_.get(),
@@ -397,6 +401,7 @@ void App::load_state() {
     if (removed) log_->info("store.gc removed_blobs={}", removed);
     must(stacks_.load(), "cannot load stack records: ");
     must(roles_.load(), "cannot load IAM roles: ");
+    must(esms_.load(), "cannot load event source mappings: ");
     if (objects_) must(objects_->init());
 }
 
@@ -406,6 +411,33 @@ void App::wire_service() {
         api::event_queue_hooks(registry_, ids_));  // how a queued event finds its function
     events_.set_metrics(&metrics_);
     service_.set_stacks(&stacks_);
+    service_.set_event_source_mappings(&esms_);
+    if (queues_) {
+        esms_.set_queue_lookup(
+            [this](const std::string& arn) -> std::optional<control::EsmQueueFacts> {
+                auto q = queues_->find_by_arn(arn);
+                if (!q) return std::nullopt;
+                return control::EsmQueueFacts{q->fifo, q->visibility_timeout};
+            });
+        esms_.set_observer([this](const control::EventSourceMapping& m, bool removed) {
+            pollers_->changed(m, removed);
+        });
+        // SQS destinations and dead-letter queues of async invocations
+        auto hooks = api::event_queue_hooks(registry_, ids_);
+        hooks.send_to_queue = [this](const std::string& arn, const std::string& body,
+                                     const std::map<std::string, std::pair<std::string, std::string>>&
+                                         attributes) -> Status {
+            sqs::SendInput in;
+            in.body = body;
+            in.sender_id = "AROA" + config_.account_id;
+            for (const auto& [name, v] : attributes)
+                in.message_attributes[name] = {v.first, v.second, std::nullopt};
+            LAMINA_TRY(sent, queues_->send(arn, std::move(in)));
+            (void)sent;
+            return {};
+        };
+        events_.set_hooks(std::move(hooks));
+    }
     if (credentials_) service_.set_credentials(std::move(*credentials_));
     service_.set_shift_handler(
         [this](const control::Scope& scope, const std::string& body) -> Status {
@@ -440,6 +472,7 @@ void App::listen() {
         "http://" + (config_.host == "0.0.0.0" ? std::string("127.0.0.1") : config_.host) + ":" +
         std::to_string(port));
     service_.restore_provisioned();
+    if (pollers_) pollers_->start(esms_.all());
     if (auto st = events_.load(); !st)
         log_->error("async.restore_failed error=\"{}\"", st.error().message);
     if (auto st = shifter_.restore(); !st)
@@ -513,6 +546,7 @@ void App::stop() {
     }
     shifter_.stop();
     server_.stop();
+    if (pollers_) pollers_->stop();  // messages in flight come back after their visibility timeout
     events_.stop();  // queued events stay stored for the next start
     invoker_.shutdown();
     ioc_.stop();

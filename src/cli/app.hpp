@@ -38,6 +38,8 @@
 #include "lamina/sam/traffic_shifter.hpp"
 #include "lamina/sandbox/memory_cgroup.hpp"
 #include "lamina/sqs/queues.hpp"
+#include "lamina/esm/pollers.hpp"
+#include "lamina/control/event_source_mappings.hpp"
 #include "lamina/store/blob_store.hpp"
 #include "lamina/store/document_store.hpp"
 #include "lamina/store/layer_cache.hpp"
@@ -120,6 +122,7 @@ private:
     control::Registry registry_;
     control::IamRoles roles_;
     control::StackRecords stacks_;
+    control::EventSourceMappings esms_;  // their pollers: pollers_
     store::LayerCache layer_cache_;
     std::unique_ptr<s3::ObjectStore> objects_;       // --s3 on
     std::unique_ptr<s3::ObjectSource> code_source_;  // where Code.S3Bucket/S3Key is read from
@@ -137,6 +140,7 @@ private:
     exec::Invoker invoker_;
     exec::EventQueue
         events_;  // async invocations; hooks from api::event_queue_hooks (wire_service)
+    std::unique_ptr<esm::Pollers> pollers_;  // with queues_: SQS event source mappings
     // the API and its listener
     std::optional<sam::SigningKey> deploy_key_;  // what in-process deployments sign with
     api::Service service_;

@@ -47,6 +47,10 @@ public:
 
     // Where deployed templates' records are kept (/_lamina/stacks/{name}).
     void set_stacks(control::StackRecords* stacks) { stacks_ = stacks; }
+    // Where event source mappings are kept (the Lambda API's *EventSourceMapping operations).
+    void set_event_source_mappings(control::EventSourceMappings* esms) {
+        lambda_.set_event_source_mappings(esms);
+    }
     // Takes the traffic shifts of a deployment (POST /_lamina/stacks/{name}/traffic-shifts).
     using ShiftHandler = std::function<Status(const control::Scope&, const std::string& body)>;
     void set_shift_handler(ShiftHandler h) { shift_handler_ = std::move(h); }
