@@ -30,6 +30,7 @@ constexpr Row kTable[] = {
     {ErrorCode::InvalidRequestContent, {400, "InvalidRequestContentException", true}},
     {ErrorCode::UnsupportedMediaType, {415, "UnsupportedMediaTypeException", true}},
     {ErrorCode::ResourceNotReady, {502, "ResourceNotReadyException", true, false}},
+    {ErrorCode::RecursiveInvocation, {400, "RecursiveInvocationException", true}},
     {ErrorCode::Service, {500, "ServiceException", false, false}},
     {ErrorCode::MissingAuthenticationToken, {403, "MissingAuthenticationTokenException", true}},
     {ErrorCode::UnrecognizedClient, {403, "UnrecognizedClientException", true}},

@@ -9,6 +9,9 @@
 #include "lambda_routes.hpp"
 #include "lamina/api/event_hooks.hpp"
 #include "lamina/common/encoding.hpp"
+#include "lamina/common/log.hpp"
+#include "lamina/common/trace_header.hpp"
+#include "lamina/metrics/metrics.hpp"
 #include "lamina/control/validation.hpp"
 
 namespace lamina::api {
@@ -68,8 +71,23 @@ exec::EventQueueHooks event_queue_hooks(control::Registry& registry, IdSource& i
     return hooks;
 }
 
-esm::PollerHooks esm_poller_hooks(control::Registry& registry, IdSource& ids) {
+esm::PollerHooks esm_poller_hooks(control::Registry& registry, IdSource& ids,
+                                  metrics::MetricsStore* metrics) {
     esm::PollerHooks hooks;
+    hooks.stops_loops = [&registry](const control::EventSourceMapping& m) {
+        auto loop = registry.get_recursion_config(m.scope, FunctionRef{m.function_name, std::nullopt});
+        return !loop || *loop != "Allow";
+    };
+    hooks.dropped_recursive = [metrics](const control::EventSourceMapping& m,
+                                        const std::string& message_id) {
+        logger("esm")->warn(
+            "esm.recursive_loop_stopped function={} mapping={} message_id={} depth={}: the message "
+            "has invoked the function {} times through a loop; it is left to the queue's redrive "
+            "policy (PutFunctionRecursionConfig RecursiveLoop=Allow lets it run)",
+            m.function_name, m.uuid, message_id, kMaxRecursionDepth, kMaxRecursionDepth);
+        metrics::record_lambda(metrics, {m.scope, m.function_name, m.qualifier, ""},
+                               "RecursiveInvocationsDropped", 1, "Count");
+    };
     hooks.resolve = [&registry, &ids](const control::EventSourceMapping& m,
                                       std::string payload) -> Result<exec::InvokeRequest> {
         FunctionRef ref{m.function_name, m.qualifier.empty()
@@ -233,6 +251,26 @@ void LambdaApi::invoke(int operation, const RequestContext& ctx, const http::Req
             return fail(ErrorCode::NotImplemented, "lamina was started without a data plane");
         exec::InvokeRequest in = invoke_request(
             scope, ref, view, req.body.empty() ? std::string("{}") : req.body, ctx.request_id);
+        // Recursive loop detection: a function that invokes itself through the
+        // SDK passes its trace header on, and Lineage counts the trips.
+        if (auto trace = req.headers.find("X-Amzn-Trace-Id"); trace && type != "Event") {
+            const std::string hash = lineage_hash(control::function_arn(scope, view.name));
+            const int depth = lineage_count(*trace, hash);
+            if (depth >= kMaxRecursionDepth) {
+                auto loop = registry_.get_recursion_config(scope, FunctionRef{view.name, std::nullopt});
+                if (!loop || *loop != "Allow") {
+                    logger("api")->warn("invoke.recursive_loop_stopped function={} depth={}",
+                                        view.name, depth);
+                    return fail(ErrorCode::RecursiveInvocation,
+                                "Lambda detected that this invocation is part of a recursive loop "
+                                "(it has invoked " +
+                                    view.name + " " + std::to_string(depth) +
+                                    " times) and stopped it. PutFunctionRecursionConfig with "
+                                    "RecursiveLoop Allow lets such loops run.");
+                }
+            }
+            in.trace_header = with_lineage(*trace, hash, depth + 1, ids_);
+        }
         if (auto cc = req.headers.find("X-Amz-Client-Context")) {
             if (cc->size() > kMaxClientContextBytes)
                 return fail(

@@ -361,8 +361,9 @@ App::App(const Config& config)
       concurrency_(capacity_settings(config_), clock_),
       invoker_(ioc_, exec_settings_, layer_cache_, clock_, ids_, &concurrency_),
       events_(ioc_, *docs_, invoker_, clock_, ids_, queue_settings(config_)),
-      pollers_(queues_ ? std::make_unique<esm::Pollers>(ioc_, *queues_, invoker_,
-                                                        api::esm_poller_hooks(registry_, ids_))
+      pollers_(queues_ ? std::make_unique<esm::Pollers>(
+                             ioc_, *queues_, invoker_, ids_,
+                             api::esm_poller_hooks(registry_, ids_, &metrics_))
                        : nullptr),
       deploy_key_(deployment_key(credentials_, config_.account_id)),
       service_(config_, findings_, registry_, layers_, layer_cache_, roles_, blobs_, ids_, workers_,

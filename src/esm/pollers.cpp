@@ -12,6 +12,7 @@
 #include <set>
 
 #include "lamina/common/encoding.hpp"
+#include "lamina/common/trace_header.hpp"
 #include "lamina/esm/filter.hpp"
 
 namespace lamina::esm {
@@ -93,14 +94,16 @@ std::optional<std::vector<std::string>> batch_item_failures(
 // One enabled mapping's poller. Everything but the queue's wake-up call runs
 // on its strand.
 struct Pollers::Poller : std::enable_shared_from_this<Poller> {
-    Poller(asio::io_context& ioc, sqs::Queues& queues, exec::Invoker& invoker,
+    Poller(asio::io_context& ioc, sqs::Queues& queues, exec::Invoker& invoker, IdSource& ids,
            const PollerHooks& hooks, control::EventSourceMapping m, FilterCriteria filter)
         : strand(asio::make_strand(ioc)),
           queues(queues),
           invoker(invoker),
+          ids(ids),
           hooks(hooks),
           mapping(std::move(m)),
           filter(std::move(filter)),
+          hash(lineage_hash(control::function_arn(mapping.scope, mapping.function_name))),
           window_timer(strand),
           backoff_timer(strand) {
         limit = std::min(kInitialConcurrency, max_concurrency());
@@ -242,11 +245,25 @@ struct Pollers::Poller : std::enable_shared_from_this<Poller> {
         const std::string& arn = mapping.event_source_arn;
         ojson records = ojson::array();
         std::vector<sqs::ReceivedMessage> kept;
+        const bool stops_loops = !hooks.stops_loops || hooks.stops_loops(mapping);
+        std::string trace;  // the deepest message's: the invocation carries its Lineage on
+        int depth = 0;
         for (auto& m : batch) {
+            auto t = m.attributes.find("AWSTraceHeader");
+            const int n = t == m.attributes.end() ? 0 : lineage_count(t->second, hash);
+            if (stops_loops && n >= kMaxRecursionDepth) {
+                // left in the queue: its redrive policy moves it, as on AWS
+                if (hooks.dropped_recursive) hooks.dropped_recursive(mapping, m.message_id);
+                continue;
+            }
             ojson record = sqs_record(m, arn, mapping.scope.region);
             if (!filter.empty() && !filter.matches(nlohmann::json(record))) {
                 (void)queues.delete_message(arn, m.receipt_handle);  // filtered out: deleted
                 continue;
+            }
+            if (t != m.attributes.end() && (trace.empty() || n > depth)) {
+                trace = t->second;
+                depth = n;
             }
             records.push_back(std::move(record));
             kept.push_back(std::move(m));
@@ -261,6 +278,7 @@ struct Pollers::Poller : std::enable_shared_from_this<Poller> {
             back_off();  // the batch comes back after its visibility timeout
             return;
         }
+        req->trace_header = with_lineage(trace, hash, depth + 1, ids);
         ++in_flight;
         auto shared = std::make_shared<std::vector<sqs::ReceivedMessage>>(std::move(kept));
         invoker.invoke(std::move(*req), [self = shared_from_this(), shared](exec::InvokeResult r) {
@@ -300,9 +318,11 @@ struct Pollers::Poller : std::enable_shared_from_this<Poller> {
     asio::strand<asio::io_context::executor_type> strand;
     sqs::Queues& queues;
     exec::Invoker& invoker;
+    IdSource& ids;
     const PollerHooks hooks;
     const control::EventSourceMapping mapping;
     const FilterCriteria filter;
+    const std::string hash;  // the function's in Lineage
     asio::steady_timer window_timer, backoff_timer;
     std::unique_ptr<sqs::Queues::Watch> watch;
     std::atomic<bool> scheduled{false};
@@ -316,8 +336,8 @@ struct Pollers::Poller : std::enable_shared_from_this<Poller> {
 };
 
 Pollers::Pollers(asio::io_context& ioc, sqs::Queues& queues, exec::Invoker& invoker,
-                 PollerHooks hooks)
-    : ioc_(ioc), queues_(queues), invoker_(invoker), hooks_(std::move(hooks)) {}
+                 IdSource& ids, PollerHooks hooks)
+    : ioc_(ioc), queues_(queues), invoker_(invoker), ids_(ids), hooks_(std::move(hooks)) {}
 
 Pollers::~Pollers() { stop(); }
 
@@ -334,7 +354,7 @@ void Pollers::changed(const control::EventSourceMapping& m, bool removed) {
                           filter.error().message);
         } else {
             fresh =
-                std::make_shared<Poller>(ioc_, queues_, invoker_, hooks_, m, std::move(*filter));
+                std::make_shared<Poller>(ioc_, queues_, invoker_, ids_, hooks_, m, std::move(*filter));
         }
     }
     {

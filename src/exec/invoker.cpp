@@ -376,8 +376,9 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
     inv.payload = req.payload;
     inv.deadline_ms = clock_.now_ms() + static_cast<std::int64_t>(timeout_s) * 1000;
     inv.invoked_function_arn = req.invoked_arn;
-    inv.trace_id =
-        "Root=1-" + ids_.hex(8) + "-" + ids_.hex(24) + ";Parent=" + ids_.hex(16) + ";Sampled=0";
+    inv.trace_id = !req.trace_header.empty() ? req.trace_header
+                                             : "Root=1-" + ids_.hex(8) + "-" + ids_.hex(24) +
+                                                   ";Parent=" + ids_.hex(16) + ";Sampled=0";
     inv.client_context = req.client_context;
     inv.on_stream = req.on_stream;
     // The function's Timeout runs from the moment the runtime takes the event;

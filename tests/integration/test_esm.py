@@ -46,6 +46,18 @@ def handler(event, context):
                                   for r in event["Records"] if r["body"].startswith("fail")]}
 """
 
+# Sends every message it gets back to its queue, with the SDK (which passes the
+# invocation's trace header on, as AWS's SDKs do inside Lambda).
+LOOPER = """
+import json, os, boto3
+sqs = boto3.client("sqs")
+def handler(event, context):
+    print("RECEIVED " + json.dumps(event))
+    for r in event["Records"]:
+        sqs.send_message(QueueUrl=os.environ["QUEUE_URL"], MessageBody=r["body"])
+    return {}
+"""
+
 SLOW = """
 import json, time
 def handler(event, context):
@@ -436,6 +448,53 @@ def test_async_destinations_and_dead_letter_queues_can_be_sqs_queues(srv):
     with expect_error("InvalidParameterValueException", 400, message_contains="lamina does not emulate Amazon SNS"):
         lam.update_function_configuration(FunctionName=ok,
                                           DeadLetterConfig={"TargetArn": f"arn:aws:sns:us-east-1:{ACCOUNT}:t"})
+
+
+def test_a_recursive_loop_is_stopped_after_16_trips(srv):
+    lam, sqs = srv.client("lambda"), srv.client("sqs")
+    dlq_url, dlq_arn = create_queue(sqs)
+    url, arn = create_queue(sqs, VisibilityTimeout=3,
+                            RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1}))
+    name = lt.unique("loop")
+    lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="handler.handler", Timeout=3,
+                        Environment={"Variables": {"QUEUE_URL": url}},
+                        Code={"ZipFile": lt.make_zip({"handler.py": LOOPER})})
+    lt.wait_active(lam, name)
+    uuid = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=name, BatchSize=1)["UUID"]
+    sqs.send_message(QueueUrl=url, MessageBody="round and round")
+    stopped = wait_for(lambda: sqs.receive_message(QueueUrl=dlq_url, WaitTimeSeconds=1,
+                                                   MessageSystemAttributeNames=["All"]).get("Messages"), 60)
+    assert stopped and stopped[0]["Body"] == "round and round"
+    assert "Lineage=" in stopped[0]["Attributes"]["AWSTraceHeader"]
+    assert len(records_seen(srv.data, name)) == 16
+    cw = srv.client("cloudwatch")
+    now = time.time()
+    stats = cw.get_metric_statistics(Namespace="AWS/Lambda", MetricName="RecursiveInvocationsDropped",
+                                     Dimensions=[{"Name": "FunctionName", "Value": name}],
+                                     StartTime=now - 600, EndTime=now + 60, Period=60, Statistics=["Sum"])
+    assert sum(p["Sum"] for p in stats["Datapoints"]) >= 1
+
+    # RecursiveLoop Allow lets the loop go on
+    lam.put_function_recursion_config(FunctionName=name, RecursiveLoop="Allow")
+    sqs.send_message(QueueUrl=url, MessageBody="allowed")
+    assert wait_for(lambda: [r for r in records_seen(srv.data, name) if r["body"] == "allowed"][20:], 60)
+    lam.update_event_source_mapping(UUID=uuid, Enabled=False)
+
+
+def test_a_direct_invoke_deep_in_a_loop_is_refused(srv):
+    lam = srv.client("lambda")
+    name = create_function(lam, RECORDER)
+    lineage = hashlib.sha256((FN_ARN + name).encode()).hexdigest()[:8]
+    header = {"value": ""}
+    lam.meta.events.register("before-send.lambda.Invoke",
+                             lambda request, **_: request.headers.__setitem__("X-Amzn-Trace-Id", header["value"]))
+    header["value"] = f"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0;Lineage={lineage}:15"
+    assert lam.invoke(FunctionName=name, Payload=b"{}")["StatusCode"] == 200
+    header["value"] = header["value"].replace(f"{lineage}:15", f"{lineage}:16")
+    with expect_error("RecursiveInvocationException", 400, message_contains="recursive loop"):
+        lam.invoke(FunctionName=name, Payload=b"{}")
+    lam.put_function_recursion_config(FunctionName=name, RecursiveLoop="Allow")
+    assert lam.invoke(FunctionName=name, Payload=b"{}")["StatusCode"] == 200
 
 
 @pytest.mark.cli

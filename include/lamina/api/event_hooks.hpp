@@ -7,6 +7,7 @@
 #include "lamina/common/clock.hpp"
 #include "lamina/control/registry.hpp"
 #include "lamina/esm/pollers.hpp"
+#include "lamina/metrics/metrics.hpp"
 #include "lamina/exec/event_queue.hpp"
 
 namespace lamina::api {
@@ -14,6 +15,8 @@ namespace lamina::api {
 // `ids` draws a weighted alias's version (it must outlive the queue).
 exec::EventQueueHooks event_queue_hooks(control::Registry& registry, IdSource& ids);
 // Each batch's invocation of a mapping's function (a fresh request id).
-esm::PollerHooks esm_poller_hooks(control::Registry& registry, IdSource& ids);
+// Loops stopped at kMaxRecursionDepth are counted in `metrics` (may be null).
+esm::PollerHooks esm_poller_hooks(control::Registry& registry, IdSource& ids,
+                                  metrics::MetricsStore* metrics);
 
 }  // namespace lamina::api

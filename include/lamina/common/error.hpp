@@ -26,6 +26,7 @@ enum class ErrorCode {
     InvalidRequestContent,
     UnsupportedMediaType,
     ResourceNotReady,
+    RecursiveInvocation,
     Service,
     // SigV4 (--auth sigv4)
     MissingAuthenticationToken,

@@ -9,7 +9,10 @@
 // queue's redrive policy applies. Concurrent batches start at 5 and grow by
 // one a second (AWS: 60 a minute) while the queue keeps them all busy, up to
 // ScalingConfig.MaximumConcurrency (else 1000); a throttled batch is made
-// visible again and the poller backs off.
+// visible again and the poller backs off. A message whose AWSTraceHeader
+// says it has invoked this function kMaxRecursionDepth times already is not
+// invoked again (unless the function's RecursiveLoop is Allow): it stays in
+// the queue until its redrive policy moves it (AWS's recursive loop detection).
 
 #include <boost/asio/io_context.hpp>
 #include <functional>
@@ -32,6 +35,11 @@ struct PollerHooks {
     // resolved now; an error leaves the batch to come back.
     std::function<Result<exec::InvokeRequest>(const control::EventSourceMapping&, std::string)>
         resolve;
+    // Whether the function stops recursive loops (RecursiveLoop Terminate, the default).
+    std::function<bool(const control::EventSourceMapping&)> stops_loops;
+    // A message not invoked because it has gone round a loop kMaxRecursionDepth times.
+    std::function<void(const control::EventSourceMapping&, const std::string& message_id)>
+        dropped_recursive;
 };
 
 // The SQS event record of one message, keys in AWS's order.
@@ -46,7 +54,7 @@ std::optional<std::vector<std::string>> batch_item_failures(
 class Pollers {
 public:
     Pollers(boost::asio::io_context& ioc, sqs::Queues& queues, exec::Invoker& invoker,
-            PollerHooks hooks);
+            IdSource& ids, PollerHooks hooks);
     ~Pollers();
     Pollers(const Pollers&) = delete;
     Pollers& operator=(const Pollers&) = delete;
@@ -64,6 +72,7 @@ private:
     boost::asio::io_context& ioc_;
     sqs::Queues& queues_;
     exec::Invoker& invoker_;
+    IdSource& ids_;
     PollerHooks hooks_;
     std::mutex mu_;
     std::map<std::string, std::shared_ptr<Poller>> pollers_;  // by UUID

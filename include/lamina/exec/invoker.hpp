@@ -71,6 +71,9 @@ struct InvokeRequest {
     std::optional<int> reserved_concurrency;  // the function's, for the concurrency controller
     std::int64_t reserved_total = 0;          // all reservations in the account and region
     int provisioned_total = 0;                // the function's provisioned concurrency
+    // The X-Ray header the invocation carries to the runtime (Lambda-Runtime-
+    // Trace-Id, with its Lineage); empty: a new one.
+    std::string trace_header;
     // Takes a response the function streams, as it comes (runtime::Invocation::on_stream).
     std::function<void(std::shared_ptr<http::BodySource>, std::string content_type)> on_stream;
 };
