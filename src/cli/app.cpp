@@ -367,8 +367,7 @@ App::App(const Config& config)
                        : nullptr),
       deploy_key_(deployment_key(credentials_, config_.account_id)),
       service_(config_, findings_, registry_, layers_, layer_cache_, roles_, blobs_, ids_, workers_,
-               &invoker_, &events_, &metrics_, objects_.get(), code_source_.get(),
-               queues_.get()),
+               &invoker_, &events_, &metrics_, objects_.get(), code_source_.get(), queues_.get()),
       server_(ioc_, server_options(config_, service_),
               [this](http::Request req, http::Responder respond) {
                   service_.handle(std::move(req), std::move(respond));

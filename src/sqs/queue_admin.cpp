@@ -71,14 +71,16 @@ Result<QueueInfo> Queues::create_queue(const std::string& account, const std::st
             std::string want = v;
             if (k == "RedrivePolicy" && !v.empty()) {
                 auto j = nlohmann::json::parse(v, nullptr, false);
-                if (j.is_object() && j.contains("maxReceiveCount") && j["maxReceiveCount"].is_string())
+                if (j.is_object() && j.contains("maxReceiveCount") &&
+                    j["maxReceiveCount"].is_string())
                     j["maxReceiveCount"] = std::stol(j["maxReceiveCount"].get<std::string>());
                 want = j.is_discarded() ? v : j.dump();
             }
             if (have != want)
                 return sqs_fail(C::QueueNameExists,
                                 "A queue already exists with the same name and a different value "
-                                "for attribute " + k);
+                                "for attribute " +
+                                    k);
         }
         return q->info;
     }
@@ -170,8 +172,9 @@ Status Queues::purge(std::string_view arn) {
     if (!q) return std::unexpected(no_such_queue());
     const std::int64_t now = e.clock.now_ms();
     if (q->last_purge_ms >= 0 && now - q->last_purge_ms < 60'000)
-        return sqs_fail(C::PurgeQueueInProgress, "Only one PurgeQueue operation on " + q->info.name +
-                                                     " is allowed every 60 seconds.");
+        return sqs_fail(
+            C::PurgeQueueInProgress,
+            "Only one PurgeQueue operation on " + q->info.name + " is allowed every 60 seconds.");
     LAMINA_CHECK(e.db->purge(q->info.arn));
     q->messages.clear();
     q->ready.clear();

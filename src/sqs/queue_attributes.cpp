@@ -40,8 +40,8 @@ constexpr const char* kCommon[] = {"DelaySeconds",
                                    "KmsMasterKeyId",
                                    "KmsDataKeyReusePeriodSeconds",
                                    "SqsManagedSseEnabled"};
-constexpr const char* kFifoOnly[] = {"FifoQueue", "ContentBasedDeduplication",
-                                     "DeduplicationScope", "FifoThroughputLimit"};
+constexpr const char* kFifoOnly[] = {"FifoQueue", "ContentBasedDeduplication", "DeduplicationScope",
+                                     "FifoThroughputLimit"};
 
 bool listed(const auto& list, const std::string& name) {
     return std::find(std::begin(list), std::end(list), name) != std::end(list);
@@ -61,8 +61,9 @@ Error invalid_value(const std::string& name) {
 Status check_redrive(const std::string& value) {
     if (value.empty()) return {};
     auto bad = [&](const std::string& why) {
-        return sqs_fail(C::InvalidParameterValue,
-                        "Value " + value + " for parameter RedrivePolicy is invalid. Reason: " + why);
+        return sqs_fail(
+            C::InvalidParameterValue,
+            "Value " + value + " for parameter RedrivePolicy is invalid. Reason: " + why);
     };
     nlohmann::json j = nlohmann::json::parse(value, nullptr, false);
     if (!j.is_object()) return bad("Redrive policy is not a valid JSON map.");
@@ -92,7 +93,8 @@ Status check_value(const std::string& name, const std::string& value) {
         name == "SqsManagedSseEnabled") {
         if (value != "true" && value != "false") return std::unexpected(invalid_value(name));
     } else if (name == "DeduplicationScope") {
-        if (value != "queue" && value != "messageGroup") return std::unexpected(invalid_value(name));
+        if (value != "queue" && value != "messageGroup")
+            return std::unexpected(invalid_value(name));
     } else if (name == "FifoThroughputLimit") {
         if (value != "perQueue" && value != "perMessageGroupId")
             return std::unexpected(invalid_value(name));
@@ -193,9 +195,8 @@ std::string hex_cp(std::uint32_t cp) {
 }
 
 Status check_fifo_id(const char* param, const std::string& v) {
-    bool ok = !v.empty() && v.size() <= 128 && std::all_of(v.begin(), v.end(), [](char c) {
-        return c >= '!' && c <= '~';
-    });
+    bool ok = !v.empty() && v.size() <= 128 &&
+              std::all_of(v.begin(), v.end(), [](char c) { return c >= '!' && c <= '~'; });
     if (ok) return {};
     return sqs_fail(C::InvalidParameterValue,
                     "Value " + v + " for parameter " + param + " is invalid. Reason: " + param +
@@ -205,9 +206,9 @@ Status check_fifo_id(const char* param, const std::string& v) {
 
 Status check_attributes(const MessageAttributes& attrs) {
     if (attrs.size() > 10)
-        return sqs_fail(C::InvalidParameterValue,
-                        "Number of message attributes [" + std::to_string(attrs.size()) +
-                            "] exceeds the allowed maximum [10].");
+        return sqs_fail(C::InvalidParameterValue, "Number of message attributes [" +
+                                                      std::to_string(attrs.size()) +
+                                                      "] exceeds the allowed maximum [10].");
     for (const auto& [name, v] : attrs) {
         if (name.empty() || name.size() > 256 || name.starts_with("AWS.") ||
             name.starts_with("Amazon.") || name.starts_with('.') || name.ends_with('.') ||
@@ -220,8 +221,8 @@ Status check_attributes(const MessageAttributes& attrs) {
                             "Message (user) attribute name '" + name + "' is invalid.");
         const std::string& t = v.data_type;
         bool binary = t == "Binary" || t.starts_with("Binary.");
-        bool text = t == "String" || t.starts_with("String.") || t == "Number" ||
-                    t.starts_with("Number.");
+        bool text =
+            t == "String" || t.starts_with("String.") || t == "Number" || t.starts_with("Number.");
         if (!binary && !text)
             return sqs_fail(C::InvalidParameterValue,
                             "The type of message (user) attribute '" + name +
@@ -245,9 +246,9 @@ Status check_attributes(const MessageAttributes& attrs) {
             char* end = nullptr;
             (void)std::strtod(s.c_str(), &end);
             if (end != s.c_str() + s.size())
-                return sqs_fail(C::InvalidParameterValue,
-                                "Can't cast the value of message (user) attribute '" + name +
-                                    "' to a number.");
+                return sqs_fail(
+                    C::InvalidParameterValue,
+                    "Can't cast the value of message (user) attribute '" + name + "' to a number.");
         }
     }
     return {};
@@ -265,7 +266,8 @@ std::string md5_of_attributes(const MessageAttributes& attributes) {
         put_u32(buf, v.data_type.size());
         buf += v.data_type;
         const bool binary = v.data_type.starts_with("Binary");
-        const std::string& value = binary ? v.binary_value.value_or("") : v.string_value.value_or("");
+        const std::string& value =
+            binary ? v.binary_value.value_or("") : v.string_value.value_or("");
         buf.push_back(binary ? '\x02' : '\x01');
         put_u32(buf, value.size());
         buf += value;
@@ -343,7 +345,8 @@ void apply_attributes(Queue& q, const Attributes& given) {
         }
         q.attributes[k] = k == "RedrivePolicy" ? normal_redrive(v) : v;
         if (k == "KmsMasterKeyId") {
-            if (!given.contains("SqsManagedSseEnabled")) q.attributes["SqsManagedSseEnabled"] = "false";
+            if (!given.contains("SqsManagedSseEnabled"))
+                q.attributes["SqsManagedSseEnabled"] = "false";
             if (!q.attributes.contains("KmsDataKeyReusePeriodSeconds"))
                 q.attributes["KmsDataKeyReusePeriodSeconds"] = "300";
         }
@@ -378,9 +381,9 @@ void refresh_info(Queue& q) {
 }
 
 std::string queue_doc(const Queue& q) {
-    nlohmann::json j = {{"name", q.info.name},   {"account", q.info.account},
-                        {"region", q.info.region}, {"attributes", q.attributes},
-                        {"tags", q.tags},          {"created", q.created_s},
+    nlohmann::json j = {{"name", q.info.name},      {"account", q.info.account},
+                        {"region", q.info.region},  {"attributes", q.attributes},
+                        {"tags", q.tags},           {"created", q.created_s},
                         {"modified", q.modified_s}, {"uid", q.uid}};
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
@@ -429,9 +432,10 @@ Status check_message(const Queue& q, const SendInput& in) {
                             "#x10FFFF");
     LAMINA_CHECK(check_attributes(in.message_attributes));
     if (message_size(in) > static_cast<std::size_t>(q.info.maximum_message_size))
-        return sqs_fail(C::InvalidParameterValue,
-                        "One or more parameters are invalid. Reason: Message must be shorter than " +
-                            std::to_string(q.info.maximum_message_size) + " bytes.");
+        return sqs_fail(
+            C::InvalidParameterValue,
+            "One or more parameters are invalid. Reason: Message must be shorter than " +
+                std::to_string(q.info.maximum_message_size) + " bytes.");
     if (in.delay_seconds && (*in.delay_seconds < 0 || *in.delay_seconds > 900))
         return sqs_fail(C::InvalidParameterValue,
                         "Value " + std::to_string(*in.delay_seconds) +

@@ -43,8 +43,8 @@ std::optional<Handle> parse_handle(std::string_view text) {
 }
 
 Error invalid_handle(std::string_view h) {
-    return sqs_error(C::ReceiptHandleIsInvalid,
-                     "The input receipt handle \"" + std::string(h) + "\" is not a valid receipt handle.");
+    return sqs_error(C::ReceiptHandleIsInvalid, "The input receipt handle \"" + std::string(h) +
+                                                    "\" is not a valid receipt handle.");
 }
 
 ReceivedMessage render(const Queue& q, const Message& m) {
@@ -203,8 +203,10 @@ Result<std::vector<ReceivedMessage>> Queues::receive(std::string_view arn, int m
         const std::int64_t now = e.clock.now_ms();
         e.advance(*q, now);
         const int vt = visibility_timeout.value_or(q->info.visibility_timeout);
-        const std::int64_t retention_ms = static_cast<std::int64_t>(q->info.retention_period) * 1000;
-        Queue* dlq = q->info.dead_letter_target_arn ? e.get(*q->info.dead_letter_target_arn) : nullptr;
+        const std::int64_t retention_ms =
+            static_cast<std::int64_t>(q->info.retention_period) * 1000;
+        Queue* dlq =
+            q->info.dead_letter_target_arn ? e.get(*q->info.dead_letter_target_arn) : nullptr;
         std::set<std::string> taken_groups;
         bool timers_changed = false;
         for (auto r = q->ready.begin(); r != q->ready.end() && std::cmp_less(out.size(), max);) {
@@ -355,7 +357,7 @@ Result<std::vector<Result<SendResult>>> Queues::send_batch(std::string_view arn,
         for (auto it = q->dedup.begin(); it != q->dedup.end();)
             it = it->second.expires_ms <= now ? q->dedup.erase(it) : std::next(it);
         std::vector<Message> fresh;
-        std::vector<std::size_t> slot;                             // out index of each fresh message
+        std::vector<std::size_t> slot;                            // out index of each fresh message
         std::vector<std::pair<std::size_t, std::size_t>> copies;  // (out index, fresh index)
         std::map<std::string, std::size_t> batch_dedup;
         for (auto& in : inputs) {
@@ -386,7 +388,8 @@ Result<std::vector<Result<SendResult>>> Queues::send_batch(std::string_view arn,
             if (!in.message_attributes.empty())
                 m.md5_attrs = md5_of_attributes(in.message_attributes);
             if (in.trace_header) {
-                MessageAttributes sys{{"AWSTraceHeader", {"String", in.trace_header, std::nullopt}}};
+                MessageAttributes sys{
+                    {"AWSTraceHeader", {"String", in.trace_header, std::nullopt}}};
                 m.md5_system = md5_of_attributes(sys);
             }
             m.body = std::move(in.body);

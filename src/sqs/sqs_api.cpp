@@ -32,9 +32,8 @@ constexpr const char* kEmulated[] = {"CreateQueue",
                                      "ListQueueTags",
                                      "ListDeadLetterSourceQueues"};
 // Known to SQS, answered UnsupportedOperation naming them.
-constexpr const char* kNotEmulated[] = {"AddPermission", "RemovePermission",
-                                        "StartMessageMoveTask", "CancelMessageMoveTask",
-                                        "ListMessageMoveTasks"};
+constexpr const char* kNotEmulated[] = {"AddPermission", "RemovePermission", "StartMessageMoveTask",
+                                        "CancelMessageMoveTask", "ListMessageMoveTasks"};
 
 bool listed(const auto& list, std::string_view op) {
     return std::find(std::begin(list), std::end(list), op) != std::end(list);
@@ -87,8 +86,7 @@ Result<Page> page_of(const json& in) {
     }
     if (auto token = opt_string(in, "NextToken"); token && !token->empty()) {
         auto after = base64_decode(*token);
-        if (!after)
-            return sqs_fail(C::InvalidParameterValue, "Invalid NextToken value.");
+        if (!after) return sqs_fail(C::InvalidParameterValue, "Invalid NextToken value.");
         p.after = *after;
     }
     return p;
@@ -145,8 +143,8 @@ Result<std::optional<int>> opt_int(const json& in, const char* name) {
             return std::optional<int>(v);
     }
     std::string shown = it->is_string() ? it->get<std::string>() : it->dump();
-    return sqs_fail(C::InvalidParameterValue,
-                    "Value " + shown + " for parameter " + name + " is invalid. Reason: must be an integer.");
+    return sqs_fail(C::InvalidParameterValue, "Value " + shown + " for parameter " + name +
+                                                  " is invalid. Reason: must be an integer.");
 }
 
 std::vector<std::string> string_list(const json& in, const char* name) {
@@ -229,7 +227,8 @@ void SqsApi::handle(const SqsContext& ctx, const http::Request& req, Wire wire, 
                       : target;
         call.in = req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
         if (!call.in.is_object())
-            return refuse(sqs_error(C::InvalidParameterValue, "The request body is not valid JSON."));
+            return refuse(
+                sqs_error(C::InvalidParameterValue, "The request body is not valid JSON."));
     } else {
         auto params = form_params(req);
         auto action = params.find("Action");
@@ -243,8 +242,8 @@ void SqsApi::handle(const SqsContext& ctx, const http::Request& req, Wire wire, 
         return refuse(sqs_error(C::UnsupportedOperation,
                                 "lamina does not emulate the SQS operation " + call.op + "."));
     if (!listed(kEmulated, call.op))
-        return refuse(
-            sqs_error(C::InvalidAction, "The action " + call.op + " is not valid for this endpoint."));
+        return refuse(sqs_error(C::InvalidAction,
+                                "The action " + call.op + " is not valid for this endpoint."));
     if (call.op == "ReceiveMessage") return receive(ctx, call, std::move(done));
     auto out = run(ctx, call);
     if (!out) return refuse(out.error());

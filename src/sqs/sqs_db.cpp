@@ -93,20 +93,21 @@ Message message_from(const std::string& meta, std::string body) {
 
 Result<std::unique_ptr<Db>> Db::open(const std::filesystem::path& file, bool durable) {
     sqlite3* raw = nullptr;
-    int rc = sqlite3_open_v2(file.c_str(), &raw,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             nullptr);
+    int rc =
+        sqlite3_open_v2(file.c_str(), &raw,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     std::unique_ptr<Db> db(new Db(raw));
     if (rc != SQLITE_OK)
-        return fail(ErrorCode::Service,
-                    "cannot open " + file.string() + ": " + (raw ? sqlite3_errmsg(raw) : "no memory"));
+        return fail(ErrorCode::Service, "cannot open " + file.string() + ": " +
+                                            (raw ? sqlite3_errmsg(raw) : "no memory"));
     sqlite3_busy_timeout(raw, 5000);
     LAMINA_CHECK(db->exec("PRAGMA journal_mode=WAL"));
     LAMINA_CHECK(db->exec(durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
-    LAMINA_CHECK(db->exec("CREATE TABLE IF NOT EXISTS queues (arn TEXT PRIMARY KEY, doc TEXT NOT NULL)"));
-    LAMINA_CHECK(db->exec(
-        "CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-        " queue TEXT NOT NULL, body BLOB NOT NULL, meta TEXT NOT NULL)"));
+    LAMINA_CHECK(
+        db->exec("CREATE TABLE IF NOT EXISTS queues (arn TEXT PRIMARY KEY, doc TEXT NOT NULL)"));
+    LAMINA_CHECK(
+        db->exec("CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+                 " queue TEXT NOT NULL, body BLOB NOT NULL, meta TEXT NOT NULL)"));
     LAMINA_CHECK(db->exec("CREATE INDEX IF NOT EXISTS messages_queue ON messages(queue)"));
     auto prepare = [&](const char* sql, sqlite3_stmt** s) -> Status {
         if (sqlite3_prepare_v2(raw, sql, -1, s, nullptr) != SQLITE_OK)
@@ -175,8 +176,7 @@ Status Db::delete_queue(const std::string& arn) {
 
 Status Db::purge(const std::string& arn) {
     sqlite3_stmt* s = nullptr;
-    if (sqlite3_prepare_v2(db_, "DELETE FROM messages WHERE queue=?", -1, &s, nullptr) !=
-        SQLITE_OK)
+    if (sqlite3_prepare_v2(db_, "DELETE FROM messages WHERE queue=?", -1, &s, nullptr) != SQLITE_OK)
         return std::unexpected(db_error(db_, "purge"));
     bind_text(s, 1, arn);
     int rc = sqlite3_step(s);

@@ -71,7 +71,10 @@ json send_output(const SendResult& r) {
 
 json failed_entry(const std::string& id, const Error& e) {
     const auto& shape = sqs_error_shape(e);
-    return {{"Id", id}, {"SenderFault", shape.sender}, {"Code", shape.query_code}, {"Message", e.message}};
+    return {{"Id", id},
+            {"SenderFault", shape.sender},
+            {"Code", shape.query_code},
+            {"Message", e.message}};
 }
 
 bool valid_entry_id(const std::string& id) {
@@ -201,9 +204,10 @@ Result<json> change_visibility_batch(Queues& queues, const SqsContext& ctx,
     for (const auto& e : entries) {
         std::string id = opt_string(e, "Id").value_or("");
         auto seconds = opt_int(e, "VisibilityTimeout");
-        Status st = !seconds ? Status(std::unexpected(seconds.error()))
-                             : queues.change_visibility(arn, opt_string(e, "ReceiptHandle").value_or(""),
-                                                        seconds->value_or(0));
+        Status st = !seconds
+                        ? Status(std::unexpected(seconds.error()))
+                        : queues.change_visibility(arn, opt_string(e, "ReceiptHandle").value_or(""),
+                                                   seconds->value_or(0));
         if (st)
             ok.push_back({{"Id", id}});
         else
@@ -287,7 +291,12 @@ json receive_output(const ReceiveRequest& r, const std::vector<ReceivedMessage>&
 struct SqsApi::Poll : std::enable_shared_from_this<SqsApi::Poll> {
     Poll(Queues& q, const boost::asio::any_io_executor& ex, SqsContext c, Wire w, ReceiveRequest r,
          Done d)
-        : queues(q), executor(ex), timer(ex), ctx(std::move(c)), wire(w), req(std::move(r)),
+        : queues(q),
+          executor(ex),
+          timer(ex),
+          ctx(std::move(c)),
+          wire(w),
+          req(std::move(r)),
           done(std::move(d)) {}
 
     void start() {
@@ -320,7 +329,8 @@ struct SqsApi::Poll : std::enable_shared_from_this<SqsApi::Poll> {
         w.reset();
         if (!got) return done(error_answer(got.error(), wire, ctx.request_id));
         json out = receive_output(req, *got);
-        done(wire == Wire::Json ? json_answer(out) : xml_answer("ReceiveMessage", out, ctx.request_id));
+        done(wire == Wire::Json ? json_answer(out)
+                                : xml_answer("ReceiveMessage", out, ctx.request_id));
     }
 
     Queues& queues;
@@ -338,6 +348,7 @@ struct SqsApi::Poll : std::enable_shared_from_this<SqsApi::Poll> {
 void SqsApi::receive(const SqsContext& ctx, const Call& call, Done done) {
     auto r = receive_request(queues_, ctx, call);
     if (!r) return done(error_answer(r.error(), call.wire, ctx.request_id));
+    r->wait_seconds = std::min(r->wait_seconds, max_wait_seconds_);
     auto got = queues_.receive(r->arn, r->max, r->visibility_timeout);
     if (!got) return done(error_answer(got.error(), call.wire, ctx.request_id));
     if (!got->empty() || r->wait_seconds == 0) {
@@ -345,7 +356,8 @@ void SqsApi::receive(const SqsContext& ctx, const Call& call, Done done) {
         return done(call.wire == Wire::Json ? json_answer(out)
                                             : xml_answer("ReceiveMessage", out, ctx.request_id));
     }
-    auto poll = std::make_shared<Poll>(queues_, timers_, ctx, call.wire, std::move(*r), std::move(done));
+    auto poll =
+        std::make_shared<Poll>(queues_, timers_, ctx, call.wire, std::move(*r), std::move(done));
     poll->start();
 }
 

@@ -9,7 +9,8 @@ namespace lamina::sqs {
 namespace {
 
 bool all_digits(const std::string& s) {
-    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+    return !s.empty() &&
+           std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 // Objects whose keys are all list indexes ("1", "2") become arrays, in index order.
@@ -158,7 +159,8 @@ void members(std::string& out, const std::string& op, const nlohmann::json& obj)
 
 }  // namespace
 
-nlohmann::json query_input(const std::string& op, const std::map<std::string, std::string>& params) {
+nlohmann::json query_input(const std::string& op,
+                           const std::map<std::string, std::string>& params) {
     nlohmann::json in = nlohmann::json::object();
     for (const auto& [key, value] : params) {
         if (key == "Action" || key == "Version" || key.starts_with("X-Amz-") ||
@@ -202,9 +204,9 @@ http::Response xml_answer(const std::string& op, const nlohmann::json& out,
     http::Response r;
     r.headers.set("Content-Type", "text/xml");
     std::string body = "<?xml version=\"1.0\"?><" + op + "Response xmlns=\"" + kXmlns + "\">";
-    static const char* kNoResult[] = {"DeleteMessage",   "DeleteQueue",  "PurgeQueue",
-                                      "SetQueueAttributes", "ChangeMessageVisibility",
-                                      "TagQueue",        "UntagQueue"};
+    static const char* kNoResult[] = {
+        "DeleteMessage",           "DeleteQueue", "PurgeQueue", "SetQueueAttributes",
+        "ChangeMessageVisibility", "TagQueue",    "UntagQueue"};
     bool none = std::find_if(std::begin(kNoResult), std::end(kNoResult),
                              [&](const char* n) { return op == n; }) != std::end(kNoResult);
     if (!none) {

@@ -18,7 +18,7 @@ struct SqsApi::Call {
     std::string op;
     nlohmann::json in;  // the JSON protocol's input shape
     Wire wire = Wire::Json;
-    std::string path;  // the request's path ("/" or a queue URL's)
+    std::string path;          // the request's path ("/" or a queue URL's)
     std::string trace_header;  // X-Amzn-Trace-Id
 };
 
@@ -45,7 +45,8 @@ std::string queue_url(const SqsContext& ctx, const QueueInfo& q);
 Result<std::string> target_arn(const SqsContext& ctx, const SqsApi::Call& call);
 
 // Message operations (sqs_messages.cpp).
-Result<nlohmann::json> send_message(Queues& queues, const SqsContext& ctx, const SqsApi::Call& call);
+Result<nlohmann::json> send_message(Queues& queues, const SqsContext& ctx,
+                                    const SqsApi::Call& call);
 Result<nlohmann::json> send_message_batch(Queues& queues, const SqsContext& ctx,
                                           const SqsApi::Call& call);
 Result<nlohmann::json> delete_message_batch(Queues& queues, const SqsContext& ctx,

@@ -1064,7 +1064,8 @@ case("malformed-http", "content-length-and-chunked",
                  check_single_answer=True), Err(400, None, may_drop=True))
 
 # ---- 15. unknown operations and services ------------------------------------------------------
-# (test_iam_sts_protocol.py::TestProtocol covers an unknown route and sqs/s3 clients loosely.)
+# (test_iam_sts_protocol.py::TestProtocol covers an unknown route and dynamodb/sns clients loosely;
+# SQS and S3 are served: test_sqs.py, test_s3.py.)
 UNKNOWN_OP = Err((400, 404, 501), None)
 case("unknown-operation", "x-amz-target-dynamodb",
      raw("POST", "/", b"{}", {"Content-Type": "application/x-amz-json-1.0",
@@ -1072,8 +1073,12 @@ case("unknown-operation", "x-amz-target-dynamodb",
 case("unknown-operation", "x-amz-target-lambda-json-protocol",
      raw("POST", "/", b"{}", {"Content-Type": "application/x-amz-json-1.1",
                               "X-Amz-Target": "AWSLambda.ListFunctions"}), UNKNOWN_OP)
-case("unknown-operation", "query-action-sqs",
-     raw("POST", "/", b"Action=ListQueues&Version=2012-11-05",
+case("unknown-operation", "query-action-sns",
+     raw("POST", "/", b"Action=ListTopics&Version=2010-03-31",
+         {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}, "sns"),
+     Err((400, 404, 501), None, xml=True))
+case("unknown-operation", "query-action-sqs-not-emulated",
+     raw("POST", "/", b"Action=AddPermission&Version=2012-11-05&Label=l",
          {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}, "sqs"),
      Err((400, 404, 501), None, xml=True))
 case("unknown-operation", "unknown-path", raw("GET", "/totally/unknown/path"), Err((400, 404), None))

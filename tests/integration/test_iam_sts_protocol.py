@@ -114,13 +114,13 @@ class TestProtocol:
         assert doc.get("message") or doc.get("Message")
 
     def test_unknown_service_gets_error_not_hang(self, server):
-        sqs = server.client("sqs")
+        dynamodb = server.client("dynamodb")  # (SQS and S3 are served: test_sqs.py, test_s3.py)
         with pytest.raises(ClientError) as e:
-            sqs.list_queues()
+            dynamodb.list_tables()
         status = e.value.response["ResponseMetadata"]["HTTPStatusCode"]
         assert 400 <= status < 600
         assert e.value.response["Error"]["Code"]
-        sns = server.client("sns")  # (S3 is served: see test_s3.py)
+        sns = server.client("sns")
         with pytest.raises(ClientError) as e:
             sns.list_topics()
         assert 400 <= e.value.response["ResponseMetadata"]["HTTPStatusCode"] < 600

@@ -106,7 +106,8 @@ public:
     // unsubscribes: no call starts or runs after its destructor returns
     // (unless the destructor runs inside that very call).
     class Watch;
-    [[nodiscard]] std::unique_ptr<Watch> watch(std::string_view arn, std::function<void()> on_ready);
+    [[nodiscard]] std::unique_ptr<Watch> watch(std::string_view arn,
+                                               std::function<void()> on_ready);
 
     Result<SendResult> send(std::string_view arn, SendInput in);
     // One transaction; one result per input, in order (a refused entry does not stop the others).

@@ -8,8 +8,8 @@
 // held while it waits.
 
 #include <boost/asio/any_io_executor.hpp>
-#include <nlohmann/json.hpp>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
@@ -27,8 +27,8 @@ struct SqsContext {
     std::string request_id;
     std::string account;
     std::string region;
-    std::string host;           // Host header: queue URLs point back at it
-    std::string sender_id;      // SenderId of sent messages
+    std::string host;       // Host header: queue URLs point back at it
+    std::string sender_id;  // SenderId of sent messages
 };
 
 class SqsApi {
@@ -45,6 +45,9 @@ public:
     // A path "/<12-digit account>/<queue name>".
     static bool is_queue_path(std::string_view path);
 
+    // Long polls wait at most this long (fuzzing: 0, so no input waits on the clock).
+    void cap_wait_for_test(int seconds) { max_wait_seconds_ = seconds; }
+
     struct Call;  // one request, read into the JSON protocol's input shape (private header)
 
 private:
@@ -54,6 +57,7 @@ private:
 
     Queues& queues_;
     boost::asio::any_io_executor timers_;
+    int max_wait_seconds_ = 20;
 };
 
 }  // namespace lamina::sqs

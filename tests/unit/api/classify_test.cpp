@@ -214,12 +214,14 @@ TEST(Classify, SqsByTargetSignatureOrQueuePath) {
         "Authorization",
         "AWS4-HMAC-SHA256 Credential=test/20261128/us-east-1/sqs/aws4_request, SignedHeaders=host, "
         "Signature=x"};
-    auto c = classify(head("POST", "/", {{"X-Amz-Target", "AmazonSQS.SendMessage"}, sqs_auth}), all_on());
+    auto c = classify(head("POST", "/", {{"X-Amz-Target", "AmazonSQS.SendMessage"}, sqs_auth}),
+                      all_on());
     ASSERT_TRUE(c);
     EXPECT_EQ(c->protocol, Protocol::SqsJson);
     EXPECT_EQ(c->operation, "SendMessage");
     // JSON to a queue URL's path (the PHP SDK)
-    c = classify(head("POST", "/123456789012/q", {{"X-Amz-Target", "AmazonSQS.SendMessage"}}), all_on());
+    c = classify(head("POST", "/123456789012/q", {{"X-Amz-Target", "AmazonSQS.SendMessage"}}),
+                 all_on());
     EXPECT_EQ(c->protocol, Protocol::SqsJson);
     c = classify(head("POST", "/", {kForm, sqs_auth}), all_on());
     EXPECT_EQ(c->protocol, Protocol::SqsQuery);

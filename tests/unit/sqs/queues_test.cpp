@@ -66,10 +66,10 @@ TEST(SqsMd5, MatchesRecordedAwsDigests) {
                                  {"Title", {"String", "The Whistler", std::nullopt}},
                                  {"WeeksOn", {"Number", "6", std::nullopt}}}),
               "d25a6aea97eb8f585bfa92d314504a92");
-    EXPECT_EQ(md5_of_attributes(
-                  {{"attr1",
-                    {"Binary", std::nullopt,
-                     "traceparent\x1e" "00-774062d6c37081a5a0b9b5b88e30627c-2d2482211f6489da-01"}}}),
+    EXPECT_EQ(md5_of_attributes({{"attr1",
+                                  {"Binary", std::nullopt,
+                                   "traceparent\x1e"
+                                   "00-774062d6c37081a5a0b9b5b88e30627c-2d2482211f6489da-01"}}}),
               "8cbe4db156db8a94db8b801b7addb984");
     EXPECT_EQ(md5_of_attributes({{"Foo", {"String", "Bar", std::nullopt}}}),
               "ae7155c6026991b6d54b11589678bf9c");
@@ -103,7 +103,8 @@ TEST_F(QueuesTest, CreateConflictsAndFifoOnlyNames) {
     auto fifo_attr = queues_->create_queue(kAccount, kRegion, "s", {{"FifoQueue", "false"}}, {});
     ASSERT_FALSE(fifo_attr);
     EXPECT_EQ(fifo_attr.error().message, "Unknown Attribute FifoQueue.");
-    auto scope = queues_->create_queue(kAccount, kRegion, "s", {{"DeduplicationScope", "queue"}}, {});
+    auto scope =
+        queues_->create_queue(kAccount, kRegion, "s", {{"DeduplicationScope", "queue"}}, {});
     ASSERT_FALSE(scope);
     EXPECT_EQ(scope.error().message,
               "You can specify the DeduplicationScope only when FifoQueue is set to true.");
@@ -136,8 +137,8 @@ TEST_F(QueuesTest, DelaysQueueAndMessage) {
     auto now = receive(arn);
     ASSERT_EQ(now.size(), 1u);
     EXPECT_EQ(now[0].body, "b");
-    auto counts = queues_->get_attributes(arn, {"ApproximateNumberOfMessagesDelayed",
-                                                "ApproximateNumberOfMessagesNotVisible"});
+    auto counts = queues_->get_attributes(
+        arn, {"ApproximateNumberOfMessagesDelayed", "ApproximateNumberOfMessagesNotVisible"});
     EXPECT_EQ(counts->at("ApproximateNumberOfMessagesDelayed"), "1");
     EXPECT_EQ(counts->at("ApproximateNumberOfMessagesNotVisible"), "1");
     clock_.advance(10'000);
@@ -156,7 +157,8 @@ TEST_F(QueuesTest, ChangeVisibilityAndBadHandles) {
     auto bad = queues_->delete_message(arn, "garbage");
     ASSERT_FALSE(bad);
     EXPECT_EQ(code_of(bad.error()), "ReceiptHandleIsInvalid");
-    EXPECT_EQ(bad.error().message, "The input receipt handle \"garbage\" is not a valid receipt handle.");
+    EXPECT_EQ(bad.error().message,
+              "The input receipt handle \"garbage\" is not a valid receipt handle.");
 }
 
 TEST_F(QueuesTest, FifoOrderGroupsAndDedup) {
@@ -186,7 +188,8 @@ TEST_F(QueuesTest, FifoOrderGroupsAndDedup) {
 }
 
 TEST_F(QueuesTest, FifoRefusesDelayAndExpiredHandles) {
-    std::string arn = make("f.fifo", {{"FifoQueue", "true"}, {"ContentBasedDeduplication", "true"}});
+    std::string arn =
+        make("f.fifo", {{"FifoQueue", "true"}, {"ContentBasedDeduplication", "true"}});
     SendInput in{"body", {}, 2, "g", std::nullopt, std::nullopt, "x"};
     auto delayed = queues_->send(arn, in);
     ASSERT_FALSE(delayed);
@@ -233,21 +236,27 @@ TEST_F(QueuesTest, RedriveMovesAfterMaxReceiveCount) {
 
 TEST_F(QueuesTest, SizeAndBodyChecks) {
     std::string arn = make("q", {{"MaximumMessageSize", "1024"}});
-    SendInput big{std::string(1025, 'a'), {}, std::nullopt, std::nullopt, std::nullopt, std::nullopt, "x"};
+    SendInput big{std::string(1025, 'a'), {},           std::nullopt, std::nullopt,
+                  std::nullopt,           std::nullopt, "x"};
     auto r = queues_->send(arn, big);
     ASSERT_FALSE(r);
-    EXPECT_EQ(r.error().message,
-              "One or more parameters are invalid. Reason: Message must be shorter than 1024 bytes.");
-    SendInput bad{std::string("a\x01", 2), {}, std::nullopt, std::nullopt, std::nullopt, std::nullopt, "x"};
+    EXPECT_EQ(
+        r.error().message,
+        "One or more parameters are invalid. Reason: Message must be shorter than 1024 bytes.");
+    SendInput bad{
+        std::string("a\x01", 2), {}, std::nullopt, std::nullopt, std::nullopt, std::nullopt, "x"};
     auto c = queues_->send(arn, bad);
     ASSERT_FALSE(c);
     EXPECT_EQ(code_of(c.error()), "InvalidMessageContents");
-    SendInput empty_attr{"b", {{"ErrorDetails", {"String", "", std::nullopt}}}, std::nullopt,
-                         std::nullopt, std::nullopt, std::nullopt, "x"};
+    SendInput empty_attr{"b",          {{"ErrorDetails", {"String", "", std::nullopt}}},
+                         std::nullopt, std::nullopt,
+                         std::nullopt, std::nullopt,
+                         "x"};
     auto e = queues_->send(arn, empty_attr);
     ASSERT_FALSE(e);
-    EXPECT_EQ(e.error().message,
-              "Message (user) attribute 'ErrorDetails' must contain a non-empty value of type 'String'.");
+    EXPECT_EQ(
+        e.error().message,
+        "Message (user) attribute 'ErrorDetails' must contain a non-empty value of type 'String'.");
 }
 
 TEST_F(QueuesTest, PurgeOncePerMinute) {

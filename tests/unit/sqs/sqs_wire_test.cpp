@@ -35,33 +35,39 @@ TEST(SqsWire, AttributesTagsAndNames) {
                                           {"Tag.1.Value", ""}});
     EXPECT_EQ(in["Attributes"]["DelaySeconds"], "5");
     EXPECT_EQ(in["tags"]["t"], "");
-    json names = query_input("GetQueueAttributes", {{"AttributeName.1", "All"}, {"AttributeName.2", "X"}});
+    json names =
+        query_input("GetQueueAttributes", {{"AttributeName.1", "All"}, {"AttributeName.2", "X"}});
     EXPECT_EQ(names["AttributeNames"], json::array({"All", "X"}));
 }
 
 TEST(SqsWire, ErrorsInBothProtocols) {
     auto j = error_answer(no_such_queue(), Wire::Json, "rid");
     EXPECT_EQ(j.status, 400u);
-    EXPECT_EQ(j.headers.get("x-amzn-query-error"), "AWS.SimpleQueueService.NonExistentQueue;Sender");
+    EXPECT_EQ(j.headers.get("x-amzn-query-error"),
+              "AWS.SimpleQueueService.NonExistentQueue;Sender");
     EXPECT_EQ(json::parse(j.body)["__type"], "com.amazonaws.sqs#QueueDoesNotExist");
     auto x = error_answer(no_such_queue(), Wire::Query, "rid");
-    EXPECT_NE(x.body.find("<Code>AWS.SimpleQueueService.NonExistentQueue</Code>"), std::string::npos);
+    EXPECT_NE(x.body.find("<Code>AWS.SimpleQueueService.NonExistentQueue</Code>"),
+              std::string::npos);
     EXPECT_NE(x.body.find("does not exist for this wsdl version."), std::string::npos);
     EXPECT_NE(x.body.find("<Detail/>"), std::string::npos);
 }
 
 TEST(SqsWire, XmlAnswers) {
-    json out = {{"Messages",
-                 json::array({{{"MessageId", "m"},
-                               {"Body", "a<b\r"},
-                               {"Attributes", {{"SenderId", "s"}}},
-                               {"MessageAttributes", {{"k", {{"DataType", "String"}, {"StringValue", "v"}}}}}}})}};
+    json out = {
+        {"Messages", json::array({{{"MessageId", "m"},
+                                   {"Body", "a<b\r"},
+                                   {"Attributes", {{"SenderId", "s"}}},
+                                   {"MessageAttributes",
+                                    {{"k", {{"DataType", "String"}, {"StringValue", "v"}}}}}}})}};
     auto r = xml_answer("ReceiveMessage", out, "rid");
     EXPECT_NE(r.body.find("<ReceiveMessageResult><Message>"), std::string::npos) << r.body;
     EXPECT_NE(r.body.find("<Body>a&lt;b&#xD;</Body>"), std::string::npos) << r.body;
     EXPECT_NE(r.body.find("<MessageId>m</MessageId>"), std::string::npos) << r.body;
-    EXPECT_NE(r.body.find("<Attribute><Name>SenderId</Name><Value>s</Value></Attribute>"), std::string::npos);
-    EXPECT_NE(r.body.find("<MessageAttribute><Name>k</Name><Value><StringValue>v</StringValue><DataType>String</DataType></Value></MessageAttribute>"),
+    EXPECT_NE(r.body.find("<Attribute><Name>SenderId</Name><Value>s</Value></Attribute>"),
+              std::string::npos);
+    EXPECT_NE(r.body.find("<MessageAttribute><Name>k</Name><Value><StringValue>v</"
+                          "StringValue><DataType>String</DataType></Value></MessageAttribute>"),
               std::string::npos);
     auto empty = xml_answer("ReceiveMessage", json::object(), "rid");
     EXPECT_NE(empty.body.find("<ReceiveMessageResult/>"), std::string::npos);
