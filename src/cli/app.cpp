@@ -512,6 +512,7 @@ void App::stop() {
     }
     shifter_.stop();
     server_.stop();
+    service_.stop_long_polls();
     events_.stop();  // queued events stay stored for the next start
     invoker_.shutdown();
     ioc_.stop();
