@@ -547,6 +547,7 @@ void App::stop() {
     shifter_.stop();
     server_.stop();
     if (pollers_) pollers_->stop();  // messages in flight come back after their visibility timeout
+    service_.stop_long_polls();
     events_.stop();  // queued events stay stored for the next start
     invoker_.shutdown();
     ioc_.stop();

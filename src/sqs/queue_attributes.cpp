@@ -185,7 +185,7 @@ std::optional<std::uint32_t> bad_character(std::string_view s) {
 }
 
 std::string hex_cp(std::uint32_t cp) {
-    static const char* kDigits = "0123456789ABCDEF";
+    static constexpr const char* kDigits = "0123456789ABCDEF";
     std::string h;
     do {
         h.insert(h.begin(), kDigits[cp & 0xfu]);

@@ -401,9 +401,8 @@ Result<std::vector<Result<SendResult>>> Queues::send_batch(std::string_view arn,
             m.dedup = q->info.fifo ? std::move(in.dedup_id) : std::nullopt;
             if (q->info.fifo) {
                 char buf[24];
-                std::snprintf(buf, sizeof buf, "%020llu",
-                              static_cast<unsigned long long>(
-                                  kSequenceBase + static_cast<std::uint64_t>(++e.sequence)));
+                const std::uint64_t n = kSequenceBase + static_cast<std::uint64_t>(++e.sequence);
+                std::snprintf(buf, sizeof buf, "%020llu", static_cast<unsigned long long>(n));
                 m.sequence_number = buf;
             }
             int delay = in.delay_seconds.value_or(q->info.delay_seconds);
@@ -420,6 +419,7 @@ Result<std::vector<Result<SendResult>>> Queues::send_batch(std::string_view arn,
             if (!st) return std::unexpected(st.error());
         }
         std::vector<SendResult> results;
+        results.reserve(fresh.size());
         for (auto& m : fresh)
             results.push_back(
                 SendResult{m.id, m.md5_body, m.md5_attrs, m.sequence_number, m.md5_system});

@@ -136,7 +136,7 @@ Result<std::optional<int>> opt_int(const json& in, const char* name) {
         if (v >= INT32_MIN && v <= INT32_MAX) return std::optional<int>(static_cast<int>(v));
     }
     if (it->is_string()) {
-        const std::string& s = it->get_ref<const std::string&>();
+        const auto& s = it->get_ref<const std::string&>();
         int v = 0;
         auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
         if (ec == std::errc() && p == s.data() + s.size() && !s.empty())

@@ -358,7 +358,27 @@ void SqsApi::receive(const SqsContext& ctx, const Call& call, Done done) {
     }
     auto poll =
         std::make_shared<Poll>(queues_, timers_, ctx, call.wire, std::move(*r), std::move(done));
+    {
+        std::lock_guard lk(polls_mu_);
+        if (!stopped_) {
+            std::erase_if(polls_, [](const std::weak_ptr<Poll>& p) { return p.expired(); });
+            polls_.push_back(poll);
+        }
+    }
     poll->start();
+    std::lock_guard lk(polls_mu_);
+    if (stopped_) poll->attempt(true);
+}
+
+void SqsApi::stop() {
+    std::vector<std::weak_ptr<Poll>> waiting;
+    {
+        std::lock_guard lk(polls_mu_);
+        stopped_ = true;
+        waiting.swap(polls_);
+    }
+    for (auto& weak : waiting)
+        if (auto p = weak.lock()) p->attempt(true);
 }
 
 }  // namespace lamina::sqs

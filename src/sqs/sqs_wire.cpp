@@ -204,7 +204,7 @@ http::Response xml_answer(const std::string& op, const nlohmann::json& out,
     http::Response r;
     r.headers.set("Content-Type", "text/xml");
     std::string body = "<?xml version=\"1.0\"?><" + op + "Response xmlns=\"" + kXmlns + "\">";
-    static const char* kNoResult[] = {
+    static constexpr const char* kNoResult[] = {
         "DeleteMessage",           "DeleteQueue", "PurgeQueue", "SetQueueAttributes",
         "ChangeMessageVisibility", "TagQueue",    "UntagQueue"};
     bool none = std::find_if(std::begin(kNoResult), std::end(kNoResult),

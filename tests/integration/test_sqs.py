@@ -547,3 +547,27 @@ def test_kill9_loses_no_acknowledged_send(tmp_path):
         assert m["Body"] == "f0" and m["Attributes"]["MessageGroupId"] == "g"
     finally:
         srv.stop()
+
+
+def test_shutdown_does_not_wait_for_long_polls(tmp_path):
+    srv = lt.LaminaServer(log_path=tmp_path / "s.log").start()
+    try:
+        c = srv.client("sqs")
+        url = c.create_queue(QueueName="waiting")["QueueUrl"]
+        t = threading.Thread(target=lambda: contextlib_suppress(lambda: c.receive_message(QueueUrl=url, WaitTimeSeconds=20)))
+        t.start()
+        time.sleep(0.5)
+        start = time.monotonic()
+        code = srv.stop(grace=15)
+        assert time.monotonic() - start < 5, "SIGTERM waited for a long poll"
+        assert code == 0
+        t.join(10)
+    finally:
+        srv.kill9()
+
+
+def contextlib_suppress(fn):
+    try:
+        fn()
+    except Exception:
+        pass

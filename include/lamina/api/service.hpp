@@ -57,6 +57,10 @@ public:
 
     // Provisions the stored provisioned concurrency configs again (start-up).
     void restore_provisioned() { lambda_.restore_provisioned(); }
+    // Shutdown: SQS long polls answer now instead of when their timers end.
+    void stop_long_polls() {
+        if (sqs_) sqs_->stop();
+    }
 
     // Called on an io thread; completes through `respond`, from a worker or
     // (invocations) from whichever thread the function's answer arrives on.

@@ -9,9 +9,12 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "lamina/http/message.hpp"
 #include "lamina/sqs/queues.hpp"
@@ -45,6 +48,10 @@ public:
     // A path "/<12-digit account>/<queue name>".
     static bool is_queue_path(std::string_view path);
 
+    // Answers every waiting long poll now (with what is there) and makes later
+    // ones answer at once: a shutdown does not wait for their timers.
+    void stop();
+
     // Long polls wait at most this long (fuzzing: 0, so no input waits on the clock).
     void cap_wait_for_test(int seconds) { max_wait_seconds_ = seconds; }
 
@@ -58,6 +65,9 @@ private:
     Queues& queues_;
     boost::asio::any_io_executor timers_;
     int max_wait_seconds_ = 20;
+    std::mutex polls_mu_;
+    std::vector<std::weak_ptr<Poll>> polls_;  // waiting (expired ones pruned as new ones come)
+    bool stopped_ = false;
 };
 
 }  // namespace lamina::sqs

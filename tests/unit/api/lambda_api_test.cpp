@@ -394,9 +394,9 @@ TEST_F(LambdaApiTest, NotEmulatedRouteNamesItsOperation) {
     EXPECT_EQ(r.message(),
               "lamina does not emulate the CreateCodeSigningConfig operation yet (POST "
               "/2020-04-22/code-signing-configs).");
-    Reply mapping = call("POST", "/2015-03-31/event-source-mappings", "{}");
-    EXPECT_EQ(mapping.status, 501u);
-    EXPECT_NE(mapping.message().find("CreateEventSourceMapping"), std::string::npos);
+    Reply signing = call("PUT", "/2020-06-30/functions/f/code-signing-config", "{}");
+    EXPECT_EQ(signing.status, 501u);
+    EXPECT_NE(signing.message().find("PutFunctionCodeSigningConfig"), std::string::npos);
 }
 
 TEST_F(LambdaApiTest, BodyPolicyNamesTheOperation) {

@@ -21,7 +21,7 @@ TEST(TraceHeader, LineageCountsPerFunction) {
 }
 
 TEST(TraceHeader, WithLineageKeepsTheRootAndTheOtherFunctions) {
-    CountingIds ids;
+    fakes::CountingIds ids;
     const std::string h = "Root=1-abc-def;Parent=0123;Sampled=1;Lineage=bbbbbbbb:2";
     std::string next = with_lineage(h, "aaaaaaaa", 1, ids);
     EXPECT_EQ(next.rfind("Root=1-abc-def;Parent=", 0), 0u) << next;
