@@ -46,15 +46,29 @@ def handler(event, context):
                                   for r in event["Records"] if r["body"].startswith("fail")]}
 """
 
-# Sends every message it gets back to its queue, with the SDK (which passes the
-# invocation's trace header on, as AWS's SDKs do inside Lambda).
+# Sends every message it gets back to its queue (SQS's query protocol, to the
+# queue URL), passing the invocation's trace header on as AWS's SDKs do inside
+# Lambda (X-Amzn-Trace-Id from _X_AMZN_TRACE_ID).
 LOOPER = """
-import json, os, boto3
-sqs = boto3.client("sqs")
+import json, os, urllib.parse, urllib.request
 def handler(event, context):
     print("RECEIVED " + json.dumps(event))
     for r in event["Records"]:
-        sqs.send_message(QueueUrl=os.environ["QUEUE_URL"], MessageBody=r["body"])
+        form = urllib.parse.urlencode({"Action": "SendMessage", "Version": "2012-11-05",
+                                       "MessageBody": r["body"]}).encode()
+        req = urllib.request.Request(os.environ["QUEUE_URL"], data=form, headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Amzn-Trace-Id": os.environ["_X_AMZN_TRACE_ID"]})
+        urllib.request.urlopen(req, timeout=5).read()
+    return {}
+"""
+
+# Logs when it saw each record (FIFO order across environments).
+STAMPER = """
+import json, time
+def handler(event, context):
+    for r in event["Records"]:
+        print("SEEN " + json.dumps([time.time_ns(), r["body"], r["attributes"]]))
     return {}
 """
 
@@ -332,18 +346,18 @@ def test_filter_criteria_pass_matching_messages_and_delete_the_rest(srv):
 
 def test_fifo_messages_of_a_group_arrive_in_order(srv):
     lam, sqs = srv.client("lambda"), srv.client("sqs")
-    name = create_function(lam, RECORDER)
+    name = create_function(lam, STAMPER)
     url, arn = create_queue(sqs, lt.unique("fifo") + ".fifo", FifoQueue="true", ContentBasedDeduplication="true")
     lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=name, BatchSize=2)
     for i in range(8):
         sqs.send_message(QueueUrl=url, MessageBody=f"a-{i}", MessageGroupId="a")
         sqs.send_message(QueueUrl=url, MessageBody=f"b-{i}", MessageGroupId="b")
-    assert wait_for(lambda: len(records_seen(srv.data, name)) >= 16)
-    records = records_seen(srv.data, name)
+    assert wait_for(lambda: len(log_lines(srv.data, name, "SEEN ")) >= 16)
+    seen = sorted(log_lines(srv.data, name, "SEEN "), key=lambda s: s[0])  # environments log apart
     for group in "ab":
-        got = [r["body"] for r in records if r["attributes"]["MessageGroupId"] == group]
+        got = [body for _, body, attrs in seen if attrs["MessageGroupId"] == group]
         assert got == [f"{group}-{i}" for i in range(8)], got
-    fifo_keys = list(records[0]["attributes"])
+    fifo_keys = list(seen[0][2])
     assert fifo_keys[4:7] == ["SequenceNumber", "MessageGroupId", "MessageDeduplicationId"], fifo_keys
 
 

@@ -38,6 +38,7 @@ const Row kExpected[] = {
     {ErrorCode::InvalidRequestContent, 400, "InvalidRequestContentException", true, true},
     {ErrorCode::UnsupportedMediaType, 415, "UnsupportedMediaTypeException", true, true},
     {ErrorCode::ResourceNotReady, 502, "ResourceNotReadyException", true, false},
+    {ErrorCode::RecursiveInvocation, 400, "RecursiveInvocationException", true, true},
     {ErrorCode::Service, 500, "ServiceException", false, false},
     // SigV4 failures (--auth sigv4): 403, with a lowercase "message" as AWS's edge answers them
     {ErrorCode::MissingAuthenticationToken, 403, "MissingAuthenticationTokenException", true, true},

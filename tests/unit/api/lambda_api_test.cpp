@@ -59,6 +59,8 @@ protected:
         ASSERT_TRUE(layer_cache_->init().has_value());
         api_ = std::make_unique<api::LambdaApi>(*registry_, *layers_, *layer_cache_, *blobs_,
                                                 config_, ids_);
+        esms_ = std::make_unique<control::EventSourceMappings>(*docs_, *registry_, clock_, ids_);
+        api_->set_event_source_mappings(esms_.get());
         api_->add_routes(router_);
     }
 
@@ -113,6 +115,7 @@ protected:
     std::unique_ptr<control::LayerRegistry> layers_;
     std::unique_ptr<control::Registry> registry_;
     std::unique_ptr<store::LayerCache> layer_cache_;
+    std::unique_ptr<control::EventSourceMappings> esms_;
     std::unique_ptr<api::LambdaApi> api_;
     http::Router router_;
     int requests_ = 0;
