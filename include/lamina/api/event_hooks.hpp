@@ -4,10 +4,13 @@
 // applies to it; and the same invocation for event source mapping pollers.
 // The composition root (cli) gives these to the queue and the pollers.
 
+#include <boost/asio/thread_pool.hpp>
+
 #include "lamina/common/clock.hpp"
 #include "lamina/control/registry.hpp"
 #include "lamina/esm/pollers.hpp"
 #include "lamina/exec/event_queue.hpp"
+#include "lamina/s3/notification.hpp"
 
 namespace lamina::api {
 
@@ -15,5 +18,11 @@ namespace lamina::api {
 exec::EventQueueHooks event_queue_hooks(control::Registry& registry, IdSource& ids);
 // Each batch's invocation of a mapping's function (a fresh request id).
 esm::PollerHooks esm_poller_hooks(control::Registry& registry, IdSource& ids);
+// S3 notifications to Lambda: the permission check (a resource-policy
+// statement for s3.amazonaws.com) and the Event invocation, queued on
+// `workers` so the S3 request does not wait for it. The queue hooks are left
+// unset (the app wires them to the SQS engine when it has one).
+s3::NotificationHooks s3_notification_hooks(control::Registry& registry, exec::EventQueue& events,
+                                            IdSource& ids, boost::asio::thread_pool& workers);
 
 }  // namespace lamina::api

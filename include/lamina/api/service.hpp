@@ -45,6 +45,8 @@ public:
 
     // Where deployed templates' records are kept (/_lamina/stacks/{name}).
     void set_stacks(control::StackRecords* stacks) { stacks_ = stacks; }
+    // lamina's S3 (nullptr without --s3), for the app to wire its notifications.
+    s3::S3Api* s3_api() { return s3_.get(); }
     // Takes the traffic shifts of a deployment (POST /_lamina/stacks/{name}/traffic-shifts).
     using ShiftHandler = std::function<Status(const control::Scope&, const std::string& body)>;
     void set_shift_handler(ShiftHandler h) { shift_handler_ = std::move(h); }
