@@ -281,7 +281,7 @@ bool matches(const NotificationTarget& target, std::string_view event_name, std:
 }
 
 std::string record_key(std::string_view key) {
-    static const char* kHex = "0123456789ABCDEF";
+    constexpr std::string_view kHex = "0123456789ABCDEF";
     std::string out;
     out.reserve(key.size());
     for (char ch : key) {

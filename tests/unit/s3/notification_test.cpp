@@ -45,7 +45,7 @@ TEST(S3Notification, ParsesLambdaAndQueueConfigurations) {
     auto c = parse(doc(lambda_config("id1", kCreated + "<Event>s3:ObjectRemoved:Delete</Event>",
                                      filter(rule("prefix", "in/") + rule("SUFFIX", ".txt"))) +
                        "<QueueConfiguration><Queue>" + kQueue +
-                       "</Queue><Event>s3:ObjectRemoved:*</Event></QueueConfiguration>"));
+                       "</Queue><Event>s3:ObjectRestore:*</Event></QueueConfiguration>"));
     ASSERT_TRUE(c.has_value()) << s3_message(c.error());
     ASSERT_EQ(c->targets.size(), 2u);
     const auto& l = c->targets[0];
@@ -134,7 +134,7 @@ TEST(S3Notification, RefusesOverlaps) {
 }
 
 TEST(S3Notification, RendersAndRoundTrips) {
-    auto c = parse(doc(lambda_config("id&1", kCreated, filter(rule("prefix", "a<b")))));
+    auto c = parse(doc(lambda_config("id&amp;1", kCreated, filter(rule("prefix", "a&lt;b")))));
     ASSERT_TRUE(c.has_value());
     std::string xml = render_notification_xml(*c);
     EXPECT_NE(

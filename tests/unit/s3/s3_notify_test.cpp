@@ -48,11 +48,11 @@ struct Api : fakes::S3Store {
     std::set<std::string> queues = {kQueue};
 
     Api() {
-        EXPECT_EQ(call(request("PUT", "/b")).status, 200u);
+        EXPECT_EQ(call(request("PUT", "/bkt")).status, 200u);
         NotificationHooks h;
         h.lambda_allows_s3 = [this](const std::string&, const std::string& bucket_arn,
                                     const std::string& owner) {
-            EXPECT_EQ(bucket_arn, "arn:aws:s3:::b");
+            EXPECT_EQ(bucket_arn, "arn:aws:s3:::bkt");
             EXPECT_EQ(owner, "111111111111");
             return allowed;
         };
@@ -76,7 +76,7 @@ struct Api : fakes::S3Store {
     http::Response call(http::Request r) { return api.handle(ctx, r); }
     http::Response put_config(const std::string& body,
                               std::vector<std::pair<std::string, std::string>> headers = {}) {
-        return call(request("PUT", "/b?notification", std::move(headers), body));
+        return call(request("PUT", "/bkt?notification", std::move(headers), body));
     }
 };
 
@@ -86,14 +86,14 @@ TEST(S3Notify, PutGetAndDeliverOnPutAndDelete) {
     Api a;
     auto put = a.put_config(lambda_doc(kFn));
     ASSERT_EQ(put.status, 200u) << put.body;
-    auto got = a.call(request("GET", "/b?notification"));
+    auto got = a.call(request("GET", "/bkt?notification"));
     EXPECT_EQ(got.status, 200u);
     EXPECT_NE(got.body.find("<CloudFunction>" + kFn + "</CloudFunction>"), std::string::npos);
     EXPECT_NE(got.body.find("<Name>Prefix</Name>"), std::string::npos);
 
-    EXPECT_EQ(a.call(request("PUT", "/b/out/x", {}, "no")).status, 200u);  // filtered out
+    EXPECT_EQ(a.call(request("PUT", "/bkt/out/x", {}, "no")).status, 200u);  // filtered out
     EXPECT_TRUE(a.invoked.empty());
-    EXPECT_EQ(a.call(request("PUT", "/b/in/a%20b.txt", {}, "hello")).status, 200u);
+    EXPECT_EQ(a.call(request("PUT", "/bkt/in/a%20b.txt", {}, "hello")).status, 200u);
     ASSERT_EQ(a.invoked.size(), 1u);
     EXPECT_EQ(a.invoked[0].arn, kFn);
     auto rec = nlohmann::json::parse(a.invoked[0].payload)["Records"][0];
@@ -105,7 +105,7 @@ TEST(S3Notify, PutGetAndDeliverOnPutAndDelete) {
     EXPECT_EQ(rec["s3"]["object"]["size"], 5);
     EXPECT_EQ(rec["s3"]["object"]["eTag"], "5d41402abc4b2a76b9719d911017c592");
 
-    EXPECT_EQ(a.call(request("DELETE", "/b/in/a%20b.txt")).status, 204u);
+    EXPECT_EQ(a.call(request("DELETE", "/bkt/in/a%20b.txt")).status, 204u);
     ASSERT_EQ(a.invoked.size(), 2u);
     auto del = nlohmann::json::parse(a.invoked[1].payload)["Records"][0];
     EXPECT_EQ(del["eventName"], "ObjectRemoved:Delete");
@@ -118,13 +118,13 @@ TEST(S3Notify, PutGetAndDeliverOnPutAndDelete) {
 TEST(S3Notify, DeleteObjectsAndMultipartDeliver) {
     Api a;
     ASSERT_EQ(a.put_config(lambda_doc(kFn)).status, 200u);
-    auto init = a.call(request("POST", "/b/in/big?uploads"));
+    auto init = a.call(request("POST", "/bkt/in/big?uploads"));
     auto start = init.body.find("<UploadId>") + 10;
     std::string id = init.body.substr(start, init.body.find("</UploadId>") - start);
-    auto part = a.call(request("PUT", "/b/in/big?partNumber=1&uploadId=" + id, {}, "abc"));
+    auto part = a.call(request("PUT", "/bkt/in/big?partNumber=1&uploadId=" + id, {}, "abc"));
     ASSERT_EQ(part.status, 200u);
     auto done =
-        a.call(request("POST", "/b/in/big?uploadId=" + id, {},
+        a.call(request("POST", "/bkt/in/big?uploadId=" + id, {},
                        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>" +
                            part.headers.get("ETag") + "</ETag></Part></CompleteMultipartUpload>"));
     ASSERT_EQ(done.status, 200u) << done.body;
@@ -132,7 +132,7 @@ TEST(S3Notify, DeleteObjectsAndMultipartDeliver) {
     auto rec = nlohmann::json::parse(a.invoked[0].payload)["Records"][0];
     EXPECT_EQ(rec["eventName"], "ObjectCreated:CompleteMultipartUpload");
     EXPECT_TRUE(rec["s3"]["object"]["eTag"].get<std::string>().ends_with("-1"));
-    auto r = a.call(request("POST", "/b?delete", {},
+    auto r = a.call(request("POST", "/bkt?delete", {},
                             "<Delete><Object><Key>in/big</Key></Object><Object><Key>in/none</Key>"
                             "</Object></Delete>"));
     EXPECT_EQ(r.status, 200u);
@@ -155,17 +155,17 @@ TEST(S3Notify, RefusesUnauthorisedFunctionsUnlessSkippedAndChangesNothing) {
                     kFn + "]</ArgumentValue1>"),
         std::string::npos)
         << r.body;
-    EXPECT_TRUE(a.store.notification("b")->targets.empty());
+    EXPECT_TRUE(a.store.notification("bkt")->targets.empty());
     auto bad =
         a.put_config(lambda_doc("invalid-queue"), {{"x-amz-skip-destination-validation", "true"}});
     EXPECT_EQ(bad.status, 400u);
     EXPECT_NE(bad.body.find("<ArgumentName>CloudFunction</ArgumentName>"), std::string::npos);
-    EXPECT_TRUE(a.store.notification("b")->targets.empty());
+    EXPECT_TRUE(a.store.notification("bkt")->targets.empty());
     EXPECT_EQ(a.put_config(lambda_doc(kFn), {{"x-amz-skip-destination-validation", "true"}}).status,
               200u);
-    EXPECT_EQ(a.store.notification("b")->targets.size(), 1u);
+    EXPECT_EQ(a.store.notification("bkt")->targets.size(), 1u);
     EXPECT_EQ(a.put_config("<NotificationConfiguration/>").status, 200u);
-    EXPECT_TRUE(a.store.notification("b")->targets.empty());
+    EXPECT_TRUE(a.store.notification("bkt")->targets.empty());
     EXPECT_EQ(a.call(request("GET", "/nope?notification")).status, 404u);
     EXPECT_EQ(a.call(request("PUT", "/nope?notification", {}, lambda_doc(kFn))).status, 404u);
 }
@@ -189,7 +189,7 @@ TEST(S3Notify, QueuesNeedTheirHooksAndMustExist) {
     ASSERT_EQ(a.put_config(q).status, 200u);
     ASSERT_EQ(a.sent.size(), 2u);  // S3's test events
     EXPECT_NE(a.sent[0].payload.find("\"Event\":\"s3:TestEvent\""), std::string::npos);
-    EXPECT_EQ(a.call(request("PUT", "/b/k", {}, "x")).status, 200u);
+    EXPECT_EQ(a.call(request("PUT", "/bkt/k", {}, "x")).status, 200u);
     ASSERT_EQ(a.sent.size(), 3u);
     EXPECT_EQ(a.sent[2].arn, kQueue);
 }
@@ -198,8 +198,8 @@ TEST(S3Notify, AFailingDestinationDoesNotFailTheRequest) {
     Api a;
     ASSERT_EQ(a.put_config(lambda_doc(kFn)).status, 200u);
     a.invoke_fails = true;
-    EXPECT_EQ(a.call(request("PUT", "/b/in/k", {}, "x")).status, 200u);
-    EXPECT_EQ(a.call(request("HEAD", "/b/in/k")).status, 200u);
+    EXPECT_EQ(a.call(request("PUT", "/bkt/in/k", {}, "x")).status, 200u);
+    EXPECT_EQ(a.call(request("HEAD", "/bkt/in/k")).status, 200u);
 }
 
 TEST(S3Notify, ConfigurationSurvivesARestart) {
@@ -207,7 +207,7 @@ TEST(S3Notify, ConfigurationSurvivesARestart) {
     ASSERT_EQ(a.put_config(lambda_doc(kFn)).status, 200u);
     ObjectStore again(a.dir.path() / "s3", a.clock, a.ids);
     ASSERT_TRUE(again.init().has_value());
-    auto c = again.notification("b");
+    auto c = again.notification("bkt");
     ASSERT_TRUE(c.has_value());
     ASSERT_EQ(c->targets.size(), 1u);
     EXPECT_EQ(c->targets[0].arn, kFn);
