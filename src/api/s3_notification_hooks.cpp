@@ -118,7 +118,8 @@ std::optional<FunctionTarget> function_target(const std::string& arn) {
 }  // namespace
 
 s3::NotificationHooks s3_notification_hooks(control::Registry& registry, exec::EventQueue& events,
-                                            IdSource& ids, boost::asio::thread_pool& workers) {
+                                            sqs::Queues* queues, IdSource& ids,
+                                            boost::asio::thread_pool& workers) {
     s3::NotificationHooks hooks;
     hooks.lambda_allows_s3 = [&registry](const std::string& function_arn,
                                          const std::string& bucket_arn,
@@ -143,6 +144,22 @@ s3::NotificationHooks s3_notification_hooks(control::Registry& registry, exec::E
             if (auto st = events.enqueue(std::move(e)); !st)
                 lamina::logger("api")->warn("s3.notify_failed target={} request_id={} error=\"{}\"",
                                             function_arn, id, st.error().message);
+        });
+        return {};
+    };
+    if (!queues) return hooks;
+    hooks.queue_exists = [queues](const std::string& arn) {
+        return queues->find_by_arn(arn).has_value();
+    };
+    hooks.send_to_queue = [queues, &workers](const std::string& arn,
+                                             const std::string& body) -> Status {
+        boost::asio::post(workers, [queues, arn, body] {
+            sqs::SendInput in;
+            in.body = body;
+            in.sender_id = "AIDAJDPLRKLG7UEXAMPLE";  // S3's service principal stands in
+            if (auto sent = queues->send(arn, std::move(in)); !sent)
+                lamina::logger("api")->warn("s3.notify_failed target={} error=\"{}\"", arn,
+                                            sent.error().message);
         });
         return {};
     };

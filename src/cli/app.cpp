@@ -395,10 +395,11 @@ void App::wire_service() {
     events_.set_hooks(
         api::event_queue_hooks(registry_, ids_));  // how a queued event finds its function
     events_.set_metrics(&metrics_);
-    // S3 notifications to Lambda; no SQS engine runs in the app yet, so queue
-    // destinations stay unwired (refused by S3Api)
+    // S3 notifications; no SQS engine runs in the app yet (nullptr), so queue
+    // destinations are refused by S3Api until one is passed here
     if (auto* s3 = service_.s3_api())
-        s3->set_notification_hooks(api::s3_notification_hooks(registry_, events_, ids_, workers_));
+        s3->set_notification_hooks(
+            api::s3_notification_hooks(registry_, events_, nullptr, ids_, workers_));
     service_.set_stacks(&stacks_);
     if (credentials_) service_.set_credentials(std::move(*credentials_));
     service_.set_shift_handler(

@@ -11,6 +11,7 @@
 #include "lamina/esm/pollers.hpp"
 #include "lamina/exec/event_queue.hpp"
 #include "lamina/s3/notification.hpp"
+#include "lamina/sqs/queues.hpp"
 
 namespace lamina::api {
 
@@ -18,11 +19,12 @@ namespace lamina::api {
 exec::EventQueueHooks event_queue_hooks(control::Registry& registry, IdSource& ids);
 // Each batch's invocation of a mapping's function (a fresh request id).
 esm::PollerHooks esm_poller_hooks(control::Registry& registry, IdSource& ids);
-// S3 notifications to Lambda: the permission check (a resource-policy
-// statement for s3.amazonaws.com) and the Event invocation, queued on
-// `workers` so the S3 request does not wait for it. The queue hooks are left
-// unset (the app wires them to the SQS engine when it has one).
+// S3 notifications: for Lambda, the permission check (a resource-policy
+// statement for s3.amazonaws.com) and the Event invocation; for SQS (when
+// `queues` is given), the queue lookup and the send. Deliveries are queued on
+// `workers` so the S3 request does not wait for them.
 s3::NotificationHooks s3_notification_hooks(control::Registry& registry, exec::EventQueue& events,
-                                            IdSource& ids, boost::asio::thread_pool& workers);
+                                            sqs::Queues* queues, IdSource& ids,
+                                            boost::asio::thread_pool& workers);
 
 }  // namespace lamina::api
