@@ -130,6 +130,14 @@ Status ObjectStore::init() {
             lamina::logger("store")->warn("s3.bad_bucket path={}", entry.path().string());
             continue;
         }
+        if (std::ifstream nf(entry.path() / "notification.json"); nf) {
+            auto j = json::parse(nf, nullptr, false);
+            auto config = j.is_discarded() ? std::nullopt : notification_from_json(j);
+            if (config)
+                b.notification = std::move(*config);
+            else
+                lamina::logger("store")->warn("s3.bad_notification path={}", entry.path().string());
+        }
         std::error_code oec;
         for (const auto& obj : fs::directory_iterator(entry.path() / "objects", oec)) {
             std::ifstream of(obj.path(), std::ios::binary);
@@ -229,6 +237,34 @@ std::vector<BucketInfo> ObjectStore::list_buckets() const {
     out.reserve(buckets_.size());
     for (const auto& [name, b] : buckets_) out.push_back(b.info);
     return out;
+}
+
+S3Result<NotificationConfig> ObjectStore::notification(const std::string& bucket) const {
+    std::lock_guard lk(mu_);
+    auto it = buckets_.find(bucket);
+    if (it == buckets_.end()) return no_bucket(bucket);
+    return it->second.notification;
+}
+
+S3Result<void> ObjectStore::put_notification(const std::string& bucket,
+                                             const NotificationConfig& config) {
+    fs::path tmp = temp_path();
+    if (!write_file(tmp, notification_to_json(config).dump(), {}))
+        return std::unexpected(internal("write " + tmp.string()));
+    std::error_code ec;
+    std::lock_guard lk(mu_);
+    auto it = buckets_.find(bucket);
+    if (it == buckets_.end()) {
+        fs::remove(tmp, ec);
+        return no_bucket(bucket);
+    }
+    fs::rename(tmp, bucket_dir(bucket) / "notification.json", ec);
+    if (ec) {
+        fs::remove(tmp, ec);
+        return std::unexpected(internal("rename notification of " + bucket));
+    }
+    it->second.notification = config;
+    return {};
 }
 
 S3Result<ObjectInfo> ObjectStore::put_object(const std::string& bucket, const ObjectWrite& write,

@@ -262,7 +262,7 @@ S3Result<http::Response> list_objects(ObjectStore& store, const S3Context& ctx,
     return xml_response(200, std::move(body), ctx);
 }
 
-S3Result<http::Response> delete_objects(ObjectStore& store, const S3Context& ctx,
+S3Result<http::Response> delete_objects(S3Api& api, ObjectStore& store, const S3Context& ctx,
                                         const http::Request& req, const std::string& bucket) {
     auto payload = read_payload(ctx, req);
     if (!payload) return std::unexpected(payload.error());
@@ -282,6 +282,7 @@ S3Result<http::Response> delete_objects(ObjectStore& store, const S3Context& ctx
     for (const auto& key : keys) {
         auto r = store.delete_object(bucket, key);
         if (r) {
+            api.object_event(ctx, req, bucket, "ObjectRemoved:Delete", key, nullptr);
             if (!quiet) body += "<Deleted>" + element("Key", key) + "</Deleted>";
         } else {
             body += "<Error>" + element("Key", key) +
@@ -293,9 +294,24 @@ S3Result<http::Response> delete_objects(ObjectStore& store, const S3Context& ctx
     return xml_response(200, std::move(body), ctx);
 }
 
-S3Result<http::Response> bucket_operation(ObjectStore& store, const S3Context& ctx,
+S3Result<http::Response> bucket_operation(S3Api& api, ObjectStore& store, const S3Context& ctx,
                                           const http::Request& req, const std::string& bucket) {
     const std::string& m = req.method;
+    if (req.query_param("notification")) {
+        if (auto p = unsupported_param(req, {"notification"}))
+            return not_implemented("the bucket subresource ?" + *p);
+        std::string body;
+        if (m == "PUT") {
+            if (auto b = store.head_bucket(bucket); !b) return std::unexpected(b.error());
+            auto payload = read_payload(ctx, req);
+            if (!payload) return std::unexpected(payload.error());
+            body = payload->bytes();
+        }
+        auto xml = api.notification_request(ctx, req, bucket, body);
+        if (!xml) return std::unexpected(xml.error());
+        if (*xml) return xml_response(200, std::move(**xml), ctx);
+        return empty_response(200, ctx);
+    }
     if (m == "PUT") {
         if (auto p = unsupported_param(req, {}))
             return not_implemented("the bucket subresource ?" + *p);
@@ -346,7 +362,8 @@ S3Result<http::Response> bucket_operation(ObjectStore& store, const S3Context& c
         }
         return list_objects(store, ctx, req, bucket);
     }
-    if (m == "POST" && req.query_param("delete")) return delete_objects(store, ctx, req, bucket);
+    if (m == "POST" && req.query_param("delete"))
+        return delete_objects(api, store, ctx, req, bucket);
     return s3_fail(S3ErrorCode::MethodNotAllowed, {{"Method", m}, {"ResourceType", "BUCKET"}});
 }
 
@@ -370,7 +387,7 @@ S3Result<std::vector<PartRef>> read_complete_xml(const std::string& body) {
     return parts;
 }
 
-S3Result<http::Response> object_operation(ObjectStore& store, const S3Context& ctx,
+S3Result<http::Response> object_operation(S3Api& api, ObjectStore& store, const S3Context& ctx,
                                           const http::Request& req, const std::string& bucket,
                                           const std::string& key) {
     const std::string& m = req.method;
@@ -411,6 +428,7 @@ S3Result<http::Response> object_operation(ObjectStore& store, const S3Context& c
         w.checksum_crc32 = payload->crc32;
         auto info = store.put_object(bucket, w, payload->bytes());
         if (!info) return std::unexpected(info.error());
+        api.object_event(ctx, req, bucket, "ObjectCreated:Put", key, &*info);
         auto r = empty_response(200, ctx);
         r.headers.set("ETag", info->etag);
         if (!payload->crc32.empty()) r.headers.set("x-amz-checksum-crc32", payload->crc32);
@@ -473,6 +491,7 @@ S3Result<http::Response> object_operation(ObjectStore& store, const S3Context& c
             return empty_response(204, ctx);
         }
         if (auto ok = store.delete_object(bucket, key); !ok) return std::unexpected(ok.error());
+        api.object_event(ctx, req, bucket, "ObjectRemoved:Delete", key, nullptr);
         return empty_response(204, ctx);
     }
     if (m == "POST") {
@@ -500,6 +519,8 @@ S3Result<http::Response> object_operation(ObjectStore& store, const S3Context& c
             if (!parts) return std::unexpected(parts.error());
             auto info = store.complete_upload(bucket, key, *upload_id, *parts);
             if (!info) return std::unexpected(info.error());
+            api.object_event(ctx, req, bucket, "ObjectCreated:CompleteMultipartUpload", key,
+                             &*info);
             std::string location =
                 "http://" + req.headers.get("Host") + "/" + bucket + "/" + url_encode(key, true);
             return xml_response(200,
@@ -636,9 +657,9 @@ http::Response S3Api::handle(const S3Context& ctx, const http::Request& req) {
             result = xml_response(200, std::move(body), ctx);
         }
     } else if (bucket_level) {
-        result = bucket_operation(store_, ctx, req, address->bucket);
+        result = bucket_operation(*this, store_, ctx, req, address->bucket);
     } else {
-        result = object_operation(store_, ctx, req, address->bucket, address->key);
+        result = object_operation(*this, store_, ctx, req, address->bucket, address->key);
     }
     if (!result) {
         if (result.error().code == S3ErrorCode::InternalError)

@@ -51,6 +51,8 @@ public:
     void set_event_source_mappings(control::EventSourceMappings* esms) {
         lambda_.set_event_source_mappings(esms);
     }
+    // lamina's S3 (nullptr without --s3), for the app to wire its notifications.
+    s3::S3Api* s3_api() { return s3_.get(); }
     // Takes the traffic shifts of a deployment (POST /_lamina/stacks/{name}/traffic-shifts).
     using ShiftHandler = std::function<Status(const control::Scope&, const std::string& body)>;
     void set_shift_handler(ShiftHandler h) { shift_handler_ = std::move(h); }

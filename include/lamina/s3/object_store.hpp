@@ -2,6 +2,7 @@
 // lamina's S3 objects on disk, under <data-dir>/s3/:
 //
 //   buckets/<bucket>/bucket.json           name, region, owner, creation time
+//   buckets/<bucket>/notification.json     its NotificationConfiguration (when one was put)
 //   buckets/<bucket>/objects/<sha256(key)> one file per object: a one-line JSON
 //                                          header (key, size, ETag, metadata)
 //                                          then the bytes
@@ -27,6 +28,7 @@
 
 #include "lamina/common/clock.hpp"
 #include "lamina/common/error.hpp"
+#include "lamina/s3/notification.hpp"
 #include "lamina/s3/s3_error.hpp"
 
 namespace lamina::s3 {
@@ -104,6 +106,9 @@ class ObjectStore {
 public:
     ObjectStore(std::filesystem::path root, const Clock& clock, IdSource& ids);
 
+    const Clock& clock() const { return clock_; }
+    IdSource& ids() { return ids_; }
+
     // Creates the folders, empties tmp/ and builds the index.
     Status init();
 
@@ -120,6 +125,10 @@ public:
     S3Result<BucketInfo> bucket_for(const std::string& name, const std::string& account) const;
     S3Result<void> delete_bucket(const std::string& name);
     std::vector<BucketInfo> list_buckets() const;
+    // The bucket's notification configuration (empty when none was put).
+    S3Result<NotificationConfig> notification(const std::string& bucket) const;
+    // Replaces it, written to disk before it takes effect.
+    S3Result<void> put_notification(const std::string& bucket, const NotificationConfig& config);
 
     S3Result<ObjectInfo> put_object(const std::string& bucket, const ObjectWrite& write,
                                     std::string_view data);
@@ -147,6 +156,7 @@ private:
     struct Bucket {
         BucketInfo info;
         std::map<std::string, ObjectInfo> objects;
+        NotificationConfig notification;
     };
     std::filesystem::path bucket_dir(const std::string& name) const;
     std::filesystem::path object_path(const std::string& bucket, const std::string& key) const;

@@ -8,6 +8,7 @@
 // account's request on it, except CreateBucket (BucketAlreadyExists), is
 // 403 AccessDenied and changes nothing.
 
+#include <atomic>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "lamina/common/error.hpp"
 #include "lamina/http/message.hpp"
 #include "lamina/http/server.hpp"
+#include "lamina/s3/notification.hpp"
 #include "lamina/s3/object_store.hpp"
 
 namespace lamina::s3 {
@@ -55,9 +57,31 @@ public:
 
     http::Response handle(const S3Context& ctx, const http::Request& req);
 
+    // Where notifications go. Unset hooks: Lambda destinations fail
+    // validation (unless skipped) and are not delivered to; queue
+    // destinations are refused (NotImplemented) without send_to_queue.
+    void set_notification_hooks(NotificationHooks hooks) { hooks_ = std::move(hooks); }
+
+    // GET/PUT /<bucket>?notification: the configuration's XML for a GET,
+    // nullopt for a successful PUT of `body`.
+    S3Result<std::optional<std::string>> notification_request(const S3Context& ctx,
+                                                              const http::Request& req,
+                                                              const std::string& bucket,
+                                                              std::string_view body);
+    // Hands a record to every configuration of the bucket that matches the
+    // event (after the change is on disk). Never fails: a destination that
+    // refuses is logged. `info`: the object created (nullptr for removals).
+    void object_event(const S3Context& ctx, const http::Request& req, const std::string& bucket,
+                      const std::string& event_name, const std::string& key,
+                      const ObjectInfo* info);
+
 private:
+    std::string next_sequencer();
+
     ObjectStore& store_;
     std::vector<std::string> host_bases_;
+    NotificationHooks hooks_;
+    std::atomic<std::uint64_t> sequence_{0};
 };
 
 }  // namespace lamina::s3
