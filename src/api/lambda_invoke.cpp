@@ -11,8 +11,8 @@
 #include "lamina/common/encoding.hpp"
 #include "lamina/common/log.hpp"
 #include "lamina/common/trace_header.hpp"
-#include "lamina/metrics/metrics.hpp"
 #include "lamina/control/validation.hpp"
+#include "lamina/metrics/metrics.hpp"
 
 namespace lamina::api {
 
@@ -75,7 +75,8 @@ esm::PollerHooks esm_poller_hooks(control::Registry& registry, IdSource& ids,
                                   metrics::MetricsStore* metrics) {
     esm::PollerHooks hooks;
     hooks.stops_loops = [&registry](const control::EventSourceMapping& m) {
-        auto loop = registry.get_recursion_config(m.scope, FunctionRef{m.function_name, std::nullopt});
+        auto loop =
+            registry.get_recursion_config(m.scope, FunctionRef{m.function_name, std::nullopt});
         return !loop || *loop != "Allow";
     };
     hooks.dropped_recursive = [metrics](const control::EventSourceMapping& m,
@@ -257,7 +258,8 @@ void LambdaApi::invoke(int operation, const RequestContext& ctx, const http::Req
             const std::string hash = lineage_hash(control::function_arn(scope, view.name));
             const int depth = lineage_count(*trace, hash);
             if (depth >= kMaxRecursionDepth) {
-                auto loop = registry_.get_recursion_config(scope, FunctionRef{view.name, std::nullopt});
+                auto loop =
+                    registry_.get_recursion_config(scope, FunctionRef{view.name, std::nullopt});
                 if (!loop || *loop != "Allow") {
                     logger("api")->warn("invoke.recursive_loop_stopped function={} depth={}",
                                         view.name, depth);

@@ -429,9 +429,10 @@ void App::wire_service() {
         });
         // SQS destinations and dead-letter queues of async invocations
         auto hooks = api::event_queue_hooks(registry_, ids_);
-        hooks.send_to_queue = [this](const std::string& arn, const std::string& body,
-                                     const std::map<std::string, std::pair<std::string, std::string>>&
-                                         attributes) -> Status {
+        hooks.send_to_queue =
+            [this](const std::string& arn, const std::string& body,
+                   const std::map<std::string, std::pair<std::string, std::string>>& attributes)
+            -> Status {
             sqs::SendInput in;
             in.body = body;
             in.sender_id = "AROA" + config_.account_id;

@@ -335,8 +335,8 @@ struct Pollers::Poller : std::enable_shared_from_this<Poller> {
     std::chrono::milliseconds backoff{0};
 };
 
-Pollers::Pollers(asio::io_context& ioc, sqs::Queues& queues, exec::Invoker& invoker,
-                 IdSource& ids, PollerHooks hooks)
+Pollers::Pollers(asio::io_context& ioc, sqs::Queues& queues, exec::Invoker& invoker, IdSource& ids,
+                 PollerHooks hooks)
     : ioc_(ioc), queues_(queues), invoker_(invoker), ids_(ids), hooks_(std::move(hooks)) {}
 
 Pollers::~Pollers() { stop(); }
@@ -353,8 +353,8 @@ void Pollers::changed(const control::EventSourceMapping& m, bool removed) {
             spdlog::error("esm {}: stored filter criteria no longer parse: {}", m.uuid,
                           filter.error().message);
         } else {
-            fresh =
-                std::make_shared<Poller>(ioc_, queues_, invoker_, ids_, hooks_, m, std::move(*filter));
+            fresh = std::make_shared<Poller>(ioc_, queues_, invoker_, ids_, hooks_, m,
+                                             std::move(*filter));
         }
     }
     {

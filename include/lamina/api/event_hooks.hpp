@@ -9,8 +9,8 @@
 #include "lamina/common/clock.hpp"
 #include "lamina/control/registry.hpp"
 #include "lamina/esm/pollers.hpp"
-#include "lamina/metrics/metrics.hpp"
 #include "lamina/exec/event_queue.hpp"
+#include "lamina/metrics/metrics.hpp"
 #include "lamina/s3/notification.hpp"
 #include "lamina/sqs/queues.hpp"
 
