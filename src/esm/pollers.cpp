@@ -177,7 +177,7 @@ struct Pollers::Poller : std::enable_shared_from_this<Poller> {
         if (stopped || backing_off) return;
         const auto now = std::chrono::steady_clock::now();
         while (in_flight < limit) {
-            const std::size_t want = static_cast<std::size_t>(mapping.batch_size);
+            const auto want = static_cast<std::size_t>(mapping.batch_size);
             std::size_t bytes = 0;
             for (const auto& m : pending) bytes += bytes_of(m);
             bool drained = false;
