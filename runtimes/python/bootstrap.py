@@ -75,6 +75,72 @@ if HOST_SITE:
 
     sys.meta_path.append(AwsProvidedFinder)
 
+
+# lamina points the SDK at itself with AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_<SERVICE>),
+# which botocore reads only from 1.31 on. An older botocore (Debian's 1.29, say) would send
+# a function's SDK calls to the real AWS: when botocore.session is first imported, and only
+# then, its create_client learns to read those variables the way 1.31 does.
+def _endpoint_from_environment(session, service_name, api_version):
+    env = os.environ
+    if env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").lower() == "true":
+        return None
+    if any(k.startswith("AWS_ENDPOINT_URL_") for k in env):
+        try:
+            service_id = str(session.get_service_model(service_name, api_version).service_id)
+            specific = env.get("AWS_ENDPOINT_URL_" + service_id.replace(" ", "_").upper())
+            if specific:
+                return specific
+        except Exception:  # an unknown service fails in create_client itself, with botocore's error
+            pass
+    return env.get("AWS_ENDPOINT_URL") or None
+
+
+def _teach_old_botocore(session_module):
+    botocore = sys.modules.get("botocore")
+    try:
+        if tuple(int(x) for x in botocore.__version__.split(".")[:2]) >= (1, 31):
+            return
+    except (AttributeError, ValueError):
+        return
+    create_client = session_module.Session.create_client
+
+    def create_client_with_endpoint(self, service_name, region_name=None, api_version=None, use_ssl=True,
+                                    verify=None, endpoint_url=None, *args, **kwargs):
+        if endpoint_url is None:
+            endpoint_url = _endpoint_from_environment(self, service_name, api_version)
+        return create_client(self, service_name, region_name, api_version, use_ssl, verify, endpoint_url,
+                             *args, **kwargs)
+
+    session_module.Session.create_client = create_client_with_endpoint
+
+
+class BotocoreSessionFinder:
+    """Finds botocore.session through the other finders, and patches it once it has run."""
+
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name != "botocore.session":
+            return None
+        for finder in sys.meta_path:
+            if finder is BotocoreSessionFinder or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is None:
+                continue
+            exec_module = spec.loader.exec_module
+
+            def exec_and_patch(module):
+                exec_module(module)
+                _teach_old_botocore(module)
+
+            spec.loader.exec_module = exec_and_patch
+            return spec
+        return None
+
+
+if any(k.startswith("AWS_ENDPOINT_URL") for k in os.environ):
+    sys.meta_path.insert(0, BotocoreSessionFinder)
+
 # Fixed for the life of the environment: read once, not per invoke.
 FUNCTION_NAME = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
 FUNCTION_VERSION = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")

@@ -109,7 +109,7 @@ void Service::handle(http::Request req, http::Responder respond) {
             return;
         }
         if (auto wire = sqs_wire(req, c)) {
-            answer_sqs(ctx, req, *wire, std::move(reply));
+            answer_sqs(ctx, req, *wire, reply);
             return;
         }
         std::string op;
@@ -297,7 +297,7 @@ std::optional<sqs::Wire> Service::sqs_wire(const http::Request& req, const Class
 }
 
 void Service::answer_sqs(RequestContext& ctx, const http::Request& req, sqs::Wire wire,
-                         Reply reply) {
+                         const Reply& reply) {
     if (auto ok = authenticate(req, ctx); !ok) {
         reply(wire == sqs::Wire::Json ? rest_json_error(ok.error(), ctx.request_id)
                                       : query_xml_error(ok.error(), ctx.request_id, sqs::kXmlns),

@@ -9,6 +9,7 @@ import json
 import math
 import os
 import re
+import uuid
 
 import pytest
 
@@ -228,21 +229,37 @@ def test_function_reaches_lamina_at_aws_endpoint_url(server):
 
 
 def test_boto3_inside_a_function_reaches_lamina(server):
+    """The SDK inside a function talks to lamina, whatever botocore the runtime has: lamina sets
+    AWS_ENDPOINT_URL, which botocore before 1.31 (Debian's 1.29) does not read by itself, so the
+    runtime teaches it; a service-specific AWS_ENDPOINT_URL_<SERVICE> wins over it, as in 1.31."""
     lam = server.client("lambda")
-    src = ("def handler(e, c):\n"
-           "    import boto3, botocore\n"
-           "    if tuple(int(x) for x in botocore.__version__.split('.')[:2]) < (1, 31):\n"
-           "        return {'old': botocore.__version__}\n"
+    src = ("import os\n"
+           "def handler(e, c):\n"
+           "    import boto3, botocore, botocore.config\n"
            "    names = [f['FunctionName'] for f in boto3.client('lambda').list_functions()['Functions']]\n"
-           "    return {'me': c.function_name in names}\n")
+           "    sqs = boto3.client('sqs')\n"
+           "    url = sqs.create_queue(QueueName=e['queue'])['QueueUrl']\n"
+           "    sqs.send_message(QueueUrl=url, MessageBody='from ' + c.function_name)\n"
+           "    os.environ['AWS_ENDPOINT_URL_S3'] = 'http://127.0.0.1:9'\n"
+           "    try:\n"
+           "        boto3.client('s3', config=botocore.config.Config(retries={'max_attempts': 0})).list_buckets()\n"
+           "        s3 = 'reached'\n"
+           "    except botocore.exceptions.EndpointConnectionError as err:\n"
+           "        s3 = err.kwargs['endpoint_url']\n"
+           "    return {'me': c.function_name in names, 'url': url, 's3': s3,\n"
+           "            'botocore': botocore.__version__}\n")
     name = create(lam, src, Timeout=20)
-    r, body = invoke(lam, name)
+    queue = f"from-fn-{uuid.uuid4().hex[:8]}"
+    r, body = invoke(lam, name, json.dumps({"queue": queue}).encode())
     out = json.loads(body)
     if r.get("FunctionError") and "No module named 'boto3'" in body.decode():
         pytest.skip("no boto3 for the runtime's interpreter on this machine")
-    if "old" in out:
-        pytest.skip(f"the runtime's botocore {out['old']} predates AWS_ENDPOINT_URL support (1.31)")
-    assert out == {"me": True}
+    assert out["me"] is True, out
+    assert out["url"].endswith(f"/123456789012/{queue}"), out
+    assert out["s3"].startswith("http://127.0.0.1:9"), out
+    sqs = server.client("sqs")
+    got = sqs.receive_message(QueueUrl=sqs.get_queue_url(QueueName=queue)["QueueUrl"], WaitTimeSeconds=1)
+    assert [m["Body"] for m in got["Messages"]] == [f"from {name}"]
 
 
 def test_host_packages_other_than_the_aws_sdk_are_not_importable(server):

@@ -88,7 +88,8 @@ private:
     // SQS (either protocol; a query form posted to "/" naming an SQS Action too):
     // answered through `reply`, later for a long poll.
     std::optional<sqs::Wire> sqs_wire(const http::Request& req, const Classified& c) const;
-    void answer_sqs(RequestContext& ctx, const http::Request& req, sqs::Wire wire, Reply reply);
+    void answer_sqs(RequestContext& ctx, const http::Request& req, sqs::Wire wire,
+                    const Reply& reply);
     // Every other operation; `op` names it in the log line.
     http::Response answer(RequestContext& ctx, const http::Request& req, const Classified& c,
                           std::string& op);
