@@ -60,6 +60,10 @@ exec::EventQueueHooks event_queue_hooks(control::Registry& registry, IdSource& i
         if (!got) return std::nullopt;
         return got->config;
     };
+    hooks.stops_loops = [&registry](const exec::QueuedEvent& e) {
+        auto loop = registry.get_recursion_config(e.scope, FunctionRef{e.function, std::nullopt});
+        return !loop || *loop != "Allow";
+    };
     hooks.dead_letter_target =
         [&registry](const exec::QueuedEvent& e) -> std::optional<std::string> {
         FunctionRef ref{e.function, e.qualifier.empty() ? std::nullopt
@@ -294,6 +298,8 @@ void LambdaApi::invoke(int operation, const RequestContext& ctx, const http::Req
             e.function = view.name;
             e.qualifier = ref.qualifier.value_or("");
             e.payload = std::move(in.payload);
+            // the queue counts the trip when it runs the event (and stops a loop there)
+            if (auto trace = req.headers.find("X-Amzn-Trace-Id")) e.trace_header = *trace;
             LAMINA_CHECK(events_->enqueue(std::move(e)));
             return std::optional<exec::InvokeRequest>{};
         }

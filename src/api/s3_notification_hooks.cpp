@@ -129,7 +129,8 @@ s3::NotificationHooks s3_notification_hooks(control::Registry& registry, exec::E
                                     bucket_account);
     };
     hooks.invoke_async = [&events, &ids, &workers](const std::string& function_arn,
-                                                   const std::string& payload) -> Status {
+                                                   const std::string& payload,
+                                                   const std::string& trace_header) -> Status {
         auto t = function_target(function_arn);
         if (!t)
             return fail(ErrorCode::InvalidParameterValue, "not a function ARN: " + function_arn);
@@ -139,6 +140,7 @@ s3::NotificationHooks s3_notification_hooks(control::Registry& registry, exec::E
         e.function = t->ref.name;
         e.qualifier = t->ref.qualifier.value_or("");
         e.payload = payload;
+        e.trace_header = trace_header;
         boost::asio::post(workers, [&events, e = std::move(e), function_arn]() mutable {
             std::string id = e.id;
             if (auto st = events.enqueue(std::move(e)); !st)
@@ -151,11 +153,12 @@ s3::NotificationHooks s3_notification_hooks(control::Registry& registry, exec::E
     hooks.queue_exists = [queues](const std::string& arn) {
         return queues->find_by_arn(arn).has_value();
     };
-    hooks.send_to_queue = [queues, &workers](const std::string& arn,
-                                             const std::string& body) -> Status {
-        boost::asio::post(workers, [queues, arn, body] {
+    hooks.send_to_queue = [queues, &workers](const std::string& arn, const std::string& body,
+                                             const std::string& trace_header) -> Status {
+        boost::asio::post(workers, [queues, arn, body, trace_header] {
             sqs::SendInput in;
             in.body = body;
+            if (!trace_header.empty()) in.trace_header = trace_header;
             in.sender_id = "AIDAJDPLRKLG7UEXAMPLE";  // S3's service principal stands in
             if (auto sent = queues->send(arn, std::move(in)); !sent)
                 lamina::logger("api")->warn("s3.notify_failed target={} error=\"{}\"", arn,

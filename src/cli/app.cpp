@@ -410,11 +410,10 @@ void App::wire_service() {
     events_.set_hooks(
         api::event_queue_hooks(registry_, ids_));  // how a queued event finds its function
     events_.set_metrics(&metrics_);
-    // S3 notifications; no SQS engine runs in the app yet (nullptr), so queue
-    // destinations are refused by S3Api until one is passed here
+    // S3 notifications, to functions (queued Event invocations) and to SQS queues
     if (auto* s3 = service_.s3_api())
         s3->set_notification_hooks(
-            api::s3_notification_hooks(registry_, events_, nullptr, ids_, workers_));
+            api::s3_notification_hooks(registry_, events_, queues_.get(), ids_, workers_));
     service_.set_stacks(&stacks_);
     service_.set_event_source_mappings(&esms_);
     if (queues_) {

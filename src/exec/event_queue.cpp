@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "lamina/common/log.hpp"
+#include "lamina/common/trace_header.hpp"
 
 namespace lamina::exec {
 
@@ -14,6 +15,10 @@ namespace {
 constexpr const char* kEventKind = "event";
 constexpr std::int64_t kDefaultMaxAgeSeconds = 21600;  // 6 hours
 constexpr int kDefaultRetries = 2;
+// The invocation record's condition for an event stopped as part of a loop
+// (lamina's choice: AWS documents that such events go to the on-failure
+// destination or DLQ, not the condition it records).
+constexpr const char* kRecursiveLoopCondition = "RecursiveInvocationException";
 
 // A payload as the invocation record carries it: JSON when it is JSON.
 nlohmann::json as_json(const std::string& text) {
@@ -30,6 +35,7 @@ nlohmann::json QueuedEvent::to_doc() const {
             {"function", function},
             {"qualifier", qualifier},
             {"payload", payload},
+            {"trace", trace_header},
             {"received_ms", received_ms},
             {"next_ms", next_ms},
             {"attempts", attempts},
@@ -43,6 +49,7 @@ QueuedEvent QueuedEvent::from_doc(const nlohmann::json& j) {
     e.function = j.at("function").get<std::string>();
     e.qualifier = j.value("qualifier", "");
     e.payload = j.value("payload", "{}");
+    e.trace_header = j.value("trace", "");
     e.received_ms = j.value("received_ms", std::int64_t{0});
     e.next_ms = j.value("next_ms", std::int64_t{0});
     e.attempts = j.value("attempts", 0);
@@ -171,6 +178,27 @@ void EventQueue::attempt(const std::shared_ptr<Entry>& entry) {
     metrics::record_lambda(metrics_, {ev.scope, ev.function, ev.qualifier, req.config.version},
                            "AsyncEventAge", static_cast<double>(clock_.now_ms() - ev.received_ms),
                            "Milliseconds", false);
+    {
+        // Recursive loop detection: the Lineage of the trace header that came
+        // with the event (from Invoke, or from S3) counts the trips; this one
+        // is one more, and the SDK in the function passes it on
+        const std::string hash = lineage_hash(control::function_arn(ev.scope, ev.function));
+        const int depth = lineage_count(ev.trace_header, hash);
+        if (depth >= kMaxRecursionDepth && (!hooks.stops_loops || hooks.stops_loops(ev))) {
+            log->warn(
+                "async.recursive_loop_stopped function={} request_id={} depth={}: the event "
+                "has invoked the function {} times through a loop; it goes to the "
+                "on-failure destination or dead-letter queue, if any "
+                "(PutFunctionRecursionConfig RecursiveLoop=Allow lets it run)",
+                ev.function, ev.id, depth, depth);
+            metrics::record_lambda(metrics_,
+                                   {ev.scope, ev.function, ev.qualifier, req.config.version},
+                                   "RecursiveInvocationsDropped", 1, "Count");
+            finish(entry, kRecursiveLoopCondition, std::nullopt, req.config.version);
+            return;
+        }
+        req.trace_header = with_lineage(ev.trace_header, hash, depth + 1, ids_);
+    }
     if (req.reserved_concurrency && *req.reserved_concurrency == 0) {
         // AWS hands it straight to the on-failure destination, without running it
         finish(entry, "ZeroReservedConcurrency", std::nullopt, req.config.version);

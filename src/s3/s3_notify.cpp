@@ -79,7 +79,7 @@ S3Result<std::optional<std::string>> S3Api::notification_request(const S3Context
     for (const auto& t : config->targets) {
         if (t.kind != TargetKind::Queue) continue;
         if (auto st = hooks_.send_to_queue(
-                t.arn, test_event(bucket, ctx.request_id, store_.clock().now_ms()));
+                t.arn, test_event(bucket, ctx.request_id, store_.clock().now_ms()), "");
             !st)
             lamina::logger("api")->warn(
                 "s3.notify_failed bucket={} target={} event=s3:TestEvent error=\"{}\"", bucket,
@@ -120,6 +120,7 @@ void S3Api::object_event(const S3Context& ctx, const http::Request& req, const s
     e.request_id = ctx.request_id;
     e.source_ip = req.remote_address.empty() ? "127.0.0.1" : req.remote_address;
     e.sequencer = next_sequencer();
+    e.trace_header = req.headers.get("x-amzn-trace-id");
     e.time_ms = store_.clock().now_ms();
     auto log = lamina::logger("api");
     for (const auto& t : config->targets) {
@@ -127,9 +128,9 @@ void S3Api::object_event(const S3Context& ctx, const http::Request& req, const s
         std::string payload = event_record(e, t.id);
         Status st = fail(ErrorCode::NotImplemented, "no destination hook");
         if (t.kind == TargetKind::Lambda && hooks_.invoke_async)
-            st = hooks_.invoke_async(t.arn, payload);
+            st = hooks_.invoke_async(t.arn, payload, e.trace_header);
         else if (t.kind == TargetKind::Queue && hooks_.send_to_queue)
-            st = hooks_.send_to_queue(t.arn, payload);
+            st = hooks_.send_to_queue(t.arn, payload, e.trace_header);
         if (st)
             log->debug("s3.notify bucket={} key={} event={} target={}", bucket, key, event_name,
                        t.arn);

@@ -409,6 +409,31 @@ def create_function(client, name: str | None = None, *, zip_bytes: bytes | None 
     return resp
 
 
+def log_lines(data: Path, name: str, prefix: str, *, account: str = ACCOUNT, region: str = REGION) -> list:
+    """The JSON after `prefix` on each line a function printed starting with it, read from its
+    log streams in lamina's data directory (`<data>/logs/<account>/<region>/aws/lambda/<name>`),
+    in stream order."""
+    group = Path(data) / "logs" / account / region / "aws" / "lambda" / name
+    out = []
+    for stream in sorted(group.glob("*.log")) if group.exists() else []:
+        for line in stream.read_text().splitlines():
+            if line.startswith(prefix):
+                out.append(json.loads(line[len(prefix):]))
+    return out
+
+
+def wait_for(fn, timeout: float = 30, *, count: int = 1, interval: float = 0.05):
+    """Calls fn until what it returns is true (a list: has `count` items) or `timeout` passes;
+    returns the last answer (the caller asserts on it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = fn()
+        enough = len(got) >= count if isinstance(got, (list, tuple)) else bool(got)
+        if enough or time.monotonic() > deadline:
+            return got
+        time.sleep(interval)
+
+
 def wait_active(client, name: str):
     client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 10})
 

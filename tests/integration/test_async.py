@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 import lamina_testlib as lt
+from lamina_testlib import log_lines, wait_for
 from lamina_testlib import expect_error
 
 ROLE = "arn:aws:iam::123456789012:role/lambda-role"
@@ -37,25 +38,6 @@ def create(lam, source, **kw):
     lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="handler.handler", Timeout=10,
                         Code={"ZipFile": lt.make_zip({"handler.py": source})}, **kw)
     return name
-
-
-def log_lines(data, name, prefix):
-    group = data / "logs" / "123456789012" / "us-east-1" / "aws" / "lambda" / name
-    out = []
-    for stream in sorted(group.glob("*.log")) if group.exists() else []:
-        for line in stream.read_text().splitlines():
-            if line.startswith(prefix):
-                out.append(json.loads(line[len(prefix):]))
-    return out
-
-
-def wait_for(fn, timeout=30):
-    deadline = time.time() + timeout
-    while True:
-        got = fn()
-        if got or time.time() > deadline:
-            return got
-        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -185,3 +167,45 @@ def test_destinations_other_than_lambda_and_sqs_are_refused_until_emulated(serve
     with expect_error("InvalidParameterValueException", 400, message_contains="lamina does not emulate Amazon SNS yet"):
         lam.put_function_event_invoke_config(
             FunctionName=fn, DestinationConfig={"OnFailure": {"Destination": "arn:aws:sns:us-east-1:123456789012:t"}})
+
+
+SELF_INVOKER = """
+import json
+import boto3
+lam = boto3.client("lambda")
+def handler(event, context):
+    print("RECEIVED " + json.dumps(event))
+    if event["n"] < event["stop"]:
+        lam.invoke(FunctionName=context.function_name, InvocationType="Event",
+                   Payload=json.dumps({"n": event["n"] + 1, "stop": event["stop"]}))
+"""
+
+
+@pytest.mark.parametrize("loop", ["Terminate", "Allow"])
+def test_a_function_invoking_itself_asynchronously_is_stopped_after_16(fast, loop):
+    """The SDK in the function passes the invocation's trace header on; the event queue counts the
+    trips in its Lineage and, with RecursiveLoop Terminate (the default), stops the 17th: that
+    event goes to the dead-letter queue, with the error as its attributes. Allow lets it run."""
+    lam, sqs = fast.client("lambda"), fast.client("sqs")
+    dlq_url = sqs.create_queue(QueueName=lt.unique("loopdlq"))["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    name = create(lam, SELF_INVOKER, DeadLetterConfig={"TargetArn": dlq_arn})
+    lt.wait_active(lam, name)
+    if loop == "Allow":
+        lam.put_function_recursion_config(FunctionName=name, RecursiveLoop="Allow")
+    lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps({"n": 0, "stop": 20}))
+    if loop == "Allow":
+        seen = wait_for(lambda: log_lines(fast.data, name, "RECEIVED "), 90, count=21)
+        assert sorted(e["n"] for e in seen) == list(range(21))  # streams of several environments
+        assert "Messages" not in sqs.receive_message(QueueUrl=dlq_url, WaitTimeSeconds=1)
+        return
+    dead = wait_for(lambda: sqs.receive_message(QueueUrl=dlq_url, WaitTimeSeconds=2,
+                                                MessageAttributeNames=["All"]).get("Messages"), 90)
+    assert dead, "the stopped event never reached the dead-letter queue"
+    assert json.loads(dead[0]["Body"]) == {"n": 16, "stop": 20}
+    attrs = {k: v["StringValue"] for k, v in dead[0]["MessageAttributes"].items()}
+    assert attrs["ErrorMessage"] == "RecursiveInvocationException" and attrs["ErrorCode"] == "200"
+    time.sleep(1)
+    assert sorted(e["n"] for e in log_lines(fast.data, name, "RECEIVED ")) == list(range(16))
+    log = fast.log_path.read_text()
+    assert f"async.recursive_loop_stopped function={name}" in log

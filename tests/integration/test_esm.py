@@ -13,6 +13,7 @@ import time
 import pytest
 
 import lamina_testlib as lt
+from lamina_testlib import log_lines, wait_for
 from lamina_testlib import expect_error
 
 ACCOUNT = "123456789012"
@@ -107,27 +108,8 @@ def create_queue(sqs, name=None, **attributes):
     return url, arn
 
 
-def log_lines(data, name, prefix):
-    group = data / "logs" / ACCOUNT / "us-east-1" / "aws" / "lambda" / name
-    out = []
-    for stream in sorted(group.glob("*.log")) if group.exists() else []:
-        for line in stream.read_text().splitlines():
-            if line.startswith(prefix):
-                out.append(json.loads(line[len(prefix):]))
-    return out
-
-
 def records_seen(data, name):
     return [r for event in log_lines(data, name, "RECEIVED ") for r in event["Records"]]
-
-
-def wait_for(fn, timeout=20):
-    deadline = time.time() + timeout
-    while True:
-        got = fn()
-        if got or time.time() > deadline:
-            return got
-        time.sleep(0.05)
 
 
 def queue_counts(sqs, url):

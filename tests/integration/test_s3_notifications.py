@@ -12,6 +12,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 import lamina_testlib as lt
+from lamina_testlib import log_lines, wait_for
 
 ROLE = "arn:aws:iam::123456789012:role/lambda-role"
 
@@ -69,25 +70,6 @@ def create_function(lam, source=RECORDER, permit=True, bucket=None):
         lam.add_permission(FunctionName=name, StatementId="s3", Action="lambda:InvokeFunction",
                            Principal="s3.amazonaws.com", SourceAccount=lt.ACCOUNT, **kw)
     return name, lt.fn_arn(name)
-
-
-def log_lines(data, name, prefix):
-    group = data / "logs" / lt.ACCOUNT / lt.REGION / "aws" / "lambda" / name
-    out = []
-    for stream in sorted(group.glob("*.log")) if group.exists() else []:
-        for line in stream.read_text().splitlines():
-            if line.startswith(prefix):
-                out.append(json.loads(line[len(prefix):]))
-    return out
-
-
-def wait_for(fn, count=1, timeout=30):
-    deadline = time.time() + timeout
-    while True:
-        got = fn()
-        if len(got) >= count or time.time() > deadline:
-            return got
-        time.sleep(0.1)
 
 
 def new_bucket(s3):
@@ -273,3 +255,97 @@ def test_configuration_survives_a_restart(tmp_path):
         assert events and events[0]["Records"][0]["s3"]["object"]["key"] == "report.csv"
     finally:
         second.stop()
+
+
+def new_queue(sqs):
+    url = sqs.create_queue(QueueName=lt.unique("s3q"))["QueueUrl"]
+    return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def test_queue_destination_gets_a_test_event_then_the_records(srv, s3):
+    """QueueConfigurations on lamina's SQS: S3 sends s3:TestEvent when the configuration is put,
+    then AWS's record per object event; the X-Amzn-Trace-Id of the upload becomes the message's
+    AWSTraceHeader (AWS recorded this in test_xray_header)."""
+    sqs = srv.client("sqs")
+    bucket = new_bucket(s3)
+    url, arn = new_queue(sqs)
+    config = {"QueueConfigurations": [{"Id": "q1", "QueueArn": arn, "Events": ["s3:ObjectCreated:*"],
+                                       "Filter": {"Key": {"FilterRules": [{"Name": "suffix", "Value": ".txt"}]}}}]}
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=config)
+    got = s3.get_bucket_notification_configuration(Bucket=bucket)
+    assert got["QueueConfigurations"] == [{"Id": "q1", "QueueArn": arn, "Events": ["s3:ObjectCreated:*"], "Filter": {
+        "Key": {"FilterRules": [{"Name": "Suffix", "Value": ".txt"}]}}}]
+    test = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5)["Messages"]
+    body = json.loads(test[0]["Body"])
+    assert list(body) == ["Service", "Event", "Time", "Bucket", "RequestId", "HostId"]
+    assert body["Service"] == "Amazon S3" and body["Event"] == "s3:TestEvent" and body["Bucket"] == bucket
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=test[0]["ReceiptHandle"])
+
+    trace = "Root=1-3152b799-8954dae64eda91bc9a23a7e8;Parent=7fa8c0f79203be72;Sampled=1"
+
+    def add_trace(request, **_):
+        request.headers["X-Amzn-Trace-Id"] = trace
+    s3.meta.events.register("before-sign.s3.PutObject", add_trace)
+    try:
+        s3.put_object(Bucket=bucket, Key="skipped.bin", Body=b"no")  # filtered out by the suffix
+        s3.put_object(Bucket=bucket, Key="test data.txt", Body=b"something")
+    finally:
+        s3.meta.events.unregister("before-sign.s3.PutObject", add_trace)
+    msgs = wait_for(lambda: sqs.receive_message(QueueUrl=url, WaitTimeSeconds=2, AttributeNames=["All"]).get(
+        "Messages") or [])
+    assert len(msgs) == 1
+    assert msgs[0]["Attributes"]["AWSTraceHeader"] == trace
+    rec = json.loads(msgs[0]["Body"])["Records"][0]
+    assert rec["eventName"] == "ObjectCreated:Put" and rec["s3"]["configurationId"] == "q1"
+    assert rec["s3"]["object"]["key"] == "test+data.txt" and rec["s3"]["object"]["size"] == 9
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=msgs[0]["ReceiptHandle"])
+    assert "Messages" not in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)
+
+
+def test_unknown_queue_is_refused_and_changes_nothing(srv, s3):
+    bucket = new_bucket(s3)
+    missing = f"arn:aws:sqs:{lt.REGION}:{lt.ACCOUNT}:{lt.unique('nosuchqueue')}"
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
+            "QueueConfigurations": [{"QueueArn": missing, "Events": ["s3:ObjectCreated:*"]}]})
+    err = e.value.response["Error"]
+    assert err["Code"] == "InvalidArgument"
+    assert err["Message"] == "Unable to validate the following destination configurations"
+    assert err["ArgumentName1"] == missing and err["ArgumentValue1"] == "The destination queue does not exist"
+    assert "QueueConfigurations" not in s3.get_bucket_notification_configuration(Bucket=bucket)
+
+
+WRITER = """
+import json
+import boto3
+from botocore.config import Config
+s3 = boto3.client("s3", config=Config(s3={"addressing_style": "path"}))
+def handler(event, context):
+    rec = event["Records"][0]["s3"]
+    n = int(rec["object"]["key"].split("-")[1])
+    print("RECEIVED " + json.dumps({"n": n}))
+    if n < 20:
+        s3.put_object(Bucket=rec["bucket"]["name"], Key="k-" + str(n + 1), Body=b"x")
+"""
+
+
+@pytest.mark.parametrize("loop", ["Terminate", "Allow"])
+def test_a_function_writing_to_its_own_bucket_is_stopped_after_16(srv, lam, s3, loop):
+    """Function -> S3 -> function: the SDK in the function passes its trace header to S3, the
+    notification carries it, and Lambda stops the 17th trip unless RecursiveLoop is Allow."""
+    bucket = new_bucket(s3)
+    name, arn = create_function(lam, source=WRITER, bucket=bucket)
+    if loop == "Allow":
+        lam.put_function_recursion_config(FunctionName=name, RecursiveLoop="Allow")
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket, NotificationConfiguration={"LambdaFunctionConfigurations": [lambda_config(arn)]})
+    s3.put_object(Bucket=bucket, Key="k-0", Body=b"x")
+    expected = list(range(21)) if loop == "Allow" else list(range(16))
+    seen = wait_for(lambda: log_lines(srv.data, name, "RECEIVED "), 90, count=len(expected))
+    time.sleep(1.5)  # nothing more comes
+    seen = log_lines(srv.data, name, "RECEIVED ")
+    assert sorted(e["n"] for e in seen) == expected
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert len(keys) == len(expected) + (0 if loop == "Allow" else 1)  # k-16 was written, its event stopped
+    stopped = f"async.recursive_loop_stopped function={name}" in srv.log_path.read_text()
+    assert stopped == (loop == "Terminate")

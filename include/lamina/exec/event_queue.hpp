@@ -38,6 +38,7 @@ struct QueuedEvent {
     std::string function;
     std::string qualifier;  // as invoked ("" unqualified)
     std::string payload;
+    std::string trace_header;  // the caller's X-Amzn-Trace-Id ("" none): Lineage counts loops
     std::int64_t received_ms = 0;
     std::int64_t next_ms = 0;  // when to try it
     int attempts = 0;          // times the function ran
@@ -60,6 +61,8 @@ struct EventQueueHooks {
     std::function<Result<InvokeRequest>(const QueuedEvent&)> resolve;
     // The EventInvokeConfig that applies to the invoked qualifier, if any.
     std::function<std::optional<control::EventInvokeConfig>(const QueuedEvent&)> config;
+    // Whether the function stops recursive loops (RecursiveLoop Terminate, the default).
+    std::function<bool(const QueuedEvent&)> stops_loops;
     // The function's DeadLetterConfig target (an SQS queue ARN), if any.
     std::function<std::optional<std::string>(const QueuedEvent&)> dead_letter_target;
     // Sends a message to an SQS queue (destinations and dead-letter queues):

@@ -42,10 +42,16 @@ struct NotificationConfig {
 
 // How lamina reaches destinations; any may be unset (see S3Api).
 struct NotificationHooks {
-    // Queues an asynchronous (Event) invocation of the function with `payload`.
-    std::function<Status(const std::string& function_arn, const std::string& payload)> invoke_async;
-    // Sends `body` to the queue.
-    std::function<Status(const std::string& queue_arn, const std::string& body)> send_to_queue;
+    // Queues an asynchronous (Event) invocation of the function with `payload`;
+    // `trace_header` is the X-Amzn-Trace-Id of the request that caused it ("" none),
+    // whose Lineage lets Lambda stop a function -> S3 -> function loop.
+    std::function<Status(const std::string& function_arn, const std::string& payload,
+                         const std::string& trace_header)>
+        invoke_async;
+    // Sends `body` to the queue (`trace_header` becomes its AWSTraceHeader).
+    std::function<Status(const std::string& queue_arn, const std::string& body,
+                         const std::string& trace_header)>
+        send_to_queue;
     // Whether the function exists and its resource policy lets
     // s3.amazonaws.com invoke it for this bucket (source ARN and account).
     std::function<bool(const std::string& function_arn, const std::string& bucket_arn,
@@ -79,6 +85,7 @@ struct ObjectEvent {
     std::optional<std::int64_t> size;
     std::string etag;  // unquoted; empty for removals
     std::string request_id, source_ip, sequencer;
+    std::string trace_header;  // the request's X-Amzn-Trace-Id, "" without one
     std::int64_t time_ms = 0;
 };
 

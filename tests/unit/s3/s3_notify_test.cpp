@@ -56,7 +56,8 @@ struct Api : fakes::S3Store {
             EXPECT_EQ(owner, "111111111111");
             return allowed;
         };
-        h.invoke_async = [this](const std::string& arn, const std::string& payload) -> Status {
+        h.invoke_async = [this](const std::string& arn, const std::string& payload,
+                                const std::string&) -> Status {
             if (invoke_fails) return fail(ErrorCode::Service, "down");
             invoked.push_back({arn, payload});
             return {};
@@ -67,7 +68,8 @@ struct Api : fakes::S3Store {
         NotificationHooks h;
         h.lambda_allows_s3 = [](auto&&...) { return true; };
         h.queue_exists = [this](const std::string& arn) { return queues.contains(arn); };
-        h.send_to_queue = [this](const std::string& arn, const std::string& body) -> Status {
+        h.send_to_queue = [this](const std::string& arn, const std::string& body,
+                                 const std::string&) -> Status {
             sent.push_back({arn, body});
             return {};
         };
