@@ -9,6 +9,7 @@
 
 #include "invoke_stream.hpp"
 #include "lambda_input.hpp"
+#include "lamina/common/trace_header.hpp"
 #include "url_http.hpp"
 
 namespace lamina::api {
@@ -111,7 +112,9 @@ void LambdaApi::invoke_url(const RequestContext& ctx, const http::Request& req,
     ec.epoch_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::system_clock::now().time_since_epoch())
                       .count();
-    ec.trace_id = "Root=1-" + ids_.hex(8) + "-" + ids_.hex(24);
+    // the caller's X-Amzn-Trace-Id carries on (the event shows it; the function gets its Root)
+    ec.trace_id = req.headers.get("x-amzn-trace-id");
+    if (ec.trace_id.empty()) ec.trace_id = "Root=1-" + ids_.hex(8) + "-" + ids_.hex(24);
     if (url.auth_type == "AWS_IAM")
         ec.iam = json{{"accessKey", ctx.access_key_id},
                       {"accountId", ctx.scope.account},
@@ -130,6 +133,7 @@ void LambdaApi::invoke_url(const RequestContext& ctx, const http::Request& req,
     }
     exec::InvokeRequest in =
         invoke_request(target->scope, ref, *view, std::move(payload), ctx.request_id);
+    in.trace_header = invocation_trace(ec.trace_id, ids_);
     const bool streaming = url.effective_invoke_mode() == "RESPONSE_STREAM";
     std::optional<json> cors = url.cors;
     auto call = std::make_shared<UrlStreamCall>();

@@ -59,22 +59,36 @@ int lineage_count(std::string_view header, std::string_view hash) {
     return 0;
 }
 
-std::string with_lineage(std::string_view header, std::string_view hash, int count, IdSource& ids) {
-    std::string root;
+namespace {
+
+std::string rebuilt(std::string_view header, const std::string* hash, int count, IdSource& ids) {
+    std::string root, sampled = "0";
     std::map<std::string, int> entries;
     for (const auto& [k, v] : fields(header)) {
         if (k == "Root") root = v;
+        if (k == "Sampled" && (v == "0" || v == "1")) sampled = v;
         if (k == "Lineage") entries = lineage(v);
     }
     if (root.empty()) root = "1-" + ids.hex(8) + "-" + ids.hex(24);
-    entries[std::string(hash)] = count;
-    std::string out = "Root=" + root + ";Parent=" + ids.hex(16) + ";Sampled=0;Lineage=";
+    if (hash) entries[*hash] = count;
+    std::string out = "Root=" + root + ";Parent=" + ids.hex(16) + ";Sampled=" + sampled;
     bool first = true;
     for (const auto& [h, n] : entries) {
-        out += (first ? "" : "|") + h + ":" + std::to_string(n);
+        out += (first ? ";Lineage=" : "|") + h + ":" + std::to_string(n);
         first = false;
     }
     return out;
+}
+
+}  // namespace
+
+std::string invocation_trace(std::string_view header, IdSource& ids) {
+    return rebuilt(header, nullptr, 0, ids);
+}
+
+std::string with_lineage(std::string_view header, std::string_view hash, int count, IdSource& ids) {
+    const std::string h(hash);
+    return rebuilt(header, &h, count, ids);
 }
 
 }  // namespace lamina

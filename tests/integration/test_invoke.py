@@ -1071,3 +1071,63 @@ def test_back_to_back_invocations_reuse_one_warm_environment(any_backend):
     name = create(any_backend, src)
     seen = {json.loads(invoke(any_backend, name)[1]) for _ in range(30)}
     assert len(seen) == 1, seen
+
+
+TRACE_ECHO = """
+import json, os
+def handler(event, context):
+    print("TRACE " + json.dumps({"env": os.environ.get("_X_AMZN_TRACE_ID"),
+                                 "header": (event.get("headers") or {}).get("x-amzn-trace-id")}))
+    return {"trace": os.environ.get("_X_AMZN_TRACE_ID")}
+"""
+
+
+def _fields(header):
+    return dict(part.split("=", 1) for part in header.split(";"))
+
+
+def test_the_callers_trace_header_reaches_the_function(tmp_path):
+    """X-Amzn-Trace-Id on Invoke, on an Event invoke and on a function URL request is the one the
+    function sees (_X_AMZN_TRACE_ID, from the Runtime API's Lambda-Runtime-Trace-Id): its Root and
+    sampling decision, under Lambda's own Parent. Without one, each invocation gets a new Root."""
+    server = lt.LaminaServer(data_dir=tmp_path / "data", log_path=tmp_path / "server.log").start()
+    try:
+        _trace_checks(server, tmp_path / "data")
+    finally:
+        server.stop()
+
+
+def _trace_checks(server, data):
+    lam = server.client("lambda")
+    name = create(lam, TRACE_ECHO)
+    root = "1-5759e988-bd862e3fe1be46a994272793"
+    sent = f"Root={root};Parent=53995c3f42cd8ad8;Sampled=1"
+
+    def add_trace(request, **_):
+        request.headers["X-Amzn-Trace-Id"] = sent
+    lam.meta.events.register("before-sign.lambda.Invoke", add_trace)
+    try:
+        r, body = invoke(lam, name)
+        seen = _fields(json.loads(body)["trace"])
+        assert seen["Root"] == root and seen["Sampled"] == "1" and seen["Parent"] != "53995c3f42cd8ad8"
+        lam.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")
+    finally:
+        lam.meta.events.unregister("before-sign.lambda.Invoke", add_trace)
+    event_trace = lt.wait_for(lambda: lt.log_lines(data, name, "TRACE "), count=2)
+    assert len(event_trace) == 2 and _fields(event_trace[1]["env"])["Root"] == root
+
+    # a function URL: the event's x-amzn-trace-id header is the caller's, and so is the Root
+    url = lam.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
+    lam.add_permission(FunctionName=name, StatementId="url", Action="lambda:InvokeFunctionUrl", Principal="*",
+                       FunctionUrlAuthType="NONE")
+    host = url.split("//", 1)[1].rstrip("/")
+    status, _, body = lt.http_request(f"http://127.0.0.1:{server.port}/", headers={"Host": host,
+                                                                                  "X-Amzn-Trace-Id": sent})
+    assert status == 200
+    assert _fields(json.loads(body)["trace"])["Root"] == root
+    last = lt.wait_for(lambda: lt.log_lines(data, name, "TRACE "), count=3)[-1]
+    assert last["header"] == sent
+
+    # without a header: a new Root each time
+    roots = {_fields(json.loads(invoke(lam, name)[1])["trace"])["Root"] for _ in range(2)}
+    assert len(roots) == 2 and root not in roots

@@ -22,9 +22,12 @@ inline constexpr int kMaxRecursionDepth = 16;
 std::string lineage_hash(std::string_view function_arn);
 // How many times `header`'s Lineage says the event has invoked the function of `hash` (0: none).
 int lineage_count(std::string_view header, std::string_view hash);
-// The header an invocation carries: `header`'s Root (a new one when it has
-// none), a new Parent, Sampled=0, and its Lineage with the function of
-// `hash` at `count`.
+// The header an invocation carries when `header` came with it (from the
+// caller, a message or an upload): `header`'s Root (a new one when it has
+// none), a new Parent (Lambda's segment), the caller's sampling decision
+// (Sampled=0 without one), and its Lineage.
+std::string invocation_trace(std::string_view header, IdSource& ids);
+// As invocation_trace, with the function of `hash` at `count` in Lineage.
 std::string with_lineage(std::string_view header, std::string_view hash, int count, IdSource& ids);
 
 }  // namespace lamina
