@@ -352,13 +352,54 @@ function errorPayload(err) {
   }
 }
 
-function log(requestId, what, payload) {
-  console.error(`${new Date().toISOString()}\t${requestId}\tERROR\t${what} \t${JSON.stringify(payload)}`);
-}
-
 const api = new RuntimeApi(ADDRESS);
 let ready = false;     // the handler is loaded: init is over
 let current = null;    // the request id of the invoke whose outcome is not sent yet
+
+// ---- console, as AWS's runtime formats it (LoggingConfig) ------------------
+// Text: "<ISO time>\t<request id>\t<LEVEL>\t<message>". JSON: one object per call
+// ({timestamp, level, requestId, message}, with errorType, errorMessage and
+// stackTrace when an argument is an Error); calls below AWS_LAMBDA_LOG_LEVEL
+// do nothing.
+const JSON_LOGS = (env.AWS_LAMBDA_LOG_FORMAT || '').toUpperCase() === 'JSON';
+const LEVELS = { TRACE: 0, DEBUG: 1, INFO: 2, WARN: 3, ERROR: 4, FATAL: 5 };
+const MIN_LEVEL = JSON_LOGS ? (LEVELS[(env.AWS_LAMBDA_LOG_LEVEL || '').toUpperCase()] ?? LEVELS.INFO) : 0;
+const { format } = require('util');
+
+function logRecord(level, args) {
+  const requestId = current === null ? 'undefined' : current;
+  if (!JSON_LOGS) return `${new Date().toISOString()}\t${requestId}\t${level}\t${format(...args)}\n`;
+  const record = { timestamp: new Date().toISOString(), level, requestId, message: format(...args) };
+  const err = args.find((a) => a instanceof Error || isNativeError(a));
+  if (err) {
+    record.errorType = err.constructor && err.constructor.name ? err.constructor.name : err.name;
+    record.errorMessage = err.message;
+    record.stackTrace = typeof err.stack === 'string' ? err.stack.split('\n') : [];
+  }
+  try {
+    return JSON.stringify(record) + '\n';
+  } catch (e) {  // a circular argument: as text, as the message already is
+    return JSON.stringify({ ...record, stackTrace: undefined }) + '\n';
+  }
+}
+
+for (const [method, level] of [['trace', 'TRACE'], ['debug', 'DEBUG'], ['info', 'INFO'], ['log', 'INFO'],
+  ['warn', 'WARN'], ['error', 'ERROR'], ['fatal', 'FATAL']]) {
+  console[method] = LEVELS[level] < MIN_LEVEL ? () => {} : (...args) => process.stdout.write(logRecord(level, args));
+}
+
+// The runtime's own error records: Text "<time>\t<id>\tERROR\t<what> \t<payload JSON>", or in
+// JSON one record with the error's fields.
+function log(requestId, what, payload) {
+  if (!JSON_LOGS) {
+    process.stdout.write(`${new Date().toISOString()}\t${requestId}\tERROR\t${what} \t${JSON.stringify(payload)}\n`);
+    return;
+  }
+  process.stdout.write(JSON.stringify({
+    timestamp: new Date().toISOString(), level: 'ERROR', requestId, message: what,
+    errorType: payload.errorType, errorMessage: payload.errorMessage, stackTrace: payload.trace || [],
+  }) + '\n');
+}
 
 async function initError(type, message, err) {
   const payload = { errorType: type, errorMessage: message, trace: err && typeof err.stack === 'string' ? err.stack.split('\n') : [] };
@@ -734,6 +775,6 @@ async function main() {
 }
 
 main().catch((err) => {
-  console.error(`${new Date().toISOString()}\tundefined\tERROR\tlamina runtime: ${err && err.stack ? err.stack : err}`);
+  process.stderr.write(`${new Date().toISOString()}\tundefined\tERROR\tlamina runtime: ${err && err.stack ? err.stack : err}\n`);
   process.exit(1);
 });

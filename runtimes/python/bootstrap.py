@@ -114,32 +114,99 @@ def _teach_old_botocore(session_module):
     session_module.Session.create_client = create_client_with_endpoint
 
 
-class BotocoreSessionFinder:
-    """Finds botocore.session through the other finders, and patches it once it has run."""
+class AfterImport:
+    """Runs a hook on a module right after its first import (found through the
+    other finders), so that the runtime touches botocore or logging only for
+    functions that import them: nothing is imported up front."""
 
-    @staticmethod
-    def find_spec(name, path=None, target=None):
-        if name != "botocore.session":
+    hooks = {}
+
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        hook = cls.hooks.pop(name, None)
+        if hook is None:
             return None
         for finder in sys.meta_path:
-            if finder is BotocoreSessionFinder or not hasattr(finder, "find_spec"):
+            if finder is cls or not hasattr(finder, "find_spec"):
                 continue
             spec = finder.find_spec(name, path, target)
             if spec is None:
                 continue
             exec_module = spec.loader.exec_module
 
-            def exec_and_patch(module):
+            def exec_and_hook(module):
                 exec_module(module)
-                _teach_old_botocore(module)
+                hook(module)
 
-            spec.loader.exec_module = exec_and_patch
+            spec.loader.exec_module = exec_and_hook
             return spec
         return None
 
 
 if any(k.startswith("AWS_ENDPOINT_URL") for k in os.environ):
-    sys.meta_path.insert(0, BotocoreSessionFinder)
+    AfterImport.hooks["botocore.session"] = _teach_old_botocore
+sys.meta_path.insert(0, AfterImport)
+
+# LoggingConfig: the format and level the function's logging records take.
+JSON_LOGS = os.environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON"
+REQUEST = {"id": None}  # the invocation being run, for log records
+
+
+def json_log_line(record_fields):
+    return json.dumps({k: v for k, v in record_fields.items() if v is not None}, default=str)
+
+
+# What a LogRecord carries by itself; anything else came from `extra=` and goes into a JSON record.
+_RECORD_ATTRIBUTES = frozenset((
+    "args", "asctime", "created", "exc_info", "exc_text", "filename", "funcName", "levelname", "levelno",
+    "lineno", "message", "module", "msecs", "msg", "name", "pathname", "process", "processName",
+    "relativeCreated", "stack_info", "thread", "threadName", "taskName", "aws_request_id"))
+
+
+def _install_logging(logging):
+    """As AWS's Python runtime: a handler on the root logger. Text: "[LEVEL]\t<time>\t<request id>\t
+    <message>"; JSON: AWS's record, and the root logger at AWS_LAMBDA_LOG_LEVEL (INFO by default)."""
+
+    class RequestId(logging.Filter):
+        def filter(self, record):
+            record.aws_request_id = REQUEST["id"]
+            return True
+
+    class JsonFormatter(logging.Formatter):
+        def format(self, record):
+            fields = {"timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created)),
+                      "level": record.levelname, "message": record.getMessage(), "logger": record.name,
+                      "requestId": REQUEST["id"]}
+            if record.exc_info and record.exc_info[0] is not None:
+                kind, value, tb = record.exc_info
+                fields["errorType"] = kind.__name__
+                fields["errorMessage"] = str(value)
+                fields["stackTrace"] = format_tb(tb)
+                fields["location"] = "%s:%s:%d" % (record.pathname, record.funcName, record.lineno)
+            for key, value in record.__dict__.items():
+                if key not in _RECORD_ATTRIBUTES and key not in fields:
+                    fields[key] = value
+            return json_log_line(fields)
+
+    handler = logging.StreamHandler(sys.stdout)
+    handler.addFilter(RequestId())
+    root = logging.getLogger()
+    if JSON_LOGS:
+        handler.setFormatter(JsonFormatter())
+        level = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "INFO").upper()
+        root.setLevel({"TRACE": "DEBUG", "WARN": "WARNING", "FATAL": "CRITICAL"}.get(level, level))
+    else:
+        text = logging.Formatter("[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
+                                 "%Y-%m-%dT%H:%M:%S")
+        text.converter = time.gmtime
+        handler.setFormatter(text)
+    root.addHandler(handler)
+
+
+if "logging" in sys.modules:
+    _install_logging(sys.modules["logging"])
+else:
+    AfterImport.hooks["logging"] = _install_logging
 
 # Fixed for the life of the environment: read once, not per invoke.
 FUNCTION_NAME = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
@@ -334,7 +401,12 @@ def error_payload(exc, request_id=None, error_type=None, tb=None):
 def init_error(message, error_type, tb=None):
     body = {"errorMessage": message, "errorType": error_type, "requestId": "",
             "stackTrace": format_tb(tb) if tb else []}
-    print("[ERROR] %s: %s" % (error_type, message), file=sys.stderr, flush=True)
+    if JSON_LOGS:
+        print(json_log_line({"timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "log_level": "ERROR",
+                             "errorMessage": message, "errorType": error_type, "requestId": "",
+                             "stackTrace": body["stackTrace"]}), flush=True)
+    else:
+        print("[ERROR] %s: %s" % (error_type, message), file=sys.stderr, flush=True)
     post_error("/init/error", body, error_type)
     sys.exit(1)
 
@@ -435,6 +507,7 @@ def main():
             time.sleep(0.01)
             continue
         request_id = headers.get("lambda-runtime-aws-request-id", "")
+        REQUEST["id"] = request_id
         trace = headers.get("lambda-runtime-trace-id")
         if trace:
             environ["_X_AMZN_TRACE_ID"] = trace
@@ -454,8 +527,14 @@ def main():
         except Exception as e:
             tb = sys.exc_info()[2]
             err = error_payload(e, request_id, tb=tb)
-            print("[ERROR] %s: %s\nTraceback (most recent call last):\n%s" % (
-                err["errorType"], err["errorMessage"], "".join(err["stackTrace"])), file=sys.stderr, flush=True)
+            if JSON_LOGS:  # AWS's runtime names the level "log_level" here (and only here)
+                print(json_log_line({"timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                     "log_level": "ERROR", "errorMessage": err["errorMessage"],
+                                     "errorType": err["errorType"], "requestId": request_id,
+                                     "stackTrace": err["stackTrace"]}), flush=True)
+            else:
+                print("[ERROR] %s: %s\nTraceback (most recent call last):\n%s" % (
+                    err["errorType"], err["errorMessage"], "".join(err["stackTrace"])), file=sys.stderr, flush=True)
             post_error("/invocation/%s/error" % request_id, err, "Unhandled")
 
 

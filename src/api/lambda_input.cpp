@@ -218,6 +218,13 @@ Result<control::FunctionSettings> read_settings(const ojson& body) {
         if (format && *format != "Text" && *format != "JSON")
             v.add(*format, "loggingConfig.logFormat",
                   "Member must satisfy enum value set: [JSON, Text]");
+        if (app && *app != "TRACE" && *app != "DEBUG" && *app != "INFO" && *app != "WARN" &&
+            *app != "ERROR" && *app != "FATAL")
+            v.add(*app, "loggingConfig.applicationLogLevel",
+                  "Member must satisfy enum value set: [TRACE, DEBUG, INFO, WARN, ERROR, FATAL]");
+        if (sys && *sys != "DEBUG" && *sys != "INFO" && *sys != "WARN")
+            v.add(*sys, "loggingConfig.systemLogLevel",
+                  "Member must satisfy enum value set: [DEBUG, INFO, WARN]");
         s.log_format = format;
         s.log_group = group;
         s.application_log_level = app;

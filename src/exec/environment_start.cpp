@@ -210,6 +210,10 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
     e["AWS_SESSION_TOKEN"] = "lamina";
     e["AWS_XRAY_CONTEXT_MISSING"] = "LOG_ERROR";
     if (!settings_.endpoint_url.empty()) e["AWS_ENDPOINT_URL"] = settings_.endpoint_url;
+    // LoggingConfig, as AWS tells runtimes: the format, and in JSON the application's level
+    e["AWS_LAMBDA_LOG_FORMAT"] = c.log_format == "JSON" ? "JSON" : "Text";
+    if (c.log_format == "JSON")
+        e["AWS_LAMBDA_LOG_LEVEL"] = c.application_log_level.value_or("INFO");
     if (launcher_->backend() == sandbox::Backend::Process) e["TMPDIR"] = paths.tmp;
     if (c.environment)
         for (const auto& [k, v] : *c.environment) e[k] = v;

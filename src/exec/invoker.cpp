@@ -12,6 +12,7 @@
 #include "lamina/common/log.hpp"
 #include "lamina/runtime/error_types.hpp"
 #include "lamina/runtime/runtime_api.hpp"
+#include "platform_log.hpp"
 #include "provisioned_pool.hpp"
 
 namespace lamina::exec {
@@ -20,12 +21,6 @@ namespace fs = std::filesystem;
 using Clk = std::chrono::steady_clock;
 
 namespace {
-
-std::string format_ms(double ms) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.2f", ms);
-    return buf;
-}
 
 InvokeResult platform_failure(const runtime::PlatformError& e) {
     return {e.payload(), true, "", std::nullopt};
@@ -268,12 +263,12 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
 
     auto start = Clk::now();
     int timeout_s = req.config.timeout;
-    std::string header =
-        "START RequestId: " + req.request_id + " Version: " + req.config.version + "\n";
+    const PlatformLog plog(req.config);  // LoggingConfig: Text lines or JSON records
+    std::string header = plog.start(req.request_id, req.config.version, clock_.now_ms());
     // What the environment printed since its last invocation (its init so
     // far, or an extension between invocations) stays in its log stream; a
     // cold start's also leads this invocation's log.
-    if (std::string before = env->take_output(); !before.empty()) {
+    if (std::string before = plog.application(env->take_output()); !before.empty()) {
         if (cold)
             header = before + header;
         else if (!env->log_file.empty())
@@ -286,8 +281,8 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
     auto gate = std::make_shared<std::atomic<int>>(2);
     auto deadline = Clk::now() + std::chrono::seconds(timeout_s);
     auto finish = [this, env, req_id = req.request_id, header, start, cold, finished, timer, done,
-                   gate, deadline, memory = req.config.memory_size](std::string payload, bool error,
-                                                                    const Ending& ending) {
+                   gate, deadline, plog, memory = req.config.memory_size](
+                      std::string payload, bool error, const Ending& ending) {
         if (finished->exchange(true)) return;
         timer->cancel();
         double ms = std::chrono::duration<double, std::milli>(Clk::now() - start).count();
@@ -300,15 +295,15 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
             ms = std::max(0.0,
                           ms - init_ms);  // Duration is the invoke phase; init is reported apart
         }
-        std::string report =
-            "REPORT RequestId: " + req_id + "\tDuration: " + format_ms(ms) +
-            " ms\tBilled Duration: " + std::to_string(static_cast<long>(std::ceil(ms))) +
-            " ms\tMemory Size: " + std::to_string(memory) +
-            " MB\tMax Memory Used: " + std::to_string(peak_mb(*env)) + " MB\t";
-        if (cold) report += "Init Duration: " + format_ms(init_ms) + " ms\t";
-        report += ending.report_status;
+        PlatformLog::Report report{req_id,
+                                   ms,
+                                   static_cast<long>(std::ceil(ms)),
+                                   memory,
+                                   peak_mb(*env),
+                                   cold ? std::optional<double>(init_ms) : std::nullopt,
+                                   ending.report_status};
         std::string log =
-            header + env->take_output() + "END RequestId: " + req_id + "\n" + report + "\n";
+            header + plog.application(env->take_output()) + plog.end(report, clock_.now_ms());
         env->append_log(log);
         if (ending.reusable) {
             env->fire(EnvEvent::Answer);

@@ -1,0 +1,122 @@
+#include "platform_log.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "lamina/common/clock.hpp"
+
+namespace lamina::exec {
+
+namespace {
+
+constexpr int kInfo = 2;
+
+std::string format_ms(double ms) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f", ms);
+    return buf;
+}
+
+// ms rounded to two places, as a JSON number
+double two_places(double ms) { return std::round(ms * 100.0) / 100.0; }
+
+// The platform record of JSON logs: {"time","type","record"}.
+std::string record(std::int64_t epoch_ms, const char* type, nlohmann::ordered_json body) {
+    nlohmann::ordered_json r;
+    r["time"] = format_iso8601_ms(epoch_ms);
+    r["type"] = type;
+    r["record"] = std::move(body);
+    return r.dump() + "\n";
+}
+
+// The level of one line of a function's JSON log: its "level", INFO without one.
+int line_level(std::string_view line) {
+    std::size_t i = line.find_first_not_of(" \t");
+    if (i == std::string_view::npos || line[i] != '{') return kInfo;
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_object()) return kInfo;
+    auto level = j.find("level");
+    if (level == j.end() || !level->is_string()) return kInfo;
+    int rank = log_level_rank(level->get_ref<const std::string&>());
+    return rank < 0 ? kInfo : rank;
+}
+
+}  // namespace
+
+int log_level_rank(std::string_view name) {
+    std::string upper(name);
+    for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (upper == "TRACE") return 0;
+    if (upper == "DEBUG") return 1;
+    if (upper == "INFO") return 2;
+    if (upper == "WARN" || upper == "WARNING") return 3;
+    if (upper == "ERROR") return 4;
+    if (upper == "FATAL" || upper == "CRITICAL") return 5;
+    return -1;
+}
+
+PlatformLog::PlatformLog(const control::VersionConfig& c) : json_(c.log_format == "JSON") {
+    if (!json_) return;
+    if (c.system_log_level) system_level_ = std::max(0, log_level_rank(*c.system_log_level));
+    if (c.application_log_level)
+        application_level_ = std::max(0, log_level_rank(*c.application_log_level));
+}
+
+std::string PlatformLog::start(const std::string& request_id, const std::string& version,
+                               std::int64_t epoch_ms) const {
+    if (!json_) return "START RequestId: " + request_id + " Version: " + version + "\n";
+    if (system_level_ > kInfo) return "";
+    return record(epoch_ms, "platform.start", {{"requestId", request_id}, {"version", version}});
+}
+
+std::string PlatformLog::end(const Report& r, std::int64_t epoch_ms) const {
+    if (!json_) {
+        std::string report = "REPORT RequestId: " + r.request_id +
+                             "\tDuration: " + format_ms(r.duration_ms) +
+                             " ms\tBilled Duration: " + std::to_string(r.billed_ms) +
+                             " ms\tMemory Size: " + std::to_string(r.memory_mb) +
+                             " MB\tMax Memory Used: " + std::to_string(r.max_memory_mb) + " MB\t";
+        if (r.init_ms) report += "Init Duration: " + format_ms(*r.init_ms) + " ms\t";
+        return "END RequestId: " + r.request_id + "\n" + report + r.status + "\n";
+    }
+    if (system_level_ > kInfo) return "";
+    // REPORT's "Status: timeout\tError Type: X" as the record's status and errorType
+    std::string status = "success", error_type;
+    if (auto s = r.status.find("Status: "); s != std::string::npos) {
+        status = r.status.substr(s + 8, r.status.find('\t', s) - (s + 8));
+        if (auto e = r.status.find("Error Type: "); e != std::string::npos)
+            error_type = r.status.substr(e + 12);
+    }
+    nlohmann::ordered_json metrics;
+    metrics["durationMs"] = two_places(r.duration_ms);
+    metrics["billedDurationMs"] = r.billed_ms;
+    metrics["memorySizeMB"] = r.memory_mb;
+    metrics["maxMemoryUsedMB"] = r.max_memory_mb;
+    if (r.init_ms) metrics["initDurationMs"] = two_places(*r.init_ms);
+    nlohmann::ordered_json body;
+    body["requestId"] = r.request_id;
+    body["metrics"] = std::move(metrics);
+    body["status"] = status;
+    if (!error_type.empty()) body["errorType"] = error_type;
+    return record(epoch_ms, "platform.report", std::move(body));
+}
+
+std::string PlatformLog::application(std::string text) const {
+    if (!json_ || application_level_ == 0 || text.empty()) return text;
+    std::string kept;
+    kept.reserve(text.size());
+    std::size_t at = 0;
+    while (at < text.size()) {
+        std::size_t nl = text.find('\n', at);
+        std::size_t end = nl == std::string::npos ? text.size() : nl + 1;
+        std::string_view line(text.data() + at, end - at);
+        if (line_level(line.substr(0, line.size() - (nl == std::string::npos ? 0 : 1))) >=
+            application_level_)
+            kept.append(line);
+        at = end;
+    }
+    return kept;
+}
+
+}  // namespace lamina::exec
