@@ -245,18 +245,27 @@ Status Deployment::apply_mapping(const Resource& r, const MappingSpec& m) {
             LAMINA_TRY(updated, lambda_.update_event_source_mapping(prev["UUID"], want, r.id));
             now = std::move(updated);
         }
+        // tags change only through TagResource / UntagResource
+        const std::string arn_now = now.value("EventSourceMappingArn", std::string());
+        json tags = m.body.value("Tags", json::object());
+        if (!tags.empty()) LAMINA_CHECK(lambda_.tag_resource(arn_now, tags, r.id));
+        std::vector<std::string> dropped;
+        for (const auto& k : prev.value("TagKeys", json::array()))
+            if (k.is_string() && !tags.contains(k.get<std::string>()))
+                dropped.push_back(k.get<std::string>());
+        if (!dropped.empty()) LAMINA_CHECK(lambda_.untag_resource(arn_now, dropped, r.id));
         say(std::string(same ? "unchanged " : "updated  ") + r.id + "  event source mapping " +
             now.value("UUID", std::string()));
     }
+    json tag_keys = json::array();
+    for (const auto& [k, _] : m.body.value("Tags", json::object()).items()) tag_keys.push_back(k);
     const std::string uuid = now.value("UUID", std::string());
     refs_[r.id] = uuid;
     atts_[r.id + ".Id"] = uuid;
     atts_[r.id + ".EventSourceMappingArn"] = now.value("EventSourceMappingArn", std::string());
-    next_[r.id] = {{"Type", r.type},
-                   {"UUID", uuid},
-                   {"EventSourceArn", m.source_arn},
-                   {"Function", fn},
-                   {"Retain", r.deletion_policy == "Retain"}};
+    next_[r.id] = {
+        {"Type", r.type}, {"UUID", uuid},        {"EventSourceArn", m.source_arn},
+        {"Function", fn}, {"TagKeys", tag_keys}, {"Retain", r.deletion_policy == "Retain"}};
     return {};
 }
 

@@ -445,6 +445,7 @@ def test_json_template_with_cloudformation_resources(server, tmp_path):
                       "Properties": {"FunctionName": {"Ref": "Worker"}, "Qualifier": "live", "MaximumRetryAttempts": 0,
                                      "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": ["Sink", "Arn"]}}}}},
             "Queue": {"Type": "AWS::SQS::Queue", "Properties": {}},
+            "Topic": {"Type": "AWS::SNS::Topic", "Properties": {}},
         },
         "Outputs": {"Queue": {"Value": {"Fn::GetAtt": ["Queue", "Arn"]}},
                     "Alias": {"Value": {"Ref": "Live"}}},
@@ -453,7 +454,8 @@ def test_json_template_with_cloudformation_resources(server, tmp_path):
     path.write_text(json.dumps(template, indent=2))
     r = deploy(server, path, "--stack-name", prefix)
     assert r.returncode == 0, r.stderr
-    assert "Queue (AWS::SQS::Queue)" in r.stderr  # the one warning
+    assert "Topic (AWS::SNS::Topic)" in r.stderr  # the one warning
+    assert "Queue (AWS::SQS::Queue)" not in r.stderr  # queues are made
     lam = server.client("lambda")
     worker = f"{prefix}-worker"
     cfg = lam.get_function_configuration(FunctionName=worker)
@@ -471,6 +473,7 @@ def test_json_template_with_cloudformation_resources(server, tmp_path):
     assert eic["DestinationConfig"]["OnFailure"]["Destination"] == lt.fn_arn(f"{prefix}-sink")
     assert f"output   Alias = {lt.fn_arn(worker, 'live')}" in r.stdout
     assert f"output   Queue = arn:aws:sqs:{lt.REGION}:{lt.ACCOUNT}:{prefix}-Queue-" in r.stdout
+    assert len(server.client("sqs").list_queues(QueueNamePrefix=f"{prefix}-Queue-")["QueueUrls"]) == 1
 
     # removing the permission and the event invoke config from the template removes them
     del template["Resources"]["Allow"], template["Resources"]["Async"]
