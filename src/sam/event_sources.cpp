@@ -43,7 +43,7 @@ json typed(const std::string& key, const json& v) {
                                                 "TumblingWindowInSeconds"};
     static const std::set<std::string> kBools = {"Enabled", "BisectBatchOnFunctionError"};
     if (!v.is_string()) return v;
-    const std::string& s = v.get_ref<const std::string&>();
+    const auto& s = v.get_ref<const std::string&>();
     if (kBools.contains(key) && (s == "true" || s == "false")) return s == "true";
     if (kInts.contains(key) && !s.empty() && s.size() < 10 &&
         s.find_first_not_of("0123456789") == std::string::npos)

@@ -1219,6 +1219,18 @@ def test_sam_s3_event_invokes_the_function_with_the_s3_record(server, tmp_path):
     assert rec["s3"]["bucket"]["name"] == bucket and rec["s3"]["object"]["key"] == "in/photo.jpg"
     assert relayed(sqs, out_url, timeout=2) == []  # other/ is filtered out
 
+    # the event dropped from the template: the bucket's configuration and the permission go
+    text = template.read_text()
+    template.write_text(text.split("      Events:\n")[0] + "Outputs:" + text.split("\nOutputs:")[1])
+    r = deploy(server, template, "--stack-name", stack)
+    assert r.returncode == 0, r.stderr
+    assert not s3.get_bucket_notification_configuration(Bucket=bucket).get("LambdaFunctionConfigurations")
+    with pytest.raises(ClientError):
+        lam.get_policy(FunctionName=fn, Qualifier="live")
+    s3.put_object(Bucket=bucket, Key="in/later.jpg", Body=b"jpeg")
+    assert relayed(sqs, out_url, timeout=2) == []
+    s3.delete_object(Bucket=bucket, Key="in/later.jpg")
+
     # a bucket that still holds objects is not deleted (as CloudFormation: BucketNotEmpty)
     r = lamina("delete", "--stack-name", stack, "--endpoint", server.url)
     assert r.returncode != 0 and "BucketNotEmpty" in r.stderr, r.stderr
@@ -1285,3 +1297,45 @@ def test_bucket_notification_configuration_to_a_queue_and_its_removal(server, tm
     assert not cfg.get("QueueConfigurations"), cfg
     r = lamina("delete", "--stack-name", stack, "--endpoint", server.url)
     assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.timeout_s(120)
+def test_serve_template_with_an_sqs_event_polls_from_the_start(tmp_path):
+    template = tmp_path / "template.yaml"
+    template.write_text(textwrap.dedent("""\
+        Transform: AWS::Serverless-2016-10-31
+        Resources:
+          Inbox:
+            Type: AWS::SQS::Queue
+            Properties:
+              QueueName: inbox
+          Out:
+            Type: AWS::SQS::Queue
+            Properties:
+              QueueName: out
+          Worker:
+            Type: AWS::Serverless::Function
+            Properties:
+              Runtime: python3.12
+              Handler: index.handler
+              Environment:
+                Variables:
+                  OUT_URL: !Ref Out
+              InlineCode: RELAY
+              Events:
+                Work:
+                  Type: SQS
+                  Properties:
+                    Queue: !GetAtt Inbox.Arn
+        """).replace("RELAY", relay_yaml()))
+    srv = lt.LaminaServer(extra_args=["--template", str(template), "--stack-name", "svc"])
+    srv.start(timeout=60)
+    try:
+        sqs = srv.client("sqs")
+        inbox = sqs.get_queue_url(QueueName="inbox")["QueueUrl"]
+        out_url = sqs.get_queue_url(QueueName="out")["QueueUrl"]
+        assert out_url.startswith(f"http://127.0.0.1:{srv.port}/")  # Ref: the URL clients use
+        sqs.send_message(QueueUrl=inbox, MessageBody="served")
+        assert [rec["body"] for e in relayed(sqs, out_url) for rec in e["Records"]] == ["served"]
+    finally:
+        srv.stop()
