@@ -25,8 +25,22 @@ nlohmann::json ApiReply::json() const {
     return j.is_discarded() ? nlohmann::json(nullptr) : j;
 }
 
+namespace {
+
+// The text of S3's <name>...</name> in an XML error body, "" when absent.
+std::string xml_element(const std::string& body, const std::string& name) {
+    auto open = body.find("<" + name + ">");
+    if (open == std::string::npos) return {};
+    open += name.size() + 2;
+    auto close = body.find("</" + name + ">", open);
+    return close == std::string::npos ? std::string() : body.substr(open, close - open);
+}
+
+}  // namespace
+
 std::string ApiReply::error_type() const {
     if (!error_type_header.empty()) return error_type_header.substr(0, error_type_header.find(':'));
+    if (auto code = xml_element(body, "Code"); !code.empty()) return code;
     auto j = json();
     if (j.is_object() && j.contains("__type") && j["__type"].is_string())
         return j["__type"].get<std::string>();
@@ -40,6 +54,7 @@ std::string ApiReply::error_text() const {
         for (const char* k : {"message", "Message", "errorMessage"})
             if (j.contains(k) && j[k].is_string()) message = j[k].get<std::string>();
     }
+    if (message.empty()) message = xml_element(body, "Message");
     if (message.empty()) message = body.substr(0, 300);
     std::string type = error_type();
     auto colon = type.rfind('#');
@@ -57,18 +72,17 @@ std::int64_t now_ms() {
         .count();
 }
 
-http::Request make_request(const std::string& method, const std::string& target,
-                           const std::string& body, const std::string& content_type,
-                           const std::string& host) {
+http::Request make_request(const ApiCall& c, const std::string& host) {
     http::Request req;
-    req.method = method;
-    req.target = target;
-    http::parse_target(target, req.path, req.query);
+    req.method = c.method;
+    req.target = c.target;
+    http::parse_target(c.target, req.path, req.query);
     req.headers.set("Host", host);
-    if (!body.empty() || method == "POST" || method == "PUT")
-        req.headers.set("Content-Type", content_type);
+    if (!c.body.empty() || c.method == "POST" || c.method == "PUT")
+        req.headers.set("Content-Type", c.content_type);
     req.headers.set("User-Agent", "lamina-deploy");
-    req.body = body;
+    for (const auto& [k, v] : c.headers) req.headers.set(k, v);
+    req.body = c.body;
     req.remote_address = "127.0.0.1";
     return req;
 }
@@ -82,11 +96,10 @@ public:
           key_(std::move(key)),
           host_(std::move(host)) {}
 
-    Result<ApiReply> call(const std::string& method, const std::string& target,
-                          const std::string& body, const std::string& content_type) override {
-        auto req = make_request(method, target, body, content_type, host_);
+    Result<ApiReply> send(const ApiCall& c) override {
+        auto req = make_request(c, host_);
         if (key_)
-            api::sign_sigv4(req, key_->access_key_id, key_->secret_access_key, region_, "lambda",
+            api::sign_sigv4(req, key_->access_key_id, key_->secret_access_key, region_, c.service,
                             now_ms());
         auto resp = service_.dispatch(req);
         return ApiReply{resp.status, std::move(resp.body), resp.headers.get("x-amzn-ErrorType")};
@@ -109,12 +122,11 @@ public:
           region_(std::move(region)),
           key_(std::move(key)) {}
 
-    Result<ApiReply> call(const std::string& method, const std::string& target,
-                          const std::string& body, const std::string& content_type) override {
+    Result<ApiReply> send(const ApiCall& c) override {
         // one retry on a fresh connection: the server may have closed an idle one
         for (int attempt = 0;; ++attempt) {
             try {
-                return exchange(method, target, body, content_type);
+                return exchange(c);
             } catch (const std::exception& e) {
                 stream_.reset();
                 if (attempt == 1)
@@ -126,8 +138,7 @@ public:
     const std::string& region() const override { return region_; }
 
 private:
-    ApiReply exchange(const std::string& method, const std::string& target, const std::string& body,
-                      const std::string& content_type) {
+    ApiReply exchange(const ApiCall& c) {
         if (!stream_) {
             stream_ = std::make_unique<beast::tcp_stream>(ioc_);
             tcp::resolver resolver(ioc_);
@@ -135,13 +146,13 @@ private:
             stream_->connect(resolver.resolve(host_, port_));
         }
         std::string host_header = host_ + ":" + port_;
-        auto req = make_request(method, target, body, content_type, host_header);
+        auto req = make_request(c, host_header);
         if (key_)
-            api::sign_sigv4(req, key_->access_key_id, key_->secret_access_key, region_, "lambda",
+            api::sign_sigv4(req, key_->access_key_id, key_->secret_access_key, region_, c.service,
                             now_ms());
-        bhttp::request<bhttp::string_body> out{bhttp::string_to_verb(method), target, 11};
+        bhttp::request<bhttp::string_body> out{bhttp::string_to_verb(c.method), c.target, 11};
         for (const auto& [k, v] : req.headers.items) out.set(k, v);
-        out.body() = body;
+        out.body() = c.body;
         out.prepare_payload();
         out.keep_alive(true);
         stream_->expires_after(std::chrono::seconds(120));

@@ -102,6 +102,18 @@ Status Deployment::apply_resource(const Resource& r) {
         LAMINA_TRY(u, url_spec(r, props));
         return apply_url(r, u);
     }
+    if (r.type == kEventSourceMapping) {
+        LAMINA_TRY(m, mapping_spec(r, props));
+        return apply_mapping(r, m);
+    }
+    if (r.type == kQueue) {
+        LAMINA_TRY(q, queue_spec(r, props));
+        return apply_queue(r, q);
+    }
+    if (r.type == kBucket) {
+        LAMINA_TRY(b, bucket_spec(r, props));
+        return apply_bucket(r, b);
+    }
     return {};
 }
 

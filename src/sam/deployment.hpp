@@ -37,6 +37,9 @@ inline constexpr const char* kPermission = "AWS::Lambda::Permission";
 inline constexpr const char* kEventInvokeConfig = "AWS::Lambda::EventInvokeConfig";
 inline constexpr const char* kLayerPermission = "AWS::Lambda::LayerVersionPermission";
 inline constexpr const char* kUrl = "AWS::Lambda::Url";
+inline constexpr const char* kEventSourceMapping = "AWS::Lambda::EventSourceMapping";
+inline constexpr const char* kQueue = "AWS::SQS::Queue";
+inline constexpr const char* kBucket = "AWS::S3::Bucket";
 
 inline bool is_function_type(const std::string& t) {
     return t == kServerlessFunction || t == kFunction;
@@ -135,6 +138,34 @@ struct LayerPermissionSpec {
     nlohmann::json body;  // AddLayerVersionPermission's
 };
 
+// An SQS queue: its name and CreateQueue's Attributes and tags (strings).
+struct QueueSpec {
+    std::string name;
+    nlohmann::json attributes = nlohmann::json::object();
+    nlohmann::json tags = nlohmann::json::object();
+};
+
+// An event source mapping: CreateEventSourceMapping's body (FunctionName,
+// EventSourceArn and the settings the template gives).
+struct MappingSpec {
+    std::string source_arn;
+    nlohmann::json body;
+};
+
+// An S3 bucket and its notification configuration (PutBucketNotificationConfiguration's
+// XML; nullopt when the template has none).
+struct BucketSpec {
+    std::string name;
+    std::optional<std::string> notification;
+};
+
+// SAM's S3 event on a function, waiting for its bucket: the bucket's
+// LambdaConfigurations gain `config`, made after `permission`.
+struct PendingS3Event {
+    std::string function, bucket, permission, pointer;
+    nlohmann::json config;
+};
+
 // What the plan phase read, by logical id; resources left out by their
 // Condition are in `excluded`, types lamina does not emulate in `others`.
 struct Plan {
@@ -150,6 +181,9 @@ struct Plan {
     std::map<std::string, EventInvokeSpec> event_invoke_configs;
     std::map<std::string, UrlSpec> function_urls;
     std::map<std::string, LayerPermissionSpec> layer_permissions;
+    std::map<std::string, QueueSpec> queues;
+    std::map<std::string, MappingSpec> mappings;
+    std::map<std::string, BucketSpec> buckets;
     std::map<std::string, std::string> outputs;  // with planned values
 };
 
@@ -188,6 +222,11 @@ private:
     // SAM's FunctionUrlConfig as the resources SAM makes of it: <Fn>Url and,
     // for AuthType NONE, <Fn>UrlPublicPermissions and <Fn>URLInvokeAllowPublicAccess.
     Result<std::vector<Resource>> function_url_resources(const Resource& fn);
+    // event_sources.cpp: SAM's SQS and S3 Events as the resources SAM makes of
+    // them (<Fn><Event> mappings, <Fn><Event>Permission permissions); an S3
+    // event's bucket configuration waits in `pending_s3_` for its bucket.
+    Result<std::vector<Resource>> event_resources(const Resource& fn);
+    Status attach_s3_events();
     Status order();
     Result<nlohmann::json> resource_value(const std::string& id, const std::string& attribute);
     Result<nlohmann::json> props_of(const Resource& r);
@@ -204,6 +243,11 @@ private:
     Result<UrlSpec> url_spec(const Resource& r, const nlohmann::json& props);
     Result<LayerPermissionSpec> layer_permission_spec(const Resource& r,
                                                       const nlohmann::json& props);
+    Result<MappingSpec> mapping_spec(const Resource& r, const nlohmann::json& props);
+    // queues_buckets.cpp
+    Result<QueueSpec> queue_spec(const Resource& r, const nlohmann::json& props);
+    Result<BucketSpec> bucket_spec(const Resource& r, const nlohmann::json& props);
+    Result<std::string> notification_xml(const nlohmann::json& config, const std::string& pointer);
     // What a function makes visible to Ref / Fn::GetAtt and to --watch.
     void note_function(const Resource& r, const FunctionSpec& f);
     Status check_function_is_ours(const Resource& r, const nlohmann::json& props,
@@ -226,6 +270,10 @@ private:
     Status apply_event_invoke_config(const Resource& r, const EventInvokeSpec& e);
     Status apply_url(const Resource& r, const UrlSpec& u);
     Status apply_layer_permission(const Resource& r, const LayerPermissionSpec& p);
+    Status apply_mapping(const Resource& r, const MappingSpec& m);
+    Status apply_queue(const Resource& r, const QueueSpec& q);
+    Status update_queue(const Resource& r, const QueueSpec& q, const std::string& url);
+    Status apply_bucket(const Resource& r, const BucketSpec& b);
     Status update_alias(const std::string& fn, const std::string& alias, const std::string& primary,
                         const std::string& additional, double weight, const std::string& who);
     void rollback();
@@ -250,6 +298,7 @@ private:
     std::vector<WatchedFolder> watched_;
     // what undoes each creation of this run; it names what it undid
     std::vector<std::function<Status()>> undo_;
+    std::vector<PendingS3Event> pending_s3_;
     DeployReport report_;
 };
 

@@ -1,5 +1,6 @@
 #pragma once
-// The Lambda operations (and lamina's own stack calls) a deployment makes, one
+// The Lambda operations (and lamina's own stack calls, and the SQS and S3
+// operations queues and buckets need) a deployment makes, one
 // function per operation over an ApiClient, each building its REST path in one
 // place. A call the API refuses fails with AWS's answer in the message:
 //   "<who> (<Operation>): <ErrorType>: <message>"   when `who` is given,
@@ -125,6 +126,37 @@ public:
     static std::string layer_version_policy_path(const LayerVersionId& id);
     static std::optional<LayerVersionId> parse_layer_version_policy_path(const std::string& path);
 
+    // event source mappings (service_calls.cpp)
+    Result<nlohmann::json> create_event_source_mapping(const nlohmann::json& body,
+                                                       const std::string& who);
+    Result<nlohmann::json> get_event_source_mapping(const std::string& uuid,
+                                                    const std::string& who);
+    Result<nlohmann::json> update_event_source_mapping(const std::string& uuid,
+                                                       const nlohmann::json& body,
+                                                       const std::string& who);
+    Status delete_event_source_mapping(const std::string& uuid, const std::string& who);
+
+    // SQS, in its JSON protocol; a queue that is not there is ResourceNotFound
+    Result<std::string> create_queue(const std::string& name, const nlohmann::json& attributes,
+                                     const nlohmann::json& tags, const std::string& who);
+    Result<std::string> get_queue_url(const std::string& name, const std::string& who);
+    Result<nlohmann::json> get_queue_attributes(const std::string& url, const std::string& who);
+    Status set_queue_attributes(const std::string& url, const nlohmann::json& attributes,
+                                const std::string& who);
+    Result<nlohmann::json> list_queue_tags(const std::string& url, const std::string& who);
+    Status tag_queue(const std::string& url, const nlohmann::json& tags, const std::string& who);
+    Status untag_queue(const std::string& url, const std::vector<std::string>& keys,
+                       const std::string& who);
+    Status delete_queue(const std::string& url, const std::string& who);
+
+    // S3 buckets (path style); a bucket that is not there is ResourceNotFound
+    Status create_bucket(const std::string& bucket, const std::string& who);
+    // GetBucketNotificationConfiguration's XML
+    Result<std::string> get_bucket_notification(const std::string& bucket, const std::string& who);
+    Status put_bucket_notification(const std::string& bucket, const std::string& xml,
+                                   const std::string& who);
+    Status delete_bucket(const std::string& bucket, const std::string& who);
+
     // lamina's stack records (/_lamina/stacks/{name}; nullopt: no such stack) and traffic shifts
     Result<std::optional<nlohmann::json>> get_stack(const std::string& stack);
     Status put_stack(const std::string& stack, const nlohmann::json& record);
@@ -136,6 +168,10 @@ private:
     Result<nlohmann::json> send(const std::string& method, const std::string& target,
                                 const nlohmann::json& body, const char* operation,
                                 const std::string& who);
+    Result<nlohmann::json> sqs(const char* action, const nlohmann::json& body,
+                               const std::string& who);
+    Result<std::string> s3(const std::string& method, const std::string& target,
+                           const std::string& body, const char* operation, const std::string& who);
 
     ApiClient& api_;
 };

@@ -18,9 +18,19 @@ using nlohmann::json;
 namespace {
 
 const std::set<std::string>& emulated_types() {
-    static const std::set<std::string> kTypes = {
-        kServerlessFunction, kServerlessLayer,   kFunction,        kLayer, kVersion, kAlias,
-        kPermission,         kEventInvokeConfig, kLayerPermission, kUrl};
+    static const std::set<std::string> kTypes = {kServerlessFunction,
+                                                 kServerlessLayer,
+                                                 kFunction,
+                                                 kLayer,
+                                                 kVersion,
+                                                 kAlias,
+                                                 kPermission,
+                                                 kEventInvokeConfig,
+                                                 kLayerPermission,
+                                                 kUrl,
+                                                 kEventSourceMapping,
+                                                 kQueue,
+                                                 kBucket};
     return kTypes;
 }
 
@@ -118,6 +128,40 @@ const std::map<std::string, std::set<std::string>>& known_properties() {
           "Qualifier"}},
         {kLayerPermission, {"Action", "LayerVersionArn", "OrganizationId", "Principal"}},
         {kUrl, {"AuthType", "Cors", "InvokeMode", "Qualifier", "TargetFunctionArn"}},
+        {kEventSourceMapping,
+         {"AmazonManagedKafkaEventSourceConfig",
+          "BatchSize",
+          "BisectBatchOnFunctionError",
+          "DestinationConfig",
+          "DocumentDBEventSourceConfig",
+          "Enabled",
+          "EventSourceArn",
+          "FilterCriteria",
+          "FunctionName",
+          "FunctionResponseTypes",
+          "KmsKeyArn",
+          "MaximumBatchingWindowInSeconds",
+          "MaximumRecordAgeInSeconds",
+          "MaximumRetryAttempts",
+          "MetricsConfig",
+          "ParallelizationFactor",
+          "ProvisionedPollerConfig",
+          "Queues",
+          "ScalingConfig",
+          "SelfManagedEventSource",
+          "SelfManagedKafkaEventSourceConfig",
+          "SourceAccessConfigurations",
+          "StartingPosition",
+          "StartingPositionTimestamp",
+          "Tags",
+          "Topics",
+          "TumblingWindowInSeconds"}},
+        {kQueue,
+         {"ContentBasedDeduplication", "DeduplicationScope", "DelaySeconds", "FifoQueue",
+          "FifoThroughputLimit", "KmsDataKeyReusePeriodSeconds", "KmsMasterKeyId",
+          "MaximumMessageSize", "MessageRetentionPeriod", "QueueName",
+          "ReceiveMessageWaitTimeSeconds", "RedriveAllowPolicy", "RedrivePolicy",
+          "SqsManagedSseEnabled", "Tags", "VisibilityTimeout"}},
     };
     return kProperties;
 }
@@ -377,20 +421,30 @@ Status Deployment::read_resources() {
                         r.pointer + "/" + escape_pointer(name),
                         "property " + name + " is not defined for a resource of type " + r.type));
         }
-        // a SAM function and the resources SAM makes of its FunctionUrlConfig
+        // a SAM function and the resources SAM makes of its FunctionUrlConfig and Events
         std::vector<Resource> batch;
         if (r.type == kServerlessFunction) {
             LAMINA_TRY(generated, function_url_resources(r));
             batch = std::move(generated);
+            LAMINA_TRY(from_events, event_resources(r));
+            for (auto& g : from_events) batch.push_back(std::move(g));
+            // what they refer to (queues, buckets) is theirs, not the function's
+            if (r.raw.contains("Events") && r.raw["Events"].is_object())
+                for (auto it = r.raw["Events"].begin(); it != r.raw["Events"].end();) {
+                    json type = it->is_object() ? it->value("Type", json()) : json();
+                    it = type == "SQS" || type == "S3" ? r.raw["Events"].erase(it) : std::next(it);
+                }
             for (const auto& g : batch)
                 if (doc["Resources"].contains(g.id))
-                    return std::unexpected(t_.error_at(
-                        "/Resources/" + escape_pointer(g.id),
-                        "this logical id is the one SAM gives " + id + "'s FunctionUrlConfig"));
+                    return std::unexpected(
+                        t_.error_at("/Resources/" + escape_pointer(g.id),
+                                    "this logical id is the one SAM gives to what it makes of " +
+                                        id + "'s FunctionUrlConfig or Events"));
         }
         batch.insert(batch.begin(), std::move(r));
         for (auto& b : batch) LAMINA_CHECK(admit_resource(std::move(b)));
     }
+    LAMINA_CHECK(attach_s3_events());
     ctx_.resource_value = [this](const std::string& id, const std::string& attribute) {
         return resource_value(id, attribute);
     };
@@ -539,6 +593,15 @@ Status Deployment::plan_resource(const Resource& r) {
     } else if (r.type == kUrl) {
         LAMINA_TRY(u, url_spec(r, props));
         plan_.function_urls[r.id] = std::move(u);
+    } else if (r.type == kEventSourceMapping) {
+        LAMINA_TRY(m, mapping_spec(r, props));
+        plan_.mappings[r.id] = std::move(m);
+    } else if (r.type == kQueue) {
+        LAMINA_TRY(q, queue_spec(r, props));
+        plan_.queues[r.id] = std::move(q);
+    } else if (r.type == kBucket) {
+        LAMINA_TRY(b, bucket_spec(r, props));
+        plan_.buckets[r.id] = std::move(b);
     }
     return {};
 }

@@ -79,6 +79,8 @@ public:
             auto st = lambda_.delete_function_event_invoke_config(
                 fn, prev.value("Qualifier", std::string()), id);
             if (done(id, prev, absent_is_done(st))) say("deleted  " + id + "  event invoke config");
+        } else if (kind == kEventSourceMapping || kind == kQueue || kind == kBucket) {
+            event_resource_gone(id, prev, kind);
         } else if (kind == kUrl) {
             auto st =
                 lambda_.delete_function_url_config(fn, prev.value("Qualifier", std::string()), id);
@@ -91,6 +93,24 @@ public:
     std::vector<std::string> failures;
 
 private:
+    // Mappings, queues and buckets; DeletionPolicy Retain keeps them.
+    void event_resource_gone(const std::string& id, const json& prev, const std::string& kind) {
+        std::string what = kind == kEventSourceMapping
+                               ? "event source mapping " + prev.value("UUID", std::string())
+                           : kind == kQueue ? "queue " + prev.value("QueueUrl", std::string())
+                                            : "bucket " + prev.value("BucketName", std::string());
+        if (prev.value("Retain", false)) {
+            say("retained " + id + "  " + what);
+            return;
+        }
+        Status st = kind == kEventSourceMapping
+                        ? lambda_.delete_event_source_mapping(prev.value("UUID", std::string()), id)
+                    : kind == kQueue
+                        ? lambda_.delete_queue(prev.value("QueueUrl", std::string()), id)
+                        : lambda_.delete_bucket(prev.value("BucketName", std::string()), id);
+        if (done(id, prev, absent_is_done(st))) say("deleted  " + id + "  " + what);
+    }
+
     // True when `st` succeeded; otherwise reports the failure and keeps `prev`.
     bool done(const std::string& id, const json& prev, const Status& st) {
         if (st) return true;
@@ -131,12 +151,16 @@ std::vector<std::string> prune_stack(LambdaCalls& lambda, const json& previous, 
     Pruner pruner(lambda, next, say);
     pruner.replaced_layer_versions();
     // resources gone from the template (or replaced under another name), newest kinds first
-    for (const char* kind : {kPermission, kLayerPermission, kEventInvokeConfig, kUrl, kAlias,
-                             kVersion, kServerlessFunction, kFunction, kServerlessLayer, kLayer}) {
+    // (a bucket's notifications go before the permissions S3 checked, a
+    // mapping before its function and queue)
+    for (const char* kind :
+         {kEventSourceMapping, kBucket, kPermission, kLayerPermission, kEventInvokeConfig, kUrl,
+          kAlias, kVersion, kServerlessFunction, kFunction, kServerlessLayer, kLayer, kQueue}) {
         for (const auto& [id, prev] : previous.items()) {
             if (prev.value("Type", std::string()) != kind) continue;
             bool same = next.contains(id);
-            for (const char* k : {"FunctionName", "LayerName", "Name", "Qualifier"})
+            for (const char* k : {"FunctionName", "LayerName", "Name", "Qualifier", "UUID",
+                                  "QueueName", "BucketName"})
                 same = same && next[id].value(k, std::string()) == prev.value(k, std::string());
             if (!same) pruner.gone(id, prev);
         }

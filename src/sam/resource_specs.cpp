@@ -365,12 +365,14 @@ Result<FunctionSpec> Deployment::function_spec(const Resource& r, const json& pr
             LAMINA_TRY(body, event_invoke_body(e, ep));
             f.event_invoke = body;
         }
+        // SQS and S3 events are resources of their own (event_sources.cpp)
         if (props.contains("Events") && props["Events"].is_object())
-            for (const auto& [event, spec] : props["Events"].items())
-                report_.skipped.push_back(
-                    r.id + ".Events." + event + " (" +
-                    (spec.is_object() ? spec.value("Type", std::string("?")) : std::string("?")) +
-                    ")");
+            for (const auto& [event, spec] : props["Events"].items()) {
+                std::string type =
+                    spec.is_object() ? spec.value("Type", std::string("?")) : std::string("?");
+                if (type != "SQS" && type != "S3")
+                    report_.skipped.push_back(r.id + ".Events." + event + " (" + type + ")");
+            }
     } else {
         if (props.contains("TracingConfig") && props["TracingConfig"].is_object())
             f.tracing = props["TracingConfig"].value("Mode", std::string("PassThrough"));

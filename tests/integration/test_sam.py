@@ -445,6 +445,7 @@ def test_json_template_with_cloudformation_resources(server, tmp_path):
                       "Properties": {"FunctionName": {"Ref": "Worker"}, "Qualifier": "live", "MaximumRetryAttempts": 0,
                                      "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": ["Sink", "Arn"]}}}}},
             "Queue": {"Type": "AWS::SQS::Queue", "Properties": {}},
+            "Topic": {"Type": "AWS::SNS::Topic", "Properties": {}},
         },
         "Outputs": {"Queue": {"Value": {"Fn::GetAtt": ["Queue", "Arn"]}},
                     "Alias": {"Value": {"Ref": "Live"}}},
@@ -453,7 +454,8 @@ def test_json_template_with_cloudformation_resources(server, tmp_path):
     path.write_text(json.dumps(template, indent=2))
     r = deploy(server, path, "--stack-name", prefix)
     assert r.returncode == 0, r.stderr
-    assert "Queue (AWS::SQS::Queue)" in r.stderr  # the one warning
+    assert "Topic (AWS::SNS::Topic)" in r.stderr  # the one warning
+    assert "Queue (AWS::SQS::Queue)" not in r.stderr  # queues are made
     lam = server.client("lambda")
     worker = f"{prefix}-worker"
     cfg = lam.get_function_configuration(FunctionName=worker)
@@ -471,6 +473,7 @@ def test_json_template_with_cloudformation_resources(server, tmp_path):
     assert eic["DestinationConfig"]["OnFailure"]["Destination"] == lt.fn_arn(f"{prefix}-sink")
     assert f"output   Alias = {lt.fn_arn(worker, 'live')}" in r.stdout
     assert f"output   Queue = arn:aws:sqs:{lt.REGION}:{lt.ACCOUNT}:{prefix}-Queue-" in r.stdout
+    assert len(server.client("sqs").list_queues(QueueNamePrefix=f"{prefix}-Queue-")["QueueUrls"]) == 1
 
     # removing the permission and the event invoke config from the template removes them
     del template["Resources"]["Allow"], template["Resources"]["Async"]
@@ -905,3 +908,434 @@ def test_lambda_url_resource_with_outputs_and_stack_deletion(server, tmp_path):
     assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
     with pytest.raises(ClientError):
         lam.get_function(FunctionName=fn)
+
+
+# --------------------------------------------------------------------------------------
+# event sources: queues, buckets, event source mappings, SAM's SQS and S3 events
+# --------------------------------------------------------------------------------------
+
+# Sends each event it gets to the queue at $OUT_URL (SQS's query protocol), so a
+# test sees what the function received by reading that queue with boto3.
+RELAY = """\
+import json, os, urllib.parse, urllib.request
+def handler(event, context):
+    form = urllib.parse.urlencode({"Action": "SendMessage", "Version": "2012-11-05",
+                                   "MessageBody": json.dumps(event)}).encode()
+    req = urllib.request.Request(os.environ["OUT_URL"], data=form,
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    urllib.request.urlopen(req, timeout=5).read()
+    return {}
+"""
+
+
+def outputs(stdout: str) -> dict:
+    out = {}
+    for line in stdout.splitlines():
+        if line.startswith("output   ") and " = " in line:
+            k, v = line[len("output   "):].split(" = ", 1)
+            out[k] = v
+    return out
+
+
+def relayed(sqs, out_url: str, want: int = 1, timeout: float = 30) -> list:
+    """The events the relay function forwarded, at least `want` of them (or what came in time)."""
+    got, deadline = [], time.time() + timeout
+    while len(got) < want and time.time() < deadline:
+        r = sqs.receive_message(QueueUrl=out_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        for m in r.get("Messages", []):
+            got.append(json.loads(m["Body"]))
+            sqs.delete_message(QueueUrl=out_url, ReceiptHandle=m["ReceiptHandle"])
+    return got
+
+
+def relay_yaml(code: str = RELAY, indent: int = 8) -> str:
+    pad = " " * indent
+    return "|\n" + "".join(pad + line + "\n" for line in code.splitlines())
+
+
+def queue_gone(sqs, name: str) -> bool:
+    try:
+        sqs.get_queue_url(QueueName=name)
+        return False
+    except ClientError as e:
+        return e.response["Error"]["Code"] in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
+
+
+@pytest.mark.timeout_s(180)
+def test_sam_sqs_event_feeds_the_function_updates_in_place_and_is_deleted(server, tmp_path):
+    stack = stack_name("sqsev")
+    template = tmp_path / "template.yaml"
+    text = textwrap.dedent("""\
+        Transform: AWS::Serverless-2016-10-31
+        Resources:
+          Inbox:
+            Type: AWS::SQS::Queue
+            Properties:
+              VisibilityTimeout: 20
+              RedrivePolicy:
+                deadLetterTargetArn: !GetAtt Dead.Arn
+                maxReceiveCount: 3
+              Tags:
+                - Key: team
+                  Value: core
+          Dead:
+            Type: AWS::SQS::Queue
+            DeletionPolicy: Retain
+            Properties:
+              QueueName: !Sub "${AWS::StackName}-dead"
+          Out:
+            Type: AWS::SQS::Queue
+          Worker:
+            Type: AWS::Serverless::Function
+            Properties:
+              FunctionName: !Sub "${AWS::StackName}-worker"
+              Runtime: python3.12
+              Handler: index.handler
+              Environment:
+                Variables:
+                  OUT_URL: !Ref Out
+              InlineCode: RELAY
+              Events:
+                Work:
+                  Type: SQS
+                  Properties:
+                    Queue: !GetAtt Inbox.Arn
+                    BatchSize: 5
+                Nightly:
+                  Type: Schedule
+                  Properties:
+                    Schedule: rate(1 day)
+        Outputs:
+          InboxUrl:
+            Value: !Ref Inbox
+          InboxName:
+            Value: !GetAtt Inbox.QueueName
+          InboxArn:
+            Value: !GetAtt Inbox.Arn
+          Mapping:
+            Value: !Ref WorkerWork
+        """).replace("RELAY", relay_yaml())
+    template.write_text(text)
+    r = deploy(server, template, "--stack-name", stack)
+    assert r.returncode == 0, r.stderr
+    out = outputs(r.stdout)
+    lam, sqs = server.client("lambda"), server.client("sqs")
+    fn = f"{stack}-worker"
+    # CloudFormation's generated name, and Ref/GetAtt as AWS gives them
+    assert out["InboxName"].startswith(f"{stack}-Inbox-")
+    assert sqs.get_queue_url(QueueName=out["InboxName"])["QueueUrl"] == out["InboxUrl"]
+    assert out["InboxArn"] == f"arn:aws:sqs:{lt.REGION}:{lt.ACCOUNT}:{out['InboxName']}"
+    attrs = sqs.get_queue_attributes(QueueUrl=out["InboxUrl"], AttributeNames=["All"])["Attributes"]
+    assert attrs["VisibilityTimeout"] == "20"
+    dead_arn = f"arn:aws:sqs:{lt.REGION}:{lt.ACCOUNT}:{stack}-dead"
+    assert json.loads(attrs["RedrivePolicy"]) == {"deadLetterTargetArn": dead_arn, "maxReceiveCount": 3}
+    assert sqs.list_queue_tags(QueueUrl=out["InboxUrl"])["Tags"] == {"team": "core"}
+    # the mapping SAM makes (<Function><Event>), Schedule still skipped
+    mappings = lam.list_event_source_mappings(FunctionName=fn)["EventSourceMappings"]
+    assert [(m["UUID"], m["BatchSize"], m["EventSourceArn"]) for m in mappings] == \
+        [(out["Mapping"], 5, out["InboxArn"])]
+    assert "Worker.Events.Nightly (Schedule)" in r.stdout + r.stderr
+    assert "Worker.Events.Work" not in r.stdout + r.stderr
+
+    [out_url] = sqs.list_queues(QueueNamePrefix=f"{stack}-Out-")["QueueUrls"]
+    sqs.send_message(QueueUrl=out["InboxUrl"], MessageBody="hello from boto3")
+    events = relayed(sqs, out_url)
+    assert [rec["body"] for e in events for rec in e["Records"]] == ["hello from boto3"]
+    assert events[0]["Records"][0]["eventSourceARN"] == out["InboxArn"]
+
+    # update: BatchSize and VisibilityTimeout change in place (same mapping, same queue)
+    template.write_text(text.replace("BatchSize: 5", "BatchSize: 7").replace("VisibilityTimeout: 20",
+                                                                               "VisibilityTimeout: 40"))
+    r = deploy(server, template, "--stack-name", stack)
+    assert r.returncode == 0, r.stderr
+    again = outputs(r.stdout)
+    assert again["Mapping"] == out["Mapping"] and again["InboxUrl"] == out["InboxUrl"]
+    assert lam.get_event_source_mapping(UUID=out["Mapping"])["BatchSize"] == 7
+    attrs = sqs.get_queue_attributes(QueueUrl=out["InboxUrl"], AttributeNames=["VisibilityTimeout"])
+    assert attrs["Attributes"]["VisibilityTimeout"] == "40"
+    sqs.send_message(QueueUrl=out["InboxUrl"], MessageBody="after the update")
+    assert [rec["body"] for e in relayed(sqs, out_url) for rec in e["Records"]] == ["after the update"]
+
+    # removal: the mapping, the function and the queues go; Dead is retained
+    r = lamina("delete", "--stack-name", stack, "--endpoint", server.url)
+    assert r.returncode == 0, r.stderr
+    with pytest.raises(ClientError) as e:
+        lam.get_event_source_mapping(UUID=out["Mapping"])
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert queue_gone(sqs, out["InboxName"]) and queue_gone(sqs, out_url.rsplit("/", 1)[1])
+    assert not queue_gone(sqs, f"{stack}-dead")
+    with pytest.raises(ClientError):
+        lam.get_function(FunctionName=fn)
+    sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=f"{stack}-dead")["QueueUrl"])
+
+
+@pytest.mark.timeout_s(120)
+def test_event_source_mapping_resource_with_ref_and_getatt(server, tmp_path):
+    stack = stack_name("esm")
+    fn = f"{stack}-fn"
+    template = tmp_path / "template.json"
+    template.write_text(json.dumps({
+        "Resources": {
+            "Jobs": {"Type": "AWS::SQS::Queue",
+                     "Properties": {"QueueName": f"{stack}-jobs.fifo", "FifoQueue": True,
+                                    "ContentBasedDeduplication": True}},
+            "Fn": {"Type": "AWS::Lambda::Function",
+                   "Properties": {"FunctionName": fn, "Runtime": "python3.12", "Handler": "index.handler",
+                                  "Role": f"arn:aws:iam::{lt.ACCOUNT}:role/r",
+                                  "Code": {"ZipFile": "def handler(e, c):\n    return 1\n"}}},
+            "Mapping": {"Type": "AWS::Lambda::EventSourceMapping",
+                        "Properties": {"FunctionName": {"Fn::GetAtt": ["Fn", "Arn"]},
+                                       "EventSourceArn": {"Fn::GetAtt": ["Jobs", "Arn"]},
+                                       "BatchSize": 3, "Enabled": False,
+                                       "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                                       "FilterCriteria": {"Filters": [{"Pattern": '{"body": {"kind": ["a"]}}'}]},
+                                       "ScalingConfig": {"MaximumConcurrency": 4}}}},
+        "Outputs": {"Id": {"Value": {"Ref": "Mapping"}},
+                    "Same": {"Value": {"Fn::GetAtt": ["Mapping", "Id"]}},
+                    "Arn": {"Value": {"Fn::GetAtt": ["Mapping", "EventSourceMappingArn"]}},
+                    "Url": {"Value": {"Fn::GetAtt": ["Jobs", "QueueUrl"]}}}}))
+    r = deploy(server, template, "--stack-name", stack)
+    assert r.returncode == 0, r.stderr
+    out = outputs(r.stdout)
+    lam, sqs = server.client("lambda"), server.client("sqs")
+    m = lam.get_event_source_mapping(UUID=out["Id"])
+    assert out["Same"] == out["Id"]
+    assert out["Arn"] == m["EventSourceMappingArn"] == \
+        f"arn:aws:lambda:{lt.REGION}:{lt.ACCOUNT}:event-source-mapping:{out['Id']}"
+    assert m["FunctionArn"] == lt.fn_arn(fn) and m["BatchSize"] == 3 and m["State"] == "Disabled"
+    assert m["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert m["FilterCriteria"] == {"Filters": [{"Pattern": '{"body": {"kind": ["a"]}}'}]}
+    assert m["ScalingConfig"] == {"MaximumConcurrency": 4}
+    attrs = sqs.get_queue_attributes(QueueUrl=out["Url"], AttributeNames=["All"])["Attributes"]
+    assert attrs["FifoQueue"] == "true" and attrs["ContentBasedDeduplication"] == "true"
+    r = lamina("delete", "--stack-name", stack, "--endpoint", server.url)
+    assert r.returncode == 0, r.stderr
+    assert lam.list_event_source_mappings(FunctionName=lt.fn_arn(fn))["EventSourceMappings"] == []
+    assert queue_gone(sqs, f"{stack}-jobs.fifo")
+
+
+@pytest.mark.timeout_s(120)
+def test_a_mapping_on_a_kinesis_stream_is_refused_and_nothing_stays(server, tmp_path):
+    stack = stack_name("kin")
+    fn = f"{stack}-fn"
+    template = tmp_path / "template.yaml"
+    template.write_text(textwrap.dedent(f"""\
+        Resources:
+          Fn:
+            Type: AWS::Lambda::Function
+            Properties:
+              FunctionName: {fn}
+              Runtime: python3.12
+              Handler: index.handler
+              Role: arn:aws:iam::{lt.ACCOUNT}:role/r
+              Code: {{ZipFile: "def handler(e, c):\\n    return 1\\n"}}
+          Q:
+            Type: AWS::SQS::Queue
+            Properties:
+              QueueName: {stack}-q
+          Stream:
+            Type: AWS::Lambda::EventSourceMapping
+            DependsOn: Q
+            Properties:
+              FunctionName: !Ref Fn
+              EventSourceArn: arn:aws:kinesis:{lt.REGION}:{lt.ACCOUNT}:stream/clicks
+              StartingPosition: LATEST
+        """))
+    r = deploy(server, template, "--stack-name", stack)
+    assert r.returncode != 0
+    assert "Stream (CreateEventSourceMapping)" in r.stderr and "Kinesis" in r.stderr, r.stderr
+    lam, sqs = server.client("lambda"), server.client("sqs")
+    with pytest.raises(ClientError):
+        lam.get_function(FunctionName=fn)
+    assert queue_gone(sqs, f"{stack}-q")
+    r = lamina("delete", "--stack-name", stack, "--endpoint", server.url)
+    assert r.returncode != 0 and "no stack named" in r.stderr
+
+
+@pytest.mark.timeout_s(180)
+def test_sam_s3_event_invokes_the_function_with_the_s3_record(server, tmp_path):
+    stack = stack_name("s3ev")
+    template = tmp_path / "template.yaml"
+    template.write_text(textwrap.dedent("""\
+        Transform: AWS::Serverless-2016-10-31
+        Resources:
+          Uploads:
+            Type: AWS::S3::Bucket
+          Out:
+            Type: AWS::SQS::Queue
+            Properties:
+              QueueName: !Sub "${AWS::StackName}-out"
+          Thumbnailer:
+            Type: AWS::Serverless::Function
+            Properties:
+              Runtime: python3.12
+              Handler: index.handler
+              AutoPublishAlias: live
+              Environment:
+                Variables:
+                  OUT_URL: !Ref Out
+              InlineCode: RELAY
+              Events:
+                Created:
+                  Type: S3
+                  Properties:
+                    Bucket: !Ref Uploads
+                    Events: s3:ObjectCreated:*
+                    Filter:
+                      S3Key:
+                        Rules:
+                          - Name: prefix
+                            Value: in/
+        Outputs:
+          Bucket:
+            Value: !Ref Uploads
+          BucketArn:
+            Value: !GetAtt Uploads.Arn
+          Function:
+            Value: !Ref Thumbnailer
+        """).replace("RELAY", relay_yaml()))
+    r = deploy(server, template, "--stack-name", stack)
+    assert r.returncode == 0, r.stderr
+    out = outputs(r.stdout)
+    bucket, fn = out["Bucket"], out["Function"]
+    assert bucket.startswith(f"{stack}-uploads-") and bucket == bucket.lower()
+    assert out["BucketArn"] == f"arn:aws:s3:::{bucket}"
+    lam, s3, sqs = server.client("lambda"), server.client("s3"), server.client("sqs")
+    # SAM's <Function><Event>Permission, on the alias, for S3 from this account
+    policy = json.loads(lam.get_policy(FunctionName=fn, Qualifier="live")["Policy"])
+    [st] = policy["Statement"]
+    assert st["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert st["Condition"] == {"StringEquals": {"AWS:SourceAccount": lt.ACCOUNT}}
+    [cfg] = s3.get_bucket_notification_configuration(Bucket=bucket)["LambdaFunctionConfigurations"]
+    assert cfg["LambdaFunctionArn"] == lt.fn_arn(fn) + ":live"
+    assert cfg["Events"] == ["s3:ObjectCreated:*"]
+
+    out_url = sqs.get_queue_url(QueueName=f"{stack}-out")["QueueUrl"]
+    s3.put_object(Bucket=bucket, Key="other/skip.txt", Body=b"no")
+    s3.put_object(Bucket=bucket, Key="in/photo.jpg", Body=b"jpeg")
+    [event] = relayed(sqs, out_url, timeout=20)
+    [rec] = event["Records"]
+    assert rec["eventSource"] == "aws:s3" and rec["eventName"] == "ObjectCreated:Put"
+    assert rec["s3"]["bucket"]["name"] == bucket and rec["s3"]["object"]["key"] == "in/photo.jpg"
+    assert relayed(sqs, out_url, timeout=2) == []  # other/ is filtered out
+
+    # the event dropped from the template: the bucket's configuration and the permission go
+    text = template.read_text()
+    template.write_text(text.split("      Events:\n")[0] + "Outputs:" + text.split("\nOutputs:")[1])
+    r = deploy(server, template, "--stack-name", stack)
+    assert r.returncode == 0, r.stderr
+    assert not s3.get_bucket_notification_configuration(Bucket=bucket).get("LambdaFunctionConfigurations")
+    with pytest.raises(ClientError):
+        lam.get_policy(FunctionName=fn, Qualifier="live")
+    s3.put_object(Bucket=bucket, Key="in/later.jpg", Body=b"jpeg")
+    assert relayed(sqs, out_url, timeout=2) == []
+    s3.delete_object(Bucket=bucket, Key="in/later.jpg")
+
+    # a bucket that still holds objects is not deleted (as CloudFormation: BucketNotEmpty)
+    r = lamina("delete", "--stack-name", stack, "--endpoint", server.url)
+    assert r.returncode != 0 and "BucketNotEmpty" in r.stderr, r.stderr
+    with pytest.raises(ClientError):
+        lam.get_function(FunctionName=fn)
+    for key in ("other/skip.txt", "in/photo.jpg"):
+        s3.delete_object(Bucket=bucket, Key=key)
+    r = lamina("delete", "--stack-name", stack, "--endpoint", server.url)
+    assert r.returncode == 0, r.stderr
+    with pytest.raises(ClientError) as e:
+        s3.head_bucket(Bucket=bucket)
+    assert e.value.response["Error"]["Code"] in ("404", "NoSuchBucket")
+    assert queue_gone(sqs, f"{stack}-out")
+
+
+@pytest.mark.timeout_s(120)
+def test_bucket_notification_configuration_to_a_queue_and_its_removal(server, tmp_path):
+    stack = stack_name("s3q")
+    template = tmp_path / "template.yaml"
+    text = textwrap.dedent("""\
+        Resources:
+          Drop:
+            Type: AWS::SQS::Queue
+          Box:
+            Type: AWS::S3::Bucket
+            Properties:
+              BucketName: !Sub "${AWS::StackName}-box"
+              NotificationConfiguration:
+                QueueConfigurations:
+                  - Event: s3:ObjectCreated:*
+                    Queue: !GetAtt Drop.Arn
+                    Filter:
+                      S3Key:
+                        Rules:
+                          - Name: suffix
+                            Value: .csv
+        Outputs:
+          Drop:
+            Value: !Ref Drop
+          Domain:
+            Value: !GetAtt Box.DomainName
+        """)
+    template.write_text(text)
+    r = deploy(server, template, "--stack-name", stack)
+    if r.returncode != 0 and "NotImplemented" in r.stderr:
+        pytest.xfail("lamina's S3 does not take QueueConfigurations yet: " + r.stderr)
+    assert r.returncode == 0, r.stderr
+    out = outputs(r.stdout)
+    bucket = f"{stack}-box"
+    assert out["Domain"] == f"{bucket}.s3.amazonaws.com"
+    s3, sqs = server.client("s3"), server.client("sqs")
+    s3.put_object(Bucket=bucket, Key="a.csv", Body=b"1,2")
+    keys, deadline = [], time.time() + 20  # (S3's s3:TestEvent has no Records)
+    while not keys and time.time() < deadline:
+        keys = [rec["s3"]["object"]["key"] for e in relayed(sqs, out["Drop"], timeout=1)
+                for rec in e.get("Records", [])]
+    assert keys == ["a.csv"]
+    s3.delete_object(Bucket=bucket, Key="a.csv")
+    # the configuration dropped from the template: the bucket has none left
+    template.write_text(text.split("              NotificationConfiguration:")[0] + text.split(".csv\n")[1])
+    r = deploy(server, template, "--stack-name", stack)
+    assert r.returncode == 0, r.stderr
+    cfg = s3.get_bucket_notification_configuration(Bucket=bucket)
+    assert not cfg.get("QueueConfigurations"), cfg
+    r = lamina("delete", "--stack-name", stack, "--endpoint", server.url)
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.timeout_s(120)
+def test_serve_template_with_an_sqs_event_polls_from_the_start(tmp_path):
+    template = tmp_path / "template.yaml"
+    template.write_text(textwrap.dedent("""\
+        Transform: AWS::Serverless-2016-10-31
+        Resources:
+          Inbox:
+            Type: AWS::SQS::Queue
+            Properties:
+              QueueName: inbox
+          Out:
+            Type: AWS::SQS::Queue
+            Properties:
+              QueueName: out
+          Worker:
+            Type: AWS::Serverless::Function
+            Properties:
+              Runtime: python3.12
+              Handler: index.handler
+              Environment:
+                Variables:
+                  OUT_URL: !Ref Out
+              InlineCode: RELAY
+              Events:
+                Work:
+                  Type: SQS
+                  Properties:
+                    Queue: !GetAtt Inbox.Arn
+        """).replace("RELAY", relay_yaml()))
+    srv = lt.LaminaServer(extra_args=["--template", str(template), "--stack-name", "svc"])
+    srv.start(timeout=60)
+    try:
+        sqs = srv.client("sqs")
+        inbox = sqs.get_queue_url(QueueName="inbox")["QueueUrl"]
+        out_url = sqs.get_queue_url(QueueName="out")["QueueUrl"]
+        assert out_url.startswith(f"http://127.0.0.1:{srv.port}/")  # Ref: the URL clients use
+        sqs.send_message(QueueUrl=inbox, MessageBody="served")
+        assert [rec["body"] for e in relayed(sqs, out_url) for rec in e["Records"]] == ["served"]
+    finally:
+        srv.stop()

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -104,16 +105,98 @@ def handler(event, context):
 '''
 
 
-@pytest.fixture
-def tf(server, tmp_path):
+# A queue feeding a function through an event source mapping; the function
+# relays each event it gets to the "out" queue, where the test reads it.
+QUEUES_TF = r'''
+terraform {
+  required_providers {
+    aws = { source = "hashicorp/aws" }
+  }
+}
+
+variable "endpoint" { type = string }
+variable "name" { type = string }
+variable "zip" { type = string }
+
+provider "aws" {
+  region                      = "us-east-1"
+  access_key                  = "test"
+  secret_key                  = "test"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  skip_region_validation      = true
+  endpoints {
+    lambda = var.endpoint
+    iam    = var.endpoint
+    sts    = var.endpoint
+    sqs    = var.endpoint
+  }
+}
+
+resource "aws_sqs_queue" "dlq" {
+  name = "${var.name}-dlq"
+}
+
+resource "aws_sqs_queue" "jobs" {
+  name                       = "${var.name}-jobs"
+  visibility_timeout_seconds = 20
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.dlq.arn
+    maxReceiveCount     = 4
+  })
+  tags = { team = "core" }
+}
+
+resource "aws_sqs_queue" "out" {
+  name = "${var.name}-out"
+}
+
+resource "aws_lambda_function" "fn" {
+  function_name    = var.name
+  role             = "arn:aws:iam::123456789012:role/lambda-role"
+  handler          = "handler.handler"
+  runtime          = "python3.12"
+  filename         = var.zip
+  source_code_hash = filebase64sha256(var.zip)
+  environment {
+    variables = { OUT_URL = aws_sqs_queue.out.url }
+  }
+}
+
+resource "aws_lambda_event_source_mapping" "jobs" {
+  event_source_arn = aws_sqs_queue.jobs.arn
+  function_name    = aws_lambda_function.fn.arn
+  batch_size       = 5
+}
+
+output "jobs_url" { value = aws_sqs_queue.jobs.url }
+output "out_url" { value = aws_sqs_queue.out.url }
+output "uuid" { value = aws_lambda_event_source_mapping.jobs.uuid }
+'''
+
+RELAY = r'''
+import json, os, urllib.parse, urllib.request
+
+def handler(event, context):
+    form = urllib.parse.urlencode({"Action": "SendMessage", "Version": "2012-11-05",
+                                   "MessageBody": json.dumps(event)}).encode()
+    req = urllib.request.Request(os.environ["OUT_URL"], data=form,
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    urllib.request.urlopen(req, timeout=5).read()
+    return {}
+'''
+
+
+def make_tf(server, tmp_path, main_tf: str, handler: str):
     if not (os.path.isfile(TERRAFORM) and os.access(TERRAFORM, os.X_OK)):
         pytest.skip(f"terraform not found ({TERRAFORM})")
     if not (MIRROR / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
         pytest.skip(f"no hashicorp/aws provider in the filesystem mirror {MIRROR}")
     work = tmp_path / "tf"
     work.mkdir()
-    (work / "main.tf").write_text(MAIN_TF)
-    (work / "fn.zip").write_bytes(lt.make_zip({"handler.py": HANDLER}))
+    (work / "main.tf").write_text(main_tf)
+    (work / "fn.zip").write_bytes(lt.make_zip({"handler.py": handler}))
     rc = tmp_path / "terraformrc"
     rc.write_text('provider_installation {\n  filesystem_mirror {\n    path = "%s"\n  }\n}\n' % MIRROR)
     env = dict(os.environ, TF_CLI_CONFIG_FILE=str(rc), TF_IN_AUTOMATION="1", TF_INPUT="0",
@@ -134,6 +217,16 @@ def tf(server, tmp_path):
     # leave nothing behind when a step failed half-way
     subprocess.run([TERRAFORM, "destroy", "-auto-approve", "-input=false", "-no-color"], cwd=work, env=env,
                    capture_output=True, timeout=120)
+
+
+@pytest.fixture
+def tf(server, tmp_path):
+    yield from make_tf(server, tmp_path, MAIN_TF, HANDLER)
+
+
+@pytest.fixture
+def tf_queues(server, tmp_path):
+    yield from make_tf(server, tmp_path, QUEUES_TF, RELAY)
 
 
 @pytest.mark.timeout_s(600)
@@ -176,3 +269,34 @@ def test_function_url_created_planned_and_destroyed(tf, lam, server):
         lam.get_function(FunctionName=name)
     status, _, _ = lt.http_request(f"http://127.0.0.1:{server.port}/", headers={"Host": host})
     assert status == 403  # a URL that no longer exists
+
+
+@pytest.mark.timeout_s(600)
+def test_queue_and_event_source_mapping_created_planned_and_destroyed(tf_queues, lam, server):
+    tf = tf_queues
+    tf("apply", "-auto-approve", "-input=false", timeout=300)
+    out = {k: v["value"] for k, v in json.loads(tf("output", "-json").stdout).items()}
+    name = tf.name
+    sqs = server.client("sqs")
+    attrs = sqs.get_queue_attributes(QueueUrl=out["jobs_url"], AttributeNames=["All"])["Attributes"]
+    assert attrs["VisibilityTimeout"] == "20"
+    assert json.loads(attrs["RedrivePolicy"])["maxReceiveCount"] == 4
+    m = lam.get_event_source_mapping(UUID=out["uuid"])
+    assert m["BatchSize"] == 5 and m["FunctionArn"].endswith(f":function:{name}")
+
+    # a message sent with boto3 reaches the function, which relays it to "out"
+    sqs.send_message(QueueUrl=out["jobs_url"], MessageBody="from terraform's queue")
+    got, deadline = [], time.time() + 30
+    while not got and time.time() < deadline:
+        for msg in sqs.receive_message(QueueUrl=out["out_url"], WaitTimeSeconds=1).get("Messages", []):
+            got += [r["body"] for r in json.loads(msg["Body"])["Records"]]
+    assert got == ["from terraform's queue"]
+
+    # what lamina answers reads back as what was applied: no diff
+    plan = tf("plan", "-detailed-exitcode", "-input=false", ok=(0, 2), timeout=240)
+    assert plan.returncode == 0, f"terraform plan after apply shows changes:\n{plan.stdout}"
+
+    tf("destroy", "-auto-approve", "-input=false", timeout=240)
+    with expect_error("ResourceNotFoundException", 404):
+        lam.get_event_source_mapping(UUID=out["uuid"])
+    assert sqs.list_queues(QueueNamePrefix=name).get("QueueUrls", []) == []

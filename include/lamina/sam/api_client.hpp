@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "lamina/common/error.hpp"
 
@@ -25,6 +27,7 @@ struct ApiReply {
     bool ok() const { return status >= 200 && status < 300; }
     nlohmann::json json() const;  // the body as JSON (null when empty or not JSON)
     // "ResourceNotFoundException: Function not found: ..." for an error reply
+    // (JSON bodies, and S3's XML <Error><Code>/<Message>)
     std::string error_text() const;
     std::string error_type() const;
 };
@@ -33,13 +36,23 @@ struct SigningKey {
     std::string access_key_id, secret_access_key;
 };
 
+// One request: target is path and query ("/2015-03-31/functions/f?Qualifier=live");
+// `service` is what it is signed for (S3 and SQS calls are told apart by it).
+struct ApiCall {
+    std::string method, target, body, content_type = "application/json";
+    std::string service = "lambda";
+    std::vector<std::pair<std::string, std::string>> headers;
+};
+
 class ApiClient {
 public:
     virtual ~ApiClient() = default;
-    // target: path and query ("/2015-03-31/functions/f?Qualifier=live")
-    virtual Result<ApiReply> call(const std::string& method, const std::string& target,
-                                  const std::string& body,
-                                  const std::string& content_type = "application/json") = 0;
+    Result<ApiReply> call(const std::string& method, const std::string& target,
+                          const std::string& body,
+                          const std::string& content_type = "application/json") {
+        return send(ApiCall{method, target, body, content_type});
+    }
+    virtual Result<ApiReply> send(const ApiCall& call) = 0;
     virtual const std::string& region() const = 0;
 };
 

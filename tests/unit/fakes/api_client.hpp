@@ -14,14 +14,18 @@ class FakeApiClient final : public sam::ApiClient {
 public:
     struct Call {
         std::string method, target, body, content_type;
+        std::string service;     // what it is signed for: lambda, s3, sqs
+        std::string amz_target;  // X-Amz-Target, for SQS's JSON protocol
     };
     // Default answer: 200 with "{}".
     std::function<Result<sam::ApiReply>(const Call&)> answer;
     std::vector<Call> calls;
 
-    Result<sam::ApiReply> call(const std::string& method, const std::string& target,
-                               const std::string& body, const std::string& content_type) override {
-        calls.push_back(Call{method, target, body, content_type});
+    Result<sam::ApiReply> send(const sam::ApiCall& c) override {
+        std::string amz_target;
+        for (const auto& [k, v] : c.headers)
+            if (k == "X-Amz-Target") amz_target = v;
+        calls.push_back(Call{c.method, c.target, c.body, c.content_type, c.service, amz_target});
         if (answer) return answer(calls.back());
         return sam::ApiReply{200, "{}", ""};
     }
