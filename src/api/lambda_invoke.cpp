@@ -156,6 +156,7 @@ void LambdaApi::invoke_streaming(exec::InvokeRequest in, bool tail,
         }
         http::Response r = stream_head(request_id, executed);
         r.stream = std::move(stream);
+        r.lambda_stream = true;
         respond(std::move(r));
     };
     invoker_->invoke(std::move(in),

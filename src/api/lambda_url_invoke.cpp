@@ -162,6 +162,7 @@ void LambdaApi::invoke_url(const RequestContext& ctx, const http::Request& req,
                                                      : http::BodyPiece::end()};
                             });
                         head->stream = call->stream;
+                        head->lambda_stream = true;
                     }
                 }
                 http::Response r = head ? std::move(*head) : url_internal_error();

@@ -235,6 +235,7 @@ http::ServerOptions server_options(const Config& config, api::Service& service) 
     opt.host = config.host;
     opt.port = config.port;
     opt.body_policy = [&service](const http::RequestHead& h) { return service.body_policy(h); };
+    if (config.stream_shaping) opt.stream_shaping.bytes_per_second = 2.0 * 1024 * 1024;
     opt.transport_error = [&service](unsigned status, const std::string& what) {
         return service.transport_error(status, what);
     };

@@ -219,6 +219,12 @@ int run(int argc, char** argv) {
         ->capture_default_str()
         ->check(CLI::Range(0.0, 3600.0));
     serve_cmd
+        ->add_flag(
+            "--stream-bandwidth-shaping", config.stream_shaping,
+            "Pace streamed responses as AWS does: the first 6 MiB at full speed, the rest at "
+            "2 MiB/s")
+        ->envname("LAMINA_STREAM_BANDWIDTH_SHAPING");
+    serve_cmd
         ->add_flag("--durable-commits", config.durable_commits,
                    "fsync every metadata commit (survives power loss, not only crashes)")
         ->envname("LAMINA_DURABLE_COMMITS");

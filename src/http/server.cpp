@@ -9,6 +9,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
@@ -149,6 +150,12 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
             source->cancel();
             co_return false;
         }
+        // Shaping: past the free bytes, each chunk waits until the bytes sent
+        // beyond them fit the rate since the free bytes ran out. Waiting here
+        // holds the producer back through the body pipe.
+        const bool shaped = r.lambda_stream && opt.stream_shaping.bytes_per_second > 0;
+        std::size_t sent = 0;
+        std::optional<std::chrono::steady_clock::time_point> capped_since;
         for (;;) {
             stream.expires_never();
             BodyPiece piece = co_await next_piece(*source, stream);
@@ -160,6 +167,25 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
                 co_return !lec;
             }
             if (piece.data.empty()) continue;
+            if (shaped) {
+                const auto& cap = opt.stream_shaping;
+                if (sent >= cap.free_bytes) {
+                    auto now = std::chrono::steady_clock::now();
+                    if (!capped_since) capped_since = now;
+                    auto due =
+                        *capped_since +
+                        std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            std::chrono::duration<double>(
+                                static_cast<double>(sent - cap.free_bytes) / cap.bytes_per_second));
+                    if (due > now) {
+                        asio::steady_timer pause(stream.get_executor(), due - now);
+                        stream.expires_after(opt.body_timeout + (due - now));
+                        auto [pec] = co_await pause.async_wait(kTuple);
+                        (void)pec;
+                    }
+                }
+                sent += piece.data.size();
+            }
             auto chunk = bhttp::make_chunk(asio::buffer(piece.data));
             auto [wec, wn] = co_await asio::async_write(stream, chunk, kTuple);
             if (wec) {

@@ -505,3 +505,38 @@ class TestUrlLimits:
         # nothing ran: the first invocation the function sees is the next one
         status, _, got = lt.http_request(f"http://127.0.0.1:{server.port}/?mode=count", "GET", None, {"Host": host})
         assert status == 200 and json.loads(got)["invokes"] == 1
+
+
+@pytest.mark.timeout_s(120)
+def test_bandwidth_shaping_flag_paces_past_the_first_6_mib(tmp_path):
+    """`serve --stream-bandwidth-shaping`: as AWS, a streamed answer's first 6 MiB go at full speed
+    and the rest at 2 MiB/s, through a RESPONSE_STREAM URL and InvokeWithResponseStream alike. The
+    test checks the pace is not exceeded (a lower bound on time: a slow machine cannot fail it)."""
+    srv = lt.LaminaServer(data_dir=tmp_path / "data", log_path=tmp_path / "server.log",
+                          extra_args=["--stream-bandwidth-shaping"]).start()
+    try:
+        lam = srv.client("lambda")
+        name = create_node(lam, timeout=30)
+        url = stream_url(lam, name)
+        conn, resp = open_url(srv, url, "/?mode=big&mb=10")
+        try:
+            got, marks, start = 0, {}, time.monotonic()
+            while True:
+                piece = resp.read1(1 << 20)
+                if not piece:
+                    break
+                got += len(piece)
+                for mib in (6, 10):
+                    if got >= mib << 20 and mib not in marks:
+                        marks[mib] = time.monotonic() - start
+        finally:
+            conn.close()
+        assert got == 10 << 20
+        # the 4 MiB past the free 6 cannot come faster than 2 MiB/s (the last chunk may start at once)
+        assert marks[10] - marks[6] >= 1.3, marks
+        r = lam.invoke_with_response_stream(FunctionName=name, Payload=json.dumps({"mode": "big", "mb": 8}))
+        start = time.monotonic()
+        size = sum(len(e["PayloadChunk"]["Payload"]) for e in r["EventStream"] if "PayloadChunk" in e)
+        assert size == 8 << 20 and time.monotonic() - start >= 0.4  # 2 MiB past 6 at 2 MiB/s, less a chunk
+    finally:
+        srv.stop()

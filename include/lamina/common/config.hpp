@@ -24,6 +24,7 @@ struct Config {
     int io_threads = 2;
     int worker_threads = 4;
     bool durable_commits = false;  // fsync every metadata commit (power-loss safety)
+    bool stream_shaping = false;   // AWS's 2 MiB/s past a streamed response's first 6 MiB
     std::string sandbox = "auto";  // auto | bubblewrap | process
     // Who functions run as when lamina is root: auto (AWS's sbx_user1051,
     // uid 993 gid 990), UID[:GID], or root (all capabilities still dropped).

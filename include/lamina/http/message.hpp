@@ -53,6 +53,9 @@ struct Response {
     std::string body;
     // A body sent as it is produced (chunked), instead of `body`.
     std::shared_ptr<BodySource> stream;
+    // A Lambda response stream: paced by the server's stream bandwidth
+    // shaping when that is on (ServerOptions::stream_shaping).
+    bool lambda_stream = false;
 };
 
 using Responder = std::function<void(Response)>;

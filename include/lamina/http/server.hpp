@@ -47,6 +47,12 @@ struct ServerOptions {
     std::chrono::milliseconds body_timeout{120'000};
     std::chrono::milliseconds idle_timeout{120'000};
     std::size_t header_limit = 64 * 1024;
+    // AWS's bandwidth shaping of streamed Lambda responses: the first
+    // `free_bytes` at full speed, the rest at `bytes_per_second` (off: 0).
+    struct StreamShaping {
+        std::size_t free_bytes = 6 * 1024 * 1024;
+        double bytes_per_second = 0;
+    } stream_shaping;
     std::function<BodyPolicy(const RequestHead&)> body_policy;
     std::function<Response(unsigned status, const std::string& what)> transport_error;
 };
