@@ -27,6 +27,7 @@
 #include "lamina/metrics/metrics.hpp"
 #include "lamina/sandbox/launch_spec.hpp"
 #include "lamina/sandbox/launcher.hpp"
+#include "lamina/logs/log_store.hpp"
 #include "lamina/sandbox/memory_cgroup.hpp"
 #include "lamina/store/layer_cache.hpp"
 
@@ -41,6 +42,7 @@ struct ExecSettings {
     std::filesystem::path runtimes_dir;  // lamina's bootstraps (python/, node/)
     std::filesystem::path work_dir;      // per-environment scratch (process backend /tmp)
     std::filesystem::path logs_dir;      // <logs>/<account>/<region>/<log group>/<stream>.log
+    logs::LogStore* log_store = nullptr;  // also records every line there (the Logs API reads it)
     std::map<std::string, std::string> interpreters;  // runtime -> interpreter path
     std::chrono::milliseconds idle_timeout{std::chrono::minutes(10)};
     std::chrono::milliseconds init_timeout{std::chrono::seconds(10)};
