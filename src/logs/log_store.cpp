@@ -132,6 +132,7 @@ Status LogStore::exec(const char* sql) {
 Status LogStore::migrate() {
     LAMINA_CHECK(exec("PRAGMA journal_mode=WAL"));
     LAMINA_CHECK(exec("PRAGMA synchronous=NORMAL"));
+    LAMINA_CHECK(exec("PRAGMA cache_size=-65536"));  // 64 MiB: the FTS index pages stay cached
     for (const char* sql : kSchema) LAMINA_CHECK(exec(sql));
     return {};
 }
