@@ -15,8 +15,8 @@ namespace lamina::api {
 namespace {
 
 using json = nlohmann::json;
-using logs::LogsErrorCode;
 using logs::logs_fail;
+using logs::LogsErrorCode;
 
 constexpr const char* kContentType = "application/x-amz-json-1.1";
 constexpr std::int64_t kDayMs = 86'400'000;
@@ -25,7 +25,7 @@ constexpr std::int64_t kTooNewMs = 2 * 3'600'000;
 constexpr std::size_t kMaxBatchBytes = 1'048'576;
 constexpr std::size_t kEventOverhead = 26;
 constexpr std::size_t kMaxBatchEvents = 10'000;
-constexpr int kRetentionDays[] = {1,   3,   5,   7,   14,  30,   60,   90,   120,  150,  180,
+constexpr int kRetentionDays[] = {1,   3,   5,   7,   14,   30,   60,   90,   120,  150,  180,
                                   365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653};
 
 std::unexpected<Error> bad(std::string message) {
@@ -45,7 +45,8 @@ Result<json> body_of(const http::Request& req) {
     if (req.body.empty()) return json::object();
     auto j = json::parse(req.body, nullptr, false);
     if (j.is_discarded() || !j.is_object())
-        return logs_fail(LogsErrorCode::Validation, "Start of structure or map found where not expected.");
+        return logs_fail(LogsErrorCode::Validation,
+                         "Start of structure or map found where not expected.");
     return j;
 }
 
@@ -83,9 +84,9 @@ Result<int> limit_of(const json& in, int maximum, int dflt) {
         return bad(validation("'" + std::to_string(*v) + "'", "limit",
                               "Member must have value greater than or equal to 1"));
     if (*v > maximum)
-        return bad(validation("'" + std::to_string(*v) + "'", "limit",
-                              "Member must have value less than or equal to " +
-                                  std::to_string(maximum)));
+        return bad(
+            validation("'" + std::to_string(*v) + "'", "limit",
+                       "Member must have value less than or equal to " + std::to_string(maximum)));
     return static_cast<int>(*v);
 }
 
@@ -98,18 +99,21 @@ bool group_chars(const std::string& s) {
 
 Status check_group_name(const std::string& name, const char* field = "logGroupName") {
     if (name.size() > 512)
-        return bad("Invalid LogGroup or LogStream, both must have length less than or equal to 512.");
+        return bad(
+            "Invalid LogGroup or LogStream, both must have length less than or equal to 512.");
     if (name.empty())
         return bad(validation("''", field, "Member must have length greater than or equal to 1"));
     if (!group_chars(name))
-        return bad(validation("'" + name + "'", field,
-                              "Member must satisfy regular expression pattern: [\\.\\-_/#A-Za-z0-9]+"));
+        return bad(
+            validation("'" + name + "'", field,
+                       "Member must satisfy regular expression pattern: [\\.\\-_/#A-Za-z0-9]+"));
     return {};
 }
 
 Status check_stream_name(const std::string& name) {
     if (name.size() > 512)
-        return bad("Invalid LogGroup or LogStream, both must have length less than or equal to 512.");
+        return bad(
+            "Invalid LogGroup or LogStream, both must have length less than or equal to 512.");
     if (name.empty())
         return bad(validation("''", "logStreamName",
                               "Member must have length greater than or equal to 1"));
@@ -155,7 +159,8 @@ Result<std::string> group_of(const logs::Where& w, const json& in) {
 
 std::string pad(std::int64_t v, int width) {
     char buf[80];
-    std::snprintf(buf, sizeof buf, "%0*lld", width, static_cast<long long>(std::max<std::int64_t>(v, 0)));
+    std::snprintf(buf, sizeof buf, "%0*lld", width,
+                  static_cast<long long>(std::max<std::int64_t>(v, 0)));
     return buf;
 }
 
@@ -215,7 +220,8 @@ Result<std::vector<std::string>> strings_of(const json& in, const char* key) {
 
 class Handler {
 public:
-    Handler(logs::LogStore& store, Clock& clock, logs::Where w) : store_(store), clock_(clock), w_(std::move(w)) {}
+    Handler(logs::LogStore& store, Clock& clock, logs::Where w)
+        : store_(store), clock_(clock), w_(std::move(w)) {}
 
     Result<json> run(const std::string& op, const json& in) {
         using Fn = Result<json> (Handler::*)(const json&);
@@ -252,8 +258,9 @@ private:
         LAMINA_TRY(tags, tags_of(in, "tags"));
         LAMINA_TRY(cls, opt_string(in, "logGroupClass"));
         if (cls && *cls != "STANDARD" && *cls != "INFREQUENT_ACCESS" && *cls != "DELIVERY")
-            return bad(validation("'" + *cls + "'", "logGroupClass",
-                                  "Member must satisfy enum value set: [DELIVERY, STANDARD, INFREQUENT_ACCESS]"));
+            return bad(validation(
+                "'" + *cls + "'", "logGroupClass",
+                "Member must satisfy enum value set: [DELIVERY, STANDARD, INFREQUENT_ACCESS]"));
         LAMINA_CHECK(store_.create_group(w_, name, tags));
         return json::object();
     }
@@ -268,23 +275,25 @@ private:
         LAMINA_TRY(prefix, opt_string(in, "logGroupNamePrefix"));
         LAMINA_TRY(pattern, opt_string(in, "logGroupNamePattern"));
         if (prefix && pattern)
-            return bad("LogGroup name prefix and LogGroup name pattern are mutually exclusive parameters.");
-        if (prefix && !prefix->empty()) LAMINA_CHECK(check_group_name(*prefix, "logGroupNamePrefix"));
+            return bad(
+                "LogGroup name prefix and LogGroup name pattern are mutually exclusive "
+                "parameters.");
+        if (prefix && !prefix->empty())
+            LAMINA_CHECK(check_group_name(*prefix, "logGroupNamePrefix"));
         if (pattern && !group_chars(*pattern))
-            return bad(validation("'" + *pattern + "'", "logGroupNamePattern",
-                                  "Member must satisfy regular expression pattern: [\\.\\-_/#A-Za-z0-9]*"));
+            return bad(validation(
+                "'" + *pattern + "'", "logGroupNamePattern",
+                "Member must satisfy regular expression pattern: [\\.\\-_/#A-Za-z0-9]*"));
         LAMINA_TRY(limit, limit_of(in, 50, 50));
         LAMINA_TRY(offset, offset_of(in));
-        LAMINA_TRY(list, store_.groups(w_, prefix.value_or(""), pattern.value_or(""), offset, limit + 1));
+        LAMINA_TRY(list,
+                   store_.groups(w_, prefix.value_or(""), pattern.value_or(""), offset, limit + 1));
         json out = {{"logGroups", json::array()}};
         for (std::size_t i = 0; i < list.size() && i < static_cast<std::size_t>(limit); ++i) {
             const auto& g = list[i];
-            json j = {{"logGroupName", g.name},
-                      {"creationTime", g.creation_time},
-                      {"metricFilterCount", 0},
-                      {"arn", group_arn(w_, g.name) + ":*"},
-                      {"logGroupClass", "STANDARD"},
-                      {"logGroupArn", group_arn(w_, g.name)}};
+            json j = {{"logGroupName", g.name},      {"creationTime", g.creation_time},
+                      {"metricFilterCount", 0},      {"arn", group_arn(w_, g.name) + ":*"},
+                      {"logGroupClass", "STANDARD"}, {"logGroupArn", group_arn(w_, g.name)}};
             if (!pattern) {
                 j["storedBytes"] = g.stored_bytes;
                 j["deletionProtectionEnabled"] = false;
@@ -292,7 +301,8 @@ private:
             if (g.retention_days) j["retentionInDays"] = *g.retention_days;
             out["logGroups"].push_back(std::move(j));
         }
-        if (list.size() > static_cast<std::size_t>(limit)) out["nextToken"] = "o/" + std::to_string(offset + limit);
+        if (list.size() > static_cast<std::size_t>(limit))
+            out["nextToken"] = "o/" + std::to_string(offset + limit);
         return out;
     }
 
@@ -322,13 +332,16 @@ private:
             if (*order == "LastEventTime")
                 by_time = true;
             else if (*order != "LogStreamName")
-                return bad(validation("'" + *order + "'", "orderBy",
-                                      "Member must satisfy enum value set: [LogStreamName, LastEventTime]"));
+                return bad(validation(
+                    "'" + *order + "'", "orderBy",
+                    "Member must satisfy enum value set: [LogStreamName, LastEventTime]"));
         }
-        if (by_time && prefix) return bad("Cannot order by LastEventTime with a logStreamNamePrefix.");
+        if (by_time && prefix)
+            return bad("Cannot order by LastEventTime with a logStreamNamePrefix.");
         LAMINA_TRY(limit, limit_of(in, 50, 50));
         LAMINA_TRY(offset, offset_of(in));
-        LAMINA_TRY(list, store_.streams(w_, group, prefix.value_or(""), by_time, descending, offset, limit + 1));
+        LAMINA_TRY(list, store_.streams(w_, group, prefix.value_or(""), by_time, descending, offset,
+                                        limit + 1));
         json out = {{"logStreams", json::array()}};
         for (std::size_t i = 0; i < list.size() && i < static_cast<std::size_t>(limit); ++i) {
             const auto& s = list[i];
@@ -344,7 +357,8 @@ private:
             }
             out["logStreams"].push_back(std::move(j));
         }
-        if (list.size() > static_cast<std::size_t>(limit)) out["nextToken"] = "o/" + std::to_string(offset + limit);
+        if (list.size() > static_cast<std::size_t>(limit))
+            out["nextToken"] = "o/" + std::to_string(offset + limit);
         return out;
     }
 
@@ -357,7 +371,8 @@ private:
             return bad(validation("null", "logEvents", "Member must not be null"));
         if (!it->is_array()) return bad("Invalid value for logEvents");
         if (it->empty())
-            return bad(validation("'[]'", "logEvents", "Member must have length greater than or equal to 1"));
+            return bad(validation("'[]'", "logEvents",
+                                  "Member must have length greater than or equal to 1"));
         if (it->size() > kMaxBatchEvents)
             return bad(validation("'[...]'", "logEvents",
                                   "Member must have length less than or equal to 10000"));
@@ -367,8 +382,12 @@ private:
             if (!e.is_object()) return bad("Invalid value for logEvents");
             LAMINA_TRY(ts, opt_int(e, "timestamp"));
             LAMINA_TRY(message, opt_string(e, "message"));
-            if (!ts) return bad(validation("null", "logEvents.member.timestamp", "Member must not be null"));
-            if (!message) return bad(validation("null", "logEvents.member.message", "Member must not be null"));
+            if (!ts)
+                return bad(
+                    validation("null", "logEvents.member.timestamp", "Member must not be null"));
+            if (!message)
+                return bad(
+                    validation("null", "logEvents.member.message", "Member must not be null"));
             if (message->empty())
                 return bad(validation("''", "logEvents.member.message",
                                       "Member must have length greater than or equal to 1"));
@@ -383,13 +402,17 @@ private:
                        std::to_string(kMaxBatchBytes));
         for (std::size_t i = 1; i < events.size(); ++i)
             if (events[i].timestamp < events[i - 1].timestamp)
-                return bad("Log events in a single PutLogEvents request must be in chronological order.");
+                return bad(
+                    "Log events in a single PutLogEvents request must be in chronological order.");
         if (events.back().timestamp - events.front().timestamp > kDayMs)
-            return bad("The batch of log events in a single PutLogEvents request cannot span more than 24 hours.");
+            return bad(
+                "The batch of log events in a single PutLogEvents request cannot span more than 24 "
+                "hours.");
         LAMINA_TRY(info, store_.group(w_, group));
         std::int64_t now = clock_.now_ms();
         std::int64_t too_old = now - kTooOldMs;
-        std::int64_t expired = info.retention_days ? now - *info.retention_days * kDayMs : INT64_MIN;
+        std::int64_t expired =
+            info.retention_days ? now - *info.retention_days * kDayMs : INT64_MIN;
         std::int64_t too_new = now + kTooNewMs;
         json rejected = json::object();
         std::vector<logs::InputEvent> kept;
@@ -400,7 +423,8 @@ private:
             else if (e.timestamp < expired)
                 rejected["expiredLogEventEndIndex"] = i;
             else if (e.timestamp > too_new) {
-                if (!rejected.contains("tooNewLogEventStartIndex")) rejected["tooNewLogEventStartIndex"] = i;
+                if (!rejected.contains("tooNewLogEventStartIndex"))
+                    rejected["tooNewLogEventStartIndex"] = i;
             } else
                 kept.push_back(std::move(e));
         }
@@ -441,12 +465,15 @@ private:
         LAMINA_TRY(events, store_.get_events(w_, group, stream, q));
         json out = {{"events", json::array()}};
         for (const auto& e : events)
-            out["events"].push_back(
-                {{"timestamp", e.timestamp}, {"message", e.message}, {"ingestionTime", e.ingestion_time}});
+            out["events"].push_back({{"timestamp", e.timestamp},
+                                     {"message", e.message},
+                                     {"ingestionTime", e.ingestion_time}});
         logs::Cursor none{0, 0};
         if (!events.empty()) {
-            out["nextForwardToken"] = cursor_token('f', {events.back().timestamp, events.back().id});
-            out["nextBackwardToken"] = cursor_token('b', {events.front().timestamp, events.front().id});
+            out["nextForwardToken"] =
+                cursor_token('f', {events.back().timestamp, events.back().id});
+            out["nextBackwardToken"] =
+                cursor_token('b', {events.front().timestamp, events.front().id});
         } else if (token) {
             // nothing more this way: the token given comes back (paginators stop on it)
             out["nextForwardToken"] = backward ? cursor_token('f', *from) : *token;
@@ -465,7 +492,8 @@ private:
         if (!names.empty() && prefix)
             return bad("logStreamNames and logStreamNamePrefix are mutually exclusive parameters.");
         if (names.size() > 100)
-            return bad(validation("'[...]'", "logStreamNames", "Member must have length less than or equal to 100"));
+            return bad(validation("'[...]'", "logStreamNames",
+                                  "Member must have length less than or equal to 100"));
         LAMINA_TRY(start, opt_int(in, "startTime"));
         LAMINA_TRY(end, opt_int(in, "endTime"));
         LAMINA_TRY(pattern_text, opt_string(in, "filterPattern"));
@@ -497,7 +525,8 @@ private:
                                      {"ingestionTime", e.ingestion_time},
                                      {"eventId", event_id(e)}});
         for (const auto& n : names)
-            out["searchedLogStreams"].push_back({{"logStreamName", n}, {"searchedCompletely", !found.next}});
+            out["searchedLogStreams"].push_back(
+                {{"logStreamName", n}, {"searchedCompletely", !found.next}});
         if (found.next) out["nextToken"] = cursor_token('F', *found.next);
         return out;
     }
@@ -506,10 +535,12 @@ private:
         LAMINA_TRY(group, group_of(w_, in));
         LAMINA_TRY(days, opt_int(in, "retentionInDays"));
         if (!days) return bad(validation("null", "retentionInDays", "Member must not be null"));
-        if (std::find(std::begin(kRetentionDays), std::end(kRetentionDays), *days) == std::end(kRetentionDays))
-            return bad(validation("'" + std::to_string(*days) + "'", "retentionInDays",
-                                  "Member must satisfy enum value set: [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, "
-                                  "365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]"));
+        if (std::find(std::begin(kRetentionDays), std::end(kRetentionDays), *days) ==
+            std::end(kRetentionDays))
+            return bad(validation(
+                "'" + std::to_string(*days) + "'", "retentionInDays",
+                "Member must satisfy enum value set: [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, "
+                "365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]"));
         LAMINA_CHECK(store_.set_retention(w_, group, static_cast<int>(*days)));
         return json::object();
     }
@@ -592,8 +623,9 @@ http::Response LogsApi::handle(const RequestContext& ctx, const std::string& ope
     }();
     if (result) return respond(200, *result, ctx.request_id);
     const auto& shape = logs::logs_error_shape(result.error());
-    auto r = respond(shape.status, json{{"__type", shape.type}, {"message", result.error().message}},
-                     ctx.request_id);
+    auto r =
+        respond(shape.status, json{{"__type", shape.type}, {"message", result.error().message}},
+                ctx.request_id);
     r.headers.set("x-amzn-ErrorType", shape.type);
     return r;
 }

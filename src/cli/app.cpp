@@ -364,8 +364,8 @@ App::App(const Config& config)
       memory_(sandbox::MemoryCgroups::detect()),
       findings_(find_on_host(config_, memory_)),
       credentials_(load_credentials(config_, *log_)),
-      exec_settings_(
-          make_exec_settings(config_, data_dir_.path(), findings_, memory_, credentials_, logs_.get())),
+      exec_settings_(make_exec_settings(config_, data_dir_.path(), findings_, memory_, credentials_,
+                                        logs_.get())),
       metrics_(clock_),
       concurrency_(capacity_settings(config_), clock_),
       invoker_(ioc_, exec_settings_, layer_cache_, clock_, ids_, &concurrency_),

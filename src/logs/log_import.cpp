@@ -2,7 +2,6 @@
 // (<dir>/<account>/<region>/<group path>/<stream with '/' as '-'>.log):
 // each line an event, all stamped with the file's modification time, once.
 #include <sqlite3.h>
-
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -32,7 +31,7 @@ std::string stream_name(std::string stem) {
 }
 
 std::int64_t mtime_ms(const fs::path& p) {
-    struct stat st{};
+    struct stat st {};
     if (::stat(p.c_str(), &st) != 0) return 0;
     return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1'000'000;
 }

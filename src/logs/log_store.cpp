@@ -18,7 +18,7 @@ constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
 constexpr std::int64_t kDayMs = 86'400'000;
 constexpr int kFilterChunk = 2000;
 constexpr std::int64_t kFilterScanBudget = 200'000;  // rows read per FilterLogEvents page
-constexpr std::size_t kFilterBytes = 1'048'576;        // response size, as AWS
+constexpr std::size_t kFilterBytes = 1'048'576;      // response size, as AWS
 
 constexpr const char* kSchema[] = {
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -56,8 +56,8 @@ std::string fts_quote(const std::string& s) {
 std::string fts_query(const FilterPattern& p) {
     std::string out;
     for (const auto& any : p.required()) {
-        if (any.empty() || std::any_of(any.begin(), any.end(),
-                                       [](const std::string& t) { return t.size() < 3; }))
+        if (any.empty() ||
+            std::any_of(any.begin(), any.end(), [](const std::string& t) { return t.size() < 3; }))
             continue;
         std::string group;
         for (const auto& t : any) group += (group.empty() ? "" : " OR ") + fts_quote(t);
@@ -95,9 +95,9 @@ Result<std::unique_ptr<LogStore>> LogStore::open(const std::filesystem::path& fi
                                                  const std::filesystem::path& import_dir,
                                                  Clock& clock) {
     sqlite3* raw = nullptr;
-    int rc = sqlite3_open_v2(file.c_str(), &raw,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             nullptr);
+    int rc =
+        sqlite3_open_v2(file.c_str(), &raw,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     std::unique_ptr<LogStore> store(new LogStore(raw, clock));
     if (rc != SQLITE_OK)
         return fail(ErrorCode::Service, "cannot open " + file.string() + ": " +
@@ -232,13 +232,18 @@ Result<std::int64_t> LogStore::stream_id(std::int64_t group, const std::string& 
 Status LogStore::insert_events(std::int64_t group, std::int64_t stream,
                                const std::vector<InputEvent>& events, std::int64_t ingested) {
     if (events.empty()) return {};
-    Stmt ins(db_,
-             "INSERT INTO log_events(group_id, stream_id, ts, ingest, message) VALUES(?1,?2,?3,?4,?5)");
+    Stmt ins(
+        db_,
+        "INSERT INTO log_events(group_id, stream_id, ts, ingest, message) VALUES(?1,?2,?3,?4,?5)");
     LAMINA_CHECK(ins.ok());
     std::int64_t first = kMax, last = kMin, bytes = 0;
     for (const auto& e : events) {
         ins.reset();
-        ins.bind(1, group).bind(2, stream).bind(3, e.timestamp).bind(4, ingested).bind(5, e.message);
+        ins.bind(1, group)
+            .bind(2, stream)
+            .bind(3, e.timestamp)
+            .bind(4, ingested)
+            .bind(5, e.message);
         LAMINA_CHECK(ins.run());
         first = std::min(first, e.timestamp);
         last = std::max(last, e.timestamp);
@@ -259,7 +264,11 @@ Status LogStore::create_group(const Where& w, const std::string& name, const Tag
              " VALUES(?1,?2,?3,?4,?5)");
     LAMINA_CHECK(ins.ok());
     nlohmann::json t = tags;
-    ins.bind(1, w.account).bind(2, w.region).bind(3, name).bind(4, clock_.now_ms()).bind(5, t.dump());
+    ins.bind(1, w.account)
+        .bind(2, w.region)
+        .bind(3, name)
+        .bind(4, clock_.now_ms())
+        .bind(5, t.dump());
     LAMINA_CHECK(ins.run());
     if (sqlite3_changes(db_) == 0)
         return logs_fail(LogsErrorCode::ResourceAlreadyExists,
@@ -273,9 +282,9 @@ Status LogStore::delete_group(const Where& w, const std::string& name) {
     LAMINA_TRY(id, group_id(w, name, false, 0));
     LAMINA_CHECK(exec("BEGIN IMMEDIATE"));
     Status st = [&]() -> Status {
-        for (const char* sql : {"DELETE FROM log_events WHERE group_id=?1",
-                                "DELETE FROM log_streams WHERE group_id=?1",
-                                "DELETE FROM log_groups WHERE id=?1"}) {
+        for (const char* sql :
+             {"DELETE FROM log_events WHERE group_id=?1",
+              "DELETE FROM log_streams WHERE group_id=?1", "DELETE FROM log_groups WHERE id=?1"}) {
             Stmt d(db_, sql);
             LAMINA_CHECK(d.ok());
             d.bind(1, id);
@@ -349,7 +358,8 @@ Status LogStore::drop_expired() {
     {
         Stmt q(db_, "SELECT id, retention FROM log_groups WHERE retention IS NOT NULL");
         LAMINA_CHECK(q.ok());
-        while (q.step() == SQLITE_ROW) cut.emplace_back(q.i64(0), clock_.now_ms() - q.i64(1) * kDayMs);
+        while (q.step() == SQLITE_ROW)
+            cut.emplace_back(q.i64(0), clock_.now_ms() - q.i64(1) * kDayMs);
     }
     for (auto [group, oldest] : cut) {
         Stmt d(db_, "DELETE FROM log_events WHERE group_id=?1 AND ts < ?2");
@@ -428,7 +438,8 @@ Result<std::vector<StreamInfo>> LogStore::streams(const Where& w, const std::str
     std::lock_guard lk(db_mu_);
     LAMINA_TRY(gid, group_id(w, group, false, 0));
     std::string dir = descending ? " DESC" : " ASC";
-    std::string order = by_time ? "coalesce(last_ts, created)" + dir + ", name" + dir : "name" + dir;
+    std::string order =
+        by_time ? "coalesce(last_ts, created)" + dir + ", name" + dir : "name" + dir;
     Stmt q(db_,
            "SELECT name, created, first_ts, last_ts, last_ingest, bytes FROM log_streams"
            " WHERE group_id=?1 AND substr(name, 1, length(?2))=?2 ORDER BY " +
@@ -501,9 +512,9 @@ Result<FilterResult> LogStore::filter_events(const Where& w, const std::string& 
     std::string only;  // the streams asked for, as " AND e.stream_id IN (...)"
     if (!q.streams.empty() || q.stream_prefix) {
         for (const auto& [id, name] : names) {
-            bool wanted = q.stream_prefix
-                              ? name.starts_with(*q.stream_prefix)
-                              : std::find(q.streams.begin(), q.streams.end(), name) != q.streams.end();
+            bool wanted = q.stream_prefix ? name.starts_with(*q.stream_prefix)
+                                          : std::find(q.streams.begin(), q.streams.end(), name) !=
+                                                q.streams.end();
             if (wanted) only += (only.empty() ? "" : ",") + std::to_string(id);
         }
         if (only.empty()) return FilterResult{};
@@ -511,12 +522,11 @@ Result<FilterResult> LogStore::filter_events(const Where& w, const std::string& 
     }
     std::string match = q.pattern ? fts_query(*q.pattern) : std::string();
     std::string sql =
-        match.empty()
-            ? "SELECT e.id, e.ts, e.ingest, e.message, e.stream_id FROM log_events e"
-              " WHERE e.group_id=?1"
-            : "SELECT e.id, e.ts, e.ingest, e.message, e.stream_id FROM log_events_fts"
-              " CROSS JOIN log_events e ON e.id = log_events_fts.rowid"
-              " WHERE log_events_fts MATCH ?7 AND e.group_id=?1";
+        match.empty() ? "SELECT e.id, e.ts, e.ingest, e.message, e.stream_id FROM log_events e"
+                        " WHERE e.group_id=?1"
+                      : "SELECT e.id, e.ts, e.ingest, e.message, e.stream_id FROM log_events_fts"
+                        " CROSS JOIN log_events e ON e.id = log_events_fts.rowid"
+                        " WHERE log_events_fts MATCH ?7 AND e.group_id=?1";
     sql += " AND e.ts >= ?2 AND e.ts <= ?3 AND (e.ts, e.id) > (?4, ?5)" + only +
            " ORDER BY e.ts, e.id LIMIT ?6";
     Stmt s(db_, sql);
@@ -539,8 +549,8 @@ Result<FilterResult> LogStore::filter_events(const Where& w, const std::string& 
             std::string message = s.text(3);
             if (q.pattern && !q.pattern->matches(message)) continue;
             bytes += message.size();
-            out.events.push_back(Event{at.id, at.timestamp, s.i64(2), std::move(message),
-                                       names[s.i64(4)]});
+            out.events.push_back(
+                Event{at.id, at.timestamp, s.i64(2), std::move(message), names[s.i64(4)]});
             if (static_cast<int>(out.events.size()) >= q.limit || bytes >= kFilterBytes) {
                 out.next = at;
                 return out;

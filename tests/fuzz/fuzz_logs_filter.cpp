@@ -27,7 +27,8 @@ const std::vector<std::string>& fixed_messages() {
     static const std::vector<std::string> m = {
         "START RequestId: 8f5a Version: $LATEST\n",
         "hello from lamina\n",
-        R"({"level":"ERROR","latency":250,"user":{"id":7,"tags":["a","b"]},"ok":false,"n":null})" "\n",
+        R"({"level":"ERROR","latency":250,"user":{"id":7,"tags":["a","b"]},"ok":false,"n":null})"
+        "\n",
         "127.0.0.1 frank [10/Oct/2000:13:25:15 -0700] \"GET /apache_pb.gif HTTP/1.0\" 404 2326\n",
         "",
         "{not json",
@@ -37,7 +38,8 @@ const std::vector<std::string>& fixed_messages() {
 
 bool reference_glob(std::string_view g, std::string_view t) {
     if (g.empty()) return t.empty();
-    if (g[0] == '*') return reference_glob(g.substr(1), t) || (!t.empty() && reference_glob(g, t.substr(1)));
+    if (g[0] == '*')
+        return reference_glob(g.substr(1), t) || (!t.empty() && reference_glob(g, t.substr(1)));
     return !t.empty() && g[0] == t[0] && reference_glob(g.substr(1), t.substr(1));
 }
 

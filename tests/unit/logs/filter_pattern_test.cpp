@@ -48,7 +48,8 @@ TEST(FilterPattern, QuotedPhrasesAlternativesAndExclusions) {
 }
 
 TEST(FilterPattern, JsonComparisons) {
-    const std::string m = R"({"level":"ERROR","latency":250,"user":{"id":7,"tags":["a","b"]},"ok":false,"n":null})";
+    const std::string m =
+        R"({"level":"ERROR","latency":250,"user":{"id":7,"tags":["a","b"]},"ok":false,"n":null})";
     EXPECT_TRUE(match(R"({ $.level = "ERROR" })", m));
     EXPECT_TRUE(match(R"({ $.level = ERROR })", m));
     EXPECT_TRUE(match(R"({ $.level = "ERR*" })", m));
@@ -72,7 +73,8 @@ TEST(FilterPattern, JsonComparisons) {
 }
 
 TEST(FilterPattern, SpaceDelimited) {
-    const std::string m = "127.0.0.1 frank [10/Oct/2000:13:25:15 -0700] \"GET /apache_pb.gif HTTP/1.0\" 404 2326";
+    const std::string m =
+        "127.0.0.1 frank [10/Oct/2000:13:25:15 -0700] \"GET /apache_pb.gif HTTP/1.0\" 404 2326";
     EXPECT_TRUE(match("[ip, user, timestamp, request, status_code, bytes]", m));
     EXPECT_TRUE(match("[ip, user, ..., status_code=404, bytes>1000]", m));
     EXPECT_TRUE(match("[ip=127.0.0.*, ...]", m));

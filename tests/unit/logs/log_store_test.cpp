@@ -180,7 +180,9 @@ TEST_F(LogStoreTest, SurvivesReopenAndImportsTextLogsOnce) {
     std::filesystem::create_directories(dir);
     auto file = dir / "2026-01-02-[$LATEST]abc.log";
     std::ofstream(file) << "one\ntwo\n";
-    struct utimbuf times{1'767'312'000, 1'767'312'000};
+    struct utimbuf times {
+        1'767'312'000, 1'767'312'000
+    };
     ASSERT_EQ(::utime(file.c_str(), &times), 0);
     std::filesystem::remove(dir_.path() / "logs.sqlite");
     reopen();
