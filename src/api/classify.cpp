@@ -2,6 +2,7 @@
 
 #include "lamina/api/cloudwatch_api.hpp"
 #include "lamina/api/lambda_api.hpp"
+#include "lamina/api/logs_api.hpp"
 #include "lamina/control/names.hpp"
 #include "lamina/s3/address.hpp"
 #include "lamina/s3/s3_api.hpp"
@@ -122,6 +123,8 @@ Classified classify_parts(const Parts& r, const ClassifyOptions& opt) {
         auto action = r.query.find("Action");
         return is(Protocol::SqsQuery, action == r.query.end() ? std::string() : action->second);
     }
+    if (opt.logs && target && target->starts_with(kLogsTargetPrefix))
+        return is(Protocol::LogsJson, target->substr(std::string_view(kLogsTargetPrefix).size()));
     if (opt.cloudwatch && target && target->starts_with(kCloudWatchTargetPrefix))
         return is(Protocol::CloudWatchJson,
                   target->substr(std::string_view(kCloudWatchTargetPrefix).size()));
@@ -171,6 +174,8 @@ const char* protocol_name(Protocol p) {
             return "SqsJson";
         case Protocol::SqsQuery:
             return "SqsQuery";
+        case Protocol::LogsJson:
+            return "LogsJson";
         case Protocol::AwsJson:
             return "AwsJson";
         case Protocol::Health:

@@ -382,6 +382,9 @@ http::Response Service::route(RequestContext& ctx, const http::Request& req, con
                 return std::move(*r);
             }
             break;
+        case Protocol::LogsJson:
+            op = "Logs." + c.operation;
+            return logs_->handle(ctx, c.operation, req);
         case Protocol::CloudWatchJson:
             op = "CloudWatch";
             return cloudwatch_->handle_json(ctx, req);

@@ -53,6 +53,12 @@ std::unique_ptr<sqs::Queues> make_queues(const Config& config, const fs::path& d
     return std::move(*queues);
 }
 
+std::unique_ptr<logs::LogStore> make_log_store(const fs::path& data_dir, Clock& clock) {
+    auto store = logs::LogStore::open(data_dir / "logs.sqlite", data_dir / "logs", clock);
+    if (!store) throw StartupError(1, "cannot open the logs store: " + store.error().message);
+    return std::move(*store);
+}
+
 std::unique_ptr<s3::ObjectSource> make_code_source(const Config& config, s3::ObjectStore* objects,
                                                    spdlog::logger& log) {
     if (!config.s3_endpoint.empty()) {  // checked when the flags were parsed
@@ -166,7 +172,8 @@ std::optional<api::CredentialStore> load_credentials(const Config& config, spdlo
 exec::ExecSettings make_exec_settings(const Config& config, const fs::path& data_dir,
                                       const StartupFindings& f,
                                       const Result<sandbox::MemoryCgroups>& memory,
-                                      const std::optional<api::CredentialStore>& credentials) {
+                                      const std::optional<api::CredentialStore>& credentials,
+                                      logs::LogStore* log_store) {
     exec::ExecSettings s;
     s.backend =
         f.sandbox == "bubblewrap" ? sandbox::Backend::Bubblewrap : sandbox::Backend::Process;
@@ -174,6 +181,7 @@ exec::ExecSettings make_exec_settings(const Config& config, const fs::path& data
     s.runtimes_dir = f.runtimes_dir;
     s.work_dir = data_dir / "environments";
     s.logs_dir = data_dir / "logs";
+    s.log_store = log_store;
     // environments of an earlier run are gone with their processes
     std::error_code ec;
     fs::remove_all(s.work_dir, ec);
@@ -351,13 +359,14 @@ App::App(const Config& config)
       objects_(make_object_store(config_, data_dir_.path(), clock_, ids_)),
       code_source_(make_code_source(config_, objects_.get(), *log_)),
       queues_(make_queues(config_, data_dir_.path(), clock_, ids_)),
+      logs_(make_log_store(data_dir_.path(), clock_)),
       ioc_(config_.io_threads),
       workers_(static_cast<std::size_t>(config_.worker_threads)),
       memory_(sandbox::MemoryCgroups::detect()),
       findings_(find_on_host(config_, memory_)),
       credentials_(load_credentials(config_, *log_)),
-      exec_settings_(
-          make_exec_settings(config_, data_dir_.path(), findings_, memory_, credentials_)),
+      exec_settings_(make_exec_settings(config_, data_dir_.path(), findings_, memory_, credentials_,
+                                        logs_.get())),
       metrics_(clock_),
       concurrency_(capacity_settings(config_), clock_),
       invoker_(ioc_, exec_settings_, layer_cache_, clock_, ids_, &concurrency_),
@@ -416,6 +425,7 @@ void App::wire_service() {
         s3->set_notification_hooks(
             api::s3_notification_hooks(registry_, events_, queues_.get(), ids_, workers_));
     service_.set_stacks(&stacks_);
+    service_.set_logs(logs_.get(), clock_);
     service_.set_event_source_mappings(&esms_);
     if (queues_) {
         esms_.set_queue_lookup(

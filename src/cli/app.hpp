@@ -127,6 +127,7 @@ private:
     std::unique_ptr<s3::ObjectStore> objects_;       // --s3 on
     std::unique_ptr<s3::ObjectSource> code_source_;  // where Code.S3Bucket/S3Key is read from
     std::unique_ptr<sqs::Queues> queues_;            // --sqs on; outlives the workers' long polls
+    std::unique_ptr<logs::LogStore> logs_;           // functions' logs; outlives the invoker
     boost::asio::io_context ioc_;
     boost::asio::thread_pool workers_;
     // what the host allows, found once

@@ -131,9 +131,13 @@ bool Environment::adopt(std::unique_ptr<sandbox::Process> p,
     return exited.has_value();
 }
 
-void Environment::open_log(const std::filesystem::path& file) {
+void Environment::open_log(const std::filesystem::path& file, logs::LogStore* store,
+                           logs::Where where, std::string group) {
     std::lock_guard lk(log_mu_);
     log_file = file;
+    log_store_ = store;
+    log_where_ = std::move(where);
+    log_group_ = std::move(group);
     log_fd_ = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 }
 
@@ -144,6 +148,8 @@ void Environment::append_log(const std::string& text) {
         if (n <= 0) break;
         done += static_cast<std::size_t>(n);
     }
+    // queued only: the store's writer thread does the SQLite work
+    if (log_store_ && log_fd_ >= 0) log_store_->append(log_where_, log_group_, log_stream, text);
 }
 
 void Environment::close_log() {

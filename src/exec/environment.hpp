@@ -14,6 +14,7 @@
 #include <string>
 
 #include "lamina/exec/concurrency.hpp"
+#include "lamina/logs/log_store.hpp"
 #include "lamina/runtime/runtime_api.hpp"
 #include "lamina/sandbox/process.hpp"
 
@@ -111,13 +112,18 @@ struct Environment : std::enable_shared_from_this<Environment> {
     long peak_rss_mb() const;
 
     // The log stream file (opened once, O_APPEND); closed when the process is gone.
-    void open_log(const std::filesystem::path& file);
+    // With `store`, every text appended is also recorded there, line by line.
+    void open_log(const std::filesystem::path& file, logs::LogStore* store = nullptr,
+                  logs::Where where = {}, std::string group = {});
     void append_log(const std::string& text);
     void close_log();
 
 private:
     std::mutex log_mu_;
     int log_fd_ = -1;
+    logs::LogStore* log_store_ = nullptr;
+    logs::Where log_where_;
+    std::string log_group_;
 };
 
 using EnvPtr = std::shared_ptr<Environment>;

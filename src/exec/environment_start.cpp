@@ -113,7 +113,8 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
                        fs::path(group).relative_path();
         std::error_code mkdir_ec;
         fs::create_directories(dir, mkdir_ec);
-        env->open_log(dir / (stream + ".log"));
+        env->open_log(dir / (stream + ".log"), settings_.log_store,
+                      logs::Where{req.scope.account, req.scope.region}, group);
     }
     env->api = std::make_unique<runtime::RuntimeApi>(ioc_, ids_);
 

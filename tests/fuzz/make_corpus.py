@@ -409,6 +409,23 @@ def main():
     for name, seq in runtime_seqs.items():
         write("fuzz_runtime_api", name, SEP.join(seq).encode())
     esm_filter_seeds()
+    logs_filter_seeds()
+
+
+def logs_filter_seeds():
+    """fuzz_logs_filter: a filter pattern, then messages, separated by SEP."""
+    seeds = {
+        "terms": ["ERROR timeout", "ERROR: db timeout"],
+        "quoted": ['"hello cruel"', "hello cruela"],
+        "alternatives": ["?ERROR ?WARN -retry", "WARN disk"],
+        "json": ['{ $.level = "ERR*" && ($.latency > 100 || $.user.tags[1] = b) }'],
+        "json_null": ["{ $.n IS NULL || $.ok IS FALSE || $.x NOT EXISTS || $.level EXISTS }"],
+        "space": ["[ip, user, ..., status=4* || status=5*, bytes>1000]", "10.0.0.1 alice GET / 404 1500"],
+        "invalid": ["{ $.a = }"],
+        "glob": ["a*b*c", "aXbYc"],
+    }
+    for name, parts in seeds.items():
+        write("fuzz_logs_filter", name, SEP.join(parts).encode())
 
 
 def esm_filter_seeds():

@@ -8,7 +8,7 @@
 // path no other protocol claims, except "/"), then lamina's own pages
 // (/health, /metrics, /_lamina/stacks), SQS (X-Amz-Target AmazonSQS.*, or a
 // query request signed for "sqs" or sent to a queue URL's path "/<account>/<name>"),
-// CloudWatch awsJson and rpc-v2-cbor,
+// CloudWatch Logs (X-Amz-Target Logs_20140328.*), CloudWatch awsJson and rpc-v2-cbor,
 // the query protocol (form or ?Action= on "/"), the Lambda routes, other
 // X-Amz-Target calls, and Unknown. Requests signed for another service are
 // never S3's; an unsigned request to "/" with no bucket Host is not either.
@@ -31,6 +31,7 @@ enum class Protocol {
     CloudWatchCbor,  // smithy rpc-v2-cbor, POST /service/GraniteServiceVersion20100801/operation/<Op>
     SqsJson,         // awsJson 1.0, X-Amz-Target: AmazonSQS.<Op>
     SqsQuery,        // SQS query protocol: signed for "sqs", or an Action at a queue URL's path
+    LogsJson,        // awsJson 1.1, X-Amz-Target: Logs_20140328.<Op> (CloudWatch Logs)
     AwsJson,         // another X-Amz-Target: a service lamina does not emulate
     Health,          // GET /health
     Metrics,         // GET /metrics (when metrics are recorded)
@@ -57,6 +58,7 @@ struct ClassifyOptions {
     std::vector<std::string> s3_host_bases;  // virtual-host bases ("localhost", --host)
     bool cloudwatch = false;                 // metrics are recorded: CloudWatch and /metrics answer
     bool sqs = false;                        // SQS is served
+    bool logs = false;                       // the CloudWatch Logs API is served
 };
 
 Classified classify(const http::Request& req, const ClassifyOptions& opt);

@@ -14,6 +14,7 @@
 #include "lamina/api/classify.hpp"
 #include "lamina/api/cloudwatch_api.hpp"
 #include "lamina/api/lambda_api.hpp"
+#include "lamina/api/logs_api.hpp"
 #include "lamina/api/query_api.hpp"
 #include "lamina/api/sigv4.hpp"
 #include "lamina/common/clock.hpp"
@@ -47,6 +48,11 @@ public:
 
     // Where deployed templates' records are kept (/_lamina/stacks/{name}).
     void set_stacks(control::StackRecords* stacks) { stacks_ = stacks; }
+    // Where functions' logs are kept: serves the CloudWatch Logs API.
+    void set_logs(logs::LogStore* store, Clock& clock) {
+        logs_ = store ? std::make_unique<LogsApi>(*store, clock) : nullptr;
+        classify_.logs = store != nullptr;
+    }
     // Where event source mappings are kept (the Lambda API's *EventSourceMapping operations).
     void set_event_source_mappings(control::EventSourceMappings* esms) {
         lambda_.set_event_source_mappings(esms);
@@ -113,6 +119,7 @@ private:
     std::unique_ptr<CloudWatchApi> cloudwatch_;  // when metrics are recorded
     std::unique_ptr<s3::S3Api> s3_;              // with --s3 on
     std::unique_ptr<sqs::SqsApi> sqs_;           // when SQS is served
+    std::unique_ptr<LogsApi> logs_;              // when logs are stored
     metrics::MetricsStore* metrics_ = nullptr;
     control::StackRecords* stacks_ = nullptr;
     ShiftHandler shift_handler_;

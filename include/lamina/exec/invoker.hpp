@@ -24,6 +24,7 @@
 #include "lamina/control/names.hpp"
 #include "lamina/exec/concurrency.hpp"
 #include "lamina/http/body_stream.hpp"
+#include "lamina/logs/log_store.hpp"
 #include "lamina/metrics/metrics.hpp"
 #include "lamina/sandbox/launch_spec.hpp"
 #include "lamina/sandbox/launcher.hpp"
@@ -38,9 +39,10 @@ struct Provisioned;  // a provisioned concurrency config's environments
 struct ExecSettings {
     sandbox::Backend backend = sandbox::Backend::Process;
     std::filesystem::path bwrap = "/usr/bin/bwrap";
-    std::filesystem::path runtimes_dir;  // lamina's bootstraps (python/, node/)
-    std::filesystem::path work_dir;      // per-environment scratch (process backend /tmp)
-    std::filesystem::path logs_dir;      // <logs>/<account>/<region>/<log group>/<stream>.log
+    std::filesystem::path runtimes_dir;   // lamina's bootstraps (python/, node/)
+    std::filesystem::path work_dir;       // per-environment scratch (process backend /tmp)
+    std::filesystem::path logs_dir;       // <logs>/<account>/<region>/<log group>/<stream>.log
+    logs::LogStore* log_store = nullptr;  // also records every line there (the Logs API reads it)
     std::map<std::string, std::string> interpreters;  // runtime -> interpreter path
     std::chrono::milliseconds idle_timeout{std::chrono::minutes(10)};
     std::chrono::milliseconds init_timeout{std::chrono::seconds(10)};

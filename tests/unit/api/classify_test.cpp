@@ -240,3 +240,16 @@ TEST(Classify, SqsByTargetSignatureOrQueuePath) {
     c = classify(head("POST", "/", {{"X-Amz-Target", "AmazonSQS.SendMessage"}}), ClassifyOptions{});
     EXPECT_EQ(c->protocol, Protocol::AwsJson);
 }
+
+TEST(Classify, LogsByTargetWhenLogsAreServed) {
+    auto on = all_on();
+    on.logs = true;
+    auto c = classify(head("POST", "/", {{"X-Amz-Target", "Logs_20140328.FilterLogEvents"}}), on);
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->protocol, Protocol::LogsJson);
+    EXPECT_EQ(c->operation, "FilterLogEvents");
+    EXPECT_STREQ(protocol_name(c->protocol), "LogsJson");
+    on.logs = false;
+    auto off = classify(head("POST", "/", {{"X-Amz-Target", "Logs_20140328.FilterLogEvents"}}), on);
+    EXPECT_EQ(off->protocol, Protocol::AwsJson);
+}

@@ -1,0 +1,568 @@
+#include "lamina/logs/log_store.hpp"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "lamina/logs/logs_error.hpp"
+#include "sqlite_stmt.hpp"
+
+namespace lamina::logs {
+
+namespace {
+
+constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
+constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+constexpr std::int64_t kDayMs = 86'400'000;
+constexpr int kFilterChunk = 2000;
+constexpr std::int64_t kFilterScanBudget = 200'000;  // rows read per FilterLogEvents page
+constexpr std::size_t kFilterBytes = 1'048'576;      // response size, as AWS
+
+constexpr const char* kSchema[] = {
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS log_groups (id INTEGER PRIMARY KEY, account TEXT NOT NULL,"
+    " region TEXT NOT NULL, name TEXT NOT NULL, created INTEGER NOT NULL, retention INTEGER,"
+    " tags TEXT NOT NULL DEFAULT '{}', UNIQUE(account, region, name))",
+    "CREATE TABLE IF NOT EXISTS log_streams (id INTEGER PRIMARY KEY, group_id INTEGER NOT NULL,"
+    " name TEXT NOT NULL, created INTEGER NOT NULL, first_ts INTEGER, last_ts INTEGER,"
+    " last_ingest INTEGER, bytes INTEGER NOT NULL DEFAULT 0, UNIQUE(group_id, name))",
+    "CREATE TABLE IF NOT EXISTS log_events (id INTEGER PRIMARY KEY, group_id INTEGER NOT NULL,"
+    " stream_id INTEGER NOT NULL, ts INTEGER NOT NULL, ingest INTEGER NOT NULL,"
+    " message TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS log_events_stream ON log_events(stream_id, ts, id)",
+    "CREATE INDEX IF NOT EXISTS log_events_group ON log_events(group_id, ts, id)",
+    "CREATE VIRTUAL TABLE IF NOT EXISTS log_events_fts USING fts5(message, content='log_events',"
+    " content_rowid='id', tokenize='trigram case_sensitive 1')",
+    "CREATE TRIGGER IF NOT EXISTS log_events_ai AFTER INSERT ON log_events BEGIN"
+    " INSERT INTO log_events_fts(rowid, message) VALUES (new.id, new.message); END",
+    "CREATE TRIGGER IF NOT EXISTS log_events_ad AFTER DELETE ON log_events BEGIN"
+    " INSERT INTO log_events_fts(log_events_fts, rowid, message)"
+    " VALUES ('delete', old.id, old.message); END",
+};
+
+std::string fts_quote(const std::string& s) {
+    std::string out = "\"";
+    for (char c : s) {
+        if (c == '"') out += '"';
+        out += c;
+    }
+    return out + "\"";
+}
+
+// The FTS5 query narrowing a pattern's candidates; empty when it has none
+// (the trigram index cannot look up strings shorter than 3 bytes).
+std::string fts_query(const FilterPattern& p) {
+    std::string out;
+    for (const auto& any : p.required()) {
+        if (any.empty() ||
+            std::any_of(any.begin(), any.end(), [](const std::string& t) { return t.size() < 3; }))
+            continue;
+        std::string group;
+        for (const auto& t : any) group += (group.empty() ? "" : " OR ") + fts_quote(t);
+        out += (out.empty() ? "(" : " AND (") + group + ")";
+    }
+    return out;
+}
+
+Tags parse_tags(const std::string& doc) {
+    Tags out;
+    auto j = nlohmann::json::parse(doc, nullptr, false);
+    if (j.is_object())
+        for (const auto& [k, v] : j.items())
+            if (v.is_string()) out[k] = v.get<std::string>();
+    return out;
+}
+
+}  // namespace
+
+std::vector<std::string> split_lines(const std::string& text) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    while (start < text.size()) {
+        std::size_t nl = text.find('\n', start);
+        std::size_t end = nl == std::string::npos ? text.size() : nl + 1;
+        out.emplace_back(text.substr(start, end - start));
+        start = end;
+    }
+    return out;
+}
+
+LogStore::LogStore(sqlite3* db, Clock& clock) : db_(db), clock_(clock) {}
+
+Result<std::unique_ptr<LogStore>> LogStore::open(const std::filesystem::path& file,
+                                                 const std::filesystem::path& import_dir,
+                                                 Clock& clock) {
+    sqlite3* raw = nullptr;
+    int rc =
+        sqlite3_open_v2(file.c_str(), &raw,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    std::unique_ptr<LogStore> store(new LogStore(raw, clock));
+    if (rc != SQLITE_OK)
+        return fail(ErrorCode::Service, "cannot open " + file.string() + ": " +
+                                            (raw ? sqlite3_errmsg(raw) : "no memory"));
+    sqlite3_busy_timeout(raw, 5000);
+    LAMINA_CHECK(store->migrate());
+    LAMINA_CHECK(store->import_text_logs(import_dir));
+    store->writer_ = std::thread([s = store.get()] { s->writer_loop(); });
+    return store;
+}
+
+LogStore::~LogStore() {
+    {
+        std::lock_guard lk(queue_mu_);
+        stopping_ = true;
+    }
+    queue_cv_.notify_all();
+    if (writer_.joinable()) writer_.join();
+    sqlite3_close(db_);
+}
+
+Status LogStore::exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+        std::string what = err ? err : "?";
+        sqlite3_free(err);
+        return fail(ErrorCode::Service, std::string("logs store: ") + what + " in " + sql);
+    }
+    return {};
+}
+
+Status LogStore::migrate() {
+    LAMINA_CHECK(exec("PRAGMA journal_mode=WAL"));
+    LAMINA_CHECK(exec("PRAGMA synchronous=NORMAL"));
+    LAMINA_CHECK(exec("PRAGMA cache_size=-65536"));  // 64 MiB: the FTS index pages stay cached
+    for (const char* sql : kSchema) LAMINA_CHECK(exec(sql));
+    return {};
+}
+
+void LogStore::append(const Where& w, const std::string& group, const std::string& stream,
+                      std::string text) {
+    if (text.empty()) return;
+    std::int64_t now = clock_.now_ms();
+    {
+        std::lock_guard lk(queue_mu_);
+        queue_.push_back(Pending{w, group, stream, std::move(text), now});
+        ++queued_;
+    }
+    queue_cv_.notify_one();
+}
+
+void LogStore::flush() {
+    std::unique_lock lk(queue_mu_);
+    std::uint64_t target = queued_;
+    stored_cv_.wait(lk, [&] { return stored_ >= target || stopping_; });
+}
+
+void LogStore::writer_loop() {
+    auto last_retention = clock_.now_ms();
+    while (true) {
+        std::vector<Pending> batch;
+        bool stop = false;
+        {
+            std::unique_lock lk(queue_mu_);
+            queue_cv_.wait_for(lk, std::chrono::seconds(60),
+                               [&] { return stopping_ || !queue_.empty(); });
+            batch.swap(queue_);
+            stop = stopping_;
+        }
+        if (!batch.empty()) {
+            std::size_t n = batch.size();
+            store_batch(batch);
+            {
+                std::lock_guard lk(queue_mu_);
+                stored_ += n;
+            }
+            stored_cv_.notify_all();
+        }
+        if (stop) break;
+        if (clock_.now_ms() - last_retention >= 60'000) {
+            last_retention = clock_.now_ms();
+            std::lock_guard lk(db_mu_);
+            (void)drop_expired();
+        }
+    }
+}
+
+void LogStore::store_batch(std::vector<Pending>& batch) {
+    std::lock_guard lk(db_mu_);
+    std::int64_t now = clock_.now_ms();
+    if (!exec("BEGIN IMMEDIATE")) return;
+    for (auto& p : batch) {
+        auto g = group_id(p.where, p.group, true, p.received);
+        if (!g) continue;
+        auto s = stream_id(*g, p.stream, true, p.received);
+        if (!s) continue;
+        std::vector<InputEvent> events;
+        for (auto& line : split_lines(p.text)) events.push_back({p.received, std::move(line)});
+        (void)insert_events(*g, *s, events, now);
+    }
+    if (!exec("COMMIT")) (void)exec("ROLLBACK");
+}
+
+Result<std::int64_t> LogStore::group_id(const Where& w, const std::string& name, bool make,
+                                        std::int64_t now) {
+    Stmt q(db_, "SELECT id FROM log_groups WHERE account=?1 AND region=?2 AND name=?3");
+    LAMINA_CHECK(q.ok());
+    q.bind(1, w.account).bind(2, w.region).bind(3, name);
+    if (q.step() == SQLITE_ROW) return q.i64(0);
+    if (!make) return std::unexpected(no_such_group());
+    Stmt ins(db_, "INSERT INTO log_groups(account, region, name, created) VALUES(?1,?2,?3,?4)");
+    LAMINA_CHECK(ins.ok());
+    ins.bind(1, w.account).bind(2, w.region).bind(3, name).bind(4, now);
+    LAMINA_CHECK(ins.run());
+    return sqlite3_last_insert_rowid(db_);
+}
+
+Result<std::int64_t> LogStore::stream_id(std::int64_t group, const std::string& name, bool make,
+                                         std::int64_t now) {
+    Stmt q(db_, "SELECT id FROM log_streams WHERE group_id=?1 AND name=?2");
+    LAMINA_CHECK(q.ok());
+    q.bind(1, group).bind(2, name);
+    if (q.step() == SQLITE_ROW) return q.i64(0);
+    if (!make) return std::unexpected(no_such_stream());
+    Stmt ins(db_, "INSERT INTO log_streams(group_id, name, created) VALUES(?1,?2,?3)");
+    LAMINA_CHECK(ins.ok());
+    ins.bind(1, group).bind(2, name).bind(3, now);
+    LAMINA_CHECK(ins.run());
+    return sqlite3_last_insert_rowid(db_);
+}
+
+Status LogStore::insert_events(std::int64_t group, std::int64_t stream,
+                               const std::vector<InputEvent>& events, std::int64_t ingested) {
+    if (events.empty()) return {};
+    Stmt ins(
+        db_,
+        "INSERT INTO log_events(group_id, stream_id, ts, ingest, message) VALUES(?1,?2,?3,?4,?5)");
+    LAMINA_CHECK(ins.ok());
+    std::int64_t first = kMax, last = kMin, bytes = 0;
+    for (const auto& e : events) {
+        ins.reset();
+        ins.bind(1, group)
+            .bind(2, stream)
+            .bind(3, e.timestamp)
+            .bind(4, ingested)
+            .bind(5, e.message);
+        LAMINA_CHECK(ins.run());
+        first = std::min(first, e.timestamp);
+        last = std::max(last, e.timestamp);
+        bytes += static_cast<std::int64_t>(e.message.size());
+    }
+    Stmt up(db_,
+            "UPDATE log_streams SET first_ts=min(coalesce(first_ts, ?1), ?1),"
+            " last_ts=max(coalesce(last_ts, ?2), ?2), last_ingest=?3, bytes=bytes+?4 WHERE id=?5");
+    LAMINA_CHECK(up.ok());
+    up.bind(1, first).bind(2, last).bind(3, ingested).bind(4, bytes).bind(5, stream);
+    return up.run();
+}
+
+Status LogStore::create_group(const Where& w, const std::string& name, const Tags& tags) {
+    std::lock_guard lk(db_mu_);
+    Stmt ins(db_,
+             "INSERT OR IGNORE INTO log_groups(account, region, name, created, tags)"
+             " VALUES(?1,?2,?3,?4,?5)");
+    LAMINA_CHECK(ins.ok());
+    nlohmann::json t = tags;
+    ins.bind(1, w.account)
+        .bind(2, w.region)
+        .bind(3, name)
+        .bind(4, clock_.now_ms())
+        .bind(5, t.dump());
+    LAMINA_CHECK(ins.run());
+    if (sqlite3_changes(db_) == 0)
+        return logs_fail(LogsErrorCode::ResourceAlreadyExists,
+                         "The specified log group already exists");
+    return {};
+}
+
+Status LogStore::delete_group(const Where& w, const std::string& name) {
+    flush();
+    std::lock_guard lk(db_mu_);
+    LAMINA_TRY(id, group_id(w, name, false, 0));
+    LAMINA_CHECK(exec("BEGIN IMMEDIATE"));
+    Status st = [&]() -> Status {
+        for (const char* sql :
+             {"DELETE FROM log_events WHERE group_id=?1",
+              "DELETE FROM log_streams WHERE group_id=?1", "DELETE FROM log_groups WHERE id=?1"}) {
+            Stmt d(db_, sql);
+            LAMINA_CHECK(d.ok());
+            d.bind(1, id);
+            LAMINA_CHECK(d.run());
+        }
+        return {};
+    }();
+    if (!st) {
+        (void)exec("ROLLBACK");
+        return st;
+    }
+    return exec("COMMIT");
+}
+
+Result<GroupInfo> LogStore::group(const Where& w, const std::string& name) {
+    LAMINA_TRY(list, groups(w, name, "", 0, 50));
+    for (auto& g : list)
+        if (g.name == name) return std::move(g);
+    return std::unexpected(no_such_group());
+}
+
+Result<std::vector<GroupInfo>> LogStore::groups(const Where& w, const std::string& prefix,
+                                                const std::string& contains, std::int64_t offset,
+                                                int limit) {
+    flush();
+    std::lock_guard lk(db_mu_);
+    Stmt q(db_,
+           "SELECT name, created, retention,"
+           " (SELECT coalesce(sum(bytes), 0) FROM log_streams WHERE group_id=g.id)"
+           " FROM log_groups g WHERE account=?1 AND region=?2 AND substr(name, 1, length(?3))=?3"
+           " AND instr(lower(name), lower(?4)) > 0 ORDER BY name LIMIT ?5 OFFSET ?6");
+    LAMINA_CHECK(q.ok());
+    q.bind(1, w.account).bind(2, w.region).bind(3, prefix).bind(4, contains).bind(5, limit);
+    q.bind(6, offset);
+    std::vector<GroupInfo> out;
+    while (q.step() == SQLITE_ROW) {
+        GroupInfo g;
+        g.name = q.text(0);
+        g.creation_time = q.i64(1);
+        if (!q.null(2)) g.retention_days = static_cast<int>(q.i64(2));
+        g.stored_bytes = q.i64(3);
+        out.push_back(std::move(g));
+    }
+    return out;
+}
+
+Status LogStore::set_retention(const Where& w, const std::string& name, std::optional<int> days) {
+    {
+        std::lock_guard lk(db_mu_);
+        LAMINA_TRY(id, group_id(w, name, false, 0));
+        Stmt up(db_, "UPDATE log_groups SET retention=?1 WHERE id=?2");
+        LAMINA_CHECK(up.ok());
+        if (days)
+            up.bind(1, std::int64_t{*days});
+        else
+            up.bind_null(1);
+        up.bind(2, id);
+        LAMINA_CHECK(up.run());
+    }
+    return enforce_retention();
+}
+
+Status LogStore::enforce_retention() {
+    flush();
+    std::lock_guard lk(db_mu_);
+    return drop_expired();
+}
+
+Status LogStore::drop_expired() {
+    std::vector<std::pair<std::int64_t, std::int64_t>> cut;  // group, oldest kept
+    {
+        Stmt q(db_, "SELECT id, retention FROM log_groups WHERE retention IS NOT NULL");
+        LAMINA_CHECK(q.ok());
+        while (q.step() == SQLITE_ROW)
+            cut.emplace_back(q.i64(0), clock_.now_ms() - q.i64(1) * kDayMs);
+    }
+    for (auto [group, oldest] : cut) {
+        Stmt d(db_, "DELETE FROM log_events WHERE group_id=?1 AND ts < ?2");
+        LAMINA_CHECK(d.ok());
+        d.bind(1, group).bind(2, oldest);
+        LAMINA_CHECK(d.run());
+        if (sqlite3_changes(db_) == 0) continue;
+        Stmt up(db_,
+                "UPDATE log_streams SET first_ts=(SELECT min(ts) FROM log_events WHERE stream_id="
+                "log_streams.id), bytes=(SELECT coalesce(sum(length(CAST(message AS BLOB))), 0)"
+                " FROM log_events WHERE stream_id=log_streams.id) WHERE group_id=?1");
+        LAMINA_CHECK(up.ok());
+        up.bind(1, group);
+        LAMINA_CHECK(up.run());
+    }
+    return {};
+}
+
+Result<Tags> LogStore::tags(const Where& w, const std::string& name) {
+    std::lock_guard lk(db_mu_);
+    Stmt q(db_, "SELECT tags FROM log_groups WHERE account=?1 AND region=?2 AND name=?3");
+    LAMINA_CHECK(q.ok());
+    q.bind(1, w.account).bind(2, w.region).bind(3, name);
+    if (q.step() != SQLITE_ROW) return std::unexpected(no_such_group());
+    return parse_tags(q.text(0));
+}
+
+Status LogStore::set_tags(const Where& w, const std::string& name, const Tags& add,
+                          const std::vector<std::string>& remove) {
+    LAMINA_TRY(current, tags(w, name));
+    for (const auto& [k, v] : add) current[k] = v;
+    for (const auto& k : remove) current.erase(k);
+    std::lock_guard lk(db_mu_);
+    Stmt up(db_, "UPDATE log_groups SET tags=?1 WHERE account=?2 AND region=?3 AND name=?4");
+    LAMINA_CHECK(up.ok());
+    nlohmann::json t = current;
+    up.bind(1, t.dump()).bind(2, w.account).bind(3, w.region).bind(4, name);
+    return up.run();
+}
+
+Status LogStore::create_stream(const Where& w, const std::string& group, const std::string& name) {
+    std::lock_guard lk(db_mu_);
+    LAMINA_TRY(gid, group_id(w, group, false, 0));
+    Stmt ins(db_, "INSERT OR IGNORE INTO log_streams(group_id, name, created) VALUES(?1,?2,?3)");
+    LAMINA_CHECK(ins.ok());
+    ins.bind(1, gid).bind(2, name).bind(3, clock_.now_ms());
+    LAMINA_CHECK(ins.run());
+    if (sqlite3_changes(db_) == 0)
+        return logs_fail(LogsErrorCode::ResourceAlreadyExists,
+                         "The specified log stream already exists");
+    return {};
+}
+
+Status LogStore::delete_stream(const Where& w, const std::string& group, const std::string& name) {
+    flush();
+    std::lock_guard lk(db_mu_);
+    LAMINA_TRY(gid, group_id(w, group, false, 0));
+    LAMINA_TRY(sid, stream_id(gid, name, false, 0));
+    LAMINA_CHECK(exec("BEGIN IMMEDIATE"));
+    Stmt d1(db_, "DELETE FROM log_events WHERE stream_id=?1");
+    Stmt d2(db_, "DELETE FROM log_streams WHERE id=?1");
+    Status st = d1.ok() && d2.ok() ? Status{} : fail(ErrorCode::Service, "logs store: delete");
+    if (st) st = d1.bind(1, sid).run();
+    if (st) st = d2.bind(1, sid).run();
+    if (!st) {
+        (void)exec("ROLLBACK");
+        return st;
+    }
+    return exec("COMMIT");
+}
+
+Result<std::vector<StreamInfo>> LogStore::streams(const Where& w, const std::string& group,
+                                                  const std::string& prefix, bool by_time,
+                                                  bool descending, std::int64_t offset, int limit) {
+    flush();
+    std::lock_guard lk(db_mu_);
+    LAMINA_TRY(gid, group_id(w, group, false, 0));
+    std::string dir = descending ? " DESC" : " ASC";
+    std::string order =
+        by_time ? "coalesce(last_ts, created)" + dir + ", name" + dir : "name" + dir;
+    Stmt q(db_,
+           "SELECT name, created, first_ts, last_ts, last_ingest, bytes FROM log_streams"
+           " WHERE group_id=?1 AND substr(name, 1, length(?2))=?2 ORDER BY " +
+               order + " LIMIT ?3 OFFSET ?4");
+    LAMINA_CHECK(q.ok());
+    q.bind(1, gid).bind(2, prefix).bind(3, limit).bind(4, offset);
+    std::vector<StreamInfo> out;
+    while (q.step() == SQLITE_ROW) {
+        StreamInfo s;
+        s.name = q.text(0);
+        s.creation_time = q.i64(1);
+        if (!q.null(2)) s.first_event = q.i64(2);
+        if (!q.null(3)) s.last_event = q.i64(3);
+        if (!q.null(4)) s.last_ingestion = q.i64(4);
+        s.stored_bytes = q.i64(5);
+        out.push_back(std::move(s));
+    }
+    return out;
+}
+
+Status LogStore::put_events(const Where& w, const std::string& group, const std::string& stream,
+                            const std::vector<InputEvent>& events) {
+    std::lock_guard lk(db_mu_);
+    LAMINA_TRY(gid, group_id(w, group, false, 0));
+    LAMINA_TRY(sid, stream_id(gid, stream, false, 0));
+    LAMINA_CHECK(exec("BEGIN IMMEDIATE"));
+    if (auto st = insert_events(gid, sid, events, clock_.now_ms()); !st) {
+        (void)exec("ROLLBACK");
+        return st;
+    }
+    return exec("COMMIT");
+}
+
+Result<std::vector<Event>> LogStore::get_events(const Where& w, const std::string& group,
+                                                const std::string& stream, const GetQuery& q) {
+    flush();
+    std::lock_guard lk(db_mu_);
+    LAMINA_TRY(gid, group_id(w, group, false, 0));
+    LAMINA_TRY(sid, stream_id(gid, stream, false, 0));
+    Cursor after = q.after.value_or(Cursor{kMin, kMin});
+    Cursor before = q.before.value_or(Cursor{kMax, kMax});
+    std::string order = q.newest ? "ts DESC, id DESC" : "ts, id";
+    Stmt s(db_,
+           "SELECT id, ts, ingest, message FROM log_events WHERE stream_id=?1 AND ts >= ?2"
+           " AND ts < ?3 AND (ts, id) > (?4, ?5) AND (ts, id) < (?6, ?7) ORDER BY " +
+               order + " LIMIT ?8");
+    LAMINA_CHECK(s.ok());
+    s.bind(1, sid).bind(2, q.start_time.value_or(kMin)).bind(3, q.end_time.value_or(kMax));
+    s.bind(4, after.timestamp).bind(5, after.id).bind(6, before.timestamp).bind(7, before.id);
+    s.bind(8, q.limit);
+    std::vector<Event> out;
+    while (s.step() == SQLITE_ROW)
+        out.push_back(Event{s.i64(0), s.i64(1), s.i64(2), s.text(3), {}});
+    if (q.newest) std::reverse(out.begin(), out.end());
+    return out;
+}
+
+Result<FilterResult> LogStore::filter_events(const Where& w, const std::string& group,
+                                             const FilterQuery& q) {
+    flush();
+    std::lock_guard lk(db_mu_);
+    LAMINA_TRY(gid, group_id(w, group, false, 0));
+    std::map<std::int64_t, std::string> names;
+    {
+        Stmt s(db_, "SELECT id, name FROM log_streams WHERE group_id=?1");
+        LAMINA_CHECK(s.ok());
+        s.bind(1, gid);
+        while (s.step() == SQLITE_ROW) names.emplace(s.i64(0), s.text(1));
+    }
+    std::string only;  // the streams asked for, as " AND e.stream_id IN (...)"
+    if (!q.streams.empty() || q.stream_prefix) {
+        for (const auto& [id, name] : names) {
+            bool wanted = q.stream_prefix ? name.starts_with(*q.stream_prefix)
+                                          : std::find(q.streams.begin(), q.streams.end(), name) !=
+                                                q.streams.end();
+            if (wanted) only += (only.empty() ? "" : ",") + std::to_string(id);
+        }
+        if (only.empty()) return FilterResult{};
+        only = " AND e.stream_id IN (" + only + ")";
+    }
+    std::string match = q.pattern ? fts_query(*q.pattern) : std::string();
+    std::string sql =
+        match.empty() ? "SELECT e.id, e.ts, e.ingest, e.message, e.stream_id FROM log_events e"
+                        " WHERE e.group_id=?1"
+                      : "SELECT e.id, e.ts, e.ingest, e.message, e.stream_id FROM log_events_fts"
+                        " CROSS JOIN log_events e ON e.id = log_events_fts.rowid"
+                        " WHERE log_events_fts MATCH ?7 AND e.group_id=?1";
+    sql += " AND e.ts >= ?2 AND e.ts <= ?3 AND (e.ts, e.id) > (?4, ?5)" + only +
+           " ORDER BY e.ts, e.id LIMIT ?6";
+    Stmt s(db_, sql);
+    LAMINA_CHECK(s.ok());
+    FilterResult out;
+    Cursor at = q.after.value_or(Cursor{kMin, kMin});
+    std::int64_t scanned = 0;
+    std::size_t bytes = 0;
+    while (true) {
+        s.reset();
+        s.bind(1, gid).bind(2, q.start_time.value_or(kMin)).bind(3, q.end_time.value_or(kMax));
+        s.bind(4, at.timestamp).bind(5, at.id).bind(6, kFilterChunk);
+        if (!match.empty()) s.bind(7, match);
+        int rows = 0;
+        int rc;
+        while ((rc = s.step()) == SQLITE_ROW) {
+            ++rows;
+            ++scanned;
+            at = Cursor{s.i64(1), s.i64(0)};
+            std::string message = s.text(3);
+            if (q.pattern && !q.pattern->matches(message)) continue;
+            bytes += message.size();
+            out.events.push_back(
+                Event{at.id, at.timestamp, s.i64(2), std::move(message), names[s.i64(4)]});
+            if (static_cast<int>(out.events.size()) >= q.limit || bytes >= kFilterBytes) {
+                out.next = at;
+                return out;
+            }
+        }
+        if (rc != SQLITE_DONE) return fail(ErrorCode::Service, "logs store: filter failed");
+        if (rows < kFilterChunk) return out;
+        if (scanned >= kFilterScanBudget) {
+            out.next = at;
+            return out;
+        }
+    }
+}
+
+}  // namespace lamina::logs

@@ -1,0 +1,202 @@
+#include "lamina/logs/log_store.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <utime.h>
+
+#include <fstream>
+
+#include "fakes/fake_clock.hpp"
+#include "fakes/temp_dir.hpp"
+#include "lamina/logs/logs_error.hpp"
+
+using namespace lamina;
+using namespace lamina::logs;
+using lamina::fakes::FakeClock;
+using lamina::fakes::TempDir;
+
+namespace {
+
+const Where kWhere{"123456789012", "us-east-1"};
+constexpr std::int64_t kNow = 1'800'000'000'000;
+
+class LogStoreTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        clock_.set(kNow);
+        reopen();
+    }
+    void reopen() {
+        store_.reset();
+        auto s = LogStore::open(dir_.path() / "logs.sqlite", dir_.path() / "logs", clock_);
+        ASSERT_TRUE(s) << s.error().message;
+        store_ = std::move(*s);
+    }
+    std::vector<std::string> messages(const std::vector<Event>& events) {
+        std::vector<std::string> out;
+        for (const auto& e : events) out.push_back(e.message);
+        return out;
+    }
+    TempDir dir_;
+    FakeClock clock_;
+    std::unique_ptr<LogStore> store_;
+};
+
+}  // namespace
+
+TEST(LogStoreLines, SplitsAsAwsDoes) {
+    std::vector<std::string> want = {"a\n", "\n", "b"};
+    EXPECT_EQ(split_lines("a\n\nb"), want);
+    EXPECT_TRUE(split_lines("").empty());
+}
+
+TEST_F(LogStoreTest, AppendedOutputBecomesEventsInItsStream) {
+    store_->append(kWhere, "/aws/lambda/f", "2026/01/01/[$LATEST]ab", "START x\nhello\n");
+    clock_.advance(5);
+    store_->append(kWhere, "/aws/lambda/f", "2026/01/01/[$LATEST]ab", "END x\n");
+    store_->flush();
+    auto events = store_->get_events(kWhere, "/aws/lambda/f", "2026/01/01/[$LATEST]ab", {});
+    ASSERT_TRUE(events) << events.error().message;
+    std::vector<std::string> want = {"START x\n", "hello\n", "END x\n"};
+    EXPECT_EQ(messages(*events), want);
+    EXPECT_EQ((*events)[0].timestamp, kNow);
+    EXPECT_EQ((*events)[2].timestamp, kNow + 5);
+    auto groups = store_->groups(kWhere, "/aws/lambda/", "", 0, 50);
+    ASSERT_TRUE(groups);
+    ASSERT_EQ(groups->size(), 1u);
+    EXPECT_EQ((*groups)[0].name, "/aws/lambda/f");
+    auto streams = store_->streams(kWhere, "/aws/lambda/f", "", false, false, 0, 50);
+    ASSERT_TRUE(streams);
+    ASSERT_EQ(streams->size(), 1u);
+    EXPECT_EQ((*streams)[0].first_event, kNow);
+    EXPECT_EQ((*streams)[0].last_event, kNow + 5);
+}
+
+TEST_F(LogStoreTest, GroupsAndStreamsAreScopedAndUnique) {
+    ASSERT_TRUE(store_->create_group(kWhere, "/g", {{"k", "v"}}));
+    auto again = store_->create_group(kWhere, "/g", {});
+    ASSERT_FALSE(again);
+    EXPECT_EQ(logs_error_shape(again.error()).type, std::string("ResourceAlreadyExistsException"));
+    EXPECT_TRUE(store_->create_group(Where{"111111111111", "us-east-1"}, "/g", {}));
+    ASSERT_TRUE(store_->create_stream(kWhere, "/g", "s"));
+    EXPECT_FALSE(store_->create_stream(kWhere, "/g", "s"));
+    auto missing = store_->create_stream(kWhere, "/nope", "s");
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error().message, "The specified log group does not exist.");
+    EXPECT_EQ(logs_error_shape(missing.error()).status, 400u);
+    auto tags = store_->tags(kWhere, "/g");
+    ASSERT_TRUE(tags);
+    EXPECT_EQ(tags->at("k"), "v");
+    ASSERT_TRUE(store_->delete_group(kWhere, "/g"));
+    EXPECT_FALSE(store_->group(kWhere, "/g"));
+    EXPECT_TRUE(store_->group(Where{"111111111111", "us-east-1"}, "/g"));
+}
+
+TEST_F(LogStoreTest, NewestAndPagedReads) {
+    ASSERT_TRUE(store_->create_group(kWhere, "/g", {}));
+    ASSERT_TRUE(store_->create_stream(kWhere, "/g", "s"));
+    std::vector<InputEvent> in;
+    for (int i = 0; i < 50; ++i) in.push_back({kNow + i, "m" + std::to_string(i)});
+    ASSERT_TRUE(store_->put_events(kWhere, "/g", "s", in));
+    GetQuery newest;
+    newest.newest = true;
+    newest.limit = 3;
+    auto last = store_->get_events(kWhere, "/g", "s", newest);
+    ASSERT_TRUE(last);
+    std::vector<std::string> want = {"m47", "m48", "m49"};
+    EXPECT_EQ(messages(*last), want);
+    GetQuery after;
+    after.after = Cursor{(*last)[0].timestamp, (*last)[0].id};
+    auto rest = store_->get_events(kWhere, "/g", "s", after);
+    ASSERT_TRUE(rest);
+    EXPECT_EQ(rest->size(), 2u);
+    GetQuery window;
+    window.start_time = kNow + 10;
+    window.end_time = kNow + 12;
+    auto w = store_->get_events(kWhere, "/g", "s", window);
+    ASSERT_TRUE(w);
+    want = {"m10", "m11"};
+    EXPECT_EQ(messages(*w), want);
+}
+
+TEST_F(LogStoreTest, FilterUsesPatternsAcrossStreamsInTimeOrder) {
+    ASSERT_TRUE(store_->create_group(kWhere, "/g", {}));
+    for (const char* s : {"a", "b"}) ASSERT_TRUE(store_->create_stream(kWhere, "/g", s));
+    ASSERT_TRUE(store_->put_events(kWhere, "/g", "a", {{kNow, "ERROR one"}, {kNow + 2, "ok"}}));
+    ASSERT_TRUE(store_->put_events(kWhere, "/g", "b", {{kNow + 1, "ERROR two"}, {kNow + 3, "ER"}}));
+    auto pattern = FilterPattern::parse("ERROR");
+    ASSERT_TRUE(pattern);
+    FilterQuery q;
+    q.pattern = &*pattern;
+    auto found = store_->filter_events(kWhere, "/g", q);
+    ASSERT_TRUE(found);
+    std::vector<std::string> want = {"ERROR one", "ERROR two"};
+    EXPECT_EQ(messages(found->events), want);
+    EXPECT_EQ(found->events[1].stream, "b");
+    EXPECT_FALSE(found->next);
+    q.limit = 1;
+    auto first = store_->filter_events(kWhere, "/g", q);
+    ASSERT_TRUE(first && first->next);
+    q.after = first->next;
+    auto second = store_->filter_events(kWhere, "/g", q);
+    ASSERT_TRUE(second);
+    want = {"ERROR two"};
+    EXPECT_EQ(messages(second->events), want);
+    FilterQuery only;
+    only.streams = {"a"};
+    auto in_a = store_->filter_events(kWhere, "/g", only);
+    ASSERT_TRUE(in_a);
+    EXPECT_EQ(in_a->events.size(), 2u);
+    auto short_term = FilterPattern::parse("ER");  // shorter than a trigram: scanned
+    ASSERT_TRUE(short_term);
+    FilterQuery s;
+    s.pattern = &*short_term;
+    auto scanned = store_->filter_events(kWhere, "/g", s);
+    ASSERT_TRUE(scanned);
+    EXPECT_EQ(scanned->events.size(), 3u);
+}
+
+TEST_F(LogStoreTest, RetentionDropsOlderEvents) {
+    ASSERT_TRUE(store_->create_group(kWhere, "/g", {}));
+    ASSERT_TRUE(store_->create_stream(kWhere, "/g", "s"));
+    ASSERT_TRUE(store_->put_events(kWhere, "/g", "s", {{kNow - 3 * 86'400'000, "old"}}));
+    ASSERT_TRUE(store_->put_events(kWhere, "/g", "s", {{kNow, "new"}}));
+    ASSERT_TRUE(store_->set_retention(kWhere, "/g", 1));
+    auto left = store_->get_events(kWhere, "/g", "s", {});
+    ASSERT_TRUE(left);
+    EXPECT_EQ(messages(*left), std::vector<std::string>{"new"});
+    auto pattern = FilterPattern::parse("old");
+    FilterQuery q;
+    q.pattern = &*pattern;
+    auto found = store_->filter_events(kWhere, "/g", q);
+    ASSERT_TRUE(found);
+    EXPECT_TRUE(found->events.empty());  // gone from the text index too
+    EXPECT_EQ(store_->group(kWhere, "/g")->retention_days, 1);
+}
+
+TEST_F(LogStoreTest, SurvivesReopenAndImportsTextLogsOnce) {
+    store_.reset();
+    auto dir = dir_.path() / "logs" / "123456789012" / "us-east-1" / "aws" / "lambda" / "old";
+    std::filesystem::create_directories(dir);
+    auto file = dir / "2026-01-02-[$LATEST]abc.log";
+    std::ofstream(file) << "one\ntwo\n";
+    struct utimbuf times {
+        1'767'312'000, 1'767'312'000
+    };
+    ASSERT_EQ(::utime(file.c_str(), &times), 0);
+    std::filesystem::remove(dir_.path() / "logs.sqlite");
+    reopen();
+    auto events = store_->get_events(kWhere, "/aws/lambda/old", "2026/01/02/[$LATEST]abc", {});
+    ASSERT_TRUE(events) << events.error().message;
+    std::vector<std::string> want = {"one\n", "two\n"};
+    EXPECT_EQ(messages(*events), want);
+    EXPECT_EQ((*events)[0].timestamp, 1'767'312'000'000);
+    store_->append(kWhere, "/aws/lambda/new", "s", "kept\n");
+    reopen();  // the destructor stores what was queued
+    auto again = store_->get_events(kWhere, "/aws/lambda/old", "2026/01/02/[$LATEST]abc", {});
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->size(), 2u);
+    auto kept = store_->get_events(kWhere, "/aws/lambda/new", "s", {});
+    ASSERT_TRUE(kept);
+    EXPECT_EQ(messages(*kept), std::vector<std::string>{"kept\n"});
+}
