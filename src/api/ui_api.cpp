@@ -66,14 +66,15 @@ json function_metric(const metrics::MetricsStore* m, const UiQuery& q, const std
 json function_json(const UiSources& src, const UiQuery& q, const control::Function& f) {
     json versions = json::array();
     for (const auto& [n, v] : f.versions)
-        versions.push_back(
-            {{"version", v.version}, {"description", v.description},
-             {"last_modified_ms", v.last_modified_ms}});
+        versions.push_back({{"version", v.version},
+                            {"description", v.description},
+                            {"last_modified_ms", v.last_modified_ms}});
     json aliases = json::array();
     for (const auto& [n, a] : f.aliases) {
         json weights = json::object();
         for (const auto& [v, w] : a.additional_weights) weights[v] = w;
-        aliases.push_back({{"name", a.name}, {"version", a.function_version}, {"weights", weights}});
+        aliases.push_back(
+            {{"name", a.name}, {"version", a.function_version}, {"weights", weights}});
     }
     json layers = json::array();
     for (const auto& l : f.latest.layers) layers.push_back(l.arn);
@@ -100,12 +101,11 @@ json function_json(const UiSources& src, const UiQuery& q, const control::Functi
                 {"versions", std::move(versions)},
                 {"aliases", std::move(aliases)},
                 {"layers", std::move(layers)},
-                {"reserved_concurrency", f.reserved_concurrency ? json(*f.reserved_concurrency)
-                                                                : json(nullptr)},
+                {"reserved_concurrency",
+                 f.reserved_concurrency ? json(*f.reserved_concurrency) : json(nullptr)},
                 {"provisioned", std::move(provisioned)},
-                {"concurrency", src.concurrency
-                                    ? json(src.concurrency->concurrent(q.scope, f.name))
-                                    : json(nullptr)}};
+                {"concurrency", src.concurrency ? json(src.concurrency->concurrent(q.scope, f.name))
+                                                : json(nullptr)}};
     for (const char* name : {"Invocations", "Errors", "Throttles"}) {
         std::string key = name;
         key[0] = static_cast<char>(key[0] - 'A' + 'a');
@@ -115,8 +115,10 @@ json function_json(const UiSources& src, const UiQuery& q, const control::Functi
 }
 
 json concurrency_json(const UiSources& src, const UiQuery& q) {
-    json c = {{"in_use", nullptr},         {"unreserved_in_use", nullptr},
-              {"account_limit", nullptr},  {"reserved_total", nullptr},
+    json c = {{"in_use", nullptr},
+              {"unreserved_in_use", nullptr},
+              {"account_limit", nullptr},
+              {"reserved_total", nullptr},
               {"unreserved_limit", nullptr}};
     std::int64_t reserved = src.registry ? src.registry->reserved_total(q.scope) : 0;
     c["reserved_total"] = reserved;
@@ -158,9 +160,21 @@ json minutes_json(const UiSources& src, const UiQuery& q, json& totals) {
     return out;
 }
 
-json queue_json(const UiSources& src, const UiQuery& q, const std::vector<control::Function>& fns) {
-    json out = {{"waiting", nullptr}, {"retrying", nullptr}, {"received", nullptr},
-                {"dropped", nullptr}, {"events", json::array()}};
+// A per-function metric summed over every function that has it (deleted ones too).
+double all_functions(const metrics::MetricsStore* m, const UiQuery& q, const std::string& name) {
+    double sum = 0;
+    for (const auto& series :
+         m->list(q.scope, metrics::kLambdaNamespace, name, {{"FunctionName", ""}}))
+        if (series.dimensions.size() == 1) sum += total(per_minute(m, q, name, series.dimensions));
+    return sum;
+}
+
+json queue_json(const UiSources& src, const UiQuery& q) {
+    json out = {{"waiting", nullptr},
+                {"retrying", nullptr},
+                {"received", nullptr},
+                {"dropped", nullptr},
+                {"events", json::array()}};
     if (src.events) {
         auto events = src.events->queued(q.scope);
         int retrying = 0;
@@ -179,17 +193,9 @@ json queue_json(const UiSources& src, const UiQuery& q, const std::vector<contro
         out["waiting"] = events.size();
         out["retrying"] = retrying;
     }
-    if (src.metrics) {
-        // recorded per function only (as AWS does)
-        double received = 0, dropped = 0;
-        for (const auto& f : fns) {
-            received += total(per_minute(src.metrics, q, "AsyncEventsReceived",
-                                         {{"FunctionName", f.name}}));
-            dropped += total(per_minute(src.metrics, q, "AsyncEventsDropped",
-                                        {{"FunctionName", f.name}}));
-        }
-        out["received"] = received;
-        out["dropped"] = dropped;
+    if (src.metrics) {  // recorded per function only (as AWS does)
+        out["received"] = all_functions(src.metrics, q, "AsyncEventsReceived");
+        out["dropped"] = all_functions(src.metrics, q, "AsyncEventsDropped");
     }
     return out;
 }
@@ -260,7 +266,8 @@ json ui_state(const UiSources& src, const UiQuery& q) {
         add(q.scope);
         for (const auto& s : q.also_list) add(s);
         std::sort(known.begin(), known.end());
-        for (const auto& s : known) scopes.push_back({{"account", s.account}, {"region", s.region}});
+        for (const auto& s : known)
+            scopes.push_back({{"account", s.account}, {"region", s.region}});
     }
     json functions = json::array();
     for (const auto& f : fns) functions.push_back(function_json(src, q, f));
@@ -274,7 +281,7 @@ json ui_state(const UiSources& src, const UiQuery& q) {
             {"totals", std::move(totals)},
             {"minutes", std::move(minutes)},
             {"functions", std::move(functions)},
-            {"event_queue", queue_json(src, q, fns)},
+            {"event_queue", queue_json(src, q)},
             {"recent", recent_json(src, q)},
             {"event_source_mappings", esms_json(src, q)},
             {"function_urls", urls_json(q, fns)}};
@@ -301,7 +308,8 @@ http::Response asset(std::string_view body, const char* type) {
 bool all_of_chars(const std::string& s, std::string_view allowed_extra, bool digits_only) {
     for (char c : s) {
         bool ok = (c >= '0' && c <= '9') ||
-                  (!digits_only && ((c >= 'a' && c <= 'z') || allowed_extra.find(c) != std::string_view::npos));
+                  (!digits_only &&
+                   ((c >= 'a' && c <= 'z') || allowed_extra.find(c) != std::string_view::npos));
         if (!ok) return false;
     }
     return true;
@@ -318,16 +326,15 @@ http::Response bad_request(const std::string& message) {
 }  // namespace
 
 bool UiApi::is_public(const std::string& method, const std::string& path) {
-    return method == "GET" &&
-           (path == kPrefix || path.starts_with(std::string(kPrefix) + "/"));
+    return method == "GET" && (path == kPrefix || path.starts_with(std::string(kPrefix) + "/"));
 }
 
 std::optional<http::Response> UiApi::handle(const http::Request& req) const {
     if (req.method != "GET") return std::nullopt;
     const std::string& p = req.path;
-    if (p == kPrefix || p == "/_lamina/ui/") return asset(ui_page_html(), "text/html; charset=utf-8");
-    if (p == "/_lamina/ui/app.js")
-        return asset(ui_page_js(), "text/javascript; charset=utf-8");
+    if (p == kPrefix || p == "/_lamina/ui/")
+        return asset(ui_page_html(), "text/html; charset=utf-8");
+    if (p == "/_lamina/ui/app.js") return asset(ui_page_js(), "text/javascript; charset=utf-8");
     if (p == "/_lamina/ui/app.css") return asset(ui_page_css(), "text/css; charset=utf-8");
     if (p != "/_lamina/ui/state") return std::nullopt;
     UiQuery q;

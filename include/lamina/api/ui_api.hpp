@@ -41,8 +41,8 @@ struct UiSources {
 
 struct UiQuery {
     control::Scope scope;
-    std::string function;     // non-empty: recent invocations of this function only
-    std::string request_host; // what function URLs are built with ("127.0.0.1:9001")
+    std::string function;      // non-empty: recent invocations of this function only
+    std::string request_host;  // what function URLs are built with ("127.0.0.1:9001")
     std::int64_t now_ms = 0;
     int window_minutes = 15;  // the metrics window
     std::size_t recent_limit = 50;

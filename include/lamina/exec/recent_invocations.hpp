@@ -17,8 +17,8 @@ struct InvocationRecord {
     control::Scope scope;
     std::string request_id;
     std::string function;
-    std::string qualifier;  // as invoked ("" unqualified)
-    std::string version;    // the version that ran
+    std::string qualifier;   // as invoked ("" unqualified)
+    std::string version;     // the version that ran
     std::int64_t at_ms = 0;  // when it ended (epoch ms)
     double duration_ms = 0;  // the invoke phase, as REPORT's Duration
     std::string status;      // Success | Error | Throttled

@@ -10,7 +10,8 @@ using lamina::api::UiSources;
 
 namespace {
 
-http::Request http_get(const std::string& path, std::multimap<std::string, std::string> query = {}) {
+http::Request http_get(const std::string& path,
+                       std::multimap<std::string, std::string> query = {}) {
     http::Request r;
     r.method = "GET";
     r.path = path;
@@ -125,8 +126,17 @@ TEST_F(UiState, CountsLiveConcurrencyAndTheWindowsMetrics) {
 TEST_F(UiState, RecentInvocationsCarryTheirLogAndFollowTheFunctionFilter) {
     create("f");
     create("g");
-    exec::InvocationRecord r{kScope, "req-1", "f", "", "$LATEST", clock_.now_ms(), 12.5,
-                             "Success", true, "", "START RequestId: req-1\nhello <b>\n"};
+    exec::InvocationRecord r{kScope,
+                             "req-1",
+                             "f",
+                             "",
+                             "$LATEST",
+                             clock_.now_ms(),
+                             12.5,
+                             "Success",
+                             true,
+                             "",
+                             "START RequestId: req-1\nhello <b>\n"};
     recent_.record(r);
     r.request_id = "req-2";
     r.function = "g";
@@ -178,8 +188,8 @@ TEST_F(UiState, StateRefusesAMalformedScope) {
     bad = ui.handle(http_get("/_lamina/ui/state", {{"region", "US/East"}}));
     ASSERT_TRUE(bad);
     EXPECT_EQ(bad->status, 400u);
-    auto other = ui.handle(http_get("/_lamina/ui/state", {{"account", "210987654321"},
-                                                     {"region", "eu-west-1"}}));
+    auto other = ui.handle(
+        http_get("/_lamina/ui/state", {{"account", "210987654321"}, {"region", "eu-west-1"}}));
     ASSERT_TRUE(other);
     auto j = json::parse(other->body);
     EXPECT_EQ(j["scope"]["account"], "210987654321");
@@ -193,4 +203,17 @@ TEST(UiApiPublic, OnlyGetsOfTheDashboardPathsSkipSignatures) {
     EXPECT_FALSE(UiApi::is_public("POST", "/_lamina/ui/state"));
     EXPECT_FALSE(UiApi::is_public("GET", "/_lamina/uix"));
     EXPECT_FALSE(UiApi::is_public("GET", "/_lamina/stacks"));
+}
+
+TEST_F(UiState, AsyncCountsIncludeFunctionsSinceDeleted) {
+    create("f");
+    metrics::record_lambda(&metrics_, {kScope, "f", "", ""}, "AsyncEventsReceived", 1, "Count",
+                           false);
+    metrics::record_lambda(&metrics_, {kScope, "gone", "", ""}, "AsyncEventsReceived", 1, "Count",
+                           false);
+    metrics::record_lambda(&metrics_, {kScope, "gone", "", ""}, "AsyncEventsDropped", 1, "Count",
+                           false);
+    auto q = api::ui_state(sources(), query())["event_queue"];
+    EXPECT_EQ(q["received"], 2.0);
+    EXPECT_EQ(q["dropped"], 1.0);
 }
