@@ -181,6 +181,32 @@ def test_the_async_queue_shows_events_waiting_to_be_retried(server, lam):
     lam.delete_function(FunctionName=name)  # its retry is dropped
 
 
+@pytest.mark.timeout_s(120)
+def test_provisioned_configs_and_event_source_mappings(server, lam):
+    name = slow_function(lam)
+    lam.publish_version(FunctionName=name)
+    lam.put_provisioned_concurrency_config(FunctionName=name, Qualifier="1",
+                                           ProvisionedConcurrentExecutions=1)
+    sqs = server.client("sqs")
+    url = sqs.create_queue(QueueName=lt.unique("dashq"))["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    m = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=name, Enabled=False, BatchSize=5)
+
+    def ready():
+        f = function_of(state(server), name)
+        p = f["provisioned"][0]
+        return f if p["status"] == "READY" else None
+
+    f = until("the provisioned config READY", ready, timeout=60)
+    assert f["provisioned"] == [{"qualifier": "1", "requested": 1, "allocated": 1, "available": 1,
+                                 "status": "READY", "reason": ""}]
+    esms = [e for e in state(server)["event_source_mappings"] if e["uuid"] == m["UUID"]]
+    assert esms == [{"uuid": m["UUID"], "function": name, "qualifier": "", "source": arn, "batch_size": 5,
+                     "state": "Disabled", "last_modified_ms": esms[0]["last_modified_ms"]}]
+    lam.delete_event_source_mapping(UUID=m["UUID"])
+    lam.delete_function(FunctionName=name)
+
+
 def test_no_signature_needed_with_auth_sigv4(tmp_path):
     creds = tmp_path / "credentials"
     creds.write_text("AKIAALICE0000000001 alice-secret 111111111111\n")
