@@ -116,6 +116,7 @@ Classified classify_parts(const Parts& r, const ClassifyOptions& opt) {
     if (r.method == "GET" && p == "/metrics" && opt.cloudwatch) return is(Protocol::Metrics);
     if (p == "/_lamina/stacks" || p.starts_with("/_lamina/stacks/"))
         return is(Protocol::LaminaPage);
+    if (p == "/_lamina/ui" || p.starts_with("/_lamina/ui/")) return is(Protocol::Dashboard);
     const std::string* target = r.headers.find("X-Amz-Target");
     if (opt.sqs && target && target->starts_with(sqs::kTargetPrefix))
         return is(Protocol::SqsJson, target->substr(std::string_view(sqs::kTargetPrefix).size()));
@@ -184,6 +185,8 @@ const char* protocol_name(Protocol p) {
             return "Metrics";
         case Protocol::LaminaPage:
             return "LaminaPage";
+        case Protocol::Dashboard:
+            return "Dashboard";
         case Protocol::FunctionUrl:
             return "FunctionUrl";
         case Protocol::Unknown:

@@ -204,7 +204,8 @@ Status Service::authenticate(const http::Request& req, RequestContext& ctx, bool
     // lamina's own pages and the code download links it hands out are not AWS calls
     if (!s3 && req.method == "GET" &&
         (req.path == "/health" || req.path == "/metrics" ||
-         req.path.rfind("/_lamina/code/", 0) == 0 || req.path.rfind("/_lamina/opt/", 0) == 0))
+         req.path.rfind("/_lamina/code/", 0) == 0 || req.path.rfind("/_lamina/opt/", 0) == 0 ||
+         UiApi::is_public(req.method, req.path)))
         return {};
     auto std_now = std::chrono::system_clock::now().time_since_epoch();
     SigV4Seed verified;  // derived only for S3, whose streamed bodies need it
@@ -385,6 +386,12 @@ http::Response Service::route(RequestContext& ctx, const http::Request& req, con
         case Protocol::LogsJson:
             op = "Logs." + c.operation;
             return logs_->handle(ctx, c.operation, req);
+        case Protocol::Dashboard:
+            if (auto r = ui_ ? ui_->handle(req) : std::nullopt) {
+                op = "Dashboard";
+                return std::move(*r);
+            }
+            break;
         case Protocol::CloudWatchJson:
             op = "CloudWatch";
             return cloudwatch_->handle_json(ctx, req);

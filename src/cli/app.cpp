@@ -417,6 +417,9 @@ void App::load_state() {
 
 void App::wire_service() {
     invoker_.set_metrics(&metrics_);
+    invoker_.set_recent(&recent_);
+    service_.set_ui({&registry_, &esms_, &concurrency_, &invoker_, &events_, &metrics_, &recent_},
+                    clock_);
     events_.set_hooks(
         api::event_queue_hooks(registry_, ids_));  // how a queued event finds its function
     events_.set_metrics(&metrics_);

@@ -31,6 +31,7 @@
 #include "lamina/exec/concurrency.hpp"
 #include "lamina/exec/event_queue.hpp"
 #include "lamina/exec/invoker.hpp"
+#include "lamina/exec/recent_invocations.hpp"
 #include "lamina/http/server.hpp"
 #include "lamina/metrics/metrics.hpp"
 #include "lamina/s3/object_source.hpp"
@@ -138,6 +139,7 @@ private:
     // the data plane
     metrics::MetricsStore metrics_;
     exec::ConcurrencyController concurrency_;
+    exec::RecentInvocations recent_;  // the dashboard's last invocations, fed by the invoker
     exec::Invoker invoker_;
     exec::EventQueue
         events_;  // async invocations; hooks from api::event_queue_hooks (wire_service)

@@ -58,8 +58,11 @@ QueuedEvent QueuedEvent::from_doc(const nlohmann::json& j) {
 }
 
 struct EventQueue::Entry {
-    QueuedEvent event;
+    QueuedEvent event;  // its counters change on the invoking thread, without mu_
     std::shared_ptr<boost::asio::steady_timer> timer;
+    // copies of those counters that queued() may read at any time (set by schedule)
+    std::atomic<std::int64_t> shown_next_ms{0};
+    std::atomic<int> shown_attempts{0}, shown_throttles{0};
 };
 
 EventQueue::EventQueue(boost::asio::io_context& ioc, store::DocumentStore& docs, Invoker& invoker,
@@ -133,6 +136,21 @@ std::size_t EventQueue::pending() const {
     return entries_.size();
 }
 
+std::vector<QueuedEventView> EventQueue::queued(const control::Scope& scope) const {
+    std::vector<QueuedEventView> out;
+    std::lock_guard lk(mu_);
+    for (const auto& [id, e] : entries_) {
+        const QueuedEvent& ev = e->event;  // id, scope, function, payload: fixed once queued
+        if (!(ev.scope == scope)) continue;
+        out.push_back({ev.id, ev.function, ev.qualifier, ev.received_ms, e->shown_next_ms.load(),
+                       e->shown_attempts.load(), e->shown_throttles.load(), ev.payload.size()});
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+        return a.received_ms != b.received_ms ? a.received_ms < b.received_ms : a.id < b.id;
+    });
+    return out;
+}
+
 void EventQueue::stop() {
     std::map<std::string, std::shared_ptr<Entry>> entries;
     {
@@ -145,6 +163,9 @@ void EventQueue::stop() {
 }
 
 void EventQueue::schedule(const std::shared_ptr<Entry>& entry) {
+    entry->shown_next_ms.store(entry->event.next_ms);
+    entry->shown_attempts.store(entry->event.attempts);
+    entry->shown_throttles.store(entry->event.throttles);
     std::int64_t wait = std::max<std::int64_t>(0, entry->event.next_ms - clock_.now_ms());
     auto timer = std::make_shared<boost::asio::steady_timer>(ioc_, std::chrono::milliseconds(wait));
     entry->timer = timer;

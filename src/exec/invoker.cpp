@@ -89,6 +89,20 @@ std::size_t Invoker::environment_count() const {
 }
 
 void Invoker::invoke(InvokeRequest req, std::function<void(InvokeResult)> done) {
+    if (recent_) {
+        InvocationRecord rec{req.scope, req.request_id, req.function_name, req.qualifier,
+                             req.config.version};
+        done = [this, rec = std::move(rec), done = std::move(done)](InvokeResult r) mutable {
+            rec.at_ms = clock_.now_ms();
+            rec.duration_ms = r.duration_ms;
+            rec.cold = r.cold;
+            rec.status = r.throttle ? "Throttled" : r.function_error ? "Error" : "Success";
+            rec.error_type = r.throttle ? r.throttle->reason : r.error_type;
+            rec.log = r.log;
+            recent_->record(std::move(rec));
+            done(std::move(r));
+        };
+    }
     if (metrics_) {
         metrics::InvocationTarget target{req.scope, req.function_name, req.qualifier,
                                          req.config.version};
@@ -315,6 +329,7 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
         result.duration_ms = ms;
         result.streamed = ending.streamed;
         result.error_type = ending.error_type;
+        result.cold = cold;
         done(std::move(result));
     };
 

@@ -6,7 +6,7 @@
 // In order: function URLs (a Host "<url-id>.lambda-url.<region>.localhost",
 // or the path /_lamina/urls/<url-id>/...), S3 (signed for "s3"; unsigned with a bucket Host; unsigned on a
 // path no other protocol claims, except "/"), then lamina's own pages
-// (/health, /metrics, /_lamina/stacks), SQS (X-Amz-Target AmazonSQS.*, or a
+// (/health, /metrics, /_lamina/stacks, /_lamina/ui), SQS (X-Amz-Target AmazonSQS.*, or a
 // query request signed for "sqs" or sent to a queue URL's path "/<account>/<name>"),
 // CloudWatch Logs (X-Amz-Target Logs_20140328.*), CloudWatch awsJson and rpc-v2-cbor,
 // the query protocol (form or ?Action= on "/"), the Lambda routes, other
@@ -36,6 +36,7 @@ enum class Protocol {
     Health,          // GET /health
     Metrics,         // GET /metrics (when metrics are recorded)
     LaminaPage,      // /_lamina/stacks[/...]
+    Dashboard,       // /_lamina/ui[/...]: the dashboard page and its state (api/ui_api.hpp)
     FunctionUrl,     // a request to a function URL (url_id, url_path are set)
     Unknown,
 };

@@ -17,6 +17,7 @@
 #include "lamina/api/logs_api.hpp"
 #include "lamina/api/query_api.hpp"
 #include "lamina/api/sigv4.hpp"
+#include "lamina/api/ui_api.hpp"
 #include "lamina/common/clock.hpp"
 #include "lamina/common/config.hpp"
 #include "lamina/common/startup_findings.hpp"
@@ -56,6 +57,11 @@ public:
     // Where event source mappings are kept (the Lambda API's *EventSourceMapping operations).
     void set_event_source_mappings(control::EventSourceMappings* esms) {
         lambda_.set_event_source_mappings(esms);
+    }
+    // The dashboard's sources (GET /_lamina/ui, /_lamina/ui/state); without them it is 404.
+    void set_ui(UiSources sources, Clock& clock) {
+        ui_ = std::make_unique<UiApi>(sources, control::Scope{config_.account_id, config_.region},
+                                      clock);
     }
     // lamina's S3 (nullptr without --s3), for the app to wire its notifications.
     s3::S3Api* s3_api() { return s3_.get(); }
@@ -120,6 +126,7 @@ private:
     std::unique_ptr<s3::S3Api> s3_;              // with --s3 on
     std::unique_ptr<sqs::SqsApi> sqs_;           // when SQS is served
     std::unique_ptr<LogsApi> logs_;              // when logs are stored
+    std::unique_ptr<UiApi> ui_;                  // the dashboard, once set_ui was called
     metrics::MetricsStore* metrics_ = nullptr;
     control::StackRecords* stacks_ = nullptr;
     ShiftHandler shift_handler_;

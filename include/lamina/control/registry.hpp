@@ -285,6 +285,10 @@ public:
     Status check_exists(const Scope& s, const FunctionRef& ref) const;
 
     AccountUsage account_usage(const Scope& s) const;
+    // Read-only views for lamina's dashboard (registry_snapshot.cpp): the
+    // scopes that hold functions, and copies of one scope's functions by name.
+    std::vector<Scope> scopes() const;
+    std::vector<Function> functions_snapshot(const Scope& s) const;
     // Every scope that has at least one function.
     std::size_t total_functions() const;
     // Whether some function version in any scope uses this code blob.

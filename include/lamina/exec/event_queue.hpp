@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "lamina/common/clock.hpp"
 #include "lamina/common/error.hpp"
@@ -46,6 +47,16 @@ struct QueuedEvent {
 
     nlohmann::json to_doc() const;
     static QueuedEvent from_doc(const nlohmann::json& doc);
+};
+
+// What the dashboard shows of a queued event (its payload's size, not the payload).
+struct QueuedEventView {
+    std::string id, function, qualifier;
+    std::int64_t received_ms = 0;
+    std::int64_t next_ms = 0;  // when it is tried next
+    int attempts = 0;          // times the function ran (retries = attempts after the first)
+    int throttles = 0;         // throttled in a row
+    std::size_t payload_bytes = 0;
 };
 
 struct EventQueueSettings {
@@ -88,6 +99,8 @@ public:
     // Schedules every stored event (at start-up).
     Status load();
     std::size_t pending() const;
+    // The events of one scope waiting or running, oldest first.
+    std::vector<QueuedEventView> queued(const control::Scope& scope) const;
     void stop();
 
 private:

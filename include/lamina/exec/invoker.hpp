@@ -23,6 +23,7 @@
 #include "lamina/control/model.hpp"
 #include "lamina/control/names.hpp"
 #include "lamina/exec/concurrency.hpp"
+#include "lamina/exec/recent_invocations.hpp"
 #include "lamina/http/body_stream.hpp"
 #include "lamina/logs/log_store.hpp"
 #include "lamina/metrics/metrics.hpp"
@@ -88,6 +89,7 @@ struct InvokeResult {
     double duration_ms = 0;            // the invoke phase, as REPORT's Duration
     bool streamed = false;   // the response went to on_stream; `payload` holds only an error
     std::string error_type;  // the runtime's Lambda-Runtime-Function-Error-Type, when it gave one
+    bool cold = false;       // an environment was started for it (its log has the init)
 };
 
 // What GetProvisionedConcurrencyConfig reports of one config.
@@ -135,6 +137,8 @@ public:
     // Where Invocations, Errors, Throttles, Duration, the concurrency and the
     // provisioned concurrency metrics are recorded (may be null).
     void set_metrics(metrics::MetricsStore* store) { metrics_ = store; }
+    // Where every finished or throttled invocation is kept for the dashboard (may be null).
+    void set_recent(RecentInvocations* recent) { recent_ = recent; }
     // Kills every environment.
     void shutdown();
     // AWS_ENDPOINT_URL for functions, known once lamina listens.
@@ -188,6 +192,7 @@ private:
     std::function<void(std::function<void()>)> offload_;
     ConcurrencyController* concurrency_ = nullptr;
     metrics::MetricsStore* metrics_ = nullptr;
+    RecentInvocations* recent_ = nullptr;
     std::map<std::string, std::shared_ptr<Provisioned>> provisioned_;  // scope/function/qualifier
     std::mutex exits_mu_;  // with exits_cv_: an environment's exit was handled
     std::condition_variable exits_cv_;

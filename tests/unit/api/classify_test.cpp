@@ -116,6 +116,8 @@ TEST(Classify, TellsProtocolsAndOperationsApart) {
         {"metrics", head("GET", "/metrics"), Protocol::Metrics, ""},
         {"stacks", head("GET", "/_lamina/stacks"), Protocol::LaminaPage, ""},
         {"stack", head("PUT", "/_lamina/stacks/s1"), Protocol::LaminaPage, ""},
+        {"dashboard", head("GET", "/_lamina/ui"), Protocol::Dashboard, ""},
+        {"dashboard state", head("GET", "/_lamina/ui/state?account=1"), Protocol::Dashboard, ""},
         // an unsigned request to "/" names no bucket: not S3's
         {"unsigned GET /", head("GET", "/"), Protocol::Unknown, ""},
         {"unsigned POST / no form", head("POST", "/"), Protocol::Unknown, ""},

@@ -138,6 +138,25 @@ TEST_F(Invoker, ColdStartThenWarmReuse) {
         << env["AWS_LAMBDA_LOG_STREAM_NAME"];
 }
 
+TEST_F(Invoker, EachInvocationIsKeptInTheRecentRingWithItsLog) {
+    exec::RecentInvocations recent(10);
+    invoker_->set_recent(&recent);
+    auto first = invoke(request("echo", R"({"n":1})"));
+    EXPECT_TRUE(first.cold);
+    auto second = invoke(request("echo", R"({"n":2})"));
+    EXPECT_FALSE(second.cold);
+    auto kept = recent.snapshot({"123456789012", "us-east-1"}, "fn");
+    ASSERT_EQ(kept.size(), 2u);
+    EXPECT_EQ(kept[0].request_id, "req-2");
+    EXPECT_FALSE(kept[0].cold);
+    EXPECT_EQ(kept[1].request_id, "req-1");
+    EXPECT_TRUE(kept[1].cold);
+    EXPECT_EQ(kept[1].status, "Success");
+    EXPECT_EQ(kept[1].version, "$LATEST");
+    EXPECT_EQ(kept[1].log, first.log) << "the caller still gets the whole log";
+    EXPECT_EQ(kept[1].at_ms, clock_.now_ms());
+}
+
 TEST_F(Invoker, NewCodeNeverRunsInAnOldEnvironment) {
     invoke(request("echo", "1"));
     auto changed = request("echo", "2");
