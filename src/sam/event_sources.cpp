@@ -258,7 +258,8 @@ Status Deployment::apply_mapping(const Resource& r, const MappingSpec& m) {
             now.value("UUID", std::string()));
     }
     json tag_keys = json::array();
-    for (const auto& [k, _] : m.body.value("Tags", json::object()).items()) tag_keys.push_back(k);
+    const json tags = m.body.value("Tags", json::object());  // named: items() must not outlive it
+    for (const auto& [k, _] : tags.items()) tag_keys.push_back(k);
     const std::string uuid = now.value("UUID", std::string());
     refs_[r.id] = uuid;
     atts_[r.id + ".Id"] = uuid;
