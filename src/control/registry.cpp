@@ -232,24 +232,7 @@ Status Registry::apply_settings(const Scope& s, VersionConfig& c,
         c.dead_letter_target =
             in.dead_letter_target->empty() ? std::nullopt : in.dead_letter_target;
     if (in.kms_key_arn) c.kms_key_arn = in.kms_key_arn->empty() ? std::nullopt : in.kms_key_arn;
-    // LoggingConfig merges with what is stored; levels exist only with JSON
-    // (INFO unless given), and a switch to Text drops them, as AWS does
-    const std::string log_format = in.log_format.value_or(c.log_format);
-    if (log_format == "Text" && (in.application_log_level || in.system_log_level))
-        return fail(ErrorCode::InvalidParameterValue,
-                    "LogLevel is not supported when LogFormat is set to \"Text\". Remove LogLevel "
-                    "from your request or change the LogFormat to \"Json\" and try again.");
-    c.log_format = log_format;
-    if (in.log_group) c.log_group = *in.log_group;
-    if (in.application_log_level) c.application_log_level = *in.application_log_level;
-    if (in.system_log_level) c.system_log_level = *in.system_log_level;
-    if (log_format == "JSON") {
-        if (!c.application_log_level) c.application_log_level = "INFO";
-        if (!c.system_log_level) c.system_log_level = "INFO";
-    } else {
-        c.application_log_level.reset();
-        c.system_log_level.reset();
-    }
+    LAMINA_CHECK(merge_logging_config(c, in));
     if (in.snap_start_apply_on) c.snap_start_apply_on = *in.snap_start_apply_on;
     if (in.layers) {
         if (in.layers->empty()) {

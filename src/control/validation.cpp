@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include "lamina/common/regex.hpp"
+#include "lamina/control/model.hpp"
+#include "lamina/control/registry.hpp"
 
 namespace lamina::control {
 
@@ -116,6 +118,28 @@ void check_length(ValidationErrors& errors, const char* member,
     if (value && value->size() > max_length)
         errors.add(*value, member,
                    "Member must have length less than or equal to " + std::to_string(max_length));
+}
+
+// LoggingConfig merges with what is stored; levels exist only with JSON
+// (INFO unless given), and a switch to Text drops them, as AWS does.
+Status merge_logging_config(VersionConfig& c, const FunctionSettings& in) {
+    const std::string log_format = in.log_format.value_or(c.log_format);
+    if (log_format == "Text" && (in.application_log_level || in.system_log_level))
+        return fail(ErrorCode::InvalidParameterValue,
+                    "LogLevel is not supported when LogFormat is set to \"Text\". Remove LogLevel "
+                    "from your request or change the LogFormat to \"Json\" and try again.");
+    c.log_format = log_format;
+    if (in.log_group) c.log_group = *in.log_group;
+    if (in.application_log_level) c.application_log_level = *in.application_log_level;
+    if (in.system_log_level) c.system_log_level = *in.system_log_level;
+    if (log_format == "JSON") {
+        if (!c.application_log_level) c.application_log_level = "INFO";
+        if (!c.system_log_level) c.system_log_level = "INFO";
+    } else {
+        c.application_log_level.reset();
+        c.system_log_level.reset();
+    }
+    return {};
 }
 
 }  // namespace lamina::control

@@ -49,31 +49,8 @@ bool same_attribute(const std::string& a, const std::string& b) {
     return !ja.is_discarded() && !jb.is_discarded() && ja.is_object() && ja == jb;
 }
 
-std::string xml_text(const std::string& s) {
-    std::string out;
-    for (char c : s) {
-        switch (c) {
-            case '&':
-                out += "&amp;";
-                break;
-            case '<':
-                out += "&lt;";
-                break;
-            case '>':
-                out += "&gt;";
-                break;
-            case '"':
-                out += "&quot;";
-                break;
-            default:
-                out += c;
-        }
-    }
-    return out;
-}
-
 std::string element(const std::string& name, const std::string& text) {
-    return "<" + name + ">" + xml_text(text) + "</" + name + ">";
+    return "<" + name + ">" + xml_escape(text) + "</" + name + ">";
 }
 
 }  // namespace

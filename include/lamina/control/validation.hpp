@@ -13,12 +13,17 @@
 
 namespace lamina::control {
 
+struct VersionConfig;
+struct FunctionSettings;
+
 // Runtimes AWS accepts for new functions, in the order AWS lists them.
 const std::vector<std::string>& supported_runtimes();
 // Runtimes that exist but may no longer be used to create or update.
 bool is_deprecated_runtime(const std::string& runtime);
 
 Status validate_runtime(const std::string& runtime);
+// Applies `in`'s LoggingConfig to `c` as AWS merges it (levels only with JSON).
+Status merge_logging_config(VersionConfig& c, const FunctionSettings& in);
 // Environment.Variables: key pattern and the 4 KB limit. `measured` is the
 // compact JSON of the map in the caller's order (AWS quotes it back).
 Status validate_environment(const std::vector<std::pair<std::string, std::string>>& variables);
