@@ -11,6 +11,7 @@
 //
 // Thread-safe: one mutex guards the connection; another the queue.
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
@@ -142,6 +143,11 @@ public:
     // Deletes events older than their group's retention.
     Status enforce_retention();
 
+    // Puts every stored event into the trigram index now (the writer does it
+    // when idle for a second or when many wait; searches read the rest
+    // directly, so this only changes speed).
+    void index_all();
+
 private:
     struct Pending {
         Where where;
@@ -155,6 +161,9 @@ private:
     Status drop_expired();  // enforce_retention's work (under db_mu_)
     void writer_loop();
     void store_batch(std::vector<Pending>& batch);
+    // Moves the oldest unindexed rows into the trigram index in one
+    // transaction; whether rows are still unindexed.
+    bool index_chunk();
     // The group's or stream's row id (under db_mu_); made when `make`.
     Result<std::int64_t> group_id(const Where& w, const std::string& name, bool make,
                                   std::int64_t now);
@@ -171,6 +180,10 @@ private:
     std::condition_variable queue_cv_, stored_cv_;
     std::vector<Pending> queue_;
     std::uint64_t queued_ = 0, stored_ = 0;
+    int flushing_ = 0;  // readers waiting in flush(): the writer does not linger
+    // rows not in the trigram index yet (an upper bound: deletes are counted
+    // again by the next index_chunk)
+    std::atomic<std::int64_t> unindexed_ = 0;
     bool stopping_ = false;
     std::thread writer_;
 };

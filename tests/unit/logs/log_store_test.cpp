@@ -200,3 +200,35 @@ TEST_F(LogStoreTest, SurvivesReopenAndImportsTextLogsOnce) {
     ASSERT_TRUE(kept);
     EXPECT_EQ(messages(*kept), std::vector<std::string>{"kept\n"});
 }
+
+TEST_F(LogStoreTest, SearchesSeeIndexedAndNotYetIndexedEventsAlike) {
+    ASSERT_TRUE(store_->create_group(kWhere, "/g", {}));
+    for (const char* s : {"a", "b"}) ASSERT_TRUE(store_->create_stream(kWhere, "/g", s));
+    ASSERT_TRUE(store_->put_events(kWhere, "/g", "a", {{kNow, "ERROR one"}, {kNow + 1, "fine"}}));
+    store_->index_all();
+    ASSERT_TRUE(store_->put_events(kWhere, "/g", "b", {{kNow + 2, "ERROR two"}}));
+    auto pattern = FilterPattern::parse("ERROR");
+    ASSERT_TRUE(pattern);
+    FilterQuery q;
+    q.pattern = &*pattern;
+    auto found = store_->filter_events(kWhere, "/g", q);
+    ASSERT_TRUE(found);
+    EXPECT_EQ(messages(found->events), (std::vector<std::string>{"ERROR one", "ERROR two"}));
+    // deleting indexed and unindexed events alike keeps the index whole
+    ASSERT_TRUE(store_->delete_stream(kWhere, "/g", "a"));
+    ASSERT_TRUE(store_->delete_stream(kWhere, "/g", "b"));
+    ASSERT_TRUE(store_->create_stream(kWhere, "/g", "c"));
+    ASSERT_TRUE(store_->put_events(kWhere, "/g", "c", {{kNow + 3, "ERROR three"}}));
+    found = store_->filter_events(kWhere, "/g", q);
+    ASSERT_TRUE(found);
+    EXPECT_EQ(messages(found->events), std::vector<std::string>{"ERROR three"});
+    reopen();  // what waits for the index is still found, then indexed
+    found = store_->filter_events(kWhere, "/g", q);
+    ASSERT_TRUE(found);
+    EXPECT_EQ(messages(found->events), std::vector<std::string>{"ERROR three"});
+    store_->index_all();
+    ASSERT_TRUE(store_->put_events(kWhere, "/g", "c", {{kNow + 4, "ERROR four"}}));
+    found = store_->filter_events(kWhere, "/g", q);
+    ASSERT_TRUE(found);
+    EXPECT_EQ(messages(found->events), (std::vector<std::string>{"ERROR three", "ERROR four"}));
+}
