@@ -4,7 +4,7 @@
 Two copies of the same function in one lamina, one with LogFormat Text and one with LogFormat
 JSON (ApplicationLogLevel INFO), each writing one `logging` record and one print() per invoke
 (Python) or one console.log (Node.js). Sequential synchronous invokes over one keep-alive
-connection, in alternating blocks of 200 so that both see the same machine; prints p50/p99 per
+connection, alternating one Text and one JSON invoke so that both see the same machine; prints p50/p99 per
 format and the ratio JSON/Text of the p50s. Target: JSON within 5% of Text.
 
     python3 bench/logging.py [--bin build/lamina] [--n 2000]
@@ -78,13 +78,12 @@ def main():
             for fmt, name in names.items():  # warm both
                 for i in range(20):
                     call(conn, "POST", f"/2015-03-31/functions/{name}/invocations", {"n": i})
-            block = 200
-            for start in range(0, args.n, block):
+            # one invoke of each in turn: both formats see the same moments of the machine
+            for i in range(args.n):
                 for fmt, name in names.items():
-                    for i in range(block):
-                        t = time.perf_counter()
-                        call(conn, "POST", f"/2015-03-31/functions/{name}/invocations", {"n": start + i})
-                        times[fmt].append((time.perf_counter() - t) * 1000)
+                    t = time.perf_counter()
+                    call(conn, "POST", f"/2015-03-31/functions/{name}/invocations", {"n": i})
+                    times[fmt].append((time.perf_counter() - t) * 1000)
             p50 = {f: pct(v, 50) for f, v in times.items()}
             print(f"{runtime}: Text p50 {p50['Text']:.3f} ms p99 {pct(times['Text'], 99):.3f} ms | "
                   f"JSON p50 {p50['JSON']:.3f} ms p99 {pct(times['JSON'], 99):.3f} ms | "

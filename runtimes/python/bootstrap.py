@@ -172,21 +172,26 @@ def _install_logging(logging):
             record.aws_request_id = REQUEST["id"]
             return True
 
+    encode = json.JSONEncoder(default=str).encode
+    second = [None, ""]  # the last record's second and its timestamp: strftime once a second
+
     class JsonFormatter(logging.Formatter):
         def format(self, record):
-            fields = {"timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created)),
-                      "level": record.levelname, "message": record.getMessage(), "logger": record.name,
-                      "requestId": REQUEST["id"]}
+            created = int(record.created)
+            if created != second[0]:
+                second[0], second[1] = created, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created))
+            fields = {"timestamp": second[1], "level": record.levelname, "message": record.getMessage(),
+                      "logger": record.name, "requestId": REQUEST["id"]}
             if record.exc_info and record.exc_info[0] is not None:
                 kind, value, tb = record.exc_info
                 fields["errorType"] = kind.__name__
                 fields["errorMessage"] = str(value)
                 fields["stackTrace"] = format_tb(tb)
                 fields["location"] = "%s:%s:%d" % (record.pathname, record.funcName, record.lineno)
-            for key, value in record.__dict__.items():
-                if key not in _RECORD_ATTRIBUTES and key not in fields:
-                    fields[key] = value
-            return json_log_line(fields)
+            attributes = record.__dict__
+            for key in [k for k in attributes if k not in _RECORD_ATTRIBUTES and k not in fields]:
+                fields[key] = attributes[key]
+            return encode({k: v for k, v in fields.items() if v is not None})
 
     handler = logging.StreamHandler(sys.stdout)
     handler.addFilter(RequestId())

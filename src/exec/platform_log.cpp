@@ -30,15 +30,68 @@ std::string record(std::int64_t epoch_ms, const char* type, nlohmann::ordered_js
     return r.dump() + "\n";
 }
 
+// Reads a JSON text without building it: validity, and the string value of
+// the top-level "level" key if there is one (a DOM per printed line was most
+// of JSON logging's cost on the invoke path).
+class LevelScan : public nlohmann::json_sax<nlohmann::json> {
+public:
+    std::optional<std::string> level;
+
+    bool null() override { return value(); }
+    bool boolean(bool) override { return value(); }
+    bool number_integer(number_integer_t) override { return value(); }
+    bool number_unsigned(number_unsigned_t) override { return value(); }
+    bool number_float(number_float_t, const string_t&) override { return value(); }
+    bool string(string_t& s) override {
+        bool is_level = depth_ == 1 && level_key_;
+        level_key_ = false;
+        if (is_level) level = std::move(s);
+        return true;
+    }
+    bool binary(binary_t&) override { return value(); }
+    bool start_object(std::size_t) override { return open(); }
+    bool end_object() override { return close(); }
+    bool start_array(std::size_t) override { return open(); }
+    bool end_array() override { return close(); }
+    bool key(string_t& k) override {
+        level_key_ = depth_ == 1 && k == "level";
+        return true;
+    }
+    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+        return false;
+    }
+
+private:
+    bool value() {
+        if (depth_ == 1 && level_key_) level.reset();  // the last "level" is not a string
+        level_key_ = false;
+        return true;
+    }
+    bool open() {
+        if (depth_ == 1 && level_key_) level.reset();
+        level_key_ = false;
+        ++depth_;
+        return true;
+    }
+    bool close() {
+        --depth_;
+        return true;
+    }
+    int depth_ = 0;
+    bool level_key_ = false;
+};
+
 // The level of one line of a function's JSON log: its "level", INFO without one.
 int line_level(std::string_view line) {
     std::size_t i = line.find_first_not_of(" \t");
     if (i == std::string_view::npos || line[i] != '{') return kInfo;
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (!j.is_object()) return kInfo;
-    auto level = j.find("level");
-    if (level == j.end() || !level->is_string()) return kInfo;
-    int rank = log_level_rank(level->get_ref<const std::string&>());
+    // no "level" key to read (unless spelled with escapes)
+    if (line.find("\"level\"", i) == std::string_view::npos &&
+        line.find('\\', i) == std::string_view::npos)
+        return kInfo;
+    LevelScan scan;
+    if (!nlohmann::json::sax_parse(line, &scan) || !scan.level) return kInfo;
+    int rank = log_level_rank(*scan.level);
     return rank < 0 ? kInfo : rank;
 }
 
