@@ -52,6 +52,21 @@ trap 'if [ -n "$background_pid" ]; then kill -- -"$background_pid" 2>/dev/null |
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 
+# An -O0 build: 3x quicker to build, fast enough for short runs. A fixed
+# seed and a fixed number of inputs per target (about 20 s each here),
+# capped at LAMINA_FUZZ_SECONDS: the same inputs in CI as in a local run,
+# so a green local run predicts CI's and a finding reproduces. Built in the
+# background above: wait for that build (what remains is a no-op).
+run_fuzz() {
+  local waited=$(date +%s)
+  while [ ! -f "$build/fuzz-build.rc" ] && kill -0 "$background_pid" 2>/dev/null; do sleep 2; done
+  echo "fuzz: waited $(( $(date +%s) - waited ))s for its build after the tests"
+  if [ "$(cat "$build/fuzz-build.rc" 2>/dev/null)" != 0 ]; then cat "$build/fuzz-build.log"; return 1; fi
+  grep -E '^fuzz: build took' "$build/fuzz-build.log" || true
+  env "${fuzz_env[@]}" bash "$root/scripts/fuzz.sh" "$fuzz_seconds"
+}
+rm -f "$build/fuzz.rc"
+
 echo "== unit tests =="
 # The test binary itself, one process per core, each running its share of the
 # tests (gtest sharding). ctest's one process per test cost ~1 s of ASan
@@ -95,6 +110,13 @@ if [ "$#" -eq 0 ]; then
     if [ "$(cat "$build/ric.rc" 2>/dev/null)" != 0 ]; then cat "$build/ric.log"; return 1; fi
     LAMINA_BIN="$build/lamina" PYTEST_FLAGS="${PYTEST_FLAGS:--q}" \
       bash "$root/tests/integration/run.sh" test_ric.py || status=$?
+    # the fuzz stage starts here, beside the main shard's last files, rather
+    # than after both shards
+    if [ "$fuzz_seconds" -gt 0 ]; then
+      local fuzz_status=0
+      run_fuzz >"$build/fuzz.log" 2>&1 || fuzz_status=$?
+      echo "$fuzz_status" >"$build/fuzz.rc"
+    fi
     return "$status"
   }
   aside_run >"$build/integration-aside.log" 2>&1 &
@@ -119,17 +141,12 @@ fi
 
 if [ "$fuzz_seconds" -gt 0 ]; then
   echo "== fuzzing =="
-  # An -O0 build: 3x quicker to build, fast enough for short runs. A fixed
-  # seed and a fixed number of inputs per target (about 20 s each here),
-  # capped at LAMINA_FUZZ_SECONDS: the same inputs in CI as in a local run,
-  # so a green local run predicts CI's and a finding reproduces. Built in the
-  # background above: wait for that build (what remains is a no-op).
-  waited=$(date +%s)
-  while [ ! -f "$build/fuzz-build.rc" ] && kill -0 "$background_pid" 2>/dev/null; do sleep 2; done
-  echo "fuzz: waited $(( $(date +%s) - waited ))s for its build after the tests"
-  if [ "$(cat "$build/fuzz-build.rc" 2>/dev/null)" != 0 ]; then cat "$build/fuzz-build.log"; exit 1; fi
-  grep -E '^fuzz: build took' "$build/fuzz-build.log" || true
-  env "${fuzz_env[@]}" bash "$root/scripts/fuzz.sh" "$fuzz_seconds"
+  if [ -f "$build/fuzz.rc" ]; then  # run beside the main integration shard
+    cat "$build/fuzz.log"
+    [ "$(cat "$build/fuzz.rc")" = 0 ] || exit 1
+  else
+    run_fuzz
+  fi
 fi
 
 echo "== clang-tidy =="
