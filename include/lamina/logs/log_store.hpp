@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -94,6 +95,20 @@ struct FilterResult {
     std::optional<Cursor> next;  // where to go on; none: all read
 };
 
+// An event just stored, with where it went (LogStore::set_listener).
+struct StoredEvent {
+    Where where;
+    std::string group, stream, message;
+    std::int64_t timestamp = 0, ingestion_time = 0;
+};
+
+// Told of what is stored: `stored` after each commit, from the storing
+// thread, when `wanted` says so (checked first, cheaply).
+struct StoreListener {
+    std::function<bool()> wanted;
+    std::function<void(const std::vector<StoredEvent>&)> stored;
+};
+
 class LogStore {
 public:
     // Opens (creates) `file`; imports the text logs under `import_dir`
@@ -142,6 +157,10 @@ public:
     // Deletes events older than their group's retention.
     Status enforce_retention();
 
+    // One listener at most (empty functions: none). Once this returns, the
+    // previous one is no longer called.
+    void set_listener(StoreListener listener);
+
 private:
     struct Pending {
         Where where;
@@ -154,7 +173,10 @@ private:
     Status import_text_logs(const std::filesystem::path& dir);
     Status drop_expired();  // enforce_retention's work (under db_mu_)
     void writer_loop();
-    void store_batch(std::vector<Pending>& batch);
+    // Stores `batch`; what it stored, when the listener wants it.
+    std::vector<StoredEvent> store_batch(std::vector<Pending>& batch);
+    bool listened();
+    void tell(const std::vector<StoredEvent>& events);
     // The group's or stream's row id (under db_mu_); made when `make`.
     Result<std::int64_t> group_id(const Where& w, const std::string& name, bool make,
                                   std::int64_t now);
@@ -166,6 +188,9 @@ private:
     sqlite3* db_;
     Clock& clock_;
     std::mutex db_mu_;
+
+    std::mutex listen_mu_;  // held while the listener runs
+    StoreListener listener_;
 
     std::mutex queue_mu_;
     std::condition_variable queue_cv_, stored_cv_;
