@@ -617,7 +617,14 @@ http::Response respond(unsigned status, const json& body, const std::string& req
 http::Response LogsApi::handle(const RequestContext& ctx, const std::string& operation,
                                const http::Request& req) {
     logs::Where w{ctx.scope.account, ctx.scope.region};
+    std::optional<Error> streamed;  // why StartLiveTail did not start
+    if (operation == "StartLiveTail" && tail_) {
+        auto r = start_live_tail(ctx, req);
+        if (r) return std::move(*r);
+        streamed = r.error();
+    }
     auto result = [&]() -> Result<json> {
+        if (streamed) return std::unexpected(*streamed);
         LAMINA_TRY(in, body_of(req));
         return Handler(store_, clock_, w).run(operation, in);
     }();

@@ -360,6 +360,8 @@ App::App(const Config& config)
       code_source_(make_code_source(config_, objects_.get(), *log_)),
       queues_(make_queues(config_, data_dir_.path(), clock_, ids_)),
       logs_(make_log_store(data_dir_.path(), clock_)),
+      live_tail_(logs_ ? std::make_unique<logs::LiveTail>(*logs_, clock_, logs::LiveTail::Options{})
+                       : nullptr),
       ioc_(config_.io_threads),
       workers_(static_cast<std::size_t>(config_.worker_threads)),
       memory_(sandbox::MemoryCgroups::detect()),
@@ -428,7 +430,7 @@ void App::wire_service() {
         s3->set_notification_hooks(
             api::s3_notification_hooks(registry_, events_, queues_.get(), ids_, workers_));
     service_.set_stacks(&stacks_);
-    service_.set_logs(logs_.get(), clock_);
+    service_.set_logs(logs_.get(), clock_, live_tail_.get());
     service_.set_event_source_mappings(&esms_);
     if (queues_) {
         esms_.set_queue_lookup(
@@ -565,6 +567,8 @@ void App::stop() {
     }
     shifter_.stop();
     server_.stop();
+    if (live_tail_)
+        live_tail_->stop();  // each session's stream ends (a session is no connection to cancel)
     if (pollers_) pollers_->stop();  // messages in flight come back after their visibility timeout
     service_.stop_long_polls();
     events_.stop();  // queued events stay stored for the next start

@@ -33,6 +33,7 @@
 #include "lamina/exec/invoker.hpp"
 #include "lamina/exec/recent_invocations.hpp"
 #include "lamina/http/server.hpp"
+#include "lamina/logs/live_tail.hpp"
 #include "lamina/metrics/metrics.hpp"
 #include "lamina/s3/object_source.hpp"
 #include "lamina/s3/object_store.hpp"
@@ -129,6 +130,7 @@ private:
     std::unique_ptr<s3::ObjectSource> code_source_;  // where Code.S3Bucket/S3Key is read from
     std::unique_ptr<sqs::Queues> queues_;            // --sqs on; outlives the workers' long polls
     std::unique_ptr<logs::LogStore> logs_;           // functions' logs; outlives the invoker
+    std::unique_ptr<logs::LiveTail> live_tail_;      // StartLiveTail's sessions, over logs_
     boost::asio::io_context ioc_;
     boost::asio::thread_pool workers_;
     // what the host allows, found once

@@ -1,10 +1,13 @@
 #include "lamina/logs/filter_pattern.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <variant>
+
+#include "lamina/logs/log_regex.hpp"
 
 namespace lamina::logs {
 
@@ -14,15 +17,20 @@ using json = nlohmann::json;
 
 enum class Cmp { Eq, Ne, Lt, Le, Gt, Ge, IsNull, IsTrue, IsFalse, Exists, NotExists };
 
-// A right-hand side: a number, or a string that may hold '*' wildcards.
+// AWS takes at most this many %regex% terms in one pattern.
+constexpr int kMaxRegexes = 2;
+
+// A right-hand side: a number, a string that may hold '*' wildcards, or a %regex%.
 struct Value {
     bool numeric = false;
     double number = 0;
     std::string text;
+    std::optional<LogRegex> regex;
 };
 
-// A JSON selector step: a member name or an array index.
-using Step = std::variant<std::string, std::size_t>;
+// A JSON selector step: a member name, an array index, or [*] (every element).
+struct AnyIndex {};
+using Step = std::variant<std::string, std::size_t, AnyIndex>;
 
 struct JsonExpr {
     enum class Kind { And, Or, Test } kind = Kind::Test;
@@ -106,11 +114,27 @@ std::optional<Cmp> read_op(std::string_view s, std::size_t& i) {
     return std::nullopt;
 }
 
-// A value after an operator: "quoted" (a string) or a bare word (a number when it reads as one).
-std::optional<Value> read_value(std::string_view s, std::size_t& i, std::string_view stops) {
+// A %regex% at s[i] == '%'; i ends past it. Counts it in `regexes` (at most kMaxRegexes).
+std::optional<LogRegex> read_regex(std::string_view s, std::size_t& i, int& regexes) {
+    std::size_t end = s.find('%', i + 1);
+    if (end == std::string_view::npos || ++regexes > kMaxRegexes) return std::nullopt;
+    auto re = LogRegex::parse(s.substr(i + 1, end - i - 1));
+    i = end + 1;
+    return re;
+}
+
+// A value after an operator: "quoted" (a string), a %regex%, or a bare word (a number when
+// it reads as one).
+std::optional<Value> read_value(std::string_view s, std::size_t& i, std::string_view stops,
+                                int& regexes) {
     while (i < s.size() && is_space(s[i])) ++i;
     if (i >= s.size()) return std::nullopt;
     Value v;
+    if (s[i] == '%') {
+        v.regex = read_regex(s, i, regexes);
+        if (!v.regex) return std::nullopt;
+        return v;
+    }
     if (s[i] == '"') {
         auto q = quoted(s, i);
         if (!q) return std::nullopt;
@@ -193,6 +217,9 @@ private:
                 while (i_ < s_.size() && name_char(s_[i_])) ++i_;
                 if (i_ == start) return std::unexpected(invalid());
                 e->path.emplace_back(std::string(s_.substr(start, i_ - start)));
+            } else if (s_.substr(i_).starts_with("[*]")) {
+                i_ += 3;
+                e->path.emplace_back(AnyIndex{});
             } else {
                 std::size_t start = ++i_;
                 while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') ++i_;
@@ -227,7 +254,7 @@ private:
         auto op = read_op(s_, i_);
         if (!op) return std::unexpected(invalid());
         e->cmp = *op;
-        auto v = read_value(s_, i_, "()&|");
+        auto v = read_value(s_, i_, "()&|", regexes_);
         if (!v || (numeric_cmp(*op) && !v->numeric)) return std::unexpected(invalid());
         e->value = std::move(*v);
         return e;
@@ -264,23 +291,26 @@ private:
     std::string_view s_;
     std::size_t i_ = 0;
     int depth_ = 0;
+    int regexes_ = 0;
 };
 
-const json* select(const json& doc, const std::vector<Step>& path) {
-    const json* at = &doc;
-    for (const auto& step : path) {
-        if (const auto* name = std::get_if<std::string>(&step)) {
-            if (!at->is_object()) return nullptr;
-            auto it = at->find(*name);
-            if (it == at->end()) return nullptr;
-            at = &*it;
-        } else {
-            std::size_t index = std::get<std::size_t>(step);
-            if (!at->is_array() || index >= at->size()) return nullptr;
-            at = &(*at)[index];
-        }
+// The values `path` selects ([*] selects every element of an array).
+void select(const json& at, const std::vector<Step>& path, std::size_t k,
+            std::vector<const json*>& out) {
+    if (k == path.size()) {
+        out.push_back(&at);
+        return;
     }
-    return at;
+    const Step& step = path[k];
+    if (const auto* name = std::get_if<std::string>(&step)) {
+        if (!at.is_object()) return;
+        auto it = at.find(*name);
+        if (it != at.end()) select(*it, path, k + 1, out);
+    } else if (const auto* index = std::get_if<std::size_t>(&step)) {
+        if (at.is_array() && *index < at.size()) select(at[*index], path, k + 1, out);
+    } else if (at.is_array()) {
+        for (const auto& element : at) select(element, path, k + 1, out);
+    }
 }
 
 bool test_value(Cmp cmp, const Value& v, const json* field) {
@@ -299,6 +329,12 @@ bool test_value(Cmp cmp, const Value& v, const json* field) {
             break;
     }
     if (!field) return false;
+    if (v.regex) {
+        if (!field->is_string() && !field->is_boolean() && !field->is_number()) return false;
+        bool found =
+            v.regex->search(field->is_string() ? field->get<std::string>() : field->dump());
+        return cmp == Cmp::Eq ? found : !found;
+    }
     if (field->is_number() && v.numeric) return compare_number(cmp, field->get<double>(), v.number);
     if (numeric_cmp(cmp)) return false;
     std::string text;
@@ -321,7 +357,13 @@ bool eval(const JsonExpr& e, const json& doc) {
         case JsonExpr::Kind::Test:
             break;
     }
-    return test_value(e.cmp, e.value, select(doc, e.path));
+    std::vector<const json*> fields;
+    select(doc, e.path, 0, fields);
+    if (e.cmp == Cmp::NotExists) return fields.empty();
+    if (fields.empty()) return test_value(e.cmp, e.value, nullptr);
+    for (const json* f : fields)
+        if (test_value(e.cmp, e.value, f)) return true;
+    return false;
 }
 
 // The longest '*'-free run of a string value (what the message must contain).
@@ -348,7 +390,8 @@ void json_required(const JsonExpr& e, std::vector<std::vector<std::string>>& out
     if (e.kind == JsonExpr::Kind::And) {
         json_required(*e.left, out);
         json_required(*e.right, out);
-    } else if (e.kind == JsonExpr::Kind::Test && e.cmp == Cmp::Eq && !e.value.numeric) {
+    } else if (e.kind == JsonExpr::Kind::Test && e.cmp == Cmp::Eq && !e.value.numeric &&
+               !e.value.regex) {
         if (auto core = literal_core(e.value.text); !core.empty()) out.push_back({core});
     }
 }
@@ -358,6 +401,7 @@ void json_required(const JsonExpr& e, std::vector<std::vector<std::string>>& out
 Result<std::vector<SpaceField>> parse_space(std::string_view s) {
     std::vector<SpaceField> fields;
     std::size_t i = 0;
+    int regexes = 0;
     auto skip = [&] {
         while (i < s.size() && is_space(s[i])) ++i;
     };
@@ -380,7 +424,7 @@ Result<std::vector<SpaceField>> parse_space(std::string_view s) {
                 if (i < s.size() && s[i] != ',' && s[i] != '&' && s[i] != '|') {
                     auto op = read_op(s, i);
                     if (!op) return std::unexpected(invalid());
-                    auto v = read_value(s, i, ",&|");
+                    auto v = read_value(s, i, ",&|", regexes);
                     if (!v || (numeric_cmp(*op) && !v->numeric)) return std::unexpected(invalid());
                     f.conds.push_back({*op, std::move(*v), or_next});
                 } else if (!first) {
@@ -435,7 +479,9 @@ bool field_ok(const SpaceField& f, std::string_view text) {
         const auto& c = f.conds[k];
         bool ok;
         auto n = to_number(text);
-        if (c.value.numeric && n)
+        if (c.value.regex)
+            ok = c.value.regex->search(text) == (c.cmp == Cmp::Eq);
+        else if (c.value.numeric && n)
             ok = compare_number(c.cmp, *n, c.value.number);
         else if (numeric_cmp(c.cmp))
             ok = false;
@@ -459,11 +505,21 @@ bool match_fields(const std::vector<SpaceField>& p, std::size_t pi,
     return match_fields(p, pi + 1, m, mi + 1, budget);
 }
 
+// A term of an unstructured pattern: a substring, or a %regex%.
+struct Term {
+    std::string text;
+    std::optional<LogRegex> regex;
+
+    bool in(std::string_view message) const {
+        return regex ? regex->search(message) : message.find(text) != std::string_view::npos;
+    }
+};
+
 }  // namespace
 
 struct FilterPattern::Node {
     enum class Kind { Terms, Json, Space } kind = Kind::Terms;
-    std::vector<std::string> all, any, none;
+    std::vector<Term> all, any, none;
     std::unique_ptr<JsonExpr> json;
     std::vector<SpaceField> fields;
 };
@@ -517,16 +573,27 @@ Result<FilterPattern> FilterPattern::parse(std::string_view text) {
         node->fields = std::move(*fields);
     } else {
         std::size_t i = 0;
+        int regexes = 0;
         while (i < s.size()) {
             while (i < s.size() && is_space(s[i])) ++i;
             if (i >= s.size()) break;
             char mark = s[i] == '?' || s[i] == '-' ? s[i] : 0;
             if (mark) ++i;
-            std::string term;
+            Term term;
+            if (i < s.size() && s[i] == '%') {
+                term.regex = read_regex(s, i, regexes);
+                if (!term.regex || (i < s.size() && !is_space(s[i])))
+                    return std::unexpected(invalid());
+                (mark == '?'   ? node->any
+                 : mark == '-' ? node->none
+                               : node->all)
+                    .push_back(std::move(term));
+                continue;
+            }
             if (i < s.size() && s[i] == '"') {
                 auto q = quoted(s, i);
                 if (!q) return std::unexpected(invalid());
-                term = std::move(*q);
+                term.text = std::move(*q);
                 if (i < s.size() && !is_space(s[i])) return std::unexpected(invalid());
             } else {
                 std::size_t start = i;
@@ -535,16 +602,24 @@ Result<FilterPattern> FilterPattern::parse(std::string_view text) {
                         return std::unexpected(invalid());
                     ++i;
                 }
-                term = std::string(s.substr(start, i - start));
+                term.text = std::string(s.substr(start, i - start));
             }
-            if (term.empty()) {
+            if (term.text.empty()) {
                 if (!mark) continue;  // "" matches everything: no condition
                 return std::unexpected(invalid());
             }
-            (mark == '?' ? node->any : mark == '-' ? node->none : node->all).push_back(term);
+            (mark == '?'   ? node->any
+             : mark == '-' ? node->none
+                           : node->all)
+                .push_back(std::move(term));
         }
-        for (const auto& t : node->all) out.required_.push_back({t});
-        if (!node->any.empty()) out.required_.push_back(node->any);
+        for (const auto& t : node->all)
+            if (!t.regex) out.required_.push_back({t.text});
+        std::vector<std::string> any;
+        for (const auto& t : node->any) any.push_back(t.text);
+        bool any_regex = std::any_of(node->any.begin(), node->any.end(),
+                                     [](const Term& t) { return t.regex.has_value(); });
+        if (!any.empty() && !any_regex) out.required_.push_back(std::move(any));
         if (node->all.empty() && node->any.empty() && node->none.empty()) return out;
     }
     out.root_ = std::move(node);
@@ -557,12 +632,12 @@ bool FilterPattern::matches(std::string_view message) const {
     switch (n.kind) {
         case Node::Kind::Terms: {
             for (const auto& t : n.all)
-                if (message.find(t) == std::string_view::npos) return false;
+                if (!t.in(message)) return false;
             for (const auto& t : n.none)
-                if (message.find(t) != std::string_view::npos) return false;
+                if (t.in(message)) return false;
             if (n.any.empty()) return true;
             for (const auto& t : n.any)
-                if (message.find(t) != std::string_view::npos) return true;
+                if (t.in(message)) return true;
             return false;
         }
         case Node::Kind::Json: {

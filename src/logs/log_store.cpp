@@ -187,7 +187,7 @@ void LogStore::writer_loop() {
             idle = !queue_cv_.wait_for(lk, kIndexWhenIdleFor, [&] {
                 return stopping_ || !queue_.empty() || unindexed_ >= kIndexAtMost;
             });
-            // Lingers a few milliseconds so that one transaction stores what
+            // Lingers up to kGatherFor so that one transaction stores what
             // several invocations printed: a commit per invocation cost more
             // CPU than the invocation itself on a busy 2-core machine. A
             // reader (flush) or a full batch ends the wait at once.
@@ -200,7 +200,8 @@ void LogStore::writer_loop() {
         }
         if (!batch.empty()) {
             std::size_t n = batch.size();
-            store_batch(batch);
+            auto told = store_batch(batch);
+            if (!told.empty()) tell(told);
             {
                 std::lock_guard lk(queue_mu_);
                 stored_ += n;
@@ -252,10 +253,12 @@ bool LogStore::index_chunk() {
     return unindexed_ > 0;
 }
 
-void LogStore::store_batch(std::vector<Pending>& batch) {
+std::vector<StoredEvent> LogStore::store_batch(std::vector<Pending>& batch) {
+    const bool told = listened();
+    std::vector<StoredEvent> out;
     std::lock_guard lk(db_mu_);
     std::int64_t now = clock_.now_ms();
-    if (!exec("BEGIN IMMEDIATE")) return;
+    if (!exec("BEGIN IMMEDIATE")) return out;
     for (auto& p : batch) {
         auto g = group_id(p.where, p.group, true, p.received);
         if (!g) continue;
@@ -263,9 +266,30 @@ void LogStore::store_batch(std::vector<Pending>& batch) {
         if (!s) continue;
         std::vector<InputEvent> events;
         for (auto& line : split_lines(p.text)) events.push_back({p.received, std::move(line)});
-        (void)insert_events(*g, *s, events, now);
+        if (!insert_events(*g, *s, events, now) || !told) continue;
+        for (auto& e : events)
+            out.push_back({p.where, p.group, p.stream, std::move(e.message), e.timestamp, now});
     }
-    if (!exec("COMMIT")) (void)exec("ROLLBACK");
+    if (!exec("COMMIT")) {
+        (void)exec("ROLLBACK");
+        out.clear();
+    }
+    return out;
+}
+
+void LogStore::set_listener(StoreListener listener) {
+    std::lock_guard lk(listen_mu_);
+    listener_ = std::move(listener);
+}
+
+bool LogStore::listened() {
+    std::lock_guard lk(listen_mu_);
+    return listener_.wanted && listener_.stored && listener_.wanted();
+}
+
+void LogStore::tell(const std::vector<StoredEvent>& events) {
+    std::lock_guard lk(listen_mu_);
+    if (listener_.stored) listener_.stored(events);
 }
 
 Result<std::int64_t> LogStore::group_id(const Where& w, const std::string& name, bool make,
@@ -532,15 +556,24 @@ Result<std::vector<StreamInfo>> LogStore::streams(const Where& w, const std::str
 
 Status LogStore::put_events(const Where& w, const std::string& group, const std::string& stream,
                             const std::vector<InputEvent>& events) {
-    std::lock_guard lk(db_mu_);
+    std::unique_lock lk(db_mu_);
     LAMINA_TRY(gid, group_id(w, group, false, 0));
     LAMINA_TRY(sid, stream_id(gid, stream, false, 0));
+    std::int64_t now = clock_.now_ms();
     LAMINA_CHECK(exec("BEGIN IMMEDIATE"));
-    if (auto st = insert_events(gid, sid, events, clock_.now_ms()); !st) {
+    if (auto st = insert_events(gid, sid, events, now); !st) {
         (void)exec("ROLLBACK");
         return st;
     }
-    return exec("COMMIT");
+    LAMINA_CHECK(exec("COMMIT"));
+    lk.unlock();
+    if (listened()) {
+        std::vector<StoredEvent> told;
+        for (const auto& e : events)
+            told.push_back({w, group, stream, e.message, e.timestamp, now});
+        tell(told);
+    }
+    return {};
 }
 
 Result<std::vector<Event>> LogStore::get_events(const Where& w, const std::string& group,

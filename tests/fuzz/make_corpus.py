@@ -423,6 +423,12 @@ def logs_filter_seeds():
         "space": ["[ip, user, ..., status=4* || status=5*, bytes>1000]", "10.0.0.1 alice GET / 404 1500"],
         "invalid": ["{ $.a = }"],
         "glob": ["a*b*c", "aXbYc"],
+        "regex_terms": [r"ERROR %^\d{1,3}\.\d+[a-c]?|[Ff]ail$% -%x*y+%", "12.34b disk", "Fail"],
+        "regex_json": [r"{ $.items[*].id = %^1\w*$% || $.items[0].tag != %h.t% }",
+                       '{"items":[{"id":"1a"},{"tag":"hot"}]}'],
+        "regex_space": [r"[ip=%^10\.%, user!=%^bob$%, ..., bytes>1000]", "10.0.0.1 alice GET / 404 1500"],
+        "regex_blowup": ["%a*a*a*a*a*a*a*a*a*a*a*a*a*a*b%", "a" * 4000],
+        "regex_three": ["%a% %b% %c%", "a b c"],
     }
     for name, parts in seeds.items():
         write("fuzz_logs_filter", name, SEP.join(parts).encode())

@@ -1,14 +1,18 @@
 """The CloudWatch Logs API on lamina's endpoint: functions' output found as
 log groups, streams and events (boto3 `logs` and the aws CLI), filter
-patterns, pagination through the SDK's paginators, PutLogEvents from a
-client, retention, restarts, the import of older text logs, and AWS's errors
-for bad input (which change nothing)."""
+patterns (regexes and array selectors too), pagination through the SDK's
+paginators, PutLogEvents from a client, retention, restarts, the import of
+older text logs, StartLiveTail's event stream, and AWS's errors for bad input
+(which change nothing)."""
 import json
 import os
 import re
+import threading
 import time
 
+import boto3
 import pytest
+from botocore.config import Config
 
 import lamina_testlib as lt
 
@@ -311,3 +315,111 @@ def test_restart_keeps_logs_and_old_text_logs_are_imported(tmp_path):
         assert len(again["events"]) == 3
     finally:
         srv.stop()
+
+
+def test_filter_regexes_and_array_selectors(logs, printed):
+    _, group, _ = printed
+
+    def messages(pattern, g=group):
+        return [e["message"].strip() for e in logs.filter_log_events(logGroupName=g, filterPattern=pattern)["events"]]
+
+    assert messages(r"%^hello\s\w+%") == ["hello from lamina"]
+    assert messages(r"%[Bb]oo+m|fi?ne%") == [json.dumps({"level": "ERROR", "latency": 250, "msg": "boom"}),
+                                             json.dumps({"level": "INFO", "latency": 5, "msg": "fine"})]
+    assert [json.loads(m)["msg"] for m in messages(r"{ $.msg = %^b.*m$% }")] == ["boom"]
+    assert [json.loads(m)["msg"] for m in messages(r"{ $.latency = %^\d$% || $.level = %RR% }")] == ["boom", "fine"]
+    assert messages(r"[ip=%^10\.0\.0\.\d+$%, user, ..., status=%^4\d\d$%, size]") == [
+        "10.0.0.1 alice GET /index.html 404 1500"]
+    g, stream = make_stream(logs)
+    docs = [{"items": [{"id": 1}, {"id": 2, "tag": "hot"}]}, {"items": [{"id": 3}]}, {"items": []}]
+    logs.put_log_events(logGroupName=g, logStreamName=stream,
+                        logEvents=[{"timestamp": now_ms(), "message": json.dumps(d)} for d in docs])
+    assert [json.loads(m) for m in messages('{ $.items[*].tag = "hot" }', g)] == [docs[0]]
+    assert [json.loads(m) for m in messages("{ $.items[0].id = 3 }", g)] == [docs[1]]
+    assert [json.loads(m) for m in messages("{ $.items[*].id > 1 }", g)] == docs[:2]
+    assert [json.loads(m) for m in messages("{ $.items[0] NOT EXISTS }", g)] == [docs[2]]
+    for pattern in ["%(a)%", "%a% %b% %c%", "%bang!%", "{ $.items[x] = 1 }", "{ $.a > %1% }"]:
+        with lt.expect_error("InvalidParameterException", 400, "Invalid filter pattern"):
+            logs.filter_log_events(logGroupName=g, filterPattern=pattern)
+
+
+@pytest.mark.cli
+@pytest.mark.skipif(not lt.aws_cli_path(), reason="aws CLI not installed")
+def test_aws_cli_filters_with_a_regex(server, printed, tmp_path):
+    _, group, _ = printed
+    cli = lt.AwsCli(server.port, tmp_path)
+    found = cli.json("logs", "filter-log-events", "--log-group-name", group,
+                     "--filter-pattern", r"%^\d+\.\d+\.\d+\.\d+\salice%")
+    assert [e["message"] for e in found["events"]] == ["10.0.0.1 alice GET /index.html 404 1500\n"]
+
+
+def tail_client(server, validate=True):
+    """StartLiveTail's model asks for the host prefix "stream-" (streaming- in older
+    botocore): against 127.0.0.1 the SDK must not prepend it."""
+    return boto3.session.Session().client(
+        "logs", endpoint_url=f"http://127.0.0.1:{server.port}", region_name="us-east-1",
+        aws_access_key_id="test", aws_secret_access_key="test",
+        config=Config(inject_host_prefix=False, parameter_validation=validate,
+                      retries={"total_max_attempts": 1}, read_timeout=10, proxies={}))
+
+
+def test_start_live_tail_streams_new_matching_events(server, logs, lam, printed):
+    name, fn_group, _ = printed
+    group, stream = make_stream(logs)
+    arn = f"arn:aws:logs:us-east-1:123456789012:log-group:{group}"
+    tail = tail_client(server)
+    resp = tail.start_live_tail(logGroupIdentifiers=[arn, fn_group], logEventFilterPattern="?keep ?hello")
+    events = resp["responseStream"]
+    first = next(iter(events))
+    start = first["sessionStart"]
+    assert start["logGroupIdentifiers"] == [arn, fn_group]
+    assert start["logEventFilterPattern"] == "?keep ?hello"
+    assert start["requestId"] and start["sessionId"]
+    logs.put_log_events(logGroupName=group, logStreamName=stream,
+                        logEvents=[{"timestamp": now_ms(), "message": "keep me"},
+                                   {"timestamp": now_ms(), "message": "drop me"}])
+    assert lam.invoke(FunctionName=name, Payload=b"{}")["StatusCode"] == 200
+    got, updates = [], 0
+    deadline = time.time() + 10
+    for ev in events:
+        assert "sessionUpdate" in ev, ev
+        updates += 1
+        update = ev["sessionUpdate"]
+        assert update["sessionMetadata"] == {"sampled": False}
+        got += update["sessionResults"]
+        if {"keep me", "hello from lamina\n"} <= {r["message"] for r in got} or time.time() > deadline:
+            break
+    events.close()
+    assert sorted(r["message"] for r in got) == ["hello from lamina\n", "keep me"]
+    kept = next(r for r in got if r["message"] == "keep me")
+    assert kept["logStreamName"] == stream
+    assert kept["logGroupIdentifier"] == f"123456789012:{group}"
+    assert kept["ingestionTime"] >= kept["timestamp"] > 0
+    assert next(r for r in got if r["message"] != "keep me")["logGroupIdentifier"] == f"123456789012:{fn_group}"
+
+
+def test_start_live_tail_bad_input(server, logs):
+    group, _ = make_stream(logs)
+    tail = tail_client(server, validate=False)
+
+    def refused(code, message, **kw):
+        with lt.expect_error(code, 400, message):
+            tail.start_live_tail(**kw)
+
+    refused("ResourceNotFoundException", "The specified log group does not exist.",
+            logGroupIdentifiers=["/no/such/group"])
+    refused("InvalidParameterException",
+            "logStreamNames and logStreamNamePrefixes are mutually exclusive parameters.",
+            logGroupIdentifiers=[group], logStreamNames=["a"], logStreamNamePrefixes=["b"])
+    refused("InvalidParameterException",
+            "logStreamNames can only be specified when logGroupIdentifiers has a single log group.",
+            logGroupIdentifiers=[group, group], logStreamNames=["a"])
+    refused("InvalidParameterException",
+            "1 validation error detected: Value '[...]' at 'logGroupIdentifiers' failed to satisfy constraint: "
+            "Member must have length less than or equal to 10", logGroupIdentifiers=[group] * 11)
+    refused("InvalidParameterException",
+            "1 validation error detected: Value '[]' at 'logGroupIdentifiers' failed to satisfy constraint: "
+            "Member must have length greater than or equal to 1", logGroupIdentifiers=[])
+    for pattern in ["%(a)%", "%a% %b% %c%", "{ $.x = }"]:
+        refused("InvalidParameterException", "Invalid filter pattern",
+                logGroupIdentifiers=[group], logEventFilterPattern=pattern)

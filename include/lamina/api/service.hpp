@@ -50,8 +50,9 @@ public:
     // Where deployed templates' records are kept (/_lamina/stacks/{name}).
     void set_stacks(control::StackRecords* stacks) { stacks_ = stacks; }
     // Where functions' logs are kept: serves the CloudWatch Logs API.
-    void set_logs(logs::LogStore* store, Clock& clock) {
-        logs_ = store ? std::make_unique<LogsApi>(*store, clock) : nullptr;
+    // With `tail`, StartLiveTail too.
+    void set_logs(logs::LogStore* store, Clock& clock, logs::LiveTail* tail = nullptr) {
+        logs_ = store ? std::make_unique<LogsApi>(*store, clock, tail) : nullptr;
         classify_.logs = store != nullptr;
     }
     // Where event source mappings are kept (the Lambda API's *EventSourceMapping operations).

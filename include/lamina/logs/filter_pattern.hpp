@@ -3,7 +3,9 @@
 // messages: terms (all must occur, case-sensitive), "quoted phrases", ?term
 // alternatives, -term exclusions; JSON patterns { $.a = "v*" && $.n > 1 }
 // with = != < <= > >=, IS NULL, IS TRUE/FALSE, EXISTS/NOT EXISTS, && || and
-// parentheses; space-delimited patterns [ip, user, ..., status=4*, size>1000].
+// parentheses and array selectors $.a[0].b, $.a[*]; space-delimited patterns
+// [ip, user, ..., status=4*, size>1000]; %regex% terms and values (log_regex.hpp),
+// at most two per pattern.
 // A pure parser and matcher: no I/O.
 
 #include <memory>

@@ -15,6 +15,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -95,6 +96,20 @@ struct FilterResult {
     std::optional<Cursor> next;  // where to go on; none: all read
 };
 
+// An event just stored, with where it went (LogStore::set_listener).
+struct StoredEvent {
+    Where where;
+    std::string group, stream, message;
+    std::int64_t timestamp = 0, ingestion_time = 0;
+};
+
+// Told of what is stored: `stored` after each commit, from the storing
+// thread, when `wanted` says so (checked first, cheaply).
+struct StoreListener {
+    std::function<bool()> wanted;
+    std::function<void(const std::vector<StoredEvent>&)> stored;
+};
+
 class LogStore {
 public:
     // Opens (creates) `file`; imports the text logs under `import_dir`
@@ -148,6 +163,10 @@ public:
     // directly, so this only changes speed).
     void index_all();
 
+    // One listener at most (empty functions: none). Once this returns, the
+    // previous one is no longer called.
+    void set_listener(StoreListener listener);
+
 private:
     struct Pending {
         Where where;
@@ -160,7 +179,10 @@ private:
     Status import_text_logs(const std::filesystem::path& dir);
     Status drop_expired();  // enforce_retention's work (under db_mu_)
     void writer_loop();
-    void store_batch(std::vector<Pending>& batch);
+    // Stores `batch`; what it stored, when the listener wants it.
+    std::vector<StoredEvent> store_batch(std::vector<Pending>& batch);
+    bool listened();
+    void tell(const std::vector<StoredEvent>& events);
     // Moves the oldest unindexed rows into the trigram index in one
     // transaction; whether rows are still unindexed.
     bool index_chunk();
@@ -175,6 +197,9 @@ private:
     sqlite3* db_;
     Clock& clock_;
     std::mutex db_mu_;
+
+    std::mutex listen_mu_;  // held while the listener runs
+    StoreListener listener_;
 
     std::mutex queue_mu_;
     std::condition_variable queue_cv_, stored_cv_;
