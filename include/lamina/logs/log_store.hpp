@@ -141,6 +141,8 @@ public:
 
     // Deletes events older than their group's retention.
     Status enforce_retention();
+    // Deletes every group, stream and event (what was appended before is stored first).
+    Status clear();
 
 private:
     struct Pending {
