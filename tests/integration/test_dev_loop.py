@@ -128,39 +128,52 @@ def test_run_without_a_command_after_dashdash_is_a_usage_error(args):
     assert "-- COMMAND" in r.stderr
 
 
-SHOW_ENV = textwrap.dedent("""\
-    import json, os, boto3
-    names = [f["FunctionName"] for f in boto3.client("lambda").list_functions()["Functions"]]
-    out = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "LAMINA_ENDPOINT", "AWS_ACCESS_KEY_ID",
-                                          "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_DEFAULT_REGION")}
-    out["functions"] = names
-    print(json.dumps(out))
-""")
+ENV_NAMES = ("AWS_ENDPOINT_URL", "LAMINA_ENDPOINT", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION",
+             "AWS_DEFAULT_REGION")
 
 
 @pytest.mark.timeout_s(60)
-def test_run_deploys_the_template_and_points_boto3_at_the_server(tmp_path):
+def test_run_deploys_the_template_points_boto3_at_it_and_leaves_no_process(tmp_path):
     name = lt.unique("runfn")
     template = tmp_path / "template.yaml"
     template.write_text(TEMPLATE.format(name=name))
-    r = run("--template", str(template), "--", PY, "-c", SHOW_ENV)
+    # the command reports its environment and the functions boto3 finds, invokes twice at
+    # once, and lists lamina's other descendants (the environments) while they are up
+    script = textwrap.dedent(f"""\
+        import json, os, sys, threading, boto3
+        sys.path.insert(0, {str(lt.HERE)!r})
+        from test_dev_loop import descendants
+        lam = boto3.client("lambda")
+        out = {{k: os.environ.get(k) for k in {ENV_NAMES!r}}}
+        out["functions"] = [f["FunctionName"] for f in lam.list_functions()["Functions"]]
+        t = threading.Thread(target=lambda: lam.invoke(FunctionName={name!r}, Payload=b'{{"sleep": 1}}'))
+        t.start()
+        out["status"] = lam.invoke(FunctionName={name!r}, Payload=b"{{}}")["StatusCode"]
+        mine = set(descendants(os.getpid())) | {{os.getpid()}}
+        out["others"] = [p for p in descendants(os.getppid()) if p not in mine]
+        t.join()
+        print(json.dumps(out))
+    """)
+    r = run("--template", str(template), "--", PY, "-c", script)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
     assert out["LAMINA_ENDPOINT"] == out["AWS_ENDPOINT_URL"]
     assert (out["AWS_ACCESS_KEY_ID"], out["AWS_SECRET_ACCESS_KEY"]) == ("test", "test")
     assert out["AWS_REGION"] == out["AWS_DEFAULT_REGION"] == lt.REGION
-    assert out["functions"] == [name]
+    assert out["functions"] == [name] and out["status"] == 200
+    assert out["others"], "the command saw no environment process under lamina"
+    assert [p for p in out["others"] if alive(p)] == []
 
-    # what the caller already set is kept (credentials and region), the endpoint never is
-    r = run("--", PY, "-c", SHOW_ENV, env=clean_env(AWS_ACCESS_KEY_ID="210987654321", AWS_SECRET_ACCESS_KEY="mine",
-                                                     AWS_DEFAULT_REGION="eu-west-1",
-                                                     AWS_ENDPOINT_URL="http://elsewhere:1"))
+
+def test_run_keeps_the_credentials_and_region_already_set():
+    r = run("--", "env", env=clean_env(AWS_ACCESS_KEY_ID="210987654321", AWS_SECRET_ACCESS_KEY="mine",
+                                       AWS_DEFAULT_REGION="eu-west-1", AWS_ENDPOINT_URL="http://elsewhere:1"))
     assert r.returncode == 0, r.stderr
-    out = json.loads(r.stdout)
-    assert (out["AWS_ACCESS_KEY_ID"], out["AWS_SECRET_ACCESS_KEY"]) == ("210987654321", "mine")
-    assert out["AWS_DEFAULT_REGION"] == "eu-west-1" and out["AWS_REGION"] is None
-    assert out["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:") and out["functions"] == []
+    env = dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line)
+    assert (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]) == ("210987654321", "mine")
+    assert env["AWS_DEFAULT_REGION"] == "eu-west-1" and "AWS_REGION" not in env
+    assert env["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")  # always lamina's
 
 
 def test_run_with_a_failing_template_does_not_run_the_command(tmp_path):
@@ -171,31 +184,6 @@ def test_run_with_a_failing_template_does_not_run_the_command(tmp_path):
     assert r.returncode != 0
     assert "the template was not applied" in r.stderr
     assert not touched.exists()
-
-
-@pytest.mark.timeout_s(60)
-def test_run_leaves_no_process_behind(tmp_path):
-    name = lt.unique("leftover")
-    template = tmp_path / "template.yaml"
-    template.write_text(TEMPLATE.format(name=name))
-    # the command lists lamina's other descendants (the environments) while two are up
-    script = textwrap.dedent(f"""\
-        import json, os, sys, threading, boto3
-        sys.path.insert(0, {str(lt.HERE)!r})
-        from test_dev_loop import descendants
-        lam = boto3.client("lambda")
-        t = threading.Thread(target=lambda: lam.invoke(FunctionName={name!r}, Payload=b'{{"sleep": 1}}'))
-        t.start()
-        lam.invoke(FunctionName={name!r}, Payload=b"{{}}")
-        mine = set(descendants(os.getpid())) | {{os.getpid()}}
-        print(json.dumps([p for p in descendants(os.getppid()) if p not in mine]))
-        t.join()
-    """)
-    r = run("--template", str(template), "--", PY, "-c", script, timeout=60)
-    assert r.returncode == 0, r.stderr
-    pids = json.loads(r.stdout)
-    assert pids, "the command saw no environment process under lamina"
-    assert [p for p in pids if alive(p)] == []
 
 
 # --------------------------------------------------------------------------------------
@@ -311,8 +299,8 @@ def test_reset_is_refused_by_a_server_that_keeps_its_data(tmp_path):
         srv.stop()
 
 
-def test_reset_only_takes_post(own_server):
-    status, _, _ = lt.http_request(own_server.url + "/_lamina/reset", method="GET")
+def test_reset_only_takes_post(module_server):
+    status, _, _ = lt.http_request(module_server.url + "/_lamina/reset", method="GET")
     assert status != 200
 
 
