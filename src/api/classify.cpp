@@ -114,7 +114,8 @@ Classified classify_parts(const Parts& r, const ClassifyOptions& opt) {
     if (is_s3(r, opt)) return is(Protocol::S3);
     if (r.method == "GET" && p == "/health") return is(Protocol::Health);
     if (r.method == "GET" && p == "/metrics" && opt.cloudwatch) return is(Protocol::Metrics);
-    if (p == "/_lamina/stacks" || p.starts_with("/_lamina/stacks/"))
+    if (p == "/_lamina/stacks" || p.starts_with("/_lamina/stacks/") ||
+        p == "/_lamina/invocations" || p == "/_lamina/reset")
         return is(Protocol::LaminaPage);
     if (p == "/_lamina/ui" || p.starts_with("/_lamina/ui/")) return is(Protocol::Dashboard);
     const std::string* target = r.headers.find("X-Amz-Target");

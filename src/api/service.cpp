@@ -207,6 +207,7 @@ Status Service::authenticate(const http::Request& req, RequestContext& ctx, bool
          req.path.rfind("/_lamina/code/", 0) == 0 || req.path.rfind("/_lamina/opt/", 0) == 0 ||
          UiApi::is_public(req.method, req.path)))
         return {};
+    if (!s3 && DevApi::is_public(req.method, req.path)) return {};
     auto std_now = std::chrono::system_clock::now().time_since_epoch();
     SigV4Seed verified;  // derived only for S3, whose streamed bodies need it
     LAMINA_TRY(key,
@@ -378,6 +379,13 @@ http::Response Service::route(RequestContext& ctx, const http::Request& req, con
             return r;
         }
         case Protocol::LaminaPage:
+            if (DevApi::owns(req.path)) {
+                if (auto r = dev_ ? dev_->handle(req) : std::nullopt) {
+                    op = "Dev";
+                    return std::move(*r);
+                }
+                break;
+            }
             if (auto r = stacks(ctx, req)) {
                 op = "Stacks";
                 return std::move(*r);

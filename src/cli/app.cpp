@@ -4,9 +4,11 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/signal_set.hpp>
 #include <cctype>
 #include <charconv>
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -459,6 +461,7 @@ void App::wire_service() {
         };
         events_.set_hooks(std::move(hooks));
     }
+    service_.set_reset_handler([this] { return reset(); });
     if (credentials_) service_.set_credentials(std::move(*credentials_));
     service_.set_shift_handler(
         [this](const control::Scope& scope, const std::string& body) -> Status {
@@ -470,6 +473,46 @@ void App::wire_service() {
             shifter_.schedule(scope, std::move(*shifts));
             return {};
         });
+}
+
+// Everything a new ephemeral server would not have, in dependency order:
+// what schedules work first (traffic shifts, pollers, queued events), then the
+// control plane, the environments (an invocation in flight fails as if its
+// environment died), lamina's own SQS and S3, and what was observed.
+Result<nlohmann::json> App::reset() {
+    if (!config_.ephemeral)
+        return fail(ErrorCode::ResourceConflict,
+                    "reset clears everything, so only an ephemeral server (lamina serve "
+                    "--ephemeral, lamina run) does it; this one keeps " +
+                        data_dir_.path().string());
+    std::lock_guard lk(reset_mu_);
+    auto started = std::chrono::steady_clock::now();
+    std::size_t functions = registry_.total_functions();
+    std::size_t environments = invoker_.environment_count();
+    shifter_.clear();
+    LAMINA_CHECK(esms_.clear());  // their pollers stop
+    LAMINA_CHECK(events_.clear());
+    LAMINA_CHECK(registry_.clear());
+    LAMINA_CHECK(layers_.clear());
+    LAMINA_CHECK(roles_.clear());
+    LAMINA_CHECK(stacks_.clear());
+    invoker_.reset();
+    if (queues_) LAMINA_CHECK(queues_->clear());
+    if (objects_) LAMINA_CHECK(objects_->clear());
+    LAMINA_CHECK(logs_->clear());
+    recent_.clear();
+    metrics_.clear();
+    std::set<std::string> keep = registry_.referenced_blobs();  // what was created meanwhile
+    keep.merge(layers_.referenced_blobs());
+    blobs_.collect_garbage(keep);
+    layer_cache_.collect_garbage(keep);
+    double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+            .count();
+    log_->info("lamina.reset functions={} environments={} took_ms={:.1f}", functions, environments,
+               ms);
+    return nlohmann::json{
+        {"reset", true}, {"functions", functions}, {"environments", environments}, {"took_ms", ms}};
 }
 
 // Binds the port (written to --port-file) and restores what outlives a
@@ -558,6 +601,24 @@ int App::run() {
     return 0;
 }
 
+int App::start_background() {
+    if (!config_.template_file.empty())
+        if (int rc = deploy_template(); rc != 0) return rc;
+    log_->info("lamina.start version={} listen={}:{} data_dir={} region={} account={}", kVersion,
+               config_.host, server_.port(), data_dir_.path().string(), config_.region,
+               config_.account_id);
+    // at least two: stop() needs one to deliver the environments' exits while it waits
+    for (int i = 0; i < std::max(2, config_.io_threads); ++i)
+        io_threads_.emplace_back([this] { ioc_.run(); });
+    return 0;
+}
+
+void App::shutdown() {
+    stop();
+    for (auto& t : io_threads_) t.join();
+    io_threads_.clear();
+}
+
 void App::stop() {
     if (stopped_) return;
     stopped_ = true;
@@ -577,7 +638,7 @@ void App::stop() {
 }
 
 App::~App() {
-    stop();
+    shutdown();
     workers_.join();
 }
 

@@ -11,11 +11,14 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "lamina/api/service.hpp"
 #include "lamina/api/sigv4.hpp"
@@ -100,6 +103,12 @@ public:
     // Deploys --template, announces the port, and serves until SIGINT or
     // SIGTERM. Returns the process exit code.
     int run();
+    // lamina run: deploys --template, then serves on background threads,
+    // without signal handling, until shutdown(). Returns 0, or the deploy's exit code.
+    int start_background();
+    // stop(), then joins the background threads. Idempotent.
+    void shutdown();
+    unsigned short port() const { return server_.port(); }
 
 private:
     // The one shutdown sequence: the deploy watcher, the traffic shifter,
@@ -111,6 +120,8 @@ private:
     void wire_service();
     void listen();
     int deploy_template();
+    // POST /_lamina/reset: every module clears its own state; refused unless ephemeral.
+    Result<nlohmann::json> reset();
 
     const Config config_;
     std::shared_ptr<spdlog::logger> log_;
@@ -155,8 +166,10 @@ private:
     std::unique_ptr<sam::ApiClient> deploy_client_;
     std::unique_ptr<sam::Deployer> deployer_;
     sam::DeployOptions deploy_options_;
-    std::jthread deploy_thread_;  // --watch
+    std::jthread deploy_thread_;           // --watch
+    std::vector<std::thread> io_threads_;  // start_background()
     bool stopped_ = false;
+    std::mutex reset_mu_;  // one reset at a time
 };
 
 }  // namespace lamina::cli

@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <iostream>
 #include <stop_token>
+#include <string_view>
+#include <vector>
 
 #include "app.hpp"
 #include "lamina/common/config.hpp"
@@ -16,6 +18,7 @@
 #include "lamina/s3/s3_client.hpp"
 #include "lamina/sam/api_client.hpp"
 #include "lamina/sam/deployer.hpp"
+#include "run_command.hpp"
 #include "runtimes_dir.hpp"
 
 namespace lamina::cli {
@@ -56,43 +59,37 @@ int serve(const Config& config) {
     }
 }
 
-}  // namespace
-
-int run(int argc, char** argv) {
-    CLI::App app{"lamina: a local AWS Lambda emulator"};
-    app.set_version_flag("--version", std::string("lamina ") + kVersion);
-    app.require_subcommand(1);
-
+// The flags of lamina serve, which lamina run takes too.
+struct ServeFlags {
     Config config;
-    std::string port_file, data_dir;
-    auto* serve_cmd = app.add_subcommand("serve", "Run the Lambda API server");
-    serve_cmd->add_option("--host", config.host, "Address to listen on")
+    std::string port_file, data_dir, credentials_file, runtimes_dir, template_file;
+    std::string s3_switch = "on", sqs_switch = "on";
+    std::vector<std::string> runtime_overrides;
+};
+
+void add_serve_flags(CLI::App* cmd, ServeFlags& f) {
+    cmd->add_option("--host", f.config.host, "Address to listen on")
         ->envname("LAMINA_HOST")
         ->capture_default_str();
-    serve_cmd
-        ->add_option("--port", config.port,
-                     "Port to listen on (0 = any free port, printed on stdout)")
+    cmd->add_option("--port", f.config.port,
+                    "Port to listen on (0 = any free port, printed on stdout)")
         ->envname("LAMINA_PORT")
         ->capture_default_str();
-    serve_cmd->add_option("--port-file", port_file, "Also write the bound port to this file")
+    cmd->add_option("--port-file", f.port_file, "Also write the bound port to this file")
         ->envname("LAMINA_PORT_FILE");
-    serve_cmd
-        ->add_option(
-            "--data-dir", data_dir,
-            "Where functions, versions and code are kept (default $XDG_DATA_HOME/lamina, else "
-            "~/.local/share/lamina)")
+    cmd->add_option(
+           "--data-dir", f.data_dir,
+           "Where functions, versions and code are kept (default $XDG_DATA_HOME/lamina, else "
+           "~/.local/share/lamina)")
         ->envname("LAMINA_DATA_DIR");
-    serve_cmd
-        ->add_flag("--ephemeral", config.ephemeral,
-                   "Keep state in a temporary directory removed at exit")
+    cmd->add_flag("--ephemeral", f.config.ephemeral,
+                  "Keep state in a temporary directory removed at exit")
         ->envname("LAMINA_EPHEMERAL");
-    serve_cmd
-        ->add_option("--region", config.region, "Region for requests that are not signed with one")
+    cmd->add_option("--region", f.config.region, "Region for requests that are not signed with one")
         ->envname("LAMINA_REGION")
         ->capture_default_str();
-    serve_cmd
-        ->add_option("--account-id", config.account_id,
-                     "Account for requests whose access key id is not a 12-digit account id")
+    cmd->add_option("--account-id", f.config.account_id,
+                    "Account for requests whose access key id is not a 12-digit account id")
         ->envname("LAMINA_ACCOUNT_ID")
         ->capture_default_str()
         ->check([](const std::string& v) {
@@ -100,159 +97,257 @@ int run(int argc, char** argv) {
                 return std::string("must be 12 digits");
             return std::string();
         });
-    serve_cmd
-        ->add_option("--log-level", config.log_level,
-                     "trace, debug, info, warn, error, critical, off (the last one given wins)")
+    cmd->add_option("--log-level", f.config.log_level,
+                    "trace, debug, info, warn, error, critical, off (the last one given wins)")
         ->envname("LAMINA_LOG_LEVEL")
         ->capture_default_str()
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
-    serve_cmd->add_option("--io-threads", config.io_threads, "Threads serving HTTP")
+    cmd->add_option("--io-threads", f.config.io_threads, "Threads serving HTTP")
         ->envname("LAMINA_IO_THREADS")
         ->capture_default_str()
         ->check(CLI::Range(1, 64));
-    serve_cmd
-        ->add_option("--worker-threads", config.worker_threads, "Threads running API operations")
+    cmd->add_option("--worker-threads", f.config.worker_threads, "Threads running API operations")
         ->envname("LAMINA_WORKER_THREADS")
         ->capture_default_str()
         ->check(CLI::Range(1, 256));
-    serve_cmd
-        ->add_option("--sandbox", config.sandbox,
-                     "Execution environment backend: bubblewrap (namespaces), process (no "
-                     "isolation), or auto")
+    cmd->add_option("--sandbox", f.config.sandbox,
+                    "Execution environment backend: bubblewrap (namespaces), process (no "
+                    "isolation), or auto")
         ->envname("LAMINA_SANDBOX")
         ->capture_default_str()
         ->check(CLI::IsMember({"auto", "bubblewrap", "process"}));
-    serve_cmd
-        ->add_option(
-            "--run-as", config.run_as,
-            "When lamina runs as root, who functions run as: auto (uid 993, gid 990, AWS's "
-            "sbx_user1051), UID[:GID], or root")
+    cmd->add_option("--run-as", f.config.run_as,
+                    "When lamina runs as root, who functions run as: auto (uid 993, gid 990, AWS's "
+                    "sbx_user1051), UID[:GID], or root")
         ->envname("LAMINA_RUN_AS")
         ->capture_default_str();
-    serve_cmd
-        ->add_option("--auth", config.auth,
-                     "none (any signature or none is accepted; a 12-digit access key id names the "
-                     "account) or "
-                     "sigv4 (every AWS call must be signed by a key from --credentials)")
+    cmd->add_option("--auth", f.config.auth,
+                    "none (any signature or none is accepted; a 12-digit access key id names the "
+                    "account) or "
+                    "sigv4 (every AWS call must be signed by a key from --credentials)")
         ->envname("LAMINA_AUTH")
         ->capture_default_str()
         ->check(CLI::IsMember({"none", "sigv4"}));
-    std::string credentials_file;
-    serve_cmd
-        ->add_option(
-            "--credentials", credentials_file,
-            "With --auth sigv4: a file of 'ACCESS_KEY_ID SECRET_ACCESS_KEY ACCOUNT_ID' lines")
+    cmd->add_option(
+           "--credentials", f.credentials_file,
+           "With --auth sigv4: a file of 'ACCESS_KEY_ID SECRET_ACCESS_KEY ACCOUNT_ID' lines")
         ->envname("LAMINA_CREDENTIALS");
-    std::vector<std::string> runtime_overrides;
-    serve_cmd
-        ->add_option("--runtime", runtime_overrides,
-                     "Interpreter for a runtime, e.g. python3.12=/usr/bin/python3.12 (repeatable)")
+    cmd->add_option("--runtime", f.runtime_overrides,
+                    "Interpreter for a runtime, e.g. python3.12=/usr/bin/python3.12 (repeatable)")
         ->envname("LAMINA_RUNTIME");
-    std::string runtimes_dir;
     RuntimesDir default_runtimes = resolve_runtimes_dir({});
-    serve_cmd
-        ->add_option(
-            "--runtimes-dir", runtimes_dir,
-            "Where lamina's runtime bootstraps are (default: the installed layout's "
-            "<bindir>/../share/lamina/runtimes if there, else the source tree's runtimes/; here: " +
-                default_runtimes.path.string() + ", " + default_runtimes.source + ")")
+    cmd->add_option(
+           "--runtimes-dir", f.runtimes_dir,
+           "Where lamina's runtime bootstraps are (default: the installed layout's "
+           "<bindir>/../share/lamina/runtimes if there, else the source tree's runtimes/; here: " +
+               default_runtimes.path.string() + ", " + default_runtimes.source + ")")
         ->envname("LAMINA_RUNTIMES_DIR");
-    serve_cmd
-        ->add_option("--idle-timeout", config.idle_timeout_s,
-                     "Seconds before an idle execution environment is stopped")
+    cmd->add_option("--idle-timeout", f.config.idle_timeout_s,
+                    "Seconds before an idle execution environment is stopped")
         ->envname("LAMINA_IDLE_TIMEOUT")
         ->capture_default_str()
         ->check(CLI::Range(1, 86400));
-    serve_cmd
-        ->add_option("--provisioned-init-timeout", config.provisioned_init_timeout_s,
-                     "Seconds a provisioned concurrency environment may take to initialise, or the "
-                     "function's "
-                     "Timeout if longer (AWS: 130)")
+    cmd->add_option("--provisioned-init-timeout", f.config.provisioned_init_timeout_s,
+                    "Seconds a provisioned concurrency environment may take to initialise, or the "
+                    "function's "
+                    "Timeout if longer (AWS: 130)")
         ->envname("LAMINA_PROVISIONED_INIT_TIMEOUT")
         ->capture_default_str()
         ->check(CLI::Range(1, 900));
-    serve_cmd
-        ->add_option("--account-concurrency", config.quota.account_limit,
-                     "Concurrent executions per account and region (AWS's default quota: 1000)")
+    cmd->add_option("--account-concurrency", f.config.quota.account_limit,
+                    "Concurrent executions per account and region (AWS's default quota: 1000)")
         ->envname("LAMINA_ACCOUNT_CONCURRENCY")
         ->capture_default_str()
         ->check(CLI::Range(1, 1000000));
-    serve_cmd
-        ->add_option("--min-unreserved", config.quota.min_unreserved,
-                     "Concurrency that reservations must leave unreserved (AWS: 100)")
+    cmd->add_option("--min-unreserved", f.config.quota.min_unreserved,
+                    "Concurrency that reservations must leave unreserved (AWS: 100)")
         ->envname("LAMINA_MIN_UNRESERVED")
         ->capture_default_str()
         ->check(CLI::Range(0, 1000000));
-    serve_cmd
-        ->add_option(
-            "--scaling", config.scaling,
-            "How fast concurrency may grow: per-function (AWS since 2023: N new environments per "
-            "function every 10 s) or regional-burst (an initial regional burst, then +M per "
-            "minute)")
+    cmd->add_option(
+           "--scaling", f.config.scaling,
+           "How fast concurrency may grow: per-function (AWS since 2023: N new environments per "
+           "function every 10 s) or regional-burst (an initial regional burst, then +M per "
+           "minute)")
         ->envname("LAMINA_SCALING")
         ->capture_default_str()
         ->check(CLI::IsMember({"per-function", "regional-burst"}));
-    serve_cmd
-        ->add_option("--scaling-rate", config.scaling_per_function,
-                     "per-function scaling: new environments per function per 10 s")
+    cmd->add_option("--scaling-rate", f.config.scaling_per_function,
+                    "per-function scaling: new environments per function per 10 s")
         ->envname("LAMINA_SCALING_RATE")
         ->capture_default_str()
         ->check(CLI::Range(1, 1000000));
-    serve_cmd
-        ->add_option("--burst", config.burst,
-                     "regional-burst scaling: the initial burst (default: the region's, 500-3000)")
+    cmd->add_option("--burst", f.config.burst,
+                    "regional-burst scaling: the initial burst (default: the region's, 500-3000)")
         ->envname("LAMINA_BURST")
         ->check(CLI::Range(1, 1000000));
-    serve_cmd
-        ->add_option("--burst-rate", config.burst_per_minute,
-                     "regional-burst scaling: new environments per minute after the burst")
+    cmd->add_option("--burst-rate", f.config.burst_per_minute,
+                    "regional-burst scaling: new environments per minute after the burst")
         ->envname("LAMINA_BURST_RATE")
         ->capture_default_str()
         ->check(CLI::Range(1, 1000000));
-    serve_cmd
-        ->add_option("--async-retry-delay", config.async_retry_delay_s,
-                     "Seconds before the first retry of a failed Event invocation (AWS: about 60; "
-                     "the second "
-                     "retry waits twice as long)")
+    cmd->add_option("--async-retry-delay", f.config.async_retry_delay_s,
+                    "Seconds before the first retry of a failed Event invocation (AWS: about 60; "
+                    "the second "
+                    "retry waits twice as long)")
         ->envname("LAMINA_ASYNC_RETRY_DELAY")
         ->capture_default_str()
         ->check(CLI::Range(0.0, 3600.0));
-    serve_cmd
-        ->add_flag(
-            "--stream-bandwidth-shaping", config.stream_shaping,
-            "Pace streamed responses as AWS does: the first 6 MiB at full speed, the rest at "
-            "2 MiB/s")
+    cmd->add_flag("--stream-bandwidth-shaping", f.config.stream_shaping,
+                  "Pace streamed responses as AWS does: the first 6 MiB at full speed, the rest at "
+                  "2 MiB/s")
         ->envname("LAMINA_STREAM_BANDWIDTH_SHAPING");
-    serve_cmd
-        ->add_flag("--durable-commits", config.durable_commits,
-                   "fsync every metadata commit (survives power loss, not only crashes)")
+    cmd->add_flag("--durable-commits", f.config.durable_commits,
+                  "fsync every metadata commit (survives power loss, not only crashes)")
         ->envname("LAMINA_DURABLE_COMMITS");
-    std::string template_file;
-    serve_cmd
-        ->add_option("--template", template_file,
-                     "A SAM or CloudFormation template (YAML or JSON) to deploy at start-up")
+    cmd->add_option("--template", f.template_file,
+                    "A SAM or CloudFormation template (YAML or JSON) to deploy at start-up")
         ->envname("LAMINA_TEMPLATE");
-    serve_cmd->add_option("--parameter-overrides", config.parameter_overrides,
-                          "Template parameters: Key=Value (or SAM's "
-                          "ParameterKey=Key,ParameterValue=Value), repeatable");
-    serve_cmd
-        ->add_option("--stack-name", config.stack_name,
-                     "Stack name of the template (default: its folder's name)")
+    cmd->add_option("--parameter-overrides", f.config.parameter_overrides,
+                    "Template parameters: Key=Value (or SAM's "
+                    "ParameterKey=Key,ParameterValue=Value), repeatable");
+    cmd->add_option("--stack-name", f.config.stack_name,
+                    "Stack name of the template (default: its folder's name)")
         ->envname("LAMINA_STACK_NAME");
-    serve_cmd
-        ->add_flag("--watch", config.watch,
-                   "With --template: update $LATEST when a CodeUri/ContentUri folder changes, "
-                   "redeploy when the "
-                   "template does")
+    cmd->add_flag("--watch", f.config.watch,
+                  "With --template: update $LATEST when a CodeUri/ContentUri folder changes, "
+                  "redeploy when the "
+                  "template does")
         ->envname("LAMINA_WATCH");
-    serve_cmd
-        ->add_option("--deployment-minute", config.deployment_minute_s,
-                     "Seconds a DeploymentPreference minute lasts (shorten canary and linear "
-                     "shifts for tests)")
+    cmd->add_option("--deployment-minute", f.config.deployment_minute_s,
+                    "Seconds a DeploymentPreference minute lasts (shorten canary and linear "
+                    "shifts for tests)")
         ->envname("LAMINA_DEPLOYMENT_MINUTE")
         ->capture_default_str()
         ->check(CLI::Range(0.0, 3600.0));
+
+    cmd->add_option("--s3", f.s3_switch,
+                    "Serve a minimal Amazon S3 API (buckets, objects, multipart uploads) on the "
+                    "same endpoint, "
+                    "kept in <data-dir>/s3")
+        ->envname("LAMINA_S3")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"on", "off"}));
+    cmd->add_option("--sqs", f.sqs_switch,
+                    "Serve a minimal Amazon SQS API (queues, messages, FIFO, dead-letter queues) "
+                    "on the same endpoint, kept in <data-dir>/sqs.sqlite")
+        ->envname("LAMINA_SQS")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"on", "off"}));
+    cmd->add_option("--s3-endpoint", f.config.s3_endpoint,
+                    "Read Lambda code (Code.S3Bucket/S3Key) from this S3-compatible server, "
+                    "http://HOST:PORT, "
+                    "path-style and SigV4-signed with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY and "
+                    "--region, "
+                    "instead of from lamina's own S3 objects")
+        ->envname("LAMINA_S3_ENDPOINT");
+}
+
+// Completes f.config once parsed; 0, or the exit code after saying what is wrong.
+int finish_serve_flags(ServeFlags& f) {
+    f.config.port_file = f.port_file;
+    f.config.data_dir = f.data_dir;
+    if (f.config.ephemeral)
+        f.config.data_dir.clear();  // a temporary one is made at start-up
+    else if (f.config.data_dir.empty())
+        f.config.data_dir = default_data_dir();
+    f.config.runtimes_dir = f.runtimes_dir;
+    f.config.credentials_file = f.credentials_file;
+    f.config.s3 = f.s3_switch == "on";
+    f.config.sqs = f.sqs_switch == "on";
+    for (auto [var, field] : {std::pair{"AWS_ACCESS_KEY_ID", &f.config.s3_access_key_id},
+                              std::pair{"AWS_SECRET_ACCESS_KEY", &f.config.s3_secret_access_key},
+                              std::pair{"AWS_SESSION_TOKEN", &f.config.s3_session_token}})
+        if (const char* v = std::getenv(var)) *field = v;
+    if (!f.config.s3_endpoint.empty()) {
+        if (auto endpoint = s3::parse_endpoint(f.config.s3_endpoint); !endpoint) {
+            std::cerr << "lamina: " << endpoint.error().message << "\n";
+            return 2;
+        }
+        if (f.config.s3_access_key_id.empty() || f.config.s3_secret_access_key.empty()) {
+            std::cerr << "lamina: --s3-endpoint signs its requests: set AWS_ACCESS_KEY_ID and "
+                         "AWS_SECRET_ACCESS_KEY\n";
+            return 2;
+        }
+    }
+    for (const auto& o : f.runtime_overrides) {
+        auto eq = o.find('=');
+        if (eq == std::string::npos || eq == 0 || eq + 1 == o.size()) {
+            std::cerr << "lamina: --runtime expects RUNTIME=/path/to/interpreter, got " << o
+                      << "\n";
+            return 2;
+        }
+        f.config.runtimes[o.substr(0, eq)] = o.substr(eq + 1);
+    }
+    f.config.template_file = f.template_file;
+    if (::geteuid() == 0 && f.config.run_as != "root" && !parse_run_as(f.config.run_as)) {
+        std::cerr << "lamina: --run-as expects auto, root or UID[:GID], got " << f.config.run_as
+                  << "\n";
+        return 2;
+    }
+    if (f.config.quota.min_unreserved > f.config.quota.account_limit) {
+        std::cerr << "lamina: --min-unreserved (" << f.config.quota.min_unreserved
+                  << ") must not exceed --account-concurrency (" << f.config.quota.account_limit
+                  << ")\n";
+        return 2;
+    }
+    if (f.config.auth == "sigv4" && f.config.credentials_file.empty()) {
+        std::cerr << "lamina: --auth sigv4 needs --credentials FILE (ACCESS_KEY_ID "
+                     "SECRET_ACCESS_KEY ACCOUNT_ID "
+                     "per line)\n";
+        return 2;
+    }
+    return 0;
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+    CLI::App app{"lamina: a local AWS Lambda emulator"};
+    app.set_version_flag("--version", std::string("lamina ") + kVersion);
+    app.require_subcommand(1);
+
+    ServeFlags serve_flags;
+    auto* serve_cmd = app.add_subcommand("serve", "Run the Lambda API server");
+    add_serve_flags(serve_cmd, serve_flags);
+
+    // lamina run: the flags before "--" are serve's; COMMAND and its arguments follow it
+    std::vector<std::string> command;
+    const bool run_requested = argc >= 2 && std::string_view(argv[1]) == "run";
+    bool dashdash = false, help = false;
+    int parse_argc = argc;
+    for (int i = 2; run_requested && i < argc; ++i) {
+        std::string_view a = argv[i];
+        if (a == "--") {
+            dashdash = true;
+            command.assign(argv + i + 1, argv + argc);
+            parse_argc = i;
+            break;
+        }
+        help = help || a == "-h" || a == "--help";
+    }
+    ServeFlags run_flags;
+    auto* run_cmd = app.add_subcommand(
+        "run",
+        "Run COMMAND against a fresh ephemeral lamina, then remove everything: lamina run "
+        "[serve flags] -- COMMAND [ARGS...]");
+    add_serve_flags(run_cmd, run_flags);
+    run_cmd->footer(
+        "lamina run starts an ephemeral server (as serve --ephemeral) on a free loopback port "
+        "unless --port is given, deploys --template if given (a failed deployment exits 1 "
+        "without running COMMAND), and runs COMMAND with AWS_ENDPOINT_URL and LAMINA_ENDPOINT "
+        "set to http://127.0.0.1:PORT; AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY=test when neither "
+        "is set, and AWS_REGION/AWS_DEFAULT_REGION=--region when neither is set. SIGINT and "
+        "SIGTERM go on to COMMAND. When COMMAND ends, every environment and the server are "
+        "stopped and the data removed; lamina exits with COMMAND's status (128+N when killed by "
+        "signal N, 127 when COMMAND is not found). --log-level defaults to warn here.\n"
+        "Example (CI): lamina run --template template.yaml -- pytest");
+    if (run_requested && !help && (!dashdash || command.empty())) {
+        std::cerr << "lamina run: expected -- COMMAND [ARGS...] (usage: lamina run [serve flags] "
+                     "-- COMMAND [ARGS...]; see lamina run --help)\n";
+        return 2;
+    }
 
     // lamina deploy: the same deployment, into a running server
     std::string deploy_template, deploy_endpoint = "http://127.0.0.1:9001", deploy_stack,
@@ -295,94 +390,27 @@ int run(int argc, char** argv) {
     delete_cmd->add_option("--region", delete_region,
                            "Region (default $AWS_REGION, $AWS_DEFAULT_REGION, us-east-1)");
 
-    std::string s3_switch = "on";
-    serve_cmd
-        ->add_option("--s3", s3_switch,
-                     "Serve a minimal Amazon S3 API (buckets, objects, multipart uploads) on the "
-                     "same endpoint, "
-                     "kept in <data-dir>/s3")
-        ->envname("LAMINA_S3")
-        ->capture_default_str()
-        ->check(CLI::IsMember({"on", "off"}));
-    std::string sqs_switch = "on";
-    serve_cmd
-        ->add_option("--sqs", sqs_switch,
-                     "Serve a minimal Amazon SQS API (queues, messages, FIFO, dead-letter queues) "
-                     "on the same endpoint, kept in <data-dir>/sqs.sqlite")
-        ->envname("LAMINA_SQS")
-        ->capture_default_str()
-        ->check(CLI::IsMember({"on", "off"}));
-    serve_cmd
-        ->add_option("--s3-endpoint", config.s3_endpoint,
-                     "Read Lambda code (Code.S3Bucket/S3Key) from this S3-compatible server, "
-                     "http://HOST:PORT, "
-                     "path-style and SigV4-signed with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY and "
-                     "--region, "
-                     "instead of from lamina's own S3 objects")
-        ->envname("LAMINA_S3_ENDPOINT");
     app.add_subcommand("version", "Print the version")->callback([] {
         std::cout << "lamina " << kVersion << "\n";
     });
 
     try {
-        app.parse(argc, argv);
+        app.parse(parse_argc, argv);
     } catch (const CLI::ParseError& e) {
         return app.exit(e);
     }
     if (serve_cmd->parsed()) {
-        config.port_file = port_file;
-        config.data_dir = data_dir;
-        if (config.ephemeral)
-            config.data_dir.clear();  // a temporary one is made at start-up
-        else if (config.data_dir.empty())
-            config.data_dir = default_data_dir();
-        config.runtimes_dir = runtimes_dir;
-        config.credentials_file = credentials_file;
-        config.s3 = s3_switch == "on";
-        config.sqs = sqs_switch == "on";
-        for (auto [var, field] : {std::pair{"AWS_ACCESS_KEY_ID", &config.s3_access_key_id},
-                                  std::pair{"AWS_SECRET_ACCESS_KEY", &config.s3_secret_access_key},
-                                  std::pair{"AWS_SESSION_TOKEN", &config.s3_session_token}})
-            if (const char* v = std::getenv(var)) *field = v;
-        if (!config.s3_endpoint.empty()) {
-            if (auto endpoint = s3::parse_endpoint(config.s3_endpoint); !endpoint) {
-                std::cerr << "lamina: " << endpoint.error().message << "\n";
-                return 2;
-            }
-            if (config.s3_access_key_id.empty() || config.s3_secret_access_key.empty()) {
-                std::cerr << "lamina: --s3-endpoint signs its requests: set AWS_ACCESS_KEY_ID and "
-                             "AWS_SECRET_ACCESS_KEY\n";
-                return 2;
-            }
-        }
-        for (const auto& o : runtime_overrides) {
-            auto eq = o.find('=');
-            if (eq == std::string::npos || eq == 0 || eq + 1 == o.size()) {
-                std::cerr << "lamina: --runtime expects RUNTIME=/path/to/interpreter, got " << o
-                          << "\n";
-                return 2;
-            }
-            config.runtimes[o.substr(0, eq)] = o.substr(eq + 1);
-        }
-        config.template_file = template_file;
-        if (::geteuid() == 0 && config.run_as != "root" && !parse_run_as(config.run_as)) {
-            std::cerr << "lamina: --run-as expects auto, root or UID[:GID], got " << config.run_as
-                      << "\n";
-            return 2;
-        }
-        if (config.quota.min_unreserved > config.quota.account_limit) {
-            std::cerr << "lamina: --min-unreserved (" << config.quota.min_unreserved
-                      << ") must not exceed --account-concurrency (" << config.quota.account_limit
-                      << ")\n";
-            return 2;
-        }
-        if (config.auth == "sigv4" && config.credentials_file.empty()) {
-            std::cerr << "lamina: --auth sigv4 needs --credentials FILE (ACCESS_KEY_ID "
-                         "SECRET_ACCESS_KEY ACCOUNT_ID "
-                         "per line)\n";
-            return 2;
-        }
-        return serve(config);
+        if (int rc = finish_serve_flags(serve_flags); rc != 0) return rc;
+        return serve(serve_flags.config);
+    }
+    if (run_cmd->parsed()) {
+        Config& config = run_flags.config;
+        config.ephemeral = true;
+        if (run_cmd->get_option("--port")->count() == 0) config.port = 0;
+        if (run_cmd->get_option("--log-level")->count() == 0) config.log_level = "warn";
+        if (int rc = finish_serve_flags(run_flags); rc != 0) return rc;
+        setup_logging(config.log_level);
+        return run_command(config, command);
     }
     auto env = [](const char* name) -> std::string {
         const char* v = std::getenv(name);

@@ -157,6 +157,17 @@ Status EventSourceMappings::load() {
     });
 }
 
+Status EventSourceMappings::clear() {
+    std::map<std::string, EventSourceMapping> gone;
+    {
+        std::lock_guard lk(mu_);
+        LAMINA_CHECK(docs_.apply({store::Mutation::erase_prefix(kKind, "")}));
+        gone.swap(mappings_);
+    }
+    for (const auto& [uuid, m] : gone) notify(m, true);  // their pollers stop
+    return {};
+}
+
 Status EventSourceMappings::commit(const EventSourceMapping& m) {
     return docs_.apply({store::Mutation::put(kKind, key_of(m), to_doc(m).dump())});
 }

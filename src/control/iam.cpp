@@ -55,6 +55,13 @@ Error no_such_role(const std::string& name) {
 IamRoles::IamRoles(store::DocumentStore& docs, Clock& clock, IdSource& ids)
     : docs_(docs), clock_(clock), ids_(ids) {}
 
+Status IamRoles::clear() {
+    std::lock_guard lk(mu_);
+    LAMINA_CHECK(docs_.apply({store::Mutation::erase_prefix(kRoleKind, "")}));
+    roles_.clear();
+    return {};
+}
+
 Status IamRoles::load() {
     std::lock_guard lk(mu_);
     return docs_.for_each(kRoleKind, [&](const std::string& key, const std::string& doc) {

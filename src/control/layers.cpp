@@ -102,6 +102,14 @@ LayerVersion LayerVersion::from_doc(const json& j) {
 LayerRegistry::LayerRegistry(store::DocumentStore& docs, Clock& clock, IdSource& ids)
     : docs_(docs), clock_(clock), ids_(ids) {}
 
+Status LayerRegistry::clear() {
+    std::unique_lock lk(mu_);
+    LAMINA_CHECK(docs_.apply({store::Mutation::erase_prefix(kLayerKind, ""),
+                              store::Mutation::erase_prefix(kLayerVersionKind, "")}));
+    layers_.clear();
+    return {};
+}
+
 Status LayerRegistry::load() {
     std::unique_lock lk(mu_);
     layers_.clear();

@@ -86,6 +86,17 @@ std::string Registry::runtime_version_arn(const std::string& region, const std::
     return "arn:aws:lambda:" + region + "::runtime:" + to_hex(sha256("lamina-runtime:" + runtime));
 }
 
+Status Registry::clear() {
+    std::unique_lock lk(mu_);
+    LAMINA_CHECK(docs_.apply({store::Mutation::erase_prefix(kFunctionKind, ""),
+                              store::Mutation::erase_prefix(kVersionKind, ""),
+                              store::Mutation::erase_prefix(kAliasKind, "")}));
+    functions_.clear();
+    url_index_.clear();
+    reserved_sums_.clear();
+    return {};
+}
+
 Status Registry::load() {
     std::unique_lock lk(mu_);
     functions_.clear();

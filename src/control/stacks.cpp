@@ -22,6 +22,13 @@ Status StackRecords::load() {
         kKind, [this](const std::string& k, const std::string& doc) { records_[k] = doc; });
 }
 
+Status StackRecords::clear() {
+    std::lock_guard lock(mu_);
+    LAMINA_CHECK(docs_.apply({store::Mutation::erase_prefix(kKind, "")}));
+    records_.clear();
+    return {};
+}
+
 std::optional<std::string> StackRecords::get(const Scope& s, const std::string& name) const {
     std::lock_guard lock(mu_);
     auto it = records_.find(key(s, name));

@@ -60,6 +60,8 @@ struct Environment : std::enable_shared_from_this<Environment> {
     // Fixed once started.
     std::string key;  // the pool it belongs to: version, code and configuration
     std::string version;
+    std::string init_type;         // on-demand | provisioned-concurrency
+    std::uint64_t generation = 0;  // the Invoker's generation when it was started
     std::string log_stream;
     std::filesystem::path log_file;
     std::string cgroup;  // its memory cgroup's name, when limits apply

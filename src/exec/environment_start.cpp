@@ -95,6 +95,7 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
     auto env = std::make_shared<Environment>();
     env->key = key;
     env->version = c.version;
+    env->init_type = init_type;
     env->memory_mb = c.memory_size;
     std::int64_t now = clock_.now_ms();
     {

@@ -162,6 +162,18 @@ void EventQueue::stop() {
         if (e->timer) e->timer->cancel();
 }
 
+Status EventQueue::clear() {
+    std::map<std::string, std::shared_ptr<Entry>> entries;
+    {
+        std::lock_guard lk(mu_);
+        LAMINA_CHECK(docs_.apply({store::Mutation::erase_prefix(kEventKind, "")}));
+        entries.swap(entries_);
+    }
+    for (auto& [id, e] : entries)
+        if (e->timer) e->timer->cancel();
+    return {};
+}
+
 void EventQueue::schedule(const std::shared_ptr<Entry>& entry) {
     entry->shown_next_ms.store(entry->event.next_ms);
     entry->shown_attempts.store(entry->event.attempts);
@@ -180,7 +192,7 @@ void EventQueue::attempt(const std::shared_ptr<Entry>& entry) {
     EventQueueHooks hooks;
     {
         std::lock_guard lk(mu_);
-        if (stopped_) return;
+        if (stopped_ || !entries_.contains(entry->event.id)) return;  // stopped, or cleared
         hooks = hooks_;
     }
     auto log = logger("exec");
@@ -235,6 +247,7 @@ void EventQueue::attempt(const std::shared_ptr<Entry>& entry) {
         {
             std::lock_guard lk(mu_);
             if (stopped_) return;  // still stored: it runs again at the next start
+            if (!entries_.contains(entry->event.id)) return;  // dropped by clear()
         }
         QueuedEvent& ev = entry->event;
         auto config = hooks.config ? hooks.config(ev) : std::nullopt;

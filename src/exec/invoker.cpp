@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "environment.hpp"
 #include "lamina/common/log.hpp"
@@ -88,16 +89,38 @@ std::size_t Invoker::environment_count() const {
     return n;
 }
 
+namespace {
+
+// A function error's type as the function gave it (the payload's errorType,
+// e.g. "ValueError"), else the runtime's header ("Unhandled").
+std::string error_type_of(const InvokeResult& r) {
+    if (!r.streamed && !r.payload.empty() && r.payload.front() == '{') {
+        auto j = nlohmann::json::parse(r.payload, nullptr, false);
+        if (j.is_object())
+            if (auto it = j.find("errorType"); it != j.end() && it->is_string() && !it->empty())
+                return it->get<std::string>();
+    }
+    return r.error_type;
+}
+
+}  // namespace
+
 void Invoker::invoke(InvokeRequest req, std::function<void(InvokeResult)> done) {
     if (recent_) {
         InvocationRecord rec{req.scope, req.request_id, req.function_name, req.qualifier,
                              req.config.version};
+        rec.started_ms = clock_.now_ms();
+        rec.payload_in = req.payload.size();
         done = [this, rec = std::move(rec), done = std::move(done)](InvokeResult r) mutable {
             rec.at_ms = clock_.now_ms();
             rec.duration_ms = r.duration_ms;
             rec.cold = r.cold;
+            rec.init_type = r.init_type;
+            rec.payload_out = r.streamed ? 0 : r.payload.size();
             rec.status = r.throttle ? "Throttled" : r.function_error ? "Error" : "Success";
-            rec.error_type = r.throttle ? r.throttle->reason : r.error_type;
+            rec.error_type = r.throttle         ? r.throttle->reason
+                             : r.function_error ? error_type_of(r)
+                                                : r.error_type;
             rec.log = r.log;
             recent_->record(std::move(rec));
             done(std::move(r));
@@ -246,6 +269,11 @@ void Invoker::start_and_run(InvokeRequest req, const std::string& key, SlotPtr s
                             const std::function<void(InvokeResult)>& done) {
     EnvPtr env;
     {
+        std::uint64_t generation;
+        {
+            std::lock_guard lk(mu_);
+            generation = generation_;
+        }
         auto started = start_environment(req, key);
         if (!started) {
             const auto& e = started.error();
@@ -256,6 +284,7 @@ void Invoker::start_and_run(InvokeRequest req, const std::string& key, SlotPtr s
             return;
         }
         env = *started;
+        env->generation = generation;
         std::lock_guard lk(mu_);
         prune_dead();
         all_.push_back(env);
@@ -330,6 +359,7 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
         result.streamed = ending.streamed;
         result.error_type = ending.error_type;
         result.cold = cold;
+        result.init_type = env->init_type;
         done(std::move(result));
     };
 
@@ -446,8 +476,8 @@ void Invoker::release(const EnvPtr& env) {
         pc->idle.push_back(env);  // kept warm for its config: never reaped for idling
         return;
     }
-    if (stopping_) {
-        env->kill();
+    if (stopping_ || env->generation != generation_) {
+        env->kill();  // shutting down, or started before a reset
         return;
     }
     idle_.emplace(env->key, env);
@@ -549,6 +579,30 @@ void Invoker::shutdown() {
         idle_.clear();
         provisioned_.clear();
     }
+    stop_environments(envs);
+    std::lock_guard lk(mu_);
+    all_.clear();
+    if (settings_.memory) settings_.memory->remove_all();
+}
+
+void Invoker::reset() {
+    std::vector<EnvPtr> envs;
+    {
+        std::lock_guard lk(mu_);
+        ++generation_;
+        envs = all_;
+        idle_.clear();
+        for (auto& [key, pc] : provisioned_) ++pc->generation;  // starts in flight are retired
+        provisioned_.clear();
+    }
+    stop_environments(envs);
+    std::lock_guard lk(mu_);
+    std::erase_if(all_, [&envs](const EnvPtr& e) {
+        return std::find(envs.begin(), envs.end(), e) != envs.end();
+    });
+}
+
+void Invoker::stop_environments(const std::vector<EnvPtr>& envs) {
     // Extensions subscribed to SHUTDOWN get it, and up to 2 s in all; then
     // every process is killed and, for up to 2 s more, its exit handled
     // (those callbacks reach this invoker and the event queue). The waits are
@@ -599,9 +653,6 @@ void Invoker::shutdown() {
             if (!e->exit_handled) p = std::move(e->process);
         }
     }
-    std::lock_guard lk(mu_);
-    all_.clear();
-    if (settings_.memory) settings_.memory->remove_all();
 }
 
 }  // namespace lamina::exec

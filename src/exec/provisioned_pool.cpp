@@ -97,6 +97,7 @@ void Invoker::start_provisioned(const std::shared_ptr<Provisioned>& pc, std::uin
         return;
     }
     EnvPtr env = *started;
+    env->generation = generation_;
     prune_dead();
     all_.push_back(env);
     if (!current) {

@@ -46,6 +46,12 @@ std::vector<InvocationRecord> RecentInvocations::snapshot(const control::Scope& 
     return out;
 }
 
+void RecentInvocations::clear() {
+    std::lock_guard lk(mu_);
+    ring_.clear();
+    next_ = 0;
+}
+
 std::size_t RecentInvocations::size() const {
     std::lock_guard lk(mu_);
     return ring_.size();

@@ -447,6 +447,17 @@ Status LogStore::enforce_retention() {
     return drop_expired();
 }
 
+Status LogStore::clear() {
+    flush();
+    std::lock_guard lk(db_mu_);
+    // the delete trigger keeps the full-text index in step
+    Status st = exec(
+        "BEGIN; DELETE FROM log_events; DELETE FROM log_streams; "
+        "DELETE FROM log_groups; COMMIT");
+    if (!st) (void)exec("ROLLBACK");
+    return st;
+}
+
 Status LogStore::drop_expired() {
     std::vector<std::pair<std::int64_t, std::int64_t>> cut;  // group, oldest kept
     {

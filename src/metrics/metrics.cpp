@@ -123,6 +123,11 @@ std::vector<Series> MetricsStore::list(const control::Scope& scope, const std::s
     return out;
 }
 
+void MetricsStore::clear() {
+    std::lock_guard lk(mu_);
+    series_.clear();
+}
+
 std::string MetricsStore::prometheus() const {
     static const std::set<std::string> kGauges = {
         "ConcurrentExecutions", "UnreservedConcurrentExecutions", "ProvisionedConcurrentExecutions",

@@ -203,6 +203,26 @@ S3Result<BucketInfo> ObjectStore::bucket_for(const std::string& name,
     return info;
 }
 
+Status ObjectStore::clear() {
+    std::vector<fs::path> trash;
+    std::error_code ec;
+    {
+        std::lock_guard lk(mu_);
+        for (const char* d : {"buckets", "uploads"}) {
+            fs::path t = temp_path();
+            fs::rename(root_ / d, t, ec);
+            if (ec)
+                return fail(ErrorCode::Service, "cannot move " + (root_ / d).string() + " away");
+            trash.push_back(t);
+            fs::create_directories(root_ / d, ec);
+            if (ec) return fail(ErrorCode::Service, "cannot create " + (root_ / d).string());
+        }
+        buckets_.clear();
+    }
+    for (const auto& t : trash) fs::remove_all(t, ec);
+    return {};
+}
+
 S3Result<void> ObjectStore::delete_bucket(const std::string& name) {
     fs::path trash = temp_path();
     std::error_code ec;

@@ -141,6 +141,13 @@ void TrafficShifter::stop() {
     }
 }
 
+void TrafficShifter::clear() {
+    std::lock_guard lock(mu_);
+    running_.clear();
+    persist({store::Mutation::erase_prefix(kKind, "")});
+    cv_.notify_all();
+}
+
 void TrafficShifter::schedule(const control::Scope& scope, std::vector<TrafficShift> shifts) {
     std::lock_guard lock(mu_);
     auto now = std::chrono::steady_clock::now();

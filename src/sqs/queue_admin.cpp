@@ -113,6 +113,17 @@ Status Queues::delete_queue(std::string_view arn) {
     return {};
 }
 
+Status Queues::clear() {
+    std::vector<std::string> arns;
+    {
+        std::lock_guard lk(engine_->mu);
+        for (const auto& [arn, q] : engine_->queues) arns.push_back(arn);
+    }
+    for (const auto& arn : arns)
+        if (auto st = delete_queue(arn); !st && find_by_arn(arn)) return st;
+    return {};
+}
+
 std::vector<QueueInfo> Queues::list_queues(const std::string& account, const std::string& region,
                                            const std::string& prefix) const {
     std::lock_guard lk(engine_->mu);

@@ -35,7 +35,7 @@ enum class Protocol {
     AwsJson,         // another X-Amz-Target: a service lamina does not emulate
     Health,          // GET /health
     Metrics,         // GET /metrics (when metrics are recorded)
-    LaminaPage,      // /_lamina/stacks[/...]
+    LaminaPage,      // /_lamina/stacks[/...], /_lamina/invocations, /_lamina/reset
     Dashboard,       // /_lamina/ui[/...]: the dashboard page and its state (api/ui_api.hpp)
     FunctionUrl,     // a request to a function URL (url_id, url_path are set)
     Unknown,

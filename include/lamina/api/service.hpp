@@ -13,6 +13,7 @@
 
 #include "lamina/api/classify.hpp"
 #include "lamina/api/cloudwatch_api.hpp"
+#include "lamina/api/dev_api.hpp"
 #include "lamina/api/lambda_api.hpp"
 #include "lamina/api/logs_api.hpp"
 #include "lamina/api/query_api.hpp"
@@ -63,6 +64,11 @@ public:
     void set_ui(UiSources sources, Clock& clock) {
         ui_ = std::make_unique<UiApi>(sources, control::Scope{config_.account_id, config_.region},
                                       clock);
+        dev_.emplace(sources.recent, control::Scope{config_.account_id, config_.region});
+    }
+    // What POST /_lamina/reset does (api/dev_api.hpp); without it, set_ui's DevApi answers 404.
+    void set_reset_handler(DevApi::ResetHandler h) {
+        if (dev_) dev_->set_reset_handler(std::move(h));
     }
     // lamina's S3 (nullptr without --s3), for the app to wire its notifications.
     s3::S3Api* s3_api() { return s3_.get(); }
@@ -128,6 +134,7 @@ private:
     std::unique_ptr<sqs::SqsApi> sqs_;           // when SQS is served
     std::unique_ptr<LogsApi> logs_;              // when logs are stored
     std::unique_ptr<UiApi> ui_;                  // the dashboard, once set_ui was called
+    std::optional<DevApi> dev_;                  // /_lamina/invocations and /_lamina/reset
     metrics::MetricsStore* metrics_ = nullptr;
     control::StackRecords* stacks_ = nullptr;
     ShiftHandler shift_handler_;

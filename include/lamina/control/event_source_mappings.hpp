@@ -81,6 +81,8 @@ public:
                         IdSource& ids);
 
     Status load();
+    // Forgets every mapping, stored and in memory; the observer hears each one removed.
+    Status clear();
     void set_queue_lookup(EsmQueueLookup lookup) { queues_ = std::move(lookup); }
     // Called after every change (outside the lock), `removed` for Delete.
     using Observer = std::function<void(const EventSourceMapping&, bool removed)>;

@@ -28,6 +28,8 @@ class IamRoles {
 public:
     IamRoles(store::DocumentStore& docs, Clock& clock, IdSource& ids);
     Status load();
+    // Forgets every role.
+    Status clear();
 
     Result<Role> create(const std::string& account, Role role);
     Result<Role> get(const std::string& account, const std::string& name) const;

@@ -71,6 +71,8 @@ class LayerRegistry {
 public:
     LayerRegistry(store::DocumentStore& docs, Clock& clock, IdSource& ids);
     Status load();
+    // Forgets every layer and layer version, stored and in memory.
+    Status clear();
 
     Result<LayerVersionView> publish(const Scope& s, PublishLayerInput in);
     // `caller` reads a version of `owner`'s layer: needs a grant when they differ.

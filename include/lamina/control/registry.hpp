@@ -159,6 +159,8 @@ public:
 
     // Loads everything from the store.
     Status load();
+    // Forgets every function, version, alias and URL, stored and in memory (POST /_lamina/reset).
+    Status clear();
     // Every blob a function version uses: its code and its layers.
     std::set<std::string> referenced_blobs() const;
 

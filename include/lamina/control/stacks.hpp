@@ -20,6 +20,8 @@ class StackRecords {
 public:
     explicit StackRecords(store::DocumentStore& docs) : docs_(docs) {}
     Status load();
+    // Forgets every stack record.
+    Status clear();
     std::optional<std::string> get(const Scope& s, const std::string& name) const;
     // `doc` must be a JSON object; the name 1-128 of A-Za-z0-9-.
     Status put(const Scope& s, const std::string& name, const std::string& doc);

@@ -102,6 +102,9 @@ public:
     // The events of one scope waiting or running, oldest first.
     std::vector<QueuedEventView> queued(const control::Scope& scope) const;
     void stop();
+    // Drops every queued event, stored and scheduled; an attempt in flight
+    // finishes without retry or destination.
+    Status clear();
 
 private:
     struct Entry;

@@ -90,6 +90,7 @@ struct InvokeResult {
     bool streamed = false;   // the response went to on_stream; `payload` holds only an error
     std::string error_type;  // the runtime's Lambda-Runtime-Function-Error-Type, when it gave one
     bool cold = false;       // an environment was started for it (its log has the init)
+    std::string init_type;   // the environment's: on-demand | provisioned-concurrency
 };
 
 // What GetProvisionedConcurrencyConfig reports of one config.
@@ -141,6 +142,10 @@ public:
     void set_recent(RecentInvocations* recent) { recent_ = recent; }
     // Kills every environment.
     void shutdown();
+    // Kills every environment and forgets provisioned configs, but keeps
+    // serving (POST /_lamina/reset). An invocation in flight fails as if its
+    // environment had died; a cold start in flight is not kept once done.
+    void reset();
     // AWS_ENDPOINT_URL for functions, known once lamina listens.
     void set_endpoint_url(std::string url);
     std::size_t environment_count() const;
@@ -178,6 +183,8 @@ private:
     // extensions first, when any takes it, then SIGKILL.
     void retire(const EnvPtr& env, const std::string& reason);
     long peak_mb(const Environment& env) const;
+    // SHUTDOWN to extensions (2 s at most), then kills `envs` and waits for their exits.
+    void stop_environments(const std::vector<EnvPtr>& envs);
 
     boost::asio::io_context& ioc_;
     ExecSettings settings_;
@@ -189,6 +196,7 @@ private:
     std::multimap<std::string, EnvPtr> idle_;
     std::vector<EnvPtr> all_;
     bool stopping_ = false;
+    std::uint64_t generation_ = 0;  // bumped by reset(): older environments are not kept
     std::function<void(std::function<void()>)> offload_;
     ConcurrencyController* concurrency_ = nullptr;
     metrics::MetricsStore* metrics_ = nullptr;

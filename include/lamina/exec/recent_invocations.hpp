@@ -17,14 +17,18 @@ struct InvocationRecord {
     control::Scope scope;
     std::string request_id;
     std::string function;
-    std::string qualifier;   // as invoked ("" unqualified)
-    std::string version;     // the version that ran
-    std::int64_t at_ms = 0;  // when it ended (epoch ms)
-    double duration_ms = 0;  // the invoke phase, as REPORT's Duration
-    std::string status;      // Success | Error | Throttled
-    bool cold = false;       // an environment was initialised for it
-    std::string error_type;  // the runtime's or the throttle's reason, when any
-    std::string log;         // START..REPORT, capped (see RecentInvocations)
+    std::string qualifier;        // as invoked ("" unqualified)
+    std::string version;          // the version that ran
+    std::int64_t at_ms = 0;       // when it ended (epoch ms)
+    double duration_ms = 0;       // the invoke phase, as REPORT's Duration
+    std::string status;           // Success | Error | Throttled
+    bool cold = false;            // an environment was initialised for it
+    std::string error_type;       // the function's error type, or the throttle's reason, when any
+    std::string log;              // START..REPORT, capped (see RecentInvocations)
+    std::int64_t started_ms = 0;  // when it was admitted (epoch ms)
+    std::string init_type;        // on-demand | provisioned-concurrency ("" when nothing ran)
+    std::size_t payload_in = 0;   // request payload bytes
+    std::size_t payload_out = 0;  // response payload bytes (0 when streamed)
 };
 
 class RecentInvocations {
@@ -38,6 +42,8 @@ public:
     std::vector<InvocationRecord> snapshot(const control::Scope& scope,
                                            const std::string& function = "") const;
     std::size_t size() const;
+    // Forgets every record (POST /_lamina/reset).
+    void clear();
     std::size_t capacity() const { return capacity_; }
 
 private:

@@ -157,6 +157,8 @@ public:
 
     // Deletes events older than their group's retention.
     Status enforce_retention();
+    // Deletes every group, stream and event (what was appended before is stored first).
+    Status clear();
 
     // Puts every stored event into the trigram index now (the writer does it
     // when idle for a second or when many wait; searches read the rest

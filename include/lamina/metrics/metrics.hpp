@@ -52,6 +52,8 @@ public:
                              const std::string& name, const Dimensions& filter) const;
     // Every series' total, in Prometheus' text exposition format.
     std::string prometheus() const;
+    // Forgets every series.
+    void clear();
 
 private:
     struct Key {

@@ -125,6 +125,8 @@ public:
     S3Result<BucketInfo> bucket_for(const std::string& name, const std::string& account) const;
     S3Result<void> delete_bucket(const std::string& name);
     std::vector<BucketInfo> list_buckets() const;
+    // Removes every bucket, object and upload in progress.
+    Status clear();
     // The bucket's notification configuration (empty when none was put).
     S3Result<NotificationConfig> notification(const std::string& bucket) const;
     // Replaces it, written to disk before it takes effect.

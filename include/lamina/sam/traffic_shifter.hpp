@@ -49,6 +49,8 @@ public:
     // logged and dropped.
     Status restore();
     void stop();
+    // Forgets every shift in progress and its record.
+    void clear();
 
 private:
     struct Running {

@@ -124,6 +124,8 @@ public:
                                    const std::string& name, const Attributes& attributes,
                                    const Tags& tags);
     Status delete_queue(std::string_view arn);
+    // Deletes every queue of every account.
+    Status clear();
     // Names in order; `prefix` filters.
     std::vector<QueueInfo> list_queues(const std::string& account, const std::string& region,
                                        const std::string& prefix) const;

@@ -76,3 +76,15 @@ TEST(RecentInvocations, AShortLogIsKeptWhole) {
     recent.record(rec("a"));
     EXPECT_EQ(recent.snapshot(kScope).at(0).log, "START a\nREPORT a\n");
 }
+
+TEST(RecentInvocations, ClearForgetsEverything) {
+    RecentInvocations recent(2);
+    for (auto id : {"a", "b", "c"}) recent.record(rec(id));
+    recent.clear();
+    EXPECT_EQ(recent.size(), 0u);
+    EXPECT_TRUE(recent.snapshot(kScope).empty());
+    recent.record(rec("d"));
+    recent.record(rec("e"));
+    recent.record(rec("f"));
+    EXPECT_EQ(ids(recent.snapshot(kScope)), (std::vector<std::string>{"f", "e"}));
+}
