@@ -715,15 +715,18 @@ bool RuntimeApi::shutdown(const std::string& reason, std::int64_t deadline_ms,
             State::Deferred later;
             {
                 std::lock_guard lk(s->mu);
-                if (s->stopped) return;
-                for (auto& [id, ext] : s->extensions) {
-                    if (!ext.shutdown_events || ext.gone) continue;
-                    ext.busy = false;  // whatever it held is moot now
-                    ext.pending.clear();
-                    s->deliver(ext, event, later);
+                if (s->stopped) {  // its process is gone: nothing is left to acknowledge
+                    if (acknowledged) later.push_back(std::move(acknowledged));
+                } else {
+                    for (auto& [id, ext] : s->extensions) {
+                        if (!ext.shutdown_events || ext.gone) continue;
+                        ext.busy = false;  // whatever it held is moot now
+                        ext.pending.clear();
+                        s->deliver(ext, event, later);
+                    }
+                    s->shutdown_ack = std::move(acknowledged);
+                    s->advance(later);
                 }
-                s->shutdown_ack = std::move(acknowledged);
-                s->advance(later);
             }
             for (auto& fn : later) fn();
         },
