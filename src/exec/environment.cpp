@@ -113,8 +113,35 @@ void Environment::kill() {
 }
 
 std::string Environment::take_output() {
-    std::lock_guard lk(mu);
-    return process ? process->take_output() : std::string();
+    std::string raw;
+    {
+        std::lock_guard lk(mu);
+        if (process) raw = process->take_output();
+    }
+    runtime::TelemetryHub* hub = api ? &api->telemetry() : nullptr;
+    bool function_lines = hub && hub->wants(runtime::RecordKind::Function);
+    bool extension_lines = hub && hub->wants(runtime::RecordKind::Extension);
+    if (raw.empty() || (raw.find(kExtensionMark) == std::string::npos && !function_lines))
+        return raw;
+    std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+    std::string clean;
+    clean.reserve(raw.size());
+    for (std::size_t at = 0; at < raw.size();) {
+        std::size_t nl = raw.find('\n', at);
+        std::size_t end = nl == std::string::npos ? raw.size() : nl;
+        bool extension = raw[at] == kExtensionMark;
+        std::string_view text(raw.data() + at + (extension ? 1 : 0),
+                              end - at - (extension ? 1 : 0));
+        clean.append(text);
+        if (nl != std::string::npos) clean += '\n';
+        auto kind = extension ? runtime::RecordKind::Extension : runtime::RecordKind::Function;
+        if (extension ? extension_lines : function_lines)
+            hub->publish(kind, runtime::records::line(now, kind, text, json_logs));
+        at = nl == std::string::npos ? raw.size() : nl + 1;
+    }
+    return clean;
 }
 
 long Environment::peak_rss_mb() const {

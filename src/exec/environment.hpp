@@ -52,6 +52,10 @@ struct EnvExit {
     bool out_of_memory = false;  // the kernel's OOM killer struck in its cgroup
 };
 
+// The byte lamina's extension launcher puts before each line an extension
+// prints, so that its lines can be told from the function's (and stripped).
+inline constexpr char kExtensionMark = '\x1e';
+
 struct Provisioned;  // a provisioned concurrency config's environments (provisioned_pool.cpp)
 
 struct Environment : std::enable_shared_from_this<Environment> {
@@ -69,11 +73,16 @@ struct Environment : std::enable_shared_from_this<Environment> {
     int memory_mb = 128;
     std::unique_ptr<runtime::RuntimeApi> api;
     Clk::time_point spawned_at;
+    bool json_logs = false;  // LoggingConfig JSON: a function's JSON lines are objects in telemetry
 
     // Guarded by mu.
     mutable std::mutex mu;
     EnvState state = EnvState::Starting;
     Clk::time_point ready_at;
+    std::int64_t ready_epoch_ms = 0;
+    // Its init's part of the log not yet written: the platform.init* records
+    // (JSON) and what it printed up to the end of init.
+    std::string init_log;
     std::optional<runtime::Outcome> init_error;
     std::optional<EnvExit> exit;                // how its process ended, once it has
     std::unique_ptr<sandbox::Process> process;  // set once, right after launch
@@ -109,8 +118,14 @@ struct Environment : std::enable_shared_from_this<Environment> {
     // reported before, for the caller to handle now.
     bool adopt(std::unique_ptr<sandbox::Process> p, std::optional<sandbox::ExitStatus>& exited);
     void kill();
-    // Everything the process printed since the last call.
+    // Everything the process printed since the last call, each line also
+    // published to Telemetry/Logs API subscribers as a function record, or
+    // an extension record for the lines lamina's extension launcher marked.
     std::string take_output();
+    std::string take_init_log() {
+        std::lock_guard lk(mu);
+        return std::exchange(init_log, {});
+    }
     long peak_rss_mb() const;
 
     // The log stream file (opened once, O_APPEND); closed when the process is gone.

@@ -5,11 +5,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/post.hpp>
+#include <fstream>
 
 #include "environment.hpp"
 #include "lamina/common/log.hpp"
 #include "lamina/exec/invoker.hpp"
+#include "platform_log.hpp"
 
 namespace lamina::exec {
 
@@ -61,6 +64,25 @@ void remove_cgroup(boost::asio::io_context& ioc, const sandbox::MemoryCgroups& m
         [&ioc, timer, memory, name, attempts_left](const boost::system::error_code& ec) {
             if (!ec) remove_cgroup(ioc, memory, name, attempts_left - 1);
         });
+}
+
+// The loopback address sandbox.localdomain names in one environment: each its
+// own (127.100.0.1 onwards), so that extensions of two environments listening
+// on the same port do not clash.
+std::string next_sandbox_ip() {
+    static std::atomic<std::uint32_t> counter{0};
+    std::uint32_t n = counter++ % (254 * 256);
+    return "127.100." + std::to_string(n / 254) + "." + std::to_string(n % 254 + 1);
+}
+
+// The environment's /etc/hosts: the host's, plus sandbox.localdomain.
+bool write_hosts(const fs::path& file, const std::string& ip) {
+    std::ifstream in("/etc/hosts");
+    std::string hosts((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!hosts.empty() && hosts.back() != '\n') hosts += '\n';
+    std::ofstream out(file, std::ios::trunc);
+    out << hosts << ip << " sandbox.localdomain sandbox\n";
+    return static_cast<bool>(out);
 }
 
 }  // namespace
@@ -118,6 +140,11 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
                       logs::Where{req.scope.account, req.scope.region}, group);
     }
     env->api = std::make_unique<runtime::RuntimeApi>(ioc_, ids_);
+    env->json_logs = c.log_format == "JSON";
+    const PlatformLog plog(c);
+    env->init_log = plog.init_start(init_type, now);
+    env->api->telemetry().publish(runtime::RecordKind::Platform,
+                                  runtime::records::init_start(now, init_type));
 
     sandbox::LaunchSpec spec;
     spec.code_dir = code_dir;
@@ -128,6 +155,14 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
     std::error_code ec;
     fs::create_directories(spec.tmp_dir, ec);
     auto paths = launcher_->paths(spec);
+    if (launcher_->backend() == sandbox::Backend::Bubblewrap) {
+        // Telemetry subscribers listen on sandbox.localdomain: the environment's own address
+        std::string ip = next_sandbox_ip();
+        if (write_hosts(spec.tmp_dir / "hosts", ip)) {
+            spec.etc_files["/etc/hosts"] = spec.tmp_dir / "hosts";
+            env->api->telemetry().set_host(ip);
+        }
+    }
 
     const std::string& rt = c.runtime;
     bool python = rt.rfind("python", 0) == 0, node = rt.rfind("nodejs", 0) == 0;
@@ -234,14 +269,32 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
     }
     std::weak_ptr<Environment> weak = env;
     // the hooks are in place before the process runs: it may finish its init at once
-    env->api->on_ready([weak] {
+    env->api->on_ready([this, weak, plog, init_type] {
         if (auto e = weak.lock()) {
             std::function<void()> hook;
+            double init_ms = 0;
             {
                 std::lock_guard lk(e->mu);
                 e->apply(EnvEvent::InitDone);
                 hook = std::move(e->ready_hook);
+                init_ms =
+                    std::chrono::duration<double, std::milli>(e->ready_at - e->spawned_at).count();
             }
+            // init's output and records, before the first invocation's
+            std::int64_t now = clock_.now_ms();
+            std::string init =
+                plog.application(e->take_output()) + plog.init_done(init_type, init_ms, now);
+            {
+                std::lock_guard lk(e->mu);
+                e->init_log += init;
+                e->ready_epoch_ms = now;
+            }
+            auto& telemetry = e->api->telemetry();
+            telemetry.publish(runtime::RecordKind::Platform,
+                              runtime::records::init_runtime_done(now, init_type, "success", ""));
+            telemetry.publish(
+                runtime::RecordKind::Platform,
+                runtime::records::init_report(now, init_type, "success", "", init_ms));
             if (hook) hook();
         }
     });
@@ -303,7 +356,7 @@ void Invoker::on_process_exit(const EnvPtr& env, const sandbox::ExitStatus& stat
     if (gone) gone();
     // what it printed after its last invocation (an extension handling
     // SHUTDOWN, say) still belongs in its log stream; nothing logs after this
-    env->append_log(env->take_output());
+    env->append_log(env->take_init_log() + env->take_output());
     env->close_log();
     env->api->stop();
     if (settings_.memory && !env->cgroup.empty())

@@ -307,16 +307,22 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
     auto start = Clk::now();
     int timeout_s = req.config.timeout;
     const PlatformLog plog(req.config);  // LoggingConfig: Text lines or JSON records
-    std::string header = plog.start(req.request_id, req.config.version, clock_.now_ms());
+    const std::int64_t start_ms = clock_.now_ms();
+    std::string header;
     // What the environment printed since its last invocation (its init so
     // far, or an extension between invocations) stays in its log stream; a
     // cold start's also leads this invocation's log.
-    if (std::string before = plog.application(env->take_output()); !before.empty()) {
+    if (std::string before = env->take_init_log() + plog.application(env->take_output());
+        !before.empty()) {
         if (cold)
-            header = before + header;
+            header = std::move(before);
         else if (!env->log_file.empty())
             env->append_log(before);
     }
+    const std::string trace_id = !req.trace_header.empty()
+                                     ? req.trace_header
+                                     : "Root=1-" + ids_.hex(8) + "-" + ids_.hex(24) +
+                                           ";Parent=" + ids_.hex(16) + ";Sampled=0";
     auto finished = std::make_shared<std::atomic<bool>>(false);
     auto timer = std::make_shared<boost::asio::steady_timer>(ioc_);
     // The environment is free once the runtime answered and every extension
@@ -324,8 +330,9 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
     auto gate = std::make_shared<std::atomic<int>>(2);
     auto deadline = Clk::now() + std::chrono::seconds(timeout_s);
     auto finish = [this, env, req_id = req.request_id, header, start, cold, finished, timer, done,
-                   gate, deadline, plog, memory = req.config.memory_size](
-                      std::string payload, bool error, const Ending& ending) {
+                   gate, deadline, plog, memory = req.config.memory_size, start_ms, trace_id,
+                   version = req.config.version](std::string payload, bool error,
+                                                 const Ending& ending) {
         if (finished->exchange(true)) return;
         timer->cancel();
         double ms = std::chrono::duration<double, std::milli>(Clk::now() - start).count();
@@ -345,8 +352,28 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
                                    peak_mb(*env),
                                    cold ? std::optional<double>(init_ms) : std::nullopt,
                                    ending.report_status};
-        std::string log =
-            header + plog.application(env->take_output()) + plog.end(report, clock_.now_ms());
+        // a cold start's init (its records, what it printed) leads the invocation's
+        std::string log = header + env->take_init_log();
+        std::int64_t began = start_ms;
+        {
+            std::lock_guard lk(env->mu);
+            began = std::max(began, env->ready_epoch_ms);
+        }
+        auto& telemetry = env->api->telemetry();
+        if (telemetry.any())
+            telemetry.publish(runtime::RecordKind::Platform,
+                              runtime::records::start(began, req_id, version, trace_id));
+        log += plog.start(req_id, version, began) + plog.application(env->take_output());
+        std::int64_t now = clock_.now_ms();
+        log += plog.end(report, now);
+        if (telemetry.any()) {
+            auto inv = PlatformLog::invoke_record(report);
+            inv.trace_id = trace_id;
+            inv.produced_bytes = error ? 0 : payload.size();
+            telemetry.publish(runtime::RecordKind::Platform,
+                              runtime::records::runtime_done(now, inv));
+            telemetry.publish(runtime::RecordKind::Platform, runtime::records::report(now, inv));
+        }
         env->append_log(log);
         if (ending.reusable) {
             env->fire(EnvEvent::Answer);
@@ -416,9 +443,7 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
     inv.payload = req.payload;
     inv.deadline_ms = clock_.now_ms() + static_cast<std::int64_t>(timeout_s) * 1000;
     inv.invoked_function_arn = req.invoked_arn;
-    inv.trace_id = !req.trace_header.empty() ? req.trace_header
-                                             : "Root=1-" + ids_.hex(8) + "-" + ids_.hex(24) +
-                                                   ";Parent=" + ids_.hex(16) + ";Sampled=0";
+    inv.trace_id = trace_id;
     inv.client_context = req.client_context;
     inv.on_stream = req.on_stream;
     // The function's Timeout runs from the moment the runtime takes the event;

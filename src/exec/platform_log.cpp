@@ -10,6 +10,7 @@ namespace lamina::exec {
 
 namespace {
 
+constexpr int kDebug = 1;
 constexpr int kInfo = 2;
 
 std::string format_ms(double ms) {
@@ -18,17 +19,8 @@ std::string format_ms(double ms) {
     return buf;
 }
 
-// ms rounded to two places, as a JSON number
-double two_places(double ms) { return std::round(ms * 100.0) / 100.0; }
-
-// The platform record of JSON logs: {"time","type","record"}.
-std::string record(std::int64_t epoch_ms, const char* type, nlohmann::ordered_json body) {
-    nlohmann::ordered_json r;
-    r["time"] = format_iso8601_ms(epoch_ms);
-    r["type"] = type;
-    r["record"] = std::move(body);
-    return r.dump() + "\n";
-}
+// A platform record as one line of a JSON log.
+std::string line_of(const runtime::records::Json& event) { return event.dump() + "\n"; }
 
 // Reads a JSON text without building it: validity, and the string value of
 // the top-level "level" key if there is one (a DOM per printed line was most
@@ -120,7 +112,39 @@ std::string PlatformLog::start(const std::string& request_id, const std::string&
                                std::int64_t epoch_ms) const {
     if (!json_) return "START RequestId: " + request_id + " Version: " + version + "\n";
     if (system_level_ > kInfo) return "";
-    return record(epoch_ms, "platform.start", {{"requestId", request_id}, {"version", version}});
+    return line_of(runtime::records::start(epoch_ms, request_id, version, ""));
+}
+
+std::string PlatformLog::init_start(const std::string& init_type, std::int64_t epoch_ms) const {
+    if (!json_ || system_level_ > kInfo) return "";
+    return line_of(runtime::records::init_start(epoch_ms, init_type));
+}
+
+std::string PlatformLog::init_done(const std::string& init_type, double duration_ms,
+                                   std::int64_t epoch_ms) const {
+    if (!json_ || system_level_ > kInfo) return "";
+    std::string out;
+    if (system_level_ <= kDebug)
+        out = line_of(runtime::records::init_runtime_done(epoch_ms, init_type, "success", ""));
+    return out +
+           line_of(runtime::records::init_report(epoch_ms, init_type, "success", "", duration_ms));
+}
+
+runtime::records::Invoke PlatformLog::invoke_record(const Report& r) {
+    runtime::records::Invoke inv;
+    inv.request_id = r.request_id;
+    // REPORT's "Status: timeout\tError Type: X" as the record's status and errorType
+    if (auto s = r.status.find("Status: "); s != std::string::npos) {
+        inv.status = r.status.substr(s + 8, r.status.find('\t', s) - (s + 8));
+        if (auto e = r.status.find("Error Type: "); e != std::string::npos)
+            inv.error_type = r.status.substr(e + 12);
+    }
+    inv.duration_ms = r.duration_ms;
+    inv.billed_ms = r.billed_ms;
+    inv.memory_mb = r.memory_mb;
+    inv.max_memory_mb = r.max_memory_mb;
+    inv.init_ms = r.init_ms;
+    return inv;
 }
 
 std::string PlatformLog::end(const Report& r, std::int64_t epoch_ms) const {
@@ -134,25 +158,10 @@ std::string PlatformLog::end(const Report& r, std::int64_t epoch_ms) const {
         return "END RequestId: " + r.request_id + "\n" + report + r.status + "\n";
     }
     if (system_level_ > kInfo) return "";
-    // REPORT's "Status: timeout\tError Type: X" as the record's status and errorType
-    std::string status = "success", error_type;
-    if (auto s = r.status.find("Status: "); s != std::string::npos) {
-        status = r.status.substr(s + 8, r.status.find('\t', s) - (s + 8));
-        if (auto e = r.status.find("Error Type: "); e != std::string::npos)
-            error_type = r.status.substr(e + 12);
-    }
-    nlohmann::ordered_json metrics;
-    metrics["durationMs"] = two_places(r.duration_ms);
-    metrics["billedDurationMs"] = r.billed_ms;
-    metrics["memorySizeMB"] = r.memory_mb;
-    metrics["maxMemoryUsedMB"] = r.max_memory_mb;
-    if (r.init_ms) metrics["initDurationMs"] = two_places(*r.init_ms);
-    nlohmann::ordered_json body;
-    body["requestId"] = r.request_id;
-    body["metrics"] = std::move(metrics);
-    body["status"] = status;
-    if (!error_type.empty()) body["errorType"] = error_type;
-    return record(epoch_ms, "platform.report", std::move(body));
+    auto inv = invoke_record(r);
+    std::string out;
+    if (system_level_ <= kDebug) out = line_of(runtime::records::runtime_done(epoch_ms, inv));
+    return out + line_of(runtime::records::report(epoch_ms, inv));
 }
 
 std::string PlatformLog::application(std::string text) const {

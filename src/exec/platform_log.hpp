@@ -1,9 +1,11 @@
 #pragma once
 // What LoggingConfig makes of an invocation's log: the platform's own lines
-// (START / END / REPORT in Text; platform.start / platform.report records in
-// JSON, kept or not by SystemLogLevel) and, in JSON, the function's lines
-// filtered by ApplicationLogLevel as Lambda filters them (a line's "level",
-// INFO when it has none).
+// (START / END / REPORT in Text; in JSON the Telemetry API's records, built by
+// runtime/telemetry.hpp: platform.initStart, platform.initRuntimeDone and
+// platform.initReport on a cold start, platform.start, platform.runtimeDone,
+// platform.report, kept or not by SystemLogLevel) and, in JSON, the
+// function's lines filtered by ApplicationLogLevel as Lambda filters them (a
+// line's "level", INFO when it has none).
 
 #include <cstdint>
 #include <optional>
@@ -11,6 +13,7 @@
 #include <string_view>
 
 #include "lamina/control/model.hpp"
+#include "lamina/runtime/telemetry.hpp"
 
 namespace lamina::exec {
 
@@ -32,7 +35,16 @@ public:
         std::optional<double> init_ms;
         std::string status;
     };
+    // (In JSON: platform.runtimeDone at DEBUG, then platform.report.)
     std::string end(const Report& r, std::int64_t epoch_ms) const;
+    // The report as the Telemetry API's records see it (REPORT's status part
+    // as status and errorType).
+    static runtime::records::Invoke invoke_record(const Report& r);
+    // A cold start's records (JSON only): platform.initStart; then
+    // platform.initRuntimeDone (DEBUG) and platform.initReport.
+    std::string init_start(const std::string& init_type, std::int64_t epoch_ms) const;
+    std::string init_done(const std::string& init_type, double duration_ms,
+                          std::int64_t epoch_ms) const;
     // The function's output as Lambda keeps it: all of it in Text, in JSON
     // the lines at or above ApplicationLogLevel.
     std::string application(std::string text) const;

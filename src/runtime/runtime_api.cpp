@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "lamina/common/clock.hpp"
 #include "lamina/common/encoding.hpp"
 #include "lamina/http/router.hpp"
 #include "lamina/http/server.hpp"
@@ -27,6 +28,7 @@ enum Route {
     ExtInitError,
     ExtExitError,
     TelemetrySubscribe,
+    LogsSubscribe,
     ExtExited,
 };
 
@@ -35,6 +37,12 @@ enum Route {
 // request still gets its answer.
 std::string to_json_text(const nlohmann::json& j) {
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 http::Response api_error(unsigned status, const std::string& type, const std::string& message) {
@@ -91,17 +99,19 @@ struct Extension {
     bool external = false;       // started from /opt/extensions
     bool invoke_events = false;  // subscribed to INVOKE
     bool shutdown_events = false;
-    bool asked_next = false;           // has called /event/next at least once
-    bool busy = false;                 // holds an event it has not acknowledged with /next
-    bool gone = false;                 // exited
-    std::vector<std::string> pending;  // events not yet handed out
+    bool asked_next = false;                 // has called /event/next at least once
+    bool busy = false;                       // holds an event it has not acknowledged with /next
+    bool gone = false;                       // exited
+    std::vector<std::string> events;         // what it registered for
+    std::optional<TelemetryApi> subscribed;  // the Logs or the Telemetry API, once it subscribed
+    std::vector<std::string> pending;        // events not yet handed out
     std::optional<http::Responder> waiting;
 };
 
 }  // namespace
 
 struct RuntimeApi::State {
-    explicit State(IdSource& id_source) : ids(id_source) {}
+    State(boost::asio::io_context& ioc, IdSource& id_source) : ids(id_source), telemetry(ioc) {}
     std::mutex mu;
     IdSource& ids;               // extension identifiers and event ids
     bool runtime_asked = false;  // the runtime has called /next once
@@ -126,6 +136,7 @@ struct RuntimeApi::State {
     std::function<void()> shutdown_ack;           // SHUTDOWN sent, waiting for acknowledgements
     http::Router router;
     std::unique_ptr<http::Server> server;
+    TelemetryHub telemetry;
 
     using Deferred = std::vector<std::function<void()>>;
 
@@ -165,6 +176,7 @@ struct RuntimeApi::State {
         if (stopped || init_failed) return;
         if (!ready && runtime_asked && extensions_ready()) {
             ready = true;
+            telemetry.end_init();
             if (ready_fn) later.push_back(std::move(ready_fn));
             ready_fn = nullptr;
         }
@@ -317,6 +329,9 @@ struct RuntimeApi::State {
                                            "A newer /event/next call replaced this one"));
                     });
                 e.waiting.reset();
+                if (!e.asked_next)
+                    telemetry.publish(RecordKind::Platform,
+                                      records::extension(now_ms(), e.name, e.events));
                 e.asked_next = true;
                 e.busy = false;
                 if (!e.pending.empty()) {
@@ -356,16 +371,10 @@ struct RuntimeApi::State {
                 }
                 return accepted();
             }
-            case TelemetrySubscribe: {
-                // Logs and Telemetry API subscriptions are accepted; lamina
-                // delivers no records to them (logs go to the log stream).
-                if (!req.headers.find("Lambda-Extension-Identifier"))
-                    return api_error(403, "Extension.MissingExtensionIdentifier",
-                                     "Missing Lambda-Extension-Identifier header");
-                http::Response r;
-                r.body = "OK";
-                return r;
-            }
+            case TelemetrySubscribe:
+            case LogsSubscribe:
+                return subscribe(op == LogsSubscribe ? TelemetryApi::Logs : TelemetryApi::Telemetry,
+                                 req);
             case ExtExited: {
                 // lamina's extension launcher reports an external extension's exit
                 std::string name = req.query_param("name").value_or("");
@@ -449,6 +458,27 @@ struct RuntimeApi::State {
         return p;
     }
 
+    // PUT /2022-07-01/telemetry, PUT /2020-08-15/logs: one API per extension.
+    http::Response subscribe(TelemetryApi api, const http::Request& req) {
+        auto ext = find_extension(req);
+        if (!ext) return extension_id_error(req);
+        if (ext->subscribed && *ext->subscribed != api)
+            return api_error(400, "ValidationError",
+                             "Extension " + ext->name + " is subscribed to the " +
+                                 (api == TelemetryApi::Logs ? "Telemetry" : "Logs") +
+                                 " API already: an extension cannot use both the Logs and the "
+                                 "Telemetry API");
+        auto sub = parse_subscription(api, req.body);
+        if (!sub) return api_error(sub.error().status, sub.error().type, sub.error().message);
+        ext->subscribed = api;
+        telemetry.subscribe(req.headers.get("Lambda-Extension-Identifier"), ext->name,
+                            std::move(*sub));
+        http::Response r;
+        r.headers.set("Content-Type", "text/plain");
+        r.body = "OK";
+        return r;
+    }
+
     Extension* find_extension(const http::Request& req) {
         const std::string* id = req.headers.find("Lambda-Extension-Identifier");
         if (!id) return nullptr;
@@ -492,6 +522,7 @@ struct RuntimeApi::State {
                 return api_error(400, "InvalidRequest", "events must be a list");
             for (const auto& ev : body["events"]) {
                 std::string type = ev.is_string() ? ev.get<std::string>() : std::string();
+                if (type == "INVOKE" || type == "SHUTDOWN") ext.events.push_back(type);
                 if (type == "INVOKE") {
                     ext.invoke_events = true;
                 } else if (type == "SHUTDOWN") {
@@ -555,7 +586,7 @@ struct RuntimeApi::State {
 };
 
 RuntimeApi::RuntimeApi(boost::asio::io_context& ioc, IdSource& ids)
-    : state_(std::make_shared<State>(ids)) {
+    : state_(std::make_shared<State>(ioc, ids)) {
     auto& r = state_->router;
     r.add("GET", "/2018-06-01/runtime/invocation/next", Next);
     r.add("POST", "/2018-06-01/runtime/invocation/{RequestId}/response", Response);
@@ -565,7 +596,7 @@ RuntimeApi::RuntimeApi(boost::asio::io_context& ioc, IdSource& ids)
     r.add("GET", "/2020-01-01/extension/event/next", ExtNext);
     r.add("POST", "/2020-01-01/extension/init/error", ExtInitError);
     r.add("POST", "/2020-01-01/extension/exit/error", ExtExitError);
-    r.add("PUT", "/2020-08-15/logs", TelemetrySubscribe);
+    r.add("PUT", "/2020-08-15/logs", LogsSubscribe);
     r.add("PUT", "/2022-07-01/telemetry", TelemetrySubscribe);
     r.add("POST", "/_lamina/extension/exited", ExtExited);
     http::ServerOptions opt;
@@ -591,6 +622,8 @@ RuntimeApi::~RuntimeApi() { stop(); }
 void RuntimeApi::handle_for_test(http::Request req, http::Responder respond) {
     state_->handle(std::move(req), std::move(respond));
 }
+
+TelemetryHub& RuntimeApi::telemetry() { return state_->telemetry; }
 
 std::string RuntimeApi::address() const {
     return "127.0.0.1:" + std::to_string(state_->server->port());
@@ -649,34 +682,56 @@ std::function<void(Outcome)> RuntimeApi::abandon() {
 
 bool RuntimeApi::shutdown(const std::string& reason, std::int64_t deadline_ms,
                           std::function<void()> acknowledged) {
-    State::Deferred later;
     bool any = false;
     {
         std::lock_guard lk(state_->mu);
         if (state_->stopped) return false;
-        std::string event = nlohmann::json{
-            {"eventType", "SHUTDOWN"},
-            {"shutdownReason", reason},
-            {"deadlineMs",
-             deadline_ms}}.dump();
-        for (auto& [id, ext] : state_->extensions) {
-            if (!ext.shutdown_events || ext.gone) continue;
-            any = true;
-            ext.busy = false;  // whatever it held is moot now
-            ext.pending.clear();
-            state_->deliver(ext, event, later);
-        }
+        for (auto& [id, ext] : state_->extensions)
+            if (ext.shutdown_events && !ext.gone) any = true;
         if (any) {
             state_->queued.reset();
             state_->in_flight.reset();
             state_->runtime_answered = true;
             state_->done = nullptr;
             state_->settled = nullptr;
-            state_->shutdown_ack = std::move(acknowledged);
         }
     }
-    for (auto& fn : later) fn();
-    return any;
+    if (!any && !state_->telemetry.any()) return false;
+    // Everything buffered for Telemetry/Logs subscribers goes out first (up
+    // to 1 s), then SHUTDOWN: the last invocation's records arrive before it.
+    std::weak_ptr<State> weak = state_;
+    std::string event = nlohmann::json{
+        {"eventType", "SHUTDOWN"},
+        {"shutdownReason", reason},
+        {"deadlineMs",
+         deadline_ms}}.dump();
+    state_->telemetry.flush(
+        [weak, any, event, acknowledged = std::move(acknowledged)]() mutable {
+            auto s = weak.lock();
+            if (!any || !s) {
+                if (acknowledged) acknowledged();
+                return;
+            }
+            State::Deferred later;
+            {
+                std::lock_guard lk(s->mu);
+                if (s->stopped) {  // its process is gone: nothing is left to acknowledge
+                    if (acknowledged) later.push_back(std::move(acknowledged));
+                } else {
+                    for (auto& [id, ext] : s->extensions) {
+                        if (!ext.shutdown_events || ext.gone) continue;
+                        ext.busy = false;  // whatever it held is moot now
+                        ext.pending.clear();
+                        s->deliver(ext, event, later);
+                    }
+                    s->shutdown_ack = std::move(acknowledged);
+                    s->advance(later);
+                }
+            }
+            for (auto& fn : later) fn();
+        },
+        std::chrono::seconds(1));
+    return true;
 }
 
 bool RuntimeApi::invocation_taken() const {
@@ -700,6 +755,7 @@ void RuntimeApi::stop() {
         std::lock_guard lk(state_->mu);
         if (state_->stopped) return;
         state_->stopped = true;
+        state_->telemetry.stop();
         if (state_->stream) state_->stream->fail("the execution environment is shutting down");
         state_->stream.reset();
         if (state_->waiting_next) parked.push_back(std::move(*state_->waiting_next));

@@ -1,7 +1,8 @@
 """LoggingConfig applied: the configuration's rules (JSON brings INFO levels, Text drops them,
 levels need JSON, AWS's enums), the variables runtimes read (AWS_LAMBDA_LOG_FORMAT,
 AWS_LAMBDA_LOG_LEVEL), and what the logs then hold for Python (`logging`) and Node.js (`console`)
-functions at every application level, the platform's records (platform.start, platform.report)
+functions at every application level, the platform's records (platform.initStart,
+platform.initRuntimeDone, platform.initReport, platform.start, platform.runtimeDone, platform.report)
 by SystemLogLevel, and the same in an invoke's Tail (LogType Tail)."""
 import base64
 import json
@@ -138,7 +139,8 @@ def test_python_json_records_by_application_level(lam, level):
     # print() has no level: Lambda keeps it as INFO
     assert ("plain" in tail.splitlines()) == (want <= 2)
     platform = [x["type"] for x in recs if "type" in x]
-    assert platform == ["platform.start", "platform.report"]
+    # a cold start: init's records lead the invocation's
+    assert platform == ["platform.initStart", "platform.initReport", "platform.start", "platform.report"]
 
 
 @pytest.mark.parametrize("system", ["DEBUG", "INFO", "WARN"])
@@ -151,7 +153,20 @@ def test_platform_records_follow_the_system_level(lam, system):
     if system == "WARN":
         assert platform == []
         return
-    start, report = platform
+    # a cold start: init's records first; runtimeDone and initRuntimeDone are DEBUG records
+    debug = system == "DEBUG"
+    assert [x["type"] for x in platform] == (
+        ["platform.initStart"] + ["platform.initRuntimeDone"] * debug + ["platform.initReport", "platform.start"] +
+        ["platform.runtimeDone"] * debug + ["platform.report"])
+    init_start, init_report = platform[0], platform[1 + debug]
+    assert init_start["record"] == {"initializationType": "on-demand", "phase": "init"}
+    assert init_report["record"]["status"] == "success" and init_report["record"]["phase"] == "init"
+    assert init_report["record"]["metrics"]["durationMs"] > 0
+    if debug:
+        done = platform[4]["record"]
+        assert done["requestId"] == request_id and done["status"] == "success"
+        assert set(done["metrics"]) == {"durationMs", "producedBytes"}
+    start, report = platform[2 + debug], platform[-1]
     assert list(start) == ["time", "type", "record"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", start["time"])
     assert start["record"] == {"requestId": request_id, "version": "$LATEST"}
@@ -162,6 +177,8 @@ def test_platform_records_follow_the_system_level(lam, system):
     assert m["memorySizeMB"] == 128 and m["billedDurationMs"] >= m["durationMs"] >= 0
     assert "initDurationMs" in m  # a cold start
     _, _, again = invoke_tail(lam, name)
+    assert [x["type"] for x in records(again) if "type" in x] == (
+        ["platform.start"] + ["platform.runtimeDone"] * debug + ["platform.report"])
     assert "initDurationMs" not in [x for x in records(again) if x.get("type") == "platform.report"][0]["record"][
         "metrics"]
 

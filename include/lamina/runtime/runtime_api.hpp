@@ -20,6 +20,7 @@
 #include "lamina/http/body_stream.hpp"
 #include "lamina/http/message.hpp"
 #include "lamina/runtime/error_types.hpp"
+#include "lamina/runtime/telemetry.hpp"
 
 namespace lamina::runtime {
 
@@ -72,6 +73,10 @@ public:
     RuntimeApi(const RuntimeApi&) = delete;
     RuntimeApi& operator=(const RuntimeApi&) = delete;
 
+    // The environment's Telemetry/Logs API subscriptions: records published
+    // there reach the extensions that subscribed (any thread).
+    TelemetryHub& telemetry();
+
     // "127.0.0.1:<port>", the value of AWS_LAMBDA_RUNTIME_API.
     std::string address() const;
 
@@ -103,9 +108,11 @@ public:
     bool invocation_taken() const;
 
     // Sends SHUTDOWN (reason spindown | timeout | failure) to the extensions
-    // subscribed to it; `acknowledged` runs once when each has asked for its
-    // next event again or exited. Returns false, without calling it, when no
-    // extension takes SHUTDOWN (the environment can be killed at once).
+    // subscribed to it, once the Telemetry/Logs records buffered were
+    // delivered (up to 1 s); `acknowledged` runs once when each has asked for
+    // its next event again or exited (or, without SHUTDOWN subscribers, once
+    // the records went out). Returns false, without calling it, when neither
+    // applies (the environment can be killed at once).
     bool shutdown(const std::string& reason, std::int64_t deadline_ms,
                   std::function<void()> acknowledged);
     // False once an extension failed after init (exit/error, or exited):

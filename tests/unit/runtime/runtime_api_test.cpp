@@ -366,3 +366,106 @@ TEST_F(RuntimeApiTest, IdsThatAreNotUtf8AreQuotedInAnAnswer) {
     EXPECT_EQ(e.status, 403u);
     EXPECT_EQ(nlohmann::json::parse(e.body)["errorType"], "Extension.UnknownExtensionIdentifier");
 }
+
+namespace {
+
+// A subscriber's listener on 127.0.0.1: the bodies of the POSTs it gets, in order.
+class Subscriber {
+public:
+    Subscriber() : acceptor_(ioc_, {asio::ip::make_address("127.0.0.1"), 0}) {
+        thread_ = std::thread([this] {
+            for (;;) {
+                asio::ip::tcp::socket s(ioc_);
+                boost::system::error_code ec;
+                acceptor_.accept(s, ec);
+                if (ec || stopping_) return;
+                beast::flat_buffer buf;
+                bhttp::request<bhttp::string_body> req;
+                bhttp::read(s, buf, req, ec);
+                if (ec) continue;
+                {
+                    std::lock_guard lk(mu_);
+                    bodies_.push_back(req.body());
+                }
+                bhttp::response<bhttp::string_body> res{bhttp::status::ok, 11};
+                res.prepare_payload();
+                bhttp::write(s, res, ec);
+            }
+        });
+    }
+    ~Subscriber() {
+        stopping_ = true;
+        boost::system::error_code ec;
+        asio::ip::tcp::socket poke(ioc_);
+        poke.connect(acceptor_.local_endpoint(), ec);
+        thread_.join();
+    }
+    unsigned short port() const { return acceptor_.local_endpoint().port(); }
+    std::vector<std::string> bodies() {
+        std::lock_guard lk(mu_);
+        return bodies_;
+    }
+
+private:
+    asio::io_context ioc_;
+    asio::ip::tcp::acceptor acceptor_;
+    std::atomic<bool> stopping_ = false;
+    std::mutex mu_;
+    std::vector<std::string> bodies_;
+    std::thread thread_;
+};
+
+}  // namespace
+
+TEST_F(RuntimeApiTest, SubscribersGetRecordsInBatchesAndTheRestBeforeShutdown) {
+    Subscriber sub;
+    api_->telemetry().set_host("127.0.0.1");
+    api_->expect_extensions({"tap"}, {"f", "$LATEST", "index.handler", "123456789012"});
+    api_->telemetry().publish(RecordKind::Platform, records::init_start(0, "on-demand"));
+    std::string id = register_extension(addr(), "tap", R"({"events":["SHUTDOWN"]})");
+    std::string body =
+        R"({"schemaVersion":"2022-07-01","destination":{"protocol":"HTTP","URI":"http://sandbox.localdomain:)" +
+        std::to_string(sub.port()) +
+        R"(/t"},"types":["platform","function"],"buffering":{"maxItems":25,"timeoutMs":30000}})";
+    EXPECT_EQ(call(addr(), "PUT", "/2022-07-01/telemetry", body, {}).status, 403u);
+    Reply ok =
+        call(addr(), "PUT", "/2022-07-01/telemetry", body, {{"Lambda-Extension-Identifier", id}});
+    EXPECT_EQ(ok.status, 200u);
+    EXPECT_EQ(ok.body, "OK");
+    Reply both =
+        call(addr(), "PUT", "/2020-08-15/logs", body, {{"Lambda-Extension-Identifier", id}});
+    EXPECT_EQ(both.status, 400u);
+    for (int i = 0; i < 30; ++i)
+        api_->telemetry().publish(RecordKind::Function,
+                                  records::line(0, RecordKind::Function, std::to_string(i), false));
+    api_->telemetry().publish(RecordKind::Extension,
+                              records::line(0, RecordKind::Extension, "not subscribed", false));
+    // a full batch goes at once; the rest waits for timeoutMs (30 s) or the flush
+    for (int i = 0; i < 200 && sub.bodies().empty(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ASSERT_EQ(sub.bodies().size(), 1u);
+    auto first = nlohmann::json::parse(sub.bodies()[0]);
+    ASSERT_EQ(first.size(), 25u);
+    EXPECT_EQ(first[0]["type"], "platform.initStart");  // published before the subscription
+    EXPECT_EQ(first[1]["type"], "platform.telemetrySubscription");
+    EXPECT_EQ(first[2]["record"], "0");
+
+    // the extension waits for SHUTDOWN: it comes only once the rest was delivered
+    auto next = std::async(std::launch::async, [&] {
+        return call(addr(), "GET", kEventNext, "", {{"Lambda-Extension-Identifier", id}});
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::atomic<bool> acknowledged = false;
+    EXPECT_TRUE(api_->shutdown("spindown", 0, [&] { acknowledged = true; }));
+    Reply shutdown = next.get();
+    EXPECT_NE(shutdown.body.find("SHUTDOWN"), std::string::npos);
+    auto bodies = sub.bodies();
+    ASSERT_EQ(bodies.size(), 2u);
+    auto rest = nlohmann::json::parse(bodies[1]);
+    std::vector<std::string> lines;
+    for (const auto& r : rest)
+        if (r["type"] == "function") lines.push_back(r["record"]);
+    EXPECT_EQ(lines.back(), "29");
+    EXPECT_EQ(first.size() + rest.size(),
+              2u + 1u + 30u);  // initStart, subscription, extension, lines
+}
