@@ -67,5 +67,6 @@ TEST(ApplicationLogLevel, TextFormatKeepsEverything) {
 
 TEST(ApplicationLogLevel, AKeySpelledWithEscapesIsRead) {
     EXPECT_EQ(json_log("WARN").application("{\"lev\\u0065l\":\"DEBUG\"}\n"), "");
-    EXPECT_EQ(json_log("WARN").application("{\"lev\\u0065l\":\"ERROR\"}\n"), "{\"lev\\u0065l\":\"ERROR\"}\n");
+    EXPECT_EQ(json_log("WARN").application("{\"lev\\u0065l\":\"ERROR\"}\n"),
+              "{\"lev\\u0065l\":\"ERROR\"}\n");
 }
