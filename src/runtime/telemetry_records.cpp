@@ -55,10 +55,12 @@ std::expected<Subscription, SubscribeError> parse_subscription(TelemetryApi api,
         telemetry ? std::vector<std::string>{"2022-07-01", "2022-12-13", "2025-01-29"}
                   : std::vector<std::string>{"2020-08-15", "2021-03-18"};
     if (auto v = j.find("schemaVersion"); v != j.end()) {
-        if (!v->is_string() || std::find(versions.begin(), versions.end(), *v) == versions.end())
+        // (compared as a string: clang finds no string == json for std::find)
+        if (!v->is_string() || std::find(versions.begin(), versions.end(),
+                                         v->get_ref<const std::string&>()) == versions.end())
             return std::unexpected(
                 invalid("schemaVersion must be one of " + nlohmann::json(versions).dump()));
-        s.schema_version = *v;
+        s.schema_version = v->get<std::string>();
     } else if (telemetry) {
         return std::unexpected(invalid("schemaVersion is required"));
     } else {
