@@ -54,11 +54,14 @@ private:
 int spawn(const std::vector<std::string>& command, const std::map<std::string, std::string>& env,
           pid_t& pid) {
     std::vector<char*> argv;
+    argv.reserve(command.size() + 1);
     for (const auto& a : command) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     std::vector<std::string> env_lines;
+    env_lines.reserve(env.size());
     for (const auto& [k, v] : env) env_lines.push_back(k + "=" + v);
     std::vector<char*> envp;
+    envp.reserve(env_lines.size() + 1);
     for (auto& l : env_lines) envp.push_back(l.data());
     envp.push_back(nullptr);
     posix_spawnattr_t attr;

@@ -580,6 +580,7 @@ Status LogStore::put_events(const Where& w, const std::string& group, const std:
     lk.unlock();
     if (listened()) {
         std::vector<StoredEvent> told;
+        told.reserve(events.size());
         for (const auto& e : events)
             told.push_back({w, group, stream, e.message, e.timestamp, now});
         tell(told);

@@ -169,9 +169,10 @@ void TelemetryHub::subscribe(const std::string& extension_id, const std::string&
                              Subscription sub) {
     state_->subscribed = true;
     state_->kinds |= sub.kinds;
+    // the key is made before `sub` moves (a closure's members initialise in no set order)
+    std::string key = extension_id + "/" + std::to_string(static_cast<int>(sub.api));
     asio::post(state_->strand,
-               [s = state_, key = extension_id + "/" + std::to_string(static_cast<int>(sub.api)),
-                name, sub = std::move(sub)]() mutable {
+               [s = state_, key = std::move(key), name, sub = std::move(sub)]() mutable {
                    if (s->stopped) return;
                    auto& slot = s->subs[key];
                    auto buffering = sub.buffering;

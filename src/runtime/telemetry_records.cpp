@@ -229,7 +229,7 @@ Json line(std::int64_t ms, RecordKind kind, std::string_view text, bool json) {
 }
 
 std::vector<Json> to_logs_api(const Json& e) {
-    const std::string& type = e["type"].get_ref<const std::string&>();
+    const auto& type = e["type"].get_ref<const std::string&>();
     const Json& r = e["record"];
     auto same = [&](const char* t, Json rec) {
         Json out = e;
