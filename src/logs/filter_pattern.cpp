@@ -457,7 +457,7 @@ std::vector<std::string_view> split_fields(std::string_view m) {
     while (i < m.size()) {
         while (i < m.size() && is_space(m[i])) ++i;
         if (i >= m.size()) break;
-        char close = m[i] == '"' ? '"' : m[i] == '[' ? ']' : 0;
+        char close = m[i] == '"' ? '"' : m[i] == '[' ? ']' : '\0';
         if (close) {
             std::size_t end = m.find(close, i + 1);
             if (end != std::string_view::npos) {
@@ -577,7 +577,7 @@ Result<FilterPattern> FilterPattern::parse(std::string_view text) {
         while (i < s.size()) {
             while (i < s.size() && is_space(s[i])) ++i;
             if (i >= s.size()) break;
-            char mark = s[i] == '?' || s[i] == '-' ? s[i] : 0;
+            char mark = s[i] == '?' || s[i] == '-' ? s[i] : '\0';
             if (mark) ++i;
             Term term;
             if (i < s.size() && s[i] == '%') {
