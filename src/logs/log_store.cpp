@@ -246,6 +246,9 @@ bool LogStore::index_chunk() {
     bool ok = add.ok() && done.ok() && add.bind(1, upto).run() && done.bind(1, upto).run();
     if (!ok || !exec("COMMIT")) {
         (void)exec("ROLLBACK");
+        // the count is only a hint (searches read the unindexed rows anyway):
+        // zero keeps a failing index from making the writer loop without rest
+        unindexed_ = 0;
         return false;
     }
     Stmt left(db_, "SELECT count(*) FROM log_events_unindexed");
