@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "lamina/common/clock.hpp"
+
 namespace lamina::exec {
 
 const char* to_string(EnvState s) {
@@ -123,9 +125,7 @@ std::string Environment::take_output() {
     bool extension_lines = hub && hub->wants(runtime::RecordKind::Extension);
     if (raw.empty() || (raw.find(kExtensionMark) == std::string::npos && !function_lines))
         return raw;
-    std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                           std::chrono::system_clock::now().time_since_epoch())
-                           .count();
+    std::int64_t now = SystemClock().now_ms();
     std::string clean;
     clean.reserve(raw.size());
     for (std::size_t at = 0; at < raw.size();) {

@@ -39,11 +39,8 @@ std::string to_json_text(const nlohmann::json& j) {
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
+// the wall clock lamina's records carry (common/clock's SystemClock)
+std::int64_t now_ms() { return SystemClock().now_ms(); }
 
 http::Response api_error(unsigned status, const std::string& type, const std::string& message) {
     http::Response r;

@@ -26,11 +26,8 @@ namespace bhttp = boost::beast::http;
 
 namespace {
 
-std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
+// the wall clock lamina's records carry (common/clock's SystemClock)
+std::int64_t now_ms() { return SystemClock().now_ms(); }
 
 constexpr auto kPostTimeout = std::chrono::seconds(5);
 
