@@ -41,6 +41,12 @@ void must(Status st, const std::string& what = "") {
     if (!st) throw StartupError(1, what + st.error().message);
 }
 
+// An ephemeral server's data directory is removed when it stops: nothing to sync.
+store::Durability durability(const Config& config) {
+    if (config.ephemeral) return store::Durability::Temporary;
+    return config.durable_commits ? store::Durability::PowerLoss : store::Durability::Crash;
+}
+
 std::unique_ptr<s3::ObjectStore> make_object_store(const Config& config, const fs::path& data_dir,
                                                    Clock& clock, IdSource& ids) {
     if (!config.s3) return nullptr;
@@ -50,13 +56,15 @@ std::unique_ptr<s3::ObjectStore> make_object_store(const Config& config, const f
 std::unique_ptr<sqs::Queues> make_queues(const Config& config, const fs::path& data_dir,
                                          Clock& clock, IdSource& ids) {
     if (!config.sqs) return nullptr;
-    auto queues = sqs::Queues::open(data_dir / "sqs.sqlite", config.durable_commits, clock, ids);
+    auto queues = sqs::Queues::open(data_dir / "sqs.sqlite", durability(config), clock, ids);
     if (!queues) throw StartupError(1, "cannot open the SQS store: " + queues.error().message);
     return std::move(*queues);
 }
 
-std::unique_ptr<logs::LogStore> make_log_store(const fs::path& data_dir, Clock& clock) {
-    auto store = logs::LogStore::open(data_dir / "logs.sqlite", data_dir / "logs", clock);
+std::unique_ptr<logs::LogStore> make_log_store(const Config& config, const fs::path& data_dir,
+                                               Clock& clock) {
+    auto store = logs::LogStore::open(data_dir / "logs.sqlite", data_dir / "logs", clock,
+                                      durability(config));
     if (!store) throw StartupError(1, "cannot open the logs store: " + store.error().message);
     return std::move(*store);
 }
@@ -79,18 +87,19 @@ std::unique_ptr<s3::ObjectSource> make_code_source(const Config& config, s3::Obj
 StartupFindings find_on_host(const Config& config, const Result<sandbox::MemoryCgroups>& memory) {
     StartupFindings f;
     const fs::path bwrap = exec::ExecSettings{}.bwrap;
+    const fs::path probe_cache = sandbox::default_probe_cache_file();
     std::optional<std::pair<unsigned, unsigned>> wanted;
     if (::geteuid() == 0 && config.run_as != "root")
         wanted = parse_run_as(config.run_as);  // checked when parsed
     if (config.sandbox == "process") {
         f.sandbox = "process";
         f.sandbox_reason = "--sandbox process";
-    } else if (sandbox::bubblewrap_works(bwrap, wanted)) {
+    } else if (sandbox::bubblewrap_works_cached(bwrap, wanted, probe_cache)) {
         f.sandbox = "bubblewrap";
         f.sandbox_reason = "bubblewrap can create namespaces";
         f.bubblewrap_works = true;
         f.run_as = wanted;
-    } else if (wanted && sandbox::bubblewrap_works(bwrap)) {
+    } else if (wanted && sandbox::bubblewrap_works_cached(bwrap, std::nullopt, probe_cache)) {
         f.sandbox = "bubblewrap";
         f.sandbox_reason =
             "bubblewrap can create namespaces, but not start functions as the --run-as user";
@@ -349,8 +358,8 @@ App::App(const Config& config)
     : config_(config),
       log_(spdlog::get("main")),
       data_dir_(config_),
-      docs_(must(
-          store::DocumentStore::open(data_dir_.path() / "registry.db", config_.durable_commits))),
+      docs_(
+          must(store::DocumentStore::open(data_dir_.path() / "registry.db", durability(config_)))),
       blobs_(data_dir_.path() / "blobs"),
       layers_(*docs_, clock_, ids_),
       registry_(*docs_, clock_, ids_, &layers_),
@@ -361,7 +370,7 @@ App::App(const Config& config)
       objects_(make_object_store(config_, data_dir_.path(), clock_, ids_)),
       code_source_(make_code_source(config_, objects_.get(), *log_)),
       queues_(make_queues(config_, data_dir_.path(), clock_, ids_)),
-      logs_(make_log_store(data_dir_.path(), clock_)),
+      logs_(make_log_store(config_, data_dir_.path(), clock_)),
       live_tail_(logs_ ? std::make_unique<logs::LiveTail>(*logs_, clock_, logs::LiveTail::Options{})
                        : nullptr),
       ioc_(config_.io_threads),

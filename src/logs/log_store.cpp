@@ -107,7 +107,7 @@ LogStore::LogStore(sqlite3* db, Clock& clock) : db_(db), clock_(clock) {}
 
 Result<std::unique_ptr<LogStore>> LogStore::open(const std::filesystem::path& file,
                                                  const std::filesystem::path& import_dir,
-                                                 Clock& clock) {
+                                                 Clock& clock, store::Durability durability) {
     sqlite3* raw = nullptr;
     int rc =
         sqlite3_open_v2(file.c_str(), &raw,
@@ -117,7 +117,9 @@ Result<std::unique_ptr<LogStore>> LogStore::open(const std::filesystem::path& fi
         return fail(ErrorCode::Service, "cannot open " + file.string() + ": " +
                                             (raw ? sqlite3_errmsg(raw) : "no memory"));
     sqlite3_busy_timeout(raw, 5000);
-    LAMINA_CHECK(store->migrate());
+    // logs are never fsynced per commit (see the header)
+    LAMINA_CHECK(store->migrate(
+        durability == store::Durability::PowerLoss ? store::Durability::Crash : durability));
     LAMINA_CHECK(store->import_text_logs(import_dir));
     store->writer_ = std::thread([s = store.get()] { s->writer_loop(); });
     return store;
@@ -143,11 +145,20 @@ Status LogStore::exec(const char* sql) {
     return {};
 }
 
-Status LogStore::migrate() {
+Status LogStore::migrate(store::Durability durability) {
+    LAMINA_CHECK(exec(store::create_synchronous_pragma(durability)));
     LAMINA_CHECK(exec("PRAGMA journal_mode=WAL"));
-    LAMINA_CHECK(exec("PRAGMA synchronous=NORMAL"));
     LAMINA_CHECK(exec("PRAGMA cache_size=-65536"));  // 64 MiB: the FTS index pages stay cached
-    for (const char* sql : kSchema) LAMINA_CHECK(exec(sql));
+    // one transaction: one commit for the whole schema, not one per statement
+    LAMINA_CHECK(exec("BEGIN IMMEDIATE"));
+    for (const char* sql : kSchema) {
+        if (auto st = exec(sql); !st) {
+            (void)exec("ROLLBACK");
+            return st;
+        }
+    }
+    LAMINA_CHECK(exec("COMMIT"));
+    LAMINA_CHECK(exec(store::synchronous_pragma(durability)));
     Stmt left(db_, "SELECT count(*) FROM log_events_unindexed");
     LAMINA_CHECK(left.ok());
     unindexed_ = left.step() == SQLITE_ROW ? left.i64(0) : 0;

@@ -57,7 +57,8 @@ struct Queue {
 // SQLite: queues(arn, doc) and messages(seq, queue, body, meta); statements prepared once.
 class Db {
 public:
-    static Result<std::unique_ptr<Db>> open(const std::filesystem::path& file, bool durable);
+    static Result<std::unique_ptr<Db>> open(const std::filesystem::path& file,
+                                            store::Durability durability);
     ~Db();
     Db(const Db&) = delete;
     Db& operator=(const Db&) = delete;

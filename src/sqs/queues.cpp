@@ -146,9 +146,10 @@ Queues::~Queues() {
     timer_.join();
 }
 
-Result<std::unique_ptr<Queues>> Queues::open(const std::filesystem::path& file, bool durable,
-                                             Clock& clock, IdSource& ids) {
-    LAMINA_TRY(db, Db::open(file, durable));
+Result<std::unique_ptr<Queues>> Queues::open(const std::filesystem::path& file,
+                                             store::Durability durability, Clock& clock,
+                                             IdSource& ids) {
+    LAMINA_TRY(db, Db::open(file, durability));
     auto engine = std::unique_ptr<Engine>(new Engine{clock, ids, std::move(db), {}, {}, {}, 0});
     Engine& e = *engine;
     std::optional<Error> failed;

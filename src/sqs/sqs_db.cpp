@@ -91,7 +91,8 @@ Message message_from(const std::string& meta, std::string body) {
 
 }  // namespace
 
-Result<std::unique_ptr<Db>> Db::open(const std::filesystem::path& file, bool durable) {
+Result<std::unique_ptr<Db>> Db::open(const std::filesystem::path& file,
+                                     store::Durability durability) {
     sqlite3* raw = nullptr;
     int rc =
         sqlite3_open_v2(file.c_str(), &raw,
@@ -101,14 +102,15 @@ Result<std::unique_ptr<Db>> Db::open(const std::filesystem::path& file, bool dur
         return fail(ErrorCode::Service, "cannot open " + file.string() + ": " +
                                             (raw ? sqlite3_errmsg(raw) : "no memory"));
     sqlite3_busy_timeout(raw, 5000);
+    LAMINA_CHECK(db->exec(store::create_synchronous_pragma(durability)));
     LAMINA_CHECK(db->exec("PRAGMA journal_mode=WAL"));
-    LAMINA_CHECK(db->exec(durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
     LAMINA_CHECK(
         db->exec("CREATE TABLE IF NOT EXISTS queues (arn TEXT PRIMARY KEY, doc TEXT NOT NULL)"));
     LAMINA_CHECK(
         db->exec("CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
                  " queue TEXT NOT NULL, body BLOB NOT NULL, meta TEXT NOT NULL)"));
     LAMINA_CHECK(db->exec("CREATE INDEX IF NOT EXISTS messages_queue ON messages(queue)"));
+    LAMINA_CHECK(db->exec(store::synchronous_pragma(durability)));
     auto prepare = [&](const char* sql, sqlite3_stmt** s) -> Status {
         if (sqlite3_prepare_v2(raw, sql, -1, s, nullptr) != SQLITE_OK)
             return std::unexpected(db_error(raw, sql));

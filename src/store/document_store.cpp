@@ -22,7 +22,7 @@ void bind_text(sqlite3_stmt* s, int i, const std::string& v) {
 }  // namespace
 
 Result<std::unique_ptr<DocumentStore>> DocumentStore::open(const std::filesystem::path& file,
-                                                           bool durable) {
+                                                           Durability durability) {
     sqlite3* db = nullptr;
     int rc = sqlite3_open_v2(file.c_str(), &db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
@@ -34,12 +34,13 @@ Result<std::unique_ptr<DocumentStore>> DocumentStore::open(const std::filesystem
     }
     std::unique_ptr<DocumentStore> store(new DocumentStore(db));
     sqlite3_busy_timeout(db, 5000);
+    LAMINA_CHECK(store->exec(create_synchronous_pragma(durability)));
     LAMINA_CHECK(store->exec("PRAGMA journal_mode=WAL"));
-    LAMINA_CHECK(store->exec(durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
     LAMINA_CHECK(
         store->exec("CREATE TABLE IF NOT EXISTS documents ("
                     " kind TEXT NOT NULL, key TEXT NOT NULL, doc TEXT NOT NULL,"
                     " PRIMARY KEY (kind, key)) WITHOUT ROWID"));
+    LAMINA_CHECK(store->exec(synchronous_pragma(durability)));
     return store;
 }
 

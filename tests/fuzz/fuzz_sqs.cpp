@@ -58,7 +58,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     {
         fakes::FakeClock clock;
         fakes::CountingIds ids;
-        auto queues = sqs::Queues::open(dir / "sqs.sqlite", false, clock, ids);
+        auto queues =
+            sqs::Queues::open(dir / "sqs.sqlite", store::Durability::Temporary, clock, ids);
         if (!queues) fuzz::finding("cannot open the SQS store", queues.error().message);
         sqs::SqsApi api(**queues, workers.get_executor());
         api.cap_wait_for_test(0);

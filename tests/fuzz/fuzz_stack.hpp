@@ -62,7 +62,8 @@ class Stack {
 public:
     explicit Stack(boost::asio::thread_pool& workers) : dir_(make_temp_dir("lamina-fuzz")) {
         config_.data_dir = dir_;
-        docs_ = must(store::DocumentStore::open(dir_ / "registry.db", false), "open registry.db");
+        docs_ = must(store::DocumentStore::open(dir_ / "registry.db", store::Durability::Crash),
+                     "open registry.db");
         blobs_ = std::make_unique<store::BlobStore>(dir_ / "blobs");
         must(blobs_->init(), "blob store");
         layers_ = std::make_unique<control::LayerRegistry>(*docs_, clock_, ids_);

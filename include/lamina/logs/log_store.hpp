@@ -27,6 +27,7 @@
 #include "lamina/common/clock.hpp"
 #include "lamina/common/error.hpp"
 #include "lamina/logs/filter_pattern.hpp"
+#include "lamina/store/durability.hpp"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -114,9 +115,11 @@ class LogStore {
 public:
     // Opens (creates) `file`; imports the text logs under `import_dir`
     // (<account>/<region>/<group path>/<stream with '/' as '-'>.log) once.
-    static Result<std::unique_ptr<LogStore>> open(const std::filesystem::path& file,
-                                                  const std::filesystem::path& import_dir,
-                                                  Clock& clock);
+    // Logs are kept as store::Durability::Crash at most (never fsynced per
+    // commit, even with --durable-commits); Temporary for an ephemeral server.
+    static Result<std::unique_ptr<LogStore>> open(
+        const std::filesystem::path& file, const std::filesystem::path& import_dir, Clock& clock,
+        store::Durability durability = store::Durability::Crash);
     ~LogStore();
     LogStore(const LogStore&) = delete;
     LogStore& operator=(const LogStore&) = delete;
@@ -177,7 +180,7 @@ private:
     };
     LogStore(sqlite3* db, Clock& clock);
     Status exec(const char* sql);
-    Status migrate();
+    Status migrate(store::Durability durability);
     Status import_text_logs(const std::filesystem::path& dir);
     Status drop_expired();  // enforce_retention's work (under db_mu_)
     void writer_loop();

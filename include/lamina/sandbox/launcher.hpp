@@ -52,4 +52,21 @@ std::unique_ptr<Launcher> make_launcher(boost::asio::io_context& ioc, LauncherOp
 bool bubblewrap_works(const std::filesystem::path& bwrap,
                       const std::optional<std::pair<unsigned, unsigned>>& run_as = std::nullopt);
 
+// bubblewrap_works(), remembered in `cache_file` (a JSON file; empty path: no
+// cache). Trying costs 20-40 ms (bwrap, setpriv, true), more than the rest of
+// a server's start-up, so an answer is reused while nothing it depends on has
+// changed: the answer is kept under a key made of bwrap's and setpriv's
+// identity (path, inode, size, mtime), the exact probe command, the caller's
+// uid/gid and namespaces (a new container or user namespace is a new key),
+// its seccomp mode, the kernel's release and boot id, and the sysctls that
+// allow user namespaces. An entry older than a day is tried again. A cache
+// that cannot be read or written only costs the probe.
+bool bubblewrap_works_cached(const std::filesystem::path& bwrap,
+                             const std::optional<std::pair<unsigned, unsigned>>& run_as,
+                             const std::filesystem::path& cache_file);
+
+// Where the start-up probe's answers are kept: $XDG_CACHE_HOME/lamina, else
+// $HOME/.cache/lamina (sandbox-probe.json); empty when neither is set.
+std::filesystem::path default_probe_cache_file();
+
 }  // namespace lamina::sandbox

@@ -25,6 +25,7 @@
 
 #include "lamina/common/clock.hpp"
 #include "lamina/common/error.hpp"
+#include "lamina/store/durability.hpp"
 
 namespace lamina::sqs {
 
@@ -85,8 +86,9 @@ class Queues {
 public:
     // Opens (creating) the SQLite file and loads queues and messages.
     // `durable`: synchronous=FULL (every commit fsynced), else NORMAL.
-    static Result<std::unique_ptr<Queues>> open(const std::filesystem::path& file, bool durable,
-                                                Clock& clock, IdSource& ids);
+    static Result<std::unique_ptr<Queues>> open(const std::filesystem::path& file,
+                                                store::Durability durability, Clock& clock,
+                                                IdSource& ids);
     ~Queues();
     Queues(const Queues&) = delete;
     Queues& operator=(const Queues&) = delete;

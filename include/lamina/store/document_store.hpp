@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "lamina/common/error.hpp"
+#include "lamina/store/durability.hpp"
 
 struct sqlite3;
 
@@ -36,11 +37,10 @@ struct Mutation {
 
 class DocumentStore {
 public:
-    // Opens (creating if needed) the database file. `durable` selects
-    // synchronous=FULL (fsync per commit) over NORMAL (safe against process
-    // crashes, not against power loss).
+    // Opens (creating if needed) the database file, with the commits'
+    // durability (durability.hpp).
     static Result<std::unique_ptr<DocumentStore>> open(const std::filesystem::path& file,
-                                                       bool durable);
+                                                       Durability durability);
     ~DocumentStore();
     DocumentStore(const DocumentStore&) = delete;
     DocumentStore& operator=(const DocumentStore&) = delete;

@@ -45,7 +45,7 @@ class LambdaApiTest : public ::testing::Test {
 protected:
     void SetUp() override {
         config_.data_dir = dir_.path();
-        auto d = store::DocumentStore::open(dir_.path() / "registry.db", false);
+        auto d = store::DocumentStore::open(dir_.path() / "registry.db", store::Durability::Crash);
         ASSERT_TRUE(d.has_value()) << d.error().message;
         docs_ = std::move(*d);
         blobs_ = std::make_unique<store::BlobStore>(dir_.path() / "blobs");

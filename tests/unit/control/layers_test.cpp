@@ -63,7 +63,7 @@ protected:
     void SetUp() override { open(); }
 
     void open() {
-        auto d = store::DocumentStore::open(dir_.path() / "meta.db", false);
+        auto d = store::DocumentStore::open(dir_.path() / "meta.db", store::Durability::Crash);
         ASSERT_TRUE(d.has_value()) << d.error().message;
         docs_ = std::move(*d);
         reg_ = std::make_unique<LayerRegistry>(*docs_, clock_, ids_);

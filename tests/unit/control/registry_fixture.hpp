@@ -44,7 +44,7 @@ protected:
     void TearDown() override { close(); }
 
     void open() {
-        auto d = store::DocumentStore::open(dir_.path() / "meta.db", false);
+        auto d = store::DocumentStore::open(dir_.path() / "meta.db", store::Durability::Crash);
         ASSERT_TRUE(d.has_value()) << d.error().message;
         docs_ = std::move(*d);
         blobs_ = std::make_unique<store::BlobStore>(dir_.path() / "blobs");

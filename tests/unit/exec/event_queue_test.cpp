@@ -30,7 +30,8 @@ protected:
     void SetUp() override {
         for (const char* n : {"exec", "http", "store"})
             if (!spdlog::get(n)) spdlog::null_logger_mt(n);
-        docs_ = std::move(*store::DocumentStore::open(dir_.path() / "meta.db", false));
+        docs_ = std::move(
+            *store::DocumentStore::open(dir_.path() / "meta.db", store::Durability::Crash));
         blobs_ = std::make_unique<store::BlobStore>(dir_.path() / "blobs");
         cache_ = std::make_unique<store::LayerCache>(dir_.path(), *blobs_, 262144000);
         concurrency_ = std::make_unique<ConcurrencyController>(CapacitySettings{}, clock_);

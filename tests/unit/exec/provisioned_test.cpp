@@ -21,7 +21,7 @@ const control::Scope kScope{"123456789012", "us-east-1"};
 class ProvisionedConfigsTest : public ::testing::Test {
 protected:
     void SetUp() override {
-        auto d = store::DocumentStore::open(dir_.path() / "meta.db", false);
+        auto d = store::DocumentStore::open(dir_.path() / "meta.db", store::Durability::Crash);
         ASSERT_TRUE(d.has_value());
         docs_ = std::move(*d);
         blobs_ = std::make_unique<store::BlobStore>(dir_.path() / "blobs");

@@ -21,7 +21,7 @@ protected:
     void SetUp() override { reopen(); }
     void reopen() {
         queues_.reset();
-        auto q = Queues::open(dir_.path() / "sqs.sqlite", false, clock_, ids_);
+        auto q = Queues::open(dir_.path() / "sqs.sqlite", store::Durability::Crash, clock_, ids_);
         ASSERT_TRUE(q) << q.error().message;
         queues_ = std::move(*q);
     }

@@ -22,7 +22,7 @@ std::map<std::string, std::string> all(DocumentStore& db, const std::string& kin
 }
 
 std::unique_ptr<DocumentStore> open_store(const std::filesystem::path& file) {
-    auto r = DocumentStore::open(file, false);
+    auto r = DocumentStore::open(file, store::Durability::Crash);
     EXPECT_TRUE(r.has_value()) << r.error().message;
     return r ? std::move(*r) : nullptr;
 }
@@ -164,7 +164,7 @@ TEST(DocumentStore, ReopenKeepsData) {
         ASSERT_TRUE(db->apply({Mutation::erase("fn", "b")}).has_value());
     }
     {
-        auto durable = DocumentStore::open(file, true);
+        auto durable = DocumentStore::open(file, store::Durability::PowerLoss);
         ASSERT_TRUE(durable.has_value()) << durable.error().message;
         EXPECT_EQ(all(**durable, "fn"), (std::map<std::string, std::string>{{"a", "1"}}));
         ASSERT_TRUE((*durable)->apply({Mutation::put("fn", "c", "3")}).has_value());
@@ -176,7 +176,7 @@ TEST(DocumentStore, ReopenKeepsData) {
 
 TEST(DocumentStore, OpenFailsCleanlyOnABadPath) {
     fakes::TempDir dir;
-    auto r = DocumentStore::open(dir.path() / "no-such-dir" / "meta.db", false);
+    auto r = DocumentStore::open(dir.path() / "no-such-dir" / "meta.db", store::Durability::Crash);
     ASSERT_FALSE(r.has_value());
     EXPECT_EQ(r.error().code, ErrorCode::Service);
     EXPECT_NE(r.error().message.find("no-such-dir"), std::string::npos);
