@@ -73,9 +73,10 @@ def test_dockerfile_builds_like_the_quick_start():
     assert steps[0] == f"bash /src/lamina/scripts/install-deps.sh {mode}", steps[0]
     cmake = next(s for s in steps if s.startswith("cmake "))
     assert {o for o in shlex.split(cmake) if o.startswith(("-G", "-D")) or o == "Ninja"} == quick_cmake
-    assert any(re.fullmatch(r"ninja -C /src/lamina/build( -j\S+)? lamina", s) for s in steps), steps
-    # the binary the entry point names is the one built
-    assert "install -m 0755 /src/lamina/build/lamina /usr/local/bin/lamina" in steps
+    assert any(re.fullmatch(r"ninja -C /src/lamina/build( -j\S+)? lamina lamina_man", s) for s in steps), steps
+    # the binary the entry point names is the one built, installed with its runtimes as the
+    # Debian package installs them (cmake --install: bin/lamina, share/lamina/runtimes)
+    assert "cmake --install /src/lamina/build --prefix /usr/local" in steps
     assert entrypoint()[0] in ("lamina", "/usr/local/bin/lamina")
     # what is copied in is what the build and the runtimes need
     assert only(instrs, "COPY") == ". /src/lamina"
