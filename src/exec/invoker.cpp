@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "environment.hpp"
 #include "lamina/common/log.hpp"
@@ -347,6 +348,12 @@ void Invoker::start_and_run(InvokeRequest req, const std::string& key, SlotPtr s
                 });
             }
             auto free = check_port_free(debug->port);
+            // what the old environment started (debugpy's adapter) may outlive it
+            // for a moment: its sandbox's pid namespace is torn down after it
+            for (int i = 0; previous && !free && i < 40; ++i) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                free = check_port_free(debug->port);
+            }
             if (free)
                 started = start_environment(req, key, "on-demand", debug);
             else

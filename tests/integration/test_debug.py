@@ -208,6 +208,28 @@ def test_python_breakpoint_with_the_environment_variable(server, lam):
         lam.delete_function(FunctionName=name)
 
 
+@pytest.mark.timeout_s(60)
+def test_python_debugged_function_without_a_client_keeps_its_timeout_and_takes_new_code(server, lam):
+    """No debugger connected: the Timeout runs as usual. New code replaces the idle
+    debugged environment, which first lets go of the port."""
+    _need_debugpy()
+    port = _free_port()
+    name = lt.unique("dbgcode")
+    code = "import time\ndef handler(event, context):\n    time.sleep(event.get('sleep', 0))\n    return {'v': %d}\n"
+    lt.create_function(lam, name, zip_bytes=lt.make_zip({"handler.py": code % 1}), Timeout=1,
+                       Environment={"Variables": {"LAMINA_DEBUG_PORT": str(port)}})
+    try:
+        assert Invocation(server.port, name, {}).answer() == (None, {"v": 1})
+        lam.update_function_code(FunctionName=name, ZipFile=lt.make_zip({"handler.py": code % 2}))
+        lt.wait_updated(lam, name)
+        assert Invocation(server.port, name, {}).answer() == (None, {"v": 2})
+        error, body = Invocation(server.port, name, {"sleep": 2.5}).answer()
+        assert error == "Unhandled"
+        assert body["errorType"] == "Sandbox.Timedout", body
+    finally:
+        lam.delete_function(FunctionName=name)
+
+
 def test_python_debug_port_in_use_fails_the_invocation_and_changes_nothing(server, lam):
     _need_debugpy()
     held = socket.socket()
