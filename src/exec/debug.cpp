@@ -106,8 +106,8 @@ Status check_port_free(int port) {
 
 bool client_connected_in(std::string_view table, int port) {
     // "  sl  local_address rem_address   st ...": addresses are HEXIP:HEXPORT, st 01 is ESTABLISHED
-    char want[16];
-    std::snprintf(want, sizeof want, ":%04X", static_cast<unsigned>(port));
+    char want[16];  // 127.0.0.1 as the kernel prints it (little-endian hex), then the port
+    std::snprintf(want, sizeof want, "0100007F:%04X", static_cast<unsigned>(port));
     std::size_t pos = table.find('\n');  // the header
     while (pos != std::string_view::npos && pos + 1 < table.size()) {
         std::size_t end = table.find('\n', pos + 1);
@@ -118,7 +118,7 @@ bool client_connected_in(std::string_view table, int port) {
         std::string sl, local, remote, st;
         if (!(in >> sl >> local >> remote >> st)) continue;
         if (st != "01") continue;
-        if (local.size() > 5 && local.compare(local.size() - 5, 5, want) == 0) return true;
+        if (local == want) return true;
     }
     return false;
 }

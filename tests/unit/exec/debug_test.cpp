@@ -83,6 +83,10 @@ TEST(Debug, SeesAnEstablishedConnectionToThePortOnly) {
     EXPECT_TRUE(client_connected_in(connected, 5678));
     EXPECT_FALSE(client_connected_in(connected, 0xA1B3));
     EXPECT_FALSE(client_connected_in("", 5678));
+    // the same port on another local address is not the debugger's listener
+    EXPECT_FALSE(client_connected_in(
+        table + "   1: 0A00000A:162E 0A000001:A1B2 01 00000000:00000000 00:00000000 0 0 0 2\n",
+        5678));
     // a connection that is closing (TIME_WAIT, 06) is not a debugger
     EXPECT_FALSE(client_connected_in(
         table + "   1: 0100007F:162E 0100007F:A1B2 06 00000000:00000000 00:00000000 0 0 0 2\n",
