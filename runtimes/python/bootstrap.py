@@ -1,10 +1,10 @@
 """lamina's Python runtime: a Lambda Runtime API client, standard library only.
 
-Started as `python3 -S -u bootstrap.py [--opt DIR]` with the environment AWS
-gives a function. Builds sys.path as AWS does, imports the handler named by
-_HANDLER from the task root, then loops: GET /invocation/next, call the
-handler, POST /response or /error. Init failures are posted to /init/error
-with AWS's error types.
+Started as `python3 -S -u bootstrap.py [--opt DIR] [--debug PORT --debugpy DIR
+[--debug-wait]]` with the environment AWS gives a function. Builds sys.path
+as AWS does, imports the handler named by _HANDLER from the task root, then
+loops: GET /invocation/next, call the handler, POST /response or /error.
+Init failures are posted to /init/error with AWS's error types.
 
 Kept lean for cold starts and cheap per invoke: HTTP/1.1 is spoken by the
 small client below over one persistent socket (http.client alone would import
@@ -498,7 +498,31 @@ class Context:
         return max(0, self._deadline_ms - int(time.time() * 1000))
 
 
+def start_debugger(argv):
+    """lamina's `--debug PORT --debugpy DIR [--debug-wait]`: debugpy listens on
+    127.0.0.1:PORT before the handler is imported (and, waiting, returns once a
+    client has attached). DIR holds only debugpy and pydevd; it stays last on
+    sys.path, where pydevd imports its modules from as it needs them."""
+    if "--debug" not in argv:
+        return
+    port = int(argv[argv.index("--debug") + 1])
+    folder = argv[argv.index("--debugpy") + 1]
+    path, sys.path = sys.path, STDLIB_PATH + [folder]  # debugpy's own imports: the standard library
+    try:
+        import debugpy
+        debugpy.listen(("127.0.0.1", port))
+    except Exception as e:
+        sys.path = path
+        init_error("debugpy could not listen on 127.0.0.1:%d: %s" % (port, e), "Runtime.Unavailable")
+    sys.path = path + [folder]
+    print("lamina: debugpy listening on 127.0.0.1:%d%s" % (
+        port, ", waiting for a client" if "--debug-wait" in argv else ""), file=sys.stderr, flush=True)
+    if "--debug-wait" in argv:
+        debugpy.wait_for_client()
+
+
 def main():
+    start_debugger(sys.argv)
     handler = load_handler()
     api = RUNTIME_API
     next_request = api.head("GET", "/invocation/next") + b"\r\n"

@@ -199,6 +199,9 @@ exec::ExecSettings make_exec_settings(const Config& config, const fs::path& data
     fs::create_directories(s.work_dir, ec);
     s.interpreters = f.interpreters;
     s.idle_timeout = std::chrono::seconds(config.idle_timeout_s);
+    for (const auto& d : config.debug)
+        if (auto target = exec::parse_debug_target(d)) s.debug.push_back(*target);  // checked
+    s.debug_wait = config.debug_wait;
     s.provisioned_init_timeout = std::chrono::seconds(config.provisioned_init_timeout_s);
     if (memory) s.memory = *memory;
     if (credentials)
@@ -399,6 +402,9 @@ App::App(const Config& config)
     try {
         log_findings(findings_, *log_);
         log_capacity(concurrency_.settings(), *log_);
+        for (const auto& d : exec_settings_.debug)
+            log_->info("debug function={} qualifier={} listen=127.0.0.1:{} wait={}", d.function,
+                       d.qualifier.empty() ? "*" : d.qualifier, d.port, exec_settings_.debug_wait);
         load_state();
         wire_service();
         listen();

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <set>
 #include <stop_token>
 #include <string_view>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "app.hpp"
 #include "lamina/common/config.hpp"
 #include "lamina/common/version.hpp"
+#include "lamina/exec/debug.hpp"
 #include "lamina/s3/s3_client.hpp"
 #include "lamina/sam/api_client.hpp"
 #include "lamina/sam/deployer.hpp"
@@ -143,6 +145,14 @@ void add_serve_flags(CLI::App* cmd, ServeFlags& f) {
            "<bindir>/../share/lamina/runtimes if there, else the source tree's runtimes/; here: " +
                default_runtimes.path.string() + ", " + default_runtimes.source + ")")
         ->envname("LAMINA_RUNTIMES_DIR");
+    cmd->add_option("--debug", f.config.debug,
+                    "FUNCTION[:QUALIFIER]=PORT: run that function's Python (debugpy) or Node.js "
+                    "(--inspect) runtime under a debugger listening on 127.0.0.1:PORT, one "
+                    "environment at a time, its Timeout suspended while a client is attached "
+                    "(repeatable)");
+    cmd->add_flag("--debug-wait", f.config.debug_wait,
+                  "With --debug: the runtime waits for the debugger to attach before its init "
+                  "(Node.js: --inspect-brk)");
     cmd->add_option("--idle-timeout", f.config.idle_timeout_s,
                     "Seconds before an idle execution environment is stopped")
         ->envname("LAMINA_IDLE_TIMEOUT")
@@ -279,6 +289,28 @@ int finish_serve_flags(ServeFlags& f) {
             return 2;
         }
         f.config.runtimes[o.substr(0, eq)] = o.substr(eq + 1);
+    }
+    std::set<int> debug_ports;
+    for (const auto& d : f.config.debug) {
+        auto target = exec::parse_debug_target(d);
+        if (!target) {
+            std::cerr << "lamina: " << target.error().message << "\n";
+            return 2;
+        }
+        if (!debug_ports.insert(target->port).second) {
+            std::cerr << "lamina: --debug " << d << ": port " << target->port
+                      << " is given twice (one debugger port per entry)\n";
+            return 2;
+        }
+        if (auto free = exec::check_port_free(target->port); !free) {
+            std::cerr << "lamina: --debug " << d << ": " << free.error().message
+                      << "; free it or choose another port\n";
+            return 2;
+        }
+    }
+    if (f.config.debug_wait && f.config.debug.empty()) {
+        std::cerr << "lamina: --debug-wait needs --debug FUNCTION[:QUALIFIER]=PORT\n";
+        return 2;
     }
     f.config.template_file = f.template_file;
     if (::geteuid() == 0 && f.config.run_as != "root" && !parse_run_as(f.config.run_as)) {

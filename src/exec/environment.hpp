@@ -74,6 +74,8 @@ struct Environment : std::enable_shared_from_this<Environment> {
     std::unique_ptr<runtime::RuntimeApi> api;
     Clk::time_point spawned_at;
     bool json_logs = false;  // LoggingConfig JSON: a function's JSON lines are objects in telemetry
+    int debug_port = 0;      // runs under a debugger listening on 127.0.0.1:debug_port
+    bool debug_wait = false;  // ... which waits for its client before the init
 
     // Guarded by mu.
     mutable std::mutex mu;

@@ -106,7 +106,8 @@ std::map<std::string, std::string> default_interpreters(
 }
 
 Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::string& key,
-                                          const std::string& init_type) {
+                                          const std::string& init_type,
+                                          const std::optional<DebugLaunch>& debug) {
     const auto& c = req.config;
     LAMINA_TRY(code_dir, cache_.ensure_extracted(c.code_blob));
     std::vector<std::string> layer_blobs;
@@ -141,6 +142,10 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
     }
     env->api = std::make_unique<runtime::RuntimeApi>(ioc_, ids_);
     env->json_logs = c.log_format == "JSON";
+    if (debug) {
+        env->debug_port = debug->port;
+        env->debug_wait = debug->wait;
+    }
     const PlatformLog plog(c);
     env->init_log = plog.init_start(init_type, now);
     env->api->telemetry().publish(runtime::RecordKind::Platform,
@@ -176,6 +181,16 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
         spec.command = {it->second, "-S",     "-u", paths.runtime_dir + "/python/bootstrap.py",
                         "--opt",    paths.opt};
         if (auto prefix = install_prefix(it->second)) spec.extra_ro_binds.push_back(*prefix);
+        if (debug) {
+            // the bootstrap starts debugpy (from a folder of it and pydevd only) before the init
+            LAMINA_TRY(debugpy, debugpy_path(settings_.work_dir));
+            spec.extra_ro_binds.push_back(debugpy);
+            // frozen standard modules would hide lines from pydevd (Python 3.11+; older ones ignore it)
+            spec.command.insert(spec.command.begin() + 1, "-Xfrozen_modules=off");
+            spec.command.insert(spec.command.end(), {"--debug", std::to_string(debug->port),
+                                                     "--debugpy", debugpy.string()});
+            if (debug->wait) spec.command.emplace_back("--debug-wait");
+        }
     } else if (node) {
         auto it = settings_.interpreters.find(rt);
         if (it == settings_.interpreters.end())
@@ -183,8 +198,16 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
                                                        ": start it with --runtime " + rt +
                                                        "=/path/to/node");
         spec.command = {it->second, paths.runtime_dir + "/node/bootstrap.js"};
+        if (debug)  // node's own inspector; --inspect-brk stops at the bootstrap's first line
+            spec.command.insert(spec.command.begin() + 1,
+                                std::string(debug->wait ? "--inspect-brk" : "--inspect") +
+                                    "=127.0.0.1:" + std::to_string(debug->port));
         if (auto prefix = install_prefix(it->second)) spec.extra_ro_binds.push_back(*prefix);
     } else if (provided) {
+        if (debug)
+            return fail(ErrorCode::NotImplemented,
+                        "lamina attaches debuggers to Python and Node.js functions only (" +
+                            debug->source + "): a " + rt + " function brings its own bootstrap");
         if (fs::exists(code_dir / "bootstrap"))
             spec.command = {paths.task_root + "/bootstrap"};
         else if (fs::exists(opt_dir / "bootstrap"))

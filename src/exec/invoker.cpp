@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "environment.hpp"
 #include "lamina/common/log.hpp"
@@ -38,6 +39,24 @@ struct Ending {
         return Ending{false, std::move(status), reason};
     }
 };
+
+// A debugged invocation's time limit: `left` runs down only while no
+// debugger client is connected to `port`, looked at once a second.
+void count_down_detached(const std::shared_ptr<boost::asio::steady_timer>& timer,
+                         Clk::duration left, Clk::time_point last, int port,
+                         const std::function<void(const boost::system::error_code&)>& on_timeout) {
+    timer->expires_after(std::min<Clk::duration>(left, std::chrono::seconds(1)));
+    timer->async_wait([timer, left, last, port, on_timeout](const boost::system::error_code& ec) {
+        if (ec) return;
+        auto now = Clk::now();
+        auto rest = client_connected(port) ? left : left - (now - last);
+        if (rest <= Clk::duration::zero()) {
+            on_timeout(ec);
+            return;
+        }
+        count_down_detached(timer, rest, now, port, on_timeout);
+    });
+}
 
 }  // namespace
 
@@ -146,7 +165,16 @@ void Invoker::invoke(InvokeRequest req, std::function<void(InvokeResult)> done) 
 
 void Invoker::admit(InvokeRequest req, std::function<void(InvokeResult)> done) {
     std::string key = pool_key(req);
-    EnvPtr env;
+    auto debug_or = debug_launch_for(settings_.debug, settings_.debug_wait, req.function_name,
+                                     req.qualifier, req.config);
+    if (!debug_or) {
+        done(platform_failure(runtime::unavailable(debug_or.error().message)));
+        return;
+    }
+    const std::optional<DebugLaunch> debug = *debug_or;
+    // a debugged environment serves only invocations debugged on the same port
+    if (debug) key += "/debug:" + std::to_string(debug->port) + (debug->wait ? ":wait" : "");
+    EnvPtr env, previous;
     SlotPtr slot;
     metrics::InvocationTarget target{req.scope, req.function_name, req.qualifier,
                                      req.config.version};
@@ -160,7 +188,7 @@ void Invoker::admit(InvokeRequest req, std::function<void(InvokeResult)> done) {
             return;
         }
         bool provisioned = false;
-        if (!req.qualifier.empty()) {
+        if (!req.qualifier.empty() && !debug) {  // provisioned environments are never debugged
             // a provisioned environment of this qualifier takes it first, with no cold start
             auto pc = provisioned_.find(req.scope.account + "/" + req.scope.region + "/" +
                                         req.function_name + "/" + req.qualifier);
@@ -194,6 +222,24 @@ void Invoker::admit(InvokeRequest req, std::function<void(InvokeResult)> done) {
             env = it->second;
             break;
         }
+        if (debug && !env) {
+            // one debugged environment per port: while it starts or runs an
+            // invocation, another is throttled as a reserved concurrency of 1 is
+            auto& lane = debug_lanes_[debug->port];
+            std::optional<EnvState> state;
+            if (lane.env) {
+                std::lock_guard elk(lane.env->mu);
+                state = lane.env->state;
+            }
+            if (lane.starting || state == EnvState::Starting ||
+                state == EnvState::StartingInvoked || state == EnvState::Busy ||
+                state == EnvState::Settling) {
+                InvokeResult refused;
+                refused.throttle = Throttle{"ReservedFunctionConcurrentInvocationLimitExceeded"};
+                done(std::move(refused));
+                return;
+            }
+        }
         if (concurrency_ && !provisioned) {
             // admitted by the account's pools before anything runs; starting a
             // new environment also needs the scaling rate's leave
@@ -214,6 +260,21 @@ void Invoker::admit(InvokeRequest req, std::function<void(InvokeResult)> done) {
                     idle_.erase(it);
                     break;
                 }
+        if (debug && !env) {
+            // an idle one of other code or settings (or one on its way out)
+            // goes first: the new one starts once it has let go of the port
+            auto& lane = debug_lanes_[debug->port];
+            if (lane.env && !lane.env->dead()) {
+                previous = lane.env;
+                for (auto it = idle_.begin(); it != idle_.end(); ++it)
+                    if (it->second == previous) {
+                        idle_.erase(it);
+                        break;
+                    }
+            }
+            lane.env.reset();
+            lane.starting = true;
+        }
     }
     if (metrics_) {
         if (concurrency_) {
@@ -243,14 +304,14 @@ void Invoker::admit(InvokeRequest req, std::function<void(InvokeResult)> done) {
     if (!env && offload_) {
         // a cold start extracts code, assembles /opt and forks: never on the
         // caller's (possibly I/O) thread
-        offload_([this, req = std::move(req), key = std::move(key), slot,
-                  done = std::move(done)]() mutable {
-            start_and_run(std::move(req), key, std::move(slot), done);
+        offload_([this, req = std::move(req), key = std::move(key), slot, done = std::move(done),
+                  debug, previous]() mutable {
+            start_and_run(std::move(req), key, std::move(slot), done, debug, previous);
         });
         return;
     }
     if (!env) {
-        start_and_run(std::move(req), key, std::move(slot), done);
+        start_and_run(std::move(req), key, std::move(slot), done, debug, previous);
         return;
     }
     run(std::move(req), env, false, std::move(slot), done);
@@ -266,7 +327,8 @@ void Invoker::prune_dead() {
 }
 
 void Invoker::start_and_run(InvokeRequest req, const std::string& key, SlotPtr slot,
-                            const std::function<void(InvokeResult)>& done) {
+                            const std::function<void(InvokeResult)>& done,
+                            const std::optional<DebugLaunch>& debug, const EnvPtr& previous) {
     EnvPtr env;
     {
         std::uint64_t generation;
@@ -274,7 +336,36 @@ void Invoker::start_and_run(InvokeRequest req, const std::string& key, SlotPtr s
             std::lock_guard lk(mu_);
             generation = generation_;
         }
-        auto started = start_environment(req, key);
+        Result<EnvPtr> started = fail(ErrorCode::Service, "");
+        if (debug) {
+            if (previous) {
+                // the environment that holds the port ends first (up to 5 s)
+                retire(previous, "spindown");
+                std::unique_lock lk(exits_mu_);
+                exits_cv_.wait_for(lk, std::chrono::seconds(5), [&] {
+                    std::lock_guard elk(previous->mu);
+                    return previous->exit_handled;
+                });
+            }
+            auto free = check_port_free(debug->port);
+            // what the old environment started (debugpy's adapter) may outlive it
+            // for a moment: its sandbox's pid namespace is torn down after it
+            for (int i = 0; previous && !free && i < 40; ++i) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                free = check_port_free(debug->port);
+            }
+            if (free)
+                started = start_environment(req, key, "on-demand", debug);
+            else
+                started = fail(free.error().code, free.error().message + ": free it or choose " +
+                                                      "another port for " + debug->source);
+            std::lock_guard lk(mu_);
+            auto& lane = debug_lanes_[debug->port];
+            lane.starting = false;
+            if (started) lane.env = *started;
+        } else {
+            started = start_environment(req, key);
+        }
         if (!started) {
             const auto& e = started.error();
             bool no_bootstrap = runtime::parse_error_type(e.message) ==
@@ -460,7 +551,12 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
         auto failure = runtime::timed_out(req_id, timeout_s);
         finish(failure.payload(), true, Ending::failed(failure.report_status(), "timeout"));
     };
-    auto arm = [timer, on_timeout](std::chrono::milliseconds limit) {
+    const int debug_port = env->debug_port;
+    auto arm = [timer, on_timeout, debug_port](std::chrono::milliseconds limit) {
+        if (debug_port) {  // the limit runs only while no debugger is connected
+            count_down_detached(timer, limit, Clk::now(), debug_port, on_timeout);
+            return;
+        }
         timer->expires_after(limit);
         timer->async_wait(on_timeout);
     };
@@ -473,8 +569,11 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
             armed_now = false;
         }
     }
-    arm(armed_now ? function_limit
-                  : std::chrono::duration_cast<std::chrono::milliseconds>(settings_.init_timeout));
+    // a runtime waiting for its debugger (--debug-wait) has no init limit
+    if (armed_now || !env->debug_wait)
+        arm(armed_now
+                ? function_limit
+                : std::chrono::duration_cast<std::chrono::milliseconds>(settings_.init_timeout));
     auto st = env->api->invoke(
         std::move(inv),
         [env, finish](runtime::Outcome o) {
@@ -617,6 +716,7 @@ void Invoker::reset() {
         ++generation_;
         envs = all_;
         idle_.clear();
+        debug_lanes_.clear();
         for (auto& [key, pc] : provisioned_) ++pc->generation;  // starts in flight are retired
         provisioned_.clear();
     }

@@ -1,8 +1,9 @@
 // Identifier parsing and routing: FunctionName in its four forms with and
 // without a Qualifier (control/names.cpp), ARNs, alias and version names,
 // the request target split (http::parse_target), the router with the real
-// Lambda routes (LambdaApi::add_routes, as api::Service registers them), and
-// the %- and base64 codecs under them.
+// Lambda routes (LambdaApi::add_routes, as api::Service registers them), the
+// %- and base64 codecs under them, and the debugger-attach inputs (`--debug`
+// entries, LAMINA_DEBUG_PORT, a /proc/net/tcp table).
 //
 // Input: one byte choosing the shape and whether a Qualifier is given, then
 // fields separated by '\n': function name, qualifier, "METHOD TARGET".
@@ -18,6 +19,7 @@
 #include "lamina/api/lambda_api.hpp"
 #include "lamina/common/encoding.hpp"
 #include "lamina/control/names.hpp"
+#include "lamina/exec/debug.hpp"
 #include "lamina/http/router.hpp"
 
 namespace {
@@ -74,6 +76,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             finding("an ARN field holds ':'", name);
     }
     (void)control::is_valid_alias_name(qualifier);
+    // serve --debug entries and the function's LAMINA_DEBUG_PORT (exec/debug.hpp)
+    if (auto t = exec::parse_debug_target(name)) {
+        if (t->port < 1 || t->port > 65535 || t->function.empty())
+            finding("a --debug entry out of range accepted", name);
+    }
+    {
+        control::VersionConfig config;
+        config.environment = std::map<std::string, std::string>{{"LAMINA_DEBUG_PORT", qualifier}};
+        auto d = exec::debug_launch_for({}, false, name, qualifier, config);
+        if (d && *d && ((*d)->port < 1 || (*d)->port > 65535))
+            finding("a LAMINA_DEBUG_PORT out of range accepted", qualifier);
+        (void)exec::client_connected_in(request_text, 5678);
+    }
     if (control::is_version_number(qualifier) && (qualifier.empty() || qualifier[0] == '0'))
         finding("a version number with a leading zero", qualifier);
 

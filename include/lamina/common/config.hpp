@@ -50,6 +50,9 @@ struct Config {
     std::vector<std::string> parameter_overrides;
     bool watch = false;
     double deployment_minute_s = 60;  // how long a DeploymentPreference minute lasts
+    // Debugger attach: FUNCTION[:QUALIFIER]=PORT entries (checked when parsed), --debug-wait
+    std::vector<std::string> debug;
+    bool debug_wait = false;
     // S3
     bool s3 = true;  // the S3 surface on lamina's endpoint (--s3 on|off)
     std::string

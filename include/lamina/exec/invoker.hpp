@@ -23,6 +23,7 @@
 #include "lamina/control/model.hpp"
 #include "lamina/control/names.hpp"
 #include "lamina/exec/concurrency.hpp"
+#include "lamina/exec/debug.hpp"
 #include "lamina/exec/recent_invocations.hpp"
 #include "lamina/http/body_stream.hpp"
 #include "lamina/logs/log_store.hpp"
@@ -59,6 +60,9 @@ struct ExecSettings {
     // account -> (access key id, secret) given to its functions, when lamina
     // verifies signatures; otherwise functions get the account id as key
     std::map<std::string, std::pair<std::string, std::string>> account_keys;
+    // serve --debug entries, and --debug-wait (debug.hpp; LAMINA_DEBUG_PORT needs none)
+    std::vector<DebugTarget> debug;
+    bool debug_wait = false;
 };
 
 struct InvokeRequest {
@@ -161,7 +165,8 @@ private:
     std::string pool_key(const InvokeRequest& req) const;
     // Starts an environment of req's version (environment_start.cpp).
     Result<EnvPtr> start_environment(const InvokeRequest& req, const std::string& key,
-                                     const std::string& init_type = "on-demand");
+                                     const std::string& init_type = "on-demand",
+                                     const std::optional<DebugLaunch>& debug = std::nullopt);
     // What happens once an environment's process is gone.
     void on_process_exit(const EnvPtr& env, const sandbox::ExitStatus& status);
     // Provisioned environments (provisioned_pool.cpp).
@@ -170,7 +175,9 @@ private:
     // Admission and dispatch of one invocation (invoke() without its metrics).
     void admit(InvokeRequest req, std::function<void(InvokeResult)> done);
     void start_and_run(InvokeRequest req, const std::string& key, SlotPtr slot,
-                       const std::function<void(InvokeResult)>& done);
+                       const std::function<void(InvokeResult)>& done,
+                       const std::optional<DebugLaunch>& debug = std::nullopt,
+                       const EnvPtr& previous = nullptr);
     void run(InvokeRequest req, const EnvPtr& env, bool cold, SlotPtr slot,
              const std::function<void(InvokeResult)>& done);
     void release(const EnvPtr& env);
@@ -204,6 +211,13 @@ private:
     std::map<std::string, std::shared_ptr<Provisioned>> provisioned_;  // scope/function/qualifier
     std::mutex exits_mu_;  // with exits_cv_: an environment's exit was handled
     std::condition_variable exits_cv_;
+    // Debugged environments: one at a time per debug port (the one there, or
+    // one starting), so a second invocation is throttled, not a second debuggee.
+    struct DebugLane {
+        EnvPtr env;
+        bool starting = false;
+    };
+    std::map<int, DebugLane> debug_lanes_;  // by port, under mu_
 };
 
 }  // namespace lamina::exec
