@@ -404,7 +404,8 @@ def make_zip(size):
 
 
 def timed_replay(port, requests, what):
-    """Replays pre-built requests on one keep-alive socket; client ms of each."""
+    """Replays pre-built requests on one keep-alive socket; (client ms of each, times the
+    server closed the connection, the last answer's body)."""
     sock = RawSocket(port)
     out = []
     for req in requests:
@@ -412,7 +413,7 @@ def timed_replay(port, requests, what):
         check(status, body, what)
         out.append(ms)
     sock.sock.close()
-    return out, sock.reconnects
+    return out, sock.reconnects, body
 
 
 def control_plane(servers, n, big_n):
@@ -427,13 +428,15 @@ def control_plane(servers, n, big_n):
         ("GetFunction", lambda s, i: s.raw("get_function", FunctionName=f"small-{i}")),
         ("ListFunctions page", lambda s, i: s.raw("list_functions", MaxItems=50)),
     ]
-    results, reconnects = {}, dict.fromkeys(servers, 0)
+    results, reconnects, listed = {}, dict.fromkeys(servers, 0), {}
     for op, build in plans:
         results[op] = {}
         for name, port in servers.items():
             requests = [build(signers[name], i) for i in range(n)]
-            results[op][name], closed = timed_replay(port, requests, f"{op} on {name}")
+            results[op][name], closed, last = timed_replay(port, requests, f"{op} on {name}")
             reconnects[name] += closed
+            if op == "ListFunctions page":
+                listed[name] = len(json.loads(last)["Functions"])
     op = "CreateFunction 20 MB"
     results[op] = {name: [] for name in servers}
     big = make_zip(20 * 1024 * 1024)
@@ -450,6 +453,9 @@ def control_plane(servers, n, big_n):
     notes = [f"{name} closed the connection after {closed} of its {5 * n + big_n} answers (Connection: close); "
              "the client reconnects after the clock stops, so those connects are not timed"
              for name, closed in reconnects.items() if closed]
+    notes.append(f"ListFunctions (MaxItems=50, {n} functions): " + ", ".join(
+        f"{name} answered {count} functions" for name, count in listed.items())
+        + (" (moto does not paginate: its page is every function)" if listed.get("moto", 0) > 50 else ""))
     return results, notes
 
 
