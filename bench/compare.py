@@ -27,7 +27,6 @@ import sys
 sys.path.append(sys.path.pop(0))
 
 import argparse  # noqa: E402
-import base64
 import contextlib
 import http.client
 import io
