@@ -20,13 +20,7 @@ Prints both sides, the ratios, issue 19's goals next to them and the load before
     bash bench/peers/install.sh     # once: serverless + serverless-offline into bench/peers
     python3 bench/compare.py [--bin build/lamina] [--only invoke|control] [--n 2000]
 """
-import sys
-
-# bench/logging.py would shadow the standard library's logging (which boto3 imports): the
-# script's folder is searched last
-sys.path.append(sys.path.pop(0))
-
-import argparse  # noqa: E402
+import argparse
 import contextlib
 import http.client
 import io
@@ -39,6 +33,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import sys
 import zipfile
 from urllib.parse import urlsplit
 

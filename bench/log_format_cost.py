@@ -7,7 +7,7 @@ JSON (ApplicationLogLevel INFO), each writing one `logging` record and one print
 connection, alternating one Text and one JSON invoke so that both see the same machine; prints p50/p99 per
 format and the ratio JSON/Text of the p50s. Target: JSON within 5% of Text.
 
-    python3 bench/logging.py [--bin build/lamina] [--n 2000]
+    python3 bench/log_format_cost.py [--bin build/lamina] [--n 2000]
 """
 import argparse
 import base64
