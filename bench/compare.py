@@ -31,9 +31,9 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
-import sys
 import zipfile
 from urllib.parse import urlsplit
 
