@@ -256,3 +256,45 @@ def test_refused_create_changes_nothing(lam, lam_nv):
     assert lam.list_versions_by_function(FunctionName=name)["Versions"][-1]["Version"] == "$LATEST"
     status, code, message = call(lam_nv, "Invoke", {"FunctionName": name, "TenantId": "t1"})
     assert status == 400 and "TenantId" in message and "tenant isolation" in message
+
+
+def _elf_header(machine: int) -> bytes:
+    # a minimal little-endian 64-bit ELF header (enough for lamina's check): e_machine at 18
+    return b"\x7fELF\x02\x01\x01" + b"\x00" * 11 + machine.to_bytes(2, "little") + b"\x00" * 44
+
+
+def test_arm64_functions_on_this_host(lam):
+    """lamina runs code natively: an arm64 function runs on an x86_64 host only when its
+    runtime is an interpreter and its code has no native arm64 files."""
+    import platform
+    if platform.machine() not in ("x86_64", "AMD64"):
+        pytest.skip("the check is for x86_64 hosts")
+    pure = lt.unique("arm")
+    lt.create_function(lam, pure, Architectures=["arm64"])
+    r = lam.invoke(FunctionName=pure, Payload=b"{}")
+    assert "FunctionError" not in r, r["Payload"].read()
+
+    native = lt.unique("arm")
+    code = lt.make_zip({"handler.py": _handler_source(), "lib/_speedups.so": _elf_header(183)})
+    lt.create_function(lam, native, zip_bytes=code, Architectures=["arm64"])
+    r = lam.invoke(FunctionName=native, Payload=b"{}")
+    body = r["Payload"].read().decode()
+    assert r.get("FunctionError") == "Unhandled", body
+    assert "Runtime.Unavailable" in body and "arm64" in body and "lib/_speedups.so" in body
+
+    custom = lt.unique("arm")
+    lt.create_function(lam, custom, Runtime="provided.al2023", Handler="bootstrap",
+                       zip_bytes=lt.make_zip({"bootstrap": _elf_header(183)}),
+                       Architectures=["arm64"])
+    r = lam.invoke(FunctionName=custom, Payload=b"{}")
+    body = r["Payload"].read().decode()
+    assert r.get("FunctionError") == "Unhandled", body
+    assert "arm64" in body and "provided.al2023" in body, body
+
+
+def _handler_source() -> str:
+    import io
+    import zipfile
+    with zipfile.ZipFile(io.BytesIO(lt.handler_zip())) as z:
+        name = next(n for n in z.namelist() if n.endswith(".py"))
+        return z.read(name).decode()
