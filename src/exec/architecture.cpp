@@ -11,11 +11,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::uint16_t kMachineX86_64 = 62;    // EM_X86_64
-constexpr std::uint16_t kMachineAarch64 = 183;  // EM_AARCH64
+constexpr std::uint16_t kElfMachineAmd64 = 62;   // EM_X86_64
+constexpr std::uint16_t kElfMachineArm64 = 183;  // EM_AARCH64
 
 std::uint16_t machine_of(const std::string& architecture) {
-    return architecture == "arm64" ? kMachineAarch64 : kMachineX86_64;
+    return architecture == "arm64" ? kElfMachineArm64 : kElfMachineAmd64;
 }
 
 // The ELF machine of a file, or nullopt when it is not a little-endian ELF file.
@@ -32,8 +32,8 @@ std::optional<std::uint16_t> elf_machine(const fs::path& file) {
 std::optional<std::string> first_elf_for(const fs::path& root, std::uint16_t machine) {
     std::error_code ec;
     if (root.empty() || !fs::is_directory(root, ec)) return std::nullopt;
-    for (fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied,
-                                             ec),
+    for (fs::recursive_directory_iterator
+             it(root, fs::directory_options::skip_permission_denied, ec),
          end;
          !ec && it != end; it.increment(ec)) {
         if (it->is_symlink(ec) || !it->is_regular_file(ec)) continue;
@@ -57,25 +57,23 @@ Status check_architecture(const std::string& function_name, const std::string& r
                           const fs::path& opt_dir) {
     std::string host = host_architecture();
     if (architecture.empty() || architecture == host) return {};
-    std::string intro = "lamina runs code natively on this " + host +
-                        " host and cannot run " + architecture + " code: function " +
-                        function_name + " has Architectures [" + architecture + "]";
+    std::string intro = "lamina runs code natively on this " + host + " host and cannot run " +
+                        architecture + " code: function " + function_name + " has Architectures [" +
+                        architecture + "]";
     std::string advice = " Set Architectures to [" + host +
                          "] for local runs, or run lamina on an " + architecture + " host.";
     if (runtime.rfind("provided", 0) == 0)
-        return fail(ErrorCode::NotImplemented,
-                    intro + " and runtime " + runtime + ", whose bootstrap is native code." +
-                        advice);
+        return fail(ErrorCode::NotImplemented, intro + " and runtime " + runtime +
+                                                   ", whose bootstrap is native code." + advice);
     // interpreted runtimes run the same code on either architecture, unless it has native parts
     std::uint16_t foreign = machine_of(architecture);
     if (auto file = first_elf_for(code_dir, foreign))
-        return fail(ErrorCode::NotImplemented,
-                    intro + " and its code has native " + architecture + " files (" + *file +
-                        ")." + advice);
+        return fail(ErrorCode::NotImplemented, intro + " and its code has native " + architecture +
+                                                   " files (" + *file + ")." + advice);
     if (auto file = first_elf_for(opt_dir, foreign))
-        return fail(ErrorCode::NotImplemented,
-                    intro + " and its layers have native " + architecture + " files (/opt/" +
-                        *file + ")." + advice);
+        return fail(ErrorCode::NotImplemented, intro + " and its layers have native " +
+                                                   architecture + " files (/opt/" + *file + ")." +
+                                                   advice);
     return {};
 }
 
