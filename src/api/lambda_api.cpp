@@ -97,6 +97,7 @@ Result<http::Response> LambdaApi::handle(int operation, const RequestContext& ct
         return fail(ErrorCode::NotImplemented, "lamina does not emulate the " +
                                                    operation_name(operation) + " operation yet (" +
                                                    req.method + " " + req.path + ").");
+    if (op) LAMINA_CHECK(refuse_unemulated_members(*op, req));
     Handler handler = handler_of(operation);
     if (!handler)
         return fail(ErrorCode::UnknownOperation,

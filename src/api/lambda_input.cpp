@@ -94,6 +94,10 @@ Result<CodeInput> read_code(const ojson& code, bool for_update,
     LAMINA_TRY(s3_key, opt_string(code, "S3Key"));
     LAMINA_TRY(s3_version, opt_string(code, "S3ObjectVersion"));
     LAMINA_TRY(image, opt_string(code, "ImageUri"));
+    if (auto kms = code.find("SourceKMSKeyArn"); kms != code.end() && !kms->is_null())
+        return fail(ErrorCode::InvalidParameterValue,
+                    "lamina does not emulate encrypting code with a customer managed KMS key yet, "
+                    "so it refuses Code.SourceKMSKeyArn rather than ignore it.");
     control::ValidationErrors v;
     check_s3_location(v, field_prefix, s3_bucket, s3_key, s3_version);
     if (!v.empty()) return std::unexpected(v.error());
@@ -238,6 +242,12 @@ Result<control::FunctionSettings> read_settings(const ojson& body) {
         s.snap_start_apply_on = apply_on;
     }
     if (!v.empty()) return std::unexpected(v.error());
+    // Stored with OptimizationStatus Off, PublishedVersions would look enabled and do nothing.
+    if (s.snap_start_apply_on == "PublishedVersions")
+        return fail(ErrorCode::InvalidParameterValue,
+                    "lamina does not emulate SnapStart yet, so SnapStart ApplyOn "
+                    "PublishedVersions is refused rather than ignored: send ApplyOn None or leave "
+                    "SnapStart out.");
     if (timeout && *timeout > control::limits::kTimeout.service_max) {
         control::ValidationErrors over;
         over.add(std::to_string(*timeout), control::limits::kTimeout.member,

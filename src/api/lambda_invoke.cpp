@@ -192,6 +192,7 @@ void LambdaApi::invoke(int operation, const RequestContext& ctx, const http::Req
     bool async = op_from_id(operation) == Op::InvokeAsync;
     bool streaming = op_from_id(operation) == Op::InvokeWithResponseStream;
     auto result = [&]() -> Result<std::optional<exec::InvokeRequest>> {
+        LAMINA_CHECK(refuse_unemulated_members(*op_from_id(operation), req));
         // A function of another account runs there (its concurrency, its
         // metrics) when its resource policy lets the caller's account invoke it.
         std::optional<std::string> owner;

@@ -4,6 +4,7 @@
 #include <functional>
 #include <stdexcept>
 
+#include "json_input.hpp"
 #include "lamina/api/aws_error.hpp"
 #include "lamina/api/lambda_api.hpp"
 #include "lamina/control/validation.hpp"
@@ -157,6 +158,90 @@ constexpr LambdaRoute kRoutes[] = {
     {Op::ListFunctionsByCodeSigningConfig, "GET",
      "/2020-04-22/code-signing-configs/{CodeSigningConfigArn}/functions",
      "ListFunctionsByCodeSigningConfig", false},
+    // durable executions and capacity providers (added to the API in late 2025)
+    {Op::CheckpointDurableExecution, "POST",
+     "/2025-12-01/durable-executions/{DurableExecutionArn}/checkpoint",
+     "CheckpointDurableExecution", false},
+    {Op::GetDurableExecution, "GET", "/2025-12-01/durable-executions/{DurableExecutionArn}",
+     "GetDurableExecution", false},
+    {Op::GetDurableExecutionHistory, "GET",
+     "/2025-12-01/durable-executions/{DurableExecutionArn}/history", "GetDurableExecutionHistory",
+     false},
+    {Op::GetDurableExecutionState, "GET",
+     "/2025-12-01/durable-executions/{DurableExecutionArn}/state", "GetDurableExecutionState",
+     false},
+    {Op::ListDurableExecutionsByFunction, "GET",
+     "/2025-12-01/functions/{FunctionName}/durable-executions", "ListDurableExecutionsByFunction",
+     false},
+    {Op::SendDurableExecutionCallbackFailure, "POST",
+     "/2025-12-01/durable-execution-callbacks/{CallbackId}/fail",
+     "SendDurableExecutionCallbackFailure", false},
+    {Op::SendDurableExecutionCallbackHeartbeat, "POST",
+     "/2025-12-01/durable-execution-callbacks/{CallbackId}/heartbeat",
+     "SendDurableExecutionCallbackHeartbeat", false},
+    {Op::SendDurableExecutionCallbackSuccess, "POST",
+     "/2025-12-01/durable-execution-callbacks/{CallbackId}/succeed",
+     "SendDurableExecutionCallbackSuccess", false},
+    {Op::StopDurableExecution, "POST", "/2025-12-01/durable-executions/{DurableExecutionArn}/stop",
+     "StopDurableExecution", false},
+    {Op::CreateCapacityProvider, "POST", "/2025-11-30/capacity-providers", "CreateCapacityProvider",
+     false},
+    {Op::GetCapacityProvider, "GET", "/2025-11-30/capacity-providers/{CapacityProviderName}",
+     "GetCapacityProvider", false},
+    {Op::UpdateCapacityProvider, "PUT", "/2025-11-30/capacity-providers/{CapacityProviderName}",
+     "UpdateCapacityProvider", false},
+    {Op::DeleteCapacityProvider, "DELETE", "/2025-11-30/capacity-providers/{CapacityProviderName}",
+     "DeleteCapacityProvider", false},
+    {Op::ListCapacityProviders, "GET", "/2025-11-30/capacity-providers", "ListCapacityProviders",
+     false},
+    {Op::ListFunctionVersionsByCapacityProvider, "GET",
+     "/2025-11-30/capacity-providers/{CapacityProviderName}/function-versions",
+     "ListFunctionVersionsByCapacityProvider", false},
+    {Op::GetFunctionScalingConfig, "GET",
+     "/2025-11-30/functions/{FunctionName}/function-scaling-config", "GetFunctionScalingConfig",
+     false},
+    {Op::PutFunctionScalingConfig, "PUT",
+     "/2025-11-30/functions/{FunctionName}/function-scaling-config", "PutFunctionScalingConfig",
+     false},
+};
+
+constexpr RefusedMember kRefused[] = {
+    {Op::CreateFunction, MemberIn::Body, "CodeSigningConfigArn", "CodeSigningConfigArn",
+     "code signing"},
+    {Op::CreateFunction, MemberIn::Body, "DurableConfig", "DurableConfig", "durable functions"},
+    {Op::CreateFunction, MemberIn::Body, "TenancyConfig", "TenancyConfig", "tenant isolation"},
+    {Op::CreateFunction, MemberIn::Body, "CapacityProviderConfig", "CapacityProviderConfig",
+     "capacity providers (Lambda Managed Instances)"},
+    {Op::CreateFunction, MemberIn::Body, "PublishTo", "PublishTo",
+     "capacity providers (Lambda Managed Instances)"},
+    {Op::UpdateFunctionConfiguration, MemberIn::Body, "DurableConfig", "DurableConfig",
+     "durable functions"},
+    {Op::UpdateFunctionConfiguration, MemberIn::Body, "CapacityProviderConfig",
+     "CapacityProviderConfig", "capacity providers (Lambda Managed Instances)"},
+    {Op::PublishVersion, MemberIn::Body, "PublishTo", "PublishTo",
+     "capacity providers (Lambda Managed Instances)"},
+    {Op::UpdateFunctionCode, MemberIn::Body, "PublishTo", "PublishTo",
+     "capacity providers (Lambda Managed Instances)"},
+    {Op::UpdateFunctionCode, MemberIn::Body, "SourceKMSKeyArn", "SourceKMSKeyArn",
+     "encrypting code with a customer managed KMS key"},
+    {Op::CreateEventSourceMapping, MemberIn::Body, "MetricsConfig", "MetricsConfig",
+     "event source mapping metrics"},
+    {Op::CreateEventSourceMapping, MemberIn::Body, "LoggingConfig", "LoggingConfig",
+     "event source mapping logging"},
+    {Op::CreateEventSourceMapping, MemberIn::Body, "KMSKeyArn", "KMSKeyArn",
+     "encrypting filter criteria with a customer managed KMS key"},
+    {Op::UpdateEventSourceMapping, MemberIn::Body, "MetricsConfig", "MetricsConfig",
+     "event source mapping metrics"},
+    {Op::UpdateEventSourceMapping, MemberIn::Body, "LoggingConfig", "LoggingConfig",
+     "event source mapping logging"},
+    {Op::UpdateEventSourceMapping, MemberIn::Body, "KMSKeyArn", "KMSKeyArn",
+     "encrypting filter criteria with a customer managed KMS key"},
+    {Op::ListFunctions, MemberIn::Query, "MasterRegion", "MasterRegion", "Lambda@Edge replicas"},
+    {Op::Invoke, MemberIn::Header, "TenantId", "X-Amz-Tenant-Id", "tenant isolation"},
+    {Op::Invoke, MemberIn::Header, "DurableExecutionName", "X-Amz-Durable-Execution-Name",
+     "durable functions"},
+    {Op::InvokeWithResponseStream, MemberIn::Header, "TenantId", "X-Amz-Tenant-Id",
+     "tenant isolation"},
 };
 
 // The 413 answer naming the operation, as AWS words it.
@@ -173,6 +258,44 @@ std::function<http::Response(std::uint64_t)> too_large_for(std::string op, IdSou
 }  // namespace
 
 std::span<const LambdaRoute> lambda_routes() { return kRoutes; }
+
+std::span<const RefusedMember> refused_members() { return kRefused; }
+
+Status refuse_unemulated_members(Op op, const http::Request& req) {
+    std::optional<ojson> body;  // parsed once, when a refused name appears in it
+    for (const auto& r : kRefused) {
+        if (r.op != op) continue;
+        bool sent = false;
+        switch (r.in) {
+            case MemberIn::Header:
+                sent = req.headers.find(r.wire) != nullptr;
+                break;
+            case MemberIn::Query:
+                sent = req.query_param(r.wire).has_value();
+                break;
+            case MemberIn::Body: {
+                // base64 code never contains a quote: a large upload is not parsed here
+                if (req.body.find(std::string("\"") + r.wire + "\"") == std::string::npos) break;
+                if (!body) {
+                    std::optional<std::string_view> blob;
+                    auto parsed = parse_body_extracting(
+                        req.body, op == Op::CreateFunction ? "Code" : "", "ZipFile", blob);
+                    if (!parsed) return {};  // the operation reports the bad body
+                    body = std::move(*parsed);
+                }
+                auto it = body->find(r.wire);
+                sent = it != body->end() && !it->is_null();
+                break;
+            }
+        }
+        if (sent)
+            return fail(ErrorCode::InvalidParameterValue,
+                        std::string("lamina does not emulate ") + r.what + " yet, so " +
+                            op_name(op) + " refuses " + r.member +
+                            " rather than ignore it: send the request without " + r.member + ".");
+    }
+    return {};
+}
 
 const LambdaRoute& route_of(Op op) {
     for (const auto& r : kRoutes)

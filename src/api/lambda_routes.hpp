@@ -7,6 +7,7 @@
 #include <span>
 
 #include "lamina/api/request_context.hpp"
+#include "lamina/common/error.hpp"
 #include "lamina/http/message.hpp"
 #include "lamina/http/router.hpp"
 
@@ -85,10 +86,28 @@ enum class Op : int {
     UpdateCodeSigningConfig,
     DeleteCodeSigningConfig,
     ListFunctionsByCodeSigningConfig,
+    // durable executions and capacity providers (late 2025)
+    CheckpointDurableExecution,
+    GetDurableExecution,
+    GetDurableExecutionHistory,
+    GetDurableExecutionState,
+    ListDurableExecutionsByFunction,
+    SendDurableExecutionCallbackFailure,
+    SendDurableExecutionCallbackHeartbeat,
+    SendDurableExecutionCallbackSuccess,
+    StopDurableExecution,
+    CreateCapacityProvider,
+    GetCapacityProvider,
+    UpdateCapacityProvider,
+    DeleteCapacityProvider,
+    ListCapacityProviders,
+    ListFunctionVersionsByCapacityProvider,
+    GetFunctionScalingConfig,
+    PutFunctionScalingConfig,
 };
 
 inline constexpr Op kFirstOp = Op::CreateFunction;
-inline constexpr Op kLastOp = Op::ListFunctionsByCodeSigningConfig;
+inline constexpr Op kLastOp = Op::PutFunctionScalingConfig;
 
 struct LambdaRoute {
     Op op;
@@ -107,6 +126,22 @@ const char* op_name(Op op);
 constexpr int op_id(Op op) { return static_cast<int>(op); }
 // The op of a router id, or nullopt when the id is not a Lambda operation's.
 std::optional<Op> op_from_id(int id);
+
+// Request members of the model that lamina does not emulate, on operations it
+// does: a request carrying one is refused with a 400 naming the member,
+// never answered as if the member had not been sent. (Members of operations
+// lamina does not emulate at all are refused with the operation: 501.)
+enum class MemberIn { Body, Header, Query };
+struct RefusedMember {
+    Op op;
+    MemberIn in;
+    const char* member;  // as the model names it ("TenantId")
+    const char* wire;    // as it travels ("X-Amz-Tenant-Id"; = member for body members)
+    const char* what;    // the feature lamina does not emulate ("tenant isolation")
+};
+std::span<const RefusedMember> refused_members();
+// InvalidParameterValue naming the first refused member `req` carries, if any.
+Status refuse_unemulated_members(Op op, const http::Request& req);
 
 // One routed request, as a handler sees it.
 struct LambdaCall {

@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 #include <fstream>
 
+#include "architecture.hpp"
 #include "environment.hpp"
 #include "lamina/common/log.hpp"
 #include "lamina/exec/invoker.hpp"
@@ -114,6 +115,8 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
     layer_blobs.reserve(c.layers.size());
     for (const auto& l : c.layers) layer_blobs.push_back(l.blob);
     LAMINA_TRY(opt_dir, cache_.assemble(layer_blobs));
+    LAMINA_CHECK(
+        check_architecture(req.function_name, c.runtime, c.architecture, code_dir, opt_dir));
 
     auto env = std::make_shared<Environment>();
     env->key = key;
