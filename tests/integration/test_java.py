@@ -1,0 +1,162 @@
+"""Java functions: handlers compiled with javac against lamina's interfaces jar
+(runtimes/java/lamina-java-core.jar), zipped and run on the host's JVM through the aws CLI
+and boto3: POJO in and out, a RequestStreamHandler, plain methods, AWS's error payload,
+LambdaLogger and System.out in the logs, a layer's /opt/java/lib, the JVM's flags and
+JAVA_TOOL_OPTIONS, a timeout, and the runtimes the host JVM cannot run."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import lamina_testlib as lt
+
+SOURCES = Path(__file__).resolve().parent / "java"
+CORE_JAR = lt.REPO / "runtimes" / "java" / "lamina-java-core.jar"
+
+
+def zip_tree(root: Path, only: str) -> bytes:
+    """The classes under root/only, at their package paths (a jar without a manifest)."""
+    return lt.build_zip({f.relative_to(root).as_posix(): f.read_bytes()
+                         for f in sorted((root / only).rglob("*.class"))})
+
+
+@pytest.fixture(scope="module")
+def classes(tmp_path_factory):
+    """Every test handler, compiled in one javac call."""
+    javac = shutil.which("javac")
+    if javac is None:
+        pytest.skip("no javac (openjdk-17-jdk-headless) on this machine")
+    assert CORE_JAR.is_file(), "the build writes runtimes/java/lamina-java-core.jar (CMake, javac)"
+    out = tmp_path_factory.mktemp("java-classes")
+    sources = sorted(str(p) for p in SOURCES.rglob("*.java"))
+    subprocess.run([javac, "--release", "11", "-cp", str(CORE_JAR), "-d", str(out), *sources],
+                   check=True, capture_output=True, timeout=120)
+    return out
+
+
+@pytest.fixture(scope="module")
+def code(classes):
+    """The function's zip: its classes at the root (no layer classes)."""
+    return zip_tree(classes, only="demo/")
+
+
+def create(lam, code_zip, handler, runtime="java17", **kwargs):
+    name = lt.unique("java")
+    lt.create_function(lam, name, zip_bytes=code_zip, Runtime=runtime, Handler=handler, **kwargs)
+    return name
+
+
+def invoke(lam, name, event, *, raw=False):
+    payload = event if raw else json.dumps(event).encode()
+    r = lam.invoke(FunctionName=name, Payload=payload, LogType="Tail")
+    return r, r["Payload"].read(), base64.b64decode(r.get("LogResult", "")).decode()
+
+
+@pytest.mark.cli
+def test_pojo_in_and_out_through_the_cli(lam, cli, code, tmp_path):
+    name = create(lam, code, "demo.PojoHandler", MemorySize=256)
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"Bucket": "test_bucket", "key": "test_key", "quantity": 2, "extra": [1]}))
+    out = tmp_path / "out.json"
+    meta = cli.json("lambda", "invoke", "--function-name", name, "--payload", f"file://{event}", "--log-type", "Tail", str(out))
+    assert meta["StatusCode"] == 200 and "FunctionError" not in meta
+    # bean properties (getURL -> "url", isValidated -> "validated") and the public field
+    assert json.loads(out.read_text()) == {
+        "bucket": "test_bucket", "key": "test_key", "note": "public field", "tags": ["$LATEST", "true"],
+        "total": 6, "url": "s3://test_bucket/test_key", "validated": True}
+    logs = base64.b64decode(meta["LogResult"]).decode()
+    request_id = next(l.split()[2] for l in logs.splitlines() if l.startswith("START RequestId:"))
+    assert f"LOGGER {request_id}\n" in logs
+    assert f"STDOUT {name} 256\n" in logs
+
+
+def test_handler_method_and_string_result(lam, code):
+    # as recorded on AWS: Class::method names that method; a String result is a JSON string
+    name = create(lam, code, "demo.PojoHandler::handleRequestCustom", runtime="java11")
+    r, body, _ = invoke(lam, name, {"key": "k1"})
+    assert json.loads(body) == "CUSTOM k1"
+
+
+def test_stream_handler_and_lib_jars(lam, classes):
+    # the classes in lib/*.jar, as a zip built by Gradle's buildZip lays them out
+    code_zip = lt.build_zip({"lib/handlers.jar": zip_tree(classes, only="demo/")})
+    name = create(lam, code_zip, "demo.Upper", runtime="java8.al2")
+    r, body, _ = invoke(lam, name, b'{"say":"hi"}', raw=True)
+    assert "FunctionError" not in r and body == b'{"SAY":"HI"}'
+
+
+def test_plain_methods(lam, code):
+    greet = create(lam, code, "demo.Plain::greet")
+    _, body, _ = invoke(lam, greet, {"name": "ana", "n": 3})
+    assert json.loads(body) == "hello ana Long"
+    length = create(lam, code, "demo.Plain::length")
+    _, body, _ = invoke(lam, length, "abcd")
+    assert json.loads(body) == 4
+
+
+def test_uncaught_exception_payload(lam, code):
+    name = create(lam, code, "demo.Fail")
+    r, body, logs = invoke(lam, name, {})
+    assert r["FunctionError"] == "Unhandled"
+    err = json.loads(body)
+    assert err["errorMessage"] == "Error: some_error_msg"
+    assert err["errorType"] == "java.lang.RuntimeException"
+    assert err["stackTrace"][0].startswith("demo.Fail.handleRequest(Fail.java:")
+    assert err["cause"]["errorType"] == "java.lang.IllegalStateException"
+    assert err["cause"]["errorMessage"] == "the cause"
+    assert "java.lang.RuntimeException: Error: some_error_msg" in logs
+
+
+def test_init_errors(lam, code):
+    missing = create(lam, code, "demo.Missing")
+    r, body, _ = invoke(lam, missing, {})
+    assert r["FunctionError"] == "Unhandled"
+    assert json.loads(body)["errorType"] == "java.lang.ClassNotFoundException"
+    assert "demo.Missing" in json.loads(body)["errorMessage"]
+    no_method = create(lam, code, "demo.Plain::nope")
+    r, body, _ = invoke(lam, no_method, {})
+    assert json.loads(body)["errorType"] == "java.lang.NoSuchMethodException"
+
+
+def test_layer_jars_under_opt_java_lib(lam, classes, code):
+    layer = lam.publish_layer_version(
+        LayerName=lt.unique("javalayer"), CompatibleRuntimes=["java17"],
+        Content={"ZipFile": lt.build_zip({"java/lib/greeter.jar": zip_tree(classes, only="layer/")})})
+    name = create(lam, code, "demo.FromLayer::handle", Layers=[layer["LayerVersionArn"]])
+    r, body, _ = invoke(lam, name, "bo")
+    assert "FunctionError" not in r and json.loads(body) == "layer greets bo"
+
+
+def test_heap_from_memory_size_and_java_tool_options(lam, code):
+    name = create(lam, code, "demo.Plain::props", MemorySize=512,
+                  Environment={"Variables": {"JAVA_TOOL_OPTIONS": "-Dlamina.test=yes"}})
+    _, body, logs = invoke(lam, name, {})
+    props = json.loads(body)
+    assert props["tool"] == "yes"
+    # the heap at 85% of MemorySize, as AWS sizes it (the JVM reports a little less)
+    assert 0.75 * 512 * 2**20 < props["heap"] <= 0.85 * 512 * 2**20
+    assert "Picked up JAVA_TOOL_OPTIONS: -Dlamina.test=yes" in logs
+
+
+def test_timeout(lam, code):
+    name = create(lam, code, "demo.Slow::handle", Timeout=1)
+    r, body, logs = invoke(lam, name, {})
+    assert r["FunctionError"] == "Unhandled"
+    err = json.loads(body)
+    assert err["errorType"] == "Sandbox.Timedout"
+    assert err["errorMessage"].endswith("Task timed out after 1.00 seconds")
+    assert "SLOW started" in logs
+
+
+def test_runtime_the_host_jvm_cannot_run(lam, code):
+    name = create(lam, code, "demo.Plain::greet", runtime="java25")
+    r, body, _ = invoke(lam, name, {"name": "x", "n": 1})
+    err = json.loads(body)
+    assert r.get("FunctionError") == "Unhandled" and err["errorType"] == "Runtime.Unavailable"
+    assert "Java 25" in err["errorMessage"] and "--runtime java25=" in err["errorMessage"]
