@@ -160,3 +160,15 @@ def test_runtime_the_host_jvm_cannot_run(lam, code):
     err = json.loads(body)
     assert r.get("FunctionError") == "Unhandled" and err["errorType"] == "Runtime.Unavailable"
     assert "Java 25" in err["errorMessage"] and "--runtime java25=" in err["errorMessage"]
+
+
+def test_json_log_format_and_levels(lam, code):
+    name = create(lam, code, "demo.Levels::handle",
+                  LoggingConfig={"LogFormat": "JSON", "ApplicationLogLevel": "WARN"})
+    r, body, logs = invoke(lam, name, {})
+    assert json.loads(body) == "ok"
+    records = [json.loads(l) for l in logs.splitlines() if l.startswith("{")]
+    mine = [x for x in records if "message" in x and isinstance(x["message"], str) and "error" in x["message"]]
+    assert [(x["level"], x["message"]) for x in mine] == [("ERROR", "KEPT error")]
+    assert mine[0]["AWSRequestId"] == r["ResponseMetadata"]["RequestId"]
+    assert "DROPPED" not in logs

@@ -7,6 +7,7 @@ import com.amazonaws.services.lambda.runtime.Context;
 import com.amazonaws.services.lambda.runtime.LambdaLogger;
 import com.amazonaws.services.lambda.runtime.RequestHandler;
 import com.amazonaws.services.lambda.runtime.RequestStreamHandler;
+import com.amazonaws.services.lambda.runtime.logging.LogLevel;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.File;
@@ -362,18 +363,39 @@ public final class Bootstrap {
 
     // ---- the context -------------------------------------------------------------------
 
-    /** LambdaLogger: each call one record in the log stream. */
+    /**
+     * LambdaLogger: each call one record in the log stream. In JSON log format a
+     * record is AWS's object (timestamp, level, message, AWSRequestId) and records
+     * below AWS_LAMBDA_LOG_LEVEL are dropped; in text the message as it is.
+     */
     static final class Logger implements LambdaLogger {
         static final Logger INSTANCE = new Logger();
+        static final LogLevel MINIMUM = LogLevel.fromString(env("AWS_LAMBDA_LOG_LEVEL", "INFO"));
 
         @Override
         public void log(String message) {
+            log(message, LogLevel.UNDEFINED);
+        }
+
+        @Override
+        public void log(byte[] message) {
+            log(new String(message, StandardCharsets.UTF_8), LogLevel.UNDEFINED);
+        }
+
+        @Override
+        public void log(byte[] message, LogLevel level) {
+            log(new String(message, StandardCharsets.UTF_8), level);
+        }
+
+        @Override
+        public void log(String message, LogLevel level) {
             if (message == null) message = "null";
+            if (JSON_LOGS && level != LogLevel.UNDEFINED && level.ordinal() < MINIMUM.ordinal()) return;
             synchronized (STDOUT) {
                 if (JSON_LOGS) {
                     Map<String, Object> record = new LinkedHashMap<>();
                     record.put("timestamp", Instant.now().toString());
-                    record.put("level", "INFO");
+                    if (level != LogLevel.UNDEFINED) record.put("level", level.name());
                     record.put("message", message);
                     record.put("AWSRequestId", requestId);
                     STDOUT.println(Mapper.write(record));
@@ -382,11 +404,6 @@ public final class Bootstrap {
                 }
                 STDOUT.flush();
             }
-        }
-
-        @Override
-        public void log(byte[] message) {
-            log(new String(message, StandardCharsets.UTF_8));
         }
     }
 
