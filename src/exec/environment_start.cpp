@@ -147,10 +147,12 @@ std::vector<fs::path> jvm_etc_dirs(const std::string& java) {
 std::vector<std::string> java_command(const std::string& java, const std::string& rt, int memory_mb,
                                       const std::string& runtime_dir, const std::string& opt) {
     std::int64_t kib = static_cast<std::int64_t>(memory_mb) * 1024;
-    std::vector<std::string> cmd = {
-        java, "-XX:MaxHeapSize=" + std::to_string(kib * 85 / 100) + "k",
-        "-XX:MaxMetaspaceSize=" + std::to_string(kib * 10 / 100) + "k",
-        "-XX:ReservedCodeCacheSize=" + std::to_string(kib * 5 / 100) + "k", "-XX:+UseSerialGC"};
+    auto share = [kib](int percent) {  // KiB, rounded: 512 MB -> 445645k, 52429k, 26214k
+        return std::to_string((kib * percent + 50) / 100) + "k";
+    };
+    std::vector<std::string> cmd = {java, "-XX:MaxHeapSize=" + share(85),
+                                    "-XX:MaxMetaspaceSize=" + share(10),
+                                    "-XX:ReservedCodeCacheSize=" + share(5), "-XX:+UseSerialGC"};
     if (java_feature_release(rt) >= 17) {
         cmd.emplace_back("-XX:+TieredCompilation");
         cmd.emplace_back("-XX:TieredStopAtLevel=1");
