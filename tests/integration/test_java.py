@@ -172,3 +172,15 @@ def test_json_log_format_and_levels(lam, code):
     assert [(x["level"], x["message"]) for x in mine] == [("ERROR", "KEPT error")]
     assert mine[0]["AWSRequestId"] == r["ResponseMetadata"]["RequestId"]
     assert "DROPPED" not in logs
+
+
+def test_event_that_does_not_fit_the_handler(lam, code):
+    # as AWS's docs show it: the runtime's RuntimeException, the reader's failure as its cause
+    name = create(lam, code, "demo.PojoHandler")
+    r, body, _ = invoke(lam, name, {"bucket": "b", "quantity": "many"})
+    err = json.loads(body)
+    assert r["FunctionError"] == "Unhandled"
+    assert (err["errorMessage"], err["errorType"], err["stackTrace"]) == (
+        "An error occurred during JSON parsing", "java.lang.RuntimeException", [])
+    assert err["cause"]["errorType"] == "java.io.UncheckedIOException"
+    assert err["cause"]["errorMessage"] == 'java.io.IOException: cannot read "many" as int'

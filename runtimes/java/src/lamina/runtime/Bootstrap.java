@@ -282,18 +282,26 @@ public final class Bootstrap {
         if (raw == InputStream.class) return new ByteArrayInputStream(body);
         if (raw == byte[].class) return body;
         String text = new String(body, StandardCharsets.UTF_8);
-        Object parsed;
         try {
-            parsed = text.isEmpty() ? null : Json.parse(text);
-        } catch (IllegalArgumentException e) {
-            if (raw == String.class || raw == CharSequence.class) return text;
-            throw new RuntimeException("An error occurred during JSON parsing", e);
-        }
-        try {
+            Object parsed;
+            try {
+                parsed = text.isEmpty() ? null : Json.parse(text);
+            } catch (IllegalArgumentException e) {
+                if (raw == String.class || raw == CharSequence.class) return text;
+                throw e;
+            }
             return Mapper.convert(parsed, type);
         } catch (RuntimeException e) {
-            throw new RuntimeException("An error occurred during JSON parsing", e);
+            // AWS's shape: the runtime's exception, no frames, the reader's failure as its cause
+            throw parsingFailure(e.getMessage());
         }
+    }
+
+    static RuntimeException parsingFailure(String message) {
+        RuntimeException e = new RuntimeException("An error occurred during JSON parsing",
+                new java.io.UncheckedIOException(new java.io.IOException(message)));
+        for (Throwable t = e; t != null; t = t.getCause()) t.setStackTrace(new StackTraceElement[0]);
+        return e;
     }
 
     // ---- errors ------------------------------------------------------------------------

@@ -260,7 +260,7 @@ final class Mapper {
             try {
                 n = new BigDecimal(((String) v).trim());
             } catch (NumberFormatException e) {
-                throw mismatch(v, c);
+                throw new MappingException("cannot read \"" + v + "\" as " + c.getName());
             }
         } else {
             throw mismatch(v, c);
