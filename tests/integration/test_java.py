@@ -184,3 +184,34 @@ def test_event_that_does_not_fit_the_handler(lam, code):
         "An error occurred during JSON parsing", "java.lang.RuntimeException", [])
     assert err["cause"]["errorType"] == "java.io.UncheckedIOException"
     assert err["cause"]["errorMessage"] == 'java.io.IOException: cannot read "many" as int'
+
+
+def test_json_reader_and_writer_round_trip(lam, code):
+    # the runtime's own JSON reader and writer, through an Object-typed handler
+    name = create(lam, code, "demo.Plain::echo")
+    events = [
+        {"s": "quote \" backslash \\ slash / tab \t nl \n ctl \u0001 é 😀 \u2028", "empty": "", "k\"ey": 1},
+        [0, -1, 9223372036854775807, -9223372036854775808, 123456789012345678901234567890, 1.5, -0.25,
+         1e300, 2.5e-10, True, False, None, [], {}, [[[]]], {"a": {"b": {"c": [1, {"d": None}]}}}],
+        "just a string", 42, 3.25, True, None,
+    ]
+    for event in events:
+        r, body, _ = invoke(lam, name, event)
+        assert "FunctionError" not in r, body
+        assert json.loads(body) == event
+
+
+def test_context_and_client_context(lam, code):
+    name = create(lam, code, "demo.ContextInfo::handle", Timeout=5)
+    client_context = {"client": {"app_title": "MyApp", "installation_id": "i-1"},
+                      "custom": {"k": "v"}, "env": {"platform": "Android"}}
+    r = lam.invoke(FunctionName=name, Payload=b"{}",
+                   ClientContext=base64.b64encode(json.dumps(client_context).encode()).decode())
+    out = json.loads(r["Payload"].read())
+    assert out["arn"] == lt.fn_arn(name)
+    assert out["group"] == f"/aws/lambda/{name}" and "[$LATEST]" in out["stream"]
+    assert out["identity"] is None
+    assert (out["custom"], out["env"], out["app"]) == ({"k": "v"}, {"platform": "Android"}, "MyApp")
+    assert 0 < out["remaining"] <= 5000
+    plain = json.loads(lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read())
+    assert "custom" not in plain  # no client context: getClientContext() is null

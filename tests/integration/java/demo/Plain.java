@@ -8,6 +8,10 @@ public class Plain {
         return "hello " + event.get("name") + " " + event.get("n").getClass().getSimpleName();
     }
 
+    public static Object echo(Object event) {
+        return event;
+    }
+
     public int length(String s) {
         return s.length();
     }
