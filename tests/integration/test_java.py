@@ -83,6 +83,13 @@ def test_handler_method_and_string_result(lam, code):
     assert json.loads(body) == "CUSTOM k1"
 
 
+def test_event_type_bound_by_a_subclass(lam, code):
+    # RequestHandler<T, String> in a generic base class: T as the subclass binds it
+    name = create(lam, code, "demo.OrderHandler")
+    _, body, _ = invoke(lam, name, {"key": "k2", "quantity": 7})
+    assert json.loads(body) == "k2 x7"
+
+
 def test_stream_handler_and_lib_jars(lam, classes):
     # the classes in lib/*.jar, as a zip built by Gradle's buildZip lays them out
     code_zip = lt.build_zip({"lib/handlers.jar": zip_tree(classes, only="demo/")})

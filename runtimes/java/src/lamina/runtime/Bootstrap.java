@@ -17,7 +17,9 @@ import java.io.PrintStream;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 import java.lang.reflect.Modifier;
+import java.lang.reflect.ParameterizedType;
 import java.lang.reflect.Type;
+import java.lang.reflect.TypeVariable;
 import java.net.URL;
 import java.net.URLClassLoader;
 import java.nio.charset.StandardCharsets;
@@ -148,7 +150,7 @@ public final class Bootstrap {
         h.context = p.length > 0 && p[p.length - 1] == Context.class;
         int events = p.length - (h.context ? 1 : 0);
         h.stream = events == 2;
-        if (events >= 1 && !h.stream) h.inputType = g[0];
+        if (events >= 1 && !h.stream) h.inputType = resolve(g[0], cls);
         if (!Modifier.isStatic(h.method.getModifiers())) {
             try {
                 java.lang.reflect.Constructor<?> k = cls.getDeclaredConstructor();
@@ -163,6 +165,28 @@ public final class Bootstrap {
         }
         h.method.setAccessible(true);
         return h;
+    }
+
+    /** A type variable (a generic base class's T) as the handler's class binds it. */
+    static Type resolve(Type t, Class<?> cls) {
+        Map<TypeVariable<?>, Type> bound = new HashMap<>();
+        bindings(cls, bound, 0);
+        for (int guard = 0; t instanceof TypeVariable && bound.containsKey(t) && guard < 32; guard++) {
+            t = bound.get(t);
+        }
+        return t;
+    }
+
+    private static void bindings(Type type, Map<TypeVariable<?>, Type> bound, int depth) {
+        Class<?> raw = Mapper.raw(type);
+        if (raw == Object.class || depth > 32) return;
+        if (type instanceof ParameterizedType) {
+            TypeVariable<?>[] vars = raw.getTypeParameters();
+            Type[] args = ((ParameterizedType) type).getActualTypeArguments();
+            for (int k = 0; k < vars.length && k < args.length; k++) bound.put(vars[k], args[k]);
+        }
+        if (raw.getGenericSuperclass() != null) bindings(raw.getGenericSuperclass(), bound, depth + 1);
+        for (Type i : raw.getGenericInterfaces()) bindings(i, bound, depth + 1);
     }
 
     /**
