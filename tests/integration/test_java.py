@@ -66,7 +66,8 @@ def test_pojo_in_and_out_through_the_cli(lam, cli, code, tmp_path):
     out = tmp_path / "out.json"
     meta = cli.json("lambda", "invoke", "--function-name", name, "--payload", f"file://{event}", "--log-type", "Tail", str(out))
     assert meta["StatusCode"] == 200 and "FunctionError" not in meta
-    # bean properties (getURL -> "url", isValidated -> "validated") and the public field
+    # bean properties (getURL -> "url", isValidated -> "validated") and the public field;
+    # a null property (getComment) is left out
     assert json.loads(out.read_text()) == {
         "bucket": "test_bucket", "key": "test_key", "note": "public field", "tags": ["$LATEST", "true"],
         "total": 6, "url": "s3://test_bucket/test_key", "validated": True}
@@ -105,6 +106,9 @@ def test_plain_methods(lam, code):
     length = create(lam, code, "demo.Plain::length")
     _, body, _ = invoke(lam, length, "abcd")
     assert json.loads(body) == 4
+    count = create(lam, code, "demo.Plain::count")
+    assert json.loads(invoke(lam, count, [1, 2, 3])[1]) == 3
+    assert json.loads(invoke(lam, count, 5)[1]) == 1  # a single value read as a one-element list
 
 
 def test_uncaught_exception_payload(lam, code):

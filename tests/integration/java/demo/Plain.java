@@ -12,6 +12,10 @@ public class Plain {
         return event;
     }
 
+    public static int count(java.util.List<Integer> numbers) {
+        return numbers.size();
+    }
+
     public int length(String s) {
         return s.length();
     }

@@ -33,7 +33,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * runtime does: Map, List, String, numbers, booleans and arrays as themselves;
  * POJOs by their public fields and bean properties (setters matched to JSON keys
  * case-insensitively, unknown keys ignored; getters named as JavaBeans do, with a
- * leading run of capitals lower-cased); java.util.Date as epoch milliseconds.
+ * leading run of capitals lower-cased; null properties left out); java.util.Date as
+ * epoch milliseconds; a single value where an array is expected reads as one
+ * element, and "" where an object is expected as null.
  */
 final class Mapper {
     private Mapper() {}
@@ -119,14 +121,20 @@ final class Mapper {
         for (Field f : v.getClass().getFields()) {
             if (Modifier.isStatic(f.getModifiers())) continue;
             try {
-                values.put(f.getName(), f.get(v));
+                Object x = f.get(v);
+                if (x != null) values.put(f.getName(), x);
             } catch (IllegalAccessException e) {
                 // a public field of a class that is not public itself: left out
             }
         }
         for (Map.Entry<String, Method> e : getters.entrySet()) {
             try {
-                values.put(e.getKey(), e.getValue().invoke(v));
+                Object x = e.getValue().invoke(v);
+                if (x != null) {
+                    values.put(e.getKey(), x);
+                } else {
+                    values.remove(e.getKey());
+                }
             } catch (ReflectiveOperationException ex) {
                 Throwable cause = ex.getCause() != null ? ex.getCause() : ex;
                 throw new MappingException("getter " + e.getValue().getName() + " of " + v.getClass().getName()
@@ -226,8 +234,10 @@ final class Mapper {
             for (Map.Entry<?, ?> e : ((Map<?, ?>) v).entrySet()) m.put(convert(e.getKey(), kt), convert(e.getValue(), vt));
             return m;
         }
+        if ((Collection.class.isAssignableFrom(c) || (c.isArray() && c != byte[].class)) && !(v instanceof List)) {
+            v = java.util.Collections.singletonList(v);
+        }
         if (Collection.class.isAssignableFrom(c)) {
-            if (!(v instanceof List)) throw mismatch(v, c);
             Collection<Object> out = newCollection(c);
             Type et = arg(t, 0);
             for (Object o : (List<?>) v) out.add(convert(o, et));
@@ -242,6 +252,7 @@ final class Mapper {
             return arr;
         }
         if (c.isInstance(v)) return v;
+        if ("".equals(v)) return null;
         if (!(v instanceof Map)) throw mismatch(v, c);
         return bean((Map<?, ?>) v, c);
     }
