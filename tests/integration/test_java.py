@@ -65,7 +65,8 @@ def test_pojo_in_and_out_through_the_cli(lam, cli, code, tmp_path):
     event = tmp_path / "event.json"
     event.write_text(json.dumps({"Bucket": "test_bucket", "key": "test_key", "quantity": 2, "extra": [1]}))
     out = tmp_path / "out.json"
-    meta = cli.json("lambda", "invoke", "--function-name", name, "--payload", f"file://{event}", "--log-type", "Tail", str(out))
+    meta = cli.json("lambda", "invoke", "--function-name", name, "--payload", f"file://{event}",
+                    "--log-type", "Tail", str(out))
     assert meta["StatusCode"] == 200 and "FunctionError" not in meta
     # bean properties (getURL -> "url", isValidated -> "validated") and the public field;
     # a null property (getComment) is left out

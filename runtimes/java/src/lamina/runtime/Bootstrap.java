@@ -331,7 +331,8 @@ public final class Bootstrap {
     // ---- errors ------------------------------------------------------------------------
 
     static Throwable unwrap(Throwable t) {
-        while ((t instanceof InvocationTargetException || t instanceof ExceptionInInitializerError) && t.getCause() != null) {
+        while ((t instanceof InvocationTargetException || t instanceof ExceptionInInitializerError)
+                && t.getCause() != null) {
             t = t.getCause();
         }
         return t;

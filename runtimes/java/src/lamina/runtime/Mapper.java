@@ -231,7 +231,9 @@ final class Mapper {
             if (!(v instanceof Map)) throw mismatch(v, c);
             Map<Object, Object> m = newMap(c);
             Type kt = arg(t, 0), vt = arg(t, 1);
-            for (Map.Entry<?, ?> e : ((Map<?, ?>) v).entrySet()) m.put(convert(e.getKey(), kt), convert(e.getValue(), vt));
+            for (Map.Entry<?, ?> e : ((Map<?, ?>) v).entrySet()) {
+                m.put(convert(e.getKey(), kt), convert(e.getValue(), vt));
+            }
             return m;
         }
         if ((Collection.class.isAssignableFrom(c) || (c.isArray() && c != byte[].class)) && !(v instanceof List)) {
@@ -246,7 +248,8 @@ final class Mapper {
         if (c.isArray()) {
             if (!(v instanceof List)) throw mismatch(v, c);
             List<?> l = (List<?>) v;
-            Type et = t instanceof GenericArrayType ? ((GenericArrayType) t).getGenericComponentType() : c.getComponentType();
+            Type et = t instanceof GenericArrayType ? ((GenericArrayType) t).getGenericComponentType()
+                    : c.getComponentType();
             Object arr = Array.newInstance(c.getComponentType(), l.size());
             for (int k = 0; k < l.size(); k++) Array.set(arr, k, convert(l.get(k), et));
             return arr;
@@ -328,7 +331,8 @@ final class Mapper {
         Map<String, Method> setters = new HashMap<>();
         for (Method m : c.getMethods()) {
             String n = m.getName();
-            if (n.startsWith("set") && n.length() > 3 && m.getParameterCount() == 1 && !Modifier.isStatic(m.getModifiers())) {
+            if (n.startsWith("set") && n.length() > 3 && m.getParameterCount() == 1
+                    && !Modifier.isStatic(m.getModifiers())) {
                 setters.putIfAbsent(n.substring(3).toLowerCase(Locale.ROOT), m);
             }
         }

@@ -115,7 +115,9 @@ final class RuntimeApi {
             Map<String, String> headers = new HashMap<>();
             for (String l = line(); !l.isEmpty(); l = line()) {
                 int colon = l.indexOf(':');
-                if (colon > 0) headers.put(l.substring(0, colon).trim().toLowerCase(Locale.ROOT), l.substring(colon + 1).trim());
+                if (colon > 0) {
+                    headers.put(l.substring(0, colon).trim().toLowerCase(Locale.ROOT), l.substring(colon + 1).trim());
+                }
             }
             if (status < 200) continue;  // an interim response: the real one follows
             byte[] body;
