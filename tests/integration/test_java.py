@@ -75,7 +75,7 @@ def test_pojo_in_and_out_through_the_cli(lam, cli, code, tmp_path):
         "total": 6, "url": "s3://test_bucket/test_key", "validated": True}
     logs = base64.b64decode(meta["LogResult"]).decode()
     request_id = next(l.split()[2] for l in logs.splitlines() if l.startswith("START RequestId:"))
-    assert f"LOGGER {request_id}\n" in logs
+    assert f"LOGGER {request_id}\nSTATIC logger\n" in logs
     assert f"STDOUT {name} 256\n" in logs
 
 

@@ -8,6 +8,7 @@ public class PojoHandler implements RequestHandler<Order, Receipt> {
     @Override
     public Receipt handleRequest(Order order, Context context) {
         context.getLogger().log("LOGGER " + context.getAwsRequestId());
+        com.amazonaws.services.lambda.runtime.LambdaRuntime.getLogger().log("STATIC logger");
         System.out.println("STDOUT " + context.getFunctionName() + " " + context.getMemoryLimitInMB());
         return new Receipt(order, Arrays.asList(context.getFunctionVersion(),
                 String.valueOf(context.getRemainingTimeInMillis() > 0)));

@@ -5,6 +5,7 @@ import com.amazonaws.services.lambda.runtime.ClientContext;
 import com.amazonaws.services.lambda.runtime.CognitoIdentity;
 import com.amazonaws.services.lambda.runtime.Context;
 import com.amazonaws.services.lambda.runtime.LambdaLogger;
+import com.amazonaws.services.lambda.runtime.LambdaRuntime;
 import com.amazonaws.services.lambda.runtime.RequestHandler;
 import com.amazonaws.services.lambda.runtime.RequestStreamHandler;
 import com.amazonaws.services.lambda.runtime.logging.LogLevel;
@@ -86,6 +87,9 @@ public final class Bootstrap {
 
     public static void main(String[] args) throws Exception {
         if (args.length >= 2 && args[0].equals("--opt")) opt = args[1];
+        java.lang.reflect.Field shared = LambdaRuntime.class.getDeclaredField("logger");
+        shared.setAccessible(true);
+        shared.set(null, Logger.INSTANCE);  // LambdaRuntime.getLogger(): the same records
         RuntimeApi api = new RuntimeApi(env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"));
         Handler handler;
         try {
