@@ -141,18 +141,14 @@ std::vector<fs::path> jvm_etc_dirs(const std::string& java) {
 }
 
 // The JVM's command line as AWS's Java runtimes start it: the heap at 85% of
-// MemorySize, metaspace 10%, code cache 5%, the serial collector, and from
-// java17 on tiered compilation stopped at C1. JAVA_TOOL_OPTIONS, in the
+// MemorySize (in KiB, rounded: 512 MB -> 445645k), the serial collector, and
+// from java17 on tiered compilation stopped at C1. JAVA_TOOL_OPTIONS, in the
 // environment, is read by the JVM itself.
 std::vector<std::string> java_command(const std::string& java, const std::string& rt, int memory_mb,
                                       const std::string& runtime_dir, const std::string& opt) {
-    std::int64_t kib = static_cast<std::int64_t>(memory_mb) * 1024;
-    auto share = [kib](int percent) {  // KiB, rounded: 512 MB -> 445645k, 52429k, 26214k
-        return std::to_string((kib * percent + 50) / 100) + "k";
-    };
-    std::vector<std::string> cmd = {java, "-XX:MaxHeapSize=" + share(85),
-                                    "-XX:MaxMetaspaceSize=" + share(10),
-                                    "-XX:ReservedCodeCacheSize=" + share(5), "-XX:+UseSerialGC"};
+    std::int64_t heap_kib = (static_cast<std::int64_t>(memory_mb) * 1024 * 85 + 50) / 100;
+    std::vector<std::string> cmd = {java, "-XX:MaxHeapSize=" + std::to_string(heap_kib) + "k",
+                                    "-XX:+UseSerialGC", "-Xshare:auto"};
     if (java_feature_release(rt) >= 17) {
         cmd.emplace_back("-XX:+TieredCompilation");
         cmd.emplace_back("-XX:TieredStopAtLevel=1");

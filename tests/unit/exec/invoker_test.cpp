@@ -392,8 +392,7 @@ TEST_F(JavaInvoker, StartsTheJvmWithAwsFlags) {
     ASSERT_EQ(commands.size(), 2U);
     const auto& j17 = commands[0];
     EXPECT_EQ(j17.front(), "/jvm/bin/java");
-    for (const char* flag : {"-XX:MaxHeapSize=445645k", "-XX:MaxMetaspaceSize=52429k",
-                             "-XX:ReservedCodeCacheSize=26214k", "-XX:+UseSerialGC",
+    for (const char* flag : {"-XX:MaxHeapSize=445645k", "-XX:+UseSerialGC",
                              "-XX:TieredStopAtLevel=1", "lamina.runtime.Bootstrap"})
         EXPECT_NE(std::find(j17.begin(), j17.end(), flag), j17.end()) << flag;
     const auto& j11 = commands[1];
