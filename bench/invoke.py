@@ -3,9 +3,9 @@
 
 Warm sync invoke p50/p99 (raw keep-alive HTTP client), warm throughput with
 several clients, and cold starts (create -> first response, first invoke
-after an update), for a trivial Python and Node.js handler, next to this
-machine's floors: `python3 -S -c pass`, `node -e 0` and a loopback HTTP
-round trip to lamina's /health.
+after an update), for a trivial Python, Node.js and (when javac is there)
+Java handler, next to this machine's floors: `python3 -S -c pass`,
+`node -e 0`, `java -version` and a loopback HTTP round trip to lamina's /health.
 
     python3 bench/invoke.py [--bin build/lamina] [--sandbox auto|bubblewrap|process]
 """
@@ -29,6 +29,27 @@ import zipfile
 TARGETS = {"warm p50": 0.3, "warm p99": 1.0, "cold python": 40.0, "cold node": 60.0}
 
 
+
+
+def java_zip():
+    """A compiled Java echo handler (bench.Echo::handle), zipped; None without javac."""
+    javac = shutil.which("javac")
+    if javac is None:
+        return None
+    with tempfile.TemporaryDirectory() as d:
+        src = os.path.join(d, "Echo.java")
+        with open(src, "w") as f:
+            f.write("package bench;\npublic class Echo {\n"
+                    "    public static java.util.Map<String, Object> handle(java.util.Map<String, Object> e) {\n"
+                    "        return e;\n    }\n}\n")
+        subprocess.run([javac, "-d", d, src], check=True)
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            info = zipfile.ZipInfo("bench/Echo.class")
+            info.external_attr = 0o100644 << 16
+            with open(os.path.join(d, "bench", "Echo.class"), "rb") as f:
+                z.writestr(info, f.read())
+        return base64.b64encode(buf.getvalue()).decode()
 
 
 def zip_of(name, source):
@@ -104,7 +125,7 @@ def floor_ms(cmd, n=20):
     times = []
     for _ in range(n):
         t = time.perf_counter()
-        subprocess.run(cmd, check=True)
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         times.append((time.perf_counter() - t) * 1000)
     return pct(times, 50)
 
@@ -127,12 +148,17 @@ def main():
             rt.append((time.perf_counter() - t) * 1000)
         print(f"lamina invoke benchmark, sandbox={health.get('sandbox')}")
         print(f"floors: loopback HTTP round trip to /health p50 {pct(rt, 50):.3f} ms; python3 -S -c pass "
-              f"{floor_ms(['/usr/bin/python3', '-S', '-c', 'pass']):.1f} ms; node -e 0 {floor_ms(['node', '-e', '0'], 10):.1f} ms")
+              f"{floor_ms(['/usr/bin/python3', '-S', '-c', 'pass']):.1f} ms; node -e 0 {floor_ms(['node', '-e', '0'], 10):.1f} ms"
+              + (f"; java -version {floor_ms(['java', '-XX:TieredStopAtLevel=1', '-version'], 5):.1f} ms"
+                 if shutil.which("java") else ""))
         role = "arn:aws:iam::123456789012:role/bench"
         funcs = {
             "python": ("python3.12", "handler.handler", zip_of("handler.py", "def handler(e, c):\n    return e\n")),
             "node": ("nodejs20.x", "index.handler", zip_of("index.js", "exports.handler = async (e) => e;")),
         }
+        java = java_zip()
+        if java is not None:
+            funcs["java"] = ("java17", "bench.Echo::handle", java)
         rows = []
         for label, (runtime, handler, code) in funcs.items():
             colds = []

@@ -86,6 +86,80 @@ bool write_hosts(const fs::path& file, const std::string& ip) {
     return static_cast<bool>(out);
 }
 
+// The Java runtimes, by the JVM feature release each needs (java8.al2 and
+// java11 run on any newer JVM: the host's Java 17).
+constexpr std::pair<const char*, int> kJavaRuntimes[] = {
+    {"java8", 8}, {"java8.al2", 8}, {"java11", 11}, {"java17", 17}, {"java21", 21}, {"java25", 25}};
+
+int java_feature_release(const std::string& rt) {
+    for (const auto& [id, release] : kJavaRuntimes)
+        if (rt == id) return release;
+    return 0;
+}
+
+// A JVM's feature release, from the release file of its home (bin/java's
+// parent's parent): JAVA_VERSION="17.0.15" -> 17, "1.8.0_412" -> 8; 0 unknown.
+int jvm_feature_release(const std::string& java) {
+    std::error_code ec;
+    fs::path real = fs::canonical(java, ec);
+    if (ec) return 0;
+    std::ifstream in(real.parent_path().parent_path() / "release");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("JAVA_VERSION=\"", 0) != 0) continue;
+        std::string v = line.substr(14);
+        if (v.rfind("1.", 0) == 0) v = v.substr(2);
+        int major = 0;
+        for (char ch : v) {
+            if (ch < '0' || ch > '9') break;
+            major = major * 10 + (ch - '0');
+        }
+        return major;
+    }
+    return 0;
+}
+
+// What a JVM's home links to under /etc (Debian's conf/security/java.security
+// is a link into /etc/java-17-openjdk): the /etc folders to bind beside it.
+std::vector<fs::path> jvm_etc_dirs(const std::string& java) {
+    std::vector<fs::path> out;
+    std::error_code ec;
+    fs::path home = fs::canonical(java, ec).parent_path().parent_path();
+    if (ec) return out;
+    for (fs::recursive_directory_iterator it(home / "conf", ec), end; !ec && it != end;
+         it.increment(ec)) {
+        if (!it->is_symlink(ec)) continue;
+        fs::path target = fs::read_symlink(it->path(), ec);
+        if (ec || target.is_relative()) continue;
+        auto part = target.begin();
+        if (part == target.end() || ++part == target.end() || *part != "etc" ||
+            ++part == target.end())
+            continue;
+        fs::path dir = fs::path("/etc") / *part;
+        if (std::find(out.begin(), out.end(), dir) == out.end()) out.push_back(dir);
+    }
+    return out;
+}
+
+// The JVM's command line as AWS's Java runtimes start it: the heap at 85% of
+// MemorySize (in KiB, rounded: 512 MB -> 445645k), the serial collector, and
+// from java17 on tiered compilation stopped at C1. JAVA_TOOL_OPTIONS, in the
+// environment, is read by the JVM itself.
+std::vector<std::string> java_command(const std::string& java, const std::string& rt, int memory_mb,
+                                      const std::string& runtime_dir, const std::string& opt) {
+    std::int64_t heap_kib = (static_cast<std::int64_t>(memory_mb) * 1024 * 85 + 50) / 100;
+    std::vector<std::string> cmd = {java, "-XX:MaxHeapSize=" + std::to_string(heap_kib) + "k",
+                                    "-XX:+UseSerialGC", "-Xshare:auto"};
+    if (java_feature_release(rt) >= 17) {
+        cmd.emplace_back("-XX:+TieredCompilation");
+        cmd.emplace_back("-XX:TieredStopAtLevel=1");
+    }
+    cmd.insert(cmd.end(), {"-Djava.net.preferIPv4Stack=true", "-classpath",
+                           runtime_dir + "/java/lamina-java-runtime.jar",
+                           "lamina.runtime.Bootstrap", "--opt", opt});
+    return cmd;
+}
+
 }  // namespace
 
 std::map<std::string, std::string> default_interpreters(
@@ -102,6 +176,17 @@ std::map<std::string, std::string> default_interpreters(
     if (!node.empty())
         for (const char* v : {"nodejs18.x", "nodejs20.x", "nodejs22.x", "nodejs24.x"})
             out[v] = node;
+    // The host's JVM (Debian's openjdk-17), for each Java runtime it can run
+    std::string java = find_executable(
+        {"/usr/lib/jvm/java-17-openjdk-amd64/bin/java", "/usr/bin/java", "/usr/local/bin/java"});
+    if (!java.empty()) {
+        std::error_code ec;
+        fs::path real = fs::canonical(java, ec);  // /usr/bin/java links through /etc/alternatives
+        if (!ec) java = real.string();
+        int release = jvm_feature_release(java);
+        for (const auto& [id, needs] : kJavaRuntimes)
+            if (release >= needs) out[id] = java;
+    }
     for (const auto& [k, v] : overrides) out[k] = v;
     return out;
 }
@@ -175,6 +260,7 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
     const std::string& rt = c.runtime;
     bool python = rt.rfind("python", 0) == 0, node = rt.rfind("nodejs", 0) == 0;
     bool provided = rt.rfind("provided", 0) == 0;
+    int java_release = java_feature_release(rt);
     if (python) {
         auto it = settings_.interpreters.find(rt);
         if (it == settings_.interpreters.end())
@@ -206,6 +292,20 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
                                 std::string(debug->wait ? "--inspect-brk" : "--inspect") +
                                     "=127.0.0.1:" + std::to_string(debug->port));
         if (auto prefix = install_prefix(it->second)) spec.extra_ro_binds.push_back(*prefix);
+    } else if (java_release > 0) {
+        auto it = settings_.interpreters.find(rt);
+        if (it == settings_.interpreters.end())
+            return fail(ErrorCode::NotImplemented,
+                        "lamina has no Java " + std::to_string(java_release) +
+                            " (or newer) JVM for " + rt + ": start it with --runtime " + rt +
+                            "=/path/to/bin/java");
+        if (!fs::exists(settings_.runtimes_dir / "java" / "lamina-java-runtime.jar"))
+            return fail(ErrorCode::NotImplemented,
+                        "lamina was built without its Java runtime (no javac at build time): "
+                        "runtimes/java/lamina-java-runtime.jar is missing");
+        spec.command = java_command(it->second, rt, c.memory_size, paths.runtime_dir, paths.opt);
+        if (auto prefix = install_prefix(it->second)) spec.extra_ro_binds.push_back(*prefix);
+        for (auto& dir : jvm_etc_dirs(it->second)) spec.extra_ro_binds.push_back(std::move(dir));
     } else if (provided) {
         if (debug)
             return fail(ErrorCode::NotImplemented,
@@ -222,7 +322,7 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
     } else {
         return fail(ErrorCode::NotImplemented,
                     "lamina does not run " + rt +
-                        " functions yet (Python, Node.js and provided runtimes only).");
+                        " functions yet (Python, Node.js, Java and provided runtimes only).");
     }
 
     if (auto extensions = list_extensions(opt_dir); !extensions.empty()) {

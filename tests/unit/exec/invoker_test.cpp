@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/executor_work_guard.hpp>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -353,3 +355,61 @@ TEST_F(Invoker, ShutdownAnswersNewInvocationsUnavailable) {
 }
 
 }  // namespace
+
+// Java functions start the host JVM with AWS's flags, sized from MemorySize; a
+// runtime without a JVM, or a build without the runtime's jar, is Runtime.Unavailable.
+class JavaInvoker : public Invoker {
+protected:
+    void SetUp() override {
+        Invoker::SetUp();
+        invoker_.reset();
+        std::filesystem::create_directories(dir_.path() / "runtimes" / "java");
+        std::ofstream(dir_.path() / "runtimes" / "java" / "lamina-java-runtime.jar") << "jar";
+        auto launcher = std::make_unique<fakes::FakeLauncher>(ioc_);
+        launcher_ = launcher.get();
+        launcher_->script("echo", echo_runtime);
+        exec::ExecSettings settings;
+        settings.work_dir = dir_.path() / "environments";
+        settings.runtimes_dir = dir_.path() / "runtimes";
+        settings.interpreters = {{"java11", "/jvm/bin/java"}, {"java17", "/jvm/bin/java"}};
+        settings.init_timeout = 2s;
+        invoker_ = std::make_unique<exec::Invoker>(ioc_, settings, *cache_, clock_, ids_, nullptr,
+                                                   std::move(launcher));
+    }
+    exec::InvokeRequest java(const std::string& runtime, int memory_mb) {
+        auto r = request("echo", "{}");
+        r.function_name = "fn-" + runtime;  // an environment of its own
+        r.config.runtime = runtime;
+        r.config.memory_size = memory_mb;
+        return r;
+    }
+};
+
+TEST_F(JavaInvoker, StartsTheJvmWithAwsFlags) {
+    ASSERT_FALSE(invoke(java("java17", 512)).function_error);
+    ASSERT_FALSE(invoke(java("java11", 128)).function_error);
+    auto commands = launcher_->commands();
+    ASSERT_EQ(commands.size(), 2U);
+    const auto& j17 = commands[0];
+    EXPECT_EQ(j17.front(), "/jvm/bin/java");
+    for (const char* flag : {"-XX:MaxHeapSize=445645k", "-XX:+UseSerialGC",
+                             "-XX:TieredStopAtLevel=1", "lamina.runtime.Bootstrap"})
+        EXPECT_NE(std::find(j17.begin(), j17.end(), flag), j17.end()) << flag;
+    const auto& j11 = commands[1];
+    EXPECT_NE(std::find(j11.begin(), j11.end(), "-XX:MaxHeapSize=111411k"), j11.end());
+    // java11 keeps the JVM's default tiered compilation, as on AWS
+    EXPECT_EQ(std::find(j11.begin(), j11.end(), "-XX:TieredStopAtLevel=1"), j11.end());
+}
+
+TEST_F(JavaInvoker, RuntimeWithoutAJvmIsUnavailable) {
+    auto r = invoke(java("java21", 128));
+    EXPECT_TRUE(r.function_error);
+    EXPECT_EQ(
+        r.payload,
+        R"({"errorType":"Runtime.Unavailable","errorMessage":"lamina has no Java 21 (or newer) JVM for java21: start it with --runtime java21=/path/to/bin/java"})");
+    std::filesystem::remove(dir_.path() / "runtimes" / "java" / "lamina-java-runtime.jar");
+    auto built_without = invoke(java("java17", 128));
+    EXPECT_NE(built_without.payload.find("built without its Java runtime"), std::string::npos)
+        << built_without.payload;
+    EXPECT_EQ(launcher_->launches(), 0);
+}

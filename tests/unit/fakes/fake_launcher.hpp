@@ -245,6 +245,11 @@ public:
         std::lock_guard lk(mu_);
         return envs_;
     }
+    // The command line of every launch, in order.
+    std::vector<std::vector<std::string>> commands() const {
+        std::lock_guard lk(mu_);
+        return commands_;
+    }
 
     sandbox::Backend backend() const override { return sandbox::Backend::Process; }
     sandbox::EnvironmentPaths paths(const sandbox::LaunchSpec& spec) const override {
@@ -262,6 +267,7 @@ public:
             s = it->second;
             ++launches_;
             envs_.push_back(spec.env);
+            commands_.push_back(spec.command);
         }
         auto rt = std::make_shared<FakeRuntime>(spec.env["AWS_LAMBDA_RUNTIME_API"], spec.env);
         return std::unique_ptr<sandbox::Process>(
@@ -274,6 +280,7 @@ private:
     std::map<std::string, RuntimeScript> scripts_;
     int launches_ = 0;
     std::vector<std::map<std::string, std::string>> envs_;
+    std::vector<std::vector<std::string>> commands_;
 };
 
 }  // namespace lamina::fakes

@@ -1,0 +1,262 @@
+"""Java functions: handlers compiled with javac against lamina's interfaces jar
+(runtimes/java/lamina-java-core.jar), zipped and run on the host's JVM through the aws CLI
+and boto3: POJO in and out, a RequestStreamHandler, plain methods, AWS's error payload,
+LambdaLogger and System.out in the logs, a layer's /opt/java/lib, the JVM's flags and
+JAVA_TOOL_OPTIONS, a timeout, and the runtimes the host JVM cannot run."""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import lamina_testlib as lt
+
+SOURCES = Path(__file__).resolve().parent / "java"
+CORE_JAR = lt.REPO / "runtimes" / "java" / "lamina-java-core.jar"
+
+
+def zip_tree(root: Path, only: str) -> bytes:
+    """The classes under root/only, at their package paths (a jar without a manifest)."""
+    return lt.build_zip({f.relative_to(root).as_posix(): f.read_bytes()
+                         for f in sorted((root / only).rglob("*.class"))})
+
+
+@pytest.fixture(scope="module")
+def classes(tmp_path_factory):
+    """Every test handler, compiled in one javac call."""
+    javac = shutil.which("javac")
+    if javac is None:
+        pytest.skip("no javac (openjdk-17-jdk-headless) on this machine")
+    assert CORE_JAR.is_file(), "the build writes runtimes/java/lamina-java-core.jar (CMake, javac)"
+    out = tmp_path_factory.mktemp("java-classes")
+    sources = sorted(str(p) for p in SOURCES.rglob("*.java"))
+    subprocess.run([javac, "--release", "11", "-cp", str(CORE_JAR), "-d", str(out), *sources],
+                   check=True, capture_output=True, timeout=120)
+    return out
+
+
+@pytest.fixture(scope="module")
+def code(classes):
+    """The function's zip: its classes at the root (no layer classes)."""
+    return zip_tree(classes, only="demo/")
+
+
+def create(lam, code_zip, handler, runtime="java17", **kwargs):
+    name = lt.unique("java")
+    lt.create_function(lam, name, zip_bytes=code_zip, Runtime=runtime, Handler=handler, **kwargs)
+    return name
+
+
+def invoke(lam, name, event, *, raw=False):
+    payload = event if raw else json.dumps(event).encode()
+    r = lam.invoke(FunctionName=name, Payload=payload, LogType="Tail")
+    return r, r["Payload"].read(), base64.b64decode(r.get("LogResult", "")).decode()
+
+
+@pytest.mark.cli
+def test_pojo_in_and_out_through_the_cli(lam, cli, code, tmp_path):
+    name = create(lam, code, "demo.PojoHandler", MemorySize=256)
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"Bucket": "test_bucket", "key": "test_key", "quantity": 2, "extra": [1]}))
+    out = tmp_path / "out.json"
+    meta = cli.json("lambda", "invoke", "--function-name", name, "--payload", f"file://{event}",
+                    "--log-type", "Tail", str(out))
+    assert meta["StatusCode"] == 200 and "FunctionError" not in meta
+    # bean properties (getURL -> "url", isValidated -> "validated") and the public field;
+    # a null property (getComment) is left out
+    assert json.loads(out.read_text()) == {
+        "bucket": "test_bucket", "key": "test_key", "note": "public field", "tags": ["$LATEST", "true"],
+        "total": 6, "url": "s3://test_bucket/test_key", "validated": True}
+    logs = base64.b64decode(meta["LogResult"]).decode()
+    request_id = next(l.split()[2] for l in logs.splitlines() if l.startswith("START RequestId:"))
+    assert f"LOGGER {request_id}\nSTATIC logger\n" in logs
+    assert f"STDOUT {name} 256\n" in logs
+
+
+def test_handler_method_and_string_result(lam, code):
+    # as recorded on AWS: Class::method names that method; a String result is a JSON string
+    name = create(lam, code, "demo.PojoHandler::handleRequestCustom", runtime="java11")
+    r, body, _ = invoke(lam, name, {"key": "k1"})
+    assert json.loads(body) == "CUSTOM k1"
+
+
+def test_event_type_bound_by_a_subclass(lam, code):
+    # RequestHandler<T, String> in a generic base class: T as the subclass binds it
+    name = create(lam, code, "demo.OrderHandler")
+    _, body, _ = invoke(lam, name, {"key": "k2", "quantity": 7})
+    assert json.loads(body) == "k2 x7"
+
+
+def test_stream_handler_and_lib_jars(lam, classes):
+    # the classes in lib/*.jar, as a zip built by Gradle's buildZip lays them out
+    code_zip = lt.build_zip({"lib/handlers.jar": zip_tree(classes, only="demo/")})
+    name = create(lam, code_zip, "demo.Upper", runtime="java8.al2")
+    r, body, _ = invoke(lam, name, b'{"say":"hi"}', raw=True)
+    assert "FunctionError" not in r and body == b'{"SAY":"HI"}'
+
+
+def test_plain_methods(lam, code):
+    greet = create(lam, code, "demo.Plain::greet")
+    _, body, _ = invoke(lam, greet, {"name": "ana", "n": 3})
+    assert json.loads(body) == "hello ana Long"
+    length = create(lam, code, "demo.Plain::length")
+    _, body, _ = invoke(lam, length, "abcd")
+    assert json.loads(body) == 4
+    count = create(lam, code, "demo.Plain::count")
+    assert json.loads(invoke(lam, count, [1, 2, 3])[1]) == 3
+    assert json.loads(invoke(lam, count, 5)[1]) == 1  # a single value read as a one-element list
+
+
+def test_uncaught_exception_payload(lam, code):
+    name = create(lam, code, "demo.Fail")
+    r, body, logs = invoke(lam, name, {})
+    assert r["FunctionError"] == "Unhandled"
+    err = json.loads(body)
+    assert err["errorMessage"] == "Error: some_error_msg"
+    assert err["errorType"] == "java.lang.RuntimeException"
+    assert err["stackTrace"][0].startswith("demo.Fail.handleRequest(Fail.java:")
+    assert err["cause"]["errorType"] == "java.lang.IllegalStateException"
+    assert err["cause"]["errorMessage"] == "the cause"
+    assert "java.lang.RuntimeException: Error: some_error_msg" in logs
+
+
+def test_init_errors(lam, code):
+    missing = create(lam, code, "demo.Missing")
+    r, body, _ = invoke(lam, missing, {})
+    assert r["FunctionError"] == "Unhandled"
+    assert json.loads(body)["errorType"] == "java.lang.ClassNotFoundException"
+    assert "demo.Missing" in json.loads(body)["errorMessage"]
+    no_method = create(lam, code, "demo.Plain::nope")
+    r, body, _ = invoke(lam, no_method, {})
+    assert json.loads(body)["errorType"] == "java.lang.NoSuchMethodException"
+
+
+def test_layer_jars_under_opt_java_lib(lam, classes, code):
+    layer = lam.publish_layer_version(
+        LayerName=lt.unique("javalayer"), CompatibleRuntimes=["java17"],
+        Content={"ZipFile": lt.build_zip({"java/lib/greeter.jar": zip_tree(classes, only="layer/")})})
+    name = create(lam, code, "demo.FromLayer::handle", Layers=[layer["LayerVersionArn"]])
+    r, body, _ = invoke(lam, name, "bo")
+    assert "FunctionError" not in r and json.loads(body) == "layer greets bo"
+
+
+def test_heap_from_memory_size_and_java_tool_options(lam, code):
+    name = create(lam, code, "demo.Plain::props", MemorySize=512,
+                  Environment={"Variables": {"JAVA_TOOL_OPTIONS": "-Dlamina.test=yes"}})
+    _, body, logs = invoke(lam, name, {})
+    props = json.loads(body)
+    assert props["tool"] == "yes"
+    # the heap at 85% of MemorySize, as AWS sizes it (the JVM reports a little less)
+    assert 0.75 * 512 * 2**20 < props["heap"] <= 0.85 * 512 * 2**20
+    assert "Picked up JAVA_TOOL_OPTIONS: -Dlamina.test=yes" in logs
+
+
+def test_timeout(lam, code):
+    name = create(lam, code, "demo.Slow::handle", Timeout=1)
+    r, body, logs = invoke(lam, name, {})
+    assert r["FunctionError"] == "Unhandled"
+    err = json.loads(body)
+    assert err["errorType"] == "Sandbox.Timedout"
+    assert err["errorMessage"].endswith("Task timed out after 1.00 seconds")
+    assert "SLOW started" in logs
+
+
+def test_runtime_the_host_jvm_cannot_run(lam, code):
+    name = create(lam, code, "demo.Plain::greet", runtime="java25")
+    r, body, _ = invoke(lam, name, {"name": "x", "n": 1})
+    err = json.loads(body)
+    assert r.get("FunctionError") == "Unhandled" and err["errorType"] == "Runtime.Unavailable"
+    assert "Java 25" in err["errorMessage"] and "--runtime java25=" in err["errorMessage"]
+
+
+def test_json_log_format_and_levels(lam, code):
+    name = create(lam, code, "demo.Levels::handle",
+                  LoggingConfig={"LogFormat": "JSON", "ApplicationLogLevel": "WARN"})
+    r, body, logs = invoke(lam, name, {})
+    assert json.loads(body) == "ok"
+    records = [json.loads(l) for l in logs.splitlines() if l.startswith("{")]
+    mine = [x for x in records if "message" in x and isinstance(x["message"], str) and "error" in x["message"]]
+    assert [(x["level"], x["message"]) for x in mine] == [("ERROR", "KEPT error")]
+    assert mine[0]["AWSRequestId"] == r["ResponseMetadata"]["RequestId"]
+    assert "DROPPED" not in logs
+
+
+def test_event_that_does_not_fit_the_handler(lam, code):
+    # as AWS's docs show it: the runtime's RuntimeException, the reader's failure as its cause
+    name = create(lam, code, "demo.PojoHandler")
+    r, body, _ = invoke(lam, name, {"bucket": "b", "quantity": "many"})
+    err = json.loads(body)
+    assert r["FunctionError"] == "Unhandled"
+    assert (err["errorMessage"], err["errorType"], err["stackTrace"]) == (
+        "An error occurred during JSON parsing", "java.lang.RuntimeException", [])
+    assert err["cause"]["errorType"] == "java.io.UncheckedIOException"
+    assert err["cause"]["errorMessage"] == 'java.io.IOException: cannot read "many" as int'
+
+
+def test_json_reader_and_writer_round_trip(lam, code):
+    # the runtime's own JSON reader and writer, through an Object-typed handler
+    name = create(lam, code, "demo.Plain::echo")
+    events = [
+        {"s": "quote \" backslash \\ slash / tab \t nl \n ctl \u0001 é 😀 \u2028", "empty": "", "k\"ey": 1},
+        [0, -1, 9223372036854775807, -9223372036854775808, 123456789012345678901234567890, 1.5, -0.25,
+         1e300, 2.5e-10, True, False, None, [], {}, [[[]]], {"a": {"b": {"c": [1, {"d": None}]}}}],
+        "just a string", 42, 3.25, True, None,
+    ]
+    for event in events:
+        r, body, _ = invoke(lam, name, event)
+        assert "FunctionError" not in r, body
+        assert json.loads(body) == event
+
+
+def test_context_and_client_context(lam, code):
+    name = create(lam, code, "demo.ContextInfo::handle", Timeout=5)
+    client_context = {"client": {"app_title": "MyApp", "installation_id": "i-1"},
+                      "custom": {"k": "v"}, "env": {"platform": "Android"}}
+    r = lam.invoke(FunctionName=name, Payload=b"{}",
+                   ClientContext=base64.b64encode(json.dumps(client_context).encode()).decode())
+    out = json.loads(r["Payload"].read())
+    assert out["arn"] == lt.fn_arn(name)
+    assert out["group"] == f"/aws/lambda/{name}" and "[$LATEST]" in out["stream"]
+    assert out["identity"] is None
+    assert (out["custom"], out["env"], out["app"]) == ({"k": "v"}, {"platform": "Android"}, "MyApp")
+    assert 0 < out["remaining"] <= 5000
+    plain = json.loads(lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read())
+    assert "custom" not in plain  # no client context: getClientContext() is null
+
+
+def random_json(rng, depth=0):
+    kind = rng.randrange(8 if depth < 4 else 5)
+    if kind == 0:
+        return rng.choice([None, True, False])
+    if kind == 1:
+        return rng.randint(-2**70, 2**70) if rng.random() < 0.3 else rng.randint(-1000, 1000)
+    if kind == 2:
+        return rng.uniform(-1e6, 1e6) * 10 ** rng.randint(-300, 300) if rng.random() < 0.5 else rng.random()
+    if kind in (3, 4):
+        return random_text(rng)
+    if kind == 5:
+        return [random_json(rng, depth + 1) for _ in range(rng.randint(0, 5))]
+    return {random_text(rng): random_json(rng, depth + 1) for _ in range(rng.randint(0, 5))}
+
+
+def random_text(rng):
+    """Control characters, ASCII, the BMP and beyond (no lone surrogates)."""
+    return "".join(chr(rng.choice([rng.randint(0, 0x7f), rng.randint(0x80, 0xd7ff), rng.randint(0xe000, 0x10ffff)]))
+                   for _ in range(rng.randint(0, 12)))
+
+
+def test_json_round_trip_of_random_documents(lam, code):
+    # a fixed-seed property test of the runtime's JSON reader and writer (what AWS's
+    # Jackson would give back for an Object-typed handler: the same document)
+    rng = random.Random(17)
+    documents = [random_json(rng) for _ in range(300)]
+    name = create(lam, code, "demo.Plain::echo")
+    r, body, _ = invoke(lam, name, documents)
+    assert "FunctionError" not in r, body[:500]
+    assert json.loads(body) == documents
