@@ -24,9 +24,12 @@ enum class Durability {
 // protect nothing that a process crash could lose.
 inline const char* synchronous_pragma(Durability d) {
     switch (d) {
-        case Durability::Temporary: return "PRAGMA synchronous=OFF";
-        case Durability::Crash: return "PRAGMA synchronous=NORMAL";
-        case Durability::PowerLoss: return "PRAGMA synchronous=FULL";
+        case Durability::Temporary:
+            return "PRAGMA synchronous=OFF";
+        case Durability::Crash:
+            return "PRAGMA synchronous=NORMAL";
+        case Durability::PowerLoss:
+            return "PRAGMA synchronous=FULL";
     }
     return "PRAGMA synchronous=FULL";
 }
