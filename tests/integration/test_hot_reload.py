@@ -294,9 +294,17 @@ resource "aws_lambda_function" "fn" {
 
 
 @pytest.fixture
-def tf_hot(server, tmp_path):
+def tf_hot(server, lam, tmp_path):
+    """Terraform set up as test_terraform.py does, without its destroy at the end (each terraform
+    run costs seconds): the function it made is deleted through the API instead."""
     from test_terraform import make_tf
-    yield from make_tf(server, tmp_path, TF, handler("unused"))
+    steps = make_tf(server, tmp_path, TF, handler("unused"))
+    run = next(steps)
+    yield run
+    try:
+        lam.delete_function(FunctionName=run.name)
+    except lam.exceptions.ResourceNotFoundException:
+        pass
 
 
 @pytest.mark.timeout_s(300)
@@ -305,7 +313,9 @@ def test_terraform_function_from_a_folder(tf_hot, lam, tmp_path):
     write(src / "handler.py", handler("tf"))
     tf_hot("apply", "-auto-approve", "-input=false", timeout=120)
     name = tf_hot.name
-    assert lam.get_function(FunctionName=name)["Code"]["Location"] == f"Code location: {src}"
+    got = lam.get_function(FunctionName=name)
+    assert got["Code"]["Location"] == f"Code location: {src}"
+    assert got["Configuration"]["CodeSha256"] == HOT_SHA
     assert invoke(lam, name) == {"v": "tf"}
     write(src / "handler.py", handler("tf edited"))
     changes_within(lam, name, {"v": "tf edited"})
