@@ -112,13 +112,37 @@ def test_a_busy_environment_finishes_its_invocation_first(lam, tmp_path):
                         Code={"S3Bucket": "hot-reload", "S3Key": str(code)}, Timeout=10)
     assert invoke(lam, name) == {"v": "old"}
     slow: dict = {}
-    t = threading.Thread(target=lambda: slow.update(invoke(lam, name, {"sleep": 1.5})))
+    t = threading.Thread(target=lambda: slow.update(invoke(lam, name, {"sleep": 2})))
     t.start()
-    time.sleep(0.3)
+    time.sleep(0.6)  # it holds the warm environment by now
     write(code / "handler.py", handler("new"))
     changes_within(lam, name, {"v": "new"})  # meanwhile, in a fresh environment
     t.join(10)
     assert slow == {"v": "old"}  # not killed: it finished in its own environment
+
+
+def test_provisioned_environments_are_replaced_on_a_change(lam, tmp_path):
+    code = folder(tmp_path)
+    write(code / "handler.py", "import os\nV = 'one'\n\ndef handler(event, context):\n"
+                               "    return {'v': V, 'init': os.environ['AWS_LAMBDA_INITIALIZATION_TYPE']}\n")
+    name = lt.unique("hot")
+    lam.create_function(FunctionName=name, Runtime=lt.RUNTIME, Role=lt.ROLE_ARN, Handler="handler.handler",
+                        Code={"S3Bucket": "hot-reload", "S3Key": str(code)}, Publish=True)
+    lam.put_provisioned_concurrency_config(FunctionName=name, Qualifier="1",
+                                           ProvisionedConcurrentExecutions=1)
+    ready = lt.wait_for(lambda: lam.get_provisioned_concurrency_config(
+        FunctionName=name, Qualifier="1")["Status"] == "READY", timeout=20)
+    assert ready
+    assert invoke(lam, f"{name}:1") == {"v": "one", "init": "provisioned-concurrency"}
+    write(code / "handler.py", (code / "handler.py").read_text().replace("'one'", "'two'"))
+    start = time.monotonic()
+    assert lt.wait_for(lambda: invoke(lam, f"{name}:1")["v"] == "two", timeout=5)
+    assert time.monotonic() - start < 1.5
+    # the provisioned environment was replaced by one running the new code (until it is ready,
+    # invocations spill over to on-demand environments, which run it too)
+    assert lt.wait_for(lambda: invoke(lam, f"{name}:1") == {"v": "two", "init": "provisioned-concurrency"},
+                       timeout=10)
+    lam.delete_provisioned_concurrency_config(FunctionName=name, Qualifier="1")
 
 
 @pytest.mark.cli
