@@ -19,6 +19,18 @@ using control::NameShape;
 using control::Scope;
 using json = nlohmann::json;
 
+// A function's code: a hot-reload folder, or the zip (checked, and stored
+// as a blob unless `dry_run`).
+Result<control::StoredCode> LambdaApi::store_code(const Scope& scope, CodeInput& code,
+                                                  const std::string& field_prefix, bool dry_run) {
+    LAMINA_TRY(hot, hot_reload_code(code, config_.hot_reload_bucket, field_prefix));
+    if (hot) return std::move(*hot);
+    LAMINA_TRY(zip, code_bytes(code_source_, scope, code));
+    LAMINA_TRY(stored, check_code(zip, code.from_s3()));
+    if (!dry_run) LAMINA_CHECK(blobs_.put(stored.sha256_hex, zip));
+    return stored;
+}
+
 Result<http::Response> LambdaApi::create_function(const LambdaCall& c) {
     const Scope& scope = c.ctx.scope;
     const RequestContext& ctx = c.ctx;
@@ -49,9 +61,7 @@ Result<http::Response> LambdaApi::create_function(const LambdaCall& c) {
     const ojson* code_obj = opt_object(body, "Code");
     if (!code_obj) return std::unexpected(wrong_type("Code", "an object"));
     LAMINA_TRY(code, read_code(*code_obj, false, zip_b64, "code."));
-    LAMINA_TRY(zip, code_bytes(code_source_, scope, code));
-    LAMINA_TRY(stored, check_code(zip, code.from_s3()));
-    LAMINA_CHECK(blobs_.put(stored.sha256_hex, zip));
+    LAMINA_TRY(stored, store_code(scope, code, "code.", false));
     control::CreateFunctionInput in;
     in.name = ref.name;
     in.settings = std::move(settings);
@@ -87,11 +97,8 @@ Result<http::Response> LambdaApi::get_function(const LambdaCall& c) {
     const RequestContext& ctx = c.ctx;
     LAMINA_TRY(ref, function_ref(c, NameShape::Read, "GetFunction"));
     LAMINA_TRY(details, registry_.get_function(scope, ref));
-    json out = {
-        {"Configuration", render_config(scope, details.view, false)},
-        {"Code",
-         {{"RepositoryType", "S3"},
-          {"Location", "http://" + ctx.host + "/_lamina/code/" + details.view.config.code_blob}}}};
+    json out = {{"Configuration", render_config(scope, details.view, false)},
+                {"Code", render_code_location(details.view.config, ctx)}};
     if (!details.tags.empty()) out["Tags"] = details.tags;
     if (details.reserved_concurrency)
         out["Concurrency"] = {{"ReservedConcurrentExecutions", *details.reserved_concurrency}};
@@ -139,9 +146,7 @@ Result<http::Response> LambdaApi::update_function_code(const LambdaCall& c) {
     LAMINA_TRY(revision, opt_string(body, "RevisionId"));
     LAMINA_CHECK(registry_.check_exists(scope, FunctionRef{ref.name, std::nullopt}));
     LAMINA_TRY(code, read_code(body, true, zip_b64, ""));
-    LAMINA_TRY(zip, code_bytes(code_source_, scope, code));
-    LAMINA_TRY(stored, check_code(zip, code.from_s3()));
-    if (!dry_run.value_or(false)) LAMINA_CHECK(blobs_.put(stored.sha256_hex, zip));
+    LAMINA_TRY(stored, store_code(scope, code, "", dry_run.value_or(false)));
     control::UpdateCodeInput in;
     in.code = stored;
     in.architecture = arch;
@@ -178,6 +183,9 @@ Result<http::Response> LambdaApi::opt_tree(const LambdaCall& c) {
         blobs.push_back(l.blob);
         arns.push_back(l.arn);
     }
+    const auto& layers = view.config.layers;
+    if (layers.size() == 1 && !layers.front().path.empty())  // a hot-reload layer: its folder
+        return json_response(200, json{{"Path", layers.front().path}, {"Layers", arns}}, ctx);
     LAMINA_TRY(path, layer_cache_.assemble(blobs));
     return json_response(200, json{{"Path", path.string()}, {"Layers", arns}}, ctx);
 }

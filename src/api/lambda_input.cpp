@@ -1,6 +1,7 @@
 #include "lambda_input.hpp"
 
 #include <cctype>
+#include <filesystem>
 #include <regex>
 
 #include "json_input.hpp"
@@ -127,6 +128,50 @@ Result<CodeInput> read_code(const ojson& code, bool for_update,
     out.s3_key = std::move(s3_key);
     out.s3_version = std::move(s3_version);
     return out;
+}
+
+Result<std::optional<control::StoredCode>> hot_reload_code(const CodeInput& code,
+                                                           const std::string& bucket,
+                                                           const std::string& field_prefix) {
+    if (!code.s3_bucket || *code.s3_bucket != bucket) return std::optional<control::StoredCode>{};
+    const std::string key_name = field_prefix == "code."      ? "Code.S3Key"
+                                 : field_prefix == "content." ? "Content.S3Key"
+                                                              : "S3Key";
+    const std::string& path = *code.s3_key;
+    const std::string what = "S3Bucket " + bucket + " means hot reload: ";
+    if (code.s3_version)
+        return fail(ErrorCode::InvalidParameterValue,
+                    what + "S3ObjectVersion has no meaning for a folder; leave it out.");
+    if (path.empty() || path.front() != '/')
+        return fail(ErrorCode::InvalidParameterValue,
+                    what + key_name +
+                        " must be the absolute path of a folder on lamina's machine, "
+                        "but " +
+                        path + " is relative.");
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    auto status = fs::status(path, ec);
+    if (ec || !fs::exists(status))
+        return fail(ErrorCode::InvalidParameterValue,
+                    what + "the folder " + path + " (" + key_name + ") does not exist.");
+    if (!fs::is_directory(status))
+        return fail(ErrorCode::InvalidParameterValue,
+                    what + key_name + " " + path + " is not a folder.");
+    fs::path real = fs::weakly_canonical(path, ec);
+    if (real == "/")
+        return fail(ErrorCode::InvalidParameterValue,
+                    what +
+                        "the root folder / cannot be bound at /var/task or /opt and watched; "
+                        "name your code's folder.");
+    for (const char* kernel : {"/proc", "/sys", "/dev"})
+        if (real == kernel || real.string().rfind(std::string(kernel) + "/", 0) == 0)
+            return fail(ErrorCode::InvalidParameterValue, what + path + " is in the kernel's " +
+                                                              kernel +
+                                                              " filesystem, not a folder of code.");
+    control::StoredCode stored;
+    stored.sha256_b64 = control::kHotReloadCodeSha256;
+    stored.hot_reload_path = path;
+    return std::optional<control::StoredCode>(std::move(stored));
 }
 
 // The zip bytes: the ZipFile, or the S3 object read from `source` (lamina's

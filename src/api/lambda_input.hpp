@@ -37,6 +37,13 @@ struct CodeInput {
 Result<CodeInput> read_code(const ojson& code, bool for_update,
                             std::optional<std::string_view> extracted,
                             const std::string& field_prefix);
+// Hot reload: when the code names `bucket` (--hot-reload-bucket) as its
+// S3Bucket, its S3Key must be an absolute path of an existing folder on this
+// machine; the code to store is then that folder (nullopt: ordinary code).
+// `field_prefix` as for read_code.
+Result<std::optional<control::StoredCode>> hot_reload_code(const CodeInput& code,
+                                                           const std::string& bucket,
+                                                           const std::string& field_prefix);
 // The zip bytes: the ZipFile, or the S3 object read from `source`.
 Result<std::string> code_bytes(s3::ObjectSource* source, const control::Scope& scope,
                                CodeInput& code);

@@ -143,13 +143,20 @@ Result<http::Response> LambdaApi::publish_layer_version(const LambdaCall& c) {
     const ojson* content = opt_object(body, "Content");
     if (!content) return std::unexpected(wrong_type("Content", "an object"));
     LAMINA_TRY(code, read_code(*content, false, zip_b64, "content."));
-    LAMINA_TRY(zip, code_bytes(code_source_, scope, code));
-    LAMINA_TRY(stored, check_code(zip, code.from_s3()));
-    LAMINA_CHECK(blobs_.put(stored.sha256_hex, zip));
-    // Extract now: the /opt tree is ready before any function uses it,
-    // and a zip bomb is refused here rather than at first use.
-    LAMINA_TRY(tree, layer_cache_.extract(stored.sha256_hex, zip));
-    (void)tree;
+    LAMINA_TRY(hot, hot_reload_code(code, config_.hot_reload_bucket, "content."));
+    control::StoredCode stored;
+    if (hot) {
+        stored = std::move(*hot);  // a folder, bound at /opt as it is
+    } else {
+        LAMINA_TRY(zip, code_bytes(code_source_, scope, code));
+        LAMINA_TRY(checked, check_code(zip, code.from_s3()));
+        stored = std::move(checked);
+        LAMINA_CHECK(blobs_.put(stored.sha256_hex, zip));
+        // Extract now: the /opt tree is ready before any function uses it,
+        // and a zip bomb is refused here rather than at first use.
+        LAMINA_TRY(tree, layer_cache_.extract(stored.sha256_hex, zip));
+        (void)tree;
+    }
     control::PublishLayerInput in;
     in.name = name;
     in.description = description.value_or("");
@@ -160,6 +167,7 @@ Result<http::Response> LambdaApi::publish_layer_version(const LambdaCall& c) {
     in.code_blob = stored.sha256_hex;
     in.code_size = stored.size;
     in.unzipped_size = stored.unzipped_size;
+    in.code_path = stored.hot_reload_path;
     LAMINA_TRY(view, layers_.publish(scope, std::move(in)));
     return json_response(201, render_layer_version(view, ctx), ctx);
 }

@@ -26,6 +26,17 @@ http::Response empty_response(unsigned status, const RequestContext& ctx) {
     return r;
 }
 
+std::string code_location(const std::string& blob, const std::string& hot_reload_path,
+                          const RequestContext& ctx) {
+    // hot-reloaded code has no package to download: the folder, as LocalStack shows it
+    if (!hot_reload_path.empty()) return "Code location: " + hot_reload_path;
+    return "http://" + ctx.host + "/_lamina/code/" + blob;
+}
+
+json render_code_location(const control::VersionConfig& c, const RequestContext& ctx) {
+    return {{"RepositoryType", "S3"}, {"Location", code_location(c.code_blob, c.code_path, ctx)}};
+}
+
 json render_config(const Scope& s, const ConfigView& v, bool list_row) {
     const auto& c = v.config;
     json j;
@@ -144,7 +155,7 @@ json render_layer_row(const control::LayerVersionView& v) {
 json render_layer_version(const control::LayerVersionView& v, const RequestContext& ctx) {
     json j = render_layer_row(v);
     j["LayerArn"] = control::layer_arn(v.owner, v.version.layer_name);
-    j["Content"] = {{"Location", "http://" + ctx.host + "/_lamina/code/" + v.version.code_blob},
+    j["Content"] = {{"Location", code_location(v.version.code_blob, v.version.code_path, ctx)},
                     {"CodeSha256", v.version.code_sha256},
                     {"CodeSize", v.version.code_size}};
     return j;

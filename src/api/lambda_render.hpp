@@ -19,6 +19,11 @@ http::Response empty_response(unsigned status, const RequestContext& ctx);
 // FunctionConfiguration; `list_row` leaves out what list operations omit
 // (RuntimeVersionConfig, State, LastUpdateStatus).
 nlohmann::json render_config(const control::Scope& s, const control::ConfigView& v, bool list_row);
+// Where GetFunction's Code (a layer's Content) says the package is: lamina's
+// download, or for hot-reloaded code "Code location: <folder>" (LocalStack's form).
+std::string code_location(const std::string& blob, const std::string& hot_reload_path,
+                          const RequestContext& ctx);
+nlohmann::json render_code_location(const control::VersionConfig& c, const RequestContext& ctx);
 nlohmann::json render_alias(const control::Scope& s, const control::AliasView& a);
 nlohmann::json render_eic(const control::EventInvokeConfigView& v);
 // A provisioned concurrency config with its environments' status; `listed`

@@ -386,6 +386,7 @@ App::App(const Config& config)
       metrics_(clock_),
       concurrency_(capacity_settings(config_), clock_),
       invoker_(ioc_, exec_settings_, layer_cache_, clock_, ids_, &concurrency_),
+      hot_reload_([this](const std::string& folder) { invoker_.folder_changed(folder); }),
       events_(ioc_, *docs_, invoker_, clock_, ids_, queue_settings(config_)),
       pollers_(queues_ ? std::make_unique<esm::Pollers>(
                              ioc_, *queues_, invoker_, ids_,
@@ -405,6 +406,11 @@ App::App(const Config& config)
         for (const auto& d : exec_settings_.debug)
             log_->info("debug function={} qualifier={} listen=127.0.0.1:{} wait={}", d.function,
                        d.qualifier.empty() ? "*" : d.qualifier, d.port, exec_settings_.debug_wait);
+        // every function's hot-reload folders, from the registry's load on
+        registry_.set_folder_observer(
+            [this](const std::string& function, std::set<std::string> folders) {
+                hot_reload_.set(function, std::move(folders));
+            });
         load_state();
         wire_service();
         listen();
@@ -575,6 +581,7 @@ int App::deploy_template() {
         config_.stack_name.empty() ? default_stack_name(config_.template_file) : config_.stack_name;
     deploy_options_.parameter_overrides = *overrides;
     deploy_options_.minute_seconds = config_.deployment_minute_s;
+    if (config_.template_hot_reload) deploy_options_.hot_reload_bucket = config_.hot_reload_bucket;
     log_->info("sam.deploy template={} stack={}", config_.template_file.string(),
                deploy_options_.stack_name);
     auto report = deployer_->deploy(config_.template_file, deploy_options_);
@@ -648,6 +655,7 @@ void App::stop() {
     if (pollers_) pollers_->stop();  // messages in flight come back after their visibility timeout
     service_.stop_long_polls();
     events_.stop();  // queued events stay stored for the next start
+    hot_reload_.stop();
     invoker_.shutdown();
     ioc_.stop();
 }

@@ -33,6 +33,7 @@
 #include "lamina/esm/pollers.hpp"
 #include "lamina/exec/concurrency.hpp"
 #include "lamina/exec/event_queue.hpp"
+#include "lamina/exec/folder_watcher.hpp"
 #include "lamina/exec/invoker.hpp"
 #include "lamina/exec/recent_invocations.hpp"
 #include "lamina/http/server.hpp"
@@ -154,6 +155,8 @@ private:
     exec::ConcurrencyController concurrency_;
     exec::RecentInvocations recent_;  // the dashboard's last invocations, fed by the invoker
     exec::Invoker invoker_;
+    // hot reload: watches the folders functions run live, retires their environments on a change
+    exec::FolderWatcher hot_reload_;
     exec::EventQueue
         events_;  // async invocations; hooks from api::event_queue_hooks (wire_service)
     std::unique_ptr<esm::Pollers> pollers_;  // with queues_: SQS event source mappings

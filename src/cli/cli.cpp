@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -47,6 +48,22 @@ fs::path default_data_dir() {
     if (const char* home = std::getenv("HOME"); home && *home)
         return fs::path(home) / ".local/share/lamina";
     return fs::path(".lamina");
+}
+
+// --hot-reload-bucket: a name a client can send as Code.S3Bucket (Lambda's
+// pattern for it: 3-63 of [0-9A-Za-z.-_], not ending in '.').
+CLI::Validator hot_reload_bucket_check() {
+    return CLI::Validator(
+        [](const std::string& v) -> std::string {
+            bool ok = v.size() >= 3 && v.size() <= 63 && v.back() != '.';
+            for (char c : v)
+                ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ||
+                            c == '_');
+            return ok ? std::string()
+                      : "a bucket name Lambda accepts: 3-63 of A-Za-z0-9 . - _, not ending in "
+                        "'.'";
+        },
+        "BUCKET");
 }
 
 // lamina serve: the App until a signal, or a clear message and exit code.
@@ -231,6 +248,16 @@ void add_serve_flags(CLI::App* cmd, ServeFlags& f) {
         ->envname("LAMINA_DEPLOYMENT_MINUTE")
         ->capture_default_str()
         ->check(CLI::Range(0.0, 3600.0));
+    cmd->add_option("--hot-reload-bucket", f.config.hot_reload_bucket,
+                    "Code.S3Bucket (layers: Content.S3Bucket) that marks hot-reloaded code: "
+                    "S3Key is then an absolute folder path on this machine, run live")
+        ->envname("LAMINA_HOT_RELOAD_BUCKET")
+        ->capture_default_str()
+        ->check(hot_reload_bucket_check());
+    cmd->add_flag("--hot-reload", f.config.template_hot_reload,
+                  "With --template: run CodeUri/ContentUri folders live (hot reload) instead of "
+                  "zipping them")
+        ->envname("LAMINA_HOT_RELOAD");
 
     cmd->add_option("--s3", f.s3_switch,
                     "Serve a minimal Amazon S3 API (buckets, objects, multipart uploads) on the "
@@ -385,7 +412,8 @@ int run(int argc, char** argv) {
     std::string deploy_template, deploy_endpoint = "http://127.0.0.1:9001", deploy_stack,
                                  deploy_region;
     std::vector<std::string> deploy_overrides;
-    bool deploy_watch = false, deploy_no_wait = false;
+    bool deploy_watch = false, deploy_no_wait = false, deploy_hot = false;
+    std::string deploy_hot_bucket = Config{}.hot_reload_bucket;
     double deploy_minute = 60;
     auto* deploy_cmd = app.add_subcommand(
         "deploy", "Deploy a SAM or CloudFormation template into a running lamina");
@@ -400,6 +428,14 @@ int run(int argc, char** argv) {
         "Template parameters: Key=Value (or ParameterKey=Key,ParameterValue=Value), repeatable");
     deploy_cmd->add_option("--region", deploy_region,
                            "Region (default $AWS_REGION, $AWS_DEFAULT_REGION, us-east-1)");
+    deploy_cmd->add_flag("--hot-reload", deploy_hot,
+                         "Run CodeUri/ContentUri folders live (hot reload: the server binds the "
+                         "folder itself) instead of zipping them");
+    deploy_cmd
+        ->add_option("--hot-reload-bucket", deploy_hot_bucket,
+                     "With --hot-reload: the server's --hot-reload-bucket")
+        ->capture_default_str()
+        ->check(hot_reload_bucket_check());
     deploy_cmd->add_flag("--watch", deploy_watch,
                          "Keep running: update $LATEST when code folders change, redeploy "
                          "when the template does");
@@ -479,6 +515,7 @@ int run(int argc, char** argv) {
         options.stack_name =
             deploy_stack.empty() ? default_stack_name(deploy_template) : deploy_stack;
         options.minute_seconds = deploy_minute;
+        if (deploy_hot) options.hot_reload_bucket = deploy_hot_bucket;
         auto overrides = sam::parse_parameter_overrides(deploy_overrides);
         if (!overrides) {
             std::cerr << "lamina: " << overrides.error().message << "\n";

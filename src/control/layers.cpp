@@ -72,6 +72,7 @@ json LayerVersion::to_doc() const {
               {"policy", policy},
               {"policy_revision", policy_revision}};
     if (license_info) j["license_info"] = *license_info;
+    if (!code_path.empty()) j["code_path"] = code_path;
     if (compatible_runtimes) j["compatible_runtimes"] = *compatible_runtimes;
     if (compatible_architectures) j["compatible_architectures"] = *compatible_architectures;
     return j;
@@ -90,6 +91,7 @@ LayerVersion LayerVersion::from_doc(const json& j) {
     v.code_blob = j.value("code_blob", "");
     v.code_size = j.value("code_size", std::int64_t{0});
     v.unzipped_size = j.value("unzipped_size", std::int64_t{0});
+    v.code_path = j.value("code_path", "");
     v.created_ms = j.value("created_ms", std::int64_t{0});
     if (auto it = j.find("policy"); it != j.end())
         for (const auto& st : *it) v.policy.push_back(st);
@@ -182,6 +184,7 @@ Result<LayerVersionView> LayerRegistry::publish(const Scope& s, PublishLayerInpu
     v.code_blob = std::move(in.code_blob);
     v.code_size = in.code_size;
     v.unzipped_size = in.unzipped_size;
+    v.code_path = std::move(in.code_path);
     v.created_ms = clock_.now_ms();
     layer.versions[v.version] = v;
     LAMINA_CHECK(commit_version(s, layer, v));
@@ -446,8 +449,15 @@ Result<std::vector<LayerRef>> LayerRegistry::resolve_for_function(
         if (!v)
             return fail(ErrorCode::InvalidParameterValue,
                         "Layer version " + p.arn + " does not exist.");
-        refs.push_back({p.arn, v->code_size, v->unzipped_size, v->code_blob});
+        refs.push_back({p.arn, v->code_size, v->unzipped_size, v->code_blob, v->code_path});
     }
+    // 4. lamina's own: a hot-reload layer's folder is bound at /opt as it is
+    for (const auto& r : refs)
+        if (!r.path.empty() && refs.size() > 1)
+            return fail(ErrorCode::InvalidParameterValue,
+                        "Layer version " + r.arn + " is hot-reloaded from " + r.path +
+                            ", whose folder lamina binds at /opt as it is: a function using it "
+                            "can have no other layer.");
     return refs;
 }
 
@@ -466,7 +476,8 @@ std::set<std::string> LayerRegistry::referenced_blobs() const {
     std::set<std::string> out;
     for (const auto& [s, m] : layers_)
         for (const auto& [n, l] : m)
-            for (const auto& [k, v] : l.versions) out.insert(v.code_blob);
+            for (const auto& [k, v] : l.versions)
+                if (!v.code_blob.empty()) out.insert(v.code_blob);
     return out;
 }
 
@@ -475,7 +486,7 @@ bool LayerRegistry::blob_is_referenced(const std::string& hex) const {
     for (const auto& [s, m] : layers_)
         for (const auto& [n, l] : m)
             for (const auto& [k, v] : l.versions)
-                if (v.code_blob == hex) return true;
+                if (!hex.empty() && v.code_blob == hex) return true;
     return false;
 }
 

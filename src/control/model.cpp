@@ -16,12 +16,12 @@ void get_opt(const json& j, const char* key, std::optional<T>& v) {
 }  // namespace
 
 bool VersionConfig::same_code_and_config(const VersionConfig& o) const {
-    return code_sha256 == o.code_sha256 && runtime == o.runtime && role == o.role &&
-           handler == o.handler && timeout == o.timeout && memory_size == o.memory_size &&
-           ephemeral_storage == o.ephemeral_storage && architecture == o.architecture &&
-           environment == o.environment && tracing_mode == o.tracing_mode &&
-           dead_letter_target == o.dead_letter_target && kms_key_arn == o.kms_key_arn &&
-           log_format == o.log_format && log_group == o.log_group &&
+    return code_sha256 == o.code_sha256 && code_path == o.code_path && runtime == o.runtime &&
+           role == o.role && handler == o.handler && timeout == o.timeout &&
+           memory_size == o.memory_size && ephemeral_storage == o.ephemeral_storage &&
+           architecture == o.architecture && environment == o.environment &&
+           tracing_mode == o.tracing_mode && dead_letter_target == o.dead_letter_target &&
+           kms_key_arn == o.kms_key_arn && log_format == o.log_format && log_group == o.log_group &&
            application_log_level == o.application_log_level &&
            system_log_level == o.system_log_level && snap_start_apply_on == o.snap_start_apply_on &&
            [&] {
@@ -30,6 +30,14 @@ bool VersionConfig::same_code_and_config(const VersionConfig& o) const {
                    if (layers[i].arn != o.layers[i].arn) return false;
                return true;
            }();
+}
+
+std::vector<std::string> VersionConfig::hot_reload_folders() const {
+    std::vector<std::string> out;
+    if (!code_path.empty()) out.push_back(code_path);
+    for (const auto& l : layers)
+        if (!l.path.empty()) out.push_back(l.path);
+    return out;
 }
 
 json VersionConfig::to_doc() const {
@@ -60,12 +68,16 @@ json VersionConfig::to_doc() const {
     put_opt(j, "kms_key_arn", kms_key_arn);
     put_opt(j, "application_log_level", application_log_level);
     put_opt(j, "system_log_level", system_log_level);
+    if (!code_path.empty()) j["code_path"] = code_path;
     json layers_doc = json::array();
-    for (const auto& l : layers)
-        layers_doc.push_back({{"arn", l.arn},
-                              {"code_size", l.code_size},
-                              {"unzipped_size", l.unzipped_size},
-                              {"blob", l.blob}});
+    for (const auto& l : layers) {
+        json ld = {{"arn", l.arn},
+                   {"code_size", l.code_size},
+                   {"unzipped_size", l.unzipped_size},
+                   {"blob", l.blob}};
+        if (!l.path.empty()) ld["path"] = l.path;
+        layers_doc.push_back(std::move(ld));
+    }
     j["layers"] = std::move(layers_doc);
     return j;
 }
@@ -99,11 +111,13 @@ VersionConfig VersionConfig::from_doc(const json& j) {
     get_opt(j, "kms_key_arn", c.kms_key_arn);
     get_opt(j, "application_log_level", c.application_log_level);
     get_opt(j, "system_log_level", c.system_log_level);
+    c.code_path = j.value("code_path", "");
     if (auto it = j.find("layers"); it != j.end()) {
         for (const auto& l : *it)
             c.layers.push_back({l.at("arn").get<std::string>(),
                                 l.value("code_size", std::int64_t{0}),
-                                l.value("unzipped_size", std::int64_t{0}), l.value("blob", "")});
+                                l.value("unzipped_size", std::int64_t{0}), l.value("blob", ""),
+                                l.value("path", "")});
     }
     return c;
 }

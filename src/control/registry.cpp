@@ -91,6 +91,8 @@ Status Registry::clear() {
     LAMINA_CHECK(docs_.apply({store::Mutation::erase_prefix(kFunctionKind, ""),
                               store::Mutation::erase_prefix(kVersionKind, ""),
                               store::Mutation::erase_prefix(kAliasKind, "")}));
+    for (const auto& [scope, fmap] : functions_)
+        for (const auto& [name, f] : fmap) report_folders(scope, name, nullptr);
     functions_.clear();
     url_index_.clear();
     reserved_sums_.clear();
@@ -132,9 +134,23 @@ Status Registry::load() {
     url_index_.clear();
     for (const auto& [scope, fmap] : functions_) {
         recount_reserved(scope);
-        for (const auto& [name, f] : fmap) index_urls(scope, *f);
+        for (const auto& [name, f] : fmap) {
+            index_urls(scope, *f);
+            report_folders(scope, name, f.get());
+        }
     }
     return {};
+}
+
+void Registry::report_folders(const Scope& s, const std::string& name, const Function* f) const {
+    if (!folder_observer_) return;
+    std::set<std::string> folders;
+    if (f) {
+        for (auto& p : f->latest.hot_reload_folders()) folders.insert(std::move(p));
+        for (const auto& [n, v] : f->versions)
+            for (auto& p : v.hot_reload_folders()) folders.insert(std::move(p));
+    }
+    folder_observer_(function_key(s, name), std::move(folders));
 }
 
 void Registry::recount_reserved(const Scope& s) {
@@ -161,8 +177,9 @@ std::set<std::string> Registry::referenced_blobs() const {
     std::shared_lock lk(mu_);
     std::set<std::string> keep;
     auto add = [&](const VersionConfig& c) {
-        keep.insert(c.code_blob);
-        for (const auto& l : c.layers) keep.insert(l.blob);
+        if (!c.code_blob.empty()) keep.insert(c.code_blob);
+        for (const auto& l : c.layers)
+            if (!l.blob.empty()) keep.insert(l.blob);
     };
     for (const auto& [scope, fmap] : functions_)
         for (const auto& [name, f] : fmap) {
@@ -287,6 +304,7 @@ Result<ConfigView> Registry::create_function(const Scope& s, CreateFunctionInput
     c.code_blob = in.code.sha256_hex;
     c.code_size = in.code.size;
     c.unzipped_size = in.code.unzipped_size;
+    c.code_path = in.code.hot_reload_path;
     c.log_group = "/aws/lambda/" + in.name;
     if (!in.settings.handler || !in.settings.runtime)
         return fail(ErrorCode::InvalidParameterValue,
@@ -338,6 +356,7 @@ Result<ConfigView> Registry::create_function(const Scope& s, CreateFunctionInput
     }
     LAMINA_CHECK(commit(s, *f, std::move(extra)));
     functions_[s][in.name] = f;
+    report_folders(s, in.name, f.get());
     return view;
 }
 
@@ -405,6 +424,7 @@ Result<ConfigView> Registry::update_function_code(const Scope& s, const Function
     c.code_blob = in.code.sha256_hex;
     c.code_size = in.code.size;
     c.unzipped_size = in.code.unzipped_size;
+    c.code_path = in.code.hot_reload_path;
     if (in.architecture) c.architecture = *in.architecture;
     LAMINA_CHECK(apply_settings(s, c, FunctionSettings{}));
     c.last_modified_ms = now_ms();
@@ -436,7 +456,9 @@ Result<ConfigView> Registry::update_function_code(const Scope& s, const Function
         }
     }
     LAMINA_CHECK(commit(s, f, std::move(extra)));
-    *functions_[s][f.name] = std::move(f);
+    auto& stored = functions_[s][f.name];
+    *stored = std::move(f);
+    report_folders(s, stored->name, stored.get());
     return view;
 }
 
@@ -456,7 +478,9 @@ Result<ConfigView> Registry::update_function_configuration(const Scope& s, const
     ConfigView view{f.name, f.latest, "", Phase::Updating};
     view.config.revision_id = updating_revision;
     LAMINA_CHECK(commit(s, f));
-    *functions_[s][f.name] = std::move(f);
+    auto& stored = functions_[s][f.name];
+    *stored = std::move(f);
+    if (in.layers) report_folders(s, stored->name, stored.get());
     return view;
 }
 
@@ -478,6 +502,7 @@ Status Registry::delete_function(const Scope& s, const FunctionRef& ref) {
         LAMINA_CHECK(docs_.apply(batch));
         unindex_urls(*cf);
         functions_[s].erase(ref.name);
+        report_folders(s, ref.name, nullptr);
         recount_reserved(s);
         return {};
     }
@@ -501,7 +526,9 @@ Status Registry::delete_function(const Scope& s, const FunctionRef& ref) {
     f.event_invoke_configs.erase(q);
     f.provisioned.erase(q);
     LAMINA_CHECK(commit(s, f, {store::Mutation::erase(kVersionKind, version_key(fkey, n))}));
-    *functions_[s][f.name] = std::move(f);
+    auto& stored = functions_[s][f.name];
+    *stored = std::move(f);
+    report_folders(s, stored->name, stored.get());
     recount_reserved(s);
     return {};
 }

@@ -12,6 +12,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "lamina/exec/concurrency.hpp"
 #include "lamina/logs/log_store.hpp"
@@ -76,6 +78,9 @@ struct Environment : std::enable_shared_from_this<Environment> {
     bool json_logs = false;  // LoggingConfig JSON: a function's JSON lines are objects in telemetry
     int debug_port = 0;      // runs under a debugger listening on 127.0.0.1:debug_port
     bool debug_wait = false;  // ... which waits for its client before the init
+    // The hot-reload folders it runs, with the Invoker's count of changes of
+    // each when it started: a later change makes it stale.
+    std::vector<std::pair<std::string, std::uint64_t>> hot_folders;
 
     // Guarded by mu.
     mutable std::mutex mu;

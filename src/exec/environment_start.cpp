@@ -195,15 +195,51 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
                                           const std::string& init_type,
                                           const std::optional<DebugLaunch>& debug) {
     const auto& c = req.config;
-    LAMINA_TRY(code_dir, cache_.ensure_extracted(c.code_blob));
-    std::vector<std::string> layer_blobs;
-    layer_blobs.reserve(c.layers.size());
-    for (const auto& l : c.layers) layer_blobs.push_back(l.blob);
-    LAMINA_TRY(opt_dir, cache_.assemble(layer_blobs));
+    // Hot reload: which changes of its folders it starts after (taken before
+    // anything is read from them: a change from here on makes it stale).
+    std::vector<std::pair<std::string, std::uint64_t>> hot_folders;
+    for (auto& folder : c.hot_reload_folders()) {
+        std::lock_guard lk(mu_);
+        auto it = folder_changes_.find(folder);
+        hot_folders.emplace_back(std::move(folder), it == folder_changes_.end() ? 0 : it->second);
+    }
+    auto live_folder = [](const std::string& folder) -> Result<fs::path> {
+        std::error_code ec;
+        if (!fs::is_directory(folder, ec))
+            return fail(ErrorCode::ResourceNotFound,
+                        "the hot-reload folder " + folder +
+                            " is not there any more: create it again, or update the code");
+        return fs::path(folder);
+    };
+    fs::path code_dir;
+    if (!c.code_path.empty()) {
+        LAMINA_TRY(live, live_folder(c.code_path));  // bound as it is: its live contents run
+        code_dir = std::move(live);
+    } else {
+        LAMINA_TRY(extracted, cache_.ensure_extracted(c.code_blob));
+        code_dir = std::move(extracted);
+    }
+    fs::path opt_dir;
+    if (c.layers.size() == 1 && !c.layers.front().path.empty()) {
+        LAMINA_TRY(live, live_folder(c.layers.front().path));  // a hot-reload layer: /opt itself
+        opt_dir = std::move(live);
+    } else {
+        std::vector<std::string> layer_blobs;
+        layer_blobs.reserve(c.layers.size());
+        for (const auto& l : c.layers) {
+            if (!l.path.empty())
+                return fail(ErrorCode::InvalidParameterValue,
+                            "the hot-reload layer " + l.arn + " must be the function's only layer");
+            layer_blobs.push_back(l.blob);
+        }
+        LAMINA_TRY(assembled, cache_.assemble(layer_blobs));
+        opt_dir = std::move(assembled);
+    }
     LAMINA_CHECK(
         check_architecture(req.function_name, c.runtime, c.architecture, code_dir, opt_dir));
 
     auto env = std::make_shared<Environment>();
+    env->hot_folders = std::move(hot_folders);
     env->key = key;
     env->version = c.version;
     env->init_type = init_type;

@@ -591,9 +591,55 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
     if (!st) finish(runtime::unavailable(st.error().message).payload(), true, Ending::failed(""));
 }
 
+bool Invoker::stale(const Environment& env) const {
+    for (const auto& [folder, seen] : env.hot_folders) {
+        auto it = folder_changes_.find(folder);
+        if ((it == folder_changes_.end() ? 0 : it->second) != seen) return true;
+    }
+    return false;
+}
+
+void Invoker::folder_changed(const std::string& folder) {
+    std::vector<EnvPtr> drop;
+    std::size_t busy = 0;
+    {
+        std::lock_guard lk(mu_);
+        ++folder_changes_[folder];
+        for (auto it = idle_.begin(); it != idle_.end();) {
+            if (stale(*it->second)) {
+                drop.push_back(it->second);
+                it = idle_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+        for (auto& [key, pc] : provisioned_)
+            for (auto it = pc->idle.begin(); it != pc->idle.end();) {
+                if (stale(**it)) {
+                    drop.push_back(*it);  // replaced once gone (its on_gone tops the config up)
+                    it = pc->idle.erase(it);
+                } else {
+                    ++it;
+                }
+            }
+        for (const auto& e : all_)
+            if (!e->hot_folders.empty() && stale(*e) &&
+                std::find(drop.begin(), drop.end(), e) == drop.end() && !e->dead())
+                ++busy;  // retired when free again (release)
+    }
+    for (auto& e : drop) retire(e, "spindown");
+    logger("exec")->info("hot_reload.changed folder={} retired_idle={} retiring_busy={}", folder,
+                         drop.size(), busy);
+}
+
 void Invoker::release(const EnvPtr& env) {
     env->release_slot();
-    std::lock_guard lk(mu_);
+    std::unique_lock lk(mu_);
+    if (stale(*env)) {  // hot reload: its folder changed while it worked
+        lk.unlock();
+        retire(env, "spindown");
+        return;
+    }
     if (auto pc = env->pc.lock();
         pc && env->pc_generation == pc->generation && !stopping_ &&
         std::find(pc->envs.begin(), pc->envs.end(), env) != pc->envs.end()) {

@@ -118,7 +118,8 @@ void Invoker::start_provisioned(const std::shared_ptr<Provisioned>& pc, std::uin
         bool kept = false;
         {
             std::lock_guard lk(mu_);
-            if (p && std::find(p->envs.begin(), p->envs.end(), e) != p->envs.end()) {
+            // (a hot-reload folder that changed while it initialised: replaced instead)
+            if (p && std::find(p->envs.begin(), p->envs.end(), e) != p->envs.end() && !stale(*e)) {
                 p->idle.push_back(e);
                 kept = true;
             }

@@ -149,6 +149,13 @@ Result<CodeSource> Deployment::code_source(const Resource& r, const json& props,
         if (!fs::exists(full, ec))
             return std::unexpected(
                 t_.error_at(p, "the folder or zip " + full.string() + " does not exist"));
+        if (!options_.hot_reload_bucket.empty() && fs::is_directory(full, ec)) {
+            // hot reload: the server binds the folder itself; nothing to zip or watch here
+            std::string folder = fs::weakly_canonical(full, ec).string();
+            c.s3 = {{"S3Bucket", options_.hot_reload_bucket}, {"S3Key", folder}};
+            c.fingerprint = "hot-reload:" + folder;
+            return {};
+        }
         if (auto cached = packaged_.find(full.string()); cached != packaged_.end()) {
             c.zip = cached->second;
         } else {

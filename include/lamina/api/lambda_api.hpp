@@ -26,6 +26,7 @@
 namespace lamina::api {
 
 struct LambdaCall;  // one routed request (src/api/lambda_routes.hpp)
+struct CodeInput;   // a Code / Content object as read (src/api/lambda_input.hpp)
 
 class LambdaApi {
 public:
@@ -83,6 +84,8 @@ private:
     static Handler handler_of(int operation);
 
     // lambda_functions.cpp
+    Result<control::StoredCode> store_code(const control::Scope& scope, CodeInput& code,
+                                           const std::string& field_prefix, bool dry_run);
     Result<http::Response> create_function(const LambdaCall& c);
     Result<http::Response> list_functions(const LambdaCall& c);
     Result<http::Response> get_function(const LambdaCall& c);

@@ -53,6 +53,10 @@ struct Config {
     // Debugger attach: FUNCTION[:QUALIFIER]=PORT entries (checked when parsed), --debug-wait
     std::vector<std::string> debug;
     bool debug_wait = false;
+    // Hot reload: Code.S3Bucket (Content.S3Bucket) of this name means S3Key is
+    // a folder on this machine, bound live at /var/task (/opt), as LocalStack does.
+    std::string hot_reload_bucket = "hot-reload";
+    bool template_hot_reload = false;  // --template's CodeUri/ContentUri folders use it
     // S3
     bool s3 = true;  // the S3 surface on lamina's endpoint (--s3 on|off)
     std::string

@@ -34,6 +34,7 @@ struct LayerVersion {
     std::string code_blob;    // hex
     std::int64_t code_size = 0;
     std::int64_t unzipped_size = 0;
+    std::string code_path;  // hot reload: the folder bound live at /opt (code_blob empty)
     std::int64_t created_ms = 0;
     std::vector<nlohmann::json> policy;  // statements
     std::string policy_revision;
@@ -50,6 +51,7 @@ struct PublishLayerInput {
     std::optional<std::string> license_info;
     std::string code_sha256, code_blob;
     std::int64_t code_size = 0, unzipped_size = 0;
+    std::string code_path;  // hot reload
 };
 
 struct LayerPermissionInput {
@@ -99,7 +101,8 @@ public:
                              const std::string& sid, std::optional<std::string> revision_id);
 
     // Resolves the Layers list of a function in `caller`'s scope, with AWS's
-    // checks in AWS's order; returns the references to store.
+    // checks in AWS's order; returns the references to store. A hot-reload
+    // layer is bound at /opt as it is, so it must be the only layer.
     Result<std::vector<LayerRef>> resolve_for_function(const Scope& caller,
                                                        const std::vector<std::string>& arns) const;
 

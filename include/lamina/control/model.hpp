@@ -15,12 +15,17 @@
 
 namespace lamina::control {
 
+// What CodeSha256 (and a layer's Content.CodeSha256) reads for hot-reloaded
+// code, as LocalStack reports it: there is no package to hash.
+inline constexpr const char* kHotReloadCodeSha256 = "hot-reloading-hash-not-available";
+
 struct LayerRef {
     std::string arn;  // layer version ARN
     std::int64_t code_size = 0;
     std::int64_t unzipped_size = 0;
     std::string
         blob;  // hex sha256 of the layer zip: keeps working after the layer version is deleted
+    std::string path;  // a hot-reload layer's folder (bound live at /opt); blob is then empty
 };
 
 // One version's code and configuration ($LATEST or a published number).
@@ -42,6 +47,9 @@ struct VersionConfig {
     std::string code_blob;           // hex sha256: the blob's name in the store
     std::int64_t code_size = 0;      // zipped bytes
     std::int64_t unzipped_size = 0;  // sum of entry sizes
+    // Hot reload: the folder on this machine bound live at /var/task (code_blob
+    // is then empty, code_sha256 kHotReloadCodeSha256, the sizes 0).
+    std::string code_path;
     std::string tracing_mode = "PassThrough";
     std::optional<std::string> dead_letter_target;
     std::optional<std::string> kms_key_arn;
@@ -56,6 +64,8 @@ struct VersionConfig {
 
     // Fields that make two versions "the same" for PublishVersion.
     bool same_code_and_config(const VersionConfig& o) const;
+    // Every hot-reload folder it runs: its code's and its layers'.
+    std::vector<std::string> hot_reload_folders() const;
 
     nlohmann::json to_doc() const;
     static VersionConfig from_doc(const nlohmann::json& doc);

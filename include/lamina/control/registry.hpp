@@ -6,6 +6,7 @@
 // updates memory; reads are served from memory under a shared lock.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -24,12 +25,15 @@
 
 namespace lamina::control {
 
-// A zip already hashed, checked and stored as a blob by the caller.
+// A zip already hashed, checked and stored as a blob by the caller, or
+// hot-reloaded code (`hot_reload_path` set: a folder checked by the caller,
+// sha256_b64 kHotReloadCodeSha256, no blob, sizes 0).
 struct StoredCode {
     std::string sha256_b64;
     std::string sha256_hex;
     std::int64_t size = 0;
     std::int64_t unzipped_size = 0;
+    std::string hot_reload_path;
 };
 
 // Settings of CreateFunction / UpdateFunctionConfiguration; unset = keep.
@@ -156,6 +160,13 @@ public:
     // `layers` resolves the Layers of functions (may be null: then no layer can be referenced).
     Registry(store::DocumentStore& docs, Clock& clock, IdSource& ids,
              const LayerRegistry* layers = nullptr);
+
+    // Told, under the registry's lock, of every function whose set of
+    // hot-reload folders (its versions' code and layers) may have changed:
+    // its key ("account/region/name") and the folders now (none once deleted).
+    using FolderObserver =
+        std::function<void(const std::string& function_key, std::set<std::string> folders)>;
+    void set_folder_observer(FolderObserver observer) { folder_observer_ = std::move(observer); }
 
     // Loads everything from the store.
     Status load();
@@ -318,11 +329,14 @@ private:
     std::string bump_revision(const Scope& s, Function& f, const std::string& qualifier,
                               std::vector<store::Mutation>& rows);
     std::int64_t now_ms() const { return clock_.now_ms(); }
+    // Tells the folder observer what the function (null: deleted) uses now (under the lock).
+    void report_folders(const Scope& s, const std::string& name, const Function* f) const;
 
     store::DocumentStore& docs_;
     const LayerRegistry* layers_;
     Clock& clock_;
     IdSource& ids_;
+    FolderObserver folder_observer_;
     mutable std::shared_mutex mu_;
     std::map<Scope, FunctionMap> functions_;
     std::map<std::string, std::pair<Scope, std::string>> url_index_;  // url id -> function

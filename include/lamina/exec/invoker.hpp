@@ -152,6 +152,11 @@ public:
     void reset();
     // AWS_ENDPOINT_URL for functions, known once lamina listens.
     void set_endpoint_url(std::string url);
+    // Hot reload: the files of `folder` changed. Environments that run it (as
+    // their code or their /opt) are retired: idle ones now, busy ones once
+    // their invocation is over, starting ones once they have served the
+    // invocation that started them; new invocations start fresh ones.
+    void folder_changed(const std::string& folder);
     std::size_t environment_count() const;
     // Environments free for their next invocation (not provisioned ones).
     std::size_t idle_count_for_test() const {
@@ -181,6 +186,8 @@ private:
     void run(InvokeRequest req, const EnvPtr& env, bool cold, SlotPtr slot,
              const std::function<void(InvokeResult)>& done);
     void release(const EnvPtr& env);
+    // Whether a folder the environment runs changed since it started (under mu_).
+    bool stale(const Environment& env) const;
     void prune_dead();  // under mu_
     // Counts one of the two events that free an environment after an
     // invocation (the runtime's answer, the extensions' acknowledgements).
@@ -209,6 +216,7 @@ private:
     metrics::MetricsStore* metrics_ = nullptr;
     RecentInvocations* recent_ = nullptr;
     std::map<std::string, std::shared_ptr<Provisioned>> provisioned_;  // scope/function/qualifier
+    std::map<std::string, std::uint64_t> folder_changes_;  // hot-reload folder -> changes seen
     std::mutex exits_mu_;  // with exits_cv_: an environment's exit was handled
     std::condition_variable exits_cv_;
     // Debugged environments: one at a time per debug port (the one there, or

@@ -35,6 +35,9 @@ struct DeployOptions {
     std::string stack_name;
     std::map<std::string, std::string> parameter_overrides;
     double minute_seconds = 60;  // how long a DeploymentPreference minute lasts
+    // Not empty: CodeUri/ContentUri folders are given as hot-reload code
+    // (S3Bucket this name, S3Key the folder) instead of being zipped.
+    std::string hot_reload_bucket;
 };
 
 // An alias moving from one version to another, one step at a time.

@@ -2,10 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "api/lambda_routes.hpp"
 #include "fakes/fake_clock.hpp"
@@ -422,4 +426,60 @@ TEST_F(LambdaApiTest, BodyPolicyNamesTheOperation) {
     EXPECT_EQ(other.limit, 6u * 1024 * 1024);
     EXPECT_NE(other.too_large(other.limit).body.find("for the PutFunctionConcurrency operation"),
               std::string::npos);
+}
+
+// Hot reload (LocalStack's convention): S3Bucket hot-reload + an absolute
+// folder; anything else is refused with the reason and creates nothing.
+TEST_F(LambdaApiTest, HotReloadCodeIsAFolderOrAClearRefusal) {
+    auto code = dir_.path() / "live";
+    std::filesystem::create_directories(code);
+    auto hot = [](const std::string& key) {
+        return json{{"Code", {{"S3Bucket", "hot-reload"}, {"S3Key", key}}}};
+    };
+    Reply made = create("hot", hot(code.string()));
+    ASSERT_EQ(made.status, 201u) << made.body.dump();
+    EXPECT_EQ(made.body["CodeSha256"], "hot-reloading-hash-not-available");
+    EXPECT_EQ(made.body["CodeSize"], 0);
+    Reply got = call("GET", "/2015-03-31/functions/hot");
+    EXPECT_EQ(got.body["Code"]["Location"], "Code location: " + code.string());
+
+    std::ofstream(dir_.path() / "file.py") << "x";
+    const std::vector<std::pair<std::string, std::string>> bad = {
+        {"relative/dir",
+         "Code.S3Key must be the absolute path of a folder on lamina's machine, "
+         "but relative/dir is relative."},
+        {"/no/such/folder", "the folder /no/such/folder (Code.S3Key) does not exist."},
+        {(dir_.path() / "file.py").string(),
+         "Code.S3Key " + (dir_.path() / "file.py").string() + " is not a folder."},
+        {"/",
+         "the root folder / cannot be bound at /var/task or /opt and watched; name your "
+         "code's folder."},
+        {"/proc/self", "/proc/self is in the kernel's /proc filesystem, not a folder of code."},
+    };
+    for (const auto& [key, reason] : bad) {
+        Reply r = create("bad", hot(key));
+        EXPECT_EQ(r.status, 400u) << key;
+        EXPECT_EQ(r.error_type, "InvalidParameterValueException") << key;
+        EXPECT_EQ(r.message(), "S3Bucket hot-reload means hot reload: " + reason);
+    }
+    Reply versioned = create(
+        "bad",
+        json{{"Code",
+              {{"S3Bucket", "hot-reload"}, {"S3Key", code.string()}, {"S3ObjectVersion", "1"}}}});
+    EXPECT_EQ(versioned.error_type, "InvalidParameterValueException");
+    EXPECT_EQ(call("GET", "/2015-03-31/functions/bad").status, 404u);
+
+    // a layer: its folder, reported the same way
+    Reply layer =
+        call("POST", "/2018-10-31/layers/hotlayer/versions",
+             json{{"Content", {{"S3Bucket", "hot-reload"}, {"S3Key", code.string()}}}}.dump());
+    ASSERT_EQ(layer.status, 201u) << layer.body.dump();
+    EXPECT_EQ(layer.body["Content"]["CodeSha256"], "hot-reloading-hash-not-available");
+    EXPECT_EQ(layer.body["Content"]["Location"], "Code location: " + code.string());
+    Reply bad_layer =
+        call("POST", "/2018-10-31/layers/hotlayer/versions",
+             json{{"Content", {{"S3Bucket", "hot-reload"}, {"S3Key", "rel"}}}}.dump());
+    EXPECT_EQ(bad_layer.message(),
+              "S3Bucket hot-reload means hot reload: Content.S3Key must be the absolute path of a "
+              "folder on lamina's machine, but rel is relative.");
 }

@@ -1368,3 +1368,43 @@ TEST_F(FunctionRegistry, ScopesAreIsolated) {
     EXPECT_TRUE(reg_->get_function(kScope, ref("f")).has_value());
     EXPECT_FALSE(reg_->get_function(other, ref("f")).has_value());
 }
+
+// Hot reload: the folder is the code, kept across a restart, reported to the
+// folder observer while any version of the function runs it.
+TEST_F(FunctionRegistry, HotReloadFoldersAreReportedWhileAVersionUsesThem) {
+    std::map<std::string, std::set<std::string>> seen;
+    reg_->set_folder_observer([&](const std::string& key, std::set<std::string> folders) {
+        seen[key] = std::move(folders);
+    });
+    const std::string key = "123456789012/us-east-1/hot";
+    CreateFunctionInput in = input("hot");
+    in.code = StoredCode{kHotReloadCodeSha256, "", 0, 0, "/srv/code"};
+    auto made = reg_->create_function(kScope, in);
+    ASSERT_TRUE(made.has_value()) << err(made);
+    EXPECT_EQ(made->config.code_sha256, kHotReloadCodeSha256);
+    EXPECT_EQ(seen[key], std::set<std::string>{"/srv/code"});
+    EXPECT_EQ(publish("hot"), "1");  // the version keeps pointing at the folder
+    EXPECT_EQ(get("hot", "1").config.code_path, "/srv/code");
+
+    UpdateCodeInput zip;
+    zip.code = code("zip-bytes-2");
+    ASSERT_TRUE(reg_->update_function_code(kScope, ref("hot"), zip).has_value());
+    EXPECT_EQ(get("hot").config.code_path, "");
+    EXPECT_EQ(seen[key], std::set<std::string>{"/srv/code"});  // version 1 still runs it
+    ASSERT_TRUE(reg_->delete_function(kScope, ref("hot", "1")).has_value());
+    EXPECT_TRUE(seen[key].empty());
+
+    UpdateCodeInput back;
+    back.code = StoredCode{kHotReloadCodeSha256, "", 0, 0, "/srv/other"};
+    ASSERT_TRUE(reg_->update_function_code(kScope, ref("hot"), back).has_value());
+    EXPECT_EQ(seen[key], std::set<std::string>{"/srv/other"});
+    reopen();
+    EXPECT_EQ(get("hot").config.code_path, "/srv/other");
+    EXPECT_EQ(get("hot").config.code_sha256, kHotReloadCodeSha256);
+    std::set<std::string> after_load;
+    reg_->set_folder_observer([&](const std::string&, std::set<std::string> folders) {
+        after_load = std::move(folders);
+    });
+    ASSERT_TRUE(reg_->delete_function(kScope, ref("hot")).has_value());
+    EXPECT_TRUE(after_load.empty());
+}

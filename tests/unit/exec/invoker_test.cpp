@@ -413,3 +413,36 @@ TEST_F(JavaInvoker, RuntimeWithoutAJvmIsUnavailable) {
         << built_without.payload;
     EXPECT_EQ(launcher_->launches(), 0);
 }
+
+// Hot reload: a change of the folder an environment runs retires it; the
+// next invocation starts a fresh one. Other folders' changes leave it be.
+TEST_F(Invoker, HotReloadFolderChangeRetiresItsIdleEnvironments) {
+    auto folder = dir_.path() / "live";
+    std::filesystem::create_directories(folder);
+    auto req = [&] {
+        auto r = request("echo", R"({"n":1})");
+        r.config.code_blob.clear();
+        r.config.code_sha256 = lamina::control::kHotReloadCodeSha256;
+        r.config.code_path = folder.string();
+        return r;
+    };
+    EXPECT_TRUE(invoke(req()).cold);
+    EXPECT_FALSE(invoke(req()).cold);
+    invoker_->folder_changed((dir_.path() / "elsewhere").string());
+    EXPECT_FALSE(invoke(req()).cold);
+    invoker_->folder_changed(folder.string());
+    auto after = invoke(req());
+    EXPECT_TRUE(after.cold);
+    EXPECT_FALSE(after.function_error) << after.payload;
+    EXPECT_TRUE(eventually([&] { return invoker_->environment_count() == 1; }));
+    EXPECT_FALSE(invoke(req()).cold);
+}
+
+TEST_F(Invoker, HotReloadFolderThatIsGoneFailsTheInvocationClearly) {
+    auto r = request("echo", "{}");
+    r.config.code_blob.clear();
+    r.config.code_path = (dir_.path() / "gone").string();
+    auto res = invoke(std::move(r));
+    EXPECT_TRUE(res.function_error);
+    EXPECT_NE(res.payload.find("is not there any more"), std::string::npos) << res.payload;
+}

@@ -125,6 +125,19 @@ TEST_F(PlanTest, ReadsFunctionsLayersAndAutoPublishAlias) {
     EXPECT_TRUE(changes().empty()) << changes().front();
 }
 
+// --hot-reload: a folder is sent as hot-reload code (the server binds it),
+// neither zipped nor watched by the deployer; inline code is zipped as ever.
+TEST_F(PlanTest, HotReloadSendsFoldersAsTheMarkerBucketAndTheirPath) {
+    options.hot_reload_bucket = "hot-reload";
+    auto st = plan(kSamApp);
+    ASSERT_TRUE(st) << st.error().message;
+    const LayerSpec& lib = planned().layers.at("Lib");
+    std::string folder = std::filesystem::weakly_canonical(dir.path() / "lib").string();
+    EXPECT_EQ(lib.code.body(), json({{"S3Bucket", "hot-reload"}, {"S3Key", folder}}));
+    EXPECT_FALSE(lib.code.folder);  // nothing for --watch to zip again
+    EXPECT_TRUE(planned().functions.at("Fn").code.body().contains("ZipFile"));
+}
+
 TEST_F(PlanTest, ConditionsLeaveResourcesOut) {
     const std::string text = R"(Transform: AWS::Serverless-2016-10-31
 Parameters:
