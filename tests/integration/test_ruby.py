@@ -195,7 +195,25 @@ def test_handler_errors(lam, files, handler, error_type, message):
     assert isinstance(err["stackTrace"], list)
 
 
-def test_gems_from_a_layer_and_vendor_bundle(lam):
+@pytest.fixture(scope="module")
+def process_server(tmp_path_factory):
+    srv = lt.LaminaServer(log_path=tmp_path_factory.mktemp("rbproc") / "server.log",
+                          extra_args=["--sandbox", "process"])
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(params=["session", "process"])
+def any_backend(request, server):
+    """boto3 lambda clients of the session's server (bubblewrap when it can) and of a server
+    running functions as plain processes (host paths in GEM_PATH and RUBYLIB)."""
+    srv = server if request.param == "session" else request.getfixturevalue("process_server")
+    return srv.client("lambda")
+
+
+def test_gems_from_a_layer_and_vendor_bundle(any_backend):
+    lam = any_backend
     layer = lt.make_zip({
         "ruby/gems/3.3.0/specifications/tinygem-1.0.0.gemspec": TINYGEM_SPEC,
         "ruby/gems/3.3.0/gems/tinygem-1.0.0/lib/tinygem.rb": "module Tinygem\n  WHERE = __FILE__\nend\n",
