@@ -3,9 +3,9 @@
 
 Warm sync invoke p50/p99 (raw keep-alive HTTP client), warm throughput with
 several clients, and cold starts (create -> first response, first invoke
-after an update), for a trivial Python and Node.js handler, next to this
-machine's floors: `python3 -S -c pass`, `node -e 0` and a loopback HTTP
-round trip to lamina's /health.
+after an update), for a trivial Python, Node.js and Ruby handler, next to
+this machine's floors: `python3 -S -c pass`, `node -e 0`, `ruby -e 0` and a
+loopback HTTP round trip to lamina's /health.
 
     python3 bench/invoke.py [--bin build/lamina] [--sandbox auto|bubblewrap|process]
 """
@@ -127,12 +127,16 @@ def main():
             rt.append((time.perf_counter() - t) * 1000)
         print(f"lamina invoke benchmark, sandbox={health.get('sandbox')}")
         print(f"floors: loopback HTTP round trip to /health p50 {pct(rt, 50):.3f} ms; python3 -S -c pass "
-              f"{floor_ms(['/usr/bin/python3', '-S', '-c', 'pass']):.1f} ms; node -e 0 {floor_ms(['node', '-e', '0'], 10):.1f} ms")
+              f"{floor_ms(['/usr/bin/python3', '-S', '-c', 'pass']):.1f} ms; node -e 0 {floor_ms(['node', '-e', '0'], 10):.1f} ms"
+              + (f"; ruby -e 0 {floor_ms(['ruby', '-e', '0'], 10):.1f} ms" if shutil.which("ruby") else ""))
         role = "arn:aws:iam::123456789012:role/bench"
         funcs = {
             "python": ("python3.12", "handler.handler", zip_of("handler.py", "def handler(e, c):\n    return e\n")),
             "node": ("nodejs20.x", "index.handler", zip_of("index.js", "exports.handler = async (e) => e;")),
         }
+        if shutil.which("ruby"):
+            funcs["ruby"] = ("ruby3.3", "function.handler",
+                             zip_of("function.rb", "def handler(event:, context:)\n  event\nend\n"))
         rows = []
         for label, (runtime, handler, code) in funcs.items():
             colds = []
