@@ -208,7 +208,8 @@ module LaminaRuntime
                  'requestId' => LaminaRuntime.request_id }.merge(payload)
       $stdout.puts JSON.generate(record)
     else
-      $stderr.puts "Error raised from handler method\n#{JSON.pretty_generate(payload)}"
+      trace = payload['stackTrace'].map { |frame| "\n  #{frame}" }.join
+      $stderr.puts "[ERROR] #{payload['errorType']}: #{payload['errorMessage']}#{trace}"
     end
   end
 

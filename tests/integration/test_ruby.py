@@ -149,9 +149,12 @@ def test_class_method_handler_and_string_results(lam):
 @pytest.mark.parametrize("runtime", ["ruby3.2", "ruby3.4"])
 def test_other_versions_run_with_their_gem_path(lam, runtime):
     name = create(lam, INTROSPECT, runtime=runtime)
-    r, body = invoke(lam, name, b'{"k": "v"}')
+    client_context = {"custom": {"k": "v"}, "env": {"platform": "lamina"}}
+    r, body = invoke(lam, name, b'{"k": "v"}',
+                     ClientContext=base64.b64encode(json.dumps(client_context).encode()).decode())
     assert "FunctionError" not in r, body
     out = json.loads(body)
+    assert out["client_context"] == client_context
     abi = runtime.removeprefix("ruby") + ".0"
     assert out["env"]["AWS_EXECUTION_ENV"] == f"AWS_Lambda_{runtime}"
     assert out["env"]["GEM_PATH"].split(":")[0].endswith(f"/vendor/bundle/ruby/{abi}")
@@ -169,7 +172,8 @@ def test_uncaught_error_payload(cli, lam, tmp_path):
     assert err["errorMessage"] == "Error: some_error_msg"
     assert err["stackTrace"][0].startswith("/var/task/function.rb:2:in ")
     assert "handler" in err["stackTrace"][0]
-    assert "Error: some_error_msg" in base64.b64decode(r["LogResult"]).decode()
+    log = base64.b64decode(r["LogResult"]).decode()
+    assert "[ERROR] Function<RuntimeError>: Error: some_error_msg\n  /var/task/function.rb:2:in " in log
     # the same through the CLI
     p = cli.json("lambda", "invoke", "--function-name", name, str(tmp_path / "out.json"))
     assert p["FunctionError"] == "Unhandled"
