@@ -218,6 +218,10 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
             return fail(ErrorCode::NotImplemented, "lamina has no Ruby for " + rt +
                                                        ": start it with --runtime " + rt +
                                                        "=/path/to/ruby");
+        if (debug)
+            return fail(ErrorCode::NotImplemented,
+                        "lamina attaches debuggers to Python and Node.js functions only (" +
+                            debug->source + "): not to " + rt + " functions");
         spec.command = {it->second, paths.runtime_dir + "/ruby/bootstrap.rb"};
         if (auto prefix = install_prefix(it->second)) spec.extra_ro_binds.push_back(*prefix);
     } else if (provided) {

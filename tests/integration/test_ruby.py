@@ -292,3 +292,13 @@ def test_ruby4_is_refused_by_name(lam_nv):
                                Handler="function.handler", Code={"ZipFile": rb_zip(RAISES)})
     assert "ruby4.0" in e.value.response["Error"]["Message"]
     assert "lamina" in e.value.response["Error"]["Message"]
+
+
+def test_debugging_a_ruby_function_is_refused_by_name(lam):
+    # lamina attaches debuggers to Python and Node.js only: asked for one, a Ruby invoke says so
+    name = create(lam, INTROSPECT, Environment={"Variables": {"LAMINA_DEBUG_PORT": "5999"}})
+    r, body = invoke(lam, name)
+    assert r["FunctionError"] == "Unhandled"
+    err = json.loads(body)
+    assert "attaches debuggers to Python and Node.js functions only" in err["errorMessage"]
+    assert "ruby3.3" in err["errorMessage"]
