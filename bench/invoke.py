@@ -3,9 +3,10 @@
 
 Warm sync invoke p50/p99 (raw keep-alive HTTP client), warm throughput with
 several clients, and cold starts (create -> first response, first invoke
-after an update), for a trivial Python, Node.js and (when javac is there)
-Java handler, next to this machine's floors: `python3 -S -c pass`,
-`node -e 0`, `java -version` and a loopback HTTP round trip to lamina's /health.
+after an update), for a trivial Python, Node.js, Ruby and (when javac is
+there) Java handler, next to this machine's floors: `python3 -S -c pass`,
+`node -e 0`, `ruby -e 0`, `java -version` and a loopback HTTP round trip to
+lamina's /health.
 
     python3 bench/invoke.py [--bin build/lamina] [--sandbox auto|bubblewrap|process]
 """
@@ -149,6 +150,7 @@ def main():
         print(f"lamina invoke benchmark, sandbox={health.get('sandbox')}")
         print(f"floors: loopback HTTP round trip to /health p50 {pct(rt, 50):.3f} ms; python3 -S -c pass "
               f"{floor_ms(['/usr/bin/python3', '-S', '-c', 'pass']):.1f} ms; node -e 0 {floor_ms(['node', '-e', '0'], 10):.1f} ms"
+              + (f"; ruby -e 0 {floor_ms(['ruby', '-e', '0'], 10):.1f} ms" if shutil.which("ruby") else "")
               + (f"; java -version {floor_ms(['java', '-XX:TieredStopAtLevel=1', '-version'], 5):.1f} ms"
                  if shutil.which("java") else ""))
         role = "arn:aws:iam::123456789012:role/bench"
@@ -159,6 +161,9 @@ def main():
         java = java_zip()
         if java is not None:
             funcs["java"] = ("java17", "bench.Echo::handle", java)
+        if shutil.which("ruby"):
+            funcs["ruby"] = ("ruby3.3", "function.handler",
+                             zip_of("function.rb", "def handler(event:, context:)\n  event\nend\n"))
         rows = []
         for label, (runtime, handler, code) in funcs.items():
             colds = []

@@ -21,6 +21,8 @@ BENCH_PKGS=(wrk)
 
 # Node.js functions need a node: Debian's, unless the machine already has one.
 command -v node >/dev/null 2>&1 || RUN_PKGS+=(nodejs)
+# Ruby functions run on the host's ruby (Debian's, unless the machine already has one).
+command -v ruby >/dev/null 2>&1 || RUN_PKGS+=(ruby)
 # The tests' Node clients (tests/integration/js: JS SDK v3, playwright-core) come from npm.
 command -v npm >/dev/null 2>&1 || TEST_PKGS+=(npm)
 

@@ -31,6 +31,12 @@ bool is_deprecated_runtime(const std::string& runtime) {
 Status validate_runtime(const std::string& runtime) {
     const auto& ok = supported_runtimes();
     if (std::find(ok.begin(), ok.end(), runtime) != ok.end()) return {};
+    if (runtime == "ruby4.0") {
+        // AWS's newest Ruby (botocore lists it; AWS's recorded enum does not yet)
+        return fail(ErrorCode::InvalidParameterValue,
+                    "The runtime parameter of ruby4.0 is not supported by lamina: it runs Ruby "
+                    "functions as ruby3.2, ruby3.3 or ruby3.4.");
+    }
     if (is_deprecated_runtime(runtime)) {
         return fail(
             ErrorCode::InvalidParameterValue,

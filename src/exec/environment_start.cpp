@@ -187,6 +187,14 @@ std::map<std::string, std::string> default_interpreters(
         for (const auto& [id, needs] : kJavaRuntimes)
             if (release >= needs) out[id] = java;
     }
+    // AWS's Ruby versions on the same version if installed, else on the host's ruby
+    std::string ruby = find_executable({"/usr/bin/ruby", "/usr/local/bin/ruby"});
+    for (const char* v : {"3.2", "3.3", "3.4"}) {
+        std::string exact = find_executable(
+            {std::string("/usr/bin/ruby") + v, std::string("/usr/local/bin/ruby") + v});
+        std::string chosen = exact.empty() ? ruby : exact;
+        if (!chosen.empty()) out[std::string("ruby") + v] = chosen;
+    }
     for (const auto& [k, v] : overrides) out[k] = v;
     return out;
 }
@@ -297,6 +305,7 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
     bool python = rt.rfind("python", 0) == 0, node = rt.rfind("nodejs", 0) == 0;
     bool provided = rt.rfind("provided", 0) == 0;
     int java_release = java_feature_release(rt);
+    bool ruby = rt.rfind("ruby", 0) == 0;
     if (python) {
         auto it = settings_.interpreters.find(rt);
         if (it == settings_.interpreters.end())
@@ -339,9 +348,25 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
             return fail(ErrorCode::NotImplemented,
                         "lamina was built without its Java runtime (no javac at build time): "
                         "runtimes/java/lamina-java-runtime.jar is missing");
+        if (debug)
+            return fail(ErrorCode::NotImplemented,
+                        "lamina attaches debuggers to Python and Node.js functions only (" +
+                            debug->source + "): not to " + rt + " functions");
         spec.command = java_command(it->second, rt, c.memory_size, paths.runtime_dir, paths.opt);
         if (auto prefix = install_prefix(it->second)) spec.extra_ro_binds.push_back(*prefix);
         for (auto& dir : jvm_etc_dirs(it->second)) spec.extra_ro_binds.push_back(std::move(dir));
+    } else if (ruby) {
+        auto it = settings_.interpreters.find(rt);
+        if (it == settings_.interpreters.end())
+            return fail(ErrorCode::NotImplemented, "lamina has no Ruby for " + rt +
+                                                       ": start it with --runtime " + rt +
+                                                       "=/path/to/ruby");
+        if (debug)
+            return fail(ErrorCode::NotImplemented,
+                        "lamina attaches debuggers to Python and Node.js functions only (" +
+                            debug->source + "): not to " + rt + " functions");
+        spec.command = {it->second, paths.runtime_dir + "/ruby/bootstrap.rb"};
+        if (auto prefix = install_prefix(it->second)) spec.extra_ro_binds.push_back(*prefix);
     } else if (provided) {
         if (debug)
             return fail(ErrorCode::NotImplemented,
@@ -358,7 +383,7 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
     } else {
         return fail(ErrorCode::NotImplemented,
                     "lamina does not run " + rt +
-                        " functions yet (Python, Node.js, Java and provided runtimes only).");
+                        " functions yet (Python, Node.js, Java, Ruby and provided runtimes only).");
     }
 
     if (auto extensions = list_extensions(opt_dir); !extensions.empty()) {
@@ -396,6 +421,16 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
         e["NODE_PATH"] = paths.opt + "/nodejs/node" + major + "/node_modules:" + paths.opt +
                          "/nodejs/node_modules:" + paths.runtime_dir +
                          "/node_modules:" + paths.runtime_dir + ":" + paths.task_root;
+    }
+    if (ruby) {
+        // as AWS: the declared version's ABI directories (ruby3.3 -> 3.3.0)
+        std::string abi = rt.substr(4) + ".0";
+        e["GEM_HOME"] = paths.runtime_dir;
+        e["GEM_PATH"] = paths.task_root + "/vendor/bundle/ruby/" + abi + ":" + paths.opt +
+                        "/ruby/gems/" + abi + ":" + paths.runtime_dir + ":" + paths.runtime_dir +
+                        "/ruby/" + abi;
+        e["RUBYLIB"] =
+            paths.task_root + ":" + paths.runtime_dir + "/lib:" + paths.opt + "/ruby/lib";
     }
     // Credentials name the function's account: SDK calls made inside reach lamina in that account.
     e["AWS_ACCESS_KEY_ID"] = req.scope.account;
