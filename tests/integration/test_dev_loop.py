@@ -55,6 +55,21 @@ def descendants(root: int) -> list[int]:
     return out
 
 
+def cgroups_named(name: str) -> list[str]:
+    """Every cgroup folder called `name` (lamina's own are lamina-<pid>), v1 and v2 alike."""
+    found = []
+    for root, dirs, _ in os.walk("/sys/fs/cgroup"):
+        if name in dirs:
+            found.append(os.path.join(root, name))
+    return found
+
+
+def lamina_mounts() -> set[str]:
+    """The mount table's lines that name a lamina path (a data or environment folder)."""
+    with open("/proc/self/mounts") as f:
+        return {line for line in f if "lamina" in line}
+
+
 def alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -140,7 +155,7 @@ def test_run_deploys_the_template_points_boto3_at_it_and_leaves_no_process(tmp_p
     # the command reports its environment and the functions boto3 finds, invokes twice at
     # once, and lists lamina's other descendants (the environments) while they are up
     script = textwrap.dedent(f"""\
-        import json, os, sys, threading, boto3
+        import json, os, sys, threading, urllib.request, boto3
         sys.path.insert(0, {str(lt.HERE)!r})
         from test_dev_loop import descendants
         lam = boto3.client("lambda")
@@ -152,8 +167,15 @@ def test_run_deploys_the_template_points_boto3_at_it_and_leaves_no_process(tmp_p
         mine = set(descendants(os.getpid())) | {{os.getpid()}}
         out["others"] = [p for p in descendants(os.getppid()) if p not in mine]
         t.join()
+        # lamina run serves from this command's parent: its memory cgroup is lamina-<ppid>
+        from test_dev_loop import cgroups_named
+        out["lamina_pid"] = os.getppid()
+        out["cgroups"] = cgroups_named(f"lamina-{{os.getppid()}}")
+        out["health"] = json.load(urllib.request.urlopen(os.environ["AWS_ENDPOINT_URL"] + "/health",
+                                                         timeout=10))
         print(json.dumps(out))
     """)
+    mounts_before = lamina_mounts()
     r = run("--template", str(template), "--", PY, "-c", script)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
@@ -164,6 +186,11 @@ def test_run_deploys_the_template_points_boto3_at_it_and_leaves_no_process(tmp_p
     assert out["functions"] == [name] and out["status"] == 200
     assert out["others"], "the command saw no environment process under lamina"
     assert [p for p in out["others"] if alive(p)] == []
+    # nothing else left behind either: its cgroups (when it made some) and mounts
+    if out["health"].get("memory_limits"):
+        assert out["cgroups"], "lamina made no cgroup although it enforces MemorySize"
+    assert cgroups_named(f"lamina-{out['lamina_pid']}") == []
+    assert lamina_mounts() <= mounts_before
 
 
 def test_run_keeps_the_credentials_and_region_already_set():
