@@ -1,7 +1,11 @@
 """Shared by lamina's benchmarks: start and stop a server, percentiles."""
 import contextlib
 import os
+import signal
+import socket
 import subprocess
+import sys
+import time
 
 DEFAULT_BIN = os.path.join(os.path.dirname(__file__), "..", "build", "lamina")
 
@@ -22,12 +26,7 @@ def lamina_process(binary=DEFAULT_BIN, *extra, data_dir=None, stderr=None):
     try:
         yield proc, int(proc.stdout.readline())
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 @contextlib.contextmanager
@@ -35,3 +34,54 @@ def lamina(binary=DEFAULT_BIN, *extra):
     """`lamina serve --ephemeral --port 0` on loopback; yields the port, stops it after."""
     with lamina_process(binary, *extra) as (_, port):
         yield port
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, what, wait_s=60):
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{what} exited with {proc.returncode} before listening")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port} within {wait_s} s")
+            time.sleep(0.1)
+
+
+def stop(proc, group=False):
+    """Stops a process we started, by its PID (or by its process group, whose id is that
+    PID, when it was started in a session of its own)."""
+    if proc.poll() is not None:
+        return
+    send = (lambda sig: os.killpg(proc.pid, sig)) if group else (lambda sig: proc.send_signal(sig))
+    with contextlib.suppress(ProcessLookupError):
+        send(signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            send(signal.SIGKILL)
+        proc.wait(timeout=10)
+    if group:  # children (the Python handler process) may outlive the leader
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def moto_server():
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port, proc, "moto.server")
+        yield port
+    finally:
+        stop(proc)

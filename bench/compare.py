@@ -28,7 +28,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -37,7 +36,7 @@ import time
 import zipfile
 from urllib.parse import urlsplit
 
-from benchlib import DEFAULT_BIN, lamina_process, pct
+from benchlib import DEFAULT_BIN, free_port, lamina_process, moto_server, pct, stop, wait_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PEERS = os.path.join(HERE, "peers", "node_modules")
@@ -61,62 +60,10 @@ plugins:
 """
 GOALS = {"p50": 0.5, "rps": 2.0, "small": 10.0, "big": 3.0, "own_us": 30.0}
 SMALL_OPS = ("CreateFunction 1 KB", "PublishVersion", "CreateAlias", "GetFunction", "ListFunctions page")
-WAIT_S = 60  # every start-up wait is bounded by this
 
 
 def load():
     return "load %.2f %.2f %.2f" % os.getloadavg()
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, proc, what):
-    deadline = time.monotonic() + WAIT_S
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{what} exited with {proc.returncode} before listening")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port} within {WAIT_S} s")
-            time.sleep(0.1)
-
-
-def stop(proc, group=False):
-    """Stops a process we started, by its PID (or by its process group, whose id is that
-    PID, when it was started in a session of its own)."""
-    if proc.poll() is not None:
-        return
-    send = (lambda sig: os.killpg(proc.pid, sig)) if group else (lambda sig: proc.send_signal(sig))
-    with contextlib.suppress(ProcessLookupError):
-        send(signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            send(signal.SIGKILL)
-        proc.wait(timeout=10)
-    if group:  # children (the Python handler process) may outlive the leader
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-
-
-@contextlib.contextmanager
-def moto_server():
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_port(port, proc, "moto.server")
-        yield port
-    finally:
-        stop(proc)
 
 
 @contextlib.contextmanager

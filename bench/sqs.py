@@ -12,52 +12,17 @@ Prints p50/p99 per server and the ratio moto/lamina of the p50s.
     python3 bench/sqs.py [--bin build/lamina] [--n 500]
 """
 import argparse
-import contextlib
 import http.client
 import json
 import os
-import socket
-import subprocess
-import sys
 import time
 
 import boto3
 from botocore.config import Config
 
-from benchlib import DEFAULT_BIN, lamina_process, pct
+from benchlib import DEFAULT_BIN, lamina_process, moto_server, pct
 
 OPS = ("SendMessage", "ReceiveMessage", "DeleteMessage")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def moto_server():
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("moto.server did not start")
-                time.sleep(0.1)
-        yield port
-    finally:
-        proc.terminate()  # by its PID
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def client(port):

@@ -20,7 +20,6 @@ import io
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,7 +27,7 @@ import tempfile
 import time
 import zipfile
 
-from benchlib import DEFAULT_BIN, pct
+from benchlib import DEFAULT_BIN, stop
 
 ROLE = "arn:aws:iam::123456789012:role/bench"
 
@@ -66,15 +65,6 @@ def serve_until_ready(binary, where, timeout=30.0):
             raise RuntimeError("no /health within %.0f s" % timeout)
         time.sleep(0.0002)
     return (time.perf_counter() - t0) * 1000.0, proc, port
-
-
-def stop(proc):
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def summary(name, values, target=None):
