@@ -16,6 +16,7 @@ import pytest
 
 import lamina_testlib as lt
 from lamina_testlib import expect_error
+from test_terraform import PROVIDER_TF
 
 HOT_SHA = "hot-reloading-hash-not-available"
 
@@ -279,32 +280,7 @@ def test_lamina_deploy_hot_reload_binds_a_codeuri_folder(server, lam, tmp_path):
     changes_within(lam, name, {"v": "edited"})
 
 
-TF = r'''
-terraform {
-  required_providers {
-    aws = { source = "hashicorp/aws" }
-  }
-}
-
-variable "endpoint" { type = string }
-variable "name" { type = string }
-variable "zip" { type = string }
-
-provider "aws" {
-  region                      = "us-east-1"
-  access_key                  = "test"
-  secret_key                  = "test"
-  skip_credentials_validation = true
-  skip_requesting_account_id  = true
-  skip_metadata_api_check     = true
-  skip_region_validation      = true
-  endpoints {
-    lambda = var.endpoint
-    iam    = var.endpoint
-    sts    = var.endpoint
-  }
-}
-
+TF = PROVIDER_TF + r'''
 resource "aws_lambda_function" "fn" {
   function_name = var.name
   role          = "arn:aws:iam::123456789012:role/lambda-role"

@@ -21,7 +21,8 @@ from lamina_testlib import expect_error
 TERRAFORM = os.environ.get("LAMINA_TERRAFORM", shutil.which("terraform") or "/usr/local/bin/terraform")
 MIRROR = Path(os.environ.get("LAMINA_TF_MIRROR", "/opt/tf-plugins"))
 
-MAIN_TF = r'''
+# The provider pointed at lamina: the head of every configuration here.
+PROVIDER_TF = r'''
 terraform {
   required_providers {
     aws = { source = "hashicorp/aws" }
@@ -46,7 +47,9 @@ provider "aws" {
     sts    = var.endpoint
   }
 }
+'''
 
+MAIN_TF = PROVIDER_TF + r'''
 resource "aws_lambda_function" "fn" {
   function_name    = var.name
   role             = "arn:aws:iam::123456789012:role/lambda-role"
@@ -107,33 +110,8 @@ def handler(event, context):
 
 # A queue feeding a function through an event source mapping; the function
 # relays each event it gets to the "out" queue, where the test reads it.
-QUEUES_TF = r'''
-terraform {
-  required_providers {
-    aws = { source = "hashicorp/aws" }
-  }
-}
-
-variable "endpoint" { type = string }
-variable "name" { type = string }
-variable "zip" { type = string }
-
-provider "aws" {
-  region                      = "us-east-1"
-  access_key                  = "test"
-  secret_key                  = "test"
-  skip_credentials_validation = true
-  skip_requesting_account_id  = true
-  skip_metadata_api_check     = true
-  skip_region_validation      = true
-  endpoints {
-    lambda = var.endpoint
-    iam    = var.endpoint
-    sts    = var.endpoint
-    sqs    = var.endpoint
-  }
-}
-
+QUEUES_TF = PROVIDER_TF.replace("    sts    = var.endpoint\n",
+                                "    sts    = var.endpoint\n    sqs    = var.endpoint\n") + r'''
 resource "aws_sqs_queue" "dlq" {
   name = "${var.name}-dlq"
 }
