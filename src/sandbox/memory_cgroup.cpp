@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 namespace lamina::sandbox {
 
@@ -184,12 +186,23 @@ bool MemoryCgroups::oom_killed(const std::string& name) const {
 }
 
 void MemoryCgroups::remove_all() const {
-    std::error_code ec;
-    for (const fs::path& root : {root_, pids_root_.value_or(fs::path())}) {
-        if (root.empty()) continue;
-        for (const auto& e : fs::directory_iterator(root, ec))
-            if (e.is_directory()) fs::remove(e.path(), ec);
-        fs::remove(root, ec);
+    // rmdir refuses (EBUSY) a group whose last task is still on its way out
+    // (killed, not yet gone from the group): tried again for up to 2 s, so
+    // that a server stopping right after killing its environments leaves
+    // no lamina-<pid> group behind.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (true) {
+        bool left = false;
+        std::error_code ec;
+        for (const fs::path& root : {root_, pids_root_.value_or(fs::path())}) {
+            if (root.empty()) continue;
+            for (const auto& e : fs::directory_iterator(root, ec))
+                if (e.is_directory()) fs::remove(e.path(), ec);
+            fs::remove(root, ec);
+            if (fs::exists(root, ec)) left = true;
+        }
+        if (!left || std::chrono::steady_clock::now() >= deadline) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
 }
 
