@@ -15,6 +15,7 @@ RUN_PKGS=(bubblewrap zip unzip ca-certificates python3 curl python3-debugpy)  # 
 RUN_PKGS+=(openjdk-17-jdk-headless)
 TEST_PKGS=(python3-pytest python3-boto3 awscli python3-requests python3-yaml clang-16 libclang-rt-16-dev clang-tidy-16 clang-format-16)  # clang: scripts/fuzz.sh, scripts/tidy.sh, scripts/format.sh
 TEST_PKGS+=(chromium)  # the function URL CORS test's browser (headless, driven by playwright-core)
+TEST_PKGS+=(skopeo)  # the image registry tests push and pull with it
 # npm builds aws-lambda-ric's native client (its own curl and aws-lambda-cpp) on install
 TEST_PKGS+=(autoconf automake libtool make xz-utils)
 BENCH_PKGS=(wrk)

@@ -355,6 +355,7 @@ function errorPayload(err) {
 const api = new RuntimeApi(ADDRESS);
 let ready = false;     // the handler is loaded: init is over
 let current = null;    // the request id of the invoke whose outcome is not sent yet
+let currentTenant;     // its tenant (tenant isolation; undefined for other functions)
 
 // ---- console, as AWS's runtime formats it (LoggingConfig) ------------------
 // Text: "<ISO time>\t<request id>\t<LEVEL>\t<message>". JSON: one object per call
@@ -369,7 +370,9 @@ const { format } = require('util');
 function logRecord(level, args) {
   const requestId = current === null ? 'undefined' : current;
   if (!JSON_LOGS) return `${new Date().toISOString()}\t${requestId}\t${level}\t${format(...args)}\n`;
-  const record = { timestamp: new Date().toISOString(), level, requestId, message: format(...args) };
+  const record = currentTenant === undefined
+    ? { timestamp: new Date().toISOString(), level, requestId, message: format(...args) }
+    : { timestamp: new Date().toISOString(), level, requestId, tenantId: currentTenant, message: format(...args) };
   const err = args.find((a) => a instanceof Error || isNativeError(a));
   if (err) {
     record.errorType = err.constructor && err.constructor.name ? err.constructor.name : err.name;
@@ -513,6 +516,7 @@ function invoke(handler, isAsync, next) {
   if (trace) env._X_AMZN_TRACE_ID = trace;
   else if (env._X_AMZN_TRACE_ID !== undefined) delete env._X_AMZN_TRACE_ID;
   current = id;
+  currentTenant = headers['lambda-runtime-aws-tenant-id'];
   return new Promise((resolve) => {
     let finished = false;
     let context;
@@ -562,6 +566,7 @@ function invoke(handler, isAsync, next) {
         identity: parseJsonHeader(headers['lambda-runtime-cognito-identity'], 'CognitoIdentity'),
         invokedFunctionArn: headers['lambda-runtime-invoked-function-arn'],
         awsRequestId: id,
+        tenantId: currentTenant,
         getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
       };
       const event = parseEvent(next.body);
@@ -690,6 +695,7 @@ async function invokeStreaming(handler, next) {
   if (trace) env._X_AMZN_TRACE_ID = trace;
   else if (env._X_AMZN_TRACE_ID !== undefined) delete env._X_AMZN_TRACE_ID;
   current = id;
+  currentTenant = headers['lambda-runtime-aws-tenant-id'];
   const stream = responseStream(id);
   try {
     const deadline = Number(headers['lambda-runtime-deadline-ms']) || 0;
@@ -704,6 +710,7 @@ async function invokeStreaming(handler, next) {
       identity: parseJsonHeader(headers['lambda-runtime-cognito-identity'], 'CognitoIdentity'),
       invokedFunctionArn: headers['lambda-runtime-invoked-function-arn'],
       awsRequestId: id,
+      tenantId: currentTenant,
       getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
     };
     await handler(parseEvent(next.body), stream, context);
@@ -743,7 +750,16 @@ process.on('unhandledRejection', (reason) => {
 });
 
 async function main() {
-  api.connect();  // while the handler loads
+  if (process.argv.includes('--spare')) {
+    // A spare environment, started ahead of any invocation: this runtime is
+    // loaded and connected; the function's code is loaded (its init runs)
+    // only once lamina hands it an invocation and answers this.
+    const held = await api.exchange([request('GET', '/_lamina/spare/hold', '')]);
+    if (held.status !== 202) process.exit(1);  // let go without an invocation: nothing of the function runs
+    process.argv.splice(process.argv.indexOf('--spare'), 1);
+  } else {
+    api.connect();  // while the handler loads
+  }
   const handler = await loadHandler();
   const isAsync = handler.constructor !== undefined && handler.constructor.name === 'AsyncFunction';
   const streaming = handler[STREAMING] === 'response';

@@ -1,7 +1,7 @@
 """lamina's Python runtime: a Lambda Runtime API client, standard library only.
 
 Started as `python3 -S -u bootstrap.py [--opt DIR] [--debug PORT --debugpy DIR
-[--debug-wait]]` with the environment AWS gives a function. Builds sys.path
+[--debug-wait]] [--spare]` with the environment AWS gives a function. Builds sys.path
 as AWS does, imports the handler named by _HANDLER from the task root, then
 loops: GET /invocation/next, call the handler, POST /response or /error.
 Init failures are posted to /init/error with AWS's error types.
@@ -149,7 +149,7 @@ sys.meta_path.insert(0, AfterImport)
 
 # LoggingConfig: the format and level the function's logging records take.
 JSON_LOGS = os.environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON"
-REQUEST = {"id": None}  # the invocation being run, for log records
+REQUEST = {"id": None, "tenant": None}  # the invocation being run, for log records
 
 
 def json_log_line(record_fields):
@@ -181,7 +181,7 @@ def _install_logging(logging):
             if created != second[0]:
                 second[0], second[1] = created, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created))
             fields = {"timestamp": second[1], "level": record.levelname, "message": record.getMessage(),
-                      "logger": record.name, "requestId": REQUEST["id"]}
+                      "logger": record.name, "requestId": REQUEST["id"], "tenantId": REQUEST["tenant"]}
             if record.exc_info and record.exc_info[0] is not None:
                 kind, value, tb = record.exc_info
                 fields["errorType"] = kind.__name__
@@ -493,6 +493,8 @@ class Context:
         cc = json_header(headers.get("lambda-runtime-client-context"))
         self.client_context = ClientContext(cc) if cc is not None else None
         self.identity = CognitoIdentity(json_header(headers.get("lambda-runtime-cognito-identity")))
+        # tenant isolation: the invocation's tenant (None for other functions), as AWS's runtime
+        self.tenant_id = headers.get("lambda-runtime-aws-tenant-id")
 
     def get_remaining_time_in_millis(self):
         return max(0, self._deadline_ms - int(time.time() * 1000))
@@ -521,9 +523,96 @@ def start_debugger(argv):
         debugpy.wait_for_client()
 
 
+def run_hooks(hooks):
+    for func, args, kwargs in hooks:
+        func(*args, **kwargs)
+
+
+def snapshot_and_restore():
+    """SnapStart (AWS_LAMBDA_INITIALIZATION_TYPE=snap-start): after the init, the
+    before-snapshot hooks run, then GET /restore/next. lamina keeps this process
+    as the version's snapshot: each answer asks it to fork one restored
+    environment (Lamina-Restore-Fork: that environment's Runtime API,
+    Lamina-Restore-Output: the FIFO its output goes to), or to collect children
+    that exited (Lamina-Restore-Reap). The child, restored from this very memory,
+    calls restore/next on its own Runtime API, runs the after-restore hooks and
+    returns to serve invocations; this process never does."""
+    hooks = sys.modules.get("snapshot_restore_py")
+    try:
+        if hooks is not None:
+            run_hooks(hooks.get_before_snapshot())
+    except Exception as e:
+        print("[ERROR] %s: %s" % (type(e).__name__, e), file=sys.stderr, flush=True)
+        post_error("/init/error", error_payload(e, "", "Runtime.BeforeSnapshotError", sys.exc_info()[2]),
+                   "Runtime.BeforeSnapshotError")
+        sys.exit(64)
+    api = RUNTIME_API
+    api.close()  # no connection of the snapshot's crosses into a restored environment
+    extra = {"Lamina-Restore-Pid": str(os.getpid())}  # lamina finds this process by it
+    while True:
+        status, headers, _ = api.request("GET", "/restore/next", None, extra)
+        extra = None
+        if status != 200:
+            time.sleep(0.01)
+            continue
+        if headers.get("lamina-restore-reap"):
+            reap_children()
+            continue
+        address = headers.get("lamina-restore-fork")
+        if not address:  # a real restore (not lamina's): carry on in this process
+            break
+        output = headers.get("lamina-restore-output", "")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid:
+            extra = {"Lamina-Restore-Child": str(pid)}
+            continue
+        # the restored environment
+        api.close()  # our copy only: the snapshot's connection stays open in it
+        os.setpgid(0, 0)
+        if output:
+            fd = os.open(output, os.O_WRONLY)
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+            os.close(fd)
+        os.environ["AWS_LAMBDA_RUNTIME_API"] = address
+        api.address = address
+        api.request("GET", "/restore/next")
+        break
+    try:
+        if hooks is not None:
+            run_hooks(hooks.get_after_restore())
+    except Exception as e:
+        print("[ERROR] %s: %s" % (type(e).__name__, e), file=sys.stderr, flush=True)
+        post_error("/restore/error", error_payload(e, "", "Runtime.AfterRestoreError", sys.exc_info()[2]),
+                   "Runtime.AfterRestoreError")
+        sys.exit(65)
+
+
+def reap_children():
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if not pid:
+            return
+
+
 def main():
+    if "--spare" in sys.argv:
+        # A spare environment, started ahead of any invocation: this runtime
+        # is loaded and connected; the function's code is imported (its init
+        # runs) only once lamina hands it an invocation and answers this.
+        stdlib("importlib")
+        if RUNTIME_API.request("GET", "/_lamina/spare/hold")[0] != 202:
+            sys.exit(1)  # let go without an invocation: nothing of the function runs
+        sys.argv.remove("--spare")
     start_debugger(sys.argv)
     handler = load_handler()
+    if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":
+        snapshot_and_restore()
     api = RUNTIME_API
     next_request = api.head("GET", "/invocation/next") + b"\r\n"
     # filled in per invoke with the request id and the length of the payload
@@ -537,6 +626,7 @@ def main():
             continue
         request_id = headers.get("lambda-runtime-aws-request-id", "")
         REQUEST["id"] = request_id
+        REQUEST["tenant"] = headers.get("lambda-runtime-aws-tenant-id")  # tenant isolation
         trace = headers.get("lambda-runtime-trace-id")
         if trace:
             environ["_X_AMZN_TRACE_ID"] = trace

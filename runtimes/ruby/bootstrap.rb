@@ -165,7 +165,7 @@ module LaminaRuntime
   class LambdaContext
     attr_reader :aws_request_id, :invoked_function_arn, :log_group_name, :log_stream_name,
                 :function_name, :memory_limit_in_mb, :function_version, :identity,
-                :client_context, :deadline_ms
+                :client_context, :deadline_ms, :tenant_id
 
     def initialize(headers)
       @aws_request_id = headers['lambda-runtime-aws-request-id']
@@ -178,6 +178,8 @@ module LaminaRuntime
       @log_stream_name = ENV['AWS_LAMBDA_LOG_STREAM_NAME']
       @identity = json_header(headers['lambda-runtime-cognito-identity'])
       @client_context = json_header(headers['lambda-runtime-client-context'])
+      # tenant isolation: the invocation's tenant (nil for other functions)
+      @tenant_id = headers['lambda-runtime-aws-tenant-id']
     end
 
     def get_remaining_time_in_millis # rubocop:disable Naming/AccessorMethodName (AWS's name)

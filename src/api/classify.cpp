@@ -4,6 +4,8 @@
 #include "lamina/api/lambda_api.hpp"
 #include "lamina/api/logs_api.hpp"
 #include "lamina/control/names.hpp"
+#include "lamina/oci/distribution_api.hpp"
+#include "lamina/oci/ecr_api.hpp"
 #include "lamina/s3/address.hpp"
 #include "lamina/s3/s3_api.hpp"
 #include "lamina/sqs/sqs_api.hpp"
@@ -66,6 +68,7 @@ bool is_s3(const Parts& r, const ClassifyOptions& opt) {
     const std::string& p = r.path;
     if (root(p) || p == "/health" || p == "/metrics" || p.starts_with("/_lamina/")) return false;
     if (dated(p) || r.headers.find("X-Amz-Target")) return false;
+    if (opt.images && oci::DistributionApi::owns(p)) return false;  // "v2" is no bucket name
     return !p.starts_with("/service/");  // smithy rpc-v2 (CloudWatch CBOR)
 }
 
@@ -112,6 +115,7 @@ Classified classify_parts(const Parts& r, const ClassifyOptions& opt) {
         }
     }
     if (is_s3(r, opt)) return is(Protocol::S3);
+    if (opt.images && oci::DistributionApi::owns(p)) return is(Protocol::Registry);
     if (r.method == "GET" && p == "/health") return is(Protocol::Health);
     if (r.method == "GET" && p == "/metrics" && opt.cloudwatch) return is(Protocol::Metrics);
     if (p == "/_lamina/stacks" || p.starts_with("/_lamina/stacks/") ||
@@ -127,6 +131,9 @@ Classified classify_parts(const Parts& r, const ClassifyOptions& opt) {
     }
     if (opt.logs && target && target->starts_with(kLogsTargetPrefix))
         return is(Protocol::LogsJson, target->substr(std::string_view(kLogsTargetPrefix).size()));
+    if (opt.images && target && target->starts_with(oci::kEcrTargetPrefix))
+        return is(Protocol::EcrJson,
+                  target->substr(std::string_view(oci::kEcrTargetPrefix).size()));
     if (opt.cloudwatch && target && target->starts_with(kCloudWatchTargetPrefix))
         return is(Protocol::CloudWatchJson,
                   target->substr(std::string_view(kCloudWatchTargetPrefix).size()));
@@ -180,6 +187,10 @@ const char* protocol_name(Protocol p) {
             return "LogsJson";
         case Protocol::AwsJson:
             return "AwsJson";
+        case Protocol::EcrJson:
+            return "EcrJson";
+        case Protocol::Registry:
+            return "Registry";
         case Protocol::Health:
             return "Health";
         case Protocol::Metrics:

@@ -10,6 +10,7 @@
 #include "lambda_input.hpp"
 #include "lambda_render.hpp"
 #include "lambda_routes.hpp"
+#include "lambda_tenancy.hpp"
 #include "lamina/common/regex.hpp"
 #include "lamina/control/validation.hpp"
 
@@ -108,6 +109,9 @@ Result<http::Response> LambdaApi::put_provisioned_concurrency(const LambdaCall& 
     LAMINA_TRY(ref, function_ref(c, NameShape::Create, "PutProvisionedConcurrencyConfig"));
     LAMINA_TRY(body, parse_body(req.body));
     LAMINA_TRY(wanted, concurrency_count(body, "ProvisionedConcurrentExecutions", 1));
+    if (auto fn = registry_.get_configuration(scope, {ref.name, std::nullopt});
+        fn && fn->config.tenant_isolation_mode)
+        return std::unexpected(not_with_tenancy(ref.name, "Provisioned concurrency"));
     const CapacityQuota& limits = config_.quota;
     LAMINA_TRY(pc, provisioned_.put(scope, ref, wanted, limits));
     // AWS answers at once; the environments initialise in the background

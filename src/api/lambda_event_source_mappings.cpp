@@ -7,6 +7,7 @@
 #include "lambda_input.hpp"
 #include "lambda_render.hpp"
 #include "lambda_routes.hpp"
+#include "lambda_tenancy.hpp"
 #include "lamina/esm/filter.hpp"
 
 namespace lamina::api {
@@ -140,6 +141,15 @@ Status require_mappings(control::EventSourceMappings* esms) {
     return {};
 }
 
+// AWS's event sources do not invoke tenant-isolated functions (they carry no tenant id).
+Status refuse_tenant_function(control::Registry& registry, const control::Scope& scope,
+                              const control::FunctionRef& ref) {
+    if (auto fn = registry.get_configuration(scope, {ref.name, std::nullopt});
+        fn && fn->config.tenant_isolation_mode)
+        return std::unexpected(not_with_tenancy(ref.name, "Event source mappings"));
+    return {};
+}
+
 }  // namespace
 
 Result<http::Response> LambdaApi::create_event_source_mapping(const LambdaCall& c) {
@@ -153,6 +163,7 @@ Result<http::Response> LambdaApi::create_event_source_mapping(const LambdaCall& 
         v.add_null("functionName");
         return std::unexpected(v.error());
     }
+    LAMINA_CHECK(refuse_tenant_function(registry_, c.ctx.scope, *in.function));
     LAMINA_TRY(view, esms_->create(c.ctx.scope, std::move(in)));
     return json_response(202, render(view), c.ctx);
 }
@@ -172,6 +183,7 @@ Result<http::Response> LambdaApi::update_event_source_mapping(const LambdaCall& 
     LAMINA_CHECK(require_mappings(esms_));
     LAMINA_TRY(body, parse_body(c.req.body));
     LAMINA_TRY(in, read_input(body, c.ctx.scope, "UpdateEventSourceMapping"));
+    if (in.function) LAMINA_CHECK(refuse_tenant_function(registry_, c.ctx.scope, *in.function));
     LAMINA_TRY(view, esms_->update(c.ctx.scope, c.match.params.at("UUID"), std::move(in)));
     return json_response(202, render(view), c.ctx);
 }

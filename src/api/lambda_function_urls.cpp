@@ -7,6 +7,7 @@
 #include "lambda_input.hpp"
 #include "lambda_render.hpp"
 #include "lambda_routes.hpp"
+#include "lambda_tenancy.hpp"
 
 namespace lamina::api {
 
@@ -124,6 +125,9 @@ Result<http::Response> LambdaApi::create_or_update_function_url_config(const Lam
     if (!v.empty()) return std::unexpected(v.error());
     LAMINA_TRY(ref, function_ref(c, NameShape::Read, op_name(c.op)));
     LAMINA_CHECK(check_qualifier(ref.qualifier));
+    if (auto fn = registry_.get_configuration(c.ctx.scope, {ref.name, std::nullopt});
+        fn && fn->config.tenant_isolation_mode)
+        return std::unexpected(not_with_tenancy(ref.name, "Function URLs"));
     in.auth_type = auth;
     in.invoke_mode = mode;
     in.cors = std::move(cors);

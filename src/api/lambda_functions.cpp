@@ -9,6 +9,7 @@
 #include "lambda_input.hpp"
 #include "lambda_render.hpp"
 #include "lambda_routes.hpp"
+#include "lambda_tenancy.hpp"
 #include "lamina/common/regex.hpp"
 #include "lamina/control/validation.hpp"
 
@@ -45,13 +46,13 @@ Result<http::Response> LambdaApi::create_function(const LambdaCall& c) {
     if (!missing.empty()) return std::unexpected(missing.error());
     LAMINA_TRY(ref, control::resolve_function_name(*name_value, NameShape::Create, std::nullopt,
                                                    scope, "lambda:CreateFunction"));
+    LAMINA_TRY(tenancy, read_tenancy_config(body));
+    if (tenancy && asks_snap_start(body))
+        return std::unexpected(not_with_tenancy(ref.name, "SnapStart"));
     LAMINA_TRY(settings, read_settings(body));
     LAMINA_TRY(arch, read_architecture(body));
     LAMINA_TRY(package_type, opt_string(body, "PackageType"));
-    if (package_type && *package_type == "Image")
-        return fail(ErrorCode::InvalidParameterValue,
-                    "lamina does not emulate container image functions (PackageType Image) yet.");
-    if (package_type && *package_type != "Zip") {
+    if (package_type && *package_type != "Zip" && *package_type != "Image") {
         control::ValidationErrors v;
         v.add(*package_type, "packageType", "Member must satisfy enum value set: [Image, Zip]");
         return std::unexpected(v.error());
@@ -61,15 +62,39 @@ Result<http::Response> LambdaApi::create_function(const LambdaCall& c) {
     const ojson* code_obj = opt_object(body, "Code");
     if (!code_obj) return std::unexpected(wrong_type("Code", "an object"));
     LAMINA_TRY(code, read_code(*code_obj, false, zip_b64, "code."));
-    LAMINA_TRY(stored, store_code(scope, code, "code.", false));
+    bool image = package_type == "Image";
+    control::StoredCode stored;
+    if (image) {
+        if (settings.runtime || settings.handler || (settings.layers && !settings.layers->empty()))
+            return fail(ErrorCode::InvalidParameterValue,
+                        "Please don't provide Handler or Runtime or Layer when the intended "
+                        "function PackageType is Image.");
+        if (!code.image_uri)
+            return fail(ErrorCode::InvalidParameterValue,
+                        "Please provide ImageUri when the intended function PackageType is "
+                        "Image.");
+        LAMINA_TRY(resolved, resolve_image_code(image_source_, scope, *code.image_uri, ctx.host,
+                                                config_.port));
+        stored = std::move(resolved);
+    } else {
+        if (code.image_uri)
+            return fail(ErrorCode::InvalidParameterValue,
+                        "Please don't provide ImageUri when the intended function PackageType is "
+                        "Zip.");
+        LAMINA_TRY(zip_stored, store_code(scope, code, "code.", false));
+        stored = std::move(zip_stored);
+    }
     control::CreateFunctionInput in;
+    in.package_type = image ? "Image" : "Zip";
     in.name = ref.name;
     in.settings = std::move(settings);
     in.architecture = arch.value_or("x86_64");
     in.code = stored;
     in.publish = publish.value_or(false);
     if (tags) in.tags = std::map<std::string, std::string>(tags->begin(), tags->end());
+    in.tenant_isolation_mode = tenancy;
     LAMINA_TRY(view, registry_.create_function(scope, std::move(in)));
+    prepare_spare(scope, view);
     return json_response(201, render_config(scope, view, false), ctx);
 }
 
@@ -97,12 +122,24 @@ Result<http::Response> LambdaApi::get_function(const LambdaCall& c) {
     const RequestContext& ctx = c.ctx;
     LAMINA_TRY(ref, function_ref(c, NameShape::Read, "GetFunction"));
     LAMINA_TRY(details, registry_.get_function(scope, ref));
-    json out = {{"Configuration", render_config(scope, details.view, false)},
-                {"Code", render_code_location(details.view.config, ctx)}};
+    json out = {
+        {"Configuration", render_with_snapshot(scope, details.view)},
+        {"Code", details.view.config.package_type == "Image"
+                     ? json{{"ImageUri", details.view.config.image_uri},
+                            {"RepositoryType", "ECR"},
+                            {"ResolvedImageUri", resolved_image_uri(scope, details.view.config)}}
+                     : render_code_location(details.view.config, ctx)}};
     if (!details.tags.empty()) out["Tags"] = details.tags;
     if (details.reserved_concurrency)
         out["Concurrency"] = {{"ReservedConcurrentExecutions", *details.reserved_concurrency}};
     return json_response(200, out, ctx);
+}
+
+json LambdaApi::render_with_snapshot(const Scope& scope, const control::ConfigView& view) {
+    json j = render_config(scope, view, false);
+    if (invoker_ && exec::snap_start_on(view.config))
+        render_snapshot_state(j, invoker_->snapshot(scope, view.name, view.config));
+    return j;
 }
 
 Result<http::Response> LambdaApi::get_function_configuration(const LambdaCall& c) {
@@ -110,7 +147,14 @@ Result<http::Response> LambdaApi::get_function_configuration(const LambdaCall& c
     const RequestContext& ctx = c.ctx;
     LAMINA_TRY(ref, function_ref(c, NameShape::Read, "GetFunctionConfiguration"));
     LAMINA_TRY(view, registry_.get_configuration(scope, ref));
-    return json_response(200, render_config(scope, view, false), ctx);
+    return json_response(200, render_with_snapshot(scope, view), ctx);
+}
+
+void LambdaApi::prepare_spare(const Scope& scope, const control::ConfigView& view) {
+    // Active now: a spare environment of it for its first cold start (exec/spare.cpp)
+    if (invoker_)
+        invoker_->prepare(
+            invoke_request(scope, FunctionRef{view.name, std::nullopt}, view, {}, {}));
 }
 
 Result<http::Response> LambdaApi::delete_function(const LambdaCall& c) {
@@ -118,6 +162,9 @@ Result<http::Response> LambdaApi::delete_function(const LambdaCall& c) {
     const RequestContext& ctx = c.ctx;
     LAMINA_TRY(ref, function_ref(c, NameShape::Read, "DeleteFunction"));
     LAMINA_CHECK(provisioned_.delete_function(scope, ref));  // its provisioned environments go too
+    if (invoker_) invoker_->forget(scope, ref.name);         // and its spare ones
+    if (invoker_)                                            // and its snapshots (SnapStart)
+        invoker_->drop_snapshots(scope, ref.name, ref.qualifier.value_or(""));
     return empty_response(204, ctx);
 }
 
@@ -127,9 +174,16 @@ Result<http::Response> LambdaApi::update_function_configuration(const LambdaCall
     const http::Request& req = c.req;
     LAMINA_TRY(ref, function_ref(c, NameShape::Create, "UpdateFunctionConfiguration", false));
     LAMINA_TRY(body, parse_body(req.body));
+    LAMINA_CHECK(refuse_tenancy_update(body));
+    if (asks_snap_start(body)) {
+        if (auto current = registry_.get_configuration(scope, {ref.name, std::nullopt});
+            current && current->config.tenant_isolation_mode)
+            return std::unexpected(not_with_tenancy(ref.name, "SnapStart"));
+    }
     LAMINA_TRY(settings, read_settings(body));
     LAMINA_TRY(revision, opt_string(body, "RevisionId"));
     LAMINA_TRY(view, registry_.update_function_configuration(scope, ref, settings, revision));
+    prepare_spare(scope, view);
     return json_response(200, render_config(scope, view, false), ctx);
 }
 
@@ -144,9 +198,24 @@ Result<http::Response> LambdaApi::update_function_code(const LambdaCall& c) {
     LAMINA_TRY(publish, opt_bool(body, "Publish"));
     LAMINA_TRY(dry_run, opt_bool(body, "DryRun"));
     LAMINA_TRY(revision, opt_string(body, "RevisionId"));
-    LAMINA_CHECK(registry_.check_exists(scope, FunctionRef{ref.name, std::nullopt}));
+    LAMINA_TRY(current, registry_.get_configuration(scope, FunctionRef{ref.name, std::nullopt}));
+    bool image = current.config.package_type == "Image";
+    if (image && !body.contains("ImageUri"))
+        return fail(ErrorCode::InvalidParameterValue,
+                    "Please provide ImageUri when updating a function with packageType Image.");
+    if (!image && body.contains("ImageUri"))
+        return fail(ErrorCode::InvalidParameterValue,
+                    "Please don't provide ImageUri when updating a function with packageType Zip.");
     LAMINA_TRY(code, read_code(body, true, zip_b64, ""));
-    LAMINA_TRY(stored, store_code(scope, code, "", dry_run.value_or(false)));
+    control::StoredCode stored;
+    if (image) {
+        LAMINA_TRY(resolved, resolve_image_code(image_source_, scope, *code.image_uri, ctx.host,
+                                                config_.port));
+        stored = std::move(resolved);
+    } else {
+        LAMINA_TRY(zip_stored, store_code(scope, code, "", dry_run.value_or(false)));
+        stored = std::move(zip_stored);
+    }
     control::UpdateCodeInput in;
     in.code = stored;
     in.architecture = arch;
@@ -154,6 +223,7 @@ Result<http::Response> LambdaApi::update_function_code(const LambdaCall& c) {
     in.dry_run = dry_run.value_or(false);
     in.revision_id = revision;
     LAMINA_TRY(view, registry_.update_function_code(scope, ref, std::move(in)));
+    prepare_spare(scope, view);
     return json_response(200, render_config(scope, view, false), ctx);
 }
 

@@ -86,6 +86,7 @@ Result<FunctionRef> function_ref(const LambdaCall& c, NameShape shape, const cha
 Result<CodeInput> read_code(const ojson& code, bool for_update,
                             std::optional<std::string_view> extracted,
                             const std::string& field_prefix) {
+    (void)for_update;  // which kind of code an update takes is the caller's check
     CodeInput out;
     LAMINA_TRY(zip_b64_value, opt_string(code, "ZipFile"));
     std::optional<std::string_view> zip_b64;
@@ -102,14 +103,14 @@ Result<CodeInput> read_code(const ojson& code, bool for_update,
     control::ValidationErrors v;
     check_s3_location(v, field_prefix, s3_bucket, s3_key, s3_version);
     if (!v.empty()) return std::unexpected(v.error());
-    if (image)
-        return fail(
-            ErrorCode::InvalidParameterValue,
-            for_update
-                ? "Please don't provide ImageUri when updating a function with packageType Zip."
-                : "lamina does not emulate container image functions (ImageUri) yet: upload a zip "
-                  "with Code.ZipFile (aws lambda create-function --zip-file "
-                  "fileb://function.zip).");
+    if (image) {
+        if (zip_b64 || s3_bucket || s3_key || s3_version)
+            return fail(ErrorCode::InvalidParameterValue,
+                        "Please do not provide other FunctionCode parameters when providing an "
+                        "ImageUri.");
+        out.image_uri = std::move(image);
+        return out;
+    }
     if (zip_b64 && (s3_bucket || s3_key || s3_version))
         return fail(
             ErrorCode::InvalidParameterValue,
@@ -287,12 +288,7 @@ Result<control::FunctionSettings> read_settings(const ojson& body) {
         s.snap_start_apply_on = apply_on;
     }
     if (!v.empty()) return std::unexpected(v.error());
-    // Stored with OptimizationStatus Off, PublishedVersions would look enabled and do nothing.
-    if (s.snap_start_apply_on == "PublishedVersions")
-        return fail(ErrorCode::InvalidParameterValue,
-                    "lamina does not emulate SnapStart yet, so SnapStart ApplyOn "
-                    "PublishedVersions is refused rather than ignored: send ApplyOn None or leave "
-                    "SnapStart out.");
+    // SnapStart PublishedVersions: which runtimes take it is checked on the merged config (registry)
     if (timeout && *timeout > control::limits::kTimeout.service_max) {
         control::ValidationErrors over;
         over.add(std::to_string(*timeout), control::limits::kTimeout.member,
@@ -336,10 +332,29 @@ Result<control::FunctionSettings> read_settings(const ojson& body) {
         fs != body.end() && fs->is_array() && !fs->empty())
         return fail(ErrorCode::InvalidParameterValue,
                     "lamina does not emulate Amazon EFS: FileSystemConfigs are not supported.");
-    if (auto ic = body.find("ImageConfig"); ic != body.end() && !ic->is_null())
-        return fail(
-            ErrorCode::InvalidParameterValue,
-            "lamina does not emulate container image functions: ImageConfig is not supported.");
+    if (auto ic = body.find("ImageConfig"); ic != body.end() && !ic->is_null()) {
+        if (!ic->is_object()) return std::unexpected(wrong_type("ImageConfig", "an object"));
+        control::ImageConfig config;
+        LAMINA_TRY(entry_point, opt_string_list(*ic, "EntryPoint"));
+        LAMINA_TRY(command, opt_string_list(*ic, "Command"));
+        LAMINA_TRY(working_dir, opt_string(*ic, "WorkingDirectory"));
+        control::ValidationErrors iv;
+        auto check_list = [&](const std::optional<std::vector<std::string>>& l, const char* m) {
+            if (l && l->size() > 1500)
+                iv.add("[...]", std::string("imageConfig.") + m,
+                       "Member must have length less than or equal to 1500");
+        };
+        check_list(entry_point, "entryPoint");
+        check_list(command, "command");
+        if (working_dir && working_dir->size() > 1000)
+            iv.add(*working_dir, "imageConfig.workingDirectory",
+                   "Member must have length less than or equal to 1000");
+        if (!iv.empty()) return std::unexpected(iv.error());
+        config.entry_point = std::move(entry_point);
+        config.command = std::move(command);
+        config.working_directory = std::move(working_dir);
+        s.image_config = std::move(config);
+    }
     LAMINA_TRY(layers, opt_string_list(body, "Layers"));
     s.description = description;
     s.runtime = runtime;

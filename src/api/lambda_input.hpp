@@ -11,6 +11,7 @@
 #include "lambda_routes.hpp"
 #include "lamina/control/registry.hpp"
 #include "lamina/exec/invoker.hpp"
+#include "lamina/oci/image_source.hpp"
 #include "lamina/s3/object_source.hpp"
 
 namespace lamina::api {
@@ -28,6 +29,7 @@ struct CodeInput {
     std::optional<std::string> zip;  // decoded ZipFile
     // or the S3 object holding it
     std::optional<std::string> s3_bucket, s3_key, s3_version;
+    std::optional<std::string> image_uri;  // ImageUri (PackageType Image)
     bool from_s3() const { return s3_bucket.has_value(); }
 };
 
@@ -49,6 +51,19 @@ Result<std::string> code_bytes(s3::ObjectSource* source, const control::Scope& s
                                CodeInput& code);
 // Size limits, zip checks and digests of a zip about to be stored.
 Result<control::StoredCode> check_code(const std::string& zip, bool from_s3 = false);
+
+// An image function's code: `uri` (ImageUri) resolved against lamina's
+// registry (`source`, null when this lamina has none) in the caller's account
+// and region, with AWS's errors for a URI of another registry or region, a
+// missing repository or tag, and an image index or unsupported media type.
+// `request_host` is the Host the caller reached lamina at: an ImageUri may
+// name lamina's own endpoint (127.0.0.1:<port>/<repo>:<tag>) instead of ECR.
+Result<control::StoredCode> resolve_image_code(const oci::ImageSource* source,
+                                               const control::Scope& scope, const std::string& uri,
+                                               const std::string& request_host,
+                                               unsigned short port);
+// The ECR form of an image's resolved digest: <acct>.dkr.ecr.<region>.amazonaws.com/<repo>@sha256:<hex>.
+std::string resolved_image_uri(const control::Scope& scope, const control::VersionConfig& c);
 
 // The settings shared by CreateFunction and UpdateFunctionConfiguration.
 Result<control::FunctionSettings> read_settings(const ojson& body);

@@ -7,6 +7,7 @@
 #include "json_input.hpp"
 #include "lambda_input.hpp"
 #include "lambda_routes.hpp"
+#include "lambda_tenancy.hpp"
 #include "lamina/api/event_hooks.hpp"
 #include "lamina/common/encoding.hpp"
 #include "lamina/common/log.hpp"
@@ -51,7 +52,14 @@ exec::EventQueueHooks event_queue_hooks(control::Registry& registry, IdSource& i
         FunctionRef ref{e.function, e.qualifier.empty() ? std::nullopt
                                                         : std::optional<std::string>(e.qualifier)};
         LAMINA_TRY(view, registry.resolve_invocation(e.scope, ref, ids.unit_draw()));
-        return invoke_request(e.scope, ref, view, e.payload, e.id);
+        std::optional<std::string> tenant;
+        if (!e.tenant_id.empty()) tenant = e.tenant_id;
+        // an event without a tenant (a destination, an S3 notification) cannot
+        // run a tenant-isolated function: dropped with this reason
+        LAMINA_CHECK(check_tenant_id(view.config, tenant));
+        exec::InvokeRequest in = invoke_request(e.scope, ref, view, e.payload, e.id);
+        in.tenant_id = e.tenant_id;
+        return in;
     };
     hooks.config =
         [&registry](const exec::QueuedEvent& e) -> std::optional<control::EventInvokeConfig> {
@@ -120,6 +128,25 @@ struct StreamCall {
     std::shared_ptr<InvokeStream> stream;
 };
 
+// lamina's own share of a sync invoke, as Server-Timing entries: `deliver`
+// from the request's head read to the event handed to the runtime's /next
+// answer, `answer` from the head of the runtime's answer read to this
+// response built (Service::finish adds `app`, the whole time in the handler).
+// Absent when the runtime never answered (a timeout, a crash).
+void set_own_share(http::Response& r, std::chrono::steady_clock::time_point arrived,
+                   const exec::InvokeResult& out) {
+    using std::chrono::steady_clock;
+    const steady_clock::time_point unset{};
+    if (arrived == unset || out.delivered == unset || out.answered == unset) return;
+    auto ms = [](steady_clock::duration d) {
+        return std::to_string(
+            static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count()) /
+            1e6);
+    };
+    r.headers.set("Server-Timing", "deliver;dur=" + ms(out.delivered - arrived) +
+                                       ", answer;dur=" + ms(steady_clock::now() - out.answered));
+}
+
 http::Response stream_head(const std::string& request_id, const std::string& executed) {
     http::Response r;
     r.status = 200;
@@ -180,6 +207,10 @@ void LambdaApi::invoke_streaming(exec::InvokeRequest in, bool tail,
                              respond(std::unexpected(std::move(e)));
                              return;
                          }
+                         if (out.refused) {  // SnapStart's errors: AWS errors, not function errors
+                             respond(std::unexpected(std::move(*out.refused)));
+                             return;
+                         }
                          http::Response r = stream_head(request_id, executed);
                          r.body = buffered_stream_body(out, tail);
                          respond(std::move(r));
@@ -193,6 +224,7 @@ void LambdaApi::invoke(int operation, const RequestContext& ctx, const http::Req
     bool streaming = op_from_id(operation) == Op::InvokeWithResponseStream;
     auto result = [&]() -> Result<std::optional<exec::InvokeRequest>> {
         LAMINA_CHECK(refuse_unemulated_members(*op_from_id(operation), req));
+        LAMINA_TRY(tenant, read_tenant_id(req));  // X-Amz-Tenant-Id (tenant isolation)
         // A function of another account runs there (its concurrency, its
         // metrics) when its resource policy lets the caller's account invoke it.
         std::optional<std::string> owner;
@@ -253,11 +285,13 @@ void LambdaApi::invoke(int operation, const RequestContext& ctx, const http::Req
             }
         }
         LAMINA_TRY(view, registry_.resolve_invocation(scope, ref, ids_.unit_draw()));
+        LAMINA_CHECK(check_tenant_id(view.config, tenant));
         if (type == "DryRun") return std::optional<exec::InvokeRequest>{};
         if (!invoker_)
             return fail(ErrorCode::NotImplemented, "lamina was started without a data plane");
         exec::InvokeRequest in = invoke_request(
             scope, ref, view, req.body.empty() ? std::string("{}") : req.body, ctx.request_id);
+        in.tenant_id = tenant.value_or("");
         // Recursive loop detection: a function that invokes itself through the
         // SDK passes its trace header on, and Lineage counts the trips.
         if (auto trace = req.headers.find("X-Amzn-Trace-Id"); trace && type != "Event") {
@@ -300,6 +334,7 @@ void LambdaApi::invoke(int operation, const RequestContext& ctx, const http::Req
             e.function = view.name;
             e.qualifier = ref.qualifier.value_or("");
             e.payload = std::move(in.payload);
+            e.tenant_id = in.tenant_id;
             // the queue counts the trip when it runs the event (and stops a loop there)
             if (auto trace = req.headers.find("X-Amzn-Trace-Id")) e.trace_header = *trace;
             LAMINA_CHECK(events_->enqueue(std::move(e)));
@@ -328,28 +363,33 @@ void LambdaApi::invoke(int operation, const RequestContext& ctx, const http::Req
     }
     std::string executed = (*result)->config.version;
     std::string request_id = ctx.request_id;
-    invoker_->invoke(std::move(**result),
-                     [respond, tail, executed, request_id](exec::InvokeResult out) {
-                         if (out.throttle) {
-                             Error e{ErrorCode::TooManyRequests, out.throttle->message};
-                             e.reason = out.throttle->reason;
-                             respond(std::unexpected(std::move(e)));
-                             return;
-                         }
-                         http::Response r;
-                         r.status = 200;
-                         r.headers.set("Content-Type", "application/json");
-                         r.headers.set("x-amzn-RequestId", request_id);
-                         r.headers.set("X-Amz-Executed-Version", executed);
-                         if (out.function_error) r.headers.set("X-Amz-Function-Error", "Unhandled");
-                         if (tail) {
-                             std::string_view log(out.log);
-                             if (log.size() > 4096) log.remove_prefix(log.size() - 4096);
-                             r.headers.set("X-Amz-Log-Result", base64_encode(log));
-                         }
-                         r.body = std::move(out.payload);
-                         respond(std::move(r));
-                     });
+    invoker_->invoke(std::move(**result), [respond, tail, executed, request_id,
+                                           arrived = req.arrived](exec::InvokeResult out) {
+        if (out.throttle) {
+            Error e{ErrorCode::TooManyRequests, out.throttle->message};
+            e.reason = out.throttle->reason;
+            respond(std::unexpected(std::move(e)));
+            return;
+        }
+        if (out.refused) {  // SnapStart's errors: AWS errors, not function errors
+            respond(std::unexpected(std::move(*out.refused)));
+            return;
+        }
+        http::Response r;
+        r.status = 200;
+        r.headers.set("Content-Type", "application/json");
+        r.headers.set("x-amzn-RequestId", request_id);
+        r.headers.set("X-Amz-Executed-Version", executed);
+        if (out.function_error) r.headers.set("X-Amz-Function-Error", "Unhandled");
+        if (tail) {
+            std::string_view log(out.log);
+            if (log.size() > 4096) log.remove_prefix(log.size() - 4096);
+            r.headers.set("X-Amz-Log-Result", base64_encode(log));
+        }
+        r.body = std::move(out.payload);
+        set_own_share(r, arrived, out);
+        respond(std::move(r));
+    });
 }
 
 }  // namespace lamina::api

@@ -43,9 +43,10 @@ json render_config(const Scope& s, const ConfigView& v, bool list_row) {
     j["FunctionName"] = v.name;
     j["FunctionArn"] = v.arn_qualifier.empty() ? control::function_arn(s, v.name)
                                                : control::qualified_arn(s, v.name, v.arn_qualifier);
-    j["Runtime"] = c.runtime;
+    bool image = c.package_type == "Image";
+    if (!image) j["Runtime"] = c.runtime;
     j["Role"] = c.role;
-    j["Handler"] = c.handler;
+    if (!image) j["Handler"] = c.handler;
     j["CodeSize"] = c.code_size;
     j["Description"] = c.description;
     j["Timeout"] = c.timeout;
@@ -71,13 +72,24 @@ json render_config(const Scope& s, const ConfigView& v, bool list_row) {
     j["PackageType"] = c.package_type;
     j["Architectures"] = json::array({c.architecture});
     j["EphemeralStorage"] = {{"Size", c.ephemeral_storage}};
-    j["SnapStart"] = {{"ApplyOn", c.snap_start_apply_on}, {"OptimizationStatus", "Off"}};
+    if (c.image_config) {
+        json ic = json::object();
+        if (c.image_config->entry_point) ic["EntryPoint"] = *c.image_config->entry_point;
+        if (c.image_config->command) ic["Command"] = *c.image_config->command;
+        if (c.image_config->working_directory)
+            ic["WorkingDirectory"] = *c.image_config->working_directory;
+        j["ImageConfigResponse"] = {{"ImageConfig", ic}};
+    }
+    j["SnapStart"] = {{"ApplyOn", c.snap_start_apply_on},
+                      {"OptimizationStatus", exec::snap_start_on(c) ? "On" : "Off"}};
     json logging = {{"LogFormat", c.log_format}, {"LogGroup", c.log_group}};
     if (c.application_log_level) logging["ApplicationLogLevel"] = *c.application_log_level;
     if (c.system_log_level) logging["SystemLogLevel"] = *c.system_log_level;
     j["LoggingConfig"] = logging;
+    if (c.tenant_isolation_mode)
+        j["TenancyConfig"] = {{"TenantIsolationMode", *c.tenant_isolation_mode}};
     if (list_row) return j;
-    j["RuntimeVersionConfig"] = {{"RuntimeVersionArn", c.runtime_version_arn}};
+    if (!image) j["RuntimeVersionConfig"] = {{"RuntimeVersionArn", c.runtime_version_arn}};
     switch (v.phase) {
         case Phase::Steady:
             j["State"] = "Active";
@@ -97,6 +109,19 @@ json render_config(const Scope& s, const ConfigView& v, bool list_row) {
             break;
     }
     return j;
+}
+
+void render_snapshot_state(json& j, const exec::SnapshotStatus& snap) {
+    if (!j.contains("State")) return;  // a list row
+    if (snap.state == "Active") return;
+    j["State"] = snap.state;
+    if (snap.state == "Pending") {
+        j["StateReason"] = "The function is being created.";
+        j["StateReasonCode"] = "Creating";
+    } else {
+        j["StateReason"] = snap.reason;
+        j["StateReasonCode"] = snap.reason_code;
+    }
 }
 
 json render_alias(const Scope& s, const control::AliasView& a) {

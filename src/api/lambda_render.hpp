@@ -19,6 +19,9 @@ http::Response empty_response(unsigned status, const RequestContext& ctx);
 // FunctionConfiguration; `list_row` leaves out what list operations omit
 // (RuntimeVersionConfig, State, LastUpdateStatus).
 nlohmann::json render_config(const control::Scope& s, const control::ConfigView& v, bool list_row);
+// A SnapStart version's State as its snapshot has it (Pending while it is
+// taken, Failed when its init failed).
+void render_snapshot_state(nlohmann::json& config, const exec::SnapshotStatus& snap);
 // Where GetFunction's Code (a layer's Content) says the package is: lamina's
 // download, or for hot-reloaded code "Code location: <folder>" (LocalStack's form).
 std::string code_location(const std::string& blob, const std::string& hot_reload_path,

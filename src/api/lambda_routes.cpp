@@ -209,7 +209,6 @@ constexpr RefusedMember kRefused[] = {
     {Op::CreateFunction, MemberIn::Body, "CodeSigningConfigArn", "CodeSigningConfigArn",
      "code signing"},
     {Op::CreateFunction, MemberIn::Body, "DurableConfig", "DurableConfig", "durable functions"},
-    {Op::CreateFunction, MemberIn::Body, "TenancyConfig", "TenancyConfig", "tenant isolation"},
     {Op::CreateFunction, MemberIn::Body, "CapacityProviderConfig", "CapacityProviderConfig",
      "capacity providers (Lambda Managed Instances)"},
     {Op::CreateFunction, MemberIn::Body, "PublishTo", "PublishTo",
@@ -237,11 +236,8 @@ constexpr RefusedMember kRefused[] = {
     {Op::UpdateEventSourceMapping, MemberIn::Body, "KMSKeyArn", "KMSKeyArn",
      "encrypting filter criteria with a customer managed KMS key"},
     {Op::ListFunctions, MemberIn::Query, "MasterRegion", "MasterRegion", "Lambda@Edge replicas"},
-    {Op::Invoke, MemberIn::Header, "TenantId", "X-Amz-Tenant-Id", "tenant isolation"},
     {Op::Invoke, MemberIn::Header, "DurableExecutionName", "X-Amz-Durable-Execution-Name",
      "durable functions"},
-    {Op::InvokeWithResponseStream, MemberIn::Header, "TenantId", "X-Amz-Tenant-Id",
-     "tenant isolation"},
 };
 
 // The 413 answer naming the operation, as AWS words it.

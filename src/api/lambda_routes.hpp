@@ -135,9 +135,9 @@ enum class MemberIn { Body, Header, Query };
 struct RefusedMember {
     Op op;
     MemberIn in;
-    const char* member;  // as the model names it ("TenantId")
-    const char* wire;    // as it travels ("X-Amz-Tenant-Id"; = member for body members)
-    const char* what;    // the feature lamina does not emulate ("tenant isolation")
+    const char* member;  // as the model names it ("DurableExecutionName")
+    const char* wire;  // as it travels ("X-Amz-Durable-Execution-Name"; = member for body members)
+    const char* what;  // the feature lamina does not emulate ("durable functions")
 };
 std::span<const RefusedMember> refused_members();
 // InvalidParameterValue naming the first refused member `req` carries, if any.

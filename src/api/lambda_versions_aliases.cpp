@@ -33,7 +33,8 @@ Result<http::Response> LambdaApi::publish_version(const LambdaCall& c) {
         return std::unexpected(v.error());
     }
     LAMINA_TRY(view, registry_.publish_version(scope, ref, sha, description, revision));
-    return json_response(201, render_config(scope, view, false), ctx);
+    // a SnapStart version's snapshot is taken now: Pending until it is
+    return json_response(201, render_with_snapshot(scope, view), ctx);
 }
 
 Result<http::Response> LambdaApi::list_versions_by_function(const LambdaCall& c) {

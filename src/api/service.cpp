@@ -13,6 +13,7 @@
 #include "lamina/common/log.hpp"
 #include "lamina/common/version.hpp"
 #include "lamina/metrics/metrics.hpp"
+#include "lamina/oci/auth_token.hpp"
 #include "url_http.hpp"
 
 namespace lamina::api {
@@ -70,8 +71,10 @@ http::Response Service::finish(http::Response r, const Exchange& x, const std::s
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::steady_clock::now() - x.started);
     // Standard Server-Timing header: lets benchmarks separate server time from client time.
-    r.headers.set("Server-Timing",
-                  "app;dur=" + std::to_string(static_cast<double>(us.count()) / 1000.0));
+    std::string timing = "app;dur=" + std::to_string(static_cast<double>(us.count()) / 1000.0);
+    if (auto parts = r.headers.find("Server-Timing"); parts && !parts->empty())
+        timing += ", " + *parts;  // the handler's own entries (an invoke's deliver, answer)
+    r.headers.set("Server-Timing", timing);
     if (auto id = r.headers.find("x-amzn-RequestId"); !id || id->empty())
         r.headers.set("x-amzn-RequestId", x.request_id);
     lamina::logger("api")->debug("api.request request_id={} op={} method={} path={} status={}",
@@ -110,6 +113,10 @@ void Service::handle(http::Request req, http::Responder respond) {
         }
         if (auto wire = sqs_wire(req, c)) {
             answer_sqs(ctx, req, *wire, reply);
+            return;
+        }
+        if (c.protocol == Protocol::Registry && distribution_) {
+            answer_registry(ctx, req, c, reply);
             return;
         }
         std::string op;
@@ -186,6 +193,11 @@ http::BodyPolicy Service::body_policy(const http::RequestHead& head) const {
                                   c->protocol == Protocol::Lambda ? c->operation : std::string());
     if (c->protocol == Protocol::FunctionUrl)
         p.too_large = [](std::uint64_t) { return url_too_large(); };
+    if (c->protocol == Protocol::Registry && distribution_) {
+        p = distribution_->body_policy(head, {config_.account_id, config_.region},
+                                       registry_authorized(head.headers));
+        c->prepared = std::move(p.tag);
+    }
     p.tag = std::move(*c);
     return p;
 }
@@ -219,6 +231,60 @@ Status Service::authenticate(const http::Request& req, RequestContext& ctx, bool
     ctx.access_key_id = key;
     ctx.scope.account = credentials_->at(key).account_id;
     return {};
+}
+
+bool Service::registry_authorized(const http::Headers& headers) const {
+    if (!credentials_) return true;
+    auto password = oci::basic_password(headers.get("Authorization"));
+    if (!password) return false;
+    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+    return oci::verify_registry_password(
+        *password,
+        [this](const std::string& key) -> std::optional<std::string> {
+            auto it = credentials_->find(key);
+            if (it == credentials_->end()) return std::nullopt;
+            return it->second.secret_access_key;
+        },
+        now);
+}
+
+void Service::answer_registry(const RequestContext& ctx, const http::Request& req,
+                              const Classified& c, const Reply& reply) {
+    if (!registry_authorized(req.headers)) {
+        http::Response denied = oci::DistributionApi::unauthorized(ctx.host);
+        if (req.streamed) {
+            // its body was refused already (body_policy): handle() only lets go of it
+            distribution_->handle(
+                req, c.prepared, {config_.account_id, config_.region},
+                [reply, denied](const http::Response&) { reply(denied, "Registry.Auth"); });
+            return;
+        }
+        reply(denied, "Registry.Auth");
+        return;
+    }
+    try {
+        // every /v2 request acts in the server's account and region (the URL names neither)
+        distribution_->handle(req, c.prepared, {config_.account_id, config_.region},
+                              [reply](http::Response r) { reply(std::move(r), "Registry"); });
+    } catch (const std::exception& e) {
+        lamina::logger("api")->error("api.exception request_id={} what={}", ctx.request_id,
+                                     e.what());
+        reply(oci::DistributionApi::error({oci::Fault::Internal, "internal error", e.what()}),
+              "Exception");
+    }
+}
+
+http::Response Service::answer_ecr(const RequestContext& ctx, const http::Request& req,
+                                   const Classified& c) {
+    oci::EcrContext ectx{ctx.request_id, ctx.scope.account, ctx.scope.region,
+                         ctx.host,       "lamina",          "lamina"};
+    if (credentials_) {
+        ectx.token_key_id = ctx.access_key_id;
+        ectx.token_secret = credentials_->at(ctx.access_key_id).secret_access_key;
+    }
+    return ecr_->handle(ectx, c.operation, req);
 }
 
 http::Response Service::health(const RequestContext& ctx) const {
@@ -394,6 +460,9 @@ http::Response Service::route(RequestContext& ctx, const http::Request& req, con
         case Protocol::LogsJson:
             op = "Logs." + c.operation;
             return logs_->handle(ctx, c.operation, req);
+        case Protocol::EcrJson:
+            op = "ECR." + c.operation;
+            return answer_ecr(ctx, req, c);
         case Protocol::Dashboard:
             if (auto r = ui_ ? ui_->handle(req) : std::nullopt) {
                 op = "Dashboard";
@@ -424,6 +493,7 @@ http::Response Service::route(RequestContext& ctx, const http::Request& req, con
                                              ctx.request_id, op, result.error().message);
             return rest_json_error(result.error(), ctx.request_id);
         }
+        case Protocol::Registry:     // answered asynchronously, by handle()
         case Protocol::FunctionUrl:  // answered asynchronously, by handle()
         case Protocol::SqsJson:
         case Protocol::SqsQuery:

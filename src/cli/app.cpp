@@ -192,6 +192,7 @@ exec::ExecSettings make_exec_settings(const Config& config, const fs::path& data
     s.runtimes_dir = f.runtimes_dir;
     s.work_dir = data_dir / "environments";
     s.logs_dir = data_dir / "logs";
+    s.images_dir = data_dir / "images";
     s.log_store = log_store;
     // environments of an earlier run are gone with their processes
     std::error_code ec;
@@ -199,6 +200,7 @@ exec::ExecSettings make_exec_settings(const Config& config, const fs::path& data
     fs::create_directories(s.work_dir, ec);
     s.interpreters = f.interpreters;
     s.idle_timeout = std::chrono::seconds(config.idle_timeout_s);
+    s.spare_environments = config.spare_environments;
     for (const auto& d : config.debug)
         if (auto target = exec::parse_debug_target(d)) s.debug.push_back(*target);  // checked
     s.debug_wait = config.debug_wait;
@@ -370,6 +372,8 @@ App::App(const Config& config)
       stacks_(*docs_),
       esms_(*docs_, registry_, clock_, ids_),
       layer_cache_(data_dir_.path(), blobs_, control::kMaxUnzippedCode),
+      images_(*docs_, blobs_, clock_, ids_,
+              oci::Registry::Options{data_dir_.path() / "oci-uploads", durability(config_)}),
       objects_(make_object_store(config_, data_dir_.path(), clock_, ids_)),
       code_source_(make_code_source(config_, objects_.get(), *log_)),
       queues_(make_queues(config_, data_dir_.path(), clock_, ids_)),
@@ -429,8 +433,10 @@ void App::load_state() {
     must(layers_.load(), "cannot load layers: ");
     must(registry_.load(), "cannot load the registry: ");
     must(layer_cache_.init());
+    must(images_.load(), "cannot load the image registry: ");
     std::set<std::string> keep = registry_.referenced_blobs();
     keep.merge(layers_.referenced_blobs());
+    keep.merge(images_.referenced_blobs());
     std::size_t removed = blobs_.collect_garbage(keep);
     layer_cache_.collect_garbage(keep);
     if (removed) log_->info("store.gc removed_blobs={}", removed);
@@ -453,6 +459,9 @@ void App::wire_service() {
         s3->set_notification_hooks(
             api::s3_notification_hooks(registry_, events_, queues_.get(), ids_, workers_));
     service_.set_stacks(&stacks_);
+    service_.set_image_registry(&images_, clock_);
+    service_.set_image_source(&images_);  // image functions' ImageUri and layers
+    invoker_.set_image_source(&images_);
     service_.set_logs(logs_.get(), clock_, live_tail_.get());
     service_.set_event_source_mappings(&esms_);
     if (queues_) {
@@ -523,8 +532,10 @@ Result<nlohmann::json> App::reset() {
     LAMINA_CHECK(logs_->clear());
     recent_.clear();
     metrics_.clear();
+    LAMINA_CHECK(images_.clear());
     std::set<std::string> keep = registry_.referenced_blobs();  // what was created meanwhile
     keep.merge(layers_.referenced_blobs());
+    keep.merge(images_.referenced_blobs());
     blobs_.collect_garbage(keep);
     layer_cache_.collect_garbage(keep);
     double ms =

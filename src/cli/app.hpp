@@ -39,6 +39,7 @@
 #include "lamina/http/server.hpp"
 #include "lamina/logs/live_tail.hpp"
 #include "lamina/metrics/metrics.hpp"
+#include "lamina/oci/registry.hpp"
 #include "lamina/s3/object_source.hpp"
 #include "lamina/s3/object_store.hpp"
 #include "lamina/sam/api_client.hpp"
@@ -138,6 +139,8 @@ private:
     control::StackRecords stacks_;
     control::EventSourceMappings esms_;  // their pollers: pollers_
     store::LayerCache layer_cache_;
+    // the image registry (/v2, ECR); image functions read it as an oci::ImageSource
+    oci::Registry images_;
     std::unique_ptr<s3::ObjectStore> objects_;       // --s3 on
     std::unique_ptr<s3::ObjectSource> code_source_;  // where Code.S3Bucket/S3Key is read from
     std::unique_ptr<sqs::Queues> queues_;            // --sqs on; outlives the workers' long polls

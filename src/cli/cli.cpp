@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "app.hpp"
+#include "image_load.hpp"
 #include "lamina/common/config.hpp"
 #include "lamina/common/version.hpp"
 #include "lamina/exec/debug.hpp"
@@ -175,6 +176,13 @@ void add_serve_flags(CLI::App* cmd, ServeFlags& f) {
         ->envname("LAMINA_IDLE_TIMEOUT")
         ->capture_default_str()
         ->check(CLI::Range(1, 86400));
+    cmd->add_option("--spare-environments", f.config.spare_environments,
+                    "Spare environments kept ready for cold starts, at most one per function: "
+                    "sandbox and runtime started, no function code loaded until an invoke "
+                    "claims one (0: none)")
+        ->envname("LAMINA_SPARE_ENVIRONMENTS")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 1000));
     cmd->add_option("--provisioned-init-timeout", f.config.provisioned_init_timeout_s,
                     "Seconds a provisioned concurrency environment may take to initialise, or the "
                     "function's "
@@ -458,6 +466,20 @@ int run(int argc, char** argv) {
     delete_cmd->add_option("--region", delete_region,
                            "Region (default $AWS_REGION, $AWS_DEFAULT_REGION, us-east-1)");
 
+    // lamina image load: an image archive into a running server's registry
+    std::string load_file, load_tag, load_endpoint = "http://127.0.0.1:9001", load_region;
+    auto* image_cmd = app.add_subcommand("image", "Work with lamina's image registry");
+    auto* load_cmd = image_cmd->add_subcommand(
+        "load", "Push a docker save or OCI archive into a running lamina's registry");
+    load_cmd->add_option("file", load_file, "The archive (docker save, or an OCI image layout)")
+        ->required();
+    load_cmd->add_option("--tag", load_tag, "REPOSITORY:TAG (else the archive's own names)");
+    load_cmd->add_option("--endpoint", load_endpoint, "lamina's URL")
+        ->envname("LAMINA_ENDPOINT")
+        ->capture_default_str();
+    load_cmd->add_option("--region", load_region, "The region (else AWS_REGION, us-east-1)");
+    image_cmd->require_subcommand(1);
+
     app.add_subcommand("version", "Print the version")->callback([] {
         std::cout << "lamina " << kVersion << "\n";
     });
@@ -495,6 +517,23 @@ int run(int argc, char** argv) {
             env("AWS_SECRET_ACCESS_KEY").empty() ? "test" : env("AWS_SECRET_ACCESS_KEY")};
         return sam::make_http_client(endpoint, region, key);
     };
+    if (load_cmd->parsed()) {
+        auto signed_client = remote_client(load_endpoint, load_region);
+        auto registry_client = sam::make_http_client(load_endpoint, "us-east-1", std::nullopt);
+        if (!signed_client || !registry_client) {
+            std::cerr << "lamina: "
+                      << (signed_client ? registry_client.error() : signed_client.error()).message
+                      << "\n";
+            return 2;
+        }
+        auto loaded = load_image_archive(load_file, load_tag, {**signed_client, **registry_client},
+                                         [](const std::string& l) { std::cout << l << std::endl; });
+        if (!loaded) {
+            std::cerr << "lamina: " << loaded.error().message << "\n";
+            return 1;
+        }
+        return 0;
+    }
     if (delete_cmd->parsed()) {
         auto client = remote_client(delete_endpoint, delete_region);
         if (!client) {

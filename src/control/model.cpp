@@ -17,11 +17,12 @@ void get_opt(const json& j, const char* key, std::optional<T>& v) {
 
 bool VersionConfig::same_code_and_config(const VersionConfig& o) const {
     return code_sha256 == o.code_sha256 && code_path == o.code_path && runtime == o.runtime &&
-           role == o.role && handler == o.handler && timeout == o.timeout &&
-           memory_size == o.memory_size && ephemeral_storage == o.ephemeral_storage &&
-           architecture == o.architecture && environment == o.environment &&
-           tracing_mode == o.tracing_mode && dead_letter_target == o.dead_letter_target &&
-           kms_key_arn == o.kms_key_arn && log_format == o.log_format && log_group == o.log_group &&
+           image_uri == o.image_uri && image_config == o.image_config && role == o.role &&
+           handler == o.handler && timeout == o.timeout && memory_size == o.memory_size &&
+           ephemeral_storage == o.ephemeral_storage && architecture == o.architecture &&
+           environment == o.environment && tracing_mode == o.tracing_mode &&
+           dead_letter_target == o.dead_letter_target && kms_key_arn == o.kms_key_arn &&
+           log_format == o.log_format && log_group == o.log_group &&
            application_log_level == o.application_log_level &&
            system_log_level == o.system_log_level && snap_start_apply_on == o.snap_start_apply_on &&
            [&] {
@@ -68,7 +69,19 @@ json VersionConfig::to_doc() const {
     put_opt(j, "kms_key_arn", kms_key_arn);
     put_opt(j, "application_log_level", application_log_level);
     put_opt(j, "system_log_level", system_log_level);
+    put_opt(j, "tenant_isolation_mode", tenant_isolation_mode);
     if (!code_path.empty()) j["code_path"] = code_path;
+    if (!image_uri.empty()) {
+        j["image_uri"] = image_uri;
+        j["image_repository"] = image_repository;
+    }
+    if (image_config) {
+        json ic = json::object();
+        put_opt(ic, "entry_point", image_config->entry_point);
+        put_opt(ic, "command", image_config->command);
+        put_opt(ic, "working_directory", image_config->working_directory);
+        j["image_config"] = std::move(ic);
+    }
     json layers_doc = json::array();
     for (const auto& l : layers) {
         json ld = {{"arn", l.arn},
@@ -111,7 +124,17 @@ VersionConfig VersionConfig::from_doc(const json& j) {
     get_opt(j, "kms_key_arn", c.kms_key_arn);
     get_opt(j, "application_log_level", c.application_log_level);
     get_opt(j, "system_log_level", c.system_log_level);
+    get_opt(j, "tenant_isolation_mode", c.tenant_isolation_mode);
     c.code_path = j.value("code_path", "");
+    c.image_uri = j.value("image_uri", "");
+    c.image_repository = j.value("image_repository", "");
+    if (auto it = j.find("image_config"); it != j.end() && it->is_object()) {
+        ImageConfig ic;
+        get_opt(*it, "entry_point", ic.entry_point);
+        get_opt(*it, "command", ic.command);
+        get_opt(*it, "working_directory", ic.working_directory);
+        c.image_config = std::move(ic);
+    }
     if (auto it = j.find("layers"); it != j.end()) {
         for (const auto& l : *it)
             c.layers.push_back({l.at("arn").get<std::string>(),

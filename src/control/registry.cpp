@@ -226,6 +226,19 @@ Status Registry::apply_settings(const Scope& s, VersionConfig& c,
     if (in.kms_key_arn) c.kms_key_arn = in.kms_key_arn->empty() ? std::nullopt : in.kms_key_arn;
     LAMINA_CHECK(merge_logging_config(c, in));
     if (in.snap_start_apply_on) c.snap_start_apply_on = *in.snap_start_apply_on;
+    if (c.snap_start_apply_on == "PublishedVersions" && (in.snap_start_apply_on || in.runtime))
+        LAMINA_CHECK(validate_snap_start(c.runtime));
+    if (in.image_config) {
+        if (c.package_type != "Image")
+            return fail(ErrorCode::InvalidParameterValue,
+                        "ImageConfig is not supported for functions with PackageType Zip.");
+        c.image_config = in.image_config->empty() ? std::nullopt : in.image_config;
+    }
+    if (c.package_type == "Image" &&
+        (in.runtime || in.handler || (in.layers && !in.layers->empty())))
+        return fail(ErrorCode::InvalidParameterValue,
+                    "Please don't provide Handler or Runtime or Layer when the intended function "
+                    "PackageType is Image.");
     if (in.layers) {
         if (in.layers->empty()) {
             c.layers.clear();
@@ -241,7 +254,7 @@ Status Registry::apply_settings(const Scope& s, VersionConfig& c,
         return fail(ErrorCode::InvalidParameterValue,
                     "Runtime and Handler are mandatory parameters for functions created with "
                     "deployment packages.");
-    c.runtime_version_arn = runtime_version_arn(s.region, c.runtime);
+    if (c.package_type == "Zip") c.runtime_version_arn = runtime_version_arn(s.region, c.runtime);
     std::int64_t unzipped = c.unzipped_size;
     for (const auto& l : c.layers) unzipped += l.unzipped_size;
     if (c.unzipped_size > kMaxUnzippedCode)
@@ -264,13 +277,17 @@ Result<ConfigView> Registry::create_function(const Scope& s, CreateFunctionInput
     }
     VersionConfig c;
     c.architecture = in.architecture;
+    c.package_type = in.package_type;
+    c.image_uri = in.code.image_uri;
+    c.image_repository = in.code.image_repository;
     c.code_sha256 = in.code.sha256_b64;
     c.code_blob = in.code.sha256_hex;
     c.code_size = in.code.size;
     c.unzipped_size = in.code.unzipped_size;
     c.code_path = in.code.hot_reload_path;
     c.log_group = "/aws/lambda/" + in.name;
-    if (!in.settings.handler || !in.settings.runtime)
+    c.tenant_isolation_mode = in.tenant_isolation_mode;
+    if (c.package_type == "Zip" && (!in.settings.handler || !in.settings.runtime))
         return fail(ErrorCode::InvalidParameterValue,
                     "Runtime and Handler are mandatory parameters for functions created with "
                     "deployment packages.");
@@ -384,6 +401,14 @@ Result<ConfigView> Registry::update_function_code(const Scope& s, const Function
         return std::unexpected(stale_revision());
     Function f = *cf;
     VersionConfig& c = f.latest;
+    if (c.package_type == "Image" && in.code.image_uri.empty())
+        return fail(ErrorCode::InvalidParameterValue,
+                    "Please provide ImageUri when updating a function with packageType Image.");
+    if (c.package_type == "Zip" && !in.code.image_uri.empty())
+        return fail(ErrorCode::InvalidParameterValue,
+                    "Please don't provide ImageUri when updating a function with packageType Zip.");
+    c.image_uri = in.code.image_uri;
+    c.image_repository = in.code.image_repository;
     c.code_sha256 = in.code.sha256_b64;
     c.code_blob = in.code.sha256_hex;
     c.code_size = in.code.size;

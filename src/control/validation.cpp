@@ -28,6 +28,33 @@ bool is_deprecated_runtime(const std::string& runtime) {
     return std::find(kDeprecated.begin(), kDeprecated.end(), runtime) != kDeprecated.end();
 }
 
+Status validate_snap_start(const std::string& runtime) {
+    if (runtime.rfind("python3.", 0) == 0) {
+        int minor = 0;
+        for (char ch : runtime.substr(8)) {
+            if (ch < '0' || ch > '9') break;
+            minor = minor * 10 + (ch - '0');
+        }
+        if (minor >= 12) return {};
+    }
+    if (runtime.rfind("java", 0) == 0)
+        return fail(ErrorCode::InvalidParameterValue,
+                    "lamina cannot emulate SnapStart for " + runtime +
+                        " functions: a running JVM cannot be forked safely (it is "
+                        "multi-threaded) and the host's JDK has no CRaC checkpoint/restore, so "
+                        "lamina has no snapshot to restore from. lamina emulates SnapStart for "
+                        "python3.12 and later; send SnapStart ApplyOn None for this function.");
+    if (runtime.rfind("dotnet", 0) == 0)
+        return fail(ErrorCode::InvalidParameterValue,
+                    "lamina cannot emulate SnapStart for " + runtime +
+                        " functions: lamina does not run .NET functions. lamina emulates "
+                        "SnapStart for python3.12 and later; send SnapStart ApplyOn None for this "
+                        "function.");
+    return fail(ErrorCode::InvalidParameterValue,
+                (runtime.empty() ? std::string("Image") : runtime) +
+                    " is not supported for SnapStart enabled functions.");
+}
+
 Status validate_runtime(const std::string& runtime) {
     const auto& ok = supported_runtimes();
     if (std::find(ok.begin(), ok.end(), runtime) != ok.end()) return {};

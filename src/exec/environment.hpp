@@ -22,6 +22,11 @@
 
 namespace lamina::exec {
 
+// How start_environment says an image's entrypoint cannot start (what
+// follows is the detail): the invocation then fails with
+// Runtime.InvalidEntrypoint, as on AWS.
+inline constexpr const char* kImageEntrypointError = "Runtime.InvalidEntrypoint: ";
+
 // The life of an environment (the RIE's sandbox states, as lamina needs them).
 enum class EnvState {
     Starting,         // the process runs its init; nothing assigned to it
@@ -66,7 +71,9 @@ struct Environment : std::enable_shared_from_this<Environment> {
     // Fixed once started.
     std::string key;  // the pool it belongs to: version, code and configuration
     std::string version;
-    std::string init_type;         // on-demand | provisioned-concurrency
+    std::string init_type;  // on-demand | provisioned-concurrency | snap-start
+    bool restored = false;  // forked from a SnapStart snapshot (its init is a restore)
+    std::string tmp_seen;   // its /tmp as it sees it (a snapshot's restored environments share it)
     std::uint64_t generation = 0;  // the Invoker's generation when it was started
     std::string log_stream;
     std::filesystem::path log_file;
@@ -151,5 +158,14 @@ private:
 };
 
 using EnvPtr = std::shared_ptr<Environment>;
+
+struct ExecSettings;
+struct InvokeRequest;
+// Names the environment's log stream (<date>/[<version>]<id>)
+// (environment_start.cpp).
+void name_log_stream(Environment& env, const InvokeRequest& req, std::int64_t now, IdSource& ids);
+// Names it and opens its file under the log group.
+void open_log_stream(Environment& env, const ExecSettings& settings, const InvokeRequest& req,
+                     std::int64_t now, IdSource& ids);
 
 }  // namespace lamina::exec

@@ -13,6 +13,7 @@
 #include "environment.hpp"
 #include "lamina/common/log.hpp"
 #include "lamina/exec/invoker.hpp"
+#include "lamina/oci/unpack.hpp"
 #include "platform_log.hpp"
 
 namespace lamina::exec {
@@ -48,6 +49,22 @@ std::vector<std::string> list_extensions(const fs::path& opt_dir) {
     for (const auto& e : fs::directory_iterator(opt_dir / "extensions", ec)) {
         struct stat st {};
         if (::stat(e.path().c_str(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111))
+            names.push_back(e.path().filename().string());
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+// The executable files in an image's /opt/extensions, never following a
+// link of the image out of its root.
+std::vector<std::string> list_image_extensions(const fs::path& rootfs) {
+    std::vector<std::string> names;
+    std::error_code ec;
+    for (const char* part : {"opt", "opt/extensions"})
+        if (fs::is_symlink(rootfs / part, ec)) return names;
+    for (const auto& e : fs::directory_iterator(rootfs / "opt" / "extensions", ec)) {
+        struct stat st {};
+        if (::lstat(e.path().c_str(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111))
             names.push_back(e.path().filename().string());
     }
     std::sort(names.begin(), names.end());
@@ -199,10 +216,106 @@ std::map<std::string, std::string> default_interpreters(
     return out;
 }
 
+void name_log_stream(Environment& env, const InvokeRequest& req, std::int64_t now, IdSource& ids) {
+    std::string date = format_iso8601(now).substr(0, 10);
+    for (auto& ch : date)
+        if (ch == '-') ch = '/';
+    env.log_stream = date + "/[" + req.config.version + "]" + ids.hex(32);
+}
+
+namespace {
+// The file of env's log stream, under its log group: /aws/lambda/<name>.
+void open_log_file(Environment& env, const ExecSettings& settings, const InvokeRequest& req) {
+    if (settings.logs_dir.empty()) return;
+    const auto& c = req.config;
+    std::string group = c.log_group.empty() ? "/aws/lambda/" + req.function_name : c.log_group;
+    std::string stream = env.log_stream;
+    for (auto& ch : stream)
+        if (ch == '/') ch = '-';
+    fs::path dir =
+        settings.logs_dir / req.scope.account / req.scope.region / fs::path(group).relative_path();
+    std::error_code mkdir_ec;
+    fs::create_directories(dir, mkdir_ec);
+    env.open_log(dir / (stream + ".log"), settings.log_store,
+                 logs::Where{req.scope.account, req.scope.region}, group);
+}
+}  // namespace
+
+void open_log_stream(Environment& env, const ExecSettings& settings, const InvokeRequest& req,
+                     std::int64_t now, IdSource& ids) {
+    name_log_stream(env, req, now, ids);
+    open_log_file(env, settings, req);
+}
+
+void Invoker::begin_init(Environment& env, const InvokeRequest& req, std::int64_t now) {
+    const auto& c = req.config;
+    open_log_file(env, settings_, req);
+    const PlatformLog plog(c);
+    {
+        std::lock_guard lk(env.mu);
+        env.init_log = plog.init_start(env.init_type, now);
+    }
+    env.api->telemetry().publish(runtime::RecordKind::Platform,
+                                 runtime::records::init_start(now, env.init_type));
+}
+
+Result<oci::ImageRoots::Root> Invoker::image_root_of(const InvokeRequest& req) {
+    const auto& c = req.config;
+    if (launcher_->backend() != sandbox::Backend::Bubblewrap)
+        return fail(ErrorCode::NotImplemented,
+                    "lamina runs container-image functions in its bubblewrap sandbox only (the "
+                    "image's file system becomes the environment's root): this server runs "
+                    "functions as plain processes (--sandbox process, or bubblewrap cannot make "
+                    "namespaces here), so " +
+                        req.function_name + " cannot run");
+    if (!images_) return fail(ErrorCode::Service, "lamina has no folder for unpacked images");
+    auto root = images_->find(c.code_sha256);
+    if (!root) {
+        if (!image_source_)
+            return fail(ErrorCode::NotImplemented,
+                        "lamina's image registry is not available in this server, so the image " +
+                            c.image_uri + " of " + req.function_name + " cannot be unpacked");
+        auto resolved = image_source_->resolve(req.scope.account, req.scope.region,
+                                               c.image_repository, "sha256:" + c.code_sha256);
+        if (!resolved)
+            return fail(ErrorCode::InvalidParameterValue,
+                        "the image " + c.image_repository + "@sha256:" + c.code_sha256 + " of " +
+                            req.function_name +
+                            " is no longer in lamina's registry: push it again, or update the "
+                            "function's code");
+        auto unpacked = images_->ensure(*resolved, *image_source_);
+        if (!unpacked)
+            return fail(unpacked.error().code,
+                        "the image " + c.image_uri + " of " + req.function_name +
+                            " cannot be unpacked: " + unpacked.error().message);
+        root = std::move(*unpacked);
+    }
+    std::string host = host_architecture();
+    std::string arch = oci::lambda_architecture(root->config.architecture);
+    if (!arch.empty() && arch != c.architecture)  // as on AWS: the entrypoint cannot start
+        return fail(ErrorCode::InvalidRequestContent,
+                    std::string(kImageEntrypointError) + "fork/exec " +
+                        (root->config.entrypoint.empty() ? std::string("entrypoint")
+                                                         : root->config.entrypoint.front()) +
+                        ": exec format error (the image is " + root->config.architecture +
+                        ", the function's Architectures [" + c.architecture + "])");
+    if (c.architecture != host)
+        return fail(ErrorCode::NotImplemented, "lamina runs code natively on this " + host +
+                                                   " host and cannot run the " + c.architecture +
+                                                   " image of " + req.function_name);
+    return *root;
+}
+
 Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::string& key,
                                           const std::string& init_type,
-                                          const std::optional<DebugLaunch>& debug) {
+                                          const std::optional<DebugLaunch>& debug, bool spare,
+                                          const std::function<void(Environment&)>& prepare) {
     const auto& c = req.config;
+    if (spare && (debug || !c.hot_reload_folders().empty() ||
+                  (c.runtime.rfind("python", 0) != 0 && c.runtime.rfind("nodejs", 0) != 0)))
+        return fail(ErrorCode::NotImplemented,
+                    "spare environments run lamina's Python and Node.js runtimes only, never "
+                    "debugged or hot-reloaded");
     // Hot reload: which changes of its folders it starts after (taken before
     // anything is read from them: a change from here on makes it stale).
     std::vector<std::pair<std::string, std::uint64_t>> hot_folders;
@@ -219,32 +332,43 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
                             " is not there any more: create it again, or update the code");
         return fs::path(folder);
     };
-    fs::path code_dir;
-    if (!c.code_path.empty()) {
-        LAMINA_TRY(live, live_folder(c.code_path));  // bound as it is: its live contents run
-        code_dir = std::move(live);
+    const bool image = c.package_type == "Image";
+    fs::path code_dir, opt_dir;
+    std::optional<oci::ImageRoots::Root> image_root;
+    if (image) {
+        LAMINA_TRY(root, image_root_of(req));
+        image_root = std::move(root);
     } else {
-        LAMINA_TRY(extracted, cache_.ensure_extracted(c.code_blob));
-        code_dir = std::move(extracted);
-    }
-    fs::path opt_dir;
-    if (c.layers.size() == 1 && !c.layers.front().path.empty()) {
-        LAMINA_TRY(live, live_folder(c.layers.front().path));  // a hot-reload layer: /opt itself
-        opt_dir = std::move(live);
-    } else {
-        std::vector<std::string> layer_blobs;
-        layer_blobs.reserve(c.layers.size());
-        for (const auto& l : c.layers) {
-            if (!l.path.empty())
-                return fail(ErrorCode::InvalidParameterValue,
-                            "the hot-reload layer " + l.arn + " must be the function's only layer");
-            layer_blobs.push_back(l.blob);
+        if (!c.code_path.empty()) {
+            LAMINA_TRY(live, live_folder(c.code_path));  // bound as it is: its live contents run
+            code_dir = std::move(live);
+        } else {
+            LAMINA_TRY(extracted, cache_.ensure_extracted(c.code_blob));
+            code_dir = std::move(extracted);
         }
-        LAMINA_TRY(assembled, cache_.assemble(layer_blobs));
-        opt_dir = std::move(assembled);
+        if (c.layers.size() == 1 && !c.layers.front().path.empty()) {
+            LAMINA_TRY(live,
+                       live_folder(c.layers.front().path));  // a hot-reload layer: /opt itself
+            opt_dir = std::move(live);
+        } else {
+            std::vector<std::string> layer_blobs;
+            layer_blobs.reserve(c.layers.size());
+            for (const auto& l : c.layers) {
+                if (!l.path.empty())
+                    return fail(
+                        ErrorCode::InvalidParameterValue,
+                        "the hot-reload layer " + l.arn + " must be the function's only layer");
+                layer_blobs.push_back(l.blob);
+            }
+            LAMINA_TRY(assembled, cache_.assemble(layer_blobs));
+            opt_dir = std::move(assembled);
+        }
+        LAMINA_CHECK(
+            check_architecture(req.function_name, c.runtime, c.architecture, code_dir, opt_dir));
     }
-    LAMINA_CHECK(
-        check_architecture(req.function_name, c.runtime, c.architecture, code_dir, opt_dir));
+    if (spare && (image || !list_extensions(opt_dir).empty()))  // their init would run ahead
+        return fail(ErrorCode::NotImplemented,
+                    "no spare environments for image functions or functions with extensions");
 
     auto env = std::make_shared<Environment>();
     env->hot_folders = std::move(hot_folders);
@@ -253,25 +377,7 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
     env->init_type = init_type;
     env->memory_mb = c.memory_size;
     std::int64_t now = clock_.now_ms();
-    {
-        std::string date = format_iso8601(now).substr(0, 10);
-        for (auto& ch : date)
-            if (ch == '-') ch = '/';
-        env->log_stream = date + "/[" + c.version + "]" + ids_.hex(32);
-    }
-    if (!settings_.logs_dir.empty()) {
-        // one file per stream, under its log group: /aws/lambda/<name>
-        std::string group = c.log_group.empty() ? "/aws/lambda/" + req.function_name : c.log_group;
-        std::string stream = env->log_stream;
-        for (auto& ch : stream)
-            if (ch == '/') ch = '-';
-        fs::path dir = settings_.logs_dir / req.scope.account / req.scope.region /
-                       fs::path(group).relative_path();
-        std::error_code mkdir_ec;
-        fs::create_directories(dir, mkdir_ec);
-        env->open_log(dir / (stream + ".log"), settings_.log_store,
-                      logs::Where{req.scope.account, req.scope.region}, group);
-    }
+    name_log_stream(*env, req, now, ids_);
     env->api = std::make_unique<runtime::RuntimeApi>(ioc_, ids_);
     env->json_logs = c.log_format == "JSON";
     if (debug) {
@@ -279,9 +385,12 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
         env->debug_wait = debug->wait;
     }
     const PlatformLog plog(c);
-    env->init_log = plog.init_start(init_type, now);
-    env->api->telemetry().publish(runtime::RecordKind::Platform,
-                                  runtime::records::init_start(now, init_type));
+    // A spare's init begins when an invocation claims it (claim_spare): its
+    // log stream, INIT_START and Init Duration count from there.
+    if (spare)
+        env->api->hold();
+    else
+        begin_init(*env, req, now);
 
     sandbox::LaunchSpec spec;
     spec.code_dir = code_dir;
@@ -292,6 +401,7 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
     std::error_code ec;
     fs::create_directories(spec.tmp_dir, ec);
     auto paths = launcher_->paths(spec);
+    env->tmp_seen = paths.tmp;
     if (launcher_->backend() == sandbox::Backend::Bubblewrap) {
         // Telemetry subscribers listen on sandbox.localdomain: the environment's own address
         std::string ip = next_sandbox_ip();
@@ -302,11 +412,34 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
     }
 
     const std::string& rt = c.runtime;
-    bool python = rt.rfind("python", 0) == 0, node = rt.rfind("nodejs", 0) == 0;
-    bool provided = rt.rfind("provided", 0) == 0;
-    int java_release = java_feature_release(rt);
-    bool ruby = rt.rfind("ruby", 0) == 0;
-    if (python) {
+    bool python = !image && rt.rfind("python", 0) == 0;
+    bool node = !image && rt.rfind("nodejs", 0) == 0;
+    bool provided = !image && rt.rfind("provided", 0) == 0;
+    int java_release = image ? 0 : java_feature_release(rt);
+    bool ruby = !image && rt.rfind("ruby", 0) == 0;
+    if (image) {
+        if (debug)
+            return fail(ErrorCode::NotImplemented,
+                        "lamina attaches debuggers to Python and Node.js zip functions only (" +
+                            debug->source + "): not to container-image functions");
+        const auto& ic = c.image_config;
+        const auto& own = image_root->config;
+        spec.image_root = image_root->rootfs;
+        spec.command = ic && ic->entry_point ? *ic->entry_point : own.entrypoint;
+        const auto& args = ic && ic->command ? *ic->command : own.cmd;
+        spec.command.insert(spec.command.end(), args.begin(), args.end());
+        spec.working_dir = ic && ic->working_directory ? *ic->working_directory
+                           : own.working_dir.empty()   ? "/"
+                                                       : own.working_dir;
+        if (spec.command.empty())
+            return fail(ErrorCode::InvalidRequestContent,
+                        std::string(kImageEntrypointError) +
+                            "the image has no ENTRYPOINT or CMD and ImageConfig sets none");
+        if (settings_.run_as) {
+            static const auto runtime = sandbox::find_setpriv_runtime(spec.setpriv);
+            spec.setpriv_runtime = runtime;
+        }
+    } else if (python) {
         auto it = settings_.interpreters.find(rt);
         if (it == settings_.interpreters.end())
             return fail(ErrorCode::NotImplemented, "lamina has no interpreter for " + rt +
@@ -314,6 +447,7 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
                                                        "=/path/to/python3");
         spec.command = {it->second, "-S",     "-u", paths.runtime_dir + "/python/bootstrap.py",
                         "--opt",    paths.opt};
+        if (spare) spec.command.emplace_back("--spare");
         if (auto prefix = install_prefix(it->second)) spec.extra_ro_binds.push_back(*prefix);
         if (debug) {
             // the bootstrap starts debugpy (from a folder of it and pydevd only) before the init
@@ -332,6 +466,7 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
                                                        ": start it with --runtime " + rt +
                                                        "=/path/to/node");
         spec.command = {it->second, paths.runtime_dir + "/node/bootstrap.js"};
+        if (spare) spec.command.emplace_back("--spare");
         if (debug)  // node's own inspector; --inspect-brk stops at the bootstrap's first line
             spec.command.insert(spec.command.begin() + 1,
                                 std::string(debug->wait ? "--inspect-brk" : "--inspect") +
@@ -386,7 +521,12 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
                         " functions yet (Python, Node.js, Java, Ruby and provided runtimes only).");
     }
 
-    if (auto extensions = list_extensions(opt_dir); !extensions.empty()) {
+    if (image) {
+        if (auto extensions = list_image_extensions(image_root->rootfs); !extensions.empty())
+            return fail(ErrorCode::NotImplemented,
+                        "lamina does not start the extensions in an image's /opt/extensions yet (" +
+                            extensions.front() + "): build the image without them");
+    } else if (auto extensions = list_extensions(opt_dir); !extensions.empty()) {
         // extensions start first, then the launcher becomes the runtime
         spec.command.insert(spec.command.begin(),
                             {"/bin/bash", paths.runtime_dir + "/extensions/launch.sh", paths.opt});
@@ -395,26 +535,42 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
     }
 
     auto& e = spec.env;
+    if (image) {
+        // the image's ENV first: Lambda's variables and the function's win
+        for (const auto& kv : image_root->config.env) {
+            auto eq = kv.find('=');
+            if (eq != std::string::npos && eq > 0) e[kv.substr(0, eq)] = kv.substr(eq + 1);
+        }
+    }
     e["AWS_LAMBDA_FUNCTION_NAME"] = req.function_name;
     e["AWS_LAMBDA_FUNCTION_VERSION"] = c.version;
     e["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = std::to_string(c.memory_size);
-    e["AWS_LAMBDA_LOG_GROUP_NAME"] =
-        c.log_group.empty() ? "/aws/lambda/" + req.function_name : c.log_group;
-    e["AWS_LAMBDA_LOG_STREAM_NAME"] = env->log_stream;
+    if (init_type != "snap-start") {  // AWS sets neither for SnapStart functions
+        e["AWS_LAMBDA_LOG_GROUP_NAME"] =
+            c.log_group.empty() ? "/aws/lambda/" + req.function_name : c.log_group;
+        e["AWS_LAMBDA_LOG_STREAM_NAME"] = env->log_stream;
+    }
     e["AWS_LAMBDA_RUNTIME_API"] = env->api->address();
     e["AWS_LAMBDA_INITIALIZATION_TYPE"] = init_type;
-    e["LAMBDA_TASK_ROOT"] = paths.task_root;
-    e["LAMBDA_RUNTIME_DIR"] = paths.runtime_dir;
-    e["_HANDLER"] = c.handler;
     e["AWS_REGION"] = req.scope.region;
     e["AWS_DEFAULT_REGION"] = req.scope.region;
-    if (!provided) e["AWS_EXECUTION_ENV"] = "AWS_Lambda_" + rt;
-    e["TZ"] = ":UTC";
-    e["LANG"] = "en_US.UTF-8";
-    e["PATH"] = "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:" + paths.opt + "/bin";
-    e["LD_LIBRARY_PATH"] = "/var/lang/lib:/lib64:/usr/lib64:" + paths.runtime_dir + ":" +
-                           paths.runtime_dir + "/lib:" + paths.task_root + ":" + paths.task_root +
-                           "/lib:" + paths.opt + "/lib";
+    if (image) {
+        // an image brings its own PATH, LAMBDA_TASK_ROOT and handler (CMD)
+        if (!e.contains("PATH"))
+            e["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+        if (!e.contains("TZ")) e["TZ"] = ":UTC";
+    } else {
+        e["LAMBDA_TASK_ROOT"] = paths.task_root;
+        e["LAMBDA_RUNTIME_DIR"] = paths.runtime_dir;
+        e["_HANDLER"] = c.handler;
+        if (!provided) e["AWS_EXECUTION_ENV"] = "AWS_Lambda_" + rt;
+        e["TZ"] = ":UTC";
+        e["LANG"] = "en_US.UTF-8";
+        e["PATH"] = "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:" + paths.opt + "/bin";
+        e["LD_LIBRARY_PATH"] = "/var/lang/lib:/lib64:/usr/lib64:" + paths.runtime_dir + ":" +
+                               paths.runtime_dir + "/lib:" + paths.task_root + ":" +
+                               paths.task_root + "/lib:" + paths.opt + "/lib";
+    }
     if (python) e["PYTHONPATH"] = paths.runtime_dir;
     if (node) {
         std::string major = rt.substr(6, rt.find('.') - 6);  // nodejs20.x -> 20
@@ -507,6 +663,7 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
             if (extension) e->kill();
         }
     });
+    if (prepare) prepare(*env);
     env->spawned_at = Environment::Clk::now();
     auto launched = launcher_->launch(std::move(spec), std::move(cgroup_procs),
                                       [this, weak](sandbox::ExitStatus st) {
@@ -519,9 +676,9 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
     int pid = (*launched)->pid();
     std::optional<sandbox::ExitStatus> exited;
     if (env->adopt(std::move(*launched), exited)) on_process_exit(env, *exited);
-    logger("exec")->debug("exec.env_start function={} version={} pid={} backend={}",
+    logger("exec")->debug("exec.env_start function={} version={} pid={} backend={}{}",
                           req.function_name, c.version, pid,
-                          sandbox::to_string(launcher_->backend()));
+                          sandbox::to_string(launcher_->backend()), spare ? " spare=true" : "");
     return env;
 }
 

@@ -36,6 +36,7 @@ nlohmann::json QueuedEvent::to_doc() const {
             {"qualifier", qualifier},
             {"payload", payload},
             {"trace", trace_header},
+            {"tenant", tenant_id},
             {"received_ms", received_ms},
             {"next_ms", next_ms},
             {"attempts", attempts},
@@ -50,6 +51,7 @@ QueuedEvent QueuedEvent::from_doc(const nlohmann::json& j) {
     e.qualifier = j.value("qualifier", "");
     e.payload = j.value("payload", "{}");
     e.trace_header = j.value("trace", "");
+    e.tenant_id = j.value("tenant", "");
     e.received_ms = j.value("received_ms", std::int64_t{0});
     e.next_ms = j.value("next_ms", std::int64_t{0});
     e.attempts = j.value("attempts", 0);

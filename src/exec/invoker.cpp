@@ -27,6 +27,22 @@ InvokeResult platform_failure(const runtime::PlatformError& e) {
     return {e.payload(), true, "", std::nullopt};
 }
 
+// An invocation refused with an AWS error (SnapStart's): nothing ran.
+InvokeResult refusal(Error e) {
+    InvokeResult r;
+    r.payload =
+        nlohmann::json{
+            {"errorMessage", e.message},
+            {"errorType", e.code == ErrorCode::SnapStartNotReady  ? "SnapStartNotReadyException"
+                          : e.code == ErrorCode::SnapStartTimeout ? "SnapStartTimeoutException"
+                          : e.code == ErrorCode::SnapStart        ? "SnapStartException"
+                                                                  : "ResourceConflictException"}}
+            .dump();
+    r.function_error = true;
+    r.refused = std::move(e);
+    return r;
+}
+
 // How an invocation ended, for its REPORT line and for its environment.
 struct Ending {
     bool reusable = true;                   // the runtime answered: the environment may serve again
@@ -34,6 +50,9 @@ struct Ending {
     const char* retire_reason = "failure";  // SHUTDOWN's reason when not reusable
     bool streamed = false;                  // the response went to the request's on_stream
     std::string error_type;                 // the runtime's error type, when it gave one
+    Clk::time_point delivered{};            // runtime::Outcome's: lamina's own share
+    Clk::time_point answered{};
+    std::optional<Error> refused;  // answered as an AWS error (SnapStart's)
     static Ending failed(std::string status, const char* reason = "failure") {
         return Ending{false, std::move(status), reason};
     }
@@ -89,6 +108,10 @@ Invoker::Invoker(boost::asio::io_context& ioc, ExecSettings settings, store::Lay
             {settings_.backend, settings_.bwrap,
              settings_.backend == sandbox::Backend::Bubblewrap ? settings_.run_as : std::nullopt,
              settings_.work_dir});
+    }
+    if (!settings_.images_dir.empty()) {
+        images_ = std::make_unique<oci::ImageRoots>(settings_.images_dir);
+        images_->clean_temporaries();
     }
 }
 
@@ -162,7 +185,43 @@ void Invoker::invoke(InvokeRequest req, std::function<void(InvokeResult)> done) 
     admit(std::move(req), std::move(done));
 }
 
+namespace {
+
+// A spare for the next cold start of req's version (prepare()), once the cold
+// start has its answer (its start competes with no init), then `done`: after
+// `done` the caller may let the invoker go, so nothing of it is touched then.
+std::function<void(InvokeResult)> then_prepare(Invoker& invoker, const InvokeRequest& req,
+                                               std::function<void(InvokeResult)> done) {
+    InvokeRequest tmpl;  // what prepare() reads: no payload, no caller
+    tmpl.scope = req.scope;
+    tmpl.function_name = req.function_name;
+    tmpl.config = req.config;
+    tmpl.qualifier = req.qualifier;
+    tmpl.reserved_concurrency = req.reserved_concurrency;
+    return [&invoker, tmpl = std::move(tmpl), done = std::move(done)](InvokeResult r) {
+        invoker.prepare(tmpl);
+        done(std::move(r));
+    };
+}
+
+}  // namespace
+
 void Invoker::admit(InvokeRequest req, std::function<void(InvokeResult)> done) {
+    if (snap_start_on(req.config)) {
+        // a SnapStart version runs once its snapshot is taken
+        SnapshotStatus snap = snapshot(req.scope, req.function_name, req.config);
+        if (snap.state != "Active") {
+            Error e = snap.state == "Pending"
+                          ? Error{ErrorCode::SnapStartNotReady,
+                                  "Lambda is initializing your function. It will be ready to "
+                                  "invoke once your function state becomes ACTIVE."}
+                          : Error{ErrorCode::ResourceConflict,
+                                  "The operation cannot be performed at this time. The function "
+                                  "is currently in the following state: Failed"};
+            done(refusal(std::move(e)));
+            return;
+        }
+    }
     std::string key = pool_key(req);
     auto debug_or = debug_launch_for(settings_.debug, settings_.debug_wait, req.function_name,
                                      req.qualifier, req.config);
@@ -173,8 +232,13 @@ void Invoker::admit(InvokeRequest req, std::function<void(InvokeResult)> done) {
     const std::optional<DebugLaunch> debug = *debug_or;
     // a debugged environment serves only invocations debugged on the same port
     if (debug) key += "/debug:" + std::to_string(debug->port) + (debug->wait ? ":wait" : "");
+    // Tenant isolation: an environment serves the one tenant it started for,
+    // never another (nor an invocation without a tenant). Last in the key, after
+    // a newline no tenant id can hold, so no tenant id can pose as another key.
+    if (!req.tenant_id.empty()) key += "\ntenant:" + req.tenant_id;
     EnvPtr env, previous;
     SlotPtr slot;
+    bool claimed = false;  // a spare environment: a cold start all the same
     metrics::InvocationTarget target{req.scope, req.function_name, req.qualifier,
                                      req.config.version};
     // what the metrics of this admission say, recorded once the lock is released
@@ -221,6 +285,26 @@ void Invoker::admit(InvokeRequest req, std::function<void(InvokeResult)> done) {
             env = it->second;
             break;
         }
+        if (!env && !req.tenant_id.empty()) {
+            // AWS keeps at most 2,500 tenant environments (active or idle) per
+            // 1,000 of the function's concurrency; a new tenant beyond that is throttled
+            const long limit = req.reserved_concurrency ? *req.reserved_concurrency
+                               : concurrency_ ? concurrency_->settings().quota.account_limit
+                                              : CapacityQuota{}.account_limit;
+            const std::string prefix =
+                req.scope.account + "/" + req.scope.region + "/" + req.function_name + "/";
+            long tenants = 0;
+            for (const auto& e : all_)
+                if (e->key.starts_with(prefix) && e->key.find("\ntenant:") != std::string::npos &&
+                    !e->dead())
+                    ++tenants;
+            if (tenants >= limit * 5 / 2) {
+                InvokeResult refused;
+                refused.throttle = Throttle{"TenantEnvironmentLimitExceeded"};
+                done(std::move(refused));
+                return;
+            }
+        }
         if (debug && !env) {
             // one debugged environment per port: while it starts or runs an
             // invocation, another is throttled as a reserved concurrency of 1 is
@@ -259,6 +343,10 @@ void Invoker::admit(InvokeRequest req, std::function<void(InvokeResult)> done) {
                     idle_.erase(it);
                     break;
                 }
+        if (!env && !debug) {
+            env = take_spare(key);  // a cold start, with its sandbox and runtime already up
+            claimed = env != nullptr;
+        }
         if (debug && !env) {
             // an idle one of other code or settings (or one on its way out)
             // goes first: the new one starts once it has let go of the port
@@ -299,6 +387,11 @@ void Invoker::admit(InvokeRequest req, std::function<void(InvokeResult)> done) {
             metrics::record_lambda(metrics_, target, "ProvisionedConcurrencySpilloverInvocations",
                                    1, "Count", false);
         }
+    }
+    if (claimed) {
+        claim_spare(env, req);
+        run(std::move(req), env, true, std::move(slot), then_prepare(*this, req, std::move(done)));
+        return;
     }
     if (!env && offload_) {
         // a cold start extracts code, assembles /opt and forks: never on the
@@ -362,6 +455,10 @@ void Invoker::start_and_run(InvokeRequest req, const std::string& key, SlotPtr s
             auto& lane = debug_lanes_[debug->port];
             lane.starting = false;
             if (started) lane.env = *started;
+        } else if (snap_start_on(req.config)) {
+            auto snap = find_snapshot(req);
+            started = snap ? restore_environment(req, key, snap)
+                           : fail(ErrorCode::Service, "the version's snapshot is gone");
         } else {
             started = start_environment(req, key);
         }
@@ -369,6 +466,13 @@ void Invoker::start_and_run(InvokeRequest req, const std::string& key, SlotPtr s
             const auto& e = started.error();
             bool no_bootstrap = runtime::parse_error_type(e.message) ==
                                 runtime::ErrorType::RuntimeInvalidEntrypoint;
+            if (e.message.rfind(kImageEntrypointError, 0) == 0) {
+                done(platform_failure(runtime::PlatformError{
+                    runtime::ErrorType::RuntimeInvalidEntrypoint,
+                    "RequestId: " + req.request_id + " Error: " +
+                        e.message.substr(std::string_view(kImageEntrypointError).size())}));
+                return;
+            }
             done(platform_failure(no_bootstrap ? runtime::invalid_entrypoint(req.request_id)
                                                : runtime::unavailable(e.message)));
             return;
@@ -378,6 +482,11 @@ void Invoker::start_and_run(InvokeRequest req, const std::string& key, SlotPtr s
         std::lock_guard lk(mu_);
         prune_dead();
         all_.push_back(env);
+    }
+    if (!debug) {
+        auto answer = then_prepare(*this, req, done);
+        run(std::move(req), env, true, std::move(slot), answer);
+        return;
     }
     run(std::move(req), env, true, std::move(slot), done);
 }
@@ -396,7 +505,7 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
 
     auto start = Clk::now();
     int timeout_s = req.config.timeout;
-    const PlatformLog plog(req.config);  // LoggingConfig: Text lines or JSON records
+    const PlatformLog plog(req.config, req.tenant_id);  // LoggingConfig: Text lines or JSON records
     const std::int64_t start_ms = clock_.now_ms();
     std::string header;
     // What the environment printed since its last invocation (its init so
@@ -442,6 +551,7 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
                                    peak_mb(*env),
                                    cold ? std::optional<double>(init_ms) : std::nullopt,
                                    ending.report_status};
+        if (env->restored) std::swap(report.init_ms, report.restore_ms);  // Restore Duration
         // a cold start's init (its records, what it printed) leads the invocation's
         std::string log = header + env->take_init_log();
         std::int64_t began = start_ms;
@@ -451,8 +561,9 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
         }
         auto& telemetry = env->api->telemetry();
         if (telemetry.any())
-            telemetry.publish(runtime::RecordKind::Platform,
-                              runtime::records::start(began, req_id, version, trace_id));
+            telemetry.publish(
+                runtime::RecordKind::Platform,
+                plog.tagged(runtime::records::start(began, req_id, version, trace_id)));
         log += plog.start(req_id, version, began) + plog.application(env->take_output());
         std::int64_t now = clock_.now_ms();
         log += plog.end(report, now);
@@ -462,7 +573,8 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
             inv.produced_bytes = error ? 0 : payload.size();
             telemetry.publish(runtime::RecordKind::Platform,
                               runtime::records::runtime_done(now, inv));
-            telemetry.publish(runtime::RecordKind::Platform, runtime::records::report(now, inv));
+            telemetry.publish(runtime::RecordKind::Platform,
+                              plog.tagged(runtime::records::report(now, inv)));
         }
         env->append_log(log);
         if (ending.reusable) {
@@ -472,11 +584,14 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
             retire(env, ending.retire_reason);
         }
         InvokeResult result{std::move(payload), error, std::move(log)};
+        result.refused = ending.refused;
         result.duration_ms = ms;
         result.streamed = ending.streamed;
         result.error_type = ending.error_type;
         result.cold = cold;
         result.init_type = env->init_type;
+        result.delivered = ending.delivered;
+        result.answered = ending.answered;
         done(std::move(result));
     };
 
@@ -510,8 +625,14 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
             }
             env->api->abandon();
             if (had_init_error) {
-                finish(init.body, true,
-                       Ending::failed("Status: error\tError Type: " + init.error_type));
+                auto ending = Ending::failed("Status: error\tError Type: " + init.error_type);
+                if (env->restored && init.error_type == "Runtime.AfterRestoreError")
+                    // an after-restore hook failed: AWS answers SnapStartException
+                    ending.refused = Error{ErrorCode::SnapStart,
+                                           "The afterRestore() runtime hook encountered an error. "
+                                           "For more information, check the Amazon CloudWatch "
+                                           "logs."};
+                finish(init.body, true, ending);
                 return;
             }
             auto failure = exit.out_of_memory
@@ -535,6 +656,7 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
     inv.invoked_function_arn = req.invoked_arn;
     inv.trace_id = trace_id;
     inv.client_context = req.client_context;
+    inv.tenant_id = req.tenant_id;
     inv.on_stream = req.on_stream;
     // The function's Timeout runs from the moment the runtime takes the event;
     // a cold environment first gets the init limit (10 s) to reach /next.
@@ -548,7 +670,15 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
             env->ready_hook = nullptr;
         }
         auto failure = runtime::timed_out(req_id, timeout_s);
-        finish(failure.payload(), true, Ending::failed(failure.report_status(), "timeout"));
+        auto ending = Ending::failed(failure.report_status(), "timeout");
+        {
+            std::lock_guard lk(env->mu);
+            if (env->restored && !env->initialised())  // the restore itself took too long
+                ending.refused = Error{ErrorCode::SnapStartTimeout,
+                                       "Lambda couldn't restore the snapshot within the timeout "
+                                       "limit."};
+        }
+        finish(failure.payload(), true, ending);
     };
     const int debug_port = env->debug_port;
     auto arm = [timer, on_timeout, debug_port](std::chrono::milliseconds limit) {
@@ -584,6 +714,8 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
             Ending ending;
             ending.streamed = o.streamed;
             ending.error_type = std::move(o.error_type);
+            ending.delivered = o.delivered;
+            ending.answered = o.answered;
             finish(std::move(o.body), error, ending);
         },
         [this, env, gate, deadline] { settle(env, gate, deadline); });

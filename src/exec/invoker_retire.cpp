@@ -164,13 +164,22 @@ void Invoker::retire(const EnvPtr& env, const std::string& reason) {
     env->shutdown_timer = timer;
 }
 
+// Returns once no spare environment of `invoker` is being started (spare.cpp; 10 s at most).
+void wait_for_spare_starts(const Invoker& invoker);
+
 void Invoker::shutdown() {
     std::vector<EnvPtr> envs;
     {
         std::lock_guard lk(mu_);
         stopping_ = true;
+    }
+    // a spare being started sees stopping_ and is retired, or is in all_ by now
+    wait_for_spare_starts(*this);
+    {
+        std::lock_guard lk(mu_);
         envs = all_;
         idle_.clear();
+        spares_.clear();
         provisioned_.clear();
     }
     stop_environments(envs);
@@ -186,6 +195,7 @@ void Invoker::reset() {
         ++generation_;
         envs = all_;
         idle_.clear();
+        spares_.clear();
         debug_lanes_.clear();
         for (auto& [key, pc] : provisioned_) ++pc->generation;  // starts in flight are retired
         provisioned_.clear();

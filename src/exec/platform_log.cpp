@@ -101,7 +101,8 @@ int log_level_rank(std::string_view name) {
     return -1;
 }
 
-PlatformLog::PlatformLog(const control::VersionConfig& c) : json_(c.log_format == "JSON") {
+PlatformLog::PlatformLog(const control::VersionConfig& c, std::string tenant_id)
+    : json_(c.log_format == "JSON"), tenant_id_(std::move(tenant_id)) {
     if (!json_) return;
     if (c.system_log_level) system_level_ = std::max(0, log_level_rank(*c.system_log_level));
     if (c.application_log_level)
@@ -112,7 +113,7 @@ std::string PlatformLog::start(const std::string& request_id, const std::string&
                                std::int64_t epoch_ms) const {
     if (!json_) return "START RequestId: " + request_id + " Version: " + version + "\n";
     if (system_level_ > kInfo) return "";
-    return line_of(runtime::records::start(epoch_ms, request_id, version, ""));
+    return line_of(tagged(runtime::records::start(epoch_ms, request_id, version, "")));
 }
 
 std::string PlatformLog::init_start(const std::string& init_type, std::int64_t epoch_ms) const {
@@ -130,6 +131,11 @@ std::string PlatformLog::init_done(const std::string& init_type, double duration
            line_of(runtime::records::init_report(epoch_ms, init_type, "success", "", duration_ms));
 }
 
+runtime::records::Json PlatformLog::tagged(runtime::records::Json record) const {
+    if (!tenant_id_.empty()) record["record"]["tenantId"] = tenant_id_;
+    return record;
+}
+
 runtime::records::Invoke PlatformLog::invoke_record(const Report& r) {
     runtime::records::Invoke inv;
     inv.request_id = r.request_id;
@@ -144,6 +150,7 @@ runtime::records::Invoke PlatformLog::invoke_record(const Report& r) {
     inv.memory_mb = r.memory_mb;
     inv.max_memory_mb = r.max_memory_mb;
     inv.init_ms = r.init_ms;
+    inv.restore_ms = r.restore_ms;
     return inv;
 }
 
@@ -155,13 +162,17 @@ std::string PlatformLog::end(const Report& r, std::int64_t epoch_ms) const {
                              " ms\tMemory Size: " + std::to_string(r.memory_mb) +
                              " MB\tMax Memory Used: " + std::to_string(r.max_memory_mb) + " MB\t";
         if (r.init_ms) report += "Init Duration: " + format_ms(*r.init_ms) + " ms\t";
+        if (r.restore_ms)
+            report += "Restore Duration: " + format_ms(*r.restore_ms) +
+                      " ms\tBilled Restore Duration: " +
+                      std::to_string(static_cast<long>(std::ceil(*r.restore_ms))) + " ms\t";
         return "END RequestId: " + r.request_id + "\n" + report + r.status + "\n";
     }
     if (system_level_ > kInfo) return "";
     auto inv = invoke_record(r);
     std::string out;
     if (system_level_ <= kDebug) out = line_of(runtime::records::runtime_done(epoch_ms, inv));
-    return out + line_of(runtime::records::report(epoch_ms, inv));
+    return out + line_of(tagged(runtime::records::report(epoch_ms, inv)));
 }
 
 std::string PlatformLog::application(std::string text) const {

@@ -19,7 +19,9 @@ namespace lamina::exec {
 
 class PlatformLog {
 public:
-    explicit PlatformLog(const control::VersionConfig& c);
+    // `tenant_id`: a tenant-isolated invocation's tenant, which JSON
+    // platform.start and platform.report records carry as record.tenantId.
+    explicit PlatformLog(const control::VersionConfig& c, std::string tenant_id = {});
 
     // The line(s) opening an invocation's log ("" when filtered out).
     std::string start(const std::string& request_id, const std::string& version,
@@ -34,6 +36,7 @@ public:
         long max_memory_mb = 0;
         std::optional<double> init_ms;
         std::string status;
+        std::optional<double> restore_ms;  // SnapStart: a restored environment's first
     };
     // (In JSON: platform.runtimeDone at DEBUG, then platform.report.)
     std::string end(const Report& r, std::int64_t epoch_ms) const;
@@ -50,9 +53,13 @@ public:
     std::string application(std::string text) const;
 
     bool json() const { return json_; }
+    // A platform.start / platform.report record with the invocation's tenant
+    // (record.tenantId), as the Telemetry API delivers it for tenant isolation.
+    runtime::records::Json tagged(runtime::records::Json record) const;
 
 private:
     bool json_ = false;
+    std::string tenant_id_;
     int system_level_ = 2;       // INFO
     int application_level_ = 0;  // TRACE: everything
 };

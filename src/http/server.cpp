@@ -280,6 +280,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
             stream.expires_after(first ? opt.header_timeout : opt.idle_timeout);
             first = false;
             auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, head_parser, kTuple);
+            const auto arrived = std::chrono::steady_clock::now();
             if (ec) {
                 std::optional<Response> reply;
                 if (ec == bhttp::error::header_limit) {
@@ -328,6 +329,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
 
             if (policy.sink) {
                 Request req;
+                req.arrived = arrived;
                 req.method = head.method;
                 req.target = head.target;
                 req.remote_address = remote;
@@ -378,6 +380,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
             }
             auto msg = parser.release();
             Request req;
+            req.arrived = arrived;
             req.method = head.method;
             req.target = head.target;
             req.remote_address = remote;

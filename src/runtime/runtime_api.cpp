@@ -30,6 +30,9 @@ enum Route {
     TelemetrySubscribe,
     LogsSubscribe,
     ExtExited,
+    SpareHold,
+    RestoreNext,
+    RestoreError,
 };
 
 // Messages quote ids, names and error types from the runtime's requests:
@@ -85,6 +88,7 @@ http::Response next_response(const Invocation& inv) {
     if (inv.client_context) r.headers.set("Lambda-Runtime-Client-Context", *inv.client_context);
     if (inv.cognito_identity)
         r.headers.set("Lambda-Runtime-Cognito-Identity", *inv.cognito_identity);
+    if (!inv.tenant_id.empty()) r.headers.set("Lambda-Runtime-Aws-Tenant-Id", inv.tenant_id);
     r.body = inv.payload;
     return r;
 }
@@ -123,17 +127,39 @@ struct RuntimeApi::State {
     // the invocation in flight takes a streamed response as it comes (Invocation::on_stream)
     std::function<void(std::shared_ptr<http::BodySource>, std::string)> on_stream;
     std::shared_ptr<http::BodyPipe> stream;  // its streamed response, once the runtime started it
-    std::function<void()> settled;           // the environment is free again
-    std::optional<http::Responder> waiting_next;  // the runtime's parked long poll
+    // The runtime has begun posting the answer (response or error) of the
+    // invocation in flight: its head arrived, its body may still be coming.
+    bool answering = false;
+    std::chrono::steady_clock::time_point delivered_at{};  // the event went to /next's answer
+    std::function<void()> settled;                         // the environment is free again
+    std::optional<http::Responder> waiting_next;           // the runtime's parked long poll
     std::function<void(Outcome)> init_error_fn;
     std::function<void()> ready_fn;
     std::set<std::string> expected;  // external extensions yet to register
     ExtensionIdentity identity;
     std::map<std::string, Extension> extensions;  // by identifier
     std::function<void()> shutdown_ack;           // SHUTDOWN sent, waiting for acknowledgements
+    // A spare environment (hold()): lamina's bootstrap waits on
+    // GET /_lamina/spare/hold before it imports any function code, until release().
+    enum class Hold { None, Held, Released } hold = Hold::None;
+    std::optional<http::Responder> waiting_hold;
     http::Router router;
     std::unique_ptr<http::Server> server;
     TelemetryHub telemetry;
+    // SnapStart: this environment is a snapshot (its runtime forks restored ones)
+    struct RestoreOrder {
+        std::string address, output;  // empty address: reap exited children
+        std::function<void(int)> done;
+    };
+    bool snapshot = false;
+    bool snapshot_taken = false;
+    std::function<void(int)> snapshot_fn;            // with the runtime's own pid
+    std::optional<http::Responder> restore_waiting;  // the snapshot's parked restore/next
+    std::vector<RestoreOrder> restore_orders;        // not yet handed to it
+    std::optional<RestoreOrder> restore_in_hand;     // handed, its answer not yet back
+    // a restored environment: its restore/next waits until lamina holds its process
+    bool restore_held = false;
+    std::optional<http::Responder> restore_parked;
 
     using Deferred = std::vector<std::function<void()>>;
 
@@ -183,7 +209,9 @@ struct RuntimeApi::State {
             in_flight = inv.request_id;
             on_stream = std::move(inv.on_stream);
             stream.reset();
+            answering = false;
             runtime_answered = false;
+            delivered_at = std::chrono::steady_clock::now();
             auto respond = std::move(*waiting_next);
             waiting_next.reset();
             later.emplace_back([respond = std::move(respond), r = next_response(inv)]() mutable {
@@ -241,7 +269,12 @@ struct RuntimeApi::State {
                          bool& park) {
         switch (op) {
             case Next: {
-                if (in_flight)
+                // A runtime may ask for the next event as soon as it has sent
+                // its answer, before that answer's request has been read to its
+                // end: AWS's Node.js RIC ends a streamed response (trailers and
+                // all) and calls /next without waiting for the 202. That /next
+                // waits; only a runtime that has not begun answering is refused.
+                if (in_flight && !answering)
                     return api_error(403, "InvalidStateTransition",
                                      "State transition from Invoking to Next is not allowed: post "
                                      "a response or an "
@@ -292,7 +325,10 @@ struct RuntimeApi::State {
                         o.body = trailer_error_body(req.headers, o.error_type);
                     }
                 }
+                o.delivered = delivered_at;
+                o.answered = req.arrived;
                 in_flight.reset();
+                answering = false;
                 runtime_answered = true;
                 on_stream = nullptr;
                 stream.reset();
@@ -314,6 +350,15 @@ struct RuntimeApi::State {
                 fail_init(std::move(o), later);
                 return accepted();
             }
+            case SpareHold:
+                if (hold == Hold::None)  // not a spare: as any route lamina does not have
+                    return api_error(404, "InvalidRequest",
+                                     "Unknown Runtime API route " + req.method + " " + req.path);
+                if (hold == Hold::Released) return accepted();
+                if (waiting_hold) return api_error(403, "InvalidStateTransition", "already held");
+                waiting_hold = std::move(respond);
+                park = true;
+                return {};
             case ExtRegister:
                 return register_extension(req);
             case ExtNext: {
@@ -372,6 +417,21 @@ struct RuntimeApi::State {
             case LogsSubscribe:
                 return subscribe(op == LogsSubscribe ? TelemetryApi::Logs : TelemetryApi::Telemetry,
                                  req);
+            case RestoreNext:
+                return restore_next(req, respond, later, park);
+            case RestoreError: {
+                // an after-restore hook failed: the restore (this environment's init) fails
+                if (ready)
+                    return api_error(403, "InvalidStateTransition",
+                                     "State transition from Ready to RestoreError is not allowed");
+                Outcome o;
+                o.kind = Outcome::Kind::InitError;
+                o.body = std::move(req.body);
+                o.content_type = req.headers.get("Content-Type");
+                o.error_type = req.headers.get("Lambda-Runtime-Function-Error-Type");
+                fail_init(std::move(o), later);
+                return accepted();
+            }
             case ExtExited: {
                 // lamina's extension launcher reports an external extension's exit
                 std::string name = req.query_param("name").value_or("");
@@ -385,6 +445,103 @@ struct RuntimeApi::State {
         return api_error(404, "InvalidRequest", "Unknown Runtime API route");
     }
 
+    // GET /runtime/restore/next. A restored environment is answered at once
+    // (its restore happened); a snapshot's runtime parks here between lamina's orders.
+    http::Response restore_next(const http::Request& req, http::Responder& respond, Deferred& later,
+                                bool& park) {
+        if (!snapshot) {
+            if (restore_held) {
+                restore_parked = std::move(respond);
+                park = true;
+                return {};
+            }
+            return restored_answer();
+        }
+        if (restore_in_hand) {
+            int pid = -1;
+            if (const std::string* child = req.headers.find("Lamina-Restore-Child")) {
+                try {
+                    pid = std::stoi(*child);
+                } catch (const std::exception&) {
+                    pid = -1;
+                }
+            } else if (restore_in_hand->address.empty()) {
+                pid = 0;  // reaped
+            }
+            if (restore_in_hand->done)
+                later.emplace_back([fn = std::move(restore_in_hand->done), pid] { fn(pid); });
+            restore_in_hand.reset();
+        }
+        if (!snapshot_taken) {
+            snapshot_taken = true;
+            int self = 0;
+            if (const std::string* own = req.headers.find("Lamina-Restore-Pid")) {
+                try {
+                    self = std::stoi(*own);
+                } catch (const std::exception&) {
+                    self = 0;
+                }
+            }
+            if (snapshot_fn) later.emplace_back([fn = std::move(snapshot_fn), self] { fn(self); });
+            snapshot_fn = nullptr;
+        }
+        if (restore_waiting)
+            later.emplace_back([previous = std::move(*restore_waiting)] {
+                previous(api_error(403, "InvalidStateTransition",
+                                   "A newer /restore/next call replaced this one"));
+            });
+        restore_waiting.reset();
+        if (!restore_orders.empty()) return hand_restore_order();
+        restore_waiting = std::move(respond);
+        park = true;
+        return {};
+    }
+
+    static http::Response restored_answer() {
+        http::Response r;
+        r.status = 200;
+        r.headers.set("Content-Type", "application/json");
+        r.body = "{}";
+        return r;
+    }
+
+    // The next order, as the answer to the snapshot's restore/next (under mu).
+    http::Response hand_restore_order() {
+        RestoreOrder order = std::move(restore_orders.front());
+        restore_orders.erase(restore_orders.begin());
+        http::Response r;
+        r.status = 200;
+        r.headers.set("Content-Type", "application/json");
+        if (order.address.empty()) {
+            r.headers.set("Lamina-Restore-Reap", "1");
+        } else {
+            r.headers.set("Lamina-Restore-Fork", order.address);
+            r.headers.set("Lamina-Restore-Output", order.output);
+        }
+        r.body = "{}";
+        restore_in_hand = std::move(order);
+        return r;
+    }
+
+    void order_restore(RestoreOrder order) {
+        std::optional<http::Responder> respond;
+        std::function<void(int)> refused;
+        http::Response r;
+        {
+            std::lock_guard lk(mu);
+            if (stopped) {
+                refused = std::move(order.done);
+            } else {
+                restore_orders.push_back(std::move(order));
+                if (!restore_waiting || restore_in_hand) return;
+                respond = std::move(*restore_waiting);
+                restore_waiting.reset();
+                r = hand_restore_order();
+            }
+        }
+        if (refused) refused(-1);
+        if (respond) (*respond)(std::move(r));
+    }
     // The outcome of a response streamed to on_stream, once its body ended
     // (or broke off): the pipe is ended, with the error trailers if any.
     Outcome streamed_outcome(const http::Request& req, http::Response& reply) {
@@ -433,17 +590,20 @@ struct RuntimeApi::State {
         // 413 and the invoke gets Function.ResponseSizeTooLarge (a closed
         // connection would look like a crash)
         p.limit = 64 * 1024 * 1024;
-        if (head.method != "POST" || !is_streaming_mode(head.headers)) return p;
+        if (head.method != "POST") return p;
         std::string path;
         std::multimap<std::string, std::string> query;
         if (!http::parse_target(head.target, path, query)) return p;
         auto match = router.match("POST", path, query);
-        if (!match || match->operation != Response) return p;
+        if (!match || (match->operation != Response && match->operation != Error)) return p;
         std::function<void(std::shared_ptr<http::BodySource>, std::string)> take;
         auto pipe = std::make_shared<http::BodyPipe>();
         {
             std::lock_guard lk(mu);
-            if (!in_flight || *in_flight != match->params.at("RequestId") || !on_stream || stream)
+            if (!in_flight || *in_flight != match->params.at("RequestId")) return p;
+            answering = true;
+            if (match->operation != Response || !is_streaming_mode(head.headers) || !on_stream ||
+                stream)
                 return p;
             stream = pipe;
             take = on_stream;
@@ -596,6 +756,9 @@ RuntimeApi::RuntimeApi(boost::asio::io_context& ioc, IdSource& ids)
     r.add("PUT", "/2020-08-15/logs", LogsSubscribe);
     r.add("PUT", "/2022-07-01/telemetry", TelemetrySubscribe);
     r.add("POST", "/_lamina/extension/exited", ExtExited);
+    r.add("GET", "/2018-06-01/runtime/_lamina/spare/hold", SpareHold);
+    r.add("GET", "/2018-06-01/runtime/restore/next", RestoreNext);
+    r.add("POST", "/2018-06-01/runtime/restore/error", RestoreError);
     http::ServerOptions opt;
     opt.host = "127.0.0.1";
     opt.port = 0;
@@ -642,6 +805,30 @@ void RuntimeApi::on_ready(std::function<void()> fn) {
     state_->ready_fn = std::move(fn);
 }
 
+void RuntimeApi::snapshot_mode(std::function<void(int)> on_snapshot) {
+    std::lock_guard lk(state_->mu);
+    state_->snapshot = true;
+    state_->snapshot_fn = std::move(on_snapshot);
+}
+
+void RuntimeApi::fork_restored(const std::string& address, const std::string& output,
+                               std::function<void(int)> done) {
+    state_->order_restore({address, output, std::move(done)});
+}
+
+void RuntimeApi::hold_restore(bool held) {
+    std::optional<http::Responder> parked;
+    {
+        std::lock_guard lk(state_->mu);
+        state_->restore_held = held;
+        if (!held && state_->restore_parked) parked = std::move(state_->restore_parked);
+        state_->restore_parked.reset();
+    }
+    if (parked) (*parked)(State::restored_answer());
+}
+
+void RuntimeApi::reap_restored() { state_->order_restore({"", "", nullptr}); }
+
 Status RuntimeApi::invoke(Invocation inv, std::function<void(Outcome)> done,
                           std::function<void()> settled) {
     State::Deferred later;
@@ -666,6 +853,7 @@ std::function<void(Outcome)> RuntimeApi::abandon() {
     std::lock_guard lk(state_->mu);
     state_->queued.reset();
     state_->in_flight.reset();
+    state_->answering = false;
     state_->runtime_answered = true;
     state_->settled = nullptr;
     state_->on_stream = nullptr;
@@ -688,6 +876,7 @@ bool RuntimeApi::shutdown(const std::string& reason, std::int64_t deadline_ms,
         if (any) {
             state_->queued.reset();
             state_->in_flight.reset();
+            state_->answering = false;
             state_->runtime_answered = true;
             state_->done = nullptr;
             state_->settled = nullptr;
@@ -746,8 +935,26 @@ std::size_t RuntimeApi::extension_count() const {
     return state_->extensions.size();
 }
 
+void RuntimeApi::hold() {
+    std::lock_guard lk(state_->mu);
+    state_->hold = State::Hold::Held;
+}
+
+void RuntimeApi::release() {
+    std::optional<http::Responder> held;
+    {
+        std::lock_guard lk(state_->mu);
+        if (state_->hold != State::Hold::Held) return;
+        state_->hold = State::Hold::Released;
+        held = std::move(state_->waiting_hold);
+        state_->waiting_hold.reset();
+    }
+    if (held) (*held)(accepted());
+}
+
 void RuntimeApi::stop() {
     std::vector<http::Responder> parked;
+    std::vector<State::RestoreOrder> orders;  // never carried out: the snapshot is gone
     {
         std::lock_guard lk(state_->mu);
         if (state_->stopped) return;
@@ -757,6 +964,16 @@ void RuntimeApi::stop() {
         state_->stream.reset();
         if (state_->waiting_next) parked.push_back(std::move(*state_->waiting_next));
         state_->waiting_next.reset();
+        if (state_->waiting_hold) parked.push_back(std::move(*state_->waiting_hold));
+        state_->waiting_hold.reset();
+        if (state_->restore_waiting) parked.push_back(std::move(*state_->restore_waiting));
+        state_->restore_waiting.reset();
+        if (state_->restore_parked) parked.push_back(std::move(*state_->restore_parked));
+        state_->restore_parked.reset();
+        if (state_->restore_in_hand) orders.push_back(std::move(*state_->restore_in_hand));
+        state_->restore_in_hand.reset();
+        for (auto& o : state_->restore_orders) orders.push_back(std::move(o));
+        state_->restore_orders.clear();
         for (auto& [id, ext] : state_->extensions) {
             if (ext.waiting) parked.push_back(std::move(*ext.waiting));
             ext.waiting.reset();
@@ -764,6 +981,8 @@ void RuntimeApi::stop() {
     }
     for (auto& r : parked)
         r(api_error(500, "InternalServerError", "The execution environment is shutting down"));
+    for (auto& o : orders)
+        if (o.done) o.done(-1);
     state_->server->stop();
 }
 

@@ -189,6 +189,7 @@ Json report(std::int64_t ms, const Invoke& inv) {
     metrics["memorySizeMB"] = inv.memory_mb;
     metrics["maxMemoryUsedMB"] = inv.max_memory_mb;
     if (inv.init_ms) metrics["initDurationMs"] = std::round(*inv.init_ms * 100.0) / 100.0;
+    if (inv.restore_ms) metrics["restoreDurationMs"] = std::round(*inv.restore_ms * 100.0) / 100.0;
     Json r;
     r["requestId"] = inv.request_id;
     r["metrics"] = std::move(metrics);

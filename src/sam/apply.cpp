@@ -142,6 +142,17 @@ Status Deployment::apply_function(const Resource& r, const FunctionSpec& f) {
         if (f.dead_letter && !f.dead_letter->empty())
             body["DeadLetterConfig"] = {{"TargetArn", *f.dead_letter}};
         if (f.kms_key) body["KMSKeyArn"] = *f.kms_key;
+        if (f.tenancy) body["TenancyConfig"] = {{"TenantIsolationMode", *f.tenancy}};
+        if (!f.image_uri.empty()) {
+            body["PackageType"] = "Image";
+            body["Code"] = {{"ImageUri", f.image_uri}};
+            for (const char* zip_only : {"Runtime", "Handler", "Layers"}) body.erase(zip_only);
+            if (!f.image_config.is_null()) body["ImageConfig"] = f.image_config;
+        }
+        if (f.docker_metadata)
+            say("skipped  " + r.id +
+                "  Metadata DockerContext/Dockerfile: lamina does not build images (it runs " +
+                f.image_uri + " as pushed)");
         LAMINA_CHECK(lambda_.create_function(body, r.id));
         undo_.emplace_back(
             [this, id = r.id, name = f.name] { return lambda_.delete_function(name, id); });
@@ -188,15 +199,27 @@ Status Deployment::update_function(const Resource& r, const FunctionSpec& f, con
                                    const json& prev) {
     bool changed = false;
     const json& cfg = existing["Configuration"];
+    // TenancyConfig cannot change in place ("Update requires: Replacement")
+    std::optional<std::string> tenancy;
+    if (auto t = cfg.find("TenancyConfig"); t != cfg.end() && t->is_object())
+        tenancy = t->value("TenantIsolationMode", std::string());
+    if (tenancy != f.tenancy)
+        return fail(ErrorCode::InvalidParameterValue,
+                    r.id + ": TenancyConfig of function " + f.name +
+                        " cannot change after it was created (CloudFormation replaces the "
+                        "function); lamina does not replace it: delete the function or the stack "
+                        "first, or give the function another FunctionName.");
+    const bool image = !f.image_uri.empty();
     bool code_changed =
-        f.code.s3.is_null()
+        image ? prev.value("Code", std::string()) != f.code.fingerprint
+        : f.code.s3.is_null()
             ? cfg.value("CodeSha256", std::string()) != base64_encode(sha256(f.code.zip))
             : prev.value("Code", std::string()) != f.code.fingerprint;
     std::string arch = cfg.contains("Architectures") && !cfg["Architectures"].empty()
                            ? cfg["Architectures"][0].get<std::string>()
                            : "x86_64";
     if (code_changed || arch != f.architecture) {
-        json body = f.code.body();
+        json body = image ? json{{"ImageUri", f.image_uri}} : f.code.body();
         body["Architectures"] = {f.architecture};
         LAMINA_CHECK(lambda_.update_function_code(f.name, body, r.id));
         changed = true;
@@ -215,7 +238,10 @@ Status Deployment::update_function(const Resource& r, const FunctionSpec& f, con
         current_layers != f.layers ||
         cfg.value("EphemeralStorage", json::object()).value("Size", 512) != f.ephemeral ||
         cfg.value("TracingConfig", json::object()).value("Mode", std::string("PassThrough")) !=
-            f.tracing;
+            f.tracing ||
+        (image &&
+         cfg.value("ImageConfigResponse", json::object()).value("ImageConfig", json::object()) !=
+             (f.image_config.is_null() ? json::object() : f.image_config));
     if (config_changed) {
         json body = {{"Runtime", f.runtime},
                      {"Role", f.role},
@@ -227,6 +253,10 @@ Status Deployment::update_function(const Resource& r, const FunctionSpec& f, con
                      {"Layers", f.layers},
                      {"EphemeralStorage", {{"Size", f.ephemeral}}},
                      {"TracingConfig", {{"Mode", f.tracing}}}};
+        if (image) {
+            for (const char* zip_only : {"Runtime", "Handler", "Layers"}) body.erase(zip_only);
+            body["ImageConfig"] = f.image_config.is_null() ? json::object() : f.image_config;
+        }
         LAMINA_CHECK(lambda_.update_function_configuration(f.name, body, r.id));
         changed = true;
     }

@@ -62,6 +62,7 @@ struct Resource {
     std::set<std::string> deps;  // logical ids this one needs first
     std::optional<std::string> condition;
     std::string deletion_policy;  // "Retain" or ""
+    bool builds_image = false;    // Metadata names a DockerContext or Dockerfile
 };
 
 // The code a function or layer is made from.
@@ -87,12 +88,20 @@ struct FunctionSpec {
     nlohmann::json tags = nlohmann::json::object();
     std::optional<std::string> dead_letter, kms_key;
     std::optional<std::int64_t> reserved;
+    // TenancyConfig's TenantIsolationMode: set at creation only (CloudFormation replaces
+    // a function whose TenancyConfig changes; lamina refuses that change instead)
+    std::optional<std::string> tenancy;
     // SAM
     std::optional<std::string> alias, version_description;
     std::optional<std::int64_t> provisioned;
     std::optional<std::string> deployment_type;
     nlohmann::json event_invoke;  // null or PutFunctionEventInvokeConfig's body
     CodeSource code;
+    // PackageType Image: its ImageUri (then no code, runtime or handler),
+    // ImageConfig (null: none), and whether Metadata asked for a build
+    std::string image_uri;
+    nlohmann::json image_config;
+    bool docker_metadata = false;
 };
 
 struct LayerSpec {

@@ -76,6 +76,7 @@ const std::map<std::string, std::set<std::string>>& known_properties() {
           "SnapStart",
           "SourceKMSKeyArn",
           "Tags",
+          "TenancyConfig",
           "Timeout",
           "Tracing",
           "VersionDescription",
@@ -105,6 +106,7 @@ const std::map<std::string, std::set<std::string>>& known_properties() {
           "RuntimeManagementConfig",
           "SnapStart",
           "Tags",
+          "TenancyConfig",
           "Timeout",
           "TracingConfig",
           "VpcConfig"}},
@@ -411,6 +413,8 @@ Status Deployment::read_resources() {
                 r.deps.insert(x.get<std::string>());
             }
         }
+        if (auto md = spec.find("Metadata"); md != spec.end() && md->is_object())
+            r.builds_image = md->contains("DockerContext") || md->contains("Dockerfile");
         r.deletion_policy = spec.value("DeletionPolicy", json("")).is_string()
                                 ? spec.value("DeletionPolicy", std::string())
                                 : "";

@@ -233,26 +233,54 @@ Result<FunctionSpec> Deployment::function_spec(const Resource& r, const json& pr
                             "'" + *name + "' is not a valid function name (1-64 of A-Za-z0-9_-)"));
     }
     LAMINA_TRY(package_type, string_prop(t_, props, p, "PackageType"));
-    if (package_type && *package_type != "Zip")
+    if (package_type && *package_type != "Zip" && *package_type != "Image")
         return std::unexpected(t_.error_at(
-            p + "/PackageType",
-            "PackageType " + *package_type + " is not supported by lamina (zip functions only)"));
-    if (props.contains("ImageUri"))
-        return std::unexpected(t_.error_at(
-            p + "/ImageUri", "container images are not supported by lamina (zip functions only)"));
+            p + "/PackageType", "PackageType " + *package_type + " is not Zip or Image"));
+    const bool image = package_type == "Image";
+    if (image) {
+        // SAM: ImageUri; AWS::Lambda::Function: Code.ImageUri
+        const json* uri = props.contains("ImageUri") ? &props["ImageUri"] : nullptr;
+        if (!uri && props.contains("Code") && props["Code"].is_object() &&
+            props["Code"].contains("ImageUri"))
+            uri = &props["Code"]["ImageUri"];
+        if (!uri || !uri->is_string())
+            return std::unexpected(t_.error_at(
+                p,
+                "ImageUri is required for a PackageType: Image function (lamina does not "
+                "build images: push one to lamina's registry and name it)"));
+        for (const char* zip_only : {"Runtime", "Handler", "Layers", "CodeUri", "InlineCode"})
+            if (props.contains(zip_only))
+                return std::unexpected(t_.error_at(
+                    p + "/" + zip_only,
+                    std::string(zip_only) + " is not for a PackageType: Image function"));
+        f.image_uri = uri->get<std::string>();
+        f.docker_metadata = r.builds_image;
+        if (props.contains("ImageConfig")) {
+            if (!props["ImageConfig"].is_object())
+                return std::unexpected(t_.error_at(p + "/ImageConfig", "must be a mapping"));
+            f.image_config = props["ImageConfig"];
+        }
+    } else if (props.contains("ImageUri")) {
+        return std::unexpected(
+            t_.error_at(p + "/ImageUri", "ImageUri is for PackageType: Image functions"));
+    }
     LAMINA_TRY(runtime, string_prop(t_, props, p, "Runtime"));
-    if (!runtime) return std::unexpected(t_.error_at(p, "Runtime is required for a zip function"));
-    if (auto st = control::validate_runtime(*runtime); !st)
+    if (!runtime && !image)
+        return std::unexpected(t_.error_at(p, "Runtime is required for a zip function"));
+    if (image) runtime = "";
+    if (auto st = image ? Status{} : control::validate_runtime(*runtime); !st)
         return std::unexpected(t_.error_at(p + "/Runtime", st.error().message));
     f.runtime = *runtime;
     LAMINA_TRY(handler, string_prop(t_, props, p, "Handler"));
     static const std::regex kHandler(R"([^\s]+)");
-    if (!handler) return std::unexpected(t_.error_at(p, "Handler is required for a zip function"));
-    if (handler->size() > control::limits::kHandlerLength || !regex_full_match(*handler, kHandler))
+    if (!handler && !image)
+        return std::unexpected(t_.error_at(p, "Handler is required for a zip function"));
+    if (!image && (handler->size() > control::limits::kHandlerLength ||
+                   !regex_full_match(*handler, kHandler)))
         return std::unexpected(t_.error_at(
             p + "/Handler", "must be 1-" + std::to_string(control::limits::kHandlerLength) +
                                 " characters without whitespace"));
-    f.handler = *handler;
+    f.handler = handler.value_or("");
     LAMINA_TRY(role, string_prop(t_, props, p, "Role"));
     if (!role && r.type == kFunction) return std::unexpected(t_.error_at(p, "Role is required"));
     f.role = role ? *role
@@ -303,6 +331,14 @@ Result<FunctionSpec> Deployment::function_spec(const Resource& r, const json& pr
             p + "/Layers", "a function can use at most " +
                                std::to_string(control::limits::kMaxLayers) + " layers"));
     f.layers = layers;
+    if (props.contains("TenancyConfig")) {
+        const json& t = props["TenancyConfig"];
+        if (!t.is_object() || t.value("TenantIsolationMode", json()) != "PER_TENANT")
+            return std::unexpected(t_.error_at(p + "/TenancyConfig",
+                                               "must be a mapping with TenantIsolationMode: "
+                                               "PER_TENANT (its one allowed value)"));
+        f.tenancy = "PER_TENANT";
+    }
     LAMINA_TRY(archs, string_list(t_, props, p, "Architectures"));
     if (archs.size() > 1 || (archs.size() == 1 && archs[0] != "x86_64" && archs[0] != "arm64"))
         return std::unexpected(t_.error_at(p + "/Architectures", "must be [x86_64] or [arm64]"));
@@ -397,6 +433,10 @@ Result<FunctionSpec> Deployment::function_spec(const Resource& r, const json& pr
     f.reserved = reserved;
     LAMINA_TRY(kms, string_prop(t_, props, p, "KmsKeyArn"));
     f.kms_key = kms;
+    if (image) {
+        f.code.fingerprint = f.image_uri;
+        return f;
+    }
     LAMINA_TRY(code, code_source(r, props, f.runtime));
     if (code.s3.is_null() && static_cast<std::int64_t>(code.zip.size()) > control::kMaxZippedCode)
         return std::unexpected(

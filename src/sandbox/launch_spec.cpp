@@ -1,5 +1,6 @@
 #include "lamina/sandbox/launch_spec.hpp"
 
+#include <algorithm>
 #include <set>
 
 namespace lamina::sandbox {
@@ -14,9 +15,90 @@ EnvironmentPaths paths_for(Backend backend, const LaunchSpec& spec) {
             spec.tmp_dir.string()};
 }
 
+std::vector<fs::path> find_setpriv_runtime(const fs::path& setpriv) {
+    std::vector<fs::path> out;
+    std::error_code ec;
+    if (!fs::exists(setpriv, ec)) return out;
+    for (const char* loader : {"/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux-aarch64.so.1"})
+        if (fs::exists(loader, ec)) {
+            out.emplace_back(fs::canonical(loader, ec));
+            break;
+        }
+    if (out.empty()) return out;
+    for (const char* dir : {"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu",
+                            "/lib/aarch64-linux-gnu", "/usr/lib/aarch64-linux-gnu"})
+        for (const char* lib : {"libc.so.6", "libcap-ng.so.0"})
+            if (fs::exists(fs::path(dir) / lib, ec) &&
+                std::none_of(out.begin(), out.end(),
+                             [&](const fs::path& p) { return p.filename() == lib; }))
+                out.push_back(fs::path(dir) / lib);
+    if (out.size() < 3) out.clear();
+    return out;
+}
+
+namespace {
+
+// An image function's sandbox: the image's root as /, the rest over it.
+std::vector<std::string> image_argv(const LaunchSpec& spec, const fs::path& bwrap) {
+    std::vector<std::string> a = {bwrap.string(),
+                                  "--die-with-parent",
+                                  "--new-session",
+                                  "--unshare-pid",
+                                  "--unshare-ipc",
+                                  "--unshare-uts",
+                                  "--unshare-cgroup-try",
+                                  "--hostname",
+                                  "169.254.100.1",
+                                  "--ro-bind",
+                                  spec.image_root.string(),
+                                  "/",
+                                  "--proc",
+                                  "/proc",
+                                  "--dev",
+                                  "/dev",
+                                  "--perms",
+                                  "1777",
+                                  "--size",
+                                  std::to_string(spec.tmp_size_mb * 1024 * 1024),
+                                  "--tmpfs",
+                                  "/tmp"};
+    // the unpacker made these plain files of the image (never links)
+    for (const auto& [dest, host] : spec.etc_files) a.insert(a.end(), {"--ro-bind", host, dest});
+    if (!spec.etc_files.contains("/etc/resolv.conf"))
+        a.insert(a.end(), {"--ro-bind-try", "/etc/resolv.conf", "/etc/resolv.conf"});
+    std::vector<std::string> prefix;
+    if (spec.run_as && !spec.setpriv_runtime.empty()) {
+        a.insert(a.end(), {"--perms", "0755", "--dir", "/dev/.lamina", "--perms", "0755", "--dir",
+                           "/dev/.lamina/lib"});
+        a.insert(a.end(), {"--ro-bind", spec.setpriv_runtime.front().string(), "/dev/.lamina/ld.so",
+                           "--ro-bind", spec.setpriv.string(), "/dev/.lamina/setpriv"});
+        for (std::size_t i = 1; i < spec.setpriv_runtime.size(); ++i)
+            a.insert(a.end(), {"--ro-bind", spec.setpriv_runtime[i].string(),
+                               "/dev/.lamina/lib/" + spec.setpriv_runtime[i].filename().string()});
+        prefix = {"/dev/.lamina/ld.so", "--library-path", "/dev/.lamina/lib",
+                  "/dev/.lamina/setpriv"};
+    }
+    if (!spec.run_as) a.insert(a.end(), {"--cap-drop", "ALL"});
+    a.insert(a.end(), {"--chdir", spec.working_dir.empty() ? "/" : spec.working_dir, "--clearenv"});
+    for (const auto& [k, v] : spec.env) a.insert(a.end(), {"--setenv", k, v});
+    a.emplace_back("--");
+    if (spec.run_as) {
+        a.insert(a.end(), prefix.begin(), prefix.end());
+        if (prefix.empty()) a.push_back(spec.setpriv.string());
+        a.insert(a.end(), {"--reuid=" + std::to_string(spec.run_as->first),
+                           "--regid=" + std::to_string(spec.run_as->second), "--clear-groups",
+                           "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"});
+    }
+    a.insert(a.end(), spec.command.begin(), spec.command.end());
+    return a;
+}
+
+}  // namespace
+
 std::vector<std::string> launcher_argv(Backend backend, const LaunchSpec& spec,
                                        const fs::path& bwrap) {
     if (backend == Backend::Process) return spec.command;
+    if (!spec.image_root.empty()) return image_argv(spec, bwrap);
     std::vector<std::string> a = {
         bwrap.string(),
         "--die-with-parent",  // the environment dies with lamina

@@ -91,6 +91,37 @@ Status BlobStore::put(const std::string& hex, std::string_view bytes) {
     return fsync_dir(dir_);
 }
 
+Status BlobStore::put_file(const std::string& hex, const fs::path& file, bool sync) {
+    auto drop = [&] {
+        std::error_code ec;
+        fs::remove(file, ec);
+    };
+    if (!is_blob_name(hex)) {
+        drop();
+        return fail(ErrorCode::Service, "bad blob name " + hex);
+    }
+    if (exists(hex)) {
+        drop();
+        return {};
+    }
+    if (sync) {
+        int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || ::fsync(fd) != 0) {
+            auto e = io_error("fsync " + file.string());
+            if (fd >= 0) ::close(fd);
+            drop();
+            return std::unexpected(e);
+        }
+        ::close(fd);
+    }
+    if (::rename(file.c_str(), path(hex).c_str()) != 0) {
+        auto e = io_error("rename " + file.string());
+        drop();
+        return std::unexpected(e);
+    }
+    return sync ? fsync_dir(dir_) : Status{};
+}
+
 Result<std::string> BlobStore::read(const std::string& hex) const {
     if (!is_blob_name(hex)) return fail(ErrorCode::ResourceNotFound, "no such blob");
     std::ifstream in(path(hex), std::ios::binary);

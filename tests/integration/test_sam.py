@@ -328,7 +328,8 @@ BAD_TEMPLATES = {
     "non_lambda_destination": (HEAD + GOOD_FN + "      EventInvokeConfig:\n        DestinationConfig:\n"
                                "          OnFailure: {Type: SQS}\n", 0, "lamina emulates Lambda destinations only"),
     "image_function": (HEAD + "  Img:\n    Type: AWS::Serverless::Function\n    Properties:\n"
-                       "      PackageType: Image\n      ImageUri: repo/img:1\n", 6, "zip functions only"),
+                       "      PackageType: Image\n      ImageUri: repo/img:1\n      Runtime: python3.12\n", 8,
+                       "Runtime is not for a PackageType: Image function"),
     "url_without_auth_type": (HEAD + GOOD_FN + "      FunctionUrlConfig:\n        InvokeMode: BUFFERED\n", 9,
                               "Resources.Good.Properties.FunctionUrlConfig: AuthType is required"),
     "url_without_target": (HEAD + GOOD_FN + "  Url:\n    Type: AWS::Lambda::Url\n    Properties:\n"

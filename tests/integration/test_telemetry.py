@@ -92,29 +92,30 @@ def handler(event, context):
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("telemetry")
-    # environments idle for 2 s are retired: SHUTDOWN comes soon after the last invoke
-    s = lt.LaminaServer(data_dir=tmp / "data", log_path=tmp / "server.log", extra_args=["--idle-timeout", "2"])
+    # environments idle for 8 s are retired: SHUTDOWN comes soon after the last invoke, while
+    # a test's back-to-back invokes stay in one environment even on a loaded CI machine
+    s = lt.LaminaServer(data_dir=tmp / "data", log_path=tmp / "server.log", extra_args=["--idle-timeout", "8"])
     s.start()
     s.data = tmp / "data"
     yield s
     s.stop()
 
 
-def make_function(lam, env, logging=None):
+def make_function(lam, env, logging=None, **extra):
     layer = lam.publish_layer_version(LayerName=lt.unique("tel"),
                                       Content={"ZipFile": lt.build_zip({"extensions/teltap": (EXTENSION, 0o755)})})
     name = lt.unique("telfn")
     kw = {"LoggingConfig": logging} if logging else {}
     lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="handler.handler",
                         Code={"ZipFile": lt.make_zip({"handler.py": HANDLER})}, Layers=[layer["LayerVersionArn"]],
-                        Environment={"Variables": env}, **kw)
+                        Environment={"Variables": env}, **kw, **extra)
     return name
 
 
 def seen_at_shutdown(srv, name) -> dict:
     """What the extension printed when SHUTDOWN came (the environment retired)."""
     group = srv.data / "logs" / "123456789012" / "us-east-1" / "aws" / "lambda" / name
-    deadline = time.time() + 20
+    deadline = time.time() + 40
     while time.time() < deadline:
         for stream in group.glob("*.log"):
             for line in stream.read_text().splitlines():
@@ -199,6 +200,18 @@ def test_telemetry_api_records_batches_and_the_final_flush(srv):
                     (srv.data / "logs" / "123456789012" / "us-east-1" / "aws" / "lambda" / name).glob("*.log"))
     logged = [json.loads(l)["type"] for l in log.splitlines() if l.startswith('{"time"')]
     assert logged[:4] == ["platform.initStart", "platform.initReport", "platform.start", "platform.report"]
+
+
+def test_platform_records_of_a_tenant_isolated_function_carry_its_tenant(srv):
+    lam = srv.client("lambda")
+    name = make_function(lam, {}, TenancyConfig={"TenantIsolationMode": "PER_TENANT"})
+    r = lam.invoke(FunctionName=name, Payload=b"{}", TenantId="blue")
+    assert "FunctionError" not in r, r["Payload"].read()
+    records = [rec for b in seen_at_shutdown(srv, name)["batches"] for rec in b]
+    start = next(rec for rec in records if rec["type"] == "platform.start")
+    report = next(rec for rec in records if rec["type"] == "platform.report")
+    assert start["record"]["tenantId"] == "blue", start
+    assert report["record"]["tenantId"] == "blue", report
 
 
 def test_logs_api_records(srv):

@@ -13,6 +13,7 @@
 // X-Amz-Target calls, and Unknown. Requests signed for another service are
 // never S3's; an unsigned request to "/" with no bucket Host is not either.
 
+#include <any>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,6 +33,8 @@ enum class Protocol {
     SqsJson,         // awsJson 1.0, X-Amz-Target: AmazonSQS.<Op>
     SqsQuery,        // SQS query protocol: signed for "sqs", or an Action at a queue URL's path
     LogsJson,        // awsJson 1.1, X-Amz-Target: Logs_20140328.<Op> (CloudWatch Logs)
+    EcrJson,         // awsJson 1.1, X-Amz-Target: AmazonEC2ContainerRegistry_V20150921.<Op>
+    Registry,        // the OCI Distribution API: /v2 and below (oci/distribution_api.hpp)
     AwsJson,         // another X-Amz-Target: a service lamina does not emulate
     Health,          // GET /health
     Metrics,         // GET /metrics (when metrics are recorded)
@@ -51,6 +54,7 @@ struct Classified {
     bool path_matched = false;  // Unknown: a Lambda route has this path, with another method
     std::string url_id;         // FunctionUrl: the URL's id
     std::string url_path;       // FunctionUrl: the path below the URL's root, as sent ("/...")
+    std::any prepared;          // Registry: what the registry's body policy made of the head
 };
 
 // What the answer depends on besides the request: which services are on.
@@ -60,6 +64,7 @@ struct ClassifyOptions {
     bool cloudwatch = false;                 // metrics are recorded: CloudWatch and /metrics answer
     bool sqs = false;                        // SQS is served
     bool logs = false;                       // the CloudWatch Logs API is served
+    bool images = false;                     // the image registry (/v2, ECR) is served
 };
 
 Classified classify(const http::Request& req, const ClassifyOptions& opt);

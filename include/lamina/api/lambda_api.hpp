@@ -19,6 +19,7 @@
 #include "lamina/exec/provisioned.hpp"
 #include "lamina/http/router.hpp"
 #include "lamina/http/server.hpp"
+#include "lamina/oci/image_source.hpp"
 #include "lamina/s3/object_source.hpp"
 #include "lamina/store/blob_store.hpp"
 #include "lamina/store/layer_cache.hpp"
@@ -66,6 +67,8 @@ public:
     // Where Code.S3Bucket/S3Key (and layer Content.S3*) are read from; none:
     // such code is refused.
     void set_code_source(s3::ObjectSource* source) { code_source_ = source; }
+    // Where ImageUri is resolved (lamina's image registry); null: image functions are refused.
+    void set_image_source(const oci::ImageSource* source) { image_source_ = source; }
     // Where event source mappings are kept (none: List answers empty, the rest NotImplemented).
     void set_event_source_mappings(control::EventSourceMappings* esms) { esms_ = esms; }
 
@@ -74,6 +77,9 @@ public:
     void restore_provisioned() { provisioned_.restore(); }
 
 private:
+    // A SnapStart version's configuration shows its snapshot's state (and
+    // asking is what starts a snapshot the version lacks).
+    nlohmann::json render_with_snapshot(const control::Scope& s, const control::ConfigView& v);
     // InvokeWithResponseStream once its input is checked: the event stream
     // starts when the function starts streaming (lambda_invoke.cpp).
     void invoke_streaming(exec::InvokeRequest in, bool tail,
@@ -140,6 +146,9 @@ private:
     Result<http::Response> get_layer_version_policy(const LambdaCall& c);
     Result<http::Response> remove_layer_version_permission(const LambdaCall& c);
 
+    // A function version just Active (created, code or configuration updated) gets a spare environment.
+    void prepare_spare(const control::Scope& scope, const control::ConfigView& view);
+
     control::Registry& registry_;
     control::LayerRegistry& layers_;
     store::LayerCache& layer_cache_;
@@ -149,6 +158,7 @@ private:
     exec::Invoker* invoker_;
     exec::EventQueue* events_;
     s3::ObjectSource* code_source_ = nullptr;
+    const oci::ImageSource* image_source_ = nullptr;
     control::EventSourceMappings* esms_ = nullptr;
     exec::ProvisionedConfigs provisioned_;
 };

@@ -27,6 +27,8 @@
 #include "lamina/control/stacks.hpp"
 #include "lamina/http/router.hpp"
 #include "lamina/http/server.hpp"
+#include "lamina/oci/distribution_api.hpp"
+#include "lamina/oci/ecr_api.hpp"
 #include "lamina/s3/object_source.hpp"
 #include "lamina/s3/s3_api.hpp"
 #include "lamina/sqs/sqs_api.hpp"
@@ -70,6 +72,15 @@ public:
     void set_reset_handler(DevApi::ResetHandler h) {
         if (dev_) dev_->set_reset_handler(std::move(h));
     }
+    // The image registry: serves the OCI Distribution API under /v2 and the ECR API.
+    void set_image_registry(oci::Registry* registry, Clock& clock) {
+        distribution_ = registry
+                            ? std::make_unique<oci::DistributionApi>(
+                                  *registry, boost::asio::any_io_executor(workers_.get_executor()))
+                            : nullptr;
+        ecr_ = registry ? std::make_unique<oci::EcrApi>(*registry, clock) : nullptr;
+        classify_.images = registry != nullptr;
+    }
     // lamina's S3 (nullptr without --s3), for the app to wire its notifications.
     s3::S3Api* s3_api() { return s3_.get(); }
     // Takes the traffic shifts of a deployment (POST /_lamina/stacks/{name}/traffic-shifts).
@@ -78,6 +89,8 @@ public:
 
     // Provisions the stored provisioned concurrency configs again (start-up).
     void restore_provisioned() { lambda_.restore_provisioned(); }
+    // lamina's image registry, where image functions' ImageUri is resolved
+    void set_image_source(const oci::ImageSource* source) { lambda_.set_image_source(source); }
     // Shutdown: SQS long polls answer now instead of when their timers end.
     void stop_long_polls() {
         if (sqs_) sqs_->stop();
@@ -119,6 +132,12 @@ private:
     Status authenticate(const http::Request& req, RequestContext& ctx, bool s3 = false,
                         std::optional<SigV4Seed>* seed = nullptr) const;
     http::Response health(const RequestContext& ctx) const;
+    // /v2 under --auth sigv4: Basic auth, user AWS, a password GetAuthorizationToken made.
+    bool registry_authorized(const http::Headers& headers) const;
+    void answer_registry(const RequestContext& ctx, const http::Request& req, const Classified& c,
+                         const Reply& reply);
+    http::Response answer_ecr(const RequestContext& ctx, const http::Request& req,
+                              const Classified& c);
     // GET/PUT/DELETE /_lamina/stacks/{name}, GET /_lamina/stacks
     std::optional<http::Response> stacks(const RequestContext& ctx, const http::Request& req);
 
@@ -129,12 +148,14 @@ private:
     boost::asio::thread_pool& workers_;
     LambdaApi lambda_;
     QueryApi query_;
-    std::unique_ptr<CloudWatchApi> cloudwatch_;  // when metrics are recorded
-    std::unique_ptr<s3::S3Api> s3_;              // with --s3 on
-    std::unique_ptr<sqs::SqsApi> sqs_;           // when SQS is served
-    std::unique_ptr<LogsApi> logs_;              // when logs are stored
-    std::unique_ptr<UiApi> ui_;                  // the dashboard, once set_ui was called
-    std::optional<DevApi> dev_;                  // /_lamina/invocations and /_lamina/reset
+    std::unique_ptr<CloudWatchApi> cloudwatch_;           // when metrics are recorded
+    std::unique_ptr<s3::S3Api> s3_;                       // with --s3 on
+    std::unique_ptr<sqs::SqsApi> sqs_;                    // when SQS is served
+    std::unique_ptr<LogsApi> logs_;                       // when logs are stored
+    std::unique_ptr<oci::DistributionApi> distribution_;  // with the image registry: /v2
+    std::unique_ptr<oci::EcrApi> ecr_;                    // with the image registry: ECR
+    std::unique_ptr<UiApi> ui_;                           // the dashboard, once set_ui was called
+    std::optional<DevApi> dev_;                           // /_lamina/invocations and /_lamina/reset
     metrics::MetricsStore* metrics_ = nullptr;
     control::StackRecords* stacks_ = nullptr;
     ShiftHandler shift_handler_;

@@ -36,6 +36,8 @@ struct Config {
     std::filesystem::path runtimes_dir;    // --runtimes-dir as given (empty: found at start-up)
     int idle_timeout_s = 600;              // reap idle execution environments after this
     int provisioned_init_timeout_s = 130;  // provisioned envs' init limit (or Timeout, if longer)
+    // spare environments kept for cold starts, one per function version at most (0: none)
+    int spare_environments = 4;
     // Concurrency (per account and region)
     CapacityQuota quota;                   // --account-concurrency, --min-unreserved
     std::string scaling = "per-function";  // per-function | regional-burst

@@ -27,6 +27,9 @@ enum class ErrorCode {
     UnsupportedMediaType,
     ResourceNotReady,
     RecursiveInvocation,
+    SnapStartNotReady,  // 409: the version's snapshot is being taken
+    SnapStartTimeout,   // 408: a restore took too long
+    SnapStart,          // 400: an after-restore hook failed
     Service,
     // SigV4 (--auth sigv4)
     MissingAuthenticationToken,

@@ -28,6 +28,15 @@ struct LayerRef {
     std::string path;  // a hot-reload layer's folder (bound live at /opt); blob is then empty
 };
 
+// ImageConfig of an image function: each part, when set, overrides the
+// image's own ENTRYPOINT, CMD or WORKDIR.
+struct ImageConfig {
+    std::optional<std::vector<std::string>> entry_point, command;
+    std::optional<std::string> working_directory;
+    bool empty() const { return !entry_point && !command && !working_directory; }
+    bool operator==(const ImageConfig&) const = default;
+};
+
 // One version's code and configuration ($LATEST or a published number).
 struct VersionConfig {
     std::string version = "$LATEST";
@@ -50,6 +59,12 @@ struct VersionConfig {
     // Hot reload: the folder on this machine bound live at /var/task (code_blob
     // is then empty, code_sha256 kHotReloadCodeSha256, the sizes 0).
     std::string code_path;
+    // PackageType Image: the ImageUri as given, the ECR repository it names
+    // (in the function's account and region), and ImageConfig; code_sha256
+    // is then the manifest digest's 64 hex digits, code_blob empty.
+    std::string image_uri;
+    std::string image_repository;
+    std::optional<ImageConfig> image_config;
     std::string tracing_mode = "PassThrough";
     std::optional<std::string> dead_letter_target;
     std::optional<std::string> kms_key_arn;
@@ -58,6 +73,10 @@ struct VersionConfig {
     std::optional<std::string> application_log_level;
     std::optional<std::string> system_log_level;
     std::string snap_start_apply_on = "None";
+    // TenancyConfig.TenantIsolationMode ("PER_TENANT"), set at CreateFunction
+    // only and kept by every version: invocations then need a tenant id and
+    // run in environments of that tenant alone.
+    std::optional<std::string> tenant_isolation_mode;
     std::string runtime_version_arn;
     std::int64_t last_modified_ms = 0;
     std::string revision_id;

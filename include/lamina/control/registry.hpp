@@ -34,6 +34,10 @@ struct StoredCode {
     std::int64_t size = 0;
     std::int64_t unzipped_size = 0;
     std::string hot_reload_path;
+    // PackageType Image: sha256_b64 holds the manifest digest's hex (what
+    // CodeSha256 shows), sha256_hex stays empty (no blob of lamina's store).
+    std::string image_uri;
+    std::string image_repository;
 };
 
 // Settings of CreateFunction / UpdateFunctionConfiguration; unset = keep.
@@ -47,15 +51,19 @@ struct FunctionSettings {
     std::optional<std::string> kms_key_arn;         // "" clears
     std::optional<std::string> log_format, log_group, application_log_level, system_log_level;
     std::optional<std::string> snap_start_apply_on;
+    // ImageConfig: replaces the whole of it; an empty one removes it
+    std::optional<ImageConfig> image_config;
 };
 
 struct CreateFunctionInput {
     std::string name;
     FunctionSettings settings;
     std::string architecture = "x86_64";
+    std::string package_type = "Zip";
     StoredCode code;
     bool publish = false;
     std::map<std::string, std::string> tags;
+    std::optional<std::string> tenant_isolation_mode;  // TenancyConfig (validated by the caller)
 };
 
 struct UpdateCodeInput {

@@ -22,6 +22,10 @@ const std::vector<std::string>& supported_runtimes();
 bool is_deprecated_runtime(const std::string& runtime);
 
 Status validate_runtime(const std::string& runtime);
+// SnapStart ApplyOn PublishedVersions on `runtime`: lamina snapshots
+// python3.12 and later; Java and .NET, which AWS also accepts, are refused
+// naming why; other runtimes as AWS refuses them.
+Status validate_snap_start(const std::string& runtime);
 // Applies `in`'s LoggingConfig to `c` as AWS merges it (levels only with JSON).
 Status merge_logging_config(VersionConfig& c, const FunctionSettings& in);
 // Environment.Variables: key pattern and the 4 KB limit. `measured` is the

@@ -40,6 +40,7 @@ struct QueuedEvent {
     std::string qualifier;  // as invoked ("" unqualified)
     std::string payload;
     std::string trace_header;  // the caller's X-Amzn-Trace-Id ("" none): Lineage counts loops
+    std::string tenant_id;     // the caller's X-Amz-Tenant-Id ("" none): tenant isolation
     std::int64_t received_ms = 0;
     std::int64_t next_ms = 0;  // when to try it
     int attempts = 0;          // times the function ran

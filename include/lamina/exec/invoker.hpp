@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -28,6 +29,7 @@
 #include "lamina/http/body_stream.hpp"
 #include "lamina/logs/log_store.hpp"
 #include "lamina/metrics/metrics.hpp"
+#include "lamina/oci/unpack.hpp"
 #include "lamina/sandbox/launch_spec.hpp"
 #include "lamina/sandbox/launcher.hpp"
 #include "lamina/sandbox/memory_cgroup.hpp"
@@ -47,12 +49,17 @@ struct ExecSettings {
     logs::LogStore* log_store = nullptr;  // also records every line there (the Logs API reads it)
     std::map<std::string, std::string> interpreters;  // runtime -> interpreter path
     std::chrono::milliseconds idle_timeout{std::chrono::minutes(10)};
+    // Spare environments (spare.cpp): at most this many, one per function
+    // version, the least recently used let go first; 0 turns them off.
+    int spare_environments = 0;
     std::chrono::milliseconds init_timeout{std::chrono::seconds(10)};
     // Provisioned environments initialise ahead of any invocation, with a
     // longer limit: this, or the function's Timeout if longer (AWS: 130 s).
     // An environment past it is stopped and the config marked FAILED.
     std::chrono::milliseconds provisioned_init_timeout{std::chrono::seconds(130)};
     std::string endpoint_url;  // AWS_ENDPOINT_URL given to functions (lamina itself)
+    // container images' unpacked roots (<data dir>/images); empty: none
+    std::filesystem::path images_dir;
     // uid, gid the environment's processes run as (set when lamina is root
     // and the backend is bubblewrap); also names them in the sandbox's /etc/passwd.
     std::optional<std::pair<unsigned, unsigned>> run_as;
@@ -81,6 +88,10 @@ struct InvokeRequest {
     // The X-Ray header the invocation carries to the runtime (Lambda-Runtime-
     // Trace-Id, with its Lineage); empty: a new one.
     std::string trace_header;
+    // The tenant of a tenant-isolated function's invocation (X-Amz-Tenant-Id;
+    // "" for other functions): it runs only in environments of that tenant,
+    // and reaches the runtime as Lambda-Runtime-Aws-Tenant-Id.
+    std::string tenant_id;
     // Takes a response the function streams, as it comes (runtime::Invocation::on_stream).
     std::function<void(std::shared_ptr<http::BodySource>, std::string content_type)> on_stream;
 };
@@ -94,7 +105,28 @@ struct InvokeResult {
     bool streamed = false;   // the response went to on_stream; `payload` holds only an error
     std::string error_type;  // the runtime's Lambda-Runtime-Function-Error-Type, when it gave one
     bool cold = false;       // an environment was started for it (its log has the init)
-    std::string init_type;   // the environment's: on-demand | provisioned-concurrency
+    std::string init_type;   // the environment's: on-demand | provisioned-concurrency | snap-start
+    // Refused with an AWS error instead of running (SnapStart: the snapshot is
+    // not ready, a restore timed out, an after-restore hook failed). `payload`
+    // then holds the same as a function error, for callers that have no error to answer.
+    std::optional<Error> refused;
+    // When the event was handed to the runtime and when its answer arrived
+    // (steady clock; unset when the runtime never answered): with the
+    // request's arrival they give lamina's own share of the invocation.
+    std::chrono::steady_clock::time_point delivered{};
+    std::chrono::steady_clock::time_point answered{};
+};
+
+// SnapStart: a published version of a function with SnapStart ApplyOn
+// PublishedVersions runs from a snapshot ($LATEST never does).
+bool snap_start_on(const control::VersionConfig& config);
+
+// A SnapStart version's snapshot, as its State shows it.
+struct SnapshotStatus {
+    std::string state = "Active";  // Pending | Active | Failed
+    std::string reason;            // StateReason, StateReasonCode when not Active
+    std::string reason_code;
+    int pid = 0;  // the snapshot's runtime (host pid), while it runs
 };
 
 // What GetProvisionedConcurrencyConfig reports of one config.
@@ -134,8 +166,23 @@ public:
                    const std::string& qualifier, const control::VersionConfig& config, int n);
     ProvisionedStatus provisioned_status(const control::Scope& scope, const std::string& function,
                                          const std::string& qualifier) const;
+    // Spare environments (spare.cpp; ExecSettings::spare_environments): the
+    // function version `req` names (its code and configuration, as Active now)
+    // gets one started in the background, its sandbox and lamina's runtime up
+    // and holding before any function code is loaded; the next cold start of
+    // that version claims it and its init begins then. A spare of another
+    // code or configuration of the same version is let go. Python and Node.js
+    // only; never for functions with extensions, hot-reload folders, a
+    // debugger, or a reserved concurrency of 0. Spares are no invocation's
+    // and count toward no concurrency.
+    void prepare(const InvokeRequest& req);
+    // Lets go of the spares of a function (every version): it was deleted.
+    void forget(const control::Scope& scope, const std::string& function);
+    std::size_t spare_count_for_test() const;
     // Where cold starts run (a worker pool), so that invoke() may be called
     // from an I/O thread. Without one they run on the calling thread.
+    // Where image functions' images are read from (lamina's registry); null: they cannot start.
+    void set_image_source(const oci::ImageSource* source) { image_source_ = source; }
     void set_offload(std::function<void(std::function<void()>)> offload) {
         offload_ = std::move(offload);
     }
@@ -158,6 +205,15 @@ public:
     // invocation that started them; new invocations start fresh ones.
     void folder_changed(const std::string& folder);
     std::size_t environment_count() const;
+    // SnapStart (snapstart.cpp). The snapshot of a SnapStart version (see
+    // snap_start_on): when it has none yet (just published, or lamina
+    // restarted), one is taken in the background and it is Pending until then.
+    SnapshotStatus snapshot(const control::Scope& scope, const std::string& function,
+                            const control::VersionConfig& config);
+    // The version's snapshot (every version's when `version` is empty) goes:
+    // its runtime is killed (DeleteFunction).
+    void drop_snapshots(const control::Scope& scope, const std::string& function,
+                        const std::string& version = "");
     // Environments free for their next invocation (not provisioned ones).
     std::size_t idle_count_for_test() const {
         std::lock_guard lk(mu_);
@@ -169,9 +225,22 @@ private:
     using SlotPtr = std::shared_ptr<Slot>;
     std::string pool_key(const InvokeRequest& req) const;
     // Starts an environment of req's version (environment_start.cpp).
+    // A container-image function's unpacked root (unpacked on its first
+    // start), its architecture checked against the function's.
+    Result<oci::ImageRoots::Root> image_root_of(const InvokeRequest& req);
     Result<EnvPtr> start_environment(const InvokeRequest& req, const std::string& key,
                                      const std::string& init_type = "on-demand",
-                                     const std::optional<DebugLaunch>& debug = std::nullopt);
+                                     const std::optional<DebugLaunch>& debug = std::nullopt,
+                                     bool spare = false,
+                                     const std::function<void(Environment&)>& prepare = nullptr);
+    // Its log stream opened, INIT_START logged and published: its init begins.
+    void begin_init(Environment& env, const InvokeRequest& req, std::int64_t now);
+    // SnapStart (snapstart.cpp): a restored environment of req's version, forked from its snapshot.
+    struct Snapshot;
+    Result<EnvPtr> restore_environment(const InvokeRequest& req, const std::string& key,
+                                       const std::shared_ptr<Snapshot>& snap);
+    void take_snapshot(const std::shared_ptr<Snapshot>& snap);
+    std::shared_ptr<Snapshot> find_snapshot(const InvokeRequest& req);
     // What happens once an environment's process is gone.
     void on_process_exit(const EnvPtr& env, const sandbox::ExitStatus& status);
     // Provisioned environments (provisioned_pool.cpp).
@@ -189,6 +258,12 @@ private:
     // Whether a folder the environment runs changed since it started (under mu_).
     bool stale(const Environment& env) const;
     void prune_dead();  // under mu_
+    void start_spare(InvokeRequest tmpl, const std::string& function, const std::string& key,
+                     std::uint64_t generation);
+    // The spare of `key`, taken out of spares_, or null (under mu_).
+    EnvPtr take_spare(const std::string& key);
+    // A spare taken for an invocation: its init begins now.
+    void claim_spare(const EnvPtr& env, const InvokeRequest& req);
     // Counts one of the two events that free an environment after an
     // invocation (the runtime's answer, the extensions' acknowledgements).
     void settle(const EnvPtr& env, const std::shared_ptr<std::atomic<int>>& gate,
@@ -204,6 +279,8 @@ private:
     ExecSettings settings_;
     std::unique_ptr<sandbox::Launcher> launcher_;
     store::LayerCache& cache_;
+    std::unique_ptr<oci::ImageRoots> images_;         // settings_.images_dir
+    const oci::ImageSource* image_source_ = nullptr;  // lamina's image registry
     Clock& clock_;
     IdSource& ids_;
     mutable std::mutex mu_;
@@ -217,7 +294,13 @@ private:
     RecentInvocations* recent_ = nullptr;
     std::map<std::string, std::shared_ptr<Provisioned>> provisioned_;  // scope/function/qualifier
     std::map<std::string, std::uint64_t> folder_changes_;  // hot-reload folder -> changes seen
-    std::mutex exits_mu_;  // with exits_cv_: an environment's exit was handled
+    struct Spare {
+        std::string function;  // account/region/name/version: one spare each
+        std::string key;       // its pool key (code and configuration)
+        EnvPtr env;            // null while it starts
+    };
+    std::list<Spare> spares_;  // most recently prepared or claimed first, under mu_
+    std::mutex exits_mu_;      // with exits_cv_: an environment's exit was handled
     std::condition_variable exits_cv_;
     // Debugged environments: one at a time per debug port (the one there, or
     // one starting), so a second invocation is throttled, not a second debuggee.
@@ -226,6 +309,8 @@ private:
         bool starting = false;
     };
     std::map<int, DebugLane> debug_lanes_;  // by port, under mu_
+    std::map<std::string, std::shared_ptr<Snapshot>>
+        snapshots_;  // scope/function/version, under mu_
 };
 
 }  // namespace lamina::exec

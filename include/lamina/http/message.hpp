@@ -3,6 +3,7 @@
 // end and whoever handles requests. Knows nothing about Lambda.
 
 #include <any>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -40,6 +41,9 @@ struct Request {
     // not ("too_large", "broken"). Trailer fields are among `headers`.
     bool streamed = false;
     std::string stream_error;
+    // When its head had been read (steady clock): where lamina's own time
+    // for a request starts (Server-Timing).
+    std::chrono::steady_clock::time_point arrived{};
 
     std::optional<std::string> query_param(const std::string& key) const;
     std::vector<std::string> query_params(const std::string& key) const;

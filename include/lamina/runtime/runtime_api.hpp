@@ -32,6 +32,7 @@ struct Invocation {
     std::string trace_id;
     std::optional<std::string> client_context;    // decoded JSON
     std::optional<std::string> cognito_identity;  // JSON
+    std::string tenant_id;  // tenant isolation: Lambda-Runtime-Aws-Tenant-Id ("" none)
     // Set when the caller takes a streamed response as it comes
     // (InvokeWithResponseStream, RESPONSE_STREAM URLs): called once, when the
     // runtime starts posting in streaming mode, with the body as it arrives
@@ -48,6 +49,11 @@ struct Outcome {
     std::optional<ErrorType> platform_error;  // set when the platform itself failed (Extension.*)
     bool streamed =
         false;  // the body went to Invocation::on_stream (`body` is empty but for errors)
+    // lamina's own share of the invocation (steady clock): when the event was
+    // handed to the runtime's /next answer, and when the head of the
+    // runtime's answer had been read.
+    std::chrono::steady_clock::time_point delivered{};
+    std::chrono::steady_clock::time_point answered{};
 };
 
 // Largest response body the runtime may post (AWS: 6 MiB + 100 bytes).
@@ -93,6 +99,28 @@ public:
     // Called once when init is over (see expect_extensions).
     void on_ready(std::function<void()> fn);
 
+    // SnapStart. A snapshot environment's runtime ends its init (and its
+    // before-snapshot hooks) with GET /runtime/restore/next: `on_snapshot`
+    // runs then, once, with the pid it gives (Lamina-Restore-Pid, as its
+    // sandbox numbers it; 0 without). lamina answers that long poll with its own
+    // instructions (Lamina-Restore-Fork: the Runtime API address of a new
+    // environment, Lamina-Restore-Output: the FIFO its output goes to;
+    // Lamina-Restore-Reap: collect exited children); the runtime forks and
+    // polls again with Lamina-Restore-Child: the child's pid in its sandbox.
+    // Call before the environment starts.
+    void snapshot_mode(std::function<void(int)> on_snapshot);
+    // Asks the snapshot's runtime to fork one restored environment; `done`
+    // gets the child's pid as the sandbox sees it, or -1 when the snapshot's
+    // runtime is gone. Called from any thread (so is `done`).
+    void fork_restored(const std::string& address, const std::string& output,
+                       std::function<void(int)> done);
+    // Asks the snapshot's runtime to collect its exited children (wait(2)).
+    void reap_restored();
+    // A restored environment's runtime calls GET /runtime/restore/next first:
+    // while held, that call waits (lamina has not yet put the process in its
+    // cgroup); released, it is answered. Not held by default.
+    void hold_restore(bool held);
+
     // Queues one invocation; the runtime gets it from /next once init is over
     // and INVOKE-subscribed extensions get their INVOKE event with it. `done`
     // runs once with what the runtime posted; `settled` runs once after that,
@@ -119,6 +147,13 @@ public:
     // the environment must not take another invocation.
     bool healthy() const;
     std::size_t extension_count() const;
+
+    // A spare environment, started ahead of any invocation: its lamina
+    // bootstrap asks GET /2018-06-01/runtime/_lamina/spare/hold before it
+    // imports any function code, and is answered once release() is called
+    // (at once when it was already). Call hold() before the environment starts.
+    void hold();
+    void release();
 
     void stop();
 

@@ -75,6 +75,7 @@ struct Invoke {
     int memory_mb = 0;
     long max_memory_mb = 0;
     std::optional<double> init_ms;
+    std::optional<double> restore_ms;  // SnapStart: a restored environment's first report
     std::size_t produced_bytes = 0;
 };
 Json runtime_done(std::int64_t ms, const Invoke& inv);

@@ -50,7 +50,22 @@ struct LaunchSpec {
     // Host files bound read-only over the system's (destination -> host
     // file), e.g. an /etc/passwd that names the sandbox user.
     std::map<std::string, std::filesystem::path> etc_files;
+    // A container image's function: its unpacked root file system is `/`
+    // (read-only; /proc, /dev and a sized /tmp over it, the etc_files bound
+    // over the image's) and the command starts in `working_dir`. code_dir,
+    // opt_dir and runtime_dir are then not bound. Bubblewrap only.
+    std::filesystem::path image_root;
+    std::string working_dir = "/";
+    // Host files setpriv needs (its loader first, then its libraries), bound
+    // under /dev/.lamina when the image's command must run as `run_as`: the
+    // image has no setpriv of its own, so it runs from there on the host's
+    // loader and then exec's the image's command.
+    std::vector<std::filesystem::path> setpriv_runtime;
 };
+
+// Host files `setpriv` needs to run from a directory of its own (its ELF
+// interpreter, then the libraries it links); empty when they are not found.
+std::vector<std::filesystem::path> find_setpriv_runtime(const std::filesystem::path& setpriv);
 
 EnvironmentPaths paths_for(Backend backend, const LaunchSpec& spec);
 

@@ -19,6 +19,10 @@ public:
     Status init();
     // Stores bytes under their hex SHA-256 (given, already computed). Idempotent.
     Status put(const std::string& hex, std::string_view bytes);
+    // Moves a file of the same file system (already verified to hash to hex)
+    // into place; with `sync`, fsyncs it and the directory first. The file
+    // is gone afterwards either way. Idempotent.
+    Status put_file(const std::string& hex, const std::filesystem::path& file, bool sync);
     bool exists(const std::string& hex) const;
     Result<std::string> read(const std::string& hex) const;
     std::filesystem::path path(const std::string& hex) const;

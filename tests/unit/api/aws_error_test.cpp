@@ -39,6 +39,9 @@ const Row kExpected[] = {
     {ErrorCode::UnsupportedMediaType, 415, "UnsupportedMediaTypeException", true, true},
     {ErrorCode::ResourceNotReady, 502, "ResourceNotReadyException", true, false},
     {ErrorCode::RecursiveInvocation, 400, "RecursiveInvocationException", true, true},
+    {ErrorCode::SnapStartNotReady, 409, "SnapStartNotReadyException", true, true},
+    {ErrorCode::SnapStartTimeout, 408, "SnapStartTimeoutException", true, true},
+    {ErrorCode::SnapStart, 400, "SnapStartException", true, true},
     {ErrorCode::Service, 500, "ServiceException", false, false},
     // SigV4 failures (--auth sigv4): 403, with a lowercase "message" as AWS's edge answers them
     {ErrorCode::MissingAuthenticationToken, 403, "MissingAuthenticationTokenException", true, true},

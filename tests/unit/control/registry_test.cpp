@@ -1408,3 +1408,17 @@ TEST_F(FunctionRegistry, HotReloadFoldersAreReportedWhileAVersionUsesThem) {
     ASSERT_TRUE(reg_->delete_function(kScope, ref("hot")).has_value());
     EXPECT_TRUE(after_load.empty());
 }
+
+TEST_F(FunctionRegistry, TenancyIsKeptByEveryVersionAndSurvivesARestart) {
+    auto in = input("t");
+    in.tenant_isolation_mode = "PER_TENANT";
+    ASSERT_TRUE(reg_->create_function(kScope, std::move(in)).has_value());
+    change("t", "second");
+    EXPECT_EQ(publish("t"), "1");
+    create("plain");
+    reopen();
+    EXPECT_EQ(get("t").config.tenant_isolation_mode, "PER_TENANT");
+    EXPECT_EQ(get("t", "1").config.tenant_isolation_mode, "PER_TENANT");
+    EXPECT_EQ(get("t").config.description, "second") << "updates keep the tenancy";
+    EXPECT_FALSE(get("plain").config.tenant_isolation_mode.has_value());
+}

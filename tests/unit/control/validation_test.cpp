@@ -187,3 +187,22 @@ TEST(Validation, TheTableHoldsAwsLimitsAndDefaults) {
     EXPECT_NE(v.error().message.find("Member must have length less than or equal to 256"),
               std::string::npos);
 }
+
+TEST(Validation, SnapStartOnPython312AndLaterOnlyJavaAndDotnetRefusedSayingWhy) {
+    for (const char* r : {"python3.12", "python3.13", "python3.14"})
+        EXPECT_TRUE(validate_snap_start(r).has_value()) << r;
+    auto java = validate_snap_start("java21");
+    ASSERT_FALSE(java.has_value());
+    EXPECT_EQ(java.error().code, lamina::ErrorCode::InvalidParameterValue);
+    EXPECT_NE(java.error().message.find("lamina cannot emulate SnapStart for java21"),
+              std::string::npos);
+    auto dotnet = validate_snap_start("dotnet8");
+    ASSERT_FALSE(dotnet.has_value());
+    EXPECT_NE(dotnet.error().message.find(".NET"), std::string::npos);
+    for (const char* r : {"python3.11", "nodejs22.x", "ruby3.3", "provided.al2023"}) {
+        auto st = validate_snap_start(r);
+        ASSERT_FALSE(st.has_value()) << r;
+        EXPECT_EQ(st.error().message,
+                  std::string(r) + " is not supported for SnapStart enabled functions.");
+    }
+}

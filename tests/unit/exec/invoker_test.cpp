@@ -446,3 +446,128 @@ TEST_F(Invoker, HotReloadFolderThatIsGoneFailsTheInvocationClearly) {
     EXPECT_TRUE(res.function_error);
     EXPECT_NE(res.payload.find("is not there any more"), std::string::npos) << res.payload;
 }
+
+// Tenant isolation: answers "<environment number>|<tenant header>", the number
+// fixed when the environment starts (module-level state, as a function's).
+class TenantInvoker : public Invoker {
+protected:
+    void SetUp() override {
+        Invoker::SetUp();
+        launcher_->script("tenant", [this](fakes::FakeRuntime& rt) {
+            const int me = ++environments_;
+            while (auto ev = rt.next())
+                if (!rt.respond(ev->request_id, std::to_string(me) + "|" + ev->tenant_id)) return 1;
+            return 0;
+        });
+    }
+    exec::InvokeRequest for_tenant(const std::string& tenant) {
+        auto r = request("tenant", "{}");
+        r.config.tenant_isolation_mode = "PER_TENANT";
+        r.tenant_id = tenant;
+        return r;
+    }
+    std::atomic<int> environments_{0};
+};
+
+TEST_F(TenantInvoker, AnEnvironmentServesOneTenantOnlyAndIsReusedByIt) {
+    auto a1 = invoke(for_tenant("blue"));
+    auto b1 = invoke(for_tenant("green"));
+    EXPECT_TRUE(a1.cold);
+    EXPECT_TRUE(b1.cold) << "green never gets blue's idle environment";
+    EXPECT_EQ(a1.payload, "1|blue");
+    EXPECT_EQ(b1.payload, "2|green");
+    auto a2 = invoke(for_tenant("blue"));
+    auto b2 = invoke(for_tenant("green"));
+    EXPECT_FALSE(a2.cold);
+    EXPECT_FALSE(b2.cold);
+    EXPECT_EQ(a2.payload, "1|blue") << "the same tenant reuses its warm environment";
+    EXPECT_EQ(b2.payload, "2|green");
+    // a tenant id that reads like another key still gets its own environment
+    auto odd = invoke(for_tenant("blue/debug:5678"));
+    EXPECT_TRUE(odd.cold);
+    EXPECT_EQ(odd.payload, "3|blue/debug:5678");
+    // nor does an invocation without a tenant run in a tenant's environment
+    auto none = request("tenant", "{}");
+    EXPECT_EQ(invoke(std::move(none)).payload, "4|");
+    EXPECT_EQ(launcher_->launches(), 4);
+    EXPECT_EQ(invoker_->idle_count_for_test(), 4u);
+}
+
+TEST_F(TenantInvoker, ConcurrentInvocationsOfOneTenantNeverBorrowAnotherTenantsEnvironment) {
+    // blue's environment is idle while two green invocations arrive together
+    EXPECT_EQ(invoke(for_tenant("blue")).payload, "1|blue");
+    std::promise<exec::InvokeResult> p1, p2;
+    invoker_->invoke(for_tenant("green"), [&](exec::InvokeResult r) { p1.set_value(r); });
+    invoker_->invoke(for_tenant("green"), [&](exec::InvokeResult r) { p2.set_value(r); });
+    auto f1 = p1.get_future(), f2 = p2.get_future();
+    ASSERT_EQ(f1.wait_for(20s), std::future_status::ready);
+    ASSERT_EQ(f2.wait_for(20s), std::future_status::ready);
+    for (const auto& r : {f1.get(), f2.get()}) {
+        EXPECT_EQ(r.payload.substr(r.payload.find('|')), "|green");
+        EXPECT_NE(r.payload, "1|green");
+    }
+    EXPECT_EQ(invoke(for_tenant("blue")).payload, "1|blue");
+}
+
+TEST_F(TenantInvoker, JsonPlatformRecordsCarryTheTenant) {
+    auto r = for_tenant("blue");
+    r.config.log_format = "JSON";
+    auto res = invoke(std::move(r));
+    auto tenant_records = [&](const std::string& type) {
+        int n = 0;
+        std::size_t start = 0;
+        while (start < res.log.size()) {
+            auto end = res.log.find('\n', start);
+            auto line = res.log.substr(start, end - start);
+            auto j = nlohmann::json::parse(line, nullptr, false);
+            if (j.is_object() && j.value("type", "") == type &&
+                j["record"].value("tenantId", "") == "blue")
+                ++n;
+            if (end == std::string::npos) break;
+            start = end + 1;
+        }
+        return n;
+    };
+    EXPECT_EQ(tenant_records("platform.start"), 1) << res.log;
+    EXPECT_EQ(tenant_records("platform.report"), 1) << res.log;
+}
+
+TEST_F(TenantInvoker, IdleTenantEnvironmentsAreRetiredAsOthersAre) {
+    invoker_.reset();
+    auto launcher = std::make_unique<fakes::FakeLauncher>(ioc_);
+    launcher_ = launcher.get();
+    launcher_->script("tenant", [this](fakes::FakeRuntime& rt) {
+        const int me = ++environments_;
+        while (auto ev = rt.next())
+            if (!rt.respond(ev->request_id, std::to_string(me) + "|" + ev->tenant_id)) return 1;
+        return 0;
+    });
+    exec::ExecSettings settings;
+    settings.work_dir = dir_.path() / "environments";
+    settings.logs_dir = dir_.path() / "logs";
+    settings.interpreters = {{"python3.12", "/usr/bin/python3"}};
+    settings.idle_timeout = 300ms;
+    invoker_ = std::make_unique<exec::Invoker>(ioc_, settings, *cache_, clock_, ids_, nullptr,
+                                               std::move(launcher));
+    EXPECT_EQ(invoke(for_tenant("blue")).payload, "1|blue");
+    EXPECT_TRUE(eventually([&] { return invoker_->environment_count() == 0; }))
+        << "an idle tenant environment is reaped after the idle timeout";
+    auto again = invoke(for_tenant("blue"));
+    EXPECT_TRUE(again.cold);
+    EXPECT_EQ(again.payload, "2|blue");
+}
+
+TEST_F(TenantInvoker, NewTenantsBeyondTwoAndAHalfEnvironmentsPerUnitOfConcurrencyAreThrottled) {
+    auto capped = [&](const std::string& tenant) {
+        auto r = for_tenant(tenant);
+        r.reserved_concurrency = 1;  // 2,500 per 1,000: two tenant environments
+        return r;
+    };
+    EXPECT_FALSE(invoke(capped("a")).throttle);
+    EXPECT_FALSE(invoke(capped("b")).throttle);
+    auto third = invoke(capped("c"));
+    ASSERT_TRUE(third.throttle);
+    EXPECT_EQ(third.throttle->message, "Rate Exceeded.");
+    EXPECT_EQ(invoke(capped("a")).payload, "1|a") << "a tenant with an environment still runs";
+    EXPECT_EQ(launcher_->launches(), 2);
+}

@@ -35,6 +35,7 @@ public:
     struct Event {
         std::string request_id;
         std::string payload;
+        std::string tenant_id;  // Lambda-Runtime-Aws-Tenant-Id ("" none)
     };
     FakeRuntime(std::string address, std::map<std::string, std::string> env)
         : address_(std::move(address)), env_(std::move(env)) {}
@@ -44,7 +45,13 @@ public:
     std::optional<Event> next() {
         auto r = call("GET", "/2018-06-01/runtime/invocation/next", "", {});
         if (!r || r->status != 200) return std::nullopt;
-        return Event{r->request_id, r->body};
+        return Event{r->request_id, r->body, r->tenant_id};
+    }
+    // A spare environment's wait (lamina's bootstrap --spare): true once
+    // released; false at once for an environment that is no spare (404).
+    bool hold() {
+        auto r = call("GET", "/2018-06-01/runtime/_lamina/spare/hold", "", {});
+        return r && r->status == 202;
     }
     bool respond(const std::string& id, const std::string& body) {
         auto r = call("POST", "/2018-06-01/runtime/invocation/" + id + "/response", body, {});
@@ -113,6 +120,7 @@ private:
         std::string request_id;
         std::string extension_id;
         std::string body;
+        std::string tenant_id;
     };
     std::optional<Reply> call(const std::string& method, const std::string& path,
                               const std::string& body,
@@ -166,6 +174,7 @@ private:
         r.status = std::stoi(data.substr(9, 3));
         r.request_id = header_value(data.substr(0, head_end), "lambda-runtime-aws-request-id");
         r.extension_id = header_value(data.substr(0, head_end), "lambda-extension-identifier");
+        r.tenant_id = header_value(data.substr(0, head_end), "lambda-runtime-aws-tenant-id");
         r.body = data.substr(head_end + 4, length);
         return r;
     }

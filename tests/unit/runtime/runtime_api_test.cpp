@@ -469,3 +469,104 @@ TEST_F(RuntimeApiTest, SubscribersGetRecordsInBatchesAndTheRestBeforeShutdown) {
     EXPECT_EQ(first.size() + rest.size(),
               2u + 1u + 30u);  // initStart, subscription, extension, lines
 }
+
+// AWS's Node.js RIC ends a streamed answer and asks for the next event
+// without waiting for the answer's 202: a /next that arrives while the answer
+// is still being read waits for the next event instead of failing.
+TEST_F(RuntimeApiTest, NextDuringAnAnswerStillArrivingWaitsForTheNextEvent) {
+    std::promise<Outcome> first;
+    ASSERT_TRUE(api_->invoke(invocation("req-6"), [&](Outcome o) { first.set_value(o); }));
+    ASSERT_EQ(call(addr(), "GET", kNext).status, 200u);
+
+    // the answer's head and half of its body
+    asio::io_context ioc;
+    asio::ip::tcp::resolver resolver(ioc);
+    beast::tcp_stream answer(ioc);
+    auto colon = addr().find(':');
+    answer.connect(resolver.resolve(addr().substr(0, colon), addr().substr(colon + 1)));
+    std::string head =
+        "POST /2018-06-01/runtime/invocation/req-6/response HTTP/1.1\r\nHost: x\r\n"
+        "Content-Length: 11\r\n\r\n{\"ok\":";
+    asio::write(answer, asio::buffer(head));
+
+    // its head has been seen once a /next sent after it is not refused
+    std::future<Reply> next;
+    for (int i = 0; i < 200; ++i) {
+        next = std::async(std::launch::async, [&] { return call(addr(), "GET", kNext); });
+        if (next.wait_for(std::chrono::milliseconds(50)) == std::future_status::timeout) break;
+        ASSERT_EQ(next.get().status, 403u);  // the head is not read yet
+    }
+    ASSERT_EQ(next.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
+
+    asio::write(answer, asio::buffer(std::string("true}")));
+    beast::flat_buffer buf;
+    bhttp::response<bhttp::string_body> res;
+    bhttp::read(answer, buf, res);
+    EXPECT_EQ(res.result_int(), 202u);
+    Outcome o = first.get_future().get();
+    EXPECT_EQ(o.body, R"({"ok":true})");
+
+    // the parked /next gets the next invocation
+    std::promise<Outcome> second;
+    ASSERT_TRUE(
+        api_->invoke(invocation("req-7", "second"), [&](Outcome o2) { second.set_value(o2); }));
+    Reply r = next.get();
+    EXPECT_EQ(r.status, 200u);
+    EXPECT_EQ(r.headers["Lambda-Runtime-Aws-Request-Id"], "req-7");
+    EXPECT_EQ(r.body, "second");
+}
+
+// SnapStart: a snapshot's runtime parks in restore/next; each fork order is
+// the answer to one poll, and the next poll reports the child's pid.
+TEST_F(RuntimeApiTest, SnapshotRuntimeTakesForkOrdersThroughRestoreNext) {
+    const std::string kRestore = "/2018-06-01/runtime/restore/next";
+    std::atomic<int> snapshots{0}, self{0};
+    api_->snapshot_mode([&](int pid) {
+        self = pid;
+        ++snapshots;
+    });
+    auto first = std::async(std::launch::async, [&] {
+        return call(addr(), "GET", kRestore, "", {{"Lamina-Restore-Pid", "7"}});
+    });
+    EXPECT_EQ(first.wait_for(std::chrono::milliseconds(100)), std::future_status::timeout);
+    EXPECT_EQ(snapshots.load(), 1);  // the snapshot is taken once the runtime waits there
+    EXPECT_EQ(self.load(), 7);
+    std::promise<int> child;
+    api_->fork_restored("127.0.0.1:9", "/tmp/out", [&](int pid) { child.set_value(pid); });
+    Reply order = first.get();
+    EXPECT_EQ(order.status, 200u);
+    EXPECT_EQ(order.headers["Lamina-Restore-Fork"], "127.0.0.1:9");
+    EXPECT_EQ(order.headers["Lamina-Restore-Output"], "/tmp/out");
+    // the runtime forked: it says which child, and waits for the next order
+    auto second = std::async(std::launch::async, [&] {
+        return call(addr(), "GET", kRestore, "", {{"Lamina-Restore-Child", "42"}});
+    });
+    EXPECT_EQ(child.get_future().get(), 42);
+    api_->reap_restored();
+    Reply reap = second.get();
+    EXPECT_EQ(reap.headers["Lamina-Restore-Reap"], "1");
+    EXPECT_EQ(reap.headers.count("Lamina-Restore-Fork"), 0u);
+    EXPECT_EQ(snapshots.load(), 1);
+    // an order left when the snapshot goes is answered -1
+    auto third = std::async(std::launch::async, [&] { return call(addr(), "GET", kRestore); });
+    std::promise<int> never;
+    third.wait_for(std::chrono::milliseconds(50));
+    api_->stop();
+    api_->fork_restored("127.0.0.1:9", "/tmp/out2", [&](int pid) { never.set_value(pid); });
+    EXPECT_EQ(never.get_future().get(), -1);
+    EXPECT_EQ(third.get().status, 500u);
+}
+
+TEST_F(RuntimeApiTest, RestoredRuntimeIsAnsweredAtOnceAndItsRestoreErrorFailsInit) {
+    std::promise<Outcome> failed;
+    api_->on_init_error([&](Outcome o) { failed.set_value(std::move(o)); });
+    Reply r = call(addr(), "GET", "/2018-06-01/runtime/restore/next");
+    EXPECT_EQ(r.status, 200u);
+    Reply posted = call(addr(), "POST", "/2018-06-01/runtime/restore/error",
+                        R"({"errorMessage":"boom","errorType":"Runtime.AfterRestoreError"})",
+                        {{"Lambda-Runtime-Function-Error-Type", "Runtime.AfterRestoreError"}});
+    EXPECT_EQ(posted.status, 202u);
+    Outcome o = failed.get_future().get();
+    EXPECT_EQ(o.kind, Outcome::Kind::InitError);
+    EXPECT_EQ(o.error_type, "Runtime.AfterRestoreError");
+}

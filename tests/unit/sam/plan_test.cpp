@@ -273,3 +273,51 @@ TEST_F(PlanTest, UnknownParameterOverridesAreRefused) {
 
 }  // namespace
 }  // namespace lamina::sam
+
+namespace lamina::sam {
+namespace {
+
+TEST_F(PlanTest, TenancyConfigIsReadFromTheFunctionAndItsGlobals) {
+    auto st = plan(R"(Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    TenancyConfig:
+      TenantIsolationMode: PER_TENANT
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+      InlineCode: "def handler(e, c):\n    return 1\n"
+  Plain:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+      Role: arn:aws:iam::123456789012:role/r
+      Code:
+        ZipFile: "def handler(e, c):\n    return 1\n"
+)");
+    ASSERT_TRUE(st) << st.error().message;
+    EXPECT_EQ(planned().functions.at("Fn").tenancy, "PER_TENANT");
+    EXPECT_FALSE(planned().functions.at("Plain").tenancy.has_value());
+
+    auto bad = plan(R"(Resources:
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+      Role: arn:aws:iam::123456789012:role/r
+      TenancyConfig:
+        TenantIsolationMode: SHARED
+      Code:
+        ZipFile: "def handler(e, c):\n    return 1\n"
+)");
+    ASSERT_FALSE(bad);
+    EXPECT_NE(bad.error().message.find("TenancyConfig"), std::string::npos) << bad.error().message;
+}
+
+}  // namespace
+}  // namespace lamina::sam

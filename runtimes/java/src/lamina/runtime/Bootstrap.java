@@ -474,9 +474,11 @@ public final class Bootstrap {
         private final long deadline;
         private final CognitoIdentity identity;
         private final ClientContext clientContext;
+        private final String tenantId;  // tenant isolation (null for other functions)
 
         LambdaContext(Map<String, String> h) {
             requestId = h.getOrDefault("lambda-runtime-aws-request-id", "");
+            tenantId = h.get("lambda-runtime-aws-tenant-id");
             arn = h.getOrDefault("lambda-runtime-invoked-function-arn", "");
             long d = 0;
             try {
@@ -588,6 +590,11 @@ public final class Bootstrap {
         @Override
         public ClientContext getClientContext() {
             return clientContext;
+        }
+
+        @Override
+        public String getTenantId() {
+            return tenantId;
         }
 
         @Override

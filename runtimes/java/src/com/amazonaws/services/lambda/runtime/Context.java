@@ -23,4 +23,12 @@ public interface Context {
     int getMemoryLimitInMB();
 
     LambdaLogger getLogger();
+
+    /**
+     * The tenant of this invocation when the function has tenant isolation
+     * (TenancyConfig PER_TENANT); null otherwise.
+     */
+    default String getTenantId() {
+        return null;
+    }
 }

@@ -1,0 +1,431 @@
+// SnapStart: a published version's snapshot is a paused, initialised runtime
+// process (the zygote: started with AWS_LAMBDA_INITIALIZATION_TYPE=snap-start,
+// it ran its init and before-snapshot hooks and waits in
+// /runtime/restore/next); each restored environment is forked from it, so
+// every restore starts from the same memory image, as AWS restores one
+// Firecracker snapshot. See docs/architecture.md "SnapStart".
+
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+
+#include "environment.hpp"
+#include "lamina/common/log.hpp"
+#include "lamina/exec/invoker.hpp"
+#include "lamina/runtime/error_types.hpp"
+#include "lamina/sandbox/restored.hpp"
+#include "platform_log.hpp"
+
+namespace lamina::exec {
+
+namespace fs = std::filesystem;
+
+bool snap_start_on(const control::VersionConfig& config) {
+    return config.snap_start_apply_on == "PublishedVersions" && config.version != "$LATEST";
+}
+
+struct Invoker::Snapshot {
+    std::string id;  // scope/function/version
+    control::Scope scope;
+    std::string function;
+    control::VersionConfig config;
+    // guarded by mu
+    std::mutex mu;
+    SnapshotStatus status{"Pending", "", "", 0};
+    EnvPtr zygote;
+    bool dropped = false;
+};
+
+namespace {
+
+std::string snapshot_id(const control::Scope& scope, const std::string& function,
+                        const std::string& version) {
+    return scope.account + "/" + scope.region + "/" + function + "/" + version;
+}
+
+std::string format_ms(double ms) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f", ms);
+    return buf;
+}
+
+// What the Process seam holds for a restore that never happened (the
+// snapshot's runtime could not fork): gone already.
+class GoneProcess final : public sandbox::Process {
+public:
+    int pid() const override { return -1; }
+    void kill() override {}
+    std::string take_output() override { return {}; }
+    long peak_rss_mb() const override { return 1; }
+};
+
+// AWS's Runtime Version as RESTORE_START names it: python3.12 -> python:3.12
+std::string runtime_version_name(const std::string& runtime) {
+    for (const char* family : {"python", "nodejs", "java", "ruby", "dotnet"}) {
+        std::string f(family);
+        if (runtime.rfind(f, 0) == 0) return f + ":" + runtime.substr(f.size());
+    }
+    return runtime;
+}
+
+}  // namespace
+
+SnapshotStatus Invoker::snapshot(const control::Scope& scope, const std::string& function,
+                                 const control::VersionConfig& config) {
+    std::shared_ptr<Snapshot> snap;
+    bool start = false;
+    {
+        std::lock_guard lk(mu_);
+        if (stopping_) return SnapshotStatus{"Pending", "", "", 0};
+        std::string id = snapshot_id(scope, function, config.version);
+        auto it = snapshots_.find(id);
+        if (it == snapshots_.end() || it->second->config.code_sha256 != config.code_sha256 ||
+            it->second->config.last_modified_ms != config.last_modified_ms) {
+            snap = std::make_shared<Snapshot>();
+            snap->id = id;
+            snap->scope = scope;
+            snap->function = function;
+            snap->config = config;
+            if (it != snapshots_.end()) {
+                std::lock_guard slk(it->second->mu);
+                it->second->dropped = true;
+                if (it->second->zygote) it->second->zygote->kill();
+            }
+            snapshots_[id] = snap;
+            start = true;
+        } else {
+            snap = it->second;
+        }
+    }
+    if (start) {
+        if (offload_)
+            offload_([this, snap] { take_snapshot(snap); });
+        else
+            take_snapshot(snap);
+    }
+    std::lock_guard lk(snap->mu);
+    return snap->status;
+}
+
+std::shared_ptr<Invoker::Snapshot> Invoker::find_snapshot(const InvokeRequest& req) {
+    std::lock_guard lk(mu_);
+    auto it = snapshots_.find(snapshot_id(req.scope, req.function_name, req.config.version));
+    return it == snapshots_.end() ? nullptr : it->second;
+}
+
+void Invoker::drop_snapshots(const control::Scope& scope, const std::string& function,
+                             const std::string& version) {
+    std::vector<std::shared_ptr<Snapshot>> gone;
+    {
+        std::lock_guard lk(mu_);
+        std::string prefix = snapshot_id(scope, function, version);
+        for (auto it = snapshots_.begin(); it != snapshots_.end();) {
+            bool match = version.empty() ? it->first.rfind(prefix, 0) == 0 : it->first == prefix;
+            if (match) {
+                gone.push_back(it->second);
+                it = snapshots_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
+    for (auto& snap : gone) {
+        EnvPtr zygote;
+        {
+            std::lock_guard lk(snap->mu);
+            snap->dropped = true;
+            zygote = snap->zygote;
+        }
+        if (zygote) {
+            logger("exec")->debug("exec.snapshot_drop id={} pid={}", snap->id, snap->status.pid);
+            zygote->kill();
+        }
+    }
+}
+
+void Invoker::take_snapshot(const std::shared_ptr<Snapshot>& snap) {
+    InvokeRequest req;
+    req.scope = snap->scope;
+    req.function_name = snap->function;
+    req.config = snap->config;
+    std::weak_ptr<Snapshot> weak_snap = snap;
+    auto fail_snapshot = [weak_snap](const std::string& code, const std::string& reason) {
+        if (auto s = weak_snap.lock()) {
+            std::lock_guard lk(s->mu);
+            if (s->status.state != "Pending") return;
+            s->status = SnapshotStatus{"Failed", reason, code, 0};
+        }
+    };
+    const PlatformLog plog(req.config);
+    auto prepare = [this, weak_snap, plog](Environment& env) {
+        std::weak_ptr<Environment> weak_env = env.shared_from_this();
+        // the runtime called /runtime/restore/next: the snapshot is taken
+        env.api->snapshot_mode([this, weak_snap, weak_env, plog](int ns_pid) {
+            auto s = weak_snap.lock();
+            auto e = weak_env.lock();
+            if (!s || !e) return;
+            // the runtime's host pid (the launched process may be bubblewrap, its ancestor)
+            int launched = 0;
+            {
+                std::lock_guard lk(e->mu);
+                if (e->process) launched = e->process->pid();
+            }
+            std::optional<int> runtime_pid =
+                launched > 0 && ns_pid > 0 ? sandbox::host_pid_of(launched, ns_pid) : std::nullopt;
+            double ms =
+                std::chrono::duration<double, std::milli>(Environment::Clk::now() - e->spawned_at)
+                    .count();
+            std::string log = e->take_init_log() + plog.application(e->take_output());
+            if (plog.json())
+                log += plog.init_done("snap-start", ms, clock_.now_ms());
+            else
+                log += "INIT_REPORT Init Duration: " + format_ms(ms) + " ms\n";
+            e->append_log(log);
+            std::lock_guard lk(s->mu);
+            if (runtime_pid) s->status.pid = *runtime_pid;
+            if (s->status.state == "Pending" && runtime_pid) s->status.state = "Active";
+            if (!runtime_pid)
+                s->status =
+                    SnapshotStatus{"Failed", "lamina could not find the snapshot's runtime process",
+                                   "InternalError", 0};
+        });
+    };
+    auto started =
+        start_environment(req, "snapshot:" + snap->id, "snap-start", std::nullopt, false, prepare);
+    if (!started) {
+        fail_snapshot("FunctionError", started.error().message);
+        return;
+    }
+    EnvPtr env = *started;
+    std::weak_ptr<Environment> weak_env = env;
+    bool dropped = false;
+    {
+        std::lock_guard lk(snap->mu);
+        snap->zygote = env;
+        if (snap->status.pid == 0 && env->process) snap->status.pid = env->process->pid();
+        dropped = snap->dropped;
+    }
+    {
+        std::lock_guard lk(mu_);
+        prune_dead();
+        all_.push_back(env);
+    }
+    if (dropped) env->kill();
+    // its end: a failed init (or before-snapshot hook) fails the version; a
+    // snapshot that dies later is forgotten (the next use takes another)
+    std::function<void()> gone_now;
+    {
+        std::lock_guard lk(env->mu);
+        env->on_gone = [this, weak_snap, weak_env, plog] {
+            auto s = weak_snap.lock();
+            auto e = weak_env.lock();
+            if (!s || !e) return;
+            std::optional<runtime::Outcome> init_error;
+            std::optional<EnvExit> exit;
+            {
+                std::lock_guard lk(e->mu);
+                init_error = e->init_error;
+                exit = e->exit;
+            }
+            std::string log = e->take_init_log() + plog.application(e->take_output());
+            bool pending = false;
+            {
+                std::lock_guard lk(s->mu);
+                pending = s->status.state == "Pending";
+                if (pending) {
+                    std::string type = init_error ? init_error->error_type : "Runtime.ExitError";
+                    std::string reason =
+                        init_error ? type + ": " + init_error->body
+                        : exit && exit->status.signal
+                            ? "The snapshot's runtime was killed (signal " +
+                                  std::to_string(exit->status.signal) + ") during init"
+                            : "The snapshot's runtime exited during init (exit status " +
+                                  std::to_string(exit ? exit->status.code : 0) + ")";
+                    s->status = SnapshotStatus{
+                        "Failed", reason, "FunctionError." + std::string("RuntimeInitError"), 0};
+                    if (!plog.json())
+                        log += "INIT_REPORT Init Duration: " +
+                               format_ms(std::chrono::duration<double, std::milli>(
+                                             Environment::Clk::now() - e->spawned_at)
+                                             .count()) +
+                               " ms\tPhase: init\tStatus: error\tError Type: " + type + "\n";
+                }
+                s->zygote.reset();
+                s->status.pid = 0;
+            }
+            e->append_log(log);
+            if (!pending) {
+                std::lock_guard lk(mu_);
+                auto it = snapshots_.find(s->id);
+                if (it != snapshots_.end() && it->second == s) snapshots_.erase(it);
+            }
+        };
+        // it died before the hook was in place: on_process_exit has run (its hooks taken)
+        if (env->state == EnvState::Dead) gone_now = std::move(env->on_gone);
+    }
+    if (gone_now) gone_now();
+    // the snapshot's init has the provisioned limit (AWS allows a long init here)
+    auto timer = std::make_shared<boost::asio::steady_timer>(
+        ioc_, std::max(settings_.provisioned_init_timeout,
+                       std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::seconds(req.config.timeout))));
+    timer->async_wait(
+        [timer, weak_snap, weak_env, fail_snapshot](const boost::system::error_code& ec) {
+            if (ec) return;
+            auto s = weak_snap.lock();
+            auto e = weak_env.lock();
+            if (!s || !e) return;
+            bool pending;
+            {
+                std::lock_guard lk(s->mu);
+                pending = s->status.state == "Pending";
+            }
+            if (!pending) return;
+            fail_snapshot("FunctionError.InitTimeout",
+                          "The snapshot's init did not finish within its time limit");
+            e->kill();
+        });
+    logger("exec")->debug("exec.snapshot_start id={} pid={}", snap->id, snap->status.pid);
+}
+
+Result<EnvPtr> Invoker::restore_environment(const InvokeRequest& req, const std::string& key,
+                                            const std::shared_ptr<Snapshot>& snap) {
+    EnvPtr zygote;
+    int zygote_pid = 0;
+    {
+        std::lock_guard lk(snap->mu);
+        zygote = snap->zygote;
+        zygote_pid = snap->status.pid;
+    }
+    if (!zygote || zygote_pid <= 0)
+        return fail(ErrorCode::Service, "the version's snapshot is not running");
+    const auto& c = req.config;
+    auto env = std::make_shared<Environment>();
+    env->key = key;
+    env->version = c.version;
+    env->init_type = "snap-start";
+    env->restored = true;
+    env->memory_mb = c.memory_size;
+    env->tmp_seen = zygote->tmp_seen;
+    std::int64_t now = clock_.now_ms();
+    open_log_stream(*env, settings_, req, now, ids_);
+    env->api = std::make_unique<runtime::RuntimeApi>(ioc_, ids_);
+    env->json_logs = c.log_format == "JSON";
+    const PlatformLog plog(c);
+    if (!plog.json())
+        env->init_log = "RESTORE_START Runtime Version: " + runtime_version_name(c.runtime) +
+                        "\tRuntime Version ARN: " + c.runtime_version_arn + "\n";
+
+    // its output: a FIFO in the snapshot's /tmp (the only place both see),
+    // reached from here through the runtime's root (/proc/<pid>/root)
+    std::string fifo = ".lamina-restore-" + ids_.hex(12);
+    fs::path fifo_host =
+        "/proc/" + std::to_string(zygote_pid) + "/root" + zygote->tmp_seen + "/" + fifo;
+    int out_fd = sandbox::open_output_fifo(fifo_host);
+    if (out_fd < 0)
+        return fail(ErrorCode::Service,
+                    "cannot make the restored environment's output FIFO " + fifo_host.string());
+    std::vector<std::string> cgroup_procs;
+    if (settings_.memory) {
+        env->cgroup = "env-" + ids_.hex(12);
+        auto procs = settings_.memory->create(
+            env->cgroup, static_cast<std::int64_t>(c.memory_size) * 1024 * 1024);
+        if (procs) {
+            cgroup_procs = *procs;
+            env->peak_fd = settings_.memory->open_peak(env->cgroup);
+        } else {
+            env->cgroup.clear();
+        }
+    }
+    std::weak_ptr<Environment> weak = env;
+    env->api->on_ready([this, weak, plog] {
+        auto e = weak.lock();
+        if (!e) return;
+        std::function<void()> hook;
+        double ms = 0;
+        {
+            std::lock_guard lk(e->mu);
+            e->apply(EnvEvent::InitDone);
+            hook = std::move(e->ready_hook);
+            ms = std::chrono::duration<double, std::milli>(e->ready_at - e->spawned_at).count();
+        }
+        std::int64_t at = clock_.now_ms();
+        std::string restore = plog.application(e->take_output());
+        if (!plog.json()) restore += "RESTORE_REPORT Restore Duration: " + format_ms(ms) + " ms\n";
+        {
+            std::lock_guard lk(e->mu);
+            e->init_log += restore;
+            e->ready_epoch_ms = at;
+        }
+        if (hook) hook();
+    });
+    env->api->on_init_error([weak](runtime::Outcome o) {
+        if (auto e = weak.lock()) {
+            std::lock_guard lk(e->mu);
+            e->init_error = std::move(o);
+        }
+    });
+    env->api->hold_restore(true);  // until its process is in its cgroup and held here
+    env->spawned_at = Environment::Clk::now();
+    std::weak_ptr<Environment> weak_zygote = zygote;
+    zygote->api->fork_restored(
+        env->api->address(), zygote->tmp_seen + "/" + fifo,
+        [this, weak, weak_zygote, zygote_pid, out_fd, fifo_host, cgroup_procs](int ns_pid) {
+            auto e = weak.lock();
+            if (!e) {
+                ::close(out_fd);
+                ::unlink(fifo_host.c_str());
+                return;
+            }
+            std::optional<int> host =
+                ns_pid > 0 ? sandbox::host_pid_of(zygote_pid, ns_pid) : std::nullopt;
+            Result<std::unique_ptr<sandbox::Process>> process =
+                fail(ErrorCode::Service,
+                     ns_pid > 0 ? "the restored environment's process is not there"
+                                : "the snapshot's runtime could not fork a restored environment");
+            if (host) {
+                for (const auto& procs : cgroup_procs) {  // MemorySize holds per environment
+                    std::ofstream join(procs);
+                    join << *host;
+                }
+                process = sandbox::adopt_restored(
+                    ioc_, *host, out_fd,
+                    [this, weak, fifo_host](sandbox::ExitStatus st) {
+                        ::unlink(fifo_host.c_str());
+                        if (auto env = weak.lock()) on_process_exit(env, st);
+                    },
+                    [weak_zygote] {
+                        if (auto z = weak_zygote.lock()) z->api->reap_restored();
+                    });
+            } else {
+                ::close(out_fd);
+                ::unlink(fifo_host.c_str());
+            }
+            std::optional<sandbox::ExitStatus> exited;
+            if (!process) {
+                {
+                    std::lock_guard lk(e->mu);
+                    runtime::Outcome o;
+                    o.kind = runtime::Outcome::Kind::InitError;
+                    auto failure = runtime::unavailable(process.error().message);
+                    o.body = failure.payload();
+                    o.error_type = runtime::to_string(failure.type);
+                    e->init_error = std::move(o);
+                }
+                e->adopt(std::make_unique<GoneProcess>(), exited);
+                on_process_exit(e, sandbox::ExitStatus{0, SIGKILL});
+                return;
+            }
+            if (e->adopt(std::move(*process), exited)) on_process_exit(e, *exited);
+            e->api->hold_restore(false);
+            logger("exec")->debug("exec.env_restore pid={} sandbox_pid={}", *host, ns_pid);
+        });
+    return env;
+}
+
+}  // namespace lamina::exec
