@@ -13,36 +13,16 @@
 #include "lamina/common/encoding.hpp"
 #include "lamina/http/router.hpp"
 #include "lamina/http/server.hpp"
+#include "runtime_api_state.hpp"
 
 namespace lamina::runtime {
 
-namespace {
+namespace runtime_api_detail {
 
-enum Route {
-    Next = 1,
-    Response,
-    Error,
-    InitError,
-    ExtRegister,
-    ExtNext,
-    ExtInitError,
-    ExtExitError,
-    TelemetrySubscribe,
-    LogsSubscribe,
-    ExtExited,
-    SpareHold,
-    RestoreNext,
-    RestoreError,
-};
-
-// Messages quote ids, names and error types from the runtime's requests:
-// bytes that are not UTF-8 are replaced, not thrown on, so that every
-// request still gets its answer.
 std::string to_json_text(const nlohmann::json& j) {
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-// the wall clock lamina's records carry (common/clock's SystemClock)
 std::int64_t now_ms() { return SystemClock().now_ms(); }
 
 http::Response api_error(unsigned status, const std::string& type, const std::string& message) {
@@ -61,8 +41,6 @@ bool is_streaming_mode(const http::Headers& headers) {
            });
 }
 
-// A streamed response's error trailers as the invocation's error payload:
-// Lambda-Runtime-Function-Error-Body is the base64 of the JSON error object.
 std::string trailer_error_body(const http::Headers& headers, const std::string& type) {
     const std::string encoded = headers.get("Lambda-Runtime-Function-Error-Body");
     if (auto decoded = base64_decode(encoded); decoded && !decoded->empty()) return *decoded;
@@ -92,655 +70,341 @@ http::Response next_response(const Invocation& inv) {
     r.body = inv.payload;
     return r;
 }
+}  // namespace runtime_api_detail
 
-// One registered extension: its subscriptions and its side of the event
-// long poll.
-struct Extension {
-    std::string name;
-    bool external = false;       // started from /opt/extensions
-    bool invoke_events = false;  // subscribed to INVOKE
-    bool shutdown_events = false;
-    bool asked_next = false;                 // has called /event/next at least once
-    bool busy = false;                       // holds an event it has not acknowledged with /next
-    bool gone = false;                       // exited
-    std::vector<std::string> events;         // what it registered for
-    std::optional<TelemetryApi> subscribed;  // the Logs or the Telemetry API, once it subscribed
-    std::vector<std::string> pending;        // events not yet handed out
-    std::optional<http::Responder> waiting;
-};
+using namespace runtime_api_detail;
 
-}  // namespace
-
-struct RuntimeApi::State {
-    State(boost::asio::io_context& ioc, IdSource& id_source) : ids(id_source), telemetry(ioc) {}
-    std::mutex mu;
-    IdSource& ids;               // extension identifiers and event ids
-    bool runtime_asked = false;  // the runtime has called /next once
-    bool ready = false;          // init is over
-    bool init_failed = false;
-    bool stopped = false;
-    bool broken = false;                   // an extension failed after init
-    std::optional<Invocation> queued;      // waiting for init / the runtime's /next
-    std::optional<std::string> in_flight;  // request id handed out
-    bool runtime_answered = true;          // the invocation in hand has its outcome
-    std::function<void(Outcome)> done;     // completion of queued / in flight
-    // the invocation in flight takes a streamed response as it comes (Invocation::on_stream)
-    std::function<void(std::shared_ptr<http::BodySource>, std::string)> on_stream;
-    std::shared_ptr<http::BodyPipe> stream;  // its streamed response, once the runtime started it
-    // The runtime has begun posting the answer (response or error) of the
-    // invocation in flight: its head arrived, its body may still be coming.
-    bool answering = false;
-    std::chrono::steady_clock::time_point delivered_at{};  // the event went to /next's answer
-    std::function<void()> settled;                         // the environment is free again
-    std::optional<http::Responder> waiting_next;           // the runtime's parked long poll
-    std::function<void(Outcome)> init_error_fn;
-    std::function<void()> ready_fn;
-    std::set<std::string> expected;  // external extensions yet to register
-    ExtensionIdentity identity;
-    std::map<std::string, Extension> extensions;  // by identifier
-    std::function<void()> shutdown_ack;           // SHUTDOWN sent, waiting for acknowledgements
-    // A spare environment (hold()): lamina's bootstrap waits on
-    // GET /_lamina/spare/hold before it imports any function code, until release().
-    enum class Hold { None, Held, Released } hold = Hold::None;
-    std::optional<http::Responder> waiting_hold;
-    http::Router router;
-    std::unique_ptr<http::Server> server;
-    TelemetryHub telemetry;
-    // SnapStart: this environment is a snapshot (its runtime forks restored ones)
-    struct RestoreOrder {
-        std::string address, output;  // empty address: reap exited children
-        std::function<void(int)> done;
-    };
-    bool snapshot = false;
-    bool snapshot_taken = false;
-    std::function<void(int)> snapshot_fn;            // with the runtime's own pid
-    std::optional<http::Responder> restore_waiting;  // the snapshot's parked restore/next
-    std::vector<RestoreOrder> restore_orders;        // not yet handed to it
-    std::optional<RestoreOrder> restore_in_hand;     // handed, its answer not yet back
-    // a restored environment: its restore/next waits until lamina holds its process
-    bool restore_held = false;
-    std::optional<http::Responder> restore_parked;
-
-    using Deferred = std::vector<std::function<void()>>;
-
-    bool extensions_ready() const {
-        if (!expected.empty()) return false;
-        return std::all_of(extensions.begin(), extensions.end(),
-                           [](const auto& e) { return e.second.gone || e.second.asked_next; });
+void RuntimeApi::State::deliver(Extension& ext, std::string event, Deferred& later) {
+    ext.busy = true;
+    if (ext.waiting) {
+        auto respond = std::move(*ext.waiting);
+        ext.waiting.reset();
+        http::Response r;
+        r.headers.set("Content-Type", "application/json");
+        r.headers.set("Lambda-Extension-Event-Identifier", ids.uuid());
+        r.body = std::move(event);
+        later.emplace_back(
+            [respond = std::move(respond), r = std::move(r)]() mutable { respond(std::move(r)); });
+    } else {
+        ext.pending.push_back(std::move(event));
     }
+}
 
-    bool extensions_idle() const {
-        return std::all_of(extensions.begin(), extensions.end(),
-                           [](const auto& e) { return e.second.gone || !e.second.busy; });
+void RuntimeApi::State::advance(Deferred& later) {
+    if (stopped || init_failed) return;
+    if (!ready && runtime_asked && extensions_ready()) {
+        ready = true;
+        telemetry.end_init();
+        if (ready_fn) later.push_back(std::move(ready_fn));
+        ready_fn = nullptr;
     }
-
-    // Hands an event to an extension: answers its parked /next, or keeps it.
-    void deliver(Extension& ext, std::string event, Deferred& later) {
-        ext.busy = true;
-        if (ext.waiting) {
-            auto respond = std::move(*ext.waiting);
-            ext.waiting.reset();
-            http::Response r;
-            r.headers.set("Content-Type", "application/json");
-            r.headers.set("Lambda-Extension-Event-Identifier", ids.uuid());
-            r.body = std::move(event);
-            later.emplace_back([respond = std::move(respond), r = std::move(r)]() mutable {
-                respond(std::move(r));
-            });
-        } else {
-            ext.pending.push_back(std::move(event));
-        }
+    if (ready && queued && waiting_next && !in_flight) {
+        Invocation inv = std::move(*queued);
+        queued.reset();
+        in_flight = inv.request_id;
+        on_stream = std::move(inv.on_stream);
+        stream.reset();
+        answering = false;
+        runtime_answered = false;
+        delivered_at = std::chrono::steady_clock::now();
+        auto respond = std::move(*waiting_next);
+        waiting_next.reset();
+        later.emplace_back([respond = std::move(respond), r = next_response(inv)]() mutable {
+            respond(std::move(r));
+        });
+        std::string event =
+            nlohmann::json{{"eventType", "INVOKE"},
+                           {"deadlineMs", inv.deadline_ms},
+                           {"requestId", inv.request_id},
+                           {"invokedFunctionArn", inv.invoked_function_arn},
+                           {"tracing", {{"type", "X-Amzn-Trace-Id"}, {"value", inv.trace_id}}}}
+                .dump();
+        for (auto& [id, ext] : extensions)
+            if (ext.invoke_events && !ext.gone) deliver(ext, event, later);
     }
-
-    // Moves the environment forward after any change: init over, an
-    // invocation handed out, the environment settled, SHUTDOWN acknowledged.
-    // Work that calls out (responders, callbacks) is deferred until `mu` is released.
-    void advance(Deferred& later) {
-        if (stopped || init_failed) return;
-        if (!ready && runtime_asked && extensions_ready()) {
-            ready = true;
-            telemetry.end_init();
-            if (ready_fn) later.push_back(std::move(ready_fn));
-            ready_fn = nullptr;
-        }
-        if (ready && queued && waiting_next && !in_flight) {
-            Invocation inv = std::move(*queued);
-            queued.reset();
-            in_flight = inv.request_id;
-            on_stream = std::move(inv.on_stream);
-            stream.reset();
-            answering = false;
-            runtime_answered = false;
-            delivered_at = std::chrono::steady_clock::now();
-            auto respond = std::move(*waiting_next);
-            waiting_next.reset();
-            later.emplace_back([respond = std::move(respond), r = next_response(inv)]() mutable {
-                respond(std::move(r));
-            });
-            std::string event =
-                nlohmann::json{{"eventType", "INVOKE"},
-                               {"deadlineMs", inv.deadline_ms},
-                               {"requestId", inv.request_id},
-                               {"invokedFunctionArn", inv.invoked_function_arn},
-                               {"tracing", {{"type", "X-Amzn-Trace-Id"}, {"value", inv.trace_id}}}}
-                    .dump();
-            for (auto& [id, ext] : extensions)
-                if (ext.invoke_events && !ext.gone) deliver(ext, event, later);
-        }
-        if (!queued && runtime_answered && !in_flight && extensions_idle()) {
-            if (settled) later.push_back(std::move(settled));
-            settled = nullptr;
-            if (shutdown_ack) later.push_back(std::move(shutdown_ack));
-            shutdown_ack = nullptr;
-        }
+    if (!queued && runtime_answered && !in_flight && extensions_idle()) {
+        if (settled) later.push_back(std::move(settled));
+        settled = nullptr;
+        if (shutdown_ack) later.push_back(std::move(shutdown_ack));
+        shutdown_ack = nullptr;
     }
+}
 
-    void fail_init(Outcome o, Deferred& later) {
-        if (ready || init_failed) return;
-        init_failed = true;
-        if (init_error_fn)
-            later.emplace_back(
-                [fn = std::move(init_error_fn), o = std::move(o)]() mutable { fn(std::move(o)); });
-        init_error_fn = nullptr;
+void RuntimeApi::State::fail_init(Outcome o, Deferred& later) {
+    if (ready || init_failed) return;
+    init_failed = true;
+    if (init_error_fn)
+        later.emplace_back(
+            [fn = std::move(init_error_fn), o = std::move(o)]() mutable { fn(std::move(o)); });
+    init_error_fn = nullptr;
+}
+
+void RuntimeApi::State::handle(http::Request req, http::Responder respond) {
+    auto match = router.match(req.method, req.path, req.query);
+    if (!match) {
+        respond(api_error(404, "InvalidRequest",
+                          "Unknown Runtime API route " + req.method + " " + req.path));
+        return;
     }
-
-    void handle(http::Request req, http::Responder respond) {
-        auto match = router.match(req.method, req.path, req.query);
-        if (!match) {
-            respond(api_error(404, "InvalidRequest",
-                              "Unknown Runtime API route " + req.method + " " + req.path));
-            return;
-        }
-        Deferred later;
-        http::Response reply;
-        bool park = false;
-        {
-            std::lock_guard lk(mu);
-            reply = route(match->operation, match->params, req, respond, later, park);
-            advance(later);
-        }
-        for (auto& fn : later) fn();
-        if (!park) respond(std::move(reply));
+    Deferred later;
+    http::Response reply;
+    bool park = false;
+    {
+        std::lock_guard lk(mu);
+        reply = route(match->operation, match->params, req, respond, later, park);
+        advance(later);
     }
+    for (auto& fn : later) fn();
+    if (!park) respond(std::move(reply));
+}
 
-    // Handles one request under `mu`; sets `park` when the responder was kept.
-    http::Response route(int op, const std::map<std::string, std::string>& params,
-                         http::Request& req, http::Responder& respond, Deferred& later,
-                         bool& park) {
-        switch (op) {
-            case Next: {
-                // A runtime may ask for the next event as soon as it has sent
-                // its answer, before that answer's request has been read to its
-                // end: AWS's Node.js RIC ends a streamed response (trailers and
-                // all) and calls /next without waiting for the 202. That /next
-                // waits; only a runtime that has not begun answering is refused.
-                if (in_flight && !answering)
-                    return api_error(403, "InvalidStateTransition",
-                                     "State transition from Invoking to Next is not allowed: post "
-                                     "a response or an "
-                                     "error for request " +
-                                         *in_flight + " first");
-                runtime_asked = true;
-                if (waiting_next) {
-                    auto previous = std::move(*waiting_next);
-                    later.emplace_back([previous = std::move(previous)] {
-                        previous(api_error(403, "InvalidStateTransition",
-                                           "A newer /next call replaced this one"));
-                    });
-                }
-                waiting_next = std::move(respond);
-                park = true;
-                return {};
+http::Response RuntimeApi::State::route(int op, const std::map<std::string, std::string>& params,
+                                        http::Request& req, http::Responder& respond,
+                                        Deferred& later, bool& park) {
+    switch (op) {
+        case Next: {
+            // A runtime may ask for the next event as soon as it has sent
+            // its answer, before that answer's request has been read to its
+            // end: AWS's Node.js RIC ends a streamed response (trailers and
+            // all) and calls /next without waiting for the 202. That /next
+            // waits; only a runtime that has not begun answering is refused.
+            if (in_flight && !answering)
+                return api_error(403, "InvalidStateTransition",
+                                 "State transition from Invoking to Next is not allowed: post "
+                                 "a response or an "
+                                 "error for request " +
+                                     *in_flight + " first");
+            runtime_asked = true;
+            if (waiting_next) {
+                auto previous = std::move(*waiting_next);
+                later.emplace_back([previous = std::move(previous)] {
+                    previous(api_error(403, "InvalidStateTransition",
+                                       "A newer /next call replaced this one"));
+                });
             }
-            case Response:
-            case Error: {
-                const std::string& id = params.at("RequestId");
-                if (!in_flight || *in_flight != id) {
-                    if (auto* pipe = std::any_cast<std::shared_ptr<http::BodyPipe>>(&req.tag))
-                        (*pipe)->fail("the invocation was abandoned");
-                    return api_error(400, "InvalidRequestID", "Invalid request ID: " + id);
-                }
-                Outcome o;
-                http::Response reply = accepted();
-                if (req.streamed) {
-                    o = streamed_outcome(req, reply);
-                } else if (op == Response && req.body.size() > kMaxResponseBytes) {
-                    // the invoke fails with AWS's Function.ResponseSizeTooLarge; the runtime hears 413
+            waiting_next = std::move(respond);
+            park = true;
+            return {};
+        }
+        case Response:
+        case Error: {
+            const std::string& id = params.at("RequestId");
+            if (!in_flight || *in_flight != id) {
+                if (auto* pipe = std::any_cast<std::shared_ptr<http::BodyPipe>>(&req.tag))
+                    (*pipe)->fail("the invocation was abandoned");
+                return api_error(400, "InvalidRequestID", "Invalid request ID: " + id);
+            }
+            Outcome o;
+            http::Response reply = accepted();
+            if (req.streamed) {
+                o = streamed_outcome(req, reply);
+            } else if (op == Response && req.body.size() > kMaxResponseBytes) {
+                // the invoke fails with AWS's Function.ResponseSizeTooLarge; the runtime hears 413
+                o.kind = Outcome::Kind::FunctionError;
+                o.error_type = "Function.ResponseSizeTooLarge";
+                o.body =
+                    R"({"errorMessage":"Response payload size exceeded maximum allowed payload size (6291556 bytes).","errorType":"Function.ResponseSizeTooLarge"})";
+                reply = api_error(413, "RequestEntityTooLarge",
+                                  "Response payload size exceeded maximum allowed payload size "
+                                  "(6291556 bytes).");
+            } else {
+                o.kind = op == Response ? Outcome::Kind::Response : Outcome::Kind::FunctionError;
+                o.body = std::move(req.body);
+                o.content_type = req.headers.get("Content-Type");
+                o.error_type = req.headers.get("Lambda-Runtime-Function-Error-Type");
+                if (op == Response && is_streaming_mode(req.headers) && !o.error_type.empty()) {
+                    // streamed, collected whole (Invoke), and failed midway: its trailers
                     o.kind = Outcome::Kind::FunctionError;
-                    o.error_type = "Function.ResponseSizeTooLarge";
-                    o.body =
-                        R"({"errorMessage":"Response payload size exceeded maximum allowed payload size (6291556 bytes).","errorType":"Function.ResponseSizeTooLarge"})";
-                    reply = api_error(413, "RequestEntityTooLarge",
-                                      "Response payload size exceeded maximum allowed payload size "
-                                      "(6291556 bytes).");
-                } else {
-                    o.kind =
-                        op == Response ? Outcome::Kind::Response : Outcome::Kind::FunctionError;
-                    o.body = std::move(req.body);
-                    o.content_type = req.headers.get("Content-Type");
-                    o.error_type = req.headers.get("Lambda-Runtime-Function-Error-Type");
-                    if (op == Response && is_streaming_mode(req.headers) && !o.error_type.empty()) {
-                        // streamed, collected whole (Invoke), and failed midway: its trailers
-                        o.kind = Outcome::Kind::FunctionError;
-                        o.body = trailer_error_body(req.headers, o.error_type);
-                    }
+                    o.body = trailer_error_body(req.headers, o.error_type);
                 }
-                o.delivered = delivered_at;
-                o.answered = req.arrived;
-                in_flight.reset();
-                answering = false;
-                runtime_answered = true;
-                on_stream = nullptr;
-                stream.reset();
-                if (done)
-                    later.emplace_back(
-                        [fn = std::move(done), o = std::move(o)]() mutable { fn(std::move(o)); });
-                done = nullptr;
-                return reply;
             }
-            case InitError: {
-                if (runtime_asked || ready)
+            o.delivered = delivered_at;
+            o.answered = req.arrived;
+            in_flight.reset();
+            answering = false;
+            runtime_answered = true;
+            on_stream = nullptr;
+            stream.reset();
+            if (done)
+                later.emplace_back(
+                    [fn = std::move(done), o = std::move(o)]() mutable { fn(std::move(o)); });
+            done = nullptr;
+            return reply;
+        }
+        case InitError: {
+            if (runtime_asked || ready)
+                return api_error(403, "InvalidStateTransition",
+                                 "State transition from Ready to InitError is not allowed");
+            Outcome o;
+            o.kind = Outcome::Kind::InitError;
+            o.body = std::move(req.body);
+            o.content_type = req.headers.get("Content-Type");
+            o.error_type = req.headers.get("Lambda-Runtime-Function-Error-Type");
+            fail_init(std::move(o), later);
+            return accepted();
+        }
+        case SpareHold:
+            if (hold == Hold::None)  // not a spare: as any route lamina does not have
+                return api_error(404, "InvalidRequest",
+                                 "Unknown Runtime API route " + req.method + " " + req.path);
+            if (hold == Hold::Released) return accepted();
+            if (waiting_hold) return api_error(403, "InvalidStateTransition", "already held");
+            waiting_hold = std::move(respond);
+            park = true;
+            return {};
+        case ExtRegister:
+            return register_extension(req);
+        case ExtNext: {
+            auto ext = find_extension(req);
+            if (!ext) return extension_id_error(req);
+            Extension& e = *ext;
+            if (e.waiting)
+                later.emplace_back([previous = std::move(*e.waiting)] {
+                    previous(api_error(403, "InvalidStateTransition",
+                                       "A newer /event/next call replaced this one"));
+                });
+            e.waiting.reset();
+            if (!e.asked_next)
+                telemetry.publish(RecordKind::Platform,
+                                  records::extension(now_ms(), e.name, e.events));
+            e.asked_next = true;
+            e.busy = false;
+            if (!e.pending.empty()) {
+                std::string event = std::move(e.pending.front());
+                e.pending.erase(e.pending.begin());
+                e.busy = true;
+                http::Response r;
+                r.headers.set("Content-Type", "application/json");
+                r.headers.set("Lambda-Extension-Event-Identifier", ids.uuid());
+                r.body = std::move(event);
+                return r;
+            }
+            e.waiting = std::move(respond);
+            park = true;
+            return {};
+        }
+        case ExtInitError:
+        case ExtExitError: {
+            auto ext = find_extension(req);
+            if (!ext) return extension_id_error(req);
+            std::string type = req.headers.get("Lambda-Extension-Function-Error-Type");
+            if (op == ExtInitError) {
+                if (ready)
                     return api_error(403, "InvalidStateTransition",
                                      "State transition from Ready to InitError is not allowed");
                 Outcome o;
                 o.kind = Outcome::Kind::InitError;
-                o.body = std::move(req.body);
-                o.content_type = req.headers.get("Content-Type");
-                o.error_type = req.headers.get("Lambda-Runtime-Function-Error-Type");
+                PlatformError failure{ErrorType::ExtensionInitError,
+                                      "Extension " + ext->name + " failed to initialize" +
+                                          (type.empty() ? std::string() : ": " + type)};
+                o.error_type = to_string(failure.type);
+                o.platform_error = failure.type;
+                o.body = failure.payload();
                 fail_init(std::move(o), later);
-                return accepted();
-            }
-            case SpareHold:
-                if (hold == Hold::None)  // not a spare: as any route lamina does not have
-                    return api_error(404, "InvalidRequest",
-                                     "Unknown Runtime API route " + req.method + " " + req.path);
-                if (hold == Hold::Released) return accepted();
-                if (waiting_hold) return api_error(403, "InvalidStateTransition", "already held");
-                waiting_hold = std::move(respond);
-                park = true;
-                return {};
-            case ExtRegister:
-                return register_extension(req);
-            case ExtNext: {
-                auto ext = find_extension(req);
-                if (!ext) return extension_id_error(req);
-                Extension& e = *ext;
-                if (e.waiting)
-                    later.emplace_back([previous = std::move(*e.waiting)] {
-                        previous(api_error(403, "InvalidStateTransition",
-                                           "A newer /event/next call replaced this one"));
-                    });
-                e.waiting.reset();
-                if (!e.asked_next)
-                    telemetry.publish(RecordKind::Platform,
-                                      records::extension(now_ms(), e.name, e.events));
-                e.asked_next = true;
-                e.busy = false;
-                if (!e.pending.empty()) {
-                    std::string event = std::move(e.pending.front());
-                    e.pending.erase(e.pending.begin());
-                    e.busy = true;
-                    http::Response r;
-                    r.headers.set("Content-Type", "application/json");
-                    r.headers.set("Lambda-Extension-Event-Identifier", ids.uuid());
-                    r.body = std::move(event);
-                    return r;
-                }
-                e.waiting = std::move(respond);
-                park = true;
-                return {};
-            }
-            case ExtInitError:
-            case ExtExitError: {
-                auto ext = find_extension(req);
-                if (!ext) return extension_id_error(req);
-                std::string type = req.headers.get("Lambda-Extension-Function-Error-Type");
-                if (op == ExtInitError) {
-                    if (ready)
-                        return api_error(403, "InvalidStateTransition",
-                                         "State transition from Ready to InitError is not allowed");
-                    Outcome o;
-                    o.kind = Outcome::Kind::InitError;
-                    PlatformError failure{ErrorType::ExtensionInitError,
-                                          "Extension " + ext->name + " failed to initialize" +
-                                              (type.empty() ? std::string() : ": " + type)};
-                    o.error_type = to_string(failure.type);
-                    o.platform_error = failure.type;
-                    o.body = failure.payload();
-                    fail_init(std::move(o), later);
-                } else {
-                    broken = true;
-                }
-                return accepted();
-            }
-            case TelemetrySubscribe:
-            case LogsSubscribe:
-                return subscribe(op == LogsSubscribe ? TelemetryApi::Logs : TelemetryApi::Telemetry,
-                                 req);
-            case RestoreNext:
-                return restore_next(req, respond, later, park);
-            case RestoreError: {
-                // an after-restore hook failed: the restore (this environment's init) fails
-                if (ready)
-                    return api_error(403, "InvalidStateTransition",
-                                     "State transition from Ready to RestoreError is not allowed");
-                Outcome o;
-                o.kind = Outcome::Kind::InitError;
-                o.body = std::move(req.body);
-                o.content_type = req.headers.get("Content-Type");
-                o.error_type = req.headers.get("Lambda-Runtime-Function-Error-Type");
-                fail_init(std::move(o), later);
-                return accepted();
-            }
-            case ExtExited: {
-                // lamina's extension launcher reports an external extension's exit
-                std::string name = req.query_param("name").value_or("");
-                std::string status = req.query_param("status").value_or("");
-                extension_exited(name, status, later);
-                http::Response r;
-                r.status = 204;
-                return r;
-            }
-        }
-        return api_error(404, "InvalidRequest", "Unknown Runtime API route");
-    }
-
-    // GET /runtime/restore/next. A restored environment is answered at once
-    // (its restore happened); a snapshot's runtime parks here between lamina's orders.
-    http::Response restore_next(const http::Request& req, http::Responder& respond, Deferred& later,
-                                bool& park) {
-        if (!snapshot) {
-            if (restore_held) {
-                restore_parked = std::move(respond);
-                park = true;
-                return {};
-            }
-            return restored_answer();
-        }
-        if (restore_in_hand) {
-            int pid = -1;
-            if (const std::string* child = req.headers.find("Lamina-Restore-Child")) {
-                try {
-                    pid = std::stoi(*child);
-                } catch (const std::exception&) {
-                    pid = -1;
-                }
-            } else if (restore_in_hand->address.empty()) {
-                pid = 0;  // reaped
-            }
-            if (restore_in_hand->done)
-                later.emplace_back([fn = std::move(restore_in_hand->done), pid] { fn(pid); });
-            restore_in_hand.reset();
-        }
-        if (!snapshot_taken) {
-            snapshot_taken = true;
-            int self = 0;
-            if (const std::string* own = req.headers.find("Lamina-Restore-Pid")) {
-                try {
-                    self = std::stoi(*own);
-                } catch (const std::exception&) {
-                    self = 0;
-                }
-            }
-            if (snapshot_fn) later.emplace_back([fn = std::move(snapshot_fn), self] { fn(self); });
-            snapshot_fn = nullptr;
-        }
-        if (restore_waiting)
-            later.emplace_back([previous = std::move(*restore_waiting)] {
-                previous(api_error(403, "InvalidStateTransition",
-                                   "A newer /restore/next call replaced this one"));
-            });
-        restore_waiting.reset();
-        if (!restore_orders.empty()) return hand_restore_order();
-        restore_waiting = std::move(respond);
-        park = true;
-        return {};
-    }
-
-    static http::Response restored_answer() {
-        http::Response r;
-        r.status = 200;
-        r.headers.set("Content-Type", "application/json");
-        r.body = "{}";
-        return r;
-    }
-
-    // The next order, as the answer to the snapshot's restore/next (under mu).
-    http::Response hand_restore_order() {
-        RestoreOrder order = std::move(restore_orders.front());
-        restore_orders.erase(restore_orders.begin());
-        http::Response r;
-        r.status = 200;
-        r.headers.set("Content-Type", "application/json");
-        if (order.address.empty()) {
-            r.headers.set("Lamina-Restore-Reap", "1");
-        } else {
-            r.headers.set("Lamina-Restore-Fork", order.address);
-            r.headers.set("Lamina-Restore-Output", order.output);
-        }
-        r.body = "{}";
-        restore_in_hand = std::move(order);
-        return r;
-    }
-
-    void order_restore(RestoreOrder order) {
-        std::optional<http::Responder> respond;
-        std::function<void(int)> refused;
-        http::Response r;
-        {
-            std::lock_guard lk(mu);
-            if (stopped) {
-                refused = std::move(order.done);
             } else {
-                restore_orders.push_back(std::move(order));
-                if (!restore_waiting || restore_in_hand) return;
-                respond = std::move(*restore_waiting);
-                restore_waiting.reset();
-                r = hand_restore_order();
+                broken = true;
             }
+            return accepted();
         }
-        if (refused) refused(-1);
-        if (respond) (*respond)(std::move(r));
-    }
-    // The outcome of a response streamed to on_stream, once its body ended
-    // (or broke off): the pipe is ended, with the error trailers if any.
-    Outcome streamed_outcome(const http::Request& req, http::Response& reply) {
-        Outcome o;
-        o.streamed = true;
-        o.content_type = req.headers.get("Content-Type");
-        auto* pipe = std::any_cast<std::shared_ptr<http::BodyPipe>>(&req.tag);
-        if (req.stream_error == "too_large") {
-            o.kind = Outcome::Kind::FunctionError;
-            o.error_type = "Function.ResponseSizeTooLarge";
-            o.body = to_json_text(nlohmann::json{
-                {"errorMessage", "Response payload size exceeded maximum allowed payload size (" +
-                                     std::to_string(kMaxStreamedBytes) + " bytes)."},
-                {"errorType", o.error_type}});
-            reply = api_error(413, "RequestEntityTooLarge",
-                              "Response payload size exceeded maximum allowed payload size (" +
-                                  std::to_string(kMaxStreamedBytes) + " bytes).");
-        } else if (!req.stream_error.empty()) {
-            // the runtime's connection broke off midway: a truncated answer is no answer
-            o.kind = Outcome::Kind::FunctionError;
-            o.error_type = "Runtime.TruncatedResponse";
-            o.body = to_json_text(nlohmann::json{
-                {"errorMessage", "The runtime's streamed response broke off before its end"},
-                {"errorType", o.error_type}});
-        } else if (std::string type = req.headers.get("Lambda-Runtime-Function-Error-Type");
-                   !type.empty()) {
-            o.kind = Outcome::Kind::FunctionError;
-            o.error_type = type;
-            o.body = trailer_error_body(req.headers, type);
-        }
-        if (pipe) {
-            if (o.kind == Outcome::Kind::Response)
-                (*pipe)->finish();
-            else
-                (*pipe)->fail(o.error_type);
-        }
-        return o;
-    }
-
-    // What to do with a request's body, from its head: a response in
-    // streaming mode for the invocation in flight goes to its on_stream as it
-    // arrives; everything else is read whole.
-    http::BodyPolicy body_policy(const http::RequestHead& head) {
-        http::BodyPolicy p;
-        // read what the runtime sends well past the limit, so that it hears
-        // 413 and the invoke gets Function.ResponseSizeTooLarge (a closed
-        // connection would look like a crash)
-        p.limit = 64 * 1024 * 1024;
-        if (head.method != "POST") return p;
-        std::string path;
-        std::multimap<std::string, std::string> query;
-        if (!http::parse_target(head.target, path, query)) return p;
-        auto match = router.match("POST", path, query);
-        if (!match || (match->operation != Response && match->operation != Error)) return p;
-        std::function<void(std::shared_ptr<http::BodySource>, std::string)> take;
-        auto pipe = std::make_shared<http::BodyPipe>();
-        {
-            std::lock_guard lk(mu);
-            if (!in_flight || *in_flight != match->params.at("RequestId")) return p;
-            answering = true;
-            if (match->operation != Response || !is_streaming_mode(head.headers) || !on_stream ||
-                stream)
-                return p;
-            stream = pipe;
-            take = on_stream;
-        }
-        p.limit = kMaxStreamedBytes;
-        p.sink = pipe;
-        p.tag = pipe;
-        take(pipe, head.headers.get("Content-Type", "application/octet-stream"));
-        return p;
-    }
-
-    // PUT /2022-07-01/telemetry, PUT /2020-08-15/logs: one API per extension.
-    http::Response subscribe(TelemetryApi api, const http::Request& req) {
-        auto ext = find_extension(req);
-        if (!ext) return extension_id_error(req);
-        if (ext->subscribed && *ext->subscribed != api)
-            return api_error(400, "ValidationError",
-                             "Extension " + ext->name + " is subscribed to the " +
-                                 (api == TelemetryApi::Logs ? "Telemetry" : "Logs") +
-                                 " API already: an extension cannot use both the Logs and the "
-                                 "Telemetry API");
-        auto sub = parse_subscription(api, req.body);
-        if (!sub) return api_error(sub.error().status, sub.error().type, sub.error().message);
-        ext->subscribed = api;
-        telemetry.subscribe(req.headers.get("Lambda-Extension-Identifier"), ext->name,
-                            std::move(*sub));
-        http::Response r;
-        r.headers.set("Content-Type", "text/plain");
-        r.body = "OK";
-        return r;
-    }
-
-    Extension* find_extension(const http::Request& req) {
-        const std::string* id = req.headers.find("Lambda-Extension-Identifier");
-        if (!id) return nullptr;
-        auto it = extensions.find(*id);
-        return it == extensions.end() ? nullptr : &it->second;
-    }
-
-    static http::Response extension_id_error(const http::Request& req) {
-        if (!req.headers.find("Lambda-Extension-Identifier"))
-            return api_error(403, "Extension.MissingExtensionIdentifier",
-                             "Missing Lambda-Extension-Identifier header");
-        return api_error(
-            403, "Extension.UnknownExtensionIdentifier",
-            "Unknown extension identifier " + req.headers.get("Lambda-Extension-Identifier"));
-    }
-
-    http::Response register_extension(const http::Request& req) {
-        std::string name = req.headers.get("Lambda-Extension-Name");
-        if (name.empty())
-            return api_error(403, "Extension.InvalidExtensionName",
-                             "Missing Lambda-Extension-Name header");
-        if (ready || init_failed)
-            return api_error(403, "Extension.RegistrationClosed",
-                             "Registration is closed: the environment's init phase is over");
-        if (extensions.size() >= kMaxExtensions)
-            return api_error(403, "Extension.TooManyExtensions", "Extension limit (10) reached");
-        nlohmann::json body =
-            nlohmann::json::parse(req.body.empty() ? std::string("{}") : req.body, nullptr, false);
-        if (body.is_discarded() || !body.is_object())
-            return api_error(400, "InvalidRequest",
-                             "The request body must be a JSON object: {\"events\": [...]}");
-        Extension ext;
-        ext.name = name;
-        ext.external = expected.count(name) > 0;
-        for (const auto& [id, other] : extensions)
-            if (other.name == name && !other.gone)
-                return api_error(409, "Extension.AlreadyRegistered",
-                                 "Extension " + name + " is already registered");
-        if (body.contains("events")) {
-            if (!body["events"].is_array())
-                return api_error(400, "InvalidRequest", "events must be a list");
-            for (const auto& ev : body["events"]) {
-                std::string type = ev.is_string() ? ev.get<std::string>() : std::string();
-                if (type == "INVOKE" || type == "SHUTDOWN") ext.events.push_back(type);
-                if (type == "INVOKE") {
-                    ext.invoke_events = true;
-                } else if (type == "SHUTDOWN") {
-                    if (!ext.external)
-                        return api_error(
-                            400, "Extension.InvalidEventType",
-                            "Internal extensions cannot register for the SHUTDOWN event");
-                    ext.shutdown_events = true;
-                } else {
-                    return api_error(400, "Extension.InvalidEventType",
-                                     "Unknown event type " + (ev.is_string() ? type : ev.dump()) +
-                                         ": expected INVOKE or SHUTDOWN");
-                }
-            }
-        }
-        expected.erase(name);
-        std::string id = ids.uuid();
-        nlohmann::json out = {{"functionName", identity.function_name},
-                              {"functionVersion", identity.function_version},
-                              {"handler", identity.handler}};
-        if (req.headers.get("Lambda-Extension-Accept-Feature").find("accountId") !=
-            std::string::npos)
-            out["accountId"] = identity.account_id;
-        extensions.emplace(id, std::move(ext));
-        http::Response r;
-        r.headers.set("Content-Type", "application/json");
-        r.headers.set("Lambda-Extension-Identifier", id);
-        r.body = out.dump();
-        return r;
-    }
-
-    void extension_exited(const std::string& name, const std::string& status, Deferred& later) {
-        bool registered = false;
-        for (auto& [id, ext] : extensions) {
-            if (ext.name != name || ext.gone) continue;
-            registered = true;
-            ext.gone = true;
-            ext.busy = false;
-            if (ext.waiting)
-                later.emplace_back([r = std::move(*ext.waiting)] {
-                    r(api_error(500, "InternalServerError", "The extension exited"));
-                });
-            ext.waiting.reset();
-        }
-        bool was_expected = expected.erase(name) > 0;
-        if (!ready && (was_expected || registered)) {
+        case TelemetrySubscribe:
+        case LogsSubscribe:
+            return subscribe(op == LogsSubscribe ? TelemetryApi::Logs : TelemetryApi::Telemetry,
+                             req);
+        case RestoreNext:
+            return restore_next(req, respond, later, park);
+        case RestoreError: {
+            // an after-restore hook failed: the restore (this environment's init) fails
+            if (ready)
+                return api_error(403, "InvalidStateTransition",
+                                 "State transition from Ready to RestoreError is not allowed");
             Outcome o;
             o.kind = Outcome::Kind::InitError;
-            PlatformError failure{
-                ErrorType::ExtensionCrash,
-                "Extension " + name + " exited during init with " +
-                    (status.empty() ? std::string("an unknown status") : "exit status " + status)};
-            o.error_type = to_string(failure.type);
-            o.platform_error = failure.type;
-            o.body = failure.payload();
+            o.body = std::move(req.body);
+            o.content_type = req.headers.get("Content-Type");
+            o.error_type = req.headers.get("Lambda-Runtime-Function-Error-Type");
             fail_init(std::move(o), later);
-        } else if (ready && registered && !shutdown_ack) {
-            broken = true;  // an extension that dies after init resets the environment
+            return accepted();
+        }
+        case ExtExited: {
+            // lamina's extension launcher reports an external extension's exit
+            std::string name = req.query_param("name").value_or("");
+            std::string status = req.query_param("status").value_or("");
+            extension_exited(name, status, later);
+            http::Response r;
+            r.status = 204;
+            return r;
         }
     }
-};
+    return api_error(404, "InvalidRequest", "Unknown Runtime API route");
+}
+
+Outcome RuntimeApi::State::streamed_outcome(const http::Request& req, http::Response& reply) {
+    Outcome o;
+    o.streamed = true;
+    o.content_type = req.headers.get("Content-Type");
+    auto* pipe = std::any_cast<std::shared_ptr<http::BodyPipe>>(&req.tag);
+    if (req.stream_error == "too_large") {
+        o.kind = Outcome::Kind::FunctionError;
+        o.error_type = "Function.ResponseSizeTooLarge";
+        o.body = to_json_text(nlohmann::json{
+            {"errorMessage", "Response payload size exceeded maximum allowed payload size (" +
+                                 std::to_string(kMaxStreamedBytes) + " bytes)."},
+            {"errorType", o.error_type}});
+        reply = api_error(413, "RequestEntityTooLarge",
+                          "Response payload size exceeded maximum allowed payload size (" +
+                              std::to_string(kMaxStreamedBytes) + " bytes).");
+    } else if (!req.stream_error.empty()) {
+        // the runtime's connection broke off midway: a truncated answer is no answer
+        o.kind = Outcome::Kind::FunctionError;
+        o.error_type = "Runtime.TruncatedResponse";
+        o.body = to_json_text(nlohmann::json{
+            {"errorMessage", "The runtime's streamed response broke off before its end"},
+            {"errorType", o.error_type}});
+    } else if (std::string type = req.headers.get("Lambda-Runtime-Function-Error-Type");
+               !type.empty()) {
+        o.kind = Outcome::Kind::FunctionError;
+        o.error_type = type;
+        o.body = trailer_error_body(req.headers, type);
+    }
+    if (pipe) {
+        if (o.kind == Outcome::Kind::Response)
+            (*pipe)->finish();
+        else
+            (*pipe)->fail(o.error_type);
+    }
+    return o;
+}
+
+http::BodyPolicy RuntimeApi::State::body_policy(const http::RequestHead& head) {
+    http::BodyPolicy p;
+    // read what the runtime sends well past the limit, so that it hears
+    // 413 and the invoke gets Function.ResponseSizeTooLarge (a closed
+    // connection would look like a crash)
+    p.limit = 64 * 1024 * 1024;
+    if (head.method != "POST") return p;
+    std::string path;
+    std::multimap<std::string, std::string> query;
+    if (!http::parse_target(head.target, path, query)) return p;
+    auto match = router.match("POST", path, query);
+    if (!match || (match->operation != Response && match->operation != Error)) return p;
+    std::function<void(std::shared_ptr<http::BodySource>, std::string)> take;
+    auto pipe = std::make_shared<http::BodyPipe>();
+    {
+        std::lock_guard lk(mu);
+        if (!in_flight || *in_flight != match->params.at("RequestId")) return p;
+        answering = true;
+        if (match->operation != Response || !is_streaming_mode(head.headers) || !on_stream ||
+            stream)
+            return p;
+        stream = pipe;
+        take = on_stream;
+    }
+    p.limit = kMaxStreamedBytes;
+    p.sink = pipe;
+    p.tag = pipe;
+    take(pipe, head.headers.get("Content-Type", "application/octet-stream"));
+    return p;
+}
 
 RuntimeApi::RuntimeApi(boost::asio::io_context& ioc, IdSource& ids)
     : state_(std::make_shared<State>(ioc, ids)) {
