@@ -15,6 +15,7 @@
 #include "lamina/runtime/runtime_api.hpp"
 #include "platform_log.hpp"
 #include "provisioned_pool.hpp"
+#include "spare_starter.hpp"
 
 namespace lamina::exec {
 
@@ -101,7 +102,8 @@ Invoker::Invoker(boost::asio::io_context& ioc, ExecSettings settings, store::Lay
       cache_(cache),
       clock_(clock),
       ids_(ids),
-      concurrency_(concurrency) {
+      concurrency_(concurrency),
+      spare_starter_(std::make_unique<SpareStarter>(settings_.spare_quiet)) {
     if (!launcher_) {
         launcher_ = sandbox::make_launcher(
             ioc_,

@@ -10,6 +10,7 @@
 #include "lamina/common/log.hpp"
 #include "lamina/exec/invoker.hpp"
 #include "provisioned_pool.hpp"
+#include "spare_starter.hpp"
 
 namespace lamina::exec {
 
@@ -164,9 +165,6 @@ void Invoker::retire(const EnvPtr& env, const std::string& reason) {
     env->shutdown_timer = timer;
 }
 
-// Returns once no spare environment of `invoker` is being started (spare.cpp; 10 s at most).
-void wait_for_spare_starts(const Invoker& invoker);
-
 void Invoker::shutdown() {
     std::vector<EnvPtr> envs;
     {
@@ -174,7 +172,7 @@ void Invoker::shutdown() {
         stopping_ = true;
     }
     // a spare being started sees stopping_ and is retired, or is in all_ by now
-    wait_for_spare_starts(*this);
+    spare_starter_->stop();
     {
         std::lock_guard lk(mu_);
         envs = all_;

@@ -4,40 +4,16 @@
 // hold, runtimes/*/bootstrap --spare); claiming it begins its init. Bounded
 // by ExecSettings::spare_environments, the least recently used let go first.
 
-#include <boost/asio/post.hpp>
-#include <condition_variable>
-#include <map>
 #include <mutex>
 
 #include "environment.hpp"
 #include "lamina/common/log.hpp"
 #include "lamina/exec/invoker.hpp"
+#include "spare_starter.hpp"
 
 namespace lamina::exec {
 
 namespace {
-
-// Spare starts posted and not yet over, per Invoker: shutdown() waits for
-// them, so that none launches a process (or touches the Invoker) after it.
-struct SpareStarts {
-    std::mutex mu;
-    std::condition_variable cv;
-    std::map<const Invoker*, int> pending;
-};
-
-SpareStarts& spare_starts() {
-    static SpareStarts s;
-    return s;
-}
-
-void spare_start_done(const Invoker* invoker) {
-    auto& s = spare_starts();
-    {
-        std::lock_guard lk(s.mu);
-        if (--s.pending[invoker] <= 0) s.pending.erase(invoker);
-    }
-    s.cv.notify_all();
-}
 
 std::string function_id(const InvokeRequest& req) {
     return req.scope.account + "/" + req.scope.region + "/" + req.function_name + "/" +
@@ -100,18 +76,47 @@ void Invoker::prepare(const InvokeRequest& req) {
     tmpl.scope = req.scope;
     tmpl.function_name = req.function_name;
     tmpl.config = req.config;
-    {
-        std::lock_guard slk(spare_starts().mu);
-        ++spare_starts().pending[this];
-    }
-    auto run = [this, tmpl = std::move(tmpl), function, key, generation]() mutable {
+    spare_starter_->add([this, tmpl = std::move(tmpl), function, key, generation]() mutable {
         start_spare(std::move(tmpl), function, key, generation);
-        spare_start_done(this);
-    };
-    if (offload_)
-        offload_(std::move(run));
-    else
-        boost::asio::post(ioc_, std::move(run));
+    });
+}
+
+void SpareStarter::add(std::function<void()> start) {
+    {
+        std::lock_guard lk(mu_);
+        if (stopping_) return;
+        waiting_.push_back(std::move(start));
+        last_add_ = std::chrono::steady_clock::now();
+        if (!thread_.joinable()) thread_ = std::thread([this] { loop(); });
+    }
+    cv_.notify_all();
+}
+
+void SpareStarter::stop() {
+    {
+        std::lock_guard lk(mu_);
+        stopping_ = true;
+        waiting_.clear();
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+}
+
+void SpareStarter::loop() {
+    std::unique_lock lk(mu_);
+    for (;;) {
+        cv_.wait(lk, [&] { return stopping_ || !waiting_.empty(); });
+        if (stopping_) return;
+        // quiet: no add() for quiet_ (each add() moves the moment on)
+        while (!stopping_ && std::chrono::steady_clock::now() < last_add_ + quiet_)
+            cv_.wait_until(lk, last_add_ + quiet_);
+        if (stopping_) return;
+        auto start = std::move(waiting_.back());
+        waiting_.pop_back();
+        lk.unlock();
+        start();  // a start no longer wanted (let go, stopping) returns at once
+        lk.lock();
+    }
 }
 
 void Invoker::start_spare(InvokeRequest tmpl, const std::string& function, const std::string& key,
@@ -167,12 +172,6 @@ void Invoker::claim_spare(const EnvPtr& env, const InvokeRequest& req) {
     env->api->release();
     logger("exec")->debug("exec.spare_claimed function={} version={}", req.function_name,
                           req.config.version);
-}
-
-void wait_for_spare_starts(const Invoker& invoker) {
-    auto& s = spare_starts();
-    std::unique_lock lk(s.mu);
-    s.cv.wait_for(lk, std::chrono::seconds(10), [&] { return !s.pending.contains(&invoker); });
 }
 
 void Invoker::forget(const control::Scope& scope, const std::string& function) {

@@ -37,6 +37,8 @@
 
 namespace lamina::exec {
 
+class SpareStarter;  // spare_starter.hpp
+
 struct Environment;  // environment.hpp (private to exec)
 struct Provisioned;  // a provisioned concurrency config's environments
 
@@ -52,6 +54,8 @@ struct ExecSettings {
     // Spare environments (spare.cpp): at most this many, one per function
     // version, the least recently used let go first; 0 turns them off.
     int spare_environments = 0;
+    // ...started once CreateFunction and its kin were quiet this long (spare_starter.hpp)
+    std::chrono::milliseconds spare_quiet{50};
     std::chrono::milliseconds init_timeout{std::chrono::seconds(10)};
     // Provisioned environments initialise ahead of any invocation, with a
     // longer limit: this, or the function's Timeout if longer (AWS: 130 s).
@@ -300,7 +304,8 @@ private:
         EnvPtr env;            // null while it starts
     };
     std::list<Spare> spares_;  // most recently prepared or claimed first, under mu_
-    std::mutex exits_mu_;      // with exits_cv_: an environment's exit was handled
+    std::unique_ptr<SpareStarter> spare_starter_;  // where spares are started
+    std::mutex exits_mu_;  // with exits_cv_: an environment's exit was handled
     std::condition_variable exits_cv_;
     // Debugged environments: one at a time per debug port (the one there, or
     // one starting), so a second invocation is throttled, not a second debuggee.

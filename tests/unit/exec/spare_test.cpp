@@ -166,6 +166,20 @@ TEST_F(Spares, BoundedLeastRecentlyUsedFirstAndForgottenWithTheFunction) {
     EXPECT_EQ(inits_, 2);
 }
 
+// A burst of CreateFunction calls (Terraform, a suite's set-up) starts only
+// the spares wanted at its end: no sandbox per call, let go by the next call.
+TEST_F(Spares, ABurstOfPreparesStartsOnlyTheSparesStillWantedAtItsEnd) {
+    for (const char* f : {"f1", "f2", "f3", "f4", "f5"}) invoker_->prepare(request(f));
+    ASSERT_TRUE(eventually([&] { return invoker_->spare_count_for_test() == 2; }));
+    std::this_thread::sleep_for(200ms);  // a third start would have shown by now
+    EXPECT_EQ(launcher_->launches(), 2);
+    EXPECT_EQ(invoker_->environment_count(), 2u);
+    // the newest functions' spares: f5's cold start claims its own
+    auto r = invoke(request("f5"));
+    EXPECT_TRUE(r.cold);
+    EXPECT_EQ(spare_inits_, 1);
+}
+
 TEST_F(Spares, NoneForReservedConcurrencyZeroOrOtherRuntimes) {
     auto zero = request("z");
     zero.reserved_concurrency = 0;
