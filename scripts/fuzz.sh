@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds lamina's libFuzzer targets (tests/fuzz/, clang-16, ASan + UBSan) in
 # build-fuzz/ and runs each for a bounded time, seeded from the corpora in
-# tests/fuzz/corpus/ (copied: the tree stays clean). Installs nothing:
+# tests/fuzz/corpus/ (copied: the tree stays clean). fuzz_java_json, the Java
+# runtime's JSON reader, is a Java mutation fuzzer taking libFuzzer's flags
+# (built with javac when a JDK is there; tests/fuzz/CMakeLists.txt). Installs nothing:
 # scripts/install-deps.sh test brings clang-16 and libclang-rt-16-dev.
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]

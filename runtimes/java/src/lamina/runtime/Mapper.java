@@ -59,7 +59,8 @@ final class Mapper {
     }
 
     private static void write(StringBuilder out, Object v, int depth) {
-        if (depth > 256) throw new MappingException("the result nests too deeply (a cycle?)");
+        // twice the reader's bound: what it reads writes back, a bean costing two levels
+        if (depth > 2 * Json.MAX_DEPTH) throw new MappingException("the result nests too deeply (a cycle?)");
         if (v == null) {
             out.append("null");
         } else if (v instanceof String || v instanceof Character || v instanceof CharSequence) {
