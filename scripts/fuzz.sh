@@ -7,6 +7,7 @@
 # scripts/install-deps.sh test brings clang-16 and libclang-rt-16-dev.
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
+#   (naming targets builds only those)
 #
 # SECONDS_PER_TARGET defaults to $LAMINA_FUZZ_SECONDS, else 30;
 # LAMINA_FUZZ_BUILD_DIR and LAMINA_FUZZ_OPT choose the build;
@@ -44,7 +45,11 @@ start=$(date +%s)
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$opt -gline-tables-only" -DLAMINA_FUZZ=ON -DLAMINA_BUILD_TESTS=OFF \
   -DLAMINA_WERROR=OFF >/dev/null
-ninja -C "$build" -j"$jobs" fuzz_targets
+if [ "$#" -gt 0 ]; then  # only the targets named
+  ninja -C "$build" -j"$jobs" "${@/#/tests/fuzz/}"
+else
+  ninja -C "$build" -j"$jobs" fuzz_targets
+fi
 echo "fuzz: build took $(( $(date +%s) - start ))s"
 
 if [ "$#" -gt 0 ]; then targets=("$@"); else mapfile -t targets < <(grep -v '^$' "$build/fuzz_targets.txt"); fi
