@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Builds lamina's libFuzzer targets (tests/fuzz/, clang-16, ASan + UBSan) in
 # build-fuzz/ and runs each for a bounded time, seeded from the corpora in
-# tests/fuzz/corpus/ (copied: the tree stays clean). Installs nothing:
+# tests/fuzz/corpus/ (copied: the tree stays clean). fuzz_java_json, the Java
+# runtime's JSON reader, is a Java mutation fuzzer taking libFuzzer's flags
+# (built with javac when a JDK is there; tests/fuzz/CMakeLists.txt). Installs nothing:
 # scripts/install-deps.sh test brings clang-16 and libclang-rt-16-dev.
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
+#   (naming targets builds only those)
 #
 # SECONDS_PER_TARGET defaults to $LAMINA_FUZZ_SECONDS, else 30;
 # LAMINA_FUZZ_BUILD_DIR and LAMINA_FUZZ_OPT choose the build;
@@ -42,7 +45,11 @@ start=$(date +%s)
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$opt -gline-tables-only" -DLAMINA_FUZZ=ON -DLAMINA_BUILD_TESTS=OFF \
   -DLAMINA_WERROR=OFF >/dev/null
-ninja -C "$build" -j"$jobs" fuzz_targets
+if [ "$#" -gt 0 ]; then  # only the targets named
+  ninja -C "$build" -j"$jobs" "${@/#/tests/fuzz/}"
+else
+  ninja -C "$build" -j"$jobs" fuzz_targets
+fi
 echo "fuzz: build took $(( $(date +%s) - start ))s"
 
 if [ "$#" -gt 0 ]; then targets=("$@"); else mapfile -t targets < <(grep -v '^$' "$build/fuzz_targets.txt"); fi

@@ -160,8 +160,11 @@ std::vector<fs::path> jvm_etc_dirs(const std::string& java) {
 
 // The JVM's command line as AWS's Java runtimes start it: the heap at 85% of
 // MemorySize (in KiB, rounded: 512 MB -> 445645k), the serial collector, and
-// from java17 on tiered compilation stopped at C1. JAVA_TOOL_OPTIONS, in the
-// environment, is read by the JVM itself.
+// from java17 on tiered compilation stopped at C1. UTF-8 as the default charset
+// and System.out/err's (file.encoding; stdout/stderr.encoding from Java 18 on),
+// as AWS's JVM has it from LANG=en_US.UTF-8: the host may lack that locale, and
+// the JVM would then fall back to ASCII, printing "?" for every other character.
+// JAVA_TOOL_OPTIONS, in the environment, is read by the JVM itself.
 std::vector<std::string> java_command(const std::string& java, const std::string& rt, int memory_mb,
                                       const std::string& runtime_dir, const std::string& opt) {
     std::int64_t heap_kib = (static_cast<std::int64_t>(memory_mb) * 1024 * 85 + 50) / 100;
@@ -171,8 +174,9 @@ std::vector<std::string> java_command(const std::string& java, const std::string
         cmd.emplace_back("-XX:+TieredCompilation");
         cmd.emplace_back("-XX:TieredStopAtLevel=1");
     }
-    cmd.insert(cmd.end(), {"-Djava.net.preferIPv4Stack=true", "-classpath",
-                           runtime_dir + "/java/lamina-java-runtime.jar",
+    cmd.insert(cmd.end(), {"-Dfile.encoding=UTF-8", "-Dstdout.encoding=UTF-8",
+                           "-Dstderr.encoding=UTF-8", "-Djava.net.preferIPv4Stack=true",
+                           "-classpath", runtime_dir + "/java/lamina-java-runtime.jar",
                            "lamina.runtime.Bootstrap", "--opt", opt});
     return cmd;
 }

@@ -2,18 +2,28 @@
 (runtimes/java/lamina-java-core.jar), zipped and run on the host's JVM through the aws CLI
 and boto3: POJO in and out, a RequestStreamHandler, plain methods, AWS's error payload,
 LambdaLogger and System.out in the logs, a layer's /opt/java/lib, the JVM's flags and
-JAVA_TOOL_OPTIONS, a timeout, and the runtimes the host JVM cannot run."""
+JAVA_TOOL_OPTIONS, a timeout, the runtimes the host JVM cannot run, and the
+aws-lambda-java-events types (SQSEvent from a queue mapping, S3Event from a bucket
+notification, APIGatewayV2HTTPEvent/Response through a function URL, ScheduledEvent), with
+stand-ins for the library's classes (java/awsevents) bundled as a function bundles the real jar."""
 
 from __future__ import annotations
 
 import base64
+import copy
+import datetime
+import http.client
 import json
 import random
+import urllib.parse
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+
+import boto3
+from botocore.config import Config
 
 import lamina_testlib as lt
 
@@ -260,3 +270,152 @@ def test_json_round_trip_of_random_documents(lam, code):
     r, body, _ = invoke(lam, name, documents)
     assert "FunctionError" not in r, body[:500]
     assert json.loads(body) == documents
+
+
+# ---- aws-lambda-java-events ------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def events_code(classes):
+    """Handlers at the root, the events stand-ins and Joda-Time in lib/*.jar, as Gradle's buildZip."""
+    files = {f.relative_to(classes).as_posix(): f.read_bytes() for f in sorted((classes / "demo").rglob("*.class"))}
+    files["lib/aws-lambda-java-events.jar"] = zip_tree(classes, only="com/amazonaws/services/lambda/runtime/events/")
+    files["lib/joda-time.jar"] = zip_tree(classes, only="org/joda/")
+    return lt.build_zip(files)
+
+
+@pytest.fixture(scope="module")
+def own(tmp_path_factory):
+    """A server whose data directory the tests read function logs from (mapping and S3 events)."""
+    base = tmp_path_factory.mktemp("java-events")
+    srv = lt.LaminaServer(data_dir=base / "data", log_path=base / "server.log")
+    srv.start()
+    srv.data = base / "data"
+    yield srv
+    srv.stop()
+
+
+def test_sqs_event_from_a_queue_mapping(own, events_code):
+    lam, sqs = own.client("lambda"), own.client("sqs")
+    name = create(lam, events_code, "demo.SqsEvents", Timeout=30)
+    url = sqs.create_queue(QueueName=lt.unique("javaq"))["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sent = sqs.send_message(QueueUrl=url, MessageBody='{"hello": "wörld"}', MessageAttributes={
+        "color": {"DataType": "String", "StringValue": "red"},
+        "blob": {"DataType": "Binary", "BinaryValue": b"\x00\x01\xff"}})
+    lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=name, BatchSize=1)
+    seen = lt.wait_for(lambda: lt.log_lines(own.data, name, "SQSJAVA "), timeout=60)
+    assert len(seen) == 1, seen
+    r = seen[0]
+    # each field of SQSEvent.SQSMessage, from AWS's names (eventSourceARN, md5OfBody, ...)
+    assert (r["messageId"], r["body"], r["md5OfBody"]) == (sent["MessageId"], '{"hello": "wörld"}',
+                                                           sent["MD5OfMessageBody"])
+    assert (r["eventSource"], r["eventSourceArn"], r["awsRegion"]) == ("aws:sqs", arn, lt.REGION)
+    assert r["receiptHandle"] and r["receiveCount"] == "1"
+    # a Binary attribute arrives as the ByteBuffer of its bytes
+    assert r["messageAttributes"] == {"color": "String:red", "blob": "Binary:AAH/"}
+
+
+def test_s3_event_from_a_bucket_notification(own, events_code):
+    lam = own.client("lambda")
+    s3 = boto3.session.Session().client(
+        "s3", endpoint_url=own.url, region_name=lt.REGION, aws_access_key_id="test", aws_secret_access_key="test",
+        config=Config(retries={"total_max_attempts": 1}, proxies={}, s3={"addressing_style": "path"}))
+    bucket = lt.unique("javab").lower()
+    s3.create_bucket(Bucket=bucket)
+    name = create(lam, events_code, "demo.S3Events", Timeout=30)
+    lam.add_permission(FunctionName=name, StatementId="s3", Action="lambda:InvokeFunction",
+                       Principal="s3.amazonaws.com", SourceAccount=lt.ACCOUNT)
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
+        "LambdaFunctionConfigurations": [{"Id": "cfgj", "LambdaFunctionArn": lt.fn_arn(name),
+                                          "Events": ["s3:ObjectCreated:*"]}]})
+    key = "dir/my key é.txt"
+    put = s3.put_object(Bucket=bucket, Key=key, Body=b"something")
+    seen = lt.wait_for(lambda: lt.log_lines(own.data, name, "S3JAVA "), timeout=60)
+    assert len(seen) == 1, seen
+    r = seen[0]
+    assert (r["records"], r["eventName"], r["eventSource"], r["awsRegion"]) == (
+        1, "ObjectCreated:Put", "aws:s3", lt.REGION)
+    assert (r["bucket"], r["bucketArn"], r["configurationId"]) == (bucket, f"arn:aws:s3:::{bucket}", "cfgj")
+    # the key as S3 sends it (URL-encoded), and the model's urlDecodedKey
+    assert urllib.parse.unquote_plus(r["key"]) == key and r["urlDecodedKey"] == key
+    assert (r["size"], r["eTag"]) == (9, "437b930db84b8079c2dd804a71936b5f")
+    assert r["requestId"] == put["ResponseMetadata"]["RequestId"] and r["sequencer"]
+    assert r["sourceIPAddress"] == "127.0.0.1" and r["principalId"]
+    # eventTime as the model's DateTime: the same instant, printed as Joda prints it
+    when = datetime.datetime.fromisoformat(r["eventTime"].replace("Z", "+00:00"))
+    assert r["eventTime"].endswith("Z") and int(when.timestamp() * 1000) == r["eventMillis"]
+
+
+S3_RECORD = {
+    "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1", "eventTime": "2024-01-02T03:04:05.678Z",
+    "eventName": "ObjectCreated:Put", "userIdentity": {"principalId": "AWS:AIDAEXAMPLE"},
+    "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+    "responseElements": {"x-amz-request-id": "C3D13FE58DE4C810", "x-amz-id-2": "FMyUVURIY8/IgAtTv8xRjskZ"},
+    "s3": {"s3SchemaVersion": "1.0", "configurationId": "cfg1",
+           "bucket": {"name": "b", "ownerIdentity": {"principalId": "A3NL1KOZZKExample"}, "arn": "arn:aws:s3:::b"},
+           "object": {"key": "a+b%C3%A9", "size": 1024, "eTag": "d41d8cd98f00b204e9800998ecf8427e",
+                      "sequencer": "0055AED6DCD90281E5"}}}
+
+
+def test_s3_event_written_back_as_aws_writes_it(lam, events_code):
+    # AWS's S3 serializer: every member read back; missing strings read as "" (versionId),
+    # urlDecodedKey added
+    name = create(lam, events_code, "demo.S3Events::echo")
+    r, body, _ = invoke(lam, name, {"Records": [S3_RECORD]})
+    assert "FunctionError" not in r, body
+    expected = copy.deepcopy(S3_RECORD)
+    expected["s3"]["object"].update(versionId="", urlDecodedKey="a bé")
+    assert json.loads(body) == {"Records": [expected]}
+
+
+SCHEDULED = {"version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa", "detail-type": "Scheduled Event",
+             "source": "aws.events", "account": "123456789012", "time": "2015-10-08T16:53:06Z",
+             "region": "us-east-1", "resources": ["arn:aws:events:us-east-1:123456789012:rule/my-rule"],
+             "detail": {"k": [1, "v"]}}
+
+
+def test_scheduled_event_detail_type_and_time(lam, events_code):
+    fields = create(lam, events_code, "demo.Scheduled::fields")
+    r, body, _ = invoke(lam, fields, SCHEDULED)
+    assert "FunctionError" not in r, body
+    assert json.loads(body) == {
+        "detailType": "Scheduled Event", "time": "2015-10-08T16:53:06.000Z", "millis": 1444323186000,
+        "source": "aws.events", "account": "123456789012", "resources": SCHEDULED["resources"],
+        "detail": {"k": [1, "v"]}}
+    echo = create(lam, events_code, "demo.Scheduled::echo")
+    _, body, _ = invoke(lam, echo, SCHEDULED)
+    # written back under AWS's names: "detail-type", the DateTime in ISO 8601 with millis
+    assert json.loads(body) == dict(SCHEDULED, time="2015-10-08T16:53:06.000Z")
+
+
+def test_function_url_event_and_response(lam, server, events_code):
+    name = create(lam, events_code, "demo.UrlEvents")
+    url = lam.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
+    lam.add_permission(FunctionName=name, StatementId="url", Action="lambda:InvokeFunctionUrl", Principal="*",
+                       FunctionUrlAuthType="NONE")
+    host = url.split("//", 1)[1].rstrip("/")
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    try:
+        conn.request("POST", "/some/path?a=1&b=two%20words", body=b'{"k": 1}',
+                     headers={"Host": host, "x-test": "yes", "Content-Type": "application/json", "Cookie": "c1=v1"})
+        resp = conn.getresponse()
+        body = resp.read()
+        # APIGatewayV2HTTPResponse as the URL's answer: status, headers, cookies, body
+        assert resp.status == 201, body
+        assert resp.getheader("Content-Type") == "application/json" and resp.getheader("X-Method") == "POST"
+        assert sorted(resp.headers.get_all("Set-Cookie")) == ["session=abc; Path=/", "theme=dark"]
+        seen = json.loads(body)
+        # the request as APIGatewayV2HTTPEvent
+        assert (seen["version"], seen["rawPath"], seen["rawQueryString"]) == ("2.0", "/some/path", "a=1&b=two%20words")
+        assert seen["query"] == {"a": "1", "b": "two words"} and seen["header"] == "yes"
+        assert seen["cookies"] == ["c1=v1"]
+        assert (seen["method"], seen["path"], seen["sourceIp"]) == ("POST", "/some/path", "127.0.0.1")
+        assert seen["body"] == '{"k": 1}' and seen["timeEpochPositive"] is True
+        assert seen["domainName"] == host.split(":")[0]
+        # isBase64Encoded: a binary body
+        conn.request("GET", "/binary", headers={"Host": host})
+        resp = conn.getresponse()
+        assert (resp.status, resp.getheader("Content-Type"), resp.read()) == (
+            200, "application/octet-stream", b"\x00\x01\xff")
+    finally:
+        conn.close()

@@ -392,8 +392,9 @@ TEST_F(JavaInvoker, StartsTheJvmWithAwsFlags) {
     ASSERT_EQ(commands.size(), 2U);
     const auto& j17 = commands[0];
     EXPECT_EQ(j17.front(), "/jvm/bin/java");
-    for (const char* flag : {"-XX:MaxHeapSize=445645k", "-XX:+UseSerialGC",
-                             "-XX:TieredStopAtLevel=1", "lamina.runtime.Bootstrap"})
+    for (const char* flag :
+         {"-XX:MaxHeapSize=445645k", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+          "-Dfile.encoding=UTF-8", "-Dstdout.encoding=UTF-8", "lamina.runtime.Bootstrap"})
         EXPECT_NE(std::find(j17.begin(), j17.end(), flag), j17.end()) << flag;
     const auto& j11 = commands[1];
     EXPECT_NE(std::find(j11.begin(), j11.end(), "-XX:MaxHeapSize=111411k"), j11.end());

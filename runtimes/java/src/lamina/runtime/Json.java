@@ -10,8 +10,22 @@ import java.util.Map;
 /**
  * A small JSON reader: text to Map (LinkedHashMap), List, String, Long, BigInteger,
  * Double, BigDecimal, Boolean and null; plus the string quoting the writer uses.
+ * JSON's grammar (ASCII digits, four hex digits in \\u escapes; leading zeros
+ * accepted, as AWS's reader does), values nested at most MAX_DEPTH deep; every
+ * refusal is a ParseException.
  */
 final class Json {
+    /** How deep arrays and objects may nest (the writer accepts at least as much). */
+    static final int MAX_DEPTH = 512;
+
+    /** Text that is not JSON (or nests deeper than MAX_DEPTH): the reader's only failure. */
+    static final class ParseException extends IllegalArgumentException {
+        private static final long serialVersionUID = 1L;
+        ParseException(String message) {
+            super(message);
+        }
+    }
+
     private final String s;
     private int i;
 
@@ -19,7 +33,7 @@ final class Json {
         this.s = s;
     }
 
-    /** The value the whole text holds; IllegalArgumentException when it is not JSON. */
+    /** The value the whole text holds; ParseException when it is not JSON. */
     static Object parse(String text) {
         Json p = new Json(text);
         p.space();
@@ -29,8 +43,8 @@ final class Json {
         return v;
     }
 
-    private IllegalArgumentException error(String what) {
-        return new IllegalArgumentException("malformed JSON at offset " + i + ": " + what);
+    private ParseException error(String what) {
+        return new ParseException("malformed JSON at offset " + i + ": " + what);
     }
 
     private void space() {
@@ -42,7 +56,7 @@ final class Json {
     }
 
     private Object value(int depth) {
-        if (depth > 512) throw error("nested too deeply");
+        if (depth >= MAX_DEPTH) throw error("nested deeper than " + MAX_DEPTH);
         if (i >= s.length()) throw error("unexpected end");
         char c = s.charAt(i);
         switch (c) {
@@ -147,11 +161,14 @@ final class Json {
                 case 't': b.append('\t'); break;
                 case 'u':
                     if (i + 4 > s.length()) throw error("short \\u escape");
-                    try {
-                        b.append((char) Integer.parseInt(s.substring(i, i + 4), 16));
-                    } catch (NumberFormatException ex) {
-                        throw error("bad \\u escape");
+                    int code = 0;
+                    for (int k = 0; k < 4; k++) {
+                        int d = Character.digit(s.charAt(i + k), 16);
+                        // Character.digit also takes non-ASCII digits: JSON does not
+                        if (d < 0 || s.charAt(i + k) > 'f') throw error("bad \\u escape");
+                        code = code * 16 + d;
                     }
+                    b.append((char) code);
                     i += 4;
                     break;
                 default:
@@ -165,14 +182,14 @@ final class Json {
         int start = i;
         if (s.charAt(i) == '-') i++;
         int digits = i;
-        while (i < s.length() && Character.isDigit(s.charAt(i))) i++;
+        while (i < s.length() && digit(s.charAt(i))) i++;
         if (i == digits) throw error("expected digits");
         boolean integral = true;
         if (i < s.length() && s.charAt(i) == '.') {
             integral = false;
             i++;
             int frac = i;
-            while (i < s.length() && Character.isDigit(s.charAt(i))) i++;
+            while (i < s.length() && digit(s.charAt(i))) i++;
             if (i == frac) throw error("expected digits after '.'");
         }
         if (i < s.length() && (s.charAt(i) == 'e' || s.charAt(i) == 'E')) {
@@ -180,7 +197,7 @@ final class Json {
             i++;
             if (i < s.length() && (s.charAt(i) == '+' || s.charAt(i) == '-')) i++;
             int exp = i;
-            while (i < s.length() && Character.isDigit(s.charAt(i))) i++;
+            while (i < s.length() && digit(s.charAt(i))) i++;
             if (i == exp) throw error("expected exponent digits");
         }
         String t = s.substring(start, i);
@@ -190,7 +207,17 @@ final class Json {
             return big.bitLength() < 64 ? (Object) big.longValue() : big;
         }
         double d = Double.parseDouble(t);
-        return Double.isInfinite(d) ? new BigDecimal(t) : (Object) d;
+        if (!Double.isInfinite(d)) return d;
+        try {
+            return new BigDecimal(t);
+        } catch (NumberFormatException e) {  // an exponent beyond BigDecimal's int scale
+            i = start;
+            throw error("number out of range");
+        }
+    }
+
+    private static boolean digit(char c) {
+        return c >= '0' && c <= '9';
     }
 
     /** s as a JSON string literal, quotes included. */

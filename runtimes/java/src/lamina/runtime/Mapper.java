@@ -11,6 +11,7 @@ import java.lang.reflect.Type;
 import java.lang.reflect.WildcardType;
 import java.math.BigDecimal;
 import java.math.BigInteger;
+import java.nio.ByteBuffer;
 import java.time.Instant;
 import java.time.temporal.TemporalAccessor;
 import java.util.ArrayList;
@@ -35,7 +36,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * case-insensitively, unknown keys ignored; getters named as JavaBeans do, with a
  * leading run of capitals lower-cased; null properties left out); java.util.Date as
  * epoch milliseconds; a single value where an array is expected reads as one
- * element, and "" where an object is expected as null.
+ * element, and "" where an object is expected as null; byte[] and ByteBuffer as
+ * base64. The aws-lambda-java-events classes as AWS's runtime maps them: see Events.
  */
 final class Mapper {
     private Mapper() {}
@@ -59,7 +61,8 @@ final class Mapper {
     }
 
     private static void write(StringBuilder out, Object v, int depth) {
-        if (depth > 256) throw new MappingException("the result nests too deeply (a cycle?)");
+        // twice the reader's bound: what it reads writes back, a bean costing two levels
+        if (depth > 2 * Json.MAX_DEPTH) throw new MappingException("the result nests too deeply (a cycle?)");
         if (v == null) {
             out.append("null");
         } else if (v instanceof String || v instanceof Character || v instanceof CharSequence) {
@@ -97,6 +100,11 @@ final class Mapper {
             out.append(']');
         } else if (v instanceof byte[]) {
             Json.quote(out, Base64.getEncoder().encodeToString((byte[]) v));
+        } else if (v instanceof ByteBuffer) {
+            ByteBuffer b = ((ByteBuffer) v).duplicate();
+            byte[] bytes = new byte[b.remaining()];
+            b.get(bytes);
+            Json.quote(out, Base64.getEncoder().encodeToString(bytes));
         } else if (v.getClass().isArray()) {
             out.append('[');
             for (int k = 0, n = Array.getLength(v); k < n; k++) {
@@ -108,15 +116,19 @@ final class Mapper {
             Json.quote(out, ((Enum<?>) v).name());
         } else if (v instanceof Date) {
             out.append(((Date) v).getTime());
-        } else if (v instanceof TemporalAccessor || v instanceof java.util.UUID) {
+        } else if (v instanceof TemporalAccessor || v instanceof java.util.UUID || Events.isDateTime(v.getClass())) {
             Json.quote(out, v.toString());
+        } else if (Events.isS3(v.getClass())) {
+            write(out, Events.writeS3(v), depth + 1);
         } else {
             writeBean(out, v, depth);
         }
     }
 
     private static void writeBean(StringBuilder out, Object v, int depth) {
-        Map<String, Method> getters = GETTERS.computeIfAbsent(v.getClass(), Mapper::getters);
+        Class<?> c = v.getClass();
+        boolean event = Events.supported(c);
+        Map<String, Method> getters = GETTERS.computeIfAbsent(c, Mapper::getters);
         Map<String, Object> values = new TreeMap<>();
         for (Field f : v.getClass().getFields()) {
             if (Modifier.isStatic(f.getModifiers())) continue;
@@ -130,10 +142,13 @@ final class Mapper {
         for (Map.Entry<String, Method> e : getters.entrySet()) {
             try {
                 Object x = e.getValue().invoke(v);
+                // AWS's events: dates as epoch seconds, names as its mixins give them
+                if (event && x instanceof Date) x = ((Date) x).getTime() / 1000.0;
+                String name = event ? Events.jsonName(c, e.getKey()) : e.getKey();
                 if (x != null) {
-                    values.put(e.getKey(), x);
+                    values.put(name, x);
                 } else {
-                    values.remove(e.getKey());
+                    values.remove(name);
                 }
             } catch (ReflectiveOperationException ex) {
                 Throwable cause = ex.getCause() != null ? ex.getCause() : ex;
@@ -226,7 +241,11 @@ final class Mapper {
             }
             throw mismatch(v, c);
         }
-        if (c == byte[].class && v instanceof String) return Base64.getDecoder().decode((String) v);
+        if (c == byte[].class && v instanceof String) return base64(v);
+        if (c == ByteBuffer.class && v instanceof String) return ByteBuffer.wrap(base64(v));
+        if (Events.isDateTime(c) && (v instanceof String || v instanceof Number)) {
+            return Events.parseDateTime(v instanceof String ? (String) v : write(v), c);
+        }
         if (Map.class.isAssignableFrom(c)) {
             if (!(v instanceof Map)) throw mismatch(v, c);
             Map<Object, Object> m = newMap(c);
@@ -260,6 +279,14 @@ final class Mapper {
         return bean((Map<?, ?>) v, c);
     }
 
+    private static byte[] base64(Object v) {
+        try {
+            return Base64.getDecoder().decode((String) v);
+        } catch (IllegalArgumentException e) {
+            throw new MappingException("cannot read a string as base64: " + e.getMessage());
+        }
+    }
+
     private static MappingException mismatch(Object v, Class<?> c) {
         String kind = v instanceof Map ? "an object" : v instanceof List ? "an array" : v instanceof String ? "a string"
                 : v instanceof Number ? "a number" : "a " + v.getClass().getSimpleName().toLowerCase(Locale.ROOT);
@@ -291,6 +318,11 @@ final class Mapper {
         throw mismatch(v, c);
     }
 
+    private static Date secondsDate(Number n) {
+        double s = n.doubleValue();
+        return s == 0.0 ? null : new Date((long) (s * 1000.0));
+    }
+
     @SuppressWarnings("unchecked")
     private static Map<Object, Object> newMap(Class<?> c) {
         if (c.isInterface() || Modifier.isAbstract(c.getModifiers())) {
@@ -317,6 +349,8 @@ final class Mapper {
     }
 
     private static Object bean(Map<?, ?> json, Class<?> c) {
+        if (Events.isS3(c)) return Events.readS3(json, c);
+        boolean event = Events.supported(c);
         Object o;
         try {
             Constructor<?> k = c.getDeclaredConstructor();
@@ -343,12 +377,16 @@ final class Mapper {
             }
         }
         for (Map.Entry<?, ?> e : json.entrySet()) {
-            String key = String.valueOf(e.getKey()).toLowerCase(Locale.ROOT);
+            String key = Events.property(c, String.valueOf(e.getKey())).toLowerCase(Locale.ROOT);
             try {
                 Method m = setters.get(key);
                 if (m != null) {
                     m.setAccessible(true);
-                    m.invoke(o, convert(e.getValue(), m.getGenericParameterTypes()[0]));
+                    Type t = m.getGenericParameterTypes()[0];
+                    Object x = e.getValue();
+                    // AWS's events: a date is epoch seconds (0: none)
+                    boolean seconds = event && t == Date.class && x instanceof Number;
+                    m.invoke(o, seconds ? secondsDate((Number) x) : convert(x, t));
                     continue;
                 }
                 Field f = fields.get(key);
