@@ -300,14 +300,18 @@ def warm_part(binary, n, ramp, margin_mb, settle):
     env_pss = [sum(p[3] for p in e["procs"]) for e in envs]
     env_rss = [sum(p[2] for p in e["procs"]) for e in envs]
     other_pss = [sum(p[3] for p in e["procs"] if not p[1].startswith("python")) for e in envs]
-    comms = sorted({p[1] for e in envs for p in e["procs"]})
+    shapes = {}
+    for e in envs:
+        names = [p[1] for p in e["procs"]]
+        shape = " + ".join(f"{names.count(c)} {c}" for c in sorted(set(names)))
+        shapes[shape] = shapes.get(shape, 0) + 1
     growth_kb = lamina_after["Rss"] - lamina_before["Rss"]
     runtime_rss = statistics.median(r[2] for r in runtime)
     runtime_pss = statistics.median(r[3] for r in runtime)
     per_env = statistics.median(env_pss) + growth_kb / count
     cg = [e["cgroup_kb"] for e in envs if e["cgroup_kb"] is not None]
     mb = lambda kb: kb / 1024.0  # noqa: E731
-    print(f"  {count} idle environments; processes per environment: {', '.join(comms)}")
+    print(f"  {count} idle environments; processes per environment: {shapes}")
     print(f"  runtime process (python3 + lamina's bootstrap) own: RSS p50 {mb(runtime_rss):.2f} MB, "
           f"PSS p50 {mb(runtime_pss):.2f} MB; bare `python3 -S` outside a sandbox: RSS "
           f"{mb(bare['Rss']):.2f} MB, PSS {mb(bare['Pss']):.2f} MB")
@@ -409,16 +413,28 @@ def sync_part(binary, n, sleep):
     return bad
 
 
+def invocations_metric(port, function):
+    """The function's AWS/Lambda Invocations from lamina's /metrics page."""
+    page = Client(port).call("GET", "/metrics").decode()
+    for line in page.splitlines():
+        if line.startswith("lamina_aws_lambda_invocations_total{") and f'FunctionName="{function}"' in line:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
 def events_part(binary, n):
     print(f"\n== {n} queued Event invokes ({load()})", flush=True)
     work = tempfile.mkdtemp(prefix="lamina-bench-scale-events-")
     try:
         with lamina_process(binary, data_dir=work) as (_, port):
             bad, got = concurrency.async_throughput(port, n, work, drain_timeout=max(600, n / 50))
+            metric = invocations_metric(port, "events")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"  enqueue {n / got['queued_s']:.0f}/s, drained {got['done_s']:.1f} s after the first was sent; "
-          f"goal, none lost: " + ("met" if not bad else f"NOT met: {bad}"))
+    print(f"  enqueue {n / got['queued_s']:.0f}/s over {got['queued_s']:.1f} s; all run {got['done_s']:.1f} s after "
+          f"the first was sent ({got['done_s'] - got['queued_s']:.1f} s after the last was accepted); "
+          f"the Invocations metric says {metric:.0f}")
+    print(f"  goal, none lost: " + ("met" if not bad else f"NOT met: {bad}"))
     return bad
 
 
