@@ -97,7 +97,39 @@ def sync_burst(port, n, sleep):
     return bad
 
 
-def async_throughput(port, n, data_dir):
+class EventCounter:
+    """The distinct event ids the function printed (`EVENT <id>`), read from the log stream
+    files lamina writes under the data dir; each call reads only what was appended since."""
+
+    def __init__(self, data_dir, function):
+        self.logs = os.path.join(data_dir, "logs", "123456789012", "us-east-1", "aws", "lambda", function)
+        self.offsets = {}
+        self.partial = {}
+        self.ids = set()
+        self.lines = 0
+
+    def count(self):
+        if os.path.isdir(self.logs):
+            for name in os.listdir(self.logs):
+                path = os.path.join(self.logs, name)
+                with open(path, "rb") as fh:
+                    fh.seek(self.offsets.get(path, 0))
+                    chunk = self.partial.get(path, b"") + fh.read()
+                    self.offsets[path] = fh.tell()
+                cut = chunk.rfind(b"\n") + 1
+                self.partial[path] = chunk[cut:]
+                for line in chunk[:cut].splitlines():
+                    at = line.find(b"EVENT ")
+                    if at >= 0:
+                        self.lines += 1
+                        self.ids.add(int(line[at + 6:].split()[0]))
+        return len(self.ids)
+
+
+def async_throughput(port, n, data_dir, senders=8, drain_timeout=600):
+    """Queues n Event invokes from `senders` keep-alive connections, then waits until the
+    function has printed every id. Returns the wrong answers (lost events, refusals) and the
+    figures (queued_s, drained_s, ran, duplicates)."""
     create(port, "events", COUNTER)
     request = ("POST /2015-03-31/functions/events/invocations HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                "X-Amz-Invocation-Type: Event\r\nContent-Length: {}\r\n\r\n{}")
@@ -129,28 +161,26 @@ def async_throughput(port, n, data_dir):
         s.close()
 
     start = time.perf_counter()
-    threads = [threading.Thread(target=sender) for _ in range(8)]
+    threads = [threading.Thread(target=sender) for _ in range(senders)]
     [t.start() for t in threads]
     [t.join() for t in threads]
     queued = time.perf_counter() - start
-    logs = os.path.join(data_dir, "logs", "123456789012", "us-east-1", "aws", "lambda", "events")
-
-    def ran():
-        seen = 0
-        if os.path.isdir(logs):
-            for name in os.listdir(logs):
-                with open(os.path.join(logs, name), "rb") as fh:
-                    seen += fh.read().count(b"EVENT ")
-        return seen
-
-    deadline = time.perf_counter() + 600
-    while ran() < n - len(refused) and time.perf_counter() < deadline:
+    events = EventCounter(data_dir, "events")
+    deadline = time.perf_counter() + drain_timeout
+    while events.count() < n - len(refused) and time.perf_counter() < deadline:
         time.sleep(0.5)
     done = time.perf_counter() - start
-    count = ran()
+    count = events.count()
+    duplicates = events.lines - count
     print(f"async: {n} Event invokes accepted in {queued:.2f} s ({n / queued:.0f}/s), "
-          f"all run after {done:.2f} s ({count / done:.0f}/s); ran {count}, refused {len(refused)}")
-    return {"lost events": n - len(refused) - count} if count < n - len(refused) else {}
+          f"all run after {done:.2f} s ({count / done:.0f}/s); ran {count} distinct "
+          f"({duplicates} more than once), refused {len(refused)}")
+    bad = {}
+    if count < n - len(refused):
+        bad["lost events"] = n - len(refused) - count
+    if refused:
+        bad["refused"] = len(refused)
+    return bad, {"queued_s": queued, "done_s": done, "ran": count, "duplicates": duplicates}
 
 
 def main():
@@ -164,7 +194,7 @@ def main():
         flags = ["--account-concurrency", "100", "--min-unreserved", "10", "--scaling-rate", "1000"]
         with lamina_process(args.bin, *flags, data_dir=tmp) as (_, port):
             bad = sync_burst(port, args.sync, args.sleep)
-            bad.update(async_throughput(port, args.events, tmp))
+            bad.update(async_throughput(port, args.events, tmp)[0])
     if bad:
         print(f"WRONG ANSWERS: {bad}")
         return 1

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -359,6 +360,17 @@ DataDir::~DataDir() {
     ::close(lock_fd_);
 }
 
+std::uint64_t raise_open_file_limit() {
+    struct rlimit files {};
+    if (::getrlimit(RLIMIT_NOFILE, &files) != 0) return 0;
+    if (files.rlim_cur < files.rlim_max) {
+        struct rlimit raised = files;
+        raised.rlim_cur = files.rlim_max;
+        if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) files = raised;
+    }
+    return files.rlim_cur;
+}
+
 App::App(const Config& config)
     : config_(config),
       log_(spdlog::get("main")),
@@ -405,6 +417,7 @@ App::App(const Config& config)
               }),
       shifter_(service_, shift_keys(exec_settings_, config_.auth == "sigv4"), docs_.get(), clock_) {
     try {
+        log_->debug("open_files limit={}", raise_open_file_limit());
         log_findings(findings_, *log_);
         log_capacity(concurrency_.settings(), *log_);
         for (const auto& d : exec_settings_.debug)

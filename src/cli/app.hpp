@@ -8,6 +8,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -66,6 +67,13 @@ private:
 
 // --run-as: "auto" -> AWS's sandbox user; "UID" or "UID:GID" (gid defaults to uid).
 std::optional<std::pair<unsigned, unsigned>> parse_run_as(const std::string& v);
+
+// Raises the soft limit on open descriptors to the hard one and returns it: lamina
+// holds five per environment (its Runtime API's listener and connection, the output
+// pipe twice, a pidfd) besides its clients' connections, so the usual soft 1024
+// ends near 200 environments. Environments themselves still get 1024
+// (sandbox::Process), as on AWS.
+std::uint64_t raise_open_file_limit();
 
 // A stack name from the template's folder ("examples/sam-app" -> "sam-app").
 std::string default_stack_name(const std::filesystem::path& template_file);

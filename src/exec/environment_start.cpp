@@ -382,7 +382,8 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
     env->memory_mb = c.memory_size;
     std::int64_t now = clock_.now_ms();
     name_log_stream(*env, req, now, ids_);
-    env->api = std::make_unique<runtime::RuntimeApi>(ioc_, ids_);
+    LAMINA_TRY(api, runtime::RuntimeApi::open(ioc_, ids_));
+    env->api = std::move(api);
     env->json_logs = c.log_format == "JSON";
     if (debug) {
         env->debug_port = debug->port;

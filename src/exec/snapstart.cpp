@@ -314,7 +314,8 @@ Result<EnvPtr> Invoker::restore_environment(const InvokeRequest& req, const std:
     env->tmp_seen = zygote->tmp_seen;
     std::int64_t now = clock_.now_ms();
     open_log_stream(*env, settings_, req, now, ids_);
-    env->api = std::make_unique<runtime::RuntimeApi>(ioc_, ids_);
+    LAMINA_TRY(api, runtime::RuntimeApi::open(ioc_, ids_));
+    env->api = std::move(api);
     env->json_logs = c.log_format == "JSON";
     const PlatformLog plog(c);
     if (!plog.json())

@@ -443,6 +443,14 @@ RuntimeApi::RuntimeApi(boost::asio::io_context& ioc, IdSource& ids)
 
 RuntimeApi::~RuntimeApi() { stop(); }
 
+Result<std::unique_ptr<RuntimeApi>> RuntimeApi::open(boost::asio::io_context& ioc, IdSource& ids) {
+    try {
+        return std::make_unique<RuntimeApi>(ioc, ids);
+    } catch (const boost::system::system_error& e) {  // Asio's listen: EMFILE, ENFILE
+        return fail(ErrorCode::Service, std::string("the Runtime API cannot listen: ") + e.what());
+    }
+}
+
 void RuntimeApi::handle_for_test(http::Request req, http::Responder respond) {
     state_->handle(std::move(req), std::move(respond));
 }

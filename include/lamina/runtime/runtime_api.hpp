@@ -74,7 +74,11 @@ struct ExtensionIdentity {
 class RuntimeApi {
 public:
     // Event and extension ids come from `ids` (which must outlive it).
+    // Throws boost::system::system_error when it cannot listen (out of descriptors).
     RuntimeApi(boost::asio::io_context& ioc, IdSource& ids);
+    // The same, the failure as an Error: what environment starts use, so that a
+    // server out of descriptors fails that start instead of ending.
+    static Result<std::unique_ptr<RuntimeApi>> open(boost::asio::io_context& ioc, IdSource& ids);
     ~RuntimeApi();
     RuntimeApi(const RuntimeApi&) = delete;
     RuntimeApi& operator=(const RuntimeApi&) = delete;

@@ -1,6 +1,9 @@
 #include "cli/app.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+
+#include <algorithm>
 
 using namespace lamina::cli;
 
@@ -16,4 +19,18 @@ TEST(App, DefaultStackNameComesFromTheTemplateFolder) {
     EXPECT_EQ(default_stack_name("/src/examples/sam-app/template.yaml"), "sam-app");
     EXPECT_EQ(default_stack_name("/src/my_app.v2/template.yaml"), "myappv2");
     EXPECT_EQ(default_stack_name("/src/2024/template.yaml"), "lamina-2024");
+}
+
+TEST(App, RaisesTheSoftOpenFileLimitToTheHardOne) {
+    struct rlimit was {};
+    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &was), 0);
+    struct rlimit low = was;
+    low.rlim_cur = std::min<rlim_t>(256, was.rlim_max);
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+    EXPECT_EQ(raise_open_file_limit(), was.rlim_max);
+    struct rlimit now {};
+    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &now), 0);
+    EXPECT_EQ(now.rlim_cur, was.rlim_max);
+    EXPECT_EQ(now.rlim_max, was.rlim_max);
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &was), 0);
 }

@@ -1,8 +1,11 @@
 #include "lamina/runtime/runtime_api.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <boost/asio/connect.hpp>
@@ -11,10 +14,12 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <filesystem>
 #include <future>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <vector>
 
 using namespace lamina;
 using namespace lamina::runtime;
@@ -569,4 +574,39 @@ TEST_F(RuntimeApiTest, RestoredRuntimeIsAnsweredAtOnceAndItsRestoreErrorFailsIni
     Outcome o = failed.get_future().get();
     EXPECT_EQ(o.kind, Outcome::Kind::InitError);
     EXPECT_EQ(o.error_type, "Runtime.AfterRestoreError");
+}
+
+// A server out of descriptors (1,000 environments under a soft limit of 1024
+// ended lamina with an uncaught system_error): the start fails, lamina goes on.
+TEST(RuntimeApiOpen, OutOfDescriptorsIsAnErrorNotAnException) {
+    asio::io_context ioc;
+    lamina::RandomIdSource ids;
+    struct rlimit was {};
+    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &was), 0);
+    int highest = 0;  // every descriptor up to it is taken: the limit leaves none free
+    for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd"))
+        highest = std::max(highest, std::stoi(e.path().filename().string()));
+    struct rlimit none = was;
+    none.rlim_cur = static_cast<rlim_t>(highest + 1);
+    std::vector<int> filler;  // fill the holes below it
+    for (;;) {
+        int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0) break;
+        if (fd > highest) {
+            ::close(fd);
+            break;
+        }
+        filler.push_back(fd);
+    }
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &none), 0);
+    EXPECT_THROW(RuntimeApi(ioc, ids), boost::system::system_error);  // what ended lamina
+    auto failed = RuntimeApi::open(ioc, ids);
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &was), 0);
+    for (int fd : filler) ::close(fd);
+    ASSERT_FALSE(failed);
+    EXPECT_EQ(failed.error().code, lamina::ErrorCode::Service);
+    EXPECT_NE(failed.error().message.find("cannot listen"), std::string::npos);
+    auto opened = RuntimeApi::open(ioc, ids);
+    ASSERT_TRUE(opened) << opened.error().message;
+    EXPECT_NE((*opened)->address(), "127.0.0.1:0");
 }
