@@ -104,6 +104,15 @@ void Service::handle(http::Request req, http::Responder respond) {
         invoke(ctx, req, c, std::move(reply));
         return;
     }
+    // A read (a Lambda API GET, /health) answers from memory on the I/O thread
+    // that read it too: the hop to a worker and back costs two wake-ups, more
+    // than most reads take. Writes go to the workers: they wait on the disk.
+    if ((c.protocol == Protocol::Lambda && req.method == "GET") || c.protocol == Protocol::Health) {
+        std::string op;
+        http::Response r = answer(ctx, req, c, op);
+        reply(std::move(r), op);
+        return;
+    }
     boost::asio::post(workers_, [this, answered_later, req = std::move(req), c = std::move(c),
                                  ctx = std::move(ctx), reply = std::move(reply)]() mutable {
         if (answered_later) {
