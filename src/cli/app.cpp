@@ -635,15 +635,19 @@ int App::run() {
                config_.account_id);
 
     boost::asio::signal_set signals(ioc_, SIGINT, SIGTERM);
-    signals.async_wait([this](const boost::system::error_code& e, int sig) {
+    // stop() waits for the environments' exits, which an io thread delivers:
+    // it runs on a thread of its own, so that one io thread is enough
+    std::thread stopper;
+    signals.async_wait([this, &stopper](const boost::system::error_code& e, int sig) {
         if (e) return;
         log_->info("lamina.stop signal={}", sig);
-        stop();
+        stopper = std::thread([this] { stop(); });
     });
     std::vector<std::thread> threads;
     for (int i = 1; i < config_.io_threads; ++i) threads.emplace_back([this] { ioc_.run(); });
     ioc_.run();
     for (auto& t : threads) t.join();
+    if (stopper.joinable()) stopper.join();
     return 0;
 }
 

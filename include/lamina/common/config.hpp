@@ -21,7 +21,10 @@ struct Config {
     std::string region = "us-east-1";
     std::string account_id = "123456789012";
     std::string log_level = "info";
-    int io_threads = 2;
+    // One: a warm invoke's chain (the caller's request, the runtime's /next
+    // answer and /response, the caller's answer) then never wakes a second
+    // thread; on 2 cores that halved lamina's own share of a warm invoke.
+    int io_threads = 1;
     int worker_threads = 4;
     bool durable_commits = false;  // fsync every metadata commit (power-loss safety)
     bool stream_shaping = false;   // AWS's 2 MiB/s past a streamed response's first 6 MiB
