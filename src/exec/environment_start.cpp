@@ -527,10 +527,20 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
     }
 
     if (image) {
-        if (auto extensions = list_image_extensions(image_root->rootfs); !extensions.empty())
-            return fail(ErrorCode::NotImplemented,
-                        "lamina does not start the extensions in an image's /opt/extensions yet (" +
-                            extensions.front() + "): build the image without them");
+        if (auto extensions = list_image_extensions(image_root->rootfs); !extensions.empty()) {
+            // lamina's own static launcher starts them: the image needs no shell
+            fs::path launch = settings_.runtimes_dir / "extensions" / "launch";
+            if (::access(launch.c_str(), X_OK) != 0)
+                return fail(ErrorCode::NotImplemented,
+                            "lamina was built without its static extensions launcher "
+                            "(runtimes/extensions/launch needs a static C library at build "
+                            "time), so the extensions in the image's /opt/extensions (" +
+                                extensions.front() + ") cannot start");
+            spec.extensions_launcher = launch;
+            spec.command.insert(spec.command.begin(), {sandbox::kImageExtensionsLauncher, "/opt"});
+            env->api->expect_extensions(std::move(extensions), {req.function_name, c.version,
+                                                                c.handler, req.scope.account});
+        }
     } else if (auto extensions = list_extensions(opt_dir); !extensions.empty()) {
         // extensions start first, then the launcher becomes the runtime
         spec.command.insert(spec.command.begin(),

@@ -67,9 +67,14 @@ std::vector<std::string> image_argv(const LaunchSpec& spec, const fs::path& bwra
     if (!spec.etc_files.contains("/etc/resolv.conf"))
         a.insert(a.end(), {"--ro-bind-try", "/etc/resolv.conf", "/etc/resolv.conf"});
     std::vector<std::string> prefix;
-    if (spec.run_as && !spec.setpriv_runtime.empty()) {
-        a.insert(a.end(), {"--perms", "0755", "--dir", "/dev/.lamina", "--perms", "0755", "--dir",
-                           "/dev/.lamina/lib"});
+    bool setpriv_bound = spec.run_as && !spec.setpriv_runtime.empty();
+    if (setpriv_bound || !spec.extensions_launcher.empty())
+        a.insert(a.end(), {"--perms", "0755", "--dir", "/dev/.lamina"});
+    if (!spec.extensions_launcher.empty())
+        a.insert(a.end(),
+                 {"--ro-bind", spec.extensions_launcher.string(), kImageExtensionsLauncher});
+    if (setpriv_bound) {
+        a.insert(a.end(), {"--perms", "0755", "--dir", "/dev/.lamina/lib"});
         a.insert(a.end(), {"--ro-bind", spec.setpriv_runtime.front().string(), "/dev/.lamina/ld.so",
                            "--ro-bind", spec.setpriv.string(), "/dev/.lamina/setpriv"});
         for (std::size_t i = 1; i < spec.setpriv_runtime.size(); ++i)

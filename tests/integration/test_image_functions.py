@@ -4,6 +4,7 @@ system, two layers with a whiteout and an opaque directory), pushed to
 lamina's own registry over the OCI distribution API (oci_push), created and
 invoked with boto3 and the aws CLI."""
 
+import base64
 import json
 import shutil
 import subprocess
@@ -36,6 +37,16 @@ def bootstrap(tmp_path_factory):
                         str(HERE / "image_fixtures" / "bootstrap.c")], capture_output=True, text=True)
     if r.returncode != 0:
         pytest.skip(f"gcc -static failed (libc6-dev's libc.a missing?): {r.stderr[-300:]}")
+    return out.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def extension(bootstrap, tmp_path_factory):
+    """image_fixtures/extension.c, static: an extension for an image with no shell or libc."""
+    out = tmp_path_factory.mktemp("image") / "extension"
+    r = subprocess.run(["gcc", "-static", "-O1", "-o", str(out),
+                        str(HERE / "image_fixtures" / "extension.c")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
     return out.read_bytes()
 
 
@@ -303,3 +314,67 @@ def test_sam_image_function(lam, registry, bootstrap, server, tmp_path):
     lt.wait_active(lam, f"{stack}-img")
     _, out = invoke(lam, f"{stack}-img")
     assert out["cwd"] == "/data" and out["argv"] == "/bin/bootstrap handler.main"
+
+
+def push_with_extension(base, repo, bootstrap, extension) -> str:
+    """The plain image plus a layer with /opt/extensions/recorder; its ENV names a
+    LAMBDA_TASK_ROOT, which only the runtime may see."""
+    ensure_repo(base, repo)
+    ls = layers(bootstrap) + [oci.tar_layer([("opt", "dir", None, 0o755),
+                                             ("opt/extensions", "dir", None, 0o755),
+                                             ("opt/extensions/recorder", "file", extension, 0o755)])]
+    cfg = config(env=["PATH=/bin", "LAMBDA_TASK_ROOT=/var/task"])
+    types = [oci.OCI_LAYER_GZIP, oci.OCI_LAYER_TAR, oci.OCI_LAYER_GZIP]
+    return oci.push_image(base, repo, "v1", ls, cfg, layer_types=types)
+
+
+def test_extensions_in_the_image_run_as_for_zip_functions(registry, bootstrap, extension, tmp_path):
+    """The image has no shell: lamina's own launcher starts /opt/extensions/recorder, which
+    registers, gets each INVOKE and, when the idle environment is reclaimed, SHUTDOWN; its
+    lines are in the function's log stream (read with the CloudWatch Logs API)."""
+    srv = lt.LaminaServer(data_dir=tmp_path / "data", log_path=tmp_path / "server.log",
+                          extra_args=["--idle-timeout", "1"])
+    srv.start()
+    try:
+        lam = srv.client("lambda")
+        repo = lt.unique("ext").lower()
+        push_with_extension(srv.url, repo, bootstrap, extension)
+        name = create_image_fn(lam, f"{ECR}/{repo}:v1")
+        ids = []
+        for _ in range(2):
+            r, out = invoke(lam, name)
+            assert "FunctionError" not in r, out
+            assert out["argv"] == "/bin/bootstrap handler.main"  # the runtime, after the launcher
+            ids.append(r["ResponseMetadata"]["RequestId"])
+            time.sleep(0.3)  # the extension is back at /event/next: the environment is free again
+        logs = srv.client("logs")
+        text = ""
+        deadline = time.time() + 20
+        while time.time() < deadline and "EXTENSION recorder SHUTDOWN spindown" not in text:
+            time.sleep(0.2)
+            events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+            text = "\n".join(e["message"] for e in events)
+        assert "EXTENSION recorder SHUTDOWN spindown" in text, text
+        registered = [line.split(" registered ", 1)[1] for line in text.splitlines()
+                      if line.startswith("EXTENSION recorder registered ")]
+        assert len(registered) == 1, "one environment served both invokes"
+        info = json.loads(registered[0])
+        assert (info["functionName"], info["functionVersion"]) == (name, "$LATEST"), info
+        assert f"EXTENSION recorder env LAMBDA_TASK_ROOT=- AWS_LAMBDA_FUNCTION_NAME={name}" in text
+        for request_id in ids:
+            assert f"EXTENSION recorder INVOKE {request_id}" in text, text
+    finally:
+        srv.stop()
+
+
+def test_an_image_extension_that_crashes_fails_the_init(lam, registry, bootstrap, extension):
+    repo = lt.unique("extcrash").lower()
+    push_with_extension(registry, repo, bootstrap, extension)
+    name = create_image_fn(lam, f"{ECR}/{repo}:v1", Environment={"Variables": {"EXT_CRASH": "1"}})
+    r = lam.invoke(FunctionName=name, Payload=b"{}", LogType="Tail")
+    out = json.loads(r["Payload"].read())
+    assert r["FunctionError"] == "Unhandled"
+    assert out["errorType"] == "Extension.Crash"
+    assert "recorder" in out["errorMessage"] and "exit status 3" in out["errorMessage"]
+    log = base64.b64decode(r["LogResult"]).decode()
+    assert "crashing" in log and "Error Type: Extension.Crash" in log

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import lamina_testlib as lt
+import oci_push as oci
 from lamina_testlib import expect_error
 
 TERRAFORM = os.environ.get("LAMINA_TERRAFORM", shutil.which("terraform") or "/usr/local/bin/terraform")
@@ -166,7 +167,32 @@ def handler(event, context):
 '''
 
 
-def make_tf(server, tmp_path, main_tf: str, handler: str):
+# A container-image function: the image pushed to lamina's registry by the test, its
+# ImageConfig set by Terraform.
+IMAGE_TF = PROVIDER_TF + r'''
+variable "image_uri" { type = string }
+
+resource "aws_lambda_function" "fn" {
+  function_name = var.name
+  role          = "arn:aws:iam::123456789012:role/lambda-role"
+  package_type  = "Image"
+  image_uri     = var.image_uri
+  image_config {
+    entry_point       = ["/bin/bootstrap", "--from-terraform"]
+    command           = ["tf.handler"]
+    working_directory = "/data"
+  }
+  environment {
+    variables = { MY_VAR = "from-terraform" }
+  }
+}
+
+output "arn" { value = aws_lambda_function.fn.arn }
+output "image_uri" { value = aws_lambda_function.fn.image_uri }
+'''
+
+
+def make_tf(server, tmp_path, main_tf: str, handler: str, extra_vars: dict | None = None):
     if not (os.path.isfile(TERRAFORM) and os.access(TERRAFORM, os.X_OK)):
         pytest.skip(f"terraform not found ({TERRAFORM})")
     if not (MIRROR / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
@@ -179,7 +205,8 @@ def make_tf(server, tmp_path, main_tf: str, handler: str):
     rc.write_text('provider_installation {\n  filesystem_mirror {\n    path = "%s"\n  }\n}\n' % MIRROR)
     env = dict(os.environ, TF_CLI_CONFIG_FILE=str(rc), TF_IN_AUTOMATION="1", TF_INPUT="0",
                CHECKPOINT_DISABLE="1", NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost",
-               TF_VAR_endpoint=server.url, TF_VAR_name=lt.unique("tf"), TF_VAR_zip=str(work / "fn.zip"))
+               TF_VAR_endpoint=server.url, TF_VAR_name=lt.unique("tf"), TF_VAR_zip=str(work / "fn.zip"),
+               **{f"TF_VAR_{k}": v for k, v in (extra_vars or {}).items()})
     for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "AWS_PROFILE"):
         env.pop(var, None)
 
@@ -205,6 +232,67 @@ def tf(server, tmp_path):
 @pytest.fixture
 def tf_queues(server, tmp_path):
     yield from make_tf(server, tmp_path, QUEUES_TF, RELAY)
+
+
+@pytest.fixture
+def tf_image(server, tmp_path):
+    """An image built here (image_fixtures/bootstrap.c, static, as test_image_functions'),
+    pushed to lamina's registry with the raw OCI client, then Terraform on IMAGE_TF."""
+    if not oci.registry_available(server.url):
+        pytest.skip("lamina's image registry (/v2/) is not in this build")
+    if not shutil.which("gcc"):
+        pytest.skip("gcc is needed to build the test image's static runtime")
+    binary = tmp_path / "bootstrap"
+    r = subprocess.run(["gcc", "-static", "-O1", "-o", str(binary),
+                        str(Path(__file__).parent / "image_fixtures" / "bootstrap.c")],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"gcc -static failed (libc6-dev's libc.a missing?): {r.stderr[-300:]}")
+    repo = lt.unique("tfimg").lower()
+    lt.make_client(server.port, "ecr").create_repository(repositoryName=repo)
+    layer = oci.tar_layer([("bin", "dir", None, 0o755),
+                           ("bin/bootstrap", "file", binary.read_bytes(), 0o755),
+                           ("data", "dir", None, 0o755)])
+    digest = oci.push_image(server.url, repo, "v1", [layer],
+                            oci.image_config(entrypoint=["/bin/bootstrap"], cmd=["handler.main"],
+                                             env=["PATH=/bin", "MY_VAR=from-image"]),
+                            layer_types=[oci.OCI_LAYER_GZIP])
+    uri = f"{lt.ACCOUNT}.dkr.ecr.{lt.REGION}.amazonaws.com/{repo}:v1"
+    for run in make_tf(server, tmp_path, IMAGE_TF, HANDLER, {"image_uri": uri}):
+        run.image_uri, run.digest = uri, digest
+        yield run
+
+
+@pytest.mark.timeout_s(600)
+def test_image_function_created_invoked_planned_and_destroyed(tf_image, lam):
+    tf = tf_image
+    tf("apply", "-auto-approve", "-input=false", timeout=240)
+    out = {k: v["value"] for k, v in json.loads(tf("output", "-json").stdout).items()}
+    name = tf.name
+    assert out["image_uri"] == tf.image_uri
+
+    got = lam.get_function(FunctionName=name)
+    cfg = got["Configuration"]
+    assert cfg["PackageType"] == "Image" and cfg["CodeSha256"] == tf.digest[len("sha256:"):]
+    assert cfg["ImageConfigResponse"] == {"ImageConfig": {
+        "EntryPoint": ["/bin/bootstrap", "--from-terraform"], "Command": ["tf.handler"],
+        "WorkingDirectory": "/data"}}
+    assert got["Code"]["ImageUri"] == tf.image_uri
+    assert got["Code"]["ResolvedImageUri"] == tf.image_uri.rsplit(":", 1)[0] + "@" + tf.digest
+
+    r = lam.invoke(FunctionName=name, Payload=b"{}")
+    answer = json.loads(r["Payload"].read())
+    assert "FunctionError" not in r, answer
+    assert answer["argv"] == "/bin/bootstrap --from-terraform tf.handler"
+    assert answer["cwd"] == "/data" and answer["MY_VAR"] == "from-terraform"
+
+    # what lamina answers reads back as what was applied: no diff
+    plan = tf("plan", "-detailed-exitcode", "-input=false", ok=(0, 2), timeout=240)
+    assert plan.returncode == 0, f"terraform plan after apply shows changes:\n{plan.stdout}"
+
+    tf("destroy", "-auto-approve", "-input=false", timeout=240)
+    with expect_error("ResourceNotFoundException", 404):
+        lam.get_function(FunctionName=name)
 
 
 @pytest.mark.timeout_s(600)

@@ -61,7 +61,15 @@ struct LaunchSpec {
     // image has no setpriv of its own, so it runs from there on the host's
     // loader and then exec's the image's command.
     std::vector<std::filesystem::path> setpriv_runtime;
+    // lamina's static extensions launcher (runtimes/extensions/launch), bound
+    // read-only at kImageExtensionsLauncher when the image's /opt/extensions
+    // holds executables: the command then starts with it, and it needs
+    // nothing from the image. Empty: not bound.
+    std::filesystem::path extensions_launcher;
 };
+
+// Where an image function's sandbox sees lamina's extensions launcher.
+inline constexpr const char* kImageExtensionsLauncher = "/dev/.lamina/extensions";
 
 // Host files `setpriv` needs to run from a directory of its own (its ELF
 // interpreter, then the libraries it links); empty when they are not found.

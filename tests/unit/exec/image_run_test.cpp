@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -66,13 +67,27 @@ private:
     fs::path dir_;
 };
 
-fs::path bootstrap_source() {
-    for (fs::path p :
-         {fs::path(__FILE__).parent_path() / "../../integration/image_fixtures/bootstrap.c",
-          fs::current_path() / "tests/integration/image_fixtures/bootstrap.c",
-          fs::current_path() / "../tests/integration/image_fixtures/bootstrap.c"})
+// A file of the source tree (tests/integration/image_fixtures/bootstrap.c, say).
+fs::path source_file(const std::string& relative) {
+    for (fs::path p : {fs::path(__FILE__).parent_path() / "../../.." / relative,
+                       fs::current_path() / relative, fs::current_path() / ".." / relative})
         if (fs::exists(p)) return p;
     return {};
+}
+
+bool build_static(const fs::path& src, const fs::path& out) {
+    fs::create_directories(out.parent_path());
+    std::string cmd =
+        "gcc -static -O1 -o '" + out.string() + "' '" + src.string() + "' 2>/dev/null";
+    return std::system(cmd.c_str()) == 0;
+}
+
+bool eventually(const std::function<bool()>& cond) {
+    for (int i = 0; i < 500; ++i) {
+        if (cond()) return true;
+        std::this_thread::sleep_for(10ms);
+    }
+    return cond();
 }
 
 }  // namespace
@@ -86,12 +101,10 @@ protected:
                 : std::nullopt;
         if (!lamina::sandbox::bubblewrap_works("/usr/bin/bwrap", run_as))
             GTEST_SKIP() << "bubblewrap cannot make namespaces here";
-        fs::path src = bootstrap_source();
+        fs::path src = source_file("tests/integration/image_fixtures/bootstrap.c");
         if (src.empty()) GTEST_SKIP() << "bootstrap.c not found";
         fs::path bin = dir_.path() / "bootstrap";
-        std::string cmd =
-            "gcc -static -O1 -o '" + bin.string() + "' '" + src.string() + "' 2>/dev/null";
-        if (std::system(cmd.c_str()) != 0) GTEST_SKIP() << "gcc -static failed";
+        if (!build_static(src, bin)) GTEST_SKIP() << "gcc -static failed";
         std::string layer1 = fakes::gzip(fakes::make_tar(
             {fakes::tar_dir("bin/"), fakes::tar_file("bin/bootstrap", slurp(bin), 0755),
              fakes::tar_file("data/kept.txt", "k"), fakes::tar_file("data/gone.txt", "g"),
@@ -103,9 +116,23 @@ protected:
         source_.image.manifest_digest = digest_of("manifest");
         source_.image.manifest_media_type = "application/vnd.oci.image.manifest.v1+json";
         source_.image.config_json =
-            R"({"architecture":"amd64","os":"linux","config":{"Env":["PATH=/bin","MY_VAR=image","IMAGE_ONLY=yes"],"Entrypoint":["/bin/bootstrap"],"Cmd":["handler.main"],"WorkingDir":"/var/task"}})";
+            R"({"architecture":"amd64","os":"linux","config":{"Env":["PATH=/bin","MY_VAR=image","IMAGE_ONLY=yes","LAMBDA_TASK_ROOT=/var/task"],"Entrypoint":["/bin/bootstrap"],"Cmd":["handler.main"],"WorkingDir":"/var/task"}})";
         source_.image.layers = {source_.add(layer1, "application/vnd.oci.image.layer.v1.tar+gzip"),
                                 source_.add(layer2, "application/vnd.oci.image.layer.v1.tar")};
+        fs::path runtimes = dir_.path() / "runtimes";
+        if (with_extension_) {
+            // a static extension in the image's /opt/extensions, lamina's static launcher
+            fs::path launch = source_file("runtimes/extensions/launch.c");
+            fs::path ext = source_file("tests/integration/image_fixtures/extension.c");
+            if (launch.empty() || ext.empty()) GTEST_SKIP() << "launch.c or extension.c not found";
+            ASSERT_TRUE(build_static(launch, runtimes / "extensions" / "launch"));
+            ASSERT_TRUE(build_static(ext, dir_.path() / "recorder"));
+            source_.image.layers.push_back(source_.add(
+                fakes::make_tar({fakes::tar_dir("opt/"), fakes::tar_dir("opt/extensions/"),
+                                 fakes::tar_file("opt/extensions/recorder",
+                                                 slurp(dir_.path() / "recorder"), 0755)}),
+                "application/vnd.oci.image.layer.v1.tar"));
+        }
 
         blobs_ = std::make_unique<lamina::store::BlobStore>(dir_.path() / "blobs");
         ASSERT_TRUE(blobs_->init().has_value());
@@ -116,6 +143,8 @@ protected:
         settings.run_as = run_as;
         settings.work_dir = dir_.path() / "environments";
         settings.images_dir = dir_.path() / "images";
+        settings.runtimes_dir = runtimes;
+        settings.logs_dir = dir_.path() / "logs";
         settings.init_timeout = 10s;
         fs::create_directories(settings.work_dir);
         invoker_ = std::make_unique<exec::Invoker>(ioc_, settings, *cache_, clock_, ids_);
@@ -128,7 +157,8 @@ protected:
         ioc_.stop();
         for (auto& t : threads_) t.join();
     }
-    exec::InvokeResult invoke(lamina::control::VersionConfig c) {
+    // warm: the same configuration as the last invoke (its idle environment may take it)
+    exec::InvokeResult invoke(lamina::control::VersionConfig c, bool warm = false) {
         exec::InvokeRequest r;
         r.scope = {"123456789012", "us-east-1"};
         r.function_name = "imgfn";
@@ -136,7 +166,9 @@ protected:
         c.code_sha256 = source_.image.manifest_digest.substr(7);
         c.image_repository = "repo";
         c.image_uri = "123456789012.dkr.ecr.us-east-1.amazonaws.com/repo:v1";
-        c.last_modified_ms = ++requests_;
+        ++requests_;
+        if (!warm) last_config_ = requests_;
+        c.last_modified_ms = last_config_;
         r.config = c;
         r.invoked_arn = "arn:aws:lambda:us-east-1:123456789012:function:imgfn";
         r.payload = "{}";
@@ -161,6 +193,21 @@ protected:
     std::unique_ptr<lamina::store::LayerCache> cache_;
     std::unique_ptr<exec::Invoker> invoker_;
     int requests_ = 0;
+    std::int64_t last_config_ = 0;
+    bool with_extension_ = false;  // set by ImageRunWithExtension before SetUp
+};
+
+class ImageRunWithExtension : public ImageRun {
+protected:
+    ImageRunWithExtension() { with_extension_ = true; }
+    // the text of every log stream of the function
+    std::string logs() {
+        std::string all;
+        std::error_code ec;
+        for (const auto& e : fs::recursive_directory_iterator(dir_.path() / "logs", ec))
+            if (e.is_regular_file()) all += slurp(e.path());
+        return all;
+    }
 };
 
 TEST_F(ImageRun, RunsTheImagesEntrypointInItsRoot) {
@@ -207,4 +254,43 @@ TEST_F(ImageRun, ImageConfigOverridesAndArchitectureMismatch) {
     auto err = nlohmann::json::parse(bad.payload);
     EXPECT_EQ(err["errorType"], "Runtime.InvalidEntrypoint") << bad.payload;
     EXPECT_NE(err["errorMessage"].get<std::string>().find("exec format error"), std::string::npos);
+}
+
+TEST_F(ImageRunWithExtension, ImageExtensionsStartWithoutAShellAndGetInvokeAndShutdown) {
+    lamina::control::VersionConfig c;
+    auto first = invoke(c);
+    ASSERT_FALSE(first.function_error) << first.payload << "\n" << first.log;
+    // init waited for the extension's registration; the runtime still ran as the image says
+    EXPECT_EQ(nlohmann::json::parse(first.payload)["argv"], "/bin/bootstrap handler.main");
+    // the extension holds the environment until it is back at /event/next: then warm
+    ASSERT_TRUE(eventually([&] { return invoker_->idle_count_for_test() == 1; }));
+    auto second = invoke(c, true);
+    ASSERT_FALSE(second.function_error) << second.payload;
+    EXPECT_FALSE(second.cold) << "the extension acknowledged: the environment is reused";
+    // idle again (the extension acknowledged INVOKE req-2) before lamina stops: a stop
+    // while it is still busy with that event loses the SHUTDOWN (a separate race)
+    ASSERT_TRUE(eventually([&] { return invoker_->idle_count_for_test() == 1; }));
+    invoker_->shutdown();  // SHUTDOWN to the extension, then its last lines reach the log
+    std::string text = logs();
+    EXPECT_NE(text.find("EXTENSION recorder registered {"), std::string::npos) << text;
+    EXPECT_NE(text.find("\"functionName\":\"imgfn\""), std::string::npos) << text;
+    // the runtime-only variables are not the extension's, even from the image's ENV
+    EXPECT_NE(text.find("EXTENSION recorder env LAMBDA_TASK_ROOT=- AWS_LAMBDA_FUNCTION_NAME=imgfn"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("EXTENSION recorder INVOKE req-1"), std::string::npos) << text;
+    EXPECT_NE(text.find("EXTENSION recorder INVOKE req-2"), std::string::npos) << text;
+    EXPECT_NE(text.find("EXTENSION recorder SHUTDOWN"), std::string::npos) << text;
+}
+
+TEST_F(ImageRunWithExtension, AnExtensionThatExitsDuringInitFailsItWithExtensionCrash) {
+    lamina::control::VersionConfig c;
+    c.environment = std::map<std::string, std::string>{{"EXT_CRASH", "1"}};
+    auto r = invoke(c);
+    EXPECT_TRUE(r.function_error);
+    auto err = nlohmann::json::parse(r.payload);
+    EXPECT_EQ(err["errorType"], "Extension.Crash") << r.payload;
+    EXPECT_NE(err["errorMessage"].get<std::string>().find("exit status 3"), std::string::npos)
+        << r.payload;
+    EXPECT_NE(r.log.find("crashing"), std::string::npos) << r.log;
 }

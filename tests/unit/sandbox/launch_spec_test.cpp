@@ -125,6 +125,56 @@ TEST(LaunchSpec, ExtraReadOnlyBindsKeepTheirPath) {
               std::string::npos);
 }
 
+TEST(LaunchSpec, ImageRootIsTheReadOnlyRootAndNothingOfTheHostIsBound) {
+    auto s = spec();
+    s.image_root = "/data/images/ab12/rootfs";
+    s.working_dir = "/var/task";
+    s.command = {"/bin/bootstrap", "handler.main"};
+    auto argv = launcher_argv(Backend::Bubblewrap, s);
+    EXPECT_NE(find_seq(argv, {"--ro-bind", "/data/images/ab12/rootfs", "/"}), std::string::npos);
+    EXPECT_EQ(find_seq(argv, {"--ro-bind", "/usr", "/usr"}), std::string::npos);
+    EXPECT_EQ(find_seq(argv, {"--ro-bind", s.code_dir.string(), "/var/task"}), std::string::npos);
+    EXPECT_EQ(find_seq(argv, {"/dev/.lamina"}), std::string::npos) << "nothing to bind there";
+    EXPECT_NE(find_seq(argv, {"--chdir", "/var/task"}), std::string::npos);
+    EXPECT_EQ(std::vector<std::string>(argv.end() - 3, argv.end()),
+              (std::vector<std::string>{"--", "/bin/bootstrap", "handler.main"}));
+}
+
+TEST(LaunchSpec, ImageExtensionsLauncherIsBoundReadOnlyBesideSetpriv) {
+    auto s = spec();
+    s.image_root = "/data/images/ab12/rootfs";
+    s.extensions_launcher = "/usr/share/lamina/runtimes/extensions/launch";
+    s.command = {kImageExtensionsLauncher, "/opt", "/bin/bootstrap"};
+    auto argv = launcher_argv(Backend::Bubblewrap, s);
+    std::size_t dir = find_seq(argv, {"--perms", "0755", "--dir", "/dev/.lamina"});
+    std::size_t bind = find_seq(argv, {"--ro-bind", "/usr/share/lamina/runtimes/extensions/launch",
+                                       "/dev/.lamina/extensions"});
+    ASSERT_NE(dir, std::string::npos);
+    ASSERT_NE(bind, std::string::npos);
+    EXPECT_LT(find_seq(argv, {"--dev", "/dev"}), dir) << "made inside the sandbox's own /dev";
+    EXPECT_LT(dir, bind);
+    EXPECT_EQ(
+        std::vector<std::string>(argv.end() - 4, argv.end()),
+        (std::vector<std::string>{"--", "/dev/.lamina/extensions", "/opt", "/bin/bootstrap"}));
+
+    // as root: setpriv's files join it under /dev/.lamina, made once
+    s.run_as = std::make_pair(993u, 990u);
+    s.setpriv_runtime = {"/lib64/ld-linux-x86-64.so.2", "/lib/x86_64-linux-gnu/libc.so.6"};
+    argv = launcher_argv(Backend::Bubblewrap, s);
+    EXPECT_EQ(std::count(argv.begin(), argv.end(), "/dev/.lamina"), 1);
+    EXPECT_NE(find_seq(argv, {"--ro-bind", "/usr/share/lamina/runtimes/extensions/launch",
+                              "/dev/.lamina/extensions"}),
+              std::string::npos);
+    std::size_t sep = find_seq(argv, {"--"});
+    ASSERT_NE(sep, std::string::npos);
+    std::vector<std::string> tail(argv.begin() + static_cast<long>(sep) + 1, argv.end());
+    ASSERT_GE(tail.size(), 4u);
+    EXPECT_EQ(tail.front(), "/dev/.lamina/ld.so");
+    EXPECT_EQ(std::vector<std::string>(tail.end() - 4, tail.end()),
+              (std::vector<std::string>{"--", "/dev/.lamina/extensions", "/opt", "/bin/bootstrap"}))
+        << "setpriv becomes the user, then execs the launcher";
+}
+
 TEST(LaunchSpec, ProcessBackendRunsTheCommandWithHostPaths) {
     auto s = spec();
     EXPECT_EQ(launcher_argv(Backend::Process, s), s.command);
