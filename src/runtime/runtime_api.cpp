@@ -149,6 +149,7 @@ struct RuntimeApi::State {
     // SnapStart: this environment is a snapshot (its runtime forks restored ones)
     struct RestoreOrder {
         std::string address, output;  // empty address: reap exited children
+        std::vector<std::string> extensions;
         std::function<void(int)> done;
     };
     bool snapshot = false;
@@ -517,6 +518,8 @@ struct RuntimeApi::State {
         } else {
             r.headers.set("Lamina-Restore-Fork", order.address);
             r.headers.set("Lamina-Restore-Output", order.output);
+            if (!order.extensions.empty())
+                r.headers.set("Lamina-Restore-Extensions", nlohmann::json(order.extensions).dump());
         }
         r.body = "{}";
         restore_in_hand = std::move(order);
@@ -812,8 +815,8 @@ void RuntimeApi::snapshot_mode(std::function<void(int)> on_snapshot) {
 }
 
 void RuntimeApi::fork_restored(const std::string& address, const std::string& output,
-                               std::function<void(int)> done) {
-    state_->order_restore({address, output, std::move(done)});
+                               std::vector<std::string> extensions, std::function<void(int)> done) {
+    state_->order_restore({address, output, std::move(extensions), std::move(done)});
 }
 
 void RuntimeApi::hold_restore(bool held) {
@@ -827,7 +830,7 @@ void RuntimeApi::hold_restore(bool held) {
     if (parked) (*parked)(State::restored_answer());
 }
 
-void RuntimeApi::reap_restored() { state_->order_restore({"", "", nullptr}); }
+void RuntimeApi::reap_restored() { state_->order_restore({"", "", {}, nullptr}); }
 
 Status RuntimeApi::invoke(Invocation inv, std::function<void(Outcome)> done,
                           std::function<void()> settled) {
