@@ -80,7 +80,7 @@ def main():
     runtimes = {
         "python": ("python3.12", "handler.handler", zip_of("handler.py", "def handler(e, c):\n    return e\n"),
                    ["/usr/bin/python3", "-S", "-c", "pass"], 3.0),
-        "node": ("nodejs20.x", "index.handler", zip_of("index.js", "exports.handler = async (e) => e;"),
+        "node": ("nodejs22.x", "index.handler", zip_of("index.js", "exports.handler = async (e) => e;"),
                  ["env", "-i", shutil.which("node") or "node", "-e", "0"], 1.5),
     }
     if shutil.which("ruby"):

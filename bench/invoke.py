@@ -156,7 +156,7 @@ def main():
         role = "arn:aws:iam::123456789012:role/bench"
         funcs = {
             "python": ("python3.12", "handler.handler", zip_of("handler.py", "def handler(e, c):\n    return e\n")),
-            "node": ("nodejs20.x", "index.handler", zip_of("index.js", "exports.handler = async (e) => e;")),
+            "node": ("nodejs22.x", "index.handler", zip_of("index.js", "exports.handler = async (e) => e;")),
         }
         java = java_zip()
         if java is not None:

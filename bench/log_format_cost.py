@@ -65,7 +65,7 @@ def main():
     with lamina(args.bin) as port:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         for runtime, handler, file, source in (("python3.12", "handler.handler", "handler.py", PY),
-                                               ("nodejs20.x", "index.handler", "index.js", NODE)):
+                                               ("nodejs22.x", "index.handler", "index.js", NODE)):
             names = {}
             for fmt in ("Text", "JSON"):
                 name = f"log-{runtime.split('.')[0].replace('nodejs20', 'node')}-{fmt.lower()}"

@@ -124,7 +124,7 @@ def api(port, method, path, body=None, expect=(200, 201, 202, 204)):
 
 def setup(port, name, handler, mode):
     api(port, "POST", "/2015-03-31/functions", {
-        "FunctionName": name, "Runtime": "nodejs20.x", "Role": "arn:aws:iam::000000000000:role/r",
+        "FunctionName": name, "Runtime": "nodejs22.x", "Role": "arn:aws:iam::000000000000:role/r",
         "Handler": handler, "Timeout": 60, "MemorySize": 512, "Code": {"ZipFile": zip_b64(HANDLER)}})
     url = api(port, "POST", f"/2021-10-31/functions/{name}/url",
               {"AuthType": "NONE", "InvokeMode": mode})["FunctionUrl"]

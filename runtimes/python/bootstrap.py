@@ -562,6 +562,7 @@ def snapshot_and_restore():
         if not address:  # a real restore (not lamina's): carry on in this process
             break
         output = headers.get("lamina-restore-output", "")
+        extensions = headers.get("lamina-restore-extensions")
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
@@ -579,6 +580,11 @@ def snapshot_and_restore():
         os.environ["AWS_LAMBDA_RUNTIME_API"] = address
         api.address = address
         api.request("GET", "/restore/next")
+        if extensions:
+            # the layers' extensions start here, in this environment's process
+            # group and memory cgroup: lamina's launcher starts them and exits
+            import subprocess
+            subprocess.run(json.loads(extensions) + ["true"], stdin=subprocess.DEVNULL)
         break
     try:
         if hooks is not None:

@@ -18,6 +18,7 @@
 #include "image_load.hpp"
 #include "lamina/common/config.hpp"
 #include "lamina/common/version.hpp"
+#include "lamina/control/validation.hpp"
 #include "lamina/exec/debug.hpp"
 #include "lamina/s3/s3_client.hpp"
 #include "lamina/sam/api_client.hpp"
@@ -171,6 +172,14 @@ void add_serve_flags(CLI::App* cmd, ServeFlags& f) {
     cmd->add_flag("--debug-wait", f.config.debug_wait,
                   "With --debug: the runtime waits for the debugger to attach before its init "
                   "(Node.js: --inspect-brk)");
+    cmd->add_option("--runtime-date", f.config.runtime_date,
+                    "YYYY-MM-DD: judge AWS's runtime deprecation schedule (CreateFunction and "
+                    "function updates refused from a runtime's block dates) at this date (UTC) "
+                    "instead of today")
+        ->envname("LAMINA_RUNTIME_DATE")
+        ->check([](const std::string& v) {
+            return control::utc_date_ms(v) ? std::string() : "not a YYYY-MM-DD date: " + v;
+        });
     cmd->add_option("--idle-timeout", f.config.idle_timeout_s,
                     "Seconds before an idle execution environment is stopped")
         ->envname("LAMINA_IDLE_TIMEOUT")

@@ -292,6 +292,8 @@ Result<ConfigView> Registry::create_function(const Scope& s, CreateFunctionInput
                     "Runtime and Handler are mandatory parameters for functions created with "
                     "deployment packages.");
     LAMINA_CHECK(apply_settings(s, c, in.settings));
+    if (c.package_type == "Zip")
+        LAMINA_CHECK(check_runtime_lifecycle(c.runtime, RuntimeUse::Create, runtime_now()));
     if (in.tags.size() > static_cast<std::size_t>(kMaxTags))
         return fail(ErrorCode::InvalidParameterValue, "Number of tags exceeds resource tag limit.");
 
@@ -407,6 +409,8 @@ Result<ConfigView> Registry::update_function_code(const Scope& s, const Function
     if (c.package_type == "Zip" && !in.code.image_uri.empty())
         return fail(ErrorCode::InvalidParameterValue,
                     "Please don't provide ImageUri when updating a function with packageType Zip.");
+    if (c.package_type == "Zip")
+        LAMINA_CHECK(check_runtime_lifecycle(c.runtime, RuntimeUse::Update, runtime_now()));
     c.image_uri = in.code.image_uri;
     c.image_repository = in.code.image_repository;
     c.code_sha256 = in.code.sha256_b64;
@@ -461,6 +465,8 @@ Result<ConfigView> Registry::update_function_configuration(const Scope& s, const
         return std::unexpected(stale_revision());
     Function f = *cf;
     LAMINA_CHECK(apply_settings(s, f.latest, in));
+    if (f.latest.package_type == "Zip")  // (a move to a supported runtime is allowed)
+        LAMINA_CHECK(check_runtime_lifecycle(f.latest.runtime, RuntimeUse::Update, runtime_now()));
     f.latest.last_modified_ms = now_ms();
     std::string updating_revision = ids_.uuid();
     f.latest.revision_id = ids_.uuid();

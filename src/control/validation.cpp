@@ -1,6 +1,7 @@
 #include "lamina/control/validation.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <nlohmann/json.hpp>
 
 #include "lamina/common/regex.hpp"
@@ -19,13 +20,95 @@ const std::vector<std::string>& supported_runtimes() {
     return kRuntimes;
 }
 
+// AWS's deprecation schedule. Sources, as no copy of AWS's "Lambda runtimes"
+// page with its whole table is at hand:
+// - every row but the last two: cfn-lint's LmbdRuntimeLifecycle.json (AWS's
+//   CloudFormation linter, which mirrors that page; the version with the
+//   block dates AWS moved to 2025-10-01 / 2025-11-01);
+// - python3.9 and nodejs20.x: AWS's dates as third-party pages quote them
+//   (python3.9: deprecated 2025-12-15, blocks 2026-08-31 / 2026-09-30;
+//   nodejs20.x: deprecated 2026-04-30, blocks 2026-08-31 / 2026-09-30, which
+//   another page gives as 2026-06-01 / 2026-07-01: both before 2026-12-06).
+// The other runtimes of supported_runtimes() have no deprecation date in our
+// sources (python3.10, python3.11, ruby3.2, java8.al2, java11, java17,
+// provided.al2 and dotnet8 are due in 2026-2027 by AWS's schedule, whose
+// dates we could not read): lamina treats them as supported.
+const std::vector<RuntimeLifecycle>& runtime_lifecycles() {
+    static const std::vector<RuntimeLifecycle> kRows = {
+        {"nodejs", "2016-10-31", "2016-10-31", "2016-10-31"},
+        {"nodejs4.3", "2020-03-05", "2020-03-05", "2020-03-05"},
+        {"nodejs4.3-edge", "2020-03-05", "2019-04-30", "2019-04-30"},
+        {"nodejs6.10", "2019-08-12", "2019-08-12", "2019-08-12"},
+        {"nodejs8.10", "2020-03-06", "2020-03-06", "2020-03-06"},
+        {"nodejs10.x", "2021-07-30", "2021-07-30", "2022-02-14"},
+        {"nodejs12.x", "2023-03-31", "2023-03-31", "2023-04-30"},
+        {"nodejs14.x", "2023-12-04", "2024-07-09", "2025-11-01"},
+        {"nodejs16.x", "2024-06-12", "2025-10-01", "2025-11-01"},
+        {"nodejs18.x", "2025-07-31", "2025-10-01", "2025-11-01"},
+        {"java8", "2024-01-08", "2024-02-08", "2025-11-01"},
+        {"python2.7", "2021-07-15", "2021-07-15", "2022-05-30"},
+        {"python3.6", "2022-07-18", "2022-07-18", "2022-08-29"},
+        {"python3.7", "2023-12-04", "2024-01-09", "2025-11-01"},
+        {"python3.8", "2024-10-14", "2025-10-01", "2025-11-01"},
+        {"dotnetcore1.0", "2019-06-27", "2019-07-30", "2019-07-30"},
+        {"dotnetcore2.0", "2019-05-30", "2019-05-30", "2019-05-30"},
+        {"dotnetcore2.1", "2022-01-05", "2022-01-05", "2022-04-13"},
+        {"dotnetcore3.1", "2023-04-03", "2023-04-03", "2023-05-03"},
+        {"dotnet6", "2024-11-12", "2025-10-01", "2025-11-01"},
+        {"go1.x", "2024-01-08", "2024-02-08", "2025-11-01"},
+        {"ruby2.5", "2021-07-30", "2021-07-30", "2022-03-31"},
+        {"ruby2.7", "2023-12-07", "2024-01-09", "2025-11-01"},
+        {"provided", "2024-01-08", "2024-02-08", "2025-11-01"},
+        {"python3.9", "2025-12-15", "2026-08-31", "2026-09-30"},
+        {"nodejs20.x", "2026-04-30", "2026-08-31", "2026-09-30"},
+    };
+    return kRows;
+}
+
+const RuntimeLifecycle* runtime_lifecycle(const std::string& runtime) {
+    for (const auto& row : runtime_lifecycles())
+        if (runtime == row.id) return &row;
+    return nullptr;
+}
+
 bool is_deprecated_runtime(const std::string& runtime) {
-    static const std::vector<std::string> kDeprecated = {
-        "nodejs",         "nodejs4.3",     "nodejs6.10",    "nodejs8.10",    "nodejs10.x",
-        "nodejs12.x",     "nodejs14.x",    "java8",         "python2.7",     "python3.6",
-        "python3.7",      "dotnetcore1.0", "dotnetcore2.0", "dotnetcore2.1", "dotnetcore3.1",
-        "nodejs4.3-edge", "go1.x",         "ruby2.5",       "ruby2.7",       "provided"};
-    return std::find(kDeprecated.begin(), kDeprecated.end(), runtime) != kDeprecated.end();
+    const auto& ok = supported_runtimes();
+    return runtime_lifecycle(runtime) && std::find(ok.begin(), ok.end(), runtime) == ok.end();
+}
+
+std::optional<std::int64_t> utc_date_ms(const std::string& date) {
+    if (date.size() != 10 || date[4] != '-' || date[7] != '-') return std::nullopt;
+    for (std::size_t i : {0u, 1u, 2u, 3u, 5u, 6u, 8u, 9u})
+        if (date[i] < '0' || date[i] > '9') return std::nullopt;
+    using namespace std::chrono;
+    year_month_day ymd{year{std::stoi(date.substr(0, 4))},
+                       month{static_cast<unsigned>(std::stoi(date.substr(5, 2)))},
+                       day{static_cast<unsigned>(std::stoi(date.substr(8, 2)))}};
+    if (!ymd.ok()) return std::nullopt;
+    return duration_cast<milliseconds>(sys_days{ymd}.time_since_epoch()).count();
+}
+
+namespace {
+bool reached(const char* date, std::int64_t epoch_ms) {
+    auto at = utc_date_ms(date);
+    return at && epoch_ms >= *at;
+}
+}  // namespace
+
+bool is_runtime_deprecated_at(const std::string& runtime, std::int64_t epoch_ms) {
+    const RuntimeLifecycle* row = runtime_lifecycle(runtime);
+    return row && reached(row->deprecated, epoch_ms);
+}
+
+Status check_runtime_lifecycle(const std::string& runtime, RuntimeUse use, std::int64_t epoch_ms) {
+    const RuntimeLifecycle* row = runtime_lifecycle(runtime);
+    if (!row) return {};
+    if (!reached(use == RuntimeUse::Create ? row->block_create : row->block_update, epoch_ms))
+        return {};
+    return fail(ErrorCode::InvalidParameterValue,
+                "The runtime parameter of " + runtime +
+                    " is no longer supported for creating or updating AWS Lambda functions. We "
+                    "recommend you use a supported runtime while creating or updating functions.");
 }
 
 Status validate_snap_start(const std::string& runtime) {

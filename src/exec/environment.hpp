@@ -74,6 +74,10 @@ struct Environment : std::enable_shared_from_this<Environment> {
     std::string init_type;  // on-demand | provisioned-concurrency | snap-start
     bool restored = false;  // forked from a SnapStart snapshot (its init is a restore)
     std::string tmp_seen;   // its /tmp as it sees it (a snapshot's restored environments share it)
+    // A SnapStart snapshot: the layers' extensions start in each restored
+    // environment (this command), not in the snapshot (see snapstart.cpp).
+    std::vector<std::string> restore_extensions, restore_launch;
+    std::string sandbox_ip;        // what sandbox.localdomain stands for in it ("" when unknown)
     std::uint64_t generation = 0;  // the Invoker's generation when it was started
     std::string log_stream;
     std::filesystem::path log_file;

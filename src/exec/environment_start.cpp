@@ -413,6 +413,7 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
         if (write_hosts(spec.tmp_dir / "hosts", ip)) {
             spec.etc_files["/etc/hosts"] = spec.tmp_dir / "hosts";
             env->api->telemetry().set_host(ip);
+            env->sandbox_ip = ip;
         }
     }
 
@@ -542,11 +543,20 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
                                                                 c.handler, req.scope.account});
         }
     } else if (auto extensions = list_extensions(opt_dir); !extensions.empty()) {
-        // extensions start first, then the launcher becomes the runtime
-        spec.command.insert(spec.command.begin(),
-                            {"/bin/bash", paths.runtime_dir + "/extensions/launch.sh", paths.opt});
-        env->api->expect_extensions(std::move(extensions),
-                                    {req.function_name, c.version, c.handler, req.scope.account});
+        std::vector<std::string> launch = {"/bin/bash", paths.runtime_dir + "/extensions/launch.sh",
+                                           paths.opt};
+        if (init_type == "snap-start") {
+            // a SnapStart snapshot: lamina cannot fork the extensions' processes
+            // with the runtime's, so they start in each restored environment
+            // instead (their init is part of its restore), never here
+            env->restore_extensions = std::move(extensions);
+            env->restore_launch = std::move(launch);
+        } else {
+            // extensions start first, then the launcher becomes the runtime
+            spec.command.insert(spec.command.begin(), launch.begin(), launch.end());
+            env->api->expect_extensions(std::move(extensions), {req.function_name, c.version,
+                                                                c.handler, req.scope.account});
+        }
     }
 
     auto& e = spec.env;

@@ -131,6 +131,22 @@ std::string PlatformLog::init_done(const std::string& init_type, double duration
            line_of(runtime::records::init_report(epoch_ms, init_type, "success", "", duration_ms));
 }
 
+std::string PlatformLog::restore_start(const runtime::records::RestoreStart& r,
+                                       std::int64_t epoch_ms) const {
+    if (!json_ || system_level_ > kInfo) return "";
+    return line_of(runtime::records::restore_start(epoch_ms, r));
+}
+
+std::string PlatformLog::restore_done(const std::string& status, const std::string& error_type,
+                                      double duration_ms, std::int64_t epoch_ms) const {
+    if (!json_ || system_level_ > kInfo) return "";
+    std::string out;
+    if (system_level_ <= kDebug)
+        out = line_of(runtime::records::restore_runtime_done(epoch_ms, status, error_type));
+    return out +
+           line_of(runtime::records::restore_report(epoch_ms, status, error_type, duration_ms));
+}
+
 runtime::records::Json PlatformLog::tagged(runtime::records::Json record) const {
     if (!tenant_id_.empty()) record["record"]["tenantId"] = tenant_id_;
     return record;

@@ -2,7 +2,9 @@
 // What LoggingConfig makes of an invocation's log: the platform's own lines
 // (START / END / REPORT in Text; in JSON the Telemetry API's records, built by
 // runtime/telemetry.hpp: platform.initStart, platform.initRuntimeDone and
-// platform.initReport on a cold start, platform.start, platform.runtimeDone,
+// platform.initReport on a cold start, platform.restoreStart,
+// platform.restoreRuntimeDone and platform.restoreReport on a SnapStart
+// restore, platform.start, platform.runtimeDone,
 // platform.report, kept or not by SystemLogLevel) and, in JSON, the
 // function's lines filtered by ApplicationLogLevel as Lambda filters them (a
 // line's "level", INFO when it has none).
@@ -48,6 +50,12 @@ public:
     std::string init_start(const std::string& init_type, std::int64_t epoch_ms) const;
     std::string init_done(const std::string& init_type, double duration_ms,
                           std::int64_t epoch_ms) const;
+    // A restored (SnapStart) environment's records in their place (JSON only):
+    // platform.restoreStart; then platform.restoreRuntimeDone (DEBUG) and
+    // platform.restoreReport, with `status` success, failure or timeout.
+    std::string restore_start(const runtime::records::RestoreStart& r, std::int64_t epoch_ms) const;
+    std::string restore_done(const std::string& status, const std::string& error_type,
+                             double duration_ms, std::int64_t epoch_ms) const;
     // The function's output as Lambda keeps it: all of it in Text, in JSON
     // the lines at or above ApplicationLogLevel.
     std::string application(std::string text) const;

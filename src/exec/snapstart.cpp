@@ -318,9 +318,25 @@ Result<EnvPtr> Invoker::restore_environment(const InvokeRequest& req, const std:
     env->api = std::move(api);
     env->json_logs = c.log_format == "JSON";
     const PlatformLog plog(c);
-    if (!plog.json())
+    // the restore takes the place of the init: RESTORE_START, platform.restoreStart
+    const runtime::records::RestoreStart restore_start{req.function_name,
+                                                       c.version,
+                                                       ids_.uuid(),
+                                                       c.memory_size,
+                                                       runtime_version_name(c.runtime),
+                                                       c.runtime_version_arn};
+    if (plog.json())
+        env->init_log = plog.restore_start(restore_start, now);
+    else
         env->init_log = "RESTORE_START Runtime Version: " + runtime_version_name(c.runtime) +
                         "\tRuntime Version ARN: " + c.runtime_version_arn + "\n";
+    env->api->telemetry().publish(runtime::RecordKind::Platform,
+                                  runtime::records::restore_start(now, restore_start));
+    if (!zygote->sandbox_ip.empty()) env->api->telemetry().set_host(zygote->sandbox_ip);
+    // the layers' extensions start anew in each restored environment (see start_environment)
+    if (!zygote->restore_extensions.empty())
+        env->api->expect_extensions(zygote->restore_extensions,
+                                    {req.function_name, c.version, c.handler, req.scope.account});
 
     // its output: a FIFO in the snapshot's /tmp (the only place both see),
     // reached from here through the runtime's root (/proc/<pid>/root)
@@ -357,7 +373,15 @@ Result<EnvPtr> Invoker::restore_environment(const InvokeRequest& req, const std:
         }
         std::int64_t at = clock_.now_ms();
         std::string restore = plog.application(e->take_output());
-        if (!plog.json()) restore += "RESTORE_REPORT Restore Duration: " + format_ms(ms) + " ms\n";
+        if (plog.json())
+            restore += plog.restore_done("success", "", ms, at);
+        else
+            restore += "RESTORE_REPORT Restore Duration: " + format_ms(ms) + " ms\n";
+        auto& telemetry = e->api->telemetry();
+        telemetry.publish(runtime::RecordKind::Platform,
+                          runtime::records::restore_runtime_done(at, "success", ""));
+        telemetry.publish(runtime::RecordKind::Platform,
+                          runtime::records::restore_report(at, "success", "", ms));
         {
             std::lock_guard lk(e->mu);
             e->init_log += restore;
@@ -365,17 +389,34 @@ Result<EnvPtr> Invoker::restore_environment(const InvokeRequest& req, const std:
         }
         if (hook) hook();
     });
-    env->api->on_init_error([weak](runtime::Outcome o) {
-        if (auto e = weak.lock()) {
+    env->api->on_init_error([this, weak, plog](runtime::Outcome o) {
+        auto e = weak.lock();
+        if (!e) return;
+        // the restore failed (an after-restore hook, an extension): its records say so
+        std::int64_t at = clock_.now_ms();
+        double ms =
+            std::chrono::duration<double, std::milli>(Environment::Clk::now() - e->spawned_at)
+                .count();
+        auto& telemetry = e->api->telemetry();
+        telemetry.publish(runtime::RecordKind::Platform,
+                          runtime::records::restore_runtime_done(at, "failure", o.error_type));
+        telemetry.publish(runtime::RecordKind::Platform,
+                          runtime::records::restore_report(at, "failure", o.error_type, ms));
+        std::string records = plog.restore_done("failure", o.error_type, ms, at);
+        // a runtime exits after /restore/error by itself; a failed extension does not
+        bool extension = o.platform_error && runtime::is_extension_error(*o.platform_error);
+        {
             std::lock_guard lk(e->mu);
+            e->init_log += records;
             e->init_error = std::move(o);
         }
+        if (extension) e->kill();
     });
     env->api->hold_restore(true);  // until its process is in its cgroup and held here
     env->spawned_at = Environment::Clk::now();
     std::weak_ptr<Environment> weak_zygote = zygote;
     zygote->api->fork_restored(
-        env->api->address(), zygote->tmp_seen + "/" + fifo,
+        env->api->address(), zygote->tmp_seen + "/" + fifo, zygote->restore_launch,
         [this, weak, weak_zygote, zygote_pid, out_fd, fifo_host, cgroup_procs](int ns_pid) {
             auto e = weak.lock();
             if (!e) {

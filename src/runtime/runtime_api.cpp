@@ -484,8 +484,8 @@ void RuntimeApi::snapshot_mode(std::function<void(int)> on_snapshot) {
 }
 
 void RuntimeApi::fork_restored(const std::string& address, const std::string& output,
-                               std::function<void(int)> done) {
-    state_->order_restore({address, output, std::move(done)});
+                               std::vector<std::string> extensions, std::function<void(int)> done) {
+    state_->order_restore({address, output, std::move(extensions), std::move(done)});
 }
 
 void RuntimeApi::hold_restore(bool held) {
@@ -499,7 +499,7 @@ void RuntimeApi::hold_restore(bool held) {
     if (parked) (*parked)(State::restored_answer());
 }
 
-void RuntimeApi::reap_restored() { state_->order_restore({"", "", nullptr}); }
+void RuntimeApi::reap_restored() { state_->order_restore({"", "", {}, nullptr}); }
 
 Status RuntimeApi::invoke(Invocation inv, std::function<void(Outcome)> done,
                           std::function<void()> settled) {

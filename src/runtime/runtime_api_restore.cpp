@@ -3,6 +3,7 @@
 // environment, or reap exited children); a restored environment's runtime is
 // answered once lamina holds its process.
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -84,6 +85,8 @@ http::Response RuntimeApi::State::hand_restore_order() {
     } else {
         r.headers.set("Lamina-Restore-Fork", order.address);
         r.headers.set("Lamina-Restore-Output", order.output);
+        if (!order.extensions.empty())
+            r.headers.set("Lamina-Restore-Extensions", nlohmann::json(order.extensions).dump());
     }
     r.body = "{}";
     restore_in_hand = std::move(order);

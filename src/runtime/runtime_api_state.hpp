@@ -109,6 +109,7 @@ struct RuntimeApi::State {
     // SnapStart: this environment is a snapshot (its runtime forks restored ones)
     struct RestoreOrder {
         std::string address, output;  // empty address: reap exited children
+        std::vector<std::string> extensions;
         std::function<void(int)> done;
     };
     bool snapshot = false;

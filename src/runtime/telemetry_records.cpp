@@ -173,6 +173,30 @@ Json start(std::int64_t ms, const std::string& request_id, const std::string& ve
     return event(ms, "platform.start", std::move(r));
 }
 
+Json restore_start(std::int64_t ms, const RestoreStart& r) {
+    Json rec{{"functionName", r.function_name}, {"functionVersion", r.function_version}};
+    if (!r.instance_id.empty()) rec["instanceId"] = r.instance_id;
+    if (r.instance_max_memory > 0) rec["instanceMaxMemory"] = r.instance_max_memory;
+    if (!r.runtime_version.empty()) rec["runtimeVersion"] = r.runtime_version;
+    if (!r.runtime_version_arn.empty()) rec["runtimeVersionArn"] = r.runtime_version_arn;
+    return event(ms, "platform.restoreStart", std::move(rec));
+}
+
+Json restore_runtime_done(std::int64_t ms, const std::string& status,
+                          const std::string& error_type) {
+    Json r{{"status", status}};
+    if (!error_type.empty()) r["errorType"] = error_type;
+    return event(ms, "platform.restoreRuntimeDone", std::move(r));
+}
+
+Json restore_report(std::int64_t ms, const std::string& status, const std::string& error_type,
+                    double duration_ms) {
+    Json r{{"status", status}};
+    if (!error_type.empty()) r["errorType"] = error_type;
+    r["metrics"] = Json{{"durationMs", ms3(duration_ms)}};
+    return event(ms, "platform.restoreReport", std::move(r));
+}
+
 Json runtime_done(std::int64_t ms, const Invoke& inv) {
     Json r{{"requestId", inv.request_id}, {"status", inv.status}};
     if (!inv.error_type.empty()) r["errorType"] = inv.error_type;
@@ -253,7 +277,7 @@ std::vector<Json> to_logs_api(const Json& e) {
     }
     if (type == "platform.extension" || type == "platform.logsDropped") return {e};
     if (type == "platform.telemetrySubscription") return {same("platform.logsSubscription", r)};
-    return {};  // the init records are the Telemetry API's only
+    return {};  // the init and restore records are the Telemetry API's only
 }
 
 }  // namespace records

@@ -52,7 +52,7 @@ def test_tutorial_versions_and_aliases(cli, lam, tmp_path):
     z1, data1 = _write_zip(tmp_path, "function-v1.zip", "alias_function_v1", "Version 1 - Stable", 1)
     z2, data2 = _write_zip(tmp_path, "function-v2.zip", "alias_function_v2", "Version 2 - New Feature", 2)
 
-    created = cli.json("lambda", "create-function", "--function-name", fname, "--runtime", "python3.9",
+    created = cli.json("lambda", "create-function", "--function-name", fname, "--runtime", "python3.12",
                        "--role", role, "--handler", "alias_function_v1.lambda_handler",
                        "--zip-file", f"fileb://{z1}")
     assert created["FunctionArn"] == fn_arn(fname)

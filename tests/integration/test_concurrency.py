@@ -110,7 +110,7 @@ def test_tutorial_concurrency_exercise_with_the_aws_cli(cli, lam, tmp_path):
     zip_path = tmp_path / "concurrency-test.zip"
     zip_path.write_bytes(lt.make_zip({"concurrency_test.py": SLEEPER}))
     name = lt.unique("ConcurrencyTest")
-    cli.json("lambda", "create-function", "--function-name", name, "--runtime", "python3.9",
+    cli.json("lambda", "create-function", "--function-name", name, "--runtime", "python3.12",
              "--role", ROLE, "--handler", "concurrency_test.lambda_handler", "--timeout", "30",
              "--zip-file", f"fileb://{zip_path}")
     out = cli.json("lambda", "put-function-concurrency", "--function-name", name,

@@ -398,7 +398,7 @@ def test_node_breakpoint_with_serve_debug_wait(tmp_path):
         _need_bubblewrap(srv.port)
         lam = srv.client("lambda")
         lt.create_function(lam, name, zip_bytes=lt.make_zip({"index.js": NODE_HANDLER}),
-                           Runtime="nodejs20.x", Handler="index.handler", Timeout=2)
+                           Runtime="nodejs22.x", Handler="index.handler", Timeout=2)
         inv = Invocation(srv.port, name, {"n": 5})
         targets = _inspector_targets(port)
         cdp = Cdp(targets[0]["webSocketDebuggerUrl"])

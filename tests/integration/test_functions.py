@@ -117,7 +117,7 @@ class TestCreateGet:
 
     def test_create_with_settings(self, lam):
         name = lt.unique()
-        resp = lam.create_function(FunctionName=name, Runtime="nodejs20.x", Role=ROLE_ARN, Handler="index.handler",
+        resp = lam.create_function(FunctionName=name, Runtime="nodejs22.x", Role=ROLE_ARN, Handler="index.handler",
                                    Code={"ZipFile": lt.make_zip({"index.js": "exports.handler=async()=>1"})},
                                    MemorySize=256, Timeout=5, Description="my function",
                                    Architectures=["arm64"], EphemeralStorage={"Size": 1024})
@@ -127,7 +127,7 @@ class TestCreateGet:
             assert r["Description"] == "my function"
             assert r["Architectures"] == ["arm64"]
             assert r["EphemeralStorage"] == {"Size": 1024}
-            assert r["Runtime"] == "nodejs20.x"
+            assert r["Runtime"] == "nodejs22.x"
             assert r["Handler"] == "index.handler"
 
     def test_create_with_publish(self, lam):
@@ -795,3 +795,53 @@ class TestListFunctions:
                 "Value 'invalid' at 'functionVersion' failed to satisfy constraint: "
                 "Member must satisfy enum value set: [ALL]")):
             lam.list_functions(FunctionVersion="invalid")
+
+
+NO_LONGER = ("The runtime parameter of {} is no longer supported for creating or updating AWS Lambda "
+             "functions. We recommend you use a supported runtime while creating or updating functions.")
+
+
+def test_runtime_deprecation_follows_aws_schedule(tmp_path):
+    """python3.9: deprecated 2025-12-15, CreateFunction blocked from 2026-08-31, updates from
+    2026-09-30. On 2026-05-15 (lamina serve --runtime-date) it is deprecated but allowed, as on
+    AWS; at today's date (2026-12-06 or later) creating and updating are refused, and a move to
+    a supported runtime is still allowed."""
+    data = tmp_path / "data"
+    name = lt.unique("dep")
+    srv = lt.LaminaServer(data_dir=data, log_path=tmp_path / "a.log",
+                          extra_args=["--runtime-date", "2026-05-15"]).start()
+    try:
+        lam = srv.client("lambda")
+        created = lt.create_function(lam, name, Runtime="python3.9")
+        assert created["Runtime"] == "python3.9"
+        r = lam.invoke(FunctionName=name, Payload=b"{}")
+        assert "FunctionError" not in r
+    finally:
+        srv.stop()
+    srv = lt.LaminaServer(data_dir=data, log_path=tmp_path / "b.log").start()
+    try:
+        lam = srv.client("lambda")
+        with expect_error("InvalidParameterValueException", 400, NO_LONGER.format("python3.9")):
+            lt.create_function(lam, lt.unique("dep"), activate=False, Runtime="python3.9")
+        with expect_error("InvalidParameterValueException", 400, NO_LONGER.format("python3.9")):
+            lam.update_function_configuration(FunctionName=name, Description="x")
+        with expect_error("InvalidParameterValueException", 400, NO_LONGER.format("python3.9")):
+            lam.update_function_code(FunctionName=name, ZipFile=lt.handler_zip())
+        cfg = lam.get_function_configuration(FunctionName=name)
+        assert cfg["Runtime"] == "python3.9" and cfg.get("Description", "") == ""
+        # the function still runs (AWS never blocks invokes), and may move to a supported runtime
+        assert "FunctionError" not in lam.invoke(FunctionName=name, Payload=b"{}")
+        moved = lam.update_function_configuration(FunctionName=name, Runtime="python3.12")
+        assert moved["Runtime"] == "python3.12"
+        with expect_error("InvalidParameterValueException", 400, NO_LONGER.format("nodejs20.x")):
+            lt.create_function(lam, lt.unique("dep"), activate=False, Runtime="nodejs20.x",
+                               Handler="index.handler")
+    finally:
+        srv.stop()
+
+
+def test_runtime_date_must_be_a_date(tmp_path):
+    srv = lt.LaminaServer(log_path=tmp_path / "c.log", extra_args=["--runtime-date", "2026-13-01"])
+    with pytest.raises(RuntimeError):
+        srv.start(timeout=10)
+    assert "not a YYYY-MM-DD date" in (tmp_path / "c.log").read_text()

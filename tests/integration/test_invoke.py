@@ -316,7 +316,7 @@ def test_versions_exercise_each_version_runs_its_own_code(server):
     lam = server.client("lambda")
     v1 = "import json\ndef lambda_handler(event, context):\n    return {'statusCode': 200, 'body': json.dumps({'message': 'Version 1.0 - Initial release'})}\n"
     v2 = v1.replace("Version 1.0 - Initial release", "Version 2.0 - Added new feature")
-    name = create(lam, lt.make_zip({"versioned_function.py": v1}), runtime="python3.9",
+    name = create(lam, lt.make_zip({"versioned_function.py": v1}), runtime="python3.12",
                   handler="versioned_function.lambda_handler")
     lam.publish_version(FunctionName=name, Description="v1.0.0 - Initial release")
     lam.update_function_code(FunctionName=name, ZipFile=lt.make_zip({"versioned_function.py": v2}))
@@ -357,18 +357,18 @@ def test_aliases_exercise_weighted_routing(server):
 def test_layer_exercise_imports_from_opt(server):
     lam = server.client("lambda")
     def layer(version):
-        return lt.make_zip({"python/lib/python3.9/site-packages/requests/__init__.py": f"__version__ = '{version}'\n"})
+        return lt.make_zip({"python/lib/python3.12/site-packages/requests/__init__.py": f"__version__ = '{version}'\n"})
     lname = lt.unique("requests-layer")
-    v1 = lam.publish_layer_version(LayerName=lname, Content={"ZipFile": layer("2.28.0")}, CompatibleRuntimes=["python3.9"])
+    v1 = lam.publish_layer_version(LayerName=lname, Content={"ZipFile": layer("2.28.0")}, CompatibleRuntimes=["python3.12"])
     src = ("import json, requests\ndef lambda_handler(event, context):\n"
            "    return {'statusCode': 200, 'body': json.dumps({'version': requests.__version__, 'file': requests.__file__})}\n")
-    name = create(lam, lt.make_zip({"function.py": src}), runtime="python3.9", handler="function.lambda_handler",
+    name = create(lam, lt.make_zip({"function.py": src}), runtime="python3.12", handler="function.lambda_handler",
                   Layers=[v1["LayerVersionArn"]])
     _, body = invoke(lam, name)
     out = json.loads(json.loads(body)["body"])
     assert out["version"] == "2.28.0"
-    assert out["file"] == "/opt/python/lib/python3.9/site-packages/requests/__init__.py"
-    v2 = lam.publish_layer_version(LayerName=lname, Content={"ZipFile": layer("2.31.0")}, CompatibleRuntimes=["python3.9"])
+    assert out["file"] == "/opt/python/lib/python3.12/site-packages/requests/__init__.py"
+    v2 = lam.publish_layer_version(LayerName=lname, Content={"ZipFile": layer("2.31.0")}, CompatibleRuntimes=["python3.12"])
     lam.update_function_configuration(FunctionName=name, Layers=[v2["LayerVersionArn"]])
     _, body = invoke(lam, name)
     assert json.loads(json.loads(body)["body"])["version"] == "2.31.0"
@@ -494,7 +494,7 @@ def test_node_handlers(server, files, handler, expected):
     if not node_available():
         pytest.skip("node is not installed")
     lam = server.client("lambda")
-    name = create(lam, lt.make_zip(files), runtime="nodejs20.x", handler=handler)
+    name = create(lam, lt.make_zip(files), runtime="nodejs22.x", handler=handler)
     r, body = invoke(lam, name, b'{"who": "node"}')
     assert "FunctionError" not in r, body
     assert json.loads(body) == expected
@@ -505,20 +505,20 @@ def test_node_errors_and_layer_node_modules(server):
         pytest.skip("node is not installed")
     lam = server.client("lambda")
     name = create(lam, lt.make_zip({"index.js": "exports.handler = async () => { throw new TypeError('bad input'); };"}),
-                  runtime="nodejs20.x", handler="index.handler")
+                  runtime="nodejs22.x", handler="index.handler")
     r, body = invoke(lam, name)
     assert r["FunctionError"] == "Unhandled"
     err = json.loads(body)
     assert err["errorType"] == "TypeError" and err["errorMessage"] == "bad input" and isinstance(err["trace"], list)
 
-    name = create(lam, lt.make_zip({"index.js": "exports.other = 1;"}), runtime="nodejs20.x", handler="index.handler")
+    name = create(lam, lt.make_zip({"index.js": "exports.other = 1;"}), runtime="nodejs22.x", handler="index.handler")
     _, body = invoke(lam, name)
     assert json.loads(body)["errorType"] == "Runtime.HandlerNotFound"
 
     layer = lt.make_zip({"nodejs/node_modules/greeter/index.js": "module.exports = (n) => `hello ${n}`;"})
     arn = lam.publish_layer_version(LayerName=lt.unique("node-mods"), Content={"ZipFile": layer})["LayerVersionArn"]
     name = create(lam, lt.make_zip({"index.js": "const greet = require('greeter'); exports.handler = async (e) => greet(e.who);"}),
-                  runtime="nodejs20.x", handler="index.handler", Layers=[arn])
+                  runtime="nodejs22.x", handler="index.handler", Layers=[arn])
     r, body = invoke(lam, name, b'{"who": "layer"}')
     assert "FunctionError" not in r, body
     assert json.loads(body) == "hello layer"
@@ -528,7 +528,7 @@ def test_node_errors_and_layer_node_modules(server):
 
 def _installed_packages_zip(marker: str) -> bytes:
     """requests and its dependencies as installed for /usr/bin/python3, under the layer's
-    python/lib/python3.9/site-packages (PyPI is unreachable: the machine's copy is used)."""
+    python/lib/python3.12/site-packages (PyPI is unreachable: the machine's copy is used)."""
     import subprocess
     import zipfile
     out = subprocess.run(["/usr/bin/python3", "-c",
@@ -550,9 +550,9 @@ def _installed_packages_zip(marker: str) -> bytes:
                         continue
                     full = os.path.join(root, f)
                     rel = os.path.relpath(full, os.path.dirname(pkg_dir))
-                    z.write(full, f"python/lib/python3.9/site-packages/{rel}")
+                    z.write(full, f"python/lib/python3.12/site-packages/{rel}")
             if pkg == "requests":
-                info = zipfile.ZipInfo("python/lib/python3.9/site-packages/requests/layer_version.txt")
+                info = zipfile.ZipInfo("python/lib/python3.12/site-packages/requests/layer_version.txt")
                 info.external_attr = 0o100644 << 16  # world-readable, as Lambda needs
                 z.writestr(info, marker)
     return buf.getvalue()
@@ -564,23 +564,23 @@ def test_tutorial_layer_exercise_with_real_requests(server):
     lname = lt.unique("requests-layer")
     v1 = lam.publish_layer_version(LayerName=lname, Description="Requests library for HTTP calls",
                                    Content={"ZipFile": _installed_packages_zip("v1")},
-                                   CompatibleRuntimes=["python3.9", "python3.10", "python3.11"])
+                                   CompatibleRuntimes=["python3.12", "python3.10", "python3.11"])
     src = ("import json, os\nimport requests  # This comes from the layer!\n\n"
            "def lambda_handler(event, context):\n"
            "    marker = os.path.join(os.path.dirname(requests.__file__), 'layer_version.txt')\n"
            "    return {'statusCode': 200, 'body': json.dumps({'message': 'Successfully used layer!',\n"
            "            'version': requests.__version__, 'file': requests.__file__,\n"
            "            'layer': open(marker).read(), 'layer_test': 'PASSED'})}\n")
-    name = create(lam, lt.make_zip({"function.py": src}), runtime="python3.9", handler="function.lambda_handler",
+    name = create(lam, lt.make_zip({"function.py": src}), runtime="python3.12", handler="function.lambda_handler",
                   Layers=[v1["LayerVersionArn"]])
     r, body = invoke(lam, name)
     assert "FunctionError" not in r, body
     out = json.loads(json.loads(body)["body"])
     assert out["message"] == "Successfully used layer!" and out["layer_test"] == "PASSED"
-    assert out["file"] == "/opt/python/lib/python3.9/site-packages/requests/__init__.py"
+    assert out["file"] == "/opt/python/lib/python3.12/site-packages/requests/__init__.py"
     assert out["layer"] == "v1" and out["version"]
     v2 = lam.publish_layer_version(LayerName=lname, Content={"ZipFile": _installed_packages_zip("v2")},
-                                   CompatibleRuntimes=["python3.9"])
+                                   CompatibleRuntimes=["python3.12"])
     lam.update_function_configuration(FunctionName=name, Layers=[v2["LayerVersionArn"]])
     r, body = invoke(lam, name)
     assert json.loads(json.loads(body)["body"])["layer"] == "v2"
@@ -878,7 +878,7 @@ def test_python_init_error_raised_by_the_module_and_nested_handler_path(server):
 def node_create(client, files, handler="index.handler", **kw):
     if not node_available():
         pytest.skip("node is not installed")
-    return create(client, lt.make_zip(files), runtime="nodejs20.x", handler=handler, **kw)
+    return create(client, lt.make_zip(files), runtime="nodejs22.x", handler=handler, **kw)
 
 
 NODE_PROBE = """

@@ -13,7 +13,7 @@ from lamina_testlib import ACCOUNT, REGION, fn_arn
 
 pytestmark = pytest.mark.cli
 
-SITE = "python/lib/python3.9/site-packages"
+SITE = "python/lib/python3.12/site-packages"
 
 FUNCTION_PY = '''import json
 import requests  # This comes from the layer!
@@ -58,7 +58,7 @@ def fake_requests(version: str) -> str:
 
 
 def build_layer_zip(workdir, dirname: str, zipname: str, version: str) -> tuple:
-    """mkdir -p <dirname>/python/lib/python3.9/site-packages; put requests/ in it; zip -r <zip> python/"""
+    """mkdir -p <dirname>/python/lib/python3.12/site-packages; put requests/ in it; zip -r <zip> python/"""
     layer_dir = workdir / dirname
     pkg = layer_dir / SITE / "requests"
     pkg.mkdir(parents=True, exist_ok=True)
@@ -81,11 +81,11 @@ def test_tutorial_layer_exercise(cli, server, lam, tmp_path):
     p1 = cli.json("lambda", "publish-layer-version", "--layer-name", layer_name,
                   "--description", "Requests library for HTTP calls",
                   "--zip-file", f"fileb://{zip1}",
-                  "--compatible-runtimes", "python3.9", "python3.10", "python3.11")
+                  "--compatible-runtimes", "python3.12", "python3.10", "python3.11")
     assert p1["LayerArn"] == f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:{layer_name}"
     assert p1["LayerVersionArn"] == f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:{layer_name}:1"
     assert p1["Version"] == 1
-    assert p1["CompatibleRuntimes"] == ["python3.9", "python3.10", "python3.11"]
+    assert p1["CompatibleRuntimes"] == ["python3.12", "python3.10", "python3.11"]
     assert p1["Description"] == "Requests library for HTTP calls"
     assert p1["Content"]["CodeSha256"] == lt.b64sha256(data1)
     assert p1["Content"]["CodeSize"] == len(data1)
@@ -100,12 +100,12 @@ def test_tutorial_layer_exercise(cli, server, lam, tmp_path):
     assert account_id == ACCOUNT
     layer_arn_v1 = f"arn:aws:lambda:us-east-1:{account_id}:layer:{layer_name}:1"
     assert layer_arn_v1 == p1["LayerVersionArn"]
-    created = cli.json("lambda", "create-function", "--function-name", fname, "--runtime", "python3.9",
+    created = cli.json("lambda", "create-function", "--function-name", fname, "--runtime", "python3.12",
                        "--role", f"arn:aws:iam::{account_id}:role/MyFirstLambdaRole",
                        "--handler", "function.lambda_handler", "--zip-file", f"fileb://{fzip}",
                        "--layers", layer_arn_v1)
     assert created["FunctionArn"] == fn_arn(fname)
-    assert created["Runtime"] == "python3.9"
+    assert created["Runtime"] == "python3.12"
     assert created["Layers"] == [{"Arn": layer_arn_v1, "CodeSize": len(data1)}]
     # (Step 5 invokes it; control plane only here: wait until it is Active instead)
     cli.run("lambda", "wait", "function-active-v2", "--function-name", fname)
@@ -119,16 +119,16 @@ def test_tutorial_layer_exercise(cli, server, lam, tmp_path):
     zip2, data2 = build_layer_zip(tmp_path, "my-requests-layer", "my-requests-layer-v2.zip", "2.31.0")
     assert data2 != data1
     p2 = cli.json("lambda", "publish-layer-version", "--layer-name", layer_name,
-                  "--zip-file", f"fileb://{zip2}", "--compatible-runtimes", "python3.9")
+                  "--zip-file", f"fileb://{zip2}", "--compatible-runtimes", "python3.12")
     assert p2["Version"] == 2
     assert p2["LayerVersionArn"] == f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:{layer_name}:2"
-    assert p2["CompatibleRuntimes"] == ["python3.9"]
+    assert p2["CompatibleRuntimes"] == ["python3.12"]
     assert p2["Description"] == ""
     assert p2["Content"]["CodeSha256"] == lt.b64sha256(data2)
     # version 1 is unchanged
     v1 = cli.json("lambda", "get-layer-version", "--layer-name", layer_name, "--version-number", "1")
     assert v1["Content"]["CodeSha256"] == lt.b64sha256(data1)
-    assert v1["CompatibleRuntimes"] == ["python3.9", "python3.10", "python3.11"]
+    assert v1["CompatibleRuntimes"] == ["python3.12", "python3.10", "python3.11"]
 
     layer_arn_v2 = f"arn:aws:lambda:us-east-1:{account_id}:layer:{layer_name}:2"
     upd = cli.json("lambda", "update-function-configuration", "--function-name", fname, "--layers", layer_arn_v2)

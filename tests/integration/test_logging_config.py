@@ -184,7 +184,7 @@ def test_platform_records_follow_the_system_level(lam, system):
 
 
 def test_node_text_console_lines(lam):
-    name = make(lam, "nodejs20.x")
+    name = make(lam, "nodejs22.x")
     r, out, tail = invoke_tail(lam, name)
     request_id = r["ResponseMetadata"]["RequestId"]
     assert out == {"format": "Text"}
@@ -196,7 +196,7 @@ def test_node_text_console_lines(lam):
 
 @pytest.mark.parametrize("level", LEVELS)
 def test_node_json_records_by_application_level(lam, level):
-    name = make(lam, "nodejs20.x", {"LogFormat": "JSON", "ApplicationLogLevel": level})
+    name = make(lam, "nodejs22.x", {"LogFormat": "JSON", "ApplicationLogLevel": level})
     r, out, tail = invoke_tail(lam, name)
     request_id = r["ResponseMetadata"]["RequestId"]
     assert out == {"format": "JSON", "level": level}

@@ -60,7 +60,7 @@ def invoke(lam, name):
 def test_no_function_code_runs_before_the_first_invoke(lam):
     for runtime, handler, source, file in (
             ("python3.12", "fn.handler", INIT_REPORTS, "fn.py"),
-            ("nodejs20.x", "index.handler", NODE_INIT_REPORTS, "index.js")):
+            ("nodejs22.x", "index.handler", NODE_INIT_REPORTS, "index.js")):
         with listener() as sock:
             name = lt.unique("spare")
             lt.create_function(lam, name, zip_bytes=lt.make_zip({file: source}), Runtime=runtime,

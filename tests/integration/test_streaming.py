@@ -135,7 +135,7 @@ while True:
 
 def create_node(lam, name=None, timeout=10, **kw):
     name = name or lt.unique("stream")
-    lt.create_function(lam, name, Runtime="nodejs20.x", Handler="index.handler", Timeout=timeout,
+    lt.create_function(lam, name, Runtime="nodejs22.x", Handler="index.handler", Timeout=timeout,
                        zip_bytes=lt.make_zip({"index.js": STREAM_HANDLER}), **kw)
     return name
 

@@ -163,14 +163,14 @@ def test_concurrent_tenants_never_share_an_environment(lam, tenant_fn):
 def test_node_context_tenant_id(lam):
     if shutil.which("node") is None:
         pytest.skip("no node on this machine")
-    name = create_tenant_fn(lam, zip_bytes=lt.make_zip({"index.js": NODE_HANDLER}), Runtime="nodejs20.x",
+    name = create_tenant_fn(lam, zip_bytes=lt.make_zip({"index.js": NODE_HANDLER}), Runtime="nodejs22.x",
                             Handler="index.handler")
     a1, b1, a2 = (invoke(lam, name, t) for t in ["blue", "green", "blue"])
     assert (a1["tenant"], b1["tenant"], a2["tenant"]) == ("blue", "green", "blue")
     assert a1["env"] == a2["env"] != b1["env"]
     assert a2["count"] == 2 and b1["count"] == 1
     plain = lt.unique("plain")
-    lt.create_function(lam, plain, zip_bytes=lt.make_zip({"index.js": NODE_HANDLER}), Runtime="nodejs20.x",
+    lt.create_function(lam, plain, zip_bytes=lt.make_zip({"index.js": NODE_HANDLER}), Runtime="nodejs22.x",
                        Handler="index.handler")
     assert invoke(lam, plain)["tenant"] is None
 
@@ -280,7 +280,7 @@ def test_json_logs_carry_the_tenant(lam):
     assert app and app[0]["tenantId"] == "blue" and app[0]["requestId"], records
     if shutil.which("node") is None:
         return
-    node = create_tenant_fn(lam, zip_bytes=lt.make_zip({"index.js": LOGGING_NODE}), Runtime="nodejs20.x",
+    node = create_tenant_fn(lam, zip_bytes=lt.make_zip({"index.js": LOGGING_NODE}), Runtime="nodejs22.x",
                             Handler="index.handler", LoggingConfig={"LogFormat": "JSON"})
     records = json_log(lam.invoke(FunctionName=node, Payload=b"{}", TenantId="green", LogType="Tail"))
     app = [rec for rec in records if rec.get("message") == "from node"]

@@ -36,7 +36,9 @@ struct Config {
     std::filesystem::path
         credentials_file;  // --auth sigv4: ACCESS_KEY_ID SECRET ACCOUNT_ID per line
     std::map<std::string, std::string> runtimes;  // runtime -> interpreter overrides
-    std::filesystem::path runtimes_dir;    // --runtimes-dir as given (empty: found at start-up)
+    std::filesystem::path runtimes_dir;  // --runtimes-dir as given (empty: found at start-up)
+    // YYYY-MM-DD (UTC) runtime deprecations are judged at; "" = today
+    std::string runtime_date;
     int idle_timeout_s = 600;              // reap idle execution environments after this
     int provisioned_init_timeout_s = 130;  // provisioned envs' init limit (or Timeout, if longer)
     // spare environments kept for cold starts, one per function version at most (0: none)

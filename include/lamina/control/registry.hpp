@@ -317,6 +317,11 @@ public:
 
     static std::string runtime_version_arn(const std::string& region, const std::string& runtime);
 
+    // The date runtime deprecations are judged at (lamina serve
+    // --runtime-date): AWS's block dates for CreateFunction and for updates
+    // compared with it instead of the clock's today. Set before serving.
+    void judge_runtimes_at(std::optional<std::int64_t> epoch_ms) { runtime_date_ms_ = epoch_ms; }
+
 private:
     using FunctionMap = std::map<std::string, std::shared_ptr<Function>>;
 
@@ -337,6 +342,7 @@ private:
     std::string bump_revision(const Scope& s, Function& f, const std::string& qualifier,
                               std::vector<store::Mutation>& rows);
     std::int64_t now_ms() const { return clock_.now_ms(); }
+    std::int64_t runtime_now() const { return runtime_date_ms_.value_or(now_ms()); }
     // Tells the folder observer what the function (null: deleted) uses now (under the lock).
     void report_folders(const Scope& s, const std::string& name, const Function* f) const;
 
@@ -344,6 +350,7 @@ private:
     const LayerRegistry* layers_;
     Clock& clock_;
     IdSource& ids_;
+    std::optional<std::int64_t> runtime_date_ms_;
     FolderObserver folder_observer_;
     mutable std::shared_mutex mu_;
     std::map<Scope, FunctionMap> functions_;

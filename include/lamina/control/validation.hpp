@@ -18,8 +18,28 @@ struct FunctionSettings;
 
 // Runtimes AWS accepts for new functions, in the order AWS lists them.
 const std::vector<std::string>& supported_runtimes();
-// Runtimes that exist but may no longer be used to create or update.
+// Runtimes AWS no longer lists at all (gone from the enum): never usable.
 bool is_deprecated_runtime(const std::string& runtime);
+
+// One row of AWS's deprecation schedule ("Lambda runtimes"): dates (UTC,
+// YYYY-MM-DD) from which the runtime is deprecated, from which CreateFunction
+// refuses it, and from which updates of functions that use it are refused.
+struct RuntimeLifecycle {
+    const char* id;
+    const char* deprecated;
+    const char* block_create;
+    const char* block_update;
+};
+const std::vector<RuntimeLifecycle>& runtime_lifecycles();
+const RuntimeLifecycle* runtime_lifecycle(const std::string& runtime);
+// Midnight UTC of a YYYY-MM-DD date, in ms since the epoch (nullopt if malformed).
+std::optional<std::int64_t> utc_date_ms(const std::string& date);
+enum class RuntimeUse { Create, Update };
+// Whether `runtime` may be used for `use` at `epoch_ms`: refused with AWS's
+// message from the block date on; deprecated but not yet blocked is accepted
+// (AWS accepts, and its API says nothing of the deprecation).
+Status check_runtime_lifecycle(const std::string& runtime, RuntimeUse use, std::int64_t epoch_ms);
+bool is_runtime_deprecated_at(const std::string& runtime, std::int64_t epoch_ms);
 
 Status validate_runtime(const std::string& runtime);
 // SnapStart ApplyOn PublishedVersions on `runtime`: lamina snapshots

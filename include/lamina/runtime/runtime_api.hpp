@@ -116,8 +116,10 @@ public:
     // Asks the snapshot's runtime to fork one restored environment; `done`
     // gets the child's pid as the sandbox sees it, or -1 when the snapshot's
     // runtime is gone. Called from any thread (so is `done`).
+    // `extensions`: the command that starts the layers' extensions in it
+    // (Lamina-Restore-Extensions, a JSON array; none when empty).
     void fork_restored(const std::string& address, const std::string& output,
-                       std::function<void(int)> done);
+                       std::vector<std::string> extensions, std::function<void(int)> done);
     // Asks the snapshot's runtime to collect its exited children (wait(2)).
     void reap_restored();
     // A restored environment's runtime calls GET /runtime/restore/next first:

@@ -65,6 +65,23 @@ Json init_report(std::int64_t ms, const std::string& init_type, const std::strin
 Json start(std::int64_t ms, const std::string& request_id, const std::string& version,
            const std::string& trace_id);
 
+// SnapStart: a restored environment's restore phase takes the place of its
+// init (platform.restoreStart, platform.restoreRuntimeDone,
+// platform.restoreReport, AWS's Telemetry API schema reference).
+struct RestoreStart {
+    std::string function_name;
+    std::string function_version;
+    std::string instance_id;
+    int instance_max_memory = 0;  // MB
+    std::string runtime_version;  // as RESTORE_START names it: python:3.12
+    std::string runtime_version_arn;
+};
+Json restore_start(std::int64_t ms, const RestoreStart& r);
+Json restore_runtime_done(std::int64_t ms, const std::string& status,
+                          const std::string& error_type);
+Json restore_report(std::int64_t ms, const std::string& status, const std::string& error_type,
+                    double duration_ms);
+
 struct Invoke {
     std::string request_id;
     std::string status = "success";  // success | failure | error | timeout

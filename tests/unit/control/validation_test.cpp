@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -205,4 +206,67 @@ TEST(Validation, SnapStartOnPython312AndLaterOnlyJavaAndDotnetRefusedSayingWhy) 
         EXPECT_EQ(st.error().message,
                   std::string(r) + " is not supported for SnapStart enabled functions.");
     }
+}
+
+namespace {
+std::int64_t at(const char* date) { return *utc_date_ms(date); }
+const char* const kNoLonger =
+    " is no longer supported for creating or updating AWS Lambda functions. We recommend you use "
+    "a supported runtime while creating or updating functions.";
+}  // namespace
+
+TEST(Validation, UtcDatesAreMidnightUtc) {
+    EXPECT_EQ(at("2026-12-06"), 1796515200000);
+    EXPECT_EQ(at("1970-01-02"), 86400000);
+    for (const char* bad : {"2026-02-30", "2026-1-06", "20261206", "2026-12-0x", ""})
+        EXPECT_FALSE(utc_date_ms(bad).has_value()) << bad;
+}
+
+TEST(Validation, RuntimeLifecycleRowsAreWellFormed) {
+    for (const auto& row : runtime_lifecycles()) {
+        ASSERT_TRUE(utc_date_ms(row.deprecated) && utc_date_ms(row.block_create) &&
+                    utc_date_ms(row.block_update))
+            << row.id;
+        EXPECT_LE(at(row.block_create), at(row.block_update)) << row.id;
+    }
+    EXPECT_EQ(runtime_lifecycle("python3.13"), nullptr);  // no date in our sources
+}
+
+TEST(Validation, DeprecatedRuntimeIsAcceptedUntilItsBlockDates) {
+    // python3.9: deprecated 2025-12-15, create blocked 2026-08-31, updates 2026-09-30
+    EXPECT_FALSE(is_runtime_deprecated_at("python3.9", at("2025-12-14")));
+    EXPECT_TRUE(is_runtime_deprecated_at("python3.9", at("2025-12-15")));
+    const std::int64_t deprecated_only = at("2026-05-15");
+    EXPECT_TRUE(check_runtime_lifecycle("python3.9", RuntimeUse::Create, deprecated_only));
+    EXPECT_TRUE(check_runtime_lifecycle("python3.9", RuntimeUse::Update, deprecated_only));
+    // the day before the create block, and the day of it
+    EXPECT_TRUE(check_runtime_lifecycle("python3.9", RuntimeUse::Create, at("2026-08-31") - 1));
+    auto create = check_runtime_lifecycle("python3.9", RuntimeUse::Create, at("2026-08-31"));
+    ASSERT_FALSE(create);
+    EXPECT_EQ(create.error().code, ErrorCode::InvalidParameterValue);
+    EXPECT_EQ(create.error().message,
+              std::string("The runtime parameter of python3.9") + kNoLonger);
+    // existing functions may still be updated for a month
+    EXPECT_TRUE(check_runtime_lifecycle("python3.9", RuntimeUse::Update, at("2026-09-29")));
+    EXPECT_FALSE(check_runtime_lifecycle("python3.9", RuntimeUse::Update, at("2026-09-30")));
+}
+
+TEST(Validation, RuntimesBlockedOnTheSixthOfDecember2026) {
+    const std::int64_t today = at("2026-12-06");
+    for (std::string r : {"python3.8", "python3.9", "nodejs16.x", "nodejs18.x", "nodejs20.x",
+                          "dotnet6", "python3.7", "go1.x"}) {
+        for (auto use : {RuntimeUse::Create, RuntimeUse::Update}) {
+            auto st = check_runtime_lifecycle(r, use, today);
+            ASSERT_FALSE(st) << r;
+            EXPECT_EQ(st.error().message, "The runtime parameter of " + r + kNoLonger);
+        }
+    }
+    for (std::string r : {"python3.12", "python3.14", "nodejs22.x", "nodejs24.x", "java21",
+                          "ruby3.4", "provided.al2023", "dotnet10"}) {
+        EXPECT_TRUE(check_runtime_lifecycle(r, RuntimeUse::Create, today)) << r;
+        EXPECT_FALSE(is_runtime_deprecated_at(r, today)) << r;
+    }
+    // still in AWS's enum (botocore lists them), so not "deprecated" in the enum sense
+    EXPECT_FALSE(is_deprecated_runtime("python3.9"));
+    EXPECT_TRUE(is_deprecated_runtime("python3.7"));
 }

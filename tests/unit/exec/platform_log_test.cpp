@@ -48,6 +48,21 @@ TEST(PlatformLog, InitAndInvokeRecordsFollowTheSystemLevel) {
     EXPECT_EQ(warn.end(report(), 0), "");
 }
 
+TEST(PlatformLog, RestoreRecordsTakeTheInitRecordsPlace) {
+    PlatformLog debug(json_config("DEBUG")), info(json_config("INFO")), warn(json_config("WARN"));
+    runtime::records::RestoreStart rs{"fn", "1", "i", 128, "python:3.12", "arn"};
+    EXPECT_EQ(types(info.restore_start(rs, 0)), std::vector<std::string>{"platform.restoreStart"});
+    EXPECT_EQ(types(debug.restore_done("success", "", 5, 0)),
+              (std::vector<std::string>{"platform.restoreRuntimeDone", "platform.restoreReport"}));
+    EXPECT_EQ(types(info.restore_done("failure", "Runtime.AfterRestoreError", 5, 0)),
+              std::vector<std::string>{"platform.restoreReport"});
+    EXPECT_EQ(warn.restore_start(rs, 0), "");
+    EXPECT_EQ(warn.restore_done("success", "", 5, 0), "");
+    PlatformLog text{control::VersionConfig{}};
+    EXPECT_EQ(text.restore_start(rs, 0), "");  // Text has RESTORE_START / RESTORE_REPORT lines
+    EXPECT_EQ(text.restore_done("success", "", 5, 0), "");
+}
+
 TEST(PlatformLog, TextLogsHaveNoInitRecords) {
     PlatformLog text{control::VersionConfig{}};
     EXPECT_EQ(text.init_start("on-demand", 0), "");

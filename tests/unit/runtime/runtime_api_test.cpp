@@ -537,11 +537,15 @@ TEST_F(RuntimeApiTest, SnapshotRuntimeTakesForkOrdersThroughRestoreNext) {
     EXPECT_EQ(snapshots.load(), 1);  // the snapshot is taken once the runtime waits there
     EXPECT_EQ(self.load(), 7);
     std::promise<int> child;
-    api_->fork_restored("127.0.0.1:9", "/tmp/out", [&](int pid) { child.set_value(pid); });
+    api_->fork_restored("127.0.0.1:9", "/tmp/out", {"/bin/bash", "/rt/launch.sh", "/opt"},
+                        [&](int pid) { child.set_value(pid); });
     Reply order = first.get();
     EXPECT_EQ(order.status, 200u);
     EXPECT_EQ(order.headers["Lamina-Restore-Fork"], "127.0.0.1:9");
     EXPECT_EQ(order.headers["Lamina-Restore-Output"], "/tmp/out");
+    // the layers' extensions start in the restored environment, by this command
+    EXPECT_EQ(order.headers["Lamina-Restore-Extensions"],
+              R"(["/bin/bash","/rt/launch.sh","/opt"])");
     // the runtime forked: it says which child, and waits for the next order
     auto second = std::async(std::launch::async, [&] {
         return call(addr(), "GET", kRestore, "", {{"Lamina-Restore-Child", "42"}});
@@ -557,7 +561,7 @@ TEST_F(RuntimeApiTest, SnapshotRuntimeTakesForkOrdersThroughRestoreNext) {
     std::promise<int> never;
     third.wait_for(std::chrono::milliseconds(50));
     api_->stop();
-    api_->fork_restored("127.0.0.1:9", "/tmp/out2", [&](int pid) { never.set_value(pid); });
+    api_->fork_restored("127.0.0.1:9", "/tmp/out2", {}, [&](int pid) { never.set_value(pid); });
     EXPECT_EQ(never.get_future().get(), -1);
     EXPECT_EQ(third.get().status, 500u);
 }

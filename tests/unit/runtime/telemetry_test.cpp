@@ -134,6 +134,36 @@ TEST(Telemetry, RecordsHaveAwsShapes) {
     EXPECT_EQ(records::line(t, RecordKind::Extension, "hi", true)["type"], "extension");
 }
 
+TEST(Telemetry, RestoreRecordsHaveAwsShapes) {
+    // AWS's Telemetry API schema reference: PlatformRestoreStart,
+    // PlatformRestoreRuntimeDone, PlatformRestoreReport
+    const std::int64_t t = 1700000000123;
+    records::RestoreStart rs{"fn", "3", "i-1", 256, "python:3.12", "arn:rt"};
+    auto start = records::restore_start(t, rs);
+    EXPECT_EQ(start["type"], "platform.restoreStart");
+    EXPECT_EQ(
+        start["record"].dump(),
+        R"({"functionName":"fn","functionVersion":"3","instanceId":"i-1","instanceMaxMemory":256,"runtimeVersion":"python:3.12","runtimeVersionArn":"arn:rt"})");
+    EXPECT_EQ(records::restore_runtime_done(t, "success", "")["record"].dump(),
+              R"({"status":"success"})");
+    EXPECT_EQ(
+        records::restore_runtime_done(t, "failure", "Runtime.AfterRestoreError")["record"].dump(),
+        R"({"status":"failure","errorType":"Runtime.AfterRestoreError"})");
+    auto report = records::restore_report(t, "success", "", 15.1949);
+    EXPECT_EQ(report["type"], "platform.restoreReport");
+    EXPECT_EQ(report["record"].dump(), R"({"status":"success","metrics":{"durationMs":15.195}})");
+    // the Logs API has no restore records (as no init records)
+    EXPECT_TRUE(records::to_logs_api(start).empty());
+    EXPECT_TRUE(records::to_logs_api(report).empty());
+    // a restored environment's first report: restoreDurationMs, no initDurationMs
+    records::Invoke inv;
+    inv.request_id = "r1";
+    inv.restore_ms = 4.567;
+    auto first = records::report(t, inv)["record"]["metrics"];
+    EXPECT_EQ(first["restoreDurationMs"], 4.57);
+    EXPECT_FALSE(first.contains("initDurationMs"));
+}
+
 TEST(Telemetry, LogsApiGetsItsOlderRecords) {
     const std::int64_t t = 1700000000123;
     records::Invoke inv;
