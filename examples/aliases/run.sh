@@ -59,7 +59,7 @@ zip -q function-v1.zip alias_function_v1.py
 ACCOUNT_ID=$(aws sts get-caller-identity --query Account --output text)
 aws lambda create-function \
   --function-name "$fn" \
-  --runtime python3.12 \
+  --runtime python3.9 \
   --role "arn:aws:iam::${ACCOUNT_ID}:role/MyFirstLambdaRole" \
   --handler alias_function_v1.lambda_handler \
   --zip-file fileb://function-v1.zip \

@@ -33,7 +33,7 @@ zip -q concurrency-test.zip concurrency_test.py
 ACCOUNT_ID=$(aws sts get-caller-identity --query Account --output text)
 aws lambda create-function \
   --function-name "$fn" \
-  --runtime python3.12 \
+  --runtime python3.9 \
   --role "arn:aws:iam::${ACCOUNT_ID}:role/MyFirstLambdaRole" \
   --handler concurrency_test.lambda_handler \
   --timeout 30 \

@@ -8,11 +8,11 @@
 #   LAMINA_ENDPOINT=http://127.0.0.1:9001 bash examples/layers/run.sh
 #
 # Adaptations (the tutorial needs PyPI and the internet; this must not):
-#  - `pip install requests -t python/lib/python3.12/site-packages/` is tried
+#  - `pip install requests -t python/lib/python3.9/site-packages/` is tried
 #    first, bounded (LAYER_PIP=0 skips it). Where PyPI cannot be reached, the
 #    same packages are copied from Debian's python3-requests (requests,
 #    urllib3, certifi, charset_normalizer, idna: the tutorial's list) into the
-#    same python/lib/python3.12/site-packages/ tree. Step 6's
+#    same python/lib/python3.9/site-packages/ tree. Step 6's
 #    `pip install requests==2.31.0` likewise: Debian has one version
 #    (2.28.1 on Debian 12), so layer version 2 then holds the same requests;
 #    it is still a new, separately published layer version.
@@ -39,7 +39,7 @@ on_failure 'aws lambda delete-function --function-name "$check_fn"'
 on_failure 'for v in 1 2; do aws lambda delete-layer-version --layer-name "$layer" --version-number "$v" || true; done'
 at_exit 'if [ -n "$stub_pid" ]; then kill "$stub_pid"; wait "$stub_pid"; fi'
 
-SITE=python/lib/python3.12/site-packages
+SITE=python/lib/python3.9/site-packages
 # install_requests DIR [PIP_SPEC]: pip if it works, else Debian's copy.
 install_requests() {
   local dest="$1" spec="${2:-requests}" src
@@ -74,7 +74,7 @@ LAYER_ARN=$(aws lambda publish-layer-version \
   --layer-name "$layer" \
   --description "Requests library for HTTP calls" \
   --zip-file fileb://my-requests-layer.zip \
-  --compatible-runtimes python3.12 python3.10 python3.11 \
+  --compatible-runtimes python3.9 python3.10 python3.11 \
   --query LayerVersionArn --output text)
 echo "LayerVersionArn: $LAYER_ARN"
 
@@ -92,7 +92,7 @@ zip -q function.zip function.py
 ACCOUNT_ID=$(aws sts get-caller-identity --query Account --output text)
 aws lambda create-function \
   --function-name "$fn" \
-  --runtime python3.12 \
+  --runtime python3.9 \
   --role "arn:aws:iam::${ACCOUNT_ID}:role/MyFirstLambdaRole" \
   --handler function.lambda_handler \
   --zip-file fileb://function.zip \
@@ -113,7 +113,7 @@ cp "$here/import_check.py" .
 zip -q import-check.zip import_check.py
 aws lambda create-function \
   --function-name "$check_fn" \
-  --runtime python3.12 \
+  --runtime python3.9 \
   --role "arn:aws:iam::${ACCOUNT_ID}:role/MyFirstLambdaRole" \
   --handler import_check.lambda_handler \
   --zip-file fileb://import-check.zip \
@@ -130,7 +130,7 @@ cd ..
 LAYER_ARN_V2=$(aws lambda publish-layer-version \
   --layer-name "$layer" \
   --zip-file fileb://my-requests-layer-v2.zip \
-  --compatible-runtimes python3.12 \
+  --compatible-runtimes python3.9 \
   --query LayerVersionArn --output text)
 echo "LayerVersionArn: $LAYER_ARN_V2"
 aws lambda update-function-configuration \

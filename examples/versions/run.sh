@@ -25,7 +25,7 @@ ACCOUNT_ID=$(aws sts get-caller-identity --query Account --output text)
 echo "account: $ACCOUNT_ID"
 aws lambda create-function \
   --function-name "$fn" \
-  --runtime python3.12 \
+  --runtime python3.9 \
   --role "arn:aws:iam::${ACCOUNT_ID}:role/MyFirstLambdaRole" \
   --handler versioned_function.lambda_handler \
   --zip-file fileb://function-v1.zip \

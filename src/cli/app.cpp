@@ -445,8 +445,9 @@ void App::load_state() {
     must(blobs_.init());
     must(layers_.load(), "cannot load layers: ");
     must(registry_.load(), "cannot load the registry: ");
-    if (!config_.runtime_date.empty())
-        registry_.judge_runtimes_at(control::utc_date_ms(config_.runtime_date));
+    registry_.judge_runtimes(
+        config_.runtime_deprecations == "enforce",
+        config_.runtime_date.empty() ? std::nullopt : control::utc_date_ms(config_.runtime_date));
     must(layer_cache_.init());
     must(images_.load(), "cannot load the image registry: ");
     std::set<std::string> keep = registry_.referenced_blobs();

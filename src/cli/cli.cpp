@@ -172,6 +172,13 @@ void add_serve_flags(CLI::App* cmd, ServeFlags& f) {
     cmd->add_flag("--debug-wait", f.config.debug_wait,
                   "With --debug: the runtime waits for the debugger to attach before its init "
                   "(Node.js: --inspect-brk)");
+    cmd->add_option("--runtime-deprecations", f.config.runtime_deprecations,
+                    "AWS's runtime block dates: warn (accept and log what AWS would refuse, so "
+                    "that older templates and tutorials keep running) or enforce (refuse "
+                    "CreateFunction and updates as AWS does)")
+        ->envname("LAMINA_RUNTIME_DEPRECATIONS")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"warn", "enforce"}));
     cmd->add_option("--runtime-date", f.config.runtime_date,
                     "YYYY-MM-DD: judge AWS's runtime deprecation schedule (CreateFunction and "
                     "function updates refused from a runtime's block dates) at this date (UTC) "

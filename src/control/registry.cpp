@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "lamina/common/encoding.hpp"
+#include "lamina/common/log.hpp"
 #include "lamina/control/layers.hpp"
 #include "lamina/control/validation.hpp"
 
@@ -79,6 +80,18 @@ std::string Registry::bump_revision(const Scope& s, Function& f, const std::stri
         rows.push_back(alias_row(s, f.name, a));
     }
     return id;
+}
+
+Status Registry::runtime_schedule(const std::string& runtime, RuntimeUse use,
+                                  const std::string& function) const {
+    Status refused = check_runtime_lifecycle(runtime, use, runtime_date_ms_.value_or(now_ms()));
+    if (refused || enforce_runtime_schedule_) return refused;
+    lamina::logger("control")->warn(
+        "lambda.runtime_blocked_on_aws function={} runtime={} use={} aws_answer=\"{}\" "
+        "(accepted: lamina serve --runtime-deprecations enforce refuses it as AWS does)",
+        function, runtime, use == RuntimeUse::Create ? "create" : "update",
+        refused.error().message);
+    return {};
 }
 
 std::string Registry::runtime_version_arn(const std::string& region, const std::string& runtime) {
@@ -293,7 +306,7 @@ Result<ConfigView> Registry::create_function(const Scope& s, CreateFunctionInput
                     "deployment packages.");
     LAMINA_CHECK(apply_settings(s, c, in.settings));
     if (c.package_type == "Zip")
-        LAMINA_CHECK(check_runtime_lifecycle(c.runtime, RuntimeUse::Create, runtime_now()));
+        LAMINA_CHECK(runtime_schedule(c.runtime, RuntimeUse::Create, in.name));
     if (in.tags.size() > static_cast<std::size_t>(kMaxTags))
         return fail(ErrorCode::InvalidParameterValue, "Number of tags exceeds resource tag limit.");
 
@@ -410,7 +423,7 @@ Result<ConfigView> Registry::update_function_code(const Scope& s, const Function
         return fail(ErrorCode::InvalidParameterValue,
                     "Please don't provide ImageUri when updating a function with packageType Zip.");
     if (c.package_type == "Zip")
-        LAMINA_CHECK(check_runtime_lifecycle(c.runtime, RuntimeUse::Update, runtime_now()));
+        LAMINA_CHECK(runtime_schedule(c.runtime, RuntimeUse::Update, ref.name));
     c.image_uri = in.code.image_uri;
     c.image_repository = in.code.image_repository;
     c.code_sha256 = in.code.sha256_b64;
@@ -466,7 +479,7 @@ Result<ConfigView> Registry::update_function_configuration(const Scope& s, const
     Function f = *cf;
     LAMINA_CHECK(apply_settings(s, f.latest, in));
     if (f.latest.package_type == "Zip")  // (a move to a supported runtime is allowed)
-        LAMINA_CHECK(check_runtime_lifecycle(f.latest.runtime, RuntimeUse::Update, runtime_now()));
+        LAMINA_CHECK(runtime_schedule(f.latest.runtime, RuntimeUse::Update, ref.name));
     f.latest.last_modified_ms = now_ms();
     std::string updating_revision = ids_.uuid();
     f.latest.revision_id = ids_.uuid();

@@ -804,8 +804,8 @@ NO_LONGER = ("The runtime parameter of {} is no longer supported for creating or
 def test_runtime_deprecation_follows_aws_schedule(tmp_path):
     """python3.9: deprecated 2025-12-15, CreateFunction blocked from 2026-08-31, updates from
     2026-09-30. On 2026-05-15 (lamina serve --runtime-date) it is deprecated but allowed, as on
-    AWS; at today's date (2026-12-06 or later) creating and updating are refused, and a move to
-    a supported runtime is still allowed."""
+    AWS; at today's date (2026-12-06 or later), with --runtime-deprecations enforce, creating and
+    updating are refused, and a move to a supported runtime is still allowed."""
     data = tmp_path / "data"
     name = lt.unique("dep")
     srv = lt.LaminaServer(data_dir=data, log_path=tmp_path / "a.log",
@@ -818,7 +818,8 @@ def test_runtime_deprecation_follows_aws_schedule(tmp_path):
         assert "FunctionError" not in r
     finally:
         srv.stop()
-    srv = lt.LaminaServer(data_dir=data, log_path=tmp_path / "b.log").start()
+    srv = lt.LaminaServer(data_dir=data, log_path=tmp_path / "b.log",
+                          extra_args=["--runtime-deprecations", "enforce"]).start()
     try:
         lam = srv.client("lambda")
         with expect_error("InvalidParameterValueException", 400, NO_LONGER.format("python3.9")):
@@ -838,6 +839,33 @@ def test_runtime_deprecation_follows_aws_schedule(tmp_path):
                                Handler="index.handler")
     finally:
         srv.stop()
+
+
+def test_blocked_runtimes_are_accepted_with_a_warning_by_default(tmp_path):
+    """lamina's default (--runtime-deprecations warn): a runtime AWS blocks today (python3.9,
+    the tutorial's runtime) still creates, updates and runs, and lamina's log names what AWS
+    would answer."""
+    log = tmp_path / "w.log"
+    srv = lt.LaminaServer(log_path=log).start()
+    try:
+        lam = srv.client("lambda")
+        name = lt.unique("old")
+        assert lt.create_function(lam, name, Runtime="python3.9")["Runtime"] == "python3.9"
+        assert lam.update_function_configuration(FunctionName=name, Description="d")["Description"] == "d"
+        assert "FunctionError" not in lam.invoke(FunctionName=name, Payload=b"{}")
+    finally:
+        srv.stop()
+    text = log.read_text()
+    warned = [line for line in text.splitlines() if "lambda.runtime_blocked_on_aws" in line and name in line]
+    assert any("use=create" in line for line in warned), text[-2000:]
+    assert any("use=update" in line for line in warned), text[-2000:]
+    assert NO_LONGER.format("python3.9") in warned[0]
+
+
+def test_runtime_deprecations_takes_warn_or_enforce(tmp_path):
+    srv = lt.LaminaServer(log_path=tmp_path / "d.log", extra_args=["--runtime-deprecations", "strict"])
+    with pytest.raises(RuntimeError):
+        srv.start()
 
 
 def test_runtime_date_must_be_a_date(tmp_path):

@@ -39,6 +39,9 @@ struct Config {
     std::filesystem::path runtimes_dir;  // --runtimes-dir as given (empty: found at start-up)
     // YYYY-MM-DD (UTC) runtime deprecations are judged at; "" = today
     std::string runtime_date;
+    // AWS's block dates: "warn" logs what AWS would refuse and goes on (so that
+    // older templates and tutorials keep running), "enforce" refuses as AWS does
+    std::string runtime_deprecations = "warn";
     int idle_timeout_s = 600;              // reap idle execution environments after this
     int provisioned_init_timeout_s = 130;  // provisioned envs' init limit (or Timeout, if longer)
     // spare environments kept for cold starts, one per function version at most (0: none)

@@ -21,6 +21,7 @@
 #include "lamina/control/model.hpp"
 #include "lamina/control/names.hpp"
 #include "lamina/control/pagination.hpp"
+#include "lamina/control/validation.hpp"
 #include "lamina/store/document_store.hpp"
 
 namespace lamina::control {
@@ -317,10 +318,15 @@ public:
 
     static std::string runtime_version_arn(const std::string& region, const std::string& runtime);
 
-    // The date runtime deprecations are judged at (lamina serve
-    // --runtime-date): AWS's block dates for CreateFunction and for updates
-    // compared with it instead of the clock's today. Set before serving.
-    void judge_runtimes_at(std::optional<std::int64_t> epoch_ms) { runtime_date_ms_ = epoch_ms; }
+    // AWS's runtime deprecation schedule (lamina serve --runtime-deprecations,
+    // --runtime-date): past a runtime's block dates, CreateFunction and
+    // updates are refused as AWS refuses them when `enforce`, else accepted
+    // with a warning naming AWS's answer; judged at `epoch_ms`, or the
+    // clock's today when empty. Set before serving.
+    void judge_runtimes(bool enforce, std::optional<std::int64_t> epoch_ms) {
+        enforce_runtime_schedule_ = enforce;
+        runtime_date_ms_ = epoch_ms;
+    }
 
 private:
     using FunctionMap = std::map<std::string, std::shared_ptr<Function>>;
@@ -342,7 +348,9 @@ private:
     std::string bump_revision(const Scope& s, Function& f, const std::string& qualifier,
                               std::vector<store::Mutation>& rows);
     std::int64_t now_ms() const { return clock_.now_ms(); }
-    std::int64_t runtime_now() const { return runtime_date_ms_.value_or(now_ms()); }
+    // AWS's refusal of `runtime` for `use` at the judged date, when enforced (else logged)
+    Status runtime_schedule(const std::string& runtime, RuntimeUse use,
+                            const std::string& function) const;
     // Tells the folder observer what the function (null: deleted) uses now (under the lock).
     void report_folders(const Scope& s, const std::string& name, const Function* f) const;
 
@@ -351,6 +359,7 @@ private:
     Clock& clock_;
     IdSource& ids_;
     std::optional<std::int64_t> runtime_date_ms_;
+    bool enforce_runtime_schedule_ = false;
     FolderObserver folder_observer_;
     mutable std::shared_mutex mu_;
     std::map<Scope, FunctionMap> functions_;
