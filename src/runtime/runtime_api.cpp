@@ -575,7 +575,19 @@ bool RuntimeApi::shutdown(const std::string& reason, std::int64_t deadline_ms,
                 std::lock_guard lk(s->mu);
                 if (s->stopped) {  // its process is gone: nothing is left to acknowledge
                     if (acknowledged) later.push_back(std::move(acknowledged));
+                } else if (s->shutdown_sent) {
+                    // asked again (lamina stopping while the environment was being
+                    // retired): no second SHUTDOWN; both hear of the acknowledgement
+                    if (acknowledged) {
+                        s->shutdown_ack = [first = std::move(s->shutdown_ack),
+                                           second = std::move(acknowledged)] {
+                            if (first) first();
+                            second();
+                        };
+                    }
+                    s->advance(later);
                 } else {
+                    s->shutdown_sent = true;
                     for (auto& [id, ext] : s->extensions) {
                         if (!ext.shutdown_events || ext.gone) continue;
                         ext.busy = false;  // whatever it held is moot now

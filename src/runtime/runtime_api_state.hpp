@@ -99,6 +99,7 @@ struct RuntimeApi::State {
     ExtensionIdentity identity;
     std::map<std::string, runtime_api_detail::Extension> extensions;  // by identifier
     std::function<void()> shutdown_ack;  // SHUTDOWN sent, waiting for acknowledgements
+    bool shutdown_sent = false;          // extensions get one SHUTDOWN, however often asked
     // A spare environment (hold()): lamina's bootstrap waits on
     // GET /_lamina/spare/hold before it imports any function code, until release().
     enum class Hold { None, Held, Released } hold = Hold::None;

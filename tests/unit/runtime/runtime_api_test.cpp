@@ -321,6 +321,31 @@ TEST_F(RuntimeApiTest, ShutdownIsDeliveredAndAcknowledged) {
     after.get();
 }
 
+// lamina stopping while an environment is being retired asks for SHUTDOWN
+// twice: the extension gets one, and both callers hear of its acknowledgement.
+TEST_F(RuntimeApiTest, ASecondShutdownSendsNoSecondEventAndBothAreAcknowledged) {
+    api_->expect_extensions({"ext"}, {"f", "1", "h", "1"});
+    std::string id = register_extension(addr(), "ext", R"({"events":["SHUTDOWN"]})");
+    auto parked = std::async(std::launch::async, [&] {
+        return call(addr(), "GET", kEventNext, "", {{"Lambda-Extension-Identifier", id}});
+    });
+    EXPECT_EQ(parked.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+    std::atomic<int> acked = 0;
+    ASSERT_TRUE(api_->shutdown("spindown", 1700000002000, [&] { ++acked; }));
+    ASSERT_TRUE(api_->shutdown("spindown", 1700000002000, [&] { ++acked; }));
+    EXPECT_EQ(nlohmann::json::parse(parked.get().body)["eventType"], "SHUTDOWN");
+    // its /next acknowledges, and waits: no second SHUTDOWN comes
+    auto after = std::async(std::launch::async, [&] {
+        return call(addr(), "GET", kEventNext, "", {{"Lambda-Extension-Identifier", id}});
+    });
+    for (int i = 0; i < 100 && acked < 2; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_EQ(acked, 2);
+    EXPECT_EQ(after.wait_for(std::chrono::milliseconds(100)), std::future_status::timeout);
+    api_->stop();
+    EXPECT_NE(after.get().status, 200u);
+}
+
 TEST_F(RuntimeApiTest, RegistrationRulesFollowAws) {
     api_->expect_extensions({"external"}, {"f", "1", "h", "1"});
     Reply r;
