@@ -608,6 +608,11 @@ TEST_F(RuntimeApiTest, RestoredRuntimeIsAnsweredAtOnceAndItsRestoreErrorFailsIni
 // A server out of descriptors (1,000 environments under a soft limit of 1024
 // ended lamina with an uncaught system_error): the start fails, lamina goes on.
 TEST(RuntimeApiOpen, OutOfDescriptorsIsAnErrorNotAnException) {
+#ifdef __SANITIZE_ADDRESS__
+    // UBSan tells a live object by writing its memory into a pipe: with no
+    // descriptor free, every check of a type reports a false error
+    GTEST_SKIP() << "needs a build without the sanitizers (their checks need descriptors)";
+#endif
     asio::io_context ioc;
     lamina::RandomIdSource ids;
     struct rlimit was {};
