@@ -92,7 +92,8 @@ void check_root(const fs::path& sandbox, const fs::path& root) {
         if (S_ISLNK(st.st_mode)) {
             fs::path target = fs::read_symlink(it->path(), ec);
             if (ec || target.is_absolute()) continue;
-            std::string rel = fs::relative(it->path(), root, ec).string();
+            // lexically: fs::relative would follow the link itself (u/x -> ".." became ".")
+            std::string rel = it->path().lexically_relative(root).string();
             if (!store::symlink_is_contained(rel, target.string()))
                 finding("symlink climbs above the root: " + p + " -> " + target.string());
         }
