@@ -278,7 +278,16 @@ bool status_matches(const std::string& status, const ImageRecord& img) {
     return true;
 }
 
-Out describe_images(const Call& c) {
+// What DescribeImages and ListImages read first: the repository, the page
+// size, its images and the tagStatus filter.
+struct Listing {
+    RepoId id;
+    std::size_t max = 0;
+    std::vector<ImageRecord> images;
+    std::string status;
+};
+
+std::expected<Listing, EcrError> listing(const Call& c) {
     auto id = c.repo_id();
     if (!id) return std::unexpected(id.error());
     auto max = c.max_results(100);
@@ -288,52 +297,54 @@ Out describe_images(const Call& c) {
     std::string status = c.tag_status();
     if (status != "TAGGED" && status != "UNTAGGED" && status != "ANY")
         return std::unexpected(invalid("Invalid parameter at 'filter.tagStatus'"));
+    return Listing{std::move(*id), *max, std::move(*images), std::move(status)};
+}
+
+Out describe_images(const Call& c) {
+    auto l = listing(c);
+    if (!l) return std::unexpected(l.error());
+    const RepoId& id = l->id;
+    const std::string& status = l->status;
     std::vector<ImageRecord> chosen;
     if (auto ids = c.in.find("imageIds"); ids != c.in.end() && ids->is_array()) {
         for (const auto& want : *ids) {
-            auto img = find_image(*images, want.is_object() ? want : json::object());
+            auto img = find_image(l->images, want.is_object() ? want : json::object());
             if (!img) {
                 if (img.error().first == "ImageNotFound")
                     return std::unexpected(
                         EcrError{400, "ImageNotFoundException",
                                  "The image with imageId " + image_id_text(want) +
-                                     " does not exist within the repository with name '" +
-                                     id->name + "' in the registry with id '" + id->account + "'"});
+                                     " does not exist within the repository with name '" + id.name +
+                                     "' in the registry with id '" + id.account + "'"});
                 return std::unexpected(invalid(img.error().second));
             }
             chosen.push_back(*img);
         }
     } else {
-        for (const auto& img : *images)
+        for (const auto& img : l->images)
             if (status_matches(status, img)) chosen.push_back(img);
     }
-    auto paged = c.page(std::move(chosen), *max);
+    auto paged = c.page(std::move(chosen), l->max);
     if (!paged) return std::unexpected(paged.error());
     json list = json::array();
-    for (const auto& img : paged->first) list.push_back(image_detail(c, *id, img));
+    for (const auto& img : paged->first) list.push_back(image_detail(c, id, img));
     json out = {{"imageDetails", list}};
     if (!paged->second.empty()) out["nextToken"] = paged->second;
     return out;
 }
 
 Out list_images(const Call& c) {
-    auto id = c.repo_id();
-    if (!id) return std::unexpected(id.error());
-    auto max = c.max_results(100);
-    if (!max) return std::unexpected(max.error());
-    auto images = c.registry.images(*id);
-    if (!images) return std::unexpected(from_failure(images.error()));
-    std::string status = c.tag_status();
-    if (status != "TAGGED" && status != "UNTAGGED" && status != "ANY")
-        return std::unexpected(invalid("Invalid parameter at 'filter.tagStatus'"));
+    auto l = listing(c);
+    if (!l) return std::unexpected(l.error());
+    const std::string& status = l->status;
     std::vector<json> ids;
-    for (const auto& img : *images) {
+    for (const auto& img : l->images) {
         if (!status_matches(status, img)) continue;
         if (img.tags.empty()) ids.push_back({{"imageDigest", img.digest}});
         for (const auto& t : img.tags)
             ids.push_back({{"imageDigest", img.digest}, {"imageTag", t}});
     }
-    auto paged = c.page(std::move(ids), *max);
+    auto paged = c.page(std::move(ids), l->max);
     if (!paged) return std::unexpected(paged.error());
     json out = {{"imageIds", paged->first}};
     if (!paged->second.empty()) out["nextToken"] = paged->second;

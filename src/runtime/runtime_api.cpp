@@ -55,6 +55,15 @@ http::Response accepted() {
     return r;
 }
 
+Outcome init_error_of(http::Request& req) {
+    Outcome o;
+    o.kind = Outcome::Kind::InitError;
+    o.body = std::move(req.body);
+    o.content_type = req.headers.get("Content-Type");
+    o.error_type = req.headers.get("Lambda-Runtime-Function-Error-Type");
+    return o;
+}
+
 http::Response next_response(const Invocation& inv) {
     http::Response r;
     r.status = 200;
@@ -235,12 +244,7 @@ http::Response RuntimeApi::State::route(int op, const std::map<std::string, std:
             if (runtime_asked || ready)
                 return api_error(403, "InvalidStateTransition",
                                  "State transition from Ready to InitError is not allowed");
-            Outcome o;
-            o.kind = Outcome::Kind::InitError;
-            o.body = std::move(req.body);
-            o.content_type = req.headers.get("Content-Type");
-            o.error_type = req.headers.get("Lambda-Runtime-Function-Error-Type");
-            fail_init(std::move(o), later);
+            fail_init(init_error_of(req), later);
             return accepted();
         }
         case SpareHold:
@@ -317,12 +321,7 @@ http::Response RuntimeApi::State::route(int op, const std::map<std::string, std:
             if (ready)
                 return api_error(403, "InvalidStateTransition",
                                  "State transition from Ready to RestoreError is not allowed");
-            Outcome o;
-            o.kind = Outcome::Kind::InitError;
-            o.body = std::move(req.body);
-            o.content_type = req.headers.get("Content-Type");
-            o.error_type = req.headers.get("Lambda-Runtime-Function-Error-Type");
-            fail_init(std::move(o), later);
+            fail_init(init_error_of(req), later);
             return accepted();
         }
         case ExtExited: {

@@ -52,6 +52,8 @@ bool is_streaming_mode(const http::Headers& headers);
 std::string trailer_error_body(const http::Headers& headers, const std::string& type);
 http::Response accepted();
 http::Response next_response(const Invocation& inv);
+// A runtime's /init/error or /restore/error as the init's outcome (takes the body)
+Outcome init_error_of(http::Request& req);
 
 // One registered extension: its subscriptions and its side of the event
 // long poll.
