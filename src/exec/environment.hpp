@@ -171,5 +171,10 @@ void name_log_stream(Environment& env, const InvokeRequest& req, std::int64_t no
 // Names it and opens its file under the log group.
 void open_log_stream(Environment& env, const ExecSettings& settings, const InvokeRequest& req,
                      std::int64_t now, IdSource& ids);
+// Where memory cgroups are writable: the environment's group, limited to
+// MemorySize, and its peak-use file; returns the cgroup.procs files its
+// process writes itself into (none without a group).
+std::vector<std::string> open_memory_group(Environment& env, const ExecSettings& settings,
+                                           int memory_mb, IdSource& ids);
 
 }  // namespace lamina::exec

@@ -245,6 +245,20 @@ void open_log_file(Environment& env, const ExecSettings& settings, const InvokeR
 }
 }  // namespace
 
+std::vector<std::string> open_memory_group(Environment& env, const ExecSettings& settings,
+                                           int memory_mb, IdSource& ids) {
+    if (!settings.memory) return {};
+    env.cgroup = "env-" + ids.hex(12);
+    auto procs =
+        settings.memory->create(env.cgroup, static_cast<std::int64_t>(memory_mb) * 1024 * 1024);
+    if (!procs) {
+        env.cgroup.clear();
+        return {};
+    }
+    env.peak_fd = settings.memory->open_peak(env.cgroup);
+    return *procs;
+}
+
 void open_log_stream(Environment& env, const ExecSettings& settings, const InvokeRequest& req,
                      std::int64_t now, IdSource& ids) {
     name_log_stream(env, req, now, ids);
@@ -633,18 +647,7 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
     if (c.environment)
         for (const auto& [k, v] : *c.environment) e[k] = v;
 
-    std::vector<std::string> cgroup_procs;
-    if (settings_.memory) {
-        env->cgroup = "env-" + ids_.hex(12);
-        auto procs = settings_.memory->create(
-            env->cgroup, static_cast<std::int64_t>(c.memory_size) * 1024 * 1024);
-        if (procs) {
-            cgroup_procs = *procs;
-            env->peak_fd = settings_.memory->open_peak(env->cgroup);
-        } else {
-            env->cgroup.clear();
-        }
-    }
+    std::vector<std::string> cgroup_procs = open_memory_group(*env, settings_, c.memory_size, ids_);
     std::weak_ptr<Environment> weak = env;
     // the hooks are in place before the process runs: it may finish its init at once
     env->api->on_ready([this, weak, plog, init_type] {

@@ -347,18 +347,7 @@ Result<EnvPtr> Invoker::restore_environment(const InvokeRequest& req, const std:
     if (out_fd < 0)
         return fail(ErrorCode::Service,
                     "cannot make the restored environment's output FIFO " + fifo_host.string());
-    std::vector<std::string> cgroup_procs;
-    if (settings_.memory) {
-        env->cgroup = "env-" + ids_.hex(12);
-        auto procs = settings_.memory->create(
-            env->cgroup, static_cast<std::int64_t>(c.memory_size) * 1024 * 1024);
-        if (procs) {
-            cgroup_procs = *procs;
-            env->peak_fd = settings_.memory->open_peak(env->cgroup);
-        } else {
-            env->cgroup.clear();
-        }
-    }
+    std::vector<std::string> cgroup_procs = open_memory_group(*env, settings_, c.memory_size, ids_);
     std::weak_ptr<Environment> weak = env;
     env->api->on_ready([this, weak, plog] {
         auto e = weak.lock();
