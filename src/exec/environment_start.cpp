@@ -456,8 +456,8 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
                         std::string(kImageEntrypointError) +
                             "the image has no ENTRYPOINT or CMD and ImageConfig sets none");
         if (settings_.run_as) {
-            static const auto runtime = sandbox::find_setpriv_runtime(spec.setpriv);
-            spec.setpriv_runtime = runtime;
+            static const auto kSetprivRuntime = sandbox::find_setpriv_runtime(spec.setpriv);
+            spec.setpriv_runtime = kSetprivRuntime;
         }
     } else if (python) {
         auto it = settings_.interpreters.find(rt);

@@ -392,7 +392,9 @@ void Invoker::admit(InvokeRequest req, std::function<void(InvokeResult)> done) {
     }
     if (claimed) {
         claim_spare(env, req);
-        run(std::move(req), env, true, std::move(slot), then_prepare(*this, req, std::move(done)));
+        // the continuation reads req before run() takes it
+        auto answered = then_prepare(*this, req, std::move(done));
+        run(std::move(req), env, true, std::move(slot), answered);
         return;
     }
     if (!env && offload_) {

@@ -76,8 +76,8 @@ void Invoker::prepare(const InvokeRequest& req) {
     tmpl.scope = req.scope;
     tmpl.function_name = req.function_name;
     tmpl.config = req.config;
-    spare_starter_->add([this, tmpl = std::move(tmpl), function, key, generation]() mutable {
-        start_spare(std::move(tmpl), function, key, generation);
+    spare_starter_->add([this, tmpl = std::move(tmpl), function, key, generation] {
+        start_spare(tmpl, function, key, generation);
     });
 }
 
@@ -119,8 +119,8 @@ void SpareStarter::loop() {
     }
 }
 
-void Invoker::start_spare(InvokeRequest tmpl, const std::string& function, const std::string& key,
-                          std::uint64_t generation) {
+void Invoker::start_spare(const InvokeRequest& tmpl, const std::string& function,
+                          const std::string& key, std::uint64_t generation) {
     auto still_wanted = [&] {  // under mu_
         if (stopping_ || generation != generation_) return spares_.end();
         for (auto it = spares_.begin(); it != spares_.end(); ++it)

@@ -151,10 +151,10 @@ public:
     Drain(Registry& registry, boost::asio::any_io_executor ex, std::shared_ptr<http::BodyPipe> pipe)
         : registry_(registry), ex_(std::move(ex)), pipe_(std::move(pipe)) {}
     ~Drain() {
-        if (append_) registry_.abort(std::move(append_));
+        if (append) registry_.abort(std::move(append));
     }
-    std::optional<Failure> refused;             // what the head decided already
-    std::unique_ptr<Registry::Append> append_;  // where the bytes go
+    std::optional<Failure> refused;            // what the head decided already
+    std::unique_ptr<Registry::Append> append;  // where the bytes go
     std::optional<std::pair<std::int64_t, std::int64_t>> content_range;
 
     void start() { pull(); }
@@ -172,15 +172,13 @@ public:
 private:
     void pull() {
         pipe_->next([self = shared_from_this()](http::BodyPiece p) {
-            boost::asio::post(self->ex_,
-                              [self, p = std::move(p)]() mutable { self->on_piece(std::move(p)); });
+            boost::asio::post(self->ex_, [self, p = std::move(p)] { self->on_piece(p); });
         });
     }
-    void on_piece(http::BodyPiece p) {
+    void on_piece(const http::BodyPiece& p) {
         if (p.kind == http::BodyPiece::Kind::Data) {
-            if (append_ && outcome_.write_error.empty())
-                if (auto st = append_->write(p.data); !st)
-                    outcome_.write_error = st.error().message;
+            if (append && outcome_.write_error.empty())
+                if (auto st = append->write(p.data); !st) outcome_.write_error = st.error().message;
             pull();
             return;
         }
@@ -188,7 +186,7 @@ private:
         {
             std::lock_guard lk(mu_);
             outcome_.whole = p.kind == http::BodyPiece::Kind::End;
-            if (!outcome_.whole && append_) registry_.abort(std::move(append_));
+            if (!outcome_.whole && append) registry_.abort(std::move(append));
             done_ = true;
             fn = std::move(waiter_);
         }
@@ -272,7 +270,7 @@ http::BodyPolicy DistributionApi::body_policy(const http::RequestHead& head,
     } else if (t.kind == Kind::UploadStart) {
         auto a = registry_.begin_monolithic(repo);
         if (a)
-            drain->append_ = std::move(*a);
+            drain->append = std::move(*a);
         else
             drain->refused = a.error();
     } else {
@@ -287,7 +285,7 @@ http::BodyPolicy DistributionApi::body_policy(const http::RequestHead& head,
         if (!drain->refused) {
             auto a = registry_.begin_append(repo, t.ref, start);
             if (a)
-                drain->append_ = std::move(*a);
+                drain->append = std::move(*a);
             else
                 drain->refused = a.error();
         }
@@ -335,12 +333,12 @@ void DistributionApi::handle(const http::Request& req, const std::any& prepared,
                           method = req.method](const Drain::Outcome& o) {
             if (drain->refused) return respond(error(*drain->refused));
             if (!o.whole || !o.write_error.empty()) {
-                if (drain->append_) registry_.abort(std::move(drain->append_));
+                if (drain->append) registry_.abort(std::move(drain->append));
                 return respond(
                     error(Failure{Fault::BlobUploadInvalid, "blob upload invalid",
                                   o.write_error.empty() ? "the body broke off" : o.write_error}));
             }
-            auto a = std::move(drain->append_);
+            auto a = std::move(drain->append);
             if (method == "PATCH") {
                 if (drain->content_range &&
                     drain->content_range->second - drain->content_range->first + 1 !=

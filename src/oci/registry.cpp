@@ -376,6 +376,7 @@ OResult<std::vector<ImageRecord>> Registry::images(const RepoId& id) const {
     const RepoState* r = find(id);
     if (!r) return std::unexpected(name_unknown(id));
     std::vector<ImageRecord> out;
+    out.reserve(r->images.size());
     for (const auto& [d, img] : r->images) out.push_back(img);
     return out;
 }
@@ -556,6 +557,7 @@ OResult<std::vector<std::string>> Registry::tags(const RepoId& id) const {
     const RepoState* r = find(id);
     if (!r) return std::unexpected(name_unknown(id));
     std::vector<std::string> out;
+    out.reserve(r->tags.size());
     for (const auto& [t, d] : r->tags) out.push_back(t);
     return out;
 }

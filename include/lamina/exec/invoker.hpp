@@ -262,7 +262,7 @@ private:
     // Whether a folder the environment runs changed since it started (under mu_).
     bool stale(const Environment& env) const;
     void prune_dead();  // under mu_
-    void start_spare(InvokeRequest tmpl, const std::string& function, const std::string& key,
+    void start_spare(const InvokeRequest& tmpl, const std::string& function, const std::string& key,
                      std::uint64_t generation);
     // The spare of `key`, taken out of spares_, or null (under mu_).
     EnvPtr take_spare(const std::string& key);
