@@ -79,6 +79,9 @@ struct Environment : std::enable_shared_from_this<Environment> {
     std::vector<std::string> restore_extensions, restore_launch;
     std::string sandbox_ip;        // what sandbox.localdomain stands for in it ("" when unknown)
     std::uint64_t generation = 0;  // the Invoker's generation when it was started
+    // shutdown() or reset() is stopping it (SHUTDOWN to its extensions, then
+    // the kill): a release meanwhile leaves it to them (under Invoker::mu_)
+    bool being_stopped = false;
     std::string log_stream;
     std::filesystem::path log_file;
     std::string cgroup;  // its memory cgroup's name, when limits apply

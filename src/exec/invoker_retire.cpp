@@ -72,7 +72,9 @@ void Invoker::release(const EnvPtr& env) {
         return;
     }
     if (stopping_ || env->generation != generation_) {
-        env->kill();  // shutting down, or started before a reset
+        // shutting down, or started before a reset: one that shutdown() or
+        // reset() is stopping gets its extensions' SHUTDOWN from them first
+        if (!env->being_stopped) env->kill();
         return;
     }
     idle_.emplace(env->key, env);
@@ -176,6 +178,7 @@ void Invoker::shutdown() {
     {
         std::lock_guard lk(mu_);
         envs = all_;
+        for (auto& e : envs) e->being_stopped = true;
         idle_.clear();
         spares_.clear();
         provisioned_.clear();
@@ -192,6 +195,7 @@ void Invoker::reset() {
         std::lock_guard lk(mu_);
         ++generation_;
         envs = all_;
+        for (auto& e : envs) e->being_stopped = true;
         idle_.clear();
         spares_.clear();
         debug_lanes_.clear();
@@ -210,7 +214,8 @@ void Invoker::stop_environments(const std::vector<EnvPtr>& envs) {
     // every process is killed and, for up to 2 s more, its exit handled
     // (those callbacks reach this invoker and the event queue). The waits are
     // on a condition the acknowledgements and exits signal, not a poll; they
-    // need another io thread to deliver them (--io-threads >= 2, the default).
+    // need an io thread other than this one to deliver them (App::run stops
+    // from a thread of its own; lamina run keeps two io threads).
     struct Waiter {
         std::mutex mu;
         std::condition_variable cv;
