@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <unordered_map>
 
 #include "lamina/logs/logs_error.hpp"
 #include "sqlite_stmt.hpp"
@@ -103,7 +104,8 @@ std::vector<std::string> split_lines(const std::string& text) {
     return out;
 }
 
-LogStore::LogStore(sqlite3* db, Clock& clock) : db_(db), clock_(clock) {}
+LogStore::LogStore(sqlite3* db, Clock& clock)
+    : db_(db), clock_(clock), cached_(std::make_unique<StmtCache>(db)) {}
 
 Result<std::unique_ptr<LogStore>> LogStore::open(const std::filesystem::path& file,
                                                  const std::filesystem::path& import_dir,
@@ -132,6 +134,7 @@ LogStore::~LogStore() {
     }
     queue_cv_.notify_all();
     if (writer_.joinable()) writer_.join();
+    cached_.reset();  // finalized before the connection closes
     sqlite3_close(db_);
 }
 
@@ -273,17 +276,35 @@ std::vector<StoredEvent> LogStore::store_batch(std::vector<Pending>& batch) {
     std::lock_guard lk(db_mu_);
     std::int64_t now = clock_.now_ms();
     if (!exec("BEGIN IMMEDIATE")) return out;
+    // One lookup and one stats update per stream, however many pieces of
+    // text it sent in this batch (an invocation sends one).
+    struct Target {
+        std::int64_t group = 0, stream = 0;
+        StreamStats stats;
+    };
+    std::vector<Target> targets;
+    std::unordered_map<std::string, std::size_t> seen;
     for (auto& p : batch) {
-        auto g = group_id(p.where, p.group, true, p.received);
-        if (!g) continue;
-        auto s = stream_id(*g, p.stream, true, p.received);
-        if (!s) continue;
+        std::string key =
+            p.where.account + '\0' + p.where.region + '\0' + p.group + '\0' + p.stream;
+        auto [it, fresh] = seen.try_emplace(std::move(key), targets.size());
+        if (fresh) {
+            auto g = group_id(p.where, p.group, true, p.received);
+            auto s = g ? stream_id(*g, p.stream, true, p.received) : Result<std::int64_t>(0);
+            if (!g || !s) {
+                seen.erase(it);
+                continue;
+            }
+            targets.push_back({*g, *s, {}});
+        }
+        Target& t = targets[it->second];
         std::vector<InputEvent> events;
         for (auto& line : split_lines(p.text)) events.push_back({p.received, std::move(line)});
-        if (!insert_events(*g, *s, events, now) || !told) continue;
+        if (!insert_rows(t.group, t.stream, events, now, t.stats) || !told) continue;
         for (auto& e : events)
             out.push_back({p.where, p.group, p.stream, std::move(e.message), e.timestamp, now});
     }
+    for (const auto& t : targets) (void)add_stats(t.stream, t.stats, now);
     if (!exec("COMMIT")) {
         (void)exec("ROLLBACK");
         out.clear();
@@ -308,7 +329,7 @@ void LogStore::tell(const std::vector<StoredEvent>& events) {
 
 Result<std::int64_t> LogStore::group_id(const Where& w, const std::string& name, bool make,
                                         std::int64_t now) {
-    Stmt q(db_, "SELECT id FROM log_groups WHERE account=?1 AND region=?2 AND name=?3");
+    Stmt q(db_, *cached_, "SELECT id FROM log_groups WHERE account=?1 AND region=?2 AND name=?3");
     LAMINA_CHECK(q.ok());
     q.bind(1, w.account).bind(2, w.region).bind(3, name);
     if (q.step() == SQLITE_ROW) return q.i64(0);
@@ -322,7 +343,7 @@ Result<std::int64_t> LogStore::group_id(const Where& w, const std::string& name,
 
 Result<std::int64_t> LogStore::stream_id(std::int64_t group, const std::string& name, bool make,
                                          std::int64_t now) {
-    Stmt q(db_, "SELECT id FROM log_streams WHERE group_id=?1 AND name=?2");
+    Stmt q(db_, *cached_, "SELECT id FROM log_streams WHERE group_id=?1 AND name=?2");
     LAMINA_CHECK(q.ok());
     q.bind(1, group).bind(2, name);
     if (q.step() == SQLITE_ROW) return q.i64(0);
@@ -336,12 +357,19 @@ Result<std::int64_t> LogStore::stream_id(std::int64_t group, const std::string& 
 
 Status LogStore::insert_events(std::int64_t group, std::int64_t stream,
                                const std::vector<InputEvent>& events, std::int64_t ingested) {
+    StreamStats stats;
+    LAMINA_CHECK(insert_rows(group, stream, events, ingested, stats));
+    return add_stats(stream, stats, ingested);
+}
+
+Status LogStore::insert_rows(std::int64_t group, std::int64_t stream,
+                             const std::vector<InputEvent>& events, std::int64_t ingested,
+                             StreamStats& stats) {
     if (events.empty()) return {};
     Stmt ins(
-        db_,
+        db_, *cached_,
         "INSERT INTO log_events(group_id, stream_id, ts, ingest, message) VALUES(?1,?2,?3,?4,?5)");
     LAMINA_CHECK(ins.ok());
-    std::int64_t first = kMax, last = kMin, bytes = 0;
     for (const auto& e : events) {
         ins.reset();
         ins.bind(1, group)
@@ -350,18 +378,25 @@ Status LogStore::insert_events(std::int64_t group, std::int64_t stream,
             .bind(4, ingested)
             .bind(5, e.message);
         LAMINA_CHECK(ins.run());
-        first = std::min(first, e.timestamp);
-        last = std::max(last, e.timestamp);
-        bytes += static_cast<std::int64_t>(e.message.size());
+        stats.first = stats.any ? std::min(stats.first, e.timestamp) : e.timestamp;
+        stats.last = stats.any ? std::max(stats.last, e.timestamp) : e.timestamp;
+        stats.bytes += static_cast<std::int64_t>(e.message.size());
+        stats.any = true;
     }
     auto before = unindexed_.fetch_add(static_cast<std::int64_t>(events.size()));
     if (before < kIndexAtMost && before + static_cast<std::int64_t>(events.size()) >= kIndexAtMost)
         queue_cv_.notify_one();  // the writer indexes a chunk
-    Stmt up(db_,
+    return {};
+}
+
+Status LogStore::add_stats(std::int64_t stream, const StreamStats& stats, std::int64_t ingested) {
+    if (!stats.any) return {};
+    Stmt up(db_, *cached_,
             "UPDATE log_streams SET first_ts=min(coalesce(first_ts, ?1), ?1),"
             " last_ts=max(coalesce(last_ts, ?2), ?2), last_ingest=?3, bytes=bytes+?4 WHERE id=?5");
     LAMINA_CHECK(up.ok());
-    up.bind(1, first).bind(2, last).bind(3, ingested).bind(4, bytes).bind(5, stream);
+    up.bind(1, stats.first).bind(2, stats.last).bind(3, ingested).bind(4, stats.bytes);
+    up.bind(5, stream);
     return up.run();
 }
 

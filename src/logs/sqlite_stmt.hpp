@@ -1,22 +1,66 @@
 #pragma once
-// A prepared SQLite statement, finalized with its scope (private to logs/).
+// A prepared SQLite statement, finalized with its scope, or borrowed from a
+// StmtCache and reset with its scope (private to logs/).
 
 #include <sqlite3.h>
 
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "lamina/common/error.hpp"
 
 namespace lamina::logs {
+
+// Statements prepared once and kept for the connection's life, for the
+// paths that run per stored batch (preparing cost more than the insert).
+// Keyed by the SQL's address: give it string literals only. Not
+// thread-safe: used under the owner's connection mutex.
+class StmtCache {
+public:
+    explicit StmtCache(sqlite3* db) : db_(db) {}
+    ~StmtCache() {
+        for (auto& [sql, s] : stmts_) sqlite3_finalize(s);
+    }
+    StmtCache(const StmtCache&) = delete;
+    StmtCache& operator=(const StmtCache&) = delete;
+
+    // The statement (nullptr when it does not prepare; `rc` says why).
+    sqlite3_stmt* get(const char* sql, int& rc) {
+        rc = SQLITE_OK;
+        if (auto it = stmts_.find(sql); it != stmts_.end()) return it->second;
+        sqlite3_stmt* s = nullptr;
+        rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr);
+        if (rc != SQLITE_OK) {
+            sqlite3_finalize(s);
+            return nullptr;
+        }
+        stmts_.emplace(sql, s);
+        return s;
+    }
+
+private:
+    sqlite3* db_;
+    std::unordered_map<const char*, sqlite3_stmt*> stmts_;
+};
 
 class Stmt {
 public:
     Stmt(sqlite3* db, const std::string& sql) : db_(db) {
         rc_ = sqlite3_prepare_v2(db, sql.c_str(), -1, &s_, nullptr);
     }
-    ~Stmt() { sqlite3_finalize(s_); }
+    // Borrowed from `cache`: left reset and unbound, not finalized.
+    Stmt(sqlite3* db, StmtCache& cache, const char* sql)
+        : db_(db), s_(cache.get(sql, rc_)), owned_(false) {}
+    ~Stmt() {
+        if (owned_) {
+            sqlite3_finalize(s_);
+        } else if (s_) {
+            sqlite3_reset(s_);
+            sqlite3_clear_bindings(s_);
+        }
+    }
     Stmt(const Stmt&) = delete;
     Stmt& operator=(const Stmt&) = delete;
 
@@ -57,8 +101,9 @@ public:
 
 private:
     sqlite3* db_;
-    sqlite3_stmt* s_ = nullptr;
     int rc_ = SQLITE_OK;
+    sqlite3_stmt* s_ = nullptr;
+    bool owned_ = true;
 };
 
 }  // namespace lamina::logs

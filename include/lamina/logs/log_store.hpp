@@ -34,6 +34,8 @@ struct sqlite3_stmt;
 
 namespace lamina::logs {
 
+class StmtCache;
+
 struct Where {
     std::string account, region;
 };
@@ -196,12 +198,22 @@ private:
                                   std::int64_t now);
     Result<std::int64_t> stream_id(std::int64_t group, const std::string& name, bool make,
                                    std::int64_t now);
+    // Where a stream's events went: added to its row by add_stats.
+    struct StreamStats {
+        std::int64_t first = 0, last = 0, bytes = 0;
+        bool any = false;
+    };
     Status insert_events(std::int64_t group, std::int64_t stream,
                          const std::vector<InputEvent>& events, std::int64_t ingested);
+    Status insert_rows(std::int64_t group, std::int64_t stream,
+                       const std::vector<InputEvent>& events, std::int64_t ingested,
+                       StreamStats& stats);
+    Status add_stats(std::int64_t stream, const StreamStats& stats, std::int64_t ingested);
 
     sqlite3* db_;
     Clock& clock_;
     std::mutex db_mu_;
+    std::unique_ptr<StmtCache> cached_;  // the writer's statements (under db_mu_)
 
     std::mutex listen_mu_;  // held while the listener runs
     StoreListener listener_;
