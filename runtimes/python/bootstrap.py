@@ -625,8 +625,17 @@ def main():
     response_head = api.head("POST", "/invocation/%s/response", {"Content-Type": "application/json"}) + \
         b"Content-Length: %d\r\n\r\n"
     loads, dumps, environ = json.loads, json.dumps, os.environ
+    asked = False  # the next invocation was asked for in the same write as the last response
     while True:
-        status, headers, body = api.send(next_request)
+        if asked:
+            try:
+                status, headers, body = api.read_response()
+            except ConnectionError:
+                api.close()
+                status, headers, body = api.send(next_request)
+        else:
+            status, headers, body = api.send(next_request)
+        asked = False
         if status != 200:
             time.sleep(0.01)
             continue
@@ -648,7 +657,10 @@ def main():
                 err = error_payload("Unable to marshal response: %s" % e, request_id, "Runtime.MarshalError")
                 post_error("/invocation/%s/error" % request_id, err, "Runtime.MarshalError")
                 continue
-            api.send(response_head % (request_id.encode(), len(payload)) + payload)
+            # GET /invocation/next follows the response in one write (HTTP/1.1
+            # pipelining): one message to the Runtime API per invocation, not two
+            api.send(response_head % (request_id.encode(), len(payload)) + payload + next_request)
+            asked = api.sock is not None
         except Exception as e:
             tb = sys.exc_info()[2]
             err = error_payload(e, request_id, tb=tb)
