@@ -3,6 +3,8 @@
 // Invoke and InvokeAsync, and the async event queue's hooks: both build the
 // data plane's InvokeRequest the same way.
 
+#include <optional>
+
 #include "invoke_stream.hpp"
 #include "json_input.hpp"
 #include "lambda_input.hpp"
@@ -147,6 +149,18 @@ void set_own_share(http::Response& r, std::chrono::steady_clock::time_point arri
                                        ", answer;dur=" + ms(steady_clock::now() - out.answered));
 }
 
+// The caller's error when the invocation was refused before it ran: a
+// throttle (429), or SnapStart's errors (AWS errors, not function errors).
+std::optional<Error> refusal_of(exec::InvokeResult& out) {
+    if (out.throttle) {
+        Error e{ErrorCode::TooManyRequests, out.throttle->message};
+        e.reason = out.throttle->reason;
+        return e;
+    }
+    if (out.refused) return std::move(*out.refused);
+    return std::nullopt;
+}
+
 http::Response stream_head(const std::string& request_id, const std::string& executed) {
     http::Response r;
     r.status = 200;
@@ -201,14 +215,8 @@ void LambdaApi::invoke_streaming(exec::InvokeRequest in, bool tail,
                              stream->complete(out);
                              return;
                          }
-                         if (out.throttle) {
-                             Error e{ErrorCode::TooManyRequests, out.throttle->message};
-                             e.reason = out.throttle->reason;
-                             respond(std::unexpected(std::move(e)));
-                             return;
-                         }
-                         if (out.refused) {  // SnapStart's errors: AWS errors, not function errors
-                             respond(std::unexpected(std::move(*out.refused)));
+                         if (auto refusal = refusal_of(out)) {
+                             respond(std::unexpected(std::move(*refusal)));
                              return;
                          }
                          http::Response r = stream_head(request_id, executed);
@@ -365,14 +373,8 @@ void LambdaApi::invoke(int operation, const RequestContext& ctx, const http::Req
     std::string request_id = ctx.request_id;
     invoker_->invoke(std::move(**result), [respond, tail, executed, request_id,
                                            arrived = req.arrived](exec::InvokeResult out) {
-        if (out.throttle) {
-            Error e{ErrorCode::TooManyRequests, out.throttle->message};
-            e.reason = out.throttle->reason;
-            respond(std::unexpected(std::move(e)));
-            return;
-        }
-        if (out.refused) {  // SnapStart's errors: AWS errors, not function errors
-            respond(std::unexpected(std::move(*out.refused)));
+        if (auto refusal = refusal_of(out)) {
+            respond(std::unexpected(std::move(*refusal)));
             return;
         }
         http::Response r;
