@@ -1,6 +1,7 @@
 #include "lamina/logs/log_store.hpp"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <utime.h>
 
@@ -231,4 +232,74 @@ TEST_F(LogStoreTest, SearchesSeeIndexedAndNotYetIndexedEventsAlike) {
     found = store_->filter_events(kWhere, "/g", q);
     ASSERT_TRUE(found);
     EXPECT_EQ(messages(found->events), (std::vector<std::string>{"ERROR three", "ERROR four"}));
+}
+
+TEST_F(LogStoreTest, IndexedSearchesMatchWholeTermsNotOnlyTheirTrigrams) {
+    ASSERT_TRUE(store_->create_group(kWhere, "/g", {}));
+    ASSERT_TRUE(store_->create_stream(kWhere, "/g", "s"));
+    // the first holds every trigram of "abcd" (abc, bcd) but not "abcd"
+    ASSERT_TRUE(store_->put_events(
+        kWhere, "/g", "s",
+        {{kNow, "abcXbcd"}, {kNow + 1, "xabcdx"}, {kNow + 2, "h\xC3\xA9llo w\xC3\xB6rld"}}));
+    store_->index_all();
+    auto search = [&](const std::string& text) {
+        auto pattern = FilterPattern::parse(text);
+        EXPECT_TRUE(pattern) << text;
+        FilterQuery q;
+        q.pattern = &*pattern;
+        auto found = store_->filter_events(kWhere, "/g", q);
+        EXPECT_TRUE(found) << text;
+        return found ? messages(found->events) : std::vector<std::string>{};
+    };
+    EXPECT_EQ(search("abcd"), std::vector<std::string>{"xabcdx"});
+    EXPECT_EQ(search("w\xC3\xB6rld"), std::vector<std::string>{"h\xC3\xA9llo w\xC3\xB6rld"});
+    EXPECT_EQ(search("\xC3\xB6rl"), std::vector<std::string>{"h\xC3\xA9llo w\xC3\xB6rld"});
+    EXPECT_EQ(search("?abcd ?w\xC3\xB6rld"),
+              (std::vector<std::string>{"xabcdx", "h\xC3\xA9llo w\xC3\xB6rld"}));
+    EXPECT_TRUE(search("bcdX").empty());
+    EXPECT_EQ(search("cX"), std::vector<std::string>{"abcXbcd"});  // too short for the index
+}
+
+TEST_F(LogStoreTest, AStoreWhoseIndexKeptPositionsIsReindexedAndStillFound) {
+    ASSERT_TRUE(store_->create_group(kWhere, "/g", {}));
+    ASSERT_TRUE(store_->create_stream(kWhere, "/g", "s"));
+    ASSERT_TRUE(store_->put_events(kWhere, "/g", "s", {{kNow, "ERROR old"}, {kNow + 1, "fine"}}));
+    store_->index_all();
+    store_.reset();
+    {  // as an older lamina left it: an index with positions, every row in it
+        sqlite3* db = nullptr;
+        ASSERT_EQ(sqlite3_open((dir_.path() / "logs.sqlite").c_str(), &db), SQLITE_OK);
+        for (const char* sql :
+             {"DROP TABLE log_events_fts",
+              "CREATE VIRTUAL TABLE log_events_fts USING fts5(message, content='log_events',"
+              " content_rowid='id', tokenize='trigram case_sensitive 1')",
+              "INSERT INTO log_events_fts(log_events_fts) VALUES('rebuild')",
+              "DELETE FROM log_events_unindexed", "DELETE FROM meta WHERE key='fts_index'"})
+            ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sql;
+        sqlite3_close(db);
+    }
+    reopen();
+    auto pattern = FilterPattern::parse("ERROR");
+    ASSERT_TRUE(pattern);
+    FilterQuery q;
+    q.pattern = &*pattern;
+    auto found = store_->filter_events(kWhere, "/g", q);
+    ASSERT_TRUE(found) << found.error().message;
+    EXPECT_EQ(messages(found->events), std::vector<std::string>{"ERROR old"});
+    store_->index_all();
+    found = store_->filter_events(kWhere, "/g", q);
+    ASSERT_TRUE(found) << found.error().message;
+    EXPECT_EQ(messages(found->events), std::vector<std::string>{"ERROR old"});
+    store_.reset();
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_.path() / "logs.sqlite").c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* s = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE name='log_events_fts'",
+                                 -1, &s, nullptr),
+              SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(s), SQLITE_ROW);
+    std::string sql = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    EXPECT_NE(sql.find("detail=none"), std::string::npos) << sql;
 }
