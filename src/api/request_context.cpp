@@ -41,7 +41,13 @@ RequestContext make_context(const http::Request& req, const Config& config,
         ctx.service = sig->service;
         // Only a region-shaped scope is taken (it becomes part of store keys and ARNs).
         static const std::regex kRegion(R"([a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d)");
-        if (regex_full_match(sig->region, kRegion)) ctx.scope.region = sig->region;
+        // a client signs every request with the same region: matched once per thread
+        thread_local std::string last_region;
+        if ((!sig->region.empty() && sig->region == last_region) ||
+            regex_full_match(sig->region, kRegion)) {
+            ctx.scope.region = sig->region;
+            last_region = sig->region;
+        }
         bool twelve_digits = sig->access_key_id.size() == 12;
         for (char c : sig->access_key_id)
             if (c < '0' || c > '9') twelve_digits = false;

@@ -214,25 +214,36 @@ Result<FunctionRef> resolve_function_name(const std::string& value, NameShape sh
                           : shape == NameShape::Read ? kReadNamePattern
                                                      : kUnqualifiedNamePattern;
     std::size_t max_len = shape == NameShape::Read ? 256 : 140;
-    std::smatch m;
     if (value.size() > max_len)
         errors.add(value, "functionName",
                    "Member must have length less than or equal to " + std::to_string(max_len));
-    bool matched = regex_full_match(value, m, regex_for(pattern));
-    if (!matched)
+    // A bare name (the usual case, on every invoke) is what every pattern's
+    // name group takes whole: no regex needed to read it.
+    const bool bare =
+        !value.empty() && std::all_of(value.begin(), value.end(), [](unsigned char c) {
+            return std::isalnum(c) != 0 || c == '-' || c == '_';
+        });
+    std::smatch m;
+    if (!bare && !regex_full_match(value, m, regex_for(pattern)))
         errors.add(value, "functionName",
                    std::string("Member must satisfy regular expression pattern: ") + pattern);
     if (!errors.empty()) return std::unexpected(errors.error());
 
-    // Groups: 1 arn prefix, 3 region "xx-yyy-1:", 9 account "123:", 10 "function:", 11 name, 13 qualifier
-    std::string region = m[3].matched ? m[3].str() : "";
-    if (!region.empty()) region.pop_back();
-    std::string account = m[9].matched ? m[9].str() : "";
-    if (!account.empty()) account.pop_back();
     FunctionRef ref;
-    ref.name = m[11].str();
-    if (shape != NameShape::Unqualified && m.size() > 13 && m[13].matched)
-        ref.qualifier = m[13].str();
+    std::string region, account;
+    if (bare) {
+        ref.name = value;
+    } else {
+        // Groups: 1 arn prefix, 3 region "xx-yyy-1:", 9 account "123:", 10 "function:", 11 name,
+        // 13 qualifier
+        region = m[3].matched ? m[3].str() : "";
+        if (!region.empty()) region.pop_back();
+        account = m[9].matched ? m[9].str() : "";
+        if (!account.empty()) account.pop_back();
+        ref.name = m[11].str();
+        if (shape != NameShape::Unqualified && m.size() > 13 && m[13].matched)
+            ref.qualifier = m[13].str();
+    }
 
     // A partial ARN needs "function:" with an account; a bare "function:x"
     // or "region:name" that the pattern accepts is read as AWS reads it.
