@@ -1,6 +1,6 @@
 package demo;
 
-/** An event as a POJO: set through its setters, whatever the case of the JSON keys. */
+/** An event as a POJO: set through its setters (JSON keys matched case-sensitively, as on AWS). */
 public class Order {
     private String bucket;
     private String key;

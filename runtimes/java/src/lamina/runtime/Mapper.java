@@ -32,9 +32,9 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * Maps handler inputs and outputs between JSON and Java values the way AWS's Java
  * runtime does: Map, List, String, numbers, booleans and arrays as themselves;
- * POJOs by their public fields and bean properties (setters matched to JSON keys
- * case-insensitively, unknown keys ignored; getters named as JavaBeans do, with a
- * leading run of capitals lower-cased; null properties left out); java.util.Date as
+ * POJOs by their public fields and bean properties, named as AWS's Jackson setup
+ * names them (USE_STD_BEAN_NAMING: getURL is "URL", getUrl "url"; JSON keys matched
+ * case-sensitively, unknown keys ignored; null properties left out); java.util.Date as
  * epoch milliseconds; a single value where an array is expected reads as one
  * element, and "" where an object is expected as null; byte[] and ByteBuffer as
  * base64. The aws-lambda-java-events classes as AWS's runtime maps them: see Events.
@@ -173,12 +173,27 @@ final class Mapper {
                     && (m.getReturnType() == boolean.class || m.getReturnType() == Boolean.class)) {
                 prop = n.substring(2);
             }
-            if (prop != null) out.put(propertyName(prop), m);
+            if (prop != null) out.put(Events.supported(c) ? propertyName(prop) : beanName(prop), m);
         }
         return out;
     }
 
-    /** "Name" -> "name", "URL" -> "url", "URLPath" -> "urlpath" (the leading capitals, lower-cased). */
+    /**
+     * A property's name as java.beans.Introspector.decapitalize (Jackson's
+     * USE_STD_BEAN_NAMING) makes it: "Name" -> "name", "URL" -> "URL", "X" -> "x".
+     */
+    static String beanName(String s) {
+        if (s.isEmpty() || (s.length() > 1 && Character.isUpperCase(s.charAt(0))
+                && Character.isUpperCase(s.charAt(1)))) {
+            return s;
+        }
+        return Character.toLowerCase(s.charAt(0)) + s.substring(1);
+    }
+
+    /**
+     * The aws-lambda-java-events classes' names (their mixins): "Name" -> "name",
+     * "URL" -> "url", "URLPath" -> "urlpath" (the leading capitals, lower-cased).
+     */
     static String propertyName(String s) {
         StringBuilder b = new StringBuilder(s.length());
         int k = 0;
@@ -362,22 +377,26 @@ final class Mapper {
             Throwable cause = e.getCause() != null ? e.getCause() : e;
             throw new MappingException("cannot create " + c.getName() + ": " + cause);
         }
+        // AWS's Jackson setup matches a POJO's keys case-sensitively; the events
+        // classes' mixins name every field, which matching without case stands in for
         Map<String, Method> setters = new HashMap<>();
         for (Method m : c.getMethods()) {
             String n = m.getName();
             if (n.startsWith("set") && n.length() > 3 && m.getParameterCount() == 1
                     && !Modifier.isStatic(m.getModifiers())) {
-                setters.putIfAbsent(n.substring(3).toLowerCase(Locale.ROOT), m);
+                String prop = n.substring(3);
+                setters.putIfAbsent(event ? prop.toLowerCase(Locale.ROOT) : beanName(prop), m);
             }
         }
         Map<String, Field> fields = new HashMap<>();
         for (Field f : c.getFields()) {
             if (!Modifier.isStatic(f.getModifiers()) && !Modifier.isFinal(f.getModifiers())) {
-                fields.putIfAbsent(f.getName().toLowerCase(Locale.ROOT), f);
+                fields.putIfAbsent(event ? f.getName().toLowerCase(Locale.ROOT) : f.getName(), f);
             }
         }
         for (Map.Entry<?, ?> e : json.entrySet()) {
-            String key = Events.property(c, String.valueOf(e.getKey())).toLowerCase(Locale.ROOT);
+            String key = event ? Events.property(c, String.valueOf(e.getKey())).toLowerCase(Locale.ROOT)
+                               : String.valueOf(e.getKey());
             try {
                 Method m = setters.get(key);
                 if (m != null) {
