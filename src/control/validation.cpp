@@ -120,19 +120,15 @@ Status validate_snap_start(const std::string& runtime) {
         }
         if (minor >= 12) return {};
     }
-    if (runtime.rfind("java", 0) == 0)
-        return fail(ErrorCode::InvalidParameterValue,
-                    "lamina cannot emulate SnapStart for " + runtime +
-                        " functions: a running JVM cannot be forked safely (it is "
-                        "multi-threaded) and the host's JDK has no CRaC checkpoint/restore, so "
-                        "lamina has no snapshot to restore from. lamina emulates SnapStart for "
-                        "python3.12 and later; send SnapStart ApplyOn None for this function.");
+    // Java 11 and later, as on AWS: lamina checkpoints the JVM with criu (exec/snapstart.cpp)
+    for (const char* java : {"java11", "java17", "java21", "java25"})
+        if (runtime == java) return {};
     if (runtime.rfind("dotnet", 0) == 0)
         return fail(ErrorCode::InvalidParameterValue,
                     "lamina cannot emulate SnapStart for " + runtime +
                         " functions: lamina does not run .NET functions. lamina emulates "
-                        "SnapStart for python3.12 and later; send SnapStart ApplyOn None for this "
-                        "function.");
+                        "SnapStart for python3.12 and later and java11 and later; send SnapStart "
+                        "ApplyOn None for this function.");
     return fail(ErrorCode::InvalidParameterValue,
                 (runtime.empty() ? std::string("Image") : runtime) +
                     " is not supported for SnapStart enabled functions.");

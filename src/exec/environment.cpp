@@ -85,6 +85,7 @@ Environment::~Environment() {
     p.reset();  // kills and reaps a process still running
     close_log();
     if (peak_fd >= 0) ::close(peak_fd);
+    if (checkpoint_stdin >= 0) ::close(checkpoint_stdin);
 }
 
 bool Environment::apply(EnvEvent event) {

@@ -77,6 +77,9 @@ struct Environment : std::enable_shared_from_this<Environment> {
     // A SnapStart snapshot: the layers' extensions start in each restored
     // environment (this command), not in the snapshot (see snapstart.cpp).
     std::vector<std::string> restore_extensions, restore_launch;
+    // A JVM's snapshot: the write end of its stdin (a restore's order arrives
+    // on a restored copy's stdin; this end is never written), -1 otherwise.
+    int checkpoint_stdin = -1;
     std::string sandbox_ip;        // what sandbox.localdomain stands for in it ("" when unknown)
     std::uint64_t generation = 0;  // the Invoker's generation when it was started
     // shutdown() or reset() is stopping it (SHUTDOWN to its extensions, then

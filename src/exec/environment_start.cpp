@@ -1,6 +1,7 @@
 // Starting an execution environment: the code and /opt views, the runtime's
 // command and AWS's environment variables, its cgroups, then the launcher.
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -508,6 +509,17 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
                         "lamina attaches debuggers to Python and Node.js functions only (" +
                             debug->source + "): not to " + rt + " functions");
         spec.command = java_command(it->second, rt, c.memory_size, paths.runtime_dir, paths.opt);
+        if (init_type == "snap-start" && launcher_->backend() == sandbox::Backend::Bubblewrap) {
+            // checkpointed with criu (snapstart.cpp): pid 1 of its sandbox, no
+            // perf-data file in /tmp, its stdin a pipe of lamina's
+            spec.as_pid_1 = true;
+            spec.command.insert(spec.command.begin() + 1, "-XX:-UsePerfData");
+            int fds[2];
+            if (::pipe2(fds, O_CLOEXEC) != 0)
+                return fail(ErrorCode::Service, "pipe failed for the snapshot's stdin");
+            spec.stdin_fd = fds[0];
+            env->checkpoint_stdin = fds[1];
+        }
         if (auto prefix = install_prefix(it->second)) spec.extra_ro_binds.push_back(*prefix);
         for (auto& dir : jvm_etc_dirs(it->second)) spec.extra_ro_binds.push_back(std::move(dir));
     } else if (ruby) {
@@ -693,10 +705,12 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
     });
     if (prepare) prepare(*env);
     env->spawned_at = Environment::Clk::now();
+    int stdin_fd = spec.stdin_fd;  // lamina's copy of the read end: the runtime has its own
     auto launched = launcher_->launch(std::move(spec), std::move(cgroup_procs),
                                       [this, weak](sandbox::ExitStatus st) {
                                           if (auto e = weak.lock()) on_process_exit(e, st);
                                       });
+    if (stdin_fd >= 0) ::close(stdin_fd);
     if (!launched) {
         if (!env->cgroup.empty()) settings_.memory->remove(env->cgroup);
         return std::unexpected(launched.error());

@@ -5,6 +5,7 @@
 // every restore starts from the same memory image, as AWS restores one
 // Firecracker snapshot. See docs/architecture.md "SnapStart".
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <boost/asio/post.hpp>
@@ -13,11 +14,14 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
 
 #include "environment.hpp"
 #include "lamina/common/log.hpp"
 #include "lamina/exec/invoker.hpp"
 #include "lamina/runtime/error_types.hpp"
+#include "lamina/sandbox/checkpoint.hpp"
 #include "lamina/sandbox/restored.hpp"
 #include "platform_log.hpp"
 
@@ -39,6 +43,15 @@ struct Invoker::Snapshot {
     SnapshotStatus status{"Pending", "", "", 0};
     EnvPtr zygote;
     bool dropped = false;
+    // A JVM's snapshot is a checkpoint on disk (criu), not a process: the
+    // zygote is checkpointed (which ends it) and each restore is a `criu
+    // restore` of those images.
+    bool jvm = false;
+    bool checkpointing = false;  // the zygote was told so: its end is expected
+    std::optional<sandbox::Checkpoint> image;
+    fs::path dir;  // the images' folder, removed with the snapshot
+    std::string sandbox_ip;
+    std::vector<std::string> restore_extensions, restore_launch;
 };
 
 namespace {
@@ -73,6 +86,13 @@ std::string runtime_version_name(const std::string& runtime) {
     return runtime;
 }
 
+// A JVM's snapshot's images, once nothing restores from them any more.
+void remove_images(const fs::path& dir) {
+    if (dir.empty()) return;
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+}
+
 }  // namespace
 
 SnapshotStatus Invoker::snapshot(const control::Scope& scope, const std::string& function,
@@ -95,6 +115,7 @@ SnapshotStatus Invoker::snapshot(const control::Scope& scope, const std::string&
                 std::lock_guard slk(it->second->mu);
                 it->second->dropped = true;
                 if (it->second->zygote) it->second->zygote->kill();
+                remove_images(it->second->dir);
             }
             snapshots_[id] = snap;
             start = true;
@@ -140,6 +161,7 @@ void Invoker::drop_snapshots(const control::Scope& scope, const std::string& fun
             std::lock_guard lk(snap->mu);
             snap->dropped = true;
             zygote = snap->zygote;
+            remove_images(snap->dir);
         }
         if (zygote) {
             logger("exec")->debug("exec.snapshot_drop id={} pid={}", snap->id, snap->status.pid);
@@ -162,10 +184,28 @@ void Invoker::take_snapshot(const std::shared_ptr<Snapshot>& snap) {
         }
     };
     const PlatformLog plog(req.config);
-    auto prepare = [this, weak_snap, plog](Environment& env) {
+    std::optional<fs::path> criu;
+    if (req.config.runtime.rfind("java", 0) == 0) {
+        if (launcher_->backend() != sandbox::Backend::Bubblewrap) {
+            fail_snapshot("InternalError",
+                          "lamina takes a Java function's snapshot with criu, inside its "
+                          "bubblewrap sandbox: the process backend has none");
+            return;
+        }
+        criu = sandbox::find_criu();
+        if (!criu) {
+            fail_snapshot("InternalError",
+                          "lamina takes a Java function's snapshot with criu, which is not "
+                          "installed on this machine (apt-get install criu)");
+            return;
+        }
+        std::lock_guard lk(snap->mu);
+        snap->jvm = true;
+    }
+    auto prepare = [this, weak_snap, plog, criu](Environment& env) {
         std::weak_ptr<Environment> weak_env = env.shared_from_this();
         // the runtime called /runtime/restore/next: the snapshot is taken
-        env.api->snapshot_mode([this, weak_snap, weak_env, plog](int ns_pid) {
+        env.api->snapshot_mode([this, weak_snap, weak_env, plog, criu](int ns_pid) {
             auto s = weak_snap.lock();
             auto e = weak_env.lock();
             if (!s || !e) return;
@@ -186,6 +226,24 @@ void Invoker::take_snapshot(const std::shared_ptr<Snapshot>& snap) {
             else
                 log += "INIT_REPORT Init Duration: " + format_ms(ms) + " ms\n";
             e->append_log(log);
+            if (criu && runtime_pid) {
+                // a JVM: checkpointed now, off the I/O thread (criu takes a while)
+                {
+                    std::lock_guard lk(s->mu);
+                    s->checkpointing = true;
+                    s->status.pid = *runtime_pid;
+                    s->sandbox_ip = e->sandbox_ip;
+                    s->restore_extensions = e->restore_extensions;
+                    s->restore_launch = e->restore_launch;
+                }
+                e->api->order_checkpoint();
+                auto work = [this, s, pid = *runtime_pid, criu] { take_checkpoint(s, pid, *criu); };
+                if (offload_)
+                    offload_(std::move(work));
+                else
+                    std::thread(std::move(work)).detach();
+                return;
+            }
             std::lock_guard lk(s->mu);
             if (runtime_pid) s->status.pid = *runtime_pid;
             if (s->status.state == "Pending" && runtime_pid) s->status.state = "Active";
@@ -234,6 +292,16 @@ void Invoker::take_snapshot(const std::shared_ptr<Snapshot>& snap) {
             }
             std::string log = e->take_init_log() + plog.application(e->take_output());
             bool pending = false;
+            bool checkpointed = false;
+            {
+                std::lock_guard lk(s->mu);
+                checkpointed = s->checkpointing;  // criu ended it: the snapshot is its images
+                if (checkpointed) s->zygote.reset();
+            }
+            if (checkpointed) {
+                e->append_log(log);
+                return;
+            }
             {
                 std::lock_guard lk(s->mu);
                 pending = s->status.state == "Pending";
@@ -293,17 +361,11 @@ void Invoker::take_snapshot(const std::shared_ptr<Snapshot>& snap) {
     logger("exec")->debug("exec.snapshot_start id={} pid={}", snap->id, snap->status.pid);
 }
 
-Result<EnvPtr> Invoker::restore_environment(const InvokeRequest& req, const std::string& key,
-                                            const std::shared_ptr<Snapshot>& snap) {
-    EnvPtr zygote;
-    int zygote_pid = 0;
-    {
-        std::lock_guard lk(snap->mu);
-        zygote = snap->zygote;
-        zygote_pid = snap->status.pid;
-    }
-    if (!zygote || zygote_pid <= 0)
-        return fail(ErrorCode::Service, "the version's snapshot is not running");
+// What every restored environment has, however it is restored: its log
+// stream, Runtime API, RESTORE_START and the restore's records.
+Result<EnvPtr> Invoker::begin_restore(const InvokeRequest& req, const std::string& key,
+                                      const std::string& tmp_seen, const std::string& sandbox_ip,
+                                      const std::vector<std::string>& extensions) {
     const auto& c = req.config;
     auto env = std::make_shared<Environment>();
     env->key = key;
@@ -311,7 +373,7 @@ Result<EnvPtr> Invoker::restore_environment(const InvokeRequest& req, const std:
     env->init_type = "snap-start";
     env->restored = true;
     env->memory_mb = c.memory_size;
-    env->tmp_seen = zygote->tmp_seen;
+    env->tmp_seen = tmp_seen;
     std::int64_t now = clock_.now_ms();
     open_log_stream(*env, settings_, req, now, ids_);
     LAMINA_TRY(api, runtime::RuntimeApi::open(ioc_, ids_));
@@ -332,22 +394,12 @@ Result<EnvPtr> Invoker::restore_environment(const InvokeRequest& req, const std:
                         "\tRuntime Version ARN: " + c.runtime_version_arn + "\n";
     env->api->telemetry().publish(runtime::RecordKind::Platform,
                                   runtime::records::restore_start(now, restore_start));
-    if (!zygote->sandbox_ip.empty()) env->api->telemetry().set_host(zygote->sandbox_ip);
+    if (!sandbox_ip.empty()) env->api->telemetry().set_host(sandbox_ip);
     // the layers' extensions start anew in each restored environment (see start_environment)
-    if (!zygote->restore_extensions.empty())
-        env->api->expect_extensions(zygote->restore_extensions,
+    if (!extensions.empty())
+        env->api->expect_extensions(extensions,
                                     {req.function_name, c.version, c.handler, req.scope.account});
 
-    // its output: a FIFO in the snapshot's /tmp (the only place both see),
-    // reached from here through the runtime's root (/proc/<pid>/root)
-    std::string fifo = ".lamina-restore-" + ids_.hex(12);
-    fs::path fifo_host =
-        "/proc/" + std::to_string(zygote_pid) + "/root" + zygote->tmp_seen + "/" + fifo;
-    int out_fd = sandbox::open_output_fifo(fifo_host);
-    if (out_fd < 0)
-        return fail(ErrorCode::Service,
-                    "cannot make the restored environment's output FIFO " + fifo_host.string());
-    std::vector<std::string> cgroup_procs = open_memory_group(*env, settings_, c.memory_size, ids_);
     std::weak_ptr<Environment> weak = env;
     env->api->on_ready([this, weak, plog] {
         auto e = weak.lock();
@@ -401,6 +453,37 @@ Result<EnvPtr> Invoker::restore_environment(const InvokeRequest& req, const std:
         }
         if (extension) e->kill();
     });
+    return env;
+}
+
+Result<EnvPtr> Invoker::restore_environment(const InvokeRequest& req, const std::string& key,
+                                            const std::shared_ptr<Snapshot>& snap) {
+    EnvPtr zygote;
+    int zygote_pid = 0;
+    bool jvm = false;
+    {
+        std::lock_guard lk(snap->mu);
+        jvm = snap->jvm;
+        zygote = snap->zygote;
+        zygote_pid = snap->status.pid;
+    }
+    if (jvm) return restore_checkpoint(req, key, snap);
+    if (!zygote || zygote_pid <= 0)
+        return fail(ErrorCode::Service, "the version's snapshot is not running");
+    LAMINA_TRY(env, begin_restore(req, key, zygote->tmp_seen, zygote->sandbox_ip,
+                                  zygote->restore_extensions));
+    const auto& c = req.config;
+    // its output: a FIFO in the snapshot's /tmp (the only place both see),
+    // reached from here through the runtime's root (/proc/<pid>/root)
+    std::string fifo = ".lamina-restore-" + ids_.hex(12);
+    fs::path fifo_host =
+        "/proc/" + std::to_string(zygote_pid) + "/root" + zygote->tmp_seen + "/" + fifo;
+    int out_fd = sandbox::open_output_fifo(fifo_host);
+    if (out_fd < 0)
+        return fail(ErrorCode::Service,
+                    "cannot make the restored environment's output FIFO " + fifo_host.string());
+    std::vector<std::string> cgroup_procs = open_memory_group(*env, settings_, c.memory_size, ids_);
+    std::weak_ptr<Environment> weak = env;
     env->api->hold_restore(true);  // until its process is in its cgroup and held here
     env->spawned_at = Environment::Clk::now();
     std::weak_ptr<Environment> weak_zygote = zygote;
@@ -456,6 +539,95 @@ Result<EnvPtr> Invoker::restore_environment(const InvokeRequest& req, const std:
             e->api->hold_restore(false);
             logger("exec")->debug("exec.env_restore pid={} sandbox_pid={}", *host, ns_pid);
         });
+    return env;
+}
+
+// A JVM's snapshot: its zygote, told to wait on its stdin, is checkpointed
+// with criu (which ends it); the version is Active once the images are there.
+void Invoker::take_checkpoint(const std::shared_ptr<Snapshot>& snap, int pid,
+                              const fs::path& criu) {
+    fs::path dir = settings_.work_dir / "snapshots" / ids_.hex(16);
+    auto image = sandbox::checkpoint(criu, settings_.runtimes_dir / "criu" / "maps-shim.so", pid,
+                                     dir, std::chrono::seconds(10));
+    EnvPtr zygote;
+    {
+        std::lock_guard lk(snap->mu);
+        zygote = snap->zygote;
+        if (snap->dropped) {
+            remove_images(dir);
+        } else if (image) {
+            snap->image = *image;
+            snap->dir = dir;
+            snap->status.pid = 0;
+            if (snap->status.state == "Pending") snap->status.state = "Active";
+        } else {
+            remove_images(dir);
+            if (snap->status.state == "Pending")
+                snap->status = SnapshotStatus{"Failed", image.error().message, "InternalError", 0};
+        }
+    }
+    if (!image && zygote) zygote->kill();  // criu lets it run on when it fails
+    logger("exec")->debug("exec.snapshot_checkpoint id={} ok={} dir={}", snap->id,
+                          static_cast<bool>(image), dir.string());
+}
+
+// A new environment of a JVM's snapshot: `criu restore` of its images, in the
+// environment's memory cgroup; the restored runtime reads its order (its
+// Runtime API, the extensions to start) from its stdin, a pipe holding it.
+Result<EnvPtr> Invoker::restore_checkpoint(const InvokeRequest& req, const std::string& key,
+                                           const std::shared_ptr<Snapshot>& snap) {
+    std::optional<sandbox::Checkpoint> image;
+    std::string sandbox_ip;
+    std::vector<std::string> extensions, launch;
+    fs::path dir;
+    {
+        std::lock_guard lk(snap->mu);
+        image = snap->image;
+        sandbox_ip = snap->sandbox_ip;
+        extensions = snap->restore_extensions;
+        launch = snap->restore_launch;
+        dir = snap->dir;
+    }
+    if (!image) return fail(ErrorCode::Service, "the version's snapshot has not been taken");
+    auto criu = sandbox::find_criu();
+    if (!criu) return fail(ErrorCode::Service, "criu is no longer installed");
+    LAMINA_TRY(env, begin_restore(req, key, "/tmp", sandbox_ip, extensions));
+    std::vector<std::string> cgroup_procs =
+        open_memory_group(*env, settings_, req.config.memory_size, ids_);
+    nlohmann::json order = {
+        {"address", env->api->address()},
+        {"extensions", extensions.empty() ? std::vector<std::string>{} : launch}};
+    std::string line = order.dump() + "\n";
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0)
+        return fail(ErrorCode::Service, "pipe failed for a restored environment's stdin");
+    // far below a pipe's capacity: written whole before criu starts
+    bool written = ::write(fds[1], line.data(), line.size()) == static_cast<ssize_t>(line.size());
+    ::close(fds[1]);
+    if (!written) {
+        ::close(fds[0]);
+        return fail(ErrorCode::Service, "cannot write a restored environment's order");
+    }
+    sandbox::SpawnSpec spec;
+    spec.argv = sandbox::restore_argv(*criu, *image, dir / "restore.log");
+    spec.env = sandbox::criu_environment(settings_.runtimes_dir / "criu" / "maps-shim.so");
+    spec.cgroup_procs = std::move(cgroup_procs);
+    spec.stdin_fd = fds[0];
+    spec.max_open_files = 65536;  // criu's own; the runtime's limit is restored from the image
+    std::weak_ptr<Environment> weak = env;
+    env->spawned_at = Environment::Clk::now();
+    auto process = sandbox::spawn(ioc_, spec, [this, weak](sandbox::ExitStatus st) {
+        if (auto e = weak.lock()) on_process_exit(e, st);
+    });
+    ::close(fds[0]);
+    if (!process) {
+        if (!env->cgroup.empty()) settings_.memory->remove(env->cgroup);
+        return std::unexpected(process.error());
+    }
+    int pid = (*process)->pid();
+    std::optional<sandbox::ExitStatus> exited;
+    if (env->adopt(std::move(*process), exited)) on_process_exit(env, *exited);
+    logger("exec")->debug("exec.env_restore criu_pid={} images={}", pid, image->dir.string());
     return env;
 }
 

@@ -487,6 +487,12 @@ void RuntimeApi::fork_restored(const std::string& address, const std::string& ou
     state_->order_restore({address, output, std::move(extensions), std::move(done)});
 }
 
+void RuntimeApi::order_checkpoint() {
+    State::RestoreOrder order;
+    order.checkpoint = true;
+    state_->order_restore(std::move(order));
+}
+
 void RuntimeApi::hold_restore(bool held) {
     std::optional<http::Responder> parked;
     {

@@ -80,7 +80,9 @@ http::Response RuntimeApi::State::hand_restore_order() {
     http::Response r;
     r.status = 200;
     r.headers.set("Content-Type", "application/json");
-    if (order.address.empty()) {
+    if (order.checkpoint) {
+        r.headers.set("Lamina-Restore-Checkpoint", "1");
+    } else if (order.address.empty()) {
         r.headers.set("Lamina-Restore-Reap", "1");
     } else {
         r.headers.set("Lamina-Restore-Fork", order.address);

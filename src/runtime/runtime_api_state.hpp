@@ -114,6 +114,7 @@ struct RuntimeApi::State {
         std::string address, output;  // empty address: reap exited children
         std::vector<std::string> extensions;
         std::function<void(int)> done;
+        bool checkpoint = false;  // Lamina-Restore-Checkpoint: it is checkpointed (criu)
     };
     bool snapshot = false;
     bool snapshot_taken = false;

@@ -115,6 +115,7 @@ std::vector<std::string> launcher_argv(Backend backend, const LaunchSpec& spec,
         "/lib64", "--ro-bind-try", "/bin", "/bin", "--ro-bind-try", "/sbin", "/sbin", "--proc",
         "/proc", "--dev", "/dev", "--perms", "1777",  // any user may write /tmp, as on AWS
         "--size", std::to_string(spec.tmp_size_mb * 1024 * 1024), "--tmpfs", "/tmp"};
+    if (spec.as_pid_1) a.emplace_back("--as-pid-1");
     // Directories bubblewrap makes on the way to a mount point are 0700 when
     // it runs as root: make them walkable by the sandbox user first.
     std::set<std::string> made = {"/",     "/usr",  "/lib", "/lib64", "/bin",

@@ -75,6 +75,7 @@ public:
             launcher_argv(Backend::Bubblewrap, spec, options_.bwrap);  // bwrap sets the environment
         s.cgroup_procs = std::move(cgroup_procs);
         s.working_dir = "/";
+        s.stdin_fd = spec.stdin_fd;
         return spawn(ioc_, s, std::move(on_exit));
     }
 
@@ -100,6 +101,7 @@ public:
         s.env = environment_strings(spec);
         s.cgroup_procs = std::move(cgroup_procs);
         s.working_dir = spec.code_dir;
+        s.stdin_fd = spec.stdin_fd;
         return spawn(ioc_, s, std::move(on_exit));
     }
 

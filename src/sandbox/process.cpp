@@ -29,7 +29,7 @@ ExitStatus decode(int status) {
 
 // The child's side of spawn(): only async-signal-safe calls until exec.
 [[noreturn]] void exec_child(const std::vector<std::string>& cgroup_procs, int max_open_files,
-                             int out_fd, const char* working_dir, char* const* argv,
+                             int in_fd, int out_fd, const char* working_dir, char* const* argv,
                              char* const* envp) {
     for (const auto& procs : cgroup_procs) {  // join the environment's cgroups before anything runs
         int cg = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
@@ -46,7 +46,10 @@ ExitStatus decode(int status) {
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         ::_exit(125);  // nothing it runs gains privileges
     int devnull = ::open("/dev/null", O_RDWR);
-    if (devnull >= 0) ::dup2(devnull, 0);
+    if (in_fd >= 0)
+        ::dup2(in_fd, 0);
+    else if (devnull >= 0)
+        ::dup2(devnull, 0);
     int out = out_fd >= 0 ? out_fd : devnull;
     ::dup2(out, 1);
     ::dup2(out, 2);
@@ -75,8 +78,8 @@ pid_t fork_exec(const SpawnSpec& spec, int out_write_end) {
     std::string dir = spec.working_dir.string();
     pid_t pid = ::fork();
     if (pid == 0)
-        exec_child(spec.cgroup_procs, spec.max_open_files, out_write_end, dir.c_str(), args.data(),
-                   envp.data());
+        exec_child(spec.cgroup_procs, spec.max_open_files, spec.stdin_fd, out_write_end,
+                   dir.c_str(), args.data(), envp.data());
     return pid;
 }
 

@@ -262,7 +262,8 @@ def test_not_ready_and_refusals(server, lam, lam_nv, cli):
     base = dict(Role=lt.ROLE_ARN, Code={"ZipFile": lt.handler_zip()},
                 SnapStart={"ApplyOn": "PublishedVersions"})
     for runtime, handler, words in [
-            ("java21", "a.B::handle", ["lamina cannot emulate SnapStart for java21", "CRaC"]),
+            ("java8.al2", "a.B::handle",
+             ["java8.al2 is not supported for SnapStart enabled functions."]),
             ("dotnet8", "A::B.C::D", ["lamina cannot emulate SnapStart for dotnet8", ".NET"]),
             ("nodejs22.x", "index.handler",
              ["nodejs22.x is not supported for SnapStart enabled functions."]),

@@ -244,6 +244,13 @@ private:
     Result<EnvPtr> restore_environment(const InvokeRequest& req, const std::string& key,
                                        const std::shared_ptr<Snapshot>& snap);
     void take_snapshot(const std::shared_ptr<Snapshot>& snap);
+    void take_checkpoint(const std::shared_ptr<Snapshot>& snap, int pid,
+                         const std::filesystem::path& criu);
+    Result<EnvPtr> begin_restore(const InvokeRequest& req, const std::string& key,
+                                 const std::string& tmp_seen, const std::string& sandbox_ip,
+                                 const std::vector<std::string>& extensions);
+    Result<EnvPtr> restore_checkpoint(const InvokeRequest& req, const std::string& key,
+                                      const std::shared_ptr<Snapshot>& snap);
     std::shared_ptr<Snapshot> find_snapshot(const InvokeRequest& req);
     // What happens once an environment's process is gone.
     void on_process_exit(const EnvPtr& env, const sandbox::ExitStatus& status);

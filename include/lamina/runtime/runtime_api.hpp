@@ -122,6 +122,10 @@ public:
                        std::vector<std::string> extensions, std::function<void(int)> done);
     // Asks the snapshot's runtime to collect its exited children (wait(2)).
     void reap_restored();
+    // Tells the snapshot's runtime that lamina checkpoints its process now
+    // (Lamina-Restore-Checkpoint: a JVM, checkpointed with criu, not forked):
+    // it closes its connection and waits for a restore's order on its stdin.
+    void order_checkpoint();
     // A restored environment's runtime calls GET /runtime/restore/next first:
     // while held, that call waits (lamina has not yet put the process in its
     // cgroup); released, it is answered. Not held by default.

@@ -66,6 +66,12 @@ struct LaunchSpec {
     // holds executables: the command then starts with it, and it needs
     // nothing from the image. Empty: not bound.
     std::filesystem::path extensions_launcher;
+    // SnapStart on a JVM (see exec/snapstart.cpp): the command is its sandbox's
+    // pid 1 (bubblewrap's --as-pid-1, no reaper of bubblewrap's: criu checkpoints
+    // the whole pid namespace, and only the command's files are inside it), and
+    // its stdin is this host descriptor (-1: /dev/null).
+    bool as_pid_1 = false;
+    int stdin_fd = -1;
 };
 
 // Where an image function's sandbox sees lamina's extensions launcher.

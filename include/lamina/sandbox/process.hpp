@@ -49,10 +49,12 @@ struct SpawnSpec {
     std::vector<std::string> cgroup_procs;  // cgroup.procs files it joins before exec
     int max_open_files = 1024;              // AWS's limit per environment
     bool capture_output = true;             // false: stdout and stderr go to /dev/null
+    int stdin_fd = -1;                      // its stdin (lamina keeps its own copy); -1: /dev/null
 };
 
 // Forks and execs `spec` in a process group of its own, with no descriptor
-// of lamina's but its output pipe, no_new_privs, and stdin from /dev/null.
+// of lamina's but its output pipe, no_new_privs, and stdin from /dev/null
+// (or spec.stdin_fd).
 Result<std::unique_ptr<Process>> spawn(boost::asio::io_context& ioc, const SpawnSpec& spec,
                                        ExitHandler on_exit);
 

@@ -189,13 +189,13 @@ TEST(Validation, TheTableHoldsAwsLimitsAndDefaults) {
               std::string::npos);
 }
 
-TEST(Validation, SnapStartOnPython312AndLaterOnlyJavaAndDotnetRefusedSayingWhy) {
-    for (const char* r : {"python3.12", "python3.13", "python3.14"})
+TEST(Validation, SnapStartOnPython312AndJava11AndLaterOnlyDotnetRefusedSayingWhy) {
+    for (const char* r : {"python3.12", "python3.13", "python3.14", "java11", "java17", "java21"})
         EXPECT_TRUE(validate_snap_start(r).has_value()) << r;
-    auto java = validate_snap_start("java21");
-    ASSERT_FALSE(java.has_value());
-    EXPECT_EQ(java.error().code, lamina::ErrorCode::InvalidParameterValue);
-    EXPECT_NE(java.error().message.find("lamina cannot emulate SnapStart for java21"),
+    auto java8 = validate_snap_start("java8.al2");
+    ASSERT_FALSE(java8.has_value());
+    EXPECT_EQ(java8.error().code, lamina::ErrorCode::InvalidParameterValue);
+    EXPECT_NE(java8.error().message.find("java8.al2 is not supported for SnapStart"),
               std::string::npos);
     auto dotnet = validate_snap_start("dotnet8");
     ASSERT_FALSE(dotnet.has_value());

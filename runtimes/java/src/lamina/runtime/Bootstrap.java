@@ -102,6 +102,9 @@ public final class Bootstrap {
             initError(api, errorPayload(e), e.getClass().getName());
             return;
         }
+        if ("snap-start".equals(env("AWS_LAMBDA_INITIALIZATION_TYPE", ""))) {
+            SnapStart.checkpointAndRestore(api);
+        }
         loop(api, handler);
     }
 

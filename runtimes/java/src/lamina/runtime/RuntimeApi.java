@@ -29,14 +29,20 @@ final class RuntimeApi {
         }
     }
 
-    private final String host;
-    private final int port;
-    private final String address;
+    private String host;
+    private int port;
+    private String address;
     private Socket socket;
     private InputStream in;
     private OutputStream out;
 
     RuntimeApi(String address) {
+        retarget(address);
+    }
+
+    /** Talks to another Runtime API from now on (a restored environment's own). */
+    void retarget(String address) {
+        close();
         this.address = address;
         int colon = address.lastIndexOf(':');
         String h = colon < 0 ? address : address.substring(0, colon);
@@ -80,7 +86,8 @@ final class RuntimeApi {
         out = new java.io.BufferedOutputStream(s.getOutputStream(), 65536);
     }
 
-    private void close() {
+    /** Closes the connection: the next request opens a new one. */
+    void close() {
         if (socket != null) {
             try {
                 socket.close();

@@ -1,0 +1,83 @@
+package snap;
+
+import com.amazonaws.services.lambda.runtime.Context;
+import com.amazonaws.services.lambda.runtime.RequestHandler;
+import java.io.File;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.UUID;
+import org.crac.Core;
+import org.crac.Resource;
+
+/** SnapStart on Java: values made at init, org.crac hooks, failures on demand (marker files). */
+public class Handler implements RequestHandler<Map<String, Object>, Map<String, Object>>, Resource {
+    static final long SEED = new Random().nextLong();  // made at init: every restore sees it
+    static final String INIT_ID = UUID.randomUUID().toString();
+    static final List<String> BEFORE = Collections.synchronizedList(new ArrayList<>());
+    static final List<String> AFTER = Collections.synchronizedList(new ArrayList<>());
+    static volatile String restoreId = "";  // made by afterRestore: one per restored environment
+    static final File TASK = new File(System.getenv("LAMBDA_TASK_ROOT"));
+
+    private final Second second = new Second();
+
+    public Handler() {
+        Core.getGlobalContext().register(this);
+        Core.getGlobalContext().register(second);
+    }
+
+    @Override
+    public void beforeCheckpoint(org.crac.Context<? extends Resource> context) {
+        BEFORE.add("handler");
+        System.out.println("BEFORE-CHECKPOINT handler");
+        if (new File(TASK, "fail_before").exists()) {
+            throw new IllegalStateException("beforeCheckpoint failed on purpose");
+        }
+    }
+
+    @Override
+    public void afterRestore(org.crac.Context<? extends Resource> context) {
+        AFTER.add("handler");
+        restoreId = UUID.randomUUID().toString();
+        System.out.println("AFTER-RESTORE handler");
+        if (new File(TASK, "fail_after").exists()) {
+            throw new IllegalStateException("afterRestore failed on purpose");
+        }
+    }
+
+    static final class Second implements Resource {
+        @Override
+        public void beforeCheckpoint(org.crac.Context<? extends Resource> context) {
+            BEFORE.add("second");
+        }
+
+        @Override
+        public void afterRestore(org.crac.Context<? extends Resource> context) {
+            AFTER.add("second");
+        }
+    }
+
+    @Override
+    public Map<String, Object> handleRequest(Map<String, Object> event, Context context) {
+        Object sleep = event.get("sleep_ms");
+        if (sleep instanceof Number) {
+            try {
+                Thread.sleep(((Number) sleep).longValue());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("seed", String.valueOf(SEED));
+        out.put("init_id", INIT_ID);
+        out.put("restore_id", restoreId);
+        out.put("before", new ArrayList<>(BEFORE));
+        out.put("after", new ArrayList<>(AFTER));
+        out.put("init_type", System.getenv("AWS_LAMBDA_INITIALIZATION_TYPE"));
+        out.put("request_id", context.getAwsRequestId());
+        return out;
+    }
+}

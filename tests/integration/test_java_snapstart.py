@@ -1,0 +1,197 @@
+"""SnapStart on Java: a published java17 version runs from a checkpoint of its
+initialised JVM (criu), restored into each new environment, with the org.crac
+hooks of lamina's Java runtime. Needs criu (scripts/install-deps.sh installs it)
+and javac; skipped, saying so, without them."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+import lamina_testlib as lt
+
+SOURCES = Path(__file__).resolve().parent / "java"
+CORE_JAR = lt.REPO / "runtimes" / "java" / "lamina-java-core.jar"
+
+
+def criu_path():
+    return shutil.which("criu") or next(
+        (p for p in ("/usr/sbin/criu", "/sbin/criu") if Path(p).exists()), None)
+
+
+@pytest.fixture(scope="module")
+def snap_zip(tmp_path_factory):
+    if criu_path() is None:
+        pytest.skip("criu is not installed (apt-get install criu; scripts/install-deps.sh does)")
+    javac = shutil.which("javac")
+    if javac is None:
+        pytest.skip("no javac (openjdk-17-jdk-headless) on this machine")
+    assert CORE_JAR.is_file(), "the build writes runtimes/java/lamina-java-core.jar (CMake, javac)"
+    out = tmp_path_factory.mktemp("java-snap-classes")
+    sources = sorted(str(p) for p in (SOURCES / "snap").rglob("*.java"))
+    subprocess.run([javac, "--release", "11", "-cp", str(CORE_JAR), "-d", str(out), *sources],
+                   check=True, capture_output=True, timeout=120)
+
+    def make(*flags: str) -> bytes:
+        files = {f.relative_to(out).as_posix(): f.read_bytes() for f in sorted(out.rglob("*.class"))}
+        for f in flags:
+            files[f] = b""
+        return lt.build_zip(files)
+    return make
+
+
+def invoke(lam, name, qualifier=None, payload=None, **kw):
+    args = dict(FunctionName=name, Payload=json.dumps(payload or {}).encode(), **kw)
+    if qualifier:
+        args["Qualifier"] = qualifier
+    r = lam.invoke(**args)
+    return r, json.loads(r["Payload"].read() or b"null")
+
+
+def wait_state(lam, name, version, timeout=60):
+    def state():
+        cfg = lam.get_function_configuration(FunctionName=name, Qualifier=version)
+        return cfg if cfg["State"] != "Pending" else None
+    cfg = lt.wait_for(state, timeout, interval=0.1)
+    assert cfg, f"version {version} of {name} stayed Pending"
+    return cfg
+
+
+def publish(lam, name, zip_bytes, **kw):
+    lt.create_function(lam, name, zip_bytes=zip_bytes, Runtime="java17", Handler="snap.Handler",
+                       SnapStart={"ApplyOn": "PublishedVersions"}, **kw)
+    return lam.publish_version(FunctionName=name)
+
+
+def log_text(server, name, contains: str, count: int = 1, timeout: float = 20) -> str:
+    logs = server.client("logs")
+
+    def text():
+        events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+        joined = "".join(e["message"] if e["message"].endswith("\n") else e["message"] + "\n"
+                         for e in events)
+        return joined if joined.count(contains) >= count else None
+    got = lt.wait_for(text, timeout, interval=0.2)
+    assert got, f"{contains!r} not {count} times in the log group of {name}"
+    return got
+
+
+def restored_jvms(name: str) -> list[int]:
+    """Host pids of JVMs whose environment names the function (restored or not)."""
+    want = f"AWS_LAMBDA_FUNCTION_NAME={name}".encode()
+    found = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            if (d / "comm").read_text().strip() != "java":
+                continue
+            if want in (d / "environ").read_bytes().split(b"\0"):
+                found.append(int(d.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_java_snapshot_restores_share_init_state(server, lam, snap_zip):
+    name = lt.unique("jsnap")
+    v = publish(lam, name, snap_zip(), Timeout=15, MemorySize=512)
+    assert v["SnapStart"] == {"ApplyOn": "PublishedVersions", "OptimizationStatus": "On"}
+    assert v["State"] == "Pending"
+    cfg = wait_state(lam, name, v["Version"])
+    assert cfg["State"] == "Active", (cfg.get("StateReasonCode"), cfg.get("StateReason"))
+    latest = lam.get_function_configuration(FunctionName=name)
+    assert latest["SnapStart"] == {"ApplyOn": "PublishedVersions", "OptimizationStatus": "Off"}
+
+    # two invocations at once: two environments restored from the one checkpoint
+    results = [None, None]
+
+    def run(i):
+        results[i] = invoke(lam, name, v["Version"], {"sleep_ms": 1500}, LogType="Tail")
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert all(results), results
+    (ra, a), (rb, b) = results
+    assert "FunctionError" not in ra and "FunctionError" not in rb, (a, b)
+    assert a["request_id"] != b["request_id"]
+    assert a["restore_id"] and b["restore_id"] and a["restore_id"] != b["restore_id"], \
+        "both invocations ran in one restored environment"
+    # AWS's uniqueness hazard, for real: the init's random number and uuid are the same
+    assert a["seed"] == b["seed"] and a["init_id"] == b["init_id"]
+    # beforeCheckpoint ran once, before the checkpoint, in reverse order of registration
+    assert a["before"] == b["before"] == ["second", "handler"]
+    # afterRestore ran in each environment, in order of registration
+    assert a["after"] == b["after"] == ["handler", "second"]
+    assert a["init_type"] == b["init_type"] == "snap-start"
+    for r in (ra, rb):
+        tail = base64.b64decode(r["LogResult"]).decode()
+        report = next(l for l in tail.splitlines() if l.startswith("REPORT"))
+        assert re.search(r"\tRestore Duration: [\d.]+ ms\tBilled Restore Duration: \d+ ms", report)
+        assert "Init Duration" not in report
+
+    # $LATEST is never snapshotted: its environment initialises on its own
+    r, c = invoke(lam, name, None, {}, LogType="Tail")
+    assert "FunctionError" not in r, c
+    assert c["init_type"] == "on-demand" and c["before"] == [] and c["after"] == []
+    assert c["seed"] != a["seed"]
+    assert "Init Duration" in base64.b64decode(r["LogResult"]).decode()
+
+    text = log_text(server, name, "RESTORE_REPORT Restore Duration:", 2)
+    assert text.count("INIT_REPORT Init Duration:") == 1
+    assert text.count("BEFORE-CHECKPOINT handler") == 1
+    assert text.count("AFTER-RESTORE handler") >= 2
+    assert text.count("RESTORE_START Runtime Version: java:17") >= 2
+
+    lam.delete_function(FunctionName=name)
+
+
+def test_java_restored_environment_keeps_timeout_and_ends(server, lam, snap_zip):
+    name = lt.unique("jsnaplim")
+    v = publish(lam, name, snap_zip(), Timeout=2, MemorySize=256)
+    assert wait_state(lam, name, v["Version"])["State"] == "Active"
+    assert not restored_jvms(name), "the checkpoint should have ended the snapshot's JVM"
+    r, body = invoke(lam, name, v["Version"], {"sleep_ms": 5000})
+    assert r.get("FunctionError") == "Unhandled", body
+    assert body["errorType"] == "Sandbox.Timedout"
+    # the timed-out environment is ended: its restored JVM with it (not only criu, its parent)
+    gone = lt.wait_for(lambda: not restored_jvms(name), 20)
+    assert gone, f"the restored JVM outlived its environment: {restored_jvms(name)}"
+    # the next invocation is restored afresh
+    r, body = invoke(lam, name, v["Version"])
+    assert "FunctionError" not in r and body["after"] == ["handler", "second"]
+    lam.delete_function(FunctionName=name)
+
+
+def test_java_hook_failures(server, lam, snap_zip):
+    # a beforeCheckpoint that fails: the version is Failed, $LATEST still runs
+    name = lt.unique("jsnapbad")
+    v = publish(lam, name, snap_zip("fail_before"))
+    cfg = wait_state(lam, name, v["Version"])
+    assert cfg["State"] == "Failed"
+    assert cfg["StateReasonCode"] == "FunctionError.RuntimeInitError"
+    assert "Runtime.BeforeSnapshotError" in cfg["StateReason"]
+    with pytest.raises(lam.exceptions.ResourceConflictException):
+        invoke(lam, name, v["Version"])
+    assert invoke(lam, name)[1]["init_type"] == "on-demand"
+    lam.delete_function(FunctionName=name)
+
+    # an afterRestore that fails: SnapStartException, the log says why
+    name = lt.unique("jsnapafter")
+    v = publish(lam, name, snap_zip("fail_after"))
+    assert wait_state(lam, name, v["Version"])["State"] == "Active"
+    with pytest.raises(lam.exceptions.SnapStartException) as e:
+        invoke(lam, name, v["Version"])
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    text = log_text(server, name, "afterRestore failed on purpose")
+    assert "RESTORE_START" in text
+    lam.delete_function(FunctionName=name)
