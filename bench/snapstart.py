@@ -2,20 +2,29 @@
 """SnapStart benchmark for lamina (numbers printed, nothing asserted).
 
 The time from an invoke sent to the handler running in a *new* environment:
-restored from a python3.12 version's snapshot, next to a cold start of the same
-code on $LATEST (an on-demand init). Each round sends N invokes at once, each
+restored from a SnapStart version's snapshot (python3.12: forked from the
+snapshot's process; java17: a criu restore of the checkpointed JVM), next to a
+cold start of the same code on $LATEST (an on-demand init). Each round sends N invokes at once, each
 holding its environment (it sleeps), so that each gets an environment of its
 own; the handler returns the wall time it started at. Also printed: REPORT's
 Restore Duration and Init Duration (lamina's own measure of the restore or init).
 
     python3 bench/snapstart.py [--bin build/lamina] [--sandbox auto|bubblewrap|process] [--n 8]
+                               [--runtimes python3.12,java17]
+
+Java needs javac (the handler is compiled against runtimes/java/lamina-java-core.jar)
+and criu; it is left out, saying so, without them.
 """
 import argparse
 import base64
 import http.client
 import io
 import json
+import os
 import re
+import shutil
+import subprocess
+import tempfile
 import threading
 import time
 import zipfile
@@ -23,6 +32,7 @@ import zipfile
 from benchlib import DEFAULT_BIN, lamina, pct
 
 TARGETS = {"restore": 10.0}  # ms, from the invoke to the handler, in a new restored environment
+JAVA_TARGET_RATIO = 0.25  # a Java restore within a quarter of a Java cold start (p50)
 
 HANDLER = """
 import json, time, random, uuid
@@ -34,13 +44,56 @@ def handler(event, context):
 """
 
 
-def zip_b64():
+JAVA_HANDLER = """
+package bench;
+import com.amazonaws.services.lambda.runtime.Context;
+import com.amazonaws.services.lambda.runtime.RequestHandler;
+import java.util.HashMap;
+import java.util.Map;
+public class Handler implements RequestHandler<Map<String, Object>, Map<String, Object>> {
+    static final double SEED = Math.random();
+    public Map<String, Object> handleRequest(Map<String, Object> event, Context context) {
+        double started = System.currentTimeMillis() / 1000.0;
+        Object hold = event.get("hold");
+        try {
+            if (hold instanceof Number) Thread.sleep((long) (((Number) hold).doubleValue() * 1000));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        Map<String, Object> out = new HashMap<>();
+        out.put("started", started);
+        return out;
+    }
+}
+"""
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def zip_b64(files):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
-        info = zipfile.ZipInfo("handler.py")
-        info.external_attr = 0o100644 << 16
-        z.writestr(info, HANDLER)
+        for name, data in files.items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = 0o100644 << 16
+            z.writestr(info, data)
     return base64.b64encode(buf.getvalue()).decode()
+
+
+def java_zip():
+    """The Java handler compiled against lamina's interfaces jar, or None (and why)."""
+    javac = shutil.which("javac")
+    core = os.path.join(REPO, "runtimes", "java", "lamina-java-core.jar")
+    criu = shutil.which("criu") or ("/usr/sbin/criu" if os.path.exists("/usr/sbin/criu") else None)
+    if not javac or not os.path.exists(core) or not criu:
+        return None, "needs javac, runtimes/java/lamina-java-core.jar and criu"
+    with tempfile.TemporaryDirectory() as d:
+        src = os.path.join(d, "Handler.java")
+        with open(src, "w") as f:
+            f.write(JAVA_HANDLER)
+        subprocess.run([javac, "--release", "11", "-cp", core, "-d", d, src], check=True,
+                       capture_output=True)
+        with open(os.path.join(d, "bench", "Handler.class"), "rb") as f:
+            return zip_b64({"bench/Handler.class": f.read()}), None
 
 
 def call(port, method, path, body=None, headers=None):
@@ -76,53 +129,67 @@ def round_of(port, name, qualifier, n, hold):
     return out
 
 
+def wait_active(port, name, version):
+    deadline = time.monotonic() + 120
+    while True:
+        _, _, body = call(port, "GET", f"/2015-03-31/functions/{name}/configuration?Qualifier={version}")
+        cfg = json.loads(body)
+        if cfg["State"] != "Pending" or time.monotonic() > deadline:
+            if cfg["State"] != "Active":
+                raise RuntimeError(f"{name}:{version} is {cfg['State']}: {cfg.get('StateReason')}")
+            return
+
+
+def measure(port, runtime, handler, code, n, rounds):
+    name = "snapbench-" + runtime.replace(".", "")
+    status, _, body = call(port, "POST", "/2015-03-31/functions", {
+        "FunctionName": name, "Runtime": runtime, "Handler": handler,
+        "Role": "arn:aws:iam::123456789012:role/r", "Timeout": 30, "MemorySize": 512,
+        "Code": {"ZipFile": code}, "SnapStart": {"ApplyOn": "PublishedVersions"}})
+    assert status == 201, body
+    status, _, body = call(port, "POST", f"/2015-03-31/functions/{name}/versions", {})
+    version = json.loads(body)["Version"]
+    wait_active(port, name, version)
+    restore, restore_report, cold, init_report = [], [], [], []
+    for r in range(rounds):
+        for ms, rep in round_of(port, name, version, n, hold=0.5):
+            restore.append(ms)
+            if rep is not None:
+                restore_report.append(rep)
+        for ms, rep in round_of(port, name, None, n, hold=0.5):
+            cold.append(ms)
+            if rep is not None:
+                init_report.append(rep)
+        # the next round needs new environments: a new configuration and a new version
+        call(port, "PUT", f"/2015-03-31/functions/{name}/configuration", {"Description": f"round {r}"})
+        status, _, body = call(port, "POST", f"/2015-03-31/functions/{name}/versions", {})
+        version = json.loads(body)["Version"]
+        wait_active(port, name, version)
+    return restore, restore_report, cold, init_report
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default=DEFAULT_BIN)
     ap.add_argument("--sandbox", default="auto")
     ap.add_argument("--n", type=int, default=8, help="environments per round")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--runtimes", default="python3.12,java17")
     args = ap.parse_args()
+    wanted = args.runtimes.split(",")
+    codes = {}
+    if "python3.12" in wanted:
+        codes["python3.12"] = ("handler.handler", zip_b64({"handler.py": HANDLER}))
+    if "java17" in wanted:
+        code, why = java_zip()
+        if code:
+            codes["java17"] = ("bench.Handler", code)
+        else:
+            print(f"java17 left out: {why}")
+    results = {}
     with lamina(args.bin, "--sandbox", args.sandbox) as port:
-        name = "snapbench"
-        status, _, body = call(port, "POST", "/2015-03-31/functions", {
-            "FunctionName": name, "Runtime": "python3.12", "Handler": "handler.handler",
-            "Role": "arn:aws:iam::123456789012:role/r", "Timeout": 30,
-            "Code": {"ZipFile": zip_b64()}, "SnapStart": {"ApplyOn": "PublishedVersions"}})
-        assert status == 201, body
-        status, _, body = call(port, "POST", f"/2015-03-31/functions/{name}/versions", {})
-        version = json.loads(body)["Version"]
-        deadline = time.monotonic() + 60
-        while True:
-            _, _, body = call(port, "GET", f"/2015-03-31/functions/{name}/configuration?Qualifier={version}")
-            if json.loads(body)["State"] != "Pending" or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
-        restore, restore_report, cold, init_report = [], [], [], []
-        for r in range(args.rounds):
-            for ms, rep in round_of(port, name, version, args.n, hold=0.5):
-                restore.append(ms)
-                if rep is not None:
-                    restore_report.append(rep)
-            for ms, rep in round_of(port, name, None, args.n, hold=0.5):
-                cold.append(ms)
-                if rep is not None:
-                    init_report.append(rep)
-            # the next round needs new environments: a new configuration and a new version
-            call(port, "PUT", f"/2015-03-31/functions/{name}/configuration",
-                 {"Description": f"round {r}"})
-            status, _, body = call(port, "POST", f"/2015-03-31/functions/{name}/versions", {})
-            version = json.loads(body)["Version"]
-            deadline = time.monotonic() + 60
-            while True:
-                _, _, body = call(port, "GET",
-                                  f"/2015-03-31/functions/{name}/configuration?Qualifier={version}")
-                if json.loads(body)["State"] != "Pending" or time.monotonic() > deadline:
-                    break
-                time.sleep(0.05)
-    print(f"SnapStart, python3.12, {args.n} new environments per round x {args.rounds} rounds "
-          f"(sandbox {args.sandbox})")
-    print(f"{'':34} {'p50 ms':>8} {'p90 ms':>8} {'target':>8}")
+        for runtime, (handler, code) in codes.items():
+            results[runtime] = measure(port, runtime, handler, code, args.n, args.rounds)
 
     def row(label, values, target=None):
         if not values:
@@ -130,12 +197,18 @@ def main():
             return
         t = f"<= {target:g}" if target else ""
         print(f"{label:34} {pct(values, 50):8.2f} {pct(values, 90):8.2f} {t:>8}")
-    row("restore: invoke -> handler", restore, TARGETS["restore"])
-    row("  REPORT Restore Duration", restore_report)
-    row("cold start: invoke -> handler", cold)
-    row("  REPORT Init Duration", init_report)
-    if restore and cold:
-        print(f"restore / cold start (p50): {pct(restore, 50) / pct(cold, 50):.2f}")
+    for runtime, (restore, restore_report, cold, init_report) in results.items():
+        print(f"SnapStart, {runtime}, {args.n} new environments per round x {args.rounds} rounds "
+              f"(sandbox {args.sandbox})")
+        print(f"{'':34} {'p50 ms':>8} {'p90 ms':>8} {'target':>8}")
+        row("restore: invoke -> handler", restore,
+            TARGETS["restore"] if runtime.startswith("python") else None)
+        row("  REPORT Restore Duration", restore_report)
+        row("cold start: invoke -> handler", cold)
+        row("  REPORT Init Duration", init_report)
+        if restore and cold:
+            target = f" (target <= {JAVA_TARGET_RATIO:g})" if runtime.startswith("java") else ""
+            print(f"restore / cold start (p50): {pct(restore, 50) / pct(cold, 50):.2f}{target}")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ BUILD_PKGS=(
 RUN_PKGS=(bubblewrap zip unzip ca-certificates python3 curl python3-debugpy)  # debugpy: serve --debug
 # Java functions: the host's JVM runs them and its javac builds runtimes/java's jars
 RUN_PKGS+=(openjdk-17-jdk-headless)
+# SnapStart for Java: the JVM is checkpointed and restored with criu
+RUN_PKGS+=(criu)
 TEST_PKGS=(python3-pytest python3-boto3 awscli python3-requests python3-yaml clang-16 libclang-rt-16-dev clang-tidy-16 clang-format-16)  # clang: scripts/fuzz.sh, scripts/tidy.sh, scripts/format.sh
 TEST_PKGS+=(chromium)  # the function URL CORS test's browser (headless, driven by playwright-core)
 TEST_PKGS+=(skopeo)  # the image registry tests push and pull with it

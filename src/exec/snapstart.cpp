@@ -609,7 +609,8 @@ Result<EnvPtr> Invoker::restore_checkpoint(const InvokeRequest& req, const std::
         return fail(ErrorCode::Service, "cannot write a restored environment's order");
     }
     sandbox::SpawnSpec spec;
-    spec.argv = sandbox::restore_argv(*criu, *image, dir / "restore.log");
+    static const fs::path facts = sandbox::kernel_facts_dir();
+    spec.argv = sandbox::restore_argv(*criu, *image, dir / "restore.log", facts);
     spec.env = sandbox::criu_environment(settings_.runtimes_dir / "criu" / "maps-shim.so");
     spec.cgroup_procs = std::move(cgroup_procs);
     spec.stdin_fd = fds[0];

@@ -1,6 +1,8 @@
 #include "lamina/sandbox/checkpoint.hpp"
 
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -20,7 +22,8 @@ namespace {
 
 std::string link_of(int pid, int fd) {
     std::error_code ec;
-    auto target = fs::read_symlink("/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd), ec);
+    auto target =
+        fs::read_symlink("/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd), ec);
     return ec ? std::string() : target.string();
 }
 
@@ -66,7 +69,8 @@ std::uint64_t capability_mask(const char* which) {
     std::ifstream in("/proc/self/status");
     std::string line;
     while (std::getline(in, line))
-        if (line.rfind(which, 0) == 0) return std::stoull(line.substr(std::strlen(which)), nullptr, 16);
+        if (line.rfind(which, 0) == 0)
+            return std::stoull(line.substr(std::strlen(which)), nullptr, 16);
     return 0;
 }
 
@@ -74,16 +78,47 @@ bool has_capability(int cap) { return (capability_mask("CapEff:") >> cap) & 1u; 
 
 // ",-name" for each capability that lamina's bounding set lacks (setpriv's names)
 std::string missing_capabilities() {
-    static const char* const kNames[] = {
-        "chown",        "dac_override",   "dac_read_search", "fowner",           "fsetid",
-        "kill",         "setgid",         "setuid",          "setpcap",          "linux_immutable",
-        "net_bind_service", "net_broadcast", "net_admin",    "net_raw",          "ipc_lock",
-        "ipc_owner",    "sys_module",     "sys_rawio",       "sys_chroot",       "sys_ptrace",
-        "sys_pacct",    "sys_admin",      "sys_boot",        "sys_nice",         "sys_resource",
-        "sys_time",     "sys_tty_config", "mknod",           "lease",            "audit_write",
-        "audit_control", "setfcap",       "mac_override",    "mac_admin",        "syslog",
-        "wake_alarm",   "block_suspend",  "audit_read",      "perfmon",          "bpf",
-        "checkpoint_restore"};
+    static const char* const kNames[] = {"chown",
+                                         "dac_override",
+                                         "dac_read_search",
+                                         "fowner",
+                                         "fsetid",
+                                         "kill",
+                                         "setgid",
+                                         "setuid",
+                                         "setpcap",
+                                         "linux_immutable",
+                                         "net_bind_service",
+                                         "net_broadcast",
+                                         "net_admin",
+                                         "net_raw",
+                                         "ipc_lock",
+                                         "ipc_owner",
+                                         "sys_module",
+                                         "sys_rawio",
+                                         "sys_chroot",
+                                         "sys_ptrace",
+                                         "sys_pacct",
+                                         "sys_admin",
+                                         "sys_boot",
+                                         "sys_nice",
+                                         "sys_resource",
+                                         "sys_time",
+                                         "sys_tty_config",
+                                         "mknod",
+                                         "lease",
+                                         "audit_write",
+                                         "audit_control",
+                                         "setfcap",
+                                         "mac_override",
+                                         "mac_admin",
+                                         "syslog",
+                                         "wake_alarm",
+                                         "block_suspend",
+                                         "audit_read",
+                                         "perfmon",
+                                         "bpf",
+                                         "checkpoint_restore"};
     std::uint64_t bounding = capability_mask("CapBnd:");
     std::string out;
     for (std::size_t i = 0; i < std::size(kNames); ++i)
@@ -174,7 +209,8 @@ std::optional<fs::path> find_criu() {
 }
 
 std::vector<std::string> criu_environment(const fs::path& shim) {
-    std::vector<std::string> env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
+    std::vector<std::string> env = {
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
     if (!shim.empty() && fs::exists(shim)) env.push_back("LD_PRELOAD=" + shim.string());
     return env;
 }
@@ -209,22 +245,16 @@ Result<Checkpoint> checkpoint(const fs::path& criu, const fs::path& shim, int pi
     if (auto [uid, gid] = ids_of(pid); uid > 0 && gid >= 0 && !has_capability(kCapSysResource) &&
                                        ::access("/usr/bin/setpriv", X_OK) == 0) {
         std::string caps = "+all" + missing_capabilities();
-        s.argv = {"/usr/bin/setpriv",  "--reuid=" + std::to_string(uid),
-                  "--regid=" + std::to_string(gid), "--clear-groups",
-                  "--inh-caps=" + caps, "--ambient-caps=" + caps};
+        s.argv = {"/usr/bin/setpriv",
+                  "--reuid=" + std::to_string(uid),
+                  "--regid=" + std::to_string(gid),
+                  "--clear-groups",
+                  "--inh-caps=" + caps,
+                  "--ambient-caps=" + caps};
     }
-    s.argv.insert(s.argv.end(), {criu.string(),
-              "dump",
-              "-t",
-              std::to_string(pid),
-              "-D",
-              c.dir.string(),
-              "-o",
-              "dump.log",
-              "--ext-mount-map",
-              "auto",
-              "--enable-external-sharing",
-              "--enable-external-masters"});
+    s.argv.insert(s.argv.end(), {criu.string(), "dump", "-t", std::to_string(pid), "-D",
+                                 c.dir.string(), "-o", "dump.log", "--ext-mount-map", "auto",
+                                 "--enable-external-sharing", "--enable-external-masters"});
     s.env = criu_environment(shim);
     s.capture_output = false;
     s.max_open_files = 65536;
@@ -235,24 +265,44 @@ Result<Checkpoint> checkpoint(const fs::path& criu, const fs::path& shim, int pi
     return c;
 }
 
+fs::path kernel_facts_dir() {
+    // criu keeps what it learnt of the kernel in /run/criu.kdat, but only on a
+    // tmpfs /run (it is then forgotten at reboot, as it must be): without it
+    // each restore probes the kernel again, some 40 ms. /dev/shm is a tmpfs.
+    struct statfs st {};
+    if (::statfs("/dev/shm", &st) != 0 || st.f_type != TMPFS_MAGIC) return {};
+    fs::path dir = "/dev/shm/lamina-criu-" + std::to_string(::getuid());
+    ::mkdir(dir.c_str(), 0700);
+    struct stat own {};
+    // only a folder of lamina's own: criu trusts what it finds there
+    if (::lstat(dir.c_str(), &own) != 0 || !S_ISDIR(own.st_mode) || own.st_uid != ::getuid() ||
+        (own.st_mode & 077) != 0)
+        return {};
+    return dir;
+}
+
 std::vector<std::string> restore_argv(const fs::path& criu, const Checkpoint& c,
-                                      const fs::path& log) {
-    return {criu.string(),
-            "restore",
-            "-D",
-            c.dir.string(),
-            "-o",
-            log.string(),
-            "--root",
-            c.root.string(),
-            "--ext-mount-map",
-            "auto",
-            "--mntns-compat-mode",  // criu 3.17's newer mount engine fails on Linux 6.16+
-            "--manage-cgroups=ignore",  // the restored process stays in criu's (its environment's)
-            "--inherit-fd",
-            "fd[0]:" + c.stdin_pipe,
-            "--inherit-fd",
-            "fd[1]:" + c.output_pipe};
+                                      const fs::path& log, const fs::path& facts) {
+    std::vector<std::string> argv;
+    if (!facts.empty() && ::access("/usr/bin/unshare", X_OK) == 0)
+        // criu in a mount namespace of its own whose /run is that folder
+        argv = {"/usr/bin/unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                "--",
+                "/bin/sh",
+                "-c",
+                "mount --bind \"$0\" /run && exec \"$@\"",
+                facts.string()};
+    argv.insert(
+        argv.end(),
+        {criu.string(), "restore", "-D", c.dir.string(), "-o", log.string(), "--root",
+         c.root.string(), "--ext-mount-map", "auto",
+         "--mntns-compat-mode",      // criu 3.17's newer mount engine fails on Linux 6.16+
+         "--manage-cgroups=ignore",  // the restored process stays in criu's (its environment's)
+         "--inherit-fd", "fd[0]:" + c.stdin_pipe, "--inherit-fd", "fd[1]:" + c.output_pipe});
+    return argv;
 }
 
 }  // namespace lamina::sandbox
