@@ -195,3 +195,34 @@ def test_java_hook_failures(server, lam, snap_zip):
     text = log_text(server, name, "afterRestore failed on purpose")
     assert "RESTORE_START" in text
     lam.delete_function(FunctionName=name)
+
+
+MARKER_EXTENSION = r'''#!/usr/bin/python3 -S
+import os, urllib.request
+RAPI = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"]
+req = urllib.request.Request(RAPI + "/2020-01-01/extension/register", method="POST",
+                             data=b'{"events": ["INVOKE"]}', headers={"Lambda-Extension-Name": "marker"})
+with urllib.request.urlopen(req) as r:
+    ext_id = r.headers["Lambda-Extension-Identifier"]
+open("/tmp/extension-registered", "w").close()
+while True:
+    urllib.request.urlopen(urllib.request.Request(RAPI + "/2020-01-01/extension/event/next",
+                                                  headers={"Lambda-Extension-Identifier": ext_id})).read()
+'''
+
+
+def test_java_restored_environment_starts_layer_extensions(server, lam, snap_zip):
+    """The layers' extensions are not in the checkpoint: each restored environment starts
+    them during its restore, registered with its own Runtime API, in its own /tmp."""
+    layer = lam.publish_layer_version(
+        LayerName=lt.unique("marker"),
+        Content={"ZipFile": lt.build_zip({"extensions/marker": (MARKER_EXTENSION, 0o755)})})
+    name = lt.unique("jsnapext")
+    v = publish(lam, name, snap_zip(), Timeout=15, MemorySize=256, Layers=[layer["LayerVersionArn"]])
+    cfg = wait_state(lam, name, v["Version"])
+    assert cfg["State"] == "Active", (cfg.get("StateReasonCode"), cfg.get("StateReason"))
+    r, body = invoke(lam, name, v["Version"], {})
+    assert "FunctionError" not in r, body
+    assert "extension-registered" in body["tmp"], body["tmp"]
+    assert body["after"] == ["handler", "second"]
+    lam.delete_function(FunctionName=name)

@@ -78,6 +78,8 @@ public class Handler implements RequestHandler<Map<String, Object>, Map<String, 
         out.put("after", new ArrayList<>(AFTER));
         out.put("init_type", System.getenv("AWS_LAMBDA_INITIALIZATION_TYPE"));
         out.put("request_id", context.getAwsRequestId());
+        String[] tmp = new File("/tmp").list();
+        out.put("tmp", tmp == null ? new ArrayList<String>() : java.util.Arrays.asList(tmp));
         return out;
     }
 }

@@ -58,9 +58,11 @@ final class SnapStart {
                 List<String> command = new ArrayList<>();
                 for (Object part : (List<?>) extensions) command.add(String.valueOf(part));
                 command.add("true");
-                new ProcessBuilder(command)
-                        .inheritIO().redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
-                        .start().waitFor();
+                ProcessBuilder launch = new ProcessBuilder(command).inheritIO()
+                        .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+                // they register with this environment's Runtime API, not the snapshot's
+                launch.environment().put("AWS_LAMBDA_RUNTIME_API", String.valueOf(o.get("address")));
+                launch.start().waitFor();
             }
         }
         try {
