@@ -261,3 +261,15 @@ TEST(LaunchSpecOnThisMachine, BubblewrapSandboxShowsCodeAndLayersReadOnly) {
         GTEST_SKIP() << "bubblewrap cannot create namespaces here (status " << status << ")";
     EXPECT_EQ(out, "code\nlayer\nhello\n/var/task\n2\ntmp-ok\n0\n");
 }
+
+TEST(LaunchSpec, AsPid1OnlyWhenAsked) {
+    auto argv = launcher_argv(Backend::Bubblewrap, spec());
+    EXPECT_EQ(std::find(argv.begin(), argv.end(), "--as-pid-1"), argv.end());
+    auto s = spec();
+    s.as_pid_1 = true;  // a JVM's SnapStart snapshot: criu dumps its whole pid namespace
+    argv = launcher_argv(Backend::Bubblewrap, s);
+    auto at = std::find(argv.begin(), argv.end(), "--as-pid-1");
+    ASSERT_NE(at, argv.end());
+    EXPECT_LT(at,
+              std::find(argv.begin(), argv.end(), "--"));  // bubblewrap's option, not the command's
+}

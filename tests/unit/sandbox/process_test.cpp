@@ -70,6 +70,30 @@ TEST_F(Process, OutputWrittenBeforeATakeIsInIt) {
     std::remove(flag.c_str());
 }
 
+TEST_F(Process, ReadsTheStdinGivenElseDevNull) {
+    int fds[2];
+    ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+    ASSERT_EQ(::write(fds[1], "order\n", 6), 6);
+    ::close(fds[1]);
+    sandbox::SpawnSpec spec;
+    spec.argv = {"/bin/cat"};
+    spec.stdin_fd = fds[0];
+    std::promise<sandbox::ExitStatus> exited;
+    auto p =
+        sandbox::spawn(ioc_, spec, [&exited](sandbox::ExitStatus st) { exited.set_value(st); });
+    ::close(fds[0]);
+    ASSERT_TRUE(p.has_value());
+    auto f = exited.get_future();
+    ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+    EXPECT_EQ((*p)->take_output(), "order\n");
+
+    std::promise<sandbox::ExitStatus> exited2;
+    auto q = start({"/bin/cat"}, exited2);  // no stdin given: /dev/null, at its end at once
+    auto f2 = exited2.get_future();
+    ASSERT_EQ(f2.wait_for(10s), std::future_status::ready);
+    EXPECT_EQ(q->take_output(), "");
+}
+
 TEST_F(Process, GetsExactlyTheEnvironmentGiven) {
     std::promise<sandbox::ExitStatus> exited;
     auto p = start({"/usr/bin/env"}, exited, {"ONLY=this"});
