@@ -610,15 +610,33 @@ Result<EnvPtr> Invoker::restore_checkpoint(const InvokeRequest& req, const std::
     }
     sandbox::SpawnSpec spec;
     static const fs::path facts = sandbox::kernel_facts_dir();
-    spec.argv = sandbox::restore_argv(*criu, *image, dir / "restore.log", facts);
+    fs::path log = dir / ("restore-" + ids_.hex(12) + ".log");  // criu's, while it runs
+    spec.argv = sandbox::restore_argv(*criu, *image, log, facts);
     spec.env = sandbox::criu_environment(settings_.runtimes_dir / "criu" / "maps-shim.so");
     spec.cgroup_procs = std::move(cgroup_procs);
     spec.stdin_fd = fds[0];
     spec.max_open_files = 65536;  // criu's own; the runtime's limit is restored from the image
     std::weak_ptr<Environment> weak = env;
     env->spawned_at = Environment::Clk::now();
-    auto process = sandbox::spawn(ioc_, spec, [this, weak](sandbox::ExitStatus st) {
-        if (auto e = weak.lock()) on_process_exit(e, st);
+    auto process = sandbox::spawn(ioc_, spec, [this, weak, log](sandbox::ExitStatus st) {
+        auto e = weak.lock();
+        if (e && (st.code != 0 || st.signal != 0)) {
+            // criu could not restore it (this kernel, this criu): its log says why
+            std::string errors = sandbox::criu_errors(log);
+            std::lock_guard lk(e->mu);
+            if (!e->initialised() && !e->init_error && !errors.empty()) {
+                runtime::Outcome o;
+                o.kind = runtime::Outcome::Kind::InitError;
+                auto failure = runtime::unavailable(
+                    "criu could not restore the version's snapshot: " + errors);
+                o.body = failure.payload();
+                o.error_type = runtime::to_string(failure.type);
+                e->init_error = std::move(o);
+            }
+        }
+        std::error_code ec;
+        fs::remove(log, ec);
+        if (e) on_process_exit(e, st);
     });
     ::close(fds[0]);
     if (!process) {

@@ -176,7 +176,8 @@ bool make_mount_points(int pid, const fs::path& root) {
     return static_cast<bool>(in.eof());
 }
 
-// criu's own words: the lines of its log that say Error, the last few
+}  // namespace
+
 std::string criu_errors(const fs::path& log) {
     std::ifstream in(log);
     std::string line;
@@ -185,14 +186,11 @@ std::string criu_errors(const fs::path& log) {
         if (line.find("Error") != std::string::npos &&
             line.find("RLIMIT_NOFILE") == std::string::npos)  // harmless: criu keeps our limit
             errors.push_back(line);
-    if (errors.empty()) return "see " + log.string();
     std::string out;
     for (std::size_t i = errors.size() > 3 ? errors.size() - 3 : 0; i < errors.size(); ++i)
         out += (out.empty() ? "" : "; ") + errors[i];
     return out;
 }
-
-}  // namespace
 
 std::optional<fs::path> find_criu() {
     std::vector<fs::path> dirs;
@@ -261,7 +259,11 @@ Result<Checkpoint> checkpoint(const fs::path& criu, const fs::path& shim, int pi
     auto ended = run_to_end(s);
     if (!ended) return std::unexpected(ended.error());
     if (ended->code != 0 || ended->signal != 0)
-        return fail(ErrorCode::Service, "criu dump failed: " + criu_errors(c.dir / "dump.log"));
+        return fail(
+            ErrorCode::Service, "criu dump failed: " + [&] {
+                std::string errors = criu_errors(c.dir / "dump.log");
+                return errors.empty() ? "see " + (c.dir / "dump.log").string() : errors;
+            }());
     return c;
 }
 

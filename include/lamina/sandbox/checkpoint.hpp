@@ -41,6 +41,10 @@ Result<Checkpoint> checkpoint(const std::filesystem::path& criu, const std::file
                               int pid, const std::filesystem::path& dir,
                               std::chrono::milliseconds wait);
 
+// What criu's log at `log` says went wrong: its last Error lines (empty when
+// there are none).
+std::string criu_errors(const std::filesystem::path& log);
+
 // Where criu may keep what it learns of the kernel between runs (a folder of
 // lamina's own on the /dev/shm tmpfs); empty when there is none.
 std::filesystem::path kernel_facts_dir();
