@@ -246,12 +246,48 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         return res;
     }
 
+    // Writes `r`, behind the answer `held` back for it (see Response::may_wait),
+    // in one write.
     asio::awaitable<boost::system::error_code> write(beast::tcp_stream& stream, Response r,
                                                      unsigned version, bool keep_alive,
-                                                     bool head = false) {
+                                                     std::string& held, bool head = false) {
         auto res = to_beast(std::move(r), version, keep_alive, head);
         stream.expires_after(opt.body_timeout);
-        auto [ec, n] = co_await bhttp::async_write(stream, res, kTuple);
+        if (held.empty()) {
+            auto [ec, n] = co_await bhttp::async_write(stream, res, kTuple);
+            co_return ec;
+        }
+        held += serialized(res);
+        auto [ec, n] = co_await asio::async_write(stream, asio::buffer(held), kTuple);
+        held.clear();
+        co_return ec;
+    }
+
+    // A whole response as the bytes on the wire.
+    static std::string serialized(bhttp::response<bhttp::string_body>& res) {
+        std::string out;
+        bhttp::response_serializer<bhttp::string_body> sr{res};
+        boost::system::error_code ec;
+        while (!ec && !sr.is_done()) {
+            sr.next(ec, [&](boost::system::error_code&, const auto& buffers) {
+                std::size_t n = 0;
+                for (auto b : beast::buffers_range_ref(buffers)) {
+                    out.append(static_cast<const char*>(b.data()), b.size());
+                    n += b.size();
+                }
+                sr.consume(n);
+            });
+        }
+        return out;
+    }
+
+    // Sends what was held back, alone (before an answer that cannot join it).
+    asio::awaitable<boost::system::error_code> flush_held(beast::tcp_stream& stream,
+                                                          std::string& held) {
+        if (held.empty()) co_return boost::system::error_code{};
+        stream.expires_after(opt.body_timeout);
+        auto [ec, n] = co_await asio::async_write(stream, asio::buffer(held), kTuple);
+        held.clear();
         co_return ec;
     }
 
@@ -273,6 +309,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
             if (!ec) remote = ep.address().to_string();
         }
         bool first = true;
+        std::string held;  // an answer held back for the next one (Response::may_wait)
         while (!stopping) {
             bhttp::request_parser<bhttp::empty_body> head_parser;
             head_parser.header_limit(static_cast<std::uint32_t>(opt.header_limit));
@@ -290,7 +327,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
                            ec != asio::error::operation_aborted) {
                     reply = transport_error(400, "Malformed HTTP request: " + ec.message());
                 }
-                if (reply) co_await write(stream, std::move(*reply), 11, false);
+                if (reply) co_await write(stream, std::move(*reply), 11, false, held);
                 break;
             }
             auto& h = head_parser.get();
@@ -314,10 +351,14 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
             if (head.content_length && *head.content_length > policy.limit) {
                 if (policy.sink) policy.sink->fail("too_large");
                 Response reply = too_large();
-                co_await write(stream, std::move(reply), version, false);
+                co_await write(stream, std::move(reply), version, false, held);
                 break;
             }
             if (auto expect = h[bhttp::field::expect]; beast::iequals(expect, "100-continue")) {
+                if (auto fec = co_await flush_held(stream, held)) {
+                    if (policy.sink) policy.sink->fail("broken");
+                    break;
+                }
                 bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, version};
                 stream.expires_after(opt.header_timeout);
                 auto [wec, wn] = co_await bhttp::async_write(stream, cont, kTuple);
@@ -337,7 +378,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
                 if (!parse_target(req.target, req.path, req.query)) {
                     policy.sink->fail("malformed query string");
                     Response reply = transport_error(400, "Malformed query string");
-                    co_await write(stream, std::move(reply), version, false);
+                    co_await write(stream, std::move(reply), version, false, held);
                     break;
                 }
                 req.stream_error = co_await read_streamed(stream, buffer, head_parser, policy.limit,
@@ -349,7 +390,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
                 Response res = co_await call_handler(std::move(req), stream);
                 if (broken) break;  // nobody to answer
                 bool keep = keep_alive && whole && !stopping;
-                auto wec = co_await write(stream, std::move(res), version, keep);
+                auto wec = co_await write(stream, std::move(res), version, keep, held);
                 if (wec || !keep) break;
                 continue;
             }
@@ -375,7 +416,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
                            bec != bhttp::error::partial_message) {
                     reply = transport_error(400, "Malformed HTTP request: " + bec.message());
                 }
-                if (reply) co_await write(stream, std::move(*reply), version, false);
+                if (reply) co_await write(stream, std::move(*reply), version, false, held);
                 break;
             }
             auto msg = parser.release();
@@ -386,7 +427,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
             req.remote_address = remote;
             if (!parse_target(req.target, req.path, req.query)) {
                 Response reply = transport_error(400, "Malformed query string");
-                co_await write(stream, std::move(reply), version, false);
+                co_await write(stream, std::move(reply), version, false, held);
                 break;
             }
             for (const auto& f : msg)
@@ -399,12 +440,24 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
             Response res = co_await call_handler(std::move(req), stream);
             bool keep = keep_alive && !stopping;
             if (res.stream) {
+                if (auto fec = co_await flush_held(stream, held)) {
+                    res.stream->cancel();
+                    break;
+                }
                 bool whole = co_await write_streamed(stream, std::move(res), version, keep);
                 if (!whole || !keep_alive) break;
                 continue;
             }
             bool head_request = head.method == "HEAD";
-            auto wec = co_await write(stream, std::move(res), version, keep, head_request);
+            // The client has already sent its next request (pipelined): an answer
+            // that may wait goes out with that one's, one write and one wake-up
+            // for the client instead of two.
+            if (res.may_wait && keep_alive && !stopping && buffer.size() > 0) {
+                auto r = to_beast(std::move(res), version, keep, head_request);
+                held += serialized(r);
+                continue;
+            }
+            auto wec = co_await write(stream, std::move(res), version, keep, held, head_request);
             if (wec || !keep_alive) break;
         }
         boost::system::error_code ignored;

@@ -238,6 +238,9 @@ http::Response RuntimeApi::State::route(int op, const std::map<std::string, std:
                 later.emplace_back(
                     [fn = std::move(done), o = std::move(o)]() mutable { fn(std::move(o)); });
             done = nullptr;
+            // lamina's runtimes send their next /next with the answer: the 202
+            // then goes with that /next's event, one write to the runtime per invoke
+            reply.may_wait = reply.status == 202;
             return reply;
         }
         case InitError: {

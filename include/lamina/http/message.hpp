@@ -60,6 +60,11 @@ struct Response {
     // A Lambda response stream: paced by the server's stream bandwidth
     // shaping when that is on (ServerOptions::stream_shaping).
     bool lambda_stream = false;
+    // When the client has already sent its next request on this connection
+    // (HTTP/1.1 pipelining), this answer may be held back and sent together
+    // with that request's, in one write (the Runtime API's 202 to a /response
+    // that lamina's runtimes send with their next /next).
+    bool may_wait = false;
 };
 
 using Responder = std::function<void(Response)>;

@@ -13,6 +13,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -68,6 +69,15 @@ protected:
                     seen_.push_back(req.method + " " + req.path);
                 }
                 http::Response r;
+                if (req.path == "/held") {
+                    r.status = 202;
+                    r.may_wait = true;
+                } else if (req.path == "/deferred") {
+                    std::lock_guard lk(mu_);
+                    deferred_ = std::move(respond);
+                    cv_.notify_all();
+                    return;
+                }
                 r.headers.set("Content-Type", "text/plain");
                 r.body = req.method + " " + req.target + " " + req.body;
                 if (req.method == "HEAD")
@@ -123,6 +133,8 @@ protected:
     std::mutex mu_;
     std::vector<std::string> seen_;
     std::vector<std::string> probes_;  // X-Probe headers the body policy saw
+    std::condition_variable cv_;
+    http::Responder deferred_;  // the answer to GET /deferred, once asked
 };
 
 }  // namespace
@@ -195,6 +207,33 @@ TEST_F(HttpServer, PipelinedRequestsAreAnsweredInOrder) {
     EXPECT_EQ(last.body(), "GET /c ");
     EXPECT_FALSE(last.keep_alive());
     EXPECT_TRUE(closed_by_server(s, buf));
+}
+
+TEST_F(HttpServer, AnAnswerThatMayWaitGoesOutWithThePipelinedNextOne) {
+    auto s = connect();
+    beast::flat_buffer buf;
+    // alone, it is answered at once
+    send(s, "POST /held HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(receive(s, buf).result_int(), 202);
+    // pipelined with a request whose answer comes later: held until then
+    send(s,
+         "POST /held HTTP/1.1\r\nHost: x\r\n\r\n"
+         "GET /deferred HTTP/1.1\r\nHost: x\r\n\r\n");
+    http::Responder respond;
+    {
+        std::unique_lock lk(mu_);
+        ASSERT_TRUE(
+            cv_.wait_for(lk, std::chrono::seconds(10), [&] { return deferred_ != nullptr; }));
+        respond = std::move(deferred_);
+    }
+    EXPECT_EQ(s.available(), 0u);  // an answer written before the server read on would be here
+    http::Response later;
+    later.body = "later";
+    respond(std::move(later));
+    EXPECT_EQ(receive(s, buf).result_int(), 202);
+    auto second = receive(s, buf);
+    EXPECT_EQ(second.result_int(), 200);
+    EXPECT_EQ(second.body(), "later");
 }
 
 TEST_F(HttpServer, DeclaredBodyOverLimitGetsPolicyResponse) {
