@@ -110,9 +110,10 @@ Result<http::Response> LambdaApi::list_functions(const LambdaCall& c) {
     }
     LAMINA_TRY(page, read_page(req));
     LAMINA_TRY(result, registry_.list_functions(scope, version.has_value(), page));
-    json rows = json::array();
+    json out = json::object();
+    json& rows = out["Functions"] = json::array();  // built in place: a page was copied whole
+    rows.get_ref<json::array_t&>().reserve(result.first.size());
     for (const auto& v : result.first) rows.push_back(render_config(scope, v, true));
-    json out = {{"Functions", rows}};
     if (result.second) out["NextMarker"] = *result.second;
     return json_response(200, out, ctx);
 }
