@@ -61,7 +61,7 @@ Result<http::Response> LambdaApi::create_function(const LambdaCall& c) {
     LAMINA_TRY(tags, opt_string_map(body, "Tags"));
     const ojson* code_obj = opt_object(body, "Code");
     if (!code_obj) return std::unexpected(wrong_type("Code", "an object"));
-    LAMINA_TRY(code, read_code(*code_obj, false, zip_b64, "code."));
+    LAMINA_TRY(code, read_code(*code_obj, false, writable_blob(c.body, zip_b64), "code."));
     bool image = package_type == "Image";
     control::StoredCode stored;
     if (image) {
@@ -207,7 +207,7 @@ Result<http::Response> LambdaApi::update_function_code(const LambdaCall& c) {
     if (!image && body.contains("ImageUri"))
         return fail(ErrorCode::InvalidParameterValue,
                     "Please don't provide ImageUri when updating a function with packageType Zip.");
-    LAMINA_TRY(code, read_code(body, true, zip_b64, ""));
+    LAMINA_TRY(code, read_code(body, true, writable_blob(c.body, zip_b64), ""));
     control::StoredCode stored;
     if (image) {
         LAMINA_TRY(resolved, resolve_image_code(image_source_, scope, *code.image_uri, ctx.host,
