@@ -110,12 +110,17 @@ Result<http::Response> LambdaApi::list_functions(const LambdaCall& c) {
     }
     LAMINA_TRY(page, read_page(req));
     LAMINA_TRY(result, registry_.list_functions(scope, version.has_value(), page));
-    json out = json::object();
-    json& rows = out["Functions"] = json::array();  // built in place: a page was copied whole
-    rows.get_ref<json::array_t&>().reserve(result.first.size());
-    for (const auto& v : result.first) rows.push_back(render_config(scope, v, true));
-    if (result.second) out["NextMarker"] = *result.second;
-    return json_response(200, out, ctx);
+    // {"Functions":[...],"NextMarker":"..."} as dump_json writes it (members
+    // in key order), each row dumped as it is rendered: no tree of the page.
+    std::string text = "{\"Functions\":[";
+    for (std::size_t k = 0; k < result.first.size(); ++k) {
+        if (k) text += ',';
+        text += dump_json(render_config(scope, result.first[k], true));
+    }
+    text += ']';
+    if (result.second) text += ",\"NextMarker\":" + dump_json(*result.second);
+    text += '}';
+    return json_text_response(200, std::move(text), ctx);
 }
 
 Result<http::Response> LambdaApi::get_function(const LambdaCall& c) {
