@@ -136,6 +136,9 @@ std::optional<std::pair<std::size_t, std::size_t>> find_string_value(const std::
         if (std::memchr(body.data() + i + 1, '\\', close - i - 1))
             return std::nullopt;  // escapes: slow path
         found = std::make_pair(i + 1, close);
+        // No quote inside the value: the next `"key"` starts at its opening
+        // quote or from its closing one on (not searched through megabytes again).
+        pos = (body.compare(i, needle.size(), needle) == 0 ? i : close) - 1;
     }
     return found;
 }
@@ -170,6 +173,13 @@ Result<ojson> parse_body_extracting(const std::string& body, const char* outer, 
         }
     }
     return parse_body(body);
+}
+
+std::optional<std::span<char>> writable_blob(std::string& body,
+                                             std::optional<std::string_view> blob) {
+    if (!blob) return std::nullopt;
+    auto offset = static_cast<std::size_t>(blob->data() - body.data());
+    return std::span<char>(body.data() + offset, blob->size());
 }
 
 }  // namespace lamina::api

@@ -5,6 +5,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -42,5 +43,9 @@ namespace lamina::api {
 // land there, the body is parsed normally and `blob` stays empty.
 Result<ojson> parse_body_extracting(const std::string& body, const char* outer, const char* inner,
                                     std::optional<std::string_view>& blob);
+// `blob` (cut from `body` by parse_body_extracting) as `body`'s own bytes,
+// writable: a ZipFile is decoded over its base64 text (read_code).
+std::optional<std::span<char>> writable_blob(std::string& body,
+                                             std::optional<std::string_view> blob);
 
 }  // namespace lamina::api

@@ -91,7 +91,7 @@ LambdaApi::Handler LambdaApi::handler_of(int operation) {
 }
 
 Result<http::Response> LambdaApi::handle(int operation, const RequestContext& ctx,
-                                         const http::Request& req, const http::RouteMatch& match) {
+                                         http::Request& req, const http::RouteMatch& match) {
     auto op = op_from_id(operation);
     if (op && !route_of(*op).emulated)
         return fail(ErrorCode::NotImplemented, "lamina does not emulate the " +
@@ -102,7 +102,7 @@ Result<http::Response> LambdaApi::handle(int operation, const RequestContext& ct
     if (!handler)
         return fail(ErrorCode::UnknownOperation,
                     "Unknown operation");  // Invoke is not handled here
-    return (this->*handler)(LambdaCall{*op, ctx, req, match});
+    return (this->*handler)(LambdaCall{*op, ctx, req, match, req.body});
 }
 
 }  // namespace lamina::api

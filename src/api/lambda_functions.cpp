@@ -61,7 +61,7 @@ Result<http::Response> LambdaApi::create_function(const LambdaCall& c) {
     LAMINA_TRY(tags, opt_string_map(body, "Tags"));
     const ojson* code_obj = opt_object(body, "Code");
     if (!code_obj) return std::unexpected(wrong_type("Code", "an object"));
-    LAMINA_TRY(code, read_code(*code_obj, false, zip_b64, "code."));
+    LAMINA_TRY(code, read_code(*code_obj, false, writable_blob(c.body, zip_b64), "code."));
     bool image = package_type == "Image";
     control::StoredCode stored;
     if (image) {
@@ -110,11 +110,17 @@ Result<http::Response> LambdaApi::list_functions(const LambdaCall& c) {
     }
     LAMINA_TRY(page, read_page(req));
     LAMINA_TRY(result, registry_.list_functions(scope, version.has_value(), page));
-    json rows = json::array();
-    for (const auto& v : result.first) rows.push_back(render_config(scope, v, true));
-    json out = {{"Functions", rows}};
-    if (result.second) out["NextMarker"] = *result.second;
-    return json_response(200, out, ctx);
+    // {"Functions":[...],"NextMarker":"..."} as dump_json writes it (members
+    // in key order), each row dumped as it is rendered: no tree of the page.
+    std::string text = "{\"Functions\":[";
+    for (std::size_t k = 0; k < result.first.size(); ++k) {
+        if (k) text += ',';
+        text += dump_json(render_config(scope, result.first[k], true));
+    }
+    text += ']';
+    if (result.second) text += ",\"NextMarker\":" + dump_json(*result.second);
+    text += '}';
+    return json_text_response(200, std::move(text), ctx);
 }
 
 Result<http::Response> LambdaApi::get_function(const LambdaCall& c) {
@@ -206,7 +212,7 @@ Result<http::Response> LambdaApi::update_function_code(const LambdaCall& c) {
     if (!image && body.contains("ImageUri"))
         return fail(ErrorCode::InvalidParameterValue,
                     "Please don't provide ImageUri when updating a function with packageType Zip.");
-    LAMINA_TRY(code, read_code(body, true, zip_b64, ""));
+    LAMINA_TRY(code, read_code(body, true, writable_blob(c.body, zip_b64), ""));
     control::StoredCode stored;
     if (image) {
         LAMINA_TRY(resolved, resolve_image_code(image_source_, scope, *code.image_uri, ctx.host,

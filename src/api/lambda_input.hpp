@@ -26,7 +26,9 @@ Result<control::FunctionRef> function_ref(const LambdaCall& c, control::NameShap
                                           const char* action, bool qualifier_param = true);
 
 struct CodeInput {
-    std::optional<std::string> zip;  // decoded ZipFile
+    std::optional<std::string> zip;  // decoded ZipFile (a small one), or the S3 object once read
+    // a large ZipFile, decoded in place over its base64 text in the request body
+    std::optional<std::string_view> zip_in_place;
     // or the S3 object holding it
     std::optional<std::string> s3_bucket, s3_key, s3_version;
     std::optional<std::string> image_uri;  // ImageUri (PackageType Image)
@@ -34,10 +36,11 @@ struct CodeInput {
 };
 
 // Code.* / Content.* / UpdateFunctionCode's body. `extracted` is ZipFile when
-// parse_body_extracting cut it out of the body; `field_prefix` names the
-// members in validation messages ("code.", "content.", "").
+// parse_body_extracting cut it out of the body (writable_blob): it is decoded
+// in place, so its text is gone afterwards; `field_prefix` names the members
+// in validation messages ("code.", "content.", "").
 Result<CodeInput> read_code(const ojson& code, bool for_update,
-                            std::optional<std::string_view> extracted,
+                            std::optional<std::span<char>> extracted,
                             const std::string& field_prefix);
 // Hot reload: when the code names `bucket` (--hot-reload-bucket) as its
 // S3Bucket, its S3Key must be an absolute path of an existing folder on this
@@ -46,11 +49,12 @@ Result<CodeInput> read_code(const ojson& code, bool for_update,
 Result<std::optional<control::StoredCode>> hot_reload_code(const CodeInput& code,
                                                            const std::string& bucket,
                                                            const std::string& field_prefix);
-// The zip bytes: the ZipFile, or the S3 object read from `source`.
-Result<std::string> code_bytes(s3::ObjectSource* source, const control::Scope& scope,
-                               CodeInput& code);
+// The zip bytes: the ZipFile, or the S3 object read from `source` (kept in
+// `code`, which the bytes live in, or in the request body).
+Result<std::string_view> code_bytes(s3::ObjectSource* source, const control::Scope& scope,
+                                    CodeInput& code);
 // Size limits, zip checks and digests of a zip about to be stored.
-Result<control::StoredCode> check_code(const std::string& zip, bool from_s3 = false);
+Result<control::StoredCode> check_code(std::string_view zip, bool from_s3 = false);
 
 // An image function's code: `uri` (ImageUri) resolved against lamina's
 // registry (`source`, null when this lamina has none) in the caller's account

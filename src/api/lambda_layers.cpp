@@ -142,7 +142,7 @@ Result<http::Response> LambdaApi::publish_layer_version(const LambdaCall& c) {
                                                       control::PolicyClause::Absent));
     const ojson* content = opt_object(body, "Content");
     if (!content) return std::unexpected(wrong_type("Content", "an object"));
-    LAMINA_TRY(code, read_code(*content, false, zip_b64, "content."));
+    LAMINA_TRY(code, read_code(*content, false, writable_blob(c.body, zip_b64), "content."));
     LAMINA_TRY(hot, hot_reload_code(code, config_.hot_reload_bucket, "content."));
     control::StoredCode stored;
     if (hot) {

@@ -9,14 +9,21 @@ using control::Phase;
 using control::Scope;
 using json = nlohmann::json;
 
-http::Response json_response(unsigned status, const json& body, const RequestContext& ctx) {
+std::string dump_json(const json& value) {
+    return value.dump(-1, ' ', false, json::error_handler_t::replace);  // never throws on odd bytes
+}
+
+http::Response json_text_response(unsigned status, std::string text, const RequestContext& ctx) {
     http::Response r;
     r.status = status;
     r.headers.set("Content-Type", "application/json");
     r.headers.set("x-amzn-RequestId", ctx.request_id);
-    r.body =
-        body.dump(-1, ' ', false, json::error_handler_t::replace);  // never throws on odd bytes
+    r.body = std::move(text);
     return r;
+}
+
+http::Response json_response(unsigned status, const json& body, const RequestContext& ctx) {
+    return json_text_response(status, dump_json(body), ctx);
 }
 
 http::Response empty_response(unsigned status, const RequestContext& ctx) {

@@ -14,6 +14,10 @@ namespace lamina::api {
 
 http::Response json_response(unsigned status, const nlohmann::json& body,
                              const RequestContext& ctx);
+// The JSON text of a value as every answer writes it (compact, bad UTF-8 replaced).
+std::string dump_json(const nlohmann::json& value);
+// An answer whose JSON text is already written (dump_json's pieces).
+http::Response json_text_response(unsigned status, std::string text, const RequestContext& ctx);
 http::Response empty_response(unsigned status, const RequestContext& ctx);
 
 // FunctionConfiguration; `list_row` leaves out what list operations omit

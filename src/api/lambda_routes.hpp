@@ -149,6 +149,9 @@ struct LambdaCall {
     const RequestContext& ctx;
     const http::Request& req;
     const http::RouteMatch& match;
+    // req.body, writable: a large ZipFile is decoded in place over its base64
+    // text (writable_part, read_code) instead of into a second buffer.
+    std::string& body;
 };
 
 }  // namespace lamina::api

@@ -393,7 +393,7 @@ void Service::answer_sqs(RequestContext& ctx, const http::Request& req, sqs::Wir
     }
 }
 
-http::Response Service::dispatch(const http::Request& req) {
+http::Response Service::dispatch(http::Request req) {
     Exchange x{std::chrono::steady_clock::now(), {}, req.method, req.path};
     Classified c = classify(req, classify_);
     RequestContext ctx = make_context(req, config_, ids_.uuid());
@@ -412,7 +412,7 @@ http::Response Service::dispatch(const http::Request& req) {
     return finish(std::move(r), x, op);
 }
 
-http::Response Service::answer(RequestContext& ctx, const http::Request& req, const Classified& c,
+http::Response Service::answer(RequestContext& ctx, http::Request& req, const Classified& c,
                                std::string& op) {
     try {
         return route(ctx, req, c, op);
@@ -425,7 +425,7 @@ http::Response Service::answer(RequestContext& ctx, const http::Request& req, co
     }
 }
 
-http::Response Service::route(RequestContext& ctx, const http::Request& req, const Classified& c,
+http::Response Service::route(RequestContext& ctx, http::Request& req, const Classified& c,
                               std::string& op) {
     if (c.protocol == Protocol::S3) {
         bool head = req.method == "HEAD";

@@ -377,7 +377,7 @@ App::App(const Config& config)
       data_dir_(config_),
       docs_(
           must(store::DocumentStore::open(data_dir_.path() / "registry.db", durability(config_)))),
-      blobs_(data_dir_.path() / "blobs"),
+      blobs_(data_dir_.path() / "blobs", durability(config_)),
       layers_(*docs_, clock_, ids_),
       registry_(*docs_, clock_, ids_, &layers_),
       roles_(*docs_, clock_, ids_),

@@ -547,6 +547,7 @@ Result<std::pair<std::vector<ConfigView>, std::optional<std::string>>> Registry:
     std::vector<ConfigView> rows;
     Page p = page;
     p.max_items = std::min(p.max_items, 50);
+    rows.reserve(static_cast<std::size_t>(std::max(p.max_items, 0)));
     auto it = functions_.find(s);
     std::string start_after;
     if (p.marker) {
@@ -572,8 +573,9 @@ Result<std::pair<std::vector<ConfigView>, std::optional<std::string>>> Registry:
                     candidates.push_back({f.name, v, v.version, Phase::Steady});
             }
             for (auto& c : candidates) {
-                std::string pos = f.name + "\n" + sortable_version(c.config.version);
-                if (!start_after.empty() && pos <= start_after) continue;
+                if (!start_after.empty() &&
+                    f.name + "\n" + sortable_version(c.config.version) <= start_after)
+                    continue;
                 if (static_cast<int>(rows.size()) == p.max_items) {
                     next =
                         make_marker("functions", rows.back().name + "\n" +

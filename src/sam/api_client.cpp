@@ -101,7 +101,7 @@ public:
         if (key_)
             api::sign_sigv4(req, key_->access_key_id, key_->secret_access_key, region_, c.service,
                             now_ms());
-        auto resp = service_.dispatch(req);
+        auto resp = service_.dispatch(std::move(req));
         return ApiReply{resp.status, std::move(resp.body), resp.headers.get("x-amzn-ErrorType")};
     }
     const std::string& region() const override { return region_; }

@@ -53,7 +53,8 @@ bool is_blob_name(const std::string& name) {
 
 }  // namespace
 
-BlobStore::BlobStore(fs::path dir) : dir_(std::move(dir)) {}
+BlobStore::BlobStore(fs::path dir, Durability durability)
+    : dir_(std::move(dir)), durability_(durability) {}
 
 Status BlobStore::init() {
     std::error_code ec;
@@ -76,8 +77,10 @@ Status BlobStore::put(const std::string& hex, std::string_view bytes) {
     fs::path tmp = dir_ / (".tmp-" + hex + "-" + ids.hex(8));
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) return std::unexpected(io_error("create " + tmp.string()));
+    const bool sync = durability_ != Durability::Temporary;
     auto written = write_all(fd, bytes);
-    if (written && ::fsync(fd) != 0) written = std::unexpected(io_error("fsync " + tmp.string()));
+    if (written && sync && ::fsync(fd) != 0)
+        written = std::unexpected(io_error("fsync " + tmp.string()));
     ::close(fd);
     if (!written) {
         ::unlink(tmp.c_str());
@@ -88,7 +91,7 @@ Status BlobStore::put(const std::string& hex, std::string_view bytes) {
         ::unlink(tmp.c_str());
         return std::unexpected(e);
     }
-    return fsync_dir(dir_);
+    return sync ? fsync_dir(dir_) : Status{};
 }
 
 Status BlobStore::put_file(const std::string& hex, const fs::path& file, bool sync) {

@@ -15,8 +15,10 @@ Error db_error(sqlite3* db, const std::string& what) {
     return Error{ErrorCode::Service, what + ": " + sqlite3_errmsg(db)};
 }
 
+// SQLITE_STATIC: the bytes are not copied; every caller keeps `v` alive and
+// unchanged until the statement is reset and its bindings cleared.
 void bind_text(sqlite3_stmt* s, int i, const std::string& v) {
-    sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
 }
 
 }  // namespace
@@ -44,7 +46,10 @@ Result<std::unique_ptr<DocumentStore>> DocumentStore::open(const std::filesystem
     return store;
 }
 
-DocumentStore::~DocumentStore() { sqlite3_close(db_); }
+DocumentStore::~DocumentStore() {
+    stmts_.reset();  // finalized before the connection closes
+    sqlite3_close(db_);
+}
 
 Status DocumentStore::exec(const char* sql) {
     char* err = nullptr;
@@ -56,49 +61,81 @@ Status DocumentStore::exec(const char* sql) {
     return {};
 }
 
+DocumentStore::Statements::~Statements() {
+    for (sqlite3_stmt* s : {begin, commit, rollback, put, del, del_prefix}) sqlite3_finalize(s);
+}
+
+// Prepared once, on the first batch, and kept: preparing them (and parsing
+// BEGIN and COMMIT through sqlite3_exec) was a third of a small commit.
+Status DocumentStore::prepare_statements() {
+    if (stmts_) return {};
+    auto st = std::make_unique<Statements>();
+    const std::pair<const char*, sqlite3_stmt**> sql[] = {
+        {"BEGIN IMMEDIATE", &st->begin},
+        {"COMMIT", &st->commit},
+        {"ROLLBACK", &st->rollback},
+        {"INSERT OR REPLACE INTO documents(kind, key, doc) VALUES(?,?,?)", &st->put},
+        {"DELETE FROM documents WHERE kind=? AND key=?", &st->del},
+        {"DELETE FROM documents WHERE kind=?1 AND substr(key, 1, length(?2))=?2", &st->del_prefix},
+    };
+    for (const auto& [text, out] : sql)
+        if (sqlite3_prepare_v3(db_, text, -1, SQLITE_PREPARE_PERSISTENT, out, nullptr) != SQLITE_OK)
+            return std::unexpected(db_error(db_, "prepare"));
+    stmts_ = std::move(st);
+    return {};
+}
+
 Status DocumentStore::apply(const std::vector<Mutation>& batch) {
     if (batch.empty()) return {};
     std::lock_guard lk(mu_);
-    LAMINA_CHECK(exec("BEGIN IMMEDIATE"));
+    LAMINA_CHECK(prepare_statements());
+    Statements& st = *stmts_;
+    if (sqlite3_step(st.begin) != SQLITE_DONE) {
+        std::string msg = sqlite3_errmsg(db_);
+        sqlite3_reset(st.begin);
+        return fail(ErrorCode::Service, "sqlite: " + msg + " in BEGIN IMMEDIATE");
+    }
+    sqlite3_reset(st.begin);
     auto rollback = [&](Error e) -> Status {
-        exec("ROLLBACK");
+        sqlite3_step(st.rollback);
+        sqlite3_reset(st.rollback);
         return std::unexpected(std::move(e));
     };
-    Stmt put, del, del_prefix;
-    if (sqlite3_prepare_v2(db_, "INSERT OR REPLACE INTO documents(kind, key, doc) VALUES(?,?,?)",
-                           -1, &put.s, nullptr) ||
-        sqlite3_prepare_v2(db_, "DELETE FROM documents WHERE kind=? AND key=?", -1, &del.s,
-                           nullptr) ||
-        sqlite3_prepare_v2(db_,
-                           "DELETE FROM documents WHERE kind=?1 AND substr(key, 1, length(?2))=?2",
-                           -1, &del_prefix.s, nullptr))
-        return rollback(db_error(db_, "prepare"));
     for (const auto& m : batch) {
         sqlite3_stmt* s = nullptr;
         switch (m.op) {
             case Mutation::Op::Put:
-                s = put.s;
+                s = st.put;
                 bind_text(s, 1, m.kind);
                 bind_text(s, 2, m.key);
                 bind_text(s, 3, m.doc);
                 break;
             case Mutation::Op::Delete:
-                s = del.s;
+                s = st.del;
                 bind_text(s, 1, m.kind);
                 bind_text(s, 2, m.key);
                 break;
             case Mutation::Op::DeletePrefix:
-                s = del_prefix.s;  // substr and length both count characters
+                s = st.del_prefix;  // substr and length both count characters
                 bind_text(s, 1, m.kind);
                 bind_text(s, 2, m.key);
                 break;
         }
-        if (sqlite3_step(s) != SQLITE_DONE) return rollback(db_error(db_, "write"));
+        if (sqlite3_step(s) != SQLITE_DONE) {
+            Error e = db_error(db_, "write");
+            sqlite3_reset(s);
+            sqlite3_clear_bindings(s);
+            return rollback(std::move(e));
+        }
         sqlite3_reset(s);
         sqlite3_clear_bindings(s);
     }
-    if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK)
-        return rollback(db_error(db_, "commit"));
+    if (sqlite3_step(st.commit) != SQLITE_DONE) {
+        Error e = db_error(db_, "commit");
+        sqlite3_reset(st.commit);
+        return rollback(std::move(e));
+    }
+    sqlite3_reset(st.commit);
     return {};
 }
 

@@ -61,8 +61,10 @@ public:
     // of the Lambda operation it routes to, if any (api::classify).
     http::BodyPolicy body_policy(const http::RequestHead& head, const std::string& operation) const;
 
-    Result<http::Response> handle(int operation, const RequestContext& ctx,
-                                  const http::Request& req, const http::RouteMatch& match);
+    // `req`'s body is the handler's to change: a large ZipFile is decoded in
+    // place over its base64 text (read_code), so the request is not used after.
+    Result<http::Response> handle(int operation, const RequestContext& ctx, http::Request& req,
+                                  const http::RouteMatch& match);
 
     // Where Code.S3Bucket/S3Key (and layer Content.S3*) are read from; none:
     // such code is refused.

@@ -104,8 +104,10 @@ public:
     http::BodyPolicy body_policy(const http::RequestHead& head) const;
     http::Response transport_error(unsigned status, const std::string& what);
 
-    // Synchronous dispatch of every operation but invocations (tests, sam's in-process client).
-    http::Response dispatch(const http::Request& req);
+    // Synchronous dispatch of every operation but invocations (tests, sam's
+    // in-process client). The request is the handler's to change (a ZipFile
+    // is decoded in place).
+    http::Response dispatch(http::Request req);
 
 private:
     // One request at the front door: what its answer gets, and its log line.
@@ -122,10 +124,11 @@ private:
     std::optional<sqs::Wire> sqs_wire(const http::Request& req, const Classified& c) const;
     void answer_sqs(RequestContext& ctx, const http::Request& req, sqs::Wire wire,
                     const Reply& reply);
-    // Every other operation; `op` names it in the log line.
-    http::Response answer(RequestContext& ctx, const http::Request& req, const Classified& c,
+    // Every other operation; `op` names it in the log line. `req` is the
+    // handler's to change (LambdaApi::handle).
+    http::Response answer(RequestContext& ctx, http::Request& req, const Classified& c,
                           std::string& op);
-    http::Response route(RequestContext& ctx, const http::Request& req, const Classified& c,
+    http::Response route(RequestContext& ctx, http::Request& req, const Classified& c,
                          std::string& op);
     // `s3`: the request is S3's, so no path is lamina's own page.
     // With `seed`, what a signed aws-chunked body is checked with (when signatures are verified).

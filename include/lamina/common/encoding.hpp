@@ -1,7 +1,9 @@
 #pragma once
 // Byte encodings and digests used across modules.
 
+#include <cstddef>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -10,6 +12,10 @@ namespace lamina {
 std::string base64_encode(std::string_view bytes);
 // Strict RFC 4648 decoding (padding required, no whitespace); nullopt on bad input.
 std::optional<std::string> base64_decode(std::string_view text);
+// The same decoding over the text's own bytes (a megabytes-long ZipFile needs
+// no second buffer): the decoded bytes are the text's first N, N returned; on
+// bad input, nullopt, and the text's bytes are unspecified.
+std::optional<std::size_t> base64_decode_in_place(std::span<char> text);
 
 // Raw 32-byte SHA-256 digest.
 std::string sha256(std::string_view bytes);

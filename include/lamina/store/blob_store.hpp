@@ -1,7 +1,9 @@
 #pragma once
 // Content-addressed blobs (code and layer zips) under <dir>/<sha256 hex>.
 // Each blob is written to a temp file, fsynced, renamed into place and the
-// directory fsynced, so a blob that exists is always whole.
+// directory fsynced, so a blob that exists is always whole. A Temporary
+// store (--ephemeral: the directory goes with the server) skips both fsyncs:
+// the rename alone keeps a blob whole for anyone but a power cut.
 
 #include <filesystem>
 #include <set>
@@ -9,12 +11,13 @@
 #include <string_view>
 
 #include "lamina/common/error.hpp"
+#include "lamina/store/durability.hpp"
 
 namespace lamina::store {
 
 class BlobStore {
 public:
-    explicit BlobStore(std::filesystem::path dir);
+    explicit BlobStore(std::filesystem::path dir, Durability durability = Durability::Crash);
 
     Status init();
     // Stores bytes under their hex SHA-256 (given, already computed). Idempotent.
@@ -31,6 +34,7 @@ public:
 
 private:
     std::filesystem::path dir_;
+    Durability durability_;
 };
 
 }  // namespace lamina::store

@@ -14,6 +14,7 @@
 #include "lamina/store/durability.hpp"
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 namespace lamina::store {
 
@@ -56,7 +57,18 @@ public:
 private:
     explicit DocumentStore(sqlite3* db) : db_(db) {}
     Status exec(const char* sql);
+    // The statements of a batch, prepared once (under mu_).
+    struct Statements {
+        sqlite3_stmt *begin = nullptr, *commit = nullptr, *rollback = nullptr;
+        sqlite3_stmt *put = nullptr, *del = nullptr, *del_prefix = nullptr;
+        Statements() = default;
+        Statements(const Statements&) = delete;
+        Statements& operator=(const Statements&) = delete;
+        ~Statements();
+    };
+    Status prepare_statements();
     sqlite3* db_;
+    std::unique_ptr<Statements> stmts_;
     std::mutex mu_;  // one transaction or scan at a time on the connection
 };
 

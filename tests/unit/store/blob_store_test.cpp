@@ -41,6 +41,20 @@ TEST(BlobStore, PutThenReadRoundTrips) {
     EXPECT_EQ(files_in(dir.path() / "blobs"), 1u);
 }
 
+// --ephemeral's store skips the fsyncs and nothing else: the blob is in
+// place under its name, whole, with no temp file left behind.
+TEST(BlobStore, TemporaryStorePutsWholeBlobsInPlace) {
+    fakes::TempDir dir;
+    BlobStore blobs(dir.path() / "blobs", Durability::Temporary);
+    ASSERT_TRUE(blobs.init().has_value());
+    std::string bytes(3 * 1024 * 1024 + 7, 'z');
+    const auto hex = hex_of(bytes);
+    ASSERT_TRUE(blobs.put(hex, bytes).has_value());
+    ASSERT_TRUE(blobs.put(hex, bytes).has_value());  // idempotent here too
+    EXPECT_EQ(blobs.read(hex).value(), bytes);
+    EXPECT_EQ(files_in(dir.path() / "blobs"), 1u);
+}
+
 TEST(BlobStore, PutIsIdempotent) {
     fakes::TempDir dir;
     BlobStore blobs(dir.path());
