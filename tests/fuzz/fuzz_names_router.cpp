@@ -3,7 +3,8 @@
 // the request target split (http::parse_target), the router with the real
 // Lambda routes (LambdaApi::add_routes, as api::Service registers them), the
 // %- and base64 codecs under them, and the debugger-attach inputs (`--debug`
-// entries, LAMINA_DEBUG_PORT, a /proc/net/tcp table).
+// entries, LAMINA_DEBUG_PORT, a /proc/net/tcp table). The whole input is
+// also decoded as base64 and checked against a plain reference decoder.
 //
 // Input: one byte choosing the shape and whether a Qualifier is given, then
 // fields separated by '\n': function name, qualifier, "METHOD TARGET".
@@ -11,6 +12,7 @@
 // that the pattern allows and that stays in the caller's region and account.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -37,6 +39,34 @@ const http::Router& lambda_router() {
         return r;
     }();
     return router;
+}
+
+// Strict base64 (length a multiple of 4, '=' only as the last one or two
+// characters), decoded one character at a time.
+std::optional<std::string> reference_base64_decode(std::string_view in) {
+    if (in.size() % 4 != 0) return std::nullopt;
+    std::size_t pad = 0;
+    while (pad < 2 && pad < in.size() && in[in.size() - 1 - pad] == '=') ++pad;
+    std::string out;
+    unsigned bits = 0;
+    int have = 0;
+    for (std::size_t i = 0; i < in.size() - pad; ++i) {
+        char c = in[i];
+        int v = c >= 'A' && c <= 'Z'   ? c - 'A'
+                : c >= 'a' && c <= 'z' ? c - 'a' + 26
+                : c >= '0' && c <= '9' ? c - '0' + 52
+                : c == '+'             ? 62
+                : c == '/'             ? 63
+                                       : -1;
+        if (v < 0) return std::nullopt;
+        bits = (bits << 6) | static_cast<unsigned>(v);
+        have += 6;
+        if (have >= 8) {
+            have -= 8;
+            out.push_back(static_cast<char>((bits >> have) & 0xFF));
+        }
+    }
+    return out;
 }
 
 }  // namespace
@@ -98,6 +128,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto b64 = base64_decode(base64_encode(name));
     if (!b64 || *b64 != name) finding("base64 does not round-trip", name);
     (void)base64_decode(qualifier);
+    // the whole input as base64 text (long enough for the vector decoder's
+    // 32-character blocks): the decoder, its in-place form and a plain
+    // reference agree; the whole input as bytes round-trips
+    const std::string_view whole(reinterpret_cast<const char*>(data), size);
+    auto fast = base64_decode(whole);
+    if (fast != reference_base64_decode(whole))
+        finding("base64_decode differs from the reference", whole);
+    std::string copy(whole);
+    auto in_place = base64_decode_in_place(copy);
+    if (in_place.has_value() != fast.has_value() ||
+        (in_place && std::string_view(copy).substr(0, *in_place) != *fast))
+        finding("base64_decode_in_place differs from base64_decode", whole);
+    auto back = base64_decode(base64_encode(whole));
+    if (!back || *back != whole) finding("base64 does not round-trip", whole);
     (void)url_decode(qualifier, (mode & 8) != 0);
     (void)is_valid_utf8(name);
     (void)xml_escape(name);
