@@ -247,7 +247,7 @@ def test_refused_create_changes_nothing(lam, lam_nv):
     assert cfg["SnapStart"] == {"ApplyOn": "None", "OptimizationStatus": "Off"}
     # SnapStart on a runtime lamina cannot snapshot (test_snapstart.py has the rest)
     status, code, message = call(lam_nv, "UpdateFunctionConfiguration",
-                                 {"FunctionName": name, "Runtime": "java21", "Handler": "a.B::c",
+                                 {"FunctionName": name, "Runtime": "dotnet8", "Handler": "A::B.C::D",
                                   "SnapStart": {"ApplyOn": "PublishedVersions"}})
     assert status == 400 and "SnapStart" in message
     status, code, message = call(lam_nv, "PublishVersion",
