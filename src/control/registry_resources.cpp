@@ -6,18 +6,14 @@
 #include "lamina/common/regex.hpp"
 #include "lamina/control/registry.hpp"
 #include "lamina/control/validation.hpp"
+#include "registry_detail.hpp"
 
 namespace lamina::control {
 
 using nlohmann::json;
+using registry_detail::not_found_function;
 
 namespace {
-
-Error not_found_function(const Scope& s, const std::string& name,
-                         const std::optional<std::string>& q = {}) {
-    return Error{ErrorCode::ResourceNotFound,
-                 "Function not found: " + (q ? qualified_arn(s, name, *q) : function_arn(s, name))};
-}
 
 // A qualifier must name an existing version or alias (AWS words the two cases differently).
 Status check_qualifier(const Scope& s, const Function& f, const std::string& q) {
