@@ -711,13 +711,7 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
                                           if (auto e = weak.lock()) on_process_exit(e, st);
                                       });
     if (stdin_fd >= 0) ::close(stdin_fd);
-    if (!launched) {
-        if (!env->cgroup.empty()) settings_.memory->remove(env->cgroup);
-        return std::unexpected(launched.error());
-    }
-    int pid = (*launched)->pid();
-    std::optional<sandbox::ExitStatus> exited;
-    if (env->adopt(std::move(*launched), exited)) on_process_exit(env, *exited);
+    LAMINA_TRY(pid, adopt_started(env, std::move(launched)));
     logger("exec")->debug("exec.env_start function={} version={} pid={} backend={}{}",
                           req.function_name, c.version, pid,
                           sandbox::to_string(launcher_->backend()), spare ? " spare=true" : "");
@@ -765,6 +759,18 @@ void Invoker::on_process_exit(const EnvPtr& env, const sandbox::ExitStatus& stat
         env->exit_handled = true;
     }
     exits_cv_.notify_all();
+}
+
+Result<int> Invoker::adopt_started(const EnvPtr& env,
+                                   Result<std::unique_ptr<sandbox::Process>> started) {
+    if (!started) {
+        if (!env->cgroup.empty()) settings_.memory->remove(env->cgroup);
+        return std::unexpected(started.error());
+    }
+    int pid = (*started)->pid();
+    std::optional<sandbox::ExitStatus> exited;
+    if (env->adopt(std::move(*started), exited)) on_process_exit(env, *exited);
+    return pid;
 }
 
 }  // namespace lamina::exec

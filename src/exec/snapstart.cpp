@@ -639,13 +639,7 @@ Result<EnvPtr> Invoker::restore_checkpoint(const InvokeRequest& req, const std::
         if (e) on_process_exit(e, st);
     });
     ::close(fds[0]);
-    if (!process) {
-        if (!env->cgroup.empty()) settings_.memory->remove(env->cgroup);
-        return std::unexpected(process.error());
-    }
-    int pid = (*process)->pid();
-    std::optional<sandbox::ExitStatus> exited;
-    if (env->adopt(std::move(*process), exited)) on_process_exit(env, *exited);
+    LAMINA_TRY(pid, adopt_started(env, std::move(process)));
     logger("exec")->debug("exec.env_restore criu_pid={} images={}", pid, image->dir.string());
     return env;
 }

@@ -6,7 +6,6 @@ and javac; skipped, saying so, without them."""
 from __future__ import annotations
 
 import base64
-import json
 import re
 import shutil
 import subprocess
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import lamina_testlib as lt
+from snapstart_lib import check_hook_failures, invoke, log_text, wait_state
 
 SOURCES = Path(__file__).resolve().parent / "java"
 CORE_JAR = lt.REPO / "runtimes" / "java" / "lamina-java-core.jar"
@@ -47,21 +47,6 @@ def snap_zip(tmp_path_factory):
     return make
 
 
-def invoke(lam, name, qualifier=None, payload=None, **kw):
-    args = dict(FunctionName=name, Payload=json.dumps(payload or {}).encode(), **kw)
-    if qualifier:
-        args["Qualifier"] = qualifier
-    r = lam.invoke(**args)
-    return r, json.loads(r["Payload"].read() or b"null")
-
-
-def wait_state(lam, name, version, timeout=60):
-    def state():
-        cfg = lam.get_function_configuration(FunctionName=name, Qualifier=version)
-        return cfg if cfg["State"] != "Pending" else None
-    cfg = lt.wait_for(state, timeout, interval=0.1)
-    assert cfg, f"version {version} of {name} stayed Pending"
-    return cfg
 
 
 def publish(lam, name, zip_bytes, **kw):
@@ -69,18 +54,6 @@ def publish(lam, name, zip_bytes, **kw):
                        SnapStart={"ApplyOn": "PublishedVersions"}, **kw)
     return lam.publish_version(FunctionName=name)
 
-
-def log_text(server, name, contains: str, count: int = 1, timeout: float = 20) -> str:
-    logs = server.client("logs")
-
-    def text():
-        events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
-        joined = "".join(e["message"] if e["message"].endswith("\n") else e["message"] + "\n"
-                         for e in events)
-        return joined if joined.count(contains) >= count else None
-    got = lt.wait_for(text, timeout, interval=0.2)
-    assert got, f"{contains!r} not {count} times in the log group of {name}"
-    return got
 
 
 def restored_jvms(name: str) -> list[int]:
@@ -173,28 +146,8 @@ def test_java_restored_environment_keeps_timeout_and_ends(server, lam, snap_zip)
 
 
 def test_java_hook_failures(server, lam, snap_zip):
-    # a beforeCheckpoint that fails: the version is Failed, $LATEST still runs
-    name = lt.unique("jsnapbad")
-    v = publish(lam, name, snap_zip("fail_before"))
-    cfg = wait_state(lam, name, v["Version"])
-    assert cfg["State"] == "Failed"
-    assert cfg["StateReasonCode"] == "FunctionError.RuntimeInitError"
-    assert "Runtime.BeforeSnapshotError" in cfg["StateReason"]
-    with pytest.raises(lam.exceptions.ResourceConflictException):
-        invoke(lam, name, v["Version"])
-    assert invoke(lam, name)[1]["init_type"] == "on-demand"
-    lam.delete_function(FunctionName=name)
-
-    # an afterRestore that fails: SnapStartException, the log says why
-    name = lt.unique("jsnapafter")
-    v = publish(lam, name, snap_zip("fail_after"))
-    assert wait_state(lam, name, v["Version"])["State"] == "Active"
-    with pytest.raises(lam.exceptions.SnapStartException) as e:
-        invoke(lam, name, v["Version"])
-    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
-    text = log_text(server, name, "afterRestore failed on purpose")
-    assert "RESTORE_START" in text
-    lam.delete_function(FunctionName=name)
+    check_hook_failures(server, lam, publish, snap_zip("fail_before"), snap_zip("fail_after"),
+                        "afterRestore failed on purpose", "jsnap")
 
 
 MARKER_EXTENSION = r'''#!/usr/bin/python3 -S

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import lamina_testlib as lt
+from snapstart_lib import check_hook_failures, invoke, log_text, wait_state
 
 HANDLER_SRC = """
 import os, random, time, uuid
@@ -66,21 +67,6 @@ def code(*flags: str) -> bytes:
     return lt.make_zip(files)
 
 
-def invoke(lam, name, qualifier=None, payload=None, **kw):
-    args = dict(FunctionName=name, Payload=json.dumps(payload or {}).encode(), **kw)
-    if qualifier:
-        args["Qualifier"] = qualifier
-    r = lam.invoke(**args)
-    return r, json.loads(r["Payload"].read() or b"null")
-
-
-def wait_state(lam, name, version, timeout=30):
-    def state():
-        cfg = lam.get_function_configuration(FunctionName=name, Qualifier=version)
-        return cfg if cfg["State"] != "Pending" else None
-    cfg = lt.wait_for(state, timeout, interval=0.1)
-    assert cfg, f"version {version} of {name} stayed Pending"
-    return cfg
 
 
 def publish_snapstart(lam, name, zip_bytes, **kw):
@@ -112,18 +98,6 @@ def zygote_pids(name: str, version: str) -> list[int]:
             found[int(d.name)] = ppid
     return [pid for pid, ppid in found.items() if ppid not in found]
 
-
-def log_text(server, name, contains: str, count: int = 1, timeout: float = 15) -> str:
-    logs = server.client("logs")
-
-    def text():
-        events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
-        joined = "".join(e["message"] if e["message"].endswith("\n") else e["message"] + "\n"
-                         for e in events)
-        return joined if joined.count(contains) >= count else None
-    got = lt.wait_for(text, timeout, interval=0.2)
-    assert got, f"{contains!r} not {count} times in the log group of {name}"
-    return got
 
 
 def test_snapshot_restores_share_init_state(server, lam):
@@ -213,29 +187,8 @@ def test_restored_environment_keeps_timeout_and_memory(server, lam):
 
 
 def test_hook_failures(server, lam):
-    # a before-snapshot hook that fails: the version is Failed
-    name = lt.unique("snapbad")
-    v = publish_snapstart(lam, name, code("fail_before"))
-    cfg = wait_state(lam, name, v["Version"])
-    assert cfg["State"] == "Failed"
-    assert cfg["StateReasonCode"] == "FunctionError.RuntimeInitError"
-    assert "Runtime.BeforeSnapshotError" in cfg["StateReason"]
-    with pytest.raises(lam.exceptions.ResourceConflictException):
-        invoke(lam, name, v["Version"])
-    # $LATEST never snapshots: it runs (the hook is only registered)
-    assert invoke(lam, name)[1]["init_type"] == "on-demand"
-    lam.delete_function(FunctionName=name)
-
-    # an after-restore hook that fails: SnapStartException, the log says why
-    name = lt.unique("snapafter")
-    v = publish_snapstart(lam, name, code("fail_after"))
-    assert wait_state(lam, name, v["Version"])["State"] == "Active"
-    with pytest.raises(lam.exceptions.SnapStartException) as e:
-        invoke(lam, name, v["Version"])
-    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
-    text = log_text(server, name, "after-restore hook failed on purpose")
-    assert "RESTORE_START" in text
-    lam.delete_function(FunctionName=name)
+    check_hook_failures(server, lam, publish_snapstart, code("fail_before"), code("fail_after"),
+                        "after-restore hook failed on purpose", "snap")
 
 
 def test_not_ready_and_refusals(server, lam, lam_nv, cli):

@@ -254,6 +254,10 @@ private:
     std::shared_ptr<Snapshot> find_snapshot(const InvokeRequest& req);
     // What happens once an environment's process is gone.
     void on_process_exit(const EnvPtr& env, const sandbox::ExitStatus& status);
+    // Gives `env` the process just started for it, its exit handled at once
+    // if it is gone already; when the start failed, removes the memory cgroup
+    // made for it. The process's pid, or why it did not start.
+    Result<int> adopt_started(const EnvPtr& env, Result<std::unique_ptr<sandbox::Process>> started);
     // Provisioned environments (provisioned_pool.cpp).
     void top_up(const std::shared_ptr<Provisioned>& pc);  // under mu_
     void start_provisioned(const std::shared_ptr<Provisioned>& pc, std::uint64_t generation);
