@@ -169,6 +169,25 @@ def test_heap_from_memory_size_and_java_tool_options(lam, code):
     assert "Picked up JAVA_TOOL_OPTIONS: -Dlamina.test=yes" in logs
 
 
+def test_out_of_memory_error_ends_the_jvm(lam, code):
+    """A heap run out: the answer is AWS's java.lang.OutOfMemoryError payload, and the runtime
+    exits after it as AWS's does, so the next invocation starts a new JVM (Init Duration)."""
+    name = create(lam, code, "demo.Plain::hog", MemorySize=512)
+    r, body, logs = invoke(lam, name, {"mb": 8})
+    assert "FunctionError" not in r and json.loads(body) == 8
+    assert "Init Duration" in logs
+    r, body, _ = invoke(lam, name, {"mb": 8})
+    assert json.loads(body) == 8  # a warm JVM, before the heap runs out
+    r, body, logs = invoke(lam, name, {"mb": 1024})
+    assert r["FunctionError"] == "Unhandled", body
+    err = json.loads(body)
+    assert (err["errorType"], err["errorMessage"]) == ("java.lang.OutOfMemoryError", "Java heap space")
+    assert "Init Duration" not in logs
+    r, body, logs = invoke(lam, name, {"mb": 8})
+    assert "FunctionError" not in r and json.loads(body) == 8, body
+    assert "Init Duration" in logs, "the JVM whose heap ran out served another event"
+
+
 def test_timeout(lam, code):
     name = create(lam, code, "demo.Slow::handle", Timeout=1)
     r, body, logs = invoke(lam, name, {})

@@ -6,6 +6,7 @@ and javac; skipped, saying so, without them."""
 from __future__ import annotations
 
 import base64
+import json
 import re
 import shutil
 import subprocess
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import lamina_testlib as lt
-from snapstart_lib import check_hook_failures, invoke, log_text, wait_state
+from snapstart_lib import check_hook_failures, check_restore_records, invoke, log_text, wait_state
 
 SOURCES = Path(__file__).resolve().parent / "java"
 CORE_JAR = lt.REPO / "runtimes" / "java" / "lamina-java-core.jar"
@@ -143,6 +144,33 @@ def test_java_restored_environment_keeps_timeout_and_ends(server, lam, snap_zip)
     r, body = invoke(lam, name, v["Version"])
     assert "FunctionError" not in r and body["after"] == ["handler", "second"]
     lam.delete_function(FunctionName=name)
+
+
+def test_java_restored_environment_out_of_memory(server, lam, snap_zip):
+    """A restored JVM whose heap runs out answers java.lang.OutOfMemoryError and exits, as
+    AWS's runtime does: the next invocation is restored afresh from the checkpoint."""
+    name = lt.unique("jsnapoom")
+    v = publish(lam, name, snap_zip(), Timeout=15, MemorySize=512)
+    assert wait_state(lam, name, v["Version"])["State"] == "Active"
+    r, first = invoke(lam, name, v["Version"], {"alloc_mb": 8})
+    assert "FunctionError" not in r and first["allocated_mb"] == 8, first
+    r, body = invoke(lam, name, v["Version"], {"alloc_mb": 1024})
+    assert r.get("FunctionError") == "Unhandled", body
+    assert (body["errorType"], body["errorMessage"]) == ("java.lang.OutOfMemoryError", "Java heap space")
+    r, again = invoke(lam, name, v["Version"], {"alloc_mb": 8}, LogType="Tail")
+    assert "FunctionError" not in r and again["allocated_mb"] == 8, again
+    assert again["restore_id"] != first["restore_id"], "the JVM whose heap ran out served again"
+    assert again["after"] == ["handler", "second"] and again["seed"] == first["seed"]
+    assert "\tRestore Duration: " in base64.b64decode(r["LogResult"]).decode()
+    lam.delete_function(FunctionName=name)
+
+
+def test_java_restored_environment_sends_restore_records(server, lam, snap_zip):
+    """As for Python: the Telemetry API subscriber of a restored JVM's environment and its JSON
+    system log get the restore records; the first platform.report has restoreDurationMs."""
+    check_restore_records(server, lam, publish, snap_zip(), "jsnaptel", runtime_version="java:17",
+                          events_of=lambda body: json.loads(body["events_json"]),
+                          environment_of=lambda body: body["restore_id"])
 
 
 def test_java_hook_failures(server, lam, snap_zip):

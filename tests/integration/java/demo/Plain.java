@@ -1,5 +1,7 @@
 package demo;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 
 /** Plain methods: no interface, no Context. */
@@ -24,5 +26,12 @@ public class Plain {
         return Map.of("heap", Runtime.getRuntime().maxMemory(),
                 "tool", String.valueOf(System.getProperty("lamina.test")),
                 "opt", String.valueOf(System.getProperty("java.class.path")));
+    }
+
+    /** Holds event.mb megabytes of the heap until it returns. */
+    public static int hog(Map<String, Object> event) {
+        List<byte[]> kept = new ArrayList<>();
+        for (int i = 0; i < ((Number) event.get("mb")).intValue(); i++) kept.add(new byte[1 << 20]);
+        return kept.size();
     }
 }

@@ -3,6 +3,9 @@ package snap;
 import com.amazonaws.services.lambda.runtime.Context;
 import com.amazonaws.services.lambda.runtime.RequestHandler;
 import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -70,7 +73,15 @@ public class Handler implements RequestHandler<Map<String, Object>, Map<String, 
                 Thread.currentThread().interrupt();
             }
         }
+        Object mb = event.get("alloc_mb");  // held until the answer: may run the heap out
+        List<byte[]> held = new ArrayList<>();
+        for (int i = 0; mb instanceof Number && i < ((Number) mb).intValue(); i++) {
+            held.add(new byte[1 << 20]);
+        }
         Map<String, Object> out = new LinkedHashMap<>();
+        out.put("allocated_mb", held.size());
+        Object until = event.get("until");
+        if (until instanceof String) out.put("events_json", telemetryUntil((String) until));
         out.put("seed", String.valueOf(SEED));
         out.put("init_id", INIT_ID);
         out.put("restore_id", restoreId);
@@ -81,5 +92,29 @@ public class Handler implements RequestHandler<Map<String, Object>, Map<String, 
         String[] tmp = new File("/tmp").list();
         out.put("tmp", tmp == null ? new ArrayList<String>() : java.util.Arrays.asList(tmp));
         return out;
+    }
+
+    /** What the layer's Telemetry API subscriber (snapstart_lib.TELTAP) wrote to
+     * $TMPDIR/teltap-events.json, once it holds a record of the type asked for (10 s at most). */
+    static String telemetryUntil(String type) {
+        File file = new File(System.getenv().getOrDefault("TMPDIR", "/tmp"), "teltap-events.json");
+        long deadline = System.currentTimeMillis() + 10_000;
+        while (true) {
+            String text;
+            try {
+                text = new String(Files.readAllBytes(file.toPath()), StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                text = "[]";
+            }
+            if (text.contains("\"" + type + "\"") || System.currentTimeMillis() > deadline) {
+                return text;
+            }
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return text;
+            }
+        }
     }
 }

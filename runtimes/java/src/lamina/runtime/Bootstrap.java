@@ -266,6 +266,10 @@ public final class Bootstrap {
                 headers.put("Lambda-Runtime-Function-Error-Type", "Unhandled");
                 api.request("POST", "/invocation/" + id + "/error",
                         Mapper.write(body).getBytes(StandardCharsets.UTF_8), headers);
+                // as AWS's runtime: after an OutOfMemoryError (any VirtualMachineError) or an
+                // IOError the JVM is not trusted with another event; the loop ends, the next
+                // invocation gets a new environment
+                if (e instanceof VirtualMachineError || e instanceof java.io.IOError) return;
                 continue;
             }
             flushOutput();
