@@ -77,7 +77,7 @@ Result<std::optional<std::string>> read_architecture(const ojson& body);
 // The invocation of a resolved version, as the data plane takes it (Invoke,
 // the event queue, function URLs). lambda_invoke.cpp.
 exec::InvokeRequest invoke_request(const control::Scope& scope, const control::FunctionRef& ref,
-                                   const control::ConfigView& view, std::string payload,
+                                   control::ConfigView view, std::string payload,
                                    const std::string& request_id);
 
 }  // namespace lamina::api

@@ -31,12 +31,12 @@ constexpr std::size_t kMaxClientContextBytes = 3583;
 }  // namespace
 
 exec::InvokeRequest invoke_request(const Scope& scope, const FunctionRef& ref,
-                                   const control::ConfigView& view, std::string payload,
+                                   control::ConfigView view, std::string payload,
                                    const std::string& request_id) {
     exec::InvokeRequest in;
     in.scope = scope;
     in.function_name = view.name;
-    in.config = view.config;
+    in.config = std::move(view.config);
     in.invoked_arn = ref.qualifier ? control::qualified_arn(scope, view.name, *ref.qualifier)
                                    : control::function_arn(scope, view.name);
     in.payload = std::move(payload);
@@ -59,7 +59,7 @@ exec::EventQueueHooks event_queue_hooks(control::Registry& registry, IdSource& i
         // an event without a tenant (a destination, an S3 notification) cannot
         // run a tenant-isolated function: dropped with this reason
         LAMINA_CHECK(check_tenant_id(view.config, tenant));
-        exec::InvokeRequest in = invoke_request(e.scope, ref, view, e.payload, e.id);
+        exec::InvokeRequest in = invoke_request(e.scope, ref, std::move(view), e.payload, e.id);
         in.tenant_id = e.tenant_id;
         return in;
     };
@@ -109,7 +109,7 @@ esm::PollerHooks esm_poller_hooks(control::Registry& registry, IdSource& ids,
                                              ? std::nullopt
                                              : std::optional<std::string>(m.qualifier)};
         LAMINA_TRY(view, registry.resolve_invocation(m.scope, ref, ids.unit_draw()));
-        return invoke_request(m.scope, ref, view, std::move(payload), ids.uuid());
+        return invoke_request(m.scope, ref, std::move(view), std::move(payload), ids.uuid());
     };
     return hooks;
 }
@@ -297,24 +297,25 @@ void LambdaApi::invoke(int operation, const RequestContext& ctx, const http::Req
         if (type == "DryRun") return std::optional<exec::InvokeRequest>{};
         if (!invoker_)
             return fail(ErrorCode::NotImplemented, "lamina was started without a data plane");
-        exec::InvokeRequest in = invoke_request(
-            scope, ref, view, req.body.empty() ? std::string("{}") : req.body, ctx.request_id);
+        exec::InvokeRequest in =
+            invoke_request(scope, ref, std::move(view),
+                           req.body.empty() ? std::string("{}") : req.body, ctx.request_id);
         in.tenant_id = tenant.value_or("");
         // Recursive loop detection: a function that invokes itself through the
         // SDK passes its trace header on, and Lineage counts the trips.
         if (auto trace = req.headers.find("X-Amzn-Trace-Id"); trace && type != "Event") {
-            const std::string hash = lineage_hash(control::function_arn(scope, view.name));
+            const std::string hash = lineage_hash(control::function_arn(scope, in.function_name));
             const int depth = lineage_count(*trace, hash);
             if (depth >= kMaxRecursionDepth) {
-                auto loop =
-                    registry_.get_recursion_config(scope, FunctionRef{view.name, std::nullopt});
+                auto loop = registry_.get_recursion_config(
+                    scope, FunctionRef{in.function_name, std::nullopt});
                 if (!loop || *loop != "Allow") {
                     logger("api")->warn("invoke.recursive_loop_stopped function={} depth={}",
-                                        view.name, depth);
+                                        in.function_name, depth);
                     return fail(ErrorCode::RecursiveInvocation,
                                 "Lambda detected that this invocation is part of a recursive loop "
                                 "(it has invoked " +
-                                    view.name + " " + std::to_string(depth) +
+                                    in.function_name + " " + std::to_string(depth) +
                                     " times) and stopped it. PutFunctionRecursionConfig with "
                                     "RecursiveLoop Allow lets such loops run.");
                 }
@@ -339,7 +340,7 @@ void LambdaApi::invoke(int operation, const RequestContext& ctx, const http::Req
             exec::QueuedEvent e;
             e.id = ctx.request_id;
             e.scope = scope;
-            e.function = view.name;
+            e.function = in.function_name;
             e.qualifier = ref.qualifier.value_or("");
             e.payload = std::move(in.payload);
             e.tenant_id = in.tenant_id;

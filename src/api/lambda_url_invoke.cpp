@@ -132,7 +132,7 @@ void LambdaApi::invoke_url(const RequestContext& ctx, const http::Request& req,
         return;
     }
     exec::InvokeRequest in =
-        invoke_request(target->scope, ref, *view, std::move(payload), ctx.request_id);
+        invoke_request(target->scope, ref, std::move(*view), std::move(payload), ctx.request_id);
     in.trace_header = invocation_trace(ec.trace_id, ids_);
     const bool streaming = url.effective_invoke_mode() == "RESPONSE_STREAM";
     std::optional<json> cors = url.cors;

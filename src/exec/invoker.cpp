@@ -509,7 +509,7 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
 
     auto start = Clk::now();
     int timeout_s = req.config.timeout;
-    const PlatformLog plog(req.config, req.tenant_id);  // LoggingConfig: Text lines or JSON records
+    PlatformLog plog(req.config, req.tenant_id);  // LoggingConfig: Text lines or JSON records
     const std::int64_t start_ms = clock_.now_ms();
     std::string header;
     // What the environment printed since its last invocation (its init so
@@ -532,10 +532,15 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
     // acknowledged the invocation (both count the gate down to zero).
     auto gate = std::make_shared<std::atomic<int>>(2);
     auto deadline = Clk::now() + std::chrono::seconds(timeout_s);
-    auto finish = [this, env, req_id = req.request_id, header, start, cold, finished, timer, done,
-                   gate, deadline, plog, memory = req.config.memory_size, start_ms, trace_id,
-                   version = req.config.version](std::string payload, bool error,
-                                                 const Ending& ending) {
+    // The caller's continuation and `finish` are shared by the paths that may
+    // end the invocation (the answer, the timeout, the exit, a retry): one copy
+    // each, not a deep copy of their captures per path.
+    auto shared_done = std::make_shared<const std::function<void(InvokeResult)>>(done);
+    auto finish_once = [this, env, req_id = req.request_id, header = std::move(header), start, cold,
+                        finished, timer, done = shared_done, gate, deadline, plog = std::move(plog),
+                        memory = req.config.memory_size, start_ms, trace_id,
+                        version = req.config.version](std::string payload, bool error,
+                                                      const Ending& ending) {
         if (finished->exchange(true)) return;
         timer->cancel();
         double ms = std::chrono::duration<double, std::milli>(Clk::now() - start).count();
@@ -596,8 +601,9 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
         result.init_type = env->init_type;
         result.delivered = ending.delivered;
         result.answered = ending.answered;
-        done(std::move(result));
+        (*done)(std::move(result));
     };
+    auto finish = std::make_shared<const decltype(finish_once)>(std::move(finish_once));
 
     {
         std::unique_lock lk(env->mu);
@@ -606,12 +612,12 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
         // it: the invocation goes to a new environment, as AWS re-initialises.
         std::function<bool()> retry_elsewhere;
         if (!cold) {
-            retry_elsewhere = [this, env, finished, timer, shared_req, done] {
+            retry_elsewhere = [this, env, finished, timer, shared_req, done = shared_done] {
                 if (env->api->invocation_taken() || finished->exchange(true)) return false;
                 timer->cancel();
                 env->api->abandon();
                 retire(env, "failure");
-                admit(*shared_req, done);
+                admit(*shared_req, *done);
                 return true;
             };
         }
@@ -636,13 +642,13 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
                                            "The afterRestore() runtime hook encountered an error. "
                                            "For more information, check the Amazon CloudWatch "
                                            "logs."};
-                finish(init.body, true, ending);
+                (*finish)(init.body, true, ending);
                 return;
             }
             auto failure = exit.out_of_memory
                                ? runtime::out_of_memory(req_id)
                                : runtime::exit_error(req_id, exit.status.code, exit.status.signal);
-            finish(failure.payload(), true, Ending::failed(failure.report_status()));
+            (*finish)(failure.payload(), true, Ending::failed(failure.report_status()));
         };
         if (env->state == EnvState::Dead) {  // it died before this invocation reached it
             auto on_exit = std::move(env->on_exit);
@@ -682,7 +688,7 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
                                        "Lambda couldn't restore the snapshot within the timeout "
                                        "limit."};
         }
-        finish(failure.payload(), true, ending);
+        (*finish)(failure.payload(), true, ending);
     };
     const int debug_port = env->debug_port;
     auto arm = [timer, on_timeout, debug_port](std::chrono::milliseconds limit) {
@@ -720,10 +726,11 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
             ending.error_type = std::move(o.error_type);
             ending.delivered = o.delivered;
             ending.answered = o.answered;
-            finish(std::move(o.body), error, ending);
+            (*finish)(std::move(o.body), error, ending);
         },
         [this, env, gate, deadline] { settle(env, gate, deadline); });
-    if (!st) finish(runtime::unavailable(st.error().message).payload(), true, Ending::failed(""));
+    if (!st)
+        (*finish)(runtime::unavailable(st.error().message).payload(), true, Ending::failed(""));
 }
 
 }  // namespace lamina::exec

@@ -423,16 +423,21 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
             Request req;
             req.arrived = arrived;
             req.method = head.method;
-            req.target = head.target;
+            req.target = std::move(head.target);
             req.remote_address = remote;
             if (!parse_target(req.target, req.path, req.query)) {
                 Response reply = transport_error(400, "Malformed query string");
                 co_await write(stream, std::move(reply), version, false, held);
                 break;
             }
+            // the head's fields, copied once; a chunked body's trailer fields follow them
+            const std::size_t in_head = head.headers.items.size();
+            req.headers = std::move(head.headers);
+            std::size_t field = 0;
             for (const auto& f : msg)
-                req.headers.items.emplace_back(std::string(f.name_string()),
-                                               std::string(f.value()));
+                if (field++ >= in_head)
+                    req.headers.items.emplace_back(std::string(f.name_string()),
+                                                   std::string(f.value()));
             req.body = std::move(msg.body());
             req.tag = std::move(policy.tag);
 
