@@ -28,6 +28,7 @@ using tcp = asio::ip::tcp;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 // Beast receives at most 64 KiB per read (http::read_some); this much buffer room lets it.
 constexpr std::uint64_t kBodyReadChunk = 64 * 1024;
+constexpr std::size_t kHeadReadRoom = 4096;  // a request head in one read
 
 struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     asio::io_context& ioc;
@@ -302,6 +303,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     asio::awaitable<void> session(std::shared_ptr<beast::tcp_stream> sp) {
         auto& stream = *sp;
         beast::flat_buffer buffer;
+        // Beast reads at most the buffer's free room (at least 512 bytes): a
+        // signed API request's head (~650 bytes) would take two reads
+        buffer.reserve(kHeadReadRoom);
         std::string remote;
         {
             boost::system::error_code ec;
