@@ -5,6 +5,7 @@
 
 #include <map>
 
+#include "lambda_render.hpp"
 #include "lambda_routes.hpp"
 
 namespace lamina::api {
@@ -20,7 +21,8 @@ LambdaApi::LambdaApi(control::Registry& registry, control::LayerRegistry& layers
       ids_(ids),
       invoker_(invoker),
       events_(events),
-      provisioned_(registry, invoker) {}
+      provisioned_(registry, invoker),
+      list_rows_(std::make_shared<ListRowCache>()) {}
 
 LambdaApi::Handler LambdaApi::handler_of(int operation) {
     static const std::map<Op, Handler> kHandlers = {

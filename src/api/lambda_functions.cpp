@@ -115,7 +115,7 @@ Result<http::Response> LambdaApi::list_functions(const LambdaCall& c) {
     std::string text = "{\"Functions\":[";
     for (std::size_t k = 0; k < result.first.size(); ++k) {
         if (k) text += ',';
-        text += dump_json(render_config(scope, result.first[k], true));
+        text += list_rows_->row(scope, result.first[k]);
     }
     text += ']';
     if (result.second) text += ",\"NextMarker\":" + dump_json(*result.second);

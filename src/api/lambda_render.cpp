@@ -118,6 +118,28 @@ json render_config(const Scope& s, const ConfigView& v, bool list_row) {
     return j;
 }
 
+std::string ListRowCache::row(const Scope& s, const ConfigView& v) {
+    const auto& c = v.config;
+    std::string key;
+    key.reserve(s.account.size() + s.region.size() + v.name.size() + v.arn_qualifier.size() +
+                c.version.size() + c.revision_id.size() + c.code_sha256.size() + 32);
+    for (const std::string* part : {&s.account, &s.region, &v.name, &v.arn_qualifier, &c.version,
+                                    &c.revision_id, &c.code_sha256}) {
+        key += *part;
+        key += '\n';  // in none of them
+    }
+    key += std::to_string(c.last_modified_ms);
+    {
+        std::lock_guard lk(mu_);
+        if (auto it = rows_.find(key); it != rows_.end()) return it->second;
+    }
+    std::string text = dump_json(render_config(s, v, true));
+    std::lock_guard lk(mu_);
+    if (rows_.size() >= kMaxRows) rows_.clear();
+    rows_.emplace(std::move(key), text);
+    return text;
+}
+
 void render_snapshot_state(json& j, const exec::SnapshotStatus& snap) {
     if (!j.contains("State")) return;  // a list row
     if (snap.state == "Active") return;

@@ -2,7 +2,10 @@
 // AWS's output shapes of the Lambda operations, and the JSON responses that
 // carry them. Private to the api module.
 
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <unordered_map>
 
 #include "lamina/api/request_context.hpp"
 #include "lamina/control/layers.hpp"
@@ -23,6 +26,20 @@ http::Response empty_response(unsigned status, const RequestContext& ctx);
 // FunctionConfiguration; `list_row` leaves out what list operations omit
 // (RuntimeVersionConfig, State, LastUpdateStatus).
 nlohmann::json render_config(const control::Scope& s, const control::ConfigView& v, bool list_row);
+// ListFunctions rows as JSON text (dump_json(render_config(s, v, true))),
+// kept while what they render from is unchanged: a row depends only on its
+// scope, name, qualifier and VersionConfig, and every change of a
+// VersionConfig gives it a new RevisionId (control::Registry), which is part
+// of the key. Rendering a row was three quarters of a 50-row page.
+class ListRowCache {
+public:
+    std::string row(const control::Scope& s, const control::ConfigView& v);
+
+private:
+    static constexpr std::size_t kMaxRows = 4096;  // then emptied (deleted functions' rows too)
+    std::mutex mu_;
+    std::unordered_map<std::string, std::string> rows_;
+};
 // A SnapStart version's State as its snapshot has it (Pending while it is
 // taken, Failed when its init failed).
 void render_snapshot_state(nlohmann::json& config, const exec::SnapshotStatus& snap);

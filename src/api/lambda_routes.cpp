@@ -333,6 +333,26 @@ std::optional<Op> op_from_id(int id) {
     return static_cast<Op>(id);
 }
 
+bool light_mutation(int operation, std::string_view body) {
+    if (body.size() > 64 * 1024) return false;
+    auto op = op_from_id(operation);
+    if (!op) return false;
+    switch (*op) {
+        case Op::CreateFunction:  // a ZipFile only: S3 code is read from disk, an image resolved
+            return body.find("\"S3Bucket\"") == std::string_view::npos &&
+                   body.find("\"ImageUri\"") == std::string_view::npos;
+        case Op::PublishVersion:
+        case Op::CreateAlias:
+        case Op::AddPermission:
+        case Op::RemovePermission:
+        case Op::TagResource:
+        case Op::UntagResource:
+            return true;
+        default:  // the others may start, stop or re-key environments, or read files
+            return false;
+    }
+}
+
 void LambdaApi::add_routes(http::Router& router) {
     for (const auto& r : kRoutes) router.add(r.method, r.pattern, op_id(r.op));
 }

@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <span>
+#include <string_view>
 
 #include "lamina/api/request_context.hpp"
 #include "lamina/common/error.hpp"
@@ -126,6 +127,12 @@ const char* op_name(Op op);
 constexpr int op_id(Op op) { return static_cast<int>(op); }
 // The op of a router id, or nullopt when the id is not a Lambda operation's.
 std::optional<Op> op_from_id(int id);
+// A mutation that only changes the registry (its memory and one SQLite
+// transaction) and, for CreateFunction, stores a zip that came inline:
+// cheap enough to answer on the I/O thread when nothing it writes is
+// fsynced (service.cpp). A code source that reads files (S3, an image, a
+// hot-reload folder) or a body over 64 KiB is not light.
+bool light_mutation(int operation, std::string_view body);
 
 // Request members of the model that lamina does not emulate, on operations it
 // does: a request carrying one is refused with a 400 naming the member,

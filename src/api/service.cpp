@@ -8,6 +8,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "lambda_routes.hpp"
 #include "lamina/api/aws_error.hpp"
 #include "lamina/common/encoding.hpp"
 #include "lamina/common/log.hpp"
@@ -106,8 +107,12 @@ void Service::handle(http::Request req, http::Responder respond) {
     }
     // A read (a Lambda API GET, /health) answers from memory on the I/O thread
     // that read it too: the hop to a worker and back costs two wake-ups, more
-    // than most reads take. Writes go to the workers: they wait on the disk.
-    if ((c.protocol == Protocol::Lambda && req.method == "GET") || c.protocol == Protocol::Health) {
+    // than most reads take. So does a light mutation of an ephemeral server:
+    // nothing it writes is fsynced (synchronous=OFF, blobs unsynced), so its
+    // commit never waits on the disk. Other writes go to the workers.
+    const bool lambda = c.protocol == Protocol::Lambda;
+    if ((lambda && req.method == "GET") || c.protocol == Protocol::Health ||
+        (lambda && config_.ephemeral && c.route && light_mutation(c.route->operation, req.body))) {
         std::string op;
         http::Response r = answer(ctx, req, c, op);
         reply(std::move(r), op);

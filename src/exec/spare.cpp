@@ -82,14 +82,19 @@ void Invoker::prepare(const InvokeRequest& req) {
 }
 
 void SpareStarter::add(std::function<void()> start) {
+    bool was_idle = false;
     {
         std::lock_guard lk(mu_);
         if (stopping_) return;
+        was_idle = waiting_.empty();
         waiting_.push_back(std::move(start));
         last_add_ = std::chrono::steady_clock::now();
         if (!thread_.joinable()) thread_ = std::thread([this] { loop(); });
     }
-    cv_.notify_all();
+    // Only a starter with nothing waiting sleeps without a deadline. One that
+    // waits for quiet wakes at its deadline and finds the moment moved on, so
+    // a burst of CreateFunction calls wakes it once, not once per call.
+    if (was_idle) cv_.notify_all();
 }
 
 void SpareStarter::stop() {

@@ -205,12 +205,16 @@ Result<ZipSummary> inspect_zip(std::string_view bytes, std::optional<std::int64_
     if (!verify_up_to || summary.unzipped_size > *verify_up_to) return summary;
     // The data itself: libzip checks each entry's CRC when it reaches the end.
     std::int64_t actual = 0;
-    std::vector<char> buf(1 << 16);
+    // as large as the entries say they are, up to 64 KiB, and not zeroed: a
+    // zeroed 64 KiB buffer was a fifth of checking a 1 KB zip
+    const auto room = static_cast<std::size_t>(
+        std::clamp<std::int64_t>(summary.unzipped_size + 1, 4096, std::int64_t{1} << 16));
+    auto buf = std::make_unique_for_overwrite<char[]>(room);
     for (zip_int64_t i = 0; i < n && actual <= *verify_up_to; ++i) {
         zip_file_t* zf = zip_fopen_index(za, static_cast<zip_uint64_t>(i), 0);
         if (!zf) return std::unexpected(unzip_error(""));
         zip_int64_t got;
-        while ((got = zip_fread(zf, buf.data(), buf.size())) > 0) {
+        while ((got = zip_fread(zf, buf.get(), room)) > 0) {
             actual += got;
             if (actual > *verify_up_to) break;
         }

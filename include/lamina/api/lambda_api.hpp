@@ -6,6 +6,7 @@
 // lambda_routes.cpp) names every operation; handle() looks its handler up.
 
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "lamina/api/request_context.hpp"
@@ -26,8 +27,9 @@
 
 namespace lamina::api {
 
-struct LambdaCall;  // one routed request (src/api/lambda_routes.hpp)
-struct CodeInput;   // a Code / Content object as read (src/api/lambda_input.hpp)
+struct LambdaCall;   // one routed request (src/api/lambda_routes.hpp)
+struct CodeInput;    // a Code / Content object as read (src/api/lambda_input.hpp)
+class ListRowCache;  // ListFunctions rows already rendered (src/api/lambda_render.hpp)
 
 class LambdaApi {
 public:
@@ -163,6 +165,7 @@ private:
     const oci::ImageSource* image_source_ = nullptr;
     control::EventSourceMappings* esms_ = nullptr;
     exec::ProvisionedConfigs provisioned_;
+    std::shared_ptr<ListRowCache> list_rows_;
 };
 
 }  // namespace lamina::api

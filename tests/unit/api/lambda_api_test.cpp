@@ -483,3 +483,53 @@ TEST_F(LambdaApiTest, HotReloadCodeIsAFolderOrAClearRefusal) {
               "S3Bucket hot-reload means hot reload: Content.S3Key must be the absolute path of a "
               "folder on lamina's machine, but rel is relative.");
 }
+
+// ListFunctions keeps its rows' text while their function is unchanged
+// (ListRowCache): every change must show in the next page all the same.
+TEST_F(LambdaApiTest, ListFunctionsShowsEveryChangeOfAFunction) {
+    auto listed = [&](const std::string& name) {
+        Reply r = call("GET", "/2015-03-31/functions");
+        EXPECT_EQ(r.status, 200u);
+        for (const auto& f : r.body["Functions"])
+            if (f["FunctionName"] == name) return f;
+        return json();
+    };
+    ASSERT_EQ(create("rows", {{"Description", "one"}}).status, 201u);
+    EXPECT_EQ(listed("rows")["Description"], "one");
+    EXPECT_EQ(listed("rows")["Description"], "one");  // the kept row
+    ASSERT_EQ(call("PUT", "/2015-03-31/functions/rows/configuration",
+                   R"({"Description":"two","Timeout":9})")
+                  .status,
+              200u);
+    json row = listed("rows");
+    EXPECT_EQ(row["Description"], "two");
+    EXPECT_EQ(row["Timeout"], 9);
+    json zip = {{"ZipFile", base64_encode(fakes::make_zip(
+                                {fakes::file("index.py", "def handler(e, c):\n    return 1\n")}))}};
+    ASSERT_EQ(call("PUT", "/2015-03-31/functions/rows/code", zip.dump()).status, 200u);
+    EXPECT_NE(listed("rows")["CodeSha256"], row["CodeSha256"]);
+    ASSERT_EQ(call("DELETE", "/2015-03-31/functions/rows").status, 204u);
+    EXPECT_TRUE(listed("rows").is_null());
+    ASSERT_EQ(create("rows", {{"Description", "three"}}).status, 201u);
+    EXPECT_EQ(listed("rows")["Description"], "three");
+}
+
+TEST(LambdaRoutes, LightMutationsAreTheRegistryOnlyOnes) {
+    using api::Op;
+    auto light = [](Op op, const std::string& body) {
+        return api::light_mutation(api::op_id(op), body);
+    };
+    EXPECT_TRUE(light(Op::CreateFunction, R"({"Code":{"ZipFile":"UEsF"}})"));
+    EXPECT_FALSE(light(Op::CreateFunction, R"({"Code":{"S3Bucket":"b","S3Key":"k"}})"));
+    EXPECT_FALSE(light(Op::CreateFunction, R"({"Code":{"ImageUri":"x"}})"));
+    EXPECT_FALSE(light(Op::CreateFunction, std::string(64 * 1024 + 1, ' ')));
+    EXPECT_TRUE(light(Op::PublishVersion, "{}"));
+    EXPECT_TRUE(light(Op::CreateAlias, "{}"));
+    EXPECT_TRUE(light(Op::TagResource, "{}"));
+    // these may start, stop or re-key environments, or read files
+    EXPECT_FALSE(light(Op::DeleteFunction, ""));
+    EXPECT_FALSE(light(Op::UpdateAlias, "{}"));
+    EXPECT_FALSE(light(Op::UpdateFunctionCode, R"({"ZipFile":"UEsF"})"));
+    EXPECT_FALSE(light(Op::PutProvisionedConcurrencyConfig, "{}"));
+    EXPECT_FALSE(api::light_mutation(12345, "{}"));
+}

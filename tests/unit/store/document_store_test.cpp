@@ -27,8 +27,9 @@ std::unique_ptr<DocumentStore> open_store(const std::filesystem::path& file) {
     return r ? std::move(*r) : nullptr;
 }
 
-// Installs a trigger (through a second connection) that makes any write of
-// key "boom" fail, so a batch can be made to break half-way.
+// Installs a trigger (through a second connection, while no store has the
+// file open) that makes any write of key "boom" fail, so a batch can be made
+// to break half-way.
 void install_failing_trigger(const std::filesystem::path& file) {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
@@ -87,7 +88,10 @@ TEST(DocumentStore, BatchIsAllOrNothing) {
     auto db = open_store(file);
     ASSERT_TRUE(db);
     ASSERT_TRUE(db->apply({Mutation::put("fn", "keep", "old")}).has_value());
+    db.reset();  // the store holds its file's lock while it is open
     install_failing_trigger(file);
+    db = open_store(file);
+    ASSERT_TRUE(db);
 
     auto st = db->apply({Mutation::put("fn", "keep", "changed"), Mutation::put("fn", "first", "1"),
                          Mutation::erase("fn", "keep"), Mutation::put("fn", "boom", "x"),
@@ -103,6 +107,27 @@ TEST(DocumentStore, BatchIsAllOrNothing) {
     ASSERT_TRUE(again);
     EXPECT_EQ(all(*again, "fn"),
               (std::map<std::string, std::string>{{"keep", "old"}, {"later", "ok"}}));
+}
+
+TEST(DocumentStore, HoldsItsFileWhileOpen) {
+    fakes::TempDir dir;
+    const auto file = dir.path() / "meta.db";
+    auto db = open_store(file);
+    ASSERT_TRUE(db);
+    ASSERT_TRUE(db->apply({Mutation::put("fn", "a", "1")}).has_value());
+    // exclusive locking: a second connection can neither write nor read
+    sqlite3* other = nullptr;
+    ASSERT_EQ(sqlite3_open(file.c_str(), &other), SQLITE_OK);
+    sqlite3_busy_timeout(other, 0);
+    EXPECT_EQ(sqlite3_exec(other, "SELECT count(*) FROM documents", nullptr, nullptr, nullptr),
+              SQLITE_BUSY);
+    sqlite3_close(other);
+    // and the store's own writes and reads go on
+    ASSERT_TRUE(db->apply({Mutation::put("fn", "b", "2")}).has_value());
+    db.reset();
+    auto again = open_store(file);
+    ASSERT_TRUE(again);
+    EXPECT_EQ(all(*again, "fn"), (std::map<std::string, std::string>{{"a", "1"}, {"b", "2"}}));
 }
 
 TEST(DocumentStore, PrefixDeleteOnlyHitsThePrefix) {
