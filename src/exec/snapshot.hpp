@@ -32,7 +32,8 @@ struct ReadyRestore {
     std::unique_ptr<sandbox::Process> process;  // killed and reaped with it
     const sandbox::MemoryCgroups* memory = nullptr;
     std::string cgroup;  // empty: no memory cgroups here
-    int order_fd = -1;
+    int order_fd = -1,
+        order_read_fd = -1;  // its stdin's write end, and lamina's copy of the read end
     fs::path log;
     // its exit's handler, given when an environment claims it (held by the
     // process's own handler, which outlives this)
@@ -49,6 +50,7 @@ struct ReadyRestore {
     ReadyRestore& operator=(const ReadyRestore&) = delete;
     ~ReadyRestore() {
         if (order_fd >= 0) ::close(order_fd);
+        if (order_read_fd >= 0) ::close(order_read_fd);
         if (claimed) return;
         process.reset();
         std::error_code ec;

@@ -130,7 +130,7 @@ void Invoker::ready_restore(const std::shared_ptr<Snapshot>& snap) {
         }
         handler(st);
     });
-    ::close(fds[0]);
+    ready->order_read_fd = fds[0];  // held until the order is written: never a SIGPIPE
     if (process) {
         // until the shell has stopped itself (or ended): then it is ready
         siginfo_t info{};
@@ -211,9 +211,10 @@ Result<EnvPtr> Invoker::restore_checkpoint(const InvokeRequest& req, const std::
     }
     if (ready) {
         // its order first (far below a pipe's capacity), then criu runs
-        bool written = ::write(ready->order_fd, line.data(), line.size()) ==
-                       static_cast<ssize_t>(line.size());
+        bool written =
+            ::write(ready->order_fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
         ::close(std::exchange(ready->order_fd, -1));
+        ::close(std::exchange(ready->order_read_fd, -1));
         bool alive = false;
         if (written) {
             std::lock_guard lk(ready->exit->mu);
@@ -231,10 +232,7 @@ Result<EnvPtr> Invoker::restore_checkpoint(const InvokeRequest& req, const std::
             env->spawned_at = Environment::Clk::now();
             ::kill(ready->process->pid(), SIGCONT);
             std::unique_ptr<sandbox::Process> process = std::move(ready->process);
-            if (offload_)
-                offload_(std::move(again));
-            else
-                again();
+            if (offload_) offload_(std::move(again));  // never on the invoke's own thread
             LAMINA_TRY(pid, adopt_started(env, std::move(process)));
             logger("exec")->debug("exec.env_restore criu_pid={} images={} ready=true", pid,
                                   image->dir.string());
