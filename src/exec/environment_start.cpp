@@ -514,6 +514,14 @@ Result<EnvPtr> Invoker::start_environment(const InvokeRequest& req, const std::s
             // perf-data file in /tmp, its stdin a pipe of lamina's
             spec.as_pid_1 = true;
             spec.command.insert(spec.command.begin() + 1, "-XX:-UsePerfData");
+            if (jvm_feature_release(it->second) >= 14)
+                // the class-data archive mapped at the address it was made
+                // for, not at a random one (JDK 17's default, which rewrites
+                // some 6 MB of its pointers): its pages stay the file's, left
+                // out of the checkpoint and mapped by each restore rather
+                // than copied (all restores share the snapshot's layout anyway)
+                spec.command.insert(spec.command.begin() + 1, {"-XX:+UnlockDiagnosticVMOptions",
+                                                               "-XX:ArchiveRelocationMode=0"});
             int fds[2];
             if (::pipe2(fds, O_CLOEXEC) != 0)
                 return fail(ErrorCode::Service, "pipe failed for the snapshot's stdin");

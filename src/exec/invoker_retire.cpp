@@ -184,6 +184,7 @@ void Invoker::shutdown() {
         provisioned_.clear();
     }
     stop_environments(envs);
+    drop_ready_restores();
     std::lock_guard lk(mu_);
     all_.clear();
     if (settings_.memory) settings_.memory->remove_all();

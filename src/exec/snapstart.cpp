@@ -24,6 +24,7 @@
 #include "lamina/sandbox/checkpoint.hpp"
 #include "lamina/sandbox/restored.hpp"
 #include "platform_log.hpp"
+#include "snapshot.hpp"
 
 namespace lamina::exec {
 
@@ -32,27 +33,6 @@ namespace fs = std::filesystem;
 bool snap_start_on(const control::VersionConfig& config) {
     return config.snap_start_apply_on == "PublishedVersions" && config.version != "$LATEST";
 }
-
-struct Invoker::Snapshot {
-    std::string id;  // scope/function/version
-    control::Scope scope;
-    std::string function;
-    control::VersionConfig config;
-    // guarded by mu
-    std::mutex mu;
-    SnapshotStatus status{"Pending", "", "", 0};
-    EnvPtr zygote;
-    bool dropped = false;
-    // A JVM's snapshot is a checkpoint on disk (criu), not a process: the
-    // zygote is checkpointed (which ends it) and each restore is a `criu
-    // restore` of those images.
-    bool jvm = false;
-    bool checkpointing = false;  // the zygote was told so: its end is expected
-    std::optional<sandbox::Checkpoint> image;
-    fs::path dir;  // the images' folder, removed with the snapshot
-    std::string sandbox_ip;
-    std::vector<std::string> restore_extensions, restore_launch;
-};
 
 namespace {
 
@@ -86,13 +66,6 @@ std::string runtime_version_name(const std::string& runtime) {
     return runtime;
 }
 
-// A JVM's snapshot's images, once nothing restores from them any more.
-void remove_images(const fs::path& dir) {
-    if (dir.empty()) return;
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-}
-
 }  // namespace
 
 SnapshotStatus Invoker::snapshot(const control::Scope& scope, const std::string& function,
@@ -116,6 +89,7 @@ SnapshotStatus Invoker::snapshot(const control::Scope& scope, const std::string&
                 it->second->dropped = true;
                 if (it->second->zygote) it->second->zygote->kill();
                 remove_images(it->second->dir);
+                it->second->ready.reset();
             }
             snapshots_[id] = snap;
             start = true;
@@ -162,6 +136,7 @@ void Invoker::drop_snapshots(const control::Scope& scope, const std::string& fun
             snap->dropped = true;
             zygote = snap->zygote;
             remove_images(snap->dir);
+            snap->ready.reset();
         }
         if (zygote) {
             logger("exec")->debug("exec.snapshot_drop id={} pid={}", snap->id, snap->status.pid);
@@ -539,108 +514,6 @@ Result<EnvPtr> Invoker::restore_environment(const InvokeRequest& req, const std:
             e->api->hold_restore(false);
             logger("exec")->debug("exec.env_restore pid={} sandbox_pid={}", *host, ns_pid);
         });
-    return env;
-}
-
-// A JVM's snapshot: its zygote, told to wait on its stdin, is checkpointed
-// with criu (which ends it); the version is Active once the images are there.
-void Invoker::take_checkpoint(const std::shared_ptr<Snapshot>& snap, int pid,
-                              const fs::path& criu) {
-    fs::path dir = settings_.work_dir / "snapshots" / ids_.hex(16);
-    auto image = sandbox::checkpoint(criu, settings_.runtimes_dir / "criu" / "maps-shim.so", pid,
-                                     dir, std::chrono::seconds(10));
-    EnvPtr zygote;
-    {
-        std::lock_guard lk(snap->mu);
-        zygote = snap->zygote;
-        if (snap->dropped) {
-            remove_images(dir);
-        } else if (image) {
-            snap->image = *image;
-            snap->dir = dir;
-            snap->status.pid = 0;
-            if (snap->status.state == "Pending") snap->status.state = "Active";
-        } else {
-            remove_images(dir);
-            if (snap->status.state == "Pending")
-                snap->status = SnapshotStatus{"Failed", image.error().message, "InternalError", 0};
-        }
-    }
-    if (!image && zygote) zygote->kill();  // criu lets it run on when it fails
-    logger("exec")->debug("exec.snapshot_checkpoint id={} ok={} dir={}", snap->id,
-                          static_cast<bool>(image), dir.string());
-}
-
-// A new environment of a JVM's snapshot: `criu restore` of its images, in the
-// environment's memory cgroup; the restored runtime reads its order (its
-// Runtime API, the extensions to start) from its stdin, a pipe holding it.
-Result<EnvPtr> Invoker::restore_checkpoint(const InvokeRequest& req, const std::string& key,
-                                           const std::shared_ptr<Snapshot>& snap) {
-    std::optional<sandbox::Checkpoint> image;
-    std::string sandbox_ip;
-    std::vector<std::string> extensions, launch;
-    fs::path dir;
-    {
-        std::lock_guard lk(snap->mu);
-        image = snap->image;
-        sandbox_ip = snap->sandbox_ip;
-        extensions = snap->restore_extensions;
-        launch = snap->restore_launch;
-        dir = snap->dir;
-    }
-    if (!image) return fail(ErrorCode::Service, "the version's snapshot has not been taken");
-    auto criu = sandbox::find_criu();
-    if (!criu) return fail(ErrorCode::Service, "criu is no longer installed");
-    LAMINA_TRY(env, begin_restore(req, key, "/tmp", sandbox_ip, extensions));
-    std::vector<std::string> cgroup_procs =
-        open_memory_group(*env, settings_, req.config.memory_size, ids_);
-    nlohmann::json order = {
-        {"address", env->api->address()},
-        {"extensions", extensions.empty() ? std::vector<std::string>{} : launch}};
-    std::string line = order.dump() + "\n";
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0)
-        return fail(ErrorCode::Service, "pipe failed for a restored environment's stdin");
-    // far below a pipe's capacity: written whole before criu starts
-    bool written = ::write(fds[1], line.data(), line.size()) == static_cast<ssize_t>(line.size());
-    ::close(fds[1]);
-    if (!written) {
-        ::close(fds[0]);
-        return fail(ErrorCode::Service, "cannot write a restored environment's order");
-    }
-    sandbox::SpawnSpec spec;
-    static const fs::path facts = sandbox::kernel_facts_dir();
-    fs::path log = dir / ("restore-" + ids_.hex(12) + ".log");  // criu's, while it runs
-    spec.argv = sandbox::restore_argv(*criu, *image, log, facts);
-    spec.env = sandbox::criu_environment(settings_.runtimes_dir / "criu" / "maps-shim.so");
-    spec.cgroup_procs = std::move(cgroup_procs);
-    spec.stdin_fd = fds[0];
-    spec.max_open_files = 65536;  // criu's own; the runtime's limit is restored from the image
-    std::weak_ptr<Environment> weak = env;
-    env->spawned_at = Environment::Clk::now();
-    auto process = sandbox::spawn(ioc_, spec, [this, weak, log](sandbox::ExitStatus st) {
-        auto e = weak.lock();
-        if (e && (st.code != 0 || st.signal != 0)) {
-            // criu could not restore it (this kernel, this criu): its log says why
-            std::string errors = sandbox::criu_errors(log);
-            std::lock_guard lk(e->mu);
-            if (!e->initialised() && !e->init_error && !errors.empty()) {
-                runtime::Outcome o;
-                o.kind = runtime::Outcome::Kind::InitError;
-                auto failure = runtime::unavailable(
-                    "criu could not restore the version's snapshot: " + errors);
-                o.body = failure.payload();
-                o.error_type = runtime::to_string(failure.type);
-                e->init_error = std::move(o);
-            }
-        }
-        std::error_code ec;
-        fs::remove(log, ec);
-        if (e) on_process_exit(e, st);
-    });
-    ::close(fds[0]);
-    LAMINA_TRY(pid, adopt_started(env, std::move(process)));
-    logger("exec")->debug("exec.env_restore criu_pid={} images={}", pid, image->dir.string());
     return env;
 }
 

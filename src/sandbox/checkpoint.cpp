@@ -284,27 +284,23 @@ fs::path kernel_facts_dir() {
 }
 
 std::vector<std::string> restore_argv(const fs::path& criu, const Checkpoint& c,
-                                      const fs::path& log, const fs::path& facts) {
-    std::vector<std::string> argv;
-    if (!facts.empty() && ::access("/usr/bin/unshare", X_OK) == 0)
-        // criu in a mount namespace of its own whose /run is that folder
-        argv = {"/usr/bin/unshare",
-                "--mount",
-                "--propagation",
-                "private",
-                "--",
-                "/bin/sh",
-                "-c",
-                "mount --bind \"$0\" /run && exec \"$@\"",
-                facts.string()};
-    argv.insert(
-        argv.end(),
-        {criu.string(), "restore", "-D", c.dir.string(), "-o", log.string(), "--root",
-         c.root.string(), "--ext-mount-map", "auto",
-         "--mntns-compat-mode",      // criu 3.17's newer mount engine fails on Linux 6.16+
-         "--manage-cgroups=ignore",  // the restored process stays in criu's (its environment's)
-         "--inherit-fd", "fd[0]:" + c.stdin_pipe, "--inherit-fd", "fd[1]:" + c.output_pipe});
-    return argv;
+                                      const fs::path& log) {
+    return {criu.string(),
+            "restore",
+            "-D",
+            c.dir.string(),
+            "-o",
+            log.string(),
+            "--root",
+            c.root.string(),
+            "--ext-mount-map",
+            "auto",
+            "--mntns-compat-mode",      // criu 3.17's newer mount engine fails on Linux 6.16+
+            "--manage-cgroups=ignore",  // the restored process stays in criu's (its environment's)
+            "--inherit-fd",
+            "fd[0]:" + c.stdin_pipe,
+            "--inherit-fd",
+            "fd[1]:" + c.output_pipe};
 }
 
 }  // namespace lamina::sandbox

@@ -74,6 +74,72 @@ def restored_jvms(name: str) -> list[int]:
     return found
 
 
+def ready_restores(server) -> list[int]:
+    """lamina's restores made ready ahead: its children stopped before they exec criu."""
+    found = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            argv = (d / "cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == server.proc.pid and argv[:2] == [b"/bin/sh", b"-c"] and b"restore" in argv:
+            found.append(int(d.name))
+    return found
+
+
+def memory_group(pid: int) -> tuple[str, int] | None:
+    """The memory cgroup of a process and its limit in bytes (cgroup v1 or v2), or None."""
+    v2 = None
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        hid, controllers, path = line.split(":", 2)
+        if "memory" in controllers.split(","):
+            limit = Path("/sys/fs/cgroup/memory") / path.lstrip("/") / "memory.limit_in_bytes"
+            return path, int(limit.read_text())
+        if hid == "0":
+            v2 = Path("/sys/fs/cgroup") / path.lstrip("/") / "memory.max"
+    if v2 is not None and v2.exists():
+        text = v2.read_text().strip()
+        return str(v2.parent), (int(text) if text != "max" else -1)
+    return None
+
+
+def test_java_restores_each_get_a_memory_cgroup_of_their_own(server, lam, snap_zip):
+    """The next restore is made ready ahead (criu's command started in the next
+    environment's memory cgroup); restores at once beyond it start criu then. Each
+    restored JVM is in a cgroup of its own limited to MemorySize, whichever way."""
+    before = set(ready_restores(server))
+    name = lt.unique("jsnapcg")
+    v = publish(lam, name, snap_zip(), Timeout=15, MemorySize=256)
+    assert wait_state(lam, name, v["Version"])["State"] == "Active"
+    assert lt.wait_for(lambda: set(ready_restores(server)) - before, 20), \
+        "no restore was made ready once the checkpoint was taken"
+    results = [None] * 3
+
+    def run(i):
+        results[i] = invoke(lam, name, v["Version"], {"sleep_ms": 4000})
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    assert lt.wait_for(lambda: len(restored_jvms(name)) == 3, 30), restored_jvms(name)
+    groups = {pid: memory_group(pid) for pid in restored_jvms(name)}
+    for t in threads:
+        t.join(60)
+    for r, body in results:
+        assert "FunctionError" not in r, body
+        assert body["after"] == ["handler", "second"]
+    if any(g is None for g in groups.values()):
+        pytest.skip("lamina has no memory cgroups on this machine")
+    assert len({g[0] for g in groups.values()}) == 3, groups
+    assert all(g[1] == 256 * 2**20 for g in groups.values()), groups
+    # a deleted version's ready restore goes with it
+    lam.delete_function(FunctionName=name)
+    assert lt.wait_for(lambda: not set(ready_restores(server)) - before, 20), \
+        "a restore made ready outlived its version"
+
+
 def test_java_snapshot_restores_share_init_state(server, lam, snap_zip):
     name = lt.unique("jsnap")
     v = publish(lam, name, snap_zip(), Timeout=15, MemorySize=512)

@@ -251,6 +251,10 @@ private:
                                  const std::vector<std::string>& extensions);
     Result<EnvPtr> restore_checkpoint(const InvokeRequest& req, const std::string& key,
                                       const std::shared_ptr<Snapshot>& snap);
+    // Makes a JVM snapshot's next `criu restore` ready ahead (snapstart.cpp),
+    // and drops those made ready (at shutdown).
+    void ready_restore(const std::shared_ptr<Snapshot>& snap);
+    void drop_ready_restores();
     std::shared_ptr<Snapshot> find_snapshot(const InvokeRequest& req);
     // What happens once an environment's process is gone.
     void on_process_exit(const EnvPtr& env, const sandbox::ExitStatus& status);

@@ -46,17 +46,16 @@ Result<Checkpoint> checkpoint(const std::filesystem::path& criu, const std::file
 std::string criu_errors(const std::filesystem::path& log);
 
 // Where criu may keep what it learns of the kernel between runs (a folder of
-// lamina's own on the /dev/shm tmpfs); empty when there is none.
+// lamina's own on the /dev/shm tmpfs); empty when there is none. A restoring
+// criu runs with it bound on its /run (SpawnSpec::private_run), so that it
+// probes the kernel once, not at each restore.
 std::filesystem::path kernel_facts_dir();
 
 // `criu restore`'s command line for one environment restored from `c`: the
 // restored process's stdin is the command's fd 0, its output the command's
 // fd 1; criu's own log goes to `log`. criu stays the restored process's
-// parent until it exits, and exits with its status. With `facts`
-// (kernel_facts_dir()), criu runs in a mount namespace of its own whose /run
-// is that folder, so that it probes the kernel once, not at each restore.
+// parent until it exits, and exits with its status.
 std::vector<std::string> restore_argv(const std::filesystem::path& criu, const Checkpoint& c,
-                                      const std::filesystem::path& log,
-                                      const std::filesystem::path& facts = {});
+                                      const std::filesystem::path& log);
 
 }  // namespace lamina::sandbox

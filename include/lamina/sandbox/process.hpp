@@ -50,6 +50,9 @@ struct SpawnSpec {
     int max_open_files = 1024;              // AWS's limit per environment
     bool capture_output = true;             // false: stdout and stderr go to /dev/null
     int stdin_fd = -1;                      // its stdin (lamina keeps its own copy); -1: /dev/null
+    // Non-empty: it runs in a mount namespace of its own (private) with this
+    // folder bound on its /run, when lamina may make one (else as it is).
+    std::filesystem::path private_run;
 };
 
 // Forks and execs `spec` in a process group of its own, with no descriptor

@@ -38,12 +38,3 @@ TEST(Checkpoint, RestoreGivesTheRestoringCriusStdinAndOutputToTheRuntime) {
     // never detached: criu stays the restored runtime's parent, lamina's child
     EXPECT_EQ(std::find(argv.begin(), argv.end(), "-d"), argv.end());
 }
-
-TEST(Checkpoint, RestoreKeepsKernelFactsInItsOwnRunWhenGivenAFolder) {
-    auto argv = restore_argv("/usr/sbin/criu", image(), "/x/restore.log", "/dev/shm/lamina-criu-0");
-    auto criu = std::find(argv.begin(), argv.end(), "/usr/sbin/criu");
-    ASSERT_NE(criu, argv.end());
-    EXPECT_EQ(*(criu + 1), "restore");
-    EXPECT_NE(find_seq(argv, {"--mount", "--propagation", "private"}), std::string::npos);
-    EXPECT_NE(std::find(argv.begin(), criu, "/dev/shm/lamina-criu-0"), criu);
-}

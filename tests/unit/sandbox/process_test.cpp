@@ -3,8 +3,11 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <boost/asio/executor_work_guard.hpp>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <thread>
 
@@ -151,6 +154,24 @@ TEST(Launcher, RunToEndReportsTheStatus) {
     auto r = sandbox::run_to_end(spec);
     ASSERT_TRUE(r.has_value());
     EXPECT_EQ(r->code, 4);
+}
+
+TEST(Launcher, PrivateRunIsTheGivenFolderForTheChildOnly) {
+    if (::geteuid() != 0) GTEST_SKIP() << "a mount namespace needs root";
+    auto dir = std::filesystem::temp_directory_path() /
+               ("lamina-private-run-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir / "marker") << "x";
+    sandbox::SpawnSpec spec;
+    spec.argv = {"/bin/sh", "-c", "test -e /run/marker"};
+    spec.capture_output = false;
+    spec.private_run = dir;
+    auto r = sandbox::run_to_end(spec);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->code, 0);
+    // the host's /run is left as it was
+    EXPECT_FALSE(std::filesystem::exists("/run/marker"));
+    std::filesystem::remove_all(dir);
 }
 
 }  // namespace
