@@ -23,6 +23,9 @@ namespace lamina::exec {
 
 namespace {
 
+// How long a ready restore's shell may take to stop itself.
+constexpr std::chrono::seconds kReadyWait{5};
+
 // Whether `pid` is stopped (state T): a ReadyRestore's shell waiting.
 bool stopped(int pid) {
     std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
@@ -132,13 +135,22 @@ void Invoker::ready_restore(const std::shared_ptr<Snapshot>& snap) {
     });
     ready->order_read_fd = fds[0];  // held until the order is written: never a SIGPIPE
     if (process) {
-        // until the shell has stopped itself (or ended): then it is ready
-        siginfo_t info{};
-        while (::waitid(P_PID, static_cast<id_t>((*process)->pid()), &info,
-                        WSTOPPED | WEXITED | WNOWAIT) < 0 &&
-               errno == EINTR) {
+        // until the shell has stopped itself (or ended): then it is ready; one
+        // that has not within kReadyWait is let go (the invoke restores the slow way)
+        const auto until = std::chrono::steady_clock::now() + kReadyWait;
+        bool settled = false;
+        while (!settled && std::chrono::steady_clock::now() < until) {
+            siginfo_t info{};
+            int rc = ::waitid(P_PID, static_cast<id_t>((*process)->pid()), &info,
+                              WSTOPPED | WEXITED | WNOWAIT | WNOHANG);
+            settled = rc == 0 && info.si_pid != 0;
+            if (rc < 0 && errno != EINTR) break;
+            if (!settled) std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
-        ready->process = std::move(*process);
+        if (settled)
+            ready->process = std::move(*process);
+        else
+            (*process)->kill();
     }
     keep();  // or, dropped meanwhile, killed here (its cgroup removed)
 }
