@@ -73,7 +73,11 @@ struct Environment : std::enable_shared_from_this<Environment> {
     std::string version;
     std::string init_type;  // on-demand | provisioned-concurrency | snap-start
     bool restored = false;  // forked from a SnapStart snapshot (its init is a restore)
-    std::string tmp_seen;   // its /tmp as it sees it (a snapshot's restored environments share it)
+    // A restore made ready ahead (snapstart.cpp): its process forked and in
+    // its cgroup, held at /restore/next until an invocation claims it (both
+    // under mu; whichever comes second lets it go on).
+    bool ready_parked = false, ready_claimed = false;
+    std::string tmp_seen;  // its /tmp as it sees it (a snapshot's restored environments share it)
     // A SnapStart snapshot: the layers' extensions start in each restored
     // environment (this command), not in the snapshot (see snapstart.cpp).
     std::vector<std::string> restore_extensions, restore_launch;

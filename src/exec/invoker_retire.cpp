@@ -175,9 +175,10 @@ void Invoker::shutdown() {
     }
     // a spare being started sees stopping_ and is retired, or is in all_ by now
     spare_starter_->stop();
+    envs = take_ready_environments();  // Python restores made ready: never in all_
     {
         std::lock_guard lk(mu_);
-        envs = all_;
+        envs.insert(envs.end(), all_.begin(), all_.end());
         for (auto& e : envs) e->being_stopped = true;
         idle_.clear();
         spares_.clear();
@@ -191,11 +192,11 @@ void Invoker::shutdown() {
 }
 
 void Invoker::reset() {
-    std::vector<EnvPtr> envs;
+    std::vector<EnvPtr> envs = take_ready_environments();
     {
         std::lock_guard lk(mu_);
         ++generation_;
-        envs = all_;
+        envs.insert(envs.end(), all_.begin(), all_.end());
         for (auto& e : envs) e->being_stopped = true;
         idle_.clear();
         spares_.clear();

@@ -80,6 +80,11 @@ struct Invoker::Snapshot {
     std::vector<std::string> restore_extensions, restore_launch;
     std::shared_ptr<ReadyRestore> ready;  // the next restore's process, made ready
     bool readying = false;                // ... being made ready
+    // A Python snapshot's next restored environment, made ready (forked, in
+    // its memory cgroup, held before its after-restore hooks), and whether
+    // one is being made.
+    EnvPtr ready_env;
+    bool readying_env = false;
 };
 
 // A JVM's snapshot's images, once nothing restores from them any more.

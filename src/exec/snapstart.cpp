@@ -72,6 +72,7 @@ SnapshotStatus Invoker::snapshot(const control::Scope& scope, const std::string&
                                  const control::VersionConfig& config) {
     std::shared_ptr<Snapshot> snap;
     bool start = false;
+    EnvPtr replaced_ready;  // the replaced snapshot's restore made ready
     {
         std::lock_guard lk(mu_);
         if (stopping_) return SnapshotStatus{"Pending", "", "", 0};
@@ -90,6 +91,7 @@ SnapshotStatus Invoker::snapshot(const control::Scope& scope, const std::string&
                 if (it->second->zygote) it->second->zygote->kill();
                 remove_images(it->second->dir);
                 it->second->ready.reset();
+                replaced_ready = std::exchange(it->second->ready_env, nullptr);
             }
             snapshots_[id] = snap;
             start = true;
@@ -97,6 +99,7 @@ SnapshotStatus Invoker::snapshot(const control::Scope& scope, const std::string&
             snap = it->second;
         }
     }
+    if (replaced_ready) retire(replaced_ready, "spindown");
     if (start) {
         if (offload_)
             offload_([this, snap] { take_snapshot(snap); });
@@ -130,14 +133,16 @@ void Invoker::drop_snapshots(const control::Scope& scope, const std::string& fun
         }
     }
     for (auto& snap : gone) {
-        EnvPtr zygote;
+        EnvPtr zygote, ready;
         {
             std::lock_guard lk(snap->mu);
             snap->dropped = true;
             zygote = snap->zygote;
             remove_images(snap->dir);
             snap->ready.reset();
+            ready = std::exchange(snap->ready_env, nullptr);
         }
+        if (ready) retire(ready, "spindown");
         if (zygote) {
             logger("exec")->debug("exec.snapshot_drop id={} pid={}", snap->id, snap->status.pid);
             zygote->kill();
@@ -179,6 +184,12 @@ void Invoker::take_snapshot(const std::shared_ptr<Snapshot>& snap) {
     }
     auto prepare = [this, weak_snap, plog, criu](Environment& env) {
         std::weak_ptr<Environment> weak_env = env.shared_from_this();
+        if (auto s = weak_snap.lock()) {
+            // known before its runtime can reach /restore/next: the version's
+            // first restore is made ready from it then
+            std::lock_guard lk(s->mu);
+            s->zygote = env.shared_from_this();
+        }
         // the runtime called /runtime/restore/next: the snapshot is taken
         env.api->snapshot_mode([this, weak_snap, weak_env, plog, criu](int ns_pid) {
             auto s = weak_snap.lock();
@@ -219,13 +230,37 @@ void Invoker::take_snapshot(const std::shared_ptr<Snapshot>& snap) {
                     std::thread(std::move(work)).detach();
                 return;
             }
-            std::lock_guard lk(s->mu);
-            if (runtime_pid) s->status.pid = *runtime_pid;
-            if (s->status.state == "Pending" && runtime_pid) s->status.state = "Active";
-            if (!runtime_pid)
+            if (!runtime_pid) {
+                std::lock_guard lk(s->mu);
                 s->status =
                     SnapshotStatus{"Failed", "lamina could not find the snapshot's runtime process",
                                    "InternalError", 0};
+                return;
+            }
+            {
+                std::lock_guard lk(s->mu);
+                s->status.pid = *runtime_pid;
+            }
+            // Active once its first restore is made ready, so that an invocation
+            // as soon as it is finds one; or after 2 s whatever becomes of it
+            auto done = std::make_shared<std::atomic<bool>>(false);
+            auto activate = [s, done] {
+                if (done->exchange(true)) return;
+                std::lock_guard lk(s->mu);
+                if (s->status.state == "Pending") s->status.state = "Active";
+            };
+            auto limit = std::make_shared<boost::asio::steady_timer>(ioc_, std::chrono::seconds(2));
+            limit->async_wait([limit, activate](const boost::system::error_code&) { activate(); });
+            auto ready = [this, s, activate, limit] {
+                ready_python_restore(s, [activate, limit] {
+                    activate();
+                    limit->cancel();
+                });
+            };
+            if (offload_)
+                offload_(std::move(ready));
+            else
+                ready();
         });
     };
     auto started =
@@ -338,22 +373,9 @@ void Invoker::take_snapshot(const std::shared_ptr<Snapshot>& snap) {
 
 // What every restored environment has, however it is restored: its log
 // stream, Runtime API, RESTORE_START and the restore's records.
-Result<EnvPtr> Invoker::begin_restore(const InvokeRequest& req, const std::string& key,
-                                      const std::string& tmp_seen, const std::string& sandbox_ip,
-                                      const std::vector<std::string>& extensions) {
+void Invoker::announce_restore(Environment& env, const InvokeRequest& req, std::int64_t now) {
     const auto& c = req.config;
-    auto env = std::make_shared<Environment>();
-    env->key = key;
-    env->version = c.version;
-    env->init_type = "snap-start";
-    env->restored = true;
-    env->memory_mb = c.memory_size;
-    env->tmp_seen = tmp_seen;
-    std::int64_t now = clock_.now_ms();
-    open_log_stream(*env, settings_, req, now, ids_);
-    LAMINA_TRY(api, runtime::RuntimeApi::open(ioc_, ids_));
-    env->api = std::move(api);
-    env->json_logs = c.log_format == "JSON";
+    open_log_stream(env, settings_, req, now, ids_);
     const PlatformLog plog(c);
     // the restore takes the place of the init: RESTORE_START, platform.restoreStart
     const runtime::records::RestoreStart restore_start{req.function_name,
@@ -362,13 +384,35 @@ Result<EnvPtr> Invoker::begin_restore(const InvokeRequest& req, const std::strin
                                                        c.memory_size,
                                                        runtime_version_name(c.runtime),
                                                        c.runtime_version_arn};
-    if (plog.json())
-        env->init_log = plog.restore_start(restore_start, now);
-    else
-        env->init_log = "RESTORE_START Runtime Version: " + runtime_version_name(c.runtime) +
-                        "\tRuntime Version ARN: " + c.runtime_version_arn + "\n";
-    env->api->telemetry().publish(runtime::RecordKind::Platform,
-                                  runtime::records::restore_start(now, restore_start));
+    std::string line = plog.json()
+                           ? plog.restore_start(restore_start, now)
+                           : "RESTORE_START Runtime Version: " + runtime_version_name(c.runtime) +
+                                 "\tRuntime Version ARN: " + c.runtime_version_arn + "\n";
+    {
+        std::lock_guard lk(env.mu);
+        env.init_log = std::move(line) + env.init_log;
+    }
+    env.api->telemetry().publish(runtime::RecordKind::Platform,
+                                 runtime::records::restore_start(now, restore_start));
+}
+
+Result<EnvPtr> Invoker::begin_restore(const InvokeRequest& req, const std::string& key,
+                                      const std::string& tmp_seen, const std::string& sandbox_ip,
+                                      const std::vector<std::string>& extensions, bool announce) {
+    const auto& c = req.config;
+    auto env = std::make_shared<Environment>();
+    env->key = key;
+    env->version = c.version;
+    env->init_type = "snap-start";
+    env->restored = true;
+    env->memory_mb = c.memory_size;
+    env->tmp_seen = tmp_seen;
+    LAMINA_TRY(api, runtime::RuntimeApi::open(ioc_, ids_));
+    env->api = std::move(api);
+    env->json_logs = c.log_format == "JSON";
+    const PlatformLog plog(c);
+    // a restore made ready ahead is announced when an invocation claims it
+    if (announce) announce_restore(*env, req, clock_.now_ms());
     if (!sandbox_ip.empty()) env->api->telemetry().set_host(sandbox_ip);
     // the layers' extensions start anew in each restored environment (see start_environment)
     if (!extensions.empty())
@@ -445,8 +489,35 @@ Result<EnvPtr> Invoker::restore_environment(const InvokeRequest& req, const std:
     if (jvm) return restore_checkpoint(req, key, snap);
     if (!zygote || zygote_pid <= 0)
         return fail(ErrorCode::Service, "the version's snapshot is not running");
+    EnvPtr ready;
+    {
+        std::lock_guard lk(snap->mu);
+        if (snap->ready_env && snap->ready_env->key == key && !snap->ready_env->dead())
+            ready = std::exchange(snap->ready_env, nullptr);
+    }
+    // the next restore made ready meanwhile, off this thread
+    auto refill = [this, snap] { ready_python_restore(snap); };
+    if (ready) {
+        claim_ready(ready, req);
+        if (offload_) offload_(refill);
+        return ready;
+    }
+    auto env = fork_restore(req, key, zygote, zygote_pid, nullptr);
+    if (env && offload_) offload_(refill);
+    return env;
+}
+
+// The fork of a restored environment from the snapshot's runtime: its
+// Runtime API, output FIFO and memory cgroup made here, the fork ordered
+// through the snapshot's /restore/next, the child moved into the cgroup
+// once it is there. The child waits at its own /restore/next until then (or,
+// made `ready` ahead, until an invocation claims it too).
+Result<EnvPtr> Invoker::fork_restore(const InvokeRequest& req, const std::string& key,
+                                     const EnvPtr& zygote, int zygote_pid,
+                                     std::function<void(const EnvPtr&)> parked) {
+    const bool ready = static_cast<bool>(parked);
     LAMINA_TRY(env, begin_restore(req, key, zygote->tmp_seen, zygote->sandbox_ip,
-                                  zygote->restore_extensions));
+                                  zygote->restore_extensions, !ready));
     const auto& c = req.config;
     // its output: a FIFO in the snapshot's /tmp (the only place both see),
     // reached from here through the runtime's root (/proc/<pid>/root)
@@ -459,62 +530,159 @@ Result<EnvPtr> Invoker::restore_environment(const InvokeRequest& req, const std:
                     "cannot make the restored environment's output FIFO " + fifo_host.string());
     std::vector<std::string> cgroup_procs = open_memory_group(*env, settings_, c.memory_size, ids_);
     std::weak_ptr<Environment> weak = env;
-    env->api->hold_restore(true);  // until its process is in its cgroup and held here
-    env->spawned_at = Environment::Clk::now();
+    env->api->hold_restore(true);               // until its process is in its cgroup and held here
+    env->spawned_at = Environment::Clk::now();  // a ready one's: from its claim
     std::weak_ptr<Environment> weak_zygote = zygote;
-    zygote->api->fork_restored(
-        env->api->address(), zygote->tmp_seen + "/" + fifo, zygote->restore_launch,
-        [this, weak, weak_zygote, zygote_pid, out_fd, fifo_host, cgroup_procs](int ns_pid) {
-            auto e = weak.lock();
-            if (!e) {
-                ::close(out_fd);
-                ::unlink(fifo_host.c_str());
-                return;
+    // a restore made ready is held by its order until the fork is reported;
+    // an invocation's by the invocation
+    auto forked = [this, weak, keep = ready ? env : nullptr, weak_zygote, zygote_pid, out_fd,
+                   fifo_host, cgroup_procs, ready, parked = std::move(parked)](int ns_pid) {
+        auto e = keep ? keep : weak.lock();
+        if (!e) {
+            ::close(out_fd);
+            ::unlink(fifo_host.c_str());
+            return;
+        }
+        std::optional<int> host =
+            ns_pid > 0 ? sandbox::host_pid_of(zygote_pid, ns_pid) : std::nullopt;
+        Result<std::unique_ptr<sandbox::Process>> process =
+            fail(ErrorCode::Service,
+                 ns_pid > 0 ? "the restored environment's process is not there"
+                            : "the snapshot's runtime could not fork a restored environment");
+        if (host) {
+            for (const auto& procs : cgroup_procs) {  // MemorySize holds per environment
+                std::ofstream join(procs);
+                join << *host;
             }
-            std::optional<int> host =
-                ns_pid > 0 ? sandbox::host_pid_of(zygote_pid, ns_pid) : std::nullopt;
-            Result<std::unique_ptr<sandbox::Process>> process =
-                fail(ErrorCode::Service,
-                     ns_pid > 0 ? "the restored environment's process is not there"
-                                : "the snapshot's runtime could not fork a restored environment");
-            if (host) {
-                for (const auto& procs : cgroup_procs) {  // MemorySize holds per environment
-                    std::ofstream join(procs);
-                    join << *host;
-                }
-                process = sandbox::adopt_restored(
-                    ioc_, *host, out_fd,
-                    [this, weak, fifo_host](sandbox::ExitStatus st) {
-                        ::unlink(fifo_host.c_str());
-                        if (auto env = weak.lock()) on_process_exit(env, st);
-                    },
-                    [weak_zygote] {
-                        if (auto z = weak_zygote.lock()) z->api->reap_restored();
-                    });
-            } else {
-                ::close(out_fd);
-                ::unlink(fifo_host.c_str());
+            process = sandbox::adopt_restored(
+                ioc_, *host, out_fd,
+                [this, weak, fifo_host](sandbox::ExitStatus st) {
+                    ::unlink(fifo_host.c_str());
+                    if (auto env = weak.lock()) on_process_exit(env, st);
+                },
+                [weak_zygote] {
+                    if (auto z = weak_zygote.lock()) z->api->reap_restored();
+                });
+        } else {
+            ::close(out_fd);
+            ::unlink(fifo_host.c_str());
+        }
+        std::optional<sandbox::ExitStatus> exited;
+        if (!process) {
+            {
+                std::lock_guard lk(e->mu);
+                runtime::Outcome o;
+                o.kind = runtime::Outcome::Kind::InitError;
+                auto failure = runtime::unavailable(process.error().message);
+                o.body = failure.payload();
+                o.error_type = runtime::to_string(failure.type);
+                e->init_error = std::move(o);
             }
-            std::optional<sandbox::ExitStatus> exited;
-            if (!process) {
-                {
-                    std::lock_guard lk(e->mu);
-                    runtime::Outcome o;
-                    o.kind = runtime::Outcome::Kind::InitError;
-                    auto failure = runtime::unavailable(process.error().message);
-                    o.body = failure.payload();
-                    o.error_type = runtime::to_string(failure.type);
-                    e->init_error = std::move(o);
-                }
-                e->adopt(std::make_unique<GoneProcess>(), exited);
-                on_process_exit(e, sandbox::ExitStatus{0, SIGKILL});
-                return;
-            }
-            if (e->adopt(std::move(*process), exited)) on_process_exit(e, *exited);
-            e->api->hold_restore(false);
-            logger("exec")->debug("exec.env_restore pid={} sandbox_pid={}", *host, ns_pid);
-        });
+            e->adopt(std::make_unique<GoneProcess>(), exited);
+            on_process_exit(e, sandbox::ExitStatus{0, SIGKILL});
+            if (parked) parked(e);  // dead: not made ready after all
+            return;
+        }
+        if (e->adopt(std::move(*process), exited)) on_process_exit(e, *exited);
+        bool release = true;
+        if (ready) {
+            std::lock_guard lk(e->mu);
+            e->ready_parked = true;
+            release = e->ready_claimed;
+        }
+        if (release) e->api->hold_restore(false);
+        logger("exec")->debug("exec.env_restore pid={} sandbox_pid={}", *host, ns_pid);
+        if (parked) parked(e);
+    };
+    // the fork is reported on an io thread; the move into the memory cgroup
+    // waits there for an RCU grace period (5-16 ms on a cgroup-v1 host), so it
+    // is made on the offload thread, the io thread free meanwhile
+    zygote->api->fork_restored(env->api->address(), zygote->tmp_seen + "/" + fifo,
+                               zygote->restore_launch,
+                               [this, forked = std::move(forked)](int ns_pid) {
+                                   if (offload_)
+                                       offload_([forked, ns_pid] { forked(ns_pid); });
+                                   else
+                                       forked(ns_pid);
+                               });
     return env;
+}
+
+// A restored environment made ready ahead, claimed by an invocation: its
+// restore begins now (RESTORE_START, Restore Duration from here), and its
+// process, once in its cgroup, goes on to the after-restore hooks.
+void Invoker::claim_ready(const EnvPtr& env, const InvokeRequest& req) {
+    announce_restore(*env, req, clock_.now_ms());
+    bool release = false;
+    {
+        std::lock_guard lk(env->mu);
+        env->spawned_at = Environment::Clk::now();
+        env->ready_claimed = true;
+        release = env->ready_parked;
+    }
+    if (release) env->api->hold_restore(false);
+    logger("exec")->debug("exec.restore_claimed function={} version={}", req.function_name,
+                          req.config.version);
+}
+
+// The next restored environment of a Python snapshot, made ready while no
+// invocation waits for it: the fork and the move into a new memory cgroup
+// (which waits for an RCU grace period, 5-16 ms on a cgroup-v1 host) happen
+// now; its after-restore hooks and everything after run once it is claimed.
+// It is offered to invocations once in its cgroup; `then` runs once it is,
+// or once none is to be made.
+void Invoker::ready_python_restore(const std::shared_ptr<Snapshot>& snap,
+                                   std::function<void()> then) {
+    EnvPtr zygote;
+    int zygote_pid = 0;
+    InvokeRequest tmpl;  // what a restore is made from: no payload, no caller
+    {
+        std::lock_guard lk(snap->mu);
+        if (snap->dropped || snap->jvm || snap->ready_env || snap->readying_env || !snap->zygote ||
+            snap->status.pid <= 0) {
+            if (then) then();
+            return;
+        }
+        snap->readying_env = true;
+        zygote = snap->zygote;
+        zygote_pid = snap->status.pid;
+        tmpl.scope = snap->scope;
+        tmpl.function_name = snap->function;
+        tmpl.config = snap->config;
+    }
+    auto offer = [this, snap, then](const EnvPtr& env) {
+        EnvPtr unwanted;
+        {
+            std::lock_guard lk(mu_);
+            std::lock_guard slk(snap->mu);
+            snap->readying_env = false;
+            if (!stopping_ && !snap->dropped && !env->dead())
+                snap->ready_env = env;
+            else
+                unwanted = env;
+        }
+        if (unwanted) retire(unwanted, "spindown");
+        if (then) then();
+    };
+    auto env = fork_restore(tmpl, pool_key(tmpl), zygote, zygote_pid, offer);
+    if (env) return;
+    logger("exec")->debug("exec.restore_not_ready id={} reason=\"{}\"", snap->id,
+                          env.error().message);
+    {
+        std::lock_guard lk(snap->mu);
+        snap->readying_env = false;
+    }
+    if (then) then();
+}
+
+std::vector<Invoker::EnvPtr> Invoker::take_ready_environments() {
+    std::vector<EnvPtr> ready;
+    std::lock_guard lk(mu_);
+    for (auto& [id, snap] : snapshots_) {
+        std::lock_guard slk(snap->mu);
+        if (snap->ready_env) ready.push_back(std::exchange(snap->ready_env, nullptr));
+    }
+    return ready;
 }
 
 }  // namespace lamina::exec

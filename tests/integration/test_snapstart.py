@@ -39,6 +39,9 @@ def a1(tag, *, suffix=""):
     print("AFTER-RESTORE", tag, flush=True)
 register_after_restore(a1, "a1", suffix="!")
 
+RESTORED_AT = []  # when the after-restore hooks ran (time.time())
+register_after_restore(lambda: RESTORED_AT.append(time.time()))
+
 @register_after_restore
 def a2():
     AFTER.append("a2")
@@ -56,7 +59,7 @@ def handler(event, context):
         return len(blocks)
     return {"seed": SEED, "init_id": INIT_ID, "pid": os.getpid(), "before": BEFORE,
             "after": AFTER, "init_type": os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE"),
-            "stream": os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")}
+            "stream": os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME"), "restored_at": RESTORED_AT}
 """
 
 
@@ -162,6 +165,69 @@ def test_snapshot_restores_share_init_state(server, lam):
     gone = lt.wait_for(lambda: not Path(f"/proc/{pids[0]}").exists()
                        or "State:\tZ" in Path(f"/proc/{pids[0]}/status").read_text(), 10)
     assert gone, f"the snapshot's runtime {pids[0]} outlived its version"
+    lam.delete_function(FunctionName=name)
+
+
+def children_of(pid: int) -> list[int]:
+    """Host pids of the Python processes whose parent is pid (a snapshot's restored environments)."""
+    found = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            status = (d / "status").read_text()
+            if (d / "comm").read_text().startswith("python") and \
+                    re.search(r"^PPid:\s+(\d+)", status, re.M).group(1) == str(pid) and \
+                    "State:\tZ" not in status:
+                found.append(int(d.name))
+        except (OSError, AttributeError):
+            continue
+    return found
+
+
+def memory_cgroup(pid: int) -> str:
+    """pid's memory cgroup: cgroup v1's memory line, else v2's one line."""
+    lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+    return next((l for l in lines if ":memory:" in l), next((l for l in lines if l.startswith("0::")), ""))
+
+
+def test_next_restore_is_made_ready_ahead(server, lam):
+    """A Python snapshot keeps its next restored environment made ready: forked and in a memory
+    cgroup of its own, held before its after-restore hooks. The hooks run at the invoke, and the
+    log has RESTORE_START only for environments an invocation claimed; another is then made
+    ready, and the ready one goes with its version."""
+    name = lt.unique("snapready")
+    v = publish_snapstart(lam, name, code(), Timeout=10, MemorySize=256)
+    assert wait_state(lam, name, v["Version"])["State"] == "Active"
+    [zygote] = zygote_pids(name, v["Version"])
+    ready = lt.wait_for(lambda: children_of(zygote), 10)
+    assert len(ready) == 1, ready  # there once the version is Active
+    health = json.loads(lt.http_get(server.url + "/health")[2])
+    if health.get("memory_limits"):
+        assert memory_cgroup(ready[0]) and memory_cgroup(ready[0]) != memory_cgroup(zygote)
+    time.sleep(0.5)
+    sent = time.time()
+    r, body = invoke(lam, name, v["Version"], {}, LogType="Tail")
+    assert "FunctionError" not in r, body
+    assert body["after"] == ["a1!", "a2"] and body["init_type"] == "snap-start"
+    [hooks_ran] = body["restored_at"]
+    assert hooks_ran >= sent, "the after-restore hooks ran before the invocation claimed it"
+    report = next(l for l in base64.b64decode(r["LogResult"]).decode().splitlines()
+                  if l.startswith("REPORT"))
+    assert "\tRestore Duration: " in report
+    # the claimed one and a new one made ready
+    both = lt.wait_for(lambda: children_of(zygote), 10, count=2)
+    assert len(both) == 2 and ready[0] in both, both
+    text = log_text(server, name, "RESTORE_REPORT Restore Duration:")
+    assert text.count("RESTORE_START Runtime Version:") == 1
+    lam.delete_function(FunctionName=name, Qualifier=v["Version"])
+    def alive(pid):
+        try:
+            return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            return False
+    gone = lt.wait_for(lambda: not any(alive(p) for p in both), 10)
+    assert gone, f"restored environments outlived their version: {[p for p in both if alive(p)]}"
     lam.delete_function(FunctionName=name)
 
 

@@ -248,7 +248,20 @@ private:
                          const std::filesystem::path& criu);
     Result<EnvPtr> begin_restore(const InvokeRequest& req, const std::string& key,
                                  const std::string& tmp_seen, const std::string& sandbox_ip,
-                                 const std::vector<std::string>& extensions);
+                                 const std::vector<std::string>& extensions, bool announce = true);
+    // A restore's log stream opened and RESTORE_START logged and published.
+    void announce_restore(Environment& env, const InvokeRequest& req, std::int64_t now);
+    // A Python snapshot's restored environment, forked from its runtime; with
+    // `parked`, made ready: held before its after-restore hooks until
+    // claim_ready(), `parked` called once it is in its cgroup (snapstart.cpp).
+    Result<EnvPtr> fork_restore(const InvokeRequest& req, const std::string& key,
+                                const EnvPtr& zygote, int zygote_pid,
+                                std::function<void(const EnvPtr&)> parked);
+    void ready_python_restore(const std::shared_ptr<Snapshot>& snap,
+                              std::function<void()> then = nullptr);
+    void claim_ready(const EnvPtr& env, const InvokeRequest& req);
+    // The Python restores made ready, taken from their snapshots (shutdown, reset).
+    std::vector<EnvPtr> take_ready_environments();
     Result<EnvPtr> restore_checkpoint(const InvokeRequest& req, const std::string& key,
                                       const std::shared_ptr<Snapshot>& snap);
     // Makes a JVM snapshot's next `criu restore` ready ahead (snapstart.cpp),
