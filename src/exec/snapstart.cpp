@@ -273,8 +273,7 @@ void Invoker::take_snapshot(const std::shared_ptr<Snapshot>& snap) {
     std::weak_ptr<Environment> weak_env = env;
     bool dropped = false;
     {
-        std::lock_guard lk(snap->mu);
-        snap->zygote = env;
+        std::lock_guard lk(snap->mu);  // snap->zygote: set by `prepare`, before it ran
         if (snap->status.pid == 0 && env->process) snap->status.pid = env->process->pid();
         dropped = snap->dropped;
     }
