@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -34,7 +35,7 @@ def cache_value(folder: Path, name: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def deb() -> Path:
+def deb() -> Iterator[Path]:
     folder = build_dir()
     version = cache_value(folder, "CMAKE_PROJECT_VERSION")
     arch = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True).stdout.strip()
@@ -47,7 +48,11 @@ def deb() -> Path:
     print(f"cmake --build {folder} --target package took {time.monotonic() - started:.1f} s, "
           f"{package.stat().st_size / 1e6:.1f} MB")
     assert package.is_file(), r.stdout[-3000:]
-    return package
+    yield package
+    # CPack's staging copy (~375 MB under the sanitizer build) and the package itself: CI's
+    # disk is not always roomy
+    shutil.rmtree(folder / "_CPack_Packages", ignore_errors=True)
+    package.unlink(missing_ok=True)
 
 
 def field(info: str, name: str) -> str:
