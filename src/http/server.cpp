@@ -7,6 +7,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/defer.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -86,15 +87,30 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         // NOLINTNEXTLINE(performance-unnecessary-value-param): r is moved into handler, a false positive
         auto initiate = [this, s = &stream](auto completion, Request r) {
             auto exec = s->get_executor();
-            auto shared = std::make_shared<decltype(completion)>(std::move(completion));
-            handler(std::move(r), [exec, shared](Response resp) mutable {
-                // defer, not post: the answer is the continuation of whatever produced it
-                // (the runtime's /response), so an io thread of this context runs it next
-                // instead of waking another (one thread switch less per warm invoke)
-                asio::defer(exec, [shared, resp = std::move(resp)]() mutable {
-                    (*shared)(std::move(resp));
-                });
+            struct Call {
+                decltype(completion) resume;
+                std::atomic<bool> handling{true};  // the handler has not returned yet
+            };
+            auto call = std::make_shared<Call>(std::move(completion));
+            handler(std::move(r), [exec, call](Response resp) mutable {
+                // An answer that comes later from elsewhere (the runtime's /response
+                // for an invoke) is written at once, on this thread when it may run
+                // the connection's strand, before its producer goes on with what
+                // follows an answer (the log files, metrics, the dashboard's record).
+                // An answer given while the handler is still running, one that may
+                // wait for the next request, or a stream continues after its producer
+                // instead (defer, not post: on this io thread, not by waking another).
+                const bool after =
+                    call->handling.load(std::memory_order_acquire) || resp.may_wait || resp.stream;
+                auto resume = [call, resp = std::move(resp)]() mutable {
+                    call->resume(std::move(resp));
+                };
+                if (after)
+                    asio::defer(exec, std::move(resume));
+                else
+                    asio::dispatch(exec, std::move(resume));
             });
+            call->handling.store(false, std::memory_order_release);
         };
         Response res = co_await asio::async_initiate<decltype(asio::use_awaitable), void(Response)>(
             initiate, asio::use_awaitable, std::move(req));
