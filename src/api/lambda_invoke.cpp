@@ -372,6 +372,7 @@ void LambdaApi::invoke(int operation, const RequestContext& ctx, const http::Req
     }
     std::string executed = (*result)->config.version;
     std::string request_id = ctx.request_id;
+    (*result)->log_after_answer = !tail;  // the log lines only travel with a Tail answer
     invoker_->invoke(std::move(**result), [respond, tail, executed, request_id,
                                            arrived = req.arrived](exec::InvokeResult out) {
         if (auto refusal = refusal_of(out)) {

@@ -191,6 +191,7 @@ void LambdaApi::invoke_url(const RequestContext& ctx, const http::Request& req,
             });
         };
     }
+    in.log_after_answer = true;  // a function URL's answer never carries log lines
     invoker_->invoke(std::move(in), [call, respond, streaming, cors, origin,
                                      request_id = ctx.request_id](exec::InvokeResult out) {
         std::shared_ptr<InvokeStream> stream;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "lamina/exec/concurrency.hpp"
+#include "lamina/exec/late_log.hpp"
 #include "lamina/logs/log_store.hpp"
 #include "lamina/runtime/runtime_api.hpp"
 #include "lamina/sandbox/process.hpp"
@@ -161,10 +162,19 @@ struct Environment : std::enable_shared_from_this<Environment> {
     void open_log(const std::filesystem::path& file, logs::LogStore* store = nullptr,
                   logs::Where where = {}, std::string group = {});
     void append_log(const std::string& text);
+    // An invocation's lines, kept back while its answer is written (hold_log),
+    // then appended (release_log); whatever this environment appends or closes
+    // first appends them before, so the stream keeps its order.
+    void hold_log(std::shared_ptr<LateLog> lines);
+    void release_log();
     void close_log();
 
 private:
+    void write_log(std::string text);  // under log_mu_
+    void write_held();                 // under log_mu_
+
     std::mutex log_mu_;
+    std::shared_ptr<LateLog> held_log_;
     int log_fd_ = -1;
     logs::LogStore* log_store_ = nullptr;
     logs::Where log_where_;

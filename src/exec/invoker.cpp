@@ -154,7 +154,9 @@ void Invoker::invoke(InvokeRequest req, std::function<void(InvokeResult)> done) 
                              req.config.version};
         rec.started_ms = clock_.now_ms();
         rec.payload_in = req.payload.size();
-        done = [this, rec = std::move(rec), done = std::move(done)](InvokeResult r) mutable {
+        // recorded once the caller has its answer (done may write it to its socket)
+        done = [this, recent = recent_, rec = std::move(rec),
+                done = std::move(done)](InvokeResult r) mutable {
             rec.at_ms = clock_.now_ms();
             rec.duration_ms = r.duration_ms;
             rec.cold = r.cold;
@@ -165,23 +167,27 @@ void Invoker::invoke(InvokeRequest req, std::function<void(InvokeResult)> done) 
                              : r.function_error ? error_type_of(r)
                                                 : r.error_type;
             rec.log = r.log;
-            recent_->record(std::move(rec));
+            auto late = r.late_log;
             done(std::move(r));
+            if (late) rec.log = late->text();
+            recent->record(std::move(rec));
         };
     }
     if (metrics_) {
         metrics::InvocationTarget target{req.scope, req.function_name, req.qualifier,
                                          req.config.version};
-        done = [this, target, done = std::move(done)](InvokeResult r) {
-            if (r.throttle) {
-                metrics::record_lambda(metrics_, target, "Throttles", 1, "Count");
-            } else {
-                metrics::record_lambda(metrics_, target, "Invocations", 1, "Count");
-                metrics::record_lambda(metrics_, target, "Errors", r.function_error ? 1 : 0,
-                                       "Count");
-                metrics::record_lambda(metrics_, target, "Duration", r.duration_ms, "Milliseconds");
-            }
+        // recorded once the caller has its answer, as above
+        done = [metrics = metrics_, target, done = std::move(done)](InvokeResult r) {
+            const bool throttled = r.throttle.has_value(), failed = r.function_error;
+            const double duration_ms = r.duration_ms;
             done(std::move(r));
+            if (throttled) {
+                metrics::record_lambda(metrics, target, "Throttles", 1, "Count");
+            } else {
+                metrics::record_lambda(metrics, target, "Invocations", 1, "Count");
+                metrics::record_lambda(metrics, target, "Errors", failed ? 1 : 0, "Count");
+                metrics::record_lambda(metrics, target, "Duration", duration_ms, "Milliseconds");
+            }
         };
     }
     admit(std::move(req), std::move(done));
@@ -367,14 +373,20 @@ void Invoker::admit(InvokeRequest req, std::function<void(InvokeResult)> done) {
     }
     if (metrics_) {
         if (concurrency_) {
+            // the concurrency at admission, recorded once the caller has its answer
             auto usage = concurrency_->usage(req.scope);
-            metrics::record_lambda(metrics_, target, "ConcurrentExecutions",
-                                   concurrency_->concurrent(req.scope, req.function_name), "Count",
-                                   false);
-            metrics_->record(req.scope, metrics::kLambdaNamespace, "ConcurrentExecutions", {},
-                             usage.concurrent, "Count");
-            metrics_->record(req.scope, metrics::kLambdaNamespace, "UnreservedConcurrentExecutions",
-                             {}, usage.unreserved_concurrent, "Count");
+            done = [metrics = metrics_, target, usage,
+                    of_function = concurrency_->concurrent(req.scope, req.function_name),
+                    done = std::move(done)](InvokeResult r) {
+                done(std::move(r));
+                metrics::record_lambda(metrics, target, "ConcurrentExecutions", of_function,
+                                       "Count", false);
+                metrics->record(target.scope, metrics::kLambdaNamespace, "ConcurrentExecutions", {},
+                                usage.concurrent, "Count");
+                metrics->record(target.scope, metrics::kLambdaNamespace,
+                                "UnreservedConcurrentExecutions", {}, usage.unreserved_concurrent,
+                                "Count");
+            };
         }
         if (provisioned_busy) {
             auto [busy, allocated] = *provisioned_busy;
@@ -394,7 +406,7 @@ void Invoker::admit(InvokeRequest req, std::function<void(InvokeResult)> done) {
         claim_spare(env, req);
         // the continuation reads req before run() takes it
         auto answered = then_prepare(*this, req, std::move(done));
-        run(std::move(req), env, true, std::move(slot), answered);
+        run(std::move(req), env, true, std::move(slot), std::move(answered));
         return;
     }
     if (!env && offload_) {
@@ -410,7 +422,7 @@ void Invoker::admit(InvokeRequest req, std::function<void(InvokeResult)> done) {
         start_and_run(std::move(req), key, std::move(slot), done, debug, previous);
         return;
     }
-    run(std::move(req), env, false, std::move(slot), done);
+    run(std::move(req), env, false, std::move(slot), std::move(done));
 }
 
 void Invoker::prune_dead() {
@@ -489,14 +501,14 @@ void Invoker::start_and_run(InvokeRequest req, const std::string& key, SlotPtr s
     }
     if (!debug) {
         auto answer = then_prepare(*this, req, done);
-        run(std::move(req), env, true, std::move(slot), answer);
+        run(std::move(req), env, true, std::move(slot), std::move(answer));
         return;
     }
     run(std::move(req), env, true, std::move(slot), done);
 }
 
 void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr slot,
-                  const std::function<void(InvokeResult)>& done) {
+                  std::function<void(InvokeResult)> done) {
     auto shared_req = std::make_shared<InvokeRequest>(std::move(request));
     const InvokeRequest& req = *shared_req;
     if (env->idle_timer) env->idle_timer->cancel();
@@ -535,12 +547,12 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
     // The caller's continuation and `finish` are shared by the paths that may
     // end the invocation (the answer, the timeout, the exit, a retry): one copy
     // each, not a deep copy of their captures per path.
-    auto shared_done = std::make_shared<const std::function<void(InvokeResult)>>(done);
+    auto shared_done = std::make_shared<const std::function<void(InvokeResult)>>(std::move(done));
     auto finish_once = [this, env, req_id = req.request_id, header = std::move(header), start, cold,
                         finished, timer, done = shared_done, gate, deadline, plog = std::move(plog),
                         memory = req.config.memory_size, start_ms, trace_id,
-                        version = req.config.version](std::string payload, bool error,
-                                                      const Ending& ending) {
+                        version = req.config.version, log_after = req.log_after_answer](
+                           std::string payload, bool error, const Ending& ending) {
         if (finished->exchange(true)) return;
         timer->cancel();
         double ms = std::chrono::duration<double, std::milli>(Clk::now() - start).count();
@@ -557,25 +569,33 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
                                    ms,
                                    static_cast<long>(std::ceil(ms)),
                                    memory,
-                                   peak_mb(*env),
+                                   0,  // Max Memory Used: below
                                    cold ? std::optional<double>(init_ms) : std::nullopt,
                                    ending.report_status};
         if (env->restored) std::swap(report.init_ms, report.restore_ms);  // Restore Duration
-        // a cold start's init (its records, what it printed) leads the invocation's
-        std::string log = header + env->take_init_log();
         std::int64_t began = start_ms;
         {
             std::lock_guard lk(env->mu);
             began = std::max(began, env->ready_epoch_ms);
         }
+        // What the lines hold of the environment is taken now: once it is settled
+        // its next invocation may begin. A cold start's init (its records, what it
+        // printed) leads the invocation's.
         auto& telemetry = env->api->telemetry();
-        if (telemetry.any())
+        if (telemetry.any())  // before the function's own records (take_output tells them)
             telemetry.publish(
                 runtime::RecordKind::Platform,
                 plog.tagged(runtime::records::start(began, req_id, version, trace_id)));
-        log += plog.start(req_id, version, began) + plog.application(env->take_output());
+        std::string before = header + env->take_init_log();
+        std::string output = env->take_output();
         std::int64_t now = clock_.now_ms();
-        log += plog.end(report, now);
+        // A warm answer's caller gets it before its lines are formatted (with the
+        // peak read from the environment's memory cgroup) and written: see
+        // InvokeRequest::log_after_answer. Telemetry's records are told first.
+        const bool in_cgroup = settings_.memory && !env->cgroup.empty();
+        const bool later = log_after && ending.reusable && !telemetry.any() &&
+                           !(in_cgroup && env->peak_fd < 0);  // (peak_mb's other ways)
+        if (!later) report.max_memory_mb = peak_mb(*env);
         if (telemetry.any()) {
             auto inv = PlatformLog::invoke_record(report);
             inv.trace_id = trace_id;
@@ -585,14 +605,33 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
             telemetry.publish(runtime::RecordKind::Platform,
                               plog.tagged(runtime::records::report(now, inv)));
         }
-        env->append_log(log);
+        auto lines = std::make_shared<LateLog>(
+            [plog, report, before = std::move(before), output = std::move(output), began, now,
+             version, later, peak_fd = in_cgroup ? env->peak_fd : -1, e = env.get()]() mutable {
+                if (later) {  // as peak_mb() reads it (the environment outlives this: see below)
+                    std::int64_t bytes =
+                        peak_fd >= 0 ? sandbox::MemoryCgroups::peak_bytes_at(peak_fd) : 0;
+                    report.max_memory_mb = bytes > 0
+                                               ? static_cast<long>((bytes + (1 << 20) - 1) >> 20)
+                                               : e->peak_rss_mb();
+                }
+                return before + plog.start(report.request_id, version, began) +
+                       plog.application(std::move(output)) + plog.end(report, now);
+            });
+        // A reusable environment's lines are written once the answer is (below): the
+        // caller's socket first. They stay ahead of whatever it logs next (hold_log).
+        if (ending.reusable)
+            env->hold_log(lines);
+        else
+            env->append_log(lines->text());
         if (ending.reusable) {
             env->fire(EnvEvent::Answer);
             settle(env, gate, deadline);
         } else {
             retire(env, ending.retire_reason);
         }
-        InvokeResult result{std::move(payload), error, std::move(log)};
+        InvokeResult result{std::move(payload), error, later ? std::string() : lines->text()};
+        if (later) result.late_log = lines;
         result.refused = ending.refused;
         result.duration_ms = ms;
         result.streamed = ending.streamed;
@@ -602,6 +641,9 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
         result.delivered = ending.delivered;
         result.answered = ending.answered;
         (*done)(std::move(result));
+        // At the latest here `lines` are formatted (the recent ring may have asked
+        // already): while this holds the environment.
+        if (ending.reusable) env->release_log();
     };
     auto finish = std::make_shared<const decltype(finish_once)>(std::move(finish_once));
 

@@ -25,6 +25,7 @@
 #include "lamina/control/names.hpp"
 #include "lamina/exec/concurrency.hpp"
 #include "lamina/exec/debug.hpp"
+#include "lamina/exec/late_log.hpp"
 #include "lamina/exec/recent_invocations.hpp"
 #include "lamina/http/body_stream.hpp"
 #include "lamina/logs/log_store.hpp"
@@ -98,6 +99,9 @@ struct InvokeRequest {
     std::string tenant_id;
     // Takes a response the function streams, as it comes (runtime::Invocation::on_stream).
     std::function<void(std::shared_ptr<http::BodySource>, std::string content_type)> on_stream;
+    // The caller sends no log lines with the answer (no LogType Tail): a warm
+    // invocation's are formatted after it (InvokeResult::late_log), not before.
+    bool log_after_answer = false;
 };
 
 struct InvokeResult {
@@ -119,6 +123,9 @@ struct InvokeResult {
     // request's arrival they give lamina's own share of the invocation.
     std::chrono::steady_clock::time_point delivered{};
     std::chrono::steady_clock::time_point answered{};
+    // Instead of `log` (left empty) with InvokeRequest::log_after_answer: its
+    // lines, formatted when first asked for (at the latest right after `done`).
+    std::shared_ptr<LateLog> late_log;
 };
 
 // SnapStart: a published version of a function with SnapStart ApplyOn
@@ -285,7 +292,7 @@ private:
                        const std::optional<DebugLaunch>& debug = std::nullopt,
                        const EnvPtr& previous = nullptr);
     void run(InvokeRequest req, const EnvPtr& env, bool cold, SlotPtr slot,
-             const std::function<void(InvokeResult)>& done);
+             std::function<void(InvokeResult)> done);
     void release(const EnvPtr& env);
     // Whether a folder the environment runs changed since it started (under mu_).
     bool stale(const Environment& env) const;

@@ -147,7 +147,12 @@ TEST_F(Invoker, EachInvocationIsKeptInTheRecentRingWithItsLog) {
     EXPECT_TRUE(first.cold);
     auto second = invoke(request("echo", R"({"n":2})"));
     EXPECT_FALSE(second.cold);
-    auto kept = recent.snapshot({"123456789012", "us-east-1"}, "fn");
+    // recorded right after the caller's `done` (which may write the answer to a socket)
+    std::vector<exec::InvocationRecord> kept;
+    EXPECT_TRUE(eventually([&] {
+        kept = recent.snapshot({"123456789012", "us-east-1"}, "fn");
+        return kept.size() == 2;
+    }));
     ASSERT_EQ(kept.size(), 2u);
     EXPECT_EQ(kept[0].request_id, "req-2");
     EXPECT_FALSE(kept[0].cold);
@@ -157,6 +162,58 @@ TEST_F(Invoker, EachInvocationIsKeptInTheRecentRingWithItsLog) {
     EXPECT_EQ(kept[1].version, "$LATEST");
     EXPECT_EQ(kept[1].log, first.log) << "the caller still gets the whole log";
     EXPECT_EQ(kept[1].at_ms, clock_.now_ms());
+}
+
+// A caller that wants no log lines with its answer (log_after_answer: no LogType
+// Tail) gets the answer first; the lines are formatted and written after it, the
+// same lines, and the stream keeps its order across invocations.
+TEST_F(Invoker, LogLinesAfterTheAnswerAreTheSameLinesInOrder) {
+    exec::RecentInvocations recent(10);
+    invoker_->set_recent(&recent);
+    auto with_log = invoke(request("echo", R"({"n":1})"));  // cold: formatted before
+    ASSERT_FALSE(with_log.log.empty());
+    std::vector<exec::InvokeResult> later;
+    for (int i = 0; i < 2; ++i) {
+        auto r = request("echo", R"({"n":2})");
+        r.log_after_answer = true;
+        later.push_back(invoke(std::move(r)));
+    }
+    for (int i = 0; i < 2; ++i) {
+        const auto& r = later[static_cast<std::size_t>(i)];
+        const std::string id = "req-" + std::to_string(i + 2);
+        EXPECT_EQ(r.payload, R"({"n":2})");
+        EXPECT_TRUE(r.log.empty()) << r.log;
+        ASSERT_TRUE(r.late_log);
+        const std::string& text = r.late_log->text();
+        EXPECT_EQ(text.find("START RequestId: " + id + " Version: $LATEST\n"), 0u) << text;
+        EXPECT_NE(text.find("handling " + id), std::string::npos) << text;
+        EXPECT_NE(text.find("END RequestId: " + id + "\nREPORT RequestId: " + id + "\tDuration: "),
+                  std::string::npos)
+            << text;
+        EXPECT_NE(text.find(" MB\tMax Memory Used: "), std::string::npos) << text;
+        EXPECT_EQ(text.find("Init Duration"), std::string::npos) << "warm: " << text;
+    }
+    // the ring has each invocation's lines, and the stream file all of them, in order
+    EXPECT_TRUE(eventually([&] {
+        auto kept = recent.snapshot({"123456789012", "us-east-1"}, "fn");
+        return kept.size() == 3 && kept[0].log == later[1].late_log->text() &&
+               kept[1].log == later[0].late_log->text();
+    }));
+    std::string file;
+    EXPECT_TRUE(eventually([&] {
+        file.clear();
+        for (const auto& f : std::filesystem::recursive_directory_iterator(dir_.path() / "logs"))
+            if (f.is_regular_file() && f.path().extension() == ".log") {
+                std::ifstream in(f.path());
+                file.append(std::istreambuf_iterator<char>(in), {});
+            }
+        return file.find("REPORT RequestId: req-3") != std::string::npos;
+    })) << file;
+    auto at = [&](const std::string& what) { return file.find(what); };
+    EXPECT_LT(at("REPORT RequestId: req-1"), at("START RequestId: req-2")) << file;
+    EXPECT_LT(at("START RequestId: req-2"), at("handling req-2")) << file;
+    EXPECT_LT(at("REPORT RequestId: req-2"), at("START RequestId: req-3")) << file;
+    EXPECT_NE(file.find(later[0].late_log->text()), std::string::npos) << file;
 }
 
 TEST_F(Invoker, NewCodeNeverRunsInAnOldEnvironment) {
