@@ -637,6 +637,7 @@ int App::run() {
                config_.host, server_.port(), data_dir_.path().string(), config_.region,
                config_.account_id);
 
+    timer_floor_.start();
     boost::asio::signal_set signals(ioc_, SIGINT, SIGTERM);
     // stop() waits for the environments' exits, which an io thread delivers:
     // it runs on a thread of its own, so that one io thread is enough
@@ -660,6 +661,7 @@ int App::start_background() {
     log_->info("lamina.start version={} listen={}:{} data_dir={} region={} account={}", kVersion,
                config_.host, server_.port(), data_dir_.path().string(), config_.region,
                config_.account_id);
+    timer_floor_.start();
     // at least two: stop() needs one to deliver the environments' exits while it waits
     for (int i = 0; i < std::max(2, config_.io_threads); ++i)
         io_threads_.emplace_back([this] { ioc_.run(); });

@@ -26,6 +26,7 @@
 #include "lamina/common/clock.hpp"
 #include "lamina/common/config.hpp"
 #include "lamina/common/startup_findings.hpp"
+#include "lamina/common/timer_floor.hpp"
 #include "lamina/control/event_source_mappings.hpp"
 #include "lamina/control/iam.hpp"
 #include "lamina/control/layers.hpp"
@@ -155,6 +156,7 @@ private:
     std::unique_ptr<logs::LogStore> logs_;           // functions' logs; outlives the invoker
     std::unique_ptr<logs::LiveTail> live_tail_;      // StartLiveTail's sessions, over logs_
     boost::asio::io_context ioc_;
+    TimerFloor timer_floor_{ioc_, std::chrono::milliseconds(500)};  // started with the server
     boost::asio::thread_pool workers_;
     // what the host allows, found once
     Result<sandbox::MemoryCgroups> memory_;
