@@ -84,13 +84,20 @@ void Invoker::set_endpoint_url(std::string url) {
     settings_.endpoint_url = std::move(url);
 }
 
+namespace {
+// REPORT's Max Memory Used: the memory cgroup's peak in MB (rounded up), or,
+// without one (bytes <= 0), the process's own peak RSS.
+long peak_mb_of(std::int64_t bytes, const Environment& env) {
+    return bytes > 0 ? static_cast<long>((bytes + (1 << 20) - 1) >> 20) : env.peak_rss_mb();
+}
+}  // namespace
+
 long Invoker::peak_mb(const Environment& env) const {
-    if (settings_.memory && !env.cgroup.empty()) {
-        std::int64_t bytes = env.peak_fd >= 0 ? sandbox::MemoryCgroups::peak_bytes_at(env.peak_fd)
-                                              : settings_.memory->peak_bytes(env.cgroup);
-        if (bytes > 0) return static_cast<long>((bytes + (1 << 20) - 1) >> 20);
-    }
-    return env.peak_rss_mb();
+    std::int64_t bytes = 0;
+    if (settings_.memory && !env.cgroup.empty())
+        bytes = env.peak_fd >= 0 ? sandbox::MemoryCgroups::peak_bytes_at(env.peak_fd)
+                                 : settings_.memory->peak_bytes(env.cgroup);
+    return peak_mb_of(bytes, env);
 }
 
 Invoker::Invoker(boost::asio::io_context& ioc, ExecSettings settings, store::LayerCache& cache,
@@ -608,13 +615,9 @@ void Invoker::run(InvokeRequest request, const EnvPtr& env, bool cold, SlotPtr s
         auto lines = std::make_shared<LateLog>(
             [plog, report, before = std::move(before), output = std::move(output), began, now,
              version, later, peak_fd = in_cgroup ? env->peak_fd : -1, e = env.get()]() mutable {
-                if (later) {  // as peak_mb() reads it (the environment outlives this: see below)
-                    std::int64_t bytes =
-                        peak_fd >= 0 ? sandbox::MemoryCgroups::peak_bytes_at(peak_fd) : 0;
-                    report.max_memory_mb = bytes > 0
-                                               ? static_cast<long>((bytes + (1 << 20) - 1) >> 20)
-                                               : e->peak_rss_mb();
-                }
+                if (later)  // as peak_mb() reads it (the environment outlives this: see below)
+                    report.max_memory_mb = peak_mb_of(
+                        peak_fd >= 0 ? sandbox::MemoryCgroups::peak_bytes_at(peak_fd) : 0, *e);
                 return before + plog.start(report.request_id, version, began) +
                        plog.application(std::move(output)) + plog.end(report, now);
             });
