@@ -169,19 +169,23 @@ void Environment::open_log(const std::filesystem::path& file, logs::LogStore* st
     log_fd_ = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 }
 
-void Environment::write_log(std::string text) {
+void Environment::write_log(std::string text, std::uint64_t ticket) {
     for (std::size_t done = 0; log_fd_ >= 0 && done < text.size();) {
         ssize_t n = ::write(log_fd_, text.data() + done, text.size() - done);
         if (n <= 0) break;
         done += static_cast<std::size_t>(n);
     }
     // queued only: the store's writer thread does the SQLite work
-    if (log_store_ && log_fd_ >= 0)
+    if (log_store_ && ticket != 0)
+        log_store_->append_expected(ticket, log_where_, log_group_, log_stream,
+                                    log_fd_ >= 0 ? std::move(text) : std::string());
+    else if (log_store_ && log_fd_ >= 0)
         log_store_->append(log_where_, log_group_, log_stream, std::move(text));
 }
 
 void Environment::write_held() {
-    if (auto held = std::exchange(held_log_, nullptr)) write_log(held->text());
+    if (auto held = std::exchange(held_log_, nullptr))
+        write_log(held->text(), std::exchange(held_ticket_, 0));
 }
 
 void Environment::append_log(const std::string& text) {
@@ -194,6 +198,8 @@ void Environment::hold_log(std::shared_ptr<LateLog> lines) {
     std::lock_guard lk(log_mu_);
     write_held();  // (one at a time: the previous invocation's are long written)
     held_log_ = std::move(lines);
+    // a Logs API read that follows the answer waits for these lines
+    if (log_store_ && log_fd_ >= 0) held_ticket_ = log_store_->expect();
 }
 
 void Environment::release_log() {

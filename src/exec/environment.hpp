@@ -170,11 +170,13 @@ struct Environment : std::enable_shared_from_this<Environment> {
     void close_log();
 
 private:
-    void write_log(std::string text);  // under log_mu_
-    void write_held();                 // under log_mu_
+    // Under log_mu_; `ticket`: the log store's expect() this text ends.
+    void write_log(std::string text, std::uint64_t ticket = 0);
+    void write_held();  // under log_mu_
 
     std::mutex log_mu_;
     std::shared_ptr<LateLog> held_log_;
+    std::uint64_t held_ticket_ = 0;  // the log store's readers wait for held_log_
     int log_fd_ = -1;
     logs::LogStore* log_store_ = nullptr;
     logs::Where log_where_;

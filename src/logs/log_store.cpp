@@ -20,6 +20,7 @@ constexpr std::int64_t kDayMs = 86'400'000;
 constexpr int kFilterChunk = 2000;
 constexpr auto kGatherFor = std::chrono::milliseconds(50);   // the writer's wait for more to store
 constexpr std::size_t kGatherMost = 512;                     // ... unless this many are queued
+constexpr auto kExpectedWithin = std::chrono::seconds(2);    // flush()'s wait for expect()'s texts
 constexpr auto kIndexWhenIdleFor = std::chrono::seconds(1);  // no new text for this long: index
 constexpr std::int64_t kIndexAtMost = 50'000;  // rows searched unindexed before the writer indexes
 constexpr int kIndexChunk = 5'000;             // rows indexed per transaction
@@ -218,26 +219,59 @@ Status LogStore::migrate(store::Durability durability) {
     return {};
 }
 
+bool LogStore::queue_locked(const Where& w, const std::string& group, const std::string& stream,
+                            std::string text) {
+    // The writer waits for a first text, then gathers more until its time
+    // is up or the batch is full: waking it for every text in between only
+    // made it check and sleep again (two context switches per invocation).
+    bool wake = queue_.empty() || queue_.size() + 1 >= kGatherMost;
+    queue_.push_back(Pending{w, group, stream, std::move(text), clock_.now_ms()});
+    ++queued_;
+    return wake;
+}
+
 void LogStore::append(const Where& w, const std::string& group, const std::string& stream,
                       std::string text) {
     if (text.empty()) return;
-    std::int64_t now = clock_.now_ms();
     bool wake = false;
     {
         std::lock_guard lk(queue_mu_);
-        // The writer waits for a first text, then gathers more until its
-        // time is up or the batch is full: waking it for every text in
-        // between only made it check and sleep again (two context switches
-        // per invocation).
-        wake = queue_.empty() || queue_.size() + 1 >= kGatherMost;
-        queue_.push_back(Pending{w, group, stream, std::move(text), now});
-        ++queued_;
+        wake = queue_locked(w, group, stream, std::move(text));
     }
     if (wake) queue_cv_.notify_one();
 }
 
+std::uint64_t LogStore::expect() {
+    std::lock_guard lk(queue_mu_);
+    expected_.push_back(next_ticket_);
+    return next_ticket_++;
+}
+
+void LogStore::append_expected(std::uint64_t ticket, const Where& w, const std::string& group,
+                               const std::string& stream, std::string text) {
+    bool wake = false, waited = false;
+    {
+        std::lock_guard lk(queue_mu_);
+        std::erase(expected_, ticket);
+        if (!text.empty()) wake = queue_locked(w, group, stream, std::move(text));
+        waited = awaiting_expected_ > 0;
+    }
+    if (wake) queue_cv_.notify_one();
+    if (waited) stored_cv_.notify_all();
+}
+
 void LogStore::flush() {
     std::unique_lock lk(queue_mu_);
+    // Texts expected before this call come first: a reader that got an
+    // invocation's answer reads its lines (they follow it by microseconds).
+    // The bound only guards against a ticket never ended.
+    const std::uint64_t before = next_ticket_;
+    auto arrived = [&] { return stopping_ || expected_.empty() || expected_.front() >= before; };
+    if (!arrived()) {
+        ++awaiting_expected_;
+        stored_cv_.wait_for(lk, kExpectedWithin, arrived);
+        --awaiting_expected_;
+    }
     std::uint64_t target = queued_;
     if (stored_ >= target) return;
     ++flushing_;

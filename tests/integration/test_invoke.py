@@ -598,9 +598,22 @@ def test_log_streams_are_written_under_the_data_dir(tmp_path):
         streams = list(group.glob("*.log"))
         assert len(streams) == 1
         assert "-[$LATEST]" in streams[0].name
-        text = streams[0].read_text()
+        # the file gets an invocation's lines right after its answer (README, "Data directory")
+        path = streams[0]
+        text = lt.wait_for(lambda: path.read_text() if "REPORT RequestId" in path.read_text() else "", timeout=5)
         assert f"START RequestId: {rid} Version: $LATEST" in text
         assert "written to the stream" in text and f"END RequestId: {rid}" in text and "REPORT RequestId" in text
+        # the Logs API reads an answered invocation's lines at once, every time
+        logs = srv.client("logs")
+        group_name = f"/aws/lambda/{name}"
+        stream = logs.describe_log_streams(logGroupName=group_name)["logStreams"][0]["logStreamName"]
+        for _ in range(20):
+            r, _ = invoke(lam, name)
+            rid = r["ResponseMetadata"]["RequestId"]
+            events = logs.get_log_events(logGroupName=group_name, logStreamName=stream, limit=4)["events"]
+            messages = [e["message"] for e in events]
+            assert messages[0].startswith(f"START RequestId: {rid} ") and messages[-1].startswith(
+                f"REPORT RequestId: {rid}\t"), messages
     finally:
         srv.stop()
 

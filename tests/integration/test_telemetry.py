@@ -133,13 +133,24 @@ def invoke(lam, name, payload):
     return out["request_id"]
 
 
+def invoke_unless_throttled(lam, name, payload):
+    try:
+        return invoke(lam, name, payload)
+    except lam.exceptions.TooManyRequestsException:
+        return None
+
+
 def test_telemetry_api_records_batches_and_the_final_flush(srv):
     lam = srv.client("lambda")
     # maxItems 25 and a 30 s timeout: full batches go at once, the rest only with the final flush
     name = make_function(lam, {"TEL_BUFFERING": json.dumps({"maxItems": 25, "timeoutMs": 30000})},
                          {"LogFormat": "JSON"})
+    # one environment: the second invoke waits (throttled, tried again) while the extension
+    # still finishes the first, as on AWS, instead of starting a second environment
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
     first = invoke(lam, name, {"lines": 60})
-    second = invoke(lam, name, {"lines": 0})
+    second = lt.wait_for(lambda: invoke_unless_throttled(lam, name, {"lines": 0}), timeout=20)
+    assert second, "the second invoke stayed throttled"
     seen = seen_at_shutdown(srv, name)
     assert seen["subscribed"] == [200, "OK"]
     batches = seen["batches"]

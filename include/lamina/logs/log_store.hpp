@@ -130,7 +130,14 @@ public:
     // group and stream are made when missing). Never blocks on SQLite.
     void append(const Where& w, const std::string& group, const std::string& stream,
                 std::string text);
-    // Waits until everything appended before the call is stored.
+    // A text that will be appended soon (an invocation's lines, kept back
+    // while its answer is written): flush() waits for it as for what was
+    // appended before it. Every ticket ends in append_expected, with an
+    // empty text when nothing is to be stored after all.
+    std::uint64_t expect();
+    void append_expected(std::uint64_t ticket, const Where& w, const std::string& group,
+                         const std::string& stream, std::string text);
+    // Waits until everything appended (or expected) before the call is stored.
     void flush();
 
     Status create_group(const Where& w, const std::string& name, const Tags& tags);
@@ -186,6 +193,9 @@ private:
     Status import_text_logs(const std::filesystem::path& dir);
     Status drop_expired();  // enforce_retention's work (under db_mu_)
     void writer_loop();
+    // Queues `text` (under queue_mu_); whether the writer is to be woken.
+    bool queue_locked(const Where& w, const std::string& group, const std::string& stream,
+                      std::string text);
     // Stores `batch`; what it stored, when the listener wants it.
     std::vector<StoredEvent> store_batch(std::vector<Pending>& batch);
     bool listened();
@@ -223,6 +233,11 @@ private:
     std::vector<Pending> queue_;
     std::uint64_t queued_ = 0, stored_ = 0;
     int flushing_ = 0;  // readers waiting in flush(): the writer does not linger
+    // expect()'s tickets not appended yet, oldest first (a few at most: one per
+    // answer being written), and readers waiting for them
+    std::vector<std::uint64_t> expected_;
+    std::uint64_t next_ticket_ = 1;
+    int awaiting_expected_ = 0;
     // rows not in the trigram index yet (an upper bound: deletes are counted
     // again by the next index_chunk)
     std::atomic<std::int64_t> unindexed_ = 0;

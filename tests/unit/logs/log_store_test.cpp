@@ -5,7 +5,10 @@
 #include <sys/stat.h>
 #include <utime.h>
 
+#include <atomic>
+#include <chrono>
 #include <fstream>
+#include <thread>
 
 #include "fakes/fake_clock.hpp"
 #include "fakes/temp_dir.hpp"
@@ -71,6 +74,31 @@ TEST_F(LogStoreTest, AppendedOutputBecomesEventsInItsStream) {
     ASSERT_EQ(streams->size(), 1u);
     EXPECT_EQ((*streams)[0].first_event, kNow);
     EXPECT_EQ((*streams)[0].last_event, kNow + 5);
+}
+
+TEST_F(LogStoreTest, ReadsWaitForTextsExpectedBeforeThem) {
+    const std::string group = "/aws/lambda/f", stream = "2026/01/01/[$LATEST]ab";
+    // an invocation's lines held while its answer is written; one with nothing to store
+    auto held = store_->expect();
+    auto empty = store_->expect();
+    std::atomic<bool> read = false;
+    std::vector<std::string> seen;
+    std::thread reader([&] {
+        auto events = store_->get_events(kWhere, group, stream, {});
+        if (events) seen = messages(*events);
+        read = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_FALSE(read) << "a read returned before the lines it was to wait for";
+    store_->append_expected(empty, kWhere, group, stream, "");
+    store_->append_expected(held, kWhere, group, stream, "START x\nEND x\n");
+    reader.join();
+    std::vector<std::string> want = {"START x\n", "END x\n"};
+    EXPECT_EQ(seen, want);
+    // with no ticket open a read does not wait
+    auto events = store_->get_events(kWhere, group, stream, {});
+    ASSERT_TRUE(events);
+    EXPECT_EQ(messages(*events), want);
 }
 
 TEST_F(LogStoreTest, GroupsAndStreamsAreScopedAndUnique) {
