@@ -35,6 +35,8 @@ constexpr const char* kCreateFts =
     "CREATE VIRTUAL TABLE IF NOT EXISTS log_events_fts USING fts5(message, content='log_events',"
     " content_rowid='id', tokenize='trigram case_sensitive 1', detail=none)";
 constexpr const char* kFtsForm = "trigram case_sensitive detail=none";  // meta's fts_index
+constexpr const char* kCountUnindexed =
+    "SELECT count(*) FROM log_events WHERE id > (SELECT indexed_upto FROM fts_progress)";
 
 constexpr const char* kSchema[] = {
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -50,21 +52,31 @@ constexpr const char* kSchema[] = {
     "CREATE INDEX IF NOT EXISTS log_events_stream ON log_events(stream_id, ts, id)",
     "CREATE INDEX IF NOT EXISTS log_events_group ON log_events(group_id, ts, id)",
     kCreateFts,
-    // Rows not in the trigram index yet: indexing costs several times what
-    // storing a row does (about 80 µs of CPU for an invocation's five lines),
-    // so the writer indexes when it is idle or many rows wait, and searches
-    // read these rows directly (see filter()).
-    "CREATE TABLE IF NOT EXISTS log_events_unindexed (id INTEGER PRIMARY KEY)",
+    // Rows not in the trigram index yet are those above fts_progress's
+    // indexed_upto: indexing costs several times what storing a row does
+    // (about 80 µs of CPU for an invocation's five lines), so the writer
+    // indexes when it is idle or many rows wait, and searches read these rows
+    // directly (see filter_events()). A mark, not a list: an insert costs no
+    // second row (stores of 2026-12 and before listed every row in
+    // log_events_unindexed through an insert trigger; migrate() converts them).
+    "CREATE TABLE IF NOT EXISTS fts_progress (one INTEGER PRIMARY KEY CHECK (one = 1),"
+    " indexed_upto INTEGER NOT NULL)",
     "DROP TRIGGER IF EXISTS log_events_ai",  // stores of lamina 0.x indexed every row at once
-    "CREATE TRIGGER IF NOT EXISTS log_events_queue_index AFTER INSERT ON log_events BEGIN"
-    " INSERT INTO log_events_unindexed(id) VALUES (new.id); END",
     "DROP TRIGGER IF EXISTS log_events_ad",
-    "CREATE TRIGGER IF NOT EXISTS log_events_unindex AFTER DELETE ON log_events BEGIN"
-    " INSERT INTO log_events_fts(log_events_fts, rowid, message) SELECT 'delete', old.id, "
-    "old.message"
-    " WHERE NOT EXISTS (SELECT 1 FROM log_events_unindexed WHERE id = old.id);"
-    " DELETE FROM log_events_unindexed WHERE id = old.id; END",
+    "DROP TRIGGER IF EXISTS log_events_queue_index",
+    "DROP TRIGGER IF EXISTS log_events_unindex",
 };
+
+// Made once the mark is set (migrate()). A deleted row leaves the index when
+// it is in it; and the mark comes down to the highest id left, since SQLite
+// gives a new row the highest id plus one (ids of deleted rows at the top are
+// used again, and such a row is not indexed).
+constexpr const char* kDeleteTrigger =
+    "CREATE TRIGGER IF NOT EXISTS log_events_unfts AFTER DELETE ON log_events BEGIN"
+    " INSERT INTO log_events_fts(log_events_fts, rowid, message) SELECT 'delete', old.id,"
+    " old.message WHERE old.id <= (SELECT indexed_upto FROM fts_progress);"
+    " UPDATE fts_progress SET indexed_upto = (SELECT coalesce(max(id), 0) FROM log_events)"
+    " WHERE indexed_upto > (SELECT coalesce(max(id), 0) FROM log_events); END";
 
 std::string fts_quote(const std::string& s) {
     std::string out = "\"";
@@ -197,15 +209,43 @@ Status LogStore::migrate(store::Durability durability) {
             LAMINA_CHECK(q.ok());
             if (q.step() == SQLITE_ROW) form = q.text(0);
         }
-        if (form == kFtsForm) return {};
-        LAMINA_CHECK(exec("DROP TABLE IF EXISTS log_events_fts"));
-        LAMINA_CHECK(exec(kCreateFts));
-        LAMINA_CHECK(
-            exec("INSERT OR IGNORE INTO log_events_unindexed(id) SELECT id FROM log_events"));
-        Stmt mark(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES('fts_index', ?1)");
-        LAMINA_CHECK(mark.ok());
-        mark.bind(1, std::string_view(kFtsForm));
-        return mark.run();
+        const bool new_form = form != kFtsForm;
+        if (new_form) {
+            LAMINA_CHECK(exec("DROP TABLE IF EXISTS log_events_fts"));
+            LAMINA_CHECK(exec(kCreateFts));
+            Stmt mark(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES('fts_index', ?1)");
+            LAMINA_CHECK(mark.ok());
+            mark.bind(1, std::string_view(kFtsForm));
+            LAMINA_CHECK(mark.run());
+        }
+        bool listed = false;  // a store that listed its unindexed rows
+        {
+            Stmt q(db_,
+                   "SELECT 1 FROM sqlite_master WHERE type='table' AND"
+                   " name='log_events_unindexed'");
+            LAMINA_CHECK(q.ok());
+            listed = q.step() == SQLITE_ROW;
+        }
+        bool marked = false;
+        {
+            Stmt q(db_, "SELECT 1 FROM fts_progress");
+            LAMINA_CHECK(q.ok());
+            marked = q.step() == SQLITE_ROW;
+        }
+        if (!marked) {
+            // every row is in the index but those still listed: they go in now
+            if (listed && !new_form)
+                LAMINA_CHECK(
+                    exec("INSERT INTO log_events_fts(rowid, message) SELECT e.id, e.message"
+                         " FROM log_events_unindexed u CROSS JOIN log_events e ON e.id = u.id"));
+            LAMINA_CHECK(exec(new_form ? "INSERT INTO fts_progress VALUES(1, 0)"
+                                       : "INSERT INTO fts_progress VALUES(1,"
+                                         " (SELECT coalesce(max(id), 0) FROM log_events))"));
+        } else if (new_form) {
+            LAMINA_CHECK(exec("UPDATE fts_progress SET indexed_upto = 0"));
+        }
+        if (listed) LAMINA_CHECK(exec("DROP TABLE log_events_unindexed"));
+        return exec(kDeleteTrigger);
     }();
     if (!st) {
         (void)exec("ROLLBACK");
@@ -213,7 +253,7 @@ Status LogStore::migrate(store::Durability durability) {
     }
     LAMINA_CHECK(exec("COMMIT"));
     LAMINA_CHECK(exec(store::synchronous_pragma(durability)));
-    Stmt left(db_, "SELECT count(*) FROM log_events_unindexed");
+    Stmt left(db_, kCountUnindexed);
     LAMINA_CHECK(left.ok());
     unindexed_ = left.step() == SQLITE_ROW ? left.i64(0) : 0;
     return {};
@@ -338,15 +378,19 @@ void LogStore::index_all() {
 
 bool LogStore::index_chunk() {
     std::lock_guard lk(db_mu_);
-    Stmt bound(db_, "SELECT id FROM log_events_unindexed ORDER BY id LIMIT 1 OFFSET ?1");
+    // the chunk ends at the kIndexChunk-th unindexed row, or the last row
+    Stmt bound(db_,
+               "SELECT coalesce((SELECT id FROM log_events WHERE id > (SELECT indexed_upto FROM"
+               " fts_progress) ORDER BY id LIMIT 1 OFFSET ?1), (SELECT max(id) FROM log_events),"
+               " 0)");
     if (!bound.ok()) return false;
     bound.bind(1, kIndexChunk - 1);
-    std::int64_t upto = bound.step() == SQLITE_ROW ? bound.i64(0) : kMax;
+    std::int64_t upto = bound.step() == SQLITE_ROW ? bound.i64(0) : 0;
     if (!exec("BEGIN IMMEDIATE")) return false;
     Stmt add(db_,
-             "INSERT INTO log_events_fts(rowid, message) SELECT e.id, e.message FROM"
-             " log_events_unindexed u CROSS JOIN log_events e ON e.id = u.id WHERE u.id <= ?1");
-    Stmt done(db_, "DELETE FROM log_events_unindexed WHERE id <= ?1");
+             "INSERT INTO log_events_fts(rowid, message) SELECT id, message FROM log_events"
+             " WHERE id > (SELECT indexed_upto FROM fts_progress) AND id <= ?1");
+    Stmt done(db_, "UPDATE fts_progress SET indexed_upto = ?1 WHERE indexed_upto < ?1");
     bool ok = add.ok() && done.ok() && add.bind(1, upto).run() && done.bind(1, upto).run();
     if (!ok || !exec("COMMIT")) {
         (void)exec("ROLLBACK");
@@ -355,7 +399,7 @@ bool LogStore::index_chunk() {
         unindexed_ = 0;
         return false;
     }
-    Stmt left(db_, "SELECT count(*) FROM log_events_unindexed");
+    Stmt left(db_, kCountUnindexed);
     unindexed_ = left.ok() && left.step() == SQLITE_ROW ? left.i64(0) : 0;
     return unindexed_ > 0;
 }
@@ -781,7 +825,8 @@ Result<FilterResult> LogStore::filter_events(const Where& w, const std::string& 
                           // the index's candidates and every row it does not hold yet
                           : "SELECT e.id, e.ts, e.ingest, e.message, e.stream_id FROM"
                             " (SELECT rowid AS id FROM log_events_fts WHERE log_events_fts MATCH ?7"
-                            " UNION ALL SELECT id FROM log_events_unindexed) c"
+                            " UNION ALL SELECT id FROM log_events WHERE id > (SELECT indexed_upto"
+                            " FROM fts_progress)) c"
                             " CROSS JOIN log_events e ON e.id = c.id WHERE e.group_id=?1";
     sql += " AND e.ts >= ?2 AND e.ts <= ?3 AND (e.ts, e.id) > (?4, ?5)" + only +
            " ORDER BY e.ts, e.id LIMIT ?6";
