@@ -36,6 +36,45 @@ def lamina(binary=DEFAULT_BIN, *extra):
         yield port
 
 
+def _stat_fields(path):
+    """The fields of a /proc stat file after the command (field 3 on), and the command."""
+    with open(path) as f:
+        text = f.read()
+    return text[text.rindex(")") + 2:].split(), text[text.index("(") + 1:text.rindex(")")]
+
+
+def cpu_seconds(pid):
+    """CPU time (user + system, in s) spent so far by `pid`'s threads, by thread name (its
+    first thread as "main"), and by all its descendant processes together ("descendants":
+    processes that already exited are not counted)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            f, comm = _stat_fields(f"/proc/{pid}/task/{tid}/stat")
+        except (OSError, ValueError):
+            continue
+        name = "main" if int(tid) == pid else comm
+        out[name] = out.get(name, 0.0) + (int(f[11]) + int(f[12])) / tick
+    children, times = {}, {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            f, _ = _stat_fields(f"/proc/{entry}/stat")
+        except (OSError, ValueError):
+            continue
+        children.setdefault(int(f[1]), []).append(int(entry))
+        times[int(entry)] = (int(f[11]) + int(f[12])) / tick
+    todo, total = list(children.get(pid, [])), 0.0
+    while todo:
+        p = todo.pop()
+        total += times.get(p, 0.0)
+        todo += children.get(p, [])
+    out["descendants"] = total
+    return out
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

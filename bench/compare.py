@@ -36,7 +36,7 @@ import time
 import zipfile
 from urllib.parse import urlsplit
 
-from benchlib import DEFAULT_BIN, free_port, lamina_process, moto_server, pct, stop, wait_port
+from benchlib import DEFAULT_BIN, cpu_seconds, free_port, lamina_process, moto_server, pct, stop, wait_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PEERS = os.path.join(HERE, "peers", "node_modules")
@@ -92,7 +92,7 @@ def serverless_offline():
                 log.flush()
                 sys.stderr.write(open(os.path.join(work, "offline.log"), errors="replace").read()[-2000:])
                 raise
-            yield ports["lambdaPort"]
+            yield ports["lambdaPort"], proc.pid
         finally:
             stop(proc, group=True)
             log.close()
@@ -261,8 +261,9 @@ def p50_invokes(port, n, warmup):
     return client, server
 
 
-def wrk_rps(port, seconds):
-    """Invokes/s as `wrk -t2 -c8` drives them, POSTing one signed request; (rps, errors)."""
+def wrk_rps(port, seconds, pid):
+    """Invokes/s as `wrk -t2 -c8` drives them, POSTing one signed request: (rps, errors, the CPU
+    per invoke in us of the server `pid`'s threads by name and of its descendants)."""
     method, target, headers, body = Signer("lambda", port).sign("invoke", FunctionName=FUNCTION, Payload=PAYLOAD)
     fd, script = tempfile.mkstemp(prefix="lamina-compare-", suffix=".lua")
     lua = [f"wrk.method = {json.dumps(method)}", f"wrk.body = {json.dumps(body.decode())}"]
@@ -274,13 +275,23 @@ def wrk_rps(port, seconds):
     try:
         subprocess.run(["wrk", "-t2", "-c8", "-d1s", "-s", script, url], check=True, capture_output=True,
                        timeout=60)  # warms 8 environments / handler processes
+        before = cpu_seconds(pid)
         out = subprocess.run(["wrk", "-t2", "-c8", f"-d{seconds}s", "-s", script, url], check=True,
                              capture_output=True, text=True, timeout=seconds + 60).stdout
+        after = cpu_seconds(pid)
     finally:
         os.unlink(script)
     errors = [line.strip() for line in out.splitlines() if "Non-2xx" in line or "Socket errors" in line]
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    return rps, "; ".join(errors)
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    cpu = {k: (after[k] - before.get(k, 0.0)) * 1e6 / max(1, requests) for k in after}
+    return rps, "; ".join(errors), cpu
+
+
+def cpu_line(who, cpu):
+    """One line: where a server's CPU went per invoke under wrk."""
+    parts = [f"{k} {v:.0f}" for k, v in sorted(cpu.items(), key=lambda kv: -kv[1]) if round(v) > 0]
+    return f"  {who}: {sum(cpu.values()):.0f} us of CPU per invoke ({', '.join(parts)})"
 
 
 def create_lamina_function(port):
@@ -302,19 +313,19 @@ def run_invoke(args):
     if not have_wrk:
         print("wrk not found: throughput skipped (`bash scripts/install-deps.sh bench` installs it)")
     results = {}
-    with lamina_process(args.bin, "--host", "127.0.0.1") as (_, port):
+    with lamina_process(args.bin, "--host", "127.0.0.1") as (proc, port):
         create_lamina_function(port)
         client, server = p50_invokes(port, args.n, args.warmup)
-        results["lamina"] = (client, server, wrk_rps(port, args.wrk_seconds) if have_wrk else None)
+        results["lamina"] = (client, server, wrk_rps(port, args.wrk_seconds, proc.pid) if have_wrk else None)
     if not os.access(SERVERLESS, os.X_OK):
         print(f"serverless-offline not installed ({SERVERLESS} missing): peer skipped; "
               "`bash bench/peers/install.sh` installs it")
     elif not shutil.which("python3.11"):
         print("python3.11 not on PATH (serverless-offline runs the handler with it): peer skipped")
     else:
-        with serverless_offline() as port:
+        with serverless_offline() as (port, pid):
             client, _ = p50_invokes(port, args.n, args.warmup)
-            results["sls"] = (client, [], wrk_rps(port, args.wrk_seconds) if have_wrk else None)
+            results["sls"] = (client, [], wrk_rps(port, args.wrk_seconds, pid) if have_wrk else None)
 
     print(f"\nwarm sync invoke, python3.11, payload {PAYLOAD.decode()}, SigV4-signed "
           f"({args.warmup} warm-up, {args.n} sequential on one keep-alive http.client connection)")
@@ -334,6 +345,12 @@ def run_invoke(args):
         for who, w in (("lamina", lw), ("serverless-offline", sls[2] if sls else None)):
             if w and w[1]:
                 print(f"  wrk against {who}: {w[1]}")
+        print("CPU per invoke under wrk, by thread (main: lamina's first io thread; lamina-logs: its log "
+              "store writer; descendants: the function's environments, sandbox and runtime, or the "
+              "peer's handler processes):")
+        for who, w in (("lamina", lw), ("serverless-offline", sls[2] if sls else None)):
+            if w:
+                print(cpu_line(who, w[2]))
     if ls:
         app = [t["app"] for t in ls if "app" in t]
         own = [t["deliver"] + t["answer"] for t in ls if "deliver" in t and "answer" in t]

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "lamina/api/event_hooks.hpp"
+#include "lamina/common/thread_name.hpp"
 #include "lamina/common/version.hpp"
 #include "lamina/control/validation.hpp"
 #include "lamina/s3/s3_client.hpp"
@@ -648,7 +649,11 @@ int App::run() {
         stopper = std::thread([this] { stop(); });
     });
     std::vector<std::thread> threads;
-    for (int i = 1; i < config_.io_threads; ++i) threads.emplace_back([this] { ioc_.run(); });
+    for (int i = 1; i < config_.io_threads; ++i)
+        threads.emplace_back([this] {
+            name_this_thread("lamina-io");
+            ioc_.run();
+        });
     ioc_.run();
     for (auto& t : threads) t.join();
     if (stopper.joinable()) stopper.join();
@@ -664,7 +669,10 @@ int App::start_background() {
     timer_floor_.start();
     // at least two: stop() needs one to deliver the environments' exits while it waits
     for (int i = 0; i < std::max(2, config_.io_threads); ++i)
-        io_threads_.emplace_back([this] { ioc_.run(); });
+        io_threads_.emplace_back([this] {
+            name_this_thread("lamina-io");
+            ioc_.run();
+        });
     return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
+#include "lamina/common/thread_name.hpp"
 #include "lamina/logs/logs_error.hpp"
 #include "sqlite_stmt.hpp"
 
@@ -167,7 +168,10 @@ Result<std::unique_ptr<LogStore>> LogStore::open(const std::filesystem::path& fi
     LAMINA_CHECK(store->migrate(
         durability == store::Durability::PowerLoss ? store::Durability::Crash : durability));
     LAMINA_CHECK(store->import_text_logs(import_dir));
-    store->writer_ = std::thread([s = store.get()] { s->writer_loop(); });
+    store->writer_ = std::thread([s = store.get()] {
+        name_this_thread("lamina-logs");
+        s->writer_loop();
+    });
     return store;
 }
 
