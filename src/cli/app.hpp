@@ -127,6 +127,9 @@ private:
     // environments (extensions get SHUTDOWN while the io threads still run),
     // then the io_context. Idempotent.
     void stop();
+    // One io thread's loop: ioc_.run(), or with --io-spin-us a short poll
+    // before each sleep. Returns once the io_context is stopped.
+    void run_io();
     void load_state();
     void wire_service();
     void listen();

@@ -128,6 +128,11 @@ void add_serve_flags(CLI::App* cmd, ServeFlags& f) {
         ->envname("LAMINA_IO_THREADS")
         ->capture_default_str()
         ->check(CLI::Range(1, 64));
+    cmd->add_option("--io-spin-us", f.config.io_spin_us,
+                    "Microseconds an idle io thread polls before it sleeps (0: never polls)")
+        ->envname("LAMINA_IO_SPIN_US")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 10000));
     cmd->add_option("--worker-threads", f.config.worker_threads, "Threads running API operations")
         ->envname("LAMINA_WORKER_THREADS")
         ->capture_default_str()

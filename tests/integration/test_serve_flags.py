@@ -122,6 +122,8 @@ def test_ephemeral_dir_is_removed_at_exit():
     (["--account-id", "12"], "account-id"),
     (["--log-level", "loud"], "log-level"),
     (["--port", "notaport"], "port"),
+    (["--io-spin-us", "-1"], "io-spin-us"),
+    (["--io-spin-us", "10001"], "io-spin-us"),
 ])
 def test_bad_configuration_fails_at_startup(args, needle):
     out = subprocess.run([str(lt.lamina_bin()), "serve", "--ephemeral", *args], capture_output=True, text=True,
@@ -204,3 +206,27 @@ def test_installed_layout_finds_its_runtimes(monkeypatch):
         assert f'runtime.dir path={runtimes} source="installed"' in srv.log_tail(100000)
     finally:
         shutil.rmtree(prefix, ignore_errors=True)
+
+
+def _main_thread_cpu_s(pid):
+    with open(f"/proc/{pid}/task/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.parametrize("args,env", [([], {}), (["--io-spin-us", "0"], {}), ([], {"LAMINA_IO_SPIN_US": "5000"})])
+def test_io_thread_polls_only_right_after_work(args, env):
+    """An idle io thread polls for --io-spin-us after its last handler, then sleeps: a server
+    with nothing to do uses no CPU, whatever the setting."""
+    srv = Serve(["--port", "0", "--ephemeral", "--log-level", "warn", *args], env=env)
+    try:
+        port = int(srv.first_line())
+        for _ in range(20):
+            assert _health(port)["status"] == "ok"
+        time.sleep(0.5)
+        before = _main_thread_cpu_s(srv.proc.pid)
+        time.sleep(2)
+        assert _main_thread_cpu_s(srv.proc.pid) - before < 0.1
+        assert _health(port)["status"] == "ok"
+    finally:
+        assert srv.stop() == 0

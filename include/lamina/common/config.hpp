@@ -25,6 +25,11 @@ struct Config {
     // answer and /response, the caller's answer) then never wakes a second
     // thread; on 2 cores that halved lamina's own share of a warm invoke.
     int io_threads = 1;
+    // How long an io thread with nothing to do keeps polling (yielding the
+    // core to any other runnable thread) before it sleeps in epoll_wait: the
+    // runtime's answer to an event usually comes within it, and waking a
+    // sleeping thread costs more than the poll on a VM. 0: sleep at once.
+    int io_spin_us = 100;
     int worker_threads = 4;
     bool durable_commits = false;  // fsync every metadata commit (power-loss safety)
     bool stream_shaping = false;   // AWS's 2 MiB/s past a streamed response's first 6 MiB
