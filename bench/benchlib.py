@@ -66,11 +66,11 @@ def cpu_seconds(pid):
             continue
         children.setdefault(int(f[1]), []).append(int(entry))
         times[int(entry)] = (int(f[11]) + int(f[12])) / tick
-    todo, total = list(children.get(pid, [])), 0.0
-    while todo:
-        p = todo.pop()
+    waiting, total = list(children.get(pid, [])), 0.0
+    while waiting:
+        p = waiting.pop()
         total += times.get(p, 0.0)
-        todo += children.get(p, [])
+        waiting += children.get(p, [])
     out["descendants"] = total
     return out
 
